@@ -1,0 +1,1 @@
+"""HTTP clients of the two platforms: transport, retries, pacing and typed models, nothing else."""

@@ -1,0 +1,292 @@
+"""The one HTTP transport both API clients stand on.
+
+It owns, for every call of an API: the base URL and auth headers, rate-limit pacing (a RatePacer
+per API, shared by all calls so concurrent requests respect one quota), jittered exponential
+retries, and the mapping of HTTP failures to the error types in connector.errors. Clients above it
+only build paths and parse bodies.
+
+Retry rules, the part that decides whether an order can be duplicated:
+- reads, and writes the caller marks safe_to_repeat, are retried on 429, 5xx and connection errors;
+- any request is retried when it provably never reached the server (connect error / connect
+  timeout) or was refused with 429 (the server did not apply it);
+- a write that is not safe to repeat and whose outcome is unknown (timeout or connection lost after
+  sending, or a 5xx answer) raises UnknownWriteOutcome and is never retried here;
+- 401/403 raise CredentialsError at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from connector import USER_AGENT
+from connector.clock import SYSTEM_CLOCK, Clock
+from connector.errors import (
+    ApiError,
+    CredentialsError,
+    NotFoundError,
+    PermanentApiError,
+    TransientApiError,
+    UnknownWriteOutcome,
+)
+
+log = logging.getLogger("connector.http")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RatePacer(Protocol):
+    """Per-API pacing from the API's own rate-limit headers."""
+
+    async def before_request(self) -> None:
+        """Wait, if needed, so that the next request does not spend a quota that is gone."""
+
+    def after_response(self, response: httpx.Response) -> None:
+        """Learn the quota's state from a response's headers."""
+
+    def on_rate_limited(self, response: httpx.Response) -> float | None:
+        """A 429 arrived: block every caller until the reset; return the wait in seconds, or None
+        when the response says nothing (platform load: the caller backs off exponentially)."""
+
+
+class NoPacing:
+    async def before_request(self) -> None:
+        return None
+
+    def after_response(self, response: httpx.Response) -> None:
+        return None
+
+    def on_rate_limited(self, response: httpx.Response) -> float | None:
+        return None
+
+
+@dataclass
+class RetryPolicy:
+    """Jittered ("full jitter") exponential backoff. Seeded, so tests are deterministic."""
+
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    # 429s are waited out from the headers rather than guessed; allow more of them.
+    max_rate_limit_waits: int = 20
+    seed: int | None = None
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def backoff(self, attempt: int) -> float:
+        """Delay before retry number `attempt` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+
+@dataclass
+class TransportStats:
+    """Counts a benchmark or a test can read: requests by method and path family, 429s, retries."""
+
+    requests: Counter = field(default_factory=Counter)
+    rate_limited: int = 0
+    retries: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values())
+
+
+# Errors raised by httpx before any byte of the request reached the server: always safe to retry.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Errors after the request may have been received: the outcome of a write is unknown.
+_MAYBE_SENT = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+
+class ApiTransport:
+    def __init__(
+        self,
+        *,
+        api: str,
+        base_url: str,
+        headers: dict[str, str],
+        pacer: RatePacer | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.api = api
+        self.pacer = pacer or NoPacing()
+        self.retry = retry or RetryPolicy()
+        self.clock = clock
+        self.stats = TransportStats()
+        all_headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **headers}
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=all_headers,
+            transport=http_transport,
+            timeout=timeout,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> "ApiTransport":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        safe_to_repeat: bool | None = None,
+    ) -> httpx.Response:
+        """Send one logical request, retrying as the module docstring says. Returns a 2xx response."""
+        method = method.upper()
+        repeatable = method in SAFE_METHODS if safe_to_repeat is None else safe_to_repeat
+        attempt = 0
+        rate_limit_waits = 0
+        while True:
+            attempt += 1
+            await self.pacer.before_request()
+            self.stats.requests[f"{method} {_family(path)}"] += 1
+            try:
+                response = await self._client.request(method, path, params=params, json=json)
+            except _NOT_SENT as exc:
+                error = exc
+                if attempt < self.retry.max_attempts:
+                    await self._backoff(attempt, method, path, f"{type(exc).__name__} (not sent)")
+                    continue
+                raise TransientApiError(
+                    f"connection failed after {attempt} attempts: {type(error).__name__}",
+                    api=self.api, method=method, path=path,
+                ) from exc
+            except _MAYBE_SENT as exc:
+                if not repeatable:
+                    raise UnknownWriteOutcome(
+                        f"no answer to a write that is not safe to repeat ({type(exc).__name__});"
+                        " look the object up before writing again",
+                        api=self.api, method=method, path=path,
+                    ) from exc
+                if attempt < self.retry.max_attempts:
+                    await self._backoff(attempt, method, path, type(exc).__name__)
+                    continue
+                raise TransientApiError(
+                    f"no answer after {attempt} attempts: {type(exc).__name__}",
+                    api=self.api, method=method, path=path,
+                ) from exc
+
+            self.pacer.after_response(response)
+            status = response.status_code
+            log.debug("%s %s %s -> %s (attempt %d)", self.api, method, path, status, attempt)
+            if status < 400:
+                return response
+
+            if status == 429:
+                self.stats.rate_limited += 1
+                rate_limit_waits += 1
+                wait = self.pacer.on_rate_limited(response)
+                if rate_limit_waits > self.retry.max_rate_limit_waits:
+                    raise TransientApiError(
+                        f"still rate limited after {rate_limit_waits} waits",
+                        api=self.api, method=method, path=path, status=status, body=_body(response),
+                    )
+                # A 429 means the server did not apply the request: retrying is safe for writes too.
+                if wait is None:
+                    await self._backoff(rate_limit_waits, method, path, "429 without headers")
+                else:
+                    self.stats.retries += 1
+                    log.info("%s rate limited: waiting %.2fs", self.api, wait)
+                    await self.clock.sleep(wait)
+                attempt -= 1  # waiting out a quota is not a failed attempt
+                continue
+
+            if status in (401, 403):
+                raise CredentialsError(
+                    _credentials_message(self.api, status, response),
+                    api=self.api, method=method, path=path, status=status, body=_body(response),
+                )
+            if status >= 500:
+                if not repeatable:
+                    raise UnknownWriteOutcome(
+                        f"server error {status} on a write that is not safe to repeat;"
+                        " look the object up before writing again",
+                        api=self.api, method=method, path=path, status=status, body=_body(response),
+                    )
+                if attempt < self.retry.max_attempts:
+                    await self._backoff(attempt, method, path, f"HTTP {status}")
+                    continue
+                raise TransientApiError(
+                    f"server error after {attempt} attempts: {_summary(response)}",
+                    api=self.api, method=method, path=path, status=status, body=_body(response),
+                )
+            error_type: type[ApiError] = NotFoundError if status == 404 else PermanentApiError
+            raise error_type(
+                _summary(response), api=self.api, method=method, path=path, status=status,
+                body=_body(response),
+            )
+
+    async def _backoff(self, attempt: int, method: str, path: str, why: str) -> None:
+        delay = self.retry.backoff(attempt)
+        self.stats.retries += 1
+        log.info("%s %s %s: %s; retry %d in %.2fs", self.api, method, path, why, attempt, delay)
+        await self.clock.sleep(delay)
+
+
+def _family(path: str) -> str:
+    """'/v2/orders/123' → '/v2/orders/{id}': request counts grouped by endpoint, not by object."""
+    parts = [("{id}" if p.isdigit() or _looks_like_uuid(p) else p) for p in path.split("?")[0].split("/")]
+    return "/".join(parts)
+
+
+def _looks_like_uuid(part: str) -> bool:
+    return len(part) == 36 and part.count("-") == 4
+
+
+def _body(response: httpx.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:500]
+
+
+def _summary(response: httpx.Response) -> str:
+    """A readable one-line reason from either API's error body (V2 array, V3 object, X-Series)."""
+    body = _body(response)
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        return "; ".join(str(item.get("message", item)) for item in body)
+    if isinstance(body, dict):
+        parts = [str(body[k]) for k in ("title", "error", "message") if body.get(k)]
+        errors = body.get("errors")
+        if isinstance(errors, dict) and errors:
+            parts.append(", ".join(f"{k}: {v}" for k, v in errors.items()))
+        elif isinstance(errors, list) and errors:
+            parts.append(", ".join(str(e) for e in errors))
+        if parts:
+            return " - ".join(parts)
+    text = str(body).strip()
+    if text.lstrip().startswith("<"):
+        return f"HTTP {response.status_code} with an HTML page instead of JSON"
+    return text[:200] or f"HTTP {response.status_code}"
+
+
+def _credentials_message(api: str, status: int, response: httpx.Response) -> str:
+    if status == 401:
+        hint = "the access token is wrong, revoked or expired"
+    else:
+        hint = "the token lacks a required scope, or points at the wrong store"
+    return f"{hint} ({_summary(response)}); check the {api} credentials in the environment"

@@ -1,0 +1,85 @@
+"""The errors order-sync raises, by what the caller should do about them.
+
+- ConfigError: a person must fix a file or a variable (CLI exit 2).
+- CredentialsError: a person must fix a token or its scopes; retrying cannot help.
+- PermanentApiError: the API rejected the data (400/404/409/422); retry only after a change.
+- TransientApiError: retries ran out on 429/5xx/connection errors; try again on a later cycle.
+- UnknownWriteOutcome: a write may or may not have been applied; look it up before writing again.
+"""
+
+from __future__ import annotations
+
+
+class OrderSyncError(Exception):
+    """Base of every error order-sync raises on purpose."""
+
+
+class ConfigError(OrderSyncError):
+    """Bad configuration or mapping file. The message names the file:line and key."""
+
+
+class ApiError(OrderSyncError):
+    """An HTTP API answered with an error (or did not answer)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        api: str,
+        method: str,
+        path: str,
+        status: int | None = None,
+        body: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.api = api
+        self.method = method
+        self.path = path
+        self.status = status
+        self.body = body
+
+    def __str__(self) -> str:
+        code = f" {self.status}" if self.status is not None else ""
+        return f"{self.api} {self.method} {self.path}{code}: {self.args[0]}"
+
+
+class CredentialsError(ApiError):
+    """401 (token wrong or expired) or 403 (token lacks a scope, or wrong store). Never retried."""
+
+
+class NotFoundError(ApiError):
+    """404: the object does not exist."""
+
+
+class PermanentApiError(ApiError):
+    """400/409/413/415/422 and other 4xx: the request itself is wrong; do not repeat it unchanged."""
+
+
+class TransientApiError(ApiError):
+    """Retries on 429, 5xx or connection errors were exhausted; the request may succeed later."""
+
+
+class UnknownWriteOutcome(ApiError):
+    """A write that is not safe to repeat was sent, and its outcome is unknown.
+
+    Raised for timeouts or lost connections after the request was sent, and for 5xx answers to such
+    writes (a gateway error can hide an applied write). The caller must look the object up by its
+    own reference before it ever writes again.
+    """
+
+
+class ProtectedStatusError(OrderSyncError):
+    """A status write was refused because the order's current status is protected."""
+
+
+class MappingError(OrderSyncError):
+    """An order cannot be mapped (unknown status, unmapped payment method with no default…)."""
+
+    def __init__(self, message: str, *, order_id: int | None = None, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.order_id = order_id
+        self.permanent = permanent
+
+    def __str__(self) -> str:
+        prefix = f"order {self.order_id}: " if self.order_id is not None else ""
+        return prefix + str(self.args[0])

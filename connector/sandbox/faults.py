@@ -1,0 +1,109 @@
+"""Fault injection and request logging shared by both simulators.
+
+Every simulated request passes through a FaultInjector, which may (by seeded chance) add latency,
+answer 5xx or 429, time out (the client sees no answer and the request is NOT applied), or apply a
+write and then lose the response (the client sees no answer but the write IS applied). The request
+log records what the server received, so tests can assert on it (timing, counts, bodies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class FaultConfig:
+    """Shares are probabilities in [0, 1] applied per request."""
+
+    latency_seconds: float = 0.0
+    share_5xx: float = 0.0
+    share_429: float = 0.0
+    share_timeout: float = 0.0
+    # Only for writes (POST/PUT/DELETE): the write is applied, then the response is dropped.
+    share_lost_write_response: float = 0.0
+    # Restrict the faults to paths containing this text (None: all paths).
+    path_filter: str | None = None
+    seed: int = 0
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    body: Any
+    headers: dict[str, str]
+    at: datetime
+    at_monotonic: float
+    status: int | None = None  # None: no answer reached the client (timeout / lost response)
+    fault: str | None = None
+
+
+class SimulatedTimeout(Exception):
+    """Raised inside a simulator to make the client see no answer.
+
+    The in-process transport (connector.sandbox.transport) turns it into httpx.ReadTimeout; served
+    on localhost, the server closes the connection without answering.
+    """
+
+
+@dataclass
+class FaultInjector:
+    config: FaultConfig = field(default_factory=FaultConfig)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.config.seed)
+        self.injected: dict[str, int] = {"5xx": 0, "429": 0, "timeout": 0, "lost_response": 0}
+
+    def reconfigure(self, config: FaultConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+
+    def applies_to(self, path: str) -> bool:
+        return self.config.path_filter is None or self.config.path_filter in path
+
+    async def delay(self) -> None:
+        if self.config.latency_seconds > 0:
+            await asyncio.sleep(self.config.latency_seconds)
+
+    def pick_before(self, method: str, path: str) -> str | None:
+        """A fault that stops the request before it is applied: '5xx', '429', 'timeout' or None."""
+        if not self.applies_to(path):
+            return None
+        roll = self.rng.random()
+        for name, share in (
+            ("5xx", self.config.share_5xx),
+            ("429", self.config.share_429),
+            ("timeout", self.config.share_timeout),
+        ):
+            if roll < share:
+                self.injected[name] += 1
+                return name
+            roll -= share
+        return None
+
+    def lose_response(self, method: str, path: str) -> bool:
+        """After a write was applied: should its response be lost?"""
+        if method in ("GET", "HEAD") or not self.applies_to(path):
+            return False
+        if self.rng.random() < self.config.share_lost_write_response:
+            self.injected["lost_response"] += 1
+            return True
+        return False
+
+
+class RequestLog(list):
+    """A list of LoggedRequest with a few helpers for tests."""
+
+    def matching(self, method: str | None = None, contains: str | None = None) -> list[LoggedRequest]:
+        return [
+            r for r in self
+            if (method is None or r.method == method) and (contains is None or contains in r.path)
+        ]
+
+    def writes(self) -> list[LoggedRequest]:
+        return [r for r in self if r.method not in ("GET", "HEAD")]

@@ -1,0 +1,115 @@
+"""Parsing of the two APIs' scalar formats at the boundary: money and dates.
+
+Money is always Decimal (BigCommerce sends strings like "62.6793"); dates are always aware UTC
+(BigCommerce V2 sends RFC-2822, V3 and X-Series ISO-8601). Nothing past the clients ever sees a
+money string or a naive datetime.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+
+
+def parse_money(value: object) -> Decimal:
+    """A money value from an API ("12.5000", 12.5, 12) as Decimal; raises ValueError otherwise.
+
+    Floats are converted through str() so 0.1 stays 0.1. Thousands separators ("1,234.00") and
+    other decorations are rejected rather than guessed at.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a money value: {value!r}")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(str(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            raise ValueError("empty money value")
+        try:
+            result = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"not a money value: {value!r}") from None
+    else:
+        raise ValueError(f"not a money value: {value!r}")
+    if not result.is_finite():
+        raise ValueError(f"not a money value: {value!r}")
+    return result
+
+
+def money_str(value: Decimal, places: int = 4) -> str:
+    """Decimal → the fixed-point string BigCommerce uses ("12.5000")."""
+    return f"{value.quantize(Decimal(1).scaleb(-places)):f}"
+
+
+def cents(value: Decimal) -> Decimal:
+    from decimal import ROUND_HALF_UP
+
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_rfc2822(value: str) -> datetime:
+    """'Tue, 05 Mar 2019 21:40:11 +0000' → aware UTC datetime. Raises ValueError."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"not an RFC-2822 date: {value!r}")
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(f"not an RFC-2822 date: {value!r}") from None
+    if parsed is None:
+        raise ValueError(f"not an RFC-2822 date: {value!r}")
+    if parsed.tzinfo is None:
+        # RFC 2822 "-0000" means "UTC, origin unknown"; email.utils returns it naive.
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def parse_iso8601(value: str) -> datetime:
+    """ISO-8601 with offset (or Z) → aware UTC. A value without offset is taken as UTC."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"not an ISO-8601 date: {value!r}")
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO-8601 date: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def parse_any_date(value: str) -> datetime:
+    """RFC-2822 or ISO-8601 (BigCommerce's filters accept both)."""
+    try:
+        return parse_iso8601(value)
+    except ValueError:
+        return parse_rfc2822(value)
+
+
+def to_rfc2822(value: datetime) -> str:
+    """Aware datetime → 'Tue, 05 Mar 2019 21:40:11 +0000' (always UTC)."""
+    return email.utils.format_datetime(as_utc(value)).replace("-0000", "+0000")
+
+
+def to_iso8601(value: datetime) -> str:
+    """Aware datetime → '2019-03-05T21:40:11+00:00' (explicit offset, as BigCommerce asks)."""
+    return as_utc(value).isoformat(timespec="seconds")
+
+
+def to_http_date(value: datetime) -> str:
+    """Aware datetime → RFC 1123 HTTP-date ('Wed, 15 Jul 2020 15:04:05 GMT')."""
+    return email.utils.format_datetime(as_utc(value), usegmt=True)
+
+
+def as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: every date in order-sync must carry a timezone")
+    return value.astimezone(timezone.utc)
