@@ -1,0 +1,127 @@
+"""The order-sync command line. Command names, options and exit codes are a public contract.
+
+Exit codes: 0 all went well; 1 some orders failed (recorded, retried next cycle); 2 bad
+configuration or credentials (a person must fix a file or the environment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from connector import __version__
+from connector.errors import ConfigError, CredentialsError
+
+EXIT_OK, EXIT_FAILURES, EXIT_CONFIG = 0, 1, 2
+log = logging.getLogger("connector.cli")
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument("--config", default=default, metavar="PATH",
+                        help="config file (else $ORDER_SYNC_CONFIG, else ./config.yaml)")
+    parser.add_argument("--log-format", choices=["text", "json"], default="text" if top else argparse.SUPPRESS,
+                        help="text (default) or json: one JSON object per line")
+    parser.add_argument("--log-level", default="INFO" if top else argparse.SUPPRESS,
+                        help="DEBUG, INFO (default), WARNING, ERROR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="order-sync",
+        description="Mirror BigCommerce orders into Lightspeed Retail X-Series sales.",
+    )
+    parser.add_argument("--version", action="version", version=f"order-sync {__version__}")
+    _common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common(p, top=False)
+        return p
+
+    command("sync", "run one sync cycle (exit 0: all mirrored, 1: some orders failed, 2: bad config)")
+    command("run", "run the daemon: a sync cycle every sync.interval_seconds until SIGTERM/SIGINT")
+    command("status", "show the cursor, sales per POS state, failed orders and the last cycle")
+    p = command("retry-failed", "make failed (and parked) orders due again at the next cycle")
+    p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order")
+    p = command("demo", "run order-sync against built-in simulators of both platforms (no credentials)")
+    p.add_argument("--orders", type=int, default=40, help="orders in the simulated store (default 40)")
+    p.add_argument("--seed", type=int, default=7, help="random seed of the simulated store")
+    p.add_argument("--db", default=None, metavar="PATH", help="SQLite file (default: a temporary one)")
+    p = command("sandbox", "the simulators of BigCommerce and X-Series")
+    sandbox = p.add_subparsers(dest="sandbox_command", required=True, metavar="SANDBOX_COMMAND")
+    serve = sandbox.add_parser("serve", help="serve both simulators on localhost")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--orders", type=int, default=50, help="seed the store with this many orders")
+    serve.add_argument("--seed", type=int, default=1)
+    serve.add_argument("--bc-quota", type=int, default=150, help="BigCommerce requests per window")
+    serve.add_argument("--bc-window-ms", type=int, default=30_000)
+    serve.add_argument("--xs-window-seconds", type=float, default=300.0)
+    serve.add_argument("--fault-5xx", type=float, default=0.0)
+    serve.add_argument("--fault-429", type=float, default=0.0)
+    serve.add_argument("--fault-timeout", type=float, default=0.0)
+    serve.add_argument("--fault-lost-response", type=float, default=0.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from connector.logs import setup_logging
+
+    setup_logging(args.log_format, args.log_level)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"order-sync: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except CredentialsError as exc:
+        print(f"order-sync: credentials error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "demo":
+        from connector.demo import run_demo
+
+        return run_demo(orders=args.orders, seed=args.seed, db_path=args.db)
+    if command == "sandbox":
+        from connector.sandbox.serve import serve_from_args
+
+        return serve_from_args(args)
+
+    settings = _load(args)
+    if command == "sync":
+        from connector.commands import sync_once
+
+        return asyncio.run(sync_once(settings))
+    if command == "run":
+        from connector.scheduler import run_daemon
+
+        return run_daemon(settings)
+    if command == "status":
+        from connector.commands import show_status
+
+        return show_status(settings)
+    if command == "retry-failed":
+        from connector.commands import retry_failed
+
+        return retry_failed(settings, args.order)
+    raise SystemExit(f"unknown command {command}")
+
+
+def _load(args: argparse.Namespace):
+    from connector.config import load_settings, resolve_config_path
+    from connector.logs import register_secrets
+
+    path = resolve_config_path(args.config)
+    settings = load_settings(path)
+    register_secrets(settings.secrets())
+    return settings

@@ -1,0 +1,164 @@
+"""order-sync's configuration file: loading, ${ENV_VAR} interpolation, validation.
+
+The keys are a public contract (merchants' files depend on them): add, never rename. Every key is
+documented in config.example.yaml. Secrets are given as ${ENV_VAR} references and held as SecretStr,
+so neither repr() nor a log line shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from connector.errors import ConfigError
+from connector.yamlfile import LocatedYaml, load_yaml
+
+ENV_CONFIG = "ORDER_SYNC_CONFIG"
+DEFAULT_CONFIG = "config.yaml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Section(BaseModel):
+    # An unknown key is almost always a typo of a known one: refuse it rather than ignore it.
+    model_config = ConfigDict(extra="forbid")
+
+
+class BigCommerceSettings(_Section):
+    store_hash: str = Field(min_length=1)
+    access_token: SecretStr
+    api_url: str = "https://api.bigcommerce.com"
+
+
+class XSeriesSettings(_Section):
+    domain_prefix: str = Field(min_length=1)
+    token: SecretStr
+    api_url: str | None = None
+    outlet: str = Field(min_length=1)
+    # "register" is also a name of BaseModel's metaclass, hence the alias.
+    register_name: str = Field(alias="register", min_length=1)
+    user: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.api_url or f"https://{self.domain_prefix}.retail.lightspeed.app"
+
+
+class SyncSettings(_Section):
+    interval_seconds: int = Field(default=60, gt=0)
+    start_at: datetime | None = None
+    # Orders are re-read from (cursor - overlap): BigCommerce's date_modified has 1-second resolution
+    # and a late commit can surface with an older timestamp. Bindings make the re-read free.
+    overlap_seconds: int = Field(default=300, ge=0)
+    # Failed orders are retried with backoff and parked after this many attempts.
+    max_attempts: int = Field(default=5, gt=0)
+    # How many orders are mirrored at the same time within a cycle.
+    concurrency: int = Field(default=4, gt=0, le=64)
+
+    @field_validator("start_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("start_at must carry a timezone, e.g. 2026-01-01T00:00:00Z")
+        return value
+
+
+class HistoricalImportSettings(_Section):
+    enabled: bool = False
+
+
+class IdVerificationSettings(_Section):
+    enabled: bool = False
+    # Shared secret of the POST /webhooks/id-verification signature; give it as ${ENV_VAR}.
+    webhook_secret: SecretStr | None = None
+    # Accepted clock difference for webhook timestamps (replay window).
+    webhook_tolerance_seconds: int = Field(default=300, gt=0)
+
+
+class Settings(_Section):
+    bigcommerce: BigCommerceSettings
+    xseries: XSeriesSettings
+    database_url: str = "sqlite:///order-sync.db"
+    # Folder of the mapping tables; relative paths are relative to the config file's folder.
+    mappings_dir: str = "mappings"
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    historical_import: HistoricalImportSettings = Field(default_factory=HistoricalImportSettings)
+    id_verification: IdVerificationSettings = Field(default_factory=IdVerificationSettings)
+
+    # Where the file was read from; not a key of the file.
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so log filters and tests can make sure none leaks."""
+        values = [self.bigcommerce.access_token.get_secret_value(), self.xseries.token.get_secret_value()]
+        if self.id_verification.webhook_secret is not None:
+            values.append(self.id_verification.webhook_secret.get_secret_value())
+        return [v for v in values if v]
+
+    def mappings_path(self) -> Path:
+        path = Path(self.mappings_dir)
+        if not path.is_absolute() and self.source_path is not None:
+            path = self.source_path.parent / path
+        return path
+
+
+def resolve_config_path(cli_path: str | None) -> Path:
+    if cli_path:
+        return Path(cli_path)
+    if os.environ.get(ENV_CONFIG):
+        return Path(os.environ[ENV_CONFIG])
+    return Path(DEFAULT_CONFIG)
+
+
+def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) -> Settings:
+    """Read, interpolate and validate a config file. Raises ConfigError naming file:line and key."""
+    environ = dict(os.environ) if environ is None else environ
+    located = load_yaml(path)
+    if not isinstance(located.data, dict):
+        raise ConfigError(f"{located.path}:1: the config file must be a mapping of sections")
+    data = _interpolate(located.data, (), located, environ)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, located)) from None
+    settings.source_path = located.path
+    return settings
+
+
+def _interpolate(value: Any, loc: tuple, located: LocatedYaml, environ: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, loc + (k,), located, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, loc + (i,), located, environ) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                raise ConfigError(
+                    f"{located.where(loc)}: {'.'.join(map(str, loc))} refers to ${{{name}}},"
+                    " which is not set in the environment"
+                )
+            return environ[name]
+
+        return _ENV_REF.sub(replace, value)
+    return value
+
+
+def _describe(exc: ValidationError, located: LocatedYaml) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        key = ".".join(str(part) for part in loc)
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling against config.example.yaml)"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = error["msg"]
+        # Never echo the offending value: it may be a secret.
+        lines.append(f"{located.where(loc)}: {key}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -1,0 +1,284 @@
+"""Order → SalePlan: the pure heart of the mapping (no I/O, Decimal math).
+
+A SalePlan says what the X-Series sale of a BigCommerce order must contain, in business terms:
+its POS state, whether it is paid, its customer, and its lines with exact ex-tax and tax amounts.
+Products and customers are named by binding keys; the sync resolves them to X-Series ids.
+
+Money rules (why the sale's total equals the order's total to the cent, in both tax modes):
+- Each product line contributes what the shopper paid for it: discounted_total_inc_tax (after every
+  discount) when given, else total_inc_tax. Its tax is the line's total_tax scaled by the same
+  discount. Shipping, handling and wrapping contribute their *_inc_tax and *_tax amounts.
+  Both inc-tax and tax figures are given by BigCommerce in either tax mode, so the same arithmetic
+  serves tax-inclusive and tax-exclusive stores.
+- Amounts are rounded to cents, then the rounding residue (a cent or two) is put on the largest
+  line so that the lines add up exactly to total_inc_tax and total_tax. A larger gap means the order
+  is inconsistent: the plan is refused with a readable reason rather than guessed at.
+- X-Series takes a unit price and unit tax (0.9 register_sale_products). When a line's amounts do
+  not divide evenly by its quantity it is split into (n−1) units at the rounded-down unit amounts
+  and 1 unit carrying the remainder, so quantity × unit adds up exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from connector.errors import MappingError
+from connector.mapping.special_lines import SpecialLine, SpecialLines
+from connector.mapping.status_table import PosState, StatusTable
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+INVOICE_PREFIX = "BC-"
+
+
+def invoice_number(bc_order_id: int) -> str:
+    """The sale's deterministic reference: how a lost sale write is found again (reference §8.4)."""
+    return f"{INVOICE_PREFIX}{bc_order_id}"
+
+
+def product_key_for_sku(sku: str) -> str:
+    return "sku:" + sku.strip().casefold()
+
+
+def custom_product_sku(name: str) -> str:
+    """A stable SKU for a custom line without one, so the same custom item reuses one product."""
+    digest = hashlib.sha1(name.strip().casefold().encode()).hexdigest()[:10]
+    return f"bc-custom-{digest}"
+
+
+@dataclass(frozen=True)
+class PlannedCustomer:
+    email: str | None  # None: the order has no e-mail, the sale goes without a customer
+    first_name: str
+    last_name: str
+    phone: str = ""
+    company: str = ""
+    street_1: str = ""
+    street_2: str = ""
+    city: str = ""
+    state: str = ""
+    zip: str = ""
+    country_iso2: str = ""
+
+    @property
+    def email_key(self) -> str | None:
+        return self.email.strip().casefold() if self.email else None
+
+
+@dataclass(frozen=True)
+class PlannedLine:
+    kind: str  # product | custom | shipping | handling | wrapping
+    product_key: str  # binding key of the X-Series product
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal  # ex tax
+    unit_tax: Decimal
+    track_inventory: bool = True
+    bc_product_id: int = 0
+    bc_variant_id: int = 0
+
+    @property
+    def total_price(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+    @property
+    def total_tax(self) -> Decimal:
+        return self.unit_tax * self.quantity
+
+
+@dataclass(frozen=True)
+class SalePlan:
+    bc_order_id: int
+    invoice_number: str
+    pos_state: PosState
+    unpaid: bool
+    customer: PlannedCustomer
+    lines: tuple[PlannedLine, ...]
+    total_inc_tax: Decimal
+    total_tax: Decimal
+    payment_method: str
+    sale_date: datetime
+    note: str
+    content_hash: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_price(self) -> Decimal:
+        return sum((line.total_price for line in self.lines), ZERO)
+
+    @property
+    def lines_total_tax(self) -> Decimal:
+        return sum((line.total_tax for line in self.lines), ZERO)
+
+
+def order_content_hash(order: Any) -> str:
+    """What, in an order, the POS mirror depends on. A change of anything else (a staff note, a
+    shipment date) is not worth a write; a change of this is detected even when date_modified
+    did not move (domain note C.4)."""
+    payload = {
+        "status": order.status_id,
+        "total_inc_tax": str(order.total_inc_tax),
+        "total_tax": str(order.total_tax),
+        "payment_method": order.payment_method,
+        "payment_status": order.payment_status,
+        "email": (order.billing_address.email or "").casefold() if order.billing_address else "",
+        "lines": [
+            [line.id, line.product_id, line.variant_id, line.sku, line.quantity,
+             str(_paid_inc_tax(line))]
+            for line in order.lines
+        ],
+        "costs": [str(order.shipping_cost_inc_tax), str(order.handling_cost_inc_tax),
+                  str(order.wrapping_cost_inc_tax)],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def target_state(order: Any, statuses: StatusTable) -> PosState:
+    state = statuses.pos_state(order.status_id)
+    if state is None:
+        raise MappingError(
+            f"unknown BigCommerce status id {order.status_id!r} ({getattr(order, 'status', '')!r});"
+            f" add it to {statuses.source}",
+            order_id=order.id,
+        )
+    return state
+
+
+def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines) -> SalePlan:
+    """The sale an order must become. Raises MappingError naming the order when it cannot."""
+    state = target_state(order, statuses)
+    raw: list[tuple[PlannedLine, Decimal, Decimal]] = []  # (template line, inc-tax amount, tax amount)
+
+    for line in order.lines:
+        inc = _paid_inc_tax(line)
+        tax = _scaled_tax(line, inc)
+        if line.product_id == 0 or not (line.sku or "").strip():
+            sku = (line.sku or "").strip() or custom_product_sku(line.name)
+            kind = "custom"
+        else:
+            sku = line.sku.strip()
+            kind = "product"
+        template = PlannedLine(
+            kind=kind, product_key=product_key_for_sku(sku), sku=sku, name=line.name or sku,
+            quantity=line.quantity, unit_price=ZERO, unit_tax=ZERO,
+            bc_product_id=line.product_id, bc_variant_id=line.variant_id or 0,
+        )
+        raw.append((template, inc, tax))
+
+    for kind, inc, tax in (
+        (SpecialLine.SHIPPING, order.shipping_cost_inc_tax, order.shipping_cost_tax),
+        (SpecialLine.HANDLING, order.handling_cost_inc_tax, order.handling_cost_tax),
+        (SpecialLine.WRAPPING, order.wrapping_cost_inc_tax, order.wrapping_cost_tax),
+    ):
+        if inc and inc != ZERO:
+            product = specials.products[kind]
+            template = PlannedLine(
+                kind=kind.value, product_key=f"special:{kind.value}", sku=product.sku, name=product.name,
+                quantity=1, unit_price=ZERO, unit_tax=ZERO, track_inventory=False,
+            )
+            raw.append((template, inc, tax or ZERO))
+
+    total_inc = _cents(order.total_inc_tax)
+    total_tax = _cents(order.total_tax)
+    amounts = [(_cents(inc), _cents(tax)) for _, inc, tax in raw]
+    amounts = _reconcile(order.id, amounts, total_inc, total_tax)
+
+    lines: list[PlannedLine] = []
+    for (template, _, _), (inc, tax) in zip(raw, amounts):
+        lines.extend(_split_units(template, inc - tax, tax))
+
+    billing = order.billing_address
+    email = (billing.email or "").strip() if billing else ""
+    customer = PlannedCustomer(
+        email=email or None,
+        first_name=(billing.first_name if billing else "") or "",
+        last_name=(billing.last_name if billing else "") or "",
+        phone=(billing.phone if billing else "") or "",
+        company=(billing.company if billing else "") or "",
+        street_1=(billing.street_1 if billing else "") or "",
+        street_2=(billing.street_2 if billing else "") or "",
+        city=(billing.city if billing else "") or "",
+        state=(billing.state if billing else "") or "",
+        zip=(billing.zip if billing else "") or "",
+        country_iso2=(billing.country_iso2 if billing else "") or "",
+    )
+    return SalePlan(
+        bc_order_id=order.id,
+        invoice_number=invoice_number(order.id),
+        pos_state=state,
+        unpaid=statuses.is_unpaid(order.status_id, order.payment_status),
+        customer=customer,
+        lines=tuple(lines),
+        total_inc_tax=total_inc,
+        total_tax=total_tax,
+        payment_method=order.payment_method or "",
+        sale_date=order.date_created,
+        note=f"BigCommerce order #{order.id}",
+        content_hash=order_content_hash(order),
+    )
+
+
+def _paid_inc_tax(line: Any) -> Decimal:
+    discounted = getattr(line, "discounted_total_inc_tax", None)
+    return discounted if discounted is not None else line.total_inc_tax
+
+
+def _scaled_tax(line: Any, paid_inc: Decimal) -> Decimal:
+    """The line's tax after discounts: its total_tax scaled by paid / undiscounted."""
+    if not line.total_inc_tax:
+        return ZERO
+    if paid_inc == line.total_inc_tax:
+        return line.total_tax
+    return line.total_tax * paid_inc / line.total_inc_tax
+
+
+def _cents(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: Decimal,
+               total_tax: Decimal) -> list[tuple[Decimal, Decimal]]:
+    """Put the rounding residue on the largest line; refuse an order whose lines do not add up."""
+    if not amounts:
+        if total_inc != ZERO:
+            raise MappingError(f"the order has no lines but a total of {total_inc}", order_id=order_id)
+        return amounts
+    gap_inc = total_inc - sum(a for a, _ in amounts)
+    gap_tax = total_tax - sum(t for _, t in amounts)
+    tolerance = CENT * max(2, len(amounts))
+    if abs(gap_inc) > tolerance or abs(gap_tax) > tolerance:
+        raise MappingError(
+            f"lines, shipping, handling and wrapping add up to {total_inc - gap_inc} incl. tax"
+            f" ({total_tax - gap_tax} tax) but the order's total is {total_inc} ({total_tax} tax);"
+            " the order is inconsistent, check it in BigCommerce",
+            order_id=order_id,
+        )
+    largest = max(range(len(amounts)), key=lambda i: amounts[i][0])
+    inc, tax = amounts[largest]
+    amounts = list(amounts)
+    amounts[largest] = (inc + gap_inc, tax + gap_tax)
+    return amounts
+
+
+def _split_units(template: PlannedLine, price_total: Decimal, tax_total: Decimal) -> list[PlannedLine]:
+    from dataclasses import replace
+
+    qty = template.quantity
+    if qty <= 0:
+        raise MappingError(f"line {template.sku!r} has quantity {qty}")
+    unit_price = (price_total / qty).quantize(CENT, rounding=ROUND_DOWN)
+    unit_tax = (tax_total / qty).quantize(CENT, rounding=ROUND_DOWN)
+    if unit_price * qty == price_total and unit_tax * qty == tax_total:
+        return [replace(template, unit_price=unit_price, unit_tax=unit_tax)]
+    rest_price = price_total - unit_price * (qty - 1)
+    rest_tax = tax_total - unit_tax * (qty - 1)
+    return [
+        replace(template, quantity=qty - 1, unit_price=unit_price, unit_tax=unit_tax),
+        replace(template, quantity=1, unit_price=rest_price, unit_tax=rest_tax),
+    ]

@@ -1,0 +1,98 @@
+"""The order-status table: BigCommerce status → the POS state of the order's sale.
+
+POS states and how each is written to X-Series (POST /api/register_sales, reference §8.1):
+- not_imported: no sale (yet).
+- closed: a finalised sale. Paid orders: status CLOSED / state closed with their payment. Unpaid
+  orders (see `unpaid` below): status ONACCOUNT / state pending + attribute onaccount with no
+  payment — the balance lands on the customer's account, and X-Series moves stock for ONACCOUNT
+  sales as for CLOSED ones (reference §8.1, §11). Whether a CLOSED sale may carry payments below
+  its total is unverified, so we never rely on it.
+- voided: the sale re-posted as VOIDED: its lines return to stock and its payments are deleted.
+
+Transitions (connector.sync): not_imported → closed|voided creates the sale (a voided order that
+was never mirrored is not created at all); closed → voided re-posts it voided; voided is final;
+anything else within or back to a state writes nothing to the POS and is recorded.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from connector.errors import ConfigError
+from connector.mapping.statuses import SYSTEM_NAMES, status_id_from_name
+from connector.yamlfile import load_yaml
+
+
+class PosState(str, enum.Enum):
+    NOT_IMPORTED = "not_imported"
+    CLOSED = "closed"
+    VOIDED = "voided"
+
+
+@dataclass(frozen=True)
+class StatusTable:
+    states: dict[int, PosState]
+    unpaid_status_ids: frozenset[int]
+    unpaid_payment_statuses: frozenset[str]
+    source: str = "<built-in>"
+
+    def pos_state(self, status_id: int) -> PosState | None:
+        """The POS state of a status, None for a status id the table does not know."""
+        return self.states.get(status_id)
+
+    def is_unpaid(self, status_id: int, payment_status: str | None) -> bool:
+        return status_id in self.unpaid_status_ids or (
+            (payment_status or "").strip().casefold() in self.unpaid_payment_statuses
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> "StatusTable":
+        doc = load_yaml(path)
+        data = doc.data
+        if not isinstance(data, dict) or not isinstance(data.get("statuses"), dict):
+            raise ConfigError(f"{doc.where(())}: expected a 'statuses:' mapping of BigCommerce status → POS state")
+        unknown_keys = set(data) - {"statuses", "unpaid"}
+        if unknown_keys:
+            key = sorted(map(str, unknown_keys))[0]
+            raise ConfigError(f"{doc.where((key,))}: unknown key {key!r} (expected statuses, unpaid)")
+        states: dict[int, PosState] = {}
+        where_mapped: dict[int, str] = {}
+        for key, value in data["statuses"].items():
+            where = doc.where(("statuses", key))
+            status_id = status_id_from_name(key)
+            if status_id is None:
+                raise ConfigError(
+                    f"{where}: unknown BigCommerce status {key!r}; use an id 0–14 or one of: "
+                    + ", ".join(SYSTEM_NAMES.values())
+                )
+            if status_id in states:
+                raise ConfigError(
+                    f"{where}: status {status_id} ({SYSTEM_NAMES[status_id]}) is mapped twice"
+                    f" (also at {where_mapped[status_id]})"
+                )
+            try:
+                states[status_id] = PosState(str(value).strip().lower())
+            except ValueError:
+                raise ConfigError(
+                    f"{where}: {value!r} is not a POS state; use not_imported, closed or voided"
+                ) from None
+            where_mapped[status_id] = where
+        missing = sorted(set(SYSTEM_NAMES) - set(states))
+        if missing:
+            raise ConfigError(
+                f"{doc.where(('statuses',))}: statuses without a POS state: "
+                + ", ".join(f"{i} ({SYSTEM_NAMES[i]})" for i in missing)
+            )
+        unpaid = data.get("unpaid") or {}
+        if not isinstance(unpaid, dict):
+            raise ConfigError(f"{doc.where(('unpaid',))}: expected a mapping with statuses and payment_statuses")
+        unpaid_ids = set()
+        for i, item in enumerate(unpaid.get("statuses") or []):
+            status_id = status_id_from_name(item)
+            if status_id is None:
+                raise ConfigError(f"{doc.where(('unpaid', 'statuses', i))}: unknown BigCommerce status {item!r}")
+            unpaid_ids.add(status_id)
+        payment_statuses = {str(s).strip().casefold() for s in unpaid.get("payment_statuses") or []}
+        return cls(states, frozenset(unpaid_ids), frozenset(payment_statuses), source=str(path))

@@ -1,0 +1,41 @@
+"""BigCommerce's fixed order statuses (ids 0–14). Merchants may rename them (custom_label), so code
+keys on the id; the system names are accepted in mapping files for readability."""
+
+from __future__ import annotations
+
+SYSTEM_NAMES: dict[int, str] = {
+    0: "Incomplete",
+    1: "Pending",
+    2: "Shipped",
+    3: "Partially Shipped",
+    4: "Refunded",
+    5: "Cancelled",
+    6: "Declined",
+    7: "Awaiting Payment",
+    8: "Awaiting Pickup",
+    9: "Awaiting Shipment",
+    10: "Completed",
+    11: "Awaiting Fulfillment",
+    12: "Manual Verification Required",
+    13: "Disputed",
+    14: "Partially Refunded",
+}
+_BY_NAME = {name.casefold(): status_id for status_id, name in SYSTEM_NAMES.items()}
+
+
+def status_id_from_name(value: object) -> int | None:
+    """An id (int or digit string) or a system name (case-insensitive) → the id; None if unknown."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value in SYSTEM_NAMES else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return status_id_from_name(int(text))
+        return _BY_NAME.get(text.casefold())
+    return None
+
+
+def status_name(status_id: int) -> str:
+    return SYSTEM_NAMES.get(status_id, f"status {status_id}")

@@ -1,0 +1,48 @@
+"""Loading the mapping tables of mappings/ at start-up.
+
+Each file is read from the configured mappings folder; a file that is not there falls back to the
+default shipped inside the package (identical to the repository's mappings/, a test keeps them so),
+so a fresh install and the demo work with no mappings folder at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from connector.mapping.payment_table import PaymentTable
+from connector.mapping.special_lines import SpecialLines
+from connector.mapping.status_table import StatusTable
+
+log = logging.getLogger("connector.mapping")
+
+DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
+ORDER_STATUS = "order_status.yaml"
+PAYMENT_METHODS = "payment_methods.yaml"
+SPECIAL_LINES = "special_lines.yaml"
+ID_VERIFICATION = "id_verification.yaml"
+
+
+def mapping_file(folder: Path | None, name: str) -> Path:
+    if folder is not None:
+        candidate = folder / name
+        if candidate.exists():
+            return candidate
+    log.info("mapping %s: using the built-in default", name)
+    return DEFAULTS_DIR / name
+
+
+@dataclass(frozen=True)
+class MappingTables:
+    statuses: StatusTable
+    payments: PaymentTable
+    specials: SpecialLines
+
+    @classmethod
+    def load(cls, folder: Path | None) -> "MappingTables":
+        return cls(
+            statuses=StatusTable.load(mapping_file(folder, ORDER_STATUS)),
+            payments=PaymentTable.load(mapping_file(folder, PAYMENT_METHODS)),
+            specials=SpecialLines.load(mapping_file(folder, SPECIAL_LINES)),
+        )

@@ -1,0 +1,80 @@
+"""Assembly at the edge: settings → clients, store, mapping tables, resolved X-Series references.
+
+The CLI, the scheduler, the demo and the tests all build the connector here, so there is exactly
+one way the pieces are put together. Transports can be injected to run against the simulators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+
+from connector.clients.bigcommerce import BigCommerceClient
+from connector.clients.transport import RetryPolicy
+from connector.clients.xseries import XSeriesClient
+from connector.clock import SYSTEM_CLOCK, Clock
+from connector.config import Settings
+from connector.mapping.register_sale import PosRefs
+from connector.mapping.tables import MappingTables
+from connector.store.repository import Store
+from connector.sync.cycle import SyncCycle
+from connector.sync.order_mirror import MirrorDeps
+from connector.sync.pos_refs import resolve_pos_refs
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    bc: BigCommerceClient
+    xs: XSeriesClient
+    tables: MappingTables
+    refs: PosRefs
+
+    @classmethod
+    async def start(
+        cls,
+        settings: Settings,
+        *,
+        bc_transport: httpx.AsyncBaseTransport | None = None,
+        xs_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        retry: RetryPolicy | None = None,
+        store: Store | None = None,
+    ) -> "Runtime":
+        tables = MappingTables.load(settings.mappings_path())
+        store = store or Store.open(settings.database_url, clock=clock)
+        bc = BigCommerceClient(
+            store_hash=settings.bigcommerce.store_hash,
+            access_token=settings.bigcommerce.access_token.get_secret_value(),
+            api_url=settings.bigcommerce.api_url, http_transport=bc_transport, clock=clock, retry=retry,
+        )
+        xs = XSeriesClient(
+            domain_prefix=settings.xseries.domain_prefix,
+            token=settings.xseries.token.get_secret_value(),
+            api_url=settings.xseries.base_url, http_transport=xs_transport, clock=clock, retry=retry,
+        )
+        try:
+            refs = await resolve_pos_refs(xs, settings.xseries, tables.payments)
+        except BaseException:
+            await asyncio.gather(bc.aclose(), xs.aclose())
+            raise
+        return cls(settings=settings, store=store, bc=bc, xs=xs, tables=tables, refs=refs)
+
+    def deps(self) -> MirrorDeps:
+        return MirrorDeps(
+            store=self.store, xs=self.xs, refs=self.refs, statuses=self.tables.statuses,
+            payments=self.tables.payments, specials=self.tables.specials,
+        )
+
+    def cycle(self, stop_event: asyncio.Event | None = None) -> SyncCycle:
+        s = self.settings.sync
+        return SyncCycle(
+            self.deps(), self.bc, overlap_seconds=s.overlap_seconds, start_at=s.start_at,
+            max_attempts=s.max_attempts, concurrency=s.concurrency, stop_event=stop_event,
+        )
+
+    async def aclose(self) -> None:
+        await asyncio.gather(self.bc.aclose(), self.xs.aclose())

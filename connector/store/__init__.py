@@ -1,0 +1,1 @@
+"""The state store (SQLModel on database_url): bindings, indexes, cursor, failures, audit, leases."""

@@ -1,0 +1,80 @@
+"""Leases: expiring locks shared by every process on the database, plus an in-process lock.
+
+Used for "one writer per order" and single-flight creation per SKU and per e-mail. The same code
+works on SQLite and PostgreSQL: taking a lease is one atomic UPDATE (free or expired or already
+ours) or one INSERT (new key); losing the race is a primary-key violation. A process killed while
+holding a lease loses it when it expires, so nothing stays locked forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections import defaultdict
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import AsyncIterator
+
+from sqlalchemy import Engine, delete, insert, or_, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from connector.clock import SYSTEM_CLOCK, Clock
+from connector.store.tables import Lease
+
+
+class LeaseTimeout(Exception):
+    """A lease could not be taken in time (another process holds it)."""
+
+
+class Leases:
+    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, ttl_seconds: float = 120.0) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._local: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def try_acquire(self, key: str) -> bool:
+        now = self.clock.now()
+        expires = now + self.ttl
+        try:
+            with self.engine.begin() as conn:
+                taken = conn.execute(
+                    update(Lease)
+                    .where(Lease.key == key, or_(Lease.expires_at < now, Lease.owner == self.owner))
+                    .values(owner=self.owner, expires_at=expires)
+                ).rowcount
+            if taken == 1:
+                return True
+            with self.engine.begin() as conn:
+                conn.execute(insert(Lease).values(key=key, owner=self.owner, expires_at=expires))
+            return True
+        except IntegrityError:
+            return False
+        except OperationalError as exc:  # SQLite "database is locked" after busy_timeout
+            if "locked" in str(exc).lower():
+                return False
+            raise
+
+    def release(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(Lease).where(Lease.key == key, Lease.owner == self.owner))
+
+    @asynccontextmanager
+    async def hold(self, key: str, *, wait_seconds: float = 300.0) -> AsyncIterator[None]:
+        """Hold `key` across processes (and tasks of this process) for the block's duration."""
+        async with self._local[key]:
+            waited = 0.0
+            delay = 0.02
+            while not self.try_acquire(key):
+                if waited >= wait_seconds:
+                    raise LeaseTimeout(f"{key} is held by another process")
+                # Real sleep: the other holder is another process, not our simulated clock.
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 0.5)
+            try:
+                yield
+            finally:
+                self.release(key)

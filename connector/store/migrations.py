@@ -1,0 +1,62 @@
+"""Versioned schema migrations, applied in order at start-up and recorded in schema_version.
+
+Each migration is a function of a connection. Version 1 creates the tables as defined in
+connector.store.tables at the time; later versions must be written as explicit DDL (never by
+calling create_all again), so an old database and a new one end up with the same schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlmodel import SQLModel
+
+from connector.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+Migration = tuple[int, str, Callable[[Connection], None]]
+
+
+def _v1_initial(conn: Connection) -> None:
+    SQLModel.metadata.create_all(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Migration] = [
+    (1, "initial schema: bindings, indexes, cursor, failures, audit, cycles, leases", _v1_initial),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(engine: Engine) -> int:
+    if not inspect(engine).has_table("schema_version"):
+        return 0
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT MAX(version) FROM schema_version")).scalar()
+    return int(value or 0)
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Apply every migration newer than the database. Returns the versions applied.
+
+    Two processes starting together may race here; each migration runs in a transaction and the
+    schema_version primary key makes the loser's insert fail, after which it re-reads and goes on.
+    """
+    applied: list[int] = []
+    for version, description, apply in MIGRATIONS:
+        if version <= current_version(engine):
+            continue
+        try:
+            with engine.begin() as conn:
+                apply(conn)
+                conn.execute(
+                    text("INSERT INTO schema_version (version, description, applied_at) VALUES (:v, :d, :t)"),
+                    {"v": version, "d": description, "t": datetime.now(timezone.utc).replace(tzinfo=None)},
+                )
+            applied.append(version)
+        except Exception:
+            if current_version(engine) >= version:
+                continue  # another process applied it first
+            raise
+    return applied

@@ -1,0 +1,275 @@
+"""The Store: every read and write of order-sync's durable state, one short transaction each."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from connector.clock import SYSTEM_CLOCK, Clock
+from connector.store.db import make_engine
+from connector.store.leases import Leases
+from connector.store.migrations import migrate
+from connector.store.tables import (
+    AuditEntry,
+    CustomerBinding,
+    CycleRun,
+    FailedOrder,
+    IndexCursor,
+    OrderBinding,
+    ProductBinding,
+    SyncCursor,
+    XsCustomer,
+    XsProduct,
+)
+
+ORDERS_CURSOR = "orders"
+
+
+class Store:
+    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.leases = Leases(engine, clock=clock)
+
+    @classmethod
+    def open(cls, database_url: str, *, clock: Clock = SYSTEM_CLOCK) -> "Store":
+        engine = make_engine(database_url)
+        migrate(engine)
+        return cls(engine, clock=clock)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # ---- order bindings -------------------------------------------------------------------
+    def order_binding(self, bc_order_id: int) -> OrderBinding | None:
+        with self.session() as s:
+            return s.get(OrderBinding, bc_order_id)
+
+    def order_bindings(self, ids: Iterable[int]) -> dict[int, OrderBinding]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        result: dict[int, OrderBinding] = {}
+        with self.session() as s:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                for row in s.exec(select(OrderBinding).where(OrderBinding.bc_order_id.in_(chunk))):
+                    result[row.bc_order_id] = row
+        return result
+
+    def save_order_binding(self, binding: OrderBinding) -> OrderBinding:
+        binding.updated_at = self.clock.now()
+        with self.session() as s:
+            merged = s.merge(binding)
+            s.commit()
+            return merged
+
+    def count_bindings_by_state(self) -> dict[str, int]:
+        with self.session() as s:
+            rows = s.exec(select(OrderBinding.pos_state, func.count()).group_by(OrderBinding.pos_state)).all()
+        return {state: count for state, count in rows}
+
+    def pending_bindings(self) -> list[OrderBinding]:
+        with self.session() as s:
+            return list(s.exec(select(OrderBinding).where(OrderBinding.pending_state.is_not(None))))
+
+    # ---- product / customer bindings and the X-Series indexes ------------------------------
+    def product_binding(self, key: str) -> ProductBinding | None:
+        with self.session() as s:
+            return s.get(ProductBinding, key)
+
+    def product_bindings(self) -> list[ProductBinding]:
+        with self.session() as s:
+            return list(s.exec(select(ProductBinding)))
+
+    def bind_product(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> ProductBinding:
+        row = ProductBinding(key=key, xs_product_id=xs_product_id, sku=sku, created=created,
+                             created_at=self.clock.now())
+        with self.session() as s:
+            merged = s.merge(row)
+            s.commit()
+            return merged
+
+    def customer_binding(self, email_key: str) -> CustomerBinding | None:
+        with self.session() as s:
+            return s.get(CustomerBinding, email_key)
+
+    def bind_customer(self, email_key: str, xs_customer_id: str, *, created: bool) -> None:
+        with self.session() as s:
+            s.merge(CustomerBinding(email_key=email_key, xs_customer_id=xs_customer_id, created=created,
+                                    created_at=self.clock.now()))
+            s.commit()
+
+    def find_indexed_product(self, sku: str) -> XsProduct | None:
+        key = sku.strip().casefold()
+        with self.session() as s:
+            return s.exec(
+                select(XsProduct).where(XsProduct.sku_key == key, XsProduct.deleted == False)  # noqa: E712
+                .order_by(XsProduct.version)
+            ).first()
+
+    def find_indexed_customer(self, email: str) -> XsCustomer | None:
+        key = email.strip().casefold()
+        with self.session() as s:
+            return s.exec(
+                select(XsCustomer).where(XsCustomer.email_key == key, XsCustomer.deleted == False)  # noqa: E712
+                .order_by(XsCustomer.version)
+            ).first()
+
+    def upsert_indexed_products(self, rows: Iterable[XsProduct]) -> None:
+        with self.session() as s:
+            for row in rows:
+                s.merge(row)
+            s.commit()
+
+    def upsert_indexed_customers(self, rows: Iterable[XsCustomer]) -> None:
+        with self.session() as s:
+            for row in rows:
+                s.merge(row)
+            s.commit()
+
+    def index_version(self, name: str) -> int:
+        with self.session() as s:
+            row = s.get(IndexCursor, name)
+            return row.version if row else 0
+
+    def set_index_version(self, name: str, version: int) -> None:
+        with self.session() as s:
+            s.merge(IndexCursor(name=name, version=version))
+            s.commit()
+
+    # ---- the sync cursor ----------------------------------------------------------------
+    def cursor(self, name: str = ORDERS_CURSOR) -> datetime | None:
+        with self.session() as s:
+            row = s.get(SyncCursor, name)
+            return row.value if row else None
+
+    def set_cursor(self, value: datetime, name: str = ORDERS_CURSOR) -> None:
+        """Move the cursor forward only: a concurrent process that settled further wins."""
+        with self.session() as s:
+            row = s.get(SyncCursor, name)
+            if row is not None and row.value >= value:
+                return
+            s.merge(SyncCursor(name=name, value=value, updated_at=self.clock.now()))
+            s.commit()
+
+    # ---- failed orders --------------------------------------------------------------------
+    def record_failure(self, bc_order_id: int, *, step: str, reason: str, permanent: bool,
+                       max_attempts: int, base_delay: timedelta = timedelta(minutes=1)) -> FailedOrder:
+        now = self.clock.now()
+        with self.session() as s:
+            row = s.get(FailedOrder, bc_order_id)
+            if row is None:
+                row = FailedOrder(bc_order_id=bc_order_id, step=step, reason=reason, attempts=0,
+                                  next_attempt_at=now, first_failed_at=now, last_failed_at=now)
+            row.attempts += 1
+            row.step, row.reason, row.permanent = step, reason, permanent
+            row.last_failed_at = now
+            row.parked = permanent or row.attempts >= max_attempts
+            # The first retry is due at the next cycle; then 1, 2, 4… minutes, capped at 6 hours.
+            delay = timedelta(0) if row.attempts == 1 else base_delay * (2 ** (row.attempts - 2))
+            row.next_attempt_at = now + min(delay, timedelta(hours=6))
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    def clear_failure(self, bc_order_id: int) -> None:
+        with self.session() as s:
+            row = s.get(FailedOrder, bc_order_id)
+            if row is not None:
+                s.delete(row)
+                s.commit()
+
+    def failures(self) -> list[FailedOrder]:
+        with self.session() as s:
+            return list(s.exec(select(FailedOrder).order_by(FailedOrder.bc_order_id)))
+
+    def due_failures(self) -> list[FailedOrder]:
+        now = self.clock.now()
+        with self.session() as s:
+            return list(s.exec(
+                select(FailedOrder).where(FailedOrder.parked == False, FailedOrder.next_attempt_at <= now)  # noqa: E712
+                .order_by(FailedOrder.bc_order_id)
+            ))
+
+    def unpark(self, bc_order_id: int | None = None) -> int:
+        """Make parked failures due again (retry-failed). Returns how many."""
+        now = self.clock.now()
+        with self.session() as s:
+            query = select(FailedOrder)
+            if bc_order_id is not None:
+                query = query.where(FailedOrder.bc_order_id == bc_order_id)
+            rows = list(s.exec(query))
+            for row in rows:
+                row.parked = False
+                row.attempts = 0
+                row.next_attempt_at = now
+                s.add(row)
+            s.commit()
+            return len(rows)
+
+    # ---- audit ----------------------------------------------------------------------------
+    def audit(self, *, platform: str, action: str, bc_order_id: int | None = None, target_id: str | None = None,
+              reason: str = "", before: Any = None, after: Any = None, detail: Any = None) -> None:
+        entry = AuditEntry(
+            at=self.clock.now(), platform=platform, action=action, bc_order_id=bc_order_id,
+            target_id=target_id, reason=reason,
+            before=None if before is None else str(before), after=None if after is None else str(after),
+            detail=None if detail is None else json.dumps(detail, default=str, sort_keys=True),
+        )
+        with self.session() as s:
+            s.add(entry)
+            s.commit()
+
+    def audit_entries(self, bc_order_id: int | None = None, limit: int | None = None) -> list[AuditEntry]:
+        with self.session() as s:
+            query = select(AuditEntry)
+            if bc_order_id is not None:
+                query = query.where(AuditEntry.bc_order_id == bc_order_id)
+            query = query.order_by(AuditEntry.id.desc() if limit else AuditEntry.id)
+            if limit:
+                query = query.limit(limit)
+            rows = list(s.exec(query))
+        return list(reversed(rows)) if limit else rows
+
+    def count_audit(self, platform: str | None = None, action: str | None = None) -> int:
+        with self.session() as s:
+            query = select(func.count()).select_from(AuditEntry)
+            if platform:
+                query = query.where(AuditEntry.platform == platform)
+            if action:
+                query = query.where(AuditEntry.action == action)
+            return int(s.exec(query).one())
+
+    # ---- cycles ---------------------------------------------------------------------------
+    def start_cycle(self, kind: str, window_start: datetime | None, window_end: datetime | None) -> int:
+        with self.session() as s:
+            run = CycleRun(kind=kind, started_at=self.clock.now(), window_start=window_start,
+                           window_end=window_end)
+            s.add(run)
+            s.commit()
+            s.refresh(run)
+            return run.id
+
+    def finish_cycle(self, run_id: int, *, seen: int, written: int, failed: int, outcome: str) -> None:
+        with self.session() as s:
+            run = s.get(CycleRun, run_id)
+            run.finished_at = self.clock.now()
+            run.orders_seen, run.orders_written, run.orders_failed = seen, written, failed
+            run.outcome = outcome
+            s.add(run)
+            s.commit()
+
+    def last_cycle(self, kind: str = "sync") -> CycleRun | None:
+        with self.session() as s:
+            return s.exec(
+                select(CycleRun).where(CycleRun.kind == kind).order_by(CycleRun.id.desc())
+            ).first()

@@ -1,0 +1,158 @@
+"""The store's tables. Each answers one question the sync has to ask durably."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from connector.store.types import UTCDateTime
+
+
+def _dt(**kw):
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+class OrderBinding(SQLModel, table=True):
+    """BigCommerce order ↔ X-Series sale, and what has been applied to the POS.
+
+    `pending_state` is set (in its own committed transaction) before a sale write is sent and
+    cleared when its outcome is known: a binding found pending means "a write may have happened —
+    look the sale up by invoice_number before writing again".
+    """
+
+    __tablename__ = "order_binding"
+    bc_order_id: int = Field(primary_key=True)
+    sale_id: str | None = None
+    invoice_number: str
+    pos_state: str  # not_imported | closed | voided: what the POS has
+    pending_state: str | None = None  # the state being written, while its outcome is unknown
+    bc_status_id: int
+    content_hash: str
+    # The register_sales body last posted: a void re-posts exactly these lines (0.9 updates replace
+    # the whole sale), whatever the order looks like by then.
+    sale_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    bc_date_modified: datetime = _dt(nullable=False)
+    created_at: datetime = _dt(nullable=False)
+    updated_at: datetime = _dt(nullable=False)
+
+
+class ProductBinding(SQLModel, table=True):
+    """What BigCommerce line (by SKU, custom name, or special line) became which X-Series product."""
+
+    __tablename__ = "product_binding"
+    key: str = Field(primary_key=True)  # "sku:<casefolded sku>" | "custom:<…>" | "special:shipping"
+    xs_product_id: str
+    sku: str
+    created: bool = False  # True when order-sync created the product
+    created_at: datetime = _dt(nullable=False)
+
+
+class CustomerBinding(SQLModel, table=True):
+    __tablename__ = "customer_binding"
+    email_key: str = Field(primary_key=True)  # casefolded e-mail
+    xs_customer_id: str
+    created: bool = False
+    created_at: datetime = _dt(nullable=False)
+
+
+class XsProduct(SQLModel, table=True):
+    """Local index of X-Series products, refreshed through the 2.0 version cursor.
+
+    Finding a product by SKU is then a local lookup: no API call per line, and no reliance on the
+    X-Series SKU search that misses hyphenated SKUs (reference §9.1)."""
+
+    __tablename__ = "xs_product"
+    id: str = Field(primary_key=True)
+    sku_key: str = Field(index=True)  # casefolded sku
+    name: str = ""
+    version: int = 0
+    deleted: bool = False
+
+
+class XsCustomer(SQLModel, table=True):
+    __tablename__ = "xs_customer"
+    id: str = Field(primary_key=True)
+    email_key: str = Field(index=True)
+    version: int = 0
+    deleted: bool = False
+
+
+class IndexCursor(SQLModel, table=True):
+    """The last X-Series version seen by an index ("products", "customers")."""
+
+    __tablename__ = "index_cursor"
+    name: str = Field(primary_key=True)
+    version: int = 0
+
+
+class SyncCursor(SQLModel, table=True):
+    """How far the order poll has settled: every order modified before `value` is bound or failed."""
+
+    __tablename__ = "sync_cursor"
+    name: str = Field(primary_key=True)
+    value: datetime = _dt(nullable=False)
+    updated_at: datetime = _dt(nullable=False)
+
+
+class FailedOrder(SQLModel, table=True):
+    __tablename__ = "failed_order"
+    bc_order_id: int = Field(primary_key=True)
+    step: str
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    attempts: int = 0
+    permanent: bool = False
+    parked: bool = False
+    next_attempt_at: datetime = _dt(nullable=False)
+    first_failed_at: datetime = _dt(nullable=False)
+    last_failed_at: datetime = _dt(nullable=False)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: every write to either platform, and every decision not to write."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_order", "bc_order_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _dt(nullable=False)
+    platform: str  # xseries | bigcommerce | connector
+    action: str  # e.g. create_sale, void_sale, create_product, set_status, skip_protected
+    bc_order_id: int | None = None
+    target_id: str | None = None
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    before: str | None = None
+    after: str | None = None
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class CycleRun(SQLModel, table=True):
+    __tablename__ = "cycle_run"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # sync | import
+    started_at: datetime = _dt(nullable=False)
+    finished_at: datetime | None = _dt(nullable=True)
+    window_start: datetime | None = _dt(nullable=True)
+    window_end: datetime | None = _dt(nullable=True)
+    orders_seen: int = 0
+    orders_written: int = 0
+    orders_failed: int = 0
+    outcome: str = "running"  # running | ok | failures | error
+
+
+class Lease(SQLModel, table=True):
+    """A short-lived, expiring lock shared by every process on the database (order, SKU, e-mail).
+
+    Works the same on SQLite and PostgreSQL; a holder that is killed loses it when it expires."""
+
+    __tablename__ = "lease"
+    key: str = Field(primary_key=True)
+    owner: str
+    expires_at: datetime = _dt(nullable=False)
+
+
+class SchemaVersion(SQLModel, table=True):
+    __tablename__ = "schema_version"
+    version: int = Field(primary_key=True)
+    description: str
+    applied_at: datetime = _dt(nullable=False)

@@ -1,0 +1,1 @@
+"""Orchestration: fetch → skip if done → lock → dependencies → map → write → bind."""

@@ -1,0 +1,128 @@
+"""Binders: BigCommerce line or customer → X-Series product or customer id.
+
+Each resolves in one fixed order — binding, else the local index, else create — and creation is
+single-flight per SKU and per e-mail across tasks and processes (a lease, then a second look before
+creating). A create whose answer was lost is looked up by SKU / e-mail, never repeated blindly.
+"""
+
+from __future__ import annotations
+
+from connector.clients.xseries import XSeriesClient
+from connector.clients.xseries_models import CustomerCreate, ProductCreate
+from connector.errors import TransientApiError, UnknownWriteOutcome
+from connector.mapping.sale_plan import PlannedCustomer, PlannedLine
+from connector.store.repository import Store
+from connector.store.tables import XsCustomer, XsProduct
+
+
+class ProductBinder:
+    def __init__(self, store: Store, xs: XSeriesClient, outlet_id: str) -> None:
+        self.store = store
+        self.xs = xs
+        self.outlet_id = outlet_id
+
+    async def resolve(self, line: PlannedLine, bc_order_id: int) -> str:
+        binding = self.store.product_binding(line.product_key)
+        if binding is not None:
+            return binding.xs_product_id
+        async with self.store.leases.hold("product:" + line.product_key):
+            binding = self.store.product_binding(line.product_key)
+            if binding is not None:
+                return binding.xs_product_id
+            indexed = self.store.find_indexed_product(line.sku)
+            if indexed is not None:
+                self.store.bind_product(line.product_key, indexed.id, line.sku, created=False)
+                return indexed.id
+            product_id = await self._create(line, bc_order_id)
+            self.store.upsert_indexed_products(
+                [XsProduct(id=product_id, sku_key=line.sku.strip().casefold(), name=line.name, version=0)]
+            )
+            self.store.bind_product(line.product_key, product_id, line.sku, created=True)
+            return product_id
+
+    async def _create(self, line: PlannedLine, bc_order_id: int) -> str:
+        body = ProductCreate(
+            name=line.name,
+            sku=line.sku,
+            source_id=f"bc-{line.kind}-{line.sku}",
+            is_active=True,
+            price_excluding_tax=line.unit_price if line.kind == "product" or line.kind == "custom" else 0,
+            # Shipping, handling and wrapping are services: never stock-tracked.
+            track_inventory=line.track_inventory,
+        )
+        try:
+            product_id = await self.xs.create_product(body)
+        except UnknownWriteOutcome:
+            found = [p for p in await self.xs.find_products_by_sku(line.sku)
+                     if (p.sku or "").strip().casefold() == line.sku.strip().casefold()]
+            if not found:
+                raise TransientApiError(
+                    f"creating product {line.sku!r} got no answer and it is not there (yet)",
+                    api="xseries", method="POST", path="/api/2.0/products",
+                ) from None
+            product_id = found[0].id
+        self.store.audit(
+            platform="xseries", action="create_product", bc_order_id=bc_order_id, target_id=product_id,
+            reason=f"{line.kind} line {line.sku!r} has no X-Series product", after=line.sku,
+            detail={"name": line.name, "sku": line.sku, "track_inventory": line.track_inventory},
+        )
+        return product_id
+
+
+class CustomerBinder:
+    def __init__(self, store: Store, xs: XSeriesClient) -> None:
+        self.store = store
+        self.xs = xs
+
+    async def resolve(self, customer: PlannedCustomer, bc_order_id: int) -> str | None:
+        """The X-Series customer of an order; None when the order has no e-mail."""
+        key = customer.email_key
+        if not key:
+            return None
+        binding = self.store.customer_binding(key)
+        if binding is not None:
+            return binding.xs_customer_id
+        async with self.store.leases.hold("customer:" + key):
+            binding = self.store.customer_binding(key)
+            if binding is not None:
+                return binding.xs_customer_id
+            indexed = self.store.find_indexed_customer(key)
+            if indexed is not None:
+                self.store.bind_customer(key, indexed.id, created=False)
+                return indexed.id
+            customer_id = await self._create(customer, bc_order_id)
+            self.store.upsert_indexed_customers([XsCustomer(id=customer_id, email_key=key, version=0)])
+            self.store.bind_customer(key, customer_id, created=True)
+            return customer_id
+
+    async def _create(self, customer: PlannedCustomer, bc_order_id: int) -> str:
+        body = CustomerCreate(
+            # X-Series requires both names; a BigCommerce billing address may lack one.
+            first_name=customer.first_name or "BigCommerce",
+            last_name=customer.last_name or "Customer",
+            email=customer.email,
+            phone=customer.phone or None,
+            company_name=customer.company or None,
+            physical_address_1=customer.street_1 or None,
+            physical_address_2=customer.street_2 or None,
+            physical_city=customer.city or None,
+            physical_state=customer.state or None,
+            physical_postcode=customer.zip or None,
+            physical_country_id=customer.country_iso2 or None,
+        )
+        try:
+            created = await self.xs.create_customer(body)
+            customer_id = created.id
+        except UnknownWriteOutcome:
+            found = await self.xs.search_customers_by_email(customer.email or "")
+            if not found:
+                raise TransientApiError(
+                    f"creating customer {customer.email!r} got no answer and it is not there (yet)",
+                    api="xseries", method="POST", path="/api/2.0/customers",
+                ) from None
+            customer_id = found[0].id
+        self.store.audit(
+            platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
+            reason="no X-Series customer with this e-mail", after=customer.email_key,
+        )
+        return customer_id

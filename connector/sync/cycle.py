@@ -1,0 +1,185 @@
+"""One sync cycle: the window, the pages, the failed-order queue and the cursor.
+
+Window = [cursor − overlap, cycle start], orders by date_modified ascending, the upper bound fixed
+at the start so orders modified while we page fall into the next cycle instead of shifting pages.
+Orders are mirrored a page at a time (a few concurrently); once every order of a page is settled —
+bound, recorded, or recorded as failed — the cursor moves to that page's last date_modified, and
+to the window's end when the window is done. The cursor therefore never passes an unsettled order,
+and a crash costs only a re-read (bindings make re-reads free).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from connector.clients.bigcommerce import BigCommerceClient
+from connector.clients.bigcommerce_models import Order, OrderValidationError
+from connector.errors import (
+    ApiError,
+    CredentialsError,
+    MappingError,
+    NotFoundError,
+    OrderSyncError,
+    PermanentApiError,
+)
+from connector.logs import current_order_id
+from connector.store.leases import LeaseTimeout
+from connector.sync.order_mirror import MirrorDeps, OrderMirror, Outcome
+from connector.sync.xseries_index import XSeriesIndex
+
+log = logging.getLogger("connector.sync")
+
+PAGE = 250
+
+
+@dataclass
+class CycleReport:
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    outcomes: Counter = field(default_factory=Counter)
+    failed: dict[int, str] = field(default_factory=dict)
+    completed: bool = False
+
+    @property
+    def seen(self) -> int:
+        return sum(self.outcomes.values()) + len(self.failed)
+
+    @property
+    def written(self) -> int:
+        return sum(self.outcomes[o] for o in (Outcome.CREATED, Outcome.VOIDED, Outcome.RECOVERED))
+
+
+class StopRequested(Exception):
+    pass
+
+
+class SyncCycle:
+    def __init__(self, deps: MirrorDeps, bc: BigCommerceClient, *, overlap_seconds: int,
+                 start_at: datetime | None, max_attempts: int, concurrency: int = 4,
+                 stop_event: asyncio.Event | None = None) -> None:
+        self.d = deps
+        self.bc = bc
+        self.overlap = timedelta(seconds=overlap_seconds)
+        self.start_at = start_at
+        self.max_attempts = max_attempts
+        self.concurrency = concurrency
+        self.stop_event = stop_event or asyncio.Event()
+        self.index = XSeriesIndex(deps.store, deps.xs)
+
+    async def run(self) -> CycleReport:
+        store = self.d.store
+        cycle_start = store.clock.now()
+        cursor = store.cursor() or self.start_at or cycle_start
+        report = CycleReport(window_start=cursor - self.overlap, window_end=cycle_start)
+        run_id = store.start_cycle("sync", report.window_start, report.window_end)
+        outcome = "error"
+        try:
+            await self.index.refresh()
+            await self._mirror_window(report)
+            if report.completed:
+                await self._retry_due_failures(report)
+            outcome = "ok" if not report.failed else "failures"
+            return report
+        finally:
+            store.finish_cycle(run_id, seen=report.seen, written=report.written,
+                               failed=len(report.failed), outcome=outcome)
+
+    async def _mirror_window(self, report: CycleReport) -> None:
+        batch: list[Order] = []
+        invalid: list[tuple[OrderValidationError, dict[str, Any]]] = []
+        orders = self.bc.iter_orders_modified(
+            report.window_start, report.window_end, on_invalid=lambda exc, raw: invalid.append((exc, raw))
+        )
+        async for order in orders:
+            batch.append(order)
+            if len(batch) >= PAGE:
+                if not await self._settle_batch(batch, invalid, report):
+                    return
+                batch, invalid = [], []
+        if not await self._settle_batch(batch, invalid, report):
+            return
+        self.d.store.set_cursor(report.window_end)
+        report.completed = True
+
+    async def _settle_batch(self, batch: list[Order], invalid: list, report: CycleReport) -> bool:
+        """Mirror a batch; move the cursor past it if all settled. False: stop requested."""
+        for exc, raw in invalid:
+            order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
+            if isinstance(order_id, int):
+                self._fail(order_id, "parse", str(exc), permanent=True, report=report)
+            else:
+                log.error("an order without a usable id could not be read: %s", exc)
+        if not batch:
+            return not self.stop_event.is_set()
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def one(order: Order) -> bool:
+            async with semaphore:
+                if self.stop_event.is_set():
+                    return False  # not started: the cursor must not pass it
+                await self.mirror_one(order, report)
+                return True
+
+        results = await asyncio.gather(*(one(o) for o in batch))
+        if not all(results):
+            return False
+        self.d.store.set_cursor(max(o.date_modified for o in batch))
+        return not self.stop_event.is_set()
+
+    async def mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
+        mirror = OrderMirror(self.d)
+        current_order_id.set(order.id)  # every log line of this task names the order
+        try:
+            outcome = await mirror.mirror(order)
+        except CredentialsError:
+            raise  # nothing will work: stop the cycle, a person must fix the token
+        except (MappingError, PermanentApiError, NotFoundError) as exc:
+            self._fail(order.id, mirror.step, _reason(exc), permanent=True, report=report)
+            return None
+        except (ApiError, LeaseTimeout, OrderSyncError) as exc:
+            self._fail(order.id, mirror.step, _reason(exc), permanent=False, report=report)
+            return None
+        except Exception as exc:  # a bug must not stop the batch, nor lose the order
+            log.exception("order %s: unexpected error at step %s", order.id, mirror.step)
+            self._fail(order.id, mirror.step, f"unexpected {type(exc).__name__}: {exc}", permanent=False,
+                       report=report)
+            return None
+        report.outcomes[outcome] += 1
+        report.failed.pop(order.id, None)
+        return outcome
+
+    async def _retry_due_failures(self, report: CycleReport) -> None:
+        for failure in self.d.store.due_failures():
+            if self.stop_event.is_set():
+                return
+            if failure.bc_order_id in report.failed or failure.step == "parse":
+                continue
+            try:
+                order = await self.bc.get_order(failure.bc_order_id)
+            except OrderValidationError as exc:
+                self._fail(failure.bc_order_id, "parse", str(exc), permanent=True, report=report)
+                continue
+            except CredentialsError:
+                raise
+            except ApiError as exc:
+                self._fail(failure.bc_order_id, "fetch", _reason(exc),
+                           permanent=isinstance(exc, NotFoundError), report=report)
+                continue
+            await self.mirror_one(order, report)
+
+    def _fail(self, order_id: int, step: str, reason: str, *, permanent: bool, report: CycleReport) -> None:
+        row = self.d.store.record_failure(order_id, step=step, reason=reason, permanent=permanent,
+                                          max_attempts=self.max_attempts)
+        report.failed[order_id] = reason
+        state = "parked" if row.parked else f"retry at {row.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
+        log.warning("order %s failed at %s (attempt %d, %s): %s", order_id, step, row.attempts, state, reason,
+                    extra={"order_id": order_id})
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,258 @@
+"""Mirror one BigCommerce order into X-Series, exactly once.
+
+The fixed sequence of steps: skip if the binding is up to date → take the order's lease → look
+again → settle a write left pending → decide the transition → customer → products → plan → write →
+bind. Every write to X-Series is audited; every decision not to write is recorded too.
+
+Exactly once: before a sale is created the binding is committed with pending_state set. If the
+answer is lost (UnknownWriteOutcome), or the process dies, the next attempt finds the binding
+pending and looks the sale up by its deterministic invoice number before it ever creates again.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from dataclasses import dataclass
+
+from connector.clients.bigcommerce_models import Order
+from connector.clients.xseries import XSeriesClient
+from connector.clients.xseries_models import RegisterSale, Sale
+from connector.errors import TransientApiError, UnknownWriteOutcome
+from connector.mapping.payment_table import PaymentTable
+from connector.mapping.register_sale import PosRefs, to_register_sale
+from connector.mapping.sale_plan import (
+    SalePlan,
+    build_sale_plan,
+    invoice_number,
+    order_content_hash,
+    target_state,
+)
+from connector.mapping.special_lines import SpecialLines
+from connector.mapping.status_table import PosState, StatusTable
+from connector.store.repository import Store
+from connector.store.tables import OrderBinding
+from connector.sync.binders import CustomerBinder, ProductBinder
+
+log = logging.getLogger("connector.sync")
+
+
+class Outcome(str, enum.Enum):
+    UP_TO_DATE = "up_to_date"  # nothing changed since the last mirror
+    RECORDED = "recorded"  # a change that needs no POS write, recorded
+    CREATED = "created"  # a sale was created (closed, on account or voided)
+    VOIDED = "voided"  # an existing sale was voided
+    RECOVERED = "recovered"  # a sale whose write answer was lost was found and bound
+
+
+class Transition(str, enum.Enum):
+    NONE = "none"
+    CREATE = "create"
+    VOID = "void"
+
+
+def decide(current: PosState, has_sale: bool, target: PosState) -> tuple[Transition, str]:
+    """The POS write a status change calls for, and why (the status table's transition rules)."""
+    if not has_sale:
+        if target is PosState.NOT_IMPORTED:
+            return Transition.NONE, "not imported yet"
+        return Transition.CREATE, f"order reached a {target.value} status"
+    if current is PosState.VOIDED:
+        return Transition.NONE, "the sale is voided; a voided sale is never changed again"
+    if target is PosState.VOIDED:
+        return Transition.VOID, "order cancelled or declined after its sale was closed"
+    if target is PosState.NOT_IMPORTED:
+        return Transition.NONE, "order went back to a not-imported status; a closed sale may only be voided"
+    return Transition.NONE, "change within the closed state"
+
+
+@dataclass
+class MirrorDeps:
+    store: Store
+    xs: XSeriesClient
+    refs: PosRefs
+    statuses: StatusTable
+    payments: PaymentTable
+    specials: SpecialLines
+
+
+class OrderMirror:
+    def __init__(self, deps: MirrorDeps) -> None:
+        self.d = deps
+        self.products = ProductBinder(deps.store, deps.xs, deps.refs.outlet_id)
+        self.customers = CustomerBinder(deps.store, deps.xs)
+        self.step = "start"
+
+    async def mirror(self, order: Order) -> Outcome:
+        """Raises on failure; the caller records it with self.step (which step failed)."""
+        store = self.d.store
+        self.step = "map"
+        target = target_state(order, self.d.statuses)
+        content_hash = order_content_hash(order)
+        if _up_to_date(store.order_binding(order.id), content_hash):
+            return Outcome.UP_TO_DATE
+        self.step = "lock"
+        async with store.leases.hold(f"order:{order.id}"):
+            binding = store.order_binding(order.id)
+            if _up_to_date(binding, content_hash):
+                return Outcome.UP_TO_DATE
+            recovered = False
+            if binding is not None and binding.pending_state is not None:
+                self.step = "recover"
+                binding = await self._settle_pending(binding)
+                recovered = binding.pending_state is None and binding.sale_id is not None
+            has_sale = binding is not None and binding.sale_id is not None
+            current = PosState(binding.pos_state) if has_sale else PosState.NOT_IMPORTED
+            transition, why = decide(current, has_sale, target)
+            if transition is Transition.CREATE:
+                return await self._create(order, target, content_hash, binding)
+            if transition is Transition.VOID:
+                return await self._void(order, binding, content_hash)
+            self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
+            return Outcome.RECOVERED if recovered else Outcome.RECORDED
+
+    # ---- writes -----------------------------------------------------------------------------
+    async def _create(self, order: Order, target: PosState, content_hash: str,
+                      binding: OrderBinding | None) -> Outcome:
+        store, refs = self.d.store, self.d.refs
+        self.step = "map"
+        plan = build_sale_plan(order, self.d.statuses, self.d.specials)
+        payment_type_id = None
+        if target is PosState.CLOSED and not plan.unpaid:
+            payment_type_id = refs.payment_type_ids[self.d.payments.target_for(order.payment_method, order.id)]
+        self.step = "customer"
+        customer_id = await self.customers.resolve(plan.customer, order.id)
+        self.step = "products"
+        product_ids: dict[str, str] = {}
+        for line in plan.lines:
+            if line.product_key not in product_ids:
+                product_ids[line.product_key] = await self.products.resolve(line, order.id)
+        body = to_register_sale(plan, target, refs, product_ids, customer_id, payment_type_id)
+
+        self.step = "write"
+        now = store.clock.now()
+        binding = binding or OrderBinding(
+            bc_order_id=order.id, invoice_number=plan.invoice_number, pos_state=PosState.NOT_IMPORTED.value,
+            bc_status_id=order.status_id, content_hash="", bc_date_modified=order.date_modified,
+            created_at=now, updated_at=now,
+        )
+        binding.pending_state = target.value
+        binding.sale_body = body.model_dump_json(exclude_none=True)
+        binding = store.save_order_binding(binding)
+        try:
+            sale = await self.d.xs.create_sale(body)
+        except UnknownWriteOutcome as exc:
+            sale = await self._find_sale(plan.invoice_number)
+            if sale is None:
+                # Leave the binding pending: the next attempt looks again before creating.
+                raise TransientApiError(
+                    f"the sale write got no answer ({exc.args[0]}) and no sale {plan.invoice_number}"
+                    " is there yet; it will be looked up again before any new write",
+                    api="xseries", method="POST", path="/api/register_sales",
+                ) from exc
+            log.info("order %s: sale write answer lost, found sale %s", order.id, sale.id)
+        except Exception:
+            # The write was refused or never sent (4xx, 429s exhausted, connection refused):
+            # nothing exists in X-Series, so the binding is no longer pending.
+            binding.pending_state = None
+            store.save_order_binding(binding)
+            raise
+        self._bind(binding, order, sale.id, target, content_hash)
+        store.audit(
+            platform="xseries", action="create_sale", bc_order_id=order.id, target_id=sale.id,
+            reason=f"BigCommerce status {order.status_id} ({order.status}) → {target.value}",
+            before=None, after=body.status,
+            detail={"invoice_number": plan.invoice_number, "total": str(plan.total_inc_tax),
+                    "lines": len(plan.lines), "unpaid": plan.unpaid},
+        )
+        store.clear_failure(order.id)
+        return Outcome.CREATED
+
+    async def _void(self, order: Order, binding: OrderBinding, content_hash: str) -> Outcome:
+        store = self.d.store
+        self.step = "write"
+        body = RegisterSale.model_validate_json(binding.sale_body) if binding.sale_body else None
+        if body is None:
+            raise TransientApiError(
+                f"sale {binding.sale_id} has no recorded body to void", api="xseries",
+                method="POST", path="/api/register_sales",
+            )
+        before = body.status
+        voided = body.model_copy(update={
+            "id": binding.sale_id, "status": "VOIDED", "state": "voided",
+            "register_sale_attributes": [], "register_sale_payments": [],
+        })
+        binding.pending_state = PosState.VOIDED.value
+        store.save_order_binding(binding)
+        # A re-post of the whole sale as VOIDED sets the same final state when repeated: the
+        # client marks it safe to repeat, so lost answers are retried rather than left unknown.
+        sale = await self.d.xs.update_sale(voided)
+        binding.sale_body = voided.model_dump_json(exclude_none=True)
+        self._bind(binding, order, sale.id, PosState.VOIDED, content_hash)
+        store.audit(
+            platform="xseries", action="void_sale", bc_order_id=order.id, target_id=sale.id,
+            reason=f"BigCommerce status {order.status_id} ({order.status}) → voided",
+            before=before, after="VOIDED",
+        )
+        store.clear_failure(order.id)
+        return Outcome.VOIDED
+
+    # ---- helpers ----------------------------------------------------------------------------
+    async def _settle_pending(self, binding: OrderBinding) -> OrderBinding:
+        """A write may have happened: find out from X-Series before deciding anything."""
+        sale = await self._find_sale(binding.invoice_number)
+        store = self.d.store
+        if binding.pending_state == PosState.VOIDED.value and binding.sale_id:
+            # A void re-post is safe to repeat: simply let the decision run again.
+            binding.pending_state = None
+        elif sale is not None:
+            state = PosState.VOIDED if (sale.status or "").upper() == "VOIDED" else PosState(binding.pending_state)
+            binding.sale_id = sale.id
+            binding.pos_state = state.value
+            binding.pending_state = None
+            store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,
+                        target_id=sale.id, reason="an earlier sale write had no answer; the sale was found",
+                        after=sale.status)
+        else:
+            binding.pending_state = None
+            store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,
+                        reason="an earlier sale write had no answer and created nothing; writing again")
+        return store.save_order_binding(binding)
+
+    async def _find_sale(self, invoice: str) -> Sale | None:
+        matches = [s for s in await self.d.xs.find_sales_by_invoice_number(invoice) if s.invoice_number == invoice]
+        return matches[0] if matches else None
+
+    def _bind(self, binding: OrderBinding, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
+        binding.sale_id = sale_id
+        binding.pos_state = state.value
+        binding.pending_state = None
+        binding.bc_status_id = order.status_id
+        binding.content_hash = content_hash
+        binding.bc_date_modified = order.date_modified
+        self.d.store.save_order_binding(binding)
+
+    def _record(self, order: Order, binding: OrderBinding | None, state: PosState, content_hash: str,
+                why: str) -> None:
+        store = self.d.store
+        now = store.clock.now()
+        before_status = binding.bc_status_id if binding else None
+        if binding is None:
+            binding = OrderBinding(
+                bc_order_id=order.id, invoice_number=invoice_number(order.id), pos_state=state.value,
+                bc_status_id=order.status_id, content_hash=content_hash,
+                bc_date_modified=order.date_modified, created_at=now, updated_at=now,
+            )
+        binding.bc_status_id = order.status_id
+        binding.content_hash = content_hash
+        binding.bc_date_modified = order.date_modified
+        binding.pos_state = binding.pos_state if binding.sale_id else state.value
+        store.save_order_binding(binding)
+        store.audit(platform="connector", action="record", bc_order_id=order.id, target_id=binding.sale_id,
+                    reason=why, before=before_status, after=order.status_id)
+        store.clear_failure(order.id)
+
+
+def _up_to_date(binding: OrderBinding | None, content_hash: str) -> bool:
+    return binding is not None and binding.pending_state is None and binding.content_hash == content_hash

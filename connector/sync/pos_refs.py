@@ -1,0 +1,47 @@
+"""Resolve the config's outlet, register and user names, the payment table's targets and the taxes
+to X-Series ids, once at start-up. A name the store does not have is a ConfigError listing what it has."""
+
+from __future__ import annotations
+
+from connector.clients.xseries import XSeriesClient
+from connector.config import XSeriesSettings
+from connector.errors import ConfigError
+from connector.mapping.payment_table import PaymentTable
+from connector.mapping.register_sale import PosRefs
+
+
+def _pick(kind: str, wanted: str, items: list, names) -> object:
+    wanted_key = wanted.strip().casefold()
+    for item in items:
+        if item.id == wanted or any((n or "").strip().casefold() == wanted_key for n in names(item)):
+            return item
+    available = ", ".join(sorted(filter(None, (next(iter(names(i)), None) or i.id for i in items))))
+    raise ConfigError(f"xseries.{kind}: X-Series has no {kind} {wanted!r}; it has: {available or 'none'}")
+
+
+async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payments: PaymentTable) -> PosRefs:
+    outlets = [o for o in await xs.outlets() if o.deleted_at is None]
+    outlet = _pick("outlet", settings.outlet, outlets, lambda o: [o.name])
+    registers = [r for r in await xs.registers() if r.deleted_at is None and r.outlet_id == outlet.id]
+    register = _pick("register", settings.register_name, registers, lambda r: [r.name])
+    users = [u for u in await xs.users() if u.deleted_at is None]
+    if settings.user:
+        user = _pick("user", settings.user, users, lambda u: [u.display_name, u.username, u.email])
+    else:
+        admins = [u for u in users if (u.account_type or "").lower() == "admin"] or users
+        if not admins:
+            raise ConfigError("xseries.user: X-Series has no users to record sales under")
+        user = admins[0]
+    types = {t.name: t.id for t in await xs.payment_types() if t.deleted_at is None and t.name}
+    payment_type_ids = payments.resolve(types)
+    taxes = [t for t in await xs.taxes() if t.deleted_at is None]
+    default_tax = next((t for t in taxes if t.is_default), None) or next((t for t in taxes if t.rate), None)
+    no_tax = next((t for t in taxes if (t.name or "").casefold() == "no tax"), None) or next(
+        (t for t in taxes if not t.rate), None
+    )
+    if default_tax is None or no_tax is None:
+        raise ConfigError("X-Series needs a default tax and a zero-rate tax (\"No Tax\") for sale lines")
+    return PosRefs(
+        outlet_id=outlet.id, register_id=register.id, user_id=user.id,
+        default_tax_id=default_tax.id, no_tax_id=no_tax.id, payment_type_ids=payment_type_ids,
+    )

@@ -1,0 +1,85 @@
+"""YAML loading that remembers where every value came from.
+
+Config and mapping errors must name file:line, so we load through PyYAML's node graph and keep, for
+each path of keys, the line it was written on. Duplicate keys (silently merged by PyYAML) are an
+error here: a status mapped twice is a mistake an operator needs to hear about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connector.errors import ConfigError
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass
+class LocatedYaml:
+    path: Path
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def where(self, loc: Path_) -> str:
+        """'file:line' of the deepest known key on this path (the file alone if none is known)."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:end]))
+            if line is not None:
+                return f"{self.path}:{line}"
+        return str(self.path)
+
+
+def load_yaml(path: Path | str, text: str | None = None) -> LocatedYaml:
+    path = Path(path)
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: file not found") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+    located = LocatedYaml(path=path, data=None)
+    if node is None:
+        located.data = {}
+        return located
+    located.data = _convert(node, (), located)
+    return located
+
+
+def _convert(node: yaml.Node, loc: Path_, out: LocatedYaml) -> Any:
+    out.lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node, out)
+            if isinstance(key, (dict, list)):
+                raise ConfigError(f"{out.path}:{key_node.start_mark.line + 1}: a key must be a plain value")
+            if key in result:
+                first = out.lines.get(loc + (key,))
+                raise ConfigError(
+                    f"{out.path}:{key_node.start_mark.line + 1}: {key!r} is given twice"
+                    + (f" (first at line {first})" if first else "")
+                )
+            out.lines[loc + (key,)] = key_node.start_mark.line + 1
+            result[key] = _convert(value_node, loc + (key,), out)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(child, loc + (i,), out) for i, child in enumerate(node.value)]
+    return _scalar(node, out)
+
+
+def _scalar(node: yaml.Node, out: LocatedYaml) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        return _convert(node, (), LocatedYaml(out.path, None))
+    return yaml.SafeLoader("").construct_object(node, deep=True)

@@ -1,0 +1,77 @@
+"""Shared fixtures: stores on SQLite and PostgreSQL.
+
+PostgreSQL tests skip with a reason when no server answers, unless ORDER_SYNC_REQUIRE_POSTGRES=1
+(set by .ci/run), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from connector.clock import FakeClock
+from connector.store.repository import Store
+
+PG_URL = os.environ.get("ORDER_SYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_available() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
+            return None
+    except Exception as exc:  # noqa: BLE001
+        return f"PostgreSQL at {PG_URL} is not reachable ({type(exc).__name__}: {exc})"
+
+
+_PG_PROBLEM: str | None | bool = False
+
+
+def postgres_url_or_skip() -> str:
+    """A fresh schema on the test server for one test; skip (or fail in CI) without a server."""
+    global _PG_PROBLEM
+    if _PG_PROBLEM is False:
+        _PG_PROBLEM = _postgres_available()
+    if _PG_PROBLEM:
+        if os.environ.get("ORDER_SYNC_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here (ORDER_SYNC_REQUIRE_POSTGRES=1): {_PG_PROBLEM}")
+        pytest.skip(_PG_PROBLEM)
+    import psycopg
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def drop_postgres_schema(url: str) -> None:
+    import psycopg
+
+    schema = url.rsplit("%3D", 1)[1]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'order-sync.db'}"
+        return
+    url = postgres_url_or_skip()
+    yield url
+    drop_postgres_schema(url)
+
+
+@pytest.fixture
+def store(database_url, clock):
+    s = Store.open(database_url, clock=clock)
+    yield s
+    s.close()

@@ -1,0 +1,110 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect
+
+from connector.store.migrations import LATEST, current_version, migrate
+from connector.store.repository import Store
+from connector.store.tables import OrderBinding
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def test_migrations_recorded_and_idempotent(store):
+    assert current_version(store.engine) == LATEST
+    assert migrate(store.engine) == []  # nothing left to apply
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"order_binding", "product_binding", "customer_binding", "sync_cursor", "failed_order",
+            "audit_log", "lease", "schema_version"} <= tables
+
+
+def test_cursor_only_moves_forward_and_stays_aware(store):
+    assert store.cursor() is None
+    store.set_cursor(T0)
+    store.set_cursor(T0 - timedelta(hours=1))
+    assert store.cursor() == T0
+    assert store.cursor().tzinfo is not None
+    store.set_cursor(T0 + timedelta(seconds=1))
+    assert store.cursor() == T0 + timedelta(seconds=1)
+
+
+def test_order_binding_roundtrip(store, clock):
+    now = clock.now()
+    store.save_order_binding(OrderBinding(
+        bc_order_id=7, sale_id=None, invoice_number="BC-7", pos_state="not_imported", pending_state="closed",
+        bc_status_id=11, content_hash="h", bc_date_modified=T0, created_at=now, updated_at=now))
+    b = store.order_binding(7)
+    assert b.pending_state == "closed" and b.bc_date_modified == T0
+    assert [p.bc_order_id for p in store.pending_bindings()] == [7]
+    b.pending_state, b.sale_id, b.pos_state = None, "sale-1", "closed"
+    store.save_order_binding(b)
+    assert store.count_bindings_by_state() == {"closed": 1}
+    assert store.order_bindings([7, 8]).keys() == {7}
+
+
+def test_failure_backoff_and_parking(store, clock):
+    row = store.record_failure(5, step="write", reason="HTTP 500", permanent=False, max_attempts=3)
+    assert row.attempts == 1 and not row.parked and row.next_attempt_at == clock.now()
+    assert [f.bc_order_id for f in store.due_failures()] == [5]
+    row = store.record_failure(5, step="write", reason="HTTP 500", permanent=False, max_attempts=3)
+    assert row.next_attempt_at == clock.now() + timedelta(minutes=1)
+    assert store.due_failures() == []
+    clock.advance(61)
+    assert [f.bc_order_id for f in store.due_failures()] == [5]
+    row = store.record_failure(5, step="write", reason="HTTP 500", permanent=False, max_attempts=3)
+    assert row.parked
+    clock.advance(86400)
+    assert store.due_failures() == []
+    assert store.unpark(5) == 1
+    assert [f.bc_order_id for f in store.due_failures()] == [5]
+    store.clear_failure(5)
+    assert store.failures() == []
+
+
+def test_permanent_failure_is_parked_at_once(store):
+    row = store.record_failure(9, step="map", reason="no payment type", permanent=True, max_attempts=5)
+    assert row.parked and store.due_failures() == []
+
+
+def test_audit_is_append_only_log(store):
+    store.audit(platform="xseries", action="create_sale", bc_order_id=1, target_id="s1", before=None,
+                after="CLOSED", detail={"total": "10.00"})
+    store.audit(platform="connector", action="record", bc_order_id=2, reason="x")
+    entries = store.audit_entries()
+    assert [(e.action, e.bc_order_id) for e in entries] == [("create_sale", 1), ("record", 2)]
+    assert store.audit_entries(bc_order_id=1)[0].detail == '{"total": "10.00"}'
+    assert store.count_audit(platform="xseries") == 1
+
+
+def test_leases_are_exclusive_across_stores_and_expire(database_url, clock):
+    a = Store.open(database_url, clock=clock)
+    b = Store.open(database_url, clock=clock)
+    try:
+        assert a.leases.try_acquire("order:1")
+        assert not b.leases.try_acquire("order:1")
+        assert a.leases.try_acquire("order:1")  # re-entrant for its owner
+        a.leases.release("order:1")
+        assert b.leases.try_acquire("order:1")
+        clock.advance(a.leases.ttl.total_seconds() + 1)  # b "died" holding it
+        assert a.leases.try_acquire("order:1")
+    finally:
+        a.close()
+        b.close()
+
+
+async def test_hold_serialises_tasks(store):
+    import asyncio
+
+    inside = 0
+    peak = 0
+
+    async def worker():
+        nonlocal inside, peak
+        async with store.leases.hold("sku:abc"):
+            inside += 1
+            peak = max(peak, inside)
+            await asyncio.sleep(0.001)
+            inside -= 1
+
+    await asyncio.gather(*(worker() for _ in range(5)))
+    assert peak == 1

@@ -1,0 +1,118 @@
+from pathlib import Path
+
+import pytest
+
+from connector.config import load_settings, resolve_config_path
+from connector.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.yaml"
+
+GOOD = """\
+bigcommerce:
+  store_hash: abc123
+  access_token: ${BC_TOKEN}
+xseries:
+  domain_prefix: mystore
+  token: ${XS_TOKEN}
+  outlet: Main Outlet
+  register: Online Store
+database_url: sqlite:///x.db
+sync:
+  interval_seconds: 30
+  start_at: 2026-01-01T00:00:00Z
+"""
+ENV = {"BC_TOKEN": "bc-secret-123", "XS_TOKEN": "xs-secret-456"}
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_loads_and_interpolates_secrets(tmp_path):
+    s = load_settings(write(tmp_path, GOOD), environ=ENV)
+    assert s.bigcommerce.access_token.get_secret_value() == "bc-secret-123"
+    assert s.xseries.register_name == "Online Store"
+    assert s.xseries.base_url == "https://mystore.retail.lightspeed.app"
+    assert s.sync.interval_seconds == 30
+    assert s.sync.start_at.utcoffset().total_seconds() == 0
+    assert s.historical_import.enabled is False and s.id_verification.enabled is False
+    # repr never shows a secret
+    assert "bc-secret-123" not in repr(s) and "xs-secret-456" not in repr(s)
+    assert set(s.secrets()) == {"bc-secret-123", "xs-secret-456"}
+
+
+def test_missing_env_var_names_key_and_line(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, GOOD), environ={"BC_TOKEN": "x"})
+    assert "config.yaml:6" in str(err.value) and "XS_TOKEN" in str(err.value)
+    assert "xseries.token" in str(err.value)
+
+
+def test_unknown_key_names_file_line(tmp_path):
+    text = GOOD.replace("  register: Online Store\n", "  register: Online Store\n  registr: x\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text), environ=ENV)
+    assert "config.yaml:9: xseries.registr: unknown key" in str(err.value)
+
+
+def test_bad_value_names_line_and_never_echoes_value(tmp_path):
+    text = GOOD.replace("interval_seconds: 30", "interval_seconds: -5")
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text), environ=ENV)
+    assert "config.yaml:11: sync.interval_seconds" in str(err.value)
+
+
+def test_missing_required_key(tmp_path):
+    text = GOOD.replace("  outlet: Main Outlet\n", "")
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text), environ=ENV)
+    assert "xseries.outlet: required key is missing" in str(err.value)
+
+
+def test_yaml_syntax_error_has_line(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, GOOD + "sync: [unclosed\n"), environ=ENV)
+    assert "config.yaml:" in str(err.value) and "syntax" in str(err.value)
+
+
+def test_duplicate_key_is_an_error(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, GOOD + "database_url: sqlite:///y.db\n"), environ=ENV)
+    assert "given twice" in str(err.value)
+
+
+def test_naive_start_at_refused(tmp_path):
+    text = GOOD.replace("2026-01-01T00:00:00Z", "'2026-01-01T00:00:00'")
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text), environ=ENV)
+    assert "sync.start_at" in str(err.value)
+
+
+def test_config_path_resolution(monkeypatch):
+    monkeypatch.delenv("ORDER_SYNC_CONFIG", raising=False)
+    assert resolve_config_path(None) == Path("config.yaml")
+    monkeypatch.setenv("ORDER_SYNC_CONFIG", "/etc/os.yaml")
+    assert resolve_config_path(None) == Path("/etc/os.yaml")
+    assert resolve_config_path("given.yaml") == Path("given.yaml")
+
+
+def test_example_config_is_valid_and_documents_every_key():
+    s = load_settings(EXAMPLE, environ={"BIGCOMMERCE_ACCESS_TOKEN": "t", "XSERIES_TOKEN": "t",
+                                        "ORDER_SYNC_WEBHOOK_SECRET": "w"})
+    text = EXAMPLE.read_text()
+
+    def keys(model, prefix=""):
+        for name, field in type(model).model_fields.items():
+            if field.exclude:
+                continue
+            key = field.alias or name
+            value = getattr(model, name)
+            if hasattr(type(value), "model_fields"):
+                yield from keys(value, prefix + key + ".")
+            else:
+                yield key
+
+    missing = [k for k in keys(s) if f"{k}:" not in text]
+    assert not missing, f"config.example.yaml does not document: {missing}"
