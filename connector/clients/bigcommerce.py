@@ -1,0 +1,336 @@
+"""BigCommerce REST client: orders (V2), order statuses (V2), order metafields and catalog (V3).
+
+Builds paths and parses bodies; everything about HTTP (retries, error types, pacing) lives in
+connector.clients.transport and connector.clients.bigcommerce_pacer. References: §2 (order list
+filters and paging), §3/§4 (order and line shapes), §6 (status PUT), §9 (V3 paging), §10 (catalog),
+§13 (metafields) of /work/shared/reference/bigcommerce-api.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, AsyncIterator, Callable
+
+import httpx
+
+from connector.clients.bigcommerce_models import (
+    CatalogProduct,
+    CatalogVariant,
+    Metafield,
+    Order,
+    OrderStatus,
+    OrderValidationError,
+)
+from connector.clients.bigcommerce_pacer import BigCommercePacer
+from connector.clients.transport import ApiTransport, RetryPolicy
+from connector.clock import SYSTEM_CLOCK, Clock
+from connector.errors import ConfigError, PermanentApiError
+from connector.values import to_iso8601
+
+log = logging.getLogger("connector.bigcommerce")
+
+API = "BigCommerce"
+PAGE_LIMIT = 250  # the documented maximum for V2 and V3 collections; more can answer 413
+# Embeds every consignment with its line items, saving a /products call per order.
+ORDER_INCLUDE = {"include": "consignments.line_items", "consignment_structure": "object"}
+# SKUs per sku:in request: keeps URLs short whatever the SKUs look like.
+SKU_BATCH = 50
+
+OnInvalidOrder = Callable[[OrderValidationError, dict[str, Any]], None]
+
+
+class BigCommerceClient:
+    def __init__(
+        self,
+        *,
+        store_hash: str,
+        access_token: str,
+        api_url: str = "https://api.bigcommerce.com",
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        store_hash = (store_hash or "").strip()
+        if not store_hash or "/" in store_hash:
+            raise ConfigError("BigCommerce store hash is empty or malformed (expected e.g. 'abc123')")
+        if not access_token or not access_token.strip():
+            raise ConfigError("BigCommerce access token is empty")
+        self.store_hash = store_hash
+        self.clock = clock
+        # A request unanswered after twice the timeout has failed; it no longer holds quota.
+        self.pacer = BigCommercePacer(clock, in_flight_expiry=2 * timeout + 5.0)
+        # The token lives only in the transport's header dict; it is never logged or put in errors.
+        self.transport = ApiTransport(
+            api=API,
+            base_url=f"{api_url.rstrip('/')}/stores/{store_hash}",
+            headers={"X-Auth-Token": access_token.strip()},
+            pacer=self.pacer,
+            retry=retry,
+            clock=clock,
+            http_transport=http_transport,
+            timeout=timeout,
+        )
+
+    def __repr__(self) -> str:
+        return f"BigCommerceClient(store_hash={self.store_hash!r})"
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> "BigCommerceClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- orders (V2) ------------------------------------------------------------------------
+
+    def iter_orders_modified(
+        self, since: datetime, until: datetime, *, on_invalid: OnInvalidOrder | None = None
+    ) -> AsyncIterator[Order]:
+        """Orders with since <= date_modified <= until, oldest change first.
+
+        The bounds are sent as given (BigCommerce's filter resolution is one second); the caller
+        owns overlap and dedupe across cycles. `until` should be fixed at the start of a cycle so
+        orders modified while paging fall into the next cycle instead of shifting pages.
+        """
+        return self._iter_orders(
+            {
+                "min_date_modified": to_iso8601(since),
+                "max_date_modified": to_iso8601(until),
+                "sort": "date_modified:asc",
+            },
+            on_invalid,
+        )
+
+    def iter_orders_created(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        *,
+        on_invalid: OnInvalidOrder | None = None,
+    ) -> AsyncIterator[Order]:
+        """Orders by creation date, oldest first (historical import). None: no bound."""
+        filters: dict[str, Any] = {"sort": "date_created:asc"}
+        if since is not None:
+            filters["min_date_created"] = to_iso8601(since)
+        if until is not None:
+            filters["max_date_created"] = to_iso8601(until)
+        return self._iter_orders(filters, on_invalid)
+
+    async def _iter_orders(
+        self, filters: dict[str, Any], on_invalid: OnInvalidOrder | None
+    ) -> AsyncIterator[Order]:
+        """Page through /v2/orders until a short or empty page.
+
+        on_invalid: called with (error, raw order) for an order that does not parse, and the
+        iteration goes on; without it the error is raised (one bad order stops the listing).
+        """
+        page = 1
+        seen: set[int] = set()
+        while True:
+            rows = await self._orders_page_raw(page=page, limit=PAGE_LIMIT, filters=filters)
+            for raw in rows:
+                try:
+                    order = await self._parse_order(raw)
+                except OrderValidationError as exc:
+                    if on_invalid is None:
+                        raise
+                    on_invalid(exc, raw)
+                    continue
+                # Orders sharing one date_modified second have no fixed order between pages, so
+                # the same order can come back on the next page: yield it once.
+                if order.id in seen:
+                    continue
+                seen.add(order.id)
+                yield order
+            if len(rows) < PAGE_LIMIT:
+                return
+            page += 1
+
+    async def list_orders_page(self, *, page: int, limit: int = PAGE_LIMIT, **filters: Any) -> list[Order]:
+        """One page of /v2/orders; datetimes in filters are sent as ISO-8601 UTC."""
+        rows = await self._orders_page_raw(page=page, limit=limit, filters=filters)
+        return [await self._parse_order(raw) for raw in rows]
+
+    async def _orders_page_raw(
+        self, *, page: int, limit: int, filters: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if not 1 <= limit <= PAGE_LIMIT:
+            raise ValueError(f"limit must be 1..{PAGE_LIMIT}, got {limit}")
+        params = {
+            **{k: _query_value(v) for k, v in filters.items() if v is not None},
+            "limit": limit,
+            **ORDER_INCLUDE,
+            "page": page,
+        }
+        response = await self.transport.request("GET", "/v2/orders", params=params)
+        return _v2_list(response, "/v2/orders")
+
+    async def get_order(self, order_id: int) -> Order:
+        response = await self.transport.request("GET", f"/v2/orders/{int(order_id)}", params=ORDER_INCLUDE)
+        data = _json(response, f"/v2/orders/{order_id}")
+        if not isinstance(data, dict):
+            raise OrderValidationError(order_id, "the order answer is not a JSON object")
+        return await self._parse_order(data)
+
+    async def list_order_products(self, order_id: int) -> list[dict[str, Any]]:
+        """Raw line items of one order from /v2/orders/{id}/products, all pages."""
+        path = f"/v2/orders/{int(order_id)}/products"
+        rows: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = await self.transport.request(
+                "GET", path, params={"limit": PAGE_LIMIT, "page": page}
+            )
+            batch = _v2_list(response, path)
+            rows.extend(batch)
+            if len(batch) < PAGE_LIMIT:
+                return rows
+            page += 1
+
+    async def _parse_order(self, data: dict[str, Any]) -> Order:
+        order = Order.from_api(data)
+        if not order.lines_included:
+            # The store did not embed the line items (include ignored, or links only): fetch them.
+            log.info("order %s: line items not embedded, reading /products", order.id)
+            order = Order.from_api(data, products=await self.list_order_products(order.id))
+        return order
+
+    async def list_order_statuses(self) -> list[OrderStatus]:
+        response = await self.transport.request("GET", "/v2/order_statuses")
+        return [OrderStatus.model_validate(row) for row in _v2_list(response, "/v2/order_statuses")]
+
+    async def update_order_status(self, order_id: int, status_id: int) -> Order:
+        """PUT only {"status_id": n}: any other field could be rejected or change the order.
+
+        Setting a status is idempotent (a repeat sets the same value), so the transport may retry
+        it after a 5xx or a timeout. The returned order has no line items (lines_included False):
+        BigCommerce does not embed consignments in a PUT answer.
+        """
+        path = f"/v2/orders/{int(order_id)}"
+        response = await self.transport.request(
+            "PUT", path, json={"status_id": int(status_id)}, safe_to_repeat=True
+        )
+        data = _json(response, path)
+        if not isinstance(data, dict):
+            raise OrderValidationError(order_id, "the answer to the status update is not a JSON object")
+        return Order.from_api(data)
+
+    # -- order metafields (V3) --------------------------------------------------------------
+
+    def iter_order_metafields(
+        self,
+        *,
+        namespace: str | None = None,
+        key: str | None = None,
+        modified_since: datetime | None = None,
+    ) -> AsyncIterator[Metafield]:
+        """Every order metafield matching the filters, across all orders (batch endpoint)."""
+        params: dict[str, Any] = {}
+        if namespace is not None:
+            params["namespace"] = namespace
+        if key is not None:
+            params["key"] = key
+        if modified_since is not None:
+            params["date_modified:min"] = to_iso8601(modified_since)
+        return self._iter_v3("/v3/orders/metafields", params, Metafield.model_validate)
+
+    async def list_metafields_for_order(
+        self, order_id: int, *, namespace: str | None = None, key: str | None = None
+    ) -> list[Metafield]:
+        params: dict[str, Any] = {}
+        if namespace is not None:
+            params["namespace"] = namespace
+        if key is not None:
+            params["key"] = key
+        path = f"/v3/orders/{int(order_id)}/metafields"
+        return [m async for m in self._iter_v3(path, params, Metafield.model_validate)]
+
+    # -- catalog (V3) -----------------------------------------------------------------------
+
+    async def find_catalog_products_by_sku(self, skus: list[str]) -> list[CatalogProduct]:
+        """Products whose own (base) SKU is one of `skus`, with their variants.
+
+        sku:in takes a comma list, so a SKU that itself contains a comma is asked for alone.
+        """
+        wanted = list(dict.fromkeys(s for s in skus if s))
+        listable = [s for s in wanted if "," not in s]
+        queries: list[dict[str, Any]] = [
+            {"sku:in": ",".join(listable[i : i + SKU_BATCH])} for i in range(0, len(listable), SKU_BATCH)
+        ]
+        queries += [{"sku": s} for s in wanted if "," in s]
+        found: dict[int, CatalogProduct] = {}
+        for query in queries:
+            params = {**query, "include": "variants"}
+            async for product in self._iter_v3("/v3/catalog/products", params, CatalogProduct.model_validate):
+                found.setdefault(product.id, product)
+        return list(found.values())
+
+    async def find_variants_by_sku(self, sku: str) -> list[CatalogVariant]:
+        """Variants whose SKU is exactly `sku` (the SKU a shopper bought on a product with options)."""
+        if not sku:
+            return []
+        return [
+            v async for v in self._iter_v3("/v3/catalog/variants", {"sku": sku}, CatalogVariant.model_validate)
+        ]
+
+    # -- V3 paging --------------------------------------------------------------------------
+
+    async def _iter_v3(
+        self, path: str, params: dict[str, Any], parse: Callable[[Any], Any]
+    ) -> AsyncIterator[Any]:
+        """Follow meta.pagination (current_page / total_pages) until the last page."""
+        page = 1
+        while True:
+            response = await self.transport.request(
+                "GET", path, params={**params, "limit": PAGE_LIMIT, "page": page}
+            )
+            body = _json(response, path) if response.content.strip() else {}
+            if not isinstance(body, dict):
+                raise PermanentApiError(
+                    "expected a V3 envelope {data, meta}", api=API, method="GET", path=path,
+                    status=response.status_code, body=body,
+                )
+            rows = body.get("data") or []
+            for row in rows:
+                yield parse(row)
+            pagination = (body.get("meta") or {}).get("pagination") or {}
+            current = pagination.get("current_page", page)
+            total = pagination.get("total_pages")
+            if not rows or total is None or current >= total:
+                return
+            page += 1
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso8601(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def _json(response: httpx.Response, path: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise PermanentApiError(
+            "the answer is not JSON", api=API, method=response.request.method, path=path,
+            status=response.status_code, body=response.text[:500],
+        ) from None
+
+
+def _v2_list(response: httpx.Response, path: str) -> list[dict[str, Any]]:
+    """A V2 collection: 204 or an empty body mean no rows (past the last page, or no match)."""
+    if response.status_code == 204 or not response.content.strip():
+        return []
+    data = _json(response, path)
+    if not isinstance(data, list):
+        raise PermanentApiError(
+            "expected a JSON array", api=API, method=response.request.method, path=path,
+            status=response.status_code, body=data,
+        )
+    return data

@@ -1,0 +1,395 @@
+"""Typed BigCommerce objects, parsed once at the client boundary (reference §3, §4, §5, §10, §13).
+
+Past this module nothing sees a money string or a date string: money is Decimal (parsed with
+connector.values.parse_money, which refuses "1,234.00" rather than guess), dates are aware UTC
+(V2 sends RFC-2822, V3 sends ISO-8601). Fields BigCommerce adds later are tolerated and kept
+(extra="allow"), so a new API field never breaks a sync.
+
+An order that cannot be parsed raises OrderValidationError naming the order and the bad fields, so
+one broken order can be set aside without hiding which one it was.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Iterable, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from connector.errors import OrderSyncError
+from connector.values import as_utc, parse_iso8601, parse_money, parse_rfc2822
+
+
+class OrderValidationError(OrderSyncError):
+    """A BigCommerce order whose data is not what the API documents (missing or malformed fields)."""
+
+    def __init__(self, order_id: int | None, message: str) -> None:
+        super().__init__(message)
+        self.order_id = order_id
+
+    def __str__(self) -> str:
+        who = f"order {self.order_id}" if self.order_id is not None else "order (no id)"
+        return f"BigCommerce {who}: {self.args[0]}"
+
+
+# -- scalar parsers ----------------------------------------------------------------------------
+
+
+def _money(value: Any) -> Decimal:
+    return parse_money(value)
+
+
+def _money_or_none(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return parse_money(value)
+
+
+def _rfc2822(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return as_utc(value)
+    return parse_rfc2822(value)
+
+
+def _rfc2822_or_none(value: Any) -> datetime | None:
+    # date_shipped is '' until the order is fully shipped.
+    if value is None or value == "":
+        return None
+    return _rfc2822(value)
+
+
+def _iso8601(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return as_utc(value)
+    return parse_iso8601(value)
+
+
+def _iso8601_or_none(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    return _iso8601(value)
+
+
+def _str_or_empty(value: Any) -> str:
+    # V2 sends null for some text fields that are '' elsewhere; the difference means nothing here.
+    return "" if value is None else value
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+OptionalMoney = Annotated[Decimal | None, BeforeValidator(_money_or_none)]
+V2Date = Annotated[datetime, BeforeValidator(_rfc2822)]
+OptionalV2Date = Annotated[datetime | None, BeforeValidator(_rfc2822_or_none)]
+V3Date = Annotated[datetime, BeforeValidator(_iso8601)]
+OptionalV3Date = Annotated[datetime | None, BeforeValidator(_iso8601_or_none)]
+Text = Annotated[str, BeforeValidator(_str_or_empty)]
+# A count of items: a negative or fractional quantity is a data error, never rounded.
+Quantity = Annotated[int, Field(ge=0, strict=False)]
+
+ZERO = Decimal("0")
+
+
+class _ApiModel(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=False)
+
+
+# -- orders ------------------------------------------------------------------------------------
+
+
+class BillingAddress(_ApiModel):
+    first_name: Text = ""
+    last_name: Text = ""
+    company: Text = ""
+    street_1: Text = ""
+    street_2: Text = ""
+    city: Text = ""
+    state: Text = ""
+    zip: Text = ""
+    country: Text = ""
+    country_iso2: Text = ""
+    phone: Text = ""
+    email: Text = ""
+
+
+class AppliedDiscount(_ApiModel):
+    """A discount on one line: `target` "order" (a share of an order-level discount) or "product"."""
+
+    id: str | int
+    amount: Money
+    name: Text = ""
+    code: str | None = None
+    target: str | None = None
+
+
+class ProductOption(_ApiModel):
+    id: int | None = None
+    option_id: int | None = None
+    product_option_id: int | None = None
+    display_name: Text = ""
+    display_value: Text = ""
+    value: Any = None
+    type: str | None = None
+    name: str | None = None
+
+
+ConsignmentKind = Literal["shipping", "pickup", "download", "email"]
+
+
+class OrderLine(_ApiModel):
+    """One order product (O2 `orderProducts`). Prices are per unit, totals are × quantity."""
+
+    id: int
+    order_id: int
+    product_id: int  # 0 for a custom (non-catalog) item
+    variant_id: int | None = None  # 0 for custom items; absent in some API answers
+    name: Text
+    sku: Text = ""
+    type: str | None = None  # physical, digital, giftcertificate
+    quantity: Quantity
+    base_price: Money
+    price_ex_tax: Money
+    price_inc_tax: Money
+    price_tax: Money
+    total_ex_tax: Money
+    total_inc_tax: Money
+    total_tax: Money
+    # Line total after all discounts, tax included; absent on older stores.
+    discounted_total_inc_tax: OptionalMoney = None
+    applied_discounts: list[AppliedDiscount] = Field(default_factory=list)
+    product_options: list[ProductOption] = Field(default_factory=list)
+    # Which consignment the line came from (None when read from /orders/{id}/products).
+    consignment: ConsignmentKind | None = None
+
+    @property
+    def is_custom(self) -> bool:
+        return self.product_id == 0
+
+
+class Order(_ApiModel):
+    """A V2 order (O2 `order_Resp`) with its line items flattened from the embedded consignments."""
+
+    id: int
+    customer_id: int  # 0 = guest
+    date_created: V2Date
+    date_modified: V2Date
+    date_shipped: OptionalV2Date = None
+    status_id: int
+    status: Text
+    # Declared in no schema but present in every example; the merchant's label for the status.
+    custom_status: str | None = None
+
+    # The amounts a sale is built from: required, an order without them cannot be mirrored.
+    subtotal_ex_tax: Money
+    subtotal_inc_tax: Money
+    subtotal_tax: Money
+    shipping_cost_ex_tax: Money
+    shipping_cost_inc_tax: Money
+    shipping_cost_tax: Money
+    total_ex_tax: Money
+    total_inc_tax: Money
+    total_tax: Money
+    # Charges and adjustments that many orders do not use: absent means none.
+    base_shipping_cost: Money = ZERO
+    base_handling_cost: Money = ZERO
+    handling_cost_ex_tax: Money = ZERO
+    handling_cost_inc_tax: Money = ZERO
+    handling_cost_tax: Money = ZERO
+    base_wrapping_cost: Money = ZERO
+    wrapping_cost_ex_tax: Money = ZERO
+    wrapping_cost_inc_tax: Money = ZERO
+    wrapping_cost_tax: Money = ZERO
+    discount_amount: Money = ZERO
+    coupon_discount: Money = ZERO
+    store_credit_amount: Money = ZERO
+    gift_certificate_amount: Money = ZERO
+    # The spec says this "always returns 0"; refunds are read from status_id / V3 refunds.
+    refunded_amount: Money = ZERO
+
+    is_tax_inclusive_pricing: bool = False
+    payment_method: Text = ""
+    payment_status: Text = ""
+    currency_code: str | None = None
+    default_currency_code: str | None = None
+    billing_address: BillingAddress
+    items_total: int = 0
+    is_deleted: bool = False
+    channel_id: int | None = None
+
+    lines: list[OrderLine] = Field(default_factory=list)
+    # False when the answer did not embed consignments (e.g. the answer to a PUT): `lines` is then
+    # empty because it was not sent, not because the order has none.
+    lines_included: bool = False
+
+    @property
+    def is_guest(self) -> bool:
+        return self.customer_id == 0
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any], products: list[dict[str, Any]] | None = None) -> "Order":
+        """Parse a V2 order. `products` (from /orders/{id}/products) replaces embedded lines."""
+        order_id = _order_id_of(data)
+        if not isinstance(data, dict):
+            raise OrderValidationError(order_id, f"expected a JSON object, got {type(data).__name__}")
+        if products is not None:
+            raw_lines: list[tuple[str | None, dict[str, Any]]] | None = [(None, p) for p in products]
+        else:
+            raw_lines = consignment_lines(data.get("consignments"))
+        fields = dict(data)
+        fields["lines"] = [] if raw_lines is None else [
+            {**line, "consignment": kind} if kind else line for kind, line in raw_lines
+        ]
+        fields["lines_included"] = raw_lines is not None
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            raise OrderValidationError(order_id, _describe(exc, fields["lines"])) from None
+
+
+class OrderStatus(_ApiModel):
+    id: int
+    name: Text
+    system_label: Text = ""
+    custom_label: Text = ""
+    system_description: Text = ""
+    order: int | None = None  # control-panel sort position; in examples, not in the schema
+
+    @property
+    def label(self) -> str:
+        """What the merchant sees (their renamed label, or the system one)."""
+        return self.custom_label or self.system_label or self.name
+
+
+# -- V3 ----------------------------------------------------------------------------------------
+
+
+class Metafield(_ApiModel):
+    id: int
+    key: str
+    value: Text
+    namespace: str
+    resource_type: str
+    resource_id: int
+    description: Text = ""
+    date_created: V3Date
+    date_modified: V3Date
+    permission_set: str | None = None
+    owner_client_id: str | None = None
+
+
+class CatalogVariant(_ApiModel):
+    id: int
+    product_id: int
+    sku: Text = ""
+    # None: the variant takes the product's price.
+    price: OptionalMoney = None
+
+
+class CatalogProduct(_ApiModel):
+    id: int
+    name: Text
+    sku: Text = ""
+    price: Money
+    type: str | None = None
+    base_variant_id: int | None = None
+    variants: list[CatalogVariant] = Field(default_factory=list)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+_CONSIGNMENT_LISTS: tuple[tuple[str, ConsignmentKind], ...] = (
+    ("shipping", "shipping"),
+    ("pickups", "pickup"),
+    ("downloads", "download"),
+)
+
+
+def consignment_lines(consignments: Any) -> list[tuple[ConsignmentKind, dict[str, Any]]] | None:
+    """The line items embedded in an order's consignments (O2 `orderConsignment_Get`), in order.
+
+    Returns None when the consignments are not embedded with their line items (a link object
+    `{url, resource}`, or line items given as links): the lines must then be fetched from
+    /orders/{id}/products. Accepts the object structure and the older array of such objects.
+    A line that appears in two consignments is kept once.
+    """
+    if consignments is None:
+        return None
+    groups = consignments if isinstance(consignments, list) else [consignments]
+    found: list[tuple[ConsignmentKind, dict[str, Any]]] = []
+    seen: set[Any] = set()
+    embedded = False
+    for group in groups:
+        if not isinstance(group, dict) or _is_link(group):
+            return None
+        embedded = True
+        for key, kind in _CONSIGNMENT_LISTS:
+            for consignment in _as_list(group.get(key)):
+                items = _line_items(consignment)
+                if items is None:
+                    return None
+                found.extend((kind, item) for item in items)
+        email = group.get("email")
+        if isinstance(email, dict):
+            for consignment in _as_list(email.get("gift_certificates")):
+                items = _line_items(consignment)
+                if items is None:
+                    return None
+                found.extend(("email", item) for item in items)
+    if not embedded:
+        return None
+    unique: list[tuple[ConsignmentKind, dict[str, Any]]] = []
+    for kind, item in found:
+        if item.get("id") in seen:
+            continue
+        seen.add(item.get("id"))
+        unique.append((kind, item))
+    return unique
+
+
+def _line_items(consignment: Any) -> list[dict[str, Any]] | None:
+    """A consignment's embedded line items; None if they are only links."""
+    if not isinstance(consignment, dict):
+        return []
+    items = consignment.get("line_items")
+    if items is None:
+        return []
+    items = _as_list(items)
+    if any(not isinstance(item, dict) or _is_link(item) for item in items):
+        return None
+    return items
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _is_link(value: dict[str, Any]) -> bool:
+    return "resource" in value and "id" not in value
+
+
+def _order_id_of(data: Any) -> int | None:
+    if isinstance(data, dict):
+        raw = data.get("id")
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+    return None
+
+
+def _describe(exc: ValidationError, lines: list[dict[str, Any]]) -> str:
+    """'total_inc_tax: Value error, not a money value ...; line 65 quantity: ...'."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        parts.append(f"{_where(error['loc'], lines)}: {error['msg']}")
+    return "invalid data: " + "; ".join(parts)
+
+
+def _where(loc: Iterable[Any], lines: list[dict[str, Any]]) -> str:
+    loc = list(loc)
+    if len(loc) >= 2 and loc[0] == "lines" and isinstance(loc[1], int):
+        index = loc[1]
+        line_id = lines[index].get("id") if index < len(lines) else None
+        rest = ".".join(str(p) for p in loc[2:])
+        name = f"line {line_id}" if line_id is not None else f"line #{index + 1}"
+        return f"{name} {rest}".strip()
+    return ".".join(str(p) for p in loc) or "order"

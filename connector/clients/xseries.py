@@ -1,0 +1,392 @@
+"""Lightspeed Retail X-Series client: the calls order-sync makes, typed.
+
+Paths, parameters and bodies follow xseries-api.md (sections cited below) and the API 2.0 OpenAPI
+file. Everything about HTTP itself (auth header, pacing, retries, error mapping) is the shared
+ApiTransport's job; this module builds paths and parses bodies, and decides per call whether a
+write is safe to repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from connector.clients.transport import ApiTransport, RetryPolicy
+from connector.clients.xseries_models import (
+    Customer,
+    CustomerCreate,
+    CustomerPage,
+    InventoryRecord,
+    Outlet,
+    Page,
+    PaymentType,
+    Product,
+    ProductCreate,
+    ProductPage,
+    Register,
+    RegisterSale,
+    Retailer,
+    Sale,
+    SalePage,
+    Tax,
+    User,
+)
+from connector.clients.xseries_pacer import XSeriesPacer
+from connector.clock import SYSTEM_CLOCK, Clock
+from connector.errors import PermanentApiError, TransientApiError, UnknownWriteOutcome
+
+log = logging.getLogger("connector.xseries")
+
+API = "X-Series"
+V20 = "/api/2.0"
+# The search endpoint pages by offset; 1000 is its documented maximum page size (§6).
+SEARCH_PAGE_SIZE = 1000
+# A live store's product search by `sku` returns nothing for SKUs containing these characters
+# (xseries-api.md §9.1 "live quirk"); for them we fall back to free-text `q` and filter ourselves.
+SKU_SEARCH_MISSES = frozenset("-")
+
+T = TypeVar("T")
+P = TypeVar("P", bound=Page)
+
+
+class XSeriesClient:
+    def __init__(
+        self,
+        *,
+        domain_prefix: str,
+        token: str,
+        api_url: str | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        pacer: XSeriesPacer | None = None,
+    ) -> None:
+        self.domain_prefix = domain_prefix
+        self.api_url = (api_url or f"https://{domain_prefix}.retail.lightspeed.app").rstrip("/")
+        # One pacer per client: every call of this integration spends the same per-retailer quota.
+        self.pacer = pacer or XSeriesPacer(clock=clock)
+        self.transport = ApiTransport(
+            api=API,
+            base_url=self.api_url,
+            # httpx adds Content-Type: application/json to every JSON body itself.
+            headers={"Authorization": f"Bearer {token}"},
+            pacer=self.pacer,
+            retry=retry,
+            clock=clock,
+            http_transport=http_transport,
+            timeout=timeout,
+        )
+
+    def __repr__(self) -> str:  # never the token
+        return f"XSeriesClient(api_url={self.api_url!r})"
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> "XSeriesClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- reference data (§7) -----------------------------------------------------------------
+
+    async def retailer(self) -> Retailer:
+        body = await self._get_json(f"{V20}/retailer")
+        return Retailer.model_validate(_data(body, "GET /retailer"))
+
+    async def outlets(self) -> list[Outlet]:
+        return await self._list_all(f"{V20}/outlets", Outlet.model_validate)
+
+    async def registers(self) -> list[Register]:
+        return await self._list_all(f"{V20}/registers", Register.model_validate)
+
+    async def users(self) -> list[User]:
+        return await self._list_all(f"{V20}/users", User.model_validate)
+
+    async def payment_types(self) -> list[PaymentType]:
+        return await self._list_all(f"{V20}/payment_types", PaymentType.model_validate)
+
+    async def taxes(self) -> list[Tax]:
+        return await self._list_all(f"{V20}/taxes", Tax.model_validate)
+
+    # -- version-cursor feeds (§6) -----------------------------------------------------------
+
+    async def iter_products(
+        self, after_version: int = 0, page_size: int = 1000, *, include_deleted: bool = False
+    ) -> AsyncIterator[ProductPage]:
+        """GET /api/2.0/products page by page; keep the last max_version to resume from."""
+        async for page in self._iter_versioned(
+            f"{V20}/products", Product.model_validate, ProductPage, after_version, page_size,
+            include_deleted,
+        ):
+            yield page
+
+    async def iter_customers(
+        self, after_version: int = 0, page_size: int = 1000, *, include_deleted: bool = False
+    ) -> AsyncIterator[CustomerPage]:
+        async for page in self._iter_versioned(
+            f"{V20}/customers", Customer.model_validate, CustomerPage, after_version, page_size,
+            include_deleted,
+        ):
+            yield page
+
+    async def iter_sales(
+        self, after_version: int = 0, page_size: int = 1000, *, include_deleted: bool = False
+    ) -> AsyncIterator[SalePage]:
+        async for page in self._iter_versioned(
+            f"{V20}/sales", Sale.model_validate, SalePage, after_version, page_size, include_deleted
+        ):
+            yield page
+
+    # -- products (§9) -----------------------------------------------------------------------
+
+    async def get_product(self, product_id: str) -> Product:
+        body = await self._get_json(f"{V20}/products/{_path_id(product_id)}")
+        return Product.model_validate(_data(body, "GET /products/{id}"))
+
+    async def find_products_by_sku(self, sku: str) -> list[Product]:
+        """Products whose SKU is `sku`. The search wants SKUs lowercased (spec, /search)."""
+        wanted = sku.strip()
+        if not wanted:
+            raise ValueError("empty SKU")
+        found = await self._search("products", {"sku": wanted.lower()}, Product.model_validate)
+        if found or not (SKU_SEARCH_MISSES & set(wanted)):
+            return found
+        # §9.1: `sku=` misses hyphenated SKUs on live stores. The free-text `q` (undocumented)
+        # finds them among looser matches, so only exact SKU matches are kept.
+        candidates = await self._search("products", {"q": wanted}, Product.model_validate)
+        return [
+            p for p in candidates
+            if p.sku is not None and p.sku.strip().lower() == wanted.lower() and p.deleted_at is None
+        ]
+
+    async def create_product(self, body: ProductCreate) -> str:
+        """POST /api/2.0/products; returns the new product's id (the API answers {"data": [id]})."""
+        path = f"{V20}/products"
+        # A create is not safe to repeat: a lost answer raises UnknownWriteOutcome (look the SKU up).
+        response = await self.transport.request("POST", path, json=body.to_body(), safe_to_repeat=False)
+        data = _written_json(response, "POST", path).get("data")
+        if isinstance(data, list) and data and isinstance(data[0], str):
+            return data[0]
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            return data["id"]
+        raise UnknownWriteOutcome(
+            "product create answered without an id; look the SKU up before creating again",
+            api=API, method="POST", path=path, status=response.status_code, body=data,
+        )
+
+    async def inventory(self, product_id: str) -> list[InventoryRecord]:
+        """Stock of one product in every outlet (GET /api/2.0/products/{id}/inventory)."""
+        body = await self._get_json(f"{V20}/products/{_path_id(product_id)}/inventory")
+        return [InventoryRecord.model_validate(item) for item in _data_list(body, "inventory")]
+
+    # -- customers (§10) ---------------------------------------------------------------------
+
+    async def search_customers_by_email(self, email: str) -> list[Customer]:
+        """Customers whose e-mail is `email`, compared case-insensitively: the search's own
+        matching (exact or partial, case rules) is undocumented, so results are only candidates."""
+        wanted = email.strip().lower()
+        if not wanted:
+            raise ValueError("empty e-mail")
+        candidates = await self._search("customers", {"email": email.strip()}, Customer.model_validate)
+        return [c for c in candidates if c.email is not None and c.email.strip().lower() == wanted]
+
+    async def create_customer(self, body: CustomerCreate) -> Customer:
+        """POST /api/2.0/customers → 201 {"data": Customer}. Not safe to repeat."""
+        path = f"{V20}/customers"
+        response = await self.transport.request("POST", path, json=body.to_body(), safe_to_repeat=False)
+        data = _written_json(response, "POST", path).get("data")
+        if not isinstance(data, dict) or not data.get("id"):
+            raise UnknownWriteOutcome(
+                "customer create answered without the customer; search by e-mail before creating again",
+                api=API, method="POST", path=path, status=response.status_code, body=data,
+            )
+        return Customer.model_validate(data)
+
+    # -- sales (§8) --------------------------------------------------------------------------
+
+    async def create_sale(self, sale: RegisterSale) -> Sale:
+        """Create a sale. Never retried on an unknown outcome: a blind retry duplicates the sale
+        (X-Series has no idempotency key, §8.4); the caller looks it up by invoice number."""
+        if sale.id is not None:
+            raise ValueError("create_sale with an id would update an existing sale; use update_sale")
+        # Why POST /api/register_sales (API 0.9) rather than the date-versioned
+        # POST /api/{YYYY-MM}/sales (xseries-api.md §1, §8): it is the most documented sale body
+        # (Lightspeed's Sales 101, the Postman collection), it carries source/source_id and the
+        # invoice_number our duplicate lookup relies on, current third-party clients still post
+        # there, and it accepts both the legacy `status` and the new `state` + attributes. The
+        # body shape is confined to RegisterSale and this method, a thin adapter that can be
+        # swapped for /api/{YYYY-MM}/sales (§8.6) when the un-dated path is retired.
+        return await self._post_register_sale(sale, safe_to_repeat=False)
+
+    async def update_sale(self, sale: RegisterSale) -> Sale:
+        """Replace a sale (e.g. void it): the same endpoint with the COMPLETE sale and its id.
+
+        Safe to repeat: re-posting the same full body yields the same final state (§8.3).
+        """
+        if not sale.id:
+            raise ValueError("update_sale needs the sale's id")
+        return await self._post_register_sale(sale, safe_to_repeat=True)
+
+    async def get_sale(self, sale_id: str) -> Sale:
+        body = await self._get_json(f"{V20}/sales/{_path_id(sale_id)}")
+        return Sale.model_validate(_data(body, "GET /sales/{id}"))
+
+    async def get_register_sale(self, sale_id: str) -> Sale:
+        """GET /api/register_sales/{id}: the 0.9 read, which also serves parked and pending sales
+        (the 2.0 read's spec text says it expects a completed sale, §8.5). The answer's wrapper is
+        unverified [I]: `register_sales` (a list), `register_sale` or `data` are all accepted."""
+        path = f"/api/register_sales/{_path_id(sale_id)}"
+        body = await self._get_json(path)
+        data: Any = None
+        if isinstance(body, dict):
+            data = body.get("register_sales", body.get("register_sale", body.get("data")))
+        if isinstance(data, list):
+            data = next((item for item in data if isinstance(item, dict) and item.get("id") == sale_id), None)
+        if not isinstance(data, dict):
+            raise TransientApiError(
+                "0.9 sale read answered without the sale", api=API, method="GET", path=path, body=body
+            )
+        return Sale.model_validate(data)
+
+    async def find_sales_by_invoice_number(self, invoice_number: str) -> list[Sale]:
+        """Sales whose invoice number is exactly `invoice_number`. The search may match loosely;
+        a loose match here would make the caller believe an order was already mirrored."""
+        wanted = invoice_number.strip()
+        if not wanted:
+            raise ValueError("empty invoice number")
+        candidates = await self._search("sales", {"invoice_number": wanted}, Sale.model_validate)
+        return [s for s in candidates if (s.invoice_number or "").strip() == wanted]
+
+    async def _post_register_sale(self, sale: RegisterSale, *, safe_to_repeat: bool) -> Sale:
+        path = "/api/register_sales"
+        response = await self.transport.request(
+            "POST", path, json=sale.to_body(), safe_to_repeat=safe_to_repeat
+        )
+        body = _written_json(response, "POST", path)
+        # 0.9 wraps the sale in `register_sale` (§8.7); accept a 2.0-style `data` too.
+        data = body.get("register_sale", body.get("data"))
+        if not isinstance(data, dict) or not data.get("id"):
+            raise UnknownWriteOutcome(
+                "register_sales answered without the sale; look it up by invoice number",
+                api=API, method="POST", path=path, status=response.status_code, body=body,
+            )
+        return Sale.model_validate(data)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        response = await self.transport.request("GET", path, params=params)
+        try:
+            return response.json()
+        except ValueError:
+            # A 2xx without JSON (an HTML maintenance page through a proxy): try again later.
+            raise TransientApiError(
+                "answer is not JSON", api=API, method="GET", path=path,
+                status=response.status_code, body=response.text[:500],
+            ) from None
+
+    async def _iter_versioned(
+        self,
+        path: str,
+        parse: Callable[[Any], T],
+        page_type: type[P],
+        after_version: int,
+        page_size: int,
+        include_deleted: bool,
+    ) -> AsyncIterator[P]:
+        """Follow the 2.0 version cursor: after=<max of the previous page>, stop on empty data."""
+        after = after_version
+        while True:
+            params: dict[str, Any] = {"after": after, "page_size": page_size}
+            if include_deleted:
+                params["deleted"] = "true"
+            body = await self._get_json(path, params)
+            raw_items = _data_list(body, path)
+            if not raw_items:
+                return
+            items = [parse(item) for item in raw_items]
+            max_version = _max_version(body, raw_items)
+            if max_version is None or max_version <= after:
+                # Without a cursor that moves, the next request would return this page again.
+                raise PermanentApiError(
+                    f"version cursor did not advance past {after}",
+                    api=API, method="GET", path=path, body=body.get("version"),
+                )
+            yield page_type(items=items, max_version=max_version)
+            after = max_version
+
+    async def _list_all(self, path: str, parse: Callable[[Any], T]) -> list[T]:
+        result: list[T] = []
+        async for page in self._iter_versioned(path, parse, Page, 0, 1000, False):
+            result.extend(page.items)
+        return result
+
+    async def _search(
+        self, kind: str, criteria: dict[str, str], parse: Callable[[Any], T]
+    ) -> list[T]:
+        """GET /api/2.0/search: pages by offset (not by version), at most 1000 per page."""
+        found: list[T] = []
+        offset = 0
+        while True:
+            params = {"type": kind, **criteria, "page_size": SEARCH_PAGE_SIZE, "offset": offset}
+            raw_items = _data_list(await self._get_json(f"{V20}/search", params), "search")
+            found.extend(parse(item) for item in raw_items)
+            if len(raw_items) < SEARCH_PAGE_SIZE:
+                return found
+            offset += len(raw_items)
+
+
+def _path_id(object_id: str) -> str:
+    # IDs are UUIDs; anything with a slash or query character is a caller bug, not an id.
+    if not object_id or any(ch in object_id for ch in "/?#"):
+        raise ValueError(f"not an X-Series id: {object_id!r}")
+    return object_id
+
+
+def _data(body: Any, what: str) -> Any:
+    if not isinstance(body, dict) or "data" not in body:
+        raise TransientApiError(
+            f"answer to {what} has no data", api=API, method="GET", path=what, body=body
+        )
+    return body["data"]
+
+
+def _data_list(body: Any, what: str) -> list[Any]:
+    data = _data(body, what)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise TransientApiError(
+            f"answer to {what} is not a list", api=API, method="GET", path=what, body=body
+        )
+    return data
+
+
+def _max_version(body: dict[str, Any], raw_items: list[Any]) -> int | None:
+    version = body.get("version")
+    if isinstance(version, dict) and isinstance(version.get("max"), int):
+        return version["max"]
+    # Some answers carry no version block; the items' own versions give the same cursor.
+    versions = [i["version"] for i in raw_items if isinstance(i, dict) and isinstance(i.get("version"), int)]
+    return max(versions) if versions else None
+
+
+def _written_json(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
+    """The JSON of a 2xx answer to a write. A 2xx we cannot read may still mean it was applied."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise UnknownWriteOutcome(
+            "write answered 2xx without a JSON object; look the object up before writing again",
+            api=API, method=method, path=path, status=response.status_code,
+            body=response.text[:500],
+        )
+    return body

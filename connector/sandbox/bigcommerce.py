@@ -1,0 +1,1015 @@
+"""A stateful BigCommerce store: V2 orders and statuses, V3 order metafields and catalog lookups.
+
+It answers like the real API as the reference (shared/reference/bigcommerce-api.md) describes it:
+X-Auth-Token auth with V2 / V3 error bodies, OAuth scopes, the store-wide request quota in fixed
+windows with the X-Rate-Limit-* headers and 429s, V2 paging that ends in 204 No Content, RFC-2822
+dates and 4-decimal money strings, the V3 envelope for metafields and catalog. Faults (5xx, 429,
+timeouts, lost write responses, latency) come from a seeded FaultInjector so tests can be exact.
+
+Python-side methods (add_order, set_status, rename_status, set_metafield…) are the merchant and the
+other apps acting on the store; they never go through the quota or the faults.
+
+Choices where the reference is silent or unverified (each a plain attribute a test can flip):
+- hide_incomplete_by_default: the default order list leaves out status 0 unless status_id=0 is sent;
+- list date filters and the V3 metafield date filters are inclusive at both ends;
+- a successful PUT always bumps date_modified, even when it sets the status the order already has;
+- renaming a status changes `custom_status` on its orders without bumping their date_modified;
+- setting a metafield does not bump the order's date_modified (that is why the batch endpoint exists);
+- a 401/403/404 is answered before the quota is counted; a 429 never consumes quota.
+- archived orders (`is_deleted: true`, only reachable through an override) are left out of lists;
+- without `consignment_structure=object`, `include=consignments` leaves the link object in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connector.clock import SYSTEM_CLOCK, Clock
+from connector.sandbox.bigcommerce_orders import (
+    PAYMENT_STATUS_FOR,
+    SYSTEM_STATUSES,
+    LineInput,
+    build_line,
+    consignments_object,
+    link,
+    order_money,
+    spread_discount,
+    status_json,
+)
+from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, RequestLog, SimulatedTimeout
+from connector.sandbox.transport import SimulatorTransport
+from connector.values import as_utc, parse_any_date, parse_iso8601, to_iso8601, to_rfc2822
+
+MAX_LIMIT = 250
+DEFAULT_LIMIT = 50
+V3_ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
+
+ORDERS_READ = frozenset({"store_v2_orders", "store_v2_orders_read_only"})
+ORDERS_MODIFY = frozenset({"store_v2_orders"})
+PRODUCTS_READ = frozenset({"store_v2_products", "store_v2_products_read_only"})
+
+# PUT /v2/orders/{id}: what the simulated store lets a client change. Everything else the order
+# shows is refused with BigCommerce's read-only message, which is also what the connector must
+# never send (reference §6: send only status_id, optionally staff_notes).
+WRITABLE_ORDER_FIELDS = frozenset({"status_id", "staff_notes", "customer_message", "external_order_id"})
+
+SORTABLE_FIELDS = ("id", "customer_id", "date_created", "date_modified", "status_id", "channel_id", "external_id")
+
+
+class _Refusal(Exception):
+    """An error answer decided while handling a request; rendered as a V2 or V3 error body."""
+
+    def __init__(self, status: int, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+
+@dataclass
+class _OrderDates:
+    """The order's dates as datetimes, kept beside the JSON so overrides may malform the JSON."""
+
+    created: datetime
+    modified: datetime
+
+
+@dataclass
+class _Route:
+    method: str
+    version: str
+    pattern: re.Pattern[str]
+    handler: Callable[..., Awaitable[Response]]
+    scopes: frozenset[str]
+    is_write: bool = False
+
+
+@dataclass
+class _Window:
+    """The quota window the store is in: when it started and how many requests it served."""
+
+    started: float | None = None
+    served: int = 0
+
+
+def _whole_seconds(value: datetime) -> datetime:
+    # V2 shows dates to the second; keeping them that way makes filters agree with what clients see.
+    return as_utc(value).replace(microsecond=0)
+
+
+class BigCommerceSimulator:
+    base_url = "http://bigcommerce.sim"
+
+    def __init__(
+        self,
+        *,
+        store_hash: str = "abc123",
+        access_token: str = "bc-test-token",
+        clock: Clock = SYSTEM_CLOCK,
+        quota: int = 150,
+        window_ms: int = 30_000,
+        faults: FaultConfig | None = None,
+        tax_inclusive: bool = False,
+        scopes: set[str] | None = None,
+        hide_incomplete_by_default: bool = False,
+    ) -> None:
+        self.store_hash = store_hash
+        self.access_token = access_token
+        self.clock = clock
+        self.quota = quota
+        self.window_ms = window_ms
+        self.faults = FaultInjector(faults or FaultConfig())
+        self.tax_inclusive = tax_inclusive
+        self.scopes = scopes  # None: the token has every scope
+        self.hide_incomplete_by_default = hide_incomplete_by_default
+        self.request_log = RequestLog()
+
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.order_products: dict[int, list[dict[str, Any]]] = {}
+        self.shipping_addresses: dict[int, list[dict[str, Any]]] = {}
+        self.metafields: dict[int, dict[str, Any]] = {}
+        self.catalog_products: dict[int, dict[str, Any]] = {}
+        self.catalog_variants: dict[int, dict[str, Any]] = {}
+        self.custom_labels: dict[int, str] = {sid: s.name for sid, s in SYSTEM_STATUSES.items()}
+
+        self._dates: dict[int, _OrderDates] = {}
+        self._window = _Window()
+        self._next_order_id = 100
+        self._next_line_id = 1
+        self._next_address_id = 1
+        self._next_metafield_id = 1
+        self._next_product_id = 111
+        self._next_variant_id = 1
+        self._routes = self._build_routes()
+        self.app = Starlette(routes=[
+            Route("/{path:path}", self._dispatch, methods=["GET", "PUT", "POST", "DELETE", "PATCH"]),
+        ])
+
+    # ------------------------------------------------------------------ wiring
+
+    def transport(self) -> SimulatorTransport:
+        return SimulatorTransport(self.app)
+
+    @property
+    def v2_url(self) -> str:
+        return f"{self.base_url}/stores/{self.store_hash}/v2"
+
+    def _now(self) -> datetime:
+        return _whole_seconds(self.clock.now())
+
+    # ------------------------------------------------------------------ merchant side (Python API)
+
+    def add_order(
+        self,
+        *,
+        customer: dict[str, Any] | None,
+        lines: list[dict[str, Any]],
+        status_id: int = 11,
+        shipping_ex_tax: Decimal = Decimal(0),
+        handling_ex_tax: Decimal = Decimal(0),
+        wrapping_ex_tax: Decimal = Decimal(0),
+        tax_rate: Decimal = Decimal("0.10"),
+        discount: Decimal = Decimal(0),
+        payment_method: str = "Credit Card",
+        date_created: datetime | None = None,
+        order_id: int | None = None,
+        **overrides: Any,
+    ) -> dict[str, Any]:
+        """Store a new order and return it as the API shows it.
+
+        A historical `date_created` also becomes its date_modified (the order was last touched
+        then); without it both are clock.now(). `overrides` are written over the built JSON as
+        given (datetimes become RFC-2822), so a test can plant malformed fields.
+        """
+        if status_id not in SYSTEM_STATUSES:
+            raise ValueError(f"unknown BigCommerce status id {status_id}")
+        if not lines:
+            raise ValueError("an order needs at least one line")
+        if order_id is None:
+            order_id = self._next_order_id
+        if order_id in self.orders:
+            raise ValueError(f"order {order_id} already exists")
+        self._next_order_id = max(self._next_order_id, order_id + 1)
+        tax_rate = Decimal(str(tax_rate))
+        created = _whole_seconds(date_created) if date_created is not None else self._now()
+
+        billing = self._billing_address(customer, order_id)
+        address_id = self._next_address_id
+        self._next_address_id += 1
+
+        inputs = [LineInput.from_dict(line) for line in lines]
+        weights = []
+        for item in inputs:
+            price_ex = item.unit_price if not self.tax_inclusive else item.unit_price / (1 + tax_rate)
+            weights.append(price_ex * item.quantity)
+        shares = spread_discount(Decimal(str(discount)), weights)
+        built_lines = []
+        for item, share in zip(inputs, shares):
+            built_lines.append(build_line(
+                item, line_id=self._next_line_id, order_id=order_id, address_id=address_id,
+                tax_rate=tax_rate, tax_inclusive=self.tax_inclusive, discount_share=share,
+            ))
+            self._next_line_id += 1
+        money = order_money(
+            built_lines, tax_rate=tax_rate, tax_inclusive=self.tax_inclusive,
+            discount=Decimal(str(discount)), shipping_ex_tax=Decimal(str(shipping_ex_tax)),
+            handling_ex_tax=Decimal(str(handling_ex_tax)), wrapping_ex_tax=Decimal(str(wrapping_ex_tax)),
+        )
+        shipping_method = "Flat Rate" if Decimal(str(shipping_ex_tax)) > 0 else "Free Shipping"
+        self.shipping_addresses[order_id] = [{
+            "id": address_id, "order_id": order_id,
+            **{k: billing[k] for k in (
+                "first_name", "last_name", "company", "street_1", "street_2", "city", "state", "zip",
+                "country", "country_iso2", "phone", "email",
+            )},
+            "form_fields": [],
+            "shipping_method": shipping_method,
+        }]
+        status = SYSTEM_STATUSES[status_id]
+        order: dict[str, Any] = {
+            "id": order_id,
+            "customer_id": int(customer.get("id", 0)) if customer else 0,
+            "date_created": to_rfc2822(created),
+            "date_modified": to_rfc2822(created),
+            "date_shipped": "",
+            "status_id": status_id,
+            "status": status.name,
+            "custom_status": self.custom_labels[status_id],
+            **money,
+            "items_shipped": 0,
+            "payment_method": payment_method,
+            "payment_provider_id": "",
+            "payment_status": PAYMENT_STATUS_FOR.get(status_id, "captured"),
+            "refunded_amount": "0.0000",
+            "order_is_digital": False,
+            "store_credit_amount": "0.0000",
+            "gift_certificate_amount": "0.0000",
+            "ip_address": "",
+            "ip_address_v6": "",
+            "geoip_country": "",
+            "geoip_country_iso2": "",
+            "currency_id": 1,
+            "currency_code": "USD",
+            "currency_exchange_rate": "1.0000000000",
+            "default_currency_id": 1,
+            "default_currency_code": "USD",
+            "staff_notes": "",
+            "customer_message": "",
+            "shipping_address_count": 1,
+            "is_deleted": False,
+            "ebay_order_id": "0",
+            "cart_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bigcommerce.sim/{self.store_hash}/{order_id}")),
+            "billing_address": billing,
+            "is_email_opt_in": False,
+            "credit_card_type": None,
+            "order_source": "www",
+            "channel_id": 1,
+            "external_source": None,
+            "external_id": None,
+            "external_merchant_id": None,
+            "external_order_id": "",
+            "tax_provider_id": "BasicTaxProvider",
+            "customer_locale": "en",
+            "products": link(self.v2_url, f"/orders/{order_id}/products"),
+            "shipping_addresses": link(self.v2_url, f"/orders/{order_id}/shipping_addresses"),
+            "coupons": link(self.v2_url, f"/orders/{order_id}/coupons"),
+            "consignments": link(self.v2_url, f"/orders/{order_id}/consignments"),
+            "fees": link(self.v2_url, f"/orders/{order_id}/fees"),
+        }
+        dates = _OrderDates(created=created, modified=created)
+        for key, value in overrides.items():
+            if isinstance(value, datetime):
+                value = to_rfc2822(value)
+            order[key] = value
+            if key in ("date_created", "date_modified"):
+                try:
+                    parsed = _whole_seconds(parse_any_date(value))
+                except (ValueError, TypeError):
+                    continue  # malformed on purpose: the JSON carries it, filters keep the real date
+                setattr(dates, "created" if key == "date_created" else "modified", parsed)
+        self.orders[order_id] = order
+        self.order_products[order_id] = built_lines
+        self._dates[order_id] = dates
+        if status_id == 2 and "date_shipped" not in overrides:
+            self._mark_shipped(order_id, dates.modified)
+        return self.order(order_id)
+
+    def _billing_address(self, customer: dict[str, Any] | None, order_id: int) -> dict[str, Any]:
+        # A guest (customer None or id 0) still leaves a name and an e-mail at checkout.
+        details = customer or {
+            "first_name": "Guest", "last_name": f"Shopper {order_id}",
+            "email": f"guest{order_id}@example.com",
+        }
+        return {
+            "first_name": details.get("first_name", ""),
+            "last_name": details.get("last_name", ""),
+            "company": details.get("company", ""),
+            "street_1": details.get("street_1", "555 East Street"),
+            "street_2": details.get("street_2", ""),
+            "city": details.get("city", "Austin"),
+            "state": details.get("state", "Texas"),
+            "zip": details.get("zip", "78108"),
+            "country": details.get("country", "United States"),
+            "country_iso2": details.get("country_iso2", "US"),
+            "phone": details.get("phone", ""),
+            "email": details.get("email", ""),
+            "form_fields": [],
+        }
+
+    def order(self, order_id: int) -> dict[str, Any]:
+        """The order's current API JSON (a copy)."""
+        return copy.deepcopy(self.orders[order_id])
+
+    def products(self, order_id: int) -> list[dict[str, Any]]:
+        """The order's current line items as /products shows them (a copy)."""
+        return copy.deepcopy(self.order_products[order_id])
+
+    def date_modified(self, order_id: int) -> datetime:
+        return self._dates[order_id].modified
+
+    def set_status(self, order_id: int, status_id: int) -> None:
+        """The merchant changes the status in the control panel."""
+        if status_id not in SYSTEM_STATUSES:
+            raise ValueError(f"unknown BigCommerce status id {status_id}")
+        self._apply_status(order_id, status_id)
+        self._touch(order_id)
+
+    def _apply_status(self, order_id: int, status_id: int) -> None:
+        order = self.orders[order_id]
+        order["status_id"] = status_id
+        order["status"] = SYSTEM_STATUSES[status_id].name
+        order["custom_status"] = self.custom_labels[status_id]
+        if status_id == 2 and not order.get("date_shipped"):
+            self._mark_shipped(order_id, self._now())
+
+    def _mark_shipped(self, order_id: int, at: datetime) -> None:
+        # "Ship Items" ships everything: date_shipped is set once the order is fully shipped.
+        order = self.orders[order_id]
+        order["date_shipped"] = to_rfc2822(at)
+        for line in self.order_products[order_id]:
+            line["quantity_shipped"] = line["quantity"]
+        order["items_shipped"] = sum(line["quantity"] for line in self.order_products[order_id])
+
+    def _touch(self, order_id: int) -> None:
+        now = self._now()
+        self._dates[order_id].modified = now
+        self.orders[order_id]["date_modified"] = to_rfc2822(now)
+
+    def touch(self, order_id: int) -> None:
+        """Any other edit in the control panel: only date_modified moves."""
+        self._touch(order_id)
+
+    def rename_status(self, status_id: int, custom_label: str) -> None:
+        if status_id not in SYSTEM_STATUSES:
+            raise ValueError(f"unknown BigCommerce status id {status_id}")
+        self.custom_labels[status_id] = custom_label
+        for order in self.orders.values():
+            if order.get("status_id") == status_id:
+                order["custom_status"] = custom_label
+
+    def set_metafield(self, order_id: int, namespace: str, key: str, value: str) -> dict[str, Any]:
+        """Another app (Real ID) creates or updates an order metafield."""
+        if order_id not in self.orders:
+            raise KeyError(f"no order {order_id}")
+        now = to_iso8601(self._now())
+        for metafield in self.metafields.values():
+            if (metafield["resource_id"], metafield["namespace"], metafield["key"]) == (order_id, namespace, key):
+                metafield["value"] = value
+                metafield["date_modified"] = now
+                return dict(metafield)
+        metafield = {
+            "id": self._next_metafield_id,
+            "key": key,
+            "value": value,
+            "namespace": namespace,
+            "permission_set": "read",
+            "resource_type": "order",
+            "resource_id": order_id,
+            "description": "",
+            "date_created": now,
+            "date_modified": now,
+            "owner_client_id": "realid-sim-client",
+        }
+        self.metafields[metafield["id"]] = metafield
+        self._next_metafield_id += 1
+        return dict(metafield)
+
+    def add_catalog_product(
+        self, *, sku: str, name: str, price: Decimal, variants: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """A catalog product (V3 product_Full subset) and its variants.
+
+        Without `variants` the product gets its base variant, carrying the product's SKU (as the
+        real catalog does, so /catalog/variants?sku= finds simple products too). Each variant dict:
+        {sku, price (Decimal or None: the product's), option_values (optional list of
+        {label, option_display_name})}.
+        """
+        product_id = self._next_product_id
+        self._next_product_id += 1
+        now = to_iso8601(self._now())
+        created_variants = []
+        for spec in variants or [{"sku": sku, "price": None, "option_values": []}]:
+            variant_id = self._next_variant_id
+            self._next_variant_id += 1
+            price_value = spec.get("price")
+            option_values = []
+            for index, option in enumerate(spec.get("option_values", [])):
+                option_values.append({
+                    "id": variant_id * 10 + index,
+                    "label": option["label"],
+                    "option_id": index + 1,
+                    "option_display_name": option.get("option_display_name", "Option"),
+                })
+            variant = {
+                "id": variant_id,
+                "product_id": product_id,
+                "sku": spec["sku"],
+                "sku_id": variant_id,
+                "price": float(price_value) if price_value is not None else None,
+                "calculated_price": float(price_value if price_value is not None else price),
+                "sale_price": None,
+                "retail_price": None,
+                "cost_price": None,
+                "weight": None,
+                "calculated_weight": 1.0,
+                "width": None,
+                "height": None,
+                "depth": None,
+                "is_free_shipping": False,
+                "fixed_cost_shipping_price": None,
+                "purchasing_disabled": False,
+                "purchasing_disabled_message": "",
+                "image_url": "",
+                "upc": "",
+                "mpn": "",
+                "gtin": "",
+                "inventory_level": 0,
+                "inventory_warning_level": 0,
+                "bin_picking_number": "",
+                "option_values": option_values,
+            }
+            self.catalog_variants[variant_id] = variant
+            created_variants.append(variant)
+        product = {
+            "id": product_id,
+            "name": name,
+            "type": "physical",
+            "sku": sku,
+            "description": "",
+            "weight": 1.0,
+            "width": 0.0,
+            "depth": 0.0,
+            "height": 0.0,
+            "price": float(price),
+            "cost_price": 0.0,
+            "retail_price": 0.0,
+            "sale_price": 0.0,
+            "map_price": 0.0,
+            "tax_class_id": 0,
+            "product_tax_code": "",
+            "calculated_price": float(price),
+            "categories": [],
+            "brand_id": 0,
+            "inventory_level": 0,
+            "inventory_warning_level": 0,
+            "inventory_tracking": "variant" if variants else "none",
+            "is_visible": True,
+            "upc": "",
+            "mpn": "",
+            "gtin": "",
+            "date_created": now,
+            "date_modified": now,
+            "base_variant_id": None if variants else created_variants[0]["id"],
+        }
+        self.catalog_products[product_id] = product
+        return self._product_json(product, with_variants=True)
+
+    def _product_json(self, product: dict[str, Any], *, with_variants: bool) -> dict[str, Any]:
+        result = copy.deepcopy(product)
+        if with_variants:
+            result["variants"] = [
+                copy.deepcopy(v) for v in self.catalog_variants.values() if v["product_id"] == product["id"]
+            ]
+        return result
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    def _build_routes(self) -> list[_Route]:
+        def route(method: str, version: str, path: str, handler, scopes, is_write=False) -> _Route:
+            regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>\\d+)", path) + "$"
+            return _Route(method, version, re.compile(regex), handler, scopes, is_write)
+
+        return [
+            route("GET", "v2", "/orders", self._list_orders, ORDERS_READ),
+            route("GET", "v2", "/orders/count", self._count_orders, ORDERS_READ),
+            route("GET", "v2", "/orders/{order_id}", self._get_order, ORDERS_READ),
+            route("PUT", "v2", "/orders/{order_id}", self._put_order, ORDERS_MODIFY, is_write=True),
+            route("GET", "v2", "/orders/{order_id}/products", self._list_order_products, ORDERS_READ),
+            route("GET", "v2", "/orders/{order_id}/products/{line_id}", self._get_order_product, ORDERS_READ),
+            route("GET", "v2", "/orders/{order_id}/shipping_addresses", self._list_shipping_addresses, ORDERS_READ),
+            route("GET", "v2", "/orders/{order_id}/consignments", self._get_consignments, ORDERS_READ),
+            route("GET", "v2", "/order_statuses", self._list_statuses, ORDERS_READ),
+            route("GET", "v2", "/order_statuses/{status_id}", self._get_status, ORDERS_READ),
+            route("GET", "v3", "/orders/metafields", self._batch_metafields, ORDERS_READ),
+            route("GET", "v3", "/orders/{order_id}/metafields", self._order_metafields, ORDERS_READ),
+            route("GET", "v3", "/catalog/products", self._list_catalog_products, PRODUCTS_READ),
+            route("GET", "v3", "/catalog/products/{product_id}", self._get_catalog_product, PRODUCTS_READ),
+            route("GET", "v3", "/catalog/products/{product_id}/variants", self._list_product_variants, PRODUCTS_READ),
+            route("GET", "v3", "/catalog/variants", self._list_catalog_variants, PRODUCTS_READ),
+        ]
+
+    def _rate_headers(self) -> dict[str, str]:
+        window_s = self.window_ms / 1000
+        now = self.clock.monotonic()
+        if self._window.started is None or now >= self._window.started + window_s:
+            reset_ms, left = self.window_ms, self.quota
+        else:
+            reset_ms = math.ceil((self._window.started + window_s - now) * 1000)
+            left = max(self.quota - self._window.served, 0)
+        return {
+            "X-Rate-Limit-Time-Window-Ms": str(self.window_ms),
+            "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
+            "X-Rate-Limit-Requests-Quota": str(self.quota),
+            "X-Rate-Limit-Requests-Left": str(left),
+        }
+
+    def _take_quota(self) -> bool:
+        """Spend one request of the window; False when the window's quota is gone (answer 429)."""
+        window_s = self.window_ms / 1000
+        now = self.clock.monotonic()
+        if self._window.started is None or now >= self._window.started + window_s:
+            self._window = _Window(started=now, served=0)
+        if self._window.served >= self.quota:
+            return False
+        self._window.served += 1
+        return True
+
+    def _too_many_requests(self, version: str) -> Response:
+        headers = self._rate_headers()
+        headers["X-Retry-After"] = str(max(1, math.ceil(int(headers["X-Rate-Limit-Time-Reset-Ms"]) / 1000)))
+        return self._error(version, 429, "You have exceeded the request quota; please retry later.", headers=headers)
+
+    def _error(self, version: str, status: int, message: str, *, errors: dict[str, str] | None = None,
+               headers: dict[str, str] | None = None) -> Response:
+        if version == "v3":
+            body: Any = {"status": status, "title": message, "type": V3_ERROR_TYPE, "errors": errors or {}}
+        else:
+            body = [{"status": status, "message": message}]
+        return JSONResponse(body, status_code=status, headers=headers or self._rate_headers())
+
+    async def _dispatch(self, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        headers = {k: ("***" if k.lower() == "x-auth-token" else v) for k, v in request.headers.items()}
+        entry = LoggedRequest(
+            method=request.method, path=request.url.path, query=request.url.query, body=body,
+            headers=headers, at=self.clock.now(), at_monotonic=self.clock.monotonic(),
+        )
+        self.request_log.append(entry)
+        response = await self._answer(request, raw, entry)
+        entry.status = response.status_code
+        return response
+
+    async def _answer(self, request: Request, raw: bytes, entry: LoggedRequest) -> Response:
+        path = request.url.path
+        method = request.method
+        match = re.match(r"^/stores/(?P<hash>[^/]+)/(?P<version>v2|v3)(?P<rest>/.*)$", path)
+        version = match["version"] if match else "v2"
+
+        await self.faults.delay()
+        fault = self.faults.pick_before(method, path)
+        if fault is not None:
+            entry.fault = fault
+            if fault == "timeout":
+                entry.status = None
+                raise SimulatedTimeout(f"{method} {path}")
+            if fault == "429":
+                return self._too_many_requests(version)
+            return self._error(version, 500, "Internal Server Error")
+
+        if request.headers.get("x-auth-token") != self.access_token:
+            return self._error(version, 401, "You were not authorised to access this resource. Check the X-Auth-Token header.")
+        if match is None:
+            return self._error(version, 404, "The requested resource was not found.")
+        if match["hash"] != self.store_hash:
+            return self._error(version, 403, "You don't have access to this store.")
+        accept = request.headers.get("accept", "*/*")
+        if not any(t in accept for t in ("json", "*/*", "application/*")):
+            return self._error(version, 406, "The requested format is not acceptable; send Accept: application/json.")
+
+        rest = match["rest"].rstrip("/") or "/"
+        candidates = [r for r in self._routes if r.version == version and r.pattern.match(rest)]
+        if not candidates:
+            return self._error(version, 404, "The requested resource was not found.")
+        chosen = next((r for r in candidates if r.method == method), None)
+        if chosen is None:
+            return self._error(version, 405, f"The method {method} is not allowed for this resource.")
+        if self.scopes is not None and not (self.scopes & chosen.scopes):
+            return self._error(version, 403, "You don't have a required scope to access the endpoint.")
+
+        if not self._take_quota():
+            return self._too_many_requests(version)
+
+        params = {k: int(v) for k, v in chosen.pattern.match(rest).groupdict().items()}
+        try:
+            response = await chosen.handler(request, raw, **params)
+        except _Refusal as refusal:
+            return self._error(version, refusal.status, refusal.message, errors=refusal.errors)
+        for name, value in self._rate_headers().items():
+            response.headers[name] = value
+        if chosen.is_write and response.status_code < 300 and self.faults.lose_response(method, path):
+            entry.fault = "lost_response"
+            entry.status = None
+            raise SimulatedTimeout(f"{method} {path}: applied, answer lost")
+        return response
+
+    # ------------------------------------------------------------------ query helpers
+
+    @staticmethod
+    def _int(request: Request, name: str, default: int | None = None) -> int | None:
+        value = request.query_params.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise _Refusal(400, f"The filter '{name}' must be an integer: {value!r}.") from None
+
+    @staticmethod
+    def _date(request: Request, name: str, *, v3: bool = False) -> datetime | None:
+        value = request.query_params.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            return parse_iso8601(value) if v3 else parse_any_date(value)
+        except ValueError:
+            if v3:
+                raise _Refusal(422, f"The filter '{name}' is not a valid date.",
+                               errors={name: f"invalid date {value!r}"}) from None
+            raise _Refusal(400, f"The filter '{name}' is not a valid RFC-2822 or ISO-8601 date: {value!r}.") from None
+
+    def _page_and_limit(self, request: Request, *, v3: bool = False) -> tuple[int, int]:
+        page = self._int(request, "page", 1)
+        limit = self._int(request, "limit", DEFAULT_LIMIT)
+        assert page is not None and limit is not None
+        if page < 1 or limit < 1:
+            raise _Refusal(422 if v3 else 400, "page and limit must be 1 or more.")
+        if limit > MAX_LIMIT:
+            if v3:
+                raise _Refusal(422, f"The limit may not exceed {MAX_LIMIT}.", errors={"limit": f"max {MAX_LIMIT}"})
+            raise _Refusal(413, f"The limit of {MAX_LIMIT} has been exceeded.")
+        return page, limit
+
+    @staticmethod
+    def _v2_page(rows: list[Any], page: int, limit: int) -> Response:
+        chunk = rows[(page - 1) * limit: page * limit]
+        if not chunk:
+            # V2 lists answer an empty result, or a page past the end, with 204 and no body.
+            return Response(status_code=204)
+        return JSONResponse(chunk)
+
+    @staticmethod
+    def _v3_page(rows: list[Any], page: int, limit: int) -> Response:
+        chunk = rows[(page - 1) * limit: page * limit]
+        total_pages = math.ceil(len(rows) / limit)
+        links = {"current": f"?page={page}&limit={limit}"}
+        if page > 1:
+            links["previous"] = f"?page={page - 1}&limit={limit}"
+        if page < total_pages:
+            links["next"] = f"?page={page + 1}&limit={limit}"
+        return JSONResponse({
+            "data": chunk,
+            "meta": {"pagination": {
+                "total": len(rows), "count": len(chunk), "per_page": limit, "current_page": page,
+                "total_pages": total_pages, "links": links,
+            }},
+        })
+
+    @staticmethod
+    def _in_list(request: Request, name: str) -> list[str] | None:
+        value = request.query_params.get(name)
+        if value is None:
+            return None
+        return [part for part in value.split(",") if part != ""]
+
+    # ------------------------------------------------------------------ V2 orders
+
+    def _matching_orders(self, request: Request) -> list[dict[str, Any]]:
+        q = request.query_params
+        min_id, max_id = self._int(request, "min_id"), self._int(request, "max_id")
+        customer_id = self._int(request, "customer_id")
+        status_id = self._int(request, "status_id")
+        channel_id = self._int(request, "channel_id")
+        bounds = {
+            name: self._date(request, name)
+            for name in ("min_date_created", "max_date_created", "min_date_modified", "max_date_modified")
+        }
+        totals = {}
+        for name in ("min_total", "max_total"):
+            if q.get(name):
+                try:
+                    totals[name] = Decimal(q[name])
+                except InvalidOperation:
+                    raise _Refusal(400, f"The filter '{name}' must be a number.") from None
+        email = q.get("email")
+        rows = []
+        for order_id in sorted(self.orders):
+            order = self.orders[order_id]
+            dates = self._dates[order_id]
+            if order.get("is_deleted") is True:
+                continue
+            if status_id is None and self.hide_incomplete_by_default and order.get("status_id") == 0:
+                continue
+            if status_id is not None and order.get("status_id") != status_id:
+                continue
+            if min_id is not None and order_id < min_id or max_id is not None and order_id > max_id:
+                continue
+            if customer_id is not None and order.get("customer_id") != customer_id:
+                continue
+            if channel_id is not None and order.get("channel_id") != channel_id:
+                continue
+            if email is not None and str((order.get("billing_address") or {}).get("email", "")).lower() != email.lower():
+                continue
+            for param, field_name in (("payment_method", "payment_method"), ("cart_id", "cart_id"),
+                                      ("external_order_id", "external_order_id")):
+                if q.get(param) is not None and order.get(field_name) != q[param]:
+                    break
+            else:
+                if not self._dates_match(dates, bounds) or not self._total_matches(order, totals):
+                    continue
+                rows.append(order)
+        return rows
+
+    @staticmethod
+    def _dates_match(dates: _OrderDates, bounds: dict[str, datetime | None]) -> bool:
+        checks = (
+            (bounds["min_date_created"], dates.created, 1), (bounds["max_date_created"], dates.created, -1),
+            (bounds["min_date_modified"], dates.modified, 1), (bounds["max_date_modified"], dates.modified, -1),
+        )
+        for bound, value, direction in checks:
+            if bound is None:
+                continue
+            if direction == 1 and value < bound or direction == -1 and value > bound:
+                return False
+        return True
+
+    @staticmethod
+    def _total_matches(order: dict[str, Any], totals: dict[str, Decimal]) -> bool:
+        if not totals:
+            return True
+        try:
+            total = Decimal(str(order.get("total_inc_tax")))
+        except InvalidOperation:
+            return False
+        return not ("min_total" in totals and total < totals["min_total"]
+                    or "max_total" in totals and total > totals["max_total"])
+
+    def _sorted(self, request: Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        text = request.query_params.get("sort") or "id"
+        name, _, direction = text.partition(":")
+        direction = direction or "asc"
+        if name not in SORTABLE_FIELDS or direction not in ("asc", "desc"):
+            raise _Refusal(400, f"The sort '{text}' is invalid; use one of {', '.join(SORTABLE_FIELDS)} with :asc or :desc.")
+
+        def key(order: dict[str, Any]) -> tuple:
+            if name == "date_created":
+                value: Any = self._dates[order["id"]].created
+            elif name == "date_modified":
+                value = self._dates[order["id"]].modified
+            else:
+                value = order.get(name)
+            # Ties break on id, in the same direction, so paging never shuffles equal rows.
+            return (value is None, value if value is not None else 0, order["id"])
+
+        return sorted(rows, key=key, reverse=(direction == "desc"))
+
+    def _render_order(self, request: Request, order: dict[str, Any]) -> dict[str, Any]:
+        result = copy.deepcopy(order)
+        includes = set((request.query_params.get("include") or "").split(","))
+        wants_object = request.query_params.get("consignment_structure") == "object"
+        if wants_object and includes & {"consignments", "consignments.line_items"}:
+            result["consignments"] = consignments_object(
+                order, self.shipping_addresses.get(order["id"], []), self.order_products.get(order["id"], []),
+                api_url=self.v2_url, embed_lines="consignments.line_items" in includes,
+            )
+        if "fees" in includes:
+            result["fees"] = []
+        return result
+
+    def _existing_order(self, order_id: int) -> dict[str, Any]:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise _Refusal(404, "The requested resource was not found.")
+        return order
+
+    async def _list_orders(self, request: Request, raw: bytes) -> Response:
+        page, limit = self._page_and_limit(request)
+        rows = self._sorted(request, self._matching_orders(request))
+        chunk = rows[(page - 1) * limit: page * limit]
+        return self._v2_page([self._render_order(request, o) for o in chunk], 1, limit)
+
+    async def _count_orders(self, request: Request, raw: bytes) -> Response:
+        rows = self._matching_orders(request)
+        statuses = []
+        for status in sorted(SYSTEM_STATUSES.values(), key=lambda s: s.sort_order):
+            item = status_json(status.id, self.custom_labels[status.id])
+            del item["order"]
+            item["count"] = sum(1 for o in rows if o.get("status_id") == status.id)
+            item["sort_order"] = status.sort_order
+            statuses.append(item)
+        return JSONResponse({"statuses": statuses, "count": len(rows)})
+
+    async def _get_order(self, request: Request, raw: bytes, order_id: int) -> Response:
+        return JSONResponse(self._render_order(request, self._existing_order(order_id)))
+
+    async def _put_order(self, request: Request, raw: bytes, order_id: int) -> Response:
+        content_type = request.headers.get("content-type", "")
+        if not content_type.split(";")[0].strip().lower() == "application/json":
+            raise _Refusal(415, "The request body must be JSON: send Content-Type: application/json.")
+        order = self._existing_order(order_id)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            raise _Refusal(400, "The request body is not valid JSON.") from None
+        if not isinstance(body, dict) or not body:
+            raise _Refusal(400, "The request body must be a JSON object with the fields to change.")
+        for name in body:
+            if name not in WRITABLE_ORDER_FIELDS:
+                raise _Refusal(400, f"The field '{name}' cannot be written to. Please remove it from your request before trying again.")
+        if "status_id" in body:
+            status_id = body["status_id"]
+            if isinstance(status_id, bool) or not isinstance(status_id, int) or status_id not in SYSTEM_STATUSES:
+                raise _Refusal(400, f"The field 'status_id' is invalid: {status_id!r} is not an order status.")
+        for name in ("staff_notes", "customer_message", "external_order_id"):
+            if name in body and not isinstance(body[name], str):
+                raise _Refusal(400, f"The field '{name}' must be a string.")
+        if len(body.get("staff_notes", "")) > 65535:
+            raise _Refusal(400, "The field 'staff_notes' is longer than 65535 characters.")
+        if "status_id" in body:
+            self._apply_status(order_id, body["status_id"])
+        for name in ("staff_notes", "customer_message", "external_order_id"):
+            if name in body:
+                order[name] = body[name]
+        self._touch(order_id)
+        return JSONResponse(self._render_order(request, order))
+
+    async def _list_order_products(self, request: Request, raw: bytes, order_id: int) -> Response:
+        self._existing_order(order_id)
+        page, limit = self._page_and_limit(request)
+        lines = sorted(self.order_products[order_id], key=lambda line: line["id"])
+        return self._v2_page(copy.deepcopy(lines), page, limit)
+
+    async def _get_order_product(self, request: Request, raw: bytes, order_id: int, line_id: int) -> Response:
+        # The path parameter is the order line id (older V2 docs; the spec's wording is unverified).
+        self._existing_order(order_id)
+        for line in self.order_products[order_id]:
+            if line["id"] == line_id:
+                return JSONResponse(copy.deepcopy(line))
+        raise _Refusal(404, "The requested resource was not found.")
+
+    async def _list_shipping_addresses(self, request: Request, raw: bytes, order_id: int) -> Response:
+        order = self._existing_order(order_id)
+        page, limit = self._page_and_limit(request)
+        rows = []
+        for address in self.shipping_addresses[order_id]:
+            consignment = consignments_object(
+                order, [address], self.order_products[order_id], api_url=self.v2_url, embed_lines=False,
+            )["shipping"][0]
+            row = {k: v for k, v in consignment.items() if k not in ("line_items", "shipping_quotes")}
+            for name in ("base_cost", "cost_ex_tax", "cost_inc_tax", "cost_tax", "base_handling_cost",
+                         "handling_cost_ex_tax", "handling_cost_inc_tax", "handling_cost_tax"):
+                row[name] = f"{Decimal(str(row[name])):.4f}"  # strings here, numbers in consignments
+            row["order_id"] = order_id
+            row["shipping_quotes"] = link(self.v2_url, f"/orders/{order_id}/shipping_addresses/{address['id']}/shipping_quotes")
+            rows.append(row)
+        return self._v2_page(rows, page, limit)
+
+    async def _get_consignments(self, request: Request, raw: bytes, order_id: int) -> Response:
+        order = self._existing_order(order_id)
+        includes = set((request.query_params.get("include") or "").split(","))
+        return JSONResponse(consignments_object(
+            order, self.shipping_addresses[order_id], self.order_products[order_id], api_url=self.v2_url,
+            embed_lines="consignments.line_items" in includes,
+        ))
+
+    async def _list_statuses(self, request: Request, raw: bytes) -> Response:
+        return JSONResponse([status_json(sid, self.custom_labels[sid]) for sid in sorted(SYSTEM_STATUSES)])
+
+    async def _get_status(self, request: Request, raw: bytes, status_id: int) -> Response:
+        if status_id not in SYSTEM_STATUSES:
+            raise _Refusal(404, "The requested resource was not found.")
+        return JSONResponse(status_json(status_id, self.custom_labels[status_id]))
+
+    # ------------------------------------------------------------------ V3 metafields
+
+    def _metafield_rows(self, request: Request, order_id: int | None) -> list[dict[str, Any]]:
+        q = request.query_params
+        namespaces = set(self._in_list(request, "namespace:in") or [])
+        if q.get("namespace") is not None:
+            namespaces.add(q["namespace"])
+        keys = set(self._in_list(request, "key:in") or [])
+        if q.get("key") is not None:
+            keys.add(q["key"])
+        bounds = {name: self._date(request, name, v3=True) for name in (
+            "date_created:min", "date_created:max", "date_modified:min", "date_modified:max",
+        )}
+        direction = q.get("direction", "asc")
+        if direction not in ("asc", "desc"):
+            raise _Refusal(422, "direction must be asc or desc.", errors={"direction": direction})
+        rows = []
+        for metafield in sorted(self.metafields.values(), key=lambda m: m["id"], reverse=direction == "desc"):
+            if order_id is not None and metafield["resource_id"] != order_id:
+                continue
+            if namespaces and metafield["namespace"] not in namespaces:
+                continue
+            if keys and metafield["key"] not in keys:
+                continue
+            created = parse_iso8601(metafield["date_created"])
+            modified = parse_iso8601(metafield["date_modified"])
+            if not self._dates_match(_OrderDates(created, modified), {
+                "min_date_created": bounds["date_created:min"], "max_date_created": bounds["date_created:max"],
+                "min_date_modified": bounds["date_modified:min"], "max_date_modified": bounds["date_modified:max"],
+            }):
+                continue
+            rows.append(self._metafield_fields(request, metafield))
+        return rows
+
+    def _metafield_fields(self, request: Request, metafield: dict[str, Any]) -> dict[str, Any]:
+        wanted = self._in_list(request, "include_fields")
+        if not wanted:
+            return dict(metafield)
+        return {k: v for k, v in metafield.items() if k == "id" or k in wanted}
+
+    async def _batch_metafields(self, request: Request, raw: bytes) -> Response:
+        page, limit = self._page_and_limit(request, v3=True)
+        return self._v3_page(self._metafield_rows(request, None), page, limit)
+
+    async def _order_metafields(self, request: Request, raw: bytes, order_id: int) -> Response:
+        if order_id not in self.orders:
+            raise _Refusal(404, f"Order {order_id} was not found.")
+        page, limit = self._page_and_limit(request, v3=True)
+        return self._v3_page(self._metafield_rows(request, order_id), page, limit)
+
+    # ------------------------------------------------------------------ V3 catalog
+
+    async def _list_catalog_products(self, request: Request, raw: bytes) -> Response:
+        page, limit = self._page_and_limit(request, v3=True)
+        q = request.query_params
+        skus = set(self._in_list(request, "sku:in") or [])
+        if q.get("sku") is not None:
+            skus.add(q["sku"])
+        ids = {int(i) for i in (self._in_list(request, "id:in") or []) if i.isdigit()}
+        if q.get("id", "").isdigit():
+            ids.add(int(q["id"]))
+        with_variants = "variants" in (self._in_list(request, "include") or [])
+        rows = [
+            self._product_json(p, with_variants=with_variants)
+            for pid, p in sorted(self.catalog_products.items())
+            if (not skus or p["sku"] in skus) and (not ids or pid in ids)
+        ]
+        return self._v3_page(rows, page, limit)
+
+    async def _get_catalog_product(self, request: Request, raw: bytes, product_id: int) -> Response:
+        product = self.catalog_products.get(product_id)
+        if product is None:
+            raise _Refusal(404, "The requested product was not found.")
+        with_variants = "variants" in (self._in_list(request, "include") or [])
+        return JSONResponse({"data": self._product_json(product, with_variants=with_variants), "meta": {}})
+
+    async def _list_product_variants(self, request: Request, raw: bytes, product_id: int) -> Response:
+        if product_id not in self.catalog_products:
+            raise _Refusal(404, "The requested product was not found.")
+        page, limit = self._page_and_limit(request, v3=True)
+        rows = [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if v["product_id"] == product_id]
+        return self._v3_page(rows, page, limit)
+
+    async def _list_catalog_variants(self, request: Request, raw: bytes) -> Response:
+        page, limit = self._page_and_limit(request, v3=True)
+        q = request.query_params
+        product_ids = {int(i) for i in (self._in_list(request, "product_id:in") or []) if i.isdigit()}
+        variant_id = self._int(request, "id")
+        rows = [
+            copy.deepcopy(v) for vid, v in sorted(self.catalog_variants.items())
+            if (q.get("sku") is None or v["sku"] == q["sku"])
+            and (q.get("upc") is None or v["upc"] == q["upc"])
+            and (variant_id is None or vid == variant_id)
+            and (not product_ids or v["product_id"] in product_ids)
+        ]
+        return self._v3_page(rows, page, limit)

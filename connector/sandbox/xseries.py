@@ -1,0 +1,878 @@
+"""A stateful Lightspeed Retail X-Series simulator (Starlette ASGI app), for tests, demo, benchmarks.
+
+Follows shared/reference/xseries-api.md and the official API 2.0 OpenAPI file:
+- Bearer-token auth (401 `{"error": "Access token is not valid"}`), optional scopes (403);
+- the rate limit of §4: `300 × registers + 50` requests per 300 s window, `X-RateLimit-Limit` and
+  `X-RateLimit-Remaining` on every answer, 429 with `Retry-After` as an HTTP-date;
+- 2.0 reads with version-cursor paging (`after` exclusive, empty `data` ends), search with
+  offset/page_size, product and customer creates;
+- the 0.9 sale write `POST /api/register_sales` (rules in connector.sandbox.xseries_sales) and the
+  0.9 read `GET /api/register_sales/{id}`;
+- fault injection (5xx, 429, timeouts, lost write answers) and a request log.
+
+Everything the reference marks unverified is a constructor knob (see XSeriesSimulator.__init__).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from connector.clock import SYSTEM_CLOCK, Clock
+from connector.sandbox.faults import (
+    FaultConfig,
+    FaultInjector,
+    LoggedRequest,
+    RequestLog,
+    SimulatedTimeout,
+)
+from connector.sandbox.transport import SimulatorTransport
+from connector.sandbox.xseries_sales import (
+    STOCK_MOVING_STATUSES,
+    SimHttpError,
+    invoice_sequence_of,
+    not_found,
+    render_sale_09,
+    render_sale_20,
+    stock_moves,
+    unprocessable,
+    write_register_sale,
+)
+from connector.values import parse_iso8601, to_http_date, to_iso8601
+
+FIVE_PLACES = Decimal("0.00001")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def wire(value: Any) -> Any:
+    """Internal values → JSON: Decimal → number (X-Series sends money as JSON numbers),
+    datetime → ISO-8601."""
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
+            return int(value)
+        return float(value)
+    if isinstance(value, datetime):
+        return to_iso8601(value)
+    if isinstance(value, dict):
+        return {k: wire(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [wire(v) for v in value]
+    return value
+
+
+@dataclass
+class _Call:
+    """What a handler needs from a request."""
+
+    request: Request
+    body: Any
+
+    @property
+    def query(self):
+        return self.request.query_params
+
+
+class XSeriesSimulator:
+    base_url = "http://xseries.sim"
+    # [I] The 2.0 default/maximum page_size is not documented (reference §6, §13).
+    default_page_size = 1000
+    max_page_size = 10_000
+    max_search_page_size = 1000  # spec: "currently limited to 1000"
+    # Retry-After of an *injected* 429: short, so a demo on the system clock does not stall.
+    injected_retry_after_seconds = 1.0
+
+    def __init__(
+        self,
+        *,
+        domain_prefix: str = "mystore",
+        token: str = "xs-test-token",
+        clock: Clock = SYSTEM_CLOCK,
+        registers: int = 1,
+        window_seconds: float = 300.0,
+        rate_limit: int | None = None,  # None → 300 × registers + 50 per window (reference §4)
+        faults: FaultConfig | None = None,
+        tax_exclusive: bool = True,
+        reject_duplicate_source_id: bool = False,  # unverified in the reference (§8.4): knob
+        closed_requires_full_payment: bool = False,  # unverified (§13): knob
+        sku_search_misses_hyphens: bool = False,  # live quirk §9.1: knob
+        # Further knobs (all default to the documented / most likely behaviour):
+        scopes: set[str] | None = None,  # None = every scope; else e.g. {"sales:read", ...}
+        reject_duplicate_sku: bool = True,  # [I] the product `sku` "should be unique"
+        current_user_as_list: bool = False,  # /user: spec schema says object, its example a list
+        sale_read_completed_only: bool = False,  # /sales/{id}: spec text says completed sales only
+        seed: int = 0,
+    ) -> None:
+        if registers < 1:
+            raise ValueError("registers must be at least 1")
+        self.domain_prefix = domain_prefix
+        self.token = token
+        self.clock = clock
+        self.window_seconds = window_seconds
+        self.rate_limit = rate_limit if rate_limit is not None else 300 * registers + 50
+        self.faults = FaultInjector(faults or FaultConfig())
+        self.tax_exclusive = tax_exclusive
+        self.reject_duplicate_source_id = reject_duplicate_source_id
+        self.closed_requires_full_payment = closed_requires_full_payment
+        self.sku_search_misses_hyphens = sku_search_misses_hyphens
+        self.scopes = scopes
+        self.reject_duplicate_sku = reject_duplicate_sku
+        self.current_user_as_list = current_user_as_list
+        self.sale_read_completed_only = sale_read_completed_only
+        self.request_log = RequestLog()
+
+        self._rng = random.Random(seed)
+        self._version = 1000
+        self._sku_sequence = 10000
+        self._window_start: float | None = None
+        self._window_used = 0
+        # sale id → stock it has taken out, per (product_id, outlet_id); sale id → account balance
+        self._sale_stock: dict[str, dict[tuple[str, str], Decimal]] = {}
+        self._sale_balance: dict[str, tuple[str | None, Decimal]] = {}
+
+        self.outlets: dict[str, dict] = {}
+        self.registers: dict[str, dict] = {}
+        self.users: dict[str, dict] = {}
+        self.payment_types: dict[str, dict] = {}
+        self.taxes: dict[str, dict] = {}
+        self.products: dict[str, dict] = {}
+        self.customers: dict[str, dict] = {}
+        self.sales: dict[str, dict] = {}
+        self.inventory: dict[tuple[str, str], dict] = {}
+        self._seed_reference_data(registers)
+
+        self._routes = self._build_routes()
+        self.app = Starlette(routes=[
+            Route("/{path:path}", self._serve, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ])
+
+    # --- ids, versions, time ---------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def bump_version(self) -> int:
+        # Global and increasing, with gaps (reference §6: "gaps are normal"), so clients cannot
+        # assume contiguous versions.
+        self._version += self._rng.randint(1, 3)
+        return self._version
+
+    def new_short_code(self) -> str:
+        return "".join(self._rng.choice(string.ascii_lowercase) for _ in range(6))
+
+    def _now_iso(self) -> str:
+        return to_iso8601(self.clock.now())
+
+    # --- reference data ------------------------------------------------------------------------
+
+    def _seed_reference_data(self, register_count: int) -> None:
+        now = self._now_iso()
+        self.no_tax_id = self.new_id()
+        self.default_tax_id = self.new_id()
+        for tax_id, name, rate, is_default in (
+            (self.no_tax_id, "No Tax", Decimal(0), False),
+            (self.default_tax_id, "GST", Decimal("0.15"), True),
+        ):
+            self.taxes[tax_id] = {
+                "id": tax_id, "name": name, "display_name": name, "is_default": is_default,
+                "rates": [{"id": self.new_id(), "name": name, "rate": rate, "display_name": name}],
+                "deleted_at": None, "version": self.bump_version(),
+            }
+
+        self.main_outlet_id = self.new_id()
+        self.outlets[self.main_outlet_id] = {
+            "id": self.main_outlet_id, "name": "Main Outlet", "default_tax_id": self.default_tax_id,
+            "currency": "NZD", "currency_symbol": "$",
+            "display_prices": "exclusive" if self.tax_exclusive else "inclusive",
+            "time_zone": "Pacific/Auckland", "physical_address_1": "", "physical_address_2": "",
+            "physical_suburb": "", "physical_city": "Auckland", "physical_postcode": "",
+            "physical_state": "", "physical_country_id": "NZ", "email": "shop@example.com",
+            "attributes": [], "deleted_at": None, "version": self.bump_version(),
+        }
+
+        register_ids = []
+        for n in range(register_count):
+            register_id = self.new_id()
+            register_ids.append(register_id)
+            self.registers[register_id] = {
+                "id": register_id, "name": "Online Store" if n == 0 else f"Register {n + 1}",
+                "outlet_id": self.main_outlet_id,
+                "invoice_prefix": "OS-" if n == 0 else f"R{n + 1}-", "invoice_suffix": "",
+                "invoice_sequence": 0, "is_open": True, "register_open_time": now,
+                "register_close_time": None, "print_receipt": False, "email_receipt": False,
+                "ask_for_note_on_save": 0, "print_note_on_receipt": False,
+                "ask_for_user_on_sale": False, "show_discounts_on_receipts": True,
+                "button_layout_id": None, "deleted_at": None, "version": self.bump_version(),
+            }
+        self.main_register_id = register_ids[0]
+
+        self.user_id = self.new_id()
+        self.users[self.user_id] = {
+            "id": self.user_id, "username": "api@example.com", "display_name": "Online Shop",
+            "email": "api@example.com", "email_verified_at": None, "account_type": "admin",
+            "enabled": True, "restricted_outlet_id": None, "restricted_outlet_ids": [],
+            "is_primary_user": True, "created_at": now, "updated_at": now, "deleted_at": None,
+            "version": self.bump_version(),
+        }
+
+        self.payment_type_ids: dict[str, str] = {}
+        # type_id = the global payment type; illustrative values (it must not be used to identify).
+        for name, type_id in (("Cash", 1), ("Credit Card", 2), ("Other", 7), ("Store Credit", 13)):
+            ptype_id = self.new_id()
+            self.payment_type_ids[name] = ptype_id
+            self.payment_types[ptype_id] = {
+                "id": ptype_id, "name": name, "type_id": type_id, "deleted_at": None,
+                "version": self.bump_version(),
+            }
+
+        self.customer_group_id = self.new_id()
+        self.retailer = {
+            "id": self.new_id(), "domain_prefix": self.domain_prefix, "name": "Simulated Store",
+            "account_status": "active", "tax_exclusive": self.tax_exclusive, "country": "NZ",
+            "currency": {"code": "NZD", "symbol": "$"}, "timezone": "Pacific/Auckland",
+            "culture": "en-NZ", "discount_product_id": self.new_id(),
+            "no_tax_group_id": self.no_tax_id, "store_credit": True,
+            "loyalty": {"enabled": False, "ratio": 0}, "created_at": now,
+        }
+
+    # --- seeding / merchant actions ------------------------------------------------------------
+
+    def _default_rate(self) -> Decimal:
+        return self.taxes[self.default_tax_id]["rates"][0]["rate"]
+
+    def _create_product(
+        self, *, name: str, sku: str | None, handle: str | None = None,
+        price_excluding_tax: Decimal | None = None, price_including_tax: Decimal | None = None,
+        supply_price: Decimal = Decimal(0), track_inventory: bool = True,
+        inventory: dict[str, Decimal] | None = None, variant_parent_id: str | None = None,
+        source: str = "USER", source_id: str | None = None, source_variant_id: str | None = None,
+        is_active: bool = True, description: str | None = None,
+    ) -> str:
+        rate = 1 + self._default_rate()
+        if price_including_tax is not None:
+            price_excluding_tax = (price_including_tax / rate).quantize(FIVE_PLACES)
+        else:
+            price_excluding_tax = price_excluding_tax if price_excluding_tax is not None else Decimal(0)
+            price_including_tax = (price_excluding_tax * rate).quantize(FIVE_PLACES)
+        if sku is None:
+            self._sku_sequence += 1
+            sku = str(self._sku_sequence)
+        product_id = self.new_id()
+        now = self._now_iso()
+        parent = self.products.get(variant_parent_id) if variant_parent_id else None
+        self.products[product_id] = {
+            "id": product_id, "name": name, "variant_name": name, "description": description,
+            "handle": handle or (parent["handle"] if parent else _handle_of(name)),
+            "sku": sku, "source": source, "source_id": source_id,
+            "source_variant_id": source_variant_id, "active": is_active, "is_active": is_active,
+            "has_inventory": track_inventory, "is_composite": False, "has_variants": False,
+            "variant_parent_id": variant_parent_id, "variant_options": [], "variant_count": 0,
+            "price_excluding_tax": price_excluding_tax, "price_including_tax": price_including_tax,
+            "supply_price": supply_price, "supplier_id": None, "supplier_code": None,
+            "supplier": {}, "product_type_id": None, "type": {}, "brand_id": None, "brand": {},
+            "tag_ids": [], "categories": [], "attributes": [], "images": [], "product_codes": [],
+            "account_code": None, "account_code_purchase": None, "loyalty_amount": None,
+            "button_order": 0, "created_at": now, "updated_at": now, "deleted_at": None,
+            "version": self.bump_version(),
+        }
+        if parent is not None:
+            parent["has_variants"] = True
+            parent["variant_count"] = parent.get("variant_count", 0) + 1
+            parent["updated_at"] = now
+            parent["version"] = self.bump_version()
+        if track_inventory:
+            levels = dict(inventory or {})
+            levels.setdefault(self.main_outlet_id, Decimal(0))
+            for outlet_id, level in levels.items():
+                self._set_inventory(product_id, outlet_id, Decimal(level))
+        return product_id
+
+    def add_product(self, *, sku: str, name: str, price_excluding_tax: Decimal = Decimal(0),
+                    inventory: int | None = None, track_inventory: bool = True,
+                    variant_parent_id: str | None = None) -> str:
+        """Seed a product (no SKU uniqueness check: tests may want duplicates). Inventory is at
+        the main outlet. Returns the product id."""
+        if variant_parent_id is not None and variant_parent_id not in self.products:
+            raise KeyError(f"no product {variant_parent_id}")
+        levels = {self.main_outlet_id: Decimal(inventory)} if inventory is not None else None
+        return self._create_product(
+            name=name, sku=sku, price_excluding_tax=Decimal(price_excluding_tax),
+            track_inventory=track_inventory, inventory=levels, variant_parent_id=variant_parent_id,
+        )
+
+    def delete_product(self, product_id: str) -> None:
+        """Merchant deletes a product: it leaves lists and search unless `deleted=true`."""
+        product = self.products[product_id]
+        product["deleted_at"] = self._now_iso()
+        product["updated_at"] = product["deleted_at"]
+        product["version"] = self.bump_version()
+
+    def _create_customer(self, fields: dict[str, Any]) -> str:
+        customer_id = self.new_id()
+        now = self._now_iso()
+        first = fields.get("first_name") or ""
+        code = fields.get("customer_code") or (
+            f"{first or 'Customer'}-" + "".join(self._rng.choice(string.ascii_uppercase + string.digits)
+                                               for _ in range(4))
+        )
+        customer = {name: None for name in _CUSTOMER_TEXT_FIELDS}
+        customer.update({k: v for k, v in fields.items() if k in _CUSTOMER_TEXT_FIELDS})
+        customer.update({
+            "id": customer_id, "customer_code": code,
+            "name": f"{first} {fields.get('last_name') or ''}".strip(),
+            "customer_group_id": fields.get("customer_group_id") or self.customer_group_id,
+            "enable_loyalty": bool(fields.get("enable_loyalty", False)),
+            "do_not_email": bool(fields.get("do_not_email", False)),
+            "year_to_date": Decimal(0), "balance": Decimal(0), "loyalty_balance": Decimal(0),
+            "on_account_limit": fields.get("on_account_limit"),
+            "created_at": now, "updated_at": now, "deleted_at": None,
+            "version": self.bump_version(),
+        })
+        self.customers[customer_id] = customer
+        return customer_id
+
+    def add_customer(self, *, first_name: str, last_name: str, email: str | None) -> str:
+        return self._create_customer({"first_name": first_name, "last_name": last_name, "email": email})
+
+    def stock(self, product_id: str, outlet_id: str | None = None) -> Decimal:
+        """Current inventory level of a product at an outlet (main outlet by default)."""
+        if product_id not in self.products:
+            raise KeyError(f"no product {product_id}")
+        record = self.inventory.get((product_id, outlet_id or self.main_outlet_id))
+        return record["inventory_level"] if record else Decimal(0)
+
+    def sales_for_source_id(self, source_id: str) -> list[dict]:
+        return [sale for sale in self.sales.values() if sale["source_id"] == source_id]
+
+    # --- effects of sales (called by xseries_sales) --------------------------------------------
+
+    def _set_inventory(self, product_id: str, outlet_id: str, level: Decimal) -> None:
+        key = (product_id, outlet_id)
+        record = self.inventory.get(key)
+        if record is None:
+            record = self.inventory[key] = {
+                "id": self.new_id(), "product_id": product_id, "outlet_id": outlet_id,
+                "reorder_point": None, "reorder_amount": None, "average_cost": Decimal(0),
+            }
+        record["inventory_level"] = level
+        record["current_amount"] = level
+        record["version"] = self.bump_version()
+
+    def apply_sale_stock(self, sale: dict) -> None:
+        """Bring stock in line with what the sale should have taken out in its new status:
+        closing takes the lines out, voiding puts back exactly what was taken."""
+        wanted = {
+            key: qty for key, qty in stock_moves(sale).items()
+            if self.products[key[0]]["has_inventory"]  # untracked products are not counted
+        }
+        applied = self._sale_stock.get(sale["id"], {})
+        for key in set(wanted) | set(applied):
+            delta = wanted.get(key, Decimal(0)) - applied.get(key, Decimal(0))
+            if delta:
+                current = self.inventory[key]["inventory_level"] if key in self.inventory else Decimal(0)
+                self._set_inventory(key[0], key[1], current - delta)  # may go negative, as live
+        self._sale_stock[sale["id"]] = wanted
+
+    def apply_sale_balance(self, sale: dict, *, total_incl: Decimal, paid: Decimal) -> None:
+        """An ONACCOUNT sale leaves its unpaid part on the customer's account (balance goes
+        negative, as in the spec's customer example); closing or voiding it clears that."""
+        owed = -(total_incl - paid) if sale["status"] == "ONACCOUNT" and sale["customer_id"] else Decimal(0)
+        before_customer, before = self._sale_balance.get(sale["id"], (None, Decimal(0)))
+        if before and before_customer is not None:
+            self._adjust_balance(before_customer, -before)
+        if owed:
+            self._adjust_balance(sale["customer_id"], owed)
+        self._sale_balance[sale["id"]] = (sale["customer_id"], owed)
+
+    def _adjust_balance(self, customer_id: str, amount: Decimal) -> None:
+        customer = self.customers[customer_id]
+        customer["balance"] += amount
+        customer["updated_at"] = self._now_iso()
+        customer["version"] = self.bump_version()
+
+    def next_invoice_number(self, register_id: str) -> tuple[str, int]:
+        register = self.registers[register_id]
+        register["invoice_sequence"] += 1
+        register["version"] = self.bump_version()
+        seq = register["invoice_sequence"]
+        return f"{register['invoice_prefix']}{seq}{register['invoice_suffix']}", seq
+
+    def note_invoice_number(self, register_id: str, invoice_number: str) -> int:
+        """A client-chosen invoice number is kept; when it uses the register's prefix/suffix, the
+        register's counter moves past it so later automatic numbers do not collide."""
+        register = self.registers[register_id]
+        seq = invoice_sequence_of(invoice_number, register["invoice_prefix"], register["invoice_suffix"])
+        if seq is None:
+            return 0
+        if seq > register["invoice_sequence"]:
+            register["invoice_sequence"] = seq
+            register["version"] = self.bump_version()
+        return seq
+
+    # --- HTTP plumbing -------------------------------------------------------------------------
+
+    def transport(self) -> SimulatorTransport:
+        return SimulatorTransport(self.app)
+
+    def _rate_headers(self) -> dict[str, str]:
+        used = self._window_used if self._window_open() else 0
+        return {
+            "X-RateLimit-Limit": str(self.rate_limit),
+            "X-RateLimit-Remaining": str(max(self.rate_limit - used, 0)),
+        }
+
+    def _window_open(self) -> bool:
+        return (self._window_start is not None
+                and self.clock.monotonic() < self._window_start + self.window_seconds)
+
+    def _take_quota(self) -> float | None:
+        """Count this request; None if allowed, else seconds until the window resets.
+        A fixed window starts at the first request after the previous one ended; a 429 does not
+        consume quota."""
+        now = self.clock.monotonic()
+        if not self._window_open():
+            self._window_start = now
+            self._window_used = 0
+        if self._window_used >= self.rate_limit:
+            assert self._window_start is not None
+            return self._window_start + self.window_seconds - now
+        self._window_used += 1
+        return None
+
+    def _too_many_requests(self, wait_seconds: float) -> Response:
+        reset_at = self.clock.now() + timedelta(seconds=max(wait_seconds, 0))
+        if reset_at.microsecond:
+            # The HTTP-date has whole seconds: round up so a client never retries too early.
+            reset_at = reset_at.replace(microsecond=0) + timedelta(seconds=1)
+        return self._json(
+            429, {"error": "Too Many Requests", "message": "Rate limiting enforced"},
+            extra_headers={"Retry-After": to_http_date(reset_at)},
+        )
+
+    def _json(self, status: int, payload: Any, extra_headers: dict[str, str] | None = None) -> Response:
+        headers = self._rate_headers()
+        headers.update(extra_headers or {})
+        return Response(
+            json.dumps(wire(payload), separators=(",", ":")), status_code=status,
+            headers=headers, media_type="application/json",
+        )
+
+    def _authorized(self, request: Request) -> bool:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and value.strip() == self.token
+
+    def _required_scope(self, method: str, path: str, query) -> str | None:
+        parts = path.strip("/").split("/")
+        if parts[:2] == ["api", "register_sales"]:
+            resource = "sales"
+        elif parts[:2] == ["api", "2.0"] and len(parts) >= 3:
+            resource = parts[2]
+            if resource == "search":
+                resource = query.get("type") or "search"
+            elif resource == "user":
+                resource = "users"
+            elif resource == "products" and len(parts) >= 5 and parts[4] == "inventory":
+                resource = "inventory"
+        else:
+            return None
+        return f"{resource}:{'write' if method in WRITE_METHODS else 'read'}"
+
+    async def _serve(self, request: Request) -> Response:
+        method = request.method
+        path = request.url.path
+        raw = await request.body()
+        body: Any = None
+        body_error = False
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body, body_error = raw.decode("utf-8", "replace"), True
+        headers = {k: ("***" if k.lower() == "authorization" else v) for k, v in request.headers.items()}
+        entry = LoggedRequest(
+            method=method, path=path, query=request.url.query, body=body, headers=headers,
+            at=self.clock.now(), at_monotonic=self.clock.monotonic(),
+        )
+        self.request_log.append(entry)
+
+        def answer(response: Response, fault: str | None = None) -> Response:
+            entry.status = response.status_code
+            entry.fault = fault
+            return response
+
+        await self.faults.delay()
+        if not self._authorized(request):
+            return answer(self._json(401, {"error": "Access token is not valid"}))
+        wait = self._take_quota()
+        if wait is not None:
+            return answer(self._too_many_requests(wait))
+        scope = self._required_scope(method, path, request.query_params)
+        if self.scopes is not None and scope is not None and scope not in self.scopes:
+            return answer(self._json(403, {"error": "permission denied"}))
+
+        fault = self.faults.pick_before(method, path)
+        if fault == "5xx":
+            return answer(self._json(500, {"error": "Internal Server Error",
+                                           "message": "simulated server error"}), fault)
+        if fault == "429":
+            return answer(self._too_many_requests(self.injected_retry_after_seconds), fault)
+        if fault == "timeout":
+            entry.fault = "timeout"  # nothing applied, no answer
+            raise SimulatedTimeout(f"{method} {path}")
+
+        try:
+            if body_error:
+                raise SimHttpError(400, {"error": "Bad Request", "message": "the body is not valid JSON"})
+            status, payload = self._route(method, path, _Call(request, body))
+        except SimHttpError as error:
+            return answer(self._json(error.status, error.body))
+
+        if method in WRITE_METHODS and 200 <= status < 300 and self.faults.lose_response(method, path):
+            entry.fault = "lost_response"  # applied, but the client never hears back
+            raise SimulatedTimeout(f"{method} {path}")
+        return answer(self._json(status, payload))
+
+    def _build_routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]]]:
+        id_ = r"(?P<id>[^/]+)"
+        table = [
+            ("GET", r"/api/2.0/retailer", self._get_retailer),
+            ("GET", r"/api/2.0/outlets", lambda c: self._list(c, self.outlets.values())),
+            ("GET", rf"/api/2.0/outlets/{id_}", lambda c, id: self._one(self.outlets, id, "outlet")),
+            ("GET", r"/api/2.0/registers", lambda c: self._list(c, self.registers.values())),
+            ("GET", rf"/api/2.0/registers/{id_}", lambda c, id: self._one(self.registers, id, "register")),
+            ("GET", r"/api/2.0/users", lambda c: self._list(c, self.users.values())),
+            ("GET", rf"/api/2.0/users/{id_}", lambda c, id: self._one(self.users, id, "user")),
+            ("GET", r"/api/2.0/user", self._get_current_user),
+            ("GET", r"/api/2.0/payment_types", lambda c: self._list(c, self.payment_types.values())),
+            ("GET", r"/api/2.0/taxes", lambda c: self._list(c, self.taxes.values())),
+            ("GET", r"/api/2.0/products", self._list_products),
+            ("POST", r"/api/2.0/products", self._create_product_http),
+            ("GET", rf"/api/2.0/products/{id_}", lambda c, id: self._one(self.products, id, "product")),
+            ("GET", rf"/api/2.0/products/{id_}/inventory", self._product_inventory),
+            ("GET", r"/api/2.0/inventory", lambda c: self._list(c, self.inventory.values())),
+            ("GET", r"/api/2.0/customers", lambda c: self._list(c, self.customers.values())),
+            ("POST", r"/api/2.0/customers", self._create_customer_http),
+            ("GET", rf"/api/2.0/customers/{id_}", lambda c, id: self._one(self.customers, id, "customer")),
+            ("GET", r"/api/2.0/sales", self._list_sales),
+            ("GET", rf"/api/2.0/sales/{id_}", self._get_sale_20),
+            ("GET", r"/api/2.0/search", self._search),
+            ("POST", r"/api/register_sales", self._post_register_sale),
+            ("GET", rf"/api/register_sales/{id_}", self._get_sale_09),
+        ]
+        return [(m, re.compile(f"^{p}/?$"), h) for m, p, h in table]
+
+    def _route(self, method: str, path: str, call: _Call) -> tuple[int, Any]:
+        path_known = False
+        for route_method, pattern, handler in self._routes:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            path_known = True
+            if route_method == method:
+                return handler(call, **match.groupdict())
+        if path_known:
+            raise SimHttpError(405, {"error": "Method Not Allowed", "message": f"{method} {path}"})
+        raise not_found(f"no such endpoint: {path}")
+
+    # --- 2.0 reads -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _int_param(query, name: str) -> int | None:
+        value = query.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise SimHttpError(400, {"error": "Bad Request", "message": f"{name} must be an integer"}) from None
+
+    @staticmethod
+    def _bool_param(query, name: str) -> bool:
+        return (query.get(name) or "").lower() in ("true", "1")
+
+    def _list(self, call: _Call, items, render: Callable[[dict], dict] | None = None,
+              honour_deleted: bool = True) -> tuple[int, Any]:
+        """Version-cursor paging (reference §6): `after` and `before` are exclusive bounds,
+        results in version order, an empty `data` ends the feed."""
+        query = call.query
+        after = self._int_param(query, "after")
+        before = self._int_param(query, "before")
+        page_size = self._int_param(query, "page_size") or self.default_page_size
+        page_size = max(1, min(page_size, self.max_page_size))
+        include_deleted = self._bool_param(query, "deleted")
+        chosen = sorted(
+            (item for item in items
+             if (after is None or item["version"] > after)
+             and (before is None or item["version"] < before)
+             and (include_deleted or not honour_deleted or not item.get("deleted_at"))),
+            key=lambda item: item["version"],
+        )[:page_size]
+        versions = [item["version"] for item in chosen]
+        return 200, {
+            "data": [render(item) if render else item for item in chosen],
+            "version": {"min": min(versions) if versions else None,
+                        "max": max(versions) if versions else None},
+        }
+
+    @staticmethod
+    def _one(store: dict[str, dict], object_id: str, kind: str) -> tuple[int, Any]:
+        item = store.get(object_id)
+        if item is None:
+            raise SimHttpError(404, {"error": f"{kind} not found"})
+        return 200, {"data": item}
+
+    def _get_retailer(self, call: _Call) -> tuple[int, Any]:
+        return 200, {"data": self.retailer}
+
+    def _get_current_user(self, call: _Call) -> tuple[int, Any]:
+        user = self.users[self.user_id]
+        # The spec's UserResponse schema says `data` is a User; every example shows a list.
+        return 200, {"data": [user] if self.current_user_as_list else user}
+
+    def _list_products(self, call: _Call) -> tuple[int, Any]:
+        sku = call.query.get("sku")
+        if sku is not None:
+            # Spec: "loads a product by one of its SKUs ... all other query params are ignored".
+            found = [p for p in self.products.values() if p["sku"] == sku and not p["deleted_at"]]
+            versions = [p["version"] for p in found]
+            return 200, {"data": found, "version": {"min": min(versions) if versions else None,
+                                                    "max": max(versions) if versions else None}}
+        return self._list(call, self.products.values())
+
+    def _product_inventory(self, call: _Call, id: str) -> tuple[int, Any]:
+        if id not in self.products:
+            raise SimHttpError(404, {"error": "product not found"})
+        return self._list(call, [r for r in self.inventory.values() if r["product_id"] == id],
+                          honour_deleted=False)
+
+    def _list_sales(self, call: _Call) -> tuple[int, Any]:
+        return self._list(call, self.sales.values(), render=lambda s: render_sale_20(self, s))
+
+    def _get_sale_20(self, call: _Call, id: str) -> tuple[int, Any]:
+        sale = self.sales.get(id)
+        if sale is None or (self.sale_read_completed_only
+                            and sale["status"] not in ("CLOSED", "ONACCOUNT_CLOSED", "LAYBY_CLOSED")):
+            raise SimHttpError(404, {"error": "sale not found"})
+        return 200, {"data": render_sale_20(self, sale)}
+
+    # --- search --------------------------------------------------------------------------------
+
+    def _search(self, call: _Call) -> tuple[int, Any]:
+        query = call.query
+        kind = query.get("type")
+        if kind not in ("products", "customers", "sales"):
+            raise SimHttpError(400, {"error": "Bad Request",
+                                     "message": "type must be one of sales, products, customers"})
+        include_deleted = self._bool_param(query, "deleted")
+        if kind == "products":
+            found = [p for p in self.products.values() if self._product_matches(p, query)]
+        elif kind == "customers":
+            found = [c for c in self.customers.values() if self._customer_matches(c, query)]
+        else:
+            found = [render_sale_20(self, s) for s in self.sales.values() if self._sale_matches(s, query)]
+        if not include_deleted:
+            found = [item for item in found if not item.get("deleted_at")]
+        ids = query.getlist("_id")
+        if ids:
+            found = [item for item in found if item["id"] in ids]
+        found = [item for item in found if item["id"] not in query.getlist("-_id")]
+
+        order_by = query.get("order_by")
+        if order_by:
+            found.sort(key=lambda item: (item.get(order_by) is None, _sort_key(item.get(order_by))),
+                       reverse=query.get("order_direction") == "desc")
+        else:
+            found.sort(key=lambda item: item["version"])
+        offset = max(self._int_param(query, "offset") or 0, 0)
+        page_size = self._int_param(query, "page_size") or self.max_search_page_size
+        page_size = max(1, min(page_size, self.max_search_page_size))
+        return 200, {"data": found[offset:offset + page_size]}
+
+    def _product_matches(self, product: dict, query) -> bool:
+        sku = (product["sku"] or "").lower()
+        wanted = query.getlist("sku")
+        if wanted:
+            # Matching is on the lowercased SKU: the spec says values "must be lowercased", so an
+            # upper-case query value finds nothing, like on a live store.
+            if sku not in wanted:
+                return False
+            if self.sku_search_misses_hyphens and "-" in sku:
+                return False  # live quirk §9.1: hyphenated SKUs are never found by sku=
+        if sku in query.getlist("-sku"):
+            return False
+        for key in ("supplier_id", "brand_id", "product_type_id", "variant_parent_id"):
+            include, exclude = query.getlist(key), query.getlist(f"-{key}")
+            if include and product.get(key) not in include:
+                return False
+            if exclude and product.get(key) in exclude:
+                return False
+        if query.getlist("tag_id") and not set(query.getlist("tag_id")) & set(product["tag_ids"]):
+            return False
+        text = query.get("q")
+        if text:
+            # Undocumented free-text search (the §9.1 fallback): substring of name, SKU, handle.
+            needle = text.lower()
+            haystack = [product["name"], product["sku"] or "", product["handle"], product["variant_name"] or ""]
+            if not any(needle in value.lower() for value in haystack):
+                return False
+        return True
+
+    @staticmethod
+    def _customer_matches(customer: dict, query) -> bool:
+        for key in ("email", "customer_code", "first_name", "last_name", "company_name", "mobile", "phone"):
+            wanted = query.get(key)
+            # [I] exact vs partial matching is not documented; exact, case-insensitive here.
+            if wanted is not None and (customer.get(key) or "").lower() != wanted.lower():
+                return False
+        return True
+
+    def _sale_matches(self, sale: dict, query) -> bool:
+        for key in ("invoice_number", "customer_id", "outlet_id", "user_id", "register_id"):
+            wanted = query.getlist(key)
+            if wanted and sale[key] not in wanted:
+                return False
+        for key, field in (("status", "status"), ("state", "state")):
+            wanted = query.getlist(key)
+            if wanted and sale[field] not in wanted:
+                return False
+        for bound, keep in (("date_from", lambda d, b: d >= b), ("date_to", lambda d, b: d <= b)):
+            value = query.get(bound)
+            if value:
+                try:
+                    limit = parse_iso8601(value)
+                except ValueError:
+                    raise SimHttpError(400, {"error": "Bad Request", "message": f"bad {bound}"}) from None
+                if not keep(sale["sale_date"], limit):
+                    return False
+        return True
+
+    # --- 2.0 writes ----------------------------------------------------------------------------
+
+    def _create_product_http(self, call: _Call) -> tuple[int, Any]:
+        body = call.body
+        if not isinstance(body, dict):
+            raise unprocessable("the body must be a JSON object")
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise unprocessable("name is required")
+        if body.get("price_excluding_tax") is not None and body.get("price_including_tax") is not None:
+            raise unprocessable("price_including_tax and price_excluding_tax cannot both be given")
+        prices = {key: _body_number(body, key)
+                  for key in ("price_excluding_tax", "price_including_tax", "supply_price")}
+        text = {key: _body_str(body, key)
+                for key in ("sku", "handle", "description", "source", "source_id", "source_variant_id")}
+        sku = text["sku"]
+        if sku is not None and self.reject_duplicate_sku and any(
+            (p["sku"] or "").lower() == sku.lower() and not p["deleted_at"] for p in self.products.values()
+        ):
+            raise unprocessable(f"SKU {sku} is already in use")
+        track = body.get("track_inventory", True)  # 2.1 name, tolerated on the 2.0 body
+        is_active = body.get("is_active", True)
+        if not isinstance(track, bool) or not isinstance(is_active, bool):
+            raise unprocessable("track_inventory and is_active must be booleans")
+        levels: dict[str, Decimal] = {}
+        raw_inventory = body.get("inventory") or []
+        if not isinstance(raw_inventory, list):
+            raise unprocessable("inventory must be a list")
+        for entry in raw_inventory:
+            if not isinstance(entry, dict) or entry.get("outlet_id") not in self.outlets:
+                raise unprocessable("inventory[].outlet_id must be an existing outlet")
+            if entry.get("current_amount") is None:
+                raise unprocessable("inventory[].current_amount is required")
+            levels[entry["outlet_id"]] = _body_number(entry, "current_amount")
+        product_id = self._create_product(
+            name=name, sku=sku, handle=text["handle"],
+            price_excluding_tax=prices["price_excluding_tax"],
+            price_including_tax=prices["price_including_tax"],
+            supply_price=prices["supply_price"] or Decimal(0), track_inventory=track,
+            inventory=levels, source=text["source"] or "USER", source_id=text["source_id"],
+            source_variant_id=text["source_variant_id"], is_active=is_active,
+            description=text["description"],
+        )
+        # Spec: 200 with an array of the created ids, not the object.
+        return 200, {"data": [product_id]}
+
+    def _create_customer_http(self, call: _Call) -> tuple[int, Any]:
+        body = call.body
+        if not isinstance(body, dict):
+            raise unprocessable("the body must be a JSON object")
+        for key in ("first_name", "last_name"):
+            value = body.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise unprocessable(f"{key} is required")
+        for key in _CUSTOMER_TEXT_FIELDS:
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise unprocessable(f"{key} must be a string")
+        customer_id = self._create_customer(body)
+        return 201, {"data": self.customers[customer_id]}
+
+    # --- 0.9 sales -----------------------------------------------------------------------------
+
+    def _post_register_sale(self, call: _Call) -> tuple[int, Any]:
+        result = write_register_sale(self, call.body)
+        # [I] 200 for create and update alike; the answer wraps the sale in `register_sale`.
+        return 200, {"register_sale": render_sale_09(self, result.sale)}
+
+    def _get_sale_09(self, call: _Call, id: str) -> tuple[int, Any]:
+        sale = self.sales.get(id)
+        if sale is None:
+            raise not_found(f"sale {id} not found")
+        # 0.9 reads answer with the plural collection key even for one id (as 0.9 GET-by-id did
+        # for other resources) — [I]: the reference confirms only that the read exists (§8.3).
+        return 200, {"register_sales": [render_sale_09(self, sale)]}
+
+
+_CUSTOMER_TEXT_FIELDS = (
+    "first_name", "last_name", "email", "customer_code", "note", "gender", "date_of_birth",
+    "company_name", "phone", "mobile", "fax", "twitter", "website",
+    "physical_address_1", "physical_address_2", "physical_suburb", "physical_city",
+    "physical_postcode", "physical_state", "physical_country_id",
+    "postal_address_1", "postal_address_2", "postal_suburb", "postal_city", "postal_postcode",
+    "postal_state", "postal_country_id",
+    "custom_field_1", "custom_field_2", "custom_field_3", "custom_field_4",
+)
+
+
+def _handle_of(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "product"
+
+
+def _body_number(body: dict, key: str) -> Decimal | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise unprocessable(f"{key} must be a number")
+    result = Decimal(str(value))
+    if not result.is_finite():
+        raise unprocessable(f"{key} must be a finite number")
+    return result
+
+
+def _body_str(body: dict, key: str) -> str | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise unprocessable(f"{key} must be a string")
+    return value
+
+
+def _sort_key(value: Any) -> Any:
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return (0, Decimal(str(value)), "")
+    return (1, Decimal(0), str(value) if value is not None else "")
+
+
+__all__ = ["XSeriesSimulator", "STOCK_MOVING_STATUSES", "wire"]

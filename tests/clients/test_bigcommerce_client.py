@@ -1,0 +1,479 @@
+"""BigCommerceClient against respx: paging, exact requests, retries and errors, and order parsing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import httpx
+import pytest
+import respx
+
+from connector.clients.bigcommerce import BigCommerceClient
+from connector.clients.bigcommerce_models import Order, OrderValidationError
+from connector.clients.transport import RetryPolicy
+from connector.clock import FakeClock
+from connector.errors import ConfigError, CredentialsError, TransientApiError, UnknownWriteOutcome
+
+API = "https://api.bigcommerce.com/stores/abc123"
+TOKEN = "tok-SECRET-9f8e7d6c"
+UTC = timezone.utc
+
+
+def line(line_id: int, order_id: int, **overrides) -> dict:
+    data = {
+        "id": line_id, "order_id": order_id, "product_id": 77, "variant_id": 5, "order_address_id": 51,
+        "name": "Chambray Towel", "sku": "S-ORAN", "type": "physical",
+        "base_price": "55.9900", "price_ex_tax": "55.9900", "price_inc_tax": "65.2300", "price_tax": "9.2400",
+        "base_total": "55.9900", "total_ex_tax": "55.9900", "total_inc_tax": "65.2300", "total_tax": "9.2400",
+        "discounted_total_inc_tax": "63.6400", "quantity": 1,
+        "applied_discounts": [
+            {"id": "manual-discount", "amount": "1.5900", "name": "Manual Discount", "code": None, "target": "order"}
+        ],
+        "product_options": [
+            {"id": 45, "option_id": 18, "order_product_id": line_id, "product_option_id": 120,
+             "display_name": "Size", "display_value": "S", "value": "69", "type": "Multiple choice",
+             "name": "Apparel sizes", "display_style": "Rectangle"}
+        ],
+    }
+    data.update(overrides)
+    return data
+
+
+def order(order_id: int = 218, *, lines: list[dict] | None = None, **overrides) -> dict:
+    """A V2 order as GET /v2/orders?include=consignments.line_items&consignment_structure=object sends it."""
+    data = {
+        "id": order_id, "customer_id": 11,
+        "date_created": "Tue, 05 Mar 2019 21:40:11 +0000",
+        "date_modified": "Mon, 11 Mar 2019 15:17:25 +0000", "date_shipped": "",
+        "status_id": 11, "status": "Awaiting Fulfillment", "custom_status": "Awaiting Fulfillment",
+        "subtotal_ex_tax": "62.6793", "subtotal_inc_tax": "67.8400", "subtotal_tax": "4.4000",
+        "base_shipping_cost": "12.0000", "shipping_cost_ex_tax": "11.0900", "shipping_cost_inc_tax": "12.0000",
+        "shipping_cost_tax": "0.9100", "shipping_cost_tax_class_id": 0,
+        "base_handling_cost": "0.0000", "handling_cost_ex_tax": "0.0000", "handling_cost_inc_tax": "0.0000",
+        "handling_cost_tax": "0.0000", "handling_cost_tax_class_id": 0,
+        "base_wrapping_cost": "0.0000", "wrapping_cost_ex_tax": "0.0000", "wrapping_cost_inc_tax": "0.0000",
+        "wrapping_cost_tax": "0.0000", "wrapping_cost_tax_class_id": 0,
+        "total_ex_tax": "64.5300", "total_inc_tax": "69.8400", "total_tax": "5.3100",
+        "is_tax_inclusive_pricing": False, "items_total": 1, "items_shipped": 0,
+        "payment_method": "Cash", "payment_provider_id": "", "payment_status": "authorized",
+        "refunded_amount": "0.0000", "order_is_digital": False,
+        "store_credit_amount": "0.0000", "gift_certificate_amount": "0.0000",
+        "currency_id": 1, "currency_code": "USD", "currency_exchange_rate": "1.0000000000",
+        "default_currency_id": 1, "default_currency_code": "USD",
+        "staff_notes": "", "customer_message": "", "discount_amount": "5.0000", "coupon_discount": "5.0000",
+        "shipping_address_count": 1, "is_deleted": False, "ebay_order_id": "0",
+        "billing_address": {
+            "first_name": "Jane", "last_name": "Doe", "company": "", "street_1": "555 East Street",
+            "street_2": "", "city": "Austin", "state": "Texas", "zip": "78108", "country": "United States",
+            "country_iso2": "US", "phone": "1234567890", "email": "janedoe@example.com", "form_fields": [],
+        },
+        "order_source": "external", "channel_id": 1, "external_source": None,
+        "products": {"url": f"{API}/v2/orders/{order_id}/products", "resource": f"/orders/{order_id}/products"},
+        "consignments": {
+            "pickups": [],
+            "shipping": [{"id": 99, "first_name": "Jane", "shipping_method": "Free Shipping",
+                          "line_items": lines if lines is not None else [line(65, order_id)]}],
+            "downloads": [],
+            "email": {"gift_certificates": []},
+        },
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def client(clock: FakeClock):
+    c = BigCommerceClient(store_hash="abc123", access_token=TOKEN, clock=clock, retry=RetryPolicy(seed=1))
+    yield c
+    await c.aclose()
+
+
+def since_until() -> tuple[datetime, datetime]:
+    return datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+
+
+# -- paging --------------------------------------------------------------------------------------
+
+
+def full_page(start: int) -> list[dict]:
+    return [order(i) for i in range(start, start + 250)]
+
+
+@respx.mock
+async def test_paging_ends_on_a_short_page(client):
+    route = respx.get(f"{API}/v2/orders").mock(
+        side_effect=[httpx.Response(200, json=full_page(1)), httpx.Response(200, json=[order(251), order(252)])]
+    )
+    got = [o.id async for o in client.iter_orders_modified(*since_until())]
+    assert got == list(range(1, 253))
+    assert route.call_count == 2
+    assert [c.request.url.params["page"] for c in route.calls] == ["1", "2"]
+
+
+@respx.mock
+async def test_paging_ends_on_204(client):
+    route = respx.get(f"{API}/v2/orders").mock(
+        side_effect=[httpx.Response(200, json=full_page(1)), httpx.Response(204)]
+    )
+    got = [o.id async for o in client.iter_orders_modified(*since_until())]
+    assert len(got) == 250
+    assert route.call_count == 2
+
+
+@respx.mock
+@pytest.mark.parametrize("empty", [httpx.Response(200, json=[]), httpx.Response(200, content=b"")])
+async def test_paging_ends_on_an_empty_list_or_body(client, empty):
+    route = respx.get(f"{API}/v2/orders").mock(side_effect=[httpx.Response(200, json=full_page(1)), empty])
+    got = [o.id async for o in client.iter_orders_modified(*since_until())]
+    assert len(got) == 250
+    assert route.call_count == 2
+
+
+@respx.mock
+async def test_an_order_repeated_across_pages_is_yielded_once(client):
+    page1 = full_page(1)
+    respx.get(f"{API}/v2/orders").mock(
+        side_effect=[httpx.Response(200, json=page1), httpx.Response(200, json=[page1[-1], order(251)])]
+    )
+    got = [o.id async for o in client.iter_orders_modified(*since_until())]
+    assert got == list(range(1, 252))
+
+
+@respx.mock
+async def test_list_query_params_are_exact(client):
+    route = respx.get(f"{API}/v2/orders").mock(return_value=httpx.Response(204))
+    # A non-UTC bound must go out as the same instant in UTC with an explicit +00:00 offset.
+    since = datetime(2026, 3, 1, 7, 30, 5, tzinfo=timezone(timedelta(hours=-5)))
+    until = datetime(2026, 3, 1, 13, 0, 0, tzinfo=UTC)
+    assert [o async for o in client.iter_orders_modified(since, until)] == []
+    request = route.calls[0].request
+    assert dict(request.url.params) == {
+        "min_date_modified": "2026-03-01T12:30:05+00:00",
+        "max_date_modified": "2026-03-01T13:00:00+00:00",
+        "sort": "date_modified:asc",
+        "limit": "250",
+        "include": "consignments.line_items",
+        "consignment_structure": "object",
+        "page": "1",
+    }
+    # The '+' of the offset is percent-encoded, or the server would read it as a space.
+    assert "%2B00%3A00" in str(request.url)
+    assert request.headers["X-Auth-Token"] == TOKEN
+    assert request.headers["Accept"] == "application/json"
+
+
+@respx.mock
+async def test_created_iteration_uses_created_filters(client):
+    route = respx.get(f"{API}/v2/orders").mock(return_value=httpx.Response(204))
+    assert [o async for o in client.iter_orders_created(datetime(2025, 1, 1, tzinfo=UTC), None)] == []
+    params = dict(route.calls[0].request.url.params)
+    assert params["sort"] == "date_created:asc"
+    assert params["min_date_created"] == "2025-01-01T00:00:00+00:00"
+    assert "max_date_created" not in params and "min_date_modified" not in params
+
+
+@respx.mock
+async def test_get_order_asks_for_embedded_lines(client):
+    route = respx.get(f"{API}/v2/orders/218").mock(return_value=httpx.Response(200, json=order(218)))
+    got = await client.get_order(218)
+    assert got.id == 218 and [l.id for l in got.lines] == [65]
+    params = route.calls[0].request.url.params
+    assert params["include"] == "consignments.line_items"
+    assert params["consignment_structure"] == "object"
+
+
+# -- rate limits, retries, errors ----------------------------------------------------------------
+
+
+@respx.mock
+async def test_429_with_headers_waits_the_reset_then_retries(client, clock):
+    route = respx.get(f"{API}/v2/order_statuses").mock(
+        side_effect=[
+            httpx.Response(429, headers={"X-Rate-Limit-Time-Reset-Ms": "15000", "X-Rate-Limit-Requests-Left": "0"}),
+            httpx.Response(200, json=[{"id": 11, "name": "Awaiting Fulfillment"}]),
+        ]
+    )
+    statuses = await client.list_order_statuses()
+    assert [s.id for s in statuses] == [11]
+    assert route.call_count == 2
+    assert sum(clock.slept) == pytest.approx(15.0, abs=0.1)
+    assert clock.monotonic() >= 15.0
+
+
+@respx.mock
+async def test_429_without_headers_backs_off(client, clock):
+    route = respx.get(f"{API}/v2/order_statuses").mock(
+        side_effect=[httpx.Response(429), httpx.Response(429), httpx.Response(200, json=[])]
+    )
+    assert await client.list_order_statuses() == []
+    assert route.call_count == 3
+    # Exponential, jittered: the second wait's ceiling is twice the first's.
+    assert len(clock.slept) == 2
+    assert 0.25 <= clock.slept[0] <= 0.5 and 0.5 <= clock.slept[1] <= 1.0
+    assert client.transport.stats.rate_limited == 2
+
+
+@respx.mock
+async def test_5xx_on_get_is_retried(client):
+    route = respx.get(f"{API}/v2/orders/218").mock(
+        side_effect=[httpx.Response(502), httpx.Response(503), httpx.Response(200, json=order(218))]
+    )
+    assert (await client.get_order(218)).id == 218
+    assert route.call_count == 3
+
+
+@respx.mock
+async def test_5xx_until_retries_run_out_is_transient(clock):
+    c = BigCommerceClient(store_hash="abc123", access_token=TOKEN, clock=clock, retry=RetryPolicy(max_attempts=3, seed=1))
+    route = respx.get(f"{API}/v2/orders/218").mock(return_value=httpx.Response(500))
+    with pytest.raises(TransientApiError):
+        await c.get_order(218)
+    assert route.call_count == 3
+    await c.aclose()
+
+
+@respx.mock
+@pytest.mark.parametrize("status", [401, 403])
+async def test_credentials_errors_are_not_retried_and_hide_the_token(client, status, caplog):
+    caplog.set_level(logging.DEBUG)
+    route = respx.get(f"{API}/v2/orders/218").mock(
+        return_value=httpx.Response(status, json=[{"status": status, "message": "You don't have access"}])
+    )
+    with pytest.raises(CredentialsError) as info:
+        await client.get_order(218)
+    assert route.call_count == 1
+    assert info.value.status == status
+    assert TOKEN not in str(info.value) and TOKEN not in repr(info.value)
+    assert TOKEN not in repr(info.value.body)
+    assert TOKEN not in caplog.text
+    assert TOKEN not in repr(client)
+
+
+@respx.mock
+async def test_status_put_sends_only_status_id_and_is_retried_after_5xx(client):
+    route = respx.put(f"{API}/v2/orders/218").mock(
+        side_effect=[httpx.Response(502), httpx.Response(200, json=order(218, status_id=12, consignments=None))]
+    )
+    updated = await client.update_order_status(218, 12)
+    assert updated.status_id == 12
+    assert route.call_count == 2
+    for call in route.calls:
+        assert json.loads(call.request.content) == {"status_id": 12}
+        assert call.request.headers["Content-Type"] == "application/json"
+    # A PUT answer has no consignments: no line items, and the order says so.
+    assert updated.lines == [] and updated.lines_included is False
+
+
+@respx.mock
+async def test_status_put_retried_after_a_timeout(client):
+    route = respx.put(f"{API}/v2/orders/218").mock(
+        side_effect=[httpx.ReadTimeout("no answer"), httpx.Response(200, json=order(218, status_id=6))]
+    )
+    assert (await client.update_order_status(218, 6)).status_id == 6
+    assert route.call_count == 2
+
+
+@respx.mock
+async def test_a_write_not_safe_to_repeat_gives_unknown_outcome_on_timeout(client):
+    route = respx.post(f"{API}/v3/orders/metafields").mock(side_effect=httpx.ReadTimeout("no answer"))
+    with pytest.raises(UnknownWriteOutcome):
+        await client.transport.request("POST", "/v3/orders/metafields", json=[{"key": "k"}])
+    assert route.call_count == 1
+
+
+def test_empty_credentials_are_a_config_error():
+    with pytest.raises(ConfigError):
+        BigCommerceClient(store_hash="abc123", access_token="  ")
+    with pytest.raises(ConfigError):
+        BigCommerceClient(store_hash="", access_token=TOKEN)
+
+
+# -- order parsing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Tue, 05 Mar 2019 21:40:11 +0000", datetime(2019, 3, 5, 21, 40, 11, tzinfo=UTC)),
+        ("Thu, 20 Apr 2017 11:32:00 -0400", datetime(2017, 4, 20, 15, 32, 0, tzinfo=UTC)),
+        ("Mon, 11 Mar 2019 01:17:25 +0530", datetime(2019, 3, 10, 19, 47, 25, tzinfo=UTC)),
+        ("Mon, 11 Mar 2019 15:17:25 -0000", datetime(2019, 3, 11, 15, 17, 25, tzinfo=UTC)),
+    ],
+)
+def test_rfc2822_dates_become_aware_utc(text, expected):
+    parsed = Order.from_api(order(date_modified=text, date_shipped=text))
+    assert parsed.date_modified == expected and parsed.date_modified.utcoffset() == timedelta(0)
+    assert parsed.date_shipped == expected
+
+
+def test_empty_date_shipped_is_none():
+    assert Order.from_api(order()).date_shipped is None
+
+
+def test_money_is_decimal():
+    parsed = Order.from_api(order(total_inc_tax="924.47", total_tax="0", subtotal_ex_tax="62.6793"))
+    assert parsed.total_inc_tax == Decimal("924.47") and isinstance(parsed.total_inc_tax, Decimal)
+    assert parsed.total_tax == Decimal("0")
+    assert parsed.subtotal_ex_tax == Decimal("62.6793")
+    assert parsed.lines[0].price_inc_tax == Decimal("65.2300")
+    assert parsed.lines[0].applied_discounts[0].amount == Decimal("1.5900")
+
+
+def test_money_with_a_thousands_separator_is_rejected_naming_the_order():
+    with pytest.raises(OrderValidationError) as info:
+        Order.from_api(order(4242, total_inc_tax="1,234.00"))
+    assert info.value.order_id == 4242
+    assert "4242" in str(info.value) and "total_inc_tax" in str(info.value)
+
+
+def test_unknown_fields_are_tolerated_and_kept():
+    parsed = Order.from_api(order(brand_new_field={"x": 1}, lines=[line(65, 218, shiny=True)]))
+    assert parsed.model_extra["brand_new_field"] == {"x": 1}
+    assert parsed.lines[0].model_extra["shiny"] is True
+
+
+def test_missing_required_field_names_order_and_field():
+    data = order(777)
+    del data["date_modified"]
+    with pytest.raises(OrderValidationError) as info:
+        Order.from_api(data)
+    assert "777" in str(info.value) and "date_modified" in str(info.value)
+
+
+@pytest.mark.parametrize("quantity", [-1, 1.5, "2.5"])
+def test_negative_or_fractional_quantity_is_rejected_naming_the_line(quantity):
+    with pytest.raises(OrderValidationError) as info:
+        Order.from_api(order(300, lines=[line(65, 300), line(66, 300, quantity=quantity)]))
+    assert "300" in str(info.value) and "line 66 quantity" in str(info.value)
+
+
+def test_lines_are_flattened_from_every_consignment_kind_once():
+    data = order(9, consignments={
+        "shipping": [{"id": 1, "line_items": [line(1, 9), line(2, 9)]},
+                     {"id": 2, "line_items": [line(3, 9)]}],
+        "pickups": [{"id": 3, "line_items": [line(4, 9), line(1, 9)]}],
+        "downloads": [{"recipient_email": "a@b.c", "line_items": [line(5, 9, type="digital")]}],
+        "email": {"gift_certificates": [{"recipient_email": "a@b.c",
+                                         "line_items": [line(6, 9, product_id=0, variant_id=0, type="giftcertificate")]}]},
+    })
+    parsed = Order.from_api(data)
+    assert [(l.id, l.consignment) for l in parsed.lines] == [
+        (1, "shipping"), (2, "shipping"), (3, "shipping"), (4, "pickup"), (5, "download"), (6, "email")
+    ]
+    assert parsed.lines_included
+    assert parsed.lines[5].is_custom and not parsed.lines[0].is_custom
+
+
+def test_array_consignment_structure_is_read_too():
+    parsed = Order.from_api(order(9, consignments=[{"shipping": [{"line_items": [line(1, 9)]}], "pickups": []}]))
+    assert [l.id for l in parsed.lines] == [1]
+
+
+@respx.mock
+async def test_lines_given_as_links_are_fetched_from_products(client):
+    linked = order(218, consignments={"shipping": [{"id": 1, "line_items": [
+        {"url": f"{API}/v2/orders/218/products/65", "resource": "/orders/218/products/65"}]}]})
+    respx.get(f"{API}/v2/orders/218").mock(return_value=httpx.Response(200, json=linked))
+    products = respx.get(f"{API}/v2/orders/218/products").mock(
+        return_value=httpx.Response(200, json=[line(65, 218), line(66, 218, quantity=3)])
+    )
+    got = await client.get_order(218)
+    assert [(l.id, l.quantity) for l in got.lines] == [(65, 1), (66, 3)]
+    assert got.lines_included and products.call_count == 1
+    assert products.calls[0].request.url.params["limit"] == "250"
+
+
+@respx.mock
+async def test_on_invalid_sets_a_bad_order_aside_and_goes_on(client):
+    respx.get(f"{API}/v2/orders").mock(
+        return_value=httpx.Response(200, json=[order(1), order(2, subtotal_tax="1,000.00"), order(3)])
+    )
+    bad: list[int | None] = []
+    got = [o.id async for o in client.iter_orders_modified(*since_until(), on_invalid=lambda e, raw: bad.append(e.order_id))]
+    assert got == [1, 3] and bad == [2]
+    with pytest.raises(OrderValidationError):
+        [o async for o in client.iter_orders_modified(*since_until())]
+
+
+# -- statuses, metafields, catalog -----------------------------------------------------------------
+
+
+@respx.mock
+async def test_order_statuses(client):
+    respx.get(f"{API}/v2/order_statuses").mock(return_value=httpx.Response(200, json=[
+        {"id": 0, "name": "Incomplete", "system_label": "Incomplete", "custom_label": "Incomplete - Testing",
+         "system_description": "An incomplete order", "order": 0},
+        {"id": 12, "name": "Manual Verification Required", "system_label": "Manual Verification Required",
+         "custom_label": "ID check", "system_description": "On hold", "order": 13},
+    ]))
+    statuses = await client.list_order_statuses()
+    assert [(s.id, s.label, s.order) for s in statuses] == [(0, "Incomplete - Testing", 0), (12, "ID check", 13)]
+
+
+def metafield(mid: int, order_id: int, value: str = "verified") -> dict:
+    return {"id": mid, "key": "verification_status", "value": value, "namespace": "realid",
+            "permission_set": "app_only", "resource_type": "order", "resource_id": order_id,
+            "description": "", "date_created": "2026-01-01T10:00:00+00:00",
+            "date_modified": "2026-01-01T05:00:00-05:00", "owner_client_id": "abc"}
+
+
+def v3_page(rows: list[dict], current: int, total: int) -> httpx.Response:
+    return httpx.Response(200, json={"data": rows, "meta": {"pagination": {
+        "total": 3, "count": len(rows), "per_page": 250, "current_page": current, "total_pages": total,
+        "links": {"current": f"?page={current}&limit=250"}}}})
+
+
+@respx.mock
+async def test_metafield_batch_pages_until_the_last_page(client):
+    route = respx.get(f"{API}/v3/orders/metafields").mock(side_effect=[
+        v3_page([metafield(1, 100), metafield(2, 101)], 1, 2), v3_page([metafield(3, 102, "failed")], 2, 2),
+    ])
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    got = [m async for m in client.iter_order_metafields(namespace="realid", key="verification_status", modified_since=since)]
+    assert [(m.resource_id, m.value) for m in got] == [(100, "verified"), (101, "verified"), (102, "failed")]
+    assert got[0].date_modified == datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    assert route.call_count == 2
+    assert dict(route.calls[1].request.url.params) == {
+        "namespace": "realid", "key": "verification_status",
+        "date_modified:min": "2026-01-01T00:00:00+00:00", "limit": "250", "page": "2",
+    }
+
+
+@respx.mock
+async def test_metafields_for_one_order(client):
+    route = respx.get(f"{API}/v3/orders/100/metafields").mock(return_value=v3_page([metafield(1, 100)], 1, 1))
+    got = await client.list_metafields_for_order(100, namespace="realid")
+    assert [m.id for m in got] == [1] and route.call_count == 1
+    assert route.calls[0].request.url.params["namespace"] == "realid"
+
+
+@respx.mock
+async def test_catalog_products_by_sku_batches_and_handles_commas(client):
+    route = respx.get(f"{API}/v3/catalog/products").mock(side_effect=lambda request: v3_page([
+        {"id": 10 + len(request.url.params.get("sku:in", "")), "name": "P", "sku": "X", "price": 12.5,
+         "variants": [{"id": 7, "product_id": 1, "sku": "X-S", "price": None}]}], 1, 1))
+    skus = [f"SKU-{i}" for i in range(60)] + ["A,B", "SKU-1"]
+    products = await client.find_catalog_products_by_sku(skus)
+    sent = [dict(c.request.url.params) for c in route.calls]
+    assert [len(p["sku:in"].split(",")) for p in sent if "sku:in" in p] == [50, 10]
+    assert [p["sku"] for p in sent if "sku" in p] == ["A,B"]
+    assert all(p["include"] == "variants" for p in sent)
+    assert products[0].price == Decimal("12.5") and products[0].variants[0].price is None
+
+
+@respx.mock
+async def test_variants_by_sku(client):
+    route = respx.get(f"{API}/v3/catalog/variants").mock(return_value=v3_page(
+        [{"id": 7, "product_id": 1, "sku": "X-S", "price": 19.99, "option_values": []}], 1, 1))
+    got = await client.find_variants_by_sku("X-S")
+    assert [(v.id, v.price) for v in got] == [(7, Decimal("19.99"))]
+    assert route.calls[0].request.url.params["sku"] == "X-S"
+
