@@ -26,7 +26,7 @@ from connector.clients.bigcommerce_pacer import BigCommercePacer
 from connector.clients.transport import ApiTransport, RetryPolicy
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.errors import ConfigError, PermanentApiError
-from connector.values import to_iso8601
+from connector.values import parse_any_date, parse_rfc2822, to_iso8601
 
 log = logging.getLogger("connector.bigcommerce")
 
@@ -125,30 +125,52 @@ class BigCommerceClient:
     ) -> AsyncIterator[Order]:
         """Page through /v2/orders until a short or empty page.
 
+        Paging is by key, not by page number: after a full page the next request starts at the
+        last order's date (inclusive, page 1). Page numbers drift when orders sharing one second
+        come back in a different order between requests, and a drifted order would be skipped;
+        restarting at the last date re-reads that second instead, and repeats are dropped here.
+        Only when a whole page shares one second do we step to the next page number.
+
         on_invalid: called with (error, raw order) for an order that does not parse, and the
         iteration goes on; without it the error is raised (one bad order stops the listing).
         """
+        sort = str(filters.get("sort", ""))
+        key_field = sort.split(":")[0] if sort.startswith(("date_modified", "date_created")) else None
+        lower_param = f"min_{key_field}" if key_field else None
+        lower: datetime | None = None
+        if lower_param and filters.get(lower_param):
+            lower = parse_any_date(str(filters[lower_param]))
         page = 1
         seen: set[int] = set()
         while True:
-            rows = await self._orders_page_raw(page=page, limit=PAGE_LIMIT, filters=filters)
+            params = dict(filters)
+            if lower is not None:
+                params[lower_param] = to_iso8601(lower)
+            rows = await self._orders_page_raw(page=page, limit=PAGE_LIMIT, filters=params)
             for raw in rows:
                 try:
                     order = await self._parse_order(raw)
                 except OrderValidationError as exc:
+                    raw_id = raw.get("id") if isinstance(raw, dict) else None
+                    if isinstance(raw_id, int) and raw_id in seen:
+                        continue
+                    if isinstance(raw_id, int):
+                        seen.add(raw_id)
                     if on_invalid is None:
                         raise
                     on_invalid(exc, raw)
                     continue
-                # Orders sharing one date_modified second have no fixed order between pages, so
-                # the same order can come back on the next page: yield it once.
                 if order.id in seen:
                     continue
                 seen.add(order.id)
                 yield order
             if len(rows) < PAGE_LIMIT:
                 return
-            page += 1
+            last = _row_date(rows[-1], key_field) if key_field else None
+            if last is not None and (lower is None or last > lower):
+                lower, page = last, 1
+            else:
+                page += 1
 
     async def list_orders_page(self, *, page: int, limit: int = PAGE_LIMIT, **filters: Any) -> list[Order]:
         """One page of /v2/orders; datetimes in filters are sent as ISO-8601 UTC."""
@@ -334,3 +356,13 @@ def _v2_list(response: httpx.Response, path: str) -> list[dict[str, Any]]:
             status=response.status_code, body=data,
         )
     return data
+
+
+def _row_date(raw: Any, field: str) -> datetime | None:
+    """The sort key of a raw order row, or None when it is missing or malformed."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return parse_rfc2822(raw.get(field))
+    except (TypeError, ValueError):
+        return None

@@ -52,6 +52,9 @@ T = TypeVar("T")
 P = TypeVar("P", bound=Page)
 
 
+REFERENCE_SHORT_PAGE = 100
+
+
 class XSeriesClient:
     def __init__(
         self,
@@ -322,9 +325,16 @@ class XSeriesClient:
             after = max_version
 
     async def _list_all(self, path: str, parse: Callable[[Any], T]) -> list[T]:
+        """A small reference collection (outlets, registers, users, payment types, taxes).
+
+        The version feed ends with an empty page (§6), which costs a second call per collection.
+        A page shorter than REFERENCE_SHORT_PAGE — below any page size X-Series is known to cap at
+        (0.9: 200; 2.0: 200 or more) — cannot have been cut short, so it ends the list at once."""
         result: list[T] = []
         async for page in self._iter_versioned(path, parse, Page, 0, 1000, False):
             result.extend(page.items)
+            if len(page.items) < REFERENCE_SHORT_PAGE:
+                break
         return result
 
     async def _search(

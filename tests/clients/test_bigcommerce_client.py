@@ -477,3 +477,39 @@ async def test_variants_by_sku(client):
     assert [(v.id, v.price) for v in got] == [(7, Decimal("19.99"))]
     assert route.calls[0].request.url.params["sku"] == "X-S"
 
+
+
+# -- paging by key: no order is lost when orders sharing a second come back in another order -----
+
+
+def _at(i: int, second: int) -> dict:
+    return order(i, date_modified=f"Thu, 01 Jan 2026 10:00:{second:02d} +0000")
+
+
+@respx.mock
+async def test_next_page_restarts_at_the_last_date_inclusive(client):
+    first = [_at(i, 1) for i in range(1, 250)] + [_at(250, 5)]
+    route = respx.get(f"{API}/v2/orders").mock(
+        side_effect=[httpx.Response(200, json=first), httpx.Response(200, json=[_at(250, 5), _at(251, 6)])]
+    )
+    got = [o.id async for o in client.iter_orders_modified(*since_until())]
+    assert got == list(range(1, 252))  # 250 came back twice, yielded once
+    second = route.calls[1].request.url.params
+    assert second["page"] == "1"
+    assert second["min_date_modified"] == "2026-01-01T10:00:05+00:00"
+
+
+@respx.mock
+async def test_page_drift_within_one_second_loses_nothing(client):
+    """251 orders: 249 early ones, then 2 sharing the last second. The server sorts ties
+    differently on each request, so page-number paging would skip one of them."""
+    early = [_at(i, 1) for i in range(1, 250)]
+    tie_a, tie_b = _at(300, 9), _at(301, 9)
+    responses = [
+        httpx.Response(200, json=early + [tie_a]),  # page 1: 249 + tie_a
+        httpx.Response(200, json=[tie_b, tie_a]),  # from 10:00:09 inclusive, ties in the other order
+    ]
+    respx.get(f"{API}/v2/orders").mock(side_effect=responses)
+    got = [o.id async for o in client.iter_orders_modified(*since_until())]
+    assert sorted(got) == list(range(1, 250)) + [300, 301]
+    assert len(got) == len(set(got))

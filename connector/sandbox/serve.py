@@ -1,0 +1,124 @@
+"""`order-sync sandbox serve`: both simulators on one localhost port.
+
+BigCommerce answers under /stores/{store_hash}/…, X-Series under /api/…, so one address serves as
+the api_url of both config sections. A small control API under /_sandbox/ lets tests and people
+change the simulated store (statuses, faults) and read what the POS holds (sales, stock).
+
+Served on a socket, a simulated "no answer" must look like one: the server starts the response and
+then drops the connection, so the client sees the connection lost after sending (an unknown outcome
+for a write), exactly as with a real network failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import timedelta
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from connector.clock import SYSTEM_CLOCK
+from connector.sandbox.bigcommerce import BigCommerceSimulator
+from connector.sandbox.faults import FaultConfig, SimulatedTimeout
+from connector.sandbox.seed import SeedSpec, seed_store
+from connector.sandbox.xseries import XSeriesSimulator
+
+
+class Sandbox:
+    def __init__(self, bc: BigCommerceSimulator, xs: XSeriesSimulator, seeded=None) -> None:
+        self.bc = bc
+        self.xs = xs
+        self.seeded = seeded
+        self.control = Starlette(routes=[
+            Route("/_sandbox/summary", self._summary),
+            Route("/_sandbox/faults", self._faults, methods=["POST"]),
+            Route("/_sandbox/orders/{order_id:int}/status", self._set_status, methods=["POST"]),
+        ])
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path.startswith("/_sandbox/"):
+            app = self.control
+        elif path.startswith("/stores/"):
+            app = self.bc.app
+        else:
+            app = self.xs.app
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await app(scope, receive, tracking_send)
+        except SimulatedTimeout:
+            if not started:
+                # Promise a body and never send it: uvicorn drops the connection.
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")]})
+            raise
+
+    async def _summary(self, request: Request) -> JSONResponse:
+        sales = list(self.xs.sales.values())
+        by_source: dict[str, int] = {}
+        for sale in sales:
+            by_source[str(sale.get("source_id"))] = by_source.get(str(sale.get("source_id")), 0) + 1
+        stock = {pid: str(self.xs.stock(pid)) for pid in self.xs.products}
+        return JSONResponse({
+            "orders": {str(i): o["status_id"] for i, o in self.bc.orders.items()},
+            "sales": [{"id": s["id"], "source_id": s.get("source_id"), "status": s.get("status"),
+                       "invoice_number": s.get("invoice_number")} for s in sales],
+            "sales_per_source_id": by_source,
+            "stock": stock,
+            "initial_stock": {k: v for k, v in (self.seeded.initial_stock.items() if self.seeded else [])},
+            "faults_injected": {"bigcommerce": self.bc.faults.injected, "xseries": self.xs.faults.injected},
+        })
+
+    async def _faults(self, request: Request) -> JSONResponse:
+        body = json.loads(await request.body() or b"{}")
+        for name in ("bigcommerce", "xseries"):
+            if name in body:
+                sim = self.bc if name == "bigcommerce" else self.xs
+                sim.faults.reconfigure(FaultConfig(**body[name]))
+        return JSONResponse({"ok": True})
+
+    async def _set_status(self, request: Request) -> JSONResponse:
+        body = json.loads(await request.body() or b"{}")
+        self.bc.set_status(request.path_params["order_id"], int(body["status_id"]))
+        return JSONResponse({"ok": True})
+
+
+def build_sandbox(*, orders: int, seed: int, bc_quota: int = 150, bc_window_ms: int = 30_000,
+                  xs_window_seconds: float = 300.0, xs_rate_limit: int | None = None,
+                  faults: FaultConfig | None = None) -> Sandbox:
+    now = SYSTEM_CLOCK.now()
+    bc = BigCommerceSimulator(clock=SYSTEM_CLOCK, quota=bc_quota, window_ms=bc_window_ms,
+                              faults=faults and FaultConfig(**{**faults.__dict__}))
+    xs = XSeriesSimulator(clock=SYSTEM_CLOCK, window_seconds=xs_window_seconds, rate_limit=xs_rate_limit,
+                          faults=faults and FaultConfig(**{**faults.__dict__, "seed": faults.seed + 1}))
+    seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=now - timedelta(days=2))) if orders else None
+    return Sandbox(bc, xs, seeded)
+
+
+def serve_from_args(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    faults = FaultConfig(share_5xx=args.fault_5xx, share_429=args.fault_429, share_timeout=args.fault_timeout,
+                         share_lost_write_response=args.fault_lost_response, seed=args.seed)
+    sandbox = build_sandbox(orders=args.orders, seed=args.seed, bc_quota=args.bc_quota,
+                            bc_window_ms=args.bc_window_ms, xs_window_seconds=args.xs_window_seconds,
+                            faults=faults)
+    print(f"order-sync sandbox on http://{args.host}:{args.port}  "
+          f"(BigCommerce store_hash {sandbox.bc.store_hash}, token {sandbox.bc.access_token}; "
+          f"X-Series token {sandbox.xs.token})", flush=True)
+    uvicorn.run(sandbox, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
