@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     command("status", "show the cursor, sales per POS state, failed orders and the last cycle")
     p = command("retry-failed", "make failed (and parked) orders due again at the next cycle")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order")
+    p = command("import-history", "import past orders (refused unless historical_import.enabled: it moves stock)")
+    p.add_argument("--since", metavar="DATE", help="orders created from this date (default: the store's first order)")
+    p.add_argument("--until", metavar="DATE",
+                   help="orders created up to this date (default: where the daemon's cursor started)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="write nothing; print what would be created and how long the quotas make it take")
     p = command("demo", "run order-sync against built-in simulators of both platforms (no credentials)")
     p.add_argument("--orders", type=int, default=40, help="orders in the simulated store (default 40)")
     p.add_argument("--seed", type=int, default=7, help="random seed of the simulated store")
@@ -110,6 +116,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from connector.commands import show_status
 
         return show_status(settings)
+    if command == "import-history":
+        from connector.history.command import import_history
+
+        return import_history(settings, since=args.since, until=args.until, dry_run=args.dry_run)
     if command == "retry-failed":
         from connector.commands import retry_failed
 

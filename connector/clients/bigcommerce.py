@@ -191,6 +191,20 @@ class BigCommerceClient:
         response = await self.transport.request("GET", "/v2/orders", params=params)
         return _v2_list(response, "/v2/orders")
 
+    async def count_orders(self, **filters: Any) -> int:
+        """GET /v2/orders/count with the list's filters (datetimes sent as ISO-8601 UTC)."""
+        params = {k: _query_value(v) for k, v in filters.items() if v is not None}
+        response = await self.transport.request("GET", "/v2/orders/count", params=params)
+        if response.status_code == 204 or not response.content:
+            return 0
+        data = _json(response, "/v2/orders/count")
+        if not isinstance(data, dict) or not isinstance(data.get("count"), int):
+            raise PermanentApiError(
+                "order count answer has no integer 'count'", api=API, method="GET",
+                path="/v2/orders/count", body=data,
+            )
+        return data["count"]
+
     async def get_order(self, order_id: int) -> Order:
         response = await self.transport.request("GET", f"/v2/orders/{int(order_id)}", params=ORDER_INCLUDE)
         data = _json(response, f"/v2/orders/{order_id}")

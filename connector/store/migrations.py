@@ -1,8 +1,8 @@
 """Versioned schema migrations, applied in order at start-up and recorded in schema_version.
 
-Each migration is a function of a connection. Version 1 creates the tables as defined in
-connector.store.tables at the time; later versions must be written as explicit DDL (never by
-calling create_all again), so an old database and a new one end up with the same schema.
+Each migration is a function of a connection that creates or alters named tables; never
+create_all, so an old database and a new one end up with the same schema. A change to an existing
+table gets its own version with explicit DDL (ALTER TABLE …).
 """
 
 from __future__ import annotations
@@ -13,17 +13,27 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
 
-from connector.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from connector.store import tables as t
+from connector.store.import_runs import ImportRun
 
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 
-def _v1_initial(conn: Connection) -> None:
-    SQLModel.metadata.create_all(conn, checkfirst=True)
+def _create(*models: type[SQLModel]) -> Callable[[Connection], None]:
+    def apply(conn: Connection) -> None:
+        for model in models:
+            model.__table__.create(conn, checkfirst=True)
+
+    return apply
 
 
+# Each version names exactly the tables it creates, so a table added later never sneaks into an
+# old version (create_all would).
 MIGRATIONS: list[Migration] = [
-    (1, "initial schema: bindings, indexes, cursor, failures, audit, cycles, leases", _v1_initial),
+    (1, "initial schema: bindings, indexes, cursor, failures, audit, cycles, leases",
+     _create(t.SchemaVersion, t.OrderBinding, t.ProductBinding, t.CustomerBinding, t.XsProduct, t.XsCustomer,
+             t.IndexCursor, t.SyncCursor, t.FailedOrder, t.AuditEntry, t.CycleRun, t.Lease)),
+    (2, "historical import checkpoints", _create(ImportRun)),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -27,6 +27,8 @@ from connector.store.tables import (
 )
 
 ORDERS_CURSOR = "orders"
+# Where the daemon's cursor started: the historical import's default upper bound.
+ORDERS_START_CURSOR = "orders_start"
 
 
 class Store:
@@ -157,6 +159,8 @@ class Store:
             row = s.get(SyncCursor, name)
             if row is not None and row.value >= value:
                 return
+            if row is None and name == ORDERS_CURSOR and s.get(SyncCursor, ORDERS_START_CURSOR) is None:
+                s.add(SyncCursor(name=ORDERS_START_CURSOR, value=value, updated_at=self.clock.now()))
             s.merge(SyncCursor(name=name, value=value, updated_at=self.clock.now()))
             s.commit()
 

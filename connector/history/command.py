@@ -1,0 +1,94 @@
+"""`order-sync import-history [--since DATE] [--until DATE] [--dry-run]`: the command's edge."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from datetime import datetime
+
+from connector.config import Settings
+from connector.errors import ConfigError
+from connector.history.importer import DISABLED_MESSAGE, HistoricalImport, ImportReport
+from connector.history.progress import Progress, _duration
+from connector.runtime import Runtime
+from connector.values import parse_any_date
+
+EXIT_OK, EXIT_FAILURES, EXIT_REFUSED = 0, 1, 2
+
+
+def parse_date_arg(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) == 10:  # a plain date: midnight UTC
+        text += "T00:00:00+00:00"
+    try:
+        return parse_any_date(text)
+    except ValueError:
+        raise ConfigError(f"--{name} {value!r}: use a date (2025-01-31) or an ISO-8601 time with offset") from None
+
+
+def import_history(settings: Settings, *, since: str | None, until: str | None, dry_run: bool,
+                   out=None, **runtime_options) -> int:
+    out = out or sys.stdout
+    if not settings.historical_import.enabled:
+        print(f"order-sync import-history: refused: {DISABLED_MESSAGE}", file=sys.stderr)
+        return EXIT_REFUSED
+    since_dt = parse_date_arg(since, "since")
+    until_dt = parse_date_arg(until, "until")
+    return asyncio.run(_run(settings, since_dt, until_dt, dry_run, out, runtime_options))
+
+
+async def _run(settings, since, until, dry_run, out, runtime_options) -> int:
+    runtime = await Runtime.start(settings, **runtime_options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        importer = HistoricalImport(runtime, since=since, until=until, dry_run=dry_run,
+                                    concurrency=max(settings.sync.concurrency, 8),
+                                    progress=Progress(0), stop_event=stop)
+        report = await importer.run()
+    finally:
+        await runtime.aclose()
+        runtime.store.close()
+    _print(report, out)
+    if report.interrupted:
+        return 130
+    return EXIT_FAILURES if report.cycle.failed else EXIT_OK
+
+
+def _print(report: ImportReport, out) -> None:
+    span = f"{report.since.isoformat() if report.since else 'the first order'} → {report.until.isoformat()}"
+    if report.dry_run is not None:
+        r = report.dry_run
+        print(f"dry run over orders created {span}: nothing was written", file=out)
+        print(f"  orders: {r.orders} ({r.already_mirrored} already mirrored)", file=out)
+        print("  sales that would be created: "
+              + (", ".join(f"{state} {n}" for state, n in sorted(r.sales.items()) if n) or "none"), file=out)
+        print(f"  new X-Series products: {len(r.new_products)}"
+              + (f" ({', '.join(sorted(r.new_products)[:10])}{', …' if len(r.new_products) > 10 else ''})"
+                 if r.new_products else ""), file=out)
+        print(f"  new X-Series customers: {len(r.new_customers)}", file=out)
+        print(f"  stock leaving the outlet: {sum(r.stock.values())} units over {len(r.stock)} products", file=out)
+        for sku, qty in sorted(r.stock.items(), key=lambda kv: (-kv[1], kv[0]))[:15]:
+            print(f"    {sku:<28} -{qty}", file=out)
+        if r.problems:
+            print(f"  orders that would fail: {len(r.problems)}", file=out)
+            for order_id, why in sorted(r.problems.items())[:10]:
+                print(f"    order {order_id}: {why}", file=out)
+        print(f"  estimated duration at the API quotas: {_duration(report.estimated_seconds)}", file=out)
+        return
+    c = report.cycle
+    outcomes = ", ".join(f"{k.value} {v}" for k, v in sorted(c.outcomes.items())) or "nothing"
+    state = "interrupted (run it again to go on where it stopped)" if report.interrupted else "done"
+    resumed = f", resumed from {report.resumed_from.isoformat()}" if report.resumed_from else ""
+    print(f"import of orders created {span}: {state}{resumed}", file=out)
+    print(f"  {report.total} orders in range; {outcomes}; {len(c.failed)} failed", file=out)
+    for order_id, why in sorted(c.failed.items())[:20]:
+        print(f"  order {order_id}: {why}", file=out)

@@ -1,0 +1,64 @@
+"""What an import would do, with nothing written to either platform.
+
+Each order is mapped exactly as the import would map it; the product and customer bindings and
+the X-Series index (read-only GETs) tell which products and customers would be created."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from connector.clients.bigcommerce_models import Order
+from connector.errors import MappingError
+from connector.mapping.sale_plan import build_sale_plan, order_content_hash
+from connector.mapping.status_table import PosState
+from connector.sync.order_mirror import MirrorDeps
+
+
+@dataclass
+class DryRunReport:
+    orders: int = 0
+    already_mirrored: int = 0
+    sales: Counter = field(default_factory=Counter)  # POS state → sales that would be created
+    new_products: set[str] = field(default_factory=set)
+    new_customers: set[str] = field(default_factory=set)
+    stock: Counter = field(default_factory=Counter)  # sku → units that would leave the outlet
+    problems: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def xseries_writes(self) -> int:
+        return sum(self.sales.values()) + len(self.new_products) + len(self.new_customers)
+
+
+class DryRunPlanner:
+    def __init__(self, deps: MirrorDeps) -> None:
+        self.d = deps
+        self.report = DryRunReport()
+
+    def account(self, order: Order) -> None:
+        store, r = self.d.store, self.report
+        r.orders += 1
+        try:
+            plan = build_sale_plan(order, self.d.statuses, self.d.specials)
+            if plan.pos_state is PosState.CLOSED and not plan.unpaid:
+                self.d.payments.target_for(order.payment_method, order.id)
+        except MappingError as exc:
+            r.problems[order.id] = str(exc)
+            return
+        binding = store.order_binding(order.id)
+        if binding is not None and (binding.sale_id or binding.content_hash == order_content_hash(order)):
+            r.already_mirrored += 1
+            return
+        if plan.pos_state is PosState.NOT_IMPORTED:
+            r.sales[PosState.NOT_IMPORTED.value] += 0
+            return
+        r.sales[plan.pos_state.value] += 1
+        key = plan.customer.email_key
+        if key and store.customer_binding(key) is None and store.find_indexed_customer(key) is None:
+            r.new_customers.add(key)
+        for line in plan.lines:
+            if store.product_binding(line.product_key) is None and store.find_indexed_product(line.sku) is None:
+                r.new_products.add(line.sku)
+            if plan.pos_state is PosState.CLOSED and line.track_inventory:
+                r.stock[line.sku] += Decimal(line.quantity)

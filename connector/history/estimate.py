@@ -1,0 +1,33 @@
+"""How long the quotas make an import take.
+
+X-Series allows 300 × registers + 50 requests per 5-minute window (reference §4), learnt from
+X-RateLimit-Limit; BigCommerce its plan's quota per window (§7), learnt from its headers. Each
+mirrored order costs about one X-Series write (plus the creates it needs) and 1/250 of a
+BigCommerce list call, so the slower of the two bounds the import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connector.clients.bigcommerce_pacer import BigCommercePacer
+from connector.clients.xseries_pacer import XSeriesPacer
+
+DEFAULT_XS_LIMIT = 350  # one register: 300 × 1 + 50
+DEFAULT_BC_QUOTA, DEFAULT_BC_WINDOW = 150, 30.0  # Standard / Plus plan
+
+
+@dataclass(frozen=True)
+class QuotaRates:
+    xseries_per_second: float
+    bigcommerce_per_second: float
+
+    @classmethod
+    def from_pacers(cls, xs: XSeriesPacer, bc: BigCommercePacer) -> "QuotaRates":
+        xs_limit = xs.limit or DEFAULT_XS_LIMIT
+        bc_quota = bc.quota or DEFAULT_BC_QUOTA
+        bc_window = bc.window or DEFAULT_BC_WINDOW
+        return cls(xs_limit / xs.window_seconds, bc_quota / bc_window)
+
+    def seconds(self, xseries_calls: float, bigcommerce_calls: float) -> float:
+        return max(xseries_calls / self.xseries_per_second, bigcommerce_calls / self.bigcommerce_per_second)

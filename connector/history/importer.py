@@ -1,0 +1,159 @@
+"""`order-sync import-history`: import the orders created in a range through the daemon's pipeline.
+
+Same steps and bindings as the daemon (SyncCycle.mirror_one → OrderMirror), so nothing is imported
+twice and the daemon may run before, during or after it (order leases keep them apart). Orders
+are read by creation date, mirrored several at a time — the pacers keep the slower API's quota
+busy without tripping it — and a checkpoint in the store lets an interrupted import go on where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connector.clients.bigcommerce_models import Order, OrderValidationError
+from connector.history.dry_run import DryRunPlanner, DryRunReport
+from connector.history.estimate import QuotaRates
+from connector.history.frontier import SettledFrontier
+from connector.history.progress import Progress
+from connector.runtime import Runtime
+from connector.store.import_runs import ImportRuns
+from connector.store.repository import ORDERS_START_CURSOR
+from connector.sync.cycle import CycleReport
+
+log = logging.getLogger("connector.import")
+
+DISABLED_MESSAGE = (
+    "historical import is off by default because importing past orders changes stock levels in "
+    "X-Series: every imported order moves stock at the outlet. Lightspeed Retail Support enables it "
+    "on request; to enable it, set `historical_import: {enabled: true}` in the config file, run the "
+    "import once, and set it back to false."
+)
+
+
+@dataclass
+class ImportReport:
+    since: datetime | None
+    until: datetime | None
+    total: int = 0
+    cycle: CycleReport = field(default_factory=CycleReport)
+    resumed_from: datetime | None = None
+    interrupted: bool = False
+    dry_run: DryRunReport | None = None
+    estimated_seconds: float | None = None
+
+
+def default_until(runtime: Runtime) -> datetime:
+    """Up to where the daemon started: its first cursor, else sync.start_at, else now."""
+    store = runtime.store
+    return store.cursor(ORDERS_START_CURSOR) or runtime.settings.sync.start_at or store.clock.now()
+
+
+class HistoricalImport:
+    def __init__(self, runtime: Runtime, *, since: datetime | None, until: datetime | None,
+                 dry_run: bool = False, concurrency: int = 8, progress: Progress | None = None,
+                 stop_event: asyncio.Event | None = None, checkpoint_every: int = 50) -> None:
+        self.runtime = runtime
+        self.since = since
+        self.until = until or default_until(runtime)
+        self.dry_run = dry_run
+        self.concurrency = concurrency
+        self.progress = progress
+        self.stop_event = stop_event or asyncio.Event()
+        self.checkpoint_every = checkpoint_every
+
+    async def run(self) -> ImportReport:
+        rt = self.runtime
+        report = ImportReport(since=self.since, until=self.until)
+        report.total = await rt.bc.count_orders(min_date_created=self.since, max_date_created=self.until)
+        cycle = rt.cycle(stop_event=self.stop_event)
+        await cycle.index.refresh()
+        if self.progress is not None:
+            self.progress.total = report.total
+        if self.dry_run:
+            return await self._dry_run(report)
+
+        runs = ImportRuns(rt.store)
+        run = runs.open(self.since, self.until, report.total)
+        start = run.checkpoint or self.since
+        report.resumed_from = run.checkpoint
+        if run.checkpoint:
+            log.info("resuming the import from %s (checkpoint of run %s)", run.checkpoint.isoformat(), run.id)
+        frontier = SettledFrontier()
+        semaphore = asyncio.Semaphore(self.concurrency)
+        tasks: set[asyncio.Task] = set()
+        done = run.done if run.checkpoint else 0
+        failed_before = run.failed if run.checkpoint else 0
+        since_checkpoint = 0
+        rates = QuotaRates.from_pacers(rt.xs.pacer, rt.bc.pacer)
+
+        async def mirror(order: Order) -> None:
+            nonlocal done, since_checkpoint
+            try:
+                await cycle.mirror_one(order, report.cycle)
+            finally:
+                frontier.settled(order.id)
+                semaphore.release()
+                done += 1
+                since_checkpoint += 1
+
+        def record_invalid(exc: OrderValidationError, raw: dict) -> None:
+            order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
+            if isinstance(order_id, int):
+                cycle._fail(order_id, "parse", str(exc), permanent=True, report=report.cycle)
+
+        orders = rt.bc.iter_orders_created(start, self.until, on_invalid=record_invalid)
+        try:
+            async for order in orders:
+                if self.stop_event.is_set():
+                    report.interrupted = True
+                    break
+                await semaphore.acquire()
+                frontier.started(order.id, order.date_created)
+                task = asyncio.create_task(mirror(order))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                if since_checkpoint >= self.checkpoint_every:
+                    since_checkpoint = 0
+                    runs.save(run, checkpoint=frontier.checkpoint(), done=done,
+                              failed=failed_before + len(report.cycle.failed))
+                if self.progress is not None:
+                    remaining = max(0, report.total - done)
+                    self.progress.update(done, failed_before + len(report.cycle.failed),
+                                         rates.seconds(remaining * 1.0, remaining / 250))
+            if tasks:
+                await asyncio.gather(*tasks)
+        finally:
+            if tasks:
+                # Interrupted (Ctrl-C, error): let the orders in hand finish, never half-write one.
+                await asyncio.gather(*tasks, return_exceptions=True)
+            finished = not report.interrupted and not self.stop_event.is_set()
+            report.interrupted = not finished
+            runs.save(run, checkpoint=frontier.checkpoint(), done=done,
+                      failed=failed_before + len(report.cycle.failed), finished=finished)
+            if self.progress is not None:
+                self.progress.update(done, failed_before + len(report.cycle.failed), 0 if finished else None,
+                                     force=True)
+                self.progress.finish()
+        return report
+
+    async def _dry_run(self, report: ImportReport) -> ImportReport:
+        rt = self.runtime
+        planner = DryRunPlanner(rt.deps())
+
+        def record_invalid(exc: OrderValidationError, raw: dict) -> None:
+            planner.report.problems[exc.order_id or -1] = str(exc)
+
+        async for order in rt.bc.iter_orders_created(self.since, self.until, on_invalid=record_invalid):
+            planner.account(order)
+            if self.progress is not None:
+                self.progress.update(planner.report.orders, len(planner.report.problems))
+        report.dry_run = planner.report
+        rates = QuotaRates.from_pacers(rt.xs.pacer, rt.bc.pacer)
+        report.estimated_seconds = rates.seconds(planner.report.xseries_writes, report.total / 250 + 1)
+        if self.progress is not None:
+            self.progress.finish()
+        return report

@@ -1,0 +1,78 @@
+"""Checkpoints of the historical import, so an interrupted import goes on where it stopped."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlmodel import Field, SQLModel, select
+
+from connector.store.tables import _dt
+
+if TYPE_CHECKING:
+    from connector.store.repository import Store
+
+
+class ImportRun(SQLModel, table=True):
+    """One `order-sync import-history` over a range of order creation dates.
+
+    `checkpoint`: every order created before it is settled (bound, recorded or failed); a resumed
+    run re-reads from there (inclusive) and the bindings skip what was already done."""
+
+    __tablename__ = "import_run"
+    id: int | None = Field(default=None, primary_key=True)
+    since: datetime | None = _dt(nullable=True)
+    until: datetime | None = _dt(nullable=True)
+    started_at: datetime = _dt(nullable=False)
+    updated_at: datetime = _dt(nullable=False)
+    finished_at: datetime | None = _dt(nullable=True)
+    checkpoint: datetime | None = _dt(nullable=True)
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    resumed: int = 0
+
+
+class ImportRuns:
+    def __init__(self, store: "Store") -> None:
+        self.store = store
+
+    def open(self, since: datetime | None, until: datetime | None, total: int) -> ImportRun:
+        """The unfinished run over the same range, or a new one."""
+        now = self.store.clock.now()
+        with self.store.session() as s:
+            run = s.exec(
+                select(ImportRun).where(ImportRun.finished_at.is_(None), ImportRun.since == since,
+                                        ImportRun.until == until).order_by(ImportRun.id.desc())
+            ).first() if since is not None else s.exec(
+                select(ImportRun).where(ImportRun.finished_at.is_(None), ImportRun.since.is_(None),
+                                        ImportRun.until == until).order_by(ImportRun.id.desc())
+            ).first()
+            if run is None:
+                run = ImportRun(since=since, until=until, started_at=now, updated_at=now, total=total)
+            else:
+                run.resumed += 1
+                run.updated_at = now
+                run.total = max(run.total, total)
+            s.add(run)
+            s.commit()
+            s.refresh(run)
+            return run
+
+    def save(self, run: ImportRun, *, checkpoint: datetime | None, done: int, failed: int,
+             finished: bool = False) -> None:
+        with self.store.session() as s:
+            row = s.get(ImportRun, run.id)
+            if checkpoint is not None and (row.checkpoint is None or checkpoint > row.checkpoint):
+                row.checkpoint = checkpoint
+            row.done, row.failed = done, failed
+            row.updated_at = self.store.clock.now()
+            if finished:
+                row.finished_at = row.updated_at
+            s.add(row)
+            s.commit()
+        run.checkpoint = checkpoint or run.checkpoint
+
+    def latest(self) -> ImportRun | None:
+        with self.store.session() as s:
+            return s.exec(select(ImportRun).order_by(ImportRun.id.desc())).first()

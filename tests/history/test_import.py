@@ -1,0 +1,125 @@
+import asyncio
+import random
+from collections import Counter
+
+import pytest
+
+from connector.history.command import import_history
+from connector.history.importer import HistoricalImport
+from connector.mapping.statuses import SYSTEM_NAMES
+
+CLOSED_OR_VOIDED = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
+
+
+def sales_per_order(xs) -> Counter:
+    return Counter(int(s["source_id"]) for s in xs.sales.values())
+
+
+def expected_orders(bc) -> set[int]:
+    return {i for i, o in bc.orders.items() if o["status_id"] in CLOSED_OR_VOIDED}
+
+
+async def test_import_mirrors_every_closed_or_voided_order_once(import_world):
+    w = import_world
+    rt = await w.runtime()
+    try:
+        report = await HistoricalImport(rt, since=None, until=None).run()
+        assert report.total == len(w.bc.orders) and not report.interrupted and not report.cycle.failed
+        counts = sales_per_order(w.xs)
+        assert set(counts) == expected_orders(w.bc)
+        assert max(counts.values()) == 1
+        writes = len(w.xs.request_log.writes())
+        again = await HistoricalImport(rt, since=None, until=None).run()
+        assert len(w.xs.request_log.writes()) == writes  # a second import writes nothing
+        assert again.cycle.written == 0
+    finally:
+        await rt.aclose()
+        rt.store.close()
+
+
+async def test_dry_run_writes_nothing_and_predicts_the_import(import_world):
+    w = import_world
+    rt = await w.runtime()
+    try:
+        bc_writes = len(w.bc.request_log.writes())
+        report = await HistoricalImport(rt, since=None, until=None, dry_run=True).run()
+        assert len(w.xs.request_log.writes()) == 0 and len(w.bc.request_log.writes()) == bc_writes
+        dry = report.dry_run
+        assert sum(dry.sales.values()) == len(expected_orders(w.bc))
+        assert report.estimated_seconds is not None and report.estimated_seconds > 0
+        real = await HistoricalImport(rt, since=None, until=None).run()
+        created_products = [p for p in rt.store.product_bindings() if p.created]
+        assert {p.sku for p in created_products} == dry.new_products
+        assert len(w.xs.sales) == sum(dry.sales.values())
+    finally:
+        await rt.aclose()
+        rt.store.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_interrupted_import_resumes_without_duplicates(import_world, seed):
+    w = import_world
+    stop_after = random.Random(seed).randint(3, len(w.bc.orders) // 2)
+    rt = await w.runtime()
+    try:
+        stop = asyncio.Event()
+        importer = HistoricalImport(rt, since=None, until=None, stop_event=stop, checkpoint_every=5,
+                                    concurrency=4)
+        original = importer.runtime.cycle
+
+        def cycle_that_stops(stop_event=None):
+            cycle = original(stop_event=stop_event)
+            inner = cycle.mirror_one
+            seen = 0
+
+            async def mirror_one(order, report):
+                nonlocal seen
+                seen += 1
+                if seen == stop_after:
+                    stop.set()  # Ctrl-C in the middle of the import
+                return await inner(order, report)
+
+            cycle.mirror_one = mirror_one
+            return cycle
+
+        importer.runtime.cycle = cycle_that_stops
+        first = await importer.run()
+        assert first.interrupted
+        importer.runtime.cycle = original
+        partial = len(w.xs.sales)
+        assert 0 < partial < len(expected_orders(w.bc))
+        second = await HistoricalImport(rt, since=None, until=None).run()
+        assert not second.interrupted and second.resumed_from is not None
+        counts = sales_per_order(w.xs)
+        assert set(counts) == expected_orders(w.bc) and max(counts.values()) == 1
+    finally:
+        await rt.aclose()
+        rt.store.close()
+
+
+def test_refused_unless_enabled(import_world, capsys):
+    settings = import_world.settings(enabled=False)
+    assert import_history(settings, since=None, until=None, dry_run=False) == 2
+    err = capsys.readouterr().err
+    assert "off by default" in err and "stock" in err and "historical_import" in err
+    assert len(import_world.xs.request_log) == 0 and len(import_world.bc.request_log) == 0
+
+
+async def test_range_limits_the_import(import_world):
+    w = import_world
+    created = sorted((o["date_created"], i) for i, o in w.bc.orders.items())
+    rt = await w.runtime()
+    try:
+        from connector.values import parse_rfc2822
+
+        mid = parse_rfc2822(created[len(created) // 2][0])
+        await HistoricalImport(rt, since=mid, until=None).run()
+        imported = set(sales_per_order(w.xs))
+        assert imported and all(parse_rfc2822(w.bc.orders[i]["date_created"]) >= mid for i in imported)
+    finally:
+        await rt.aclose()
+        rt.store.close()
+
+
+def test_status_names_cover_the_closed_set():
+    assert {SYSTEM_NAMES[i] for i in CLOSED_OR_VOIDED} >= {"Cancelled", "Declined", "Shipped"}
