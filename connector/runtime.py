@@ -14,6 +14,7 @@ import httpx
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.transport import RetryPolicy
 from connector.clients.xseries import XSeriesClient
+from connector.clients.xseries_pacer import XSeriesPacer
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings
 from connector.mapping.register_sale import PosRefs
@@ -43,6 +44,7 @@ class Runtime:
         clock: Clock = SYSTEM_CLOCK,
         retry: RetryPolicy | None = None,
         store: Store | None = None,
+        xs_window_seconds: float | None = None,
     ) -> "Runtime":
         tables = MappingTables.load(settings.mappings_path())
         store = store or Store.open(settings.database_url, clock=clock)
@@ -55,6 +57,8 @@ class Runtime:
             domain_prefix=settings.xseries.domain_prefix,
             token=settings.xseries.token.get_secret_value(),
             api_url=settings.xseries.base_url, http_transport=xs_transport, clock=clock, retry=retry,
+            # The quota window is 5 minutes on real stores; simulators may compress it.
+            pacer=XSeriesPacer(clock=clock, window_seconds=xs_window_seconds) if xs_window_seconds else None,
         )
         try:
             refs = await resolve_pos_refs(xs, settings.xseries, tables.payments)

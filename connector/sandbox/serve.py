@@ -33,6 +33,7 @@ class Sandbox:
         self.xs = xs
         self.seeded = seeded
         self.control = Starlette(routes=[
+            Route("/_sandbox/health", self._health),
             Route("/_sandbox/summary", self._summary),
             Route("/_sandbox/faults", self._faults, methods=["POST"]),
             Route("/_sandbox/orders/{order_id:int}/status", self._set_status, methods=["POST"]),
@@ -65,6 +66,9 @@ class Sandbox:
                             "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")]})
             raise
 
+    async def _health(self, request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "orders": len(self.bc.orders), "sales": len(self.xs.sales)})
+
     async def _summary(self, request: Request) -> JSONResponse:
         sales = list(self.xs.sales.values())
         by_source: dict[str, int] = {}
@@ -96,14 +100,15 @@ class Sandbox:
 
 
 def build_sandbox(*, orders: int, seed: int, bc_quota: int = 150, bc_window_ms: int = 30_000,
-                  xs_window_seconds: float = 300.0, xs_rate_limit: int | None = None,
-                  faults: FaultConfig | None = None) -> Sandbox:
+                  xs_window_seconds: float = 300.0, xs_rate_limit: int | None = None, xs_registers: int = 1,
+                  history_days: float = 2.0, faults: FaultConfig | None = None) -> Sandbox:
     now = SYSTEM_CLOCK.now()
     bc = BigCommerceSimulator(clock=SYSTEM_CLOCK, quota=bc_quota, window_ms=bc_window_ms,
                               faults=faults and FaultConfig(**{**faults.__dict__}))
     xs = XSeriesSimulator(clock=SYSTEM_CLOCK, window_seconds=xs_window_seconds, rate_limit=xs_rate_limit,
+                          registers=xs_registers,
                           faults=faults and FaultConfig(**{**faults.__dict__, "seed": faults.seed + 1}))
-    seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=now - timedelta(days=2))) if orders else None
+    seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=now - timedelta(days=history_days))) if orders else None
     return Sandbox(bc, xs, seeded)
 
 
@@ -114,7 +119,8 @@ def serve_from_args(args: argparse.Namespace) -> int:
                          share_lost_write_response=args.fault_lost_response, seed=args.seed)
     sandbox = build_sandbox(orders=args.orders, seed=args.seed, bc_quota=args.bc_quota,
                             bc_window_ms=args.bc_window_ms, xs_window_seconds=args.xs_window_seconds,
-                            faults=faults)
+                            xs_rate_limit=args.xs_rate_limit, xs_registers=args.xs_registers,
+                            history_days=args.history_days, faults=faults)
     print(f"order-sync sandbox on http://{args.host}:{args.port}  "
           f"(BigCommerce store_hash {sandbox.bc.store_hash}, token {sandbox.bc.access_token}; "
           f"X-Series token {sandbox.xs.token})", flush=True)

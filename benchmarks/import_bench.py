@@ -1,0 +1,142 @@
+"""Historical import throughput, CPU and memory.
+
+The simulators run in their own process (`order-sync sandbox serve`), so the figures measured here
+— CPU time and peak RSS — are the connector's alone. Two runs:
+
+1. quota-bound (default 10,000 orders): the X-Series quota (300 × registers + 50 per 5 minutes)
+   and the BigCommerce quota scaled to a short window; prints orders, wall time, the time the
+   quotas alone would take (quota-bound time) and their ratio, calls per order per API, 429s,
+   connector CPU per order and peak RSS.
+2. --zero-latency (e.g. 100,000 orders): quotas out of the way, for CPU and memory.
+
+    python benchmarks/import_bench.py --orders 10000
+    python benchmarks/import_bench.py --orders 100000 --zero-latency
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from connector.config import Settings
+from connector.history.importer import HistoricalImport
+from connector.runtime import Runtime
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sandbox(port: int, args: argparse.Namespace) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "connector", "sandbox", "serve", "--port", str(port),
+           "--orders", str(args.orders), "--seed", str(args.seed), "--history-days", "400",
+           "--xs-registers", str(args.registers),
+           "--xs-window-seconds", str(args.xs_window), "--bc-quota", str(args.bc_quota),
+           "--bc-window-ms", str(int(args.bc_window * 1000))]
+    if args.zero_latency:
+        cmd += ["--xs-rate-limit", "100000000", "--bc-quota", "100000000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"sandbox exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/health", timeout=2) as r:
+                if json.load(r)["ok"]:
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("sandbox did not start")
+
+
+def summary(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sandbox/summary", timeout=600) as r:
+        return json.load(r)
+
+
+async def run_import(port: int, db: str, args: argparse.Namespace) -> dict:
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings.model_validate({
+        "bigcommerce": {"store_hash": "abc123", "access_token": "bc-test-token", "api_url": url},
+        "xseries": {"domain_prefix": "mystore", "token": "xs-test-token", "api_url": url,
+                    "outlet": "Main Outlet", "register": "Online Store"},
+        "database_url": f"sqlite:///{db}",
+        "historical_import": {"enabled": True},
+    })
+    runtime = await Runtime.start(settings, xs_window_seconds=args.xs_window)
+    try:
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        report = await HistoricalImport(runtime, since=None, until=None, concurrency=args.concurrency).run()
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        xs_stats, bc_stats = runtime.xs.transport.stats, runtime.bc.transport.stats
+        return {
+            "orders": report.total, "failed": len(report.cycle.failed), "wall": wall, "cpu": cpu,
+            "xs_calls": xs_stats.total, "bc_calls": bc_stats.total,
+            "xs_429": xs_stats.rate_limited, "bc_429": bc_stats.rate_limited,
+            "xs_limit": runtime.xs.pacer.limit, "bc_quota": runtime.bc.pacer.quota,
+            "bc_window": runtime.bc.pacer.window,
+        }
+    finally:
+        await runtime.aclose()
+        runtime.store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="historical import benchmark")
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--registers", type=int, default=12, help="X-Series quota 300 × registers + 50")
+    parser.add_argument("--xs-window", type=float, default=30.0, help="X-Series window (real: 300 s)")
+    parser.add_argument("--bc-quota", type=int, default=450, help="BigCommerce requests per window (Pro: 450)")
+    parser.add_argument("--bc-window", type=float, default=3.0, help="BigCommerce window in s (real: 30 s)")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--zero-latency", action="store_true", help="quotas out of the way: CPU and memory")
+    args = parser.parse_args()
+
+    port = free_port()
+    print(f"seeding {args.orders} orders in the sandbox (separate process)…", flush=True)
+    proc = start_sandbox(port, args)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = asyncio.run(run_import(port, str(Path(tmp) / "bench.db"), args))
+        state = summary(port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    n = r["orders"]
+    dup = sum(1 for v in state["sales_per_source_id"].values() if v > 1)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"orders: {n}  sales: {len(state['sales'])}  duplicates: {dup}  failed: {r['failed']}")
+    print(f"wall time: {r['wall']:.1f}s")
+    if not args.zero_latency:
+        xs_rate = r["xs_limit"] / args.xs_window
+        bc_rate = (r["bc_quota"] or args.bc_quota) / (r["bc_window"] or args.bc_window)
+        bound = max(r["xs_calls"] / xs_rate, r["bc_calls"] / bc_rate)
+        print(f"quota-bound time: {bound:.1f}s (X-Series {r['xs_limit']} per {args.xs_window:g}s, "
+              f"BigCommerce {r['bc_quota']} per {r['bc_window']:g}s)  ratio wall/bound: {r['wall'] / bound:.3f}"
+              "  (target ≤ 1.10)")
+    print(f"calls per order: X-Series {r['xs_calls'] / n:.3f}, BigCommerce {r['bc_calls'] / n:.4f}")
+    total_calls = r["xs_calls"] + r["bc_calls"]
+    print(f"429 answers: X-Series {r['xs_429']}, BigCommerce {r['bc_429']} "
+          f"({(r['xs_429'] + r['bc_429']) / total_calls:.2%} of calls; target ≤ 1 %)")
+    print(f"connector CPU: {r['cpu']:.1f}s = {r['cpu'] / n * 1000:.3f} ms per order (target ≤ 1 ms)")
+    print(f"connector peak RSS: {rss_mb:.1f} MB")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
