@@ -8,9 +8,11 @@ accept delta-seconds, because nothing guarantees the format will never change.
 One pacer is shared by every request of a client, so concurrent sync workers spend one quota:
 - after a 429 every caller is blocked until the Retry-After moment (plus a small margin, because an
   HTTP-date has one-second resolution and clocks drift);
-- when the quota is gone (Remaining minus the requests still in flight ≤ 0) and no Retry-After is
-  known, requests are paced at window/limit seconds each, the average refill rate, until a response
-  shows quota again;
+- when the quota is gone (Remaining minus the requests still in flight ≤ 0): if a 429 has shown
+  where the windows begin, wait for the next window (a fixed window resets every window_seconds
+  after the moment a Retry-After named — so a steady import meets one 429, not one per window);
+  otherwise pace at window/limit seconds each, the average refill rate, until a response shows quota
+  again. If the windows are not fixed, the next 429 simply teaches a new phase;
 - when the quota is low (< 10 % of the limit) requests are spread window/limit seconds apart, so a
   burst does not run into a 429 that would stall every worker.
 
@@ -60,6 +62,9 @@ class XSeriesPacer:
         self.limit: int | None = None
         self.remaining: int | None = None
         self.blocked_until: datetime | None = None
+        # A moment a window started (a Retry-After without our margin): windows repeat from it.
+        self.window_phase: datetime | None = None
+        self._refill_at: datetime | None = None
         self._in_flight: deque[float] = deque()
         self._last_sent: float | None = None
         self._lock = asyncio.Lock()
@@ -102,6 +107,8 @@ class XSeriesPacer:
             return None
         if self.blocked_until is None or until > self.blocked_until:
             self.blocked_until = until
+        self.window_phase = until - timedelta(seconds=self.margin_seconds)
+        self._refill_at = self.window_phase
         wait = max(0.0, (self.blocked_until - self.clock.now()).total_seconds())
         log.info("X-Series rate limited: every request waits %.1fs", wait)
         return wait
@@ -133,7 +140,16 @@ class XSeriesPacer:
             if left > _EPSILON_SECONDS:
                 return left
             self.blocked_until = None
+        if self._refill_at is not None and now >= self._refill_at:
+            # A new window began: the quota is full again, but only a response can say how full.
+            self._refill_at = None
+            self.remaining = None
+            self._in_flight.clear()
         available = self.available()
+        if available is not None and available <= 0 and self.window_phase is not None:
+            refill = self._next_window_start(now)
+            self._refill_at = refill
+            return (refill - now).total_seconds() + self.margin_seconds
         interval = self.interval_seconds
         if available is None or interval is None or self.limit is None:
             return 0.0  # nothing known yet: the first response will tell us
@@ -144,6 +160,12 @@ class XSeriesPacer:
         if self._last_sent is None:
             return 0.0
         return self._last_sent + interval - self.clock.monotonic()
+
+    def _next_window_start(self, now: datetime) -> datetime:
+        window = timedelta(seconds=self.window_seconds)
+        elapsed = now - self.window_phase
+        windows = int(elapsed / window) + 1 if elapsed >= timedelta(0) else 0
+        return self.window_phase + windows * window
 
     def _forget_stale(self) -> None:
         horizon = self.clock.monotonic() - self.stale_after_seconds

@@ -157,7 +157,7 @@ async def test_unreadable_retry_after_is_ignored(clock: FakeClock) -> None:
     assert pacer.on_rate_limited(answer(status=429, retry_after="soon")) is None
 
 
-async def test_concurrent_callers_all_wait_out_the_block_then_pace(clock: FakeClock) -> None:
+async def test_concurrent_callers_all_wait_out_the_block_then_go(clock: FakeClock) -> None:
     pacer = make_pacer(clock)
     await send(pacer, answer(300, 0))
     reset = clock.now().replace(microsecond=0) + timedelta(seconds=20)
@@ -171,9 +171,23 @@ async def test_concurrent_callers_all_wait_out_the_block_then_pace(clock: FakeCl
     await asyncio.gather(*(caller() for _ in range(4)))
     unblocked = reset + timedelta(seconds=1)
     assert all(t >= unblocked for t in sent_at)
-    # No response has shown quota yet, so after the block they go one interval apart.
-    gaps = [(b - a).total_seconds() for a, b in zip(sent_at, sent_at[1:])]
-    assert gaps == pytest.approx([1.0, 1.0, 1.0])
+    # The Retry-After moment starts a new window: its quota is full, so they go at once.
+    assert max(sent_at) - min(sent_at) < timedelta(seconds=0.01)
+
+
+async def test_spent_quota_waits_for_the_next_window_once_its_phase_is_known(clock: FakeClock) -> None:
+    pacer = make_pacer(clock)
+    await send(pacer, answer(300, 0))
+    window_start = clock.now().replace(microsecond=0) + timedelta(seconds=20)
+    pacer.on_rate_limited(answer(300, 0, 429, retry_after=to_http_date(window_start)))
+    await pacer.before_request()  # the block ends at the window's start (+ margin)
+    assert clock.now() >= window_start
+    # The new window's quota gets spent: the pacer waits for the following window (one window
+    # after the phase), instead of probing one request per interval into a 429.
+    pacer.after_response(answer(300, 0))
+    await pacer.before_request()
+    next_window = window_start + timedelta(seconds=300)
+    assert next_window <= clock.now() <= next_window + timedelta(seconds=1.5)
 
 
 async def test_a_later_429_never_shortens_the_block(clock: FakeClock) -> None:
