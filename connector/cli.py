@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="orders created up to this date (default: where the daemon's cursor started)")
     p.add_argument("--dry-run", action="store_true",
                    help="write nothing; print what would be created and how long the quotas make it take")
+    p = command("id-check", "apply an ID-verification event to an order now (the rules and Order Protection apply)")
+    p.add_argument("order_id", type=int, metavar="ORDER_ID", help="the BigCommerce order id")
+    p.add_argument("event", choices=["started", "submitted", "passed", "failed", "approved", "rejected"],
+                   help="started/submitted: in progress; passed/approved: passed; failed/rejected: failed")
+    p.add_argument("--check-id", metavar="ID", default=None,
+                   help="the check this event belongs to (default: the order's latest check)")
+    p = command("audit", "show the audit log: every write and every decision not to write")
+    p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order (all its entries)")
+    p.add_argument("--limit", type=int, default=100, metavar="N", help="the last N entries (default 100)")
     p = command("demo", "run order-sync against built-in simulators of both platforms (no credentials)")
     p.add_argument("--orders", type=int, default=40, help="orders in the simulated store (default 40)")
     p.add_argument("--seed", type=int, default=7, help="random seed of the simulated store")
@@ -123,6 +132,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from connector.history.command import import_history
 
         return import_history(settings, since=args.since, until=args.until, dry_run=args.dry_run)
+    if command == "id-check":
+        from connector.idv.commands import id_check
+
+        return asyncio.run(id_check(settings, args.order_id, args.event, args.check_id))
+    if command == "audit":
+        from connector.idv.commands import show_audit
+
+        return show_audit(settings, args.order, args.limit)
     if command == "retry-failed":
         from connector.commands import retry_failed
 

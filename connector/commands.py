@@ -12,8 +12,13 @@ log = logging.getLogger("connector.cli")
 
 
 async def sync_once(settings: Settings, **runtime_options) -> int:
+    from connector.idv.service import poll_once, start_if_enabled
+
     runtime = await Runtime.start(settings, **runtime_options)
     try:
+        # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
+        idv = await start_if_enabled(settings, runtime.bc, runtime.store)
+        idv_settled = await poll_once(idv)
         report = await runtime.cycle().run()
     finally:
         await runtime.aclose()
@@ -22,7 +27,7 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
         report.window_start, report.window_end, report.seen, report.written, len(report.failed),
         ", ".join(f"{k.value}={v}" for k, v in sorted(report.outcomes.items())) or "nothing to do",
     )
-    return 1 if report.failed else 0
+    return 1 if report.failed or not idv_settled else 0
 
 
 def show_status(settings: Settings, out=None) -> int:
@@ -53,6 +58,10 @@ def show_status(settings: Settings, out=None) -> int:
             state = "parked" if f.parked else f"next try {f.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
             print(f"  order {f.bc_order_id}: step {f.step}, {f.attempts} attempt(s), {state}: {f.reason}",
                   file=out)
+        from connector.idv.commands import status_lines
+
+        for line in status_lines(settings, store):
+            print(line, file=out)
     finally:
         store.close()
     return 0

@@ -77,6 +77,9 @@ class IdVerificationSettings(_Section):
     webhook_secret: SecretStr | None = None
     # Accepted clock difference for webhook timestamps (replay window).
     webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    # Where the daemon (order-sync run) serves POST /webhooks/id-verification when enabled.
+    webhook_host: str = Field(default="127.0.0.1", min_length=1)
+    webhook_port: int = Field(default=8787, ge=0, le=65535)
 
 
 class Settings(_Section):

@@ -5,6 +5,9 @@ APScheduler (3.x) runs one sync cycle every sync.interval_seconds: never two at 
 hand finishes the orders it has started (none is left half-written), starts no new one, and the
 process exits 0. Errors of a cycle are logged and the next cycle tries again: the daemon does not die
 on bad input, an API outage or a revoked token.
+
+With id_verification.enabled, each cycle first polls Real ID's metafields, and the daemon serves
+POST /webhooks/id-verification on id_verification.webhook_host:webhook_port (connector.idv).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connector.config import Settings
 from connector.errors import CredentialsError
+from connector.idv.server import WebhookServer
+from connector.idv.service import IdvService, poll_once, start_if_enabled
 from connector.runtime import Runtime
 
 log = logging.getLogger("connector.daemon")
@@ -25,6 +30,12 @@ log = logging.getLogger("connector.daemon")
 
 async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> int:
     runtime = await Runtime.start(settings, **runtime_options)
+    try:
+        idv, webhook = await _start_id_verification(settings, runtime)
+    except BaseException:
+        await runtime.aclose()
+        runtime.store.close()
+        raise
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
     idle = asyncio.Event()
     idle.set()
@@ -34,6 +45,8 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
             return
         idle.clear()
         try:
+            # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
+            await poll_once(idv)
             report = await runtime.cycle(stop_event=stop).run()
             log.info("cycle: %d seen, %d written, %d failed", report.seen, report.written, len(report.failed))
         except CredentialsError as exc:
@@ -56,10 +69,24 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
         scheduler.shutdown(wait=False)
         await idle.wait()
     finally:
+        if webhook is not None:
+            await webhook.stop()
         await runtime.aclose()
         runtime.store.close()
     log.info("order-sync daemon stopped")
     return 0
+
+
+async def _start_id_verification(settings: Settings, runtime: Runtime) -> tuple[IdvService | None, WebhookServer | None]:
+    """When enabled: the rules checked against the store, and the webhook server (if a secret is set)."""
+    idv = await start_if_enabled(settings, runtime.bc, runtime.store)
+    receiver = idv.webhook_receiver() if idv is not None else None
+    if receiver is None:
+        return idv, None
+    conf = settings.id_verification
+    webhook = WebhookServer(receiver.app(), conf.webhook_host, conf.webhook_port)
+    await webhook.start()
+    return idv, webhook
 
 
 def run_daemon(settings: Settings) -> int:

@@ -11,7 +11,7 @@ Money rules (why the sale's total equals the order's total to the cent, in both 
   Both inc-tax and tax figures are given by BigCommerce in either tax mode, so the same arithmetic
   serves tax-inclusive and tax-exclusive stores.
 - Amounts are rounded to cents, then the rounding residue (a cent or two) is put on the largest
-  line so that the lines add up exactly to total_inc_tax and total_tax. A larger gap means the order
+  line (the tax residue on the most-taxed line) so that the lines add up exactly to total_inc_tax and total_tax. A larger gap means the order
   is inconsistent: the plan is refused with a readable reason rather than guessed at.
 - X-Series takes a unit price and unit tax (0.9 register_sale_products). When a line's amounts do
   not divide evenly by its quantity it is split into (n−1) units at the rounded-down unit amounts
@@ -244,7 +244,8 @@ def _cents(value: Decimal) -> Decimal:
 
 def _reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: Decimal,
                total_tax: Decimal) -> list[tuple[Decimal, Decimal]]:
-    """Put the rounding residue on the largest line; refuse an order whose lines do not add up."""
+    """Put the rounding residue on the largest (most-taxed) line; refuse an order whose lines do not
+    add up."""
     if not amounts:
         if total_inc != ZERO:
             raise MappingError(f"the order has no lines but a total of {total_inc}", order_id=order_id)
@@ -259,10 +260,15 @@ def _reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc:
             " the order is inconsistent, check it in BigCommerce",
             order_id=order_id,
         )
+    amounts = list(amounts)
     largest = max(range(len(amounts)), key=lambda i: amounts[i][0])
     inc, tax = amounts[largest]
-    amounts = list(amounts)
-    amounts[largest] = (inc + gap_inc, tax + gap_tax)
+    amounts[largest] = (inc + gap_inc, tax)
+    # The tax residue goes to the most-taxed line: put on the largest line it could give a
+    # tax-exempt line a tax (even a negative one).
+    most_taxed = max(range(len(amounts)), key=lambda i: amounts[i][1])
+    inc, tax = amounts[most_taxed]
+    amounts[most_taxed] = (inc, tax + gap_tax)
     return amounts
 
 

@@ -21,7 +21,8 @@ def make_engine(database_url: str) -> Engine:
             cursor = dbapi_conn.cursor()
             # WAL lets the status command and a second process read while a cycle writes;
             # busy_timeout makes concurrent writers wait instead of failing.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # switching needs a lock
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()

@@ -34,6 +34,8 @@ MIGRATIONS: list[Migration] = [
      _create(t.SchemaVersion, t.OrderBinding, t.ProductBinding, t.CustomerBinding, t.XsProduct, t.XsCustomer,
              t.IndexCursor, t.SyncCursor, t.FailedOrder, t.AuditEntry, t.CycleRun, t.Lease)),
     (2, "historical import checkpoints", _create(ImportRun)),
+    (3, "ID verification: checks per order, metafield versions seen, webhook deliveries",
+     _create(t.IdvCheck, t.IdvMetafieldSeen, t.IdvWebhookDelivery)),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -59,6 +61,8 @@ def migrate(engine: Engine) -> list[int]:
             continue
         try:
             with engine.begin() as conn:
+                if conn.dialect.name == "sqlite":  # else pysqlite runs DDL outside the transaction: two
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")  # processes would race; now one waits
                 apply(conn)
                 conn.execute(
                     text("INSERT INTO schema_version (version, description, applied_at) VALUES (:v, :d, :t)"),

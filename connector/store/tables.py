@@ -156,3 +156,48 @@ class SchemaVersion(SQLModel, table=True):
     version: int = Field(primary_key=True)
     description: str
     applied_at: datetime = _dt(nullable=False)
+
+
+# ---- ID verification (schema version 2) ------------------------------------------------------
+
+
+class IdvCheck(SQLModel, table=True):
+    """One ID-verification check of an order, as order-sync last applied or ignored it.
+
+    The order's latest check is its one row with superseded False (connector.idv.latest): `seq`
+    is the order in which check ids were first seen, `last_occurred_at` the time of the last event
+    applied, against which a late event is judged stale.
+    """
+
+    __tablename__ = "idv_check"
+    bc_order_id: int = Field(primary_key=True)
+    check_id: str = Field(primary_key=True)  # "" for the check of events given without an id
+    seq: int
+    stage: str  # in_progress | passed | failed
+    event: str  # the event's name as its source gave it
+    source: str  # cli | webhook | metafield
+    last_occurred_at: datetime = _dt(nullable=False)
+    superseded: bool = False
+    updated_at: datetime = _dt(nullable=False)
+
+
+class IdvMetafieldSeen(SQLModel, table=True):
+    """The version of each `realid` verification_status metafield already handled.
+
+    The metafield poll re-reads an overlap each cycle; a row here with the same date_modified and
+    value means that version was decided on already (no check-id read, no second audit entry).
+    """
+
+    __tablename__ = "idv_metafield_seen"
+    metafield_id: int = Field(primary_key=True)
+    bc_order_id: int
+    value: str
+    date_modified: datetime = _dt(nullable=False)
+
+
+class IdvWebhookDelivery(SQLModel, table=True):
+    """Signatures of webhook bodies accepted within the replay window: a replayed body is refused."""
+
+    __tablename__ = "idv_webhook_delivery"
+    digest: str = Field(primary_key=True)  # hex SHA-256 of the raw body (accepted, so signed)
+    received_at: datetime = _dt(nullable=False)

@@ -30,6 +30,7 @@ from connector.errors import (
 from connector.logs import current_order_id
 from connector.store.leases import LeaseTimeout
 from connector.sync.order_mirror import MirrorDeps, OrderMirror, Outcome
+from connector.sync.racing_writes import racing
 from connector.sync.xseries_index import XSeriesIndex
 
 log = logging.getLogger("connector.sync")
@@ -103,7 +104,7 @@ class SyncCycle:
                 batch, invalid = [], []
         if not await self._settle_batch(batch, invalid, report):
             return
-        self.d.store.set_cursor(report.window_end)
+        racing(self.d.store.set_cursor, report.window_end)
         report.completed = True
 
     async def _settle_batch(self, batch: list[Order], invalid: list, report: CycleReport) -> bool:
@@ -117,19 +118,30 @@ class SyncCycle:
         if not batch:
             return not self.stop_event.is_set()
         semaphore = asyncio.Semaphore(self.concurrency)
+        waiting = self._waiting_failures()
 
         async def one(order: Order) -> bool:
             async with semaphore:
                 if self.stop_event.is_set():
                     return False  # not started: the cursor must not pass it
+                if order.id in waiting and order.date_modified < waiting[order.id]:
+                    return True  # recorded as failed since its last change, and not due: settled
                 await self.mirror_one(order, report)
                 return True
 
         results = await asyncio.gather(*(one(o) for o in batch))
         if not all(results):
             return False
-        self.d.store.set_cursor(max(o.date_modified for o in batch))
+        racing(self.d.store.set_cursor, max(o.date_modified for o in batch))
         return not self.stop_event.is_set()
+
+    def _waiting_failures(self) -> dict[int, datetime]:
+        """Failed orders the window's re-read must not retry: parked ones (until retry-failed) and
+        those backing off (the failed queue retries them when due). Order id → the second of its
+        last failure: an order changed since then (the merchant fixed it) is retried all the same."""
+        now = self.d.store.clock.now()
+        return {f.bc_order_id: f.last_failed_at.replace(microsecond=0) for f in self.d.store.failures()
+                if f.parked or f.next_attempt_at > now}
 
     async def mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
         mirror = OrderMirror(self.d)
@@ -173,8 +185,8 @@ class SyncCycle:
             await self.mirror_one(order, report)
 
     def _fail(self, order_id: int, step: str, reason: str, *, permanent: bool, report: CycleReport) -> None:
-        row = self.d.store.record_failure(order_id, step=step, reason=reason, permanent=permanent,
-                                          max_attempts=self.max_attempts)
+        row = racing(self.d.store.record_failure, order_id, step=step, reason=reason, permanent=permanent,
+                     max_attempts=self.max_attempts)
         report.failed[order_id] = reason
         state = "parked" if row.parked else f"retry at {row.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
         log.warning("order %s failed at %s (attempt %d, %s): %s", order_id, step, row.attempts, state, reason,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from connector.clients.bigcommerce_models import Order
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import RegisterSale, Sale
-from connector.errors import TransientApiError, UnknownWriteOutcome
+from connector.errors import ApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import PosRefs, to_register_sale
 from connector.mapping.sale_plan import (
@@ -152,9 +152,11 @@ class OrderMirror:
                     api="xseries", method="POST", path="/api/register_sales",
                 ) from exc
             log.info("order %s: sale write answer lost, found sale %s", order.id, sale.id)
-        except Exception:
+        except ApiError:
             # The write was refused or never sent (4xx, 429s exhausted, connection refused):
-            # nothing exists in X-Series, so the binding is no longer pending.
+            # nothing exists in X-Series, so the binding is no longer pending. Any other error
+            # (an answer that cannot be read, a bug, a cancellation) may follow an applied write:
+            # the binding stays pending and the sale is looked up before any new write.
             binding.pending_state = None
             store.save_order_binding(binding)
             raise
@@ -204,8 +206,14 @@ class OrderMirror:
         sale = await self._find_sale(binding.invoice_number)
         store = self.d.store
         if binding.pending_state == PosState.VOIDED.value and binding.sale_id:
-            # A void re-post is safe to repeat: simply let the decision run again.
+            # A void re-post is safe to repeat: simply let the decision run again — unless the
+            # void did land, which the binding must record whatever the order says by now.
             binding.pending_state = None
+            if sale is not None and sale.id == binding.sale_id and (sale.status or "").upper() == "VOIDED":
+                binding.pos_state = PosState.VOIDED.value
+                store.audit(platform="connector", action="recover_void", bc_order_id=binding.bc_order_id,
+                            target_id=sale.id, reason="an earlier void had no answer; the sale is voided",
+                            after=sale.status)
         elif sale is not None:
             state = PosState.VOIDED if (sale.status or "").upper() == "VOIDED" else PosState(binding.pending_state)
             binding.sale_id = sale.id

@@ -1,0 +1,75 @@
+"""What a decision can come to, and the pure rule that picks it from a target and a current status.
+
+Order Protection is this rule: a protected current status wins over everything (nothing is
+written, whatever the check says); then a write that would not change the status is not sent.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from connector.idv.rules import Rules
+from connector.idv.stages import Source, Stage
+
+
+class Outcome(str, enum.Enum):
+    """Every decision ends as exactly one of these, and each is audited."""
+
+    WRITTEN = "written"
+    SKIPPED_PROTECTED = "skipped_protected"
+    SKIPPED_DISABLED = "skipped_disabled"
+    SKIPPED_STALE = "skipped_stale"
+    UNCHANGED = "unchanged"
+
+    @property
+    def label(self) -> str:
+        return OUTCOME_LABELS[self]
+
+    @property
+    def audit_action(self) -> str:
+        return AUDIT_PREFIX + self.value
+
+
+OUTCOME_LABELS = {
+    Outcome.WRITTEN: "written",
+    Outcome.SKIPPED_PROTECTED: "skipped (protected)",
+    Outcome.SKIPPED_DISABLED: "skipped (disabled)",
+    Outcome.SKIPPED_STALE: "skipped (stale event)",
+    Outcome.UNCHANGED: "unchanged",
+}
+# Audit-log actions of this feature are "idv_<outcome>", on platform "bigcommerce".
+AUDIT_PREFIX = "idv_"
+AUDIT_PLATFORM = "bigcommerce"
+
+
+class Plan(str, enum.Enum):
+    WRITE = "write"
+    PROTECTED = "protected"
+    UNCHANGED = "unchanged"
+
+
+def plan_for(target: int, current: int, rules: Rules) -> Plan:
+    if rules.is_protected(current):
+        return Plan.PROTECTED
+    if current == target:
+        return Plan.UNCHANGED
+    return Plan.WRITE
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision about one event: what happened, to which order, for which check, and why."""
+
+    outcome: Outcome
+    order_id: int
+    event: str
+    stage: Stage
+    source: Source
+    check_id: str | None
+    occurred_at: datetime
+    before: int | None  # the order's status when decided (None: not read)
+    after: int | None  # its status once done (None: not read)
+    target: int | None  # the status the stage asks for (None: not looked up)
+    reason: str

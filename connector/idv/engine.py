@@ -1,0 +1,94 @@
+"""The decision engine: every event, from any source, goes through handle() and ends audited.
+
+    disabled?            → skipped (disabled): nothing read, nothing written
+    stale (latest.py)?   → skipped (stale event): the order is read for the audit entry only
+    else the stage's target status through the protected writer (writer.py)
+                         → written | skipped (protected) | unchanged
+
+Events of one order are handled one at a time (a lease per order, shared with other processes on
+the same database), so the webhook and the metafield poll cannot interleave on one order. The
+check records are saved with the decision's audit entry only once the decision is made: an event
+whose handling failed (API down) leaves no trace and is judged the same way when it comes again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from contextlib import AbstractAsyncContextManager
+from typing import Callable
+
+from connector.idv.decision import Decision, Outcome
+from connector.idv.latest import Verdict, judge, records_after
+from connector.idv.ledger import Ledger
+from connector.idv.rules import Rules
+from connector.idv.stages import CheckEvent
+from connector.idv.writer import OrderStatusPort, ProtectedStatusWriter
+
+log = logging.getLogger("connector.idv")
+
+LockFactory = Callable[[str], AbstractAsyncContextManager[None]]
+
+
+def local_locks() -> LockFactory:
+    """One asyncio lock per key: enough within one process (tests, the property test)."""
+    locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+    return lambda key: locks[key]
+
+
+class IdvEngine:
+    def __init__(
+        self,
+        *,
+        bc: OrderStatusPort,
+        rules: Rules | None,
+        ledger: Ledger,
+        enabled: bool,
+        lock: LockFactory | None = None,
+    ) -> None:
+        if enabled and rules is None:
+            raise ValueError("an enabled engine needs resolved rules")
+        self.enabled = enabled
+        self.bc = bc
+        self.rules = rules
+        self.ledger = ledger
+        self.lock = lock or local_locks()
+        self.writer = ProtectedStatusWriter(bc, rules) if rules is not None else None
+
+    async def handle(self, event: CheckEvent) -> Decision:
+        if not self.enabled:
+            decision = self._decision(event, Outcome.SKIPPED_DISABLED, event.check_id,
+                                      reason="id_verification.enabled is false: nothing is written")
+            self.ledger.record(decision, [])
+            return decision
+        async with self.lock(f"idv:{event.order_id}"):
+            checks = self.ledger.checks(event.order_id)
+            judgement = judge(event, checks)
+            records = records_after(event, judgement, checks)
+            if judgement.verdict is Verdict.STALE:
+                # Read only to show the order's status in the audit entry; nothing is written.
+                current = (await self.bc.get_order(event.order_id)).status_id
+                decision = self._decision(event, Outcome.SKIPPED_STALE, judgement.check_id, before=current,
+                                          after=current, reason=judgement.reason)
+            else:
+                assert self.writer is not None and self.rules is not None
+                target = self.rules.target(event.stage)
+                result = await self.writer.apply(event.order_id, target)
+                decision = self._decision(
+                    event, result.outcome, judgement.check_id, before=result.before, after=result.after,
+                    target=target, reason=f"{event.stage.value}: {result.reason}",
+                )
+            self.ledger.record(decision, records)
+        log.info("order %s: ID check %s %s (%s) → %s: %s", event.order_id, decision.check_id or "-",
+                 event.event, event.source.value, decision.outcome.label, decision.reason)
+        return decision
+
+    @staticmethod
+    def _decision(event: CheckEvent, outcome: Outcome, check_id: str | None, *, reason: str,
+                  before: int | None = None, after: int | None = None, target: int | None = None) -> Decision:
+        return Decision(
+            outcome=outcome, order_id=event.order_id, event=event.event, stage=event.stage, source=event.source,
+            check_id=check_id or None, occurred_at=event.occurred_at, before=before, after=after,
+            target=target, reason=reason,
+        )

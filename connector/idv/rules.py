@@ -1,0 +1,159 @@
+"""The ID-verification rules table (mappings/id_verification.yaml) and its resolution to status ids.
+
+The file names a target status for each stage and the protected statuses. A status may be written
+as its id (0–14), its system name ("Awaiting Fulfillment") or the store's own label for it (what the
+control panel shows after the merchant renamed it). Labels only exist on the store, so the table is
+resolved at start-up against GET /v2/order_statuses (reference §5): from then on everything keys on
+the id, which never changes. A name the store does not have — or one that means two different
+statuses, e.g. a system name the merchant gave to another status as its label — stops start-up with
+the store's statuses listed, so the merchant can pick one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connector.clients.bigcommerce_models import OrderStatus
+from connector.errors import ConfigError
+from connector.idv.stages import Stage
+from connector.mapping.statuses import SYSTEM_NAMES, status_name
+from connector.yamlfile import load_yaml
+
+TOP_KEYS = ("stages", "protected")
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A status as the file wrote it, and where (file:line) for error messages."""
+
+    value: Any
+    where: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The resolved table: stage → status id, and the protected ids."""
+
+    targets: dict[Stage, int]
+    protected: frozenset[int]
+    # The store's label per status id, for messages and the audit log.
+    labels: dict[int, str]
+
+    def target(self, stage: Stage) -> int:
+        return self.targets[stage]
+
+    def is_protected(self, status_id: int) -> bool:
+        return status_id in self.protected
+
+    def describe(self, status_id: int | None) -> str:
+        if status_id is None:
+            return "unknown"
+        system = status_name(status_id)
+        label = self.labels.get(status_id, system)
+        return f"{status_id} {system}" + (f" ({label!r})" if label and label != system else "")
+
+
+@dataclass(frozen=True)
+class RulesFile:
+    """The table as written, before the store's labels are known."""
+
+    stages: dict[Stage, _Named]
+    protected: tuple[_Named, ...]
+    source: str
+
+    @classmethod
+    def load(cls, path: Path) -> "RulesFile":
+        doc = load_yaml(path)
+        data = doc.data
+        if not isinstance(data, dict):
+            raise ConfigError(f"{doc.where(())}: expected the keys stages and protected")
+        for key in data:
+            if key not in TOP_KEYS:
+                raise ConfigError(f"{doc.where((key,))}: unknown key {key!r} (expected stages, protected)")
+        stages_raw = data.get("stages")
+        if not isinstance(stages_raw, dict):
+            raise ConfigError(
+                f"{doc.where(('stages',))}: 'stages:' must map in_progress, passed and failed to a status"
+            )
+        stages: dict[Stage, _Named] = {}
+        for key, value in stages_raw.items():
+            where = doc.where(("stages", key))
+            try:
+                stage = Stage(str(key).strip().lower())
+            except ValueError:
+                raise ConfigError(
+                    f"{where}: unknown stage {key!r}; the stages are in_progress, passed, failed"
+                ) from None
+            stages[stage] = _Named(_scalar(value, where), where)
+        missing = [s.value for s in Stage if s not in stages]
+        if missing:
+            raise ConfigError(f"{doc.where(('stages',))}: no target status for {', '.join(missing)}")
+        protected_raw = data.get("protected", [])
+        if protected_raw is None:
+            protected_raw = []
+        if not isinstance(protected_raw, list):
+            raise ConfigError(f"{doc.where(('protected',))}: 'protected:' must be a list of statuses")
+        protected = tuple(
+            _Named(_scalar(v, doc.where(("protected", i))), doc.where(("protected", i)))
+            for i, v in enumerate(protected_raw)
+        )
+        return cls(stages=stages, protected=protected, source=str(doc.path))
+
+    def resolve(self, store_statuses: list[OrderStatus]) -> Rules:
+        """Names → ids against the store's statuses. ConfigError lists the store's statuses."""
+        known = {s.id: s for s in store_statuses}
+        labels = {s.id: s.label for s in store_statuses}
+        targets = {stage: _resolve(named, known) for stage, named in self.stages.items()}
+        protected = frozenset(_resolve(named, known) for named in self.protected)
+        return Rules(targets=targets, protected=protected, labels=labels)
+
+    def resolve_offline(self) -> Rules:
+        """Ids and system names only (no store at hand): for tests and for `--help`-style output."""
+        return self.resolve([
+            OrderStatus(id=i, name=n, system_label=n, custom_label=n) for i, n in SYSTEM_NAMES.items()
+        ])
+
+
+def _scalar(value: Any, where: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"{where}: a status is an id (0–14) or a name, not {value!r}")
+    return value
+
+
+def _resolve(named: _Named, known: dict[int, OrderStatus]) -> int:
+    value = named.value
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        status_id = int(value)
+        if status_id in known:
+            return status_id
+        raise ConfigError(f"{named.where}: the store has no status {status_id}; {_listing(known)}")
+    text = value.strip().casefold()
+    matches = sorted({
+        s.id for s in known.values()
+        if text in {
+            (s.custom_label or "").strip().casefold(),
+            (s.system_label or "").strip().casefold(),
+            (s.name or "").strip().casefold(),
+            SYSTEM_NAMES.get(s.id, "").casefold(),
+        }
+    })
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ConfigError(f"{named.where}: the store has no status named {value!r}; {_listing(known)}")
+    raise ConfigError(
+        f"{named.where}: {value!r} names more than one status on this store "
+        f"({', '.join(_one(known[i]) for i in matches)}); write its id instead; {_listing(known)}"
+    )
+
+
+def _one(status: OrderStatus) -> str:
+    system = SYSTEM_NAMES.get(status.id, status.name)
+    label = status.label
+    return f"{status.id} {system}" + (f" (shown as {label!r})" if label and label != system else "")
+
+
+def _listing(known: dict[int, OrderStatus]) -> str:
+    return "the store's statuses are: " + ", ".join(_one(known[i]) for i in sorted(known))

@@ -1,0 +1,63 @@
+"""The daemon's small HTTP server for the ID-verification webhook (uvicorn, in the daemon's loop).
+
+The socket is bound here, before uvicorn starts, so a port in use is a clear start-up error
+(uvicorn itself would call sys.exit inside the event loop). uvicorn's own signal handling is
+switched off: the daemon owns SIGTERM/SIGINT and stops the server as part of its shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import Iterator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from connector.errors import ConfigError
+
+log = logging.getLogger("connector.idv.server")
+
+
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the daemon handles signals
+
+
+class WebhookServer:
+    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+        self.host = host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind((host, port))
+        except OSError as exc:
+            self._sock.close()
+            raise ConfigError(
+                f"id_verification.webhook_host/webhook_port: cannot listen on {host}:{port} ({exc.strerror})"
+            ) from None
+        self.port = self._sock.getsockname()[1]
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+        self._server = _EmbeddedServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises what stopped it
+                raise RuntimeError("the webhook server stopped while starting")
+            await asyncio.sleep(0.01)
+        log.info("ID-verification webhook listening on http://%s:%s/webhooks/id-verification", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            self._sock.close()
+            return
+        self._server.should_exit = True
+        await self._task
+        self._sock.close()

@@ -1,0 +1,94 @@
+"""ID verification assembled from the settings: rules resolved against the store, the engine on
+the database, the metafield poller and the webhook receiver. The CLI and the daemon start it here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from connector.clients.bigcommerce import BigCommerceClient
+from connector.config import Settings
+from connector.idv.engine import IdvEngine
+from connector.idv.ledger import SqlLedger
+from connector.idv.metafields import MetafieldPoller, PollReport, summarize
+from connector.idv.rules import Rules, RulesFile
+from connector.idv.stages import Stage
+from connector.idv.webhook import SqlDeliveryLog, WebhookReceiver
+from connector.mapping.tables import ID_VERIFICATION, mapping_file
+from connector.store.repository import Store
+
+log = logging.getLogger("connector.idv")
+
+
+@dataclass
+class IdvService:
+    settings: Settings
+    store: Store
+    engine: IdvEngine
+    rules: Rules | None  # None when disabled: the store's statuses are not even read
+    poller: MetafieldPoller | None
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.id_verification.enabled
+
+    @classmethod
+    async def start(cls, settings: Settings, bc: BigCommerceClient, store: Store) -> "IdvService":
+        """Load the rules table; when enabled, resolve it against the store (ConfigError: stop)."""
+        conf = settings.id_verification
+        rules_file = RulesFile.load(mapping_file(settings.mappings_path(), ID_VERIFICATION))
+        rules = rules_file.resolve(await bc.list_order_statuses()) if conf.enabled else None
+        engine = IdvEngine(bc=bc, rules=rules, ledger=SqlLedger(store, rules), enabled=conf.enabled,
+                           lock=store.leases.hold)
+        poller = None
+        if conf.enabled:
+            poller = MetafieldPoller(bc=bc, engine=engine, store=store,
+                                     overlap_seconds=settings.sync.overlap_seconds, start_at=settings.sync.start_at)
+            log.info(
+                "ID verification on: in progress → %s, passed → %s, failed → %s; protected: %s",
+                *(rules.describe(rules.target(s)) for s in (Stage.IN_PROGRESS, Stage.PASSED, Stage.FAILED)),
+                ", ".join(rules.describe(i) for i in sorted(rules.protected)) or "none",
+            )
+        return cls(settings=settings, store=store, engine=engine, rules=rules, poller=poller)
+
+    async def poll(self) -> PollReport | None:
+        """The metafield poll of one cycle (None when disabled)."""
+        return await self.poller.poll() if self.poller is not None else None
+
+    def webhook_receiver(self) -> WebhookReceiver | None:
+        """The webhook endpoint, when enabled and a secret is configured."""
+        conf = self.settings.id_verification
+        if not conf.enabled:
+            return None
+        if conf.webhook_secret is None or not conf.webhook_secret.get_secret_value():
+            log.info("ID-verification webhook not served: id_verification.webhook_secret is not set")
+            return None
+        return WebhookReceiver(
+            engine=self.engine, secret=conf.webhook_secret.get_secret_value(),
+            tolerance_seconds=conf.webhook_tolerance_seconds, clock=self.store.clock,
+            deliveries=SqlDeliveryLog(self.store),
+        )
+
+
+async def start_if_enabled(settings: Settings, bc: BigCommerceClient, store: Store) -> IdvService | None:
+    """For `order-sync sync` and the daemon: the service when enabled (rules checked against the
+    store now, so a bad name stops start-up), else None and not a single request."""
+    if not settings.id_verification.enabled:
+        return None
+    return await IdvService.start(settings, bc, store)
+
+
+async def poll_once(service: IdvService | None) -> bool:
+    """One metafield poll, never raising: False when something is left to retry."""
+    if service is None:
+        return True
+    try:
+        report = await service.poll()
+    except Exception as exc:  # noqa: BLE001 - the mirror must run even when the poll cannot
+        log.error("ID-verification metafield poll failed (next cycle tries again): %s", exc)
+        return False
+    if report is not None:
+        log.info("ID-verification metafield poll: %s", summarize(report))
+        return not report.failed
+    return True

@@ -1,0 +1,186 @@
+"""POST /webhooks/id-verification: signed ID-verification events, served by the daemon.
+
+Body: JSON {"order_id": 123, "event": "started|submitted|passed|failed|approved|rejected",
+"check_id": "chk_1", "occurred_at": "2026-01-01T12:00:00Z"}.
+
+Header: X-OrderSync-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with
+id_verification.webhook_secret>. The sender signs the exact bytes it sends; we verify those bytes
+before parsing anything, compare in constant time (hmac.compare_digest), and then require
+occurred_at (with an explicit offset) to lie within ±webhook_tolerance_seconds of our clock.
+Inside that window a byte-identical body is refused as a replay: the signatures of accepted bodies
+are kept in the database for twice the window (so restarts and several daemons on one database
+agree). A late or refused delivery is not lost for Real ID's own checks: the metafield poll reads
+the verdict from the order anyway.
+
+Answers: 200 {"outcome": ...} decided (whatever the decision); 400 signed but malformed;
+401 bad or missing signature, or occurred_at outside the window; 404 no such order; 409 replay;
+413 body too large; 503 BigCommerce could not be reached (nothing recorded: send it again).
+Nothing is written on any answer but 200.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from connector.clock import Clock
+from connector.errors import NotFoundError
+from connector.idv.engine import IdvEngine
+from connector.idv.stages import CheckEvent, Source, stage_of_event
+from connector.store.repository import Store
+from connector.store.tables import IdvWebhookDelivery
+
+log = logging.getLogger("connector.idv.webhook")
+
+PATH = "/webhooks/id-verification"
+SIGNATURE_HEADER = "X-OrderSync-Signature"
+MAX_BODY_BYTES = 64 * 1024
+
+
+def signature_for(secret: str, body: bytes) -> str:
+    """The header value a sender puts on `body`."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def signature_matches(secret: str, body: bytes, header: str | None) -> bool:
+    if not header:
+        return False
+    scheme, _, given = header.strip().partition("=")
+    if scheme.strip().lower() != "sha256" or not given:
+        return False
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode("ascii"), given.strip().lower().encode("utf-8", "replace"))
+
+
+class DeliveryLog(Protocol):
+    def claim(self, digest: str, now: datetime, keep: timedelta) -> bool:
+        """True the first time `digest` is seen within `keep`; False for a replay."""
+
+    def release(self, digest: str) -> None:
+        """Forget a delivery whose handling failed, so the sender may send it again."""
+
+
+class SqlDeliveryLog:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def claim(self, digest: str, now: datetime, keep: timedelta) -> bool:
+        with self.store.session() as s:
+            s.exec(delete(IdvWebhookDelivery).where(IdvWebhookDelivery.received_at < now - keep))
+            s.commit()
+        try:
+            with self.store.session() as s:
+                s.add(IdvWebhookDelivery(digest=digest, received_at=now))
+                s.commit()
+            return True
+        except IntegrityError:
+            return False
+
+    def release(self, digest: str) -> None:
+        with self.store.session() as s:
+            s.exec(delete(IdvWebhookDelivery).where(IdvWebhookDelivery.digest == digest))
+            s.commit()
+
+
+class _BadPayload(ValueError):
+    pass
+
+
+def parse_payload(body: bytes) -> tuple[int, str, str, datetime]:
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise _BadPayload("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise _BadPayload("the body must be a JSON object")
+    order_id = data.get("order_id")
+    if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
+        raise _BadPayload("order_id must be a positive integer")
+    event = data.get("event")
+    if not isinstance(event, str):
+        raise _BadPayload("event must be a string")
+    check_id = data.get("check_id")
+    if isinstance(check_id, int) and not isinstance(check_id, bool):
+        check_id = str(check_id)
+    if not isinstance(check_id, str) or not check_id.strip():
+        raise _BadPayload("check_id must be a non-empty string")
+    occurred_at = data.get("occurred_at")
+    if not isinstance(occurred_at, str):
+        raise _BadPayload("occurred_at must be an ISO-8601 string with an offset")
+    text = occurred_at.strip()
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise _BadPayload("occurred_at must be an ISO-8601 string with an offset") from None
+    if parsed.tzinfo is None:
+        raise _BadPayload("occurred_at must carry its offset (e.g. 2026-01-01T12:00:00Z)")
+    return order_id, event, check_id.strip(), parsed
+
+
+class WebhookReceiver:
+    def __init__(self, *, engine: IdvEngine, secret: str, tolerance_seconds: int, clock: Clock,
+                 deliveries: DeliveryLog) -> None:
+        if not secret:
+            raise ValueError("the webhook needs a secret")
+        self.engine = engine
+        self._secret = secret
+        self.tolerance = timedelta(seconds=tolerance_seconds)
+        self.clock = clock
+        self.deliveries = deliveries
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route(PATH, self.receive, methods=["POST"])])
+
+    async def receive(self, request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return _refuse(413, "body too large")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _refuse(413, "body too large")
+        if not signature_matches(self._secret, body, request.headers.get(SIGNATURE_HEADER)):
+            log.warning("webhook refused: bad or missing %s", SIGNATURE_HEADER)
+            return _refuse(401, "bad or missing signature")
+        try:
+            order_id, event_name, check_id, occurred_at = parse_payload(body)
+            stage = stage_of_event(event_name)
+        except ValueError as exc:
+            return _refuse(400, str(exc))
+        now = self.clock.now()
+        if abs(now - occurred_at) > self.tolerance:
+            log.warning("webhook refused: occurred_at %s is outside the ±%ss window", occurred_at.isoformat(),
+                        int(self.tolerance.total_seconds()))
+            return _refuse(401, "occurred_at is outside the accepted window")
+        digest = hashlib.sha256(body).hexdigest()
+        if not self.deliveries.claim(digest, now, 2 * self.tolerance):
+            log.warning("webhook refused: replay of a delivery already received (order %s)", order_id)
+            return _refuse(409, "this delivery was already received")
+        event = CheckEvent(order_id=order_id, event=event_name.strip().lower(), stage=stage, check_id=check_id,
+                           occurred_at=occurred_at, source=Source.WEBHOOK)
+        try:
+            decision = await self.engine.handle(event)
+        except NotFoundError:
+            return _refuse(404, f"order {order_id} not found")
+        except Exception as exc:  # noqa: BLE001 - anything else: nothing was recorded, let the sender retry
+            self.deliveries.release(digest)
+            log.error("webhook for order %s not handled, answered 503: %s", order_id, exc)
+            return _refuse(503, "BigCommerce could not be reached; send it again later")
+        return JSONResponse({
+            "outcome": decision.outcome.value, "order_id": decision.order_id, "check_id": decision.check_id,
+            "before": decision.before, "after": decision.after, "reason": decision.reason,
+        })
+
+
+def _refuse(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)

@@ -1,0 +1,81 @@
+"""The cursor: orders sharing the cursor's second, pages of one second, and stopping mid-window."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from connector.sync.order_mirror import Outcome
+from sync_world import START, line
+
+
+def sale_writes(world) -> int:
+    return len(world.xs.request_log.matching("POST", "/api/register_sales"))
+
+
+async def test_orders_in_the_cursor_second_are_mirrored_once(db_world):
+    """Overlap 0: only an inclusive lower bound at the cursor's own second saves the late order."""
+    world = db_world
+    world.overlap_seconds = 0
+    first = world.add_order([line("TEE-M")])  # date_modified = START (whole second)
+    report = await world.cycle(advance=0.4)  # the cycle starts 0.4 s into that second
+    assert report.outcomes[Outcome.CREATED] == 1
+    cursor = world.store.cursor()
+    assert cursor.replace(microsecond=0) == START
+
+    # Committed in the same second, after the cycle read the orders: an older date than the cursor.
+    late = world.add_order([line("MUG-01")])
+    assert world.bc.date_modified(late) == world.bc.date_modified(first) == START
+    writes = sale_writes(world)
+
+    report = await world.cycle(advance=60)
+
+    assert report.outcomes[Outcome.CREATED] == 1 and report.outcomes[Outcome.UP_TO_DATE] == 1
+    assert sale_writes(world) == writes + 1
+    assert len(world.sales(first)) == 1 and len(world.sales(late)) == 1
+    assert world.store.cursor() > cursor
+
+
+async def test_a_full_page_of_one_second_and_a_late_order_in_it(world):
+    """More orders share one second than fit a page (250): none is skipped or mirrored twice."""
+    world.overlap_seconds = 0
+    ids = [world.add_order([line("TEE-M")], customer=None) for _ in range(255)]
+    await world.cycle(advance=0.5)
+    late = world.add_order([line("TEE-L")], customer=None)
+    await world.cycle(advance=30)
+
+    for order_id in ids + [late]:
+        assert len(world.sales(order_id)) == 1, order_id
+    assert sale_writes(world) == 256
+    assert world.stock("TEE-M") == 50 - 255
+
+
+async def test_the_cursor_never_passes_an_order_not_yet_settled(world):
+    """A stop request mid-batch leaves the cursor where it was; the next cycle mirrors the rest."""
+    world.concurrency = 1
+    ids = [world.add_order([line("TEE-M")], customer=None, date_created=START - timedelta(minutes=30 - i))
+           for i in range(6)]
+    runtime = await world.runtime()
+    stop = asyncio.Event()
+    cycle = runtime.cycle(stop_event=stop)
+    mirror_one = cycle.mirror_one
+    mirrored: list[int] = []
+
+    async def mirror_then_stop(order, report):
+        outcome = await mirror_one(order, report)
+        mirrored.append(order.id)
+        if len(mirrored) == 2:
+            stop.set()  # SIGTERM arrives while the third order would be next
+        return outcome
+
+    cycle.mirror_one = mirror_then_stop
+    world.clock.advance(1)
+    report = await cycle.run()
+
+    assert mirrored == ids[:2] and not report.completed
+    assert world.store.cursor() is None  # the batch is not settled: the cursor did not move
+    assert [world.sale(i) is not None for i in ids] == [True, True, False, False, False, False]
+
+    report = await world.cycle()
+    assert report.completed and report.outcomes[Outcome.CREATED] == 4
+    assert all(len(world.sales(i)) == 1 for i in ids)

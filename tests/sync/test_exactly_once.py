@@ -1,0 +1,238 @@
+"""Exactly once: re-runs, lost answers, timeouts and crashes never make a second sale."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from connector.sandbox.faults import FaultConfig
+from connector.store.leases import Leases
+from connector.store.tables import SyncCursor
+from connector.sync.order_mirror import Outcome
+from sync_world import JANE, OMAR, line
+
+
+def sale_posts(world) -> list:
+    return world.xs.request_log.matching("POST", "/api/register_sales")
+
+
+def a_mixed_store(world) -> list[int]:
+    """Orders that need every kind of write: new and known products, specials, customers, voids."""
+    return [
+        world.add_order([line("TEE-M", 2), line("NEW-1", 1, "5.00")], shipping_ex_tax=Decimal("5.00")),
+        world.add_order([line("MUG-01")], customer=OMAR, status_id=7),
+        world.add_order([line("", 1, "4.50", product_id=0, name="Engraving")], customer=None,
+                        wrapping_ex_tax=Decimal("3.00"), handling_ex_tax=Decimal("2.00")),
+        world.add_order([line("BTL-07", 3, "24.00")], status_id=5),
+        world.add_order([line("TEE-L")], status_id=1),
+        world.add_order([line("TEE-L")], customer={**JANE, "email": "JANE@EXAMPLE.COM"}, status_id=2),
+    ]
+
+
+async def test_a_rerun_writes_nothing(db_world):
+    world = db_world
+    ids = a_mixed_store(world)
+    first = await world.cycle()
+    assert first.outcomes[Outcome.CREATED] == 5 and not first.failed
+    world.set_status(ids[0], 5)  # and one void, so the re-run also covers a voided binding
+    assert (await world.cycle()).outcomes[Outcome.VOIDED] == 1
+    writes = world.xs_writes()
+
+    again = await world.cycle()
+    assert again.outcomes[Outcome.UP_TO_DATE] == len(ids) and again.written == 0
+    # A second "process" starting fresh on the same database, hours later, writes nothing either.
+    world.clock.advance(3 * 3600)
+    other = await world.new_runtime()
+    report = await world.cycle(runtime=other)
+    assert report.written == 0
+    # And after the cursor is lost (a reset), reading the whole history again writes nothing.
+    with other.store.session() as s:
+        s.delete(s.get(SyncCursor, "orders"))
+        s.commit()
+    report = await world.cycle(runtime=other)
+    assert report.outcomes[Outcome.UP_TO_DATE] == len(ids)
+
+    assert world.xs_writes() == writes
+    assert all(len(world.sales(i)) <= 1 for i in ids)
+
+
+async def test_lost_answer_to_the_sale_write_makes_no_duplicate(db_world):
+    world = db_world
+    order_id = world.add_order([line("TEE-M", 2)])
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
+
+    report = await world.cycle()
+
+    assert world.xs.faults.injected["lost_response"] == 1
+    assert report.outcomes[Outcome.CREATED] == 1 and not report.failed
+    sale = world.sale(order_id)
+    binding = world.store.order_binding(order_id)
+    assert binding.sale_id == sale["id"] and binding.pending_state is None and binding.pos_state == "closed"
+    assert len(sale_posts(world)) == 1 and world.stock("TEE-M") == 48
+
+    world.xs.faults.reconfigure(FaultConfig())
+    report = await world.cycle()
+    assert report.written == 0 and len(world.sales(order_id)) == 1
+
+
+async def test_lost_answers_to_a_void_are_settled_next_cycle(db_world):
+    world = db_world
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle()
+    world.set_status(order_id, 6)
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
+
+    report = await world.cycle()  # every answer to the (repeatable) void is lost
+
+    assert order_id in report.failed
+    assert world.sale(order_id)["status"] == "VOIDED"  # applied all the same
+    assert world.store.order_binding(order_id).pending_state == "voided"
+
+    world.xs.faults.reconfigure(FaultConfig())
+    writes = world.xs_writes()
+    report = await world.cycle()
+    assert report.outcomes[Outcome.RECOVERED] == 1 and not report.failed
+    assert world.xs_writes() == writes  # found voided: nothing to write again
+    assert world.store.audit_entries(order_id)[-2].action == "recover_void"
+    binding = world.store.order_binding(order_id)
+    assert (binding.pos_state, binding.pending_state) == ("voided", None)
+    assert len(world.sales(order_id)) == 1 and world.stock("TEE-M") == 50
+    assert world.store.failures() == []
+
+
+@pytest.mark.parametrize("path", ["/api/2.0/products", "/api/2.0/customers"])
+async def test_lost_answer_to_a_product_or_customer_create_makes_no_duplicate(world, path):
+    order_id = world.add_order([line("NEW-SKU-9", 1, "9.00")], customer=OMAR)
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter=path))
+    report = await world.cycle()
+    assert world.xs.faults.injected["lost_response"] == 1
+    assert not report.failed
+    assert len(world.products_with_sku("NEW-SKU-9")) == 1
+    assert len([c for c in world.xs.customers.values() if c["email"] == "omar@example.com"]) == 1
+    assert world.sale(order_id) is not None
+
+
+@pytest.mark.parametrize("retried_from", ["window", "failed-queue"])
+async def test_timeout_before_the_write_applied_fails_then_creates_once(db_world, retried_from):
+    world = db_world
+    if retried_from == "failed-queue":
+        world.overlap_seconds = 0  # the next window does not include the order again
+    order_id = world.add_order([line("TEE-M", 1)])
+    world.xs.faults.reconfigure(FaultConfig(share_timeout=1.0, path_filter="register_sales"))
+
+    report = await world.cycle()
+
+    assert world.xs.faults.injected["timeout"] == 1
+    assert order_id in report.failed and "no sale BC-" in report.failed[order_id]
+    assert world.sales(order_id) == []
+    binding = world.store.order_binding(order_id)
+    assert binding.pending_state == "closed" and binding.sale_id is None
+    [failure] = world.store.failures()
+    assert (failure.bc_order_id, failure.step, failure.parked) == (order_id, "write", False)
+
+    world.xs.faults.reconfigure(FaultConfig())
+    report = await world.cycle(advance=120 if retried_from == "failed-queue" else 1)
+
+    assert report.outcomes[Outcome.CREATED] == 1 and not report.failed
+    assert len(world.sales(order_id)) == 1 and world.stock("TEE-M") == 49
+    binding = world.store.order_binding(order_id)
+    assert binding.pending_state is None and binding.sale_id == world.sale(order_id)["id"]
+    assert world.store.failures() == []
+    if retried_from == "failed-queue":
+        assert world.bc.request_log.matching("GET", f"/v2/orders/{order_id}")
+
+
+class Crash(BaseException):
+    """The process dies: nothing after this line of the connector runs."""
+
+
+@pytest.mark.parametrize("how", ["crash", "unreadable-answer"])
+async def test_failure_after_the_sale_was_applied_is_recovered_by_invoice_number(db_world, how):
+    world = db_world
+    order_id = world.add_order([line("TEE-M", 1)])
+    runtime = await world.runtime()
+    create_sale = runtime.xs.create_sale
+
+    async def applied_then_failed(body):
+        await create_sale(body)
+        raise Crash() if how == "crash" else ValueError("the answer could not be read")
+
+    runtime.xs.create_sale = applied_then_failed
+    if how == "crash":
+        with pytest.raises(Crash):
+            await world.cycle()
+    else:
+        report = await world.cycle()
+        assert order_id in report.failed
+    assert len(world.sales(order_id)) == 1
+    assert world.store.order_binding(order_id).pending_state == "closed"
+
+    # The next run (a new process after a crash) finds the sale by its invoice number.
+    runtime.xs.create_sale = create_sale
+    next_run = await world.new_runtime() if how == "crash" else runtime
+    report = await world.cycle(runtime=next_run)
+
+    assert report.outcomes[Outcome.RECOVERED] == 1 and report.written == 1
+    assert len(world.sales(order_id)) == 1 and len(sale_posts(world)) == 1
+    binding = next_run.store.order_binding(order_id)
+    assert binding.sale_id == world.sale(order_id)["id"] and binding.pending_state is None
+    assert binding.pos_state == "closed"
+    recovered = [e for e in next_run.store.audit_entries(order_id) if e.action == "recover_sale"]
+    assert len(recovered) == 1 and recovered[0].target_id == binding.sale_id
+    assert world.store.failures() == []
+
+
+async def test_lease_of_a_killed_process_expires(db_world):
+    world = db_world
+    order_id = world.add_order([line("TEE-M", 1)])
+    runtime = await world.runtime()
+    killed = Leases(runtime.store.engine, clock=world.clock, ttl_seconds=60)
+    assert killed.try_acquire(f"order:{order_id}")  # and the process holding it was killed
+
+    world.clock.advance(61)
+    report = await world.cycle()
+    assert report.outcomes[Outcome.CREATED] == 1 and len(world.sales(order_id)) == 1
+
+
+async def test_recovery_when_an_earlier_write_created_nothing(world):
+    """A binding left pending by a write that never arrived: looked up, not found, written once."""
+    order_id = world.add_order([line("TEE-M", 1)])
+    runtime = await world.runtime()
+    create_sale = runtime.xs.create_sale
+
+    async def dies_before_sending(body):
+        raise Crash()
+
+    runtime.xs.create_sale = dies_before_sending
+    with pytest.raises(Crash):
+        await world.cycle()
+    assert world.store.order_binding(order_id).pending_state == "closed"
+
+    runtime.xs.create_sale = create_sale
+    world.clock.advance(timedelta(minutes=1).total_seconds())
+    report = await world.cycle()
+    assert report.outcomes[Outcome.CREATED] == 1 and len(world.sales(order_id)) == 1
+    actions = [e.action for e in world.store.audit_entries(order_id) if "sale" in e.action]
+    assert actions == ["recover_sale", "create_sale"]
+
+
+async def test_unconfirmed_void_found_applied_is_bound_voided_even_if_the_order_reopened(world):
+    """The void's answers were lost; before the next cycle the merchant re-opens the order. The sale
+    is VOIDED in X-Series, so the binding must say so (and the sale is never changed again)."""
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle()
+    world.set_status(order_id, 5)
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
+    await world.cycle()
+    world.xs.faults.reconfigure(FaultConfig())
+    world.set_status(order_id, 11)
+    writes = world.xs_writes()
+
+    report = await world.cycle()
+
+    assert not report.failed and world.xs_writes() == writes
+    binding = world.store.order_binding(order_id)
+    assert (binding.pos_state, binding.pending_state, binding.bc_status_id) == ("voided", None, 11)
+    assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50

@@ -1,0 +1,131 @@
+"""Failure handling: a failing order is recorded with a readable reason, the rest of the batch is
+mirrored, the cursor moves; permanent failures are parked at once, transient ones retried."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from connector.errors import CredentialsError
+from connector.sandbox.faults import FaultConfig
+from connector.sandbox.xseries_sales import write_register_sale
+from connector.sync.order_mirror import Outcome
+from sync_world import line
+
+
+async def test_unknown_status_fails_that_order_only(world):
+    ids = [world.add_order([line("TEE-M")]) for _ in range(3)]
+    odd = ids[1]
+    world.bc.orders[odd].update(status_id=15, status="Layaway")  # a status the table does not know
+
+    report = await world.cycle()
+
+    assert set(report.failed) == {odd}
+    assert f"order {odd}" in report.failed[odd] and "unknown BigCommerce status id 15" in report.failed[odd]
+    assert report.outcomes[Outcome.CREATED] == 2 and world.sale(odd) is None
+    [failure] = world.store.failures()
+    assert (failure.bc_order_id, failure.step, failure.parked, failure.attempts) == (odd, "map", True, 1)
+    assert report.completed and world.store.cursor() == report.window_end  # the cursor still moves
+
+
+async def test_unreadable_order_is_recorded_and_the_rest_mirrored(world):
+    good = world.add_order([line("TEE-M")])
+    bad = world.add_order([line("MUG-01")], total_inc_tax="1,234.00")
+    report = await world.cycle()
+    assert set(report.failed) == {bad} and world.sale(good) is not None
+    [failure] = world.store.failures()
+    assert (failure.bc_order_id, failure.step, failure.parked) == (bad, "parse", True)
+    assert "total_inc_tax" in failure.reason
+    assert world.store.cursor() == report.window_end
+
+
+async def test_unmapped_payment_method_without_default_is_parked_at_once(world_factory, tmp_path):
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "payment_methods.yaml").write_text("methods:\n  Credit Card: Credit Card\n")
+    world = world_factory(mappings_dir=mappings)
+    paid = world.add_order([line("TEE-M")], payment_method="Bitcoin")
+    on_account = world.add_order([line("TEE-M")], payment_method="Bitcoin", status_id=7)  # no payment needed
+    card = world.add_order([line("TEE-M")])
+
+    report = await world.cycle()
+
+    assert set(report.failed) == {paid}
+    assert "'Bitcoin' has no mapping" in report.failed[paid] and f"order {paid}" in report.failed[paid]
+    [failure] = world.store.failures()
+    assert failure.parked and failure.attempts == 1 and failure.permanent
+    assert world.sale(paid) is None and world.sale(on_account)["status"] == "ONACCOUNT"
+    assert world.sale(card)["status"] == "CLOSED"
+
+    # Parked means not retried, even when it is due.
+    world.clock.advance(3600)
+    writes = world.xs_writes()
+    report = await world.cycle()
+    assert not report.failed and world.xs_writes() == writes
+    assert world.store.failures()[0].attempts == 1
+
+
+async def test_a_422_from_x_series_is_permanent(world_factory):
+    world = world_factory(xs_options={"reject_duplicate_source_id": True})
+    order_id = world.add_order([line("TEE-M")])
+    other = world.add_order([line("MUG-01")])
+    # Another integration already posted a sale with this order's number as its source id.
+    write_register_sale(world.xs, {
+        "register_id": world.xs.main_register_id, "user_id": world.xs.user_id, "status": "SAVED",
+        "source_id": str(order_id), "register_sale_products": [],
+    })
+
+    report = await world.cycle()
+
+    assert set(report.failed) == {order_id}
+    assert "422" in report.failed[order_id] and "source_id" in report.failed[order_id]
+    [failure] = world.store.failures()
+    assert failure.parked and failure.permanent and failure.step == "write"
+    binding = world.store.order_binding(order_id)
+    assert binding.pending_state is None and binding.sale_id is None  # refused: nothing to look up
+    assert world.sale(other) is not None
+
+    # Parked: the next cycles re-read it (overlap) but do not post it again...
+    posts = len(world.xs.request_log.matching("POST", "/api/register_sales"))
+    for _ in range(2):
+        report = await world.cycle(advance=60)
+        assert not report.failed
+    assert len(world.xs.request_log.matching("POST", "/api/register_sales")) == posts
+    # ...until the merchant changes the order: then it is tried again.
+    world.clock.advance(1)
+    world.bc.touch(order_id)
+    report = await world.cycle()
+    assert set(report.failed) == {order_id} and world.store.failures()[0].attempts == 2
+
+
+async def test_transient_failures_back_off_then_park_then_retry_failed(world):
+    world.overlap_seconds = 0
+    order_id = world.add_order([line("TEE-M")])
+    world.xs.faults.reconfigure(FaultConfig(share_5xx=1.0, path_filter="register_sales"))
+
+    attempts = []
+    for _ in range(7):
+        report = await world.cycle(advance=timedelta(minutes=20).total_seconds())
+        failures = world.store.failures()
+        attempts.append((failures[0].attempts, failures[0].parked) if failures else None)
+    # Retried once per cycle while due (1, 2, 4, 8 minutes apart), parked at the 5th attempt.
+    assert attempts == [(1, False), (2, False), (3, False), (4, False), (5, True), (5, True), (5, True)]
+    assert world.sales(order_id) == []
+    assert world.store.order_binding(order_id).pending_state is not None  # the write's fate is unknown
+
+    world.xs.faults.reconfigure(FaultConfig())
+    assert world.store.unpark(order_id) == 1  # what `order-sync retry-failed` does
+    report = await world.cycle()
+    assert report.outcomes[Outcome.CREATED] == 1 and len(world.sales(order_id)) == 1
+    assert world.store.failures() == []
+
+
+async def test_rejected_credentials_stop_the_cycle_before_the_cursor_moves(world):
+    world.add_order([line("TEE-M")])
+    await world.runtime()
+    world.xs.token = "revoked"
+    with pytest.raises(CredentialsError):
+        await world.cycle()
+    assert world.store.cursor() is None and world.xs.sales == {}
+    assert world.store.last_cycle().outcome == "error"

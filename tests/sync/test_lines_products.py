@@ -1,0 +1,112 @@
+"""Order lines → X-Series products: custom lines, variants, unknown SKUs, shipping/handling/wrapping."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from connector.mapping.sale_plan import custom_product_sku
+from sync_world import assert_sale_adds_up, line
+
+
+def product_creates(world) -> list:
+    return world.xs.request_log.matching("POST", "/api/2.0/products")
+
+
+def sale_skus(world, sale) -> list[str]:
+    return [world.xs.products[li["product_id"]]["sku"] for li in sale["line_items"]]
+
+
+async def test_custom_lines_with_and_without_sku_get_products_reused_later(world):
+    first = world.add_order([
+        line("CUSTOM-PRINT", 1, "12.00", product_id=0, name="Custom print"),
+        line("", 2, "4.50", product_id=0, name="Gift engraving"),
+    ])
+    await world.cycle()
+
+    generated = custom_product_sku("Gift engraving")
+    print_products = world.products_with_sku("CUSTOM-PRINT")
+    engraving_products = world.products_with_sku(generated)
+    assert len(print_products) == 1 and len(engraving_products) == 1
+    assert engraving_products[0]["name"] == "Gift engraving"
+    sale = world.sale(first)
+    assert sorted(sale_skus(world, sale)) == sorted(["CUSTOM-PRINT", generated])
+    assert_sale_adds_up(sale, world.order(first))
+    creates = len(product_creates(world))
+    assert creates == 2
+
+    # The same custom items on a later order (the nameless one by the same name) reuse the products.
+    second = world.add_order([
+        line("", 1, "4.50", product_id=0, name="  gift ENGRAVING "),
+        line("custom-print", 1, "12.00", product_id=0, name="Custom print"),
+    ])
+    await world.cycle()
+    assert len(product_creates(world)) == creates
+    assert sorted(sale_skus(world, world.sale(second))) == sorted(["CUSTOM-PRINT", generated])
+
+
+async def test_variant_line_binds_to_the_pos_product_with_that_sku(world_factory):
+    # The live SKU search misses hyphenated SKUs (§9.1): the local index must not depend on it.
+    world = world_factory(xs_options={"sku_search_misses_hyphens": True})
+    parent = world.xs.add_product(sku="JKT", name="Denim Jacket", price_excluding_tax=Decimal("80"))
+    variant_id = world.xs.add_product(sku="JKT-Blue-XL", name="Denim Jacket / Blue / XL",
+                                      price_excluding_tax=Decimal("80"), inventory=5,
+                                      variant_parent_id=parent)
+    order_id = world.add_order([line("jkt-blue-xl", 2, "80.00", product_id=140, variant_id=77,
+                                     name="Denim Jacket - Blue XL")])
+
+    await world.cycle()
+
+    sale = world.sale(order_id)
+    assert [li["product_id"] for li in sale["line_items"]] == [variant_id]
+    assert product_creates(world) == []  # found, not created
+    assert world.xs.stock(variant_id) == 3
+    binding = world.store.product_binding("sku:jkt-blue-xl")
+    assert binding.xs_product_id == variant_id and not binding.created
+
+
+async def test_unknown_sku_is_created_once_and_reused(world):
+    first = world.add_order([line("NEW-SKU-1", 1, "15.00", name="New thing")])
+    second = world.add_order([line("NEW-SKU-1", 2, "15.00", name="New thing")])
+    await world.cycle()
+
+    created = world.products_with_sku("NEW-SKU-1")
+    assert len(created) == 1 and len(product_creates(world)) == 1
+    assert created[0]["price_excluding_tax"] == Decimal("15.00")
+    for order_id in (first, second):
+        assert [li["product_id"] for li in world.sale(order_id)["line_items"]] == [created[0]["id"]]
+    assert world.store.product_binding("sku:new-sku-1").created
+
+
+async def test_shipping_handling_wrapping_products_created_untracked_and_reused(world):
+    first = world.add_order([line("TEE-M", 1)], shipping_ex_tax=Decimal("7.95"),
+                            handling_ex_tax=Decimal("2.00"), wrapping_ex_tax=Decimal("3.00"))
+    await world.cycle()
+
+    specials = {sku: world.products_with_sku(sku) for sku in ("bc-shipping", "bc-handling", "bc-gift-wrapping")}
+    assert {sku: len(found) for sku, found in specials.items()} == {
+        "bc-shipping": 1, "bc-handling": 1, "bc-gift-wrapping": 1}
+    assert {found[0]["name"] for found in specials.values()} == {"Shipping", "Handling", "Gift Wrapping"}
+    assert all(found[0]["has_inventory"] is False for found in specials.values())
+    assert all(not any(key[0] == found[0]["id"] for key in world.xs.inventory) for found in specials.values())
+    sale = world.sale(first)
+    assert sorted(sale_skus(world, sale)) == sorted(["TEE-M", "bc-shipping", "bc-handling", "bc-gift-wrapping"])
+    assert_sale_adds_up(sale, world.order(first))
+    assert len(product_creates(world)) == 3
+
+    second = world.add_order([line("MUG-01", 1, "10.00")], shipping_ex_tax=Decimal("5.00"),
+                             handling_ex_tax=Decimal("3.50"), wrapping_ex_tax=Decimal("4.95"))
+    await world.cycle()
+
+    assert len(product_creates(world)) == 3  # no second create
+    sale = world.sale(second)
+    assert sorted(sale_skus(world, sale)) == sorted(["MUG-01", "bc-shipping", "bc-handling", "bc-gift-wrapping"])
+    assert_sale_adds_up(sale, world.order(second))
+
+
+async def test_special_products_already_in_the_pos_are_reused(world):
+    """A shipping product that exists in X-Series (e.g. from an earlier install) is found by SKU."""
+    existing = world.xs.add_product(sku="BC-SHIPPING", name="Shipping", track_inventory=False)
+    order_id = world.add_order([line("TEE-M", 1)], shipping_ex_tax=Decimal("5.00"))
+    await world.cycle()
+    assert product_creates(world) == []
+    assert existing in [li["product_id"] for li in world.sale(order_id)["line_items"]]

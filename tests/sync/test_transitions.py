@@ -1,0 +1,115 @@
+"""Every transition of the status table: what is written to X-Series, and what is only recorded."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.sync.order_mirror import Outcome
+from sync_world import assert_sale_adds_up, line
+
+
+async def test_pending_order_is_mirrored_once_paid(world):
+    order_id = world.add_order([line("TEE-M", 3)], status_id=1)
+    report = await world.cycle()
+    assert report.outcomes[Outcome.RECORDED] == 1
+    assert world.sale(order_id) is None and world.stock("TEE-M") == 50
+
+    world.set_status(order_id, 11)
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.CREATED] == 1
+    sale = world.sale(order_id)
+    assert sale["status"] == "CLOSED"
+    assert_sale_adds_up(sale, world.order(order_id))
+    assert world.stock("TEE-M") == 47
+    binding = world.store.order_binding(order_id)
+    assert (binding.pos_state, binding.bc_status_id, binding.sale_id) == ("closed", 11, sale["id"])
+
+
+@pytest.mark.parametrize("void_status", [5, 6], ids=["cancelled", "declined"])
+@pytest.mark.parametrize("closed_status", [11, 7], ids=["paid", "on-account"])
+async def test_closed_order_cancelled_or_declined_voids_its_sale(world, closed_status, void_status):
+    order_id = world.add_order([line("TEE-M", 2), line("MUG-01", 1, "10.00")], status_id=closed_status)
+    await world.cycle()
+    sale_id = world.sale(order_id)["id"]
+    assert (world.stock("TEE-M"), world.stock("MUG-01")) == (48, 29)
+
+    world.set_status(order_id, void_status)
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.VOIDED] == 1
+    sale = world.sale(order_id)
+    assert sale["id"] == sale_id  # the same sale, re-posted voided: not a second one
+    assert sale["status"] == "VOIDED" and sale["payments"] == []
+    assert (world.stock("TEE-M"), world.stock("MUG-01")) == (50, 30)  # stock restored
+    binding = world.store.order_binding(order_id)
+    assert binding.pos_state == "voided" and binding.bc_status_id == void_status
+    voids = [e for e in world.store.audit_entries(order_id) if e.action == "void_sale"]
+    assert len(voids) == 1 and voids[0].after == "VOIDED" and voids[0].target_id == sale_id
+    if closed_status == 7:
+        customer = world.xs.customers[sale["customer_id"]]
+        assert customer["balance"] == 0  # the on-account balance went with the sale
+
+
+@pytest.mark.parametrize("created_as", [5, "voided-later"])
+async def test_a_voided_sale_never_changes_again(world, created_as):
+    if created_as == "voided-later":
+        order_id = world.add_order([line("TEE-M", 2)], status_id=11)
+        await world.cycle()
+        world.set_status(order_id, 5)
+    else:
+        order_id = world.add_order([line("TEE-M", 2)], status_id=5)
+    await world.cycle()
+    assert world.sale(order_id)["status"] == "VOIDED"
+    writes = world.xs_writes()
+
+    for status_id in (11, 1, 2, 6):
+        world.set_status(order_id, status_id)
+        report = await world.cycle()
+        assert report.outcomes[Outcome.RECORDED] == 1, status_id
+
+    assert world.xs_writes() == writes
+    assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50
+    binding = world.store.order_binding(order_id)
+    assert binding.pos_state == "voided" and binding.bc_status_id == 6
+    records = [e for e in world.store.audit_entries(order_id) if e.action == "record"]
+    assert [(e.before, e.after) for e in records] == [("5", "11"), ("11", "1"), ("1", "2"), ("2", "6")]
+    assert all("never changed again" in e.reason for e in records)
+
+
+@pytest.mark.parametrize("to_status,why", [(2, "within the closed state"), (1, "not-imported status")],
+                         ids=["shipped", "back-to-pending"])
+async def test_a_change_that_needs_no_pos_write_is_recorded(world, to_status, why):
+    order_id = world.add_order([line("TEE-M", 1)], status_id=11)
+    await world.cycle()
+    sale_before = dict(world.sale(order_id))
+    writes = world.xs_writes()
+
+    world.set_status(order_id, to_status)
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.RECORDED] == 1
+    assert world.xs_writes() == writes  # nothing written to X-Series
+    sale = world.sale(order_id)
+    assert sale["status"] == "CLOSED" and sale["version"] == sale_before["version"]
+    binding = world.store.order_binding(order_id)
+    assert (binding.pos_state, binding.bc_status_id) == ("closed", to_status)
+    last = world.store.audit_entries(order_id)[-1]
+    assert (last.action, last.before, last.after) == ("record", "11", str(to_status))
+    assert why in last.reason
+
+    # Recorded means settled: the next cycle finds the binding up to date.
+    report = await world.cycle()
+    assert report.outcomes[Outcome.UP_TO_DATE] == 1 and world.xs_writes() == writes
+
+
+async def test_back_to_pending_then_cancelled_still_voids(world):
+    """A closed order that went back to Pending still has its sale: cancelling it voids that sale."""
+    order_id = world.add_order([line("TEE-M", 1)], status_id=11)
+    await world.cycle()
+    world.set_status(order_id, 1)
+    await world.cycle()
+    world.set_status(order_id, 5)
+    report = await world.cycle()
+    assert report.outcomes[Outcome.VOIDED] == 1
+    assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50
