@@ -12,7 +12,7 @@ import logging
 import sys
 
 from connector import __version__
-from connector.errors import ConfigError, CredentialsError
+from connector.errors import ApiError, ConfigError, CredentialsError
 
 EXIT_OK, EXIT_FAILURES, EXIT_CONFIG = 0, 1, 2
 log = logging.getLogger("connector.cli")
@@ -95,13 +95,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except ConfigError as exc:
-        print(f"order-sync: configuration error: {exc}", file=sys.stderr)
+        _error(args, f"order-sync: configuration error: {exc}")
         return EXIT_CONFIG
     except CredentialsError as exc:
-        print(f"order-sync: credentials error: {exc}", file=sys.stderr)
+        _error(args, f"order-sync: credentials error: {exc}")
         return EXIT_CONFIG
+    except ApiError as exc:
+        # An API down or answering nonsense (retries exhausted): no order is lost — the cursor
+        # never passes one that is not settled — and the next run goes on from there.
+        _error(args, f"order-sync: {exc}; nothing was lost, the next run tries again")
+        return EXIT_FAILURES
     except KeyboardInterrupt:
         return 130
+
+
+def _error(args: argparse.Namespace, message: str) -> None:
+    """The one line saying why the command stopped: a JSON log line when logs are JSON (every line
+    of stderr stays parseable), else plain text. Never a secret."""
+    from connector.logs import redact
+
+    if args.log_format == "json":
+        log.error(message)
+    else:
+        print(redact(message), file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connector.config import Settings
-from connector.errors import CredentialsError
+from connector.errors import ApiError, CredentialsError
 from connector.idv.server import WebhookServer
 from connector.idv.service import IdvService, poll_once, start_if_enabled
 from connector.runtime import Runtime
@@ -51,6 +51,8 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
             log.info("cycle: %d seen, %d written, %d failed", report.seen, report.written, len(report.failed))
         except CredentialsError as exc:
             log.error("cycle stopped, credentials rejected (fix them; retrying next cycle): %s", exc)
+        except ApiError as exc:  # an API down: a known condition, no traceback needed
+            log.error("cycle stopped, nothing lost (retrying next cycle): %s", exc)
         except Exception:  # the daemon must survive anything a cycle meets
             log.exception("cycle failed; the next one will try again")
         finally:
@@ -66,8 +68,12 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
     try:
         await stop.wait()
         log.info("stopping: finishing the orders in hand")
-        scheduler.shutdown(wait=False)
+        # Shut the scheduler down only once the cycle is done: APScheduler's asyncio executor
+        # cancels a running job on shutdown, which would cut an order off between its sale write
+        # and its binding. Paused, it starts no new cycle meanwhile.
+        scheduler.pause()
         await idle.wait()
+        scheduler.shutdown(wait=False)
     finally:
         if webhook is not None:
             await webhook.stop()

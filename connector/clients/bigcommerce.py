@@ -25,7 +25,7 @@ from connector.clients.bigcommerce_models import (
 from connector.clients.bigcommerce_pacer import BigCommercePacer
 from connector.clients.transport import ApiTransport, RetryPolicy
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.errors import ConfigError, PermanentApiError
+from connector.errors import ConfigError, PermanentApiError, TransientApiError
 from connector.values import parse_any_date, parse_rfc2822, to_iso8601
 
 log = logging.getLogger("connector.bigcommerce")
@@ -353,7 +353,9 @@ def _json(response: httpx.Response, path: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise PermanentApiError(
+        # A 2xx without JSON comes from something between us and the API (an HTML maintenance or
+        # proxy page), not from the request itself: try again later, like X-Series answers.
+        raise TransientApiError(
             "the answer is not JSON", api=API, method=response.request.method, path=path,
             status=response.status_code, body=response.text[:500],
         ) from None

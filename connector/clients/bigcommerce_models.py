@@ -168,7 +168,8 @@ class OrderLine(_ApiModel):
 class Order(_ApiModel):
     """A V2 order (O2 `order_Resp`) with its line items flattened from the embedded consignments."""
 
-    id: int
+    # Strict: the order's identity is never coerced (JSON true would otherwise become order 1).
+    id: int = Field(strict=True)
     customer_id: int  # 0 = guest
     date_created: V2Date
     date_modified: V2Date

@@ -102,7 +102,7 @@ class HistoricalImport:
 
         def record_invalid(exc: OrderValidationError, raw: dict) -> None:
             order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
-            if isinstance(order_id, int):
+            if isinstance(order_id, int) and not isinstance(order_id, bool):  # JSON true is no order 1
                 cycle._fail(order_id, "parse", str(exc), permanent=True, report=report.cycle)
 
         orders = rt.bc.iter_orders_created(start, self.until, on_invalid=record_invalid)

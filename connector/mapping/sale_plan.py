@@ -165,7 +165,8 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines) -
             sku = line.sku.strip()
             kind = "product"
         template = PlannedLine(
-            kind=kind, product_key=product_key_for_sku(sku), sku=sku, name=line.name or sku,
+            # X-Series refuses a product without a name (422): a blank line name falls back to the SKU.
+            kind=kind, product_key=product_key_for_sku(sku), sku=sku, name=(line.name or "").strip() or sku,
             quantity=line.quantity, unit_price=ZERO, unit_tax=ZERO,
             bc_product_id=line.product_id, bc_variant_id=line.variant_id or 0,
         )
@@ -191,7 +192,7 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines) -
 
     lines: list[PlannedLine] = []
     for (template, _, _), (inc, tax) in zip(raw, amounts):
-        lines.extend(_split_units(template, inc - tax, tax))
+        lines.extend(_split_units(template, inc - tax, tax, order.id))
 
     billing = order.billing_address
     email = (billing.email or "").strip() if billing else ""
@@ -272,12 +273,13 @@ def _reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc:
     return amounts
 
 
-def _split_units(template: PlannedLine, price_total: Decimal, tax_total: Decimal) -> list[PlannedLine]:
+def _split_units(template: PlannedLine, price_total: Decimal, tax_total: Decimal,
+                 order_id: int | None = None) -> list[PlannedLine]:
     from dataclasses import replace
 
     qty = template.quantity
     if qty <= 0:
-        raise MappingError(f"line {template.sku!r} has quantity {qty}")
+        raise MappingError(f"line {template.sku!r} has quantity {qty}", order_id=order_id)
     unit_price = (price_total / qty).quantize(CENT, rounding=ROUND_DOWN)
     unit_tax = (tax_total / qty).quantize(CENT, rounding=ROUND_DOWN)
     if unit_price * qty == price_total and unit_tax * qty == tax_total:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 from sqlalchemy import Engine, event
 from sqlmodel import create_engine
 
@@ -21,9 +24,8 @@ def make_engine(database_url: str) -> Engine:
             cursor = dbapi_conn.cursor()
             # WAL lets the status command and a second process read while a cycle writes;
             # busy_timeout makes concurrent writers wait instead of failing.
-            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # switching needs a lock
-                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=60000")
+            _use_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
@@ -31,3 +33,18 @@ def make_engine(database_url: str) -> Engine:
     if url.startswith("postgresql+"):
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     raise ConfigError(f"database_url {database_url!r}: use sqlite:///PATH or postgresql://HOST/DB")
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL (once: the mode is stored in the file). Two processes switching a
+    fresh file at the same instant deadlock on the lock it needs, and SQLite answers one of them
+    "database is locked" at once, without waiting out busy_timeout: that one looks again."""
+    for attempt in range(200):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or attempt == 199:
+                raise
+            time.sleep(0.05)

@@ -215,7 +215,9 @@ class Store:
             for row in rows:
                 row.parked = False
                 row.attempts = 0
-                row.next_attempt_at = now
+                # Due at the daemon's next cycle even when this command runs on a host whose clock
+                # is ahead of the daemon's: never later than when the daemon itself last failed it.
+                row.next_attempt_at = min(now, row.last_failed_at)
                 s.add(row)
             s.commit()
             return len(rows)

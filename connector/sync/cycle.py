@@ -27,11 +27,12 @@ from connector.errors import (
     OrderSyncError,
     PermanentApiError,
 )
-from connector.logs import current_order_id
+from connector.logs import current_order_id, redact
 from connector.store.leases import LeaseTimeout
 from connector.sync.order_mirror import MirrorDeps, OrderMirror, Outcome
 from connector.sync.racing_writes import racing
 from connector.sync.xseries_index import XSeriesIndex
+from connector.values import parse_rfc2822
 
 log = logging.getLogger("connector.sync")
 
@@ -109,16 +110,21 @@ class SyncCycle:
 
     async def _settle_batch(self, batch: list[Order], invalid: list, report: CycleReport) -> bool:
         """Mirror a batch; move the cursor past it if all settled. False: stop requested."""
+        waiting = self._waiting_failures()
         for exc, raw in invalid:
             order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
-            if isinstance(order_id, int):
+            if isinstance(order_id, int) and not isinstance(order_id, bool):  # JSON true is no order 1
+                modified = _raw_date(raw, "date_modified")
+                if order_id in waiting and (modified is None or modified < waiting[order_id]):
+                    continue  # parked since its last change: re-reading the same data says nothing new
                 self._fail(order_id, "parse", str(exc), permanent=True, report=report)
             else:
-                log.error("an order without a usable id could not be read: %s", exc)
+                # No id to name it by: name it by what the control panel shows.
+                log.error("an order without a usable id (date_created %r, total_inc_tax %r) could not be read: %s",
+                          _raw_field(raw, "date_created"), _raw_field(raw, "total_inc_tax"), exc)
         if not batch:
             return not self.stop_event.is_set()
         semaphore = asyncio.Semaphore(self.concurrency)
-        waiting = self._waiting_failures()
 
         async def one(order: Order) -> bool:
             async with semaphore:
@@ -144,8 +150,16 @@ class SyncCycle:
                 if f.parked or f.next_attempt_at > now}
 
     async def mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
+        # Every log line while the order is in hand names it, and none after: the failed queue
+        # mirrors orders in the cycle's own task, whose later lines are about no order.
+        token = current_order_id.set(order.id)
+        try:
+            return await self._mirror_one(order, report)
+        finally:
+            current_order_id.reset(token)
+
+    async def _mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
         mirror = OrderMirror(self.d)
-        current_order_id.set(order.id)  # every log line of this task names the order
         try:
             outcome = await mirror.mirror(order)
         except CredentialsError:
@@ -185,6 +199,9 @@ class SyncCycle:
             await self.mirror_one(order, report)
 
     def _fail(self, order_id: int, step: str, reason: str, *, permanent: bool, report: CycleReport) -> None:
+        # The reason quotes the API's answer, which a misbehaving API or proxy may fill with our own
+        # token: it is stored and logged, so it is masked first.
+        reason = redact(reason)
         row = racing(self.d.store.record_failure, order_id, step=step, reason=reason, permanent=permanent,
                      max_attempts=self.max_attempts)
         report.failed[order_id] = reason
@@ -195,3 +212,15 @@ class SyncCycle:
 
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _raw_field(raw: Any, name: str) -> Any:
+    return raw.get(name) if isinstance(raw, dict) else None
+
+
+def _raw_date(raw: Any, name: str) -> datetime | None:
+    """A date of an order that did not parse, if that date at least is readable."""
+    try:
+        return parse_rfc2822(_raw_field(raw, name))
+    except (TypeError, ValueError):
+        return None

@@ -178,8 +178,6 @@ async def client(server_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 # --- misbehaving peers: raw asyncio servers --------------------------------------------------------
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
 
 class RawServer:
     def __init__(self) -> None:

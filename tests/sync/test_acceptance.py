@@ -40,7 +40,7 @@ def expected_stock(world, seeded) -> dict[str, Decimal]:
 
 
 def check_mirror(world, seeded) -> dict[str, int]:
-    counts = Counter(orders=len(seeded.order_ids), sales=len(world.xs.sales))
+    counts = Counter(orders=len(seeded.order_ids), sales=len(world.xs.sales), duplicates=0, missing=0)
     for order_id in seeded.order_ids:
         order = world.bc.orders[order_id]
         state = STATUSES.pos_state(order["status_id"])
@@ -76,7 +76,7 @@ async def test_seeded_orders_one_cycle_then_a_rerun_writes_nothing(world_factory
           f"failed {len(report.failed)}, X-Series writes {world.xs_writes()}, "
           f"BigCommerce requests {len(world.bc.request_log)}")
     assert not report.failed, report.failed
-    assert counts["duplicates"] == 0 and counts.get("missing", 0) == 0
+    assert counts["duplicates"] == 0 and counts["missing"] == 0
     assert counts["closed"] + counts["voided"] == counts["sales"]
     assert {pid: world.xs.stock(pid) for pid in seeded.initial_stock} == expected_stock(world, seeded)
     # API economy: one list call per 250 orders on BigCommerce, nothing per order.
@@ -102,6 +102,6 @@ async def test_500_orders_with_5_percent_of_sale_answers_lost(world_factory):
     print(f"\nwith lost answers: {counts}, faults injected {lost}, failed after cycle 1 "
           f"{len(first.failed)}, after cycle 2 {len(second.failed)}; after cycle 1 {after_first}")
     assert lost >= 10  # the faults really happened
-    assert counts["duplicates"] == 0 and counts.get("missing", 0) == 0
+    assert counts["duplicates"] == 0 and counts["missing"] == 0
     assert not second.failed
     assert {pid: world.xs.stock(pid) for pid in seeded.initial_stock} == expected_stock(world, seeded)

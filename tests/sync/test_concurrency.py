@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import traceback
 from collections import Counter
 from decimal import Decimal
 
@@ -55,17 +56,20 @@ async def test_two_processes_at_once_create_everything_once(db_world):
     assert creates == {"create_sale": len(ids), "create_product": 5, "create_customer": 5}
 
 
-def test_two_sync_processes_against_a_served_sandbox(tmp_path):
+def test_two_sync_processes_against_a_served_sandbox(tmp_path, database_url):
+    """Two real `sync` processes started at once on one fresh database (a SQLite file, PostgreSQL)."""
     sandbox = ServedSandbox(orders=60, seed=3)
     try:
-        config = sandbox.write_config(tmp_path / "config.yaml", f"sqlite:///{tmp_path / 'shared.db'}")
+        config = sandbox.write_config(tmp_path / "config.yaml", database_url)
         processes = [order_sync("sync", "--config", str(config), cwd=tmp_path) for _ in range(2)]
         results = [p.communicate(timeout=120) for p in processes]
         codes = [p.returncode for p in processes]
         summary = sandbox.summary()
     finally:
         sandbox.stop()
-    assert codes == [0, 0], [err[-6000:] for _, err in results]
+    assert codes == [0, 0], "\n".join(
+        line for _, err in results for line in err.splitlines()
+        if "connector/" in line or "Error" in line or "WARNING" in line)
 
     statuses = MappingTables.load(None).statuses
     per_source = summary["sales_per_source_id"]
@@ -119,8 +123,9 @@ def _open_store_and_write(database_url: str, barrier, answers) -> None:
             store.audit(platform="connector", action="start", reason="a process started")
         store.close()
         answers.put("ok")
-    except Exception as exc:  # noqa: BLE001 - reported to the test
-        answers.put(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+    except Exception as exc:  # noqa: BLE001 - reported to the test, with where it happened
+        where = [line.strip() for line in traceback.format_exc().splitlines() if "connector/" in line]
+        answers.put(f"{type(exc).__name__}: {str(exc).splitlines()[0]} at {where[-2:]}")
 
 
 def test_processes_starting_together_on_a_fresh_database(database_url, tmp_path):
@@ -129,16 +134,15 @@ def test_processes_starting_together_on_a_fresh_database(database_url, tmp_path)
     context = multiprocessing.get_context("fork")
     urls = [database_url] if database_url.startswith("postgresql") else [
         f"sqlite:///{tmp_path / f'fresh{n}.db'}" for n in range(3)]
-    answers = []
     for url in urls:
         barrier, queue = context.Barrier(4), context.Queue()
         processes = [context.Process(target=_open_store_and_write, args=(url, barrier, queue)) for _ in range(4)]
         for p in processes:
             p.start()
-        answers += [queue.get(timeout=60) for _ in processes]
+        answers = [queue.get(timeout=60) for _ in processes]
         for p in processes:
             p.join(timeout=30)
+        assert answers == ["ok"] * 4, answers
         store = Store.open(url)
         assert store.count_audit(action="start") == 12
         store.close()
-    assert answers == ["ok"] * len(answers), answers

@@ -236,3 +236,19 @@ async def test_unconfirmed_void_found_applied_is_bound_voided_even_if_the_order_
     binding = world.store.order_binding(order_id)
     assert (binding.pos_state, binding.pending_state, binding.bc_status_id) == ("voided", None, 11)
     assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50
+
+
+async def test_void_that_never_arrived_is_sent_again(world):
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle()
+    world.set_status(order_id, 5)
+    world.xs.faults.reconfigure(FaultConfig(share_timeout=1.0, path_filter="register_sales"))
+    report = await world.cycle()  # every try times out before X-Series applies it
+    assert order_id in report.failed and world.sale(order_id)["status"] == "CLOSED"
+    assert world.store.order_binding(order_id).pending_state == "voided"
+
+    world.xs.faults.reconfigure(FaultConfig())
+    report = await world.cycle()
+    assert report.outcomes[Outcome.VOIDED] == 1 and not report.failed
+    assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50
+    assert world.store.order_binding(order_id).pos_state == "voided"

@@ -1,0 +1,187 @@
+"""The command line: exit codes of `sync`, the `status` report, `retry-failed`, `demo`, and the
+`run` daemon stopping cleanly on SIGTERM.
+
+One-shot commands run through connector.cli.main against in-process simulators (Runtime.start is
+wrapped to inject their transports); the daemon runs as a real process against a served sandbox.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from connector.cli import main
+from connector.clock import SYSTEM_CLOCK
+from connector.runtime import Runtime
+from connector.sandbox.bigcommerce import BigCommerceSimulator
+from connector.sandbox.xseries import XSeriesSimulator
+from connector.store.repository import Store
+from sync.served_sandbox import ServedSandbox, order_sync
+
+LINE = {"product_id": 111, "variant_id": 0, "sku": "TEE-M", "name": "Tee M", "unit_price": Decimal("20.00"),
+        "quantity": 1}
+JANE = {"id": 1, "first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"}
+
+
+class Shop:
+    """Both simulators in-process on the system clock, and a config file pointing at them."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.bc = BigCommerceSimulator(clock=SYSTEM_CLOCK)
+        self.xs = XSeriesSimulator(clock=SYSTEM_CLOCK, rate_limit=100_000)
+        self.xs.add_product(sku="TEE-M", name="Tee M", price_excluding_tax=Decimal("20"), inventory=10)
+        self.database_url = f"sqlite:///{tmp_path / 'cli.db'}"
+        self.config = tmp_path / "config.yaml"
+        self.write_config()
+        monkeypatch.setenv("TEST_BC_TOKEN", self.bc.access_token)
+        monkeypatch.setenv("TEST_XS_TOKEN", self.xs.token)
+        start = Runtime.start.__func__
+        bc, xs = self.bc, self.xs
+
+        async def start_on_simulators(cls, settings, **options):
+            return await start(cls, settings, bc_transport=bc.transport(), xs_transport=xs.transport(), **options)
+
+        monkeypatch.setattr(Runtime, "start", classmethod(start_on_simulators))
+
+    def write_config(self, *, extra_xseries: str = "", bc_token: str = "${TEST_BC_TOKEN}") -> None:
+        start_at = (SYSTEM_CLOCK.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.config.write_text(
+            "bigcommerce:\n"
+            "  store_hash: abc123\n"
+            f"  access_token: {bc_token}\n"
+            f"  api_url: {self.bc.base_url}\n"
+            "xseries:\n"
+            "  domain_prefix: mystore\n"
+            "  token: ${TEST_XS_TOKEN}\n"
+            f"  api_url: {self.xs.base_url}\n"
+            "  outlet: Main Outlet\n"
+            "  register: Online Store\n"
+            f"{extra_xseries}"
+            f"database_url: {self.database_url}\n"
+            "sync:\n"
+            f"  start_at: {start_at}\n"
+        )
+
+    def add_order(self, status_id: int = 11, **kwargs) -> int:
+        when = SYSTEM_CLOCK.now() - timedelta(hours=1)
+        return self.bc.add_order(customer=JANE, lines=[LINE], status_id=status_id, date_created=when,
+                                 **kwargs)["id"]
+
+    def run(self, *args: str) -> int:
+        return main([*args, "--config", str(self.config)])
+
+    def store(self) -> Store:
+        return Store.open(self.database_url)
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch) -> Shop:
+    return Shop(tmp_path, monkeypatch)
+
+
+def test_sync_exits_0_and_status_reports_the_cycle(shop, capsys):
+    closed, pending = shop.add_order(11), shop.add_order(1)
+
+    assert shop.run("sync") == 0
+    assert [s["source_id"] for s in shop.xs.sales.values()] == [str(closed)]
+
+    capsys.readouterr()
+    assert shop.run("status") == 0
+    out = capsys.readouterr().out
+    assert "cursor: 20" in out
+    assert "orders by POS state: closed=1, not_imported=1" in out
+    assert "last cycle: started" in out and "ok, 2 seen, 1 written, 0 failed" in out
+    assert "failed orders: 0" in out
+    assert str(pending) not in out.split("failed orders")[1]
+
+
+def test_sync_exits_1_when_an_order_failed_and_retry_failed_requeues_it(shop, capsys):
+    good, odd = shop.add_order(11), shop.add_order(11)
+    shop.bc.orders[odd].update(status_id=15, status="Layaway")
+
+    assert shop.run("sync") == 1
+    assert [s["source_id"] for s in shop.xs.sales.values()] == [str(good)]
+
+    capsys.readouterr()
+    assert shop.run("status") == 0
+    out = capsys.readouterr().out
+    assert "failures, 2 seen, 1 written, 1 failed" in out
+    assert "failed orders: 1" in out
+    assert f"order {odd}: step map, 1 attempt(s), parked: order {odd}: unknown BigCommerce status id 15" in out
+
+    assert shop.run("retry-failed", "--order", str(odd + 1000)) == 0
+    assert "0 failed order(s)" in capsys.readouterr().out
+    assert shop.run("retry-failed") == 0
+    assert "1 failed order(s) will be retried at the next cycle" in capsys.readouterr().out
+    store = shop.store()
+    [failure] = store.failures()
+    store.close()
+    assert not failure.parked and failure.attempts == 0
+
+    shop.bc.set_status(odd, 11)  # the merchant fixes the order
+    assert shop.run("sync") == 0
+    assert sorted(s["source_id"] for s in shop.xs.sales.values()) == sorted([str(good), str(odd)])
+
+
+def test_sync_exits_2_on_an_unknown_config_key(shop, capsys):
+    shop.write_config(extra_xseries="  registr: Online Store\n")
+    assert shop.run("sync") == 2
+    err = capsys.readouterr().err
+    assert "configuration error" in err and "config.yaml:" in err and "xseries.registr: unknown key" in err
+
+
+def test_sync_exits_2_on_a_missing_environment_variable(shop, capsys, monkeypatch):
+    monkeypatch.delenv("TEST_BC_TOKEN")
+    assert shop.run("sync") == 2
+    err = capsys.readouterr().err
+    assert "${TEST_BC_TOKEN}" in err and "not set in the environment" in err
+    assert "bc-test-token" not in err
+
+
+def test_sync_exits_2_on_rejected_credentials(shop, capsys, monkeypatch):
+    shop.add_order(11)
+    monkeypatch.setenv("TEST_XS_TOKEN", "a-revoked-token")
+    assert shop.run("sync") == 2
+    err = capsys.readouterr().err
+    assert "credentials error" in err and "a-revoked-token" not in err
+    assert shop.xs.sales == {}
+
+
+def test_demo_runs_and_prints_its_table(tmp_path, capsys):
+    assert main(["demo", "--orders", "12", "--seed", "3", "--db", str(tmp_path / "demo.db")]) == 0
+    out = capsys.readouterr().out
+    assert "order-sync demo: 12 BigCommerce orders" in out
+    assert "BigCommerce status" in out and "POS state" in out and "invoice" in out
+    assert "sales by POS state:" in out and "X-Series writes:" in out
+    assert "cycle 1: 12 orders read" in out and "0 failed" in out
+
+
+def test_run_daemon_mirrors_then_stops_cleanly_on_sigterm(tmp_path):
+    sandbox = ServedSandbox(orders=8, seed=2)
+    try:
+        config = sandbox.write_config(tmp_path / "config.yaml", f"sqlite:///{tmp_path / 'daemon.db'}",
+                                      interval_seconds=1)
+        daemon = order_sync("run", "--config", str(config), cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 60
+            while not sandbox.summary()["sales"]:
+                assert daemon.poll() is None, daemon.communicate()[1][-3000:]
+                assert time.monotonic() < deadline, "no sale was mirrored within 60 s"
+                time.sleep(0.1)
+            daemon.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            out, err = daemon.communicate(timeout=15)
+            stopped_after = time.monotonic() - signalled
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.communicate()
+    finally:
+        sandbox.stop()
+    assert daemon.returncode == 0, err[-3000:]
+    assert stopped_after < 5 and "daemon stopped" in err

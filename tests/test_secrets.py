@@ -1,0 +1,207 @@
+"""Secrets (issue 7 §5): the API tokens and the webhook secret never appear in logs, exception text,
+the audit log or the database; the config's repr masks them.
+
+A failing run through the real command line — X-Series refusing the token (401), then a sync where
+some orders fail, one of them because a misbehaving proxy echoes our own Authorization header in its
+error page — with JSON logs at DEBUG, then `status` and `audit`. Afterwards every captured line,
+every exception text, every audit row and every row of every table of the SQLite file (and the raw
+bytes of the file and its WAL) are searched for each secret.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import traceback
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+for folder in (HERE / "sync", HERE / "bad_input"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from connector.clients.xseries import XSeriesClient  # noqa: E402
+from connector.config import load_settings  # noqa: E402
+from connector.errors import CredentialsError  # noqa: E402
+from connector.sandbox.xseries_sales import unprocessable  # noqa: E402
+from connector.store.repository import Store  # noqa: E402
+from sync_world import OMAR, line, make_world  # noqa: E402
+
+from cli_world import BC_ENV, XS_ENV, run_cli, write_config  # noqa: E402
+
+BC_TOKEN = "bc-S3CRET-7c1e9a5d2b4f"
+XS_TOKEN = "xs-S3CRET-0d8f6b2a9e13"
+WEBHOOK_SECRET = "whsec-S3CRET-5a7c9e1b3d"
+SECRETS = (BC_TOKEN, XS_TOKEN, WEBHOOK_SECRET)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """connector.cli.main() installs its own root handler; put pytest's back after the test."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def assert_no_secret(where: str, text: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text, f"{where} shows a secret: …{text[max(0, text.find(secret) - 80):][:200]}…"
+
+
+def echo_token_on_create(xs, sku: str) -> None:
+    """X-Series (a proxy in front of it) refuses this product with a 422 quoting the request's
+    Authorization header back."""
+    original = xs._create_product_http
+
+    def create(call):
+        if isinstance(call.body, dict) and call.body.get("sku") == sku:
+            raise unprocessable(f"rejected request with Authorization: {call.request.headers['authorization']}")
+        return original(call)
+
+    xs._create_product_http = create
+    xs._routes = xs._build_routes()
+
+
+def dump_database(path: Path) -> str:
+    connection = sqlite3.connect(path)
+    try:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        lines = []
+        for table in tables:
+            for row in connection.execute(f'SELECT * FROM "{table}"'):
+                lines.append(f"{table}: {row!r}")
+        return "\n".join(lines)
+    finally:
+        connection.close()
+
+
+def test_no_secret_in_logs_exceptions_audit_or_database(tmp_path, monkeypatch, capsys):
+    world = make_world(f"sqlite:///{tmp_path / 'secrets.db'}", tmp_path)
+    world.bc.access_token, world.xs.token = BC_TOKEN, XS_TOKEN
+    good = world.add_order([line("TEE-M", 1)])
+    echoed = world.add_order([line("ECHO-1", 1, "5.00")], customer=OMAR)
+    unreadable = world.add_order([line("TEE-L", 1)], total_inc_tax="1,234.00")
+    world.clock.advance(5)
+    config = write_config(world, tmp_path / "config.yaml")
+    with config.open("a") as f:
+        f.write("id_verification:\n  enabled: true\n  webhook_secret: ${SECRETS_WEBHOOK}\n")
+    monkeypatch.setenv("SECRETS_WEBHOOK", WEBHOOK_SECRET)
+    echo_token_on_create(world.xs, "ECHO-1")
+    logs = ["--log-format", "json", "--log-level", "DEBUG"]
+    captured: list[str] = []
+
+    # 1. The X-Series token is refused (401).
+    world.xs.token = "rotated-" + XS_TOKEN[::-1]
+    assert run_cli(world, monkeypatch, config, *logs, "sync", bc_token=BC_TOKEN, xs_token=XS_TOKEN) == 2
+    out = capsys.readouterr()
+    captured += [out.out, out.err]
+    assert "credentials error" in out.err
+    world.xs.token = XS_TOKEN
+
+    # 2. A sync where some orders fail; 3. what a person looks at next.
+    assert run_cli(world, monkeypatch, config, *logs, "sync", bc_token=BC_TOKEN, xs_token=XS_TOKEN) == 1
+    for command in (["status"], ["audit"], ["audit", "--order", str(echoed)]):
+        assert run_cli(world, monkeypatch, config, *logs, *command, bc_token=BC_TOKEN, xs_token=XS_TOKEN) == 0
+    out = capsys.readouterr()
+    captured += [out.out, out.err]
+    assert world.sale(good) is not None and world.sales(echoed) == [] and world.sales(unreadable) == []
+
+    # Logs: one JSON object a line, and the failures are there (so the search below is not vacuous).
+    log_lines = [ln for text in captured for ln in text.splitlines() if ln.startswith("{")]
+    entries = [json.loads(ln) for ln in log_lines]
+    assert any(e.get("order_id") == echoed and "Authorization" in e["message"] for e in entries)
+    assert any(e["level"] == "debug" for e in entries)
+    for text in captured:
+        assert_no_secret("command output", text)
+
+    # Exception texts: what the store kept as reasons, and the errors the clients raise.
+    store = Store.open(world.database_url)
+    try:
+        reasons = {f.bc_order_id: f.reason for f in store.failures()}
+        assert set(reasons) == {echoed, unreadable} and "Bearer ***" in reasons[echoed]
+        for reason in reasons.values():
+            assert_no_secret("a failure reason", reason)
+        audit = store.audit_entries()
+        assert audit  # the good order's writes were audited
+        for entry in audit:
+            assert_no_secret("the audit log", repr(entry.model_dump()))
+    finally:
+        store.close()
+    world.xs.token = "rotated-by-the-merchant"  # our (secret) token is refused
+    client = XSeriesClient(domain_prefix=world.xs.domain_prefix, token=XS_TOKEN, api_url=world.xs.base_url,
+                           http_transport=world.xs.transport(), clock=world.clock)
+    with pytest.raises(CredentialsError) as refused:
+        await_outlets(client)
+    exc = refused.value
+    assert_no_secret("exception text", "".join(traceback.format_exception(exc)) + repr(exc) + repr(exc.body)
+                     + repr(vars(exc)))
+
+    # The database: every row of every table, and the raw bytes of the file and its WAL.
+    db_file = tmp_path / "secrets.db"
+    assert_no_secret("the database", dump_database(db_file))
+    for path in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
+        if path.exists():
+            raw = path.read_bytes()
+            for secret in SECRETS:
+                assert secret.encode() not in raw, f"{path.name} holds a secret"
+
+
+def await_outlets(client: XSeriesClient) -> None:
+    import asyncio
+
+    async def call():
+        try:
+            await client.outlets()
+        finally:
+            await client.aclose()
+
+    asyncio.run(call())
+
+
+def test_the_config_repr_masks_every_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("S_BC", BC_TOKEN)
+    monkeypatch.setenv("S_XS", XS_TOKEN)
+    monkeypatch.setenv("S_WH", WEBHOOK_SECRET)
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "bigcommerce:\n  store_hash: abc123\n  access_token: ${S_BC}\n"
+        "xseries:\n  domain_prefix: shop\n  token: ${S_XS}\n  outlet: Main\n  register: Web\n"
+        "id_verification:\n  enabled: true\n  webhook_secret: ${S_WH}\n"
+    )
+    settings = load_settings(path)
+    assert set(settings.secrets()) == set(SECRETS)  # loaded, so masking them is not vacuous
+    for shown in (repr(settings), str(settings), settings.model_dump_json(), repr(settings.model_dump()),
+                  repr(settings.bigcommerce), repr(settings.xseries), repr(settings.id_verification),
+                  f"{settings}", f"{settings.xseries.token}"):
+        assert_no_secret("the settings' representation", shown)
+    client = XSeriesClient(domain_prefix="shop", token=XS_TOKEN, api_url="http://x.invalid")
+    try:
+        assert_no_secret("the client's repr", repr(client) + repr(vars(client).get("transport")))
+    finally:
+        import asyncio
+
+        asyncio.run(client.aclose())
+
+
+@pytest.mark.parametrize("bad", ["unknown-key", "wrong-type"])
+def test_a_config_error_never_echoes_a_secret(tmp_path, monkeypatch, capsys, bad):
+    from connector.cli import main
+
+    monkeypatch.setenv("S_BC", BC_TOKEN)
+    monkeypatch.setenv("S_XS", XS_TOKEN)
+    token_line = "  token: ${S_XS}\n" + ("  tokn: ${S_XS}\n" if bad == "unknown-key" else "")
+    extra = "sync:\n  interval_seconds: ${S_BC}\n" if bad == "wrong-type" else ""
+    path = tmp_path / "config.yaml"
+    path.write_text("bigcommerce:\n  store_hash: abc123\n  access_token: ${S_BC}\n"
+                    f"xseries:\n  domain_prefix: shop\n{token_line}  outlet: Main\n  register: Web\n{extra}")
+    assert main(["--config", str(path), "sync"]) == 2
+    err = capsys.readouterr().err
+    assert "config.yaml:" in err
+    assert_no_secret("a config error", err)
