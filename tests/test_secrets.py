@@ -30,7 +30,7 @@ from connector.sandbox.xseries_sales import unprocessable  # noqa: E402
 from connector.store.repository import Store  # noqa: E402
 from sync_world import OMAR, line, make_world  # noqa: E402
 
-from cli_world import BC_ENV, XS_ENV, run_cli, write_config  # noqa: E402
+from cli_world import run_cli, write_config  # noqa: E402
 
 BC_TOKEN = "bc-S3CRET-7c1e9a5d2b4f"
 XS_TOKEN = "xs-S3CRET-0d8f6b2a9e13"

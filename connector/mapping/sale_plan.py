@@ -36,9 +36,11 @@ CENT = Decimal("0.01")
 INVOICE_PREFIX = "BC-"
 
 
-def invoice_number(bc_order_id: int) -> str:
-    """The sale's deterministic reference: how a lost sale write is found again (reference §8.4)."""
-    return f"{INVOICE_PREFIX}{bc_order_id}"
+def invoice_number(bc_order_id: int, generation: int = 1) -> str:
+    """The sale's deterministic reference: how a lost sale write is found again (reference §8.4).
+    A re-opened order's later sales carry their generation: BC-123-2."""
+    base = f"{INVOICE_PREFIX}{bc_order_id}"
+    return base if generation <= 1 else f"{base}-{generation}"
 
 
 def product_key_for_sku(sku: str) -> str:
@@ -150,7 +152,7 @@ def target_state(order: Any, statuses: StatusTable) -> PosState:
     return state
 
 
-def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines) -> SalePlan:
+def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, generation: int = 1) -> SalePlan:
     """The sale an order must become. Raises MappingError naming the order when it cannot."""
     state = target_state(order, statuses)
     raw: list[tuple[PlannedLine, Decimal, Decimal]] = []  # (template line, inc-tax amount, tax amount)
@@ -211,7 +213,7 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines) -
     )
     return SalePlan(
         bc_order_id=order.id,
-        invoice_number=invoice_number(order.id),
+        invoice_number=invoice_number(order.id, generation),
         pos_state=state,
         unpaid=statuses.is_unpaid(order.status_id, order.payment_status),
         customer=customer,

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import AsyncIterator
 
-from sqlalchemy import Engine, delete, insert, or_, update
+from sqlalchemy import Engine, delete, or_
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from connector.clock import SYSTEM_CLOCK, Clock
@@ -36,20 +36,24 @@ class Leases:
         self._local: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def try_acquire(self, key: str) -> bool:
+        """One atomic statement: insert the lease, or take it over when it expired or is ours."""
         now = self.clock.now()
         expires = now + self.ttl
+        table = Lease.__table__
         try:
             with self.engine.begin() as conn:
-                taken = conn.execute(
-                    update(Lease)
-                    .where(Lease.key == key, or_(Lease.expires_at < now, Lease.owner == self.owner))
-                    .values(owner=self.owner, expires_at=expires)
-                ).rowcount
-            if taken == 1:
-                return True
-            with self.engine.begin() as conn:
-                conn.execute(insert(Lease).values(key=key, owner=self.owner, expires_at=expires))
-            return True
+                if conn.dialect.name == "postgresql":
+                    from sqlalchemy.dialects.postgresql import insert as dialect_insert
+                else:
+                    from sqlalchemy.dialects.sqlite import insert as dialect_insert
+                stmt = dialect_insert(table).values(key=key, owner=self.owner, expires_at=expires)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
+                    where=or_(table.c.expires_at < now, table.c.owner == self.owner),
+                )
+                # RETURNING, not rowcount: psycopg reports no rowcount for an upsert.
+                return conn.execute(stmt.returning(table.c.key)).first() is not None
         except IntegrityError:
             return False
         except OperationalError as exc:  # SQLite "database is locked" after busy_timeout

@@ -27,6 +27,17 @@ def _create(*models: type[SQLModel]) -> Callable[[Connection], None]:
     return apply
 
 
+def _add_column(table: str, column: str, ddl: str) -> Callable[[Connection], None]:
+    """ALTER TABLE … ADD COLUMN, unless the column is there: a database created after the column
+    joined the model already has it (tables are created from the current models)."""
+
+    def apply(conn: Connection) -> None:
+        if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+
+    return apply
+
+
 # Each version names exactly the tables it creates, so a table added later never sneaks into an
 # old version (create_all would).
 MIGRATIONS: list[Migration] = [
@@ -36,6 +47,8 @@ MIGRATIONS: list[Migration] = [
     (2, "historical import checkpoints", _create(ImportRun)),
     (3, "ID verification: checks per order, metafield versions seen, webhook deliveries",
      _create(t.IdvCheck, t.IdvMetafieldSeen, t.IdvWebhookDelivery)),
+    (4, "order_binding.generation: re-opened orders get a new sale",
+     _add_column("order_binding", "generation", "INTEGER NOT NULL DEFAULT 1")),
 ]
 
 LATEST = MIGRATIONS[-1][0]

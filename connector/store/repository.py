@@ -1,4 +1,11 @@
-"""The Store: every read and write of order-sync's durable state, one short transaction each."""
+"""The Store: every read and write of order-sync's durable state, one short transaction each.
+
+The order path runs thousands of times per import, so its statements are SQLAlchemy Core, not ORM
+sessions: a binding write is one INSERT … ON CONFLICT DO UPDATE (atomic on SQLite and PostgreSQL,
+so two processes writing the same row never collide), and the bind after a sale write, its audit
+entry and the clearing of a failure share one transaction. Product and customer bindings never
+change once written, so they are cached in memory after the first read.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,10 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlalchemy import Connection, Engine, delete, func, insert
+from sqlalchemy import select as core_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, select
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.store.db import make_engine
@@ -36,6 +45,8 @@ class Store:
         self.engine = engine
         self.clock = clock
         self.leases = Leases(engine, clock=clock)
+        self._product_ids: dict[str, ProductBinding] = {}
+        self._customer_ids: dict[str, CustomerBinding] = {}
 
     @classmethod
     def open(cls, database_url: str, *, clock: Clock = SYSTEM_CLOCK) -> "Store":
@@ -51,8 +62,10 @@ class Store:
 
     # ---- order bindings -------------------------------------------------------------------
     def order_binding(self, bc_order_id: int) -> OrderBinding | None:
-        with self.session() as s:
-            return s.get(OrderBinding, bc_order_id)
+        table = OrderBinding.__table__
+        with self.engine.connect() as conn:
+            row = conn.execute(core_select(table).where(table.c.bc_order_id == bc_order_id)).first()
+        return OrderBinding(**row._mapping) if row is not None else None
 
     def order_bindings(self, ids: Iterable[int]) -> dict[int, OrderBinding]:
         ids = list(ids)
@@ -68,10 +81,20 @@ class Store:
 
     def save_order_binding(self, binding: OrderBinding) -> OrderBinding:
         binding.updated_at = self.clock.now()
-        with self.session() as s:
-            merged = s.merge(binding)
-            s.commit()
-            return merged
+        with self.engine.begin() as conn:
+            self._upsert(conn, OrderBinding, [binding])
+        return binding
+
+    def settle_order(self, binding: OrderBinding, *, audit: dict[str, Any] | None) -> OrderBinding:
+        """After a decision or a write: the binding, its audit entry and the end of any failure of
+        the order, in one transaction (all three or none)."""
+        binding.updated_at = self.clock.now()
+        with self.engine.begin() as conn:
+            self._upsert(conn, OrderBinding, [binding])
+            if audit is not None:
+                conn.execute(insert(AuditEntry.__table__).values(**self._audit_values(**audit)))
+            conn.execute(delete(FailedOrder.__table__).where(FailedOrder.__table__.c.bc_order_id == binding.bc_order_id))
+        return binding
 
     def count_bindings_by_state(self) -> dict[str, int]:
         with self.session() as s:
@@ -84,8 +107,14 @@ class Store:
 
     # ---- product / customer bindings and the X-Series indexes ------------------------------
     def product_binding(self, key: str) -> ProductBinding | None:
+        cached = self._product_ids.get(key)
+        if cached is not None:
+            return cached
         with self.session() as s:
-            return s.get(ProductBinding, key)
+            row = s.get(ProductBinding, key)
+        if row is not None:
+            self._product_ids[key] = row
+        return row
 
     def product_bindings(self) -> list[ProductBinding]:
         with self.session() as s:
@@ -94,20 +123,27 @@ class Store:
     def bind_product(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> ProductBinding:
         row = ProductBinding(key=key, xs_product_id=xs_product_id, sku=sku, created=created,
                              created_at=self.clock.now())
-        with self.session() as s:
-            merged = s.merge(row)
-            s.commit()
-            return merged
+        with self.engine.begin() as conn:
+            self._upsert(conn, ProductBinding, [row])
+        self._product_ids[key] = row
+        return row
 
     def customer_binding(self, email_key: str) -> CustomerBinding | None:
+        cached = self._customer_ids.get(email_key)
+        if cached is not None:
+            return cached
         with self.session() as s:
-            return s.get(CustomerBinding, email_key)
+            row = s.get(CustomerBinding, email_key)
+        if row is not None:
+            self._customer_ids[email_key] = row
+        return row
 
     def bind_customer(self, email_key: str, xs_customer_id: str, *, created: bool) -> None:
-        with self.session() as s:
-            s.merge(CustomerBinding(email_key=email_key, xs_customer_id=xs_customer_id, created=created,
-                                    created_at=self.clock.now()))
-            s.commit()
+        row = CustomerBinding(email_key=email_key, xs_customer_id=xs_customer_id, created=created,
+                              created_at=self.clock.now())
+        with self.engine.begin() as conn:
+            self._upsert(conn, CustomerBinding, [row])
+        self._customer_ids[email_key] = row
 
     def find_indexed_product(self, sku: str) -> XsProduct | None:
         key = sku.strip().casefold()
@@ -126,16 +162,12 @@ class Store:
             ).first()
 
     def upsert_indexed_products(self, rows: Iterable[XsProduct]) -> None:
-        with self.session() as s:
-            for row in rows:
-                s.merge(row)
-            s.commit()
+        with self.engine.begin() as conn:
+            self._upsert(conn, XsProduct, list(rows))
 
     def upsert_indexed_customers(self, rows: Iterable[XsCustomer]) -> None:
-        with self.session() as s:
-            for row in rows:
-                s.merge(row)
-            s.commit()
+        with self.engine.begin() as conn:
+            self._upsert(conn, XsCustomer, list(rows))
 
     def index_version(self, name: str) -> int:
         with self.session() as s:
@@ -143,9 +175,9 @@ class Store:
             return row.version if row else 0
 
     def set_index_version(self, name: str, version: int) -> None:
-        with self.session() as s:
-            s.merge(IndexCursor(name=name, version=version))
-            s.commit()
+        with self.engine.begin() as conn:
+            self._upsert(conn, IndexCursor, [IndexCursor(name=name, version=version)],
+                         only_if_greater="version")
 
     # ---- the sync cursor ----------------------------------------------------------------
     def cursor(self, name: str = ORDERS_CURSOR) -> datetime | None:
@@ -154,19 +186,32 @@ class Store:
             return row.value if row else None
 
     def set_cursor(self, value: datetime, name: str = ORDERS_CURSOR) -> None:
-        """Move the cursor forward only: a concurrent process that settled further wins."""
-        with self.session() as s:
-            row = s.get(SyncCursor, name)
-            if row is not None and row.value >= value:
-                return
-            if row is None and name == ORDERS_CURSOR and s.get(SyncCursor, ORDERS_START_CURSOR) is None:
-                s.add(SyncCursor(name=ORDERS_START_CURSOR, value=value, updated_at=self.clock.now()))
-            s.merge(SyncCursor(name=name, value=value, updated_at=self.clock.now()))
-            s.commit()
+        """Move the cursor forward only — atomically, so a concurrent process that settled further
+        wins. The first value of the orders cursor is also kept as where the daemon started."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            if name == ORDERS_CURSOR:
+                self._upsert(conn, SyncCursor, [SyncCursor(name=ORDERS_START_CURSOR, value=value, updated_at=now)],
+                             keep_existing=True)
+            self._upsert(conn, SyncCursor, [SyncCursor(name=name, value=value, updated_at=now)],
+                         only_if_greater="value")
 
     # ---- failed orders --------------------------------------------------------------------
     def record_failure(self, bc_order_id: int, *, step: str, reason: str, permanent: bool,
                        max_attempts: int, base_delay: timedelta = timedelta(minutes=1)) -> FailedOrder:
+        # Read-modify-write (attempts grow): two processes failing the same new order at once
+        # collide on the key; the loser reads the winner's row and counts on from it.
+        for attempt in range(3):
+            try:
+                return self._record_failure(bc_order_id, step=step, reason=reason, permanent=permanent,
+                                            max_attempts=max_attempts, base_delay=base_delay)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _record_failure(self, bc_order_id: int, *, step: str, reason: str, permanent: bool,
+                        max_attempts: int, base_delay: timedelta) -> FailedOrder:
         now = self.clock.now()
         with self.session() as s:
             row = s.get(FailedOrder, bc_order_id)
@@ -186,11 +231,8 @@ class Store:
             return row
 
     def clear_failure(self, bc_order_id: int) -> None:
-        with self.session() as s:
-            row = s.get(FailedOrder, bc_order_id)
-            if row is not None:
-                s.delete(row)
-                s.commit()
+        with self.engine.begin() as conn:
+            conn.execute(delete(FailedOrder.__table__).where(FailedOrder.__table__.c.bc_order_id == bc_order_id))
 
     def failures(self) -> list[FailedOrder]:
         with self.session() as s:
@@ -225,15 +267,20 @@ class Store:
     # ---- audit ----------------------------------------------------------------------------
     def audit(self, *, platform: str, action: str, bc_order_id: int | None = None, target_id: str | None = None,
               reason: str = "", before: Any = None, after: Any = None, detail: Any = None) -> None:
-        entry = AuditEntry(
-            at=self.clock.now(), platform=platform, action=action, bc_order_id=bc_order_id,
-            target_id=target_id, reason=reason,
-            before=None if before is None else str(before), after=None if after is None else str(after),
-            detail=None if detail is None else json.dumps(detail, default=str, sort_keys=True),
-        )
-        with self.session() as s:
-            s.add(entry)
-            s.commit()
+        values = self._audit_values(platform=platform, action=action, bc_order_id=bc_order_id,
+                                    target_id=target_id, reason=reason, before=before, after=after, detail=detail)
+        with self.engine.begin() as conn:
+            conn.execute(insert(AuditEntry.__table__).values(**values))
+
+    def _audit_values(self, *, platform: str, action: str, bc_order_id: int | None = None,
+                      target_id: str | None = None, reason: str = "", before: Any = None, after: Any = None,
+                      detail: Any = None) -> dict[str, Any]:
+        return {
+            "at": self.clock.now(), "platform": platform, "action": action, "bc_order_id": bc_order_id,
+            "target_id": target_id, "reason": reason,
+            "before": None if before is None else str(before), "after": None if after is None else str(after),
+            "detail": None if detail is None else json.dumps(detail, default=str, sort_keys=True),
+        }
 
     def audit_entries(self, bc_order_id: int | None = None, limit: int | None = None) -> list[AuditEntry]:
         with self.session() as s:
@@ -279,3 +326,30 @@ class Store:
             return s.exec(
                 select(CycleRun).where(CycleRun.kind == kind).order_by(CycleRun.id.desc())
             ).first()
+
+    # ---- upserts --------------------------------------------------------------------------
+    def _upsert(self, conn: Connection, model: type[SQLModel], rows: list[SQLModel], *,
+                only_if_greater: str | None = None, keep_existing: bool = False) -> None:
+        """INSERT … ON CONFLICT (primary key) DO UPDATE: one atomic statement on both databases.
+
+        only_if_greater: update only when that column grows (cursors never move back).
+        keep_existing: insert if absent, never update."""
+        if not rows:
+            return
+        table = model.__table__
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        names = [c.name for c in table.columns]
+        stmt = dialect_insert(table).values([{n: getattr(r, n) for n in names} for r in rows])
+        keys = [c.name for c in table.primary_key.columns]
+        if keep_existing:
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=keys))
+            return
+        where = None
+        if only_if_greater is not None:
+            where = table.c[only_if_greater] < stmt.excluded[only_if_greater]
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=keys, set_={n: stmt.excluded[n] for n in names if n not in keys}, where=where,
+        ))

@@ -26,6 +26,9 @@ class OrderBinding(SQLModel, table=True):
     bc_order_id: int = Field(primary_key=True)
     sale_id: str | None = None
     invoice_number: str
+    # 1 for the order's first sale; +1 each time an order whose sale was voided is re-opened (a
+    # voided sale never changes, so a re-opened order gets a new sale, BC-<id>-<generation>).
+    generation: int = 1
     pos_state: str  # not_imported | closed | voided: what the POS has
     pending_state: str | None = None  # the state being written, while its outcome is unknown
     bc_status_id: int

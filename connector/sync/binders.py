@@ -13,7 +13,6 @@ from connector.errors import TransientApiError, UnknownWriteOutcome
 from connector.mapping.sale_plan import PlannedCustomer, PlannedLine
 from connector.store.repository import Store
 from connector.store.tables import XsCustomer, XsProduct
-from connector.sync.racing_writes import racing
 
 
 class ProductBinder:
@@ -36,8 +35,7 @@ class ProductBinder:
                 return indexed.id
             product_id = await self._create(line, bc_order_id)
             # Another process's index refresh may be indexing the new product right now.
-            racing(self.store.upsert_indexed_products,
-                   [XsProduct(id=product_id, sku_key=line.sku.strip().casefold(), name=line.name, version=0)])
+            self.store.upsert_indexed_products([XsProduct(id=product_id, sku_key=line.sku.strip().casefold(), name=line.name, version=0)])
             self.store.bind_product(line.product_key, product_id, line.sku, created=True)
             return product_id
 
@@ -92,7 +90,7 @@ class CustomerBinder:
                 self.store.bind_customer(key, indexed.id, created=False)
                 return indexed.id
             customer_id = await self._create(customer, bc_order_id)
-            racing(self.store.upsert_indexed_customers, [XsCustomer(id=customer_id, email_key=key, version=0)])
+            self.store.upsert_indexed_customers([XsCustomer(id=customer_id, email_key=key, version=0)])
             self.store.bind_customer(key, customer_id, created=True)
             return customer_id
 

@@ -30,7 +30,6 @@ from connector.errors import (
 from connector.logs import current_order_id, redact
 from connector.store.leases import LeaseTimeout
 from connector.sync.order_mirror import MirrorDeps, OrderMirror, Outcome
-from connector.sync.racing_writes import racing
 from connector.sync.xseries_index import XSeriesIndex
 from connector.values import parse_rfc2822
 
@@ -105,7 +104,7 @@ class SyncCycle:
                 batch, invalid = [], []
         if not await self._settle_batch(batch, invalid, report):
             return
-        racing(self.d.store.set_cursor, report.window_end)
+        self.d.store.set_cursor(report.window_end)
         report.completed = True
 
     async def _settle_batch(self, batch: list[Order], invalid: list, report: CycleReport) -> bool:
@@ -115,8 +114,11 @@ class SyncCycle:
             order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
             if isinstance(order_id, int) and not isinstance(order_id, bool):  # JSON true is no order 1
                 modified = _raw_date(raw, "date_modified")
-                if order_id in waiting and (modified is None or modified < waiting[order_id]):
-                    continue  # parked since its last change: re-reading the same data says nothing new
+                # Not changed since it failed (BigCommerce dates have whole seconds: a change in the
+                # same second as the failure cannot be told apart, and counts as no change):
+                # re-reading the same data says nothing new.
+                if order_id in waiting and (modified is None or modified <= waiting[order_id]):
+                    continue
                 self._fail(order_id, "parse", str(exc), permanent=True, report=report)
             else:
                 # No id to name it by: name it by what the control panel shows.
@@ -138,7 +140,7 @@ class SyncCycle:
         results = await asyncio.gather(*(one(o) for o in batch))
         if not all(results):
             return False
-        racing(self.d.store.set_cursor, max(o.date_modified for o in batch))
+        self.d.store.set_cursor(max(o.date_modified for o in batch))
         return not self.stop_event.is_set()
 
     def _waiting_failures(self) -> dict[int, datetime]:
@@ -202,7 +204,7 @@ class SyncCycle:
         # The reason quotes the API's answer, which a misbehaving API or proxy may fill with our own
         # token: it is stored and logged, so it is masked first.
         reason = redact(reason)
-        row = racing(self.d.store.record_failure, order_id, step=step, reason=reason, permanent=permanent,
+        row = self.d.store.record_failure(order_id, step=step, reason=reason, permanent=permanent,
                      max_attempts=self.max_attempts)
         report.failed[order_id] = reason
         state = "parked" if row.parked else f"retry at {row.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"

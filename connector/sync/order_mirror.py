@@ -50,6 +50,7 @@ class Transition(str, enum.Enum):
     NONE = "none"
     CREATE = "create"
     VOID = "void"
+    REOPEN = "reopen"  # the sale was voided and the order is closed again: a new sale
 
 
 def decide(current: PosState, has_sale: bool, target: PosState) -> tuple[Transition, str]:
@@ -59,6 +60,11 @@ def decide(current: PosState, has_sale: bool, target: PosState) -> tuple[Transit
             return Transition.NONE, "not imported yet"
         return Transition.CREATE, f"order reached a {target.value} status"
     if current is PosState.VOIDED:
+        if target is PosState.CLOSED:
+            # E.g. Declined by a failed ID check, then a new check passed: the goods will ship,
+            # so stock must leave again. The voided sale stays as it is; a new sale is created.
+            return Transition.REOPEN, ("order re-opened after its sale was voided; a voided sale is never"
+                                       " changed again, so a new sale is created")
         return Transition.NONE, "the sale is voided; a voided sale is never changed again"
     if target is PosState.VOIDED:
         return Transition.VOID, "order cancelled or declined after its sale was closed"
@@ -105,6 +111,12 @@ class OrderMirror:
             has_sale = binding is not None and binding.sale_id is not None
             current = PosState(binding.pos_state) if has_sale else PosState.NOT_IMPORTED
             transition, why = decide(current, has_sale, target)
+            if transition is Transition.REOPEN:
+                binding.generation += 1
+                binding.invoice_number = invoice_number(order.id, binding.generation)
+                binding.sale_id, binding.sale_body = None, None
+                binding.pos_state = PosState.NOT_IMPORTED.value
+                return await self._create(order, target, content_hash, binding, why)
             if transition is Transition.CREATE:
                 return await self._create(order, target, content_hash, binding)
             if transition is Transition.VOID:
@@ -114,10 +126,10 @@ class OrderMirror:
 
     # ---- writes -----------------------------------------------------------------------------
     async def _create(self, order: Order, target: PosState, content_hash: str,
-                      binding: OrderBinding | None) -> Outcome:
+                      binding: OrderBinding | None, why: str | None = None) -> Outcome:
         store, refs = self.d.store, self.d.refs
         self.step = "map"
-        plan = build_sale_plan(order, self.d.statuses, self.d.specials)
+        plan = build_sale_plan(order, self.d.statuses, self.d.specials, binding.generation if binding else 1)
         payment_type_id = None
         if target is PosState.CLOSED and not plan.unpaid:
             payment_type_id = refs.payment_type_ids[self.d.payments.target_for(order.payment_method, order.id)]
@@ -161,14 +173,13 @@ class OrderMirror:
             store.save_order_binding(binding)
             raise
         self._bind(binding, order, sale.id, target, content_hash)
-        store.audit(
+        store.settle_order(binding, audit=dict(
             platform="xseries", action="create_sale", bc_order_id=order.id, target_id=sale.id,
-            reason=f"BigCommerce status {order.status_id} ({order.status}) → {target.value}",
+            reason=why or f"BigCommerce status {order.status_id} ({order.status}) → {target.value}",
             before=None, after=body.status,
             detail={"invoice_number": plan.invoice_number, "total": str(plan.total_inc_tax),
                     "lines": len(plan.lines), "unpaid": plan.unpaid},
-        )
-        store.clear_failure(order.id)
+        ))
         return Outcome.CREATED
 
     async def _void(self, order: Order, binding: OrderBinding, content_hash: str) -> Outcome:
@@ -192,12 +203,11 @@ class OrderMirror:
         sale = await self.d.xs.update_sale(voided)
         binding.sale_body = voided.model_dump_json(exclude_none=True)
         self._bind(binding, order, sale.id, PosState.VOIDED, content_hash)
-        store.audit(
+        store.settle_order(binding, audit=dict(
             platform="xseries", action="void_sale", bc_order_id=order.id, target_id=sale.id,
             reason=f"BigCommerce status {order.status_id} ({order.status}) → voided",
             before=before, after="VOIDED",
-        )
-        store.clear_failure(order.id)
+        ))
         return Outcome.VOIDED
 
     # ---- helpers ----------------------------------------------------------------------------
@@ -232,14 +242,15 @@ class OrderMirror:
         matches = [s for s in await self.d.xs.find_sales_by_invoice_number(invoice) if s.invoice_number == invoice]
         return matches[0] if matches else None
 
-    def _bind(self, binding: OrderBinding, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
+    @staticmethod
+    def _bind(binding: OrderBinding, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
+        """The binding after a write (saved by the caller with its audit entry)."""
         binding.sale_id = sale_id
         binding.pos_state = state.value
         binding.pending_state = None
         binding.bc_status_id = order.status_id
         binding.content_hash = content_hash
         binding.bc_date_modified = order.date_modified
-        self.d.store.save_order_binding(binding)
 
     def _record(self, order: Order, binding: OrderBinding | None, state: PosState, content_hash: str,
                 why: str) -> None:
@@ -256,10 +267,10 @@ class OrderMirror:
         binding.content_hash = content_hash
         binding.bc_date_modified = order.date_modified
         binding.pos_state = binding.pos_state if binding.sale_id else state.value
-        store.save_order_binding(binding)
-        store.audit(platform="connector", action="record", bc_order_id=order.id, target_id=binding.sale_id,
-                    reason=why, before=before_status, after=order.status_id)
-        store.clear_failure(order.id)
+        store.settle_order(binding, audit=dict(
+            platform="connector", action="record", bc_order_id=order.id, target_id=binding.sale_id,
+            reason=why, before=before_status, after=order.status_id,
+        ))
 
 
 def _up_to_date(binding: OrderBinding | None, content_hash: str) -> bool:

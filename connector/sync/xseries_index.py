@@ -9,7 +9,6 @@ from __future__ import annotations
 from connector.clients.xseries import XSeriesClient
 from connector.store.repository import Store
 from connector.store.tables import XsCustomer, XsProduct
-from connector.sync.racing_writes import racing
 
 
 class XSeriesIndex:
@@ -24,21 +23,21 @@ class XSeriesIndex:
     async def refresh_products(self) -> None:
         after = self.store.index_version("products")
         async for page in self.xs.iter_products(after_version=after, include_deleted=True):
-            racing(self.store.upsert_indexed_products, [
+            self.store.upsert_indexed_products([
                 XsProduct(id=p.id, sku_key=(p.sku or "").strip().casefold(), name=p.name or "",
                           version=p.version or 0, deleted=p.deleted_at is not None)
                 for p in page.items
             ])
             if page.max_version is not None:
-                racing(self.store.set_index_version, "products", page.max_version)
+                self.store.set_index_version("products", page.max_version)
 
     async def refresh_customers(self) -> None:
         after = self.store.index_version("customers")
         async for page in self.xs.iter_customers(after_version=after, include_deleted=True):
-            racing(self.store.upsert_indexed_customers, [
+            self.store.upsert_indexed_customers([
                 XsCustomer(id=c.id, email_key=(c.email or "").strip().casefold(),
                            version=c.version or 0, deleted=c.deleted_at is not None)
                 for c in page.items
             ])
             if page.max_version is not None:
-                racing(self.store.set_index_version, "customers", page.max_version)
+                self.store.set_index_version("customers", page.max_version)

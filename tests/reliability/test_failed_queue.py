@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from connector.cli import main
-from connector.mapping.tables import DEFAULTS_DIR
 from connector.sandbox.xseries_sales import SimHttpError, unprocessable
 from connector.sync.order_mirror import Outcome
 from sync_world import OMAR, line
@@ -189,4 +188,3 @@ async def test_payment_method_without_mapping_or_default_is_parked_at_once(world
                               f"{mappings / 'payment_methods.yaml'} and there is no default")
     code, out = cli(capsys, "--config", config, "status")
     assert f"order {paid}: step map, 1 attempt(s), parked: {failure.reason}" in out
-    assert not list(DEFAULTS_DIR.glob("*.tmp"))

@@ -108,3 +108,27 @@ async def test_hold_serialises_tasks(store):
 
     await asyncio.gather(*(worker() for _ in range(5)))
     assert peak == 1
+
+
+def test_an_old_database_gets_the_generation_column(tmp_path, monkeypatch):
+    """A database made before version 4 (order_binding without `generation`) is altered in place."""
+    from sqlalchemy import text
+
+    from connector.store import migrations
+    from connector.store.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "CREATE TABLE order_binding (bc_order_id INTEGER PRIMARY KEY, sale_id VARCHAR, invoice_number VARCHAR NOT NULL,"
+            " pos_state VARCHAR NOT NULL, pending_state VARCHAR, bc_status_id INTEGER NOT NULL,"
+            " content_hash VARCHAR NOT NULL, sale_body TEXT, bc_date_modified DATETIME NOT NULL,"
+            " created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL)"))
+        conn.execute(text("INSERT INTO order_binding VALUES (1, 's1', 'BC-1', 'closed', NULL, 11, 'h', NULL,"
+                          " '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", [mig for mig in migrations.MIGRATIONS if mig[0] < 4])
+        migrations.migrate(engine)
+    assert migrations.migrate(engine) == [4]
+    store = Store(engine)
+    assert store.order_binding(1).generation == 1

@@ -220,7 +220,8 @@ async def test_recovery_when_an_earlier_write_created_nothing(world):
 
 async def test_unconfirmed_void_found_applied_is_bound_voided_even_if_the_order_reopened(world):
     """The void's answers were lost; before the next cycle the merchant re-opens the order. The sale
-    is VOIDED in X-Series, so the binding must say so (and the sale is never changed again)."""
+    is VOIDED in X-Series, so the binding must say so: the voided sale is never changed again, and
+    the re-opened order gets a new sale."""
     order_id = world.add_order([line("TEE-M", 2)])
     await world.cycle()
     world.set_status(order_id, 5)
@@ -230,12 +231,17 @@ async def test_unconfirmed_void_found_applied_is_bound_voided_even_if_the_order_
     world.set_status(order_id, 11)
     writes = world.xs_writes()
 
+    first_sale = world.store.order_binding(order_id).sale_id
+
     report = await world.cycle()
 
-    assert not report.failed and world.xs_writes() == writes
+    assert not report.failed and world.xs_writes() == writes + 1  # the new sale, nothing else
+    assert world.xs.sales[first_sale]["status"] == "VOIDED"
+    assert any(e.action == "recover_void" for e in world.store.audit_entries(order_id))
     binding = world.store.order_binding(order_id)
-    assert (binding.pos_state, binding.pending_state, binding.bc_status_id) == ("voided", None, 11)
-    assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50
+    assert (binding.generation, binding.pos_state, binding.pending_state, binding.bc_status_id) == (2, "closed", None, 11)
+    assert world.xs.sales[binding.sale_id]["invoice_number"] == f"BC-{order_id}-2"
+    assert world.stock("TEE-M") == 48
 
 
 async def test_void_that_never_arrived_is_sent_again(world):

@@ -60,21 +60,39 @@ async def test_a_voided_sale_never_changes_again(world, created_as):
     else:
         order_id = world.add_order([line("TEE-M", 2)], status_id=5)
     await world.cycle()
-    assert world.sale(order_id)["status"] == "VOIDED"
+    [voided] = world.sales(order_id)
+    assert voided["status"] == "VOIDED" and world.stock("TEE-M") == 50
+    voided_version = voided["version"]
     writes = world.xs_writes()
 
-    for status_id in (11, 1, 2, 6):
+    for status_id in (1, 6, 5):  # not-imported and voided statuses: nothing to write
         world.set_status(order_id, status_id)
         report = await world.cycle()
         assert report.outcomes[Outcome.RECORDED] == 1, status_id
-
     assert world.xs_writes() == writes
-    assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50
-    binding = world.store.order_binding(order_id)
-    assert binding.pos_state == "voided" and binding.bc_status_id == 6
     records = [e for e in world.store.audit_entries(order_id) if e.action == "record"]
-    assert [(e.before, e.after) for e in records] == [("5", "11"), ("11", "1"), ("1", "2"), ("2", "6")]
-    assert all("never changed again" in e.reason for e in records)
+    assert all("never changed again" in e.reason for e in records[-3:])
+
+    # Re-opened (e.g. Declined, then a new ID check passed): the goods will ship, so stock must
+    # leave again. The voided sale stays untouched; a new sale BC-<id>-2 is created.
+    world.set_status(order_id, 11)
+    report = await world.cycle()
+    assert report.outcomes[Outcome.CREATED] == 1
+    first, second = sorted(world.sales(order_id), key=lambda sale: sale["invoice_number"])
+    assert first["id"] == voided["id"] and first["status"] == "VOIDED" and first["version"] == voided_version
+    assert second["invoice_number"] == f"BC-{order_id}-2" and second["status"] in ("CLOSED", "ONACCOUNT")
+    assert world.stock("TEE-M") == 48
+    binding = world.store.order_binding(order_id)
+    assert (binding.generation, binding.sale_id, binding.pos_state) == (2, second["id"], "closed")
+    created = [e for e in world.store.audit_entries(order_id) if e.action == "create_sale"]
+    assert "re-opened" in created[-1].reason
+
+    # Cancelled again: the new sale is voided, the first one still untouched.
+    world.set_status(order_id, 5)
+    await world.cycle()
+    assert [s["status"] for s in sorted(world.sales(order_id), key=lambda s: s["invoice_number"])] == ["VOIDED", "VOIDED"]
+    assert world.xs.sales[voided["id"]]["version"] == voided_version
+    assert world.stock("TEE-M") == 50
 
 
 @pytest.mark.parametrize("to_status,why", [(2, "within the closed state"), (1, "not-imported status")],
