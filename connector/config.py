@@ -54,8 +54,9 @@ class SyncSettings(_Section):
     # Orders are re-read from (cursor - overlap): BigCommerce's date_modified has 1-second resolution
     # and a late commit can surface with an older timestamp. Bindings make the re-read free.
     overlap_seconds: int = Field(default=300, ge=0)
-    # Failed orders are retried with backoff and parked after this many attempts.
-    max_attempts: int = Field(default=5, gt=0)
+    # Failed orders are retried with backoff (next cycle, then 1, 2, 4… minutes, at most 6 h) and
+    # parked after this many attempts: 10 rides out about 8 hours of an API outage.
+    max_attempts: int = Field(default=10, gt=0)
     # How many orders are mirrored at the same time within a cycle.
     concurrency: int = Field(default=4, gt=0, le=64)
 

@@ -28,8 +28,29 @@ from connector.runtime import Runtime
 log = logging.getLogger("connector.daemon")
 
 
+async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: float = 5.0,
+                         **runtime_options) -> Runtime | None:
+    """Start, waiting out an API that is down or a token that is refused at start-up: the daemon
+    keeps trying (with growing pauses) rather than exiting, and says why on every attempt. Bad
+    configuration still stops it (exit 2): no retry can fix a file."""
+    delay = first_delay
+    while not stop.is_set():
+        try:
+            return await Runtime.start(settings, **runtime_options)
+        except ApiError as exc:
+            log.error("cannot start yet (%s); trying again in %.0fs", exc, delay)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except asyncio.TimeoutError:
+            pass
+        delay = min(delay * 2, 300.0)
+    return None
+
+
 async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> int:
-    runtime = await Runtime.start(settings, **runtime_options)
+    runtime = await _start_runtime(settings, stop, **runtime_options)
+    if runtime is None:
+        return 0
     try:
         idv, webhook = await _start_id_verification(settings, runtime)
     except BaseException:

@@ -9,6 +9,7 @@ holding a lease loses it when it expires, so nothing stays locked forever.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from collections import defaultdict
@@ -20,6 +21,8 @@ from sqlalchemy import Engine, delete, or_
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from connector.clock import SYSTEM_CLOCK, Clock
+
+log = logging.getLogger("connector.store")
 from connector.store.tables import Lease
 
 
@@ -78,7 +81,24 @@ class Leases:
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, 0.5)
+            # Renew while held: a sale write can wait out a 5-minute X-Series quota window, longer
+            # than the lease lives, and a lease that lapsed mid-write would let another process
+            # decide the write never happened. A process that dies stops renewing, and its
+            # leases lapse within ttl.
+            keeper = asyncio.create_task(self._keep(key))
             try:
                 yield
             finally:
+                keeper.cancel()
                 self.release(key)
+
+    async def _keep(self, key: str) -> None:
+        interval = max(self.ttl.total_seconds() / 4, 0.05)
+        while True:
+            await asyncio.sleep(interval)  # real time: the holder's liveness, not simulated time
+            try:
+                if not self.try_acquire(key):
+                    log.error("lease %s was taken over by another process while held", key)
+                    return
+            except Exception:  # noqa: BLE001 - a failed renewal is retried at the next interval
+                log.warning("lease %s: renewal failed; trying again", key, exc_info=True)

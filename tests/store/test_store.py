@@ -132,3 +132,23 @@ def test_an_old_database_gets_the_generation_column(tmp_path, monkeypatch):
     assert migrations.migrate(engine) == [4]
     store = Store(engine)
     assert store.order_binding(1).generation == 1
+
+
+async def test_a_held_lease_is_renewed_so_it_never_lapses_while_in_use(database_url, clock):
+    import asyncio
+
+    from connector.store.leases import Leases
+
+    a = Store.open(database_url, clock=clock)
+    b = Store.open(database_url, clock=clock)
+    a.leases = Leases(a.engine, clock=clock, ttl_seconds=0.4)  # renewed every 0.1 s of real time
+    try:
+        async with a.leases.hold("order:7"):
+            for _ in range(3):
+                clock.advance(0.3)  # each step alone is within the ttl; together they are not
+                await asyncio.sleep(0.15)  # a renewal happens meanwhile
+                assert not b.leases.try_acquire("order:7")
+        assert b.leases.try_acquire("order:7")  # released on exit
+    finally:
+        a.close()
+        b.close()
