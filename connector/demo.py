@@ -105,7 +105,7 @@ def _print_report(out, bc, xs, runtime: Runtime, seeded, reports, changes) -> No
         print(f"{order_id:>6}  {status[:30]:<30} {(b.pos_state if b else 'unseen'):<13} {sale_status:<10} "
               f"{(b.invoice_number if b and b.sale_id else ''):<9} {order['total_inc_tax']:>10}", file=out)
     counts = Counter(b.pos_state for b in bindings.values())
-    print(f"\nsales by POS state: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=out)
+    print("\nsales by POS state: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=out)
 
     created = [p for p in store.product_bindings() if p.created]
     print(f"\nproducts created in X-Series ({len(created)}):", file=out)

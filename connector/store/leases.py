@@ -9,6 +9,7 @@ holding a lease loses it when it expires, so nothing stays locked forever.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import uuid
@@ -17,13 +18,23 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import AsyncIterator
 
-from sqlalchemy import Engine, delete, or_
+from sqlalchemy import Engine, bindparam, delete, or_
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from connector.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("connector.store")
 from connector.store.tables import Lease
+
+
+class LeaseHandle:
+    """A held lease. `released` is set when a store transaction already deleted it (the write
+    that ends an order's work releases its lease in the same transaction)."""
+
+    __slots__ = ("key", "owner", "released")
+
+    def __init__(self, key: str, owner: str) -> None:
+        self.key, self.owner, self.released = key, owner, False
 
 
 class LeaseTimeout(Exception):
@@ -41,22 +52,13 @@ class Leases:
     def try_acquire(self, key: str) -> bool:
         """One atomic statement: insert the lease, or take it over when it expired or is ours."""
         now = self.clock.now()
-        expires = now + self.ttl
-        table = Lease.__table__
         try:
             with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    from sqlalchemy.dialects.postgresql import insert as dialect_insert
-                else:
-                    from sqlalchemy.dialects.sqlite import insert as dialect_insert
-                stmt = dialect_insert(table).values(key=key, owner=self.owner, expires_at=expires)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["key"],
-                    set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
-                    where=or_(table.c.expires_at < now, table.c.owner == self.owner),
-                )
                 # RETURNING, not rowcount: psycopg reports no rowcount for an upsert.
-                return conn.execute(stmt.returning(table.c.key)).first() is not None
+                row = conn.execute(_acquire_statement(conn.dialect.name), {
+                    "key": key, "owner": self.owner, "expires_at": now + self.ttl, "now": now,
+                }).first()
+                return row is not None
         except IntegrityError:
             return False
         except OperationalError as exc:  # SQLite "database is locked" after busy_timeout
@@ -66,10 +68,10 @@ class Leases:
 
     def release(self, key: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(Lease).where(Lease.key == key, Lease.owner == self.owner))
+            conn.execute(RELEASE, {"key": key, "owner": self.owner})
 
     @asynccontextmanager
-    async def hold(self, key: str, *, wait_seconds: float = 300.0) -> AsyncIterator[None]:
+    async def hold(self, key: str, *, wait_seconds: float = 300.0) -> AsyncIterator[LeaseHandle]:
         """Hold `key` across processes (and tasks of this process) for the block's duration."""
         async with self._local[key]:
             waited = 0.0
@@ -86,11 +88,13 @@ class Leases:
             # decide the write never happened. A process that dies stops renewing, and its
             # leases lapse within ttl.
             keeper = asyncio.create_task(self._keep(key))
+            handle = LeaseHandle(key, self.owner)
             try:
-                yield
+                yield handle
             finally:
                 keeper.cancel()
-                self.release(key)
+                if not handle.released:
+                    self.release(key)
 
     async def _keep(self, key: str) -> None:
         interval = max(self.ttl.total_seconds() / 4, 0.05)
@@ -102,3 +106,23 @@ class Leases:
                     return
             except Exception:  # noqa: BLE001 - a failed renewal is retried at the next interval
                 log.warning("lease %s: renewal failed; trying again", key, exc_info=True)
+
+
+_TABLE = Lease.__table__
+RELEASE = delete(_TABLE).where(_TABLE.c.key == bindparam("key"), _TABLE.c.owner == bindparam("owner"))
+
+
+@functools.lru_cache(maxsize=4)
+def _acquire_statement(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(_TABLE)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["key"],
+        set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
+        where=or_(_TABLE.c.expires_at < bindparam("now", type_=_TABLE.c.expires_at.type),
+                  _TABLE.c.owner == stmt.excluded.owner),
+    )
+    return stmt.returning(_TABLE.c.key)

@@ -9,18 +9,19 @@ change once written, so they are cached in memory after the first read.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, Engine, delete, func, insert
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.store.db import make_engine
-from connector.store.leases import Leases
+from connector.store.leases import RELEASE, LeaseHandle, Leases
 from connector.store.migrations import migrate
 from connector.store.tables import (
     AuditEntry,
@@ -34,6 +35,12 @@ from connector.store.tables import (
     XsCustomer,
     XsProduct,
 )
+
+# Statements of the order path, built once (their compiled form is cached by SQLAlchemy).
+_AUDIT_INSERT = insert(AuditEntry.__table__)
+_FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
+_BINDING_SELECT = core_select(OrderBinding.__table__).where(
+    OrderBinding.__table__.c.bc_order_id == bindparam("order_id"))
 
 ORDERS_CURSOR = "orders"
 # Where the daemon's cursor started: the historical import's default upper bound.
@@ -62,9 +69,8 @@ class Store:
 
     # ---- order bindings -------------------------------------------------------------------
     def order_binding(self, bc_order_id: int) -> OrderBinding | None:
-        table = OrderBinding.__table__
         with self.engine.connect() as conn:
-            row = conn.execute(core_select(table).where(table.c.bc_order_id == bc_order_id)).first()
+            row = conn.execute(_BINDING_SELECT, {"order_id": bc_order_id}).first()
         return OrderBinding(**row._mapping) if row is not None else None
 
     def order_bindings(self, ids: Iterable[int]) -> dict[int, OrderBinding]:
@@ -85,15 +91,20 @@ class Store:
             self._upsert(conn, OrderBinding, [binding])
         return binding
 
-    def settle_order(self, binding: OrderBinding, *, audit: dict[str, Any] | None) -> OrderBinding:
-        """After a decision or a write: the binding, its audit entry and the end of any failure of
-        the order, in one transaction (all three or none)."""
+    def settle_order(self, binding: OrderBinding, *, audit: dict[str, Any] | None,
+                     lease: LeaseHandle | None = None) -> OrderBinding:
+        """After a decision or a write: the binding, its audit entry, the end of any failure of the
+        order and the release of its lease, in one transaction (all or none)."""
         binding.updated_at = self.clock.now()
         with self.engine.begin() as conn:
             self._upsert(conn, OrderBinding, [binding])
             if audit is not None:
-                conn.execute(insert(AuditEntry.__table__).values(**self._audit_values(**audit)))
-            conn.execute(delete(FailedOrder.__table__).where(FailedOrder.__table__.c.bc_order_id == binding.bc_order_id))
+                conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
+            conn.execute(_FAILURE_DELETE, {"order_id": binding.bc_order_id})
+            if lease is not None:
+                conn.execute(RELEASE, {"key": lease.key, "owner": lease.owner})
+        if lease is not None:
+            lease.released = True
         return binding
 
     def count_bindings_by_state(self) -> dict[str, int]:
@@ -127,6 +138,27 @@ class Store:
             self._upsert(conn, ProductBinding, [row])
         self._product_ids[key] = row
         return row
+
+    def bind_new_product(self, key: str, xs_product_id: str, sku: str, name: str, *, audit: dict[str, Any]) -> None:
+        """A product order-sync just created: its index row, its binding and its audit entry, in one
+        transaction (another process's index refresh may be indexing it at the same moment)."""
+        now = self.clock.now()
+        binding = ProductBinding(key=key, xs_product_id=xs_product_id, sku=sku, created=True, created_at=now)
+        with self.engine.begin() as conn:
+            self._upsert(conn, XsProduct, [XsProduct(id=xs_product_id, sku_key=sku.strip().casefold(), name=name,
+                                                     version=0)])
+            self._upsert(conn, ProductBinding, [binding])
+            conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
+        self._product_ids[key] = binding
+
+    def bind_new_customer(self, email_key: str, xs_customer_id: str, *, audit: dict[str, Any]) -> None:
+        now = self.clock.now()
+        binding = CustomerBinding(email_key=email_key, xs_customer_id=xs_customer_id, created=True, created_at=now)
+        with self.engine.begin() as conn:
+            self._upsert(conn, XsCustomer, [XsCustomer(id=xs_customer_id, email_key=email_key, version=0)])
+            self._upsert(conn, CustomerBinding, [binding])
+            conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
+        self._customer_ids[email_key] = binding
 
     def customer_binding(self, email_key: str) -> CustomerBinding | None:
         cached = self._customer_ids.get(email_key)
@@ -232,7 +264,7 @@ class Store:
 
     def clear_failure(self, bc_order_id: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(FailedOrder.__table__).where(FailedOrder.__table__.c.bc_order_id == bc_order_id))
+            conn.execute(_FAILURE_DELETE, {"order_id": bc_order_id})
 
     def failures(self) -> list[FailedOrder]:
         with self.session() as s:
@@ -270,7 +302,7 @@ class Store:
         values = self._audit_values(platform=platform, action=action, bc_order_id=bc_order_id,
                                     target_id=target_id, reason=reason, before=before, after=after, detail=detail)
         with self.engine.begin() as conn:
-            conn.execute(insert(AuditEntry.__table__).values(**values))
+            conn.execute(_AUDIT_INSERT, values)
 
     def _audit_values(self, *, platform: str, action: str, bc_order_id: int | None = None,
                       target_id: str | None = None, reason: str = "", before: Any = None, after: Any = None,
@@ -337,19 +369,25 @@ class Store:
         if not rows:
             return
         table = model.__table__
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        names = [c.name for c in table.columns]
-        stmt = dialect_insert(table).values([{n: getattr(r, n) for n in names} for r in rows])
-        keys = [c.name for c in table.primary_key.columns]
-        if keep_existing:
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=keys))
-            return
-        where = None
-        if only_if_greater is not None:
-            where = table.c[only_if_greater] < stmt.excluded[only_if_greater]
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=keys, set_={n: stmt.excluded[n] for n in names if n not in keys}, where=where,
-        ))
+        names = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+        stmt = _upsert_statement(conn.dialect.name, table, tuple(names), only_if_greater, keep_existing)
+        conn.execute(stmt, [{n: getattr(r, n) for n in names} for r in rows])
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, table, names: tuple[str, ...], only_if_greater: str | None,
+                      keep_existing: bool):
+    """Built once per table and shape, then executed with parameters: SQLAlchemy caches the
+    compiled form, which matters on the order path (compiling an upsert costs more than running it)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    if keep_existing:
+        return stmt.on_conflict_do_nothing(index_elements=keys)
+    where = table.c[only_if_greater] < stmt.excluded[only_if_greater] if only_if_greater else None
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={n: stmt.excluded[n] for n in names if n not in keys}, where=where,
+    )

@@ -12,7 +12,6 @@ from connector.clients.xseries_models import CustomerCreate, ProductCreate
 from connector.errors import TransientApiError, UnknownWriteOutcome
 from connector.mapping.sale_plan import PlannedCustomer, PlannedLine
 from connector.store.repository import Store
-from connector.store.tables import XsCustomer, XsProduct
 
 
 class ProductBinder:
@@ -33,13 +32,15 @@ class ProductBinder:
             if indexed is not None:
                 self.store.bind_product(line.product_key, indexed.id, line.sku, created=False)
                 return indexed.id
-            product_id = await self._create(line, bc_order_id)
-            # Another process's index refresh may be indexing the new product right now.
-            self.store.upsert_indexed_products([XsProduct(id=product_id, sku_key=line.sku.strip().casefold(), name=line.name, version=0)])
-            self.store.bind_product(line.product_key, product_id, line.sku, created=True)
+            product_id = await self._create(line)
+            self.store.bind_new_product(line.product_key, product_id, line.sku, line.name, audit=dict(
+                platform="xseries", action="create_product", bc_order_id=bc_order_id, target_id=product_id,
+                reason=f"{line.kind} line {line.sku!r} has no X-Series product", after=line.sku,
+                detail={"name": line.name, "sku": line.sku, "track_inventory": line.track_inventory},
+            ))
             return product_id
 
-    async def _create(self, line: PlannedLine, bc_order_id: int) -> str:
+    async def _create(self, line: PlannedLine) -> str:
         body = ProductCreate(
             name=line.name,
             sku=line.sku,
@@ -60,11 +61,6 @@ class ProductBinder:
                     api="xseries", method="POST", path="/api/2.0/products",
                 ) from None
             product_id = found[0].id
-        self.store.audit(
-            platform="xseries", action="create_product", bc_order_id=bc_order_id, target_id=product_id,
-            reason=f"{line.kind} line {line.sku!r} has no X-Series product", after=line.sku,
-            detail={"name": line.name, "sku": line.sku, "track_inventory": line.track_inventory},
-        )
         return product_id
 
 
@@ -89,12 +85,14 @@ class CustomerBinder:
             if indexed is not None:
                 self.store.bind_customer(key, indexed.id, created=False)
                 return indexed.id
-            customer_id = await self._create(customer, bc_order_id)
-            self.store.upsert_indexed_customers([XsCustomer(id=customer_id, email_key=key, version=0)])
-            self.store.bind_customer(key, customer_id, created=True)
+            customer_id = await self._create(customer)
+            self.store.bind_new_customer(key, customer_id, audit=dict(
+                platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
+                reason="no X-Series customer with this e-mail", after=key,
+            ))
             return customer_id
 
-    async def _create(self, customer: PlannedCustomer, bc_order_id: int) -> str:
+    async def _create(self, customer: PlannedCustomer) -> str:
         body = CustomerCreate(
             # X-Series requires both names; a BigCommerce billing address may lack one.
             first_name=customer.first_name or "BigCommerce",
@@ -120,8 +118,4 @@ class CustomerBinder:
                     api="xseries", method="POST", path="/api/2.0/customers",
                 ) from None
             customer_id = found[0].id
-        self.store.audit(
-            platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
-            reason="no X-Series customer with this e-mail", after=customer.email_key,
-        )
         return customer_id

@@ -12,7 +12,6 @@ pending and looks the sale up by its deterministic invoice number before it ever
 from __future__ import annotations
 
 import enum
-import json
 import logging
 from dataclasses import dataclass
 
@@ -23,7 +22,6 @@ from connector.errors import ApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import PosRefs, to_register_sale
 from connector.mapping.sale_plan import (
-    SalePlan,
     build_sale_plan,
     invoice_number,
     order_content_hash,
@@ -89,6 +87,7 @@ class OrderMirror:
         self.products = ProductBinder(deps.store, deps.xs, deps.refs.outlet_id)
         self.customers = CustomerBinder(deps.store, deps.xs)
         self.step = "start"
+        self.lease = None  # the order's lease while held; the settling write releases it
 
     async def mirror(self, order: Order) -> Outcome:
         """Raises on failure; the caller records it with self.step (which step failed)."""
@@ -99,7 +98,7 @@ class OrderMirror:
         if _up_to_date(store.order_binding(order.id), content_hash):
             return Outcome.UP_TO_DATE
         self.step = "lock"
-        async with store.leases.hold(f"order:{order.id}"):
+        async with store.leases.hold(f"order:{order.id}") as self.lease:
             binding = store.order_binding(order.id)
             if _up_to_date(binding, content_hash):
                 return Outcome.UP_TO_DATE
@@ -173,7 +172,7 @@ class OrderMirror:
             store.save_order_binding(binding)
             raise
         self._bind(binding, order, sale.id, target, content_hash)
-        store.settle_order(binding, audit=dict(
+        store.settle_order(binding, lease=self.lease, audit=dict(
             platform="xseries", action="create_sale", bc_order_id=order.id, target_id=sale.id,
             reason=why or f"BigCommerce status {order.status_id} ({order.status}) → {target.value}",
             before=None, after=body.status,
@@ -203,7 +202,7 @@ class OrderMirror:
         sale = await self.d.xs.update_sale(voided)
         binding.sale_body = voided.model_dump_json(exclude_none=True)
         self._bind(binding, order, sale.id, PosState.VOIDED, content_hash)
-        store.settle_order(binding, audit=dict(
+        store.settle_order(binding, lease=self.lease, audit=dict(
             platform="xseries", action="void_sale", bc_order_id=order.id, target_id=sale.id,
             reason=f"BigCommerce status {order.status_id} ({order.status}) → voided",
             before=before, after="VOIDED",
@@ -267,7 +266,7 @@ class OrderMirror:
         binding.content_hash = content_hash
         binding.bc_date_modified = order.date_modified
         binding.pos_state = binding.pos_state if binding.sale_id else state.value
-        store.settle_order(binding, audit=dict(
+        store.settle_order(binding, lease=self.lease, audit=dict(
             platform="connector", action="record", bc_order_id=order.id, target_id=binding.sale_id,
             reason=why, before=before_status, after=order.status_id,
         ))

@@ -12,7 +12,7 @@ from connector.sandbox.xseries_sales import SimHttpError, unprocessable
 from connector.sync.order_mirror import Outcome
 from sync_world import OMAR, line
 
-MAX_ATTEMPTS = 5  # sync.max_attempts' default
+MAX_ATTEMPTS = 5  # the test world's sync.max_attempts (the shipped default is 10)
 
 
 def write_config(world, path: Path, monkeypatch) -> Path:

@@ -9,7 +9,7 @@ the outlet's stock is the initial stock less the units of closed (not voided) or
 retry-failed semantics are used when needed, and reported: a write that is not safe to repeat
 (sale, product, customer creation) is tried once per cycle — a 5xx or a timeout may hide an applied
 write, so the object is looked up on the next attempt rather than created again at once — and an
-order is parked after sync.max_attempts (5) failed attempts. With about one write in eight failing,
+order is parked after sync.max_attempts (5 in the test world) failed attempts. With about one write in eight failing,
 an order needing three creates fails an attempt about a third of the time, so among 2,000 orders
 one or two reach five failures. Those are parked with their reason (as they must be) and made due
 again the way `order-sync retry-failed` does; the suite bounds how many that may be.

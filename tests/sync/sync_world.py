@@ -87,6 +87,7 @@ class World:
     overlap_seconds: int = 300
     mappings_dir: Path = DEFAULTS_DIR
     concurrency: int = 4
+    max_attempts: int = 5
     retry_seed: int = 11
     start_at: datetime = START - timedelta(hours=1)  # sync.start_at: the first window's start
     pos_ids: dict[str, str] = field(default_factory=dict)  # sku → X-Series product id
@@ -103,7 +104,7 @@ class World:
             "database_url": self.database_url,
             "mappings_dir": str(self.mappings_dir),
             "sync": {"start_at": self.start_at, "overlap_seconds": self.overlap_seconds,
-                     "concurrency": self.concurrency, **sync},
+                     "concurrency": self.concurrency, "max_attempts": self.max_attempts, **sync},
         })
 
     async def new_runtime(self, **sync: Any) -> Runtime:
