@@ -6,8 +6,12 @@ PostgreSQL tests skip with a reason when no server answers, unless ORDER_SYNC_RE
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +79,45 @@ def store(database_url, clock):
     s = Store.open(database_url, clock=clock)
     yield s
     s.close()
+
+
+# ---- end-to-end worlds (tests/sync/sync_world.py), shared by the sync, reliability and
+# bad-input suites ------------------------------------------------------------------------------
+SYNC_TESTS = str(Path(__file__).resolve().parent / "sync")
+if SYNC_TESTS not in sys.path:
+    sys.path.insert(0, SYNC_TESTS)
+
+
+@pytest.fixture
+async def world_factory(tmp_path):
+    """make(database_url=None, **options) → World (both simulators in-process on one FakeClock);
+    every world is closed after the test."""
+    from sync_world import make_world
+
+    worlds: list = []
+
+    def make(database_url: str | None = None, **options: Any):
+        url = database_url or f"sqlite:///{tmp_path / f'world{len(worlds)}.db'}"
+        world = make_world(url, tmp_path, **options)
+        worlds.append(world)
+        return world
+
+    yield make
+    for world in worlds:
+        await world.close()
+
+
+@pytest.fixture
+async def world(world_factory):
+    """A world on SQLite: for tests where the database engine does not matter."""
+    return world_factory()
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """connector.cli.main() installs its own root handler; put pytest's back after the test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

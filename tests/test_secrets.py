@@ -38,18 +38,6 @@ WEBHOOK_SECRET = "whsec-S3CRET-5a7c9e1b3d"
 SECRETS = (BC_TOKEN, XS_TOKEN, WEBHOOK_SECRET)
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """connector.cli.main() installs its own root handler; put pytest's back after the test."""
-    import logging
-
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 def assert_no_secret(where: str, text: str) -> None:
     for secret in SECRETS:
         assert secret not in text, f"{where} shows a secret: …{text[max(0, text.find(secret) - 80):][:200]}…"

@@ -9,9 +9,10 @@ POS states and how each is written to X-Series (POST /api/register_sales, refere
   its total is unverified, so we never rely on it.
 - voided: the sale re-posted as VOIDED: its lines return to stock and its payments are deleted.
 
-Transitions (connector.sync): not_imported → closed|voided creates the sale (a voided order that
-was never mirrored is not created at all); closed → voided re-posts it voided; voided is final;
-anything else within or back to a state writes nothing to the POS and is recorded.
+Transitions (connector.sync): not_imported → closed|voided creates the sale (an order voided before
+it was ever mirrored gets a VOIDED sale: no net stock movement); closed → voided re-posts it voided;
+a voided sale is final, and an order re-opened after it gets a new sale (BC-<id>-2); anything else
+within or back to a state writes nothing to the POS and is recorded.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ async def test_dry_run_writes_nothing_and_predicts_the_import(import_world):
         assert sum(dry.sales.values()) == len(expected_orders(w.bc))
         assert report.estimated_seconds is not None and report.estimated_seconds > 0
         real = await HistoricalImport(rt, since=None, until=None).run()
+        assert not real.cycle.failed
         created_products = [p for p in rt.store.product_bindings() if p.created]
         assert {p.sku for p in created_products} == dry.new_products
         assert len(w.xs.sales) == sum(dry.sales.values())

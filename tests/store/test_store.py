@@ -1,6 +1,5 @@
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import inspect
 
 from connector.store.migrations import LATEST, current_version, migrate
