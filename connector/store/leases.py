@@ -13,7 +13,6 @@ import functools
 import logging
 import os
 import uuid
-from collections import defaultdict
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import AsyncIterator
@@ -47,7 +46,10 @@ class Leases:
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._local: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # In-process lock per key, dropped when nobody holds or waits for it (an import touches
+        # hundreds of thousands of keys; keeping their locks would grow memory without bound).
+        self._local: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
 
     def try_acquire(self, key: str) -> bool:
         """One atomic statement: insert the lease, or take it over when it expired or is ours."""
@@ -73,28 +75,42 @@ class Leases:
     @asynccontextmanager
     async def hold(self, key: str, *, wait_seconds: float = 300.0) -> AsyncIterator[LeaseHandle]:
         """Hold `key` across processes (and tasks of this process) for the block's duration."""
-        async with self._local[key]:
-            waited = 0.0
-            delay = 0.02
-            while not self.try_acquire(key):
-                if waited >= wait_seconds:
-                    raise LeaseTimeout(f"{key} is held by another process")
-                # Real sleep: the other holder is another process, not our simulated clock.
-                await asyncio.sleep(delay)
-                waited += delay
-                delay = min(delay * 2, 0.5)
-            # Renew while held: a sale write can wait out a 5-minute X-Series quota window, longer
-            # than the lease lives, and a lease that lapsed mid-write would let another process
-            # decide the write never happened. A process that dies stops renewing, and its
-            # leases lapse within ttl.
-            keeper = asyncio.create_task(self._keep(key))
-            handle = LeaseHandle(key, self.owner)
-            try:
-                yield handle
-            finally:
-                keeper.cancel()
-                if not handle.released:
-                    self.release(key)
+        lock = self._local.get(key)
+        if lock is None:
+            lock = self._local[key] = asyncio.Lock()
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                async with self._hold_across_processes(key, wait_seconds) as handle:
+                    yield handle
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._local[key]
+
+    @asynccontextmanager
+    async def _hold_across_processes(self, key: str, wait_seconds: float) -> AsyncIterator[LeaseHandle]:
+        waited = 0.0
+        delay = 0.02
+        while not self.try_acquire(key):
+            if waited >= wait_seconds:
+                raise LeaseTimeout(f"{key} is held by another process")
+            # Real sleep: the other holder is another process, not our simulated clock.
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.5)
+        # Renew while held: a sale write can wait out a 5-minute X-Series quota window, longer
+        # than the lease lives, and a lease that lapsed mid-write would let another process
+        # decide the write never happened. A process that dies stops renewing, and its
+        # leases lapse within ttl.
+        keeper = asyncio.create_task(self._keep(key))
+        handle = LeaseHandle(key, self.owner)
+        try:
+            yield handle
+        finally:
+            keeper.cancel()
+            if not handle.released:
+                self.release(key)
 
     async def _keep(self, key: str) -> None:
         interval = max(self.ttl.total_seconds() / 4, 0.05)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
@@ -52,8 +53,9 @@ class Store:
         self.engine = engine
         self.clock = clock
         self.leases = Leases(engine, clock=clock)
-        self._product_ids: dict[str, ProductBinding] = {}
-        self._customer_ids: dict[str, CustomerBinding] = {}
+        # Bounded: an import binds tens of thousands of products and customers.
+        self._product_ids: _Lru = _Lru(20_000)
+        self._customer_ids: _Lru = _Lru(20_000)
 
     @classmethod
     def open(cls, database_url: str, *, clock: Clock = SYSTEM_CLOCK) -> "Store":
@@ -391,3 +393,23 @@ def _upsert_statement(dialect: str, table, names: tuple[str, ...], only_if_great
     return stmt.on_conflict_do_update(
         index_elements=keys, set_={n: stmt.excluded[n] for n in names if n not in keys}, where=where,
     )
+
+
+class _Lru(OrderedDict):
+    """A dict that forgets its least recently used entries beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get(self, key, default=None):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return default
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        if len(self) > self.size:
+            self.popitem(last=False)

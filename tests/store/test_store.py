@@ -151,3 +151,24 @@ async def test_a_held_lease_is_renewed_so_it_never_lapses_while_in_use(database_
     finally:
         a.close()
         b.close()
+
+
+async def test_in_process_locks_are_dropped_when_no_longer_used(store):
+    import asyncio
+
+    async def hold(key):
+        async with store.leases.hold(key):
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(hold(f"order:{i % 7}") for i in range(50)))
+    assert store.leases._local == {} and store.leases._users == {}
+
+
+def test_binding_caches_are_bounded(store, clock):
+    from connector.store.repository import _Lru
+
+    store._product_ids = _Lru(3)
+    for i in range(10):
+        store.bind_product(f"sku:{i}", f"p{i}", f"S{i}", created=True)
+    assert len(store._product_ids) == 3
+    assert store.product_binding("sku:0").xs_product_id == "p0"  # evicted, read back from the store
