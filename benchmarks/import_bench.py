@@ -48,7 +48,7 @@ def start_sandbox(port: int, args: argparse.Namespace) -> subprocess.Popen:
     if args.zero_latency:
         cmd += ["--xs-rate-limit", "100000000", "--bc-quota", "100000000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 3600  # seeding 100,000 orders takes minutes
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"sandbox exited: {proc.stderr.read().decode()[-2000:]}")
