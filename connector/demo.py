@@ -70,7 +70,9 @@ def _merchant_changes(bc: BigCommerceSimulator, runtime: Runtime) -> list[str]:
     changes = []
     bindings = runtime.store.order_bindings(bc.orders.keys())
     pending = [i for i, b in sorted(bindings.items()) if b.bc_status_id == 1][:2]
-    closed = [i for i, b in sorted(bindings.items()) if b.pos_state == "closed"][:2]
+    # Cancel orders waiting to ship (the usual case), else any closed ones.
+    closed = sorted((i for i, b in bindings.items() if b.pos_state == "closed"),
+                    key=lambda i: (bindings[i].bc_status_id not in (9, 11), i))[:2]
     for order_id in pending:
         bc.set_status(order_id, 11)
         changes.append(f"order {order_id}: Pending → Awaiting Fulfillment (paid)")
