@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.values import parse_rfc2822
+from served_sandbox import stop_process  # tests/sync, on the path via tests/conftest.py
 
 SERVE = """
 import sys, uvicorn
@@ -113,15 +114,7 @@ class Served:
         return path
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        stop_process(self.proc)
 
 
 def order_sync(*args: str, cwd: Path, **popen: Any) -> subprocess.Popen:

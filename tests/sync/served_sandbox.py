@@ -88,18 +88,23 @@ class ServedSandbox:
         return {**os.environ, **TOKENS}
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        stop_process(self.proc)
 
 
 def order_sync(*args: str, cwd: Path, **popen: Any) -> subprocess.Popen:
     """Start `python -m connector ARGS` (the installed command's module form)."""
     return subprocess.Popen([sys.executable, "-m", "connector", *args], cwd=cwd, env=ServedSandbox.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate a served sandbox (kill it if it does not stop) and close its pipe."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stderr:
+        proc.stderr.close()
