@@ -112,13 +112,14 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             r = asyncio.run(run_import(port, str(Path(tmp) / "bench.db"), args))
+        # Peak RSS of the import itself, before the (large) sandbox summary below is decoded.
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         state = summary(port)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     n = r["orders"]
     dup = sum(1 for v in state["sales_per_source_id"].values() if v > 1)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"orders: {n}  sales: {len(state['sales'])}  duplicates: {dup}  failed: {r['failed']}")
     print(f"wall time: {r['wall']:.1f}s")
     if not args.zero_latency:
