@@ -50,18 +50,12 @@ class ProductBinder:
             # Shipping, handling and wrapping are services: never stock-tracked.
             track_inventory=line.track_inventory,
         )
-        try:
-            product_id = await self.xs.create_product(body)
-        except UnknownWriteOutcome:
-            found = [p for p in await self.xs.find_products_by_sku(line.sku)
-                     if (p.sku or "").strip().casefold() == line.sku.strip().casefold()]
-            if not found:
-                raise TransientApiError(
-                    f"creating product {line.sku!r} got no answer and it is not there (yet)",
-                    api="xseries", method="POST", path="/api/2.0/products",
-                ) from None
-            product_id = found[0].id
-        return product_id
+        async def find() -> list[str]:
+            key = line.sku.strip().casefold()
+            return [p.id for p in await self.xs.find_products_by_sku(line.sku) if (p.sku or "").strip().casefold() == key]
+
+        return await _create_or_find(lambda: self.xs.create_product(body), find,
+                                     f"product {line.sku!r}", "/api/2.0/products")
 
 
 class CustomerBinder:
@@ -107,15 +101,24 @@ class CustomerBinder:
             physical_postcode=customer.zip or None,
             physical_country_id=customer.country_iso2 or None,
         )
-        try:
-            created = await self.xs.create_customer(body)
-            customer_id = created.id
-        except UnknownWriteOutcome:
-            found = await self.xs.search_customers_by_email(customer.email or "")
-            if not found:
-                raise TransientApiError(
-                    f"creating customer {customer.email!r} got no answer and it is not there (yet)",
-                    api="xseries", method="POST", path="/api/2.0/customers",
-                ) from None
-            customer_id = found[0].id
-        return customer_id
+        async def create() -> str:
+            return (await self.xs.create_customer(body)).id
+
+        async def find() -> list[str]:
+            return [c.id for c in await self.xs.search_customers_by_email(customer.email or "")]
+
+        return await _create_or_find(create, find, f"customer {customer.email!r}", "/api/2.0/customers")
+
+
+async def _create_or_find(create, find, what: str, path: str) -> str:
+    """Create once; when the answer is lost, look the object up instead of creating it again. Not
+    there (yet) is a transient failure: the next attempt looks again before any new create."""
+    try:
+        return await create()
+    except UnknownWriteOutcome:
+        found = await find()
+        if not found:
+            raise TransientApiError(
+                f"creating {what} got no answer and it is not there (yet)", api="xseries", method="POST", path=path,
+            ) from None
+        return found[0]
