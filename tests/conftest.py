@@ -75,6 +75,14 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
+def postgres_url():
+    """PostgreSQL only, for what SQLite has no counterpart of (a server that drops connections)."""
+    url = postgres_url_or_skip()
+    yield url
+    drop_postgres_schema(url)
+
+
+@pytest.fixture
 def store(database_url, clock):
     s = Store.open(database_url, clock=clock)
     yield s

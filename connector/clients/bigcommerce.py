@@ -141,7 +141,12 @@ class BigCommerceClient:
         if lower_param and filters.get(lower_param):
             lower = parse_any_date(str(filters[lower_param]))
         page = 1
-        seen: set[int] = set()
+        # Ids already yielded that the next request can return again: those whose sort key is
+        # at or after `lower` (it restarts there, inclusive). Older ones are forgotten as `lower`
+        # moves on, so a 100,000-order import holds about one page of ids, not all of them. Rows
+        # without a readable key (invalid orders) are kept: they are rare, and a repeat of one
+        # would count its failure twice.
+        seen: dict[int, datetime | None] = {}
         while True:
             params = dict(filters)
             if lower is not None:
@@ -155,20 +160,21 @@ class BigCommerceClient:
                     if isinstance(raw_id, int) and raw_id in seen:
                         continue
                     if isinstance(raw_id, int):
-                        seen.add(raw_id)
+                        seen[raw_id] = None
                     if on_invalid is None:
                         raise
                     on_invalid(exc, raw)
                     continue
                 if order.id in seen:
                     continue
-                seen.add(order.id)
+                seen[order.id] = getattr(order, key_field) if key_field else None
                 yield order
             if len(rows) < PAGE_LIMIT:
                 return
             last = _row_date(rows[-1], key_field) if key_field else None
             if last is not None and (lower is None or last > lower):
                 lower, page = last, 1
+                seen = {i: key for i, key in seen.items() if key is None or key >= lower}
             else:
                 page += 1
 

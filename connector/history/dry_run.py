@@ -55,10 +55,10 @@ class DryRunPlanner:
             return
         r.sales[plan.pos_state.value] += 1
         key = plan.customer.email_key
-        if key and store.customer_binding(key) is None and store.find_indexed_customer(key) is None:
+        if key and store.customer_id(key) is None and store.indexed_customer_id(key) is None:
             r.new_customers.add(key)
         for line in plan.lines:
-            if store.product_binding(line.product_key) is None and store.find_indexed_product(line.sku) is None:
+            if store.product_id(line.product_key) is None and store.indexed_product_id(line.sku) is None:
                 r.new_products.add(line.sku)
             if plan.pos_state is PosState.CLOSED and line.track_inventory:
                 r.stock[line.sku] += Decimal(line.quantity)

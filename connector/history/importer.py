@@ -55,7 +55,7 @@ def default_until(runtime: Runtime) -> datetime:
 class HistoricalImport:
     def __init__(self, runtime: Runtime, *, since: datetime | None, until: datetime | None,
                  dry_run: bool = False, concurrency: int = 8, progress: Progress | None = None,
-                 stop_event: asyncio.Event | None = None, checkpoint_every: int = 50) -> None:
+                 stop_event: asyncio.Event | None = None, checkpoint_every: int = 250) -> None:
         self.runtime = runtime
         self.since = since
         self.until = until or default_until(runtime)

@@ -152,8 +152,10 @@ def target_state(order: Any, statuses: StatusTable) -> PosState:
     return state
 
 
-def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, generation: int = 1) -> SalePlan:
-    """The sale an order must become. Raises MappingError naming the order when it cannot."""
+def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, generation: int = 1,
+                    content_hash: str | None = None) -> SalePlan:
+    """The sale an order must become. Raises MappingError naming the order when it cannot.
+    content_hash: the order's order_content_hash when the caller has it already."""
     state = target_state(order, statuses)
     raw: list[tuple[PlannedLine, Decimal, Decimal]] = []  # (template line, inc-tax amount, tax amount)
 
@@ -223,7 +225,7 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, g
         payment_method=order.payment_method or "",
         sale_date=order.date_created,
         note=f"BigCommerce order #{order.id}",
-        content_hash=order_content_hash(order),
+        content_hash=content_hash or order_content_hash(order),
     )
 
 

@@ -17,6 +17,10 @@ def make_engine(database_url: str) -> Engine:
         # psycopg 3 is the driver we install; plain postgresql:// would ask for psycopg2.
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///") or ":memory:" in url or "mode=memory" in url:
+            # Bindings are what stops a restarted connector from creating every sale again.
+            raise ConfigError(f"database_url {database_url!r}: an in-memory database forgets which orders "
+                              "are mirrored when the process ends; use a file, sqlite:///PATH")
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

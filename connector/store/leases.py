@@ -1,9 +1,10 @@
 """Leases: expiring locks shared by every process on the database, plus an in-process lock.
 
 Used for "one writer per order" and single-flight creation per SKU and per e-mail. The same code
-works on SQLite and PostgreSQL: taking a lease is one atomic UPDATE (free or expired or already
-ours) or one INSERT (new key); losing the race is a primary-key violation. A process killed while
-holding a lease loses it when it expires, so nothing stays locked forever.
+works on SQLite and PostgreSQL: taking a lease is one atomic INSERT … ON CONFLICT DO UPDATE that
+only takes a row that is free, expired or already ours (losing a race is a primary-key violation).
+A process killed while holding a lease loses it when it expires, so nothing stays locked forever.
+The statements run straight on the driver (connector.store.direct_sql): every order takes one.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from datetime import timedelta
 from typing import AsyncIterator
 
 from sqlalchemy import Engine, bindparam, delete, or_
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from connector.clock import SYSTEM_CLOCK, Clock
+from connector.store.direct_sql import DirectSql
+
+from connector.store.tables import Lease
 
 log = logging.getLogger("connector.store")
-from connector.store.tables import Lease
 
 
 class LeaseHandle:
@@ -41,36 +43,46 @@ class LeaseTimeout(Exception):
 
 
 class Leases:
-    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, ttl_seconds: float = 120.0) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, ttl_seconds: float = 120.0,
+                 sql: DirectSql | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.sql = sql or DirectSql(engine)
+        self._acquire = self.sql.prepare(_acquire_statement(engine.dialect.name))
+        self._release = self.sql.prepare(RELEASE)
+        dbapi = engine.dialect.loaded_dbapi
+        self._lost_race, self._locked = dbapi.IntegrityError, dbapi.OperationalError
         # In-process lock per key, dropped when nobody holds or waits for it (an import touches
         # hundreds of thousands of keys; keeping their locks would grow memory without bound).
         self._local: dict[str, asyncio.Lock] = {}
         self._users: dict[str, int] = {}
+        # Leases held across processes right now, renewed together by one task (see _renew).
+        self._held: dict[str, LeaseHandle] = {}
+        self._renewer: asyncio.Task | None = None
 
     def try_acquire(self, key: str) -> bool:
         """One atomic statement: insert the lease, or take it over when it expired or is ours."""
         now = self.clock.now()
         try:
-            with self.engine.begin() as conn:
-                # RETURNING, not rowcount: psycopg reports no rowcount for an upsert.
-                row = conn.execute(_acquire_statement(conn.dialect.name), {
-                    "key": key, "owner": self.owner, "expires_at": now + self.ttl, "now": now,
-                }).first()
-                return row is not None
-        except IntegrityError:
+            # RETURNING, not rowcount: psycopg reports no rowcount for an upsert.
+            return self.sql.one(self._acquire, {
+                "key": key, "owner": self.owner, "expires_at": now + self.ttl, "now": now,
+            }) is not None
+        except self._lost_race:
             return False
-        except OperationalError as exc:  # SQLite "database is locked" after busy_timeout
+        except self._locked as exc:  # SQLite "database is locked" after busy_timeout
             if "locked" in str(exc).lower():
                 return False
             raise
 
     def release(self, key: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(RELEASE, {"key": key, "owner": self.owner})
+        self.sql.run(self._release, {"key": key, "owner": self.owner})
+
+    def release_statement(self):
+        """The prepared release, for a store transaction that ends an order's work with it."""
+        return self._release
 
     @asynccontextmanager
     async def hold(self, key: str, *, wait_seconds: float = 300.0) -> AsyncIterator[LeaseHandle]:
@@ -99,29 +111,39 @@ class Leases:
             await asyncio.sleep(delay)
             waited += delay
             delay = min(delay * 2, 0.5)
-        # Renew while held: a sale write can wait out a 5-minute X-Series quota window, longer
-        # than the lease lives, and a lease that lapsed mid-write would let another process
-        # decide the write never happened. A process that dies stops renewing, and its
-        # leases lapse within ttl.
-        keeper = asyncio.create_task(self._keep(key))
         handle = LeaseHandle(key, self.owner)
+        self._held[key] = handle
+        self._ensure_renewer()
         try:
             yield handle
         finally:
-            keeper.cancel()
+            del self._held[key]
             if not handle.released:
                 self.release(key)
 
-    async def _keep(self, key: str) -> None:
+    def _ensure_renewer(self) -> None:
+        renewer = self._renewer
+        loop = asyncio.get_running_loop()
+        if renewer is None or renewer.done() or renewer.get_loop() is not loop:
+            self._renewer = loop.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        """Renew every held lease each quarter of the ttl: a sale write can wait out a 5-minute
+        X-Series quota window, longer than a lease lives, and a lease that lapsed mid-write would
+        let another process decide the write never happened. A process that dies stops renewing,
+        and its leases lapse within ttl. One task for all leases: an import holds thousands a
+        minute, and a task per lease cost more CPU than the lease itself. Stops when none is held."""
         interval = max(self.ttl.total_seconds() / 4, 0.05)
-        while True:
+        while self._held:
             await asyncio.sleep(interval)  # real time: the holder's liveness, not simulated time
-            try:
-                if not self.try_acquire(key):
-                    log.error("lease %s was taken over by another process while held", key)
-                    return
-            except Exception:  # noqa: BLE001 - a failed renewal is retried at the next interval
-                log.warning("lease %s: renewal failed; trying again", key, exc_info=True)
+            for key, handle in list(self._held.items()):
+                if handle.released or self._held.get(key) is not handle:
+                    continue
+                try:
+                    if not self.try_acquire(key):
+                        log.error("lease %s was taken over by another process while held", key)
+                except Exception:  # noqa: BLE001 - a failed renewal is retried at the next interval
+                    log.warning("lease %s: renewal failed; trying again", key, exc_info=True)
 
 
 _TABLE = Lease.__table__

@@ -1,10 +1,12 @@
 """The Store: every read and write of order-sync's durable state, one short transaction each.
 
-The order path runs thousands of times per import, so its statements are SQLAlchemy Core, not ORM
-sessions: a binding write is one INSERT … ON CONFLICT DO UPDATE (atomic on SQLite and PostgreSQL,
-so two processes writing the same row never collide), and the bind after a sale write, its audit
-entry and the clearing of a failure share one transaction. Product and customer bindings never
-change once written, so they are cached in memory after the first read.
+The order path runs thousands of times per import, so its statements are compiled once and run
+straight on the driver (connector.store.direct_sql), not through ORM sessions: a binding write is
+one INSERT … ON CONFLICT DO UPDATE (atomic on SQLite and PostgreSQL, so two processes writing the
+same row never collide), and the bind after a sale write, its audit entry, the clearing of a
+failure and the release of the order's lease share one transaction. Product and customer bindings
+never change once written, so their ids (only the ids: an import binds tens of thousands) are
+cached in memory after the first read. Everything else goes through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import functools
 import json
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
@@ -22,6 +26,7 @@ from sqlmodel import Session, SQLModel, select
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.store.db import make_engine
+from connector.store.direct_sql import DirectSql, Prepared
 from connector.store.leases import RELEASE, LeaseHandle, Leases
 from connector.store.migrations import migrate
 from connector.store.tables import (
@@ -31,6 +36,7 @@ from connector.store.tables import (
     FailedOrder,
     IndexCursor,
     OrderBinding,
+    OrderBindingRow,
     ProductBinding,
     SyncCursor,
     XsCustomer,
@@ -42,6 +48,18 @@ _AUDIT_INSERT = insert(AuditEntry.__table__)
 _FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
 _BINDING_SELECT = core_select(OrderBinding.__table__).where(
     OrderBinding.__table__.c.bc_order_id == bindparam("order_id"))
+_PRODUCT_ID_SELECT = core_select(ProductBinding.__table__.c.xs_product_id).where(
+    ProductBinding.__table__.c.key == bindparam("key"))
+_CUSTOMER_ID_SELECT = core_select(CustomerBinding.__table__.c.xs_customer_id).where(
+    CustomerBinding.__table__.c.email_key == bindparam("key"))
+# The oldest live product / customer with that key (versions grow: the first one made wins).
+_INDEXED_PRODUCT_ID = core_select(XsProduct.__table__.c.id).where(
+    XsProduct.__table__.c.sku_key == bindparam("key"), XsProduct.__table__.c.deleted == False,  # noqa: E712
+).order_by(XsProduct.__table__.c.version).limit(1)
+_INDEXED_CUSTOMER_ID = core_select(XsCustomer.__table__.c.id).where(
+    XsCustomer.__table__.c.email_key == bindparam("key"), XsCustomer.__table__.c.deleted == False,  # noqa: E712
+).order_by(XsCustomer.__table__.c.version).limit(1)
+_AUDIT_COLUMNS = ("at", "platform", "action", "bc_order_id", "target_id", "reason", "before", "after", "detail")
 
 ORDERS_CURSOR = "orders"
 # Where the daemon's cursor started: the historical import's default upper bound.
@@ -52,7 +70,9 @@ class Store:
     def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.engine = engine
         self.clock = clock
-        self.leases = Leases(engine, clock=clock)
+        self.sql = DirectSql(engine)
+        self.leases = Leases(engine, clock=clock, sql=self.sql)
+        self._q = _OrderPathStatements(self.sql)
         # Bounded: an import binds tens of thousands of products and customers.
         self._product_ids: _Lru = _Lru(20_000)
         self._customer_ids: _Lru = _Lru(20_000)
@@ -64,16 +84,16 @@ class Store:
         return cls(engine, clock=clock)
 
     def close(self) -> None:
+        self.sql.close()
         self.engine.dispose()
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
     # ---- order bindings -------------------------------------------------------------------
-    def order_binding(self, bc_order_id: int) -> OrderBinding | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(_BINDING_SELECT, {"order_id": bc_order_id}).first()
-        return OrderBinding(**row._mapping) if row is not None else None
+    def order_binding(self, bc_order_id: int) -> OrderBindingRow | None:
+        row = self.sql.one(self._q.binding_select, {"order_id": bc_order_id})
+        return OrderBindingRow(**dict(zip(self._q.binding_columns, row))) if row is not None else None
 
     def order_bindings(self, ids: Iterable[int]) -> dict[int, OrderBinding]:
         ids = list(ids)
@@ -87,27 +107,34 @@ class Store:
                     result[row.bc_order_id] = row
         return result
 
-    def save_order_binding(self, binding: OrderBinding) -> OrderBinding:
+    def save_order_binding(self, binding: OrderBindingRow | OrderBinding) -> OrderBindingRow | OrderBinding:
         binding.updated_at = self.clock.now()
-        with self.engine.begin() as conn:
-            self._upsert(conn, OrderBinding, [binding])
+        self.sql.run(self._q.binding_upsert, self._q.binding_values(binding))
         return binding
 
-    def settle_order(self, binding: OrderBinding, *, audit: dict[str, Any] | None,
-                     lease: LeaseHandle | None = None) -> OrderBinding:
+    def settle_order(self, binding: OrderBindingRow | OrderBinding, *, audit: dict[str, Any] | None,
+                     lease: LeaseHandle | None = None) -> OrderBindingRow | OrderBinding:
         """After a decision or a write: the binding, its audit entry, the end of any failure of the
         order and the release of its lease, in one transaction (all or none)."""
         binding.updated_at = self.clock.now()
-        with self.engine.begin() as conn:
-            self._upsert(conn, OrderBinding, [binding])
+        sql, q = self.sql, self._q
+        with self._ending(lease):
+            sql.run(q.binding_upsert, q.binding_values(binding))
             if audit is not None:
-                conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
-            conn.execute(_FAILURE_DELETE, {"order_id": binding.bc_order_id})
+                sql.run(q.audit_insert, self._audit_values(**audit))
+            sql.run(q.failure_delete, {"order_id": binding.bc_order_id})
+        return binding
+
+    @contextmanager
+    def _ending(self, lease: LeaseHandle | None) -> Iterator[None]:
+        """One transaction for the write that ends a leased piece of work and the lease's release;
+        the lease counts as released only once that transaction committed."""
+        with self.sql.transaction():
+            yield
             if lease is not None:
-                conn.execute(RELEASE, {"key": lease.key, "owner": lease.owner})
+                self.sql.run(self._q.lease_release, {"key": lease.key, "owner": lease.owner})
         if lease is not None:
             lease.released = True
-        return binding
 
     def count_bindings_by_state(self) -> dict[str, int]:
         with self.session() as s:
@@ -119,65 +146,85 @@ class Store:
             return list(s.exec(select(OrderBinding).where(OrderBinding.pending_state.is_not(None))))
 
     # ---- product / customer bindings and the X-Series indexes ------------------------------
-    def product_binding(self, key: str) -> ProductBinding | None:
+    def product_id(self, key: str) -> str | None:
+        """The X-Series product bound to a line key, or None (cached once bound: never changes)."""
         cached = self._product_ids.get(key)
         if cached is not None:
             return cached
-        with self.session() as s:
-            row = s.get(ProductBinding, key)
+        row = self.sql.one(self._q.product_id_select, {"key": key})
         if row is not None:
-            self._product_ids[key] = row
-        return row
+            self._product_ids[key] = row[0]
+            return row[0]
+        return None
+
+    def product_binding(self, key: str) -> ProductBinding | None:
+        with self.session() as s:
+            return s.get(ProductBinding, key)
 
     def product_bindings(self) -> list[ProductBinding]:
         with self.session() as s:
             return list(s.exec(select(ProductBinding)))
 
-    def bind_product(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> ProductBinding:
-        row = ProductBinding(key=key, xs_product_id=xs_product_id, sku=sku, created=created,
-                             created_at=self.clock.now())
-        with self.engine.begin() as conn:
-            self._upsert(conn, ProductBinding, [row])
-        self._product_ids[key] = row
-        return row
+    def bind_product(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> None:
+        self.sql.run(self._q.product_binding_upsert, {
+            "key": key, "xs_product_id": xs_product_id, "sku": sku, "created": created,
+            "created_at": self.clock.now()})
+        self._product_ids[key] = xs_product_id
 
-    def bind_new_product(self, key: str, xs_product_id: str, sku: str, name: str, *, audit: dict[str, Any]) -> None:
-        """A product order-sync just created: its index row, its binding and its audit entry, in one
-        transaction (another process's index refresh may be indexing it at the same moment)."""
-        now = self.clock.now()
-        binding = ProductBinding(key=key, xs_product_id=xs_product_id, sku=sku, created=True, created_at=now)
-        with self.engine.begin() as conn:
-            self._upsert(conn, XsProduct, [XsProduct(id=xs_product_id, sku_key=sku.strip().casefold(), name=name,
-                                                     version=0)])
-            self._upsert(conn, ProductBinding, [binding])
-            conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
-        self._product_ids[key] = binding
+    def bind_new_product(self, key: str, xs_product_id: str, sku: str, name: str, *, audit: dict[str, Any],
+                         lease: LeaseHandle | None = None) -> None:
+        """A product order-sync just created: its index row, its binding, its audit entry and the
+        release of its creation lease, in one transaction (another process's index refresh may be
+        indexing it at the same moment)."""
+        sql, q = self.sql, self._q
+        with self._ending(lease):
+            sql.run(q.product_index_upsert, {"id": xs_product_id, "sku_key": sku.strip().casefold(),
+                                             "name": name, "version": 0, "deleted": False})
+            sql.run(q.product_binding_upsert, {"key": key, "xs_product_id": xs_product_id, "sku": sku,
+                                               "created": True, "created_at": self.clock.now()})
+            sql.run(q.audit_insert, self._audit_values(**audit))
+        self._product_ids[key] = xs_product_id
 
-    def bind_new_customer(self, email_key: str, xs_customer_id: str, *, audit: dict[str, Any]) -> None:
-        now = self.clock.now()
-        binding = CustomerBinding(email_key=email_key, xs_customer_id=xs_customer_id, created=True, created_at=now)
-        with self.engine.begin() as conn:
-            self._upsert(conn, XsCustomer, [XsCustomer(id=xs_customer_id, email_key=email_key, version=0)])
-            self._upsert(conn, CustomerBinding, [binding])
-            conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
-        self._customer_ids[email_key] = binding
+    def bind_new_customer(self, email_key: str, xs_customer_id: str, *, audit: dict[str, Any],
+                          lease: LeaseHandle | None = None) -> None:
+        sql, q = self.sql, self._q
+        with self._ending(lease):
+            sql.run(q.customer_index_upsert, {"id": xs_customer_id, "email_key": email_key, "version": 0,
+                                              "deleted": False})
+            sql.run(q.customer_binding_upsert, {"email_key": email_key, "xs_customer_id": xs_customer_id,
+                                                "created": True, "created_at": self.clock.now()})
+            sql.run(q.audit_insert, self._audit_values(**audit))
+        self._customer_ids[email_key] = xs_customer_id
 
-    def customer_binding(self, email_key: str) -> CustomerBinding | None:
+    def customer_id(self, email_key: str) -> str | None:
+        """The X-Series customer bound to a casefolded e-mail, or None (cached once bound)."""
         cached = self._customer_ids.get(email_key)
         if cached is not None:
             return cached
-        with self.session() as s:
-            row = s.get(CustomerBinding, email_key)
+        row = self.sql.one(self._q.customer_id_select, {"key": email_key})
         if row is not None:
-            self._customer_ids[email_key] = row
-        return row
+            self._customer_ids[email_key] = row[0]
+            return row[0]
+        return None
+
+    def customer_binding(self, email_key: str) -> CustomerBinding | None:
+        with self.session() as s:
+            return s.get(CustomerBinding, email_key)
 
     def bind_customer(self, email_key: str, xs_customer_id: str, *, created: bool) -> None:
-        row = CustomerBinding(email_key=email_key, xs_customer_id=xs_customer_id, created=created,
-                              created_at=self.clock.now())
-        with self.engine.begin() as conn:
-            self._upsert(conn, CustomerBinding, [row])
-        self._customer_ids[email_key] = row
+        self.sql.run(self._q.customer_binding_upsert, {
+            "email_key": email_key, "xs_customer_id": xs_customer_id, "created": created,
+            "created_at": self.clock.now()})
+        self._customer_ids[email_key] = xs_customer_id
+
+    def indexed_product_id(self, sku: str) -> str | None:
+        """The X-Series product with this SKU in the local index (case and spaces ignored)."""
+        row = self.sql.one(self._q.indexed_product_id, {"key": sku.strip().casefold()})
+        return row[0] if row is not None else None
+
+    def indexed_customer_id(self, email: str) -> str | None:
+        row = self.sql.one(self._q.indexed_customer_id, {"key": email.strip().casefold()})
+        return row[0] if row is not None else None
 
     def find_indexed_product(self, sku: str) -> XsProduct | None:
         key = sku.strip().casefold()
@@ -185,14 +232,6 @@ class Store:
             return s.exec(
                 select(XsProduct).where(XsProduct.sku_key == key, XsProduct.deleted == False)  # noqa: E712
                 .order_by(XsProduct.version)
-            ).first()
-
-    def find_indexed_customer(self, email: str) -> XsCustomer | None:
-        key = email.strip().casefold()
-        with self.session() as s:
-            return s.exec(
-                select(XsCustomer).where(XsCustomer.email_key == key, XsCustomer.deleted == False)  # noqa: E712
-                .order_by(XsCustomer.version)
             ).first()
 
     def upsert_indexed_products(self, rows: Iterable[XsProduct]) -> None:
@@ -265,8 +304,7 @@ class Store:
             return row
 
     def clear_failure(self, bc_order_id: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(_FAILURE_DELETE, {"order_id": bc_order_id})
+        self.sql.run(self._q.failure_delete, {"order_id": bc_order_id})
 
     def failures(self) -> list[FailedOrder]:
         with self.session() as s:
@@ -303,8 +341,7 @@ class Store:
               reason: str = "", before: Any = None, after: Any = None, detail: Any = None) -> None:
         values = self._audit_values(platform=platform, action=action, bc_order_id=bc_order_id,
                                     target_id=target_id, reason=reason, before=before, after=after, detail=detail)
-        with self.engine.begin() as conn:
-            conn.execute(_AUDIT_INSERT, values)
+        self.sql.run(self._q.audit_insert, values)
 
     def _audit_values(self, *, platform: str, action: str, bc_order_id: int | None = None,
                       target_id: str | None = None, reason: str = "", before: Any = None, after: Any = None,
@@ -393,6 +430,36 @@ def _upsert_statement(dialect: str, table, names: tuple[str, ...], only_if_great
     return stmt.on_conflict_do_update(
         index_elements=keys, set_={n: stmt.excluded[n] for n in names if n not in keys}, where=where,
     )
+
+
+class _OrderPathStatements:
+    """The order path's statements, compiled once for the store's database."""
+
+    def __init__(self, sql: DirectSql) -> None:
+        dialect = sql.dialect.name
+        binding = OrderBinding.__table__
+        self.binding_columns = tuple(c.name for c in binding.columns)
+        self.binding_select = sql.prepare(_BINDING_SELECT, result_table=binding)
+        self.binding_upsert = _prepared_upsert(sql, dialect, binding)
+        self.audit_insert = sql.prepare(_AUDIT_INSERT, column_keys=_AUDIT_COLUMNS)
+        self.failure_delete = sql.prepare(_FAILURE_DELETE)
+        self.lease_release = sql.prepare(RELEASE)
+        self.product_id_select = sql.prepare(_PRODUCT_ID_SELECT)
+        self.customer_id_select = sql.prepare(_CUSTOMER_ID_SELECT)
+        self.indexed_product_id = sql.prepare(_INDEXED_PRODUCT_ID)
+        self.indexed_customer_id = sql.prepare(_INDEXED_CUSTOMER_ID)
+        self.product_binding_upsert = _prepared_upsert(sql, dialect, ProductBinding.__table__)
+        self.customer_binding_upsert = _prepared_upsert(sql, dialect, CustomerBinding.__table__)
+        self.product_index_upsert = _prepared_upsert(sql, dialect, XsProduct.__table__)
+        self.customer_index_upsert = _prepared_upsert(sql, dialect, XsCustomer.__table__)
+
+    def binding_values(self, binding: OrderBindingRow | OrderBinding) -> dict[str, Any]:
+        return {n: getattr(binding, n) for n in self.binding_columns}
+
+
+def _prepared_upsert(sql: DirectSql, dialect: str, table) -> Prepared:
+    names = tuple(c.name for c in table.columns)
+    return sql.prepare(_upsert_statement(dialect, table, names, None, False), column_keys=names)
 
 
 class _Lru(OrderedDict):

@@ -21,19 +21,19 @@ class ProductBinder:
         self.outlet_id = outlet_id
 
     async def resolve(self, line: PlannedLine, bc_order_id: int) -> str:
-        binding = self.store.product_binding(line.product_key)
-        if binding is not None:
-            return binding.xs_product_id
-        async with self.store.leases.hold("product:" + line.product_key):
-            binding = self.store.product_binding(line.product_key)
-            if binding is not None:
-                return binding.xs_product_id
-            indexed = self.store.find_indexed_product(line.sku)
+        bound = self.store.product_id(line.product_key)
+        if bound is not None:
+            return bound
+        async with self.store.leases.hold("product:" + line.product_key) as lease:
+            bound = self.store.product_id(line.product_key)
+            if bound is not None:
+                return bound
+            indexed = self.store.indexed_product_id(line.sku)
             if indexed is not None:
-                self.store.bind_product(line.product_key, indexed.id, line.sku, created=False)
-                return indexed.id
+                self.store.bind_product(line.product_key, indexed, line.sku, created=False)
+                return indexed
             product_id = await self._create(line)
-            self.store.bind_new_product(line.product_key, product_id, line.sku, line.name, audit=dict(
+            self.store.bind_new_product(line.product_key, product_id, line.sku, line.name, lease=lease, audit=dict(
                 platform="xseries", action="create_product", bc_order_id=bc_order_id, target_id=product_id,
                 reason=f"{line.kind} line {line.sku!r} has no X-Series product", after=line.sku,
                 detail={"name": line.name, "sku": line.sku, "track_inventory": line.track_inventory},
@@ -68,19 +68,19 @@ class CustomerBinder:
         key = customer.email_key
         if not key:
             return None
-        binding = self.store.customer_binding(key)
-        if binding is not None:
-            return binding.xs_customer_id
-        async with self.store.leases.hold("customer:" + key):
-            binding = self.store.customer_binding(key)
-            if binding is not None:
-                return binding.xs_customer_id
-            indexed = self.store.find_indexed_customer(key)
+        bound = self.store.customer_id(key)
+        if bound is not None:
+            return bound
+        async with self.store.leases.hold("customer:" + key) as lease:
+            bound = self.store.customer_id(key)
+            if bound is not None:
+                return bound
+            indexed = self.store.indexed_customer_id(key)
             if indexed is not None:
-                self.store.bind_customer(key, indexed.id, created=False)
-                return indexed.id
+                self.store.bind_customer(key, indexed, created=False)
+                return indexed
             customer_id = await self._create(customer)
-            self.store.bind_new_customer(key, customer_id, audit=dict(
+            self.store.bind_new_customer(key, customer_id, lease=lease, audit=dict(
                 platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
                 reason="no X-Series customer with this e-mail", after=key,
             ))

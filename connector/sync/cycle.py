@@ -74,7 +74,11 @@ class SyncCycle:
 
     async def run(self) -> CycleReport:
         store = self.d.store
-        cycle_start = store.clock.now()
+        # BigCommerce stamps date_modified in whole seconds: an order changed later in this very
+        # second gets a date_modified before now, perhaps after the listing was read. The window
+        # (and so the cursor) ends at the start of this second, which every order it claims is
+        # settled was modified before; orders of this second are read again by the next cycle.
+        cycle_start = store.clock.now().replace(microsecond=0)
         cursor = store.cursor() or self.start_at or cycle_start
         report = CycleReport(window_start=cursor - self.overlap, window_end=cycle_start)
         run_id = store.start_cycle("sync", report.window_start, report.window_end)

@@ -30,7 +30,7 @@ from connector.mapping.sale_plan import (
 from connector.mapping.special_lines import SpecialLines
 from connector.mapping.status_table import PosState, StatusTable
 from connector.store.repository import Store
-from connector.store.tables import OrderBinding
+from connector.store.tables import OrderBindingRow
 from connector.sync.binders import CustomerBinder, ProductBinder
 
 log = logging.getLogger("connector.sync")
@@ -125,10 +125,11 @@ class OrderMirror:
 
     # ---- writes -----------------------------------------------------------------------------
     async def _create(self, order: Order, target: PosState, content_hash: str,
-                      binding: OrderBinding | None, why: str | None = None) -> Outcome:
+                      binding: OrderBindingRow | None, why: str | None = None) -> Outcome:
         store, refs = self.d.store, self.d.refs
         self.step = "map"
-        plan = build_sale_plan(order, self.d.statuses, self.d.specials, binding.generation if binding else 1)
+        plan = build_sale_plan(order, self.d.statuses, self.d.specials, binding.generation if binding else 1,
+                               content_hash)
         payment_type_id = None
         if target is PosState.CLOSED and not plan.unpaid:
             payment_type_id = refs.payment_type_ids[self.d.payments.target_for(order.payment_method, order.id)]
@@ -143,7 +144,7 @@ class OrderMirror:
 
         self.step = "write"
         now = store.clock.now()
-        binding = binding or OrderBinding(
+        binding = binding or OrderBindingRow(
             bc_order_id=order.id, invoice_number=plan.invoice_number, pos_state=PosState.NOT_IMPORTED.value,
             bc_status_id=order.status_id, content_hash="", bc_date_modified=order.date_modified,
             created_at=now, updated_at=now,
@@ -181,7 +182,7 @@ class OrderMirror:
         ))
         return Outcome.CREATED
 
-    async def _void(self, order: Order, binding: OrderBinding, content_hash: str) -> Outcome:
+    async def _void(self, order: Order, binding: OrderBindingRow, content_hash: str) -> Outcome:
         store = self.d.store
         self.step = "write"
         body = RegisterSale.model_validate_json(binding.sale_body) if binding.sale_body else None
@@ -210,7 +211,7 @@ class OrderMirror:
         return Outcome.VOIDED
 
     # ---- helpers ----------------------------------------------------------------------------
-    async def _settle_pending(self, binding: OrderBinding) -> OrderBinding:
+    async def _settle_pending(self, binding: OrderBindingRow) -> OrderBindingRow:
         """A write may have happened: find out from X-Series before deciding anything."""
         sale = await self._find_sale(binding.invoice_number)
         store = self.d.store
@@ -242,7 +243,7 @@ class OrderMirror:
         return matches[0] if matches else None
 
     @staticmethod
-    def _bind(binding: OrderBinding, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
+    def _bind(binding: OrderBindingRow, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
         """The binding after a write (saved by the caller with its audit entry)."""
         binding.sale_id = sale_id
         binding.pos_state = state.value
@@ -251,13 +252,13 @@ class OrderMirror:
         binding.content_hash = content_hash
         binding.bc_date_modified = order.date_modified
 
-    def _record(self, order: Order, binding: OrderBinding | None, state: PosState, content_hash: str,
+    def _record(self, order: Order, binding: OrderBindingRow | None, state: PosState, content_hash: str,
                 why: str) -> None:
         store = self.d.store
         now = store.clock.now()
         before_status = binding.bc_status_id if binding else None
         if binding is None:
-            binding = OrderBinding(
+            binding = OrderBindingRow(
                 bc_order_id=order.id, invoice_number=invoice_number(order.id), pos_state=state.value,
                 bc_status_id=order.status_id, content_hash=content_hash,
                 bc_date_modified=order.date_modified, created_at=now, updated_at=now,
@@ -272,5 +273,5 @@ class OrderMirror:
         ))
 
 
-def _up_to_date(binding: OrderBinding | None, content_hash: str) -> bool:
+def _up_to_date(binding: OrderBindingRow | None, content_hash: str) -> bool:
     return binding is not None and binding.pending_state is None and binding.content_hash == content_hash

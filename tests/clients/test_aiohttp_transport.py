@@ -547,7 +547,7 @@ def sandbox_settings(url: str, tmp_path: Path) -> Settings:
 
 
 def engine_of(client) -> httpx.AsyncBaseTransport:
-    return client.transport._client._transport
+    return client.transport.engine
 
 
 async def test_runtime_runs_both_clients_on_the_aiohttp_engine(served_sandbox: str, tmp_path: Path) -> None:
@@ -556,6 +556,8 @@ async def test_runtime_runs_both_clients_on_the_aiohttp_engine(served_sandbox: s
         assert isinstance(engine_of(runtime.bc), AiohttpTransport)
         assert isinstance(engine_of(runtime.xs), AiohttpTransport)
         assert engine_of(runtime.bc) is not engine_of(runtime.xs)  # a pool per API
+        # ... used directly, without httpx in between (test_direct_path.py covers that path).
+        assert runtime.bc.transport._client is None and runtime.xs.transport._client is None
         assert runtime.refs  # the X-Series references resolved over the engine
         with pytest.raises(UnknownWriteOutcome):
             await runtime.xs.create_product(ProductCreate(name="Gadget", sku="GAD-1",

@@ -104,12 +104,14 @@ class Harness:
                     binding = bindings.get(order_id)
                     assert binding is not None and binding.pending_state is None, (order_id, order, cursor)
                     assert binding.bc_status_id == order["status_id"], (order_id, binding, order)
-        # Nor the import's checkpoint.
+        # Nor the import's checkpoint, for the orders that are the import's alone: one changed
+        # since the daemon's start is the daemon's to settle (a killed `sync` may leave it pending
+        # behind the import's checkpoint), and the cursor check above covers it.
         run = self._last_import()
         if run is not None and run.checkpoint is not None:
             for order_id, order in orders.items():
                 if order["created"] < run.checkpoint and order["created"] <= self.start_at \
-                        and order_id not in failures:
+                        and order["modified"] < self.start_at and order_id not in failures:
                     binding = bindings.get(order_id)
                     assert binding is not None and binding.pending_state is None, (order_id, order, run)
 
@@ -152,13 +154,13 @@ def kill_at_random_point(harness: Harness, processes: list[subprocess.Popen], rn
                          timeout: float = 60) -> list[bool]:
     """Wait until a few more sales exist, then SIGKILL every process. Returns, per process, whether
     it was killed (False: it had finished on its own first)."""
-    target = harness.sandbox.health()["sales"] + rng.randint(2, 30)
+    target = harness.sandbox.health()["sales"] + rng.randint(2, 20)
     deadline = time.monotonic() + timeout
     while harness.sandbox.health()["sales"] < target and time.monotonic() < deadline:
         if all(p.poll() is not None for p in processes):
             break
         time.sleep(0.005)
-    time.sleep(rng.uniform(0, 0.05))
+    time.sleep(rng.uniform(0, 0.02))
     killed = []
     for process in processes:
         was_running = process.poll() is None

@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import inspect
 
 from connector.store.migrations import LATEST, current_version, migrate
@@ -171,4 +172,22 @@ def test_binding_caches_are_bounded(store, clock):
     for i in range(10):
         store.bind_product(f"sku:{i}", f"p{i}", f"S{i}", created=True)
     assert len(store._product_ids) == 3
-    assert store.product_binding("sku:0").xs_product_id == "p0"  # evicted, read back from the store
+    assert store.product_id("sku:0") == "p0"  # evicted, read back from the store
+
+
+def test_the_order_path_row_has_the_binding_table_fields():
+    """OrderBindingRow (the ORM-free row of the order path) must stay in step with the table."""
+    from dataclasses import fields
+
+    from connector.store.tables import OrderBindingRow
+
+    assert {f.name for f in fields(OrderBindingRow)} == {c.name for c in OrderBinding.__table__.columns}
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true"])
+def test_an_in_memory_database_is_refused(url):
+    from connector.errors import ConfigError
+    from connector.store.db import make_engine
+
+    with pytest.raises(ConfigError, match="in-memory"):
+        make_engine(url)
