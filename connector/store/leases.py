@@ -14,9 +14,7 @@ import functools
 import logging
 import os
 import uuid
-from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import AsyncIterator
 
 from sqlalchemy import Engine, bindparam, delete, or_
 
@@ -36,6 +34,52 @@ class LeaseHandle:
 
     def __init__(self, key: str, owner: str) -> None:
         self.key, self.owner, self.released = key, owner, False
+
+
+class _Holding:
+    """The context of Leases.hold: the in-process lock for the key (dropped when nobody holds or
+    waits for it), then the lease itself. A class rather than @asynccontextmanager: every order
+    takes one, and the generator machinery cost more than the lease's own statement."""
+
+    __slots__ = ("leases", "key", "wait_seconds", "lock", "handle")
+
+    def __init__(self, leases: "Leases", key: str, wait_seconds: float) -> None:
+        self.leases, self.key, self.wait_seconds = leases, key, wait_seconds
+        self.lock: asyncio.Lock | None = None
+        self.handle: LeaseHandle | None = None
+
+    async def __aenter__(self) -> LeaseHandle:
+        leases, key = self.leases, self.key
+        lock = leases._local.get(key)
+        if lock is None:
+            lock = leases._local[key] = asyncio.Lock()
+        leases._users[key] = leases._users.get(key, 0) + 1
+        self.lock = lock
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._forget_lock()
+            raise
+        try:
+            self.handle = await leases._take(key, self.wait_seconds)
+        except BaseException:
+            lock.release()
+            self._forget_lock()
+            raise
+        return self.handle
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            self.leases._give_back(self.handle)
+        finally:
+            self.lock.release()
+            self._forget_lock()
+
+    def _forget_lock(self) -> None:
+        users = self.leases._users
+        users[self.key] -= 1
+        if not users[self.key]:
+            del users[self.key], self.leases._local[self.key]
 
 
 class LeaseTimeout(Exception):
@@ -84,24 +128,12 @@ class Leases:
         """The prepared release, for a store transaction that ends an order's work with it."""
         return self._release
 
-    @asynccontextmanager
-    async def hold(self, key: str, *, wait_seconds: float = 300.0) -> AsyncIterator[LeaseHandle]:
-        """Hold `key` across processes (and tasks of this process) for the block's duration."""
-        lock = self._local.get(key)
-        if lock is None:
-            lock = self._local[key] = asyncio.Lock()
-        self._users[key] = self._users.get(key, 0) + 1
-        try:
-            async with lock:
-                async with self._hold_across_processes(key, wait_seconds) as handle:
-                    yield handle
-        finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key], self._local[key]
+    def hold(self, key: str, *, wait_seconds: float = 300.0) -> "_Holding":
+        """`async with leases.hold(key) as handle:` — hold `key` across processes (and tasks of
+        this process) for the block's duration."""
+        return _Holding(self, key, wait_seconds)
 
-    @asynccontextmanager
-    async def _hold_across_processes(self, key: str, wait_seconds: float) -> AsyncIterator[LeaseHandle]:
+    async def _take(self, key: str, wait_seconds: float) -> LeaseHandle:
         waited = 0.0
         delay = 0.02
         while not self.try_acquire(key):
@@ -114,12 +146,12 @@ class Leases:
         handle = LeaseHandle(key, self.owner)
         self._held[key] = handle
         self._ensure_renewer()
-        try:
-            yield handle
-        finally:
-            del self._held[key]
-            if not handle.released:
-                self.release(key)
+        return handle
+
+    def _give_back(self, handle: LeaseHandle) -> None:
+        del self._held[handle.key]
+        if not handle.released:
+            self.release(handle.key)
 
     def _ensure_renewer(self) -> None:
         renewer = self._renewer

@@ -52,13 +52,14 @@ _PRODUCT_ID_SELECT = core_select(ProductBinding.__table__.c.xs_product_id).where
     ProductBinding.__table__.c.key == bindparam("key"))
 _CUSTOMER_ID_SELECT = core_select(CustomerBinding.__table__.c.xs_customer_id).where(
     CustomerBinding.__table__.c.email_key == bindparam("key"))
-# The oldest live product / customer with that key (versions grow: the first one made wins).
+# The oldest live product / customer with that key (versions grow: the first one made wins;
+# the id settles a tie, so every process picks the same one).
 _INDEXED_PRODUCT_ID = core_select(XsProduct.__table__.c.id).where(
     XsProduct.__table__.c.sku_key == bindparam("key"), XsProduct.__table__.c.deleted == False,  # noqa: E712
-).order_by(XsProduct.__table__.c.version).limit(1)
+).order_by(XsProduct.__table__.c.version, XsProduct.__table__.c.id).limit(1)
 _INDEXED_CUSTOMER_ID = core_select(XsCustomer.__table__.c.id).where(
     XsCustomer.__table__.c.email_key == bindparam("key"), XsCustomer.__table__.c.deleted == False,  # noqa: E712
-).order_by(XsCustomer.__table__.c.version).limit(1)
+).order_by(XsCustomer.__table__.c.version, XsCustomer.__table__.c.id).limit(1)
 _AUDIT_COLUMNS = ("at", "platform", "action", "bc_order_id", "target_id", "reason", "before", "after", "detail")
 
 ORDERS_CURSOR = "orders"

@@ -24,6 +24,12 @@ class ProductBinder:
         bound = self.store.product_id(line.product_key)
         if bound is not None:
             return bound
+        # Already in X-Series: bind it, no lease needed (any process binds the same product: the
+        # index answers the oldest live one). Only a create must be single-flight.
+        indexed = self.store.indexed_product_id(line.sku)
+        if indexed is not None:
+            self.store.bind_product(line.product_key, indexed, line.sku, created=False)
+            return indexed
         async with self.store.leases.hold("product:" + line.product_key) as lease:
             bound = self.store.product_id(line.product_key)
             if bound is not None:
@@ -71,6 +77,10 @@ class CustomerBinder:
         bound = self.store.customer_id(key)
         if bound is not None:
             return bound
+        indexed = self.store.indexed_customer_id(key)
+        if indexed is not None:  # in X-Series already: bind it, no lease needed (see products)
+            self.store.bind_customer(key, indexed, created=False)
+            return indexed
         async with self.store.leases.hold("customer:" + key) as lease:
             bound = self.store.customer_id(key)
             if bound is not None:
