@@ -134,6 +134,19 @@ class DirectSql:
     def run(self, prepared: Prepared, values: dict[str, Any]) -> None:
         self._execute(prepared, values).close()
 
+    def run_many(self, prepared: Prepared, rows: Sequence[dict[str, Any]]) -> None:
+        """One statement over many rows (an index page): one driver call."""
+        conn = self._connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.executemany(prepared.sql, [prepared.parameters(row) for row in rows])
+            finally:
+                cursor.close()
+        except self._connection_errors:
+            self._drop_if_broken(conn)
+            raise
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All statements run inside the block commit together, or none does."""

@@ -235,13 +235,19 @@ class Store:
                 .order_by(XsProduct.version)
             ).first()
 
-    def upsert_indexed_products(self, rows: Iterable[XsProduct]) -> None:
-        with self.engine.begin() as conn:
-            self._upsert(conn, XsProduct, list(rows))
+    def upsert_indexed_products(self, rows: Iterable[XsProduct | dict[str, Any]]) -> None:
+        """Index rows (XsProduct, or plain dicts of its columns: a catalogue has thousands)."""
+        self._upsert_many(self._q.product_index_upsert, XsProduct, rows)
 
-    def upsert_indexed_customers(self, rows: Iterable[XsCustomer]) -> None:
-        with self.engine.begin() as conn:
-            self._upsert(conn, XsCustomer, list(rows))
+    def upsert_indexed_customers(self, rows: Iterable[XsCustomer | dict[str, Any]]) -> None:
+        self._upsert_many(self._q.customer_index_upsert, XsCustomer, rows)
+
+    def _upsert_many(self, prepared: Prepared, model: type[SQLModel], rows: Iterable[Any]) -> None:
+        names = [c.name for c in model.__table__.columns]
+        values = [row if isinstance(row, dict) else {n: getattr(row, n) for n in names} for row in rows]
+        if values:
+            with self.sql.transaction():
+                self.sql.run_many(prepared, values)
 
     def index_version(self, name: str) -> int:
         with self.session() as s:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from connector.clients.xseries import XSeriesClient
 from connector.store.repository import Store
-from connector.store.tables import XsCustomer, XsProduct
 
 
 class XSeriesIndex:
@@ -24,8 +23,8 @@ class XSeriesIndex:
         after = self.store.index_version("products")
         async for page in self.xs.iter_products(after_version=after, include_deleted=True):
             self.store.upsert_indexed_products([
-                XsProduct(id=p.id, sku_key=(p.sku or "").strip().casefold(), name=p.name or "",
-                          version=p.version or 0, deleted=p.deleted_at is not None)
+                {"id": p.id, "sku_key": (p.sku or "").strip().casefold(), "name": p.name or "",
+                 "version": p.version or 0, "deleted": p.deleted_at is not None}
                 for p in page.items
             ])
             if page.max_version is not None:
@@ -35,8 +34,8 @@ class XSeriesIndex:
         after = self.store.index_version("customers")
         async for page in self.xs.iter_customers(after_version=after, include_deleted=True):
             self.store.upsert_indexed_customers([
-                XsCustomer(id=c.id, email_key=(c.email or "").strip().casefold(),
-                           version=c.version or 0, deleted=c.deleted_at is not None)
+                {"id": c.id, "email_key": (c.email or "").strip().casefold(),
+                 "version": c.version or 0, "deleted": c.deleted_at is not None}
                 for c in page.items
             ])
             if page.max_version is not None:

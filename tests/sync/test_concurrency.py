@@ -105,6 +105,15 @@ async def test_a_row_written_by_another_process_mid_write_does_not_crash_the_cyc
             other.store.set_cursor(world.clock.now())
 
     event.listen(ours.store.engine, "before_cursor_execute", the_other_process_writes_first)
+    # The index is written on the driver directly (connector.store.direct_sql), not through the
+    # engine: there, the other process writes just before our transaction starts.
+    upsert = ours.store.upsert_indexed_products
+
+    def upsert_after_the_other_process(rows):
+        the_other_process_writes_first(None, None, "INSERT INTO XS_PRODUCT (id)", None, None, True)
+        return upsert(rows)
+
+    ours.store.upsert_indexed_products = upsert_after_the_other_process
     world.clock.advance(1)
     report = await ours.cycle().run()
 
