@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -154,13 +155,13 @@ def hits() -> Hits:
     return Hits()
 
 
-@pytest.fixture
-async def server_url(hits: Hits) -> AsyncIterator[str]:
+@asynccontextmanager
+async def served(app) -> AsyncIterator[str]:
+    """An ASGI app on a localhost uvicorn in this loop; yields its base URL."""
     sock = bound_socket()
     # Listening before uvicorn starts: early connections wait in the backlog, so no start-up polling.
     sock.listen(128)
-    config = uvicorn.Config(hang_up_after_start(build_app(hits)), log_level="critical", lifespan="off")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -168,6 +169,12 @@ async def server_url(hits: Hits) -> AsyncIterator[str]:
         server.should_exit = True
         await serving
         sock.close()
+
+
+@pytest.fixture
+async def server_url(hits: Hits) -> AsyncIterator[str]:
+    async with served(hang_up_after_start(build_app(hits))) as url:
+        yield url
 
 
 @pytest.fixture

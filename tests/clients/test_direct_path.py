@@ -19,16 +19,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from test_aiohttp_transport import (
-    bound_socket,
     free_port,
     hang_up_after_request,
     never_answer,
+    served,
     short_body,
     start_raw,
     stop,
@@ -186,16 +185,8 @@ def seen() -> Seen:
 
 @pytest.fixture
 async def server_url(seen: Seen) -> AsyncIterator[str]:
-    sock = bound_socket()
-    sock.listen(128)
-    server = uvicorn.Server(uvicorn.Config(build_app(seen), log_level="critical", lifespan="off"))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await serving
-        sock.close()
+    async with served(build_app(seen)) as url:
+        yield url
 
 
 async def outcome(make: Callable[..., ApiTransport], url: str,
