@@ -93,9 +93,9 @@ class DirectSql:
 
     # ---- statements ---------------------------------------------------------------------------
     def prepare(self, statement: ClauseElement, *, column_keys: Sequence[str] | None = None,
-                result_table: Table | None = None, result_columns: Sequence[str] | None = None) -> Prepared:
-        """Compile `statement` for this engine. result_table/result_columns: convert the selected
-        (or returned) columns back to Python values with their column types."""
+                result_table: Table | None = None) -> Prepared:
+        """Compile `statement` for this engine. result_table: the statement selects all of that
+        table's columns, to be converted back to Python values with their column types."""
         compiled = statement.compile(dialect=self.dialect,
                                      column_keys=list(column_keys) if column_keys is not None else None)
         positional = bool(compiled.positional)
@@ -105,8 +105,7 @@ class DirectSql:
         constants = {n: binds[n].effective_value for n in names if not binds[n].required}
         result_converters = None
         if result_table is not None:
-            columns = [result_table.c[n] for n in (result_columns or [c.name for c in result_table.columns])]
-            result_converters = [self._result_converter(c.type) for c in columns]
+            result_converters = [self._result_converter(c.type) for c in result_table.columns]
         return Prepared(compiled.string, names, converters, constants, positional, result_converters)
 
     def _bind_converter(self, type_) -> Callable | None:
