@@ -1,5 +1,5 @@
 """Client CPU per HTTP request: httpx's default engine (httpcore), the aiohttp engine under httpx,
-and ApiTransport's direct path on the aiohttp engine (no httpx in between).
+and ApiTransport's direct path on the HTTP/1.1 engine and on the aiohttp one (no httpx in between).
 
 The historical import must stay under 1 ms of connector CPU per order (issue 6), and the HTTP
 engine was most of it. This starts a small uvicorn server in a separate process on localhost (so
@@ -8,10 +8,13 @@ and with 16 in flight, through:
 - a bare httpx.AsyncClient on each engine;
 - the connector's ApiTransport (what the clients actually pay: pacing hooks, stats, error
   mapping) on httpx's engine, on the aiohttp engine under httpx (the path before the direct one,
-  forced here by hiding the engine's type), and on the aiohttp engine directly (production);
-- a bare aiohttp.ClientSession POST + json.loads: the floor the direct path is measured against.
+  forced here by hiding the engine's type), on the aiohttp engine directly (the fallback), and on
+  the HTTP/1.1 engine directly (production, connector/clients/http11_engine.py);
+- a bare aiohttp.ClientSession POST + json.loads: the floor of the aiohttp direct path;
+- a bare Http11Engine.send + json: the HTTP/1.1 engine without ApiTransport around it.
+Every row runs under uvloop (what the import runs on) and under the standard library's loop.
 
-    python benchmarks/http_engine_bench.py [--requests 3000] [--concurrency 16]
+    python benchmarks/http_engine_bench.py [--requests 3000] [--concurrency 16] [--loop uvloop|asyncio|both]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import aiohttp
 import httpx
 
 from connector.clients.aiohttp_transport import AiohttpTransport
+from connector.clients.http11_engine import Http11Engine
 from connector.clients.transport import ApiTransport
 
 ORDER = {"register_id": "0a1b2c3d", "status": "CLOSED", "note": "bench",
@@ -99,7 +103,9 @@ class UnderHttpx(httpx.AsyncBaseTransport):
         await self._engine.aclose()
 
 
-def engine(name: str) -> httpx.AsyncBaseTransport | None:
+def engine(name: str) -> httpx.AsyncBaseTransport | Http11Engine | None:
+    if name == "http11":
+        return Http11Engine()
     if name == "aiohttp":
         return AiohttpTransport()
     if name == "aiohttp via httpx":
@@ -120,14 +126,15 @@ async def bench(base_url: str, requests: int, concurrency: int) -> list[tuple[st
 
                 rows.append((f"httpx.AsyncClient on {name}", mode, parallel,
                              await cpu_per_request(bare, requests, parallel)))
-        for name in ("httpx", "aiohttp via httpx", "aiohttp"):
+        for name in ("httpx", "aiohttp via httpx", "aiohttp", "http11"):
             async with ApiTransport(api="bench", base_url=base_url, headers={"Authorization": "Bearer t"},
                                     http_transport=engine(name)) as api:
                 async def through_connector() -> None:
                     (await api.request("POST", "/api/register_sales", json=ORDER,
                                        safe_to_repeat=False)).json()
 
-                label = "ApiTransport direct on aiohttp" if name == "aiohttp" else f"ApiTransport on {name}"
+                label = (f"ApiTransport direct on {name}" if name in ("aiohttp", "http11")
+                         else f"ApiTransport on {name}")
                 rows.append((label, mode, parallel, await cpu_per_request(through_connector, requests, parallel)))
         async with aiohttp.ClientSession() as session:
             async def bare_aiohttp() -> None:
@@ -138,6 +145,19 @@ async def bench(base_url: str, requests: int, concurrency: int) -> list[tuple[st
 
             rows.append(("aiohttp.ClientSession (floor)", mode, parallel,
                          await cpu_per_request(bare_aiohttp, requests, parallel)))
+        http11 = Http11Engine()
+        headers = {"Content-Type": "application/json", "Accept": "*/*"}
+        try:
+            async def bare_http11() -> None:
+                response = await http11.send("POST", f"{base_url}/api/register_sales",
+                                             json.dumps(ORDER).encode(), headers, 30.0)
+                assert response.is_success
+                response.json()
+
+            rows.append(("Http11Engine.send (bare)", mode, parallel,
+                         await cpu_per_request(bare_http11, requests, parallel)))
+        finally:
+            await http11.aclose()
     return rows
 
 
@@ -145,29 +165,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="client CPU per request for each HTTP engine")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--loop", choices=("uvloop", "asyncio", "both"), default="both")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return
+    loops = ("uvloop", "asyncio") if args.loop == "both" else (args.loop,)
     port = free_port()
     server = start_server(port)
+    results = {}
     try:
-        rows = asyncio.run(bench(f"http://127.0.0.1:{port}", args.requests, args.concurrency))
+        for loop in loops:
+            results[loop] = run(loop, bench(f"http://127.0.0.1:{port}", args.requests, args.concurrency))
     finally:
         server.terminate()
         server.wait(timeout=10)
     print(f"client CPU per request, {args.requests} JSON POSTs to a localhost uvicorn server")
-    print(f"{'client':34} {'mode':16} {'CPU ms/request':>14}")
-    for client, mode, _, ms in rows:
-        print(f"{client:34} {mode:16} {ms:14.3f}")
-    by = {(c, m): ms for c, m, _, ms in rows}
-    for mode in ("sequential", f"{args.concurrency} concurrent"):
-        default = by[("ApiTransport on httpx", mode)]
-        under = by[("ApiTransport on aiohttp via httpx", mode)]
-        direct = by[("ApiTransport direct on aiohttp", mode)]
-        print(f"ApiTransport {mode}: direct path {direct:.3f} ms = {direct / under:.0%} of aiohttp under"
-              f" httpx, {direct / default:.0%} of httpx's default engine")
+    print(f"{'loop':8} {'client':34} {'mode':16} {'CPU ms/request':>14}")
+    for loop, rows in results.items():
+        for client, mode, _, ms in rows:
+            print(f"{loop:8} {client:34} {mode:16} {ms:14.3f}")
+    for loop, rows in results.items():
+        by = {(c, m): ms for c, m, _, ms in rows}
+        for mode in ("sequential", f"{args.concurrency} concurrent"):
+            default = by[("ApiTransport on httpx", mode)]
+            under = by[("ApiTransport on aiohttp via httpx", mode)]
+            direct = by[("ApiTransport direct on aiohttp", mode)]
+            http11 = by[("ApiTransport direct on http11", mode)]
+            print(f"{loop} ApiTransport {mode}: http11 {http11:.3f} ms = {http11 / direct:.0%} of aiohttp"
+                  f" direct ({direct:.3f} ms), which is {direct / under:.0%} of aiohttp under httpx and"
+                  f" {direct / default:.0%} of httpx's default engine")
+
+
+def run(loop: str, main: Awaitable[list]) -> list:
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)  # type: ignore[arg-type]
+    return asyncio.run(main)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

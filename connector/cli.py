@@ -7,11 +7,11 @@ configuration or credentials (a person must fix a file or the environment).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
 from connector import __version__
+from connector import event_loop
 from connector.errors import ApiError, ConfigError, CredentialsError
 
 EXIT_OK, EXIT_FAILURES, EXIT_CONFIG = 0, 1, 2
@@ -135,7 +135,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "sync":
         from connector.commands import sync_once
 
-        return asyncio.run(sync_once(settings))
+        return event_loop.run(sync_once(settings))
     if command == "run":
         from connector.scheduler import run_daemon
 
@@ -151,7 +151,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "id-check":
         from connector.idv.commands import id_check
 
-        return asyncio.run(id_check(settings, args.order_id, args.event, args.check_id))
+        return event_loop.run(id_check(settings, args.order_id, args.event, args.check_id))
     if command == "audit":
         from connector.idv.commands import show_audit
 

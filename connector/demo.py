@@ -7,13 +7,13 @@ again, and prints what happened: orders → sales, POS states, created products 
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 from connector.clock import SYSTEM_CLOCK
+from connector import event_loop
 from connector.config import Settings
 from connector.mapping.statuses import status_name
 from connector.runtime import Runtime
@@ -36,7 +36,7 @@ def run_demo(*, orders: int = 40, seed: int = 7, db_path: str | None = None, out
     import sys
 
     out = out or sys.stdout
-    return asyncio.run(_demo(orders, seed, db_path, out))
+    return event_loop.run(_demo(orders, seed, db_path, out))
 
 
 async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:

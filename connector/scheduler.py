@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connector.config import Settings
+from connector import event_loop
 from connector.errors import ApiError, CredentialsError
 from connector.idv.server import WebhookServer
 from connector.idv.service import IdvService, poll_once, start_if_enabled
@@ -124,4 +125,4 @@ def run_daemon(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         return await daemon(settings, stop)
 
-    return asyncio.run(main())
+    return event_loop.run(main())

@@ -8,7 +8,8 @@ money string or a naive datetime.
 from __future__ import annotations
 
 import email.utils
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
@@ -66,10 +67,34 @@ def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+# BigCommerce's own form of RFC 2822 ('Tue, 05 Mar 2019 21:40:11 +0000'): read by one regular
+# expression in about a tenth of email.utils' time (an import reads three per order). Anything
+# else — obsolete forms, zone names, comments — goes to email.utils as before.
+_RFC2822_CANONICAL = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
+)
+_DAY = timedelta(days=1)
+_MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+
+
 def parse_rfc2822(value: str) -> datetime:
     """'Tue, 05 Mar 2019 21:40:11 +0000' → aware UTC datetime. Raises ValueError."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"not an RFC-2822 date: {value!r}")
+    match = _RFC2822_CANONICAL.fullmatch(value)
+    if match is not None:
+        day, month, year, hour, minute, second, sign, off_h, off_m = match.groups()
+        try:
+            local = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second),
+                             tzinfo=timezone.utc)
+        except ValueError:
+            pass  # out of range (31 Feb, hour 24…): email.utils decides, as it always did
+        else:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            if offset < _DAY:  # a day or more is no offset: email.utils refuses it
+                return local - offset if sign == "+" else local + offset
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -1,10 +1,14 @@
-"""Money at the API boundary: Decimal, or a clear refusal."""
+"""Money and dates at the API boundary: Decimal and aware UTC, or a clear refusal."""
 
+import email.utils
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from connector.values import parse_money
+from connector.values import parse_money, parse_rfc2822
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -24,3 +28,47 @@ def test_money_values_become_decimals(raw, expected):
 def test_anything_else_is_refused_by_name(raw, message):
     with pytest.raises(ValueError, match=message):
         parse_money(raw)
+
+
+# -- RFC 2822: the canonical fast path reads exactly what email.utils reads -------------------
+
+def _reference(value: str) -> datetime:
+    """What parse_rfc2822 answered before its fast path: email.utils, made aware UTC."""
+    parsed = email.utils.parsedate_to_datetime(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _outcome(fn, value):
+    try:
+        return ("ok", fn(value))
+    except (TypeError, ValueError, IndexError):
+        return ("error", None)
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(
+    moment=st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 12, 31)),
+    sign=st.sampled_from("+-"),
+    hours=st.integers(0, 30),
+    minutes=st.integers(0, 99),
+    two_digit_day=st.booleans(),
+)
+def test_canonical_dates_read_as_email_utils_reads_them(moment, sign, hours, minutes, two_digit_day) -> None:
+    day = f"{moment.day:02d}" if two_digit_day else str(moment.day)
+    value = moment.strftime(f"%a, {day} %b %Y %H:%M:%S ") + f"{sign}{hours:02d}{minutes:02d}"
+    assert _outcome(parse_rfc2822, value) == _outcome(_reference, value)
+
+
+@pytest.mark.parametrize("value", [
+    "Tue, 05 Mar 2019 21:40:11 +0000", "Tue, 5 Mar 2019 21:40:11 -0530", "Tue, 05 Mar 2019 21:40:11 -0000",
+    "Mon, 29 Feb 2021 10:00:00 +0000", "Mon, 01 Jan 2024 24:00:00 +0000", "Mon, 01 Jan 2024 23:59:60 +0000",
+    "Mon, 01 Jan 2024 10:00:00 +2400", "Mon, 01 Jan 2024 10:00:00 +2359", "Fri, 01 Jan 2027 10:00:00 GMT",
+    "01 Jan 2024 10:00:00 +0100", "Mon,  1 Jan 2024 10:00:00 +0100", "Mon, 01 Jan 24 10:00:00 +0100",
+    "Mon, 01 Jan 2024 10:00 +0100", "Mon, 01 Jan 2024 10:00:00 +0100 (CET)", "Mon, 01 Jan 2024 10:00:00",
+])
+def test_other_forms_read_as_email_utils_reads_them(value: str) -> None:
+    assert _outcome(parse_rfc2822, value) == _outcome(_reference, value)
+    if _outcome(parse_rfc2822, value)[0] == "ok":
+        assert parse_rfc2822(value).tzinfo is timezone.utc or parse_rfc2822(value).utcoffset() == timedelta(0)

@@ -1,5 +1,10 @@
 """The aiohttp engine: the connector's HTTP wire work, with or without httpx on top.
 
+Since the HTTP/1.1 engine (connector.clients.http11_engine, about half of this engine's client CPU
+per request) took over production, this one is the fallback (Runtime.start(http_engine="aiohttp")),
+the measured comparison, and what the HTTP/1.1 engine hands proxied hosts to. What follows is
+still the specification both direct engines meet.
+
 Why: httpx's default engine (httpcore) costs about 0.9 ms of CPU per request (1.7 ms with 16 in
 flight), which alone breaks the import budget of 1 ms of connector CPU per order. Two ways in:
 
@@ -53,19 +58,20 @@ a failure the same whichever way the request went.
 from __future__ import annotations
 
 import asyncio
-import codecs
-import email.message
-import json
 import ssl
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import httpx
-import orjson
-from multidict import CIMultiDictProxy
 from yarl import URL
+
+from connector.clients.direct_engine import DirectEngine
+# Re-exported: they were defined here before the HTTP/1.1 engine shared them.
+from connector.clients.direct_response import DirectResponse, SentRequest, failed_request
+from connector.clients.environment_proxy import environment_proxy
+
+__all__ = ["AiohttpTransport", "DirectResponse", "SentRequest"]
 
 # Idle keep-alive connections are closed by us before the server's idle timeout (see above).
 DEFAULT_KEEPALIVE_SECONDS = 4.0
@@ -82,7 +88,7 @@ _DROPPED_REQUEST_HEADERS = frozenset({"transfer-encoding"})
 _NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
+class AiohttpTransport(httpx.AsyncBaseTransport, DirectEngine):
     """One aiohttp.ClientSession (created on first use), reachable two ways.
 
     - As an httpx.AsyncBaseTransport (handle_async_request): any httpx.AsyncClient can run on it.
@@ -177,14 +183,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             wire_url = URL(url, encoded=True)
         except (ValueError, TypeError) as exc:
-            raise httpx.UnsupportedProtocol(f"invalid URL: {exc}", request=_failed(method, url)) from exc
+            raise httpx.UnsupportedProtocol(f"invalid URL: {exc}", request=failed_request(method, url)) from exc
         try:
             response, content = await self._exchange(
                 method, wire_url, body, headers, self._timeout_seconds(timeout),
                 # Accept-Encoding is the caller's (gzip, deflate, as httpx's); aiohttp decodes it.
                 decompress=True)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _to_httpx(exc, _failed(method, url)) from exc
+            raise _to_httpx(exc, failed_request(method, url)) from exc
         return DirectResponse(response.status, response.headers, content, SentRequest(method, url))
 
     # -- shared -----------------------------------------------------------------------------------
@@ -223,11 +229,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         does: a merchant behind an outbound proxy sets it once for both APIs. Read once per host."""
         key = (url.scheme, url.host, url.port)
         if key not in self._proxies:
-            proxies = urllib.request.getproxies_environment()
-            proxy = proxies.get(url.scheme) or proxies.get("all")
-            if proxy and url.host and urllib.request.proxy_bypass_environment(url.host, proxies):
-                proxy = None
-            self._proxies[key] = proxy or None
+            self._proxies[key] = environment_proxy(url.scheme, url.host)
         return self._proxies[key]
 
     def _timeout_seconds(self, seconds: float | None) -> aiohttp.ClientTimeout:
@@ -261,98 +263,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session, self._session = self._session, None
         if session is not None:
             await session.close()
-
-
-class SentRequest:
-    """What a DirectResponse says about its request: `response.request.method` / `.url`, as the
-    clients read them from an httpx.Response in their error messages."""
-
-    __slots__ = ("method", "url")
-
-    def __init__(self, method: str, url: str) -> None:
-        self.method = method
-        self.url = url
-
-    def __repr__(self) -> str:
-        return f"<SentRequest({self.method!r}, {self.url!r})>"
-
-
-class DirectResponse:
-    """The part of httpx.Response the connector uses, for an answer read without httpx.
-
-    Deliberately small (slots, no lazy models): building an httpx.Response and its Headers was a
-    good share of the CPU the direct path saves. `headers` is aiohttp's case-insensitive
-    CIMultiDictProxy (.get, [], in, getall); the body is already decoded from gzip/deflate.
-    `json()` and `text` follow httpx: json.loads on the bytes, text in the Content-Type's charset
-    or UTF-8, undecodable bytes replaced.
-    """
-
-    __slots__ = ("status_code", "headers", "content", "request", "_text")
-
-    def __init__(self, status_code: int, headers: CIMultiDictProxy[str], content: bytes,
-                 request: SentRequest) -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self.content = content
-        self.request = request
-        self._text: str | None = None
-
-    def json(self, **kwargs: Any) -> Any:
-        if not kwargs and self.content.translate(_DIGITS_AS_ZERO).find(_LONG_RUN) < 0:
-            # orjson parses an import's order pages and sale answers in a third of the time. It
-            # refuses a few things the standard library accepts (NaN, UTF-16) and turns integers
-            # beyond 64 bits into floats, so such bodies are left to json.loads: what parses, and
-            # into what, is unchanged.
-            try:
-                return orjson.loads(self.content)
-            except orjson.JSONDecodeError:
-                pass
-        return json.loads(self.content, **kwargs)
-
-    @property
-    def text(self) -> str:
-        if self._text is None:
-            self._text = self.content.decode(_charset(self.headers.get("Content-Type")), "replace")
-        return self._text
-
-    @property
-    def is_success(self) -> bool:
-        return 200 <= self.status_code < 300
-
-    def __repr__(self) -> str:
-        return f"<DirectResponse [{self.status_code}]>"
-
-
-# 19 digits in a row: possibly an integer beyond 64 bits (a quoted string of digits matches too,
-# harmlessly: it only sends that body to json.loads). Found by mapping every digit to "0" and
-# everything else to " ", then one substring search: a regular expression took as long as the
-# parse itself on a 1.4 MB page of orders; this takes a tenth of it.
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-_LONG_RUN = b"0" * 19
-
-
-def _charset(content_type: str | None) -> str:
-    """The charset a Content-Type declares if Python knows it, else UTF-8 (httpx's rule)."""
-    if not content_type or "charset" not in content_type.lower():
-        return "utf-8"
-    message = email.message.Message()
-    message["content-type"] = content_type
-    charset = message.get_content_charset(failobj=None)
-    if charset:
-        try:
-            codecs.lookup(charset)
-            return charset
-        except LookupError:
-            pass
-    return "utf-8"
-
-
-def _failed(method: str, url: str) -> httpx.Request:
-    """The httpx.Request an httpx exception must carry; built only when something failed."""
-    try:
-        return httpx.Request(method, url)
-    except httpx.InvalidURL:
-        return httpx.Request(method, "http://invalid.invalid/")
 
 
 def _to_httpx(exc: BaseException, request: httpx.Request) -> httpx.TransportError:

@@ -13,13 +13,14 @@ Retry rules, the part that decides whether an order can be duplicated:
   sending, or a 5xx answer) raises UnknownWriteOutcome and is never retried here;
 - 401/403 raise CredentialsError at once.
 
-Two ways to the wire. Given the aiohttp engine (connector.clients.aiohttp_transport, production),
-requests skip httpx: the URL, query string, JSON body and headers are built here, byte for byte
-what httpx would have sent, and the engine answers with a light DirectResponse. httpx's models
-were more than half of the client CPU per request, against a budget of 1 ms per order. Given any
-other engine (httpx's own, the simulators' ASGI transport, respx), requests go through an
-httpx.AsyncClient as always. Both raise the same httpx exception types, so the rules above are
-applied identically; callers read either response through the ApiResponse protocol.
+Two ways to the wire. Given a direct engine (connector.clients.direct_engine.DirectEngine: the
+HTTP/1.1 engine of connector.clients.http11_engine in production, or the aiohttp one), requests
+skip httpx: the URL, query string, JSON body and headers are built here, byte for byte what httpx
+would have sent, and the engine answers with a light DirectResponse. httpx's models were more than
+half of the client CPU per request, against a budget of 1 ms per order. Given any other engine
+(httpx's own, the simulators' ASGI transport, respx), requests go through an httpx.AsyncClient as
+always. All raise the same httpx exception types, so the rules above are applied identically;
+callers read either response through the ApiResponse protocol.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import httpx
 from multidict import CIMultiDict
 
 from connector import USER_AGENT
-from connector.clients.aiohttp_transport import AiohttpTransport
+from connector.clients.direct_engine import DirectEngine
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.errors import (
     ApiError,
@@ -71,7 +72,7 @@ class SentRequestInfo(Protocol):
 
 class ApiResponse(Protocol):
     """What ApiTransport.request returns and callers may use: httpx.Response on the httpx path,
-    connector.clients.aiohttp_transport.DirectResponse on the direct one. Nothing else of
+    connector.clients.direct_response.DirectResponse on the direct one. Nothing else of
     httpx.Response is guaranteed."""
 
     @property
@@ -164,7 +165,7 @@ _MAYBE_SENT = (
 
 # What httpx.AsyncClient puts on every request before the client's own headers override them.
 # Accept-Encoding is what httpx advertises without the optional brotli/zstandard packages, and what
-# aiohttp decodes with the standard library.
+# both direct engines decode with the standard library.
 _HTTPX_BASE_HEADERS = {
     "Accept": "*/*",
     "Accept-Encoding": "gzip, deflate",
@@ -177,6 +178,14 @@ _JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
 _PLAIN_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 
 
+class _NeverSends(httpx.AsyncBaseTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise AssertionError("the URL factory of the direct path never sends")
+
+
+_NEVER_SENDS = _NeverSends()
+
+
 class ApiTransport:
     def __init__(
         self,
@@ -187,7 +196,7 @@ class ApiTransport:
         pacer: RatePacer | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        http_transport: httpx.AsyncBaseTransport | None = None,
+        http_transport: httpx.AsyncBaseTransport | DirectEngine | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.api = api
@@ -198,13 +207,13 @@ class ApiTransport:
         all_headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **headers}
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
-        self._direct: AiohttpTransport | None = None
-        if isinstance(http_transport, AiohttpTransport):
+        self._direct: DirectEngine | None = None
+        if isinstance(http_transport, DirectEngine):
             self._direct = http_transport
             # Never sends anything (nor is closed): builds the URLs of unusual paths (see _url)
-            # exactly as httpx would. Given the engine so that httpx creates no pool of its own.
+            # exactly as httpx would. Given a dummy engine so that httpx creates no pool of its own.
             self._url_factory = httpx.AsyncClient(
-                base_url=base_url.rstrip("/"), transport=http_transport, trust_env=False,
+                base_url=base_url.rstrip("/"), transport=_NEVER_SENDS, trust_env=False,
             )
             # The base URL as httpx normalises it (host case, default port, trailing '/').
             base = self._url_factory.base_url
@@ -229,8 +238,8 @@ class ApiTransport:
             )
 
     @property
-    def engine(self) -> httpx.AsyncBaseTransport:
-        """The engine requests go out on: the aiohttp one (direct path) or the httpx client's."""
+    def engine(self) -> httpx.AsyncBaseTransport | DirectEngine:
+        """The engine requests go out on: a direct one, or the httpx client's."""
         if self._direct is not None:
             return self._direct
         assert self._client is not None
@@ -256,16 +265,24 @@ class ApiTransport:
         *,
         params: dict[str, Any] | list[tuple[str, Any]] | None = None,
         json: Any = None,
+        json_bytes: bytes | None = None,
         safe_to_repeat: bool | None = None,
     ) -> ApiResponse:
-        """Send one logical request, retrying as the module docstring says. Returns a 2xx response."""
+        """Send one logical request, retrying as the module docstring says. Returns a 2xx response.
+
+        The JSON body is either `json` (a value, encoded here) or `json_bytes`, a document the caller
+        already encoded: a sale is serialized once for both its binding and its request (issue 6)."""
         method = method.upper()
         repeatable = method in SAFE_METHODS if safe_to_repeat is None else safe_to_repeat
+        if json is not None and json_bytes is not None:
+            raise ValueError("give the body as json or as json_bytes, not both")
         direct = self._direct
         if direct is not None:
             # Encoded once for all attempts; httpx would encode the same bytes on every attempt.
             url = self._url(path, params)
-            if json is None:
+            if json_bytes is not None:
+                body, headers = json_bytes, self._json_headers
+            elif json is None:
                 body, headers = None, self._headers
             else:
                 body = jsonlib.dumps(
@@ -283,7 +300,11 @@ class ApiTransport:
                     response: ApiResponse = await direct.send(method, url, body, headers, self._timeout)
                 else:
                     assert self._client is not None
-                    response = await self._client.request(method, path, params=params, json=json)
+                    if json_bytes is not None:
+                        response = await self._client.request(
+                            method, path, params=params, content=json_bytes, headers=_JSON_CONTENT_TYPE)
+                    else:
+                        response = await self._client.request(method, path, params=params, json=json)
             except _NOT_SENT as exc:
                 error = exc
                 if attempt < self.retry.max_attempts:

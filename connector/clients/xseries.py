@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from connector.clients.transport import ApiTransport, RetryPolicy
 from connector.clients.xseries_models import (
@@ -50,6 +51,7 @@ SKU_SEARCH_MISSES = frozenset("-")
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Page)
+A = TypeVar("A", bound=BaseModel)  # the model a sale write's answer is read into
 
 
 REFERENCE_SHORT_PAGE = 100
@@ -172,7 +174,7 @@ class XSeriesClient:
         """POST /api/2.0/products; returns the new product's id (the API answers {"data": [id]})."""
         path = f"{V20}/products"
         # A create is not safe to repeat: a lost answer raises UnknownWriteOutcome (look the SKU up).
-        response = await self.transport.request("POST", path, json=body.to_body(), safe_to_repeat=False)
+        response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
         data = _written_json(response, "POST", path).get("data")
         if isinstance(data, list) and data and isinstance(data[0], str):
             return data[0]
@@ -202,7 +204,7 @@ class XSeriesClient:
     async def create_customer(self, body: CustomerCreate) -> Customer:
         """POST /api/2.0/customers → 201 {"data": Customer}. Not safe to repeat."""
         path = f"{V20}/customers"
-        response = await self.transport.request("POST", path, json=body.to_body(), safe_to_repeat=False)
+        response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
         data = _written_json(response, "POST", path).get("data")
         if not isinstance(data, dict) or not data.get("id"):
             raise UnknownWriteOutcome(
@@ -213,9 +215,14 @@ class XSeriesClient:
 
     # -- sales (§8) --------------------------------------------------------------------------
 
-    async def create_sale(self, sale: RegisterSale) -> Sale:
+    async def create_sale(self, sale: RegisterSale, *, encoded: bytes | None = None,
+                          answer: type[A] = Sale) -> A:
         """Create a sale. Never retried on an unknown outcome: a blind retry duplicates the sale
-        (X-Series has no idempotency key, §8.4); the caller looks it up by invoice number."""
+        (X-Series has no idempotency key, §8.4); the caller looks it up by invoice number.
+
+        encoded: `sale.to_json()` when the caller already has it (the order path keeps it in the
+        binding). answer: the model the answer is read into — Sale, or WrittenSale when only
+        the sale's id and state are needed."""
         if sale.id is not None:
             raise ValueError("create_sale with an id would update an existing sale; use update_sale")
         # Why POST /api/register_sales (API 0.9) rather than the date-versioned
@@ -225,16 +232,17 @@ class XSeriesClient:
         # there, and it accepts both the legacy `status` and the new `state` + attributes. The
         # body shape is confined to RegisterSale and this method, a thin adapter that can be
         # swapped for /api/{YYYY-MM}/sales (§8.6) when the un-dated path is retired.
-        return await self._post_register_sale(sale, safe_to_repeat=False)
+        return await self._post_register_sale(sale, safe_to_repeat=False, encoded=encoded, answer=answer)
 
-    async def update_sale(self, sale: RegisterSale) -> Sale:
+    async def update_sale(self, sale: RegisterSale, *, encoded: bytes | None = None,
+                          answer: type[A] = Sale) -> A:
         """Replace a sale (e.g. void it): the same endpoint with the COMPLETE sale and its id.
 
         Safe to repeat: re-posting the same full body yields the same final state (§8.3).
         """
         if not sale.id:
             raise ValueError("update_sale needs the sale's id")
-        return await self._post_register_sale(sale, safe_to_repeat=True)
+        return await self._post_register_sale(sale, safe_to_repeat=True, encoded=encoded, answer=answer)
 
     async def get_sale(self, sale_id: str) -> Sale:
         body = await self._get_json(f"{V20}/sales/{_path_id(sale_id)}")
@@ -266,10 +274,12 @@ class XSeriesClient:
         candidates = await self._search("sales", {"invoice_number": wanted}, Sale.model_validate)
         return [s for s in candidates if (s.invoice_number or "").strip() == wanted]
 
-    async def _post_register_sale(self, sale: RegisterSale, *, safe_to_repeat: bool) -> Sale:
+    async def _post_register_sale(self, sale: RegisterSale, *, safe_to_repeat: bool,
+                                  encoded: bytes | None, answer: type[A]) -> A:
         path = "/api/register_sales"
         response = await self.transport.request(
-            "POST", path, json=sale.to_body(), safe_to_repeat=safe_to_repeat
+            "POST", path, json_bytes=sale.to_json() if encoded is None else encoded,
+            safe_to_repeat=safe_to_repeat,
         )
         body = _written_json(response, "POST", path)
         # 0.9 wraps the sale in `register_sale` (§8.7); accept a 2.0-style `data` too.
@@ -279,7 +289,7 @@ class XSeriesClient:
                 "register_sales answered without the sale; look it up by invoice number",
                 api=API, method="POST", path=path, status=response.status_code, body=body,
             )
-        return Sale.model_validate(data)
+        return answer.model_validate(data)
 
     # -- plumbing ----------------------------------------------------------------------------
 

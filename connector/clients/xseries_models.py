@@ -91,6 +91,11 @@ class _WriteModel(BaseModel):
         """The JSON body: unset optional fields left out, Decimal as numbers, dates formatted."""
         return self.model_dump(mode="json", exclude_none=True)
 
+    def to_json(self) -> bytes:
+        """to_body() as the encoded document (UTF-8, compact), serialized in one step by
+        pydantic-core: half the CPU of to_body() + json.dumps, and what a sale's binding keeps."""
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)
+
 
 # -- reference data ----------------------------------------------------------------------------
 
@@ -413,6 +418,20 @@ class Sale(_ReadModel):
         if self.total_price is None or self.total_tax is None:
             return None
         return self.total_price + self.total_tax
+
+
+class WrittenSale(BaseModel):
+    """What the answer to a sale write must tell the order path: which sale it is and its state.
+
+    Read instead of the whole Sale when nothing else is used: a sale answer echoes every line and
+    payment, and validating them (Decimal for each amount) cost about 25 µs per sale (issue 6)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str | None = None
+    state: str | None = None
+    invoice_number: str | None = None
 
 
 # -- inventory ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 
 from connector.config import Settings
+from connector import event_loop
 from connector.errors import ConfigError
 from connector.history.importer import DISABLED_MESSAGE, HistoricalImport, ImportReport
 from connector.history.progress import Progress, _duration
@@ -37,7 +38,7 @@ def import_history(settings: Settings, *, since: str | None, until: str | None, 
         return EXIT_REFUSED
     since_dt = parse_date_arg(since, "since")
     until_dt = parse_date_arg(until, "until")
-    return asyncio.run(_run(settings, since_dt, until_dt, dry_run, out, runtime_options))
+    return event_loop.run(_run(settings, since_dt, until_dt, dry_run, out, runtime_options))
 
 
 async def _run(settings, since, until, dry_run, out, runtime_options) -> int:

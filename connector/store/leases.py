@@ -20,6 +20,7 @@ from sqlalchemy import Engine, bindparam, delete, or_
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.store.direct_sql import DirectSql
+from connector.store.group_commit import GroupCommit, Write
 
 from connector.store.tables import Lease
 
@@ -88,12 +89,14 @@ class LeaseTimeout(Exception):
 
 class Leases:
     def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, ttl_seconds: float = 120.0,
-                 sql: DirectSql | None = None) -> None:
+                 sql: DirectSql | None = None, group: GroupCommit | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.sql = sql or DirectSql(engine)
+        # Leases taken by tasks (hold) commit with the other writes of their turn of the loop.
+        self.group = group or GroupCommit(self.sql)
         self._acquire = self.sql.prepare(_acquire_statement(engine.dialect.name))
         self._release = self.sql.prepare(RELEASE)
         dbapi = engine.dialect.loaded_dbapi
@@ -108,18 +111,35 @@ class Leases:
 
     def try_acquire(self, key: str) -> bool:
         """One atomic statement: insert the lease, or take it over when it expired or is ours."""
-        now = self.clock.now()
         try:
-            # RETURNING, not rowcount: psycopg reports no rowcount for an upsert.
-            return self.sql.one(self._acquire, {
-                "key": key, "owner": self.owner, "expires_at": now + self.ttl, "now": now,
-            }) is not None
-        except self._lost_race:
-            return False
-        except self._locked as exc:  # SQLite "database is locked" after busy_timeout
-            if "locked" in str(exc).lower():
+            return self._acquiring(key).apply(self.sql)
+        except Exception as exc:  # noqa: BLE001 - sorted by _lost
+            if self._lost(exc):
                 return False
             raise
+
+    async def acquire(self, key: str) -> bool:
+        """try_acquire, committed with the other writes of this turn of the loop (group_commit)."""
+        try:
+            return await self.group.commit(self._acquiring(key))
+        except Exception as exc:  # noqa: BLE001 - sorted by _lost
+            if self._lost(exc):
+                return False
+            raise
+
+    def _acquiring(self, key: str) -> Write[bool]:
+        now = self.clock.now()
+        values = {"key": key, "owner": self.owner, "expires_at": now + self.ttl, "now": now}
+        acquire = self._acquire
+        # RETURNING, not rowcount: psycopg reports no rowcount for an upsert.
+        return Write(lambda sql: sql.one(acquire, values) is not None)
+
+    def _lost(self, exc: Exception) -> bool:
+        """A lease another process holds or just took: a lost race, or SQLite "database is locked"
+        after busy_timeout. Anything else is a real error."""
+        if isinstance(exc, self._lost_race):
+            return True
+        return isinstance(exc, self._locked) and "locked" in str(exc).lower()
 
     def release(self, key: str) -> None:
         self.sql.run(self._release, {"key": key, "owner": self.owner})
@@ -136,7 +156,7 @@ class Leases:
     async def _take(self, key: str, wait_seconds: float) -> LeaseHandle:
         waited = 0.0
         delay = 0.02
-        while not self.try_acquire(key):
+        while not await self.acquire(key):
             if waited >= wait_seconds:
                 raise LeaseTimeout(f"{key} is held by another process")
             # Real sleep: the other holder is another process, not our simulated clock.

@@ -14,8 +14,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
@@ -27,6 +26,7 @@ from sqlmodel import Session, SQLModel, select
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.store.db import make_engine
 from connector.store.direct_sql import DirectSql, Prepared
+from connector.store.group_commit import GroupCommit, Write
 from connector.store.leases import RELEASE, LeaseHandle, Leases
 from connector.store.migrations import migrate
 from connector.store.tables import (
@@ -72,7 +72,9 @@ class Store:
         self.engine = engine
         self.clock = clock
         self.sql = DirectSql(engine)
-        self.leases = Leases(engine, clock=clock, sql=self.sql)
+        # The order path's writes, committed together across the orders in flight (group_commit).
+        self.group = GroupCommit(self.sql)
+        self.leases = Leases(engine, clock=clock, sql=self.sql, group=self.group)
         self._q = _OrderPathStatements(self.sql)
         # Bounded: an import binds tens of thousands of products and customers.
         self._product_ids: _Lru = _Lru(20_000)
@@ -113,29 +115,60 @@ class Store:
         self.sql.run(self._q.binding_upsert, self._q.binding_values(binding))
         return binding
 
+    async def commit_order_binding(self, binding: OrderBindingRow) -> OrderBindingRow:
+        """save_order_binding, committed with the other orders' writes of this turn (group_commit);
+        returns once it is durable (a pending binding must be, before its sale is sent)."""
+        binding.updated_at = self.clock.now()
+        values = self._q.binding_values(binding)
+        upsert = self._q.binding_upsert
+        await self.group.commit(Write(lambda sql: sql.run(upsert, values)))
+        return binding
+
     def settle_order(self, binding: OrderBindingRow | OrderBinding, *, audit: dict[str, Any] | None,
                      lease: LeaseHandle | None = None) -> OrderBindingRow | OrderBinding:
         """After a decision or a write: the binding, its audit entry, the end of any failure of the
         order and the release of its lease, in one transaction (all or none)."""
-        binding.updated_at = self.clock.now()
-        sql, q = self.sql, self._q
-        with self._ending(lease):
-            sql.run(q.binding_upsert, q.binding_values(binding))
-            if audit is not None:
-                sql.run(q.audit_insert, self._audit_values(**audit))
-            sql.run(q.failure_delete, {"order_id": binding.bc_order_id})
+        self.group.now(self._settlement(binding, audit, lease))
         return binding
 
-    @contextmanager
-    def _ending(self, lease: LeaseHandle | None) -> Iterator[None]:
-        """One transaction for the write that ends a leased piece of work and the lease's release;
-        the lease counts as released only once that transaction committed."""
-        with self.sql.transaction():
-            yield
-            if lease is not None:
-                self.sql.run(self._q.lease_release, {"key": lease.key, "owner": lease.owner})
+    async def commit_settlement(self, binding: OrderBindingRow, *, audit: dict[str, Any] | None,
+                                lease: LeaseHandle | None = None) -> OrderBindingRow:
+        """settle_order, committed with the other orders' writes of this turn (group_commit)."""
+        await self.group.commit(self._settlement(binding, audit, lease))
+        return binding
+
+    def _settlement(self, binding: OrderBindingRow | OrderBinding, audit: dict[str, Any] | None,
+                    lease: LeaseHandle | None) -> Write[None]:
+        binding.updated_at = self.clock.now()
+        q = self._q
+        values = q.binding_values(binding)
+        audit_values = self._audit_values(**audit) if audit is not None else None
+        failure = {"order_id": binding.bc_order_id}
+
+        def apply(sql: DirectSql) -> None:
+            sql.run(q.binding_upsert, values)
+            if audit_values is not None:
+                sql.run(q.audit_insert, audit_values)
+            sql.run(q.failure_delete, failure)
+            self._release_in(sql, lease)
+
+        return Write(apply, self._released_after(lease))
+
+    def _release_in(self, sql: DirectSql, lease: LeaseHandle | None) -> None:
+        """The release of the lease that guarded a piece of work, in the transaction ending it."""
         if lease is not None:
+            sql.run(self._q.lease_release, {"key": lease.key, "owner": lease.owner})
+
+    @staticmethod
+    def _released_after(lease: LeaseHandle | None) -> Callable[[Any], None] | None:
+        """The lease counts as released only once the transaction that deleted it committed."""
+        if lease is None:
+            return None
+
+        def released(_: Any) -> None:
             lease.released = True
+
+        return released
 
     def count_bindings_by_state(self) -> dict[str, int]:
         with self.session() as s:
@@ -167,35 +200,89 @@ class Store:
             return list(s.exec(select(ProductBinding)))
 
     def bind_product(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> None:
-        self.sql.run(self._q.product_binding_upsert, {
-            "key": key, "xs_product_id": xs_product_id, "sku": sku, "created": created,
-            "created_at": self.clock.now()})
-        self._product_ids[key] = xs_product_id
+        self.group.now(self._product_binding(key, xs_product_id, sku, created=created))
+
+    async def commit_product_binding(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> None:
+        await self.group.commit(self._product_binding(key, xs_product_id, sku, created=created))
+
+    def _product_binding(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> Write[None]:
+        upsert = self._q.product_binding_upsert
+        values = {"key": key, "xs_product_id": xs_product_id, "sku": sku, "created": created,
+                  "created_at": self.clock.now()}
+        return Write(lambda sql: sql.run(upsert, values), self._cache_product(key, xs_product_id))
 
     def bind_new_product(self, key: str, xs_product_id: str, sku: str, name: str, *, audit: dict[str, Any],
                          lease: LeaseHandle | None = None) -> None:
         """A product order-sync just created: its index row, its binding, its audit entry and the
         release of its creation lease, in one transaction (another process's index refresh may be
         indexing it at the same moment)."""
-        sql, q = self.sql, self._q
-        with self._ending(lease):
-            sql.run(q.product_index_upsert, {"id": xs_product_id, "sku_key": sku.strip().casefold(),
-                                             "name": name, "version": 0, "deleted": False})
-            sql.run(q.product_binding_upsert, {"key": key, "xs_product_id": xs_product_id, "sku": sku,
-                                               "created": True, "created_at": self.clock.now()})
-            sql.run(q.audit_insert, self._audit_values(**audit))
-        self._product_ids[key] = xs_product_id
+        self.group.now(self._new_product(key, xs_product_id, sku, name, audit, lease))
+
+    async def commit_new_product(self, key: str, xs_product_id: str, sku: str, name: str, *,
+                                 audit: dict[str, Any], lease: LeaseHandle | None = None) -> None:
+        await self.group.commit(self._new_product(key, xs_product_id, sku, name, audit, lease))
+
+    def _new_product(self, key: str, xs_product_id: str, sku: str, name: str, audit: dict[str, Any],
+                     lease: LeaseHandle | None) -> Write[None]:
+        q = self._q
+        index_row = {"id": xs_product_id, "sku_key": sku.strip().casefold(), "name": name, "version": 0,
+                     "deleted": False}
+        binding = {"key": key, "xs_product_id": xs_product_id, "sku": sku, "created": True,
+                   "created_at": self.clock.now()}
+        audit_values = self._audit_values(**audit)
+
+        def apply(sql: DirectSql) -> None:
+            sql.run(q.product_index_upsert, index_row)
+            sql.run(q.product_binding_upsert, binding)
+            sql.run(q.audit_insert, audit_values)
+            self._release_in(sql, lease)
+
+        return Write(apply, self._then(self._released_after(lease), self._cache_product(key, xs_product_id)))
 
     def bind_new_customer(self, email_key: str, xs_customer_id: str, *, audit: dict[str, Any],
                           lease: LeaseHandle | None = None) -> None:
-        sql, q = self.sql, self._q
-        with self._ending(lease):
-            sql.run(q.customer_index_upsert, {"id": xs_customer_id, "email_key": email_key, "version": 0,
-                                              "deleted": False})
-            sql.run(q.customer_binding_upsert, {"email_key": email_key, "xs_customer_id": xs_customer_id,
-                                                "created": True, "created_at": self.clock.now()})
-            sql.run(q.audit_insert, self._audit_values(**audit))
-        self._customer_ids[email_key] = xs_customer_id
+        self.group.now(self._new_customer(email_key, xs_customer_id, audit, lease))
+
+    async def commit_new_customer(self, email_key: str, xs_customer_id: str, *, audit: dict[str, Any],
+                                  lease: LeaseHandle | None = None) -> None:
+        await self.group.commit(self._new_customer(email_key, xs_customer_id, audit, lease))
+
+    def _new_customer(self, email_key: str, xs_customer_id: str, audit: dict[str, Any],
+                      lease: LeaseHandle | None) -> Write[None]:
+        q = self._q
+        index_row = {"id": xs_customer_id, "email_key": email_key, "version": 0, "deleted": False}
+        binding = {"email_key": email_key, "xs_customer_id": xs_customer_id, "created": True,
+                   "created_at": self.clock.now()}
+        audit_values = self._audit_values(**audit)
+
+        def apply(sql: DirectSql) -> None:
+            sql.run(q.customer_index_upsert, index_row)
+            sql.run(q.customer_binding_upsert, binding)
+            sql.run(q.audit_insert, audit_values)
+            self._release_in(sql, lease)
+
+        return Write(apply, self._then(self._released_after(lease), self._cache_customer(email_key, xs_customer_id)))
+
+    def _cache_product(self, key: str, xs_product_id: str) -> Callable[[Any], None]:
+        def cache(_: Any) -> None:
+            self._product_ids[key] = xs_product_id
+
+        return cache
+
+    def _cache_customer(self, email_key: str, xs_customer_id: str) -> Callable[[Any], None]:
+        def cache(_: Any) -> None:
+            self._customer_ids[email_key] = xs_customer_id
+
+        return cache
+
+    @staticmethod
+    def _then(*steps: Callable[[Any], None] | None) -> Callable[[Any], None]:
+        def run(result: Any) -> None:
+            for step in steps:
+                if step is not None:
+                    step(result)
+
+        return run
 
     def customer_id(self, email_key: str) -> str | None:
         """The X-Series customer bound to a casefolded e-mail, or None (cached once bound)."""
@@ -213,10 +300,16 @@ class Store:
             return s.get(CustomerBinding, email_key)
 
     def bind_customer(self, email_key: str, xs_customer_id: str, *, created: bool) -> None:
-        self.sql.run(self._q.customer_binding_upsert, {
-            "email_key": email_key, "xs_customer_id": xs_customer_id, "created": created,
-            "created_at": self.clock.now()})
-        self._customer_ids[email_key] = xs_customer_id
+        self.group.now(self._customer_binding(email_key, xs_customer_id, created=created))
+
+    async def commit_customer_binding(self, email_key: str, xs_customer_id: str, *, created: bool) -> None:
+        await self.group.commit(self._customer_binding(email_key, xs_customer_id, created=created))
+
+    def _customer_binding(self, email_key: str, xs_customer_id: str, *, created: bool) -> Write[None]:
+        upsert = self._q.customer_binding_upsert
+        values = {"email_key": email_key, "xs_customer_id": xs_customer_id, "created": created,
+                  "created_at": self.clock.now()}
+        return Write(lambda sql: sql.run(upsert, values), self._cache_customer(email_key, xs_customer_id))
 
     def indexed_product_id(self, sku: str) -> str | None:
         """The X-Series product with this SKU in the local index (case and spaces ignored)."""

@@ -24,29 +24,29 @@ class ProductBinder:
         # Bound, or already in X-Series: no lease needed (any process binds the same product: the
         # index answers the oldest live one). Only a create must be single-flight, so the lease
         # is taken for it alone, and the two looks are repeated under it.
-        found = self._existing(line)
+        found = await self._existing(line)
         if found is not None:
             return found
         async with self.store.leases.hold("product:" + line.product_key) as lease:
-            found = self._existing(line)
+            found = await self._existing(line)
             if found is not None:
                 return found
             product_id = await self._create(line)
-            self.store.bind_new_product(line.product_key, product_id, line.sku, line.name, lease=lease, audit=dict(
+            await self.store.commit_new_product(line.product_key, product_id, line.sku, line.name, lease=lease, audit=dict(
                 platform="xseries", action="create_product", bc_order_id=bc_order_id, target_id=product_id,
                 reason=f"{line.kind} line {line.sku!r} has no X-Series product", after=line.sku,
                 detail={"name": line.name, "sku": line.sku, "track_inventory": line.track_inventory},
             ))
             return product_id
 
-    def _existing(self, line: PlannedLine) -> str | None:
+    async def _existing(self, line: PlannedLine) -> str | None:
         """The bound product, else the indexed one (bound now), else None."""
         bound = self.store.product_id(line.product_key)
         if bound is not None:
             return bound
         indexed = self.store.indexed_product_id(line.sku)
         if indexed is not None:
-            self.store.bind_product(line.product_key, indexed, line.sku, created=False)
+            await self.store.commit_product_binding(line.product_key, indexed, line.sku, created=False)
         return indexed
 
     async def _create(self, line: PlannedLine) -> str:
@@ -77,28 +77,28 @@ class CustomerBinder:
         key = customer.email_key
         if not key:
             return None
-        found = self._existing(key)  # as for products: only a create takes the lease
+        found = await self._existing(key)  # as for products: only a create takes the lease
         if found is not None:
             return found
         async with self.store.leases.hold("customer:" + key) as lease:
-            found = self._existing(key)
+            found = await self._existing(key)
             if found is not None:
                 return found
             customer_id = await self._create(customer)
-            self.store.bind_new_customer(key, customer_id, lease=lease, audit=dict(
+            await self.store.commit_new_customer(key, customer_id, lease=lease, audit=dict(
                 platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
                 reason="no X-Series customer with this e-mail", after=key,
             ))
             return customer_id
 
-    def _existing(self, key: str) -> str | None:
+    async def _existing(self, key: str) -> str | None:
         """The bound customer, else the indexed one (bound now), else None."""
         bound = self.store.customer_id(key)
         if bound is not None:
             return bound
         indexed = self.store.indexed_customer_id(key)
         if indexed is not None:
-            self.store.bind_customer(key, indexed, created=False)
+            await self.store.commit_customer_binding(key, indexed, created=False)
         return indexed
 
     async def _create(self, customer: PlannedCustomer) -> str:

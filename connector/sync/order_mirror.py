@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from connector.clients.bigcommerce_models import Order
 from connector.clients.xseries import XSeriesClient
-from connector.clients.xseries_models import RegisterSale, Sale
+from connector.clients.xseries_models import RegisterSale, Sale, WrittenSale
 from connector.errors import ApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import PosRefs, to_register_sale
@@ -120,7 +120,7 @@ class OrderMirror:
                 return await self._create(order, target, content_hash, binding)
             if transition is Transition.VOID:
                 return await self._void(order, binding, content_hash)
-            self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
+            await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
             return Outcome.RECOVERED if recovered else Outcome.RECORDED
 
     # ---- writes -----------------------------------------------------------------------------
@@ -150,10 +150,12 @@ class OrderMirror:
             created_at=now, updated_at=now,
         )
         binding.pending_state = target.value
-        binding.sale_body = body.model_dump_json(exclude_none=True)
-        binding = store.save_order_binding(binding)
+        # Serialized once: the binding keeps exactly the document that is sent.
+        encoded = body.to_json()
+        binding.sale_body = encoded.decode()
+        binding = await store.commit_order_binding(binding)
         try:
-            sale = await self.d.xs.create_sale(body)
+            sale = await self.d.xs.create_sale(body, encoded=encoded, answer=WrittenSale)
         except UnknownWriteOutcome as exc:
             sale = await self._find_sale(plan.invoice_number)
             if sale is None:
@@ -173,7 +175,7 @@ class OrderMirror:
             store.save_order_binding(binding)
             raise
         self._bind(binding, order, sale.id, target, content_hash)
-        store.settle_order(binding, lease=self.lease, audit=dict(
+        await store.commit_settlement(binding, lease=self.lease, audit=dict(
             platform="xseries", action="create_sale", bc_order_id=order.id, target_id=sale.id,
             reason=why or f"BigCommerce status {order.status_id} ({order.status}) → {target.value}",
             before=None, after=body.status,
@@ -197,13 +199,14 @@ class OrderMirror:
             "register_sale_attributes": [], "register_sale_payments": [],
         })
         binding.pending_state = PosState.VOIDED.value
-        store.save_order_binding(binding)
+        await store.commit_order_binding(binding)
         # A re-post of the whole sale as VOIDED sets the same final state when repeated: the
         # client marks it safe to repeat, so lost answers are retried rather than left unknown.
-        sale = await self.d.xs.update_sale(voided)
-        binding.sale_body = voided.model_dump_json(exclude_none=True)
+        encoded = voided.to_json()
+        sale = await self.d.xs.update_sale(voided, encoded=encoded, answer=WrittenSale)
+        binding.sale_body = encoded.decode()
         self._bind(binding, order, sale.id, PosState.VOIDED, content_hash)
-        store.settle_order(binding, lease=self.lease, audit=dict(
+        await store.commit_settlement(binding, lease=self.lease, audit=dict(
             platform="xseries", action="void_sale", bc_order_id=order.id, target_id=sale.id,
             reason=f"BigCommerce status {order.status_id} ({order.status}) → voided",
             before=before, after="VOIDED",
@@ -252,8 +255,8 @@ class OrderMirror:
         binding.content_hash = content_hash
         binding.bc_date_modified = order.date_modified
 
-    def _record(self, order: Order, binding: OrderBindingRow | None, state: PosState, content_hash: str,
-                why: str) -> None:
+    async def _record(self, order: Order, binding: OrderBindingRow | None, state: PosState, content_hash: str,
+                      why: str) -> None:
         store = self.d.store
         now = store.clock.now()
         before_status = binding.bc_status_id if binding else None
@@ -267,7 +270,7 @@ class OrderMirror:
         binding.content_hash = content_hash
         binding.bc_date_modified = order.date_modified
         binding.pos_state = binding.pos_state if binding.sale_id else state.value
-        store.settle_order(binding, lease=self.lease, audit=dict(
+        await store.commit_settlement(binding, lease=self.lease, audit=dict(
             platform="connector", action="record", bc_order_id=order.id, target_id=binding.sale_id,
             reason=why, before=before_status, after=order.status_id,
         ))

@@ -2,7 +2,8 @@
 
 A uvicorn server runs in the test's own event loop for well-behaved answers; small raw asyncio
 servers play the misbehaving peers (silent, hanging up, short body, idle-closing). The last tests
-run the whole connector transport over the engine, and the served sandbox in a subprocess.
+run the whole connector transport over each direct engine (the `engine_type` fixture of
+conftest.py: the HTTP/1.1 engine and this one), and the served sandbox in a subprocess.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector.clients.aiohttp_transport import AiohttpTransport
+from connector.clients.direct_engine import DirectEngine
+from connector.clients.http11_engine import Http11Engine
 from connector.clients.transport import ApiTransport, RetryPolicy
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import ProductCreate
@@ -460,19 +463,25 @@ async def test_short_body_is_a_protocol_error() -> None:
 # --- the connector's transport over this engine ---------------------------------------------------
 
 
-def api_transport(base_url: str, clock: FakeClock) -> ApiTransport:
-    return ApiTransport(api="test", base_url=base_url, headers={"Authorization": "Bearer t"},
-                        retry=RetryPolicy(seed=1), clock=clock, http_transport=AiohttpTransport())
+@pytest.fixture
+def api_transport(engine_type: type[DirectEngine]) -> Callable[[str, FakeClock], ApiTransport]:
+    def make(base_url: str, clock: FakeClock) -> ApiTransport:
+        return ApiTransport(api="test", base_url=base_url, headers={"Authorization": "Bearer t"},
+                            retry=RetryPolicy(seed=1), clock=clock, http_transport=engine_type())
+
+    return make
 
 
-async def test_api_transport_lost_answer_to_a_post_is_an_unknown_outcome(server_url: str, hits: Hits) -> None:
+async def test_api_transport_lost_answer_to_a_post_is_an_unknown_outcome(
+        server_url: str, hits: Hits, api_transport: Callable[[str, FakeClock], ApiTransport]) -> None:
     async with api_transport(server_url, FakeClock()) as api:
         with pytest.raises(UnknownWriteOutcome):
             await api.request("POST", "/lost", json={"order": 1})
     assert hits.calls["/lost"] == 1
 
 
-async def test_api_transport_retries_a_get_on_503(server_url: str, hits: Hits) -> None:
+async def test_api_transport_retries_a_get_on_503(
+        server_url: str, hits: Hits, api_transport: Callable[[str, FakeClock], ApiTransport]) -> None:
     async with api_transport(server_url, FakeClock()) as api:
         response = await api.request("GET", "/flaky")
         assert response.json() == {"ok": True}
@@ -480,7 +489,8 @@ async def test_api_transport_retries_a_get_on_503(server_url: str, hits: Hits) -
     assert hits.calls["/flaky"] == 3
 
 
-async def test_api_transport_retries_a_post_that_never_connected() -> None:
+async def test_api_transport_retries_a_post_that_never_connected(
+        api_transport: Callable[[str, FakeClock], ApiTransport]) -> None:
     port = free_port()
     clock = FakeClock()
     async with api_transport(f"http://127.0.0.1:{port}", clock) as api:
@@ -491,11 +501,11 @@ async def test_api_transport_retries_a_post_that_never_connected() -> None:
     assert api.stats.requests["POST /register_sales"] == RetryPolicy().max_attempts
 
 
-async def test_api_transport_read_timeout_on_a_post_is_an_unknown_outcome() -> None:
+async def test_api_transport_read_timeout_on_a_post_is_an_unknown_outcome(engine_type: type[DirectEngine]) -> None:
     server, state, url = await start_raw(never_answer)
     try:
         api = ApiTransport(api="test", base_url=url, headers={}, retry=RetryPolicy(seed=1),
-                           clock=FakeClock(), http_transport=AiohttpTransport(), timeout=0.2)
+                           clock=FakeClock(), http_transport=engine_type(), timeout=0.2)
         async with api:
             with pytest.raises(UnknownWriteOutcome):
                 await api.request("POST", "/register_sales", json={})
@@ -534,14 +544,16 @@ def served_sandbox() -> str:
         proc.wait(timeout=10)
 
 
-async def test_served_sandbox_lost_response_is_an_unknown_outcome(served_sandbox: str) -> None:
+async def test_served_sandbox_lost_response_is_an_unknown_outcome(served_sandbox: str,
+                                                                  engine_type: type[DirectEngine]) -> None:
     xs = XSeriesClient(domain_prefix="mystore", token="xs-test-token", api_url=served_sandbox,
-                       http_transport=AiohttpTransport(), clock=FakeClock(), retry=RetryPolicy(seed=2))
+                       http_transport=engine_type(), clock=FakeClock(), retry=RetryPolicy(seed=2))
+    sku = f"WID-{engine_type.__name__}"  # the sandbox lives for the module: one SKU per engine
     async with xs:
         with pytest.raises(UnknownWriteOutcome):
-            await xs.create_product(ProductCreate(name="Widget", sku="WID-1", price_excluding_tax=Decimal("9.50")))
+            await xs.create_product(ProductCreate(name="Widget", sku=sku, price_excluding_tax=Decimal("9.50")))
         # The write was applied all the same: looking it up is how the connector recovers.
-        assert [p.sku for p in await xs.find_products_by_sku("WID-1")] == ["WID-1"]
+        assert [p.sku for p in await xs.find_products_by_sku(sku)] == [sku]
 
 
 def sandbox_settings(url: str, tmp_path: Path) -> Settings:
@@ -553,21 +565,26 @@ def sandbox_settings(url: str, tmp_path: Path) -> Settings:
     })
 
 
-def engine_of(client) -> httpx.AsyncBaseTransport:
+def engine_of(client) -> httpx.AsyncBaseTransport | DirectEngine:
     return client.transport.engine
 
 
-async def test_runtime_runs_both_clients_on_the_aiohttp_engine(served_sandbox: str, tmp_path: Path) -> None:
-    runtime = await Runtime.start(sandbox_settings(served_sandbox, tmp_path))
+@pytest.mark.parametrize("http_engine, expected", [(None, Http11Engine), ("http11", Http11Engine),
+                                                   ("aiohttp", AiohttpTransport)])
+async def test_runtime_runs_both_clients_on_a_direct_engine(served_sandbox: str, tmp_path: Path,
+                                                            http_engine: str | None, expected: type) -> None:
+    # The HTTP/1.1 engine by default; the aiohttp one on request (the fallback).
+    options = {} if http_engine is None else {"http_engine": http_engine}
+    runtime = await Runtime.start(sandbox_settings(served_sandbox, tmp_path), **options)
     try:
-        assert isinstance(engine_of(runtime.bc), AiohttpTransport)
-        assert isinstance(engine_of(runtime.xs), AiohttpTransport)
+        assert isinstance(engine_of(runtime.bc), expected)
+        assert isinstance(engine_of(runtime.xs), expected)
         assert engine_of(runtime.bc) is not engine_of(runtime.xs)  # a pool per API
         # ... used directly, without httpx in between (test_direct_path.py covers that path).
         assert runtime.bc.transport._client is None and runtime.xs.transport._client is None
         assert runtime.refs  # the X-Series references resolved over the engine
         with pytest.raises(UnknownWriteOutcome):
-            await runtime.xs.create_product(ProductCreate(name="Gadget", sku="GAD-1",
+            await runtime.xs.create_product(ProductCreate(name="Gadget", sku=f"GAD-{http_engine}",
                                                           price_excluding_tax=Decimal("5")))
     finally:
         await runtime.aclose()

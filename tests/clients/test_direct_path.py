@@ -1,9 +1,10 @@
-"""ApiTransport's direct path: the aiohttp engine without httpx in between, on real sockets.
+"""ApiTransport's direct path: a direct engine without httpx in between, on real sockets.
 
-Most tests run the same call twice against the same localhost server - once on the direct path
-(ApiTransport given the AiohttpTransport itself) and once through httpx.AsyncClient (the same
-engine hidden behind a plain httpx transport, which is how every request went before) - and
-require the same request on the wire and the same outcome. The servers are the ones of
+Every direct-path test runs on both direct engines (the `engine_type` fixture of conftest.py: the
+HTTP/1.1 engine and the aiohttp one). Most run the same call twice against the same localhost
+server - once on the direct path (ApiTransport given the engine itself) and once through
+httpx.AsyncClient (the aiohttp engine hidden behind a plain httpx transport, which is how every
+request went before) - and require the same request on the wire and the same outcome. The servers are the ones of
 test_aiohttp_transport.py: uvicorn in the test's loop for well-behaved answers, raw asyncio
 servers for misbehaving peers.
 """
@@ -34,6 +35,8 @@ from test_aiohttp_transport import (
 )
 
 from connector.clients.aiohttp_transport import AiohttpTransport, DirectResponse
+from connector.clients.direct_engine import DirectEngine
+from connector.clients.http11_engine import Http11Engine
 from connector.clients.bigcommerce_pacer import BigCommercePacer
 from connector.clients.transport import ApiTransport, RetryPolicy, encode_query
 from connector.clock import FakeClock
@@ -77,10 +80,16 @@ class UnderHttpx(httpx.AsyncBaseTransport):
         await self.engine.aclose()
 
 
-def direct(url: str, clock: FakeClock | None = None, **options: Any) -> ApiTransport:
-    return ApiTransport(api="test", base_url=url, headers={"Authorization": "Bearer t"},
-                        retry=RetryPolicy(seed=1), clock=clock or FakeClock(),
-                        http_transport=AiohttpTransport(), **options)
+@pytest.fixture
+def direct(engine_type: type[DirectEngine]) -> Callable[..., ApiTransport]:
+    """ApiTransport on the direct path of the engine under test."""
+
+    def make(url: str, clock: FakeClock | None = None, **options: Any) -> ApiTransport:
+        return ApiTransport(api="test", base_url=url, headers={"Authorization": "Bearer t"},
+                            retry=RetryPolicy(seed=1), clock=clock or FakeClock(),
+                            http_transport=engine_type(), **options)
+
+    return make
 
 
 def via_httpx(url: str, clock: FakeClock | None = None, **options: Any) -> ApiTransport:
@@ -89,7 +98,15 @@ def via_httpx(url: str, clock: FakeClock | None = None, **options: Any) -> ApiTr
                         http_transport=UnderHttpx(), **options)
 
 
-BOTH = pytest.mark.parametrize("make", [direct, via_httpx], ids=["direct", "via-httpx"])
+@pytest.fixture(params=["direct-http11", "direct-aiohttp", "via-httpx"])
+def make(request: pytest.FixtureRequest) -> Callable[..., ApiTransport]:
+    """Each way to the wire: the direct path on either engine, and through httpx."""
+    if request.param == "via-httpx":
+        return via_httpx
+    engine = {"direct-http11": Http11Engine, "direct-aiohttp": AiohttpTransport}[request.param]
+    return lambda url, clock=None, **options: ApiTransport(
+        api="test", base_url=url, headers={"Authorization": "Bearer t"}, retry=RetryPolicy(seed=1),
+        clock=clock or FakeClock(), http_transport=engine(), **options)
 
 
 # --- the server ----------------------------------------------------------------------------------
@@ -206,14 +223,15 @@ def describe(error: ApiError) -> tuple:
 # --- which path ----------------------------------------------------------------------------------
 
 
-async def test_the_aiohttp_engine_is_used_directly(server_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_engine_is_used_directly(server_url: str, monkeypatch: pytest.MonkeyPatch,
+                                           direct: Callable[..., ApiTransport]) -> None:
     async def not_this_way(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the direct path went through httpx")
 
     monkeypatch.setattr(httpx.AsyncClient, "request", not_this_way)
     monkeypatch.setattr(AiohttpTransport, "handle_async_request", not_this_way)
     async with direct(server_url) as api:
-        assert isinstance(api.engine, AiohttpTransport)
+        assert isinstance(api.engine, DirectEngine) and api._client is None
         response = await api.request("GET", "/echo")
     assert isinstance(response, DirectResponse)
     assert response.json()["method"] == "GET"
@@ -256,7 +274,8 @@ def test_url_is_the_one_httpx_builds(base: str, path: str, params: Any) -> None:
 
 
 @pytest.mark.parametrize("params", REPRESENTATIVE_PARAMS)
-async def test_get_sends_the_same_request_as_through_httpx(server_url: str, params: Any) -> None:
+async def test_get_sends_the_same_request_as_through_httpx(server_url: str, params: Any,
+                                                           direct: Callable[..., ApiTransport]) -> None:
     url = f"{server_url}/stores/abc123"
     sent = []
     for make in (direct, via_httpx):
@@ -269,7 +288,8 @@ async def test_get_sends_the_same_request_as_through_httpx(server_url: str, para
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
-async def test_json_write_sends_the_same_request_as_through_httpx(server_url: str, method: str) -> None:
+async def test_json_write_sends_the_same_request_as_through_httpx(
+        server_url: str, method: str, direct: Callable[..., ApiTransport]) -> None:
     order = {"register_id": "0a1b", "note": "café ☕ \"quoted\"", "total": 12.5, "lines": [{"qty": 1}],
              "email": "jane+x@example.com", "missing": None}
     sent = []
@@ -297,7 +317,7 @@ async def test_timeouts_are_the_ones_httpx_would_hand_the_engine() -> None:
 # --- answers ---------------------------------------------------------------------------------------
 
 
-async def test_json_answer_and_its_headers(server_url: str) -> None:
+async def test_json_answer_and_its_headers(server_url: str, direct: Callable[..., ApiTransport]) -> None:
     async with direct(server_url) as api:
         response = await api.request("GET", "/echo", params={"a": "1"})
     assert response.status_code == 200
@@ -312,7 +332,7 @@ async def test_json_answer_and_its_headers(server_url: str) -> None:
         response.headers["X-Missing"]
 
 
-async def test_no_content(server_url: str) -> None:
+async def test_no_content(server_url: str, direct: Callable[..., ApiTransport]) -> None:
     async with direct(server_url) as api:
         response = await api.request("DELETE", "/empty", safe_to_repeat=True)
     assert response.status_code == 204 and response.content == b"" and response.text == ""
@@ -320,13 +340,14 @@ async def test_no_content(server_url: str) -> None:
         response.json()
 
 
-async def test_gzip_answer_comes_out_decoded(server_url: str) -> None:
+async def test_gzip_answer_comes_out_decoded(server_url: str, direct: Callable[..., ApiTransport]) -> None:
     async with direct(server_url) as api:
         response = await api.request("GET", "/gzip")
     assert response.json() == {"orders": list(range(300))}
 
 
-async def test_text_follows_the_declared_charset_and_replaces_bad_bytes(server_url: str) -> None:
+async def test_text_follows_the_declared_charset_and_replaces_bad_bytes(
+        server_url: str, direct: Callable[..., ApiTransport]) -> None:
     async with direct(server_url) as api, via_httpx(server_url) as reference:
         for path in ("/latin", "/broken_utf8"):
             got, expected = await api.request("GET", path), await reference.request("GET", path)
@@ -339,8 +360,8 @@ async def test_text_follows_the_declared_charset_and_replaces_bad_bytes(server_u
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
 @pytest.mark.parametrize("method", ["GET", "POST"])
-async def test_client_errors_raise_what_they_raised_through_httpx(server_url: str, status: int,
-                                                                 method: str) -> None:
+async def test_client_errors_raise_what_they_raised_through_httpx(
+        server_url: str, status: int, method: str, direct: Callable[..., ApiTransport]) -> None:
     async def call(api: ApiTransport) -> Any:
         return await api.request(method, f"/error/{status}", json={} if method == "POST" else None)
 
@@ -351,7 +372,8 @@ async def test_client_errors_raise_what_they_raised_through_httpx(server_url: st
     assert type(got) is wanted
 
 
-async def test_server_error_on_a_post_is_an_unknown_outcome(server_url: str, seen: Seen) -> None:
+async def test_server_error_on_a_post_is_an_unknown_outcome(server_url: str, seen: Seen,
+                                                            direct: Callable[..., ApiTransport]) -> None:
     async def call(api: ApiTransport) -> Any:
         return await api.request("POST", "/error/500", json={"order": 1})
 
@@ -362,21 +384,20 @@ async def test_server_error_on_a_post_is_an_unknown_outcome(server_url: str, see
     assert describe(got) == describe(expected)
 
 
-async def test_server_error_on_a_get_is_retried(server_url: str, seen: Seen) -> None:
+async def test_server_error_on_a_get_is_retried(server_url: str, seen: Seen,
+                                                direct: Callable[..., ApiTransport]) -> None:
     async with direct(server_url) as api:
         assert (await api.request("GET", "/flaky")).json() == {"ok": True}
         assert api.stats.retries == 2
     assert seen.calls["/flaky"] == 3
 
 
-@BOTH
 async def test_html_server_error_after_retries(server_url: str, make: Callable[..., ApiTransport]) -> None:
     got, api = await outcome(make, server_url, lambda api: api.request("GET", "/error/502"))
     assert type(got) is TransientApiError and "HTML page" in str(got)
     assert api.stats.requests["GET /error/{id}"] == RetryPolicy().max_attempts
 
 
-@BOTH
 async def test_rate_limit_is_waited_out_from_the_headers(server_url: str, seen: Seen,
                                                          make: Callable[..., ApiTransport]) -> None:
     clock = FakeClock()
@@ -395,7 +416,6 @@ async def test_rate_limit_is_waited_out_from_the_headers(server_url: str, seen: 
 # --- connection failures -----------------------------------------------------------------------------
 
 
-@BOTH
 async def test_connection_refused_is_retried_then_transient(make: Callable[..., ApiTransport]) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     got, api = await outcome(make, url, lambda api: api.request("POST", "/register_sales", json={}))
@@ -407,7 +427,8 @@ async def test_connection_refused_is_retried_then_transient(make: Callable[..., 
 
 @pytest.mark.parametrize("handler", [short_body, hang_up_after_request], ids=["mid-response", "no-response"])
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
-async def test_connection_lost_on_a_write_is_an_unknown_outcome_and_sent_once(handler, method: str) -> None:
+async def test_connection_lost_on_a_write_is_an_unknown_outcome_and_sent_once(
+        handler, method: str, direct: Callable[..., ApiTransport]) -> None:
     server, state, url = await start_raw(handler)
     try:
         got, api = await outcome(direct, url, lambda api: api.request(
@@ -419,7 +440,8 @@ async def test_connection_lost_on_a_write_is_an_unknown_outcome_and_sent_once(ha
         await stop(server)
 
 
-async def test_connection_lost_on_a_read_is_resent_once_per_attempt() -> None:
+async def test_connection_lost_on_a_read_is_resent_once_per_attempt(
+        direct: Callable[..., ApiTransport]) -> None:
     server, state, url = await start_raw(hang_up_after_request)
     try:
         got, api = await outcome(direct, url, lambda api: api.request("GET", "/orders"))
@@ -430,7 +452,7 @@ async def test_connection_lost_on_a_read_is_resent_once_per_attempt() -> None:
         await stop(server)
 
 
-async def test_no_answer_to_a_post_is_an_unknown_outcome() -> None:
+async def test_no_answer_to_a_post_is_an_unknown_outcome(direct: Callable[..., ApiTransport]) -> None:
     server, state, url = await start_raw(never_answer)
     try:
         got, _ = await outcome(direct, url, lambda api: api.request("POST", "/register_sales", json={}),
@@ -441,7 +463,7 @@ async def test_no_answer_to_a_post_is_an_unknown_outcome() -> None:
         await stop(server)
 
 
-async def test_unsupported_url_is_httpx_unsupported_protocol() -> None:
+async def test_unsupported_url_is_httpx_unsupported_protocol(direct: Callable[..., ApiTransport]) -> None:
     async with direct("ftp://127.0.0.1:1") as api:
         with pytest.raises(httpx.UnsupportedProtocol):
             await api.request("GET", "/orders")
@@ -450,8 +472,8 @@ async def test_unsupported_url_is_httpx_unsupported_protocol() -> None:
 # --- lifecycle ---------------------------------------------------------------------------------------
 
 
-async def test_aclose_closes_the_session(server_url: str) -> None:
-    api = direct(server_url)
+async def test_aclose_closes_the_aiohttp_session(server_url: str) -> None:
+    api = ApiTransport(api="test", base_url=server_url, headers={}, http_transport=AiohttpTransport())
     async with api:
         await api.request("GET", "/echo")
         session = api.engine._session
@@ -459,7 +481,8 @@ async def test_aclose_closes_the_session(server_url: str) -> None:
     assert session.closed and api.engine._session is None
 
 
-async def test_concurrent_requests_share_the_pool(server_url: str, seen: Seen) -> None:
+async def test_concurrent_requests_share_the_pool(server_url: str, seen: Seen,
+                                                  direct: Callable[..., ApiTransport]) -> None:
     async with direct(server_url) as api:
         answers = await asyncio.gather(*(api.request("GET", "/echo", params={"i": i}) for i in range(40)))
     assert sorted(int(a.json()["raw_query"][2:]) for a in answers) == list(range(40))

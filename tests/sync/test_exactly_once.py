@@ -155,8 +155,8 @@ async def test_failure_after_the_sale_was_applied_is_recovered_by_invoice_number
     runtime = await world.runtime()
     create_sale = runtime.xs.create_sale
 
-    async def applied_then_failed(body):
-        await create_sale(body)
+    async def applied_then_failed(body, **options):
+        await create_sale(body, **options)
         raise Crash() if how == "crash" else ValueError("the answer could not be read")
 
     runtime.xs.create_sale = applied_then_failed
@@ -202,7 +202,7 @@ async def test_recovery_when_an_earlier_write_created_nothing(world):
     runtime = await world.runtime()
     create_sale = runtime.xs.create_sale
 
-    async def dies_before_sending(body):
+    async def dies_before_sending(body, **options):
         raise Crash()
 
     runtime.xs.create_sale = dies_before_sending

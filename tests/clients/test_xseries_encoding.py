@@ -1,0 +1,67 @@
+"""Write bodies serialized once (to_json) say exactly what to_body() says, and a sale write's
+answer read as WrittenSale carries the sale's id and state."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from connector.clients.xseries_models import (
+    CustomerCreate,
+    ProductCreate,
+    RegisterSale,
+    RegisterSalePayment,
+    RegisterSaleProduct,
+    WrittenSale,
+)
+
+AT = datetime(2026, 2, 28, 23, 35, 34, tzinfo=timezone.utc)
+
+
+def a_sale() -> RegisterSale:
+    return RegisterSale(
+        register_id="reg", user_id="usr", sale_date=AT, status="CLOSED", state="closed",
+        note="Commande n° 1484 — Zoë", invoice_number="BC-1484", source="BIGCOMMERCE", source_id="1484",
+        register_sale_products=[
+            RegisterSaleProduct(product_id="p1", quantity=Decimal("2"), price=Decimal("19.99"),
+                                tax=Decimal("3.00"), tax_id="tax", sequence=0, price_set=True),
+            RegisterSaleProduct(product_id="p2", quantity=Decimal("1"), price=Decimal("0.1"),
+                                tax=Decimal("0.0150"), tax_id="tax", sequence=1),
+        ],
+        register_sale_payments=[RegisterSalePayment(retailer_payment_type_id="cc", amount=Decimal("46.1150"),
+                                                    payment_date=AT)],
+    )
+
+
+@pytest.mark.parametrize("body", [
+    a_sale(),
+    CustomerCreate(first_name="Zoë", last_name="Ørsted", email="zoe@example.com", physical_city="Ålesund"),
+    ProductCreate(name="Tee — M", sku="TEE-M", price_excluding_tax=Decimal("12.50"), track_inventory=True),
+], ids=["sale", "customer", "product"])
+def test_to_json_is_to_body_encoded(body) -> None:
+    encoded = body.to_json()
+    assert isinstance(encoded, bytes)
+    assert json.loads(encoded) == body.to_body()
+    # Compact, and UTF-8 rather than \\u escapes (as the stdlib encoding with ensure_ascii=False).
+    assert b"\\u" not in encoded and b", " not in encoded
+
+
+def test_to_json_keeps_number_types() -> None:
+    sent = json.loads(a_sale().to_json())
+    first, second = sent["register_sale_products"]
+    assert first["quantity"] == 2 and isinstance(first["quantity"], int)
+    assert first["price"] == 19.99 and second["price"] == 0.1 and second["tax"] == 0.015
+    assert sent["sale_date"] == "2026-02-28 23:35:34" and first["sequence"] == "0" and first["price_set"] == 1
+
+
+def test_written_sale_reads_the_id_and_state_and_ignores_the_rest() -> None:
+    answer = {"id": "s1", "status": "CLOSED", "state": "closed", "invoice_number": "BC-1",
+              "register_sale_products": [{"price": "not even a number"}], "total_price": 1}
+    sale = WrittenSale.model_validate(answer)
+    assert (sale.id, sale.status, sale.state, sale.invoice_number) == ("s1", "CLOSED", "closed", "BC-1")
+    with pytest.raises(ValidationError):
+        WrittenSale.model_validate({"status": "CLOSED"})
