@@ -29,12 +29,18 @@ from sqlalchemy.sql import ClauseElement
 from connector.store.types import UTCDateTime
 
 
+_UTC = timezone.utc
+
+
 def _naive_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    if value.tzinfo is None:
+    tz = value.tzinfo
+    if tz is _UTC:  # what the connector passes (clock, parsed dates): no conversion to make
+        return value.replace(tzinfo=None)
+    if tz is None:
         raise ValueError("naive datetime given to the store; use aware UTC")
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.astimezone(_UTC).replace(tzinfo=None)
 
 
 def _sqlite_datetime_in(value: datetime | None) -> str | None:
