@@ -31,11 +31,16 @@ def _optional_money_in(value: object) -> Decimal | None:
     return parse_money(value)
 
 
+_EXACT_INTEGERS = 2**53
+
+
 def _decimal_out(value: Decimal) -> int | float:
     # X-Series takes JSON numbers; float(str) keeps every value with ≤ 15 significant digits exact.
     # Whole values go as integers (quantity 2, not 2.0), as in the documented examples.
-    if value == value.to_integral_value() and abs(value) < 2**53:
-        return int(value)
+    # (Money here is finite: parse_money refuses NaN and infinities.)
+    whole = int(value)
+    if whole == value and -_EXACT_INTEGERS < whole < _EXACT_INTEGERS:
+        return whole
     return float(value)
 
 
@@ -58,7 +63,10 @@ def _optional_date_in(value: object) -> datetime | None:
 
 def _sale_date_out(value: datetime) -> str:
     """The 0.9 sale body's own format, always UTC: '2016-05-05 23:35:34'."""
-    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
+    utc = as_utc(value)
+    if utc.year < 1000:  # isoformat pads the year to four digits, strftime does not
+        return utc.strftime("%Y-%m-%d %H:%M:%S")
+    return utc.replace(tzinfo=None).isoformat(" ", "seconds")
 
 
 Money = Annotated[Decimal, BeforeValidator(_money_in), PlainSerializer(_decimal_out, when_used="json")]

@@ -4,10 +4,12 @@ answer read as WrittenSale carries the sale's id and state."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from connector.clients.xseries_models import (
@@ -17,6 +19,8 @@ from connector.clients.xseries_models import (
     RegisterSalePayment,
     RegisterSaleProduct,
     WrittenSale,
+    _decimal_out,
+    _sale_date_out,
 )
 
 AT = datetime(2026, 2, 28, 23, 35, 34, tzinfo=timezone.utc)
@@ -65,3 +69,34 @@ def test_written_sale_reads_the_id_and_state_and_ignores_the_rest() -> None:
     assert (sale.id, sale.status, sale.state, sale.invoice_number) == ("s1", "CLOSED", "closed", "BC-1")
     with pytest.raises(ValidationError):
         WrittenSale.model_validate({"status": "CLOSED"})
+
+
+# -- the serializers' fast forms say what the plain ones said -------------------------------------
+
+def _reference_number(value: Decimal) -> int | float:
+    if value == value.to_integral_value() and abs(value) < 2**53:
+        return int(value)
+    return float(value)
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1e20"), max_value=Decimal("1e20"),
+                   places=None))
+def test_money_goes_out_as_the_same_json_number(value: Decimal) -> None:
+    out, expected = _decimal_out(value), _reference_number(value)
+    assert type(out) is type(expected) and out == expected
+
+
+@pytest.mark.parametrize("value", ["9007199254740991", "9007199254740992", "-9007199254740992", "-0", "2.000",
+                                   "1E+3", "19.99"])
+def test_money_at_the_edges_of_exact_integers(value: str) -> None:
+    out, expected = _decimal_out(Decimal(value)), _reference_number(Decimal(value))
+    assert type(out) is type(expected) and out == expected
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+       offset_minutes=st.integers(-23 * 60, 23 * 60))
+def test_sale_dates_go_out_as_strftime_wrote_them(moment: datetime, offset_minutes: int) -> None:
+    aware = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    assert _sale_date_out(aware) == aware.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
