@@ -225,19 +225,12 @@ class Store:
     def _new_product(self, key: str, xs_product_id: str, sku: str, name: str, audit: dict[str, Any],
                      lease: LeaseHandle | None) -> Write[None]:
         q = self._q
-        index_row = {"id": xs_product_id, "sku_key": sku.strip().casefold(), "name": name, "version": 0,
-                     "deleted": False}
-        binding = {"key": key, "xs_product_id": xs_product_id, "sku": sku, "created": True,
-                   "created_at": self.clock.now()}
-        audit_values = self._audit_values(**audit)
-
-        def apply(sql: DirectSql) -> None:
-            sql.run(q.product_index_upsert, index_row)
-            sql.run(q.product_binding_upsert, binding)
-            sql.run(q.audit_insert, audit_values)
-            self._release_in(sql, lease)
-
-        return Write(apply, self._then(self._released_after(lease), self._cache_product(key, xs_product_id)))
+        return self._new_object(
+            q.product_index_upsert,
+            {"id": xs_product_id, "sku_key": sku.strip().casefold(), "name": name, "version": 0, "deleted": False},
+            q.product_binding_upsert,
+            {"key": key, "xs_product_id": xs_product_id, "sku": sku, "created": True, "created_at": self.clock.now()},
+            audit, lease, self._cache_product(key, xs_product_id))
 
     def bind_new_customer(self, email_key: str, xs_customer_id: str, *, audit: dict[str, Any],
                           lease: LeaseHandle | None = None) -> None:
@@ -250,18 +243,28 @@ class Store:
     def _new_customer(self, email_key: str, xs_customer_id: str, audit: dict[str, Any],
                       lease: LeaseHandle | None) -> Write[None]:
         q = self._q
-        index_row = {"id": xs_customer_id, "email_key": email_key, "version": 0, "deleted": False}
-        binding = {"email_key": email_key, "xs_customer_id": xs_customer_id, "created": True,
-                   "created_at": self.clock.now()}
+        return self._new_object(
+            q.customer_index_upsert, {"id": xs_customer_id, "email_key": email_key, "version": 0, "deleted": False},
+            q.customer_binding_upsert,
+            {"email_key": email_key, "xs_customer_id": xs_customer_id, "created": True,
+             "created_at": self.clock.now()},
+            audit, lease, self._cache_customer(email_key, xs_customer_id))
+
+    def _new_object(self, index_upsert: Prepared, index_row: dict[str, Any], binding_upsert: Prepared,
+                    binding_row: dict[str, Any], audit: dict[str, Any], lease: LeaseHandle | None,
+                    cache: Callable[[Any], None]) -> Write[None]:
+        """An object order-sync just created in X-Series: its index row, its binding, its audit entry
+        and the release of its creation lease, in one transaction; cached once committed."""
         audit_values = self._audit_values(**audit)
+        audit_insert = self._q.audit_insert
 
         def apply(sql: DirectSql) -> None:
-            sql.run(q.customer_index_upsert, index_row)
-            sql.run(q.customer_binding_upsert, binding)
-            sql.run(q.audit_insert, audit_values)
+            sql.run(index_upsert, index_row)
+            sql.run(binding_upsert, binding_row)
+            sql.run(audit_insert, audit_values)
             self._release_in(sql, lease)
 
-        return Write(apply, self._then(self._released_after(lease), self._cache_customer(email_key, xs_customer_id)))
+        return Write(apply, self._then(self._released_after(lease), cache))
 
     def _cache_product(self, key: str, xs_product_id: str) -> Callable[[Any], None]:
         def cache(_: Any) -> None:
