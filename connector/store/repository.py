@@ -209,7 +209,7 @@ class Store:
         upsert = self._q.product_binding_upsert
         values = {"key": key, "xs_product_id": xs_product_id, "sku": sku, "created": created,
                   "created_at": self.clock.now()}
-        return Write(lambda sql: sql.run(upsert, values), self._cache_product(key, xs_product_id))
+        return Write(lambda sql: sql.run(upsert, values), self._cache(self._product_ids, key, xs_product_id))
 
     def bind_new_product(self, key: str, xs_product_id: str, sku: str, name: str, *, audit: dict[str, Any],
                          lease: LeaseHandle | None = None) -> None:
@@ -230,7 +230,7 @@ class Store:
             {"id": xs_product_id, "sku_key": sku.strip().casefold(), "name": name, "version": 0, "deleted": False},
             q.product_binding_upsert,
             {"key": key, "xs_product_id": xs_product_id, "sku": sku, "created": True, "created_at": self.clock.now()},
-            audit, lease, self._cache_product(key, xs_product_id))
+            audit, lease, self._cache(self._product_ids, key, xs_product_id))
 
     def bind_new_customer(self, email_key: str, xs_customer_id: str, *, audit: dict[str, Any],
                           lease: LeaseHandle | None = None) -> None:
@@ -248,7 +248,7 @@ class Store:
             q.customer_binding_upsert,
             {"email_key": email_key, "xs_customer_id": xs_customer_id, "created": True,
              "created_at": self.clock.now()},
-            audit, lease, self._cache_customer(email_key, xs_customer_id))
+            audit, lease, self._cache(self._customer_ids, email_key, xs_customer_id))
 
     def _new_object(self, index_upsert: Prepared, index_row: dict[str, Any], binding_upsert: Prepared,
                     binding_row: dict[str, Any], audit: dict[str, Any], lease: LeaseHandle | None,
@@ -266,15 +266,11 @@ class Store:
 
         return Write(apply, self._then(self._released_after(lease), cache))
 
-    def _cache_product(self, key: str, xs_product_id: str) -> Callable[[Any], None]:
+    @staticmethod
+    def _cache(ids: "_Lru", key: str, xs_id: str) -> Callable[[Any], None]:
+        """Remember a binding's id once its write is committed (bindings never change)."""
         def cache(_: Any) -> None:
-            self._product_ids[key] = xs_product_id
-
-        return cache
-
-    def _cache_customer(self, email_key: str, xs_customer_id: str) -> Callable[[Any], None]:
-        def cache(_: Any) -> None:
-            self._customer_ids[email_key] = xs_customer_id
+            ids[key] = xs_id
 
         return cache
 
@@ -312,7 +308,7 @@ class Store:
         upsert = self._q.customer_binding_upsert
         values = {"email_key": email_key, "xs_customer_id": xs_customer_id, "created": created,
                   "created_at": self.clock.now()}
-        return Write(lambda sql: sql.run(upsert, values), self._cache_customer(email_key, xs_customer_id))
+        return Write(lambda sql: sql.run(upsert, values), self._cache(self._customer_ids, email_key, xs_customer_id))
 
     def indexed_product_id(self, sku: str) -> str | None:
         """The X-Series product with this SKU in the local index (case and spaces ignored)."""
