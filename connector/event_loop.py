@@ -45,3 +45,17 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             return runner.run(main)
     return asyncio.run(main)
+
+
+def running_loop(known: asyncio.AbstractEventLoop | None) -> asyncio.AbstractEventLoop:
+    """The running loop, from a caller that remembers the last one it saw (`known`).
+
+    Why: asyncio.get_running_loop() asks the OS for the process id on every call (CPython checks
+    for a fork), and the order path asked for the loop five times per order (group commit, lease,
+    HTTP request): one system call each. A loop that is running on this thread is the one the
+    caller runs on (one loop per thread), so `known` is returned when it is running; only when it
+    is not (first use, a new command, a test's new loop) is the loop looked up.
+    """
+    if known is not None and known.is_running():
+        return known
+    return asyncio.get_running_loop()

@@ -42,3 +42,29 @@ def test_run_returns_the_coroutine_result(monkeypatch: pytest.MonkeyPatch) -> No
         if name == "uvloop":
             pytest.importorskip("uvloop")
         assert event_loop.run(answer()) == 42
+
+
+@pytest.mark.parametrize("choice", ["asyncio", "uvloop"])
+def test_running_loop_answers_the_loop_the_caller_runs_on(monkeypatch: pytest.MonkeyPatch, choice: str) -> None:
+    if choice == "uvloop":
+        pytest.importorskip("uvloop")
+    monkeypatch.setenv(event_loop.ENV_VAR, choice)
+    seen: list[asyncio.AbstractEventLoop] = []
+
+    async def remember() -> None:
+        current = asyncio.get_running_loop()
+        assert event_loop.running_loop(None) is current  # nothing known: looked up
+        assert event_loop.running_loop(current) is current  # known and running: kept
+        seen.append(current)
+
+    event_loop.run(remember())
+
+    async def on_a_new_loop() -> None:
+        current = asyncio.get_running_loop()
+        assert current is not seen[0]
+        # The loop remembered from the last command is closed: the new one is looked up.
+        assert event_loop.running_loop(seen[0]) is current
+
+    event_loop.run(on_a_new_loop())
+    with pytest.raises(RuntimeError):
+        event_loop.running_loop(seen[0])  # no loop running at all: as asyncio.get_running_loop()

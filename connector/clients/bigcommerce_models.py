@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Iterable, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
 
 from connector.errors import OrderSyncError
 from connector.values import as_utc, parse_iso8601, parse_money, parse_rfc2822
@@ -76,10 +76,13 @@ def _str_or_empty(value: Any) -> str:
     return "" if value is None else value
 
 
-Money = Annotated[Decimal, BeforeValidator(_money)]
-OptionalMoney = Annotated[Decimal | None, BeforeValidator(_money_or_none)]
-V2Date = Annotated[datetime, BeforeValidator(_rfc2822)]
-OptionalV2Date = Annotated[datetime | None, BeforeValidator(_rfc2822_or_none)]
+# Plain validators: the parser returns the final value (Decimal, aware datetime), so pydantic need
+# not check it again as its own Decimal / datetime type. An order has about sixty such fields, and an
+# import reads them for every order (issue 6: ≤ 1 ms of connector CPU per order).
+Money = Annotated[Decimal, PlainValidator(_money)]
+OptionalMoney = Annotated[Decimal | None, PlainValidator(_money_or_none)]
+V2Date = Annotated[datetime, PlainValidator(_rfc2822)]
+OptionalV2Date = Annotated[datetime | None, PlainValidator(_rfc2822_or_none)]
 V3Date = Annotated[datetime, BeforeValidator(_iso8601)]
 OptionalV3Date = Annotated[datetime | None, BeforeValidator(_iso8601_or_none)]
 Text = Annotated[str, BeforeValidator(_str_or_empty)]

@@ -63,6 +63,7 @@ from connector.clients.http11_connection import (
     ResponseTimeout,
 )
 from connector.clients.http11_pool import Origin, Slots
+from connector.event_loop import running_loop
 
 DEFAULT_KEEPALIVE_SECONDS = 4.0
 DEFAULT_MAX_CONNECTIONS = 32
@@ -101,6 +102,7 @@ class Http11Engine(DirectEngine):
         self._origins: dict[str, Origin] = {}
         self._blocks: dict[int, tuple[Mapping[str, str], int | None, str, bool]] = {}
         self._proxied: AiohttpTransport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the last loop seen (running_loop)
 
     async def send(
         self,
@@ -126,7 +128,7 @@ class Http11Engine(DirectEngine):
         if body:
             request += body
 
-        loop = asyncio.get_running_loop()
+        loop = self._loop = running_loop(self._loop)
         slots = self._slots
         if not slots.try_acquire():
             try:

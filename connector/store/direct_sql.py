@@ -44,6 +44,10 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 
 def _sqlite_datetime_in(value: datetime | None) -> str | None:
+    if value is not None and value.tzinfo is _UTC:
+        # What the connector passes: the same text without building a naive copy first
+        # ('YYYY-MM-DD HH:MM:SS.ffffff+00:00' less its offset).
+        return value.isoformat(" ", "microseconds")[:-6]
     naive = _naive_utc(value)
     return None if naive is None else naive.isoformat(" ", "microseconds")
 
@@ -61,7 +65,7 @@ def _sqlite_datetime_out(value: str | None) -> datetime | None:
 class Prepared:
     """A statement compiled once for one dialect, with its values' converters in order."""
 
-    __slots__ = ("sql", "names", "converters", "constants", "positional", "result_converters")
+    __slots__ = ("sql", "names", "converters", "constants", "positional", "result_converters", "parameters")
 
     def __init__(self, sql: str, names: list[str], converters: list[Callable | None], constants: dict[str, Any],
                  positional: bool, result_converters: list[Callable | None] | None) -> None:
@@ -71,18 +75,40 @@ class Prepared:
         self.constants = constants  # values written into the statement itself (a LIMIT, a False)
         self.positional = positional
         self.result_converters = result_converters
-
-    def parameters(self, values: dict[str, Any]) -> tuple | dict:
-        if self.constants:
-            values = {**self.constants, **values}
-        converted = [(conv(values[n]) if conv is not None else values[n])
-                     for n, conv in zip(self.names, self.converters)]
-        return tuple(converted) if self.positional else dict(zip(self.names, converted))
+        # values (a dict by column name) → the driver's parameters (a tuple, or a dict by name).
+        self.parameters: Callable[[dict[str, Any]], tuple | dict] = _parameter_builder(
+            names, converters, constants, positional)
 
     def row(self, raw: Sequence | None) -> tuple | None:
         if raw is None or self.result_converters is None:
             return raw
         return tuple(conv(v) if conv is not None else v for v, conv in zip(raw, self.result_converters))
+
+
+def _parameter_builder(names: list[str], converters: list[Callable | None], constants: dict[str, Any],
+                       positional: bool) -> Callable[[dict[str, Any]], tuple | dict]:
+    """One function per statement that builds its parameters in a single expression, e.g.
+    `lambda v: (v['key'], v['owner'], _c2(v['expires_at']))`.
+
+    Why generated: an order runs about fifteen statements, and a loop over names and converters
+    cost more than the statement's own execution (about 10 µs for the binding upsert on the
+    benchmark machine, half of it the loop). The function does exactly what the loop did: each
+    value by name, through its converter if it has one; a constant unless the caller gives one.
+    test_direct_sql checks both give the same parameters."""
+    scope: dict[str, Any] = {}
+    items = []
+    for i, (name, conv) in enumerate(zip(names, converters)):
+        if name in constants:
+            scope[f"_k{i}"] = constants[name]
+            value = f"v.get({name!r}, _k{i})"
+        else:
+            value = f"v[{name!r}]"
+        if conv is not None:
+            scope[f"_c{i}"] = conv
+            value = f"_c{i}({value})"
+        items.append(value if positional else f"{name!r}: {value}")
+    body = f"({', '.join(items)},)" if positional and items else "()" if positional else f"{{{', '.join(items)}}}"
+    return eval(f"lambda v: {body}", scope)  # noqa: S307 - built from compiled column names only
 
 
 class DirectSql:

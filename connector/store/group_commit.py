@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from connector.event_loop import running_loop
 from connector.store.direct_sql import DirectSql
 
 T = TypeVar("T")
@@ -60,7 +61,7 @@ class GroupCommit:
 
     async def commit(self, write: Write[T]) -> T:
         """Commit `write` with the others asked for in this turn of the loop; returns its result."""
-        loop = asyncio.get_running_loop()
+        loop = running_loop(self._loop)
         if self._loop is not loop:  # a new loop (a test, a new command): nothing of the old one is queued
             self._loop, self._queue = loop, []
         future = loop.create_future()

@@ -19,6 +19,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, bindparam, delete, or_
 
 from connector.clock import SYSTEM_CLOCK, Clock
+from connector.event_loop import running_loop
 from connector.store.direct_sql import DirectSql
 from connector.store.group_commit import GroupCommit, Write
 
@@ -175,7 +176,7 @@ class Leases:
 
     def _ensure_renewer(self) -> None:
         renewer = self._renewer
-        loop = asyncio.get_running_loop()
+        loop = running_loop(renewer.get_loop() if renewer is not None else None)
         if renewer is None or renewer.done() or renewer.get_loop() is not loop:
             self._renewer = loop.create_task(self._renew())
 

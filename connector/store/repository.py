@@ -62,6 +62,10 @@ _INDEXED_CUSTOMER_ID = core_select(XsCustomer.__table__.c.id).where(
 ).order_by(XsCustomer.__table__.c.version, XsCustomer.__table__.c.id).limit(1)
 _AUDIT_COLUMNS = ("at", "platform", "action", "bc_order_id", "target_id", "reason", "before", "after", "detail")
 
+# json.dumps(detail, default=str, sort_keys=True), without building an encoder for every entry
+# (json.dumps makes a new one whenever it is given options; the order path writes two entries).
+_detail_json = json.JSONEncoder(default=str, sort_keys=True).encode
+
 ORDERS_CURSOR = "orders"
 # Where the daemon's cursor started: the historical import's default upper bound.
 ORDERS_START_CURSOR = "orders_start"
@@ -449,7 +453,7 @@ class Store:
             "at": self.clock.now(), "platform": platform, "action": action, "bc_order_id": bc_order_id,
             "target_id": target_id, "reason": reason,
             "before": None if before is None else str(before), "after": None if after is None else str(after),
-            "detail": None if detail is None else json.dumps(detail, default=str, sort_keys=True),
+            "detail": None if detail is None else _detail_json(detail),
         }
 
     def audit_entries(self, bc_order_id: int | None = None, limit: int | None = None) -> list[AuditEntry]:
