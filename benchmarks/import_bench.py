@@ -78,6 +78,7 @@ async def run_import(port: int, db: str, args: argparse.Namespace) -> dict:
     })
     runtime = await Runtime.start(settings, xs_window_seconds=args.xs_window, http_engine=args.http_engine)
     runtime.store.group.max_batch = args.group_commit
+    runtime.store.group.window = args.commit_window / 1000
     try:
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -113,6 +114,8 @@ def main() -> None:
                         help="the HTTP engine under both clients (default http11, the connector's own)")
     parser.add_argument("--group-commit", type=int, default=64,
                         help="most order-path writes per transaction (1: every write commits alone)")
+    parser.add_argument("--commit-window", type=float, default=2.0,
+                        help="ms the first write of a transaction waits for others (0: commit at once)")
     args = parser.parse_args()
 
     port = free_port()

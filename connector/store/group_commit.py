@@ -1,5 +1,5 @@
-"""Group commit: the writes that concurrent orders ask for in one turn of the event loop share one
-transaction.
+"""Group commit: the writes that concurrent orders ask for within a couple of milliseconds of each
+other share one transaction.
 
 Why: an import mirrors 16 orders at once, and each order commits three to five times (its lease,
 its pending binding, its settlement, a new customer or product). On SQLite a commit costs more
@@ -31,6 +31,13 @@ T = TypeVar("T")
 
 # A batch is one transaction: bounded, so no write waits behind hundreds of others.
 MAX_BATCH = 64
+# How long the first write of a batch waits for others (seconds). Flushed at once (0), a batch holds
+# only the writes of tasks that happen to run in the same turn of the loop: 3.3 per commit in the
+# benchmark. Waiting 2 ms gathers the writes of the orders whose answers arrive meanwhile: 8 per
+# commit, a third fewer pages written to the WAL per order and 0.02–0.04 ms less system CPU per
+# order (benchmarks/import_bench.py, 3,000–4,000 orders). 2 ms per awaited write is nothing
+# beside the API calls between them; a write that needs no company still commits within 2 ms.
+WINDOW = 0.002
 
 
 @dataclass(slots=True)
@@ -43,9 +50,10 @@ class Write(Generic[T]):
 
 
 class GroupCommit:
-    def __init__(self, sql: DirectSql, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, sql: DirectSql, *, max_batch: int = MAX_BATCH, window: float = WINDOW) -> None:
         self.sql = sql
         self.max_batch = max_batch
+        self.window = window
         self._queue: list[tuple[Write[Any], asyncio.Future]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0  # transactions committed, and the writes in them: figures for benchmarks
@@ -60,7 +68,7 @@ class GroupCommit:
         return result
 
     async def commit(self, write: Write[T]) -> T:
-        """Commit `write` with the others asked for in this turn of the loop; returns its result."""
+        """Commit `write` with the others asked for within `window`; returns its result once committed."""
         loop = running_loop(self._loop)
         if self._loop is not loop:  # a new loop (a test, a new command): nothing of the old one is queued
             self._loop, self._queue = loop, []
@@ -68,7 +76,10 @@ class GroupCommit:
         self._queue.append((write, future))
         if len(self._queue) == 1:
             # The flush runs once the tasks woken in this turn have queued their writes too.
-            loop.call_soon(self._flush)
+            if self.window > 0:
+                loop.call_later(self.window, self._flush)
+            else:
+                loop.call_soon(self._flush)  # at once: after the tasks already woken in this turn
         return await future
 
     def _flush(self) -> None:

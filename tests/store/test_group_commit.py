@@ -132,3 +132,27 @@ async def test_a_failed_batch_is_done_again_write_by_write(store: Store, failing
     assert [r if not isinstance(r, Exception) else "error" for r in results] == [
         "error" if i == failing else i for i in range(5)]
     assert committed_ids(store) == set(range(5)) - {failing}
+
+
+async def _write_after_turns(store: Store, order_id: int, turns: int) -> None:
+    for _ in range(turns):
+        await asyncio.sleep(0)  # a task that reaches its write a few turns of the loop later
+    await store.commit_order_binding(binding(order_id))
+
+
+async def test_writes_asked_for_within_the_window_share_one_transaction(store: Store) -> None:
+    group = store.group
+    group.window = 0.05  # long beside a few turns of the loop, on any machine
+    before = group.batches
+    await asyncio.gather(*(_write_after_turns(store, i, turns=i) for i in range(1, 6)))
+    assert committed_ids(store) == set(range(1, 6))
+    assert group.batches == before + 1
+
+
+async def test_without_a_window_only_the_writes_of_one_turn_share_a_transaction(store: Store) -> None:
+    group = store.group
+    group.window = 0
+    before = group.batches
+    await asyncio.gather(*(_write_after_turns(store, i, turns=2 * i) for i in range(1, 6)))
+    assert committed_ids(store) == set(range(1, 6))
+    assert group.batches == before + 5
