@@ -234,6 +234,12 @@ class XSeriesClient:
         # swapped for /api/{YYYY-MM}/sales (§8.6) when the un-dated path is retired.
         return await self._post_register_sale(sale, safe_to_repeat=False, encoded=encoded, answer=answer)
 
+    async def create_sale_document(self, encoded: bytes, *, answer: type[A] = Sale) -> A:
+        """create_sale for a body already encoded as a JSON document without an id (the order
+        path builds it as a plain document: connector.mapping.register_sale). The same request,
+        the same rule: never retried on an unknown outcome."""
+        return await self._post_encoded_sale(encoded, safe_to_repeat=False, answer=answer)
+
     async def update_sale(self, sale: RegisterSale, *, encoded: bytes | None = None,
                           answer: type[A] = Sale) -> A:
         """Replace a sale (e.g. void it): the same endpoint with the COMPLETE sale and its id.
@@ -276,11 +282,12 @@ class XSeriesClient:
 
     async def _post_register_sale(self, sale: RegisterSale, *, safe_to_repeat: bool,
                                   encoded: bytes | None, answer: type[A]) -> A:
+        return await self._post_encoded_sale(sale.to_json() if encoded is None else encoded,
+                                             safe_to_repeat=safe_to_repeat, answer=answer)
+
+    async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A]) -> A:
         path = "/api/register_sales"
-        response = await self.transport.request(
-            "POST", path, json_bytes=sale.to_json() if encoded is None else encoded,
-            safe_to_repeat=safe_to_repeat,
-        )
+        response = await self.transport.request("POST", path, json_bytes=encoded, safe_to_repeat=safe_to_repeat)
         body = _written_json(response, "POST", path)
         # 0.9 wraps the sale in `register_sale` (§8.7); accept a 2.0-style `data` too.
         data = body.get("register_sale", body.get("data"))

@@ -119,6 +119,11 @@ class SalePlan:
         return sum((line.total_tax for line in self.lines), ZERO)
 
 
+# json.dumps(payload, sort_keys=True) without a new encoder per order (json.dumps builds one whenever
+# it is given an option). The text, and so every binding's stored hash, is the same.
+_hash_json = json.JSONEncoder(sort_keys=True).encode
+
+
 def order_content_hash(order: Any) -> str:
     """What, in an order, the POS mirror depends on. A change of anything else (a staff note, a
     shipment date) is not worth a write; a change of this is detected even when date_modified
@@ -138,7 +143,7 @@ def order_content_hash(order: Any) -> str:
         "costs": [str(order.shipping_cost_inc_tax), str(order.handling_cost_inc_tax),
                   str(order.wrapping_cost_inc_tax)],
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(_hash_json(payload).encode()).hexdigest()
 
 
 def target_state(order: Any, statuses: StatusTable) -> PosState:

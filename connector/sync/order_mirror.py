@@ -20,7 +20,7 @@ from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import RegisterSale, Sale, WrittenSale
 from connector.errors import ApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.payment_table import PaymentTable
-from connector.mapping.register_sale import PosRefs, to_register_sale
+from connector.mapping.register_sale import PosRefs, encode_register_sale, register_sale_document
 from connector.mapping.sale_plan import (
     build_sale_plan,
     invoice_number,
@@ -140,7 +140,7 @@ class OrderMirror:
         for line in plan.lines:
             if line.product_key not in product_ids:
                 product_ids[line.product_key] = await self.products.resolve(line, order.id)
-        body = to_register_sale(plan, target, refs, product_ids, customer_id, payment_type_id)
+        body = register_sale_document(plan, target, refs, product_ids, customer_id, payment_type_id)
 
         self.step = "write"
         now = store.clock.now()
@@ -151,11 +151,11 @@ class OrderMirror:
         )
         binding.pending_state = target.value
         # Serialized once: the binding keeps exactly the document that is sent.
-        encoded = body.to_json()
+        encoded = encode_register_sale(body)
         binding.sale_body = encoded.decode()
         binding = await store.commit_order_binding(binding)
         try:
-            sale = await self.d.xs.create_sale(body, encoded=encoded, answer=WrittenSale)
+            sale = await self.d.xs.create_sale_document(encoded, answer=WrittenSale)
         except UnknownWriteOutcome as exc:
             sale = await self._find_sale(plan.invoice_number)
             if sale is None:
@@ -178,7 +178,7 @@ class OrderMirror:
         await store.commit_settlement(binding, lease=self.lease, audit=dict(
             platform="xseries", action="create_sale", bc_order_id=order.id, target_id=sale.id,
             reason=why or f"BigCommerce status {order.status_id} ({order.status}) → {target.value}",
-            before=None, after=body.status,
+            before=None, after=body["status"],
             detail={"invoice_number": plan.invoice_number, "total": str(plan.total_inc_tax),
                     "lines": len(plan.lines), "unpaid": plan.unpaid},
         ))

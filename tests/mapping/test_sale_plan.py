@@ -198,3 +198,17 @@ def test_tax_residue_never_makes_a_tax_exempt_line_taxed():
     by_sku = {li.sku: li for li in plan.lines}
     assert by_sku["EXEMPT"].unit_tax == 0
     assert all(li.unit_tax >= 0 for li in plan.lines)
+
+
+def test_the_content_hash_is_the_sha256_of_the_sorted_json_of_what_the_sale_depends_on():
+    """Stored in every binding: the same text as json.dumps(…, sort_keys=True) ever gave."""
+    import hashlib
+    import json
+
+    order = bc_order([bc_line("21.65", "1.65", 2, name="Tée ✓")], total_inc="21.65", total_tax="1.65")
+    payload = {
+        "status": 11, "total_inc_tax": "21.65", "total_tax": "1.65", "payment_method": "Credit Card",
+        "payment_status": "captured", "email": "jane@example.com",
+        "lines": [[1, 111, 0, "TEE-M", 2, "21.65"]], "costs": ["0", "0", "0"],
+    }
+    assert order_content_hash(order) == hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

@@ -153,13 +153,13 @@ async def test_failure_after_the_sale_was_applied_is_recovered_by_invoice_number
     world = db_world
     order_id = world.add_order([line("TEE-M", 1)])
     runtime = await world.runtime()
-    create_sale = runtime.xs.create_sale
+    create_sale = runtime.xs.create_sale_document
 
     async def applied_then_failed(body, **options):
         await create_sale(body, **options)
         raise Crash() if how == "crash" else ValueError("the answer could not be read")
 
-    runtime.xs.create_sale = applied_then_failed
+    runtime.xs.create_sale_document = applied_then_failed
     if how == "crash":
         with pytest.raises(Crash):
             await world.cycle()
@@ -170,7 +170,7 @@ async def test_failure_after_the_sale_was_applied_is_recovered_by_invoice_number
     assert world.store.order_binding(order_id).pending_state == "closed"
 
     # The next run (a new process after a crash) finds the sale by its invoice number.
-    runtime.xs.create_sale = create_sale
+    runtime.xs.create_sale_document = create_sale
     next_run = await world.new_runtime() if how == "crash" else runtime
     report = await world.cycle(runtime=next_run)
 
@@ -200,17 +200,17 @@ async def test_recovery_when_an_earlier_write_created_nothing(world):
     """A binding left pending by a write that never arrived: looked up, not found, written once."""
     order_id = world.add_order([line("TEE-M", 1)])
     runtime = await world.runtime()
-    create_sale = runtime.xs.create_sale
+    create_sale = runtime.xs.create_sale_document
 
     async def dies_before_sending(body, **options):
         raise Crash()
 
-    runtime.xs.create_sale = dies_before_sending
+    runtime.xs.create_sale_document = dies_before_sending
     with pytest.raises(Crash):
         await world.cycle()
     assert world.store.order_binding(order_id).pending_state == "closed"
 
-    runtime.xs.create_sale = create_sale
+    runtime.xs.create_sale_document = create_sale
     world.clock.advance(timedelta(minutes=1).total_seconds())
     report = await world.cycle()
     assert report.outcomes[Outcome.CREATED] == 1 and len(world.sales(order_id)) == 1
