@@ -215,14 +215,9 @@ class XSeriesClient:
 
     # -- sales (§8) --------------------------------------------------------------------------
 
-    async def create_sale(self, sale: RegisterSale, *, encoded: bytes | None = None,
-                          answer: type[A] = Sale) -> A:
+    async def create_sale(self, sale: RegisterSale) -> Sale:
         """Create a sale. Never retried on an unknown outcome: a blind retry duplicates the sale
-        (X-Series has no idempotency key, §8.4); the caller looks it up by invoice number.
-
-        encoded: `sale.to_json()` when the caller already has it (the order path keeps it in the
-        binding). answer: the model the answer is read into — Sale, or WrittenSale when only
-        the sale's id and state are needed."""
+        (X-Series has no idempotency key, §8.4); the caller looks it up by invoice number."""
         if sale.id is not None:
             raise ValueError("create_sale with an id would update an existing sale; use update_sale")
         # Why POST /api/register_sales (API 0.9) rather than the date-versioned
@@ -230,14 +225,16 @@ class XSeriesClient:
         # (Lightspeed's Sales 101, the Postman collection), it carries source/source_id and the
         # invoice_number our duplicate lookup relies on, current third-party clients still post
         # there, and it accepts both the legacy `status` and the new `state` + attributes. The
-        # body shape is confined to RegisterSale and this method, a thin adapter that can be
-        # swapped for /api/{YYYY-MM}/sales (§8.6) when the un-dated path is retired.
-        return await self._post_register_sale(sale, safe_to_repeat=False, encoded=encoded, answer=answer)
+        # body shape is confined to RegisterSale (and register_sale_document, held equal to it)
+        # and these methods, thin adapters that can be swapped for /api/{YYYY-MM}/sales (§8.6)
+        # when the un-dated path is retired.
+        return await self.create_sale_document(sale.to_json())
 
     async def create_sale_document(self, encoded: bytes, *, answer: type[A] = Sale) -> A:
         """create_sale for a body already encoded as a JSON document without an id (the order
         path builds it as a plain document: connector.mapping.register_sale). The same request,
-        the same rule: never retried on an unknown outcome."""
+        the same rule: never retried on an unknown outcome. answer: the model the answer is read
+        into — Sale, or WrittenSale when only the sale's id and state are needed."""
         return await self._post_encoded_sale(encoded, safe_to_repeat=False, answer=answer)
 
     async def update_sale(self, sale: RegisterSale, *, encoded: bytes | None = None,
@@ -248,7 +245,8 @@ class XSeriesClient:
         """
         if not sale.id:
             raise ValueError("update_sale needs the sale's id")
-        return await self._post_register_sale(sale, safe_to_repeat=True, encoded=encoded, answer=answer)
+        return await self._post_encoded_sale(sale.to_json() if encoded is None else encoded,
+                                             safe_to_repeat=True, answer=answer)
 
     async def get_sale(self, sale_id: str) -> Sale:
         body = await self._get_json(f"{V20}/sales/{_path_id(sale_id)}")
@@ -279,11 +277,6 @@ class XSeriesClient:
             raise ValueError("empty invoice number")
         candidates = await self._search("sales", {"invoice_number": wanted}, Sale.model_validate)
         return [s for s in candidates if (s.invoice_number or "").strip() == wanted]
-
-    async def _post_register_sale(self, sale: RegisterSale, *, safe_to_repeat: bool,
-                                  encoded: bytes | None, answer: type[A]) -> A:
-        return await self._post_encoded_sale(sale.to_json() if encoded is None else encoded,
-                                             safe_to_repeat=safe_to_repeat, answer=answer)
 
     async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A]) -> A:
         path = "/api/register_sales"
