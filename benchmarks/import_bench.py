@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import socket
 import subprocess
@@ -60,6 +61,18 @@ def start_sandbox(port: int, args: argparse.Namespace) -> subprocess.Popen:
             time.sleep(0.5)
     proc.kill()
     raise SystemExit("sandbox did not start")
+
+
+def machine() -> str:
+    """What the figures were measured on: CPU per order differs about threefold between the
+    machines this project has run on, for the same code."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def summary(port: int) -> dict:
@@ -148,6 +161,7 @@ def main() -> None:
     print(f"connector CPU: {r['cpu']:.1f}s = {r['cpu'] / n * 1000:.3f} ms per order (target ≤ 1 ms); "
           f"user {r['user'] / n * 1000:.3f} + system {r['system'] / n * 1000:.3f} ms per order")
     print(f"connector peak RSS: {rss_mb:.1f} MB")
+    print(f"machine: {machine()}")
     print(f"event loop: {event_loop.loop_name()}; store: {r['group_writes']} order-path writes in "
           f"{r['group_batches']} transactions ({r['group_writes'] / max(1, r['group_batches']):.2f} per commit)")
     sys.stdout.flush()
