@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from connector import __version__
-from connector import event_loop
+from connector import interrupts
 from connector.errors import ApiError, ConfigError, CredentialsError
+from connector.logs import LEVELS as LOG_LEVELS
 
 EXIT_OK, EXIT_FAILURES, EXIT_CONFIG = 0, 1, 2
+# The reader of our output went away (`order-sync audit | head`): the code a shell gives a command
+# killed by SIGPIPE, which is what `yes | head` reports too.
+EXIT_BROKEN_PIPE = 128 + 13
 log = logging.getLogger("connector.cli")
 
 
@@ -24,8 +29,9 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
                         help="config file (else $ORDER_SYNC_CONFIG, else ./config.yaml)")
     parser.add_argument("--log-format", choices=["text", "json"], default="text" if top else argparse.SUPPRESS,
                         help="text (default) or json: one JSON object per line")
-    parser.add_argument("--log-level", default="INFO" if top else argparse.SUPPRESS,
-                        help="DEBUG, INFO (default), WARNING, ERROR")
+    parser.add_argument("--log-level", default="INFO" if top else argparse.SUPPRESS, type=str.upper,
+                        choices=LOG_LEVELS, metavar="LEVEL",
+                        help="DEBUG, INFO (default), WARNING, ERROR or CRITICAL (any case)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,20 +99,35 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging(args.log_format, args.log_level)
     try:
-        return _dispatch(args)
-    except ConfigError as exc:
-        _error(args, f"order-sync: configuration error: {exc}")
-        return EXIT_CONFIG
-    except CredentialsError as exc:
-        _error(args, f"order-sync: credentials error: {exc}")
-        return EXIT_CONFIG
-    except ApiError as exc:
-        # An API down or answering nonsense (retries exhausted): no order is lost — the cursor
-        # never passes one that is not settled — and the next run goes on from there.
-        _error(args, f"order-sync: {exc}; nothing was lost, the next run tries again")
-        return EXIT_FAILURES
+        code = _dispatch(args)
+        # Flushed here, not at interpreter exit, so a closed pipe is met inside this try.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
+    except (ConfigError, CredentialsError, ApiError) as exc:
+        from connector.config import describe_failure
+
+        # ConfigError and CredentialsError: a person must fix a file, a variable or a token (exit 2);
+        # an API down: nothing is lost, the next run goes on from the cursor (exit 1).
+        _error(args, "order-sync: " + describe_failure(getattr(args, "settings", None), exc))
+        return EXIT_FAILURES if not isinstance(exc, (ConfigError, CredentialsError)) else EXIT_CONFIG
     except KeyboardInterrupt:
-        return 130
+        # Ctrl-C outside a command's event loop (reading the config, status, audit): nothing was in
+        # hand. On the loop, connector.interrupts stops the command and picks its exit code.
+        return interrupts.EXIT_SIGINT
+
+
+def _reader_gone() -> int:
+    """Whoever read our output stopped (`| head`): end quietly. Python would otherwise flush the rest
+    of stdout at exit into the closed pipe and print "Exception ignored … BrokenPipeError"; devnull
+    takes that flush instead (the Python documentation's recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _error(args: argparse.Namespace, message: str) -> None:
@@ -135,11 +156,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "sync":
         from connector.commands import sync_once
 
-        return event_loop.run(sync_once(settings))
+        return interrupts.run(sync_once(settings))
     if command == "run":
-        from connector.scheduler import run_daemon
+        from connector.commands import run_daemon_command
 
-        return run_daemon(settings)
+        return run_daemon_command(settings)
     if command == "status":
         from connector.commands import show_status
 
@@ -151,7 +172,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "id-check":
         from connector.idv.commands import id_check
 
-        return event_loop.run(id_check(settings, args.order_id, args.event, args.check_id))
+        return interrupts.run(id_check(settings, args.order_id, args.event, args.check_id))
     if command == "audit":
         from connector.idv.commands import show_audit
 
@@ -170,4 +191,6 @@ def _load(args: argparse.Namespace):
     path = resolve_config_path(args.config)
     settings = load_settings(path)
     register_secrets(settings.secrets())
+    # Kept for the error messages of main(): a refused token is named by its key and variable.
+    args.settings = settings
     return settings

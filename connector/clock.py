@@ -3,6 +3,9 @@
 Everything that waits (rate-limit pacing, retries, scheduler) or stamps (simulators, audit) asks a
 Clock, so tests can run an hour of rate-limit windows in milliseconds with a FakeClock instead of
 sleeping. All datetimes are timezone-aware UTC.
+
+The system clock's waits end early when a command is stopping (Ctrl-C, SIGTERM): they raise
+connector.interrupts.Stopping, so a stop never waits out a quota (see connector.interrupts).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
+
+from connector import interrupts
 
 
 class Clock(Protocol):
@@ -33,7 +38,7 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            await asyncio.sleep(seconds)
+            await interrupts.sleep(seconds)
 
 
 class FakeClock:

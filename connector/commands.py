@@ -1,25 +1,102 @@
-"""What the one-shot commands do (sync, status, retry-failed), apart from argument parsing."""
+"""What the one-shot commands do (sync, status, retry-failed, and the start of run), apart from
+argument parsing."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from connector.config import Settings
+from sqlmodel import select
+
+from connector.clock import SYSTEM_CLOCK, Clock
+from connector.config import Settings, describe_failure
+from connector.errors import ApiError, ConfigError
+from connector.logs import redact
 from connector.runtime import Runtime
 from connector.store.repository import Store
+from connector.store.tables import AuditEntry, CycleRun
 
 log = logging.getLogger("connector.cli")
+
+# How far before the first run sync.start_at may reach: enough to catch the orders placed just before
+# going live. Further back, mirroring past orders is the historical import (it moves stock).
+FIRST_RUN_LOOKBACK = timedelta(hours=24)
+# Failed start-ups and stopped cycles, recorded in the audit log (durable, and read by status).
+START_FAILED, CYCLE_FAILED = "start_failed", "cycle_failed"
+
+
+def refuse_unsafe_first_run(settings: Settings, store: Store) -> None:
+    """Refuse (ConfigError, exit 2) a first run whose start_at reaches more than a day back, unless
+    the historical import is enabled. "First run": no orders cursor yet; after that start_at is
+    no longer read. The store's clock is the injected one, so tests are deterministic."""
+    start_at = settings.sync.start_at
+    if start_at is None or settings.historical_import.enabled or store.cursor() is not None:
+        return
+    age = store.clock.now() - start_at
+    if age <= FIRST_RUN_LOOKBACK:
+        return
+    raise ConfigError(
+        f"{settings.where('sync.start_at')}: sync.start_at {start_at:%Y-%m-%dT%H:%M:%SZ} is "
+        f"{_days(age)} before this first run (more than 24 hours); mirroring past orders is the historical import, which "
+        "moves stock and stays off unless support enables it: use `order-sync import-history` for them "
+        "(with historical_import.enabled: true). Leave start_at out (the first run starts now) or set it "
+        "at most 24 hours back."
+    )
+
+
+def _days(age: timedelta) -> str:
+    hours, minutes = divmod(int(age.total_seconds()) // 60, 60)
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours} h {minutes:02d} min"
+
+
+def record_failure(settings: Settings, command: str, action: str, message: str, *,
+                   store: Store | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+    """Keep why `command` stopped where `order-sync status` reads it. Best effort: when the database
+    itself is what fails, the message on stderr is all there is."""
+    own = store is None
+    try:
+        store = store or Store.open(settings.database_url, clock=clock)
+    except Exception as exc:  # noqa: BLE001 - the original error is what the caller reports
+        log.debug("could not record the failure: %s", exc)
+        return
+    try:
+        with store.session() as s:
+            s.add(AuditEntry(at=store.clock.now(), platform="connector", action=action, target_id=command,
+                             reason=redact(message)))
+            s.commit()
+    except Exception as exc:  # noqa: BLE001
+        log.debug("could not record the failure: %s", exc)
+    finally:
+        if own:
+            store.close()
 
 
 async def sync_once(settings: Settings, **runtime_options) -> int:
     from connector.idv.service import poll_once, start_if_enabled
 
-    runtime = await Runtime.start(settings, **runtime_options)
+    clock = runtime_options.get("clock", SYSTEM_CLOCK)
     try:
-        # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
-        idv = await start_if_enabled(settings, runtime.bc, runtime.store)
-        idv_settled = await poll_once(idv)
-        report = await runtime.cycle().run()
+        runtime = await Runtime.start(settings, **runtime_options)
+    except (ConfigError, ApiError) as exc:
+        record_failure(settings, "sync", START_FAILED, describe_failure(settings, exc), clock=clock)
+        raise
+    try:
+        try:
+            refuse_unsafe_first_run(settings, runtime.store)
+            idv = await start_if_enabled(settings, runtime.bc, runtime.store)
+        except (ConfigError, ApiError) as exc:
+            record_failure(settings, "sync", START_FAILED, describe_failure(settings, exc), store=runtime.store)
+            raise
+        try:
+            # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
+            idv_settled = await poll_once(idv)
+            report = await runtime.cycle().run()
+        except ApiError as exc:
+            record_failure(settings, "sync", CYCLE_FAILED, describe_failure(settings, exc), store=runtime.store)
+            raise
+        # Failed orders of earlier cycles count too (backing off or parked): monitoring by exit
+        # code must see them until they are mirrored or retried.
+        outstanding = runtime.store.failures()
     finally:
         await runtime.aclose()
     log.info(
@@ -27,7 +104,58 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
         report.window_start, report.window_end, report.seen, report.written, len(report.failed),
         ", ".join(f"{k.value}={v}" for k, v in sorted(report.outcomes.items())) or "nothing to do",
     )
-    return 1 if report.failed or not idv_settled else 0
+    if outstanding:
+        parked = sum(1 for f in outstanding if f.parked)
+        log.warning("%d order(s) failed, %d of them parked (see order-sync status)", len(outstanding), parked)
+    return 1 if report.failed or outstanding or not idv_settled else 0
+
+
+def run_daemon_command(settings: Settings) -> int:
+    """`order-sync run`: the first-run check, then the daemon; a start-up it refuses is recorded.
+    The daemon runs on the system clock, and so does this check."""
+    from connector.scheduler import run_daemon
+
+    store = Store.open(settings.database_url)
+    try:
+        refuse_unsafe_first_run(settings, store)
+    except ConfigError as exc:
+        record_failure(settings, "run", START_FAILED, describe_failure(settings, exc), store=store)
+        raise
+    finally:
+        store.close()
+    try:
+        return run_daemon(settings)
+    except (ConfigError, ApiError) as exc:
+        record_failure(settings, "run", START_FAILED, describe_failure(settings, exc))
+        raise
+
+
+def last_failure_line(store: Store) -> str:
+    """The last failed start-up or stopped cycle, with its reason when one was recorded."""
+    with store.session() as s:
+        entry = s.exec(
+            select(AuditEntry).where(AuditEntry.platform == "connector",
+                                     AuditEntry.action.in_([START_FAILED, CYCLE_FAILED]))
+            .order_by(AuditEntry.id.desc())
+        ).first()
+        cycle = s.exec(
+            select(CycleRun).where(CycleRun.kind == "sync", CycleRun.outcome == "error")
+            .order_by(CycleRun.id.desc())
+        ).first()
+        good = s.exec(
+            select(CycleRun).where(CycleRun.kind == "sync", CycleRun.outcome == "ok")
+            .order_by(CycleRun.id.desc())
+        ).first()
+    if entry is None and cycle is None:
+        return "last failure: none"
+    if entry is not None and (cycle is None or entry.at >= cycle.started_at):
+        at, what = entry.at, f"{'start-up' if entry.action == START_FAILED else 'cycle'} of `{entry.target_id}`"
+        reason = entry.reason
+    else:
+        at, what = cycle.started_at, "cycle"
+        reason = "stopped by an error (the daemon's log says why)"
+    later = " (a later cycle went well)" if good is not None and good.started_at > at else ""
+    return f"last failure: {at:%Y-%m-%d %H:%M:%S}Z {what}: {reason}{later}"
 
 
 def show_status(settings: Settings, out=None) -> int:
@@ -52,6 +180,7 @@ def show_status(settings: Settings, out=None) -> int:
             print(f"last cycle: started {last.started_at:%Y-%m-%d %H:%M:%S}Z, {last.outcome}, "
                   f"{last.orders_seen} seen, {last.orders_written} written, {last.orders_failed} failed",
                   file=out)
+        print(last_failure_line(store), file=out)
         failures = store.failures()
         print(f"failed orders: {len(failures)}", file=out)
         for f in failures:

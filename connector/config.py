@@ -13,14 +13,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
-from connector.errors import ConfigError
+from connector.errors import ApiError, ConfigError, CredentialsError
+from connector.logs import redact
 from connector.yamlfile import LocatedYaml, load_yaml
 
 ENV_CONFIG = "ORDER_SYNC_CONFIG"
 DEFAULT_CONFIG = "config.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Secrets needed only while their feature is on: an unset variable there is not an error while the
+# feature is off (a merchant copying the example must not have to invent a webhook secret).
+_NEEDED_ONLY_WHEN = {("id_verification", "webhook_secret"): ("id_verification", "enabled")}
+# The config key of each API's token, to name in a "token refused" message (CredentialsError.api).
+TOKEN_KEYS = {"BigCommerce": "bigcommerce.access_token", "X-Series": "xseries.token"}
 
 
 class _Section(BaseModel):
@@ -95,6 +101,30 @@ class Settings(_Section):
 
     # Where the file was read from; not a key of the file.
     source_path: Path | None = Field(default=None, exclude=True)
+    # Dotted key → the ${ENV_VAR} names its value was built from (private: not a key of the file).
+    _env_refs: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    # Where each key was written, so checks made after loading can name file:line too.
+    _located: LocatedYaml | None = PrivateAttr(default=None)
+
+    def where(self, key: str) -> str:
+        """'file:line' of a dotted key as loaded (the file alone, or 'config', when unknown)."""
+        if self._located is not None:
+            return self._located.where(tuple(key.split(".")))
+        return str(self.source_path or "config")
+
+    def env_refs(self, key: str) -> list[str]:
+        """The environment variables the loaded file used for this dotted key (e.g. xseries.token)."""
+        return list(self._env_refs.get(key, []))
+
+    def describe_key(self, key: str) -> str:
+        """'xseries.token (${XSERIES_TOKEN})': the key and the variables it came from, never a value."""
+        refs = self.env_refs(key)
+        return key + (" (" + ", ".join(f"${{{name}}}" for name in refs) + ")" if refs else "")
+
+    def token_key(self, api: str) -> str | None:
+        """The described config key of the token of the API a CredentialsError names."""
+        key = TOKEN_KEYS.get(api)
+        return self.describe_key(key) if key else None
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters and tests can make sure none leaks."""
@@ -108,6 +138,23 @@ class Settings(_Section):
         if not path.is_absolute() and self.source_path is not None:
             path = self.source_path.parent / path
         return path
+
+
+def describe_failure(settings: Settings | None, exc: BaseException) -> str:
+    """The one line a command prints (and records) when it stops. Never a secret value: a refused
+    token is named by its key and the environment variable the config file took it from."""
+    if isinstance(exc, ConfigError):
+        text = f"configuration error: {exc}"
+    elif isinstance(exc, CredentialsError):
+        key = settings.token_key(exc.api) if settings is not None else None
+        text = f"credentials error: {key + ' was refused: ' if key else ''}{exc}"
+    elif isinstance(exc, ApiError):
+        # An API down or answering nonsense (retries exhausted): no order is lost — the cursor
+        # never passes one that is not settled — and the next run goes on from there.
+        text = f"{exc}; nothing was lost, the next run tries again"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return redact(text)
 
 
 def resolve_config_path(cli_path: str | None) -> Path:
@@ -124,28 +171,61 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
     located = load_yaml(path)
     if not isinstance(located.data, dict):
         raise ConfigError(f"{located.path}:1: the config file must be a mapping of sections")
-    data = _interpolate(located.data, (), located, environ)
+    refs: dict[tuple, list[str]] = {}
+    missing: dict[tuple, str] = {}
+    data = _interpolate(located.data, (), environ, refs, missing)
+    for loc, name in missing.items():
+        if loc not in _NEEDED_ONLY_WHEN:
+            raise ConfigError(_unset(located, loc, name))
+        # Not needed unless its feature is on (checked once the file is validated): unset for now.
+        _drop(data, loc)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, located)) from None
+    for loc, name in missing.items():
+        switch = _NEEDED_ONLY_WHEN[loc]
+        if _get(settings, switch) is True:
+            raise ConfigError(_unset(located, loc, name) + f" (needed because {'.'.join(switch)} is true)")
     settings.source_path = located.path
+    settings._env_refs = {".".join(map(str, loc)): names for loc, names in refs.items()}
+    settings._located = located
     return settings
 
 
-def _interpolate(value: Any, loc: tuple, located: LocatedYaml, environ: dict[str, str]) -> Any:
+def _unset(located: LocatedYaml, loc: tuple, name: str) -> str:
+    return (f"{located.where(loc)}: {'.'.join(map(str, loc))} refers to ${{{name}}},"
+            " which is not set in the environment")
+
+
+def _drop(data: dict, loc: tuple) -> None:
+    parent = data
+    for part in loc[:-1]:
+        parent = parent[part]
+    parent.pop(loc[-1], None)
+
+
+def _get(settings: Settings, loc: tuple) -> Any:
+    value: Any = settings
+    for part in loc:
+        value = getattr(value, part)
+    return value
+
+
+def _interpolate(value: Any, loc: tuple, environ: dict[str, str], refs: dict[tuple, list[str]],
+                 missing: dict[tuple, str]) -> Any:
+    """${NAME} → its value; records which names each key used (refs) and the first unset one (missing)."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, loc + (k,), located, environ) for k, v in value.items()}
+        return {k: _interpolate(v, loc + (k,), environ, refs, missing) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, loc + (i,), located, environ) for i, v in enumerate(value)]
+        return [_interpolate(v, loc + (i,), environ, refs, missing) for i, v in enumerate(value)]
     if isinstance(value, str):
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
+            refs.setdefault(loc, []).append(name)
             if name not in environ:
-                raise ConfigError(
-                    f"{located.where(loc)}: {'.'.join(map(str, loc))} refers to ${{{name}}},"
-                    " which is not set in the environment"
-                )
+                missing.setdefault(loc, name)
+                return ""
             return environ[name]
 
         return _ENV_REF.sub(replace, value)

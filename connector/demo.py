@@ -1,34 +1,54 @@
 """`order-sync demo`: the whole connector against the built-in simulators, no credentials needed.
 
-Seeds a realistic BigCommerce store and an X-Series retailer in-process, mirrors the orders, lets
-the "merchant" change a few statuses (a pending order gets paid, a closed one is cancelled), mirrors
-again, and prints what happened: orders → sales, POS states, created products and stock moves.
+Seeds a realistic BigCommerce store and an X-Series retailer in-process (the outlet stocked for
+every seeded order), mirrors the orders, lets the "merchant" change a few statuses (a pending
+order gets paid, a closed one is cancelled), walks one order through ID verification (a failed
+check voids its sale, a new check that passes gets it a new sale), and prints what happened:
+orders → sales, POS states, created products and stock moves. Money is printed to the cent.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from connector.clock import SYSTEM_CLOCK
-from connector import event_loop
+from connector import interrupts
 from connector.config import Settings
+from connector.idv.service import IdvService, poll_once, start_if_enabled
+from connector.idv.stages import CheckEvent, Source, stage_of_event
 from connector.mapping.statuses import status_name
 from connector.runtime import Runtime
 from connector.sandbox.bigcommerce import BigCommerceSimulator
-from connector.sandbox.seed import SeedSpec, seed_store
+from connector.sandbox.seed import SeedSpec, SeededStore, seed_store
 from connector.sandbox.xseries import XSeriesSimulator
+from connector.values import CENT, parse_money
+
+AWAITING_FULFILLMENT = 11
+# Shown whenever a printed stock level is below zero (the demo's outlet is stocked so none is).
+NEGATIVE_STOCK_NOTE = (
+    "below zero: more units were sold online than the outlet had counted. The sale is recorded "
+    "anyway (the customer paid on BigCommerce) and the level stays below zero until a stock count "
+    "or a delivery is entered in X-Series."
+)
 
 
-def demo_settings(bc: BigCommerceSimulator, xs: XSeriesSimulator, database_url: str, start_at) -> Settings:
+def demo_settings(bc: BigCommerceSimulator, xs: XSeriesSimulator, database_url: str, start_at, *,
+                  id_verification: bool = False) -> Settings:
+    """Settings for the simulators. Tests and benchmarks share them; ID verification stays off (its
+    default) unless asked for, so their request counts are those of the mirror alone."""
     return Settings.model_validate({
         "bigcommerce": {"store_hash": bc.store_hash, "access_token": bc.access_token, "api_url": bc.base_url},
         "xseries": {"domain_prefix": xs.domain_prefix, "token": xs.token, "api_url": xs.base_url,
                     "outlet": "Main Outlet", "register": "Online Store"},
         "database_url": database_url,
         "sync": {"start_at": start_at, "interval_seconds": 60},
+        "id_verification": {"enabled": id_verification},
     })
 
 
@@ -36,7 +56,52 @@ def run_demo(*, orders: int = 40, seed: int = 7, db_path: str | None = None, out
     import sys
 
     out = out or sys.stdout
-    return event_loop.run(_demo(orders, seed, db_path, out))
+    return interrupts.run(_demo(orders, seed, db_path, out))
+
+
+def money(value) -> str:
+    """A money amount as a merchant reads it: Decimal, two decimals ("47.3000" → "47.30")."""
+    return str(parse_money(value).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def units(value: Decimal) -> str:
+    """A stock level: whole units print without decimals ("19", not "19.000")."""
+    value = Decimal(value)
+    return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
+
+
+@dataclass
+class Printer:
+    out: object
+    negative_stock: bool = False  # a stock level below zero was printed: explain it at the end
+
+    def line(self, text: str = "") -> None:
+        print(text, file=self.out)
+
+    def stock(self, before: Decimal, after: Decimal, width: int = 0) -> str:
+        self.negative_stock |= before < 0 or after < 0
+        delta = Decimal(after) - Decimal(before)
+        return f"{units(before):>{width}} → {units(after):>{width}} ({'+' if delta > 0 else ''}{units(delta)})"
+
+
+@dataclass
+class World:
+    bc: BigCommerceSimulator
+    xs: XSeriesSimulator
+    runtime: Runtime
+    idv: IdvService | None
+    seeded: SeededStore
+    p: Printer
+    syncs: int = 0
+
+    async def sync(self, note: str = "", indent: str = "") -> None:
+        """One `order-sync sync`: Real ID's metafields first, then the mirror (commands.sync_once)."""
+        await poll_once(self.idv)
+        report = await self.runtime.cycle().run()
+        self.syncs += 1
+        outcomes = ", ".join(f"{k.value} {v}" for k, v in sorted(report.outcomes.items())) or "nothing"
+        self.p.line(f"{indent}cycle {self.syncs}: {report.seen} orders read; {outcomes}; "
+                    f"{len(report.failed)} failed{note}")
 
 
 async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
@@ -46,27 +111,42 @@ async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
     # The demo store has one register; give the simulated X-Series a roomy quota so a large demo
     # does not wait out a 5-minute window.
     xs = XSeriesSimulator(clock=SYSTEM_CLOCK, rate_limit=100_000)
-    seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=start))
+    # Stocked for every order, so no level the demo prints goes below zero unexplained.
+    seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=start, stock_covers_orders=True))
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{db_path or Path(tmp) / 'order-sync-demo.db'}"
-        settings = demo_settings(bc, xs, database_url, start - timedelta(hours=1))
+        # ID verification on, as a store using Real ID has it: the walk-through needs it.
+        settings = demo_settings(bc, xs, database_url, start - timedelta(hours=1), id_verification=True)
         runtime = await Runtime.start(settings, bc_transport=bc.transport(), xs_transport=xs.transport())
+        # The demo prints every ID-verification decision and every order's sale itself; the INFO
+        # lines of the engine, the poll and the mirror would repeat them, time-stamped, in between
+        # (warnings and errors still show).
+        quiet = {name: logging.getLogger(name) for name in ("connector.idv", "connector.sync")}
+        levels = {name: log.level for name, log in quiet.items()}
+        for name, log in quiet.items():
+            log.setLevel(max(levels[name], logging.WARNING))
         try:
-            print(f"order-sync demo: {orders} BigCommerce orders in a simulated store, "
-                  f"X-Series outlet 'Main Outlet', register 'Online Store'\n", file=out)
-            report1 = await runtime.cycle().run()
-            changes = _merchant_changes(bc, runtime)
-            report2 = await runtime.cycle().run()
-            report3 = await runtime.cycle().run()
-            _print_report(out, bc, xs, runtime, seeded, [report1, report2, report3], changes)
+            p = Printer(out)
+            idv = await start_if_enabled(settings, runtime.bc, runtime.store)
+            w = World(bc, xs, runtime, idv, seeded, p)
+            p.line(f"order-sync demo: {orders} BigCommerce orders in a simulated store, "
+                   f"X-Series outlet 'Main Outlet', register 'Online Store', ID verification on\n")
+            await w.sync()
+            p.line("  then the merchant changes:\n    " + "\n    ".join(_merchant_changes(bc, runtime)))
+            await w.sync()
+            await _id_verification_walk(w)
+            await w.sync(" (nothing left to write)")
+            _print_report(w)
         finally:
+            for name, log in quiet.items():
+                log.setLevel(levels[name])
             await runtime.aclose()
             runtime.store.close()
     return 0
 
 
 def _merchant_changes(bc: BigCommerceSimulator, runtime: Runtime) -> list[str]:
-    """Between cycles: pay two pending orders, cancel two closed ones."""
+    """Between syncs: pay two pending orders, cancel two closed ones."""
     changes = []
     bindings = runtime.store.order_bindings(bc.orders.keys())
     pending = [i for i, b in sorted(bindings.items()) if b.bc_status_id == 1][:2]
@@ -74,7 +154,7 @@ def _merchant_changes(bc: BigCommerceSimulator, runtime: Runtime) -> list[str]:
     closed = sorted((i for i, b in bindings.items() if b.pos_state == "closed"),
                     key=lambda i: (bindings[i].bc_status_id not in (9, 11), i))[:2]
     for order_id in pending:
-        bc.set_status(order_id, 11)
+        bc.set_status(order_id, AWAITING_FULFILLMENT)
         changes.append(f"order {order_id}: Pending → Awaiting Fulfillment (paid)")
     for order_id in closed:
         before = status_name(bc.order(order_id)["status_id"])
@@ -83,18 +163,90 @@ def _merchant_changes(bc: BigCommerceSimulator, runtime: Runtime) -> list[str]:
     return changes
 
 
-def _print_report(out, bc, xs, runtime: Runtime, seeded, reports, changes) -> None:
-    store = runtime.store
+def _walk_candidate(w: World) -> tuple[int, dict] | None:
+    """An order awaiting fulfillment with one closed sale. Best: the sale's stock-counted products
+    were all stocked by the seed (its stock moves show, none from a level order-sync created);
+    small stores may have only orders with some or none of them."""
+    candidates = []
+    for order_id in sorted(w.bc.orders):
+        if w.bc.order(order_id)["status_id"] != AWAITING_FULFILLMENT:
+            continue
+        sales = w.xs.sales_for_source_id(str(order_id))
+        if len(sales) != 1 or sales[0]["status"] != "CLOSED":
+            continue
+        tracked = {line["product_id"] for line in sales[0]["line_items"]
+                   if w.xs.products[line["product_id"]]["has_inventory"]}
+        stocked = tracked & w.seeded.initial_stock.keys()
+        candidates.append(((not stocked, stocked != tracked, order_id), order_id, sales[0]))
+    return min(candidates, key=lambda c: c[0])[1:] if candidates else None
+
+
+def _sale_line(w: World, sale: dict) -> str:
+    total = money(sale["total_price"] + sale["total_tax"])
+    return f"sale {sale['invoice_number']} {sale['status']}, total {total}"
+
+
+async def _id_verification_walk(w: World) -> None:
+    """One order through Real ID: started → failed (sale voided) → a new check passes (new sale).
+
+    Each verdict goes through the same engine `order-sync id-check` and the webhook use (Order
+    Protection included); the syncs carry the statuses it writes into X-Series.
+    """
+    p = w.p
+    found = _walk_candidate(w)
+    p.line("\nID verification, one order (id_verification.enabled: true in the demo's config):")
+    if found is None or w.idv is None:
+        p.line("  no order awaiting fulfillment to walk through in this store")
+        return
+    order_id, first_sale = found
+    products = sorted({line["product_id"] for line in first_sale["line_items"]} & w.seeded.initial_stock.keys(),
+                      key=lambda pid: w.xs.products[pid]["sku"])
+    levels = {pid: w.xs.stock(pid) for pid in products}
+    order = w.bc.order(order_id)
+    p.line(f"  order {order_id}, {status_name(order['status_id'])}, total {money(order['total_inc_tax'])}: "
+           f"{_sale_line(w, first_sale)}")
+
+    def stock_moves(verb: str) -> str:
+        moves = []
+        for pid in products:
+            after = w.xs.stock(pid)
+            moves.append(f"{w.xs.products[pid]['sku']} {p.stock(levels[pid], after)}")
+            levels[pid] = after
+        return f"     stock {verb}: " + (", ".join(moves) or "(none of its products is counted at the outlet)")
+
+    async def check(step: int, check_id: str, event: str) -> None:
+        decision = await w.idv.engine.handle(CheckEvent(
+            order_id=order_id, event=event, stage=stage_of_event(event), check_id=check_id,
+            occurred_at=SYSTEM_CLOCK.now(), source=Source.CLI))
+        before, after = (status_name(s) if s is not None else "?" for s in (decision.before, decision.after))
+        p.line(f"  {step}. Real ID check {check_id} {event}: BigCommerce status {before} → {after} "
+               f"({decision.outcome.label})")
+
+    first = f"rid-{order_id}-1"
+    await check(1, first, "started")  # the customer is sending photos
+    await w.sync(indent="     ")
+    p.line(f"     {_sale_line(w, w.xs.sales[first_sale['id']])} (unchanged)")
+    await check(2, first, "failed")
+    await w.sync(indent="     ")
+    p.line(f"     {_sale_line(w, w.xs.sales[first_sale['id']])}")
+    p.line(stock_moves("back"))
+    await check(3, f"rid-{order_id}-2", "passed")  # a new check: the customer tried again
+    await w.sync(indent="     ")
+    new_sales = [s for s in w.xs.sales_for_source_id(str(order_id)) if s["id"] != first_sale["id"]]
+    for sale in new_sales:
+        p.line(f"     new {_sale_line(w, sale)}; {first_sale['invoice_number']} stays "
+               f"{w.xs.sales[first_sale['id']]['status']}")
+    p.line(stock_moves("out again"))
+    p.line("")
+
+
+def _print_report(w: World) -> None:
+    p, bc, xs, store = w.p, w.bc, w.xs, w.runtime.store
     bindings = store.order_bindings(bc.orders.keys())
-    for n, report in enumerate(reports, 1):
-        outcomes = ", ".join(f"{k.value} {v}" for k, v in sorted(report.outcomes.items())) or "nothing"
-        print(f"cycle {n}: {report.seen} orders read; {outcomes}; {len(report.failed)} failed", file=out)
-        if n == 1 and changes:
-            print("  then the merchant changes:\n    " + "\n    ".join(changes), file=out)
-    print(file=out)
-    header = f"{'order':>6}  {'BigCommerce status':<30} {'POS state':<13} {'sale':<10} {'invoice':<9} {'total':>10}"
-    print(header, file=out)
-    print("-" * len(header), file=out)
+    header = (f"{'order':>6}  {'BigCommerce status':<30} {'POS state':<13} {'sale':<10} {'invoice':<10} "
+              f"{'total':>10}")
+    p.line("\n" + header)
+    p.line("-" * len(header))
     for order_id in sorted(bc.orders):
         order = bc.order(order_id)
         b = bindings.get(order_id)
@@ -104,33 +256,39 @@ def _print_report(out, bc, xs, runtime: Runtime, seeded, reports, changes) -> No
         if label != status:
             status = f"{status} ({label})"
         sale_status = sale["status"] if sale else "—"
-        print(f"{order_id:>6}  {status[:30]:<30} {(b.pos_state if b else 'unseen'):<13} {sale_status:<10} "
-              f"{(b.invoice_number if b and b.sale_id else ''):<9} {order['total_inc_tax']:>10}", file=out)
+        p.line(f"{order_id:>6}  {status[:30]:<30} {(b.pos_state if b else 'unseen'):<13} {sale_status:<10} "
+               f"{(b.invoice_number if b and b.sale_id else ''):<10} {money(order['total_inc_tax']):>10}")
     counts = Counter(b.pos_state for b in bindings.values())
-    print("\nsales by POS state: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=out)
+    p.line("\nsales by POS state: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    by_status = Counter(s["status"] for s in xs.sales.values())
+    p.line(f"X-Series sales ({len(xs.sales)}, a voided sale is kept when its order gets a new one): "
+           + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
 
-    created = [p for p in store.product_bindings() if p.created]
-    print(f"\nproducts created in X-Series ({len(created)}):", file=out)
-    for p in sorted(created, key=lambda p: p.sku)[:25]:
-        print(f"  {p.sku}", file=out)
+    created = [b for b in store.product_bindings() if b.created]
+    p.line(f"\nproducts created in X-Series ({len(created)}):")
+    for b in sorted(created, key=lambda b: b.sku)[:25]:
+        p.line(f"  {b.sku}")
     if len(created) > 25:
-        print(f"  … and {len(created) - 25} more", file=out)
+        p.line(f"  … and {len(created) - 25} more")
 
-    print("\nstock moves at 'Main Outlet' (tracked products):", file=out)
-    moves = []
-    for product_id, before in sorted(seeded.initial_stock.items()):
-        after = xs.stock(product_id)
-        if after != before:
-            moves.append((xs.products[product_id]["sku"], before, after))
-    for sku, before, after in sorted(moves)[:25]:
-        print(f"  {sku:<24} {before:>6} → {after:>6} ({after - before:+})", file=out)
-    if len(moves) > 25:
-        print(f"  … and {len(moves) - 25} more", file=out)
+    moves = [(xs.products[pid]["sku"], before, xs.stock(pid))
+             for pid, before in sorted(w.seeded.initial_stock.items()) if xs.stock(pid) != before]
+    print_stock_moves(p, moves)
     failures = store.failures()
     if failures:
-        print(f"\nfailed orders ({len(failures)}):", file=out)
+        p.line(f"\nfailed orders ({len(failures)}):")
         for f in failures:
-            print(f"  order {f.bc_order_id} at {f.step}: {f.reason}", file=out)
-    writes = len(xs.request_log.writes())
-    print(f"\nX-Series writes: {writes}; BigCommerce requests: {len(bc.request_log)}; "
-          f"audit entries: {store.count_audit()}", file=out)
+            p.line(f"  order {f.bc_order_id} at {f.step}: {f.reason}")
+    p.line(f"\nX-Series writes: {len(xs.request_log.writes())}; BigCommerce requests: {len(bc.request_log)}; "
+           f"audit entries: {store.count_audit()}")
+
+
+def print_stock_moves(p: Printer, moves: list[tuple[str, Decimal, Decimal]]) -> None:
+    """Stock before → after the demo per stocked product; the note if any level printed is below zero."""
+    p.line("\nstock at 'Main Outlet', before → after (tracked products, units; stocked for the seeded orders):")
+    for sku, before, after in sorted(moves)[:25]:
+        p.line(f"  {sku:<24} {p.stock(before, after, width=6)}")
+    if len(moves) > 25:
+        p.line(f"  … and {len(moves) - 25} more")
+    if p.negative_stock:
+        p.line("  " + NEGATIVE_STOCK_NOTE)

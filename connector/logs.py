@@ -13,6 +13,9 @@ current_order_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("c
 
 _secrets: list[str] = []
 
+# The levels --log-level accepts (any case); anything else is refused by argparse (exit 2).
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 def register_secrets(values: list[str]) -> None:
     """Values that must never reach a log line (tokens, webhook secrets)."""

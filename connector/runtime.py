@@ -2,25 +2,17 @@
 
 The CLI, the scheduler, the demo and the tests all build the connector here, so there is exactly
 one way the pieces are put together. Transports can be injected to run against the simulators;
-otherwise both clients talk over the HTTP/1.1 engine (connector.clients.http11_engine), which
-ApiTransport drives directly, without httpx in between: about half the client CPU per request
-of the aiohttp engine (0.14 against 0.30 ms with 16 requests in flight, under uvloop).
-http_engine="aiohttp" (the fallback, and the measured comparison) and "httpx" (httpx's own
-engine) remain selectable.
+otherwise both clients send through httpx's own transport.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 from dataclasses import dataclass
 
 import httpx
 
-from connector.clients.aiohttp_transport import AiohttpTransport
 from connector.clients.bigcommerce import BigCommerceClient
-from connector.clients.direct_engine import DirectEngine
-from connector.clients.http11_engine import Http11Engine
 from connector.clients.transport import RetryPolicy
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_pacer import XSeriesPacer
@@ -32,11 +24,6 @@ from connector.store.repository import Store
 from connector.sync.cycle import SyncCycle
 from connector.sync.order_mirror import MirrorDeps
 from connector.sync.pos_refs import resolve_pos_refs
-
-# Engines ApiTransport drives directly, one instance (one connection pool) per API.
-_DIRECT_ENGINES: dict[str, type[DirectEngine]] = {"http11": Http11Engine, "aiohttp": AiohttpTransport}
-HTTP_ENGINES = frozenset({*_DIRECT_ENGINES, "httpx"})
-
 
 @dataclass
 class Runtime:
@@ -52,22 +39,13 @@ class Runtime:
         cls,
         settings: Settings,
         *,
-        bc_transport: httpx.AsyncBaseTransport | DirectEngine | None = None,
-        xs_transport: httpx.AsyncBaseTransport | DirectEngine | None = None,
+        bc_transport: httpx.AsyncBaseTransport | None = None,
+        xs_transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
         retry: RetryPolicy | None = None,
         store: Store | None = None,
         xs_window_seconds: float | None = None,
-        http_engine: str = "http11",
     ) -> "Runtime":
-        if http_engine not in HTTP_ENGINES:
-            raise ValueError(f"http_engine must be one of {sorted(HTTP_ENGINES)}, not {http_engine!r}")
-        engine = _DIRECT_ENGINES.get(http_engine)
-        if engine is not None:
-            # One engine (one connection pool) per API. Given a direct engine, ApiTransport skips
-            # httpx; "httpx" leaves httpx.AsyncClient on its default engine.
-            bc_transport = bc_transport or engine()
-            xs_transport = xs_transport or engine()
         tables = MappingTables.load(settings.mappings_path())
         store = store or Store.open(settings.database_url, clock=clock)
         bc = BigCommerceClient(
@@ -87,10 +65,6 @@ class Runtime:
         except BaseException:
             await asyncio.gather(bc.aclose(), xs.aclose())
             raise
-        # What exists now (modules, settings, tables, clients, pools) lives as long as the process.
-        # Frozen, the cyclic collector stops rescanning it at every older-generation collection
-        # during a long import: about half its cost (≈ 25 µs per order, issue 6's CPU budget).
-        gc.freeze()
         return cls(settings=settings, store=store, bc=bc, xs=xs, tables=tables, refs=refs)
 
     def deps(self) -> MirrorDeps:

@@ -1,9 +1,10 @@
 """`order-sync run`: the daemon.
 
 APScheduler (3.x) runs one sync cycle every sync.interval_seconds: never two at once
-(max_instances=1), missed runs coalesced into one. SIGTERM/SIGINT set a stop flag: the cycle in
-hand finishes the orders it has started (none is left half-written), starts no new one, and the
-process exits 0. Errors of a cycle are logged and the next cycle tries again: the daemon does not die
+(max_instances=1), missed runs coalesced into one. SIGTERM/SIGINT set the stop event
+(connector.interrupts): the cycle in hand starts no new order, its rate-limit and back-off waits end
+at once, the orders it has started finish their writes within the grace (else they are left as a
+crash would leave them, for the next run to settle), and the process exits 0 (130 after Ctrl-C). Errors of a cycle are logged and the next cycle tries again: the daemon does not die
 on bad input, an API outage or a revoked token.
 
 With id_verification.enabled, each cycle first polls Real ID's metafields, and the daemon serves
@@ -14,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connector.config import Settings
-from connector import event_loop
+from connector import interrupts
 from connector.errors import ApiError, CredentialsError
 from connector.idv.server import WebhookServer
 from connector.idv.service import IdvService, poll_once, start_if_enabled
@@ -61,16 +61,25 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
     idle = asyncio.Event()
     idle.set()
+    running: set[asyncio.Task] = set()  # the cycle in progress, to cut off when the grace is over
 
     async def cycle() -> None:
         if stop.is_set():
             return
         idle.clear()
+        task = asyncio.current_task()
+        running.add(task)
         try:
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
             await poll_once(idv)
             report = await runtime.cycle(stop_event=stop).run()
             log.info("cycle: %d seen, %d written, %d failed", report.seen, report.written, len(report.failed))
+        except (interrupts.Stopping, asyncio.CancelledError):
+            # A wait cut short, or the grace over: the stop's doing, not an error (APScheduler would
+            # log either as a crash of the job). The cursor has not passed what was left.
+            if not stop.is_set():
+                raise
+            log.info("cycle stopped; the next one goes on from the cursor")
         except CredentialsError as exc:
             log.error("cycle stopped, credentials rejected (fix them; retrying next cycle): %s", exc)
         except ApiError as exc:  # an API down: a known condition, no traceback needed
@@ -78,6 +87,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
         except Exception:  # the daemon must survive anything a cycle meets
             log.exception("cycle failed; the next one will try again")
         finally:
+            running.discard(task)
             idle.set()
 
     scheduler.add_job(
@@ -94,7 +104,18 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
         # cancels a running job on shutdown, which would cut an order off between its sale write
         # and its binding. Paused, it starts no new cycle meanwhile.
         scheduler.pause()
-        await idle.wait()
+        try:
+            await idle.wait()
+        except asyncio.CancelledError:
+            # The grace after the signal is over (connector.interrupts): the cycle's orders still
+            # in hand are cut off now, before the clients close under them; the next run settles
+            # them as after a crash.
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running)
+            scheduler.shutdown(wait=False)
+            raise
         scheduler.shutdown(wait=False)
     finally:
         if webhook is not None:
@@ -119,10 +140,7 @@ async def _start_id_verification(settings: Settings, runtime: Runtime) -> tuple[
 
 def run_daemon(settings: Settings) -> int:
     async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        return await daemon(settings, stop)
+        return await daemon(settings, interrupts.stop_event())
 
-    return event_loop.run(main())
+    # SIGTERM is how a service manager stops the daemon: its normal end, exit 0.
+    return interrupts.run(main(), sigterm_exit=0)

@@ -45,16 +45,36 @@ def load_yaml(path: Path | str, text: str | None = None) -> LocatedYaml:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+        raise ConfigError(_syntax_error(path, exc)) from None
     located = LocatedYaml(path=path, data=None)
     if node is None:
         located.data = {}
         return located
     located.data = _convert(node, (), located)
     return located
+
+
+def _syntax_error(path: Path, exc: yaml.YAMLError) -> str:
+    """'file:line: YAML syntax error: …' naming the line that is wrong.
+
+    PyYAML reports where it gave up (problem_mark). For an unclosed [ ], { } or quote that is the
+    next line or the end of the file, while the mistake is where the bracket or quote opened: its
+    context_mark ("while parsing a flow sequence", "while scanning a quoted scalar"). Other contexts
+    ("while parsing a block mapping") start at the enclosing section, so there the problem mark is
+    the better line."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    context = getattr(exc, "context", None) or ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    opened_here = context_mark is not None and (
+        context.startswith("while parsing a flow") or context.startswith("while scanning a"))
+    if opened_here:
+        detail = f"{context} opened on this line: {problem}"
+        if problem_mark is not None and problem_mark.line != context_mark.line:
+            detail += f" (noticed at line {problem_mark.line + 1})"
+        return f"{path}:{context_mark.line + 1}: YAML syntax error: {detail}"
+    where = f"{path}:{problem_mark.line + 1}" if problem_mark is not None else str(path)
+    return f"{where}: YAML syntax error: {problem}"
 
 
 def _convert(node: yaml.Node, loc: Path_, out: LocatedYaml) -> Any:

@@ -7,6 +7,7 @@ wrapped to inject their transports); the daemon runs as a real process against a
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from datetime import timedelta
@@ -49,7 +50,9 @@ class Shop:
         monkeypatch.setattr(Runtime, "start", classmethod(start_on_simulators))
 
     def write_config(self, *, extra_xseries: str = "", bc_token: str = "${TEST_BC_TOKEN}") -> None:
-        start_at = (SYSTEM_CLOCK.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # Two hours back: the orders of a test are placed an hour ago, and a first run may reach at
+        # most 24 hours back (further is the historical import).
+        start_at = (SYSTEM_CLOCK.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.config.write_text(
             "bigcommerce:\n"
             "  store_hash: abc123\n"
@@ -185,3 +188,5 @@ def test_run_daemon_mirrors_then_stops_cleanly_on_sigterm(tmp_path):
         sandbox.stop()
     assert daemon.returncode == 0, err[-3000:]
     assert stopped_after < 5 and "daemon stopped" in err
+    # One INFO line per order written (issue 14 §6).
+    assert re.search(r"INFO +connector\.sync: order \d+: sale BC-\d+ created (CLOSED|ONACCOUNT|VOIDED)", err), err[-3000:]

@@ -77,6 +77,29 @@ def test_yaml_syntax_error_has_line(tmp_path):
     assert "config.yaml:" in str(err.value) and "syntax" in str(err.value)
 
 
+@pytest.mark.parametrize("broken, wrong_line", [
+    # An unclosed [ or quote: PyYAML notices on a later line; the line to fix is where it opened.
+    ("  interval_seconds: [30\n  overlap_seconds: 10\n  max_attempts: 3\n", 11),
+    ("  interval_seconds: '30\n  overlap_seconds: 10\n", 11),
+    # A key indented one space too far is wrong on its own line.
+    ("  interval_seconds: 30\n   overlap_seconds: 10\n", 12),
+])
+def test_yaml_syntax_error_names_the_line_that_is_wrong(tmp_path, broken, wrong_line):
+    text = GOOD.split("sync:\n")[0] + "sync:\n" + broken
+    assert text.splitlines()[9] == "sync:"
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text), environ=ENV)
+    assert f"config.yaml:{wrong_line}: YAML syntax error" in str(err.value), str(err.value)
+
+
+def test_token_key_names_the_variable_the_file_uses(tmp_path):
+    s = load_settings(write(tmp_path, GOOD), environ=ENV)
+    assert s.token_key("BigCommerce") == "bigcommerce.access_token (${BC_TOKEN})"
+    assert s.token_key("X-Series") == "xseries.token (${XS_TOKEN})"
+    inline = load_settings(write(tmp_path, GOOD.replace("${XS_TOKEN}", "literal-token")), environ=ENV)
+    assert inline.token_key("X-Series") == "xseries.token"  # no variable to name, and never the value
+
+
 def test_duplicate_key_is_an_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_settings(write(tmp_path, GOOD + "database_url: sqlite:///y.db\n"), environ=ENV)

@@ -1,45 +1,35 @@
-"""The one HTTP transport both API clients stand on.
+"""The one HTTP transport both API clients stand on, over httpx.AsyncClient.
 
 It owns, for every call of an API: the base URL and auth headers, rate-limit pacing (a RatePacer
 per API, shared by all calls so concurrent requests respect one quota), jittered exponential
-retries, and the mapping of HTTP failures to the error types in connector.errors. Clients above it
-only build paths and parse bodies.
+retries, limits on what an answer may cost (size, time), and the mapping of HTTP failures to the
+error types in connector.errors. Clients above it only build paths and parse bodies.
 
 Retry rules, the part that decides whether an order can be duplicated:
 - reads, and writes the caller marks safe_to_repeat, are retried on 429, 5xx and connection errors;
 - any request is retried when it provably never reached the server (connect error / connect
   timeout) or was refused with 429 (the server did not apply it);
-- a write that is not safe to repeat and whose outcome is unknown (timeout or connection lost after
-  sending, or a 5xx answer) raises UnknownWriteOutcome and is never retried here;
-- 401/403 raise CredentialsError at once.
+- a write that is not safe to repeat and whose outcome is unknown (timeout, connection lost or an
+  answer cut off after sending, a 5xx or a 3xx answer) raises UnknownWriteOutcome, never retried;
+- 401/403 raise CredentialsError at once; a 3xx is never read as a success.
 
-Two ways to the wire. Given a direct engine (connector.clients.direct_engine.DirectEngine: the
-HTTP/1.1 engine of connector.clients.http11_engine in production, or the aiohttp one), requests
-skip httpx: the URL, query string, JSON body and headers are built here, byte for byte what httpx
-would have sent, and the engine answers with a light DirectResponse. httpx's models were more than
-half of the client CPU per request, against a budget of 1 ms per order. Given any other engine
-(httpx's own, the simulators' ASGI transport, respx), requests go through an httpx.AsyncClient as
-always. All raise the same httpx exception types, so the rules above are applied identically;
-callers read either response through the ApiResponse protocol.
+Requests go out on httpx's own transport: proxies and CAs come from the environment the way httpx
+documents (HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE). Tests inject the simulators' ASGI transport.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 import logging
 import random
-import re
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlencode
 
 import httpx
-from multidict import CIMultiDict
 
 from connector import USER_AGENT
-from connector.clients.direct_engine import DirectEngine
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.errors import (
     ApiError,
@@ -53,44 +43,32 @@ from connector.errors import (
 log = logging.getLogger("connector.http")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# No answer of either API comes near this (an order page of 250 orders is about 2 MiB); a larger
+# one is a misbehaving server or a proxy's error page, and would only cost memory.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# Connections per API. The quotas allow a few requests a second (X-Series ~1.2 per register):
+# four keep them busy (at 0.3 s a call, 13 calls a second, ten registers' worth). More only cost
+# CPU: httpcore's pool scans its connections about n² times per request (a quarter of the
+# import's CPU with httpx's default of 100).
+MAX_CONNECTIONS = 4
+_JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
 
 
-class ResponseHeaders(Protocol):
-    """Case-insensitive response headers: httpx.Headers, or aiohttp's CIMultiDictProxy."""
+@dataclass(slots=True)
+class ApiResponse:
+    """A 2xx answer, read whole: what ApiTransport.request returns."""
 
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-    def __getitem__(self, key: str) -> str: ...
-
-    def __contains__(self, key: object) -> bool: ...
-
-
-class SentRequestInfo(Protocol):
-    @property
-    def method(self) -> str: ...
-
-
-class ApiResponse(Protocol):
-    """What ApiTransport.request returns and callers may use: httpx.Response on the httpx path,
-    connector.clients.direct_response.DirectResponse on the direct one. Nothing else of
-    httpx.Response is guaranteed."""
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    request: httpx.Request
 
     @property
-    def status_code(self) -> int: ...
+    def text(self) -> str:
+        return self.content.decode(_charset(self.headers.get("Content-Type")), "replace")
 
-    @property
-    def headers(self) -> ResponseHeaders: ...
-
-    @property
-    def content(self) -> bytes: ...
-
-    @property
-    def text(self) -> str: ...
-
-    @property
-    def request(self) -> SentRequestInfo: ...
-
-    def json(self, **kwargs: Any) -> Any: ...
+    def json(self, **kwargs: Any) -> Any:
+        return jsonlib.loads(self.content, **kwargs)
 
 
 class RatePacer(Protocol):
@@ -152,38 +130,22 @@ class TransportStats:
         return sum(self.requests.values())
 
 
+class _TooLarge(Exception):
+    pass
+
+
 # Errors raised by httpx before any byte of the request reached the server: always safe to retry.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Errors after the request may have been received: the outcome of a write is unknown.
+# Errors after the request may have been received: the outcome of a write is unknown. TimeoutError
+# is the per-attempt deadline (a server trickling its answer a byte at a time).
 _MAYBE_SENT = (
     httpx.ReadTimeout,
     httpx.WriteTimeout,
     httpx.ReadError,
     httpx.WriteError,
     httpx.RemoteProtocolError,
+    TimeoutError,
 )
-
-# What httpx.AsyncClient puts on every request before the client's own headers override them.
-# Accept-Encoding is what httpx advertises without the optional brotli/zstandard packages, and what
-# both direct engines decode with the standard library.
-_HTTPX_BASE_HEADERS = {
-    "Accept": "*/*",
-    "Accept-Encoding": "gzip, deflate",
-    "Connection": "keep-alive",
-}
-_JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
-# A path httpx appends to the base URL unchanged: rooted (but not '//', which httpx reads as a
-# host), made only of characters it leaves as they are (RFC 3986 unreserved + sub-delims, ':',
-# '@', '/'; so no '%', '?', '#'). Dot segments are excluded separately (see _url).
-_PLAIN_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
-
-
-class _NeverSends(httpx.AsyncBaseTransport):
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        raise AssertionError("the URL factory of the direct path never sends")
-
-
-_NEVER_SENDS = _NeverSends()
 
 
 class ApiTransport:
@@ -196,61 +158,34 @@ class ApiTransport:
         pacer: RatePacer | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        http_transport: httpx.AsyncBaseTransport | DirectEngine | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
+        deadline: float | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.api = api
         self.pacer = pacer or NoPacing()
         self.retry = retry or RetryPolicy()
         self.clock = clock
         self.stats = TransportStats()
-        all_headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **headers}
-        self._timeout = timeout
-        self._client: httpx.AsyncClient | None = None
-        self._direct: DirectEngine | None = None
-        if isinstance(http_transport, DirectEngine):
-            self._direct = http_transport
-            # Never sends anything (nor is closed): builds the URLs of unusual paths (see _url)
-            # exactly as httpx would. Given a dummy engine so that httpx creates no pool of its own.
-            self._url_factory = httpx.AsyncClient(
-                base_url=base_url.rstrip("/"), transport=_NEVER_SENDS, trust_env=False,
-            )
-            # The base URL as httpx normalises it (host case, default port, trailing '/').
-            base = self._url_factory.base_url
-            # The fast path appends paths to this string; a base URL with a query is left to httpx.
-            self._base_prefix: str | None = (
-                str(base.copy_with(raw_path=base.raw_path))
-                if not base.query and not base.fragment and base.raw_path.endswith(b"/") else None
-            )
-            # The headers httpx would send (its defaults, overridden by ours), built once.
-            merged = CIMultiDict(_HTTPX_BASE_HEADERS)
-            for name, value in all_headers.items():
-                merged[name] = value
-            self._headers = merged
-            self._json_headers = CIMultiDict(merged)
-            self._json_headers.update(_JSON_CONTENT_TYPE)
-        else:
-            self._client = httpx.AsyncClient(
-                base_url=base_url.rstrip("/"),
-                headers=all_headers,
-                transport=http_transport,
-                timeout=timeout,
-            )
-
-    @property
-    def engine(self) -> httpx.AsyncBaseTransport | DirectEngine:
-        """The engine requests go out on: a direct one, or the httpx client's."""
-        if self._direct is not None:
-            return self._direct
-        assert self._client is not None
-        return self._client._transport
+        # timeout bounds each phase (connect, each read, each write); the deadline bounds the
+        # whole attempt, which the phase timeouts alone do not: a byte every 29 s resets them.
+        self.deadline = deadline if deadline is not None else 4 * timeout
+        self.max_response_bytes = max_response_bytes
+        # transport=None: httpx builds its own AsyncHTTPTransport, with the environment's proxies
+        # and CA bundle (trust_env). Redirects are not followed: an API never redirects a call.
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT, **headers},
+            transport=http_transport,
+            timeout=timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
+        )
+        self.host = self.client.base_url.host
 
     async def aclose(self) -> None:
-        if self._direct is not None:
-            await self._direct.aclose()
-        else:
-            assert self._client is not None
-            await self._client.aclose()
+        await self.client.aclose()
 
     async def __aenter__(self) -> "ApiTransport":
         return self
@@ -268,27 +203,18 @@ class ApiTransport:
         json_bytes: bytes | None = None,
         safe_to_repeat: bool | None = None,
     ) -> ApiResponse:
-        """Send one logical request, retrying as the module docstring says. Returns a 2xx response.
+        """Send one logical request, retrying as the module docstring says. Returns a 2xx answer.
 
-        The JSON body is either `json` (a value, encoded here) or `json_bytes`, a document the caller
-        already encoded: a sale is serialized once for both its binding and its request (issue 6)."""
+        The JSON body is either `json` (a value, encoded here) or `json_bytes` (already encoded:
+        the clients' write models serialize themselves)."""
         method = method.upper()
         repeatable = method in SAFE_METHODS if safe_to_repeat is None else safe_to_repeat
         if json is not None and json_bytes is not None:
             raise ValueError("give the body as json or as json_bytes, not both")
-        direct = self._direct
-        if direct is not None:
-            # Encoded once for all attempts; httpx would encode the same bytes on every attempt.
-            url = self._url(path, params)
-            if json_bytes is not None:
-                body, headers = json_bytes, self._json_headers
-            elif json is None:
-                body, headers = None, self._headers
-            else:
-                body = jsonlib.dumps(
-                    json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-                ).encode("utf-8")
-                headers = self._json_headers
+        request = self.client.build_request(
+            method, path, params=params, json=json, content=json_bytes,
+            headers=_JSON_CONTENT_TYPE if json_bytes is not None else None,
+        )
         attempt = 0
         rate_limit_waits = 0
         while True:
@@ -296,44 +222,46 @@ class ApiTransport:
             await self.pacer.before_request()
             self.stats.requests[f"{method} {_family(path)}"] += 1
             try:
-                if direct is not None:
-                    response: ApiResponse = await direct.send(method, url, body, headers, self._timeout)
-                else:
-                    assert self._client is not None
-                    if json_bytes is not None:
-                        response = await self._client.request(
-                            method, path, params=params, content=json_bytes, headers=_JSON_CONTENT_TYPE)
-                    else:
-                        response = await self._client.request(method, path, params=params, json=json)
+                response = await self._attempt(request)
             except _NOT_SENT as exc:
-                error = exc
                 if attempt < self.retry.max_attempts:
                     await self._backoff(attempt, method, path, f"{type(exc).__name__} (not sent)")
                     continue
                 raise TransientApiError(
-                    f"connection failed after {attempt} attempts: {type(error).__name__}",
+                    f"could not connect to {self.host} after {attempt} attempts: {_describe(exc)}",
                     api=self.api, method=method, path=path,
                 ) from exc
             except _MAYBE_SENT as exc:
                 if not repeatable:
                     raise UnknownWriteOutcome(
-                        f"no answer to a write that is not safe to repeat ({type(exc).__name__});"
-                        " look the object up before writing again",
+                        f"no complete answer from {self.host} to a write that is not safe to repeat"
+                        f" ({_describe(exc)}); look the object up before writing again",
                         api=self.api, method=method, path=path,
                     ) from exc
                 if attempt < self.retry.max_attempts:
                     await self._backoff(attempt, method, path, type(exc).__name__)
                     continue
                 raise TransientApiError(
-                    f"no answer after {attempt} attempts: {type(exc).__name__}",
+                    f"no complete answer from {self.host} after {attempt} attempts: {_describe(exc)}",
                     api=self.api, method=method, path=path,
                 ) from exc
+            except _TooLarge as exc:
+                error = UnknownWriteOutcome if not repeatable else PermanentApiError
+                raise error(str(exc), api=self.api, method=method, path=path) from exc
 
             self.pacer.after_response(response)
             status = response.status_code
             log.debug("%s %s %s -> %s (attempt %d)", self.api, method, path, status, attempt)
-            if status < 400:
+            if 200 <= status < 300:
                 return response
+            if 300 <= status < 400:
+                # Never a success: the body is not the API's answer. A write that was redirected
+                # may still have been applied (303 See Other), so its outcome is unknown.
+                where = response.headers.get("Location", "?")
+                message = (f"{self.host} answered {status} redirecting to {where}; check the api_url"
+                           " in the configuration")
+                error = UnknownWriteOutcome if not repeatable else PermanentApiError
+                raise error(message, api=self.api, method=method, path=path, status=status)
 
             if status == 429:
                 self.stats.rate_limited += 1
@@ -379,18 +307,30 @@ class ApiTransport:
                 body=_body(response),
             )
 
-    def _url(self, path: str, params: dict[str, Any] | list[tuple[str, Any]] | None) -> str:
-        """The URL httpx.AsyncClient(base_url=...).request(path, params=...) would send to."""
-        if (self._base_prefix is not None and _PLAIN_PATH.fullmatch(path)
-                and "/." not in path):
-            url = self._base_prefix + path.lstrip("/")
-            if params is None:
-                return url
-            query = encode_query(params)
-            return url if query is None else f"{url}?{query}"
-        # Anything unusual (escapes to normalise, dot segments, a query already in the path, an
-        # absolute URL): httpx builds it, as its client would have.
-        return str(self._url_factory.build_request("GET", path, params=params).url)
+    async def _attempt(self, request: httpx.Request) -> ApiResponse:
+        """One exchange, read whole within the deadline and the size cap."""
+        async with asyncio.timeout(self.deadline):
+            response = await self.client.send(request, stream=True)
+            try:
+                content = await self._read(response)
+            finally:
+                await response.aclose()
+        return ApiResponse(response.status_code, response.headers, content, request)
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        """The body as decoded, refused as soon as it passes the cap (a gzip bomb included: the
+        count is of decoded bytes), never buffered beyond it."""
+        limit = self.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and len(declared) < 20 and int(declared) > limit:
+            raise _TooLarge(f"{self.host} announced an answer of {declared} bytes; the limit is {limit}")
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge(f"the answer from {self.host} passed the limit of {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _backoff(self, attempt: int, method: str, path: str, why: str) -> None:
         delay = self.retry.backoff(attempt)
@@ -399,39 +339,19 @@ class ApiTransport:
         await self.clock.sleep(delay)
 
 
-def encode_query(params: Mapping[str, Any] | list[tuple[str, Any]] | tuple) -> str | None:
-    """The query string httpx.QueryParams(params) encodes to; None when httpx would send no '?'.
-
-    httpx's rules, kept here so that both ways to the wire send the same bytes: items are grouped
-    by name in first-seen order (a list [("a", 1), ("b", 2), ("a", 3)] goes out as a=1&a=3&b=2);
-    in a mapping a list or tuple value is repeated; True/False/None become "true"/"false"/"";
-    everything is then percent-encoded by urllib's urlencode (space as '+', and '+' - a UTC
-    offset's - as %2B, so that it is not read as a space).
-    """
-    if isinstance(params, (list, tuple)):
-        by_key: dict[Any, list[Any]] = {}
-        for item in params:
-            by_key.setdefault(item[0], []).append(item[1])
-    elif isinstance(params, Mapping) and not isinstance(params, httpx.QueryParams):
-        by_key = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in params.items()}
-    else:  # a query string or QueryParams: not what the clients pass, but httpx takes them
-        parsed = httpx.QueryParams(params)
-        return str(parsed) if parsed else None
-    grouped = {str(k): [_primitive(v) for v in values] for k, values in by_key.items()}
-    if not grouped:
-        return None
-    return urlencode([(key, value) for key, values in grouped.items() for value in values])
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, TimeoutError):
+        text = "the attempt's deadline passed"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _primitive(value: Any) -> str:
-    # httpx's primitive_value_to_str.
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return ""
-    return str(value)
+def _charset(content_type: str | None) -> str:
+    for part in (content_type or "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip('"')
+    return "utf-8"
 
 
 def _family(path: str) -> str:
@@ -447,8 +367,8 @@ def _looks_like_uuid(part: str) -> bool:
 def _body(response: ApiResponse) -> object:
     try:
         return response.json()
-    except ValueError:
-        return response.text[:500]
+    except (ValueError, LookupError):
+        return response.content[:500].decode("utf-8", "replace")
 
 
 def _summary(response: ApiResponse) -> str:

@@ -225,16 +225,14 @@ class XSeriesClient:
         # (Lightspeed's Sales 101, the Postman collection), it carries source/source_id and the
         # invoice_number our duplicate lookup relies on, current third-party clients still post
         # there, and it accepts both the legacy `status` and the new `state` + attributes. The
-        # body shape is confined to RegisterSale (and register_sale_document, held equal to it)
-        # and these methods, thin adapters that can be swapped for /api/{YYYY-MM}/sales (§8.6)
-        # when the un-dated path is retired.
+        # body shape is confined to RegisterSale and these methods, thin adapters that can be
+        # swapped for /api/{YYYY-MM}/sales (§8.6) when the un-dated path is retired.
         return await self.create_sale_document(sale.to_json())
 
     async def create_sale_document(self, encoded: bytes, *, answer: type[A] = Sale) -> A:
-        """create_sale for a body already encoded as a JSON document without an id (the order
-        path builds it as a plain document: connector.mapping.register_sale). The same request,
-        the same rule: never retried on an unknown outcome. answer: the model the answer is read
-        into — Sale, or WrittenSale when only the sale's id and state are needed."""
+        """create_sale for a body already encoded (the order path keeps the same bytes in the sale's
+        binding): never retried on an unknown outcome. answer: the model the answer is read into
+        — Sale, or WrittenSale when only the sale's id and state are needed."""
         return await self._post_encoded_sale(encoded, safe_to_repeat=False, answer=answer)
 
     async def update_sale(self, sale: RegisterSale, *, encoded: bytes | None = None,

@@ -68,12 +68,6 @@ def _sale_date_out(value: datetime) -> str:
         return utc.strftime("%Y-%m-%d %H:%M:%S")
     return utc.replace(tzinfo=None).isoformat(" ", "seconds")
 
-
-# The wire forms, for a body built as a plain document (connector.mapping.register_sale): the same
-# functions the write models serialize with, so the two cannot drift apart.
-wire_number = _decimal_out
-wire_sale_date = _sale_date_out
-
 Money = Annotated[Decimal, BeforeValidator(_money_in), PlainSerializer(_decimal_out, when_used="json")]
 OptionalMoney = Annotated[
     Decimal | None,

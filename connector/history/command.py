@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import sys
 from datetime import datetime
 
 from connector.config import Settings
-from connector import event_loop
+from connector import interrupts
 from connector.errors import ConfigError
 from connector.history.importer import DISABLED_MESSAGE, HistoricalImport, ImportReport
 from connector.history.progress import Progress, _duration
@@ -38,18 +36,14 @@ def import_history(settings: Settings, *, since: str | None, until: str | None, 
         return EXIT_REFUSED
     since_dt = parse_date_arg(since, "since")
     until_dt = parse_date_arg(until, "until")
-    return event_loop.run(_run(settings, since_dt, until_dt, dry_run, out, runtime_options))
+    # SIGTERM: 143, like Ctrl-C's 130 a stop before the end (the checkpoint resumes it).
+    return interrupts.run(_run(settings, since_dt, until_dt, dry_run, out, runtime_options))
 
 
 async def _run(settings, since, until, dry_run, out, runtime_options) -> int:
     runtime = await Runtime.start(settings, **runtime_options)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
+    # Set by Ctrl-C / SIGTERM (connector.interrupts): no new order starts, the ones in hand finish.
+    stop = interrupts.stop_event()
     try:
         importer = HistoricalImport(runtime, since=since, until=until, dry_run=dry_run,
                                     concurrency=max(settings.sync.concurrency, 8),
@@ -60,7 +54,7 @@ async def _run(settings, since, until, dry_run, out, runtime_options) -> int:
         runtime.store.close()
     _print(report, out)
     if report.interrupted:
-        return 130
+        return interrupts.EXIT_SIGINT
     return EXIT_FAILURES if report.cycle.failed else EXIT_OK
 
 
@@ -68,7 +62,8 @@ def _print(report: ImportReport, out) -> None:
     span = f"{report.since.isoformat() if report.since else 'the first order'} → {report.until.isoformat()}"
     if report.dry_run is not None:
         r = report.dry_run
-        print(f"dry run over orders created {span}: nothing was written", file=out)
+        partial = " (interrupted: only the orders read until then)" if report.interrupted else ""
+        print(f"dry run over orders created {span}: nothing was written{partial}", file=out)
         print(f"  orders: {r.orders} ({r.already_mirrored} already mirrored)", file=out)
         print("  sales that would be created: "
               + (", ".join(f"{state} {n}" for state, n in sorted(r.sales.items()) if n) or "none"), file=out)

@@ -5,6 +5,11 @@ twice and the daemon may run before, during or after it (order leases keep them 
 are read by creation date, mirrored several at a time — the pacers keep the slower API's quota
 busy without tripping it — and a checkpoint in the store lets an interrupted import go on where it
 stopped.
+
+Stopping (Ctrl-C, SIGTERM: connector.interrupts sets the stop event and cuts waits short): no new
+order starts, the orders in hand finish within the grace or are cut off, and only the orders that
+ended (mirrored, or recorded as failed) count as settled, so the checkpoint never passes an order a
+stop left unfinished.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from connector import interrupts
 from connector.clients.bigcommerce_models import Order, OrderValidationError
 from connector.history.dry_run import DryRunPlanner, DryRunReport
 from connector.history.estimate import QuotaRates
@@ -62,7 +68,7 @@ class HistoricalImport:
         self.dry_run = dry_run
         self.concurrency = concurrency
         self.progress = progress
-        self.stop_event = stop_event or asyncio.Event()
+        self.stop_event = stop_event or interrupts.stop_event()
         self.checkpoint_every = checkpoint_every
 
     async def run(self) -> ImportReport:
@@ -94,11 +100,15 @@ class HistoricalImport:
             nonlocal done, since_checkpoint
             try:
                 await cycle.mirror_one(order, report.cycle)
-            finally:
-                frontier.settled(order.id)
+            except BaseException:
+                # Stopped mid-order (a wait cut short, the grace over) or an error that stops the
+                # import: not settled, so the checkpoint stays at it and a resumed import redoes it.
                 semaphore.release()
-                done += 1
-                since_checkpoint += 1
+                raise
+            frontier.settled(order.id)
+            semaphore.release()
+            done += 1
+            since_checkpoint += 1
 
         def record_invalid(exc: OrderValidationError, raw: dict) -> None:
             order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
@@ -106,12 +116,15 @@ class HistoricalImport:
                 cycle._fail(order_id, "parse", str(exc), permanent=True, report=report.cycle)
 
         orders = rt.bc.iter_orders_created(start, self.until, on_invalid=record_invalid)
+        completed = False
         try:
             async for order in orders:
                 if self.stop_event.is_set():
-                    report.interrupted = True
                     break
                 await semaphore.acquire()
+                if self.stop_event.is_set():  # stopped while waiting for a free slot
+                    semaphore.release()
+                    break
                 frontier.started(order.id, order.date_created)
                 task = asyncio.create_task(mirror(order))
                 tasks.add(task)
@@ -124,13 +137,23 @@ class HistoricalImport:
                     remaining = max(0, report.total - done)
                     self.progress.update(done, failed_before + len(report.cycle.failed),
                                          rates.seconds(remaining * 1.0, remaining / 250))
+            else:
+                completed = True
             if tasks:
                 await asyncio.gather(*tasks)
+        except interrupts.Stopping:
+            pass  # the next page's wait was cut short by the stop: an interrupted import
+        except asyncio.CancelledError:
+            # The grace after Ctrl-C / SIGTERM is over: the orders still in hand are cut off too.
+            for task in tasks:
+                task.cancel()
+            raise
         finally:
             if tasks:
-                # Interrupted (Ctrl-C, error): let the orders in hand finish, never half-write one.
-                await asyncio.gather(*tasks, return_exceptions=True)
-            finished = not report.interrupted and not self.stop_event.is_set()
+                # Interrupted (Ctrl-C, error): let the orders in hand finish, never half-write one
+                # (within the stop's grace, which cancels this wait and them).
+                await _settle_in_hand(tasks)
+            finished = completed and not self.stop_event.is_set() and frontier.in_flight == 0
             report.interrupted = not finished
             runs.save(run, checkpoint=frontier.checkpoint(), done=done,
                       failed=failed_before + len(report.cycle.failed), finished=finished)
@@ -148,6 +171,9 @@ class HistoricalImport:
             planner.report.problems[exc.order_id or -1] = str(exc)
 
         async for order in rt.bc.iter_orders_created(self.since, self.until, on_invalid=record_invalid):
+            if self.stop_event.is_set():
+                report.interrupted = True  # what was read so far is still reported
+                break
             planner.account(order)
             if self.progress is not None:
                 self.progress.update(planner.report.orders, len(planner.report.problems))
@@ -157,3 +183,15 @@ class HistoricalImport:
         if self.progress is not None:
             self.progress.finish()
         return report
+
+
+async def _settle_in_hand(tasks: set[asyncio.Task]) -> None:
+    """Wait for the orders in hand; if this wait is cancelled (the stop's grace is over), cancel
+    them and still wait for them to unwind (each releases its lease) before going on."""
+    try:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -2,7 +2,8 @@
 
 Two implementations of one small interface: SqlLedger on the Store (production: the checks in
 idv_check, the decisions in the shared audit_log, both in one transaction) and MemoryLedger (the
-property test runs tens of thousands of decisions and must not pay for a database).
+property test runs tens of thousands of decisions and must not pay for a database). SqlCheckIds
+keeps the metafield poll's last-read `realid` check_id per order (idv_order_check_id).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
 from connector.clock import Clock
@@ -21,7 +24,7 @@ from connector.idv.latest import CheckRecord
 from connector.idv.rules import Rules
 from connector.idv.stages import Stage
 from connector.store.repository import Store
-from connector.store.tables import AuditEntry, IdvCheck
+from connector.store.tables import AuditEntry, IdvCheck, IdvOrderCheckId
 
 
 class Ledger(Protocol):
@@ -102,3 +105,52 @@ class MemoryLedger:
         for r in records:
             self._checks[decision.order_id][r.check_id] = r
         self.decisions.append(AuditedDecision(self.clock.now(), decision))
+
+
+@dataclass(frozen=True)
+class CheckIdRead:
+    order_id: int
+    check_id: str
+    date_modified: datetime  # the check_id metafield's
+
+
+class SqlCheckIds:
+    """The `realid` check_id of each order as the metafield poll last read it (SQLAlchemy Core on the
+    store's engine: one statement per poll, whatever the number of orders)."""
+
+    _table = IdvOrderCheckId.__table__
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def known(self, order_ids: set[int]) -> dict[int, str]:
+        if not order_ids:
+            return {}
+        t = self._table
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(core_select(t.c.bc_order_id, t.c.check_id).where(t.c.bc_order_id.in_(order_ids)))
+            return {order_id: check_id for order_id, check_id in rows}
+
+    def remember(self, reads: list[CheckIdRead]) -> None:
+        """Upsert, keeping the newer read: two pollers on one database never go backwards, and an
+        insert race cannot fail (ON CONFLICT, on SQLite and PostgreSQL alike)."""
+        if not reads:
+            return
+        latest: dict[int, CheckIdRead] = {}
+        for r in reads:  # one row per order: a statement may not upsert the same key twice
+            if r.order_id not in latest or r.date_modified >= latest[r.order_id].date_modified:
+                latest[r.order_id] = r
+        now = self.store.clock.now()
+        engine = self.store.engine
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(self._table)
+        statement = statement.on_conflict_do_update(
+            index_elements=[self._table.c.bc_order_id],
+            set_={c: statement.excluded[c] for c in ("check_id", "date_modified", "updated_at")},
+            where=statement.excluded.date_modified >= self._table.c.date_modified,
+        )
+        with engine.begin() as conn:
+            conn.execute(statement, [
+                {"bc_order_id": r.order_id, "check_id": r.check_id, "date_modified": r.date_modified,
+                 "updated_at": now} for r in latest.values()
+            ])

@@ -5,14 +5,16 @@ Real ID records its latest check on each order as metafields in the `realid` nam
 manually_rejected) and `check_id` (reference §13). Its webhooks exist only on its top plan, so this
 poll is the source every merchant has.
 
-One call per cycle in steady state: GET /v3/orders/metafields?namespace=realid&key=
-verification_status&date_modified:min=<cursor − overlap> (the batch endpoint, all orders at once).
-Only for a verdict not handled before is the order's check_id read (one more call per changed
-order: the check_id metafield is not modified when a check's verdict changes, so the batch filter
-would not return it). The overlap re-reads the last few minutes (1-second date_modified, late
-commits); the idv_metafield_seen table makes a re-read free (no call, no second audit entry).
-The cursor moves to the poll's start once every verdict read is settled, and never past one that
-failed for a reason that may pass (BigCommerce unreachable): that one is read again next cycle.
+One call per cycle: GET /v3/orders/metafields?namespace=realid&key:in=verification_status,check_id
+&date_modified:min=<cursor − overlap> (the batch endpoint, all orders at once). A new check writes
+check_id, so the batch has it; a later verdict of the same check leaves check_id untouched, so its
+check is the one remembered per order (idv_order_check_id). Only an order whose check_id was never
+seen (changed before the poll began) is looked up on its own, once. Should BigCommerce refuse
+`key:in`, the poll reads the two keys with one `key` call each from then on.
+The overlap re-reads the last few minutes (1-second date_modified, late commits); the
+idv_metafield_seen table makes a re-read free (no call, no second audit entry). The cursor moves
+to the poll's start once every verdict read is settled, and never past one that failed for a
+reason that may pass (BigCommerce unreachable): that one is read again next cycle.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import AsyncIterator, Protocol
 
+from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Metafield, OrderValidationError
 from connector.errors import CredentialsError, NotFoundError, PermanentApiError
 from connector.idv.engine import IdvEngine
+from connector.idv.ledger import CheckIdRead, SqlCheckIds
 from connector.idv.stages import CheckEvent, Source, stage_of_metafield
 from connector.store.repository import Store
 from connector.store.tables import IdvMetafieldSeen
+from connector.values import to_iso8601
 
 log = logging.getLogger("connector.idv.metafields")
 
@@ -36,20 +41,41 @@ NAMESPACE = "realid"
 STATUS_KEY = "verification_status"
 CHECK_KEY = "check_id"
 CURSOR = "idv_metafields"
+BATCH_PATH = "/v3/orders/metafields"
 
 
 class MetafieldReader(Protocol):
-    def iter_order_metafields(self, *, namespace: str | None = None, key: str | None = None,
-                              modified_since: datetime | None = None) -> AsyncIterator[Metafield]: ...
+    def batch(self, keys: tuple[str, ...], modified_since: datetime) -> AsyncIterator[Metafield]:
+        """The `realid` order metafields with one of `keys`, modified since, across all orders."""
 
-    async def list_metafields_for_order(self, order_id: int, *, namespace: str | None = None,
-                                        key: str | None = None) -> list[Metafield]: ...
+    async def for_order(self, order_id: int, key: str) -> list[Metafield]:
+        """One order's `realid` metafields with `key`."""
+
+
+class ClientMetafields:
+    """The BigCommerce client as a MetafieldReader."""
+
+    def __init__(self, client: BigCommerceClient) -> None:
+        self.client = client
+
+    def batch(self, keys: tuple[str, ...], modified_since: datetime) -> AsyncIterator[Metafield]:
+        if len(keys) == 1:
+            return self.client.iter_order_metafields(namespace=NAMESPACE, key=keys[0], modified_since=modified_since)
+        # The client's iter_order_metafields takes a single `key`; key:in goes through the client's
+        # own V3 paging, so auth, retries, pacing and error types stay the client's.
+        params = {"namespace": NAMESPACE, "key:in": ",".join(keys), "date_modified:min": to_iso8601(modified_since)}
+        return self.client._iter_v3(BATCH_PATH, params, Metafield.model_validate)
+
+    async def for_order(self, order_id: int, key: str) -> list[Metafield]:
+        return await self.client.list_metafields_for_order(order_id, namespace=NAMESPACE, key=key)
 
 
 @dataclass
 class PollReport:
     since: datetime | None = None
     read: int = 0  # verification_status metafields returned by the batch call
+    check_ids_read: int = 0  # check_id metafields returned by the batch call (new checks)
+    looked_up: int = 0  # orders whose check_id had to be read on its own (never seen before)
     already_handled: int = 0  # re-read through the overlap, nothing to do
     unknown_values: int = 0  # a value Real ID does not document: logged, not acted on
     outcomes: Counter = field(default_factory=Counter)
@@ -63,21 +89,26 @@ class MetafieldPoller:
         self.bc = bc
         self.engine = engine
         self.store = store
+        self.check_ids = SqlCheckIds(store)
         self.overlap = timedelta(seconds=overlap_seconds)
         self.start_at = start_at
+        self.key_in = True  # False once BigCommerce refused key:in: then one call per key
 
     async def poll(self) -> PollReport:
         started = self.store.clock.now()
         cursor = self.store.cursor(CURSOR) or self.start_at or started
         report = PollReport(since=cursor - self.overlap)
-        rows = [m async for m in self.bc.iter_order_metafields(
-            namespace=NAMESPACE, key=STATUS_KEY, modified_since=report.since)]
-        rows.sort(key=lambda m: (m.date_modified, m.id))
-        report.read = len(rows)
+        # The keys are checked here too: a server that ignored key:in would return every realid
+        # key, and another app's namespace must never be acted on.
+        ours = [m for m in await self._read(report.since) if m.namespace == NAMESPACE and m.resource_type == "order"]
+        rows = sorted((m for m in ours if m.key == STATUS_KEY), key=lambda m: (m.date_modified, m.id))
+        checks = [CheckIdRead(m.resource_id, m.value.strip(), m.date_modified)
+                  for m in ours if m.key == CHECK_KEY and m.value.strip()]
+        report.read, report.check_ids_read = len(rows), len(checks)
+        self.check_ids.remember(checks)  # before the verdicts: a new check's verdict belongs to it
+        known = self.check_ids.known({m.resource_id for m in rows})
         unsettled: datetime | None = None
         for row in rows:
-            if row.namespace != NAMESPACE or row.key != STATUS_KEY or row.resource_type != "order":
-                continue  # the filter should make this impossible; never act on another app's data
             if self._handled(row):
                 report.already_handled += 1
                 continue
@@ -90,9 +121,10 @@ class MetafieldPoller:
                 self._mark(row)
                 continue
             try:
-                check_id = await self._check_id(order_id)
+                if order_id not in known:
+                    known[order_id] = await self._look_up(order_id, report)
                 decision = await self.engine.handle(CheckEvent(
-                    order_id=order_id, event=row.value.strip().lower(), stage=stage, check_id=check_id,
+                    order_id=order_id, event=row.value.strip().lower(), stage=stage, check_id=known[order_id],
                     occurred_at=row.date_modified, source=Source.METAFIELD,
                 ))
             except CredentialsError:
@@ -114,10 +146,27 @@ class MetafieldPoller:
         self.store.set_cursor(started if unsettled is None else min(unsettled, started), CURSOR)
         return report
 
-    async def _check_id(self, order_id: int) -> str | None:
-        rows = await self.bc.list_metafields_for_order(order_id, namespace=NAMESPACE, key=CHECK_KEY)
-        for row in rows:
+    async def _read(self, since: datetime) -> list[Metafield]:
+        keys = (STATUS_KEY, CHECK_KEY)
+        if self.key_in:
+            try:
+                return [m async for m in self.bc.batch(keys, since)]
+            except PermanentApiError as exc:
+                if exc.status not in (400, 422):
+                    raise
+                # key:in is in the spec but unproven on a live store: the two plain `key` calls
+                # it replaces are what the poll made before, so nothing is lost but a call.
+                log.warning("BigCommerce refused key:in on %s (%s); reading %s with one call each from now on",
+                            BATCH_PATH, exc, " and ".join(keys))
+                self.key_in = False
+        return [m for key in keys async for m in self.bc.batch((key,), since)]
+
+    async def _look_up(self, order_id: int, report: PollReport) -> str | None:
+        """The check_id of an order whose check was never seen (it changed before the poll began)."""
+        report.looked_up += 1
+        for row in await self.bc.for_order(order_id, CHECK_KEY):
             if row.namespace == NAMESPACE and row.key == CHECK_KEY and row.value.strip():
+                self.check_ids.remember([CheckIdRead(order_id, row.value.strip(), row.date_modified)])
                 return row.value.strip()
         return None
 
@@ -136,6 +185,8 @@ class MetafieldPoller:
 def summarize(report: PollReport) -> str:
     decided = ", ".join(f"{o.label} {n}" for o, n in sorted(report.outcomes.items(), key=lambda kv: kv[0].value))
     parts = [f"{report.read} verdict(s) read", f"{report.already_handled} already handled"]
+    if report.looked_up:
+        parts.append(f"{report.looked_up} check id(s) looked up")
     if decided:
         parts.append(decided)
     if report.unknown_values:

@@ -11,7 +11,7 @@ from connector.clients.bigcommerce import BigCommerceClient
 from connector.config import Settings
 from connector.idv.engine import IdvEngine
 from connector.idv.ledger import SqlLedger
-from connector.idv.metafields import MetafieldPoller, PollReport, summarize
+from connector.idv.metafields import ClientMetafields, MetafieldPoller, PollReport, summarize
 from connector.idv.rules import Rules, RulesFile
 from connector.idv.stages import Stage
 from connector.idv.webhook import SqlDeliveryLog, WebhookReceiver
@@ -43,7 +43,7 @@ class IdvService:
                            lock=store.leases.hold)
         poller = None
         if conf.enabled:
-            poller = MetafieldPoller(bc=bc, engine=engine, store=store,
+            poller = MetafieldPoller(bc=ClientMetafields(bc), engine=engine, store=store,
                                      overlap_seconds=settings.sync.overlap_seconds, start_at=settings.sync.start_at)
             log.info(
                 "ID verification on: in progress → %s, passed → %s, failed → %s; protected: %s",

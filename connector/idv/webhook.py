@@ -12,6 +12,10 @@ are kept in the database for twice the window (so restarts and several daemons o
 agree). A late or refused delivery is not lost for Real ID's own checks: the metafield poll reads
 the verdict from the order anyway.
 
+The body is counted as it streams in and refused once past MAX_BODY_BYTES, whatever the headers
+say (a chunked body declares no length), so an endless body is never buffered. The replay store's
+database statements run in a worker thread: a busy database must not stall the daemon's loop.
+
 Answers: 200 {"outcome": ...} decided (whatever the decision); 400 signed but malformed;
 401 bad or missing signature, or occurred_at outside the window; 404 no such order; 409 replay;
 413 body too large; 503 BigCommerce could not be reached (nothing recorded: send it again).
@@ -30,6 +34,7 @@ from typing import Any, Protocol
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -146,8 +151,8 @@ class WebhookReceiver:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return _refuse(413, "body too large")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
+        body = await read_limited(request, MAX_BODY_BYTES)
+        if body is None:
             return _refuse(413, "body too large")
         if not signature_matches(self._secret, body, request.headers.get(SIGNATURE_HEADER)):
             log.warning("webhook refused: bad or missing %s", SIGNATURE_HEADER)
@@ -163,7 +168,7 @@ class WebhookReceiver:
                         int(self.tolerance.total_seconds()))
             return _refuse(401, "occurred_at is outside the accepted window")
         digest = hashlib.sha256(body).hexdigest()
-        if not self.deliveries.claim(digest, now, 2 * self.tolerance):
+        if not await run_in_threadpool(self.deliveries.claim, digest, now, 2 * self.tolerance):
             log.warning("webhook refused: replay of a delivery already received (order %s)", order_id)
             return _refuse(409, "this delivery was already received")
         event = CheckEvent(order_id=order_id, event=event_name.strip().lower(), stage=stage, check_id=check_id,
@@ -173,13 +178,25 @@ class WebhookReceiver:
         except NotFoundError:
             return _refuse(404, f"order {order_id} not found")
         except Exception as exc:  # noqa: BLE001 - anything else: nothing was recorded, let the sender retry
-            self.deliveries.release(digest)
+            await run_in_threadpool(self.deliveries.release, digest)
             log.error("webhook for order %s not handled, answered 503: %s", order_id, exc)
             return _refuse(503, "BigCommerce could not be reached; send it again later")
         return JSONResponse({
             "outcome": decision.outcome.value, "order_id": decision.order_id, "check_id": decision.check_id,
             "before": decision.before, "after": decision.after, "reason": decision.reason,
         })
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as more than `limit` bytes arrived (the rest is never read)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _refuse(status: int, message: str) -> JSONResponse:

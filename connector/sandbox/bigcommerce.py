@@ -15,6 +15,9 @@ Choices where the reference is silent or unverified (each a plain attribute a te
 - a successful PUT always bumps date_modified, even when it sets the status the order already has;
 - renaming a status changes `custom_status` on its orders without bumping their date_modified;
 - setting a metafield does not bump the order's date_modified (that is why the batch endpoint exists);
+- metafield_key_in: the V3 metafield lists filter on `key:in` (a comma list, joined with any `key`)
+  as the spec says ("filter"); "refuse" answers 400 and "ignore" drops the filter, the two ways a
+  live store could differ;
 - a 401/403/404 is answered before the quota is counted; a 429 never consumes quota.
 - archived orders (`is_deleted: true`, only reachable through an override) are left out of lists;
 - without `consignment_structure=object`, `include=consignments` leaves the link object in place.
@@ -144,6 +147,7 @@ class BigCommerceSimulator:
         self.order_products: dict[int, list[dict[str, Any]]] = {}
         self.shipping_addresses: dict[int, list[dict[str, Any]]] = {}
         self.metafields: dict[int, dict[str, Any]] = {}
+        self.metafield_key_in = "filter"  # | "refuse" | "ignore" (see the module docstring)
         self.catalog_products: dict[int, dict[str, Any]] = {}
         self.catalog_variants: dict[int, dict[str, Any]] = {}
         self.custom_labels: dict[int, str] = {sid: s.name for sid, s in SYSTEM_STATUSES.items()}
@@ -946,6 +950,10 @@ class BigCommerceSimulator:
         if q.get("namespace") is not None:
             namespaces.add(q["namespace"])
         keys = set(self._in_list(request, "key:in") or [])
+        if keys and self.metafield_key_in == "refuse":
+            raise _Refusal(400, "The filter 'key:in' is not supported.", errors={"key:in": q["key:in"]})
+        if self.metafield_key_in == "ignore":
+            keys = set()
         if q.get("key") is not None:
             keys.add(q["key"])
         bounds = {name: self._date(request, name, v3=True) for name in (

@@ -5,12 +5,14 @@ repeat customers (same e-mail) and guests, custom lines (product_id 0, sometimes
 variant SKUs, SKUs with hyphens and mixed case, shipping / handling / wrapping charges, manual
 discounts, tax-exempt orders, every status 0–14, orders modified after they were created, and
 orders sharing the same date_modified second (the cursor-boundary case). Only part of the SKUs
-exist in the POS, with stock at the main outlet.
+exist in the POS, with stock at the main outlet (by default some too little or none, which a sale
+must survive; `stock_covers_orders` gives each enough for the seeded orders, as the demo does).
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -49,6 +51,10 @@ class SeedSpec:
     share_same_second: float = 0.1  # date_modified equal to the previous order's
     tax_rate: Decimal = Decimal("0.10")
     products: int | None = None  # catalog size; None: grows with the number of orders
+    # Raise each POS product's stock to at least the units the seeded orders hold, so mirroring
+    # them never takes a level below zero. Draws nothing from the random stream: the same seed
+    # gives the same catalog and orders either way.
+    stock_covers_orders: bool = False
 
 
 @dataclass
@@ -114,8 +120,17 @@ def seed_store(bc: BigCommerceSimulator, xs: PosCatalog, spec: SeedSpec) -> Seed
     rng = random.Random(spec.seed)
     store = SeededStore()
     simple, variants = _seed_catalog(bc, rng, spec, store)
-    _seed_pos(xs, rng, spec, simple + variants, store)
-    _seed_orders(bc, rng, spec, simple, variants, store)
+    pos_plan = _plan_pos(rng, spec, simple + variants)
+    ordered = _seed_orders(bc, rng, spec, simple, variants, store)
+    # The POS products are created once the orders are known (the orders never touch the POS, so
+    # the result is the same as creating them first), for stock_covers_orders to see the demand.
+    for item, price_ex, inventory in pos_plan:
+        if spec.stock_covers_orders:
+            inventory = max(inventory, ordered.get(item.sku, 0))
+        product_id = xs.add_product(sku=item.sku, name=item.name, price_excluding_tax=price_ex, inventory=inventory)
+        store.pos_skus.add(item.sku)
+        store.pos_product_ids[item.sku] = product_id
+        store.initial_stock[product_id] = inventory
     return store
 
 
@@ -177,9 +192,11 @@ def _seed_catalog(
     return simple, variants
 
 
-def _seed_pos(
-    xs: PosCatalog, rng: random.Random, spec: SeedSpec, sellables: list[_Sellable], store: SeededStore,
-) -> None:
+def _plan_pos(
+    rng: random.Random, spec: SeedSpec, sellables: list[_Sellable],
+) -> list[tuple[_Sellable, Decimal, int]]:
+    """Which sellables exist in the POS, at what price excluding tax, with what stock."""
+    plan: list[tuple[_Sellable, Decimal, int]] = []
     for item in sellables:
         if rng.random() >= spec.share_sku_in_pos:
             continue
@@ -188,10 +205,8 @@ def _seed_pos(
             price_ex = (item.price / (1 + spec.tax_rate)).quantize(Decimal("0.00001"))
         # Some POS products are out of stock: a sale must still be recorded for them.
         inventory = 0 if rng.random() < 0.1 else rng.randint(1, 40)
-        product_id = xs.add_product(sku=item.sku, name=item.name, price_excluding_tax=price_ex, inventory=inventory)
-        store.pos_skus.add(item.sku)
-        store.pos_product_ids[item.sku] = product_id
-        store.initial_stock[product_id] = inventory
+        plan.append((item, price_ex, inventory))
+    return plan
 
 
 def _status_plan(rng: random.Random, spec: SeedSpec) -> list[int]:
@@ -212,7 +227,9 @@ def _status_plan(rng: random.Random, spec: SeedSpec) -> list[int]:
 def _seed_orders(
     bc: BigCommerceSimulator, rng: random.Random, spec: SeedSpec, simple: list[_Sellable],
     variants: list[_Sellable], store: SeededStore,
-) -> None:
+) -> Counter[str]:
+    """Add the orders; return the units they hold per SKU."""
+    ordered: Counter[str] = Counter()
     customers: list[dict[str, Any]] = []
     guests: list[dict[str, Any]] = []
     plan = _status_plan(rng, spec)
@@ -243,6 +260,9 @@ def _seed_orders(
         )
         store.order_ids.append(order["id"])
         store.statuses[order["id"]] = status_id
+        for line in lines:
+            ordered[line["sku"]] += line["quantity"]
+    return ordered
 
 
 def _timeline(

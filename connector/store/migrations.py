@@ -49,6 +49,7 @@ MIGRATIONS: list[Migration] = [
      _create(t.IdvCheck, t.IdvMetafieldSeen, t.IdvWebhookDelivery)),
     (4, "order_binding.generation: re-opened orders get a new sale",
      _add_column("order_binding", "generation", "INTEGER NOT NULL DEFAULT 1")),
+    (5, "ID verification: the last realid check_id read per order", _create(t.IdvOrderCheckId)),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -1,12 +1,10 @@
 """The Store: every read and write of order-sync's durable state, one short transaction each.
 
-The order path runs thousands of times per import, so its statements are compiled once and run
-straight on the driver (connector.store.direct_sql), not through ORM sessions: a binding write is
-one INSERT … ON CONFLICT DO UPDATE (atomic on SQLite and PostgreSQL, so two processes writing the
-same row never collide), and the bind after a sale write, its audit entry, the clearing of a
-failure and the release of the order's lease share one transaction. Product and customer bindings
-never change once written, so their ids (only the ids: an import binds tens of thousands) are
-cached in memory after the first read. Everything else goes through SQLAlchemy.
+A binding write is one INSERT … ON CONFLICT DO UPDATE (atomic on SQLite and PostgreSQL, so two
+processes writing the same row never collide), and the bind after a sale write, its audit entry,
+the clearing of a failure and the release of the order's lease share one transaction. Product and
+customer bindings never change once written, so their ids are cached in memory after the first
+read (only the ids, and a bounded number: an import binds tens of thousands).
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 from collections import OrderedDict
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
@@ -25,8 +22,6 @@ from sqlmodel import Session, SQLModel, select
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.store.db import make_engine
-from connector.store.direct_sql import DirectSql, Prepared
-from connector.store.group_commit import GroupCommit, Write
 from connector.store.leases import RELEASE, LeaseHandle, Leases
 from connector.store.migrations import migrate
 from connector.store.tables import (
@@ -43,11 +38,11 @@ from connector.store.tables import (
     XsProduct,
 )
 
-# Statements of the order path, built once (their compiled form is cached by SQLAlchemy).
+_BINDINGS = OrderBinding.__table__
+_BINDING_COLUMNS = tuple(c.name for c in _BINDINGS.columns)
 _AUDIT_INSERT = insert(AuditEntry.__table__)
 _FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
-_BINDING_SELECT = core_select(OrderBinding.__table__).where(
-    OrderBinding.__table__.c.bc_order_id == bindparam("order_id"))
+_BINDING_SELECT = core_select(_BINDINGS).where(_BINDINGS.c.bc_order_id == bindparam("order_id"))
 _PRODUCT_ID_SELECT = core_select(ProductBinding.__table__.c.xs_product_id).where(
     ProductBinding.__table__.c.key == bindparam("key"))
 _CUSTOMER_ID_SELECT = core_select(CustomerBinding.__table__.c.xs_customer_id).where(
@@ -60,11 +55,6 @@ _INDEXED_PRODUCT_ID = core_select(XsProduct.__table__.c.id).where(
 _INDEXED_CUSTOMER_ID = core_select(XsCustomer.__table__.c.id).where(
     XsCustomer.__table__.c.email_key == bindparam("key"), XsCustomer.__table__.c.deleted == False,  # noqa: E712
 ).order_by(XsCustomer.__table__.c.version, XsCustomer.__table__.c.id).limit(1)
-_AUDIT_COLUMNS = ("at", "platform", "action", "bc_order_id", "target_id", "reason", "before", "after", "detail")
-
-# json.dumps(detail, default=str, sort_keys=True), without building an encoder for every entry
-# (json.dumps makes a new one whenever it is given options; the order path writes two entries).
-_detail_json = json.JSONEncoder(default=str, sort_keys=True).encode
 
 ORDERS_CURSOR = "orders"
 # Where the daemon's cursor started: the historical import's default upper bound.
@@ -75,11 +65,12 @@ class Store:
     def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.engine = engine
         self.clock = clock
-        self.sql = DirectSql(engine)
-        # The order path's writes, committed together across the orders in flight (group_commit).
-        self.group = GroupCommit(self.sql)
-        self.leases = Leases(engine, clock=clock, sql=self.sql, group=self.group)
-        self._q = _OrderPathStatements(self.sql)
+        self.leases = Leases(engine, clock=clock)
+        dialect = engine.dialect.name
+        self._upserts = {table.name: _upsert_statement(dialect, table, tuple(c.name for c in table.columns),
+                                                       None, False)
+                         for table in (_BINDINGS, ProductBinding.__table__, CustomerBinding.__table__,
+                                       XsProduct.__table__, XsCustomer.__table__)}
         # Bounded: an import binds tens of thousands of products and customers.
         self._product_ids: _Lru = _Lru(20_000)
         self._customer_ids: _Lru = _Lru(20_000)
@@ -91,16 +82,19 @@ class Store:
         return cls(engine, clock=clock)
 
     def close(self) -> None:
-        self.sql.close()
         self.engine.dispose()
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
+    def _one(self, statement, values: dict[str, Any]):
+        with self.engine.connect() as conn:
+            return conn.execute(statement, values).first()
+
     # ---- order bindings -------------------------------------------------------------------
     def order_binding(self, bc_order_id: int) -> OrderBindingRow | None:
-        row = self.sql.one(self._q.binding_select, {"order_id": bc_order_id})
-        return OrderBindingRow(**dict(zip(self._q.binding_columns, row))) if row is not None else None
+        row = self._one(_BINDING_SELECT, {"order_id": bc_order_id})
+        return OrderBindingRow(**row._asdict()) if row is not None else None
 
     def order_bindings(self, ids: Iterable[int]) -> dict[int, OrderBinding]:
         ids = list(ids)
@@ -115,64 +109,32 @@ class Store:
         return result
 
     def save_order_binding(self, binding: OrderBindingRow | OrderBinding) -> OrderBindingRow | OrderBinding:
+        """Write the binding, durably, before returning (a pending binding must be on disk before
+        its sale is sent)."""
         binding.updated_at = self.clock.now()
-        self.sql.run(self._q.binding_upsert, self._q.binding_values(binding))
-        return binding
-
-    async def commit_order_binding(self, binding: OrderBindingRow) -> OrderBindingRow:
-        """save_order_binding, committed with the other orders' writes of this turn (group_commit);
-        returns once it is durable (a pending binding must be, before its sale is sent)."""
-        binding.updated_at = self.clock.now()
-        values = self._q.binding_values(binding)
-        upsert = self._q.binding_upsert
-        await self.group.commit(Write(lambda sql: sql.run(upsert, values)))
+        with self.engine.begin() as conn:
+            conn.execute(self._upserts["order_binding"], _binding_values(binding))
         return binding
 
     def settle_order(self, binding: OrderBindingRow | OrderBinding, *, audit: dict[str, Any] | None,
                      lease: LeaseHandle | None = None) -> OrderBindingRow | OrderBinding:
         """After a decision or a write: the binding, its audit entry, the end of any failure of the
         order and the release of its lease, in one transaction (all or none)."""
-        self.group.now(self._settlement(binding, audit, lease))
-        return binding
-
-    async def commit_settlement(self, binding: OrderBindingRow, *, audit: dict[str, Any] | None,
-                                lease: LeaseHandle | None = None) -> OrderBindingRow:
-        """settle_order, committed with the other orders' writes of this turn (group_commit)."""
-        await self.group.commit(self._settlement(binding, audit, lease))
-        return binding
-
-    def _settlement(self, binding: OrderBindingRow | OrderBinding, audit: dict[str, Any] | None,
-                    lease: LeaseHandle | None) -> Write[None]:
         binding.updated_at = self.clock.now()
-        q = self._q
-        values = q.binding_values(binding)
-        audit_values = self._audit_values(**audit) if audit is not None else None
-        failure = {"order_id": binding.bc_order_id}
-
-        def apply(sql: DirectSql) -> None:
-            sql.run(q.binding_upsert, values)
-            if audit_values is not None:
-                sql.run(q.audit_insert, audit_values)
-            sql.run(q.failure_delete, failure)
-            self._release_in(sql, lease)
-
-        return Write(apply, self._released_after(lease))
-
-    def _release_in(self, sql: DirectSql, lease: LeaseHandle | None) -> None:
-        """The release of the lease that guarded a piece of work, in the transaction ending it."""
-        if lease is not None:
-            sql.run(self._q.lease_release, {"key": lease.key, "owner": lease.owner})
+        with self.engine.begin() as conn:
+            conn.execute(self._upserts["order_binding"], _binding_values(binding))
+            if audit is not None:
+                conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
+            conn.execute(_FAILURE_DELETE, {"order_id": binding.bc_order_id})
+            self._release_in(conn, lease)
+        _released(lease)
+        return binding
 
     @staticmethod
-    def _released_after(lease: LeaseHandle | None) -> Callable[[Any], None] | None:
-        """The lease counts as released only once the transaction that deleted it committed."""
-        if lease is None:
-            return None
-
-        def released(_: Any) -> None:
-            lease.released = True
-
-        return released
+    def _release_in(conn: Connection, lease: LeaseHandle | None) -> None:
+        """The release of the lease that guarded a piece of work, in the transaction ending it."""
+        if lease is not None:
+            conn.execute(RELEASE, {"key": lease.key, "owner": lease.owner})
 
     def count_bindings_by_state(self) -> dict[str, int]:
         with self.session() as s:
@@ -189,7 +151,7 @@ class Store:
         cached = self._product_ids.get(key)
         if cached is not None:
             return cached
-        row = self.sql.one(self._q.product_id_select, {"key": key})
+        row = self._one(_PRODUCT_ID_SELECT, {"key": key})
         if row is not None:
             self._product_ids[key] = row[0]
             return row[0]
@@ -204,95 +166,49 @@ class Store:
             return list(s.exec(select(ProductBinding)))
 
     def bind_product(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> None:
-        self.group.now(self._product_binding(key, xs_product_id, sku, created=created))
-
-    async def commit_product_binding(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> None:
-        await self.group.commit(self._product_binding(key, xs_product_id, sku, created=created))
-
-    def _product_binding(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> Write[None]:
-        upsert = self._q.product_binding_upsert
-        values = {"key": key, "xs_product_id": xs_product_id, "sku": sku, "created": created,
-                  "created_at": self.clock.now()}
-        return Write(lambda sql: sql.run(upsert, values), self._cache(self._product_ids, key, xs_product_id))
+        with self.engine.begin() as conn:
+            conn.execute(self._upserts["product_binding"], {
+                "key": key, "xs_product_id": xs_product_id, "sku": sku, "created": created,
+                "created_at": self.clock.now()})
+        self._product_ids[key] = xs_product_id
 
     def bind_new_product(self, key: str, xs_product_id: str, sku: str, name: str, *, audit: dict[str, Any],
                          lease: LeaseHandle | None = None) -> None:
         """A product order-sync just created: its index row, its binding, its audit entry and the
         release of its creation lease, in one transaction (another process's index refresh may be
         indexing it at the same moment)."""
-        self.group.now(self._new_product(key, xs_product_id, sku, name, audit, lease))
-
-    async def commit_new_product(self, key: str, xs_product_id: str, sku: str, name: str, *,
-                                 audit: dict[str, Any], lease: LeaseHandle | None = None) -> None:
-        await self.group.commit(self._new_product(key, xs_product_id, sku, name, audit, lease))
-
-    def _new_product(self, key: str, xs_product_id: str, sku: str, name: str, audit: dict[str, Any],
-                     lease: LeaseHandle | None) -> Write[None]:
-        q = self._q
-        return self._new_object(
-            q.product_index_upsert,
-            {"id": xs_product_id, "sku_key": sku.strip().casefold(), "name": name, "version": 0, "deleted": False},
-            q.product_binding_upsert,
-            {"key": key, "xs_product_id": xs_product_id, "sku": sku, "created": True, "created_at": self.clock.now()},
-            audit, lease, self._cache(self._product_ids, key, xs_product_id))
+        with self.engine.begin() as conn:
+            conn.execute(self._upserts["xs_product"], {
+                "id": xs_product_id, "sku_key": sku.strip().casefold(), "name": name, "version": 0,
+                "deleted": False})
+            conn.execute(self._upserts["product_binding"], {
+                "key": key, "xs_product_id": xs_product_id, "sku": sku, "created": True,
+                "created_at": self.clock.now()})
+            conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
+            self._release_in(conn, lease)
+        _released(lease)
+        self._product_ids[key] = xs_product_id
 
     def bind_new_customer(self, email_key: str, xs_customer_id: str, *, audit: dict[str, Any],
                           lease: LeaseHandle | None = None) -> None:
-        self.group.now(self._new_customer(email_key, xs_customer_id, audit, lease))
-
-    async def commit_new_customer(self, email_key: str, xs_customer_id: str, *, audit: dict[str, Any],
-                                  lease: LeaseHandle | None = None) -> None:
-        await self.group.commit(self._new_customer(email_key, xs_customer_id, audit, lease))
-
-    def _new_customer(self, email_key: str, xs_customer_id: str, audit: dict[str, Any],
-                      lease: LeaseHandle | None) -> Write[None]:
-        q = self._q
-        return self._new_object(
-            q.customer_index_upsert, {"id": xs_customer_id, "email_key": email_key, "version": 0, "deleted": False},
-            q.customer_binding_upsert,
-            {"email_key": email_key, "xs_customer_id": xs_customer_id, "created": True,
-             "created_at": self.clock.now()},
-            audit, lease, self._cache(self._customer_ids, email_key, xs_customer_id))
-
-    def _new_object(self, index_upsert: Prepared, index_row: dict[str, Any], binding_upsert: Prepared,
-                    binding_row: dict[str, Any], audit: dict[str, Any], lease: LeaseHandle | None,
-                    cache: Callable[[Any], None]) -> Write[None]:
-        """An object order-sync just created in X-Series: its index row, its binding, its audit entry
-        and the release of its creation lease, in one transaction; cached once committed."""
-        audit_values = self._audit_values(**audit)
-        audit_insert = self._q.audit_insert
-
-        def apply(sql: DirectSql) -> None:
-            sql.run(index_upsert, index_row)
-            sql.run(binding_upsert, binding_row)
-            sql.run(audit_insert, audit_values)
-            self._release_in(sql, lease)
-
-        return Write(apply, self._then(self._released_after(lease), cache))
-
-    @staticmethod
-    def _cache(ids: "_Lru", key: str, xs_id: str) -> Callable[[Any], None]:
-        """Remember a binding's id once its write is committed (bindings never change)."""
-        def cache(_: Any) -> None:
-            ids[key] = xs_id
-
-        return cache
-
-    @staticmethod
-    def _then(*steps: Callable[[Any], None] | None) -> Callable[[Any], None]:
-        def run(result: Any) -> None:
-            for step in steps:
-                if step is not None:
-                    step(result)
-
-        return run
+        """A customer order-sync just created: as bind_new_product."""
+        with self.engine.begin() as conn:
+            conn.execute(self._upserts["xs_customer"], {
+                "id": xs_customer_id, "email_key": email_key, "version": 0, "deleted": False})
+            conn.execute(self._upserts["customer_binding"], {
+                "email_key": email_key, "xs_customer_id": xs_customer_id, "created": True,
+                "created_at": self.clock.now()})
+            conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
+            self._release_in(conn, lease)
+        _released(lease)
+        self._customer_ids[email_key] = xs_customer_id
 
     def customer_id(self, email_key: str) -> str | None:
         """The X-Series customer bound to a casefolded e-mail, or None (cached once bound)."""
         cached = self._customer_ids.get(email_key)
         if cached is not None:
             return cached
-        row = self.sql.one(self._q.customer_id_select, {"key": email_key})
+        row = self._one(_CUSTOMER_ID_SELECT, {"key": email_key})
         if row is not None:
             self._customer_ids[email_key] = row[0]
             return row[0]
@@ -303,24 +219,19 @@ class Store:
             return s.get(CustomerBinding, email_key)
 
     def bind_customer(self, email_key: str, xs_customer_id: str, *, created: bool) -> None:
-        self.group.now(self._customer_binding(email_key, xs_customer_id, created=created))
-
-    async def commit_customer_binding(self, email_key: str, xs_customer_id: str, *, created: bool) -> None:
-        await self.group.commit(self._customer_binding(email_key, xs_customer_id, created=created))
-
-    def _customer_binding(self, email_key: str, xs_customer_id: str, *, created: bool) -> Write[None]:
-        upsert = self._q.customer_binding_upsert
-        values = {"email_key": email_key, "xs_customer_id": xs_customer_id, "created": created,
-                  "created_at": self.clock.now()}
-        return Write(lambda sql: sql.run(upsert, values), self._cache(self._customer_ids, email_key, xs_customer_id))
+        with self.engine.begin() as conn:
+            conn.execute(self._upserts["customer_binding"], {
+                "email_key": email_key, "xs_customer_id": xs_customer_id, "created": created,
+                "created_at": self.clock.now()})
+        self._customer_ids[email_key] = xs_customer_id
 
     def indexed_product_id(self, sku: str) -> str | None:
         """The X-Series product with this SKU in the local index (case and spaces ignored)."""
-        row = self.sql.one(self._q.indexed_product_id, {"key": sku.strip().casefold()})
+        row = self._one(_INDEXED_PRODUCT_ID, {"key": sku.strip().casefold()})
         return row[0] if row is not None else None
 
     def indexed_customer_id(self, email: str) -> str | None:
-        row = self.sql.one(self._q.indexed_customer_id, {"key": email.strip().casefold()})
+        row = self._one(_INDEXED_CUSTOMER_ID, {"key": email.strip().casefold()})
         return row[0] if row is not None else None
 
     def find_indexed_product(self, sku: str) -> XsProduct | None:
@@ -333,17 +244,17 @@ class Store:
 
     def upsert_indexed_products(self, rows: Iterable[XsProduct | dict[str, Any]]) -> None:
         """Index rows (XsProduct, or plain dicts of its columns: a catalogue has thousands)."""
-        self._upsert_many(self._q.product_index_upsert, XsProduct, rows)
+        self._upsert_many("xs_product", XsProduct, rows)
 
     def upsert_indexed_customers(self, rows: Iterable[XsCustomer | dict[str, Any]]) -> None:
-        self._upsert_many(self._q.customer_index_upsert, XsCustomer, rows)
+        self._upsert_many("xs_customer", XsCustomer, rows)
 
-    def _upsert_many(self, prepared: Prepared, model: type[SQLModel], rows: Iterable[Any]) -> None:
+    def _upsert_many(self, table: str, model: type[SQLModel], rows: Iterable[Any]) -> None:
         names = [c.name for c in model.__table__.columns]
         values = [row if isinstance(row, dict) else {n: getattr(row, n) for n in names} for row in rows]
         if values:
-            with self.sql.transaction():
-                self.sql.run_many(prepared, values)
+            with self.engine.begin() as conn:
+                conn.execute(self._upserts[table], values)
 
     def index_version(self, name: str) -> int:
         with self.session() as s:
@@ -407,7 +318,8 @@ class Store:
             return row
 
     def clear_failure(self, bc_order_id: int) -> None:
-        self.sql.run(self._q.failure_delete, {"order_id": bc_order_id})
+        with self.engine.begin() as conn:
+            conn.execute(_FAILURE_DELETE, {"order_id": bc_order_id})
 
     def failures(self) -> list[FailedOrder]:
         with self.session() as s:
@@ -444,7 +356,8 @@ class Store:
               reason: str = "", before: Any = None, after: Any = None, detail: Any = None) -> None:
         values = self._audit_values(platform=platform, action=action, bc_order_id=bc_order_id,
                                     target_id=target_id, reason=reason, before=before, after=after, detail=detail)
-        self.sql.run(self._q.audit_insert, values)
+        with self.engine.begin() as conn:
+            conn.execute(_AUDIT_INSERT, values)
 
     def _audit_values(self, *, platform: str, action: str, bc_order_id: int | None = None,
                       target_id: str | None = None, reason: str = "", before: Any = None, after: Any = None,
@@ -453,7 +366,7 @@ class Store:
             "at": self.clock.now(), "platform": platform, "action": action, "bc_order_id": bc_order_id,
             "target_id": target_id, "reason": reason,
             "before": None if before is None else str(before), "after": None if after is None else str(after),
-            "detail": None if detail is None else _detail_json(detail),
+            "detail": None if detail is None else json.dumps(detail, default=str, sort_keys=True),
         }
 
     def audit_entries(self, bc_order_id: int | None = None, limit: int | None = None) -> list[AuditEntry]:
@@ -535,34 +448,14 @@ def _upsert_statement(dialect: str, table, names: tuple[str, ...], only_if_great
     )
 
 
-class _OrderPathStatements:
-    """The order path's statements, compiled once for the store's database."""
-
-    def __init__(self, sql: DirectSql) -> None:
-        dialect = sql.dialect.name
-        binding = OrderBinding.__table__
-        self.binding_columns = tuple(c.name for c in binding.columns)
-        self.binding_select = sql.prepare(_BINDING_SELECT, result_table=binding)
-        self.binding_upsert = _prepared_upsert(sql, dialect, binding)
-        self.audit_insert = sql.prepare(_AUDIT_INSERT, column_keys=_AUDIT_COLUMNS)
-        self.failure_delete = sql.prepare(_FAILURE_DELETE)
-        self.lease_release = sql.prepare(RELEASE)
-        self.product_id_select = sql.prepare(_PRODUCT_ID_SELECT)
-        self.customer_id_select = sql.prepare(_CUSTOMER_ID_SELECT)
-        self.indexed_product_id = sql.prepare(_INDEXED_PRODUCT_ID)
-        self.indexed_customer_id = sql.prepare(_INDEXED_CUSTOMER_ID)
-        self.product_binding_upsert = _prepared_upsert(sql, dialect, ProductBinding.__table__)
-        self.customer_binding_upsert = _prepared_upsert(sql, dialect, CustomerBinding.__table__)
-        self.product_index_upsert = _prepared_upsert(sql, dialect, XsProduct.__table__)
-        self.customer_index_upsert = _prepared_upsert(sql, dialect, XsCustomer.__table__)
-
-    def binding_values(self, binding: OrderBindingRow | OrderBinding) -> dict[str, Any]:
-        return {n: getattr(binding, n) for n in self.binding_columns}
+def _binding_values(binding: OrderBindingRow | OrderBinding) -> dict[str, Any]:
+    return {n: getattr(binding, n) for n in _BINDING_COLUMNS}
 
 
-def _prepared_upsert(sql: DirectSql, dialect: str, table) -> Prepared:
-    names = tuple(c.name for c in table.columns)
-    return sql.prepare(_upsert_statement(dialect, table, names, None, False), column_keys=names)
+def _released(lease: LeaseHandle | None) -> None:
+    """The lease counts as released only once the transaction that deleted it committed."""
+    if lease is not None:
+        lease.released = True
 
 
 class _Lru(OrderedDict):

@@ -220,6 +220,22 @@ class IdvMetafieldSeen(SQLModel, table=True):
     date_modified: datetime = _dt(nullable=False)
 
 
+class IdvOrderCheckId(SQLModel, table=True):
+    """The `realid` check_id metafield of each order, as last read.
+
+    The metafield poll reads check_id in its batch call only when it changed within the window; a
+    later verdict of the same check finds its check here, so the order is looked up on its own only
+    when its check was never seen.
+    """
+
+    __tablename__ = "idv_order_check_id"
+    bc_order_id: int = Field(primary_key=True)
+    check_id: str
+    # The metafield's own date_modified: a read of an older version never overwrites a newer one.
+    date_modified: datetime = _dt(nullable=False)
+    updated_at: datetime = _dt(nullable=False)
+
+
 class IdvWebhookDelivery(SQLModel, table=True):
     """Signatures of webhook bodies accepted within the replay window: a replayed body is refused."""
 

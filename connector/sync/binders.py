@@ -32,7 +32,7 @@ class ProductBinder:
             if found is not None:
                 return found
             product_id = await self._create(line)
-            await self.store.commit_new_product(line.product_key, product_id, line.sku, line.name, lease=lease, audit=dict(
+            self.store.bind_new_product(line.product_key, product_id, line.sku, line.name, lease=lease, audit=dict(
                 platform="xseries", action="create_product", bc_order_id=bc_order_id, target_id=product_id,
                 reason=f"{line.kind} line {line.sku!r} has no X-Series product", after=line.sku,
                 detail={"name": line.name, "sku": line.sku, "track_inventory": line.track_inventory},
@@ -46,7 +46,7 @@ class ProductBinder:
             return bound
         indexed = self.store.indexed_product_id(line.sku)
         if indexed is not None:
-            await self.store.commit_product_binding(line.product_key, indexed, line.sku, created=False)
+            self.store.bind_product(line.product_key, indexed, line.sku, created=False)
         return indexed
 
     async def _create(self, line: PlannedLine) -> str:
@@ -85,7 +85,7 @@ class CustomerBinder:
             if found is not None:
                 return found
             customer_id = await self._create(customer)
-            await self.store.commit_new_customer(key, customer_id, lease=lease, audit=dict(
+            self.store.bind_new_customer(key, customer_id, lease=lease, audit=dict(
                 platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
                 reason="no X-Series customer with this e-mail", after=key,
             ))
@@ -98,7 +98,7 @@ class CustomerBinder:
             return bound
         indexed = self.store.indexed_customer_id(key)
         if indexed is not None:
-            await self.store.commit_customer_binding(key, indexed, created=False)
+            self.store.bind_customer(key, indexed, created=False)
         return indexed
 
     async def _create(self, customer: PlannedCustomer) -> str:

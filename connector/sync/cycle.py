@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from connector import interrupts
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order, OrderValidationError
 from connector.errors import (
@@ -69,7 +70,8 @@ class SyncCycle:
         self.start_at = start_at
         self.max_attempts = max_attempts
         self.concurrency = concurrency
-        self.stop_event = stop_event or asyncio.Event()
+        # Default: the running command's (Ctrl-C / SIGTERM set it, connector.interrupts).
+        self.stop_event = stop_event or interrupts.stop_event()
         self.index = XSeriesIndex(deps.store, deps.xs)
 
     async def run(self) -> CycleReport:
@@ -89,7 +91,13 @@ class SyncCycle:
             if report.completed:
                 await self._retry_due_failures(report)
             outcome = "ok" if not report.failed else "failures"
+            if not report.completed and self.stop_event.is_set():
+                outcome = "stopped"
             return report
+        except (interrupts.Stopping, asyncio.CancelledError):
+            if self.stop_event.is_set():
+                outcome = "stopped"  # not an error: Ctrl-C or SIGTERM cut a wait or the grace short
+            raise
         finally:
             store.finish_cycle(run_id, seen=report.seen, written=report.written,
                                failed=len(report.failed), outcome=outcome)
@@ -141,8 +149,16 @@ class SyncCycle:
                 await self.mirror_one(order, report)
                 return True
 
-        results = await asyncio.gather(*(one(o) for o in batch))
-        if not all(results):
+        # Every order of the batch ends before this returns, even when one raises: an order left
+        # running would go on writing after the cycle (and its clients) ended.
+        results = await asyncio.gather(*(one(o) for o in batch), return_exceptions=True)
+        for result in results:
+            # A stop cut the order's wait short (Stopping) or its grace ended (cancelled): the order
+            # is not settled, so the cursor stays before it; anything else is the cycle's error.
+            if isinstance(result, BaseException) and not isinstance(
+                    result, (interrupts.Stopping, asyncio.CancelledError)):
+                raise result
+        if not all(r is True for r in results):
             return False
         self.d.store.set_cursor(max(o.date_modified for o in batch))
         return not self.stop_event.is_set()

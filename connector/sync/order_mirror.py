@@ -20,7 +20,7 @@ from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import RegisterSale, Sale, WrittenSale
 from connector.errors import ApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.payment_table import PaymentTable
-from connector.mapping.register_sale import PosRefs, encode_register_sale, register_sale_document
+from connector.mapping.register_sale import PosRefs, register_sale
 from connector.mapping.sale_plan import (
     build_sale_plan,
     invoice_number,
@@ -121,6 +121,9 @@ class OrderMirror:
             if transition is Transition.VOID:
                 return await self._void(order, binding, content_hash)
             await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
+            if recovered:
+                log.info("order %s: sale %s bound after a lost answer (%s)", order.id, binding.invoice_number,
+                         binding.pos_state, extra={"order_id": order.id})
             return Outcome.RECOVERED if recovered else Outcome.RECORDED
 
     # ---- writes -----------------------------------------------------------------------------
@@ -140,7 +143,7 @@ class OrderMirror:
         for line in plan.lines:
             if line.product_key not in product_ids:
                 product_ids[line.product_key] = await self.products.resolve(line, order.id)
-        body = register_sale_document(plan, target, refs, product_ids, customer_id, payment_type_id)
+        body = register_sale(plan, target, refs, product_ids, customer_id, payment_type_id)
 
         self.step = "write"
         now = store.clock.now()
@@ -151,9 +154,9 @@ class OrderMirror:
         )
         binding.pending_state = target.value
         # Serialized once: the binding keeps exactly the document that is sent.
-        encoded = encode_register_sale(body)
+        encoded = body.to_json()
         binding.sale_body = encoded.decode()
-        binding = await store.commit_order_binding(binding)
+        binding = store.save_order_binding(binding)
         try:
             sale = await self.d.xs.create_sale_document(encoded, answer=WrittenSale)
         except UnknownWriteOutcome as exc:
@@ -175,13 +178,16 @@ class OrderMirror:
             store.save_order_binding(binding)
             raise
         self._bind(binding, order, sale.id, target, content_hash)
-        await store.commit_settlement(binding, lease=self.lease, audit=dict(
+        store.settle_order(binding, lease=self.lease, audit=dict(
             platform="xseries", action="create_sale", bc_order_id=order.id, target_id=sale.id,
             reason=why or f"BigCommerce status {order.status_id} ({order.status}) → {target.value}",
-            before=None, after=body["status"],
+            before=None, after=body.status,
             detail={"invoice_number": plan.invoice_number, "total": str(plan.total_inc_tax),
                     "lines": len(plan.lines), "unpaid": plan.unpaid},
         ))
+        # One INFO line per order written (issue 14): what an operator greps the daemon's log for.
+        log.info("order %s: sale %s created %s", order.id, plan.invoice_number, body.status,
+                 extra={"order_id": order.id})
         return Outcome.CREATED
 
     async def _void(self, order: Order, binding: OrderBindingRow, content_hash: str) -> Outcome:
@@ -199,18 +205,20 @@ class OrderMirror:
             "register_sale_attributes": [], "register_sale_payments": [],
         })
         binding.pending_state = PosState.VOIDED.value
-        await store.commit_order_binding(binding)
+        store.save_order_binding(binding)
         # A re-post of the whole sale as VOIDED sets the same final state when repeated: the
         # client marks it safe to repeat, so lost answers are retried rather than left unknown.
         encoded = voided.to_json()
         sale = await self.d.xs.update_sale(voided, encoded=encoded, answer=WrittenSale)
         binding.sale_body = encoded.decode()
         self._bind(binding, order, sale.id, PosState.VOIDED, content_hash)
-        await store.commit_settlement(binding, lease=self.lease, audit=dict(
+        store.settle_order(binding, lease=self.lease, audit=dict(
             platform="xseries", action="void_sale", bc_order_id=order.id, target_id=sale.id,
             reason=f"BigCommerce status {order.status_id} ({order.status}) → voided",
             before=before, after="VOIDED",
         ))
+        log.info("order %s: sale %s voided (was %s)", order.id, binding.invoice_number, before,
+                 extra={"order_id": order.id})
         return Outcome.VOIDED
 
     # ---- helpers ----------------------------------------------------------------------------
@@ -270,7 +278,7 @@ class OrderMirror:
         binding.content_hash = content_hash
         binding.bc_date_modified = order.date_modified
         binding.pos_state = binding.pos_state if binding.sale_id else state.value
-        await store.commit_settlement(binding, lease=self.lease, audit=dict(
+        store.settle_order(binding, lease=self.lease, audit=dict(
             platform="connector", action="record", bc_order_id=order.id, target_id=binding.sale_id,
             reason=why, before=before_status, after=order.status_id,
         ))

@@ -108,7 +108,7 @@ CASES = [
     config_case("empty-file", "", r"bigcommerce: required key is missing", None),
     # Mapping tables
     table_case("status-table-syntax-error", "order_status.yaml", replaced(STATUS_TABLE, "  2: closed", "  2: [closed"),
-               r"YAML syntax error", line_of(STATUS_TABLE, "  3: closed")),
+               r"YAML syntax error", line_of(STATUS_TABLE, "  2: closed")),  # the line of the open [, not where PyYAML noticed
     table_case("unknown-status-name", "order_status.yaml",
                replaced(STATUS_TABLE, "  2: closed          # Shipped", "  Shippd: closed"),
                r"unknown BigCommerce status 'Shippd'; use an id 0–14 or one of: .*Shipped",

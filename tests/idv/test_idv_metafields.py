@@ -30,14 +30,16 @@ async def test_metafield_verdicts_drive_the_status_end_to_end(world):
     report = await poll(world)  # nothing yet: one call
     assert [r.path for r in world.bc.request_log] == ["/stores/abc123/v3/orders/metafields"]
     query = parse_qs(world.bc.request_log[0].query)
-    assert query["namespace"] == ["realid"] and query["key"] == ["verification_status"]
-    assert "date_modified:min" in query
+    assert query["namespace"] == ["realid"] and query["key:in"] == ["verification_status,check_id"]
+    assert "key" not in query and "date_modified:min" in query
 
     realid(world, order, "pending", "rid-1")
     report = await poll(world)
     assert report.outcomes == {Outcome.WRITTEN: 1}
     assert world.status(order) == 12
-    assert world.bc.request_log.matching("GET", f"/v3/orders/{order}/metafields")  # its check_id
+    # The new check's id came in the same batch call: the order is not looked up on its own.
+    assert report.check_ids_read == 1 and report.looked_up == 0
+    assert not world.bc.request_log.matching("GET", f"/v3/orders/{order}/metafields")
 
     # Steady state: the verdict is re-read through the overlap, and that costs one call only.
     for _ in range(3):

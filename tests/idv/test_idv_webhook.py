@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import threading
 from datetime import timedelta
 
 import httpx
@@ -11,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from connector.idv.server import WebhookServer
-from connector.idv.webhook import PATH, SIGNATURE_HEADER, signature_for
+from connector.idv.webhook import MAX_BODY_BYTES, PATH, SIGNATURE_HEADER, signature_for
 from connector.store.tables import IdvCheck
 from idv_world import SECRET
 
@@ -171,3 +173,73 @@ def test_a_port_in_use_is_a_configuration_error():
             WebhookServer(lambda scope, receive, send: None, "127.0.0.1", taken.getsockname()[1])
     finally:
         taken.close()
+
+
+async def test_a_chunked_body_past_the_limit_is_refused_while_it_streams(world):
+    """256 MiB sent chunked (no Content-Length): 413 after the limit, the rest never read."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    chunk, total = 64 * 1024, 256 * 1024 * 1024
+    yielded = 0
+
+    async def endless_body():
+        nonlocal yielded
+        piece = b"x" * chunk
+        while yielded < total:
+            yielded += chunk
+            yield piece
+
+    app = world.service.webhook_receiver().app()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://order-sync.local") as client:
+        response = await client.post(PATH, content=endless_body(), headers={SIGNATURE_HEADER: "sha256=" + "0" * 64})
+    assert response.status_code == 413
+    assert yielded <= MAX_BODY_BYTES + chunk  # what the generator gave: the limit plus the chunk that crossed it
+    assert nothing_recorded(world, order)
+
+
+class HeldDeliveries:
+    """The real replay store behind a lock the test holds: its database write has to wait."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.lock = threading.Lock()
+        self.waiting = threading.Event()
+        self.steps: list[str] = []
+        self.got_the_lock: bool | None = None
+
+    def claim(self, digest, now, keep) -> bool:
+        self.waiting.set()
+        # Bounded, so a claim that blocks the loop (the ticker can never free it) ends the test.
+        self.got_the_lock = self.lock.acquire(timeout=5)
+        try:
+            self.steps.append("claimed")
+            return self.inner.claim(digest, now, keep)
+        finally:
+            if self.got_the_lock:
+                self.lock.release()
+
+    def release(self, digest) -> None:
+        self.inner.release(digest)
+
+
+async def test_the_replay_store_does_not_block_the_event_loop(world):
+    await world.start()
+    order = world.add_order(status_id=11)
+    receiver = world.service.webhook_receiver()
+    receiver.deliveries = deliveries = HeldDeliveries(receiver.deliveries)
+    body = body_for(order, "failed", occurred_at=world.clock.now().isoformat())
+    deliveries.lock.acquire()  # the database is busy
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver.app()),
+                                 base_url="http://order-sync.local") as client:
+        headers = {SIGNATURE_HEADER: signature_for(SECRET, body)}
+        post = asyncio.create_task(client.post(PATH, content=body, headers=headers))
+        while not deliveries.waiting.is_set():
+            await asyncio.sleep(0)
+        for n in range(3):  # the loop runs other tasks while the write waits
+            await asyncio.sleep(0)
+            deliveries.steps.append(f"tick {n}")
+        deliveries.lock.release()
+        response = await post
+    assert deliveries.got_the_lock is True
+    assert deliveries.steps == ["tick 0", "tick 1", "tick 2", "claimed"]
+    assert response.status_code == 200 and world.status(order) == 6

@@ -76,6 +76,9 @@ class ServedSandbox:
             "  outlet: Main Outlet",
             "  register: Online Store",
             f"database_url: {database_url}",
+            # The seeded orders are days old: mirroring them is the historical import's door.
+            "historical_import:",
+            "  enabled: true",
             "sync:",
             f"  start_at: {start_at}",
             *(f"  {key}: {value}" for key, value in sync.items()),

@@ -1,0 +1,236 @@
+"""How every command runs on the event loop, and how Ctrl-C and SIGTERM stop it.
+
+Why this module: a newcomer's Ctrl-C during `import-history` took 4.5 minutes, because the import
+was waiting out a 263 s X-Series quota and nothing cut that wait short. Here, the first SIGINT or
+SIGTERM:
+
+- is acknowledged at once ("stopping after the orders in hand…");
+- sets the command's stop event, so no new order starts (SyncCycle, the import and the daemon read
+  it: `stop_event()`);
+- cuts short every wait on the system clock (rate-limit pacing, 429 waits, retry back-off): the
+  waiting call raises `Stopping`. A wait is never a write in flight — the request it precedes was
+  not sent — so an order stopped there is simply not finished; if its binding was already pending,
+  the next run looks its sale up by invoice number before writing (the exactly-once rule);
+- gives the orders in hand `GRACE_SECONDS` to finish their writes, then cancels the command, which
+  leaves any order still in hand as a crash would (pending binding, cursor and checkpoint before it);
+- and, should anything still hang, ends the process `BACKSTOP_SECONDS` after the signal.
+
+A second Ctrl-C quits at once (os._exit), like kill: an order cut mid-write is settled by the next
+run once its lease lapses. Exit codes after a signal: 130 for SIGINT; for SIGTERM the caller's
+`sigterm_exit` (0 for the daemon, whose normal stop it is; 143 for one-shot commands, which did not
+finish). The standard asyncio loop is used (uvloop was dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any
+
+log = logging.getLogger("connector.interrupts")
+
+EXIT_SIGINT = 128 + signal.SIGINT  # 130: what a shell reports for a command ended by Ctrl-C
+EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: a one-shot command stopped before it finished
+# How long the orders in hand get to finish after the first signal; well under the 5 s a stop may
+# take (issue 14), leaving room to close clients and the store. ORDER_SYNC_STOP_GRACE overrides it.
+GRACE_SECONDS = 2.0
+BACKSTOP_AFTER_GRACE = 2.5
+# Waits this long or longer are logged, saying that Ctrl-C ends them: a quiet 4-minute quota wait
+# looks like a hang.
+ANNOUNCE_WAITS_FROM = 10.0
+
+
+class Stopping(BaseException):
+    """A wait was cut short because the command is stopping. A BaseException, like cancellation:
+    the order path's `except Exception` (record the order as failed) must not take a stop for an
+    error of the order."""
+
+
+def grace_seconds() -> float:
+    raw = os.environ.get("ORDER_SYNC_STOP_GRACE", "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else GRACE_SECONDS
+    except ValueError:
+        return GRACE_SECONDS
+
+
+class StopScope:
+    """The stop state of one command run: its event, the waits to cut short, the signal seen."""
+
+    def __init__(self, grace: float = GRACE_SECONDS) -> None:
+        self.event = asyncio.Event()
+        self.grace = grace
+        self.signum: int | None = None
+        self.main: asyncio.Task | None = None
+        self._waits: set[asyncio.Future] = set()
+
+    @property
+    def stopping(self) -> bool:
+        return self.event.is_set()
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator["StopScope"]:
+        """Make this the scope of the code run inside (and of the tasks it creates)."""
+        token = _scope.set(self)
+        try:
+            yield self
+        finally:
+            _scope.reset(token)
+
+    async def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, or until the stop, which raises Stopping in the waiting task."""
+        if self.stopping:
+            raise Stopping()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        timer = loop.call_later(seconds, _resolve, waiter)
+        self._waits.add(waiter)
+        if seconds >= ANNOUNCE_WAITS_FROM:
+            log.info("waiting %.0fs for the API (quota or retry); Ctrl-C or SIGTERM stops now, "
+                     "nothing is lost", seconds)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waits.discard(waiter)
+
+    def begin_stop(self) -> None:
+        """On the loop, after the first signal: acknowledge, stop new work, cut the waits short,
+        and give the orders in hand their grace."""
+        if self.event.is_set():
+            return
+        name = "Ctrl-C" if self.signum == signal.SIGINT else "SIGTERM"
+        again = " (Ctrl-C again quits at once)" if self.signum == signal.SIGINT else ""
+        announce(f"order-sync: {name}: stopping after the orders in hand…{again}")
+        self.event.set()
+        for waiter in list(self._waits):
+            if not waiter.done():
+                waiter.set_exception(Stopping())
+        asyncio.get_running_loop().call_later(self.grace, self._grace_over)
+
+    def _grace_over(self) -> None:
+        if self.main is not None and not self.main.done():
+            log.warning("the orders in hand did not finish within %.1fs: stopping them; the next run "
+                        "settles them (nothing is lost or written twice)", self.grace)
+            self.main.cancel()
+
+
+def _resolve(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+_scope: contextvars.ContextVar[StopScope | None] = contextvars.ContextVar("order_sync_stop", default=None)
+
+
+def stop_event() -> asyncio.Event:
+    """The running command's stop event; outside `run` (tests that drive a cycle themselves) a new
+    event nobody sets."""
+    scope = _scope.get()
+    return scope.event if scope is not None else asyncio.Event()
+
+
+async def sleep(seconds: float) -> None:
+    """The system clock's sleep: cut short by a stop when inside `run`."""
+    scope = _scope.get()
+    if scope is None:
+        await asyncio.sleep(seconds)
+    else:
+        await scope.wait(seconds)
+
+
+def announce(message: str) -> None:
+    """A line for the person at the terminal: on stderr as the log lines are (JSON when they are
+    JSON, so every line stays parseable), whatever the log level."""
+    if _json_logs():
+        os.write(2, (_json_line(message) + "\n").encode())
+    else:
+        # os.write, not print: this also runs inside a signal handler, where print could re-enter
+        # a write of the main thread that the signal interrupted.
+        os.write(2, (message + "\n").encode())
+
+
+def _json_logs() -> bool:
+    from connector.logs import JsonFormatter
+
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
+
+
+def _json_line(message: str) -> str:
+    from connector.logs import JsonFormatter
+
+    record = log.makeRecord(log.name, logging.WARNING, __file__, 0, message, (), None)
+    return JsonFormatter().format(record)
+
+
+def run(main: Coroutine[Any, Any, Any], *, sigterm_exit: int = EXIT_SIGTERM) -> Any:
+    """Run a command's coroutine on a new asyncio loop with the stop handling above. Returns what
+    the coroutine returns, or, after a signal, the signal's exit code."""
+    scope = StopScope(grace_seconds())
+    loop_ready = threading.Event()
+    runner = asyncio.Runner()
+    backstop: list[threading.Timer] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        if scope.signum is not None:
+            if signum == signal.SIGINT:
+                announce("order-sync: Ctrl-C again: quitting now")
+                os._exit(EXIT_SIGINT)
+            return  # a repeated SIGTERM: already stopping
+        scope.signum = signum
+        code = EXIT_SIGINT if signum == signal.SIGINT else sigterm_exit
+        # Whatever happens on the loop, the process ends: a stop must never hang.
+        timer = threading.Timer(scope.grace + BACKSTOP_AFTER_GRACE, _quit_late, (code,))
+        timer.daemon = True
+        timer.start()
+        backstop.append(timer)
+        if loop_ready.is_set():
+            # A Python signal handler runs between two bytecodes of the main thread, maybe inside
+            # the loop's own code: the stop itself runs as a loop callback.
+            runner.get_loop().call_soon_threadsafe(scope.begin_stop)
+
+    async def wrapped() -> Any:
+        scope.main = asyncio.current_task()
+        loop_ready.set()
+        try:
+            if scope.signum is not None:  # a signal before the loop ran
+                scope.begin_stop()
+            return await main
+        finally:
+            loop_ready.clear()  # the loop is closing: a late signal only sets the exit code
+
+    # Signal handlers can only be set from the main thread (a test may run a command elsewhere).
+    signals = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {sig: signal.signal(sig, on_signal) for sig in signals}
+    try:
+        # The scope first: the runner copies the context its tasks run in when it starts.
+        with scope.active(), runner:
+            try:
+                result = runner.run(wrapped())
+            except (Stopping, asyncio.CancelledError):
+                if scope.signum is None:
+                    raise
+                result = None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for timer in backstop:
+            timer.cancel()
+    if scope.signum is None:
+        return result
+    if scope.signum == signal.SIGINT:
+        return EXIT_SIGINT
+    return sigterm_exit
+
+
+def _quit_late(code: int) -> None:
+    announce("order-sync: could not stop in time; quitting (the next run settles what was in hand)")
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,192 @@
+"""`order-sync demo` as a merchant reads it (issue 14, point 8).
+
+The demo runs once, in-process, on a temporary database, with its output captured; the two
+simulators it builds are kept (by subclassing them in connector.demo) so the tests can check that
+what the demo prints is what X-Series holds. What is checked: every money figure has exactly two
+decimals, no stock level printed is below zero without the explanation, and one order walks through
+ID verification — check failed → Declined → sale voided (stock back) → new check passed →
+Awaiting Fulfillment → a new sale BC-<id>-2 — through the real engine (it audits every decision).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from connector import demo
+from connector.config import Settings
+from connector.idv.commands import show_audit
+from connector.sandbox.bigcommerce import BigCommerceSimulator
+from connector.sandbox.xseries import XSeriesSimulator
+
+DECIMAL_NUMBER = re.compile(r"\d+\.\d+")
+MONEY = re.compile(r"\d+\.\d{2}")
+STOCK = re.compile(r"(-?\d+) +→ +(-?\d+) \(([+-]?\d+)\)")
+WALK_START = re.compile(r"order (\d+), Awaiting Fulfillment, total (\d+\.\d{2}): sale BC-\1 CLOSED, total \2")
+
+
+@dataclass
+class DemoRun:
+    output: str
+    bc: BigCommerceSimulator
+    xs: XSeriesSimulator
+    db: Path
+    settings: Settings
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> DemoRun:
+    made: dict[str, object] = {}
+
+    class KeptBigCommerce(BigCommerceSimulator):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made["bc"] = self
+
+    class KeptXSeries(XSeriesSimulator):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made["xs"] = self
+
+    def kept_settings(*args, **kwargs):
+        made["settings"] = settings_of(*args, **kwargs)
+        return made["settings"]
+
+    settings_of = demo.demo_settings
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(demo, "BigCommerceSimulator", KeptBigCommerce)
+        mp.setattr(demo, "XSeriesSimulator", KeptXSeries)
+        mp.setattr(demo, "demo_settings", kept_settings)
+        assert demo.run_demo(orders=40, seed=7, db_path=str(db), out=out) == 0
+    return DemoRun(out.getvalue(), made["bc"], made["xs"], db, made["settings"])
+
+
+def walked_order(run: DemoRun) -> int:
+    found = WALK_START.search(run.output)
+    assert found, "the ID-verification walk-through does not name its order:\n" + run.output
+    return int(found.group(1))
+
+
+def test_every_money_figure_has_exactly_two_decimals(run):
+    figures = DECIMAL_NUMBER.findall(run.output)
+    # Not vacuous: the order table alone prints one total per order.
+    assert len(figures) >= 40
+    wrong = [f for f in figures if not MONEY.fullmatch(f)]
+    assert wrong == [], f"amounts without exactly two decimals: {wrong}"
+
+
+def test_order_totals_are_rounded_to_the_cent_not_cut(run):
+    # BigCommerce sends "47.3000"; the table shows the same amount, to the cent, per order.
+    rows = dict(re.findall(r"^ *(\d+)  .* (\d+\.\d{2})$", run.output, flags=re.MULTILINE))
+    assert set(map(int, rows)) == set(run.bc.orders)
+    for order_id, printed in rows.items():
+        total = Decimal(str(run.bc.order(int(order_id))["total_inc_tax"]))
+        assert Decimal(printed) == total.quantize(Decimal("0.01")), order_id
+
+
+def test_no_stock_level_printed_below_zero(run):
+    figures = STOCK.findall(run.output)
+    assert len(figures) >= 10, "the demo prints stock moves"
+    for before, after, delta in figures:
+        assert int(after) - int(before) == int(delta)
+    negative = [f for f in figures if int(f[0]) < 0 or int(f[1]) < 0]
+    # The seeded outlet holds enough for every order, so none is negative (and so no note).
+    assert negative == []
+    assert demo.NEGATIVE_STOCK_NOTE not in run.output
+
+
+def test_printed_stock_levels_are_the_simulators(run):
+    section = run.output.split("stock at 'Main Outlet'", 1)[1].split("\n\n", 1)[0]
+    by_sku = {p["sku"]: pid for pid, p in run.xs.products.items()}
+    lines = re.findall(r"^  (\S+) +(-?\d+) +→ +(-?\d+)", section, flags=re.MULTILINE)
+    assert lines
+    for sku, _, after in lines:
+        assert run.xs.stock(by_sku[sku]) == Decimal(after), sku
+
+
+def test_a_negative_stock_level_comes_with_its_explanation():
+    out = io.StringIO()
+    demo.print_stock_moves(demo.Printer(out), [("MUG-1", Decimal(2), Decimal(-3))])
+    assert "2 →     -3 (-5)" in out.getvalue() and demo.NEGATIVE_STOCK_NOTE in out.getvalue()
+    out = io.StringIO()
+    demo.print_stock_moves(demo.Printer(out), [("MUG-1", Decimal(5), Decimal(0))])
+    assert demo.NEGATIVE_STOCK_NOTE not in out.getvalue()
+
+
+def test_the_demo_runs_with_id_verification_on(run):
+    assert run.settings.id_verification.enabled
+    assert "ID verification on" in run.output.splitlines()[0]
+    # Tests and benchmarks that share demo_settings keep it off, its default.
+    plain = demo.demo_settings(run.bc, run.xs, "sqlite://", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert not plain.id_verification.enabled
+
+
+def test_id_verification_walk_through_is_printed_step_by_step(run):
+    order_id = walked_order(run)
+    text = run.output
+    steps = [
+        f"1. Real ID check rid-{order_id}-1 started: BigCommerce status Awaiting Fulfillment → "
+        "Manual Verification Required (written)",
+        f"sale BC-{order_id} CLOSED",
+        f"2. Real ID check rid-{order_id}-1 failed: BigCommerce status Manual Verification Required → "
+        "Declined (written)",
+        f"sale BC-{order_id} VOIDED",
+        "stock back:",
+        f"3. Real ID check rid-{order_id}-2 passed: BigCommerce status Declined → Awaiting Fulfillment (written)",
+        f"new sale BC-{order_id}-2 CLOSED",
+        f"BC-{order_id} stays VOIDED",
+        "stock out again:",
+    ]
+    at = 0
+    for step in steps:  # in this order
+        found = text.find(step, at)
+        assert found >= 0, f"missing (or out of order): {step!r}\n{text}"
+        at = found + len(step)
+    back = STOCK.findall(text.split("stock back:", 1)[1].split("\n", 1)[0])
+    again = STOCK.findall(text.split("stock out again:", 1)[1].split("\n", 1)[0])
+    assert back and [int(d) for *_, d in back] == [-int(d) for *_, d in again]
+    assert all(int(d) > 0 for *_, d in back)
+
+
+def test_the_voided_sale_and_the_new_sale_are_in_x_series(run):
+    order_id = walked_order(run)
+    sales = {s["invoice_number"]: s for s in run.xs.sales_for_source_id(str(order_id))}
+    assert set(sales) == {f"BC-{order_id}", f"BC-{order_id}-2"}
+    assert sales[f"BC-{order_id}"]["status"] == "VOIDED"
+    assert sales[f"BC-{order_id}-2"]["status"] == "CLOSED"
+    first, second = sales[f"BC-{order_id}"], sales[f"BC-{order_id}-2"]
+    assert [(l["product_id"], l["quantity"]) for l in first["line_items"]] == \
+           [(l["product_id"], l["quantity"]) for l in second["line_items"]]
+    assert run.bc.order(order_id)["status_id"] == 11  # Awaiting Fulfillment, after the new check
+    # The table's row for the order shows its current sale.
+    assert re.search(rf"^ +{order_id}  Awaiting Fulfillment +closed +CLOSED +BC-{order_id}-2 ", run.output,
+                     flags=re.MULTILINE)
+
+
+def test_each_verdict_went_through_the_engine_and_was_audited(run):
+    order_id = walked_order(run)
+    out = io.StringIO()
+    assert run.settings.database_url == f"sqlite:///{run.db}"
+    assert show_audit(run.settings, order_id, None, out=out) == 0
+    audit = out.getvalue()
+    # In this order: each verdict written, and the X-Series write the next sync made of it.
+    expected = [
+        rf"ID check rid-{order_id}-1: started \(cli, [^)]*\) → written; status [^;]* → (12 )?Manual Verification",
+        rf"ID check rid-{order_id}-1: failed \(cli, [^)]*\) → written; status [^;]* → (6 )?Declined",
+        r"xseries void_sale [^;]*; CLOSED → VOIDED",
+        rf"ID check rid-{order_id}-2: passed \(cli, [^)]*\) → written; status [^;]* → (11 )?Awaiting Fulfillment",
+        r"xseries create_sale [^;]*; - → CLOSED; order re-opened",
+    ]
+    at = 0
+    for pattern in expected:
+        found = re.compile(pattern).search(audit, at)
+        assert found, (pattern, audit)
+        at = found.end()
