@@ -13,7 +13,8 @@ SIGTERM:
   the next run looks its sale up by invoice number before writing (the exactly-once rule);
 - gives the orders in hand `GRACE_SECONDS` to finish their writes, then cancels the command, which
   leaves any order still in hand as a crash would (pending binding, cursor and checkpoint before it);
-- and, should anything still hang, ends the process `BACKSTOP_SECONDS` after the signal.
+- and, should anything still hang, ends the process `BACKSTOP_AFTER_GRACE` seconds after the grace
+  (4.5 s after the signal by default: the issue's contract is an exit within 5 s).
 
 A second Ctrl-C quits at once (os._exit), like kill: an order cut mid-write is settled by the next
 run once its lease lapses. Exit codes after a signal: 130 for SIGINT; for SIGTERM the caller's
@@ -29,7 +30,6 @@ import contextvars
 import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any
@@ -102,18 +102,18 @@ class StopScope:
             self._waits.discard(waiter)
 
     def begin_stop(self) -> None:
-        """On the loop, after the first signal: acknowledge, stop new work, cut the waits short,
-        and give the orders in hand their grace."""
+        """On the loop, after the first signal: stop new work, cut the waits short, give the orders
+        in hand their grace, and acknowledge (last, so that a failing stderr cannot undo the stop)."""
         if self.event.is_set():
             return
-        name = "Ctrl-C" if self.signum == signal.SIGINT else "SIGTERM"
-        again = " (Ctrl-C again quits at once)" if self.signum == signal.SIGINT else ""
-        announce(f"order-sync: {name}: stopping after the orders in hand…{again}")
         self.event.set()
         for waiter in list(self._waits):
             if not waiter.done():
                 waiter.set_exception(Stopping())
         asyncio.get_running_loop().call_later(self.grace, self._grace_over)
+        name = "Ctrl-C" if self.signum == signal.SIGINT else "SIGTERM"
+        again = " (Ctrl-C again quits at once)" if self.signum == signal.SIGINT else ""
+        announce(f"order-sync: {name}: stopping after the orders in hand…{again}")
 
     def _grace_over(self) -> None:
         if self.main is not None and not self.main.done():
@@ -150,11 +150,25 @@ def announce(message: str) -> None:
     """A line for the person at the terminal: on stderr as the log lines are (JSON when they are
     JSON, so every line stays parseable), whatever the log level."""
     if _json_logs():
-        os.write(2, (_json_line(message) + "\n").encode())
+        line = _json_line(message)
+    elif _is_terminal():
+        # Over the import's progress bar, which ends no line of its own (it is drawn again after).
+        line = "\r\033[K" + message
     else:
+        line = message
+    try:
         # os.write, not print: this also runs inside a signal handler, where print could re-enter
         # a write of the main thread that the signal interrupted.
-        os.write(2, (message + "\n").encode())
+        os.write(2, (line + "\n").encode())
+    except OSError:
+        pass  # stderr closed (its reader is gone): the stop must go on all the same
+
+
+def _is_terminal() -> bool:
+    try:
+        return os.isatty(2)
+    except OSError:
+        return False
 
 
 def _json_logs() -> bool:
@@ -232,5 +246,4 @@ def run(main: Coroutine[Any, Any, Any], *, sigterm_exit: int = EXIT_SIGTERM) -> 
 
 def _quit_late(code: int) -> None:
     announce("order-sync: could not stop in time; quitting (the next run settles what was in hand)")
-    sys.stderr.flush()
     os._exit(code)

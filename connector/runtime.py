@@ -25,6 +25,7 @@ from connector.sync.cycle import SyncCycle
 from connector.sync.order_mirror import MirrorDeps
 from connector.sync.pos_refs import resolve_pos_refs
 
+
 @dataclass
 class Runtime:
     settings: Settings

@@ -99,6 +99,12 @@ def test_run_refuses_it_too_before_touching_either_api(tmp_path, capsys, monkeyp
         f"database_url: sqlite:///{tmp_path / 'run.db'}\n"
         "sync:\n  start_at: 2020-01-01T00:00:00Z\n"
     )
+    import connector.scheduler
+
+    def no_daemon(settings):  # without the check the daemon would start and wait for the APIs
+        raise AssertionError("the daemon was started")
+
+    monkeypatch.setattr(connector.scheduler, "run_daemon", no_daemon)
     assert main(["--config", str(config), "run"]) == 2
     err = capsys.readouterr().err
     assert f"{config}:13: sync.start_at 2020-01-01T00:00:00Z" in err and "import-history" in err
@@ -144,7 +150,10 @@ def test_the_example_leaves_start_at_out(monkeypatch):
 
 def test_the_readme_lists_every_environment_variable_the_example_uses():
     values = "\n".join(line.split("#", 1)[0] for line in EXAMPLE.read_text().splitlines())  # not comments
-    used = set(re.findall(r"\$\{([A-Z0-9_]+)\}", values)) | {"ORDER_SYNC_CONFIG"}
+    # ... and every ORDER_SYNC_* variable the code reads.
+    code = "".join(path.read_text() for path in (HERE.parent / "connector").rglob("*.py"))
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)\}", values)) | set(re.findall(r"[\"'](ORDER_SYNC_[A-Z0-9_]+)[\"']", code))
+    assert "ORDER_SYNC_CONFIG" in used
     assert {"BIGCOMMERCE_ACCESS_TOKEN", "XSERIES_TOKEN", "ORDER_SYNC_WEBHOOK_SECRET"} <= used
     section = README.read_text().split("## Running it for a store", 1)[1].split("\n## ", 1)[0]
     table_rows = {m for m in re.findall(r"^\| `([A-Z0-9_]+)` \|", section, re.M)}

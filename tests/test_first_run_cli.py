@@ -136,15 +136,20 @@ async def test_status_shows_a_cycle_stopped_by_an_api_that_stayed_down(world, tm
     assert "(a later cycle went well)" in capsys.readouterr().out
 
 
-async def test_sync_exits_1_while_an_earlier_failure_is_parked(world, tmp_path, monkeypatch):
+async def test_sync_exits_1_while_an_earlier_failure_is_parked(world, tmp_path, monkeypatch, capsys):
     config = write_config(world, tmp_path / "config.yaml")
     odd = world.add_order()
     world.bc.orders[odd].update(status_id=15, status="Layaway")  # unknown status: parked at once
+    world.clock.advance(5)  # it fails seconds after its last change: later cycles leave it parked
 
     assert await run_cli_async(world, monkeypatch, config, "sync") == 1
     world.clock.advance(60)
-    # Nothing new failed in this cycle, but the parked order still waits for a person.
+    # Nothing failed in this cycle (the parked order is not tried again), but it still waits for a
+    # person: monitoring by exit code must see it.
     assert await run_cli_async(world, monkeypatch, config, "sync") == 1
+    capsys.readouterr()
+    assert await run_cli_async(world, monkeypatch, config, "status") == 0
+    assert "1 attempt(s), parked" in capsys.readouterr().out  # really not retried by the second cycle
 
     world.set_status(odd, 11)  # the merchant fixes it; retry-failed makes it due
     assert await run_cli_async(world, monkeypatch, config, "retry-failed") == 0

@@ -268,14 +268,18 @@ class BigCommerceClient:
         *,
         namespace: str | None = None,
         key: str | None = None,
+        keys: tuple[str, ...] | None = None,
         modified_since: datetime | None = None,
     ) -> AsyncIterator[Metafield]:
-        """Every order metafield matching the filters, across all orders (batch endpoint)."""
+        """Every order metafield matching the filters, across all orders (batch endpoint). `keys`:
+        any of these keys, in one call (`key:in`)."""
         params: dict[str, Any] = {}
         if namespace is not None:
             params["namespace"] = namespace
         if key is not None:
             params["key"] = key
+        if keys:
+            params["key:in"] = ",".join(keys)
         if modified_since is not None:
             params["date_modified:min"] = to_iso8601(modified_since)
         return self._iter_v3("/v3/orders/metafields", params, Metafield.model_validate)

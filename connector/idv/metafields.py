@@ -33,7 +33,6 @@ from connector.idv.ledger import CheckIdRead, SqlCheckIds
 from connector.idv.stages import CheckEvent, Source, stage_of_metafield
 from connector.store.repository import Store
 from connector.store.tables import IdvMetafieldSeen
-from connector.values import to_iso8601
 
 log = logging.getLogger("connector.idv.metafields")
 
@@ -61,10 +60,7 @@ class ClientMetafields:
     def batch(self, keys: tuple[str, ...], modified_since: datetime) -> AsyncIterator[Metafield]:
         if len(keys) == 1:
             return self.client.iter_order_metafields(namespace=NAMESPACE, key=keys[0], modified_since=modified_since)
-        # The client's iter_order_metafields takes a single `key`; key:in goes through the client's
-        # own V3 paging, so auth, retries, pacing and error types stay the client's.
-        params = {"namespace": NAMESPACE, "key:in": ",".join(keys), "date_modified:min": to_iso8601(modified_since)}
-        return self.client._iter_v3(BATCH_PATH, params, Metafield.model_validate)
+        return self.client.iter_order_metafields(namespace=NAMESPACE, keys=keys, modified_since=modified_since)
 
     async def for_order(self, order_id: int, key: str) -> list[Metafield]:
         return await self.client.list_metafields_for_order(order_id, namespace=NAMESPACE, key=key)

@@ -10,28 +10,23 @@ read (only the ids, and a bounded number: an import binds tens of thousands).
 from __future__ import annotations
 
 import functools
-import json
 from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert
+from sqlalchemy import Connection, Engine, bindparam, func
 from sqlalchemy import select as core_select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.store.db import make_engine
+from connector.store.journal import AUDIT_INSERT, FAILURE_DELETE, Journal
 from connector.store.leases import RELEASE, LeaseHandle, Leases
 from connector.store.migrations import migrate
 from connector.store.tables import (
-    AuditEntry,
     CustomerBinding,
-    CycleRun,
-    FailedOrder,
     IndexCursor,
     OrderBinding,
-    OrderBindingRow,
     ProductBinding,
     SyncCursor,
     XsCustomer,
@@ -40,8 +35,6 @@ from connector.store.tables import (
 
 _BINDINGS = OrderBinding.__table__
 _BINDING_COLUMNS = tuple(c.name for c in _BINDINGS.columns)
-_AUDIT_INSERT = insert(AuditEntry.__table__)
-_FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
 _BINDING_SELECT = core_select(_BINDINGS).where(_BINDINGS.c.bc_order_id == bindparam("order_id"))
 _PRODUCT_ID_SELECT = core_select(ProductBinding.__table__.c.xs_product_id).where(
     ProductBinding.__table__.c.key == bindparam("key"))
@@ -61,7 +54,7 @@ ORDERS_CURSOR = "orders"
 ORDERS_START_CURSOR = "orders_start"
 
 
-class Store:
+class Store(Journal):
     def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.engine = engine
         self.clock = clock
@@ -92,9 +85,9 @@ class Store:
             return conn.execute(statement, values).first()
 
     # ---- order bindings -------------------------------------------------------------------
-    def order_binding(self, bc_order_id: int) -> OrderBindingRow | None:
+    def order_binding(self, bc_order_id: int) -> OrderBinding | None:
         row = self._one(_BINDING_SELECT, {"order_id": bc_order_id})
-        return OrderBindingRow(**row._asdict()) if row is not None else None
+        return OrderBinding(**row._asdict()) if row is not None else None
 
     def order_bindings(self, ids: Iterable[int]) -> dict[int, OrderBinding]:
         ids = list(ids)
@@ -108,7 +101,7 @@ class Store:
                     result[row.bc_order_id] = row
         return result
 
-    def save_order_binding(self, binding: OrderBindingRow | OrderBinding) -> OrderBindingRow | OrderBinding:
+    def save_order_binding(self, binding: OrderBinding) -> OrderBinding:
         """Write the binding, durably, before returning (a pending binding must be on disk before
         its sale is sent)."""
         binding.updated_at = self.clock.now()
@@ -116,16 +109,16 @@ class Store:
             conn.execute(self._upserts["order_binding"], _binding_values(binding))
         return binding
 
-    def settle_order(self, binding: OrderBindingRow | OrderBinding, *, audit: dict[str, Any] | None,
-                     lease: LeaseHandle | None = None) -> OrderBindingRow | OrderBinding:
+    def settle_order(self, binding: OrderBinding, *, audit: dict[str, Any] | None,
+                     lease: LeaseHandle | None = None) -> OrderBinding:
         """After a decision or a write: the binding, its audit entry, the end of any failure of the
         order and the release of its lease, in one transaction (all or none)."""
         binding.updated_at = self.clock.now()
         with self.engine.begin() as conn:
             conn.execute(self._upserts["order_binding"], _binding_values(binding))
             if audit is not None:
-                conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
-            conn.execute(_FAILURE_DELETE, {"order_id": binding.bc_order_id})
+                conn.execute(AUDIT_INSERT, self._audit_values(**audit))
+            conn.execute(FAILURE_DELETE, {"order_id": binding.bc_order_id})
             self._release_in(conn, lease)
         _released(lease)
         return binding
@@ -148,14 +141,19 @@ class Store:
     # ---- product / customer bindings and the X-Series indexes ------------------------------
     def product_id(self, key: str) -> str | None:
         """The X-Series product bound to a line key, or None (cached once bound: never changes)."""
-        cached = self._product_ids.get(key)
-        if cached is not None:
-            return cached
-        row = self._one(_PRODUCT_ID_SELECT, {"key": key})
-        if row is not None:
-            self._product_ids[key] = row[0]
-            return row[0]
-        return None
+        return self._bound_id(self._product_ids, _PRODUCT_ID_SELECT, key)
+
+    def customer_id(self, email_key: str) -> str | None:
+        """The X-Series customer bound to a casefolded e-mail, or None (cached once bound)."""
+        return self._bound_id(self._customer_ids, _CUSTOMER_ID_SELECT, email_key)
+
+    def _bound_id(self, cache: "_Lru", statement, key: str) -> str | None:
+        cached = cache.get(key)
+        if cached is None:
+            row = self._one(statement, {"key": key})
+            if row is not None:
+                cached = cache[key] = row[0]
+        return cached
 
     def product_binding(self, key: str) -> ProductBinding | None:
         with self.session() as s:
@@ -165,65 +163,43 @@ class Store:
         with self.session() as s:
             return list(s.exec(select(ProductBinding)))
 
-    def bind_product(self, key: str, xs_product_id: str, sku: str, *, created: bool) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(self._upserts["product_binding"], {
-                "key": key, "xs_product_id": xs_product_id, "sku": sku, "created": created,
-                "created_at": self.clock.now()})
-        self._product_ids[key] = xs_product_id
-
-    def bind_new_product(self, key: str, xs_product_id: str, sku: str, name: str, *, audit: dict[str, Any],
-                         lease: LeaseHandle | None = None) -> None:
-        """A product order-sync just created: its index row, its binding, its audit entry and the
-        release of its creation lease, in one transaction (another process's index refresh may be
-        indexing it at the same moment)."""
-        with self.engine.begin() as conn:
-            conn.execute(self._upserts["xs_product"], {
-                "id": xs_product_id, "sku_key": sku.strip().casefold(), "name": name, "version": 0,
-                "deleted": False})
-            conn.execute(self._upserts["product_binding"], {
-                "key": key, "xs_product_id": xs_product_id, "sku": sku, "created": True,
-                "created_at": self.clock.now()})
-            conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
-            self._release_in(conn, lease)
-        _released(lease)
-        self._product_ids[key] = xs_product_id
-
-    def bind_new_customer(self, email_key: str, xs_customer_id: str, *, audit: dict[str, Any],
-                          lease: LeaseHandle | None = None) -> None:
-        """A customer order-sync just created: as bind_new_product."""
-        with self.engine.begin() as conn:
-            conn.execute(self._upserts["xs_customer"], {
-                "id": xs_customer_id, "email_key": email_key, "version": 0, "deleted": False})
-            conn.execute(self._upserts["customer_binding"], {
-                "email_key": email_key, "xs_customer_id": xs_customer_id, "created": True,
-                "created_at": self.clock.now()})
-            conn.execute(_AUDIT_INSERT, self._audit_values(**audit))
-            self._release_in(conn, lease)
-        _released(lease)
-        self._customer_ids[email_key] = xs_customer_id
-
-    def customer_id(self, email_key: str) -> str | None:
-        """The X-Series customer bound to a casefolded e-mail, or None (cached once bound)."""
-        cached = self._customer_ids.get(email_key)
-        if cached is not None:
-            return cached
-        row = self._one(_CUSTOMER_ID_SELECT, {"key": email_key})
-        if row is not None:
-            self._customer_ids[email_key] = row[0]
-            return row[0]
-        return None
-
     def customer_binding(self, email_key: str) -> CustomerBinding | None:
         with self.session() as s:
             return s.get(CustomerBinding, email_key)
 
-    def bind_customer(self, email_key: str, xs_customer_id: str, *, created: bool) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(self._upserts["customer_binding"], {
-                "email_key": email_key, "xs_customer_id": xs_customer_id, "created": created,
-                "created_at": self.clock.now()})
+    def bind_product(self, key: str, xs_product_id: str, sku: str, *, created: bool,
+                     name: str | None = None, audit: dict[str, Any] | None = None,
+                     lease: LeaseHandle | None = None) -> None:
+        """Bind a line key to a product. One order-sync just created (`name` and `audit` given) also
+        gets its index row, its audit entry and the release of its creation lease, in the same
+        transaction (another process's index refresh may be indexing it at the same moment)."""
+        index_row = None if name is None else {
+            "id": xs_product_id, "sku_key": sku.strip().casefold(), "name": name, "version": 0, "deleted": False}
+        self._bind("xs_product", index_row, "product_binding", {
+            "key": key, "xs_product_id": xs_product_id, "sku": sku, "created": created,
+            "created_at": self.clock.now()}, audit, lease)
+        self._product_ids[key] = xs_product_id
+
+    def bind_customer(self, email_key: str, xs_customer_id: str, *, created: bool,
+                      audit: dict[str, Any] | None = None, lease: LeaseHandle | None = None) -> None:
+        """Bind an e-mail to a customer; one order-sync just created as in bind_product."""
+        index_row = None if audit is None else {
+            "id": xs_customer_id, "email_key": email_key, "version": 0, "deleted": False}
+        self._bind("xs_customer", index_row, "customer_binding", {
+            "email_key": email_key, "xs_customer_id": xs_customer_id, "created": created,
+            "created_at": self.clock.now()}, audit, lease)
         self._customer_ids[email_key] = xs_customer_id
+
+    def _bind(self, index: str, index_row: dict[str, Any] | None, binding: str, binding_row: dict[str, Any],
+              audit: dict[str, Any] | None, lease: LeaseHandle | None) -> None:
+        with self.engine.begin() as conn:
+            if index_row is not None:
+                conn.execute(self._upserts[index], index_row)
+            conn.execute(self._upserts[binding], binding_row)
+            if audit is not None:
+                conn.execute(AUDIT_INSERT, self._audit_values(**audit))
+            self._release_in(conn, lease)
+        _released(lease)
 
     def indexed_product_id(self, sku: str) -> str | None:
         """The X-Series product with this SKU in the local index (case and spaces ignored)."""
@@ -283,137 +259,6 @@ class Store:
             self._upsert(conn, SyncCursor, [SyncCursor(name=name, value=value, updated_at=now)],
                          only_if_greater="value")
 
-    # ---- failed orders --------------------------------------------------------------------
-    def record_failure(self, bc_order_id: int, *, step: str, reason: str, permanent: bool,
-                       max_attempts: int, base_delay: timedelta = timedelta(minutes=1)) -> FailedOrder:
-        # Read-modify-write (attempts grow): two processes failing the same new order at once
-        # collide on the key; the loser reads the winner's row and counts on from it.
-        for attempt in range(3):
-            try:
-                return self._record_failure(bc_order_id, step=step, reason=reason, permanent=permanent,
-                                            max_attempts=max_attempts, base_delay=base_delay)
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _record_failure(self, bc_order_id: int, *, step: str, reason: str, permanent: bool,
-                        max_attempts: int, base_delay: timedelta) -> FailedOrder:
-        now = self.clock.now()
-        with self.session() as s:
-            row = s.get(FailedOrder, bc_order_id)
-            if row is None:
-                row = FailedOrder(bc_order_id=bc_order_id, step=step, reason=reason, attempts=0,
-                                  next_attempt_at=now, first_failed_at=now, last_failed_at=now)
-            row.attempts += 1
-            row.step, row.reason, row.permanent = step, reason, permanent
-            row.last_failed_at = now
-            row.parked = permanent or row.attempts >= max_attempts
-            # The first retry is due at the next cycle; then 1, 2, 4… minutes, capped at 6 hours.
-            delay = timedelta(0) if row.attempts == 1 else base_delay * (2 ** (row.attempts - 2))
-            row.next_attempt_at = now + min(delay, timedelta(hours=6))
-            s.add(row)
-            s.commit()
-            s.refresh(row)
-            return row
-
-    def clear_failure(self, bc_order_id: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(_FAILURE_DELETE, {"order_id": bc_order_id})
-
-    def failures(self) -> list[FailedOrder]:
-        with self.session() as s:
-            return list(s.exec(select(FailedOrder).order_by(FailedOrder.bc_order_id)))
-
-    def due_failures(self) -> list[FailedOrder]:
-        now = self.clock.now()
-        with self.session() as s:
-            return list(s.exec(
-                select(FailedOrder).where(FailedOrder.parked == False, FailedOrder.next_attempt_at <= now)  # noqa: E712
-                .order_by(FailedOrder.bc_order_id)
-            ))
-
-    def unpark(self, bc_order_id: int | None = None) -> int:
-        """Make parked failures due again (retry-failed). Returns how many."""
-        now = self.clock.now()
-        with self.session() as s:
-            query = select(FailedOrder)
-            if bc_order_id is not None:
-                query = query.where(FailedOrder.bc_order_id == bc_order_id)
-            rows = list(s.exec(query))
-            for row in rows:
-                row.parked = False
-                row.attempts = 0
-                # Due at the daemon's next cycle even when this command runs on a host whose clock
-                # is ahead of the daemon's: never later than when the daemon itself last failed it.
-                row.next_attempt_at = min(now, row.last_failed_at)
-                s.add(row)
-            s.commit()
-            return len(rows)
-
-    # ---- audit ----------------------------------------------------------------------------
-    def audit(self, *, platform: str, action: str, bc_order_id: int | None = None, target_id: str | None = None,
-              reason: str = "", before: Any = None, after: Any = None, detail: Any = None) -> None:
-        values = self._audit_values(platform=platform, action=action, bc_order_id=bc_order_id,
-                                    target_id=target_id, reason=reason, before=before, after=after, detail=detail)
-        with self.engine.begin() as conn:
-            conn.execute(_AUDIT_INSERT, values)
-
-    def _audit_values(self, *, platform: str, action: str, bc_order_id: int | None = None,
-                      target_id: str | None = None, reason: str = "", before: Any = None, after: Any = None,
-                      detail: Any = None) -> dict[str, Any]:
-        return {
-            "at": self.clock.now(), "platform": platform, "action": action, "bc_order_id": bc_order_id,
-            "target_id": target_id, "reason": reason,
-            "before": None if before is None else str(before), "after": None if after is None else str(after),
-            "detail": None if detail is None else json.dumps(detail, default=str, sort_keys=True),
-        }
-
-    def audit_entries(self, bc_order_id: int | None = None, limit: int | None = None) -> list[AuditEntry]:
-        with self.session() as s:
-            query = select(AuditEntry)
-            if bc_order_id is not None:
-                query = query.where(AuditEntry.bc_order_id == bc_order_id)
-            query = query.order_by(AuditEntry.id.desc() if limit else AuditEntry.id)
-            if limit:
-                query = query.limit(limit)
-            rows = list(s.exec(query))
-        return list(reversed(rows)) if limit else rows
-
-    def count_audit(self, platform: str | None = None, action: str | None = None) -> int:
-        with self.session() as s:
-            query = select(func.count()).select_from(AuditEntry)
-            if platform:
-                query = query.where(AuditEntry.platform == platform)
-            if action:
-                query = query.where(AuditEntry.action == action)
-            return int(s.exec(query).one())
-
-    # ---- cycles ---------------------------------------------------------------------------
-    def start_cycle(self, kind: str, window_start: datetime | None, window_end: datetime | None) -> int:
-        with self.session() as s:
-            run = CycleRun(kind=kind, started_at=self.clock.now(), window_start=window_start,
-                           window_end=window_end)
-            s.add(run)
-            s.commit()
-            s.refresh(run)
-            return run.id
-
-    def finish_cycle(self, run_id: int, *, seen: int, written: int, failed: int, outcome: str) -> None:
-        with self.session() as s:
-            run = s.get(CycleRun, run_id)
-            run.finished_at = self.clock.now()
-            run.orders_seen, run.orders_written, run.orders_failed = seen, written, failed
-            run.outcome = outcome
-            s.add(run)
-            s.commit()
-
-    def last_cycle(self, kind: str = "sync") -> CycleRun | None:
-        with self.session() as s:
-            return s.exec(
-                select(CycleRun).where(CycleRun.kind == kind).order_by(CycleRun.id.desc())
-            ).first()
-
     # ---- upserts --------------------------------------------------------------------------
     def _upsert(self, conn: Connection, model: type[SQLModel], rows: list[SQLModel], *,
                 only_if_greater: str | None = None, keep_existing: bool = False) -> None:
@@ -448,7 +293,7 @@ def _upsert_statement(dialect: str, table, names: tuple[str, ...], only_if_great
     )
 
 
-def _binding_values(binding: OrderBindingRow | OrderBinding) -> dict[str, Any]:
+def _binding_values(binding: OrderBinding) -> dict[str, Any]:
     return {n: getattr(binding, n) for n in _BINDING_COLUMNS}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Column, Index, Text
@@ -40,27 +39,6 @@ class OrderBinding(SQLModel, table=True):
     bc_date_modified: datetime = _dt(nullable=False)
     created_at: datetime = _dt(nullable=False)
     updated_at: datetime = _dt(nullable=False)
-
-
-@dataclass(slots=True, eq=False)
-class OrderBindingRow:
-    """An order_binding row as the order path reads and writes it: the same fields as OrderBinding,
-    without the ORM. Building and changing an OrderBinding costs about 30 µs of SQLAlchemy
-    instrumentation, paid twice per order by an import (issue 6: ≤ 1 ms of CPU per order); the
-    store writes either kind alike. tests/store/test_store.py keeps the two field lists equal."""
-
-    bc_order_id: int
-    invoice_number: str
-    pos_state: str
-    bc_status_id: int
-    content_hash: str
-    bc_date_modified: datetime
-    created_at: datetime
-    updated_at: datetime
-    sale_id: str | None = None
-    generation: int = 1
-    pending_state: str | None = None
-    sale_body: str | None = None
 
 
 class ProductBinding(SQLModel, table=True):

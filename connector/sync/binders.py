@@ -32,7 +32,8 @@ class ProductBinder:
             if found is not None:
                 return found
             product_id = await self._create(line)
-            self.store.bind_new_product(line.product_key, product_id, line.sku, line.name, lease=lease, audit=dict(
+            self.store.bind_product(line.product_key, product_id, line.sku, created=True, name=line.name,
+                                    lease=lease, audit=dict(
                 platform="xseries", action="create_product", bc_order_id=bc_order_id, target_id=product_id,
                 reason=f"{line.kind} line {line.sku!r} has no X-Series product", after=line.sku,
                 detail={"name": line.name, "sku": line.sku, "track_inventory": line.track_inventory},
@@ -85,7 +86,7 @@ class CustomerBinder:
             if found is not None:
                 return found
             customer_id = await self._create(customer)
-            self.store.bind_new_customer(key, customer_id, lease=lease, audit=dict(
+            self.store.bind_customer(key, customer_id, created=True, lease=lease, audit=dict(
                 platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
                 reason="no X-Series customer with this e-mail", after=key,
             ))

@@ -30,7 +30,7 @@ from connector.mapping.sale_plan import (
 from connector.mapping.special_lines import SpecialLines
 from connector.mapping.status_table import PosState, StatusTable
 from connector.store.repository import Store
-from connector.store.tables import OrderBindingRow
+from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder, ProductBinder
 
 log = logging.getLogger("connector.sync")
@@ -128,7 +128,7 @@ class OrderMirror:
 
     # ---- writes -----------------------------------------------------------------------------
     async def _create(self, order: Order, target: PosState, content_hash: str,
-                      binding: OrderBindingRow | None, why: str | None = None) -> Outcome:
+                      binding: OrderBinding | None, why: str | None = None) -> Outcome:
         store, refs = self.d.store, self.d.refs
         self.step = "map"
         plan = build_sale_plan(order, self.d.statuses, self.d.specials, binding.generation if binding else 1,
@@ -147,7 +147,7 @@ class OrderMirror:
 
         self.step = "write"
         now = store.clock.now()
-        binding = binding or OrderBindingRow(
+        binding = binding or OrderBinding(
             bc_order_id=order.id, invoice_number=plan.invoice_number, pos_state=PosState.NOT_IMPORTED.value,
             bc_status_id=order.status_id, content_hash="", bc_date_modified=order.date_modified,
             created_at=now, updated_at=now,
@@ -190,7 +190,7 @@ class OrderMirror:
                  extra={"order_id": order.id})
         return Outcome.CREATED
 
-    async def _void(self, order: Order, binding: OrderBindingRow, content_hash: str) -> Outcome:
+    async def _void(self, order: Order, binding: OrderBinding, content_hash: str) -> Outcome:
         store = self.d.store
         self.step = "write"
         body = RegisterSale.model_validate_json(binding.sale_body) if binding.sale_body else None
@@ -222,7 +222,7 @@ class OrderMirror:
         return Outcome.VOIDED
 
     # ---- helpers ----------------------------------------------------------------------------
-    async def _settle_pending(self, binding: OrderBindingRow) -> OrderBindingRow:
+    async def _settle_pending(self, binding: OrderBinding) -> OrderBinding:
         """A write may have happened: find out from X-Series before deciding anything."""
         sale = await self._find_sale(binding.invoice_number)
         store = self.d.store
@@ -254,7 +254,7 @@ class OrderMirror:
         return matches[0] if matches else None
 
     @staticmethod
-    def _bind(binding: OrderBindingRow, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
+    def _bind(binding: OrderBinding, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
         """The binding after a write (saved by the caller with its audit entry)."""
         binding.sale_id = sale_id
         binding.pos_state = state.value
@@ -263,13 +263,13 @@ class OrderMirror:
         binding.content_hash = content_hash
         binding.bc_date_modified = order.date_modified
 
-    async def _record(self, order: Order, binding: OrderBindingRow | None, state: PosState, content_hash: str,
+    async def _record(self, order: Order, binding: OrderBinding | None, state: PosState, content_hash: str,
                       why: str) -> None:
         store = self.d.store
         now = store.clock.now()
         before_status = binding.bc_status_id if binding else None
         if binding is None:
-            binding = OrderBindingRow(
+            binding = OrderBinding(
                 bc_order_id=order.id, invoice_number=invoice_number(order.id), pos_state=state.value,
                 bc_status_id=order.status_id, content_hash=content_hash,
                 bc_date_modified=order.date_modified, created_at=now, updated_at=now,
@@ -284,5 +284,5 @@ class OrderMirror:
         ))
 
 
-def _up_to_date(binding: OrderBindingRow | None, content_hash: str) -> bool:
+def _up_to_date(binding: OrderBinding | None, content_hash: str) -> bool:
     return binding is not None and binding.pending_state is None and binding.content_hash == content_hash

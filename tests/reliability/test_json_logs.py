@@ -87,8 +87,8 @@ def test_sync_with_json_logs_writes_one_object_a_line_with_order_ids(tmp_path, r
     for number, (code, out, err) in enumerate(runs, 1):
         entries += parse_lines(err, f"run {number} stderr") + parse_lines(out, f"run {number} stdout")
     # Run 1: some orders failed. Run 2: the refused-once order is retried and mirrored; the parked
-    # ones wait for retry-failed, so nothing failed in that run.
-    assert [code for code, _, _ in runs] == [1, 0]
+    # ones wait for retry-failed, and exit 1 says so (monitoring by exit code sees them).
+    assert [code for code, _, _ in runs] == [1, 1]
 
     about: dict[int, list[dict]] = {}
     for entry in entries:

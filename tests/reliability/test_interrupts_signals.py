@@ -6,6 +6,10 @@ Each test waits until the process says it is waiting (its own log line, not a fi
 signal, and holds the process to the issue's contract: the acknowledgement, the exit code, and an
 exit within 5 s (the one time bound: `wait(timeout=5)`). Then the quota window ends, a second run
 completes, and every order is mirrored exactly once (sales counted per invoice in the simulator).
+
+The grace the orders in hand get after the signal is set to a minute (ORDER_SYNC_STOP_GRACE) except
+where the grace itself is tested: an exit within 5 s then shows that the waits were cut short, not
+merely cancelled when the grace ran out.
 """
 
 from __future__ import annotations
@@ -34,14 +38,18 @@ STOP_BOUND = 5.0  # seconds: "the process exits within 5 s" (issue 14)
 WAITING = "for the API (quota or retry)"  # connector.interrupts logs this when a long wait starts
 ACK = "stopping after the orders in hand"
 
-# Run in the simulator's process: an X-Series quota of QUOTA requests per 10 minutes, and a control
-# route that ends the window (as 10 minutes would), so the second run has room.
+# Run in the simulator's process: an X-Series quota of `quota` requests per 10 minutes (with `spent`,
+# all used up by an earlier run), and a control route that ends the window (as 10 minutes would),
+# so the second run has room.
 PLANT = """
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 sandbox.xs.rate_limit = {quota}
 sandbox.xs.window_seconds = 600.0
+if {spent}:
+    sandbox.xs._window_start = sandbox.xs.clock.monotonic()
+    sandbox.xs._window_used = {quota}
 
 async def end_window(request):
     sandbox.xs.rate_limit = 100_000
@@ -50,7 +58,8 @@ async def end_window(request):
 
 sandbox.control.router.routes.append(Route("/_sandbox/test/end-quota-window", end_window, methods=["POST"]))
 """
-QUOTA = 40  # enough to start and write several sales, far too few for all ORDERS
+# Enough to start and write a few sales; then the client paces one request per 300/26 ≈ 11.5 s.
+QUOTA = 26
 ORDERS = 30
 
 
@@ -104,9 +113,10 @@ class Process:
 
 
 class Shop:
-    def __init__(self, tmp_path: Path, *, quota: int = QUOTA) -> None:
+    def __init__(self, tmp_path: Path, *, spent: bool = False) -> None:
         self.tmp = tmp_path
-        self.sandbox = Served(orders=ORDERS, seed=14, history_days=1, plant=PLANT.format(quota=quota))
+        self.sandbox = Served(orders=ORDERS, seed=14, history_days=1,
+                              plant=PLANT.format(quota=QUOTA, spent=spent))
         self.until = datetime.now(timezone.utc).replace(microsecond=0)
         self.url = f"sqlite:///{tmp_path / 'interrupts.db'}"
         self.config = self.sandbox.write_config(tmp_path / "config.yaml", self.url,
@@ -152,10 +162,22 @@ class Shop:
 
 
 @pytest.fixture
-def shop(tmp_path):
-    s = Shop(tmp_path)
-    yield s
-    s.close()
+def make_shop(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORDER_SYNC_STOP_GRACE", "60")
+    shops: list[Shop] = []
+
+    def make(**options) -> Shop:
+        shops.append(Shop(tmp_path, **options))
+        return shops[-1]
+
+    yield make
+    for s in shops:
+        s.close()
+
+
+@pytest.fixture
+def shop(make_shop):
+    return make_shop()
 
 
 def stopped_partway(shop: Shop) -> None:
@@ -174,6 +196,21 @@ def test_ctrl_c_during_import_history_stops_at_once_and_the_next_import_resumes(
     assert f"Ctrl-C: {ACK}" in err
     assert "interrupted (run it again to go on where it stopped)" in out
     stopped_partway(shop)
+    assert "done" in shop.resume("import-history")
+
+
+def test_ctrl_c_during_the_wait_of_a_spent_quota_stops_at_once(make_shop):
+    """The newcomer's case: an earlier run spent the quota, X-Series answers 429 with a Retry-After
+    minutes away, and the import waits it out at start-up — until Ctrl-C."""
+    shop = make_shop(spent=True)
+    process = shop.start("import-history")
+    process.wait_for("X-Series rate limited")
+    process.wait_for(WAITING)
+    code = process.stop_with(signal.SIGINT)
+    _, err = process.finish()
+    assert code == 130, err[-3000:]
+    assert f"Ctrl-C: {ACK}" in err and "Traceback" not in err
+    assert shop.sales_per_invoice() == Counter()
     assert "done" in shop.resume("import-history")
 
 
@@ -202,15 +239,29 @@ def test_the_daemon_stops_at_once_during_a_quota_wait(shop, signum, exit_code):
     shop.resume("sync")
 
 
-def test_a_second_ctrl_c_quits_at_once(shop, monkeypatch):
-    """An order the stop cannot cut short (waiting for a lease another process holds) keeps the
-    graceful stop waiting — for a minute here (ORDER_SYNC_STOP_GRACE=60) — and a second Ctrl-C
-    quits at once. The next import, once the leases are free, still mirrors every order once."""
+def hold_the_first_order_elsewhere(shop: Shop) -> None:
+    """Another process holds the lease of the import's first order: the order waits for it, a wait
+    the stop cannot cut short (it is not a wait for the API)."""
     first = min(shop.sandbox.orders().items(), key=lambda kv: (kv[1]["created"], kv[0]))[0]
     with shop.store.engine.begin() as conn:
         conn.execute(Lease.__table__.insert().values(
             key=f"order:{first}", owner="another-process", expires_at=datetime(2100, 1, 1, tzinfo=timezone.utc)))
-    monkeypatch.setenv("ORDER_SYNC_STOP_GRACE", "60")
+
+
+def resume_once_the_leases_are_free(shop: Shop) -> None:
+    # The other process is done with its order; the stopped one's leases lapse (what 2 minutes
+    # would do after a hard quit).
+    with shop.store.engine.begin() as conn:
+        conn.execute(delete(Lease))
+    assert "done" in shop.resume("import-history")
+    with shop.store.session() as s:
+        assert list(s.exec(select(Lease))) == []  # the clean run released every lease it took
+
+
+def test_a_second_ctrl_c_quits_at_once(shop):
+    """With an order the stop cannot cut short, the graceful stop would wait the grace (a minute
+    here); a second Ctrl-C quits at once. The next import still mirrors every order once."""
+    hold_the_first_order_elsewhere(shop)
     process = shop.start("import-history")
     process.wait_for(WAITING)
     process.proc.send_signal(signal.SIGINT)
@@ -221,10 +272,22 @@ def test_a_second_ctrl_c_quits_at_once(shop, monkeypatch):
     assert "Ctrl-C again: quitting now" in err
     assert "interrupted (run it again" not in out  # it quit without the graceful path's report
     assert set(shop.sales_per_invoice().values()) <= {1}
+    resume_once_the_leases_are_free(shop)
 
-    # The other process is done with its order; the quitter's leases lapse (what 2 minutes would do).
-    with shop.store.engine.begin() as conn:
-        conn.execute(delete(Lease))
-    assert "done" in shop.resume("import-history")
-    with shop.store.session() as s:
-        assert list(s.exec(select(Lease))) == []
+
+def test_orders_in_hand_that_outlast_the_grace_are_cut_off(shop, monkeypatch):
+    """The default grace (2 s): an order that cannot finish in it is cancelled, the process still
+    exits within 5 s, and the next import settles that order."""
+    monkeypatch.delenv("ORDER_SYNC_STOP_GRACE")
+    hold_the_first_order_elsewhere(shop)
+    process = shop.start("import-history")
+    process.wait_for(WAITING)
+    code = process.stop_with(signal.SIGINT)
+    _, err = process.finish()
+    assert code == 130, err[-3000:]
+    assert "did not finish within 2.0s" in err and "Traceback" not in err
+    assert "could not stop in time" not in err  # the grace ended it, not the last-resort exit
+    with shop.store.session() as s:  # it unwound: every lease it took is released
+        assert [lease.owner for lease in s.exec(select(Lease))] == ["another-process"]
+    stopped_partway(shop)
+    resume_once_the_leases_are_free(shop)

@@ -1,0 +1,152 @@
+"""The store's journal: failed orders and their retries, the audit log, and the cycles run.
+
+A mixin of Store (connector.store.repository), which gives it `engine`, `clock` and `session()`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from connector.store.tables import AuditEntry, CycleRun, FailedOrder
+
+AUDIT_INSERT = insert(AuditEntry.__table__)
+FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
+
+
+class Journal:
+    # ---- failed orders --------------------------------------------------------------------
+    def record_failure(self, bc_order_id: int, *, step: str, reason: str, permanent: bool,
+                       max_attempts: int, base_delay: timedelta = timedelta(minutes=1)) -> FailedOrder:
+        # Read-modify-write (attempts grow): two processes failing the same new order at once
+        # collide on the key; the loser reads the winner's row and counts on from it.
+        for attempt in range(3):
+            try:
+                return self._record_failure(bc_order_id, step=step, reason=reason, permanent=permanent,
+                                            max_attempts=max_attempts, base_delay=base_delay)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _record_failure(self, bc_order_id: int, *, step: str, reason: str, permanent: bool,
+                        max_attempts: int, base_delay: timedelta) -> FailedOrder:
+        now = self.clock.now()
+        with self.session() as s:
+            row = s.get(FailedOrder, bc_order_id)
+            if row is None:
+                row = FailedOrder(bc_order_id=bc_order_id, step=step, reason=reason, attempts=0,
+                                  next_attempt_at=now, first_failed_at=now, last_failed_at=now)
+            row.attempts += 1
+            row.step, row.reason, row.permanent = step, reason, permanent
+            row.last_failed_at = now
+            row.parked = permanent or row.attempts >= max_attempts
+            # The first retry is due at the next cycle; then 1, 2, 4… minutes, capped at 6 hours.
+            delay = timedelta(0) if row.attempts == 1 else base_delay * (2 ** (row.attempts - 2))
+            row.next_attempt_at = now + min(delay, timedelta(hours=6))
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    def clear_failure(self, bc_order_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(FAILURE_DELETE, {"order_id": bc_order_id})
+
+    def failures(self) -> list[FailedOrder]:
+        with self.session() as s:
+            return list(s.exec(select(FailedOrder).order_by(FailedOrder.bc_order_id)))
+
+    def due_failures(self) -> list[FailedOrder]:
+        now = self.clock.now()
+        with self.session() as s:
+            return list(s.exec(
+                select(FailedOrder).where(FailedOrder.parked == False, FailedOrder.next_attempt_at <= now)  # noqa: E712
+                .order_by(FailedOrder.bc_order_id)
+            ))
+
+    def unpark(self, bc_order_id: int | None = None) -> int:
+        """Make parked failures due again (retry-failed). Returns how many."""
+        now = self.clock.now()
+        with self.session() as s:
+            query = select(FailedOrder)
+            if bc_order_id is not None:
+                query = query.where(FailedOrder.bc_order_id == bc_order_id)
+            rows = list(s.exec(query))
+            for row in rows:
+                row.parked = False
+                row.attempts = 0
+                # Due at the daemon's next cycle even when this command runs on a host whose clock
+                # is ahead of the daemon's: never later than when the daemon itself last failed it.
+                row.next_attempt_at = min(now, row.last_failed_at)
+                s.add(row)
+            s.commit()
+            return len(rows)
+
+    # ---- audit ----------------------------------------------------------------------------
+    def audit(self, *, platform: str, action: str, bc_order_id: int | None = None, target_id: str | None = None,
+              reason: str = "", before: Any = None, after: Any = None, detail: Any = None) -> None:
+        values = self._audit_values(platform=platform, action=action, bc_order_id=bc_order_id,
+                                    target_id=target_id, reason=reason, before=before, after=after, detail=detail)
+        with self.engine.begin() as conn:
+            conn.execute(AUDIT_INSERT, values)
+
+    def _audit_values(self, *, platform: str, action: str, bc_order_id: int | None = None,
+                      target_id: str | None = None, reason: str = "", before: Any = None, after: Any = None,
+                      detail: Any = None) -> dict[str, Any]:
+        return {
+            "at": self.clock.now(), "platform": platform, "action": action, "bc_order_id": bc_order_id,
+            "target_id": target_id, "reason": reason,
+            "before": None if before is None else str(before), "after": None if after is None else str(after),
+            "detail": None if detail is None else json.dumps(detail, default=str, sort_keys=True),
+        }
+
+    def audit_entries(self, bc_order_id: int | None = None, limit: int | None = None) -> list[AuditEntry]:
+        with self.session() as s:
+            query = select(AuditEntry)
+            if bc_order_id is not None:
+                query = query.where(AuditEntry.bc_order_id == bc_order_id)
+            query = query.order_by(AuditEntry.id.desc() if limit else AuditEntry.id)
+            if limit:
+                query = query.limit(limit)
+            rows = list(s.exec(query))
+        return list(reversed(rows)) if limit else rows
+
+    def count_audit(self, platform: str | None = None, action: str | None = None) -> int:
+        with self.session() as s:
+            query = select(func.count()).select_from(AuditEntry)
+            if platform:
+                query = query.where(AuditEntry.platform == platform)
+            if action:
+                query = query.where(AuditEntry.action == action)
+            return int(s.exec(query).one())
+
+    # ---- cycles ---------------------------------------------------------------------------
+    def start_cycle(self, kind: str, window_start: datetime | None, window_end: datetime | None) -> int:
+        with self.session() as s:
+            run = CycleRun(kind=kind, started_at=self.clock.now(), window_start=window_start,
+                           window_end=window_end)
+            s.add(run)
+            s.commit()
+            s.refresh(run)
+            return run.id
+
+    def finish_cycle(self, run_id: int, *, seen: int, written: int, failed: int, outcome: str) -> None:
+        with self.session() as s:
+            run = s.get(CycleRun, run_id)
+            run.finished_at = self.clock.now()
+            run.orders_seen, run.orders_written, run.orders_failed = seen, written, failed
+            run.outcome = outcome
+            s.add(run)
+            s.commit()
+
+    def last_cycle(self, kind: str = "sync") -> CycleRun | None:
+        with self.session() as s:
+            return s.exec(
+                select(CycleRun).where(CycleRun.kind == kind).order_by(CycleRun.id.desc())
+            ).first()
