@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--xs-window", type=float, default=30.0, help="X-Series window (real: 300 s)")
     parser.add_argument("--bc-quota", type=int, default=450, help="BigCommerce requests per window (Pro: 450)")
     parser.add_argument("--bc-window", type=float, default=3.0, help="BigCommerce window in s (real: 30 s)")
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=8, help="orders in flight (import-history uses 8)")
     parser.add_argument("--zero-latency", action="store_true", help="quotas out of the way: CPU and memory")
     parser.add_argument("--rss-baseline", type=float, default=None, metavar="MB",
                         help="peak RSS of a 10,000-order run, to print this run's ratio to it (target ≤ 1.2)")

@@ -4,8 +4,9 @@ APScheduler (3.x) runs one sync cycle every sync.interval_seconds: never two at 
 (max_instances=1), missed runs coalesced into one. SIGTERM/SIGINT set the stop event
 (connector.interrupts): the cycle in hand starts no new order, its rate-limit and back-off waits end
 at once, the orders it has started finish their writes within the grace (else they are left as a
-crash would leave them, for the next run to settle), and the process exits 0 (130 after Ctrl-C). Errors of a cycle are logged and the next cycle tries again: the daemon does not die
-on bad input, an API outage or a revoked token.
+crash would leave them, for the next run to settle), and the process exits 0 (130 after Ctrl-C).
+Errors of a cycle are logged and the next cycle tries again: the daemon does not die on bad input,
+an API outage or a revoked token.
 
 With id_verification.enabled, each cycle first polls Real ID's metafields, and the daemon serves
 POST /webhooks/id-verification on id_verification.webhook_host:webhook_port (connector.idv).

@@ -1,6 +1,6 @@
 """The store's journal: failed orders and their retries, the audit log, and the cycles run.
 
-A mixin of Store (connector.store.repository), which gives it `engine`, `clock` and `session()`.
+A mixin of Store (connector.store.repository), which gives it `db`, `clock` and `session()`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Journal:
             return row
 
     def clear_failure(self, bc_order_id: int) -> None:
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(FAILURE_DELETE, {"order_id": bc_order_id})
 
     def failures(self) -> list[FailedOrder]:
@@ -93,7 +93,7 @@ class Journal:
               reason: str = "", before: Any = None, after: Any = None, detail: Any = None) -> None:
         values = self._audit_values(platform=platform, action=action, bc_order_id=bc_order_id,
                                     target_id=target_id, reason=reason, before=before, after=after, detail=detail)
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(AUDIT_INSERT, values)
 
     def _audit_values(self, *, platform: str, action: str, bc_order_id: int | None = None,

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, bindparam, delete, or_
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from connector.clock import SYSTEM_CLOCK, Clock
+from connector.store.connections import ThreadConnections
 from connector.store.tables import Lease
 
 log = logging.getLogger("connector.store")
@@ -41,8 +42,10 @@ class LeaseTimeout(Exception):
 
 
 class Leases:
-    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, ttl_seconds: float = 120.0) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, ttl_seconds: float = 120.0,
+                 db: ThreadConnections | None = None) -> None:
         self.engine = engine
+        self.db = db or ThreadConnections(engine)
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -60,7 +63,7 @@ class Leases:
         now = self.clock.now()
         values = {"key": key, "owner": self.owner, "expires_at": now + self.ttl, "now": now}
         try:
-            with self.engine.begin() as conn:
+            with self.db.begin() as conn:
                 # RETURNING, not rowcount: psycopg reports no rowcount for an upsert.
                 return conn.execute(self._acquire, values).first() is not None
         except IntegrityError:  # another process took it between our look and our insert
@@ -71,7 +74,7 @@ class Leases:
             raise
 
     def release(self, key: str) -> None:
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(RELEASE, {"key": key, "owner": self.owner})
 
     @asynccontextmanager

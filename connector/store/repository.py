@@ -19,6 +19,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, select
 
 from connector.clock import SYSTEM_CLOCK, Clock
+from connector.store.connections import ThreadConnections
 from connector.store.db import make_engine
 from connector.store.journal import AUDIT_INSERT, FAILURE_DELETE, Journal
 from connector.store.leases import RELEASE, LeaseHandle, Leases
@@ -58,7 +59,9 @@ class Store(Journal):
     def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.engine = engine
         self.clock = clock
-        self.leases = Leases(engine, clock=clock)
+        # Each thread's own connections for the order path's statements.
+        self.db = ThreadConnections(engine)
+        self.leases = Leases(engine, clock=clock, db=self.db)
         dialect = engine.dialect.name
         self._upserts = {table.name: _upsert_statement(dialect, table, tuple(c.name for c in table.columns),
                                                        None, False)
@@ -75,18 +78,15 @@ class Store(Journal):
         return cls(engine, clock=clock)
 
     def close(self) -> None:
+        self.db.close()
         self.engine.dispose()
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
-    def _one(self, statement, values: dict[str, Any]):
-        with self.engine.connect() as conn:
-            return conn.execute(statement, values).first()
-
     # ---- order bindings -------------------------------------------------------------------
     def order_binding(self, bc_order_id: int) -> OrderBinding | None:
-        row = self._one(_BINDING_SELECT, {"order_id": bc_order_id})
+        row = self.db.first(_BINDING_SELECT, {"order_id": bc_order_id})
         return OrderBinding(**row._asdict()) if row is not None else None
 
     def order_bindings(self, ids: Iterable[int]) -> dict[int, OrderBinding]:
@@ -105,7 +105,7 @@ class Store(Journal):
         """Write the binding, durably, before returning (a pending binding must be on disk before
         its sale is sent)."""
         binding.updated_at = self.clock.now()
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(self._upserts["order_binding"], _binding_values(binding))
         return binding
 
@@ -114,7 +114,7 @@ class Store(Journal):
         """After a decision or a write: the binding, its audit entry, the end of any failure of the
         order and the release of its lease, in one transaction (all or none)."""
         binding.updated_at = self.clock.now()
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(self._upserts["order_binding"], _binding_values(binding))
             if audit is not None:
                 conn.execute(AUDIT_INSERT, self._audit_values(**audit))
@@ -150,7 +150,7 @@ class Store(Journal):
     def _bound_id(self, cache: "_Lru", statement, key: str) -> str | None:
         cached = cache.get(key)
         if cached is None:
-            row = self._one(statement, {"key": key})
+            row = self.db.first(statement, {"key": key})
             if row is not None:
                 cached = cache[key] = row[0]
         return cached
@@ -192,7 +192,7 @@ class Store(Journal):
 
     def _bind(self, index: str, index_row: dict[str, Any] | None, binding: str, binding_row: dict[str, Any],
               audit: dict[str, Any] | None, lease: LeaseHandle | None) -> None:
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             if index_row is not None:
                 conn.execute(self._upserts[index], index_row)
             conn.execute(self._upserts[binding], binding_row)
@@ -203,11 +203,11 @@ class Store(Journal):
 
     def indexed_product_id(self, sku: str) -> str | None:
         """The X-Series product with this SKU in the local index (case and spaces ignored)."""
-        row = self._one(_INDEXED_PRODUCT_ID, {"key": sku.strip().casefold()})
+        row = self.db.first(_INDEXED_PRODUCT_ID, {"key": sku.strip().casefold()})
         return row[0] if row is not None else None
 
     def indexed_customer_id(self, email: str) -> str | None:
-        row = self._one(_INDEXED_CUSTOMER_ID, {"key": email.strip().casefold()})
+        row = self.db.first(_INDEXED_CUSTOMER_ID, {"key": email.strip().casefold()})
         return row[0] if row is not None else None
 
     def find_indexed_product(self, sku: str) -> XsProduct | None:
@@ -229,7 +229,7 @@ class Store(Journal):
         names = [c.name for c in model.__table__.columns]
         values = [row if isinstance(row, dict) else {n: getattr(row, n) for n in names} for row in rows]
         if values:
-            with self.engine.begin() as conn:
+            with self.db.begin() as conn:
                 conn.execute(self._upserts[table], values)
 
     def index_version(self, name: str) -> int:
@@ -238,7 +238,7 @@ class Store(Journal):
             return row.version if row else 0
 
     def set_index_version(self, name: str, version: int) -> None:
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             self._upsert(conn, IndexCursor, [IndexCursor(name=name, version=version)],
                          only_if_greater="version")
 
@@ -252,7 +252,7 @@ class Store(Journal):
         """Move the cursor forward only — atomically, so a concurrent process that settled further
         wins. The first value of the orders cursor is also kept as where the daemon started."""
         now = self.clock.now()
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             if name == ORDERS_CURSOR:
                 self._upsert(conn, SyncCursor, [SyncCursor(name=ORDERS_START_CURSOR, value=value, updated_at=now)],
                              keep_existing=True)
