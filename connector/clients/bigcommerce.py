@@ -23,7 +23,7 @@ from connector.clients.bigcommerce_models import (
     OrderValidationError,
 )
 from connector.clients.bigcommerce_pacer import BigCommercePacer
-from connector.clients.transport import ApiTransport, RetryPolicy
+from connector.clients.transport import ApiTransport, RetryPolicy, TransportClient
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.errors import ConfigError, PermanentApiError, TransientApiError
 from connector.values import parse_any_date, parse_rfc2822, to_iso8601
@@ -40,7 +40,7 @@ SKU_BATCH = 50
 OnInvalidOrder = Callable[[OrderValidationError, dict[str, Any]], None]
 
 
-class BigCommerceClient:
+class BigCommerceClient(TransportClient):
     def __init__(
         self,
         *,
@@ -76,15 +76,6 @@ class BigCommerceClient:
     def __repr__(self) -> str:
         return f"BigCommerceClient(store_hash={self.store_hash!r})"
 
-    async def aclose(self) -> None:
-        await self.transport.aclose()
-
-    async def __aenter__(self) -> "BigCommerceClient":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
     # -- orders (V2) ------------------------------------------------------------------------
 
     def iter_orders_modified(
@@ -96,14 +87,8 @@ class BigCommerceClient:
         owns overlap and dedupe across cycles. `until` should be fixed at the start of a cycle so
         orders modified while paging fall into the next cycle instead of shifting pages.
         """
-        return self._iter_orders(
-            {
-                "min_date_modified": to_iso8601(since),
-                "max_date_modified": to_iso8601(until),
-                "sort": "date_modified:asc",
-            },
-            on_invalid,
-        )
+        filters = {"min_date_modified": since, "max_date_modified": until, "sort": "date_modified:asc"}
+        return self._iter_orders(_query(filters), on_invalid)
 
     def iter_orders_created(
         self,
@@ -113,12 +98,8 @@ class BigCommerceClient:
         on_invalid: OnInvalidOrder | None = None,
     ) -> AsyncIterator[Order]:
         """Orders by creation date, oldest first (historical import). None: no bound."""
-        filters: dict[str, Any] = {"sort": "date_created:asc"}
-        if since is not None:
-            filters["min_date_created"] = to_iso8601(since)
-        if until is not None:
-            filters["max_date_created"] = to_iso8601(until)
-        return self._iter_orders(filters, on_invalid)
+        filters = {"sort": "date_created:asc", "min_date_created": since, "max_date_created": until}
+        return self._iter_orders(_query(filters), on_invalid)
 
     async def _iter_orders(
         self, filters: dict[str, Any], on_invalid: OnInvalidOrder | None
@@ -134,12 +115,9 @@ class BigCommerceClient:
         on_invalid: called with (error, raw order) for an order that does not parse, and the
         iteration goes on; without it the error is raised (one bad order stops the listing).
         """
-        sort = str(filters.get("sort", ""))
-        key_field = sort.split(":")[0] if sort.startswith(("date_modified", "date_created")) else None
-        lower_param = f"min_{key_field}" if key_field else None
-        lower: datetime | None = None
-        if lower_param and filters.get(lower_param):
-            lower = parse_any_date(str(filters[lower_param]))
+        key_field = filters["sort"].split(":")[0]  # date_modified or date_created
+        lower_param = f"min_{key_field}"
+        lower = parse_any_date(filters[lower_param]) if filters.get(lower_param) else None
         page = 1
         # Ids already yielded that the next request can return again: those whose sort key is
         # at or after `lower` (it restarts there, inclusive). Older ones are forgotten as `lower`
@@ -157,9 +135,9 @@ class BigCommerceClient:
                     order = await self._parse_order(raw)
                 except OrderValidationError as exc:
                     raw_id = raw.get("id") if isinstance(raw, dict) else None
-                    if isinstance(raw_id, int) and raw_id in seen:
-                        continue
                     if isinstance(raw_id, int):
+                        if raw_id in seen:
+                            continue
                         seen[raw_id] = None
                     if on_invalid is None:
                         raise
@@ -167,11 +145,11 @@ class BigCommerceClient:
                     continue
                 if order.id in seen:
                     continue
-                seen[order.id] = getattr(order, key_field) if key_field else None
+                seen[order.id] = getattr(order, key_field)
                 yield order
             if len(rows) < PAGE_LIMIT:
                 return
-            last = _row_date(rows[-1], key_field) if key_field else None
+            last = _row_date(rows[-1], key_field)
             if last is not None and (lower is None or last > lower):
                 lower, page = last, 1
                 seen = {i: key for i, key in seen.items() if key is None or key >= lower}
@@ -189,7 +167,7 @@ class BigCommerceClient:
         if not 1 <= limit <= PAGE_LIMIT:
             raise ValueError(f"limit must be 1..{PAGE_LIMIT}, got {limit}")
         params = {
-            **{k: _query_value(v) for k, v in filters.items() if v is not None},
+            **_query(filters),
             "limit": limit,
             **ORDER_INCLUDE,
             "page": page,
@@ -199,8 +177,7 @@ class BigCommerceClient:
 
     async def count_orders(self, **filters: Any) -> int:
         """GET /v2/orders/count with the list's filters (datetimes sent as ISO-8601 UTC)."""
-        params = {k: _query_value(v) for k, v in filters.items() if v is not None}
-        response = await self.transport.request("GET", "/v2/orders/count", params=params)
+        response = await self.transport.request("GET", "/v2/orders/count", params=_query(filters))
         if response.status_code == 204 or not response.content:
             return 0
         data = _json(response, "/v2/orders/count")
@@ -273,26 +250,15 @@ class BigCommerceClient:
     ) -> AsyncIterator[Metafield]:
         """Every order metafield matching the filters, across all orders (batch endpoint). `keys`:
         any of these keys, in one call (`key:in`)."""
-        params: dict[str, Any] = {}
-        if namespace is not None:
-            params["namespace"] = namespace
-        if key is not None:
-            params["key"] = key
-        if keys:
-            params["key:in"] = ",".join(keys)
-        if modified_since is not None:
-            params["date_modified:min"] = to_iso8601(modified_since)
+        params = _query({"namespace": namespace, "key": key, "key:in": keys or None,
+                         "date_modified:min": modified_since})
         return self._iter_v3("/v3/orders/metafields", params, Metafield.model_validate)
 
     async def list_metafields_for_order(
         self, order_id: int, *, namespace: str | None = None, key: str | None = None
     ) -> list[Metafield]:
-        params: dict[str, Any] = {}
-        if namespace is not None:
-            params["namespace"] = namespace
-        if key is not None:
-            params["key"] = key
         path = f"/v3/orders/{int(order_id)}/metafields"
+        params = _query({"namespace": namespace, "key": key})
         return [m async for m in self._iter_v3(path, params, Metafield.model_validate)]
 
     # -- catalog (V3) -----------------------------------------------------------------------
@@ -349,6 +315,11 @@ class BigCommerceClient:
             if not rows or total is None or current >= total:
                 return
             page += 1
+
+
+def _query(filters: dict[str, Any]) -> dict[str, Any]:
+    """Query parameters from filters: None left out, datetimes as ISO-8601 UTC, lists comma-joined."""
+    return {k: _query_value(v) for k, v in filters.items() if v is not None}
 
 
 def _query_value(value: Any) -> Any:

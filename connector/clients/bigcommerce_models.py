@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Callable, Iterable, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
 
@@ -36,14 +36,15 @@ class OrderValidationError(OrderSyncError):
 # -- scalar parsers ----------------------------------------------------------------------------
 
 
-def _money(value: Any) -> Decimal:
-    return parse_money(value)
+def _blank_is_none(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`parse`, with None and '' read as no value."""
 
+    def parse_optional(value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        return parse(value)
 
-def _money_or_none(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    return parse_money(value)
+    return parse_optional
 
 
 def _rfc2822(value: Any) -> datetime:
@@ -52,23 +53,10 @@ def _rfc2822(value: Any) -> datetime:
     return parse_rfc2822(value)
 
 
-def _rfc2822_or_none(value: Any) -> datetime | None:
-    # date_shipped is '' until the order is fully shipped.
-    if value is None or value == "":
-        return None
-    return _rfc2822(value)
-
-
 def _iso8601(value: Any) -> datetime:
     if isinstance(value, datetime):
         return as_utc(value)
     return parse_iso8601(value)
-
-
-def _iso8601_or_none(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    return _iso8601(value)
 
 
 def _str_or_empty(value: Any) -> str:
@@ -79,12 +67,12 @@ def _str_or_empty(value: Any) -> str:
 # Plain validators: the parser returns the final value (Decimal, aware datetime), so pydantic need
 # not check it again as its own Decimal / datetime type. An order has about sixty such fields, and an
 # import reads them for every order (issue 6: ≤ 1 ms of connector CPU per order).
-Money = Annotated[Decimal, PlainValidator(_money)]
-OptionalMoney = Annotated[Decimal | None, PlainValidator(_money_or_none)]
+Money = Annotated[Decimal, PlainValidator(parse_money)]
+OptionalMoney = Annotated[Decimal | None, PlainValidator(_blank_is_none(parse_money))]
 V2Date = Annotated[datetime, PlainValidator(_rfc2822)]
-OptionalV2Date = Annotated[datetime | None, PlainValidator(_rfc2822_or_none)]
+# date_shipped is '' until the order is fully shipped.
+OptionalV2Date = Annotated[datetime | None, PlainValidator(_blank_is_none(_rfc2822))]
 V3Date = Annotated[datetime, BeforeValidator(_iso8601)]
-OptionalV3Date = Annotated[datetime | None, BeforeValidator(_iso8601_or_none)]
 Text = Annotated[str, BeforeValidator(_str_or_empty)]
 # A count of items: a negative or fractional quantity is a data error, never rounded.
 Quantity = Annotated[int, Field(ge=0, strict=False)]
@@ -224,25 +212,18 @@ class Order(_ApiModel):
     # empty because it was not sent, not because the order has none.
     lines_included: bool = False
 
-    @property
-    def is_guest(self) -> bool:
-        return self.customer_id == 0
-
     @classmethod
     def from_api(cls, data: dict[str, Any], products: list[dict[str, Any]] | None = None) -> "Order":
         """Parse a V2 order. `products` (from /orders/{id}/products) replaces embedded lines."""
         order_id = _order_id_of(data)
         if not isinstance(data, dict):
             raise OrderValidationError(order_id, f"expected a JSON object, got {type(data).__name__}")
-        if products is not None:
-            raw_lines: list[tuple[str | None, dict[str, Any]]] | None = [(None, p) for p in products]
-        else:
-            raw_lines = consignment_lines(data.get("consignments"))
-        fields = dict(data)
-        fields["lines"] = [] if raw_lines is None else [
-            {**line, "consignment": kind} if kind else line for kind, line in raw_lines
-        ]
-        fields["lines_included"] = raw_lines is not None
+        lines = products
+        if lines is None:
+            embedded = consignment_lines(data.get("consignments"))
+            if embedded is not None:
+                lines = [{**line, "consignment": kind} for kind, line in embedded]
+        fields = {**data, "lines": lines or [], "lines_included": lines is not None}
         try:
             return cls.model_validate(fields)
         except ValidationError as exc:
@@ -318,45 +299,32 @@ def consignment_lines(consignments: Any) -> list[tuple[ConsignmentKind, dict[str
     if consignments is None:
         return None
     groups = consignments if isinstance(consignments, list) else [consignments]
-    found: list[tuple[ConsignmentKind, dict[str, Any]]] = []
-    seen: set[Any] = set()
-    embedded = False
+    if not groups:
+        return None
+    by_id: dict[Any, tuple[ConsignmentKind, dict[str, Any]]] = {}  # the first one of each line id
     for group in groups:
         if not isinstance(group, dict) or _is_link(group):
             return None
-        embedded = True
-        for key, kind in _CONSIGNMENT_LISTS:
-            for consignment in _as_list(group.get(key)):
-                items = _line_items(consignment)
-                if items is None:
-                    return None
-                found.extend((kind, item) for item in items)
+        found: list[tuple[ConsignmentKind, Any]] = [
+            (kind, c) for key, kind in _CONSIGNMENT_LISTS for c in _as_list(group.get(key))
+        ]
         email = group.get("email")
         if isinstance(email, dict):
-            for consignment in _as_list(email.get("gift_certificates")):
-                items = _line_items(consignment)
-                if items is None:
-                    return None
-                found.extend(("email", item) for item in items)
-    if not embedded:
-        return None
-    unique: list[tuple[ConsignmentKind, dict[str, Any]]] = []
-    for kind, item in found:
-        if item.get("id") in seen:
-            continue
-        seen.add(item.get("id"))
-        unique.append((kind, item))
-    return unique
+            found += [("email", c) for c in _as_list(email.get("gift_certificates"))]
+        for kind, consignment in found:
+            items = _line_items(consignment)
+            if items is None:
+                return None
+            for item in items:
+                by_id.setdefault(item.get("id"), (kind, item))
+    return list(by_id.values())
 
 
 def _line_items(consignment: Any) -> list[dict[str, Any]] | None:
     """A consignment's embedded line items; None if they are only links."""
     if not isinstance(consignment, dict):
         return []
-    items = consignment.get("line_items")
-    if items is None:
-        return []
-    items = _as_list(items)
+    items = _as_list(consignment.get("line_items"))
     if any(not isinstance(item, dict) or _is_link(item) for item in items):
         return None
     return items
@@ -382,9 +350,7 @@ def _order_id_of(data: Any) -> int | None:
 
 def _describe(exc: ValidationError, lines: list[dict[str, Any]]) -> str:
     """'total_inc_tax: Value error, not a money value ...; line 65 quantity: ...'."""
-    parts = []
-    for error in exc.errors(include_url=False):
-        parts.append(f"{_where(error['loc'], lines)}: {error['msg']}")
+    parts = [f"{_where(error['loc'], lines)}: {error['msg']}" for error in exc.errors(include_url=False)]
     return "invalid data: " + "; ".join(parts)
 
 

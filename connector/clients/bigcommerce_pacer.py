@@ -73,8 +73,6 @@ class BigCommercePacer:
         # Monotonic send times of requests that have not been answered yet, oldest first.
         self._in_flight: deque[float] = deque()
         self._last_sent: float | None = None
-        # Counters a test or benchmark can read.
-        self.waits: list[float] = []
 
     @property
     def in_flight(self) -> int:
@@ -88,7 +86,6 @@ class BigCommercePacer:
                 wait = self._wait_needed()
                 if wait <= 0:
                     break
-                self.waits.append(wait)
                 log.info("BigCommerce quota: waiting %.2fs before the next request", wait)
                 await self.clock.sleep(wait)
             now = self.clock.monotonic()

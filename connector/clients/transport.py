@@ -25,7 +25,7 @@ import logging
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import httpx
 
@@ -187,12 +187,6 @@ class ApiTransport:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def __aenter__(self) -> "ApiTransport":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
     async def request(
         self,
         method: str,
@@ -337,6 +331,21 @@ class ApiTransport:
         self.stats.retries += 1
         log.info("%s %s %s: %s; retry %d in %.2fs", self.api, method, path, why, attempt, delay)
         await self.clock.sleep(delay)
+
+
+class TransportClient:
+    """What both API clients share: closing their transport, by aclose() or `async with`."""
+
+    transport: ApiTransport
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _describe(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from connector.clients.transport import ApiTransport, RetryPolicy
+from connector.clients.transport import ApiTransport, RetryPolicy, TransportClient
 from connector.clients.xseries_models import (
     Customer,
     CustomerCreate,
@@ -57,7 +57,7 @@ A = TypeVar("A", bound=BaseModel)  # the model a sale write's answer is read int
 REFERENCE_SHORT_PAGE = 100
 
 
-class XSeriesClient:
+class XSeriesClient(TransportClient):
     def __init__(
         self,
         *,
@@ -89,15 +89,6 @@ class XSeriesClient:
     def __repr__(self) -> str:  # never the token
         return f"XSeriesClient(api_url={self.api_url!r})"
 
-    async def aclose(self) -> None:
-        await self.transport.aclose()
-
-    async def __aenter__(self) -> "XSeriesClient":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
     # -- reference data (§7) -----------------------------------------------------------------
 
     async def retailer(self) -> Retailer:
@@ -121,32 +112,27 @@ class XSeriesClient:
 
     # -- version-cursor feeds (§6) -----------------------------------------------------------
 
-    async def iter_products(
+    def iter_products(
         self, after_version: int = 0, page_size: int = 1000, *, include_deleted: bool = False
     ) -> AsyncIterator[ProductPage]:
         """GET /api/2.0/products page by page; keep the last max_version to resume from."""
-        async for page in self._iter_versioned(
-            f"{V20}/products", Product.model_validate, ProductPage, after_version, page_size,
-            include_deleted,
-        ):
-            yield page
+        return self._iter_versioned(
+            f"{V20}/products", Product.model_validate, ProductPage, after_version, page_size, include_deleted
+        )
 
-    async def iter_customers(
+    def iter_customers(
         self, after_version: int = 0, page_size: int = 1000, *, include_deleted: bool = False
     ) -> AsyncIterator[CustomerPage]:
-        async for page in self._iter_versioned(
-            f"{V20}/customers", Customer.model_validate, CustomerPage, after_version, page_size,
-            include_deleted,
-        ):
-            yield page
+        return self._iter_versioned(
+            f"{V20}/customers", Customer.model_validate, CustomerPage, after_version, page_size, include_deleted
+        )
 
-    async def iter_sales(
+    def iter_sales(
         self, after_version: int = 0, page_size: int = 1000, *, include_deleted: bool = False
     ) -> AsyncIterator[SalePage]:
-        async for page in self._iter_versioned(
+        return self._iter_versioned(
             f"{V20}/sales", Sale.model_validate, SalePage, after_version, page_size, include_deleted
-        ):
-            yield page
+        )
 
     # -- products (§9) -----------------------------------------------------------------------
 
@@ -175,15 +161,13 @@ class XSeriesClient:
         path = f"{V20}/products"
         # A create is not safe to repeat: a lost answer raises UnknownWriteOutcome (look the SKU up).
         response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
-        data = _written_json(response, "POST", path).get("data")
+        data = _written_json(response, path).get("data")
         if isinstance(data, list) and data and isinstance(data[0], str):
             return data[0]
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             return data["id"]
-        raise UnknownWriteOutcome(
-            "product create answered without an id; look the SKU up before creating again",
-            api=API, method="POST", path=path, status=response.status_code, body=data,
-        )
+        raise _unknown_outcome("product create answered without an id; look the SKU up before creating again",
+                               response, path, data)
 
     async def inventory(self, product_id: str) -> list[InventoryRecord]:
         """Stock of one product in every outlet (GET /api/2.0/products/{id}/inventory)."""
@@ -205,12 +189,11 @@ class XSeriesClient:
         """POST /api/2.0/customers → 201 {"data": Customer}. Not safe to repeat."""
         path = f"{V20}/customers"
         response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
-        data = _written_json(response, "POST", path).get("data")
+        data = _written_json(response, path).get("data")
         if not isinstance(data, dict) or not data.get("id"):
-            raise UnknownWriteOutcome(
+            raise _unknown_outcome(
                 "customer create answered without the customer; search by e-mail before creating again",
-                api=API, method="POST", path=path, status=response.status_code, body=data,
-            )
+                response, path, data)
         return Customer.model_validate(data)
 
     # -- sales (§8) --------------------------------------------------------------------------
@@ -279,14 +262,12 @@ class XSeriesClient:
     async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A]) -> A:
         path = "/api/register_sales"
         response = await self.transport.request("POST", path, json_bytes=encoded, safe_to_repeat=safe_to_repeat)
-        body = _written_json(response, "POST", path)
+        body = _written_json(response, path)
         # 0.9 wraps the sale in `register_sale` (§8.7); accept a 2.0-style `data` too.
         data = body.get("register_sale", body.get("data"))
         if not isinstance(data, dict) or not data.get("id"):
-            raise UnknownWriteOutcome(
-                "register_sales answered without the sale; look it up by invoice number",
-                api=API, method="POST", path=path, status=response.status_code, body=body,
-            )
+            raise _unknown_outcome("register_sales answered without the sale; look it up by invoice number",
+                                   response, path, body)
         return answer.model_validate(data)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -395,16 +376,18 @@ def _max_version(body: dict[str, Any], raw_items: list[Any]) -> int | None:
     return max(versions) if versions else None
 
 
-def _written_json(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
+def _written_json(response: httpx.Response, path: str) -> dict[str, Any]:
     """The JSON of a 2xx answer to a write. A 2xx we cannot read may still mean it was applied."""
     try:
         body = response.json()
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise UnknownWriteOutcome(
-            "write answered 2xx without a JSON object; look the object up before writing again",
-            api=API, method=method, path=path, status=response.status_code,
-            body=response.text[:500],
-        )
+        raise _unknown_outcome("write answered 2xx without a JSON object; look the object up before writing again",
+                               response, path, response.text[:500])
     return body
+
+
+def _unknown_outcome(message: str, response: httpx.Response, path: str, body: Any) -> UnknownWriteOutcome:
+    """A 2xx answer to a POST that does not say what was written: the write may still have been applied."""
+    return UnknownWriteOutcome(message, api=API, method="POST", path=path, status=response.status_code, body=body)

@@ -21,10 +21,6 @@ from connector.values import as_utc, parse_iso8601, parse_money
 # -- scalar types ------------------------------------------------------------------------------
 
 
-def _money_in(value: object) -> Decimal:
-    return parse_money(value)
-
-
 def _optional_money_in(value: object) -> Decimal | None:
     if value is None or value == "":
         return None
@@ -68,7 +64,7 @@ def _sale_date_out(value: datetime) -> str:
         return utc.strftime("%Y-%m-%d %H:%M:%S")
     return utc.replace(tzinfo=None).isoformat(" ", "seconds")
 
-Money = Annotated[Decimal, BeforeValidator(_money_in), PlainSerializer(_decimal_out, when_used="json")]
+Money = Annotated[Decimal, BeforeValidator(parse_money), PlainSerializer(_decimal_out, when_used="json")]
 OptionalMoney = Annotated[
     Decimal | None,
     BeforeValidator(_optional_money_in),
@@ -104,6 +100,13 @@ class _WriteModel(BaseModel):
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)
 
 
+class _Versioned(_ReadModel):
+    """An object of a 2.0 version-cursor feed (§6): its version, and when it was deleted (None: live)."""
+
+    version: int | None = None
+    deleted_at: UtcDatetime = None
+
+
 # -- reference data ----------------------------------------------------------------------------
 
 
@@ -137,17 +140,15 @@ class Retailer(_ReadModel):
         return self.currency.code if self.currency else None
 
 
-class Outlet(_ReadModel):
+class Outlet(_Versioned):
     id: str
     name: str | None = None
     time_zone: str | None = None
     currency: str | None = None
     display_prices: str | None = None
-    version: int | None = None
-    deleted_at: UtcDatetime = None
 
 
-class Register(_ReadModel):
+class Register(_Versioned):
     id: str
     name: str | None = None
     outlet_id: str | None = None
@@ -157,8 +158,6 @@ class Register(_ReadModel):
     is_open: bool | None = None
     register_open_time: UtcDatetime = None
     register_close_time: UtcDatetime = None
-    version: int | None = None
-    deleted_at: UtcDatetime = None
 
 
 class User(_ReadModel):
@@ -170,13 +169,11 @@ class User(_ReadModel):
     deleted_at: UtcDatetime = None
 
 
-class PaymentType(_ReadModel):
+class PaymentType(_Versioned):
     id: str  # the value of retailer_payment_type_id on a sale payment
     name: str | None = None
     # The global payment type: several payment types can share it, never use it to identify one.
     type_id: int | str | None = None
-    version: int | None = None
-    deleted_at: UtcDatetime = None
 
 
 class TaxRate(_ReadModel):
@@ -186,14 +183,12 @@ class TaxRate(_ReadModel):
     display_name: str | None = None
 
 
-class Tax(_ReadModel):
+class Tax(_Versioned):
     id: str
     name: str | None = None
     display_name: str | None = None
     is_default: bool | None = None
     rates: list[TaxRate] = []
-    version: int | None = None
-    deleted_at: UtcDatetime = None
 
     @property
     def rate(self) -> Decimal:
@@ -204,7 +199,7 @@ class Tax(_ReadModel):
 # -- products ----------------------------------------------------------------------------------
 
 
-class Product(_ReadModel):
+class Product(_Versioned):
     id: str
     sku: str | None = None
     name: str | None = None
@@ -216,8 +211,6 @@ class Product(_ReadModel):
     has_inventory: bool | None = None
     source: str | None = None
     source_id: str | None = None
-    version: int | None = None
-    deleted_at: UtcDatetime = None
     is_active: bool | None = None
 
 
@@ -257,15 +250,13 @@ class ProductCreate(_WriteModel):
 # -- customers ---------------------------------------------------------------------------------
 
 
-class Customer(_ReadModel):
+class Customer(_Versioned):
     id: str
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
     customer_code: str | None = None
     company_name: str | None = None
-    version: int | None = None
-    deleted_at: UtcDatetime = None
 
 
 class CustomerCreate(_WriteModel):
@@ -382,7 +373,7 @@ _SALE_09_NAMES = {
 }
 
 
-class Sale(_ReadModel):
+class Sale(_Versioned):
     """A sale as read back: the 0.9 `register_sale` answer or the 2.0 sale, normalised."""
 
     id: str
@@ -402,8 +393,6 @@ class Sale(_ReadModel):
     attributes: list[Any] = []
     line_items: list[SaleLine] = []
     payments: list[SalePayment] = []
-    version: int | None = None
-    deleted_at: UtcDatetime = None
 
     @model_validator(mode="before")
     @classmethod
@@ -413,8 +402,7 @@ class Sale(_ReadModel):
         data = dict(data)
         for old, new in _SALE_09_NAMES.items():
             if old in data:
-                value = data.pop(old)
-                data.setdefault(new, value)
+                data.setdefault(new, data.pop(old))
         for key in ("line_items", "payments", "attributes"):
             if data.get(key) is None:
                 data.pop(key, None)

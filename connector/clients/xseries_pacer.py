@@ -68,9 +68,6 @@ class XSeriesPacer:
         self._in_flight: deque[float] = deque()
         self._last_sent: float | None = None
         self._lock = asyncio.Lock()
-        # Observability for benchmarks and tests.
-        self.waits = 0
-        self.waited_seconds = 0.0
 
     # -- RatePacer ---------------------------------------------------------------------------
 
@@ -81,8 +78,6 @@ class XSeriesPacer:
                 wait = self._wait_needed()
                 if wait <= _EPSILON_SECONDS:
                     break
-                self.waits += 1
-                self.waited_seconds += wait
                 log.debug("X-Series quota: waiting %.2fs", wait)
                 await self.clock.sleep(wait)
             self._in_flight.append(self.clock.monotonic())

@@ -42,12 +42,10 @@ def import_history(settings: Settings, *, since: str | None, until: str | None, 
 
 async def _run(settings, since, until, dry_run, out, runtime_options) -> int:
     runtime = await Runtime.start(settings, **runtime_options)
-    # Set by Ctrl-C / SIGTERM (connector.interrupts): no new order starts, the ones in hand finish.
-    stop = interrupts.stop_event()
     try:
+        # Its stop event is the command's (connector.interrupts): Ctrl-C / SIGTERM sets it.
         importer = HistoricalImport(runtime, since=since, until=until, dry_run=dry_run,
-                                    concurrency=max(settings.sync.concurrency, 8),
-                                    progress=Progress(0), stop_event=stop)
+                                    concurrency=max(settings.sync.concurrency, 8), progress=Progress(0))
         report = await importer.run()
     finally:
         await runtime.aclose()

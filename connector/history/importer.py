@@ -96,17 +96,19 @@ class HistoricalImport:
         since_checkpoint = 0
         rates = QuotaRates.from_pacers(rt.xs.pacer, rt.bc.pacer)
 
+        def failed() -> int:
+            return failed_before + len(report.cycle.failed)
+
         async def mirror(order: Order) -> None:
             nonlocal done, since_checkpoint
             try:
                 await cycle.mirror_one(order, report.cycle)
-            except BaseException:
-                # Stopped mid-order (a wait cut short, the grace over) or an error that stops the
-                # import: not settled, so the checkpoint stays at it and a resumed import redoes it.
+            finally:
                 semaphore.release()
-                raise
+            # Only an order that ended is settled. One stopped mid-order (a wait cut short, the grace
+            # over) or by an error that stops the import is not: the checkpoint stays at it and a
+            # resumed import redoes it.
             frontier.settled(order.id)
-            semaphore.release()
             done += 1
             since_checkpoint += 1
 
@@ -131,12 +133,10 @@ class HistoricalImport:
                 task.add_done_callback(tasks.discard)
                 if since_checkpoint >= self.checkpoint_every:
                     since_checkpoint = 0
-                    runs.save(run, checkpoint=frontier.checkpoint(), done=done,
-                              failed=failed_before + len(report.cycle.failed))
+                    runs.save(run, checkpoint=frontier.checkpoint(), done=done, failed=failed())
                 if self.progress is not None:
                     remaining = max(0, report.total - done)
-                    self.progress.update(done, failed_before + len(report.cycle.failed),
-                                         rates.seconds(remaining * 1.0, remaining / 250))
+                    self.progress.update(done, failed(), rates.seconds(remaining * 1.0, remaining / 250))
             else:
                 completed = True
             if tasks:
@@ -155,11 +155,9 @@ class HistoricalImport:
                 await _settle_in_hand(tasks)
             finished = completed and not self.stop_event.is_set() and frontier.in_flight == 0
             report.interrupted = not finished
-            runs.save(run, checkpoint=frontier.checkpoint(), done=done,
-                      failed=failed_before + len(report.cycle.failed), finished=finished)
+            runs.save(run, checkpoint=frontier.checkpoint(), done=done, failed=failed(), finished=finished)
             if self.progress is not None:
-                self.progress.update(done, failed_before + len(report.cycle.failed), 0 if finished else None,
-                                     force=True)
+                self.progress.update(done, failed(), 0 if finished else None, force=True)
                 self.progress.finish()
         return report
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import TextIO
 
 log = logging.getLogger("connector.import")
 
@@ -20,12 +19,11 @@ def _duration(seconds: float | None) -> str:
 
 
 class Progress:
-    def __init__(self, total: int, *, stream: TextIO | None = None, interval: float = 10.0,
-                 is_tty: bool | None = None) -> None:
+    def __init__(self, total: int) -> None:
         self.total = total
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty() if is_tty is None else is_tty
-        self.interval = interval if not self.tty else 0.2
+        self.stream = sys.stderr
+        self.tty = self.stream.isatty()
+        self.interval = 0.2 if self.tty else 10.0
         self.started = time.monotonic()
         self._last = 0.0
         self.done = 0

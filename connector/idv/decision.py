@@ -44,18 +44,13 @@ AUDIT_PREFIX = "idv_"
 AUDIT_PLATFORM = "bigcommerce"
 
 
-class Plan(str, enum.Enum):
-    WRITE = "write"
-    PROTECTED = "protected"
-    UNCHANGED = "unchanged"
-
-
-def plan_for(target: int, current: int, rules: Rules) -> Plan:
+def plan_for(target: int, current: int, rules: Rules) -> Outcome:
+    """What writing `target` over `current` comes to: WRITTEN, SKIPPED_PROTECTED or UNCHANGED."""
     if rules.is_protected(current):
-        return Plan.PROTECTED
+        return Outcome.SKIPPED_PROTECTED
     if current == target:
-        return Plan.UNCHANGED
-    return Plan.WRITE
+        return Outcome.UNCHANGED
+    return Outcome.WRITTEN
 
 
 @dataclass(frozen=True)

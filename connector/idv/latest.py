@@ -56,8 +56,7 @@ class Judgement:
 
 
 def latest_check(checks: list[CheckRecord]) -> CheckRecord | None:
-    live = [c for c in checks if not c.superseded]
-    return max(live, key=lambda c: c.seq) if live else None
+    return max((c for c in checks if not c.superseded), key=lambda c: c.seq, default=None)
 
 
 def judge(event: CheckEvent, checks: list[CheckRecord]) -> Judgement:
@@ -72,8 +71,7 @@ def judge(event: CheckEvent, checks: list[CheckRecord]) -> Judgement:
                 f"check ({latest.event} at {_at(latest.last_occurred_at)})"
             ))
         return Judgement(Verdict.CURRENT, check_id, "latest check")
-    known = {c.check_id: c for c in checks}
-    if check_id in known:
+    if any(c.check_id == check_id for c in checks):
         newer = latest.check_id if latest is not None else "?"
         return Judgement(Verdict.STALE, check_id, f"check {_name(check_id)} was replaced by check {_name(newer)}")
     if latest is not None and event.occurred_at < latest.last_occurred_at:
@@ -89,14 +87,11 @@ def records_after(event: CheckEvent, judgement: Judgement, checks: list[CheckRec
     """The records to save once `event` is judged (changed or new ones only)."""
     known = {c.check_id: c for c in checks}
     next_seq = max((c.seq for c in checks), default=0) + 1
-    if judgement.verdict is Verdict.STALE:
-        if judgement.check_id in known:
-            return []
-        # An old check seen for the first time: remember it, so its later events stay stale.
-        return [CheckRecord(judgement.check_id, next_seq, event.stage, event.event, event.source.value,
-                            event.occurred_at, superseded=True)]
     applied = CheckRecord(judgement.check_id, next_seq, event.stage, event.event, event.source.value,
                           event.occurred_at)
+    if judgement.verdict is Verdict.STALE:
+        # An old check seen for the first time: remember it, so its later events stay stale.
+        return [] if judgement.check_id in known else [replace(applied, superseded=True)]
     if judgement.verdict is Verdict.CURRENT:
         return [replace(known[judgement.check_id], stage=event.stage, event=event.event,
                         source=event.source.value, last_occurred_at=event.occurred_at)]

@@ -180,16 +180,13 @@ class MetafieldPoller:
 
 def summarize(report: PollReport) -> str:
     decided = ", ".join(f"{o.label} {n}" for o, n in sorted(report.outcomes.items(), key=lambda kv: kv[0].value))
+    optional = [  # each shown only when not zero
+        (report.looked_up, f"{report.looked_up} check id(s) looked up"),
+        (decided, decided),
+        (report.unknown_values, f"{report.unknown_values} unknown value(s)"),
+        (report.failed, f"{len(report.failed)} to retry"),
+        (report.given_up, f"{len(report.given_up)} given up"),
+    ]
     parts = [f"{report.read} verdict(s) read", f"{report.already_handled} already handled"]
-    if report.looked_up:
-        parts.append(f"{report.looked_up} check id(s) looked up")
-    if decided:
-        parts.append(decided)
-    if report.unknown_values:
-        parts.append(f"{report.unknown_values} unknown value(s)")
-    if report.failed:
-        parts.append(f"{len(report.failed)} to retry")
-    if report.given_up:
-        parts.append(f"{len(report.given_up)} given up")
-    return "; ".join(parts)
+    return "; ".join(parts + [text for shown, text in optional if shown])
 

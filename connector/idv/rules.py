@@ -86,19 +86,16 @@ class RulesFile:
                 raise ConfigError(
                     f"{where}: unknown stage {key!r}; the stages are in_progress, passed, failed"
                 ) from None
-            stages[stage] = _Named(_scalar(value, where), where)
+            stages[stage] = _named(value, where)
         missing = [s.value for s in Stage if s not in stages]
         if missing:
             raise ConfigError(f"{doc.where(('stages',))}: no target status for {', '.join(missing)}")
-        protected_raw = data.get("protected", [])
+        protected_raw = data.get("protected")
         if protected_raw is None:
             protected_raw = []
         if not isinstance(protected_raw, list):
             raise ConfigError(f"{doc.where(('protected',))}: 'protected:' must be a list of statuses")
-        protected = tuple(
-            _Named(_scalar(v, doc.where(("protected", i))), doc.where(("protected", i)))
-            for i, v in enumerate(protected_raw)
-        )
+        protected = tuple(_named(v, doc.where(("protected", i))) for i, v in enumerate(protected_raw))
         return cls(stages=stages, protected=protected, source=str(doc.path))
 
     def resolve(self, store_statuses: list[OrderStatus]) -> Rules:
@@ -116,10 +113,10 @@ class RulesFile:
         ])
 
 
-def _scalar(value: Any, where: str) -> Any:
+def _named(value: Any, where: str) -> _Named:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ConfigError(f"{where}: a status is an id (0–14) or a name, not {value!r}")
-    return value
+    return _Named(value, where)
 
 
 def _resolve(named: _Named, known: dict[int, OrderStatus]) -> int:

@@ -55,9 +55,7 @@ class WebhookServer:
         log.info("ID-verification webhook listening on http://%s:%s/webhooks/id-verification", self.host, self.port)
 
     async def stop(self) -> None:
-        if self._task is None:
-            self._sock.close()
-            return
-        self._server.should_exit = True
-        await self._task
+        if self._task is not None:
+            self._server.should_exit = True
+            await self._task
         self._sock.close()

@@ -29,10 +29,6 @@ class IdvService:
     rules: Rules | None  # None when disabled: the store's statuses are not even read
     poller: MetafieldPoller | None
 
-    @property
-    def enabled(self) -> bool:
-        return self.settings.id_verification.enabled
-
     @classmethod
     async def start(cls, settings: Settings, bc: BigCommerceClient, store: Store) -> "IdvService":
         """Load the rules table; when enabled, resolve it against the store (ConfigError: stop)."""

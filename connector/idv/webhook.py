@@ -64,7 +64,7 @@ def signature_matches(secret: str, body: bytes, header: str | None) -> bool:
     scheme, _, given = header.strip().partition("=")
     if scheme.strip().lower() != "sha256" or not given:
         return False
-    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    expected = signature_for(secret, body).removeprefix("sha256=")
     return hmac.compare_digest(expected.encode("ascii"), given.strip().lower().encode("utf-8", "replace"))
 
 
@@ -98,38 +98,34 @@ class SqlDeliveryLog:
             s.commit()
 
 
-class _BadPayload(ValueError):
-    pass
-
-
 def parse_payload(body: bytes) -> tuple[int, str, str, datetime]:
     try:
         data: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise _BadPayload("the body is not JSON") from None
+        raise ValueError("the body is not JSON") from None
     if not isinstance(data, dict):
-        raise _BadPayload("the body must be a JSON object")
+        raise ValueError("the body must be a JSON object")
     order_id = data.get("order_id")
     if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
-        raise _BadPayload("order_id must be a positive integer")
+        raise ValueError("order_id must be a positive integer")
     event = data.get("event")
     if not isinstance(event, str):
-        raise _BadPayload("event must be a string")
+        raise ValueError("event must be a string")
     check_id = data.get("check_id")
     if isinstance(check_id, int) and not isinstance(check_id, bool):
         check_id = str(check_id)
     if not isinstance(check_id, str) or not check_id.strip():
-        raise _BadPayload("check_id must be a non-empty string")
+        raise ValueError("check_id must be a non-empty string")
     occurred_at = data.get("occurred_at")
     if not isinstance(occurred_at, str):
-        raise _BadPayload("occurred_at must be an ISO-8601 string with an offset")
+        raise ValueError("occurred_at must be an ISO-8601 string with an offset")
     text = occurred_at.strip()
     try:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
-        raise _BadPayload("occurred_at must be an ISO-8601 string with an offset") from None
+        raise ValueError("occurred_at must be an ISO-8601 string with an offset") from None
     if parsed.tzinfo is None:
-        raise _BadPayload("occurred_at must carry its offset (e.g. 2026-01-01T12:00:00Z)")
+        raise ValueError("occurred_at must carry its offset (e.g. 2026-01-01T12:00:00Z)")
     return order_id, event, check_id.strip(), parsed
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from connector.idv.decision import Outcome, Plan, plan_for
+from connector.idv.decision import Outcome, plan_for
 from connector.idv.rules import Rules
 
 
@@ -44,7 +44,7 @@ class ProtectedStatusWriter:
     async def apply(self, order_id: int, target: int) -> WriteResult:
         decided_on = (await self.bc.get_order(order_id)).status_id
         plan = plan_for(target, decided_on, self.rules)
-        if plan is not Plan.WRITE:
+        if plan is not Outcome.WRITTEN:
             return self._not_written(plan, decided_on, target, "")
         # Read again right before the write: the status may have moved since the decision.
         current = (await self.bc.get_order(order_id)).status_id
@@ -53,7 +53,7 @@ class ProtectedStatusWriter:
             note = (f"status changed from {self.rules.describe(decided_on)} to "
                     f"{self.rules.describe(current)} since the decision; decided again: ")
             plan = plan_for(target, current, self.rules)
-            if plan is not Plan.WRITE:
+            if plan is not Outcome.WRITTEN:
                 return self._not_written(plan, current, target, note)
         updated = await self.bc.update_order_status(order_id, target)
         return WriteResult(
@@ -61,14 +61,10 @@ class ProtectedStatusWriter:
             reason=f"{note}{self.rules.describe(current)} → {self.rules.describe(target)}",
         )
 
-    def _not_written(self, plan: Plan, current: int, target: int, note: str) -> WriteResult:
-        if plan is Plan.PROTECTED:
-            return WriteResult(
-                Outcome.SKIPPED_PROTECTED, before=current, after=current,
-                reason=f"{note}current status {self.rules.describe(current)} is protected "
-                       f"(would have set {self.rules.describe(target)})",
-            )
-        return WriteResult(
-            Outcome.UNCHANGED, before=current, after=current,
-            reason=f"{note}already {self.rules.describe(target)}; nothing sent",
-        )
+    def _not_written(self, outcome: Outcome, current: int, target: int, note: str) -> WriteResult:
+        if outcome is Outcome.SKIPPED_PROTECTED:
+            reason = (f"{note}current status {self.rules.describe(current)} is protected "
+                      f"(would have set {self.rules.describe(target)})")
+        else:
+            reason = f"{note}already {self.rules.describe(target)}; nothing sent"
+        return WriteResult(outcome, before=current, after=current, reason=reason)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -85,14 +85,6 @@ class PlannedLine:
     bc_product_id: int = 0
     bc_variant_id: int = 0
 
-    @property
-    def total_price(self) -> Decimal:
-        return self.unit_price * self.quantity
-
-    @property
-    def total_tax(self) -> Decimal:
-        return self.unit_tax * self.quantity
-
 
 @dataclass(frozen=True)
 class SalePlan:
@@ -110,13 +102,9 @@ class SalePlan:
     content_hash: str
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def total_price(self) -> Decimal:
-        return sum((line.total_price for line in self.lines), ZERO)
 
-    @property
-    def lines_total_tax(self) -> Decimal:
-        return sum((line.total_tax for line in self.lines), ZERO)
+# The billing-address fields a PlannedCustomer copies as they are (all but the e-mail).
+_ADDRESS_FIELDS = tuple(f.name for f in fields(PlannedCustomer) if f.name != "email")
 
 
 # json.dumps(payload, sort_keys=True) without a new encoder per order (json.dumps builds one whenever
@@ -202,19 +190,8 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, g
 
     billing = order.billing_address
     email = (billing.email or "").strip() if billing else ""
-    customer = PlannedCustomer(
-        email=email or None,
-        first_name=(billing.first_name if billing else "") or "",
-        last_name=(billing.last_name if billing else "") or "",
-        phone=(billing.phone if billing else "") or "",
-        company=(billing.company if billing else "") or "",
-        street_1=(billing.street_1 if billing else "") or "",
-        street_2=(billing.street_2 if billing else "") or "",
-        city=(billing.city if billing else "") or "",
-        state=(billing.state if billing else "") or "",
-        zip=(billing.zip if billing else "") or "",
-        country_iso2=(billing.country_iso2 if billing else "") or "",
-    )
+    address = {name: (getattr(billing, name) if billing else "") or "" for name in _ADDRESS_FIELDS}
+    customer = PlannedCustomer(email=email or None, **address)
     return SalePlan(
         bc_order_id=order.id,
         invoice_number=invoice_number(order.id, generation),
@@ -286,19 +263,16 @@ _LineFacts = tuple[str, str, str, str, int, bool, int, int]
 
 def _split_units(facts: _LineFacts, price_total: Decimal, tax_total: Decimal,
                  order_id: int | None = None) -> list[PlannedLine]:
-    kind, product_key, sku, name, qty, track_inventory, bc_product_id, bc_variant_id = facts
+    sku, qty = facts[2], facts[4]
     if qty <= 0:
         raise MappingError(f"line {sku!r} has quantity {qty}", order_id=order_id)
+    # PlannedLine's fields before the quantity, and after the unit amounts.
+    head, tail = facts[:4], facts[5:]
     unit_price = (price_total / qty).quantize(CENT, rounding=ROUND_DOWN)
     unit_tax = (tax_total / qty).quantize(CENT, rounding=ROUND_DOWN)
     if unit_price * qty == price_total and unit_tax * qty == tax_total:
-        return [PlannedLine(kind, product_key, sku, name, qty, unit_price, unit_tax, track_inventory,
-                            bc_product_id, bc_variant_id)]
+        return [PlannedLine(*head, qty, unit_price, unit_tax, *tail)]
     rest_price = price_total - unit_price * (qty - 1)
     rest_tax = tax_total - unit_tax * (qty - 1)
-    return [
-        PlannedLine(kind, product_key, sku, name, qty - 1, unit_price, unit_tax, track_inventory,
-                    bc_product_id, bc_variant_id),
-        PlannedLine(kind, product_key, sku, name, 1, rest_price, rest_tax, track_inventory,
-                    bc_product_id, bc_variant_id),
-    ]
+    return [PlannedLine(*head, qty - 1, unit_price, unit_tax, *tail),
+            PlannedLine(*head, 1, rest_price, rest_tax, *tail)]

@@ -94,9 +94,6 @@ class Charge:
     def times(self, quantity: int) -> "Charge":
         return Charge(self.ex_tax * quantity, self.inc_tax * quantity)
 
-    def plus(self, other: "Charge") -> "Charge":
-        return Charge(self.ex_tax + other.ex_tax, self.inc_tax + other.inc_tax)
-
 
 def charge_from(amount: Decimal, tax_rate: Decimal, *, amount_includes_tax: bool) -> Charge:
     """A price as the store holds it → both bases, the given one exact.
@@ -232,9 +229,8 @@ def order_money(
     shipping_ex_tax: Decimal, handling_ex_tax: Decimal, wrapping_ex_tax: Decimal,
 ) -> dict[str, Any]:
     """The order-level money fields, as strings, from the built lines and the extra charges."""
-    subtotal = Charge(ZERO, ZERO)
-    for line in lines:
-        subtotal = subtotal.plus(Charge(Decimal(line["total_ex_tax"]), Decimal(line["total_inc_tax"])))
+    subtotal = Charge(sum((Decimal(line["total_ex_tax"]) for line in lines), ZERO),
+                      sum((Decimal(line["total_inc_tax"]) for line in lines), ZERO))
     shipping = charge_from(shipping_ex_tax, tax_rate, amount_includes_tax=False)
     handling = charge_from(handling_ex_tax, tax_rate, amount_includes_tax=False)
     wrapping = charge_from(wrapping_ex_tax, tax_rate, amount_includes_tax=False)
@@ -243,28 +239,23 @@ def order_money(
     total_inc = subtotal.inc_tax + shipping.inc_tax + handling.inc_tax + wrapping.inc_tax - discount
     total_ex = subtotal.ex_tax + shipping.ex_tax + handling.ex_tax + wrapping.ex_tax - discount_ex
 
-    def base(charge: Charge) -> str:
-        return money_str(charge.inc_tax if tax_inclusive else charge.ex_tax)
+    def cost_fields(name: str, charge: Charge) -> dict[str, Any]:
+        # base_shipping_cost, shipping_cost_ex_tax, …: the same five fields for each charge
+        return {
+            f"base_{name}_cost": money_str(charge.inc_tax if tax_inclusive else charge.ex_tax),
+            f"{name}_cost_ex_tax": money_str(charge.ex_tax),
+            f"{name}_cost_inc_tax": money_str(charge.inc_tax),
+            f"{name}_cost_tax": money_str(charge.tax),
+            f"{name}_cost_tax_class_id": 0,
+        }
 
     return {
         "subtotal_ex_tax": money_str(subtotal.ex_tax),
         "subtotal_inc_tax": money_str(subtotal.inc_tax),
         "subtotal_tax": money_str(subtotal.tax),
-        "base_shipping_cost": base(shipping),
-        "shipping_cost_ex_tax": money_str(shipping.ex_tax),
-        "shipping_cost_inc_tax": money_str(shipping.inc_tax),
-        "shipping_cost_tax": money_str(shipping.tax),
-        "shipping_cost_tax_class_id": 0,
-        "base_handling_cost": base(handling),
-        "handling_cost_ex_tax": money_str(handling.ex_tax),
-        "handling_cost_inc_tax": money_str(handling.inc_tax),
-        "handling_cost_tax": money_str(handling.tax),
-        "handling_cost_tax_class_id": 0,
-        "base_wrapping_cost": base(wrapping),
-        "wrapping_cost_ex_tax": money_str(wrapping.ex_tax),
-        "wrapping_cost_inc_tax": money_str(wrapping.inc_tax),
-        "wrapping_cost_tax": money_str(wrapping.tax),
-        "wrapping_cost_tax_class_id": 0,
+        **cost_fields("shipping", shipping),
+        **cost_fields("handling", handling),
+        **cost_fields("wrapping", wrapping),
         "total_ex_tax": money_str(total_ex),
         "total_inc_tax": money_str(total_inc),
         "total_tax": money_str(total_inc - total_ex),
@@ -273,6 +264,13 @@ def order_money(
         "is_tax_inclusive_pricing": tax_inclusive,
         "items_total": sum(int(line["quantity"]) for line in lines),
     }
+
+
+# The address fields an order's billing address, its shipping addresses and consignments share.
+ADDRESS_FIELDS = (
+    "first_name", "last_name", "company", "street_1", "street_2", "city", "state", "zip", "country",
+    "country_iso2", "phone", "email",
+)
 
 
 def link(api_url: str, resource: str) -> dict[str, str]:
@@ -296,10 +294,7 @@ def shipping_consignment(
 
     return {
         "id": address_id,
-        **{k: address[k] for k in (
-            "first_name", "last_name", "company", "street_1", "street_2", "city", "state", "zip",
-            "country", "country_iso2", "phone", "email", "form_fields",
-        )},
+        **{k: address[k] for k in (*ADDRESS_FIELDS, "form_fields")},
         "shipping_method": address["shipping_method"],
         "line_items": (
             [dict(line) for line in lines]

@@ -9,10 +9,15 @@ log records what the server received, so tests can assert on it (timing, counts,
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from starlette.requests import Request
+
+from connector.clock import Clock
 
 
 @dataclass
@@ -41,6 +46,7 @@ class LoggedRequest:
     at_monotonic: float
     status: int | None = None  # None: no answer reached the client (timeout / lost response)
     fault: str | None = None
+    body_is_json: bool = True  # False: the body was not JSON and is kept as text
 
 
 class SimulatedTimeout(Exception):
@@ -70,7 +76,7 @@ class FaultInjector:
         if self.config.latency_seconds > 0:
             await asyncio.sleep(self.config.latency_seconds)
 
-    def pick_before(self, method: str, path: str) -> str | None:
+    def pick_before(self, path: str) -> str | None:
         """A fault that stops the request before it is applied: '5xx', '429', 'timeout' or None."""
         if not self.applies_to(path):
             return None
@@ -98,6 +104,20 @@ class FaultInjector:
 
 class RequestLog(list):
     """A list of LoggedRequest with a few helpers for tests."""
+
+    def record(self, request: Request, raw: bytes, clock: Clock, secret_header: str) -> LoggedRequest:
+        """Log a request as the server received it, with its credential header masked."""
+        try:
+            body, is_json = (json.loads(raw) if raw else None), True
+        except ValueError:
+            body, is_json = raw.decode("utf-8", "replace"), False
+        entry = LoggedRequest(
+            method=request.method, path=request.url.path, query=request.url.query, body=body,
+            headers={k: ("***" if k.lower() == secret_header else v) for k, v in request.headers.items()},
+            at=clock.now(), at_monotonic=clock.monotonic(), body_is_json=is_json,
+        )
+        self.append(entry)
+        return entry
 
     def matching(self, method: str | None = None, contains: str | None = None) -> list[LoggedRequest]:
         return [

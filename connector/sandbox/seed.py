@@ -64,7 +64,6 @@ class SeededStore:
     pos_skus: set[str] = field(default_factory=set)
     pos_product_ids: dict[str, Any] = field(default_factory=dict)  # sku → X-Series product id
     initial_stock: dict[Any, int] = field(default_factory=dict)  # X-Series product id → units
-    catalog_product_ids: list[int] = field(default_factory=list)
     customer_emails: list[str] = field(default_factory=list)  # registered customers
     statuses: dict[int, int] = field(default_factory=dict)  # order id → status id at creation
 
@@ -187,7 +186,6 @@ def _seed_catalog(
         else:
             product = bc.add_catalog_product(sku=sku, name=name, price=price)
             simple.append(_Sellable(product["id"], product["base_variant_id"], sku, name, price, False))
-        store.catalog_product_ids.append(product["id"])
     store.skus = [s.sku for s in simple + variants]
     return simple, variants
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 from starlette.applications import Starlette
@@ -71,25 +73,20 @@ class Sandbox:
 
     async def _summary(self, request: Request) -> JSONResponse:
         sales = list(self.xs.sales.values())
-        by_source: dict[str, int] = {}
-        for sale in sales:
-            by_source[str(sale.get("source_id"))] = by_source.get(str(sale.get("source_id")), 0) + 1
-        stock = {pid: str(self.xs.stock(pid)) for pid in self.xs.products}
         return JSONResponse({
             "orders": {str(i): o["status_id"] for i, o in self.bc.orders.items()},
             "sales": [{"id": s["id"], "source_id": s.get("source_id"), "status": s.get("status"),
                        "invoice_number": s.get("invoice_number")} for s in sales],
-            "sales_per_source_id": by_source,
-            "stock": stock,
-            "initial_stock": {k: v for k, v in (self.seeded.initial_stock.items() if self.seeded else [])},
+            "sales_per_source_id": Counter(str(s.get("source_id")) for s in sales),
+            "stock": {pid: str(self.xs.stock(pid)) for pid in self.xs.products},
+            "initial_stock": dict(self.seeded.initial_stock) if self.seeded else {},
             "faults_injected": {"bigcommerce": self.bc.faults.injected, "xseries": self.xs.faults.injected},
         })
 
     async def _faults(self, request: Request) -> JSONResponse:
         body = json.loads(await request.body() or b"{}")
-        for name in ("bigcommerce", "xseries"):
+        for name, sim in (("bigcommerce", self.bc), ("xseries", self.xs)):
             if name in body:
-                sim = self.bc if name == "bigcommerce" else self.xs
                 sim.faults.reconfigure(FaultConfig(**body[name]))
         return JSONResponse({"ok": True})
 
@@ -104,10 +101,10 @@ def build_sandbox(*, orders: int, seed: int, bc_quota: int = 150, bc_window_ms: 
                   history_days: float = 2.0, faults: FaultConfig | None = None) -> Sandbox:
     now = SYSTEM_CLOCK.now()
     bc = BigCommerceSimulator(clock=SYSTEM_CLOCK, quota=bc_quota, window_ms=bc_window_ms,
-                              faults=faults and FaultConfig(**{**faults.__dict__}))
+                              faults=faults and replace(faults))
     xs = XSeriesSimulator(clock=SYSTEM_CLOCK, window_seconds=xs_window_seconds, rate_limit=xs_rate_limit,
                           registers=xs_registers,
-                          faults=faults and FaultConfig(**{**faults.__dict__, "seed": faults.seed + 1}))
+                          faults=faults and replace(faults, seed=faults.seed + 1))
     seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=now - timedelta(days=history_days))) if orders else None
     return Sandbox(bc, xs, seeded)
 

@@ -28,22 +28,18 @@ from typing import Any, Callable
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.sandbox.faults import (
-    FaultConfig,
-    FaultInjector,
-    LoggedRequest,
-    RequestLog,
-    SimulatedTimeout,
-)
-from connector.sandbox.transport import SimulatorTransport
+from connector.sandbox.faults import FaultConfig, FaultInjector, RequestLog, SimulatedTimeout
+from connector.sandbox.transport import SimulatorTransport, find_route, query_value, route
 from connector.sandbox.xseries_sales import (
-    STOCK_MOVING_STATUSES,
     SimHttpError,
+    bad_request,
     invoice_sequence_of,
     not_found,
+    optional_str,
+    parse_number,
     render_sale_09,
     render_sale_20,
     stock_moves,
@@ -78,10 +74,6 @@ class _Call:
 
     request: Request
     body: Any
-
-    @property
-    def query(self):
-        return self.request.query_params
 
 
 class XSeriesSimulator:
@@ -204,10 +196,8 @@ class XSeriesSimulator:
             "attributes": [], "deleted_at": None, "version": self.bump_version(),
         }
 
-        register_ids = []
         for n in range(register_count):
             register_id = self.new_id()
-            register_ids.append(register_id)
             self.registers[register_id] = {
                 "id": register_id, "name": "Online Store" if n == 0 else f"Register {n + 1}",
                 "outlet_id": self.main_outlet_id,
@@ -218,7 +208,7 @@ class XSeriesSimulator:
                 "ask_for_user_on_sale": False, "show_discounts_on_receipts": True,
                 "button_layout_id": None, "deleted_at": None, "version": self.bump_version(),
             }
-        self.main_register_id = register_ids[0]
+        self.main_register_id = next(iter(self.registers))  # the first, the Online Store
 
         self.user_id = self.new_id()
         self.users[self.user_id] = {
@@ -496,20 +486,7 @@ class XSeriesSimulator:
     async def _serve(self, request: Request) -> Response:
         method = request.method
         path = request.url.path
-        raw = await request.body()
-        body: Any = None
-        body_error = False
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body, body_error = raw.decode("utf-8", "replace"), True
-        headers = {k: ("***" if k.lower() == "authorization" else v) for k, v in request.headers.items()}
-        entry = LoggedRequest(
-            method=method, path=path, query=request.url.query, body=body, headers=headers,
-            at=self.clock.now(), at_monotonic=self.clock.monotonic(),
-        )
-        self.request_log.append(entry)
+        entry = self.request_log.record(request, await request.body(), self.clock, "authorization")
 
         def answer(response: Response, fault: str | None = None) -> Response:
             entry.status = response.status_code
@@ -526,7 +503,7 @@ class XSeriesSimulator:
         if self.scopes is not None and scope is not None and scope not in self.scopes:
             return answer(self._json(403, {"error": "permission denied"}))
 
-        fault = self.faults.pick_before(method, path)
+        fault = self.faults.pick_before(path)
         if fault == "5xx":
             return answer(self._json(500, {"error": "Internal Server Error",
                                            "message": "simulated server error"}), fault)
@@ -537,9 +514,9 @@ class XSeriesSimulator:
             raise SimulatedTimeout(f"{method} {path}")
 
         try:
-            if body_error:
-                raise SimHttpError(400, {"error": "Bad Request", "message": "the body is not valid JSON"})
-            status, payload = self._route(method, path, _Call(request, body))
+            if not entry.body_is_json:
+                raise bad_request("the body is not valid JSON")
+            status, payload = self._route(method, path, _Call(request, entry.body))
         except SimHttpError as error:
             return answer(self._json(error.status, error.body))
 
@@ -548,59 +525,47 @@ class XSeriesSimulator:
             raise SimulatedTimeout(f"{method} {path}")
         return answer(self._json(status, payload))
 
-    def _build_routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]]]:
-        id_ = r"(?P<id>[^/]+)"
-        table = [
-            ("GET", r"/api/2.0/retailer", self._get_retailer),
-            ("GET", r"/api/2.0/outlets", lambda c: self._list(c, self.outlets.values())),
-            ("GET", rf"/api/2.0/outlets/{id_}", lambda c, id: self._one(self.outlets, id, "outlet")),
-            ("GET", r"/api/2.0/registers", lambda c: self._list(c, self.registers.values())),
-            ("GET", rf"/api/2.0/registers/{id_}", lambda c, id: self._one(self.registers, id, "register")),
-            ("GET", r"/api/2.0/users", lambda c: self._list(c, self.users.values())),
-            ("GET", rf"/api/2.0/users/{id_}", lambda c, id: self._one(self.users, id, "user")),
-            ("GET", r"/api/2.0/user", self._get_current_user),
-            ("GET", r"/api/2.0/payment_types", lambda c: self._list(c, self.payment_types.values())),
-            ("GET", r"/api/2.0/taxes", lambda c: self._list(c, self.taxes.values())),
-            ("GET", r"/api/2.0/products", self._list_products),
-            ("POST", r"/api/2.0/products", self._create_product_http),
-            ("GET", rf"/api/2.0/products/{id_}", lambda c, id: self._one(self.products, id, "product")),
-            ("GET", rf"/api/2.0/products/{id_}/inventory", self._product_inventory),
-            ("GET", r"/api/2.0/inventory", lambda c: self._list(c, self.inventory.values())),
-            ("GET", r"/api/2.0/customers", lambda c: self._list(c, self.customers.values())),
-            ("POST", r"/api/2.0/customers", self._create_customer_http),
-            ("GET", rf"/api/2.0/customers/{id_}", lambda c, id: self._one(self.customers, id, "customer")),
-            ("GET", r"/api/2.0/sales", self._list_sales),
-            ("GET", rf"/api/2.0/sales/{id_}", self._get_sale_20),
-            ("GET", r"/api/2.0/search", self._search),
-            ("POST", r"/api/register_sales", self._post_register_sale),
-            ("GET", rf"/api/register_sales/{id_}", self._get_sale_09),
+    def _build_routes(self) -> list[Route]:
+        return [
+            route("/api/2.0/retailer", self._get_retailer),
+            route("/api/2.0/outlets", lambda c: self._list(c, self.outlets.values())),
+            route("/api/2.0/outlets/{id}", lambda c, id: self._one(self.outlets, id, "outlet")),
+            route("/api/2.0/registers", lambda c: self._list(c, self.registers.values())),
+            route("/api/2.0/registers/{id}", lambda c, id: self._one(self.registers, id, "register")),
+            route("/api/2.0/users", lambda c: self._list(c, self.users.values())),
+            route("/api/2.0/users/{id}", lambda c, id: self._one(self.users, id, "user")),
+            route("/api/2.0/user", self._get_current_user),
+            route("/api/2.0/payment_types", lambda c: self._list(c, self.payment_types.values())),
+            route("/api/2.0/taxes", lambda c: self._list(c, self.taxes.values())),
+            route("/api/2.0/products", self._list_products),
+            route("/api/2.0/products", self._create_product_http, "POST"),
+            route("/api/2.0/products/{id}", lambda c, id: self._one(self.products, id, "product")),
+            route("/api/2.0/products/{id}/inventory", self._product_inventory),
+            route("/api/2.0/inventory", lambda c: self._list(c, self.inventory.values())),
+            route("/api/2.0/customers", lambda c: self._list(c, self.customers.values())),
+            route("/api/2.0/customers", self._create_customer_http, "POST"),
+            route("/api/2.0/customers/{id}", lambda c, id: self._one(self.customers, id, "customer")),
+            route("/api/2.0/sales", self._list_sales),
+            route("/api/2.0/sales/{id}", self._get_sale_20),
+            route("/api/2.0/search", self._search),
+            route("/api/register_sales", self._post_register_sale, "POST"),
+            route("/api/register_sales/{id}", self._get_sale_09),
         ]
-        return [(m, re.compile(f"^{p}/?$"), h) for m, p, h in table]
 
     def _route(self, method: str, path: str, call: _Call) -> tuple[int, Any]:
-        path_known = False
-        for route_method, pattern, handler in self._routes:
-            match = pattern.match(path)
-            if match is None:
-                continue
-            path_known = True
-            if route_method == method:
-                return handler(call, **match.groupdict())
-        if path_known:
+        # One trailing slash is tolerated.
+        match, found, params = find_route(self._routes, method, path.removesuffix("/"))
+        if match is Match.PARTIAL:
             raise SimHttpError(405, {"error": "Method Not Allowed", "message": f"{method} {path}"})
-        raise not_found(f"no such endpoint: {path}")
+        if found is None:
+            raise not_found(f"no such endpoint: {path}")
+        return found.endpoint(call, **params)
 
     # --- 2.0 reads -----------------------------------------------------------------------------
 
     @staticmethod
     def _int_param(query, name: str) -> int | None:
-        value = query.get(name)
-        if value is None or value == "":
-            return None
-        try:
-            return int(value)
-        except ValueError:
-            raise SimHttpError(400, {"error": "Bad Request", "message": f"{name} must be an integer"}) from None
+        return query_value(query, name, int, lambda _: bad_request(f"{name} must be an integer"))
 
     @staticmethod
     def _bool_param(query, name: str) -> bool:
@@ -610,7 +575,7 @@ class XSeriesSimulator:
               honour_deleted: bool = True) -> tuple[int, Any]:
         """Version-cursor paging (reference §6): `after` and `before` are exclusive bounds,
         results in version order, an empty `data` ends the feed."""
-        query = call.query
+        query = call.request.query_params
         after = self._int_param(query, "after")
         before = self._int_param(query, "before")
         page_size = self._int_param(query, "page_size") or self.default_page_size
@@ -623,12 +588,7 @@ class XSeriesSimulator:
              and (include_deleted or not honour_deleted or not item.get("deleted_at"))),
             key=lambda item: item["version"],
         )[:page_size]
-        versions = [item["version"] for item in chosen]
-        return 200, {
-            "data": [render(item) if render else item for item in chosen],
-            "version": {"min": min(versions) if versions else None,
-                        "max": max(versions) if versions else None},
-        }
+        return 200, _versioned([render(item) if render else item for item in chosen])
 
     @staticmethod
     def _one(store: dict[str, dict], object_id: str, kind: str) -> tuple[int, Any]:
@@ -646,13 +606,10 @@ class XSeriesSimulator:
         return 200, {"data": [user] if self.current_user_as_list else user}
 
     def _list_products(self, call: _Call) -> tuple[int, Any]:
-        sku = call.query.get("sku")
+        sku = call.request.query_params.get("sku")
         if sku is not None:
             # Spec: "loads a product by one of its SKUs ... all other query params are ignored".
-            found = [p for p in self.products.values() if p["sku"] == sku and not p["deleted_at"]]
-            versions = [p["version"] for p in found]
-            return 200, {"data": found, "version": {"min": min(versions) if versions else None,
-                                                    "max": max(versions) if versions else None}}
+            return 200, _versioned([p for p in self.products.values() if p["sku"] == sku and not p["deleted_at"]])
         return self._list(call, self.products.values())
 
     def _product_inventory(self, call: _Call, id: str) -> tuple[int, Any]:
@@ -674,11 +631,10 @@ class XSeriesSimulator:
     # --- search --------------------------------------------------------------------------------
 
     def _search(self, call: _Call) -> tuple[int, Any]:
-        query = call.query
+        query = call.request.query_params
         kind = query.get("type")
         if kind not in ("products", "customers", "sales"):
-            raise SimHttpError(400, {"error": "Bad Request",
-                                     "message": "type must be one of sales, products, customers"})
+            raise bad_request("type must be one of sales, products, customers")
         include_deleted = self._bool_param(query, "deleted")
         if kind == "products":
             found = [p for p in self.products.values() if self._product_matches(p, query)]
@@ -743,23 +699,14 @@ class XSeriesSimulator:
         return True
 
     def _sale_matches(self, sale: dict, query) -> bool:
-        for key in ("invoice_number", "customer_id", "outlet_id", "user_id", "register_id"):
+        for key in ("invoice_number", "customer_id", "outlet_id", "user_id", "register_id", "status", "state"):
             wanted = query.getlist(key)
             if wanted and sale[key] not in wanted:
                 return False
-        for key, field in (("status", "status"), ("state", "state")):
-            wanted = query.getlist(key)
-            if wanted and sale[field] not in wanted:
-                return False
         for bound, keep in (("date_from", lambda d, b: d >= b), ("date_to", lambda d, b: d <= b)):
-            value = query.get(bound)
-            if value:
-                try:
-                    limit = parse_iso8601(value)
-                except ValueError:
-                    raise SimHttpError(400, {"error": "Bad Request", "message": f"bad {bound}"}) from None
-                if not keep(sale["sale_date"], limit):
-                    return False
+            limit = query_value(query, bound, parse_iso8601, lambda _: bad_request(f"bad {bound}"))
+            if limit is not None and not keep(sale["sale_date"], limit):
+                return False
         return True
 
     # --- 2.0 writes ----------------------------------------------------------------------------
@@ -773,9 +720,9 @@ class XSeriesSimulator:
             raise unprocessable("name is required")
         if body.get("price_excluding_tax") is not None and body.get("price_including_tax") is not None:
             raise unprocessable("price_including_tax and price_excluding_tax cannot both be given")
-        prices = {key: _body_number(body, key)
+        prices = {key: None if body.get(key) is None else parse_number(body[key], key, unprocessable)
                   for key in ("price_excluding_tax", "price_including_tax", "supply_price")}
-        text = {key: _body_str(body, key)
+        text = {key: optional_str(body, key, unprocessable)
                 for key in ("sku", "handle", "description", "source", "source_id", "source_variant_id")}
         sku = text["sku"]
         if sku is not None and self.reject_duplicate_sku and self._live_by_sku.get(sku.lower()):
@@ -793,7 +740,7 @@ class XSeriesSimulator:
                 raise unprocessable("inventory[].outlet_id must be an existing outlet")
             if entry.get("current_amount") is None:
                 raise unprocessable("inventory[].current_amount is required")
-            levels[entry["outlet_id"]] = _body_number(entry, "current_amount")
+            levels[entry["outlet_id"]] = parse_number(entry["current_amount"], "current_amount", unprocessable)
         product_id = self._create_product(
             name=name, sku=sku, handle=text["handle"],
             price_excluding_tax=prices["price_excluding_tax"],
@@ -823,9 +770,9 @@ class XSeriesSimulator:
     # --- 0.9 sales -----------------------------------------------------------------------------
 
     def _post_register_sale(self, call: _Call) -> tuple[int, Any]:
-        result = write_register_sale(self, call.body)
+        sale = write_register_sale(self, call.body)
         # [I] 200 for create and update alike; the answer wraps the sale in `register_sale`.
-        return 200, {"register_sale": render_sale_09(self, result.sale)}
+        return 200, {"register_sale": render_sale_09(self, sale)}
 
     def _get_sale_09(self, call: _Call, id: str) -> tuple[int, Any]:
         sale = self.sales.get(id)
@@ -847,29 +794,14 @@ _CUSTOMER_TEXT_FIELDS = (
 )
 
 
+def _versioned(items: list[dict]) -> dict[str, Any]:
+    """A 2.0 list answer: the items and the range of their versions."""
+    versions = [item["version"] for item in items]
+    return {"data": items, "version": {"min": min(versions, default=None), "max": max(versions, default=None)}}
+
+
 def _handle_of(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "product"
-
-
-def _body_number(body: dict, key: str) -> Decimal | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise unprocessable(f"{key} must be a number")
-    result = Decimal(str(value))
-    if not result.is_finite():
-        raise unprocessable(f"{key} must be a finite number")
-    return result
-
-
-def _body_str(body: dict, key: str) -> str | None:
-    value = body.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise unprocessable(f"{key} must be a string")
-    return value
 
 
 def _sort_key(value: Any) -> Any:
@@ -877,5 +809,3 @@ def _sort_key(value: Any) -> Any:
         return (0, Decimal(str(value)), "")
     return (1, Decimal(0), str(value) if value is not None else "")
 
-
-__all__ = ["XSeriesSimulator", "STOCK_MOVING_STATUSES", "wire"]

@@ -16,7 +16,7 @@ render_sale_20 turn them into the two wire shapes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -50,16 +50,7 @@ def not_found(message: str) -> SimHttpError:
 
 # --- status / state vocabulary (reference §8.1) -------------------------------------------------
 
-STATUSES = frozenset({
-    "SAVED", "OPEN", "CLOSED", "ONACCOUNT", "LAYBY", "ONACCOUNT_CLOSED", "LAYBY_CLOSED",
-    "AWAITING_DISPATCH", "AWAITING_PICKUP", "DISPATCHED_CLOSED", "PICKED_UP_CLOSED", "VOIDED",
-    "SERVICE", "SERVICE_CLOSED",
-})
-STATES = frozenset({"parked", "pending", "closed", "voided"})
-ATTRIBUTES = frozenset({"onaccount", "layby", "delivery", "pickup", "service"})
-EXCLUSIVE_ATTRIBUTE_PAIRS = (("onaccount", "layby"), ("delivery", "pickup"))
-
-# legacy status → (state, attribute it implies or None)
+# legacy status → (state, attribute it implies or None); every status, state and attribute is here
 STATUS_TO_STATE: dict[str, tuple[str, str | None]] = {
     "SAVED": ("parked", None),
     "OPEN": ("pending", None),
@@ -76,6 +67,9 @@ STATUS_TO_STATE: dict[str, tuple[str, str | None]] = {
     "SERVICE": ("pending", "service"),
     "SERVICE_CLOSED": ("closed", "service"),
 }
+STATES = frozenset(state for state, _ in STATUS_TO_STATE.values())
+ATTRIBUTES = frozenset(attr for _, attr in STATUS_TO_STATE.values() if attr)
+EXCLUSIVE_ATTRIBUTE_PAIRS = (("onaccount", "layby"), ("delivery", "pickup"))
 # state + attributes → legacy status: the first attribute in this order that is present decides
 # (payment-type attributes before fulfilment ones, so pending+[onaccount, delivery] is ONACCOUNT).
 _STATUS_PRIORITY = ("onaccount", "layby", "service", "delivery", "pickup")
@@ -109,7 +103,7 @@ def resolve_status(body: dict[str, Any], previous: dict[str, Any] | None) -> tup
         if previous is None:
             raise bad_request("status or state is required")
         return previous["status"], previous["state"], list(previous["attributes"])
-    if status is not None and (not isinstance(status, str) or status not in STATUSES):
+    if status is not None and (not isinstance(status, str) or status not in STATUS_TO_STATE):
         raise bad_request(f"unknown status: {status!r}")
     if state is not None and (not isinstance(state, str) or state not in STATES):
         raise bad_request(f"unknown state: {state!r}")
@@ -142,17 +136,18 @@ def _status_for(state: str, attrs: list[str]) -> str:
 
 # --- parsing helpers ---------------------------------------------------------------------------
 
-def parse_number(value: Any, field: str) -> Decimal:
-    """A JSON number as Decimal (through str(), so 0.1 stays 0.1).
+def parse_number(value: Any, field: str, error: Callable[[str], SimHttpError] = bad_request) -> Decimal:
+    """A JSON number as Decimal (through str(), so 0.1 stays 0.1); anything else answers `error`
+    (0.9 sales refuse with 400, 2.0 creates with 422).
 
     Strings are refused on purpose: the 0.9 and 2.0 APIs take money and quantities as JSON numbers
     (reference §3), so a client that sends "12.50" is caught here rather than on a live store.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad_request(f"{field} must be a number")
+        raise error(f"{field} must be a number")
     result = Decimal(str(value))
     if not result.is_finite():
-        raise bad_request(f"{field} must be a finite number")
+        raise error(f"{field} must be a finite number")
     return result
 
 
@@ -168,12 +163,13 @@ def parse_date(value: Any, field: str, default: datetime) -> datetime:
         raise bad_request(f"{field} is not a valid date: {value!r}") from None
 
 
-def _optional_str(body: dict[str, Any], key: str) -> str | None:
+def optional_str(body: dict[str, Any], key: str, error: Callable[[str], SimHttpError] = bad_request) -> str | None:
+    """A string field; absent or "" is None."""
     value = body.get(key)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise bad_request(f"{key} must be a string")
+        raise error(f"{key} must be a string")
     return value
 
 
@@ -201,15 +197,9 @@ def _flag(value: Any, field: str) -> bool:
 
 # --- the write ---------------------------------------------------------------------------------
 
-@dataclass
-class SaleWriteResult:
-    sale: dict[str, Any]
-    created: bool
-    changed: bool
-
-
-def write_register_sale(sim: XSeriesSimulator, body: Any) -> SaleWriteResult:
-    """Create or update a sale from a 0.9 register_sales body. Raises SimHttpError when refused.
+def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
+    """Create or update a sale from a 0.9 register_sales body; return the stored sale. Raises
+    SimHttpError when refused.
 
     Nothing is changed unless the whole body is accepted (validation happens before any mutation).
     """
@@ -217,7 +207,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> SaleWriteResult:
         raise bad_request("the body must be a JSON object")
     now = sim.clock.now()
 
-    sale_id = _optional_str(body, "id")
+    sale_id = optional_str(body, "id")
     previous = None
     if sale_id is not None:
         previous = sim.sales.get(sale_id)
@@ -234,12 +224,12 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> SaleWriteResult:
             if status == "VOIDED":
                 # Re-posting the void of a voided sale changes nothing: answer with the sale as it
                 # is, so a client that lost the first answer can safely repeat the call [I].
-                return SaleWriteResult(previous, created=False, changed=False)
+                return previous
             raise unprocessable(f"sale {sale_id} is VOIDED and cannot be changed")
         if old in CLOSED_STATUSES and status != "VOIDED":
             raise unprocessable(f"sale {sale_id} is {old}; a closed sale can only be voided")
 
-    register_id = _optional_str(body, "register_id")
+    register_id = optional_str(body, "register_id")
     if register_id is None:
         if previous is None:
             raise bad_request("register_id is required")
@@ -247,7 +237,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> SaleWriteResult:
     register = sim.registers.get(register_id)
     if register is None:
         raise unprocessable(f"register {register_id} not found")
-    user_id = _optional_str(body, "user_id")
+    user_id = optional_str(body, "user_id")
     if user_id is None:
         if previous is None:
             raise bad_request("user_id is required")
@@ -255,7 +245,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> SaleWriteResult:
     if user_id not in sim.users:
         raise unprocessable(f"user {user_id} not found")
 
-    customer_id = _optional_str(body, "customer_id") if "customer_id" in body else (
+    customer_id = optional_str(body, "customer_id") if "customer_id" in body else (
         previous["customer_id"] if previous else None
     )
     if customer_id is not None and customer_id not in sim.customers:
@@ -280,24 +270,24 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> SaleWriteResult:
                 f"a {status} sale must be fully paid: payments {cents(paid)} < total {due}"
             )
 
-    source_id = _optional_str(body, "source_id") if "source_id" in body else (
+    source_id = optional_str(body, "source_id") if "source_id" in body else (
         previous["source_id"] if previous else None
     )
     if previous is None and sim.reject_duplicate_source_id and source_id is not None:
         if sim.sales_for_source_id(source_id):
             raise unprocessable(f"a sale with source_id {source_id} already exists")
 
-    invoice_number = _optional_str(body, "invoice_number")
+    invoice_number = optional_str(body, "invoice_number")
     sale_date = parse_date(body.get("sale_date"), "sale_date", previous["sale_date"] if previous else now)
     for key in ("note", "source", "short_code", "accounts_transaction_id"):
-        _optional_str(body, key)  # type check before anything is changed
+        optional_str(body, key)  # type check before anything is changed
 
     # ---- accepted: apply -----------------------------------------------------------------------
     if previous is None:
         sale: dict[str, Any] = {
             "id": sim.new_id(),
             "created_at": now,
-            "short_code": _optional_str(body, "short_code") or sim.new_short_code(),
+            "short_code": optional_str(body, "short_code") or sim.new_short_code(),
             "return_for": None,
             "deleted_at": None,
             "invoice_number": None,
@@ -327,9 +317,9 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> SaleWriteResult:
     )
     for key in ("note", "accounts_transaction_id"):
         if key in body:
-            sale[key] = _optional_str(body, key)
+            sale[key] = optional_str(body, key)
     if "source" in body:
-        sale["source"] = _optional_str(body, "source") or "USER"
+        sale["source"] = optional_str(body, "source") or "USER"
     if invoice_number is not None:
         sale["invoice_number"] = invoice_number
         sale["invoice_sequence"] = sim.note_invoice_number(register_id, invoice_number)
@@ -341,7 +331,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> SaleWriteResult:
     sale["version"] = sim.bump_version()
     if previous is None:
         sim.sales[sale["id"]] = sale
-    return SaleWriteResult(sale, created=previous is None, changed=True)
+    return sale
 
 
 def _parse_lines(sim: XSeriesSimulator, raw: Any, register_id: str,
@@ -423,11 +413,8 @@ def compute_totals(lines: list[dict[str, Any]]) -> dict[str, Decimal]:
     """Totals from the lines (§8.2: computed server-side): ex-tax price, tax, cost. VOIDED lines
     do not count."""
     live = [line for line in lines if line["status"] != "VOIDED"]
-    return {
-        "total_price": sum((line["quantity"] * line["price"] for line in live), Decimal(0)),
-        "total_tax": sum((line["quantity"] * line["tax"] for line in live), Decimal(0)),
-        "total_cost": sum((line["quantity"] * line["cost"] for line in live), Decimal(0)),
-    }
+    return {f"total_{name}": sum((line["quantity"] * line[name] for line in live), Decimal(0))
+            for name in ("price", "tax", "cost")}
 
 
 def stock_moves(sale: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
