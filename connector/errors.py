@@ -68,10 +68,6 @@ class UnknownWriteOutcome(ApiError):
     """
 
 
-class ProtectedStatusError(OrderSyncError):
-    """A status write was refused because the order's current status is protected."""
-
-
 class MappingError(OrderSyncError):
     """An order cannot be mapped (unknown status, unmapped payment method with no default…)."""
 

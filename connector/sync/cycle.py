@@ -56,10 +56,6 @@ class CycleReport:
         return sum(self.outcomes[o] for o in (Outcome.CREATED, Outcome.VOIDED, Outcome.RECOVERED))
 
 
-class StopRequested(Exception):
-    pass
-
-
 class SyncCycle:
     def __init__(self, deps: MirrorDeps, bc: BigCommerceClient, *, overlap_seconds: int,
                  start_at: datetime | None, max_attempts: int, concurrency: int = 4,
