@@ -4,6 +4,7 @@ argument parsing."""
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import timedelta
 
 from sqlmodel import select
@@ -14,7 +15,7 @@ from connector.errors import ApiError, ConfigError
 from connector.logs import redact
 from connector.runtime import Runtime
 from connector.store.repository import Store
-from connector.store.tables import AuditEntry, CycleRun
+from connector.store.tables import AuditEntry
 
 log = logging.getLogger("connector.cli")
 
@@ -60,10 +61,7 @@ def record_failure(settings: Settings, command: str, action: str, message: str, 
         log.debug("could not record the failure: %s", exc)
         return
     try:
-        with store.session() as s:
-            s.add(AuditEntry(at=store.clock.now(), platform="connector", action=action, target_id=command,
-                             reason=redact(message)))
-            s.commit()
+        store.audit(platform="connector", action=action, target_id=command, reason=redact(message))
     except Exception as exc:  # noqa: BLE001
         log.debug("could not record the failure: %s", exc)
     finally:
@@ -138,14 +136,8 @@ def last_failure_line(store: Store) -> str:
                                      AuditEntry.action.in_([START_FAILED, CYCLE_FAILED]))
             .order_by(AuditEntry.id.desc())
         ).first()
-        cycle = s.exec(
-            select(CycleRun).where(CycleRun.kind == "sync", CycleRun.outcome == "error")
-            .order_by(CycleRun.id.desc())
-        ).first()
-        good = s.exec(
-            select(CycleRun).where(CycleRun.kind == "sync", CycleRun.outcome == "ok")
-            .order_by(CycleRun.id.desc())
-        ).first()
+    cycle = store.last_cycle("sync", outcome="error")
+    good = store.last_cycle("sync", outcome="ok")
     if entry is None and cycle is None:
         return "last failure: none"
     if entry is not None and (cycle is None or entry.at >= cycle.started_at):
@@ -159,8 +151,6 @@ def last_failure_line(store: Store) -> str:
 
 
 def show_status(settings: Settings, out=None) -> int:
-    import sys
-
     out = out or sys.stdout
     store = Store.open(settings.database_url)
     try:

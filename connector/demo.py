@@ -20,6 +20,7 @@ from pathlib import Path
 from connector.clock import SYSTEM_CLOCK
 from connector import interrupts
 from connector.config import Settings
+from connector.demo_showcase import add_showcase_orders, print_showcase
 from connector.idv.service import IdvService, poll_once, start_if_enabled
 from connector.idv.stages import CheckEvent, Source, stage_of_event
 from connector.mapping.statuses import status_name
@@ -110,9 +111,11 @@ async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
     bc = BigCommerceSimulator(clock=SYSTEM_CLOCK)
     # The demo store has one register; give the simulated X-Series a roomy quota so a large demo
     # does not wait out a 5-minute window.
-    xs = XSeriesSimulator(clock=SYSTEM_CLOCK, rate_limit=100_000)
+    # The seeded orders charge 10 % sales tax: the retailer has that rate, so lines carry it.
+    xs = XSeriesSimulator(clock=SYSTEM_CLOCK, rate_limit=100_000, extra_taxes=(("Sales Tax", Decimal("0.1")),))
     # Stocked for every order, so no level the demo prints goes below zero unexplained.
     seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=start, stock_covers_orders=True))
+    showcase = add_showcase_orders(bc)
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{db_path or Path(tmp) / 'order-sync-demo.db'}"
         # ID verification on, as a store using Real ID has it: the walk-through needs it.
@@ -129,7 +132,8 @@ async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
             p = Printer(out)
             idv = await start_if_enabled(settings, runtime.bc, runtime.store)
             w = World(bc, xs, runtime, idv, seeded, p)
-            p.line(f"order-sync demo: {orders} BigCommerce orders in a simulated store, "
+            p.line(f"order-sync demo: {orders} BigCommerce orders in a simulated store (and {len(showcase)} shown line"
+                   " by line at the end), "
                    f"X-Series outlet 'Main Outlet', register 'Online Store', ID verification on\n")
             await w.sync()
             p.line("  then the merchant changes:\n    " + "\n    ".join(_merchant_changes(bc, runtime)))
@@ -137,6 +141,7 @@ async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
             await _id_verification_walk(w)
             await w.sync(" (nothing left to write)")
             _print_report(w)
+            print_showcase(p.line, money, xs, showcase)
         finally:
             for name, log in quiet.items():
                 log.setLevel(levels[name])
@@ -171,7 +176,7 @@ def _walk_candidate(w: World) -> tuple[int, dict] | None:
     for order_id in sorted(w.bc.orders):
         if w.bc.order(order_id)["status_id"] != AWAITING_FULFILLMENT:
             continue
-        sales = w.xs.sales_for_source_id(str(order_id))
+        sales = w.xs.sales_of_order(order_id)
         if len(sales) != 1 or sales[0]["status"] != "CLOSED":
             continue
         tracked = {line["product_id"] for line in sales[0]["line_items"]
@@ -232,7 +237,7 @@ async def _id_verification_walk(w: World) -> None:
     p.line(stock_moves("back"))
     await check(3, f"rid-{order_id}-2", "passed")  # a new check: the customer tried again
     await w.sync(indent="     ")
-    new_sales = [s for s in w.xs.sales_for_source_id(str(order_id)) if s["id"] != first_sale["id"]]
+    new_sales = [s for s in w.xs.sales_of_order(order_id) if s["id"] != first_sale["id"]]
     for sale in new_sales:
         p.line(f"     new {_sale_line(w, sale)}; {first_sale['invoice_number']} stays "
                f"{w.xs.sales[first_sale['id']]['status']}")

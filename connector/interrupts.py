@@ -34,6 +34,8 @@ import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
+from connector.logs import JsonFormatter
+
 log = logging.getLogger("connector.interrupts")
 
 EXIT_SIGINT = 128 + signal.SIGINT  # 130: what a shell reports for a command ended by Ctrl-C
@@ -71,10 +73,6 @@ class StopScope:
         self.main: asyncio.Task | None = None
         self._waits: set[asyncio.Future] = set()
 
-    @property
-    def stopping(self) -> bool:
-        return self.event.is_set()
-
     @contextlib.contextmanager
     def active(self) -> Iterator["StopScope"]:
         """Make this the scope of the code run inside (and of the tasks it creates)."""
@@ -86,7 +84,7 @@ class StopScope:
 
     async def wait(self, seconds: float) -> None:
         """Sleep `seconds`, or until the stop, which raises Stopping in the waiting task."""
-        if self.stopping:
+        if self.event.is_set():
             raise Stopping()
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
@@ -149,9 +147,9 @@ async def sleep(seconds: float) -> None:
 def announce(message: str) -> None:
     """A line for the person at the terminal: on stderr as the log lines are (JSON when they are
     JSON, so every line stays parseable), whatever the log level."""
-    if _json_logs():
-        line = _json_line(message)
-    elif _is_terminal():
+    if any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers):
+        line = JsonFormatter().format(log.makeRecord(log.name, logging.WARNING, __file__, 0, message, (), None))
+    elif os.isatty(2):
         # Over the import's progress bar, which ends no line of its own (it is drawn again after).
         line = "\r\033[K" + message
     else:
@@ -164,33 +162,24 @@ def announce(message: str) -> None:
         pass  # stderr closed (its reader is gone): the stop must go on all the same
 
 
-def _is_terminal() -> bool:
-    try:
-        return os.isatty(2)
-    except OSError:
-        return False
-
-
-def _json_logs() -> bool:
-    from connector.logs import JsonFormatter
-
-    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
-
-
-def _json_line(message: str) -> str:
-    from connector.logs import JsonFormatter
-
-    record = log.makeRecord(log.name, logging.WARNING, __file__, 0, message, (), None)
-    return JsonFormatter().format(record)
-
-
 def run(main: Coroutine[Any, Any, Any], *, sigterm_exit: int = EXIT_SIGTERM) -> Any:
     """Run a command's coroutine on a new asyncio loop with the stop handling above. Returns what
     the coroutine returns, or, after a signal, the signal's exit code."""
     scope = StopScope(grace_seconds())
     loop_ready = threading.Event()
     runner = asyncio.Runner()
-    backstop: list[threading.Timer] = []
+
+    def exit_code() -> int:
+        return EXIT_SIGINT if scope.signum == signal.SIGINT else sigterm_exit
+
+    def quit_late() -> None:
+        announce("order-sync: could not stop in time; quitting (the next run settles what was in hand)")
+        os._exit(exit_code())
+
+    # Started by the first signal: whatever happens on the loop, the process ends (a stop must
+    # never hang).
+    backstop = threading.Timer(scope.grace + BACKSTOP_AFTER_GRACE, quit_late)
+    backstop.daemon = True
 
     def on_signal(signum: int, frame: object) -> None:
         if scope.signum is not None:
@@ -199,12 +188,7 @@ def run(main: Coroutine[Any, Any, Any], *, sigterm_exit: int = EXIT_SIGTERM) -> 
                 os._exit(EXIT_SIGINT)
             return  # a repeated SIGTERM: already stopping
         scope.signum = signum
-        code = EXIT_SIGINT if signum == signal.SIGINT else sigterm_exit
-        # Whatever happens on the loop, the process ends: a stop must never hang.
-        timer = threading.Timer(scope.grace + BACKSTOP_AFTER_GRACE, _quit_late, (code,))
-        timer.daemon = True
-        timer.start()
-        backstop.append(timer)
+        backstop.start()
         if loop_ready.is_set():
             # A Python signal handler runs between two bytecodes of the main thread, maybe inside
             # the loop's own code: the stop itself runs as a loop callback.
@@ -235,15 +219,5 @@ def run(main: Coroutine[Any, Any, Any], *, sigterm_exit: int = EXIT_SIGTERM) -> 
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        for timer in backstop:
-            timer.cancel()
-    if scope.signum is None:
-        return result
-    if scope.signum == signal.SIGINT:
-        return EXIT_SIGINT
-    return sigterm_exit
-
-
-def _quit_late(code: int) -> None:
-    announce("order-sync: could not stop in time; quitting (the next run settles what was in hand)")
-    os._exit(code)
+        backstop.cancel()
+    return result if scope.signum is None else exit_code()

@@ -62,7 +62,7 @@ class Runtime:
             pacer=XSeriesPacer(clock=clock, window_seconds=xs_window_seconds) if xs_window_seconds else None,
         )
         try:
-            refs = await resolve_pos_refs(xs, settings.xseries, tables.payments)
+            refs = await resolve_pos_refs(xs, settings.xseries, tables.payments, tables.taxes)
         except BaseException:
             await asyncio.gather(bc.aclose(), xs.aclose())
             raise
@@ -70,7 +70,7 @@ class Runtime:
 
     def deps(self) -> MirrorDeps:
         return MirrorDeps(
-            store=self.store, xs=self.xs, refs=self.refs, statuses=self.tables.statuses,
+            store=self.store, xs=self.xs, bc=self.bc, refs=self.refs, statuses=self.tables.statuses,
             payments=self.tables.payments, specials=self.tables.specials,
         )
 

@@ -15,6 +15,7 @@ POST /webhooks/id-verification on id_verification.webhook_host:webhook_port (con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime, timezone
 
@@ -41,10 +42,8 @@ async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: f
             return await Runtime.start(settings, **runtime_options)
         except ApiError as exc:
             log.error("cannot start yet (%s); trying again in %.0fs", exc, delay)
-        try:
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)
-        except asyncio.TimeoutError:
-            pass
         delay = min(delay * 2, 300.0)
     return None
 
@@ -115,9 +114,9 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
                 task.cancel()
             if running:
                 await asyncio.wait(running)
-            scheduler.shutdown(wait=False)
             raise
-        scheduler.shutdown(wait=False)
+        finally:
+            scheduler.shutdown(wait=False)
     finally:
         if webhook is not None:
             await webhook.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import email.utils
 import re
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 
@@ -21,36 +21,15 @@ def parse_money(value: object) -> Decimal:
     Floats are converted through str() so 0.1 stays 0.1. Thousands separators ("1,234.00") and
     other decorations are rejected rather than guessed at.
     """
-    if type(value) is str:
-        # The common case first (every BigCommerce amount; an order has about sixty): Decimal()
-        # itself ignores surrounding whitespace, as the strip() below does.
-        try:
-            result = Decimal(value)
-        except InvalidOperation:
-            if not value.strip():
-                raise ValueError("empty money value") from None
-            raise ValueError(f"not a money value: {value!r}") from None
-        if not result.is_finite():
-            raise ValueError(f"not a money value: {value!r}")
-        return result
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise ValueError(f"not a money value: {value!r}")
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
-    elif isinstance(value, float):
-        result = Decimal(str(value))
-    elif isinstance(value, str):
-        text = value.strip()
-        if text == "":
-            raise ValueError("empty money value")
-        try:
-            result = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"not a money value: {value!r}") from None
-    else:
-        raise ValueError(f"not a money value: {value!r}")
+    try:
+        # Decimal() ignores surrounding whitespace; floats go through str() (0.1 stays 0.1).
+        result = Decimal(str(value) if isinstance(value, float) else value)
+    except InvalidOperation:
+        if not value.strip():
+            raise ValueError("empty money value") from None
+        raise ValueError(f"not a money value: {value!r}") from None
     if not result.is_finite():
         raise ValueError(f"not a money value: {value!r}")
     return result
@@ -62,8 +41,6 @@ def money_str(value: Decimal, places: int = 4) -> str:
 
 
 def cents(value: Decimal) -> Decimal:
-    from decimal import ROUND_HALF_UP
-
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 

@@ -33,24 +33,21 @@ class LocatedYaml:
         return str(self.path)
 
 
-def load_yaml(path: Path | str, text: str | None = None) -> LocatedYaml:
+def load_yaml(path: Path | str) -> LocatedYaml:
     path = Path(path)
-    if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: file not found") from None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(_syntax_error(path, exc)) from None
-    located = LocatedYaml(path=path, data=None)
-    if node is None:
-        located.data = {}
-        return located
-    located.data = _convert(node, (), located)
+    located = LocatedYaml(path=path, data={})
+    if node is not None:  # an empty file is an empty mapping
+        located.data = _convert(node, (), located)
     return located
 
 

@@ -158,8 +158,11 @@ def test_id_verification_walk_through_is_printed_step_by_step(run):
 
 def test_the_voided_sale_and_the_new_sale_are_in_x_series(run):
     order_id = walked_order(run)
-    sales = {s["invoice_number"]: s for s in run.xs.sales_for_source_id(str(order_id))}
+    sales = {s["invoice_number"]: s for s in run.xs.sales_of_order(order_id)}
     assert set(sales) == {f"BC-{order_id}", f"BC-{order_id}-2"}
+    # Each generation its own source_id (a live X-Series may refuse a duplicate).
+    assert (sales[f"BC-{order_id}"]["source_id"], sales[f"BC-{order_id}-2"]["source_id"]) == (
+        str(order_id), f"{order_id}-2")
     assert sales[f"BC-{order_id}"]["status"] == "VOIDED"
     assert sales[f"BC-{order_id}-2"]["status"] == "CLOSED"
     first, second = sales[f"BC-{order_id}"], sales[f"BC-{order_id}-2"]
@@ -190,3 +193,20 @@ def test_each_verdict_went_through_the_engine_and_was_audited(run):
         found = re.compile(pattern).search(audit, at)
         assert found, (pattern, audit)
         at = found.end()
+
+
+def test_the_demo_shows_a_split_tender_order_a_variant_and_a_fee(run):
+    shown = dict(re.findall(r"order (\d+) \((split tender|a variant|a fee)\): BC-\1 CLOSED", run.output))
+    assert set(shown.values()) == {"split tender", "a variant", "a fee"}
+    by_what = {what: int(order_id) for order_id, what in shown.items()}
+    [split] = run.xs.sales_of_order(by_what["split tender"])
+    paid = sorted((run.xs.payment_types[p["retailer_payment_type_id"]]["name"], p["amount"]) for p in split["payments"])
+    assert paid == [("Credit Card", Decimal("59.00")), ("Other", Decimal("25.00")), ("Store Credit", Decimal("15.00"))]
+    assert "paid 25.00 by Other" in run.output and "paid 15.00 by Store Credit" in run.output
+    [variant] = run.xs.sales_of_order(by_what["a variant"])
+    product = run.xs.products[variant["line_items"][0]["product_id"]]
+    assert product["variant_name"] == "Oxford Shirt / L" and product["variant_parent_id"]
+    assert "Oxford Shirt / L (variant of a family): 2 × 40.00 + 4.00 Sales Tax, 5.00 off each" in run.output
+    [fee] = run.xs.sales_of_order(by_what["a fee"])
+    assert any(run.xs.products[li["product_id"]]["sku"] == "bc-fee" for li in fee["line_items"])
+    assert "Fee: 1 × 2.50 + 0.25 Sales Tax" in run.output

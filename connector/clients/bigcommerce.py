@@ -32,8 +32,9 @@ log = logging.getLogger("connector.bigcommerce")
 
 API = "BigCommerce"
 PAGE_LIMIT = 250  # the documented maximum for V2 and V3 collections; more can answer 413
-# Embeds every consignment with its line items, saving a /products call per order.
-ORDER_INCLUDE = {"include": "consignments.line_items", "consignment_structure": "object"}
+# Embeds every consignment with its line items and the order's fees, saving a /products and a
+# /fees call per order (reference §4, §15).
+ORDER_INCLUDE = {"include": "consignments.line_items,fees", "consignment_structure": "object"}
 # SKUs per sku:in request: keeps URLs short whatever the SKUs look like.
 SKU_BATCH = 50
 
@@ -210,13 +211,36 @@ class BigCommerceClient(TransportClient):
                 return rows
             page += 1
 
+    async def list_order_fees(self, order_id: int) -> list[dict[str, Any]]:
+        """Raw fees of one order from /v2/orders/{id}/fees: the spec's example answers
+        {"fees": [...]}, a bare array is read too."""
+        path = f"/v2/orders/{int(order_id)}/fees"
+        response = await self.transport.request("GET", path)
+        if response.status_code == 204 or not response.content.strip():
+            return []
+        data = _json(response, path)
+        fees = data.get("fees") if isinstance(data, dict) else data
+        if not isinstance(fees, list):
+            raise PermanentApiError(
+                "expected the order's fees as an array", api=API, method="GET", path=path,
+                status=response.status_code, body=data,
+            )
+        return fees
+
     async def _parse_order(self, data: dict[str, Any]) -> Order:
         order = Order.from_api(data)
+        products = fees = None
         if not order.lines_included:
             # The store did not embed the line items (include ignored, or links only): fetch them.
             log.info("order %s: line items not embedded, reading /products", order.id)
-            order = Order.from_api(data, products=await self.list_order_products(order.id))
-        return order
+            products = await self.list_order_products(order.id)
+        if not order.fees_included and isinstance(data.get("fees"), dict):
+            # A link object where include=fees should have put the fees: fetch them.
+            log.info("order %s: fees not embedded, reading /fees", order.id)
+            fees = await self.list_order_fees(order.id)
+        if products is None and fees is None:
+            return order
+        return Order.from_api(data, products=products, fees=fees)
 
     async def list_order_statuses(self) -> list[OrderStatus]:
         response = await self.transport.request("GET", "/v2/order_statuses")
@@ -280,6 +304,23 @@ class BigCommerceClient(TransportClient):
             async for product in self._iter_v3("/v3/catalog/products", params, CatalogProduct.model_validate):
                 found.setdefault(product.id, product)
         return list(found.values())
+
+    async def catalog_product(self, product_id: int) -> CatalogProduct:
+        """One catalog product with its variants (NotFoundError when it no longer exists)."""
+        path = f"/v3/catalog/products/{int(product_id)}"
+        response = await self.transport.request("GET", path, params={"include": "variants"})
+        body = _json(response, path)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+            raise PermanentApiError(
+                "expected a V3 envelope {data: product}", api=API, method="GET", path=path,
+                status=response.status_code, body=body,
+            )
+        return CatalogProduct.model_validate(body["data"])
+
+    async def catalog_product_variants(self, product_id: int) -> list[CatalogVariant]:
+        """Every variant of one product, with its option values (e.g. Size: L), all pages."""
+        path = f"/v3/catalog/products/{int(product_id)}/variants"
+        return [v async for v in self._iter_v3(path, {}, CatalogVariant.model_validate)]
 
     async def find_variants_by_sku(self, sku: str) -> list[CatalogVariant]:
         """Variants whose SKU is exactly `sku` (the SKU a shopper bought on a product with options)."""

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Callable, Iterable, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
 
 from connector.errors import OrderSyncError
 from connector.values import as_utc, parse_iso8601, parse_money, parse_rfc2822
@@ -87,7 +87,7 @@ class _ApiModel(BaseModel):
 # -- orders ------------------------------------------------------------------------------------
 
 
-class BillingAddress(_ApiModel):
+class _Address(_ApiModel):
     first_name: Text = ""
     last_name: Text = ""
     company: Text = ""
@@ -98,8 +98,35 @@ class BillingAddress(_ApiModel):
     zip: Text = ""
     country: Text = ""
     country_iso2: Text = ""
+
+
+class BillingAddress(_Address):
     phone: Text = ""
     email: Text = ""
+
+
+class ShippingAddress(_Address):
+    """Where a shipping consignment goes, and how (O2 `shippingConsignment_Get`)."""
+
+    id: int | None = None
+    shipping_method: Text = ""
+
+
+class OrderFee(_ApiModel):
+    """An order-level fee (O2 `orderFees_Resp`, e.g. "Package Protection"); part of total_inc_tax."""
+
+    id: int | None = None
+    type: Text = ""
+    display_name_customer: Text = ""
+    display_name_merchant: Text = ""
+    source: Text = ""
+    base_cost: Money = ZERO
+    # What the fee adds to the order: required, like the order's own amounts. The spec's own
+    # example spells it `cost_exc_tax` once: both spellings are read.
+    cost_ex_tax: Money = Field(validation_alias=AliasChoices("cost_ex_tax", "cost_exc_tax"))
+    cost_inc_tax: Money
+    cost_tax: Money
+    tax_class_id: int | None = None  # None: the store's default fee tax class
 
 
 class AppliedDiscount(_ApiModel):
@@ -146,6 +173,8 @@ class OrderLine(_ApiModel):
     total_tax: Money
     # Line total after all discounts, tax included; absent on older stores.
     discounted_total_inc_tax: OptionalMoney = None
+    # The merchant's unit cost; orderProducts carries no tax class (the order's charges do).
+    cost_price_ex_tax: OptionalMoney = None
     applied_discounts: list[AppliedDiscount] = Field(default_factory=list)
     product_options: list[ProductOption] = Field(default_factory=list)
     # Which consignment the line came from (None when read from /orders/{id}/products).
@@ -182,6 +211,9 @@ class Order(_ApiModel):
     total_tax: Money
     # Charges and adjustments that many orders do not use: absent means none.
     base_shipping_cost: Money = ZERO
+    shipping_cost_tax_class_id: int | None = None
+    handling_cost_tax_class_id: int | None = None
+    wrapping_cost_tax_class_id: int | None = None
     base_handling_cost: Money = ZERO
     handling_cost_ex_tax: Money = ZERO
     handling_cost_inc_tax: Money = ZERO
@@ -201,7 +233,10 @@ class Order(_ApiModel):
     payment_method: Text = ""
     payment_status: Text = ""
     currency_code: str | None = None
+    # The transactional currency (what the shopper paid in), despite its name (reference §15).
     default_currency_code: str | None = None
+    order_is_digital: bool = False
+    customer_message: Text = ""
     billing_address: BillingAddress
     items_total: int = 0
     is_deleted: bool = False
@@ -211,10 +246,20 @@ class Order(_ApiModel):
     # False when the answer did not embed consignments (e.g. the answer to a PUT): `lines` is then
     # empty because it was not sent, not because the order has none.
     lines_included: bool = False
+    fees: list[OrderFee] = Field(default_factory=list)
+    # False when the answer held no fee array (a link object, or no `fees` at all).
+    fees_included: bool = False
+    # Read from the embedded shipping consignments (the answer's own `shipping_addresses` is a
+    # link object); empty when consignments are not embedded.
+    shipping_addresses: list[ShippingAddress] = Field(default_factory=list)
 
     @classmethod
-    def from_api(cls, data: dict[str, Any], products: list[dict[str, Any]] | None = None) -> "Order":
-        """Parse a V2 order. `products` (from /orders/{id}/products) replaces embedded lines."""
+    def from_api(
+        cls, data: dict[str, Any], products: list[dict[str, Any]] | None = None,
+        fees: list[dict[str, Any]] | None = None,
+    ) -> "Order":
+        """Parse a V2 order. `products` (from /orders/{id}/products) replaces embedded lines,
+        `fees` (from /orders/{id}/fees) the embedded fees."""
         order_id = _order_id_of(data)
         if not isinstance(data, dict):
             raise OrderValidationError(order_id, f"expected a JSON object, got {type(data).__name__}")
@@ -223,7 +268,13 @@ class Order(_ApiModel):
             embedded = consignment_lines(data.get("consignments"))
             if embedded is not None:
                 lines = [{**line, "consignment": kind} for kind, line in embedded]
-        fields = {**data, "lines": lines or [], "lines_included": lines is not None}
+        if fees is None and isinstance(data.get("fees"), list):
+            fees = data["fees"]
+        fields = {
+            **data, "lines": lines or [], "lines_included": lines is not None,
+            "fees": fees or [], "fees_included": fees is not None,
+            "shipping_addresses": shipping_consignments(data.get("consignments")),
+        }
         try:
             return cls.model_validate(fields)
         except ValidationError as exc:
@@ -261,12 +312,24 @@ class Metafield(_ApiModel):
     owner_client_id: str | None = None
 
 
+class VariantOptionValue(_ApiModel):
+    """One option of a variant, e.g. option "Size" (option_display_name), value "L" (label)."""
+
+    id: int | None = None
+    label: Text = ""
+    option_id: int | None = None
+    option_display_name: Text = ""
+
+
 class CatalogVariant(_ApiModel):
     id: int
     product_id: int
     sku: Text = ""
-    # None: the variant takes the product's price.
+    # None: the variant takes the product's price (calculated_price is the one that applies).
     price: OptionalMoney = None
+    calculated_price: OptionalMoney = None
+    cost_price: OptionalMoney = None
+    option_values: list[VariantOptionValue] = Field(default_factory=list)
 
 
 class CatalogProduct(_ApiModel):
@@ -274,6 +337,8 @@ class CatalogProduct(_ApiModel):
     name: Text
     sku: Text = ""
     price: Money
+    cost_price: OptionalMoney = None
+    tax_class_id: int | None = None
     type: str | None = None
     base_variant_id: int | None = None
     variants: list[CatalogVariant] = Field(default_factory=list)
@@ -318,6 +383,20 @@ def consignment_lines(consignments: Any) -> list[tuple[ConsignmentKind, dict[str
             for item in items:
                 by_id.setdefault(item.get("id"), (kind, item))
     return list(by_id.values())
+
+
+_ADDRESS_KEYS = tuple(ShippingAddress.model_fields)
+
+
+def shipping_consignments(consignments: Any) -> list[dict[str, Any]]:
+    """The embedded shipping consignments' addresses and shipping methods (only those fields: the
+    lines are the order's, the costs its own); [] when not embedded."""
+    groups = consignments if isinstance(consignments, list) else [consignments]
+    return [
+        {k: c[k] for k in _ADDRESS_KEYS if k in c}
+        for group in groups if isinstance(group, dict) and not _is_link(group)
+        for c in _as_list(group.get("shipping")) if isinstance(c, dict)
+    ]
 
 
 def _line_items(consignment: Any) -> list[dict[str, Any]] | None:

@@ -16,19 +16,17 @@ Ignoring 429s is treated as abuse, so this pacer tries never to earn one:
   instead of being spent in a burst;
 - after a 429, every caller is blocked until the reset the response announced.
 
-One pacer is shared by all concurrent requests of a client; an asyncio.Lock makes the callers take
-turns, and a caller that has to wait holds the lock so nobody overtakes it.
+One pacer is shared by all concurrent requests of a client (taking turns: see RatePacer).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-from collections import deque
 
 import httpx
 
+from connector.clients.transport import RatePacer
 from connector.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("connector.http.bigcommerce")
@@ -40,15 +38,16 @@ H_WINDOW_MS = "X-Rate-Limit-Time-Window-Ms"
 H_RETRY_AFTER = "X-Retry-After"
 
 
-class BigCommercePacer:
+class BigCommercePacer(RatePacer):
     """RatePacer (connector.clients.transport) for BigCommerce.
 
     reset_margin: seconds added to every announced reset, so a request does not arrive a few
       milliseconds early because of rounding or clock skew between us and the server.
     slow_below: fraction of the quota under which requests are spread over the rest of the window.
-    in_flight_expiry: seconds after which a request that never got an answer (timeout, lost
-      connection: the transport does not report those to the pacer) stops counting as in flight.
+    in_flight_expiry: seconds after which a request that never got an answer stops counting.
     """
+
+    api = "BigCommerce"
 
     def __init__(
         self,
@@ -58,11 +57,9 @@ class BigCommercePacer:
         slow_below: float = 0.2,
         in_flight_expiry: float = 120.0,
     ) -> None:
-        self.clock = clock
+        super().__init__(clock, in_flight_expiry)
         self.reset_margin = reset_margin
         self.slow_below = slow_below
-        self.in_flight_expiry = in_flight_expiry
-        self._lock = asyncio.Lock()
         # What the latest headers said; None until a response carried the headers.
         self.left: int | None = None
         self.quota: int | None = None
@@ -70,31 +67,11 @@ class BigCommercePacer:
         self.reset_at: float | None = None  # monotonic time the current window refills
         # A 429 blocks everyone until this monotonic time.
         self.blocked_until: float = 0.0
-        # Monotonic send times of requests that have not been answered yet, oldest first.
-        self._in_flight: deque[float] = deque()
-        self._last_sent: float | None = None
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
-
-    # -- RatePacer protocol -------------------------------------------------------------------
-
-    async def before_request(self) -> None:
-        async with self._lock:
-            while True:
-                wait = self._wait_needed()
-                if wait <= 0:
-                    break
-                log.info("BigCommerce quota: waiting %.2fs before the next request", wait)
-                await self.clock.sleep(wait)
-            now = self.clock.monotonic()
-            self._in_flight.append(now)
-            self._last_sent = now
+    # -- RatePacer protocol (before_request: the base's) ----------------------------------------
 
     def after_response(self, response: httpx.Response) -> None:
-        if self._in_flight:
-            self._in_flight.popleft()
+        super().after_response(response)
         left = _int_header(response, H_LEFT)
         reset_ms = _int_header(response, H_RESET_MS)
         quota = _int_header(response, H_QUOTA)
@@ -149,7 +126,6 @@ class BigCommercePacer:
             self.reset_at = max(self.reset_at, reset_at)
 
     def _wait_needed(self) -> float:
-        """Seconds to wait before the next request may go out (0: go now)."""
         now = self.clock.monotonic()
         self._expire_in_flight(now)
         if now < self.blocked_until:
@@ -188,10 +164,6 @@ class BigCommercePacer:
         if self.quota:
             return max(1, int(self.quota * self.slow_below))
         return 10
-
-    def _expire_in_flight(self, now: float) -> None:
-        while self._in_flight and now - self._in_flight[0] > self.in_flight_expiry:
-            self._in_flight.popleft()
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:

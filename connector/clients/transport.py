@@ -23,9 +23,9 @@ import asyncio
 import json as jsonlib
 import logging
 import random
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 import httpx
 
@@ -62,38 +62,67 @@ class ApiResponse:
     headers: httpx.Headers
     content: bytes
     request: httpx.Request
+    charset: str | None = None  # of the Content-Type header
 
     @property
     def text(self) -> str:
-        return self.content.decode(_charset(self.headers.get("Content-Type")), "replace")
+        return self.content.decode(self.charset or "utf-8", "replace")
 
     def json(self, **kwargs: Any) -> Any:
         return jsonlib.loads(self.content, **kwargs)
 
 
-class RatePacer(Protocol):
-    """Per-API pacing from the API's own rate-limit headers."""
+class RatePacer:
+    """Per-API pacing from the API's own rate-limit headers: the base of both APIs' pacers
+    (bigcommerce_pacer.py, xseries_pacer.py); by itself it lets every request go at once.
+
+    Callers take turns through a lock, and one that has to wait holds it, so nobody overtakes it.
+    Requests sent and not answered yet count against the quota. The transport reports every answer
+    but not the requests that got none (timeouts, lost connections): such a request stops counting
+    after `in_flight_expiry` seconds, so it cannot shrink the estimated quota for ever.
+    """
+
+    api = ""
+    min_wait = 0.0  # waits up to this long are not waited
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK, in_flight_expiry: float = 120.0) -> None:
+        self.clock = clock
+        self.in_flight_expiry = in_flight_expiry
+        self._lock = asyncio.Lock()
+        self._in_flight: deque[float] = deque()  # monotonic send times, oldest first
+        self._last_sent: float | None = None
+
+    @property
+    def in_flight(self) -> int:
+        self._expire_in_flight(self.clock.monotonic())
+        return len(self._in_flight)
 
     async def before_request(self) -> None:
         """Wait, if needed, so that the next request does not spend a quota that is gone."""
+        async with self._lock:
+            while (wait := self._wait_needed()) > self.min_wait:
+                log.debug("%s quota: waiting %.2fs before the next request", self.api, wait)
+                await self.clock.sleep(wait)
+            self._last_sent = self.clock.monotonic()
+            self._in_flight.append(self._last_sent)
 
     def after_response(self, response: ApiResponse) -> None:
-        """Learn the quota's state from a response's headers."""
+        """Learn the quota's state from a response's headers (here: one request less in flight)."""
+        if self._in_flight:
+            self._in_flight.popleft()
 
     def on_rate_limited(self, response: ApiResponse) -> float | None:
         """A 429 arrived: block every caller until the reset; return the wait in seconds, or None
         when the response says nothing (platform load: the caller backs off exponentially)."""
-
-
-class NoPacing:
-    async def before_request(self) -> None:
         return None
 
-    def after_response(self, response: ApiResponse) -> None:
-        return None
+    def _wait_needed(self) -> float:
+        """Seconds to wait before the next request may go out (0: go now)."""
+        return 0.0
 
-    def on_rate_limited(self, response: ApiResponse) -> float | None:
-        return None
+    def _expire_in_flight(self, now: float) -> None:
+        while self._in_flight and now - self._in_flight[0] > self.in_flight_expiry:
+            self._in_flight.popleft()
 
 
 @dataclass
@@ -164,7 +193,7 @@ class ApiTransport:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.api = api
-        self.pacer = pacer or NoPacing()
+        self.pacer = pacer or RatePacer(clock)
         self.retry = retry or RetryPolicy()
         self.clock = clock
         self.stats = TransportStats()
@@ -209,39 +238,32 @@ class ApiTransport:
             method, path, params=params, json=json, content=json_bytes,
             headers=_JSON_CONTENT_TYPE if json_bytes is not None else None,
         )
-        attempt = 0
-        rate_limit_waits = 0
+        where = {"api": self.api, "method": method, "path": path}
+        # What a failure is when a write may have been applied: its outcome is unknown.
+        unsure: type[ApiError] = PermanentApiError if repeatable else UnknownWriteOutcome
+        attempt = rate_limit_waits = 0
         while True:
             attempt += 1
             await self.pacer.before_request()
             self.stats.requests[f"{method} {_family(path)}"] += 1
             try:
                 response = await self._attempt(request)
-            except _NOT_SENT as exc:
-                if attempt < self.retry.max_attempts:
-                    await self._backoff(attempt, method, path, f"{type(exc).__name__} (not sent)")
-                    continue
-                raise TransientApiError(
-                    f"could not connect to {self.host} after {attempt} attempts: {_describe(exc)}",
-                    api=self.api, method=method, path=path,
-                ) from exc
-            except _MAYBE_SENT as exc:
-                if not repeatable:
+            except _TooLarge as exc:
+                raise unsure(str(exc), **where) from exc
+            except (*_NOT_SENT, *_MAYBE_SENT) as exc:
+                sent = not isinstance(exc, _NOT_SENT)
+                if sent and not repeatable:
                     raise UnknownWriteOutcome(
                         f"no complete answer from {self.host} to a write that is not safe to repeat"
-                        f" ({_describe(exc)}); look the object up before writing again",
-                        api=self.api, method=method, path=path,
+                        f" ({_describe(exc)}); look the object up before writing again", **where,
                     ) from exc
                 if attempt < self.retry.max_attempts:
-                    await self._backoff(attempt, method, path, type(exc).__name__)
+                    await self._backoff(attempt, method, path, type(exc).__name__ + ("" if sent else " (not sent)"))
                     continue
+                failure = "no complete answer from" if sent else "could not connect to"
                 raise TransientApiError(
-                    f"no complete answer from {self.host} after {attempt} attempts: {_describe(exc)}",
-                    api=self.api, method=method, path=path,
+                    f"{failure} {self.host} after {attempt} attempts: {_describe(exc)}", **where,
                 ) from exc
-            except _TooLarge as exc:
-                error = UnknownWriteOutcome if not repeatable else PermanentApiError
-                raise error(str(exc), api=self.api, method=method, path=path) from exc
 
             self.pacer.after_response(response)
             status = response.status_code
@@ -251,21 +273,17 @@ class ApiTransport:
             if 300 <= status < 400:
                 # Never a success: the body is not the API's answer. A write that was redirected
                 # may still have been applied (303 See Other), so its outcome is unknown.
-                where = response.headers.get("Location", "?")
-                message = (f"{self.host} answered {status} redirecting to {where}; check the api_url"
-                           " in the configuration")
-                error = UnknownWriteOutcome if not repeatable else PermanentApiError
-                raise error(message, api=self.api, method=method, path=path, status=status)
+                location = response.headers.get("Location", "?")
+                raise unsure(f"{self.host} answered {status} redirecting to {location}; check the api_url"
+                             " in the configuration", **where, status=status)
 
+            answer = {**where, "status": status, "body": _body(response)}
             if status == 429:
                 self.stats.rate_limited += 1
                 rate_limit_waits += 1
                 wait = self.pacer.on_rate_limited(response)
                 if rate_limit_waits > self.retry.max_rate_limit_waits:
-                    raise TransientApiError(
-                        f"still rate limited after {rate_limit_waits} waits",
-                        api=self.api, method=method, path=path, status=status, body=_body(response),
-                    )
+                    raise TransientApiError(f"still rate limited after {rate_limit_waits} waits", **answer)
                 # A 429 means the server did not apply the request: retrying is safe for writes too.
                 if wait is None:
                     await self._backoff(rate_limit_waits, method, path, "429 without headers")
@@ -277,29 +295,18 @@ class ApiTransport:
                 continue
 
             if status in (401, 403):
-                raise CredentialsError(
-                    _credentials_message(self.api, status, response),
-                    api=self.api, method=method, path=path, status=status, body=_body(response),
-                )
+                raise CredentialsError(_credentials_message(self.api, status, response), **answer)
             if status >= 500:
                 if not repeatable:
                     raise UnknownWriteOutcome(
                         f"server error {status} on a write that is not safe to repeat;"
-                        " look the object up before writing again",
-                        api=self.api, method=method, path=path, status=status, body=_body(response),
+                        " look the object up before writing again", **answer,
                     )
                 if attempt < self.retry.max_attempts:
                     await self._backoff(attempt, method, path, f"HTTP {status}")
                     continue
-                raise TransientApiError(
-                    f"server error after {attempt} attempts: {_summary(response)}",
-                    api=self.api, method=method, path=path, status=status, body=_body(response),
-                )
-            error_type: type[ApiError] = NotFoundError if status == 404 else PermanentApiError
-            raise error_type(
-                _summary(response), api=self.api, method=method, path=path, status=status,
-                body=_body(response),
-            )
+                raise TransientApiError(f"server error after {attempt} attempts: {_summary(response)}", **answer)
+            raise (NotFoundError if status == 404 else PermanentApiError)(_summary(response), **answer)
 
     async def _attempt(self, request: httpx.Request) -> ApiResponse:
         """One exchange, read whole within the deadline and the size cap."""
@@ -309,7 +316,7 @@ class ApiTransport:
                 content = await self._read(response)
             finally:
                 await response.aclose()
-        return ApiResponse(response.status_code, response.headers, content, request)
+        return ApiResponse(response.status_code, response.headers, content, request, response.charset_encoding)
 
     async def _read(self, response: httpx.Response) -> bytes:
         """The body as decoded, refused as soon as it passes the cap (a gzip bomb included: the
@@ -355,22 +362,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _charset(content_type: str | None) -> str:
-    for part in (content_type or "").split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "charset" and value:
-            return value.strip('"')
-    return "utf-8"
-
-
 def _family(path: str) -> str:
-    """'/v2/orders/123' → '/v2/orders/{id}': request counts grouped by endpoint, not by object."""
-    parts = [("{id}" if p.isdigit() or _looks_like_uuid(p) else p) for p in path.split("?")[0].split("/")]
-    return "/".join(parts)
-
-
-def _looks_like_uuid(part: str) -> bool:
-    return len(part) == 36 and part.count("-") == 4
+    """'/v2/orders/123' → '/v2/orders/{id}': request counts grouped by endpoint, not by object (ids
+    are numbers, or UUIDs)."""
+    parts = path.split("?")[0].split("/")
+    return "/".join("{id}" if p.isdigit() or (len(p) == 36 and p.count("-") == 4) else p for p in parts)
 
 
 def _body(response: ApiResponse) -> object:

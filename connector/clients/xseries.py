@@ -26,6 +26,7 @@ from connector.clients.xseries_models import (
     PaymentType,
     Product,
     ProductCreate,
+    ProductCreate09,
     ProductPage,
     Register,
     RegisterSale,
@@ -34,6 +35,7 @@ from connector.clients.xseries_models import (
     SalePage,
     Tax,
     User,
+    VariantAttribute,
 )
 from connector.clients.xseries_pacer import XSeriesPacer
 from connector.clock import SYSTEM_CLOCK, Clock
@@ -110,6 +112,11 @@ class XSeriesClient(TransportClient):
     async def taxes(self) -> list[Tax]:
         return await self._list_all(f"{V20}/taxes", Tax.model_validate)
 
+    async def variant_attributes(self) -> list[VariantAttribute]:
+        """Every variant attribute ("Size", "Colour"): one answer, not a version feed (spec)."""
+        body = await self._get_json(f"{V20}/variant_attributes")
+        return [VariantAttribute.model_validate(item) for item in _data_list(body, "variant_attributes")]
+
     # -- version-cursor feeds (§6) -----------------------------------------------------------
 
     def iter_products(
@@ -156,18 +163,33 @@ class XSeriesClient(TransportClient):
             if p.sku is not None and p.sku.strip().lower() == wanted.lower() and p.deleted_at is None
         ]
 
-    async def create_product(self, body: ProductCreate) -> str:
-        """POST /api/2.0/products; returns the new product's id (the API answers {"data": [id]})."""
+    async def create_product(self, body: ProductCreate) -> list[str]:
+        """POST /api/2.0/products: the ids of the new products (the API answers {"data": [ids]}).
+        Which ids a family create answers with is unverified; look its variants up by SKU."""
         path = f"{V20}/products"
         # A create is not safe to repeat: a lost answer raises UnknownWriteOutcome (look the SKU up).
         response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
         data = _written_json(response, path).get("data")
-        if isinstance(data, list) and data and isinstance(data[0], str):
-            return data[0]
-        if isinstance(data, dict) and isinstance(data.get("id"), str):
-            return data["id"]
+        if isinstance(data, dict):
+            data = [data.get("id")]
+        if isinstance(data, list) and data and all(isinstance(item, str) and item for item in data):
+            return data
         raise _unknown_outcome("product create answered without an id; look the SKU up before creating again",
                                response, path, data)
+
+    async def create_untracked_product(self, *, name: str, sku: str, handle: str,
+                                       source_id: str | None = None) -> str | None:
+        """A product that is not stock-tracked (shipping, custom lines…), through the 0.9
+        POST /api/products: the 2.0 body cannot say track_inventory. The answer's shape is
+        unverified (§9.3): the product wrapped in `product` or bare. None when it carries no id:
+        the product may exist, so look it up by SKU. Not safe to repeat (UnknownWriteOutcome)."""
+        path = "/api/products"
+        body = ProductCreate09(name=name, sku=sku, handle=handle, source_id=source_id)
+        response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
+        answer = _written_json(response, path)
+        product = answer.get("product", answer)
+        product_id = product.get("id") if isinstance(product, dict) else None
+        return product_id if isinstance(product_id, str) and product_id else None
 
     async def inventory(self, product_id: str) -> list[InventoryRecord]:
         """Stock of one product in every outlet (GET /api/2.0/products/{id}/inventory)."""

@@ -203,15 +203,25 @@ class Product(_Versioned):
     id: str
     sku: str | None = None
     name: str | None = None
+    variant_name: str | None = None  # a variant's own name, e.g. "Oxford Shirt / L"
     handle: str | None = None
     variant_parent_id: str | None = None
+    has_variants: bool | None = None  # the product heads a variant family
     price_excluding_tax: OptionalMoney = None
     price_including_tax: OptionalMoney = None
     supply_price: OptionalMoney = None
-    has_inventory: bool | None = None
+    has_inventory: bool | None = None  # False: not stock-tracked
     source: str | None = None
     source_id: str | None = None
     is_active: bool | None = None
+
+
+class VariantAttribute(_ReadModel):
+    """A variant attribute such as "Size" (GET /api/2.0/variant_attributes)."""
+
+    id: str
+    name: str | None = None
+    deleted_at: UtcDatetime = None
 
 
 class ProductInventory(_WriteModel):
@@ -221,8 +231,42 @@ class ProductInventory(_WriteModel):
     reorder_amount: OptionalQuantity = None
 
 
-class ProductCreate(_WriteModel):
-    """Body of POST /api/2.0/products (ProductCreateBody; only `name` is required)."""
+class _ProductBody(_WriteModel):
+    # Only the spec's own fields: the API drops an undeclared one silently (a track_inventory on
+    # the 2.0 body left the product stock-tracked), so a typo or a 2.1/0.9 field must fail here.
+    model_config = ConfigDict(extra="forbid")
+
+
+class _PricedBody(_ProductBody):
+    price_excluding_tax: OptionalMoney = None
+    price_including_tax: OptionalMoney = None
+    supply_price: OptionalMoney = None
+
+    @model_validator(mode="after")
+    def _one_price(self) -> "_PricedBody":
+        # The API refuses a body with both prices (spec: "You cannot include both").
+        if self.price_excluding_tax is not None and self.price_including_tax is not None:
+            raise ValueError("give price_excluding_tax or price_including_tax, not both")
+        return self
+
+
+class VariantDefinition(_ProductBody):
+    attribute_id: str  # a VariantAttribute id
+    value: str  # e.g. "L"
+
+
+class ProductVariantCreate(_PricedBody):
+    """One variant of a family created by POST /api/2.0/products (ProductAddVariantPayload)."""
+
+    variant_definitions: list[VariantDefinition]
+    sku: str | None = None
+    inventory: list[ProductInventory] | None = None
+
+
+class ProductCreate(_PricedBody):
+    """Body of POST /api/2.0/products (ProductCreateBody; only `name` is required). With
+    `variants`, one call creates a variant family named `name`. Products made this way are always
+    stock-tracked: the 2.0 body cannot say otherwise (ProductCreate09 can)."""
 
     name: str
     sku: str | None = None
@@ -230,21 +274,22 @@ class ProductCreate(_WriteModel):
     description: str | None = None
     source: str | None = None
     source_id: str | None = None
+    source_variant_id: str | None = None
     is_active: bool | None = True
-    price_excluding_tax: OptionalMoney = None
-    price_including_tax: OptionalMoney = None
-    supply_price: OptionalMoney = None
-    # Not in the 2.0 create body of the spec (2.1 has common.track_inventory, 0.9 track_inventory);
-    # sent only when set, for non-stock lines such as shipping [I: verify on a store].
-    track_inventory: bool | None = None
     inventory: list[ProductInventory] | None = None
+    variants: list[ProductVariantCreate] | None = None
 
-    @model_validator(mode="after")
-    def _one_price(self) -> "ProductCreate":
-        # The API refuses a body with both prices (spec: "You cannot include both").
-        if self.price_excluding_tax is not None and self.price_including_tax is not None:
-            raise ValueError("give price_excluding_tax or price_including_tax, not both")
-        return self
+
+class ProductCreate09(_ProductBody):
+    """Body of POST /api/products (0.9 "Create or update product"): the one product create that can
+    say a product is not stock-tracked. Only keys of the Postman collection's 0.9 example."""
+
+    name: str
+    sku: str
+    handle: str
+    source_id: str | None = None
+    active: bool = True
+    track_inventory: bool = False
 
 
 # -- customers ---------------------------------------------------------------------------------

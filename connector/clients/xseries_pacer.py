@@ -22,14 +22,13 @@ that advice (the scheduler decides what to defer).
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
-from collections import deque
 from datetime import datetime, timedelta, timezone
 
 import httpx
 
+from connector.clients.transport import RatePacer
 from connector.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("connector.xseries.pacer")
@@ -41,8 +40,11 @@ LOW_QUOTA_SHARE = 0.10
 _EPSILON_SECONDS = 0.001
 
 
-class XSeriesPacer:
+class XSeriesPacer(RatePacer):
     """RatePacer for X-Series (see connector.clients.transport.RatePacer)."""
+
+    api = "X-Series"
+    min_wait = _EPSILON_SECONDS
 
     def __init__(
         self,
@@ -50,42 +52,22 @@ class XSeriesPacer:
         clock: Clock = SYSTEM_CLOCK,
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
         margin_seconds: float = 1.0,
-        stale_after_seconds: float = 120.0,
+        in_flight_expiry: float = 120.0,
     ) -> None:
-        self.clock = clock
+        super().__init__(clock, in_flight_expiry)
         self.window_seconds = window_seconds
         self.margin_seconds = margin_seconds
-        # The transport tells us about every response but not about requests that got no answer
-        # (timeouts, dropped connections). A reservation older than this is treated as finished,
-        # so such requests cannot shrink the estimated quota for ever.
-        self.stale_after_seconds = stale_after_seconds
         self.limit: int | None = None
         self.remaining: int | None = None
         self.blocked_until: datetime | None = None
         # A moment a window started (a Retry-After without our margin): windows repeat from it.
         self.window_phase: datetime | None = None
         self._refill_at: datetime | None = None
-        self._in_flight: deque[float] = deque()
-        self._last_sent: float | None = None
-        self._lock = asyncio.Lock()
 
-    # -- RatePacer ---------------------------------------------------------------------------
-
-    async def before_request(self) -> None:
-        # The lock makes waiting callers queue up: each takes one slot, in arrival order.
-        async with self._lock:
-            while True:
-                wait = self._wait_needed()
-                if wait <= _EPSILON_SECONDS:
-                    break
-                log.debug("X-Series quota: waiting %.2fs", wait)
-                await self.clock.sleep(wait)
-            self._in_flight.append(self.clock.monotonic())
-            self._last_sent = self.clock.monotonic()
+    # -- RatePacer (before_request: the base's) ----------------------------------------------
 
     def after_response(self, response: httpx.Response) -> None:
-        if self._in_flight:
-            self._in_flight.popleft()
+        super().after_response(response)
         limit = _int_header(response, "X-RateLimit-Limit")
         remaining = _int_header(response, "X-RateLimit-Remaining")
         if limit is not None and limit > 0:
@@ -109,11 +91,6 @@ class XSeriesPacer:
         return wait
 
     # -- state ---------------------------------------------------------------------------------
-
-    @property
-    def in_flight(self) -> int:
-        self._forget_stale()
-        return len(self._in_flight)
 
     @property
     def interval_seconds(self) -> float | None:
@@ -161,11 +138,6 @@ class XSeriesPacer:
         elapsed = now - self.window_phase
         windows = int(elapsed / window) + 1 if elapsed >= timedelta(0) else 0
         return self.window_phase + windows * window
-
-    def _forget_stale(self) -> None:
-        horizon = self.clock.monotonic() - self.stale_after_seconds
-        while self._in_flight and self._in_flight[0] < horizon:
-            self._in_flight.popleft()
 
     def _retry_after_moment(self, response: httpx.Response) -> datetime | None:
         """When the block ends: Retry-After as an HTTP-date (documented) or delta-seconds."""

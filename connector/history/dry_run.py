@@ -11,9 +11,9 @@ from decimal import Decimal
 
 from connector.clients.bigcommerce_models import Order
 from connector.errors import MappingError
-from connector.mapping.sale_plan import build_sale_plan, order_content_hash
+from connector.mapping.sale_plan import DISCOUNT_KEY, order_content_hash
 from connector.mapping.status_table import PosState
-from connector.sync.order_mirror import MirrorDeps
+from connector.sync.order_mirror import MirrorDeps, plan_sale
 
 
 @dataclass
@@ -40,9 +40,9 @@ class DryRunPlanner:
         store, r = self.d.store, self.report
         r.orders += 1
         try:
-            plan = build_sale_plan(order, self.d.statuses, self.d.specials)
+            plan = plan_sale(order, self.d)
             if plan.pos_state is PosState.CLOSED and not plan.unpaid:
-                self.d.payments.target_for(order.payment_method, order.id)
+                self.d.payments.targets(plan.payments, order.id)
         except MappingError as exc:
             r.problems[order.id] = str(exc)
             return
@@ -51,13 +51,14 @@ class DryRunPlanner:
             r.already_mirrored += 1
             return
         if plan.pos_state is PosState.NOT_IMPORTED:
-            r.sales[PosState.NOT_IMPORTED.value] += 0
-            return
+            return  # no sale, nothing created
         r.sales[plan.pos_state.value] += 1
         key = plan.customer.email_key
         if key and store.customer_id(key) is None and store.indexed_customer_id(key) is None:
             r.new_customers.add(key)
         for line in plan.lines:
+            if line.product_key == DISCOUNT_KEY:
+                continue  # the retailer's own discount product: never created, never stocked
             if store.product_id(line.product_key) is None and store.indexed_product_id(line.sku) is None:
                 r.new_products.add(line.sku)
             if plan.pos_state is PosState.CLOSED and line.track_inventory:

@@ -8,8 +8,6 @@ BigCommerce list call, so the slower of the two bounds the import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from connector.clients.bigcommerce_pacer import BigCommercePacer
 from connector.clients.xseries_pacer import XSeriesPacer
 
@@ -17,17 +15,8 @@ DEFAULT_XS_LIMIT = 350  # one register: 300 × 1 + 50
 DEFAULT_BC_QUOTA, DEFAULT_BC_WINDOW = 150, 30.0  # Standard / Plus plan
 
 
-@dataclass(frozen=True)
-class QuotaRates:
-    xseries_per_second: float
-    bigcommerce_per_second: float
-
-    @classmethod
-    def from_pacers(cls, xs: XSeriesPacer, bc: BigCommercePacer) -> "QuotaRates":
-        xs_limit = xs.limit or DEFAULT_XS_LIMIT
-        bc_quota = bc.quota or DEFAULT_BC_QUOTA
-        bc_window = bc.window or DEFAULT_BC_WINDOW
-        return cls(xs_limit / xs.window_seconds, bc_quota / bc_window)
-
-    def seconds(self, xseries_calls: float, bigcommerce_calls: float) -> float:
-        return max(xseries_calls / self.xseries_per_second, bigcommerce_calls / self.bigcommerce_per_second)
+def quota_seconds(xs: XSeriesPacer, bc: BigCommercePacer, xseries_calls: float, bigcommerce_calls: float) -> float:
+    """The time these calls take at the quotas the pacers have learnt (the defaults until then)."""
+    xs_per_second = (xs.limit or DEFAULT_XS_LIMIT) / xs.window_seconds
+    bc_per_second = (bc.quota or DEFAULT_BC_QUOTA) / (bc.window or DEFAULT_BC_WINDOW)
+    return max(xseries_calls / xs_per_second, bigcommerce_calls / bc_per_second)

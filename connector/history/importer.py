@@ -22,7 +22,7 @@ from datetime import datetime
 from connector import interrupts
 from connector.clients.bigcommerce_models import Order, OrderValidationError
 from connector.history.dry_run import DryRunPlanner, DryRunReport
-from connector.history.estimate import QuotaRates
+from connector.history.estimate import quota_seconds
 from connector.history.frontier import SettledFrontier
 from connector.history.progress import Progress
 from connector.runtime import Runtime
@@ -94,7 +94,6 @@ class HistoricalImport:
         done = run.done if run.checkpoint else 0
         failed_before = run.failed if run.checkpoint else 0
         since_checkpoint = 0
-        rates = QuotaRates.from_pacers(rt.xs.pacer, rt.bc.pacer)
 
         def failed() -> int:
             return failed_before + len(report.cycle.failed)
@@ -136,7 +135,8 @@ class HistoricalImport:
                     runs.save(run, checkpoint=frontier.checkpoint(), done=done, failed=failed())
                 if self.progress is not None:
                     remaining = max(0, report.total - done)
-                    self.progress.update(done, failed(), rates.seconds(remaining * 1.0, remaining / 250))
+                    eta = quota_seconds(rt.xs.pacer, rt.bc.pacer, remaining, remaining / 250)
+                    self.progress.update(done, failed(), eta)
             else:
                 completed = True
             if tasks:
@@ -176,8 +176,8 @@ class HistoricalImport:
             if self.progress is not None:
                 self.progress.update(planner.report.orders, len(planner.report.problems))
         report.dry_run = planner.report
-        rates = QuotaRates.from_pacers(rt.xs.pacer, rt.bc.pacer)
-        report.estimated_seconds = rates.seconds(planner.report.xseries_writes, report.total / 250 + 1)
+        report.estimated_seconds = quota_seconds(rt.xs.pacer, rt.bc.pacer, planner.report.xseries_writes,
+                                                 report.total / 250 + 1)
         if self.progress is not None:
             self.progress.finish()
         return report

@@ -46,7 +46,7 @@ AUDIT_PLATFORM = "bigcommerce"
 
 def plan_for(target: int, current: int, rules: Rules) -> Outcome:
     """What writing `target` over `current` comes to: WRITTEN, SKIPPED_PROTECTED or UNCHANGED."""
-    if rules.is_protected(current):
+    if current in rules.protected:
         return Outcome.SKIPPED_PROTECTED
     if current == target:
         return Outcome.UNCHANGED

@@ -73,7 +73,7 @@ class IdvEngine:
                                           after=current, reason=judgement.reason)
             else:
                 assert self.writer is not None and self.rules is not None
-                target = self.rules.target(event.stage)
+                target = self.rules.targets[event.stage]
                 result = await self.writer.apply(event.order_id, target)
                 decision = self._decision(
                     event, result.outcome, judgement.check_id, before=result.before, after=result.after,

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
 from connector.clock import Clock
@@ -23,6 +22,7 @@ from connector.idv.decision import AUDIT_PLATFORM, Decision
 from connector.idv.latest import CheckRecord
 from connector.idv.rules import Rules
 from connector.idv.stages import Stage
+from connector.store.db import dialect_insert
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry, IdvCheck, IdvOrderCheckId
 
@@ -142,8 +142,7 @@ class SqlCheckIds:
                 latest[r.order_id] = r
         now = self.store.clock.now()
         engine = self.store.engine
-        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(self._table)
+        statement = dialect_insert(engine.dialect.name)(self._table)
         statement = statement.on_conflict_do_update(
             index_elements=[self._table.c.bc_order_id],
             set_={c: statement.excluded[c] for c in ("check_id", "date_modified", "updated_at")},

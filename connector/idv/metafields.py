@@ -23,7 +23,6 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import AsyncIterator, Protocol
 
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Metafield, OrderValidationError
@@ -43,29 +42,6 @@ CURSOR = "idv_metafields"
 BATCH_PATH = "/v3/orders/metafields"
 
 
-class MetafieldReader(Protocol):
-    def batch(self, keys: tuple[str, ...], modified_since: datetime) -> AsyncIterator[Metafield]:
-        """The `realid` order metafields with one of `keys`, modified since, across all orders."""
-
-    async def for_order(self, order_id: int, key: str) -> list[Metafield]:
-        """One order's `realid` metafields with `key`."""
-
-
-class ClientMetafields:
-    """The BigCommerce client as a MetafieldReader."""
-
-    def __init__(self, client: BigCommerceClient) -> None:
-        self.client = client
-
-    def batch(self, keys: tuple[str, ...], modified_since: datetime) -> AsyncIterator[Metafield]:
-        if len(keys) == 1:
-            return self.client.iter_order_metafields(namespace=NAMESPACE, key=keys[0], modified_since=modified_since)
-        return self.client.iter_order_metafields(namespace=NAMESPACE, keys=keys, modified_since=modified_since)
-
-    async def for_order(self, order_id: int, key: str) -> list[Metafield]:
-        return await self.client.list_metafields_for_order(order_id, namespace=NAMESPACE, key=key)
-
-
 @dataclass
 class PollReport:
     since: datetime | None = None
@@ -80,7 +56,7 @@ class PollReport:
 
 
 class MetafieldPoller:
-    def __init__(self, *, bc: MetafieldReader, engine: IdvEngine, store: Store, overlap_seconds: int,
+    def __init__(self, *, bc: BigCommerceClient, engine: IdvEngine, store: Store, overlap_seconds: int,
                  start_at: datetime | None = None) -> None:
         self.bc = bc
         self.engine = engine
@@ -146,7 +122,8 @@ class MetafieldPoller:
         keys = (STATUS_KEY, CHECK_KEY)
         if self.key_in:
             try:
-                return [m async for m in self.bc.batch(keys, since)]
+                return [m async for m in self.bc.iter_order_metafields(namespace=NAMESPACE, keys=keys,
+                                                                      modified_since=since)]
             except PermanentApiError as exc:
                 if exc.status not in (400, 422):
                     raise
@@ -155,12 +132,13 @@ class MetafieldPoller:
                 log.warning("BigCommerce refused key:in on %s (%s); reading %s with one call each from now on",
                             BATCH_PATH, exc, " and ".join(keys))
                 self.key_in = False
-        return [m for key in keys async for m in self.bc.batch((key,), since)]
+        return [m for key in keys
+                async for m in self.bc.iter_order_metafields(namespace=NAMESPACE, key=key, modified_since=since)]
 
     async def _look_up(self, order_id: int, report: PollReport) -> str | None:
         """The check_id of an order whose check was never seen (it changed before the poll began)."""
         report.looked_up += 1
-        for row in await self.bc.for_order(order_id, CHECK_KEY):
+        for row in await self.bc.list_metafields_for_order(order_id, namespace=NAMESPACE, key=CHECK_KEY):
             if row.namespace == NAMESPACE and row.key == CHECK_KEY and row.value.strip():
                 self.check_ids.remember([CheckIdRead(order_id, row.value.strip(), row.date_modified)])
                 return row.value.strip()

@@ -41,12 +41,6 @@ class Rules:
     # The store's label per status id, for messages and the audit log.
     labels: dict[int, str]
 
-    def target(self, stage: Stage) -> int:
-        return self.targets[stage]
-
-    def is_protected(self, status_id: int) -> bool:
-        return status_id in self.protected
-
     def describe(self, status_id: int | None) -> str:
         if status_id is None:
             return "unknown"

@@ -11,7 +11,7 @@ from connector.clients.bigcommerce import BigCommerceClient
 from connector.config import Settings
 from connector.idv.engine import IdvEngine
 from connector.idv.ledger import SqlLedger
-from connector.idv.metafields import ClientMetafields, MetafieldPoller, PollReport, summarize
+from connector.idv.metafields import MetafieldPoller, summarize
 from connector.idv.rules import Rules, RulesFile
 from connector.idv.stages import Stage
 from connector.idv.webhook import SqlDeliveryLog, WebhookReceiver
@@ -39,18 +39,14 @@ class IdvService:
                            lock=store.leases.hold)
         poller = None
         if conf.enabled:
-            poller = MetafieldPoller(bc=ClientMetafields(bc), engine=engine, store=store,
+            poller = MetafieldPoller(bc=bc, engine=engine, store=store,
                                      overlap_seconds=settings.sync.overlap_seconds, start_at=settings.sync.start_at)
             log.info(
                 "ID verification on: in progress → %s, passed → %s, failed → %s; protected: %s",
-                *(rules.describe(rules.target(s)) for s in (Stage.IN_PROGRESS, Stage.PASSED, Stage.FAILED)),
+                *(rules.describe(rules.targets[s]) for s in (Stage.IN_PROGRESS, Stage.PASSED, Stage.FAILED)),
                 ", ".join(rules.describe(i) for i in sorted(rules.protected)) or "none",
             )
         return cls(settings=settings, store=store, engine=engine, rules=rules, poller=poller)
-
-    async def poll(self) -> PollReport | None:
-        """The metafield poll of one cycle (None when disabled)."""
-        return await self.poller.poll() if self.poller is not None else None
 
     def webhook_receiver(self) -> WebhookReceiver | None:
         """The webhook endpoint, when enabled and a secret is configured."""
@@ -77,14 +73,12 @@ async def start_if_enabled(settings: Settings, bc: BigCommerceClient, store: Sto
 
 async def poll_once(service: IdvService | None) -> bool:
     """One metafield poll, never raising: False when something is left to retry."""
-    if service is None:
+    if service is None or service.poller is None:
         return True
     try:
-        report = await service.poll()
+        report = await service.poller.poll()
     except Exception as exc:  # noqa: BLE001 - the mirror must run even when the poll cannot
         log.error("ID-verification metafield poll failed (next cycle tries again): %s", exc)
         return False
-    if report is not None:
-        log.info("ID-verification metafield poll: %s", summarize(report))
-        return not report.failed
-    return True
+    log.info("ID-verification metafield poll: %s", summarize(report))
+    return not report.failed

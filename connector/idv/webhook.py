@@ -29,7 +29,7 @@ import hmac
 import json
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -68,19 +68,12 @@ def signature_matches(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected.encode("ascii"), given.strip().lower().encode("utf-8", "replace"))
 
 
-class DeliveryLog(Protocol):
-    def claim(self, digest: str, now: datetime, keep: timedelta) -> bool:
-        """True the first time `digest` is seen within `keep`; False for a replay."""
-
-    def release(self, digest: str) -> None:
-        """Forget a delivery whose handling failed, so the sender may send it again."""
-
-
 class SqlDeliveryLog:
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def claim(self, digest: str, now: datetime, keep: timedelta) -> bool:
+        """True the first time `digest` is seen within `keep`; False for a replay."""
         with self.store.session() as s:
             s.exec(delete(IdvWebhookDelivery).where(IdvWebhookDelivery.received_at < now - keep))
             s.commit()
@@ -93,6 +86,7 @@ class SqlDeliveryLog:
             return False
 
     def release(self, digest: str) -> None:
+        """Forget a delivery whose handling failed, so the sender may send it again."""
         with self.store.session() as s:
             s.exec(delete(IdvWebhookDelivery).where(IdvWebhookDelivery.digest == digest))
             s.commit()
@@ -131,7 +125,7 @@ def parse_payload(body: bytes) -> tuple[int, str, str, datetime]:
 
 class WebhookReceiver:
     def __init__(self, *, engine: IdvEngine, secret: str, tolerance_seconds: int, clock: Clock,
-                 deliveries: DeliveryLog) -> None:
+                 deliveries: SqlDeliveryLog) -> None:
         if not secret:
             raise ValueError("the webhook needs a secret")
         self.engine = engine

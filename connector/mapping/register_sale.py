@@ -1,7 +1,8 @@
 """SalePlan → the X-Series 0.9 register_sales body (pure).
 
 How each POS state is written (reference §8.1–§8.3):
-- closed, paid:    status CLOSED, state closed, one payment of the order's total.
+- closed, paid:    status CLOSED, state closed, one payment per tender of the plan (gift
+                   certificates, store credit, the order's payment method), adding up to its total.
 - closed, unpaid:  status ONACCOUNT, state pending, attribute onaccount, no payment (the balance
                    lands on the customer's account; stock moves as for CLOSED). Without a customer
                    (an order with no e-mail) it is written CLOSED with no payment instead, since an
@@ -9,15 +10,23 @@ How each POS state is written (reference §8.1–§8.3):
 - voided:          status VOIDED, state voided: X-Series returns the lines to stock and deletes
                    the payments. To void an existing sale the same complete body is re-posted with
                    its id (0.9 updates are full replacements, not patches).
+Closed and on-account sales also carry the plan's fulfilment attribute (delivery or pickup), which
+puts them on X-Series' Fulfillments page.
+
+Each line carries its own tax (by rate), its product-level discount and the merchant's cost; the
+plan's sale-level discount lines go on the retailer's discount product (GET /api/2.0/retailer).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from connector.clients.xseries_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
-from connector.mapping.sale_plan import SalePlan
+from connector.errors import MappingError
+from connector.mapping.sale_plan import DISCOUNT_KEY, SalePlan
 from connector.mapping.status_table import PosState
+from connector.mapping.tax_table import TaxBook
 
 SOURCE = "BIGCOMMERCE"
 
@@ -32,6 +41,14 @@ class PosRefs:
     default_tax_id: str
     no_tax_id: str
     payment_type_ids: dict[str, str]  # payment table target → payment type id
+    taxes: TaxBook | None = None  # what build_sale_plan picks each line's tax from
+    discount_product_id: str | None = None  # the retailer's product for sale-level discounts
+    currency: str | None = None  # the retailer's currency code
+
+    @property
+    def tax_book(self) -> TaxBook:
+        """The taxes lines are picked from; refs built without them know the default and zero taxes."""
+        return self.taxes or TaxBook((), self.default_tax_id, self.no_tax_id)
 
 
 def sale_status(plan: SalePlan, state: PosState, has_customer: bool) -> tuple[str, str, list[str]]:
@@ -39,8 +56,8 @@ def sale_status(plan: SalePlan, state: PosState, has_customer: bool) -> tuple[st
     if state is PosState.VOIDED:
         return "VOIDED", "voided", []
     if plan.unpaid and has_customer:
-        return "ONACCOUNT", "pending", ["onaccount"]
-    return "CLOSED", "closed", []
+        return "ONACCOUNT", "pending", ["onaccount", *plan.attributes]
+    return "CLOSED", "closed", list(plan.attributes)
 
 
 def register_sale(
@@ -49,30 +66,46 @@ def register_sale(
     refs: PosRefs,
     product_ids: dict[str, str],
     customer_id: str | None,
-    payment_type_id: str | None,
+    payment_type_ids: Sequence[str] = (),
     sale_id: str | None = None,
 ) -> RegisterSale:
-    """The register_sales body of a plan written in `state` (with `sale_id`: to replace that sale)."""
+    """The register_sales body of a plan written in `state` (with `sale_id`: to replace that sale).
+
+    product_ids: product key → X-Series product id for every line but the discount lines.
+    payment_type_ids: the X-Series payment type id of each of plan.payments, in the same order
+    (PaymentTable.targets(plan.payments) through refs.payment_type_ids); needed for a paid CLOSED sale."""
     status, new_state, attributes = sale_status(plan, state, customer_id is not None)
     products = [
         RegisterSaleProduct(
-            product_id=product_ids[line.product_key], quantity=line.quantity, price=line.unit_price,
-            tax=line.unit_tax, tax_id=refs.default_tax_id if line.unit_tax else refs.no_tax_id,
-            register_id=refs.register_id, sequence=index,
+            product_id=_product_id(line.product_key, refs, product_ids, plan.bc_order_id),
+            quantity=line.quantity, price=line.unit_price, tax=line.unit_tax, tax_id=line.tax_id,
+            discount=line.unit_discount or None, cost=line.unit_cost, register_id=refs.register_id, sequence=index,
             # The price comes from BigCommerce: X-Series must not re-price it from a price book.
             price_set=True, status="CONFIRMED",
         )
         for index, line in enumerate(plan.lines)
     ]
     payments = []
-    if status == "CLOSED" and not plan.unpaid and plan.total_inc_tax and payment_type_id:
-        payments.append(RegisterSalePayment(
-            retailer_payment_type_id=payment_type_id, amount=plan.total_inc_tax,
-            payment_date=plan.sale_date, register_id=refs.register_id,
-        ))
+    if status == "CLOSED" and not plan.unpaid:
+        if len(payment_type_ids) != len(plan.payments):
+            raise ValueError(f"{len(plan.payments)} payments planned, {len(payment_type_ids)} payment type ids given")
+        payments = [
+            RegisterSalePayment(retailer_payment_type_id=type_id, amount=payment.amount,
+                                payment_date=plan.sale_date, register_id=refs.register_id)
+            for payment, type_id in zip(plan.payments, payment_type_ids)
+        ]
     return RegisterSale(
         id=sale_id, register_id=refs.register_id, user_id=refs.user_id, customer_id=customer_id,
         sale_date=plan.sale_date, status=status, state=new_state, register_sale_attributes=attributes,
-        note=plan.note, invoice_number=plan.invoice_number, source=SOURCE, source_id=str(plan.bc_order_id),
+        note=plan.note, invoice_number=plan.invoice_number, source=SOURCE, source_id=plan.source_id,
         register_sale_products=products, register_sale_payments=payments,
     )
+
+
+def _product_id(key: str, refs: PosRefs, product_ids: dict[str, str], order_id: int) -> str:
+    if key != DISCOUNT_KEY:
+        return product_ids[key]
+    if not refs.discount_product_id:
+        raise MappingError("the order has an order-level discount but X-Series named no discount product"
+                           " (retailer discount_product_id)", order_id=order_id)
+    return refs.discount_product_id

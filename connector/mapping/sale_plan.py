@@ -1,21 +1,16 @@
 """Order → SalePlan: the pure heart of the mapping (no I/O, Decimal math).
 
 A SalePlan says what the X-Series sale of a BigCommerce order must contain, in business terms:
-its POS state, whether it is paid, its customer, and its lines with exact ex-tax and tax amounts.
-Products and customers are named by binding keys; the sync resolves them to X-Series ids.
+its POS state, whether it is paid and by which tenders, its customer, and its lines with exact
+ex-tax and tax amounts, each on the X-Series tax of its rate. Products and customers are named by
+binding keys; the sync resolves them to X-Series ids.
 
-Money rules (why the sale's total equals the order's total to the cent, in both tax modes):
-- Each product line contributes what the shopper paid for it: discounted_total_inc_tax (after every
-  discount) when given, else total_inc_tax. Its tax is the line's total_tax scaled by the same
-  discount. Shipping, handling and wrapping contribute their *_inc_tax and *_tax amounts.
-  Both inc-tax and tax figures are given by BigCommerce in either tax mode, so the same arithmetic
-  serves tax-inclusive and tax-exclusive stores.
-- Amounts are rounded to cents, then the rounding residue (a cent or two) is put on the largest
-  line (the tax residue on the most-taxed line) so that the lines add up exactly to total_inc_tax and total_tax. A larger gap means the order
-  is inconsistent: the plan is refused with a readable reason rather than guessed at.
-- X-Series takes a unit price and unit tax (0.9 register_sale_products). When a line's amounts do
-  not divide evenly by its quantity it is split into (n−1) units at the rounded-down unit amounts
-  and 1 unit carrying the remainder, so quantity × unit adds up exactly.
+The lines (issue 15): each BigCommerce line sold at list − its product-level discount
+(discounts.py); shipping, handling, wrapping and each fee on their special products; order-level
+discounts and coupons as sale-level discount lines on the retailer's discount product, one per tax
+rate (quantity −1, price the discount ex tax, tax the tax it removes). Lines plus tax add up to the
+order's total and tax exactly, units at up to PRICE_PLACES decimals (amounts.py); payments add up to
+its total.
 """
 
 from __future__ import annotations
@@ -24,16 +19,23 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connector.errors import MappingError
-from connector.mapping.special_lines import SpecialLine, SpecialLines
+from connector.mapping.amounts import UnitCutter, cents, reconcile
+from connector.mapping.discounts import LineAmounts, line_amounts
+from connector.mapping.fulfilment import sale_attributes, sale_note
+from connector.mapping.special_lines import SpecialLine, SpecialLines, SpecialProduct
 from connector.mapping.status_table import PosState, StatusTable
+from connector.mapping.tax_table import TaxBook
 
 ZERO = Decimal("0")
-CENT = Decimal("0.01")
 INVOICE_PREFIX = "BC-"
+# Decimals of the unit prices and taxes sent to X-Series (its 2.0 examples carry five). Whether a
+# write keeps them is unverified: the plan stays exact at 2, splitting more lines.
+PRICE_PLACES = 5
+DISCOUNT_KEY = "special:discount"  # the retailer's discount_product_id, never created
 
 
 def invoice_number(bc_order_id: int, generation: int = 1) -> str:
@@ -73,17 +75,34 @@ class PlannedCustomer:
 
 
 @dataclass(frozen=True)
+class PlannedPayment:
+    tender: str  # "gift_certificate" | "store_credit" | "method"
+    method: str  # BigCommerce payment_method for "method"; "" otherwise
+    amount: Decimal  # tax-inclusive, 2 decimals
+
+
+@dataclass(frozen=True)
 class PlannedLine:
-    kind: str  # product | custom | shipping | handling | wrapping
-    product_key: str  # binding key of the X-Series product
-    sku: str
-    name: str
-    quantity: int
-    unit_price: Decimal  # ex tax
+    kind: str  # product | custom | gift_certificate | shipping | handling | wrapping | fee | discount
+    # Binding key: "sku:<sku casefolded>"; a catalogue line without SKU "bc:<product_id>:<variant_id>";
+    # specials "special:<kind>"; the sale-level discount line DISCOUNT_KEY.
+    product_key: str
+    sku: str  # a catalogue line without SKU: bc-<product_id>-<variant_id>
+    name: str  # a variant line: "<product name> / <option values>", e.g. "Oxford Shirt / L"
+    quantity: int  # the discount line: -1
+    unit_price: Decimal  # ex tax, as sold (list − product-level discount), up to PRICE_PLACES decimals
     unit_tax: Decimal
-    track_inventory: bool = True
+    tax_id: str  # the X-Series tax (TaxBook.pick)
+    tax_source: str  # "rate" | "class" | "default" | "none" (untaxed, on the zero-rate tax)
+    unit_discount: Decimal = ZERO  # product-level discount per unit, ex tax
+    unit_cost: Decimal | None = None  # the merchant's cost per unit, ex tax, when known
+    list_price: Decimal | None = None  # catalogue unit price (base_price), for product creation
+    list_price_includes_tax: bool = False  # the store's pricing mode
+    track_inventory: bool = True  # False: custom, gift_certificate and every special or discount line
     bc_product_id: int = 0
     bc_variant_id: int = 0
+    family_name: str = ""  # a variant line: its catalogue product's name (the X-Series family)
+    options: tuple[tuple[str, str], ...] = ()  # a variant line: (option name, value) pairs
 
 
 @dataclass(frozen=True)
@@ -98,8 +117,12 @@ class SalePlan:
     total_tax: Decimal
     payment_method: str
     sale_date: datetime
-    note: str
+    note: str  # order number, shipping method and address, fees, the shopper's message
     content_hash: str
+    payments: tuple[PlannedPayment, ...]  # what each tender paid, adding up to total_inc_tax
+    currency: str  # the order's transactional currency; "" when the order does not say
+    attributes: tuple[str, ...]  # ("delivery",), ("pickup",) or ()
+    source_id: str  # "<order id>", "<order id>-<generation>" from the second sale on
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,7 +138,8 @@ _hash_json = json.JSONEncoder(sort_keys=True).encode
 def order_content_hash(order: Any) -> str:
     """What, in an order, the POS mirror depends on. A change of anything else (a staff note, a
     shipment date) is not worth a write; a change of this is detected even when date_modified
-    did not move (domain note C.4)."""
+    did not move (domain note C.4). Fees and tenders count only when the order has them, so the
+    hashes stored before they were mirrored still match."""
     payload = {
         "status": order.status_id,
         "total_inc_tax": str(order.total_inc_tax),
@@ -131,6 +155,11 @@ def order_content_hash(order: Any) -> str:
         "costs": [str(order.shipping_cost_inc_tax), str(order.handling_cost_inc_tax),
                   str(order.wrapping_cost_inc_tax)],
     }
+    fees = [[fee.id, str(fee.cost_inc_tax)] for fee in getattr(order, "fees", [])]
+    if fees:
+        payload["fees"] = fees
+    if order.gift_certificate_amount or order.store_credit_amount:
+        payload["tenders"] = [str(order.gift_certificate_amount), str(order.store_credit_amount)]
     return hashlib.sha256(_hash_json(payload).encode()).hexdigest()
 
 
@@ -145,134 +174,138 @@ def target_state(order: Any, statuses: StatusTable) -> PosState:
     return state
 
 
-def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, generation: int = 1,
-                    content_hash: str | None = None) -> SalePlan:
+def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, taxes: TaxBook,
+                    generation: int = 1, content_hash: str | None = None) -> SalePlan:
     """The sale an order must become. Raises MappingError naming the order when it cannot.
     content_hash: the order's order_content_hash when the caller has it already."""
     state = target_state(order, statuses)
-    # (what the line is, inc-tax amount, tax amount); the PlannedLines are made once the amounts
-    # are reconciled, each in one go (an import plans every order: a template copied per line
-    # cost a third of the planning).
-    raw: list[tuple[_LineFacts, Decimal, Decimal]] = []
+    inclusive = bool(order.is_tax_inclusive_pricing)
+    # (PlannedLine fields but the unit amounts, price total, tax total): rounded together once every
+    # line is known, then cut into units.
+    drafts: list[tuple[dict[str, Any], Decimal, Decimal]] = []
+    order_discounts: dict[tuple[str, str], list[Decimal]] = {}  # (tax id, source) → [ex tax, tax]
 
     for line in order.lines:
-        inc = _paid_inc_tax(line)
-        tax = _scaled_tax(line, inc)
-        if line.product_id == 0 or not (line.sku or "").strip():
-            sku = (line.sku or "").strip() or custom_product_sku(line.name)
-            kind = "custom"
-        else:
-            sku = line.sku.strip()
-            kind = "product"
-        # X-Series refuses a product without a name (422): a blank line name falls back to the SKU.
-        facts = (kind, product_key_for_sku(sku), sku, (line.name or "").strip() or sku, line.quantity, True,
-                 line.product_id, line.variant_id or 0)
-        raw.append((facts, inc, tax))
+        if line.quantity <= 0:
+            raise MappingError(f"line {line.sku or line.name!r} has quantity {line.quantity}", order_id=order.id)
+        amounts = line_amounts(line)
+        # Order lines carry no tax class (only the order's charges do): a rate X-Series lacks means the default.
+        tax_id, source = taxes.pick(amounts.sold_price, amounts.sold_tax, None, line.quantity)
+        drafts.append((_line_fields(line, amounts, tax_id, source, inclusive), amounts.sold_price, amounts.sold_tax))
+        if amounts.order_price or amounts.order_tax:
+            share = order_discounts.setdefault((tax_id, source), [ZERO, ZERO])
+            share[0] += amounts.order_price
+            share[1] += amounts.order_tax
 
-    for kind, inc, tax in (
-        (SpecialLine.SHIPPING, order.shipping_cost_inc_tax, order.shipping_cost_tax),
-        (SpecialLine.HANDLING, order.handling_cost_inc_tax, order.handling_cost_tax),
-        (SpecialLine.WRAPPING, order.wrapping_cost_inc_tax, order.wrapping_cost_tax),
+    for kind, inc, tax, class_attr in (
+        (SpecialLine.SHIPPING, order.shipping_cost_inc_tax, order.shipping_cost_tax, "shipping_cost_tax_class_id"),
+        (SpecialLine.HANDLING, order.handling_cost_inc_tax, order.handling_cost_tax, "handling_cost_tax_class_id"),
+        (SpecialLine.WRAPPING, order.wrapping_cost_inc_tax, order.wrapping_cost_tax, "wrapping_cost_tax_class_id"),
     ):
-        if inc and inc != ZERO:
-            product = specials.products[kind]
-            facts = (kind.value, f"special:{kind.value}", product.sku, product.name, 1, False, 0, 0)
-            raw.append((facts, inc, tax or ZERO))
+        if inc:
+            drafts.append(_special(specials.products[kind], kind, inc, tax or ZERO, getattr(order, class_attr, None),
+                                   taxes))
+    fee_names = []
+    for fee in getattr(order, "fees", []):
+        if fee.cost_inc_tax:
+            drafts.append(_special(specials.products[SpecialLine.FEE], SpecialLine.FEE, fee.cost_inc_tax,
+                                   fee.cost_tax, fee.tax_class_id, taxes))
+            fee_names.append(fee.display_name_merchant or fee.display_name_customer)
 
-    total_inc = _cents(order.total_inc_tax)
-    total_tax = _cents(order.total_tax)
-    amounts = [(_cents(inc), _cents(tax)) for _, inc, tax in raw]
-    amounts = _reconcile(order.id, amounts, total_inc, total_tax)
+    first_discount = len(drafts)
+    for (tax_id, source), (price, tax) in order_discounts.items():
+        drafts.append((dict(kind="discount", product_key=DISCOUNT_KEY, sku="", name="Discount", quantity=-1,
+                            tax_id=tax_id, tax_source=source, track_inventory=False), -price, -tax))
 
-    lines: list[PlannedLine] = []
-    for (facts, _, _), (inc, tax) in zip(raw, amounts):
-        lines.extend(_split_units(facts, inc - tax, tax, order.id))
+    total_inc, total_tax = cents(order.total_inc_tax), cents(order.total_tax)
+    largest_discount = min(range(first_discount, len(drafts)), key=lambda i: drafts[i][1], default=None)
+    reconciled = reconcile(order.id, [(price, tax) for _, price, tax in drafts], total_inc, total_tax, inclusive,
+                           largest_discount)
+    cutter = UnitCutter(PRICE_PLACES)
+    lines = [
+        PlannedLine(**{**facts, "quantity": quantity}, unit_price=unit_price, unit_tax=unit_tax)
+        for (facts, _, _), (price, tax) in zip(drafts, reconciled)
+        if price or tax or facts["kind"] != "discount"  # a share of a rate that rounds to nothing
+        for quantity, unit_price, unit_tax in cutter.cut(facts["quantity"], price, tax)
+    ]
 
     billing = order.billing_address
     email = (billing.email or "").strip() if billing else ""
     address = {name: (getattr(billing, name) if billing else "") or "" for name in _ADDRESS_FIELDS}
-    customer = PlannedCustomer(email=email or None, **address)
     return SalePlan(
         bc_order_id=order.id,
         invoice_number=invoice_number(order.id, generation),
         pos_state=state,
         unpaid=statuses.is_unpaid(order.status_id, order.payment_status),
-        customer=customer,
+        customer=PlannedCustomer(email=email or None, **address),
         lines=tuple(lines),
         total_inc_tax=total_inc,
         total_tax=total_tax,
         payment_method=order.payment_method or "",
         sale_date=order.date_created,
-        note=f"BigCommerce order #{order.id}",
+        note=sale_note(order, fee_names),
         content_hash=content_hash or order_content_hash(order),
+        payments=_tenders(order, total_inc),
+        currency=order.default_currency_code or "",
+        attributes=sale_attributes(order),
+        source_id=str(order.id) if generation <= 1 else f"{order.id}-{generation}",
     )
+
+
+def _line_fields(line: Any, amounts: LineAmounts, tax_id: str, tax_source: str, inclusive: bool) -> dict[str, Any]:
+    """A BigCommerce line's PlannedLine fields but its unit amounts."""
+    product_id, variant_id = line.product_id, line.variant_id or 0
+    sku, name = (line.sku or "").strip(), (line.name or "").strip()
+    if line.type == "giftcertificate" or product_id == 0:
+        kind = "gift_certificate" if line.type == "giftcertificate" else "custom"
+        sku = sku or custom_product_sku(line.name)
+        key = product_key_for_sku(sku)
+    else:
+        # A catalogue product without a SKU is keyed by its ids: two such products never share one.
+        kind = "product"
+        key = product_key_for_sku(sku) if sku else f"bc:{product_id}:{variant_id}"
+        sku = sku or f"bc-{product_id}-{variant_id}"
+    options = tuple((o.display_name, o.display_value) for o in line.product_options) if variant_id else ()
+    family = name if options else ""
+    if options:
+        name = " / ".join([name, *(value for _, value in options if value)])
+    return dict(
+        kind=kind, product_key=key, sku=sku,
+        # X-Series refuses a product without a name (422): a blank line name falls back to the SKU.
+        name=name or sku, quantity=line.quantity, tax_id=tax_id, tax_source=tax_source,
+        # Rounded to cents per line first: BigCommerce's 4-place taxes blur its ex-tax share by a
+        # fraction of a cent (0.00998 for a 0.01 discount).
+        unit_discount=(cents(amounts.product_discount) / line.quantity).quantize(
+            Decimal(1).scaleb(-PRICE_PLACES), ROUND_HALF_UP),
+        # BigCommerce sends 0 when the merchant entered no cost: unknown, not free.
+        unit_cost=getattr(line, "cost_price_ex_tax", None) or None,
+        list_price=line.base_price, list_price_includes_tax=inclusive, track_inventory=kind == "product",
+        bc_product_id=product_id, bc_variant_id=variant_id, family_name=family, options=options,
+    )
+
+
+def _special(product: SpecialProduct, kind: SpecialLine, inc: Decimal, tax: Decimal, tax_class_id: int | None,
+             taxes: TaxBook) -> tuple[dict[str, Any], Decimal, Decimal]:
+    tax_id, source = taxes.pick(inc - tax, tax, tax_class_id)
+    return (dict(kind=kind.value, product_key=f"special:{kind.value}", sku=product.sku, name=product.name, quantity=1,
+                 tax_id=tax_id, tax_source=source, track_inventory=False), inc - tax, tax)
+
+
+def _tenders(order: Any, total_inc: Decimal) -> tuple[PlannedPayment, ...]:
+    """Gift certificates and store credit pay part of the order's total (BigCommerce counts them in
+    it); the order's payment method pays the rest. Zero amounts are left out."""
+    gift, credit = cents(order.gift_certificate_amount), cents(order.store_credit_amount)
+    if gift + credit > total_inc:
+        raise MappingError(
+            f"gift certificates ({gift}) and store credit ({credit}) paid {gift + credit}, more than the"
+            f" order's total ({total_inc}); the order is inconsistent, check it in BigCommerce",
+            order_id=order.id,
+        )
+    payments = (PlannedPayment("gift_certificate", "", gift), PlannedPayment("store_credit", "", credit),
+                PlannedPayment("method", order.payment_method or "", total_inc - gift - credit))
+    return tuple(p for p in payments if p.amount)
 
 
 def _paid_inc_tax(line: Any) -> Decimal:
     discounted = getattr(line, "discounted_total_inc_tax", None)
     return discounted if discounted is not None else line.total_inc_tax
-
-
-def _scaled_tax(line: Any, paid_inc: Decimal) -> Decimal:
-    """The line's tax after discounts: its total_tax scaled by paid / undiscounted."""
-    if not line.total_inc_tax:
-        return ZERO
-    if paid_inc == line.total_inc_tax:
-        return line.total_tax
-    return line.total_tax * paid_inc / line.total_inc_tax
-
-
-def _cents(value: Decimal) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: Decimal,
-               total_tax: Decimal) -> list[tuple[Decimal, Decimal]]:
-    """Put the rounding residue on the largest (most-taxed) line; refuse an order whose lines do not
-    add up."""
-    if not amounts:
-        if total_inc != ZERO:
-            raise MappingError(f"the order has no lines but a total of {total_inc}", order_id=order_id)
-        return amounts
-    gap_inc = total_inc - sum(a for a, _ in amounts)
-    gap_tax = total_tax - sum(t for _, t in amounts)
-    tolerance = CENT * max(2, len(amounts))
-    if abs(gap_inc) > tolerance or abs(gap_tax) > tolerance:
-        raise MappingError(
-            f"lines, shipping, handling and wrapping add up to {total_inc - gap_inc} incl. tax"
-            f" ({total_tax - gap_tax} tax) but the order's total is {total_inc} ({total_tax} tax);"
-            " the order is inconsistent, check it in BigCommerce",
-            order_id=order_id,
-        )
-    amounts = list(amounts)
-    largest = max(range(len(amounts)), key=lambda i: amounts[i][0])
-    inc, tax = amounts[largest]
-    amounts[largest] = (inc + gap_inc, tax)
-    # The tax residue goes to the most-taxed line: put on the largest line it could give a
-    # tax-exempt line a tax (even a negative one).
-    most_taxed = max(range(len(amounts)), key=lambda i: amounts[i][1])
-    inc, tax = amounts[most_taxed]
-    amounts[most_taxed] = (inc, tax + gap_tax)
-    return amounts
-
-
-# What a planned line is, before its unit amounts are known: kind, product_key, sku, name,
-# quantity, track_inventory, bc_product_id, bc_variant_id (PlannedLine's own order).
-_LineFacts = tuple[str, str, str, str, int, bool, int, int]
-
-
-def _split_units(facts: _LineFacts, price_total: Decimal, tax_total: Decimal,
-                 order_id: int | None = None) -> list[PlannedLine]:
-    sku, qty = facts[2], facts[4]
-    if qty <= 0:
-        raise MappingError(f"line {sku!r} has quantity {qty}", order_id=order_id)
-    # PlannedLine's fields before the quantity, and after the unit amounts.
-    head, tail = facts[:4], facts[5:]
-    unit_price = (price_total / qty).quantize(CENT, rounding=ROUND_DOWN)
-    unit_tax = (tax_total / qty).quantize(CENT, rounding=ROUND_DOWN)
-    if unit_price * qty == price_total and unit_tax * qty == tax_total:
-        return [PlannedLine(*head, qty, unit_price, unit_tax, *tail)]
-    rest_price = price_total - unit_price * (qty - 1)
-    rest_tax = tax_total - unit_tax * (qty - 1)
-    return [PlannedLine(*head, qty - 1, unit_price, unit_tax, *tail),
-            PlannedLine(*head, 1, rest_price, rest_tax, *tail)]

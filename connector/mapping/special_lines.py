@@ -1,4 +1,4 @@
-"""The products that carry an order's shipping, handling and gift-wrapping costs in X-Series.
+"""The products that carry an order's shipping, handling and gift-wrapping costs and its fees in X-Series.
 
 Each is created (not stock-tracked) the first time an order needs it and reused after, found by SKU.
 """
@@ -13,16 +13,21 @@ from connector.errors import ConfigError
 from connector.yamlfile import load_yaml
 
 
-class SpecialLine(str, enum.Enum):
-    SHIPPING = "shipping"
-    HANDLING = "handling"
-    WRAPPING = "wrapping"
-
-
 @dataclass(frozen=True)
 class SpecialProduct:
     name: str
     sku: str
+
+
+class SpecialLine(str, enum.Enum):
+    SHIPPING = "shipping"
+    HANDLING = "handling"
+    WRAPPING = "wrapping"
+    FEE = "fee"
+
+
+# special_lines.yaml files written before fees were mirrored have no `fee:` entry.
+_FEE_DEFAULT = SpecialProduct(name="Fee", sku="bc-fee")
 
 
 @dataclass(frozen=True)
@@ -34,13 +39,13 @@ class SpecialLines:
         doc = load_yaml(path)
         data = doc.data
         if not isinstance(data, dict):
-            raise ConfigError(f"{doc.where(())}: expected shipping, handling and wrapping entries")
+            raise ConfigError(f"{doc.where(())}: expected shipping, handling, wrapping and fee entries")
         products: dict[SpecialLine, SpecialProduct] = {}
         for key, value in data.items():
             try:
                 kind = SpecialLine(str(key))
             except ValueError:
-                raise ConfigError(f"{doc.where((key,))}: unknown special line {key!r}; use shipping, handling, wrapping") from None
+                raise ConfigError(f"{doc.where((key,))}: unknown special line {key!r}; use shipping, handling, wrapping, fee") from None
             if not isinstance(value, dict) or not value.get("name") or not value.get("sku"):
                 raise ConfigError(f"{doc.where((key,))}: {key} needs a name and a sku")
             extra = set(value) - {"name", "sku"}
@@ -48,10 +53,11 @@ class SpecialLines:
                 bad = sorted(map(str, extra))[0]
                 raise ConfigError(f"{doc.where((key, bad))}: unknown key {bad!r} (expected name, sku)")
             products[kind] = SpecialProduct(name=str(value["name"]), sku=str(value["sku"]))
+        products.setdefault(SpecialLine.FEE, _FEE_DEFAULT)
         missing = [k.value for k in SpecialLine if k not in products]
         if missing:
             raise ConfigError(f"{doc.where(())}: missing special lines: {', '.join(missing)}")
         skus = [p.sku.casefold() for p in products.values()]
         if len(set(skus)) != len(skus):
-            raise ConfigError(f"{doc.where(())}: shipping, handling and wrapping need different SKUs")
+            raise ConfigError(f"{doc.where(())}: shipping, handling, wrapping and fee need different SKUs")
         return cls(products)

@@ -14,6 +14,7 @@ from pathlib import Path
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.special_lines import SpecialLines
 from connector.mapping.status_table import StatusTable
+from connector.mapping.tax_table import TaxTable
 
 log = logging.getLogger("connector.mapping")
 
@@ -22,6 +23,7 @@ ORDER_STATUS = "order_status.yaml"
 PAYMENT_METHODS = "payment_methods.yaml"
 SPECIAL_LINES = "special_lines.yaml"
 ID_VERIFICATION = "id_verification.yaml"
+TAXES = "taxes.yaml"
 
 
 def mapping_file(folder: Path | None, name: str) -> Path:
@@ -38,6 +40,7 @@ class MappingTables:
     statuses: StatusTable
     payments: PaymentTable
     specials: SpecialLines
+    taxes: TaxTable
 
     @classmethod
     def load(cls, folder: Path | None) -> "MappingTables":
@@ -45,4 +48,5 @@ class MappingTables:
             statuses=StatusTable.load(mapping_file(folder, ORDER_STATUS)),
             payments=PaymentTable.load(mapping_file(folder, PAYMENT_METHODS)),
             specials=SpecialLines.load(mapping_file(folder, SPECIAL_LINES)),
+            taxes=TaxTable.load(mapping_file(folder, TAXES)),
         )

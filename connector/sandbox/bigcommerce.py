@@ -20,7 +20,9 @@ Choices where the reference is silent or unverified (each a plain attribute a te
   live store could differ;
 - a 401/403/404 is answered before the quota is counted; a 429 never consumes quota.
 - archived orders (`is_deleted: true`, only reachable through an override) are left out of lists;
-- without `consignment_structure=object`, `include=consignments` leaves the link object in place.
+- without `consignment_structure=object`, `include=consignments` leaves the link object in place;
+- `include=fees` embeds the fee array, else `fees` is the link object; GET /orders/{id}/fees answers
+  {"fees": [...]} as the spec's example does (its schema is one fee object, which that passes).
 """
 
 from __future__ import annotations
@@ -45,21 +47,26 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.sandbox.bigcommerce_orders import (
+from connector.sandbox.bigcommerce_consignments import (
     ADDRESS_FIELDS,
-    PAYMENT_STATUS_FOR,
-    SYSTEM_STATUSES,
-    LineInput,
-    build_line,
+    DEFAULT_PICKUP,
     consignments_object,
     link,
-    order_money,
-    spread_discount,
-    status_json,
+    shipping_consignment,
 )
+from connector.sandbox.bigcommerce_orders import (
+    LineInput,
+    OrderDiscount,
+    coupon_json,
+    fee_json,
+    line_json,
+    order_money,
+    price_lines,
+)
+from connector.sandbox.bigcommerce_statuses import PAYMENT_STATUS_FOR, SYSTEM_STATUSES, status_json
 from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, RequestLog, SimulatedTimeout
 from connector.sandbox.transport import SimulatorTransport, find_route, query_value, route
-from connector.values import as_utc, parse_any_date, parse_iso8601, to_iso8601, to_rfc2822
+from connector.values import as_utc, money_str, parse_any_date, parse_iso8601, to_iso8601, to_rfc2822
 
 MAX_LIMIT = 250
 DEFAULT_LIMIT = 50
@@ -141,6 +148,9 @@ class BigCommerceSimulator:
         self.orders: dict[int, dict[str, Any]] = {}
         self.order_products: dict[int, list[dict[str, Any]]] = {}
         self.shipping_addresses: dict[int, list[dict[str, Any]]] = {}
+        self.pickups: dict[int, list[dict[str, Any]]] = {}
+        self.order_fees: dict[int, list[dict[str, Any]]] = {}
+        self.order_coupons: dict[int, list[dict[str, Any]]] = {}
         self.metafields: dict[int, dict[str, Any]] = {}
         self.metafield_key_in = "filter"  # | "refuse" | "ignore" (see the module docstring)
         self.catalog_products: dict[int, dict[str, Any]] = {}
@@ -160,6 +170,9 @@ class BigCommerceSimulator:
         self._metafield_ids = itertools.count(1)
         self._product_ids = itertools.count(111)
         self._variant_ids = itertools.count(1)
+        self._pickup_ids = itertools.count(1)
+        self._fee_ids = itertools.count(1)
+        self._coupon_ids = itertools.count(1)
         self._routes = self._build_routes()
         self.app = Starlette(routes=[
             Route("/{path:path}", self._dispatch, methods=["GET", "PUT", "POST", "DELETE", "PATCH"]),
@@ -193,9 +206,32 @@ class BigCommerceSimulator:
         payment_method: str = "Credit Card",
         date_created: datetime | None = None,
         order_id: int | None = None,
+        coupons: Iterable[dict[str, Any]] = (),
+        fees: Iterable[dict[str, Any]] = (),
+        gift_certificate_amount: Decimal = Decimal(0),
+        store_credit_amount: Decimal = Decimal(0),
+        tax_inclusive: bool | None = None,
+        charge_tax_class_id: int = 0,
+        default_currency_code: str = "USD",
+        customer_message: str = "",
+        shipping_method: str | None = None,
+        shipping_address: dict[str, Any] | None = None,
+        pickup: bool | dict[str, Any] = False,
         **overrides: Any,
     ) -> dict[str, Any]:
         """Store a new order and return it as the API shows it.
+
+        `lines` are dicts: product_id, variant_id, sku, name, unit_price (list price in the store's
+        basis), quantity, and optionally tax_rate (else the order's), unit_discount (product-level,
+        per unit, store's basis), cost_price (unit cost ex tax), type (physical | digital |
+        giftcertificate), product_options ([{display_name, display_value}]; a catalogue variant's
+        option values when left out). The money rules are in bigcommerce_orders.
+        `discount` (manual) and `coupons` ([{code, amount}]) are amounts off the tax-inclusive total;
+        `fees` are [{name, amount (store's basis)[, tax_rate, tax_class_id, merchant_name]}];
+        gift certificates and store credit pay part of the total (a store never lets them exceed
+        it; the simulator does, so a test can check the refusal).
+        `tax_inclusive` None: the store's setting. `pickup` (True or pickup consignment fields):
+        physical lines are collected, not shipped. Orders without physical lines are digital.
 
         A historical `date_created` also becomes its date_modified (the order was last touched
         then); without it both are clock.now(). `overrides` are written over the built JSON as
@@ -211,34 +247,50 @@ class BigCommerceSimulator:
             raise ValueError(f"order {order_id} already exists")
         self._next_order_id = max(self._next_order_id, order_id + 1)
         tax_rate = Decimal(str(tax_rate))
+        inclusive = self.tax_inclusive if tax_inclusive is None else tax_inclusive
         created = _whole_seconds(date_created) if date_created is not None else self._now()
-
         billing = self._billing_address(customer, order_id)
-        address_id = next(self._address_ids)
 
-        inputs = [LineInput.from_dict(line) for line in lines]
-        # The discount is spread in proportion to the lines' ex-tax totals.
-        weights = [(item.unit_price / (1 + tax_rate) if self.tax_inclusive else item.unit_price) * item.quantity
-                   for item in inputs]
-        shares = spread_discount(Decimal(str(discount)), weights)
-        built_lines = []
-        for item, share in zip(inputs, shares):
-            built_lines.append(build_line(
-                item, line_id=next(self._line_ids), order_id=order_id, address_id=address_id,
-                tax_rate=tax_rate, tax_inclusive=self.tax_inclusive, discount_share=share,
+        inputs = [LineInput.from_dict({"product_options": self._variant_options(line), **line}) for line in lines]
+        order_discounts = [OrderDiscount("manual-discount", "Manual Discount", None, Decimal(str(discount)))]
+        for coupon in coupons:
+            order_discounts.append(OrderDiscount(
+                str(next(self._coupon_ids)), coupon.get("name", coupon["code"]), coupon["code"],
+                Decimal(str(coupon["amount"])), coupon=True,
             ))
+        priced = price_lines(inputs, tax_rate=tax_rate, tax_inclusive=inclusive, discounts=order_discounts)
+        built_fees = [fee_json(next(self._fee_ids), fee, tax_rate=tax_rate, tax_inclusive=inclusive) for fee in fees]
         money = order_money(
-            built_lines, tax_rate=tax_rate, tax_inclusive=self.tax_inclusive,
-            discount=Decimal(str(discount)), shipping_ex_tax=Decimal(str(shipping_ex_tax)),
-            handling_ex_tax=Decimal(str(handling_ex_tax)), wrapping_ex_tax=Decimal(str(wrapping_ex_tax)),
+            priced, [cost for _, cost in built_fees], tax_rate=tax_rate, tax_inclusive=inclusive,
+            shipping_ex_tax=Decimal(str(shipping_ex_tax)), handling_ex_tax=Decimal(str(handling_ex_tax)),
+            wrapping_ex_tax=Decimal(str(wrapping_ex_tax)), charge_tax_class_id=charge_tax_class_id,
         )
-        shipping_method = "Flat Rate" if Decimal(str(shipping_ex_tax)) > 0 else "Free Shipping"
+
+        physical = any(item.type == "physical" for item in inputs)
+        shipped = physical and not pickup
+        address_id = next(self._address_ids) if shipped else 0
+        pickup_id = next(self._pickup_ids) if physical and pickup else 0
+        self.pickups[order_id] = [{
+            "id": pickup_id, "pickup_method_id": pickup_id,
+            **copy.deepcopy(DEFAULT_PICKUP), **(pickup if isinstance(pickup, dict) else {}),
+        }] if pickup_id else []
+        default_method = "Flat Rate" if Decimal(str(shipping_ex_tax)) > 0 else "Free Shipping"
         self.shipping_addresses[order_id] = [{
             "id": address_id, "order_id": order_id,
-            **{k: billing[k] for k in ADDRESS_FIELDS},
+            **{k: (shipping_address or billing).get(k, "") for k in ADDRESS_FIELDS},
             "form_fields": [],
-            "shipping_method": shipping_method,
-        }]
+            "shipping_method": shipping_method or default_method,
+        }] if shipped else []
+        built_lines = [
+            line_json(line, line_id=next(self._line_ids), order_id=order_id, tax_inclusive=inclusive,
+                      address_id=address_id if line.item.type == "physical" else 0,
+                      pickup_method_id=pickup_id if line.item.type == "physical" else 0)
+            for line in priced
+        ]
+        self.order_fees[order_id] = [fee for fee, _ in built_fees]
+        self.order_coupons[order_id] = [
+            coupon_json(int(d.id), order_id, d) for d in order_discounts if d.coupon
+        ]
         status = SYSTEM_STATUSES[status_id]
         order: dict[str, Any] = {
             "id": order_id,
@@ -255,21 +307,21 @@ class BigCommerceSimulator:
             "payment_provider_id": "",
             "payment_status": PAYMENT_STATUS_FOR.get(status_id, "captured"),
             "refunded_amount": "0.0000",
-            "order_is_digital": False,
-            "store_credit_amount": "0.0000",
-            "gift_certificate_amount": "0.0000",
+            "order_is_digital": not physical,
+            "store_credit_amount": money_str(Decimal(str(store_credit_amount))),
+            "gift_certificate_amount": money_str(Decimal(str(gift_certificate_amount))),
             "ip_address": "",
             "ip_address_v6": "",
             "geoip_country": "",
             "geoip_country_iso2": "",
             "currency_id": 1,
-            "currency_code": "USD",
+            "currency_code": default_currency_code,
             "currency_exchange_rate": "1.0000000000",
             "default_currency_id": 1,
-            "default_currency_code": "USD",
+            "default_currency_code": default_currency_code,
             "staff_notes": "",
-            "customer_message": "",
-            "shipping_address_count": 1,
+            "customer_message": customer_message,
+            "shipping_address_count": len(self.shipping_addresses[order_id]),
             "is_deleted": False,
             "ebay_order_id": "0",
             "cart_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bigcommerce.sim/{self.store_hash}/{order_id}")),
@@ -305,6 +357,14 @@ class BigCommerceSimulator:
         if status_id == 2 and "date_shipped" not in overrides:
             self._mark_shipped(order_id, dates.modified)
         return self.order(order_id)
+
+    def _variant_options(self, line: dict[str, Any]) -> list[dict[str, Any]]:
+        """The option values of the catalogue variant a line sold, as its product_options."""
+        variant = self.catalog_variants.get(int(line.get("variant_id", 0)))
+        if variant is None or variant["product_id"] != int(line.get("product_id", 0)):
+            return []
+        return [{"display_name": o["option_display_name"], "display_value": o["label"],
+                 "option_id": o["option_id"], "value": str(o["id"])} for o in variant["option_values"]]
 
     def _billing_address(self, customer: dict[str, Any] | None, order_id: int) -> dict[str, Any]:
         # A guest (customer None or id 0) still leaves a name and an e-mail at checkout.
@@ -390,27 +450,31 @@ class BigCommerceSimulator:
 
     def add_catalog_product(
         self, *, sku: str, name: str, price: Decimal, variants: list[dict[str, Any]] | None = None,
+        cost_price: Decimal = Decimal(0), tax_class_id: int = 0,
     ) -> dict[str, Any]:
         """A catalog product (V3 product_Full subset) and its variants.
 
         Without `variants` the product gets its base variant, carrying the product's SKU (as the
         real catalog does, so /catalog/variants?sku= finds simple products too). Each variant dict:
-        {sku, price (Decimal or None: the product's), option_values (optional list of
-        {label, option_display_name})}.
+        {sku, price (Decimal or None: the product's), cost_price (optional), option_values
+        (optional list of {label, option_display_name})}. Options share their option_id across
+        the product's variants, by display name.
         """
         product_id = next(self._product_ids)
         now = to_iso8601(self._now())
         created_variants = []
+        option_ids: dict[str, int] = {}
         for spec in variants or [{"sku": sku, "price": None, "option_values": []}]:
             variant_id = next(self._variant_ids)
             price_value = spec.get("price")
             option_values = []
             for index, option in enumerate(spec.get("option_values", [])):
+                display_name = option.get("option_display_name", "Option")
                 option_values.append({
                     "id": variant_id * 10 + index,
                     "label": option["label"],
-                    "option_id": index + 1,
-                    "option_display_name": option.get("option_display_name", "Option"),
+                    "option_id": option_ids.setdefault(display_name, product_id * 10 + len(option_ids)),
+                    "option_display_name": display_name,
                 })
             variant = {
                 "id": variant_id,
@@ -421,7 +485,7 @@ class BigCommerceSimulator:
                 "calculated_price": float(price_value if price_value is not None else price),
                 "sale_price": None,
                 "retail_price": None,
-                "cost_price": None,
+                "cost_price": float(spec["cost_price"]) if spec.get("cost_price") is not None else None,
                 "weight": None,
                 "calculated_weight": 1.0,
                 "width": None,
@@ -453,11 +517,11 @@ class BigCommerceSimulator:
             "depth": 0.0,
             "height": 0.0,
             "price": float(price),
-            "cost_price": 0.0,
+            "cost_price": float(cost_price),
             "retail_price": 0.0,
             "sale_price": 0.0,
             "map_price": 0.0,
-            "tax_class_id": 0,
+            "tax_class_id": tax_class_id,
             "product_tax_code": "",
             "calculated_price": float(price),
             "categories": [],
@@ -497,6 +561,8 @@ class BigCommerceSimulator:
                 route("/orders/{order_id:int}/products/{line_id:int}", self._get_order_product),
                 route("/orders/{order_id:int}/shipping_addresses", self._list_shipping_addresses),
                 route("/orders/{order_id:int}/consignments", self._get_consignments),
+                route("/orders/{order_id:int}/fees", self._list_fees),
+                route("/orders/{order_id:int}/coupons", self._list_coupons),
                 route("/order_statuses", self._list_statuses),
                 route("/order_statuses/{status_id:int}", self._get_status),
             ],
@@ -761,13 +827,17 @@ class BigCommerceSimulator:
         includes = set((request.query_params.get("include") or "").split(","))
         wants_object = request.query_params.get("consignment_structure") == "object"
         if wants_object and includes & {"consignments", "consignments.line_items"}:
-            result["consignments"] = consignments_object(
-                order, self.shipping_addresses.get(order["id"], []), self.order_products.get(order["id"], []),
-                api_url=self.v2_url, embed_lines="consignments.line_items" in includes,
-            )
+            result["consignments"] = self._consignments(order, embed_lines="consignments.line_items" in includes)
         if "fees" in includes:
-            result["fees"] = []
+            result["fees"] = copy.deepcopy(self.order_fees.get(order["id"], []))
         return result
+
+    def _consignments(self, order: dict[str, Any], *, embed_lines: bool) -> dict[str, Any]:
+        order_id = order["id"]
+        return consignments_object(
+            order, self.shipping_addresses.get(order_id, []), self.pickups.get(order_id, []),
+            self.order_products.get(order_id, []), api_url=self.v2_url, embed_lines=embed_lines,
+        )
 
     def _existing_order(self, order_id: int) -> dict[str, Any]:
         order = self.orders.get(order_id)
@@ -845,9 +915,8 @@ class BigCommerceSimulator:
         page, limit = self._page_and_limit(request)
         rows = []
         for address in self.shipping_addresses[order_id]:
-            consignment = consignments_object(
-                order, [address], self.order_products[order_id], api_url=self.v2_url, embed_lines=False,
-            )["shipping"][0]
+            own = [line for line in self.order_products[order_id] if line["order_address_id"] == address["id"]]
+            consignment = shipping_consignment(address, order, own, api_url=self.v2_url, embed_lines=False)
             row = {k: v for k, v in consignment.items() if k not in ("line_items", "shipping_quotes")}
             for name in ("base_cost", "cost_ex_tax", "cost_inc_tax", "cost_tax", "base_handling_cost",
                          "handling_cost_ex_tax", "handling_cost_inc_tax", "handling_cost_tax"):
@@ -860,10 +929,17 @@ class BigCommerceSimulator:
     async def _get_consignments(self, request: Request, order_id: int) -> Response:
         order = self._existing_order(order_id)
         includes = set((request.query_params.get("include") or "").split(","))
-        return JSONResponse(consignments_object(
-            order, self.shipping_addresses[order_id], self.order_products[order_id], api_url=self.v2_url,
-            embed_lines="consignments.line_items" in includes,
-        ))
+        return JSONResponse(self._consignments(order, embed_lines="consignments.line_items" in includes))
+
+    async def _list_fees(self, request: Request, order_id: int) -> Response:
+        # The spec's example answers {"fees": [...]} (its schema, one fee object, allows that).
+        self._existing_order(order_id)
+        return JSONResponse({"fees": copy.deepcopy(self.order_fees.get(order_id, []))})
+
+    async def _list_coupons(self, request: Request, order_id: int) -> Response:
+        self._existing_order(order_id)
+        page, limit = self._page_and_limit(request)
+        return self._v2_page(copy.deepcopy(self.order_coupons.get(order_id, [])), page, limit)
 
     async def _list_statuses(self, request: Request) -> Response:
         return JSONResponse([status_json(sid, self.custom_labels[sid]) for sid in sorted(SYSTEM_STATUSES)])

@@ -1,23 +1,32 @@
-"""How the simulated BigCommerce store builds an order: statuses, line items, totals, consignments.
+"""How the simulated BigCommerce store builds an order: line items, discounts, fees, totals.
 
 Pure functions over plain dicts, kept apart from the HTTP layer so the money rules can be read (and
 tested) on their own. Every money value leaves here as a 4-decimal string, the way V2 shows them;
 the arithmetic inside is Decimal, rounded half-up to 4 places like the store's own figures.
 
-Money rules (reference §3/§4; the shape of the spec example order 218):
-- a tax-exclusive store stores ex-tax unit prices and derives inc-tax ones; a tax-inclusive store
-  stores inc-tax unit prices and derives ex-tax ones (`is_tax_inclusive_pricing` says which are exact);
-- line totals are unit price × quantity, so they always agree with the unit prices shown;
+Money rules (reference §3/§4/§15; the shapes of the spec examples):
+- a tax-exclusive store stores ex-tax prices and derives inc-tax ones; a tax-inclusive store stores
+  inc-tax prices and derives ex-tax ones (`is_tax_inclusive_pricing` says which are exact); each line
+  has its own tax rate (the order's unless given), fees too;
+- line prices and totals are the list price before any discount (base_price, in the store's
+  basis); totals are unit price × quantity, so they always agree with the unit prices shown;
 - shipping / handling / wrapping are given ex tax and taxed at the order's rate;
-- the order-level (manual) discount is an amount off the tax-inclusive total, spread over the lines
-  in proportion to `price_ex_tax` (orderProductAppliedDiscounts); the lines' shares sum exactly to it;
-- total_inc_tax = subtotal_inc_tax + shipping_inc + handling_inc + wrapping_inc - discount, and
-  total_tax = total_inc_tax - total_ex_tax.
+- every discount is recorded on the lines it applies to, in `applied_discounts`, as the amount it
+  takes off the line's tax-inclusive total (as in the spec example: 65.23 − 1.59 = 63.64), so
+  discounted_total_inc_tax = total_inc_tax − the line's amounts. A product-level discount
+  (target "product") is per unit, in the store's basis; the manual discount and coupons
+  (target "order") are amounts off the tax-inclusive total, spread over the lines in proportion to
+  price_ex_tax × quantity (orderProductAppliedDiscounts), the shares summing exactly to them.
+  The ex-tax part of an order-level share is share / (1 + the line's rate);
+- discount_amount = manual + product-level discounts, coupon_discount = coupons;
+  total_inc_tax = subtotal_inc + shipping/handling/wrapping inc + fees inc − both, and
+  total_tax = total_inc_tax − total_ex_tax;
+- gift certificates and store credit are tenders: they do not lower total_inc_tax (§15).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -29,53 +38,6 @@ ZERO = Decimal(0)
 
 def round4(value: Decimal) -> Decimal:
     return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
-
-
-# --- statuses (reference §5; names, descriptions and control-panel order from the O2 examples) ---
-
-@dataclass(frozen=True)
-class SystemStatus:
-    id: int
-    name: str
-    description: str
-    sort_order: int
-
-
-SYSTEM_STATUSES: dict[int, SystemStatus] = {
-    s.id: s
-    for s in (
-        SystemStatus(0, "Incomplete", "An incomplete order happens when a shopper reached the payment page, but did not complete the transaction.", 0),
-        SystemStatus(1, "Pending", "Customer started the checkout process, but did not complete it.", 1),
-        SystemStatus(2, "Shipped", "Order has been shipped, but receipt has not been confirmed; seller has used the Ship Items action.", 8),
-        SystemStatus(3, "Partially Shipped", "Only some items in the order have been shipped, due to some products being pre-order only or other reasons.", 6),
-        SystemStatus(4, "Refunded", "Seller has used the Refund action.", 11),
-        SystemStatus(5, "Cancelled", "Seller has cancelled an order, due to a stock inconsistency or other reasons.", 9),
-        SystemStatus(6, "Declined", "Seller has marked the order as declined for lack of manual payment, or other reasons.", 10),
-        SystemStatus(7, "Awaiting Payment", "Customer has completed checkout process, but payment has yet to be confirmed.", 2),
-        SystemStatus(8, "Awaiting Pickup", "Order has been pulled, and is awaiting customer pickup from a seller-specified location.", 5),
-        SystemStatus(9, "Awaiting Shipment", "Order has been pulled and packaged, and is awaiting collection from a shipping provider.", 4),
-        SystemStatus(10, "Completed", "Client has paid for their digital product and their file(s) are available for download.", 7),
-        SystemStatus(11, "Awaiting Fulfillment", "Customer has completed the checkout process and payment has been confirmed.", 3),
-        SystemStatus(12, "Manual Verification Required", "Order is on hold while some aspect needs to be manually confirmed.", 13),
-        SystemStatus(13, "Disputed", "Customer has initiated a dispute resolution process for the PayPal transaction that paid for the order.", 12),
-        SystemStatus(14, "Partially Refunded", "Seller has partially refunded the order.", 14),
-    )
-}
-
-# What the payment looks like for an order created in a given status (a plausible store, not a rule
-# of the API: payment_status is read-only and set by the gateway).
-PAYMENT_STATUS_FOR: dict[int, str] = {
-    0: "", 1: "", 4: "refunded", 5: "void", 6: "declined", 7: "pending", 14: "partially refunded",
-}
-
-
-def status_json(status_id: int, custom_label: str) -> dict[str, Any]:
-    """orderStatus_Base plus the `order` (control-panel position) that the spec examples carry."""
-    s = SYSTEM_STATUSES[status_id]
-    return {
-        "id": s.id, "name": s.name, "system_label": s.name, "custom_label": custom_label,
-        "system_description": s.description, "order": s.sort_order,
-    }
 
 
 # --- money ---
@@ -129,15 +91,23 @@ def spread_discount(discount: Decimal, weights: list[Decimal]) -> list[Decimal]:
 
 @dataclass
 class LineInput:
+    """One line as a test asks for it (add_order's `lines` dicts, same keys)."""
+
     product_id: int
     variant_id: int
     sku: str
     name: str
-    unit_price: Decimal
+    unit_price: Decimal  # list price, in the store's basis
     quantity: int
+    tax_rate: Decimal | None = None  # None: the order's rate
+    unit_discount: Decimal = ZERO  # product-level discount per unit, in the store's basis
+    cost_price: Decimal = ZERO  # the merchant's unit cost, ex tax
+    type: str = "physical"  # physical | digital | giftcertificate
+    product_options: list[dict[str, Any]] = field(default_factory=list)  # {display_name, display_value}
 
     @classmethod
     def from_dict(cls, line: dict[str, Any]) -> "LineInput":
+        rate = line.get("tax_rate")
         return cls(
             product_id=int(line.get("product_id", 0)),
             variant_id=int(line.get("variant_id", 0)),
@@ -145,50 +115,108 @@ class LineInput:
             name=str(line["name"]),
             unit_price=Decimal(str(line["unit_price"])),
             quantity=int(line["quantity"]),
+            tax_rate=None if rate is None else Decimal(str(rate)),
+            unit_discount=Decimal(str(line.get("unit_discount", 0))),
+            cost_price=Decimal(str(line.get("cost_price", 0))),
+            type=str(line.get("type", "physical")),
+            product_options=list(line.get("product_options", [])),
         )
 
 
-def build_line(
-    line: LineInput, *, line_id: int, order_id: int, address_id: int, tax_rate: Decimal,
-    tax_inclusive: bool, discount_share: Decimal,
+@dataclass(frozen=True)
+class OrderDiscount:
+    """An order-level discount before it is spread: the manual discount or a coupon."""
+
+    id: str
+    name: str
+    code: str | None
+    amount: Decimal  # off the tax-inclusive total
+    coupon: bool = False
+
+
+@dataclass(frozen=True)
+class LineDiscount:
+    entry: dict[str, Any]  # the applied_discounts object
+    off: Charge  # what it takes off the line, both bases
+    coupon: bool
+
+
+@dataclass
+class PricedLine:
+    item: LineInput
+    rate: Decimal
+    unit: Charge
+    discounts: list[LineDiscount]
+
+    @property
+    def total(self) -> Charge:
+        return self.unit.times(self.item.quantity)
+
+
+def _applied(id_: str, name: str, code: str | None, target: str, off: Charge) -> dict[str, Any]:
+    return {"id": id_, "amount": money_str(off.inc_tax), "name": name, "code": code, "target": target}
+
+
+def price_lines(
+    inputs: list[LineInput], *, tax_rate: Decimal, tax_inclusive: bool, discounts: list[OrderDiscount],
+) -> list[PricedLine]:
+    """Each line at its list price, with every discount that applies to it."""
+    priced = []
+    for item in inputs:
+        rate = tax_rate if item.tax_rate is None else item.tax_rate
+        line = PricedLine(item, rate, charge_from(item.unit_price, rate, amount_includes_tax=tax_inclusive), [])
+        if item.unit_discount:
+            off = charge_from(item.unit_discount, rate, amount_includes_tax=tax_inclusive).times(item.quantity)
+            line.discounts.append(LineDiscount(
+                _applied("product-discount", "Product Discount", None, "product", off), off, coupon=False))
+        priced.append(line)
+    weights = [line.total.ex_tax for line in priced]
+    for discount in discounts:
+        for line, share in zip(priced, spread_discount(round4(discount.amount), weights)):
+            if share:
+                off = Charge(round4(share / (1 + line.rate)), share)
+                entry = _applied(discount.id, discount.name, discount.code, "order", off)
+                line.discounts.append(LineDiscount(entry, off, discount.coupon))
+    return priced
+
+
+def line_json(
+    line: PricedLine, *, line_id: int, order_id: int, address_id: int, pickup_method_id: int,
+    tax_inclusive: bool,
 ) -> dict[str, Any]:
     """One orderProducts object (only fields the O2 schema declares: it forbids any other)."""
-    unit = charge_from(line.unit_price, tax_rate, amount_includes_tax=tax_inclusive)
-    total = unit.times(line.quantity)
-    applied = []
-    if discount_share:
-        applied.append({
-            "id": "manual-discount", "amount": money_str(discount_share), "name": "Manual Discount",
-            "code": None, "target": "order",
-        })
+    item, unit, total = line.item, line.unit, line.total
     base_price = unit.inc_tax if tax_inclusive else unit.ex_tax
-    custom = line.product_id == 0
+    custom = item.product_id == 0
+    cost = money_str(item.cost_price)
+    off = sum((d.off.inc_tax for d in line.discounts), ZERO)
     return {
         "id": line_id,
         "order_id": order_id,
-        "product_id": line.product_id,
-        "variant_id": 0 if custom else line.variant_id,
-        "order_pickup_method_id": 0,
+        "product_id": item.product_id,
+        "variant_id": 0 if custom else item.variant_id,
+        "order_pickup_method_id": pickup_method_id,
         "order_address_id": address_id,
-        "name": line.name,
-        "name_customer": line.name,
-        "name_merchant": line.name,
-        "sku": line.sku,
+        "name": item.name,
+        "name_customer": item.name,
+        "name_merchant": item.name,
+        "sku": item.sku,
         "upc": "",
-        "type": "physical",
+        "type": item.type,
         "base_price": money_str(base_price),
         "price_ex_tax": money_str(unit.ex_tax),
         "price_inc_tax": money_str(unit.inc_tax),
         "price_tax": money_str(unit.tax),
-        "base_total": money_str(base_price * line.quantity),
+        "base_total": money_str(base_price * item.quantity),
         "total_ex_tax": money_str(total.ex_tax),
         "total_inc_tax": money_str(total.inc_tax),
         "total_tax": money_str(total.tax),
-        "discounted_total_inc_tax": money_str(total.inc_tax - discount_share),
-        "quantity": line.quantity,
-        "base_cost_price": "0.0000",
-        "cost_price_inc_tax": "0.0000",
-        "cost_price_ex_tax": "0.0000",
+        "discounted_total_inc_tax": money_str(total.inc_tax - off),
+        "quantity": item.quantity,
+        # Cost is ex tax; the spec example shows the same figure inc tax, with no tax on it.
+        "base_cost_price": cost,
+        "cost_price_inc_tax": cost,
+        "cost_price_ex_tax": cost,
         "cost_price_tax": "0.0000",
         "weight": 1,
         "width": "0.0000",
@@ -217,27 +245,57 @@ def build_line(
         "bin_picking_number": "",
         "external_id": None,
         "brand": "",
-        "gift_certificate_id": None,
-        "applied_discounts": applied,
-        "product_options": [],
+        "gift_certificate_id": line_id if item.type == "giftcertificate" else None,
+        "applied_discounts": [d.entry for d in line.discounts],
+        "product_options": [_option_json(o, line_id, index) for index, o in enumerate(item.product_options)],
         "configurable_fields": [],
     }
 
 
+def _option_json(option: dict[str, Any], line_id: int, index: int) -> dict[str, Any]:
+    """orderProductOptions from {display_name, display_value[, option_id, value]}."""
+    name, value = str(option["display_name"]), str(option["display_value"])
+    return {
+        "id": line_id * 10 + index, "option_id": int(option.get("option_id", index + 1)),
+        "order_product_id": line_id, "product_option_id": 100 + index,
+        "display_name": name, "display_name_customer": name, "display_name_merchant": name,
+        "display_value": value, "display_value_customer": value, "display_value_merchant": value,
+        "value": str(option.get("value", value)), "type": "Multiple choice", "name": name,
+        "display_style": "Rectangle",
+    }
+
+
+def fee_json(
+    fee_id: int, fee: dict[str, Any], *, tax_rate: Decimal, tax_inclusive: bool,
+) -> tuple[dict[str, Any], Charge]:
+    """orderFees_Resp from {name, amount (store's basis)[, tax_rate, tax_class_id, merchant_name]}."""
+    rate = Decimal(str(fee.get("tax_rate", tax_rate)))
+    amount = Decimal(str(fee["amount"]))
+    cost = charge_from(amount, rate, amount_includes_tax=tax_inclusive)
+    return {
+        "id": fee_id, "type": "custom_fee",
+        "display_name_customer": fee["name"], "display_name_merchant": fee.get("merchant_name", fee["name"]),
+        "source": "v2", "base_cost": money_str(round4(amount)), "cost_ex_tax": money_str(cost.ex_tax),
+        "cost_inc_tax": money_str(cost.inc_tax), "cost_tax": money_str(cost.tax),
+        "tax_class_id": fee.get("tax_class_id"),
+    }, cost
+
+
 def order_money(
-    lines: list[dict[str, Any]], *, tax_rate: Decimal, tax_inclusive: bool, discount: Decimal,
-    shipping_ex_tax: Decimal, handling_ex_tax: Decimal, wrapping_ex_tax: Decimal,
+    lines: list[PricedLine], fees: list[Charge], *, tax_rate: Decimal, tax_inclusive: bool,
+    shipping_ex_tax: Decimal, handling_ex_tax: Decimal, wrapping_ex_tax: Decimal, charge_tax_class_id: int = 0,
 ) -> dict[str, Any]:
-    """The order-level money fields, as strings, from the built lines and the extra charges."""
-    subtotal = Charge(sum((Decimal(line["total_ex_tax"]) for line in lines), ZERO),
-                      sum((Decimal(line["total_inc_tax"]) for line in lines), ZERO))
-    shipping = charge_from(shipping_ex_tax, tax_rate, amount_includes_tax=False)
-    handling = charge_from(handling_ex_tax, tax_rate, amount_includes_tax=False)
-    wrapping = charge_from(wrapping_ex_tax, tax_rate, amount_includes_tax=False)
-    discount = round4(Decimal(discount))
-    discount_ex = round4(discount / (1 + tax_rate))
-    total_inc = subtotal.inc_tax + shipping.inc_tax + handling.inc_tax + wrapping.inc_tax - discount
-    total_ex = subtotal.ex_tax + shipping.ex_tax + handling.ex_tax + wrapping.ex_tax - discount_ex
+    """The order-level money fields, as strings, from the priced lines, the fees and the charges."""
+    subtotal = Charge(sum((line.total.ex_tax for line in lines), ZERO),
+                      sum((line.total.inc_tax for line in lines), ZERO))
+    given = {"shipping": shipping_ex_tax, "handling": handling_ex_tax, "wrapping": wrapping_ex_tax}
+    charges = {name: charge_from(amount, tax_rate, amount_includes_tax=False) for name, amount in given.items()}
+    offs = [d for line in lines for d in line.discounts]
+    discount = sum((d.off.inc_tax for d in offs if not d.coupon), ZERO)
+    coupons = sum((d.off.inc_tax for d in offs if d.coupon), ZERO)
+    added = [*charges.values(), *fees]
+    total_inc = subtotal.inc_tax + sum((c.inc_tax for c in added), ZERO) - discount - coupons
+    total_ex = subtotal.ex_tax + sum((c.ex_tax for c in added), ZERO) - sum((d.off.ex_tax for d in offs), ZERO)
 
     def cost_fields(name: str, charge: Charge) -> dict[str, Any]:
         # base_shipping_cost, shipping_cost_ex_tax, …: the same five fields for each charge
@@ -246,88 +304,25 @@ def order_money(
             f"{name}_cost_ex_tax": money_str(charge.ex_tax),
             f"{name}_cost_inc_tax": money_str(charge.inc_tax),
             f"{name}_cost_tax": money_str(charge.tax),
-            f"{name}_cost_tax_class_id": 0,
+            f"{name}_cost_tax_class_id": charge_tax_class_id,
         }
 
     return {
         "subtotal_ex_tax": money_str(subtotal.ex_tax),
         "subtotal_inc_tax": money_str(subtotal.inc_tax),
         "subtotal_tax": money_str(subtotal.tax),
-        **cost_fields("shipping", shipping),
-        **cost_fields("handling", handling),
-        **cost_fields("wrapping", wrapping),
+        **{k: v for name, charge in charges.items() for k, v in cost_fields(name, charge).items()},
         "total_ex_tax": money_str(total_ex),
         "total_inc_tax": money_str(total_inc),
         "total_tax": money_str(total_inc - total_ex),
         "discount_amount": money_str(discount),
-        "coupon_discount": "0.0000",
+        "coupon_discount": money_str(coupons),
         "is_tax_inclusive_pricing": tax_inclusive,
-        "items_total": sum(int(line["quantity"]) for line in lines),
+        "items_total": sum(line.item.quantity for line in lines),
     }
 
 
-# The address fields an order's billing address, its shipping addresses and consignments share.
-ADDRESS_FIELDS = (
-    "first_name", "last_name", "company", "street_1", "street_2", "city", "state", "zip", "country",
-    "country_iso2", "phone", "email",
-)
-
-
-def link(api_url: str, resource: str) -> dict[str, str]:
-    """The `{url, resource}` object V2 uses in place of a sub-resource's data."""
-    return {"url": api_url + resource, "resource": resource}
-
-
-def shipping_consignment(
-    address: dict[str, Any], order: dict[str, Any], lines: list[dict[str, Any]], *, api_url: str,
-    embed_lines: bool,
-) -> dict[str, Any]:
-    """shippingConsignment_Get for the order's one shipping address; costs are JSON numbers here."""
-    order_id = order["id"]
-    address_id = address["id"]
-
-    def number(field: str) -> float:
-        try:
-            return float(Decimal(str(order.get(field, "0"))))
-        except ArithmeticError:
-            return 0.0
-
-    return {
-        "id": address_id,
-        **{k: address[k] for k in (*ADDRESS_FIELDS, "form_fields")},
-        "shipping_method": address["shipping_method"],
-        "line_items": (
-            [dict(line) for line in lines]
-            if embed_lines
-            else [link(api_url, f"/orders/{order_id}/products/{line['id']}") for line in lines]
-        ),
-        "items_total": sum(int(line["quantity"]) for line in lines),
-        "items_shipped": sum(int(line["quantity_shipped"]) for line in lines),
-        "base_cost": number("base_shipping_cost"),
-        "cost_ex_tax": number("shipping_cost_ex_tax"),
-        "cost_inc_tax": number("shipping_cost_inc_tax"),
-        "cost_tax": number("shipping_cost_tax"),
-        "cost_tax_class_id": 0,
-        "base_handling_cost": number("base_handling_cost"),
-        "handling_cost_ex_tax": number("handling_cost_ex_tax"),
-        "handling_cost_inc_tax": number("handling_cost_inc_tax"),
-        "handling_cost_tax": number("handling_cost_tax"),
-        "handling_cost_tax_class_id": 0,
-        "shipping_zone_id": 1,
-        "shipping_zone_name": address["country"],
-        "shipping_quotes": link(
-            api_url, f"/orders/{order_id}/consignments/shipping/{address_id}/shipping_quotes"
-        ),
-    }
-
-
-def consignments_object(
-    order: dict[str, Any], addresses: list[dict[str, Any]], lines: list[dict[str, Any]], *,
-    api_url: str, embed_lines: bool,
-) -> dict[str, Any]:
-    """orderConsignment_Get: every simulated line ships to the order's shipping address."""
-    shipping = []
-    for address in addresses:
-        own_lines = [line for line in lines if line["order_address_id"] == address["id"]]
-        shipping.append(shipping_consignment(address, order, own_lines, api_url=api_url, embed_lines=embed_lines))
-    return {"pickups": [], "shipping": shipping, "downloads": [], "email": {"gift_certificates": []}}
+def coupon_json(coupon_id: int, order_id: int, discount: OrderDiscount) -> dict[str, Any]:
+    """orderCoupons_Base for an order-level coupon (type 2, per_total_discount)."""
+    return {"id": coupon_id, "coupon_id": coupon_id, "order_id": order_id, "code": discount.code,
+            "amount": money_str(discount.amount), "type": 2, "discount": float(discount.amount)}

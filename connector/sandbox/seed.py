@@ -7,6 +7,8 @@ discounts, tax-exempt orders, every status 0–14, orders modified after they we
 orders sharing the same date_modified second (the cursor-boundary case). Only part of the SKUs
 exist in the POS, with stock at the main outlet (by default some too little or none, which a sale
 must survive; `stock_covers_orders` gives each enough for the seeded orders, as the demo does).
+Variants in the POS belong to one family per catalogue product (attribute Size or Colour), named
+by their option like a store's own ("Wool Beanie / M"); a family may lack some of its variants.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ class PosCatalog(Protocol):
 
     def add_product(self, *, sku: str, name: str, price_excluding_tax: Decimal, inventory: int) -> Any:
         """Create a POS product with `inventory` units at the main outlet; return its id."""
+
+    def add_family(self, *, name: str, variants: list[tuple[str, dict[str, str], Decimal, int]]) -> dict[str, Any]:
+        """Create a variant family of (sku, {attribute: value}, price excluding tax, units); return
+        SKU → product id."""
 
 
 @dataclass
@@ -105,6 +111,8 @@ class _Sellable:
     name: str
     price: Decimal
     is_variant: bool
+    family: str = ""  # a variant's catalogue product name
+    options: dict[str, str] = field(default_factory=dict)  # a variant's {option: value}
 
 
 def seed_store(bc: BigCommerceSimulator, xs: PosCatalog, spec: SeedSpec) -> SeededStore:
@@ -123,12 +131,23 @@ def seed_store(bc: BigCommerceSimulator, xs: PosCatalog, spec: SeedSpec) -> Seed
     ordered = _seed_orders(bc, rng, spec, simple, variants, store)
     # The POS products are created once the orders are known (the orders never touch the POS, so
     # the result is the same as creating them first), for stock_covers_orders to see the demand.
+    created: dict[str, tuple[Any, int]] = {}  # sku → (POS product id, units)
+    families: dict[int, list[tuple[_Sellable, Decimal, int]]] = {}
     for item, price_ex, inventory in pos_plan:
         if spec.stock_covers_orders:
             inventory = max(inventory, ordered.get(item.sku, 0))
-        product_id = xs.add_product(sku=item.sku, name=item.name, price_excluding_tax=price_ex, inventory=inventory)
-        store.pos_skus.add(item.sku)
-        store.pos_product_ids[item.sku] = product_id
+        if item.is_variant:
+            families.setdefault(item.product_id, []).append((item, price_ex, inventory))
+        else:
+            created[item.sku] = (xs.add_product(sku=item.sku, name=item.name, price_excluding_tax=price_ex,
+                                                inventory=inventory), inventory)
+    for members in families.values():
+        ids = xs.add_family(name=members[0][0].family,
+                            variants=[(item.sku, item.options, price_ex, units) for item, price_ex, units in members])
+        created.update({item.sku: (ids[item.sku], units) for item, _, units in members})
+    for sku, (product_id, inventory) in created.items():
+        store.pos_skus.add(sku)
+        store.pos_product_ids[sku] = product_id
         store.initial_stock[product_id] = inventory
     return store
 
@@ -182,7 +201,7 @@ def _seed_catalog(
                 label = variant["option_values"][0]["label"]
                 variant_price = Decimal(str(variant["price"])) if variant["price"] is not None else price
                 variants.append(_Sellable(product["id"], variant["id"], variant["sku"], f"{name} - {label}",
-                                          variant_price, True))
+                                          variant_price, True, family=name, options={option: label}))
         else:
             product = bc.add_catalog_product(sku=sku, name=name, price=price)
             simple.append(_Sellable(product["id"], product["base_variant_id"], sku, name, price, False))

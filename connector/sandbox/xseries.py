@@ -5,7 +5,10 @@ Follows shared/reference/xseries-api.md and the official API 2.0 OpenAPI file:
 - the rate limit of §4: `300 × registers + 50` requests per 300 s window, `X-RateLimit-Limit` and
   `X-RateLimit-Remaining` on every answer, 429 with `Retry-After` as an HTTP-date;
 - 2.0 reads with version-cursor paging (`after` exclusive, empty `data` ends), search with
-  offset/page_size, product and customer creates;
+  offset/page_size, customer creates, product creates (a product or a variant family) and the 0.9
+  product create-or-update (rules in connector.sandbox.xseries_products);
+- reference data as a store has it: several taxes with rates, the variant attributes "Size" and
+  "Colour", and the retailer's "Discount" product (not stock-tracked, the sale-level discount line's);
 - the 0.9 sale write `POST /api/register_sales` (rules in connector.sandbox.xseries_sales) and the
   0.9 read `GET /api/register_sales/{id}`;
 - fault injection (5xx, 429, timeouts, lost write answers) and a request log.
@@ -33,13 +36,12 @@ from starlette.routing import Match, Route
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.sandbox.faults import FaultConfig, FaultInjector, RequestLog, SimulatedTimeout
 from connector.sandbox.transport import SimulatorTransport, find_route, query_value, route
+from connector.sandbox.xseries_products import create_products, write_product_09
 from connector.sandbox.xseries_sales import (
     SimHttpError,
     bad_request,
     invoice_sequence_of,
     not_found,
-    optional_str,
-    parse_number,
     render_sale_09,
     render_sale_20,
     stock_moves,
@@ -49,6 +51,7 @@ from connector.sandbox.xseries_sales import (
 from connector.values import parse_iso8601, to_http_date, to_iso8601
 
 FIVE_PLACES = Decimal("0.00001")
+_SYMBOLS = {"USD": "$", "NZD": "$", "AUD": "$", "CAD": "$", "EUR": "€", "GBP": "£"}
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -96,6 +99,10 @@ class XSeriesSimulator:
         rate_limit: int | None = None,  # None → 300 × registers + 50 per window (reference §4)
         faults: FaultConfig | None = None,
         tax_exclusive: bool = True,
+        currency: str = "USD",  # the retailer's (and its outlet's) currency code
+        # Taxes besides "No Tax" and the default "GST" (15 %): (name, rate), rate 0.2 = 20 %.
+        extra_taxes: tuple[tuple[str, Decimal], ...] = (("Standard VAT", Decimal("0.2")),
+                                                        ("Reduced VAT", Decimal("0.05"))),
         reject_duplicate_source_id: bool = False,  # unverified in the reference (§8.4): knob
         closed_requires_full_payment: bool = False,  # unverified (§13): knob
         sku_search_misses_hyphens: bool = False,  # live quirk §9.1: knob
@@ -104,10 +111,17 @@ class XSeriesSimulator:
         reject_duplicate_sku: bool = True,  # [I] the product `sku` "should be unique"
         current_user_as_list: bool = False,  # /user: spec schema says object, its example a list
         sale_read_completed_only: bool = False,  # /sales/{id}: spec text says completed sales only
+        # [I] The 0.9 product write's answer (§9.3): "product" ({"product": {...}}), "bare" (the
+        # product itself) or "no_id" ({"product": {...}} without its id).
+        product_09_answer: str = "product",
         seed: int = 0,
     ) -> None:
         if registers < 1:
             raise ValueError("registers must be at least 1")
+        if product_09_answer not in ("product", "bare", "no_id"):
+            raise ValueError(f"unknown product_09_answer: {product_09_answer!r}")
+        self.product_09_answer = product_09_answer
+        self.currency = currency
         self.domain_prefix = domain_prefix
         self.token = token
         self.clock = clock
@@ -122,7 +136,7 @@ class XSeriesSimulator:
         self.reject_duplicate_sku = reject_duplicate_sku
         # Live products per lowercased SKU: the duplicate check on create looked through every
         # product, which made a 100,000-order benchmark wait on the simulator, not the connector.
-        self._live_by_sku: dict[str, set[str]] = {}
+        self.live_by_sku: dict[str, set[str]] = {}
         self.current_user_as_list = current_user_as_list
         self.sale_read_completed_only = sale_read_completed_only
         self.request_log = RequestLog()
@@ -141,11 +155,12 @@ class XSeriesSimulator:
         self.users: dict[str, dict] = {}
         self.payment_types: dict[str, dict] = {}
         self.taxes: dict[str, dict] = {}
+        self.variant_attributes: dict[str, dict] = {}
         self.products: dict[str, dict] = {}
         self.customers: dict[str, dict] = {}
         self.sales: dict[str, dict] = {}
         self.inventory: dict[tuple[str, str], dict] = {}
-        self._seed_reference_data(registers)
+        self._seed_reference_data(registers, extra_taxes)
 
         self._routes = self._build_routes()
         self.app = Starlette(routes=[
@@ -171,24 +186,27 @@ class XSeriesSimulator:
 
     # --- reference data ------------------------------------------------------------------------
 
-    def _seed_reference_data(self, register_count: int) -> None:
+    def _seed_reference_data(self, register_count: int, extra_taxes: tuple[tuple[str, Decimal], ...]) -> None:
         now = self._now_iso()
-        self.no_tax_id = self.new_id()
-        self.default_tax_id = self.new_id()
-        for tax_id, name, rate, is_default in (
-            (self.no_tax_id, "No Tax", Decimal(0), False),
-            (self.default_tax_id, "GST", Decimal("0.15"), True),
-        ):
+        self.tax_ids: dict[str, str] = {}  # tax name → id
+        for name, rate in (("No Tax", Decimal(0)), ("GST", Decimal("0.15")), *extra_taxes):
+            tax_id = self.tax_ids[name] = self.new_id()
+            is_default = name == "GST"
             self.taxes[tax_id] = {
                 "id": tax_id, "name": name, "display_name": name, "is_default": is_default,
                 "rates": [{"id": self.new_id(), "name": name, "rate": rate, "display_name": name}],
                 "deleted_at": None, "version": self.bump_version(),
             }
+        self.no_tax_id, self.default_tax_id = self.tax_ids["No Tax"], self.tax_ids["GST"]
+        self.variant_attribute_ids: dict[str, str] = {}  # attribute name → id
+        for name in ("Size", "Colour"):
+            attribute_id = self.variant_attribute_ids[name] = self.new_id()
+            self.variant_attributes[attribute_id] = {"id": attribute_id, "name": name, "deleted_at": None}
 
         self.main_outlet_id = self.new_id()
         self.outlets[self.main_outlet_id] = {
             "id": self.main_outlet_id, "name": "Main Outlet", "default_tax_id": self.default_tax_id,
-            "currency": "NZD", "currency_symbol": "$",
+            "currency": self.currency, "currency_symbol": _SYMBOLS.get(self.currency, self.currency),
             "display_prices": "exclusive" if self.tax_exclusive else "inclusive",
             "time_zone": "Pacific/Auckland", "physical_address_1": "", "physical_address_2": "",
             "physical_suburb": "", "physical_city": "Auckland", "physical_postcode": "",
@@ -230,11 +248,13 @@ class XSeriesSimulator:
             }
 
         self.customer_group_id = self.new_id()
+        # Every store has this product: a sale-level discount is a line on it with quantity -1.
+        self.discount_product_id = self.store_product(name="Discount", sku="vend-discount", track_inventory=False)
         self.retailer = {
             "id": self.new_id(), "domain_prefix": self.domain_prefix, "name": "Simulated Store",
             "account_status": "active", "tax_exclusive": self.tax_exclusive, "country": "NZ",
-            "currency": {"code": "NZD", "symbol": "$"}, "timezone": "Pacific/Auckland",
-            "culture": "en-NZ", "discount_product_id": self.new_id(),
+            "currency": {"code": self.currency, "symbol": _SYMBOLS.get(self.currency, self.currency)},
+            "timezone": "Pacific/Auckland", "culture": "en-NZ", "discount_product_id": self.discount_product_id,
             "no_tax_group_id": self.no_tax_id, "store_credit": True,
             "loyalty": {"enabled": False, "ratio": 0}, "created_at": now,
         }
@@ -244,14 +264,21 @@ class XSeriesSimulator:
     def _default_rate(self) -> Decimal:
         return self.taxes[self.default_tax_id]["rates"][0]["rate"]
 
-    def _create_product(
+    def store_product(
         self, *, name: str, sku: str | None, handle: str | None = None,
         price_excluding_tax: Decimal | None = None, price_including_tax: Decimal | None = None,
         supply_price: Decimal = Decimal(0), track_inventory: bool = True,
         inventory: dict[str, Decimal] | None = None, variant_parent_id: str | None = None,
+        variant_options: list[tuple[str, str]] | None = None,
         source: str = "USER", source_id: str | None = None, source_variant_id: str | None = None,
         is_active: bool = True, description: str | None = None,
     ) -> str:
+        """Add a product as every write path does; returns its id. A variant (variant_parent_id)
+        joins the family of a live product that is not itself a variant, and is named by its
+        options ((attribute name, value) pairs): "Oxford Shirt / L"."""
+        parent = self.products.get(variant_parent_id) if variant_parent_id else None
+        if variant_parent_id is not None and (parent is None or parent["deleted_at"] or parent["variant_parent_id"]):
+            raise ValueError(f"variant_parent_id {variant_parent_id} is not a product family")
         rate = 1 + self._default_rate()
         if price_including_tax is not None:
             price_excluding_tax = (price_including_tax / rate).quantize(FIVE_PLACES)
@@ -263,14 +290,16 @@ class XSeriesSimulator:
             sku = str(self._sku_sequence)
         product_id = self.new_id()
         now = self._now_iso()
-        parent = self.products.get(variant_parent_id) if variant_parent_id else None
+        options = variant_options or []
         self.products[product_id] = {
-            "id": product_id, "name": name, "variant_name": name, "description": description,
+            "id": product_id, "name": name, "description": description,
+            "variant_name": " / ".join([name, *(value for _, value in options)]),
             "handle": handle or (parent["handle"] if parent else _handle_of(name)),
             "sku": sku, "source": source, "source_id": source_id,
             "source_variant_id": source_variant_id, "active": is_active, "is_active": is_active,
             "has_inventory": track_inventory, "is_composite": False, "has_variants": False,
-            "variant_parent_id": variant_parent_id, "variant_options": [], "variant_count": 0,
+            "variant_parent_id": variant_parent_id, "variant_count": 0,
+            "variant_options": [{"name": attribute, "value": value} for attribute, value in options],
             "price_excluding_tax": price_excluding_tax, "price_including_tax": price_including_tax,
             "supply_price": supply_price, "supplier_id": None, "supplier_code": None,
             "supplier": {}, "product_type_id": None, "type": {}, "brand_id": None, "brand": {},
@@ -279,7 +308,7 @@ class XSeriesSimulator:
             "button_order": 0, "created_at": now, "updated_at": now, "deleted_at": None,
             "version": self.bump_version(),
         }
-        self._live_by_sku.setdefault(sku.lower(), set()).add(product_id)
+        self.live_by_sku.setdefault(sku.lower(), set()).add(product_id)
         if parent is not None:
             parent["has_variants"] = True
             parent["variant_count"] = parent.get("variant_count", 0) + 1
@@ -289,26 +318,34 @@ class XSeriesSimulator:
             levels = dict(inventory or {})
             levels.setdefault(self.main_outlet_id, Decimal(0))
             for outlet_id, level in levels.items():
-                self._set_inventory(product_id, outlet_id, Decimal(level))
+                self.set_inventory(product_id, outlet_id, Decimal(level))
         return product_id
 
     def add_product(self, *, sku: str, name: str, price_excluding_tax: Decimal = Decimal(0),
                     inventory: int | None = None, track_inventory: bool = True,
-                    variant_parent_id: str | None = None) -> str:
+                    variant_parent_id: str | None = None, variant_options: list[tuple[str, str]] | None = None,
+                    ) -> str:
         """Seed a product (no SKU uniqueness check: tests may want duplicates). Inventory is at
         the main outlet. Returns the product id."""
-        if variant_parent_id is not None and variant_parent_id not in self.products:
-            raise KeyError(f"no product {variant_parent_id}")
         levels = {self.main_outlet_id: Decimal(inventory)} if inventory is not None else None
-        return self._create_product(
+        return self.store_product(
             name=name, sku=sku, price_excluding_tax=Decimal(price_excluding_tax),
             track_inventory=track_inventory, inventory=levels, variant_parent_id=variant_parent_id,
+            variant_options=variant_options,
         )
+
+    def add_family(self, *, name: str, variants: list[tuple[str, dict[str, str], Decimal, int]]) -> dict[str, str]:
+        """Seed a variant family as the 2.0 create makes one: variants are (sku, {attribute name:
+        value}, price excluding tax, stock at the main outlet). Returns SKU → product id."""
+        parent = self.store_product(name=name, sku=None)
+        return {sku: self.add_product(sku=sku, name=name, price_excluding_tax=price, inventory=stock,
+                                      variant_parent_id=parent, variant_options=list(values.items()))
+                for sku, values, price, stock in variants}
 
     def delete_product(self, product_id: str) -> None:
         """Merchant deletes a product: it leaves lists and search unless `deleted=true`."""
         product = self.products[product_id]
-        self._live_by_sku.get((product["sku"] or "").lower(), set()).discard(product_id)
+        self.live_by_sku.get((product["sku"] or "").lower(), set()).discard(product_id)
         product["deleted_at"] = self._now_iso()
         product["updated_at"] = product["deleted_at"]
         product["version"] = self.bump_version()
@@ -350,9 +387,15 @@ class XSeriesSimulator:
     def sales_for_source_id(self, source_id: str) -> list[dict]:
         return [sale for sale in self.sales.values() if sale["source_id"] == source_id]
 
+    def sales_of_order(self, bc_order_id: int) -> list[dict]:
+        """Every sale of a BigCommerce order, oldest first: source_id <id>, then <id>-2… of a re-opened one."""
+        key = str(bc_order_id)
+        found = [s for s in self.sales.values() if s["source_id"] == key or (s["source_id"] or "").startswith(key + "-")]
+        return sorted(found, key=lambda s: (len(s["source_id"]), s["source_id"]))
+
     # --- effects of sales (called by xseries_sales) --------------------------------------------
 
-    def _set_inventory(self, product_id: str, outlet_id: str, level: Decimal) -> None:
+    def set_inventory(self, product_id: str, outlet_id: str, level: Decimal) -> None:
         key = (product_id, outlet_id)
         record = self.inventory.get(key)
         if record is None:
@@ -376,7 +419,7 @@ class XSeriesSimulator:
             delta = wanted.get(key, Decimal(0)) - applied.get(key, Decimal(0))
             if delta:
                 current = self.inventory[key]["inventory_level"] if key in self.inventory else Decimal(0)
-                self._set_inventory(key[0], key[1], current - delta)  # may go negative, as live
+                self.set_inventory(key[0], key[1], current - delta)  # may go negative, as live
         self._sale_stock[sale["id"]] = wanted
 
     def apply_sale_balance(self, sale: dict, *, total_incl: Decimal, paid: Decimal) -> None:
@@ -471,6 +514,8 @@ class XSeriesSimulator:
         parts = path.strip("/").split("/")
         if parts[:2] == ["api", "register_sales"]:
             resource = "sales"
+        elif parts[:2] == ["api", "products"]:
+            resource = "products"
         elif parts[:2] == ["api", "2.0"] and len(parts) >= 3:
             resource = parts[2]
             if resource == "search":
@@ -537,6 +582,7 @@ class XSeriesSimulator:
             route("/api/2.0/user", self._get_current_user),
             route("/api/2.0/payment_types", lambda c: self._list(c, self.payment_types.values())),
             route("/api/2.0/taxes", lambda c: self._list(c, self.taxes.values())),
+            route("/api/2.0/variant_attributes", self._list_variant_attributes),
             route("/api/2.0/products", self._list_products),
             route("/api/2.0/products", self._create_product_http, "POST"),
             route("/api/2.0/products/{id}", lambda c, id: self._one(self.products, id, "product")),
@@ -548,6 +594,7 @@ class XSeriesSimulator:
             route("/api/2.0/sales", self._list_sales),
             route("/api/2.0/sales/{id}", self._get_sale_20),
             route("/api/2.0/search", self._search),
+            route("/api/products", self._write_product_09_http, "POST"),
             route("/api/register_sales", self._post_register_sale, "POST"),
             route("/api/register_sales/{id}", self._get_sale_09),
         ]
@@ -712,46 +759,20 @@ class XSeriesSimulator:
     # --- 2.0 writes ----------------------------------------------------------------------------
 
     def _create_product_http(self, call: _Call) -> tuple[int, Any]:
-        body = call.body
-        if not isinstance(body, dict):
-            raise unprocessable("the body must be a JSON object")
-        name = body.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise unprocessable("name is required")
-        if body.get("price_excluding_tax") is not None and body.get("price_including_tax") is not None:
-            raise unprocessable("price_including_tax and price_excluding_tax cannot both be given")
-        prices = {key: None if body.get(key) is None else parse_number(body[key], key, unprocessable)
-                  for key in ("price_excluding_tax", "price_including_tax", "supply_price")}
-        text = {key: optional_str(body, key, unprocessable)
-                for key in ("sku", "handle", "description", "source", "source_id", "source_variant_id")}
-        sku = text["sku"]
-        if sku is not None and self.reject_duplicate_sku and self._live_by_sku.get(sku.lower()):
-            raise unprocessable(f"SKU {sku} is already in use")
-        track = body.get("track_inventory", True)  # 2.1 name, tolerated on the 2.0 body
-        is_active = body.get("is_active", True)
-        if not isinstance(track, bool) or not isinstance(is_active, bool):
-            raise unprocessable("track_inventory and is_active must be booleans")
-        levels: dict[str, Decimal] = {}
-        raw_inventory = body.get("inventory") or []
-        if not isinstance(raw_inventory, list):
-            raise unprocessable("inventory must be a list")
-        for entry in raw_inventory:
-            if not isinstance(entry, dict) or entry.get("outlet_id") not in self.outlets:
-                raise unprocessable("inventory[].outlet_id must be an existing outlet")
-            if entry.get("current_amount") is None:
-                raise unprocessable("inventory[].current_amount is required")
-            levels[entry["outlet_id"]] = parse_number(entry["current_amount"], "current_amount", unprocessable)
-        product_id = self._create_product(
-            name=name, sku=sku, handle=text["handle"],
-            price_excluding_tax=prices["price_excluding_tax"],
-            price_including_tax=prices["price_including_tax"],
-            supply_price=prices["supply_price"] or Decimal(0), track_inventory=track,
-            inventory=levels, source=text["source"] or "USER", source_id=text["source_id"],
-            source_variant_id=text["source_variant_id"], is_active=is_active,
-            description=text["description"],
-        )
         # Spec: 200 with an array of the created ids, not the object.
-        return 200, {"data": [product_id]}
+        return 200, {"data": create_products(self, call.body)}
+
+    def _write_product_09_http(self, call: _Call) -> tuple[int, Any]:
+        product = write_product_09(self, call.body)
+        shown = {**product, "track_inventory": product["has_inventory"]}
+        if self.product_09_answer == "no_id":
+            del shown["id"]
+        return 200, shown if self.product_09_answer == "bare" else {"product": shown}
+
+    def _list_variant_attributes(self, call: _Call) -> tuple[int, Any]:
+        # One answer with every attribute (spec: only a `deleted` parameter, no version paging).
+        deleted = self._bool_param(call.request.query_params, "deleted")
+        return 200, {"data": [a for a in self.variant_attributes.values() if deleted or not a["deleted_at"]]}
 
     def _create_customer_http(self, call: _Call) -> tuple[int, Any]:
         body = call.body

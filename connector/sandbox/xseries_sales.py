@@ -2,10 +2,13 @@
 
 Rules follow shared/reference/xseries-api.md §8 and §11:
 - the body is the complete sale: lines and payments not posted are deleted (§8.3);
+- every line's product and tax exist (422 naming the line); a closed sale's payments may not exceed
+  its total (422); totals are exact sums of the posted unit amounts (five decimals are kept);
 - `status` and/or `state` + `register_sale_attributes` are accepted and must agree (§8.1 table);
 - a CLOSED (or *_CLOSED) sale may only become VOIDED; a VOIDED sale never changes again (§8.1);
 - closing a sale (and ONACCOUNT, whose goods leave) takes its tracked products out of the register's
-  outlet; voiding puts them back and deletes the payments (§8.1, §11).
+  outlet; voiding puts them back and deletes the payments (§8.1, §11); products that are not
+  stock-tracked (has_inventory false: the retailer's Discount product, 0.9 track_inventory false) never move.
 
 Where the reference marks behaviour as unverified, the simulator has a knob (see XSeriesSimulator):
 reject_duplicate_source_id, closed_requires_full_payment.
@@ -263,12 +266,11 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
 
     totals = compute_totals(lines)
     paid = sum((p["amount"] for p in payments), Decimal(0))
-    if sim.closed_requires_full_payment and status in CLOSED_STATUSES:
-        due = cents(totals["total_price"] + totals["total_tax"])
-        if cents(paid) < due:
-            raise unprocessable(
-                f"a {status} sale must be fully paid: payments {cents(paid)} < total {due}"
-            )
+    due = cents(totals["total_price"] + totals["total_tax"])
+    if status in CLOSED_STATUSES and cents(paid) > due:
+        raise unprocessable(f"a {status} sale's payments {cents(paid)} exceed its total {due}")
+    if sim.closed_requires_full_payment and status in CLOSED_STATUSES and cents(paid) < due:
+        raise unprocessable(f"a {status} sale must be fully paid: payments {cents(paid)} < total {due}")
 
     source_id = optional_str(body, "source_id") if "source_id" in body else (
         previous["source_id"] if previous else None
@@ -509,7 +511,7 @@ def _line_09(sim: XSeriesSimulator, line: dict[str, Any]) -> dict[str, Any]:
         "tax": line["tax"],
         "tax_id": line["tax_id"],
         "tax_name": tax["name"],
-        "tax_rate": tax["rates"][0]["rate"],
+        "tax_rate": sum((rate["rate"] for rate in tax["rates"]), Decimal(0)),
         "tax_total": line["quantity"] * line["tax"],
         "price_total": line["quantity"] * line["price"],
         "display_retail_price_tax_inclusive": 0 if sim.tax_exclusive else 1,

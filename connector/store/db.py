@@ -6,6 +6,7 @@ import sqlite3
 import time
 
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import create_engine
 
 from connector.errors import ConfigError
@@ -37,6 +38,11 @@ def make_engine(database_url: str) -> Engine:
     if url.startswith("postgresql+"):
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     raise ConfigError(f"database_url {database_url!r}: use sqlite:///PATH or postgresql://HOST/DB")
+
+
+def dialect_insert(dialect: str):
+    """The INSERT construct with ON CONFLICT for the database (SQLAlchemy has one per dialect)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _use_wal(cursor: sqlite3.Cursor) -> None:

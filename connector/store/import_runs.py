@@ -41,11 +41,9 @@ class ImportRuns:
         """The unfinished run over the same range, or a new one."""
         now = self.store.clock.now()
         with self.store.session() as s:
+            # `== None` is SQL's IS NULL: an import without --since resumes the one without it.
             run = s.exec(
                 select(ImportRun).where(ImportRun.finished_at.is_(None), ImportRun.since == since,
-                                        ImportRun.until == until).order_by(ImportRun.id.desc())
-            ).first() if since is not None else s.exec(
-                select(ImportRun).where(ImportRun.finished_at.is_(None), ImportRun.since.is_(None),
                                         ImportRun.until == until).order_by(ImportRun.id.desc())
             ).first()
             if run is None:
@@ -72,7 +70,3 @@ class ImportRuns:
             s.add(row)
             s.commit()
         run.checkpoint = checkpoint or run.checkpoint
-
-    def latest(self) -> ImportRun | None:
-        with self.store.session() as s:
-            return s.exec(select(ImportRun).order_by(ImportRun.id.desc())).first()

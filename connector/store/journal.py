@@ -26,37 +26,28 @@ class Journal:
         # Read-modify-write (attempts grow): two processes failing the same new order at once
         # collide on the key; the loser reads the winner's row and counts on from it.
         for attempt in range(3):
+            now = self.clock.now()
             try:
-                return self._record_failure(bc_order_id, step=step, reason=reason, permanent=permanent,
-                                            max_attempts=max_attempts, base_delay=base_delay)
+                with self.session() as s:
+                    row = s.get(FailedOrder, bc_order_id)
+                    if row is None:
+                        row = FailedOrder(bc_order_id=bc_order_id, step=step, reason=reason, attempts=0,
+                                          next_attempt_at=now, first_failed_at=now, last_failed_at=now)
+                    row.attempts += 1
+                    row.step, row.reason, row.permanent = step, reason, permanent
+                    row.last_failed_at = now
+                    row.parked = permanent or row.attempts >= max_attempts
+                    # The first retry is due at the next cycle; then 1, 2, 4… minutes, capped at 6 hours.
+                    delay = timedelta(0) if row.attempts == 1 else base_delay * (2 ** (row.attempts - 2))
+                    row.next_attempt_at = now + min(delay, timedelta(hours=6))
+                    s.add(row)
+                    s.commit()
+                    s.refresh(row)
+                    return row
             except IntegrityError:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
-
-    def _record_failure(self, bc_order_id: int, *, step: str, reason: str, permanent: bool,
-                        max_attempts: int, base_delay: timedelta) -> FailedOrder:
-        now = self.clock.now()
-        with self.session() as s:
-            row = s.get(FailedOrder, bc_order_id)
-            if row is None:
-                row = FailedOrder(bc_order_id=bc_order_id, step=step, reason=reason, attempts=0,
-                                  next_attempt_at=now, first_failed_at=now, last_failed_at=now)
-            row.attempts += 1
-            row.step, row.reason, row.permanent = step, reason, permanent
-            row.last_failed_at = now
-            row.parked = permanent or row.attempts >= max_attempts
-            # The first retry is due at the next cycle; then 1, 2, 4… minutes, capped at 6 hours.
-            delay = timedelta(0) if row.attempts == 1 else base_delay * (2 ** (row.attempts - 2))
-            row.next_attempt_at = now + min(delay, timedelta(hours=6))
-            s.add(row)
-            s.commit()
-            s.refresh(row)
-            return row
-
-    def clear_failure(self, bc_order_id: int) -> None:
-        with self.db.begin() as conn:
-            conn.execute(FAILURE_DELETE, {"order_id": bc_order_id})
 
     def failures(self) -> list[FailedOrder]:
         with self.session() as s:
@@ -89,12 +80,10 @@ class Journal:
             return len(rows)
 
     # ---- audit ----------------------------------------------------------------------------
-    def audit(self, *, platform: str, action: str, bc_order_id: int | None = None, target_id: str | None = None,
-              reason: str = "", before: Any = None, after: Any = None, detail: Any = None) -> None:
-        values = self._audit_values(platform=platform, action=action, bc_order_id=bc_order_id,
-                                    target_id=target_id, reason=reason, before=before, after=after, detail=detail)
+    def audit(self, **entry: Any) -> None:
+        """One audit entry; its fields are _audit_values' arguments."""
         with self.db.begin() as conn:
-            conn.execute(AUDIT_INSERT, values)
+            conn.execute(AUDIT_INSERT, self._audit_values(**entry))
 
     def _audit_values(self, *, platform: str, action: str, bc_order_id: int | None = None,
                       target_id: str | None = None, reason: str = "", before: Any = None, after: Any = None,
@@ -145,8 +134,9 @@ class Journal:
             s.add(run)
             s.commit()
 
-    def last_cycle(self, kind: str = "sync") -> CycleRun | None:
+    def last_cycle(self, kind: str = "sync", *, outcome: str | None = None) -> CycleRun | None:
+        query = select(CycleRun).where(CycleRun.kind == kind)
+        if outcome is not None:
+            query = query.where(CycleRun.outcome == outcome)
         with self.session() as s:
-            return s.exec(
-                select(CycleRun).where(CycleRun.kind == kind).order_by(CycleRun.id.desc())
-            ).first()
+            return s.exec(query.order_by(CycleRun.id.desc())).first()

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.store.connections import ThreadConnections
+from connector.store.db import dialect_insert
 from connector.store.tables import Lease
 
 log = logging.getLogger("connector.store")
@@ -91,7 +92,9 @@ class Leases:
                 try:
                     yield handle
                 finally:
-                    self._give_back(handle)
+                    del self._held[key]
+                    if not handle.released:  # the transaction that ended the work released it
+                        self.release(key)
         finally:
             # The lock is dropped once nobody holds or waits for it.
             self._users[key] -= 1
@@ -112,11 +115,6 @@ class Leases:
         self._held[key] = handle
         self._ensure_renewer()
         return handle
-
-    def _give_back(self, handle: LeaseHandle) -> None:
-        del self._held[handle.key]
-        if not handle.released:
-            self.release(handle.key)
 
     def _ensure_renewer(self) -> None:
         renewer = self._renewer
@@ -149,11 +147,7 @@ RELEASE = delete(_TABLE).where(_TABLE.c.key == bindparam("key"), _TABLE.c.owner 
 
 @functools.lru_cache(maxsize=4)
 def _acquire_statement(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(_TABLE)
+    stmt = dialect_insert(dialect)(_TABLE)
     stmt = stmt.on_conflict_do_update(
         index_elements=["key"],
         set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},

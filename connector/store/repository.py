@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -20,7 +22,7 @@ from sqlmodel import Session, SQLModel, select
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.store.connections import ThreadConnections
-from connector.store.db import make_engine
+from connector.store.db import dialect_insert, make_engine
 from connector.store.journal import AUDIT_INSERT, FAILURE_DELETE, Journal
 from connector.store.leases import RELEASE, LeaseHandle, Leases
 from connector.store.migrations import migrate
@@ -63,8 +65,7 @@ class Store(Journal):
         self.db = ThreadConnections(engine)
         self.leases = Leases(engine, clock=clock, db=self.db)
         dialect = engine.dialect.name
-        self._upserts = {table.name: _upsert_statement(dialect, table, tuple(c.name for c in table.columns),
-                                                       None, False)
+        self._upserts = {table.name: _upsert_statement(dialect, table, tuple(c.name for c in table.columns))
                          for table in (_BINDINGS, ProductBinding.__table__, CustomerBinding.__table__,
                                        XsProduct.__table__, XsCustomer.__table__)}
         # Bounded: an import binds tens of thousands of products and customers.
@@ -114,20 +115,24 @@ class Store(Journal):
         """After a decision or a write: the binding, its audit entry, the end of any failure of the
         order and the release of its lease, in one transaction (all or none)."""
         binding.updated_at = self.clock.now()
-        with self.db.begin() as conn:
+        with self._ending_work(audit, lease) as conn:
             conn.execute(self._upserts["order_binding"], _binding_values(binding))
-            if audit is not None:
-                conn.execute(AUDIT_INSERT, self._audit_values(**audit))
             conn.execute(FAILURE_DELETE, {"order_id": binding.bc_order_id})
-            self._release_in(conn, lease)
-        _released(lease)
         return binding
 
-    @staticmethod
-    def _release_in(conn: Connection, lease: LeaseHandle | None) -> None:
-        """The release of the lease that guarded a piece of work, in the transaction ending it."""
+    @contextmanager
+    def _ending_work(self, audit: dict[str, Any] | None, lease: LeaseHandle | None) -> Iterator[Connection]:
+        """The transaction that ends a piece of work: the block's writes, the audit entry and the
+        release of the lease that guarded the work. The lease counts as released only once that
+        transaction committed."""
+        with self.db.begin() as conn:
+            yield conn
+            if audit is not None:
+                conn.execute(AUDIT_INSERT, self._audit_values(**audit))
+            if lease is not None:
+                conn.execute(RELEASE, {"key": lease.key, "owner": lease.owner})
         if lease is not None:
-            conn.execute(RELEASE, {"key": lease.key, "owner": lease.owner})
+            lease.released = True
 
     def count_bindings_by_state(self) -> dict[str, int]:
         with self.session() as s:
@@ -192,14 +197,10 @@ class Store(Journal):
 
     def _bind(self, index: str, index_row: dict[str, Any] | None, binding: str, binding_row: dict[str, Any],
               audit: dict[str, Any] | None, lease: LeaseHandle | None) -> None:
-        with self.db.begin() as conn:
+        with self._ending_work(audit, lease) as conn:
             if index_row is not None:
                 conn.execute(self._upserts[index], index_row)
             conn.execute(self._upserts[binding], binding_row)
-            if audit is not None:
-                conn.execute(AUDIT_INSERT, self._audit_values(**audit))
-            self._release_in(conn, lease)
-        _released(lease)
 
     def indexed_product_id(self, sku: str) -> str | None:
         """The X-Series product with this SKU in the local index (case and spaces ignored)."""
@@ -210,27 +211,17 @@ class Store(Journal):
         row = self.db.first(_INDEXED_CUSTOMER_ID, {"key": email.strip().casefold()})
         return row[0] if row is not None else None
 
-    def find_indexed_product(self, sku: str) -> XsProduct | None:
-        key = sku.strip().casefold()
-        with self.session() as s:
-            return s.exec(
-                select(XsProduct).where(XsProduct.sku_key == key, XsProduct.deleted == False)  # noqa: E712
-                .order_by(XsProduct.version)
-            ).first()
+    def upsert_indexed_products(self, rows: list[dict[str, Any]]) -> None:
+        """Index rows, as dicts of the table's columns (plain dicts: a catalogue has thousands)."""
+        self._upsert_many("xs_product", rows)
 
-    def upsert_indexed_products(self, rows: Iterable[XsProduct | dict[str, Any]]) -> None:
-        """Index rows (XsProduct, or plain dicts of its columns: a catalogue has thousands)."""
-        self._upsert_many("xs_product", XsProduct, rows)
+    def upsert_indexed_customers(self, rows: list[dict[str, Any]]) -> None:
+        self._upsert_many("xs_customer", rows)
 
-    def upsert_indexed_customers(self, rows: Iterable[XsCustomer | dict[str, Any]]) -> None:
-        self._upsert_many("xs_customer", XsCustomer, rows)
-
-    def _upsert_many(self, table: str, model: type[SQLModel], rows: Iterable[Any]) -> None:
-        names = [c.name for c in model.__table__.columns]
-        values = [row if isinstance(row, dict) else {n: getattr(row, n) for n in names} for row in rows]
-        if values:
+    def _upsert_many(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
             with self.db.begin() as conn:
-                conn.execute(self._upserts[table], values)
+                conn.execute(self._upserts[table], rows)
 
     def index_version(self, name: str) -> int:
         with self.session() as s:
@@ -239,8 +230,7 @@ class Store(Journal):
 
     def set_index_version(self, name: str, version: int) -> None:
         with self.db.begin() as conn:
-            self._upsert(conn, IndexCursor, [IndexCursor(name=name, version=version)],
-                         only_if_greater="version")
+            _upsert(conn, IndexCursor, {"name": name, "version": version}, only_if_greater="version")
 
     # ---- the sync cursor ----------------------------------------------------------------
     def cursor(self, name: str = ORDERS_CURSOR) -> datetime | None:
@@ -254,36 +244,25 @@ class Store(Journal):
         now = self.clock.now()
         with self.db.begin() as conn:
             if name == ORDERS_CURSOR:
-                self._upsert(conn, SyncCursor, [SyncCursor(name=ORDERS_START_CURSOR, value=value, updated_at=now)],
-                             keep_existing=True)
-            self._upsert(conn, SyncCursor, [SyncCursor(name=name, value=value, updated_at=now)],
-                         only_if_greater="value")
+                _upsert(conn, SyncCursor, {"name": ORDERS_START_CURSOR, "value": value, "updated_at": now},
+                        keep_existing=True)
+            _upsert(conn, SyncCursor, {"name": name, "value": value, "updated_at": now}, only_if_greater="value")
 
-    # ---- upserts --------------------------------------------------------------------------
-    def _upsert(self, conn: Connection, model: type[SQLModel], rows: list[SQLModel], *,
-                only_if_greater: str | None = None, keep_existing: bool = False) -> None:
-        """INSERT … ON CONFLICT (primary key) DO UPDATE: one atomic statement on both databases.
 
-        only_if_greater: update only when that column grows (cursors never move back).
-        keep_existing: insert if absent, never update."""
-        if not rows:
-            return
-        table = model.__table__
-        names = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
-        stmt = _upsert_statement(conn.dialect.name, table, tuple(names), only_if_greater, keep_existing)
-        conn.execute(stmt, [{n: getattr(r, n) for n in names} for r in rows])
+def _upsert(conn: Connection, model: type[SQLModel], row: dict[str, Any], **shape: Any) -> None:
+    conn.execute(_upsert_statement(conn.dialect.name, model.__table__, tuple(row), **shape), row)
 
 
 @functools.lru_cache(maxsize=64)
-def _upsert_statement(dialect: str, table, names: tuple[str, ...], only_if_greater: str | None,
-                      keep_existing: bool):
-    """Built once per table and shape, then executed with parameters: SQLAlchemy caches the
-    compiled form, which matters on the order path (compiling an upsert costs more than running it)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table)
+def _upsert_statement(dialect: str, table, names: tuple[str, ...], only_if_greater: str | None = None,
+                      keep_existing: bool = False):
+    """INSERT … ON CONFLICT (primary key) DO UPDATE: one atomic statement on both databases.
+
+    only_if_greater: update only when that column grows (cursors never move back).
+    keep_existing: insert if absent, never update.
+    Built once per table and shape, then executed with parameters: SQLAlchemy caches the compiled
+    form, which matters on the order path (compiling an upsert costs more than running it)."""
+    stmt = dialect_insert(dialect)(table)
     keys = [c.name for c in table.primary_key.columns]
     if keep_existing:
         return stmt.on_conflict_do_nothing(index_elements=keys)
@@ -295,12 +274,6 @@ def _upsert_statement(dialect: str, table, names: tuple[str, ...], only_if_great
 
 def _binding_values(binding: OrderBinding) -> dict[str, Any]:
     return {n: getattr(binding, n) for n in _BINDING_COLUMNS}
-
-
-def _released(lease: LeaseHandle | None) -> None:
-    """The lease counts as released only once the transaction that deleted it committed."""
-    if lease is not None:
-        lease.released = True
 
 
 class _Lru(OrderedDict):

@@ -1,4 +1,4 @@
-"""Binders: BigCommerce line or customer → X-Series product or customer id.
+"""CustomerBinder: a BigCommerce e-mail → its X-Series customer id (products: product_binder.py).
 
 Each resolves in one fixed order — binding, else the local index, else create — and creation is
 single-flight per SKU and per e-mail across tasks and processes (a lease, then a second look before
@@ -8,64 +8,10 @@ creating). A create whose answer was lost is looked up by SKU / e-mail, never re
 from __future__ import annotations
 
 from connector.clients.xseries import XSeriesClient
-from connector.clients.xseries_models import CustomerCreate, ProductCreate
+from connector.clients.xseries_models import CustomerCreate
 from connector.errors import TransientApiError, UnknownWriteOutcome
-from connector.mapping.sale_plan import PlannedCustomer, PlannedLine
+from connector.mapping.sale_plan import PlannedCustomer
 from connector.store.repository import Store
-
-
-class ProductBinder:
-    def __init__(self, store: Store, xs: XSeriesClient, outlet_id: str) -> None:
-        self.store = store
-        self.xs = xs
-        self.outlet_id = outlet_id
-
-    async def resolve(self, line: PlannedLine, bc_order_id: int) -> str:
-        # Bound, or already in X-Series: no lease needed (any process binds the same product: the
-        # index answers the oldest live one). Only a create must be single-flight, so the lease
-        # is taken for it alone, and the two looks are repeated under it.
-        found = await self._existing(line)
-        if found is not None:
-            return found
-        async with self.store.leases.hold("product:" + line.product_key) as lease:
-            found = await self._existing(line)
-            if found is not None:
-                return found
-            product_id = await self._create(line)
-            self.store.bind_product(line.product_key, product_id, line.sku, created=True, name=line.name,
-                                    lease=lease, audit=dict(
-                platform="xseries", action="create_product", bc_order_id=bc_order_id, target_id=product_id,
-                reason=f"{line.kind} line {line.sku!r} has no X-Series product", after=line.sku,
-                detail={"name": line.name, "sku": line.sku, "track_inventory": line.track_inventory},
-            ))
-            return product_id
-
-    async def _existing(self, line: PlannedLine) -> str | None:
-        """The bound product, else the indexed one (bound now), else None."""
-        bound = self.store.product_id(line.product_key)
-        if bound is not None:
-            return bound
-        indexed = self.store.indexed_product_id(line.sku)
-        if indexed is not None:
-            self.store.bind_product(line.product_key, indexed, line.sku, created=False)
-        return indexed
-
-    async def _create(self, line: PlannedLine) -> str:
-        body = ProductCreate(
-            name=line.name,
-            sku=line.sku,
-            source_id=f"bc-{line.kind}-{line.sku}",
-            is_active=True,
-            price_excluding_tax=line.unit_price if line.kind == "product" or line.kind == "custom" else 0,
-            # Shipping, handling and wrapping are services: never stock-tracked.
-            track_inventory=line.track_inventory,
-        )
-        async def find() -> list[str]:
-            key = line.sku.strip().casefold()
-            return [p.id for p in await self.xs.find_products_by_sku(line.sku) if (p.sku or "").strip().casefold() == key]
-
-        return await _create_or_find(lambda: self.xs.create_product(body), find,
-                                     f"product {line.sku!r}", "/api/2.0/products")
 
 
 class CustomerBinder:
@@ -123,10 +69,10 @@ class CustomerBinder:
         async def find() -> list[str]:
             return [c.id for c in await self.xs.search_customers_by_email(customer.email or "")]
 
-        return await _create_or_find(create, find, f"customer {customer.email!r}", "/api/2.0/customers")
+        return await create_or_find(create, find, f"customer {customer.email!r}", "/api/2.0/customers")
 
 
-async def _create_or_find(create, find, what: str, path: str) -> str:
+async def create_or_find(create, find, what: str, path: str) -> str:
     """Create once; when the answer is lost, look the object up instead of creating it again. Not
     there (yet) is a transient failure: the next attempt looks again before any new create."""
     try:

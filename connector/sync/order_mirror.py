@@ -15,13 +15,15 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import RegisterSale, Sale, WrittenSale
-from connector.errors import ApiError, TransientApiError, UnknownWriteOutcome
+from connector.errors import ApiError, MappingError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import PosRefs, register_sale
 from connector.mapping.sale_plan import (
+    SalePlan,
     build_sale_plan,
     invoice_number,
     order_content_hash,
@@ -31,7 +33,8 @@ from connector.mapping.special_lines import SpecialLines
 from connector.mapping.status_table import PosState, StatusTable
 from connector.store.repository import Store
 from connector.store.tables import OrderBinding
-from connector.sync.binders import CustomerBinder, ProductBinder
+from connector.sync.binders import CustomerBinder
+from connector.sync.product_binder import ProductBinder
 
 log = logging.getLogger("connector.sync")
 
@@ -79,12 +82,13 @@ class MirrorDeps:
     statuses: StatusTable
     payments: PaymentTable
     specials: SpecialLines
+    bc: BigCommerceClient | None = None  # the catalogue, for variant families
 
 
 class OrderMirror:
     def __init__(self, deps: MirrorDeps) -> None:
         self.d = deps
-        self.products = ProductBinder(deps.store, deps.xs, deps.refs.outlet_id)
+        self.products = ProductBinder(deps.store, deps.xs, deps.bc, deps.refs)
         self.customers = CustomerBinder(deps.store, deps.xs)
         self.step = "start"
         self.lease = None  # the order's lease while held; the settling write releases it
@@ -131,11 +135,10 @@ class OrderMirror:
                       binding: OrderBinding | None, why: str | None = None) -> Outcome:
         store, refs = self.d.store, self.d.refs
         self.step = "map"
-        plan = build_sale_plan(order, self.d.statuses, self.d.specials, binding.generation if binding else 1,
-                               content_hash)
-        payment_type_id = None
+        plan = plan_sale(order, self.d, binding.generation if binding else 1, content_hash)
+        payment_type_ids: list[str] = []
         if target is PosState.CLOSED and not plan.unpaid:
-            payment_type_id = refs.payment_type_ids[self.d.payments.target_for(order.payment_method, order.id)]
+            payment_type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
         self.step = "customer"
         customer_id = await self.customers.resolve(plan.customer, order.id)
         self.step = "products"
@@ -143,7 +146,7 @@ class OrderMirror:
         for line in plan.lines:
             if line.product_key not in product_ids:
                 product_ids[line.product_key] = await self.products.resolve(line, order.id)
-        body = register_sale(plan, target, refs, product_ids, customer_id, payment_type_id)
+        body = register_sale(plan, target, refs, product_ids, customer_id, payment_type_ids)
 
         self.step = "write"
         now = store.clock.now()
@@ -183,7 +186,9 @@ class OrderMirror:
             reason=why or f"BigCommerce status {order.status_id} ({order.status}) → {target.value}",
             before=None, after=body.status,
             detail={"invoice_number": plan.invoice_number, "total": str(plan.total_inc_tax),
-                    "lines": len(plan.lines), "unpaid": plan.unpaid},
+                    "lines": len(plan.lines), "unpaid": plan.unpaid, "tenders": [p.tender for p in plan.payments],
+                    # Lines whose rate X-Series has no tax for, on the default tax (issue 15, point 3).
+                    "default_tax_lines": [line.sku for line in plan.lines if line.tax_source == "default"]},
         ))
         # One INFO line per order written (issue 14): what an operator greps the daemon's log for.
         log.info("order %s: sale %s created %s", order.id, plan.invoice_number, body.status,
@@ -282,6 +287,17 @@ class OrderMirror:
             platform="connector", action="record", bc_order_id=order.id, target_id=binding.sale_id,
             reason=why, before=before_status, after=order.status_id,
         ))
+
+
+def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash: str | None = None) -> SalePlan:
+    """The order's SalePlan against this retailer; MappingError (parked) when the order is in a
+    currency the register does not keep: it is never posted as if it were the same money."""
+    plan = build_sale_plan(order, deps.statuses, deps.specials, deps.refs.tax_book, generation, content_hash)
+    currency = deps.refs.currency
+    if plan.currency and currency and plan.currency.upper() != currency.upper():
+        raise MappingError(f"the order is in {plan.currency} but X-Series keeps {currency}; mirror it by hand"
+                           " or convert it in BigCommerce", order_id=order.id)
+    return plan
 
 
 def _up_to_date(binding: OrderBinding | None, content_hash: str) -> bool:

@@ -1,13 +1,19 @@
-"""Resolve the config's outlet, register and user names, the payment table's targets and the taxes
-to X-Series ids, once at start-up. A name the store does not have is a ConfigError listing what it has."""
+"""Resolve the config's outlet, register and user names, the payment table's targets, the taxes and
+the retailer's currency and discount product to X-Series ids, once at start-up. A name the store
+does not have is a ConfigError listing what it has."""
 
 from __future__ import annotations
+
+import logging
 
 from connector.clients.xseries import XSeriesClient
 from connector.config import XSeriesSettings
 from connector.errors import ConfigError
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import PosRefs
+from connector.mapping.tax_table import PosTax, TaxBook, TaxTable
+
+log = logging.getLogger("connector.sync")
 
 
 def _pick(kind: str, wanted: str, items: list, names) -> object:
@@ -19,7 +25,8 @@ def _pick(kind: str, wanted: str, items: list, names) -> object:
     raise ConfigError(f"xseries.{kind}: X-Series has no {kind} {wanted!r}; it has: {available or 'none'}")
 
 
-async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payments: PaymentTable) -> PosRefs:
+async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payments: PaymentTable,
+                           tax_table: TaxTable | None = None) -> PosRefs:
     outlets = [o for o in await xs.outlets() if o.deleted_at is None]
     outlet = _pick("outlet", settings.outlet, outlets, lambda o: [o.name])
     registers = [r for r in await xs.registers() if r.deleted_at is None and r.outlet_id == outlet.id]
@@ -34,14 +41,24 @@ async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payment
         user = admins[0]
     types = {t.name: t.id for t in await xs.payment_types() if t.deleted_at is None and t.name}
     payment_type_ids = payments.resolve(types)
+    for tender in payments.fallbacks:
+        # Issue 15: a tender without its own type is recorded under the default, which hides it.
+        log.warning("%s names no payment type for %s: it is recorded under the default (%s)",
+                    payments.source, tender, payments.default or "none: such orders will fail")
     taxes = [t for t in await xs.taxes() if t.deleted_at is None]
     default_tax = next((t for t in taxes if t.is_default), None) or next((t for t in taxes if t.rate), None)
-    no_tax = next((t for t in taxes if (t.name or "").casefold() == "no tax"), None) or next(
+    no_tax = next((t for t in taxes if (t.name or "").casefold() == "no tax" and not t.rate), None) or next(
         (t for t in taxes if not t.rate), None
     )
     if default_tax is None or no_tax is None:
         raise ConfigError("X-Series needs a default tax and a zero-rate tax (\"No Tax\") for sale lines")
+    book = [PosTax(t.id, t.display_name or t.name or t.id, t.rate) for t in taxes if t.rate]
+    by_class = tax_table.resolve([PosTax(t.id, t.name or "", t.rate) for t in taxes]) if tax_table else {}
+    retailer = await xs.retailer()
     return PosRefs(
         outlet_id=outlet.id, register_id=register.id, user_id=user.id,
         default_tax_id=default_tax.id, no_tax_id=no_tax.id, payment_type_ids=payment_type_ids,
+        taxes=TaxBook(tuple(book), default_id=default_tax.id, zero_id=no_tax.id, by_class=by_class),
+        discount_product_id=retailer.discount_product_id,
+        currency=(retailer.currency.code or "").upper() or None if retailer.currency else None,
     )

@@ -160,7 +160,7 @@ async def test_list_query_params_are_exact(client):
         "max_date_modified": "2026-03-01T13:00:00+00:00",
         "sort": "date_modified:asc",
         "limit": "250",
-        "include": "consignments.line_items",
+        "include": "consignments.line_items,fees",
         "consignment_structure": "object",
         "page": "1",
     }
@@ -186,7 +186,7 @@ async def test_get_order_asks_for_embedded_lines(client):
     got = await client.get_order(218)
     assert got.id == 218 and [l.id for l in got.lines] == [65]
     params = route.calls[0].request.url.params
-    assert params["include"] == "consignments.line_items"
+    assert params["include"] == "consignments.line_items,fees"
     assert params["consignment_structure"] == "object"
 
 

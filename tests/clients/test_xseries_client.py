@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import httpx
-import pydantic
 import pytest
 import respx
 
@@ -15,7 +14,6 @@ from connector.clients.transport import RetryPolicy
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import (
     CustomerCreate,
-    ProductCreate,
     ProductPage,
     RegisterSale,
     RegisterSalePayment,
@@ -189,31 +187,6 @@ async def test_retailer_and_taxes(client, api) -> None:
 
 
 # -- products -------------------------------------------------------------------------------
-
-
-async def test_create_product_returns_the_id_from_the_data_array(client, api) -> None:
-    route = api.post("/api/2.0/products").mock(
-        return_value=httpx.Response(200, json={"data": ["0717b8d6-a4eb-858b-351d-16274fdf186c"]})
-    )
-    body = ProductCreate(name="Shipping", sku="bc-shipping", handle="shipping", source_id="bc-shipping",
-                         price_excluding_tax=Decimal("0"), supply_price=Decimal("0.10"),
-                         track_inventory=False)
-    assert await client.create_product(body) == "0717b8d6-a4eb-858b-351d-16274fdf186c"
-    sent = json.loads(route.calls.last.request.content)
-    assert sent == {"name": "Shipping", "sku": "bc-shipping", "handle": "shipping",
-                    "source_id": "bc-shipping", "is_active": True, "price_excluding_tax": 0,
-                    "supply_price": 0.1, "track_inventory": False}
-
-
-async def test_product_create_refuses_both_prices() -> None:
-    with pytest.raises(pydantic.ValidationError):
-        ProductCreate(name="x", price_excluding_tax=Decimal(1), price_including_tax=Decimal("1.15"))
-
-
-async def test_product_create_answer_without_id_is_an_unknown_outcome(client, api) -> None:
-    api.post("/api/2.0/products").mock(return_value=httpx.Response(200, json={"data": []}))
-    with pytest.raises(UnknownWriteOutcome):
-        await client.create_product(ProductCreate(name="x", sku="x"))
 
 
 async def test_sku_search_lowercases_the_sku(client, api) -> None:

@@ -44,7 +44,7 @@ def a_sale() -> RegisterSale:
 @pytest.mark.parametrize("body", [
     a_sale(),
     CustomerCreate(first_name="Zoë", last_name="Ørsted", email="zoe@example.com", physical_city="Ålesund"),
-    ProductCreate(name="Tee — M", sku="TEE-M", price_excluding_tax=Decimal("12.50"), track_inventory=True),
+    ProductCreate(name="Tee — M", sku="TEE-M", price_excluding_tax=Decimal("12.50")),
 ], ids=["sale", "customer", "product"])
 def test_to_json_is_to_body_encoded(body) -> None:
     encoded = body.to_json()
@@ -100,3 +100,24 @@ def test_money_at_the_edges_of_exact_integers(value: str) -> None:
 def test_sale_dates_go_out_as_strftime_wrote_them(moment: datetime, offset_minutes: int) -> None:
     aware = moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
     assert _sale_date_out(aware) == aware.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1e9"), max_value=Decimal("1e9"),
+                   places=5))
+def test_five_decimal_amounts_go_out_digit_for_digit(value: Decimal) -> None:
+    # Tax-inclusive units are sent at five places (4.30435 + 0.64565): a float that lost a digit
+    # would move a cent between units.
+    line = RegisterSaleProduct(product_id="p", quantity=Decimal(1), price=value, tax=value, tax_id="t",
+                               discount=value, cost=value)
+    sent = json.loads(line.to_json(), parse_float=Decimal, parse_int=Decimal)
+    assert [sent[key] for key in ("price", "tax", "discount", "cost")] == [value] * 4
+
+
+def test_the_documented_five_decimal_split_is_sent_exactly() -> None:
+    line = RegisterSaleProduct(product_id="p", quantity=Decimal(3), price=Decimal("4.30435"),
+                               tax=Decimal("0.64565"), tax_id="t", discount=Decimal("0.86957"),
+                               cost=Decimal("2.10000"))
+    encoded = line.to_json()
+    for text in (b'"price":4.30435', b'"tax":0.64565', b'"discount":0.86957', b'"cost":2.1'):
+        assert text in encoded

@@ -46,7 +46,8 @@ async def sim_and_client(clock: FakeClock):
 async def test_reference_data(sim_and_client) -> None:
     sim, client = sim_and_client
     retailer = await client.retailer()
-    assert retailer.tax_exclusive is True and retailer.currency_code == "NZD"
+    assert retailer.tax_exclusive is True and retailer.currency_code == "USD"
+    assert retailer.discount_product_id == sim.discount_product_id
     assert [o.id for o in await client.outlets()] == [sim.main_outlet_id]
     [register] = await client.registers()
     assert (register.id, register.outlet_id, register.invoice_prefix) == (
@@ -60,13 +61,13 @@ async def test_reference_data(sim_and_client) -> None:
 
 async def test_create_product_then_find_it_by_sku(sim_and_client) -> None:
     sim, client = sim_and_client
-    plain = await client.create_product(ProductCreate(
+    [plain] = await client.create_product(ProductCreate(
         name="Widget", sku="WID123", price_excluding_tax=Decimal("19.99"),
         inventory=[{"outlet_id": sim.main_outlet_id, "current_amount": Decimal(5)}]))
-    hyphen = await client.create_product(ProductCreate(name="Room", sku="NGH-ROOM",
-                                                       price_excluding_tax=Decimal("100")))
-    shipping = await client.create_product(ProductCreate(name="Shipping", sku="bc-shipping",
-                                                         price_excluding_tax=Decimal(0), track_inventory=False))
+    [hyphen] = await client.create_product(ProductCreate(name="Room", sku="NGH-ROOM",
+                                                         price_excluding_tax=Decimal("100")))
+    shipping = await client.create_untracked_product(name="Shipping", sku="bc-shipping", handle="bc-shipping",
+                                                     source_id="bc-shipping")
     assert [p.id for p in await client.find_products_by_sku("WID123")] == [plain]
     # The simulator reproduces the live hyphen quirk; the fallback still finds the product.
     assert [p.id for p in await client.find_products_by_sku("NGH-ROOM")] == [hyphen]

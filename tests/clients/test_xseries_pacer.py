@@ -198,7 +198,7 @@ async def test_a_later_429_never_shortens_the_block(clock: FakeClock) -> None:
 
 
 async def test_requests_that_never_got_an_answer_stop_counting(clock: FakeClock) -> None:
-    pacer = make_pacer(clock, stale_after_seconds=60)
+    pacer = make_pacer(clock, in_flight_expiry=60)
     await send(pacer, answer(300, 40))
     for _ in range(10):  # ten requests lost (timeouts): no after_response for them
         await pacer.before_request()

@@ -160,6 +160,29 @@ async def bc_contract_store():
     sim.add_order(customer=None, lines=[{"product_id": 112, "variant_id": 9, "sku": "mug-blk-2",
                                          "name": "Mug", "unit_price": Decimal("9.95"), "quantity": 1}],
                   status_id=2)
+    # 102: what issue 15 reads (fees, coupon, tenders, mixed rates, a product discount, a variant, costs)
+    sim.add_order(
+        customer={"id": 4, "first_name": "Sam", "last_name": "Roe", "email": "sam@example.com"},
+        lines=[
+            {"product_id": 112, "variant_id": 2, "sku": "TEE-001-M", "name": "Tee", "unit_price": Decimal("19.99"),
+             "quantity": 2, "unit_discount": Decimal("2"), "cost_price": Decimal("8.10"),
+             "product_options": [{"display_name": "Size", "display_value": "M"}]},
+            {"product_id": 113, "variant_id": 3, "sku": "BOOK-1", "name": "Book", "unit_price": Decimal("12.50"),
+             "quantity": 1, "tax_rate": Decimal("0.05")},
+        ],
+        tax_rate=Decimal("0.20"), discount=Decimal("3"), coupons=[{"code": "SAVE2", "amount": Decimal("2")}],
+        fees=[{"name": "Package Protection", "amount": Decimal("2.50")}], gift_certificate_amount=Decimal("10"),
+        store_credit_amount=Decimal("5"), shipping_method="Royal Mail 24", customer_message="Ring twice",
+        default_currency_code="GBP",
+    )
+    # 103: collected in store; 104: downloads and a gift certificate only
+    sim.add_order(customer=None, status_id=8, pickup=True, lines=[
+        {"product_id": 112, "variant_id": 9, "sku": "mug-blk-2", "name": "Mug", "unit_price": Decimal("9.95"), "quantity": 1}])
+    sim.add_order(customer=None, lines=[
+        {"product_id": 114, "variant_id": 10, "sku": "EBOOK", "name": "E-book", "unit_price": Decimal("5"),
+         "quantity": 1, "type": "digital"},
+        {"product_id": 0, "sku": "", "name": "Gift Certificate", "unit_price": Decimal("25"), "quantity": 1,
+         "type": "giftcertificate"}])
     sim.set_metafield(100, "realid", "verification_status", "in_progress")
     sim.set_metafield(100, "realid", "check_id", "chk_123")
     sim.set_metafield(101, "realid", "verification_status", "verified")
@@ -175,6 +198,7 @@ async def bc_contract_store():
 
 INCLUDE_LINES = {"include": "consignments.line_items", "consignment_structure": "object"}
 INCLUDE_LINKS = {"include": "consignments", "consignment_structure": "object"}
+INCLUDE_ALL = {"include": "consignments.line_items,fees", "consignment_structure": "object"}  # the client's
 
 
 @pytest.mark.parametrize("path, params, modes", [
@@ -185,6 +209,18 @@ INCLUDE_LINKS = {"include": "consignments", "consignment_structure": "object"}
     ("/orders/100", {}, ("loose", "link")),
     ("/orders/100", INCLUDE_LINES, ("loose", "embedded_lines")),
     ("/orders/101", INCLUDE_LINKS, ("loose", "embedded_links")),
+    ("/orders", INCLUDE_ALL, ("loose", "embedded_lines")),
+    ("/orders/102", INCLUDE_ALL, ("loose", "embedded_lines")),
+    ("/orders/102", {}, ("loose", "link")),
+    ("/orders/103", INCLUDE_ALL, ("loose", "embedded_lines")),
+    ("/orders/104", INCLUDE_ALL, ("loose", "embedded_lines")),
+    ("/orders/104", INCLUDE_LINKS, ("loose", "embedded_links")),
+    ("/orders/102/fees", {}, ("loose",)),
+    ("/orders/100/fees", {}, ("loose",)),
+    ("/orders/102/coupons", {}, ("loose",)),
+    ("/orders/102/products", {}, ("loose",)),
+    ("/orders/103/consignments", {"include": "consignments.line_items"}, ("loose", "embedded_lines")),
+    ("/orders/104/consignments", {}, ("embedded_links",)),
     ("/orders/100/products", {}, ("loose",)),
     ("/orders/100/shipping_addresses", {}, ("loose",)),
     ("/orders/100/consignments", {"include": "consignments.line_items"}, ("loose", "embedded_lines")),
@@ -243,6 +279,11 @@ async def test_the_contract_check_has_teeth(bc_contract_store):
     links = await client.get(f"{V2}/orders/100", params=INCLUDE_LINKS)
     with pytest.raises(Exception):  # links where full line items were promised
         check(o2("embedded_lines"), "GET", f"{V2}/orders/100", links, INCLUDE_LINKS)
+    with_fees = (await client.get(f"{V2}/orders/102", params=INCLUDE_ALL)).json()
+    with_fees["fees"][0]["tax_class_id"] = "none"  # orderFees_Resp: an integer or null
+    with pytest.raises(Exception):
+        check(o2("embedded_lines"), "GET", f"{V2}/orders/102",
+              httpx.Response(200, content=json.dumps(with_fees).encode()), INCLUDE_ALL)
 
 
 # ------------------------------------------------------------------ V3
@@ -268,6 +309,8 @@ async def test_v3_metafields_match_orders_v3(bc_contract_store, path, params):
     ("products_catalog.v3.yml", "/catalog/products", {"sku": "Ab12-XL"}),
     ("products_catalog.v3.yml", "/catalog/products", {"sku:in": "Ab12-XL,TEE-001", "include": "variants"}),
     ("product-variants_catalog.v3.yml", "/catalog/variants", {"sku": "TEE-001-XL"}),
+    ("product-variants_catalog.v3.yml", "/catalog/products/112/variants", {}),
+    ("products_catalog.v3.yml", "/catalog/products/112", {"include": "variants"}),
 ])
 async def test_v3_catalog_matches_its_spec(bc_contract_store, spec_name, path, params):
     api = v3_spec(spec_name)
@@ -277,3 +320,19 @@ async def test_v3_catalog_matches_its_spec(bc_contract_store, spec_name, path, p
     response = await client.get(V3 + path, params=params)
     assert response.status_code == 200 and response.json()["data"]
     check(api, "GET", V3 + path, response, params)
+
+
+async def test_fees_answer_holds_fee_objects_of_the_spec(bc_contract_store):
+    """/orders/{id}/fees answers {"fees": [...]} as the spec's example does; its schema (one fee
+    object, nothing required) would accept any object, so each fee is checked on its own."""
+    from openapi_schema_validator import OAS30Validator
+
+    _, client = bc_contract_store
+    fee_schema = _load("orders.v2.oas2.yml")["components"]["schemas"]["orderFees_Resp"]
+    strict = {**fee_schema, "additionalProperties": False}
+    fees = (await client.get(f"{V2}/orders/102/fees")).json()["fees"]
+    assert fees
+    for fee in fees:
+        OAS30Validator(strict).validate(fee)
+    with pytest.raises(Exception):
+        OAS30Validator(strict).validate({**fees[0], "cost_inc_tax": None})

@@ -183,3 +183,21 @@ async def test_v3_requests_match_their_specs(client):
         assert route.call_count >= 1
         for call in route.calls:
             validate(name, call.request)
+
+
+@respx.mock
+async def test_fee_and_catalog_product_requests_match_their_specs(client):
+    with_fee_link = order(6)
+    with_fee_link["fees"] = {"url": f"{BASE}/v2/orders/6/fees", "resource": "/orders/6/fees"}
+    respx.get(f"{BASE}/v2/orders/6").mock(return_value=httpx.Response(200, json=with_fee_link))
+    fees = respx.get(f"{BASE}/v2/orders/6/fees").mock(return_value=httpx.Response(200, json={"fees": []}))
+    product = respx.get(f"{BASE}/v3/catalog/products/192").mock(return_value=httpx.Response(
+        200, json={"data": {"id": 192, "name": "Mitten", "price": 10}, "meta": {}}))
+    variants = respx.get(f"{BASE}/v3/catalog/products/192/variants").mock(return_value=v3([]))
+    await client.get_order(6)
+    await client.catalog_product(192)
+    await client.catalog_product_variants(192)
+    for route, name in ((fees, "orders.v2.oas2.yml"), (product, "products_catalog.v3.yml"),
+                        (variants, "product-variants_catalog.v3.yml")):
+        assert route.call_count == 1
+        validate(name, route.calls[0].request)

@@ -55,12 +55,13 @@ def xs_openapi():
 
 @pytest.fixture
 def xs_sim() -> XSeriesSimulator:
-    """A store with products (tracked, untracked, a variant), customers and sales in several
-    states, so the validated answers carry every shape the simulator produces."""
+    """A store with products (tracked, untracked, a variant family, the Discount product),
+    customers and sales in several states, so the validated answers carry every shape the
+    simulator produces."""
     sim = XSeriesSimulator(clock=FakeClock())
     mug = sim.add_product(sku="MUG", name="Mug", price_excluding_tax=Decimal("10"), inventory=20)
-    tee = sim.add_product(sku="TEE", name="Tee", price_excluding_tax=Decimal("20"), inventory=5)
-    sim.add_product(sku="TEE-L", name="Tee / L", variant_parent_id=tee, inventory=2)
+    tee_l = sim.add_family(name="Tee", variants=[("TEE-L", {"Size": "L"}, Decimal("20"), 2)])["TEE-L"]
+    tee = sim.products[tee_l]["variant_parent_id"]
     ship = sim.add_product(sku="bc-shipping", name="Shipping", track_inventory=False)
     ann = sim.add_customer(first_name="Ann", last_name="Lee", email="ann@example.com")
     sim.add_customer(first_name="Guest", last_name="Only", email=None)
@@ -74,12 +75,17 @@ def _sale(sim: XSeriesSimulator, status: str, customer_id: str | None, source_id
     body: dict[str, Any] = {
         "register_id": sim.main_register_id, "user_id": sim.user_id, "status": status,
         "sale_date": "2026-01-01 10:00:00", "note": "BigCommerce order",
+        "register_sale_attributes": ["delivery"],
         "register_sale_products": [
-            {"product_id": ids["mug"], "quantity": 2, "price": 10, "tax": 1.5, "tax_id": sim.default_tax_id},
+            {"product_id": ids["mug"], "quantity": 2, "price": 10, "tax": 1.5, "tax_id": sim.default_tax_id,
+             "discount": 2.5, "cost": 4.25, "price_set": 1},
             {"product_id": ids["ship"], "quantity": 1, "price": 5, "tax": 0, "tax_id": sim.no_tax_id},
+            # A sale-level discount: the retailer's Discount product, quantity -1.
+            {"product_id": sim.discount_product_id, "quantity": -1, "price": 2, "tax": 0.3,
+             "tax_id": sim.default_tax_id},
         ],
         "register_sale_payments": [
-            {"retailer_payment_type_id": sim.payment_type_ids["Credit Card"], "amount": 28,
+            {"retailer_payment_type_id": sim.payment_type_ids["Credit Card"], "amount": 25.7,
              "payment_date": "2026-01-01T10:00:00Z"},
         ] if paid else [],
     }
@@ -125,7 +131,7 @@ async def test_product_answers_match_the_spec(xs_openapi, xs_sim):
     ids = xs_sim.xs_ids
     listing = _validate(xs_openapi, "GET", "/api/2.0/products",
                         await _get(xs_sim, "/api/2.0/products", {"page_size": 10}), args={"page_size": 10})
-    assert len(listing["data"]) == 4
+    assert len(listing["data"]) == 5  # the Discount product, mug, the Tee family and its L, shipping
     empty = _validate(xs_openapi, "GET", "/api/2.0/products",
                       await _get(xs_sim, "/api/2.0/products", {"after": listing["version"]["max"]}))
     assert empty == {"data": [], "version": {"min": None, "max": None}}

@@ -17,7 +17,6 @@ from connector.clients.bigcommerce import BigCommerceClient
 from connector.clock import FakeClock
 from connector.idv.decision import Outcome
 from connector.idv.ledger import CheckIdRead, SqlCheckIds
-from connector.idv.metafields import ClientMetafields
 from connector.store.tables import IdvOrderCheckId
 from test_idv_metafields import poll, realid
 
@@ -171,8 +170,8 @@ async def test_the_batch_call_with_key_in_matches_the_v3_spec():
     try:
         with respx.mock:
             route = respx.get(f"{contract.BASE}/v3/orders/metafields").mock(return_value=contract.v3([]))
-            reader = ClientMetafields(client)
-            [m async for m in reader.batch(("verification_status", "check_id"), FakeClock().now())]
+            [m async for m in client.iter_order_metafields(namespace="realid", keys=("verification_status", "check_id"),
+                                                           modified_since=FakeClock().now())]
     finally:
         await client.aclose()
     [call] = route.calls

@@ -20,7 +20,7 @@ def realid(world, order_id: int, status: str, check_id: str | None = None) -> No
 async def poll(world):
     world.clock.advance(30)
     world.bc.request_log.clear()
-    return await world.service.poll()
+    return await world.service.poller.poll()
 
 
 async def test_metafield_verdicts_drive_the_status_end_to_end(world):

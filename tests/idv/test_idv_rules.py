@@ -96,7 +96,7 @@ async def test_missing_table_falls_back_to_the_packaged_default(world, tmp_path)
     folder = tmp_path / "empty"
     folder.mkdir()
     service = await world.start(mappings_dir=folder)
-    assert service.rules.target(Stage.FAILED) == 6
+    assert service.rules.targets[Stage.FAILED] == 6
 
 
 def test_repository_table_is_the_packaged_default():

@@ -1,10 +1,12 @@
 import filecmp
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
 from connector.errors import ConfigError, MappingError
 from connector.mapping.payment_table import PaymentTable
+from connector.mapping.sale_plan import PlannedPayment
 from connector.mapping.special_lines import SpecialLine, SpecialLines
 from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.tables import DEFAULTS_DIR, MappingTables
@@ -132,3 +134,58 @@ def test_special_lines_need_distinct_skus(tmp_path):
     path.write_text("shipping: {name: S, sku: x}\nhandling: {name: H, sku: X}\nwrapping: {name: W, sku: w}\n")
     with pytest.raises(ConfigError):
         SpecialLines.load(path)
+
+
+def test_special_lines_include_the_fee_product_even_in_files_written_before_fees(tmp_path):
+    assert SpecialLines.load(MAPPINGS / "special_lines.yaml").products[SpecialLine.FEE].sku == "bc-fee"
+    path = tmp_path / "special_lines.yaml"
+    path.write_text("shipping: {name: S, sku: s}\nhandling: {name: H, sku: h}\nwrapping: {name: W, sku: w}\n")
+    assert SpecialLines.load(path).products[SpecialLine.FEE].name == "Fee"
+
+
+# -- tenders ------------------------------------------------------------------------------------
+
+def _payments(tmp_path, body: str) -> PaymentTable:
+    path = tmp_path / "payment_methods.yaml"
+    path.write_text(body)
+    return PaymentTable.load(path)
+
+
+def test_each_tender_maps_to_its_payment_type():
+    table = PaymentTable.load(MAPPINGS / "payment_methods.yaml")
+    payments = [PlannedPayment("gift_certificate", "", D("30")), PlannedPayment("store_credit", "", D("5")),
+                PlannedPayment("method", "PayPal", D("65"))]
+    assert table.targets(payments) == ["Other", "Store Credit", "Other"]
+    assert table.fallbacks == ()
+    assert set(table.resolve({"Cash": "1", "Credit Card": "2", "Other": "3", "Store Credit": "4"}).values()) == {
+        "1", "2", "3", "4"}
+
+
+def test_a_tender_without_a_key_falls_back_to_the_default_and_is_reported(tmp_path):
+    table = _payments(tmp_path, "default: Other\nstore_credit: Store Credit\nmethods:\n  Cash: Cash\n")
+    assert table.fallbacks == ("gift_certificate",)
+    assert table.targets([PlannedPayment("gift_certificate", "", D("1"))]) == ["Other"]
+
+
+def test_a_tender_with_no_key_and_no_default_fails_the_order_readably(tmp_path):
+    table = _payments(tmp_path, "methods:\n  Cash: Cash\n")
+    with pytest.raises(MappingError) as err:
+        table.targets([PlannedPayment("method", "Cash", D("1")), PlannedPayment("store_credit", "", D("1"))], 42)
+    assert "order 42" in str(err.value) and "store credit" in str(err.value) and "store_credit:" in str(err.value)
+
+
+def test_a_tender_target_unknown_to_xseries_names_its_line(tmp_path):
+    table = _payments(tmp_path, "default: Other\ngift_certificate: Gift Card\nmethods: {}\n")
+    with pytest.raises(ConfigError) as err:
+        table.resolve({"Other": "1"})
+    assert "payment_methods.yaml:2" in str(err.value) and "Gift Card" in str(err.value)
+
+
+@pytest.mark.parametrize("body,where,words", [
+    ("default: Other\nvouchers: Other\n", ":2", "unknown key 'vouchers'"),
+    ("default: Other\nstore_credit: ''\n", ":2", "store_credit needs"),
+])
+def test_bad_tender_keys_name_their_line(tmp_path, body, where, words):
+    with pytest.raises(ConfigError) as err:
+        _payments(tmp_path, body)
+    assert f"payment_methods.yaml{where}" in str(err.value) and words in str(err.value)

@@ -17,16 +17,25 @@ START = datetime(2025, 6, 1, 8, 0, tzinfo=timezone.utc)
 
 
 class FakePos:
-    """Stands in for the X-Series simulator: records add_product calls."""
+    """Stands in for the X-Series simulator: records add_product and add_family calls."""
 
     def __init__(self) -> None:
         self.products: dict[str, dict] = {}
+        self.families: list[str] = []
 
-    def add_product(self, *, sku: str, name: str, price_excluding_tax: Decimal, inventory: int) -> str:
+    def add_product(self, *, sku: str, name: str, price_excluding_tax: Decimal, inventory: int,
+                    family: str | None = None, options: dict[str, str] | None = None) -> str:
         assert isinstance(price_excluding_tax, Decimal) and isinstance(inventory, int)
         product_id = f"pos-{len(self.products) + 1}"
-        self.products[product_id] = {"sku": sku, "name": name, "price": price_excluding_tax, "inventory": inventory}
+        self.products[product_id] = {"sku": sku, "name": name, "price": price_excluding_tax, "inventory": inventory,
+                                     "family": family, "options": options}
         return product_id
+
+    def add_family(self, *, name: str, variants: list[tuple[str, dict[str, str], Decimal, int]]) -> dict[str, str]:
+        self.families.append(name)
+        return {sku: self.add_product(sku=sku, name=name, price_excluding_tax=price, inventory=units,
+                                      family=name, options=options)
+                for sku, options, price, units in variants}
 
 
 def seeded(spec: SeedSpec) -> tuple[BigCommerceSimulator, FakePos, object]:
@@ -149,3 +158,32 @@ def test_history_that_would_run_past_the_clock_is_compressed_to_end_by_now():
     assert max(modified) <= now and all(m >= c for m, c in zip(modified, created))
     assert max(modified) > now - timedelta(hours=6)  # the history still reaches close to now
     assert max(Counter(modified).values()) > 1
+
+
+def test_pos_variants_are_families_named_by_their_option():
+    bc, pos, store = seeded(SeedSpec(orders=60, start=START, share_sku_in_pos=0.8))
+    variants = {v["sku"]: v for v in bc.catalog_variants.values()
+                if bc.catalog_products[v["product_id"]]["base_variant_id"] is None}
+    in_pos = [p for p in pos.products.values() if p["sku"] in variants]
+    assert in_pos and all(p["family"] for p in in_pos)
+    assert not [p for p in pos.products.values() if p["sku"] not in variants and p["family"]]
+    assert len(pos.families) == len(set(pos.families))  # one family per catalogue product
+    for p in in_pos:
+        variant = variants[p["sku"]]
+        assert p["family"] == bc.catalog_products[variant["product_id"]]["name"]
+        assert p["options"] == {o["option_display_name"]: o["label"] for o in variant["option_values"]}
+
+
+def test_the_families_are_real_in_the_xseries_simulator():
+    from connector.sandbox.xseries import XSeriesSimulator
+
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    xs = XSeriesSimulator(clock=clock)
+    store = seed_store(BigCommerceSimulator(clock=clock), xs, SeedSpec(orders=40, seed=3, start=START))
+    variants = [xs.products[pid] for pid in store.pos_product_ids.values() if xs.products[pid]["variant_parent_id"]]
+    assert variants
+    for variant in variants:
+        parent = xs.products[variant["variant_parent_id"]]
+        assert parent["has_variants"] and parent["name"] == variant["name"]
+        assert variant["variant_name"] == f"{variant['name']} / {variant['variant_options'][0]['value']}"
+        assert variant["variant_options"][0]["name"] in xs.variant_attribute_ids

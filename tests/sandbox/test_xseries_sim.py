@@ -78,7 +78,7 @@ async def test_missing_write_scope_is_403_and_nothing_created():
         r = await c.post("/api/2.0/products", json={"name": "X"})
         assert r.status_code == 403 and r.json() == {"error": "permission denied"}
         assert (await c.get("/api/2.0/search", params={"type": "customers"})).status_code == 403
-    assert sim.products == {}
+    assert list(sim.products) == [sim.discount_product_id]
 
 
 # --- reference data ------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ async def test_version_paging_after_is_exclusive_and_empty_page_ends():
     sim = make_sim()
     ids = [sim.add_product(sku=f"S{i}", name=f"P{i}") for i in range(5)]
     seen: list[str] = []
-    after = 0
+    after = sim.products[sim.discount_product_id]["version"]  # the store's own product comes first
     pages = 0
     async with client(sim) as c:
         while True:
@@ -148,7 +148,7 @@ async def test_version_paging_after_is_exclusive_and_empty_page_ends():
         # `before` bounds from above (exclusive).
         first_two = (await c.get("/api/2.0/products",
                                  params={"before": sim.products[ids[2]]["version"]})).json()["data"]
-        assert [p["id"] for p in first_two] == [ids[0]]
+        assert [p["id"] for p in first_two] == [sim.discount_product_id, ids[0]]
 
 
 async def test_products_by_exact_sku_and_bad_cursor():
@@ -166,15 +166,12 @@ async def test_products_by_exact_sku_and_bad_cursor():
 async def test_product_create_answers_the_new_id_in_a_list():
     sim = make_sim()
     async with client(sim) as c:
-        r = await c.post("/api/2.0/products", json={
-            "name": "Shipping", "sku": "bc-shipping", "price_excluding_tax": 0,
-            "track_inventory": False,
-        })
+        r = await c.post("/api/2.0/products", json={"name": "Shipping", "sku": "bc-shipping", "price_excluding_tax": 0})
         assert r.status_code == 200
         (new_id,) = r.json()["data"]
         product = (await c.get(f"/api/2.0/products/{new_id}")).json()["data"]
-        assert product["sku"] == "bc-shipping" and product["has_inventory"] is False
-        assert (await c.get(f"/api/2.0/products/{new_id}/inventory")).json()["data"] == []
+        # The 2.0 body cannot say track_inventory: what it creates is stock-tracked.
+        assert product["sku"] == "bc-shipping" and product["has_inventory"] is True
 
         r = await c.post("/api/2.0/products", json={
             "name": "Mug", "sku": "MUG", "price_including_tax": 11.5,
@@ -192,7 +189,7 @@ async def test_product_create_answers_the_new_id_in_a_list():
         assert (await c.post("/api/2.0/products", json={"sku": "nameless"})).status_code == 422
         duplicate = await c.post("/api/2.0/products", json={"name": "Mug 2", "sku": "mug"})
         assert duplicate.status_code == 422
-    assert len(sim.products) == 2
+    assert len(sim.products) == 3  # the two and the store's Discount product
 
 
 async def test_customer_create_is_201_with_the_object():
@@ -411,6 +408,7 @@ async def test_money_is_parsed_exactly():
     pid = sim.add_product(sku="A", name="A", inventory=10)
     body = sale_body(sim, [(pid, 3)])
     body["register_sale_products"][0].update(price=0.1, tax=0.015)
+    body["register_sale_payments"][0]["amount"] = 0.35
     async with client(sim) as c:
         sale = (await post_sale(c, body)).json()["register_sale"]
     stored = sim.sales[sale["id"]]

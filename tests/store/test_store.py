@@ -57,8 +57,6 @@ def test_failure_backoff_and_parking(store, clock):
     assert store.due_failures() == []
     assert store.unpark(5) == 1
     assert [f.bc_order_id for f in store.due_failures()] == [5]
-    store.clear_failure(5)
-    assert store.failures() == []
 
 
 def test_permanent_failure_is_parked_at_once(store):

@@ -14,7 +14,6 @@ from sqlalchemy import event
 from connector.mapping.status_table import PosState
 from connector.mapping.tables import MappingTables
 from connector.store.repository import Store
-from connector.store.tables import XsProduct
 from served_sandbox import ServedSandbox, order_sync
 from sync_world import line
 
@@ -96,7 +95,8 @@ async def test_a_row_written_by_another_process_mid_write_does_not_crash_the_cyc
         interleaved.append(statement)
         if table == "xs_product":
             other.store.upsert_indexed_products([
-                XsProduct(id=pid, sku_key=p["sku"].casefold(), name=p["name"], version=p["version"])
+                {"id": pid, "sku_key": p["sku"].casefold(), "name": p["name"], "version": p["version"],
+                 "deleted": False}
                 for pid, p in world.xs.products.items()
             ])
         elif table == "index_cursor":
@@ -120,7 +120,7 @@ async def test_a_row_written_by_another_process_mid_write_does_not_crash_the_cyc
     assert interleaved, "the interleaving did not happen"
     assert report.completed and not report.failed
     assert len(world.sales(order_id)) == 1
-    assert ours.store.find_indexed_product("MUG-01") is not None
+    assert ours.store.indexed_product_id("MUG-01") is not None
 
 
 def _open_store_and_write(database_url: str, barrier, answers) -> None:

@@ -41,7 +41,8 @@ async def test_one_order_in_each_status(world, status_id):
     assert binding.pos_state == "closed"
     assert moved == {"TEE-M": 2, "MUG-01": 1}
     if status_id in UNPAID:
-        assert sale["status"] == "ONACCOUNT" and sale["attributes"] == ["onaccount"]
+        # Shipped orders also carry the fulfilment attribute (issue 15, point 8).
+        assert sale["status"] == "ONACCOUNT" and sale["attributes"] == ["onaccount", "delivery"]
         assert sale["payments"] == []
         assert sale["customer_id"] is not None
     else:

@@ -1,0 +1,69 @@
+"""The demo's three orders that show a sale as the accountant reads it (issue 15): one paid by a gift
+certificate, store credit and a card; one for a size of a shirt the POS does not have yet (it
+becomes a variant of a new family); one with a fee. Each is printed line by line as X-Series keeps it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+from connector.sandbox.bigcommerce import BigCommerceSimulator
+from connector.sandbox.xseries import XSeriesSimulator
+
+SHOPPER = {"id": 0, "first_name": "Ana", "last_name": "Lima", "email": "ana.lima@example.com",
+           "street_1": "5 Harbour Road", "city": "Austin", "state": "Texas", "zip": "78702",
+           "country": "United States", "country_iso2": "US"}
+
+
+def add_showcase_orders(bc: BigCommerceSimulator) -> dict[str, int]:
+    """Place the three orders; returns {what it shows: order id}."""
+    shirt = bc.add_catalog_product(sku="OXF", name="Oxford Shirt", price=Decimal("45.00"), cost_price=Decimal("18.00"),
+                                   variants=[{"sku": f"OXF-{size}", "price": None,
+                                              "option_values": [{"label": size, "option_display_name": "Size"}]}
+                                             for size in ("S", "M", "L")])
+    large = shirt["variants"][2]
+
+    def item(sku: str, name: str, price: str, quantity: int = 1, **more: Any) -> dict[str, Any]:
+        return {"product_id": more.pop("product_id", 0), "variant_id": more.pop("variant_id", 0), "sku": sku,
+                "name": name, "unit_price": Decimal(price), "quantity": quantity, **more}
+
+    orders = {
+        "split tender": bc.add_order(
+            customer=SHOPPER, lines=[item("GIFT-BOX", "Gift Box", "80.00", product_id=9001, cost_price=Decimal("30.00"))],
+            shipping_ex_tax=Decimal("10.00"), gift_certificate_amount=Decimal("25.00"),
+            store_credit_amount=Decimal("15.00"), shipping_method="UPS Ground")["id"],
+        "a variant": bc.add_order(
+            customer=SHOPPER, lines=[item("OXF-L", "Oxford Shirt", "45.00", 2, product_id=shirt["id"],
+                                          variant_id=large["id"], unit_discount=Decimal("5.00"))],
+            shipping_method="Free Shipping", customer_message="Please gift wrap")["id"],
+        "a fee": bc.add_order(
+            customer=SHOPPER, lines=[item("LAMP-9", "Desk Lamp", "60.00", product_id=9002)],
+            fees=[{"name": "Package Protection", "amount": Decimal("2.50")}], pickup=True)["id"],
+    }
+    return orders
+
+
+def print_showcase(line: Callable[[str], None], money: Callable[[Any], str], xs: XSeriesSimulator,
+                   orders: dict[str, int]) -> None:
+    line("\nthree sales as X-Series keeps them (lines: units × price + tax each, the tax by its rate):")
+    for what, order_id in orders.items():
+        sales = xs.sales_of_order(order_id)
+        if not sales:
+            line(f"  order {order_id} ({what}): no sale")
+            continue
+        sale = sales[-1]
+        attributes = ", ".join(sale["attributes"]) or "none"
+        line(f"  order {order_id} ({what}): {sale['invoice_number']} {sale['status']}, attributes: {attributes}")
+        for item in sale["line_items"]:
+            product = xs.products[item["product_id"]]
+            name = product.get("variant_name") or product["name"]
+            discount = f", {money(item['discount'])} off each" if item.get("discount") else ""
+            family = " (variant of a family)" if product.get("variant_parent_id") else ""
+            line(f"    {name}{family}: {item['quantity']} × {money(item['price'])} + {money(item['tax'])}"
+                 f" {xs.taxes[item['tax_id']]['name']}{discount}")
+        for payment in sale["payments"]:
+            kind = xs.payment_types[payment["retailer_payment_type_id"]]["name"]
+            line(f"    paid {money(payment['amount'])} by {kind}")
+        for note in (sale["note"] or "").splitlines()[1:]:
+            line(f"    note: {note}")

@@ -1,0 +1,96 @@
+"""A sale plan's money: line totals reconciled with the order's totals, then cut into units.
+
+Reconciling: line figures are rounded to cents once. BigCommerce holds one figure of each line
+exact — the tax-inclusive amount in tax-inclusive stores, the ex-tax amount otherwise
+(`is_tax_inclusive_pricing`) — so that figure keeps its value and the rounding residue of the tax (a
+cent or two) goes to the most-taxed line; a residue of the exact figure (from splitting an
+order-level discount by rate) goes to the largest discount line. A larger gap means the order is
+inconsistent: refused with a readable reason rather than guessed at.
+
+Cutting into units: X-Series takes a unit price and unit tax per line (0.9 register_sale_products).
+Units are sent at up to `places` decimals (X-Series 2.0 examples carry five), each unit's price plus
+tax equal to the unit's amount including tax whenever that amount is exact at that precision (3 ×
+£10.00 incl. VAT: every unit sums to 10.00). Rounded units make a line's totals drift by a fraction
+of the last place; that is kept while the whole sale's drift stays under half a cent, so its totals
+still round to the order's. Where the precision cannot carry a line, it is split into at most three
+lines whose units differ by one last place and add up exactly.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from connector.errors import MappingError
+
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+HALF_CENT = Decimal("0.005")
+
+
+def cents(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: Decimal, total_tax: Decimal,
+              inclusive: bool, absorber: int | None = None) -> list[tuple[Decimal, Decimal]]:
+    """(price, tax) of each line in cents, adding up to total_inc / total_tax exactly. `absorber`:
+    the line that takes the residue of the exact figure (default: the largest)."""
+    if not amounts:
+        if total_inc != ZERO:
+            raise MappingError(f"the order has no lines but a total of {total_inc}", order_id=order_id)
+        return amounts
+    exact = [cents(price + tax if inclusive else price) for price, tax in amounts]
+    taxes = [cents(tax) for _, tax in amounts]
+    gap_exact = (total_inc if inclusive else total_inc - total_tax) - sum(exact)
+    gap_tax = total_tax - sum(taxes)
+    tolerance = CENT * max(2, len(amounts))
+    if abs(gap_exact) > tolerance or abs(gap_tax) > tolerance:
+        lines_inc = sum(exact) + (ZERO if inclusive else sum(taxes))
+        raise MappingError(
+            f"lines, shipping, handling, wrapping, fees and discounts add up to {lines_inc} incl. tax"
+            f" ({sum(taxes)} tax) but the order's total is {total_inc} ({total_tax} tax);"
+            " the order is inconsistent, check it in BigCommerce",
+            order_id=order_id,
+        )
+    where = absorber if absorber is not None else max(range(len(exact)), key=lambda i: exact[i])
+    exact[where] += gap_exact
+    # Onto a taxed line, never an untaxed one (that would give it a tax) nor a discount line.
+    most_taxed = max(range(len(taxes)), key=lambda i: taxes[i])
+    taxes[most_taxed] += gap_tax
+    return [(e - t if inclusive else e, t) for e, t in zip(exact, taxes)]
+
+
+class UnitCutter:
+    """Cuts the lines of one sale into units at `places` decimals, tracking the sale's drift."""
+
+    def __init__(self, places: int) -> None:
+        self.ulp = Decimal(1).scaleb(-places)
+        self.price_drift = ZERO
+        self.tax_drift = ZERO
+
+    def cut(self, quantity: int, price: Decimal, tax: Decimal) -> list[tuple[int, Decimal, Decimal]]:
+        """(quantity, unit price, unit tax) parts of a line of `quantity` units totalling price / tax
+        (cents). A negative quantity (a discount line) takes negative totals."""
+        ulp = self.ulp
+        unit_tax = (tax / quantity).quantize(ulp, ROUND_HALF_UP)
+        unit_inc = (price + tax) / quantity
+        if unit_inc == unit_inc.quantize(ulp):
+            unit_price = unit_inc - unit_tax
+        else:
+            unit_price = (price / quantity).quantize(ulp, ROUND_HALF_UP)
+        price_drift = self.price_drift + unit_price * quantity - price
+        tax_drift = self.tax_drift + unit_tax * quantity - tax
+        if abs(price_drift) < HALF_CENT and abs(tax_drift) < HALF_CENT and abs(price_drift + tax_drift) < HALF_CENT:
+            self.price_drift, self.tax_drift = price_drift, tax_drift
+            return [(quantity, unit_price, unit_tax)]
+        # Exact split: the first `high_tax` units carry one more place of tax, the last `high_price`
+        # one more of price. Where a unit's amount is exact these are complementary, so every unit
+        # sums to it; otherwise the cuts make at most three lines.
+        low_price = (price / quantity).quantize(ulp, ROUND_FLOOR)
+        low_tax = (tax / quantity).quantize(ulp, ROUND_FLOOR)
+        high_price = int((price - low_price * quantity) / ulp)
+        high_tax = int((tax - low_tax * quantity) / ulp)
+        cuts = sorted({0, high_tax, quantity - high_price, quantity})
+        return [(end - start, low_price + (ulp if start >= quantity - high_price else ZERO),
+                 low_tax + (ulp if start < high_tax else ZERO))
+                for start, end in zip(cuts, cuts[1:])]

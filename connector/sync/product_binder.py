@@ -1,0 +1,165 @@
+"""ProductBinder: a sale line → its X-Series product id, created the way the catalogue has it.
+
+Resolution order: the binding, else the local index by SKU, else create (single-flight under a
+lease, with a second look). What is created (issue 15, point 5):
+- a catalogue line: a product at the catalogue's list price (never the discounted price), with the
+  merchant's cost as supply price; a line of a product with options becomes a variant of one family
+  created with all of the catalogue product's variants (each its own SKU, named by its option
+  values), unless some of the family is already in X-Series or X-Series lacks a variant attribute,
+  when it is created on its own as "<name> / <values>";
+- custom lines, gift certificates, shipping, handling, wrapping and fees: not stock-tracked, through
+  the 0.9 create (the 2.0 body cannot say so);
+- the sale-level discount line: the retailer's own discount product, never created.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from connector.clients.bigcommerce import BigCommerceClient
+from connector.clients.xseries import XSeriesClient
+from connector.clients.xseries_models import ProductCreate, ProductVariantCreate, VariantDefinition
+from connector.errors import MappingError, PermanentApiError, TransientApiError
+from connector.mapping.register_sale import PosRefs
+from connector.mapping.sale_plan import DISCOUNT_KEY, PlannedLine, product_key_for_sku
+from connector.store.repository import Store
+from connector.sync.binders import create_or_find
+from connector.sync.xseries_index import XSeriesIndex
+
+log = logging.getLogger("connector.sync")
+
+
+class ProductBinder:
+    def __init__(self, store: Store, xs: XSeriesClient, bc: BigCommerceClient | None, refs: PosRefs) -> None:
+        self.store = store
+        self.xs = xs
+        self.bc = bc  # reads a variant's family from the catalogue; None: variants are created on their own
+        self.refs = refs
+
+    async def resolve(self, line: PlannedLine, bc_order_id: int) -> str:
+        if line.product_key == DISCOUNT_KEY:
+            if not self.refs.discount_product_id:
+                raise MappingError("the order has an order-level discount but X-Series names no discount"
+                                   " product (retailer discount_product_id)", order_id=bc_order_id)
+            return self.refs.discount_product_id
+        # Bound, or already in X-Series: no lease needed. Only a create must be single-flight: the
+        # lease covers a variant's whole family, since one create makes all of its products.
+        found = self._existing(line)
+        if found is not None:
+            return found
+        family = line.family_name and line.bc_product_id and self.bc is not None
+        lease_key = f"product:family:{line.bc_product_id}" if family else "product:" + line.product_key
+        async with self.store.leases.hold(lease_key) as lease:
+            found = self._existing(line)
+            if found is not None:
+                return found
+            if family and await self._create_family(line, bc_order_id):
+                found = self._existing(line)
+                if found is not None:
+                    return found
+            product_id = await self._create(line)
+            self.store.bind_product(line.product_key, product_id, line.sku, created=True, name=line.name,
+                                    lease=lease, audit=_audit(line, product_id, bc_order_id))
+            return product_id
+
+    def _existing(self, line: PlannedLine) -> str | None:
+        """The bound product, else the indexed one (bound now), else None."""
+        bound = self.store.product_id(line.product_key)
+        if bound is not None:
+            return bound
+        indexed = self.store.indexed_product_id(line.sku)
+        if indexed is not None:
+            self.store.bind_product(line.product_key, indexed, line.sku, created=False)
+        return indexed
+
+    async def _create(self, line: PlannedLine) -> str:
+        """One product on its own; its id."""
+        if not line.track_inventory:
+            async def untracked() -> str:
+                created = await self.xs.create_untracked_product(
+                    name=line.name, sku=line.sku, handle=_handle(line.sku), source_id=f"bc-{line.kind}-{line.sku}")
+                # An answer without an id: the product may exist; look for it by SKU.
+                return created or await self._by_sku(line.sku)
+            return await create_or_find(untracked, lambda: self._find(line.sku), f"product {line.sku!r}",
+                                        "/api/products")
+        body = ProductCreate(name=line.name, sku=line.sku, source_id=f"bc-{line.kind}-{line.sku}", is_active=True,
+                             supply_price=line.unit_cost, **_price(line, line.list_price))
+
+        async def tracked() -> str:
+            return (await self.xs.create_product(body))[0]
+        return await create_or_find(tracked, lambda: self._find(line.sku), f"product {line.sku!r}",
+                                    "/api/2.0/products")
+
+    async def _create_family(self, line: PlannedLine, bc_order_id: int) -> bool:
+        """Create the line's catalogue product as a variant family, all its variants at once, and
+        bind every variant's SKU. False when it must be created on its own instead."""
+        product = await self.bc.catalog_product(line.bc_product_id)
+        variants = [v for v in product.variants if v.sku.strip() and v.option_values]
+        attributes = {(a.name or "").strip().casefold(): a.id
+                      for a in await self.xs.variant_attributes() if a.deleted_at is None}
+        names = {o.option_display_name.strip().casefold() for v in variants for o in v.option_values}
+        if len(variants) < 2 or not names <= set(attributes) or line.sku.casefold() not in {
+                v.sku.strip().casefold() for v in variants}:
+            return False
+        if any(self.store.indexed_product_id(v.sku) for v in variants):
+            return False  # part of the family is in X-Series already: do not duplicate its SKUs
+        body = ProductCreate(
+            name=product.name, source_id=f"bc-product-{product.id}", is_active=True,
+            variants=[ProductVariantCreate(
+                sku=v.sku.strip(), supply_price=v.cost_price or product.cost_price or None,
+                variant_definitions=[VariantDefinition(attribute_id=attributes[o.option_display_name.strip().casefold()],
+                                                       value=o.label) for o in v.option_values],
+                **_price(line, v.calculated_price or v.price or product.price),
+            ) for v in variants],
+        )
+        try:
+            await self.xs.create_product(body)
+        except PermanentApiError as exc:
+            if exc.status != 422:
+                raise
+            # A SKU X-Series already has (created since the index was read): on its own instead.
+            log.warning("order %s: product family %r refused (%s); creating %r on its own", bc_order_id,
+                        product.name, exc, line.name, extra={"order_id": bc_order_id})
+            return False
+        # Which ids the family create answers with is unverified: bind the variants by SKU.
+        await XSeriesIndex(self.store, self.xs).refresh_products()
+        for variant in variants:
+            product_id = self.store.indexed_product_id(variant.sku)
+            if product_id is not None:
+                key = product_key_for_sku(variant.sku.strip())
+                self.store.bind_product(key, product_id, variant.sku.strip(), created=True)
+        self.store.audit(platform="xseries", action="create_product_family", bc_order_id=bc_order_id,
+                         target_id=self.store.indexed_product_id(line.sku), after=product.name,
+                         reason=f"variant line {line.sku!r} has no X-Series product",
+                         detail={"name": product.name, "skus": [v.sku for v in variants]})
+        return True
+
+    async def _find(self, sku: str) -> list[str]:
+        key = sku.strip().casefold()
+        return [p.id for p in await self.xs.find_products_by_sku(sku) if (p.sku or "").strip().casefold() == key]
+
+    async def _by_sku(self, sku: str) -> str:
+        found = await self._find(sku)
+        if not found:
+            raise TransientApiError(f"product {sku!r} was created without an id and is not there (yet)",
+                                    api="xseries", method="POST", path="/api/products")
+        return found[0]
+
+
+def _price(line: PlannedLine, price) -> dict:
+    """The list price in the store's pricing mode (X-Series takes one of the two)."""
+    if price is None:
+        return {}
+    return {"price_including_tax" if line.list_price_includes_tax else "price_excluding_tax": price}
+
+
+def _handle(sku: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", sku.casefold()).strip("-") or "product"
+
+
+def _audit(line: PlannedLine, product_id: str, bc_order_id: int) -> dict:
+    return dict(platform="xseries", action="create_product", bc_order_id=bc_order_id, target_id=product_id,
+                reason=f"{line.kind} line {line.sku!r} has no X-Series product", after=line.sku,
+                detail={"name": line.name, "sku": line.sku, "track_inventory": line.track_inventory,
+                        "list_price": str(line.list_price) if line.list_price is not None else None})
