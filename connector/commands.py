@@ -3,8 +3,10 @@ argument parsing."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 
 from sqlmodel import select
@@ -12,7 +14,6 @@ from sqlmodel import select
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings, describe_failure
 from connector.errors import ApiError, ConfigError
-from connector.logs import redact
 from connector.runtime import Runtime
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry
@@ -38,10 +39,10 @@ def refuse_unsafe_first_run(settings: Settings, store: Store) -> None:
         return
     raise ConfigError(
         f"{settings.where('sync.start_at')}: sync.start_at {start_at:%Y-%m-%dT%H:%M:%SZ} is "
-        f"{_days(age)} before this first run (more than 24 hours); mirroring past orders is the historical import, which "
-        "moves stock and stays off unless support enables it: use `order-sync import-history` for them "
-        "(with historical_import.enabled: true). Leave start_at out (the first run starts now) or set it "
-        "at most 24 hours back."
+        f"{_days(age)} before this first run (more than 24 hours); mirroring past orders is the historical "
+        "import, which moves stock and stays off unless support enables it: use `order-sync import-history` "
+        "for them (with historical_import.enabled: true). Leave start_at out (the first run starts now) or "
+        "set it at most 24 hours back."
     )
 
 
@@ -50,48 +51,43 @@ def _days(age: timedelta) -> str:
     return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours} h {minutes:02d} min"
 
 
-def record_failure(settings: Settings, command: str, action: str, message: str, *,
-                   store: Store | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
-    """Keep why `command` stopped where `order-sync status` reads it. Best effort: when the database
-    itself is what fails, the message on stderr is all there is."""
-    own = store is None
+@contextlib.contextmanager
+def failure_recorded(settings: Settings, command: str, action: str, errors: tuple[type[Exception], ...], *,
+                     store: Store | None = None, clock: Clock = SYSTEM_CLOCK) -> Iterator[None]:
+    """When the block raises one of `errors`, keep why `command` stopped where `order-sync status`
+    reads it. Best effort: when the database itself is what fails, the message on stderr is all
+    there is."""
     try:
-        store = store or Store.open(settings.database_url, clock=clock)
-    except Exception as exc:  # noqa: BLE001 - the original error is what the caller reports
-        log.debug("could not record the failure: %s", exc)
-        return
-    try:
-        store.audit(platform="connector", action=action, target_id=command, reason=redact(message))
-    except Exception as exc:  # noqa: BLE001
-        log.debug("could not record the failure: %s", exc)
-    finally:
-        if own:
-            store.close()
+        yield
+    except errors as exc:
+        own = store is None
+        try:
+            store = store or Store.open(settings.database_url, clock=clock)
+            try:
+                store.audit(platform="connector", action=action, target_id=command,
+                            reason=describe_failure(settings, exc))
+            finally:
+                if own:
+                    store.close()
+        except Exception as failure:  # noqa: BLE001 - the original error is what the caller reports
+            log.debug("could not record the failure: %s", failure)
+        raise
 
 
 async def sync_once(settings: Settings, **runtime_options) -> int:
     from connector.idv.service import poll_once, start_if_enabled
 
-    clock = runtime_options.get("clock", SYSTEM_CLOCK)
-    try:
+    with failure_recorded(settings, "sync", START_FAILED, (ConfigError, ApiError),
+                          clock=runtime_options.get("clock", SYSTEM_CLOCK)):
         runtime = await Runtime.start(settings, **runtime_options)
-    except (ConfigError, ApiError) as exc:
-        record_failure(settings, "sync", START_FAILED, describe_failure(settings, exc), clock=clock)
-        raise
     try:
-        try:
+        with failure_recorded(settings, "sync", START_FAILED, (ConfigError, ApiError), store=runtime.store):
             refuse_unsafe_first_run(settings, runtime.store)
             idv = await start_if_enabled(settings, runtime.bc, runtime.store)
-        except (ConfigError, ApiError) as exc:
-            record_failure(settings, "sync", START_FAILED, describe_failure(settings, exc), store=runtime.store)
-            raise
-        try:
+        with failure_recorded(settings, "sync", CYCLE_FAILED, (ApiError,), store=runtime.store):
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
             idv_settled = await poll_once(idv)
             report = await runtime.cycle().run()
-        except ApiError as exc:
-            record_failure(settings, "sync", CYCLE_FAILED, describe_failure(settings, exc), store=runtime.store)
-            raise
         # Failed orders of earlier cycles count too (backing off or parked): monitoring by exit
         # code must see them until they are mirrored or retried.
         outstanding = runtime.store.failures()
@@ -113,19 +109,11 @@ def run_daemon_command(settings: Settings) -> int:
     The daemon runs on the system clock, and so does this check."""
     from connector.scheduler import run_daemon
 
-    store = Store.open(settings.database_url)
-    try:
+    with (contextlib.closing(Store.open(settings.database_url)) as store,
+          failure_recorded(settings, "run", START_FAILED, (ConfigError,), store=store)):
         refuse_unsafe_first_run(settings, store)
-    except ConfigError as exc:
-        record_failure(settings, "run", START_FAILED, describe_failure(settings, exc), store=store)
-        raise
-    finally:
-        store.close()
-    try:
+    with failure_recorded(settings, "run", START_FAILED, (ConfigError, ApiError)):
         return run_daemon(settings)
-    except (ConfigError, ApiError) as exc:
-        record_failure(settings, "run", START_FAILED, describe_failure(settings, exc))
-        raise
 
 
 def last_failure_line(store: Store) -> str:

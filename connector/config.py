@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -112,19 +113,14 @@ class Settings(_Section):
             return self._located.where(tuple(key.split(".")))
         return str(self.source_path or "config")
 
-    def env_refs(self, key: str) -> list[str]:
-        """The environment variables the loaded file used for this dotted key (e.g. xseries.token)."""
-        return list(self._env_refs.get(key, []))
-
-    def describe_key(self, key: str) -> str:
-        """'xseries.token (${XSERIES_TOKEN})': the key and the variables it came from, never a value."""
-        refs = self.env_refs(key)
-        return key + (" (" + ", ".join(f"${{{name}}}" for name in refs) + ")" if refs else "")
-
     def token_key(self, api: str) -> str | None:
-        """The described config key of the token of the API a CredentialsError names."""
+        """The config key of the token of the API a CredentialsError names, with the variables it came
+        from ('xseries.token (${XSERIES_TOKEN})'), never a value."""
         key = TOKEN_KEYS.get(api)
-        return self.describe_key(key) if key else None
+        if key is None:
+            return None
+        refs = self._env_refs.get(key)
+        return key + (" (" + ", ".join(f"${{{name}}}" for name in refs) + ")" if refs else "")
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters and tests can make sure none leaks."""
@@ -158,11 +154,7 @@ def describe_failure(settings: Settings | None, exc: BaseException) -> str:
 
 
 def resolve_config_path(cli_path: str | None) -> Path:
-    if cli_path:
-        return Path(cli_path)
-    if os.environ.get(ENV_CONFIG):
-        return Path(os.environ[ENV_CONFIG])
-    return Path(DEFAULT_CONFIG)
+    return Path(cli_path or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
 
 
 def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) -> Settings:
@@ -185,7 +177,7 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
         raise ConfigError(_describe(exc, located)) from None
     for loc, name in missing.items():
         switch = _NEEDED_ONLY_WHEN[loc]
-        if _get(settings, switch) is True:
+        if attrgetter(".".join(switch))(settings) is True:
             raise ConfigError(_unset(located, loc, name) + f" (needed because {'.'.join(switch)} is true)")
     settings.source_path = located.path
     settings._env_refs = {".".join(map(str, loc)): names for loc, names in refs.items()}
@@ -203,13 +195,6 @@ def _drop(data: dict, loc: tuple) -> None:
     for part in loc[:-1]:
         parent = parent[part]
     parent.pop(loc[-1], None)
-
-
-def _get(settings: Settings, loc: tuple) -> Any:
-    value: Any = settings
-    for part in loc:
-        value = getattr(value, part)
-    return value
 
 
 def _interpolate(value: Any, loc: tuple, environ: dict[str, str], refs: dict[tuple, list[str]],
@@ -232,17 +217,16 @@ def _interpolate(value: Any, loc: tuple, environ: dict[str, str], refs: dict[tup
     return value
 
 
+_MESSAGES = {"extra_forbidden": "unknown key (check its spelling against config.example.yaml)",
+             "missing": "required key is missing"}
+
+
 def _describe(exc: ValidationError, located: LocatedYaml) -> str:
     lines = []
     for error in exc.errors():
         loc = tuple(error["loc"])
         key = ".".join(str(part) for part in loc)
-        if error["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling against config.example.yaml)"
-        elif error["type"] == "missing":
-            message = "required key is missing"
-        else:
-            message = error["msg"]
+        message = _MESSAGES.get(error["type"], error["msg"])
         # Never echo the offending value: it may be a secret.
         lines.append(f"{located.where(loc)}: {key}: {message}")
     return "invalid configuration:\n  " + "\n  ".join(lines)

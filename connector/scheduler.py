@@ -126,7 +126,8 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
     return 0
 
 
-async def _start_id_verification(settings: Settings, runtime: Runtime) -> tuple[IdvService | None, WebhookServer | None]:
+async def _start_id_verification(settings: Settings,
+                                 runtime: Runtime) -> tuple[IdvService | None, WebhookServer | None]:
     """When enabled: the rules checked against the store, and the webhook server (if a secret is set)."""
     idv = await start_if_enabled(settings, runtime.bc, runtime.store)
     receiver = idv.webhook_receiver() if idv is not None else None

@@ -52,8 +52,7 @@ _RFC2822_CANONICAL = re.compile(
     r"(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
 )
 _DAY = timedelta(days=1)
-_MONTHS = {name: number for number, name in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+_MONTHS = {name: number for number, name in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
 
 def parse_rfc2822(value: str) -> datetime:
@@ -88,11 +87,8 @@ def parse_iso8601(value: str) -> datetime:
     """ISO-8601 with offset (or Z) → aware UTC. A value without offset is taken as UTC."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"not an ISO-8601 date: {value!r}")
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(value.strip())  # "Z" included, since Python 3.11
     except ValueError:
         raise ValueError(f"not an ISO-8601 date: {value!r}") from None
     if parsed.tzinfo is None:

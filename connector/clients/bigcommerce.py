@@ -23,9 +23,9 @@ from connector.clients.bigcommerce_models import (
     OrderValidationError,
 )
 from connector.clients.bigcommerce_pacer import BigCommercePacer
-from connector.clients.transport import ApiTransport, RetryPolicy, TransportClient
+from connector.clients.transport import ApiResponse, ApiTransport, RetryPolicy, TransportClient
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.errors import ConfigError, PermanentApiError, TransientApiError
+from connector.errors import ConfigError, PermanentApiError
 from connector.values import parse_any_date, parse_rfc2822, to_iso8601
 
 log = logging.getLogger("connector.bigcommerce")
@@ -59,7 +59,6 @@ class BigCommerceClient(TransportClient):
         if not access_token or not access_token.strip():
             raise ConfigError("BigCommerce access token is empty")
         self.store_hash = store_hash
-        self.clock = clock
         # A request unanswered after twice the timeout has failed; it no longer holds quota.
         self.pacer = BigCommercePacer(clock, in_flight_expiry=2 * timeout + 5.0)
         # The token lives only in the transport's header dict; it is never logged or put in errors.
@@ -181,17 +180,14 @@ class BigCommerceClient(TransportClient):
         response = await self.transport.request("GET", "/v2/orders/count", params=_query(filters))
         if response.status_code == 204 or not response.content:
             return 0
-        data = _json(response, "/v2/orders/count")
+        data = response.json_or_retry(API, "/v2/orders/count")
         if not isinstance(data, dict) or not isinstance(data.get("count"), int):
-            raise PermanentApiError(
-                "order count answer has no integer 'count'", api=API, method="GET",
-                path="/v2/orders/count", body=data,
-            )
+            raise _unexpected("order count answer has no integer 'count'", response, "/v2/orders/count", data)
         return data["count"]
 
     async def get_order(self, order_id: int) -> Order:
         response = await self.transport.request("GET", f"/v2/orders/{int(order_id)}", params=ORDER_INCLUDE)
-        data = _json(response, f"/v2/orders/{order_id}")
+        data = response.json_or_retry(API, f"/v2/orders/{order_id}")
         if not isinstance(data, dict):
             raise OrderValidationError(order_id, "the order answer is not a JSON object")
         return await self._parse_order(data)
@@ -218,13 +214,10 @@ class BigCommerceClient(TransportClient):
         response = await self.transport.request("GET", path)
         if response.status_code == 204 or not response.content.strip():
             return []
-        data = _json(response, path)
+        data = response.json_or_retry(API, path)
         fees = data.get("fees") if isinstance(data, dict) else data
         if not isinstance(fees, list):
-            raise PermanentApiError(
-                "expected the order's fees as an array", api=API, method="GET", path=path,
-                status=response.status_code, body=data,
-            )
+            raise _unexpected("expected the order's fees as an array", response, path, data)
         return fees
 
     async def _parse_order(self, data: dict[str, Any]) -> Order:
@@ -257,7 +250,7 @@ class BigCommerceClient(TransportClient):
         response = await self.transport.request(
             "PUT", path, json={"status_id": int(status_id)}, safe_to_repeat=True
         )
-        data = _json(response, path)
+        data = response.json_or_retry(API, path)
         if not isinstance(data, dict):
             raise OrderValidationError(order_id, "the answer to the status update is not a JSON object")
         return Order.from_api(data)
@@ -309,12 +302,9 @@ class BigCommerceClient(TransportClient):
         """One catalog product with its variants (NotFoundError when it no longer exists)."""
         path = f"/v3/catalog/products/{int(product_id)}"
         response = await self.transport.request("GET", path, params={"include": "variants"})
-        body = _json(response, path)
+        body = response.json_or_retry(API, path)
         if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-            raise PermanentApiError(
-                "expected a V3 envelope {data: product}", api=API, method="GET", path=path,
-                status=response.status_code, body=body,
-            )
+            raise _unexpected("expected a V3 envelope {data: product}", response, path, body)
         return CatalogProduct.model_validate(body["data"])
 
     async def catalog_product_variants(self, product_id: int) -> list[CatalogVariant]:
@@ -341,12 +331,9 @@ class BigCommerceClient(TransportClient):
             response = await self.transport.request(
                 "GET", path, params={**params, "limit": PAGE_LIMIT, "page": page}
             )
-            body = _json(response, path) if response.content.strip() else {}
+            body = response.json_or_retry(API, path) if response.content.strip() else {}
             if not isinstance(body, dict):
-                raise PermanentApiError(
-                    "expected a V3 envelope {data, meta}", api=API, method="GET", path=path,
-                    status=response.status_code, body=body,
-                )
+                raise _unexpected("expected a V3 envelope {data, meta}", response, path, body)
             rows = body.get("data") or []
             for row in rows:
                 yield parse(row)
@@ -371,29 +358,20 @@ def _query_value(value: Any) -> Any:
     return value
 
 
-def _json(response: httpx.Response, path: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        # A 2xx without JSON comes from something between us and the API (an HTML maintenance or
-        # proxy page), not from the request itself: try again later, like X-Series answers.
-        raise TransientApiError(
-            "the answer is not JSON", api=API, method=response.request.method, path=path,
-            status=response.status_code, body=response.text[:500],
-        ) from None
-
-
-def _v2_list(response: httpx.Response, path: str) -> list[dict[str, Any]]:
+def _v2_list(response: ApiResponse, path: str) -> list[dict[str, Any]]:
     """A V2 collection: 204 or an empty body mean no rows (past the last page, or no match)."""
     if response.status_code == 204 or not response.content.strip():
         return []
-    data = _json(response, path)
+    data = response.json_or_retry(API, path)
     if not isinstance(data, list):
-        raise PermanentApiError(
-            "expected a JSON array", api=API, method=response.request.method, path=path,
-            status=response.status_code, body=data,
-        )
+        raise _unexpected("expected a JSON array", response, path, data)
     return data
+
+
+def _unexpected(message: str, response: ApiResponse, path: str, body: Any) -> PermanentApiError:
+    """A 2xx answer whose shape is not the documented one."""
+    return PermanentApiError(message, api=API, method=response.request.method, path=path,
+                             status=response.status_code, body=body)
 
 
 def _row_date(raw: Any, field: str) -> datetime | None:

@@ -47,16 +47,9 @@ def _blank_is_none(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return parse_optional
 
 
-def _rfc2822(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return as_utc(value)
-    return parse_rfc2822(value)
-
-
-def _iso8601(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return as_utc(value)
-    return parse_iso8601(value)
+def _date(parse: Callable[[Any], datetime]) -> Callable[[Any], datetime]:
+    """`parse` for the API's date strings; a datetime (a model built in Python) is made UTC."""
+    return lambda value: as_utc(value) if isinstance(value, datetime) else parse(value)
 
 
 def _str_or_empty(value: Any) -> str:
@@ -69,10 +62,10 @@ def _str_or_empty(value: Any) -> str:
 # import reads them for every order (issue 6: ≤ 1 ms of connector CPU per order).
 Money = Annotated[Decimal, PlainValidator(parse_money)]
 OptionalMoney = Annotated[Decimal | None, PlainValidator(_blank_is_none(parse_money))]
-V2Date = Annotated[datetime, PlainValidator(_rfc2822)]
+V2Date = Annotated[datetime, PlainValidator(_date(parse_rfc2822))]
 # date_shipped is '' until the order is fully shipped.
-OptionalV2Date = Annotated[datetime | None, PlainValidator(_blank_is_none(_rfc2822))]
-V3Date = Annotated[datetime, BeforeValidator(_iso8601)]
+OptionalV2Date = Annotated[datetime | None, PlainValidator(_blank_is_none(_date(parse_rfc2822)))]
+V3Date = Annotated[datetime, BeforeValidator(_date(parse_iso8601))]
 Text = Annotated[str, BeforeValidator(_str_or_empty)]
 # A count of items: a negative or fractional quantity is a data error, never rounded.
 Quantity = Annotated[int, Field(ge=0, strict=False)]
@@ -142,7 +135,6 @@ class AppliedDiscount(_ApiModel):
 class ProductOption(_ApiModel):
     id: int | None = None
     option_id: int | None = None
-    product_option_id: int | None = None
     display_name: Text = ""
     display_value: Text = ""
     value: Any = None
@@ -196,8 +188,6 @@ class Order(_ApiModel):
     date_shipped: OptionalV2Date = None
     status_id: int
     status: Text
-    # Declared in no schema but present in every example; the merchant's label for the status.
-    custom_status: str | None = None
 
     # The amounts a sale is built from: required, an order without them cannot be mirrored.
     subtotal_ex_tax: Money
@@ -238,9 +228,6 @@ class Order(_ApiModel):
     order_is_digital: bool = False
     customer_message: Text = ""
     billing_address: BillingAddress
-    items_total: int = 0
-    is_deleted: bool = False
-    channel_id: int | None = None
 
     lines: list[OrderLine] = Field(default_factory=list)
     # False when the answer did not embed consignments (e.g. the answer to a PUT): `lines` is then
@@ -286,8 +273,6 @@ class OrderStatus(_ApiModel):
     name: Text
     system_label: Text = ""
     custom_label: Text = ""
-    system_description: Text = ""
-    order: int | None = None  # control-panel sort position; in examples, not in the schema
 
     @property
     def label(self) -> str:
@@ -308,8 +293,6 @@ class Metafield(_ApiModel):
     description: Text = ""
     date_created: V3Date
     date_modified: V3Date
-    permission_set: str | None = None
-    owner_client_id: str | None = None
 
 
 class VariantOptionValue(_ApiModel):
@@ -340,7 +323,6 @@ class CatalogProduct(_ApiModel):
     cost_price: OptionalMoney = None
     tax_class_id: int | None = None
     type: str | None = None
-    base_variant_id: int | None = None
     variants: list[CatalogVariant] = Field(default_factory=list)
 
 

@@ -26,7 +26,7 @@ import math
 
 import httpx
 
-from connector.clients.transport import RatePacer
+from connector.clients.transport import RatePacer, float_header, int_header
 from connector.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("connector.http.bigcommerce")
@@ -72,10 +72,10 @@ class BigCommercePacer(RatePacer):
 
     def after_response(self, response: httpx.Response) -> None:
         super().after_response(response)
-        left = _int_header(response, H_LEFT)
-        reset_ms = _int_header(response, H_RESET_MS)
-        quota = _int_header(response, H_QUOTA)
-        window_ms = _int_header(response, H_WINDOW_MS)
+        left = int_header(response, H_LEFT)
+        reset_ms = int_header(response, H_RESET_MS)
+        quota = int_header(response, H_QUOTA)
+        window_ms = int_header(response, H_WINDOW_MS)
         if quota is not None and quota > 0:
             self.quota = quota
         if window_ms is not None and window_ms > 0:
@@ -89,8 +89,8 @@ class BigCommercePacer(RatePacer):
         self._learn(max(left, 0), self.clock.monotonic() + max(reset_ms, 0) / 1000)
 
     def on_rate_limited(self, response: httpx.Response) -> float | None:
-        reset_ms = _int_header(response, H_RESET_MS)
-        retry_after = _float_header(response, H_RETRY_AFTER)
+        reset_ms = int_header(response, H_RESET_MS)
+        retry_after = float_header(response, H_RETRY_AFTER)
         if reset_ms is not None and reset_ms >= 0:
             wait = reset_ms / 1000
         elif retry_after is not None and retry_after >= 0:
@@ -127,7 +127,6 @@ class BigCommercePacer(RatePacer):
 
     def _wait_needed(self) -> float:
         now = self.clock.monotonic()
-        self._expire_in_flight(now)
         if now < self.blocked_until:
             return self.blocked_until - now
         if self.left is None or self.reset_at is None:
@@ -136,7 +135,7 @@ class BigCommercePacer(RatePacer):
             self._roll_window(now)
             if self.left is None or self.reset_at is None:
                 return 0.0
-        available = self.left - len(self._in_flight)
+        available = self.left - self.in_flight
         if available <= 0:
             return max(self.reset_at + self.reset_margin - now, 0.0)
         if available <= self._slow_threshold() and self._last_sent is not None:
@@ -164,19 +163,3 @@ class BigCommercePacer(RatePacer):
         if self.quota:
             return max(1, int(self.quota * self.slow_below))
         return 10
-
-
-def _int_header(response: httpx.Response, name: str) -> int | None:
-    value = _float_header(response, name)
-    return None if value is None else int(value)
-
-
-def _float_header(response: httpx.Response, name: str) -> float | None:
-    raw = response.headers.get(name)  # httpx header lookup is case-insensitive
-    if raw is None:
-        return None
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None

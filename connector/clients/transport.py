@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import logging
+import math
 import random
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -70,6 +71,17 @@ class ApiResponse:
 
     def json(self, **kwargs: Any) -> Any:
         return jsonlib.loads(self.content, **kwargs)
+
+    def json_or_retry(self, api: str, path: str) -> Any:
+        """The JSON body. A 2xx without JSON comes from something between us and the API (an HTML
+        maintenance or proxy page), not from the request itself: TransientApiError, try again later."""
+        try:
+            return self.json()
+        except ValueError:
+            raise TransientApiError(
+                "the answer is not JSON", api=api, method=self.request.method, path=path,
+                status=self.status_code, body=self.text[:500],
+            ) from None
 
 
 class RatePacer:
@@ -148,15 +160,11 @@ class RetryPolicy:
 
 @dataclass
 class TransportStats:
-    """Counts a benchmark or a test can read: requests by method and path family, 429s, retries."""
+    """Counts a benchmark or a test can read: requests sent, 429s, retries."""
 
-    requests: Counter = field(default_factory=Counter)
+    total: int = 0
     rate_limited: int = 0
     retries: int = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.requests.values())
 
 
 class _TooLarge(Exception):
@@ -245,7 +253,7 @@ class ApiTransport:
         while True:
             attempt += 1
             await self.pacer.before_request()
-            self.stats.requests[f"{method} {_family(path)}"] += 1
+            self.stats.total += 1
             try:
                 response = await self._attempt(request)
             except _TooLarge as exc:
@@ -355,18 +363,29 @@ class TransportClient:
         await self.aclose()
 
 
+def float_header(response: ApiResponse, name: str) -> float | None:
+    """A numeric header of a pacer's (rate-limit counts, delays): None when absent or not a finite
+    number. httpx header lookup is case-insensitive."""
+    raw = response.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def int_header(response: ApiResponse, name: str) -> int | None:
+    value = float_header(response, name)
+    return None if value is None else int(value)
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     if isinstance(exc, TimeoutError):
         text = "the attempt's deadline passed"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _family(path: str) -> str:
-    """'/v2/orders/123' → '/v2/orders/{id}': request counts grouped by endpoint, not by object (ids
-    are numbers, or UUIDs)."""
-    parts = path.split("?")[0].split("/")
-    return "/".join("{id}" if p.isdigit() or (len(p) == 36 and p.count("-") == 4) else p for p in parts)
 
 
 def _body(response: ApiResponse) -> object:

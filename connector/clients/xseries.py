@@ -19,7 +19,6 @@ from connector.clients.transport import ApiTransport, RetryPolicy, TransportClie
 from connector.clients.xseries_models import (
     Customer,
     CustomerCreate,
-    CustomerPage,
     InventoryRecord,
     Outlet,
     Page,
@@ -32,7 +31,6 @@ from connector.clients.xseries_models import (
     RegisterSale,
     Retailer,
     Sale,
-    SalePage,
     Tax,
     User,
     VariantAttribute,
@@ -72,7 +70,6 @@ class XSeriesClient(TransportClient):
         timeout: float = 30.0,
         pacer: XSeriesPacer | None = None,
     ) -> None:
-        self.domain_prefix = domain_prefix
         self.api_url = (api_url or f"https://{domain_prefix}.retail.lightspeed.app").rstrip("/")
         # One pacer per client: every call of this integration spends the same per-retailer quota.
         self.pacer = pacer or XSeriesPacer(clock=clock)
@@ -129,16 +126,16 @@ class XSeriesClient(TransportClient):
 
     def iter_customers(
         self, after_version: int = 0, page_size: int = 1000, *, include_deleted: bool = False
-    ) -> AsyncIterator[CustomerPage]:
+    ) -> AsyncIterator[Page[Customer]]:
         return self._iter_versioned(
-            f"{V20}/customers", Customer.model_validate, CustomerPage, after_version, page_size, include_deleted
+            f"{V20}/customers", Customer.model_validate, Page, after_version, page_size, include_deleted
         )
 
     def iter_sales(
         self, after_version: int = 0, page_size: int = 1000, *, include_deleted: bool = False
-    ) -> AsyncIterator[SalePage]:
+    ) -> AsyncIterator[Page[Sale]]:
         return self._iter_versioned(
-            f"{V20}/sales", Sale.model_validate, SalePage, after_version, page_size, include_deleted
+            f"{V20}/sales", Sale.model_validate, Page, after_version, page_size, include_deleted
         )
 
     # -- products (§9) -----------------------------------------------------------------------
@@ -296,14 +293,7 @@ class XSeriesClient(TransportClient):
 
     async def _get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         response = await self.transport.request("GET", path, params=params)
-        try:
-            return response.json()
-        except ValueError:
-            # A 2xx without JSON (an HTML maintenance page through a proxy): try again later.
-            raise TransientApiError(
-                "answer is not JSON", api=API, method="GET", path=path,
-                status=response.status_code, body=response.text[:500],
-            ) from None
+        return response.json_or_retry(API, path)
 
     async def _iter_versioned(
         self,

@@ -112,20 +112,15 @@ class _Versioned(_ReadModel):
 
 class RetailerCurrency(_ReadModel):
     code: str | None = None
-    symbol: str | None = None
 
 
 class Retailer(_ReadModel):
     id: str
     name: str | None = None
-    domain_prefix: str | None = None
     # Drives the price/tax maths of every sale line: prices are entered tax-exclusive or not.
     tax_exclusive: bool | None = None
     currency: RetailerCurrency | None = None
-    country: str | None = None
-    timezone: Any = None  # the spec says object, live stores send a name like "Pacific/Auckland"
     discount_product_id: str | None = None
-    no_tax_group_id: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -143,9 +138,6 @@ class Retailer(_ReadModel):
 class Outlet(_Versioned):
     id: str
     name: str | None = None
-    time_zone: str | None = None
-    currency: str | None = None
-    display_prices: str | None = None
 
 
 class Register(_Versioned):
@@ -153,11 +145,7 @@ class Register(_Versioned):
     name: str | None = None
     outlet_id: str | None = None
     invoice_prefix: str | None = None
-    invoice_suffix: str | None = None
-    invoice_sequence: Decimal | None = None
     is_open: bool | None = None
-    register_open_time: UtcDatetime = None
-    register_close_time: UtcDatetime = None
 
 
 class User(_ReadModel):
@@ -172,8 +160,6 @@ class User(_ReadModel):
 class PaymentType(_Versioned):
     id: str  # the value of retailer_payment_type_id on a sale payment
     name: str | None = None
-    # The global payment type: several payment types can share it, never use it to identify one.
-    type_id: int | str | None = None
 
 
 class TaxRate(_ReadModel):
@@ -203,10 +189,8 @@ class Product(_Versioned):
     id: str
     sku: str | None = None
     name: str | None = None
-    variant_name: str | None = None  # a variant's own name, e.g. "Oxford Shirt / L"
     handle: str | None = None
     variant_parent_id: str | None = None
-    has_variants: bool | None = None  # the product heads a variant family
     price_excluding_tax: OptionalMoney = None
     price_including_tax: OptionalMoney = None
     supply_price: OptionalMoney = None
@@ -227,8 +211,6 @@ class VariantAttribute(_ReadModel):
 class ProductInventory(_WriteModel):
     outlet_id: str
     current_amount: Quantity
-    reorder_point: OptionalQuantity = None
-    reorder_amount: OptionalQuantity = None
 
 
 class _ProductBody(_WriteModel):
@@ -301,7 +283,6 @@ class Customer(_Versioned):
     last_name: str | None = None
     email: str | None = None
     customer_code: str | None = None
-    company_name: str | None = None
 
 
 class CustomerCreate(_WriteModel):
@@ -311,24 +292,13 @@ class CustomerCreate(_WriteModel):
     last_name: str
     email: str | None = None
     phone: str | None = None
-    mobile: str | None = None
     company_name: str | None = None
-    customer_code: str | None = None
-    note: str | None = None
     physical_address_1: str | None = None
     physical_address_2: str | None = None
-    physical_suburb: str | None = None
     physical_city: str | None = None
     physical_postcode: str | None = None
     physical_state: str | None = None
     physical_country_id: str | None = None
-    postal_address_1: str | None = None
-    postal_address_2: str | None = None
-    postal_suburb: str | None = None
-    postal_city: str | None = None
-    postal_postcode: str | None = None
-    postal_state: str | None = None
-    postal_country_id: str | None = None
 
 
 # -- sales: the 0.9 write body -----------------------------------------------------------------
@@ -391,21 +361,12 @@ class RegisterSale(_WriteModel):
 
 
 class SaleLine(_ReadModel):
-    id: str | None = None
     product_id: str | None = None
     quantity: OptionalQuantity = None
     price: OptionalMoney = None
-    tax: OptionalMoney = None
-    tax_id: str | None = None
-    discount: OptionalMoney = None
-    status: str | None = None
-    sequence: int | str | None = None
 
 
 class SalePayment(_ReadModel):
-    id: str | None = None
-    retailer_payment_type_id: str | None = None
-    name: str | None = None
     amount: OptionalMoney = None
     payment_date: UtcDatetime = None
 
@@ -425,13 +386,7 @@ class Sale(_Versioned):
     status: str | None = None
     state: str | None = None
     invoice_number: str | None = None
-    source: str | None = None
     source_id: str | None = None
-    customer_id: str | None = None
-    register_id: str | None = None
-    outlet_id: str | None = None
-    user_id: str | None = None
-    note: str | None = None
     sale_date: UtcDatetime = None
     total_price: OptionalMoney = None  # excluding tax
     total_tax: OptionalMoney = None
@@ -504,12 +459,4 @@ class Page(Generic[T]):
 
 
 class ProductPage(Page[Product]):
-    pass
-
-
-class CustomerPage(Page[Customer]):
-    pass
-
-
-class SalePage(Page[Sale]):
     pass

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from connector.clients.transport import RatePacer
+from connector.clients.transport import RatePacer, int_header
 from connector.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("connector.xseries.pacer")
@@ -68,8 +68,8 @@ class XSeriesPacer(RatePacer):
 
     def after_response(self, response: httpx.Response) -> None:
         super().after_response(response)
-        limit = _int_header(response, "X-RateLimit-Limit")
-        remaining = _int_header(response, "X-RateLimit-Remaining")
+        limit = int_header(response, "X-RateLimit-Limit")
+        remaining = int_header(response, "X-RateLimit-Remaining")
         if limit is not None and limit > 0:
             self.limit = limit
         if remaining is not None:
@@ -154,21 +154,9 @@ class XSeriesPacer(RatePacer):
         except (TypeError, ValueError, IndexError):
             log.warning("X-Series Retry-After not understood: %r", raw)
             return None
-        if moment is None:
-            return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
         # A moment in the past (our clock runs ahead) still gets the margin; one further away
         # than a whole window means the clocks disagree, and a window is the most a quota needs.
         moment = min(max(moment, now), now + timedelta(seconds=self.window_seconds))
         return moment + margin
-
-
-def _int_header(response: httpx.Response, name: str) -> int | None:
-    raw = response.headers.get(name)
-    if raw is None:
-        return None
-    try:
-        return int(raw.strip())
-    except ValueError:
-        return None

@@ -8,7 +8,6 @@ keeps the metafield poll's last-read `realid` check_id per order (idv_order_chec
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,6 @@ from typing import Protocol
 from sqlalchemy import select as core_select
 from sqlmodel import select
 
-from connector.clock import Clock
 from connector.idv.decision import AUDIT_PLATFORM, Decision
 from connector.idv.latest import CheckRecord
 from connector.idv.rules import Rules
@@ -32,12 +30,6 @@ class Ledger(Protocol):
 
     def record(self, decision: Decision, records: list[CheckRecord]) -> None:
         """Save the changed check records and the decision's audit entry, together."""
-
-
-@dataclass(frozen=True)
-class AuditedDecision:
-    at: datetime
-    decision: Decision
 
 
 def audit_detail(decision: Decision, rules: Rules | None) -> dict:
@@ -82,21 +74,19 @@ class SqlLedger:
                     event=r.event, source=r.source, last_occurred_at=r.last_occurred_at,
                     superseded=r.superseded, updated_at=now,
                 ))
-            s.add(AuditEntry(
-                at=now, platform=AUDIT_PLATFORM, action=decision.outcome.audit_action,
-                bc_order_id=decision.order_id, target_id=decision.check_id, reason=decision.reason,
-                before=None if decision.before is None else str(decision.before),
-                after=None if decision.after is None else str(decision.after),
-                detail=json.dumps(audit_detail(decision, self.rules), default=str, sort_keys=True),
-            ))
+            s.add(AuditEntry(**self.store._audit_values(
+                platform=AUDIT_PLATFORM, action=decision.outcome.audit_action, bc_order_id=decision.order_id,
+                target_id=decision.check_id, reason=decision.reason, before=decision.before, after=decision.after,
+                detail=audit_detail(decision, self.rules),
+            )))
             s.commit()
 
 
 class MemoryLedger:
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
+    """The checks only: nothing reads the decisions back."""
+
+    def __init__(self) -> None:
         self._checks: defaultdict[int, dict[str, CheckRecord]] = defaultdict(dict)
-        self.decisions: list[AuditedDecision] = []
 
     def checks(self, order_id: int) -> list[CheckRecord]:
         return sorted(self._checks[order_id].values(), key=lambda c: c.seq)
@@ -104,7 +94,6 @@ class MemoryLedger:
     def record(self, decision: Decision, records: list[CheckRecord]) -> None:
         for r in records:
             self._checks[decision.order_id][r.check_id] = r
-        self.decisions.append(AuditedDecision(self.clock.now(), decision))
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,6 @@ BATCH_PATH = "/v3/orders/metafields"
 
 @dataclass
 class PollReport:
-    since: datetime | None = None
     read: int = 0  # verification_status metafields returned by the batch call
     check_ids_read: int = 0  # check_id metafields returned by the batch call (new checks)
     looked_up: int = 0  # orders whose check_id had to be read on its own (never seen before)
@@ -68,11 +67,11 @@ class MetafieldPoller:
 
     async def poll(self) -> PollReport:
         started = self.store.clock.now()
-        cursor = self.store.cursor(CURSOR) or self.start_at or started
-        report = PollReport(since=cursor - self.overlap)
+        since = (self.store.cursor(CURSOR) or self.start_at or started) - self.overlap
+        report = PollReport()
         # The keys are checked here too: a server that ignored key:in would return every realid
         # key, and another app's namespace must never be acted on.
-        ours = [m for m in await self._read(report.since) if m.namespace == NAMESPACE and m.resource_type == "order"]
+        ours = [m for m in await self._read(since) if m.namespace == NAMESPACE and m.resource_type == "order"]
         rows = sorted((m for m in ours if m.key == STATUS_KEY), key=lambda m: (m.date_modified, m.id))
         checks = [CheckIdRead(m.resource_id, m.value.strip(), m.date_modified)
                   for m in ours if m.key == CHECK_KEY and m.value.strip()]

@@ -35,7 +35,8 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -49,6 +50,7 @@ from starlette.routing import Match, Route
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.sandbox.bigcommerce_consignments import (
     ADDRESS_FIELDS,
+    COST_FIELDS,
     DEFAULT_PICKUP,
     consignments_object,
     link,
@@ -90,14 +92,13 @@ DEFAULT_ADDRESS = {
 SORTABLE_FIELDS = ("id", "customer_id", "date_created", "date_modified", "status_id", "channel_id", "external_id")
 
 
+@dataclass(eq=False)
 class _Refusal(Exception):
     """An error answer decided while handling a request; rendered as a V2 or V3 error body."""
 
-    def __init__(self, status: int, message: str, errors: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors
+    status: int
+    message: str
+    errors: dict[str, str] | None = None
 
 
 @dataclass
@@ -111,6 +112,11 @@ class _OrderDates:
 def _within(value: Any, low: Any, high: Any) -> bool:
     """low <= value <= high, a None bound being open: the store's range filters include both ends."""
     return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _check_status(status_id: int) -> None:
+    if status_id not in SYSTEM_STATUSES:
+        raise ValueError(f"unknown BigCommerce status id {status_id}")
 
 
 def _whole_seconds(value: datetime) -> datetime:
@@ -132,7 +138,6 @@ class BigCommerceSimulator:
         faults: FaultConfig | None = None,
         tax_inclusive: bool = False,
         scopes: set[str] | None = None,
-        hide_incomplete_by_default: bool = False,
     ) -> None:
         self.store_hash = store_hash
         self.access_token = access_token
@@ -142,7 +147,7 @@ class BigCommerceSimulator:
         self.faults = FaultInjector(faults or FaultConfig())
         self.tax_inclusive = tax_inclusive
         self.scopes = scopes  # None: the token has every scope
-        self.hide_incomplete_by_default = hide_incomplete_by_default
+        self.hide_incomplete_by_default = False  # (see the module docstring)
         self.request_log = RequestLog()
 
         self.orders: dict[int, dict[str, Any]] = {}
@@ -165,14 +170,9 @@ class BigCommerceSimulator:
         self._window_started: float | None = None
         self._window_served = 0
         self._next_order_id = 100
-        self._line_ids = itertools.count(1)
-        self._address_ids = itertools.count(1)
-        self._metafield_ids = itertools.count(1)
-        self._product_ids = itertools.count(111)
-        self._variant_ids = itertools.count(1)
-        self._pickup_ids = itertools.count(1)
-        self._fee_ids = itertools.count(1)
-        self._coupon_ids = itertools.count(1)
+        # Id sequences by kind ("line", "fee", "variant"…), each from 1; catalog products from 111.
+        self._ids: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
+        self._ids["product"] = itertools.count(111)
         self._routes = self._build_routes()
         self.app = Starlette(routes=[
             Route("/{path:path}", self._dispatch, methods=["GET", "PUT", "POST", "DELETE", "PATCH"]),
@@ -237,8 +237,7 @@ class BigCommerceSimulator:
         then); without it both are clock.now(). `overrides` are written over the built JSON as
         given (datetimes become RFC-2822), so a test can plant malformed fields.
         """
-        if status_id not in SYSTEM_STATUSES:
-            raise ValueError(f"unknown BigCommerce status id {status_id}")
+        _check_status(status_id)
         if not lines:
             raise ValueError("an order needs at least one line")
         if order_id is None:
@@ -255,11 +254,11 @@ class BigCommerceSimulator:
         order_discounts = [OrderDiscount("manual-discount", "Manual Discount", None, Decimal(str(discount)))]
         for coupon in coupons:
             order_discounts.append(OrderDiscount(
-                str(next(self._coupon_ids)), coupon.get("name", coupon["code"]), coupon["code"],
+                str(next(self._ids["coupon"])), coupon.get("name", coupon["code"]), coupon["code"],
                 Decimal(str(coupon["amount"])), coupon=True,
             ))
         priced = price_lines(inputs, tax_rate=tax_rate, tax_inclusive=inclusive, discounts=order_discounts)
-        built_fees = [fee_json(next(self._fee_ids), fee, tax_rate=tax_rate, tax_inclusive=inclusive) for fee in fees]
+        built_fees = [fee_json(next(self._ids["fee"]), fee, tax_rate=tax_rate, tax_inclusive=inclusive) for fee in fees]
         money = order_money(
             priced, [cost for _, cost in built_fees], tax_rate=tax_rate, tax_inclusive=inclusive,
             shipping_ex_tax=Decimal(str(shipping_ex_tax)), handling_ex_tax=Decimal(str(handling_ex_tax)),
@@ -268,8 +267,8 @@ class BigCommerceSimulator:
 
         physical = any(item.type == "physical" for item in inputs)
         shipped = physical and not pickup
-        address_id = next(self._address_ids) if shipped else 0
-        pickup_id = next(self._pickup_ids) if physical and pickup else 0
+        address_id = next(self._ids["address"]) if shipped else 0
+        pickup_id = next(self._ids["pickup"]) if physical and pickup else 0
         self.pickups[order_id] = [{
             "id": pickup_id, "pickup_method_id": pickup_id,
             **copy.deepcopy(DEFAULT_PICKUP), **(pickup if isinstance(pickup, dict) else {}),
@@ -282,7 +281,7 @@ class BigCommerceSimulator:
             "shipping_method": shipping_method or default_method,
         }] if shipped else []
         built_lines = [
-            line_json(line, line_id=next(self._line_ids), order_id=order_id, tax_inclusive=inclusive,
+            line_json(line, line_id=next(self._ids["line"]), order_id=order_id, tax_inclusive=inclusive,
                       address_id=address_id if line.item.type == "physical" else 0,
                       pickup_method_id=pickup_id if line.item.type == "physical" else 0)
             for line in priced
@@ -295,31 +294,25 @@ class BigCommerceSimulator:
         order: dict[str, Any] = {
             "id": order_id,
             "customer_id": int(customer.get("id", 0)) if customer else 0,
-            "date_created": to_rfc2822(created),
-            "date_modified": to_rfc2822(created),
-            "date_shipped": "",
+            **dict.fromkeys(("date_created", "date_modified"), to_rfc2822(created)),
             "status_id": status_id,
             "status": status.name,
             "custom_status": self.custom_labels[status_id],
             **money,
             "items_shipped": 0,
             "payment_method": payment_method,
-            "payment_provider_id": "",
             "payment_status": PAYMENT_STATUS_FOR.get(status_id, "captured"),
             "refunded_amount": "0.0000",
             "order_is_digital": not physical,
             "store_credit_amount": money_str(Decimal(str(store_credit_amount))),
             "gift_certificate_amount": money_str(Decimal(str(gift_certificate_amount))),
-            "ip_address": "",
-            "ip_address_v6": "",
-            "geoip_country": "",
-            "geoip_country_iso2": "",
-            "currency_id": 1,
-            "currency_code": default_currency_code,
+            # Left empty: not shipped yet, no gateway, no geo-IP, no staff notes, no external order.
+            **dict.fromkeys(("date_shipped", "payment_provider_id", "ip_address", "ip_address_v6", "geoip_country",
+                             "geoip_country_iso2", "staff_notes", "external_order_id"), ""),
+            **dict.fromkeys(("credit_card_type", "external_source", "external_id", "external_merchant_id"), None),
+            **dict.fromkeys(("currency_id", "default_currency_id"), 1),
+            **dict.fromkeys(("currency_code", "default_currency_code"), default_currency_code),
             "currency_exchange_rate": "1.0000000000",
-            "default_currency_id": 1,
-            "default_currency_code": default_currency_code,
-            "staff_notes": "",
             "customer_message": customer_message,
             "shipping_address_count": len(self.shipping_addresses[order_id]),
             "is_deleted": False,
@@ -327,13 +320,8 @@ class BigCommerceSimulator:
             "cart_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bigcommerce.sim/{self.store_hash}/{order_id}")),
             "billing_address": billing,
             "is_email_opt_in": False,
-            "credit_card_type": None,
             "order_source": "www",
             "channel_id": 1,
-            "external_source": None,
-            "external_id": None,
-            "external_merchant_id": None,
-            "external_order_id": "",
             "tax_provider_id": "BasicTaxProvider",
             "customer_locale": "en",
             **{name: link(self.v2_url, f"/orders/{order_id}/{name}")
@@ -387,8 +375,7 @@ class BigCommerceSimulator:
 
     def set_status(self, order_id: int, status_id: int) -> None:
         """The merchant changes the status in the control panel."""
-        if status_id not in SYSTEM_STATUSES:
-            raise ValueError(f"unknown BigCommerce status id {status_id}")
+        _check_status(status_id)
         self._apply_status(order_id, status_id)
         self.touch(order_id)
 
@@ -415,8 +402,7 @@ class BigCommerceSimulator:
         self.orders[order_id]["date_modified"] = to_rfc2822(now)
 
     def rename_status(self, status_id: int, custom_label: str) -> None:
-        if status_id not in SYSTEM_STATUSES:
-            raise ValueError(f"unknown BigCommerce status id {status_id}")
+        _check_status(status_id)
         self.custom_labels[status_id] = custom_label
         for order in self.orders.values():
             if order.get("status_id") == status_id:
@@ -433,7 +419,7 @@ class BigCommerceSimulator:
                 metafield["date_modified"] = now
                 return dict(metafield)
         metafield = {
-            "id": next(self._metafield_ids),
+            "id": next(self._ids["metafield"]),
             "key": key,
             "value": value,
             "namespace": namespace,
@@ -441,8 +427,7 @@ class BigCommerceSimulator:
             "resource_type": "order",
             "resource_id": order_id,
             "description": "",
-            "date_created": now,
-            "date_modified": now,
+            **dict.fromkeys(("date_created", "date_modified"), now),
             "owner_client_id": "realid-sim-client",
         }
         self.metafields[metafield["id"]] = metafield
@@ -460,12 +445,12 @@ class BigCommerceSimulator:
         (optional list of {label, option_display_name})}. Options share their option_id across
         the product's variants, by display name.
         """
-        product_id = next(self._product_ids)
+        product_id = next(self._ids["product"])
         now = to_iso8601(self._now())
         created_variants = []
         option_ids: dict[str, int] = {}
         for spec in variants or [{"sku": sku, "price": None, "option_values": []}]:
-            variant_id = next(self._variant_ids)
+            variant_id = next(self._ids["variant"])
             price_value = spec.get("price")
             option_values = []
             for index, option in enumerate(spec.get("option_values", [])):
@@ -483,25 +468,15 @@ class BigCommerceSimulator:
                 "sku_id": variant_id,
                 "price": float(price_value) if price_value is not None else None,
                 "calculated_price": float(price_value if price_value is not None else price),
-                "sale_price": None,
-                "retail_price": None,
                 "cost_price": float(spec["cost_price"]) if spec.get("cost_price") is not None else None,
-                "weight": None,
                 "calculated_weight": 1.0,
-                "width": None,
-                "height": None,
-                "depth": None,
-                "is_free_shipping": False,
-                "fixed_cost_shipping_price": None,
-                "purchasing_disabled": False,
-                "purchasing_disabled_message": "",
-                "image_url": "",
-                "upc": "",
-                "mpn": "",
-                "gtin": "",
-                "inventory_level": 0,
-                "inventory_warning_level": 0,
-                "bin_picking_number": "",
+                # Unset on a simulated variant: its own prices, dimensions, images, codes and stock.
+                **dict.fromkeys(("sale_price", "retail_price", "weight", "width", "height", "depth",
+                                 "fixed_cost_shipping_price"), None),
+                **dict.fromkeys(("purchasing_disabled_message", "image_url", "upc", "mpn", "gtin",
+                                 "bin_picking_number"), ""),
+                **dict.fromkeys(("inventory_level", "inventory_warning_level"), 0),
+                **dict.fromkeys(("is_free_shipping", "purchasing_disabled"), False),
                 "option_values": option_values,
             }
             self.catalog_variants[variant_id] = variant
@@ -511,30 +486,18 @@ class BigCommerceSimulator:
             "name": name,
             "type": "physical",
             "sku": sku,
-            "description": "",
             "weight": 1.0,
-            "width": 0.0,
-            "depth": 0.0,
-            "height": 0.0,
-            "price": float(price),
+            **dict.fromkeys(("price", "calculated_price"), float(price)),
             "cost_price": float(cost_price),
-            "retail_price": 0.0,
-            "sale_price": 0.0,
-            "map_price": 0.0,
             "tax_class_id": tax_class_id,
-            "product_tax_code": "",
-            "calculated_price": float(price),
             "categories": [],
-            "brand_id": 0,
-            "inventory_level": 0,
-            "inventory_warning_level": 0,
+            # Unset on a simulated product: dimensions, other prices, codes, brand and stock.
+            **dict.fromkeys(("width", "depth", "height", "retail_price", "sale_price", "map_price"), 0.0),
+            **dict.fromkeys(("description", "product_tax_code", "upc", "mpn", "gtin"), ""),
+            **dict.fromkeys(("brand_id", "inventory_level", "inventory_warning_level"), 0),
             "inventory_tracking": "variant" if variants else "none",
             "is_visible": True,
-            "upc": "",
-            "mpn": "",
-            "gtin": "",
-            "date_created": now,
-            "date_modified": now,
+            **dict.fromkeys(("date_created", "date_modified"), now),
             "base_variant_id": None if variants else created_variants[0]["id"],
         }
         self.catalog_products[product_id] = product
@@ -666,8 +629,7 @@ class BigCommerceSimulator:
             response = await chosen.endpoint(request, **params)
         except _Refusal as refusal:
             return self._error(version, refusal.status, refusal.message, errors=refusal.errors)
-        for name, value in self._rate_headers().items():
-            response.headers[name] = value
+        response.headers.update(self._rate_headers())
         # Only a write can lose its answer (the injector says no for GET).
         if response.status_code < 300 and self.faults.lose_response(method, path):
             entry.fault = "lost_response"
@@ -737,14 +699,21 @@ class BigCommerceSimulator:
         """A comma list filter (`sku:in=a,b`); absent is empty."""
         return [part for part in request.query_params.get(name, "").split(",") if part != ""]
 
+    def _any_of(self, request: Request, name: str, *, with_in_list: bool = True) -> set[str]:
+        """The values a V3 filter accepts: `name:in` (a comma list) joined with a plain `name`."""
+        values = set(self._in_list(request, f"{name}:in")) if with_in_list else set()
+        if request.query_params.get(name) is not None:
+            values.add(request.query_params[name])
+        return values
+
     # ------------------------------------------------------------------ V2 orders
 
     def _matching_orders(self, request: Request) -> list[dict[str, Any]]:
         q = request.query_params
         min_id, max_id = self._int(request, "min_id"), self._int(request, "max_id")
-        customer_id = self._int(request, "customer_id")
-        status_id = self._int(request, "status_id")
-        channel_id = self._int(request, "channel_id")
+        given = {name: self._int(request, name) for name in ("customer_id", "status_id")}
+        exact = {name: value for name, value in given.items() if value is not None}  # fields the order must equal
+        hide_incomplete = "status_id" not in exact and self.hide_incomplete_by_default
         bounds = {
             name: self._date(request, name)
             for name in ("min_date_created", "max_date_created", "min_date_modified", "max_date_modified")
@@ -760,22 +729,11 @@ class BigCommerceSimulator:
             if not (_within(dates.created, bounds["min_date_created"], bounds["max_date_created"])
                     and _within(dates.modified, bounds["min_date_modified"], bounds["max_date_modified"])):
                 continue
-            if order.get("is_deleted") is True:
+            if order.get("is_deleted") is True or (hide_incomplete and order.get("status_id") == 0):
                 continue
-            if status_id is None and self.hide_incomplete_by_default and order.get("status_id") == 0:
-                continue
-            if status_id is not None and order.get("status_id") != status_id:
-                continue
-            if not _within(order_id, min_id, max_id):
-                continue
-            if customer_id is not None and order.get("customer_id") != customer_id:
-                continue
-            if channel_id is not None and order.get("channel_id") != channel_id:
+            if not _within(order_id, min_id, max_id) or any(order.get(k) != v for k, v in exact.items()):
                 continue
             if email is not None and str((order.get("billing_address") or {}).get("email", "")).lower() != email.lower():
-                continue
-            if any(q.get(name) is not None and order.get(name) != q[name]
-                   for name in ("payment_method", "cart_id", "external_order_id")):
                 continue
             if self._total_matches(order, min_total, max_total):
                 rows.append(order)
@@ -824,7 +782,7 @@ class BigCommerceSimulator:
 
     def _render_order(self, request: Request, order: dict[str, Any]) -> dict[str, Any]:
         result = copy.deepcopy(order)
-        includes = set((request.query_params.get("include") or "").split(","))
+        includes = set(self._in_list(request, "include"))
         wants_object = request.query_params.get("consignment_structure") == "object"
         if wants_object and includes & {"consignments", "consignments.line_items"}:
             result["consignments"] = self._consignments(order, embed_lines="consignments.line_items" in includes)
@@ -883,16 +841,15 @@ class BigCommerceSimulator:
             status_id = body["status_id"]
             if isinstance(status_id, bool) or not isinstance(status_id, int) or status_id not in SYSTEM_STATUSES:
                 raise _Refusal(400, f"The field 'status_id' is invalid: {status_id!r} is not an order status.")
-        for name in ("staff_notes", "customer_message", "external_order_id"):
-            if name in body and not isinstance(body[name], str):
+        texts = {name: value for name, value in body.items() if name != "status_id"}
+        for name, value in texts.items():
+            if not isinstance(value, str):
                 raise _Refusal(400, f"The field '{name}' must be a string.")
         if len(body.get("staff_notes", "")) > 65535:
             raise _Refusal(400, "The field 'staff_notes' is longer than 65535 characters.")
         if "status_id" in body:
             self._apply_status(order_id, body["status_id"])
-        for name in ("staff_notes", "customer_message", "external_order_id"):
-            if name in body:
-                order[name] = body[name]
+        order.update(texts)
         self.touch(order_id)
         return JSONResponse(self._render_order(request, order))
 
@@ -918,8 +875,7 @@ class BigCommerceSimulator:
             own = [line for line in self.order_products[order_id] if line["order_address_id"] == address["id"]]
             consignment = shipping_consignment(address, order, own, api_url=self.v2_url, embed_lines=False)
             row = {k: v for k, v in consignment.items() if k not in ("line_items", "shipping_quotes")}
-            for name in ("base_cost", "cost_ex_tax", "cost_inc_tax", "cost_tax", "base_handling_cost",
-                         "handling_cost_ex_tax", "handling_cost_inc_tax", "handling_cost_tax"):
+            for name in COST_FIELDS:
                 row[name] = f"{Decimal(str(row[name])):.4f}"  # strings here, numbers in consignments
             row["order_id"] = order_id
             row["shipping_quotes"] = link(self.v2_url, f"/orders/{order_id}/shipping_addresses/{address['id']}/shipping_quotes")
@@ -928,8 +884,8 @@ class BigCommerceSimulator:
 
     async def _get_consignments(self, request: Request, order_id: int) -> Response:
         order = self._existing_order(order_id)
-        includes = set((request.query_params.get("include") or "").split(","))
-        return JSONResponse(self._consignments(order, embed_lines="consignments.line_items" in includes))
+        embed_lines = "consignments.line_items" in self._in_list(request, "include")
+        return JSONResponse(self._consignments(order, embed_lines=embed_lines))
 
     async def _list_fees(self, request: Request, order_id: int) -> Response:
         # The spec's example answers {"fees": [...]} (its schema, one fee object, allows that).
@@ -953,41 +909,23 @@ class BigCommerceSimulator:
 
     def _metafield_rows(self, request: Request, order_id: int | None) -> list[dict[str, Any]]:
         q = request.query_params
-        namespaces = set(self._in_list(request, "namespace:in"))
-        if q.get("namespace") is not None:
-            namespaces.add(q["namespace"])
-        keys = set(self._in_list(request, "key:in"))
-        if keys and self.metafield_key_in == "refuse":
+        namespaces = self._any_of(request, "namespace")
+        if self._in_list(request, "key:in") and self.metafield_key_in == "refuse":
             raise _Refusal(400, "The filter 'key:in' is not supported.", errors={"key:in": q["key:in"]})
-        if self.metafield_key_in == "ignore":
-            keys = set()
-        if q.get("key") is not None:
-            keys.add(q["key"])
-        created_min, created_max, modified_min, modified_max = (self._date(request, name, v3=True) for name in (
-            "date_created:min", "date_created:max", "date_modified:min", "date_modified:max",
-        ))
-        direction = q.get("direction", "asc")
-        if direction not in ("asc", "desc"):
-            raise _Refusal(422, "direction must be asc or desc.", errors={"direction": direction})
+        keys = self._any_of(request, "key", with_in_list=self.metafield_key_in != "ignore")
+        modified_min = self._date(request, "date_modified:min", v3=True)
+        modified_max = self._date(request, "date_modified:max", v3=True)
         rows = []
-        for metafield in sorted(self.metafields.values(), key=lambda m: m["id"], reverse=direction == "desc"):
+        for metafield in sorted(self.metafields.values(), key=lambda m: m["id"]):
             if order_id is not None and metafield["resource_id"] != order_id:
                 continue
             if namespaces and metafield["namespace"] not in namespaces:
                 continue
             if keys and metafield["key"] not in keys:
                 continue
-            if not (_within(parse_iso8601(metafield["date_created"]), created_min, created_max)
-                    and _within(parse_iso8601(metafield["date_modified"]), modified_min, modified_max)):
-                continue
-            rows.append(self._metafield_fields(request, metafield))
+            if _within(parse_iso8601(metafield["date_modified"]), modified_min, modified_max):
+                rows.append(dict(metafield))
         return rows
-
-    def _metafield_fields(self, request: Request, metafield: dict[str, Any]) -> dict[str, Any]:
-        wanted = self._in_list(request, "include_fields")
-        if not wanted:
-            return dict(metafield)
-        return {k: v for k, v in metafield.items() if k == "id" or k in wanted}
 
     async def _batch_metafields(self, request: Request) -> Response:
         page, limit = self._page_and_limit(request, v3=True)
@@ -1003,45 +941,33 @@ class BigCommerceSimulator:
 
     async def _list_catalog_products(self, request: Request) -> Response:
         page, limit = self._page_and_limit(request, v3=True)
-        q = request.query_params
-        skus = set(self._in_list(request, "sku:in"))
-        if q.get("sku") is not None:
-            skus.add(q["sku"])
-        ids = {int(i) for i in self._in_list(request, "id:in") if i.isdigit()}
-        if q.get("id", "").isdigit():
-            ids.add(int(q["id"]))
+        skus = self._any_of(request, "sku")
         with_variants = "variants" in self._in_list(request, "include")
         rows = [
             self._product_json(p, with_variants=with_variants)
-            for pid, p in sorted(self.catalog_products.items())
-            if (not skus or p["sku"] in skus) and (not ids or pid in ids)
+            for _, p in sorted(self.catalog_products.items()) if not skus or p["sku"] in skus
         ]
         return self._v3_page(rows, page, limit)
 
-    async def _get_catalog_product(self, request: Request, product_id: int) -> Response:
+    def _existing_product(self, product_id: int) -> dict[str, Any]:
         product = self.catalog_products.get(product_id)
         if product is None:
             raise _Refusal(404, "The requested product was not found.")
+        return product
+
+    async def _get_catalog_product(self, request: Request, product_id: int) -> Response:
+        product = self._existing_product(product_id)
         with_variants = "variants" in self._in_list(request, "include")
         return JSONResponse({"data": self._product_json(product, with_variants=with_variants), "meta": {}})
 
     async def _list_product_variants(self, request: Request, product_id: int) -> Response:
-        if product_id not in self.catalog_products:
-            raise _Refusal(404, "The requested product was not found.")
+        self._existing_product(product_id)
         page, limit = self._page_and_limit(request, v3=True)
         rows = [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if v["product_id"] == product_id]
         return self._v3_page(rows, page, limit)
 
     async def _list_catalog_variants(self, request: Request) -> Response:
         page, limit = self._page_and_limit(request, v3=True)
-        q = request.query_params
-        product_ids = {int(i) for i in self._in_list(request, "product_id:in") if i.isdigit()}
-        variant_id = self._int(request, "id")
-        rows = [
-            copy.deepcopy(v) for vid, v in sorted(self.catalog_variants.items())
-            if (q.get("sku") is None or v["sku"] == q["sku"])
-            and (q.get("upc") is None or v["upc"] == q["upc"])
-            and (variant_id is None or vid == variant_id)
-            and (not product_ids or v["product_id"] in product_ids)
-        ]
+        sku = request.query_params.get("sku")
+        rows = [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if sku is None or v["sku"] == sku]
         return self._v3_page(rows, page, limit)

@@ -16,6 +16,14 @@ ADDRESS_FIELDS = (
     "country_iso2", "phone", "email",
 )
 
+# A shipping consignment's cost fields → the order fields it copies (the shipping ones drop "shipping_").
+COST_FIELDS = {
+    name.replace("shipping_", ""): name for name in (
+        "base_shipping_cost", "shipping_cost_ex_tax", "shipping_cost_inc_tax", "shipping_cost_tax",
+        "base_handling_cost", "handling_cost_ex_tax", "handling_cost_inc_tax", "handling_cost_tax",
+    )
+}
+
 # A pickup consignment as the O2 example shows one; add_order(pickup={...}) overrides fields.
 DEFAULT_PICKUP = {
     "pickup_method_display_name": "Pick Up", "collection_instructions": "Bring your ID",
@@ -64,15 +72,8 @@ def shipping_consignment(
         "line_items": _line_items(order_id, lines, api_url=api_url, embed_lines=embed_lines),
         "items_total": sum(int(line["quantity"]) for line in lines),
         "items_shipped": sum(int(line["quantity_shipped"]) for line in lines),
-        "base_cost": number("base_shipping_cost"),
-        "cost_ex_tax": number("shipping_cost_ex_tax"),
-        "cost_inc_tax": number("shipping_cost_inc_tax"),
-        "cost_tax": number("shipping_cost_tax"),
+        **{name: number(field) for name, field in COST_FIELDS.items()},
         "cost_tax_class_id": class_id("shipping_cost_tax_class_id"),
-        "base_handling_cost": number("base_handling_cost"),
-        "handling_cost_ex_tax": number("handling_cost_ex_tax"),
-        "handling_cost_inc_tax": number("handling_cost_inc_tax"),
-        "handling_cost_tax": number("handling_cost_tax"),
         "handling_cost_tax_class_id": class_id("handling_cost_tax_class_id"),
         "shipping_zone_id": 1,
         "shipping_zone_name": address["country"],

@@ -75,16 +75,9 @@ def spread_discount(discount: Decimal, weights: list[Decimal]) -> list[Decimal]:
     total_weight = sum(weights, ZERO)
     if discount == 0 or total_weight == 0:
         return [ZERO for _ in weights]
-    shares: list[Decimal] = []
-    remaining = discount
-    for index, weight in enumerate(weights):
-        if index == len(weights) - 1:
-            shares.append(remaining)
-        else:
-            share = cents(discount * weight / total_weight)
-            shares.append(share)
-            remaining -= share
-    return shares
+    # Every line but the last gets its share in cents; the last takes what is left.
+    shares = [cents(discount * weight / total_weight) for weight in weights[:-1]]
+    return [*shares, discount - sum(shares, ZERO)]
 
 
 # --- building an order ---
@@ -188,7 +181,6 @@ def line_json(
     item, unit, total = line.item, line.unit, line.total
     base_price = unit.inc_tax if tax_inclusive else unit.ex_tax
     custom = item.product_id == 0
-    cost = money_str(item.cost_price)
     off = sum((d.off.inc_tax for d in line.discounts), ZERO)
     return {
         "id": line_id,
@@ -197,11 +189,8 @@ def line_json(
         "variant_id": 0 if custom else item.variant_id,
         "order_pickup_method_id": pickup_method_id,
         "order_address_id": address_id,
-        "name": item.name,
-        "name_customer": item.name,
-        "name_merchant": item.name,
+        **dict.fromkeys(("name", "name_customer", "name_merchant"), item.name),
         "sku": item.sku,
-        "upc": "",
         "type": item.type,
         "base_price": money_str(base_price),
         "price_ex_tax": money_str(unit.ex_tax),
@@ -214,37 +203,19 @@ def line_json(
         "discounted_total_inc_tax": money_str(total.inc_tax - off),
         "quantity": item.quantity,
         # Cost is ex tax; the spec example shows the same figure inc tax, with no tax on it.
-        "base_cost_price": cost,
-        "cost_price_inc_tax": cost,
-        "cost_price_ex_tax": cost,
-        "cost_price_tax": "0.0000",
+        **dict.fromkeys(("base_cost_price", "cost_price_inc_tax", "cost_price_ex_tax"), money_str(item.cost_price)),
         "weight": 1,
-        "width": "0.0000",
-        "height": "0.0000",
-        "depth": "0.0000",
+        # Left empty: the simulated store has no refunds, wrapping, eBay or bundles (shipping fills
+        # quantity_shipped later).
+        **dict.fromkeys(("cost_price_tax", "width", "height", "depth", "refund_amount", "base_wrapping_cost",
+                         "wrapping_cost_ex_tax", "wrapping_cost_inc_tax", "wrapping_cost_tax",
+                         "fixed_shipping_cost"), "0.0000"),
+        **dict.fromkeys(("upc", "wrapping_name", "wrapping_message", "ebay_item_id", "ebay_transaction_id",
+                         "bin_picking_number", "brand"), ""),
+        **dict.fromkeys(("quantity_refunded", "return_id", "wrapping_id", "quantity_shipped"), 0),
+        **dict.fromkeys(("event_name", "event_date", "option_set_id", "parent_order_product_id", "external_id"), None),
         "is_refunded": False,
-        "quantity_refunded": 0,
-        "refund_amount": "0.0000",
-        "return_id": 0,
-        "wrapping_id": 0,
-        "wrapping_name": "",
-        "base_wrapping_cost": "0.0000",
-        "wrapping_cost_ex_tax": "0.0000",
-        "wrapping_cost_inc_tax": "0.0000",
-        "wrapping_cost_tax": "0.0000",
-        "wrapping_message": "",
-        "quantity_shipped": 0,
-        "event_name": None,
-        "event_date": None,
-        "fixed_shipping_cost": "0.0000",
-        "ebay_item_id": "",
-        "ebay_transaction_id": "",
-        "option_set_id": None,
-        "parent_order_product_id": None,
         "is_bundled_product": False,
-        "bin_picking_number": "",
-        "external_id": None,
-        "brand": "",
         "gift_certificate_id": line_id if item.type == "giftcertificate" else None,
         "applied_discounts": [d.entry for d in line.discounts],
         "product_options": [_option_json(o, line_id, index) for index, o in enumerate(item.product_options)],

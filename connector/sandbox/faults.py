@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -57,13 +57,10 @@ class SimulatedTimeout(Exception):
     """
 
 
-@dataclass
 class FaultInjector:
-    config: FaultConfig = field(default_factory=FaultConfig)
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.config.seed)
+    def __init__(self, config: FaultConfig | None = None) -> None:
         self.injected: dict[str, int] = {"5xx": 0, "429": 0, "timeout": 0, "lost_response": 0}
+        self.reconfigure(config or FaultConfig())
 
     def reconfigure(self, config: FaultConfig) -> None:
         self.config = config
@@ -81,11 +78,8 @@ class FaultInjector:
         if not self.applies_to(path):
             return None
         roll = self.rng.random()
-        for name, share in (
-            ("5xx", self.config.share_5xx),
-            ("429", self.config.share_429),
-            ("timeout", self.config.share_timeout),
-        ):
+        for name in ("5xx", "429", "timeout"):
+            share = getattr(self.config, f"share_{name}")
             if roll < share:
                 self.injected[name] += 1
                 return name

@@ -188,14 +188,11 @@ def _seed_catalog(
         if index % 3 == 1:
             option = rng.choice(sorted(VARIANT_OPTIONS))
             labels = rng.sample(VARIANT_OPTIONS[option], k=rng.randint(2, 4))
-            specs = []
-            for label in labels:
-                own_price = price + Decimal("5.00") if label in ("XL", "Rust") else None
-                specs.append({
-                    "sku": _unique_sku(f"{sku}-{label[:3].upper()}", taken),
-                    "price": own_price,
-                    "option_values": [{"label": label, "option_display_name": option}],
-                })
+            specs = [{
+                "sku": _unique_sku(f"{sku}-{label[:3].upper()}", taken),
+                "price": price + Decimal("5.00") if label in ("XL", "Rust") else None,
+                "option_values": [{"label": label, "option_display_name": option}],
+            } for label in labels]
             product = bc.add_catalog_product(sku=sku, name=name, price=price, variants=specs)
             for variant in product["variants"]:
                 label = variant["option_values"][0]["label"]
@@ -217,9 +214,7 @@ def _plan_pos(
     for item in sellables:
         if rng.random() >= spec.share_sku_in_pos:
             continue
-        price_ex = item.price
-        if spec.tax_inclusive:
-            price_ex = (item.price / (1 + spec.tax_rate)).quantize(Decimal("0.00001"))
+        price_ex = (item.price / (1 + spec.tax_rate)).quantize(Decimal("0.00001")) if spec.tax_inclusive else item.price
         # Some POS products are out of stock: a sale must still be recorded for them.
         inventory = 0 if rng.random() < 0.1 else rng.randint(1, 40)
         plan.append((item, price_ex, inventory))

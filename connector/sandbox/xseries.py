@@ -55,20 +55,14 @@ _SYMBOLS = {"USD": "$", "NZD": "$", "AUD": "$", "CAD": "$", "EUR": "€", "GBP":
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def wire(value: Any) -> Any:
-    """Internal values → JSON: Decimal → number (X-Series sends money as JSON numbers),
+def _json_value(value: Any) -> Any:
+    """Internal values json cannot write: Decimal → number (X-Series sends money as JSON numbers),
     datetime → ISO-8601."""
     if isinstance(value, Decimal):
-        if value == value.to_integral_value():
-            return int(value)
-        return float(value)
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, datetime):
         return to_iso8601(value)
-    if isinstance(value, dict):
-        return {k: wire(v) for k, v in value.items() if not k.startswith("_")}
-    if isinstance(value, (list, tuple)):
-        return [wire(v) for v in value]
-    return value
+    raise TypeError(f"not JSON: {value!r}")
 
 
 @dataclass
@@ -108,7 +102,6 @@ class XSeriesSimulator:
         sku_search_misses_hyphens: bool = False,  # live quirk §9.1: knob
         # Further knobs (all default to the documented / most likely behaviour):
         scopes: set[str] | None = None,  # None = every scope; else e.g. {"sales:read", ...}
-        reject_duplicate_sku: bool = True,  # [I] the product `sku` "should be unique"
         current_user_as_list: bool = False,  # /user: spec schema says object, its example a list
         sale_read_completed_only: bool = False,  # /sales/{id}: spec text says completed sales only
         # [I] The 0.9 product write's answer (§9.3): "product" ({"product": {...}}), "bare" (the
@@ -127,13 +120,12 @@ class XSeriesSimulator:
         self.clock = clock
         self.window_seconds = window_seconds
         self.rate_limit = rate_limit if rate_limit is not None else 300 * registers + 50
-        self.faults = FaultInjector(faults or FaultConfig())
+        self.faults = FaultInjector(faults)
         self.tax_exclusive = tax_exclusive
         self.reject_duplicate_source_id = reject_duplicate_source_id
         self.closed_requires_full_payment = closed_requires_full_payment
         self.sku_search_misses_hyphens = sku_search_misses_hyphens
         self.scopes = scopes
-        self.reject_duplicate_sku = reject_duplicate_sku
         # Live products per lowercased SKU: the duplicate check on create looked through every
         # product, which made a 100,000-order benchmark wait on the simulator, not the connector.
         self.live_by_sku: dict[str, set[str]] = {}
@@ -191,9 +183,8 @@ class XSeriesSimulator:
         self.tax_ids: dict[str, str] = {}  # tax name → id
         for name, rate in (("No Tax", Decimal(0)), ("GST", Decimal("0.15")), *extra_taxes):
             tax_id = self.tax_ids[name] = self.new_id()
-            is_default = name == "GST"
             self.taxes[tax_id] = {
-                "id": tax_id, "name": name, "display_name": name, "is_default": is_default,
+                "id": tax_id, "name": name, "display_name": name, "is_default": name == "GST",
                 "rates": [{"id": self.new_id(), "name": name, "rate": rate, "display_name": name}],
                 "deleted_at": None, "version": self.bump_version(),
             }
@@ -240,8 +231,7 @@ class XSeriesSimulator:
         self.payment_type_ids: dict[str, str] = {}
         # type_id = the global payment type; illustrative values (it must not be used to identify).
         for name, type_id in (("Cash", 1), ("Credit Card", 2), ("Other", 7), ("Store Credit", 13)):
-            ptype_id = self.new_id()
-            self.payment_type_ids[name] = ptype_id
+            ptype_id = self.payment_type_ids[name] = self.new_id()
             self.payment_types[ptype_id] = {
                 "id": ptype_id, "name": name, "type_id": type_id, "deleted_at": None,
                 "version": self.bump_version(),
@@ -261,9 +251,6 @@ class XSeriesSimulator:
 
     # --- seeding / merchant actions ------------------------------------------------------------
 
-    def _default_rate(self) -> Decimal:
-        return self.taxes[self.default_tax_id]["rates"][0]["rate"]
-
     def store_product(
         self, *, name: str, sku: str | None, handle: str | None = None,
         price_excluding_tax: Decimal | None = None, price_including_tax: Decimal | None = None,
@@ -279,7 +266,7 @@ class XSeriesSimulator:
         parent = self.products.get(variant_parent_id) if variant_parent_id else None
         if variant_parent_id is not None and (parent is None or parent["deleted_at"] or parent["variant_parent_id"]):
             raise ValueError(f"variant_parent_id {variant_parent_id} is not a product family")
-        rate = 1 + self._default_rate()
+        rate = 1 + self.taxes[self.default_tax_id]["rates"][0]["rate"]
         if price_including_tax is not None:
             price_excluding_tax = (price_including_tax / rate).quantize(FIVE_PLACES)
         else:
@@ -311,13 +298,11 @@ class XSeriesSimulator:
         self.live_by_sku.setdefault(sku.lower(), set()).add(product_id)
         if parent is not None:
             parent["has_variants"] = True
-            parent["variant_count"] = parent.get("variant_count", 0) + 1
+            parent["variant_count"] += 1
             parent["updated_at"] = now
             parent["version"] = self.bump_version()
         if track_inventory:
-            levels = dict(inventory or {})
-            levels.setdefault(self.main_outlet_id, Decimal(0))
-            for outlet_id, level in levels.items():
+            for outlet_id, level in {self.main_outlet_id: Decimal(0), **(inventory or {})}.items():
                 self.set_inventory(product_id, outlet_id, Decimal(level))
         return product_id
 
@@ -358,8 +343,7 @@ class XSeriesSimulator:
             f"{first or 'Customer'}-" + "".join(self._rng.choice(string.ascii_uppercase + string.digits)
                                                for _ in range(4))
         )
-        customer = {name: None for name in _CUSTOMER_TEXT_FIELDS}
-        customer.update({k: v for k, v in fields.items() if k in _CUSTOMER_TEXT_FIELDS})
+        customer = {name: fields.get(name) for name in _CUSTOMER_TEXT_FIELDS}
         customer.update({
             "id": customer_id, "customer_code": code,
             "name": f"{first} {fields.get('last_name') or ''}".strip(),
@@ -377,11 +361,11 @@ class XSeriesSimulator:
     def add_customer(self, *, first_name: str, last_name: str, email: str | None) -> str:
         return self._create_customer({"first_name": first_name, "last_name": last_name, "email": email})
 
-    def stock(self, product_id: str, outlet_id: str | None = None) -> Decimal:
-        """Current inventory level of a product at an outlet (main outlet by default)."""
+    def stock(self, product_id: str) -> Decimal:
+        """Current inventory level of a product at the main outlet."""
         if product_id not in self.products:
             raise KeyError(f"no product {product_id}")
-        record = self.inventory.get((product_id, outlet_id or self.main_outlet_id))
+        record = self.inventory.get((product_id, self.main_outlet_id))
         return record["inventory_level"] if record else Decimal(0)
 
     def sales_for_source_id(self, source_id: str) -> list[dict]:
@@ -390,7 +374,8 @@ class XSeriesSimulator:
     def sales_of_order(self, bc_order_id: int) -> list[dict]:
         """Every sale of a BigCommerce order, oldest first: source_id <id>, then <id>-2… of a re-opened one."""
         key = str(bc_order_id)
-        found = [s for s in self.sales.values() if s["source_id"] == key or (s["source_id"] or "").startswith(key + "-")]
+        found = [s for s in self.sales.values()
+                 if s["source_id"] == key or (s["source_id"] or "").startswith(key + "-")]
         return sorted(found, key=lambda s: (len(s["source_id"]), s["source_id"]))
 
     # --- effects of sales (called by xseries_sales) --------------------------------------------
@@ -499,11 +484,9 @@ class XSeriesSimulator:
         )
 
     def _json(self, status: int, payload: Any, extra_headers: dict[str, str] | None = None) -> Response:
-        headers = self._rate_headers()
-        headers.update(extra_headers or {})
         return Response(
-            json.dumps(wire(payload), separators=(",", ":")), status_code=status,
-            headers=headers, media_type="application/json",
+            json.dumps(payload, separators=(",", ":"), default=_json_value), status_code=status,
+            headers={**self._rate_headers(), **(extra_headers or {})}, media_type="application/json",
         )
 
     def _authorized(self, request: Request) -> bool:
@@ -512,17 +495,11 @@ class XSeriesSimulator:
 
     def _required_scope(self, method: str, path: str, query) -> str | None:
         parts = path.strip("/").split("/")
-        if parts[:2] == ["api", "register_sales"]:
-            resource = "sales"
-        elif parts[:2] == ["api", "products"]:
-            resource = "products"
+        if parts[:2] in (["api", "register_sales"], ["api", "products"]):  # the 0.9 writes
+            resource = "sales" if parts[1] == "register_sales" else "products"
         elif parts[:2] == ["api", "2.0"] and len(parts) >= 3:
-            resource = parts[2]
-            if resource == "search":
-                resource = query.get("type") or "search"
-            elif resource == "user":
-                resource = "users"
-            elif resource == "products" and len(parts) >= 5 and parts[4] == "inventory":
+            resource = {"search": query.get("type") or "search", "user": "users"}.get(parts[2], parts[2])
+            if parts[2] == "products" and parts[4:5] == ["inventory"]:
                 resource = "inventory"
         else:
             return None
@@ -572,7 +549,7 @@ class XSeriesSimulator:
 
     def _build_routes(self) -> list[Route]:
         return [
-            route("/api/2.0/retailer", self._get_retailer),
+            route("/api/2.0/retailer", lambda c: (200, {"data": self.retailer})),
             route("/api/2.0/outlets", lambda c: self._list(c, self.outlets.values())),
             route("/api/2.0/outlets/{id}", lambda c, id: self._one(self.outlets, id, "outlet")),
             route("/api/2.0/registers", lambda c: self._list(c, self.registers.values())),
@@ -618,8 +595,7 @@ class XSeriesSimulator:
     def _bool_param(query, name: str) -> bool:
         return (query.get(name) or "").lower() in ("true", "1")
 
-    def _list(self, call: _Call, items, render: Callable[[dict], dict] | None = None,
-              honour_deleted: bool = True) -> tuple[int, Any]:
+    def _list(self, call: _Call, items, render: Callable[[dict], dict] | None = None) -> tuple[int, Any]:
         """Version-cursor paging (reference §6): `after` and `before` are exclusive bounds,
         results in version order, an empty `data` ends the feed."""
         query = call.request.query_params
@@ -632,7 +608,7 @@ class XSeriesSimulator:
             (item for item in items
              if (after is None or item["version"] > after)
              and (before is None or item["version"] < before)
-             and (include_deleted or not honour_deleted or not item.get("deleted_at"))),
+             and (include_deleted or not item.get("deleted_at"))),
             key=lambda item: item["version"],
         )[:page_size]
         return 200, _versioned([render(item) if render else item for item in chosen])
@@ -643,9 +619,6 @@ class XSeriesSimulator:
         if item is None:
             raise SimHttpError(404, {"error": f"{kind} not found"})
         return 200, {"data": item}
-
-    def _get_retailer(self, call: _Call) -> tuple[int, Any]:
-        return 200, {"data": self.retailer}
 
     def _get_current_user(self, call: _Call) -> tuple[int, Any]:
         user = self.users[self.user_id]
@@ -660,10 +633,8 @@ class XSeriesSimulator:
         return self._list(call, self.products.values())
 
     def _product_inventory(self, call: _Call, id: str) -> tuple[int, Any]:
-        if id not in self.products:
-            raise SimHttpError(404, {"error": "product not found"})
-        return self._list(call, [r for r in self.inventory.values() if r["product_id"] == id],
-                          honour_deleted=False)
+        self._one(self.products, id, "product")
+        return self._list(call, [r for r in self.inventory.values() if r["product_id"] == id])
 
     def _list_sales(self, call: _Call) -> tuple[int, Any]:
         return self._list(call, self.sales.values(), render=lambda s: render_sale_20(self, s))
@@ -682,19 +653,15 @@ class XSeriesSimulator:
         kind = query.get("type")
         if kind not in ("products", "customers", "sales"):
             raise bad_request("type must be one of sales, products, customers")
-        include_deleted = self._bool_param(query, "deleted")
         if kind == "products":
             found = [p for p in self.products.values() if self._product_matches(p, query)]
         elif kind == "customers":
             found = [c for c in self.customers.values() if self._customer_matches(c, query)]
         else:
             found = [render_sale_20(self, s) for s in self.sales.values() if self._sale_matches(s, query)]
-        if not include_deleted:
-            found = [item for item in found if not item.get("deleted_at")]
-        ids = query.getlist("_id")
-        if ids:
-            found = [item for item in found if item["id"] in ids]
-        found = [item for item in found if item["id"] not in query.getlist("-_id")]
+        deleted = self._bool_param(query, "deleted")
+        found = [item for item in found
+                 if (deleted or not item.get("deleted_at")) and _wanted(query, "_id", item["id"])]
 
         order_by = query.get("order_by")
         if order_by:
@@ -708,22 +675,15 @@ class XSeriesSimulator:
         return 200, {"data": found[offset:offset + page_size]}
 
     def _product_matches(self, product: dict, query) -> bool:
+        # Matching is on the lowercased SKU: the spec says values "must be lowercased", so an
+        # upper-case query value finds nothing, like on a live store.
         sku = (product["sku"] or "").lower()
-        wanted = query.getlist("sku")
-        if wanted:
-            # Matching is on the lowercased SKU: the spec says values "must be lowercased", so an
-            # upper-case query value finds nothing, like on a live store.
-            if sku not in wanted:
-                return False
-            if self.sku_search_misses_hyphens and "-" in sku:
-                return False  # live quirk §9.1: hyphenated SKUs are never found by sku=
-        if sku in query.getlist("-sku"):
+        if not _wanted(query, "sku", sku):
             return False
+        if self.sku_search_misses_hyphens and query.getlist("sku") and "-" in sku:
+            return False  # live quirk §9.1: hyphenated SKUs are never found by sku=
         for key in ("supplier_id", "brand_id", "product_type_id", "variant_parent_id"):
-            include, exclude = query.getlist(key), query.getlist(f"-{key}")
-            if include and product.get(key) not in include:
-                return False
-            if exclude and product.get(key) in exclude:
+            if not _wanted(query, key, product.get(key)):
                 return False
         if query.getlist("tag_id") and not set(query.getlist("tag_id")) & set(product["tag_ids"]):
             return False
@@ -738,12 +698,9 @@ class XSeriesSimulator:
 
     @staticmethod
     def _customer_matches(customer: dict, query) -> bool:
-        for key in ("email", "customer_code", "first_name", "last_name", "company_name", "mobile", "phone"):
-            wanted = query.get(key)
-            # [I] exact vs partial matching is not documented; exact, case-insensitive here.
-            if wanted is not None and (customer.get(key) or "").lower() != wanted.lower():
-                return False
-        return True
+        # [I] exact vs partial matching is not documented; exact, case-insensitive here.
+        return all(query.get(key) is None or (customer.get(key) or "").lower() == query[key].lower()
+                   for key in ("email", "customer_code", "first_name", "last_name", "company_name", "mobile", "phone"))
 
     def _sale_matches(self, sale: dict, query) -> bool:
         for key in ("invoice_number", "customer_id", "outlet_id", "user_id", "register_id", "status", "state"):
@@ -819,6 +776,12 @@ def _versioned(items: list[dict]) -> dict[str, Any]:
     """A 2.0 list answer: the items and the range of their versions."""
     versions = [item["version"] for item in items]
     return {"data": items, "version": {"min": min(versions, default=None), "max": max(versions, default=None)}}
+
+
+def _wanted(query, key: str, value: Any) -> bool:
+    """A search filter: `key` lists the values to keep (none listed: all), `-key` those to drop."""
+    include = query.getlist(key)
+    return (not include or value in include) and value not in query.getlist(f"-{key}")
 
 
 def _handle_of(name: str) -> str:

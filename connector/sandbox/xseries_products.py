@@ -104,17 +104,18 @@ def create_products(sim: XSeriesSimulator, body: Any) -> list[str]:
         for d in definitions:
             if d.get("attribute_id") not in sim.variant_attributes or not d.get("value"):
                 raise unprocessable(f"variants[{index}]: variant attribute {d.get('attribute_id')} not found")
+    # [I] The spec only says a product's `sku` "should be unique"; the simulator insists.
     skus = [item["sku"].lower() for item in (body, *variants) if "sku" in item]
-    taken = [sku for sku in skus if sim.reject_duplicate_sku and sim.live_by_sku.get(sku)]
+    taken = [sku for sku in skus if sim.live_by_sku.get(sku)]
     if taken or len(set(skus)) < len(skus):
         raise unprocessable(f"SKU {(taken or skus)[0]} is already in use")
 
     fields = dict(handle=body.get("handle"), source=body.get("source", "USER"), source_id=body.get("source_id"),
                   source_variant_id=body.get("source_variant_id"), is_active=body.get("is_active", True),
                   description=body.get("description"))
-    if not variants:
-        return [sim.store_product(name=body["name"], sku=body.get("sku"), **_priced(body, {}), **fields)]
     parent = sim.store_product(name=body["name"], sku=body.get("sku"), **_priced(body, {}), **fields)
+    if not variants:
+        return [parent]
     return [
         sim.store_product(
             name=body["name"], sku=variant.get("sku"), **_priced(variant, body), **fields,
@@ -159,7 +160,7 @@ def write_product_09(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     if product_id is None:
         if text["name"] is None:
             raise unprocessable("name is required")
-        if sku is not None and sim.reject_duplicate_sku and sim.live_by_sku.get(sku.lower()):
+        if sku is not None and sim.live_by_sku.get(sku.lower()):
             raise unprocessable(f"SKU {sku} is already in use")
         product_id = sim.store_product(
             name=text["name"], sku=sku, handle=text["handle"], source_id=text["source_id"],
@@ -171,7 +172,7 @@ def write_product_09(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     if product is None or product["deleted_at"]:
         raise not_found(f"product {product_id} not found")
     if sku is not None and sku.lower() != (product["sku"] or "").lower():
-        if sim.reject_duplicate_sku and sim.live_by_sku.get(sku.lower()):
+        if sim.live_by_sku.get(sku.lower()):
             raise unprocessable(f"SKU {sku} is already in use")
         sim.live_by_sku.get((product["sku"] or "").lower(), set()).discard(product_id)
         sim.live_by_sku.setdefault(sku.lower(), set()).add(product_id)

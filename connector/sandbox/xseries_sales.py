@@ -19,7 +19,7 @@ render_sale_20 turn them into the two wire shapes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -129,10 +129,9 @@ def resolve_status(body: dict[str, Any], previous: dict[str, Any] | None) -> tup
 
 
 def _status_for(state: str, attrs: list[str]) -> str:
-    if state in ("parked", "voided"):
-        return "SAVED" if state == "parked" else "VOIDED"
+    # parked and voided have no attribute variants: their attributes never change the status.
     for attr in _STATUS_PRIORITY:
-        if attr in attrs:
+        if attr in attrs and (state, attr) in _STATE_ATTR_TO_STATUS:
             return _STATE_ATTR_TO_STATUS[(state, attr)]
     return _STATE_ATTR_TO_STATUS[(state, None)]
 
@@ -232,25 +231,15 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
         if old in CLOSED_STATUSES and status != "VOIDED":
             raise unprocessable(f"sale {sale_id} is {old}; a closed sale can only be voided")
 
-    register_id = optional_str(body, "register_id")
-    if register_id is None:
-        if previous is None:
-            raise bad_request("register_id is required")
-        register_id = previous["register_id"]
+    register_id = _required(body, "register_id", previous)
     register = sim.registers.get(register_id)
     if register is None:
         raise unprocessable(f"register {register_id} not found")
-    user_id = optional_str(body, "user_id")
-    if user_id is None:
-        if previous is None:
-            raise bad_request("user_id is required")
-        user_id = previous["user_id"]
+    user_id = _required(body, "user_id", previous)
     if user_id not in sim.users:
         raise unprocessable(f"user {user_id} not found")
 
-    customer_id = optional_str(body, "customer_id") if "customer_id" in body else (
-        previous["customer_id"] if previous else None
-    )
+    customer_id = _kept(body, "customer_id", previous)
     if customer_id is not None and customer_id not in sim.customers:
         raise unprocessable(f"customer {customer_id} not found")
     if status in NEEDS_CUSTOMER_STATUSES and customer_id is None:
@@ -261,8 +250,8 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
         lines = [dict(line) for line in previous["line_items"]]
         payments: list[dict[str, Any]] = []  # §8.1: voiding deletes all payments
     else:
-        lines = _parse_lines(sim, body.get("register_sale_products"), register_id, previous)
-        payments = _parse_payments(sim, body.get("register_sale_payments"), register_id, now, previous)
+        lines = _parse_lines(sim, body, register_id, previous)
+        payments = _parse_payments(sim, body, register_id, now, previous)
 
     totals = compute_totals(lines)
     paid = sum((p["amount"] for p in payments), Decimal(0))
@@ -272,36 +261,26 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     if sim.closed_requires_full_payment and status in CLOSED_STATUSES and cents(paid) < due:
         raise unprocessable(f"a {status} sale must be fully paid: payments {cents(paid)} < total {due}")
 
-    source_id = optional_str(body, "source_id") if "source_id" in body else (
-        previous["source_id"] if previous else None
-    )
+    source_id = _kept(body, "source_id", previous)
     if previous is None and sim.reject_duplicate_source_id and source_id is not None:
         if sim.sales_for_source_id(source_id):
             raise unprocessable(f"a sale with source_id {source_id} already exists")
 
     invoice_number = optional_str(body, "invoice_number")
     sale_date = parse_date(body.get("sale_date"), "sale_date", previous["sale_date"] if previous else now)
-    for key in ("note", "source", "short_code", "accounts_transaction_id"):
-        optional_str(body, key)  # type check before anything is changed
+    texts = {key: _kept(body, key, previous) for key in ("note", "source", "accounts_transaction_id")}
+    short_code = optional_str(body, "short_code")  # type check before anything is changed
 
     # ---- accepted: apply -----------------------------------------------------------------------
-    if previous is None:
-        sale: dict[str, Any] = {
-            "id": sim.new_id(),
-            "created_at": now,
-            "short_code": optional_str(body, "short_code") or sim.new_short_code(),
-            "return_for": None,
-            "deleted_at": None,
-            "invoice_number": None,
-            "invoice_sequence": 0,
-            "customer_id": None,
-            "source": "USER",
-            "source_id": None,
-            "note": None,
-            "accounts_transaction_id": None,
-        }
-    else:
-        sale = previous
+    sale = previous or {
+        "id": sim.new_id(),
+        "created_at": now,
+        "short_code": short_code or sim.new_short_code(),
+        "return_for": None,
+        "deleted_at": None,
+        "invoice_number": None,
+        "invoice_sequence": 0,
+    }
     sale.update(
         register_id=register_id,
         outlet_id=register["outlet_id"],
@@ -315,13 +294,10 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
         line_items=lines,
         payments=payments,
         source_id=source_id,
+        **texts,
         **totals,
     )
-    for key in ("note", "accounts_transaction_id"):
-        if key in body:
-            sale[key] = optional_str(body, key)
-    if "source" in body:
-        sale["source"] = optional_str(body, "source") or "USER"
+    sale["source"] = sale["source"] or "USER"
     if invoice_number is not None:
         sale["invoice_number"] = invoice_number
         sale["invoice_sequence"] = sim.note_invoice_number(register_id, invoice_number)
@@ -336,18 +312,44 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     return sale
 
 
-def _parse_lines(sim: XSeriesSimulator, raw: Any, register_id: str,
-                 previous: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise bad_request("register_sale_products must be a list")
-    old_ids = {line["id"] for line in previous["line_items"]} if previous else set()
-    lines = []
-    for index, item in enumerate(raw):
-        where = f"register_sale_products[{index}]"
+def _required(body: dict[str, Any], key: str, previous: dict[str, Any] | None) -> str:
+    """A string field a new sale must have; an update may leave it out to keep the sale's."""
+    value = optional_str(body, key) or (previous[key] if previous else None)
+    if value is None:
+        raise bad_request(f"{key} is required")
+    return value
+
+
+def _kept(body: dict[str, Any], key: str, previous: dict[str, Any] | None) -> str | None:
+    """A string field of the body; left out, the sale's current value (None for a new sale)."""
+    if key in body:
+        return optional_str(body, key)
+    return previous[key] if previous else None
+
+
+def _posted(body: dict[str, Any], key: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The objects of the posted list `key` (absent or null: none), each with where it sits."""
+    raw = body.get(key)
+    if raw is not None and not isinstance(raw, list):
+        raise bad_request(f"{key} must be a list")
+    for index, item in enumerate(raw or []):
+        where = f"{key}[{index}]"
         if not isinstance(item, dict):
             raise bad_request(f"{where} must be an object")
+        yield where, item
+
+
+def _kept_id(sim: XSeriesSimulator, item: dict[str, Any], old_ids: set[str]) -> str:
+    # Posting an existing line's (or payment's) id keeps it; anything else is a new one (§8.3).
+    posted = item.get("id")
+    return posted if isinstance(posted, str) and posted in old_ids else sim.new_id()
+
+
+def _parse_lines(sim: XSeriesSimulator, body: dict[str, Any], register_id: str,
+                 previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    old_ids = {line["id"] for line in previous["line_items"]} if previous else set()
+    lines = []
+    for index, (where, item) in enumerate(_posted(body, "register_sale_products")):
         for key in ("product_id", "quantity", "price", "tax", "tax_id"):
             if item.get(key) is None:
                 raise bad_request(f"{where}.{key} is required")
@@ -360,20 +362,14 @@ def _parse_lines(sim: XSeriesSimulator, raw: Any, register_id: str,
         status = item.get("status") or "CONFIRMED"
         if status not in LINE_STATUSES:
             raise bad_request(f"{where}.status must be one of {sorted(LINE_STATUSES)}")
-        line_id = item.get("id")
         lines.append({
-            # Posting an existing line's id keeps that line; anything else is a new line (§8.3).
-            "id": line_id if isinstance(line_id, str) and line_id in old_ids else sim.new_id(),
+            "id": _kept_id(sim, item, old_ids),
             "product_id": product_id,
             "register_id": item.get("register_id") or register_id,
             "sequence": _sequence(item.get("sequence"), index),
-            "quantity": parse_number(item["quantity"], f"{where}.quantity"),
-            "price": parse_number(item["price"], f"{where}.price"),
-            "tax": parse_number(item["tax"], f"{where}.tax"),
+            **{key: parse_number(item.get(key, 0), f"{where}.{key}")
+               for key in ("quantity", "price", "tax", "cost", "discount", "loyalty_value")},
             "tax_id": tax_id,
-            "cost": parse_number(item.get("cost", 0), f"{where}.cost"),
-            "discount": parse_number(item.get("discount", 0), f"{where}.discount"),
-            "loyalty_value": parse_number(item.get("loyalty_value", 0), f"{where}.loyalty_value"),
             "price_set": _flag(item.get("price_set"), f"{where}.price_set"),
             "status": status,
             "note": item.get("note") if isinstance(item.get("note"), str) else None,
@@ -381,18 +377,11 @@ def _parse_lines(sim: XSeriesSimulator, raw: Any, register_id: str,
     return lines
 
 
-def _parse_payments(sim: XSeriesSimulator, raw: Any, register_id: str, now: datetime,
+def _parse_payments(sim: XSeriesSimulator, body: dict[str, Any], register_id: str, now: datetime,
                     previous: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise bad_request("register_sale_payments must be a list")
     old_ids = {p["id"] for p in previous["payments"]} if previous else set()
     payments = []
-    for index, item in enumerate(raw):
-        where = f"register_sale_payments[{index}]"
-        if not isinstance(item, dict):
-            raise bad_request(f"{where} must be an object")
+    for where, item in _posted(body, "register_sale_payments"):
         type_id = item.get("retailer_payment_type_id")
         if type_id is None:
             raise bad_request(f"{where}.retailer_payment_type_id is required")
@@ -400,9 +389,8 @@ def _parse_payments(sim: XSeriesSimulator, raw: Any, register_id: str, now: date
             raise unprocessable(f"{where}: payment type {type_id} not found")
         if item.get("amount") is None:
             raise bad_request(f"{where}.amount is required")
-        payment_id = item.get("id")
         payments.append({
-            "id": payment_id if isinstance(payment_id, str) and payment_id in old_ids else sim.new_id(),
+            "id": _kept_id(sim, item, old_ids),
             "retailer_payment_type_id": type_id,
             "register_id": item.get("register_id") or register_id,
             "amount": parse_number(item["amount"], f"{where}.amount"),
@@ -447,44 +435,36 @@ def _date_09(value: datetime) -> str:
     return to_iso8601(value).replace("T", " ")[:19]
 
 
+# Stored sale fields each read shows as they are.
+_SALE_KEYS_09 = ("id", "source", "source_id", "register_id", "customer_id", "user_id", "total_price",
+                 "total_cost", "total_tax", "status", "state", "short_code", "invoice_number",
+                 "invoice_sequence", "return_for")
+_SALE_KEYS_20 = ("id", "outlet_id", "register_id", "user_id", "customer_id", "invoice_number",
+                 "invoice_sequence", "source", "source_id", "status", "state", "note", "short_code",
+                 "return_for", "total_price", "total_tax", "deleted_at", "version")
+_SALE_DATES = ("sale_date", "created_at", "updated_at")
+
+
 def render_sale_09(sim: XSeriesSimulator, sale: dict[str, Any]) -> dict[str, Any]:
     """The sale inside a 0.9 `register_sale` answer (reference §8.7; the exact field set is [I])."""
     customer = sim.customers.get(sale["customer_id"]) if sale["customer_id"] else None
-    user = sim.users[sale["user_id"]]
     paid = sum((p["amount"] for p in sale["payments"]), Decimal(0))
-    total_incl = sale["total_price"] + sale["total_tax"]
     first_tax = sim.taxes.get(sale["line_items"][0]["tax_id"]) if sale["line_items"] else None
     return {
-        "id": sale["id"],
-        "source": sale["source"],
-        "source_id": sale["source_id"],
-        "register_id": sale["register_id"],
+        **{key: sale[key] for key in _SALE_KEYS_09},
+        **{key: _date_09(sale[key]) for key in _SALE_DATES},
         "market_id": "1",
-        "customer_id": sale["customer_id"],
         "customer_name": f"{customer['first_name']} {customer['last_name']}" if customer else "",
-        "user_id": sale["user_id"],
-        "user_name": user["username"],
-        "sale_date": _date_09(sale["sale_date"]),
-        "created_at": _date_09(sale["created_at"]),
-        "updated_at": _date_09(sale["updated_at"]),
-        "total_price": sale["total_price"],
-        "total_cost": sale["total_cost"],
-        "total_tax": sale["total_tax"],
+        "user_name": sim.users[sale["user_id"]]["username"],
         "tax_name": (first_tax or sim.taxes[sim.default_tax_id])["name"],
         "note": sale["note"] or "",
-        "status": sale["status"],
-        "state": sale["state"],
         "register_sale_attributes": list(sale["attributes"]),
-        "short_code": sale["short_code"],
-        "invoice_number": sale["invoice_number"],
-        "invoice_sequence": sale["invoice_sequence"],
         "accounts_transaction_id": sale["accounts_transaction_id"] or "",
-        "return_for": sale["return_for"],
         "totals": {
             "total_tax": sale["total_tax"],
             "total_price": sale["total_price"],
             "total_payment": paid,
-            "total_to_pay": total_incl - paid,
+            "total_to_pay": sale["total_price"] + sale["total_tax"] - paid,
         },
         "register_sale_products": [_line_09(sim, line) for line in sale["line_items"]],
         "register_sale_payments": [_payment_09(sim, p) for p in sale["payments"]],
@@ -495,43 +475,33 @@ def _line_09(sim: XSeriesSimulator, line: dict[str, Any]) -> dict[str, Any]:
     product = sim.products[line["product_id"]]
     tax = sim.taxes[line["tax_id"]]
     return {
-        "id": line["id"],
-        "product_id": line["product_id"],
-        "register_id": line["register_id"],
+        **{key: line[key] for key in ("id", "product_id", "register_id", "quantity", "price", "cost",
+                                      "discount", "loyalty_value", "tax", "tax_id", "status")},
+        **{key: product[key] for key in ("handle", "sku", "name")},
         "sequence": str(line["sequence"]),
-        "handle": product["handle"],
-        "sku": product["sku"],
-        "name": product["name"],
-        "quantity": line["quantity"],
-        "price": line["price"],
-        "cost": line["cost"],
         "price_set": int(line["price_set"]),
-        "discount": line["discount"],
-        "loyalty_value": line["loyalty_value"],
-        "tax": line["tax"],
-        "tax_id": line["tax_id"],
         "tax_name": tax["name"],
         "tax_rate": sum((rate["rate"] for rate in tax["rates"]), Decimal(0)),
         "tax_total": line["quantity"] * line["tax"],
         "price_total": line["quantity"] * line["price"],
         "display_retail_price_tax_inclusive": 0 if sim.tax_exclusive else 1,
-        "status": line["status"],
         "attributes": [],
     }
 
 
-def _payment_09(sim: XSeriesSimulator, payment: dict[str, Any]) -> dict[str, Any]:
+def _payment(sim: XSeriesSimulator, payment: dict[str, Any]) -> dict[str, Any]:
+    """The fields a payment shows in both read shapes."""
     ptype = sim.payment_types[payment["retailer_payment_type_id"]]
     return {
-        "id": payment["id"],
+        **{key: payment[key] for key in ("id", "register_id", "retailer_payment_type_id", "amount")},
         "payment_type_id": str(ptype["type_id"]),
-        "register_id": payment["register_id"],
-        "retailer_payment_type_id": payment["retailer_payment_type_id"],
         "name": ptype["name"],
-        "label": ptype["name"],
-        "payment_date": _date_09(payment["payment_date"]),
-        "amount": payment["amount"],
     }
+
+
+def _payment_09(sim: XSeriesSimulator, payment: dict[str, Any]) -> dict[str, Any]:
+    shown = _payment(sim, payment)
+    return {**shown, "label": shown["name"], "payment_date": _date_09(payment["payment_date"])}
 
 
 def render_sale_20(sim: XSeriesSimulator, sale: dict[str, Any]) -> dict[str, Any]:
@@ -541,86 +511,40 @@ def render_sale_20(sim: XSeriesSimulator, sale: dict[str, Any]) -> dict[str, Any
     for line in sale["line_items"]:
         tax = sim.taxes[line["tax_id"]]
         rate = tax["rates"][0]
-        qty = line["quantity"]
-        tax_total = qty * line["tax"]
         if line["status"] != "VOIDED":
             entry = taxes.setdefault(rate["id"], {
                 "id": rate["id"], "name": tax["name"], "rate": rate["rate"], "amount": Decimal(0),
             })
-            entry["amount"] += tax_total
-        line_items.append({
-            "id": line["id"],
-            "product_id": line["product_id"],
-            "tax_id": line["tax_id"],
-            "discount_total": qty * line["discount"],
-            "discount": line["discount"],
-            "price_total": qty * line["price"],
-            "price": line["price"],
-            "cost_total": qty * line["cost"],
-            "cost": line["cost"],
-            "tax_total": tax_total,
-            "tax": line["tax"],
-            "quantity": qty,
-            "loyalty_value": line["loyalty_value"],
-            "price_set": line["price_set"],
-            "status": line["status"],
-            "sequence": line["sequence"],
-            "note": line["note"],
-            "tax_components": [{"rate_id": rate["id"], "total_tax": tax_total}],
-            "unit_cost": line["cost"],
-            "unit_discount": line["discount"],
-            "unit_loyalty_value": line["loyalty_value"],
-            "unit_price": line["price"],
-            "unit_tax": line["tax"],
-            "total_cost": qty * line["cost"],
-            "total_discount": qty * line["discount"],
-            "total_loyalty_value": qty * line["loyalty_value"],
-            "total_price": qty * line["price"],
-            "total_tax": tax_total,
-            "is_return": qty < 0,
-        })
-    payments = []
-    for p in sale["payments"]:
-        ptype = sim.payment_types[p["retailer_payment_type_id"]]
-        payments.append({
-            "id": p["id"],
-            "register_id": p["register_id"],
-            "outlet_id": sim.registers[p["register_id"]]["outlet_id"]
-            if p["register_id"] in sim.registers else sale["outlet_id"],
-            "retailer_payment_type_id": p["retailer_payment_type_id"],
-            "payment_type_id": str(ptype["type_id"]),
-            "name": ptype["name"],
-            "amount": p["amount"],
-            "payment_date": to_iso8601(p["payment_date"]),
-            "external_attributes": [],
-        })
+            entry["amount"] += line["quantity"] * line["tax"]
+        line_items.append(_line_20(line, rate["id"]))
+    payments = [
+        {**_payment(sim, p), "payment_date": to_iso8601(p["payment_date"]), "external_attributes": [],
+         "outlet_id": sim.registers[p["register_id"]]["outlet_id"]
+         if p["register_id"] in sim.registers else sale["outlet_id"]}
+        for p in sale["payments"]
+    ]
     return {
-        "id": sale["id"],
-        "outlet_id": sale["outlet_id"],
-        "register_id": sale["register_id"],
-        "user_id": sale["user_id"],
-        "customer_id": sale["customer_id"],
-        "invoice_number": sale["invoice_number"],
-        "invoice_sequence": sale["invoice_sequence"],
+        **{key: sale[key] for key in _SALE_KEYS_20},
+        **{key: to_iso8601(sale[key]) for key in _SALE_DATES},
         "receipt_number": sale["invoice_number"],
-        "source": sale["source"],
-        "source_id": sale["source_id"],
-        "status": sale["status"],
-        "state": sale["state"],
         "attributes": list(sale["attributes"]),
-        "note": sale["note"],
-        "short_code": sale["short_code"],
-        "return_for": sale["return_for"],
-        "total_price": sale["total_price"],
-        "total_tax": sale["total_tax"],
         "total_loyalty": Decimal(0),
-        "sale_date": to_iso8601(sale["sale_date"]),
-        "created_at": to_iso8601(sale["created_at"]),
-        "updated_at": to_iso8601(sale["updated_at"]),
-        "deleted_at": sale["deleted_at"],
-        "version": sale["version"],
         "line_items": line_items,
         "payments": payments,
         "adjustments": [],
         "taxes": list(taxes.values()),
     }
+
+
+def _line_20(line: dict[str, Any], rate_id: str) -> dict[str, Any]:
+    qty = line["quantity"]
+    shown = {key: line[key] for key in ("id", "product_id", "tax_id", "quantity", "price_set", "status",
+                                        "sequence", "note")}
+    for name in ("price", "cost", "discount", "tax", "loyalty_value"):
+        # The spec names each amount several ways: `price` = `unit_price`, `price_total` = `total_price`.
+        shown.update({name: line[name], f"unit_{name}": line[name], f"total_{name}": qty * line[name]})
+        if name != "loyalty_value":
+            shown[f"{name}_total"] = qty * line[name]
+    shown["tax_components"] = [{"rate_id": rate_id, "total_tax": qty * line["tax"]}]
+    shown["is_return"] = qty < 0
+    return shown

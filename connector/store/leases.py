@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -53,8 +54,7 @@ class Leases:
         self._acquire = _acquire_statement(engine.dialect.name)
         # In-process lock per key, dropped when nobody holds or waits for it (an import touches
         # hundreds of thousands of keys; keeping their locks would grow memory without bound).
-        self._local: dict[str, asyncio.Lock] = {}
-        self._users: dict[str, int] = {}
+        self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # Leases held across processes right now, renewed together by one task (see _renew).
         self._held: dict[str, LeaseHandle] = {}
         self._renewer: asyncio.Task | None = None
@@ -82,24 +82,18 @@ class Leases:
     async def hold(self, key: str, *, wait_seconds: float = 300.0) -> AsyncIterator[LeaseHandle]:
         """`async with leases.hold(key) as handle:` — hold `key` across processes (and tasks of
         this process) for the block's duration."""
+        # Each holder and waiter keeps a reference to the lock: it is dropped with the last of them.
         lock = self._local.get(key)
         if lock is None:
             lock = self._local[key] = asyncio.Lock()
-        self._users[key] = self._users.get(key, 0) + 1
-        try:
-            async with lock:
-                handle = await self._take(key, wait_seconds)
-                try:
-                    yield handle
-                finally:
-                    del self._held[key]
-                    if not handle.released:  # the transaction that ended the work released it
-                        self.release(key)
-        finally:
-            # The lock is dropped once nobody holds or waits for it.
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key], self._local[key]
+        async with lock:
+            handle = await self._take(key, wait_seconds)
+            try:
+                yield handle
+            finally:
+                del self._held[key]
+                if not handle.released:  # the transaction that ended the work released it
+                    self.release(key)
 
     async def _take(self, key: str, wait_seconds: float) -> LeaseHandle:
         waited = 0.0

@@ -39,18 +39,19 @@ from connector.store.tables import (
 _BINDINGS = OrderBinding.__table__
 _BINDING_COLUMNS = tuple(c.name for c in _BINDINGS.columns)
 _BINDING_SELECT = core_select(_BINDINGS).where(_BINDINGS.c.bc_order_id == bindparam("order_id"))
-_PRODUCT_ID_SELECT = core_select(ProductBinding.__table__.c.xs_product_id).where(
-    ProductBinding.__table__.c.key == bindparam("key"))
-_CUSTOMER_ID_SELECT = core_select(CustomerBinding.__table__.c.xs_customer_id).where(
-    CustomerBinding.__table__.c.email_key == bindparam("key"))
-# The oldest live product / customer with that key (versions grow: the first one made wins;
-# the id settles a tie, so every process picks the same one).
-_INDEXED_PRODUCT_ID = core_select(XsProduct.__table__.c.id).where(
-    XsProduct.__table__.c.sku_key == bindparam("key"), XsProduct.__table__.c.deleted == False,  # noqa: E712
-).order_by(XsProduct.__table__.c.version, XsProduct.__table__.c.id).limit(1)
-_INDEXED_CUSTOMER_ID = core_select(XsCustomer.__table__.c.id).where(
-    XsCustomer.__table__.c.email_key == bindparam("key"), XsCustomer.__table__.c.deleted == False,  # noqa: E712
-).order_by(XsCustomer.__table__.c.version, XsCustomer.__table__.c.id).limit(1)
+_PRODUCT_ID_SELECT = core_select(ProductBinding.xs_product_id).where(ProductBinding.key == bindparam("key"))
+_CUSTOMER_ID_SELECT = core_select(CustomerBinding.xs_customer_id).where(CustomerBinding.email_key == bindparam("key"))
+
+
+def _oldest_live(model: type[XsProduct | XsCustomer], key) -> Any:
+    """The oldest live product / customer with that key (versions grow: the first one made wins;
+    the id settles a tie, so every process picks the same one)."""
+    return core_select(model.id).where(key == bindparam("key"), model.deleted == False).order_by(  # noqa: E712
+        model.version, model.id).limit(1)
+
+
+_INDEXED_PRODUCT_ID = _oldest_live(XsProduct, XsProduct.sku_key)
+_INDEXED_CUSTOMER_ID = _oldest_live(XsCustomer, XsCustomer.email_key)
 
 ORDERS_CURSOR = "orders"
 # Where the daemon's cursor started: the historical import's default upper bound.
@@ -92,8 +93,6 @@ class Store(Journal):
 
     def order_bindings(self, ids: Iterable[int]) -> dict[int, OrderBinding]:
         ids = list(ids)
-        if not ids:
-            return {}
         result: dict[int, OrderBinding] = {}
         with self.session() as s:
             for start in range(0, len(ids), 500):

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.clock import FakeClock
 from connector.idv.decision import Outcome
 from connector.idv.engine import IdvEngine
 from connector.idv.ledger import MemoryLedger
@@ -125,7 +124,7 @@ def test_protection_and_latest_check_over_random_sequences(scenario):
     targets, protected, initial, delivery, changes = scenario
     rules = Rules(targets=targets, protected=protected, labels={})
     fake = FakeOrderStatuses(status=initial, protected=protected)
-    ledger = MemoryLedger(FakeClock(T0))
+    ledger = MemoryLedger()
     engine = IdvEngine(bc=fake, rules=rules, ledger=ledger, enabled=True)
     latest = max(delivery, key=lambda e: e[2])
     latest_handled_at = None  # index in delivery
