@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order
@@ -83,12 +83,15 @@ class MirrorDeps:
     payments: PaymentTable
     specials: SpecialLines
     bc: BigCommerceClient | None = None  # the catalogue, for variant families
+    # Catalogue products whose variants are created one by one (their family cannot be made): read
+    # once per cycle, not once per missing variant.
+    single_variants: set[int] = field(default_factory=set)
 
 
 class OrderMirror:
     def __init__(self, deps: MirrorDeps) -> None:
         self.d = deps
-        self.products = ProductBinder(deps.store, deps.xs, deps.bc, deps.refs)
+        self.products = ProductBinder(deps.store, deps.xs, deps.bc, deps.refs, deps.single_variants)
         self.customers = CustomerBinder(deps.store, deps.xs)
         self.step = "start"
         self.lease = None  # the order's lease while held; the settling write releases it

@@ -31,11 +31,13 @@ log = logging.getLogger("connector.sync")
 
 
 class ProductBinder:
-    def __init__(self, store: Store, xs: XSeriesClient, bc: BigCommerceClient | None, refs: PosRefs) -> None:
+    def __init__(self, store: Store, xs: XSeriesClient, bc: BigCommerceClient | None, refs: PosRefs,
+                 single_variants: set[int] | None = None) -> None:
         self.store = store
         self.xs = xs
         self.bc = bc  # reads a variant's family from the catalogue; None: variants are created on their own
         self.refs = refs
+        self.single_variants = set() if single_variants is None else single_variants  # shared by a cycle
 
     async def resolve(self, line: PlannedLine, bc_order_id: int) -> str:
         if line.product_key == DISCOUNT_KEY:
@@ -49,15 +51,19 @@ class ProductBinder:
         if found is not None:
             return found
         family = line.family_name and line.bc_product_id and self.bc is not None
+        # A variant's lease is its family's whether or not the family can be made (single-flight per SKU).
         lease_key = f"product:family:{line.bc_product_id}" if family else "product:" + line.product_key
         async with self.store.leases.hold(lease_key) as lease:
             found = self._existing(line)
             if found is not None:
                 return found
-            if family and await self._create_family(line, bc_order_id):
-                found = self._existing(line)
-                if found is not None:
-                    return found
+            if family and line.bc_product_id not in self.single_variants:
+                if await self._create_family(line, bc_order_id):
+                    found = self._existing(line)
+                    if found is not None:
+                        return found
+                else:
+                    self.single_variants.add(line.bc_product_id)
             product_id = await self._create(line)
             self.store.bind_product(line.product_key, product_id, line.sku, created=True, name=line.name,
                                     lease=lease, audit=_audit(line, product_id, bc_order_id))
