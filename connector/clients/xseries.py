@@ -238,15 +238,16 @@ class XSeriesClient(TransportClient):
         return await self._post_encoded_sale(encoded, safe_to_repeat=False, answer=answer)
 
     async def update_sale(self, sale: RegisterSale, *, encoded: bytes | None = None,
-                          answer: type[A] = Sale) -> A:
+                          answer: type[A] = Sale, safe_to_repeat: bool = True) -> A:
         """Replace a sale (e.g. void it): the same endpoint with the COMPLETE sale and its id.
 
-        Safe to repeat: re-posting the same full body yields the same final state (§8.3).
+        A void is safe to repeat: re-posting the same full body yields the same final state (§8.3).
+        Closing an on-account sale is not (a closed sale may only be voided): safe_to_repeat=False.
         """
         if not sale.id:
             raise ValueError("update_sale needs the sale's id")
         return await self._post_encoded_sale(sale.to_json() if encoded is None else encoded,
-                                             safe_to_repeat=True, answer=answer)
+                                             safe_to_repeat=safe_to_repeat, answer=answer)
 
     async def get_sale(self, sale_id: str) -> Sale:
         body = await self._get_json(f"{V20}/sales/{_path_id(sale_id)}")

@@ -102,6 +102,22 @@ def register_sale(
     )
 
 
+def settled_on_account(sent: RegisterSale, sale_id: str, plan: SalePlan, refs: PosRefs,
+                       payment_type_ids: Sequence[str], paid_at) -> RegisterSale:
+    """An ONACCOUNT sale whose order is now paid, as its complete replacement body: the same lines,
+    one payment per tender dated when the order changed, status ONACCOUNT_CLOSED (state closed,
+    attribute onaccount kept: §8.1). Stock does not move again: the goods left with the ONACCOUNT sale."""
+    if len(payment_type_ids) != len(plan.payments):
+        raise ValueError(f"{len(plan.payments)} payments planned, {len(payment_type_ids)} payment type ids given")
+    payments = [
+        RegisterSalePayment(retailer_payment_type_id=type_id, amount=payment.amount, payment_date=paid_at,
+                            register_id=refs.register_id)
+        for payment, type_id in zip(plan.payments, payment_type_ids)
+    ]
+    return sent.model_copy(update={"id": sale_id, "status": "ONACCOUNT_CLOSED", "state": "closed",
+                                   "register_sale_payments": payments})
+
+
 def _product_id(key: str, refs: PosRefs, product_ids: dict[str, str], order_id: int) -> str:
     if key != DISCOUNT_KEY:
         return product_ids[key]

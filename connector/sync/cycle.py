@@ -53,7 +53,7 @@ class CycleReport:
 
     @property
     def written(self) -> int:
-        return sum(self.outcomes[o] for o in (Outcome.CREATED, Outcome.VOIDED, Outcome.RECOVERED))
+        return sum(self.outcomes[o] for o in (Outcome.CREATED, Outcome.VOIDED, Outcome.SETTLED, Outcome.RECOVERED))
 
 
 class SyncCycle:

@@ -12,6 +12,7 @@ pending and looks the sale up by its deterministic invoice number before it ever
 from __future__ import annotations
 
 import enum
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import RegisterSale, Sale, WrittenSale
 from connector.errors import ApiError, MappingError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.payment_table import PaymentTable
-from connector.mapping.register_sale import PosRefs, register_sale
+from connector.mapping.register_sale import PosRefs, register_sale, settled_on_account
 from connector.mapping.sale_plan import (
     SalePlan,
     build_sale_plan,
@@ -31,6 +32,7 @@ from connector.mapping.sale_plan import (
 )
 from connector.mapping.special_lines import SpecialLines
 from connector.mapping.status_table import PosState, StatusTable
+from connector.mapping.statuses import PRE_SHIPMENT, status_name
 from connector.store.repository import Store
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder
@@ -44,6 +46,7 @@ class Outcome(str, enum.Enum):
     RECORDED = "recorded"  # a change that needs no POS write, recorded
     CREATED = "created"  # a sale was created (closed, on account or voided)
     VOIDED = "voided"  # an existing sale was voided
+    SETTLED = "settled"  # an on-account sale got its payments and was closed (ONACCOUNT_CLOSED)
     RECOVERED = "recovered"  # a sale whose write answer was lost was found and bound
 
 
@@ -52,20 +55,24 @@ class Transition(str, enum.Enum):
     CREATE = "create"
     VOID = "void"
     REOPEN = "reopen"  # the sale was voided and the order is closed again: a new sale
+    SETTLE = "settle"  # an on-account sale's order is now paid: its payments, and it is closed
 
 
-def decide(current: PosState, has_sale: bool, target: PosState) -> tuple[Transition, str]:
+def decide(current: PosState, has_sale: bool, target: PosState, status_id: int) -> tuple[Transition, str]:
     """The POS write a status change calls for, and why (the status table's transition rules)."""
     if not has_sale:
         if target is PosState.NOT_IMPORTED:
             return Transition.NONE, "not imported yet"
         return Transition.CREATE, f"order reached a {target.value} status"
     if current is PosState.VOIDED:
-        if target is PosState.CLOSED:
+        if target is PosState.CLOSED and status_id in PRE_SHIPMENT:
             # E.g. Declined by a failed ID check, then a new check passed: the goods will ship,
             # so stock must leave again. The voided sale stays as it is; a new sale is created.
             return Transition.REOPEN, ("order re-opened after its sale was voided; a voided sale is never"
                                        " changed again, so a new sale is created")
+        if target is PosState.CLOSED:
+            return Transition.NONE, (f"the sale is voided and {status_name(status_id)} does not re-open the"
+                                     " order (only a pre-shipment status does); a voided sale is never changed again")
         return Transition.NONE, "the sale is voided; a voided sale is never changed again"
     if target is PosState.VOIDED:
         return Transition.VOID, "order cancelled or declined after its sale was closed"
@@ -116,7 +123,7 @@ class OrderMirror:
                 recovered = binding.pending_state is None and binding.sale_id is not None
             has_sale = binding is not None and binding.sale_id is not None
             current = PosState(binding.pos_state) if has_sale else PosState.NOT_IMPORTED
-            transition, why = decide(current, has_sale, target)
+            transition, why = decide(current, has_sale, target, order.status_id)
             if transition is Transition.REOPEN:
                 binding.generation += 1
                 binding.invoice_number = invoice_number(order.id, binding.generation)
@@ -127,6 +134,9 @@ class OrderMirror:
                 return await self._create(order, target, content_hash, binding)
             if transition is Transition.VOID:
                 return await self._void(order, binding, content_hash)
+            if transition is Transition.NONE and current is PosState.CLOSED and _on_account(binding) \
+                    and _paid_since(order, binding, self.d.statuses):
+                return await self._settle(order, binding, content_hash)
             await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
             if recovered:
                 log.info("order %s: sale %s bound after a lost answer (%s)", order.id, binding.invoice_number,
@@ -229,6 +239,46 @@ class OrderMirror:
                  extra={"order_id": order.id})
         return Outcome.VOIDED
 
+    async def _settle(self, order: Order, binding: OrderBinding, content_hash: str) -> Outcome:
+        """Payment captured later (issue 16, point 2): the ONACCOUNT sale, re-posted whole with its
+        payments as ONACCOUNT_CLOSED. Not repeated blindly: X-Series refuses to change a closed
+        sale, so a lost answer is settled by looking the sale up (_settle_pending)."""
+        store, refs = self.d.store, self.d.refs
+        self.step = "map"
+        plan = plan_sale(order, self.d, binding.generation, content_hash)
+        type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
+        body = settled_on_account(RegisterSale.model_validate_json(binding.sale_body), binding.sale_id, plan, refs,
+                                  type_ids, order.date_modified)
+        self.step = "write"
+        binding.pending_state = PosState.CLOSED.value
+        store.save_order_binding(binding)
+        encoded = body.to_json()
+        try:
+            sale = await self.d.xs.update_sale(body, encoded=encoded, answer=WrittenSale, safe_to_repeat=False)
+        except UnknownWriteOutcome as exc:
+            sale = await self._find_sale(binding.invoice_number)
+            if sale is None or (sale.status or "").upper() == "ONACCOUNT":
+                # Left pending: the next attempt looks at the sale before writing again.
+                raise TransientApiError(f"the payment write got no answer ({exc.args[0]}) and sale"
+                                        f" {binding.invoice_number} is not closed yet; it will be looked up again",
+                                        api="xseries", method="POST", path="/api/register_sales") from exc
+        except ApiError:
+            binding.pending_state = None  # refused or never sent: the sale is as it was
+            store.save_order_binding(binding)
+            raise
+        binding.sale_body = encoded.decode()
+        self._bind(binding, order, sale.id, PosState.CLOSED, content_hash)
+        store.settle_order(binding, lease=self.lease, audit=dict(
+            platform="xseries", action="settle_sale", bc_order_id=order.id, target_id=sale.id,
+            reason=f"BigCommerce order paid ({order.status}, payment {order.payment_status or 'captured'});"
+                   " the on-account sale gets its payments",
+            before="ONACCOUNT", after="ONACCOUNT_CLOSED",
+            detail={"payments": [str(p.amount) for p in plan.payments], "tenders": [p.tender for p in plan.payments]},
+        ))
+        log.info("order %s: sale %s paid and closed (ONACCOUNT_CLOSED)", order.id, binding.invoice_number,
+                 extra={"order_id": order.id})
+        return Outcome.SETTLED
+
     # ---- helpers ----------------------------------------------------------------------------
     async def _settle_pending(self, binding: OrderBinding) -> OrderBinding:
         """A write may have happened: find out from X-Series before deciding anything."""
@@ -242,6 +292,15 @@ class OrderMirror:
                 binding.pos_state = PosState.VOIDED.value
                 store.audit(platform="connector", action="recover_void", bc_order_id=binding.bc_order_id,
                             target_id=sale.id, reason="an earlier void had no answer; the sale is voided",
+                            after=sale.status)
+        elif binding.sale_id and _on_account(binding):
+            # A settle was in flight: it landed when the sale is closed by now; else it runs again.
+            binding.pending_state = None
+            if sale is not None and (sale.status or "").upper() in ("ONACCOUNT_CLOSED", "CLOSED"):
+                sent = RegisterSale.model_validate_json(binding.sale_body)
+                binding.sale_body = sent.model_copy(update={"status": sale.status, "state": "closed"}).to_json().decode()
+                store.audit(platform="connector", action="recover_settle", bc_order_id=binding.bc_order_id,
+                            target_id=sale.id, reason="an earlier payment write had no answer; the sale is closed",
                             after=sale.status)
         elif sale is not None:
             state = PosState.VOIDED if (sale.status or "").upper() == "VOIDED" else PosState(binding.pending_state)
@@ -301,6 +360,23 @@ def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash:
         raise MappingError(f"the order is in {plan.currency} but X-Series keeps {currency}; mirror it by hand"
                            " or convert it in BigCommerce", order_id=order.id)
     return plan
+
+
+_PAID = frozenset({"captured", "paid"})
+
+
+def _paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bool:
+    """Whether an order whose sale is on account is paid now (issue 16, point 2): its payment was
+    captured, or it left an unpaid status (Awaiting Payment) for a paid one — a merchant marking a
+    bank transfer received moves the status and may leave payment_status as it was."""
+    if (order.payment_status or "").strip().casefold() in _PAID:
+        return True
+    return binding.bc_status_id in statuses.unpaid_status_ids and order.status_id not in statuses.unpaid_status_ids
+
+
+def _on_account(binding: OrderBinding) -> bool:
+    """Whether the sale as last written is on account (ONACCOUNT: the balance is still owed)."""
+    return bool(binding.sale_body) and json.loads(binding.sale_body).get("status") == "ONACCOUNT"
 
 
 def _up_to_date(binding: OrderBinding | None, content_hash: str) -> bool:

@@ -131,3 +131,45 @@ async def test_back_to_pending_then_cancelled_still_voids(world):
     report = await world.cycle()
     assert report.outcomes[Outcome.VOIDED] == 1
     assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50
+
+
+@pytest.mark.parametrize("after_void", [4, 14, 13, 2, 10, 3],
+                         ids=["refunded", "partially-refunded", "disputed", "shipped", "completed", "partially-shipped"])
+@pytest.mark.parametrize("void_status", [5, 6], ids=["cancelled", "declined"])
+async def test_money_or_shipping_statuses_after_a_void_create_no_sale(world, void_status, after_void):
+    """Issue 16, point 3: Cancelled → Refunded (the refund of a cancelled order) is money moving,
+    not the order coming back: no second, paid sale, and stock does not leave again."""
+    order_id = world.add_order([line("TEE-M", 2)], status_id=11)
+    await world.cycle()
+    world.set_status(order_id, void_status)
+    await world.cycle()
+    writes = world.xs_writes()
+
+    world.set_status(order_id, after_void)
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.RECORDED] == 1
+    assert world.xs_writes() == writes
+    assert [s["status"] for s in world.sales(order_id)] == ["VOIDED"] and world.stock("TEE-M") == 50
+    binding = world.store.order_binding(order_id)
+    assert (binding.generation, binding.pos_state, binding.bc_status_id) == (1, "voided", after_void)
+    last = world.store.audit_entries(order_id)[-1]
+    assert last.action == "record" and "does not re-open" in last.reason
+
+
+@pytest.mark.parametrize("reopen_status", [7, 8, 9, 11, 12])
+async def test_only_a_pre_shipment_status_reopens_a_voided_order(world, reopen_status):
+    order_id = world.add_order([line("TEE-M", 2)], status_id=5)
+    await world.cycle()
+    world.set_status(order_id, 4)  # refunded after the cancellation: recorded only
+    await world.cycle()
+    assert len(world.sales(order_id)) == 1
+
+    world.set_status(order_id, reopen_status)
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.CREATED] == 1
+    statuses = [s["status"] for s in sorted(world.sales(order_id), key=lambda s: s["invoice_number"])]
+    assert statuses[0] == "VOIDED" and statuses[1] in ("CLOSED", "ONACCOUNT")
+    assert world.stock("TEE-M") == 48
+    assert world.store.order_binding(order_id).generation == 2

@@ -1,0 +1,109 @@
+"""Issue 16, point 2: an on-account sale whose order is paid later gets its payments and is closed
+(ONACCOUNT_CLOSED), exactly once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from connector.sandbox.faults import FaultConfig
+from connector.sync.order_mirror import Outcome
+from sync_world import line
+
+
+def paid(sale: dict) -> Decimal:
+    return sum((Decimal(str(p["amount"])) for p in sale["payments"]), Decimal(0))
+
+
+def total(sale: dict) -> Decimal:
+    return (Decimal(str(sale["total_price"])) + Decimal(str(sale["total_tax"]))).quantize(Decimal("0.01"))
+
+
+async def on_account_order(world) -> tuple[int, dict]:
+    order_id = world.add_order([line("TEE-M", 2), line("MUG-01", 1, "10.00")], status_id=7)
+    await world.cycle()
+    sale = world.sale(order_id)
+    assert sale["status"] == "ONACCOUNT" and sale["payments"] == []
+    assert world.xs.customers[sale["customer_id"]]["balance"] == -total(sale)
+    return order_id, sale
+
+
+@pytest.mark.parametrize("how", ["status", "payment_status"])
+async def test_an_on_account_sale_is_paid_and_closed_once(db_world, how):
+    world = db_world
+    order_id, before = await on_account_order(world)
+    stock = (world.stock("TEE-M"), world.stock("MUG-01"))
+
+    if how == "status":  # Awaiting Payment → Awaiting Fulfillment: the transfer arrived
+        world.set_status(order_id, 11)
+    else:  # the order stays where it is; the gateway captured the payment
+        world.bc.orders[order_id]["payment_status"] = "captured"
+        world.bc.orders[order_id]["status_id"] = 9
+        world.bc.touch(order_id)
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.SETTLED] == 1 and not report.failed
+    sale = world.sale(order_id)  # the same sale, not a second one
+    assert sale["id"] == before["id"]
+    assert (sale["status"], sale["state"]) == ("ONACCOUNT_CLOSED", "closed") and "onaccount" in sale["attributes"]
+    assert paid(sale) == total(sale) == total(before)
+    assert world.xs.customers[sale["customer_id"]]["balance"] == 0
+    assert (world.stock("TEE-M"), world.stock("MUG-01")) == stock  # the goods left once
+    settles = [e for e in world.store.audit_entries(order_id) if e.action == "settle_sale"]
+    assert len(settles) == 1 and (settles[0].before, settles[0].after) == ("ONACCOUNT", "ONACCOUNT_CLOSED")
+
+    writes = world.xs_writes()
+    assert (await world.cycle()).written == 0
+    world.set_status(order_id, 2)  # shipped: a change within the closed state
+    report = await world.cycle()
+    assert report.outcomes[Outcome.RECORDED] == 1 and world.xs_writes() == writes
+    # A settled sale voids like any other closed one.
+    world.set_status(order_id, 5)
+    assert (await world.cycle()).outcomes[Outcome.VOIDED] == 1
+    assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == stock[0] + 2
+
+
+async def test_an_order_still_unpaid_keeps_its_balance(world):
+    order_id, before = await on_account_order(world)
+    world.set_status(order_id, 1)  # back to Pending: still not paid
+    world.set_status(order_id, 7)
+    report = await world.cycle()
+    assert report.outcomes[Outcome.SETTLED] == 0
+    assert world.sale(order_id)["status"] == "ONACCOUNT"
+
+
+async def test_a_lost_answer_to_the_payment_write_settles_once(db_world):
+    world = db_world
+    order_id, before = await on_account_order(world)
+    world.set_status(order_id, 11)
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
+
+    report = await world.cycle()  # applied, answer lost: found closed by the look-up, not re-posted
+
+    assert report.outcomes[Outcome.SETTLED] == 1 and not report.failed
+    sale = world.sale(order_id)
+    assert sale["status"] == "ONACCOUNT_CLOSED" and paid(sale) == total(before)
+    assert world.xs.faults.injected["lost_response"] == 1
+    world.xs.faults.reconfigure(FaultConfig())
+    assert (await world.cycle()).written == 0
+    binding = world.store.order_binding(order_id)
+    assert (binding.pos_state, binding.pending_state) == ("closed", None)
+
+
+async def test_a_payment_write_that_timed_out_unapplied_is_written_once_later(db_world):
+    world = db_world
+    order_id, before = await on_account_order(world)
+    world.set_status(order_id, 11)
+    world.xs.faults.reconfigure(FaultConfig(share_timeout=1.0, path_filter="register_sales"))
+
+    report = await world.cycle()
+
+    assert order_id in report.failed and world.sale(order_id)["status"] == "ONACCOUNT"
+    assert world.store.order_binding(order_id).pending_state == "closed"
+    world.xs.faults.reconfigure(FaultConfig())
+    report = await world.cycle()  # the sale is looked at first: still on account, so written now
+    assert report.outcomes[Outcome.SETTLED] == 1 and not report.failed
+    sale = world.sale(order_id)
+    assert sale["status"] == "ONACCOUNT_CLOSED" and paid(sale) == total(before)
+    assert len([e for e in world.store.audit_entries(order_id) if e.action == "settle_sale"]) == 1
