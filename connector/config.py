@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
@@ -66,6 +66,9 @@ class SyncSettings(_Section):
     max_attempts: int = Field(default=10, gt=0)
     # How many orders are mirrored at the same time within a cycle.
     concurrency: int = Field(default=4, gt=0, le=64)
+    # An order edited after its sale was written: open an exception for a person (default), or void
+    # the sale and write the next generation so stock and money follow the edit.
+    on_edit: Literal["exception", "resync"] = "exception"
 
     @field_validator("start_at")
     @classmethod

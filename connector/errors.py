@@ -71,10 +71,12 @@ class UnknownWriteOutcome(ApiError):
 class MappingError(OrderSyncError):
     """An order cannot be mapped (unknown status, unmapped payment method with no default…)."""
 
-    def __init__(self, message: str, *, order_id: int | None = None, permanent: bool = True) -> None:
+    def __init__(self, message: str, *, order_id: int | None = None, permanent: bool = True,
+                 kind: str = "mapping") -> None:
         super().__init__(message)
         self.order_id = order_id
         self.permanent = permanent
+        self.kind = kind  # the exception a person sees: mapping | currency | totals
 
     def __str__(self) -> str:
         prefix = f"order {self.order_id}: " if self.order_id is not None else ""

@@ -71,7 +71,7 @@ class Runtime:
     def deps(self) -> MirrorDeps:
         return MirrorDeps(
             store=self.store, xs=self.xs, bc=self.bc, refs=self.refs, statuses=self.tables.statuses,
-            payments=self.tables.payments, specials=self.tables.specials,
+            payments=self.tables.payments, specials=self.tables.specials, on_edit=self.settings.sync.on_edit,
         )
 
     def cycle(self, stop_event: asyncio.Event | None = None) -> SyncCycle:

@@ -50,7 +50,7 @@ def reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: 
             f"lines, shipping, handling, wrapping, fees and discounts add up to {lines_inc} incl. tax"
             f" ({sum(taxes)} tax) but the order's total is {total_inc} ({total_tax} tax);"
             " the order is inconsistent, check it in BigCommerce",
-            order_id=order_id,
+            order_id=order_id, kind="totals",
         )
     where = absorber if absorber is not None else max(range(len(exact)), key=lambda i: exact[i])
     exact[where] += gap_exact

@@ -50,6 +50,7 @@ MIGRATIONS: list[Migration] = [
     (4, "order_binding.generation: re-opened orders get a new sale",
      _add_column("order_binding", "generation", "INTEGER NOT NULL DEFAULT 1")),
     (5, "ID verification: the last realid check_id read per order", _create(t.IdvOrderCheckId)),
+    (6, "exceptions a person must see", _create(t.OrderException)),
 ]
 
 LATEST = MIGRATIONS[-1][0]

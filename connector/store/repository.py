@@ -23,6 +23,7 @@ from sqlmodel import Session, SQLModel, select
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.store.connections import ThreadConnections
 from connector.store.db import dialect_insert, make_engine
+from connector.store.exceptions import ExceptionBook
 from connector.store.journal import AUDIT_INSERT, FAILURE_DELETE, Journal
 from connector.store.leases import RELEASE, LeaseHandle, Leases
 from connector.store.migrations import migrate
@@ -58,7 +59,7 @@ ORDERS_CURSOR = "orders"
 ORDERS_START_CURSOR = "orders_start"
 
 
-class Store(Journal):
+class Store(Journal, ExceptionBook):
     def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.engine = engine
         self.clock = clock

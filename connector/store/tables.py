@@ -129,6 +129,24 @@ class AuditEntry(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class OrderException(SQLModel, table=True):
+    """Something a person must look at (issue 16, point 5): an edit after the sale was written, an
+    order in another currency, a tender or fee without a mapping, totals that do not add up, a
+    refund X-Series cannot express. Open until someone resolves it."""
+
+    __tablename__ = "order_exception"
+    __table_args__ = (Index("ix_order_exception_open", "resolved_at", "bc_order_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    bc_order_id: int
+    kind: str  # edit | currency | mapping | totals | refund
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+    after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+    opened_at: datetime = _dt(nullable=False)
+    resolved_at: datetime | None = _dt(nullable=True)
+    resolved_by: str | None = None
+
+
 class CycleRun(SQLModel, table=True):
     __tablename__ = "cycle_run"
     id: int | None = Field(default=None, primary_key=True)

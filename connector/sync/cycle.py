@@ -184,6 +184,8 @@ class SyncCycle:
             raise  # nothing will work: stop the cycle, a person must fix the token
         except (MappingError, PermanentApiError, NotFoundError) as exc:
             self._fail(order.id, mirror.step, _reason(exc), permanent=True, report=report)
+            if isinstance(exc, MappingError):  # parked until a person fixes the order or the mapping
+                self.d.store.open_exception(order.id, exc.kind, str(exc.args[0]))
             return None
         except (ApiError, LeaseTimeout, OrderSyncError) as exc:
             self._fail(order.id, mirror.step, _reason(exc), permanent=False, report=report)

@@ -21,9 +21,11 @@ from connector.clients.bigcommerce_models import Order
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import RegisterSale, Sale, WrittenSale
 from connector.errors import ApiError, MappingError, TransientApiError, UnknownWriteOutcome
+from connector.mapping.edits import sale_edit
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import PosRefs, register_sale, settled_on_account
 from connector.mapping.sale_plan import (
+    DISCOUNT_KEY,
     SalePlan,
     build_sale_plan,
     invoice_number,
@@ -93,6 +95,7 @@ class MirrorDeps:
     # Catalogue products whose variants are created one by one (their family cannot be made): read
     # once per cycle, not once per missing variant.
     single_variants: set[int] = field(default_factory=set)
+    on_edit: str = "exception"  # sync.on_edit: an edit after the write is an exception, or resync
 
 
 class OrderMirror:
@@ -134,7 +137,18 @@ class OrderMirror:
                 return await self._create(order, target, content_hash, binding)
             if transition is Transition.VOID:
                 return await self._void(order, binding, content_hash)
-            if transition is Transition.NONE and current is PosState.CLOSED and _on_account(binding) \
+            edit = self._edit(order, binding, content_hash) if transition is Transition.NONE and has_sale \
+                and current is PosState.CLOSED and target is PosState.CLOSED else None
+            if edit is not None and self.d.on_edit == "resync":
+                # Stock and money follow the edit: the sale is voided and the next generation written.
+                await self._void(order, binding, content_hash, next_generation=True)
+                return await self._create(order, target, content_hash, binding,
+                                          "order edited after its sale was written (sync.on_edit: resync)")
+            if edit is not None:
+                self.d.store.open_exception(order.id, "edit", edit["summary"], before=edit["before"],
+                                            after=edit["after"])
+                why = edit["summary"] + "; recorded as an exception (sync.on_edit: exception)"
+            elif transition is Transition.NONE and current is PosState.CLOSED and _on_account(binding) \
                     and _paid_since(order, binding, self.d.statuses):
                 return await self._settle(order, binding, content_hash)
             await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
@@ -208,7 +222,21 @@ class OrderMirror:
                  extra={"order_id": order.id})
         return Outcome.CREATED
 
-    async def _void(self, order: Order, binding: OrderBinding, content_hash: str) -> Outcome:
+    def _edit(self, order: Order, binding: OrderBinding, content_hash: str) -> dict | None:
+        """What an order edited after its sale was written changed (None: nothing the sale shows)."""
+        if not binding.sale_body or binding.content_hash == content_hash:
+            return None
+        self.step = "map"
+        plan = plan_sale(order, self.d, binding.generation, content_hash)
+        ids = {line.product_key: self.d.refs.discount_product_id if line.product_key == DISCOUNT_KEY
+               else self.d.store.product_id(line.product_key) for line in plan.lines}
+        return sale_edit(RegisterSale.model_validate_json(binding.sale_body), plan, ids)
+
+    async def _void(self, order: Order, binding: OrderBinding, content_hash: str, *,
+                    next_generation: bool = False) -> Outcome:
+        """Re-post the sale as VOIDED. next_generation (an edit with sync.on_edit: resync): the
+        binding moves on to the next generation, with no sale yet and the order's lease still
+        held, in the same transaction, so a create that fails after the void is retried as a create."""
         store = self.d.store
         self.step = "write"
         body = RegisterSale.model_validate_json(binding.sale_body) if binding.sale_body else None
@@ -230,10 +258,16 @@ class OrderMirror:
         sale = await self.d.xs.update_sale(voided, encoded=encoded, answer=WrittenSale)
         binding.sale_body = encoded.decode()
         self._bind(binding, order, sale.id, PosState.VOIDED, content_hash)
-        store.settle_order(binding, lease=self.lease, audit=dict(
+        reason = f"BigCommerce status {order.status_id} ({order.status}) → voided"
+        if next_generation:
+            binding.generation += 1
+            binding.invoice_number = invoice_number(order.id, binding.generation)
+            binding.sale_id, binding.sale_body, binding.content_hash = None, None, ""
+            binding.pos_state = PosState.NOT_IMPORTED.value
+            reason = "order edited after its sale was written (sync.on_edit: resync): voided, then written again"
+        store.settle_order(binding, lease=None if next_generation else self.lease, audit=dict(
             platform="xseries", action="void_sale", bc_order_id=order.id, target_id=sale.id,
-            reason=f"BigCommerce status {order.status_id} ({order.status}) → voided",
-            before=before, after="VOIDED",
+            reason=reason, before=before, after="VOIDED",
         ))
         log.info("order %s: sale %s voided (was %s)", order.id, binding.invoice_number, before,
                  extra={"order_id": order.id})
@@ -358,7 +392,7 @@ def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash:
     currency = deps.refs.currency
     if plan.currency and currency and plan.currency.upper() != currency.upper():
         raise MappingError(f"the order is in {plan.currency} but X-Series keeps {currency}; mirror it by hand"
-                           " or convert it in BigCommerce", order_id=order.id)
+                           " or convert it in BigCommerce", order_id=order.id, kind="currency")
     return plan
 
 

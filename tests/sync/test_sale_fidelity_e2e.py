@@ -241,6 +241,10 @@ async def test_an_order_in_another_currency_is_parked_never_posted(world):
     [failure] = world.store.failures()
     assert failure.bc_order_id == euro and failure.parked
     assert world.sale(euro) is None and world.sale(dollars) is not None
+    # A person must see it (issue 16, point 5): one open exception, not one per re-read.
+    await world.cycle()
+    [exc] = world.store.exceptions()
+    assert (exc.bc_order_id, exc.kind) == (euro, "currency") and "EUR" in exc.summary
 
 
 # --- 8. fulfilment ---------------------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""Exceptions a person must see (issue 16, point 5): opened by the sync, listed and resolved by
+`order-sync exceptions`, counted by `status`. Opening and resolving are audited.
+
+A mixin of Store (connector.store.repository), which gives it `clock`, `session()` and `audit()`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import func, select
+
+from connector.store.tables import OrderException
+
+
+class ExceptionBook:
+    def open_exception(self, bc_order_id: int, kind: str, summary: str, *, before: Any = None,
+                       after: Any = None) -> OrderException | None:
+        """Open an exception; None when the same one (order, kind, summary) is open already, so an
+        order read again each cycle is not reported over and over."""
+        with self.session() as s:
+            same = s.exec(select(OrderException).where(
+                OrderException.bc_order_id == bc_order_id, OrderException.kind == kind,
+                OrderException.summary == summary, OrderException.resolved_at.is_(None))).first()
+            if same is not None:
+                return None
+            row = OrderException(bc_order_id=bc_order_id, kind=kind, summary=summary, before=_json(before),
+                                 after=_json(after), opened_at=self.clock.now())
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+        self.audit(platform="connector", action="open_exception", bc_order_id=bc_order_id, target_id=str(row.id),
+                   reason=summary, after=kind)
+        return row
+
+    def exceptions(self, *, open_only: bool = True) -> list[OrderException]:
+        query = select(OrderException).order_by(OrderException.id)
+        if open_only:
+            query = query.where(OrderException.resolved_at.is_(None))
+        with self.session() as s:
+            return list(s.exec(query))
+
+    def count_open_exceptions(self) -> int:
+        with self.session() as s:
+            return int(s.exec(select(func.count()).select_from(OrderException)
+                              .where(OrderException.resolved_at.is_(None))).one())
+
+    def resolve_exception(self, exception_id: int, *, by: str) -> OrderException | None:
+        """Resolve an open exception; None when there is no such open exception."""
+        with self.session() as s:
+            row = s.get(OrderException, exception_id)
+            if row is None or row.resolved_at is not None:
+                return None
+            row.resolved_at, row.resolved_by = self.clock.now(), by
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+        self.audit(platform="connector", action="resolve_exception", bc_order_id=row.bc_order_id,
+                   target_id=str(row.id), reason=f"resolved by {by}", before=row.kind, after="resolved")
+        return row
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)

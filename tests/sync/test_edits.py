@@ -1,0 +1,76 @@
+"""Issue 16, point 4: an order edited after its sale was written is an exception a person sees
+(sync.on_edit: exception, the default), or is voided and written again (sync.on_edit: resync)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from connector.sync.order_mirror import Outcome
+from sync_world import line
+
+
+async def test_an_edit_after_the_write_is_an_exception_and_changes_nothing_in_x_series(db_world):
+    world = db_world
+    order_id = world.add_order([line("TEE-M", 2), line("MUG-01", 1, "10.00")])
+    await world.cycle()
+    sale = world.sale(order_id)
+    writes = world.xs_writes()
+    old_total = Decimal(world.order(order_id)["total_inc_tax"])
+
+    world.edit_lines(order_id, [line("TEE-M", 3), line("MUG-01", 1, "10.00")])
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.RECORDED] == 1 and not report.failed
+    assert world.xs_writes() == writes and world.sale(order_id)["version"] == sale["version"]
+    assert world.stock("TEE-M") == 48  # the sale as written: the edit is for a person to judge
+    [exc] = world.store.exceptions()
+    assert (exc.bc_order_id, exc.kind) == (order_id, "edit")
+    new_total = Decimal(world.order(order_id)["total_inc_tax"])
+    assert new_total > old_total
+    assert f"total {old_total:.2f} → {new_total:.2f}" in exc.summary and "lines changed" in exc.summary
+    before, after = json.loads(exc.before), json.loads(exc.after)
+    assert [row[:2] for row in before["lines"]] == [["TEE-M", "2"]]
+    assert [row[:2] for row in after["lines"]] == [["TEE-M", "3"]]
+    assert (Decimal(before["total"]), Decimal(after["total"])) == (old_total, new_total)
+    opened = [e for e in world.store.audit_entries(order_id) if e.action == "open_exception"]
+    assert len(opened) == 1 and opened[0].target_id == str(exc.id)
+
+    # Read again: the same edit is not reported twice.
+    world.bc.touch(order_id)
+    await world.cycle()
+    assert len(world.store.exceptions()) == 1
+    assert world.store.count_open_exceptions() == 1
+    resolved = world.store.resolve_exception(exc.id, by="ann")
+    assert resolved.resolved_by == "ann" and world.store.count_open_exceptions() == 0
+    assert world.store.resolve_exception(exc.id, by="ann") is None  # not twice
+    assert world.store.audit_entries(order_id)[-1].action == "resolve_exception"
+
+
+async def test_a_status_change_alone_is_not_an_edit(world):
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle()
+    world.set_status(order_id, 2)
+    await world.cycle()
+    assert world.store.exceptions() == []
+
+
+async def test_with_resync_the_edit_voids_the_sale_and_writes_the_next_generation(db_world):
+    world = db_world
+    runtime = await world.new_runtime(on_edit="resync")
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle(runtime=runtime)
+    assert world.stock("TEE-M") == 48
+
+    world.edit_lines(order_id, [line("TEE-M", 3)])
+    report = await world.cycle(runtime=runtime)
+
+    assert report.outcomes[Outcome.CREATED] == 1 and not report.failed
+    first, second = sorted(world.sales(order_id), key=lambda s: s["invoice_number"])
+    assert first["status"] == "VOIDED" and second["invoice_number"] == f"BC-{order_id}-2"
+    assert [item["quantity"] for item in second["line_items"]] == [3]
+    assert world.stock("TEE-M") == 47  # stock follows the edit
+    binding = runtime.store.order_binding(order_id)
+    assert (binding.generation, binding.sale_id, binding.pos_state) == (2, second["id"], "closed")
+    assert runtime.store.exceptions() == []
+    assert (await world.cycle(runtime=runtime)).written == 0
