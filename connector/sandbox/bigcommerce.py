@@ -1,28 +1,22 @@
 """A stateful BigCommerce store: V2 orders and statuses, V3 order metafields and catalog lookups.
 
-It answers like the real API as the reference (shared/reference/bigcommerce-api.md) describes it:
-X-Auth-Token auth with V2 / V3 error bodies, OAuth scopes, the store-wide request quota in fixed
-windows with the X-Rate-Limit-* headers and 429s, V2 paging that ends in 204 No Content, RFC-2822
-dates and 4-decimal money strings, the V3 envelope for metafields and catalog. Faults (5xx, 429,
-timeouts, lost write responses, latency) come from a seeded FaultInjector so tests can be exact.
+It answers as shared/reference/bigcommerce-api.md describes: X-Auth-Token auth with V2 / V3 error
+bodies, OAuth scopes, the store-wide quota in fixed windows (X-Rate-Limit-* headers, 429s), V2 paging
+that ends in 204, RFC-2822 dates, 4-decimal money strings, the V3 envelope. Faults come from a seeded
+FaultInjector. Python-side methods (add_order, set_status, set_metafield…) are the merchant and other
+apps acting on the store; they never go through the quota or the faults.
 
-Python-side methods (add_order, set_status, rename_status, set_metafield…) are the merchant and the
-other apps acting on the store; they never go through the quota or the faults.
-
-Choices where the reference is silent or unverified (each a plain attribute a test can flip):
-- hide_incomplete_by_default: the default order list leaves out status 0 unless status_id=0 is sent;
-- list date filters and the V3 metafield date filters are inclusive at both ends;
-- a successful PUT always bumps date_modified, even when it sets the status the order already has;
-- renaming a status changes `custom_status` on its orders without bumping their date_modified;
-- setting a metafield does not bump the order's date_modified (that is why the batch endpoint exists);
-- metafield_key_in: the V3 metafield lists filter on `key:in` (a comma list, joined with any `key`)
-  as the spec says ("filter"); "refuse" answers 400 and "ignore" drops the filter, the two ways a
-  live store could differ;
-- a 401/403/404 is answered before the quota is counted; a 429 never consumes quota.
-- archived orders (`is_deleted: true`, only reachable through an override) are left out of lists;
+Choices where the reference is silent or unverified:
+- hide_incomplete_by_default (attribute): the order list leaves out status 0 unless status_id=0 is sent;
+- metafield_key_in (attribute): the V3 metafield lists filter on `key:in` as the spec says ("filter");
+  "refuse" answers 400 and "ignore" drops the filter, the two ways a live store could differ;
+- date filters are inclusive at both ends; a 401/403/404 is answered before the quota is counted, and
+  a 429 never consumes quota;
+- a successful PUT always bumps date_modified; renaming a status or setting a metafield does not;
+- archived orders (`is_deleted: true`, only through an override) are left out of lists;
 - without `consignment_structure=object`, `include=consignments` leaves the link object in place;
-- `include=fees` embeds the fee array, else `fees` is the link object; GET /orders/{id}/fees answers
-  {"fees": [...]} as the spec's example does (its schema is one fee object, which that passes).
+- `include=fees` embeds the fee array; GET /orders/{id}/fees answers {"fees": [...]} as the spec's
+  example does.
 """
 
 from __future__ import annotations
@@ -67,7 +61,7 @@ from connector.sandbox.bigcommerce_orders import (
 )
 from connector.sandbox.bigcommerce_statuses import PAYMENT_STATUS_FOR, SYSTEM_STATUSES, status_json
 from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, RequestLog, SimulatedTimeout
-from connector.sandbox.transport import SimulatorTransport, find_route, query_value, route
+from connector.sandbox.transport import Simulator, find_route, query_value, route
 from connector.values import as_utc, money_str, parse_any_date, parse_iso8601, to_iso8601, to_rfc2822
 
 MAX_LIMIT = 250
@@ -124,7 +118,7 @@ def _whole_seconds(value: datetime) -> datetime:
     return as_utc(value).replace(microsecond=0)
 
 
-class BigCommerceSimulator:
+class BigCommerceSimulator(Simulator):
     base_url = "http://bigcommerce.sim"
 
     def __init__(
@@ -147,7 +141,7 @@ class BigCommerceSimulator:
         self.faults = FaultInjector(faults or FaultConfig())
         self.tax_inclusive = tax_inclusive
         self.scopes = scopes  # None: the token has every scope
-        self.hide_incomplete_by_default = False  # (see the module docstring)
+        self.hide_incomplete_by_default = False
         self.request_log = RequestLog()
 
         self.orders: dict[int, dict[str, Any]] = {}
@@ -157,18 +151,15 @@ class BigCommerceSimulator:
         self.order_fees: dict[int, list[dict[str, Any]]] = {}
         self.order_coupons: dict[int, list[dict[str, Any]]] = {}
         self.metafields: dict[int, dict[str, Any]] = {}
-        self.metafield_key_in = "filter"  # | "refuse" | "ignore" (see the module docstring)
+        self.metafield_key_in = "filter"  # | "refuse" | "ignore"
         self.catalog_products: dict[int, dict[str, Any]] = {}
         self.catalog_variants: dict[int, dict[str, Any]] = {}
         self.custom_labels: dict[int, str] = {sid: s.name for sid, s in SYSTEM_STATUSES.items()}
 
         self._dates: dict[int, _OrderDates] = {}
-        # (date created, id), sorted: a date_created range is a bisect, not a scan of every order
-        # (creation dates never change; the import lists a 100,000-order store 400 times).
+        # (date created, id), sorted: a date_created range is a bisect, not a scan (the import lists a
+        # 100,000-order store 400 times).
         self._by_created: list[tuple[datetime, int]] = []
-        # The quota window the store is in: when it started (None: none yet), requests it served.
-        self._window_started: float | None = None
-        self._window_served = 0
         self._next_order_id = 100
         # Id sequences by kind ("line", "fee", "variant"…), each from 1; catalog products from 111.
         self._ids: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
@@ -179,9 +170,6 @@ class BigCommerceSimulator:
         ])
 
     # ------------------------------------------------------------------ wiring
-
-    def transport(self) -> SimulatorTransport:
-        return SimulatorTransport(self.app)
 
     @property
     def v2_url(self) -> str:
@@ -219,23 +207,15 @@ class BigCommerceSimulator:
         pickup: bool | dict[str, Any] = False,
         **overrides: Any,
     ) -> dict[str, Any]:
-        """Store a new order and return it as the API shows it.
+        """Store a new order and return it as the API shows it (money rules: bigcommerce_orders).
 
-        `lines` are dicts: product_id, variant_id, sku, name, unit_price (list price in the store's
-        basis), quantity, and optionally tax_rate (else the order's), unit_discount (product-level,
-        per unit, store's basis), cost_price (unit cost ex tax), type (physical | digital |
-        giftcertificate), product_options ([{display_name, display_value}]; a catalogue variant's
-        option values when left out). The money rules are in bigcommerce_orders.
-        `discount` (manual) and `coupons` ([{code, amount}]) are amounts off the tax-inclusive total;
-        `fees` are [{name, amount (store's basis)[, tax_rate, tax_class_id, merchant_name]}];
-        gift certificates and store credit pay part of the total (a store never lets them exceed
-        it; the simulator does, so a test can check the refusal).
-        `tax_inclusive` None: the store's setting. `pickup` (True or pickup consignment fields):
-        physical lines are collected, not shipped. Orders without physical lines are digital.
-
-        A historical `date_created` also becomes its date_modified (the order was last touched
-        then); without it both are clock.now(). `overrides` are written over the built JSON as
-        given (datetimes become RFC-2822), so a test can plant malformed fields.
+        `lines` are LineInput dicts; a catalogue variant's option values fill product_options when
+        left out. `discount` and `coupons` ([{code, amount}]) come off the tax-inclusive total; `fees`
+        are [{name, amount[, tax_rate, tax_class_id, merchant_name]}]. Gift certificates and store
+        credit may exceed the total here (a store refuses that), so a test can check the refusal.
+        `pickup` (True or pickup consignment fields): physical lines are collected, not shipped.
+        A historical `date_created` is also the date_modified; `overrides` are written over the JSON
+        as given (datetimes become RFC-2822), so a test can plant malformed fields.
         """
         _check_status(status_id)
         if not lines:
@@ -437,14 +417,10 @@ class BigCommerceSimulator:
         self, *, sku: str, name: str, price: Decimal, variants: list[dict[str, Any]] | None = None,
         cost_price: Decimal = Decimal(0), tax_class_id: int = 0,
     ) -> dict[str, Any]:
-        """A catalog product (V3 product_Full subset) and its variants.
-
-        Without `variants` the product gets its base variant, carrying the product's SKU (as the
-        real catalog does, so /catalog/variants?sku= finds simple products too). Each variant dict:
-        {sku, price (Decimal or None: the product's), cost_price (optional), option_values
-        (optional list of {label, option_display_name})}. Options share their option_id across
-        the product's variants, by display name.
-        """
+        """A catalog product (V3 product_Full subset) and its variants: dicts of sku, price (None:
+        the product's), cost_price and option_values ([{label, option_display_name}]; option ids are
+        shared across the product's variants by display name). Without `variants` the product gets a
+        base variant with its SKU, as the real catalog does (so /catalog/variants?sku= finds it)."""
         product_id = next(self._ids["product"])
         now = to_iso8601(self._now())
         created_variants = []
@@ -539,14 +515,13 @@ class BigCommerceSimulator:
             ],
         }
 
-    def _window_left_s(self, now: float) -> float:
-        """Seconds until the current quota window ends; 0 or less when no window is open."""
-        return 0 if self._window_started is None else self._window_started + self.window_ms / 1000 - now
+    def _quota(self) -> tuple[int, float]:
+        return self.quota, self.window_ms / 1000
 
     def _rate_headers(self) -> dict[str, str]:
-        left_s = self._window_left_s(self.clock.monotonic())
+        left_s = self._window_left()
         if left_s > 0:
-            reset_ms, left = math.ceil(left_s * 1000), max(self.quota - self._window_served, 0)
+            reset_ms, left = math.ceil(left_s * 1000), max(self.quota - self._window_used, 0)
         else:
             reset_ms, left = self.window_ms, self.quota  # the next request opens a fresh window
         return {
@@ -555,16 +530,6 @@ class BigCommerceSimulator:
             "X-Rate-Limit-Requests-Quota": str(self.quota),
             "X-Rate-Limit-Requests-Left": str(left),
         }
-
-    def _take_quota(self) -> bool:
-        """Spend one request of the window; False when the window's quota is gone (answer 429)."""
-        now = self.clock.monotonic()
-        if self._window_left_s(now) <= 0:
-            self._window_started, self._window_served = now, 0
-        if self._window_served >= self.quota:
-            return False
-        self._window_served += 1
-        return True
 
     def _too_many_requests(self, version: str) -> Response:
         headers = self._rate_headers()
@@ -622,7 +587,7 @@ class BigCommerceSimulator:
         if self.scopes is not None and not (self.scopes & needed):
             return self._error(version, 403, "You don't have a required scope to access the endpoint.")
 
-        if not self._take_quota():
+        if self._take_quota() is not None:
             return self._too_many_requests(version)
 
         try:
@@ -670,15 +635,16 @@ class BigCommerceSimulator:
         return page, limit
 
     @staticmethod
-    def _v2_page(rows: list[Any], page: int, limit: int) -> Response:
-        chunk = rows[(page - 1) * limit: page * limit]
-        if not chunk:
-            # V2 lists answer an empty result, or a page past the end, with 204 and no body.
-            return Response(status_code=204)
-        return JSONResponse(chunk)
+    def _v2_list(rows: list[Any]) -> Response:
+        # V2 lists answer an empty result, or a page past the end, with 204 and no body.
+        return JSONResponse(rows) if rows else Response(status_code=204)
 
-    @staticmethod
-    def _v3_page(rows: list[Any], page: int, limit: int) -> Response:
+    def _v2_page(self, request: Request, rows: list[Any]) -> Response:
+        page, limit = self._page_and_limit(request)
+        return self._v2_list(rows[(page - 1) * limit: page * limit])
+
+    def _v3_page(self, request: Request, rows: list[Any]) -> Response:
+        page, limit = self._page_and_limit(request, v3=True)
         chunk = rows[(page - 1) * limit: page * limit]
         total_pages = math.ceil(len(rows) / limit)
         links = {"current": f"?page={page}&limit={limit}"}
@@ -768,12 +734,9 @@ class BigCommerceSimulator:
             raise _Refusal(400, f"The sort '{text}' is invalid; use one of {', '.join(SORTABLE_FIELDS)} with :asc or :desc.")
 
         def key(order: dict[str, Any]) -> tuple:
-            if name == "date_created":
-                value: Any = self._dates[order["id"]].created
-            elif name == "date_modified":
-                value = self._dates[order["id"]].modified
-            else:
-                value = order.get(name)
+            # Dates sort on the real ones (an override may have malformed the JSON).
+            dates = self._dates[order["id"]]
+            value = getattr(dates, name.removeprefix("date_")) if name.startswith("date_") else order.get(name)
             # Ties break on id, in the same direction, so paging never shuffles equal rows.
             return (value is None, value if value is not None else 0, order["id"])
 
@@ -798,15 +761,14 @@ class BigCommerceSimulator:
         )
 
     def _existing_order(self, order_id: int) -> dict[str, Any]:
-        order = self.orders.get(order_id)
-        if order is None:
+        if order_id not in self.orders:
             raise _Refusal(404, "The requested resource was not found.")
-        return order
+        return self.orders[order_id]
 
     async def _list_orders(self, request: Request) -> Response:
         page, limit = self._page_and_limit(request)
         chunk = self._page_of(request, self._matching_orders(request), page, limit)
-        return self._v2_page([self._render_order(request, o) for o in chunk], 1, limit)
+        return self._v2_list([self._render_order(request, o) for o in chunk])
 
     async def _count_orders(self, request: Request) -> Response:
         rows = self._matching_orders(request)
@@ -855,9 +817,8 @@ class BigCommerceSimulator:
 
     async def _list_order_products(self, request: Request, order_id: int) -> Response:
         self._existing_order(order_id)
-        page, limit = self._page_and_limit(request)
         lines = sorted(self.order_products[order_id], key=lambda line: line["id"])
-        return self._v2_page(copy.deepcopy(lines), page, limit)
+        return self._v2_page(request, copy.deepcopy(lines))
 
     async def _get_order_product(self, request: Request, order_id: int, line_id: int) -> Response:
         # The path parameter is the order line id (older V2 docs; the spec's wording is unverified).
@@ -869,7 +830,6 @@ class BigCommerceSimulator:
 
     async def _list_shipping_addresses(self, request: Request, order_id: int) -> Response:
         order = self._existing_order(order_id)
-        page, limit = self._page_and_limit(request)
         rows = []
         for address in self.shipping_addresses[order_id]:
             own = [line for line in self.order_products[order_id] if line["order_address_id"] == address["id"]]
@@ -880,7 +840,7 @@ class BigCommerceSimulator:
             row["order_id"] = order_id
             row["shipping_quotes"] = link(self.v2_url, f"/orders/{order_id}/shipping_addresses/{address['id']}/shipping_quotes")
             rows.append(row)
-        return self._v2_page(rows, page, limit)
+        return self._v2_page(request, rows)
 
     async def _get_consignments(self, request: Request, order_id: int) -> Response:
         order = self._existing_order(order_id)
@@ -894,8 +854,7 @@ class BigCommerceSimulator:
 
     async def _list_coupons(self, request: Request, order_id: int) -> Response:
         self._existing_order(order_id)
-        page, limit = self._page_and_limit(request)
-        return self._v2_page(copy.deepcopy(self.order_coupons.get(order_id, [])), page, limit)
+        return self._v2_page(request, copy.deepcopy(self.order_coupons.get(order_id, [])))
 
     async def _list_statuses(self, request: Request) -> Response:
         return JSONResponse([status_json(sid, self.custom_labels[sid]) for sid in sorted(SYSTEM_STATUSES)])
@@ -928,32 +887,28 @@ class BigCommerceSimulator:
         return rows
 
     async def _batch_metafields(self, request: Request) -> Response:
-        page, limit = self._page_and_limit(request, v3=True)
-        return self._v3_page(self._metafield_rows(request, None), page, limit)
+        return self._v3_page(request, self._metafield_rows(request, None))
 
     async def _order_metafields(self, request: Request, order_id: int) -> Response:
         if order_id not in self.orders:
             raise _Refusal(404, f"Order {order_id} was not found.")
-        page, limit = self._page_and_limit(request, v3=True)
-        return self._v3_page(self._metafield_rows(request, order_id), page, limit)
+        return self._v3_page(request, self._metafield_rows(request, order_id))
 
     # ------------------------------------------------------------------ V3 catalog
 
     async def _list_catalog_products(self, request: Request) -> Response:
-        page, limit = self._page_and_limit(request, v3=True)
         skus = self._any_of(request, "sku")
         with_variants = "variants" in self._in_list(request, "include")
         rows = [
             self._product_json(p, with_variants=with_variants)
             for _, p in sorted(self.catalog_products.items()) if not skus or p["sku"] in skus
         ]
-        return self._v3_page(rows, page, limit)
+        return self._v3_page(request, rows)
 
     def _existing_product(self, product_id: int) -> dict[str, Any]:
-        product = self.catalog_products.get(product_id)
-        if product is None:
+        if product_id not in self.catalog_products:
             raise _Refusal(404, "The requested product was not found.")
-        return product
+        return self.catalog_products[product_id]
 
     async def _get_catalog_product(self, request: Request, product_id: int) -> Response:
         product = self._existing_product(product_id)
@@ -962,12 +917,10 @@ class BigCommerceSimulator:
 
     async def _list_product_variants(self, request: Request, product_id: int) -> Response:
         self._existing_product(product_id)
-        page, limit = self._page_and_limit(request, v3=True)
         rows = [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if v["product_id"] == product_id]
-        return self._v3_page(rows, page, limit)
+        return self._v3_page(request, rows)
 
     async def _list_catalog_variants(self, request: Request) -> Response:
-        page, limit = self._page_and_limit(request, v3=True)
         sku = request.query_params.get("sku")
         rows = [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if sku is None or v["sku"] == sku]
-        return self._v3_page(rows, page, limit)
+        return self._v3_page(request, rows)

@@ -1,26 +1,20 @@
 """How the simulated BigCommerce store builds an order: line items, discounts, fees, totals.
 
-Pure functions over plain dicts, kept apart from the HTTP layer so the money rules can be read (and
-tested) on their own. Every money value leaves here as a 4-decimal string, the way V2 shows them;
-the arithmetic inside is Decimal, rounded half-up to 4 places like the store's own figures.
+Pure functions, apart from the HTTP layer so the money rules can be read on their own. Money leaves
+as 4-decimal strings, as V2 shows it; the arithmetic is Decimal, rounded half-up to 4 places.
 
 Money rules (reference §3/§4/§15; the shapes of the spec examples):
-- a tax-exclusive store stores ex-tax prices and derives inc-tax ones; a tax-inclusive store stores
-  inc-tax prices and derives ex-tax ones (`is_tax_inclusive_pricing` says which are exact); each line
-  has its own tax rate (the order's unless given), fees too;
-- line prices and totals are the list price before any discount (base_price, in the store's
-  basis); totals are unit price × quantity, so they always agree with the unit prices shown;
-- shipping / handling / wrapping are given ex tax and taxed at the order's rate;
-- every discount is recorded on the lines it applies to, in `applied_discounts`, as the amount it
-  takes off the line's tax-inclusive total (as in the spec example: 65.23 − 1.59 = 63.64), so
-  discounted_total_inc_tax = total_inc_tax − the line's amounts. A product-level discount
-  (target "product") is per unit, in the store's basis; the manual discount and coupons
-  (target "order") are amounts off the tax-inclusive total, spread over the lines in proportion to
-  price_ex_tax × quantity (orderProductAppliedDiscounts), the shares summing exactly to them.
-  The ex-tax part of an order-level share is share / (1 + the line's rate);
-- discount_amount = manual + product-level discounts, coupon_discount = coupons;
-  total_inc_tax = subtotal_inc + shipping/handling/wrapping inc + fees inc − both, and
-  total_tax = total_inc_tax − total_ex_tax;
+- a tax-exclusive store stores ex-tax prices and derives inc-tax ones, a tax-inclusive store the
+  reverse (`is_tax_inclusive_pricing` says which are exact); each line and fee has its own tax rate
+  (the order's unless given); shipping / handling / wrapping are given ex tax, at the order's rate;
+- line prices and totals are the list price before any discount; totals are unit price × quantity;
+- every discount is recorded on the lines it applies to (`applied_discounts`) as the amount it takes
+  off the line's tax-inclusive total (spec example: 65.23 − 1.59 = 63.64). A product-level discount
+  is per unit, in the store's basis; the manual discount and coupons come off the tax-inclusive
+  total, spread over the lines by price_ex_tax × quantity, the shares summing exactly to them (the
+  ex-tax part of a share is share / (1 + the line's rate));
+- discount_amount = manual + product-level discounts, coupon_discount = coupons; total_inc_tax =
+  subtotal_inc + charges inc + fees inc − both; total_tax = total_inc_tax − total_ex_tax;
 - gift certificates and store credit are tenders: they do not lower total_inc_tax (§15).
 """
 
@@ -82,16 +76,20 @@ def spread_discount(discount: Decimal, weights: list[Decimal]) -> list[Decimal]:
 
 # --- building an order ---
 
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
 @dataclass
 class LineInput:
     """One line as a test asks for it (add_order's `lines` dicts, same keys)."""
 
-    product_id: int
-    variant_id: int
-    sku: str
     name: str
     unit_price: Decimal  # list price, in the store's basis
     quantity: int
+    product_id: int = 0
+    variant_id: int = 0
+    sku: str = ""
     tax_rate: Decimal | None = None  # None: the order's rate
     unit_discount: Decimal = ZERO  # product-level discount per unit, in the store's basis
     cost_price: Decimal = ZERO  # the merchant's unit cost, ex tax
@@ -100,20 +98,13 @@ class LineInput:
 
     @classmethod
     def from_dict(cls, line: dict[str, Any]) -> "LineInput":
-        rate = line.get("tax_rate")
-        return cls(
-            product_id=int(line.get("product_id", 0)),
-            variant_id=int(line.get("variant_id", 0)),
-            sku=str(line.get("sku", "")),
-            name=str(line["name"]),
-            unit_price=Decimal(str(line["unit_price"])),
-            quantity=int(line["quantity"]),
-            tax_rate=None if rate is None else Decimal(str(rate)),
-            unit_discount=Decimal(str(line.get("unit_discount", 0))),
-            cost_price=Decimal(str(line.get("cost_price", 0))),
-            type=str(line.get("type", "physical")),
-            product_options=list(line.get("product_options", [])),
-        )
+        return cls(**{key: convert(line[key]) for key, convert in _LINE_KEYS.items() if line.get(key) is not None})
+
+
+_LINE_KEYS = {
+    "name": str, "unit_price": _decimal, "quantity": int, "product_id": int, "variant_id": int, "sku": str,
+    "tax_rate": _decimal, "unit_discount": _decimal, "cost_price": _decimal, "type": str, "product_options": list,
+}
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,10 @@ control-panel order from the O2 examples)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class SystemStatus:
+class SystemStatus(NamedTuple):
     id: int
     name: str
     description: str

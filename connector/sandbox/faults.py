@@ -1,9 +1,7 @@
 """Fault injection and request logging shared by both simulators.
 
-Every simulated request passes through a FaultInjector, which may (by seeded chance) add latency,
-answer 5xx or 429, time out (the client sees no answer and the request is NOT applied), or apply a
-write and then lose the response (the client sees no answer but the write IS applied). The request
-log records what the server received, so tests can assert on it (timing, counts, bodies).
+A seeded FaultInjector may add latency, answer 5xx or 429, time out (the request is NOT applied), or
+apply a write and then lose its response. The request log records what the server received.
 """
 
 from __future__ import annotations
@@ -50,11 +48,8 @@ class LoggedRequest:
 
 
 class SimulatedTimeout(Exception):
-    """Raised inside a simulator to make the client see no answer.
-
-    The in-process transport (connector.sandbox.transport) turns it into httpx.ReadTimeout; served
-    on localhost, the server closes the connection without answering.
-    """
+    """Raised inside a simulator to make the client see no answer: httpx.ReadTimeout in process
+    (connector.sandbox.transport), a dropped connection when served (connector.sandbox.serve)."""
 
 
 class FaultInjector:
@@ -100,7 +95,7 @@ class RequestLog(list):
     """A list of LoggedRequest with a few helpers for tests."""
 
     def record(self, request: Request, raw: bytes, clock: Clock, secret_header: str) -> LoggedRequest:
-        """Log a request as the server received it, with its credential header masked."""
+        # The credential header is masked.
         try:
             body, is_json = (json.loads(raw) if raw else None), True
         except ValueError:

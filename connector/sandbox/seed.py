@@ -1,14 +1,11 @@
 """A realistic, reproducible store: BigCommerce catalog and orders, and the POS side of the catalog.
 
-One seed gives the same store every time. What it mixes in is what breaks connectors (domain.md §C):
-repeat customers (same e-mail) and guests, custom lines (product_id 0, sometimes without a SKU),
-variant SKUs, SKUs with hyphens and mixed case, shipping / handling / wrapping charges, manual
-discounts, tax-exempt orders, every status 0–14, orders modified after they were created, and
-orders sharing the same date_modified second (the cursor-boundary case). Only part of the SKUs
-exist in the POS, with stock at the main outlet (by default some too little or none, which a sale
-must survive; `stock_covers_orders` gives each enough for the seeded orders, as the demo does).
-Variants in the POS belong to one family per catalogue product (attribute Size or Colour), named
-by their option like a store's own ("Wool Beanie / M"); a family may lack some of its variants.
+One seed gives the same store every time. It mixes in what breaks connectors (domain.md §C): repeat
+customers and guests, custom lines (product_id 0, some without a SKU), variant SKUs, SKUs with hyphens
+and mixed case, shipping / handling / wrapping, discounts, tax-exempt orders, every status 0–14, late
+modifications and orders sharing a date_modified second (the cursor-boundary case). Part of the SKUs
+exist in the POS, some with too little stock or none (`stock_covers_orders` gives enough, as the demo
+does); POS variants form one family per catalogue product, named like a store's ("Wool Beanie / M").
 """
 
 from __future__ import annotations
@@ -18,20 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from connector.sandbox.bigcommerce import BigCommerceSimulator
-
-
-class PosCatalog(Protocol):
-    """What the seeder needs from the X-Series simulator."""
-
-    def add_product(self, *, sku: str, name: str, price_excluding_tax: Decimal, inventory: int) -> Any:
-        """Create a POS product with `inventory` units at the main outlet; return its id."""
-
-    def add_family(self, *, name: str, variants: list[tuple[str, dict[str, str], Decimal, int]]) -> dict[str, Any]:
-        """Create a variant family of (sku, {attribute: value}, price excluding tax, units); return
-        SKU → product id."""
+from connector.sandbox.xseries import XSeriesSimulator
 
 
 @dataclass
@@ -48,9 +35,6 @@ class SeedSpec:
     share_handling: float = 0.1
     share_wrapping: float = 0.05
     share_sku_in_pos: float = 0.7
-    # Every status appears once (when there are enough orders); the rest are drawn, weighted
-    # towards the common ones.
-    statuses: tuple[int, ...] = tuple(range(15))
     share_discount: float = 0.1
     share_tax_exempt: float = 0.05
     share_modified_later: float = 0.3
@@ -74,8 +58,8 @@ class SeededStore:
     statuses: dict[int, int] = field(default_factory=dict)  # order id → status id at creation
 
 
-# Weights for the statuses drawn after every one has appeared once: most orders are paid and
-# waiting, shipped or completed; the odd ones stay rare.
+# Every status appears once (when there are enough orders); the rest are drawn with these weights:
+# most orders are paid and waiting, shipped or completed; the odd ones stay rare.
 STATUS_WEIGHTS = {0: 1, 1: 1, 2: 6, 3: 1, 4: 1, 5: 1, 6: 1, 7: 3, 8: 1, 9: 2, 10: 6, 11: 12, 12: 2, 13: 1, 14: 1}
 # Statuses an order only reaches through later staff actions: it was modified after creation.
 LATER_STATUSES = frozenset({2, 3, 4, 5, 10, 14})
@@ -115,7 +99,7 @@ class _Sellable:
     options: dict[str, str] = field(default_factory=dict)  # a variant's {option: value}
 
 
-def seed_store(bc: BigCommerceSimulator, xs: PosCatalog, spec: SeedSpec) -> SeededStore:
+def seed_store(bc: BigCommerceSimulator, xs: XSeriesSimulator, spec: SeedSpec) -> SeededStore:
     """Fill `bc` (catalog + orders) and `xs` (part of the catalog, with stock) from `spec`."""
     if bc.tax_inclusive != spec.tax_inclusive:
         raise ValueError(
@@ -222,13 +206,11 @@ def _plan_pos(
 
 
 def _status_plan(rng: random.Random, spec: SeedSpec) -> list[int]:
-    statuses = list(spec.statuses)
-    if not statuses:
-        raise ValueError("SeedSpec.statuses is empty")
+    statuses = list(STATUS_WEIGHTS)
     first = statuses[:]
     rng.shuffle(first)
     plan = first[: spec.orders]
-    weights = [STATUS_WEIGHTS.get(s, 1) for s in statuses]
+    weights = list(STATUS_WEIGHTS.values())
     while len(plan) < spec.orders:
         plan.append(rng.choices(statuses, weights=weights)[0])
     # Spread the "every status once" block over the whole history rather than the first orders.

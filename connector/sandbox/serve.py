@@ -1,12 +1,8 @@
 """`order-sync sandbox serve`: both simulators on one localhost port.
 
-BigCommerce answers under /stores/{store_hash}/…, X-Series under /api/…, so one address serves as
-the api_url of both config sections. A small control API under /_sandbox/ lets tests and people
-change the simulated store (statuses, faults) and read what the POS holds (sales, stock).
-
-Served on a socket, a simulated "no answer" must look like one: the server starts the response and
-then drops the connection, so the client sees the connection lost after sending (an unknown outcome
-for a write), exactly as with a real network failure.
+BigCommerce answers under /stores/{store_hash}/…, X-Series under /api/…, so one address is the api_url
+of both; /_sandbox/ is a small control API (statuses, faults, what the POS holds). A simulated "no
+answer" starts the response and drops the connection, as a real network failure would.
 """
 
 from __future__ import annotations
@@ -123,5 +119,3 @@ def serve_from_args(args: argparse.Namespace) -> int:
           f"X-Series token {sandbox.xs.token})", flush=True)
     uvicorn.run(sandbox, host=args.host, port=args.port, log_level="warning")
     return 0
-
-

@@ -1,7 +1,6 @@
 """How requests reach the simulators: an in-process httpx transport (no sockets), and their routes.
 
-SimulatorTransport is httpx.ASGITransport with one addition: a simulator raising SimulatedTimeout
-makes the client see httpx.ReadTimeout, exactly as a real lost answer would look.
+A simulator raising SimulatedTimeout makes the client see httpx.ReadTimeout, as a lost answer would.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 import httpx
 from starlette.routing import Match, Route
 
+from connector.clock import Clock
 from connector.sandbox.faults import SimulatedTimeout
 
 T = TypeVar("T")
@@ -31,20 +31,48 @@ class SimulatorTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class Simulator:
+    """What both simulators share: the in-process transport and a fixed-window request quota. A window
+    starts at the first request after the previous one ended; a refused request consumes nothing."""
+
+    app: Any
+    clock: Clock
+    _window_start: float | None = None
+    _window_used = 0
+
+    def transport(self) -> SimulatorTransport:
+        return SimulatorTransport(self.app)
+
+    def _quota(self) -> tuple[int, float]:
+        """(requests, seconds) per window."""
+        raise NotImplementedError
+
+    def _window_left(self) -> float:
+        """Seconds until the current window ends; 0 or less when none is open."""
+        if self._window_start is None:
+            return 0
+        return self._window_start + self._quota()[1] - self.clock.monotonic()
+
+    def _take_quota(self) -> float | None:
+        """Count this request: None when allowed, else the seconds until the window resets."""
+        if self._window_left() <= 0:
+            self._window_start, self._window_used = self.clock.monotonic(), 0
+        if self._window_used >= self._quota()[0]:
+            return self._window_left()
+        self._window_used += 1
+        return None
+
+
 def route(path: str, endpoint: Callable[..., Any], method: str = "GET") -> Route:
-    """A route for one method. (Starlette lets HEAD through wherever GET is; the simulated APIs
-    answer HEAD with 405.)"""
+    # Starlette lets HEAD through wherever GET is; the simulated APIs answer HEAD with 405.
     result = Route(path, endpoint, methods=[method])
     result.methods = {method}
     return result
 
 
 def find_route(routes: Sequence[Route], method: str, path: str) -> tuple[Match, Route | None, dict[str, Any]]:
-    """Starlette's matching, for simulators that check auth, quota and faults before they route.
-
-    (FULL, the route, its converted path parameters); PARTIAL when the path exists only for other
-    methods (a 405); NONE when no route has it (a 404).
-    """
+    """Starlette's matching, for simulators that check auth, quota and faults before they route:
+    (FULL, the route, its path parameters); PARTIAL (a 405) or NONE (a 404) without a route."""
     scope = {"type": "http", "method": method, "path": path}
     found = Match.NONE
     for candidate in routes:

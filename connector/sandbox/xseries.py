@@ -1,19 +1,11 @@
 """A stateful Lightspeed Retail X-Series simulator (Starlette ASGI app), for tests, demo, benchmarks.
 
-Follows shared/reference/xseries-api.md and the official API 2.0 OpenAPI file:
-- Bearer-token auth (401 `{"error": "Access token is not valid"}`), optional scopes (403);
-- the rate limit of §4: `300 × registers + 50` requests per 300 s window, `X-RateLimit-Limit` and
-  `X-RateLimit-Remaining` on every answer, 429 with `Retry-After` as an HTTP-date;
-- 2.0 reads with version-cursor paging (`after` exclusive, empty `data` ends), search with
-  offset/page_size, customer creates, product creates (a product or a variant family) and the 0.9
-  product create-or-update (rules in connector.sandbox.xseries_products);
-- reference data as a store has it: several taxes with rates, the variant attributes "Size" and
-  "Colour", and the retailer's "Discount" product (not stock-tracked, the sale-level discount line's);
-- the 0.9 sale write `POST /api/register_sales` (rules in connector.sandbox.xseries_sales) and the
-  0.9 read `GET /api/register_sales/{id}`;
-- fault injection (5xx, 429, timeouts, lost write answers) and a request log.
-
-Everything the reference marks unverified is a constructor knob (see XSeriesSimulator.__init__).
+Follows shared/reference/xseries-api.md and the API 2.0 OpenAPI file: Bearer auth (401), optional
+scopes (403), the §4 rate limit (`300 × registers + 50` per 300 s window, X-RateLimit-* headers, 429
+with an HTTP-date Retry-After), 2.0 reads with version-cursor paging, search, customer and product
+creates, the 0.9 product and sale writes (xseries_products, xseries_sales), reference data as a store
+has it (taxes, variant attributes, the retailer's "Discount" product), faults and a request log.
+What the reference marks unverified is a constructor knob.
 """
 
 from __future__ import annotations
@@ -35,12 +27,11 @@ from starlette.routing import Match, Route
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.sandbox.faults import FaultConfig, FaultInjector, RequestLog, SimulatedTimeout
-from connector.sandbox.transport import SimulatorTransport, find_route, query_value, route
+from connector.sandbox.transport import Simulator, find_route, query_value, route
 from connector.sandbox.xseries_products import create_products, write_product_09
 from connector.sandbox.xseries_sales import (
     SimHttpError,
     bad_request,
-    invoice_sequence_of,
     not_found,
     render_sale_09,
     render_sale_20,
@@ -73,7 +64,7 @@ class _Call:
     body: Any
 
 
-class XSeriesSimulator:
+class XSeriesSimulator(Simulator):
     base_url = "http://xseries.sim"
     # [I] The 2.0 default/maximum page_size is not documented (reference §6, §13).
     default_page_size = 1000
@@ -136,8 +127,6 @@ class XSeriesSimulator:
         self._rng = random.Random(seed)
         self._version = 1000
         self._sku_sequence = 10000
-        self._window_start: float | None = None
-        self._window_used = 0
         # sale id → stock it has taken out, per (product_id, outlet_id); sale id → account balance
         self._sale_stock: dict[str, dict[tuple[str, str], Decimal]] = {}
         self._sale_balance: dict[str, tuple[str | None, Decimal]] = {}
@@ -424,54 +413,35 @@ class XSeriesSimulator:
         customer["updated_at"] = self._now_iso()
         customer["version"] = self.bump_version()
 
-    def next_invoice_number(self, register_id: str) -> tuple[str, int]:
+    def invoice_number(self, register_id: str, given: str | None) -> tuple[str, int]:
+        """(invoice number, sequence): the register's next, or a client-chosen one, which is kept;
+        when it uses the register's prefix and suffix, the register's counter moves past it so later
+        automatic numbers do not collide."""
         register = self.registers[register_id]
-        register["invoice_sequence"] += 1
-        register["version"] = self.bump_version()
-        seq = register["invoice_sequence"]
-        return f"{register['invoice_prefix']}{seq}{register['invoice_suffix']}", seq
-
-    def note_invoice_number(self, register_id: str, invoice_number: str) -> int:
-        """A client-chosen invoice number is kept; when it uses the register's prefix/suffix, the
-        register's counter moves past it so later automatic numbers do not collide."""
-        register = self.registers[register_id]
-        seq = invoice_sequence_of(invoice_number, register["invoice_prefix"], register["invoice_suffix"])
-        if seq is None:
-            return 0
+        prefix, suffix = register["invoice_prefix"], register["invoice_suffix"]
+        if given is None:
+            seq = register["invoice_sequence"] + 1
+            given = f"{prefix}{seq}{suffix}"
+        else:
+            fits = given.startswith(prefix) and given.endswith(suffix)
+            middle = given[len(prefix):len(given) - len(suffix)] if fits else ""
+            seq = int(middle) if middle.isdigit() else 0
         if seq > register["invoice_sequence"]:
             register["invoice_sequence"] = seq
             register["version"] = self.bump_version()
-        return seq
+        return given, seq
 
     # --- HTTP plumbing -------------------------------------------------------------------------
 
-    def transport(self) -> SimulatorTransport:
-        return SimulatorTransport(self.app)
+    def _quota(self) -> tuple[int, float]:
+        return self.rate_limit, self.window_seconds
 
     def _rate_headers(self) -> dict[str, str]:
-        used = self._window_used if self._window_open() else 0
+        used = self._window_used if self._window_left() > 0 else 0
         return {
             "X-RateLimit-Limit": str(self.rate_limit),
             "X-RateLimit-Remaining": str(max(self.rate_limit - used, 0)),
         }
-
-    def _window_open(self) -> bool:
-        return (self._window_start is not None
-                and self.clock.monotonic() < self._window_start + self.window_seconds)
-
-    def _take_quota(self) -> float | None:
-        """Count this request; None if allowed, else seconds until the window resets.
-        A fixed window starts at the first request after the previous one ended; a 429 does not
-        consume quota."""
-        now = self.clock.monotonic()
-        if not self._window_open():
-            self._window_start = now
-            self._window_used = 0
-        if self._window_used >= self.rate_limit:
-            assert self._window_start is not None
-            return self._window_start + self.window_seconds - now
-        self._window_used += 1
-        return None
 
     def _too_many_requests(self, wait_seconds: float) -> Response:
         reset_at = self.clock.now() + timedelta(seconds=max(wait_seconds, 0))
@@ -764,11 +734,9 @@ class XSeriesSimulator:
 _CUSTOMER_TEXT_FIELDS = (
     "first_name", "last_name", "email", "customer_code", "note", "gender", "date_of_birth",
     "company_name", "phone", "mobile", "fax", "twitter", "website",
-    "physical_address_1", "physical_address_2", "physical_suburb", "physical_city",
-    "physical_postcode", "physical_state", "physical_country_id",
-    "postal_address_1", "postal_address_2", "postal_suburb", "postal_city", "postal_postcode",
-    "postal_state", "postal_country_id",
-    "custom_field_1", "custom_field_2", "custom_field_3", "custom_field_4",
+    *(f"{kind}_{part}" for kind in ("physical", "postal")
+      for part in ("address_1", "address_2", "suburb", "city", "postcode", "state", "country_id")),
+    *(f"custom_field_{n}" for n in range(1, 5)),
 )
 
 

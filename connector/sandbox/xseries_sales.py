@@ -1,20 +1,11 @@
 """Sales in the X-Series simulator: the 0.9 `POST /api/register_sales` write and both read shapes.
 
-Rules follow shared/reference/xseries-api.md §8 and §11:
-- the body is the complete sale: lines and payments not posted are deleted (§8.3);
-- every line's product and tax exist (422 naming the line); a closed sale's payments may not exceed
-  its total (422); totals are exact sums of the posted unit amounts (five decimals are kept);
-- `status` and/or `state` + `register_sale_attributes` are accepted and must agree (§8.1 table);
-- a CLOSED (or *_CLOSED) sale may only become VOIDED; a VOIDED sale never changes again (§8.1);
-- closing a sale (and ONACCOUNT, whose goods leave) takes its tracked products out of the register's
-  outlet; voiding puts them back and deletes the payments (§8.1, §11); products that are not
-  stock-tracked (has_inventory false: the retailer's Discount product, 0.9 track_inventory false) never move.
-
-Where the reference marks behaviour as unverified, the simulator has a knob (see XSeriesSimulator):
-reject_duplicate_source_id, closed_requires_full_payment.
-
-Stored sales are plain dicts with Decimal money and aware-UTC datetimes; render_sale_09 and
-render_sale_20 turn them into the two wire shapes.
+Rules of shared/reference/xseries-api.md §8 and §11: the body is the complete sale (lines and
+payments not posted are deleted); products, taxes and payment types must exist (422); a closed sale's
+payments may not exceed its total; totals are exact sums of the posted unit amounts; `status` and/or
+`state` + `register_sale_attributes` must agree; a closed sale may only become VOIDED, a voided one
+never changes; closing (and ONACCOUNT) takes stock-tracked products out of the register's outlet,
+voiding puts them back and deletes the payments. Stored sales hold Decimal money and UTC datetimes.
 """
 
 from __future__ import annotations
@@ -39,16 +30,13 @@ class SimHttpError(Exception):
         self.body = body
 
 
-def bad_request(message: str) -> SimHttpError:
-    return SimHttpError(400, {"error": "Bad Request", "message": message})
+def _refusal(status: int, error: str) -> Callable[[str], SimHttpError]:
+    return lambda message: SimHttpError(status, {"error": error, "message": message})
 
 
-def unprocessable(message: str) -> SimHttpError:
-    return SimHttpError(422, {"error": "Unprocessable Entity", "message": message})
-
-
-def not_found(message: str) -> SimHttpError:
-    return SimHttpError(404, {"error": "Not Found", "message": message})
+bad_request = _refusal(400, "Bad Request")
+unprocessable = _refusal(422, "Unprocessable Entity")
+not_found = _refusal(404, "Not Found")
 
 
 # --- status / state vocabulary (reference §8.1) -------------------------------------------------
@@ -139,12 +127,8 @@ def _status_for(state: str, attrs: list[str]) -> str:
 # --- parsing helpers ---------------------------------------------------------------------------
 
 def parse_number(value: Any, field: str, error: Callable[[str], SimHttpError] = bad_request) -> Decimal:
-    """A JSON number as Decimal (through str(), so 0.1 stays 0.1); anything else answers `error`
-    (0.9 sales refuse with 400, 2.0 creates with 422).
-
-    Strings are refused on purpose: the 0.9 and 2.0 APIs take money and quantities as JSON numbers
-    (reference §3), so a client that sends "12.50" is caught here rather than on a live store.
-    """
+    """A JSON number as Decimal (through str(), so 0.1 stays 0.1). Strings are refused on purpose:
+    the APIs take numbers (reference §3), so a client sending "12.50" is caught here, not live."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise error(f"{field} must be a number")
     result = Decimal(str(value))
@@ -200,11 +184,8 @@ def _flag(value: Any, field: str) -> bool:
 # --- the write ---------------------------------------------------------------------------------
 
 def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
-    """Create or update a sale from a 0.9 register_sales body; return the stored sale. Raises
-    SimHttpError when refused.
-
-    Nothing is changed unless the whole body is accepted (validation happens before any mutation).
-    """
+    """Create or update a sale from a 0.9 register_sales body; return the stored sale. Nothing is
+    changed unless the whole body is accepted (validation happens before any mutation)."""
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")
     now = sim.clock.now()
@@ -298,11 +279,8 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
         **totals,
     )
     sale["source"] = sale["source"] or "USER"
-    if invoice_number is not None:
-        sale["invoice_number"] = invoice_number
-        sale["invoice_sequence"] = sim.note_invoice_number(register_id, invoice_number)
-    elif sale["invoice_number"] is None:
-        sale["invoice_number"], sale["invoice_sequence"] = sim.next_invoice_number(register_id)
+    if invoice_number is not None or sale["invoice_number"] is None:
+        sale["invoice_number"], sale["invoice_sequence"] = sim.invoice_number(register_id, invoice_number)
 
     sim.apply_sale_stock(sale)
     sim.apply_sale_balance(sale, total_incl=totals["total_price"] + totals["total_tax"], paid=paid)
@@ -418,14 +396,6 @@ def stock_moves(sale: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
         key = (line["product_id"], sale["outlet_id"])
         moves[key] = moves.get(key, Decimal(0)) + line["quantity"]
     return moves
-
-
-def invoice_sequence_of(invoice_number: str, prefix: str, suffix: str) -> int | None:
-    """The numeric part of an invoice number that uses the register's prefix and suffix."""
-    if not invoice_number.startswith(prefix) or not invoice_number.endswith(suffix):
-        return None
-    middle = invoice_number[len(prefix):len(invoice_number) - len(suffix) if suffix else None]
-    return int(middle) if middle.isdigit() else None
 
 
 # --- rendering ---------------------------------------------------------------------------------
