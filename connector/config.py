@@ -78,6 +78,11 @@ class SyncSettings(_Section):
         return value
 
 
+class RefundSettings(_Section):
+    # Returned units go back to the outlet's stock; false: the money goes back, the stock stays.
+    restock: bool = True
+
+
 class HistoricalImportSettings(_Section):
     enabled: bool = False
 
@@ -100,6 +105,7 @@ class Settings(_Section):
     # Folder of the mapping tables; relative paths are relative to the config file's folder.
     mappings_dir: str = "mappings"
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    refunds: RefundSettings = Field(default_factory=RefundSettings)
     historical_import: HistoricalImportSettings = Field(default_factory=HistoricalImportSettings)
     id_verification: IdVerificationSettings = Field(default_factory=IdVerificationSettings)
 

@@ -72,6 +72,7 @@ class Runtime:
         return MirrorDeps(
             store=self.store, xs=self.xs, bc=self.bc, refs=self.refs, statuses=self.tables.statuses,
             payments=self.tables.payments, specials=self.tables.specials, on_edit=self.settings.sync.on_edit,
+            restock=self.settings.refunds.restock,
         )
 
     def cycle(self, stop_event: asyncio.Event | None = None) -> SyncCycle:

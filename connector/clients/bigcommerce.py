@@ -18,6 +18,7 @@ from connector.clients.bigcommerce_models import (
     CatalogProduct,
     CatalogVariant,
     Metafield,
+    Refund,
     Order,
     OrderStatus,
     OrderValidationError,
@@ -277,6 +278,13 @@ class BigCommerceClient(TransportClient):
         path = f"/v3/orders/{int(order_id)}/metafields"
         params = _query({"namespace": namespace, "key": key})
         return [m async for m in self._iter_v3(path, params, Metafield.model_validate)]
+
+    # -- refunds (V3) -------------------------------------------------------------------------
+
+    def iter_refunds(self, *, created_since: datetime | None = None) -> AsyncIterator[Refund]:
+        """Every refund of every order created since then, oldest first: one call per cycle (§15)."""
+        return self._iter_v3("/v3/orders/payment_actions/refunds", _query({"created:min": created_since}),
+                             Refund.model_validate)
 
     # -- catalog (V3) -----------------------------------------------------------------------
 

@@ -295,6 +295,37 @@ class Metafield(_ApiModel):
     date_modified: V3Date
 
 
+class RefundItem(_ApiModel):
+    """What a refund gave back (§15): item_id is the order product for PRODUCT and GIFT_WRAPPING,
+    the order address for SHIPPING and HANDLING, the order for ORDER and FEE."""
+
+    item_type: Literal["PRODUCT", "GIFT_WRAPPING", "SHIPPING", "HANDLING", "ORDER", "FEE"]
+    item_id: int | None = None
+    quantity: int | None = None  # PRODUCT only
+    requested_amount: OptionalMoney = None
+    reason: Text = ""
+
+
+class RefundPayment(_ApiModel):
+    provider_id: Text = ""  # "storecredit", "giftcertificate" or a gateway
+    amount: Money
+    offline: bool = False
+    is_declined: bool = False
+
+
+class Refund(_ApiModel):
+    """One refund of an order (GET /v3/orders/payment_actions/refunds). Final: never undone."""
+
+    id: int
+    order_id: int
+    created: V3Date
+    reason: Text = ""
+    total_amount: Money
+    total_tax: OptionalMoney = None
+    items: list[RefundItem] = []
+    payments: list[RefundPayment] = []
+
+
 class VariantOptionValue(_ApiModel):
     """One option of a variant, e.g. option "Size" (option_display_name), value "L" (label)."""
 

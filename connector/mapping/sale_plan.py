@@ -103,6 +103,7 @@ class PlannedLine:
     bc_variant_id: int = 0
     family_name: str = ""  # a variant line: its catalogue product's name (the X-Series family)
     options: tuple[tuple[str, str], ...] = ()  # a variant line: (option name, value) pairs
+    bc_line_id: int = 0  # the order product it sells (a refund names it), 0 for special lines
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,7 @@ def _line_fields(line: Any, amounts: LineAmounts, tax_id: str, tax_source: str, 
         # BigCommerce sends 0 when the merchant entered no cost: unknown, not free.
         unit_cost=getattr(line, "cost_price_ex_tax", None) or None,
         list_price=line.base_price, list_price_includes_tax=inclusive, track_inventory=kind == "product",
-        bc_product_id=product_id, bc_variant_id=variant_id, family_name=family, options=options,
+        bc_product_id=product_id, bc_variant_id=variant_id, family_name=family, options=options, bc_line_id=line.id,
     )
 
 

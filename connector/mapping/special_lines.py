@@ -24,10 +24,11 @@ class SpecialLine(str, enum.Enum):
     HANDLING = "handling"
     WRAPPING = "wrapping"
     FEE = "fee"
+    REFUND = "refund"  # what a refund gives back beyond units and charges (order-level amounts)
 
 
-# special_lines.yaml files written before fees were mirrored have no `fee:` entry.
-_FEE_DEFAULT = SpecialProduct(name="Fee", sku="bc-fee")
+# special_lines.yaml files written before fees or refunds were mirrored have no entry for them.
+_DEFAULTS = {"fee": SpecialProduct(name="Fee", sku="bc-fee"), "refund": SpecialProduct(name="Refund", sku="bc-refund")}
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class SpecialLines:
             try:
                 kind = SpecialLine(str(key))
             except ValueError:
-                raise ConfigError(f"{doc.where((key,))}: unknown special line {key!r}; use shipping, handling, wrapping, fee") from None
+                raise ConfigError(f"{doc.where((key,))}: unknown special line {key!r}; use shipping, handling, wrapping, fee, refund") from None
             if not isinstance(value, dict) or not value.get("name") or not value.get("sku"):
                 raise ConfigError(f"{doc.where((key,))}: {key} needs a name and a sku")
             extra = set(value) - {"name", "sku"}
@@ -53,11 +54,12 @@ class SpecialLines:
                 bad = sorted(map(str, extra))[0]
                 raise ConfigError(f"{doc.where((key, bad))}: unknown key {bad!r} (expected name, sku)")
             products[kind] = SpecialProduct(name=str(value["name"]), sku=str(value["sku"]))
-        products.setdefault(SpecialLine.FEE, _FEE_DEFAULT)
+        for kind, product in _DEFAULTS.items():
+            products.setdefault(SpecialLine(kind), product)
         missing = [k.value for k in SpecialLine if k not in products]
         if missing:
             raise ConfigError(f"{doc.where(())}: missing special lines: {', '.join(missing)}")
         skus = [p.sku.casefold() for p in products.values()]
         if len(set(skus)) != len(skus):
-            raise ConfigError(f"{doc.where(())}: shipping, handling, wrapping and fee need different SKUs")
+            raise ConfigError(f"{doc.where(())}: shipping, handling, wrapping, fee and refund need different SKUs")
         return cls(products)

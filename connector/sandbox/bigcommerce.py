@@ -59,6 +59,7 @@ from connector.sandbox.bigcommerce_orders import (
     order_money,
     price_lines,
 )
+from connector.sandbox.bigcommerce_refunds import fully_refunded, refund_json
 from connector.sandbox.bigcommerce_statuses import PAYMENT_STATUS_FOR, SYSTEM_STATUSES, status_json
 from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, RequestLog, SimulatedTimeout
 from connector.sandbox.transport import Simulator, find_route, query_value, route
@@ -151,6 +152,7 @@ class BigCommerceSimulator(Simulator):
         self.order_fees: dict[int, list[dict[str, Any]]] = {}
         self.order_coupons: dict[int, list[dict[str, Any]]] = {}
         self.metafields: dict[int, dict[str, Any]] = {}
+        self.refunds: dict[int, dict[str, Any]] = {}  # refund id → Refund JSON (bigcommerce_refunds.py)
         self.metafield_key_in = "filter"  # | "refuse" | "ignore"
         self.catalog_products: dict[int, dict[str, Any]] = {}
         self.catalog_variants: dict[int, dict[str, Any]] = {}
@@ -381,6 +383,22 @@ class BigCommerceSimulator(Simulator):
         self._dates[order_id].modified = now
         self.orders[order_id]["date_modified"] = to_rfc2822(now)
 
+    def refund(self, order_id: int, items: list[dict[str, Any]], *, payments: list[dict[str, Any]] | None = None,
+               reason: str = "") -> dict[str, Any]:
+        """The merchant refunds `items` (RefundItem dicts: item_type, item_id, quantity or
+        requested_amount) to `payments` (provider_id, amount; default: all to the gateway). The
+        order moves to Partially Refunded, or Refunded once everything is given back."""
+        order = self.orders[order_id]
+        refund = refund_json(next(self._ids["refund"]), order, self.order_products[order_id], items, payments,
+                             reason=reason, created=self._now())
+        self.refunds[refund["id"]] = refund
+        done = fully_refunded(order, self.order_products[order_id],
+                              [r for r in self.refunds.values() if r["order_id"] == order_id])
+        self._apply_status(order_id, 4 if done else 14)
+        order["payment_status"] = "refunded" if done else "partially refunded"
+        self.touch(order_id)
+        return copy.deepcopy(refund)
+
     def rename_status(self, status_id: int, custom_label: str) -> None:
         _check_status(status_id)
         self.custom_labels[status_id] = custom_label
@@ -508,6 +526,8 @@ class BigCommerceSimulator(Simulator):
             "v3": [
                 route("/orders/metafields", self._batch_metafields),
                 route("/orders/{order_id:int}/metafields", self._order_metafields),
+                route("/orders/payment_actions/refunds", self._list_refunds),
+                route("/orders/{order_id:int}/payment_actions/refunds", self._list_order_refunds),
                 route("/catalog/products", self._list_catalog_products),
                 route("/catalog/products/{product_id:int}", self._get_catalog_product),
                 route("/catalog/products/{product_id:int}/variants", self._list_product_variants),
@@ -893,6 +913,24 @@ class BigCommerceSimulator(Simulator):
         if order_id not in self.orders:
             raise _Refusal(404, f"Order {order_id} was not found.")
         return self._v3_page(request, self._metafield_rows(request, order_id))
+
+    # ------------------------------------------------------------------ V3 refunds
+
+    def _refund_rows(self, request: Request, order_ids: set[str]) -> list[dict[str, Any]]:
+        ids = self._any_of(request, "id")
+        created_min = self._date(request, "created:min", v3=True)
+        created_max = self._date(request, "created:max", v3=True)
+        return [copy.deepcopy(r) for _, r in sorted(self.refunds.items())
+                if (not order_ids or str(r["order_id"]) in order_ids) and (not ids or str(r["id"]) in ids)
+                and _within(parse_iso8601(r["created"]), created_min, created_max)]
+
+    async def _list_refunds(self, request: Request) -> Response:
+        return self._v3_page(request, self._refund_rows(request, set(self._in_list(request, "order_id:in"))))
+
+    async def _list_order_refunds(self, request: Request, order_id: int) -> Response:
+        if order_id not in self.orders:
+            raise _Refusal(404, f"Order {order_id} was not found.")
+        return self._v3_page(request, self._refund_rows(request, {str(order_id)}))
 
     # ------------------------------------------------------------------ V3 catalog
 

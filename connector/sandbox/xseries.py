@@ -360,11 +360,12 @@ class XSeriesSimulator(Simulator):
     def sales_for_source_id(self, source_id: str) -> list[dict]:
         return [sale for sale in self.sales.values() if sale["source_id"] == source_id]
 
-    def sales_of_order(self, bc_order_id: int) -> list[dict]:
-        """Every sale of a BigCommerce order, oldest first: source_id <id>, then <id>-2… of a re-opened one."""
+    def sales_of_order(self, bc_order_id: int, *, returns: bool = False) -> list[dict]:
+        """Every sale of a BigCommerce order, oldest first: source_id <id>, then <id>-2… of a re-opened
+        one; with `returns`, its returns instead (source_id <id>-R<refund id>)."""
         key = str(bc_order_id)
-        found = [s for s in self.sales.values()
-                 if s["source_id"] == key or (s["source_id"] or "").startswith(key + "-")]
+        found = [s for s in self.sales.values() if bool(s["return_for"]) == returns
+                 and (s["source_id"] == key or (s["source_id"] or "").startswith(key + "-"))]
         return sorted(found, key=lambda s: (len(s["source_id"]), s["source_id"]))
 
     # --- effects of sales (called by xseries_sales) --------------------------------------------

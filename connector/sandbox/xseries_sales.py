@@ -225,6 +225,10 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
         raise unprocessable(f"customer {customer_id} not found")
     if status in NEEDS_CUSTOMER_STATUSES and customer_id is None:
         raise unprocessable(f"a {status} sale needs a customer_id")
+    # A return names the completed sale it returns (the 2.0 return action's rule, spec initReturnSale).
+    return_for = _kept(body, "return_for", previous)
+    if return_for is not None and (sim.sales.get(return_for) or {}).get("status") not in CLOSED_STATUSES:
+        raise unprocessable(f"return_for {return_for} is not a completed sale")
 
     if previous is not None and status == "VOIDED":
         # Voiding returns the sale's own lines to stock, whatever the re-posted body lists.
@@ -275,6 +279,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
         line_items=lines,
         payments=payments,
         source_id=source_id,
+        return_for=return_for,
         **texts,
         **totals,
     )

@@ -51,6 +51,7 @@ MIGRATIONS: list[Migration] = [
      _add_column("order_binding", "generation", "INTEGER NOT NULL DEFAULT 1")),
     (5, "ID verification: the last realid check_id read per order", _create(t.IdvOrderCheckId)),
     (6, "exceptions a person must see", _create(t.OrderException)),
+    (7, "refunds mirrored as returns", _create(t.RefundBinding)),
 ]
 
 LATEST = MIGRATIONS[-1][0]

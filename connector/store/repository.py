@@ -27,6 +27,7 @@ from connector.store.exceptions import ExceptionBook
 from connector.store.journal import AUDIT_INSERT, FAILURE_DELETE, Journal
 from connector.store.leases import RELEASE, LeaseHandle, Leases
 from connector.store.migrations import migrate
+from connector.store.refund_bindings import RefundBook
 from connector.store.tables import (
     CustomerBinding,
     IndexCursor,
@@ -59,7 +60,7 @@ ORDERS_CURSOR = "orders"
 ORDERS_START_CURSOR = "orders_start"
 
 
-class Store(Journal, ExceptionBook):
+class Store(Journal, ExceptionBook, RefundBook):
     def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.engine = engine
         self.clock = clock

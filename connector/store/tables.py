@@ -129,6 +129,24 @@ class AuditEntry(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class RefundBinding(SQLModel, table=True):
+    """A BigCommerce refund → the X-Series return that mirrors it, or why none was written.
+
+    Like a sale: committed pending before the return is sent, so a lost answer is looked up by the
+    return's invoice number before anything is written again."""
+
+    __tablename__ = "refund_binding"
+    refund_id: int = Field(primary_key=True)
+    bc_order_id: int = Field(index=True)
+    invoice_number: str  # BC-<order>-R<refund id>
+    return_sale_id: str | None = None
+    pending: bool = False  # a return write may be in flight
+    outcome: str = "pending"  # returned | recorded (nothing to write) | exception (a person decides)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = _dt(nullable=False)
+    updated_at: datetime = _dt(nullable=False)
+
+
 class OrderException(SQLModel, table=True):
     """Something a person must look at (issue 16, point 5): an edit after the sale was written, an
     order in another currency, a tender or fee without a mapping, totals that do not add up, a

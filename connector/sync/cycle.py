@@ -31,12 +31,14 @@ from connector.errors import (
 from connector.logs import current_order_id, redact
 from connector.store.leases import LeaseTimeout
 from connector.sync.order_mirror import MirrorDeps, OrderMirror, Outcome
+from connector.sync.refund_mirror import RefundMirror
 from connector.sync.xseries_index import XSeriesIndex
 from connector.values import parse_rfc2822
 
 log = logging.getLogger("connector.sync")
 
 PAGE = 250
+REFUNDS_CURSOR = "refunds"
 
 
 @dataclass
@@ -46,6 +48,8 @@ class CycleReport:
     outcomes: Counter = field(default_factory=Counter)
     failed: dict[int, str] = field(default_factory=dict)
     completed: bool = False
+    refunds: Counter = field(default_factory=Counter)  # outcome → refunds (connector.sync.refund_mirror)
+    refunds_failed: dict[int, str] = field(default_factory=dict)  # refund id → why; retried next cycle
 
     @property
     def seen(self) -> int:
@@ -53,7 +57,8 @@ class CycleReport:
 
     @property
     def written(self) -> int:
-        return sum(self.outcomes[o] for o in (Outcome.CREATED, Outcome.VOIDED, Outcome.SETTLED, Outcome.RECOVERED))
+        written = (Outcome.CREATED, Outcome.VOIDED, Outcome.SETTLED, Outcome.RECOVERED)
+        return sum(self.outcomes[o] for o in written) + self.refunds["returned"] + self.refunds["recovered"]
 
 
 class SyncCycle:
@@ -86,6 +91,7 @@ class SyncCycle:
             await self._mirror_window(report)
             if report.completed:
                 await self._retry_due_failures(report)
+                await self._mirror_refunds(report)
             outcome = "ok" if not report.failed else "failures"
             if not report.completed and self.stop_event.is_set():
                 outcome = "stopped"
@@ -166,6 +172,29 @@ class SyncCycle:
         now = self.d.store.clock.now()
         return {f.bc_order_id: f.last_failed_at.replace(microsecond=0) for f in self.d.store.failures()
                 if f.parked or f.next_attempt_at > now}
+
+    async def _mirror_refunds(self, report: CycleReport) -> None:
+        """Every refund created since the refunds cursor, less the overlap, in one call (§15); after
+        the orders, so a refund of an order mirrored in this cycle finds its sale. The cursor stays
+        before a refund that failed: the next cycle tries it again."""
+        store = self.d.store
+        cursor = store.cursor(REFUNDS_CURSOR)
+        settled_until = report.window_end
+        async for refund in self.bc.iter_refunds(
+                created_since=cursor - self.overlap if cursor else report.window_start):
+            if self.stop_event.is_set():
+                return
+            mirror = RefundMirror(self.d)
+            try:
+                report.refunds[await mirror.mirror(refund)] += 1
+            except CredentialsError:
+                raise
+            except (ApiError, LeaseTimeout, OrderSyncError) as exc:
+                report.refunds_failed[refund.id] = reason = redact(_reason(exc))
+                settled_until = min(settled_until, refund.created)
+                log.warning("order %s: refund %s failed at %s: %s", refund.order_id, refund.id, mirror.step, reason,
+                            extra={"order_id": refund.order_id})
+        store.set_cursor(settled_until, REFUNDS_CURSOR)
 
     async def mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
         # Every log line while the order is in hand names it, and none after: the failed queue

@@ -96,6 +96,7 @@ class MirrorDeps:
     # once per cycle, not once per missing variant.
     single_variants: set[int] = field(default_factory=set)
     on_edit: str = "exception"  # sync.on_edit: an edit after the write is an exception, or resync
+    restock: bool = True  # refunds.restock: returned units go back to stock
 
 
 class OrderMirror:

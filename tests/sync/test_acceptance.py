@@ -80,12 +80,14 @@ async def test_seeded_orders_one_cycle_then_a_rerun_writes_nothing(world_factory
     assert counts["duplicates"] == 0 and counts["missing"] == 0
     assert counts["closed"] + counts["voided"] == counts["sales"]
     assert {pid: world.xs.stock(pid) for pid in seeded.initial_stock} == expected_stock(world, seeded)
-    # API economy: one list call per 250 orders on BigCommerce, nothing per order; a catalogue
+    # API economy: one list call per 250 orders on BigCommerce and one refunds call, nothing per order; a catalogue
     # read only for a variant new to X-Series (to create its family), never more than one per product made.
     listed = [r for r in world.bc.request_log if r.path.endswith("/v2/orders")]
     catalogue = [r for r in world.bc.request_log if "/v3/catalog/products/" in r.path]
+    refunds = [r for r in world.bc.request_log if r.path.endswith("/v3/orders/payment_actions/refunds")]
     assert len(listed) <= orders // 250 + 1
-    assert len(listed) + len(catalogue) == len(world.bc.request_log)
+    assert len(refunds) == 1  # every order's refunds, in one call per cycle (issue 16)
+    assert len(listed) + len(refunds) + len(catalogue) == len(world.bc.request_log)
     assert len(catalogue) <= len(world.xs.products) - products_before
 
     writes = world.xs_writes()

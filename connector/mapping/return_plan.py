@@ -1,0 +1,141 @@
+"""A BigCommerce refund → the X-Series return that mirrors it (issue 16, point 1). Pure.
+
+The return is a sale of its own on the same register, invoice BC-<order>-R<refund id>, with
+negative quantities and refund payments (reference §8.2: "quantity: negative for returns"):
+- returned products by quantity, at the unit price and tax they were sold at (the sale plan's
+  lines of that order product), so their stock comes back (`refunds.restock: false` puts them on
+  the refund product instead: money back, stock unchanged);
+- shipping, handling, gift wrapping and fee refunds by amount, on their special products, taxed at
+  the rate the sale charged them;
+- order-level amounts, and what BigCommerce refunded beyond the units at their sold price (an
+  order-level discount's share, a merchant's override), on the `refund` special product, untaxed
+  (BigCommerce: an order-level amount does not change tax);
+- refund payments by tender: store credit, gift certificate, else the order's payment method.
+What X-Series cannot express — a money-only refund of part of a product line, more units than
+were sold, payments that do not add up — raises MappingError(kind="refund").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from connector.clients.bigcommerce_models import Refund
+from connector.errors import MappingError
+from connector.mapping.amounts import cents
+from connector.mapping.sale_plan import PlannedLine, PlannedPayment, SalePlan
+from connector.mapping.special_lines import SpecialLine, SpecialLines
+
+ZERO = Decimal(0)
+# Refund payment providers that are tenders of their own (§15); any other provider is a gateway.
+_TENDERS = {"storecredit": "store_credit", "store_credit": "store_credit",
+            "giftcertificate": "gift_certificate", "gift_certificate": "gift_certificate"}
+# Refund item type → the special line of the sale that charged it.
+_CHARGES = {"SHIPPING": SpecialLine.SHIPPING, "HANDLING": SpecialLine.HANDLING,
+            "GIFT_WRAPPING": SpecialLine.WRAPPING, "FEE": SpecialLine.FEE}
+
+
+@dataclass(frozen=True)
+class ReturnPlan:
+    refund_id: int
+    bc_order_id: int
+    invoice_number: str  # BC-<order>-R<refund id>: looked up after a lost answer, never guessed
+    source_id: str
+    lines: tuple[PlannedLine, ...]  # negative quantities
+    payments: tuple[PlannedPayment, ...]  # what went back to each tender (positive amounts)
+    total_inc_tax: Decimal  # what the shopper got back
+    refund_date: datetime
+    note: str
+    adjustment: Decimal  # on the refund product beyond units and charges (0 when none)
+
+
+def return_invoice_number(order_id: int, refund_id: int) -> str:
+    return f"BC-{order_id}-R{refund_id}"
+
+
+def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no_tax_id: str, *,
+                      restock: bool = True) -> ReturnPlan:
+    order_id = refund.order_id
+    refund_product = specials.products[SpecialLine.REFUND]
+    refund_line = PlannedLine(kind="refund", product_key="special:refund", sku=refund_product.sku,
+                              name=refund_product.name, quantity=-1, unit_price=ZERO, unit_tax=ZERO,
+                              tax_id=no_tax_id, tax_source="none", track_inventory=False)
+    lines: list[PlannedLine] = []
+    for item in refund.items:
+        if item.item_type == "PRODUCT":
+            lines += _returned_units(item.item_id, item.quantity, sale, order_id, refund.id)
+        elif item.item_type == "ORDER":
+            continue  # an order-level amount: in the adjustment below
+        else:
+            charged = [line for line in sale.lines if line.kind == _CHARGES[item.item_type].value]
+            if item.requested_amount is None:
+                continue  # GIFT_WRAPPING: BigCommerce computes it; it is in the adjustment below
+            lines.append(_amount_line(charged[0] if charged else None, item.requested_amount, item.item_type,
+                                      specials, no_tax_id))
+    if not restock:
+        lines = [replace(refund_line, unit_price=line.unit_price, unit_tax=line.unit_tax, quantity=line.quantity,
+                         tax_id=line.tax_id) if line.kind == "product" else line for line in lines]
+    total = cents(refund.total_amount)
+    adjustment = total - cents(sum((-line.quantity * (line.unit_price + line.unit_tax) for line in lines), ZERO))
+    if adjustment:  # order-level amounts, discount shares, overrides: money only, untaxed
+        lines.append(replace(refund_line, unit_price=adjustment))
+    payments = _payments(refund, sale, total, order_id)
+    reason = f": {refund.reason}" if refund.reason else ""
+    return ReturnPlan(
+        refund_id=refund.id, bc_order_id=order_id, invoice_number=return_invoice_number(order_id, refund.id),
+        source_id=f"{order_id}-R{refund.id}", lines=tuple(lines), payments=payments, total_inc_tax=total,
+        refund_date=refund.created, note=f"BigCommerce refund {refund.id} of order {order_id}{reason}",
+        adjustment=adjustment,
+    )
+
+
+def _returned_units(line_id: int | None, quantity: int | None, sale: SalePlan, order_id: int,
+                    refund_id: int) -> list[PlannedLine]:
+    """`quantity` units of the order product `line_id`, as the sale sold them (a line split into
+    units of different cents gives back the first ones)."""
+    sold = [line for line in sale.lines if line.bc_line_id and line.bc_line_id == line_id]
+    if not sold:
+        raise MappingError(f"refund {refund_id} returns order product {line_id}, which the sale does not have",
+                           order_id=order_id, kind="refund")
+    if not quantity:
+        raise MappingError(f"refund {refund_id} gives money back on {sold[0].sku} without returning a unit;"
+                           " X-Series cannot return part of a line: record it by hand", order_id=order_id,
+                           kind="refund")
+    if quantity > sum(line.quantity for line in sold):
+        raise MappingError(f"refund {refund_id} returns {quantity} of {sold[0].sku}, more than the sale sold",
+                           order_id=order_id, kind="refund")
+    returned, left = [], quantity
+    for line in sold:
+        take = min(left, line.quantity)
+        if take:
+            returned.append(replace(line, quantity=-take))
+        left -= take
+    return returned
+
+
+def _amount_line(charged: PlannedLine | None, amount: Decimal, item_type: str, specials: SpecialLines,
+                 no_tax_id: str) -> PlannedLine:
+    """An amount given back on a charge (incl. tax), split at the rate the sale charged it."""
+    kind = _CHARGES[item_type]
+    if charged is None or not charged.unit_price:
+        product = specials.products[kind]
+        return PlannedLine(kind=kind.value, product_key=f"special:{kind.value}", sku=product.sku, name=product.name,
+                           quantity=-1, unit_price=amount, unit_tax=ZERO, tax_id=no_tax_id, tax_source="none",
+                           track_inventory=False)
+    rate = charged.unit_tax / charged.unit_price
+    ex_tax = cents(amount / (1 + rate))
+    return replace(charged, quantity=-1, unit_price=ex_tax, unit_tax=amount - ex_tax)
+
+
+def _payments(refund: Refund, sale: SalePlan, total: Decimal, order_id: int) -> tuple[PlannedPayment, ...]:
+    paid = [p for p in refund.payments if not p.is_declined]
+    payments = tuple(
+        PlannedPayment(_TENDERS.get(p.provider_id.strip().casefold(), "method"),
+                       "" if p.provider_id.strip().casefold() in _TENDERS else sale.payment_method, cents(p.amount))
+        for p in paid if p.amount
+    )
+    if sum((p.amount for p in payments), ZERO) != total:
+        raise MappingError(f"refund {refund.id}: its payments add up to {sum((p.amount for p in payments), ZERO)}"
+                           f" but it gave back {total}", order_id=order_id, kind="refund")
+    return payments

@@ -1,0 +1,128 @@
+"""Mirror one BigCommerce refund as an X-Series return, exactly once (issue 16, point 1).
+
+The same fixed sequence as a sale: skip if bound → take the refund's lease → look again → settle a
+write left pending (look the return up by its invoice number) → the order's sale → plan → products
+→ write → bind. A refund of an order with no sale (never imported, or voided) writes nothing and is
+recorded; one X-Series cannot express is recorded and opened as an exception for a person.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from connector.clients.bigcommerce_models import Refund
+from connector.clients.xseries_models import WrittenSale
+from connector.errors import ApiError, MappingError, TransientApiError, UnknownWriteOutcome
+from connector.mapping.register_sale import register_return
+from connector.mapping.return_plan import build_return_plan, return_invoice_number
+from connector.mapping.status_table import PosState
+from connector.store.tables import RefundBinding
+from connector.sync.order_mirror import MirrorDeps, plan_sale
+from connector.sync.product_binder import ProductBinder
+
+log = logging.getLogger("connector.sync")
+
+
+class RefundMirror:
+    def __init__(self, deps: MirrorDeps) -> None:
+        self.d = deps
+        self.step = "start"
+
+    async def mirror(self, refund: Refund) -> str:
+        """The refund's outcome: up_to_date | returned | recovered | recorded | exception. Raises on
+        a failure the next cycle retries (the binding stays pending when a write may have landed)."""
+        store = self.d.store
+        if _settled(store.refund_binding(refund.id)):
+            return "up_to_date"
+        self.step = "lock"
+        async with store.leases.hold(f"refund:{refund.id}") as lease:
+            binding = store.refund_binding(refund.id)
+            if _settled(binding):
+                return "up_to_date"
+            now = store.clock.now()
+            binding = binding or RefundBinding(
+                refund_id=refund.id, bc_order_id=refund.order_id, created_at=now, updated_at=now,
+                invoice_number=return_invoice_number(refund.order_id, refund.id))
+            if binding.pending:
+                self.step = "recover"
+                found = await self._find_return(binding.invoice_number)
+                if found is not None:
+                    self._bound(binding, found.id)
+                    store.save_refund_binding(binding, lease=lease, audit=dict(
+                        platform="connector", action="recover_return", bc_order_id=refund.order_id,
+                        target_id=found.id, reason="an earlier return write had no answer; the return was found"))
+                    return "recovered"
+                binding.pending = False
+            sale = store.order_binding(refund.order_id)
+            if sale is None or sale.sale_id is None or sale.pos_state != PosState.CLOSED.value:
+                why = "the order has no sale in X-Series" if sale is None or sale.sale_id is None \
+                    else f"the order's sale is {sale.pos_state}"
+                return self._record(binding, lease, f"refund {refund.id}: {why}; nothing to return")
+            self.step = "map"
+            order = await self.d.bc.get_order(refund.order_id)
+            try:
+                plan = build_return_plan(refund, plan_sale(order, self.d, sale.generation), self.d.specials,
+                                         self.d.refs.no_tax_id, restock=self.d.restock)
+                type_ids = [self.d.refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
+            except MappingError as exc:
+                store.open_exception(refund.order_id, exc.kind, str(exc.args[0]))
+                return self._record(binding, lease, str(exc.args[0]), outcome="exception")
+            self.step = "products"
+            products = ProductBinder(store, self.d.xs, None, self.d.refs)
+            product_ids = {line.product_key: await products.resolve(line, refund.order_id) for line in plan.lines}
+            customer_id = _customer_of(sale.sale_body)
+            body = register_return(plan, self.d.refs, product_ids, customer_id, type_ids, return_for=sale.sale_id)
+
+            self.step = "write"
+            binding.pending = True
+            store.save_refund_binding(binding)
+            try:
+                written = await self.d.xs.create_sale_document(body.to_json(), answer=WrittenSale)
+            except UnknownWriteOutcome as exc:
+                written = await self._find_return(plan.invoice_number)
+                if written is None:
+                    raise TransientApiError(
+                        f"the return write got no answer ({exc.args[0]}) and no return {plan.invoice_number}"
+                        " is there yet; it will be looked up again before any new write",
+                        api="xseries", method="POST", path="/api/register_sales") from exc
+            except ApiError:
+                binding.pending = False  # refused or never sent: nothing exists in X-Series
+                store.save_refund_binding(binding)
+                raise
+            self._bound(binding, written.id)
+            store.save_refund_binding(binding, lease=lease, audit=dict(
+                platform="xseries", action="create_return", bc_order_id=refund.order_id, target_id=written.id,
+                reason=f"BigCommerce refund {refund.id} of {plan.total_inc_tax}", before=sale.sale_id,
+                after=plan.invoice_number,
+                detail={"refund_id": refund.id, "total": str(plan.total_inc_tax), "lines": len(plan.lines),
+                        "units": -sum(line.quantity for line in plan.lines if line.kind == "product"),
+                        "adjustment": str(plan.adjustment), "tenders": [p.tender for p in plan.payments]},
+            ))
+            log.info("order %s: refund %s returned as %s", refund.order_id, refund.id, plan.invoice_number,
+                     extra={"order_id": refund.order_id})
+            return "returned"
+
+    def _record(self, binding: RefundBinding, lease, why: str, *, outcome: str = "recorded") -> str:
+        binding.outcome, binding.reason, binding.pending = outcome, why, False
+        self.d.store.save_refund_binding(binding, lease=lease, audit=dict(
+            platform="connector", action="record_refund", bc_order_id=binding.bc_order_id,
+            target_id=str(binding.refund_id), reason=why))
+        return outcome
+
+    async def _find_return(self, invoice: str):
+        matches = await self.d.xs.find_sales_by_invoice_number(invoice)
+        return matches[0] if matches else None
+
+    @staticmethod
+    def _bound(binding: RefundBinding, sale_id: str) -> None:
+        binding.return_sale_id, binding.pending, binding.outcome, binding.reason = sale_id, False, "returned", ""
+
+
+def _settled(binding: RefundBinding | None) -> bool:
+    return binding is not None and not binding.pending and binding.outcome != "pending"
+
+
+def _customer_of(sale_body: str | None) -> str | None:
+    """The customer of the sale returned: the return goes on the same customer."""
+    return json.loads(sale_body).get("customer_id") if sale_body else None

@@ -1,0 +1,189 @@
+"""Issue 16, point 1: BigCommerce refunds become X-Series returns — stock and money right, each
+refund mirrored exactly once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from connector.sandbox.faults import FaultConfig
+from sync_world import line
+
+CENT = Decimal("0.01")
+
+
+def returns(world, order_id: int) -> list[dict]:
+    return world.xs.sales_of_order(order_id, returns=True)
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)
+
+
+def total_of(sale: dict) -> Decimal:
+    return money(Decimal(str(sale["total_price"])) + Decimal(str(sale["total_tax"])))
+
+
+def paid_by_type(world, sale: dict) -> dict[str, Decimal]:
+    names = {t["id"]: t["name"] for t in world.xs.payment_types.values()}
+    result: dict[str, Decimal] = {}
+    for p in sale["payments"]:
+        name = names[p["retailer_payment_type_id"]]
+        result[name] = result.get(name, Decimal(0)) + money(p["amount"])
+    return result
+
+
+async def mirrored(world, lines, **kwargs) -> tuple[int, dict]:
+    order_id = world.add_order(lines, **kwargs)
+    await world.cycle()
+    return order_id, world.sale(order_id)
+
+
+def product_line(world, order_id: int, sku: str) -> dict:
+    return next(p for p in world.bc.products(order_id) if p["sku"] == sku)
+
+
+async def test_a_full_refund_returns_every_unit_and_all_the_money(db_world):
+    world = db_world
+    order_id, sale = await mirrored(world, [line("TEE-M", 2), line("MUG-01", 1, "10.00")],
+                                    shipping_ex_tax=Decimal("5.00"))
+    assert (world.stock("TEE-M"), world.stock("MUG-01")) == (48, 29)
+    order = world.order(order_id)
+    refund = world.bc.refund(order_id, [
+        {"item_type": "PRODUCT", "item_id": product_line(world, order_id, "TEE-M")["id"], "quantity": 2},
+        {"item_type": "PRODUCT", "item_id": product_line(world, order_id, "MUG-01")["id"], "quantity": 1},
+        {"item_type": "SHIPPING", "requested_amount": order["shipping_cost_inc_tax"]},
+    ], reason="changed my mind")
+    assert world.order(order_id)["status_id"] == 4
+
+    report = await world.cycle()
+
+    assert report.refunds["returned"] == 1 and not report.refunds_failed and not report.failed
+    [ret] = returns(world, order_id)
+    assert ret["invoice_number"] == f"BC-{order_id}-R{refund['id']}" and ret["return_for"] == sale["id"]
+    assert ret["status"] == "CLOSED" and ret["customer_id"] == sale["customer_id"]
+    assert total_of(ret) == -money(order["total_inc_tax"]) == -money(refund["total_amount"])
+    assert sum(money(p["amount"]) for p in ret["payments"]) == total_of(ret)
+    assert (world.stock("TEE-M"), world.stock("MUG-01")) == (50, 30)  # every unit back on the shelf
+    assert world.sale(order_id)["status"] == "CLOSED" and world.sale(order_id)["version"] == sale["version"]
+    [binding] = world.store.refund_bindings(order_id)
+    assert (binding.outcome, binding.return_sale_id, binding.pending) == ("returned", ret["id"], False)
+    created = [e for e in world.store.audit_entries(order_id) if e.action == "create_return"]
+    assert len(created) == 1 and created[0].target_id == ret["id"]
+
+    writes = world.xs_writes()
+    world.clock.advance(60)
+    again = await world.cycle()  # the refund is re-read (overlap) and the order too: nothing written
+    assert again.written == 0 and world.xs_writes() == writes and len(returns(world, order_id)) == 1
+
+
+async def test_a_partial_refund_of_one_of_three_units(db_world):
+    world = db_world
+    order_id, sale = await mirrored(world, [line("TEE-M", 3)])
+    tee = product_line(world, order_id, "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    assert world.order(order_id)["status_id"] == 14  # Partially Refunded
+
+    await world.cycle()
+
+    [ret] = returns(world, order_id)
+    assert [(i["quantity"], money(i["price"]), money(i["tax"])) for i in ret["line_items"]] == [
+        (-1, Decimal("20.00"), Decimal("2.00"))]
+    assert total_of(ret) == Decimal("-22.00") and paid_by_type(world, ret) == {"Credit Card": Decimal("-22.00")}
+    assert world.stock("TEE-M") == 48
+
+
+async def test_a_shipping_only_refund_gives_money_back_and_no_stock(world):
+    order_id, sale = await mirrored(world, [line("TEE-M", 1)], shipping_ex_tax=Decimal("5.00"))
+    world.bc.refund(order_id, [{"item_type": "SHIPPING", "requested_amount": "5.50"}])
+
+    await world.cycle()
+
+    [ret] = returns(world, order_id)
+    [item] = ret["line_items"]
+    shipping = next(p for p in world.xs.products.values() if p["sku"] == "bc-shipping")
+    assert item["product_id"] == shipping["id"]
+    assert (item["quantity"], money(item["price"]), money(item["tax"])) == (-1, Decimal("5.00"), Decimal("0.50"))
+    assert total_of(ret) == Decimal("-5.50") and world.stock("TEE-M") == 49
+
+
+async def test_an_order_level_amount_goes_on_the_refund_product_untaxed(world):
+    order_id, sale = await mirrored(world, [line("TEE-M", 1)])
+    world.bc.refund(order_id, [{"item_type": "ORDER", "requested_amount": "3.00"}],
+                    payments=[{"provider_id": "storecredit", "amount": "3.00"}], reason="goodwill")
+
+    await world.cycle()
+
+    [ret] = returns(world, order_id)
+    [item] = ret["line_items"]
+    refund_product = next(p for p in world.xs.products.values() if p["sku"] == "bc-refund")
+    assert item["product_id"] == refund_product["id"] and not refund_product["has_inventory"]
+    assert (item["quantity"], money(item["price"]), money(item["tax"])) == (-1, Decimal("3.00"), Decimal("0.00"))
+    assert paid_by_type(world, ret) == {"Store Credit": Decimal("-3.00")}  # the tender it went back to
+    assert "goodwill" in ret["note"] and world.stock("TEE-M") == 49
+
+
+@pytest.mark.parametrize("case", ["never-imported", "voided"])
+async def test_a_refund_of_an_order_without_a_live_sale_writes_nothing(world, case):
+    # Never imported: an order in another currency is parked, never posted.
+    kwargs = {"default_currency_code": "EUR"} if case == "never-imported" else {"status_id": 5}
+    order_id = world.add_order([line("TEE-M", 1)], **kwargs)
+    await world.cycle()
+    writes = world.xs_writes()
+    tee = product_line(world, order_id, "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+
+    report = await world.cycle()
+
+    assert report.refunds["recorded"] == 1 and world.xs_writes() == writes
+    assert returns(world, order_id) == []
+    [binding] = world.store.refund_bindings(order_id)
+    assert binding.outcome == "recorded" and "nothing to return" in binding.reason
+    assert [e.action for e in world.store.audit_entries(order_id)].count("record_refund") == 1
+
+
+async def test_a_lost_answer_to_the_return_write_makes_no_second_return(db_world):
+    world = db_world
+    order_id, sale = await mirrored(world, [line("TEE-M", 2)])
+    tee = product_line(world, order_id, "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 2}])
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
+
+    report = await world.cycle()
+
+    assert report.refunds["returned"] == 1 and world.xs.faults.injected["lost_response"] == 1
+    world.xs.faults.reconfigure(FaultConfig())
+    await world.cycle()
+    assert len(returns(world, order_id)) == 1 and world.stock("TEE-M") == 50
+
+
+async def test_a_return_write_that_timed_out_is_looked_up_then_written_once(db_world):
+    world = db_world
+    order_id, sale = await mirrored(world, [line("TEE-M", 2)])
+    tee = product_line(world, order_id, "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    world.xs.faults.reconfigure(FaultConfig(share_timeout=1.0, path_filter="register_sales"))
+
+    report = await world.cycle()
+
+    assert report.refunds_failed and returns(world, order_id) == []
+    assert world.store.refund_bindings(order_id)[0].pending
+    world.xs.faults.reconfigure(FaultConfig())
+    report = await world.cycle()
+    assert report.refunds["returned"] == 1 and not report.refunds_failed
+    assert len(returns(world, order_id)) == 1 and world.stock("TEE-M") == 49
+
+
+async def test_without_restock_the_money_goes_back_and_the_stock_stays(world):
+    runtime = await world.new_runtime()
+    runtime.settings.refunds.restock = False
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle(runtime=runtime)
+    tee = product_line(world, order_id, "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 2}])
+
+    await world.cycle(runtime=runtime)
+
+    [ret] = returns(world, order_id)
+    assert total_of(ret) == Decimal("-44.00") and world.stock("TEE-M") == 48
