@@ -1,8 +1,7 @@
 """order-sync's configuration file: loading, ${ENV_VAR} interpolation, validation.
 
-The keys are a public contract (merchants' files depend on them): add, never rename. Every key is
-documented in config.example.yaml. Secrets are given as ${ENV_VAR} references and held as SecretStr,
-so neither repr() nor a log line shows them.
+The keys are a public contract, documented in config.example.yaml: add, never rename. Secrets come
+from ${ENV_VAR} references and are held as SecretStr, so neither repr() nor a log line shows them.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +21,9 @@ from connector.yamlfile import LocatedYaml, load_yaml
 ENV_CONFIG = "ORDER_SYNC_CONFIG"
 DEFAULT_CONFIG = "config.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# Secrets needed only while their feature is on: an unset variable there is not an error while the
-# feature is off (a merchant copying the example must not have to invent a webhook secret).
-_NEEDED_ONLY_WHEN = {("id_verification", "webhook_secret"): ("id_verification", "enabled")}
+# Needed only while ID verification is on: its variable unset is no error while it is off (a
+# merchant copying the example must not have to invent a webhook secret).
+_WEBHOOK_SECRET = ("id_verification", "webhook_secret")
 # The config key of each API's token, to name in a "token refused" message (CredentialsError.api).
 TOKEN_KEYS = {"BigCommerce": "bigcommerce.access_token", "X-Series": "xseries.token"}
 
@@ -136,7 +134,7 @@ class Settings(_Section):
         return path
 
 
-def describe_failure(settings: Settings | None, exc: BaseException) -> str:
+def describe_failure(settings: Settings | None, exc: ConfigError | ApiError) -> str:
     """The one line a command prints (and records) when it stops. Never a secret value: a refused
     token is named by its key and the environment variable the config file took it from."""
     if isinstance(exc, ConfigError):
@@ -144,12 +142,10 @@ def describe_failure(settings: Settings | None, exc: BaseException) -> str:
     elif isinstance(exc, CredentialsError):
         key = settings.token_key(exc.api) if settings is not None else None
         text = f"credentials error: {key + ' was refused: ' if key else ''}{exc}"
-    elif isinstance(exc, ApiError):
-        # An API down or answering nonsense (retries exhausted): no order is lost — the cursor
-        # never passes one that is not settled — and the next run goes on from there.
-        text = f"{exc}; nothing was lost, the next run tries again"
     else:
-        text = f"{type(exc).__name__}: {exc}"
+        # An API down or answering nonsense (retries exhausted): the cursor never passes an order
+        # that is not settled, and the next run goes on from there.
+        text = f"{exc}; nothing was lost, the next run tries again"
     return redact(text)
 
 
@@ -167,18 +163,16 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
     missing: dict[tuple, str] = {}
     data = _interpolate(located.data, (), environ, refs, missing)
     for loc, name in missing.items():
-        if loc not in _NEEDED_ONLY_WHEN:
+        if loc != _WEBHOOK_SECRET:
             raise ConfigError(_unset(located, loc, name))
-        # Not needed unless its feature is on (checked once the file is validated): unset for now.
-        _drop(data, loc)
+        del data["id_verification"]["webhook_secret"]  # unset unless ID verification is on (below)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, located)) from None
-    for loc, name in missing.items():
-        switch = _NEEDED_ONLY_WHEN[loc]
-        if attrgetter(".".join(switch))(settings) is True:
-            raise ConfigError(_unset(located, loc, name) + f" (needed because {'.'.join(switch)} is true)")
+    if _WEBHOOK_SECRET in missing and settings.id_verification.enabled:
+        raise ConfigError(_unset(located, _WEBHOOK_SECRET, missing[_WEBHOOK_SECRET])
+                          + " (needed because id_verification.enabled is true)")
     settings.source_path = located.path
     settings._env_refs = {".".join(map(str, loc)): names for loc, names in refs.items()}
     settings._located = located
@@ -188,13 +182,6 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
 def _unset(located: LocatedYaml, loc: tuple, name: str) -> str:
     return (f"{located.where(loc)}: {'.'.join(map(str, loc))} refers to ${{{name}}},"
             " which is not set in the environment")
-
-
-def _drop(data: dict, loc: tuple) -> None:
-    parent = data
-    for part in loc[:-1]:
-        parent = parent[part]
-    parent.pop(loc[-1], None)
 
 
 def _interpolate(value: Any, loc: tuple, environ: dict[str, str], refs: dict[tuple, list[str]],

@@ -5,10 +5,9 @@
     else the stage's target status through the protected writer (writer.py)
                          → written | skipped (protected) | unchanged
 
-Events of one order are handled one at a time (a lease per order, shared with other processes on
-the same database), so the webhook and the metafield poll cannot interleave on one order. The
-check records are saved with the decision's audit entry only once the decision is made: an event
-whose handling failed (API down) leaves no trace and is judged the same way when it comes again.
+Events of one order are handled one at a time (a lease per order, shared with other processes). The
+check records are saved with the decision's audit entry: an event whose handling failed (API down)
+leaves no trace and is judged the same way when it comes again.
 """
 
 from __future__ import annotations

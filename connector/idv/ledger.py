@@ -1,9 +1,6 @@
-"""Where the engine keeps the checks of each order and its audit entries.
-
-Two implementations of one small interface: SqlLedger on the Store (production: the checks in
-idv_check, the decisions in the shared audit_log, both in one transaction) and MemoryLedger (the
-property test runs tens of thousands of decisions and must not pay for a database). SqlCheckIds
-keeps the metafield poll's last-read `realid` check_id per order (idv_order_check_id).
+"""Where the engine keeps the checks of each order and its audit entries: SqlLedger (production,
+checks and decision in one transaction) and MemoryLedger (the property test, no database). SqlCheckIds
+keeps the metafield poll's last-read `realid` check_id per order.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """The ID-verification rules table (mappings/id_verification.yaml) and its resolution to status ids.
 
-The file names a target status for each stage and the protected statuses. A status may be written
-as its id (0–14), its system name ("Awaiting Fulfillment") or the store's own label for it (what the
-control panel shows after the merchant renamed it). Labels only exist on the store, so the table is
-resolved at start-up against GET /v2/order_statuses (reference §5): from then on everything keys on
-the id, which never changes. A name the store does not have — or one that means two different
-statuses, e.g. a system name the merchant gave to another status as its label — stops start-up with
-the store's statuses listed, so the merchant can pick one.
+A status may be written as its id (0–14), its system name or the store's own label for it. Labels
+only exist on the store, so the table is resolved at start-up against GET /v2/order_statuses; from
+then on everything keys on the id. A name the store does not have, or one that means two statuses,
+stops start-up with the store's statuses listed.
 """
 
 from __future__ import annotations

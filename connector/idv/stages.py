@@ -1,12 +1,7 @@
 """The three stages of an ID check, the event names each source uses for them, and an event.
 
-Sources name things differently; everything is reduced to a Stage here, at the edge, and the raw
-name is kept for the audit log:
-- the command line and the webhook: started, submitted → in progress; passed, approved (a staff
-  approval) → passed; failed, rejected (a staff rejection) → failed;
-- Real ID's `verification_status` metafield (reference §13; domain notes §B): pending,
-  in_progress, in_review → in progress; verified, manually_approved → passed; failed,
-  manually_rejected → failed.
+Every source's names are reduced to a Stage here, at the edge; the raw name is kept for the audit
+log. Real ID's `verification_status` values: reference §13, domain notes §B.
 """
 
 from __future__ import annotations

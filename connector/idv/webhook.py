@@ -1,25 +1,17 @@
 """POST /webhooks/id-verification: signed ID-verification events, served by the daemon.
 
 Body: JSON {"order_id": 123, "event": "started|submitted|passed|failed|approved|rejected",
-"check_id": "chk_1", "occurred_at": "2026-01-01T12:00:00Z"}.
+"check_id": "chk_1", "occurred_at": "2026-01-01T12:00:00Z"}. Header X-OrderSync-Signature:
+sha256=<hex HMAC-SHA256 of the raw body, keyed with id_verification.webhook_secret>, verified in
+constant time before anything is parsed. occurred_at must lie within ±webhook_tolerance_seconds of
+our clock; inside that window a byte-identical body is a replay (digests are kept in the database
+for twice the window, so restarts and several daemons agree). A refused delivery is not lost: the
+metafield poll reads the verdict anyway. The body is counted as it streams in and refused past
+MAX_BODY_BYTES, never buffered; the replay store runs in a worker thread, off the daemon's loop.
 
-Header: X-OrderSync-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with
-id_verification.webhook_secret>. The sender signs the exact bytes it sends; we verify those bytes
-before parsing anything, compare in constant time (hmac.compare_digest), and then require
-occurred_at (with an explicit offset) to lie within ±webhook_tolerance_seconds of our clock.
-Inside that window a byte-identical body is refused as a replay: the signatures of accepted bodies
-are kept in the database for twice the window (so restarts and several daemons on one database
-agree). A late or refused delivery is not lost for Real ID's own checks: the metafield poll reads
-the verdict from the order anyway.
-
-The body is counted as it streams in and refused once past MAX_BODY_BYTES, whatever the headers
-say (a chunked body declares no length), so an endless body is never buffered. The replay store's
-database statements run in a worker thread: a busy database must not stall the daemon's loop.
-
-Answers: 200 {"outcome": ...} decided (whatever the decision); 400 signed but malformed;
-401 bad or missing signature, or occurred_at outside the window; 404 no such order; 409 replay;
-413 body too large; 503 BigCommerce could not be reached (nothing recorded: send it again).
-Nothing is written on any answer but 200.
+Answers: 200 decided; 400 signed but malformed; 401 bad signature or occurred_at outside the window;
+404 no such order; 409 replay; 413 body too large; 503 BigCommerce unreachable (nothing recorded:
+send it again). Nothing is written on any answer but 200.
 """
 
 from __future__ import annotations
