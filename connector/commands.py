@@ -33,15 +33,14 @@ def refuse_unsafe_first_run(settings: Settings, store: Store) -> None:
     if start_at is None or settings.historical_import.enabled or store.cursor() is not None:
         return
     age = store.clock.now() - start_at
-    if age <= FIRST_RUN_LOOKBACK:
-        return
-    raise ConfigError(
-        f"{settings.where('sync.start_at')}: sync.start_at {start_at:%Y-%m-%dT%H:%M:%SZ} is "
-        f"{_days(age)} before this first run (more than 24 hours); mirroring past orders is the historical "
-        "import, which moves stock and stays off unless support enables it: use `order-sync import-history` "
-        "for them (with historical_import.enabled: true). Leave start_at out (the first run starts now) or "
-        "set it at most 24 hours back."
-    )
+    if age > FIRST_RUN_LOOKBACK:
+        raise ConfigError(
+            f"{settings.where('sync.start_at')}: sync.start_at {start_at:%Y-%m-%dT%H:%M:%SZ} is {_days(age)} "
+            "before this first run (more than 24 hours); mirroring past orders is the historical import, "
+            "which moves stock and stays off unless support enables it: use `order-sync import-history` for "
+            "them (with historical_import.enabled: true). Leave start_at out (the first run starts now) or "
+            "set it at most 24 hours back."
+        )
 
 
 def _days(age: timedelta) -> str:
@@ -57,15 +56,11 @@ def failure_recorded(settings: Settings, command: str, action: str, errors: tupl
     try:
         yield
     except errors as exc:
-        own = store is None
         try:
-            store = store or Store.open(settings.database_url, clock=clock)
-            try:
-                store.audit(platform="connector", action=action, target_id=command,
-                            reason=describe_failure(settings, exc))
-            finally:
-                if own:
-                    store.close()
+            with (contextlib.nullcontext(store) if store is not None
+                  else contextlib.closing(Store.open(settings.database_url, clock=clock))) as target:
+                target.audit(platform="connector", action=action, target_id=command,
+                             reason=describe_failure(settings, exc))
         except Exception as failure:  # noqa: BLE001 - the original error is what the caller reports
             log.debug("could not record the failure: %s", failure)
         raise

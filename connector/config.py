@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.logs import redact
@@ -55,7 +54,7 @@ class XSeriesSettings(_Section):
 
 class SyncSettings(_Section):
     interval_seconds: int = Field(default=60, gt=0)
-    start_at: datetime | None = None
+    start_at: AwareDatetime | None = None
     # Orders are re-read from (cursor - overlap): BigCommerce's date_modified has 1-second resolution
     # and a late commit can surface with an older timestamp. Bindings make the re-read free.
     overlap_seconds: int = Field(default=300, ge=0)
@@ -64,13 +63,6 @@ class SyncSettings(_Section):
     max_attempts: int = Field(default=10, gt=0)
     # How many orders are mirrored at the same time within a cycle.
     concurrency: int = Field(default=4, gt=0, le=64)
-
-    @field_validator("start_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("start_at must carry a timezone, e.g. 2026-01-01T00:00:00Z")
-        return value
 
 
 class HistoricalImportSettings(_Section):
@@ -122,10 +114,8 @@ class Settings(_Section):
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters and tests can make sure none leaks."""
-        values = [self.bigcommerce.access_token.get_secret_value(), self.xseries.token.get_secret_value()]
-        if self.id_verification.webhook_secret is not None:
-            values.append(self.id_verification.webhook_secret.get_secret_value())
-        return [v for v in values if v]
+        secrets = (self.bigcommerce.access_token, self.xseries.token, self.id_verification.webhook_secret)
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
     def mappings_path(self) -> Path:
         path = Path(self.mappings_dir)
@@ -205,7 +195,8 @@ def _interpolate(value: Any, loc: tuple, environ: dict[str, str], refs: dict[tup
 
 
 _MESSAGES = {"extra_forbidden": "unknown key (check its spelling against config.example.yaml)",
-             "missing": "required key is missing"}
+             "missing": "required key is missing",
+             "timezone_aware": "must carry a timezone, e.g. 2026-01-01T00:00:00Z"}
 
 
 def _describe(exc: ValidationError, located: LocatedYaml) -> str:

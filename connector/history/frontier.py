@@ -1,8 +1,6 @@
-"""Which orders of an import are settled, so the checkpoint never passes one that is not.
-
-Orders arrive sorted by date_created and finish out of order (several are mirrored at once). The
-checkpoint is the creation date of the oldest order still in flight, or, when none is, of the last
-order seen; a resumed import re-reads from it inclusively, and the bindings skip what is done.
+"""Which orders of an import are settled. Orders arrive by date_created and finish out of order; the
+checkpoint is the creation date of the oldest order still in flight, else of the last order seen (a
+resumed import re-reads from it inclusively, and the bindings skip what is done).
 """
 
 from __future__ import annotations

@@ -81,9 +81,7 @@ class RulesFile:
         missing = [s.value for s in Stage if s not in stages]
         if missing:
             raise ConfigError(f"{doc.where(('stages',))}: no target status for {', '.join(missing)}")
-        protected_raw = data.get("protected")
-        if protected_raw is None:
-            protected_raw = []
+        protected_raw = [] if data.get("protected") is None else data["protected"]
         if not isinstance(protected_raw, list):
             raise ConfigError(f"{doc.where(('protected',))}: 'protected:' must be a list of statuses")
         protected = tuple(_named(v, doc.where(("protected", i))) for i, v in enumerate(protected_raw))

@@ -47,11 +47,8 @@ class Source(str, enum.Enum):
 
 @dataclass(frozen=True)
 class CheckEvent:
-    """Something happened to an order's ID check.
-
-    check_id None (only from the command line without --check-id) means "the order's latest check,
-    whatever its id": the operator acts on the check in hand.
-    """
+    """Something happened to an order's ID check. check_id None (the command line without
+    --check-id) means the order's latest check, whatever its id."""
 
     order_id: int
     event: str  # the name the source used (kept for the audit log)
