@@ -33,10 +33,8 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="order-sync",
-        description="Mirror BigCommerce orders into Lightspeed Retail X-Series sales.",
-    )
+    parser = argparse.ArgumentParser(prog="order-sync",
+                                     description="Mirror BigCommerce orders into Lightspeed Retail X-Series sales.")
     parser.add_argument("--version", action="version", version=f"order-sync {__version__}")
     _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

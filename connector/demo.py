@@ -104,9 +104,8 @@ class World:
 async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
     start = SYSTEM_CLOCK.now() - timedelta(days=3)
     bc = BigCommerceSimulator(clock=SYSTEM_CLOCK)
-    # The demo store has one register; give the simulated X-Series a roomy quota so a large demo
-    # does not wait out a 5-minute window.
-    # The seeded orders charge 10 % sales tax: the retailer has that rate, so lines carry it.
+    # A roomy quota, so a large demo does not wait out a 5-minute window (the store has one
+    # register); the seeded orders charge 10 % sales tax, so the retailer has that rate.
     xs = XSeriesSimulator(clock=SYSTEM_CLOCK, rate_limit=100_000, extra_taxes=(("Sales Tax", Decimal("0.1")),))
     # Stocked for every order, so no level the demo prints goes below zero unexplained.
     seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=start, stock_covers_orders=True))
@@ -227,8 +226,7 @@ async def _id_verification_walk(w: World) -> None:
     p.line(stock_moves("back"))
     await check(3, f"rid-{order_id}-2", "passed")  # a new check: the customer tried again
     await w.sync(indent="     ")
-    new_sales = [s for s in w.xs.sales_of_order(order_id) if s["id"] != first_sale["id"]]
-    for sale in new_sales:
+    for sale in (s for s in w.xs.sales_of_order(order_id) if s["id"] != first_sale["id"]):
         p.line(f"     new {_sale_line(w, sale)}; {first_sale['invoice_number']} stays "
                f"{w.xs.sales[first_sale['id']]['status']}")
     p.line(stock_moves("out again"))

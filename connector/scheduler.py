@@ -98,17 +98,15 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
     try:
         await stop.wait()
         log.info("stopping: finishing the orders in hand")
-        # Shut the scheduler down only once the cycle is done: APScheduler's asyncio executor
-        # cancels a running job on shutdown, which would cut an order off between its sale write
-        # and its binding. Paused, it starts no new cycle meanwhile.
+        # Paused, not shut down, until the cycle is done: APScheduler cancels a running job on
+        # shutdown, which would cut an order off between its sale write and its binding.
         scheduler.pause()
         try:
             if running:
                 await asyncio.wait(set(running))
         except asyncio.CancelledError:
-            # The grace after the signal is over (connector.interrupts): the cycle's orders still
-            # in hand are cut off now, before the clients close under them; the next run settles
-            # them as after a crash.
+            # The grace is over: the orders in hand are cut off now, before the clients close under
+            # them; the next run settles them as after a crash.
             for task in running:
                 task.cancel()
             if running:

@@ -10,6 +10,7 @@ recorded as failed) count as settled, so the checkpoint never passes one a stop 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,6 @@ from connector.clients.bigcommerce_models import Order, OrderValidationError
 from connector.clients.bigcommerce_pacer import BigCommercePacer
 from connector.clients.xseries_pacer import XSeriesPacer
 from connector.history.dry_run import DryRunPlanner, DryRunReport
-from connector.history.frontier import SettledFrontier
 from connector.history.progress import Progress
 from connector.runtime import Runtime
 from connector.store.import_runs import ImportRuns
@@ -59,6 +59,35 @@ class ImportReport:
     interrupted: bool = False
     dry_run: DryRunReport | None = None
     estimated_seconds: float | None = None
+
+
+class SettledFrontier:
+    """Which orders are settled. Orders arrive by date_created and finish out of order; the
+    checkpoint is the creation date of the oldest order still in flight, else of the last one seen
+    (a resumed import re-reads from it inclusively, and the bindings skip what is done)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[datetime, int]] = []
+        self._in_flight: set[int] = set()
+        self._last_seen: datetime | None = None
+
+    def started(self, order_id: int, created: datetime) -> None:
+        self._in_flight.add(order_id)
+        heapq.heappush(self._heap, (created, order_id))
+        if self._last_seen is None or created > self._last_seen:
+            self._last_seen = created
+
+    def settled(self, order_id: int) -> None:
+        self._in_flight.discard(order_id)
+
+    def checkpoint(self) -> datetime | None:
+        while self._heap and self._heap[0][1] not in self._in_flight:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else self._last_seen
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
 
 
 class HistoricalImport:
@@ -110,9 +139,8 @@ class HistoricalImport:
                 await cycle.mirror_one(order, report.cycle)
             finally:
                 semaphore.release()
-            # Only an order that ended is settled. One stopped mid-order (a wait cut short, the grace
-            # over) or by an error that stops the import is not: the checkpoint stays at it and a
-            # resumed import redoes it.
+            # Only an order that ended is settled: one stopped mid-order (by the stop or an error)
+            # keeps the checkpoint at it, and a resumed import redoes it.
             frontier.settled(order.id)
             done += 1
             since_checkpoint += 1

@@ -19,23 +19,16 @@ class Stage(str, enum.Enum):
     FAILED = "failed"
 
 
+# One row per stage. "approved" and "rejected" are a staff member's decision.
 EVENT_STAGES: dict[str, Stage] = {
-    "started": Stage.IN_PROGRESS,
-    "submitted": Stage.IN_PROGRESS,
-    "passed": Stage.PASSED,
-    "approved": Stage.PASSED,
-    "failed": Stage.FAILED,
-    "rejected": Stage.FAILED,
+    "started": Stage.IN_PROGRESS, "submitted": Stage.IN_PROGRESS,
+    "passed": Stage.PASSED, "approved": Stage.PASSED,
+    "failed": Stage.FAILED, "rejected": Stage.FAILED,
 }
-
 METAFIELD_STAGES: dict[str, Stage] = {
-    "pending": Stage.IN_PROGRESS,
-    "in_progress": Stage.IN_PROGRESS,
-    "in_review": Stage.IN_PROGRESS,
-    "verified": Stage.PASSED,
-    "manually_approved": Stage.PASSED,
-    "failed": Stage.FAILED,
-    "manually_rejected": Stage.FAILED,
+    "pending": Stage.IN_PROGRESS, "in_progress": Stage.IN_PROGRESS, "in_review": Stage.IN_PROGRESS,
+    "verified": Stage.PASSED, "manually_approved": Stage.PASSED,
+    "failed": Stage.FAILED, "manually_rejected": Stage.FAILED,
 }
 
 
