@@ -15,8 +15,7 @@ from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.logs import LEVELS as LOG_LEVELS
 
 EXIT_FAILURES, EXIT_CONFIG = 1, 2
-# The reader of our output went away (`order-sync audit | head`): the code a shell gives a command
-# killed by SIGPIPE, which is what `yes | head` reports too.
+# Our reader went away (`order-sync audit | head`): what a shell reports for `yes | head` (SIGPIPE).
 EXIT_BROKEN_PIPE = 128 + 13
 log = logging.getLogger("connector.cli")
 
@@ -33,8 +32,8 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="order-sync",
-                                     description="Mirror BigCommerce orders into Lightspeed Retail X-Series sales.")
+    parser = argparse.ArgumentParser(
+        prog="order-sync", description="Mirror BigCommerce orders into Lightspeed Retail X-Series sales.")
     parser.add_argument("--version", action="version", version=f"order-sync {__version__}")
     _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -106,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         _error(args, "order-sync: " + describe_failure(getattr(args, "settings", None), exc))
         return EXIT_CONFIG if isinstance(exc, (ConfigError, CredentialsError)) else EXIT_FAILURES
     except KeyboardInterrupt:
-        # Ctrl-C outside a command's event loop (reading the config, status, audit): nothing was in
-        # hand. On the loop, connector.interrupts stops the command and picks its exit code.
+        # Ctrl-C outside a command's event loop (config, status, audit): nothing was in hand.
         return interrupts.EXIT_SIGINT
 
 

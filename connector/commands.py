@@ -19,8 +19,7 @@ from connector.store.tables import AuditEntry
 
 log = logging.getLogger("connector.cli")
 
-# How far before the first run sync.start_at may reach: enough to catch the orders placed just before
-# going live. Further back, mirroring past orders is the historical import (it moves stock).
+# How far back sync.start_at may reach on a first run: the orders placed just before going live.
 FIRST_RUN_LOOKBACK = timedelta(hours=24)
 # Failed start-ups and stopped cycles, recorded in the audit log (durable, and read by status).
 START_FAILED, CYCLE_FAILED = "start_failed", "cycle_failed"
@@ -80,8 +79,7 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
             idv_settled = await poll_once(idv)
             report = await runtime.cycle().run()
-        # Failed orders of earlier cycles count too (backing off or parked): monitoring by exit
-        # code must see them until they are mirrored or retried.
+        # Failed orders of earlier cycles count too: monitoring by exit code must see them.
         outstanding = runtime.store.failures()
     finally:
         await runtime.aclose()

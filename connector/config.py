@@ -20,8 +20,7 @@ from connector.yamlfile import LocatedYaml, load_yaml
 ENV_CONFIG = "ORDER_SYNC_CONFIG"
 DEFAULT_CONFIG = "config.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# Needed only while ID verification is on: its variable unset is no error while it is off (a
-# merchant copying the example must not have to invent a webhook secret).
+# Needed only while ID verification is on: a merchant copying the example need not invent one.
 _WEBHOOK_SECRET = ("id_verification", "webhook_secret")
 # The config key of each API's token, to name in a "token refused" message (CredentialsError.api).
 TOKEN_KEYS = {"BigCommerce": "bigcommerce.access_token", "X-Series": "xseries.token"}
@@ -125,16 +124,15 @@ class Settings(_Section):
 
 
 def describe_failure(settings: Settings | None, exc: ConfigError | ApiError) -> str:
-    """The one line a command prints (and records) when it stops. Never a secret value: a refused
-    token is named by its key and the environment variable the config file took it from."""
+    """The line a command prints (and records) when it stops; a refused token is named by its key
+    and variable, never its value."""
     if isinstance(exc, ConfigError):
         text = f"configuration error: {exc}"
     elif isinstance(exc, CredentialsError):
         key = settings.token_key(exc.api) if settings is not None else None
         text = f"credentials error: {key + ' was refused: ' if key else ''}{exc}"
     else:
-        # An API down or answering nonsense (retries exhausted): the cursor never passes an order
-        # that is not settled, and the next run goes on from there.
+        # An API down or answering nonsense: the cursor never passes an order that is not settled.
         text = f"{exc}; nothing was lost, the next run tries again"
     return redact(text)
 

@@ -40,8 +40,7 @@ NEGATIVE_STOCK_NOTE = (
 
 def demo_settings(bc: BigCommerceSimulator, xs: XSeriesSimulator, database_url: str, start_at, *,
                   id_verification: bool = False) -> Settings:
-    """Settings for the simulators. Tests and benchmarks share them; ID verification stays off (its
-    default) unless asked for, so their request counts are those of the mirror alone."""
+    """Settings for the simulators, shared with tests and benchmarks: ID verification off unless asked."""
     return Settings.model_validate({
         "bigcommerce": {"store_hash": bc.store_hash, "access_token": bc.access_token, "api_url": bc.base_url},
         "xseries": {"domain_prefix": xs.domain_prefix, "token": xs.token, "api_url": xs.base_url,
@@ -104,8 +103,7 @@ class World:
 async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
     start = SYSTEM_CLOCK.now() - timedelta(days=3)
     bc = BigCommerceSimulator(clock=SYSTEM_CLOCK)
-    # A roomy quota, so a large demo does not wait out a 5-minute window (the store has one
-    # register); the seeded orders charge 10 % sales tax, so the retailer has that rate.
+    # A roomy quota: a large demo waits out no 5-minute window. The seeded orders charge 10 % tax.
     xs = XSeriesSimulator(clock=SYSTEM_CLOCK, rate_limit=100_000, extra_taxes=(("Sales Tax", Decimal("0.1")),))
     # Stocked for every order, so no level the demo prints goes below zero unexplained.
     seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=start, stock_covers_orders=True))
@@ -115,8 +113,7 @@ async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
         # ID verification on, as a store using Real ID has it: the walk-through needs it.
         settings = demo_settings(bc, xs, database_url, start - timedelta(hours=1), id_verification=True)
         runtime = await Runtime.start(settings, bc_transport=bc.transport(), xs_transport=xs.transport())
-        # The demo prints every decision and every sale itself: the INFO lines of the engine, the
-        # poll and the mirror would repeat them in between (warnings and errors still show).
+        # The demo prints every decision and sale itself: quiet the INFO lines that repeat them.
         quiet = {name: logging.getLogger(name) for name in ("connector.idv", "connector.sync")}
         levels = {name: log.level for name, log in quiet.items()}
         for name, log in quiet.items():

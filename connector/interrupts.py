@@ -27,8 +27,7 @@ log = logging.getLogger("connector.interrupts")
 
 EXIT_SIGINT = 128 + signal.SIGINT  # 130: what a shell reports for a command ended by Ctrl-C
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: a one-shot command stopped before it finished
-# How long the orders in hand get to finish after the first signal: well under the 5 s a stop may
-# take, leaving room to close clients and the store. ORDER_SYNC_STOP_GRACE overrides it.
+# For the orders in hand to finish, well within the 5 s a stop may take (ORDER_SYNC_STOP_GRACE).
 GRACE_SECONDS = 2.0
 BACKSTOP_AFTER_GRACE = 2.5
 # Waits this long or longer are logged: a quiet 4-minute quota wait looks like a hang.
@@ -49,14 +48,13 @@ def grace_seconds() -> float:
 
 
 class StopScope:
-    """The stop state of one command run: its event, the waits to cut short, the signal seen."""
+    """The stop state of one command run: its event, the signal seen, the command's task."""
 
     def __init__(self, grace: float = GRACE_SECONDS) -> None:
         self.event = asyncio.Event()
         self.grace = grace
         self.signum: int | None = None
         self.main: asyncio.Task | None = None
-        self._waits: set[asyncio.Future] = set()
 
     @contextlib.contextmanager
     def active(self) -> Iterator["StopScope"]:
@@ -71,28 +69,22 @@ class StopScope:
         """Sleep `seconds`, or until the stop, which raises Stopping in the waiting task."""
         if self.event.is_set():
             raise Stopping()
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        timer = loop.call_later(seconds, _resolve, waiter)
-        self._waits.add(waiter)
         if seconds >= ANNOUNCE_WAITS_FROM:
             log.info("waiting %.0fs for the API (quota or retry); Ctrl-C or SIGTERM stops now, "
                      "nothing is lost", seconds)
         try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._waits.discard(waiter)
+            async with asyncio.timeout(seconds):
+                await self.event.wait()
+        except TimeoutError:
+            return
+        raise Stopping()
 
     def begin_stop(self) -> None:
-        """On the loop, after the first signal: stop new work, cut the waits short, give the orders
-        in hand their grace, and acknowledge (last, so that a failing stderr cannot undo the stop)."""
+        """After the first signal: stop new work and waits, start the grace, then acknowledge (last, so
+        that a failing stderr cannot undo the stop)."""
         if self.event.is_set():
             return
-        self.event.set()
-        for waiter in list(self._waits):
-            if not waiter.done():
-                waiter.set_exception(Stopping())
+        self.event.set()  # which ends every wait()
         asyncio.get_running_loop().call_later(self.grace, self._grace_over)
         name = "Ctrl-C" if self.signum == signal.SIGINT else "SIGTERM"
         again = " (Ctrl-C again quits at once)" if self.signum == signal.SIGINT else ""
@@ -103,11 +95,6 @@ class StopScope:
             log.warning("the orders in hand did not finish within %.1fs: stopping them; the next run "
                         "settles them (nothing is lost or written twice)", self.grace)
             self.main.cancel()
-
-
-def _resolve(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 _scope: contextvars.ContextVar[StopScope | None] = contextvars.ContextVar("order_sync_stop", default=None)
@@ -139,16 +126,14 @@ def announce(message: str) -> None:
     else:
         line = message
     try:
-        # os.write, not print: this also runs inside a signal handler, where print could re-enter
-        # a write of the main thread that the signal interrupted.
+        # os.write, not print: in a signal handler, print could re-enter an interrupted write.
         os.write(2, (line + "\n").encode())
     except OSError:
         pass  # stderr closed (its reader is gone): the stop must go on all the same
 
 
 def run(main: Coroutine[Any, Any, Any], *, sigterm_exit: int = EXIT_SIGTERM) -> Any:
-    """Run a command's coroutine with the stop handling above: its result, or after a signal the
-    signal's exit code."""
+    """Run a command's coroutine with the stop handling above: its result, or the signal's exit code."""
     scope = StopScope(grace_seconds())
     loop_ready = threading.Event()
     runner = asyncio.Runner()
@@ -173,8 +158,7 @@ def run(main: Coroutine[Any, Any, Any], *, sigterm_exit: int = EXIT_SIGTERM) -> 
         scope.signum = signum
         backstop.start()
         if loop_ready.is_set():
-            # A Python signal handler runs between two bytecodes of the main thread, maybe inside
-            # the loop's own code: the stop itself runs as a loop callback.
+            # The handler may interrupt the loop's own code: the stop runs as a loop callback.
             runner.get_loop().call_soon_threadsafe(scope.begin_stop)
 
     async def wrapped() -> Any:

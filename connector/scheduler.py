@@ -28,9 +28,8 @@ log = logging.getLogger("connector.daemon")
 
 async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: float = 5.0,
                          **runtime_options) -> Runtime | None:
-    """Start, waiting out an API that is down or a token that is refused at start-up: the daemon
-    keeps trying (with growing pauses) rather than exiting, and says why on every attempt. Bad
-    configuration still stops it (exit 2): no retry can fix a file."""
+    """Start, retrying with growing pauses (and saying why) while an API is down or refuses the token.
+    Bad configuration still stops the daemon (exit 2): no retry can fix a file."""
     delay = first_delay
     while not stop.is_set():
         try:
@@ -74,8 +73,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
             report = await runtime.cycle(stop_event=stop).run()
             log.info("cycle: %d seen, %d written, %d failed", report.seen, report.written, len(report.failed))
         except (interrupts.Stopping, asyncio.CancelledError):
-            # A wait cut short, or the grace over: the stop's doing, not an error (APScheduler would
-            # log either as a crash of the job). The cursor has not passed what was left.
+            # The stop's doing, not an error (APScheduler would log it as a crash of the job).
             if not stop.is_set():
                 raise
             log.info("cycle stopped; the next one goes on from the cursor")

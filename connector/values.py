@@ -39,8 +39,8 @@ def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-# BigCommerce's own form of RFC 2822, read in a tenth of email.utils' time (an import reads three
-# per order). Anything else (obsolete forms, zone names, comments) goes to email.utils.
+# BigCommerce's own form of RFC 2822, read in a tenth of email.utils' time (three per order); any
+# other form goes to email.utils.
 _RFC2822_CANONICAL = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
     r"(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"

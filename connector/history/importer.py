@@ -35,8 +35,7 @@ DISABLED_MESSAGE = (
     "import once, and set it back to false."
 )
 
-# Until the pacers learn the quotas from the APIs' headers: X-Series with one register (300 × 1 + 50
-# per 5 minutes), BigCommerce's Standard / Plus plan.
+# Until the pacers learn the quotas: X-Series with one register, BigCommerce's Standard / Plus plan.
 DEFAULT_XS_LIMIT = 350
 DEFAULT_BC_QUOTA, DEFAULT_BC_WINDOW = 150, 30.0
 
@@ -184,8 +183,7 @@ class HistoricalImport:
             raise
         finally:
             if tasks:
-                # Interrupted (Ctrl-C, error): let the orders in hand finish, never half-write one
-                # (within the stop's grace, which cancels this wait and them).
+                # Interrupted: let the orders in hand finish (within the stop's grace), never half-written.
                 await _settle_in_hand(tasks)
             finished = completed and not self.stop_event.is_set() and frontier.in_flight == 0
             report.interrupted = not finished
@@ -218,8 +216,8 @@ class HistoricalImport:
 
 
 async def _settle_in_hand(tasks: set[asyncio.Task]) -> None:
-    """Wait for the orders in hand; if this wait is cancelled (the stop's grace is over), cancel
-    them and still wait for them to unwind (each releases its lease) before going on."""
+    """Wait for the orders in hand; cancelled (the grace is over), cancel them and wait for them to
+    unwind (each releases its lease)."""
     try:
         await asyncio.gather(*tasks, return_exceptions=True)
     except asyncio.CancelledError:

@@ -30,10 +30,8 @@ class Ledger(Protocol):
 
 
 def audit_detail(decision: Decision, rules: Rules | None) -> dict:
-    def name(status_id: int | None) -> str | None:
-        if status_id is None:
-            return None
-        return rules.describe(status_id) if rules is not None else str(status_id)
+    def name(status_id: int | None) -> str | None:  # a disabled engine (no rules) reads no status
+        return rules.describe(status_id) if status_id is not None and rules is not None else None
 
     return {
         "event": decision.event,
@@ -101,8 +99,7 @@ class CheckIdRead:
 
 
 class SqlCheckIds:
-    """The `realid` check_id of each order as the metafield poll last read it (SQLAlchemy Core on the
-    store's engine: one statement per poll, whatever the number of orders)."""
+    """The `realid` check_id of each order as the metafield poll last read it (one statement a poll)."""
 
     _table = IdvOrderCheckId.__table__
 

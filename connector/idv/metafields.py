@@ -62,8 +62,7 @@ class MetafieldPoller:
         started = self.store.clock.now()
         since = (self.store.cursor(CURSOR) or self.start_at or started) - self.overlap
         report = PollReport()
-        # The keys are checked here too: a server that ignored key:in would return every realid
-        # key, and another app's namespace must never be acted on.
+        # Checked here too: another app's namespace or key must never be acted on.
         ours = [m for m in await self._read(since) if m.namespace == NAMESPACE and m.resource_type == "order"]
         rows = sorted((m for m in ours if m.key == STATUS_KEY), key=lambda m: (m.date_modified, m.id))
         checks = [CheckIdRead(m.resource_id, m.value.strip(), m.date_modified)
@@ -119,8 +118,7 @@ class MetafieldPoller:
             except PermanentApiError as exc:
                 if exc.status not in (400, 422):
                     raise
-                # key:in is in the spec but unproven on a live store: the two plain `key` calls
-                # it replaces are what the poll made before, so nothing is lost but a call.
+                # key:in is in the spec but unproven on a live store: fall back to one call per key.
                 log.warning("BigCommerce refused key:in on %s (%s); reading %s with one call each from now on",
                             BATCH_PATH, exc, " and ".join(keys))
                 self.key_in = False

@@ -1,17 +1,15 @@
 """POST /webhooks/id-verification: signed ID-verification events, served by the daemon.
 
 Body: JSON {"order_id": 123, "event": "started|submitted|passed|failed|approved|rejected",
-"check_id": "chk_1", "occurred_at": "2026-01-01T12:00:00Z"}. Header X-OrderSync-Signature:
-sha256=<hex HMAC-SHA256 of the raw body, keyed with id_verification.webhook_secret>, verified in
-constant time before anything is parsed. occurred_at must lie within ±webhook_tolerance_seconds of
-our clock; inside that window a byte-identical body is a replay (digests are kept in the database
-for twice the window, so restarts and several daemons agree). A refused delivery is not lost: the
-metafield poll reads the verdict anyway. The body is counted as it streams in and refused past
-MAX_BODY_BYTES, never buffered; the replay store runs in a worker thread, off the daemon's loop.
+"check_id": "chk_1", "occurred_at": "2026-01-01T12:00:00Z"}, signed in X-OrderSync-Signature:
+sha256=<hex HMAC-SHA256 of the raw body, keyed with id_verification.webhook_secret>. occurred_at must
+lie within ±webhook_tolerance_seconds; inside that window a byte-identical body is a replay (digests
+are kept in the database, so restarts and several daemons agree). A refused delivery is not lost:
+the metafield poll reads the verdict anyway.
 
 Answers: 200 decided; 400 signed but malformed; 401 bad signature or occurred_at outside the window;
-404 no such order; 409 replay; 413 body too large; 503 BigCommerce unreachable (nothing recorded:
-send it again). Nothing is written on any answer but 200.
+404 no such order; 409 replay; 413 body too large (counted while it streams, never buffered); 503
+BigCommerce unreachable (nothing recorded: send it again). Nothing is written on any answer but 200.
 """
 
 from __future__ import annotations
