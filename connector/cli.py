@@ -1,7 +1,5 @@
-"""The order-sync command line. Command names, options and exit codes are a public contract.
-
-Exit codes: 0 all went well; 1 some orders failed (recorded, retried next cycle); 2 bad
-configuration or credentials (a person must fix a file or the environment).
+"""The order-sync command line. Command names, options and exit codes are a public contract:
+0 all went well; 1 some orders failed (retried next cycle); 2 bad configuration or credentials.
 """
 
 from __future__ import annotations
@@ -16,9 +14,8 @@ from connector import interrupts
 from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.logs import LEVELS as LOG_LEVELS
 
-EXIT_OK, EXIT_FAILURES, EXIT_CONFIG = 0, 1, 2
-# The reader of our output went away (`order-sync audit | head`): the code a shell gives a command
-# killed by SIGPIPE, which is what `yes | head` reports too.
+EXIT_FAILURES, EXIT_CONFIG = 1, 2
+# Our reader went away (`order-sync audit | head`): what a shell reports for `yes | head` (SIGPIPE).
 EXIT_BROKEN_PIPE = 128 + 13
 log = logging.getLogger("connector.cli")
 
@@ -36,9 +33,7 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="order-sync",
-        description="Mirror BigCommerce orders into Lightspeed Retail X-Series sales.",
-    )
+        prog="order-sync", description="Mirror BigCommerce orders into Lightspeed Retail X-Series sales.")
     parser.add_argument("--version", action="version", version=f"order-sync {__version__}")
     _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -85,10 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--xs-registers", type=int, default=1, help="X-Series quota: 300 × registers + 50 per window")
     serve.add_argument("--xs-rate-limit", type=int, default=None, help="override the X-Series quota per window")
     serve.add_argument("--history-days", type=float, default=2.0, help="seeded orders spread over this many past days")
-    serve.add_argument("--fault-5xx", type=float, default=0.0)
-    serve.add_argument("--fault-429", type=float, default=0.0)
-    serve.add_argument("--fault-timeout", type=float, default=0.0)
-    serve.add_argument("--fault-lost-response", type=float, default=0.0)
+    for fault in ("5xx", "429", "timeout", "lost-response"):
+        serve.add_argument(f"--fault-{fault}", type=float, default=0.0)
     return parser
 
 
@@ -108,20 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CredentialsError, ApiError) as exc:
         from connector.config import describe_failure
 
-        # ConfigError and CredentialsError: a person must fix a file, a variable or a token (exit 2);
-        # an API down: nothing is lost, the next run goes on from the cursor (exit 1).
+        # A person must fix a file, a variable or a token (exit 2); an API down loses nothing (exit 1).
         _error(args, "order-sync: " + describe_failure(getattr(args, "settings", None), exc))
-        return EXIT_FAILURES if not isinstance(exc, (ConfigError, CredentialsError)) else EXIT_CONFIG
+        return EXIT_CONFIG if isinstance(exc, (ConfigError, CredentialsError)) else EXIT_FAILURES
     except KeyboardInterrupt:
-        # Ctrl-C outside a command's event loop (reading the config, status, audit): nothing was in
-        # hand. On the loop, connector.interrupts stops the command and picks its exit code.
+        # Ctrl-C outside a command's event loop (config, status, audit): nothing was in hand.
         return interrupts.EXIT_SIGINT
 
 
 def _reader_gone() -> int:
-    """Whoever read our output stopped (`| head`): end quietly. Python would otherwise flush the rest
-    of stdout at exit into the closed pipe and print "Exception ignored … BrokenPipeError"; devnull
-    takes that flush instead (the Python documentation's recipe for SIGPIPE)."""
+    """`| head` stopped reading: end quietly. Python would flush the rest of stdout at exit into the
+    closed pipe and print "Exception ignored … BrokenPipeError"; devnull takes that flush instead."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -131,8 +121,7 @@ def _reader_gone() -> int:
 
 
 def _error(args: argparse.Namespace, message: str) -> None:
-    """The one line saying why the command stopped: a JSON log line when logs are JSON (every line
-    of stderr stays parseable), else plain text. Never a secret."""
+    """Why the command stopped: a JSON log line when logs are JSON, else plain text. Never a secret."""
     from connector.logs import redact
 
     if args.log_format == "json":
@@ -142,54 +131,38 @@ def _error(args: argparse.Namespace, message: str) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    command = args.command
-    if command == "demo":
+    if args.command == "demo":
         from connector.demo import run_demo
 
         return run_demo(orders=args.orders, seed=args.seed, db_path=args.db)
-    if command == "sandbox":
+    if args.command == "sandbox":
         from connector.sandbox.serve import serve_from_args
 
         return serve_from_args(args)
-
     settings = _load(args)
-    if command == "sync":
-        from connector.commands import sync_once
+    # Imported together: once the config is read, every command needs the store and the clients.
+    from connector import commands
+    from connector.history.command import import_history
+    from connector.idv.commands import id_check, show_audit
 
-        return interrupts.run(sync_once(settings))
-    if command == "run":
-        from connector.commands import run_daemon_command
-
-        return run_daemon_command(settings)
-    if command == "status":
-        from connector.commands import show_status
-
-        return show_status(settings)
-    if command == "import-history":
-        from connector.history.command import import_history
-
-        return import_history(settings, since=args.since, until=args.until, dry_run=args.dry_run)
-    if command == "id-check":
-        from connector.idv.commands import id_check
-
-        return interrupts.run(id_check(settings, args.order_id, args.event, args.check_id))
-    if command == "audit":
-        from connector.idv.commands import show_audit
-
-        return show_audit(settings, args.order, args.limit)
-    if command == "retry-failed":
-        from connector.commands import retry_failed
-
-        return retry_failed(settings, args.order)
-    raise SystemExit(f"unknown command {command}")
+    handlers = {
+        "sync": lambda: interrupts.run(commands.sync_once(settings)),
+        "run": lambda: commands.run_daemon_command(settings),
+        "status": lambda: commands.show_status(settings),
+        "import-history": lambda: import_history(settings, since=args.since, until=args.until,
+                                                 dry_run=args.dry_run),
+        "id-check": lambda: interrupts.run(id_check(settings, args.order_id, args.event, args.check_id)),
+        "audit": lambda: show_audit(settings, args.order, args.limit),
+        "retry-failed": lambda: commands.retry_failed(settings, args.order),
+    }
+    return handlers[args.command]()
 
 
 def _load(args: argparse.Namespace):
     from connector.config import load_settings, resolve_config_path
     from connector.logs import register_secrets
 
-    path = resolve_config_path(args.config)
-    settings = load_settings(path)
+    settings = load_settings(resolve_config_path(args.config))
     register_secrets(settings.secrets())
     # Kept for the error messages of main(): a refused token is named by its key and variable.
     args.settings = settings

@@ -1,11 +1,6 @@
-"""Time as a dependency.
-
-Everything that waits (rate-limit pacing, retries, scheduler) or stamps (simulators, audit) asks a
-Clock, so tests can run an hour of rate-limit windows in milliseconds with a FakeClock instead of
-sleeping. All datetimes are timezone-aware UTC.
-
-The system clock's waits end early when a command is stopping (Ctrl-C, SIGTERM): they raise
-connector.interrupts.Stopping, so a stop never waits out a quota (see connector.interrupts).
+"""Time as a dependency: everything that waits or stamps asks a Clock, so tests run an hour of
+rate-limit windows in milliseconds on a FakeClock. All datetimes are aware UTC. The system clock's
+waits end early, raising connector.interrupts.Stopping, when a command is stopping (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -42,11 +37,8 @@ class SystemClock:
 
 
 class FakeClock:
-    """A clock that only moves when someone sleeps on it or calls advance().
-
-    Sleeping advances time immediately (and yields to the event loop once), so a client that waits
-    30 s for a rate-limit reset finishes at once while every timestamp stays consistent.
-    """
+    """A clock that only moves when someone sleeps on it (at once, yielding to the loop once) or
+    calls advance(): a 30 s rate-limit wait ends at once, every timestamp stays consistent."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -1,5 +1,4 @@
-"""What the one-shot commands do (sync, status, retry-failed, and the start of run), apart from
-argument parsing."""
+"""The one-shot commands sync, status and retry-failed, and the start of run."""
 
 from __future__ import annotations
 
@@ -20,30 +19,27 @@ from connector.store.tables import AuditEntry
 
 log = logging.getLogger("connector.cli")
 
-# How far before the first run sync.start_at may reach: enough to catch the orders placed just before
-# going live. Further back, mirroring past orders is the historical import (it moves stock).
+# How far back sync.start_at may reach on a first run: the orders placed just before going live.
 FIRST_RUN_LOOKBACK = timedelta(hours=24)
 # Failed start-ups and stopped cycles, recorded in the audit log (durable, and read by status).
 START_FAILED, CYCLE_FAILED = "start_failed", "cycle_failed"
 
 
 def refuse_unsafe_first_run(settings: Settings, store: Store) -> None:
-    """Refuse (ConfigError, exit 2) a first run whose start_at reaches more than a day back, unless
-    the historical import is enabled. "First run": no orders cursor yet; after that start_at is
-    no longer read. The store's clock is the injected one, so tests are deterministic."""
+    """Refuse (ConfigError, exit 2) a first run (no orders cursor yet) whose start_at reaches more
+    than a day back, unless the historical import is enabled."""
     start_at = settings.sync.start_at
     if start_at is None or settings.historical_import.enabled or store.cursor() is not None:
         return
     age = store.clock.now() - start_at
-    if age <= FIRST_RUN_LOOKBACK:
-        return
-    raise ConfigError(
-        f"{settings.where('sync.start_at')}: sync.start_at {start_at:%Y-%m-%dT%H:%M:%SZ} is "
-        f"{_days(age)} before this first run (more than 24 hours); mirroring past orders is the historical "
-        "import, which moves stock and stays off unless support enables it: use `order-sync import-history` "
-        "for them (with historical_import.enabled: true). Leave start_at out (the first run starts now) or "
-        "set it at most 24 hours back."
-    )
+    if age > FIRST_RUN_LOOKBACK:
+        raise ConfigError(
+            f"{settings.where('sync.start_at')}: sync.start_at {start_at:%Y-%m-%dT%H:%M:%SZ} is {_days(age)} "
+            "before this first run (more than 24 hours); mirroring past orders is the historical import, "
+            "which moves stock and stays off unless support enables it: use `order-sync import-history` for "
+            "them (with historical_import.enabled: true). Leave start_at out (the first run starts now) or "
+            "set it at most 24 hours back."
+        )
 
 
 def _days(age: timedelta) -> str:
@@ -54,21 +50,16 @@ def _days(age: timedelta) -> str:
 @contextlib.contextmanager
 def failure_recorded(settings: Settings, command: str, action: str, errors: tuple[type[Exception], ...], *,
                      store: Store | None = None, clock: Clock = SYSTEM_CLOCK) -> Iterator[None]:
-    """When the block raises one of `errors`, keep why `command` stopped where `order-sync status`
-    reads it. Best effort: when the database itself is what fails, the message on stderr is all
-    there is."""
+    """When the block raises one of `errors`, record why `command` stopped for `order-sync status`.
+    Best effort: when the database itself fails, the message on stderr is all there is."""
     try:
         yield
     except errors as exc:
-        own = store is None
         try:
-            store = store or Store.open(settings.database_url, clock=clock)
-            try:
-                store.audit(platform="connector", action=action, target_id=command,
-                            reason=describe_failure(settings, exc))
-            finally:
-                if own:
-                    store.close()
+            with (contextlib.nullcontext(store) if store is not None
+                  else contextlib.closing(Store.open(settings.database_url, clock=clock))) as target:
+                target.audit(platform="connector", action=action, target_id=command,
+                             reason=describe_failure(settings, exc))
         except Exception as failure:  # noqa: BLE001 - the original error is what the caller reports
             log.debug("could not record the failure: %s", failure)
         raise
@@ -88,8 +79,7 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
             idv_settled = await poll_once(idv)
             report = await runtime.cycle().run()
-        # Failed orders of earlier cycles count too (backing off or parked): monitoring by exit
-        # code must see them until they are mirrored or retried.
+        # Failed orders of earlier cycles count too: monitoring by exit code must see them.
         outstanding = runtime.store.failures()
     finally:
         await runtime.aclose()
@@ -105,8 +95,7 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
 
 
 def run_daemon_command(settings: Settings) -> int:
-    """`order-sync run`: the first-run check, then the daemon; a start-up it refuses is recorded.
-    The daemon runs on the system clock, and so does this check."""
+    """`order-sync run`: the first-run check, then the daemon; a start-up it refuses is recorded."""
     from connector.scheduler import run_daemon
 
     with (contextlib.closing(Store.open(settings.database_url)) as store,
@@ -139,46 +128,34 @@ def last_failure_line(store: Store) -> str:
 
 
 def show_status(settings: Settings, out=None) -> int:
-    out = out or sys.stdout
-    store = Store.open(settings.database_url)
-    try:
+    from connector.idv.commands import status_lines
+
+    with contextlib.closing(Store.open(settings.database_url)) as store:
         cursor = store.cursor()
-        print(f"cursor: {cursor.isoformat() if cursor else 'not started'}", file=out)
         counts = store.count_bindings_by_state()
-        print("orders by POS state: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"),
-              file=out)
+        lines = [f"cursor: {cursor.isoformat() if cursor else 'not started'}",
+                 "orders by POS state: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")]
         pending = store.pending_bindings()
         if pending:
-            print(f"writes with unknown outcome (looked up before any new write): "
-                  f"{', '.join(str(b.bc_order_id) for b in pending)}", file=out)
+            lines.append("writes with unknown outcome (looked up before any new write): "
+                         + ", ".join(str(b.bc_order_id) for b in pending))
         last = store.last_cycle("sync")
-        if last is None:
-            print("last cycle: never", file=out)
-        else:
-            print(f"last cycle: started {last.started_at:%Y-%m-%d %H:%M:%S}Z, {last.outcome}, "
-                  f"{last.orders_seen} seen, {last.orders_written} written, {last.orders_failed} failed",
-                  file=out)
-        print(last_failure_line(store), file=out)
+        lines.append("last cycle: never" if last is None else
+                     f"last cycle: started {last.started_at:%Y-%m-%d %H:%M:%S}Z, {last.outcome}, "
+                     f"{last.orders_seen} seen, {last.orders_written} written, {last.orders_failed} failed")
+        lines.append(last_failure_line(store))
         failures = store.failures()
-        print(f"failed orders: {len(failures)}", file=out)
+        lines.append(f"failed orders: {len(failures)}")
         for f in failures:
             state = "parked" if f.parked else f"next try {f.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
-            print(f"  order {f.bc_order_id}: step {f.step}, {f.attempts} attempt(s), {state}: {f.reason}",
-                  file=out)
-        from connector.idv.commands import status_lines
-
-        for line in status_lines(settings, store):
-            print(line, file=out)
-    finally:
-        store.close()
+            lines.append(f"  order {f.bc_order_id}: step {f.step}, {f.attempts} attempt(s), {state}: {f.reason}")
+        lines += status_lines(settings, store)
+    print("\n".join(lines), file=out or sys.stdout)
     return 0
 
 
 def retry_failed(settings: Settings, order_id: int | None) -> int:
-    store = Store.open(settings.database_url)
-    try:
+    with contextlib.closing(Store.open(settings.database_url)) as store:
         count = store.unpark(order_id)
-    finally:
-        store.close()
     print(f"{count} failed order(s) will be retried at the next cycle")
     return 0

@@ -1,20 +1,17 @@
 """order-sync's configuration file: loading, ${ENV_VAR} interpolation, validation.
 
-The keys are a public contract (merchants' files depend on them): add, never rename. Every key is
-documented in config.example.yaml. Secrets are given as ${ENV_VAR} references and held as SecretStr,
-so neither repr() nor a log line shows them.
+The keys are a public contract, documented in config.example.yaml: add, never rename. Secrets come
+from ${ENV_VAR} references and are held as SecretStr, so neither repr() nor a log line shows them.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.logs import redact
@@ -23,9 +20,8 @@ from connector.yamlfile import LocatedYaml, load_yaml
 ENV_CONFIG = "ORDER_SYNC_CONFIG"
 DEFAULT_CONFIG = "config.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# Secrets needed only while their feature is on: an unset variable there is not an error while the
-# feature is off (a merchant copying the example must not have to invent a webhook secret).
-_NEEDED_ONLY_WHEN = {("id_verification", "webhook_secret"): ("id_verification", "enabled")}
+# Needed only while ID verification is on: a merchant copying the example need not invent one.
+_WEBHOOK_SECRET = ("id_verification", "webhook_secret")
 # The config key of each API's token, to name in a "token refused" message (CredentialsError.api).
 TOKEN_KEYS = {"BigCommerce": "bigcommerce.access_token", "X-Series": "xseries.token"}
 
@@ -57,7 +53,7 @@ class XSeriesSettings(_Section):
 
 class SyncSettings(_Section):
     interval_seconds: int = Field(default=60, gt=0)
-    start_at: datetime | None = None
+    start_at: AwareDatetime | None = None
     # Orders are re-read from (cursor - overlap): BigCommerce's date_modified has 1-second resolution
     # and a late commit can surface with an older timestamp. Bindings make the re-read free.
     overlap_seconds: int = Field(default=300, ge=0)
@@ -69,13 +65,6 @@ class SyncSettings(_Section):
     # An order edited after its sale was written: open an exception for a person (default), or void
     # the sale and write the next generation so stock and money follow the edit.
     on_edit: Literal["exception", "resync"] = "exception"
-
-    @field_validator("start_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("start_at must carry a timezone, e.g. 2026-01-01T00:00:00Z")
-        return value
 
 
 class RefundSettings(_Section):
@@ -133,10 +122,8 @@ class Settings(_Section):
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters and tests can make sure none leaks."""
-        values = [self.bigcommerce.access_token.get_secret_value(), self.xseries.token.get_secret_value()]
-        if self.id_verification.webhook_secret is not None:
-            values.append(self.id_verification.webhook_secret.get_secret_value())
-        return [v for v in values if v]
+        secrets = (self.bigcommerce.access_token, self.xseries.token, self.id_verification.webhook_secret)
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
     def mappings_path(self) -> Path:
         path = Path(self.mappings_dir)
@@ -145,20 +132,17 @@ class Settings(_Section):
         return path
 
 
-def describe_failure(settings: Settings | None, exc: BaseException) -> str:
-    """The one line a command prints (and records) when it stops. Never a secret value: a refused
-    token is named by its key and the environment variable the config file took it from."""
+def describe_failure(settings: Settings | None, exc: ConfigError | ApiError) -> str:
+    """The line a command prints (and records) when it stops; a refused token is named by its key
+    and variable, never its value."""
     if isinstance(exc, ConfigError):
         text = f"configuration error: {exc}"
     elif isinstance(exc, CredentialsError):
         key = settings.token_key(exc.api) if settings is not None else None
         text = f"credentials error: {key + ' was refused: ' if key else ''}{exc}"
-    elif isinstance(exc, ApiError):
-        # An API down or answering nonsense (retries exhausted): no order is lost — the cursor
-        # never passes one that is not settled — and the next run goes on from there.
-        text = f"{exc}; nothing was lost, the next run tries again"
     else:
-        text = f"{type(exc).__name__}: {exc}"
+        # An API down or answering nonsense: the cursor never passes an order that is not settled.
+        text = f"{exc}; nothing was lost, the next run tries again"
     return redact(text)
 
 
@@ -176,18 +160,16 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
     missing: dict[tuple, str] = {}
     data = _interpolate(located.data, (), environ, refs, missing)
     for loc, name in missing.items():
-        if loc not in _NEEDED_ONLY_WHEN:
+        if loc != _WEBHOOK_SECRET:
             raise ConfigError(_unset(located, loc, name))
-        # Not needed unless its feature is on (checked once the file is validated): unset for now.
-        _drop(data, loc)
+        del data["id_verification"]["webhook_secret"]  # unset unless ID verification is on (below)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, located)) from None
-    for loc, name in missing.items():
-        switch = _NEEDED_ONLY_WHEN[loc]
-        if attrgetter(".".join(switch))(settings) is True:
-            raise ConfigError(_unset(located, loc, name) + f" (needed because {'.'.join(switch)} is true)")
+    if _WEBHOOK_SECRET in missing and settings.id_verification.enabled:
+        raise ConfigError(_unset(located, _WEBHOOK_SECRET, missing[_WEBHOOK_SECRET])
+                          + " (needed because id_verification.enabled is true)")
     settings.source_path = located.path
     settings._env_refs = {".".join(map(str, loc)): names for loc, names in refs.items()}
     settings._located = located
@@ -197,13 +179,6 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
 def _unset(located: LocatedYaml, loc: tuple, name: str) -> str:
     return (f"{located.where(loc)}: {'.'.join(map(str, loc))} refers to ${{{name}}},"
             " which is not set in the environment")
-
-
-def _drop(data: dict, loc: tuple) -> None:
-    parent = data
-    for part in loc[:-1]:
-        parent = parent[part]
-    parent.pop(loc[-1], None)
 
 
 def _interpolate(value: Any, loc: tuple, environ: dict[str, str], refs: dict[tuple, list[str]],
@@ -227,7 +202,8 @@ def _interpolate(value: Any, loc: tuple, environ: dict[str, str], refs: dict[tup
 
 
 _MESSAGES = {"extra_forbidden": "unknown key (check its spelling against config.example.yaml)",
-             "missing": "required key is missing"}
+             "missing": "required key is missing",
+             "timezone_aware": "must carry a timezone, e.g. 2026-01-01T00:00:00Z"}
 
 
 def _describe(exc: ValidationError, located: LocatedYaml) -> str:

@@ -1,20 +1,19 @@
 """`order-sync demo`: the whole connector against the built-in simulators, no credentials needed.
 
-Seeds a realistic BigCommerce store and an X-Series retailer in-process (the outlet stocked for
-every seeded order), mirrors the orders, lets the "merchant" change a few statuses (a pending
-order gets paid, a closed one is cancelled), walks one order through ID verification (a failed
-check voids its sale, a new check that passes gets it a new sale), and prints what happened:
-orders → sales, POS states, created products and stock moves. Money is printed to the cent.
+Mirrors a seeded store (the outlet stocked for every order), lets the "merchant" change a few
+statuses, walks one order through ID verification (a failed check voids its sale, a new check that
+passes gets a new one), and prints orders → sales, POS states, created products and stock moves.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 from connector.clock import SYSTEM_CLOCK
@@ -28,7 +27,7 @@ from connector.runtime import Runtime
 from connector.sandbox.bigcommerce import BigCommerceSimulator
 from connector.sandbox.seed import SeedSpec, SeededStore, seed_store
 from connector.sandbox.xseries import XSeriesSimulator
-from connector.values import CENT, parse_money
+from connector.values import cents, parse_money
 
 AWAITING_FULFILLMENT = 11
 # Shown whenever a printed stock level is below zero (the demo's outlet is stocked so none is).
@@ -41,8 +40,7 @@ NEGATIVE_STOCK_NOTE = (
 
 def demo_settings(bc: BigCommerceSimulator, xs: XSeriesSimulator, database_url: str, start_at, *,
                   id_verification: bool = False) -> Settings:
-    """Settings for the simulators. Tests and benchmarks share them; ID verification stays off (its
-    default) unless asked for, so their request counts are those of the mirror alone."""
+    """Settings for the simulators, shared with tests and benchmarks: ID verification off unless asked."""
     return Settings.model_validate({
         "bigcommerce": {"store_hash": bc.store_hash, "access_token": bc.access_token, "api_url": bc.base_url},
         "xseries": {"domain_prefix": xs.domain_prefix, "token": xs.token, "api_url": xs.base_url,
@@ -54,15 +52,12 @@ def demo_settings(bc: BigCommerceSimulator, xs: XSeriesSimulator, database_url: 
 
 
 def run_demo(*, orders: int = 40, seed: int = 7, db_path: str | None = None, out=None) -> int:
-    import sys
-
-    out = out or sys.stdout
-    return interrupts.run(_demo(orders, seed, db_path, out))
+    return interrupts.run(_demo(orders, seed, db_path, out or sys.stdout))
 
 
 def money(value) -> str:
     """A money amount as a merchant reads it: Decimal, two decimals ("47.3000" → "47.30")."""
-    return str(parse_money(value).quantize(CENT, rounding=ROUND_HALF_UP))
+    return str(cents(parse_money(value)))
 
 
 def units(value: Decimal) -> str:
@@ -106,12 +101,9 @@ class World:
 
 
 async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
-    now = SYSTEM_CLOCK.now()
-    start = now - timedelta(days=3)
+    start = SYSTEM_CLOCK.now() - timedelta(days=3)
     bc = BigCommerceSimulator(clock=SYSTEM_CLOCK)
-    # The demo store has one register; give the simulated X-Series a roomy quota so a large demo
-    # does not wait out a 5-minute window.
-    # The seeded orders charge 10 % sales tax: the retailer has that rate, so lines carry it.
+    # A roomy quota: a large demo waits out no 5-minute window. The seeded orders charge 10 % tax.
     xs = XSeriesSimulator(clock=SYSTEM_CLOCK, rate_limit=100_000, extra_taxes=(("Sales Tax", Decimal("0.1")),))
     # Stocked for every order, so no level the demo prints goes below zero unexplained.
     seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=start, stock_covers_orders=True))
@@ -121,9 +113,7 @@ async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
         # ID verification on, as a store using Real ID has it: the walk-through needs it.
         settings = demo_settings(bc, xs, database_url, start - timedelta(hours=1), id_verification=True)
         runtime = await Runtime.start(settings, bc_transport=bc.transport(), xs_transport=xs.transport())
-        # The demo prints every ID-verification decision and every order's sale itself; the INFO
-        # lines of the engine, the poll and the mirror would repeat them, time-stamped, in between
-        # (warnings and errors still show).
+        # The demo prints every decision and sale itself: quiet the INFO lines that repeat them.
         quiet = {name: logging.getLogger(name) for name in ("connector.idv", "connector.sync")}
         levels = {name: log.level for name, log in quiet.items()}
         for name, log in quiet.items():
@@ -169,9 +159,8 @@ def _merchant_changes(bc: BigCommerceSimulator, runtime: Runtime) -> list[str]:
 
 
 def _walk_candidate(w: World) -> tuple[int, dict] | None:
-    """An order awaiting fulfillment with one closed sale. Best: the sale's stock-counted products
-    were all stocked by the seed (its stock moves show, none from a level order-sync created);
-    small stores may have only orders with some or none of them."""
+    """An order awaiting fulfillment with one closed sale, best one whose stock-counted products were
+    all stocked by the seed (small stores may have only orders with some or none of them)."""
     candidates = []
     for order_id in sorted(w.bc.orders):
         if w.bc.order(order_id)["status_id"] != AWAITING_FULFILLMENT:
@@ -192,11 +181,8 @@ def _sale_line(w: World, sale: dict) -> str:
 
 
 async def _id_verification_walk(w: World) -> None:
-    """One order through Real ID: started → failed (sale voided) → a new check passes (new sale).
-
-    Each verdict goes through the same engine `order-sync id-check` and the webhook use (Order
-    Protection included); the syncs carry the statuses it writes into X-Series.
-    """
+    """One order through Real ID: started → failed (sale voided) → a new check passes (new sale),
+    each verdict through the engine `order-sync id-check` and the webhook use."""
     p = w.p
     found = _walk_candidate(w)
     p.line("\nID verification, one order (id_verification.enabled: true in the demo's config):")
@@ -237,8 +223,7 @@ async def _id_verification_walk(w: World) -> None:
     p.line(stock_moves("back"))
     await check(3, f"rid-{order_id}-2", "passed")  # a new check: the customer tried again
     await w.sync(indent="     ")
-    new_sales = [s for s in w.xs.sales_of_order(order_id) if s["id"] != first_sale["id"]]
-    for sale in new_sales:
+    for sale in (s for s in w.xs.sales_of_order(order_id) if s["id"] != first_sale["id"]):
         p.line(f"     new {_sale_line(w, sale)}; {first_sale['invoice_number']} stays "
                f"{w.xs.sales[first_sale['id']]['status']}")
     p.line(stock_moves("out again"))

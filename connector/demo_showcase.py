@@ -1,6 +1,5 @@
-"""The demo's three orders that show a sale as the accountant reads it (issue 15): one paid by a gift
-certificate, store credit and a card; one for a size of a shirt the POS does not have yet (it
-becomes a variant of a new family); one with a fee. Each is printed line by line as X-Series keeps it.
+"""The demo's three orders that show a sale as the accountant reads it (issue 15): a split tender
+(gift certificate, store credit, card), a shirt size that becomes a variant of a new family, a fee.
 """
 
 from __future__ import annotations

@@ -1,11 +1,4 @@
-"""The errors order-sync raises, by what the caller should do about them.
-
-- ConfigError: a person must fix a file or a variable (CLI exit 2).
-- CredentialsError: a person must fix a token or its scopes; retrying cannot help.
-- PermanentApiError: the API rejected the data (400/404/409/422); retry only after a change.
-- TransientApiError: retries ran out on 429/5xx/connection errors; try again on a later cycle.
-- UnknownWriteOutcome: a write may or may not have been applied; look it up before writing again.
-"""
+"""The errors order-sync raises, each saying what the caller should do about it."""
 
 from __future__ import annotations
 
@@ -15,22 +8,14 @@ class OrderSyncError(Exception):
 
 
 class ConfigError(OrderSyncError):
-    """Bad configuration or mapping file. The message names the file:line and key."""
+    """Bad configuration or mapping file: a person must fix it (CLI exit 2). Names file:line and key."""
 
 
 class ApiError(OrderSyncError):
     """An HTTP API answered with an error (or did not answer)."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        api: str,
-        method: str,
-        path: str,
-        status: int | None = None,
-        body: object = None,
-    ) -> None:
+    def __init__(self, message: str, *, api: str, method: str, path: str, status: int | None = None,
+                 body: object = None) -> None:
         super().__init__(message)
         self.api = api
         self.method = method
@@ -71,12 +56,10 @@ class UnknownWriteOutcome(ApiError):
 class MappingError(OrderSyncError):
     """An order cannot be mapped (unknown status, unmapped payment method with no default…)."""
 
-    def __init__(self, message: str, *, order_id: int | None = None, permanent: bool = True,
-                 kind: str = "mapping") -> None:
+    def __init__(self, message: str, *, order_id: int | None = None, kind: str = "mapping") -> None:
         super().__init__(message)
         self.order_id = order_id
-        self.permanent = permanent
-        self.kind = kind  # the exception a person sees: mapping | currency | totals
+        self.kind = kind  # the exception a person sees: mapping | currency | totals | refund
 
     def __str__(self) -> str:
         prefix = f"order {self.order_id}: " if self.order_id is not None else ""

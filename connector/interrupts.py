@@ -1,25 +1,12 @@
 """How every command runs on the event loop, and how Ctrl-C and SIGTERM stop it.
 
-Why this module: a newcomer's Ctrl-C during `import-history` took 4.5 minutes, because the import
-was waiting out a 263 s X-Series quota and nothing cut that wait short. Here, the first SIGINT or
-SIGTERM:
-
-- is acknowledged at once ("stopping after the orders in hand…");
-- sets the command's stop event, so no new order starts (SyncCycle, the import and the daemon read
-  it: `stop_event()`);
-- cuts short every wait on the system clock (rate-limit pacing, 429 waits, retry back-off): the
-  waiting call raises `Stopping`. A wait is never a write in flight — the request it precedes was
-  not sent — so an order stopped there is simply not finished; if its binding was already pending,
-  the next run looks its sale up by invoice number before writing (the exactly-once rule);
-- gives the orders in hand `GRACE_SECONDS` to finish their writes, then cancels the command, which
-  leaves any order still in hand as a crash would (pending binding, cursor and checkpoint before it);
-- and, should anything still hang, ends the process `BACKSTOP_AFTER_GRACE` seconds after the grace
-  (4.5 s after the signal by default: the issue's contract is an exit within 5 s).
-
-A second Ctrl-C quits at once (os._exit), like kill: an order cut mid-write is settled by the next
-run once its lease lapses. Exit codes after a signal: 130 for SIGINT; for SIGTERM the caller's
-`sigterm_exit` (0 for the daemon, whose normal stop it is; 143 for one-shot commands, which did not
-finish). The standard asyncio loop is used (uvloop was dropped).
+A Ctrl-C during `import-history` once took 4.5 minutes: a 263 s quota wait was not cut short. Here
+the first SIGINT or SIGTERM is acknowledged at once, sets the command's stop event (no new order
+starts), makes every wait on the system clock raise `Stopping` (a wait is never a write in flight:
+the next run settles an order stopped there), gives the orders in hand `GRACE_SECONDS` to finish and
+then cancels the command, as a crash would leave it; a backstop ends the process anyway within 5 s.
+A second Ctrl-C quits at once (os._exit). Exit codes: 130 for SIGINT; for SIGTERM the caller's
+`sigterm_exit` (0 for the daemon, whose normal stop it is; 143 for one-shot commands).
 """
 
 from __future__ import annotations
@@ -40,19 +27,16 @@ log = logging.getLogger("connector.interrupts")
 
 EXIT_SIGINT = 128 + signal.SIGINT  # 130: what a shell reports for a command ended by Ctrl-C
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143: a one-shot command stopped before it finished
-# How long the orders in hand get to finish after the first signal; well under the 5 s a stop may
-# take (issue 14), leaving room to close clients and the store. ORDER_SYNC_STOP_GRACE overrides it.
+# For the orders in hand to finish, well within the 5 s a stop may take (ORDER_SYNC_STOP_GRACE).
 GRACE_SECONDS = 2.0
 BACKSTOP_AFTER_GRACE = 2.5
-# Waits this long or longer are logged, saying that Ctrl-C ends them: a quiet 4-minute quota wait
-# looks like a hang.
+# Waits this long or longer are logged: a quiet 4-minute quota wait looks like a hang.
 ANNOUNCE_WAITS_FROM = 10.0
 
 
 class Stopping(BaseException):
-    """A wait was cut short because the command is stopping. A BaseException, like cancellation:
-    the order path's `except Exception` (record the order as failed) must not take a stop for an
-    error of the order."""
+    """A wait was cut short because the command is stopping. A BaseException, like cancellation, so
+    the order path's `except Exception` does not record a stop as a failure of the order."""
 
 
 def grace_seconds() -> float:
@@ -64,14 +48,13 @@ def grace_seconds() -> float:
 
 
 class StopScope:
-    """The stop state of one command run: its event, the waits to cut short, the signal seen."""
+    """The stop state of one command run: its event, the signal seen, the command's task."""
 
     def __init__(self, grace: float = GRACE_SECONDS) -> None:
         self.event = asyncio.Event()
         self.grace = grace
         self.signum: int | None = None
         self.main: asyncio.Task | None = None
-        self._waits: set[asyncio.Future] = set()
 
     @contextlib.contextmanager
     def active(self) -> Iterator["StopScope"]:
@@ -86,28 +69,22 @@ class StopScope:
         """Sleep `seconds`, or until the stop, which raises Stopping in the waiting task."""
         if self.event.is_set():
             raise Stopping()
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        timer = loop.call_later(seconds, _resolve, waiter)
-        self._waits.add(waiter)
         if seconds >= ANNOUNCE_WAITS_FROM:
             log.info("waiting %.0fs for the API (quota or retry); Ctrl-C or SIGTERM stops now, "
                      "nothing is lost", seconds)
         try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._waits.discard(waiter)
+            async with asyncio.timeout(seconds):
+                await self.event.wait()
+        except TimeoutError:
+            return
+        raise Stopping()
 
     def begin_stop(self) -> None:
-        """On the loop, after the first signal: stop new work, cut the waits short, give the orders
-        in hand their grace, and acknowledge (last, so that a failing stderr cannot undo the stop)."""
+        """After the first signal: stop new work and waits, start the grace, then acknowledge (last, so
+        that a failing stderr cannot undo the stop)."""
         if self.event.is_set():
             return
-        self.event.set()
-        for waiter in list(self._waits):
-            if not waiter.done():
-                waiter.set_exception(Stopping())
+        self.event.set()  # which ends every wait()
         asyncio.get_running_loop().call_later(self.grace, self._grace_over)
         name = "Ctrl-C" if self.signum == signal.SIGINT else "SIGTERM"
         again = " (Ctrl-C again quits at once)" if self.signum == signal.SIGINT else ""
@@ -120,17 +97,11 @@ class StopScope:
             self.main.cancel()
 
 
-def _resolve(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
 _scope: contextvars.ContextVar[StopScope | None] = contextvars.ContextVar("order_sync_stop", default=None)
 
 
 def stop_event() -> asyncio.Event:
-    """The running command's stop event; outside `run` (tests that drive a cycle themselves) a new
-    event nobody sets."""
+    """The running command's stop event; outside `run`, a new event nobody sets."""
     scope = _scope.get()
     return scope.event if scope is not None else asyncio.Event()
 
@@ -155,16 +126,14 @@ def announce(message: str) -> None:
     else:
         line = message
     try:
-        # os.write, not print: this also runs inside a signal handler, where print could re-enter
-        # a write of the main thread that the signal interrupted.
+        # os.write, not print: in a signal handler, print could re-enter an interrupted write.
         os.write(2, (line + "\n").encode())
     except OSError:
         pass  # stderr closed (its reader is gone): the stop must go on all the same
 
 
 def run(main: Coroutine[Any, Any, Any], *, sigterm_exit: int = EXIT_SIGTERM) -> Any:
-    """Run a command's coroutine on a new asyncio loop with the stop handling above. Returns what
-    the coroutine returns, or, after a signal, the signal's exit code."""
+    """Run a command's coroutine with the stop handling above: its result, or the signal's exit code."""
     scope = StopScope(grace_seconds())
     loop_ready = threading.Event()
     runner = asyncio.Runner()
@@ -176,8 +145,7 @@ def run(main: Coroutine[Any, Any, Any], *, sigterm_exit: int = EXIT_SIGTERM) -> 
         announce("order-sync: could not stop in time; quitting (the next run settles what was in hand)")
         os._exit(exit_code())
 
-    # Started by the first signal: whatever happens on the loop, the process ends (a stop must
-    # never hang).
+    # Started by the first signal: whatever happens on the loop, a stop never hangs.
     backstop = threading.Timer(scope.grace + BACKSTOP_AFTER_GRACE, quit_late)
     backstop.daemon = True
 
@@ -190,8 +158,7 @@ def run(main: Coroutine[Any, Any, Any], *, sigterm_exit: int = EXIT_SIGTERM) -> 
         scope.signum = signum
         backstop.start()
         if loop_ready.is_set():
-            # A Python signal handler runs between two bytecodes of the main thread, maybe inside
-            # the loop's own code: the stop itself runs as a loop callback.
+            # The handler may interrupt the loop's own code: the stop runs as a loop callback.
             runner.get_loop().call_soon_threadsafe(scope.begin_stop)
 
     async def wrapped() -> Any:

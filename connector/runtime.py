@@ -1,8 +1,7 @@
 """Assembly at the edge: settings → clients, store, mapping tables, resolved X-Series references.
 
-The CLI, the scheduler, the demo and the tests all build the connector here, so there is exactly
-one way the pieces are put together. Transports can be injected to run against the simulators;
-otherwise both clients send through httpx's own transport.
+The CLI, the scheduler, the demo and the tests all build the connector here. Transports can be
+injected to run against the simulators; otherwise both clients use httpx's own transport.
 """
 
 from __future__ import annotations
@@ -36,17 +35,10 @@ class Runtime:
     refs: PosRefs
 
     @classmethod
-    async def start(
-        cls,
-        settings: Settings,
-        *,
-        bc_transport: httpx.AsyncBaseTransport | None = None,
-        xs_transport: httpx.AsyncBaseTransport | None = None,
-        clock: Clock = SYSTEM_CLOCK,
-        retry: RetryPolicy | None = None,
-        store: Store | None = None,
-        xs_window_seconds: float | None = None,
-    ) -> "Runtime":
+    async def start(cls, settings: Settings, *, bc_transport: httpx.AsyncBaseTransport | None = None,
+                    xs_transport: httpx.AsyncBaseTransport | None = None, clock: Clock = SYSTEM_CLOCK,
+                    retry: RetryPolicy | None = None, store: Store | None = None,
+                    xs_window_seconds: float | None = None) -> "Runtime":
         tables = MappingTables.load(settings.mappings_path())
         store = store or Store.open(settings.database_url, clock=clock)
         bc = BigCommerceClient(

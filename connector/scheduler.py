@@ -1,15 +1,10 @@
 """`order-sync run`: the daemon.
 
-APScheduler (3.x) runs one sync cycle every sync.interval_seconds: never two at once
-(max_instances=1), missed runs coalesced into one. SIGTERM/SIGINT set the stop event
-(connector.interrupts): the cycle in hand starts no new order, its rate-limit and back-off waits end
-at once, the orders it has started finish their writes within the grace (else they are left as a
-crash would leave them, for the next run to settle), and the process exits 0 (130 after Ctrl-C).
-Errors of a cycle are logged and the next cycle tries again: the daemon does not die on bad input,
-an API outage or a revoked token.
-
-With id_verification.enabled, each cycle first polls Real ID's metafields, and the daemon serves
-POST /webhooks/id-verification on id_verification.webhook_host:webhook_port (connector.idv).
+APScheduler (3.x) runs one sync cycle every sync.interval_seconds, never two at once, missed runs
+coalesced. SIGTERM/SIGINT stop it as connector.interrupts describes (exit 0, 130 after Ctrl-C). A
+cycle's errors are logged and the next cycle tries again: bad input, an API outage or a revoked
+token never kill the daemon. With id_verification.enabled, each cycle first polls Real ID's
+metafields, and the daemon serves the ID-verification webhook (connector.idv).
 """
 
 from __future__ import annotations
@@ -25,7 +20,7 @@ from connector.config import Settings
 from connector import interrupts
 from connector.errors import ApiError, CredentialsError
 from connector.idv.server import WebhookServer
-from connector.idv.service import IdvService, poll_once, start_if_enabled
+from connector.idv.service import poll_once, start_if_enabled
 from connector.runtime import Runtime
 
 log = logging.getLogger("connector.daemon")
@@ -33,9 +28,8 @@ log = logging.getLogger("connector.daemon")
 
 async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: float = 5.0,
                          **runtime_options) -> Runtime | None:
-    """Start, waiting out an API that is down or a token that is refused at start-up: the daemon
-    keeps trying (with growing pauses) rather than exiting, and says why on every attempt. Bad
-    configuration still stops it (exit 2): no retry can fix a file."""
+    """Start, retrying with growing pauses (and saying why) while an API is down or refuses the token.
+    Bad configuration still stops the daemon (exit 2): no retry can fix a file."""
     delay = first_delay
     while not stop.is_set():
         try:
@@ -52,21 +46,25 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
     runtime = await _start_runtime(settings, stop, **runtime_options)
     if runtime is None:
         return 0
+    webhook: WebhookServer | None = None
     try:
-        idv, webhook = await _start_id_verification(settings, runtime)
+        # When enabled: the rules checked against the store, and the webhook (if a secret is set).
+        idv = await start_if_enabled(settings, runtime.bc, runtime.store)
+        receiver = idv.webhook_receiver() if idv is not None else None
+        if receiver is not None:
+            conf = settings.id_verification
+            webhook = WebhookServer(receiver.app(), conf.webhook_host, conf.webhook_port)
+            await webhook.start()
     except BaseException:
         await runtime.aclose()
         runtime.store.close()
         raise
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
-    idle = asyncio.Event()
-    idle.set()
     running: set[asyncio.Task] = set()  # the cycle in progress, to cut off when the grace is over
 
     async def cycle() -> None:
         if stop.is_set():
             return
-        idle.clear()
         task = asyncio.current_task()
         running.add(task)
         try:
@@ -75,8 +73,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
             report = await runtime.cycle(stop_event=stop).run()
             log.info("cycle: %d seen, %d written, %d failed", report.seen, report.written, len(report.failed))
         except (interrupts.Stopping, asyncio.CancelledError):
-            # A wait cut short, or the grace over: the stop's doing, not an error (APScheduler would
-            # log either as a crash of the job). The cursor has not passed what was left.
+            # The stop's doing, not an error (APScheduler would log it as a crash of the job).
             if not stop.is_set():
                 raise
             log.info("cycle stopped; the next one goes on from the cursor")
@@ -88,7 +85,6 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
             log.exception("cycle failed; the next one will try again")
         finally:
             running.discard(task)
-            idle.set()
 
     scheduler.add_job(
         cycle, "interval", seconds=settings.sync.interval_seconds, id="sync",
@@ -100,16 +96,15 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
     try:
         await stop.wait()
         log.info("stopping: finishing the orders in hand")
-        # Shut the scheduler down only once the cycle is done: APScheduler's asyncio executor
-        # cancels a running job on shutdown, which would cut an order off between its sale write
-        # and its binding. Paused, it starts no new cycle meanwhile.
+        # Paused, not shut down, until the cycle is done: APScheduler cancels a running job on
+        # shutdown, which would cut an order off between its sale write and its binding.
         scheduler.pause()
         try:
-            await idle.wait()
+            if running:
+                await asyncio.wait(set(running))
         except asyncio.CancelledError:
-            # The grace after the signal is over (connector.interrupts): the cycle's orders still
-            # in hand are cut off now, before the clients close under them; the next run settles
-            # them as after a crash.
+            # The grace is over: the orders in hand are cut off now, before the clients close under
+            # them; the next run settles them as after a crash.
             for task in running:
                 task.cancel()
             if running:
@@ -124,19 +119,6 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
         runtime.store.close()
     log.info("order-sync daemon stopped")
     return 0
-
-
-async def _start_id_verification(settings: Settings,
-                                 runtime: Runtime) -> tuple[IdvService | None, WebhookServer | None]:
-    """When enabled: the rules checked against the store, and the webhook server (if a secret is set)."""
-    idv = await start_if_enabled(settings, runtime.bc, runtime.store)
-    receiver = idv.webhook_receiver() if idv is not None else None
-    if receiver is None:
-        return idv, None
-    conf = settings.id_verification
-    webhook = WebhookServer(receiver.app(), conf.webhook_host, conf.webhook_port)
-    await webhook.start()
-    return idv, webhook
 
 
 def run_daemon(settings: Settings) -> int:

@@ -1,8 +1,6 @@
-"""Parsing of the two APIs' scalar formats at the boundary: money and dates.
-
-Money is always Decimal (BigCommerce sends strings like "62.6793"); dates are always aware UTC
-(BigCommerce V2 sends RFC-2822, V3 and X-Series ISO-8601). Nothing past the clients ever sees a
-money string or a naive datetime.
+"""The APIs' money and dates, parsed at the boundary: money is always Decimal ("62.6793"), dates
+aware UTC (BigCommerce V2 sends RFC-2822, V3 and X-Series ISO-8601). Nothing past the clients ever
+sees a money string or a naive datetime.
 """
 
 from __future__ import annotations
@@ -17,10 +15,7 @@ CENT = Decimal("0.01")
 
 def parse_money(value: object) -> Decimal:
     """A money value from an API ("12.5000", 12.5, 12) as Decimal; raises ValueError otherwise.
-
-    Floats are converted through str() so 0.1 stays 0.1. Thousands separators ("1,234.00") and
-    other decorations are rejected rather than guessed at.
-    """
+    Thousands separators ("1,234.00") and other decorations are rejected rather than guessed at."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise ValueError(f"not a money value: {value!r}")
     try:
@@ -44,9 +39,8 @@ def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-# BigCommerce's own form of RFC 2822 ('Tue, 05 Mar 2019 21:40:11 +0000'): read by one regular
-# expression in about a tenth of email.utils' time (an import reads three per order). Anything
-# else — obsolete forms, zone names, comments — goes to email.utils as before.
+# BigCommerce's own form of RFC 2822, read in a tenth of email.utils' time (three per order); any
+# other form goes to email.utils.
 _RFC2822_CANONICAL = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
     r"(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"

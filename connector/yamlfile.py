@@ -1,8 +1,7 @@
-"""YAML loading that remembers where every value came from.
+"""YAML loading that remembers the line of every key, so config and mapping errors name file:line.
 
-Config and mapping errors must name file:line, so we load through PyYAML's node graph and keep, for
-each path of keys, the line it was written on. Duplicate keys (silently merged by PyYAML) are an
-error here: a status mapped twice is a mistake an operator needs to hear about.
+Duplicate keys (silently merged by PyYAML) are an error: a status mapped twice is a mistake an
+operator needs to hear about.
 """
 
 from __future__ import annotations
@@ -52,13 +51,10 @@ def load_yaml(path: Path | str) -> LocatedYaml:
 
 
 def _syntax_error(path: Path, exc: yaml.YAMLError) -> str:
-    """'file:line: YAML syntax error: …' naming the line that is wrong.
-
-    PyYAML reports where it gave up (problem_mark). For an unclosed [ ], { } or quote that is the
-    next line or the end of the file, while the mistake is where the bracket or quote opened: its
-    context_mark ("while parsing a flow sequence", "while scanning a quoted scalar"). Other contexts
-    ("while parsing a block mapping") start at the enclosing section, so there the problem mark is
-    the better line."""
+    """'file:line: YAML syntax error: …' naming the line that is wrong. PyYAML reports where it gave
+    up (problem_mark); for an unclosed bracket or quote the mistake is where it opened (the context
+    mark of "while parsing a flow…" / "while scanning a…"). Other contexts start at the enclosing
+    section, so there the problem mark is the better line."""
     problem_mark = getattr(exc, "problem_mark", None)
     context_mark = getattr(exc, "context_mark", None)
     context = getattr(exc, "context", None) or ""
@@ -79,24 +75,21 @@ def _convert(node: yaml.Node, loc: Path_, out: LocatedYaml) -> Any:
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node, out)
-            if isinstance(key, (dict, list)):
-                raise ConfigError(f"{out.path}:{key_node.start_mark.line + 1}: a key must be a plain value")
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(f"{out.path}:{line}: a key must be a plain value")
+            key = _scalar(key_node)
             if key in result:
                 first = out.lines.get(loc + (key,))
-                raise ConfigError(
-                    f"{out.path}:{key_node.start_mark.line + 1}: {key!r} is given twice"
-                    + (f" (first at line {first})" if first else "")
-                )
-            out.lines[loc + (key,)] = key_node.start_mark.line + 1
+                raise ConfigError(f"{out.path}:{line}: {key!r} is given twice"
+                                  + (f" (first at line {first})" if first else ""))
+            out.lines[loc + (key,)] = line
             result[key] = _convert(value_node, loc + (key,), out)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(child, loc + (i,), out) for i, child in enumerate(node.value)]
-    return _scalar(node, out)
+    return _scalar(node)
 
 
-def _scalar(node: yaml.Node, out: LocatedYaml) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        return _convert(node, (), LocatedYaml(out.path, None))
+def _scalar(node: yaml.Node) -> Any:
     return yaml.SafeLoader("").construct_object(node, deep=True)

@@ -28,20 +28,18 @@ def parse_date_arg(value: str | None, name: str) -> datetime | None:
         raise ConfigError(f"--{name} {value!r}: use a date (2025-01-31) or an ISO-8601 time with offset") from None
 
 
-def import_history(settings: Settings, *, since: str | None, until: str | None, dry_run: bool,
-                   out=None, **runtime_options) -> int:
-    out = out or sys.stdout
+def import_history(settings: Settings, *, since: str | None, until: str | None, dry_run: bool) -> int:
     if not settings.historical_import.enabled:
         print(f"order-sync import-history: refused: {DISABLED_MESSAGE}", file=sys.stderr)
         return EXIT_REFUSED
     since_dt = parse_date_arg(since, "since")
     until_dt = parse_date_arg(until, "until")
     # SIGTERM: 143, like Ctrl-C's 130 a stop before the end (the checkpoint resumes it).
-    return interrupts.run(_run(settings, since_dt, until_dt, dry_run, out, runtime_options))
+    return interrupts.run(_run(settings, since_dt, until_dt, dry_run))
 
 
-async def _run(settings, since, until, dry_run, out, runtime_options) -> int:
-    runtime = await Runtime.start(settings, **runtime_options)
+async def _run(settings: Settings, since: datetime | None, until: datetime | None, dry_run: bool) -> int:
+    runtime = await Runtime.start(settings)
     try:
         # Its stop event is the command's (connector.interrupts): Ctrl-C / SIGTERM sets it.
         importer = HistoricalImport(runtime, since=since, until=until, dry_run=dry_run,
@@ -50,39 +48,39 @@ async def _run(settings, since, until, dry_run, out, runtime_options) -> int:
     finally:
         await runtime.aclose()
         runtime.store.close()
-    _print(report, out)
+    _print(report)
     if report.interrupted:
         return interrupts.EXIT_SIGINT
     return EXIT_FAILURES if report.cycle.failed else EXIT_OK
 
 
-def _print(report: ImportReport, out) -> None:
+def _print(report: ImportReport) -> None:
     span = f"{report.since.isoformat() if report.since else 'the first order'} → {report.until.isoformat()}"
     if report.dry_run is not None:
         r = report.dry_run
         partial = " (interrupted: only the orders read until then)" if report.interrupted else ""
-        print(f"dry run over orders created {span}: nothing was written{partial}", file=out)
-        print(f"  orders: {r.orders} ({r.already_mirrored} already mirrored)", file=out)
+        print(f"dry run over orders created {span}: nothing was written{partial}")
+        print(f"  orders: {r.orders} ({r.already_mirrored} already mirrored)")
         print("  sales that would be created: "
-              + (", ".join(f"{state} {n}" for state, n in sorted(r.sales.items()) if n) or "none"), file=out)
+              + (", ".join(f"{state} {n}" for state, n in sorted(r.sales.items()) if n) or "none"))
         print(f"  new X-Series products: {len(r.new_products)}"
               + (f" ({', '.join(sorted(r.new_products)[:10])}{', …' if len(r.new_products) > 10 else ''})"
-                 if r.new_products else ""), file=out)
-        print(f"  new X-Series customers: {len(r.new_customers)}", file=out)
-        print(f"  stock leaving the outlet: {sum(r.stock.values())} units over {len(r.stock)} products", file=out)
+                 if r.new_products else ""))
+        print(f"  new X-Series customers: {len(r.new_customers)}")
+        print(f"  stock leaving the outlet: {sum(r.stock.values())} units over {len(r.stock)} products")
         for sku, qty in sorted(r.stock.items(), key=lambda kv: (-kv[1], kv[0]))[:15]:
-            print(f"    {sku:<28} -{qty}", file=out)
+            print(f"    {sku:<28} -{qty}")
         if r.problems:
-            print(f"  orders that would fail: {len(r.problems)}", file=out)
+            print(f"  orders that would fail: {len(r.problems)}")
             for order_id, why in sorted(r.problems.items())[:10]:
-                print(f"    order {order_id}: {why}", file=out)
-        print(f"  estimated duration at the API quotas: {_duration(report.estimated_seconds)}", file=out)
+                print(f"    order {order_id}: {why}")
+        print(f"  estimated duration at the API quotas: {_duration(report.estimated_seconds)}")
         return
     c = report.cycle
     outcomes = ", ".join(f"{k.value} {v}" for k, v in sorted(c.outcomes.items())) or "nothing"
     state = "interrupted (run it again to go on where it stopped)" if report.interrupted else "done"
     resumed = f", resumed from {report.resumed_from.isoformat()}" if report.resumed_from else ""
-    print(f"import of orders created {span}: {state}{resumed}", file=out)
-    print(f"  {report.total} orders in range; {outcomes}; {len(c.failed)} failed", file=out)
+    print(f"import of orders created {span}: {state}{resumed}")
+    print(f"  {report.total} orders in range; {outcomes}; {len(c.failed)} failed")
     for order_id, why in sorted(c.failed.items())[:20]:
-        print(f"  order {order_id}: {why}", file=out)
+        print(f"  order {order_id}: {why}")

@@ -1,7 +1,6 @@
-"""What an import would do, with nothing written to either platform.
-
-Each order is mapped exactly as the import would map it; the product and customer bindings and
-the X-Series index (read-only GETs) tell which products and customers would be created."""
+"""What an import would do, nothing written: each order mapped as the import would map it; the
+bindings and the X-Series index (read-only GETs) tell which products and customers would be created.
+"""
 
 from __future__ import annotations
 

@@ -1,29 +1,25 @@
-"""`order-sync import-history`: import the orders created in a range through the daemon's pipeline.
+"""`order-sync import-history`: the orders created in a range, through the daemon's pipeline.
 
-Same steps and bindings as the daemon (SyncCycle.mirror_one → OrderMirror), so nothing is imported
-twice and the daemon may run before, during or after it (order leases keep them apart). Orders
-are read by creation date, mirrored several at a time — the pacers keep the slower API's quota
-busy without tripping it — and a checkpoint in the store lets an interrupted import go on where it
-stopped.
-
-Stopping (Ctrl-C, SIGTERM: connector.interrupts sets the stop event and cuts waits short): no new
-order starts, the orders in hand finish within the grace or are cut off, and only the orders that
-ended (mirrored, or recorded as failed) count as settled, so the checkpoint never passes an order a
-stop left unfinished.
+Same steps and bindings as the daemon (SyncCycle.mirror_one), so nothing is imported twice and the
+daemon may run alongside (order leases keep them apart). Orders are read by creation date and
+mirrored several at a time, the pacers keeping the slower API's quota busy; a checkpoint lets an
+interrupted import go on where it stopped. On a stop only the orders that ended (mirrored, or
+recorded as failed) count as settled, so the checkpoint never passes one a stop left unfinished.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from connector import interrupts
 from connector.clients.bigcommerce_models import Order, OrderValidationError
+from connector.clients.bigcommerce_pacer import BigCommercePacer
+from connector.clients.xseries_pacer import XSeriesPacer
 from connector.history.dry_run import DryRunPlanner, DryRunReport
-from connector.history.estimate import quota_seconds
-from connector.history.frontier import SettledFrontier
 from connector.history.progress import Progress
 from connector.runtime import Runtime
 from connector.store.import_runs import ImportRuns
@@ -39,6 +35,18 @@ DISABLED_MESSAGE = (
     "import once, and set it back to false."
 )
 
+# Until the pacers learn the quotas: X-Series with one register, BigCommerce's Standard / Plus plan.
+DEFAULT_XS_LIMIT = 350
+DEFAULT_BC_QUOTA, DEFAULT_BC_WINDOW = 150, 30.0
+
+
+def quota_seconds(xs: XSeriesPacer, bc: BigCommercePacer, xseries_calls: float, bigcommerce_calls: float) -> float:
+    """How long these calls take at the quotas (the slower API bounds the import). An order costs
+    about one X-Series write (plus the creates it needs) and 1/250 of a BigCommerce list call."""
+    xs_per_second = (xs.limit or DEFAULT_XS_LIMIT) / xs.window_seconds
+    bc_per_second = (bc.quota or DEFAULT_BC_QUOTA) / (bc.window or DEFAULT_BC_WINDOW)
+    return max(xseries_calls / xs_per_second, bigcommerce_calls / bc_per_second)
+
 
 @dataclass
 class ImportReport:
@@ -52,10 +60,33 @@ class ImportReport:
     estimated_seconds: float | None = None
 
 
-def default_until(runtime: Runtime) -> datetime:
-    """Up to where the daemon started: its first cursor, else sync.start_at, else now."""
-    store = runtime.store
-    return store.cursor(ORDERS_START_CURSOR) or runtime.settings.sync.start_at or store.clock.now()
+class SettledFrontier:
+    """Which orders are settled. Orders arrive by date_created and finish out of order; the
+    checkpoint is the creation date of the oldest order still in flight, else of the last one seen
+    (a resumed import re-reads from it inclusively, and the bindings skip what is done)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[datetime, int]] = []
+        self._in_flight: set[int] = set()
+        self._last_seen: datetime | None = None
+
+    def started(self, order_id: int, created: datetime) -> None:
+        self._in_flight.add(order_id)
+        heapq.heappush(self._heap, (created, order_id))
+        if self._last_seen is None or created > self._last_seen:
+            self._last_seen = created
+
+    def settled(self, order_id: int) -> None:
+        self._in_flight.discard(order_id)
+
+    def checkpoint(self) -> datetime | None:
+        while self._heap and self._heap[0][1] not in self._in_flight:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else self._last_seen
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
 
 
 class HistoricalImport:
@@ -64,7 +95,10 @@ class HistoricalImport:
                  stop_event: asyncio.Event | None = None, checkpoint_every: int = 250) -> None:
         self.runtime = runtime
         self.since = since
-        self.until = until or default_until(runtime)
+        # By default up to where the daemon started: its first cursor, else sync.start_at, else now.
+        store = runtime.store
+        self.until = (until or store.cursor(ORDERS_START_CURSOR) or runtime.settings.sync.start_at
+                      or store.clock.now())
         self.dry_run = dry_run
         self.concurrency = concurrency
         self.progress = progress
@@ -104,9 +138,8 @@ class HistoricalImport:
                 await cycle.mirror_one(order, report.cycle)
             finally:
                 semaphore.release()
-            # Only an order that ended is settled. One stopped mid-order (a wait cut short, the grace
-            # over) or by an error that stops the import is not: the checkpoint stays at it and a
-            # resumed import redoes it.
+            # Only an order that ended is settled: one stopped mid-order (by the stop or an error)
+            # keeps the checkpoint at it, and a resumed import redoes it.
             frontier.settled(order.id)
             done += 1
             since_checkpoint += 1
@@ -150,8 +183,7 @@ class HistoricalImport:
             raise
         finally:
             if tasks:
-                # Interrupted (Ctrl-C, error): let the orders in hand finish, never half-write one
-                # (within the stop's grace, which cancels this wait and them).
+                # Interrupted: let the orders in hand finish (within the stop's grace), never half-written.
                 await _settle_in_hand(tasks)
             finished = completed and not self.stop_event.is_set() and frontier.in_flight == 0
             report.interrupted = not finished
@@ -184,8 +216,8 @@ class HistoricalImport:
 
 
 async def _settle_in_hand(tasks: set[asyncio.Task]) -> None:
-    """Wait for the orders in hand; if this wait is cancelled (the stop's grace is over), cancel
-    them and still wait for them to unwind (each releases its lease) before going on."""
+    """Wait for the orders in hand; cancelled (the grace is over), cancel them and wait for them to
+    unwind (each releases its lease)."""
     try:
         await asyncio.gather(*tasks, return_exceptions=True)
     except asyncio.CancelledError:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import TextIO
@@ -59,11 +60,8 @@ async def id_check(settings: Settings, order_id: int, event_name: str, check_id:
 
 def show_audit(settings: Settings, order_id: int | None, limit: int | None, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    store = Store.open(settings.database_url)
-    try:
+    with contextlib.closing(Store.open(settings.database_url)) as store:
         entries = store.audit_entries(order_id, limit=None if order_id is not None else limit)
-    finally:
-        store.close()
     if not entries:
         print("no audit entries" + (f" for order {order_id}" if order_id is not None else ""), file=out)
     for entry in entries:

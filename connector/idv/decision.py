@@ -1,7 +1,5 @@
-"""What a decision can come to, and the pure rule that picks it from a target and a current status.
-
-Order Protection is this rule: a protected current status wins over everything (nothing is
-written, whatever the check says); then a write that would not change the status is not sent.
+"""What a decision can come to, and Order Protection's pure rule: a protected current status wins
+over everything (nothing is written); then a write that would not change the status is not sent.
 """
 
 from __future__ import annotations

@@ -5,10 +5,9 @@
     else the stage's target status through the protected writer (writer.py)
                          → written | skipped (protected) | unchanged
 
-Events of one order are handled one at a time (a lease per order, shared with other processes on
-the same database), so the webhook and the metafield poll cannot interleave on one order. The
-check records are saved with the decision's audit entry only once the decision is made: an event
-whose handling failed (API down) leaves no trace and is judged the same way when it comes again.
+Events of one order are handled one at a time (a lease per order, shared with other processes). The
+check records are saved with the decision's audit entry: an event whose handling failed (API down)
+leaves no trace and is judged the same way when it comes again.
 """
 
 from __future__ import annotations
@@ -38,17 +37,8 @@ def local_locks() -> LockFactory:
 
 
 class IdvEngine:
-    def __init__(
-        self,
-        *,
-        bc: OrderStatusPort,
-        rules: Rules | None,
-        ledger: Ledger,
-        enabled: bool,
-        lock: LockFactory | None = None,
-    ) -> None:
-        if enabled and rules is None:
-            raise ValueError("an enabled engine needs resolved rules")
+    def __init__(self, *, bc: OrderStatusPort, rules: Rules | None, ledger: Ledger, enabled: bool,
+                 lock: LockFactory | None = None) -> None:
         self.enabled = enabled
         self.bc = bc
         self.rules = rules

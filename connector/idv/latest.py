@@ -1,18 +1,14 @@
 """Only the latest check of an order counts: which events are current, which are stale.
 
-Real ID runs one check at a time per order; a failed check may be followed by a new one (a new
-check id), and its webhooks or metafield changes can arrive late or out of order. "Latest" is
-defined by two things we always have, never by guessing at the format of check ids:
+A failed check may be followed by a new one (a new check id), and events can arrive late or out of
+order. "Latest" rests on what we always have, never on the format of check ids:
 
-1. check-id sequence: the checks of an order in the order order-sync first saw them. When a new
-   check id is accepted, every earlier check of the order is superseded, for good: any later event
-   of a superseded check is stale.
-2. time: each event carries when it happened (the webhook's occurred_at, the metafield's
-   date_modified, the moment an operator ran `order-sync id-check`). Within the latest check, an
-   event older than the last one applied is stale. A check id never seen before becomes the latest
-   only if its event is not older than the last event of the current latest check; otherwise it is
-   an old check delivered late: stale, and remembered as superseded. Ties go to the event that
-   arrives later (arrival order is the only order left).
+1. check-id sequence, in the order order-sync first saw them: a new check id accepted supersedes
+   every earlier check of the order for good, and their later events are stale.
+2. time (the webhook's occurred_at, the metafield's date_modified, the moment of `id-check`): within
+   the latest check, an event older than the last one applied is stale; an unseen check id whose
+   event is older than the latest check's last event is an old check delivered late: stale, and
+   remembered as superseded. Ties go to the event that arrives later.
 
 An event without a check id (the command line without --check-id) belongs to the latest check.
 """

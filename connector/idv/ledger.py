@@ -1,9 +1,6 @@
-"""Where the engine keeps the checks of each order and its audit entries.
-
-Two implementations of one small interface: SqlLedger on the Store (production: the checks in
-idv_check, the decisions in the shared audit_log, both in one transaction) and MemoryLedger (the
-property test runs tens of thousands of decisions and must not pay for a database). SqlCheckIds
-keeps the metafield poll's last-read `realid` check_id per order (idv_order_check_id).
+"""Where the engine keeps the checks of each order and its audit entries: SqlLedger (production,
+checks and decision in one transaction) and MemoryLedger (the property test, no database). SqlCheckIds
+keeps the metafield poll's last-read `realid` check_id per order.
 """
 
 from __future__ import annotations
@@ -33,10 +30,8 @@ class Ledger(Protocol):
 
 
 def audit_detail(decision: Decision, rules: Rules | None) -> dict:
-    def name(status_id: int | None) -> str | None:
-        if status_id is None:
-            return None
-        return rules.describe(status_id) if rules is not None else str(status_id)
+    def name(status_id: int | None) -> str | None:  # a disabled engine (no rules) reads no status
+        return rules.describe(status_id) if status_id is not None and rules is not None else None
 
     return {
         "event": decision.event,
@@ -104,8 +99,7 @@ class CheckIdRead:
 
 
 class SqlCheckIds:
-    """The `realid` check_id of each order as the metafield poll last read it (SQLAlchemy Core on the
-    store's engine: one statement per poll, whatever the number of orders)."""
+    """The `realid` check_id of each order as the metafield poll last read it (one statement a poll)."""
 
     _table = IdvOrderCheckId.__table__
 

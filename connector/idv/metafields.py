@@ -1,20 +1,13 @@
-"""Real ID's verdicts read from the order metafields it writes, once per cycle.
-
-Real ID records its latest check on each order as metafields in the `realid` namespace:
-`verification_status` (pending, in_progress, in_review, verified, manually_approved, failed,
-manually_rejected) and `check_id` (reference §13). Its webhooks exist only on its top plan, so this
-poll is the source every merchant has.
+"""Real ID's verdicts read from the order metafields it writes (namespace `realid`, keys
+`verification_status` and `check_id`, reference §13), once per cycle: the source every merchant has
+(its webhooks exist only on its top plan).
 
 One call per cycle: GET /v3/orders/metafields?namespace=realid&key:in=verification_status,check_id
-&date_modified:min=<cursor − overlap> (the batch endpoint, all orders at once). A new check writes
-check_id, so the batch has it; a later verdict of the same check leaves check_id untouched, so its
-check is the one remembered per order (idv_order_check_id). Only an order whose check_id was never
-seen (changed before the poll began) is looked up on its own, once. Should BigCommerce refuse
-`key:in`, the poll reads the two keys with one `key` call each from then on.
-The overlap re-reads the last few minutes (1-second date_modified, late commits); the
-idv_metafield_seen table makes a re-read free (no call, no second audit entry). The cursor moves
-to the poll's start once every verdict read is settled, and never past one that failed for a
-reason that may pass (BigCommerce unreachable): that one is read again next cycle.
+&date_modified:min=<cursor − overlap>. A new check writes check_id, so the batch has it; a later
+verdict of the same check does not, so the last check_id is remembered per order and an order whose
+check was never seen is looked up on its own, once. Should BigCommerce refuse `key:in`, each key gets
+its own call from then on. idv_metafield_seen makes the overlap's re-reads free; the cursor never
+passes a verdict that failed for a reason that may pass (BigCommerce unreachable).
 """
 
 from __future__ import annotations
@@ -69,8 +62,7 @@ class MetafieldPoller:
         started = self.store.clock.now()
         since = (self.store.cursor(CURSOR) or self.start_at or started) - self.overlap
         report = PollReport()
-        # The keys are checked here too: a server that ignored key:in would return every realid
-        # key, and another app's namespace must never be acted on.
+        # Checked here too: another app's namespace or key must never be acted on.
         ours = [m for m in await self._read(since) if m.namespace == NAMESPACE and m.resource_type == "order"]
         rows = sorted((m for m in ours if m.key == STATUS_KEY), key=lambda m: (m.date_modified, m.id))
         checks = [CheckIdRead(m.resource_id, m.value.strip(), m.date_modified)
@@ -126,8 +118,7 @@ class MetafieldPoller:
             except PermanentApiError as exc:
                 if exc.status not in (400, 422):
                     raise
-                # key:in is in the spec but unproven on a live store: the two plain `key` calls
-                # it replaces are what the poll made before, so nothing is lost but a call.
+                # key:in is in the spec but unproven on a live store: fall back to one call per key.
                 log.warning("BigCommerce refused key:in on %s (%s); reading %s with one call each from now on",
                             BATCH_PATH, exc, " and ".join(keys))
                 self.key_in = False

@@ -1,12 +1,9 @@
 """The ID-verification rules table (mappings/id_verification.yaml) and its resolution to status ids.
 
-The file names a target status for each stage and the protected statuses. A status may be written
-as its id (0–14), its system name ("Awaiting Fulfillment") or the store's own label for it (what the
-control panel shows after the merchant renamed it). Labels only exist on the store, so the table is
-resolved at start-up against GET /v2/order_statuses (reference §5): from then on everything keys on
-the id, which never changes. A name the store does not have — or one that means two different
-statuses, e.g. a system name the merchant gave to another status as its label — stops start-up with
-the store's statuses listed, so the merchant can pick one.
+A status may be written as its id (0–14), its system name or the store's own label for it. Labels
+only exist on the store, so the table is resolved at start-up against GET /v2/order_statuses; from
+then on everything keys on the id. A name the store does not have, or one that means two statuses,
+stops start-up with the store's statuses listed.
 """
 
 from __future__ import annotations
@@ -55,7 +52,6 @@ class RulesFile:
 
     stages: dict[Stage, _Named]
     protected: tuple[_Named, ...]
-    source: str
 
     @classmethod
     def load(cls, path: Path) -> "RulesFile":
@@ -68,29 +64,25 @@ class RulesFile:
                 raise ConfigError(f"{doc.where((key,))}: unknown key {key!r} (expected stages, protected)")
         stages_raw = data.get("stages")
         if not isinstance(stages_raw, dict):
-            raise ConfigError(
-                f"{doc.where(('stages',))}: 'stages:' must map in_progress, passed and failed to a status"
-            )
+            raise ConfigError(f"{doc.where(('stages',))}: 'stages:' must map in_progress, passed and failed "
+                              "to a status")
         stages: dict[Stage, _Named] = {}
         for key, value in stages_raw.items():
             where = doc.where(("stages", key))
             try:
                 stage = Stage(str(key).strip().lower())
             except ValueError:
-                raise ConfigError(
-                    f"{where}: unknown stage {key!r}; the stages are in_progress, passed, failed"
-                ) from None
+                raise ConfigError(f"{where}: unknown stage {key!r}; the stages are in_progress, passed, "
+                                  "failed") from None
             stages[stage] = _named(value, where)
         missing = [s.value for s in Stage if s not in stages]
         if missing:
             raise ConfigError(f"{doc.where(('stages',))}: no target status for {', '.join(missing)}")
-        protected_raw = data.get("protected")
-        if protected_raw is None:
-            protected_raw = []
+        protected_raw = [] if data.get("protected") is None else data["protected"]
         if not isinstance(protected_raw, list):
             raise ConfigError(f"{doc.where(('protected',))}: 'protected:' must be a list of statuses")
         protected = tuple(_named(v, doc.where(("protected", i))) for i, v in enumerate(protected_raw))
-        return cls(stages=stages, protected=protected, source=str(doc.path))
+        return cls(stages=stages, protected=protected)
 
     def resolve(self, store_statuses: list[OrderStatus]) -> Rules:
         """Names → ids against the store's statuses. ConfigError lists the store's statuses."""
@@ -101,10 +93,9 @@ class RulesFile:
         return Rules(targets=targets, protected=protected, labels=labels)
 
     def resolve_offline(self) -> Rules:
-        """Ids and system names only (no store at hand): for tests and for `--help`-style output."""
-        return self.resolve([
-            OrderStatus(id=i, name=n, system_label=n, custom_label=n) for i, n in SYSTEM_NAMES.items()
-        ])
+        """Ids and system names only (no store at hand): for tests."""
+        return self.resolve([OrderStatus(id=i, name=n, system_label=n, custom_label=n)
+                             for i, n in SYSTEM_NAMES.items()])
 
 
 def _named(value: Any, where: str) -> _Named:
@@ -121,15 +112,9 @@ def _resolve(named: _Named, known: dict[int, OrderStatus]) -> int:
             return status_id
         raise ConfigError(f"{named.where}: the store has no status {status_id}; {_listing(known)}")
     text = value.strip().casefold()
-    matches = sorted({
-        s.id for s in known.values()
-        if text in {
-            (s.custom_label or "").strip().casefold(),
-            (s.system_label or "").strip().casefold(),
-            (s.name or "").strip().casefold(),
-            SYSTEM_NAMES.get(s.id, "").casefold(),
-        }
-    })
+    matches = sorted({s.id for s in known.values()
+                      if text in {(name or "").strip().casefold()
+                                  for name in (s.custom_label, s.system_label, s.name, SYSTEM_NAMES.get(s.id))}})
     if len(matches) == 1:
         return matches[0]
     if not matches:

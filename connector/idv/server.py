@@ -1,8 +1,6 @@
-"""The daemon's small HTTP server for the ID-verification webhook (uvicorn, in the daemon's loop).
-
-The socket is bound here, before uvicorn starts, so a port in use is a clear start-up error
-(uvicorn itself would call sys.exit inside the event loop). uvicorn's own signal handling is
-switched off: the daemon owns SIGTERM/SIGINT and stops the server as part of its shutdown.
+"""The daemon's HTTP server for the ID-verification webhook (uvicorn, in the daemon's loop). The
+socket is bound before uvicorn starts, so a port in use is a clear start-up error (uvicorn would
+sys.exit inside the loop); the daemon, not uvicorn, handles signals.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""ID verification assembled from the settings: rules resolved against the store, the engine on
-the database, the metafield poller and the webhook receiver. The CLI and the daemon start it here.
+"""ID verification assembled from the settings (rules, engine, metafield poller, webhook receiver)
+for the CLI and the daemon.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ class IdvService:
 
 
 async def start_if_enabled(settings: Settings, bc: BigCommerceClient, store: Store) -> IdvService | None:
-    """For `order-sync sync` and the daemon: the service when enabled (rules checked against the
-    store now, so a bad name stops start-up), else None and not a single request."""
+    """The service when enabled (rules checked against the store now: a bad name stops start-up),
+    else None and not a single request."""
     if not settings.id_verification.enabled:
         return None
     return await IdvService.start(settings, bc, store)

@@ -1,12 +1,7 @@
 """The three stages of an ID check, the event names each source uses for them, and an event.
 
-Sources name things differently; everything is reduced to a Stage here, at the edge, and the raw
-name is kept for the audit log:
-- the command line and the webhook: started, submitted → in progress; passed, approved (a staff
-  approval) → passed; failed, rejected (a staff rejection) → failed;
-- Real ID's `verification_status` metafield (reference §13; domain notes §B): pending,
-  in_progress, in_review → in progress; verified, manually_approved → passed; failed,
-  manually_rejected → failed.
+Every source's names are reduced to a Stage here, at the edge; the raw name is kept for the audit
+log. Real ID's `verification_status` values: reference §13, domain notes §B.
 """
 
 from __future__ import annotations
@@ -24,23 +19,16 @@ class Stage(str, enum.Enum):
     FAILED = "failed"
 
 
+# One row per stage. "approved" and "rejected" are a staff member's decision.
 EVENT_STAGES: dict[str, Stage] = {
-    "started": Stage.IN_PROGRESS,
-    "submitted": Stage.IN_PROGRESS,
-    "passed": Stage.PASSED,
-    "approved": Stage.PASSED,
-    "failed": Stage.FAILED,
-    "rejected": Stage.FAILED,
+    "started": Stage.IN_PROGRESS, "submitted": Stage.IN_PROGRESS,
+    "passed": Stage.PASSED, "approved": Stage.PASSED,
+    "failed": Stage.FAILED, "rejected": Stage.FAILED,
 }
-
 METAFIELD_STAGES: dict[str, Stage] = {
-    "pending": Stage.IN_PROGRESS,
-    "in_progress": Stage.IN_PROGRESS,
-    "in_review": Stage.IN_PROGRESS,
-    "verified": Stage.PASSED,
-    "manually_approved": Stage.PASSED,
-    "failed": Stage.FAILED,
-    "manually_rejected": Stage.FAILED,
+    "pending": Stage.IN_PROGRESS, "in_progress": Stage.IN_PROGRESS, "in_review": Stage.IN_PROGRESS,
+    "verified": Stage.PASSED, "manually_approved": Stage.PASSED,
+    "failed": Stage.FAILED, "manually_rejected": Stage.FAILED,
 }
 
 
@@ -52,11 +40,8 @@ class Source(str, enum.Enum):
 
 @dataclass(frozen=True)
 class CheckEvent:
-    """Something happened to an order's ID check.
-
-    check_id None (only from the command line without --check-id) means "the order's latest check,
-    whatever its id": the operator acts on the check in hand.
-    """
+    """Something happened to an order's ID check. check_id None (the command line without
+    --check-id) means the order's latest check, whatever its id."""
 
     order_id: int
     event: str  # the name the source used (kept for the audit log)

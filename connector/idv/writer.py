@@ -1,10 +1,8 @@
 """The status writer with Order Protection: read, decide, read again, write only if still allowed.
 
-BigCommerce V2 has no conditional PUT (reference §6), so the guard is a fresh read immediately
-before the write: the decision is made on one read of the order; right before the PUT the order is
-read again; if its status changed in between (the merchant, another app, a shipment), the decision
-is made again on what is there now, and it may well become "protected" or "unchanged". What remains
-is the window between that last read and the PUT itself, which no client of this API can close.
+BigCommerce V2 has no conditional PUT (reference §6), so the guard is a fresh read right before the
+write; if the status changed since the decision, the decision is made again on what is there now.
+Only the window between that read and the PUT remains, which no client of this API can close.
 """
 
 from __future__ import annotations
