@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="started/submitted: in progress; passed/approved: passed; failed/rejected: failed")
     p.add_argument("--check-id", metavar="ID", default=None,
                    help="the check this event belongs to (default: the order's latest check)")
+    p = command("exceptions", "list what a person must look at (edits, currencies, refunds…); --resolve closes one")
+    p.add_argument("--pair", metavar="NAME", help="only this store pair (the configuration has one: default)")
+    p.add_argument("--resolve", type=int, metavar="ID", help="resolve this exception (audited, with who)")
     p = command("audit", "show the audit log: every write and every decision not to write")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order (all its entries)")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="the last N entries (default 100)")
@@ -154,6 +157,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "id-check": lambda: interrupts.run(id_check(settings, args.order_id, args.event, args.check_id)),
         "audit": lambda: show_audit(settings, args.order, args.limit),
         "retry-failed": lambda: commands.retry_failed(settings, args.order),
+        "exceptions": lambda: commands.show_exceptions(settings, args.pair, args.resolve),
     }
     return handlers[args.command]()
 

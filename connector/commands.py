@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import logging
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from connector.store.repository import Store
 from connector.store.tables import AuditEntry
 
 log = logging.getLogger("connector.cli")
+# One store pair until the configuration can hold several (`pairs:`): every command's --pair names it.
+DEFAULT_PAIR = "default"
 
 # How far back sync.start_at may reach on a first run: the orders placed just before going live.
 FIRST_RUN_LOOKBACK = timedelta(hours=24)
@@ -144,6 +147,7 @@ def show_status(settings: Settings, out=None) -> int:
                      f"last cycle: started {last.started_at:%Y-%m-%d %H:%M:%S}Z, {last.outcome}, "
                      f"{last.orders_seen} seen, {last.orders_written} written, {last.orders_failed} failed")
         lines.append(last_failure_line(store))
+        lines.append(f"open exceptions: {store.count_open_exceptions()} (order-sync exceptions)")
         failures = store.failures()
         lines.append(f"failed orders: {len(failures)}")
         for f in failures:
@@ -158,4 +162,27 @@ def retry_failed(settings: Settings, order_id: int | None) -> int:
     with contextlib.closing(Store.open(settings.database_url)) as store:
         count = store.unpark(order_id)
     print(f"{count} failed order(s) will be retried at the next cycle")
+    return 0
+
+
+def show_exceptions(settings: Settings, pair: str | None, resolve: int | None, *, by: str | None = None) -> int:
+    """`order-sync exceptions`: the open exceptions, oldest first; `--resolve ID` closes one (audited,
+    with who). Exit 2 for a pair the configuration does not have or an exception that is not open."""
+    if pair not in (None, DEFAULT_PAIR):
+        raise ConfigError(f"no store pair {pair!r}: this configuration has one pair, {DEFAULT_PAIR!r}")
+    with contextlib.closing(Store.open(settings.database_url)) as store:
+        if resolve is not None:
+            who = by or getpass.getuser()
+            row = store.resolve_exception(resolve, by=who)
+            if row is None:
+                raise ConfigError(f"there is no open exception {resolve} (order-sync exceptions lists them)")
+            print(f"exception {row.id} (order {row.bc_order_id}, {row.kind}) resolved by {who}")
+            return 0
+        rows = store.exceptions()
+    print(f"open exceptions: {len(rows)}")
+    for row in rows:
+        print(f"  #{row.id} order {row.bc_order_id} [{row.kind}] {row.opened_at:%Y-%m-%d %H:%M:%S}Z: {row.summary}")
+        for side in ("before", "after"):
+            if getattr(row, side):
+                print(f"      {side}: {getattr(row, side)}")
     return 0

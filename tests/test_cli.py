@@ -191,3 +191,32 @@ def test_run_daemon_mirrors_then_stops_cleanly_on_sigterm(tmp_path):
     assert stopped_after < 5 and "daemon stopped" in err
     # One INFO line per order written (issue 14 §6).
     assert re.search(r"INFO +connector\.sync: order \d+: sale BC-\d+ created (CLOSED|ONACCOUNT|VOIDED)", err), err[-3000:]
+
+
+def test_exceptions_lists_resolves_and_status_counts_them(shop, capsys, monkeypatch):
+    """Issue 16, point 5: an order in another currency is parked and opened as an exception; the
+    command lists it, resolves it (audited, with who), and status counts what is open."""
+    monkeypatch.setattr("getpass.getuser", lambda: "ann")
+    euro = shop.add_order(11, default_currency_code="EUR")
+    assert shop.run("sync") == 1
+
+    capsys.readouterr()
+    assert shop.run("status") == 0
+    assert "open exceptions: 1 (order-sync exceptions)" in capsys.readouterr().out
+    assert shop.run("exceptions") == 0
+    out = capsys.readouterr().out
+    assert "open exceptions: 1" in out
+    [listed] = re.findall(rf"#(\d+) order {euro} \[currency\] .*in EUR but X-Series keeps", out)
+
+    assert shop.run("exceptions", "--pair", "elsewhere") == 2
+    assert "no store pair 'elsewhere'" in capsys.readouterr().err
+    assert shop.run("exceptions", "--pair", "default", "--resolve", listed) == 0
+    assert f"exception {listed} (order {euro}, currency) resolved by ann" in capsys.readouterr().out
+    assert shop.run("exceptions", "--resolve", listed) == 2  # resolved already
+    assert "no open exception" in capsys.readouterr().err
+    assert shop.run("status") == 0
+    assert "open exceptions: 0" in capsys.readouterr().out
+    store = shop.store()
+    resolved = [e for e in store.audit_entries(euro) if e.action == "resolve_exception"]
+    assert len(resolved) == 1 and resolved[0].reason == "resolved by ann"
+    store.close()
