@@ -19,7 +19,7 @@ from pathlib import Path
 from connector.clock import SYSTEM_CLOCK
 from connector import interrupts
 from connector.config import Settings
-from connector.demo_showcase import add_showcase_orders, print_showcase
+from connector.demo_showcase import add_showcase_orders, print_showcase, refund_one_shirt
 from connector.idv.service import IdvService, poll_once, start_if_enabled
 from connector.idv.stages import CheckEvent, Source, stage_of_event
 from connector.mapping.statuses import status_name
@@ -96,8 +96,9 @@ class World:
         report = await self.runtime.cycle().run()
         self.syncs += 1
         outcomes = ", ".join(f"{k.value} {v}" for k, v in sorted(report.outcomes.items())) or "nothing"
+        refunds = "".join(f"; refunds {k} {v}" for k, v in sorted(report.refunds.items()))
         self.p.line(f"{indent}cycle {self.syncs}: {report.seen} orders read; {outcomes}; "
-                    f"{len(report.failed)} failed{note}")
+                    f"{len(report.failed)} failed{refunds}{note}")
 
 
 async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
@@ -129,6 +130,9 @@ async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
             p.line("  then the merchant changes:\n    " + "\n    ".join(_merchant_changes(bc, runtime)))
             await w.sync()
             await _id_verification_walk(w)
+            p.line("the merchant refunds one shirt of order "
+                   f"{refund_one_shirt(bc, showcase)} (a variant, below) in BigCommerce:")
+            await w.sync(indent="  ")
             await w.sync(" (nothing left to write)")
             _print_report(w)
             print_showcase(p.line, money, xs, showcase)

@@ -1,5 +1,6 @@
 """The demo's three orders that show a sale as the accountant reads it (issue 15): a split tender
-(gift certificate, store credit, card), a shirt size that becomes a variant of a new family, a fee.
+(gift certificate, store credit, card), a shirt size that becomes a variant of a new family, a fee;
+and a refund of one shirt that becomes an X-Series return (issue 16).
 """
 
 from __future__ import annotations
@@ -43,9 +44,31 @@ def add_showcase_orders(bc: BigCommerceSimulator) -> dict[str, int]:
     return orders
 
 
+def refund_one_shirt(bc: BigCommerceSimulator, orders: dict[str, int]) -> int:
+    """The merchant refunds one of the two shirts of the variant order; its order id."""
+    order_id = orders["a variant"]
+    shirt = bc.products(order_id)[0]
+    bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": shirt["id"], "quantity": 1}], reason="too small")
+    return order_id
+
+
+def _print_lines(line: Callable[[str], None], money: Callable[[Any], str], xs: XSeriesSimulator, sale: dict) -> None:
+    for item in sale["line_items"]:
+        product = xs.products[item["product_id"]]
+        name = product.get("variant_name") or product["name"]
+        discount = f", {money(item['discount'])} off each" if item.get("discount") else ""
+        family = " (variant of a family)" if product.get("variant_parent_id") else ""
+        line(f"    {name}{family}: {item['quantity']} × {money(item['price'])} + {money(item['tax'])}"
+             f" {xs.taxes[item['tax_id']]['name']}{discount}")
+    for payment in sale["payments"]:
+        kind = xs.payment_types[payment["retailer_payment_type_id"]]["name"]
+        verb = "refunded" if payment["amount"] < 0 else "paid"
+        line(f"    {verb} {money(abs(payment['amount']))} by {kind}")
+
+
 def print_showcase(line: Callable[[str], None], money: Callable[[Any], str], xs: XSeriesSimulator,
                    orders: dict[str, int]) -> None:
-    line("\nthree sales as X-Series keeps them (lines: units × price + tax each, the tax by its rate):")
+    line("\nthree sales as X-Series keeps them (lines: units × price + tax each, the tax by its rate), and a return:")
     for what, order_id in orders.items():
         sales = xs.sales_of_order(order_id)
         if not sales:
@@ -54,15 +77,11 @@ def print_showcase(line: Callable[[str], None], money: Callable[[Any], str], xs:
         sale = sales[-1]
         attributes = ", ".join(sale["attributes"]) or "none"
         line(f"  order {order_id} ({what}): {sale['invoice_number']} {sale['status']}, attributes: {attributes}")
-        for item in sale["line_items"]:
-            product = xs.products[item["product_id"]]
-            name = product.get("variant_name") or product["name"]
-            discount = f", {money(item['discount'])} off each" if item.get("discount") else ""
-            family = " (variant of a family)" if product.get("variant_parent_id") else ""
-            line(f"    {name}{family}: {item['quantity']} × {money(item['price'])} + {money(item['tax'])}"
-                 f" {xs.taxes[item['tax_id']]['name']}{discount}")
-        for payment in sale["payments"]:
-            kind = xs.payment_types[payment["retailer_payment_type_id"]]["name"]
-            line(f"    paid {money(payment['amount'])} by {kind}")
+        _print_lines(line, money, xs, sale)
         for note in (sale["note"] or "").splitlines()[1:]:
             line(f"    note: {note}")
+        for ret in xs.sales_of_order(order_id, returns=True):
+            returned = xs.sales[ret["return_for"]]["invoice_number"]
+            line(f"  its refund: return {ret['invoice_number']} {ret['status']} for {returned},"
+                 f" total {money(ret['total_price'] + ret['total_tax'])} ({ret['note']})")
+            _print_lines(line, money, xs, ret)

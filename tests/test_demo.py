@@ -210,3 +210,16 @@ def test_the_demo_shows_a_split_tender_order_a_variant_and_a_fee(run):
     [fee] = run.xs.sales_of_order(by_what["a fee"])
     assert any(run.xs.products[li["product_id"]]["sku"] == "bc-fee" for li in fee["line_items"])
     assert "Fee: 1 × 2.50 + 0.25 Sales Tax" in run.output
+
+
+def test_the_demo_shows_a_refund_becoming_a_return(run):
+    """Issue 16: the merchant refunds one of the two shirts; X-Series gets a return for that sale."""
+    order_id = int(re.search(r"the merchant refunds one shirt of order (\d+)", run.output).group(1))
+    assert re.search(r"cycle \d+: .*; refunds returned 1", run.output)
+    [sale] = run.xs.sales_of_order(order_id)
+    [ret] = run.xs.sales_of_order(order_id, returns=True)
+    assert ret["return_for"] == sale["id"] and ret["invoice_number"].startswith(f"BC-{order_id}-R")
+    assert [li["quantity"] for li in ret["line_items"]] == [-1]
+    assert ret["total_price"] + ret["total_tax"] == Decimal("-44.00")
+    assert f"its refund: return {ret['invoice_number']} CLOSED for {sale['invoice_number']}, total -44.00" in run.output
+    assert "refunded 44.00 by Credit Card" in run.output
