@@ -35,6 +35,7 @@ class Sandbox:
             Route("/_sandbox/summary", self._summary),
             Route("/_sandbox/faults", self._faults, methods=["POST"]),
             Route("/_sandbox/orders/{order_id:int}/status", self._set_status, methods=["POST"]),
+            Route("/_sandbox/orders/{order_id:int}/refund", self._refund, methods=["POST"]),
         ])
 
     async def __call__(self, scope, receive, send) -> None:
@@ -65,14 +66,16 @@ class Sandbox:
             raise
 
     async def _health(self, request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True, "orders": len(self.bc.orders), "sales": len(self.xs.sales)})
+        returns = sum(1 for s in self.xs.sales.values() if s["return_for"])
+        return JSONResponse({"ok": True, "orders": len(self.bc.orders), "sales": len(self.xs.sales) - returns,
+                             "returns": returns})
 
     async def _summary(self, request: Request) -> JSONResponse:
         sales = list(self.xs.sales.values())
         return JSONResponse({
             "orders": {str(i): o["status_id"] for i, o in self.bc.orders.items()},
             "sales": [{"id": s["id"], "source_id": s.get("source_id"), "status": s.get("status"),
-                       "invoice_number": s.get("invoice_number")} for s in sales],
+                       "invoice_number": s.get("invoice_number"), "return_for": s["return_for"]} for s in sales],
             "sales_per_source_id": Counter(str(s.get("source_id")) for s in sales),
             "stock": {pid: str(self.xs.stock(pid)) for pid in self.xs.products},
             "initial_stock": dict(self.seeded.initial_stock) if self.seeded else {},
@@ -90,6 +93,14 @@ class Sandbox:
         body = json.loads(await request.body() or b"{}")
         self.bc.set_status(request.path_params["order_id"], int(body["status_id"]))
         return JSONResponse({"ok": True})
+
+
+    async def _refund(self, request: Request) -> JSONResponse:
+        """The merchant refunds: {"items": [RefundItem…], "payments"?: [...], "reason"?: "..."}."""
+        body = json.loads(await request.body() or b"{}")
+        refund = self.bc.refund(request.path_params["order_id"], body["items"], payments=body.get("payments"),
+                                reason=body.get("reason", ""))
+        return JSONResponse(refund)
 
 
 def build_sandbox(*, orders: int, seed: int, bc_quota: int = 150, bc_window_ms: int = 30_000,
