@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("exceptions", "list what a person must look at (edits, currencies, refunds…); --resolve closes one")
     p.add_argument("--pair", metavar="NAME", help="only this store pair (the configuration has one: default)")
     p.add_argument("--resolve", type=int, metavar="ID", help="resolve this exception (audited, with who)")
+    p = command("reconcile", "compare BigCommerce orders with X-Series sales and report drift;"
+                             " --adopt binds existing sales, --fix repairs what is safe")
+    p.add_argument("--since", metavar="DATE", help="orders created from this date (default: the first)")
+    p.add_argument("--until", metavar="DATE", help="orders created up to this date (default: now)")
+    p.add_argument("--adopt", action="store_true", help="bind sales that exist but the store does not know")
+    p.add_argument("--fix", action="store_true",
+                   help="mirror missing orders, void closed sales that should be voided; the rest become exceptions")
     p = command("audit", "show the audit log: every write and every decision not to write")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order (all its entries)")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="the last N entries (default 100)")
@@ -145,7 +152,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = _load(args)
     # Imported together: once the config is read, every command needs the store and the clients.
     from connector import commands
-    from connector.history.command import import_history
+    from connector.history.command import import_history, parse_date_arg
     from connector.idv.commands import id_check, show_audit
 
     handlers = {
@@ -158,6 +165,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         "audit": lambda: show_audit(settings, args.order, args.limit),
         "retry-failed": lambda: commands.retry_failed(settings, args.order),
         "exceptions": lambda: commands.show_exceptions(settings, args.pair, args.resolve),
+        "reconcile": lambda: commands.reconcile(settings, parse_date_arg(args.since, "since"),
+                                                parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
     }
     return handlers[args.command]()
 

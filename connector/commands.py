@@ -7,10 +7,11 @@ import getpass
 import logging
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import select
 
+from connector import interrupts
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings, describe_failure
 from connector.errors import ApiError, ConfigError
@@ -70,6 +71,7 @@ def failure_recorded(settings: Settings, command: str, action: str, errors: tupl
 
 async def sync_once(settings: Settings, **runtime_options) -> int:
     from connector.idv.service import poll_once, start_if_enabled
+    from connector.sync.reconcile import refuse_lost_state
 
     with failure_recorded(settings, "sync", START_FAILED, (ConfigError, ApiError),
                           clock=runtime_options.get("clock", SYSTEM_CLOCK)):
@@ -77,6 +79,7 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
     try:
         with failure_recorded(settings, "sync", START_FAILED, (ConfigError, ApiError), store=runtime.store):
             refuse_unsafe_first_run(settings, runtime.store)
+            await refuse_lost_state(runtime)
             idv = await start_if_enabled(settings, runtime.bc, runtime.store)
         with failure_recorded(settings, "sync", CYCLE_FAILED, (ApiError,), store=runtime.store):
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
@@ -186,3 +189,32 @@ def show_exceptions(settings: Settings, pair: str | None, resolve: int | None, *
             if getattr(row, side):
                 print(f"      {side}: {getattr(row, side)}")
     return 0
+
+
+def reconcile(settings: Settings, since: datetime | None, until: datetime | None, *, adopt: bool,
+              fix: bool) -> int:
+    """`order-sync reconcile`: the drift between BigCommerce and X-Series over the range; 0 when none
+    is left (after --adopt / --fix), 1 when some is (listed, and with --fix opened as exceptions)."""
+    from connector.sync.reconcile import Reconciler
+
+    async def run() -> int:
+        runtime = await Runtime.start(settings)
+        try:
+            report = await Reconciler(runtime).run(since, until, adopt=adopt, fix=fix)
+        finally:
+            await runtime.aclose()
+            runtime.store.close()
+        print(f"reconcile: {report.orders} BigCommerce orders, {report.sales} sales of ours in X-Series;"
+              f" {len(report.drift)} drift")
+        settled = set(report.adopted) | set(report.fixed)
+        for d in report.drift:
+            done = " — adopted" if d.kind == "unbound" and d.bc_order_id in report.adopted else \
+                " — fixed" if d.bc_order_id in report.fixed and d.kind in ("missing", "wrong_state") else ""
+            print(f"  order {d.bc_order_id}: {d.kind}: {d.detail}{done}")
+        if report.exceptions:
+            print(f"{report.exceptions} exception(s) opened for what cannot be repaired safely (order-sync exceptions)")
+        left = [d for d in report.drift if d.bc_order_id not in settled or d.kind not in ("unbound", "missing",
+                                                                                            "wrong_state")]
+        return 1 if left else 0
+
+    return interrupts.run(run())

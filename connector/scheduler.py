@@ -21,6 +21,7 @@ from connector import interrupts
 from connector.errors import ApiError, CredentialsError
 from connector.idv.server import WebhookServer
 from connector.idv.service import poll_once, start_if_enabled
+from connector.sync.reconcile import refuse_lost_state
 from connector.runtime import Runtime
 
 log = logging.getLogger("connector.daemon")
@@ -33,7 +34,14 @@ async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: f
     delay = first_delay
     while not stop.is_set():
         try:
-            return await Runtime.start(settings, **runtime_options)
+            runtime = await Runtime.start(settings, **runtime_options)
+            try:
+                await refuse_lost_state(runtime)  # a lost state database: every sale would be written twice
+            except BaseException:
+                await runtime.aclose()
+                runtime.store.close()
+                raise
+            return runtime
         except ApiError as exc:
             log.error("cannot start yet (%s); trying again in %.0fs", exc, delay)
         with contextlib.suppress(asyncio.TimeoutError):

@@ -9,6 +9,11 @@ from connector.errors import ConfigError, CredentialsError, TransientApiError
 async def test_daemon_start_waits_out_an_api_outage_and_a_refused_token(monkeypatch, caplog):
     attempts = []
 
+    async def state_kept(runtime):  # the lost-state check of a real runtime (tests/sync/test_reconcile.py)
+        assert runtime == "runtime"
+
+    monkeypatch.setattr(scheduler, "refuse_lost_state", state_kept)
+
     async def start(settings, **options):
         attempts.append(1)
         if len(attempts) == 1:

@@ -162,6 +162,13 @@ class BigCommerceClient(TransportClient):
         rows = await self._orders_page_raw(page=page, limit=limit, filters=filters)
         return [await self._parse_order(raw) for raw in rows]
 
+    async def newest_orders(self, limit: int = 10) -> list[tuple[int, int]]:
+        """(id, status_id) of the newest orders, read without parsing the rest: a start-up check must
+        not stop on one malformed order."""
+        rows = await self._orders_page_raw(page=1, limit=limit, filters={"sort": "date_created:desc"})
+        return [(row["id"], row["status_id"]) for row in rows if isinstance(row, dict)
+                and isinstance(row.get("id"), int) and isinstance(row.get("status_id"), int)]
+
     async def _orders_page_raw(
         self, *, page: int, limit: int, filters: dict[str, Any]
     ) -> list[dict[str, Any]]:

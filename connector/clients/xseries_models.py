@@ -364,11 +364,16 @@ class SaleLine(_ReadModel):
     product_id: str | None = None
     quantity: OptionalQuantity = None
     price: OptionalMoney = None
+    tax: OptionalMoney = None  # per unit
+    tax_id: str | None = None
+    discount: OptionalMoney = None
+    cost: OptionalMoney = None
 
 
 class SalePayment(_ReadModel):
     amount: OptionalMoney = None
     payment_date: UtcDatetime = None
+    retailer_payment_type_id: str | None = None
 
 
 # 0.9 name → the 2.0 name the read model uses.
@@ -386,7 +391,13 @@ class Sale(_Versioned):
     status: str | None = None
     state: str | None = None
     invoice_number: str | None = None
+    source: str | None = None
     source_id: str | None = None
+    register_id: str | None = None
+    user_id: str | None = None
+    customer_id: str | None = None
+    return_for: str | None = None
+    note: str | None = None
     sale_date: UtcDatetime = None
     total_price: OptionalMoney = None  # excluding tax
     total_tax: OptionalMoney = None

@@ -11,6 +11,7 @@ from connector.errors import ConfigError
 from connector.history.importer import DISABLED_MESSAGE, HistoricalImport, ImportReport
 from connector.history.progress import Progress, _duration
 from connector.runtime import Runtime
+from connector.sync.reconcile import refuse_lost_state
 from connector.values import parse_any_date
 
 EXIT_OK, EXIT_FAILURES, EXIT_REFUSED = 0, 1, 2
@@ -41,6 +42,8 @@ def import_history(settings: Settings, *, since: str | None, until: str | None, 
 async def _run(settings: Settings, since: datetime | None, until: datetime | None, dry_run: bool) -> int:
     runtime = await Runtime.start(settings)
     try:
+        if not dry_run:
+            await refuse_lost_state(runtime)  # a lost state database: every sale would be written twice
         # Its stop event is the command's (connector.interrupts): Ctrl-C / SIGTERM sets it.
         importer = HistoricalImport(runtime, since=since, until=until, dry_run=dry_run,
                                     concurrency=max(settings.sync.concurrency, 8), progress=Progress(0))

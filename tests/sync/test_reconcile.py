@@ -1,0 +1,129 @@
+"""Issue 16, point 6: reconcile and recover — drift between BigCommerce and X-Series, a lost state
+database refused at start-up, `reconcile --adopt` rebinding every sale, `--fix` repairing what is safe."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bad_input"))
+
+from cli_world import run_cli_async, write_config  # noqa: E402
+from connector.errors import ConfigError  # noqa: E402
+from connector.runtime import Runtime  # noqa: E402
+from connector.store.repository import Store  # noqa: E402
+from connector.sync.order_mirror import Outcome  # noqa: E402
+from connector.sync.reconcile import Reconciler, refuse_lost_state  # noqa: E402
+from sync_world import line  # noqa: E402
+
+
+async def runtime_on(world, database_url: str) -> Runtime:
+    settings = world.settings().model_copy(update={"database_url": database_url})
+    runtime = await Runtime.start(settings, bc_transport=world.bc.transport(), xs_transport=world.xs.transport(),
+                                  clock=world.clock, store=Store.open(database_url, clock=world.clock))
+    world.runtimes.append(runtime)
+    return runtime
+
+
+async def a_mirrored_store(world) -> dict[str, int]:
+    orders = {
+        "closed": world.add_order([line("TEE-M", 2)]),
+        "voided": world.add_order([line("MUG-01", 1, "10.00")], status_id=5),
+        "on account": world.add_order([line("BTL-07", 1, "24.00")], status_id=7),
+        "pending": world.add_order([line("TEE-L", 1)], status_id=1),
+        "reopened": world.add_order([line("TEE-L", 1)]),
+    }
+    await world.cycle()
+    world.set_status(orders["reopened"], 5)
+    await world.cycle()
+    world.set_status(orders["reopened"], 11)
+    await world.cycle()
+    assert len(world.sales(orders["reopened"])) == 2
+    return orders
+
+
+async def test_a_lost_state_database_is_refused_then_adopted_with_no_second_sale(world, tmp_path, monkeypatch, capsys):
+    orders = await a_mirrored_store(world)
+    sales_before = {what: [s["id"] for s in world.sales(o)] for what, o in orders.items()}
+    writes = world.xs_writes()
+    lost = f"sqlite:///{tmp_path / 'lost.db'}"  # the state database is gone: a new, empty one
+    config = write_config(world, tmp_path / "config.yaml")
+    config.write_text(config.read_text().replace(world.database_url, lost))
+
+    assert await run_cli_async(world, monkeypatch, config, "sync") == 2
+    err = capsys.readouterr().err
+    assert "order-sync reconcile --adopt" in err and "already holds sale BC-" in err
+    assert world.xs_writes() == writes  # nothing written twice
+
+    assert await run_cli_async(world, monkeypatch, config, "reconcile", "--adopt") == 0
+    out = capsys.readouterr().out
+    assert out.count("unbound") == 4 and out.count("— adopted") == 4
+    assert await run_cli_async(world, monkeypatch, config, "sync") == 0
+    assert world.xs_writes() == writes
+    assert {what: [s["id"] for s in world.sales(o)] for what, o in orders.items()} == sales_before
+
+    # The adopted bindings work like their own: a cancellation voids the adopted (latest) sale.
+    runtime = await runtime_on(world, lost)
+    binding = runtime.store.order_binding(orders["reopened"])
+    assert (binding.generation, binding.sale_id) == (2, sales_before["reopened"][1])
+    world.set_status(orders["closed"], 5)
+    report = await world.cycle(runtime=runtime)
+    assert report.outcomes[Outcome.VOIDED] == 1 and world.sale(orders["closed"])["status"] == "VOIDED"
+    assert world.stock("TEE-M") == 50
+    adopted = [e for e in runtime.store.audit_entries() if e.action == "adopt_sale"]
+    assert len(adopted) == 4
+
+
+async def test_the_lost_state_check_lets_a_first_run_start_for_two_calls(world, tmp_path):
+    world.add_order([line("TEE-M", 1)])  # placed before going live: never mirrored
+    runtime = await runtime_on(world, f"sqlite:///{tmp_path / 'new.db'}")
+    bc_calls, xs_calls = len(world.bc.request_log), len(world.xs.request_log)
+    await refuse_lost_state(runtime)  # nothing of ours in X-Series: a first run, not a lost database
+    assert (len(world.bc.request_log) - bc_calls, len(world.xs.request_log) - xs_calls) == (1, 1)
+    await world.cycle(runtime=runtime)
+    calls = len(world.bc.request_log)
+    await refuse_lost_state(runtime)  # the store has bindings now: no call at all
+    assert len(world.bc.request_log) == calls
+
+
+async def test_reconcile_reports_each_kind_of_drift_and_fix_repairs_what_is_safe(world):
+    orders = await a_mirrored_store(world)
+    runtime = await world.runtime()
+    # missing: an order whose sale never came (lost with its binding)
+    missing = world.add_order([line("MUG-01", 2, "10.00")])
+    # wrong state: cancelled in BigCommerce, not synced yet
+    world.set_status(orders["closed"], 5)
+    # amount: the order's total changed after the sale was written
+    world.edit_lines(orders["on account"], [line("BTL-07", 2, "24.00")])
+    # duplicate: a second live sale with the order's invoice (keyed in by hand in the POS)
+    latest = world.sales(orders["reopened"])[-1]
+    world.xs.sales[latest["id"] + "-twin"] = {**latest, "id": latest["id"] + "-twin",
+                                              "version": latest["version"] + 10_000}
+    # orphan: a sale of ours whose order was deleted in BigCommerce
+    gone = orders["voided"]
+    del world.bc.orders[gone]
+
+    report = await Reconciler(runtime).run(None, None)
+
+    kinds = {(d.kind, d.bc_order_id) for d in report.drift}
+    assert ("missing", missing) in kinds
+    assert ("wrong_state", orders["closed"]) in kinds
+    assert ("amount", orders["on account"]) in kinds
+    assert ("duplicate", orders["reopened"]) in kinds
+    assert ("orphan", gone) in kinds
+    # Only the twin is unknown to the store; every sale order-sync wrote is bound.
+    assert {d.bc_order_id for d in report.drift if d.kind == "unbound"} == {orders["reopened"]}
+    writes = world.xs_writes()
+    assert report.fixed == [] and world.xs_writes() == writes  # a report writes nothing
+
+    fixed = await Reconciler(runtime).run(None, None, fix=True)
+    assert sorted(fixed.fixed) == sorted([missing, orders["closed"]])
+    assert world.sale(missing)["status"] == "CLOSED"
+    assert world.sale(orders["closed"])["status"] == "VOIDED"
+    open_kinds = {e.summary.split(":")[0] for e in runtime.store.exceptions() if e.kind == "drift"}
+    assert {"amount", "duplicate", "orphan"} <= open_kinds
+    again = await Reconciler(runtime).run(None, None, fix=True)
+    assert not any(d.kind in ("missing", "wrong_state") for d in again.drift)
+    assert again.exceptions == 0  # the same drift is not opened twice
