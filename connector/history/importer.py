@@ -174,6 +174,10 @@ class HistoricalImport:
                 completed = True
             if tasks:
                 await asyncio.gather(*tasks)
+            if completed and not self.stop_event.is_set():
+                # Refunded past orders get their returns, so the outlet's stock ends where it is:
+                # one call per 250 refunds; refunds of orders outside the range are only recorded.
+                await cycle.mirror_refunds(report.cycle, self.since)
         except interrupts.Stopping:
             pass  # the next page's wait was cut short by the stop: an interrupted import
         except asyncio.CancelledError:

@@ -91,7 +91,9 @@ class SyncCycle:
             await self._mirror_window(report)
             if report.completed:
                 await self._retry_due_failures(report)
-                await self._mirror_refunds(report)
+                cursor = store.cursor(REFUNDS_CURSOR)
+                settled = await self.mirror_refunds(report, cursor - self.overlap if cursor else report.window_start)
+                store.set_cursor(settled, REFUNDS_CURSOR)
             outcome = "ok" if not report.failed else "failures"
             if not report.completed and self.stop_event.is_set():
                 outcome = "stopped"
@@ -173,17 +175,14 @@ class SyncCycle:
         return {f.bc_order_id: f.last_failed_at.replace(microsecond=0) for f in self.d.store.failures()
                 if f.parked or f.next_attempt_at > now}
 
-    async def _mirror_refunds(self, report: CycleReport) -> None:
-        """Every refund created since the refunds cursor, less the overlap, in one call (§15); after
-        the orders, so a refund of an order mirrored in this cycle finds its sale. The cursor stays
-        before a refund that failed: the next cycle tries it again."""
-        store = self.d.store
-        cursor = store.cursor(REFUNDS_CURSOR)
-        settled_until = report.window_end
-        async for refund in self.bc.iter_refunds(
-                created_since=cursor - self.overlap if cursor else report.window_start):
+    async def mirror_refunds(self, report: CycleReport, created_since: datetime | None) -> datetime:
+        """Every refund created since then, in one call per 250 (§15); after the orders, so a refund of
+        an order mirrored just now finds its sale. Returns up to when every refund is settled: the
+        refunds cursor stays before one that failed, so the next cycle tries it again."""
+        settled_until = report.window_end or self.d.store.clock.now()
+        async for refund in self.bc.iter_refunds(created_since=created_since):
             if self.stop_event.is_set():
-                return
+                return min(settled_until, refund.created)
             mirror = RefundMirror(self.d)
             try:
                 report.refunds[await mirror.mirror(refund)] += 1
@@ -194,7 +193,7 @@ class SyncCycle:
                 settled_until = min(settled_until, refund.created)
                 log.warning("order %s: refund %s failed at %s: %s", refund.order_id, refund.id, mirror.step, reason,
                             extra={"order_id": refund.order_id})
-        store.set_cursor(settled_until, REFUNDS_CURSOR)
+        return settled_until
 
     async def mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
         # Every log line while the order is in hand names it, and none after: the failed queue

@@ -80,6 +80,9 @@ def decide(current: PosState, has_sale: bool, target: PosState, status_id: int) 
         return Transition.VOID, "order cancelled or declined after its sale was closed"
     if target is PosState.NOT_IMPORTED:
         return Transition.NONE, "order went back to a not-imported status; a closed sale may only be voided"
+    if status_id in (4, 14):
+        return Transition.NONE, ("change within the closed state: a refund is mirrored as a return from"
+                                 " BigCommerce's refund object, never from the status alone")
     return Transition.NONE, "change within the closed state"
 
 

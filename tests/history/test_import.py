@@ -12,7 +12,7 @@ CLOSED_OR_VOIDED = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
 
 
 def sales_per_order(xs) -> Counter:
-    return Counter(int(s["source_id"]) for s in xs.sales.values())
+    return Counter(int(s["source_id"]) for s in xs.sales.values() if not s["return_for"])
 
 
 def expected_orders(bc) -> set[int]:
@@ -124,3 +124,30 @@ async def test_range_limits_the_import(import_world):
 
 def test_status_names_cover_the_closed_set():
     assert {SYSTEM_NAMES[i] for i in CLOSED_OR_VOIDED} >= {"Cancelled", "Declined", "Shipped"}
+
+
+async def test_refunded_past_orders_get_their_returns_once(import_world):
+    """Issue 16: the import mirrors the refunds of the orders it imports, so the outlet's stock ends
+    where it should; a second import writes nothing."""
+    w = import_world
+    refundable = [i for i, o in sorted(w.bc.orders.items()) if o["status_id"] in (2, 10, 11)
+                  and any(p["product_id"] for p in w.bc.products(i))][:3]
+    refunds = {}
+    for order_id in refundable:
+        line = next(p for p in w.bc.products(order_id) if p["product_id"])
+        refunds[order_id] = w.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": line["id"], "quantity": 1}])
+    rt = await w.runtime()
+    try:
+        report = await HistoricalImport(rt, since=None, until=None).run()
+        assert report.cycle.refunds["returned"] == len(refunds) and not report.cycle.refunds_failed
+        for order_id, refund in refunds.items():
+            [sale] = w.xs.sales_of_order(order_id)
+            [ret] = w.xs.sales_of_order(order_id, returns=True)
+            assert ret["return_for"] == sale["id"] and ret["invoice_number"] == f"BC-{order_id}-R{refund['id']}"
+            assert [li["quantity"] for li in ret["line_items"]] == [-1]
+        writes = len(w.xs.request_log.writes())
+        await HistoricalImport(rt, since=None, until=None).run()
+        assert len(w.xs.request_log.writes()) == writes
+    finally:
+        await rt.aclose()
+        rt.store.close()

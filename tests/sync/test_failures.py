@@ -57,6 +57,9 @@ async def test_unmapped_payment_method_without_default_is_parked_at_once(world_f
     assert failure.parked and failure.attempts == 1 and failure.permanent
     assert world.sale(paid) is None and world.sale(on_account)["status"] == "ONACCOUNT"
     assert world.sale(card)["status"] == "CLOSED"
+    # A tender without a mapping needs a person: it is an exception too (issue 16, point 5).
+    [exc] = world.store.exceptions()
+    assert (exc.bc_order_id, exc.kind) == (paid, "mapping") and "'Bitcoin' has no mapping" in exc.summary
 
     # Parked means not retried, even when it is due.
     world.clock.advance(3600)

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from connector.sandbox.faults import FaultConfig
+from connector.sync.order_mirror import Outcome
 from sync_world import line
 
 CENT = Decimal("0.01")
@@ -187,3 +188,17 @@ async def test_without_restock_the_money_goes_back_and_the_stock_stays(world):
 
     [ret] = returns(world, order_id)
     assert total_of(ret) == Decimal("-44.00") and world.stock("TEE-M") == 48
+
+
+@pytest.mark.parametrize("status_id", [4, 14], ids=["refunded", "partially-refunded"])
+async def test_a_move_to_refunded_without_a_refund_object_writes_nothing(world, status_id):
+    order_id, sale = await mirrored(world, [line("TEE-M", 2)])
+    writes = world.xs_writes()
+    world.set_status(order_id, status_id)  # marked refunded by hand: no refund in BigCommerce
+
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.RECORDED] == 1 and not report.refunds
+    assert world.xs_writes() == writes and returns(world, order_id) == [] and world.stock("TEE-M") == 48
+    last = world.store.audit_entries(order_id)[-1]
+    assert last.action == "record" and "never from the status alone" in last.reason
