@@ -212,7 +212,8 @@ def reconcile(settings: Settings, since: datetime | None, until: datetime | None
                 " — fixed" if d.bc_order_id in report.fixed and d.kind in ("missing", "wrong_state") else ""
             print(f"  order {d.bc_order_id}: {d.kind}: {d.detail}{done}")
         if report.exceptions:
-            print(f"{report.exceptions} exception(s) opened for what cannot be repaired safely (order-sync exceptions)")
+            print(f"{report.exceptions} exception(s) opened for what cannot be repaired safely"
+                  " (order-sync exceptions)")
         left = [d for d in report.drift if d.bc_order_id not in settled or d.kind not in ("unbound", "missing",
                                                                                             "wrong_state")]
         return 1 if left else 0

@@ -69,10 +69,15 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
             continue  # an order-level amount: in the adjustment below
         else:
             charged = [line for line in sale.lines if line.kind == _CHARGES[item.item_type].value]
-            if item.requested_amount is None:
-                continue  # GIFT_WRAPPING: BigCommerce computes it; it is in the adjustment below
-            lines.append(_amount_line(charged[0] if charged else None, item.requested_amount, item.item_type,
-                                      specials, no_tax_id))
+            amount = item.requested_amount
+            if amount is None and item.item_type == "GIFT_WRAPPING" and charged:
+                # BigCommerce computes a wrapping refund itself (no requested amount): what the sale
+                # charged for wrapping, once; a difference ends in the adjustment below.
+                given = sum((-l.quantity * (l.unit_price + l.unit_tax) for l in lines if l.kind == "wrapping"), ZERO)
+                amount = max(ZERO, sum((l.unit_price + l.unit_tax for l in charged), ZERO) - given)
+            if amount:
+                lines.append(_amount_line(charged[0] if charged else None, amount, item.item_type, specials,
+                                          no_tax_id))
     if not restock:
         lines = [replace(refund_line, unit_price=line.unit_price, unit_tax=line.unit_tax, quantity=line.quantity,
                          tax_id=line.tax_id) if line.kind == "product" else line for line in lines]

@@ -28,7 +28,8 @@ class SpecialLine(str, enum.Enum):
 
 
 # special_lines.yaml files written before fees or refunds were mirrored have no entry for them.
-_DEFAULTS = {"fee": SpecialProduct(name="Fee", sku="bc-fee"), "refund": SpecialProduct(name="Refund", sku="bc-refund")}
+_DEFAULTS = {"fee": SpecialProduct(name="Fee", sku="bc-fee"),
+             "refund": SpecialProduct(name="Refund", sku="bc-refund")}
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ class XSeriesSimulator(Simulator):
                                                         ("Reduced VAT", Decimal("0.05"))),
         reject_duplicate_source_id: bool = False,  # unverified in the reference (§8.4): knob
         closed_requires_full_payment: bool = False,  # unverified (§13): knob
+        accepts_return_for: bool = True,  # whether the 0.9 body takes return_for is unverified (§8.2): knob
         sku_search_misses_hyphens: bool = False,  # live quirk §9.1: knob
         # Further knobs (all default to the documented / most likely behaviour):
         scopes: set[str] | None = None,  # None = every scope; else e.g. {"sales:read", ...}
@@ -115,6 +116,7 @@ class XSeriesSimulator(Simulator):
         self.tax_exclusive = tax_exclusive
         self.reject_duplicate_source_id = reject_duplicate_source_id
         self.closed_requires_full_payment = closed_requires_full_payment
+        self.accepts_return_for = accepts_return_for
         self.sku_search_misses_hyphens = sku_search_misses_hyphens
         self.scopes = scopes
         # Live products per lowercased SKU: the duplicate check on create looked through every
@@ -364,7 +366,7 @@ class XSeriesSimulator(Simulator):
         """Every sale of a BigCommerce order, oldest first: source_id <id>, then <id>-2… of a re-opened
         one; with `returns`, its returns instead (source_id <id>-R<refund id>)."""
         key = str(bc_order_id)
-        found = [s for s in self.sales.values() if bool(s["return_for"]) == returns
+        found = [s for s in self.sales.values() if _is_return(s) == returns
                  and (s["source_id"] == key or (s["source_id"] or "").startswith(key + "-"))]
         return sorted(found, key=lambda s: (len(s["source_id"]), s["source_id"]))
 
@@ -762,3 +764,8 @@ def _sort_key(value: Any) -> Any:
         return (0, Decimal(str(value)), "")
     return (1, Decimal(0), str(value) if value is not None else "")
 
+
+def _is_return(sale: dict) -> bool:
+    """A return names the sale it returns, or (posted without return_for) gives back every line."""
+    lines = sale["line_items"]
+    return bool(sale["return_for"]) or bool(lines) and all(line["quantity"] < 0 for line in lines)

@@ -226,6 +226,8 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     if status in NEEDS_CUSTOMER_STATUSES and customer_id is None:
         raise unprocessable(f"a {status} sale needs a customer_id")
     # A return names the completed sale it returns (the 2.0 return action's rule, spec initReturnSale).
+    if "return_for" in body and not sim.accepts_return_for:
+        raise bad_request("unknown field: return_for")
     return_for = _kept(body, "return_for", previous)
     if return_for is not None and (sim.sales.get(return_for) or {}).get("status") not in CLOSED_STATUSES:
         raise unprocessable(f"return_for {return_for} is not a completed sale")

@@ -12,8 +12,8 @@ import json
 import logging
 
 from connector.clients.bigcommerce_models import Refund
-from connector.clients.xseries_models import WrittenSale
-from connector.errors import ApiError, MappingError, TransientApiError, UnknownWriteOutcome
+from connector.clients.xseries_models import RegisterSale, WrittenSale
+from connector.errors import ApiError, MappingError, PermanentApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.register_sale import register_return
 from connector.mapping.return_plan import build_return_plan, return_invoice_number
 from connector.mapping.status_table import PosState
@@ -78,7 +78,7 @@ class RefundMirror:
             binding.pending = True
             store.save_refund_binding(binding)
             try:
-                written = await self.d.xs.create_sale_document(body.to_json(), answer=WrittenSale)
+                written = await self._write(body)
             except UnknownWriteOutcome as exc:
                 written = await self._find_return(plan.invoice_number)
                 if written is None:
@@ -102,6 +102,20 @@ class RefundMirror:
             log.info("order %s: refund %s returned as %s", refund.order_id, refund.id, plan.invoice_number,
                      extra={"order_id": refund.order_id})
             return "returned"
+
+    async def _write(self, body: RegisterSale) -> WrittenSale:
+        """Post the return. Whether the 0.9 body takes `return_for` is unverified (§8.2): refused for
+        naming it (a 4xx: nothing was applied), the return is posted again without it — its negative
+        quantities make it a return, and its note names the sale."""
+        try:
+            return await self.d.xs.create_sale_document(body.to_json(), answer=WrittenSale)
+        except PermanentApiError as exc:
+            if exc.status not in (400, 422) or "return_for" not in str(exc.body):
+                raise
+        log.info("X-Series refused return_for on the 0.9 sale body; the return is posted without it")
+        plain = body.model_copy()
+        delattr(plain, "return_for")
+        return await self.d.xs.create_sale_document(plain.to_json(), answer=WrittenSale)
 
     def _record(self, binding: RefundBinding, lease, why: str, *, outcome: str = "recorded") -> str:
         binding.outcome, binding.reason, binding.pending = outcome, why, False

@@ -202,3 +202,35 @@ async def test_a_move_to_refunded_without_a_refund_object_writes_nothing(world, 
     assert world.xs_writes() == writes and returns(world, order_id) == [] and world.stock("TEE-M") == 48
     last = world.store.audit_entries(order_id)[-1]
     assert last.action == "record" and "never from the status alone" in last.reason
+
+
+async def test_a_register_that_refuses_return_for_still_gets_the_return(world_factory):
+    """Whether the 0.9 sale body takes return_for is unverified (reference §8.2): refused for it,
+    the return is posted again without it, once."""
+    world = world_factory(xs_options={"accepts_return_for": False})
+    order_id, sale = await mirrored(world, [line("TEE-M", 2)])
+    tee = product_line(world, order_id, "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+
+    report = await world.cycle()
+
+    assert report.refunds["returned"] == 1 and not report.refunds_failed
+    [ret] = returns(world, order_id)
+    assert ret["return_for"] is None and total_of(ret) == Decimal("-22.00") and world.stock("TEE-M") == 49
+    posts = world.xs.request_log.matching("POST", "/api/register_sales")
+    assert [p.status for p in posts[-2:]] == [400, 200]
+
+
+async def test_a_wrapping_refund_goes_on_the_wrapping_product_at_its_rate(world):
+    order_id, sale = await mirrored(world, [line("TEE-M", 1)], wrapping_ex_tax=Decimal("3.00"))
+    tee = product_line(world, order_id, "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "GIFT_WRAPPING", "item_id": tee["id"]}])  # amount: BigCommerce's
+
+    await world.cycle()
+
+    [ret] = returns(world, order_id)
+    [item] = ret["line_items"]
+    wrapping = next(p for p in world.xs.products.values() if p["sku"] == "bc-gift-wrapping")
+    assert item["product_id"] == wrapping["id"]
+    assert (item["quantity"], money(item["price"]), money(item["tax"])) == (-1, Decimal("3.00"), Decimal("0.30"))
+    assert total_of(ret) == Decimal("-3.30") and world.stock("TEE-M") == 49
