@@ -13,15 +13,13 @@ from sqlmodel import select
 
 from connector import interrupts
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.config import Settings, describe_failure
+from connector.config import DEFAULT_PAIR, Settings, describe_failure
 from connector.errors import ApiError, ConfigError
 from connector.runtime import Runtime
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry
 
 log = logging.getLogger("connector.cli")
-# One store pair until the configuration can hold several (`pairs:`): every command's --pair names it.
-DEFAULT_PAIR = "default"
 
 # How far back sync.start_at may reach on a first run: the orders placed just before going live.
 FIRST_RUN_LOOKBACK = timedelta(hours=24)

@@ -26,6 +26,10 @@ _WEBHOOK_SECRET = ("id_verification", "webhook_secret")
 TOKEN_KEYS = {"BigCommerce": "bigcommerce.access_token", "X-Series": "xseries.token"}
 
 
+# One store pair until the configuration can hold several (`pairs:`, issue 17): every command's
+# --pair and every metric's pair label names it.
+DEFAULT_PAIR = "default"
+
 class _Section(BaseModel):
     # An unknown key is almost always a typo of a known one: refuse it rather than ignore it.
     model_config = ConfigDict(extra="forbid")
@@ -72,6 +76,13 @@ class RefundSettings(_Section):
     restock: bool = True
 
 
+class ServerSettings(_Section):
+    # GET /healthz, /readyz and /metrics from `order-sync run` (issue 17): off unless enabled.
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+
+
 class HistoricalImportSettings(_Section):
     enabled: bool = False
 
@@ -95,6 +106,7 @@ class Settings(_Section):
     mappings_dir: str = "mappings"
     sync: SyncSettings = Field(default_factory=SyncSettings)
     refunds: RefundSettings = Field(default_factory=RefundSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     historical_import: HistoricalImportSettings = Field(default_factory=HistoricalImportSettings)
     id_verification: IdVerificationSettings = Field(default_factory=IdVerificationSettings)
 

@@ -4,7 +4,8 @@ APScheduler (3.x) runs one sync cycle every sync.interval_seconds, never two at 
 coalesced. SIGTERM/SIGINT stop it as connector.interrupts describes (exit 0, 130 after Ctrl-C). A
 cycle's errors are logged and the next cycle tries again: bad input, an API outage or a revoked
 token never kill the daemon. With id_verification.enabled, each cycle first polls Real ID's
-metafields, and the daemon serves the ID-verification webhook (connector.idv).
+metafields, and the daemon serves the ID-verification webhook (connector.idv); with server.enabled,
+it serves /healthz, /readyz and /metrics (connector.server).
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from connector.config import Settings
+from connector.config import DEFAULT_PAIR, Settings
 from connector import interrupts
 from connector.errors import ApiError, CredentialsError
 from connector.idv.server import WebhookServer
 from connector.idv.service import poll_once, start_if_enabled
+from connector.server.metrics import PairMetrics
+from connector.server.ops import ops_app
 from connector.sync.reconcile import refuse_lost_state
 from connector.runtime import Runtime
 
@@ -55,7 +59,15 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
     if runtime is None:
         return 0
     webhook: WebhookServer | None = None
+    ops: WebhookServer | None = None
+    metrics = PairMetrics({DEFAULT_PAIR: runtime})
     try:
+        if settings.server.enabled:  # health, readiness and metrics (issue 17, point 4)
+            conf = settings.server
+            ops = WebhookServer(ops_app({DEFAULT_PAIR: runtime}, metrics), conf.host, conf.port,
+                                config_keys="server.host/server.port",
+                                listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics)")
+            await ops.start()
         # When enabled: the rules checked against the store, and the webhook (if a secret is set).
         idv = await start_if_enabled(settings, runtime.bc, runtime.store)
         receiver = idv.webhook_receiver() if idv is not None else None
@@ -64,6 +76,8 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
             webhook = WebhookServer(receiver.app(), conf.webhook_host, conf.webhook_port)
             await webhook.start()
     except BaseException:
+        if ops is not None:
+            await ops.stop()
         await runtime.aclose()
         runtime.store.close()
         raise
@@ -78,7 +92,9 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
         try:
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
             await poll_once(idv)
+            started = time.perf_counter()
             report = await runtime.cycle(stop_event=stop).run()
+            metrics.observe_cycle(DEFAULT_PAIR, time.perf_counter() - started)
             log.info("cycle: %d seen, %d written, %d failed", report.seen, report.written, len(report.failed))
         except (interrupts.Stopping, asyncio.CancelledError):
             # The stop's doing, not an error (APScheduler would log it as a crash of the job).
@@ -121,8 +137,9 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
         finally:
             scheduler.shutdown(wait=False)
     finally:
-        if webhook is not None:
-            await webhook.stop()
+        for server in (webhook, ops):
+            if server is not None:
+                await server.stop()
         await runtime.aclose()
         runtime.store.close()
     log.info("order-sync daemon stopped")

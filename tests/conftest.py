@@ -121,6 +121,12 @@ async def world(world_factory):
     return world_factory()
 
 
+@pytest.fixture
+async def db_world(world_factory, database_url):
+    """A world on each database engine (SQLite file and PostgreSQL)."""
+    return world_factory(database_url)
+
+
 @pytest.fixture(autouse=True)
 def restore_logging():
     """connector.cli.main() installs its own root handler; put pytest's back after the test."""

@@ -24,7 +24,7 @@ import json as jsonlib
 import logging
 import math
 import random
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -165,6 +165,7 @@ class TransportStats:
     total: int = 0
     rate_limited: int = 0
     retries: int = 0
+    by_status: Counter = field(default_factory=Counter)  # answers by HTTP status (order_sync_api_requests)
 
 
 class _TooLarge(Exception):
@@ -275,6 +276,7 @@ class ApiTransport:
 
             self.pacer.after_response(response)
             status = response.status_code
+            self.stats.by_status[status] += 1
             log.debug("%s %s %s -> %s (attempt %d)", self.api, method, path, status, attempt)
             if 200 <= status < 300:
                 return response

@@ -26,8 +26,11 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class WebhookServer:
-    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+    def __init__(self, app: ASGIApp, host: str, port: int, *,
+                 config_keys: str = "id_verification.webhook_host/webhook_port",
+                 listening: str = "ID-verification webhook listening on http://{}:{}/webhooks/id-verification") -> None:
         self.host = host
+        self.listening = listening
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -36,7 +39,7 @@ class WebhookServer:
         except OSError as exc:
             self._sock.close()
             raise ConfigError(
-                f"id_verification.webhook_host/webhook_port: cannot listen on {host}:{port} ({exc.strerror})"
+                f"{config_keys}: cannot listen on {host}:{port} ({exc.strerror})"
             ) from None
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
@@ -50,7 +53,7 @@ class WebhookServer:
                 self._task.result()  # raises what stopped it
                 raise RuntimeError("the webhook server stopped while starting")
             await asyncio.sleep(0.01)
-        log.info("ID-verification webhook listening on http://%s:%s/webhooks/id-verification", self.host, self.port)
+        log.info(self.listening.format(self.host, self.port))
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -1,0 +1,55 @@
+"""GET /healthz, /readyz and /metrics (issue 17, point 4): a Starlette app over the pairs a process
+serves. /readyz is 200 when the database answers and every pair had a successful cycle (one that
+ran to its end, failed orders or not) within 3 × its interval; else 503 with the reasons as JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from connector.server.metrics import PairMetrics
+
+SUCCESSFUL = ("ok", "failures")  # a cycle with failed orders still ran: the pair is alive
+
+
+def readiness(runtimes: dict) -> list[str]:
+    """Why the process is not ready; empty when it is."""
+    reasons = []
+    for pair, runtime in runtimes.items():
+        store = runtime.store
+        try:
+            with store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure to answer is the reason
+            reasons.append(f"pair {pair}: the database does not answer ({type(exc).__name__})")
+            continue
+        window = timedelta(seconds=3 * runtime.settings.sync.interval_seconds)
+        good = [c for c in (store.last_cycle("sync", outcome=o) for o in SUCCESSFUL) if c and c.finished_at]
+        newest = max(good, key=lambda c: c.finished_at, default=None)
+        if newest is None or store.clock.now() - newest.finished_at > window:
+            latest = store.last_cycle("sync")
+            why = f"last cycle {latest.outcome} at {latest.started_at:%Y-%m-%d %H:%M:%S}Z" if latest else "no cycle yet"
+            reasons.append(f"pair {pair}: no successful cycle in the last {int(window.total_seconds())} s ({why})")
+    return reasons
+
+
+def ops_app(runtimes: dict, metrics: PairMetrics) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        reasons = readiness(runtimes)
+        return JSONResponse({"ready": not reasons, "reasons": reasons}, status_code=503 if reasons else 200)
+
+    async def metrics_page(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz),
+                             Route("/metrics", metrics_page)])

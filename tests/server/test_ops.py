@@ -1,0 +1,109 @@
+"""Issue 17, point 4: /healthz, /readyz and /metrics — readiness follows the cycles (503 while an
+API is down, 200 again after), and the metrics parse and match the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from connector.clients.transport import RetryPolicy
+from connector.errors import ApiError
+from connector.sandbox.faults import FaultConfig
+from connector.scheduler import daemon
+from connector.server.metrics import PairMetrics
+from connector.server.ops import ops_app
+from sync_world import line
+
+
+def samples(text: str) -> dict[tuple, float]:
+    """{(sample name, sorted labels): value} of a /metrics page, read by prometheus-client's parser."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+async def test_readiness_follows_the_cycles_and_metrics_match_the_audit_log(db_world):
+    world = db_world
+    runtime = await world.runtime()
+    metrics = PairMetrics({"default": runtime})
+    app = ops_app({"default": runtime}, metrics)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ops") as client:
+        assert (await client.get("/healthz")).status_code == 200
+        not_yet = await client.get("/readyz")
+        assert not_yet.status_code == 503 and "no cycle yet" in not_yet.json()["reasons"][0]
+
+        kept = world.add_order([line("TEE-M", 2)])
+        cancelled = world.add_order([line("MUG-01", 1, "10.00")])
+        world.add_order([line("TEE-L", 1)], default_currency_code="EUR")  # parked: failed + an exception
+        await world.cycle()
+        world.set_status(cancelled, 5)
+        await world.cycle()
+        assert (await client.get("/readyz")).status_code == 200
+
+        page = await client.get("/metrics")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
+        found = samples(page.text)
+        audit = [e.action for e in runtime.store.audit_entries()]
+        for action, name in (("create_sale", "created"), ("void_sale", "voided")):
+            key = ("order_sync_orders_mirrored_total", (("action", name), ("pair", "default")))
+            assert found[key] == audit.count(action) > 0
+        assert found[("order_sync_orders_failed", (("pair", "default"),))] == 1
+        assert found[("order_sync_exceptions", (("pair", "default"),))] == 1
+        posts = found[("order_sync_api_requests_total", (("api", "xseries"), ("pair", "default"), ("status", "200")))]
+        assert posts == sum(1 for r in world.xs.request_log if r.status == 200)
+        assert ("order_sync_api_quota_remaining", (("api", "xseries"), ("pair", "default"))) in found
+        assert found[("order_sync_lag_seconds", (("pair", "default"),))] >= 0
+        assert kept in {int(s["source_id"]) for s in world.xs.sales.values()}
+
+        # BigCommerce goes down: cycles fail; past 3 intervals without a good one, not ready.
+        world.bc.faults.reconfigure(FaultConfig(share_5xx=1.0))
+        for _ in range(4):
+            with pytest.raises(ApiError):
+                await world.cycle(advance=60)
+        down = await client.get("/readyz")
+        assert down.status_code == 503 and "last cycle error" in down.json()["reasons"][0]
+        world.bc.faults.reconfigure(FaultConfig())
+        await world.cycle()
+        assert (await client.get("/readyz")).status_code == 200
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_the_daemon_serves_health_readiness_and_cycle_durations(world):
+    port = free_port()
+    settings = world.settings(interval_seconds=1)
+    settings.server.enabled, settings.server.port = True, port
+    world.add_order([line("TEE-M", 1)])
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon(settings, stop, bc_transport=world.bc.transport(),
+                                         xs_transport=world.xs.transport(), clock=world.clock,
+                                         retry=RetryPolicy(seed=2, base_delay=0.01)))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            deadline = time.monotonic() + 15
+            while True:
+                assert not running.done(), running.exception()
+                assert time.monotonic() < deadline, "no cycle observed"
+                try:
+                    found = samples((await client.get("/metrics")).text)
+                except httpx.TransportError:
+                    found = {}
+                if found.get(("order_sync_cycle_seconds_count", (("pair", "default"),)), 0) >= 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await client.get("/healthz")).status_code == 200
+            assert (await client.get("/readyz")).status_code == 200
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 10) == 0
