@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adopt", action="store_true", help="bind sales that exist but the store does not know")
     p.add_argument("--fix", action="store_true",
                    help="mirror missing orders, void closed sales that should be voided; the rest become exceptions")
+    p = command("webhooks", "BigCommerce webhooks for this pair")
+    hooks = p.add_subparsers(dest="webhooks_command", required=True, metavar="WEBHOOKS_COMMAND")
+    register = hooks.add_parser("register", help="create or set right the order webhooks (idempotent)")
+    _common(register, top=False)
+    register.add_argument("--pair", metavar="NAME", help="the store pair (the configuration has one: default)")
+    register.add_argument("--url", required=True, metavar="BASE",
+                          help="public HTTPS base URL of `order-sync serve`/`run` (…/webhooks/bigcommerce/PAIR)")
     p = command("audit", "show the audit log: every write and every decision not to write")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order (all its entries)")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="the last N entries (default 100)")
@@ -165,6 +172,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "audit": lambda: show_audit(settings, args.order, args.limit),
         "retry-failed": lambda: commands.retry_failed(settings, args.order),
         "exceptions": lambda: commands.show_exceptions(settings, args.pair, args.resolve),
+        "webhooks": lambda: commands.register_webhooks(settings, args.pair, args.url),
         "reconcile": lambda: commands.reconcile(settings, parse_date_arg(args.since, "since"),
                                                 parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
     }

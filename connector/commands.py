@@ -217,3 +217,28 @@ def reconcile(settings: Settings, since: datetime | None, until: datetime | None
         return 1 if left else 0
 
     return interrupts.run(run())
+
+
+def register_webhooks(settings: Settings, pair: str | None, url: str, **runtime_options) -> int:
+    """`order-sync webhooks register --url BASE`: the pair's hooks, created or set right (idempotent)."""
+    from connector.server.hooks import register_hooks
+
+    if pair not in (None, DEFAULT_PAIR):
+        raise ConfigError(f"no store pair {pair!r}: this configuration has one pair, {DEFAULT_PAIR!r}")
+    secret = settings.bigcommerce.webhook_secret
+    if secret is None or not secret.get_secret_value():
+        raise ConfigError(f"{settings.where('bigcommerce')}: bigcommerce.webhook_secret is not set; webhooks"
+                          " carry it so the receiver can tell BigCommerce's calls from anyone else's")
+
+    async def run() -> int:
+        runtime = await Runtime.start(settings, **runtime_options)
+        try:
+            done = await register_hooks(runtime.bc, url, DEFAULT_PAIR, secret.get_secret_value())
+        finally:
+            await runtime.aclose()
+            runtime.store.close()
+        for scope, what in done:
+            print(f"{scope}: {what}")
+        return 0
+
+    return interrupts.run(run())

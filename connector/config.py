@@ -39,6 +39,9 @@ class BigCommerceSettings(_Section):
     store_hash: str = Field(min_length=1)
     access_token: SecretStr
     api_url: str = "https://api.bigcommerce.com"
+    # The X-Webhook-Secret header `order-sync webhooks register` gives the store's hooks, and the
+    # webhook receiver checks; give it as ${ENV_VAR}. Needed only for BigCommerce webhooks.
+    webhook_secret: SecretStr | None = None
 
 
 class XSeriesSettings(_Section):
@@ -134,7 +137,8 @@ class Settings(_Section):
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters and tests can make sure none leaks."""
-        secrets = (self.bigcommerce.access_token, self.xseries.token, self.id_verification.webhook_secret)
+        secrets = (self.bigcommerce.access_token, self.bigcommerce.webhook_secret, self.xseries.token,
+                   self.id_verification.webhook_secret)
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
     def mappings_path(self) -> Path:

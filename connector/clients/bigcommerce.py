@@ -286,6 +286,26 @@ class BigCommerceClient(TransportClient):
         params = _query({"namespace": namespace, "key": key})
         return [m async for m in self._iter_v3(path, params, Metafield.model_validate)]
 
+    # -- webhooks (V3) ------------------------------------------------------------------------
+
+    async def list_hooks(self) -> list[dict[str, Any]]:
+        """Every webhook of this store and API account (GET /v3/hooks, all pages)."""
+        return [hook async for hook in self._iter_v3("/v3/hooks", {}, dict)]
+
+    async def create_hook(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._hook_write("POST", "/v3/hooks", body)
+
+    async def update_hook(self, hook_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._hook_write("PUT", f"/v3/hooks/{int(hook_id)}", body)
+
+    async def _hook_write(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        # Setting a hook to the same scope, destination and headers again changes nothing: safe to repeat.
+        response = await self.transport.request(method, path, json=body, safe_to_repeat=method == "PUT")
+        data = response.json_or_retry(API, path)
+        if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
+            raise _unexpected("expected a V3 envelope {data: webhook}", response, path, data)
+        return data["data"]
+
     # -- refunds (V3) -------------------------------------------------------------------------
 
     def iter_refunds(self, *, created_since: datetime | None = None) -> AsyncIterator[Refund]:

@@ -59,6 +59,7 @@ from connector.sandbox.bigcommerce_orders import (
     order_money,
     price_lines,
 )
+from connector.sandbox.bigcommerce_hooks import HookRefused, check_body, clash, new_hook
 from connector.sandbox.bigcommerce_refunds import fully_refunded, refund_json
 from connector.sandbox.bigcommerce_statuses import PAYMENT_STATUS_FOR, SYSTEM_STATUSES, status_json
 from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, RequestLog, SimulatedTimeout
@@ -153,6 +154,7 @@ class BigCommerceSimulator(Simulator):
         self.order_coupons: dict[int, list[dict[str, Any]]] = {}
         self.metafields: dict[int, dict[str, Any]] = {}
         self.refunds: dict[int, dict[str, Any]] = {}  # refund id → Refund JSON (bigcommerce_refunds.py)
+        self.hooks: dict[int, dict[str, Any]] = {}  # webhook id → webhook_Full (bigcommerce_hooks.py)
         self.metafield_key_in = "filter"  # | "refuse" | "ignore"
         self.catalog_products: dict[int, dict[str, Any]] = {}
         self.catalog_variants: dict[int, dict[str, Any]] = {}
@@ -526,6 +528,11 @@ class BigCommerceSimulator(Simulator):
             "v3": [
                 route("/orders/metafields", self._batch_metafields),
                 route("/orders/{order_id:int}/metafields", self._order_metafields),
+                route("/hooks", self._list_hooks),
+                route("/hooks", self._create_hook, "POST"),
+                route("/hooks/{hook_id:int}", self._get_hook),
+                route("/hooks/{hook_id:int}", self._update_hook, "PUT"),
+                route("/hooks/{hook_id:int}", self._delete_hook, "DELETE"),
                 route("/orders/payment_actions/refunds", self._list_refunds),
                 route("/orders/{order_id:int}/payment_actions/refunds", self._list_order_refunds),
                 route("/catalog/products", self._list_catalog_products),
@@ -913,6 +920,49 @@ class BigCommerceSimulator(Simulator):
         if order_id not in self.orders:
             raise _Refusal(404, f"Order {order_id} was not found.")
         return self._v3_page(request, self._metafield_rows(request, order_id))
+
+    # ------------------------------------------------------------------ V3 webhooks
+
+    async def _list_hooks(self, request: Request) -> Response:
+        q = request.query_params
+        rows = [dict(h) for _, h in sorted(self.hooks.items())
+                if ("scope" not in q or h["scope"] == q["scope"])
+                and ("destination" not in q or h["destination"] == q["destination"])
+                and ("is_active" not in q or str(h["is_active"]).lower() == q["is_active"].lower())]
+        return self._v3_page(request, rows)
+
+    async def _hook_body(self, request: Request, *, partial: bool) -> dict[str, Any]:
+        try:
+            return check_body(json.loads(await request.body() or b"null"), partial=partial)
+        except (ValueError, HookRefused) as exc:
+            raise _Refusal(422, f"The webhook is not valid: {exc}") from None
+
+    def _existing_hook(self, hook_id: int) -> dict[str, Any]:
+        if hook_id not in self.hooks:
+            raise _Refusal(404, "The webhook was not found.")
+        return self.hooks[hook_id]
+
+    async def _create_hook(self, request: Request) -> Response:
+        hook = new_hook(next(self._ids["hook"]), self.store_hash, await self._hook_body(request, partial=False),
+                        int(self._now().timestamp()))
+        if clash(self.hooks, hook):
+            raise _Refusal(422, "A webhook with this scope and destination already exists.")
+        self.hooks[hook["id"]] = hook
+        return JSONResponse({"data": dict(hook), "meta": {}})
+
+    async def _get_hook(self, request: Request, hook_id: int) -> Response:
+        return JSONResponse({"data": dict(self._existing_hook(hook_id)), "meta": {}})
+
+    async def _update_hook(self, request: Request, hook_id: int) -> Response:
+        hook = self._existing_hook(hook_id)
+        changed = {**hook, **await self._hook_body(request, partial=True), "updated_at": int(self._now().timestamp())}
+        if clash(self.hooks, changed):
+            raise _Refusal(422, "A webhook with this scope and destination already exists.")
+        hook.update(changed)
+        return JSONResponse({"data": dict(hook), "meta": {}})
+
+    async def _delete_hook(self, request: Request, hook_id: int) -> Response:
+        return JSONResponse({"data": self.hooks.pop(self._existing_hook(hook_id)["id"]), "meta": {}})
 
     # ------------------------------------------------------------------ V3 refunds
 

@@ -1,0 +1,42 @@
+"""Webhooks of the BigCommerce simulator: GET/POST /v3/hooks, GET/PUT/DELETE /v3/hooks/{id}
+(reference §12, spec webhooks.v3.yml). As on a live store: scope and destination are required, the
+destination must be HTTPS on port 443, and a store has one hook per scope and destination."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+CLIENT_ID = "order-sync-sim-client"
+
+
+class HookRefused(ValueError):
+    """What the API answers 422 for."""
+
+
+def check_body(body: Any, *, partial: bool) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise HookRefused("the body must be a JSON object")
+    if not partial:
+        missing = [key for key in ("scope", "destination") if not body.get(key)]
+        if missing:
+            raise HookRefused(f"{', '.join(missing)} required")
+    if "destination" in body:
+        url = urlsplit(str(body["destination"]))
+        if url.scheme != "https" or url.port not in (None, 443):
+            raise HookRefused("destination must be an https URL on port 443")
+    if "headers" in body and body["headers"] is not None and not isinstance(body["headers"], dict):
+        raise HookRefused("headers must be an object of strings")
+    return {key: body[key] for key in ("scope", "destination", "is_active", "headers") if key in body}
+
+
+def new_hook(hook_id: int, store_hash: str, fields: dict[str, Any], now: int) -> dict[str, Any]:
+    return {"id": hook_id, "client_id": CLIENT_ID, "store_hash": store_hash, "scope": fields["scope"],
+            "destination": fields["destination"], "is_active": fields.get("is_active", True),
+            "headers": fields.get("headers"), "created_at": now, "updated_at": now}
+
+
+def clash(hooks: dict[int, dict[str, Any]], hook: dict[str, Any]) -> bool:
+    """Another hook with the same scope and destination (one per store, client, scope, destination)."""
+    return any(h["id"] != hook["id"] and (h["scope"], h["destination"]) == (hook["scope"], hook["destination"])
+               for h in hooks.values())

@@ -1,0 +1,38 @@
+"""`order-sync webhooks register`: the store's BigCommerce webhooks for order-sync, created or set
+right through POST/PUT /v3/hooks (reference §12). Idempotent: run twice, nothing new — each scope's
+hook is looked up by scope and destination, created when missing, and updated only when it is
+inactive (BigCommerce deactivates a failing hook) or carries another secret."""
+
+from __future__ import annotations
+
+from connector.clients.bigcommerce import BigCommerceClient
+from connector.errors import ConfigError
+
+SCOPES = ("store/order/created", "store/order/updated", "store/order/statusUpdated", "store/order/archived",
+          "store/order/refund/created")
+SECRET_HEADER = "X-Webhook-Secret"
+
+
+def destination(base_url: str, pair: str) -> str:
+    if not base_url.lower().startswith("https://"):
+        raise ConfigError(f"--url {base_url!r}: BigCommerce calls webhooks over HTTPS on port 443 only")
+    return f"{base_url.rstrip('/')}/webhooks/bigcommerce/{pair}"
+
+
+async def register_hooks(bc: BigCommerceClient, base_url: str, pair: str, secret: str) -> list[tuple[str, str]]:
+    """(scope, what was done: created | updated | unchanged) for each scope."""
+    target = destination(base_url, pair)
+    headers = {SECRET_HEADER: secret}
+    existing = {hook["scope"]: hook for hook in await bc.list_hooks() if hook.get("destination") == target}
+    done = []
+    for scope in SCOPES:
+        hook = existing.get(scope)
+        if hook is None:
+            await bc.create_hook({"scope": scope, "destination": target, "is_active": True, "headers": headers})
+            done.append((scope, "created"))
+        elif not hook.get("is_active") or (hook.get("headers") or {}) != headers:
+            await bc.update_hook(hook["id"], {"is_active": True, "headers": headers})
+            done.append((scope, "updated"))
+        else:
+            done.append((scope, "unchanged"))
+    return done
