@@ -23,6 +23,7 @@ from connector import interrupts
 from connector.errors import ApiError, CredentialsError
 from connector.idv.server import WebhookServer
 from connector.idv.service import poll_once, start_if_enabled
+from connector.server.bc_webhooks import BigCommerceWebhooks
 from connector.server.metrics import PairMetrics
 from connector.server.ops import ops_app
 from connector.sync.reconcile import refuse_lost_state
@@ -60,14 +61,19 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
         return 0
     webhook: WebhookServer | None = None
     ops: WebhookServer | None = None
+    hook_worker: asyncio.Task | None = None
     metrics = PairMetrics({DEFAULT_PAIR: runtime})
     try:
-        if settings.server.enabled:  # health, readiness and metrics (issue 17, point 4)
+        if settings.server.enabled:  # health, readiness, metrics and BigCommerce's webhooks (issue 17)
             conf = settings.server
-            ops = WebhookServer(ops_app({DEFAULT_PAIR: runtime}, metrics), conf.host, conf.port,
+            hooks = BigCommerceWebhooks({DEFAULT_PAIR: runtime})
+            metrics.queued = hooks.queue.qsize
+            ops = WebhookServer(ops_app({DEFAULT_PAIR: runtime}, metrics, hooks.routes()), conf.host, conf.port,
                                 config_keys="server.host/server.port",
-                                listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics)")
+                                listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
+                                          " /webhooks/bigcommerce/default)")
             await ops.start()
+            hook_worker = asyncio.create_task(hooks.work())
         # When enabled: the rules checked against the store, and the webhook (if a secret is set).
         idv = await start_if_enabled(settings, runtime.bc, runtime.store)
         receiver = idv.webhook_receiver() if idv is not None else None
@@ -76,6 +82,8 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
             webhook = WebhookServer(receiver.app(), conf.webhook_host, conf.webhook_port)
             await webhook.start()
     except BaseException:
+        if hook_worker is not None:
+            hook_worker.cancel()
         if ops is not None:
             await ops.stop()
         await runtime.aclose()
@@ -137,6 +145,9 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
         finally:
             scheduler.shutdown(wait=False)
     finally:
+        if hook_worker is not None:
+            hook_worker.cancel()
+            await asyncio.gather(hook_worker, return_exceptions=True)
         for server in (webhook, ops):
             if server is not None:
                 await server.stop()

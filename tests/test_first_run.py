@@ -175,5 +175,6 @@ def test_an_unset_webhook_secret_fails_only_when_id_verification_is_on(tmp_path,
     with pytest.raises(ConfigError) as error:
         load_settings(path, environ=environ)
     message = str(error.value)
-    assert f"{path}:{_line_of(path, 'webhook_secret:')}: id_verification.webhook_secret" in message
+    line = _line_of(path, "webhook_secret: ${ORDER_SYNC_WEBHOOK_SECRET}")  # id_verification's, not bigcommerce's
+    assert f"{path}:{line}: id_verification.webhook_secret" in message
     assert "${ORDER_SYNC_WEBHOOK_SECRET}" in message and "id_verification.enabled is true" in message

@@ -308,10 +308,11 @@ class BigCommerceClient(TransportClient):
 
     # -- refunds (V3) -------------------------------------------------------------------------
 
-    def iter_refunds(self, *, created_since: datetime | None = None) -> AsyncIterator[Refund]:
-        """Every refund of every order created since then, oldest first: one call per cycle (§15)."""
-        return self._iter_v3("/v3/orders/payment_actions/refunds", _query({"created:min": created_since}),
-                             Refund.model_validate)
+    def iter_refunds(self, *, created_since: datetime | None = None,
+                     order_ids: tuple[int, ...] | None = None) -> AsyncIterator[Refund]:
+        """Every refund created since then (of these orders), oldest first: one call per cycle (§15)."""
+        return self._iter_v3("/v3/orders/payment_actions/refunds",
+                             _query({"created:min": created_since, "order_id:in": order_ids}), Refund.model_validate)
 
     # -- catalog (V3) -----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ class PairMetrics:
 
     def __init__(self, runtimes: dict) -> None:
         self.runtimes = runtimes  # pair name → Runtime
+        self.queued = lambda: 0  # jobs waiting (the embedded mode: orders its webhooks queued)
         self.registry = CollectorRegistry()
         self.cycle_seconds = Histogram("order_sync_cycle_seconds", "Duration of a sync cycle", ["pair"],
                                        registry=self.registry, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900))
@@ -70,8 +71,7 @@ class _StoreCollector:
                 left = getattr(pacer, "remaining", getattr(pacer, "left", None))  # X-Series / BigCommerce
                 if left is not None:
                     quota.add_metric([pair, api], left)
-        for state in ("todo", "doing"):
-            jobs.add_metric([state], 0)
+        jobs.add_metric(["todo"], self.m.queued())
         yield from (mirrored, failed, exceptions, lag, requests, quota, jobs)
 
 

@@ -40,7 +40,8 @@ def readiness(runtimes: dict) -> list[str]:
     return reasons
 
 
-def ops_app(runtimes: dict, metrics: PairMetrics) -> Starlette:
+def ops_app(runtimes: dict, metrics: PairMetrics, routes: list[Route] = ()) -> Starlette:
+    """The server's app; `routes`: more of them (the BigCommerce webhook receiver)."""
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -52,4 +53,4 @@ def ops_app(runtimes: dict, metrics: PairMetrics) -> Starlette:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz),
-                             Route("/metrics", metrics_page)])
+                             Route("/metrics", metrics_page), *routes])

@@ -52,6 +52,7 @@ MIGRATIONS: list[Migration] = [
     (5, "ID verification: the last realid check_id read per order", _create(t.IdvOrderCheckId)),
     (6, "exceptions a person must see", _create(t.OrderException)),
     (7, "refunds mirrored as returns", _create(t.RefundBinding)),
+    (8, "BigCommerce webhook deliveries", _create(t.BcWebhookDelivery)),
 ]
 
 LATEST = MIGRATIONS[-1][0]

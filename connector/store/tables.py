@@ -250,6 +250,17 @@ class IdvOrderCheckId(SQLModel, table=True):
     updated_at: datetime = _dt(nullable=False)
 
 
+class BcWebhookDelivery(SQLModel, table=True):
+    """The `hash` of each BigCommerce webhook accepted: the same event delivered again defers nothing."""
+
+    __tablename__ = "bc_webhook_delivery"
+    hash: str = Field(primary_key=True)
+    pair: str
+    scope: str
+    bc_order_id: int
+    received_at: datetime = _dt(nullable=False)
+
+
 class IdvWebhookDelivery(SQLModel, table=True):
     """Signatures of webhook bodies accepted within the replay window: a replayed body is refused."""
 
