@@ -11,8 +11,6 @@ pending and looks the sale up by its deterministic invoice number before it ever
 
 from __future__ import annotations
 
-import enum
-import json
 import logging
 from dataclasses import dataclass, field
 
@@ -34,56 +32,13 @@ from connector.mapping.sale_plan import (
 )
 from connector.mapping.special_lines import SpecialLines
 from connector.mapping.status_table import PosState, StatusTable
-from connector.mapping.statuses import PRE_SHIPMENT, status_name
 from connector.store.repository import Store
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder
 from connector.sync.product_binder import ProductBinder
+from connector.sync.transitions import Outcome, Transition, decide, on_account, paid_since, up_to_date
 
 log = logging.getLogger("connector.sync")
-
-
-class Outcome(str, enum.Enum):
-    UP_TO_DATE = "up_to_date"  # nothing changed since the last mirror
-    RECORDED = "recorded"  # a change that needs no POS write, recorded
-    CREATED = "created"  # a sale was created (closed, on account or voided)
-    VOIDED = "voided"  # an existing sale was voided
-    SETTLED = "settled"  # an on-account sale got its payments and was closed (ONACCOUNT_CLOSED)
-    RECOVERED = "recovered"  # a sale whose write answer was lost was found and bound
-
-
-class Transition(str, enum.Enum):
-    NONE = "none"
-    CREATE = "create"
-    VOID = "void"
-    REOPEN = "reopen"  # the sale was voided and the order is closed again: a new sale
-    SETTLE = "settle"  # an on-account sale's order is now paid: its payments, and it is closed
-
-
-def decide(current: PosState, has_sale: bool, target: PosState, status_id: int) -> tuple[Transition, str]:
-    """The POS write a status change calls for, and why (the status table's transition rules)."""
-    if not has_sale:
-        if target is PosState.NOT_IMPORTED:
-            return Transition.NONE, "not imported yet"
-        return Transition.CREATE, f"order reached a {target.value} status"
-    if current is PosState.VOIDED:
-        if target is PosState.CLOSED and status_id in PRE_SHIPMENT:
-            # E.g. Declined by a failed ID check, then a new check passed: the goods will ship,
-            # so stock must leave again. The voided sale stays as it is; a new sale is created.
-            return Transition.REOPEN, ("order re-opened after its sale was voided; a voided sale is never"
-                                       " changed again, so a new sale is created")
-        if target is PosState.CLOSED:
-            return Transition.NONE, (f"the sale is voided and {status_name(status_id)} does not re-open the"
-                                     " order (only a pre-shipment status does); a voided sale is never changed again")
-        return Transition.NONE, "the sale is voided; a voided sale is never changed again"
-    if target is PosState.VOIDED:
-        return Transition.VOID, "order cancelled or declined after its sale was closed"
-    if target is PosState.NOT_IMPORTED:
-        return Transition.NONE, "order went back to a not-imported status; a closed sale may only be voided"
-    if status_id in (4, 14):
-        return Transition.NONE, ("change within the closed state: a refund is mirrored as a return from"
-                                 " BigCommerce's refund object, never from the status alone")
-    return Transition.NONE, "change within the closed state"
 
 
 @dataclass
@@ -116,12 +71,12 @@ class OrderMirror:
         self.step = "map"
         target = target_state(order, self.d.statuses)
         content_hash = order_content_hash(order)
-        if _up_to_date(store.order_binding(order.id), content_hash):
+        if up_to_date(store.order_binding(order.id), content_hash):
             return Outcome.UP_TO_DATE
         self.step = "lock"
         async with store.leases.hold(f"order:{order.id}") as self.lease:
             binding = store.order_binding(order.id)
-            if _up_to_date(binding, content_hash):
+            if up_to_date(binding, content_hash):
                 return Outcome.UP_TO_DATE
             recovered = False
             if binding is not None and binding.pending_state is not None:
@@ -152,8 +107,8 @@ class OrderMirror:
                 self.d.store.open_exception(order.id, "edit", edit["summary"], before=edit["before"],
                                             after=edit["after"])
                 why = edit["summary"] + "; recorded as an exception (sync.on_edit: exception)"
-            elif transition is Transition.NONE and current is PosState.CLOSED and _on_account(binding) \
-                    and _paid_since(order, binding, self.d.statuses):
+            elif transition is Transition.NONE and current is PosState.CLOSED and on_account(binding) \
+                    and paid_since(order, binding, self.d.statuses):
                 return await self._settle(order, binding, content_hash)
             await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
             if recovered:
@@ -331,7 +286,7 @@ class OrderMirror:
                 store.audit(platform="connector", action="recover_void", bc_order_id=binding.bc_order_id,
                             target_id=sale.id, reason="an earlier void had no answer; the sale is voided",
                             after=sale.status)
-        elif binding.sale_id and _on_account(binding):
+        elif binding.sale_id and on_account(binding):
             # A settle was in flight: it landed when the sale is closed by now; else it runs again.
             binding.pending_state = None
             if sale is not None and (sale.status or "").upper() in ("ONACCOUNT_CLOSED", "CLOSED"):
@@ -398,24 +353,3 @@ def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash:
         raise MappingError(f"the order is in {plan.currency} but X-Series keeps {currency}; mirror it by hand"
                            " or convert it in BigCommerce", order_id=order.id, kind="currency")
     return plan
-
-
-_PAID = frozenset({"captured", "paid"})
-
-
-def _paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bool:
-    """Whether an order whose sale is on account is paid now (issue 16, point 2): its payment was
-    captured, or it left an unpaid status (Awaiting Payment) for a paid one — a merchant marking a
-    bank transfer received moves the status and may leave payment_status as it was."""
-    if (order.payment_status or "").strip().casefold() in _PAID:
-        return True
-    return binding.bc_status_id in statuses.unpaid_status_ids and order.status_id not in statuses.unpaid_status_ids
-
-
-def _on_account(binding: OrderBinding) -> bool:
-    """Whether the sale as last written is on account (ONACCOUNT: the balance is still owed)."""
-    return bool(binding.sale_body) and json.loads(binding.sale_body).get("status") == "ONACCOUNT"
-
-
-def _up_to_date(binding: OrderBinding | None, content_hash: str) -> bool:
-    return binding is not None and binding.pending_state is None and binding.content_hash == content_hash

@@ -6,12 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bad_input"))
 
 from cli_world import run_cli_async, write_config  # noqa: E402
-from connector.errors import ConfigError  # noqa: E402
 from connector.runtime import Runtime  # noqa: E402
 from connector.store.repository import Store  # noqa: E402
 from connector.sync.order_mirror import Outcome  # noqa: E402

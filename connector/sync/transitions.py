@@ -1,0 +1,75 @@
+"""What a change of an order calls for in X-Series: the status table's transition rules after the
+sale (issue 16, points 2 and 3), and the outcomes a mirror reports. Pure."""
+
+from __future__ import annotations
+
+import enum
+import json
+
+from connector.clients.bigcommerce_models import Order
+from connector.mapping.status_table import PosState, StatusTable
+from connector.mapping.statuses import PRE_SHIPMENT, status_name
+from connector.store.tables import OrderBinding
+
+
+class Outcome(str, enum.Enum):
+    UP_TO_DATE = "up_to_date"  # nothing changed since the last mirror
+    RECORDED = "recorded"  # a change that needs no POS write, recorded
+    CREATED = "created"  # a sale was created (closed, on account or voided)
+    VOIDED = "voided"  # an existing sale was voided
+    SETTLED = "settled"  # an on-account sale got its payments and was closed (ONACCOUNT_CLOSED)
+    RECOVERED = "recovered"  # a sale whose write answer was lost was found and bound
+
+
+class Transition(str, enum.Enum):
+    NONE = "none"
+    CREATE = "create"
+    VOID = "void"
+    REOPEN = "reopen"  # the sale was voided and the order is closed again: a new sale
+
+
+def decide(current: PosState, has_sale: bool, target: PosState, status_id: int) -> tuple[Transition, str]:
+    """The POS write a status change calls for, and why (the status table's transition rules)."""
+    if not has_sale:
+        if target is PosState.NOT_IMPORTED:
+            return Transition.NONE, "not imported yet"
+        return Transition.CREATE, f"order reached a {target.value} status"
+    if current is PosState.VOIDED:
+        if target is PosState.CLOSED and status_id in PRE_SHIPMENT:
+            # E.g. Declined by a failed ID check, then a new check passed: the goods will ship,
+            # so stock must leave again. The voided sale stays as it is; a new sale is created.
+            return Transition.REOPEN, ("order re-opened after its sale was voided; a voided sale is never"
+                                       " changed again, so a new sale is created")
+        if target is PosState.CLOSED:
+            return Transition.NONE, (f"the sale is voided and {status_name(status_id)} does not re-open the"
+                                     " order (only a pre-shipment status does); a voided sale is never changed again")
+        return Transition.NONE, "the sale is voided; a voided sale is never changed again"
+    if target is PosState.VOIDED:
+        return Transition.VOID, "order cancelled or declined after its sale was closed"
+    if target is PosState.NOT_IMPORTED:
+        return Transition.NONE, "order went back to a not-imported status; a closed sale may only be voided"
+    if status_id in (4, 14):
+        return Transition.NONE, ("change within the closed state: a refund is mirrored as a return from"
+                                 " BigCommerce's refund object, never from the status alone")
+    return Transition.NONE, "change within the closed state"
+
+
+_PAID = frozenset({"captured", "paid"})
+
+
+def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bool:
+    """Whether an order whose sale is on account is paid now (issue 16, point 2): its payment was
+    captured, or it left an unpaid status (Awaiting Payment) for a paid one — a merchant marking a
+    bank transfer received moves the status and may leave payment_status as it was."""
+    if (order.payment_status or "").strip().casefold() in _PAID:
+        return True
+    return binding.bc_status_id in statuses.unpaid_status_ids and order.status_id not in statuses.unpaid_status_ids
+
+
+def on_account(binding: OrderBinding) -> bool:
+    """Whether the sale as last written is on account (ONACCOUNT: the balance is still owed)."""
+    return bool(binding.sale_body) and json.loads(binding.sale_body).get("status") == "ONACCOUNT"
+
+
+def up_to_date(binding: OrderBinding | None, content_hash: str) -> bool:
+    return binding is not None and binding.pending_state is None and binding.content_hash == content_hash
