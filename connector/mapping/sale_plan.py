@@ -136,6 +136,25 @@ _ADDRESS_FIELDS = tuple(f.name for f in fields(PlannedCustomer) if f.name != "em
 _hash_json = json.JSONEncoder(sort_keys=True).encode
 
 
+def _sold(order: Any) -> dict[str, Any]:
+    """What the order sold, line by line, and its charges."""
+    return {
+        "lines": [[line.id, line.product_id, line.variant_id, line.sku, line.quantity, str(_paid_inc_tax(line))]
+                  for line in order.lines],
+        "costs": [str(order.shipping_cost_inc_tax), str(order.handling_cost_inc_tax),
+                  str(order.wrapping_cost_inc_tax)],
+    }
+
+
+def sale_content_hash(order: Any) -> str:
+    """What a sale shows of its order — lines, quantities, prices, charges, fees, totals: when it
+    changes after the sale was written, the order was edited (issue 16, point 4); a change of
+    status or payment is not an edit."""
+    payload = {**_sold(order), "totals": [str(order.total_inc_tax), str(order.total_tax)],
+               "fees": [[fee.id, str(fee.cost_inc_tax)] for fee in getattr(order, "fees", [])]}
+    return hashlib.sha256(_hash_json(payload).encode()).hexdigest()
+
+
 def order_content_hash(order: Any) -> str:
     """What, in an order, the POS mirror depends on. A change of anything else (a staff note, a
     shipment date) is not worth a write; a change of this is detected even when date_modified
@@ -148,13 +167,7 @@ def order_content_hash(order: Any) -> str:
         "payment_method": order.payment_method,
         "payment_status": order.payment_status,
         "email": (order.billing_address.email or "").casefold() if order.billing_address else "",
-        "lines": [
-            [line.id, line.product_id, line.variant_id, line.sku, line.quantity,
-             str(_paid_inc_tax(line))]
-            for line in order.lines
-        ],
-        "costs": [str(order.shipping_cost_inc_tax), str(order.handling_cost_inc_tax),
-                  str(order.wrapping_cost_inc_tax)],
+        **_sold(order),
     }
     fees = [[fee.id, str(fee.cost_inc_tax)] for fee in getattr(order, "fees", [])]
     if fees:

@@ -53,6 +53,8 @@ MIGRATIONS: list[Migration] = [
     (6, "exceptions a person must see", _create(t.OrderException)),
     (7, "refunds mirrored as returns", _create(t.RefundBinding)),
     (8, "BigCommerce webhook deliveries", _create(t.BcWebhookDelivery)),
+    (9, "order_binding.sale_hash: what the sale showed of its order, to tell an edit",
+     _add_column("order_binding", "sale_hash", "VARCHAR")),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -33,6 +33,8 @@ class OrderBinding(SQLModel, table=True):
     pending_state: str | None = None  # the state being written, while its outcome is unknown
     bc_status_id: int
     content_hash: str
+    # sale_content_hash of the order when last mirrored (None: bound before edits were tracked).
+    sale_hash: str | None = None
     # The register_sales body last posted: a void re-posts exactly these lines (0.9 updates replace
     # the whole sale), whatever the order looks like by then.
     sale_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

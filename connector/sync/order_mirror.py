@@ -28,6 +28,7 @@ from connector.mapping.sale_plan import (
     build_sale_plan,
     invoice_number,
     order_content_hash,
+    sale_content_hash,
     target_state,
 )
 from connector.mapping.special_lines import SpecialLines
@@ -182,8 +183,10 @@ class OrderMirror:
         return Outcome.CREATED
 
     def _edit(self, order: Order, binding: OrderBinding, content_hash: str) -> dict | None:
-        """What an order edited after its sale was written changed (None: nothing the sale shows)."""
-        if not binding.sale_body or binding.content_hash == content_hash:
+        """What an order edited after its sale was written changed (None: not edited). Told by the
+        order's sale_content_hash, not by comparing the sale with a plan, so a sale written by an
+        older version, or before a mapping changed, is not taken for an edit."""
+        if not binding.sale_body or binding.sale_hash in (None, sale_content_hash(order)):
             return None
         self.step = "map"
         plan = plan_sale(order, self.d, binding.generation, content_hash)
@@ -321,6 +324,7 @@ class OrderMirror:
         binding.pending_state = None
         binding.bc_status_id = order.status_id
         binding.content_hash = content_hash
+        binding.sale_hash = sale_content_hash(order)
         binding.bc_date_modified = order.date_modified
 
     async def _record(self, order: Order, binding: OrderBinding | None, state: PosState, content_hash: str,
@@ -336,6 +340,7 @@ class OrderMirror:
             )
         binding.bc_status_id = order.status_id
         binding.content_hash = content_hash
+        binding.sale_hash = sale_content_hash(order)  # an edit is reported once
         binding.bc_date_modified = order.date_modified
         binding.pos_state = binding.pos_state if binding.sale_id else state.value
         store.settle_order(binding, lease=self.lease, audit=dict(

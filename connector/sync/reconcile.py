@@ -23,7 +23,7 @@ from connector.clients.xseries_models import RegisterSale, RegisterSalePayment, 
 from connector.errors import ConfigError, NotFoundError
 from connector.mapping.amounts import cents
 from connector.mapping.register_sale import SOURCE
-from connector.mapping.sale_plan import invoice_number, order_content_hash
+from connector.mapping.sale_plan import invoice_number, order_content_hash, sale_content_hash
 from connector.mapping.status_table import PosState
 from connector.runtime import Runtime
 from connector.store.tables import OrderBinding
@@ -140,6 +140,7 @@ class Reconciler:
         binding.sale_id, binding.pos_state, binding.pending_state = latest.id, state.value, None
         binding.sale_body = _body_of(latest).to_json().decode()
         binding.bc_status_id, binding.bc_date_modified = order.status_id, order.date_modified
+        binding.sale_hash = sale_content_hash(order)
         # Up to date only when nothing is due; else the next sync decides again (void, re-open).
         binding.content_hash = order_content_hash(order) if transition is Transition.NONE else ""
         store.settle_order(binding, audit=dict(

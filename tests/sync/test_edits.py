@@ -74,3 +74,24 @@ async def test_with_resync_the_edit_voids_the_sale_and_writes_the_next_generatio
     assert (binding.generation, binding.sale_id, binding.pos_state) == (2, second["id"], "closed")
     assert runtime.store.exceptions() == []
     assert (await world.cycle(runtime=runtime)).written == 0
+
+
+async def test_a_sale_written_before_edits_were_tracked_is_not_taken_for_an_edit(world):
+    """A binding from an older version (no sale_hash) whose sale looks different from today's plan
+    (e.g. written before a mapping changed): a status change is not an edit; tracking starts."""
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle()
+    binding = world.store.order_binding(order_id)
+    binding.sale_hash = None
+    binding.sale_body = binding.sale_body.replace('"quantity":2', '"quantity":5')  # not what today's plan says
+    assert '"quantity":5' in binding.sale_body
+    world.store.save_order_binding(binding)
+
+    world.set_status(order_id, 2)
+    await world.cycle()
+
+    assert world.store.exceptions() == []
+    assert world.store.order_binding(order_id).sale_hash is not None
+    world.edit_lines(order_id, [line("TEE-M", 3)])  # a real edit from now on is seen
+    await world.cycle()
+    assert [e.kind for e in world.store.exceptions()] == ["edit"]
