@@ -73,14 +73,19 @@ class CustomerBinder:
 
 
 async def create_or_find(create, find, what: str, path: str) -> str:
-    """Create once; when the answer is lost, look the object up instead of creating it again. Not
-    there (yet) is a transient failure: the next attempt looks again before any new create."""
+    """Create once; when the answer is lost, look the object up instead of creating it again."""
     try:
         return await create()
-    except UnknownWriteOutcome:
+    except UnknownWriteOutcome as exc:
         found = await find()
         if not found:
-            raise TransientApiError(
-                f"creating {what} got no answer and it is not there (yet)", api="xseries", method="POST", path=path,
-            ) from None
+            raise not_there_yet(f"creating {what}", f"no {what}", exc, path) from exc
         return found[0]
+
+
+def not_there_yet(write: str, missing: str, exc: UnknownWriteOutcome,
+                  path: str = "/api/register_sales") -> TransientApiError:
+    """A write whose answer was lost and whose effect is not to be found (yet): a transient failure,
+    and the next attempt looks again before it writes anything."""
+    return TransientApiError(f"{write} got no answer ({exc.args[0]}) and {missing} is there yet; it will be"
+                             " looked up again before any new write", api="xseries", method="POST", path=path)

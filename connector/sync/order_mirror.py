@@ -35,7 +35,7 @@ from connector.mapping.special_lines import SpecialLines
 from connector.mapping.status_table import PosState, StatusTable
 from connector.store.repository import Store
 from connector.store.tables import OrderBinding
-from connector.sync.binders import CustomerBinder
+from connector.sync.binders import CustomerBinder, not_there_yet
 from connector.sync.product_binder import ProductBinder
 from connector.sync.transitions import Outcome, Transition, decide, on_account, paid_since, up_to_date
 
@@ -151,13 +151,8 @@ class OrderMirror:
             sale = await self.d.xs.create_sale_document(encoded, answer=WrittenSale)
         except UnknownWriteOutcome as exc:
             sale = await self._find_sale(plan.invoice_number)
-            if sale is None:
-                # Leave the binding pending: the next attempt looks again before creating.
-                raise TransientApiError(
-                    f"the sale write got no answer ({exc.args[0]}) and no sale {plan.invoice_number}"
-                    " is there yet; it will be looked up again before any new write",
-                    api="xseries", method="POST", path="/api/register_sales",
-                ) from exc
+            if sale is None:  # the binding stays pending: the next attempt looks again before creating
+                raise not_there_yet("the sale write", f"no sale {plan.invoice_number}", exc) from exc
             log.info("order %s: sale write answer lost, found sale %s", order.id, sale.id)
         except ApiError:
             # The write was refused or never sent (4xx, 429s exhausted, connection refused):
@@ -253,11 +248,8 @@ class OrderMirror:
             sale = await self.d.xs.update_sale(body, encoded=encoded, answer=WrittenSale, safe_to_repeat=False)
         except UnknownWriteOutcome as exc:
             sale = await self._find_sale(binding.invoice_number)
-            if sale is None or (sale.status or "").upper() == "ONACCOUNT":
-                # Left pending: the next attempt looks at the sale before writing again.
-                raise TransientApiError(f"the payment write got no answer ({exc.args[0]}) and sale"
-                                        f" {binding.invoice_number} is not closed yet; it will be looked up again",
-                                        api="xseries", method="POST", path="/api/register_sales") from exc
+            if sale is None or (sale.status or "").upper() == "ONACCOUNT":  # left pending, looked at again
+                raise not_there_yet("the payment write", f"no closed sale {binding.invoice_number}", exc) from exc
         except ApiError:
             binding.pending_state = None  # refused or never sent: the sale is as it was
             store.save_order_binding(binding)

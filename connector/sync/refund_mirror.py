@@ -13,11 +13,12 @@ import logging
 
 from connector.clients.bigcommerce_models import Refund
 from connector.clients.xseries_models import RegisterSale, WrittenSale
-from connector.errors import ApiError, MappingError, PermanentApiError, TransientApiError, UnknownWriteOutcome
+from connector.errors import ApiError, MappingError, PermanentApiError, UnknownWriteOutcome
 from connector.mapping.register_sale import register_return
 from connector.mapping.return_plan import build_return_plan, return_invoice_number
 from connector.mapping.status_table import PosState
 from connector.store.tables import RefundBinding
+from connector.sync.binders import not_there_yet
 from connector.sync.order_mirror import MirrorDeps, plan_sale
 from connector.sync.product_binder import ProductBinder
 
@@ -82,10 +83,7 @@ class RefundMirror:
             except UnknownWriteOutcome as exc:
                 written = await self._find_return(plan.invoice_number)
                 if written is None:
-                    raise TransientApiError(
-                        f"the return write got no answer ({exc.args[0]}) and no return {plan.invoice_number}"
-                        " is there yet; it will be looked up again before any new write",
-                        api="xseries", method="POST", path="/api/register_sales") from exc
+                    raise not_there_yet("the return write", f"no return {plan.invoice_number}", exc) from exc
             except ApiError:
                 binding.pending = False  # refused or never sent: nothing exists in X-Series
                 store.save_refund_binding(binding)

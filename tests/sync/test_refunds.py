@@ -95,17 +95,23 @@ async def test_a_partial_refund_of_one_of_three_units(db_world):
     assert world.stock("TEE-M") == 48
 
 
-async def test_a_shipping_only_refund_gives_money_back_and_no_stock(world):
-    order_id, sale = await mirrored(world, [line("TEE-M", 1)], shipping_ex_tax=Decimal("5.00"))
-    world.bc.refund(order_id, [{"item_type": "SHIPPING", "requested_amount": "5.50"}])
+@pytest.mark.parametrize("charge", ["shipping", "wrapping"])
+async def test_a_charge_refund_gives_money_back_on_its_product_and_no_stock(world, charge):
+    cost = {"shipping_ex_tax": Decimal("5.00")} if charge == "shipping" else {"wrapping_ex_tax": Decimal("5.00")}
+    order_id, sale = await mirrored(world, [line("TEE-M", 1)], **cost)
+    tee = product_line(world, order_id, "TEE-M")
+    item = ({"item_type": "SHIPPING", "requested_amount": "5.50"} if charge == "shipping"
+            else {"item_type": "GIFT_WRAPPING", "item_id": tee["id"]})  # wrapping: BigCommerce's own amount
+    world.bc.refund(order_id, [item])
 
     await world.cycle()
 
     [ret] = returns(world, order_id)
-    [item] = ret["line_items"]
-    shipping = next(p for p in world.xs.products.values() if p["sku"] == "bc-shipping")
-    assert item["product_id"] == shipping["id"]
-    assert (item["quantity"], money(item["price"]), money(item["tax"])) == (-1, Decimal("5.00"), Decimal("0.50"))
+    [returned] = ret["line_items"]
+    sku = "bc-shipping" if charge == "shipping" else "bc-gift-wrapping"
+    assert returned["product_id"] == next(p["id"] for p in world.xs.products.values() if p["sku"] == sku)
+    assert (returned["quantity"], money(returned["price"]), money(returned["tax"])) == (
+        -1, Decimal("5.00"), Decimal("0.50"))
     assert total_of(ret) == Decimal("-5.50") and world.stock("TEE-M") == 49
 
 
@@ -220,17 +226,3 @@ async def test_a_register_that_refuses_return_for_still_gets_the_return(world_fa
     posts = world.xs.request_log.matching("POST", "/api/register_sales")
     assert [p.status for p in posts[-2:]] == [400, 200]
 
-
-async def test_a_wrapping_refund_goes_on_the_wrapping_product_at_its_rate(world):
-    order_id, sale = await mirrored(world, [line("TEE-M", 1)], wrapping_ex_tax=Decimal("3.00"))
-    tee = product_line(world, order_id, "TEE-M")
-    world.bc.refund(order_id, [{"item_type": "GIFT_WRAPPING", "item_id": tee["id"]}])  # amount: BigCommerce's
-
-    await world.cycle()
-
-    [ret] = returns(world, order_id)
-    [item] = ret["line_items"]
-    wrapping = next(p for p in world.xs.products.values() if p["sku"] == "bc-gift-wrapping")
-    assert item["product_id"] == wrapping["id"]
-    assert (item["quantity"], money(item["price"]), money(item["tax"])) == (-1, Decimal("3.00"), Decimal("0.30"))
-    assert total_of(ret) == Decimal("-3.30") and world.stock("TEE-M") == 49
