@@ -64,16 +64,6 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
     hook_worker: asyncio.Task | None = None
     metrics = PairMetrics({DEFAULT_PAIR: runtime})
     try:
-        if settings.server.enabled:  # health, readiness, metrics and BigCommerce's webhooks (issue 17)
-            conf = settings.server
-            hooks = BigCommerceWebhooks({DEFAULT_PAIR: runtime})
-            metrics.queued = hooks.queue.qsize
-            ops = WebhookServer(ops_app({DEFAULT_PAIR: runtime}, metrics, hooks.routes()), conf.host, conf.port,
-                                config_keys="server.host/server.port",
-                                listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
-                                          " /webhooks/bigcommerce/default)")
-            await ops.start()
-            hook_worker = asyncio.create_task(hooks.work())
         # When enabled: the rules checked against the store, and the webhook (if a secret is set).
         idv = await start_if_enabled(settings, runtime.bc, runtime.store)
         receiver = idv.webhook_receiver() if idv is not None else None
@@ -81,11 +71,23 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
             conf = settings.id_verification
             webhook = WebhookServer(receiver.app(), conf.webhook_host, conf.webhook_port)
             await webhook.start()
+        if settings.server.enabled:  # health, readiness, metrics and the webhooks (issue 17)
+            conf = settings.server
+            hooks = BigCommerceWebhooks({DEFAULT_PAIR: runtime})
+            metrics.queued = hooks.queue.qsize
+            routes = hooks.routes() + (receiver.routes(DEFAULT_PAIR) if receiver is not None else [])
+            ops = WebhookServer(ops_app({DEFAULT_PAIR: runtime}, metrics, routes), conf.host, conf.port,
+                                config_keys="server.host/server.port",
+                                listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
+                                          " /webhooks/bigcommerce/default, /webhooks/id-verification/default)")
+            await ops.start()
+            hook_worker = asyncio.create_task(hooks.work())
     except BaseException:
         if hook_worker is not None:
             hook_worker.cancel()
-        if ops is not None:
-            await ops.stop()
+        for server in (webhook, ops):
+            if server is not None:
+                await server.stop()
         await runtime.aclose()
         runtime.store.close()
         raise

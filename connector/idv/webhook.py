@@ -120,7 +120,17 @@ class WebhookReceiver:
         self.deliveries = deliveries
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route(PATH, self.receive, methods=["POST"])])
+        return Starlette(routes=self.routes())
+
+    def routes(self, pair: str = "default") -> list[Route]:
+        """The webhook's path, and on order-sync's server its per-pair path (issue 17): the old
+        path stays for the default pair."""
+        async def for_pair(request: Request) -> JSONResponse:
+            if request.path_params["pair"] != pair:
+                return _refuse(404, "no such pair")
+            return await self.receive(request)
+
+        return [Route(PATH, self.receive, methods=["POST"]), Route(PATH + "/{pair}", for_pair, methods=["POST"])]
 
     async def receive(self, request: Request) -> JSONResponse:
         body = await read_limited(request, MAX_BODY_BYTES)

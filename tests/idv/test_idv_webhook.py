@@ -9,6 +9,7 @@ import threading
 from datetime import timedelta
 
 import httpx
+from starlette.applications import Starlette
 import pytest
 from sqlmodel import select
 
@@ -243,3 +244,19 @@ async def test_the_replay_store_does_not_block_the_event_loop(world):
     assert deliveries.got_the_lock is True
     assert deliveries.steps == ["tick 0", "tick 1", "tick 2", "claimed"]
     assert response.status_code == 200 and world.status(order) == 6
+
+
+async def test_the_webhook_also_answers_on_its_per_pair_path(world):
+    """Issue 17: on order-sync's server the webhook is POST /webhooks/id-verification/{pair}; the old
+    path stays for the default pair."""
+    await world.start()
+    receiver = world.service.webhook_receiver()
+    order = world.add_order(status_id=11)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=receiver.routes("default"))),
+                                 base_url="http://order-sync.local") as client:
+        body = body_for(order, "started", occurred_at=world.clock.now().isoformat())
+        headers = {SIGNATURE_HEADER: signature_for(SECRET, body)}
+        assert (await client.post(f"{PATH}/elsewhere", content=body, headers=headers)).status_code == 404
+        assert world.status(order) == 11
+        assert (await client.post(f"{PATH}/default", content=body, headers=headers)).status_code == 200
+        assert world.status(order) == 12
