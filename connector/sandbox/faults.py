@@ -28,6 +28,9 @@ class FaultConfig:
     share_timeout: float = 0.0
     # Only for writes (POST/PUT/DELETE): the write is applied, then the response is dropped.
     share_lost_write_response: float = 0.0
+    # Only for writes: applied at once, answered this much later (a slow network on the way back:
+    # the client has not heard yet while the write already exists).
+    answer_delay_seconds: float = 0.0
     # Restrict the faults to paths containing this text (None: all paths).
     path_filter: str | None = None
     seed: int = 0

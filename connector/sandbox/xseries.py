@@ -10,6 +10,7 @@ What the reference marks unverified is a constructor knob.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
@@ -518,6 +519,8 @@ class XSeriesSimulator(Simulator):
         if method in WRITE_METHODS and 200 <= status < 300 and self.faults.lose_response(method, path):
             entry.fault = "lost_response"  # applied, but the client never hears back
             raise SimulatedTimeout(f"{method} {path}")
+        if method in WRITE_METHODS and self.faults.config.answer_delay_seconds and self.faults.applies_to(path):
+            await asyncio.sleep(self.faults.config.answer_delay_seconds)
         return answer(self._json(status, payload))
 
     def _build_routes(self) -> list[Route]:

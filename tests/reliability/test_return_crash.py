@@ -79,16 +79,19 @@ def test_sigkill_while_mirroring_refunds_makes_no_second_return(tmp_path, report
                                   {"items": [{"item_type": "PRODUCT", "item_id": line["id"], "quantity": 1}]})
             refunded.add(refund["id"])
 
+        # A return is answered 0.2 s after it exists: a kill just after one appears lands between
+        # its write and its binding, the case the pending binding and the look-up are for.
+        sandbox.call("/_sandbox/faults", {"xseries": {"answer_delay_seconds": 0.2, "path_filter": "register_sales"}})
         kills = rounds = pending_after_kills = 0
         while kills < KILLS:
             rounds += 1
             assert rounds <= 3 * KILLS, "sync keeps finishing before the kill point"
             process = sync()
-            target = sandbox.health()["returns"] + rng.randint(1, 6)
+            target = sandbox.health()["returns"] + rng.randint(1, 4)
             deadline = time.monotonic() + 60
             while sandbox.health()["returns"] < target and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.003)
-            time.sleep(rng.uniform(0, 0.015))
+            time.sleep(rng.uniform(0, 0.05))
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 kills += 1
@@ -97,6 +100,7 @@ def test_sigkill_while_mirroring_refunds_makes_no_second_return(tmp_path, report
                 conn.execute(update(Lease).where(Lease.owner.like(f"{process.pid}-%")).values(expires_at=LONG_AGO))
             pending_after_kills += check(store, sandbox.summary(), refunded)["pending"]
 
+        sandbox.call("/_sandbox/faults", {"xseries": {}})
         final = sync()
         out, err = final.communicate(timeout=120)
         assert final.returncode == 0, err[-3000:]
@@ -108,4 +112,4 @@ def test_sigkill_while_mirroring_refunds_makes_no_second_return(tmp_path, report
     report_counts("return crash suite", {"refunds": len(refunded), "returns": counts["returns"],
                                          "duplicates": counts["duplicates"], "sigkills": kills, "rounds": rounds,
                                          "returns_cut_off_by_kills": pending_after_kills})
-    assert pending_after_kills >= 1  # a kill did land between a return's write and its binding
+    assert pending_after_kills >= KILLS // 2  # kills did land between a return's write and its binding
