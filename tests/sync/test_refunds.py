@@ -45,6 +45,14 @@ def product_line(world, order_id: int, sku: str) -> dict:
     return next(p for p in world.bc.products(order_id) if p["sku"] == sku)
 
 
+async def a_refund_of_tees(world, units: int) -> int:
+    """An order of two tees, mirrored, then `units` of them refunded; its id."""
+    order_id, _ = await mirrored(world, [line("TEE-M", 2)])
+    tee = product_line(world, order_id, "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": units}])
+    return order_id
+
+
 async def test_a_full_refund_returns_every_unit_and_all_the_money(db_world):
     world = db_world
     order_id, sale = await mirrored(world, [line("TEE-M", 2), line("MUG-01", 1, "10.00")],
@@ -152,9 +160,7 @@ async def test_a_refund_of_an_order_without_a_live_sale_writes_nothing(world, ca
 
 async def test_a_lost_answer_to_the_return_write_makes_no_second_return(db_world):
     world = db_world
-    order_id, sale = await mirrored(world, [line("TEE-M", 2)])
-    tee = product_line(world, order_id, "TEE-M")
-    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 2}])
+    order_id = await a_refund_of_tees(world, 2)
     world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
 
     report = await world.cycle()
@@ -167,9 +173,7 @@ async def test_a_lost_answer_to_the_return_write_makes_no_second_return(db_world
 
 async def test_a_return_write_that_timed_out_is_looked_up_then_written_once(db_world):
     world = db_world
-    order_id, sale = await mirrored(world, [line("TEE-M", 2)])
-    tee = product_line(world, order_id, "TEE-M")
-    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    order_id = await a_refund_of_tees(world, 1)
     world.xs.faults.reconfigure(FaultConfig(share_timeout=1.0, path_filter="register_sales"))
 
     report = await world.cycle()
