@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError,
+                      model_validator)
 
 from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.logs import redact
@@ -26,8 +27,7 @@ _WEBHOOK_SECRET = ("id_verification", "webhook_secret")
 TOKEN_KEYS = {"BigCommerce": "bigcommerce.access_token", "X-Series": "xseries.token"}
 
 
-# One store pair until the configuration can hold several (`pairs:`, issue 17): every command's
-# --pair and every metric's pair label names it.
+# The name of the one store pair of a configuration with top-level bigcommerce/xseries sections.
 DEFAULT_PAIR = "default"
 
 class _Section(BaseModel):
@@ -101,9 +101,24 @@ class IdVerificationSettings(_Section):
     webhook_port: int = Field(default=8787, ge=0, le=65535)
 
 
-class Settings(_Section):
+class PairSettings(_Section):
+    """One BigCommerce store mirrored into one X-Series store (`pairs:`); the keys a pair leaves out
+    are the top level's."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
     bigcommerce: BigCommerceSettings
     xseries: XSeriesSettings
+    mappings_dir: str | None = None
+    sync: SyncSettings | None = None
+    refunds: RefundSettings | None = None
+    id_verification: IdVerificationSettings | None = None
+
+
+class Settings(_Section):
+    # Either one pair (these two, named "default") or `pairs:`; pair_settings() gives each pair's view.
+    bigcommerce: BigCommerceSettings | None = None
+    xseries: XSeriesSettings | None = None
+    pairs: list[PairSettings] | None = None
     database_url: str = "sqlite:///order-sync.db"
     # Folder of the mapping tables; relative paths are relative to the config file's folder.
     mappings_dir: str = "mappings"
@@ -115,16 +130,74 @@ class Settings(_Section):
 
     # Where the file was read from; not a key of the file.
     source_path: Path | None = Field(default=None, exclude=True)
+    # The pair this view of the configuration is (pair_settings()); not a key of the file.
+    pair: str = Field(default=DEFAULT_PAIR, exclude=True)
+    # A pair's view: the file's pairs and this one's index, so where() and token_key() name the key
+    # as written (pairs.<i>.bigcommerce…) when the pair gives it.
+    pairs_source: list[PairSettings] | None = Field(default=None, exclude=True)
+    _pair_index: int | None = PrivateAttr(default=None)
     # Dotted key → the ${ENV_VAR} names its value was built from (private: not a key of the file).
     _env_refs: dict[str, list[str]] = PrivateAttr(default_factory=dict)
     # Where each key was written, so checks made after loading can name file:line too.
     _located: LocatedYaml | None = PrivateAttr(default=None)
 
+    @model_validator(mode="after")
+    def _one_shape(self) -> "Settings":
+        if self.pairs is None:
+            for key in ("bigcommerce", "xseries"):
+                if getattr(self, key) is None:
+                    raise ValueError(f"{key}: required key is missing (or give the store pairs under pairs:)")
+        elif self.bigcommerce is not None or self.xseries is not None:
+            raise ValueError("give either bigcommerce/xseries (one pair) or pairs:, not both")
+        elif not self.pairs:
+            raise ValueError("pairs: needs at least one store pair")
+        else:
+            names = [p.name for p in self.pairs]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"pairs: the name {twice[0]!r} is given twice; each pair needs its own")
+        return self
+
+    def pair_settings(self) -> list["Settings"]:
+        """Each store pair's view: a Settings with that pair's bigcommerce, xseries and overrides."""
+        if self.pairs is None:
+            return [self]
+        views = []
+        for index, p in enumerate(self.pairs):
+            view = self.model_copy(update={
+                "bigcommerce": p.bigcommerce, "xseries": p.xseries, "pairs": None, "pair": p.name,
+                "pairs_source": self.pairs,
+                "mappings_dir": p.mappings_dir or self.mappings_dir, "sync": p.sync or self.sync,
+                "refunds": p.refunds or self.refunds, "id_verification": p.id_verification or self.id_verification,
+            })
+            view._pair_index = index
+            views.append(view)
+        return views
+
+    def select_pairs(self, name: str | None) -> list["Settings"]:
+        """`--pair NAME`: that pair's view; None: every pair's. An unknown name is a ConfigError."""
+        views = self.pair_settings()
+        if name is None:
+            return views
+        chosen = [v for v in views if v.pair == name]
+        if not chosen:
+            raise ConfigError(f"no store pair {name!r}: the configuration has "
+                              + ", ".join(repr(v.pair) for v in views))
+        return chosen
+
     def where(self, key: str) -> str:
         """'file:line' of a dotted key as loaded (the file alone, or 'config', when unknown)."""
         if self._located is not None:
-            return self._located.where(tuple(key.split(".")))
+            return self._located.where(self._own_key(key))
         return str(self.source_path or "config")
+
+    def _own_key(self, key: str) -> tuple:
+        """Where a key of this view is written: under its pair (pairs, i, …) when the pair gives it."""
+        loc = tuple(key.split("."))
+        if self._pair_index is not None and self.pairs_source is not None:
+            if getattr(self.pairs_source[self._pair_index], loc[0], None) is not None:
+                return ("pairs", self._pair_index) + loc
+        return loc
 
     def token_key(self, api: str) -> str | None:
         """The config key of the token of the API a CredentialsError names, with the variables it came
@@ -132,14 +205,17 @@ class Settings(_Section):
         key = TOKEN_KEYS.get(api)
         if key is None:
             return None
+        key = ".".join(map(str, self._own_key(key)))
         refs = self._env_refs.get(key)
         return key + (" (" + ", ".join(f"${{{name}}}" for name in refs) + ")" if refs else "")
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters and tests can make sure none leaks."""
-        secrets = (self.bigcommerce.access_token, self.bigcommerce.webhook_secret, self.xseries.token,
-                   self.id_verification.webhook_secret)
-        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+        secrets = [self.id_verification.webhook_secret]
+        for view in self.pair_settings():
+            secrets += [view.bigcommerce.access_token, view.bigcommerce.webhook_secret, view.xseries.token,
+                        view.id_verification.webhook_secret]
+        return list(dict.fromkeys(s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()))
 
     def mappings_path(self) -> Path:
         path = Path(self.mappings_dir)

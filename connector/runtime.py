@@ -40,7 +40,8 @@ class Runtime:
                     retry: RetryPolicy | None = None, store: Store | None = None,
                     xs_window_seconds: float | None = None) -> "Runtime":
         tables = MappingTables.load(settings.mappings_path())
-        store = store or Store.open(settings.database_url, clock=clock)
+        store = (store.for_pair(settings.pair) if store is not None
+                 else Store.open(settings.database_url, clock=clock, pair=settings.pair))
         bc = BigCommerceClient(
             store_hash=settings.bigcommerce.store_hash,
             access_token=settings.bigcommerce.access_token.get_secret_value(),

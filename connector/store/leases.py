@@ -45,8 +45,10 @@ class LeaseTimeout(Exception):
 
 class Leases:
     def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, ttl_seconds: float = 120.0,
-                 db: ThreadConnections | None = None) -> None:
+                 db: ThreadConnections | None = None, pair: str = "default") -> None:
         self.engine = engine
+        # Keys are the pair's: "north/order:12" and "south/order:12" are two leases.
+        self.prefix = f"{pair}/"
         self.db = db or ThreadConnections(engine)
         self.clock = clock
         self.ttl = timedelta(seconds=ttl_seconds)
@@ -60,7 +62,10 @@ class Leases:
         self._renewer: asyncio.Task | None = None
 
     def try_acquire(self, key: str) -> bool:
-        """One atomic statement: insert the lease, or take it over when it expired or is ours."""
+        """One atomic statement: insert the lease, or take it over when it expired or is ours.
+        `key` is the pair's (held leases are renewed by their full key, already the pair's)."""
+        if not key.startswith(self.prefix):
+            key = self.prefix + key
         now = self.clock.now()
         values = {"key": key, "owner": self.owner, "expires_at": now + self.ttl, "now": now}
         try:
@@ -75,6 +80,8 @@ class Leases:
             raise
 
     def release(self, key: str) -> None:
+        if not key.startswith(self.prefix):
+            key = self.prefix + key
         with self.db.begin() as conn:
             conn.execute(RELEASE, {"key": key, "owner": self.owner})
 
@@ -82,6 +89,7 @@ class Leases:
     async def hold(self, key: str, *, wait_seconds: float = 300.0) -> AsyncIterator[LeaseHandle]:
         """`async with leases.hold(key) as handle:` — hold `key` across processes (and tasks of
         this process) for the block's duration."""
+        key = self.prefix + key
         # Each holder and waiter keeps a reference to the lock: it is dropped with the last of them.
         lock = self._local.get(key)
         if lock is None:

@@ -21,6 +21,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, select
 
 from connector.clock import SYSTEM_CLOCK, Clock
+from connector.config import DEFAULT_PAIR
 from connector.store.connections import ThreadConnections
 from connector.store.db import dialect_insert, make_engine
 from connector.store.exceptions import ExceptionBook
@@ -61,12 +62,17 @@ ORDERS_START_CURSOR = "orders_start"
 
 
 class Store(Journal, ExceptionBook, RefundBook):
-    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    """One store pair's state (`pair`): every row it reads or writes carries the pair's name. The
+    pairs of a process share one engine and its connections (for_pair)."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, pair: str = DEFAULT_PAIR,
+                 db: ThreadConnections | None = None) -> None:
         self.engine = engine
         self.clock = clock
+        self.pair = pair
         # Each thread's own connections for the order path's statements.
-        self.db = ThreadConnections(engine)
-        self.leases = Leases(engine, clock=clock, db=self.db)
+        self.db = db or ThreadConnections(engine)
+        self.leases = Leases(engine, clock=clock, db=self.db, pair=pair)
         dialect = engine.dialect.name
         self._upserts = {table.name: _upsert_statement(dialect, table, tuple(c.name for c in table.columns))
                          for table in (_BINDINGS, ProductBinding.__table__, CustomerBinding.__table__,
@@ -76,10 +82,14 @@ class Store(Journal, ExceptionBook, RefundBook):
         self._customer_ids: _Lru = _Lru(20_000)
 
     @classmethod
-    def open(cls, database_url: str, *, clock: Clock = SYSTEM_CLOCK) -> "Store":
+    def open(cls, database_url: str, *, clock: Clock = SYSTEM_CLOCK, pair: str = DEFAULT_PAIR) -> "Store":
         engine = make_engine(database_url)
         migrate(engine)
-        return cls(engine, clock=clock)
+        return cls(engine, clock=clock, pair=pair)
+
+    def for_pair(self, pair: str) -> "Store":
+        """Another pair's store on the same engine and connections (close() only the first)."""
+        return self if pair == self.pair else Store(self.engine, clock=self.clock, pair=pair, db=self.db)
 
     def close(self) -> None:
         self.db.close()
