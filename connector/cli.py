@@ -38,9 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, *, pair: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         _common(p, top=False)
+        if pair:
+            _pair_option(p)
         return p
 
     command("sync", "run one sync cycle (exit 0: all mirrored, 1: some orders failed, 2: bad config)")
@@ -61,7 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-id", metavar="ID", default=None,
                    help="the check this event belongs to (default: the order's latest check)")
     p = command("exceptions", "list what a person must look at (edits, currencies, refunds…); --resolve closes one")
-    p.add_argument("--pair", metavar="NAME", help="only this store pair (the configuration has one: default)")
     p.add_argument("--resolve", type=int, metavar="ID", help="resolve this exception (audited, with who)")
     p = command("reconcile", "compare BigCommerce orders with X-Series sales and report drift;"
                              " --adopt binds existing sales, --fix repairs what is safe")
@@ -70,21 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adopt", action="store_true", help="bind sales that exist but the store does not know")
     p.add_argument("--fix", action="store_true",
                    help="mirror missing orders, void closed sales that should be voided; the rest become exceptions")
-    p = command("webhooks", "BigCommerce webhooks for this pair")
+    p = command("webhooks", "BigCommerce webhooks of the store pairs", pair=False)
     hooks = p.add_subparsers(dest="webhooks_command", required=True, metavar="WEBHOOKS_COMMAND")
     register = hooks.add_parser("register", help="create or set right the order webhooks (idempotent)")
     _common(register, top=False)
-    register.add_argument("--pair", metavar="NAME", help="the store pair (the configuration has one: default)")
+    _pair_option(register)
     register.add_argument("--url", required=True, metavar="BASE",
                           help="public HTTPS base URL of `order-sync serve`/`run` (…/webhooks/bigcommerce/PAIR)")
     p = command("audit", "show the audit log: every write and every decision not to write")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order (all its entries)")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="the last N entries (default 100)")
-    p = command("demo", "run order-sync against built-in simulators of both platforms (no credentials)")
+    p = command("demo", "run order-sync against built-in simulators of both platforms (no credentials)", pair=False)
     p.add_argument("--orders", type=int, default=40, help="orders in the simulated store (default 40)")
     p.add_argument("--seed", type=int, default=7, help="random seed of the simulated store")
     p.add_argument("--db", default=None, metavar="PATH", help="SQLite file (default: a temporary one)")
-    p = command("sandbox", "the simulators of BigCommerce and X-Series")
+    p = command("sandbox", "the simulators of BigCommerce and X-Series", pair=False)
     sandbox = p.add_subparsers(dest="sandbox_command", required=True, metavar="SANDBOX_COMMAND")
     serve = sandbox.add_parser("serve", help="serve both simulators on localhost")
     serve.add_argument("--host", default="127.0.0.1")
@@ -100,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     for fault in ("5xx", "429", "timeout", "lost-response"):
         serve.add_argument(f"--fault-{fault}", type=float, default=0.0)
     return parser
+
+
+def _pair_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pair", metavar="NAME", default=None,
+                        help="only this store pair (default: every pair of the configuration)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,21 +168,30 @@ def _dispatch(args: argparse.Namespace) -> int:
     from connector.history.command import import_history, parse_date_arg
     from connector.idv.commands import id_check, show_audit
 
+    views = settings.select_pairs(args.pair)
+    if args.command == "run":  # one daemon for every pair chosen
+        return commands.run_daemon_command(settings, views)
+    # Each pair's own run of the command, one after the other; the exit code is the worst of them.
     handlers = {
-        "sync": lambda: interrupts.run(commands.sync_once(settings)),
-        "run": lambda: commands.run_daemon_command(settings),
-        "status": lambda: commands.show_status(settings),
-        "import-history": lambda: import_history(settings, since=args.since, until=args.until,
-                                                 dry_run=args.dry_run),
-        "id-check": lambda: interrupts.run(id_check(settings, args.order_id, args.event, args.check_id)),
-        "audit": lambda: show_audit(settings, args.order, args.limit),
-        "retry-failed": lambda: commands.retry_failed(settings, args.order),
-        "exceptions": lambda: commands.show_exceptions(settings, args.pair, args.resolve),
-        "webhooks": lambda: commands.register_webhooks(settings, args.pair, args.url),
-        "reconcile": lambda: commands.reconcile(settings, parse_date_arg(args.since, "since"),
-                                                parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
+        "sync": lambda s: interrupts.run(commands.sync_once(s)),
+        "status": lambda s: commands.show_status(s),
+        "import-history": lambda s: import_history(s, since=args.since, until=args.until, dry_run=args.dry_run),
+        "id-check": lambda s: interrupts.run(id_check(s, args.order_id, args.event, args.check_id)),
+        "audit": lambda s: show_audit(s, args.order, args.limit),
+        "retry-failed": lambda s: commands.retry_failed(s, args.order),
+        "exceptions": lambda s: commands.show_exceptions(s, args.resolve),
+        "webhooks": lambda s: commands.register_webhooks(s, args.url),
+        "reconcile": lambda s: commands.reconcile(s, parse_date_arg(args.since, "since"),
+                                                  parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
     }
-    return handlers[args.command]()
+    if args.command == "id-check" and len(views) > 1:
+        raise ConfigError("id-check applies an event to one order of one store: give --pair NAME")
+    codes = []
+    for view in views:
+        if settings.pairs is not None:  # several pairs configured: say whose output follows
+            print(f"== pair {view.pair} ==", flush=True)
+        codes.append(handlers[args.command](view))
+    return max(codes)
 
 
 def _load(args: argparse.Namespace):
