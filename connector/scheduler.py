@@ -24,6 +24,7 @@ from connector.errors import ApiError, CredentialsError
 from connector.idv.server import WebhookServer
 from connector.idv.service import poll_once, start_if_enabled
 from connector.server.bc_webhooks import BigCommerceWebhooks
+from connector.server.deferral import InProcessDeferrer
 from connector.server.metrics import PairMetrics
 from connector.server.ops import ops_app
 from connector.sync.reconcile import refuse_lost_state
@@ -73,15 +74,16 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
             await webhook.start()
         if settings.server.enabled:  # health, readiness, metrics and the webhooks (issue 17)
             conf = settings.server
-            hooks = BigCommerceWebhooks({DEFAULT_PAIR: runtime})
-            metrics.queued = hooks.queue.qsize
+            deferrer = InProcessDeferrer({DEFAULT_PAIR: runtime})  # the embedded mode runs its jobs itself
+            hooks = BigCommerceWebhooks({DEFAULT_PAIR: runtime}, deferrer, metrics)
+            metrics.queued = deferrer.waiting
             routes = hooks.routes() + (receiver.routes(DEFAULT_PAIR) if receiver is not None else [])
             ops = WebhookServer(ops_app({DEFAULT_PAIR: runtime}, metrics, routes), conf.host, conf.port,
                                 config_keys="server.host/server.port",
                                 listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
                                           " /webhooks/bigcommerce/default, /webhooks/id-verification/default)")
             await ops.start()
-            hook_worker = asyncio.create_task(hooks.work())
+            hook_worker = asyncio.create_task(deferrer.work())
     except BaseException:
         if hook_worker is not None:
             hook_worker.cancel()
