@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("sync", "run one sync cycle (exit 0: all mirrored, 1: some orders failed, 2: bad config)")
     command("run", "run the daemon: a sync cycle every sync.interval_seconds until SIGTERM/SIGINT")
+    p = command("serve", "serve the BigCommerce webhooks, /healthz, /readyz and /metrics for every pair"
+                         " (no polling: workers or `run` poll) until SIGTERM/SIGINT")
+    p.add_argument("--host", default=None, help="address to listen on (default: server.host, else 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default: server.port, else 8787)")
     command("status", "show the cursor, sales per POS state, failed orders and the last cycle")
     p = command("retry-failed", "make failed (and parked) orders due again at the next cycle")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order")
@@ -165,6 +169,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     handlers = {
         "sync": lambda: interrupts.run(commands.sync_once(settings)),
         "run": lambda: commands.run_daemon_command(settings),
+        "serve": lambda: _serve(settings, args),
         "status": lambda: commands.show_status(settings),
         "import-history": lambda: import_history(settings, since=args.since, until=args.until,
                                                  dry_run=args.dry_run),
@@ -177,6 +182,12 @@ def _dispatch(args: argparse.Namespace) -> int:
                                                 parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
     }
     return handlers[args.command]()
+
+
+def _serve(settings, args: argparse.Namespace) -> int:
+    from connector.server.serve import run_serve_command
+
+    return run_serve_command(settings, args.host, args.port)
 
 
 def _load(args: argparse.Namespace):
