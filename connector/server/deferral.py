@@ -65,7 +65,12 @@ class InProcessDeferrer:
             runtime = self.runtimes[pair]
             try:
                 order = await runtime.bc.get_order(order_id)
-                await runtime.cycle().mirror_one(order, CycleReport())
+                cycle = runtime.cycle()
+                # As a cycle does first: products and customers made in X-Series since the last
+                # cycle (up to an interval ago) are known, else the order would create them again
+                # and be refused ("SKU already in use"). One empty page per feed in steady state.
+                await cycle.index.refresh()
+                await cycle.mirror_one(order, CycleReport())
                 if scope == REFUND_SCOPE:
                     async for refund in runtime.bc.iter_refunds(order_ids=(order_id,)):
                         await RefundMirror(runtime.deps()).mirror(refund)
