@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("sync", "run one sync cycle (exit 0: all mirrored, 1: some orders failed, 2: bad config)")
     command("run", "run the daemon: a sync cycle every sync.interval_seconds until SIGTERM/SIGINT")
+    p = command("serve", "serve the BigCommerce webhooks, /healthz, /readyz and /metrics for every pair"
+                         " (no polling: workers or `run` poll) until SIGTERM/SIGINT")
+    p.add_argument("--host", default=None, help="address to listen on (default: server.host, else 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default: server.port, else 8787)")
     command("status", "show the cursor, sales per POS state, failed orders and the last cycle")
     p = command("retry-failed", "make failed (and parked) orders due again at the next cycle")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order")
@@ -171,6 +175,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     views = settings.select_pairs(args.pair)
     if args.command == "run":  # one daemon for every pair chosen
         return commands.run_daemon_command(settings, views)
+    if args.command == "serve":  # one server for every pair chosen
+        from connector.server.serve import run_serve_command
+
+        return run_serve_command(settings, views, args.host, args.port)
     # Each pair's own run of the command, one after the other; the exit code is the worst of them.
     handlers = {
         "sync": lambda s: interrupts.run(commands.sync_once(s)),

@@ -24,6 +24,7 @@ from connector.errors import ApiError, CredentialsError
 from connector.idv.server import WebhookServer
 from connector.idv.service import poll_once, start_if_enabled
 from connector.server.bc_webhooks import BigCommerceWebhooks
+from connector.server.deferral import InProcessDeferrer
 from connector.server.metrics import PairMetrics
 from connector.server.ops import idv_routes, ops_app
 from connector.sync.reconcile import refuse_lost_state
@@ -142,15 +143,16 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             await webhook.start()
         if settings.server.enabled:  # health, readiness, metrics and the webhooks (issue 17)
             conf = settings.server
-            hooks = BigCommerceWebhooks(runtimes)
-            metrics.queued = hooks.queue.qsize
+            deferrer = InProcessDeferrer(runtimes)  # the embedded mode runs its jobs itself
+            hooks = BigCommerceWebhooks(runtimes, deferrer, metrics)
+            metrics.queued = deferrer.waiting
             routes = hooks.routes() + idv_routes(receivers)
             ops = WebhookServer(ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]),
                                 conf.host, conf.port, config_keys="server.host/server.port",
                                 listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
                                           " /webhooks/bigcommerce/PAIR, /webhooks/id-verification/PAIR)")
             await ops.start()
-            hook_worker = asyncio.create_task(hooks.work())
+            hook_worker = asyncio.create_task(deferrer.work())
         if runtimes or starting:
             log.info("order-sync daemon started: %d store pair(s)", len(views))
             await stop.wait()
