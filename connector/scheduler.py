@@ -5,7 +5,8 @@ coalesced. SIGTERM/SIGINT stop it as connector.interrupts describes (exit 0, 130
 cycle's errors are logged and the next cycle tries again: bad input, an API outage or a revoked
 token never kill the daemon. With id_verification.enabled, each cycle first polls Real ID's
 metafields, and the daemon serves the ID-verification webhook (connector.idv); with server.enabled,
-it serves /healthz, /readyz and /metrics (connector.server).
+it serves /healthz, /readyz and /metrics (connector.server), and with console.enabled the
+console at / (connector.console).
 """
 
 from __future__ import annotations
@@ -140,15 +141,19 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             conf = views[0].id_verification
             webhook = WebhookServer(receivers[views[0].pair].app(), conf.webhook_host, conf.webhook_port)
             await webhook.start()
-        if settings.server.enabled:  # health, readiness, metrics and the webhooks (issue 17)
+        # Health, readiness, metrics and the webhooks (issue 17); the console at / (issue 18).
+        if settings.server.enabled or settings.console.enabled:
+            from connector.console.app import console_routes  # Jinja2 and the rest only when served
+
             conf = settings.server
             hooks = BigCommerceWebhooks(runtimes)
             metrics.queued = hooks.queue.qsize
-            routes = hooks.routes() + idv_routes(receivers)
+            routes = hooks.routes() + idv_routes(receivers) + console_routes(settings, runtimes)
             ops = WebhookServer(ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]),
                                 conf.host, conf.port, config_keys="server.host/server.port",
                                 listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
-                                          " /webhooks/bigcommerce/PAIR, /webhooks/id-verification/PAIR)")
+                                          " /webhooks/bigcommerce/PAIR, /webhooks/id-verification/PAIR"
+                                          + (", the console at /)" if settings.console.enabled else ")"))
             await ops.start()
             hook_worker = asyncio.create_task(hooks.work())
         if runtimes or starting:

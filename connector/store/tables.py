@@ -291,3 +291,13 @@ class IdvWebhookDelivery(SQLModel, table=True):
     __tablename__ = "idv_webhook_delivery"
     digest: str = Field(primary_key=True)  # hex SHA-256 of the raw body (accepted, so signed)
     received_at: datetime = _dt(nullable=False)
+
+
+class ConsoleSecret(SQLModel, table=True):
+    """The console's session-signing key when the config gives none (issue 18): generated once, so
+    every process on the database and every restart accept the same sessions."""
+
+    __tablename__ = "console_secret"
+    name: str = Field(primary_key=True)
+    value: str
+    created_at: datetime = _dt(nullable=False)
