@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from connector.commands import CYCLE_FAILED, failure_recorded
 from connector.config import Settings
 from connector import interrupts
 from connector.errors import ApiError, CredentialsError
@@ -86,7 +87,9 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
             await poll_once(idvs.get(pair))
             started = time.perf_counter()
-            report = await runtime.cycle(stop_event=stop).run()
+            # Why a cycle stopped is recorded for `status` and the console's overview, not only logged.
+            with failure_recorded(runtime.settings, "run", CYCLE_FAILED, (ApiError,), store=runtime.store):
+                report = await runtime.cycle(stop_event=stop).run()
             metrics.observe_cycle(pair, time.perf_counter() - started)
             log.info("pair %s: cycle: %d seen, %d written, %d failed", pair, report.seen, report.written,
                      len(report.failed))

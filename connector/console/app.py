@@ -37,10 +37,10 @@ class Console:
     def pairs(self) -> list[str]:
         return [view.pair for view in self.settings.pair_settings()]
 
-    def render(self, request: Request, name: str, status_code: int = 200, **context) -> Response:
+    def render(self, request: Request, template: str, status_code: int = 200, **context) -> Response:
         context.update(user=request.session.get("user"), csrf=csrf_token(request),
                        flash=request.session.pop("flash", None), pairs=self.pairs())
-        return self.templates.TemplateResponse(request, name, context, status_code=status_code)
+        return self.templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
 def console_app(settings: Settings, runtimes: dict, *, failed_logins: FailedLogins | None = None) -> Starlette:
