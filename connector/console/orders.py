@@ -43,9 +43,11 @@ def timeline(store, order_id: int) -> list[dict]:
     """Every audit entry of the order, newest first, in `order-sync audit`'s words."""
     rows = []
     for entry in reversed(store.audit_entries(order_id)):
-        # format_entry's text after its time and order columns.
+        # format_entry's text after its time and order columns, and the platform and action the
+        # page has columns for.
+        text = format_entry(entry).split("  ", 2)[-1].removeprefix(f"{entry.platform} {entry.action}")
         rows.append({"at": entry.at, "platform": entry.platform, "action": entry.action,
-                     "text": format_entry(entry).split("  ", 2)[-1]})
+                     "text": text.lstrip(" ;")})
     return rows
 
 
