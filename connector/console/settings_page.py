@@ -17,7 +17,7 @@ from connector.mapping.tables import ID_VERIFICATION, mapping_file
 
 # The seed's advice (mappings/id_verification.yaml): a check rejected after the goods left must
 # never move these orders back.
-MUST_PROTECT = {2: "Shipped", 5: "Cancelled", 4: "Refunded"}
+MUST_PROTECT = (2, 5, 4)  # Shipped, Cancelled, Refunded
 # The store's status labels change rarely (a rename in the control panel): read at most this often.
 STATUSES_MAX_AGE = 300.0
 
@@ -44,9 +44,9 @@ def id_verification(view, statuses) -> dict:
     return {
         "stages": [(stage.value, rules.describe(status_id)) for stage, status_id in rules.targets.items()],
         "protected": [rules.describe(i) for i in sorted(rules.protected)],
-        "warnings": [f"{name} ({rules.describe(i)}) is not protected: an ID check rejected after the order"
-                     f" reached it would move it back. Protect Shipped, Cancelled and Refunded."
-                     for i, name in MUST_PROTECT.items() if i not in rules.protected],
+        "warnings": [f"{rules.describe(i)} is not protected: an ID check rejected after the order reached"
+                     " it would move it back. Protect Shipped, Cancelled and Refunded."
+                     for i in MUST_PROTECT if i not in rules.protected],
     }
 
 
