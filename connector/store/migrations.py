@@ -71,6 +71,12 @@ def _store_pairs(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _console(conn: Connection) -> None:
+    t.ConsoleSecret.__table__.create(conn, checkfirst=True)
+    for index in t.AuditEntry.__table__.indexes:  # ix_audit_pair_action joins the order's index
+        index.create(conn, checkfirst=True)
+
+
 # Each version names exactly the tables it creates, so a table added later never sneaks into an
 # old version (create_all would).
 MIGRATIONS: list[Migration] = [
@@ -91,7 +97,7 @@ MIGRATIONS: list[Migration] = [
     (10, "store pairs: every pair's state keyed by its name; the one pair so far is 'default'", _store_pairs),
     # 11 is reserved (the job queue's schema); versions are applied by whether each was, not by the
     # highest one, so a database that got 12 first still gets 11.
-    (12, "the console's generated session key", _create(t.ConsoleSecret)),
+    (12, "the console's generated session key; the audit log indexed by action", _console),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -133,7 +133,10 @@ class AuditEntry(SQLModel, table=True):
     """Append-only: every write to either platform, and every decision not to write."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_pair_order", "pair", "bc_order_id", "id"),)
+    # By order: an order's timeline. By action: the counts of status, /metrics and the console's
+    # overview, and the last failed cycle, without reading the whole log (issue 18: 100,000 rows).
+    __table_args__ = (Index("ix_audit_pair_order", "pair", "bc_order_id", "id"),
+                      Index("ix_audit_pair_action", "pair", "platform", "action", "id"))
     pair: str = _pair(key=False)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _dt(nullable=False)
