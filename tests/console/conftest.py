@@ -24,7 +24,8 @@ async def browser():
 
 @pytest.fixture
 async def page(browser):
-    context = await browser.new_context(viewport={"width": 1200, "height": 800})
+    # Low: full-page screenshots then end where the page does, with no blank below.
+    context = await browser.new_context(viewport={"width": 1100, "height": 300})
     page = await context.new_page()
     yield page
     await context.close()
