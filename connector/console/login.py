@@ -28,7 +28,7 @@ async def submit(console, request: Request, data) -> Response:
     address = request.client.host if request.client else "unknown"
     wait = console.failed_logins.wait_seconds(address, name)
     if wait > 0:
-        log.warning("console: login refused, too many failed logins (user %r, from %s)", name, address)
+        log.warning("console: login refused, too many failed logins (from %s)", address)
         return console.render(request, "login.html", status_code=429, next=target, name=name,
                               error=f"Too many failed logins: try again in {int(wait) + 1} s.")
     stored = console.users().get(name)
@@ -36,7 +36,8 @@ async def submit(console, request: Request, data) -> Response:
     good = await run_in_threadpool(verify_password, password, stored or dummy_hash())
     if not good or stored is None:
         console.failed_logins.failed(address, name)
-        log.warning("console: failed login (user %r, from %s)", name, address)
+        # An unknown name is not logged: it is sometimes a password typed in the wrong field.
+        log.warning("console: failed login (%s, from %s)", f"user {name!r}" if stored else "an unknown user", address)
         return console.render(request, "login.html", status_code=401, next=target, name=name,
                               error="Wrong name or password.")
     # A new session on login: nothing set before it (a planted cookie) carries over.
