@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("audit", "show the audit log: every write and every decision not to write")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order (all its entries)")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="the last N entries (default 100)")
+    p = command("console", "the operator console (served by run and serve when console.enabled)", pair=False)
+    console = p.add_subparsers(dest="console_command", required=True, metavar="CONSOLE_COMMAND")
+    hashing = console.add_parser("hash-password", help="print the salted scrypt hash of a password for console.users")
+    _common(hashing, top=False)
+    hashing.add_argument("--password", metavar="P", default=None,
+                         help="the password (default: read from standard input, so it stays out of the shell history)")
     p = command("demo", "run order-sync against built-in simulators of both platforms (no credentials)", pair=False)
     p.add_argument("--orders", type=int, default=40, help="orders in the simulated store (default 40)")
     p.add_argument("--seed", type=int, default=7, help="random seed of the simulated store")
@@ -162,6 +168,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from connector.demo import run_demo
 
         return run_demo(orders=args.orders, seed=args.seed, db_path=args.db)
+    if args.command == "console":  # needs no configuration
+        return _hash_password(args.password)
     if args.command == "sandbox":
         from connector.sandbox.serve import serve_from_args
 
@@ -200,6 +208,24 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"== pair {view.pair} ==", flush=True)
         codes.append(handlers[args.command](view))
     return max(codes)
+
+
+def _hash_password(given: str | None) -> int:
+    """`order-sync console hash-password`: the hash alone on the last line; never the password."""
+    import getpass
+
+    from connector.console.passwords import hash_password
+
+    if given is not None:
+        password = given
+    elif sys.stdin is not None and sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+    else:
+        password = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
+    if not password:
+        raise ConfigError("the password is empty: give it with --password or on standard input")
+    print(hash_password(password))
+    return 0
 
 
 def _load(args: argparse.Namespace):

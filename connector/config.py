@@ -102,6 +102,31 @@ class IdVerificationSettings(_Section):
     webhook_port: int = Field(default=8787, ge=0, le=65535)
 
 
+class ConsoleUser(_Section):
+    name: str = Field(min_length=1)
+    # `order-sync console hash-password` makes it; a plain password is refused (never stored).
+    password_hash: str = Field(pattern=r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_=-]+\$[A-Za-z0-9_=-]+$")
+
+
+class ConsoleSettings(_Section):
+    # The operator console at / of the server (issue 18): off unless enabled.
+    enabled: bool = False
+    users: list[ConsoleUser] = Field(default_factory=list)
+    # Signs the session cookie; give it as ${ENV_VAR}. Unset: a key generated once and kept in the
+    # state database.
+    session_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _users(self) -> "ConsoleSettings":
+        names = [u.name for u in self.users]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"console.users: the name {twice[0]!r} is given twice")
+        if self.enabled and not self.users:
+            raise ValueError("console.enabled is true but console.users is empty: nobody could log in")
+        return self
+
+
 class PairSettings(_Section):
     """One BigCommerce store mirrored into one X-Series store (`pairs:`); the keys a pair leaves out
     are the top level's."""
@@ -128,6 +153,7 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     historical_import: HistoricalImportSettings = Field(default_factory=HistoricalImportSettings)
     id_verification: IdVerificationSettings = Field(default_factory=IdVerificationSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     # Where the file was read from; not a key of the file.
     source_path: Path | None = Field(default=None, exclude=True)
@@ -212,7 +238,7 @@ class Settings(_Section):
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters and tests can make sure none leaks."""
-        secrets = [self.id_verification.webhook_secret]
+        secrets = [self.id_verification.webhook_secret, self.console.session_secret]
         for view in self.pair_settings():
             secrets += [view.bigcommerce.access_token, view.bigcommerce.webhook_secret, view.xseries.token,
                         view.id_verification.webhook_secret]

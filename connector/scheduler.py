@@ -5,7 +5,8 @@ coalesced. SIGTERM/SIGINT stop it as connector.interrupts describes (exit 0, 130
 cycle's errors are logged and the next cycle tries again: bad input, an API outage or a revoked
 token never kill the daemon. With id_verification.enabled, each cycle first polls Real ID's
 metafields, and the daemon serves the ID-verification webhook (connector.idv); with server.enabled,
-it serves /healthz, /readyz and /metrics (connector.server).
+it serves /healthz, /readyz and /metrics (connector.server), and with console.enabled the
+console at / (connector.console).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from connector.commands import CYCLE_FAILED, failure_recorded
 from connector.config import Settings
 from connector import interrupts
 from connector.errors import ApiError, CredentialsError
@@ -86,7 +88,9 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
             await poll_once(idvs.get(pair))
             started = time.perf_counter()
-            report = await runtime.cycle(stop_event=stop).run()
+            # Why a cycle stopped is recorded for `status` and the console's overview, not only logged.
+            with failure_recorded(runtime.settings, "run", CYCLE_FAILED, (ApiError,), store=runtime.store):
+                report = await runtime.cycle(stop_event=stop).run()
             metrics.observe_cycle(pair, time.perf_counter() - started)
             log.info("pair %s: cycle: %d seen, %d written, %d failed", pair, report.seen, report.written,
                      len(report.failed))
@@ -141,16 +145,20 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             conf = views[0].id_verification
             webhook = WebhookServer(receivers[views[0].pair].app(), conf.webhook_host, conf.webhook_port)
             await webhook.start()
-        if settings.server.enabled:  # health, readiness, metrics and the webhooks (issue 17)
+        # Health, readiness, metrics and the webhooks (issue 17); the console at / (issue 18).
+        if settings.server.enabled or settings.console.enabled:
+            from connector.console.app import console_routes  # Jinja2 and the rest only when served
+
             conf = settings.server
             deferrer = InProcessDeferrer(runtimes)  # the embedded mode runs its jobs itself
             hooks = BigCommerceWebhooks(runtimes, deferrer, metrics)
             metrics.queued = deferrer.waiting
-            routes = hooks.routes() + idv_routes(receivers)
+            routes = hooks.routes() + idv_routes(receivers) + console_routes(settings, runtimes)
             ops = WebhookServer(ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]),
                                 conf.host, conf.port, config_keys="server.host/server.port",
                                 listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
-                                          " /webhooks/bigcommerce/PAIR, /webhooks/id-verification/PAIR)")
+                                          " /webhooks/bigcommerce/PAIR, /webhooks/id-verification/PAIR"
+                                          + (", the console at /)" if settings.console.enabled else ")"))
             await ops.start()
             hook_worker = asyncio.create_task(deferrer.work())
         if runtimes or starting:

@@ -54,9 +54,13 @@ async def serve(settings: Settings, stop: asyncio.Event, *, pairs: list[Settings
         metrics = PairMetrics(runtimes)
         deferrer = deferrer_for(settings, runtimes)
         metrics.queued = deferrer.waiting
-        routes = BigCommerceWebhooks(runtimes, deferrer, metrics).routes() + idv_routes(await _receivers(runtimes))
+        from connector.console.app import console_routes  # Jinja2 and the rest only when served
+
+        # The console last: /healthz, /metrics and the webhooks match first.
+        routes = (BigCommerceWebhooks(runtimes, deferrer, metrics).routes() + idv_routes(await _receivers(runtimes))
+                  + console_routes(settings, runtimes))
         server = WebhookServer(
-            ops_app(runtimes, metrics, routes), host or settings.server.host,
+            ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]), host or settings.server.host,
             settings.server.port if port is None else port, config_keys="--host/--port (server.host/server.port)",
             listening="order-sync serve on http://{}:{} (/webhooks/bigcommerce/PAIR, /healthz, /readyz, /metrics)"
                       f" for {len(runtimes)} pair(s): " + ", ".join(runtimes),

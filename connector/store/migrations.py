@@ -71,6 +71,12 @@ def _store_pairs(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _console(conn: Connection) -> None:
+    t.ConsoleSecret.__table__.create(conn, checkfirst=True)
+    for index in t.AuditEntry.__table__.indexes:  # ix_audit_pair_action joins the order's index
+        index.create(conn, checkfirst=True)
+
+
 # Each version names exactly the tables it creates, so a table added later never sneaks into an
 # old version (create_all would).
 MIGRATIONS: list[Migration] = [
@@ -89,6 +95,9 @@ MIGRATIONS: list[Migration] = [
     (9, "order_binding.sale_hash: what the sale showed of its order, to tell an edit",
      _add_column("order_binding", "sale_hash", "VARCHAR")),
     (10, "store pairs: every pair's state keyed by its name; the one pair so far is 'default'", _store_pairs),
+    # 11 is reserved (the job queue's schema); versions are applied by whether each was, not by the
+    # highest one, so a database that got 12 first still gets 11.
+    (12, "the console's generated session key; the audit log indexed by action", _console),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -102,15 +111,22 @@ def current_version(engine: Engine) -> int:
     return int(value or 0)
 
 
+def applied_versions(engine: Engine) -> set[int]:
+    if not inspect(engine).has_table("schema_version"):
+        return set()
+    with engine.connect() as conn:
+        return {int(v) for v in conn.execute(text("SELECT version FROM schema_version")).scalars()}
+
+
 def migrate(engine: Engine) -> list[int]:
-    """Apply every migration newer than the database. Returns the versions applied.
+    """Apply every migration the database has not had yet, in order. Returns the versions applied.
 
     Two processes starting together may race here; each migration runs in a transaction and the
     schema_version primary key makes the loser's insert fail, after which it re-reads and goes on.
     """
     applied: list[int] = []
     for version, description, apply in MIGRATIONS:
-        if version <= current_version(engine):
+        if version in applied_versions(engine):
             continue
         try:
             with engine.begin() as conn:
@@ -123,7 +139,7 @@ def migrate(engine: Engine) -> list[int]:
                 )
             applied.append(version)
         except Exception:
-            if current_version(engine) >= version:
+            if version in applied_versions(engine):
                 continue  # another process applied it first
             raise
     return applied

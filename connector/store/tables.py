@@ -133,7 +133,10 @@ class AuditEntry(SQLModel, table=True):
     """Append-only: every write to either platform, and every decision not to write."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_pair_order", "pair", "bc_order_id", "id"),)
+    # By order: an order's timeline. By action: the counts of status, /metrics and the console's
+    # overview, and the last failed cycle, without reading the whole log (issue 18: 100,000 rows).
+    __table_args__ = (Index("ix_audit_pair_order", "pair", "bc_order_id", "id"),
+                      Index("ix_audit_pair_action", "pair", "platform", "action", "id"))
     pair: str = _pair(key=False)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _dt(nullable=False)
@@ -291,3 +294,13 @@ class IdvWebhookDelivery(SQLModel, table=True):
     __tablename__ = "idv_webhook_delivery"
     digest: str = Field(primary_key=True)  # hex SHA-256 of the raw body (accepted, so signed)
     received_at: datetime = _dt(nullable=False)
+
+
+class ConsoleSecret(SQLModel, table=True):
+    """The console's session-signing key when the config gives none (issue 18): generated once, so
+    every process on the database and every restart accept the same sessions."""
+
+    __tablename__ = "console_secret"
+    name: str = Field(primary_key=True)
+    value: str
+    created_at: datetime = _dt(nullable=False)

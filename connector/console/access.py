@@ -1,0 +1,120 @@
+"""Who may see the console: the session cookie, login required on every page, CSRF on every POST,
+and the limit on failed logins. The cookie is Starlette's SessionMiddleware (signed by
+itsdangerous), HttpOnly and SameSite=Strict, and Secure when the request came over TLS."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+COOKIE = "order_sync_console"
+SESSION_SECONDS = 12 * 3600  # a working day; then the login form again
+LOGIN_PATH = "/login"
+CSRF_FIELD = "csrf_token"
+
+
+class SessionCookies:
+    """SessionMiddleware twice: the cookie gets Secure when the request came over TLS (uvicorn sets
+    the scheme from X-Forwarded-Proto behind a trusted proxy), and stays usable over plain local HTTP."""
+
+    def __init__(self, app: ASGIApp, secret_key: str) -> None:
+        options = dict(session_cookie=COOKIE, max_age=SESSION_SECONDS, same_site="strict")
+        self.plain = SessionMiddleware(app, secret_key, https_only=False, **options)
+        self.tls = SessionMiddleware(app, secret_key, https_only=True, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chosen = self.tls if scope.get("scheme") in ("https", "wss") else self.plain
+        await chosen(scope, receive, send)
+
+
+class LoginRequired:
+    """Every path but the login form's redirects to it without a logged-in user that the config
+    still lists (a user taken out of console.users is out at once)."""
+
+    def __init__(self, app: ASGIApp, users: Callable[[], set[str]]) -> None:
+        self.app = app
+        self.users = users
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] != LOGIN_PATH:
+            if scope["session"].get("user") not in self.users():
+                target = scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
+                response = RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use; every form carries it."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+async def checked_form(request: Request) -> FormData:
+    """The POST's form, once its CSRF token matches the session's; else 403."""
+    form = await request.form()
+    given, expected = form.get(CSRF_FIELD), request.session.get("csrf")
+    if not isinstance(given, str) or not expected or not hmac.compare_digest(given, expected):
+        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
+    return form
+
+
+def csrf_protected(handler: Callable[[Request, FormData], Awaitable]) -> Callable[[Request], Awaitable]:
+    """Every POST route is registered through this: the token is checked before the handler runs."""
+    async def endpoint(request: Request):
+        return await handler(request, await checked_form(request))
+
+    return endpoint
+
+
+def local_target(value: object, default: str = "/") -> str:
+    """A redirect target of this site only (never //host or http://…)."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return default
+
+
+class FailedLogins:
+    """At most `limit` failed logins per client address and per user name in `window` seconds;
+    past that, logins are refused (even with the right password) until the oldest failure ages out."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    def wait_seconds(self, address: str, name: str) -> float:
+        """0 when a login may be tried now; else how long until one may."""
+        now = self.clock()
+        waits = []
+        for key in (("address", address), ("user", name.casefold())):
+            times = self._failures.get(key)
+            if times is None:
+                continue
+            while times and now - times[0] >= self.window:
+                times.popleft()
+            if len(times) >= self.limit:
+                waits.append(self.window - (now - times[0]))
+            elif not times:
+                del self._failures[key]
+        return max(waits, default=0.0)
+
+    def failed(self, address: str, name: str) -> None:
+        now = self.clock()
+        if len(self._failures) > 10_000:  # many names tried: forget the failures that aged out
+            self._failures = {k: v for k, v in self._failures.items() if v and now - v[-1] < self.window}
+        for key in (("address", address), ("user", name.casefold())):
+            self._failures.setdefault(key, deque()).append(now)

@@ -1,0 +1,49 @@
+"""The store reads of the console that the commands do not already make: one order's failure and
+exceptions, and finding an order by its invoice number. Each uses an index of its table's key."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import select
+
+from connector.store.repository import Store
+from connector.store.tables import FailedOrder, OrderBinding, OrderException, RefundBinding
+
+# BC-<order>, BC-<order>-<generation> and a return's BC-<order>-R<refund>: the order is in the number.
+_INVOICE = re.compile(r"^BC-(\d+)(?:-(?:\d+|R\d+))?$", re.IGNORECASE)
+
+
+def failure_of(store: Store, bc_order_id: int) -> FailedOrder | None:
+    with store.session() as s:
+        return s.get(FailedOrder, (store.pair, bc_order_id))
+
+
+def exceptions_of(store: Store, bc_order_id: int) -> list[OrderException]:
+    with store.session() as s:
+        return list(s.exec(select(OrderException).where(OrderException.pair == store.pair,
+                                                        OrderException.bc_order_id == bc_order_id)
+                           .order_by(OrderException.id.desc())))
+
+
+def order_by_invoice(store: Store, invoice: str) -> int | None:
+    """The order of this invoice number: read from the number when it is one of ours, else looked up
+    among the pair's sales and returns."""
+    text = invoice.strip()
+    match = _INVOICE.match(text)
+    if match:
+        return int(match.group(1))
+    with store.session() as s:
+        for model in (OrderBinding, RefundBinding):
+            found = s.exec(select(model.bc_order_id).where(model.pair == store.pair,
+                                                           model.invoice_number == text)).first()
+            if found is not None:
+                return found
+    return None
+
+
+def known_order(store: Store, bc_order_id: int) -> bool:
+    """Whether the pair has any record of the order: a binding, a failure or an audit entry."""
+    if store.order_binding(bc_order_id) is not None or failure_of(store, bc_order_id) is not None:
+        return True
+    return bool(store.audit_entries(bc_order_id, limit=1))

@@ -1,0 +1,75 @@
+"""The console as `order-sync run` serves it (ops_app + console_routes, uvicorn on a free localhost
+port in the test's own event loop) over a sync world, and the steps a person takes in Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from connector.config import Settings
+from connector.console.app import console_routes
+from connector.console.passwords import hash_password
+from connector.idv.server import WebhookServer
+from connector.server.metrics import PairMetrics
+from connector.server.ops import ops_app
+
+USER, PASSWORD = "ann", "correct horse battery staple"
+PASSWORD_HASH = hash_password(PASSWORD)
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def console_settings(settings: Settings, **console: Any) -> Settings:
+    """The world's settings with the console on, ann its one user."""
+    data = settings.model_dump(by_alias=True)
+    data["console"] = {"enabled": True, "users": [{"name": USER, "password_hash": PASSWORD_HASH}], **console}
+    return Settings.model_validate(data)
+
+
+class ServedConsole:
+    def __init__(self, settings: Settings, runtimes: dict) -> None:
+        self.settings, self.runtimes = settings, runtimes
+        app = ops_app(runtimes, PairMetrics(runtimes), console_routes(settings, runtimes))
+        self.server = WebhookServer(app, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.port}"
+
+    async def __aenter__(self) -> "ServedConsole":
+        await self.server.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.server.stop()
+
+
+async def serve(world, **console: Any) -> ServedConsole:
+    runtime = await world.runtime()
+    return ServedConsole(console_settings(runtime.settings, **console), {runtime.settings.pair: runtime})
+
+
+async def log_in(page, url: str, *, user: str = USER, password: str = PASSWORD, then: str = "/") -> None:
+    await page.goto(url + then)
+    await page.fill("input[name=name]", user)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_load_state()
+
+
+async def screenshot(page, name: str) -> None:
+    """For a person to look at: tests/artifacts/NAME.png (ignored by git)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def find_order(page, query: str) -> None:
+    """The search box of every page."""
+    await page.fill("input[name=q]", query)
+    await page.press("input[name=q]", "Enter")
+    await page.wait_for_load_state()
+
+
+async def timeline_actions(page) -> list[str]:
+    return [a.strip() for a in await page.locator("table.timeline tr.entry td.action").all_inner_texts()]
+
+
+def text(html: str) -> str:
+    return re.sub(r"\s+", " ", html)

@@ -1,0 +1,89 @@
+"""Issue 18, point 3: the failed orders and the exceptions, listed with their reasons; "retry now"
+(as `retry-failed --order`) makes a parked order due, mirrored on the next cycle, and "resolve" (as
+`exceptions --resolve`) closes an exception — each audited with who pressed it and shown on the
+order's timeline."""
+
+from __future__ import annotations
+
+from connector.sandbox.xseries_sales import SimHttpError
+from served_console import USER, log_in, screenshot, serve, timeline_actions
+from sync_world import line
+
+
+def refuse_sales_of(xs, order_id: int):
+    """X-Series answers 503 to every sale write of this order; returns the undo."""
+    original = xs._post_register_sale
+
+    def refusing(call):
+        if isinstance(call.body, dict) and call.body.get("invoice_number") == f"BC-{order_id}":
+            raise SimHttpError(503, {"error": "Service Unavailable", "message": "register_sales is down"})
+        return original(call)
+
+    xs._post_register_sale = refusing
+    xs._routes = xs._build_routes()
+
+    def restore() -> None:
+        xs._post_register_sale = original
+        xs._routes = xs._build_routes()
+
+    return restore
+
+
+async def test_retry_a_parked_order_and_see_it_mirrored_on_the_next_cycle(world_factory, database_url, page):
+    world = world_factory(database_url, max_attempts=1)  # the first failure parks it
+    world.overlap_seconds = 0  # later windows do not re-read the order: only the retry brings it back
+    order = world.add_order([line("TEE-M")])
+    restore = refuse_sales_of(world.xs, order)
+    await world.cycle()
+    restore()  # X-Series is back, but a parked order waits for a person
+    await world.cycle(advance=3600)
+    assert world.sales(order) == [] and world.store.failures()[0].parked
+
+    async with await serve(world) as console:
+        await log_in(page, console.url)
+        await page.click("text=Failed orders")
+        row = page.locator(f"#failed-default-{order}")
+        assert "parked" in await row.inner_text() and "503" in await row.inner_text()
+        await screenshot(page, "console-failed")
+        await row.locator("button", has_text="Retry now").click()
+        await page.wait_for_load_state()
+        assert "will be retried at the next cycle" in await page.inner_text("[role=status]")
+        assert await page.locator(f"#failed-default-{order}").inner_text() and \
+            "next try" in await page.locator(f"#failed-default-{order}").inner_text()
+
+        await page.goto(console.url + f"/pairs/default/orders/{order}")
+        assert (await timeline_actions(page))[0] == "retry_requested"
+        assert f"by {USER}" in await page.locator("table.timeline tr.entry").first.inner_text()
+
+        await world.cycle()
+        await page.reload()
+        assert len(world.sales(order)) == 1
+        assert "state closed" in await page.inner_text(".binding")
+        assert (await timeline_actions(page))[0] == "create_sale"
+        await page.goto(console.url + "/failed")
+        assert "No failed orders" in await page.inner_text("table.failed")
+
+
+async def test_resolve_an_exception_from_the_list(db_world, page):
+    world = db_world
+    order = world.add_order([line("TEE-L")], default_currency_code="EUR")
+    await world.cycle()
+    [exception] = world.store.exceptions()
+
+    async with await serve(world) as console:
+        await log_in(page, console.url)
+        await page.click("text=Exceptions")
+        row = page.locator(f"#exception-default-{exception.id}")
+        assert "the order is in EUR" in await row.inner_text()
+        await screenshot(page, "console-exceptions")
+        await row.locator("button", has_text="Resolve").click()
+        await page.wait_for_load_state()
+        assert f"Exception {exception.id} (order {order}) resolved" in await page.inner_text("[role=status]")
+        assert "No open exceptions" in await page.inner_text("table.exceptions")
+        assert world.store.count_open_exceptions() == 0
+        assert world.store.exceptions(open_only=False)[0].resolved_by == USER
+
+        await page.goto(console.url + f"/pairs/default/orders/{order}")
+        assert (await timeline_actions(page))[0] == "resolve_exception"
+        assert f"resolved by {USER}" in await page.locator("table.timeline tr.entry").first.inner_text()
+        assert f"resolved by {USER}" in await page.inner_text("table.order-exceptions")

@@ -1,0 +1,94 @@
+"""Issue 18: `order-sync run` in the embedded mode serves the console at / next to /healthz when
+console.enabled, and only then."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from connector.clients.transport import RetryPolicy
+from connector.console.app import console_routes
+from connector.scheduler import daemon
+from served_console import PASSWORD, USER, console_settings, log_in
+from sync_world import line
+from served_sandbox import free_port
+
+
+async def run_daemon(world, settings):
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon(settings, stop, bc_transport=world.bc.transport(),
+                                      xs_transport=world.xs.transport(), clock=world.clock,
+                                      retry=RetryPolicy(seed=2, base_delay=0.01)))
+    return stop, task
+
+
+async def wait_for_server(client: httpx.AsyncClient, task: asyncio.Task) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        assert not task.done(), task.exception()
+        assert time.monotonic() < deadline, "the daemon's server never answered"
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.05)
+
+
+async def test_run_serves_the_console(world, page):
+    order = world.add_order([line("TEE-M", 1)])
+    port = free_port()
+    settings = console_settings(world.settings(interval_seconds=1))
+    settings.server.port = port  # server.enabled stays false: the console alone starts the server
+    stop, task = await run_daemon(world, settings)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            await wait_for_server(client, task)
+            assert (await client.get("/")).headers["location"] == "/login?next=%2F"
+        await log_in(page, url, then=f"/pairs/default/orders/{order}")
+        assert f"Order {order}" in await page.inner_text("h1")
+        assert USER in await page.inner_text("header")
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_the_console_is_off_unless_enabled(world):
+    settings = world.settings(interval_seconds=1)
+    assert console_routes(settings, {}) == []
+    port = free_port()
+    settings.server.enabled, settings.server.port = True, port
+    stop, task = await run_daemon(world, settings)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            await wait_for_server(client, task)
+            assert (await client.get("/")).status_code == 404
+            assert (await client.post("/login", data={"name": USER, "password": PASSWORD})).status_code == 404
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_serve_serves_the_console_too(world, page):
+    """`order-sync serve` (the fleet's server, which runs no cycle) serves the same console."""
+    from connector.server.serve import serve
+
+    order = world.add_order([line("TEE-M", 1)])
+    port, stop = free_port(), asyncio.Event()
+    settings = console_settings(world.settings(interval_seconds=300))
+    serving = asyncio.create_task(serve(settings, stop, port=port, bc_transport=world.bc.transport(),
+                                        xs_transport=world.xs.transport(), clock=world.clock,
+                                        retry=RetryPolicy(seed=2, base_delay=0.01)))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            await wait_for_server(client, serving)
+            assert (await client.get("/")).headers["location"] == "/login?next=%2F"
+        await log_in(page, url, then=f"/pairs/default/orders/{order}")
+        assert f"Order {order}" in await page.inner_text("h1")
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(serving, 10) == 0
