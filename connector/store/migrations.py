@@ -38,6 +38,18 @@ def _add_column(table: str, column: str, ddl: str) -> Callable[[Connection], Non
     return apply
 
 
+def _procrastinate_schema(conn: Connection) -> None:
+    """The job queue of `order-sync worker` (procrastinate's own schema SQL, applied as it ships).
+    PostgreSQL only: on SQLite there are no workers. Skipped when the schema is already there (a
+    database a procrastinate command set up), since its SQL creates types and cannot run twice."""
+    if conn.dialect.name != "postgresql" or inspect(conn).has_table("procrastinate_jobs"):
+        return
+    from procrastinate.schema import SchemaManager
+
+    # SQLAlchemy hands psycopg a parameter list, so "%" must be doubled (as procrastinate does itself).
+    conn.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))
+
+
 # Each version names exactly the tables it creates, so a table added later never sneaks into an
 # old version (create_all would).
 MIGRATIONS: list[Migration] = [
@@ -55,6 +67,8 @@ MIGRATIONS: list[Migration] = [
     (8, "BigCommerce webhook deliveries", _create(t.BcWebhookDelivery)),
     (9, "order_binding.sale_hash: what the sale showed of its order, to tell an edit",
      _add_column("order_binding", "sale_hash", "VARCHAR")),
+    # 10 is the pair column's (issue 17, point 1), merged separately.
+    (11, "procrastinate's job queue for order-sync worker (PostgreSQL only)", _procrastinate_schema),
 ]
 
 LATEST = MIGRATIONS[-1][0]
