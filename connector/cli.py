@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("sync", "run one sync cycle (exit 0: all mirrored, 1: some orders failed, 2: bad config)")
     command("run", "run the daemon: a sync cycle every sync.interval_seconds until SIGTERM/SIGINT")
+    p = command("worker", "run a job worker on PostgreSQL: every pair's syncs, shared with the other workers,"
+                          " until SIGTERM/SIGINT")
+    p.add_argument("--concurrency", type=int, metavar="N", help="jobs at the same time (default: workers.concurrency)")
+    p = command("db", "the state database")
+    db = p.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    _common(db.add_parser("upgrade", help="apply every migration the database lacks (also done at every start)"),
+            top=False)
     command("status", "show the cursor, sales per POS state, failed orders and the last cycle")
     p = command("retry-failed", "make failed (and parked) orders due again at the next cycle")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order")
@@ -166,6 +173,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         "sync": lambda: interrupts.run(commands.sync_once(settings)),
         "run": lambda: commands.run_daemon_command(settings),
         "status": lambda: commands.show_status(settings),
+        "worker": lambda: _workers().run_worker_command(settings, args.concurrency),
+        "db": lambda: _workers().db_upgrade(settings),
         "import-history": lambda: import_history(settings, since=args.since, until=args.until,
                                                  dry_run=args.dry_run),
         "id-check": lambda: interrupts.run(id_check(settings, args.order_id, args.event, args.check_id)),
@@ -177,6 +186,12 @@ def _dispatch(args: argparse.Namespace) -> int:
                                                 parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
     }
     return handlers[args.command]()
+
+
+def _workers():
+    from connector.workers import command
+
+    return command
 
 
 def _load(args: argparse.Namespace):
