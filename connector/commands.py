@@ -113,7 +113,7 @@ def last_failure_line(store: Store) -> str:
     """The last failed start-up or stopped cycle, with its reason when one was recorded."""
     with store.session() as s:
         entry = s.exec(
-            select(AuditEntry).where(AuditEntry.platform == "connector",
+            select(AuditEntry).where(AuditEntry.pair == store.pair, AuditEntry.platform == "connector",
                                      AuditEntry.action.in_([START_FAILED, CYCLE_FAILED]))
             .order_by(AuditEntry.id.desc())
         ).first()

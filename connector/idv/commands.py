@@ -102,7 +102,8 @@ def status_lines(settings: Settings, store: Store) -> list[str]:
     lines = [f"ID verification: {state}; decisions: " + ", ".join(f"{o.label} {n}" for o, n in counts.items())]
     with store.session() as s:
         stages = dict(s.exec(
-            select(IdvCheck.stage, func.count()).where(IdvCheck.superseded == False)  # noqa: E712
+            select(IdvCheck.stage, func.count()).where(IdvCheck.pair == store.pair,
+                                                       IdvCheck.superseded == False)  # noqa: E712
             .group_by(IdvCheck.stage)
         ).all())
     cursor = store.cursor(CURSOR)

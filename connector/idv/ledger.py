@@ -53,7 +53,8 @@ class SqlLedger:
 
     def checks(self, order_id: int) -> list[CheckRecord]:
         with self.store.session() as s:
-            rows = s.exec(select(IdvCheck).where(IdvCheck.bc_order_id == order_id).order_by(IdvCheck.seq))
+            rows = s.exec(select(IdvCheck).where(IdvCheck.pair == self.store.pair, IdvCheck.bc_order_id == order_id)
+                          .order_by(IdvCheck.seq))
             return [
                 CheckRecord(check_id=r.check_id, seq=r.seq, stage=Stage(r.stage), event=r.event, source=r.source,
                             last_occurred_at=r.last_occurred_at, superseded=r.superseded)
@@ -65,7 +66,7 @@ class SqlLedger:
         with self.store.session() as s:
             for r in records:
                 s.merge(IdvCheck(
-                    bc_order_id=decision.order_id, check_id=r.check_id, seq=r.seq, stage=r.stage.value,
+                    pair=self.store.pair, bc_order_id=decision.order_id, check_id=r.check_id, seq=r.seq, stage=r.stage.value,
                     event=r.event, source=r.source, last_occurred_at=r.last_occurred_at,
                     superseded=r.superseded, updated_at=now,
                 ))
@@ -111,7 +112,8 @@ class SqlCheckIds:
             return {}
         t = self._table
         with self.store.engine.connect() as conn:
-            rows = conn.execute(core_select(t.c.bc_order_id, t.c.check_id).where(t.c.bc_order_id.in_(order_ids)))
+            rows = conn.execute(core_select(t.c.bc_order_id, t.c.check_id).where(
+                t.c.pair == self.store.pair, t.c.bc_order_id.in_(order_ids)))
             return {order_id: check_id for order_id, check_id in rows}
 
     def remember(self, reads: list[CheckIdRead]) -> None:
@@ -127,12 +129,12 @@ class SqlCheckIds:
         engine = self.store.engine
         statement = dialect_insert(engine.dialect.name)(self._table)
         statement = statement.on_conflict_do_update(
-            index_elements=[self._table.c.bc_order_id],
+            index_elements=[self._table.c.pair, self._table.c.bc_order_id],
             set_={c: statement.excluded[c] for c in ("check_id", "date_modified", "updated_at")},
             where=statement.excluded.date_modified >= self._table.c.date_modified,
         )
         with engine.begin() as conn:
             conn.execute(statement, [
-                {"bc_order_id": r.order_id, "check_id": r.check_id, "date_modified": r.date_modified,
+                {"pair": self.store.pair, "bc_order_id": r.order_id, "check_id": r.check_id, "date_modified": r.date_modified,
                  "updated_at": now} for r in latest.values()
             ])

@@ -136,12 +136,12 @@ class MetafieldPoller:
 
     def _handled(self, row: Metafield) -> bool:
         with self.store.session() as s:
-            seen = s.get(IdvMetafieldSeen, row.id)
+            seen = s.get(IdvMetafieldSeen, (self.store.pair, row.id))
         return seen is not None and seen.date_modified == row.date_modified and seen.value == row.value
 
     def _mark(self, row: Metafield) -> None:
         with self.store.session() as s:
-            s.merge(IdvMetafieldSeen(metafield_id=row.id, bc_order_id=row.resource_id, value=row.value,
+            s.merge(IdvMetafieldSeen(pair=self.store.pair, metafield_id=row.id, bc_order_id=row.resource_id, value=row.value,
                                      date_modified=row.date_modified))
             s.commit()
 

@@ -57,7 +57,7 @@ class _StoreCollector:
             store = runtime.store
             with store.session() as s:
                 counts = dict(s.exec(select(AuditEntry.action, func.count()).where(
-                    AuditEntry.action.in_(list(MIRRORED_ACTIONS))).group_by(AuditEntry.action)).all())
+                    AuditEntry.pair == store.pair, AuditEntry.action.in_(list(MIRRORED_ACTIONS))).group_by(AuditEntry.action)).all())
             for action, name in MIRRORED_ACTIONS.items():
                 mirrored.add_metric([pair, name], counts.get(action, 0))
             failures = store.failures()

@@ -21,11 +21,11 @@ class ExceptionBook:
         order read again each cycle is not reported over and over."""
         with self.session() as s:
             same = s.exec(select(OrderException).where(
-                OrderException.bc_order_id == bc_order_id, OrderException.kind == kind,
+                OrderException.pair == self.pair, OrderException.bc_order_id == bc_order_id, OrderException.kind == kind,
                 OrderException.summary == summary, OrderException.resolved_at.is_(None))).first()
             if same is not None:
                 return None
-            row = OrderException(bc_order_id=bc_order_id, kind=kind, summary=summary, before=_json(before),
+            row = OrderException(pair=self.pair, bc_order_id=bc_order_id, kind=kind, summary=summary, before=_json(before),
                                  after=_json(after), opened_at=self.clock.now())
             s.add(row)
             s.commit()
@@ -35,7 +35,7 @@ class ExceptionBook:
         return row
 
     def exceptions(self, *, open_only: bool = True) -> list[OrderException]:
-        query = select(OrderException).order_by(OrderException.id)
+        query = select(OrderException).where(OrderException.pair == self.pair).order_by(OrderException.id)
         if open_only:
             query = query.where(OrderException.resolved_at.is_(None))
         with self.session() as s:
@@ -44,13 +44,13 @@ class ExceptionBook:
     def count_open_exceptions(self) -> int:
         with self.session() as s:
             return int(s.exec(select(func.count()).select_from(OrderException)
-                              .where(OrderException.resolved_at.is_(None))).one())
+                              .where(OrderException.pair == self.pair, OrderException.resolved_at.is_(None))).one())
 
     def resolve_exception(self, exception_id: int, *, by: str) -> OrderException | None:
         """Resolve an open exception; None when there is no such open exception."""
         with self.session() as s:
             row = s.get(OrderException, exception_id)
-            if row is None or row.resolved_at is not None:
+            if row is None or row.pair != self.pair or row.resolved_at is not None:
                 return None
             row.resolved_at, row.resolved_by = self.clock.now(), by
             s.add(row)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Field, SQLModel, select
 
-from connector.store.tables import _dt
+from connector.store.tables import _dt, _pair
 
 if TYPE_CHECKING:
     from connector.store.repository import Store
@@ -21,6 +21,7 @@ class ImportRun(SQLModel, table=True):
 
     __tablename__ = "import_run"
     id: int | None = Field(default=None, primary_key=True)
+    pair: str = _pair(key=False)
     since: datetime | None = _dt(nullable=True)
     until: datetime | None = _dt(nullable=True)
     started_at: datetime = _dt(nullable=False)
@@ -43,11 +44,12 @@ class ImportRuns:
         with self.store.session() as s:
             # `== None` is SQL's IS NULL: an import without --since resumes the one without it.
             run = s.exec(
-                select(ImportRun).where(ImportRun.finished_at.is_(None), ImportRun.since == since,
+                select(ImportRun).where(ImportRun.pair == self.store.pair, ImportRun.finished_at.is_(None),
+                                        ImportRun.since == since,
                                         ImportRun.until == until).order_by(ImportRun.id.desc())
             ).first()
             if run is None:
-                run = ImportRun(since=since, until=until, started_at=now, updated_at=now, total=total)
+                run = ImportRun(pair=self.store.pair, since=since, until=until, started_at=now, updated_at=now, total=total)
             else:
                 run.resumed += 1
                 run.updated_at = now

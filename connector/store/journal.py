@@ -16,7 +16,8 @@ from sqlmodel import select
 from connector.store.tables import AuditEntry, CycleRun, FailedOrder
 
 AUDIT_INSERT = insert(AuditEntry.__table__)
-FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
+FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.pair == bindparam("pair"),
+                                                     FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
 
 
 class Journal:
@@ -29,9 +30,9 @@ class Journal:
             now = self.clock.now()
             try:
                 with self.session() as s:
-                    row = s.get(FailedOrder, bc_order_id)
+                    row = s.get(FailedOrder, (self.pair, bc_order_id))
                     if row is None:
-                        row = FailedOrder(bc_order_id=bc_order_id, step=step, reason=reason, attempts=0,
+                        row = FailedOrder(pair=self.pair, bc_order_id=bc_order_id, step=step, reason=reason, attempts=0,
                                           next_attempt_at=now, first_failed_at=now, last_failed_at=now)
                     row.attempts += 1
                     row.step, row.reason, row.permanent = step, reason, permanent
@@ -51,13 +52,15 @@ class Journal:
 
     def failures(self) -> list[FailedOrder]:
         with self.session() as s:
-            return list(s.exec(select(FailedOrder).order_by(FailedOrder.bc_order_id)))
+            return list(s.exec(select(FailedOrder).where(FailedOrder.pair == self.pair)
+                               .order_by(FailedOrder.bc_order_id)))
 
     def due_failures(self) -> list[FailedOrder]:
         now = self.clock.now()
         with self.session() as s:
             return list(s.exec(
-                select(FailedOrder).where(FailedOrder.parked == False, FailedOrder.next_attempt_at <= now)  # noqa: E712
+                select(FailedOrder).where(FailedOrder.pair == self.pair, FailedOrder.parked == False,  # noqa: E712
+                                          FailedOrder.next_attempt_at <= now)
                 .order_by(FailedOrder.bc_order_id)
             ))
 
@@ -65,7 +68,7 @@ class Journal:
         """Make parked failures due again (retry-failed). Returns how many."""
         now = self.clock.now()
         with self.session() as s:
-            query = select(FailedOrder)
+            query = select(FailedOrder).where(FailedOrder.pair == self.pair)
             if bc_order_id is not None:
                 query = query.where(FailedOrder.bc_order_id == bc_order_id)
             rows = list(s.exec(query))
@@ -89,7 +92,7 @@ class Journal:
                       target_id: str | None = None, reason: str = "", before: Any = None, after: Any = None,
                       detail: Any = None) -> dict[str, Any]:
         return {
-            "at": self.clock.now(), "platform": platform, "action": action, "bc_order_id": bc_order_id,
+            "pair": self.pair, "at": self.clock.now(), "platform": platform, "action": action, "bc_order_id": bc_order_id,
             "target_id": target_id, "reason": reason,
             "before": None if before is None else str(before), "after": None if after is None else str(after),
             "detail": None if detail is None else json.dumps(detail, default=str, sort_keys=True),
@@ -97,7 +100,7 @@ class Journal:
 
     def audit_entries(self, bc_order_id: int | None = None, limit: int | None = None) -> list[AuditEntry]:
         with self.session() as s:
-            query = select(AuditEntry)
+            query = select(AuditEntry).where(AuditEntry.pair == self.pair)
             if bc_order_id is not None:
                 query = query.where(AuditEntry.bc_order_id == bc_order_id)
             query = query.order_by(AuditEntry.id.desc() if limit else AuditEntry.id)
@@ -108,7 +111,7 @@ class Journal:
 
     def count_audit(self, platform: str | None = None, action: str | None = None) -> int:
         with self.session() as s:
-            query = select(func.count()).select_from(AuditEntry)
+            query = select(func.count()).select_from(AuditEntry).where(AuditEntry.pair == self.pair)
             if platform:
                 query = query.where(AuditEntry.platform == platform)
             if action:
@@ -118,7 +121,7 @@ class Journal:
     # ---- cycles ---------------------------------------------------------------------------
     def start_cycle(self, kind: str, window_start: datetime | None, window_end: datetime | None) -> int:
         with self.session() as s:
-            run = CycleRun(kind=kind, started_at=self.clock.now(), window_start=window_start,
+            run = CycleRun(pair=self.pair, kind=kind, started_at=self.clock.now(), window_start=window_start,
                            window_end=window_end)
             s.add(run)
             s.commit()
@@ -135,7 +138,7 @@ class Journal:
             s.commit()
 
     def last_cycle(self, kind: str = "sync", *, outcome: str | None = None) -> CycleRun | None:
-        query = select(CycleRun).where(CycleRun.kind == kind)
+        query = select(CycleRun).where(CycleRun.pair == self.pair, CycleRun.kind == kind)
         if outcome is not None:
             query = query.where(CycleRun.outcome == outcome)
         with self.session() as s:

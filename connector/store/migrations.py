@@ -38,6 +38,39 @@ def _add_column(table: str, column: str, ddl: str) -> Callable[[Connection], Non
     return apply
 
 
+# Tables whose key gains the pair in version 10, and those that only gain the column (their key is an id).
+_KEYED_BY_PAIR = (t.OrderBinding, t.ProductBinding, t.CustomerBinding, t.XsProduct, t.XsCustomer, t.IndexCursor,
+                  t.SyncCursor, t.FailedOrder, t.RefundBinding, t.IdvCheck, t.IdvMetafieldSeen, t.IdvOrderCheckId)
+_TAGGED_BY_PAIR = ((t.AuditEntry, "ix_audit_order"), (t.OrderException, "ix_order_exception_open"),
+                   (t.CycleRun, None), (ImportRun, None))
+
+
+def _store_pairs(conn: Connection) -> None:
+    """Every pair's state keyed by its pair; what a single-pair database holds becomes "default"'s.
+
+    A primary key cannot be altered in place on SQLite, so a keyed table is copied aside, created
+    anew from its model and filled again; the id-keyed tables gain the column (and their index its
+    first column). A table that has the column already (created after this version) is left alone."""
+    for model in _KEYED_BY_PAIR:
+        table = model.__table__
+        if "pair" in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+            continue
+        names = ", ".join(c.name for c in table.columns if c.name != "pair")
+        aside = f"{table.name}_before_pairs"
+        conn.execute(text(f"CREATE TABLE {aside} AS SELECT * FROM {table.name}"))
+        conn.execute(text(f"DROP TABLE {table.name}"))
+        table.create(conn)
+        conn.execute(text(f"INSERT INTO {table.name} (pair, {names}) SELECT 'default', {names} FROM {aside}"))
+        conn.execute(text(f"DROP TABLE {aside}"))
+    for model, old_index in _TAGGED_BY_PAIR:
+        table = model.__table__
+        _add_column(table.name, "pair", "VARCHAR NOT NULL DEFAULT 'default'")(conn)
+        if old_index is not None:
+            conn.execute(text(f"DROP INDEX IF EXISTS {old_index}"))
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 def _procrastinate_schema(conn: Connection) -> None:
     """The job queue of `order-sync worker` (procrastinate's own schema SQL, applied as it ships).
     PostgreSQL only: on SQLite there are no workers. Skipped when the schema is already there (a
@@ -67,7 +100,7 @@ MIGRATIONS: list[Migration] = [
     (8, "BigCommerce webhook deliveries", _create(t.BcWebhookDelivery)),
     (9, "order_binding.sale_hash: what the sale showed of its order, to tell an edit",
      _add_column("order_binding", "sale_hash", "VARCHAR")),
-    # 10 is the pair column's (issue 17, point 1), merged separately.
+    (10, "store pairs: every pair's state keyed by its name; the one pair so far is 'default'", _store_pairs),
     (11, "procrastinate's job queue for order-sync worker (PostgreSQL only)", _procrastinate_schema),
 ]
 

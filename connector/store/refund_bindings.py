@@ -16,10 +16,10 @@ from connector.store.tables import AuditEntry, RefundBinding
 class RefundBook:
     def refund_binding(self, refund_id: int) -> RefundBinding | None:
         with self.session() as s:
-            return s.get(RefundBinding, refund_id)
+            return s.get(RefundBinding, (self.pair, refund_id))
 
     def refund_bindings(self, bc_order_id: int | None = None) -> list[RefundBinding]:
-        query = select(RefundBinding).order_by(RefundBinding.refund_id)
+        query = select(RefundBinding).where(RefundBinding.pair == self.pair).order_by(RefundBinding.refund_id)
         if bc_order_id is not None:
             query = query.where(RefundBinding.bc_order_id == bc_order_id)
         with self.session() as s:
@@ -30,6 +30,7 @@ class RefundBook:
         """Write the binding durably (a pending one before its return is sent); with `audit` and
         `lease`, its audit entry and the release of its lease in the same transaction."""
         binding.updated_at = self.clock.now()
+        binding.pair = self.pair
         with self.session() as s:
             merged = s.merge(binding)
             if audit is not None:

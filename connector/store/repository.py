@@ -41,15 +41,20 @@ from connector.store.tables import (
 
 _BINDINGS = OrderBinding.__table__
 _BINDING_COLUMNS = tuple(c.name for c in _BINDINGS.columns)
-_BINDING_SELECT = core_select(_BINDINGS).where(_BINDINGS.c.bc_order_id == bindparam("order_id"))
-_PRODUCT_ID_SELECT = core_select(ProductBinding.xs_product_id).where(ProductBinding.key == bindparam("key"))
-_CUSTOMER_ID_SELECT = core_select(CustomerBinding.xs_customer_id).where(CustomerBinding.email_key == bindparam("key"))
+# Every statement names its pair (bound as :pair): a Store reads and writes only its own pair's rows.
+_BINDING_SELECT = core_select(_BINDINGS).where(_BINDINGS.c.pair == bindparam("pair"),
+                                               _BINDINGS.c.bc_order_id == bindparam("order_id"))
+_PRODUCT_ID_SELECT = core_select(ProductBinding.xs_product_id).where(
+    ProductBinding.pair == bindparam("pair"), ProductBinding.key == bindparam("key"))
+_CUSTOMER_ID_SELECT = core_select(CustomerBinding.xs_customer_id).where(
+    CustomerBinding.pair == bindparam("pair"), CustomerBinding.email_key == bindparam("key"))
 
 
 def _oldest_live(model: type[XsProduct | XsCustomer], key) -> Any:
     """The oldest live product / customer with that key (versions grow: the first one made wins;
     the id settles a tie, so every process picks the same one)."""
-    return core_select(model.id).where(key == bindparam("key"), model.deleted == False).order_by(  # noqa: E712
+    return core_select(model.id).where(model.pair == bindparam("pair"), key == bindparam("key"),
+                                       model.deleted == False).order_by(  # noqa: E712
         model.version, model.id).limit(1)
 
 
@@ -100,7 +105,7 @@ class Store(Journal, ExceptionBook, RefundBook):
 
     # ---- order bindings -------------------------------------------------------------------
     def order_binding(self, bc_order_id: int) -> OrderBinding | None:
-        row = self.db.first(_BINDING_SELECT, {"order_id": bc_order_id})
+        row = self.db.first(_BINDING_SELECT, {"pair": self.pair, "order_id": bc_order_id})
         return OrderBinding(**row._asdict()) if row is not None else None
 
     def order_bindings(self, ids: Iterable[int]) -> dict[int, OrderBinding]:
@@ -109,7 +114,8 @@ class Store(Journal, ExceptionBook, RefundBook):
         with self.session() as s:
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
-                for row in s.exec(select(OrderBinding).where(OrderBinding.bc_order_id.in_(chunk))):
+                for row in s.exec(select(OrderBinding).where(OrderBinding.pair == self.pair,
+                                                             OrderBinding.bc_order_id.in_(chunk))):
                     result[row.bc_order_id] = row
         return result
 
@@ -118,7 +124,7 @@ class Store(Journal, ExceptionBook, RefundBook):
         its sale is sent)."""
         binding.updated_at = self.clock.now()
         with self.db.begin() as conn:
-            conn.execute(self._upserts["order_binding"], _binding_values(binding))
+            conn.execute(self._upserts["order_binding"], self._binding_values(binding))
         return binding
 
     def settle_order(self, binding: OrderBinding, *, audit: dict[str, Any] | None,
@@ -127,8 +133,8 @@ class Store(Journal, ExceptionBook, RefundBook):
         order and the release of its lease, in one transaction (all or none)."""
         binding.updated_at = self.clock.now()
         with self._ending_work(audit, lease) as conn:
-            conn.execute(self._upserts["order_binding"], _binding_values(binding))
-            conn.execute(FAILURE_DELETE, {"order_id": binding.bc_order_id})
+            conn.execute(self._upserts["order_binding"], self._binding_values(binding))
+            conn.execute(FAILURE_DELETE, {"pair": self.pair, "order_id": binding.bc_order_id})
         return binding
 
     @contextmanager
@@ -145,14 +151,20 @@ class Store(Journal, ExceptionBook, RefundBook):
         if lease is not None:
             lease.released = True
 
+    def _binding_values(self, binding: OrderBinding) -> dict[str, Any]:
+        binding.pair = self.pair
+        return {n: getattr(binding, n) for n in _BINDING_COLUMNS}
+
     def count_bindings_by_state(self) -> dict[str, int]:
         with self.session() as s:
-            rows = s.exec(select(OrderBinding.pos_state, func.count()).group_by(OrderBinding.pos_state)).all()
+            rows = s.exec(select(OrderBinding.pos_state, func.count()).where(OrderBinding.pair == self.pair)
+                          .group_by(OrderBinding.pos_state)).all()
         return {state: count for state, count in rows}
 
     def pending_bindings(self) -> list[OrderBinding]:
         with self.session() as s:
-            return list(s.exec(select(OrderBinding).where(OrderBinding.pending_state.is_not(None))))
+            return list(s.exec(select(OrderBinding).where(OrderBinding.pair == self.pair,
+                                                          OrderBinding.pending_state.is_not(None))))
 
     # ---- product / customer bindings and the X-Series indexes ------------------------------
     def product_id(self, key: str) -> str | None:
@@ -166,22 +178,22 @@ class Store(Journal, ExceptionBook, RefundBook):
     def _bound_id(self, cache: "_Lru", statement, key: str) -> str | None:
         cached = cache.get(key)
         if cached is None:
-            row = self.db.first(statement, {"key": key})
+            row = self.db.first(statement, {"pair": self.pair, "key": key})
             if row is not None:
                 cached = cache[key] = row[0]
         return cached
 
     def product_binding(self, key: str) -> ProductBinding | None:
         with self.session() as s:
-            return s.get(ProductBinding, key)
+            return s.get(ProductBinding, (self.pair, key))
 
     def product_bindings(self) -> list[ProductBinding]:
         with self.session() as s:
-            return list(s.exec(select(ProductBinding)))
+            return list(s.exec(select(ProductBinding).where(ProductBinding.pair == self.pair)))
 
     def customer_binding(self, email_key: str) -> CustomerBinding | None:
         with self.session() as s:
-            return s.get(CustomerBinding, email_key)
+            return s.get(CustomerBinding, (self.pair, email_key))
 
     def bind_product(self, key: str, xs_product_id: str, sku: str, *, created: bool,
                      name: str | None = None, audit: dict[str, Any] | None = None,
@@ -190,9 +202,9 @@ class Store(Journal, ExceptionBook, RefundBook):
         gets its index row, its audit entry and the release of its creation lease, in the same
         transaction (another process's index refresh may be indexing it at the same moment)."""
         index_row = None if name is None else {
-            "id": xs_product_id, "sku_key": sku.strip().casefold(), "name": name, "version": 0, "deleted": False}
+            "pair": self.pair, "id": xs_product_id, "sku_key": sku.strip().casefold(), "name": name, "version": 0, "deleted": False}
         self._bind("xs_product", index_row, "product_binding", {
-            "key": key, "xs_product_id": xs_product_id, "sku": sku, "created": created,
+            "pair": self.pair, "key": key, "xs_product_id": xs_product_id, "sku": sku, "created": created,
             "created_at": self.clock.now()}, audit, lease)
         self._product_ids[key] = xs_product_id
 
@@ -200,9 +212,9 @@ class Store(Journal, ExceptionBook, RefundBook):
                       audit: dict[str, Any] | None = None, lease: LeaseHandle | None = None) -> None:
         """Bind an e-mail to a customer; one order-sync just created as in bind_product."""
         index_row = None if audit is None else {
-            "id": xs_customer_id, "email_key": email_key, "version": 0, "deleted": False}
+            "pair": self.pair, "id": xs_customer_id, "email_key": email_key, "version": 0, "deleted": False}
         self._bind("xs_customer", index_row, "customer_binding", {
-            "email_key": email_key, "xs_customer_id": xs_customer_id, "created": created,
+            "pair": self.pair, "email_key": email_key, "xs_customer_id": xs_customer_id, "created": created,
             "created_at": self.clock.now()}, audit, lease)
         self._customer_ids[email_key] = xs_customer_id
 
@@ -215,11 +227,11 @@ class Store(Journal, ExceptionBook, RefundBook):
 
     def indexed_product_id(self, sku: str) -> str | None:
         """The X-Series product with this SKU in the local index (case and spaces ignored)."""
-        row = self.db.first(_INDEXED_PRODUCT_ID, {"key": sku.strip().casefold()})
+        row = self.db.first(_INDEXED_PRODUCT_ID, {"pair": self.pair, "key": sku.strip().casefold()})
         return row[0] if row is not None else None
 
     def indexed_customer_id(self, email: str) -> str | None:
-        row = self.db.first(_INDEXED_CUSTOMER_ID, {"key": email.strip().casefold()})
+        row = self.db.first(_INDEXED_CUSTOMER_ID, {"pair": self.pair, "key": email.strip().casefold()})
         return row[0] if row is not None else None
 
     def upsert_indexed_products(self, rows: list[dict[str, Any]]) -> None:
@@ -232,21 +244,22 @@ class Store(Journal, ExceptionBook, RefundBook):
     def _upsert_many(self, table: str, rows: list[dict[str, Any]]) -> None:
         if rows:
             with self.db.begin() as conn:
-                conn.execute(self._upserts[table], rows)
+                conn.execute(self._upserts[table], [{**row, "pair": self.pair} for row in rows])
 
     def index_version(self, name: str) -> int:
         with self.session() as s:
-            row = s.get(IndexCursor, name)
+            row = s.get(IndexCursor, (self.pair, name))
             return row.version if row else 0
 
     def set_index_version(self, name: str, version: int) -> None:
         with self.db.begin() as conn:
-            _upsert(conn, IndexCursor, {"name": name, "version": version}, only_if_greater="version")
+            _upsert(conn, IndexCursor, {"pair": self.pair, "name": name, "version": version},
+                    only_if_greater="version")
 
     # ---- the sync cursor ----------------------------------------------------------------
     def cursor(self, name: str = ORDERS_CURSOR) -> datetime | None:
         with self.session() as s:
-            row = s.get(SyncCursor, name)
+            row = s.get(SyncCursor, (self.pair, name))
             return row.value if row else None
 
     def set_cursor(self, value: datetime, name: str = ORDERS_CURSOR) -> None:
@@ -255,9 +268,10 @@ class Store(Journal, ExceptionBook, RefundBook):
         now = self.clock.now()
         with self.db.begin() as conn:
             if name == ORDERS_CURSOR:
-                _upsert(conn, SyncCursor, {"name": ORDERS_START_CURSOR, "value": value, "updated_at": now},
-                        keep_existing=True)
-            _upsert(conn, SyncCursor, {"name": name, "value": value, "updated_at": now}, only_if_greater="value")
+                _upsert(conn, SyncCursor, {"pair": self.pair, "name": ORDERS_START_CURSOR, "value": value,
+                                           "updated_at": now}, keep_existing=True)
+            _upsert(conn, SyncCursor, {"pair": self.pair, "name": name, "value": value, "updated_at": now},
+                    only_if_greater="value")
 
 
 def _upsert(conn: Connection, model: type[SQLModel], row: dict[str, Any], **shape: Any) -> None:
@@ -283,8 +297,6 @@ def _upsert_statement(dialect: str, table, names: tuple[str, ...], only_if_great
     )
 
 
-def _binding_values(binding: OrderBinding) -> dict[str, Any]:
-    return {n: getattr(binding, n) for n in _BINDING_COLUMNS}
 
 
 class _Lru(OrderedDict):

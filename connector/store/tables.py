@@ -14,6 +14,13 @@ def _dt(**kw):
     return Field(sa_column=Column(UTCDateTime(), **kw))
 
 
+def _pair(*, key: bool = True):
+    """The store pair a row belongs to (issue 17): the first column of the key of every table of a
+    pair's state, so two pairs' order 12 are two rows. Rows from before pairs are "default"'s."""
+    return Field(default="default", primary_key=key,
+                 sa_column_kwargs={"server_default": "default"} if not key else {})
+
+
 class OrderBinding(SQLModel, table=True):
     """BigCommerce order ↔ X-Series sale, and what has been applied to the POS.
 
@@ -23,6 +30,7 @@ class OrderBinding(SQLModel, table=True):
     """
 
     __tablename__ = "order_binding"
+    pair: str = _pair()
     bc_order_id: int = Field(primary_key=True)
     sale_id: str | None = None
     invoice_number: str
@@ -47,6 +55,7 @@ class ProductBinding(SQLModel, table=True):
     """What BigCommerce line (by SKU, custom name, or special line) became which X-Series product."""
 
     __tablename__ = "product_binding"
+    pair: str = _pair()
     key: str = Field(primary_key=True)  # "sku:<casefolded sku>" | "custom:<…>" | "special:shipping"
     xs_product_id: str
     sku: str
@@ -56,6 +65,7 @@ class ProductBinding(SQLModel, table=True):
 
 class CustomerBinding(SQLModel, table=True):
     __tablename__ = "customer_binding"
+    pair: str = _pair()
     email_key: str = Field(primary_key=True)  # casefolded e-mail
     xs_customer_id: str
     created: bool = False
@@ -69,8 +79,9 @@ class XsProduct(SQLModel, table=True):
     X-Series SKU search that misses hyphenated SKUs (reference §9.1)."""
 
     __tablename__ = "xs_product"
+    pair: str = _pair()
     id: str = Field(primary_key=True)
-    sku_key: str = Field(index=True)  # casefolded sku
+    sku_key: str = Field(index=True)  # casefolded sku (looked up with the pair: the key's first column)
     name: str = ""
     version: int = 0
     deleted: bool = False
@@ -78,6 +89,7 @@ class XsProduct(SQLModel, table=True):
 
 class XsCustomer(SQLModel, table=True):
     __tablename__ = "xs_customer"
+    pair: str = _pair()
     id: str = Field(primary_key=True)
     email_key: str = Field(index=True)
     version: int = 0
@@ -88,6 +100,7 @@ class IndexCursor(SQLModel, table=True):
     """The last X-Series version seen by an index ("products", "customers")."""
 
     __tablename__ = "index_cursor"
+    pair: str = _pair()
     name: str = Field(primary_key=True)
     version: int = 0
 
@@ -96,6 +109,7 @@ class SyncCursor(SQLModel, table=True):
     """How far the order poll has settled: every order modified before `value` is bound or failed."""
 
     __tablename__ = "sync_cursor"
+    pair: str = _pair()
     name: str = Field(primary_key=True)
     value: datetime = _dt(nullable=False)
     updated_at: datetime = _dt(nullable=False)
@@ -103,6 +117,7 @@ class SyncCursor(SQLModel, table=True):
 
 class FailedOrder(SQLModel, table=True):
     __tablename__ = "failed_order"
+    pair: str = _pair()
     bc_order_id: int = Field(primary_key=True)
     step: str
     reason: str = Field(sa_column=Column(Text, nullable=False))
@@ -118,7 +133,8 @@ class AuditEntry(SQLModel, table=True):
     """Append-only: every write to either platform, and every decision not to write."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_order", "bc_order_id", "id"),)
+    __table_args__ = (Index("ix_audit_pair_order", "pair", "bc_order_id", "id"),)
+    pair: str = _pair(key=False)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _dt(nullable=False)
     platform: str  # xseries | bigcommerce | connector
@@ -138,6 +154,7 @@ class RefundBinding(SQLModel, table=True):
     return's invoice number before anything is written again."""
 
     __tablename__ = "refund_binding"
+    pair: str = _pair()
     refund_id: int = Field(primary_key=True)
     bc_order_id: int = Field(index=True)
     invoice_number: str  # BC-<order>-R<refund id>
@@ -155,7 +172,8 @@ class OrderException(SQLModel, table=True):
     refund X-Series cannot express. Open until someone resolves it."""
 
     __tablename__ = "order_exception"
-    __table_args__ = (Index("ix_order_exception_open", "resolved_at", "bc_order_id"),)
+    __table_args__ = (Index("ix_order_exception_pair_open", "pair", "resolved_at", "bc_order_id"),)
+    pair: str = _pair(key=False)
     id: int | None = Field(default=None, primary_key=True)
     bc_order_id: int
     kind: str  # edit | currency | mapping | totals | refund
@@ -169,6 +187,7 @@ class OrderException(SQLModel, table=True):
 
 class CycleRun(SQLModel, table=True):
     __tablename__ = "cycle_run"
+    pair: str = _pair(key=False)
     id: int | None = Field(default=None, primary_key=True)
     kind: str  # sync | import
     started_at: datetime = _dt(nullable=False)
@@ -211,6 +230,7 @@ class IdvCheck(SQLModel, table=True):
     """
 
     __tablename__ = "idv_check"
+    pair: str = _pair()
     bc_order_id: int = Field(primary_key=True)
     check_id: str = Field(primary_key=True)  # "" for the check of events given without an id
     seq: int
@@ -230,6 +250,7 @@ class IdvMetafieldSeen(SQLModel, table=True):
     """
 
     __tablename__ = "idv_metafield_seen"
+    pair: str = _pair()
     metafield_id: int = Field(primary_key=True)
     bc_order_id: int
     value: str
@@ -245,6 +266,7 @@ class IdvOrderCheckId(SQLModel, table=True):
     """
 
     __tablename__ = "idv_order_check_id"
+    pair: str = _pair()
     bc_order_id: int = Field(primary_key=True)
     check_id: str
     # The metafield's own date_modified: a read of an older version never overwrites a newer one.

@@ -49,7 +49,7 @@ async def test_a_rerun_writes_nothing(db_world):
     assert report.written == 0
     # And after the cursor is lost (a reset), reading the whole history again writes nothing.
     with other.store.session() as s:
-        s.delete(s.get(SyncCursor, "orders"))
+        s.delete(s.get(SyncCursor, ("default", "orders")))
         s.commit()
     report = await world.cycle(runtime=other)
     assert report.outcomes[Outcome.UP_TO_DATE] == len(ids)
