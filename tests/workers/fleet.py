@@ -81,7 +81,9 @@ class Fleet:
     def names(self) -> list[str]:
         return [f"store{i:02d}" for i in range(1, len(self.urls) + 1)]
 
-    def write_config(self, path: Path, database_url: str, **workers: Any) -> Path:
+    def write_config(self, path: Path, database_url: str, *, interval_seconds: int = 5, **workers: Any) -> Path:
+        """Every pair synced every interval_seconds: short, but not so short that the pairs already
+        mirrored take the CPU from those still at work."""
         start_at = datetime.now(timezone.utc) - timedelta(days=2)
         lines = []
         for name, url in zip(self.names(), self.urls):
@@ -92,7 +94,7 @@ class Fleet:
                       f"      api_url: {url}", "      outlet: Main Outlet", "      register: Online Store"]
         lines = ["pairs:", *lines, f"database_url: {database_url}",
                  "historical_import:", "  enabled: true",  # start_at two days back, before the seeded orders
-                 "sync:", f"  start_at: {start_at:%Y-%m-%dT%H:%M:%SZ}", "  interval_seconds: 1",
+                 "sync:", f"  start_at: {start_at:%Y-%m-%dT%H:%M:%SZ}", f"  interval_seconds: {interval_seconds}",
                  "workers:", *(f"  {key}: {value}" for key, value in workers.items())]
         path.write_text("\n".join(lines) + "\n")
         return path
