@@ -31,6 +31,13 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
                         help="DEBUG, INFO (default), WARNING, ERROR or CRITICAL (any case)")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="order-sync", description="Mirror BigCommerce orders into Lightspeed Retail X-Series sales.")
@@ -38,17 +45,29 @@ def build_parser() -> argparse.ArgumentParser:
     _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, *, pair: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         _common(p, top=False)
+        if pair:
+            _pair_option(p)
         return p
 
     command("sync", "run one sync cycle (exit 0: all mirrored, 1: some orders failed, 2: bad config)")
     command("run", "run the daemon: a sync cycle every sync.interval_seconds until SIGTERM/SIGINT")
+        "sync": lambda s: interrupts.run(commands.sync_once(s)),
+        "status": lambda s: commands.show_status(s),
+        "import-history": lambda s: import_history(s, since=args.since, until=args.until, dry_run=args.dry_run),
+        "id-check": lambda s: interrupts.run(id_check(s, args.order_id, args.event, args.check_id)),
+        "audit": lambda s: show_audit(s, args.order, args.limit),
+        "retry-failed": lambda s: commands.retry_failed(s, args.order),
+        "exceptions": lambda s: commands.show_exceptions(s, args.resolve),
+        "webhooks": lambda s: commands.register_webhooks(s, args.url),
+        "reconcile": lambda s: commands.reconcile(s, parse_date_arg(args.since, "since"),
+                                                  parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
     p = command("worker", "run a job worker on PostgreSQL: every pair's syncs, shared with the other workers,"
-                          " until SIGTERM/SIGINT")
-    p.add_argument("--concurrency", type=int, metavar="N", help="jobs at the same time (default: workers.concurrency)")
-    p = command("db", "the state database")
+                          " until SIGTERM/SIGINT", pair=False)
+    p.add_argument("--concurrency", type=_positive, metavar="N", help="jobs at the same time (default: workers.concurrency)")
+    p = command("db", "the state database", pair=False)
     db = p.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     _common(db.add_parser("upgrade", help="apply every migration the database lacks (also done at every start)"),
             top=False)
@@ -68,7 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-id", metavar="ID", default=None,
                    help="the check this event belongs to (default: the order's latest check)")
     p = command("exceptions", "list what a person must look at (edits, currencies, refunds…); --resolve closes one")
-    p.add_argument("--pair", metavar="NAME", help="only this store pair (the configuration has one: default)")
     p.add_argument("--resolve", type=int, metavar="ID", help="resolve this exception (audited, with who)")
     p = command("reconcile", "compare BigCommerce orders with X-Series sales and report drift;"
                              " --adopt binds existing sales, --fix repairs what is safe")
@@ -77,21 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adopt", action="store_true", help="bind sales that exist but the store does not know")
     p.add_argument("--fix", action="store_true",
                    help="mirror missing orders, void closed sales that should be voided; the rest become exceptions")
-    p = command("webhooks", "BigCommerce webhooks for this pair")
+    p = command("webhooks", "BigCommerce webhooks of the store pairs", pair=False)
     hooks = p.add_subparsers(dest="webhooks_command", required=True, metavar="WEBHOOKS_COMMAND")
     register = hooks.add_parser("register", help="create or set right the order webhooks (idempotent)")
     _common(register, top=False)
-    register.add_argument("--pair", metavar="NAME", help="the store pair (the configuration has one: default)")
+    _pair_option(register)
     register.add_argument("--url", required=True, metavar="BASE",
                           help="public HTTPS base URL of `order-sync serve`/`run` (…/webhooks/bigcommerce/PAIR)")
     p = command("audit", "show the audit log: every write and every decision not to write")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order (all its entries)")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="the last N entries (default 100)")
-    p = command("demo", "run order-sync against built-in simulators of both platforms (no credentials)")
+    p = command("demo", "run order-sync against built-in simulators of both platforms (no credentials)", pair=False)
     p.add_argument("--orders", type=int, default=40, help="orders in the simulated store (default 40)")
     p.add_argument("--seed", type=int, default=7, help="random seed of the simulated store")
     p.add_argument("--db", default=None, metavar="PATH", help="SQLite file (default: a temporary one)")
-    p = command("sandbox", "the simulators of BigCommerce and X-Series")
+    p = command("sandbox", "the simulators of BigCommerce and X-Series", pair=False)
     sandbox = p.add_subparsers(dest="sandbox_command", required=True, metavar="SANDBOX_COMMAND")
     serve = sandbox.add_parser("serve", help="serve both simulators on localhost")
     serve.add_argument("--host", default="127.0.0.1")
@@ -107,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     for fault in ("5xx", "429", "timeout", "lost-response"):
         serve.add_argument(f"--fault-{fault}", type=float, default=0.0)
     return parser
+
+
+def _pair_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pair", metavar="NAME", default=None,
+                        help="only this store pair (default: every pair of the configuration)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,29 +192,39 @@ def _dispatch(args: argparse.Namespace) -> int:
     from connector.history.command import import_history, parse_date_arg
     from connector.idv.commands import id_check, show_audit
 
+    if args.command in ("worker", "db"):  # every pair's, in one database
+        from connector.workers import command as workers
+
+        return (workers.run_worker_command(settings, args.concurrency) if args.command == "worker"
+                else workers.db_upgrade(settings))
+    views = settings.select_pairs(args.pair)
+    if args.command == "run":  # one daemon for every pair chosen
+        return commands.run_daemon_command(settings, views)
+    if args.command == "serve":  # one server for every pair chosen
+        from connector.server.serve import run_serve_command
+
+        return run_serve_command(settings, views, args.host, args.port)
+    # Each pair's own run of the command, one after the other; the exit code is the worst of them.
     handlers = {
-        "sync": lambda: interrupts.run(commands.sync_once(settings)),
-        "run": lambda: commands.run_daemon_command(settings),
-        "status": lambda: commands.show_status(settings),
-        "worker": lambda: _workers().run_worker_command(settings, args.concurrency),
-        "db": lambda: _workers().db_upgrade(settings),
-        "import-history": lambda: import_history(settings, since=args.since, until=args.until,
-                                                 dry_run=args.dry_run),
-        "id-check": lambda: interrupts.run(id_check(settings, args.order_id, args.event, args.check_id)),
-        "audit": lambda: show_audit(settings, args.order, args.limit),
-        "retry-failed": lambda: commands.retry_failed(settings, args.order),
-        "exceptions": lambda: commands.show_exceptions(settings, args.pair, args.resolve),
-        "webhooks": lambda: commands.register_webhooks(settings, args.pair, args.url),
-        "reconcile": lambda: commands.reconcile(settings, parse_date_arg(args.since, "since"),
-                                                parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
+        "sync": lambda s: interrupts.run(commands.sync_once(s)),
+        "status": lambda s: commands.show_status(s),
+        "import-history": lambda s: import_history(s, since=args.since, until=args.until, dry_run=args.dry_run),
+        "id-check": lambda s: interrupts.run(id_check(s, args.order_id, args.event, args.check_id)),
+        "audit": lambda s: show_audit(s, args.order, args.limit),
+        "retry-failed": lambda s: commands.retry_failed(s, args.order),
+        "exceptions": lambda s: commands.show_exceptions(s, args.resolve),
+        "webhooks": lambda s: commands.register_webhooks(s, args.url),
+        "reconcile": lambda s: commands.reconcile(s, parse_date_arg(args.since, "since"),
+                                                  parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
     }
-    return handlers[args.command]()
-
-
-def _workers():
-    from connector.workers import command
-
-    return command
+    if args.command == "id-check" and len(views) > 1:
+        raise ConfigError("id-check applies an event to one order of one store: give --pair NAME")
+    codes = []
+    for view in views:
+        if settings.pairs is not None:  # several pairs configured: say whose output follows
+            print(f"== pair {view.pair} ==", flush=True)
+        codes.append(handlers[args.command](view))
+    return max(codes)
 
 
 def _load(args: argparse.Namespace):

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from connector import interrupts
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.config import DEFAULT_PAIR, Settings, describe_failure
+from connector.config import Settings, describe_failure
 from connector.errors import ApiError, ConfigError
 from connector.runtime import Runtime
 from connector.store.repository import Store
@@ -59,7 +59,7 @@ def failure_recorded(settings: Settings, command: str, action: str, errors: tupl
     except errors as exc:
         try:
             with (contextlib.nullcontext(store) if store is not None
-                  else contextlib.closing(Store.open(settings.database_url, clock=clock))) as target:
+                  else contextlib.closing(Store.open(settings.database_url, clock=clock, pair=settings.pair))) as target:
                 target.audit(platform="connector", action=action, target_id=command,
                              reason=describe_failure(settings, exc))
         except Exception as failure:  # noqa: BLE001 - the original error is what the caller reports
@@ -98,15 +98,18 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
     return 1 if report.failed or outstanding or not idv_settled else 0
 
 
-def run_daemon_command(settings: Settings) -> int:
-    """`order-sync run`: the first-run check, then the daemon; a start-up it refuses is recorded."""
+def run_daemon_command(settings: Settings, pairs: list[Settings] | None = None) -> int:
+    """`order-sync run`: the first-run check of each pair, then the daemon; a start-up it refuses is
+    recorded."""
     from connector.scheduler import run_daemon
 
-    with (contextlib.closing(Store.open(settings.database_url)) as store,
-          failure_recorded(settings, "run", START_FAILED, (ConfigError,), store=store)):
-        refuse_unsafe_first_run(settings, store)
-    with failure_recorded(settings, "run", START_FAILED, (ConfigError, ApiError)):
-        return run_daemon(settings)
+    pairs = pairs or settings.pair_settings()
+    for view in pairs:
+        with (contextlib.closing(Store.open(view.database_url, pair=view.pair)) as store,
+              failure_recorded(view, "run", START_FAILED, (ConfigError,), store=store)):
+            refuse_unsafe_first_run(view, store)
+    with failure_recorded(pairs[0], "run", START_FAILED, (ConfigError, ApiError)):
+        return run_daemon(settings, pairs)
 
 
 def last_failure_line(store: Store) -> str:
@@ -134,7 +137,7 @@ def last_failure_line(store: Store) -> str:
 def show_status(settings: Settings, out=None) -> int:
     from connector.idv.commands import status_lines
 
-    with contextlib.closing(Store.open(settings.database_url)) as store:
+    with contextlib.closing(Store.open(settings.database_url, pair=settings.pair)) as store:
         cursor = store.cursor()
         counts = store.count_bindings_by_state()
         lines = [f"cursor: {cursor.isoformat() if cursor else 'not started'}",
@@ -160,18 +163,16 @@ def show_status(settings: Settings, out=None) -> int:
 
 
 def retry_failed(settings: Settings, order_id: int | None) -> int:
-    with contextlib.closing(Store.open(settings.database_url)) as store:
+    with contextlib.closing(Store.open(settings.database_url, pair=settings.pair)) as store:
         count = store.unpark(order_id)
     print(f"{count} failed order(s) will be retried at the next cycle")
     return 0
 
 
-def show_exceptions(settings: Settings, pair: str | None, resolve: int | None, *, by: str | None = None) -> int:
-    """`order-sync exceptions`: the open exceptions, oldest first; `--resolve ID` closes one (audited,
-    with who). Exit 2 for a pair the configuration does not have or an exception that is not open."""
-    if pair not in (None, DEFAULT_PAIR):
-        raise ConfigError(f"no store pair {pair!r}: this configuration has one pair, {DEFAULT_PAIR!r}")
-    with contextlib.closing(Store.open(settings.database_url)) as store:
+def show_exceptions(settings: Settings, resolve: int | None, *, by: str | None = None) -> int:
+    """`order-sync exceptions`: the pair's open exceptions, oldest first; `--resolve ID` closes one
+    (audited, with who). Exit 2 for an exception that is not open."""
+    with contextlib.closing(Store.open(settings.database_url, pair=settings.pair)) as store:
         if resolve is not None:
             who = by or getpass.getuser()
             row = store.resolve_exception(resolve, by=who)
@@ -219,12 +220,10 @@ def reconcile(settings: Settings, since: datetime | None, until: datetime | None
     return interrupts.run(run())
 
 
-def register_webhooks(settings: Settings, pair: str | None, url: str, **runtime_options) -> int:
+def register_webhooks(settings: Settings, url: str, **runtime_options) -> int:
     """`order-sync webhooks register --url BASE`: the pair's hooks, created or set right (idempotent)."""
     from connector.server.hooks import register_hooks
 
-    if pair not in (None, DEFAULT_PAIR):
-        raise ConfigError(f"no store pair {pair!r}: this configuration has one pair, {DEFAULT_PAIR!r}")
     secret = settings.bigcommerce.webhook_secret
     if secret is None or not secret.get_secret_value():
         raise ConfigError(f"{settings.where('bigcommerce')}: bigcommerce.webhook_secret is not set; webhooks"
@@ -233,7 +232,7 @@ def register_webhooks(settings: Settings, pair: str | None, url: str, **runtime_
     async def run() -> int:
         runtime = await Runtime.start(settings, **runtime_options)
         try:
-            done = await register_hooks(runtime.bc, url, DEFAULT_PAIR, secret.get_secret_value())
+            done = await register_hooks(runtime.bc, url, settings.pair, secret.get_secret_value())
         finally:
             await runtime.aclose()
             runtime.store.close()

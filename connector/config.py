@@ -80,7 +80,8 @@ class RefundSettings(_Section):
 
 
 class ServerSettings(_Section):
-    # GET /healthz, /readyz and /metrics from `order-sync run` (issue 17): off unless enabled.
+    # GET /healthz, /readyz, /metrics and the webhooks from `order-sync run` (issue 17): off unless
+    # enabled. `order-sync serve` is that server alone: it listens on host/port whatever `enabled` says.
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=0, le=65535)

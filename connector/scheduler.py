@@ -18,14 +18,15 @@ from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from connector.config import DEFAULT_PAIR, Settings
+from connector.config import Settings
 from connector import interrupts
 from connector.errors import ApiError, CredentialsError
 from connector.idv.server import WebhookServer
 from connector.idv.service import poll_once, start_if_enabled
 from connector.server.bc_webhooks import BigCommerceWebhooks
+from connector.server.deferral import InProcessDeferrer
 from connector.server.metrics import PairMetrics
-from connector.server.ops import ops_app
+from connector.server.ops import idv_routes, ops_app
 from connector.sync.reconcile import refuse_lost_state
 from connector.runtime import Runtime
 
@@ -44,93 +45,119 @@ async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: f
                 await refuse_lost_state(runtime)  # a lost state database: every sale would be written twice
             except BaseException:
                 await runtime.aclose()
-                runtime.store.close()
+                if runtime_options.get("store") is None:  # not a store other pairs share
+                    runtime.store.close()
                 raise
             return runtime
         except ApiError as exc:
-            log.error("cannot start yet (%s); trying again in %.0fs", exc, delay)
+            log.error("pair %s: cannot start yet (%s); trying again in %.0fs", settings.pair, exc,
+                      delay)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)
         delay = min(delay * 2, 300.0)
     return None
 
 
-async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> int:
-    runtime = await _start_runtime(settings, stop, **runtime_options)
-    if runtime is None:
-        return 0
+async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Settings] | None = None,
+                 **runtime_options) -> int:
+    """Every pair of `pairs` (default: all of the configuration's) in this one process: each starts on
+    its own (one whose API is down does not hold the others back) and gets its own cycle job."""
+    views = pairs or settings.pair_settings()
+    runtimes: dict[str, Runtime] = {}  # filled as pairs start: the servers see each as it comes up
+    idvs: dict = {}
+    store = runtime_options.pop("store", None)
     webhook: WebhookServer | None = None
     ops: WebhookServer | None = None
     hook_worker: asyncio.Task | None = None
-    metrics = PairMetrics({DEFAULT_PAIR: runtime})
-    try:
-        # When enabled: the rules checked against the store, and the webhook (if a secret is set).
-        idv = await start_if_enabled(settings, runtime.bc, runtime.store)
-        receiver = idv.webhook_receiver() if idv is not None else None
-        if receiver is not None:
-            conf = settings.id_verification
-            webhook = WebhookServer(receiver.app(), conf.webhook_host, conf.webhook_port)
-            await webhook.start()
-        if settings.server.enabled:  # health, readiness, metrics and the webhooks (issue 17)
-            conf = settings.server
-            hooks = BigCommerceWebhooks({DEFAULT_PAIR: runtime})
-            metrics.queued = hooks.queue.qsize
-            routes = hooks.routes() + (receiver.routes(DEFAULT_PAIR) if receiver is not None else [])
-            ops = WebhookServer(ops_app({DEFAULT_PAIR: runtime}, metrics, routes), conf.host, conf.port,
-                                config_keys="server.host/server.port",
-                                listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
-                                          " /webhooks/bigcommerce/default, /webhooks/id-verification/default)")
-            await ops.start()
-            hook_worker = asyncio.create_task(hooks.work())
-    except BaseException:
-        if hook_worker is not None:
-            hook_worker.cancel()
-        for server in (webhook, ops):
-            if server is not None:
-                await server.stop()
-        await runtime.aclose()
-        runtime.store.close()
-        raise
+    starting: list[asyncio.Task] = []
+    metrics = PairMetrics(runtimes)
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
-    running: set[asyncio.Task] = set()  # the cycle in progress, to cut off when the grace is over
+    running: set[asyncio.Task] = set()  # the cycles in progress, to cut off when the grace is over
+    receivers: dict = {}
+    fatal: list[BaseException] = []  # what stopped a pair's start (bad configuration): it stops the daemon
 
-    async def cycle() -> None:
+    async def cycle(pair: str) -> None:
         if stop.is_set():
             return
         task = asyncio.current_task()
         running.add(task)
+        runtime = runtimes[pair]
         try:
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
-            await poll_once(idv)
+            await poll_once(idvs.get(pair))
             started = time.perf_counter()
             report = await runtime.cycle(stop_event=stop).run()
-            metrics.observe_cycle(DEFAULT_PAIR, time.perf_counter() - started)
-            log.info("cycle: %d seen, %d written, %d failed", report.seen, report.written, len(report.failed))
+            metrics.observe_cycle(pair, time.perf_counter() - started)
+            log.info("pair %s: cycle: %d seen, %d written, %d failed", pair, report.seen, report.written,
+                     len(report.failed))
         except (interrupts.Stopping, asyncio.CancelledError):
             # The stop's doing, not an error (APScheduler would log it as a crash of the job).
             if not stop.is_set():
                 raise
-            log.info("cycle stopped; the next one goes on from the cursor")
+            log.info("pair %s: cycle stopped; the next one goes on from the cursor", pair)
         except CredentialsError as exc:
-            log.error("cycle stopped, credentials rejected (fix them; retrying next cycle): %s", exc)
+            log.error("pair %s: cycle stopped, credentials rejected (fix them; retrying next cycle): %s", pair, exc)
         except ApiError as exc:  # an API down: a known condition, no traceback needed
-            log.error("cycle stopped, nothing lost (retrying next cycle): %s", exc)
+            log.error("pair %s: cycle stopped, nothing lost (retrying next cycle): %s", pair, exc)
         except Exception:  # the daemon must survive anything a cycle meets
-            log.exception("cycle failed; the next one will try again")
+            log.exception("pair %s: cycle failed; the next one will try again", pair)
         finally:
             running.discard(task)
 
-    scheduler.add_job(
-        cycle, "interval", seconds=settings.sync.interval_seconds, id="sync",
-        max_instances=1, coalesce=True, misfire_grace_time=None,
-        next_run_time=datetime.now(timezone.utc),
-    )
-    scheduler.start()
-    log.info("order-sync daemon started: a cycle every %ss", settings.sync.interval_seconds)
+    async def start_pair(view: Settings) -> None:
+        nonlocal store
+        runtime = await _start_runtime(view, stop, store=store, **runtime_options)
+        if runtime is None:
+            return
+        store = store or runtime.store
+        try:
+            # When enabled: the rules checked against the store, and the webhook (if a secret is set).
+            idvs[view.pair] = idv = await start_if_enabled(view, runtime.bc, runtime.store)
+        except BaseException:
+            await runtime.aclose()
+            raise
+        runtimes[view.pair] = runtime
+        if idv is not None and (receiver := idv.webhook_receiver()) is not None:
+            receivers[view.pair] = receiver
+        scheduler.add_job(
+            cycle, "interval", args=[view.pair], seconds=view.sync.interval_seconds, id=f"sync:{view.pair}",
+            max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(timezone.utc),
+        )
+        log.info("pair %s: a cycle every %ss", view.pair, view.sync.interval_seconds)
+
     try:
-        await stop.wait()
-        log.info("stopping: finishing the orders in hand")
-        # Paused, not shut down, until the cycle is done: APScheduler cancels a running job on
+        scheduler.start()
+        # The first pair alone (it opens the store the others share), then the rest side by side.
+        await start_pair(views[0])
+        async def start_or_stop(view: Settings) -> None:
+            try:
+                await start_pair(view)
+            except Exception as exc:
+                fatal.append(exc)
+                stop.set()
+
+        starting = [asyncio.create_task(start_or_stop(view)) for view in views[1:]]
+        if len(views) == 1 and views[0].pair in receivers:  # the ID-verification webhook's own port
+            conf = views[0].id_verification
+            webhook = WebhookServer(receivers[views[0].pair].app(), conf.webhook_host, conf.webhook_port)
+            await webhook.start()
+        if settings.server.enabled:  # health, readiness, metrics and the webhooks (issue 17)
+            conf = settings.server
+            deferrer = InProcessDeferrer(runtimes)  # the embedded mode runs its jobs itself
+            hooks = BigCommerceWebhooks(runtimes, deferrer, metrics)
+            metrics.queued = deferrer.waiting
+            routes = hooks.routes() + idv_routes(receivers)
+            ops = WebhookServer(ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]),
+                                conf.host, conf.port, config_keys="server.host/server.port",
+                                listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
+                                          " /webhooks/bigcommerce/PAIR, /webhooks/id-verification/PAIR)")
+            await ops.start()
+            hook_worker = asyncio.create_task(deferrer.work())
+        if runtimes or starting:
+            log.info("order-sync daemon started: %d store pair(s)", len(views))
+            await stop.wait()
+            log.info("stopping: finishing the orders in hand")
+        # Paused, not shut down, until the cycles are done: APScheduler cancels a running job on
         # shutdown, which would cut an order off between its sale write and its binding.
         scheduler.pause()
         try:
@@ -144,24 +171,30 @@ async def daemon(settings: Settings, stop: asyncio.Event, **runtime_options) -> 
             if running:
                 await asyncio.wait(running)
             raise
-        finally:
-            scheduler.shutdown(wait=False)
     finally:
+        scheduler.shutdown(wait=False)
+        for task in starting:
+            task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
         if hook_worker is not None:
             hook_worker.cancel()
             await asyncio.gather(hook_worker, return_exceptions=True)
         for server in (webhook, ops):
             if server is not None:
                 await server.stop()
-        await runtime.aclose()
-        runtime.store.close()
+        for runtime in runtimes.values():
+            await runtime.aclose()
+        if store is not None:
+            store.close()
+    if fatal:
+        raise fatal[0]
     log.info("order-sync daemon stopped")
     return 0
 
 
-def run_daemon(settings: Settings) -> int:
+def run_daemon(settings: Settings, pairs: list[Settings] | None = None) -> int:
     async def main() -> int:
-        return await daemon(settings, interrupts.stop_event())
+        return await daemon(settings, interrupts.stop_event(), pairs=pairs)
 
     # SIGTERM is how a service manager stops the daemon: its normal end, exit 0.
     return interrupts.run(main(), sigterm_exit=0)

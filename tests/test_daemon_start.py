@@ -1,3 +1,4 @@
+from types import SimpleNamespace
 import asyncio
 
 import pytest
@@ -23,7 +24,7 @@ async def test_daemon_start_waits_out_an_api_outage_and_a_refused_token(monkeypa
         return "runtime"
 
     monkeypatch.setattr(scheduler.Runtime, "start", staticmethod(start))
-    runtime = await scheduler._start_runtime(object(), asyncio.Event(), first_delay=0.01)
+    runtime = await scheduler._start_runtime(SimpleNamespace(pair="default"), asyncio.Event(), first_delay=0.01)
     assert runtime == "runtime" and len(attempts) == 3
     assert sum("cannot start yet" in r.message for r in caplog.records) == 2
 
@@ -35,7 +36,7 @@ async def test_daemon_start_stops_on_request_while_waiting(monkeypatch):
     monkeypatch.setattr(scheduler.Runtime, "start", staticmethod(start))
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.05, stop.set)
-    assert await scheduler._start_runtime(object(), stop, first_delay=10) is None
+    assert await scheduler._start_runtime(SimpleNamespace(pair="default"), stop, first_delay=10) is None
 
 
 async def test_bad_configuration_still_stops_the_daemon(monkeypatch):
@@ -44,4 +45,4 @@ async def test_bad_configuration_still_stops_the_daemon(monkeypatch):
 
     monkeypatch.setattr(scheduler.Runtime, "start", staticmethod(start))
     with pytest.raises(ConfigError):
-        await scheduler._start_runtime(object(), asyncio.Event(), first_delay=0.01)
+        await scheduler._start_runtime(SimpleNamespace(pair="default"), asyncio.Event(), first_delay=0.01)

@@ -32,7 +32,7 @@ async def id_check(settings: Settings, order_id: int, event_name: str, check_id:
     """Feed one event to the rules, as if Real ID had reported it now; print the decision."""
     out = out or sys.stdout
     stage = stage_of_event(event_name)
-    store = Store.open(settings.database_url, clock=clock)
+    store = Store.open(settings.database_url, clock=clock, pair=settings.pair)
     bc = BigCommerceClient(
         store_hash=settings.bigcommerce.store_hash,
         access_token=settings.bigcommerce.access_token.get_secret_value(),
@@ -60,7 +60,7 @@ async def id_check(settings: Settings, order_id: int, event_name: str, check_id:
 
 def show_audit(settings: Settings, order_id: int | None, limit: int | None, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    with contextlib.closing(Store.open(settings.database_url)) as store:
+    with contextlib.closing(Store.open(settings.database_url, pair=settings.pair)) as store:
         entries = store.audit_entries(order_id, limit=None if order_id is not None else limit)
     if not entries:
         print("no audit entries" + (f" for order {order_id}" if order_id is not None else ""), file=out)

@@ -4,6 +4,8 @@ destination must be HTTPS on port 443, and a store has one hook per scope and de
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,3 +42,16 @@ def clash(hooks: dict[int, dict[str, Any]], hook: dict[str, Any]) -> bool:
     """Another hook with the same scope and destination (one per store, client, scope, destination)."""
     return any(h["id"] != hook["id"] and (h["scope"], h["destination"]) == (hook["scope"], hook["destination"])
                for h in hooks.values())
+
+
+# The store's numeric id in webhook payloads (the reference's example); the simulator has one store.
+STORE_ID = "1025646"
+
+
+def event(scope: str, store_hash: str, order_id: int, now: int) -> dict[str, Any]:
+    """The body BigCommerce POSTs to a hook's destination (reference §12). `hash` is a SHA-1 of the
+    payload: the same event delivered twice carries the same hash."""
+    body = {"scope": scope, "store_id": STORE_ID, "data": {"type": "order", "id": order_id},
+            "created_at": now, "producer": f"stores/{store_hash}"}
+    digest = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return {**body, "hash": digest}

@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,6 +21,7 @@ from starlette.routing import Route
 
 from connector.clock import SYSTEM_CLOCK
 from connector.sandbox.bigcommerce import BigCommerceSimulator
+from connector.sandbox.bigcommerce_hooks import event
 from connector.sandbox.faults import FaultConfig, SimulatedTimeout
 from connector.sandbox.seed import SeedSpec, seed_store
 from connector.sandbox.xseries import XSeriesSimulator
@@ -34,6 +36,7 @@ class Sandbox:
             Route("/_sandbox/health", self._health),
             Route("/_sandbox/summary", self._summary),
             Route("/_sandbox/faults", self._faults, methods=["POST"]),
+            Route("/_sandbox/orders", self._new_order, methods=["POST"]),
             Route("/_sandbox/orders/{order_id:int}/status", self._set_status, methods=["POST"]),
             Route("/_sandbox/orders/{order_id:int}/refund", self._refund, methods=["POST"]),
         ])
@@ -88,6 +91,24 @@ class Sandbox:
             if name in body:
                 sim.faults.reconfigure(FaultConfig(**body[name]))
         return JSONResponse({"ok": True})
+
+    async def _new_order(self, request: Request) -> JSONResponse:
+        """A shopper places an order again: {"like": ORDER_ID, "status_id"?: 11} copies that order's
+        lines and customer. Answers {"id", "webhook"}: the store/order/created event BigCommerce
+        would POST for it (the sandbox delivers nothing itself; the caller does, signed or not)."""
+        body = json.loads(await request.body() or b"{}")
+        source = self.bc.order(int(body["like"]))
+        price = "price_inc_tax" if self.bc.tax_inclusive else "price_ex_tax"
+        lines = [{"product_id": p["product_id"], "variant_id": p["variant_id"], "sku": p["sku"], "name": p["name"],
+                  "unit_price": Decimal(p[price]), "quantity": p["quantity"], "type": p["type"]}
+                 for p in self.bc.products(source["id"])]
+        address = source["billing_address"]
+        customer = ({"id": source["customer_id"], **{k: address.get(k, "") for k in address if k != "form_fields"}}
+                    if source["customer_id"] else None)
+        order = self.bc.add_order(customer=customer, lines=lines, status_id=int(body.get("status_id", 11)))
+        now = int(self.bc.clock.now().timestamp())
+        return JSONResponse({"id": order["id"],
+                             "webhook": event("store/order/created", self.bc.store_hash, order["id"], now)})
 
     async def _set_status(self, request: Request) -> JSONResponse:
         body = json.loads(await request.body() or b"{}")

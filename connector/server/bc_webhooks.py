@@ -1,10 +1,13 @@
-"""POST /webhooks/bigcommerce/{pair} (issue 17, point 3), embedded mode: `order-sync run` answers
-BigCommerce's order webhooks and mirrors the order in-process at once; polling stays the safety net.
+"""POST /webhooks/bigcommerce/{pair} (issue 17, point 3), served by `order-sync serve` and, in the
+embedded mode, by `order-sync run`: an order announced by BigCommerce is deferred at once (a job per
+order, connector.server.deferral) instead of waiting for the next poll; polling stays the safety net.
 
 A call must carry the X-Webhook-Secret that `webhooks register` gave the hook (compared in constant
 time; 401 otherwise, and nothing is done). The payload holds only the order id (reference §12): the
 order is read afresh. An event whose `hash` was seen before defers nothing; an order already queued
-is not queued twice. The answer is 200 with no body, before the work.
+is not queued twice. The answer is 200 with no body, before the work. When the deferral itself fails
+(the job queue's database down), the hash is released and the answer is 503: BigCommerce delivers
+the event again later.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connector.runtime import Runtime
+from connector.server.deferral import Deferrer
 from connector.server.hooks import SCOPES, SECRET_HEADER
+from connector.server.metrics import PairMetrics
 from connector.store.tables import BcWebhookDelivery
-from connector.sync.cycle import CycleReport
-from connector.sync.refund_mirror import RefundMirror
 
 log = logging.getLogger("connector.server")
 
@@ -34,10 +37,13 @@ MAX_BODY = 64 * 1024
 
 
 class BigCommerceWebhooks:
-    def __init__(self, runtimes: dict[str, Runtime]) -> None:
-        self.runtimes = runtimes  # pair → Runtime
-        self.queue: asyncio.Queue[tuple[str, int, str]] = asyncio.Queue()
-        self.queued: set[tuple[str, int]] = set()  # the per-order queueing lock
+    """The receiver: `deferrer` (connector.server.deferral) takes the orders it accepts; `metrics`,
+    when given, counts the calls by outcome (order_sync_webhooks_total)."""
+
+    def __init__(self, runtimes: dict[str, Runtime], deferrer: Deferrer, metrics: PairMetrics | None = None) -> None:
+        self.runtimes = runtimes  # pair → Runtime (its settings hold the secret, its store the hashes)
+        self.deferrer = deferrer
+        self.metrics = metrics
 
     def routes(self) -> list[Route]:
         return [Route("/webhooks/bigcommerce/{pair}", self.receive, methods=["POST"])]
@@ -51,18 +57,29 @@ class BigCommerceWebhooks:
         given = request.headers.get(SECRET_HEADER, "")
         if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
             log.warning("BigCommerce webhook for pair %s refused: wrong or missing %s", pair, SECRET_HEADER)
-            return Response(status_code=401)
+            return self._answer(pair, "refused", 401)
         body = await request.body()
         try:
             scope, order_id, digest = _parse(body[: MAX_BODY + 1])
         except ValueError as exc:
             log.warning("BigCommerce webhook for pair %s refused: %s", pair, exc)
-            return Response(status_code=400)
-        if scope in SCOPES and await asyncio.to_thread(self._claim, runtime, pair, scope, order_id, digest):
-            if (pair, order_id) not in self.queued:
-                self.queued.add((pair, order_id))
-                self.queue.put_nowait((pair, order_id, scope))
-        return Response(status_code=200)
+            return self._answer(pair, "invalid", 400)
+        if scope not in SCOPES:
+            return self._answer(pair, "ignored", 200)
+        if not await asyncio.to_thread(self._claim, runtime, pair, scope, order_id, digest):
+            return self._answer(pair, "duplicate", 200)
+        try:
+            deferred = await self.deferrer.defer(pair, order_id, scope)
+        except Exception:  # noqa: BLE001 - whatever the queue's trouble, the retry must not be a duplicate
+            log.exception("BigCommerce webhook for pair %s: order %s could not be deferred", pair, order_id)
+            await asyncio.to_thread(self._release, runtime, pair, digest)
+            return self._answer(pair, "failed", 503)
+        return self._answer(pair, "deferred" if deferred else "already_queued", 200)
+
+    def _answer(self, pair: str, outcome: str, status: int) -> Response:
+        if self.metrics is not None:
+            self.metrics.webhooks.labels(pair=pair, outcome=outcome).inc()
+        return Response(status_code=status)
 
     @staticmethod
     def _claim(runtime: Runtime, pair: str, scope: str, order_id: int, digest: str) -> bool:
@@ -77,23 +94,11 @@ class BigCommerceWebhooks:
                 return False
         return True
 
-    async def work(self) -> None:
-        """Mirror queued orders one at a time until cancelled; a failure is the failed queue's."""
-        while True:
-            pair, order_id, scope = await self.queue.get()
-            self.queued.discard((pair, order_id))
-            runtime = self.runtimes[pair]
-            try:
-                order = await runtime.bc.get_order(order_id)
-                await runtime.cycle().mirror_one(order, CycleReport())
-                if scope == "store/order/refund/created":
-                    async for refund in runtime.bc.iter_refunds(order_ids=(order_id,)):
-                        await RefundMirror(runtime.deps()).mirror(refund)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the next poll mirrors it; the receiver goes on
-                log.warning("order %s: webhook mirror failed (%s); the next cycle tries again", order_id, exc,
-                            extra={"order_id": order_id})
+    @staticmethod
+    def _release(runtime: Runtime, pair: str, digest: str) -> None:
+        with runtime.store.session() as s:
+            s.exec(delete(BcWebhookDelivery).where(BcWebhookDelivery.hash == digest, BcWebhookDelivery.pair == pair))
+            s.commit()
 
 
 def _parse(body: bytes) -> tuple[str, int, str]:

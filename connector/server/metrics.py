@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlmodel import func, select
 
@@ -30,6 +30,11 @@ class PairMetrics:
         self.registry = CollectorRegistry()
         self.cycle_seconds = Histogram("order_sync_cycle_seconds", "Duration of a sync cycle", ["pair"],
                                        registry=self.registry, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900))
+        # What this process's BigCommerce webhook receiver did with each call: deferred, already_queued
+        # (the order's job was waiting), duplicate (hash seen), ignored (scope), refused (401),
+        # invalid (400), failed (503: the deferral failed).
+        self.webhooks = Counter("order_sync_webhooks", "BigCommerce webhook calls, by outcome", ["pair", "outcome"],
+                                registry=self.registry)
         self.registry.register(_StoreCollector(self))
 
     def observe_cycle(self, pair: str, seconds: float) -> None:

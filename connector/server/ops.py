@@ -14,14 +14,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from connector.config import DEFAULT_PAIR
+from connector.idv.webhook import PATH
 from connector.server.metrics import PairMetrics
 
 SUCCESSFUL = ("ok", "failures")  # a cycle with failed orders still ran: the pair is alive
 
 
-def readiness(runtimes: dict) -> list[str]:
-    """Why the process is not ready; empty when it is."""
-    reasons = []
+def readiness(runtimes: dict, expected: list[str] = ()) -> list[str]:
+    """Why the process is not ready; empty when it is. `expected`: pairs that should be running."""
+    reasons = [f"pair {pair}: not started yet (its APIs do not answer; see the log)"
+               for pair in expected if pair not in runtimes]
     for pair, runtime in runtimes.items():
         store = runtime.store
         try:
@@ -40,13 +43,31 @@ def readiness(runtimes: dict) -> list[str]:
     return reasons
 
 
-def ops_app(runtimes: dict, metrics: PairMetrics, routes: list[Route] = ()) -> Starlette:
+def idv_routes(receivers: dict) -> list[Route]:
+    """POST /webhooks/id-verification/{pair} to that pair's receiver (as they start); the old path,
+    without a pair, stays the default pair's."""
+    async def for_pair(request: Request) -> Response:
+        receiver = receivers.get(request.path_params["pair"])
+        if receiver is None:
+            return JSONResponse({"error": "no such pair"}, status_code=404)
+        return await receiver.receive(request)
+
+    async def default_pair(request: Request) -> Response:
+        receiver = receivers.get(DEFAULT_PAIR)
+        if receiver is None:
+            return JSONResponse({"error": "no such pair"}, status_code=404)
+        return await receiver.receive(request)
+
+    return [Route(PATH, default_pair, methods=["POST"]), Route(PATH + "/{pair}", for_pair, methods=["POST"])]
+
+
+def ops_app(runtimes: dict, metrics: PairMetrics, routes: list[Route] = (), expected: list[str] = ()) -> Starlette:
     """The server's app; `routes`: more of them (the BigCommerce webhook receiver)."""
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
     async def readyz(request: Request) -> Response:
-        reasons = readiness(runtimes)
+        reasons = readiness(runtimes, expected)
         return JSONResponse({"ready": not reasons, "reasons": reasons}, status_code=503 if reasons else 200)
 
     async def metrics_page(request: Request) -> Response:

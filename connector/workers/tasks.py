@@ -81,7 +81,11 @@ class PairRuntimes:
         async def run() -> str:
             runtime, _ = await self.get(pair)
             order = await runtime.bc.get_order(order_id)  # read afresh: the event says only which order
-            await runtime.cycle(stop_event=self.stop).mirror_one(order, CycleReport())
+            cycle = runtime.cycle(stop_event=self.stop)
+            # As a cycle does first (and InProcessDeferrer.work): products and customers X-Series
+            # gained since the pair's last cycle are known, so the order does not create them again.
+            await cycle.index.refresh()
+            await cycle.mirror_one(order, CycleReport())
             if scope == REFUND_SCOPE:
                 async for refund in runtime.bc.iter_refunds(order_ids=(order_id,)):
                     await RefundMirror(runtime.deps()).mirror(refund)

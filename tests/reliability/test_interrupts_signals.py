@@ -245,7 +245,7 @@ def hold_the_first_order_elsewhere(shop: Shop) -> None:
     first = min(shop.sandbox.orders().items(), key=lambda kv: (kv[1]["created"], kv[0]))[0]
     with shop.store.engine.begin() as conn:
         conn.execute(Lease.__table__.insert().values(
-            key=f"order:{first}", owner="another-process", expires_at=datetime(2100, 1, 1, tzinfo=timezone.utc)))
+            key=f"default/order:{first}", owner="another-process", expires_at=datetime(2100, 1, 1, tzinfo=timezone.utc)))
 
 
 def resume_once_the_leases_are_free(shop: Shop) -> None:

@@ -1,0 +1,93 @@
+"""Where a BigCommerce webhook's order goes once it is accepted (issue 17, point 3): a "deferrer".
+
+The receiver (bc_webhooks.py) checks the secret and the `hash`; what happens to the order after
+that depends on how order-sync runs:
+
+- `InProcessDeferrer`: an asyncio queue in this process and a `work()` loop that mirrors the order
+  (`order-sync run`, and `order-sync serve` until the job queue exists);
+- on PostgreSQL with workers, a procrastinate job per order (connector/workers/jobs.py, written
+  separately): `defer_order(app, pair, order_id, scope)` fits the same interface (see
+  `deferrer_for`).
+
+Both keep a queueing lock per order: an order already waiting is not queued a second time (its
+job reads the order afresh, so it sees every change the second event announced).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from connector.config import Settings
+from connector.runtime import Runtime
+from connector.sync.cycle import CycleReport
+from connector.sync.refund_mirror import RefundMirror
+
+log = logging.getLogger("connector.server")
+
+REFUND_SCOPE = "store/order/refund/created"
+
+
+class Deferrer(Protocol):
+    async def defer(self, pair: str, order_id: int, scope: str) -> bool:
+        """Queue a job mirroring this order of this pair; False when one is already waiting."""
+
+    def waiting(self) -> int:
+        """Jobs queued and not started yet (the order_sync_jobs{state="todo"} gauge)."""
+
+
+class InProcessDeferrer:
+    """Jobs run by `work()` in this process, one order at a time; lost if the process stops (the
+    next poll mirrors the order: polling stays the safety net)."""
+
+    def __init__(self, runtimes: dict[str, Runtime]) -> None:
+        self.runtimes = runtimes  # pair → Runtime
+        self.queue: asyncio.Queue[tuple[str, int, str]] = asyncio.Queue()
+        self.queued: set[tuple[str, int]] = set()  # the per-order queueing lock
+
+    async def defer(self, pair: str, order_id: int, scope: str) -> bool:
+        if (pair, order_id) in self.queued:
+            return False
+        self.queued.add((pair, order_id))
+        self.queue.put_nowait((pair, order_id, scope))
+        return True
+
+    def waiting(self) -> int:
+        return self.queue.qsize()
+
+    async def work(self) -> None:
+        """Mirror queued orders one at a time until cancelled; a failure is the failed queue's."""
+        while True:
+            pair, order_id, scope = await self.queue.get()
+            # Released before the work: an event arriving during it announces a change it may miss.
+            self.queued.discard((pair, order_id))
+            runtime = self.runtimes[pair]
+            try:
+                order = await runtime.bc.get_order(order_id)
+                cycle = runtime.cycle()
+                # As a cycle does first: products and customers made in X-Series since the last
+                # cycle (up to an interval ago) are known, else the order would create them again
+                # and be refused ("SKU already in use"). One empty page per feed in steady state.
+                await cycle.index.refresh()
+                await cycle.mirror_one(order, CycleReport())
+                if scope == REFUND_SCOPE:
+                    async for refund in runtime.bc.iter_refunds(order_ids=(order_id,)):
+                        await RefundMirror(runtime.deps()).mirror(refund)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the next poll mirrors it; the receiver goes on
+                log.warning("order %s: webhook mirror failed (%s); the next cycle tries again", order_id, exc,
+                            extra={"order_id": order_id})
+
+
+def deferrer_for(settings: Settings, runtimes: dict[str, Runtime]) -> InProcessDeferrer:
+    """The deferrer of `order-sync serve`.
+
+    TODO(issue 17, lead): on PostgreSQL, once connector/workers/jobs.py lands, defer to the workers:
+        if make_url(settings.database_url).get_backend_name() == "postgresql":
+            return ProcrastinateDeferrer(app)   # defer = jobs.defer_order(app, pair, order_id, scope)
+    (a class with `defer` and `waiting` as above; serve then starts no work() loop). Until then every
+    database gets the in-process deferrer: serve mirrors the orders itself.
+    """
+    return InProcessDeferrer(runtimes)

@@ -1,0 +1,102 @@
+"""`order-sync serve [--host H] [--port P]` (issue 17, point 3): the webhook and operations server of a
+fleet, on uvicorn.
+
+One process answers, for every store pair of the configuration, POST /webhooks/bigcommerce/{pair},
+POST /webhooks/id-verification/{pair} (when ID verification is on; the old path stays for the
+default pair), and GET /healthz, /readyz, /metrics. It polls nothing: the sync cycles are the
+workers' or `order-sync run`'s, recorded in the shared database, which is what /readyz reads (every
+pair needs a successful cycle within 3 × its interval). SIGTERM stops it with exit 0, as it does
+`run`: it is a service manager's normal way to stop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+
+from connector import interrupts
+from connector.clock import SYSTEM_CLOCK
+from connector.config import Settings
+from connector.errors import ApiError, ConfigError
+from connector.idv.server import WebhookServer
+from connector.idv.service import start_if_enabled
+from connector.runtime import Runtime
+from connector.scheduler import _start_runtime
+from connector.server.bc_webhooks import BigCommerceWebhooks
+from connector.server.deferral import deferrer_for
+from connector.server.metrics import PairMetrics
+from connector.server.ops import idv_routes, ops_app
+from connector.store.repository import Store
+
+log = logging.getLogger("connector.server")
+
+
+async def serve(settings: Settings, stop: asyncio.Event, *, pairs: list[Settings] | None = None,
+                host: str | None = None, port: int | None = None, **runtime_options) -> int:
+    """Serve `pairs` (default: every pair) until `stop` is set; `host`/`port` (the command's options)
+    win over server.host/port."""
+    views = pairs or settings.pair_settings()
+    clock = runtime_options.get("clock", SYSTEM_CLOCK)
+    # One engine for every pair (Store.for_pair), closed once at the end.
+    store = Store.open(settings.database_url, clock=clock, pair=views[0].pair)
+    runtimes: dict[str, Runtime] = {}
+    server: WebhookServer | None = None
+    worker: asyncio.Task | None = None
+    try:
+        for view in views:
+            # The receiver needs each pair's clients: the in-process deferrer mirrors with them, and
+            # /metrics reports their requests and quotas. An API down at start-up is waited out.
+            runtime = await _start_runtime(view, stop, store=store, **runtime_options)
+            if runtime is None:  # stopped while waiting
+                return 0
+            runtimes[view.pair] = runtime
+        metrics = PairMetrics(runtimes)
+        deferrer = deferrer_for(settings, runtimes)
+        metrics.queued = deferrer.waiting
+        routes = BigCommerceWebhooks(runtimes, deferrer, metrics).routes() + idv_routes(await _receivers(runtimes))
+        server = WebhookServer(
+            ops_app(runtimes, metrics, routes), host or settings.server.host,
+            settings.server.port if port is None else port, config_keys="--host/--port (server.host/server.port)",
+            listening="order-sync serve on http://{}:{} (/webhooks/bigcommerce/PAIR, /healthz, /readyz, /metrics)"
+                      f" for {len(runtimes)} pair(s): " + ", ".join(runtimes),
+        )
+        await server.start()
+        work = getattr(deferrer, "work", None)  # a deferrer to another process's workers has none
+        if work is not None:
+            worker = asyncio.create_task(work())
+        await stop.wait()
+        log.info("order-sync serve stopping")
+    finally:
+        if server is not None:
+            await server.stop()  # no new webhook first, then the job in hand goes as after a crash
+        if worker is not None:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+        for runtime in runtimes.values():
+            await runtime.aclose()
+        store.close()
+    log.info("order-sync serve stopped")
+    return 0
+
+
+async def _receivers(runtimes: dict[str, Runtime]) -> dict:
+    """The ID-verification webhook receiver of each pair with ID verification on and a secret."""
+    receivers = {}
+    for pair, runtime in runtimes.items():
+        idv = await start_if_enabled(runtime.settings, runtime.bc, runtime.store)
+        receiver = idv.webhook_receiver() if idv is not None else None
+        if receiver is not None:
+            receivers[pair] = receiver
+    return receivers
+
+
+def run_serve_command(settings: Settings, pairs: list[Settings], host: str | None, port: int | None) -> int:
+    """`order-sync serve`: a start-up it refuses (bad config, an API refusing) is recorded, as for run."""
+    from connector.commands import START_FAILED, failure_recorded
+
+    async def main() -> int:
+        return await serve(settings, interrupts.stop_event(), pairs=pairs, host=host, port=port)
+
+    with failure_recorded(pairs[0], "serve", START_FAILED, (ConfigError, ApiError)):
+        return interrupts.run(main(), sigterm_exit=0)

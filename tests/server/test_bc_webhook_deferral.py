@@ -1,0 +1,103 @@
+"""Issue 17, point 3: what the BigCommerce webhook receiver hands its deferrer, counted by a test
+double of the Deferrer interface (connector.server.deferral): an unsigned or wrongly signed call
+defers nothing (401), a repeated `hash` defers nothing, an order already waiting is not queued
+twice, and a deferral that fails releases the hash so that BigCommerce's retry is not a duplicate."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from connector.server.bc_webhooks import BigCommerceWebhooks
+from connector.server.metrics import PairMetrics
+from connector.server.ops import ops_app
+
+SECRET = "s3cret"
+URL = "/webhooks/bigcommerce/default"
+
+
+class CountingDeferrer:
+    """The Deferrer interface, recording each deferral; `fail` makes the next one raise."""
+
+    def __init__(self) -> None:
+        self.deferred: list[tuple[str, int, str]] = []
+        self.waiting_orders: set[tuple[str, int]] = set()
+        self.fail = False
+
+    async def defer(self, pair: str, order_id: int, scope: str) -> bool:
+        if self.fail:
+            self.fail = False
+            raise ConnectionError("the job queue's database is down")
+        if (pair, order_id) in self.waiting_orders:
+            return False
+        self.waiting_orders.add((pair, order_id))
+        self.deferred.append((pair, order_id, scope))
+        return True
+
+    def waiting(self) -> int:
+        return len(self.waiting_orders)
+
+
+def event(order_id: int, digest: str, scope: str = "store/order/created") -> dict:
+    return {"scope": scope, "store_id": "1025646", "data": {"type": "order", "id": order_id},
+            "hash": digest, "created_at": 1561479335, "producer": "stores/abc123"}
+
+
+def outcomes(text: str) -> dict[str, float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "order_sync_webhooks_total":
+                found[sample.labels["outcome"]] = sample.value
+    return found
+
+
+async def test_only_signed_new_events_are_deferred_once_per_waiting_order(db_world):
+    runtime = await db_world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    deferrer = CountingDeferrer()
+    metrics = PairMetrics({"default": runtime})
+    app = ops_app({"default": runtime}, metrics, BigCommerceWebhooks({"default": runtime}, deferrer, metrics).routes())
+    signed = {"X-Webhook-Secret": SECRET}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        for headers in ({}, {"X-Webhook-Secret": "wrong"}, {"X-Webhook-Secret": SECRET + "x"}):
+            assert (await client.post(URL, json=event(7, "a" * 40), headers=headers)).status_code == 401
+        assert deferrer.deferred == []
+
+        first = await client.post(URL, json=event(7, "a" * 40), headers=signed)
+        assert first.status_code == 200 and first.content == b""
+        assert deferrer.deferred == [("default", 7, "store/order/created")]
+        # The same event delivered again (same hash): answered 200, nothing deferred.
+        assert (await client.post(URL, json=event(7, "a" * 40), headers=signed)).status_code == 200
+        # A new event of the order while its job waits: the waiting job reads the order afresh.
+        assert (await client.post(URL, json=event(7, "b" * 40, "store/order/updated"), headers=signed)).status_code == 200
+        assert len(deferrer.deferred) == 1
+        # Not an order scope order-sync registers; not for a pair it serves; not an event.
+        assert (await client.post(URL, json=event(8, "c" * 40, "store/cart/created"), headers=signed)).status_code == 200
+        assert (await client.post("/webhooks/bigcommerce/other", json=event(8, "d" * 40),
+                                  headers=signed)).status_code == 404
+        assert (await client.post(URL, content=b"{}", headers=signed)).status_code == 400
+        assert len(deferrer.deferred) == 1
+
+        # The queue is down: 503, and BigCommerce's retry of the same event is deferred then.
+        deferrer.fail = True
+        assert (await client.post(URL, json=event(9, "e" * 40), headers=signed)).status_code == 503
+        assert (await client.post(URL, json=event(9, "e" * 40), headers=signed)).status_code == 200
+        assert deferrer.deferred[1:] == [("default", 9, "store/order/created")]
+
+        page = (await client.get("/metrics")).text
+    assert outcomes(page) == {"refused": 3, "deferred": 2, "duplicate": 1, "already_queued": 1, "ignored": 1,
+                              "invalid": 1, "failed": 1}
+
+
+async def test_a_pair_without_a_webhook_secret_refuses_every_call(world):
+    runtime = await world.runtime()
+    assert runtime.settings.bigcommerce.webhook_secret is None
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        for headers in ({}, {"X-Webhook-Secret": ""}):
+            assert (await client.post(URL, json=event(7, "a" * 40), headers=headers)).status_code == 401
+    assert deferrer.deferred == []

@@ -1,0 +1,99 @@
+"""Issue 17, point 3: `order-sync serve` in-process against the simulators (FakeClock world). It polls
+nothing: a signed webhook makes the sale, a refused or repeated one does no work at all (the order is
+not even read), and /readyz follows the cycles other processes record in the shared database."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import httpx
+from pydantic import SecretStr
+
+from connector.clients.transport import RetryPolicy
+from connector.server.serve import serve
+from sync_world import line
+
+SECRET = "s3cret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def event(order_id: int, digest: str, scope: str = "store/order/created") -> dict:
+    return {"scope": scope, "store_id": "1025646", "data": {"type": "order", "id": order_id},
+            "hash": digest, "created_at": 1561479335, "producer": "stores/abc123"}
+
+
+async def wait_for(condition, what: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+async def test_serve_mirrors_signed_webhooks_only_and_polls_nothing(db_world):
+    world = db_world
+    port = free_port()  # server.port from the configuration: serve is given no --port
+    settings = world.settings(interval_seconds=300)
+    settings.server.port = port
+    settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    stop = asyncio.Event()
+    running = asyncio.create_task(serve(settings, stop, bc_transport=world.bc.transport(),
+                                        xs_transport=world.xs.transport(), clock=world.clock,
+                                        retry=RetryPolicy(seed=2, base_delay=0.01)))
+
+    def order_reads(order_id: int) -> int:
+        return len([r for r in world.bc.request_log if r.path.endswith(f"/v2/orders/{order_id}")])
+
+    def order_lists() -> int:
+        return len([r for r in world.bc.request_log if r.method == "GET" and r.path.endswith("/v2/orders")])
+
+    url = f"http://127.0.0.1:{port}/webhooks/bigcommerce/default"
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            deadline = time.monotonic() + 15
+            while True:
+                assert not running.done(), running.exception()
+                assert time.monotonic() < deadline, "serve did not answer on server.port"
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+            started = order_lists()  # the start-up's lost-state check may read the newest order
+
+            # serve runs no cycle: not ready until a worker (here: the world's runtime) records one.
+            await asyncio.sleep(0.3)
+            assert order_lists() == started
+            not_yet = await client.get("/readyz")
+            assert not_yet.status_code == 503 and "no cycle yet" in not_yet.json()["reasons"][0]
+            await world.cycle()
+            assert (await client.get("/readyz")).status_code == 200
+            listed = order_lists()  # the world's cycle's
+
+            order_id = world.add_order([line("TEE-M", 1)])
+            for headers in ({}, {"X-Webhook-Secret": "wrong"}):
+                assert (await client.post(url, json=event(order_id, "a" * 40), headers=headers)).status_code == 401
+            await asyncio.sleep(0.3)
+            assert world.sale(order_id) is None and order_reads(order_id) == 0
+
+            answer = await client.post(url, json=event(order_id, "a" * 40), headers={"X-Webhook-Secret": SECRET})
+            assert answer.status_code == 200 and answer.content == b""
+            await wait_for(lambda: world.sale(order_id) is not None, "no sale after the signed webhook")
+            await wait_for(lambda: order_reads(order_id) == 1, "the order was not read once")
+
+            writes = world.xs_writes()
+            again = await client.post(url, json=event(order_id, "a" * 40), headers={"X-Webhook-Secret": SECRET})
+            assert again.status_code == 200
+            await asyncio.sleep(0.3)
+            assert order_reads(order_id) == 1 and world.xs_writes() == writes and len(world.sales(order_id)) == 1
+            assert order_lists() == listed  # serve never polled
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 10) == 0

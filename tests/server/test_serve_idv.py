@@ -1,0 +1,69 @@
+"""Issue 17, point 4: `order-sync serve` also answers the ID-verification webhook when ID verification
+is on — at POST /webhooks/id-verification/{pair}, and at the old path for the default pair; a pair it
+does not serve is 404 and nothing is written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+
+import httpx
+from pydantic import SecretStr
+
+from connector.clients.transport import RetryPolicy
+from connector.idv.webhook import PATH, SIGNATURE_HEADER, signature_for
+from connector.server.serve import serve
+from sync_world import line
+
+SECRET = "idv-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_serve_answers_the_id_verification_webhook_per_pair(world):
+    port = free_port()
+    settings = world.settings(interval_seconds=300)
+    settings.server.port = port
+    settings.id_verification.enabled = True
+    settings.id_verification.webhook_secret = SecretStr(SECRET)
+    first, second = world.add_order([line("TEE-M", 1)]), world.add_order([line("TEE-M", 1)])
+    stop = asyncio.Event()
+    running = asyncio.create_task(serve(settings, stop, bc_transport=world.bc.transport(),
+                                        xs_transport=world.xs.transport(), clock=world.clock,
+                                        retry=RetryPolicy(seed=2, base_delay=0.01)))
+
+    def signed(order_id: int) -> tuple[bytes, dict]:
+        body = json.dumps({"order_id": order_id, "event": "failed", "check_id": f"chk-{order_id}",
+                           "occurred_at": world.clock.now().isoformat()}).encode()
+        return body, {SIGNATURE_HEADER: signature_for(SECRET, body)}
+
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            deadline = time.monotonic() + 15
+            while True:
+                assert not running.done(), running.exception()
+                assert time.monotonic() < deadline, "serve did not answer"
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+
+            body, headers = signed(first)
+            assert (await client.post(f"{PATH}/elsewhere", content=body, headers=headers)).status_code == 404
+            assert world.order(first)["status_id"] == 11
+            assert (await client.post(f"{PATH}/default", content=body, headers=headers)).status_code == 200
+            assert world.order(first)["status_id"] == 6  # failed → Declined (the default rules)
+            body, headers = signed(second)
+            assert (await client.post(PATH, content=body, headers=headers)).status_code == 200
+            assert world.order(second)["status_id"] == 6
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 10) == 0

@@ -1,0 +1,127 @@
+"""Store pairs from the command line (issue 17, point 1): `pairs:` in the config, every command's
+--pair (default: all pairs), and one `run` daemon for every pair. Two merchants' stores number their
+orders alike: order 1 of north and order 1 of south are two orders, two sales in two POS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from connector.cli import main
+from connector.clock import SYSTEM_CLOCK
+from connector.config import load_settings
+from connector.runtime import Runtime
+from connector.sandbox.bigcommerce import BigCommerceSimulator
+from connector.sandbox.xseries import XSeriesSimulator
+from connector.scheduler import daemon
+from connector.store.repository import Store
+
+LINE = {"product_id": 111, "variant_id": 0, "sku": "TEE-M", "name": "Tee M", "unit_price": Decimal("20.00"),
+        "quantity": 1}
+JANE = {"id": 1, "first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"}
+PAIRS = ("north", "south")
+
+
+class Agency:
+    """Two store pairs, each with its own simulators, in one config and one database."""
+
+    def __init__(self, tmp_path, monkeypatch) -> None:
+        self.bc = {p: BigCommerceSimulator(clock=SYSTEM_CLOCK, store_hash=p) for p in PAIRS}
+        self.xs = {p: XSeriesSimulator(clock=SYSTEM_CLOCK, rate_limit=100_000) for p in PAIRS}
+        for xs in self.xs.values():
+            xs.add_product(sku="TEE-M", name="Tee M", price_excluding_tax=Decimal("20"), inventory=10)
+        self.database_url = f"sqlite:///{tmp_path / 'agency.db'}"
+        self.config = tmp_path / "config.yaml"
+        start_at = (SYSTEM_CLOCK.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        text = f"database_url: {self.database_url}\nsync:\n  start_at: {start_at}\n  interval_seconds: 1\npairs:\n"
+        for p in PAIRS:
+            monkeypatch.setenv(f"{p.upper()}_BC", self.bc[p].access_token)
+            monkeypatch.setenv(f"{p.upper()}_XS", self.xs[p].token)
+            text += (f"  - name: {p}\n"
+                     f"    bigcommerce: {{store_hash: {p}, access_token: '${{{p.upper()}_BC}}'}}\n"
+                     f"    xseries: {{domain_prefix: {p}, token: '${{{p.upper()}_XS}}', outlet: Main Outlet,"
+                     " register: Online Store}\n")
+        self.config.write_text(text)
+        start = Runtime.start.__func__
+        bc, xs = self.bc, self.xs
+
+        async def start_on_simulators(cls, settings, **options):  # each pair on its own simulators
+            return await start(cls, settings, bc_transport=bc[settings.pair].transport(),
+                               xs_transport=xs[settings.pair].transport(), **options)
+
+        monkeypatch.setattr(Runtime, "start", classmethod(start_on_simulators))
+
+    def add_order(self, pair: str, status_id: int = 11, ago: timedelta = timedelta(hours=1)) -> int:
+        when = SYSTEM_CLOCK.now() - ago
+        return self.bc[pair].add_order(customer=JANE, lines=[LINE], status_id=status_id, date_created=when)["id"]
+
+    def run(self, *args: str) -> int:
+        return main([*args, "--config", str(self.config)])
+
+    def sales(self, pair: str) -> list[str]:
+        return sorted(s["invoice_number"] for s in self.xs[pair].sales.values())
+
+
+@pytest.fixture
+def agency(tmp_path, monkeypatch) -> Agency:
+    return Agency(tmp_path, monkeypatch)
+
+
+def test_every_command_takes_pair_and_defaults_to_every_pair(agency, capsys):
+    north, south = agency.add_order("north"), agency.add_order("south")
+    assert north == south  # the same order number in two stores
+    other = agency.add_order("south")
+
+    assert agency.run("sync", "--pair", "south") == 0
+    assert agency.sales("north") == [] and agency.sales("south") == [f"BC-{south}", f"BC-{other}"]
+    assert agency.run("sync") == 0  # every pair; south's orders are bound: not written again
+    assert agency.sales("north") == [f"BC-{north}"] and agency.sales("south") == [f"BC-{south}", f"BC-{other}"]
+
+    capsys.readouterr()
+    assert agency.run("status", "--pair", "north") == 0
+    out = capsys.readouterr().out
+    assert "== pair north ==" in out and "south" not in out and "closed=1" in out
+    assert agency.run("status") == 0
+    out = capsys.readouterr().out
+    assert out.index("== pair north ==") < out.index("closed=1") < out.index("== pair south ==")
+    assert "closed=2" in out.split("== pair south ==")[1]
+    assert agency.run("audit", "--pair", "south") == 0
+    assert capsys.readouterr().out.count("create_sale") == 2
+
+    assert agency.run("status", "--pair", "west") == 2
+    assert "no store pair 'west'" in capsys.readouterr().err
+    assert agency.run("id-check", str(north), "passed") == 2  # one order of one store: which store?
+    assert "give --pair NAME" in capsys.readouterr().err
+
+    for pair in PAIRS:
+        store = Store.open(agency.database_url, pair=pair)
+        try:
+            assert store.order_binding(north).sale_id in agency.xs[pair].sales
+        finally:
+            store.close()
+
+
+async def test_one_daemon_runs_every_pair(agency):
+    first = {pair: f"BC-{agency.add_order(pair)}" for pair in PAIRS}
+    settings = load_settings(agency.config)
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon(settings, stop))
+    try:
+        for _ in range(200):
+            if all(agency.sales(p) == [first[p]] for p in PAIRS):
+                break
+            await asyncio.sleep(0.05)
+        assert all(agency.sales(p) == [first[p]] for p in PAIRS)
+        second = f"BC-{agency.add_order('north', ago=timedelta(0))}"  # north's own next cycle
+        for _ in range(100):
+            if agency.sales("north") == [first["north"], second]:
+                break
+            await asyncio.sleep(0.05)
+        assert agency.sales("north") == [first["north"], second] and agency.sales("south") == [first["south"]]
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
