@@ -54,16 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("sync", "run one sync cycle (exit 0: all mirrored, 1: some orders failed, 2: bad config)")
     command("run", "run the daemon: a sync cycle every sync.interval_seconds until SIGTERM/SIGINT")
-        "sync": lambda s: interrupts.run(commands.sync_once(s)),
-        "status": lambda s: commands.show_status(s),
-        "import-history": lambda s: import_history(s, since=args.since, until=args.until, dry_run=args.dry_run),
-        "id-check": lambda s: interrupts.run(id_check(s, args.order_id, args.event, args.check_id)),
-        "audit": lambda s: show_audit(s, args.order, args.limit),
-        "retry-failed": lambda s: commands.retry_failed(s, args.order),
-        "exceptions": lambda s: commands.show_exceptions(s, args.resolve),
-        "webhooks": lambda s: commands.register_webhooks(s, args.url),
-        "reconcile": lambda s: commands.reconcile(s, parse_date_arg(args.since, "since"),
-                                                  parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
+    p = command("serve", "serve the BigCommerce webhooks, /healthz, /readyz and /metrics for every pair"
+                         " (no polling: workers or `run` poll) until SIGTERM/SIGINT")
+    p.add_argument("--host", default=None, help="address to listen on (default: server.host, else 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default: server.port, else 8787)")
     p = command("worker", "run a job worker on PostgreSQL: every pair's syncs, shared with the other workers,"
                           " until SIGTERM/SIGINT", pair=False)
     p.add_argument("--concurrency", type=_positive, metavar="N", help="jobs at the same time (default: workers.concurrency)")
