@@ -95,7 +95,7 @@ class Fleet:
         lines = ["pairs:", *lines, f"database_url: {database_url}",
                  "historical_import:", "  enabled: true",  # start_at two days back, before the seeded orders
                  "sync:", f"  start_at: {start_at:%Y-%m-%dT%H:%M:%SZ}", f"  interval_seconds: {interval_seconds}",
-                 "workers:", *(f"  {key}: {value}" for key, value in workers.items())]
+                 *(["workers:"] if workers else []), *(f"  {key}: {value}" for key, value in workers.items())]
         path.write_text("\n".join(lines) + "\n")
         return path
 

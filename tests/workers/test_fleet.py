@@ -91,6 +91,11 @@ def run_fleet(tmp_path: Path, url: str, *, pairs: int, orders: int, deadline_sec
                                            " ORDER BY id", job_id)]
         assert events[-1] == "succeeded" and "deferred_for_retry" in events and events.count("started") >= 2, events
         assert any(job_id in started_jobs(log) for i, log in enumerate(logs) if i != victim)
+        # SIGTERM is a worker's normal stop: the jobs in hand finish, exit 0.
+        survivors = [p for i, p in enumerate(procs) if i != victim]
+        for proc in survivors:
+            proc.send_signal(signal.SIGTERM)
+        assert [proc.wait(timeout=15) for proc in survivors] == [0] * len(survivors)
     finally:
         for proc in procs:
             if proc.poll() is None:
