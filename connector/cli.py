@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="port to listen on (default: server.port, else 8787)")
     p = command("worker", "run a job worker on PostgreSQL: every pair's syncs, shared with the other workers,"
                           " until SIGTERM/SIGINT", pair=False)
-    p.add_argument("--concurrency", type=_positive, metavar="N", help="jobs at the same time (default: workers.concurrency)")
+    p.add_argument("--concurrency", type=_positive, metavar="N",
+                   help="jobs at the same time (default: workers.concurrency)")
     p = command("db", "the state database", pair=False)
     db = p.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     _common(db.add_parser("upgrade", help="apply every migration the database lacks (also done at every start)"),

@@ -164,3 +164,10 @@ def test_build_app_registers_one_periodic_sync_per_pair():
                 for (_, pid), p in app.periodic_registry.periodic_tasks.items() if pid}
     assert periodic == {"north": ("*/1 * * * *", "sync:north", "sync:north"),
                         "south": ("*/1 * * * *", "sync:south", "sync:south")}
+
+
+def test_a_dead_worker_is_one_silent_for_at_least_two_heartbeats():
+    with pytest.raises(ValueError, match="at least twice heartbeat_seconds"):
+        Settings.model_validate({**PAIR, "workers": {"heartbeat_seconds": 10, "stalled_seconds": 15}})
+    settings = Settings.model_validate({**PAIR, "workers": {"heartbeat_seconds": 1, "stalled_seconds": 2}})
+    assert settings.workers.stalled_seconds == 2
