@@ -113,11 +113,6 @@ def test_one_pair_three_workers_one_killed_mid_job(postgres_url, tmp_path):
     run_fleet(tmp_path, postgres_url, pairs=1, orders=200, deadline_seconds=60)
 
 
-# Until the store is pair-aware (migration 10: a `pair` column in every table, bindings keyed by
-# pair and order), two pairs' order 1 share one binding: this test fails, as it must.
-_PAIRED = "pair" in OrderBinding.__table__.columns
-
-
-@pytest.mark.xfail(not _PAIRED, strict=True, reason="order bindings are not keyed by pair before migration 10")
+# Each store numbers its orders alike: the bindings, keyed by pair and order, keep them apart.
 def test_twenty_pairs_three_workers_one_killed_mid_job(postgres_url, tmp_path):
     run_fleet(tmp_path, postgres_url, pairs=20, orders=200, deadline_seconds=300)
