@@ -110,7 +110,7 @@ def run_fleet(tmp_path: Path, url: str, *, pairs: int, orders: int, deadline_sec
 
 
 def test_one_pair_three_workers_one_killed_mid_job(postgres_url, tmp_path):
-    run_fleet(tmp_path, postgres_url, pairs=1, orders=200, deadline_seconds=60)
+    run_fleet(tmp_path, postgres_url, pairs=1, orders=200, deadline_seconds=120)
 
 
 # Each store numbers its orders alike: the bindings, keyed by pair and order, keep them apart.
