@@ -31,6 +31,13 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
                         help="DEBUG, INFO (default), WARNING, ERROR or CRITICAL (any case)")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="order-sync", description="Mirror BigCommerce orders into Lightspeed Retail X-Series sales.")
@@ -51,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
                          " (no polling: workers or `run` poll) until SIGTERM/SIGINT")
     p.add_argument("--host", default=None, help="address to listen on (default: server.host, else 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port to listen on (default: server.port, else 8787)")
+    p = command("worker", "run a job worker on PostgreSQL: every pair's syncs, shared with the other workers,"
+                          " until SIGTERM/SIGINT", pair=False)
+    p.add_argument("--concurrency", type=_positive, metavar="N",
+                   help="jobs at the same time (default: workers.concurrency)")
+    p = command("db", "the state database", pair=False)
+    db = p.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    _common(db.add_parser("upgrade", help="apply every migration the database lacks (also done at every start)"),
+            top=False)
     command("status", "show the cursor, sales per POS state, failed orders and the last cycle")
     p = command("retry-failed", "make failed (and parked) orders due again at the next cycle")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order")
@@ -180,6 +195,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     from connector.history.command import import_history, parse_date_arg
     from connector.idv.commands import id_check, show_audit
 
+    if args.command in ("worker", "db"):  # every pair's, in one database
+        from connector.workers import command as workers
+
+        return (workers.run_worker_command(settings, args.concurrency) if args.command == "worker"
+                else workers.db_upgrade(settings))
     views = settings.select_pairs(args.pair)
     if args.command == "run":  # one daemon for every pair chosen
         return commands.run_daemon_command(settings, views)

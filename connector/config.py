@@ -87,6 +87,24 @@ class ServerSettings(_Section):
     port: int = Field(default=8787, ge=0, le=65535)
 
 
+class WorkersSettings(_Section):
+    """`order-sync worker` (PostgreSQL): procrastinate workers sharing the pairs' sync jobs."""
+
+    # Jobs one worker process runs at the same time (`--concurrency` overrides it).
+    concurrency: int = Field(default=4, gt=0, le=64)
+    # How often a worker tells the database it is alive.
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # A worker silent this long is taken for dead: its running jobs are retried by another worker.
+    stalled_seconds: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _stalled_after_heartbeats(self) -> "WorkersSettings":
+        # A live worker missing one heartbeat by a few milliseconds must not lose its jobs.
+        if self.stalled_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError("stalled_seconds must be at least twice heartbeat_seconds")
+        return self
+
+
 class HistoricalImportSettings(_Section):
     enabled: bool = False
 
@@ -151,6 +169,7 @@ class Settings(_Section):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     refunds: RefundSettings = Field(default_factory=RefundSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    workers: WorkersSettings = Field(default_factory=WorkersSettings)
     historical_import: HistoricalImportSettings = Field(default_factory=HistoricalImportSettings)
     id_verification: IdVerificationSettings = Field(default_factory=IdVerificationSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)

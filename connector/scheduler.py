@@ -152,7 +152,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             conf = settings.server
             deferrer = InProcessDeferrer(runtimes)  # the embedded mode runs its jobs itself
             hooks = BigCommerceWebhooks(runtimes, deferrer, metrics)
-            metrics.queued = deferrer.waiting
+            metrics.jobs = deferrer.states
             routes = hooks.routes() + idv_routes(receivers) + console_routes(settings, runtimes)
             ops = WebhookServer(ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]),
                                 conf.host, conf.port, config_keys="server.host/server.port",

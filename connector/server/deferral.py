@@ -5,9 +5,8 @@ that depends on how order-sync runs:
 
 - `InProcessDeferrer`: an asyncio queue in this process and a `work()` loop that mirrors the order
   (`order-sync run`, and `order-sync serve` until the job queue exists);
-- on PostgreSQL with workers, a procrastinate job per order (connector/workers/jobs.py, written
-  separately): `defer_order(app, pair, order_id, scope)` fits the same interface (see
-  `deferrer_for`).
+- `JobQueueDeferrer` (connector/workers/jobs.py): `order-sync serve` on PostgreSQL, a procrastinate
+  job per order for `order-sync worker` to run.
 
 Both keep a queueing lock per order: an order already waiting is not queued a second time (its
 job reads the order afresh, so it sees every change the second event announced).
@@ -33,8 +32,8 @@ class Deferrer(Protocol):
     async def defer(self, pair: str, order_id: int, scope: str) -> bool:
         """Queue a job mirroring this order of this pair; False when one is already waiting."""
 
-    def waiting(self) -> int:
-        """Jobs queued and not started yet (the order_sync_jobs{state="todo"} gauge)."""
+    def states(self) -> dict[str, int]:
+        """Jobs by state, for the order_sync_jobs{state} gauge ("todo": queued, not started yet)."""
 
 
 class InProcessDeferrer:
@@ -53,8 +52,8 @@ class InProcessDeferrer:
         self.queue.put_nowait((pair, order_id, scope))
         return True
 
-    def waiting(self) -> int:
-        return self.queue.qsize()
+    def states(self) -> dict[str, int]:
+        return {"todo": self.queue.qsize()}
 
     async def work(self) -> None:
         """Mirror queued orders one at a time until cancelled; a failure is the failed queue's."""
@@ -81,13 +80,14 @@ class InProcessDeferrer:
                             extra={"order_id": order_id})
 
 
-def deferrer_for(settings: Settings, runtimes: dict[str, Runtime]) -> InProcessDeferrer:
-    """The deferrer of `order-sync serve`.
+def deferrer_for(settings: Settings, runtimes: dict[str, Runtime]) -> Deferrer:
+    """The deferrer of `order-sync serve`: on PostgreSQL, jobs for the workers (`order-sync worker`);
+    on SQLite, where no worker can run, serve mirrors the orders itself."""
+    from connector.workers.app import is_postgres
 
-    TODO(issue 17, lead): on PostgreSQL, once connector/workers/jobs.py lands, defer to the workers:
-        if make_url(settings.database_url).get_backend_name() == "postgresql":
-            return ProcrastinateDeferrer(app)   # defer = jobs.defer_order(app, pair, order_id, scope)
-    (a class with `defer` and `waiting` as above; serve then starts no work() loop). Until then every
-    database gets the in-process deferrer: serve mirrors the orders itself.
-    """
+    if is_postgres(settings.database_url):
+        from connector.workers.app import build_app
+        from connector.workers.jobs import JobQueueDeferrer
+
+        return JobQueueDeferrer(build_app(settings))
     return InProcessDeferrer(runtimes)

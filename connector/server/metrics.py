@@ -8,7 +8,7 @@ its cycles took — it counts itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -26,7 +26,8 @@ class PairMetrics:
 
     def __init__(self, runtimes: dict) -> None:
         self.runtimes = runtimes  # pair name → Runtime
-        self.queued = lambda: 0  # jobs waiting (the embedded mode: orders its webhooks queued)
+        # Jobs by state: the embedded mode's webhook queue, or the workers' job queue (deferral.py).
+        self.jobs: Callable[[], dict[str, int]] = lambda: {"todo": 0}
         self.registry = CollectorRegistry()
         self.cycle_seconds = Histogram("order_sync_cycle_seconds", "Duration of a sync cycle", ["pair"],
                                        registry=self.registry, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900))
@@ -56,7 +57,7 @@ class _StoreCollector:
                                        labels=["pair", "api", "status"])
         quota = GaugeMetricFamily("order_sync_api_quota_remaining", "Requests left in the API's window",
                                   labels=["pair", "api"])
-        jobs = GaugeMetricFamily("order_sync_jobs", "Jobs by state (in the embedded mode: none queued)",
+        jobs = GaugeMetricFamily("order_sync_jobs", "Jobs by state (the embedded mode: orders its webhooks queued)",
                                  labels=["state"])
         for pair, runtime in self.m.runtimes.items():
             store = runtime.store
@@ -76,7 +77,8 @@ class _StoreCollector:
                 left = getattr(pacer, "remaining", getattr(pacer, "left", None))  # X-Series / BigCommerce
                 if left is not None:
                     quota.add_metric([pair, api], left)
-        jobs.add_metric(["todo"], self.m.queued())
+        for state, count in self.m.jobs().items():
+            jobs.add_metric([state], count)
         yield from (mirrored, failed, exceptions, lag, requests, quota, jobs)
 
 

@@ -53,7 +53,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, pairs: list[Settings
             runtimes[view.pair] = runtime
         metrics = PairMetrics(runtimes)
         deferrer = deferrer_for(settings, runtimes)
-        metrics.queued = deferrer.waiting
+        metrics.jobs = deferrer.states
         from connector.console.app import console_routes  # Jinja2 and the rest only when served
 
         # The console last: /healthz, /metrics and the webhooks match first.
@@ -66,7 +66,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, pairs: list[Settings
                       f" for {len(runtimes)} pair(s): " + ", ".join(runtimes),
         )
         await server.start()
-        work = getattr(deferrer, "work", None)  # a deferrer to another process's workers has none
+        work = getattr(deferrer, "work", None)  # its background task: mirroring, or counting jobs
         if work is not None:
             worker = asyncio.create_task(work())
         await stop.wait()

@@ -77,6 +77,18 @@ def _console(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _procrastinate_schema(conn: Connection) -> None:
+    """The job queue of `order-sync worker` (procrastinate's own schema SQL, applied as it ships).
+    PostgreSQL only: on SQLite there are no workers. Skipped when the schema is already there (a
+    database a procrastinate command set up), since its SQL creates types and cannot run twice."""
+    if conn.dialect.name != "postgresql" or inspect(conn).has_table("procrastinate_jobs"):
+        return
+    from procrastinate.schema import SchemaManager
+
+    # SQLAlchemy hands psycopg a parameter list, so "%" must be doubled (as procrastinate does itself).
+    conn.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))
+
+
 # Each version names exactly the tables it creates, so a table added later never sneaks into an
 # old version (create_all would).
 MIGRATIONS: list[Migration] = [
@@ -95,8 +107,7 @@ MIGRATIONS: list[Migration] = [
     (9, "order_binding.sale_hash: what the sale showed of its order, to tell an edit",
      _add_column("order_binding", "sale_hash", "VARCHAR")),
     (10, "store pairs: every pair's state keyed by its name; the one pair so far is 'default'", _store_pairs),
-    # 11 is reserved (the job queue's schema); versions are applied by whether each was, not by the
-    # highest one, so a database that got 12 first still gets 11.
+    (11, "procrastinate's job queue for order-sync worker (PostgreSQL only)", _procrastinate_schema),
     (12, "the console's generated session key; the audit log indexed by action", _console),
 ]
 

@@ -1,0 +1,96 @@
+"""`order-sync worker [--concurrency N]` and `order-sync db upgrade`.
+
+The worker runs procrastinate's worker on database_url (PostgreSQL only) until SIGTERM/SIGINT: it
+takes every pair's jobs, defers each pair's periodic sync (every worker does; the database keeps one
+per tick) and, every heartbeat, puts the jobs of dead workers back in the queue. A stop lets the
+jobs in hand finish their orders (connector.interrupts' grace), exit 0 on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+
+from connector import interrupts
+from connector.config import Settings
+from connector.errors import ConfigError
+from connector.store.db import make_engine
+from connector.store.migrations import migrate
+from connector.store.repository import Store
+from connector.workers.app import build_app, is_postgres
+from connector.workers.jobs import recover_stalled
+from connector.workers.tasks import PairRuntimes
+
+log = logging.getLogger("connector.workers")
+
+
+def run_worker_command(settings: Settings, concurrency: int | None) -> int:
+    from connector.commands import refuse_unsafe_first_run
+
+    if not is_postgres(settings.database_url):
+        raise ConfigError(f"{settings.where('database_url')}: order-sync worker needs a PostgreSQL database_url "
+                          "(postgresql://user@host/db): the workers share their jobs through it. With SQLite, "
+                          "run the daemon: `order-sync run`")
+    store = Store.open(settings.database_url)  # applies every migration, procrastinate's schema included
+    try:
+        for view in settings.pair_settings():
+            refuse_unsafe_first_run(view, store.for_pair(view.pair))
+        return interrupts.run(_work(settings, store, concurrency or settings.workers.concurrency), sigterm_exit=0)
+    finally:
+        store.close()
+
+
+async def _work(settings: Settings, store: Store, concurrency: int, **runtime_options) -> int:
+    conf = settings.workers
+    stop = interrupts.stop_event()
+    runtimes = PairRuntimes(settings, store, stop, **runtime_options)
+    app = build_app(settings)
+    name = f"order-sync@{socket.gethostname()}:{os.getpid()}"
+    async with app.open_async():
+        worker = asyncio.create_task(app.run_worker_async(
+            name=name, concurrency=concurrency, additional_context={"runtimes": runtimes},
+            # The stop is connector.interrupts' (grace, backstop); cancelling the worker task below
+            # is procrastinate's graceful shutdown: it waits for the jobs in hand.
+            install_signal_handlers=False,
+            update_heartbeat_interval=conf.heartbeat_seconds, stalled_worker_timeout=conf.stalled_seconds,
+        ))
+        recovery = asyncio.create_task(_recover_forever(app, conf.heartbeat_seconds, conf.stalled_seconds))
+        log.info("order-sync worker %s started: %d pair(s), %d job(s) at a time", name, len(runtimes.views),
+                 concurrency)
+        try:
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if worker.done():
+                worker.result()  # the worker ended on its own: an error (e.g. the database went away)
+        finally:
+            recovery.cancel()
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            await runtimes.aclose()
+    log.info("order-sync worker %s stopped", name)
+    return 0
+
+
+async def _recover_forever(app, every: float, stalled_seconds: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await recover_stalled(app, stalled_seconds)
+        except Exception as exc:  # noqa: BLE001 - the database may be away for a moment; next time
+            log.warning("looking for the jobs of dead workers failed (%s); trying again", exc)
+
+
+def db_upgrade(settings: Settings) -> int:
+    """`order-sync db upgrade`: apply every migration the database lacks and say which."""
+    engine = make_engine(settings.database_url)
+    try:
+        applied = migrate(engine)
+    finally:
+        engine.dispose()
+    print("applied migrations: " + ", ".join(map(str, applied)) if applied else "the database is up to date")
+    return 0

@@ -1,0 +1,127 @@
+"""The worker's jobs: one pair's sync cycle, and one order mirrored by id (a webhook's).
+
+A worker process starts each pair's Runtime on its first job for that pair and keeps it (clients,
+X-Series references) until it stops; every pair shares the process's one Store (one connection
+pool). Like the daemon's cycles, a job never crashes the worker: an API down, a refused token or bad
+input is logged and the job ends; the next periodic sync tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from procrastinate import JobContext
+
+from connector import interrupts
+from connector.config import Settings
+from connector.errors import ApiError, ConfigError, CredentialsError
+from connector.runtime import Runtime
+from connector.store.repository import Store
+from connector.sync.cycle import CycleReport
+
+log = logging.getLogger("connector.workers")
+
+# BigCommerce's scope of a refund: the order's refunds are mirrored too (as BigCommerceWebhooks does).
+REFUND_SCOPE = "store/order/refund/created"
+
+
+class PairRuntimes:
+    """The worker process's runtimes, one per pair, started on first use."""
+
+    def __init__(self, settings: Settings, store: Store, stop: asyncio.Event, **runtime_options: Any) -> None:
+        self.views = {view.pair: view for view in settings.pair_settings()}
+        self.store = store
+        self.stop = stop  # set when the worker stops: cycles end after the orders in hand
+        self.options = runtime_options
+        self._runtimes: dict[str, tuple[Runtime, Any]] = {}
+        self._starting: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def get(self, pair: str) -> tuple[Runtime, Any]:
+        """The pair's Runtime and its ID-verification service (None when off)."""
+        from connector.idv.service import start_if_enabled
+        from connector.sync.reconcile import refuse_lost_state
+
+        async with self._starting[pair]:  # two jobs of a pair starting together start it once
+            if pair not in self._runtimes:
+                view = self.views.get(pair)
+                if view is None:
+                    raise ConfigError(f"no store pair {pair!r} in this worker's configuration")
+                runtime = await Runtime.start(view, store=self.store, **self.options)
+                try:
+                    await refuse_lost_state(runtime)  # a lost state database: every sale would be written twice
+                    idv = await start_if_enabled(view, runtime.bc, runtime.store)
+                except BaseException:
+                    await runtime.aclose()
+                    raise
+                self._runtimes[pair] = (runtime, idv)
+            return self._runtimes[pair]
+
+    async def sync(self, pair: str, job_id: int | None) -> str:
+        from connector.idv.service import poll_once
+
+        async def run() -> str:
+            runtime, idv = await self.get(pair)
+            await poll_once(idv)  # ID verification first, as the daemon does
+            started = time.perf_counter()
+            report = await runtime.cycle(stop_event=self.stop).run()
+            log.info("pair %s: cycle: %d seen, %d written, %d failed (%.1fs, job %s)", pair, report.seen,
+                     report.written, len(report.failed), time.perf_counter() - started, job_id)
+            return f"{report.seen} seen, {report.written} written, {len(report.failed)} failed"
+
+        log.info("pair %s: sync job %s started", pair, job_id)
+        return await self._guarded(pair, "sync", run)
+
+    async def mirror(self, pair: str, order_id: int, scope: str) -> str:
+        from connector.sync.refund_mirror import RefundMirror
+
+        async def run() -> str:
+            runtime, _ = await self.get(pair)
+            order = await runtime.bc.get_order(order_id)  # read afresh: the event says only which order
+            cycle = runtime.cycle(stop_event=self.stop)
+            # As a cycle does first (and InProcessDeferrer.work): products and customers X-Series
+            # gained since the pair's last cycle are known, so the order does not create them again.
+            await cycle.index.refresh()
+            await cycle.mirror_one(order, CycleReport())
+            if scope == REFUND_SCOPE:
+                async for refund in runtime.bc.iter_refunds(order_ids=(order_id,)):
+                    await RefundMirror(runtime.deps()).mirror(refund)
+            return f"order {order_id} mirrored"
+
+        return await self._guarded(pair, f"order {order_id}", run, order_id=order_id)
+
+    async def _guarded(self, pair: str, what: str, run, **extra: Any) -> str:
+        """Run a job's work; whatever it meets is logged and the job ends (the next sync tries again)."""
+        try:
+            return await run()
+        except interrupts.Stopping:
+            log.info("pair %s: %s stopped by the worker's stop; the next sync goes on from the cursor", pair, what)
+        except CredentialsError as exc:
+            log.error("pair %s: %s stopped, credentials rejected (fix them; retrying next sync): %s", pair, what, exc,
+                      extra=extra)
+        except (ApiError, ConfigError) as exc:
+            log.error("pair %s: %s stopped, nothing lost (retrying next sync): %s", pair, what, exc, extra=extra)
+        except Exception:  # a worker must survive anything a job meets
+            log.exception("pair %s: %s failed; the next sync tries again", pair, what, extra=extra)
+        return "stopped"
+
+    async def aclose(self) -> None:
+        runtimes, self._runtimes = self._runtimes, {}
+        await asyncio.gather(*(runtime.aclose() for runtime, _ in runtimes.values()), return_exceptions=True)
+
+
+def _runtimes(context: JobContext) -> PairRuntimes:
+    return context.additional_context["runtimes"]
+
+
+async def sync_pair(context: JobContext, pair: str, timestamp: int | None = None) -> str:
+    """One sync cycle of `pair` (deferred by the pair's periodic task, which passes `timestamp`)."""
+    return await _runtimes(context).sync(pair, context.job.id)
+
+
+async def mirror_order(context: JobContext, pair: str, order_id: int, scope: str) -> str:
+    """Mirror one order of `pair` now, read afresh (a BigCommerce webhook's job)."""
+    return await _runtimes(context).mirror(pair, order_id, scope)

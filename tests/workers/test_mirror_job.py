@@ -1,0 +1,77 @@
+"""The mirror_order job (a webhook's order, deferred by `defer_order`): the order is read afresh and
+mirrored once, alone; run by a worker, the job succeeds; a pair the worker does not know is logged,
+and the worker goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import psycopg
+import pytest
+
+from connector.config import load_settings
+from connector.store.repository import Store
+from connector.workers.app import MIRROR_TASK, build_app
+from connector.workers.jobs import defer_order
+from connector.workers.tasks import PairRuntimes
+from fleet import ENV, Fleet, STATUSES
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def shop(postgres_url, tmp_path):
+    """One served pair of 6 orders, its settings, its (migrated) store and an order that wants a sale."""
+    fleet = Fleet(1, 6, processes=1)
+    try:
+        settings = load_settings(fleet.write_config(tmp_path / "config.yaml", postgres_url), environ=ENV)
+        store = Store.open(postgres_url)
+        orders = fleet.summaries()[0]["orders"]
+        wanted = [int(i) for i, status in orders.items() if STATUSES.pos_state(status).value != "not_imported"]
+        yield fleet, settings, store, wanted[0]
+        store.close()
+    finally:
+        fleet.stop()
+
+
+def sales_of(fleet: Fleet) -> list[str]:
+    return sorted(str(s["source_id"]) for s in fleet.summaries()[0]["sales"] if not s["return_for"])
+
+
+async def test_mirror_order_mirrors_that_order_alone(shop):
+    fleet, settings, store, order_id = shop
+    runtimes = PairRuntimes(settings, store, asyncio.Event())
+    try:
+        assert await runtimes.mirror("store01", order_id, "store/order/created") == f"order {order_id} mirrored"
+        assert await runtimes.mirror("store01", order_id, "store/order/updated") == f"order {order_id} mirrored"
+    finally:
+        await runtimes.aclose()
+    assert sales_of(fleet) == [str(order_id)]  # once, though mirrored twice: the binding
+
+
+async def test_a_job_for_a_pair_the_worker_does_not_know_ends_logged(shop, caplog):
+    fleet, settings, store, order_id = shop
+    runtimes = PairRuntimes(settings, store, asyncio.Event())
+    with caplog.at_level(logging.ERROR, logger="connector.workers"):
+        assert await runtimes.mirror("elsewhere", order_id, "store/order/created") == "stopped"
+    await runtimes.aclose()
+    assert "no store pair 'elsewhere'" in caplog.text
+    assert sales_of(fleet) == []
+
+
+async def test_a_worker_runs_a_deferred_mirror_order_job(shop, postgres_url):
+    fleet, settings, store, order_id = shop
+    assert await defer_order(settings, "store01", order_id, "store/order/created") is True
+    runtimes = PairRuntimes(settings, store, asyncio.Event())
+    app = build_app(settings)
+    async with app.open_async():
+        # wait=False: the worker stops once the queue is empty (its periodic sync may run as well).
+        await asyncio.wait_for(app.run_worker_async(wait=False, install_signal_handlers=False,
+                                                    additional_context={"runtimes": runtimes}), 60)
+    await runtimes.aclose()
+    with psycopg.connect(postgres_url) as conn:
+        statuses = conn.execute("SELECT status::text FROM procrastinate_jobs WHERE task_name = %s",
+                                (MIRROR_TASK,)).fetchall()
+    assert statuses == [("succeeded",)]
+    assert str(order_id) in sales_of(fleet) and len(set(sales_of(fleet))) == len(sales_of(fleet))
