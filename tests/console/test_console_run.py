@@ -4,7 +4,6 @@ console.enabled, and only then."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 
@@ -13,7 +12,7 @@ from connector.console.app import console_routes
 from connector.scheduler import daemon
 from served_console import PASSWORD, USER, console_settings, log_in
 from sync_world import line
-from served_sandbox import free_port
+from served_sandbox import free_port, wait_until_healthy
 
 
 async def run_daemon(world, settings):
@@ -22,19 +21,6 @@ async def run_daemon(world, settings):
                                       xs_transport=world.xs.transport(), clock=world.clock,
                                       retry=RetryPolicy(seed=2, base_delay=0.01)))
     return stop, task
-
-
-async def wait_for_server(client: httpx.AsyncClient, task: asyncio.Task) -> None:
-    deadline = time.monotonic() + 15
-    while True:
-        assert not task.done(), task.exception()
-        assert time.monotonic() < deadline, "the daemon's server never answered"
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
 
 
 async def test_run_serves_the_console(world, page):
@@ -46,7 +32,7 @@ async def test_run_serves_the_console(world, page):
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url) as client:
-            await wait_for_server(client, task)
+            await wait_until_healthy(client, task, "the daemon's server")
             assert (await client.get("/")).headers["location"] == "/login?next=%2F"
         await log_in(page, url, then=f"/pairs/default/orders/{order}")
         assert f"Order {order}" in await page.inner_text("h1")
@@ -64,7 +50,7 @@ async def test_the_console_is_off_unless_enabled(world):
     stop, task = await run_daemon(world, settings)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            await wait_for_server(client, task)
+            await wait_until_healthy(client, task, "the daemon's server")
             assert (await client.get("/")).status_code == 404
             assert (await client.post("/login", data={"name": USER, "password": PASSWORD})).status_code == 404
     finally:
@@ -85,7 +71,7 @@ async def test_serve_serves_the_console_too(world, page):
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url) as client:
-            await wait_for_server(client, serving)
+            await wait_until_healthy(client, serving, "serve")
             assert (await client.get("/")).headers["location"] == "/login?next=%2F"
         await log_in(page, url, then=f"/pairs/default/orders/{order}")
         assert f"Order {order}" in await page.inner_text("h1")

@@ -5,7 +5,6 @@ mirrors the order at once; unsigned or wrongly signed calls get 401 and defer no
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
 import time
 
@@ -14,12 +13,7 @@ import httpx
 from connector.clients.transport import RetryPolicy
 from connector.scheduler import daemon
 from sync_world import line
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from served_sandbox import free_port  # tests/sync, on the path
 
 
 def payload(order_id: int, n: int, scope: str = "store/order/created") -> dict:

@@ -4,7 +4,6 @@ API is down, 200 again after), and the metrics parse and match the audit log."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import httpx
@@ -18,6 +17,7 @@ from connector.scheduler import daemon
 from connector.server.metrics import PairMetrics
 from connector.server.ops import ops_app
 from sync_world import line
+from served_sandbox import free_port  # tests/sync, on the path
 
 
 def samples(text: str) -> dict[tuple, float]:
@@ -72,12 +72,6 @@ async def test_readiness_follows_the_cycles_and_metrics_match_the_audit_log(db_w
         world.bc.faults.reconfigure(FaultConfig())
         await world.cycle()
         assert (await client.get("/readyz")).status_code == 200
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_the_daemon_serves_health_readiness_and_cycle_durations(world):

@@ -5,7 +5,6 @@ not even read), and /readyz follows the cycles other processes record in the sha
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import httpx
@@ -17,14 +16,9 @@ from connector.server.serve import serve
 from connector.workers.app import build_app
 from connector.workers.tasks import PairRuntimes
 from sync_world import line
+from served_sandbox import free_port, wait_until_healthy  # tests/sync, on the path
 
 SECRET = "s3cret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def event(order_id: int, digest: str, scope: str = "store/order/created") -> dict:
@@ -81,16 +75,7 @@ async def test_serve_mirrors_signed_webhooks_only_and_polls_nothing(db_world):
     url = f"http://127.0.0.1:{port}/webhooks/bigcommerce/default"
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            deadline = time.monotonic() + 15
-            while True:
-                assert not running.done(), running.exception()
-                assert time.monotonic() < deadline, "serve did not answer on server.port"
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
+            await wait_until_healthy(client, running, "serve did not answer on server.port")
             started = order_lists()  # the start-up's lost-state check may read the newest order
 
             # serve runs no cycle: not ready until a worker (here: the world's runtime) records one.

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import time
 
 import httpx
 from pydantic import SecretStr
@@ -16,14 +14,9 @@ from connector.clients.transport import RetryPolicy
 from connector.idv.webhook import PATH, SIGNATURE_HEADER, signature_for
 from connector.server.serve import serve
 from sync_world import line
+from served_sandbox import free_port, wait_until_healthy  # tests/sync, on the path
 
 SECRET = "idv-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_serve_answers_the_id_verification_webhook_per_pair(world):
@@ -45,16 +38,7 @@ async def test_serve_answers_the_id_verification_webhook_per_pair(world):
 
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            deadline = time.monotonic() + 15
-            while True:
-                assert not running.done(), running.exception()
-                assert time.monotonic() < deadline, "serve did not answer"
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
+            await wait_until_healthy(client, running, "serve did not answer")
 
             body, headers = signed(first)
             assert (await client.post(f"{PATH}/elsewhere", content=body, headers=headers)).status_code == 404

@@ -111,3 +111,22 @@ def stop_process(proc: subprocess.Popen) -> None:
             proc.wait()
     if proc.stderr:
         proc.stderr.close()
+
+
+async def wait_until_healthy(client, task, what: str = "the server", seconds: float = 15.0) -> None:
+    """Until GET /healthz answers 200 on `client`'s base URL; fails at once if `task` (the process's
+    coroutine: run, serve) ended instead."""
+    import asyncio
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        assert not task.done(), task.exception()
+        assert time.monotonic() < deadline, f"{what} never answered"
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.05)
