@@ -1,38 +1,44 @@
-"""Issue 18: `order-sync run` in the embedded mode serves the console at / next to /healthz when
-console.enabled, and only then."""
+"""Issue 18: `order-sync run` in the embedded mode, and `order-sync serve`, serve the console at /
+next to /healthz when console.enabled, and only then."""
 
 from __future__ import annotations
 
 import asyncio
 
 import httpx
+import pytest
 
 from connector.clients.transport import RetryPolicy
 from connector.console.app import console_routes
 from connector.scheduler import daemon
+from connector.server.serve import serve
 from served_console import PASSWORD, USER, console_settings, log_in
 from sync_world import line
 from served_sandbox import free_port, wait_until_healthy
 
 
-async def run_daemon(world, settings):
+async def run_daemon(world, settings, command: str = "run"):
+    """`order-sync run` (the daemon) or `order-sync serve`, in-process on the world's simulators."""
     stop = asyncio.Event()
-    task = asyncio.create_task(daemon(settings, stop, bc_transport=world.bc.transport(),
-                                      xs_transport=world.xs.transport(), clock=world.clock,
-                                      retry=RetryPolicy(seed=2, base_delay=0.01)))
+    main = daemon if command == "run" else serve
+    task = asyncio.create_task(main(settings, stop, bc_transport=world.bc.transport(),
+                                    xs_transport=world.xs.transport(), clock=world.clock,
+                                    retry=RetryPolicy(seed=2, base_delay=0.01)))
     return stop, task
 
 
-async def test_run_serves_the_console(world, page):
+@pytest.mark.parametrize("command", ["run", "serve"])
+async def test_run_and_serve_serve_the_console(world, page, command):
+    """The embedded daemon, and `order-sync serve` (the fleet's server, which runs no cycle)."""
     order = world.add_order([line("TEE-M", 1)])
     port = free_port()
-    settings = console_settings(world.settings(interval_seconds=1))
-    settings.server.port = port  # server.enabled stays false: the console alone starts the server
-    stop, task = await run_daemon(world, settings)
+    settings = console_settings(world.settings(interval_seconds=1 if command == "run" else 300))
+    settings.server.port = port  # server.enabled stays false: the console alone starts run's server
+    stop, task = await run_daemon(world, settings, command)
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url) as client:
-            await wait_until_healthy(client, task, "the daemon's server")
+            await wait_until_healthy(client, task, command)
             assert (await client.get("/")).headers["location"] == "/login?next=%2F"
         await log_in(page, url, then=f"/pairs/default/orders/{order}")
         assert f"Order {order}" in await page.inner_text("h1")
@@ -56,25 +62,3 @@ async def test_the_console_is_off_unless_enabled(world):
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 10) == 0
-
-
-async def test_serve_serves_the_console_too(world, page):
-    """`order-sync serve` (the fleet's server, which runs no cycle) serves the same console."""
-    from connector.server.serve import serve
-
-    order = world.add_order([line("TEE-M", 1)])
-    port, stop = free_port(), asyncio.Event()
-    settings = console_settings(world.settings(interval_seconds=300))
-    serving = asyncio.create_task(serve(settings, stop, port=port, bc_transport=world.bc.transport(),
-                                        xs_transport=world.xs.transport(), clock=world.clock,
-                                        retry=RetryPolicy(seed=2, base_delay=0.01)))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url) as client:
-            await wait_until_healthy(client, serving, "serve")
-            assert (await client.get("/")).headers["location"] == "/login?next=%2F"
-        await log_in(page, url, then=f"/pairs/default/orders/{order}")
-        assert f"Order {order}" in await page.inner_text("h1")
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(serving, 10) == 0
