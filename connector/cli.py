@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="address to listen on (default: server.host, else 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port to listen on (default: server.port, else 8787)")
     p = command("worker", "run a job worker on PostgreSQL: every pair's syncs, shared with the other workers,"
-                          " until SIGTERM/SIGINT", pair=False)
+                          " until SIGTERM/SIGINT")
     p.add_argument("--concurrency", type=_positive, metavar="N",
                    help="jobs at the same time (default: workers.concurrency)")
     p = command("db", "the state database", pair=False)
@@ -195,11 +195,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     from connector.history.command import import_history, parse_date_arg
     from connector.idv.commands import id_check, show_audit
 
-    if args.command in ("worker", "db"):  # every pair's, in one database
+    if args.command in ("worker", "db"):  # one database for every pair
         from connector.workers import command as workers
 
-        return (workers.run_worker_command(settings, args.concurrency) if args.command == "worker"
-                else workers.db_upgrade(settings))
+        if args.command == "db":
+            return workers.db_upgrade(settings)
+        return workers.run_worker_command(settings, args.concurrency,
+                                          None if args.pair is None else settings.select_pairs(args.pair))
     views = settings.select_pairs(args.pair)
     if args.command == "run":  # one daemon for every pair chosen
         return commands.run_daemon_command(settings, views)

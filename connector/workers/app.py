@@ -58,17 +58,24 @@ def cron_for(interval_seconds: int) -> tuple[str, int]:
     return max(fitting, key=lambda c: c[1])
 
 
-def build_app(settings: Settings) -> App:
-    """The App on settings.database_url, with the tasks and each pair's periodic sync registered.
-    Open it (`async with app.open_async():`) before deferring or running a worker."""
+def pair_queue(pair: str) -> str:
+    """Each pair's jobs go to a queue of its own, so a worker may be given some pairs only
+    (`order-sync worker --pair NAME`)."""
+    return f"pair.{pair}"
+
+
+def build_app(settings: Settings, pairs: list[Settings] | None = None) -> App:
+    """The App on settings.database_url, with the tasks and the periodic sync of each pair of `pairs`
+    (default: every pair) registered. Open it (`async with app.open_async():`) before deferring or
+    running a worker."""
     app = App(connector=PsycopgConnector(conninfo=conninfo(settings.database_url)))
     sync = app.task(name=SYNC_TASK, pass_context=True)(tasks.sync_pair)
     app.task(name=MIRROR_TASK, pass_context=True)(tasks.mirror_order)
-    for view in settings.pair_settings():
+    for view in pairs or settings.pair_settings():
         cron, every = cron_for(view.sync.interval_seconds)
         if every != view.sync.interval_seconds:
             log.warning("pair %s: sync.interval_seconds %s is not an even cron interval; workers sync it "
                         "every %s s", view.pair, view.sync.interval_seconds, every)
-        app.periodic(cron=cron, periodic_id=view.pair, task_kwargs={"pair": view.pair},
+        app.periodic(cron=cron, periodic_id=view.pair, task_kwargs={"pair": view.pair}, queue=pair_queue(view.pair),
                      lock=sync_lock(view.pair), queueing_lock=sync_lock(view.pair))(sync)
     return app

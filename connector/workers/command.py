@@ -20,14 +20,15 @@ from connector.errors import ConfigError
 from connector.store.db import make_engine
 from connector.store.migrations import migrate
 from connector.store.repository import Store
-from connector.workers.app import build_app, is_postgres
+from connector.workers.app import build_app, is_postgres, pair_queue
 from connector.workers.jobs import recover_stalled
 from connector.workers.tasks import PairRuntimes
 
 log = logging.getLogger("connector.workers")
 
 
-def run_worker_command(settings: Settings, concurrency: int | None) -> int:
+def run_worker_command(settings: Settings, concurrency: int | None, pairs: list[Settings] | None = None) -> int:
+    """`pairs` (--pair): the pairs whose jobs this worker takes (default: every pair's)."""
     from connector.commands import refuse_unsafe_first_run
 
     if not is_postgres(settings.database_url):
@@ -36,22 +37,30 @@ def run_worker_command(settings: Settings, concurrency: int | None) -> int:
                           "run the daemon: `order-sync run`")
     store = Store.open(settings.database_url)  # applies every migration, procrastinate's schema included
     try:
-        for view in settings.pair_settings():
+        for view in pairs or settings.pair_settings():
             refuse_unsafe_first_run(view, store.for_pair(view.pair))
-        return interrupts.run(_work(settings, store, concurrency or settings.workers.concurrency), sigterm_exit=0)
+        return interrupts.run(_work(settings, store, concurrency or settings.workers.concurrency, pairs),
+                              sigterm_exit=0)
     finally:
         store.close()
 
 
-async def _work(settings: Settings, store: Store, concurrency: int, **runtime_options) -> int:
+def worker_queues(pairs: list[Settings] | None) -> list[str] | None:
+    """The queues of a worker given `pairs` (--pair); None (no --pair): every queue."""
+    return None if pairs is None else [pair_queue(view.pair) for view in pairs]
+
+
+async def _work(settings: Settings, store: Store, concurrency: int, pairs: list[Settings] | None = None,
+                **runtime_options) -> int:
     conf = settings.workers
     stop = interrupts.stop_event()
     runtimes = PairRuntimes(settings, store, stop, **runtime_options)
-    app = build_app(settings)
+    app = build_app(settings, pairs)
+    queues = worker_queues(pairs)
     name = f"order-sync@{socket.gethostname()}:{os.getpid()}"
     async with app.open_async():
         worker = asyncio.create_task(app.run_worker_async(
-            name=name, concurrency=concurrency, additional_context={"runtimes": runtimes},
+            name=name, concurrency=concurrency, queues=queues, additional_context={"runtimes": runtimes},
             # The stop is connector.interrupts' (grace, backstop); cancelling the worker task below
             # is procrastinate's graceful shutdown: it waits for the jobs in hand.
             install_signal_handlers=False,

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from procrastinate import App, exceptions
 
 from connector.config import Settings
-from connector.workers.app import MIRROR_TASK, SYNC_TASK, build_app, order_lock, sync_lock
+from connector.workers.app import MIRROR_TASK, SYNC_TASK, build_app, order_lock, pair_queue, sync_lock
 
 log = logging.getLogger("connector.workers")
 
@@ -35,7 +35,8 @@ async def _opened(app_or_settings: App | Settings) -> AsyncIterator[App]:
 async def defer_sync(app_or_settings: App | Settings, pair: str) -> bool:
     """Defer a sync cycle of `pair` now. False when one is already waiting (the queueing lock)."""
     async with _opened(app_or_settings) as app:
-        task = app.tasks[SYNC_TASK].configure(lock=sync_lock(pair), queueing_lock=sync_lock(pair))
+        task = app.tasks[SYNC_TASK].configure(lock=sync_lock(pair), queueing_lock=sync_lock(pair),
+                                              queue=pair_queue(pair))
         try:
             await task.defer_async(pair=pair)
         except exceptions.AlreadyEnqueued:
@@ -48,7 +49,7 @@ async def defer_order(app_or_settings: App | Settings, pair: str, order_id: int,
     it reads the order afresh when it runs, so it covers this event too."""
     async with _opened(app_or_settings) as app:
         lock = order_lock(pair, order_id)
-        task = app.tasks[MIRROR_TASK].configure(lock=lock, queueing_lock=lock)
+        task = app.tasks[MIRROR_TASK].configure(lock=lock, queueing_lock=lock, queue=pair_queue(pair))
         try:
             await task.defer_async(pair=pair, order_id=order_id, scope=scope)
         except exceptions.AlreadyEnqueued:

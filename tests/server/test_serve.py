@@ -49,7 +49,7 @@ async def run_the_jobs(world, settings) -> None:
     app = build_app(settings)
     async with app.open_async():
         await asyncio.wait_for(app.run_worker_async(wait=False, install_signal_handlers=False,
-                                                    queues=["default"], additional_context={"runtimes": runtimes}), 60)
+                                                    additional_context={"runtimes": runtimes}), 60)
     await runtimes.aclose()
 
 

@@ -75,3 +75,37 @@ async def test_a_worker_runs_a_deferred_mirror_order_job(shop, postgres_url):
                                 (MIRROR_TASK,)).fetchall()
     assert statuses == [("succeeded",)]
     assert str(order_id) in sales_of(fleet) and len(set(sales_of(fleet))) == len(sales_of(fleet))
+
+
+@pytest.fixture
+def two_pairs(postgres_url, tmp_path):
+    fleet = Fleet(2, 6, processes=1)
+    try:
+        settings = load_settings(fleet.write_config(tmp_path / "config.yaml", postgres_url), environ=ENV)
+        store = Store.open(postgres_url)
+        yield fleet, settings, store
+        store.close()
+    finally:
+        fleet.stop()
+
+
+async def test_a_worker_given_a_pair_takes_that_pairs_jobs_only(two_pairs, postgres_url):
+    """`order-sync worker --pair store01`: each pair's jobs are in a queue of its own."""
+    from connector.workers.command import worker_queues
+
+    fleet, settings, store = two_pairs
+    for pair in ("store01", "store02"):
+        assert await defer_order(settings, pair, 1, "store/order/created") is True
+    north = settings.select_pairs("store01")
+    runtimes = PairRuntimes(settings, store, asyncio.Event())
+    app = build_app(settings, north)
+    async with app.open_async():
+        await asyncio.wait_for(app.run_worker_async(wait=False, install_signal_handlers=False,
+                                                    queues=worker_queues(north),
+                                                    additional_context={"runtimes": runtimes}), 60)
+    await runtimes.aclose()
+    with psycopg.connect(postgres_url) as conn:
+        statuses = dict(conn.execute("SELECT args->>'pair', status::text FROM procrastinate_jobs WHERE task_name = %s",
+                                     (MIRROR_TASK,)).fetchall())
+    assert statuses == {"store01": "succeeded", "store02": "todo"}
+    assert worker_queues(None) is None  # no --pair: every queue
