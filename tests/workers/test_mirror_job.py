@@ -5,6 +5,7 @@ and the worker goes on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import psycopg
@@ -20,19 +21,28 @@ from fleet import ENV, Fleet, STATUSES
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def shop(postgres_url, tmp_path):
-    """One served pair of 6 orders, its settings, its (migrated) store and an order that wants a sale."""
-    fleet = Fleet(1, 6, processes=1)
+@contextlib.contextmanager
+def served(pairs: int, postgres_url: str, tmp_path):
+    """Served pairs of 6 orders each, their settings and the (migrated) store."""
+    fleet = Fleet(pairs, 6, processes=1)
     try:
         settings = load_settings(fleet.write_config(tmp_path / "config.yaml", postgres_url), environ=ENV)
         store = Store.open(postgres_url)
+        try:
+            yield fleet, settings, store
+        finally:
+            store.close()
+    finally:
+        fleet.stop()
+
+
+@pytest.fixture
+def shop(postgres_url, tmp_path):
+    """One served pair, its settings, its store and an order that wants a sale."""
+    with served(1, postgres_url, tmp_path) as (fleet, settings, store):
         orders = fleet.summaries()[0]["orders"]
         wanted = [int(i) for i, status in orders.items() if STATUSES.pos_state(status).value != "not_imported"]
         yield fleet, settings, store, wanted[0]
-        store.close()
-    finally:
-        fleet.stop()
 
 
 def sales_of(fleet: Fleet) -> list[str]:
@@ -79,14 +89,8 @@ async def test_a_worker_runs_a_deferred_mirror_order_job(shop, postgres_url):
 
 @pytest.fixture
 def two_pairs(postgres_url, tmp_path):
-    fleet = Fleet(2, 6, processes=1)
-    try:
-        settings = load_settings(fleet.write_config(tmp_path / "config.yaml", postgres_url), environ=ENV)
-        store = Store.open(postgres_url)
-        yield fleet, settings, store
-        store.close()
-    finally:
-        fleet.stop()
+    with served(2, postgres_url, tmp_path) as world:
+        yield world
 
 
 async def test_a_worker_given_a_pair_takes_that_pairs_jobs_only(two_pairs, postgres_url):
