@@ -96,6 +96,9 @@ class WorkersSettings(_Section):
     heartbeat_seconds: float = Field(default=10.0, gt=0)
     # A worker silent this long is taken for dead: its running jobs are retried by another worker.
     stalled_seconds: float = Field(default=60.0, gt=0)
+    # Finished jobs (and their events) are kept this long for a person to look at, then deleted
+    # once an hour: a sync job a pair a minute is 1,440 rows a day.
+    keep_jobs_hours: int = Field(default=72, gt=0)
 
     @model_validator(mode="after")
     def _stalled_after_heartbeats(self) -> "WorkersSettings":

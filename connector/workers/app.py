@@ -58,6 +58,10 @@ def cron_for(interval_seconds: int) -> tuple[str, int]:
     return max(fitting, key=lambda c: c[1])
 
 
+# The clean-up of finished jobs, in a queue of its own (every worker takes it, --pair or not).
+CLEANUP_TASK, CLEANUP_QUEUE = "order_sync.remove_old_jobs", "cleanup"
+
+
 def pair_queue(pair: str) -> str:
     """Each pair's jobs go to a queue of its own, so a worker may be given some pairs only
     (`order-sync worker --pair NAME`)."""
@@ -78,4 +82,9 @@ def build_app(settings: Settings, pairs: list[Settings] | None = None) -> App:
                         "every %s s", view.pair, view.sync.interval_seconds, every)
         app.periodic(cron=cron, periodic_id=view.pair, task_kwargs={"pair": view.pair}, queue=pair_queue(view.pair),
                      lock=sync_lock(view.pair), queueing_lock=sync_lock(view.pair))(sync)
+    # Finished jobs deleted hourly (procrastinate's documented way: a periodic task calling its
+    # built-in remove_old_jobs), else the jobs table grows by every sync of every pair.
+    cleanup = app.task(name=CLEANUP_TASK, pass_context=True, queue=CLEANUP_QUEUE)(tasks.remove_old_jobs)
+    app.periodic(cron="7 * * * *", periodic_id=CLEANUP_TASK, queueing_lock=CLEANUP_TASK,
+                 task_kwargs={"keep_hours": settings.workers.keep_jobs_hours})(cleanup)
     return app

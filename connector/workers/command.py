@@ -20,7 +20,7 @@ from connector.errors import ConfigError
 from connector.store.db import make_engine
 from connector.store.migrations import migrate
 from connector.store.repository import Store
-from connector.workers.app import build_app, is_postgres, pair_queue
+from connector.workers.app import CLEANUP_QUEUE, build_app, is_postgres, pair_queue
 from connector.workers.jobs import recover_stalled
 from connector.workers.tasks import PairRuntimes
 
@@ -46,8 +46,8 @@ def run_worker_command(settings: Settings, concurrency: int | None, pairs: list[
 
 
 def worker_queues(pairs: list[Settings] | None) -> list[str] | None:
-    """The queues of a worker given `pairs` (--pair); None (no --pair): every queue."""
-    return None if pairs is None else [pair_queue(view.pair) for view in pairs]
+    """The queues of a worker given `pairs` (--pair), and the clean-up's; None (no --pair): every queue."""
+    return None if pairs is None else [pair_queue(view.pair) for view in pairs] + [CLEANUP_QUEUE]
 
 
 async def _work(settings: Settings, store: Store, concurrency: int, pairs: list[Settings] | None = None,

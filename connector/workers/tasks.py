@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from procrastinate import JobContext
+from procrastinate import JobContext, builtin_tasks
 
 from connector import interrupts
 from connector.config import Settings
@@ -125,3 +125,9 @@ async def sync_pair(context: JobContext, pair: str, timestamp: int | None = None
 async def mirror_order(context: JobContext, pair: str, order_id: int, scope: str) -> str:
     """Mirror one order of `pair` now, read afresh (a BigCommerce webhook's job)."""
     return await _runtimes(context).mirror(pair, order_id, scope)
+
+
+async def remove_old_jobs(context: JobContext, keep_hours: int, timestamp: int | None = None) -> None:
+    """Delete the jobs that succeeded more than `keep_hours` ago (procrastinate's built-in task; failed
+    ones are kept for a person to look at)."""
+    await builtin_tasks.remove_old_jobs(context, max_hours=keep_hours)

@@ -4,6 +4,7 @@ per-order queueing locks, the job counts, the recovery of a dead worker's job, a
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import psycopg
@@ -160,10 +161,13 @@ def test_cron_for_an_interval_never_syncs_less_often(interval, cron, every):
 
 def test_build_app_registers_one_periodic_sync_per_pair():
     app = build_app(settings_on("postgresql://u@h/db", "north", "south"))
-    periodic = {pid: (p.cron, p.configure_kwargs["lock"], p.configure_kwargs["queueing_lock"])
+    periodic = {pid: (p.cron, p.configure_kwargs.get("lock"), p.configure_kwargs["queueing_lock"],
+                      p.configure_kwargs.get("queue", p.task.queue))
                 for (_, pid), p in app.periodic_registry.periodic_tasks.items() if pid}
-    assert periodic == {"north": ("*/1 * * * *", "sync:north", "sync:north"),
-                        "south": ("*/1 * * * *", "sync:south", "sync:south")}
+    assert periodic == {"north": ("*/1 * * * *", "sync:north", "sync:north", "pair.north"),
+                        "south": ("*/1 * * * *", "sync:south", "sync:south", "pair.south"),
+                        # and the hourly clean-up of finished jobs
+                        "order_sync.remove_old_jobs": ("7 * * * *", None, "order_sync.remove_old_jobs", "cleanup")}
 
 
 def test_a_dead_worker_is_one_silent_for_at_least_two_heartbeats():
@@ -203,3 +207,26 @@ def test_serve_on_sqlite_mirrors_in_process(tmp_path):
     from connector.server.deferral import InProcessDeferrer, deferrer_for
 
     assert isinstance(deferrer_for(settings_on(f"sqlite:///{tmp_path / 'x.db'}", "north"), {}), InProcessDeferrer)
+
+
+async def test_finished_jobs_are_deleted_after_keep_jobs_hours(app, postgres_url):
+    """The hourly clean-up (workers.keep_jobs_hours): succeeded jobs older than that go, with their
+    events; newer ones and failed ones stay."""
+    from connector.workers.app import CLEANUP_TASK
+
+    for order_id in (1, 2, 3):
+        assert await defer_order(app, "north", order_id, "store/order/created")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        ids = [row[0] for row in conn.execute("SELECT id FROM procrastinate_jobs ORDER BY id")]
+        for job_id, status, hours in zip(ids, ("succeeded", "succeeded", "failed"), (100, 1, 100)):
+            conn.execute("UPDATE procrastinate_jobs SET status = %s WHERE id = %s", (status, job_id))
+            conn.execute("UPDATE procrastinate_events SET at = now() - %s * interval '1 hour' WHERE job_id = %s",
+                         (hours, job_id))  # finished `hours` ago
+    assert CLEANUP_TASK in {p.task.name for p in app.periodic_registry.periodic_tasks.values()}
+    await app.configure_task(CLEANUP_TASK, queue="cleanup").defer_async(keep_hours=72)
+    await asyncio.wait_for(app.run_worker_async(wait=False, install_signal_handlers=False,
+                                                queues=["cleanup"]), 60)
+    with psycopg.connect(postgres_url) as conn:
+        left = dict(conn.execute("SELECT id, status::text FROM procrastinate_jobs"
+                                 " WHERE task_name = 'order_sync.mirror_order'").fetchall())
+    assert left == {ids[1]: "succeeded", ids[2]: "failed"}
