@@ -162,9 +162,9 @@ def show_status(settings: Settings, out=None) -> int:
     return 0
 
 
-def retry_failed(settings: Settings, order_id: int | None) -> int:
+def retry_failed(settings: Settings, order_id: int | None, *, by: str | None = None) -> int:
     with contextlib.closing(Store.open(settings.database_url, pair=settings.pair)) as store:
-        count = store.unpark(order_id)
+        count = store.request_retry(order_id, by=by or getpass.getuser(), via="retry-failed")
     print(f"{count} failed order(s) will be retried at the next cycle")
     return 0
 

@@ -7,6 +7,7 @@ wrapped to inject their transports); the daemon runs as a real process against a
 
 from __future__ import annotations
 
+import getpass
 import re
 import signal
 import time
@@ -123,8 +124,10 @@ def test_sync_exits_1_when_an_order_failed_and_retry_failed_requeues_it(shop, ca
     assert "1 failed order(s) will be retried at the next cycle" in capsys.readouterr().out
     store = shop.store()
     [failure] = store.failures()
+    [asked] = [e for e in store.audit_entries(bc_order_id=odd) if e.action == "retry_requested"]
     store.close()
     assert not failure.parked and failure.attempts == 0
+    assert asked.target_id == getpass.getuser() and "(retry-failed)" in asked.reason  # who, on its timeline
 
     shop.bc.set_status(odd, 11)  # the merchant fixes the order
     assert shop.run("sync") == 0

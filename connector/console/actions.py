@@ -14,7 +14,6 @@ from connector.console.access import local_target
 from connector.console.orders import runtime_of
 
 log = logging.getLogger("connector.console")
-RETRY_ACTION = "retry_requested"
 
 
 def _started(console) -> list[tuple[str, object]]:
@@ -34,11 +33,7 @@ async def exceptions_page(console, request: Request) -> Response:
 
 
 def _retry(store, order_id: int, user: str) -> int:
-    count = store.unpark(order_id)
-    if count:
-        store.audit(platform="connector", action=RETRY_ACTION, bc_order_id=order_id, target_id=user,
-                    reason=f"retry now, by {user} (console): due at the next cycle")
-    return count
+    return store.request_retry(order_id, by=user, via="console")
 
 
 async def retry(console, request: Request, form) -> Response:

@@ -16,6 +16,7 @@ from sqlmodel import select
 from connector.store.tables import AuditEntry, CycleRun, FailedOrder
 
 AUDIT_INSERT = insert(AuditEntry.__table__)
+RETRY_ACTION = "retry_requested"  # a person made a failed order due again
 FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.pair == bindparam("pair"),
                                                      FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
 
@@ -81,6 +82,16 @@ class Journal:
                 s.add(row)
             s.commit()
             return len(rows)
+
+    def request_retry(self, bc_order_id: int | None, *, by: str, via: str) -> int:
+        """unpark, by a person (`retry-failed`, the console's "retry now"): each order made due is
+        audited with who asked, so its timeline shows it. Returns how many."""
+        orders = [f.bc_order_id for f in self.failures() if bc_order_id in (None, f.bc_order_id)]
+        count = self.unpark(bc_order_id)
+        for order_id in orders:
+            self.audit(platform="connector", action=RETRY_ACTION, bc_order_id=order_id, target_id=by,
+                       reason=f"retry now, by {by} ({via}): due at the next cycle")
+        return count
 
     # ---- audit ----------------------------------------------------------------------------
     def audit(self, **entry: Any) -> None:
