@@ -29,7 +29,7 @@ log = logging.getLogger("connector.workers")
 
 def run_worker_command(settings: Settings, concurrency: int | None, pairs: list[Settings] | None = None) -> int:
     """`pairs` (--pair): the pairs whose jobs this worker takes (default: every pair's)."""
-    from connector.commands import refuse_unsafe_first_run
+    from connector.commands import START_FAILED, failure_recorded, refuse_unsafe_first_run
 
     if not is_postgres(settings.database_url):
         raise ConfigError(f"{settings.where('database_url')}: order-sync worker needs a PostgreSQL database_url "
@@ -38,7 +38,9 @@ def run_worker_command(settings: Settings, concurrency: int | None, pairs: list[
     store = Store.open(settings.database_url)  # applies every migration, procrastinate's schema included
     try:
         for view in pairs or settings.pair_settings():
-            refuse_unsafe_first_run(view, store.for_pair(view.pair))
+            # Refused, it is recorded for `order-sync status` and the console, as for run.
+            with failure_recorded(view, "worker", START_FAILED, (ConfigError,), store=store.for_pair(view.pair)):
+                refuse_unsafe_first_run(view, store.for_pair(view.pair))
         return interrupts.run(_work(settings, store, concurrency or settings.workers.concurrency, pairs),
                               sigterm_exit=0)
     finally:

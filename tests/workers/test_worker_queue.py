@@ -56,6 +56,16 @@ def test_worker_on_sqlite_exits_2_pointing_at_order_sync_run(tmp_path, capsys):
 
 
 @pytest.mark.postgres
+def test_a_worker_refusing_a_first_run_says_why_and_status_shows_it(postgres_url, tmp_path, capsys):
+    config = write_config(tmp_path, postgres_url)
+    config.write_text(config.read_text() + "sync: {start_at: 2020-01-01T00:00:00Z}\n")
+    assert main(["--config", str(config), "worker"]) == 2
+    assert "import-history" in capsys.readouterr().err
+    assert main(["--config", str(config), "status"]) == 0
+    assert "start-up of `worker`" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
 def test_db_upgrade_applies_procrastinate_schema_then_nothing(postgres_url, tmp_path, capsys):
     config = write_config(tmp_path, postgres_url)
     assert main(["--config", str(config), "db", "upgrade"]) == 0
