@@ -125,3 +125,51 @@ async def test_one_daemon_runs_every_pair(agency):
     finally:
         stop.set()
         assert await asyncio.wait_for(running, 30) == 0
+
+
+async def test_serve_routes_each_pairs_webhook_to_that_pair(agency, monkeypatch):
+    """`order-sync serve` for two pairs (SQLite: it mirrors in-process): a webhook for north's order
+    makes north's sale only; a pair the configuration does not have is 404."""
+    import httpx
+    from pydantic import SecretStr
+
+    from connector.server.serve import serve
+    from served_sandbox import free_port, wait_until_healthy
+
+    north, south = agency.add_order("north", ago=timedelta(0)), agency.add_order("south", ago=timedelta(0))
+    settings = load_settings(agency.config)
+    for pair in settings.pairs:
+        pair.bigcommerce.webhook_secret = SecretStr(f"{pair.name}-secret")
+    port, stop = free_port(), asyncio.Event()
+    running = asyncio.create_task(serve(settings, stop, port=port))
+
+    def event(order_id: int, digest: str) -> dict:
+        return {"scope": "store/order/created", "store_id": "1", "data": {"type": "order", "id": order_id},
+                "hash": digest, "created_at": 1561479335, "producer": "stores/x"}
+
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            await wait_until_healthy(client, running, "serve")
+            wrong = await client.post("/webhooks/bigcommerce/north", json=event(north, "a" * 40),
+                                      headers={"X-Webhook-Secret": "south-secret"})  # another pair's secret
+            assert wrong.status_code == 401
+            assert (await client.post("/webhooks/bigcommerce/west", json=event(north, "b" * 40),
+                                      headers={"X-Webhook-Secret": "north-secret"})).status_code == 404
+            answer = await client.post("/webhooks/bigcommerce/north", json=event(north, "c" * 40),
+                                       headers={"X-Webhook-Secret": "north-secret"})
+            assert answer.status_code == 200
+            for _ in range(200):
+                if agency.sales("north"):
+                    break
+                await asyncio.sleep(0.02)
+            assert agency.sales("north") == [f"BC-{north}"] and agency.sales("south") == []
+            assert (await client.post("/webhooks/bigcommerce/south", json=event(south, "c" * 40),
+                                      headers={"X-Webhook-Secret": "south-secret"})).status_code == 200
+            for _ in range(200):
+                if agency.sales("south"):
+                    break
+                await asyncio.sleep(0.02)
+            assert agency.sales("south") == [f"BC-{south}"] and agency.sales("north") == [f"BC-{north}"]
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 10) == 0

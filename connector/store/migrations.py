@@ -40,7 +40,8 @@ def _add_column(table: str, column: str, ddl: str) -> Callable[[Connection], Non
 
 # Tables whose key gains the pair in version 10, and those that only gain the column (their key is an id).
 _KEYED_BY_PAIR = (t.OrderBinding, t.ProductBinding, t.CustomerBinding, t.XsProduct, t.XsCustomer, t.IndexCursor,
-                  t.SyncCursor, t.FailedOrder, t.RefundBinding, t.IdvCheck, t.IdvMetafieldSeen, t.IdvOrderCheckId)
+                  t.SyncCursor, t.FailedOrder, t.RefundBinding, t.IdvCheck, t.IdvMetafieldSeen, t.IdvOrderCheckId,
+                  t.BcWebhookDelivery)
 _TAGGED_BY_PAIR = ((t.AuditEntry, "ix_audit_order"), (t.OrderException, "ix_order_exception_open"),
                    (t.CycleRun, None), (ImportRun, None))
 
@@ -50,17 +51,20 @@ def _store_pairs(conn: Connection) -> None:
 
     A primary key cannot be altered in place on SQLite, so a keyed table is copied aside, created
     anew from its model and filled again; the id-keyed tables gain the column (and their index its
-    first column). A table that has the column already (created after this version) is left alone."""
+    first column). A table whose key has the pair already (created after this version) is left alone;
+    one that had a pair column outside its key (the webhook deliveries) keeps its values."""
     for model in _KEYED_BY_PAIR:
         table = model.__table__
-        if "pair" in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+        if "pair" in inspect(conn).get_pk_constraint(table.name)["constrained_columns"]:
             continue
+        had_pair = "pair" in {c["name"] for c in inspect(conn).get_columns(table.name)}
         names = ", ".join(c.name for c in table.columns if c.name != "pair")
         aside = f"{table.name}_before_pairs"
         conn.execute(text(f"CREATE TABLE {aside} AS SELECT * FROM {table.name}"))
         conn.execute(text(f"DROP TABLE {table.name}"))
         table.create(conn)
-        conn.execute(text(f"INSERT INTO {table.name} (pair, {names}) SELECT 'default', {names} FROM {aside}"))
+        conn.execute(text(f"INSERT INTO {table.name} (pair, {names})"
+                          f" SELECT {'pair' if had_pair else repr('default')}, {names} FROM {aside}"))
         conn.execute(text(f"DROP TABLE {aside}"))
     for model, old_index in _TAGGED_BY_PAIR:
         table = model.__table__

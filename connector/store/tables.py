@@ -281,8 +281,8 @@ class BcWebhookDelivery(SQLModel, table=True):
     """The `hash` of each BigCommerce webhook accepted: the same event delivered again defers nothing."""
 
     __tablename__ = "bc_webhook_delivery"
+    pair: str = _pair()  # each store's events are its own: two stores may send the same hash
     hash: str = Field(primary_key=True)
-    pair: str
     scope: str
     bc_order_id: int
     received_at: datetime = _dt(nullable=False)

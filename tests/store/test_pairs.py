@@ -3,11 +3,11 @@ becomes pair "default"'s with nothing lost."""
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import MetaData, Table, inspect, text
+from sqlalchemy import Column, MetaData, String, Table, inspect, text
 
 from connector.store import migrations
 from connector.store.repository import Store
-from connector.store.tables import OrderBinding, RefundBinding
+from connector.store.tables import BcWebhookDelivery, OrderBinding, RefundBinding
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -34,6 +34,10 @@ def _fill(store: Store, sale: str) -> None:
                                             created_at=now, updated_at=now))
     run = store.start_cycle("sync", None, None)
     store.finish_cycle(run, seen=1, written=1, failed=0, outcome="ok")
+    with store.session() as s:  # as the webhook receiver records an accepted event
+        s.add(BcWebhookDelivery(pair=store.pair, hash="h" * 40, scope="store/order/created", bc_order_id=12,
+                                received_at=now))
+        s.commit()
 
 
 def test_two_pairs_in_one_database_keep_their_own_state(database_url, clock):
@@ -85,7 +89,8 @@ def _rows(engine, table: str, order_by: str) -> list[dict]:
 
 _CHECKED = {"order_binding": "bc_order_id", "product_binding": "key", "customer_binding": "email_key",
             "xs_product": "id", "sync_cursor": "name", "index_cursor": "name", "failed_order": "bc_order_id",
-            "audit_log": "id", "order_exception": "id", "refund_binding": "refund_id", "cycle_run": "id"}
+            "audit_log": "id", "order_exception": "id", "refund_binding": "refund_id", "cycle_run": "id",
+            "bc_webhook_delivery": "hash"}
 
 
 def _unpair(engine) -> None:
@@ -97,10 +102,15 @@ def _unpair(engine) -> None:
             conn.execute(text(f"ALTER TABLE {model.__table__.name} DROP COLUMN pair"))
         for model in migrations._KEYED_BY_PAIR:
             table = model.__table__
-            names = ", ".join(c.name for c in table.columns if c.name != "pair")
+            # The webhook deliveries had the column, outside their key; the other tables had none.
+            had_pair = table.name == "bc_webhook_delivery"
+            columns = [c._copy() for c in table.columns if c.name != "pair"]
+            if had_pair:
+                columns.append(Column("pair", String, nullable=False))
+            names = ", ".join(c.name for c in columns)
             conn.execute(text(f"CREATE TABLE old_copy AS SELECT {names} FROM {table.name}"))
             conn.execute(text(f"DROP TABLE {table.name}"))
-            old = Table(table.name, MetaData(), *[c._copy() for c in table.columns if c.name != "pair"])
+            old = Table(table.name, MetaData(), *columns)
             old.create(conn)
             conn.execute(text(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM old_copy"))
             conn.execute(text("DROP TABLE old_copy"))
