@@ -10,7 +10,6 @@ import httpx
 import pytest
 import respx
 
-from connector.clients.transport import RetryPolicy
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import (
     CustomerCreate,
@@ -41,19 +40,6 @@ SALE = "a604d16b-a999-a82b-11e7-2ddc0a37c22b"
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc))
-
-
-@pytest.fixture
-async def client(clock: FakeClock):
-    xs = XSeriesClient(domain_prefix="shop", token=TOKEN, clock=clock, retry=RetryPolicy(seed=7))
-    yield xs
-    await xs.aclose()
-
-
-@pytest.fixture
-def api():
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        yield mock
 
 
 def a_sale(**changes) -> RegisterSale:

@@ -11,10 +11,7 @@ from decimal import Decimal
 import httpx
 import pydantic
 import pytest
-import respx
 
-from connector.clients.transport import RetryPolicy
-from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import ProductCreate, ProductVariantCreate, VariantDefinition
 from connector.clock import FakeClock
 from connector.errors import UnknownWriteOutcome
@@ -25,17 +22,8 @@ SIZE = "069db350-8d41-11eb-f6a9-869155c00090"
 
 
 @pytest.fixture
-async def client():
-    clock = FakeClock(datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc))
-    xs = XSeriesClient(domain_prefix="shop", token="secret", clock=clock, retry=RetryPolicy(seed=7))
-    yield xs
-    await xs.aclose()
-
-
-@pytest.fixture
-def api():
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        yield mock
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc))
 
 
 def sent(route) -> dict:
