@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from connector.clock import SYSTEM_CLOCK
 from connector.commands import CYCLE_FAILED, failure_recorded
 from connector.config import Settings
 from connector import interrupts
@@ -31,6 +32,7 @@ from connector.server.metrics import PairMetrics
 from connector.server.ops import idv_routes, ops_app
 from connector.sync.reconcile import refuse_lost_state
 from connector.runtime import Runtime
+from connector.store.repository import Store
 
 log = logging.getLogger("connector.daemon")
 
@@ -72,6 +74,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
     ops: WebhookServer | None = None
     hook_worker: asyncio.Task | None = None
     starting: list[asyncio.Task] = []
+    not_started = {view.pair for view in views}  # their webhooks answer 503: delivered again later
     metrics = PairMetrics(runtimes)
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
     running: set[asyncio.Task] = set()  # the cycles in progress, to cut off when the grace is over
@@ -109,38 +112,41 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             running.discard(task)
 
     async def start_pair(view: Settings) -> None:
-        nonlocal store
         runtime = await _start_runtime(view, stop, store=store, **runtime_options)
         if runtime is None:
             return
-        store = store or runtime.store
         try:
             # When enabled: the rules checked against the store, and the webhook (if a secret is set).
             idvs[view.pair] = idv = await start_if_enabled(view, runtime.bc, runtime.store)
         except BaseException:
             await runtime.aclose()
             raise
-        runtimes[view.pair] = runtime
         if idv is not None and (receiver := idv.webhook_receiver()) is not None:
             receivers[view.pair] = receiver
+        runtimes[view.pair] = runtime
+        not_started.discard(view.pair)
         scheduler.add_job(
             cycle, "interval", args=[view.pair], seconds=view.sync.interval_seconds, id=f"sync:{view.pair}",
             max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(timezone.utc),
         )
         log.info("pair %s: a cycle every %ss", view.pair, view.sync.interval_seconds)
 
-    try:
-        scheduler.start()
-        # The first pair alone (it opens the store the others share), then the rest side by side.
-        await start_pair(views[0])
-        async def start_or_stop(view: Settings) -> None:
-            try:
-                await start_pair(view)
-            except Exception as exc:
-                fatal.append(exc)
-                stop.set()
+    async def start_or_stop(view: Settings) -> None:
+        try:
+            await start_pair(view)
+        except Exception as exc:
+            fatal.append(exc)
+            stop.set()
 
-        starting = [asyncio.create_task(start_or_stop(view)) for view in views[1:]]
+    try:
+        # One engine for every pair (Store.for_pair), opened first: no pair waits for another's API.
+        store = store or Store.open(settings.database_url, clock=runtime_options.get("clock", SYSTEM_CLOCK),
+                                    pair=views[0].pair)
+        scheduler.start()
+        if len(views) == 1:  # its own start first: the ID-verification webhook's port needs its receiver
+            await start_pair(views[0])
+        else:  # side by side: one merchant's API down does not hold the other pairs back
+            starting = [asyncio.create_task(start_or_stop(view)) for view in views]
         if len(views) == 1 and views[0].pair in receivers:  # the ID-verification webhook's own port
             conf = views[0].id_verification
             webhook = WebhookServer(receivers[views[0].pair].app(), conf.webhook_host, conf.webhook_port)
@@ -151,9 +157,9 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
 
             conf = settings.server
             deferrer = InProcessDeferrer(runtimes)  # the embedded mode runs its jobs itself
-            hooks = BigCommerceWebhooks(runtimes, deferrer, metrics)
+            hooks = BigCommerceWebhooks(runtimes, deferrer, metrics, not_started)
             metrics.jobs = deferrer.states
-            routes = hooks.routes() + idv_routes(receivers) + console_routes(settings, runtimes)
+            routes = hooks.routes() + idv_routes(receivers, not_started) + console_routes(settings, runtimes)
             ops = WebhookServer(ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]),
                                 conf.host, conf.port, config_keys="server.host/server.port",
                                 listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"

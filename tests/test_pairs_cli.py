@@ -6,6 +6,7 @@ orders alike: order 1 of north and order 1 of south are two orders, two sales in
 from __future__ import annotations
 
 import asyncio
+import inspect
 from datetime import timedelta
 from decimal import Decimal
 
@@ -127,6 +128,42 @@ async def test_one_daemon_runs_every_pair(agency):
         assert await asyncio.wait_for(running, 30) == 0
 
 
+@pytest.mark.parametrize("down", PAIRS)
+async def test_daemon_does_not_wait_for_a_pair_whose_api_is_down(agency, monkeypatch, down):
+    """Whichever pair is down at start-up (the first one too), the other's cycles run; the pair that
+    was down starts on its own once its API answers."""
+    from connector.errors import TransientApiError
+
+    up = next(p for p in PAIRS if p != down)
+    orders = {pair: f"BC-{agency.add_order(pair)}" for pair in PAIRS}
+    is_down = True
+    start = Runtime.start.__func__
+
+    async def may_be_down(cls, view, **options):
+        if view.pair == down and is_down:
+            raise TransientApiError("connection refused", api="xseries", method="GET", path="/api/2.0/outlets")
+        return await start(cls, view, **options)
+
+    monkeypatch.setattr(Runtime, "start", classmethod(may_be_down))
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon(load_settings(agency.config), stop, first_delay=0.05))
+    try:
+        for _ in range(200):
+            assert not running.done(), running.exception()
+            if agency.sales(up):
+                break
+            await asyncio.sleep(0.05)
+        assert agency.sales(up) == [orders[up]] and agency.sales(down) == []
+        is_down = False
+        for _ in range(200):
+            if agency.sales(down):
+                break
+            await asyncio.sleep(0.05)
+        assert agency.sales(down) == [orders[down]] and agency.sales(up) == [orders[up]]
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+
 async def test_serve_routes_each_pairs_webhook_to_that_pair(agency, monkeypatch):
     """`order-sync serve` for two pairs (SQLite: it mirrors in-process): a webhook for north's order
     makes north's sale only; a pair the configuration does not have is 404."""
@@ -173,3 +210,77 @@ async def test_serve_routes_each_pairs_webhook_to_that_pair(agency, monkeypatch)
     finally:
         stop.set()
         assert await asyncio.wait_for(running, 10) == 0
+
+
+async def test_serve_does_not_wait_for_a_pair_whose_api_is_down(agency, monkeypatch):
+    """One merchant's API down at start-up does not hold the fleet's webhooks back: serve answers at
+    once, north's webhook makes its sale, south's answers 503 (BigCommerce delivers it again; its
+    hash is not kept) and /readyz names south; once south's API answers, the same event is mirrored."""
+    import httpx
+    from pydantic import SecretStr
+
+    from connector.errors import TransientApiError
+    from connector.server.serve import serve
+    from served_sandbox import free_port
+
+    north, south = agency.add_order("north", ago=timedelta(0)), agency.add_order("south", ago=timedelta(0))
+    settings = load_settings(agency.config)
+    for pair in settings.pairs:
+        pair.bigcommerce.webhook_secret = SecretStr(f"{pair.name}-secret")
+    south_down = True
+    start = Runtime.start.__func__
+
+    async def south_may_be_down(cls, view, **options):
+        if view.pair == "south" and south_down:
+            raise TransientApiError("connection refused", api="xseries", method="GET", path="/api/2.0/outlets")
+        return await start(cls, view, **options)
+
+    monkeypatch.setattr(Runtime, "start", classmethod(south_may_be_down))
+    port, stop = free_port(), asyncio.Event()
+    running = asyncio.create_task(serve(settings, stop, port=port, first_delay=0.05))
+
+    def event(order_id: int, digest: str) -> dict:
+        return {"scope": "store/order/created", "store_id": "1", "data": {"type": "order", "id": order_id},
+                "hash": digest, "created_at": 1561479335, "producer": "stores/x"}
+
+    async def not_started(client, expected: list[str]) -> bool:
+        """Whether /readyz names exactly these pairs as not started yet."""
+        try:
+            reasons = (await client.get("/readyz")).json()["reasons"]
+        except httpx.TransportError:
+            return False
+        return [reason for reason in reasons if "not started yet" in reason] == expected
+
+    async def until(condition) -> None:
+        for _ in range(300):
+            assert not running.done(), running.exception()
+            met = condition()
+            if await met if inspect.isawaitable(met) else met:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("never happened")
+
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            await until(lambda: not_started(client, ["pair south: not started yet (its APIs do not answer; see the log)"]))
+            south_event = event(south, "d" * 40)
+            answer = await client.post("/webhooks/bigcommerce/south", json=south_event,
+                                       headers={"X-Webhook-Secret": "south-secret"})
+            assert answer.status_code == 503
+            answer = await client.post("/webhooks/bigcommerce/north", json=event(north, "e" * 40),
+                                       headers={"X-Webhook-Secret": "north-secret"})
+            assert answer.status_code == 200
+            await until(lambda: agency.sales("north") == [f"BC-{north}"])
+            assert agency.sales("south") == []
+
+            south_down = False  # the API answers again: south starts on its own, at its next try
+            await until(lambda: not_started(client, []))
+            answer = await client.post("/webhooks/bigcommerce/south", json=south_event,
+                                       headers={"X-Webhook-Secret": "south-secret"})
+            assert answer.status_code == 200  # the refused delivery was not taken for a duplicate
+            await until(lambda: agency.sales("south") == [f"BC-{south}"])
+            assert agency.sales("north") == [f"BC-{north}"]
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 10) == 0
+

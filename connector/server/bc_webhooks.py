@@ -16,6 +16,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy import delete
@@ -40,10 +41,12 @@ class BigCommerceWebhooks:
     """The receiver: `deferrer` (connector.server.deferral) takes the orders it accepts; `metrics`,
     when given, counts the calls by outcome (order_sync_webhooks_total)."""
 
-    def __init__(self, runtimes: dict[str, Runtime], deferrer: Deferrer, metrics: PairMetrics | None = None) -> None:
+    def __init__(self, runtimes: dict[str, Runtime], deferrer: Deferrer, metrics: PairMetrics | None = None,
+                 starting: Collection[str] = ()) -> None:
         self.runtimes = runtimes  # pair → Runtime (its settings hold the secret, its store the hashes)
         self.deferrer = deferrer
         self.metrics = metrics
+        self.starting = starting  # pairs configured but not started yet (their APIs do not answer)
 
     def routes(self) -> list[Route]:
         return [Route("/webhooks/bigcommerce/{pair}", self.receive, methods=["POST"])]
@@ -51,6 +54,9 @@ class BigCommerceWebhooks:
     async def receive(self, request: Request) -> Response:
         pair = request.path_params["pair"]
         runtime = self.runtimes.get(pair)
+        if runtime is None and pair in self.starting:
+            # Not "no such pair": BigCommerce delivers the event again later, once the pair is up.
+            return self._answer(pair, "starting", 503)
         if runtime is None:
             return Response(status_code=404)
         secret = runtime.settings.bigcommerce.webhook_secret

@@ -5,6 +5,7 @@ ran to its end, failed orders or not) within 3 × its interval; else 503 with th
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -43,20 +44,23 @@ def readiness(runtimes: dict, expected: list[str] = ()) -> list[str]:
     return reasons
 
 
-def idv_routes(receivers: dict) -> list[Route]:
+def idv_routes(receivers: dict, starting: Collection[str] = ()) -> list[Route]:
     """POST /webhooks/id-verification/{pair} to that pair's receiver (as they start); the old path,
-    without a pair, stays the default pair's."""
-    async def for_pair(request: Request) -> Response:
-        receiver = receivers.get(request.path_params["pair"])
+    without a pair, stays the default pair's. A pair in `starting` (configured, its APIs not
+    answering yet) answers 503, so the provider delivers the event again later."""
+    async def receive(request: Request, pair: str) -> Response:
+        receiver = receivers.get(pair)
         if receiver is None:
+            if pair in starting:
+                return JSONResponse({"error": f"pair {pair} is starting; try again later"}, status_code=503)
             return JSONResponse({"error": "no such pair"}, status_code=404)
         return await receiver.receive(request)
 
+    async def for_pair(request: Request) -> Response:
+        return await receive(request, request.path_params["pair"])
+
     async def default_pair(request: Request) -> Response:
-        receiver = receivers.get(DEFAULT_PAIR)
-        if receiver is None:
-            return JSONResponse({"error": "no such pair"}, status_code=404)
-        return await receiver.receive(request)
+        return await receive(request, DEFAULT_PAIR)
 
     return [Route(PATH, default_pair, methods=["POST"]), Route(PATH + "/{pair}", for_pair, methods=["POST"])]
 

@@ -35,64 +35,80 @@ log = logging.getLogger("connector.server")
 async def serve(settings: Settings, stop: asyncio.Event, *, pairs: list[Settings] | None = None,
                 host: str | None = None, port: int | None = None, **runtime_options) -> int:
     """Serve `pairs` (default: every pair) until `stop` is set; `host`/`port` (the command's options)
-    win over server.host/port."""
+    win over server.host/port.
+
+    The server answers at once and each pair starts on its own, side by side: one merchant whose API
+    is down (or whose token was revoked) does not hold the fleet's webhooks back. Until a pair is up,
+    its webhooks answer 503 (delivered again later) and /readyz names it."""
     views = pairs or settings.pair_settings()
     clock = runtime_options.get("clock", SYSTEM_CLOCK)
     # One engine for every pair (Store.for_pair), closed once at the end.
     store = Store.open(settings.database_url, clock=clock, pair=views[0].pair)
-    runtimes: dict[str, Runtime] = {}
-    server: WebhookServer | None = None
-    worker: asyncio.Task | None = None
-    try:
-        for view in views:
-            # The receiver needs each pair's clients: the in-process deferrer mirrors with them, and
-            # /metrics reports their requests and quotas. An API down at start-up is waited out.
+    runtimes: dict[str, Runtime] = {}  # filled as pairs start: every route reads it per request
+    receivers: dict = {}  # the ID-verification webhook receivers, likewise
+    starting = {view.pair for view in views}
+    fatal: list[BaseException] = []  # what stopped a pair's start (bad configuration): it stops serve
+
+    async def start_pair(view: Settings) -> None:
+        # The receiver needs each pair's clients: the in-process deferrer mirrors with them, and
+        # /metrics reports their requests and quotas. An API down at start-up is waited out.
+        try:
             runtime = await _start_runtime(view, stop, store=store, **runtime_options)
             if runtime is None:  # stopped while waiting
-                return 0
-            runtimes[view.pair] = runtime
-        metrics = PairMetrics(runtimes)
-        deferrer = deferrer_for(settings, runtimes)
-        metrics.jobs = deferrer.states
-        from connector.console.app import console_routes  # Jinja2 and the rest only when served
+                return
+            try:
+                idv = await start_if_enabled(runtime.settings, runtime.bc, runtime.store)
+            except BaseException:
+                await runtime.aclose()
+                raise
+        except Exception as exc:
+            fatal.append(exc)
+            stop.set()
+            return
+        if idv is not None and (receiver := idv.webhook_receiver()) is not None:
+            receivers[view.pair] = receiver
+        runtimes[view.pair] = runtime
+        starting.discard(view.pair)
+        log.info("pair %s: serving its webhooks", view.pair)
 
-        # The console last: /healthz, /metrics and the webhooks match first.
-        routes = (BigCommerceWebhooks(runtimes, deferrer, metrics).routes() + idv_routes(await _receivers(runtimes))
-                  + console_routes(settings, runtimes))
-        server = WebhookServer(
-            ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]), host or settings.server.host,
-            settings.server.port if port is None else port, config_keys="--host/--port (server.host/server.port)",
-            listening="order-sync serve on http://{}:{} (/webhooks/bigcommerce/PAIR, /healthz, /readyz, /metrics)"
-                      f" for {len(runtimes)} pair(s): " + ", ".join(runtimes),
-        )
+    metrics = PairMetrics(runtimes)
+    deferrer = deferrer_for(settings, runtimes)
+    metrics.jobs = deferrer.states
+    from connector.console.app import console_routes  # Jinja2 and the rest only when served
+
+    # The console last: /healthz, /metrics and the webhooks match first.
+    routes = (BigCommerceWebhooks(runtimes, deferrer, metrics, starting).routes()
+              + idv_routes(receivers, starting) + console_routes(settings, runtimes))
+    server = WebhookServer(
+        ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]), host or settings.server.host,
+        settings.server.port if port is None else port, config_keys="--host/--port (server.host/server.port)",
+        listening="order-sync serve on http://{}:{} (/webhooks/bigcommerce/PAIR, /healthz, /readyz, /metrics)"
+                  f" for {len(views)} pair(s): " + ", ".join(v.pair for v in views),
+    )
+    tasks: list[asyncio.Task] = []
+    started = False
+    try:
         await server.start()
+        started = True
+        tasks = [asyncio.create_task(start_pair(view)) for view in views]
         work = getattr(deferrer, "work", None)  # its background task: mirroring, or counting jobs
         if work is not None:
-            worker = asyncio.create_task(work())
+            tasks.append(asyncio.create_task(work()))
         await stop.wait()
         log.info("order-sync serve stopping")
     finally:
-        if server is not None:
+        if started:
             await server.stop()  # no new webhook first, then the job in hand goes as after a crash
-        if worker is not None:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for runtime in runtimes.values():
             await runtime.aclose()
         store.close()
+    if fatal:
+        raise fatal[0]
     log.info("order-sync serve stopped")
     return 0
-
-
-async def _receivers(runtimes: dict[str, Runtime]) -> dict:
-    """The ID-verification webhook receiver of each pair with ID verification on and a secret."""
-    receivers = {}
-    for pair, runtime in runtimes.items():
-        idv = await start_if_enabled(runtime.settings, runtime.bc, runtime.store)
-        receiver = idv.webhook_receiver() if idv is not None else None
-        if receiver is not None:
-            receivers[pair] = receiver
-    return receivers
 
 
 def run_serve_command(settings: Settings, pairs: list[Settings], host: str | None, port: int | None) -> int:

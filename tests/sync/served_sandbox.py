@@ -114,8 +114,9 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 
 async def wait_until_healthy(client, task, what: str = "the server", seconds: float = 15.0) -> None:
-    """Until GET /healthz answers 200 on `client`'s base URL; fails at once if `task` (the process's
-    coroutine: run, serve) ended instead."""
+    """Until GET /healthz answers 200 on `client`'s base URL and every pair has started (/readyz names
+    none as "not started yet": before that, its webhooks answer 503); fails at once if `task` (the
+    process's coroutine: run, serve) ended instead."""
     import asyncio
 
     import httpx
@@ -126,7 +127,9 @@ async def wait_until_healthy(client, task, what: str = "the server", seconds: fl
         assert time.monotonic() < deadline, f"{what} never answered"
         try:
             if (await client.get("/healthz")).status_code == 200:
-                return
+                reasons = (await client.get("/readyz")).json()["reasons"]
+                if not any("not started yet" in reason for reason in reasons):
+                    return
         except httpx.TransportError:
             pass
         await asyncio.sleep(0.05)
