@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
+from sqlalchemy import Engine, delete, insert, select
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from connector.store.db import make_engine
+from connector.store.migrations import migrate
+from connector.store.tables import ConsoleLoginFailure
 
 COOKIE = "order_sync_console"
 SESSION_SECONDS = 12 * 3600  # a working day; then the login form again
@@ -90,31 +94,47 @@ def local_target(value: object, default: str = "/") -> str:
 
 class FailedLogins:
     """At most `limit` failed logins per client address and per user name in `window` seconds;
-    past that, logins are refused (even with the right password) until the oldest failure ages out."""
+    past that, logins are refused (even with the right password) until the oldest failure ages out.
 
-    def __init__(self, limit: int = 5, window: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+    The failures are kept in the state database (console_login_failure), not in this process: every
+    process serving the console (`run`, several `serve` behind a proxy) counts them together. Its
+    methods block on the database: call them off the event loop."""
+
+    def __init__(self, database_url: str, limit: int = 5, window: float = 300.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.database_url = database_url
+        self.limit, self.window, self.clock = limit, timedelta(seconds=window), clock
+        self._engine: Engine | None = None
 
     def wait_seconds(self, address: str, name: str) -> float:
         """0 when a login may be tried now; else how long until one may."""
         now = self.clock()
         waits = []
-        for key in (("address", address), ("user", name.casefold())):
-            times = self._failures.get(key)
-            if times is None:
-                continue
-            while times and now - times[0] >= self.window:
-                times.popleft()
-            if len(times) >= self.limit:
-                waits.append(self.window - (now - times[0]))
-            elif not times:
-                del self._failures[key]
+        with self._connect().connect() as conn:
+            for key in _keys(address, name):
+                # The newest `limit` failures in the window: when there are that many, a login may be
+                # tried again once the oldest of them ages out.
+                recent = select(_FAILURES.c.at).where(_FAILURES.c.key == key, _FAILURES.c.at > now - self.window)
+                times = conn.execute(recent.order_by(_FAILURES.c.at.desc()).limit(self.limit)).scalars().all()
+                if len(times) >= self.limit:
+                    waits.append((self.window - (now - times[-1])).total_seconds())
         return max(waits, default=0.0)
 
     def failed(self, address: str, name: str) -> None:
         now = self.clock()
-        if len(self._failures) > 10_000:  # many names tried: forget the failures that aged out
-            self._failures = {k: v for k, v in self._failures.items() if v and now - v[-1] < self.window}
-        for key in (("address", address), ("user", name.casefold())):
-            self._failures.setdefault(key, deque()).append(now)
+        with self._connect().begin() as conn:
+            conn.execute(delete(_FAILURES).where(_FAILURES.c.at <= now - self.window))  # aged out
+            conn.execute(insert(_FAILURES), [{"key": key, "at": now} for key in _keys(address, name)])
+
+    def _connect(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.database_url)
+            migrate(self._engine)
+        return self._engine
+
+
+_FAILURES = ConsoleLoginFailure.__table__
+
+
+def _keys(address: str, name: str) -> tuple[str, str]:
+    return f"address {address}", f"user {name.casefold()}"

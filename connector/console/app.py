@@ -28,7 +28,7 @@ class Console:
     settings: Settings
     runtimes: dict
     templates: Jinja2Templates = field(default_factory=lambda: Jinja2Templates(directory=TEMPLATES))
-    failed_logins: FailedLogins = field(default_factory=FailedLogins)
+    failed_logins: FailedLogins | None = None  # in the state database: shared by every process
     statuses: dict = field(default_factory=dict)  # pair → (read at, the store's order statuses)
 
     def users(self) -> dict[str, str]:
@@ -44,9 +44,7 @@ class Console:
 
 
 def console_app(settings: Settings, runtimes: dict, *, failed_logins: FailedLogins | None = None) -> Starlette:
-    console = Console(settings, runtimes)
-    if failed_logins is not None:
-        console.failed_logins = failed_logins
+    console = Console(settings, runtimes, failed_logins=failed_logins or FailedLogins(settings.database_url))
 
     def page(handler):
         async def endpoint(request: Request) -> Response:

@@ -26,7 +26,8 @@ async def submit(console, request: Request, data) -> Response:
     password = str(data.get("password") or "")
     target = local_target(data.get("next"))
     address = request.client.host if request.client else "unknown"
-    wait = console.failed_logins.wait_seconds(address, name)
+    # The failures are in the database, shared by every process serving the console.
+    wait = await run_in_threadpool(console.failed_logins.wait_seconds, address, name)
     if wait > 0:
         log.warning("console: login refused, too many failed logins (from %s)", address)
         return console.render(request, "login.html", status_code=429, next=target, name=name,
@@ -35,7 +36,7 @@ async def submit(console, request: Request, data) -> Response:
     # scrypt is slow on purpose: off the event loop, so the sync and other pages go on meanwhile.
     good = await run_in_threadpool(verify_password, password, stored or dummy_hash())
     if not good or stored is None:
-        console.failed_logins.failed(address, name)
+        await run_in_threadpool(console.failed_logins.failed, address, name)
         # An unknown name is not logged: it is sometimes a password typed in the wrong field.
         log.warning("console: failed login (%s, from %s)", f"user {name!r}" if stored else "an unknown user", address)
         return console.render(request, "login.html", status_code=401, next=target, name=name,

@@ -113,6 +113,7 @@ MIGRATIONS: list[Migration] = [
     (10, "store pairs: every pair's state keyed by its name; the one pair so far is 'default'", _store_pairs),
     (11, "procrastinate's job queue for order-sync worker (PostgreSQL only)", _procrastinate_schema),
     (12, "the console's generated session key; the audit log indexed by action", _console),
+    (13, "the console's failed logins, counted by every process", _create(t.ConsoleLoginFailure)),
 ]
 
 LATEST = MIGRATIONS[-1][0]

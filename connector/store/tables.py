@@ -304,3 +304,15 @@ class ConsoleSecret(SQLModel, table=True):
     name: str = Field(primary_key=True)
     value: str
     created_at: datetime = _dt(nullable=False)
+
+
+class ConsoleLoginFailure(SQLModel, table=True):
+    """A failed console login, kept for the limit's window (issue 18): every process serving the
+    console on this database counts the same failures, so running several does not multiply the
+    limit, and a restart does not reset it."""
+
+    __tablename__ = "console_login_failure"
+    __table_args__ = (Index("ix_console_login_failure_key_at", "key", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str  # "address 203.0.113.9" or "user ann" (casefolded)
+    at: datetime = _dt(nullable=False)

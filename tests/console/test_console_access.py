@@ -102,3 +102,14 @@ async def test_a_post_without_its_csrf_token_is_refused(world, page):
             await client.get("/login")
             refused = await client.post("/login", data={"name": USER, "password": PASSWORD})
             assert refused.status_code == 403
+
+
+async def test_the_failed_login_limit_is_shared_by_every_process_on_the_database(world, page):
+    """Two servers (as `run` and a `serve`, or two `serve` behind a proxy) on one database: the
+    failures made on one count on the other, so running more servers does not multiply the limit."""
+    async with await serve(world) as first, await serve(world) as second:
+        for attempt in range(5):
+            await log_in(page, first.url, password=f"guess {attempt}")
+            assert "Wrong name or password" in await page.inner_text("[role=alert]")
+        await log_in(page, second.url)  # the right password, on the other server
+        assert "/login" in page.url and "Too many failed logins" in await page.inner_text("[role=alert]")
