@@ -123,6 +123,11 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             raise
         if idv is not None and (receiver := idv.webhook_receiver()) is not None:
             receivers[view.pair] = receiver
+            if len(views) == 1:  # one pair: its ID-verification webhook also has a port of its own
+                nonlocal webhook
+                conf = view.id_verification
+                webhook = WebhookServer(receiver.app(), conf.webhook_host, conf.webhook_port)
+                await webhook.start()
         runtimes[view.pair] = runtime
         not_started.discard(view.pair)
         scheduler.add_job(
@@ -143,14 +148,9 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
         store = store or Store.open(settings.database_url, clock=runtime_options.get("clock", SYSTEM_CLOCK),
                                     pair=views[0].pair)
         scheduler.start()
-        if len(views) == 1:  # its own start first: the ID-verification webhook's port needs its receiver
-            await start_pair(views[0])
-        else:  # side by side: one merchant's API down does not hold the other pairs back
-            starting = [asyncio.create_task(start_or_stop(view)) for view in views]
-        if len(views) == 1 and views[0].pair in receivers:  # the ID-verification webhook's own port
-            conf = views[0].id_verification
-            webhook = WebhookServer(receivers[views[0].pair].app(), conf.webhook_host, conf.webhook_port)
-            await webhook.start()
+        # Side by side, behind servers that answer at once: one merchant's API down holds no other
+        # pair back, and /healthz answers while a pair waits for its API (/readyz says why).
+        starting = [asyncio.create_task(start_or_stop(view)) for view in views]
         # Health, readiness, metrics and the webhooks (issue 17); the console at / (issue 18).
         if settings.server.enabled or settings.console.enabled:
             from connector.console.app import console_routes  # Jinja2 and the rest only when served
@@ -167,10 +167,9 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
                                           + (", the console at /)" if settings.console.enabled else ")"))
             await ops.start()
             hook_worker = asyncio.create_task(deferrer.work())
-        if runtimes or starting:
-            log.info("order-sync daemon started: %d store pair(s)", len(views))
-            await stop.wait()
-            log.info("stopping: finishing the orders in hand")
+        log.info("order-sync daemon started: %d store pair(s)", len(views))
+        await stop.wait()
+        log.info("stopping: finishing the orders in hand")
         # Paused, not shut down, until the cycles are done: APScheduler cancels a running job on
         # shutdown, which would cut an order off between its sale write and its binding.
         scheduler.pause()

@@ -9,7 +9,7 @@ filters and paging), §3/§4 (order and line shapes), §6 (status PUT), §9 (V3 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, AsyncIterator, Callable
 
 import httpx
@@ -107,11 +107,13 @@ class BigCommerceClient(TransportClient):
     ) -> AsyncIterator[Order]:
         """Page through /v2/orders until a short or empty page.
 
-        Paging is by key, not by page number: after a full page the next request starts at the
-        last order's date (inclusive, page 1). Page numbers drift when orders sharing one second
+        Paging is by key, not by page number: after a full page the next request starts one second
+        before the last order's date (page 1). Page numbers drift when orders sharing one second
         come back in a different order between requests, and a drifted order would be skipped;
-        restarting at the last date re-reads that second instead, and repeats are dropped here.
-        Only when a whole page shares one second do we step to the next page number.
+        restarting re-reads that second instead, and repeats are dropped here. The second before,
+        not the last date itself: the reference does not say whether min_date_* includes its bound,
+        and if it does not, the orders sharing the last date beyond this page would be skipped.
+        Only when a whole page lies within that second do we step to the next page number.
 
         on_invalid: called with (error, raw order) for an order that does not parse, and the
         iteration goes on; without it the error is raised (one bad order stops the listing).
@@ -151,8 +153,9 @@ class BigCommerceClient(TransportClient):
             if len(rows) < PAGE_LIMIT:
                 return
             last = _row_date(rows[-1], key_field)
-            if last is not None and (lower is None or last > lower):
-                lower, page = last, 1
+            restart = last - timedelta(seconds=1) if last is not None else None
+            if restart is not None and (lower is None or restart > lower):
+                lower, page = restart, 1
                 seen = {i: key for i, key in seen.items() if key is None or key >= lower}
             else:
                 page += 1
@@ -361,8 +364,11 @@ class BigCommerceClient(TransportClient):
     async def _iter_v3(
         self, path: str, params: dict[str, Any], parse: Callable[[Any], Any]
     ) -> AsyncIterator[Any]:
-        """Follow meta.pagination (current_page / total_pages) until the last page."""
-        page = 1
+        """Follow meta.pagination (current_page / total_pages) until the last page. Some V3 lists
+        are specified with an empty `meta` (the refunds list: metaEmpty_Full) and V3 pagination is
+        optional: without it, pages are read until an empty one (or one that repeats the last, from
+        a server that ignores `page`), never stopping after the first."""
+        page, previous = 1, None
         while True:
             response = await self.transport.request(
                 "GET", path, params={**params, "limit": PAGE_LIMIT, "page": page}
@@ -371,14 +377,16 @@ class BigCommerceClient(TransportClient):
             if not isinstance(body, dict):
                 raise _unexpected("expected a V3 envelope {data, meta}", response, path, body)
             rows = body.get("data") or []
+            if not rows or rows == previous:
+                return
             for row in rows:
                 yield parse(row)
-            pagination = (body.get("meta") or {}).get("pagination") or {}
-            current = pagination.get("current_page", page)
+            meta = body.get("meta")
+            pagination = (meta.get("pagination") if isinstance(meta, dict) else None) or {}
             total = pagination.get("total_pages")
-            if not rows or total is None or current >= total:
+            if total is not None and pagination.get("current_page", page) >= total:
                 return
-            page += 1
+            page, previous = page + 1, rows
 
 
 def _query(filters: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import respx
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order, OrderValidationError
 from connector.clients.transport import RetryPolicy
+from connector.values import parse_rfc2822
 from connector.clock import FakeClock
 from connector.errors import ConfigError, CredentialsError, TransientApiError, UnknownWriteOutcome
 
@@ -487,7 +488,7 @@ def _at(i: int, second: int) -> dict:
 
 
 @respx.mock
-async def test_next_page_restarts_at_the_last_date_inclusive(client):
+async def test_next_page_restarts_a_second_before_the_last_date(client):
     first = [_at(i, 1) for i in range(1, 250)] + [_at(250, 5)]
     route = respx.get(f"{API}/v2/orders").mock(
         side_effect=[httpx.Response(200, json=first), httpx.Response(200, json=[_at(250, 5), _at(251, 6)])]
@@ -496,7 +497,29 @@ async def test_next_page_restarts_at_the_last_date_inclusive(client):
     assert got == list(range(1, 252))  # 250 came back twice, yielded once
     second = route.calls[1].request.url.params
     assert second["page"] == "1"
-    assert second["min_date_modified"] == "2026-01-01T10:00:05+00:00"
+    assert second["min_date_modified"] == "2026-01-01T10:00:04+00:00"
+
+
+@pytest.mark.parametrize("inclusive", [True, False], ids=["min-inclusive", "min-exclusive"])
+@respx.mock
+async def test_no_order_is_lost_whether_the_date_filter_includes_its_bound_or_not(client, inclusive):
+    """The reference does not say whether min_date_modified includes its bound. 300 orders, 61 of
+    them sharing the second where the first page ends: all 300 come back, once, either way."""
+    orders = [_at(i, 1 + i // 5) for i in range(1, 240)] + [_at(i, 50) for i in range(240, 301)]
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        bound = datetime.fromisoformat(params["min_date_modified"])
+        after = [o for o in orders if (parse_rfc2822(o["date_modified"]) >= bound if inclusive
+                                       else parse_rfc2822(o["date_modified"]) > bound)]
+        start = (int(params["page"]) - 1) * int(params["limit"])
+        rows = after[start:start + int(params["limit"])]
+        return httpx.Response(200, json=rows) if rows else httpx.Response(204)
+
+    respx.get(f"{API}/v2/orders").mock(side_effect=listing)
+    since = datetime(2026, 1, 1, 10, 0, 0, tzinfo=UTC)
+    got = [o.id async for o in client.iter_orders_modified(since, since_until()[1])]
+    assert sorted(got) == list(range(1, 301)) and len(got) == 300
 
 
 @respx.mock
@@ -513,3 +536,32 @@ async def test_page_drift_within_one_second_loses_nothing(client):
     got = [o.id async for o in client.iter_orders_modified(*since_until())]
     assert sorted(got) == list(range(1, 250)) + [300, 301]
     assert len(got) == len(set(got))
+
+
+# -- V3 lists whose meta carries no pagination (the refunds list is specified with an empty meta) --
+
+
+def refund(refund_id: int) -> dict:
+    return {"id": refund_id, "order_id": 100 + refund_id, "created": "2026-01-01T10:00:00+00:00",
+            "total_amount": "5.00", "items": [], "payments": []}
+
+
+@respx.mock
+async def test_refunds_without_pagination_are_read_to_the_end(client):
+    refunds = [refund(i) for i in range(1, 501)]
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        start = (int(request.url.params["page"]) - 1) * int(request.url.params["limit"])
+        return httpx.Response(200, json={"data": refunds[start:start + 250], "meta": {}})
+
+    route = respx.get(f"{API}/v3/orders/payment_actions/refunds").mock(side_effect=listing)
+    got = [r.id async for r in client.iter_refunds()]
+    assert got == list(range(1, 501))
+    assert len(route.calls) == 3  # two full pages, then the empty one that ends the list
+
+
+@respx.mock
+async def test_a_list_that_ignores_the_page_parameter_ends(client):
+    respx.get(f"{API}/v3/orders/payment_actions/refunds").mock(
+        return_value=httpx.Response(200, json={"data": [refund(1), refund(2)], "meta": {}}))
+    assert [r.id async for r in client.iter_refunds()] == [1, 2]
