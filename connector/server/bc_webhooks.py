@@ -4,7 +4,7 @@ order, connector.server.deferral) instead of waiting for the next poll; polling 
 
 A call must carry the X-Webhook-Secret that `webhooks register` gave the hook (compared in constant
 time; 401 otherwise, and nothing is done). The payload holds only the order id (reference §12): the
-order is read afresh. An event whose `hash` was seen before defers nothing; an order already queued
+order is read afresh. An event seen before (its scope, `hash` and time) defers nothing; an order already queued
 is not queued twice. The answer is 200 with no body, before the work. When the deferral itself fails
 (the job queue's database down), the hash is released and the answer is 503: BigCommerce delivers
 the event again later.
@@ -18,6 +18,7 @@ import json
 import logging
 from collections.abc import Collection
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -66,19 +67,19 @@ class BigCommerceWebhooks:
             return self._answer(pair, "refused", 401)
         body = await request.body()
         try:
-            scope, order_id, digest = _parse(body[: MAX_BODY + 1])
+            event = _parse(body[: MAX_BODY + 1])
         except ValueError as exc:
             log.warning("BigCommerce webhook for pair %s refused: %s", pair, exc)
             return self._answer(pair, "invalid", 400)
-        if scope not in SCOPES:
+        if event.scope not in SCOPES:
             return self._answer(pair, "ignored", 200)
-        if not await asyncio.to_thread(self._claim, runtime, pair, scope, order_id, digest):
+        if not await asyncio.to_thread(self._claim, runtime, pair, event):
             return self._answer(pair, "duplicate", 200)
         try:
-            deferred = await self.deferrer.defer(pair, order_id, scope)
+            deferred = await self.deferrer.defer(pair, event.order_id, event.scope)
         except Exception:  # noqa: BLE001 - whatever the queue's trouble, the retry must not be a duplicate
-            log.exception("BigCommerce webhook for pair %s: order %s could not be deferred", pair, order_id)
-            await asyncio.to_thread(self._release, runtime, pair, digest)
+            log.exception("BigCommerce webhook for pair %s: order %s could not be deferred", pair, event.order_id)
+            await asyncio.to_thread(self._release, runtime, pair, event)
             return self._answer(pair, "failed", 503)
         return self._answer(pair, "deferred" if deferred else "already_queued", 200)
 
@@ -88,12 +89,13 @@ class BigCommerceWebhooks:
         return Response(status_code=status)
 
     @staticmethod
-    def _claim(runtime: Runtime, pair: str, scope: str, order_id: int, digest: str) -> bool:
-        """True the first time this event (its hash) is seen."""
+    def _claim(runtime: Runtime, pair: str, event: Event) -> bool:
+        """True the first time this event (its scope, hash and time) is seen."""
         store, now = runtime.store, runtime.store.clock.now()
         with store.session() as s:
             s.exec(delete(BcWebhookDelivery).where(BcWebhookDelivery.received_at < now - KEEP))
-            s.add(BcWebhookDelivery(hash=digest, pair=pair, scope=scope, bc_order_id=order_id, received_at=now))
+            s.add(BcWebhookDelivery(pair=pair, scope=event.scope, hash=event.digest, created_at=event.created_at,
+                                    bc_order_id=event.order_id, received_at=now))
             try:
                 s.commit()
             except IntegrityError:
@@ -101,13 +103,22 @@ class BigCommerceWebhooks:
         return True
 
     @staticmethod
-    def _release(runtime: Runtime, pair: str, digest: str) -> None:
+    def _release(runtime: Runtime, pair: str, event: Event) -> None:
         with runtime.store.session() as s:
-            s.exec(delete(BcWebhookDelivery).where(BcWebhookDelivery.hash == digest, BcWebhookDelivery.pair == pair))
+            s.exec(delete(BcWebhookDelivery).where(
+                BcWebhookDelivery.pair == pair, BcWebhookDelivery.scope == event.scope,
+                BcWebhookDelivery.hash == event.digest, BcWebhookDelivery.created_at == event.created_at))
             s.commit()
 
 
-def _parse(body: bytes) -> tuple[str, int, str]:
+class Event(NamedTuple):
+    scope: str
+    order_id: int
+    digest: str  # the payload's `hash`
+    created_at: int  # the payload's `created_at` (Unix seconds), 0 when absent
+
+
+def _parse(body: bytes) -> Event:
     if len(body) > MAX_BODY:
         raise ValueError("the body is too large")
     try:
@@ -121,4 +132,7 @@ def _parse(body: bytes) -> tuple[str, int, str]:
         raise ValueError("scope and hash must be strings")
     if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
         raise ValueError("data.id must be a positive integer")
-    return scope, order_id, digest
+    created_at = data.get("created_at")
+    if isinstance(created_at, bool) or not isinstance(created_at, int):
+        created_at = 0  # not given, or not a number: the scope and hash tell the event alone
+    return Event(scope, order_id, digest, created_at)

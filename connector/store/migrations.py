@@ -57,15 +57,7 @@ def _store_pairs(conn: Connection) -> None:
         table = model.__table__
         if "pair" in inspect(conn).get_pk_constraint(table.name)["constrained_columns"]:
             continue
-        had_pair = "pair" in {c["name"] for c in inspect(conn).get_columns(table.name)}
-        names = ", ".join(c.name for c in table.columns if c.name != "pair")
-        aside = f"{table.name}_before_pairs"
-        conn.execute(text(f"CREATE TABLE {aside} AS SELECT * FROM {table.name}"))
-        conn.execute(text(f"DROP TABLE {table.name}"))
-        table.create(conn)
-        conn.execute(text(f"INSERT INTO {table.name} (pair, {names})"
-                          f" SELECT {'pair' if had_pair else repr('default')}, {names} FROM {aside}"))
-        conn.execute(text(f"DROP TABLE {aside}"))
+        _rebuild(conn, table, pair="'default'")
     for model, old_index in _TAGGED_BY_PAIR:
         table = model.__table__
         _add_column(table.name, "pair", "VARCHAR NOT NULL DEFAULT 'default'")(conn)
@@ -73,6 +65,32 @@ def _store_pairs(conn: Connection) -> None:
             conn.execute(text(f"DROP INDEX IF EXISTS {old_index}"))
         for index in table.indexes:
             index.create(conn, checkfirst=True)
+
+
+def _rebuild(conn: Connection, table, pair: str = "pair") -> None:
+    """A primary key cannot be altered in place on SQLite: the table is copied aside, created anew
+    from its model and filled again. `pair`: the SQL for the pair column (a literal for a table that
+    had none); columns the old table lacks take their defaults."""
+    had = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    if "pair" in had:
+        pair = "pair"
+    names = ", ".join(c.name for c in table.columns if c.name != "pair" and c.name in had)
+    aside = f"{table.name}_before"
+    conn.execute(text(f"CREATE TABLE {aside} AS SELECT * FROM {table.name}"))
+    conn.execute(text(f"DROP TABLE {table.name}"))
+    table.create(conn)
+    conn.execute(text(f"INSERT INTO {table.name} (pair, {names}) SELECT {pair}, {names} FROM {aside}"))
+    conn.execute(text(f"DROP TABLE {aside}"))
+
+
+def _rekey(model: type[SQLModel]) -> Callable[[Connection], None]:
+    """The table rebuilt with its model's primary key, when it has another one."""
+    def apply(conn: Connection) -> None:
+        table = model.__table__
+        if inspect(conn).get_pk_constraint(table.name)["constrained_columns"] != [c.name for c in table.primary_key]:
+            _rebuild(conn, table)
+
+    return apply
 
 
 def _console(conn: Connection) -> None:
@@ -114,6 +132,7 @@ MIGRATIONS: list[Migration] = [
     (11, "procrastinate's job queue for order-sync worker (PostgreSQL only)", _procrastinate_schema),
     (12, "the console's generated session key; the audit log indexed by action", _console),
     (13, "the console's failed logins, counted by every process", _create(t.ConsoleLoginFailure)),
+    (14, "BigCommerce webhook deliveries keyed by scope, hash and the event's time", _rekey(t.BcWebhookDelivery)),
 ]
 
 LATEST = MIGRATIONS[-1][0]

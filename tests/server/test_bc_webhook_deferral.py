@@ -39,9 +39,9 @@ class CountingDeferrer:
         return len(self.waiting_orders)
 
 
-def event(order_id: int, digest: str, scope: str = "store/order/created") -> dict:
+def event(order_id: int, digest: str, scope: str = "store/order/created", created_at: int = 1561479335) -> dict:
     return {"scope": scope, "store_id": "1025646", "data": {"type": "order", "id": order_id},
-            "hash": digest, "created_at": 1561479335, "producer": "stores/abc123"}
+            "hash": digest, "created_at": created_at, "producer": "stores/abc123"}
 
 
 def outcomes(text: str) -> dict[str, float]:
@@ -101,3 +101,26 @@ async def test_a_pair_without_a_webhook_secret_refuses_every_call(world):
         for headers in ({}, {"X-Webhook-Secret": ""}):
             assert (await client.post(URL, json=event(7, "a" * 40), headers=headers)).status_code == 401
     assert deferrer.deferred == []
+
+
+async def test_an_event_is_its_scope_hash_and_time_not_its_hash_alone(db_world):
+    """The reference's samples give an order's created, updated and archived events one hash; a hash
+    of the order alone would also give two of its updates one. Each is deferred (the order's job had
+    started in between); only the same event delivered again is a duplicate."""
+    runtime = await db_world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    same_hash = "dd70c0976e06b67aaf671e73f49dcb79230ebf9d"
+    deliveries = [event(7, same_hash, "store/order/created", 1561479335),
+                  event(7, same_hash, "store/order/updated", 1561479335),
+                  event(7, same_hash, "store/order/updated", 1561479400),
+                  event(7, same_hash, "store/order/updated", 1561479400)]  # this one delivered again
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        for delivery in deliveries:
+            deferrer.waiting_orders.clear()  # the order's job started: a new event queues it again
+            answer = await client.post(URL, json=delivery, headers={"X-Webhook-Secret": SECRET})
+            assert answer.status_code == 200
+    assert deferrer.deferred == [("default", 7, "store/order/created"), ("default", 7, "store/order/updated"),
+                                 ("default", 7, "store/order/updated")]

@@ -3,11 +3,13 @@ becomes pair "default"'s with nothing lost."""
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Column, MetaData, String, Table, inspect, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
+from sqlmodel import select
 
 from connector.store import migrations
 from connector.store.repository import Store
 from connector.store.tables import BcWebhookDelivery, OrderBinding, RefundBinding
+from connector.store.types import UTCDateTime
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -139,5 +141,30 @@ def test_a_single_pair_database_becomes_pair_default_with_nothing_lost(database_
         clock.advance(timedelta(seconds=1).total_seconds())
         store.record_failure(13, step="write", reason="again", permanent=False, max_attempts=3)
         assert store.failures()[0].attempts == 2
+    finally:
+        store.close()
+
+
+def test_webhook_deliveries_are_rekeyed_by_scope_hash_and_time_keeping_their_rows(database_url, clock):
+    """Migration 14: a database whose deliveries were keyed (pair, hash) keeps every row, each with
+    created_at 0, under the key (pair, scope, hash, created_at)."""
+    store = Store.open(database_url, clock=clock)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TABLE bc_webhook_delivery"))
+            old = Table("bc_webhook_delivery", MetaData(), Column("pair", String, primary_key=True),
+                        Column("hash", String, primary_key=True), Column("scope", String, nullable=False),
+                        Column("bc_order_id", Integer, nullable=False), Column("received_at", UTCDateTime()))
+            old.create(conn)
+            conn.execute(old.insert(), [{"pair": "default", "hash": "h" * 40, "scope": "store/order/created",
+                                         "bc_order_id": 12, "received_at": T0}])
+            conn.execute(text("DELETE FROM schema_version WHERE version = 14"))
+        assert migrations.migrate(store.engine) == [14]
+        key = inspect(store.engine).get_pk_constraint("bc_webhook_delivery")["constrained_columns"]
+        assert key == ["pair", "scope", "hash", "created_at"]
+        with store.session() as s:
+            [row] = s.exec(select(BcWebhookDelivery)).all()
+        assert row.model_dump() == {"pair": "default", "scope": "store/order/created", "hash": "h" * 40,
+                                    "created_at": 0, "bc_order_id": 12, "received_at": T0}
     finally:
         store.close()
