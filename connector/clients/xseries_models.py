@@ -425,6 +425,33 @@ class Sale(_Versioned):
             return None
         return self.total_price + self.total_tax
 
+    @property
+    def status_code(self) -> str:
+        """The legacy status, upper case; told by `state` and `attributes` when the read has no
+        `status` (being replaced by them, §8.1): "" when neither says."""
+        return status_code(self.status, self.state, self.attributes)
+
+
+# The legacy status of a state and its first telling attribute (§8.1's mapping table).
+_BY_ATTRIBUTE = {"onaccount": ("ONACCOUNT", "ONACCOUNT_CLOSED"), "layby": ("LAYBY", "LAYBY_CLOSED"),
+                 "delivery": ("AWAITING_DISPATCH", "DISPATCHED_CLOSED"),
+                 "pickup": ("AWAITING_PICKUP", "PICKED_UP_CLOSED"), "service": ("SERVICE", "SERVICE_CLOSED")}
+
+
+def status_code(status: str | None, state: str | None, attributes: list[Any] = ()) -> str:
+    if status:
+        return status.upper()
+    state = (state or "").lower()
+    if state in ("voided", "parked"):
+        return "VOIDED" if state == "voided" else "SAVED"
+    if state not in ("pending", "closed"):
+        return ""
+    names = [str(a).lower() for a in attributes]
+    for name, (pending, closed) in _BY_ATTRIBUTE.items():  # onaccount and layby first: they say more
+        if name in names:
+            return closed if state == "closed" else pending
+    return "CLOSED" if state == "closed" else "OPEN"
+
 
 class WrittenSale(BaseModel):
     """What the answer to a sale write must tell the order path: which sale it is and its state.

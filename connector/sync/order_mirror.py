@@ -248,7 +248,7 @@ class OrderMirror:
             sale = await self.d.xs.update_sale(body, encoded=encoded, answer=WrittenSale, safe_to_repeat=False)
         except UnknownWriteOutcome as exc:
             sale = await self._find_sale(binding.invoice_number)
-            if sale is None or (sale.status or "").upper() == "ONACCOUNT":  # left pending, looked at again
+            if sale is None or sale.status_code == "ONACCOUNT":  # left pending, looked at again
                 raise not_there_yet("the payment write", f"no closed sale {binding.invoice_number}", exc) from exc
         except ApiError:
             binding.pending_state = None  # refused or never sent: the sale is as it was
@@ -276,28 +276,29 @@ class OrderMirror:
             # A void re-post is safe to repeat: simply let the decision run again — unless the
             # void did land, which the binding must record whatever the order says by now.
             binding.pending_state = None
-            if sale is not None and sale.id == binding.sale_id and (sale.status or "").upper() == "VOIDED":
+            if sale is not None and sale.id == binding.sale_id and sale.status_code == "VOIDED":
                 binding.pos_state = PosState.VOIDED.value
                 store.audit(platform="connector", action="recover_void", bc_order_id=binding.bc_order_id,
                             target_id=sale.id, reason="an earlier void had no answer; the sale is voided",
-                            after=sale.status)
+                            after=sale.status_code)
         elif binding.sale_id and on_account(binding):
             # A settle was in flight: it landed when the sale is closed by now; else it runs again.
             binding.pending_state = None
-            if sale is not None and (sale.status or "").upper() in ("ONACCOUNT_CLOSED", "CLOSED"):
+            if sale is not None and sale.status_code.endswith("CLOSED"):  # ONACCOUNT_CLOSED, CLOSED…
                 sent = RegisterSale.model_validate_json(binding.sale_body)
-                binding.sale_body = sent.model_copy(update={"status": sale.status, "state": "closed"}).to_json().decode()
+                closed = sent.model_copy(update={"status": sale.status_code, "state": "closed"})
+                binding.sale_body = closed.to_json().decode()
                 store.audit(platform="connector", action="recover_settle", bc_order_id=binding.bc_order_id,
                             target_id=sale.id, reason="an earlier payment write had no answer; the sale is closed",
-                            after=sale.status)
+                            after=sale.status_code)
         elif sale is not None:
-            state = PosState.VOIDED if (sale.status or "").upper() == "VOIDED" else PosState(binding.pending_state)
+            state = PosState.VOIDED if sale.status_code == "VOIDED" else PosState(binding.pending_state)
             binding.sale_id = sale.id
             binding.pos_state = state.value
             binding.pending_state = None
             store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,
                         target_id=sale.id, reason="an earlier sale write had no answer; the sale was found",
-                        after=sale.status)
+                        after=sale.status_code)
         else:
             binding.pending_state = None
             store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,

@@ -109,7 +109,7 @@ class Reconciler:
         current = PosState.VOIDED if _voided(latest) else PosState.CLOSED
         transition, _ = decide(current, True, target or current, order.status_id)
         if transition in (Transition.VOID, Transition.REOPEN):
-            found.append(Drift("wrong_state", order.id, f"sale {latest.invoice_number} is {latest.status} but the"
+            found.append(Drift("wrong_state", order.id, f"sale {latest.invoice_number} is {latest.status_code} but the"
                                f" order is {order.status}", (latest.id,), due=transition.value))
         total = latest.total_including_tax
         if current is PosState.CLOSED and total is not None and cents(total) != cents(order.total_inc_tax):
@@ -146,7 +146,7 @@ class Reconciler:
         store.settle_order(binding, audit=dict(
             platform="connector", action="adopt_sale", bc_order_id=order.id, target_id=latest.id,
             reason="reconcile --adopt: the sale exists in X-Series but the store did not know it",
-            after=latest.status))
+            after=latest.status_code))
 
     async def _fix(self, report: ReconcileReport, orders: dict[int, Order]) -> None:
         deps = self.r.deps()
@@ -189,7 +189,7 @@ def _generation(sale: Sale) -> int:
 
 
 def _voided(sale: Sale) -> bool:
-    return (sale.status or "").upper() == "VOIDED"
+    return sale.status_code == "VOIDED"
 
 
 def _within(when: datetime | None, since: datetime | None, until: datetime | None) -> bool:
@@ -201,7 +201,7 @@ def _body_of(sale: Sale) -> RegisterSale:
     later void re-posts."""
     return RegisterSale(
         register_id=sale.register_id or "", user_id=sale.user_id or "", customer_id=sale.customer_id,
-        sale_date=sale.sale_date, status=sale.status or "CLOSED", state=sale.state,
+        sale_date=sale.sale_date, status=sale.status_code or "CLOSED", state=sale.state,
         register_sale_attributes=[str(a) for a in sale.attributes], note=sale.note,
         invoice_number=sale.invoice_number, source=sale.source or SOURCE, source_id=sale.source_id,
         register_sale_products=[

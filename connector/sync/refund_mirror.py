@@ -102,15 +102,16 @@ class RefundMirror:
             return "returned"
 
     async def _write(self, body: RegisterSale) -> WrittenSale:
-        """Post the return. Whether the 0.9 body takes `return_for` is unverified (§8.2): refused for
-        naming it (a 4xx: nothing was applied), the return is posted again without it — its negative
-        quantities make it a return, and its note names the sale."""
+        """Post the return. Whether the 0.9 body takes `return_for` is unverified (§8.2): refused (a
+        400/422: nothing was applied), the return is posted again without it — its negative
+        quantities make it a return, and its note names the sale. Whatever the error says: a strict
+        server need not name the field it refuses; a refusal for another reason comes back again."""
         try:
             return await self.d.xs.create_sale_document(body.to_json(), answer=WrittenSale)
         except PermanentApiError as exc:
-            if exc.status not in (400, 422) or "return_for" not in str(exc.body):
+            if exc.status not in (400, 422):
                 raise
-        log.info("X-Series refused return_for on the 0.9 sale body; the return is posted without it")
+            log.info("X-Series refused the return (%s); posted again without return_for", exc)
         plain = body.model_copy()
         delattr(plain, "return_for")
         return await self.d.xs.create_sale_document(plain.to_json(), answer=WrittenSale)

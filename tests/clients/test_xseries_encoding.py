@@ -18,6 +18,7 @@ from connector.clients.xseries_models import (
     RegisterSale,
     RegisterSalePayment,
     RegisterSaleProduct,
+    Sale,
     WrittenSale,
     _decimal_out,
     _sale_date_out,
@@ -121,3 +122,22 @@ def test_the_documented_five_decimal_split_is_sent_exactly() -> None:
     encoded = line.to_json()
     for text in (b'"price":4.30435', b'"tax":0.64565', b'"discount":0.86957', b'"cost":2.1'):
         assert text in encoded
+
+
+@pytest.mark.parametrize("read, expected", [
+    ({"status": "ONACCOUNT", "state": "pending"}, "ONACCOUNT"),
+    ({"status": "closed"}, "CLOSED"),
+    ({"state": "pending", "attributes": ["onaccount", "delivery"]}, "ONACCOUNT"),
+    ({"state": "closed", "attributes": ["onaccount"]}, "ONACCOUNT_CLOSED"),
+    ({"state": "closed", "attributes": ["delivery"]}, "DISPATCHED_CLOSED"),
+    ({"state": "pending", "attributes": ["pickup"]}, "AWAITING_PICKUP"),
+    ({"state": "closed"}, "CLOSED"),
+    ({"state": "voided"}, "VOIDED"),
+    ({"state": "parked"}, "SAVED"),
+    ({"register_sale_attributes": ["layby"], "state": "pending"}, "LAYBY"),
+    ({}, ""),
+])
+def test_a_sale_read_without_status_is_told_by_its_state_and_attributes(read, expected):
+    """`status` is being replaced by `state` + attributes (reference §8.1): a read carrying only
+    those still tells an on-account sale from a closed one, and a void from the rest."""
+    assert Sale.model_validate({"id": "s", **read}).status_code == expected

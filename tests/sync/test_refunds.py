@@ -230,3 +230,35 @@ async def test_a_register_that_refuses_return_for_still_gets_the_return(world_fa
     posts = world.xs.request_log.matching("POST", "/api/register_sales")
     assert [p.status for p in posts[-2:]] == [400, 200]
 
+
+
+async def test_a_return_refused_without_naming_return_for_is_posted_again_without_it():
+    """A strict server need not say which field it refuses: any 400/422 of the return (nothing was
+    applied) posts it once more without return_for; a second refusal is the error."""
+    import json
+    from types import SimpleNamespace
+
+    from connector.clients.xseries_models import RegisterSale, WrittenSale
+    from connector.errors import PermanentApiError
+    from connector.sync.refund_mirror import RefundMirror
+
+    class StrictXs:
+        def __init__(self, refusals: int) -> None:
+            self.refusals, self.bodies = refusals, []
+
+        async def create_sale_document(self, encoded: bytes, answer):
+            self.bodies.append(json.loads(encoded))
+            if len(self.bodies) <= self.refusals:
+                raise PermanentApiError("the body is not valid", api="xseries", method="POST",
+                                        path="/api/register_sales", status=422, body={"errors": ["invalid"]})
+            return WrittenSale(id="return-1", status="CLOSED")
+
+    body = RegisterSale(register_id="r", user_id="u", status="CLOSED", state="closed", return_for="sale-1")
+    xs = StrictXs(refusals=1)
+    written = await RefundMirror(SimpleNamespace(xs=xs))._write(body)
+    assert written.id == "return-1"
+    assert [b.get("return_for") for b in xs.bodies] == ["sale-1", None]
+    xs = StrictXs(refusals=2)
+    with pytest.raises(PermanentApiError):
+        await RefundMirror(SimpleNamespace(xs=xs))._write(body)
+    assert len(xs.bodies) == 2
