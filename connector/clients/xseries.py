@@ -55,6 +55,7 @@ A = TypeVar("A", bound=BaseModel)  # the model a sale write's answer is read int
 
 
 REFERENCE_SHORT_PAGE = 100
+DOCUMENTED_PAGE_SIZE = 200  # what the 2.0 docs are said to give as the maximum (§6)
 
 
 class XSeriesClient(TransportClient):
@@ -305,13 +306,23 @@ class XSeriesClient(TransportClient):
         page_size: int,
         include_deleted: bool,
     ) -> AsyncIterator[P]:
-        """Follow the 2.0 version cursor: after=<max of the previous page>, stop on empty data."""
+        """Follow the 2.0 version cursor: after=<max of the previous page>, stop on empty data.
+
+        The 2.0 maximum page_size is not confirmed (§6: the docs are said to give 200, larger works):
+        a server that refuses a larger one (400/422) is asked again with 200, and so on after."""
         after = after_version
         while True:
             params: dict[str, Any] = {"after": after, "page_size": page_size}
             if include_deleted:
                 params["deleted"] = "true"
-            body = await self._get_json(path, params)
+            try:
+                body = await self._get_json(path, params)
+            except PermanentApiError as exc:
+                if exc.status not in (400, 422) or page_size <= DOCUMENTED_PAGE_SIZE:
+                    raise
+                log.info("X-Series refused page_size %d on %s; asking for %d", page_size, path, DOCUMENTED_PAGE_SIZE)
+                page_size = DOCUMENTED_PAGE_SIZE
+                continue
             raw_items = _data_list(body, path)
             if not raw_items:
                 return

@@ -108,6 +108,26 @@ async def test_version_cursor_paging_follows_max_and_stops_on_empty(client, api)
     assert {c.request.url.params["page_size"] for c in route.calls} == {"2"}
 
 
+async def test_a_server_refusing_a_large_page_size_is_asked_for_the_documented_one(client, api) -> None:
+    """The 2.0 maximum page_size is not confirmed (§6): a server that refuses 1000 with a 400 is
+    asked again with 200, for the rest of the feed too; one that refuses 200 is an error."""
+    def products(request: httpx.Request) -> httpx.Response:
+        if int(request.url.params["page_size"]) > 200:
+            return httpx.Response(400, json={"error": "page_size must be at most 200"})
+        after = request.url.params["after"]
+        data = [{"id": "p1", "sku": "a", "version": 5}] if after == "0" else []
+        return httpx.Response(200, json={"data": data, "version": {"min": 5, "max": 5} if data else None})
+
+    route = api.get("/api/2.0/products").mock(side_effect=products)
+    seen = [p.id for page in [page async for page in client.iter_products()] for p in page.items]
+    assert seen == ["p1"]
+    assert [(c.request.url.params["after"], c.request.url.params["page_size"]) for c in route.calls] == [
+        ("0", "1000"), ("0", "200"), ("5", "200")]
+    api.get("/api/2.0/customers").mock(return_value=httpx.Response(400, json={"error": "bad page_size"}))
+    with pytest.raises(PermanentApiError):
+        [page async for page in client.iter_customers(page_size=200)]
+
+
 async def test_paging_resumes_after_a_stored_version(client, api) -> None:
     route = api.get("/api/2.0/customers").mock(return_value=httpx.Response(200, json={"data": []}))
     assert [page async for page in client.iter_customers(after_version=777)] == []
