@@ -361,6 +361,7 @@ class RegisterSale(_WriteModel):
 
 
 class SaleLine(_ReadModel):
+    id: str | None = None
     product_id: str | None = None
     quantity: OptionalQuantity = None
     price: OptionalMoney = None
@@ -453,8 +454,19 @@ def status_code(status: str | None, state: str | None, attributes: list[Any] = (
     return "CLOSED" if state == "closed" else "OPEN"
 
 
+class WrittenLine(BaseModel):
+    """A line or payment of a sale write's answer: only what ties it to what was posted."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    product_id: str | None = None
+    retailer_payment_type_id: str | None = None
+
+
 class WrittenSale(BaseModel):
-    """What the answer to a sale write must tell the order path: which sale it is and its state.
+    """What the answer to a sale write must tell the order path: which sale it is, its state, and
+    the ids its lines and payments were given (a later re-post names them, §8.3).
 
     Read instead of the whole Sale when nothing else is used: a sale answer echoes every line and
     payment, and validating them (Decimal for each amount) cost about 25 µs per sale (issue 6)."""
@@ -465,6 +477,25 @@ class WrittenSale(BaseModel):
     status: str | None = None
     state: str | None = None
     invoice_number: str | None = None
+    register_sale_products: list[WrittenLine] | None = None
+    register_sale_payments: list[WrittenLine] | None = None
+
+    def ids_into(self, body: RegisterSale) -> RegisterSale:
+        """`body` (what was posted) with the ids this answer gave its lines and payments. A re-post
+        replaces the whole sale, and lines it leaves out "are deleted and replaced" (§8.3): a void
+        that named none would void new lines, not the sold ones. Matched by position, only where
+        the answer echoes as many, the same products and tenders; else left without ids, as sent."""
+        def matched(posted: list, answered: list[WrittenLine] | None, key: str) -> list | None:
+            if not answered or len(answered) != len(posted) or any(a.id is None for a in answered):
+                return None
+            if any(getattr(a, key) not in (None, getattr(p, key)) for p, a in zip(posted, answered)):
+                return None
+            return [p.model_copy(update={"id": a.id}) for p, a in zip(posted, answered)]
+
+        lines = matched(body.register_sale_products, self.register_sale_products, "product_id")
+        payments = matched(body.register_sale_payments, self.register_sale_payments, "retailer_payment_type_id")
+        update = {"register_sale_products": lines, "register_sale_payments": payments}
+        return body.model_copy(update={k: v for k, v in update.items() if v is not None})
 
 
 # -- inventory ---------------------------------------------------------------------------------

@@ -162,6 +162,8 @@ class OrderMirror:
             binding.pending_state = None
             store.save_order_binding(binding)
             raise
+        if isinstance(sale, WrittenSale):  # the answer's line ids, for a later void (not a lookup's)
+            binding.sale_body = sale.ids_into(body).to_json().decode()
         self._bind(binding, order, sale.id, target, content_hash)
         store.settle_order(binding, lease=self.lease, audit=dict(
             platform="xseries", action="create_sale", bc_order_id=order.id, target_id=sale.id,

@@ -207,7 +207,7 @@ def _body_of(sale: Sale) -> RegisterSale:
         register_sale_products=[
             RegisterSaleProduct(product_id=line.product_id or "", quantity=line.quantity or 0, price=line.price or 0,
                                 tax=line.tax or 0, tax_id=line.tax_id or "", discount=line.discount,
-                                cost=line.cost, sequence=index, price_set=True)
+                                cost=line.cost, sequence=index, price_set=True, id=line.id)
             for index, line in enumerate(sale.line_items)],
         register_sale_payments=[
             RegisterSalePayment(retailer_payment_type_id=p.retailer_payment_type_id or "", amount=p.amount or 0)

@@ -141,3 +141,17 @@ def test_a_sale_read_without_status_is_told_by_its_state_and_attributes(read, ex
     """`status` is being replaced by `state` + attributes (reference §8.1): a read carrying only
     those still tells an on-account sale from a closed one, and a void from the rest."""
     assert Sale.model_validate({"id": "s", **read}).status_code == expected
+
+
+def test_the_ids_a_written_sale_gave_its_lines_go_into_what_was_posted_only_when_they_match() -> None:
+    answer = {"id": "s1", "status": "CLOSED",
+              "register_sale_products": [{"id": "l1", "product_id": "p1"}, {"id": "l2", "product_id": "p2"}],
+              "register_sale_payments": [{"id": "y1", "retailer_payment_type_id": "cc"}]}
+    body = WrittenSale.model_validate(answer).ids_into(a_sale())
+    assert [line.id for line in body.register_sale_products] == ["l1", "l2"]
+    assert [payment.id for payment in body.register_sale_payments] == ["y1"]
+    # An answer that does not echo the same lines (another count, another product): none is guessed.
+    for lines in ([{"id": "l1", "product_id": "p1"}], [{"id": "l1", "product_id": "p2"}, {"id": "l2"}], None):
+        other = WrittenSale.model_validate({**answer, "register_sale_products": lines}).ids_into(a_sale())
+        assert [line.id for line in other.register_sale_products] == [None, None]
+        assert [payment.id for payment in other.register_sale_payments] == ["y1"]

@@ -32,6 +32,7 @@ async def test_closed_order_cancelled_or_declined_voids_its_sale(world, closed_s
     order_id = world.add_order([line("TEE-M", 2), line("MUG-01", 1, "10.00")], status_id=closed_status)
     await world.cycle()
     sale_id = world.sale(order_id)["id"]
+    line_ids = [item["id"] for item in world.sale(order_id)["line_items"]]
     assert (world.stock("TEE-M"), world.stock("MUG-01")) == (48, 29)
 
     world.set_status(order_id, void_status)
@@ -41,6 +42,10 @@ async def test_closed_order_cancelled_or_declined_voids_its_sale(world, closed_s
     sale = world.sale(order_id)
     assert sale["id"] == sale_id  # the same sale, re-posted voided: not a second one
     assert sale["status"] == "VOIDED" and sale["payments"] == []
+    # The sold lines voided, named by their ids: a re-post replaces lines it leaves out (§8.3).
+    void = world.xs.request_log.matching("POST", "/api/register_sales")[-1].body
+    assert void["status"] == "VOIDED" and [item["id"] for item in void["register_sale_products"]] == line_ids
+    assert [item["id"] for item in sale["line_items"]] == line_ids
     assert (world.stock("TEE-M"), world.stock("MUG-01")) == (50, 30)  # stock restored
     binding = world.store.order_binding(order_id)
     assert binding.pos_state == "voided" and binding.bc_status_id == void_status
