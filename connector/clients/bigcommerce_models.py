@@ -226,6 +226,9 @@ class Order(_ApiModel):
     # The transactional currency (what the shopper paid in), despite its name (reference §15).
     default_currency_code: str | None = None
     order_is_digital: bool = False
+    # Archived by the merchant (DELETE /v2/orders/{id}, §2); whether lists show archived orders is
+    # not documented, so the order path looks at it (None: not said, not archived).
+    is_deleted: bool | None = None
     customer_message: Text = ""
     billing_address: BillingAddress
 

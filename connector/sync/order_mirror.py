@@ -70,7 +70,10 @@ class OrderMirror:
         """Raises on failure; the caller records it with self.step (which step failed)."""
         store = self.d.store
         self.step = "map"
-        target = target_state(order, self.d.statuses)
+        # An archived order (a test or a fraud the merchant deleted) is never mirrored; a sale it
+        # already has stays as it is: archiving is not cancelling.
+        archived = bool(order.is_deleted)
+        target = PosState.NOT_IMPORTED if archived else target_state(order, self.d.statuses)
         content_hash = order_content_hash(order)
         if up_to_date(store.order_binding(order.id), content_hash):
             return Outcome.UP_TO_DATE
@@ -87,6 +90,9 @@ class OrderMirror:
             has_sale = binding is not None and binding.sale_id is not None
             current = PosState(binding.pos_state) if has_sale else PosState.NOT_IMPORTED
             transition, why = decide(current, has_sale, target, order.status_id)
+            if archived:
+                why = "archived in BigCommerce: " + ("its sale stays as it is (archiving is not cancelling)"
+                                                     if has_sale else "not mirrored")
             if transition is Transition.REOPEN:
                 binding.generation += 1
                 binding.invoice_number = invoice_number(order.id, binding.generation)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from connector.sync.cycle import CycleReport
 from connector.sync.order_mirror import Outcome
 from sync_world import assert_sale_adds_up, line
 
@@ -178,3 +179,29 @@ async def test_only_a_pre_shipment_status_reopens_a_voided_order(world, reopen_s
     assert statuses[0] == "VOIDED" and statuses[1] in ("CLOSED", "ONACCOUNT")
     assert world.stock("TEE-M") == 48
     assert world.store.order_binding(order_id).generation == 2
+
+
+async def test_an_archived_order_is_not_mirrored_until_restored_and_its_sale_stays(world):
+    """Whether order lists show archived orders (is_deleted) is not documented: an archived order
+    read is recorded, not mirrored; restored, it is; archived after its sale, the sale stays."""
+    runtime = await world.runtime()
+    order_id = world.add_order([line("TEE-M", 2)], status_id=11)
+
+    async def mirror() -> Outcome:  # the order as read by id, mirrored as a cycle does
+        cycle = runtime.cycle()
+        await cycle.index.refresh()
+        return await cycle.mirror_one(await runtime.bc.get_order(order_id), CycleReport())
+
+    world.bc.orders[order_id]["is_deleted"] = True
+    assert await mirror() is Outcome.RECORDED
+    assert world.sale(order_id) is None and world.stock("TEE-M") == 50
+    assert world.store.audit_entries(order_id)[-1].reason == "archived in BigCommerce: not mirrored"
+
+    world.bc.orders[order_id]["is_deleted"] = False  # restored from the archive
+    assert await mirror() is Outcome.CREATED
+    assert world.sale(order_id)["status"] == "CLOSED" and world.stock("TEE-M") == 48
+
+    world.bc.orders[order_id]["is_deleted"] = True
+    assert await mirror() is Outcome.RECORDED
+    assert world.sale(order_id)["status"] == "CLOSED" and world.stock("TEE-M") == 48
+    assert "archiving is not cancelling" in world.store.audit_entries(order_id)[-1].reason
