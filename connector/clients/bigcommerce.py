@@ -21,6 +21,7 @@ from connector.clients.bigcommerce_models import (
     Refund,
     Order,
     OrderStatus,
+    OrderStatusRead,
     OrderValidationError,
 )
 from connector.clients.bigcommerce_pacer import BigCommercePacer
@@ -203,6 +204,14 @@ class BigCommerceClient(TransportClient):
             raise OrderValidationError(order_id, "the order answer is not a JSON object")
         return await self._parse_order(data)
 
+    async def get_order_status(self, order_id: int) -> OrderStatusRead:
+        """The order's status id alone, for ID verification's decisions: read from the answer without
+        parsing the rest (nor asking for its lines), so an order whose other fields do not parse
+        still gets its verdict."""
+        path = f"/v2/orders/{int(order_id)}"
+        response = await self.transport.request("GET", path)
+        return OrderStatusRead.from_answer(order_id, response.json_or_retry(API, path))
+
     async def list_order_products(self, order_id: int) -> list[dict[str, Any]]:
         """Raw line items of one order from /v2/orders/{id}/products, all pages."""
         path = f"/v2/orders/{int(order_id)}/products"
@@ -250,21 +259,18 @@ class BigCommerceClient(TransportClient):
         response = await self.transport.request("GET", "/v2/order_statuses")
         return [OrderStatus.model_validate(row) for row in _v2_list(response, "/v2/order_statuses")]
 
-    async def update_order_status(self, order_id: int, status_id: int) -> Order:
+    async def update_order_status(self, order_id: int, status_id: int) -> OrderStatusRead:
         """PUT only {"status_id": n}: any other field could be rejected or change the order.
 
         Setting a status is idempotent (a repeat sets the same value), so the transport may retry
-        it after a 5xx or a timeout. The returned order has no line items (lines_included False):
-        BigCommerce does not embed consignments in a PUT answer.
+        it after a 5xx or a timeout. Only the answer's status id is read: an applied write whose
+        other fields do not parse is still known to be applied.
         """
         path = f"/v2/orders/{int(order_id)}"
         response = await self.transport.request(
             "PUT", path, json={"status_id": int(status_id)}, safe_to_repeat=True
         )
-        data = response.json_or_retry(API, path)
-        if not isinstance(data, dict):
-            raise OrderValidationError(order_id, "the answer to the status update is not a JSON object")
-        return Order.from_api(data)
+        return OrderStatusRead.from_answer(order_id, response.json_or_retry(API, path))
 
     # -- order metafields (V3) --------------------------------------------------------------
 

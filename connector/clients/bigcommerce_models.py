@@ -11,6 +11,7 @@ one broken order can be set aside without hiding which one it was.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Callable, Iterable, Literal
@@ -175,6 +176,23 @@ class OrderLine(_ApiModel):
     @property
     def is_custom(self) -> bool:
         return self.product_id == 0
+
+
+@dataclass(frozen=True)
+class OrderStatusRead:
+    """An order's status id, read alone from an order answer (ID verification needs nothing else)."""
+
+    order_id: int
+    status_id: int
+
+    @classmethod
+    def from_answer(cls, order_id: int, data: Any) -> "OrderStatusRead":
+        status_id = data.get("status_id") if isinstance(data, dict) else None
+        if isinstance(status_id, str) and status_id.strip().isdigit():
+            status_id = int(status_id)
+        if isinstance(status_id, bool) or not isinstance(status_id, int):
+            raise OrderValidationError(order_id, f"the order answer has no integer status_id ({status_id!r})")
+        return cls(order_id, status_id)
 
 
 class Order(_ApiModel):

@@ -58,7 +58,7 @@ class IdvEngine:
             records = records_after(event, judgement, checks)
             if judgement.verdict is Verdict.STALE:
                 # Read only to show the order's status in the audit entry; nothing is written.
-                current = (await self.bc.get_order(event.order_id)).status_id
+                current = (await self.bc.get_order_status(event.order_id)).status_id
                 decision = self._decision(event, Outcome.SKIPPED_STALE, judgement.check_id, before=current,
                                           after=current, reason=judgement.reason)
             else:

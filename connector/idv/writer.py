@@ -21,7 +21,7 @@ class HasStatus(Protocol):
 class OrderStatusPort(Protocol):
     """The two calls the writer needs; BigCommerceClient has them, and so do the test fakes."""
 
-    async def get_order(self, order_id: int) -> HasStatus: ...
+    async def get_order_status(self, order_id: int) -> HasStatus: ...
 
     async def update_order_status(self, order_id: int, status_id: int) -> HasStatus: ...
 
@@ -40,12 +40,12 @@ class ProtectedStatusWriter:
         self.rules = rules
 
     async def apply(self, order_id: int, target: int) -> WriteResult:
-        decided_on = (await self.bc.get_order(order_id)).status_id
+        decided_on = (await self.bc.get_order_status(order_id)).status_id
         plan = plan_for(target, decided_on, self.rules)
         if plan is not Outcome.WRITTEN:
             return self._not_written(plan, decided_on, target, "")
         # Read again right before the write: the status may have moved since the decision.
-        current = (await self.bc.get_order(order_id)).status_id
+        current = (await self.bc.get_order_status(order_id)).status_id
         note = ""
         if current != decided_on:
             note = (f"status changed from {self.rules.describe(decided_on)} to "

@@ -269,8 +269,23 @@ async def test_status_put_sends_only_status_id_and_is_retried_after_5xx(client):
     for call in route.calls:
         assert json.loads(call.request.content) == {"status_id": 12}
         assert call.request.headers["Content-Type"] == "application/json"
-    # A PUT answer has no consignments: no line items, and the order says so.
-    assert updated.lines == [] and updated.lines_included is False
+
+
+@respx.mock
+async def test_id_verification_reads_and_writes_only_the_status_of_an_order_that_does_not_parse(client):
+    """An order whose other fields do not parse (a null billing address here) still has its status
+    read, and an applied status write is known as applied: only status_id is read from the answers."""
+    broken = {**order(218, status_id=9, consignments=None), "billing_address": None, "total_inc_tax": "n/a"}
+    get = respx.get(f"{API}/v2/orders/218").mock(return_value=httpx.Response(200, json=broken))
+    respx.put(f"{API}/v2/orders/218").mock(return_value=httpx.Response(200, json={**broken, "status_id": 11}))
+    assert (await client.get_order_status(218)).status_id == 9
+    assert "include" not in get.calls.last.request.url.params  # no lines asked for
+    assert (await client.update_order_status(218, 11)).status_id == 11
+    with pytest.raises(OrderValidationError):
+        await client.get_order(218)
+    respx.get(f"{API}/v2/orders/218").mock(return_value=httpx.Response(200, json={"id": 218}))
+    with pytest.raises(OrderValidationError):
+        await client.get_order_status(218)
 
 
 @respx.mock

@@ -42,7 +42,7 @@ class _Order:
 
 @dataclass
 class FakeOrderStatuses:
-    """The BigCommerce order status store, in memory: get_order and update_order_status."""
+    """The BigCommerce order status store, in memory: get_order_status and update_order_status."""
 
     status: int
     protected: frozenset[int]
@@ -56,7 +56,7 @@ class FakeOrderStatuses:
     def __post_init__(self) -> None:
         self.history.append(self.status)
 
-    async def get_order(self, order_id: int) -> _Order:
+    async def get_order_status(self, order_id: int) -> _Order:
         assert order_id == ORDER
         seen = _Order(self.status)
         if self.reads_since_change is not None:
