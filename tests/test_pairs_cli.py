@@ -284,3 +284,52 @@ async def test_serve_does_not_wait_for_a_pair_whose_api_is_down(agency, monkeypa
         stop.set()
         assert await asyncio.wait_for(running, 10) == 0
 
+
+
+async def test_one_pair_whose_api_is_down_at_start_still_has_its_server_answer(agency, monkeypatch):
+    """`run` for one pair (the usual merchant) whose API is down: /healthz answers at once, /readyz
+    and the webhooks say the pair is starting (503), and once the API answers the pair starts."""
+    import httpx
+
+    from connector.errors import TransientApiError
+    from served_sandbox import free_port
+
+    order = agency.add_order("north")
+    settings = load_settings(agency.config)
+    port = free_port()
+    settings.server.enabled, settings.server.port = True, port
+    is_down = True
+    start = Runtime.start.__func__
+
+    async def may_be_down(cls, view, **options):
+        if is_down:
+            raise TransientApiError("connection refused", api="xseries", method="GET", path="/api/2.0/outlets")
+        return await start(cls, view, **options)
+
+    monkeypatch.setattr(Runtime, "start", classmethod(may_be_down))
+    stop = asyncio.Event()
+    north = next(view for view in settings.pair_settings() if view.pair == "north")
+    running = asyncio.create_task(daemon(settings, stop, pairs=[north], first_delay=0.05))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(200):
+                assert not running.done(), running.exception()
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.02)
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503 and "pair north: not started yet" in ready.json()["reasons"][0]
+            hook = await client.post("/webhooks/bigcommerce/north", json={"scope": "store/order/created",
+                                                                          "data": {"id": 1}, "hash": "x"})
+            assert hook.status_code == 503
+            is_down = False
+            for _ in range(200):
+                if agency.sales("north"):
+                    break
+                await asyncio.sleep(0.05)
+            assert agency.sales("north") == [f"BC-{order}"]
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
