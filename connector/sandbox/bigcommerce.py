@@ -36,7 +36,6 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
@@ -62,7 +61,7 @@ from connector.sandbox.bigcommerce_orders import (
 from connector.sandbox.bigcommerce_hooks import HookRefused, check_body, clash, new_hook
 from connector.sandbox.bigcommerce_refunds import fully_refunded, refund_json
 from connector.sandbox.bigcommerce_statuses import PAYMENT_STATUS_FOR, SYSTEM_STATUSES, status_json
-from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, RequestLog, SimulatedTimeout
+from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, SimulatedTimeout
 from connector.sandbox.transport import Simulator, find_route, query_value, route
 from connector.values import as_utc, money_str, parse_any_date, parse_iso8601, to_iso8601, to_rfc2822
 
@@ -122,6 +121,7 @@ def _whole_seconds(value: datetime) -> datetime:
 
 class BigCommerceSimulator(Simulator):
     base_url = "http://bigcommerce.sim"
+    secret_header = "x-auth-token"
 
     def __init__(
         self,
@@ -144,7 +144,6 @@ class BigCommerceSimulator(Simulator):
         self.tax_inclusive = tax_inclusive
         self.scopes = scopes  # None: the token has every scope
         self.hide_incomplete_by_default = False
-        self.request_log = RequestLog()
 
         self.orders: dict[int, dict[str, Any]] = {}
         self.order_products: dict[int, list[dict[str, Any]]] = {}
@@ -169,9 +168,7 @@ class BigCommerceSimulator(Simulator):
         self._ids: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
         self._ids["product"] = itertools.count(111)
         self._routes = self._build_routes()
-        self.app = Starlette(routes=[
-            Route("/{path:path}", self._dispatch, methods=["GET", "PUT", "POST", "DELETE", "PATCH"]),
-        ])
+        super().__init__()
 
     # ------------------------------------------------------------------ wiring
 
@@ -570,12 +567,6 @@ class BigCommerceSimulator(Simulator):
         else:
             body = [{"status": status, "message": message}]
         return JSONResponse(body, status_code=status, headers=headers or self._rate_headers())
-
-    async def _dispatch(self, request: Request) -> Response:
-        entry = self.request_log.record(request, await request.body(), self.clock, "x-auth-token")
-        response = await self._answer(request, entry)
-        entry.status = response.status_code
-        return response
 
     async def _answer(self, request: Request, entry: LoggedRequest) -> Response:
         path = request.url.path

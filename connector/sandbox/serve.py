@@ -115,7 +115,6 @@ class Sandbox:
         self.bc.set_status(request.path_params["order_id"], int(body["status_id"]))
         return JSONResponse({"ok": True})
 
-
     async def _refund(self, request: Request) -> JSONResponse:
         """The merchant refunds: {"items": [RefundItem…], "payments"?: [...], "reason"?: "..."}."""
         body = json.loads(await request.body() or b"{}")

@@ -21,13 +21,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.sandbox.faults import FaultConfig, FaultInjector, RequestLog, SimulatedTimeout
+from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, SimulatedTimeout
 from connector.sandbox.transport import Simulator, find_route, query_value, route
 from connector.sandbox.xseries_products import create_products, write_product_09
 from connector.sandbox.xseries_sales import (
@@ -67,6 +66,7 @@ class _Call:
 
 class XSeriesSimulator(Simulator):
     base_url = "http://xseries.sim"
+    secret_header = "authorization"
     # [I] The 2.0 default/maximum page_size is not documented (reference §6, §13).
     default_page_size = 1000
     max_page_size = 10_000
@@ -125,7 +125,6 @@ class XSeriesSimulator(Simulator):
         self.live_by_sku: dict[str, set[str]] = {}
         self.current_user_as_list = current_user_as_list
         self.sale_read_completed_only = sale_read_completed_only
-        self.request_log = RequestLog()
 
         self._rng = random.Random(seed)
         self._version = 1000
@@ -147,9 +146,7 @@ class XSeriesSimulator(Simulator):
         self._seed_reference_data(registers, extra_taxes)
 
         self._routes = self._build_routes()
-        self.app = Starlette(routes=[
-            Route("/{path:path}", self._serve, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-        ])
+        super().__init__()
 
     # --- ids, versions, time ---------------------------------------------------------------------
 
@@ -479,49 +476,40 @@ class XSeriesSimulator(Simulator):
             return None
         return f"{resource}:{'write' if method in WRITE_METHODS else 'read'}"
 
-    async def _serve(self, request: Request) -> Response:
+    async def _answer(self, request: Request, entry: LoggedRequest) -> Response:
         method = request.method
         path = request.url.path
-        entry = self.request_log.record(request, await request.body(), self.clock, "authorization")
-
-        def answer(response: Response, fault: str | None = None) -> Response:
-            entry.status = response.status_code
-            entry.fault = fault
-            return response
-
         await self.faults.delay()
         if not self._authorized(request):
-            return answer(self._json(401, {"error": "Access token is not valid"}))
+            return self._json(401, {"error": "Access token is not valid"})
         wait = self._take_quota()
         if wait is not None:
-            return answer(self._too_many_requests(wait))
+            return self._too_many_requests(wait)
         scope = self._required_scope(method, path, request.query_params)
         if self.scopes is not None and scope is not None and scope not in self.scopes:
-            return answer(self._json(403, {"error": "permission denied"}))
+            return self._json(403, {"error": "permission denied"})
 
-        fault = self.faults.pick_before(path)
+        fault = entry.fault = self.faults.pick_before(path)
         if fault == "5xx":
-            return answer(self._json(500, {"error": "Internal Server Error",
-                                           "message": "simulated server error"}), fault)
+            return self._json(500, {"error": "Internal Server Error", "message": "simulated server error"})
         if fault == "429":
-            return answer(self._too_many_requests(self.injected_retry_after_seconds), fault)
+            return self._too_many_requests(self.injected_retry_after_seconds)
         if fault == "timeout":
-            entry.fault = "timeout"  # nothing applied, no answer
-            raise SimulatedTimeout(f"{method} {path}")
+            raise SimulatedTimeout(f"{method} {path}")  # nothing applied, no answer
 
         try:
             if not entry.body_is_json:
                 raise bad_request("the body is not valid JSON")
             status, payload = self._route(method, path, _Call(request, entry.body))
         except SimHttpError as error:
-            return answer(self._json(error.status, error.body))
+            return self._json(error.status, error.body)
 
         if method in WRITE_METHODS and 200 <= status < 300 and self.faults.lose_response(method, path):
             entry.fault = "lost_response"  # applied, but the client never hears back
             raise SimulatedTimeout(f"{method} {path}")
         if method in WRITE_METHODS and self.faults.config.answer_delay_seconds and self.faults.applies_to(path):
             await asyncio.sleep(self.faults.config.answer_delay_seconds)
-        return answer(self._json(status, payload))
+        return self._json(status, payload)
 
     def _build_routes(self) -> list[Route]:
         return [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from connector.values import cents, parse_iso8601, to_iso8601
@@ -126,12 +126,17 @@ def _status_for(state: str, attrs: list[str]) -> str:
 
 # --- parsing helpers ---------------------------------------------------------------------------
 
-def parse_number(value: Any, field: str, error: Callable[[str], SimHttpError] = bad_request) -> Decimal:
-    """A JSON number as Decimal (through str(), so 0.1 stays 0.1). Strings are refused on purpose:
-    the APIs take numbers (reference §3), so a client sending "12.50" is caught here, not live."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def parse_number(value: Any, field: str, error: Callable[[str], SimHttpError] = bad_request, *,
+                 strings: bool = False) -> Decimal:
+    """A JSON number as Decimal (through str(), so 0.1 stays 0.1). Strings are refused on purpose
+    unless `strings` (the 0.9 product body): the APIs take numbers (reference §3), so a client
+    sending "12.50" is caught here, not live."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, *((str,) if strings else ()))):
         raise error(f"{field} must be a number")
-    result = Decimal(str(value))
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        raise error(f"{field} must be a number") from None
     if not result.is_finite():
         raise error(f"{field} must be a finite number")
     return result
