@@ -29,8 +29,8 @@ import json
 import math
 import re
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -84,6 +84,9 @@ DEFAULT_ADDRESS = {
     "country": "United States", "country_iso2": "US",
 }
 
+HOOK_NOT_FOUND = "The webhook was not found."
+PRODUCT_NOT_FOUND = "The requested product was not found."
+
 SORTABLE_FIELDS = ("id", "customer_id", "date_created", "date_modified", "status_id", "channel_id", "external_id")
 
 
@@ -107,6 +110,13 @@ class _OrderDates:
 def _within(value: Any, low: Any, high: Any) -> bool:
     """low <= value <= high, a None bound being open: the store's range filters include both ends."""
     return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _found(store: dict[int, Any], key: int, message: str = "The requested resource was not found.") -> Any:
+    """store[key], or the 404 a missing one answers."""
+    if key not in store:
+        raise _Refusal(404, message)
+    return store[key]
 
 
 def _check_status(status_id: int) -> None:
@@ -140,7 +150,7 @@ class BigCommerceSimulator(Simulator):
         self.clock = clock
         self.quota = quota
         self.window_ms = window_ms
-        self.faults = FaultInjector(faults or FaultConfig())
+        self.faults = FaultInjector(faults)
         self.tax_inclusive = tax_inclusive
         self.scopes = scopes  # None: the token has every scope
         self.hide_incomplete_by_default = False
@@ -499,9 +509,7 @@ class BigCommerceSimulator(Simulator):
     def _product_json(self, product: dict[str, Any], *, with_variants: bool) -> dict[str, Any]:
         result = copy.deepcopy(product)
         if with_variants:
-            result["variants"] = [
-                copy.deepcopy(v) for v in self.catalog_variants.values() if v["product_id"] == product["id"]
-            ]
+            result["variants"] = self._variants(lambda v: v["product_id"] == product["id"])
         return result
 
     # ------------------------------------------------------------------ HTTP plumbing
@@ -778,11 +786,6 @@ class BigCommerceSimulator(Simulator):
             self.order_products.get(order_id, []), api_url=self.v2_url, embed_lines=embed_lines,
         )
 
-    def _existing_order(self, order_id: int) -> dict[str, Any]:
-        if order_id not in self.orders:
-            raise _Refusal(404, "The requested resource was not found.")
-        return self.orders[order_id]
-
     async def _list_orders(self, request: Request) -> Response:
         page, limit = self._page_and_limit(request)
         chunk = self._page_of(request, self._matching_orders(request), page, limit)
@@ -790,23 +793,23 @@ class BigCommerceSimulator(Simulator):
 
     async def _count_orders(self, request: Request) -> Response:
         rows = self._matching_orders(request)
-        statuses = []
-        for status in sorted(SYSTEM_STATUSES.values(), key=lambda s: s.sort_order):
-            item = status_json(status.id, self.custom_labels[status.id])
-            del item["order"]
-            item["count"] = sum(1 for o in rows if o.get("status_id") == status.id)
-            item["sort_order"] = status.sort_order
-            statuses.append(item)
+        counts = Counter(o.get("status_id") for o in rows)
+        # Each status as /order_statuses shows it, its `order` renamed sort_order, with its count.
+        statuses = [
+            {**{k: v for k, v in status_json(s.id, self.custom_labels[s.id]).items() if k != "order"},
+             "count": counts[s.id], "sort_order": s.sort_order}
+            for s in sorted(SYSTEM_STATUSES.values(), key=lambda s: s.sort_order)
+        ]
         return JSONResponse({"statuses": statuses, "count": len(rows)})
 
     async def _get_order(self, request: Request, order_id: int) -> Response:
-        return JSONResponse(self._render_order(request, self._existing_order(order_id)))
+        return JSONResponse(self._render_order(request, _found(self.orders, order_id)))
 
     async def _put_order(self, request: Request, order_id: int) -> Response:
         content_type = request.headers.get("content-type", "")
         if not content_type.split(";")[0].strip().lower() == "application/json":
             raise _Refusal(415, "The request body must be JSON: send Content-Type: application/json.")
-        order = self._existing_order(order_id)
+        order = _found(self.orders, order_id)
         raw = await request.body()
         try:
             body = json.loads(raw) if raw else None
@@ -834,20 +837,18 @@ class BigCommerceSimulator(Simulator):
         return JSONResponse(self._render_order(request, order))
 
     async def _list_order_products(self, request: Request, order_id: int) -> Response:
-        self._existing_order(order_id)
+        _found(self.orders, order_id)
         lines = sorted(self.order_products[order_id], key=lambda line: line["id"])
         return self._v2_page(request, copy.deepcopy(lines))
 
     async def _get_order_product(self, request: Request, order_id: int, line_id: int) -> Response:
         # The path parameter is the order line id (older V2 docs; the spec's wording is unverified).
-        self._existing_order(order_id)
-        for line in self.order_products[order_id]:
-            if line["id"] == line_id:
-                return JSONResponse(copy.deepcopy(line))
-        raise _Refusal(404, "The requested resource was not found.")
+        _found(self.orders, order_id)
+        lines = {line["id"]: line for line in self.order_products[order_id]}
+        return JSONResponse(copy.deepcopy(_found(lines, line_id)))
 
     async def _list_shipping_addresses(self, request: Request, order_id: int) -> Response:
-        order = self._existing_order(order_id)
+        order = _found(self.orders, order_id)
         rows = []
         for address in self.shipping_addresses[order_id]:
             own = [line for line in self.order_products[order_id] if line["order_address_id"] == address["id"]]
@@ -861,25 +862,24 @@ class BigCommerceSimulator(Simulator):
         return self._v2_page(request, rows)
 
     async def _get_consignments(self, request: Request, order_id: int) -> Response:
-        order = self._existing_order(order_id)
+        order = _found(self.orders, order_id)
         embed_lines = "consignments.line_items" in self._in_list(request, "include")
         return JSONResponse(self._consignments(order, embed_lines=embed_lines))
 
     async def _list_fees(self, request: Request, order_id: int) -> Response:
         # The spec's example answers {"fees": [...]} (its schema, one fee object, allows that).
-        self._existing_order(order_id)
+        _found(self.orders, order_id)
         return JSONResponse({"fees": copy.deepcopy(self.order_fees.get(order_id, []))})
 
     async def _list_coupons(self, request: Request, order_id: int) -> Response:
-        self._existing_order(order_id)
+        _found(self.orders, order_id)
         return self._v2_page(request, copy.deepcopy(self.order_coupons.get(order_id, [])))
 
     async def _list_statuses(self, request: Request) -> Response:
         return JSONResponse([status_json(sid, self.custom_labels[sid]) for sid in sorted(SYSTEM_STATUSES)])
 
     async def _get_status(self, request: Request, status_id: int) -> Response:
-        if status_id not in SYSTEM_STATUSES:
-            raise _Refusal(404, "The requested resource was not found.")
+        _found(SYSTEM_STATUSES, status_id)
         return JSONResponse(status_json(status_id, self.custom_labels[status_id]))
 
     # ------------------------------------------------------------------ V3 metafields
@@ -892,24 +892,16 @@ class BigCommerceSimulator(Simulator):
         keys = self._any_of(request, "key", with_in_list=self.metafield_key_in != "ignore")
         modified_min = self._date(request, "date_modified:min", v3=True)
         modified_max = self._date(request, "date_modified:max", v3=True)
-        rows = []
-        for metafield in sorted(self.metafields.values(), key=lambda m: m["id"]):
-            if order_id is not None and metafield["resource_id"] != order_id:
-                continue
-            if namespaces and metafield["namespace"] not in namespaces:
-                continue
-            if keys and metafield["key"] not in keys:
-                continue
-            if _within(parse_iso8601(metafield["date_modified"]), modified_min, modified_max):
-                rows.append(dict(metafield))
-        return rows
+        return [dict(m) for _, m in sorted(self.metafields.items())
+                if (order_id is None or m["resource_id"] == order_id)
+                and (not namespaces or m["namespace"] in namespaces) and (not keys or m["key"] in keys)
+                and _within(parse_iso8601(m["date_modified"]), modified_min, modified_max)]
 
     async def _batch_metafields(self, request: Request) -> Response:
         return self._v3_page(request, self._metafield_rows(request, None))
 
     async def _order_metafields(self, request: Request, order_id: int) -> Response:
-        if order_id not in self.orders:
-            raise _Refusal(404, f"Order {order_id} was not found.")
+        _found(self.orders, order_id, f"Order {order_id} was not found.")
         return self._v3_page(request, self._metafield_rows(request, order_id))
 
     # ------------------------------------------------------------------ V3 webhooks
@@ -928,11 +920,6 @@ class BigCommerceSimulator(Simulator):
         except (ValueError, HookRefused) as exc:
             raise _Refusal(422, f"The webhook is not valid: {exc}") from None
 
-    def _existing_hook(self, hook_id: int) -> dict[str, Any]:
-        if hook_id not in self.hooks:
-            raise _Refusal(404, "The webhook was not found.")
-        return self.hooks[hook_id]
-
     async def _create_hook(self, request: Request) -> Response:
         hook = new_hook(next(self._ids["hook"]), self.store_hash, await self._hook_body(request, partial=False),
                         int(self._now().timestamp()))
@@ -942,10 +929,10 @@ class BigCommerceSimulator(Simulator):
         return JSONResponse({"data": dict(hook), "meta": {}})
 
     async def _get_hook(self, request: Request, hook_id: int) -> Response:
-        return JSONResponse({"data": dict(self._existing_hook(hook_id)), "meta": {}})
+        return JSONResponse({"data": dict(_found(self.hooks, hook_id, HOOK_NOT_FOUND)), "meta": {}})
 
     async def _update_hook(self, request: Request, hook_id: int) -> Response:
-        hook = self._existing_hook(hook_id)
+        hook = _found(self.hooks, hook_id, HOOK_NOT_FOUND)
         changed = {**hook, **await self._hook_body(request, partial=True), "updated_at": int(self._now().timestamp())}
         if clash(self.hooks, changed):
             raise _Refusal(422, "A webhook with this scope and destination already exists.")
@@ -953,7 +940,7 @@ class BigCommerceSimulator(Simulator):
         return JSONResponse({"data": dict(hook), "meta": {}})
 
     async def _delete_hook(self, request: Request, hook_id: int) -> Response:
-        return JSONResponse({"data": self.hooks.pop(self._existing_hook(hook_id)["id"]), "meta": {}})
+        return JSONResponse({"data": self.hooks.pop(_found(self.hooks, hook_id, HOOK_NOT_FOUND)["id"]), "meta": {}})
 
     # ------------------------------------------------------------------ V3 refunds
 
@@ -969,8 +956,7 @@ class BigCommerceSimulator(Simulator):
         return self._v3_page(request, self._refund_rows(request, set(self._in_list(request, "order_id:in"))))
 
     async def _list_order_refunds(self, request: Request, order_id: int) -> Response:
-        if order_id not in self.orders:
-            raise _Refusal(404, f"Order {order_id} was not found.")
+        _found(self.orders, order_id, f"Order {order_id} was not found.")
         return self._v3_page(request, self._refund_rows(request, {str(order_id)}))
 
     # ------------------------------------------------------------------ V3 catalog
@@ -984,22 +970,19 @@ class BigCommerceSimulator(Simulator):
         ]
         return self._v3_page(request, rows)
 
-    def _existing_product(self, product_id: int) -> dict[str, Any]:
-        if product_id not in self.catalog_products:
-            raise _Refusal(404, "The requested product was not found.")
-        return self.catalog_products[product_id]
-
     async def _get_catalog_product(self, request: Request, product_id: int) -> Response:
-        product = self._existing_product(product_id)
+        product = _found(self.catalog_products, product_id, PRODUCT_NOT_FOUND)
         with_variants = "variants" in self._in_list(request, "include")
         return JSONResponse({"data": self._product_json(product, with_variants=with_variants), "meta": {}})
 
     async def _list_product_variants(self, request: Request, product_id: int) -> Response:
-        self._existing_product(product_id)
-        rows = [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if v["product_id"] == product_id]
-        return self._v3_page(request, rows)
+        _found(self.catalog_products, product_id, PRODUCT_NOT_FOUND)
+        return self._v3_page(request, self._variants(lambda v: v["product_id"] == product_id))
 
     async def _list_catalog_variants(self, request: Request) -> Response:
         sku = request.query_params.get("sku")
-        rows = [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if sku is None or v["sku"] == sku]
-        return self._v3_page(request, rows)
+        return self._v3_page(request, self._variants(lambda v: sku is None or v["sku"] == sku))
+
+    def _variants(self, keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Copies of the catalog variants `keep` accepts, by id."""
+        return [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if keep(v)]

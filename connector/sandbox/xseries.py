@@ -556,8 +556,10 @@ class XSeriesSimulator(Simulator):
         return query_value(query, name, int, lambda _: bad_request(f"{name} must be an integer"))
 
     @staticmethod
-    def _bool_param(query, name: str) -> bool:
-        return (query.get(name) or "").lower() in ("true", "1")
+    def _visible(query, items) -> list[dict]:
+        """The items, less the deleted ones unless `deleted=true` (or 1) asks for them too."""
+        deleted = (query.get("deleted") or "").lower() in ("true", "1")
+        return [item for item in items if deleted or not item.get("deleted_at")]
 
     def _list(self, call: _Call, items, render: Callable[[dict], dict] | None = None) -> tuple[int, Any]:
         """Version-cursor paging (reference §6): `after` and `before` are exclusive bounds,
@@ -565,14 +567,10 @@ class XSeriesSimulator(Simulator):
         query = call.request.query_params
         after = self._int_param(query, "after")
         before = self._int_param(query, "before")
-        page_size = self._int_param(query, "page_size") or self.default_page_size
-        page_size = max(1, min(page_size, self.max_page_size))
-        include_deleted = self._bool_param(query, "deleted")
+        page_size = max(1, min(self._int_param(query, "page_size") or self.default_page_size, self.max_page_size))
         chosen = sorted(
-            (item for item in items
-             if (after is None or item["version"] > after)
-             and (before is None or item["version"] < before)
-             and (include_deleted or not item.get("deleted_at"))),
+            (item for item in self._visible(query, items)
+             if (after is None or item["version"] > after) and (before is None or item["version"] < before)),
             key=lambda item: item["version"],
         )[:page_size]
         return 200, _versioned([render(item) if render else item for item in chosen])
@@ -623,9 +621,7 @@ class XSeriesSimulator(Simulator):
             found = [c for c in self.customers.values() if self._customer_matches(c, query)]
         else:
             found = [render_sale_20(self, s) for s in self.sales.values() if self._sale_matches(s, query)]
-        deleted = self._bool_param(query, "deleted")
-        found = [item for item in found
-                 if (deleted or not item.get("deleted_at")) and _wanted(query, "_id", item["id"])]
+        found = [item for item in self._visible(query, found) if _wanted(query, "_id", item["id"])]
 
         order_by = query.get("order_by")
         if order_by:
@@ -692,8 +688,7 @@ class XSeriesSimulator(Simulator):
 
     def _list_variant_attributes(self, call: _Call) -> tuple[int, Any]:
         # One answer with every attribute (spec: only a `deleted` parameter, no version paging).
-        deleted = self._bool_param(call.request.query_params, "deleted")
-        return 200, {"data": [a for a in self.variant_attributes.values() if deleted or not a["deleted_at"]]}
+        return 200, {"data": self._visible(call.request.query_params, self.variant_attributes.values())}
 
     def _create_customer_http(self, call: _Call) -> tuple[int, Any]:
         body = call.body

@@ -10,6 +10,7 @@ voiding puts them back and deletes the payments. Stored sales hold Decimal money
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -80,9 +81,7 @@ def resolve_status(body: dict[str, Any], previous: dict[str, Any] | None) -> tup
     """(status, state, attributes) from a posted body; both vocabularies accepted, must agree."""
     status = body.get("status")
     state = body.get("state")
-    raw_attrs = body.get("register_sale_attributes")
-    if raw_attrs is None:
-        raw_attrs = []
+    raw_attrs = [] if body.get("register_sale_attributes") is None else body["register_sale_attributes"]
     if not isinstance(raw_attrs, list) or not all(isinstance(a, str) for a in raw_attrs):
         raise bad_request("register_sale_attributes must be a list of strings")
     unknown = [a for a in raw_attrs if a not in ATTRIBUTES]
@@ -196,13 +195,11 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     now = sim.clock.now()
 
     sale_id = optional_str(body, "id")
-    previous = None
-    if sale_id is not None:
-        previous = sim.sales.get(sale_id)
-        if previous is None:
-            # [I] The reference does not say what 0.9 does with an unknown id; refusing is the
-            # signal a connector needs (it must never silently create a second sale).
-            raise not_found(f"sale {sale_id} not found")
+    previous = sim.sales.get(sale_id) if sale_id is not None else None
+    if sale_id is not None and previous is None:
+        # [I] The reference does not say what 0.9 does with an unknown id; refusing is the
+        # signal a connector needs (it must never silently create a second sale).
+        raise not_found(f"sale {sale_id} not found")
 
     status, state, attributes = resolve_status(body, previous)
 
@@ -401,12 +398,10 @@ def stock_moves(sale: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
     """What the sale should have taken out of stock, per (product_id, outlet_id), in its status."""
     if sale["status"] not in STOCK_MOVING_STATUSES:
         return {}
-    moves: dict[tuple[str, str], Decimal] = {}
+    moves: Counter[tuple[str, str]] = Counter()
     for line in sale["line_items"]:
-        if line["status"] == "VOIDED":
-            continue
-        key = (line["product_id"], sale["outlet_id"])
-        moves[key] = moves.get(key, Decimal(0)) + line["quantity"]
+        if line["status"] != "VOIDED":
+            moves[(line["product_id"], sale["outlet_id"])] += line["quantity"]
     return moves
 
 
