@@ -62,7 +62,7 @@ from connector.sandbox.bigcommerce_hooks import HookRefused, check_body, clash, 
 from connector.sandbox.bigcommerce_refunds import fully_refunded, refund_json
 from connector.sandbox.bigcommerce_statuses import PAYMENT_STATUS_FOR, SYSTEM_STATUSES, status_json
 from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, SimulatedTimeout
-from connector.sandbox.transport import Simulator, find_route, query_value, route
+from connector.sandbox.transport import Simulator, find_route, query_value, route, within
 from connector.values import as_utc, money_str, parse_any_date, parse_iso8601, to_iso8601, to_rfc2822
 
 MAX_LIMIT = 250
@@ -105,11 +105,6 @@ class _OrderDates:
 
     created: datetime
     modified: datetime
-
-
-def _within(value: Any, low: Any, high: Any) -> bool:
-    """low <= value <= high, a None bound being open: the store's range filters include both ends."""
-    return (low is None or value >= low) and (high is None or value <= high)
 
 
 def _found(store: dict[int, Any], key: int, message: str = "The requested resource was not found.") -> Any:
@@ -422,8 +417,7 @@ class BigCommerceSimulator(Simulator):
         now = to_iso8601(self._now())
         for metafield in self.metafields.values():
             if (metafield["resource_id"], metafield["namespace"], metafield["key"]) == (order_id, namespace, key):
-                metafield["value"] = value
-                metafield["date_modified"] = now
+                metafield.update(value=value, date_modified=now)
                 return dict(metafield)
         metafield = {
             "id": next(self._ids["metafield"]),
@@ -718,12 +712,12 @@ class BigCommerceSimulator(Simulator):
         for order_id in self._candidates(bounds["min_date_created"], bounds["max_date_created"]):
             order = self.orders[order_id]
             dates = self._dates[order_id]
-            if not (_within(dates.created, bounds["min_date_created"], bounds["max_date_created"])
-                    and _within(dates.modified, bounds["min_date_modified"], bounds["max_date_modified"])):
+            if not (within(dates.created, bounds["min_date_created"], bounds["max_date_created"])
+                    and within(dates.modified, bounds["min_date_modified"], bounds["max_date_modified"])):
                 continue
             if order.get("is_deleted") is True or (hide_incomplete and order.get("status_id") == 0):
                 continue
-            if not _within(order_id, min_id, max_id) or any(order.get(k) != v for k, v in exact.items()):
+            if not within(order_id, min_id, max_id) or any(order.get(k) != v for k, v in exact.items()):
                 continue
             if email is not None and str((order.get("billing_address") or {}).get("email", "")).lower() != email.lower():
                 continue
@@ -748,7 +742,7 @@ class BigCommerceSimulator(Simulator):
             total = Decimal(str(order.get("total_inc_tax")))
         except InvalidOperation:
             return False  # a malformed total (planted by a test) matches no total filter
-        return _within(total, low, high)
+        return within(total, low, high)
 
     def _page_of(self, request: Request, rows: list[dict[str, Any]], page: int, limit: int) -> list[dict[str, Any]]:
         """Page `page` of the rows in the requested order. Only the first page × limit rows are
@@ -895,7 +889,7 @@ class BigCommerceSimulator(Simulator):
         return [dict(m) for _, m in sorted(self.metafields.items())
                 if (order_id is None or m["resource_id"] == order_id)
                 and (not namespaces or m["namespace"] in namespaces) and (not keys or m["key"] in keys)
-                and _within(parse_iso8601(m["date_modified"]), modified_min, modified_max)]
+                and within(parse_iso8601(m["date_modified"]), modified_min, modified_max)]
 
     async def _batch_metafields(self, request: Request) -> Response:
         return self._v3_page(request, self._metafield_rows(request, None))
@@ -950,7 +944,7 @@ class BigCommerceSimulator(Simulator):
         created_max = self._date(request, "created:max", v3=True)
         return [copy.deepcopy(r) for _, r in sorted(self.refunds.items())
                 if (not order_ids or str(r["order_id"]) in order_ids) and (not ids or str(r["id"]) in ids)
-                and _within(parse_iso8601(r["created"]), created_min, created_max)]
+                and within(parse_iso8601(r["created"]), created_min, created_max)]
 
     async def _list_refunds(self, request: Request) -> Response:
         return self._v3_page(request, self._refund_rows(request, set(self._in_list(request, "order_id:in"))))

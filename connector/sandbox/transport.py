@@ -115,3 +115,8 @@ def query_value(query: Mapping[str, str], name: str, parse: Callable[[str], T],
         return parse(value)
     except (ValueError, ArithmeticError):  # Decimal refuses with InvalidOperation, an ArithmeticError
         raise refuse(value) from None
+
+
+def within(value: Any, low: Any, high: Any) -> bool:
+    """low <= value <= high, a None bound being open: the simulated range filters include both ends."""
+    return (low is None or value >= low) and (high is None or value <= high)

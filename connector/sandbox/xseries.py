@@ -27,7 +27,7 @@ from starlette.routing import Match, Route
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, SimulatedTimeout
-from connector.sandbox.transport import Simulator, find_route, query_value, route
+from connector.sandbox.transport import Simulator, find_route, query_value, route, within
 from connector.sandbox.xseries_products import create_products, write_product_09
 from connector.sandbox.xseries_sales import (
     SimHttpError,
@@ -667,11 +667,9 @@ class XSeriesSimulator(Simulator):
             wanted = query.getlist(key)
             if wanted and sale[key] not in wanted:
                 return False
-        for bound, keep in (("date_from", lambda d, b: d >= b), ("date_to", lambda d, b: d <= b)):
-            limit = query_value(query, bound, parse_iso8601, lambda _: bad_request(f"bad {bound}"))
-            if limit is not None and not keep(sale["sale_date"], limit):
-                return False
-        return True
+        bounds = [query_value(query, bound, parse_iso8601, lambda _: bad_request(f"bad {bound}"))
+                  for bound in ("date_from", "date_to")]
+        return within(sale["sale_date"], *bounds)
 
     # --- 2.0 writes ----------------------------------------------------------------------------
 
