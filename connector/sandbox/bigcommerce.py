@@ -444,21 +444,18 @@ class BigCommerceSimulator(Simulator):
         base variant with its SKU, as the real catalog does (so /catalog/variants?sku= finds it)."""
         product_id = next(self._ids["product"])
         now = to_iso8601(self._now())
-        created_variants = []
         option_ids: dict[str, int] = {}
         for spec in variants or [{"sku": sku, "price": None, "option_values": []}]:
             variant_id = next(self._ids["variant"])
             price_value = spec.get("price")
-            option_values = []
-            for index, option in enumerate(spec.get("option_values", [])):
-                display_name = option.get("option_display_name", "Option")
-                option_values.append({
-                    "id": variant_id * 10 + index,
-                    "label": option["label"],
-                    "option_id": option_ids.setdefault(display_name, product_id * 10 + len(option_ids)),
-                    "option_display_name": display_name,
-                })
-            variant = {
+            option_values = [{
+                "id": variant_id * 10 + index,
+                "label": option["label"],
+                "option_id": option_ids.setdefault(name, product_id * 10 + len(option_ids)),
+                "option_display_name": name,
+            } for index, option in enumerate(spec.get("option_values", []))
+                for name in [option.get("option_display_name", "Option")]]
+            self.catalog_variants[variant_id] = {
                 "id": variant_id,
                 "product_id": product_id,
                 "sku": spec["sku"],
@@ -476,8 +473,6 @@ class BigCommerceSimulator(Simulator):
                 **dict.fromkeys(("is_free_shipping", "purchasing_disabled"), False),
                 "option_values": option_values,
             }
-            self.catalog_variants[variant_id] = variant
-            created_variants.append(variant)
         product = {
             "id": product_id,
             "name": name,
@@ -495,7 +490,7 @@ class BigCommerceSimulator(Simulator):
             "inventory_tracking": "variant" if variants else "none",
             "is_visible": True,
             **dict.fromkeys(("date_created", "date_modified"), now),
-            "base_variant_id": None if variants else created_variants[0]["id"],
+            "base_variant_id": None if variants else variant_id,  # the one variant made above
         }
         self.catalog_products[product_id] = product
         return self._product_json(product, with_variants=True)
