@@ -237,12 +237,11 @@ class BigCommerceSimulator(Simulator):
         billing = self._billing_address(customer, order_id)
 
         inputs = [LineInput.from_dict({"product_options": self._variant_options(line), **line}) for line in lines]
-        order_discounts = [OrderDiscount("manual-discount", "Manual Discount", None, Decimal(str(discount)))]
-        for coupon in coupons:
-            order_discounts.append(OrderDiscount(
-                str(next(self._ids["coupon"])), coupon.get("name", coupon["code"]), coupon["code"],
-                Decimal(str(coupon["amount"])), coupon=True,
-            ))
+        order_discounts = [OrderDiscount("manual-discount", "Manual Discount", None, Decimal(str(discount))), *(
+            OrderDiscount(str(next(self._ids["coupon"])), coupon.get("name", coupon["code"]), coupon["code"],
+                          Decimal(str(coupon["amount"])), coupon=True)
+            for coupon in coupons
+        )]
         priced = price_lines(inputs, tax_rate=tax_rate, tax_inclusive=inclusive, discounts=order_discounts)
         built_fees = [fee_json(next(self._ids["fee"]), fee, tax_rate=tax_rate, tax_inclusive=inclusive) for fee in fees]
         money = order_money(

@@ -45,12 +45,8 @@ class Sandbox:
         if scope["type"] != "http":
             return
         path = scope["path"]
-        if path.startswith("/_sandbox/"):
-            app = self.control
-        elif path.startswith("/stores/"):
-            app = self.bc.app
-        else:
-            app = self.xs.app
+        app = (self.control if path.startswith("/_sandbox/")
+               else self.bc.app if path.startswith("/stores/") else self.xs.app)
         started = False
 
         async def tracking_send(message):
