@@ -366,9 +366,8 @@ class BigCommerceSimulator(Simulator):
 
     def _apply_status(self, order_id: int, status_id: int) -> None:
         order = self.orders[order_id]
-        order["status_id"] = status_id
-        order["status"] = SYSTEM_STATUSES[status_id].name
-        order["custom_status"] = self.custom_labels[status_id]
+        order.update(status_id=status_id, status=SYSTEM_STATUSES[status_id].name,
+                     custom_status=self.custom_labels[status_id])
         if status_id == 2 and not order.get("date_shipped"):
             self._mark_shipped(order_id, self._now())
 
@@ -661,11 +660,9 @@ class BigCommerceSimulator(Simulator):
         page, limit = self._page_and_limit(request, v3=True)
         chunk = rows[(page - 1) * limit: page * limit]
         total_pages = math.ceil(len(rows) / limit)
-        links = {"current": f"?page={page}&limit={limit}"}
-        if page > 1:
-            links["previous"] = f"?page={page - 1}&limit={limit}"
-        if page < total_pages:
-            links["next"] = f"?page={page + 1}&limit={limit}"
+        links = {"current": f"?page={page}&limit={limit}",
+                 **({"previous": f"?page={page - 1}&limit={limit}"} if page > 1 else {}),
+                 **({"next": f"?page={page + 1}&limit={limit}"} if page < total_pages else {})}
         return JSONResponse({
             "data": chunk,
             "meta": {"pagination": {

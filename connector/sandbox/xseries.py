@@ -286,10 +286,8 @@ class XSeriesSimulator(Simulator):
         }
         self.live_by_sku.setdefault(sku.lower(), set()).add(product_id)
         if parent is not None:
-            parent["has_variants"] = True
-            parent["variant_count"] += 1
-            parent["updated_at"] = now
-            parent["version"] = self.bump_version()
+            parent.update(has_variants=True, variant_count=parent["variant_count"] + 1, updated_at=now,
+                          version=self.bump_version())
         if track_inventory:
             for outlet_id, level in {self.main_outlet_id: Decimal(0), **(inventory or {})}.items():
                 self.set_inventory(product_id, outlet_id, Decimal(level))
@@ -320,9 +318,8 @@ class XSeriesSimulator(Simulator):
         """Merchant deletes a product: it leaves lists and search unless `deleted=true`."""
         product = self.products[product_id]
         self.live_by_sku.get((product["sku"] or "").lower(), set()).discard(product_id)
-        product["deleted_at"] = self._now_iso()
-        product["updated_at"] = product["deleted_at"]
-        product["version"] = self.bump_version()
+        now = self._now_iso()
+        product.update(deleted_at=now, updated_at=now, version=self.bump_version())
 
     def _create_customer(self, fields: dict[str, Any]) -> str:
         customer_id = self.new_id()
@@ -378,9 +375,7 @@ class XSeriesSimulator(Simulator):
                 "id": self.new_id(), "product_id": product_id, "outlet_id": outlet_id,
                 "reorder_point": None, "reorder_amount": None, "average_cost": Decimal(0),
             }
-        record["inventory_level"] = level
-        record["current_amount"] = level
-        record["version"] = self.bump_version()
+        record.update(inventory_level=level, current_amount=level, version=self.bump_version())
 
     def apply_sale_stock(self, sale: dict) -> None:
         """Bring stock in line with what the sale should have taken out in its new status:
@@ -410,9 +405,7 @@ class XSeriesSimulator(Simulator):
 
     def _adjust_balance(self, customer_id: str, amount: Decimal) -> None:
         customer = self.customers[customer_id]
-        customer["balance"] += amount
-        customer["updated_at"] = self._now_iso()
-        customer["version"] = self.bump_version()
+        customer.update(balance=customer["balance"] + amount, updated_at=self._now_iso(), version=self.bump_version())
 
     def invoice_number(self, register_id: str, given: str | None) -> tuple[str, int]:
         """(invoice number, sequence): the register's next, or a client-chosen one, which is kept;
