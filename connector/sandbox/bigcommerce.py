@@ -373,11 +373,10 @@ class BigCommerceSimulator(Simulator):
 
     def _mark_shipped(self, order_id: int, at: datetime) -> None:
         # "Ship Items" ships everything: date_shipped is set once the order is fully shipped.
-        order = self.orders[order_id]
-        order["date_shipped"] = to_rfc2822(at)
         for line in self.order_products[order_id]:
             line["quantity_shipped"] = line["quantity"]
-        order["items_shipped"] = sum(line["quantity"] for line in self.order_products[order_id])
+        self.orders[order_id].update(date_shipped=to_rfc2822(at),
+                                     items_shipped=sum(line["quantity"] for line in self.order_products[order_id]))
 
     def touch(self, order_id: int) -> None:
         """Any other edit in the control panel: only date_modified moves."""

@@ -421,8 +421,7 @@ class XSeriesSimulator(Simulator):
             middle = given[len(prefix):len(given) - len(suffix)] if fits else ""
             seq = int(middle) if middle.isdigit() else 0
         if seq > register["invoice_sequence"]:
-            register["invoice_sequence"] = seq
-            register["version"] = self.bump_version()
+            register.update(invoice_sequence=seq, version=self.bump_version())
         return given, seq
 
     # --- HTTP plumbing -------------------------------------------------------------------------

@@ -188,8 +188,7 @@ def write_product_09(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     for outlet_id, level in levels.items():
         if product["has_inventory"]:
             sim.set_inventory(product_id, outlet_id, level)
-    product["updated_at"] = to_iso8601(sim.clock.now())
-    product["version"] = sim.bump_version()
+    product.update(updated_at=to_iso8601(sim.clock.now()), version=sim.bump_version())
     return product
 
 

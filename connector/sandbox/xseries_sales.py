@@ -214,17 +214,11 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
         if old in CLOSED_STATUSES and status != "VOIDED":
             raise unprocessable(f"sale {sale_id} is {old}; a closed sale can only be voided")
 
-    register_id = _required(body, "register_id", previous)
-    register = sim.registers.get(register_id)
-    if register is None:
-        raise unprocessable(f"register {register_id} not found")
-    user_id = _required(body, "user_id", previous)
-    if user_id not in sim.users:
-        raise unprocessable(f"user {user_id} not found")
-
+    register_id = _known(sim.registers, _required(body, "register_id", previous), "register")
+    user_id = _known(sim.users, _required(body, "user_id", previous), "user")
     customer_id = _kept(body, "customer_id", previous)
-    if customer_id is not None and customer_id not in sim.customers:
-        raise unprocessable(f"customer {customer_id} not found")
+    if customer_id is not None:
+        _known(sim.customers, customer_id, "customer")
     if status in NEEDS_CUSTOMER_STATUSES and customer_id is None:
         raise unprocessable(f"a {status} sale needs a customer_id")
     # A return names the completed sale it returns (the 2.0 return action's rule, spec initReturnSale).
@@ -272,7 +266,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     }
     sale.update(
         register_id=register_id,
-        outlet_id=register["outlet_id"],
+        outlet_id=sim.registers[register_id]["outlet_id"],
         user_id=user_id,
         customer_id=customer_id,
         status=status,
@@ -326,6 +320,13 @@ def _posted(body: dict[str, Any], key: str) -> Iterator[tuple[str, dict[str, Any
         yield where, item
 
 
+def _known(store: dict[str, Any], value: Any, what: str) -> str:
+    """An id that must name an existing object: 422 when it does not."""
+    if not isinstance(value, str) or value not in store:
+        raise unprocessable(f"{what} {value} not found")
+    return value
+
+
 def _kept_id(sim: XSeriesSimulator, item: dict[str, Any], old_ids: set[str]) -> str:
     # Posting an existing line's (or payment's) id keeps it; anything else is a new one (§8.3).
     posted = item.get("id")
@@ -340,12 +341,8 @@ def _parse_lines(sim: XSeriesSimulator, body: dict[str, Any], register_id: str,
         for key in ("product_id", "quantity", "price", "tax", "tax_id"):
             if item.get(key) is None:
                 raise bad_request(f"{where}.{key} is required")
-        product_id = item["product_id"]
-        if not isinstance(product_id, str) or product_id not in sim.products:
-            raise unprocessable(f"{where}: product {product_id} not found")
-        tax_id = item["tax_id"]
-        if not isinstance(tax_id, str) or tax_id not in sim.taxes:
-            raise unprocessable(f"{where}: tax {tax_id} not found")
+        product_id = _known(sim.products, item["product_id"], f"{where}: product")
+        tax_id = _known(sim.taxes, item["tax_id"], f"{where}: tax")
         status = item.get("status") or "CONFIRMED"
         if status not in LINE_STATUSES:
             raise bad_request(f"{where}.status must be one of {sorted(LINE_STATUSES)}")
@@ -372,8 +369,7 @@ def _parse_payments(sim: XSeriesSimulator, body: dict[str, Any], register_id: st
         type_id = item.get("retailer_payment_type_id")
         if type_id is None:
             raise bad_request(f"{where}.retailer_payment_type_id is required")
-        if not isinstance(type_id, str) or type_id not in sim.payment_types:
-            raise unprocessable(f"{where}: payment type {type_id} not found")
+        _known(sim.payment_types, type_id, f"{where}: payment type")
         if item.get("amount") is None:
             raise bad_request(f"{where}.amount is required")
         payments.append({
