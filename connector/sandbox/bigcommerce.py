@@ -685,7 +685,6 @@ class BigCommerceSimulator(Simulator):
     # ------------------------------------------------------------------ V2 orders
 
     def _matching_orders(self, request: Request) -> list[dict[str, Any]]:
-        q = request.query_params
         min_id, max_id = self._int(request, "min_id"), self._int(request, "max_id")
         given = {name: self._int(request, name) for name in ("customer_id", "status_id")}
         exact = {name: value for name, value in given.items() if value is not None}  # fields the order must equal
@@ -695,7 +694,7 @@ class BigCommerceSimulator(Simulator):
             for name in ("min_date_created", "max_date_created", "min_date_modified", "max_date_modified")
         }
         min_total, max_total = (self._total(request, name) for name in ("min_total", "max_total"))
-        email = q.get("email")
+        email = request.query_params.get("email")
         rows = []
         # Dates first: an import pages by date, so they turn most orders away at once. (Rows are
         # in no particular order here; the list orders them.)
