@@ -29,14 +29,13 @@ import json
 import math
 import re
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
@@ -62,8 +61,8 @@ from connector.sandbox.bigcommerce_orders import (
 from connector.sandbox.bigcommerce_hooks import HookRefused, check_body, clash, new_hook
 from connector.sandbox.bigcommerce_refunds import fully_refunded, refund_json
 from connector.sandbox.bigcommerce_statuses import PAYMENT_STATUS_FOR, SYSTEM_STATUSES, status_json
-from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, RequestLog, SimulatedTimeout
-from connector.sandbox.transport import Simulator, find_route, query_value, route
+from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, SimulatedTimeout
+from connector.sandbox.transport import Simulator, find_route, query_value, route, within
 from connector.values import as_utc, money_str, parse_any_date, parse_iso8601, to_iso8601, to_rfc2822
 
 MAX_LIMIT = 250
@@ -85,6 +84,9 @@ DEFAULT_ADDRESS = {
     "country": "United States", "country_iso2": "US",
 }
 
+HOOK_NOT_FOUND = "The webhook was not found."
+PRODUCT_NOT_FOUND = "The requested product was not found."
+
 SORTABLE_FIELDS = ("id", "customer_id", "date_created", "date_modified", "status_id", "channel_id", "external_id")
 
 
@@ -105,9 +107,11 @@ class _OrderDates:
     modified: datetime
 
 
-def _within(value: Any, low: Any, high: Any) -> bool:
-    """low <= value <= high, a None bound being open: the store's range filters include both ends."""
-    return (low is None or value >= low) and (high is None or value <= high)
+def _found(store: dict[int, Any], key: int, message: str = "The requested resource was not found.") -> Any:
+    """store[key], or the 404 a missing one answers."""
+    if key not in store:
+        raise _Refusal(404, message)
+    return store[key]
 
 
 def _check_status(status_id: int) -> None:
@@ -122,6 +126,7 @@ def _whole_seconds(value: datetime) -> datetime:
 
 class BigCommerceSimulator(Simulator):
     base_url = "http://bigcommerce.sim"
+    secret_header = "x-auth-token"
 
     def __init__(
         self,
@@ -140,11 +145,10 @@ class BigCommerceSimulator(Simulator):
         self.clock = clock
         self.quota = quota
         self.window_ms = window_ms
-        self.faults = FaultInjector(faults or FaultConfig())
+        self.faults = FaultInjector(faults)
         self.tax_inclusive = tax_inclusive
         self.scopes = scopes  # None: the token has every scope
         self.hide_incomplete_by_default = False
-        self.request_log = RequestLog()
 
         self.orders: dict[int, dict[str, Any]] = {}
         self.order_products: dict[int, list[dict[str, Any]]] = {}
@@ -169,9 +173,7 @@ class BigCommerceSimulator(Simulator):
         self._ids: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
         self._ids["product"] = itertools.count(111)
         self._routes = self._build_routes()
-        self.app = Starlette(routes=[
-            Route("/{path:path}", self._dispatch, methods=["GET", "PUT", "POST", "DELETE", "PATCH"]),
-        ])
+        super().__init__()
 
     # ------------------------------------------------------------------ wiring
 
@@ -235,12 +237,11 @@ class BigCommerceSimulator(Simulator):
         billing = self._billing_address(customer, order_id)
 
         inputs = [LineInput.from_dict({"product_options": self._variant_options(line), **line}) for line in lines]
-        order_discounts = [OrderDiscount("manual-discount", "Manual Discount", None, Decimal(str(discount)))]
-        for coupon in coupons:
-            order_discounts.append(OrderDiscount(
-                str(next(self._ids["coupon"])), coupon.get("name", coupon["code"]), coupon["code"],
-                Decimal(str(coupon["amount"])), coupon=True,
-            ))
+        order_discounts = [OrderDiscount("manual-discount", "Manual Discount", None, Decimal(str(discount))), *(
+            OrderDiscount(str(next(self._ids["coupon"])), coupon.get("name", coupon["code"]), coupon["code"],
+                          Decimal(str(coupon["amount"])), coupon=True)
+            for coupon in coupons
+        )]
         priced = price_lines(inputs, tax_rate=tax_rate, tax_inclusive=inclusive, discounts=order_discounts)
         built_fees = [fee_json(next(self._ids["fee"]), fee, tax_rate=tax_rate, tax_inclusive=inclusive) for fee in fees]
         money = order_money(
@@ -365,19 +366,17 @@ class BigCommerceSimulator(Simulator):
 
     def _apply_status(self, order_id: int, status_id: int) -> None:
         order = self.orders[order_id]
-        order["status_id"] = status_id
-        order["status"] = SYSTEM_STATUSES[status_id].name
-        order["custom_status"] = self.custom_labels[status_id]
+        order.update(status_id=status_id, status=SYSTEM_STATUSES[status_id].name,
+                     custom_status=self.custom_labels[status_id])
         if status_id == 2 and not order.get("date_shipped"):
             self._mark_shipped(order_id, self._now())
 
     def _mark_shipped(self, order_id: int, at: datetime) -> None:
         # "Ship Items" ships everything: date_shipped is set once the order is fully shipped.
-        order = self.orders[order_id]
-        order["date_shipped"] = to_rfc2822(at)
         for line in self.order_products[order_id]:
             line["quantity_shipped"] = line["quantity"]
-        order["items_shipped"] = sum(line["quantity"] for line in self.order_products[order_id])
+        self.orders[order_id].update(date_shipped=to_rfc2822(at),
+                                     items_shipped=sum(line["quantity"] for line in self.order_products[order_id]))
 
     def touch(self, order_id: int) -> None:
         """Any other edit in the control panel: only date_modified moves."""
@@ -415,8 +414,7 @@ class BigCommerceSimulator(Simulator):
         now = to_iso8601(self._now())
         for metafield in self.metafields.values():
             if (metafield["resource_id"], metafield["namespace"], metafield["key"]) == (order_id, namespace, key):
-                metafield["value"] = value
-                metafield["date_modified"] = now
+                metafield.update(value=value, date_modified=now)
                 return dict(metafield)
         metafield = {
             "id": next(self._ids["metafield"]),
@@ -443,21 +441,18 @@ class BigCommerceSimulator(Simulator):
         base variant with its SKU, as the real catalog does (so /catalog/variants?sku= finds it)."""
         product_id = next(self._ids["product"])
         now = to_iso8601(self._now())
-        created_variants = []
         option_ids: dict[str, int] = {}
         for spec in variants or [{"sku": sku, "price": None, "option_values": []}]:
             variant_id = next(self._ids["variant"])
             price_value = spec.get("price")
-            option_values = []
-            for index, option in enumerate(spec.get("option_values", [])):
-                display_name = option.get("option_display_name", "Option")
-                option_values.append({
-                    "id": variant_id * 10 + index,
-                    "label": option["label"],
-                    "option_id": option_ids.setdefault(display_name, product_id * 10 + len(option_ids)),
-                    "option_display_name": display_name,
-                })
-            variant = {
+            option_values = [{
+                "id": variant_id * 10 + index,
+                "label": option["label"],
+                "option_id": option_ids.setdefault(name, product_id * 10 + len(option_ids)),
+                "option_display_name": name,
+            } for index, option in enumerate(spec.get("option_values", []))
+                for name in [option.get("option_display_name", "Option")]]
+            self.catalog_variants[variant_id] = {
                 "id": variant_id,
                 "product_id": product_id,
                 "sku": spec["sku"],
@@ -475,8 +470,6 @@ class BigCommerceSimulator(Simulator):
                 **dict.fromkeys(("is_free_shipping", "purchasing_disabled"), False),
                 "option_values": option_values,
             }
-            self.catalog_variants[variant_id] = variant
-            created_variants.append(variant)
         product = {
             "id": product_id,
             "name": name,
@@ -494,7 +487,7 @@ class BigCommerceSimulator(Simulator):
             "inventory_tracking": "variant" if variants else "none",
             "is_visible": True,
             **dict.fromkeys(("date_created", "date_modified"), now),
-            "base_variant_id": None if variants else created_variants[0]["id"],
+            "base_variant_id": None if variants else variant_id,  # the one variant made above
         }
         self.catalog_products[product_id] = product
         return self._product_json(product, with_variants=True)
@@ -502,9 +495,7 @@ class BigCommerceSimulator(Simulator):
     def _product_json(self, product: dict[str, Any], *, with_variants: bool) -> dict[str, Any]:
         result = copy.deepcopy(product)
         if with_variants:
-            result["variants"] = [
-                copy.deepcopy(v) for v in self.catalog_variants.values() if v["product_id"] == product["id"]
-            ]
+            result["variants"] = self._variants(lambda v: v["product_id"] == product["id"])
         return result
 
     # ------------------------------------------------------------------ HTTP plumbing
@@ -570,12 +561,6 @@ class BigCommerceSimulator(Simulator):
         else:
             body = [{"status": status, "message": message}]
         return JSONResponse(body, status_code=status, headers=headers or self._rate_headers())
-
-    async def _dispatch(self, request: Request) -> Response:
-        entry = self.request_log.record(request, await request.body(), self.clock, "x-auth-token")
-        response = await self._answer(request, entry)
-        entry.status = response.status_code
-        return response
 
     async def _answer(self, request: Request, entry: LoggedRequest) -> Response:
         path = request.url.path
@@ -674,11 +659,9 @@ class BigCommerceSimulator(Simulator):
         page, limit = self._page_and_limit(request, v3=True)
         chunk = rows[(page - 1) * limit: page * limit]
         total_pages = math.ceil(len(rows) / limit)
-        links = {"current": f"?page={page}&limit={limit}"}
-        if page > 1:
-            links["previous"] = f"?page={page - 1}&limit={limit}"
-        if page < total_pages:
-            links["next"] = f"?page={page + 1}&limit={limit}"
+        links = {"current": f"?page={page}&limit={limit}",
+                 **({"previous": f"?page={page - 1}&limit={limit}"} if page > 1 else {}),
+                 **({"next": f"?page={page + 1}&limit={limit}"} if page < total_pages else {})}
         return JSONResponse({
             "data": chunk,
             "meta": {"pagination": {
@@ -702,7 +685,6 @@ class BigCommerceSimulator(Simulator):
     # ------------------------------------------------------------------ V2 orders
 
     def _matching_orders(self, request: Request) -> list[dict[str, Any]]:
-        q = request.query_params
         min_id, max_id = self._int(request, "min_id"), self._int(request, "max_id")
         given = {name: self._int(request, name) for name in ("customer_id", "status_id")}
         exact = {name: value for name, value in given.items() if value is not None}  # fields the order must equal
@@ -712,19 +694,19 @@ class BigCommerceSimulator(Simulator):
             for name in ("min_date_created", "max_date_created", "min_date_modified", "max_date_modified")
         }
         min_total, max_total = (self._total(request, name) for name in ("min_total", "max_total"))
-        email = q.get("email")
+        email = request.query_params.get("email")
         rows = []
         # Dates first: an import pages by date, so they turn most orders away at once. (Rows are
         # in no particular order here; the list orders them.)
         for order_id in self._candidates(bounds["min_date_created"], bounds["max_date_created"]):
             order = self.orders[order_id]
             dates = self._dates[order_id]
-            if not (_within(dates.created, bounds["min_date_created"], bounds["max_date_created"])
-                    and _within(dates.modified, bounds["min_date_modified"], bounds["max_date_modified"])):
+            if not (within(dates.created, bounds["min_date_created"], bounds["max_date_created"])
+                    and within(dates.modified, bounds["min_date_modified"], bounds["max_date_modified"])):
                 continue
             if order.get("is_deleted") is True or (hide_incomplete and order.get("status_id") == 0):
                 continue
-            if not _within(order_id, min_id, max_id) or any(order.get(k) != v for k, v in exact.items()):
+            if not within(order_id, min_id, max_id) or any(order.get(k) != v for k, v in exact.items()):
                 continue
             if email is not None and str((order.get("billing_address") or {}).get("email", "")).lower() != email.lower():
                 continue
@@ -749,7 +731,7 @@ class BigCommerceSimulator(Simulator):
             total = Decimal(str(order.get("total_inc_tax")))
         except InvalidOperation:
             return False  # a malformed total (planted by a test) matches no total filter
-        return _within(total, low, high)
+        return within(total, low, high)
 
     def _page_of(self, request: Request, rows: list[dict[str, Any]], page: int, limit: int) -> list[dict[str, Any]]:
         """Page `page` of the rows in the requested order. Only the first page × limit rows are
@@ -787,11 +769,6 @@ class BigCommerceSimulator(Simulator):
             self.order_products.get(order_id, []), api_url=self.v2_url, embed_lines=embed_lines,
         )
 
-    def _existing_order(self, order_id: int) -> dict[str, Any]:
-        if order_id not in self.orders:
-            raise _Refusal(404, "The requested resource was not found.")
-        return self.orders[order_id]
-
     async def _list_orders(self, request: Request) -> Response:
         page, limit = self._page_and_limit(request)
         chunk = self._page_of(request, self._matching_orders(request), page, limit)
@@ -799,23 +776,23 @@ class BigCommerceSimulator(Simulator):
 
     async def _count_orders(self, request: Request) -> Response:
         rows = self._matching_orders(request)
-        statuses = []
-        for status in sorted(SYSTEM_STATUSES.values(), key=lambda s: s.sort_order):
-            item = status_json(status.id, self.custom_labels[status.id])
-            del item["order"]
-            item["count"] = sum(1 for o in rows if o.get("status_id") == status.id)
-            item["sort_order"] = status.sort_order
-            statuses.append(item)
+        counts = Counter(o.get("status_id") for o in rows)
+        # Each status as /order_statuses shows it, its `order` renamed sort_order, with its count.
+        statuses = [
+            {**{k: v for k, v in status_json(s.id, self.custom_labels[s.id]).items() if k != "order"},
+             "count": counts[s.id], "sort_order": s.sort_order}
+            for s in sorted(SYSTEM_STATUSES.values(), key=lambda s: s.sort_order)
+        ]
         return JSONResponse({"statuses": statuses, "count": len(rows)})
 
     async def _get_order(self, request: Request, order_id: int) -> Response:
-        return JSONResponse(self._render_order(request, self._existing_order(order_id)))
+        return JSONResponse(self._render_order(request, _found(self.orders, order_id)))
 
     async def _put_order(self, request: Request, order_id: int) -> Response:
         content_type = request.headers.get("content-type", "")
         if not content_type.split(";")[0].strip().lower() == "application/json":
             raise _Refusal(415, "The request body must be JSON: send Content-Type: application/json.")
-        order = self._existing_order(order_id)
+        order = _found(self.orders, order_id)
         raw = await request.body()
         try:
             body = json.loads(raw) if raw else None
@@ -843,20 +820,18 @@ class BigCommerceSimulator(Simulator):
         return JSONResponse(self._render_order(request, order))
 
     async def _list_order_products(self, request: Request, order_id: int) -> Response:
-        self._existing_order(order_id)
+        _found(self.orders, order_id)
         lines = sorted(self.order_products[order_id], key=lambda line: line["id"])
         return self._v2_page(request, copy.deepcopy(lines))
 
     async def _get_order_product(self, request: Request, order_id: int, line_id: int) -> Response:
         # The path parameter is the order line id (older V2 docs; the spec's wording is unverified).
-        self._existing_order(order_id)
-        for line in self.order_products[order_id]:
-            if line["id"] == line_id:
-                return JSONResponse(copy.deepcopy(line))
-        raise _Refusal(404, "The requested resource was not found.")
+        _found(self.orders, order_id)
+        lines = {line["id"]: line for line in self.order_products[order_id]}
+        return JSONResponse(copy.deepcopy(_found(lines, line_id)))
 
     async def _list_shipping_addresses(self, request: Request, order_id: int) -> Response:
-        order = self._existing_order(order_id)
+        order = _found(self.orders, order_id)
         rows = []
         for address in self.shipping_addresses[order_id]:
             own = [line for line in self.order_products[order_id] if line["order_address_id"] == address["id"]]
@@ -870,25 +845,24 @@ class BigCommerceSimulator(Simulator):
         return self._v2_page(request, rows)
 
     async def _get_consignments(self, request: Request, order_id: int) -> Response:
-        order = self._existing_order(order_id)
+        order = _found(self.orders, order_id)
         embed_lines = "consignments.line_items" in self._in_list(request, "include")
         return JSONResponse(self._consignments(order, embed_lines=embed_lines))
 
     async def _list_fees(self, request: Request, order_id: int) -> Response:
         # The spec's example answers {"fees": [...]} (its schema, one fee object, allows that).
-        self._existing_order(order_id)
+        _found(self.orders, order_id)
         return JSONResponse({"fees": copy.deepcopy(self.order_fees.get(order_id, []))})
 
     async def _list_coupons(self, request: Request, order_id: int) -> Response:
-        self._existing_order(order_id)
+        _found(self.orders, order_id)
         return self._v2_page(request, copy.deepcopy(self.order_coupons.get(order_id, [])))
 
     async def _list_statuses(self, request: Request) -> Response:
         return JSONResponse([status_json(sid, self.custom_labels[sid]) for sid in sorted(SYSTEM_STATUSES)])
 
     async def _get_status(self, request: Request, status_id: int) -> Response:
-        if status_id not in SYSTEM_STATUSES:
-            raise _Refusal(404, "The requested resource was not found.")
+        _found(SYSTEM_STATUSES, status_id)
         return JSONResponse(status_json(status_id, self.custom_labels[status_id]))
 
     # ------------------------------------------------------------------ V3 metafields
@@ -901,24 +875,16 @@ class BigCommerceSimulator(Simulator):
         keys = self._any_of(request, "key", with_in_list=self.metafield_key_in != "ignore")
         modified_min = self._date(request, "date_modified:min", v3=True)
         modified_max = self._date(request, "date_modified:max", v3=True)
-        rows = []
-        for metafield in sorted(self.metafields.values(), key=lambda m: m["id"]):
-            if order_id is not None and metafield["resource_id"] != order_id:
-                continue
-            if namespaces and metafield["namespace"] not in namespaces:
-                continue
-            if keys and metafield["key"] not in keys:
-                continue
-            if _within(parse_iso8601(metafield["date_modified"]), modified_min, modified_max):
-                rows.append(dict(metafield))
-        return rows
+        return [dict(m) for _, m in sorted(self.metafields.items())
+                if (order_id is None or m["resource_id"] == order_id)
+                and (not namespaces or m["namespace"] in namespaces) and (not keys or m["key"] in keys)
+                and within(parse_iso8601(m["date_modified"]), modified_min, modified_max)]
 
     async def _batch_metafields(self, request: Request) -> Response:
         return self._v3_page(request, self._metafield_rows(request, None))
 
     async def _order_metafields(self, request: Request, order_id: int) -> Response:
-        if order_id not in self.orders:
-            raise _Refusal(404, f"Order {order_id} was not found.")
+        _found(self.orders, order_id, f"Order {order_id} was not found.")
         return self._v3_page(request, self._metafield_rows(request, order_id))
 
     # ------------------------------------------------------------------ V3 webhooks
@@ -937,11 +903,6 @@ class BigCommerceSimulator(Simulator):
         except (ValueError, HookRefused) as exc:
             raise _Refusal(422, f"The webhook is not valid: {exc}") from None
 
-    def _existing_hook(self, hook_id: int) -> dict[str, Any]:
-        if hook_id not in self.hooks:
-            raise _Refusal(404, "The webhook was not found.")
-        return self.hooks[hook_id]
-
     async def _create_hook(self, request: Request) -> Response:
         hook = new_hook(next(self._ids["hook"]), self.store_hash, await self._hook_body(request, partial=False),
                         int(self._now().timestamp()))
@@ -951,10 +912,10 @@ class BigCommerceSimulator(Simulator):
         return JSONResponse({"data": dict(hook), "meta": {}})
 
     async def _get_hook(self, request: Request, hook_id: int) -> Response:
-        return JSONResponse({"data": dict(self._existing_hook(hook_id)), "meta": {}})
+        return JSONResponse({"data": dict(_found(self.hooks, hook_id, HOOK_NOT_FOUND)), "meta": {}})
 
     async def _update_hook(self, request: Request, hook_id: int) -> Response:
-        hook = self._existing_hook(hook_id)
+        hook = _found(self.hooks, hook_id, HOOK_NOT_FOUND)
         changed = {**hook, **await self._hook_body(request, partial=True), "updated_at": int(self._now().timestamp())}
         if clash(self.hooks, changed):
             raise _Refusal(422, "A webhook with this scope and destination already exists.")
@@ -962,7 +923,7 @@ class BigCommerceSimulator(Simulator):
         return JSONResponse({"data": dict(hook), "meta": {}})
 
     async def _delete_hook(self, request: Request, hook_id: int) -> Response:
-        return JSONResponse({"data": self.hooks.pop(self._existing_hook(hook_id)["id"]), "meta": {}})
+        return JSONResponse({"data": self.hooks.pop(_found(self.hooks, hook_id, HOOK_NOT_FOUND)["id"]), "meta": {}})
 
     # ------------------------------------------------------------------ V3 refunds
 
@@ -972,14 +933,13 @@ class BigCommerceSimulator(Simulator):
         created_max = self._date(request, "created:max", v3=True)
         return [copy.deepcopy(r) for _, r in sorted(self.refunds.items())
                 if (not order_ids or str(r["order_id"]) in order_ids) and (not ids or str(r["id"]) in ids)
-                and _within(parse_iso8601(r["created"]), created_min, created_max)]
+                and within(parse_iso8601(r["created"]), created_min, created_max)]
 
     async def _list_refunds(self, request: Request) -> Response:
         return self._v3_page(request, self._refund_rows(request, set(self._in_list(request, "order_id:in"))))
 
     async def _list_order_refunds(self, request: Request, order_id: int) -> Response:
-        if order_id not in self.orders:
-            raise _Refusal(404, f"Order {order_id} was not found.")
+        _found(self.orders, order_id, f"Order {order_id} was not found.")
         return self._v3_page(request, self._refund_rows(request, {str(order_id)}))
 
     # ------------------------------------------------------------------ V3 catalog
@@ -993,22 +953,19 @@ class BigCommerceSimulator(Simulator):
         ]
         return self._v3_page(request, rows)
 
-    def _existing_product(self, product_id: int) -> dict[str, Any]:
-        if product_id not in self.catalog_products:
-            raise _Refusal(404, "The requested product was not found.")
-        return self.catalog_products[product_id]
-
     async def _get_catalog_product(self, request: Request, product_id: int) -> Response:
-        product = self._existing_product(product_id)
+        product = _found(self.catalog_products, product_id, PRODUCT_NOT_FOUND)
         with_variants = "variants" in self._in_list(request, "include")
         return JSONResponse({"data": self._product_json(product, with_variants=with_variants), "meta": {}})
 
     async def _list_product_variants(self, request: Request, product_id: int) -> Response:
-        self._existing_product(product_id)
-        rows = [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if v["product_id"] == product_id]
-        return self._v3_page(request, rows)
+        _found(self.catalog_products, product_id, PRODUCT_NOT_FOUND)
+        return self._v3_page(request, self._variants(lambda v: v["product_id"] == product_id))
 
     async def _list_catalog_variants(self, request: Request) -> Response:
         sku = request.query_params.get("sku")
-        rows = [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if sku is None or v["sku"] == sku]
-        return self._v3_page(request, rows)
+        return self._v3_page(request, self._variants(lambda v: sku is None or v["sku"] == sku))
+
+    def _variants(self, keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Copies of the catalog variants `keep` accepts, by id."""
+        return [copy.deepcopy(v) for _, v in sorted(self.catalog_variants.items()) if keep(v)]

@@ -206,13 +206,10 @@ def _plan_pos(
 
 
 def _status_plan(rng: random.Random, spec: SeedSpec) -> list[int]:
-    statuses = list(STATUS_WEIGHTS)
-    first = statuses[:]
-    rng.shuffle(first)
-    plan = first[: spec.orders]
-    weights = list(STATUS_WEIGHTS.values())
-    while len(plan) < spec.orders:
-        plan.append(rng.choices(statuses, weights=weights)[0])
+    plan = list(STATUS_WEIGHTS)
+    rng.shuffle(plan)
+    plan = plan[: spec.orders] + rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()),
+                                             k=max(spec.orders - len(plan), 0))
     # Spread the "every status once" block over the whole history rather than the first orders.
     rng.shuffle(plan)
     return plan

@@ -45,12 +45,8 @@ class Sandbox:
         if scope["type"] != "http":
             return
         path = scope["path"]
-        if path.startswith("/_sandbox/"):
-            app = self.control
-        elif path.startswith("/stores/"):
-            app = self.bc.app
-        else:
-            app = self.xs.app
+        app = (self.control if path.startswith("/_sandbox/")
+               else self.bc.app if path.startswith("/stores/") else self.xs.app)
         started = False
 
         async def tracking_send(message):
@@ -114,7 +110,6 @@ class Sandbox:
         body = json.loads(await request.body() or b"{}")
         self.bc.set_status(request.path_params["order_id"], int(body["status_id"]))
         return JSONResponse({"ok": True})
-
 
     async def _refund(self, request: Request) -> JSONResponse:
         """The merchant refunds: {"items": [RefundItem…], "payments"?: [...], "reason"?: "..."}."""

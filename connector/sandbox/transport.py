@@ -9,10 +9,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from connector.clock import Clock
-from connector.sandbox.faults import SimulatedTimeout
+from connector.sandbox.faults import LoggedRequest, RequestLog, SimulatedTimeout
 
 T = TypeVar("T")
 
@@ -32,13 +35,30 @@ class SimulatorTransport(httpx.AsyncBaseTransport):
 
 
 class Simulator:
-    """What both simulators share: the in-process transport and a fixed-window request quota. A window
-    starts at the first request after the previous one ended; a refused request consumes nothing."""
+    """What both simulators share: one ASGI app that logs every request and hands it to `_answer`, the
+    in-process transport, and a fixed-window request quota. A window starts at the first request
+    after the previous one ended; a refused request consumes nothing."""
 
-    app: Any
     clock: Clock
+    secret_header: str  # the credential header, masked in the request log
     _window_start: float | None = None
     _window_used = 0
+
+    def __init__(self) -> None:
+        self.request_log = RequestLog()
+        self.app = Starlette(routes=[
+            Route("/{path:path}", self._dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ])
+
+    async def _dispatch(self, request: Request) -> Response:
+        entry = self.request_log.record(request, await request.body(), self.clock, self.secret_header)
+        response = await self._answer(request, entry)
+        entry.status = response.status_code
+        return response
+
+    async def _answer(self, request: Request, entry: LoggedRequest) -> Response:
+        """The simulated API's answer; it may set entry.fault, or raise SimulatedTimeout for none."""
+        raise NotImplementedError
 
     def transport(self) -> SimulatorTransport:
         return SimulatorTransport(self.app)
@@ -95,3 +115,8 @@ def query_value(query: Mapping[str, str], name: str, parse: Callable[[str], T],
         return parse(value)
     except (ValueError, ArithmeticError):  # Decimal refuses with InvalidOperation, an ArithmeticError
         raise refuse(value) from None
+
+
+def within(value: Any, low: Any, high: Any) -> bool:
+    """low <= value <= high, a None bound being open: the simulated range filters include both ends."""
+    return (low is None or value >= low) and (high is None or value <= high)

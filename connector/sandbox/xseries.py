@@ -21,14 +21,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.sandbox.faults import FaultConfig, FaultInjector, RequestLog, SimulatedTimeout
-from connector.sandbox.transport import Simulator, find_route, query_value, route
+from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, SimulatedTimeout
+from connector.sandbox.transport import Simulator, find_route, query_value, route, within
 from connector.sandbox.xseries_products import create_products, write_product_09
 from connector.sandbox.xseries_sales import (
     SimHttpError,
@@ -67,6 +66,7 @@ class _Call:
 
 class XSeriesSimulator(Simulator):
     base_url = "http://xseries.sim"
+    secret_header = "authorization"
     # [I] The 2.0 default/maximum page_size is not documented (reference §6, §13).
     default_page_size = 1000
     max_page_size = 10_000
@@ -125,7 +125,6 @@ class XSeriesSimulator(Simulator):
         self.live_by_sku: dict[str, set[str]] = {}
         self.current_user_as_list = current_user_as_list
         self.sale_read_completed_only = sale_read_completed_only
-        self.request_log = RequestLog()
 
         self._rng = random.Random(seed)
         self._version = 1000
@@ -147,9 +146,7 @@ class XSeriesSimulator(Simulator):
         self._seed_reference_data(registers, extra_taxes)
 
         self._routes = self._build_routes()
-        self.app = Starlette(routes=[
-            Route("/{path:path}", self._serve, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-        ])
+        super().__init__()
 
     # --- ids, versions, time ---------------------------------------------------------------------
 
@@ -289,10 +286,8 @@ class XSeriesSimulator(Simulator):
         }
         self.live_by_sku.setdefault(sku.lower(), set()).add(product_id)
         if parent is not None:
-            parent["has_variants"] = True
-            parent["variant_count"] += 1
-            parent["updated_at"] = now
-            parent["version"] = self.bump_version()
+            parent.update(has_variants=True, variant_count=parent["variant_count"] + 1, updated_at=now,
+                          version=self.bump_version())
         if track_inventory:
             for outlet_id, level in {self.main_outlet_id: Decimal(0), **(inventory or {})}.items():
                 self.set_inventory(product_id, outlet_id, Decimal(level))
@@ -323,9 +318,8 @@ class XSeriesSimulator(Simulator):
         """Merchant deletes a product: it leaves lists and search unless `deleted=true`."""
         product = self.products[product_id]
         self.live_by_sku.get((product["sku"] or "").lower(), set()).discard(product_id)
-        product["deleted_at"] = self._now_iso()
-        product["updated_at"] = product["deleted_at"]
-        product["version"] = self.bump_version()
+        now = self._now_iso()
+        product.update(deleted_at=now, updated_at=now, version=self.bump_version())
 
     def _create_customer(self, fields: dict[str, Any]) -> str:
         customer_id = self.new_id()
@@ -381,9 +375,7 @@ class XSeriesSimulator(Simulator):
                 "id": self.new_id(), "product_id": product_id, "outlet_id": outlet_id,
                 "reorder_point": None, "reorder_amount": None, "average_cost": Decimal(0),
             }
-        record["inventory_level"] = level
-        record["current_amount"] = level
-        record["version"] = self.bump_version()
+        record.update(inventory_level=level, current_amount=level, version=self.bump_version())
 
     def apply_sale_stock(self, sale: dict) -> None:
         """Bring stock in line with what the sale should have taken out in its new status:
@@ -413,9 +405,7 @@ class XSeriesSimulator(Simulator):
 
     def _adjust_balance(self, customer_id: str, amount: Decimal) -> None:
         customer = self.customers[customer_id]
-        customer["balance"] += amount
-        customer["updated_at"] = self._now_iso()
-        customer["version"] = self.bump_version()
+        customer.update(balance=customer["balance"] + amount, updated_at=self._now_iso(), version=self.bump_version())
 
     def invoice_number(self, register_id: str, given: str | None) -> tuple[str, int]:
         """(invoice number, sequence): the register's next, or a client-chosen one, which is kept;
@@ -431,8 +421,7 @@ class XSeriesSimulator(Simulator):
             middle = given[len(prefix):len(given) - len(suffix)] if fits else ""
             seq = int(middle) if middle.isdigit() else 0
         if seq > register["invoice_sequence"]:
-            register["invoice_sequence"] = seq
-            register["version"] = self.bump_version()
+            register.update(invoice_sequence=seq, version=self.bump_version())
         return given, seq
 
     # --- HTTP plumbing -------------------------------------------------------------------------
@@ -479,49 +468,40 @@ class XSeriesSimulator(Simulator):
             return None
         return f"{resource}:{'write' if method in WRITE_METHODS else 'read'}"
 
-    async def _serve(self, request: Request) -> Response:
+    async def _answer(self, request: Request, entry: LoggedRequest) -> Response:
         method = request.method
         path = request.url.path
-        entry = self.request_log.record(request, await request.body(), self.clock, "authorization")
-
-        def answer(response: Response, fault: str | None = None) -> Response:
-            entry.status = response.status_code
-            entry.fault = fault
-            return response
-
         await self.faults.delay()
         if not self._authorized(request):
-            return answer(self._json(401, {"error": "Access token is not valid"}))
+            return self._json(401, {"error": "Access token is not valid"})
         wait = self._take_quota()
         if wait is not None:
-            return answer(self._too_many_requests(wait))
+            return self._too_many_requests(wait)
         scope = self._required_scope(method, path, request.query_params)
         if self.scopes is not None and scope is not None and scope not in self.scopes:
-            return answer(self._json(403, {"error": "permission denied"}))
+            return self._json(403, {"error": "permission denied"})
 
-        fault = self.faults.pick_before(path)
+        fault = entry.fault = self.faults.pick_before(path)
         if fault == "5xx":
-            return answer(self._json(500, {"error": "Internal Server Error",
-                                           "message": "simulated server error"}), fault)
+            return self._json(500, {"error": "Internal Server Error", "message": "simulated server error"})
         if fault == "429":
-            return answer(self._too_many_requests(self.injected_retry_after_seconds), fault)
+            return self._too_many_requests(self.injected_retry_after_seconds)
         if fault == "timeout":
-            entry.fault = "timeout"  # nothing applied, no answer
-            raise SimulatedTimeout(f"{method} {path}")
+            raise SimulatedTimeout(f"{method} {path}")  # nothing applied, no answer
 
         try:
             if not entry.body_is_json:
                 raise bad_request("the body is not valid JSON")
             status, payload = self._route(method, path, _Call(request, entry.body))
         except SimHttpError as error:
-            return answer(self._json(error.status, error.body))
+            return self._json(error.status, error.body)
 
         if method in WRITE_METHODS and 200 <= status < 300 and self.faults.lose_response(method, path):
             entry.fault = "lost_response"  # applied, but the client never hears back
             raise SimulatedTimeout(f"{method} {path}")
         if method in WRITE_METHODS and self.faults.config.answer_delay_seconds and self.faults.applies_to(path):
             await asyncio.sleep(self.faults.config.answer_delay_seconds)
-        return answer(self._json(status, payload))
+        return self._json(status, payload)
 
     def _build_routes(self) -> list[Route]:
         return [
@@ -568,8 +548,10 @@ class XSeriesSimulator(Simulator):
         return query_value(query, name, int, lambda _: bad_request(f"{name} must be an integer"))
 
     @staticmethod
-    def _bool_param(query, name: str) -> bool:
-        return (query.get(name) or "").lower() in ("true", "1")
+    def _visible(query, items) -> list[dict]:
+        """The items, less the deleted ones unless `deleted=true` (or 1) asks for them too."""
+        deleted = (query.get("deleted") or "").lower() in ("true", "1")
+        return [item for item in items if deleted or not item.get("deleted_at")]
 
     def _list(self, call: _Call, items, render: Callable[[dict], dict] | None = None) -> tuple[int, Any]:
         """Version-cursor paging (reference §6): `after` and `before` are exclusive bounds,
@@ -577,14 +559,10 @@ class XSeriesSimulator(Simulator):
         query = call.request.query_params
         after = self._int_param(query, "after")
         before = self._int_param(query, "before")
-        page_size = self._int_param(query, "page_size") or self.default_page_size
-        page_size = max(1, min(page_size, self.max_page_size))
-        include_deleted = self._bool_param(query, "deleted")
+        page_size = max(1, min(self._int_param(query, "page_size") or self.default_page_size, self.max_page_size))
         chosen = sorted(
-            (item for item in items
-             if (after is None or item["version"] > after)
-             and (before is None or item["version"] < before)
-             and (include_deleted or not item.get("deleted_at"))),
+            (item for item in self._visible(query, items)
+             if (after is None or item["version"] > after) and (before is None or item["version"] < before)),
             key=lambda item: item["version"],
         )[:page_size]
         return 200, _versioned([render(item) if render else item for item in chosen])
@@ -635,9 +613,7 @@ class XSeriesSimulator(Simulator):
             found = [c for c in self.customers.values() if self._customer_matches(c, query)]
         else:
             found = [render_sale_20(self, s) for s in self.sales.values() if self._sale_matches(s, query)]
-        deleted = self._bool_param(query, "deleted")
-        found = [item for item in found
-                 if (deleted or not item.get("deleted_at")) and _wanted(query, "_id", item["id"])]
+        found = [item for item in self._visible(query, found) if _wanted(query, "_id", item["id"])]
 
         order_by = query.get("order_by")
         if order_by:
@@ -683,11 +659,9 @@ class XSeriesSimulator(Simulator):
             wanted = query.getlist(key)
             if wanted and sale[key] not in wanted:
                 return False
-        for bound, keep in (("date_from", lambda d, b: d >= b), ("date_to", lambda d, b: d <= b)):
-            limit = query_value(query, bound, parse_iso8601, lambda _: bad_request(f"bad {bound}"))
-            if limit is not None and not keep(sale["sale_date"], limit):
-                return False
-        return True
+        bounds = [query_value(query, bound, parse_iso8601, lambda _: bad_request(f"bad {bound}"))
+                  for bound in ("date_from", "date_to")]
+        return within(sale["sale_date"], *bounds)
 
     # --- 2.0 writes ----------------------------------------------------------------------------
 
@@ -704,8 +678,7 @@ class XSeriesSimulator(Simulator):
 
     def _list_variant_attributes(self, call: _Call) -> tuple[int, Any]:
         # One answer with every attribute (spec: only a `deleted` parameter, no version paging).
-        deleted = self._bool_param(call.request.query_params, "deleted")
-        return 200, {"data": [a for a in self.variant_attributes.values() if deleted or not a["deleted_at"]]}
+        return 200, {"data": self._visible(call.request.query_params, self.variant_attributes.values())}
 
     def _create_customer_http(self, call: _Call) -> tuple[int, Any]:
         body = call.body

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from connector.sandbox.xseries_sales import not_found, optional_str, parse_number, unprocessable
@@ -188,22 +188,13 @@ def write_product_09(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     for outlet_id, level in levels.items():
         if product["has_inventory"]:
             sim.set_inventory(product_id, outlet_id, level)
-    product["updated_at"] = to_iso8601(sim.clock.now())
-    product["version"] = sim.bump_version()
+    product.update(updated_at=to_iso8601(sim.clock.now()), version=sim.bump_version())
     return product
 
 
 def _number_09(value: Any, where: str) -> Decimal:
     # The 0.9 example sends numbers as strings ("supply_price": "string"); JSON numbers pass too.
-    if isinstance(value, str):
-        try:
-            result = Decimal(value)
-        except InvalidOperation:
-            raise unprocessable(f"{where} must be a number") from None
-        if result.is_finite():
-            return result
-        raise unprocessable(f"{where} must be a finite number")
-    return parse_number(value, where, unprocessable)
+    return parse_number(value, where, unprocessable, strings=True)
 
 
 def _inventory_09(sim: XSeriesSimulator, raw: Any) -> dict[str, Decimal]:

@@ -10,9 +10,10 @@ voiding puts them back and deletes the payments. Stored sales hold Decimal money
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from connector.values import cents, parse_iso8601, to_iso8601
@@ -80,9 +81,7 @@ def resolve_status(body: dict[str, Any], previous: dict[str, Any] | None) -> tup
     """(status, state, attributes) from a posted body; both vocabularies accepted, must agree."""
     status = body.get("status")
     state = body.get("state")
-    raw_attrs = body.get("register_sale_attributes")
-    if raw_attrs is None:
-        raw_attrs = []
+    raw_attrs = [] if body.get("register_sale_attributes") is None else body["register_sale_attributes"]
     if not isinstance(raw_attrs, list) or not all(isinstance(a, str) for a in raw_attrs):
         raise bad_request("register_sale_attributes must be a list of strings")
     unknown = [a for a in raw_attrs if a not in ATTRIBUTES]
@@ -126,12 +125,17 @@ def _status_for(state: str, attrs: list[str]) -> str:
 
 # --- parsing helpers ---------------------------------------------------------------------------
 
-def parse_number(value: Any, field: str, error: Callable[[str], SimHttpError] = bad_request) -> Decimal:
-    """A JSON number as Decimal (through str(), so 0.1 stays 0.1). Strings are refused on purpose:
-    the APIs take numbers (reference §3), so a client sending "12.50" is caught here, not live."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def parse_number(value: Any, field: str, error: Callable[[str], SimHttpError] = bad_request, *,
+                 strings: bool = False) -> Decimal:
+    """A JSON number as Decimal (through str(), so 0.1 stays 0.1). Strings are refused on purpose
+    unless `strings` (the 0.9 product body): the APIs take numbers (reference §3), so a client
+    sending "12.50" is caught here, not live."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, *((str,) if strings else ()))):
         raise error(f"{field} must be a number")
-    result = Decimal(str(value))
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        raise error(f"{field} must be a number") from None
     if not result.is_finite():
         raise error(f"{field} must be a finite number")
     return result
@@ -191,13 +195,11 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     now = sim.clock.now()
 
     sale_id = optional_str(body, "id")
-    previous = None
-    if sale_id is not None:
-        previous = sim.sales.get(sale_id)
-        if previous is None:
-            # [I] The reference does not say what 0.9 does with an unknown id; refusing is the
-            # signal a connector needs (it must never silently create a second sale).
-            raise not_found(f"sale {sale_id} not found")
+    previous = sim.sales.get(sale_id) if sale_id is not None else None
+    if sale_id is not None and previous is None:
+        # [I] The reference does not say what 0.9 does with an unknown id; refusing is the
+        # signal a connector needs (it must never silently create a second sale).
+        raise not_found(f"sale {sale_id} not found")
 
     status, state, attributes = resolve_status(body, previous)
 
@@ -212,17 +214,11 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
         if old in CLOSED_STATUSES and status != "VOIDED":
             raise unprocessable(f"sale {sale_id} is {old}; a closed sale can only be voided")
 
-    register_id = _required(body, "register_id", previous)
-    register = sim.registers.get(register_id)
-    if register is None:
-        raise unprocessable(f"register {register_id} not found")
-    user_id = _required(body, "user_id", previous)
-    if user_id not in sim.users:
-        raise unprocessable(f"user {user_id} not found")
-
+    register_id = _known(sim.registers, _required(body, "register_id", previous), "register")
+    user_id = _known(sim.users, _required(body, "user_id", previous), "user")
     customer_id = _kept(body, "customer_id", previous)
-    if customer_id is not None and customer_id not in sim.customers:
-        raise unprocessable(f"customer {customer_id} not found")
+    if customer_id is not None:
+        _known(sim.customers, customer_id, "customer")
     if status in NEEDS_CUSTOMER_STATUSES and customer_id is None:
         raise unprocessable(f"a {status} sale needs a customer_id")
     # A return names the completed sale it returns (the 2.0 return action's rule, spec initReturnSale).
@@ -270,7 +266,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     }
     sale.update(
         register_id=register_id,
-        outlet_id=register["outlet_id"],
+        outlet_id=sim.registers[register_id]["outlet_id"],
         user_id=user_id,
         customer_id=customer_id,
         status=status,
@@ -324,6 +320,13 @@ def _posted(body: dict[str, Any], key: str) -> Iterator[tuple[str, dict[str, Any
         yield where, item
 
 
+def _known(store: dict[str, Any], value: Any, what: str) -> str:
+    """An id that must name an existing object: 422 when it does not."""
+    if not isinstance(value, str) or value not in store:
+        raise unprocessable(f"{what} {value} not found")
+    return value
+
+
 def _kept_id(sim: XSeriesSimulator, item: dict[str, Any], old_ids: set[str]) -> str:
     # Posting an existing line's (or payment's) id keeps it; anything else is a new one (§8.3).
     posted = item.get("id")
@@ -338,12 +341,8 @@ def _parse_lines(sim: XSeriesSimulator, body: dict[str, Any], register_id: str,
         for key in ("product_id", "quantity", "price", "tax", "tax_id"):
             if item.get(key) is None:
                 raise bad_request(f"{where}.{key} is required")
-        product_id = item["product_id"]
-        if not isinstance(product_id, str) or product_id not in sim.products:
-            raise unprocessable(f"{where}: product {product_id} not found")
-        tax_id = item["tax_id"]
-        if not isinstance(tax_id, str) or tax_id not in sim.taxes:
-            raise unprocessable(f"{where}: tax {tax_id} not found")
+        product_id = _known(sim.products, item["product_id"], f"{where}: product")
+        tax_id = _known(sim.taxes, item["tax_id"], f"{where}: tax")
         status = item.get("status") or "CONFIRMED"
         if status not in LINE_STATUSES:
             raise bad_request(f"{where}.status must be one of {sorted(LINE_STATUSES)}")
@@ -370,8 +369,7 @@ def _parse_payments(sim: XSeriesSimulator, body: dict[str, Any], register_id: st
         type_id = item.get("retailer_payment_type_id")
         if type_id is None:
             raise bad_request(f"{where}.retailer_payment_type_id is required")
-        if not isinstance(type_id, str) or type_id not in sim.payment_types:
-            raise unprocessable(f"{where}: payment type {type_id} not found")
+        _known(sim.payment_types, type_id, f"{where}: payment type")
         if item.get("amount") is None:
             raise bad_request(f"{where}.amount is required")
         payments.append({
@@ -396,12 +394,10 @@ def stock_moves(sale: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
     """What the sale should have taken out of stock, per (product_id, outlet_id), in its status."""
     if sale["status"] not in STOCK_MOVING_STATUSES:
         return {}
-    moves: dict[tuple[str, str], Decimal] = {}
+    moves: Counter[tuple[str, str]] = Counter()
     for line in sale["line_items"]:
-        if line["status"] == "VOIDED":
-            continue
-        key = (line["product_id"], sale["outlet_id"])
-        moves[key] = moves.get(key, Decimal(0)) + line["quantity"]
+        if line["status"] != "VOIDED":
+            moves[(line["product_id"], sale["outlet_id"])] += line["quantity"]
     return moves
 
 
