@@ -145,6 +145,7 @@ class Register(_Versioned):
     name: str | None = None
     outlet_id: str | None = None
     invoice_prefix: str | None = None
+    invoice_suffix: str | None = None
     is_open: bool | None = None
 
 

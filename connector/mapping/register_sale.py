@@ -45,6 +45,7 @@ class PosRefs:
     taxes: TaxBook | None = None  # what build_sale_plan picks each line's tax from
     discount_product_id: str | None = None  # the retailer's product for sale-level discounts
     currency: str | None = None  # the retailer's currency code
+    invoice_affixes: tuple[str, str] = ("", "")  # the register's invoice prefix and suffix
 
     @property
     def tax_book(self) -> TaxBook:

@@ -45,6 +45,25 @@ def invoice_number(bc_order_id: int, generation: int = 1) -> str:
     return base if generation <= 1 else f"{base}-{generation}"
 
 
+def invoice_forms(invoice: str, affixes: tuple[str, str] = ("", "")) -> tuple[str, ...]:
+    """The invoice numbers a sale given `invoice` may carry in X-Series: as given, and with the
+    register's prefix and suffix, which §8.2 says a given number "should use" (unverified whether a
+    server adds them itself): a sale is looked up under both before anything is written again."""
+    prefix, suffix = affixes
+    affixed = f"{prefix}{invoice}{suffix}"
+    return (invoice,) if affixed == invoice or invoice.startswith(prefix) and invoice.endswith(suffix) \
+        else (invoice, affixed)
+
+
+def without_affixes(number: str, affixes: tuple[str, str] = ("", "")) -> str:
+    """An invoice number read back, without the register's prefix and suffix when it has both."""
+    prefix, suffix = affixes
+    if (prefix or suffix) and number.startswith(prefix) and number.endswith(suffix) \
+            and len(number) > len(prefix) + len(suffix):
+        return number[len(prefix):len(number) - len(suffix)]
+    return number
+
+
 def product_key_for_sku(sku: str) -> str:
     return "sku:" + sku.strip().casefold()
 

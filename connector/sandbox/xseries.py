@@ -92,6 +92,9 @@ class XSeriesSimulator(Simulator):
         reject_duplicate_source_id: bool = False,  # unverified in the reference (§8.4): knob
         closed_requires_full_payment: bool = False,  # unverified (§13): knob
         accepts_return_for: bool = True,  # whether the 0.9 body takes return_for is unverified (§8.2): knob
+        # A given invoice number "should use the register's prefix/suffix" (§8.2): whether a server adds
+        # them to one that does not is unverified: knob.
+        prefixes_invoice_numbers: bool = False,
         sku_search_misses_hyphens: bool = False,  # live quirk §9.1: knob
         # Further knobs (all default to the documented / most likely behaviour):
         scopes: set[str] | None = None,  # None = every scope; else e.g. {"sales:read", ...}
@@ -118,6 +121,7 @@ class XSeriesSimulator(Simulator):
         self.reject_duplicate_source_id = reject_duplicate_source_id
         self.closed_requires_full_payment = closed_requires_full_payment
         self.accepts_return_for = accepts_return_for
+        self.prefixes_invoice_numbers = prefixes_invoice_numbers
         self.sku_search_misses_hyphens = sku_search_misses_hyphens
         self.scopes = scopes
         # Live products per lowercased SKU: the duplicate check on create looked through every
@@ -418,6 +422,8 @@ class XSeriesSimulator(Simulator):
             given = f"{prefix}{seq}{suffix}"
         else:
             fits = given.startswith(prefix) and given.endswith(suffix)
+            if not fits and self.prefixes_invoice_numbers:
+                given, fits = f"{prefix}{given}{suffix}", True
             middle = given[len(prefix):len(given) - len(suffix)] if fits else ""
             seq = int(middle) if middle.isdigit() else 0
         if seq > register["invoice_sequence"]:

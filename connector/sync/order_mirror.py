@@ -26,6 +26,7 @@ from connector.mapping.sale_plan import (
     DISCOUNT_KEY,
     SalePlan,
     build_sale_plan,
+    invoice_forms,
     invoice_number,
     order_content_hash,
     sale_content_hash,
@@ -314,8 +315,7 @@ class OrderMirror:
         return store.save_order_binding(binding)
 
     async def _find_sale(self, invoice: str) -> Sale | None:
-        matches = [s for s in await self.d.xs.find_sales_by_invoice_number(invoice) if s.invoice_number == invoice]
-        return matches[0] if matches else None
+        return await find_sale(self.d.xs, self.d.refs, invoice)
 
     @staticmethod
     def _bind(binding: OrderBinding, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
@@ -348,6 +348,16 @@ class OrderMirror:
             platform="connector", action="record", bc_order_id=order.id, target_id=binding.sale_id,
             reason=why, before=before_status, after=order.status_id,
         ))
+
+
+async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str) -> Sale | None:
+    """The sale order-sync gave `invoice`, whether X-Series kept the number as given or put the
+    register's prefix and suffix on it; None when there is none under either."""
+    for number in invoice_forms(invoice, refs.invoice_affixes):
+        matches = await xs.find_sales_by_invoice_number(number)
+        if matches:
+            return matches[0]
+    return None
 
 
 def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash: str | None = None) -> SalePlan:

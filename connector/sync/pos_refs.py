@@ -61,4 +61,5 @@ async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payment
         taxes=TaxBook(tuple(book), default_id=default_tax.id, zero_id=no_tax.id, by_class=by_class),
         discount_product_id=retailer.discount_product_id,
         currency=(retailer.currency.code or "").upper() or None if retailer.currency else None,
+        invoice_affixes=(register.invoice_prefix or "", register.invoice_suffix or ""),
     )

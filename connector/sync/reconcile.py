@@ -23,11 +23,11 @@ from connector.clients.xseries_models import RegisterSale, RegisterSalePayment, 
 from connector.errors import ConfigError, NotFoundError
 from connector.mapping.amounts import cents
 from connector.mapping.register_sale import SOURCE
-from connector.mapping.sale_plan import invoice_number, order_content_hash, sale_content_hash
+from connector.mapping.sale_plan import invoice_number, order_content_hash, sale_content_hash, without_affixes
 from connector.mapping.status_table import PosState
 from connector.runtime import Runtime
 from connector.store.tables import OrderBinding
-from connector.sync.order_mirror import OrderMirror, Transition, decide
+from connector.sync.order_mirror import OrderMirror, Transition, decide, find_sale
 
 log = logging.getLogger("connector.sync")
 
@@ -83,12 +83,12 @@ class Reconciler:
         found: dict[int, list[Sale]] = defaultdict(list)
         async for page in self.r.xs.iter_sales():
             for sale in page.items:
-                match = OURS.match(sale.invoice_number or "")
+                match = OURS.match(without_affixes(sale.invoice_number or "", self.r.refs.invoice_affixes))
                 if match and sale.register_id in (None, self.r.refs.register_id) and not sale.return_for \
                         and (sale.source or SOURCE).upper() == SOURCE:
                     found[int(match.group(1))].append(sale)
         for items in found.values():
-            items.sort(key=_generation)
+            items.sort(key=lambda sale: _generation(sale, self.r.refs.invoice_affixes))
         return found
 
     def _drift(self, order: Order, sales: list[Sale]) -> list[Drift]:
@@ -135,7 +135,7 @@ class Reconciler:
             bc_order_id=order.id, invoice_number=latest.invoice_number, pos_state=state.value,
             bc_status_id=order.status_id, content_hash="", bc_date_modified=order.date_modified,
             created_at=now, updated_at=now)
-        binding.generation = _generation(latest)
+        binding.generation = _generation(latest, self.r.refs.invoice_affixes)
         binding.invoice_number = invoice_number(order.id, binding.generation)
         binding.sale_id, binding.pos_state, binding.pending_state = latest.id, state.value, None
         binding.sale_body = _body_of(latest).to_json().decode()
@@ -168,23 +168,24 @@ class Reconciler:
 async def refuse_lost_state(runtime: Runtime) -> None:
     """On a store with no bindings (a first run, or a state database lost), look up the sale of the
     newest mirrorable order: if X-Series has it, the state was lost, and syncing would create every
-    sale a second time. Costs two calls, only then."""
+    sale a second time. Costs two or three calls (the sale looked up with and without the register's
+    invoice prefix), only then."""
     if runtime.store.count_bindings_by_state():
         return
     statuses = runtime.tables.statuses
     for order_id, status_id in await runtime.bc.newest_orders():
         if statuses.pos_state(status_id) in (PosState.CLOSED, PosState.VOIDED):
-            existing = await runtime.xs.find_sales_by_invoice_number(invoice_number(order_id))
-            if existing:
+            existing = await find_sale(runtime.xs, runtime.refs, invoice_number(order_id))
+            if existing is not None:
                 raise ConfigError(
-                    f"the state database is empty but X-Series already holds sale {existing[0].invoice_number}"
+                    f"the state database is empty but X-Series already holds sale {existing.invoice_number}"
                     f" of order {order_id}: run `order-sync reconcile --adopt` to bind the sales that exist"
                     " before syncing (else every sale would be created a second time)")
             return
 
 
-def _generation(sale: Sale) -> int:
-    match = OURS.match(sale.invoice_number or "")
+def _generation(sale: Sale, affixes: tuple[str, str]) -> int:
+    match = OURS.match(without_affixes(sale.invoice_number or "", affixes))
     return int(match.group(2)) if match and match.group(2) else 1
 
 

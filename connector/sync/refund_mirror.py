@@ -19,7 +19,7 @@ from connector.mapping.return_plan import build_return_plan, return_invoice_numb
 from connector.mapping.status_table import PosState
 from connector.store.tables import RefundBinding
 from connector.sync.binders import not_there_yet
-from connector.sync.order_mirror import MirrorDeps, plan_sale
+from connector.sync.order_mirror import MirrorDeps, find_sale, plan_sale
 from connector.sync.product_binder import ProductBinder
 
 log = logging.getLogger("connector.sync")
@@ -124,8 +124,7 @@ class RefundMirror:
         return outcome
 
     async def _find_return(self, invoice: str):
-        matches = await self.d.xs.find_sales_by_invoice_number(invoice)
-        return matches[0] if matches else None
+        return await find_sale(self.d.xs, self.d.refs, invoice)
 
     @staticmethod
     def _bound(binding: RefundBinding, sale_id: str) -> None:

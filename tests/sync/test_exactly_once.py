@@ -258,3 +258,27 @@ async def test_void_that_never_arrived_is_sent_again(world):
     assert report.outcomes[Outcome.VOIDED] == 1 and not report.failed
     assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50
     assert world.store.order_binding(order_id).pos_state == "voided"
+
+
+async def test_a_register_that_puts_its_prefix_on_invoice_numbers_still_finds_the_sale(world_factory):
+    """§8.2: a given invoice number "should use the register's prefix/suffix"; a server that adds
+    them itself (knob) keeps BC-12 as OS-BC-12. A lost answer is still settled by finding the sale,
+    never by writing a second one, and a void after it finds it too."""
+    world = world_factory(xs_options={"prefixes_invoice_numbers": True})
+    order_id = world.add_order([line("TEE-M", 2)])
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
+
+    report = await world.cycle()
+
+    assert world.xs.faults.injected["lost_response"] == 1
+    assert report.outcomes[Outcome.CREATED] == 1 and not report.failed
+    sale = world.sale(order_id)
+    assert sale["invoice_number"] == f"OS-BC-{order_id}" and len(sale_posts(world)) == 1
+    assert world.store.order_binding(order_id).sale_id == sale["id"]
+
+    world.set_status(order_id, 5)
+    report = await world.cycle()  # the void's answers are lost too: it is found voided
+    world.xs.faults.reconfigure(FaultConfig())
+    report = await world.cycle()
+    assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50
+    assert world.store.order_binding(order_id).pos_state == "voided" and not report.failed

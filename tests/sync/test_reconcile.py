@@ -73,12 +73,14 @@ async def test_a_lost_state_database_is_refused_then_adopted_with_no_second_sale
     assert len(adopted) == 4
 
 
-async def test_the_lost_state_check_lets_a_first_run_start_for_two_calls(world, tmp_path):
+async def test_the_lost_state_check_lets_a_first_run_start_for_three_calls(world, tmp_path):
     world.add_order([line("TEE-M", 1)])  # placed before going live: never mirrored
     runtime = await runtime_on(world, f"sqlite:///{tmp_path / 'new.db'}")
     bc_calls, xs_calls = len(world.bc.request_log), len(world.xs.request_log)
     await refuse_lost_state(runtime)  # nothing of ours in X-Series: a first run, not a lost database
-    assert (len(world.bc.request_log) - bc_calls, len(world.xs.request_log) - xs_calls) == (1, 1)
+    # The newest order, then its sale's invoice number as given and with the register's prefix.
+    assert runtime.refs.invoice_affixes == ("OS-", "")
+    assert (len(world.bc.request_log) - bc_calls, len(world.xs.request_log) - xs_calls) == (1, 2)
     await world.cycle(runtime=runtime)
     calls = len(world.bc.request_log)
     await refuse_lost_state(runtime)  # the store has bindings now: no call at all
@@ -124,3 +126,26 @@ async def test_reconcile_reports_each_kind_of_drift_and_fix_repairs_what_is_safe
     again = await Reconciler(runtime).run(None, None, fix=True)
     assert not any(d.kind in ("missing", "wrong_state") for d in again.drift)
     assert again.exceptions == 0  # the same drift is not opened twice
+
+
+async def test_sales_numbered_with_the_registers_prefix_are_ours_to_refuse_and_adopt(world_factory, tmp_path):
+    """A server that puts the register's prefix on given invoice numbers (knob; §8.2): a lost state
+    database is still refused, and reconcile --adopt still finds every sale of ours (OS-BC-12-2 is
+    order 12's second), with no second sale."""
+    import pytest
+
+    from connector.errors import ConfigError
+
+    world = world_factory(xs_options={"prefixes_invoice_numbers": True})
+    orders = await a_mirrored_store(world)
+    assert world.sales(orders["reopened"])[1]["invoice_number"] == f"OS-BC-{orders['reopened']}-2"
+    writes = world.xs_writes()
+    runtime = await runtime_on(world, f"sqlite:///{tmp_path / 'lost.db'}")
+    with pytest.raises(ConfigError, match="already holds sale OS-BC-"):
+        await refuse_lost_state(runtime)
+    report = await Reconciler(runtime).run(None, None, adopt=True)
+    assert sorted(report.adopted) == sorted(o for what, o in orders.items() if what != "pending")
+    binding = runtime.store.order_binding(orders["reopened"])
+    assert (binding.generation, binding.sale_id) == (2, world.sales(orders["reopened"])[1]["id"])
+    await world.cycle(runtime=runtime)
+    assert world.xs_writes() == writes
