@@ -8,8 +8,9 @@ negative quantities and refund payments (reference §8.2: "quantity: negative fo
 - shipping, handling, gift wrapping and fee refunds by amount, on their special products, taxed at
   the rate the sale charged them;
 - order-level amounts, and what BigCommerce refunded beyond the units at their sold price (an
-  order-level discount's share, a merchant's override), on the `refund` special product, untaxed
-  (BigCommerce: an order-level amount does not change tax);
+  order-level discount's share, a merchant's override), on the `refund` special product: untaxed
+  when the refund's tax is all the lines' (an order-level amount does not change tax), else with
+  the tax the refund gave back beyond them, at the sale's rate that it is;
 - refund payments by tender: store credit, gift certificate, else the order's payment method.
 What X-Series cannot express — a money-only refund of part of a product line, more units than
 were sold, payments that do not add up — raises MappingError(kind="refund").
@@ -68,12 +69,13 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
         elif item.item_type == "ORDER":
             continue  # an order-level amount: in the adjustment below
         else:
-            charged = [line for line in sale.lines if line.kind == _CHARGES[item.item_type].value]
+            kind = _CHARGES[item.item_type].value
+            charged = [line for line in sale.lines if line.kind == kind]
             amount = item.requested_amount
-            if amount is None and item.item_type == "GIFT_WRAPPING" and charged:
-                # BigCommerce computes a wrapping refund itself (no requested amount): what the sale
-                # charged for wrapping, once; a difference ends in the adjustment below.
-                given = sum((-l.quantity * (l.unit_price + l.unit_tax) for l in lines if l.kind == "wrapping"), ZERO)
+            if amount is None and charged:
+                # No requested amount (it "may be null", §15; BigCommerce computes a wrapping refund
+                # itself): what the sale charged for it, once; a difference ends in the adjustment.
+                given = sum((-l.quantity * (l.unit_price + l.unit_tax) for l in lines if l.kind == kind), ZERO)
                 amount = max(ZERO, sum((l.unit_price + l.unit_tax for l in charged), ZERO) - given)
             if amount:
                 lines.append(_amount_line(charged[0] if charged else None, amount, item.item_type, specials,
@@ -83,8 +85,8 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
                          tax_id=line.tax_id) if line.kind == "product" else line for line in lines]
     total = cents(refund.total_amount)
     adjustment = total - cents(sum((-line.quantity * (line.unit_price + line.unit_tax) for line in lines), ZERO))
-    if adjustment:  # order-level amounts, discount shares, overrides: money only, untaxed
-        lines.append(replace(refund_line, unit_price=adjustment))
+    if adjustment:
+        lines.append(_adjustment_line(refund_line, adjustment, refund, lines, sale))
     payments = _payments(refund, sale, total, order_id)
     reason = f": {refund.reason}" if refund.reason else ""
     return ReturnPlan(
@@ -117,6 +119,27 @@ def _returned_units(line_id: int | None, quantity: int | None, sale: SalePlan, o
             returned.append(replace(line, quantity=-take))
         left -= take
     return returned
+
+
+def _adjustment_line(refund_line: PlannedLine, adjustment: Decimal, refund: Refund, lines: list[PlannedLine],
+                     sale: SalePlan) -> PlannedLine:
+    """What BigCommerce gave back beyond the units and charges, on the refund product. Untaxed when
+    the refund's total_tax says the lines' tax is all its tax (an order-level amount does not change
+    tax, §15); else — a share of an order-level discount, a merchant's override of a unit's price —
+    the tax the refund gave back beyond the lines', at the one rate of the sale's that it is (the
+    discount's rate, the unit's). Left untaxed when no single rate explains it (the return's total
+    is right either way; only the tax by rate would be off)."""
+    if refund.total_tax is None:
+        return replace(refund_line, unit_price=adjustment)
+    gap = cents(refund.total_tax) - cents(sum((-line.quantity * line.unit_tax for line in lines), ZERO))
+    ex_tax = adjustment - gap
+    if not gap or not ex_tax:
+        return replace(refund_line, unit_price=adjustment)
+    for line in sale.lines:
+        # The rate of a tax the sale used, and whether the gap is that rate of the amount, to the cent.
+        if line.unit_price and line.unit_tax and abs(ex_tax * line.unit_tax / line.unit_price - gap) < Decimal("0.01"):
+            return replace(refund_line, unit_price=ex_tax, unit_tax=gap, tax_id=line.tax_id, tax_source=line.tax_source)
+    return replace(refund_line, unit_price=adjustment)
 
 
 def _amount_line(charged: PlannedLine | None, amount: Decimal, item_type: str, specials: SpecialLines,

@@ -74,3 +74,61 @@ def test_refund_payments_by_tender():
                              three_tees(), SPECIALS, "tax-0")
     assert [(p.tender, p.amount) for p in plan.payments] == [
         ("store_credit", D("2.00")), ("gift_certificate", D("5.00")), ("method", D("15.00"))]
+
+
+def refund_with_tax(items: list[dict], total: str, tax: str | None) -> Refund:
+    return Refund.model_validate({
+        "id": 7, "order_id": 4242, "created": "2026-03-01T10:00:00Z", "total_amount": total, "total_tax": tax,
+        "items": items, "payments": [{"provider_id": "gw", "amount": total}]})
+
+
+def by_rate(lines) -> dict[str, Decimal]:
+    rates: dict[str, Decimal] = {}
+    for line in lines:
+        rates[line.tax_id] = rates.get(line.tax_id, D(0)) - line.quantity * line.unit_tax
+    return {tax_id: tax for tax_id, tax in rates.items() if tax}
+
+
+@pytest.mark.parametrize("item_type", ["SHIPPING", "HANDLING"])
+def test_a_charge_refunded_without_a_requested_amount_comes_back_as_charged(item_type):
+    """requested_amount "may be null" (§15): the whole charge comes back on its own product and tax."""
+    charge = ("10.83", "0.83")
+    order = bc_order([bc_line("21.65", "1.65", 1, line_id=9)], total_inc="32.48", total_tax="2.48",
+                     **{item_type.lower(): charge})
+    plan = build_return_plan(refund_with_tax([{"item_type": item_type, "item_id": 1, "requested_amount": None}],
+                                             "10.83", "0.83"), plan_of(order), SPECIALS, "tax-0")
+    [line] = plan.lines
+    assert (line.kind, line.quantity, line.unit_price, line.unit_tax) == (item_type.lower(), -1, D("10.00"),
+                                                                         D("0.83"))
+    assert plan.adjustment == 0
+
+
+def test_a_coupons_share_comes_back_at_the_rate_it_was_taken_at():
+    """3 tees at 22.00 (10 % tax) with a 10 % order coupon: one returned gives back 19.80, tax 1.80."""
+    order = bc_order([bc_line("66.00", "6.00", 3, line_id=9, discounted="59.40", discounts=[("order", "6.00")])],
+                     total_inc="59.40", total_tax="5.40")
+    plan = build_return_plan(refund_with_tax([{"item_type": "PRODUCT", "item_id": 9, "quantity": 1}], "19.80", "1.80"),
+                             plan_of(order), SPECIALS, "tax-0")
+    units, share = plan.lines
+    assert (share.sku, share.unit_price, share.unit_tax, share.tax_id) == ("bc-refund", D("-2.00"), D("-0.20"),
+                                                                           units.tax_id)
+    assert sum(-l.quantity * (l.unit_price + l.unit_tax) for l in plan.lines) == D("19.80")
+    assert by_rate(plan.lines) == {units.tax_id: D("1.80")}
+
+
+def test_an_override_of_a_units_price_gives_back_the_tax_bigcommerce_did():
+    order = bc_order([bc_line("21.65", "1.65", 1, line_id=9)], total_inc="21.65", total_tax="1.65")
+    plan = build_return_plan(refund_with_tax([{"item_type": "PRODUCT", "item_id": 9, "quantity": 1,
+                                               "requested_amount": "15.00"}], "15.00", "1.14"),
+                             plan_of(order), SPECIALS, "tax-0")
+    assert sum(-l.quantity * (l.unit_price + l.unit_tax) for l in plan.lines) == D("15.00")
+    assert sum(by_rate(plan.lines).values()) == D("1.14")
+
+
+@pytest.mark.parametrize("tax", [None, "4.00"], ids=["tax-not-given", "order-level-amount"])
+def test_an_order_level_amount_that_changes_no_tax_stays_untaxed(tax):
+    plan = build_return_plan(refund_with_tax([{"item_type": "PRODUCT", "item_id": 9, "quantity": 2},
+                                              {"item_type": "ORDER", "item_id": 4242, "requested_amount": "3.00"}],
+                                             "47.00", tax), three_tees(), SPECIALS, "tax-0")
+    units, goodwill = plan.lines
+    assert (goodwill.unit_price, goodwill.unit_tax, goodwill.tax_id) == (D("3.00"), D(0), "tax-0")
