@@ -314,7 +314,9 @@ def _line_fields(line: Any, amounts: LineAmounts, tax_id: str, tax_source: str, 
             Decimal(1).scaleb(-PRICE_PLACES), ROUND_HALF_UP),
         # BigCommerce sends 0 when the merchant entered no cost: unknown, not free.
         unit_cost=getattr(line, "cost_price_ex_tax", None) or None,
-        list_price=line.base_price, list_price_includes_tax=inclusive, track_inventory=kind == "product",
+        # A digital product (a download, a gift card by e-mail) has no stock to move.
+        list_price=line.base_price, list_price_includes_tax=inclusive,
+        track_inventory=kind == "product" and getattr(line, "type", "physical") != "digital",
         bc_product_id=product_id, bc_variant_id=variant_id, family_name=family, options=options, bc_line_id=line.id,
     )
 

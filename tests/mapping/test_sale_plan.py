@@ -148,3 +148,12 @@ def test_the_content_hash_is_the_sha256_of_the_sorted_json_of_what_the_sale_depe
 def test_a_line_with_no_units_is_refused():
     with pytest.raises(MappingError, match=r"order 9: line 'TEE-M' has quantity 0"):
         plan_of(bc_order([bc_line("0", "0", 0)], total_inc="0", total_tax="0", order_id=9))
+
+
+def test_a_digital_product_is_created_without_stock_to_move():
+    order = bc_order([bc_line("22.00", "2.00", 1, line_id=1), bc_line("10.00", "0", 1, line_id=2, sku="EBOOK-1",
+                                                                      product_id=222, type="digital")],
+                     total_inc="32.00", total_tax="2.00")
+    tee, ebook = plan_of(order).lines
+    assert (tee.sku, tee.track_inventory) == ("TEE-M", True)
+    assert (ebook.sku, ebook.track_inventory) == ("EBOOK-1", False)
