@@ -25,7 +25,7 @@ from typing import Sequence
 from connector.clients.xseries_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
 from connector.errors import MappingError
 from connector.mapping.return_plan import ReturnPlan
-from connector.mapping.sale_plan import DISCOUNT_KEY, SalePlan
+from connector.mapping.sale_plan import DISCOUNT_KEY, PlannedPayment, SalePlan
 from connector.mapping.status_table import PosState
 from connector.mapping.tax_table import TaxBook
 
@@ -88,13 +88,14 @@ def register_sale(
         for index, line in enumerate(plan.lines)
     ]
     payments = []
-    if status == "CLOSED" and not plan.unpaid:
-        if len(payment_type_ids) != len(plan.payments):
-            raise ValueError(f"{len(plan.payments)} payments planned, {len(payment_type_ids)} payment type ids given")
+    if status != "VOIDED":
+        paid = paid_now(plan)
+        if len(payment_type_ids) != len(paid):
+            raise ValueError(f"{len(paid)} payments planned, {len(payment_type_ids)} payment type ids given")
         payments = [
             RegisterSalePayment(retailer_payment_type_id=type_id, amount=payment.amount,
                                 payment_date=plan.sale_date, register_id=refs.register_id)
-            for payment, type_id in zip(plan.payments, payment_type_ids)
+            for payment, type_id in zip(paid, payment_type_ids)
         ]
     return RegisterSale(
         id=sale_id, register_id=refs.register_id, user_id=refs.user_id, customer_id=customer_id,
@@ -129,17 +130,32 @@ def register_return(plan: ReturnPlan, refs: PosRefs, product_ids: dict[str, str]
     )
 
 
+def paid_now(plan: SalePlan) -> list[PlannedPayment]:
+    """The payments a sale is written with: every tender of a paid order; of an unpaid one, what gift
+    certificates and store credit already paid (BigCommerce took them at checkout), so only the
+    payment method's share is left owing (on the customer's account when ONACCOUNT)."""
+    return list(plan.payments) if not plan.unpaid else [p for p in plan.payments if p.tender != "method"]
+
+
+def owed_on_settle(sent: RegisterSale, plan: SalePlan) -> list[PlannedPayment]:
+    """What an ONACCOUNT sale's payment adds: the payment method's share, or every tender when the
+    sale was written with no payment at all (as before gift certificates were paid on it)."""
+    return [p for p in plan.payments if not sent.register_sale_payments or p.tender == "method"]
+
+
 def settled_on_account(sent: RegisterSale, sale_id: str, plan: SalePlan, refs: PosRefs,
                        payment_type_ids: Sequence[str], paid_at) -> RegisterSale:
     """An ONACCOUNT sale whose order is now paid, as its complete replacement body: the same lines,
-    one payment per tender dated when the order changed, status ONACCOUNT_CLOSED (state closed,
-    attribute onaccount kept: §8.1). Stock does not move again: the goods left with the ONACCOUNT sale."""
-    if len(payment_type_ids) != len(plan.payments):
-        raise ValueError(f"{len(plan.payments)} payments planned, {len(payment_type_ids)} payment type ids given")
-    payments = [
+    the payments it has (by their ids) and one per tender it was owed, dated when the order changed,
+    status ONACCOUNT_CLOSED (state closed, attribute onaccount kept: §8.1). Stock does not move
+    again: the goods left with the ONACCOUNT sale. payment_type_ids: of owed_on_settle()'s payments."""
+    owed = owed_on_settle(sent, plan)
+    if len(payment_type_ids) != len(owed):
+        raise ValueError(f"{len(owed)} payments owed, {len(payment_type_ids)} payment type ids given")
+    payments = list(sent.register_sale_payments) + [
         RegisterSalePayment(retailer_payment_type_id=type_id, amount=payment.amount, payment_date=paid_at,
                             register_id=refs.register_id)
-        for payment, type_id in zip(plan.payments, payment_type_ids)
+        for payment, type_id in zip(owed, payment_type_ids)
     ]
     return sent.model_copy(update={"id": sale_id, "status": "ONACCOUNT_CLOSED", "state": "closed",
                                    "register_sale_payments": payments})

@@ -21,7 +21,13 @@ from connector.clients.xseries_models import RegisterSale, Sale, WrittenSale
 from connector.errors import ApiError, MappingError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.edits import sale_edit
 from connector.mapping.payment_table import PaymentTable
-from connector.mapping.register_sale import PosRefs, register_sale, settled_on_account
+from connector.mapping.register_sale import (
+    PosRefs,
+    owed_on_settle,
+    paid_now,
+    register_sale,
+    settled_on_account,
+)
 from connector.mapping.sale_plan import (
     DISCOUNT_KEY,
     SalePlan,
@@ -131,8 +137,8 @@ class OrderMirror:
         self.step = "map"
         plan = plan_sale(order, self.d, binding.generation if binding else 1, content_hash)
         payment_type_ids: list[str] = []
-        if target is PosState.CLOSED and not plan.unpaid:
-            payment_type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
+        if target is PosState.CLOSED:
+            payment_type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(paid_now(plan), order.id)]
         self.step = "customer"
         customer_id = await self.customers.resolve(plan.customer, order.id)
         self.step = "products"
@@ -246,9 +252,9 @@ class OrderMirror:
         store, refs = self.d.store, self.d.refs
         self.step = "map"
         plan = plan_sale(order, self.d, binding.generation, content_hash)
-        type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
-        body = settled_on_account(RegisterSale.model_validate_json(binding.sale_body), binding.sale_id, plan, refs,
-                                  type_ids, order.date_modified)
+        sent = RegisterSale.model_validate_json(binding.sale_body)
+        type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(owed_on_settle(sent, plan), order.id)]
+        body = settled_on_account(sent, binding.sale_id, plan, refs, type_ids, order.date_modified)
         self.step = "write"
         binding.pending_state = PosState.CLOSED.value
         store.save_order_binding(binding)

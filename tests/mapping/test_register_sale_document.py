@@ -8,7 +8,7 @@ import pytest
 from order_shapes import TABLES, bc_line, bc_order, plan_of
 
 from connector.errors import MappingError
-from connector.mapping.register_sale import PosRefs, register_sale
+from connector.mapping.register_sale import PosRefs, paid_now, register_sale
 from connector.mapping.status_table import PosState
 
 REFS = PosRefs(outlet_id="o-1", register_id="r-1", user_id="u-1", default_tax_id="t-20", no_tax_id="t-none",
@@ -18,7 +18,7 @@ REFS = PosRefs(outlet_id="o-1", register_id="r-1", user_id="u-1", default_tax_id
 
 def document(plan, state=PosState.CLOSED, customer_id="c-1", sale_id=None, refs=REFS):
     product_ids = {line.product_key: "p-" + line.sku for line in plan.lines if line.kind != "discount"}
-    type_ids = [refs.payment_type_ids[t] for t in TABLES.payments.targets(plan.payments, plan.bc_order_id)]
+    type_ids = [refs.payment_type_ids[t] for t in TABLES.payments.targets(paid_now(plan), plan.bc_order_id)]
     return json.loads(register_sale(plan, state, refs, product_ids, customer_id, type_ids, sale_id).to_json())
 
 

@@ -107,3 +107,26 @@ async def test_a_payment_write_that_timed_out_unapplied_is_written_once_later(db
     sale = world.sale(order_id)
     assert sale["status"] == "ONACCOUNT_CLOSED" and paid(sale) == total(before)
     assert len([e for e in world.store.audit_entries(order_id) if e.action == "settle_sale"]) == 1
+
+
+async def test_what_a_gift_certificate_paid_is_on_the_on_account_sale_and_kept_when_paid(world):
+    """An unpaid order of 100.00 that a gift certificate paid 30.00 of at checkout: its ONACCOUNT
+    sale carries that 30.00, the customer owes 70.00, not 100.00; once paid, the sale is closed with
+    the same gift payment (by its id) and the method's 70.00."""
+    order_id = world.add_order([line("MUG-01", 1, "100.00")], tax_rate=Decimal(0), status_id=7,
+                               gift_certificate_amount=Decimal("30.00"))
+    await world.cycle()
+    sale = world.sale(order_id)
+    assert sale["status"] == "ONACCOUNT" and [Decimal(str(p["amount"])) for p in sale["payments"]] == [Decimal(30)]
+    assert world.xs.customers[sale["customer_id"]]["balance"] == Decimal(-70)
+    gift_payment = sale["payments"][0]["id"]
+
+    world.set_status(order_id, 11)
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.SETTLED] == 1 and not report.failed
+    sale = world.sale(order_id)
+    assert sale["status"] == "ONACCOUNT_CLOSED" and paid(sale) == total(sale) == Decimal(100)
+    assert sorted(Decimal(str(p["amount"])) for p in sale["payments"]) == [Decimal(30), Decimal(70)]
+    assert gift_payment in [p["id"] for p in sale["payments"]]
+    assert world.xs.customers[sale["customer_id"]]["balance"] == 0
