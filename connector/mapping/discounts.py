@@ -9,8 +9,10 @@ X-Series reports two kinds of discount, and BigCommerce says which kind each is
   retailer's discount product, one per tax rate (the sale plan groups them).
 
 A discount BigCommerce does not describe (discounted_total_inc_tax below total_inc_tax with no
-applied_discounts) is taken as order-level, as coupons are. Every discount is at the line's own rate:
-its tax is the line's tax in the proportion it takes of the line.
+applied_discounts) is taken as order-level, as coupons are. A line with applied_discounts but no
+discounted total (the reference's own example line) is discounted by their sum, in the store's
+pricing mode. Every discount is at the line's own rate: its tax is the line's tax in the proportion
+it takes of the line.
 """
 
 from __future__ import annotations
@@ -33,16 +35,25 @@ class LineAmounts:
     order_tax: Decimal  # the tax that share removes
 
 
-def line_amounts(line: Any) -> LineAmounts:
+def line_amounts(line: Any, inclusive: bool = False) -> LineAmounts:
+    """inclusive: the store's prices include tax (is_tax_inclusive_pricing), and so do the amounts
+    of its applied_discounts."""
     full_inc, full_tax = line.total_inc_tax, line.total_tax
-    discounted = getattr(line, "discounted_total_inc_tax", None)
-    # Older stores send no discounted total: no discount can be told apart (the order's totals then
-    # say whether the lines add up).
-    discount_inc = full_inc - discounted if discounted is not None and full_inc else ZERO
-    if not discount_inc:
-        return LineAmounts(full_inc - full_tax, full_tax, ZERO, ZERO, ZERO)
     applied = getattr(line, "applied_discounts", None) or []
     every = sum((d.amount for d in applied), ZERO)
+    discounted = getattr(line, "discounted_total_inc_tax", None)
+    if discounted is not None and full_inc:
+        discount_inc = full_inc - discounted
+    elif every and full_inc and full_inc != full_tax:
+        # No discounted total, but the discounts are there: their sum, made tax-inclusive at the
+        # line's rate when the store prices ex tax.
+        discount_inc = every if inclusive else every * full_inc / (full_inc - full_tax)
+    else:
+        # Older stores send neither: no discount can be told apart (the order's totals then say
+        # whether the lines add up).
+        discount_inc = ZERO
+    if not discount_inc:
+        return LineAmounts(full_inc - full_tax, full_tax, ZERO, ZERO, ZERO)
     product = sum((d.amount for d in applied if d.target == "product"), ZERO)
     # The amounts are in the store's pricing mode (ex or inc tax); their proportions are not.
     product_inc = discount_inc * product / every if every else ZERO

@@ -223,7 +223,7 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
     for line in order.lines:
         if line.quantity <= 0:
             raise MappingError(f"line {line.sku or line.name!r} has quantity {line.quantity}", order_id=order.id)
-        amounts = line_amounts(line)
+        amounts = line_amounts(line, inclusive)
         # Order lines carry no tax class (only the order's charges do): a rate X-Series lacks means the default.
         tax_id, source = taxes.pick(amounts.sold_price, amounts.sold_tax, None, line.quantity)
         drafts.append((_line_fields(line, amounts, tax_id, source, inclusive), amounts.sold_price, amounts.sold_tax))

@@ -157,3 +157,15 @@ def test_a_digital_product_is_created_without_stock_to_move():
     tee, ebook = plan_of(order).lines
     assert (tee.sku, tee.track_inventory) == ("TEE-M", True)
     assert (ebook.sku, ebook.track_inventory) == ("EBOOK-1", False)
+
+
+@pytest.mark.parametrize("inclusive", [False, True], ids=["prices-ex-tax", "prices-inc-tax"])
+def test_a_line_with_applied_discounts_but_no_discounted_total_is_discounted_by_them(inclusive):
+    """The reference's own example line (§4): 65.23 with 9.24 tax, applied_discounts 1.59 (order),
+    no discounted_total_inc_tax; the order's totals have the discount. In the store's pricing mode."""
+    discount = "1.59" if not inclusive else "1.85"
+    line = bc_line("65.23", "9.24", 1, discounts=[("order", discount)])
+    plan = plan_of(bc_order([line], total_inc="63.38", total_tax="8.98", inclusive=inclusive))
+    tee, share = plan.lines
+    assert (tee.unit_price, tee.unit_tax) == (D("55.99"), D("9.24"))
+    assert share.kind == "discount" and totals(plan) == (D("63.38"), D("8.98"))
