@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connector.errors import MappingError
-from connector.mapping.amounts import UnitCutter, cents, reconcile
+from connector.mapping.amounts import CENT, HALF_CENT, UnitCutter, cents, reconcile
 from connector.mapping.discounts import LineAmounts, line_amounts
 from connector.mapping.fulfilment import sale_attributes, sale_note
 from connector.mapping.special_lines import SpecialLine, SpecialLines, SpecialProduct
@@ -247,12 +247,13 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
                                    fee.cost_tax, fee.tax_class_id, taxes))
             fee_names.append(fee.display_name_merchant or fee.display_name_customer)
 
+    total_inc, total_tax = cents(order.total_inc_tax), cents(order.total_tax)
+    _undrawn_discount(order, drafts, order_discounts, total_inc, total_tax, taxes)
     first_discount = len(drafts)
     for (tax_id, source), (price, tax) in order_discounts.items():
         drafts.append((dict(kind="discount", product_key=DISCOUNT_KEY, sku="", name="Discount", quantity=-1,
                             tax_id=tax_id, tax_source=source, track_inventory=False), -price, -tax))
 
-    total_inc, total_tax = cents(order.total_inc_tax), cents(order.total_tax)
     largest_discount = min(range(first_discount, len(drafts)), key=lambda i: drafts[i][1], default=None)
     reconciled = reconcile(order.id, [(price, tax) for _, price, tax in drafts], total_inc, total_tax, inclusive,
                            largest_discount)
@@ -285,6 +286,28 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
         attributes=sale_attributes(order),
         source_id=str(order.id) if generation <= 1 else f"{order.id}-{generation}",
     )
+
+
+def _undrawn_discount(order: Any, drafts: list, order_discounts: dict, total_inc: Decimal, total_tax: Decimal,
+                      taxes: TaxBook) -> None:
+    """A coupon or manual discount the lines do not show (no per-line figures for it, or a shipping
+    coupon, §4 types 3 and 4): the order's total is below its lines, charges and discount shares by
+    more than rounding, and by no more than its discount_amount and coupon_discount. That gap is an
+    order-level discount, at the rate its tax says (untaxed when it removed no tax), not a price cut
+    hidden in one line (nor an order refused as inconsistent)."""
+    declared = cents(order.discount_amount or ZERO) + cents(order.coupon_discount or ZERO)
+    if not declared:
+        return
+    shares = [(price, tax) for price, tax in order_discounts.values()]
+    drafted_inc = sum((price + tax for _, price, tax in drafts), ZERO) - sum((p + t for p, t in shares), ZERO)
+    drafted_tax = sum((tax for _, _, tax in drafts), ZERO) - sum((t for _, t in shares), ZERO)
+    gap_inc, gap_tax = drafted_inc - total_inc, drafted_tax - total_tax
+    if gap_inc <= HALF_CENT * (len(drafts) + len(shares)) or gap_inc > declared + CENT:
+        return
+    tax_id, source = taxes.pick(gap_inc - gap_tax, gap_tax, None)
+    share = order_discounts.setdefault((tax_id, source), [ZERO, ZERO])
+    share[0] += gap_inc - gap_tax
+    share[1] += gap_tax
 
 
 def _line_fields(line: Any, amounts: LineAmounts, tax_id: str, tax_source: str, inclusive: bool) -> dict[str, Any]:

@@ -169,3 +169,32 @@ def test_a_line_with_applied_discounts_but_no_discounted_total_is_discounted_by_
     tee, share = plan.lines
     assert (tee.unit_price, tee.unit_tax) == (D("55.99"), D("9.24"))
     assert share.kind == "discount" and totals(plan) == (D("63.38"), D("8.98"))
+
+
+def test_a_coupon_the_lines_do_not_show_is_a_discount_line_not_a_price_cut():
+    """Ten lines of 10.00 and a 0.10 coupon shown on no line (coupon_discount only): the lines keep
+    their prices and the coupon is a discount line (it once went, silently, into one line's price)."""
+    lines = [bc_line("10.00", "0", 1, line_id=i, sku=f"S{i}", product_id=100 + i) for i in range(1, 11)]
+    plan = plan_of(bc_order(lines, total_inc="99.90", total_tax="0", coupon_discount="0.10"))
+    assert [line.unit_price for line in plan.lines if line.kind == "product"] == [D("10.00")] * 10
+    [coupon] = [line for line in plan.lines if line.kind == "discount"]
+    assert (coupon.quantity, coupon.unit_price, coupon.unit_tax) == (-1, D("0.10"), D(0))
+    assert totals(plan) == (D("99.90"), D("0"))
+
+
+def test_a_free_shipping_coupon_on_charged_shipping_is_a_discount_at_the_shippings_rate():
+    """Shipping 10.83 (0.83 tax at 8.25 %) charged, then taken off by a free-shipping coupon: the
+    order's total is the line alone. Shipping and a discount of the same amount and rate."""
+    order = bc_order([bc_line("21.65", "1.65", 1)], total_inc="21.65", total_tax="1.65", shipping=("10.83", "0.83"),
+                     coupon_discount="10.83")
+    plan = plan_of(order)
+    shipping = next(line for line in plan.lines if line.kind == "shipping")
+    [coupon] = [line for line in plan.lines if line.kind == "discount"]
+    assert (shipping.unit_price, shipping.unit_tax) == (D("10.00"), D("0.83"))
+    assert (coupon.unit_price, coupon.unit_tax, coupon.tax_id) == (D("10.00"), D("0.83"), shipping.tax_id)
+    assert totals(plan) == (D("21.65"), D("1.65"))
+
+
+def test_a_gap_no_discount_explains_is_still_an_inconsistent_order():
+    with pytest.raises(MappingError, match="inconsistent"):
+        plan_of(bc_order([bc_line("21.65", "1.65", 1)], total_inc="11.65", total_tax="1.65", coupon_discount="2.00"))
