@@ -225,7 +225,10 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
             raise MappingError(f"line {line.sku or line.name!r} has quantity {line.quantity}", order_id=order.id)
         amounts = line_amounts(line, inclusive)
         # Order lines carry no tax class (only the order's charges do): a rate X-Series lacks means the default.
-        tax_id, source = taxes.pick(amounts.sold_price, amounts.sold_tax, None, line.quantity)
+        # A line a product discount made free is still of its product's rate: told by its full figures.
+        rated = (amounts.sold_price, amounts.sold_tax) if amounts.sold_price else (
+            line.total_inc_tax - line.total_tax, line.total_tax)
+        tax_id, source = taxes.pick(*rated, None, line.quantity)
         drafts.append((_line_fields(line, amounts, tax_id, source, inclusive), amounts.sold_price, amounts.sold_tax))
         if amounts.order_price or amounts.order_tax:
             share = order_discounts.setdefault((tax_id, source), [ZERO, ZERO])

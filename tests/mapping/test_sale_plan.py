@@ -198,3 +198,12 @@ def test_a_free_shipping_coupon_on_charged_shipping_is_a_discount_at_the_shippin
 def test_a_gap_no_discount_explains_is_still_an_inconsistent_order():
     with pytest.raises(MappingError, match="inconsistent"):
         plan_of(bc_order([bc_line("21.65", "1.65", 1)], total_inc="11.65", total_tax="1.65", coupon_discount="2.00"))
+
+
+def test_a_line_a_product_discount_made_free_keeps_its_products_tax():
+    free = bc_line("21.65", "1.65", 1, line_id=2, sku="GIFT-TEE", product_id=333, discounted="0",
+                   discounts=[("product", "20.00")])
+    plan = plan_of(bc_order([bc_line("21.65", "1.65", 1), free], total_inc="21.65", total_tax="1.65"))
+    paid, gift = plan.lines
+    assert (gift.sku, gift.unit_price, gift.unit_tax) == ("GIFT-TEE", D(0), D(0))
+    assert gift.tax_id == paid.tax_id != "t-none"
