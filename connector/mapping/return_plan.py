@@ -12,8 +12,10 @@ negative quantities and refund payments (reference §8.2: "quantity: negative fo
   when the refund's tax is all the lines' (an order-level amount does not change tax), else with
   the tax the refund gave back beyond them, at the sale's rate that it is;
 - refund payments by tender: store credit, gift certificate, else the order's payment method.
-What X-Series cannot express — a money-only refund of part of a product line, more units than
-were sold, payments that do not add up — raises MappingError(kind="refund").
+A money-only refund of part of a product line (no unit returned) is money back on the `refund`
+product at the line's rate, told by the refund's total_tax. What X-Series cannot express — such a
+refund without its tax, or whose tax fits no rate, more units than were sold, payments that do
+not add up — raises MappingError(kind="refund").
 """
 
 from __future__ import annotations
@@ -63,8 +65,12 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
                               name=refund_product.name, quantity=-1, unit_price=ZERO, unit_tax=ZERO,
                               tax_id=no_tax_id, tax_source="none", track_inventory=False)
     lines: list[PlannedLine] = []
+    money_only: list = []  # PRODUCT items that give money back and return no unit
     for item in refund.items:
-        if item.item_type == "PRODUCT":
+        if item.item_type == "PRODUCT" and not item.quantity and refund.total_tax is not None:
+            _returned_units(item.item_id, 1, sale, order_id, refund.id)  # a line the sale has
+            money_only.append(item)  # in the adjustment below, at the line's rate
+        elif item.item_type == "PRODUCT":
             lines += _returned_units(item.item_id, item.quantity, sale, order_id, refund.id)
         elif item.item_type == "ORDER":
             continue  # an order-level amount: in the adjustment below
@@ -87,6 +93,12 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
     adjustment = total - cents(sum((-line.quantity * (line.unit_price + line.unit_tax) for line in lines), ZERO))
     if adjustment:
         lines.append(_adjustment_line(refund_line, adjustment, refund, lines, sale))
+        tax_back = cents(sum((-line.quantity * line.unit_tax for line in lines), ZERO))
+        if money_only and tax_back != cents(refund.total_tax):
+            # Its tax fits no rate of the sale's: a person must say how it was taxed.
+            raise MappingError(f"refund {refund.id} gives money back on an order product without returning a unit,"
+                               " and its tax fits no rate of the sale: record it by hand", order_id=order_id,
+                               kind="refund")
     payments = _payments(refund, sale, total, order_id)
     reason = f": {refund.reason}" if refund.reason else ""
     return ReturnPlan(

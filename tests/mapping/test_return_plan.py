@@ -132,3 +132,20 @@ def test_an_order_level_amount_that_changes_no_tax_stays_untaxed(tax):
                                              "47.00", tax), three_tees(), SPECIALS, "tax-0")
     units, goodwill = plan.lines
     assert (goodwill.unit_price, goodwill.unit_tax, goodwill.tax_id) == (D("3.00"), D(0), "tax-0")
+
+
+def test_money_back_on_a_line_without_a_unit_returned_is_on_the_refund_product_at_its_rate():
+    """5.41 back on a tee (8.25 % tax) and no unit returned: the refund product, 5.00 + 0.41 tax, at
+    the tee's rate; stock unchanged. Without the refund's tax, or with a tax no rate explains, it is
+    still a person's to record."""
+    order = bc_order([bc_line("21.65", "1.65", 1, line_id=9)], total_inc="21.65", total_tax="1.65")
+    item = {"item_type": "PRODUCT", "item_id": 9, "quantity": 0, "requested_amount": "5.41"}
+    plan = build_return_plan(refund_with_tax([item], "5.41", "0.41"), plan_of(order), SPECIALS, "tax-0")
+    [money] = plan.lines
+    sold = plan_of(order).lines[0]
+    assert (money.sku, money.quantity, money.unit_price, money.unit_tax, money.tax_id) == (
+        "bc-refund", -1, D("5.00"), D("0.41"), sold.tax_id)
+    assert not money.track_inventory
+    for tax in (None, "2.00"):
+        with pytest.raises(MappingError, match="without returning a unit"):
+            build_return_plan(refund_with_tax([item], "5.41", tax), plan_of(order), SPECIALS, "tax-0")
