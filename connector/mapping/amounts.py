@@ -54,10 +54,24 @@ def reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: 
         )
     where = absorber if absorber is not None else max(range(len(exact)), key=lambda i: exact[i])
     exact[where] += gap_exact
-    # Onto a taxed line, never an untaxed one (that would give it a tax) nor a discount line.
-    most_taxed = max(range(len(taxes)), key=lambda i: taxes[i])
-    taxes[most_taxed] += gap_tax
+    _spread_tax_residue(taxes, [tax for _, tax in amounts], gap_tax)
     return [(e - t if inclusive else e, t) for e, t in zip(exact, taxes)]
+
+
+def _spread_tax_residue(taxes: list[Decimal], unrounded: list[Decimal], gap: Decimal) -> None:
+    """The cents by which the lines' rounded taxes miss the order's tax go, one at a time, to the taxed
+    lines whose own rounding went furthest the other way (largest remainder): each rate's tax stays
+    what its lines make, to the cent. Onto a taxed line, never an untaxed one (that would give it a
+    tax) nor a discount line."""
+    if not gap:
+        return
+    sign = 1 if gap > 0 else -1
+    taxed = sorted((i for i, tax in enumerate(unrounded) if tax > 0),
+                   key=lambda i: (unrounded[i] - taxes[i]) * sign, reverse=True)
+    if not taxed:
+        taxed = [max(range(len(taxes)), key=lambda i: taxes[i])]
+    for k in range(int(abs(gap) / CENT)):
+        taxes[taxed[k % len(taxed)]] += CENT * sign
 
 
 class UnitCutter:

@@ -207,3 +207,18 @@ def test_a_line_a_product_discount_made_free_keeps_its_products_tax():
     paid, gift = plan.lines
     assert (gift.sku, gift.unit_price, gift.unit_tax) == ("GIFT-TEE", D(0), D(0))
     assert gift.tax_id == paid.tax_id != "t-none"
+
+
+def test_a_tax_residue_goes_to_the_rate_whose_rounding_made_it():
+    """20 %: 10.00 + 2.00; 5 %: two lines of 10.30 + 0.515. BigCommerce's order tax is 3.03; the
+    lines round to 2.00 + 0.52 + 0.52 = 3.04. The cent comes off a 5 % line (which rounded it up),
+    so each rate's tax is its own: 2.00 at 20 %, 1.03 at 5 %."""
+    lines = [bc_line("12.00", "2.00", 1, line_id=1, sku="A", product_id=1),
+             bc_line("10.815", "0.515", 1, line_id=2, sku="B", product_id=2),
+             bc_line("10.815", "0.515", 1, line_id=3, sku="C", product_id=3)]
+    plan = plan_of(bc_order(lines, total_inc="33.63", total_tax="3.03"))
+    by_rate: dict[str, Decimal] = {}
+    for line in plan.lines:
+        by_rate[line.tax_id] = by_rate.get(line.tax_id, D(0)) + line.quantity * line.unit_tax
+    assert by_rate == {"t-20": D("2.00"), "t-5": D("1.03")}
+    assert totals(plan) == (D("33.63"), D("3.03"))
