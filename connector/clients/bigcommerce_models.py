@@ -104,6 +104,13 @@ class ShippingAddress(_Address):
 
     id: int | None = None
     shipping_method: Text = ""
+    # Its own charges: an order shipping to several addresses may tax each at its own rate.
+    cost_inc_tax: OptionalMoney = None
+    cost_tax: OptionalMoney = None
+    cost_tax_class_id: int | None = None
+    handling_cost_inc_tax: OptionalMoney = None
+    handling_cost_tax: OptionalMoney = None
+    handling_cost_tax_class_id: int | None = None
 
 
 class OrderFee(_ApiModel):

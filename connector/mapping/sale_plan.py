@@ -235,14 +235,18 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
             share[0] += amounts.order_price
             share[1] += amounts.order_tax
 
-    for kind, inc, tax, class_attr in (
-        (SpecialLine.SHIPPING, order.shipping_cost_inc_tax, order.shipping_cost_tax, "shipping_cost_tax_class_id"),
-        (SpecialLine.HANDLING, order.handling_cost_inc_tax, order.handling_cost_tax, "handling_cost_tax_class_id"),
-        (SpecialLine.WRAPPING, order.wrapping_cost_inc_tax, order.wrapping_cost_tax, "wrapping_cost_tax_class_id"),
+    for kind, inc, tax, class_attr, prefix in (
+        (SpecialLine.SHIPPING, order.shipping_cost_inc_tax, order.shipping_cost_tax, "shipping_cost_tax_class_id",
+         "cost"),
+        (SpecialLine.HANDLING, order.handling_cost_inc_tax, order.handling_cost_tax, "handling_cost_tax_class_id",
+         "handling_cost"),
+        (SpecialLine.WRAPPING, order.wrapping_cost_inc_tax, order.wrapping_cost_tax, "wrapping_cost_tax_class_id",
+         None),
     ):
-        if inc:
-            drafts.append(_special(specials.products[kind], kind, inc, tax or ZERO, getattr(order, class_attr, None),
-                                   taxes))
+        charges = _per_address(order, prefix, inc, tax) if inc and prefix else None
+        for part_inc, part_tax, class_id in charges or [(inc, tax or ZERO, getattr(order, class_attr, None))]:
+            if part_inc:
+                drafts.append(_special(specials.products[kind], kind, part_inc, part_tax, class_id, taxes))
     fee_names = []
     for fee in getattr(order, "fees", []):
         if fee.cost_inc_tax:
@@ -289,6 +293,19 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
         attributes=sale_attributes(order),
         source_id=str(order.id) if generation <= 1 else f"{order.id}-{generation}",
     )
+
+
+def _per_address(order: Any, prefix: str, inc: Decimal, tax: Decimal | None) -> list | None:
+    """An order shipping to several addresses: each address's shipping (or handling) charge, with its
+    tax class, when every address gives its own and they add up to the order's; else None (one line)."""
+    addresses = getattr(order, "shipping_addresses", None) or []
+    parts = [(getattr(a, f"{prefix}_inc_tax", None), getattr(a, f"{prefix}_tax", None),
+              getattr(a, f"{prefix}_tax_class_id", None)) for a in addresses]
+    if len(parts) < 2 or any(part_inc is None or part_tax is None for part_inc, part_tax, _ in parts):
+        return None
+    if sum(p[0] for p in parts) != inc or sum(p[1] for p in parts) != (tax or ZERO):
+        return None
+    return parts
 
 
 def _undrawn_discount(order: Any, drafts: list, order_discounts: dict, total_inc: Decimal, total_tax: Decimal,

@@ -222,3 +222,20 @@ def test_a_tax_residue_goes_to_the_rate_whose_rounding_made_it():
         by_rate[line.tax_id] = by_rate.get(line.tax_id, D(0)) + line.quantity * line.unit_tax
     assert by_rate == {"t-20": D("2.00"), "t-5": D("1.03")}
     assert totals(plan) == (D("33.63"), D("3.03"))
+
+
+def test_shipping_to_two_addresses_taxed_at_two_rates_is_a_line_per_address():
+    """Shipping 10.00 + 0.50 (5 %) to one address and 10.00 + 2.00 (20 %) to another: a shipping
+    line each, at its own rate, not one line of 20.00 + 2.50 on one tax."""
+    from connector.clients.bigcommerce_models import ShippingAddress
+
+    order = bc_order([bc_line("12.00", "2.00", 1)], total_inc="34.50", total_tax="4.50", shipping=("22.50", "2.50"))
+    order = order.model_copy(update={"shipping_addresses": [
+        ShippingAddress(id=1, cost_inc_tax=D("10.50"), cost_tax=D("0.50")),
+        ShippingAddress(id=2, cost_inc_tax=D("12.00"), cost_tax=D("2.00"))]})
+    shipping = [(line.unit_price, line.unit_tax, line.tax_id) for line in plan_of(order).lines if line.kind == "shipping"]
+    assert shipping == [(D("10.00"), D("0.50"), "t-5"), (D("10.00"), D("2.00"), "t-20")]
+    # Addresses that do not add up to the order's shipping (or give no cost): one line, as before.
+    order = order.model_copy(update={"shipping_addresses": [ShippingAddress(id=1, cost_inc_tax=D("10.50"),
+                                                                            cost_tax=D("0.50")), ShippingAddress(id=2)]})
+    assert len([line for line in plan_of(order).lines if line.kind == "shipping"]) == 1
