@@ -58,8 +58,8 @@ async def test_a_rerun_writes_nothing(db_world):
     assert all(len(world.sales(i)) <= 1 for i in ids)
 
 
-async def test_lost_answer_to_the_sale_write_makes_no_duplicate(db_world):
-    world = db_world
+async def created_though_its_answer_is_lost(world) -> tuple[int, dict]:
+    """An order mirrored while every answer to a sale write is lost: created once, found, bound."""
     order_id = world.add_order([line("TEE-M", 2)])
     world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
 
@@ -67,7 +67,12 @@ async def test_lost_answer_to_the_sale_write_makes_no_duplicate(db_world):
 
     assert world.xs.faults.injected["lost_response"] == 1
     assert report.outcomes[Outcome.CREATED] == 1 and not report.failed
-    sale = world.sale(order_id)
+    return order_id, world.sale(order_id)
+
+
+async def test_lost_answer_to_the_sale_write_makes_no_duplicate(db_world):
+    world = db_world
+    order_id, sale = await created_though_its_answer_is_lost(world)
     binding = world.store.order_binding(order_id)
     assert binding.sale_id == sale["id"] and binding.pending_state is None and binding.pos_state == "closed"
     assert len(sale_posts(world)) == 1 and world.stock("TEE-M") == 48
@@ -265,14 +270,7 @@ async def test_a_register_that_puts_its_prefix_on_invoice_numbers_still_finds_th
     them itself (knob) keeps BC-12 as OS-BC-12. A lost answer is still settled by finding the sale,
     never by writing a second one, and a void after it finds it too."""
     world = world_factory(xs_options={"prefixes_invoice_numbers": True})
-    order_id = world.add_order([line("TEE-M", 2)])
-    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
-
-    report = await world.cycle()
-
-    assert world.xs.faults.injected["lost_response"] == 1
-    assert report.outcomes[Outcome.CREATED] == 1 and not report.failed
-    sale = world.sale(order_id)
+    order_id, sale = await created_though_its_answer_is_lost(world)
     assert sale["invoice_number"] == f"OS-BC-{order_id}" and len(sale_posts(world)) == 1
     assert world.store.order_binding(order_id).sale_id == sale["id"]
 
