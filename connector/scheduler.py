@@ -112,6 +112,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             running.discard(task)
 
     async def start_pair(view: Settings) -> None:
+        nonlocal webhook
         runtime = await _start_runtime(view, stop, store=store, **runtime_options)
         if runtime is None:
             return
@@ -124,7 +125,6 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
         if idv is not None and (receiver := idv.webhook_receiver()) is not None:
             receivers[view.pair] = receiver
             if len(views) == 1:  # one pair: its ID-verification webhook also has a port of its own
-                nonlocal webhook
                 conf = view.id_verification
                 webhook = WebhookServer(receiver.app(), conf.webhook_host, conf.webhook_port)
                 await webhook.start()
