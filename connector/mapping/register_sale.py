@@ -62,6 +62,20 @@ def sale_status(plan: SalePlan, state: PosState, has_customer: bool) -> tuple[st
     return "CLOSED", "closed", list(plan.attributes)
 
 
+FULFILMENT_ATTRIBUTES = ("delivery", "pickup")
+
+
+def without_fulfilment(body: RegisterSale) -> RegisterSale | None:
+    """`body` without its delivery/pickup attribute (None: it has none). §8.1's table pairs CLOSED
+    with no attribute and closed + delivery with DISPATCHED_CLOSED; whether a server takes CLOSED
+    with `delivery` is unverified. A server that refuses it gets the sale plain: off the
+    Fulfillments page, but with the status whose stock movement every reading agrees on."""
+    kept = [a for a in body.register_sale_attributes or [] if a not in FULFILMENT_ATTRIBUTES]
+    if len(kept) == len(body.register_sale_attributes or []):
+        return None
+    return body.model_copy(update={"register_sale_attributes": kept})
+
+
 def register_sale(
     plan: SalePlan,
     state: PosState,

@@ -95,6 +95,9 @@ class XSeriesSimulator(Simulator):
         # A given invoice number "should use the register's prefix/suffix" (§8.2): whether a server adds
         # them to one that does not is unverified: knob.
         prefixes_invoice_numbers: bool = False,
+        # Whether CLOSED may carry `delivery` (§8.1's table gives closed + delivery its own status,
+        # DISPATCHED_CLOSED) is unverified: knob refusing a status that does not name every attribute.
+        status_names_attributes: bool = False,
         sku_search_misses_hyphens: bool = False,  # live quirk §9.1: knob
         # Further knobs (all default to the documented / most likely behaviour):
         scopes: set[str] | None = None,  # None = every scope; else e.g. {"sales:read", ...}
@@ -122,6 +125,7 @@ class XSeriesSimulator(Simulator):
         self.closed_requires_full_payment = closed_requires_full_payment
         self.accepts_return_for = accepts_return_for
         self.prefixes_invoice_numbers = prefixes_invoice_numbers
+        self.status_names_attributes = status_names_attributes
         self.sku_search_misses_hyphens = sku_search_misses_hyphens
         self.scopes = scopes
         # Live products per lowercased SKU: the duplicate check on create looked through every

@@ -77,8 +77,11 @@ NEEDS_CUSTOMER_STATUSES = frozenset({"ONACCOUNT", "LAYBY"})
 LINE_STATUSES = frozenset({"SAVED", "VOIDED", "CONFIRMED"})
 
 
-def resolve_status(body: dict[str, Any], previous: dict[str, Any] | None) -> tuple[str, str, list[str]]:
-    """(status, state, attributes) from a posted body; both vocabularies accepted, must agree."""
+def resolve_status(body: dict[str, Any], previous: dict[str, Any] | None,
+                   strict: bool = False) -> tuple[str, str, list[str]]:
+    """(status, state, attributes) from a posted body; both vocabularies accepted, must agree.
+    strict: a legacy status must also name every attribute sent (§8.1's table read literally:
+    CLOSED is closed with no attribute, closed + delivery is DISPATCHED_CLOSED)."""
     status = body.get("status")
     state = body.get("state")
     raw_attrs = [] if body.get("register_sale_attributes") is None else body["register_sale_attributes"]
@@ -102,6 +105,8 @@ def resolve_status(body: dict[str, Any], previous: dict[str, Any] | None) -> tup
         implied_state, implied_attr = STATUS_TO_STATE[status]
         if state is not None and state != implied_state:
             raise bad_request(f"status {status} and state {state} disagree (expected {implied_state})")
+        if strict and any(a != implied_attr for a in attrs):
+            raise bad_request(f"status {status} and attributes {', '.join(attrs)} disagree")
         if implied_attr and implied_attr not in attrs:
             attrs.insert(0, implied_attr)
         state = implied_state
@@ -201,7 +206,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
         # signal a connector needs (it must never silently create a second sale).
         raise not_found(f"sale {sale_id} not found")
 
-    status, state, attributes = resolve_status(body, previous)
+    status, state, attributes = resolve_status(body, previous, sim.status_names_attributes)
 
     if previous is not None:
         old = previous["status"]

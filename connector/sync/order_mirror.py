@@ -27,6 +27,7 @@ from connector.mapping.register_sale import (
     paid_now,
     register_sale,
     settled_on_account,
+    without_fulfilment,
 )
 from connector.mapping.sale_plan import (
     DISCOUNT_KEY,
@@ -63,6 +64,8 @@ class MirrorDeps:
     single_variants: set[int] = field(default_factory=set)
     on_edit: str = "exception"  # sync.on_edit: an edit after the write is an exception, or resync
     restock: bool = True  # refunds.restock: returned units go back to stock
+    # This X-Series refused a sale for its delivery/pickup attribute: the rest are sent without.
+    fulfilment_refused: bool = False
 
 
 class OrderMirror:
@@ -156,25 +159,39 @@ class OrderMirror:
             created_at=now, updated_at=now,
         )
         binding.pending_state = target.value
-        # Serialized once: the binding keeps exactly the document that is sent.
-        encoded = body.to_json()
-        binding.sale_body = encoded.decode()
-        binding = store.save_order_binding(binding)
-        try:
-            sale = await self.d.xs.create_sale_document(encoded, answer=WrittenSale)
-        except UnknownWriteOutcome as exc:
-            sale = await self._find_sale(plan.invoice_number)
-            if sale is None:  # the binding stays pending: the next attempt looks again before creating
-                raise not_there_yet("the sale write", f"no sale {plan.invoice_number}", exc) from exc
-            log.info("order %s: sale write answer lost, found sale %s", order.id, sale.id)
-        except ApiError:
-            # The write was refused or never sent (4xx, 429s exhausted, connection refused):
-            # nothing exists in X-Series, so the binding is no longer pending. Any other error
-            # (an answer that cannot be read, a bug, a cancellation) may follow an applied write:
-            # the binding stays pending and the sale is looked up before any new write.
-            binding.pending_state = None
-            store.save_order_binding(binding)
-            raise
+        if self.d.fulfilment_refused:
+            body = without_fulfilment(body) or body
+        retried = False
+        while True:
+            # Serialized once: the binding keeps exactly the document that is sent.
+            encoded = body.to_json()
+            binding.sale_body = encoded.decode()
+            binding = store.save_order_binding(binding)
+            try:
+                sale = await self.d.xs.create_sale_document(encoded, answer=WrittenSale)
+            except UnknownWriteOutcome as exc:
+                sale = await self._find_sale(plan.invoice_number)
+                if sale is None:  # the binding stays pending: the next attempt looks again before creating
+                    raise not_there_yet("the sale write", f"no sale {plan.invoice_number}", exc) from exc
+                log.info("order %s: sale write answer lost, found sale %s", order.id, sale.id)
+            except ApiError as exc:
+                plain = without_fulfilment(body) if exc.status in (400, 422) else None
+                if plain is not None:  # refused, so nothing was written: once more without it
+                    log.warning("order %s: X-Series refused the sale with its %s attribute (%s); posting it "
+                                "again without", order.id, "/".join(body.register_sale_attributes), exc,
+                                extra={"order_id": order.id})
+                    body, retried = plain, True
+                    continue
+                # The write was refused or never sent (4xx, 429s exhausted, connection refused):
+                # nothing exists in X-Series, so the binding is no longer pending. Any other error
+                # (an answer that cannot be read, a bug, a cancellation) may follow an applied write:
+                # the binding stays pending and the sale is looked up before any new write.
+                binding.pending_state = None
+                store.save_order_binding(binding)
+                raise
+            break
+        # Taken plain after a refusal: the attribute was the reason, so the rest go without it.
+        self.d.fulfilment_refused |= retried
         if isinstance(sale, WrittenSale):  # the answer's line ids, for a later void (not a lookup's)
             binding.sale_body = sale.ids_into(body).to_json().decode()
         self._bind(binding, order, sale.id, target, content_hash)

@@ -278,3 +278,25 @@ async def test_a_reopened_order_gets_a_sale_with_its_own_source_id(world_factory
     assert (first["source_id"], first["status"]) == (str(order_id), "VOIDED")
     assert (second["source_id"], second["invoice_number"]) == (f"{order_id}-2", f"BC-{order_id}-2")
     assert second["status"] == "CLOSED" and world.stock("MUG-01") == 29
+
+
+async def test_a_server_refusing_closed_with_delivery_gets_plain_sales_once_refused(world_factory):
+    # §8.1's table gives closed + delivery its own legacy status (DISPATCHED_CLOSED); this server
+    # refuses CLOSED (or ONACCOUNT) sent with an attribute the status does not name.
+    world = world_factory(xs_options={"status_names_attributes": True})
+    shipped = world.add_order([line("MUG-01")])
+    collected = world.add_order([line("MUG-01")], pickup=True)
+    unpaid = world.add_order([line("TEE-M", 2)], status_id=7)
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    for order_id in (shipped, collected):
+        assert (world.sale(order_id)["status"], world.sale(order_id)["attributes"]) == ("CLOSED", [])
+    assert (world.sale(unpaid)["status"], world.sale(unpaid)["attributes"]) == ("ONACCOUNT", ["onaccount"])
+    assert world.stock("MUG-01") == 28 and world.stock("TEE-M") == 48
+    posts = world.xs.request_log.matching("POST", "register_sales")
+    assert len(posts) == 4  # one refusal, then each sale once: the rest go without the attribute
+
+    world.set_status(unpaid, 11)  # paid: the plain on-account sale is closed
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert (world.sale(unpaid)["status"], world.sale(unpaid)["attributes"]) == ("ONACCOUNT_CLOSED", ["onaccount"])
