@@ -478,6 +478,8 @@ class WrittenSale(BaseModel):
     status: str | None = None
     state: str | None = None
     invoice_number: str | None = None
+    total_price: OptionalMoney = None  # what X-Series made of the lines (ex tax), when it says
+    total_tax: OptionalMoney = None
     register_sale_products: list[WrittenLine] | None = None
     register_sale_payments: list[WrittenLine] | None = None
 

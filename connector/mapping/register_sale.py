@@ -20,6 +20,7 @@ plan's sale-level discount lines go on the retailer's discount product (GET /api
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Sequence
 
 from connector.clients.xseries_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
@@ -74,6 +75,18 @@ def without_fulfilment(body: RegisterSale) -> RegisterSale | None:
     if len(kept) == len(body.register_sale_attributes or []):
         return None
     return body.model_copy(update={"register_sale_attributes": kept})
+
+
+def total_gap(body: RegisterSale, total_price: Decimal | None, total_tax: Decimal | None) -> Decimal | None:
+    """How far the totals X-Series computed for `body` are from what its lines say (None: close
+    enough, or not told). X-Series computes a sale's totals from its lines (§8.2); whether it reads
+    a tax-inclusive retailer's line price as excluding tax is unverified (§13). A cent per line is
+    rounding."""
+    if total_price is None or total_tax is None:
+        return None
+    lines = body.register_sale_products
+    gap = total_price + total_tax - sum((line.quantity * (line.price + line.tax) for line in lines), Decimal(0))
+    return gap if abs(gap) > Decimal("0.01") * max(1, len(lines)) else None
 
 
 def register_sale(

@@ -98,6 +98,9 @@ class XSeriesSimulator(Simulator):
         # Whether CLOSED may carry `delivery` (§8.1's table gives closed + delivery its own status,
         # DISPATCHED_CLOSED) is unverified: knob refusing a status that does not name every attribute.
         status_names_attributes: bool = False,
+        # Whether a tax-inclusive retailer's 0.9 line `price` is read excluding tax is unverified
+        # (§13): knob reading it as tax-inclusive there (the stored price is price − tax).
+        line_price_includes_tax: bool = False,
         sku_search_misses_hyphens: bool = False,  # live quirk §9.1: knob
         # Further knobs (all default to the documented / most likely behaviour):
         scopes: set[str] | None = None,  # None = every scope; else e.g. {"sales:read", ...}
@@ -126,6 +129,7 @@ class XSeriesSimulator(Simulator):
         self.accepts_return_for = accepts_return_for
         self.prefixes_invoice_numbers = prefixes_invoice_numbers
         self.status_names_attributes = status_names_attributes
+        self.line_price_includes_tax = line_price_includes_tax
         self.sku_search_misses_hyphens = sku_search_misses_hyphens
         self.scopes = scopes
         # Live products per lowercased SKU: the duplicate check on create looked through every

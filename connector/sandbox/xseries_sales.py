@@ -363,6 +363,8 @@ def _parse_lines(sim: XSeriesSimulator, body: dict[str, Any], register_id: str,
             "status": status,
             "note": item.get("note") if isinstance(item.get("note"), str) else None,
         })
+        if sim.line_price_includes_tax and not sim.tax_exclusive:
+            lines[-1]["price"] -= lines[-1]["tax"]
     return lines
 
 

@@ -27,6 +27,7 @@ from connector.mapping.register_sale import (
     paid_now,
     register_sale,
     settled_on_account,
+    total_gap,
     without_fulfilment,
 )
 from connector.mapping.sale_plan import (
@@ -207,6 +208,12 @@ class OrderMirror:
         # One INFO line per order written (issue 14): what an operator greps the daemon's log for.
         log.info("order %s: sale %s created %s", order.id, plan.invoice_number, body.status,
                  extra={"order_id": order.id})
+        gap = total_gap(body, sale.total_price, sale.total_tax) if isinstance(sale, WrittenSale) else None
+        if gap is not None:  # the sale exists and stays bound: a person must look at its money
+            why = (f"X-Series totals sale {plan.invoice_number} {gap:+.2f} away from its lines; if the "
+                   "retailer is tax-inclusive, X-Series may read line prices as tax-inclusive")
+            log.error("order %s: %s", order.id, why, extra={"order_id": order.id})
+            store.open_exception(order.id, "amount", why, after=str(sale.total_price + sale.total_tax))
         return Outcome.CREATED
 
     def _edit(self, order: Order, binding: OrderBinding, content_hash: str) -> dict | None:

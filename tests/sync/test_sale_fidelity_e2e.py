@@ -300,3 +300,23 @@ async def test_a_server_refusing_closed_with_delivery_gets_plain_sales_once_refu
     report = await world.cycle()
     assert not report.failed, report.failed
     assert (world.sale(unpaid)["status"], world.sale(unpaid)["attributes"]) == ("ONACCOUNT_CLOSED", ["onaccount"])
+
+
+async def test_a_sale_x_series_totals_otherwise_than_its_lines_is_an_exception(world_factory):
+    # §13: whether a tax-inclusive retailer's line price is read excluding tax is unverified. This
+    # X-Series reads it as tax-inclusive, so the on-account sale it keeps is short by its tax.
+    world = world_factory(tax_inclusive=True, xs_options={"line_price_includes_tax": True})
+    unpaid = world.add_order([line("TEE-M", 2, "23.00")], status_id=7, tax_rate=D("0.15"))
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert world.sale(unpaid)["status"] == "ONACCOUNT"  # written once and bound: never written again
+    [exc] = world.store.exceptions()
+    assert (exc.bc_order_id, exc.kind) == (unpaid, "amount") and "-6.00" in exc.summary, exc.summary
+    assert (await world.cycle()).written == 0 and len(world.store.exceptions()) == 1
+
+
+async def test_a_tax_inclusive_sale_x_series_totals_as_sent_opens_no_exception(world_factory):
+    world = world_factory(tax_inclusive=True)
+    unpaid = world.add_order([line("TEE-M", 2, "23.00")], status_id=7, tax_rate=D("0.15"))
+    assert not (await world.cycle()).failed
+    assert world.sale(unpaid)["status"] == "ONACCOUNT" and world.store.exceptions() == []
