@@ -34,7 +34,6 @@ from connector.mapping.sale_plan import (
     DISCOUNT_KEY,
     SalePlan,
     build_sale_plan,
-    invoice_forms,
     invoice_number,
     order_content_hash,
     sale_content_hash,
@@ -45,6 +44,7 @@ from connector.mapping.status_table import PosState, StatusTable
 from connector.store.repository import Store
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder, not_there_yet
+from connector.sync.pending import find_sale, settle_pending
 from connector.sync.product_binder import ProductBinder
 from connector.sync.transitions import Outcome, Transition, decide, on_account, paid_since, up_to_date
 
@@ -96,7 +96,7 @@ class OrderMirror:
             recovered = False
             if binding is not None and binding.pending_state is not None:
                 self.step = "recover"
-                binding = await self._settle_pending(binding)
+                binding = await settle_pending(self.d.store, self.d.xs, self.d.refs, binding)
                 recovered = binding.pending_state is None and binding.sale_id is not None
             has_sale = binding is not None and binding.sale_id is not None
             current = PosState(binding.pos_state) if has_sale else PosState.NOT_IMPORTED
@@ -272,7 +272,7 @@ class OrderMirror:
     async def _settle(self, order: Order, binding: OrderBinding, content_hash: str) -> Outcome:
         """Payment captured later (issue 16, point 2): the ONACCOUNT sale, re-posted whole with its
         payments as ONACCOUNT_CLOSED. Not repeated blindly: X-Series refuses to change a closed
-        sale, so a lost answer is settled by looking the sale up (_settle_pending)."""
+        sale, so a lost answer is settled by looking the sale up (settle_pending)."""
         store, refs = self.d.store, self.d.refs
         self.step = "map"
         plan = plan_sale(order, self.d, binding.generation, content_hash)
@@ -307,43 +307,6 @@ class OrderMirror:
         return Outcome.SETTLED
 
     # ---- helpers ----------------------------------------------------------------------------
-    async def _settle_pending(self, binding: OrderBinding) -> OrderBinding:
-        """A write may have happened: find out from X-Series before deciding anything."""
-        sale = await self._find_sale(binding.invoice_number)
-        store = self.d.store
-        if binding.pending_state == PosState.VOIDED.value and binding.sale_id:
-            # A void re-post is safe to repeat: simply let the decision run again — unless the
-            # void did land, which the binding must record whatever the order says by now.
-            binding.pending_state = None
-            if sale is not None and sale.id == binding.sale_id and sale.status_code == "VOIDED":
-                binding.pos_state = PosState.VOIDED.value
-                store.audit(platform="connector", action="recover_void", bc_order_id=binding.bc_order_id,
-                            target_id=sale.id, reason="an earlier void had no answer; the sale is voided",
-                            after=sale.status_code)
-        elif binding.sale_id and on_account(binding):
-            # A settle was in flight: it landed when the sale is closed by now; else it runs again.
-            binding.pending_state = None
-            if sale is not None and sale.status_code.endswith("CLOSED"):  # ONACCOUNT_CLOSED, CLOSED…
-                sent = RegisterSale.model_validate_json(binding.sale_body)
-                closed = sent.model_copy(update={"status": sale.status_code, "state": "closed"})
-                binding.sale_body = closed.to_json().decode()
-                store.audit(platform="connector", action="recover_settle", bc_order_id=binding.bc_order_id,
-                            target_id=sale.id, reason="an earlier payment write had no answer; the sale is closed",
-                            after=sale.status_code)
-        elif sale is not None:
-            state = PosState.VOIDED if sale.status_code == "VOIDED" else PosState(binding.pending_state)
-            binding.sale_id = sale.id
-            binding.pos_state = state.value
-            binding.pending_state = None
-            store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,
-                        target_id=sale.id, reason="an earlier sale write had no answer; the sale was found",
-                        after=sale.status_code)
-        else:
-            binding.pending_state = None
-            store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,
-                        reason="an earlier sale write had no answer and created nothing; writing again")
-        return store.save_order_binding(binding)
-
     async def _find_sale(self, invoice: str) -> Sale | None:
         return await find_sale(self.d.xs, self.d.refs, invoice)
 
@@ -378,16 +341,6 @@ class OrderMirror:
             platform="connector", action="record", bc_order_id=order.id, target_id=binding.sale_id,
             reason=why, before=before_status, after=order.status_id,
         ))
-
-
-async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str) -> Sale | None:
-    """The sale order-sync gave `invoice`, whether X-Series kept the number as given or put the
-    register's prefix and suffix on it; None when there is none under either."""
-    for number in invoice_forms(invoice, refs.invoice_affixes):
-        matches = await xs.find_sales_by_invoice_number(number)
-        if matches:
-            return matches[0]
-    return None
 
 
 def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash: str | None = None) -> SalePlan:

@@ -27,7 +27,8 @@ from connector.mapping.sale_plan import invoice_number, order_content_hash, sale
 from connector.mapping.status_table import PosState
 from connector.runtime import Runtime
 from connector.store.tables import OrderBinding
-from connector.sync.order_mirror import OrderMirror, Transition, decide, find_sale
+from connector.sync.order_mirror import OrderMirror, Transition, decide
+from connector.sync.pending import find_sale
 
 log = logging.getLogger("connector.sync")
 

@@ -1,0 +1,65 @@
+"""A sale write whose answer was lost: what X-Series did is found out before anything else.
+
+Every write to X-Series commits the order's binding with pending_state first. A binding found
+pending (a lost answer, a crash) is settled here by looking its sale up by the deterministic
+invoice number — under the number as given and with the register's prefix/suffix (§8.2) —
+and recording what landed, so no sale is ever created twice.
+"""
+
+from __future__ import annotations
+
+from connector.clients.xseries import XSeriesClient
+from connector.clients.xseries_models import RegisterSale, Sale
+from connector.mapping.register_sale import PosRefs
+from connector.mapping.sale_plan import invoice_forms
+from connector.mapping.status_table import PosState
+from connector.store.repository import Store
+from connector.store.tables import OrderBinding
+from connector.sync.transitions import on_account
+
+
+async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str) -> Sale | None:
+    """The sale order-sync gave `invoice`, whether X-Series kept the number as given or put the
+    register's prefix and suffix on it; None when there is none under either."""
+    for number in invoice_forms(invoice, refs.invoice_affixes):
+        matches = await xs.find_sales_by_invoice_number(number)
+        if matches:
+            return matches[0]
+    return None
+
+
+async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding: OrderBinding) -> OrderBinding:
+    """A write may have happened: find out from X-Series before deciding anything."""
+    sale = await find_sale(xs, refs, binding.invoice_number)
+    if binding.pending_state == PosState.VOIDED.value and binding.sale_id:
+        # A void re-post is safe to repeat: simply let the decision run again — unless the
+        # void did land, which the binding must record whatever the order says by now.
+        binding.pending_state = None
+        if sale is not None and sale.id == binding.sale_id and sale.status_code == "VOIDED":
+            binding.pos_state = PosState.VOIDED.value
+            store.audit(platform="connector", action="recover_void", bc_order_id=binding.bc_order_id,
+                        target_id=sale.id, reason="an earlier void had no answer; the sale is voided",
+                        after=sale.status_code)
+    elif binding.sale_id and on_account(binding):
+        # A settle was in flight: it landed when the sale is closed by now; else it runs again.
+        binding.pending_state = None
+        if sale is not None and sale.status_code.endswith("CLOSED"):  # ONACCOUNT_CLOSED, CLOSED…
+            sent = RegisterSale.model_validate_json(binding.sale_body)
+            closed = sent.model_copy(update={"status": sale.status_code, "state": "closed"})
+            binding.sale_body = closed.to_json().decode()
+            store.audit(platform="connector", action="recover_settle", bc_order_id=binding.bc_order_id,
+                        target_id=sale.id, reason="an earlier payment write had no answer; the sale is closed",
+                        after=sale.status_code)
+    elif sale is not None:
+        state = PosState.VOIDED if sale.status_code == "VOIDED" else PosState(binding.pending_state)
+        binding.sale_id = sale.id
+        binding.pos_state = state.value
+        binding.pending_state = None
+        store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,
+                    target_id=sale.id, reason="an earlier sale write had no answer; the sale was found",
+                    after=sale.status_code)
+    else:
+        binding.pending_state = None
+        store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,
+                    reason="an earlier sale write had no answer and created nothing; writing again")
+    return store.save_order_binding(binding)
