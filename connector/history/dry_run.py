@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from connector.clients.bigcommerce_models import Order
 from connector.errors import MappingError
-from connector.mapping.sale_plan import DISCOUNT_KEY, order_content_hash
+from connector.mapping.identity import order_content_hash
+from connector.mapping.sale_plan import DISCOUNT_KEY
 from connector.mapping.status_table import PosState
 from connector.sync.order_mirror import MirrorDeps, plan_sale
 

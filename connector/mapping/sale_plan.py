@@ -16,7 +16,6 @@ its total.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,42 +25,16 @@ from connector.errors import MappingError
 from connector.mapping.amounts import CENT, HALF_CENT, UnitCutter, cents, reconcile
 from connector.mapping.discounts import LineAmounts, line_amounts
 from connector.mapping.fulfilment import sale_attributes, sale_note
+from connector.mapping.identity import invoice_number, order_content_hash
 from connector.mapping.special_lines import SpecialLine, SpecialLines, SpecialProduct
 from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.tax_table import TaxBook
 
 ZERO = Decimal("0")
-INVOICE_PREFIX = "BC-"
 # Decimals of the unit prices and taxes sent to X-Series (its 2.0 examples carry five). Whether a
 # write keeps them is unverified: the plan stays exact at 2, splitting more lines.
 PRICE_PLACES = 5
 DISCOUNT_KEY = "special:discount"  # the retailer's discount_product_id, never created
-
-
-def invoice_number(bc_order_id: int, generation: int = 1) -> str:
-    """The sale's deterministic reference: how a lost sale write is found again (reference §8.4).
-    A re-opened order's later sales carry their generation: BC-123-2."""
-    base = f"{INVOICE_PREFIX}{bc_order_id}"
-    return base if generation <= 1 else f"{base}-{generation}"
-
-
-def invoice_forms(invoice: str, affixes: tuple[str, str] = ("", "")) -> tuple[str, ...]:
-    """The invoice numbers a sale given `invoice` may carry in X-Series: as given, and with the
-    register's prefix and suffix, which §8.2 says a given number "should use" (unverified whether a
-    server adds them itself): a sale is looked up under both before anything is written again."""
-    prefix, suffix = affixes
-    affixed = f"{prefix}{invoice}{suffix}"
-    return (invoice,) if affixed == invoice or invoice.startswith(prefix) and invoice.endswith(suffix) \
-        else (invoice, affixed)
-
-
-def without_affixes(number: str, affixes: tuple[str, str] = ("", "")) -> str:
-    """An invoice number read back, without the register's prefix and suffix when it has both."""
-    prefix, suffix = affixes
-    if (prefix or suffix) and number.startswith(prefix) and number.endswith(suffix) \
-            and len(number) > len(prefix) + len(suffix):
-        return number[len(prefix):len(number) - len(suffix)]
-    return number
 
 
 def product_key_for_sku(sku: str) -> str:
@@ -148,54 +121,6 @@ class SalePlan:
 
 # The billing-address fields a PlannedCustomer copies as they are (all but the e-mail).
 _ADDRESS_FIELDS = tuple(f.name for f in fields(PlannedCustomer) if f.name != "email")
-
-
-# json.dumps(payload, sort_keys=True) without a new encoder per order (json.dumps builds one whenever
-# it is given an option). The text, and so every binding's stored hash, is the same.
-_hash_json = json.JSONEncoder(sort_keys=True).encode
-
-
-def _sold(order: Any) -> dict[str, Any]:
-    """What the order sold, line by line, and its charges."""
-    return {
-        "lines": [[line.id, line.product_id, line.variant_id, line.sku, line.quantity, str(_paid_inc_tax(line))]
-                  for line in order.lines],
-        "costs": [str(order.shipping_cost_inc_tax), str(order.handling_cost_inc_tax),
-                  str(order.wrapping_cost_inc_tax)],
-    }
-
-
-def sale_content_hash(order: Any) -> str:
-    """What a sale shows of its order — lines, quantities, prices, charges, fees, totals: when it
-    changes after the sale was written, the order was edited (issue 16, point 4); a change of
-    status or payment is not an edit."""
-    payload = {**_sold(order), "totals": [str(order.total_inc_tax), str(order.total_tax)],
-               "fees": [[fee.id, str(fee.cost_inc_tax)] for fee in getattr(order, "fees", [])]}
-    return hashlib.sha256(_hash_json(payload).encode()).hexdigest()
-
-
-def order_content_hash(order: Any) -> str:
-    """What, in an order, the POS mirror depends on. A change of anything else (a staff note, a
-    shipment date) is not worth a write; a change of this is detected even when date_modified
-    did not move (domain note C.4). Fees and tenders count only when the order has them, so the
-    hashes stored before they were mirrored still match."""
-    payload = {
-        "status": order.status_id,
-        "total_inc_tax": str(order.total_inc_tax),
-        "total_tax": str(order.total_tax),
-        "payment_method": order.payment_method,
-        "payment_status": order.payment_status,
-        "email": (order.billing_address.email or "").casefold() if order.billing_address else "",
-        **_sold(order),
-    }
-    fees = [[fee.id, str(fee.cost_inc_tax)] for fee in getattr(order, "fees", [])]
-    if fees:
-        payload["fees"] = fees
-    if order.gift_certificate_amount or order.store_credit_amount:
-        payload["tenders"] = [str(order.gift_certificate_amount), str(order.store_credit_amount)]
-    if getattr(order, "is_deleted", None):  # an order restored from the archive is mirrored then
-        payload["archived"] = True
-    return hashlib.sha256(_hash_json(payload).encode()).hexdigest()
 
 
 def target_state(order: Any, statuses: StatusTable) -> PosState:
@@ -384,8 +309,3 @@ def _tenders(order: Any, total_inc: Decimal) -> tuple[PlannedPayment, ...]:
     payments = (PlannedPayment("gift_certificate", "", gift), PlannedPayment("store_credit", "", credit),
                 PlannedPayment("method", order.payment_method or "", total_inc - gift - credit))
     return tuple(p for p in payments if p.amount)
-
-
-def _paid_inc_tax(line: Any) -> Decimal:
-    discounted = getattr(line, "discounted_total_inc_tax", None)
-    return discounted if discounted is not None else line.total_inc_tax

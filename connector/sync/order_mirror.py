@@ -20,6 +20,7 @@ from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import RegisterSale, Sale, WrittenSale
 from connector.errors import ApiError, MappingError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.edits import sale_edit
+from connector.mapping.identity import invoice_number, order_content_hash, sale_content_hash
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import (
     PosRefs,
@@ -30,15 +31,7 @@ from connector.mapping.register_sale import (
     total_gap,
     without_fulfilment,
 )
-from connector.mapping.sale_plan import (
-    DISCOUNT_KEY,
-    SalePlan,
-    build_sale_plan,
-    invoice_number,
-    order_content_hash,
-    sale_content_hash,
-    target_state,
-)
+from connector.mapping.sale_plan import DISCOUNT_KEY, SalePlan, build_sale_plan, target_state
 from connector.mapping.special_lines import SpecialLines
 from connector.mapping.status_table import PosState, StatusTable
 from connector.store.repository import Store

@@ -11,7 +11,7 @@ from __future__ import annotations
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import RegisterSale, Sale
 from connector.mapping.register_sale import PosRefs
-from connector.mapping.sale_plan import invoice_forms
+from connector.mapping.identity import invoice_forms
 from connector.mapping.status_table import PosState
 from connector.store.repository import Store
 from connector.store.tables import OrderBinding

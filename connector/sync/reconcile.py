@@ -23,7 +23,7 @@ from connector.clients.xseries_models import RegisterSale, RegisterSalePayment, 
 from connector.errors import ConfigError, NotFoundError
 from connector.mapping.amounts import cents
 from connector.mapping.register_sale import SOURCE
-from connector.mapping.sale_plan import invoice_number, order_content_hash, sale_content_hash, without_affixes
+from connector.mapping.identity import invoice_number, order_content_hash, sale_content_hash, without_affixes
 from connector.mapping.status_table import PosState
 from connector.runtime import Runtime
 from connector.store.tables import OrderBinding

@@ -11,7 +11,8 @@ from order_shapes import bc_fee, bc_line, bc_order, plan_of, totals
 
 from connector.errors import MappingError
 from connector.mapping import sale_plan
-from connector.mapping.sale_plan import custom_product_sku, order_content_hash
+from connector.mapping.identity import order_content_hash
+from connector.mapping.sale_plan import custom_product_sku
 from connector.mapping.status_table import PosState
 
 D = Decimal
