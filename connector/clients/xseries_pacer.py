@@ -28,7 +28,8 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from connector.clients.transport import RatePacer, int_header
+from connector.clients.pacing import RatePacer
+from connector.clients.transport import int_header
 from connector.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("connector.xseries.pacer")
@@ -41,7 +42,7 @@ _EPSILON_SECONDS = 0.001
 
 
 class XSeriesPacer(RatePacer):
-    """RatePacer for X-Series (see connector.clients.transport.RatePacer)."""
+    """RatePacer for X-Series (see connector.clients.pacing.RatePacer)."""
 
     api = "X-Series"
     min_wait = _EPSILON_SECONDS
