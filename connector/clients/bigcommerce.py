@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
 
@@ -259,16 +259,19 @@ class BigCommerceClient(TransportClient):
         response = await self.transport.request("GET", "/v2/order_statuses")
         return [OrderStatus.model_validate(row) for row in _v2_list(response, "/v2/order_statuses")]
 
-    async def update_order_status(self, order_id: int, status_id: int) -> OrderStatusRead:
+    async def update_order_status(self, order_id: int, status_id: int, *,
+                                  before_resend: Callable[[], Awaitable[None]] | None = None) -> OrderStatusRead:
         """PUT only {"status_id": n}: any other field could be rejected or change the order.
 
-        Setting a status is idempotent (a repeat sets the same value), so the transport may retry
-        it after a 5xx or a timeout. Only the answer's status id is read: an applied write whose
-        other fields do not parse is still known to be applied.
+        Setting a status is idempotent (a repeat sets the same value), so the transport may send it
+        again after a 429, a 5xx or a timeout; `before_resend` runs right before each repeat (after
+        the wait, during which the order may have moved: ID verification reads it again there).
+        Only the answer's status id is read: an applied write whose other fields do not parse is
+        still known to be applied.
         """
         path = f"/v2/orders/{int(order_id)}"
         response = await self.transport.request(
-            "PUT", path, json={"status_id": int(status_id)}, safe_to_repeat=True
+            "PUT", path, json={"status_id": int(status_id)}, safe_to_repeat=True, before_resend=before_resend,
         )
         return OrderStatusRead.from_answer(order_id, response.json_or_retry(API, path))
 
