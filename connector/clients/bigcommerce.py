@@ -267,13 +267,20 @@ class BigCommerceClient(TransportClient):
         again after a 429, a 5xx or a timeout; `before_resend` runs right before each repeat (after
         the wait, during which the order may have moved: ID verification reads it again there).
         Only the answer's status id is read: an applied write whose other fields do not parse is
-        still known to be applied.
+        still known to be applied. A 2xx without one (204, a partial object; §6 promises the order)
+        is applied all the same: the order is read to tell its status.
         """
         path = f"/v2/orders/{int(order_id)}"
         response = await self.transport.request(
             "PUT", path, json={"status_id": int(status_id)}, safe_to_repeat=True, before_resend=before_resend,
         )
-        return OrderStatusRead.from_answer(order_id, response.json_or_retry(API, path))
+        if response.status_code != 204 and response.content.strip():
+            try:
+                return OrderStatusRead.from_answer(order_id, response.json_or_retry(API, path))
+            except OrderValidationError:
+                pass
+        log.info("order %s: the status write's answer has no status_id; reading the order", order_id)
+        return await self.get_order_status(order_id)
 
     # -- order metafields (V3) --------------------------------------------------------------
 

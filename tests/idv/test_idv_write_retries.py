@@ -74,3 +74,28 @@ async def test_a_put_whose_answer_was_lost_and_took_effect_is_audited_as_written
     assert decision.outcome is Outcome.WRITTEN and (decision.before, decision.after) == (11, 6)
     assert "the earlier one took effect" in decision.reason
     assert world.status(order) == 6
+
+
+class TerseAnswers(httpx.AsyncBaseTransport):
+    """The world's transport; a status PUT is applied, then answered with `answer` instead of the order."""
+
+    def __init__(self, world: IdvWorld, answer: httpx.Response) -> None:
+        self.inner, self.answer = world.transport, answer
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        return self.answer if request.method == "PUT" and response.status_code == 200 else response
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(204), httpx.Response(200, json={"id": 1})],
+                         ids=["204", "no-status-id"])
+async def test_an_applied_put_answered_without_the_order_is_audited_as_written(world, answer):
+    """§6 promises the updated order; an answer without its status_id (204, a partial object) is
+    not a failure: the write was applied, and the order is read to tell its status."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    world.client.transport.client._transport = TerseAnswers(world, answer)
+    decision = await world.event(order, "failed", "chk-1")
+    assert decision.outcome is Outcome.WRITTEN and (decision.before, decision.after) == (11, 6)
+    assert world.puts() == [(order, 6)]
+    assert [e.action for e in world.audit(order)] == ["idv_written"]
