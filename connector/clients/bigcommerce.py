@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
+from pydantic import ValidationError
 
 from connector.clients.bigcommerce_models import (
     CatalogProduct,
@@ -296,14 +297,26 @@ class BigCommerceClient(TransportClient):
         any of these keys, in one call (`key:in`)."""
         params = _query({"namespace": namespace, "key": key, "key:in": keys or None,
                          "date_modified:min": modified_since})
-        return self._iter_v3("/v3/orders/metafields", params, Metafield.model_validate)
+        return self._metafields("/v3/orders/metafields", params)
 
     async def list_metafields_for_order(
         self, order_id: int, *, namespace: str | None = None, key: str | None = None
     ) -> list[Metafield]:
         path = f"/v3/orders/{int(order_id)}/metafields"
         params = _query({"namespace": namespace, "key": key})
-        return [m async for m in self._iter_v3(path, params, Metafield.model_validate)]
+        return [m async for m in self._metafields(path, params)]
+
+    async def _metafields(self, path: str, params: dict[str, Any]) -> AsyncIterator[Metafield]:
+        """The rows that parse; one that does not is logged and passed over, so that it does not
+        hold every other order's metafields back at each read."""
+        async for row in self._iter_v3(path, params, lambda row: row):
+            try:
+                yield Metafield.model_validate(row)
+            except ValidationError as exc:
+                who = row.get("resource_id") if isinstance(row, dict) else None
+                log.error("order metafield %s of order %s does not parse; passed over: %s",
+                          row.get("id") if isinstance(row, dict) else "?", who,
+                          "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
 
     # -- webhooks (V3) ------------------------------------------------------------------------
 
