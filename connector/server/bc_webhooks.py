@@ -5,7 +5,8 @@ order, connector.server.deferral) instead of waiting for the next poll; polling 
 A call must carry the X-Webhook-Secret that `webhooks register` gave the hook (compared in constant
 time; 401 otherwise, and nothing is done). The payload holds only the order id (reference §12): the
 order is read afresh. An event seen before (its scope, `hash` and time) defers nothing; an order already queued
-is not queued twice. The answer is 200 with no body, before the work. When the deferral itself fails
+is not queued twice. An event without its time (created_at is optional) is always deferred: its hash
+may be the order's data alone, the same for each of its updates. The answer is 200 with no body, before the work. When the deferral itself fails
 (the job queue's database down), the hash is released and the answer is 503: BigCommerce delivers
 the event again later.
 """
@@ -73,13 +74,17 @@ class BigCommerceWebhooks:
             return self._answer(pair, "invalid", 400)
         if event.scope not in SCOPES:
             return self._answer(pair, "ignored", 200)
-        if not await asyncio.to_thread(self._claim, runtime, pair, event):
+        # Without a time, a delivery sent again cannot be told from the order's next update: defer
+        # both (a second read of the order) rather than drop the update.
+        dedupe = event.created_at != 0
+        if dedupe and not await asyncio.to_thread(self._claim, runtime, pair, event):
             return self._answer(pair, "duplicate", 200)
         try:
             deferred = await self.deferrer.defer(pair, event.order_id, event.scope)
         except Exception:  # noqa: BLE001 - whatever the queue's trouble, the retry must not be a duplicate
             log.exception("BigCommerce webhook for pair %s: order %s could not be deferred", pair, event.order_id)
-            await asyncio.to_thread(self._release, runtime, pair, event)
+            if dedupe:
+                await asyncio.to_thread(self._release, runtime, pair, event)
             return self._answer(pair, "failed", 503)
         return self._answer(pair, "deferred" if deferred else "already_queued", 200)
 

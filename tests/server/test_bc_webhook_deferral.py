@@ -124,3 +124,23 @@ async def test_an_event_is_its_scope_hash_and_time_not_its_hash_alone(db_world):
             assert answer.status_code == 200
     assert deferrer.deferred == [("default", 7, "store/order/created"), ("default", 7, "store/order/updated"),
                                  ("default", 7, "store/order/updated")]
+
+
+async def test_events_without_created_at_are_each_deferred(db_world):
+    """created_at is optional (reference §12: one docs example leaves it out) and the hash may be
+    the order's data alone (the samples): without a time, two updates of an order look alike, and
+    taking them for one delivery would drop every later update of it for days. Each is deferred
+    (a delivery sent twice costs a second read of the order, nothing more)."""
+    runtime = await db_world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    update = event(7, "dd70c0976e06b67aaf671e73f49dcb79230ebf9d", "store/order/updated")
+    del update["created_at"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        for _ in range(2):
+            deferrer.waiting_orders.clear()  # the order's job ran in between
+            answer = await client.post(URL, json=update, headers={"X-Webhook-Secret": SECRET})
+            assert answer.status_code == 200
+    assert deferrer.deferred == [("default", 7, "store/order/updated")] * 2
