@@ -135,6 +135,8 @@ def _parse(body: bytes) -> Event:
     scope, order_id, digest = data.get("scope"), data["data"].get("id"), data.get("hash")
     if not isinstance(scope, str) or not isinstance(digest, str) or not digest:
         raise ValueError("scope and hash must be strings")
+    if isinstance(order_id, str) and order_id.isascii() and order_id.isdigit():
+        order_id = int(order_id)  # W3 sends other resources' ids as strings: "250" is order 250
     if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
         raise ValueError("data.id must be a positive integer")
     created_at = data.get("created_at")

@@ -144,3 +144,21 @@ async def test_events_without_created_at_are_each_deferred(db_world):
             answer = await client.post(URL, json=update, headers={"X-Webhook-Secret": SECRET})
             assert answer.status_code == 200
     assert deferrer.deferred == [("default", 7, "store/order/updated")] * 2
+
+
+async def test_an_order_id_sent_as_a_numeric_string_is_deferred(db_world):
+    """W3 types data.id as an integer for orders but as a string for other resources (carts); a sender
+    writing every id as a string must not get 400s until BigCommerce deactivates the hook."""
+    runtime = await db_world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    as_text = event(7, "f" * 40)
+    as_text["data"]["id"] = "7"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        assert (await client.post(URL, json=as_text, headers={"X-Webhook-Secret": SECRET})).status_code == 200
+        for bad in ("7a", "-7", "", "0"):
+            as_text["data"]["id"], as_text["hash"] = bad, bad + "x" * 40
+            assert (await client.post(URL, json=as_text, headers={"X-Webhook-Secret": SECRET})).status_code == 400
+    assert deferrer.deferred == [("default", 7, "store/order/created")]
