@@ -162,3 +162,18 @@ async def test_an_order_id_sent_as_a_numeric_string_is_deferred(db_world):
             as_text["data"]["id"], as_text["hash"] = bad, bad + "x" * 40
             assert (await client.post(URL, json=as_text, headers={"X-Webhook-Secret": SECRET})).status_code == 400
     assert deferrer.deferred == [("default", 7, "store/order/created")]
+
+
+async def test_an_event_without_hash_is_deferred(db_world):
+    """W3's callback schema requires none of its fields: an event without `hash` is still an order
+    announced by an authenticated caller (the secret header); it is deferred, not refused."""
+    runtime = await db_world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    no_hash = event(7, "")
+    del no_hash["hash"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        assert (await client.post(URL, json=no_hash, headers={"X-Webhook-Secret": SECRET})).status_code == 200
+    assert deferrer.deferred == [("default", 7, "store/order/created")]
