@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
+from pydantic import ValidationError
 
 from connector.clients.bigcommerce_models import (
     CatalogProduct,
@@ -259,18 +260,28 @@ class BigCommerceClient(TransportClient):
         response = await self.transport.request("GET", "/v2/order_statuses")
         return [OrderStatus.model_validate(row) for row in _v2_list(response, "/v2/order_statuses")]
 
-    async def update_order_status(self, order_id: int, status_id: int) -> OrderStatusRead:
+    async def update_order_status(self, order_id: int, status_id: int, *,
+                                  before_resend: Callable[[], Awaitable[None]] | None = None) -> OrderStatusRead:
         """PUT only {"status_id": n}: any other field could be rejected or change the order.
 
-        Setting a status is idempotent (a repeat sets the same value), so the transport may retry
-        it after a 5xx or a timeout. Only the answer's status id is read: an applied write whose
-        other fields do not parse is still known to be applied.
+        Setting a status is idempotent (a repeat sets the same value), so the transport may send it
+        again after a 429, a 5xx or a timeout; `before_resend` runs right before each repeat (after
+        the wait, during which the order may have moved: ID verification reads it again there).
+        Only the answer's status id is read: an applied write whose other fields do not parse is
+        still known to be applied. A 2xx without one (204, a partial object; §6 promises the order)
+        is applied all the same: the order is read to tell its status.
         """
         path = f"/v2/orders/{int(order_id)}"
         response = await self.transport.request(
-            "PUT", path, json={"status_id": int(status_id)}, safe_to_repeat=True
+            "PUT", path, json={"status_id": int(status_id)}, safe_to_repeat=True, before_resend=before_resend,
         )
-        return OrderStatusRead.from_answer(order_id, response.json_or_retry(API, path))
+        if response.status_code != 204 and response.content.strip():
+            try:
+                return OrderStatusRead.from_answer(order_id, response.json_or_retry(API, path))
+            except OrderValidationError:
+                pass
+        log.info("order %s: the status write's answer has no status_id; reading the order", order_id)
+        return await self.get_order_status(order_id)
 
     # -- order metafields (V3) --------------------------------------------------------------
 
@@ -286,14 +297,26 @@ class BigCommerceClient(TransportClient):
         any of these keys, in one call (`key:in`)."""
         params = _query({"namespace": namespace, "key": key, "key:in": keys or None,
                          "date_modified:min": modified_since})
-        return self._iter_v3("/v3/orders/metafields", params, Metafield.model_validate)
+        return self._metafields("/v3/orders/metafields", params)
 
     async def list_metafields_for_order(
         self, order_id: int, *, namespace: str | None = None, key: str | None = None
     ) -> list[Metafield]:
         path = f"/v3/orders/{int(order_id)}/metafields"
         params = _query({"namespace": namespace, "key": key})
-        return [m async for m in self._iter_v3(path, params, Metafield.model_validate)]
+        return [m async for m in self._metafields(path, params)]
+
+    async def _metafields(self, path: str, params: dict[str, Any]) -> AsyncIterator[Metafield]:
+        """The rows that parse; one that does not is logged and passed over, so that it does not
+        hold every other order's metafields back at each read."""
+        async for row in self._iter_v3(path, params, lambda row: row):
+            try:
+                yield Metafield.model_validate(row)
+            except ValidationError as exc:
+                who = row.get("resource_id") if isinstance(row, dict) else None
+                log.error("order metafield %s of order %s does not parse; passed over: %s",
+                          row.get("id") if isinstance(row, dict) else "?", who,
+                          "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
 
     # -- webhooks (V3) ------------------------------------------------------------------------
 

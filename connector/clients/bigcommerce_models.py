@@ -319,7 +319,8 @@ class Metafield(_ApiModel):
     resource_type: str
     resource_id: int
     description: Text = ""
-    date_created: V3Date
+    # orders.v3.yml requires only permission_set; date_created is never used, date_modified is.
+    date_created: Annotated[datetime | None, BeforeValidator(_blank_is_none(_date(parse_iso8601)))] = None
     date_modified: V3Date
 
 

@@ -25,7 +25,7 @@ import logging
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Awaitable, Callable, Self
 
 import httpx
 
@@ -160,11 +160,14 @@ class ApiTransport:
         json: Any = None,
         json_bytes: bytes | None = None,
         safe_to_repeat: bool | None = None,
+        before_resend: Callable[[], Awaitable[None]] | None = None,
     ) -> ApiResponse:
         """Send one logical request, retrying as the module docstring says. Returns a 2xx answer.
 
         The JSON body is either `json` (a value, encoded here) or `json_bytes` (already encoded:
-        the clients' write models serialize themselves)."""
+        the clients' write models serialize themselves). `before_resend` runs after every wait and
+        right before the request goes out again; what it raises ends the request (a write whose
+        ground may have moved during the wait, e.g. an order status under Order Protection)."""
         method = method.upper()
         repeatable = method in SAFE_METHODS if safe_to_repeat is None else safe_to_repeat
         if json is not None and json_bytes is not None:
@@ -178,6 +181,8 @@ class ApiTransport:
         unsure: type[ApiError] = PermanentApiError if repeatable else UnknownWriteOutcome
         attempt = rate_limit_waits = 0
         while True:
+            if before_resend is not None and (attempt or rate_limit_waits):
+                await before_resend()
             attempt += 1
             await self.pacer.before_request()
             self.stats.total += 1

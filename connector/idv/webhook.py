@@ -88,6 +88,8 @@ def parse_payload(body: bytes) -> tuple[int, str, str, datetime]:
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     order_id = data.get("order_id")
+    if isinstance(order_id, str) and order_id.isascii() and order_id.isdigit():
+        order_id = int(order_id)  # "123": an id written as text, like check_id may be a number
     if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
         raise ValueError("order_id must be a positive integer")
     event = data.get("event")

@@ -2,13 +2,15 @@
 
 BigCommerce V2 has no conditional PUT (reference §6), so the guard is a fresh read right before the
 write; if the status changed since the decision, the decision is made again on what is there now.
-Only the window between that read and the PUT remains, which no client of this API can close.
+A PUT the transport has to send again (429, 5xx, no answer) waits first, seconds or more: the order
+is read again right before each repeat too, and a changed status ends the PUT and is decided again.
+Only the window between a read and its PUT remains, which no client of this API can close.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Awaitable, Callable, Protocol
 
 from connector.idv.decision import Outcome, plan_for
 from connector.idv.rules import Rules
@@ -23,7 +25,8 @@ class OrderStatusPort(Protocol):
 
     async def get_order_status(self, order_id: int) -> HasStatus: ...
 
-    async def update_order_status(self, order_id: int, status_id: int) -> HasStatus: ...
+    async def update_order_status(self, order_id: int, status_id: int, *,
+                                  before_resend: Callable[[], Awaitable[None]] | None = None) -> HasStatus: ...
 
 
 @dataclass(frozen=True)
@@ -46,18 +49,29 @@ class ProtectedStatusWriter:
             return self._not_written(plan, decided_on, target, "")
         # Read again right before the write: the status may have moved since the decision.
         current = (await self.bc.get_order_status(order_id)).status_id
-        note = ""
-        if current != decided_on:
-            note = (f"status changed from {self.rules.describe(decided_on)} to "
-                    f"{self.rules.describe(current)} since the decision; decided again: ")
-            plan = plan_for(target, current, self.rules)
-            if plan is not Outcome.WRITTEN:
-                return self._not_written(plan, current, target, note)
-        updated = await self.bc.update_order_status(order_id, target)
-        return WriteResult(
-            Outcome.WRITTEN, before=current, after=updated.status_id,
-            reason=f"{note}{self.rules.describe(current)} → {self.rules.describe(target)}",
-        )
+        resent = False  # a PUT was sent again: an earlier one may have taken effect unanswered
+        while True:
+            note = ""
+            if current != decided_on:
+                note = (f"status changed from {self.rules.describe(decided_on)} to "
+                        f"{self.rules.describe(current)} since the decision; decided again: ")
+                plan = plan_for(target, current, self.rules)
+                if plan is Outcome.UNCHANGED and resent:
+                    return WriteResult(Outcome.WRITTEN, before=decided_on, after=current, reason=(
+                        f"{self.rules.describe(decided_on)} → {self.rules.describe(target)} (the write had to be "
+                        "sent again; read first, the order had it already: the earlier one took effect)"))
+                if plan is not Outcome.WRITTEN:
+                    return self._not_written(plan, current, target, note)
+            moved = _StatusWatch(self.bc, order_id, current)
+            try:
+                updated = await self.bc.update_order_status(order_id, target, before_resend=moved.check)
+            except _StatusMoved as exc:
+                decided_on, current, resent = current, exc.status_id, True
+                continue
+            return WriteResult(
+                Outcome.WRITTEN, before=current, after=updated.status_id,
+                reason=f"{note}{self.rules.describe(current)} → {self.rules.describe(target)}",
+            )
 
     def _not_written(self, outcome: Outcome, current: int, target: int, note: str) -> WriteResult:
         if outcome is Outcome.SKIPPED_PROTECTED:
@@ -66,3 +80,24 @@ class ProtectedStatusWriter:
         else:
             reason = f"{note}already {self.rules.describe(target)}; nothing sent"
         return WriteResult(outcome, before=current, after=current, reason=reason)
+
+
+class _StatusMoved(Exception):
+    def __init__(self, status_id: int) -> None:
+        super().__init__(f"the order's status is now {status_id}")
+        self.status_id = status_id
+
+
+@dataclass
+class _StatusWatch:
+    """Run before a PUT is sent again: the order read once more; a status other than the one the
+    write was decided on stops the PUT (_StatusMoved) and the writer decides again."""
+
+    bc: OrderStatusPort
+    order_id: int
+    decided_on: int
+
+    async def check(self) -> None:
+        now = (await self.bc.get_order_status(self.order_id)).status_id
+        if now != self.decided_on:
+            raise _StatusMoved(now)

@@ -5,7 +5,8 @@ order, connector.server.deferral) instead of waiting for the next poll; polling 
 A call must carry the X-Webhook-Secret that `webhooks register` gave the hook (compared in constant
 time; 401 otherwise, and nothing is done). The payload holds only the order id (reference §12): the
 order is read afresh. An event seen before (its scope, `hash` and time) defers nothing; an order already queued
-is not queued twice. The answer is 200 with no body, before the work. When the deferral itself fails
+is not queued twice. An event without its time or hash (W3 requires neither) is always deferred: its
+hash may be the order's data alone, the same for each of its updates. The answer is 200 with no body, before the work. When the deferral itself fails
 (the job queue's database down), the hash is released and the answer is 503: BigCommerce delivers
 the event again later.
 """
@@ -73,13 +74,17 @@ class BigCommerceWebhooks:
             return self._answer(pair, "invalid", 400)
         if event.scope not in SCOPES:
             return self._answer(pair, "ignored", 200)
-        if not await asyncio.to_thread(self._claim, runtime, pair, event):
+        # Without a time (or a hash), a delivery sent again cannot be told from the order's next
+        # update: defer both (a second read of the order) rather than drop the update.
+        dedupe = event.created_at != 0 and event.digest != ""
+        if dedupe and not await asyncio.to_thread(self._claim, runtime, pair, event):
             return self._answer(pair, "duplicate", 200)
         try:
             deferred = await self.deferrer.defer(pair, event.order_id, event.scope)
         except Exception:  # noqa: BLE001 - whatever the queue's trouble, the retry must not be a duplicate
             log.exception("BigCommerce webhook for pair %s: order %s could not be deferred", pair, event.order_id)
-            await asyncio.to_thread(self._release, runtime, pair, event)
+            if dedupe:
+                await asyncio.to_thread(self._release, runtime, pair, event)
             return self._answer(pair, "failed", 503)
         return self._answer(pair, "deferred" if deferred else "already_queued", 200)
 
@@ -114,7 +119,7 @@ class BigCommerceWebhooks:
 class Event(NamedTuple):
     scope: str
     order_id: int
-    digest: str  # the payload's `hash`
+    digest: str  # the payload's `hash`, "" when absent
     created_at: int  # the payload's `created_at` (Unix seconds), 0 when absent
 
 
@@ -128,8 +133,12 @@ def _parse(body: bytes) -> Event:
     if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
         raise ValueError("expected {scope, data: {id}, hash}")
     scope, order_id, digest = data.get("scope"), data["data"].get("id"), data.get("hash")
-    if not isinstance(scope, str) or not isinstance(digest, str) or not digest:
-        raise ValueError("scope and hash must be strings")
+    if not isinstance(scope, str):
+        raise ValueError("scope must be a string")
+    if not isinstance(digest, str):
+        digest = ""  # W3 requires no field of the callback: without a hash, no dedupe
+    if isinstance(order_id, str) and order_id.isascii() and order_id.isdigit():
+        order_id = int(order_id)  # W3 sends other resources' ids as strings: "250" is order 250
     if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
         raise ValueError("data.id must be a positive integer")
     created_at = data.get("created_at")

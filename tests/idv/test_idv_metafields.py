@@ -119,3 +119,22 @@ async def test_several_changes_between_two_polls_apply_the_current_verdict_of_th
     assert world.status(order) == 11
     assert [sent for _, _, sent in world.transport.status_at_put] == [6, 11]
     assert [e.target_id for e in world.audit(order)] == ["rid-1", "rid-2"]
+
+
+async def test_a_metafield_row_that_does_not_parse_holds_no_other_verdict_back(world, caplog):
+    """The spec requires only permission_set of a metafield: a row without date_created is read as
+    usual, and a row that cannot be used (a null resource_type) is logged and passed over instead of
+    failing every poll, every other order's verdict with it."""
+    await world.start()
+    usable, broken = world.add_order(status_id=11), world.add_order(status_id=11)
+    realid(world, broken, "failed", "rid-b")
+    realid(world, usable, "failed", "rid-u")
+    for m in world.bc.metafields.values():
+        if m["resource_id"] == usable:
+            del m["date_created"]
+        elif m["key"] == "verification_status":
+            m["resource_type"] = None
+    report = await poll(world)
+    assert report.outcomes == {Outcome.WRITTEN: 1}
+    assert world.status(usable) == 6 and world.status(broken) == 11
+    assert "does not parse" in caplog.text and str(broken) in caplog.text

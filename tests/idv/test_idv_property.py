@@ -67,8 +67,8 @@ class FakeOrderStatuses:
             self.reads_since_change = 0
         return seen
 
-    async def update_order_status(self, order_id: int, status_id: int) -> _Order:
-        assert order_id == ORDER
+    async def update_order_status(self, order_id: int, status_id: int, *, before_resend=None) -> _Order:
+        assert order_id == ORDER  # answered at once: before_resend never runs
         self.writes.append((self.current_event, self.status, status_id))
         self.set(status_id)
         return _Order(status_id)

@@ -260,3 +260,18 @@ async def test_the_webhook_also_answers_on_its_per_pair_path(world):
         assert world.status(order) == 11
         assert (await client.post(f"{PATH}/default", content=body, headers=headers)).status_code == 200
         assert world.status(order) == 12
+
+
+async def test_an_order_id_sent_as_a_numeric_string_is_applied(world, hook):
+    """BigCommerce order ids are integers; a sender that writes them as strings ("123") is not
+    refused: only digits are read, anything else is still 400."""
+    order = world.add_order(status_id=11)
+    now = world.clock.now().isoformat()
+    response = await hook(json.dumps({"order_id": str(order), "event": "started", "check_id": "chk-1",
+                                      "occurred_at": now}).encode())
+    assert response.status_code == 200 and response.json()["order_id"] == order
+    assert world.status(order) == 12
+    for bad in (f"{order}.0", f" {order}", "-1", "0", "١٢"):
+        response = await hook(json.dumps({"order_id": bad, "event": "started", "check_id": "chk-1",
+                                          "occurred_at": now}).encode())
+        assert response.status_code == 400

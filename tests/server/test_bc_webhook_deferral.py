@@ -124,3 +124,56 @@ async def test_an_event_is_its_scope_hash_and_time_not_its_hash_alone(db_world):
             assert answer.status_code == 200
     assert deferrer.deferred == [("default", 7, "store/order/created"), ("default", 7, "store/order/updated"),
                                  ("default", 7, "store/order/updated")]
+
+
+async def test_events_without_created_at_are_each_deferred(db_world):
+    """created_at is optional (reference §12: one docs example leaves it out) and the hash may be
+    the order's data alone (the samples): without a time, two updates of an order look alike, and
+    taking them for one delivery would drop every later update of it for days. Each is deferred
+    (a delivery sent twice costs a second read of the order, nothing more)."""
+    runtime = await db_world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    update = event(7, "dd70c0976e06b67aaf671e73f49dcb79230ebf9d", "store/order/updated")
+    del update["created_at"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        for _ in range(2):
+            deferrer.waiting_orders.clear()  # the order's job ran in between
+            answer = await client.post(URL, json=update, headers={"X-Webhook-Secret": SECRET})
+            assert answer.status_code == 200
+    assert deferrer.deferred == [("default", 7, "store/order/updated")] * 2
+
+
+async def test_an_order_id_sent_as_a_numeric_string_is_deferred(db_world):
+    """W3 types data.id as an integer for orders but as a string for other resources (carts); a sender
+    writing every id as a string must not get 400s until BigCommerce deactivates the hook."""
+    runtime = await db_world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    as_text = event(7, "f" * 40)
+    as_text["data"]["id"] = "7"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        assert (await client.post(URL, json=as_text, headers={"X-Webhook-Secret": SECRET})).status_code == 200
+        for bad in ("7a", "-7", "", "0"):
+            as_text["data"]["id"], as_text["hash"] = bad, bad + "x" * 40
+            assert (await client.post(URL, json=as_text, headers={"X-Webhook-Secret": SECRET})).status_code == 400
+    assert deferrer.deferred == [("default", 7, "store/order/created")]
+
+
+async def test_an_event_without_hash_is_deferred(db_world):
+    """W3's callback schema requires none of its fields: an event without `hash` is still an order
+    announced by an authenticated caller (the secret header); it is deferred, not refused."""
+    runtime = await db_world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    no_hash = event(7, "")
+    del no_hash["hash"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        assert (await client.post(URL, json=no_hash, headers={"X-Webhook-Secret": SECRET})).status_code == 200
+    assert deferrer.deferred == [("default", 7, "store/order/created")]

@@ -1,0 +1,101 @@
+"""A status PUT that has to be sent again (429, 5xx, no answer) is sent again only after the order
+is read again: while the transport waited, the order may have shipped (Order Protection, §6)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from connector.idv.decision import Outcome
+from idv_world import IdvWorld
+
+
+class FailingPuts(httpx.AsyncBaseTransport):
+    """The world's transport, answering the first `count` status PUTs with `answer` (not applied)
+    and running `meanwhile` at that moment (the merchant acting while the connector waits)."""
+
+    def __init__(self, world: IdvWorld, answer, count: int = 1, meanwhile=None) -> None:
+        self.inner = world.transport
+        self.answer, self.count, self.meanwhile = answer, count, meanwhile
+        self.failed = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT" and self.failed < self.count:
+            self.failed += 1
+            if self.meanwhile is not None:
+                self.meanwhile()
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+        return await self.inner.handle_async_request(request)
+
+
+def fail_puts(world: IdvWorld, answer, **options) -> FailingPuts:
+    transport = FailingPuts(world, answer, **options)
+    world.client.transport.client._transport = transport
+    return transport
+
+
+RATE_LIMITED = httpx.Response(429, headers={"X-Rate-Limit-Time-Reset-Ms": "5000"})
+
+
+@pytest.mark.parametrize("answer", [RATE_LIMITED, httpx.Response(503), httpx.ConnectError("refused")],
+                         ids=["429", "503", "not-sent"])
+async def test_order_shipped_while_the_put_waited_to_be_sent_again_is_not_written(world, answer):
+    await world.start()
+    order = world.add_order(status_id=11)
+    fail_puts(world, answer, meanwhile=lambda: world.bc.set_status(order, 2))
+    decision = await world.event(order, "failed", "chk-1")
+    assert decision.outcome is Outcome.SKIPPED_PROTECTED
+    assert world.status(order) == 2 and world.puts() == []
+    [entry] = world.audit(order)
+    assert entry.action == "idv_skipped_protected" and "since the decision" in entry.reason
+
+
+async def test_a_put_sent_again_after_a_429_is_written_when_the_order_did_not_move(world):
+    await world.start()
+    order = world.add_order(status_id=11)
+    fail_puts(world, RATE_LIMITED)
+    decision = await world.event(order, "failed", "chk-1")
+    assert decision.outcome is Outcome.WRITTEN and world.status(order) == 6
+    assert world.puts() == [(order, 6)]
+
+
+async def test_a_put_whose_answer_was_lost_and_took_effect_is_audited_as_written(world):
+    """No answer to the PUT, and the order has the target status when read again: our write took."""
+    await world.start()
+    order = world.add_order(status_id=11)
+
+    def applied_then_lost() -> None:
+        world.bc.set_status(order, 6)
+
+    fail_puts(world, httpx.ReadTimeout("no answer"), meanwhile=applied_then_lost)
+    decision = await world.event(order, "failed", "chk-1")
+    assert decision.outcome is Outcome.WRITTEN and (decision.before, decision.after) == (11, 6)
+    assert "the earlier one took effect" in decision.reason
+    assert world.status(order) == 6
+
+
+class TerseAnswers(httpx.AsyncBaseTransport):
+    """The world's transport; a status PUT is applied, then answered with `answer` instead of the order."""
+
+    def __init__(self, world: IdvWorld, answer: httpx.Response) -> None:
+        self.inner, self.answer = world.transport, answer
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        return self.answer if request.method == "PUT" and response.status_code == 200 else response
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(204), httpx.Response(200, json={"id": 1})],
+                         ids=["204", "no-status-id"])
+async def test_an_applied_put_answered_without_the_order_is_audited_as_written(world, answer):
+    """§6 promises the updated order; an answer without its status_id (204, a partial object) is
+    not a failure: the write was applied, and the order is read to tell its status."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    world.client.transport.client._transport = TerseAnswers(world, answer)
+    decision = await world.event(order, "failed", "chk-1")
+    assert decision.outcome is Outcome.WRITTEN and (decision.before, decision.after) == (11, 6)
+    assert world.puts() == [(order, 6)]
+    assert [e.action for e in world.audit(order)] == ["idv_written"]
