@@ -146,20 +146,22 @@ class XSeriesClient(TransportClient):
         return Product.model_validate(_data(body, "GET /products/{id}"))
 
     async def find_products_by_sku(self, sku: str) -> list[Product]:
-        """Products whose SKU is `sku`. The search wants SKUs lowercased (spec, /search)."""
+        """Live products whose SKU is `sku`. The search wants SKUs lowercased (spec, /search).
+        Whether it matches exactly and leaves deleted products out (its `deleted` parameter has no
+        documented default) is not promised: only exact, live matches are kept."""
         wanted = sku.strip()
         if not wanted:
             raise ValueError("empty SKU")
-        found = await self._search("products", {"sku": wanted.lower()}, Product.model_validate)
+
+        def exact(products: list[Product]) -> list[Product]:
+            return [p for p in products if p.deleted_at is None and (p.sku or "").strip().lower() == wanted.lower()]
+
+        found = exact(await self._search("products", {"sku": wanted.lower()}, Product.model_validate))
         if found or not (SKU_SEARCH_MISSES & set(wanted)):
             return found
         # §9.1: `sku=` misses hyphenated SKUs on live stores. The free-text `q` (undocumented)
         # finds them among looser matches, so only exact SKU matches are kept.
-        candidates = await self._search("products", {"q": wanted}, Product.model_validate)
-        return [
-            p for p in candidates
-            if p.sku is not None and p.sku.strip().lower() == wanted.lower() and p.deleted_at is None
-        ]
+        return exact(await self._search("products", {"q": wanted}, Product.model_validate))
 
     async def create_product(self, body: ProductCreate) -> list[str]:
         """POST /api/2.0/products: the ids of the new products (the API answers {"data": [ids]}).
@@ -203,7 +205,9 @@ class XSeriesClient(TransportClient):
         if not wanted:
             raise ValueError("empty e-mail")
         candidates = await self._search("customers", {"email": email.strip()}, Customer.model_validate)
-        return [c for c in candidates if c.email is not None and c.email.strip().lower() == wanted]
+        # A deleted customer is no match (the search's `deleted` default is undocumented).
+        return [c for c in candidates
+                if c.deleted_at is None and c.email is not None and c.email.strip().lower() == wanted]
 
     async def create_customer(self, body: CustomerCreate) -> Customer:
         """POST /api/2.0/customers → 201 {"data": Customer}. Not safe to repeat."""

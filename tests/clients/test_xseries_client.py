@@ -500,3 +500,24 @@ def test_a_stored_sale_body_round_trips_through_json() -> None:
     # The sync stores the posted body to re-post it (void); it must come back identical.
     body = a_sale(id=SALE)
     assert RegisterSale.model_validate_json(body.model_dump_json(exclude_none=True)) == body
+
+
+# -- search answers that include deleted objects ------------------------------------------------
+# The search's `deleted` parameter has no documented default: a server may answer deleted products
+# and customers unasked. Binding a lost create to a deleted one would put it on every later sale.
+
+async def test_sku_search_leaves_out_deleted_and_other_skus(client, api) -> None:
+    api.get("/api/2.0/search").mock(return_value=httpx.Response(200, json={"data": [
+        {"id": "old", "sku": "ABC123", "deleted_at": "2025-01-01T00:00:00+00:00", "version": 1},
+        {"id": "near", "sku": "ABC1234", "version": 2},
+        {"id": "live", "sku": "abc123", "version": 3},
+    ]}))
+    assert [p.id for p in await client.find_products_by_sku("ABC123")] == ["live"]
+
+
+async def test_customer_search_leaves_out_deleted_customers(client, api) -> None:
+    api.get("/api/2.0/search").mock(return_value=httpx.Response(200, json={"data": [
+        {"id": "old", "email": "jane@example.com", "deleted_at": "2025-01-01T00:00:00+00:00"},
+        {"id": "live", "email": "Jane@example.com"},
+    ]}))
+    assert [c.id for c in await client.search_customers_by_email("jane@example.com")] == ["live"]
