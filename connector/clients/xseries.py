@@ -181,14 +181,18 @@ class XSeriesClient(TransportClient):
                                        source_id: str | None = None) -> str | None:
         """A product that is not stock-tracked (shipping, custom lines…), through the 0.9
         POST /api/products: the 2.0 body cannot say track_inventory. The answer's shape is
-        unverified (§9.3): the product wrapped in `product` or bare. None when it carries no id:
-        the product may exist, so look it up by SKU. Not safe to repeat (UnknownWriteOutcome)."""
+        unverified (§9.3): the product wrapped in `product`, `products` or 2.0's `data` (an object,
+        its id, or a list of one), or bare. None when it names no one id: the product may exist, so
+        look it up by SKU. Not safe to repeat (UnknownWriteOutcome)."""
         path = "/api/products"
         body = ProductCreate09(name=name, sku=sku, handle=handle, source_id=source_id)
         response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
         answer = _written_json(response, path)
-        product = answer.get("product", answer)
-        product_id = product.get("id") if isinstance(product, dict) else None
+        product: Any = next((answer[k] for k in ("product", "products", "data") if k in answer), answer)
+        if isinstance(product, list):
+            # One created product: a list of two cannot say which is ours (never guess an id).
+            product = product[0] if len(product) == 1 else None
+        product_id = product.get("id") if isinstance(product, dict) else product
         return product_id if isinstance(product_id, str) and product_id else None
 
     async def inventory(self, product_id: str) -> list[InventoryRecord]:
