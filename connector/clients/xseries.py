@@ -161,7 +161,14 @@ class XSeriesClient(TransportClient):
             return found
         # §9.1: `sku=` misses hyphenated SKUs on live stores. The free-text `q` (undocumented)
         # finds them among looser matches, so only exact SKU matches are kept.
-        return exact(await self._search("products", {"q": wanted}, Product.model_validate))
+        try:
+            return exact(await self._search("products", {"q": wanted}, Product.model_validate))
+        except PermanentApiError as exc:
+            if exc.status not in (400, 422):
+                raise
+            # A server that does not know `q` (it is not in the spec): `sku=` has answered already.
+            log.info("X-Series refused the free-text product search (%s); SKU %r not found", exc, wanted)
+            return []
 
     async def create_product(self, body: ProductCreate) -> list[str]:
         """POST /api/2.0/products: the ids of the new products (the API answers {"data": [ids]}).

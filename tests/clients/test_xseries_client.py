@@ -521,3 +521,15 @@ async def test_customer_search_leaves_out_deleted_customers(client, api) -> None
         {"id": "live", "email": "Jane@example.com"},
     ]}))
     assert [c.id for c in await client.search_customers_by_email("jane@example.com")] == ["live"]
+
+
+@pytest.mark.parametrize("status", [400, 422])
+async def test_a_server_refusing_the_undocumented_free_text_search_finds_nothing(client, api, status) -> None:
+    # `q` is not in the spec: a server may refuse it. That is "not found", not a broken order.
+    def search(request: httpx.Request) -> httpx.Response:
+        if "q" in request.url.params:
+            return httpx.Response(status, json={"error": "Bad Request", "message": "unknown parameter q"})
+        return httpx.Response(200, json={"data": []})
+
+    api.get("/api/2.0/search").mock(side_effect=search)
+    assert await client.find_products_by_sku("NGH-ROOM") == []
