@@ -407,12 +407,24 @@ def _data_list(body: Any, what: str) -> list[Any]:
 
 
 def _max_version(body: dict[str, Any], raw_items: list[Any]) -> int | None:
-    version = body.get("version")
-    if isinstance(version, dict) and isinstance(version.get("max"), int):
-        return version["max"]
-    # Some answers carry no version block; the items' own versions give the same cursor.
-    versions = [i["version"] for i in raw_items if isinstance(i, dict) and isinstance(i.get("version"), int)]
-    return max(versions) if versions else None
+    """The page's cursor: the items' own highest version, else `version.max`. The items decide:
+    a `version.max` beyond the last item read (the collection's, not the page's) would skip the
+    items between them."""
+    versions = [v for v in (_version_number(i.get("version")) for i in raw_items if isinstance(i, dict))
+                if v is not None]
+    if versions:
+        return max(versions)
+    block = body.get("version")
+    return _version_number(block.get("max")) if isinstance(block, dict) else None
+
+
+def _version_number(value: Any) -> int | None:
+    # A JSON integer, or the same digits in a string (some answers send numbers as strings).
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 def _written_json(response: httpx.Response, path: str) -> dict[str, Any]:

@@ -108,6 +108,22 @@ async def test_version_cursor_paging_follows_max_and_stops_on_empty(client, api)
     assert {c.request.url.params["page_size"] for c in route.calls} == {"2"}
 
 
+async def test_the_cursor_never_passes_the_last_item_read(client, api) -> None:
+    """A `version.max` beyond the page's own items (say, the collection's) must not skip the items
+    between; versions sent as strings ("numbers as strings") still move the cursor."""
+    pages = {
+        "0": {"data": [{"id": "p1", "sku": "a", "version": "5"}, {"id": "p2", "sku": "b", "version": "10"}],
+              "version": {"min": "5", "max": "30"}},
+        "10": {"data": [{"id": "p3", "sku": "c", "version": 30}], "version": {"min": 30, "max": 30}},
+        "30": {"data": [], "version": {"min": None, "max": None}},
+    }
+    api.get("/api/2.0/products").mock(
+        side_effect=lambda request: httpx.Response(200, json=pages[request.url.params["after"]]))
+    seen = [page async for page in client.iter_products(page_size=2)]
+    assert [[p.id for p in page.items] for page in seen] == [["p1", "p2"], ["p3"]]
+    assert [page.max_version for page in seen] == [10, 30]
+
+
 async def test_a_server_refusing_a_large_page_size_is_asked_for_the_documented_one(client, api) -> None:
     """The 2.0 maximum page_size is not confirmed (§6): a server that refuses 1000 with a 400 is
     asked again with 200, for the rest of the feed too; one that refuses 200 is an error."""
