@@ -178,7 +178,10 @@ class XSeriesClient(TransportClient):
         response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
         data = _written_json(response, path).get("data")
         if isinstance(data, dict):
-            data = [data.get("id")]
+            data = [data]
+        if isinstance(data, list):
+            # The spec's example answers bare ids; its schema types the items as objects.
+            data = [item.get("id") if isinstance(item, dict) else item for item in data]
         if isinstance(data, list) and data and all(isinstance(item, str) and item for item in data):
             return data
         raise _unknown_outcome("product create answered without an id; look the SKU up before creating again",

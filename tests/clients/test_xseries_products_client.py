@@ -79,6 +79,12 @@ async def test_a_create_answer_without_ids_is_an_unknown_outcome(client, api, an
         await client.create_product(ProductCreate(name="x", sku="x"))
 
 
+async def test_a_create_answering_a_list_of_objects_gives_their_ids(client, api) -> None:
+    # The spec's schema types the answer's items as objects, its example as bare ids: either reads.
+    api.post("/api/2.0/products").mock(return_value=httpx.Response(200, json={"data": [{"id": NEW_ID}]}))
+    assert await client.create_product(ProductCreate(name="x")) == [NEW_ID]
+
+
 async def test_a_create_answering_one_object_gives_its_id(client, api) -> None:
     api.post("/api/2.0/products").mock(return_value=httpx.Response(200, json={"data": {"id": NEW_ID}}))
     assert await client.create_product(ProductCreate(name="x")) == [NEW_ID]
