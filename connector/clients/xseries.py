@@ -72,6 +72,8 @@ class XSeriesClient(TransportClient):
         pacer: XSeriesPacer | None = None,
     ) -> None:
         self.api_url = (api_url or f"https://{domain_prefix}.retail.lightspeed.app").rstrip("/")
+        # Set once X-Series refuses a larger 2.0 page_size: not asked for again by any feed.
+        self.page_size_cap: int | None = None
         # One pacer per client: every call of this integration spends the same per-retailer quota.
         self.pacer = pacer or XSeriesPacer(clock=clock)
         self.transport = ApiTransport(
@@ -329,6 +331,8 @@ class XSeriesClient(TransportClient):
         The 2.0 maximum page_size is not confirmed (§6: the docs are said to give 200, larger works):
         a server that refuses a larger one (400/422) is asked again with 200, and so on after."""
         after = after_version
+        if self.page_size_cap is not None:
+            page_size = min(page_size, self.page_size_cap)
         while True:
             params: dict[str, Any] = {"after": after, "page_size": page_size}
             if include_deleted:
@@ -339,7 +343,7 @@ class XSeriesClient(TransportClient):
                 if exc.status not in (400, 422) or page_size <= DOCUMENTED_PAGE_SIZE:
                     raise
                 log.info("X-Series refused page_size %d on %s; asking for %d", page_size, path, DOCUMENTED_PAGE_SIZE)
-                page_size = DOCUMENTED_PAGE_SIZE
+                page_size = self.page_size_cap = DOCUMENTED_PAGE_SIZE
                 continue
             raw_items = _data_list(body, path)
             if not raw_items:

@@ -144,6 +144,22 @@ async def test_a_server_refusing_a_large_page_size_is_asked_for_the_documented_o
         [page async for page in client.iter_customers(page_size=200)]
 
 
+async def test_a_refused_page_size_is_not_asked_for_again(client, api) -> None:
+    # Every cycle reads the product and customer feeds: a refusal each time would spend the quota.
+    def feed(request: httpx.Request) -> httpx.Response:
+        if int(request.url.params["page_size"]) > 200:
+            return httpx.Response(400, json={"error": "page_size must be at most 200"})
+        return httpx.Response(200, json={"data": []})
+
+    products = api.get("/api/2.0/products").mock(side_effect=feed)
+    customers = api.get("/api/2.0/customers").mock(side_effect=feed)
+    for _ in range(2):
+        assert [page async for page in client.iter_products()] == []
+    assert [page async for page in client.iter_customers()] == []
+    assert [c.request.url.params["page_size"] for c in products.calls] == ["1000", "200", "200"]
+    assert [c.request.url.params["page_size"] for c in customers.calls] == ["200"]
+
+
 async def test_paging_resumes_after_a_stored_version(client, api) -> None:
     route = api.get("/api/2.0/customers").mock(return_value=httpx.Response(200, json={"data": []}))
     assert [page async for page in client.iter_customers(after_version=777)] == []
