@@ -70,13 +70,18 @@ class ProductBinder:
             return product_id
 
     def _existing(self, line: PlannedLine) -> str | None:
-        """The bound product, else the indexed one (bound now), else None."""
+        """The bound product, else the indexed one (bound now), else None. A bound product the
+        merchant has deleted since is not sold again (a server may refuse it on every sale): the
+        live one with its SKU is bound instead, or a new one made."""
         bound = self.store.product_id(line.product_key)
-        if bound is not None:
+        if bound is not None and not self.store.deleted_in_xseries(product_id=bound):
             return bound
         indexed = self.store.indexed_product_id(line.sku)
         if indexed is not None:
             self.store.bind_product(line.product_key, indexed, line.sku, created=False)
+        if bound is not None:
+            log.warning("product %s of %r was deleted in X-Series; %s", bound, line.sku,
+                        f"binding {indexed} instead" if indexed else "a new one will be made")
         return indexed
 
     async def _create(self, line: PlannedLine) -> str:

@@ -153,3 +153,31 @@ async def test_a_lost_product_create_is_found_in_the_product_feed_not_the_search
     [created] = world.products_with_sku("NEW-SKU-9")
     assert world.sale(order_id)["line_items"][0]["product_id"] == created["id"]
     assert world.xs.request_log.matching("GET", "/api/2.0/search") == []
+
+
+async def test_a_product_the_merchant_deleted_is_not_sold_again(world):
+    # The binding outlives the product: a later order must not name a deleted product (a server
+    # may refuse it, parking every order of that SKU), but the live one with its SKU, or a new one.
+    first = world.add_order([line("NEW-SKU-1", 1, "15.00", name="New thing")])
+    await world.cycle()
+    [old] = world.products_with_sku("NEW-SKU-1")
+    world.xs.delete_product(old["id"])
+
+    second = world.add_order([line("NEW-SKU-1", 1, "15.00", name="New thing")])
+    report = await world.cycle()
+
+    assert not report.failed
+    [new] = [p for p in world.products_with_sku("NEW-SKU-1") if not p["deleted_at"]]
+    assert new["id"] != old["id"]
+    assert world.sale(first)["line_items"][0]["product_id"] == old["id"]
+    assert world.sale(second)["line_items"][0]["product_id"] == new["id"]
+    assert world.store.product_binding("sku:new-sku-1").xs_product_id == new["id"]
+
+    # Merchant re-made it by hand instead: that live product is bound, nothing is created.
+    world.xs.delete_product(new["id"])
+    remade = world.xs.add_product(sku="new-sku-1", name="New thing", price_excluding_tax=Decimal("15"))
+    creates = len(product_creates(world))
+    third = world.add_order([line("NEW-SKU-1", 1, "15.00", name="New thing")])
+    await world.cycle()
+    assert world.sale(third)["line_items"][0]["product_id"] == remade
+    assert len(product_creates(world)) == creates
