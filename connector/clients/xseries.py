@@ -72,6 +72,8 @@ class XSeriesClient(TransportClient):
         pacer: XSeriesPacer | None = None,
     ) -> None:
         self.api_url = (api_url or f"https://{domain_prefix}.retail.lightspeed.app").rstrip("/")
+        # Set once X-Series refuses a larger 2.0 page_size: not asked for again by any feed.
+        self.page_size_cap: int | None = None
         # One pacer per client: every call of this integration spends the same per-retailer quota.
         self.pacer = pacer or XSeriesPacer(clock=clock)
         self.transport = ApiTransport(
@@ -146,20 +148,29 @@ class XSeriesClient(TransportClient):
         return Product.model_validate(_data(body, "GET /products/{id}"))
 
     async def find_products_by_sku(self, sku: str) -> list[Product]:
-        """Products whose SKU is `sku`. The search wants SKUs lowercased (spec, /search)."""
+        """Live products whose SKU is `sku`. The search wants SKUs lowercased (spec, /search).
+        Whether it matches exactly and leaves deleted products out (its `deleted` parameter has no
+        documented default) is not promised: only exact, live matches are kept."""
         wanted = sku.strip()
         if not wanted:
             raise ValueError("empty SKU")
-        found = await self._search("products", {"sku": wanted.lower()}, Product.model_validate)
+
+        def exact(products: list[Product]) -> list[Product]:
+            return [p for p in products if p.deleted_at is None and (p.sku or "").strip().lower() == wanted.lower()]
+
+        found = exact(await self._search("products", {"sku": wanted.lower()}, Product.model_validate))
         if found or not (SKU_SEARCH_MISSES & set(wanted)):
             return found
         # §9.1: `sku=` misses hyphenated SKUs on live stores. The free-text `q` (undocumented)
         # finds them among looser matches, so only exact SKU matches are kept.
-        candidates = await self._search("products", {"q": wanted}, Product.model_validate)
-        return [
-            p for p in candidates
-            if p.sku is not None and p.sku.strip().lower() == wanted.lower() and p.deleted_at is None
-        ]
+        try:
+            return exact(await self._search("products", {"q": wanted}, Product.model_validate))
+        except PermanentApiError as exc:
+            if exc.status not in (400, 422):
+                raise
+            # A server that does not know `q` (it is not in the spec): `sku=` has answered already.
+            log.info("X-Series refused the free-text product search (%s); SKU %r not found", exc, wanted)
+            return []
 
     async def create_product(self, body: ProductCreate) -> list[str]:
         """POST /api/2.0/products: the ids of the new products (the API answers {"data": [ids]}).
@@ -169,7 +180,10 @@ class XSeriesClient(TransportClient):
         response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
         data = _written_json(response, path).get("data")
         if isinstance(data, dict):
-            data = [data.get("id")]
+            data = [data]
+        if isinstance(data, list):
+            # The spec's example answers bare ids; its schema types the items as objects.
+            data = [item.get("id") if isinstance(item, dict) else item for item in data]
         if isinstance(data, list) and data and all(isinstance(item, str) and item for item in data):
             return data
         raise _unknown_outcome("product create answered without an id; look the SKU up before creating again",
@@ -179,14 +193,18 @@ class XSeriesClient(TransportClient):
                                        source_id: str | None = None) -> str | None:
         """A product that is not stock-tracked (shipping, custom lines…), through the 0.9
         POST /api/products: the 2.0 body cannot say track_inventory. The answer's shape is
-        unverified (§9.3): the product wrapped in `product` or bare. None when it carries no id:
-        the product may exist, so look it up by SKU. Not safe to repeat (UnknownWriteOutcome)."""
+        unverified (§9.3): the product wrapped in `product`, `products` or 2.0's `data` (an object,
+        its id, or a list of one), or bare. None when it names no one id: the product may exist, so
+        look it up by SKU. Not safe to repeat (UnknownWriteOutcome)."""
         path = "/api/products"
         body = ProductCreate09(name=name, sku=sku, handle=handle, source_id=source_id)
         response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
         answer = _written_json(response, path)
-        product = answer.get("product", answer)
-        product_id = product.get("id") if isinstance(product, dict) else None
+        product: Any = next((answer[k] for k in ("product", "products", "data") if k in answer), answer)
+        if isinstance(product, list):
+            # One created product: a list of two cannot say which is ours (never guess an id).
+            product = product[0] if len(product) == 1 else None
+        product_id = product.get("id") if isinstance(product, dict) else product
         return product_id if isinstance(product_id, str) and product_id else None
 
     async def inventory(self, product_id: str) -> list[InventoryRecord]:
@@ -203,7 +221,9 @@ class XSeriesClient(TransportClient):
         if not wanted:
             raise ValueError("empty e-mail")
         candidates = await self._search("customers", {"email": email.strip()}, Customer.model_validate)
-        return [c for c in candidates if c.email is not None and c.email.strip().lower() == wanted]
+        # A deleted customer is no match (the search's `deleted` default is undocumented).
+        return [c for c in candidates
+                if c.deleted_at is None and c.email is not None and c.email.strip().lower() == wanted]
 
     async def create_customer(self, body: CustomerCreate) -> Customer:
         """POST /api/2.0/customers → 201 {"data": Customer}. Not safe to repeat."""
@@ -311,6 +331,8 @@ class XSeriesClient(TransportClient):
         The 2.0 maximum page_size is not confirmed (§6: the docs are said to give 200, larger works):
         a server that refuses a larger one (400/422) is asked again with 200, and so on after."""
         after = after_version
+        if self.page_size_cap is not None:
+            page_size = min(page_size, self.page_size_cap)
         while True:
             params: dict[str, Any] = {"after": after, "page_size": page_size}
             if include_deleted:
@@ -321,7 +343,7 @@ class XSeriesClient(TransportClient):
                 if exc.status not in (400, 422) or page_size <= DOCUMENTED_PAGE_SIZE:
                     raise
                 log.info("X-Series refused page_size %d on %s; asking for %d", page_size, path, DOCUMENTED_PAGE_SIZE)
-                page_size = DOCUMENTED_PAGE_SIZE
+                page_size = self.page_size_cap = DOCUMENTED_PAGE_SIZE
                 continue
             raw_items = _data_list(body, path)
             if not raw_items:
@@ -392,12 +414,24 @@ def _data_list(body: Any, what: str) -> list[Any]:
 
 
 def _max_version(body: dict[str, Any], raw_items: list[Any]) -> int | None:
-    version = body.get("version")
-    if isinstance(version, dict) and isinstance(version.get("max"), int):
-        return version["max"]
-    # Some answers carry no version block; the items' own versions give the same cursor.
-    versions = [i["version"] for i in raw_items if isinstance(i, dict) and isinstance(i.get("version"), int)]
-    return max(versions) if versions else None
+    """The page's cursor: the items' own highest version, else `version.max`. The items decide:
+    a `version.max` beyond the last item read (the collection's, not the page's) would skip the
+    items between them."""
+    versions = [v for v in (_version_number(i.get("version")) for i in raw_items if isinstance(i, dict))
+                if v is not None]
+    if versions:
+        return max(versions)
+    block = body.get("version")
+    return _version_number(block.get("max")) if isinstance(block, dict) else None
+
+
+def _version_number(value: Any) -> int | None:
+    # A JSON integer, or the same digits in a string (some answers send numbers as strings).
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 def _written_json(response: httpx.Response, path: str) -> dict[str, Any]:

@@ -121,6 +121,7 @@ class Retailer(_ReadModel):
     tax_exclusive: bool | None = None
     currency: RetailerCurrency | None = None
     discount_product_id: str | None = None
+    no_tax_group_id: str | None = None  # the retailer's own tax for tax-free lines (§7)
 
     @model_validator(mode="before")
     @classmethod

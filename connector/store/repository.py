@@ -60,6 +60,9 @@ def _oldest_live(model: type[XsProduct | XsCustomer], key) -> Any:
 
 _INDEXED_PRODUCT_ID = _oldest_live(XsProduct, XsProduct.sku_key)
 _INDEXED_CUSTOMER_ID = _oldest_live(XsCustomer, XsCustomer.email_key)
+_DELETED = {model: core_select(model.id).where(model.pair == bindparam("pair"), model.id == bindparam("id"),
+                                               model.deleted == True)  # noqa: E712
+            for model in (XsProduct, XsCustomer)}
 
 ORDERS_CURSOR = "orders"
 # Where the daemon's cursor started: the historical import's default upper bound.
@@ -233,6 +236,11 @@ class Store(Journal, ExceptionBook, RefundBook):
     def indexed_customer_id(self, email: str) -> str | None:
         row = self.db.first(_INDEXED_CUSTOMER_ID, {"pair": self.pair, "key": email.strip().casefold()})
         return row[0] if row is not None else None
+
+    def deleted_in_xseries(self, product_id: str | None = None, customer_id: str | None = None) -> bool:
+        """Whether the index knows this product / customer as deleted in X-Series (a binding outlives it)."""
+        model, object_id = (XsProduct, product_id) if product_id is not None else (XsCustomer, customer_id)
+        return self.db.first(_DELETED[model], {"pair": self.pair, "id": object_id}) is not None
 
     def upsert_indexed_products(self, rows: list[dict[str, Any]]) -> None:
         """Index rows, as dicts of the table's columns (plain dicts: a catalogue has thousands)."""

@@ -39,9 +39,10 @@ class CustomerBinder:
             return customer_id
 
     async def _existing(self, key: str) -> str | None:
-        """The bound customer, else the indexed one (bound now), else None."""
+        """The bound customer, else the indexed one (bound now), else None. A bound customer the
+        merchant has deleted since (merged duplicates) is not named on new sales."""
         bound = self.store.customer_id(key)
-        if bound is not None:
+        if bound is not None and not self.store.deleted_in_xseries(customer_id=bound):
             return bound
         indexed = self.store.indexed_customer_id(key)
         if indexed is not None:

@@ -46,15 +46,17 @@ async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payment
         log.warning("%s names no payment type for %s: it is recorded under the default (%s)",
                     payments.source, tender, payments.default or "none: such orders will fail")
     taxes = [t for t in await xs.taxes() if t.deleted_at is None]
+    retailer = await xs.retailer()
     default_tax = next((t for t in taxes if t.is_default), None) or next((t for t in taxes if t.rate), None)
-    no_tax = next((t for t in taxes if (t.name or "").casefold() == "no tax" and not t.rate), None) or next(
-        (t for t in taxes if not t.rate), None
-    )
+    # Tax-free lines: the retailer's own no-tax group (§7) first; a store may have several zero-rate
+    # taxes (UK "Zero Rated" is not "Exempt"), and its tax-free one need not be called "No Tax".
+    zero = [t for t in taxes if not t.rate]
+    no_tax = next((t for t in zero if t.id == retailer.no_tax_group_id), None) or next(
+        (t for t in zero if (t.name or "").casefold() == "no tax"), None) or next(iter(zero), None)
     if default_tax is None or no_tax is None:
         raise ConfigError("X-Series needs a default tax and a zero-rate tax (\"No Tax\") for sale lines")
     book = [PosTax(t.id, t.display_name or t.name or t.id, t.rate) for t in taxes if t.rate]
     by_class = tax_table.resolve([PosTax(t.id, t.name or "", t.rate) for t in taxes]) if tax_table else {}
-    retailer = await xs.retailer()
     return PosRefs(
         outlet_id=outlet.id, register_id=register.id, user_id=user.id,
         default_tax_id=default_tax.id, no_tax_id=no_tax.id, payment_type_ids=payment_type_ids,

@@ -20,11 +20,11 @@ import re
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import ProductCreate, ProductVariantCreate, VariantDefinition
-from connector.errors import MappingError, PermanentApiError, TransientApiError
+from connector.errors import MappingError, PermanentApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.sale_plan import DISCOUNT_KEY, PlannedLine, product_key_for_sku
 from connector.store.repository import Store
-from connector.sync.binders import create_or_find
+from connector.sync.binders import create_or_find, not_there_yet
 from connector.sync.xseries_index import XSeriesIndex
 
 log = logging.getLogger("connector.sync")
@@ -70,13 +70,18 @@ class ProductBinder:
             return product_id
 
     def _existing(self, line: PlannedLine) -> str | None:
-        """The bound product, else the indexed one (bound now), else None."""
+        """The bound product, else the indexed one (bound now), else None. A bound product the
+        merchant has deleted since is not sold again (a server may refuse it on every sale): the
+        live one with its SKU is bound instead, or a new one made."""
         bound = self.store.product_id(line.product_key)
-        if bound is not None:
+        if bound is not None and not self.store.deleted_in_xseries(product_id=bound):
             return bound
         indexed = self.store.indexed_product_id(line.sku)
         if indexed is not None:
             self.store.bind_product(line.product_key, indexed, line.sku, created=False)
+        if bound is not None:
+            log.warning("product %s of %r was deleted in X-Series; %s", bound, line.sku,
+                        f"binding {indexed} instead" if indexed else "a new one will be made")
         return indexed
 
     async def _create(self, line: PlannedLine) -> str:
@@ -119,6 +124,7 @@ class ProductBinder:
                 **_price(line, v.calculated_price or v.price or product.price),
             ) for v in variants],
         )
+        lost: UnknownWriteOutcome | None = None
         try:
             await self.xs.create_product(body)
         except PermanentApiError as exc:
@@ -128,8 +134,14 @@ class ProductBinder:
             log.warning("order %s: product family %r refused (%s); creating %r on its own", bc_order_id,
                         product.name, exc, line.name, extra={"order_id": bc_order_id})
             return False
+        except UnknownWriteOutcome as exc:
+            lost = exc  # the family may exist: the product feed below tells
         # Which ids the family create answers with is unverified: bind the variants by SKU.
         await XSeriesIndex(self.store, self.xs).refresh_products()
+        if lost is not None and self.store.indexed_product_id(line.sku) is None:
+            # Not there (yet): nothing is created again before the next attempt looks again.
+            raise not_there_yet(f"creating product family {product.name!r}", f"no product {line.sku!r}", lost,
+                                "/api/2.0/products") from lost
         for variant in variants:
             product_id = self.store.indexed_product_id(variant.sku)
             if product_id is not None:
@@ -142,6 +154,12 @@ class ProductBinder:
         return True
 
     async def _find(self, sku: str) -> list[str]:
+        """A product created though its answer was lost: the product feed first (documented, and it
+        updates the index another order's second look reads), then the search (§9.1 quirks)."""
+        await XSeriesIndex(self.store, self.xs).refresh_products()
+        indexed = self.store.indexed_product_id(sku)
+        if indexed is not None:
+            return [indexed]
         key = sku.strip().casefold()
         return [p.id for p in await self.xs.find_products_by_sku(sku) if (p.sku or "").strip().casefold() == key]
 

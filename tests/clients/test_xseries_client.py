@@ -108,6 +108,22 @@ async def test_version_cursor_paging_follows_max_and_stops_on_empty(client, api)
     assert {c.request.url.params["page_size"] for c in route.calls} == {"2"}
 
 
+async def test_the_cursor_never_passes_the_last_item_read(client, api) -> None:
+    """A `version.max` beyond the page's own items (say, the collection's) must not skip the items
+    between; versions sent as strings ("numbers as strings") still move the cursor."""
+    pages = {
+        "0": {"data": [{"id": "p1", "sku": "a", "version": "5"}, {"id": "p2", "sku": "b", "version": "10"}],
+              "version": {"min": "5", "max": "30"}},
+        "10": {"data": [{"id": "p3", "sku": "c", "version": 30}], "version": {"min": 30, "max": 30}},
+        "30": {"data": [], "version": {"min": None, "max": None}},
+    }
+    api.get("/api/2.0/products").mock(
+        side_effect=lambda request: httpx.Response(200, json=pages[request.url.params["after"]]))
+    seen = [page async for page in client.iter_products(page_size=2)]
+    assert [[p.id for p in page.items] for page in seen] == [["p1", "p2"], ["p3"]]
+    assert [page.max_version for page in seen] == [10, 30]
+
+
 async def test_a_server_refusing_a_large_page_size_is_asked_for_the_documented_one(client, api) -> None:
     """The 2.0 maximum page_size is not confirmed (§6): a server that refuses 1000 with a 400 is
     asked again with 200, for the rest of the feed too; one that refuses 200 is an error."""
@@ -126,6 +142,22 @@ async def test_a_server_refusing_a_large_page_size_is_asked_for_the_documented_o
     api.get("/api/2.0/customers").mock(return_value=httpx.Response(400, json={"error": "bad page_size"}))
     with pytest.raises(PermanentApiError):
         [page async for page in client.iter_customers(page_size=200)]
+
+
+async def test_a_refused_page_size_is_not_asked_for_again(client, api) -> None:
+    # Every cycle reads the product and customer feeds: a refusal each time would spend the quota.
+    def feed(request: httpx.Request) -> httpx.Response:
+        if int(request.url.params["page_size"]) > 200:
+            return httpx.Response(400, json={"error": "page_size must be at most 200"})
+        return httpx.Response(200, json={"data": []})
+
+    products = api.get("/api/2.0/products").mock(side_effect=feed)
+    customers = api.get("/api/2.0/customers").mock(side_effect=feed)
+    for _ in range(2):
+        assert [page async for page in client.iter_products()] == []
+    assert [page async for page in client.iter_customers()] == []
+    assert [c.request.url.params["page_size"] for c in products.calls] == ["1000", "200", "200"]
+    assert [c.request.url.params["page_size"] for c in customers.calls] == ["200"]
 
 
 async def test_paging_resumes_after_a_stored_version(client, api) -> None:
@@ -500,3 +532,36 @@ def test_a_stored_sale_body_round_trips_through_json() -> None:
     # The sync stores the posted body to re-post it (void); it must come back identical.
     body = a_sale(id=SALE)
     assert RegisterSale.model_validate_json(body.model_dump_json(exclude_none=True)) == body
+
+
+# -- search answers that include deleted objects ------------------------------------------------
+# The search's `deleted` parameter has no documented default: a server may answer deleted products
+# and customers unasked. Binding a lost create to a deleted one would put it on every later sale.
+
+async def test_sku_search_leaves_out_deleted_and_other_skus(client, api) -> None:
+    api.get("/api/2.0/search").mock(return_value=httpx.Response(200, json={"data": [
+        {"id": "old", "sku": "ABC123", "deleted_at": "2025-01-01T00:00:00+00:00", "version": 1},
+        {"id": "near", "sku": "ABC1234", "version": 2},
+        {"id": "live", "sku": "abc123", "version": 3},
+    ]}))
+    assert [p.id for p in await client.find_products_by_sku("ABC123")] == ["live"]
+
+
+async def test_customer_search_leaves_out_deleted_customers(client, api) -> None:
+    api.get("/api/2.0/search").mock(return_value=httpx.Response(200, json={"data": [
+        {"id": "old", "email": "jane@example.com", "deleted_at": "2025-01-01T00:00:00+00:00"},
+        {"id": "live", "email": "Jane@example.com"},
+    ]}))
+    assert [c.id for c in await client.search_customers_by_email("jane@example.com")] == ["live"]
+
+
+@pytest.mark.parametrize("status", [400, 422])
+async def test_a_server_refusing_the_undocumented_free_text_search_finds_nothing(client, api, status) -> None:
+    # `q` is not in the spec: a server may refuse it. That is "not found", not a broken order.
+    def search(request: httpx.Request) -> httpx.Response:
+        if "q" in request.url.params:
+            return httpx.Response(status, json={"error": "Bad Request", "message": "unknown parameter q"})
+        return httpx.Response(200, json={"data": []})
+
+    api.get("/api/2.0/search").mock(side_effect=search)
+    assert await client.find_products_by_sku("NGH-ROOM") == []

@@ -79,6 +79,12 @@ async def test_a_create_answer_without_ids_is_an_unknown_outcome(client, api, an
         await client.create_product(ProductCreate(name="x", sku="x"))
 
 
+async def test_a_create_answering_a_list_of_objects_gives_their_ids(client, api) -> None:
+    # The spec's schema types the answer's items as objects, its example as bare ids: either reads.
+    api.post("/api/2.0/products").mock(return_value=httpx.Response(200, json={"data": [{"id": NEW_ID}]}))
+    assert await client.create_product(ProductCreate(name="x")) == [NEW_ID]
+
+
 async def test_a_create_answering_one_object_gives_its_id(client, api) -> None:
     api.post("/api/2.0/products").mock(return_value=httpx.Response(200, json={"data": {"id": NEW_ID}}))
     assert await client.create_product(ProductCreate(name="x")) == [NEW_ID]
@@ -102,7 +108,14 @@ async def test_a_lost_create_answer_is_an_unknown_outcome_after_one_request(clie
     ({"id": NEW_ID, "name": "Shipping"}, NEW_ID),
     ({"product": {"name": "Shipping"}}, None),
     ({}, None),
-], ids=["wrapped", "bare", "wrapped-without-id", "empty"])
+    # The 0.9 answer's wrapper is unverified (§9.3): 2.0's `data` or a one-item list read the same.
+    ({"data": {"id": NEW_ID, "name": "Shipping"}}, NEW_ID),
+    ({"data": [NEW_ID]}, NEW_ID),
+    ({"products": [{"id": NEW_ID, "name": "Shipping"}]}, NEW_ID),
+    ({"product": [{"id": NEW_ID}]}, NEW_ID),
+    ({"products": [{"id": NEW_ID}, {"id": "another"}]}, None),  # which one is ours? look it up
+], ids=["wrapped", "bare", "wrapped-without-id", "empty", "data", "data-ids", "products-list", "product-list",
+        "two-products"])
 async def test_untracked_product_posts_the_09_body_and_reads_either_answer(client, api, answer, expected) -> None:
     route = api.post("/api/products").mock(return_value=httpx.Response(200, json=answer))
     got = await client.create_untracked_product(name="Shipping", sku="bc-shipping", handle="bc-shipping",

@@ -85,3 +85,19 @@ async def test_customer_without_last_name_gets_a_placeholder(world):
     assert not report.failed
     customer = world.xs.customers[world.sale(order_id)["customer_id"]]
     assert customer["first_name"] == "Cher" and customer["last_name"]
+
+
+async def test_a_customer_the_merchant_deleted_is_not_named_on_new_sales(world):
+    # E.g. duplicates merged in X-Series: the surviving customer with that e-mail is used instead.
+    first = world.add_order([line()], customer=JANE)
+    await world.cycle()
+    old = world.sale(first)["customer_id"]
+    world.xs.customers[old].update(deleted_at="2026-01-10T10:00:00+00:00", version=world.xs.bump_version())
+    kept = world.xs.add_customer(first_name="Jane", last_name="Doe", email="jane@example.com")
+
+    second = world.add_order([line("MUG-01")], customer=JANE)
+    await world.cycle()
+
+    assert world.sale(second)["customer_id"] == kept
+    assert len(customer_creates(world)) == 1
+    assert world.store.customer_binding("jane@example.com").xs_customer_id == kept

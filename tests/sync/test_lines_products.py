@@ -112,3 +112,72 @@ async def test_special_products_already_in_the_pos_are_reused(world):
     await world.cycle()
     assert product_creates(world) == []
     assert existing in [li["product_id"] for li in world.sale(order_id)["line_items"]]
+
+
+def a_shirt_family(world) -> tuple[dict, dict, dict]:
+    shirt = world.bc.add_catalog_product(sku="OXF", name="Oxford Shirt", price=Decimal("45.00"), variants=[
+        {"sku": "OXF-S", "price": None, "option_values": [{"label": "S", "option_display_name": "Size"}]},
+        {"sku": "OXF-L", "price": None, "option_values": [{"label": "L", "option_display_name": "Size"}]},
+    ])
+    return shirt, *shirt["variants"]
+
+
+async def test_a_lost_answer_to_a_family_create_makes_no_second_family(world):
+    # Every answer to a 2.0 product create is lost (applied all the same). Two orders of the same
+    # family in one cycle: the first finds its family through the product feed, the second binds.
+    from connector.sandbox.faults import FaultConfig
+
+    shirt, small, large = a_shirt_family(world)
+    first = world.add_order([line("OXF-S", 1, "45.00", product_id=shirt["id"], variant_id=small["id"])])
+    second = world.add_order([line("OXF-L", 1, "45.00", product_id=shirt["id"], variant_id=large["id"])])
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="/api/2.0/products"))
+
+    report = await world.cycle()
+
+    assert world.xs.faults.injected["lost_response"] == 1
+    assert not report.failed
+    assert len(world.xs.request_log.matching("POST", "/api/2.0/products")) == 1
+    [s_size], [l_size] = world.products_with_sku("OXF-S"), world.products_with_sku("OXF-L")
+    assert world.sale(first)["line_items"][0]["product_id"] == s_size["id"]
+    assert world.sale(second)["line_items"][0]["product_id"] == l_size["id"]
+
+
+async def test_a_lost_product_create_is_found_in_the_product_feed_not_the_search(world):
+    # The feed is documented and ordered; the search has quirks (§9.1) and an undocumented `q`.
+    from connector.sandbox.faults import FaultConfig
+
+    order_id = world.add_order([line("NEW-SKU-9", 1, "9.00")])
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="/api/2.0/products"))
+    report = await world.cycle()
+    assert not report.failed and world.xs.faults.injected["lost_response"] == 1
+    [created] = world.products_with_sku("NEW-SKU-9")
+    assert world.sale(order_id)["line_items"][0]["product_id"] == created["id"]
+    assert world.xs.request_log.matching("GET", "/api/2.0/search") == []
+
+
+async def test_a_product_the_merchant_deleted_is_not_sold_again(world):
+    # The binding outlives the product: a later order must not name a deleted product (a server
+    # may refuse it, parking every order of that SKU), but the live one with its SKU, or a new one.
+    first = world.add_order([line("NEW-SKU-1", 1, "15.00", name="New thing")])
+    await world.cycle()
+    [old] = world.products_with_sku("NEW-SKU-1")
+    world.xs.delete_product(old["id"])
+
+    second = world.add_order([line("NEW-SKU-1", 1, "15.00", name="New thing")])
+    report = await world.cycle()
+
+    assert not report.failed
+    [new] = [p for p in world.products_with_sku("NEW-SKU-1") if not p["deleted_at"]]
+    assert new["id"] != old["id"]
+    assert world.sale(first)["line_items"][0]["product_id"] == old["id"]
+    assert world.sale(second)["line_items"][0]["product_id"] == new["id"]
+    assert world.store.product_binding("sku:new-sku-1").xs_product_id == new["id"]
+
+    # Merchant re-made it by hand instead: that live product is bound, nothing is created.
+    world.xs.delete_product(new["id"])
+    remade = world.xs.add_product(sku="new-sku-1", name="New thing", price_excluding_tax=Decimal("15"))
+    creates = len(product_creates(world))
+    third = world.add_order([line("NEW-SKU-1", 1, "15.00", name="New thing")])
+    await world.cycle()
+    assert world.sale(third)["line_items"][0]["product_id"] == remade
+    assert len(product_creates(world)) == creates
