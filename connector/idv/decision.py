@@ -20,6 +20,7 @@ class Outcome(str, enum.Enum):
     SKIPPED_DISABLED = "skipped_disabled"
     SKIPPED_STALE = "skipped_stale"
     UNCHANGED = "unchanged"
+    REFUSED = "refused"  # BigCommerce refused the status write (a 4xx): sending it again cannot help
 
     @property
     def label(self) -> str:
@@ -36,6 +37,7 @@ OUTCOME_LABELS = {
     Outcome.SKIPPED_DISABLED: "skipped (disabled)",
     Outcome.SKIPPED_STALE: "skipped (stale event)",
     Outcome.UNCHANGED: "unchanged",
+    Outcome.REFUSED: "refused by BigCommerce",
 }
 # Audit-log actions of this feature are "idv_<outcome>", on platform "bigcommerce".
 AUDIT_PREFIX = "idv_"

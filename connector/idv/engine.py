@@ -3,7 +3,8 @@
     disabled?            → skipped (disabled): nothing read, nothing written
     stale (latest.py)?   → skipped (stale event): the order is read for the audit entry only
     else the stage's target status through the protected writer (writer.py)
-                         → written | skipped (protected) | unchanged
+                         → written | skipped (protected) | unchanged | refused (a 4xx: audited,
+                           never sent again, since the same PUT would be refused again)
 
 Events of one order are handled one at a time (a lease per order, shared with other processes). The
 check records are saved with the decision's audit entry: an event whose handling failed (API down)
@@ -18,6 +19,7 @@ from collections import defaultdict
 from contextlib import AbstractAsyncContextManager
 from typing import Callable
 
+from connector.errors import PermanentApiError
 from connector.idv.decision import Decision, Outcome
 from connector.idv.latest import Verdict, judge, records_after
 from connector.idv.ledger import Ledger
@@ -64,11 +66,16 @@ class IdvEngine:
             else:
                 assert self.writer is not None and self.rules is not None
                 target = self.rules.targets[event.stage]
-                result = await self.writer.apply(event.order_id, target)
-                decision = self._decision(
-                    event, result.outcome, judgement.check_id, before=result.before, after=result.after,
-                    target=target, reason=f"{event.stage.value}: {result.reason}",
-                )
+                try:
+                    result = await self.writer.apply(event.order_id, target)
+                except PermanentApiError as exc:  # e.g. a 422: the same PUT again would be refused again
+                    decision = self._decision(event, Outcome.REFUSED, judgement.check_id, target=target, reason=(
+                        f"{event.stage.value}: BigCommerce refused {self.rules.describe(target)}: {exc}"))
+                else:
+                    decision = self._decision(
+                        event, result.outcome, judgement.check_id, before=result.before, after=result.after,
+                        target=target, reason=f"{event.stage.value}: {result.reason}",
+                    )
             self.ledger.record(decision, records)
         log.info("order %s: ID check %s %s (%s) → %s: %s", event.order_id, decision.check_id or "-",
                  event.event, event.source.value, decision.outcome.label, decision.reason)

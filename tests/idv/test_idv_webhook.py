@@ -61,6 +61,23 @@ async def test_signed_event_is_applied(world, hook):
     assert json.loads(entry.detail)["source"] == "webhook"
 
 
+async def test_an_event_whose_status_write_is_refused_is_answered_as_handled_not_503(world, hook):
+    # A 422 on the PUT is final: a 503 would only have the sender retry what is refused again.
+    order = world.add_order(status_id=11)
+    inner = world.client.transport.client._transport
+
+    class RefusePuts(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "PUT":
+                return httpx.Response(422, json={"status": 422, "title": "The status cannot be set"})
+            return await inner.handle_async_request(request)
+
+    world.client.transport.client._transport = RefusePuts()
+    response = await hook(body_for(order, "failed", occurred_at=world.clock.now().isoformat()))
+    assert response.status_code == 200 and response.json()["outcome"] == "refused"
+    assert world.status(order) == 11 and [e.action for e in world.audit(order)] == ["idv_refused"]
+
+
 @pytest.mark.parametrize("signature", [
     None,                                   # missing
     "sha256=" + "0" * 64,                   # wrong digest

@@ -99,3 +99,15 @@ async def test_an_applied_put_answered_without_the_order_is_audited_as_written(w
     assert decision.outcome is Outcome.WRITTEN and (decision.before, decision.after) == (11, 6)
     assert world.puts() == [(order, 6)]
     assert [e.action for e in world.audit(order)] == ["idv_written"]
+
+
+async def test_a_status_write_bigcommerce_refuses_is_audited_once_and_not_sent_again(world):
+    await world.start()
+    order = world.add_order(status_id=11)
+    refused = fail_puts(world, httpx.Response(422, json={"status": 422, "title": "The status cannot be set"}),
+                        count=5)
+    decision = await world.event(order, "failed", "chk-1")
+    assert decision.outcome is Outcome.REFUSED and refused.failed == 1  # one PUT: a 4xx is not repeated
+    [entry] = world.audit(order)
+    assert entry.action == "idv_refused" and "Declined" in entry.reason and "422" in entry.reason
+    assert world.status(order) == 11
