@@ -4,7 +4,7 @@ order, connector.server.deferral) instead of waiting for the next poll; polling 
 
 A call must carry the X-Webhook-Secret that `webhooks register` gave the hook (compared in constant
 time; 401 otherwise, and nothing is done). The payload holds only the order id (reference §12): the
-order is read afresh. An event seen before (its scope, `hash` and time) defers nothing; an order already queued
+order is read afresh. An event seen before (its scope, `hash`, time and order) defers nothing; an order already queued
 is not queued twice. An event without its time or hash (W3 requires neither) is always deferred: its
 hash may be the order's data alone, the same for each of its updates. The answer is 200 with no body, before the work. When the deferral itself fails
 (the job queue's database down), the hash is released and the answer is 503: BigCommerce delivers
@@ -95,7 +95,7 @@ class BigCommerceWebhooks:
 
     @staticmethod
     def _claim(runtime: Runtime, pair: str, event: Event) -> bool:
-        """True the first time this event (its scope, hash and time) is seen."""
+        """True the first time this event (its scope, hash, time and order) is seen."""
         store, now = runtime.store, runtime.store.clock.now()
         with store.session() as s:
             s.exec(delete(BcWebhookDelivery).where(BcWebhookDelivery.received_at < now - KEEP))
@@ -112,7 +112,8 @@ class BigCommerceWebhooks:
         with runtime.store.session() as s:
             s.exec(delete(BcWebhookDelivery).where(
                 BcWebhookDelivery.pair == pair, BcWebhookDelivery.scope == event.scope,
-                BcWebhookDelivery.hash == event.digest, BcWebhookDelivery.created_at == event.created_at))
+                BcWebhookDelivery.hash == event.digest, BcWebhookDelivery.created_at == event.created_at,
+                BcWebhookDelivery.bc_order_id == event.order_id))
             s.commit()
 
 

@@ -133,6 +133,7 @@ MIGRATIONS: list[Migration] = [
     (12, "the console's generated session key; the audit log indexed by action", _console),
     (13, "the console's failed logins, counted by every process", _create(t.ConsoleLoginFailure)),
     (14, "BigCommerce webhook deliveries keyed by scope, hash and the event's time", _rekey(t.BcWebhookDelivery)),
+    (15, "BigCommerce webhook deliveries keyed by their order too", _rekey(t.BcWebhookDelivery)),
 ]
 
 LATEST = MIGRATIONS[-1][0]

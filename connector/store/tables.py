@@ -280,18 +280,19 @@ class IdvOrderCheckId(SQLModel, table=True):
 class BcWebhookDelivery(SQLModel, table=True):
     """Each BigCommerce webhook event accepted: the same event delivered again defers nothing.
 
-    An event is its scope, `hash` and `created_at`, not its hash alone: the reference's own
-    samples give the created, updated and archived events one hash, and two updates of an order a
-    hash made of the order alone would share. Taking two events for one only delays an order until
-    the next poll; taking one for two would cost a duplicate job, which mirrors nothing twice."""
+    An event is its scope, `hash`, `created_at` and order, not its hash alone: the reference's own
+    samples give the created, updated and archived events one hash (and every order one), and two
+    updates of an order a hash made of the order alone would share. Taking two events for one only
+    delays an order until the next poll; taking one for two would cost a duplicate job, which
+    mirrors nothing twice."""
 
     __tablename__ = "bc_webhook_delivery"
     pair: str = _pair()  # each store's events are its own: two stores may send the same hash
     scope: str = Field(primary_key=True)
     hash: str = Field(primary_key=True)
-    # The event's own time (Unix seconds; 0 when absent, and for rows from before it was kept).
+    # The event's own time (Unix seconds; 0 for rows from before it was kept: an event without one is not kept).
     created_at: int = Field(default=0, primary_key=True, sa_column_kwargs={"server_default": "0"})
-    bc_order_id: int
+    bc_order_id: int = Field(primary_key=True)
     received_at: datetime = _dt(nullable=False)
 
 

@@ -103,10 +103,11 @@ async def test_a_pair_without_a_webhook_secret_refuses_every_call(world):
     assert deferrer.deferred == []
 
 
-async def test_an_event_is_its_scope_hash_and_time_not_its_hash_alone(db_world):
+async def test_an_event_is_its_scope_hash_time_and_order_not_its_hash_alone(db_world):
     """The reference's samples give an order's created, updated and archived events one hash; a hash
     of the order alone would also give two of its updates one. Each is deferred (the order's job had
-    started in between); only the same event delivered again is a duplicate."""
+    started in between), and so is another order's event of the same second under that hash; only the
+    same event delivered again is a duplicate."""
     runtime = await db_world.runtime()
     runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
     deferrer = CountingDeferrer()
@@ -116,14 +117,15 @@ async def test_an_event_is_its_scope_hash_and_time_not_its_hash_alone(db_world):
     deliveries = [event(7, same_hash, "store/order/created", 1561479335),
                   event(7, same_hash, "store/order/updated", 1561479335),
                   event(7, same_hash, "store/order/updated", 1561479400),
-                  event(7, same_hash, "store/order/updated", 1561479400)]  # this one delivered again
+                  event(7, same_hash, "store/order/updated", 1561479400),  # this one delivered again
+                  event(8, same_hash, "store/order/updated", 1561479400)]  # another order, the same second
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
         for delivery in deliveries:
             deferrer.waiting_orders.clear()  # the order's job started: a new event queues it again
             answer = await client.post(URL, json=delivery, headers={"X-Webhook-Secret": SECRET})
             assert answer.status_code == 200
     assert deferrer.deferred == [("default", 7, "store/order/created"), ("default", 7, "store/order/updated"),
-                                 ("default", 7, "store/order/updated")]
+                                 ("default", 7, "store/order/updated"), ("default", 8, "store/order/updated")]
 
 
 async def test_events_without_created_at_are_each_deferred(db_world):

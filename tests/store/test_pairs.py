@@ -145,9 +145,9 @@ def test_a_single_pair_database_becomes_pair_default_with_nothing_lost(database_
         store.close()
 
 
-def test_webhook_deliveries_are_rekeyed_by_scope_hash_and_time_keeping_their_rows(database_url, clock):
-    """Migration 14: a database whose deliveries were keyed (pair, hash) keeps every row, each with
-    created_at 0, under the key (pair, scope, hash, created_at)."""
+def test_webhook_deliveries_are_rekeyed_by_scope_hash_time_and_order_keeping_their_rows(database_url, clock):
+    """Migrations 14 and 15: a database whose deliveries were keyed (pair, hash) keeps every row, each
+    with created_at 0, under the key (pair, scope, hash, created_at, bc_order_id)."""
     store = Store.open(database_url, clock=clock)
     try:
         with store.engine.begin() as conn:
@@ -158,10 +158,10 @@ def test_webhook_deliveries_are_rekeyed_by_scope_hash_and_time_keeping_their_row
             old.create(conn)
             conn.execute(old.insert(), [{"pair": "default", "hash": "h" * 40, "scope": "store/order/created",
                                          "bc_order_id": 12, "received_at": T0}])
-            conn.execute(text("DELETE FROM schema_version WHERE version = 14"))
-        assert migrations.migrate(store.engine) == [14]
+            conn.execute(text("DELETE FROM schema_version WHERE version >= 14"))
+        assert migrations.migrate(store.engine) == [14, 15]
         key = inspect(store.engine).get_pk_constraint("bc_webhook_delivery")["constrained_columns"]
-        assert key == ["pair", "scope", "hash", "created_at"]
+        assert key == ["pair", "scope", "hash", "created_at", "bc_order_id"]
         with store.session() as s:
             [row] = s.exec(select(BcWebhookDelivery)).all()
         assert row.model_dump() == {"pair": "default", "scope": "store/order/created", "hash": "h" * 40,
