@@ -3,10 +3,12 @@ import random
 from collections import Counter
 
 import pytest
+from sqlmodel import select
 
 from connector.history.command import import_history
 from connector.history.importer import HistoricalImport
 from connector.mapping.statuses import SYSTEM_NAMES
+from connector.store.tables import CustomerBinding
 
 CLOSED_OR_VOIDED = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
 
@@ -42,6 +44,7 @@ async def test_dry_run_writes_nothing_and_predicts_the_import(import_world):
     rt = await w.runtime()
     try:
         bc_writes = len(w.bc.request_log.writes())
+        stock_before = {sku: w.xs.stock(pid) for sku, pid in w.seeded.pos_product_ids.items()}
         report = await HistoricalImport(rt, since=None, until=None, dry_run=True).run()
         assert len(w.xs.request_log.writes()) == 0 and len(w.bc.request_log.writes()) == bc_writes
         dry = report.dry_run
@@ -52,6 +55,13 @@ async def test_dry_run_writes_nothing_and_predicts_the_import(import_world):
         created_products = [p for p in rt.store.product_bindings() if p.created]
         assert {p.sku for p in created_products} == dry.new_products
         assert len(w.xs.sales) == sum(dry.sales.values())
+        # The customers and the stock movement it predicted are the ones the import made.
+        with rt.store.session() as s:
+            created_customers = {c.email_key for c in s.exec(select(CustomerBinding)) if c.created}
+        assert created_customers == dry.new_customers and dry.new_customers
+        moved = {sku: units - w.xs.stock(w.seeded.pos_product_ids[sku])
+                 for sku, units in stock_before.items() if units != w.xs.stock(w.seeded.pos_product_ids[sku])}
+        assert moved == {sku: units for sku, units in dry.stock.items() if sku in stock_before} and moved
     finally:
         await rt.aclose()
         rt.store.close()
@@ -117,6 +127,29 @@ async def test_range_limits_the_import(import_world):
         await HistoricalImport(rt, since=mid, until=None).run()
         imported = set(sales_per_order(w.xs))
         assert imported and all(parse_rfc2822(w.bc.orders[i]["date_created"]) >= mid for i in imported)
+    finally:
+        await rt.aclose()
+        rt.store.close()
+
+
+async def test_by_default_the_import_ends_where_the_daemons_cursor_started(import_world):
+    """Deliver 1: the default range ends at the daemon's start cursor, not at now nor at the cursor
+    as it is today; what the daemon mirrors after its start is its own."""
+    w = import_world
+    rt = await w.runtime()
+    try:
+        w.clock.advance(3600)
+        first_cycle = w.clock.now().replace(microsecond=0)
+        await rt.cycle().run()  # the daemon's first cycle: its cursor starts here
+        w.clock.advance(3600)
+        sku = next(iter(w.seeded.pos_product_ids))
+        w.bc.add_order(customer=None, status_id=11,
+                               lines=[{"name": "Later", "sku": sku, "product_id": 1, "variant_id": 2,
+                                       "unit_price": "5.00", "quantity": 1}])
+        await rt.cycle().run()  # the cursor moves on; where it started stays
+        report = await HistoricalImport(rt, since=None, until=None, dry_run=True).run()
+        assert report.until == first_cycle
+        assert report.total == len(w.bc.orders) - 1  # every order but the one placed later
     finally:
         await rt.aclose()
         rt.store.close()
