@@ -182,3 +182,23 @@ def test_an_in_memory_database_is_refused(url):
 
     with pytest.raises(ConfigError, match="in-memory"):
         make_engine(url)
+
+
+def test_the_default_sqlite_store_is_in_wal_mode(tmp_path):
+    """WAL (issue 4): `order-sync status` and a second process read while a cycle writes."""
+    from sqlalchemy import text
+
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        with store.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    finally:
+        store.close()
+    import sqlite3
+
+    # WAL is a property of the file: a connection that is not ours sees it too.
+    raw = sqlite3.connect(tmp_path / "state.db")
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        raw.close()
