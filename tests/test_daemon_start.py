@@ -46,3 +46,60 @@ async def test_bad_configuration_still_stops_the_daemon(monkeypatch):
     monkeypatch.setattr(scheduler.Runtime, "start", staticmethod(start))
     with pytest.raises(ConfigError):
         await scheduler._start_runtime(SimpleNamespace(pair="default"), asyncio.Event(), first_delay=0.01)
+
+
+async def test_the_daemon_runs_one_cycle_at_a_time_and_coalesces_missed_runs(monkeypatch):
+    """Issue 4, `order-sync run`: the configured interval, one cycle at a time, misfires coalesced.
+    While a cycle is still running, runs that fall due are skipped rather than started alongside."""
+    from datetime import datetime, timedelta, timezone
+
+    schedulers = []
+
+    class Recording(scheduler.AsyncIOScheduler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            schedulers.append(self)
+
+    started, release = [], asyncio.Event()
+
+    class SlowCycle:
+        async def run(self):
+            started.append(1)
+            await release.wait()
+            return SimpleNamespace(seen=0, written=0, failed={})
+
+    async def aclose():
+        pass
+
+    view = SimpleNamespace(pair="default", sync=SimpleNamespace(interval_seconds=45), database_url="unused")
+    settings = SimpleNamespace(server=SimpleNamespace(enabled=False), console=SimpleNamespace(enabled=False),
+                               pair_settings=lambda: [view])
+    runtime = SimpleNamespace(settings=view, store=None, bc=None, cycle=lambda stop_event=None: SlowCycle(),
+                              aclose=aclose)
+
+    async def start_runtime(view, stop, **options):
+        return runtime
+
+    async def no_id_verification(*args):
+        return None
+
+    monkeypatch.setattr(scheduler, "AsyncIOScheduler", Recording)
+    monkeypatch.setattr(scheduler, "_start_runtime", start_runtime)
+    monkeypatch.setattr(scheduler, "start_if_enabled", no_id_verification)
+    stop = asyncio.Event()
+    daemon = asyncio.create_task(scheduler.daemon(settings, stop, store=SimpleNamespace(close=lambda: None)))
+    for _ in range(500):
+        if started:
+            break
+        await asyncio.sleep(0.01)
+    assert started == [1]  # the first cycle runs at start
+    job = schedulers[0].get_job("sync:default")
+    assert job.trigger.interval == timedelta(seconds=45)
+    assert job.max_instances == 1 and job.coalesce is True
+    for _ in range(3):  # runs falling due while the first cycle is still in hand
+        job.modify(next_run_time=datetime.now(timezone.utc))
+        await asyncio.sleep(0.05)
+    assert started == [1]
+    release.set()
+    stop.set()
+    assert await asyncio.wait_for(daemon, 10) == 0
