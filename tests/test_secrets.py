@@ -157,18 +157,25 @@ def test_the_config_repr_masks_every_secret(tmp_path, monkeypatch):
     monkeypatch.setenv("S_BC", BC_TOKEN)
     monkeypatch.setenv("S_XS", XS_TOKEN)
     monkeypatch.setenv("S_WH", WEBHOOK_SECRET)
+    # The secrets added since: BigCommerce's webhook header and the console's cookie key.
+    bc_hook, session = "bchook-S3CRET-4e2a", "session-S3CRET-9b1f"
+    monkeypatch.setenv("S_BCH", bc_hook)
+    monkeypatch.setenv("S_SES", session)
     path = tmp_path / "config.yaml"
     path.write_text(
-        "bigcommerce:\n  store_hash: abc123\n  access_token: ${S_BC}\n"
+        "bigcommerce:\n  store_hash: abc123\n  access_token: ${S_BC}\n  webhook_secret: ${S_BCH}\n"
         "xseries:\n  domain_prefix: shop\n  token: ${S_XS}\n  outlet: Main\n  register: Web\n"
         "id_verification:\n  enabled: true\n  webhook_secret: ${S_WH}\n"
+        "console:\n  session_secret: ${S_SES}\n"
     )
     settings = load_settings(path)
-    assert set(settings.secrets()) == set(SECRETS)  # loaded, so masking them is not vacuous
+    # Loaded, so masking them is not vacuous.
+    assert set(settings.secrets()) == {*SECRETS, bc_hook, session}
     for shown in (repr(settings), str(settings), settings.model_dump_json(), repr(settings.model_dump()),
                   repr(settings.bigcommerce), repr(settings.xseries), repr(settings.id_verification),
-                  f"{settings}", f"{settings.xseries.token}"):
+                  repr(settings.console), f"{settings}", f"{settings.xseries.token}"):
         assert_no_secret("the settings' representation", shown)
+        assert bc_hook not in shown and session not in shown, shown
     client = XSeriesClient(domain_prefix="shop", token=XS_TOKEN, api_url="http://x.invalid")
     try:
         assert_no_secret("the client's repr", repr(client) + repr(vars(client).get("transport")))
