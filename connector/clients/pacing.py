@@ -77,7 +77,8 @@ class RatePacer:
 
 @dataclass
 class RetryPolicy:
-    """Jittered ("full jitter") exponential backoff. Seeded, so tests are deterministic."""
+    """Jittered ("equal jitter": between half the ceiling and the ceiling) exponential backoff.
+    Seeded, so tests are deterministic."""
 
     max_attempts: int = 6
     base_delay: float = 0.5

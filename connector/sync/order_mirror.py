@@ -56,6 +56,7 @@ class MirrorDeps:
     # Catalogue products whose variants are created one by one (their family cannot be made): read
     # once per cycle, not once per missing variant.
     single_variants: set[int] = field(default_factory=set)
+    variant_attributes: dict[str, str] = field(default_factory=dict)  # read once a cycle too
     on_edit: str = "exception"  # sync.on_edit: an edit after the write is an exception, or resync
     restock: bool = True  # refunds.restock: returned units go back to stock
     # This X-Series refused a sale for its delivery/pickup attribute: the rest are sent without.
@@ -65,7 +66,8 @@ class MirrorDeps:
 class OrderMirror:
     def __init__(self, deps: MirrorDeps) -> None:
         self.d = deps
-        self.products = ProductBinder(deps.store, deps.xs, deps.bc, deps.refs, deps.single_variants)
+        self.products = ProductBinder(deps.store, deps.xs, deps.bc, deps.refs, deps.single_variants,
+                                      deps.variant_attributes)
         self.customers = CustomerBinder(deps.store, deps.xs)
         self.step = "start"
         self.lease = None  # the order's lease while held; the settling write releases it

@@ -32,12 +32,15 @@ log = logging.getLogger("connector.sync")
 
 class ProductBinder:
     def __init__(self, store: Store, xs: XSeriesClient, bc: BigCommerceClient | None, refs: PosRefs,
-                 single_variants: set[int] | None = None) -> None:
+                 single_variants: set[int] | None = None, attributes: dict[str, str] | None = None) -> None:
         self.store = store
         self.xs = xs
         self.bc = bc  # reads a variant's family from the catalogue; None: variants are created on their own
         self.refs = refs
         self.single_variants = set() if single_variants is None else single_variants  # shared by a cycle
+        # X-Series' variant attributes by casefolded name, read once a cycle (shared like single_variants):
+        # a first day creates a family per catalogue product, and the list is the same for each.
+        self.attributes = {} if attributes is None else attributes
 
     async def resolve(self, line: PlannedLine, bc_order_id: int) -> str:
         if line.product_key == DISCOUNT_KEY:
@@ -107,8 +110,10 @@ class ProductBinder:
         bind every variant's SKU. False when it must be created on its own instead."""
         product = await self.bc.catalog_product(line.bc_product_id)
         variants = [v for v in product.variants if v.sku.strip() and v.option_values]
-        attributes = {(a.name or "").strip().casefold(): a.id
-                      for a in await self.xs.variant_attributes() if a.deleted_at is None}
+        if not self.attributes:
+            self.attributes.update({(a.name or "").strip().casefold(): a.id
+                                    for a in await self.xs.variant_attributes() if a.deleted_at is None})
+        attributes = self.attributes
         names = {o.option_display_name.strip().casefold() for v in variants for o in v.option_values}
         if len(variants) < 2 or not names <= set(attributes) or line.sku.casefold() not in {
                 v.sku.strip().casefold() for v in variants}:

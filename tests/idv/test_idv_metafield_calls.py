@@ -181,7 +181,8 @@ async def test_the_batch_call_with_key_in_matches_the_v3_spec():
 
 def _contract_helpers():
     path = Path(__file__).resolve().parents[1] / "contract" / "test_bigcommerce_requests.py"
-    if not path.is_file() or not Path("/work/shared/specs/bigcommerce").is_dir():
+    # The official files are in ../shared beside the clone, wherever the clone is.
+    if not path.is_file() or not (Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "bigcommerce").is_dir():
         pytest.skip("the BigCommerce OpenAPI files or tests/contract are not available")
     pytest.importorskip("openapi_core")
     loaded = importlib.util.spec_from_file_location("bigcommerce_request_contract", path)

@@ -320,3 +320,19 @@ async def test_a_tax_inclusive_sale_x_series_totals_as_sent_opens_no_exception(w
     unpaid = world.add_order([line("TEE-M", 2, "23.00")], status_id=7, tax_rate=D("0.15"))
     assert not (await world.cycle()).failed
     assert world.sale(unpaid)["status"] == "ONACCOUNT" and world.store.exceptions() == []
+
+
+async def test_a_cycle_creating_several_families_reads_the_variant_attributes_once(world):
+    lines = []
+    for sku, name in (("OXF", "Oxford Shirt"), ("POLO", "Polo Shirt")):
+        product = world.bc.add_catalog_product(sku=sku, name=name, price=D("45.00"), variants=[
+            {"sku": f"{sku}-S", "price": None, "option_values": [{"label": "S", "option_display_name": "Size"}]},
+            {"sku": f"{sku}-L", "price": None, "option_values": [{"label": "L", "option_display_name": "Size"}]},
+        ])
+        lines.append(line(f"{sku}-L", 1, "45.00", product_id=product["id"], variant_id=product["variants"][1]["id"],
+                          name=name))
+    for order_line in lines:
+        world.add_order([order_line])
+    assert not (await world.cycle()).failed
+    assert len(world.xs.request_log.matching("POST", "/api/2.0/products")) == 2  # two families
+    assert len(world.xs.request_log.matching("GET", "/api/2.0/variant_attributes")) == 1
