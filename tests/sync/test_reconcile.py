@@ -73,6 +73,28 @@ async def test_a_lost_state_database_is_refused_then_adopted_with_no_second_sale
     assert len(adopted) == 4
 
 
+async def test_a_lost_state_database_is_refused_though_orders_came_in_while_it_was_lost(world, tmp_path):
+    """The newest orders were placed while order-sync was down with its database gone: they have no
+    sale yet, but the register holds the sales of the orders before them, which a sync would write
+    again (BC-<id> twice)."""
+    import pytest
+
+    from connector.errors import ConfigError
+
+    await a_mirrored_store(world)
+    for _ in range(3):  # placed during the outage: not mirrored yet
+        world.add_order([line("MUG-01", 1, "10.00")])
+    writes = world.xs_writes()
+    runtime = await runtime_on(world, f"sqlite:///{tmp_path / 'lost.db'}")
+    bc_calls, xs_calls = len(world.bc.request_log), len(world.xs.request_log)
+    with pytest.raises(ConfigError, match="reconcile --adopt"):
+        await refuse_lost_state(runtime)
+    assert world.xs_writes() == writes
+    # Still a start-up check: one BigCommerce call and at most two look-ups (each as given, then
+    # with the register's prefix).
+    assert len(world.bc.request_log) - bc_calls == 1 and len(world.xs.request_log) - xs_calls <= 4
+
+
 async def test_the_lost_state_check_lets_a_first_run_start_for_three_calls(world, tmp_path):
     world.add_order([line("TEE-M", 1)])  # placed before going live: never mirrored
     runtime = await runtime_on(world, f"sqlite:///{tmp_path / 'new.db'}")
