@@ -49,9 +49,12 @@ async def test_a_lost_state_database_is_refused_then_adopted_with_no_second_sale
     config = write_config(world, tmp_path / "config.yaml")
     config.write_text(config.read_text().replace(world.database_url, lost))
 
-    assert await run_cli_async(world, monkeypatch, config, "sync") == 2
-    err = capsys.readouterr().err
-    assert "order-sync reconcile --adopt" in err and "already holds sale BC-" in err
+    config.write_text(config.read_text() + "historical_import:\n  enabled: true\n")
+    # Every command that writes sales refuses: the one-off cycle, the daemon and the history import.
+    for command in ("sync", "run", "import-history"):
+        assert await run_cli_async(world, monkeypatch, config, command) == 2, command
+        err = capsys.readouterr().err
+        assert "order-sync reconcile --adopt" in err and "already holds sale BC-" in err, command
     assert world.xs_writes() == writes  # nothing written twice
 
     assert await run_cli_async(world, monkeypatch, config, "reconcile", "--adopt") == 0
