@@ -33,6 +33,8 @@ from connector.sync.pending import find_sale
 log = logging.getLogger("connector.sync")
 
 OURS = re.compile(r"^BC-(\d+)(?:-(\d+))?$")
+# The newest orders the lost-state check samples: downtime of up to this many orders is still told.
+LOST_STATE_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -167,22 +169,24 @@ class Reconciler:
 
 
 async def refuse_lost_state(runtime: Runtime) -> None:
-    """On a store with no bindings (a first run, or a state database lost), look up the sale of the
-    newest mirrorable order: if X-Series has it, the state was lost, and syncing would create every
-    sale a second time. Costs two or three calls (the sale looked up with and without the register's
-    invoice prefix), only then."""
+    """On a store with no bindings (a first run, or a state database lost), look up the sales of two
+    mirrorable orders among the newest 50: if X-Series has either, the state was lost, and syncing
+    would create every sale a second time. The newest one, and the oldest of the page: orders placed
+    while order-sync was down with its database gone have no sale yet, the ones before them do.
+    Costs one BigCommerce call and two to four X-Series calls (each sale looked up with and without
+    the register's invoice prefix), only then."""
     if runtime.store.count_bindings_by_state():
         return
     statuses = runtime.tables.statuses
-    for order_id, status_id in await runtime.bc.newest_orders():
-        if statuses.pos_state(status_id) in (PosState.CLOSED, PosState.VOIDED):
-            existing = await find_sale(runtime.xs, runtime.refs, invoice_number(order_id))
-            if existing is not None:
-                raise ConfigError(
-                    f"the state database is empty but X-Series already holds sale {existing.invoice_number}"
-                    f" of order {order_id}: run `order-sync reconcile --adopt` to bind the sales that exist"
-                    " before syncing (else every sale would be created a second time)")
-            return
+    mirrorable = [order_id for order_id, status_id in await runtime.bc.newest_orders(limit=LOST_STATE_PAGE)
+                  if statuses.pos_state(status_id) in (PosState.CLOSED, PosState.VOIDED)]
+    for order_id in dict.fromkeys(mirrorable[:1] + mirrorable[-1:]):  # newest, then oldest, once each
+        existing = await find_sale(runtime.xs, runtime.refs, invoice_number(order_id))
+        if existing is not None:
+            raise ConfigError(
+                f"the state database is empty but X-Series already holds sale {existing.invoice_number}"
+                f" of order {order_id}: run `order-sync reconcile --adopt` to bind the sales that exist"
+                " before syncing (else every sale would be created a second time)")
 
 
 def _generation(sale: Sale, affixes: tuple[str, str]) -> int:

@@ -49,9 +49,12 @@ async def test_a_lost_state_database_is_refused_then_adopted_with_no_second_sale
     config = write_config(world, tmp_path / "config.yaml")
     config.write_text(config.read_text().replace(world.database_url, lost))
 
-    assert await run_cli_async(world, monkeypatch, config, "sync") == 2
-    err = capsys.readouterr().err
-    assert "order-sync reconcile --adopt" in err and "already holds sale BC-" in err
+    config.write_text(config.read_text() + "historical_import:\n  enabled: true\n")
+    # Every command that writes sales refuses: the one-off cycle, the daemon and the history import.
+    for command in ("sync", "run", "import-history"):
+        assert await run_cli_async(world, monkeypatch, config, command) == 2, command
+        err = capsys.readouterr().err
+        assert "order-sync reconcile --adopt" in err and "already holds sale BC-" in err, command
     assert world.xs_writes() == writes  # nothing written twice
 
     assert await run_cli_async(world, monkeypatch, config, "reconcile", "--adopt") == 0
@@ -71,6 +74,28 @@ async def test_a_lost_state_database_is_refused_then_adopted_with_no_second_sale
     assert world.stock("TEE-M") == 50
     adopted = [e for e in runtime.store.audit_entries() if e.action == "adopt_sale"]
     assert len(adopted) == 4
+
+
+async def test_a_lost_state_database_is_refused_though_orders_came_in_while_it_was_lost(world, tmp_path):
+    """The newest orders were placed while order-sync was down with its database gone: they have no
+    sale yet, but the register holds the sales of the orders before them, which a sync would write
+    again (BC-<id> twice)."""
+    import pytest
+
+    from connector.errors import ConfigError
+
+    await a_mirrored_store(world)
+    for _ in range(3):  # placed during the outage: not mirrored yet
+        world.add_order([line("MUG-01", 1, "10.00")])
+    writes = world.xs_writes()
+    runtime = await runtime_on(world, f"sqlite:///{tmp_path / 'lost.db'}")
+    bc_calls, xs_calls = len(world.bc.request_log), len(world.xs.request_log)
+    with pytest.raises(ConfigError, match="reconcile --adopt"):
+        await refuse_lost_state(runtime)
+    assert world.xs_writes() == writes
+    # Still a start-up check: one BigCommerce call and at most two look-ups (each as given, then
+    # with the register's prefix).
+    assert len(world.bc.request_log) - bc_calls == 1 and len(world.xs.request_log) - xs_calls <= 4
 
 
 async def test_the_lost_state_check_lets_a_first_run_start_for_three_calls(world, tmp_path):

@@ -262,3 +262,23 @@ async def test_a_return_refused_without_naming_return_for_is_posted_again_withou
     with pytest.raises(PermanentApiError):
         await RefundMirror(SimpleNamespace(xs=xs))._write(body)
     assert len(xs.bodies) == 2
+
+
+async def test_a_refund_x_series_cannot_express_is_an_exception_a_person_sees(world):
+    """Issue 16, point 5: refunds X-Series cannot express are opened as exceptions, once, and
+    nothing is written (here its payments say less went back than the refund's total)."""
+    order_id, _ = await mirrored(world, [line("TEE-M", 2)])
+    tee = product_line(world, order_id, "TEE-M")
+    refund = world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    world.bc.refunds[refund["id"]]["payments"][0]["amount"] = 10.0  # of the 22.00 it gave back
+    writes = world.xs_writes()
+
+    report = await world.cycle()
+
+    assert report.refunds["exception"] == 1 and world.xs_writes() == writes and returns(world, order_id) == []
+    [exc] = world.store.exceptions()
+    assert (exc.bc_order_id, exc.kind) == (order_id, "refund") and "add up" in exc.summary
+    assert [e.action for e in world.store.audit_entries(order_id)].count("open_exception") == 1
+    world.clock.advance(60)
+    await world.cycle()  # read again within the overlap: settled, not opened twice
+    assert len(world.store.exceptions()) == 1 and world.xs_writes() == writes

@@ -205,3 +205,23 @@ async def test_an_archived_order_is_not_mirrored_until_restored_and_its_sale_sta
     assert await mirror() is Outcome.RECORDED
     assert world.sale(order_id)["status"] == "CLOSED" and world.stock("TEE-M") == 48
     assert "archiving is not cancelling" in world.store.audit_entries(order_id)[-1].reason
+
+
+def test_the_readmes_transition_table_shows_every_case_after_a_void_as_decided():
+    """Issue 16, point 3: the README's transition table is one table, whose voided rows name every
+    status once and agree with decide(), and which has the on-account sale paid later."""
+    from pathlib import Path
+
+    from connector.mapping.status_table import PosState
+    from connector.mapping.statuses import SYSTEM_NAMES
+    from connector.sync.transitions import Transition, decide
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("| The sale is… |", 1)[1].split("\n\n", 1)[0]
+    rows = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in block.splitlines()[2:]]
+    assert any(row[0].startswith("closed on account") and "ONACCOUNT_CLOSED" in row[2] for row in rows)
+    after_void = {name: row[2] for row in rows if row[0] == "voided" for name in row[1].split(", ")}
+    assert sorted(after_void) == sorted(SYSTEM_NAMES.values())
+    for status_id, name in SYSTEM_NAMES.items():
+        transition, _ = decide(PosState.VOIDED, True, PosState.CLOSED, status_id)
+        assert (transition is Transition.REOPEN) == ("a **new** sale" in after_void[name]), name
