@@ -39,6 +39,7 @@ log = logging.getLogger("connector.sync")
 
 PAGE = 250
 REFUNDS_CURSOR = "refunds"
+REFUNDED_STATUSES = frozenset({4, 14})  # Refunded, Partially Refunded: where a refund moves an order
 
 
 @dataclass
@@ -114,6 +115,8 @@ class SyncCycle:
         )
         async for order in orders:
             batch.append(order)
+            if order.status_id in REFUNDED_STATUSES:
+                self.d.refunded_orders[order.id] = order
             if len(batch) >= PAGE:
                 if not await self._settle_batch(batch, invalid, report):
                     return

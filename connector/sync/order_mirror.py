@@ -57,6 +57,9 @@ class MirrorDeps:
     # once per cycle, not once per missing variant.
     single_variants: set[int] = field(default_factory=set)
     variant_attributes: dict[str, str] = field(default_factory=dict)  # read once a cycle too
+    # Refunded and Partially Refunded orders the cycle read: their refunds are priced from them
+    # rather than from a read of each (issue 16: ≤ 0.01 BigCommerce calls per order).
+    refunded_orders: dict[int, Order] = field(default_factory=dict)
     on_edit: str = "exception"  # sync.on_edit: an edit after the write is an exception, or resync
     restock: bool = True  # refunds.restock: returned units go back to stock
     # This X-Series refused a sale for its delivery/pickup attribute: the rest are sent without.

@@ -62,7 +62,7 @@ class RefundMirror:
                     else f"the order's sale is {sale.pos_state}"
                 return self._record(binding, lease, f"refund {refund.id}: {why}; nothing to return")
             self.step = "map"
-            order = await self.d.bc.get_order(refund.order_id)
+            order = self.d.refunded_orders.get(refund.order_id) or await self.d.bc.get_order(refund.order_id)
             try:
                 plan = build_return_plan(refund, plan_sale(order, self.d, sale.generation), self.d.specials,
                                          self.d.refs.no_tax_id, restock=self.d.restock)

@@ -282,3 +282,18 @@ async def test_a_refund_x_series_cannot_express_is_an_exception_a_person_sees(wo
     world.clock.advance(60)
     await world.cycle()  # read again within the overlap: settled, not opened twice
     assert len(world.store.exceptions()) == 1 and world.xs_writes() == writes
+
+
+async def test_refunds_of_orders_the_cycle_read_cost_no_read_of_their_own(world):
+    # Issue 16's budget: a refund moves its order (Refunded / Partially Refunded), so the cycle has
+    # just read it; reading it again for each refund would cost a BigCommerce call per refund.
+    order_ids = [world.add_order([line("TEE-M", 2)]) for _ in range(2)]
+    await world.cycle()
+    for order_id, units in zip(order_ids, (1, 2)):
+        world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": product_line(world, order_id, "TEE-M")["id"],
+                                    "quantity": units}])
+    before = len(world.bc.request_log)
+    report = await world.cycle()
+    assert report.refunds["returned"] == 2 and not report.refunds_failed
+    reads = [r.path for r in world.bc.request_log[before:] if r.method == "GET"]
+    assert not [p for p in reads if p in {f"/stores/{world.bc.store_hash}/v2/orders/{i}" for i in order_ids}], reads
