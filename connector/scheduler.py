@@ -80,6 +80,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
     running: set[asyncio.Task] = set()  # the cycles in progress, to cut off when the grace is over
     receivers: dict = {}
     fatal: list[BaseException] = []  # what stopped a pair's start (bad configuration): it stops the daemon
+    serving = settings.server.enabled or settings.console.enabled  # the daemon's own server is on
 
     async def cycle(pair: str) -> None:
         if stop.is_set():
@@ -124,8 +125,11 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             raise
         if idv is not None and (receiver := idv.webhook_receiver()) is not None:
             receivers[view.pair] = receiver
-            if len(views) == 1:  # one pair: its ID-verification webhook also has a port of its own
-                conf = view.id_verification
+            conf = view.id_verification
+            # The daemon's server (server.enabled or the console) serves the webhook, its old path
+            # included. Both ports default to 8787: opening the old port again would stop the daemon.
+            shared = serving and conf.webhook_port == settings.server.port != 0
+            if len(views) == 1 and not shared:  # one pair: its webhook also has a port of its own
                 webhook = WebhookServer(receiver.app(), conf.webhook_host, conf.webhook_port)
                 await webhook.start()
         runtimes[view.pair] = runtime
@@ -152,7 +156,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
         # pair back, and /healthz answers while a pair waits for its API (/readyz says why).
         starting = [asyncio.create_task(start_or_stop(view)) for view in views]
         # Health, readiness, metrics and the webhooks (issue 17); the console at / (issue 18).
-        if settings.server.enabled or settings.console.enabled:
+        if serving:
             from connector.console.app import console_routes  # Jinja2 and the rest only when served
 
             conf = settings.server

@@ -74,7 +74,7 @@ async def search(console, request: Request) -> Response:
             if runtime is None:
                 continue
             order_id = int(query) if re.fullmatch(r"\d{1,18}", query) else \
-                await run_in_threadpool(queries.order_by_invoice, runtime.store, query)
+                await run_in_threadpool(queries.order_by_invoice, runtime.store, query, runtime.refs.invoice_affixes)
             if order_id is not None and await run_in_threadpool(queries.known_order, runtime.store, order_id):
                 found.append((pair, order_id))
         # An order id the store has no record of yet may still be on BigCommerce: with one pair, show it.

@@ -26,10 +26,19 @@ def exceptions_of(store: Store, bc_order_id: int) -> list[OrderException]:
                            .order_by(OrderException.id.desc())))
 
 
-def order_by_invoice(store: Store, invoice: str) -> int | None:
+def order_by_invoice(store: Store, invoice: str, affixes: tuple[str, str] = ("", "")) -> int | None:
     """The order of this invoice number: read from the number when it is one of ours, else looked up
-    among the pair's sales and returns."""
+    among the pair's sales and returns. `affixes`: the register's invoice prefix and suffix, which a
+    server may put around the number order-sync gives (§8.2): X-Series then shows OS-BC-123."""
     text = invoice.strip()
+    prefix, suffix = affixes
+    # Typed as seen in the POS, in any case (the BC- part is matched without case too).
+    folded = text.casefold()
+    if (prefix or suffix) and folded.startswith(prefix.casefold()) and folded.endswith(suffix.casefold()) \
+            and len(text) > len(prefix) + len(suffix):
+        bare = _INVOICE.match(text[len(prefix):len(text) - len(suffix)])
+        if bare:
+            return int(bare.group(1))
     match = _INVOICE.match(text)
     if match:
         return int(match.group(1))

@@ -58,3 +58,19 @@ async def test_find_an_order_and_read_its_timeline(db_world, page):
         assert answer.status == 200
         assert "BigCommerce could not be reached" in await page.inner_text(".bc-status")
         assert (await timeline_actions(page))[0] == "idv_skipped_disabled"
+
+
+async def test_find_an_order_by_the_invoice_number_x_series_shows(world_factory, page):
+    """A register with an invoice prefix: the server may put it before the number order-sync gives
+    (§8.2), so the POS shows OS-BC-<order>. Support staff type what they see there."""
+    world = world_factory(xs_options={"prefixes_invoice_numbers": True})
+    order = world.add_order([line("TEE-M")])
+    await world.cycle()
+    [sale] = world.sales(order)
+    assert sale["invoice_number"] == f"OS-BC-{order}"
+
+    async with await serve(world) as console:
+        await log_in(page, console.url)
+        for typed in (sale["invoice_number"], sale["invoice_number"].lower()):
+            await find_order(page, typed)
+            assert page.url == console.url + f"/pairs/default/orders/{order}", typed

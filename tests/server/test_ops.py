@@ -8,12 +8,14 @@ import time
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from connector.clients.transport import RetryPolicy
 from connector.errors import ApiError
 from connector.sandbox.faults import FaultConfig
 from connector.scheduler import daemon
+from connector.server.deferral import InProcessDeferrer
 from connector.server.metrics import PairMetrics
 from connector.server.ops import ops_app
 from sync_world import line
@@ -74,7 +76,9 @@ async def test_readiness_follows_the_cycles_and_metrics_match_the_audit_log(db_w
         assert (await client.get("/readyz")).status_code == 200
 
 
-async def test_the_daemon_serves_health_readiness_and_cycle_durations(world):
+async def test_the_daemon_serves_health_readiness_and_cycle_durations(db_world):
+    """`order-sync run` on SQLite, and on PostgreSQL as one process (issue 17: it stays possible)."""
+    world = db_world
     port = free_port()
     settings = world.settings(interval_seconds=1)
     settings.server.enabled, settings.server.port = True, port
@@ -101,3 +105,35 @@ async def test_the_daemon_serves_health_readiness_and_cycle_durations(world):
     finally:
         stop.set()
         assert await asyncio.wait_for(running, 10) == 0
+
+
+async def test_lag_is_now_minus_the_oldest_change_not_mirrored_and_jobs_count_the_queue(world):
+    """order_sync_lag_seconds grows while nothing is mirrored and is held by an order still failed
+    (the cursor passed it); order_sync_jobs{state} is the embedded mode's webhook queue."""
+    runtime = await world.runtime()
+    metrics = PairMetrics({"default": runtime})
+    deferrer = InProcessDeferrer({"default": runtime})
+    metrics.jobs = deferrer.states
+
+    def scrape(name: str, **labels: str) -> float:
+        found = samples(generate_latest(metrics.registry).decode())
+        return found[(name, tuple(sorted(labels.items())))]
+
+    assert scrape("order_sync_lag_seconds", pair="default") == 0  # before the first cycle
+    world.add_order([line("TEE-M")])
+    await world.cycle()
+    assert scrape("order_sync_lag_seconds", pair="default") == 0  # everything up to now mirrored
+    world.clock.advance(120)  # no cycle for two minutes: changes since then are not mirrored
+    assert scrape("order_sync_lag_seconds", pair="default") == 120
+    world.add_order([line("TEE-L")], default_currency_code="EUR")  # fails (parked, an exception)
+    await world.cycle()
+    failed_at = world.store.failures()[0].first_failed_at
+    await world.cycle(advance=600)
+    assert world.store.cursor() == world.clock.now()  # the cursor went on past the failed order…
+    assert scrape("order_sync_lag_seconds", pair="default") == (world.clock.now() - failed_at).total_seconds() == 600
+
+    assert scrape("order_sync_jobs", state="todo") == 0
+    assert await deferrer.defer("default", 1, "store/order/created")
+    assert await deferrer.defer("default", 2, "store/order/created")
+    assert not await deferrer.defer("default", 1, "store/order/updated")  # already waiting
+    assert scrape("order_sync_jobs", state="todo") == 2

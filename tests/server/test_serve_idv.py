@@ -51,3 +51,35 @@ async def test_serve_answers_the_id_verification_webhook_per_pair(world):
     finally:
         stop.set()
         assert await asyncio.wait_for(running, 10) == 0
+
+
+async def test_run_with_its_server_on_serves_the_id_verification_webhook_on_the_shared_default_port(world):
+    """`order-sync run`, one pair, ID verification on and its server on (server.enabled, or the
+    console): id_verification.webhook_port and server.port both default to 8787. The daemon must
+    start — the webhook is on its server (issue 17, point 4), old path included — not stop on
+    'cannot listen' because it also tried to open the old webhook port a second time."""
+    from connector.scheduler import daemon
+
+    port = free_port()
+    settings = world.settings(interval_seconds=300)
+    settings.server.enabled, settings.server.port = True, port
+    settings.id_verification.enabled = True
+    settings.id_verification.webhook_secret = SecretStr(SECRET)
+    settings.id_verification.webhook_port = port  # the same port, as the two defaults are
+    order = world.add_order([line("TEE-M", 1)])
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon(settings, stop, bc_transport=world.bc.transport(),
+                                         xs_transport=world.xs.transport(), clock=world.clock,
+                                         retry=RetryPolicy(seed=2, base_delay=0.01)))
+    body = json.dumps({"order_id": order, "event": "failed", "check_id": "chk-1",
+                       "occurred_at": world.clock.now().isoformat()}).encode()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            await wait_until_healthy(client, running, "run's server did not answer")
+            answer = await client.post(PATH, content=body, headers={SIGNATURE_HEADER: signature_for(SECRET, body)})
+            assert answer.status_code == 200, answer.text
+            assert world.order(order)["status_id"] == 6
+            assert not running.done()
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 10) == 0
