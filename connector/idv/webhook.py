@@ -33,6 +33,7 @@ from connector.clock import Clock
 from connector.errors import NotFoundError
 from connector.idv.engine import IdvEngine
 from connector.idv.stages import CheckEvent, Source, stage_of_event
+from connector.server.bodies import read_limited
 from connector.store.repository import Store
 from connector.store.tables import IdvWebhookDelivery
 
@@ -169,18 +170,6 @@ class WebhookReceiver:
             "outcome": decision.outcome.value, "order_id": decision.order_id, "check_id": decision.check_id,
             "before": decision.before, "after": decision.after, "reason": decision.reason,
         })
-
-
-async def read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as more than `limit` bytes arrived (the rest is never read)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _refuse(status: int, message: str) -> JSONResponse:

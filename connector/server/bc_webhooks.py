@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connector.runtime import Runtime
+from connector.server.bodies import read_limited
 from connector.server.deferral import Deferrer
 from connector.server.hooks import SCOPES, SECRET_HEADER
 from connector.server.metrics import PairMetrics
@@ -66,9 +67,12 @@ class BigCommerceWebhooks:
         if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
             log.warning("BigCommerce webhook for pair %s refused: wrong or missing %s", pair, SECRET_HEADER)
             return self._answer(pair, "refused", 401)
-        body = await request.body()
+        body = await read_limited(request, MAX_BODY)
+        if body is None:
+            log.warning("BigCommerce webhook for pair %s refused: the body is larger than %s bytes", pair, MAX_BODY)
+            return self._answer(pair, "invalid", 413)
         try:
-            event = _parse(body[: MAX_BODY + 1])
+            event = _parse(body)
         except ValueError as exc:
             log.warning("BigCommerce webhook for pair %s refused: %s", pair, exc)
             return self._answer(pair, "invalid", 400)

@@ -179,3 +179,24 @@ async def test_an_event_without_hash_is_deferred(db_world):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
         assert (await client.post(URL, json=no_hash, headers={"X-Webhook-Secret": SECRET})).status_code == 200
     assert deferrer.deferred == [("default", 7, "store/order/created")]
+
+
+async def test_a_body_beyond_the_limit_is_refused_without_being_read_whole(world):
+    """64 KiB is far beyond any event (a few hundred bytes): a larger body is refused with 413 as
+    soon as the limit is passed, and the rest of the stream is never read."""
+    runtime = await world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    sent = 0
+
+    async def endless():  # 8 MiB in 1 MiB chunks: a reader that stops at the limit takes one or two
+        nonlocal sent
+        for _ in range(8):
+            sent += 1
+            yield b" " * (1 << 20)
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        answer = await client.post(URL, content=endless(), headers={"X-Webhook-Secret": SECRET})
+    assert answer.status_code == 413 and deferrer.deferred == [] and sent <= 2
