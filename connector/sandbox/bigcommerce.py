@@ -28,7 +28,6 @@ import itertools
 import json
 import math
 import re
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -41,29 +40,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.sandbox.bigcommerce_consignments import (
-    ADDRESS_FIELDS,
-    COST_FIELDS,
-    DEFAULT_PICKUP,
-    consignments_object,
-    link,
-    shipping_consignment,
-)
-from connector.sandbox.bigcommerce_orders import (
-    LineInput,
-    OrderDiscount,
-    coupon_json,
-    fee_json,
-    line_json,
-    order_money,
-    price_lines,
-)
+from connector.sandbox.bigcommerce_consignments import COST_FIELDS, consignments_object, link, shipping_consignment
 from connector.sandbox.bigcommerce_hooks import HookRefused, check_body, clash, new_hook
-from connector.sandbox.bigcommerce_refunds import fully_refunded, refund_json
-from connector.sandbox.bigcommerce_statuses import PAYMENT_STATUS_FOR, SYSTEM_STATUSES, status_json
+from connector.sandbox.bigcommerce_merchant import MerchantSide, OrderDates, whole_seconds
+from connector.sandbox.bigcommerce_statuses import SYSTEM_STATUSES, status_json
 from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, SimulatedTimeout
 from connector.sandbox.transport import Simulator, find_route, query_value, route, within
-from connector.values import as_utc, money_str, parse_any_date, parse_iso8601, to_iso8601, to_rfc2822
+from connector.values import parse_any_date, parse_iso8601
 
 MAX_LIMIT = 250
 DEFAULT_LIMIT = 50
@@ -77,12 +60,6 @@ PRODUCTS_READ = frozenset({"store_v2_products", "store_v2_products_read_only"})
 # shows is refused with BigCommerce's read-only message, which is also what the connector must
 # never send (reference §6: send only status_id, optionally staff_notes).
 WRITABLE_ORDER_FIELDS = frozenset({"status_id", "staff_notes", "customer_message", "external_order_id"})
-
-# What an order's address says where the customer left a field out (other fields: "").
-DEFAULT_ADDRESS = {
-    "street_1": "555 East Street", "city": "Austin", "state": "Texas", "zip": "78108",
-    "country": "United States", "country_iso2": "US",
-}
 
 HOOK_NOT_FOUND = "The webhook was not found."
 PRODUCT_NOT_FOUND = "The requested product was not found."
@@ -99,14 +76,6 @@ class _Refusal(Exception):
     errors: dict[str, str] | None = None
 
 
-@dataclass
-class _OrderDates:
-    """The order's dates as datetimes, kept beside the JSON so overrides may malform the JSON."""
-
-    created: datetime
-    modified: datetime
-
-
 def _found(store: dict[int, Any], key: int, message: str = "The requested resource was not found.") -> Any:
     """store[key], or the 404 a missing one answers."""
     if key not in store:
@@ -114,17 +83,7 @@ def _found(store: dict[int, Any], key: int, message: str = "The requested resour
     return store[key]
 
 
-def _check_status(status_id: int) -> None:
-    if status_id not in SYSTEM_STATUSES:
-        raise ValueError(f"unknown BigCommerce status id {status_id}")
-
-
-def _whole_seconds(value: datetime) -> datetime:
-    # V2 shows dates to the second; keeping them that way makes filters agree with what clients see.
-    return as_utc(value).replace(microsecond=0)
-
-
-class BigCommerceSimulator(Simulator):
+class BigCommerceSimulator(MerchantSide, Simulator):
     base_url = "http://bigcommerce.sim"
     secret_header = "x-auth-token"
 
@@ -164,7 +123,7 @@ class BigCommerceSimulator(Simulator):
         self.catalog_variants: dict[int, dict[str, Any]] = {}
         self.custom_labels: dict[int, str] = {sid: s.name for sid, s in SYSTEM_STATUSES.items()}
 
-        self._dates: dict[int, _OrderDates] = {}
+        self._dates: dict[int, OrderDates] = {}
         # (date created, id), sorted: a date_created range is a bisect, not a scan (the import lists a
         # 100,000-order store 400 times).
         self._by_created: list[tuple[datetime, int]] = []
@@ -182,323 +141,7 @@ class BigCommerceSimulator(Simulator):
         return f"{self.base_url}/stores/{self.store_hash}/v2"
 
     def _now(self) -> datetime:
-        return _whole_seconds(self.clock.now())
-
-    # ------------------------------------------------------------------ merchant side (Python API)
-
-    def add_order(
-        self,
-        *,
-        customer: dict[str, Any] | None,
-        lines: list[dict[str, Any]],
-        status_id: int = 11,
-        shipping_ex_tax: Decimal = Decimal(0),
-        handling_ex_tax: Decimal = Decimal(0),
-        wrapping_ex_tax: Decimal = Decimal(0),
-        tax_rate: Decimal = Decimal("0.10"),
-        discount: Decimal = Decimal(0),
-        payment_method: str = "Credit Card",
-        date_created: datetime | None = None,
-        order_id: int | None = None,
-        coupons: Iterable[dict[str, Any]] = (),
-        fees: Iterable[dict[str, Any]] = (),
-        gift_certificate_amount: Decimal = Decimal(0),
-        store_credit_amount: Decimal = Decimal(0),
-        tax_inclusive: bool | None = None,
-        charge_tax_class_id: int = 0,
-        default_currency_code: str = "USD",
-        customer_message: str = "",
-        shipping_method: str | None = None,
-        shipping_address: dict[str, Any] | None = None,
-        pickup: bool | dict[str, Any] = False,
-        **overrides: Any,
-    ) -> dict[str, Any]:
-        """Store a new order and return it as the API shows it (money rules: bigcommerce_orders).
-
-        `lines` are LineInput dicts; a catalogue variant's option values fill product_options when
-        left out. `discount` and `coupons` ([{code, amount}]) come off the tax-inclusive total; `fees`
-        are [{name, amount[, tax_rate, tax_class_id, merchant_name]}]. Gift certificates and store
-        credit may exceed the total here (a store refuses that), so a test can check the refusal.
-        `pickup` (True or pickup consignment fields): physical lines are collected, not shipped.
-        A historical `date_created` is also the date_modified; `overrides` are written over the JSON
-        as given (datetimes become RFC-2822), so a test can plant malformed fields.
-        """
-        _check_status(status_id)
-        if not lines:
-            raise ValueError("an order needs at least one line")
-        if order_id is None:
-            order_id = self._next_order_id
-        if order_id in self.orders:
-            raise ValueError(f"order {order_id} already exists")
-        self._next_order_id = max(self._next_order_id, order_id + 1)
-        tax_rate = Decimal(str(tax_rate))
-        inclusive = self.tax_inclusive if tax_inclusive is None else tax_inclusive
-        created = _whole_seconds(date_created) if date_created is not None else self._now()
-        billing = self._billing_address(customer, order_id)
-
-        inputs = [LineInput.from_dict({"product_options": self._variant_options(line), **line}) for line in lines]
-        order_discounts = [OrderDiscount("manual-discount", "Manual Discount", None, Decimal(str(discount))), *(
-            OrderDiscount(str(next(self._ids["coupon"])), coupon.get("name", coupon["code"]), coupon["code"],
-                          Decimal(str(coupon["amount"])), coupon=True)
-            for coupon in coupons
-        )]
-        priced = price_lines(inputs, tax_rate=tax_rate, tax_inclusive=inclusive, discounts=order_discounts)
-        built_fees = [fee_json(next(self._ids["fee"]), fee, tax_rate=tax_rate, tax_inclusive=inclusive) for fee in fees]
-        money = order_money(
-            priced, [cost for _, cost in built_fees], tax_rate=tax_rate, tax_inclusive=inclusive,
-            shipping_ex_tax=Decimal(str(shipping_ex_tax)), handling_ex_tax=Decimal(str(handling_ex_tax)),
-            wrapping_ex_tax=Decimal(str(wrapping_ex_tax)), charge_tax_class_id=charge_tax_class_id,
-        )
-
-        physical = any(item.type == "physical" for item in inputs)
-        shipped = physical and not pickup
-        address_id = next(self._ids["address"]) if shipped else 0
-        pickup_id = next(self._ids["pickup"]) if physical and pickup else 0
-        self.pickups[order_id] = [{
-            "id": pickup_id, "pickup_method_id": pickup_id,
-            **copy.deepcopy(DEFAULT_PICKUP), **(pickup if isinstance(pickup, dict) else {}),
-        }] if pickup_id else []
-        default_method = "Flat Rate" if Decimal(str(shipping_ex_tax)) > 0 else "Free Shipping"
-        self.shipping_addresses[order_id] = [{
-            "id": address_id, "order_id": order_id,
-            **{k: (shipping_address or billing).get(k, "") for k in ADDRESS_FIELDS},
-            "form_fields": [],
-            "shipping_method": shipping_method or default_method,
-        }] if shipped else []
-        built_lines = [
-            line_json(line, line_id=next(self._ids["line"]), order_id=order_id, tax_inclusive=inclusive,
-                      address_id=address_id if line.item.type == "physical" else 0,
-                      pickup_method_id=pickup_id if line.item.type == "physical" else 0)
-            for line in priced
-        ]
-        self.order_fees[order_id] = [fee for fee, _ in built_fees]
-        self.order_coupons[order_id] = [
-            coupon_json(int(d.id), order_id, d) for d in order_discounts if d.coupon
-        ]
-        status = SYSTEM_STATUSES[status_id]
-        order: dict[str, Any] = {
-            "id": order_id,
-            "customer_id": int(customer.get("id", 0)) if customer else 0,
-            **dict.fromkeys(("date_created", "date_modified"), to_rfc2822(created)),
-            "status_id": status_id,
-            "status": status.name,
-            "custom_status": self.custom_labels[status_id],
-            **money,
-            "items_shipped": 0,
-            "payment_method": payment_method,
-            "payment_status": PAYMENT_STATUS_FOR.get(status_id, "captured"),
-            "refunded_amount": "0.0000",
-            "order_is_digital": not physical,
-            "store_credit_amount": money_str(Decimal(str(store_credit_amount))),
-            "gift_certificate_amount": money_str(Decimal(str(gift_certificate_amount))),
-            # Left empty: not shipped yet, no gateway, no geo-IP, no staff notes, no external order.
-            **dict.fromkeys(("date_shipped", "payment_provider_id", "ip_address", "ip_address_v6", "geoip_country",
-                             "geoip_country_iso2", "staff_notes", "external_order_id"), ""),
-            **dict.fromkeys(("credit_card_type", "external_source", "external_id", "external_merchant_id"), None),
-            **dict.fromkeys(("currency_id", "default_currency_id"), 1),
-            **dict.fromkeys(("currency_code", "default_currency_code"), default_currency_code),
-            "currency_exchange_rate": "1.0000000000",
-            "customer_message": customer_message,
-            "shipping_address_count": len(self.shipping_addresses[order_id]),
-            "is_deleted": False,
-            "ebay_order_id": "0",
-            "cart_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bigcommerce.sim/{self.store_hash}/{order_id}")),
-            "billing_address": billing,
-            "is_email_opt_in": False,
-            "order_source": "www",
-            "channel_id": 1,
-            "tax_provider_id": "BasicTaxProvider",
-            "customer_locale": "en",
-            **{name: link(self.v2_url, f"/orders/{order_id}/{name}")
-               for name in ("products", "shipping_addresses", "coupons", "consignments", "fees")},
-        }
-        dates = _OrderDates(created=created, modified=created)
-        for key, value in overrides.items():
-            if isinstance(value, datetime):
-                value = to_rfc2822(value)
-            order[key] = value
-            if key in ("date_created", "date_modified"):
-                try:
-                    parsed = _whole_seconds(parse_any_date(value))
-                except (ValueError, TypeError):
-                    continue  # malformed on purpose: the JSON carries it, filters keep the real date
-                setattr(dates, "created" if key == "date_created" else "modified", parsed)
-        self.orders[order_id] = order
-        self.order_products[order_id] = built_lines
-        self._dates[order_id] = dates
-        bisect.insort(self._by_created, (dates.created, order_id))
-        if status_id == 2 and "date_shipped" not in overrides:
-            self._mark_shipped(order_id, dates.modified)
-        return self.order(order_id)
-
-    def _variant_options(self, line: dict[str, Any]) -> list[dict[str, Any]]:
-        """The option values of the catalogue variant a line sold, as its product_options."""
-        variant = self.catalog_variants.get(int(line.get("variant_id", 0)))
-        if variant is None or variant["product_id"] != int(line.get("product_id", 0)):
-            return []
-        return [{"display_name": o["option_display_name"], "display_value": o["label"],
-                 "option_id": o["option_id"], "value": str(o["id"])} for o in variant["option_values"]]
-
-    def _billing_address(self, customer: dict[str, Any] | None, order_id: int) -> dict[str, Any]:
-        # A guest (customer None or id 0) still leaves a name and an e-mail at checkout.
-        details = customer or {
-            "first_name": "Guest", "last_name": f"Shopper {order_id}",
-            "email": f"guest{order_id}@example.com",
-        }
-        return {**{k: details.get(k, DEFAULT_ADDRESS.get(k, "")) for k in ADDRESS_FIELDS}, "form_fields": []}
-
-    def order(self, order_id: int) -> dict[str, Any]:
-        """The order's current API JSON (a copy)."""
-        return copy.deepcopy(self.orders[order_id])
-
-    def products(self, order_id: int) -> list[dict[str, Any]]:
-        """The order's current line items as /products shows them (a copy)."""
-        return copy.deepcopy(self.order_products[order_id])
-
-    def date_modified(self, order_id: int) -> datetime:
-        return self._dates[order_id].modified
-
-    def set_status(self, order_id: int, status_id: int) -> None:
-        """The merchant changes the status in the control panel."""
-        _check_status(status_id)
-        self._apply_status(order_id, status_id)
-        self.touch(order_id)
-
-    def _apply_status(self, order_id: int, status_id: int) -> None:
-        order = self.orders[order_id]
-        order.update(status_id=status_id, status=SYSTEM_STATUSES[status_id].name,
-                     custom_status=self.custom_labels[status_id])
-        if status_id == 2 and not order.get("date_shipped"):
-            self._mark_shipped(order_id, self._now())
-
-    def _mark_shipped(self, order_id: int, at: datetime) -> None:
-        # "Ship Items" ships everything: date_shipped is set once the order is fully shipped.
-        for line in self.order_products[order_id]:
-            line["quantity_shipped"] = line["quantity"]
-        self.orders[order_id].update(date_shipped=to_rfc2822(at),
-                                     items_shipped=sum(line["quantity"] for line in self.order_products[order_id]))
-
-    def touch(self, order_id: int) -> None:
-        """Any other edit in the control panel: only date_modified moves."""
-        now = self._now()
-        self._dates[order_id].modified = now
-        self.orders[order_id]["date_modified"] = to_rfc2822(now)
-
-    def refund(self, order_id: int, items: list[dict[str, Any]], *, payments: list[dict[str, Any]] | None = None,
-               reason: str = "") -> dict[str, Any]:
-        """The merchant refunds `items` (RefundItem dicts: item_type, item_id, quantity or
-        requested_amount) to `payments` (provider_id, amount; default: all to the gateway). The
-        order moves to Partially Refunded, or Refunded once everything is given back."""
-        order = self.orders[order_id]
-        refund = refund_json(next(self._ids["refund"]), order, self.order_products[order_id], items, payments,
-                             reason=reason, created=self._now())
-        self.refunds[refund["id"]] = refund
-        done = fully_refunded(order, self.order_products[order_id],
-                              [r for r in self.refunds.values() if r["order_id"] == order_id])
-        self._apply_status(order_id, 4 if done else 14)
-        order["payment_status"] = "refunded" if done else "partially refunded"
-        self.touch(order_id)
-        return copy.deepcopy(refund)
-
-    def rename_status(self, status_id: int, custom_label: str) -> None:
-        _check_status(status_id)
-        self.custom_labels[status_id] = custom_label
-        for order in self.orders.values():
-            if order.get("status_id") == status_id:
-                order["custom_status"] = custom_label
-
-    def set_metafield(self, order_id: int, namespace: str, key: str, value: str) -> dict[str, Any]:
-        """Another app (Real ID) creates or updates an order metafield."""
-        if order_id not in self.orders:
-            raise KeyError(f"no order {order_id}")
-        now = to_iso8601(self._now())
-        for metafield in self.metafields.values():
-            if (metafield["resource_id"], metafield["namespace"], metafield["key"]) == (order_id, namespace, key):
-                metafield.update(value=value, date_modified=now)
-                return dict(metafield)
-        metafield = {
-            "id": next(self._ids["metafield"]),
-            "key": key,
-            "value": value,
-            "namespace": namespace,
-            "permission_set": "read",
-            "resource_type": "order",
-            "resource_id": order_id,
-            "description": "",
-            **dict.fromkeys(("date_created", "date_modified"), now),
-            "owner_client_id": "realid-sim-client",
-        }
-        self.metafields[metafield["id"]] = metafield
-        return dict(metafield)
-
-    def add_catalog_product(
-        self, *, sku: str, name: str, price: Decimal, variants: list[dict[str, Any]] | None = None,
-        cost_price: Decimal = Decimal(0), tax_class_id: int = 0,
-    ) -> dict[str, Any]:
-        """A catalog product (V3 product_Full subset) and its variants: dicts of sku, price (None:
-        the product's), cost_price and option_values ([{label, option_display_name}]; option ids are
-        shared across the product's variants by display name). Without `variants` the product gets a
-        base variant with its SKU, as the real catalog does (so /catalog/variants?sku= finds it)."""
-        product_id = next(self._ids["product"])
-        now = to_iso8601(self._now())
-        option_ids: dict[str, int] = {}
-        created: list[int] = []  # its variants' ids: its JSON names them without a scan of the catalog
-        for spec in variants or [{"sku": sku, "price": None, "option_values": []}]:
-            variant_id = next(self._ids["variant"])
-            created.append(variant_id)
-            price_value = spec.get("price")
-            option_values = [{
-                "id": variant_id * 10 + index,
-                "label": option["label"],
-                "option_id": option_ids.setdefault(name, product_id * 10 + len(option_ids)),
-                "option_display_name": name,
-            } for index, option in enumerate(spec.get("option_values", []))
-                for name in [option.get("option_display_name", "Option")]]
-            self.catalog_variants[variant_id] = {
-                "id": variant_id,
-                "product_id": product_id,
-                "sku": spec["sku"],
-                "sku_id": variant_id,
-                "price": float(price_value) if price_value is not None else None,
-                "calculated_price": float(price_value if price_value is not None else price),
-                "cost_price": float(spec["cost_price"]) if spec.get("cost_price") is not None else None,
-                "calculated_weight": 1.0,
-                # Unset on a simulated variant: its own prices, dimensions, images, codes and stock.
-                **dict.fromkeys(("sale_price", "retail_price", "weight", "width", "height", "depth",
-                                 "fixed_cost_shipping_price"), None),
-                **dict.fromkeys(("purchasing_disabled_message", "image_url", "upc", "mpn", "gtin",
-                                 "bin_picking_number"), ""),
-                **dict.fromkeys(("inventory_level", "inventory_warning_level"), 0),
-                **dict.fromkeys(("is_free_shipping", "purchasing_disabled"), False),
-                "option_values": option_values,
-            }
-        product = {
-            "id": product_id,
-            "name": name,
-            "type": "physical",
-            "sku": sku,
-            "weight": 1.0,
-            **dict.fromkeys(("price", "calculated_price"), float(price)),
-            "cost_price": float(cost_price),
-            "tax_class_id": tax_class_id,
-            "categories": [],
-            # Unset on a simulated product: dimensions, other prices, codes, brand and stock.
-            **dict.fromkeys(("width", "depth", "height", "retail_price", "sale_price", "map_price"), 0.0),
-            **dict.fromkeys(("description", "product_tax_code", "upc", "mpn", "gtin"), ""),
-            **dict.fromkeys(("brand_id", "inventory_level", "inventory_warning_level"), 0),
-            "inventory_tracking": "variant" if variants else "none",
-            "is_visible": True,
-            **dict.fromkeys(("date_created", "date_modified"), now),
-            "base_variant_id": None if variants else variant_id,  # the one variant made above
-        }
-        self.catalog_products[product_id] = product
-        return {**copy.deepcopy(product), "variants": [copy.deepcopy(self.catalog_variants[i]) for i in created]}
-
-    def _product_json(self, product: dict[str, Any], *, with_variants: bool) -> dict[str, Any]:
-        result = copy.deepcopy(product)
-        if with_variants:
-            result["variants"] = self._variants(lambda v: v["product_id"] == product["id"])
-        return result
+        return whole_seconds(self.clock.now())
 
     # ------------------------------------------------------------------ HTTP plumbing
 
