@@ -21,7 +21,8 @@ from connector.yamlfile import LocatedYaml, load_yaml
 ENV_CONFIG = "ORDER_SYNC_CONFIG"
 DEFAULT_CONFIG = "config.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# Needed only while ID verification is on: a merchant copying the example need not invent one.
+# Needed only while ID verification is on (the top level's, or a pair's own): a merchant copying the
+# example need not invent one.
 _WEBHOOK_SECRET = ("id_verification", "webhook_secret")
 # The config key of each API's token, to name in a "token refused" message (CredentialsError.api).
 TOKEN_KEYS = {"BigCommerce": "bigcommerce.access_token", "X-Series": "xseries.token"}
@@ -301,16 +302,20 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
     missing: dict[tuple, str] = {}
     data = _interpolate(located.data, (), environ, refs, missing)
     for loc, name in missing.items():
-        if loc != _WEBHOOK_SECRET:
+        if loc[-2:] != _WEBHOOK_SECRET or loc[:-2] not in ((), ("pairs", loc[1])):
             raise ConfigError(_unset(located, loc, name))
-        del data["id_verification"]["webhook_secret"]  # unset unless ID verification is on (below)
+        section = data
+        for part in loc[:-1]:
+            section = section[part]
+        del section["webhook_secret"]  # unset unless that ID verification is on (below)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, located)) from None
-    if _WEBHOOK_SECRET in missing and settings.id_verification.enabled:
-        raise ConfigError(_unset(located, _WEBHOOK_SECRET, missing[_WEBHOOK_SECRET])
-                          + " (needed because id_verification.enabled is true)")
+    for loc, name in missing.items():  # the top level's, or a pair's own id_verification
+        section = settings.id_verification if len(loc) == 2 else settings.pairs[loc[1]].id_verification
+        if section.enabled:
+            raise ConfigError(_unset(located, loc, name) + " (needed because id_verification.enabled is true)")
     settings.source_path = located.path
     settings._env_refs = {".".join(map(str, loc)): names for loc, names in refs.items()}
     settings._located = located

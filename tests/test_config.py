@@ -139,3 +139,30 @@ def test_example_config_is_valid_and_documents_every_key():
 
     missing = [k for k in keys(s) if f"{k}:" not in text]
     assert not missing, f"config.example.yaml does not document: {missing}"
+
+
+PAIRS = """\
+pairs:
+  - name: north
+    bigcommerce: {store_hash: abc123, access_token: "${BC_TOKEN}"}
+    xseries: {domain_prefix: north, token: "${XS_TOKEN}", outlet: Main Outlet, register: Online Store}
+    id_verification:
+      enabled: ENABLED
+      webhook_secret: ${NORTH_IDV_SECRET}
+"""
+
+
+@pytest.mark.parametrize("enabled", ["false", "true"])
+def test_a_pairs_unset_webhook_secret_fails_only_when_its_id_verification_is_on(tmp_path, enabled):
+    # README: an unset variable is an error except in a secret whose feature is off — a pair's own
+    # id_verification.webhook_secret too, not only the top level's.
+    path = write(tmp_path, PAIRS.replace("ENABLED", enabled))
+    if enabled == "false":
+        (view,) = load_settings(path, environ=ENV).pair_settings()
+        assert view.id_verification.webhook_secret is None and not view.id_verification.enabled
+        return
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ=ENV)
+    message = str(err.value)
+    assert "config.yaml:7: pairs.0.id_verification.webhook_secret" in message
+    assert "${NORTH_IDV_SECRET}" in message and "id_verification.enabled is true" in message
