@@ -66,7 +66,7 @@ class SyncSettings(_Section):
     # and a late commit can surface with an older timestamp. Bindings make the re-read free.
     overlap_seconds: int = Field(default=300, ge=0)
     # Failed orders are retried with backoff (next cycle, then 1, 2, 4… minutes, at most 6 h) and
-    # parked after this many attempts: 10 rides out about 8 hours of an API outage.
+    # parked after this many attempts: 10 rides out about 4 hours of an API outage (0, 1, 2 … 128 minutes).
     max_attempts: int = Field(default=10, gt=0)
     # How many orders are mirrored at the same time within a cycle.
     concurrency: int = Field(default=4, gt=0, le=64)
