@@ -33,7 +33,7 @@ class PairMetrics:
                                        registry=self.registry, buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900))
         # What this process's BigCommerce webhook receiver did with each call: deferred, already_queued
         # (the order's job was waiting), duplicate (hash seen), ignored (scope), refused (401),
-        # invalid (400), failed (503: the deferral failed).
+        # invalid (400, or 413 for a body over 64 KiB), failed (503: the deferral failed).
         self.webhooks = Counter("order_sync_webhooks", "BigCommerce webhook calls, by outcome", ["pair", "outcome"],
                                 registry=self.registry)
         self.registry.register(_StoreCollector(self))
