@@ -113,7 +113,10 @@ def status_lines(settings: Settings, store: Store) -> list[str]:
         + f"; metafield poll cursor: {cursor.isoformat() if cursor else 'not started'}"
     )
     if conf.enabled:
-        webhook = (f"http://{conf.webhook_host}:{conf.webhook_port}/webhooks/id-verification (daemon)"
+        # Both doors: run serving one pair opens webhook_port; the server (serve, or run with several
+        # pairs) answers each pair under its own path.
+        webhook = (f"http://{conf.webhook_host}:{conf.webhook_port}/webhooks/id-verification (order-sync run,"
+                   f" one pair), or /webhooks/id-verification/{store.pair} on order-sync's server"
                    if conf.webhook_secret is not None else "off (no webhook_secret)")
         lines.append(f"  webhook: {webhook}")
     return lines

@@ -82,6 +82,7 @@ async def test_status_summarises_id_verification(world):
     assert "ID verification: on; decisions: written 1, skipped (protected) 1, skipped (disabled) 0" in text
     assert "orders by latest check: in_progress 1, passed 0, failed 1" in text
     assert "webhook: http://127.0.0.1:8787/webhooks/id-verification" in text
+    assert "/webhooks/id-verification/default on order-sync's server" in text
 
 
 def test_new_config_keys_have_defaults_and_are_validated():
