@@ -1,4 +1,5 @@
-"""BigCommerce REST client: orders (V2), order statuses (V2), order metafields and catalog (V3).
+"""BigCommerce REST client: orders (V2), order statuses (V2); its V3 resources (order metafields,
+webhooks, refunds, catalog) are in bigcommerce_v3.py.
 
 Builds paths and parses bodies; everything about HTTP (retries, error types, pacing) lives in
 connector.clients.transport and connector.clients.bigcommerce_pacer. References: §2 (order list
@@ -13,38 +14,25 @@ from datetime import datetime, timedelta
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import httpx
-from pydantic import ValidationError
 
-from connector.clients.bigcommerce_models import (
-    CatalogProduct,
-    CatalogVariant,
-    Metafield,
-    Refund,
-    Order,
-    OrderStatus,
-    OrderStatusRead,
-    OrderValidationError,
-)
+from connector.clients.bigcommerce_models import Order, OrderStatus, OrderStatusRead, OrderValidationError
 from connector.clients.bigcommerce_pacer import BigCommercePacer
+from connector.clients.bigcommerce_v3 import API, PAGE_LIMIT, V3Resources, query, unexpected
 from connector.clients.transport import ApiResponse, ApiTransport, RetryPolicy, TransportClient
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.errors import ConfigError, PermanentApiError
+from connector.errors import ConfigError
 from connector.values import parse_any_date, parse_rfc2822, to_iso8601
 
 log = logging.getLogger("connector.bigcommerce")
 
-API = "BigCommerce"
-PAGE_LIMIT = 250  # the documented maximum for V2 and V3 collections; more can answer 413
 # Embeds every consignment with its line items and the order's fees, saving a /products and a
 # /fees call per order (reference §4, §15).
 ORDER_INCLUDE = {"include": "consignments.line_items,fees", "consignment_structure": "object"}
-# SKUs per sku:in request: keeps URLs short whatever the SKUs look like.
-SKU_BATCH = 50
 
 OnInvalidOrder = Callable[[OrderValidationError, dict[str, Any]], None]
 
 
-class BigCommerceClient(TransportClient):
+class BigCommerceClient(V3Resources, TransportClient):
     def __init__(
         self,
         *,
@@ -91,7 +79,7 @@ class BigCommerceClient(TransportClient):
         orders modified while paging fall into the next cycle instead of shifting pages.
         """
         filters = {"min_date_modified": since, "max_date_modified": until, "sort": "date_modified:asc"}
-        return self._iter_orders(_query(filters), on_invalid)
+        return self._iter_orders(query(filters), on_invalid)
 
     def iter_orders_created(
         self,
@@ -102,7 +90,7 @@ class BigCommerceClient(TransportClient):
     ) -> AsyncIterator[Order]:
         """Orders by creation date, oldest first (historical import). None: no bound."""
         filters = {"sort": "date_created:asc", "min_date_created": since, "max_date_created": until}
-        return self._iter_orders(_query(filters), on_invalid)
+        return self._iter_orders(query(filters), on_invalid)
 
     async def _iter_orders(
         self, filters: dict[str, Any], on_invalid: OnInvalidOrder | None
@@ -180,7 +168,7 @@ class BigCommerceClient(TransportClient):
         if not 1 <= limit <= PAGE_LIMIT:
             raise ValueError(f"limit must be 1..{PAGE_LIMIT}, got {limit}")
         params = {
-            **_query(filters),
+            **query(filters),
             "limit": limit,
             **ORDER_INCLUDE,
             "page": page,
@@ -190,12 +178,12 @@ class BigCommerceClient(TransportClient):
 
     async def count_orders(self, **filters: Any) -> int:
         """GET /v2/orders/count with the list's filters (datetimes sent as ISO-8601 UTC)."""
-        response = await self.transport.request("GET", "/v2/orders/count", params=_query(filters))
+        response = await self.transport.request("GET", "/v2/orders/count", params=query(filters))
         if response.status_code == 204 or not response.content:
             return 0
         data = response.json_or_retry(API, "/v2/orders/count")
         if not isinstance(data, dict) or not isinstance(data.get("count"), int):
-            raise _unexpected("order count answer has no integer 'count'", response, "/v2/orders/count", data)
+            raise unexpected("order count answer has no integer 'count'", response, "/v2/orders/count", data)
         return data["count"]
 
     async def get_order(self, order_id: int) -> Order:
@@ -238,7 +226,7 @@ class BigCommerceClient(TransportClient):
         data = response.json_or_retry(API, path)
         fees = data.get("fees") if isinstance(data, dict) else data
         if not isinstance(fees, list):
-            raise _unexpected("expected the order's fees as an array", response, path, data)
+            raise unexpected("expected the order's fees as an array", response, path, data)
         return fees
 
     async def _parse_order(self, data: dict[str, Any]) -> Order:
@@ -283,153 +271,6 @@ class BigCommerceClient(TransportClient):
         log.info("order %s: the status write's answer has no status_id; reading the order", order_id)
         return await self.get_order_status(order_id)
 
-    # -- order metafields (V3) --------------------------------------------------------------
-
-    def iter_order_metafields(
-        self,
-        *,
-        namespace: str | None = None,
-        key: str | None = None,
-        keys: tuple[str, ...] | None = None,
-        modified_since: datetime | None = None,
-    ) -> AsyncIterator[Metafield]:
-        """Every order metafield matching the filters, across all orders (batch endpoint). `keys`:
-        any of these keys, in one call (`key:in`)."""
-        params = _query({"namespace": namespace, "key": key, "key:in": keys or None,
-                         "date_modified:min": modified_since})
-        return self._metafields("/v3/orders/metafields", params)
-
-    async def list_metafields_for_order(
-        self, order_id: int, *, namespace: str | None = None, key: str | None = None
-    ) -> list[Metafield]:
-        path = f"/v3/orders/{int(order_id)}/metafields"
-        params = _query({"namespace": namespace, "key": key})
-        return [m async for m in self._metafields(path, params)]
-
-    async def _metafields(self, path: str, params: dict[str, Any]) -> AsyncIterator[Metafield]:
-        """The rows that parse; one that does not is logged and passed over, so that it does not
-        hold every other order's metafields back at each read."""
-        async for row in self._iter_v3(path, params, lambda row: row):
-            try:
-                yield Metafield.model_validate(row)
-            except ValidationError as exc:
-                who = row.get("resource_id") if isinstance(row, dict) else None
-                log.error("order metafield %s of order %s does not parse; passed over: %s",
-                          row.get("id") if isinstance(row, dict) else "?", who,
-                          "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
-
-    # -- webhooks (V3) ------------------------------------------------------------------------
-
-    async def list_hooks(self) -> list[dict[str, Any]]:
-        """Every webhook of this store and API account (GET /v3/hooks, all pages)."""
-        return [hook async for hook in self._iter_v3("/v3/hooks", {}, dict)]
-
-    async def create_hook(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._hook_write("POST", "/v3/hooks", body)
-
-    async def update_hook(self, hook_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._hook_write("PUT", f"/v3/hooks/{int(hook_id)}", body)
-
-    async def _hook_write(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        # Setting a hook to the same scope, destination and headers again changes nothing: safe to repeat.
-        response = await self.transport.request(method, path, json=body, safe_to_repeat=method == "PUT")
-        data = response.json_or_retry(API, path)
-        if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
-            raise _unexpected("expected a V3 envelope {data: webhook}", response, path, data)
-        return data["data"]
-
-    # -- refunds (V3) -------------------------------------------------------------------------
-
-    def iter_refunds(self, *, created_since: datetime | None = None,
-                     order_ids: tuple[int, ...] | None = None) -> AsyncIterator[Refund]:
-        """Every refund created since then (of these orders), oldest first: one call per cycle (§15)."""
-        return self._iter_v3("/v3/orders/payment_actions/refunds",
-                             _query({"created:min": created_since, "order_id:in": order_ids}), Refund.model_validate)
-
-    # -- catalog (V3) -----------------------------------------------------------------------
-
-    async def find_catalog_products_by_sku(self, skus: list[str]) -> list[CatalogProduct]:
-        """Products whose own (base) SKU is one of `skus`, with their variants.
-
-        sku:in takes a comma list, so a SKU that itself contains a comma is asked for alone.
-        """
-        wanted = list(dict.fromkeys(s for s in skus if s))
-        listable = [s for s in wanted if "," not in s]
-        queries: list[dict[str, Any]] = [
-            {"sku:in": ",".join(listable[i : i + SKU_BATCH])} for i in range(0, len(listable), SKU_BATCH)
-        ]
-        queries += [{"sku": s} for s in wanted if "," in s]
-        found: dict[int, CatalogProduct] = {}
-        for query in queries:
-            params = {**query, "include": "variants"}
-            async for product in self._iter_v3("/v3/catalog/products", params, CatalogProduct.model_validate):
-                found.setdefault(product.id, product)
-        return list(found.values())
-
-    async def catalog_product(self, product_id: int) -> CatalogProduct:
-        """One catalog product with its variants (NotFoundError when it no longer exists)."""
-        path = f"/v3/catalog/products/{int(product_id)}"
-        response = await self.transport.request("GET", path, params={"include": "variants"})
-        body = response.json_or_retry(API, path)
-        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-            raise _unexpected("expected a V3 envelope {data: product}", response, path, body)
-        return CatalogProduct.model_validate(body["data"])
-
-    async def catalog_product_variants(self, product_id: int) -> list[CatalogVariant]:
-        """Every variant of one product, with its option values (e.g. Size: L), all pages."""
-        path = f"/v3/catalog/products/{int(product_id)}/variants"
-        return [v async for v in self._iter_v3(path, {}, CatalogVariant.model_validate)]
-
-    async def find_variants_by_sku(self, sku: str) -> list[CatalogVariant]:
-        """Variants whose SKU is exactly `sku` (the SKU a shopper bought on a product with options)."""
-        if not sku:
-            return []
-        return [
-            v async for v in self._iter_v3("/v3/catalog/variants", {"sku": sku}, CatalogVariant.model_validate)
-        ]
-
-    # -- V3 paging --------------------------------------------------------------------------
-
-    async def _iter_v3(
-        self, path: str, params: dict[str, Any], parse: Callable[[Any], Any]
-    ) -> AsyncIterator[Any]:
-        """Follow meta.pagination (current_page / total_pages) until the last page. Some V3 lists
-        are specified with an empty `meta` (the refunds list: metaEmpty_Full) and V3 pagination is
-        optional: without it, pages are read until an empty one (or one that repeats the last, from
-        a server that ignores `page`), never stopping after the first."""
-        page, previous = 1, None
-        while True:
-            response = await self.transport.request(
-                "GET", path, params={**params, "limit": PAGE_LIMIT, "page": page}
-            )
-            body = response.json_or_retry(API, path) if response.content.strip() else {}
-            if not isinstance(body, dict):
-                raise _unexpected("expected a V3 envelope {data, meta}", response, path, body)
-            rows = body.get("data") or []
-            if not rows or rows == previous:
-                return
-            for row in rows:
-                yield parse(row)
-            meta = body.get("meta")
-            pagination = (meta.get("pagination") if isinstance(meta, dict) else None) or {}
-            total = pagination.get("total_pages")
-            if total is not None and pagination.get("current_page", page) >= total:
-                return
-            page, previous = page + 1, rows
-
-
-def _query(filters: dict[str, Any]) -> dict[str, Any]:
-    """Query parameters from filters: None left out, datetimes as ISO-8601 UTC, lists comma-joined."""
-    return {k: _query_value(v) for k, v in filters.items() if v is not None}
-
-
-def _query_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return to_iso8601(value)
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
-    return value
-
 
 def _v2_list(response: ApiResponse, path: str) -> list[dict[str, Any]]:
     """A V2 collection: 204 or an empty body mean no rows (past the last page, or no match)."""
@@ -437,14 +278,8 @@ def _v2_list(response: ApiResponse, path: str) -> list[dict[str, Any]]:
         return []
     data = response.json_or_retry(API, path)
     if not isinstance(data, list):
-        raise _unexpected("expected a JSON array", response, path, data)
+        raise unexpected("expected a JSON array", response, path, data)
     return data
-
-
-def _unexpected(message: str, response: ApiResponse, path: str, body: Any) -> PermanentApiError:
-    """A 2xx answer whose shape is not the documented one."""
-    return PermanentApiError(message, api=API, method=response.request.method, path=path,
-                             status=response.status_code, body=body)
 
 
 def _row_date(raw: Any, field: str) -> datetime | None:

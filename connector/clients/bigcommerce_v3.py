@@ -1,0 +1,179 @@
+"""BigCommerce's V3 resources the connector uses: order metafields, webhooks, refunds, the catalogue,
+and the V3 envelope's paging (reference §9, §10, §12, §13, §15). A mixin of BigCommerceClient
+(bigcommerce.py), on its transport: paths and bodies only, HTTP is the transport's.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, AsyncIterator, Callable
+
+from pydantic import ValidationError
+
+from connector.clients.bigcommerce_models import CatalogProduct, CatalogVariant, Metafield, Refund
+from connector.clients.transport import ApiResponse
+from connector.errors import PermanentApiError
+from connector.values import to_iso8601
+
+log = logging.getLogger("connector.bigcommerce")
+
+API = "BigCommerce"
+PAGE_LIMIT = 250  # the documented maximum for V2 and V3 collections; more can answer 413
+# SKUs per sku:in request: keeps URLs short whatever the SKUs look like.
+SKU_BATCH = 50
+
+
+class V3Resources:
+    # -- order metafields (V3) --------------------------------------------------------------
+
+    def iter_order_metafields(
+        self,
+        *,
+        namespace: str | None = None,
+        key: str | None = None,
+        keys: tuple[str, ...] | None = None,
+        modified_since: datetime | None = None,
+    ) -> AsyncIterator[Metafield]:
+        """Every order metafield matching the filters, across all orders (batch endpoint). `keys`:
+        any of these keys, in one call (`key:in`)."""
+        params = query({"namespace": namespace, "key": key, "key:in": keys or None,
+                         "date_modified:min": modified_since})
+        return self._metafields("/v3/orders/metafields", params)
+
+    async def list_metafields_for_order(
+        self, order_id: int, *, namespace: str | None = None, key: str | None = None
+    ) -> list[Metafield]:
+        path = f"/v3/orders/{int(order_id)}/metafields"
+        params = query({"namespace": namespace, "key": key})
+        return [m async for m in self._metafields(path, params)]
+
+    async def _metafields(self, path: str, params: dict[str, Any]) -> AsyncIterator[Metafield]:
+        """The rows that parse; one that does not is logged and passed over, so that it does not
+        hold every other order's metafields back at each read."""
+        async for row in self._iter_v3(path, params, lambda row: row):
+            try:
+                yield Metafield.model_validate(row)
+            except ValidationError as exc:
+                who = row.get("resource_id") if isinstance(row, dict) else None
+                log.error("order metafield %s of order %s does not parse; passed over: %s",
+                          row.get("id") if isinstance(row, dict) else "?", who,
+                          "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+
+    # -- webhooks (V3) ------------------------------------------------------------------------
+
+    async def list_hooks(self) -> list[dict[str, Any]]:
+        """Every webhook of this store and API account (GET /v3/hooks, all pages)."""
+        return [hook async for hook in self._iter_v3("/v3/hooks", {}, dict)]
+
+    async def create_hook(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._hook_write("POST", "/v3/hooks", body)
+
+    async def update_hook(self, hook_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._hook_write("PUT", f"/v3/hooks/{int(hook_id)}", body)
+
+    async def _hook_write(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        # Setting a hook to the same scope, destination and headers again changes nothing: safe to repeat.
+        response = await self.transport.request(method, path, json=body, safe_to_repeat=method == "PUT")
+        data = response.json_or_retry(API, path)
+        if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
+            raise unexpected("expected a V3 envelope {data: webhook}", response, path, data)
+        return data["data"]
+
+    # -- refunds (V3) -------------------------------------------------------------------------
+
+    def iter_refunds(self, *, created_since: datetime | None = None,
+                     order_ids: tuple[int, ...] | None = None) -> AsyncIterator[Refund]:
+        """Every refund created since then (of these orders), oldest first: one call per cycle (§15)."""
+        return self._iter_v3("/v3/orders/payment_actions/refunds",
+                             query({"created:min": created_since, "order_id:in": order_ids}), Refund.model_validate)
+
+    # -- catalog (V3) -----------------------------------------------------------------------
+
+    async def find_catalog_products_by_sku(self, skus: list[str]) -> list[CatalogProduct]:
+        """Products whose own (base) SKU is one of `skus`, with their variants.
+
+        sku:in takes a comma list, so a SKU that itself contains a comma is asked for alone.
+        """
+        wanted = list(dict.fromkeys(s for s in skus if s))
+        listable = [s for s in wanted if "," not in s]
+        queries: list[dict[str, Any]] = [
+            {"sku:in": ",".join(listable[i : i + SKU_BATCH])} for i in range(0, len(listable), SKU_BATCH)
+        ]
+        queries += [{"sku": s} for s in wanted if "," in s]
+        found: dict[int, CatalogProduct] = {}
+        for query in queries:
+            params = {**query, "include": "variants"}
+            async for product in self._iter_v3("/v3/catalog/products", params, CatalogProduct.model_validate):
+                found.setdefault(product.id, product)
+        return list(found.values())
+
+    async def catalog_product(self, product_id: int) -> CatalogProduct:
+        """One catalog product with its variants (NotFoundError when it no longer exists)."""
+        path = f"/v3/catalog/products/{int(product_id)}"
+        response = await self.transport.request("GET", path, params={"include": "variants"})
+        body = response.json_or_retry(API, path)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+            raise unexpected("expected a V3 envelope {data: product}", response, path, body)
+        return CatalogProduct.model_validate(body["data"])
+
+    async def catalog_product_variants(self, product_id: int) -> list[CatalogVariant]:
+        """Every variant of one product, with its option values (e.g. Size: L), all pages."""
+        path = f"/v3/catalog/products/{int(product_id)}/variants"
+        return [v async for v in self._iter_v3(path, {}, CatalogVariant.model_validate)]
+
+    async def find_variants_by_sku(self, sku: str) -> list[CatalogVariant]:
+        """Variants whose SKU is exactly `sku` (the SKU a shopper bought on a product with options)."""
+        if not sku:
+            return []
+        return [
+            v async for v in self._iter_v3("/v3/catalog/variants", {"sku": sku}, CatalogVariant.model_validate)
+        ]
+
+    # -- V3 paging --------------------------------------------------------------------------
+
+    async def _iter_v3(
+        self, path: str, params: dict[str, Any], parse: Callable[[Any], Any]
+    ) -> AsyncIterator[Any]:
+        """Follow meta.pagination (current_page / total_pages) until the last page. Some V3 lists
+        are specified with an empty `meta` (the refunds list: metaEmpty_Full) and V3 pagination is
+        optional: without it, pages are read until an empty one (or one that repeats the last, from
+        a server that ignores `page`), never stopping after the first."""
+        page, previous = 1, None
+        while True:
+            response = await self.transport.request(
+                "GET", path, params={**params, "limit": PAGE_LIMIT, "page": page}
+            )
+            body = response.json_or_retry(API, path) if response.content.strip() else {}
+            if not isinstance(body, dict):
+                raise unexpected("expected a V3 envelope {data, meta}", response, path, body)
+            rows = body.get("data") or []
+            if not rows or rows == previous:
+                return
+            for row in rows:
+                yield parse(row)
+            meta = body.get("meta")
+            pagination = (meta.get("pagination") if isinstance(meta, dict) else None) or {}
+            total = pagination.get("total_pages")
+            if total is not None and pagination.get("current_page", page) >= total:
+                return
+            page, previous = page + 1, rows
+
+
+def query(filters: dict[str, Any]) -> dict[str, Any]:
+    """Query parameters from filters: None left out, datetimes as ISO-8601 UTC, lists comma-joined."""
+    return {k: _value(v) for k, v in filters.items() if v is not None}
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso8601(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def unexpected(message: str, response: ApiResponse, path: str, body: Any) -> PermanentApiError:
+    """A 2xx answer whose shape is not the documented one."""
+    return PermanentApiError(message, api=API, method=response.request.method, path=path,
+                             status=response.status_code, body=body)
