@@ -3,7 +3,7 @@
 Paths, parameters and bodies follow xseries-api.md (sections cited below) and the API 2.0 OpenAPI
 file. Everything about HTTP itself (auth header, pacing, retries, error mapping) is the shared
 ApiTransport's job; this module builds paths and parses bodies, and decides per call whether a
-write is safe to repeat.
+write is safe to repeat. Sales are in xseries_sales.py, how answers are unwrapped in xseries_answers.py.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel
 
 from connector.clients.transport import ApiTransport, RetryPolicy, TransportClient
+from connector.clients.xseries_answers import API, data_list, data_of, path_id, unknown_outcome, written_json
 from connector.clients.xseries_models import (
     Customer,
     CustomerCreate,
@@ -28,7 +28,6 @@ from connector.clients.xseries_models import (
     ProductCreate09,
     ProductPage,
     Register,
-    RegisterSale,
     Retailer,
     Sale,
     Tax,
@@ -36,12 +35,12 @@ from connector.clients.xseries_models import (
     VariantAttribute,
 )
 from connector.clients.xseries_pacer import XSeriesPacer
+from connector.clients.xseries_sales import SaleResources
 from connector.clock import SYSTEM_CLOCK, Clock
-from connector.errors import PermanentApiError, TransientApiError, UnknownWriteOutcome
+from connector.errors import PermanentApiError
 
 log = logging.getLogger("connector.xseries")
 
-API = "X-Series"
 V20 = "/api/2.0"
 # The search endpoint pages by offset; 1000 is its documented maximum page size (§6).
 SEARCH_PAGE_SIZE = 1000
@@ -51,14 +50,13 @@ SKU_SEARCH_MISSES = frozenset("-")
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Page)
-A = TypeVar("A", bound=BaseModel)  # the model a sale write's answer is read into
 
 
 REFERENCE_SHORT_PAGE = 100
 DOCUMENTED_PAGE_SIZE = 200  # what the 2.0 docs are said to give as the maximum (§6)
 
 
-class XSeriesClient(TransportClient):
+class XSeriesClient(SaleResources, TransportClient):
     def __init__(
         self,
         *,
@@ -95,7 +93,7 @@ class XSeriesClient(TransportClient):
 
     async def retailer(self) -> Retailer:
         body = await self._get_json(f"{V20}/retailer")
-        return Retailer.model_validate(_data(body, "GET /retailer"))
+        return Retailer.model_validate(data_of(body, "GET /retailer"))
 
     async def outlets(self) -> list[Outlet]:
         return await self._list_all(f"{V20}/outlets", Outlet.model_validate)
@@ -115,7 +113,7 @@ class XSeriesClient(TransportClient):
     async def variant_attributes(self) -> list[VariantAttribute]:
         """Every variant attribute ("Size", "Colour"): one answer, not a version feed (spec)."""
         body = await self._get_json(f"{V20}/variant_attributes")
-        return [VariantAttribute.model_validate(item) for item in _data_list(body, "variant_attributes")]
+        return [VariantAttribute.model_validate(item) for item in data_list(body, "variant_attributes")]
 
     # -- version-cursor feeds (§6) -----------------------------------------------------------
 
@@ -144,8 +142,8 @@ class XSeriesClient(TransportClient):
     # -- products (§9) -----------------------------------------------------------------------
 
     async def get_product(self, product_id: str) -> Product:
-        body = await self._get_json(f"{V20}/products/{_path_id(product_id)}")
-        return Product.model_validate(_data(body, "GET /products/{id}"))
+        body = await self._get_json(f"{V20}/products/{path_id(product_id)}")
+        return Product.model_validate(data_of(body, "GET /products/{id}"))
 
     async def find_products_by_sku(self, sku: str) -> list[Product]:
         """Live products whose SKU is `sku`. The search wants SKUs lowercased (spec, /search).
@@ -178,7 +176,7 @@ class XSeriesClient(TransportClient):
         path = f"{V20}/products"
         # A create is not safe to repeat: a lost answer raises UnknownWriteOutcome (look the SKU up).
         response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
-        data = _written_json(response, path).get("data")
+        data = written_json(response, path).get("data")
         if isinstance(data, dict):
             data = [data]
         if isinstance(data, list):
@@ -186,7 +184,7 @@ class XSeriesClient(TransportClient):
             data = [item.get("id") if isinstance(item, dict) else item for item in data]
         if isinstance(data, list) and data and all(isinstance(item, str) and item for item in data):
             return data
-        raise _unknown_outcome("product create answered without an id; look the SKU up before creating again",
+        raise unknown_outcome("product create answered without an id; look the SKU up before creating again",
                                response, path, data)
 
     async def create_untracked_product(self, *, name: str, sku: str, handle: str,
@@ -199,7 +197,7 @@ class XSeriesClient(TransportClient):
         path = "/api/products"
         body = ProductCreate09(name=name, sku=sku, handle=handle, source_id=source_id)
         response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
-        answer = _written_json(response, path)
+        answer = written_json(response, path)
         product: Any = next((answer[k] for k in ("product", "products", "data") if k in answer), answer)
         if isinstance(product, list):
             # One created product: a list of two cannot say which is ours (never guess an id).
@@ -209,8 +207,8 @@ class XSeriesClient(TransportClient):
 
     async def inventory(self, product_id: str) -> list[InventoryRecord]:
         """Stock of one product in every outlet (GET /api/2.0/products/{id}/inventory)."""
-        body = await self._get_json(f"{V20}/products/{_path_id(product_id)}/inventory")
-        return [InventoryRecord.model_validate(item) for item in _data_list(body, "inventory")]
+        body = await self._get_json(f"{V20}/products/{path_id(product_id)}/inventory")
+        return [InventoryRecord.model_validate(item) for item in data_list(body, "inventory")]
 
     # -- customers (§10) ---------------------------------------------------------------------
 
@@ -229,87 +227,12 @@ class XSeriesClient(TransportClient):
         """POST /api/2.0/customers → 201 {"data": Customer}. Not safe to repeat."""
         path = f"{V20}/customers"
         response = await self.transport.request("POST", path, json_bytes=body.to_json(), safe_to_repeat=False)
-        data = _written_json(response, path).get("data")
+        data = written_json(response, path).get("data")
         if not isinstance(data, dict) or not data.get("id"):
-            raise _unknown_outcome(
+            raise unknown_outcome(
                 "customer create answered without the customer; search by e-mail before creating again",
                 response, path, data)
         return Customer.model_validate(data)
-
-    # -- sales (§8) --------------------------------------------------------------------------
-
-    async def create_sale(self, sale: RegisterSale) -> Sale:
-        """Create a sale. Never retried on an unknown outcome: a blind retry duplicates the sale
-        (X-Series has no idempotency key, §8.4); the caller looks it up by invoice number."""
-        if sale.id is not None:
-            raise ValueError("create_sale with an id would update an existing sale; use update_sale")
-        # Why POST /api/register_sales (API 0.9) rather than the date-versioned
-        # POST /api/{YYYY-MM}/sales (xseries-api.md §1, §8): it is the most documented sale body
-        # (Lightspeed's Sales 101, the Postman collection), it carries source/source_id and the
-        # invoice_number our duplicate lookup relies on, current third-party clients still post
-        # there, and it accepts both the legacy `status` and the new `state` + attributes. The
-        # body shape is confined to RegisterSale and these methods, thin adapters that can be
-        # swapped for /api/{YYYY-MM}/sales (§8.6) when the un-dated path is retired.
-        return await self.create_sale_document(sale.to_json())
-
-    async def create_sale_document(self, encoded: bytes, *, answer: type[A] = Sale) -> A:
-        """create_sale for a body already encoded (the order path keeps the same bytes in the sale's
-        binding): never retried on an unknown outcome. answer: the model the answer is read into
-        — Sale, or WrittenSale when only the sale's id and state are needed."""
-        return await self._post_encoded_sale(encoded, safe_to_repeat=False, answer=answer)
-
-    async def update_sale(self, sale: RegisterSale, *, encoded: bytes | None = None,
-                          answer: type[A] = Sale, safe_to_repeat: bool = True) -> A:
-        """Replace a sale (e.g. void it): the same endpoint with the COMPLETE sale and its id.
-
-        A void is safe to repeat: re-posting the same full body yields the same final state (§8.3).
-        Closing an on-account sale is not (a closed sale may only be voided): safe_to_repeat=False.
-        """
-        if not sale.id:
-            raise ValueError("update_sale needs the sale's id")
-        return await self._post_encoded_sale(sale.to_json() if encoded is None else encoded,
-                                             safe_to_repeat=safe_to_repeat, answer=answer)
-
-    async def get_sale(self, sale_id: str) -> Sale:
-        body = await self._get_json(f"{V20}/sales/{_path_id(sale_id)}")
-        return Sale.model_validate(_data(body, "GET /sales/{id}"))
-
-    async def get_register_sale(self, sale_id: str) -> Sale:
-        """GET /api/register_sales/{id}: the 0.9 read, which also serves parked and pending sales
-        (the 2.0 read's spec text says it expects a completed sale, §8.5). The answer's wrapper is
-        unverified [I]: `register_sales` (a list), `register_sale` or `data` are all accepted."""
-        path = f"/api/register_sales/{_path_id(sale_id)}"
-        body = await self._get_json(path)
-        data: Any = None
-        if isinstance(body, dict):
-            data = body.get("register_sales", body.get("register_sale", body.get("data")))
-        if isinstance(data, list):
-            data = next((item for item in data if isinstance(item, dict) and item.get("id") == sale_id), None)
-        if not isinstance(data, dict):
-            raise TransientApiError(
-                "0.9 sale read answered without the sale", api=API, method="GET", path=path, body=body
-            )
-        return Sale.model_validate(data)
-
-    async def find_sales_by_invoice_number(self, invoice_number: str) -> list[Sale]:
-        """Sales whose invoice number is exactly `invoice_number`. The search may match loosely;
-        a loose match here would make the caller believe an order was already mirrored."""
-        wanted = invoice_number.strip()
-        if not wanted:
-            raise ValueError("empty invoice number")
-        candidates = await self._search("sales", {"invoice_number": wanted}, Sale.model_validate)
-        return [s for s in candidates if (s.invoice_number or "").strip() == wanted]
-
-    async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A]) -> A:
-        path = "/api/register_sales"
-        response = await self.transport.request("POST", path, json_bytes=encoded, safe_to_repeat=safe_to_repeat)
-        body = _written_json(response, path)
-        # 0.9 wraps the sale in `register_sale` (§8.7); accept a 2.0-style `data` too.
-        data = body.get("register_sale", body.get("data"))
-        if not isinstance(data, dict) or not data.get("id"):
-            raise _unknown_outcome("register_sales answered without the sale; look it up by invoice number",
-                                   response, path, body)
-        return answer.model_validate(data)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -345,7 +268,7 @@ class XSeriesClient(TransportClient):
                 log.info("X-Series refused page_size %d on %s; asking for %d", page_size, path, DOCUMENTED_PAGE_SIZE)
                 page_size = self.page_size_cap = DOCUMENTED_PAGE_SIZE
                 continue
-            raw_items = _data_list(body, path)
+            raw_items = data_list(body, path)
             if not raw_items:
                 return
             items = [parse(item) for item in raw_items]
@@ -380,37 +303,11 @@ class XSeriesClient(TransportClient):
         offset = 0
         while True:
             params = {"type": kind, **criteria, "page_size": SEARCH_PAGE_SIZE, "offset": offset}
-            raw_items = _data_list(await self._get_json(f"{V20}/search", params), "search")
+            raw_items = data_list(await self._get_json(f"{V20}/search", params), "search")
             found.extend(parse(item) for item in raw_items)
             if len(raw_items) < SEARCH_PAGE_SIZE:
                 return found
             offset += len(raw_items)
-
-
-def _path_id(object_id: str) -> str:
-    # IDs are UUIDs; anything with a slash or query character is a caller bug, not an id.
-    if not object_id or any(ch in object_id for ch in "/?#"):
-        raise ValueError(f"not an X-Series id: {object_id!r}")
-    return object_id
-
-
-def _data(body: Any, what: str) -> Any:
-    if not isinstance(body, dict) or "data" not in body:
-        raise TransientApiError(
-            f"answer to {what} has no data", api=API, method="GET", path=what, body=body
-        )
-    return body["data"]
-
-
-def _data_list(body: Any, what: str) -> list[Any]:
-    data = _data(body, what)
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise TransientApiError(
-            f"answer to {what} is not a list", api=API, method="GET", path=what, body=body
-        )
-    return data
 
 
 def _max_version(body: dict[str, Any], raw_items: list[Any]) -> int | None:
@@ -432,20 +329,3 @@ def _version_number(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     return None
-
-
-def _written_json(response: httpx.Response, path: str) -> dict[str, Any]:
-    """The JSON of a 2xx answer to a write. A 2xx we cannot read may still mean it was applied."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise _unknown_outcome("write answered 2xx without a JSON object; look the object up before writing again",
-                               response, path, response.text[:500])
-    return body
-
-
-def _unknown_outcome(message: str, response: httpx.Response, path: str, body: Any) -> UnknownWriteOutcome:
-    """A 2xx answer to a POST that does not say what was written: the write may still have been applied."""
-    return UnknownWriteOutcome(message, api=API, method="POST", path=path, status=response.status_code, body=body)
