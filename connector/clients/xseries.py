@@ -29,12 +29,12 @@ from connector.clients.xseries_models import (
     ProductPage,
     Register,
     Retailer,
-    Sale,
     Tax,
     User,
     VariantAttribute,
 )
 from connector.clients.xseries_pacer import XSeriesPacer
+from connector.clients.xseries_sale_models import Sale
 from connector.clients.xseries_sales import SaleResources
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.errors import PermanentApiError

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from connector.clients.xseries_answers import API, data_of, path_id, unknown_outcome, written_json
-from connector.clients.xseries_models import RegisterSale, Sale
+from connector.clients.xseries_sale_models import RegisterSale, Sale
 from connector.errors import TransientApiError
 
 A = TypeVar("A", bound=BaseModel)  # the model a sale write's answer is read into

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
-from connector.clients.xseries_models import RegisterSale
+from connector.clients.xseries_sale_models import RegisterSale
 from connector.mapping.amounts import cents
 from connector.mapping.sale_plan import SalePlan
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Sequence
 
-from connector.clients.xseries_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
+from connector.clients.xseries_sale_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
 from connector.errors import MappingError
 from connector.mapping.return_plan import ReturnPlan
 from connector.mapping.sale_plan import DISCOUNT_KEY, PlannedPayment, SalePlan

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order
 from connector.clients.xseries import XSeriesClient
-from connector.clients.xseries_models import RegisterSale, Sale, WrittenSale
+from connector.clients.xseries_sale_models import RegisterSale, Sale, WrittenSale
 from connector.errors import ApiError, MappingError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.edits import sale_edit
 from connector.mapping.identity import invoice_number, order_content_hash, sale_content_hash

@@ -9,7 +9,7 @@ and recording what landed, so no sale is ever created twice.
 from __future__ import annotations
 
 from connector.clients.xseries import XSeriesClient
-from connector.clients.xseries_models import RegisterSale, Sale
+from connector.clients.xseries_sale_models import RegisterSale, Sale
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.identity import invoice_forms
 from connector.mapping.status_table import PosState

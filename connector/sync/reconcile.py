@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connector.clients.bigcommerce_models import Order
-from connector.clients.xseries_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct, Sale
+from connector.clients.xseries_sale_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct, Sale
 from connector.errors import ConfigError, NotFoundError
 from connector.mapping.amounts import cents
 from connector.mapping.register_sale import SOURCE

@@ -12,7 +12,7 @@ import json
 import logging
 
 from connector.clients.bigcommerce_models import Refund
-from connector.clients.xseries_models import RegisterSale, WrittenSale
+from connector.clients.xseries_sale_models import RegisterSale, WrittenSale
 from connector.errors import ApiError, MappingError, PermanentApiError, UnknownWriteOutcome
 from connector.mapping.register_sale import register_return
 from connector.mapping.return_plan import build_return_plan, return_invoice_number

@@ -11,13 +11,8 @@ import pytest
 import respx
 
 from connector.clients.xseries import XSeriesClient
-from connector.clients.xseries_models import (
-    CustomerCreate,
-    ProductPage,
-    RegisterSale,
-    RegisterSalePayment,
-    RegisterSaleProduct,
-)
+from connector.clients.xseries_models import CustomerCreate, ProductPage
+from connector.clients.xseries_sale_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
 from connector.clock import FakeClock
 from connector.errors import (
     CredentialsError,

@@ -12,16 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connector.clients.xseries_models import (
-    CustomerCreate,
-    ProductCreate,
+from connector.clients.xseries_models import CustomerCreate, ProductCreate, _decimal_out, _sale_date_out
+from connector.clients.xseries_sale_models import (
     RegisterSale,
     RegisterSalePayment,
     RegisterSaleProduct,
     Sale,
     WrittenSale,
-    _decimal_out,
-    _sale_date_out,
 )
 
 AT = datetime(2026, 2, 28, 23, 35, 34, tzinfo=timezone.utc)

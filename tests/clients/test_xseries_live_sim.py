@@ -11,13 +11,8 @@ import pytest
 
 from connector.clients.transport import RetryPolicy
 from connector.clients.xseries import XSeriesClient
-from connector.clients.xseries_models import (
-    CustomerCreate,
-    ProductCreate,
-    RegisterSale,
-    RegisterSalePayment,
-    RegisterSaleProduct,
-)
+from connector.clients.xseries_models import CustomerCreate, ProductCreate
+from connector.clients.xseries_sale_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
 from connector.clock import FakeClock
 from connector.sandbox.xseries import XSeriesSimulator
 from connector.values import parse_rfc2822

@@ -19,11 +19,9 @@ from connector.clients.xseries_models import (
     ProductCreate09,
     ProductInventory,
     ProductVariantCreate,
-    RegisterSale,
-    RegisterSalePayment,
-    RegisterSaleProduct,
     VariantDefinition,
 )
+from connector.clients.xseries_sale_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
 from connector.clock import FakeClock
 from connector.sandbox import xseries_products
 from connector.sandbox.xseries import XSeriesSimulator

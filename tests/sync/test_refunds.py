@@ -238,7 +238,7 @@ async def test_a_return_refused_without_naming_return_for_is_posted_again_withou
     import json
     from types import SimpleNamespace
 
-    from connector.clients.xseries_models import RegisterSale, WrittenSale
+    from connector.clients.xseries_sale_models import RegisterSale, WrittenSale
     from connector.errors import PermanentApiError
     from connector.sync.refund_mirror import RefundMirror
 
