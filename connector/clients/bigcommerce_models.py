@@ -1,4 +1,5 @@
-"""Typed BigCommerce objects, parsed once at the client boundary (reference §3, §4, §5, §10, §13).
+"""Typed BigCommerce objects, parsed once at the client boundary (reference §3, §4, §5); the V3
+ones (metafields, refunds, catalogue) are in bigcommerce_v3_models.py, on the types defined here.
 
 Past this module nothing sees a money string or a date string: money is Decimal (parsed with
 connector.values.parse_money, which refuses "1,234.00" rather than guess), dates are aware UTC
@@ -67,6 +68,7 @@ V2Date = Annotated[datetime, PlainValidator(_date(parse_rfc2822))]
 # date_shipped is '' until the order is fully shipped.
 OptionalV2Date = Annotated[datetime | None, PlainValidator(_blank_is_none(_date(parse_rfc2822)))]
 V3Date = Annotated[datetime, BeforeValidator(_date(parse_iso8601))]
+OptionalV3Date = Annotated[datetime | None, BeforeValidator(_blank_is_none(_date(parse_iso8601)))]
 Text = Annotated[str, BeforeValidator(_str_or_empty)]
 # A count of items: a negative or fractional quantity is a data error, never rounded.
 Quantity = Annotated[int, Field(ge=0, strict=False)]
@@ -74,14 +76,14 @@ Quantity = Annotated[int, Field(ge=0, strict=False)]
 ZERO = Decimal("0")
 
 
-class _ApiModel(BaseModel):
+class ApiModel(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=False)
 
 
 # -- orders ------------------------------------------------------------------------------------
 
 
-class _Address(_ApiModel):
+class _Address(ApiModel):
     first_name: Text = ""
     last_name: Text = ""
     company: Text = ""
@@ -113,7 +115,7 @@ class ShippingAddress(_Address):
     handling_cost_tax_class_id: int | None = None
 
 
-class OrderFee(_ApiModel):
+class OrderFee(ApiModel):
     """An order-level fee (O2 `orderFees_Resp`, e.g. "Package Protection"); part of total_inc_tax."""
 
     id: int | None = None
@@ -130,7 +132,7 @@ class OrderFee(_ApiModel):
     tax_class_id: int | None = None  # None: the store's default fee tax class
 
 
-class AppliedDiscount(_ApiModel):
+class AppliedDiscount(ApiModel):
     """A discount on one line: `target` "order" (a share of an order-level discount) or "product"."""
 
     id: str | int
@@ -140,7 +142,7 @@ class AppliedDiscount(_ApiModel):
     target: str | None = None
 
 
-class ProductOption(_ApiModel):
+class ProductOption(ApiModel):
     id: int | None = None
     option_id: int | None = None
     display_name: Text = ""
@@ -153,7 +155,7 @@ class ProductOption(_ApiModel):
 ConsignmentKind = Literal["shipping", "pickup", "download", "email"]
 
 
-class OrderLine(_ApiModel):
+class OrderLine(ApiModel):
     """One order product (O2 `orderProducts`). Prices are per unit, totals are × quantity."""
 
     id: int
@@ -202,7 +204,7 @@ class OrderStatusRead:
         return cls(order_id, status_id)
 
 
-class Order(_ApiModel):
+class Order(ApiModel):
     """A V2 order (O2 `order_Resp`) with its line items flattened from the embedded consignments."""
 
     # Strict: the order's identity is never coerced (JSON true would otherwise become order 1).
@@ -296,7 +298,7 @@ class Order(_ApiModel):
             raise OrderValidationError(order_id, _describe(exc, fields["lines"])) from None
 
 
-class OrderStatus(_ApiModel):
+class OrderStatus(ApiModel):
     id: int
     name: Text
     system_label: Text = ""
@@ -306,84 +308,6 @@ class OrderStatus(_ApiModel):
     def label(self) -> str:
         """What the merchant sees (their renamed label, or the system one)."""
         return self.custom_label or self.system_label or self.name
-
-
-# -- V3 ----------------------------------------------------------------------------------------
-
-
-class Metafield(_ApiModel):
-    id: int
-    key: str
-    value: Text
-    namespace: str
-    resource_type: str
-    resource_id: int
-    description: Text = ""
-    # orders.v3.yml requires only permission_set; date_created is never used, date_modified is.
-    date_created: Annotated[datetime | None, BeforeValidator(_blank_is_none(_date(parse_iso8601)))] = None
-    date_modified: V3Date
-
-
-class RefundItem(_ApiModel):
-    """What a refund gave back (§15): item_id is the order product for PRODUCT and GIFT_WRAPPING,
-    the order address for SHIPPING and HANDLING, the order for ORDER and FEE."""
-
-    item_type: Literal["PRODUCT", "GIFT_WRAPPING", "SHIPPING", "HANDLING", "ORDER", "FEE"]
-    item_id: int | None = None
-    quantity: int | None = None  # PRODUCT only
-    requested_amount: OptionalMoney = None
-    reason: Text = ""
-
-
-class RefundPayment(_ApiModel):
-    provider_id: Text = ""  # "storecredit", "giftcertificate" or a gateway
-    amount: Money
-    offline: bool = False
-    is_declined: bool = False
-
-
-class Refund(_ApiModel):
-    """One refund of an order (GET /v3/orders/payment_actions/refunds). Final: never undone."""
-
-    id: int
-    order_id: int
-    created: V3Date
-    reason: Text = ""
-    total_amount: Money
-    total_tax: OptionalMoney = None
-    items: list[RefundItem] = []
-    payments: list[RefundPayment] = []
-
-
-class VariantOptionValue(_ApiModel):
-    """One option of a variant, e.g. option "Size" (option_display_name), value "L" (label)."""
-
-    id: int | None = None
-    label: Text = ""
-    option_id: int | None = None
-    option_display_name: Text = ""
-
-
-class CatalogVariant(_ApiModel):
-    id: int
-    product_id: int
-    sku: Text = ""
-    # None: the variant takes the product's price (calculated_price is the one that applies).
-    price: OptionalMoney = None
-    calculated_price: OptionalMoney = None
-    cost_price: OptionalMoney = None
-    option_values: list[VariantOptionValue] = Field(default_factory=list)
-
-
-class CatalogProduct(_ApiModel):
-    id: int
-    name: Text
-    sku: Text = ""
-    price: Money
-    cost_price: OptionalMoney = None
-    tax_class_id: int | None = None
-    type: str | None = None
-    variants: list[CatalogVariant] = Field(default_factory=list)
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator, Callable
 
 from pydantic import ValidationError
 
-from connector.clients.bigcommerce_models import CatalogProduct, CatalogVariant, Metafield, Refund
+from connector.clients.bigcommerce_v3_models import CatalogProduct, CatalogVariant, Metafield, Refund
 from connector.clients.transport import ApiResponse
 from connector.errors import PermanentApiError
 from connector.values import to_iso8601

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connector.clients.bigcommerce import BigCommerceClient
-from connector.clients.bigcommerce_models import Metafield, OrderValidationError
+from connector.clients.bigcommerce_models import OrderValidationError
+from connector.clients.bigcommerce_v3_models import Metafield
 from connector.errors import CredentialsError, NotFoundError, PermanentApiError
 from connector.idv.engine import IdvEngine
 from connector.idv.ledger import CheckIdRead, SqlCheckIds

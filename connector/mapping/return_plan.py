@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from connector.clients.bigcommerce_models import Refund
+from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import MappingError
 from connector.mapping.amounts import cents
 from connector.mapping.sale_plan import PlannedLine, PlannedPayment, SalePlan

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 
-from connector.clients.bigcommerce_models import Refund
+from connector.clients.bigcommerce_v3_models import Refund
 from connector.clients.xseries_sale_models import RegisterSale, WrittenSale
 from connector.errors import ApiError, MappingError, PermanentApiError, UnknownWriteOutcome
 from connector.mapping.register_sale import register_return

@@ -12,7 +12,8 @@ import pytest
 import respx
 
 from connector.clients.bigcommerce import BigCommerceClient
-from connector.clients.bigcommerce_models import CatalogVariant, Order, OrderValidationError
+from connector.clients.bigcommerce_models import Order, OrderValidationError
+from connector.clients.bigcommerce_v3_models import CatalogVariant
 from connector.clients.transport import RetryPolicy
 from connector.clock import FakeClock
 from connector.errors import NotFoundError

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from connector.clients.bigcommerce_models import CatalogVariant, Order, OrderFee, OrderLine
+from connector.clients.bigcommerce_models import Order, OrderFee, OrderLine
+from connector.clients.bigcommerce_v3_models import CatalogVariant
 
 SPECS = Path(__file__).parents[2].parent / "shared" / "specs" / "bigcommerce"
 if not (SPECS / "orders.v2.oas2.yml").exists():

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from order_shapes import bc_line, bc_order, plan_of
 
-from connector.clients.bigcommerce_models import Refund
+from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import MappingError
 from connector.mapping.return_plan import build_return_plan
 from connector.mapping.special_lines import SpecialLine, SpecialLines, SpecialProduct
