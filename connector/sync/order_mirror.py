@@ -38,7 +38,7 @@ from connector.store.repository import Store
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder, not_there_yet
 from connector.sync.pending import find_sale, settle_pending
-from connector.sync.product_binder import ProductBinder
+from connector.sync.product_binder import FamilyFacts, ProductBinder
 from connector.sync.transitions import Outcome, Transition, decide, on_account, paid_since, up_to_date
 
 log = logging.getLogger("connector.sync")
@@ -53,10 +53,8 @@ class MirrorDeps:
     payments: PaymentTable
     specials: SpecialLines
     bc: BigCommerceClient | None = None  # the catalogue, for variant families
-    # Catalogue products whose variants are created one by one (their family cannot be made): read
-    # once per cycle, not once per missing variant.
-    single_variants: set[int] = field(default_factory=set)
-    variant_attributes: dict[str, str] = field(default_factory=dict)  # read once a cycle too
+    # What the cycle learns once about variant families (not once per order or missing variant).
+    families: FamilyFacts = field(default_factory=FamilyFacts)
     # Refunded and Partially Refunded orders the cycle read: their refunds are priced from them
     # rather than from a read of each (issue 16: ≤ 0.01 BigCommerce calls per order).
     refunded_orders: dict[int, Order] = field(default_factory=dict)
@@ -69,8 +67,7 @@ class MirrorDeps:
 class OrderMirror:
     def __init__(self, deps: MirrorDeps) -> None:
         self.d = deps
-        self.products = ProductBinder(deps.store, deps.xs, deps.bc, deps.refs, deps.single_variants,
-                                      deps.variant_attributes)
+        self.products = ProductBinder(deps.store, deps.xs, deps.bc, deps.refs, deps.families)
         self.customers = CustomerBinder(deps.store, deps.xs)
         self.step = "start"
         self.lease = None  # the order's lease while held; the settling write releases it

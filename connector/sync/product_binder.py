@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass, field
 
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.xseries import XSeriesClient
@@ -30,17 +31,25 @@ from connector.sync.xseries_index import XSeriesIndex
 log = logging.getLogger("connector.sync")
 
 
+@dataclass
+class FamilyFacts:
+    """What a cycle learns once about variant families, shared by its orders: a first day creates a
+    family per catalogue product, and these are the same for each."""
+
+    # Catalogue products whose variants are created one by one (their family cannot be made).
+    single: set[int] = field(default_factory=set)
+    # X-Series' variant attributes by casefolded name; None until read (a store may have none).
+    attributes: dict[str, str] | None = None
+
+
 class ProductBinder:
     def __init__(self, store: Store, xs: XSeriesClient, bc: BigCommerceClient | None, refs: PosRefs,
-                 single_variants: set[int] | None = None, attributes: dict[str, str] | None = None) -> None:
+                 families: FamilyFacts | None = None) -> None:
         self.store = store
         self.xs = xs
         self.bc = bc  # reads a variant's family from the catalogue; None: variants are created on their own
         self.refs = refs
-        self.single_variants = set() if single_variants is None else single_variants  # shared by a cycle
-        # X-Series' variant attributes by casefolded name, read once a cycle (shared like single_variants):
-        # a first day creates a family per catalogue product, and the list is the same for each.
-        self.attributes = {} if attributes is None else attributes
+        self.families = FamilyFacts() if families is None else families
 
     async def resolve(self, line: PlannedLine, bc_order_id: int) -> str:
         if line.product_key == DISCOUNT_KEY:
@@ -60,13 +69,13 @@ class ProductBinder:
             found = self._existing(line)
             if found is not None:
                 return found
-            if family and line.bc_product_id not in self.single_variants:
+            if family and line.bc_product_id not in self.families.single:
                 if await self._create_family(line, bc_order_id):
                     found = self._existing(line)
                     if found is not None:
                         return found
                 else:
-                    self.single_variants.add(line.bc_product_id)
+                    self.families.single.add(line.bc_product_id)
             product_id = await self._create(line)
             self.store.bind_product(line.product_key, product_id, line.sku, created=True, name=line.name,
                                     lease=lease, audit=_audit(line, product_id, bc_order_id))
@@ -110,10 +119,10 @@ class ProductBinder:
         bind every variant's SKU. False when it must be created on its own instead."""
         product = await self.bc.catalog_product(line.bc_product_id)
         variants = [v for v in product.variants if v.sku.strip() and v.option_values]
-        if not self.attributes:
-            self.attributes.update({(a.name or "").strip().casefold(): a.id
-                                    for a in await self.xs.variant_attributes() if a.deleted_at is None})
-        attributes = self.attributes
+        if self.families.attributes is None:
+            self.families.attributes = {(a.name or "").strip().casefold(): a.id
+                                        for a in await self.xs.variant_attributes() if a.deleted_at is None}
+        attributes = self.families.attributes
         names = {o.option_display_name.strip().casefold() for v in variants for o in v.option_values}
         if len(variants) < 2 or not names <= set(attributes) or line.sku.casefold() not in {
                 v.sku.strip().casefold() for v in variants}:

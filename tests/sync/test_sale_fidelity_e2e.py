@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal as D
 
+import pytest
+
 from sync_world import assert_sale_adds_up, cents, line, sale_paid
 
 RATES = (("Sales Tax", D("0.1")), ("Standard VAT", D("0.2")), ("Reduced VAT", D("0.05")))
@@ -322,7 +324,10 @@ async def test_a_tax_inclusive_sale_x_series_totals_as_sent_opens_no_exception(w
     assert world.sale(unpaid)["status"] == "ONACCOUNT" and world.store.exceptions() == []
 
 
-async def test_a_cycle_creating_several_families_reads_the_variant_attributes_once(world):
+@pytest.mark.parametrize("attributes", ["some", "none"])
+async def test_a_cycle_creating_several_families_reads_the_variant_attributes_once(world, attributes):
+    if attributes == "none":  # a fresh store: no family can be made, and the list is read once all the same
+        world.xs.variant_attributes.clear()
     lines = []
     for sku, name in (("OXF", "Oxford Shirt"), ("POLO", "Polo Shirt")):
         product = world.bc.add_catalog_product(sku=sku, name=name, price=D("45.00"), variants=[
@@ -334,5 +339,7 @@ async def test_a_cycle_creating_several_families_reads_the_variant_attributes_on
     for order_line in lines:
         world.add_order([order_line])
     assert not (await world.cycle()).failed
-    assert len(world.xs.request_log.matching("POST", "/api/2.0/products")) == 2  # two families
+    # Two creates either way: a family each, or (no attributes) each sold variant on its own.
+    assert len(world.xs.request_log.matching("POST", "/api/2.0/products")) == 2
+    assert bool(world.products_with_sku("OXF-L")[0]["variant_parent_id"]) is (attributes == "some")
     assert len(world.xs.request_log.matching("GET", "/api/2.0/variant_attributes")) == 1
