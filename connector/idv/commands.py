@@ -55,7 +55,7 @@ async def id_check(settings: Settings, order_id: int, event_name: str, check_id:
         await bc.aclose()
         store.close()
     print(f"order {order_id}: {decision.outcome.label} — {decision.reason}", file=out)
-    return EXIT_OK
+    return EXIT_FAILED if decision.outcome is Outcome.REFUSED else EXIT_OK  # a script must see it
 
 
 def show_audit(settings: Settings, order_id: int | None, limit: int | None, *, out: TextIO | None = None) -> int:

@@ -68,7 +68,11 @@ class IdvEngine:
                 target = self.rules.targets[event.stage]
                 try:
                     result = await self.writer.apply(event.order_id, target)
-                except PermanentApiError as exc:  # e.g. a 422: the same PUT again would be refused again
+                except PermanentApiError as exc:
+                    # Only the status PUT's own 4xx (e.g. a 422) is a refusal: the same PUT would be
+                    # refused again. A read that failed (a 3xx, an oversized answer) tried nothing.
+                    if exc.method != "PUT" or not 400 <= (exc.status or 0) < 500:
+                        raise
                     decision = self._decision(event, Outcome.REFUSED, judgement.check_id, target=target, reason=(
                         f"{event.stage.value}: BigCommerce refused {self.rules.describe(target)}: {exc}"))
                 else:

@@ -53,6 +53,22 @@ async def test_id_check_for_a_missing_order_fails_without_recording(world):
     assert code == 1 and "not found" in out.getvalue() and world.audit(999) == []
 
 
+async def test_id_check_whose_write_bigcommerce_refuses_exits_1(world):
+    order = world.add_order(status_id=11)
+    inner = world.transport
+
+    class RefusePuts(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "PUT":
+                return httpx.Response(422, json={"status": 422, "title": "The status cannot be set"})
+            return await inner.handle_async_request(request)
+
+    out = io.StringIO()
+    code = await id_check(world.settings(), order, "failed", "chk-1", out=out, bc_transport=RefusePuts(),
+                          clock=world.clock)
+    assert code == 1 and "refused by BigCommerce" in out.getvalue() and world.status(order) == 11
+
+
 async def test_audit_lists_every_decision_of_an_order(world):
     await world.start()
     a, b = world.add_order(status_id=11), world.add_order(status_id=2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from connector.errors import PermanentApiError
 from connector.idv.decision import Outcome
 from idv_world import IdvWorld
 
@@ -111,3 +112,22 @@ async def test_a_status_write_bigcommerce_refuses_is_audited_once_and_not_sent_a
     [entry] = world.audit(order)
     assert entry.action == "idv_refused" and "Declined" in entry.reason and "422" in entry.reason
     assert world.status(order) == 11
+
+
+async def test_a_read_that_fails_with_a_4xx_like_error_is_no_refusal_of_the_write(world):
+    # A 3xx on the order read (a wrong api_url) is a PermanentApiError too, but nothing was tried:
+    # it must not be recorded as BigCommerce refusing the status (the sender would not resend it).
+    await world.start()
+    order = world.add_order(status_id=11)
+    inner = world.client.transport.client._transport
+
+    class RedirectReads(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "GET":
+                return httpx.Response(301, headers={"Location": "https://elsewhere.example/"})
+            return await inner.handle_async_request(request)
+
+    world.client.transport.client._transport = RedirectReads()
+    with pytest.raises(PermanentApiError):
+        await world.event(order, "failed", "chk-1")
+    assert world.audit(order) == [] and world.puts() == []
