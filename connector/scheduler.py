@@ -163,7 +163,8 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             deferrer = InProcessDeferrer(runtimes)  # the embedded mode runs its jobs itself
             hooks = BigCommerceWebhooks(runtimes, deferrer, metrics, not_started)
             metrics.jobs = deferrer.states
-            routes = hooks.routes() + idv_routes(receivers, not_started) + console_routes(settings, runtimes)
+            routes = (hooks.routes() + idv_routes(receivers, not_started, [v.pair for v in views])
+                      + console_routes(settings, runtimes))
             ops = WebhookServer(ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]),
                                 conf.host, conf.port, config_keys="server.host/server.port",
                                 listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"

@@ -44,10 +44,12 @@ def readiness(runtimes: dict, expected: list[str] = ()) -> list[str]:
     return reasons
 
 
-def idv_routes(receivers: dict, starting: Collection[str] = ()) -> list[Route]:
+def idv_routes(receivers: dict, starting: Collection[str] = (), pairs: Collection[str] = ()) -> list[Route]:
     """POST /webhooks/id-verification/{pair} to that pair's receiver (as they start); the old path,
-    without a pair, stays the default pair's. A pair in `starting` (configured, its APIs not
-    answering yet) answers 503, so the provider delivers the event again later."""
+    without a pair, is the only pair's when `pairs` (the configured ones) are one, whatever its
+    name, else the default pair's. A pair in `starting` (configured, its APIs not answering yet)
+    answers 503, so the provider delivers the event again later."""
+    old_path_pair = next(iter(pairs)) if len(pairs) == 1 else DEFAULT_PAIR
     async def receive(request: Request, pair: str) -> Response:
         receiver = receivers.get(pair)
         if receiver is None:
@@ -60,7 +62,7 @@ def idv_routes(receivers: dict, starting: Collection[str] = ()) -> list[Route]:
         return await receive(request, request.path_params["pair"])
 
     async def default_pair(request: Request) -> Response:
-        return await receive(request, DEFAULT_PAIR)
+        return await receive(request, old_path_pair)
 
     return [Route(PATH, default_pair, methods=["POST"]), Route(PATH + "/{pair}", for_pair, methods=["POST"])]
 

@@ -78,7 +78,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, pairs: list[Settings
 
     # The console last: /healthz, /metrics and the webhooks match first.
     routes = (BigCommerceWebhooks(runtimes, deferrer, metrics, starting).routes()
-              + idv_routes(receivers, starting) + console_routes(settings, runtimes))
+              + idv_routes(receivers, starting, [v.pair for v in views]) + console_routes(settings, runtimes))
     server = WebhookServer(
         ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]), host or settings.server.host,
         settings.server.port if port is None else port, config_keys="--host/--port (server.host/server.port)",
