@@ -59,7 +59,7 @@ class ProtectedStatusWriter:
                 if plan is Outcome.UNCHANGED and resent:
                     return WriteResult(Outcome.WRITTEN, before=decided_on, after=current, reason=(
                         f"{self.rules.describe(decided_on)} → {self.rules.describe(target)} (the write had to be "
-                        "sent again; read first, the order had it already: the earlier one took effect)"))
+                        "sent again; read first, the order had it already)"))
                 if plan is not Outcome.WRITTEN:
                     return self._not_written(plan, current, target, note)
             moved = _StatusWatch(self.bc, order_id, current)

@@ -148,5 +148,5 @@ def _parse(body: bytes) -> Event:
         raise ValueError("data.id must be a positive integer")
     created_at = data.get("created_at")
     if isinstance(created_at, bool) or not isinstance(created_at, int):
-        created_at = 0  # not given, or not a number: the scope and hash tell the event alone
+        created_at = 0  # not given, or not a number: such an event is never taken for a redelivery
     return Event(scope, order_id, digest, created_at)

@@ -23,6 +23,7 @@ from connector.mapping.edits import sale_edit
 from connector.mapping.identity import invoice_number, order_content_hash, sale_content_hash
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import (
+    FULFILMENT_ATTRIBUTES,
     PosRefs,
     owed_on_settle,
     paid_now,
@@ -173,8 +174,9 @@ class OrderMirror:
             except ApiError as exc:
                 plain = without_fulfilment(body) if exc.status in (400, 422) else None
                 if plain is not None:  # refused, so nothing was written: once more without it
-                    log.warning("order %s: X-Series refused the sale with its %s attribute (%s); posting it "
-                                "again without", order.id, "/".join(body.register_sale_attributes), exc,
+                    log.warning("order %s: X-Series refused the sale (%s); posting it once more without its %s "
+                                "attribute", order.id, exc, "/".join(a for a in body.register_sale_attributes
+                                                                       if a in FULFILMENT_ATTRIBUTES),
                                 extra={"order_id": order.id})
                     body, retried = plain, True
                     continue

@@ -73,7 +73,7 @@ async def test_a_put_whose_answer_was_lost_and_took_effect_is_audited_as_written
     fail_puts(world, httpx.ReadTimeout("no answer"), meanwhile=applied_then_lost)
     decision = await world.event(order, "failed", "chk-1")
     assert decision.outcome is Outcome.WRITTEN and (decision.before, decision.after) == (11, 6)
-    assert "the earlier one took effect" in decision.reason
+    assert "the order had it already" in decision.reason
     assert world.status(order) == 6
 
 
