@@ -7,6 +7,7 @@ import re
 
 from sqlmodel import select
 
+from connector.mapping.identity import without_affixes
 from connector.store.repository import Store
 from connector.store.tables import FailedOrder, OrderBinding, OrderException, RefundBinding
 
@@ -31,15 +32,8 @@ def order_by_invoice(store: Store, invoice: str, affixes: tuple[str, str] = ("",
     among the pair's sales and returns. `affixes`: the register's invoice prefix and suffix, which a
     server may put around the number order-sync gives (§8.2): X-Series then shows OS-BC-123."""
     text = invoice.strip()
-    prefix, suffix = affixes
     # Typed as seen in the POS, in any case (the BC- part is matched without case too).
-    folded = text.casefold()
-    if (prefix or suffix) and folded.startswith(prefix.casefold()) and folded.endswith(suffix.casefold()) \
-            and len(text) > len(prefix) + len(suffix):
-        bare = _INVOICE.match(text[len(prefix):len(text) - len(suffix)])
-        if bare:
-            return int(bare.group(1))
-    match = _INVOICE.match(text)
+    match = _INVOICE.match(without_affixes(text, affixes)) or _INVOICE.match(text)
     if match:
         return int(match.group(1))
     with store.session() as s:

@@ -33,9 +33,11 @@ def invoice_forms(invoice: str, affixes: tuple[str, str] = ("", "")) -> tuple[st
 
 
 def without_affixes(number: str, affixes: tuple[str, str] = ("", "")) -> str:
-    """An invoice number read back, without the register's prefix and suffix when it has both."""
+    """An invoice number read back (or typed by a person, in any case), without the register's
+    prefix and suffix when it has both."""
     prefix, suffix = affixes
-    if (prefix or suffix) and number.startswith(prefix) and number.endswith(suffix) \
+    folded = number.casefold()
+    if (prefix or suffix) and folded.startswith(prefix.casefold()) and folded.endswith(suffix.casefold()) \
             and len(number) > len(prefix) + len(suffix):
         return number[len(prefix):len(number) - len(suffix)]
     return number
