@@ -183,6 +183,8 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
     _undrawn_discount(order, drafts, order_discounts, total_inc, total_tax, taxes)
     first_discount = len(drafts)
     for (tax_id, source), (price, tax) in order_discounts.items():
+        # Quantity −1 at a positive unit price: how Vend's sales guide (sale-level discounts) says a
+        # line on the retailer's discount product is written; its lines are not a return.
         drafts.append((dict(kind="discount", product_key=DISCOUNT_KEY, sku="", name="Discount", quantity=-1,
                             tax_id=tax_id, tax_source=source, track_inventory=False), -price, -tax))
 
