@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import httpx
 
 from connector.clients.transport import ApiTransport, RetryPolicy, TransportClient
-from connector.clients.xseries_answers import API, data_list, data_of, path_id, unknown_outcome, written_json
+from connector.clients.xseries_answers import API, data_list, data_of, data_one, path_id, unknown_outcome, written_json
 from connector.clients.xseries_models import (
     Customer,
     CustomerCreate,
@@ -103,6 +103,11 @@ class XSeriesClient(SaleResources, TransportClient):
 
     async def users(self) -> list[User]:
         return await self._list_all(f"{V20}/users", User.model_validate)
+
+    async def current_user(self) -> User | None:
+        """The token's own user (GET /api/2.0/user, §7); None when the answer holds no user."""
+        found = data_one(await self._get_json(f"{V20}/user"), "GET /user")
+        return None if found is None else User.model_validate(found)
 
     async def payment_types(self) -> list[PaymentType]:
         return await self._list_all(f"{V20}/payment_types", PaymentType.model_validate)

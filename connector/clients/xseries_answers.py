@@ -27,6 +27,15 @@ def data_of(body: Any, what: str) -> Any:
     return body["data"]
 
 
+def data_one(body: Any, what: str) -> Any | None:
+    """The one object of a 2.0 answer whose `data` the spec's schema gives as an object and its
+    examples as a list of one (GET /user): either is taken; an empty list is None."""
+    data = data_of(body, what)
+    if isinstance(data, list):
+        return data[0] if data else None
+    return data
+
+
 def data_list(body: Any, what: str) -> list[Any]:
     data = data_of(body, what)
     if data is None:

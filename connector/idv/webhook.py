@@ -58,17 +58,22 @@ def signature_matches(secret: str, body: bytes, header: str | None) -> bool:
 
 
 class SqlDeliveryLog:
+    """The store's pair's deliveries (one database holds a fleet's): a body another pair received
+    is not a replay here."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def claim(self, digest: str, now: datetime, keep: timedelta) -> bool:
         """True the first time `digest` is seen within `keep`; False for a replay."""
+        mine = IdvWebhookDelivery.pair == self.store.pair
         with self.store.session() as s:
-            s.exec(delete(IdvWebhookDelivery).where(IdvWebhookDelivery.received_at < now - keep))
+            # Only this pair's: another pair may keep its deliveries longer (its own tolerance).
+            s.exec(delete(IdvWebhookDelivery).where(mine, IdvWebhookDelivery.received_at < now - keep))
             s.commit()
         try:
             with self.store.session() as s:
-                s.add(IdvWebhookDelivery(digest=digest, received_at=now))
+                s.add(IdvWebhookDelivery(pair=self.store.pair, digest=digest, received_at=now))
                 s.commit()
             return True
         except IntegrityError:
@@ -77,7 +82,8 @@ class SqlDeliveryLog:
     def release(self, digest: str) -> None:
         """Forget a delivery whose handling failed, so the sender may send it again."""
         with self.store.session() as s:
-            s.exec(delete(IdvWebhookDelivery).where(IdvWebhookDelivery.digest == digest))
+            s.exec(delete(IdvWebhookDelivery).where(IdvWebhookDelivery.pair == self.store.pair,
+                                                    IdvWebhookDelivery.digest == digest))
             s.commit()
 
 

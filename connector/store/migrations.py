@@ -83,12 +83,12 @@ def _rebuild(conn: Connection, table, pair: str = "pair") -> None:
     conn.execute(text(f"DROP TABLE {aside}"))
 
 
-def _rekey(model: type[SQLModel]) -> Callable[[Connection], None]:
-    """The table rebuilt with its model's primary key, when it has another one."""
+def _rekey(model: type[SQLModel], pair: str = "pair") -> Callable[[Connection], None]:
+    """The table rebuilt with its model's primary key, when it has another one; `pair` as in _rebuild."""
     def apply(conn: Connection) -> None:
         table = model.__table__
         if inspect(conn).get_pk_constraint(table.name)["constrained_columns"] != [c.name for c in table.primary_key]:
-            _rebuild(conn, table)
+            _rebuild(conn, table, pair)
 
     return apply
 
@@ -134,6 +134,9 @@ MIGRATIONS: list[Migration] = [
     (13, "the console's failed logins, counted by every process", _create(t.ConsoleLoginFailure)),
     (14, "BigCommerce webhook deliveries keyed by scope, hash and the event's time", _rekey(t.BcWebhookDelivery)),
     (15, "BigCommerce webhook deliveries keyed by their order too", _rekey(t.BcWebhookDelivery)),
+    # Left out of version 10; the deliveries kept so far (a replay window's worth) are the one pair's
+    # so far, "default", as everything else was then.
+    (16, "ID-verification webhook deliveries keyed by their pair", _rekey(t.IdvWebhookDelivery, pair="'default'")),
 ]
 
 LATEST = MIGRATIONS[-1][0]

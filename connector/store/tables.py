@@ -300,6 +300,9 @@ class IdvWebhookDelivery(SQLModel, table=True):
     """Signatures of webhook bodies accepted within the replay window: a replayed body is refused."""
 
     __tablename__ = "idv_webhook_delivery"
+    # Each pair's deliveries are its own: two stores' senders may sign the same body (same order id,
+    # check id and time), and one pair's event must not be refused as a replay of another's.
+    pair: str = _pair()
     digest: str = Field(primary_key=True)  # hex SHA-256 of the raw body (accepted, so signed)
     received_at: datetime = _dt(nullable=False)
 

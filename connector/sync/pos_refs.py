@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 
 from connector.clients.xseries import XSeriesClient
+from connector.clients.xseries_models import User
 from connector.config import XSeriesSettings
-from connector.errors import ConfigError
+from connector.errors import ApiError, ConfigError
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.tax_table import PosTax, TaxBook, TaxTable
@@ -25,20 +26,55 @@ def _pick(kind: str, wanted: str, items: list, names) -> object:
     raise ConfigError(f"xseries.{kind}: X-Series has no {kind} {wanted!r}; it has: {available or 'none'}")
 
 
+# What X-Series may answer GET /api/2.0/user with when it has no such endpoint for this token, or
+# will not say (a token without that permission): the first-admin rule still finds a user. A 401 is
+# a bad token, and anything else is no answer about the endpoint: those stop start-up as before.
+_NO_CURRENT_USER = frozenset({403, 404, 405})
+
+
+async def _default_user(xs: XSeriesClient) -> User:
+    """The user sales are recorded under when xseries.user is not set: the token's own (GET
+    /api/2.0/user), as a sale then names who made it; the first admin when X-Series will not say
+    who that is or that user is deleted (the rule before /user was read)."""
+    try:
+        me = await xs.current_user()
+        why = None
+        if me is None:
+            why = "no user in its answer"
+        elif me.deleted_at is not None:
+            why = f"{_name(me)} is deleted"
+    except ApiError as exc:
+        if exc.status not in _NO_CURRENT_USER:
+            raise
+        me, why = None, f"it answered {exc.status}"
+    if why is None:
+        log.info("xseries.user not set: sales are recorded under %s, the token's own user (GET /api/2.0/user)",
+                 _name(me))
+        return me
+    users = [u for u in await xs.users() if u.deleted_at is None]
+    admins = [u for u in users if (u.account_type or "").lower() == "admin"] or users
+    if not admins:
+        raise ConfigError("xseries.user: X-Series has no users to record sales under")
+    log.info("xseries.user not set: sales are recorded under %s, the first admin (GET /api/2.0/user: %s)",
+             _name(admins[0]), why)
+    return admins[0]
+
+
+def _name(user: User) -> str:
+    return user.display_name or user.username or user.email or user.id
+
+
 async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payments: PaymentTable,
                            tax_table: TaxTable | None = None) -> PosRefs:
     outlets = [o for o in await xs.outlets() if o.deleted_at is None]
     outlet = _pick("outlet", settings.outlet, outlets, lambda o: [o.name])
     registers = [r for r in await xs.registers() if r.deleted_at is None and r.outlet_id == outlet.id]
     register = _pick("register", settings.register_name, registers, lambda r: [r.name])
-    users = [u for u in await xs.users() if u.deleted_at is None]
     if settings.user:
+        users = [u for u in await xs.users() if u.deleted_at is None]
         user = _pick("user", settings.user, users, lambda u: [u.display_name, u.username, u.email])
     else:
-        admins = [u for u in users if (u.account_type or "").lower() == "admin"] or users
-        if not admins:
-            raise ConfigError("xseries.user: X-Series has no users to record sales under")
-        user = admins[0]
+        user = await _default_user(xs)
     types = {t.name: t.id for t in await xs.payment_types() if t.deleted_at is None and t.name}
     payment_type_ids = payments.resolve(types)
     for tender in payments.fallbacks:

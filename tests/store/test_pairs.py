@@ -8,7 +8,8 @@ from sqlmodel import select
 
 from connector.store import migrations
 from connector.store.repository import Store
-from connector.store.tables import BcWebhookDelivery, OrderBinding, RefundBinding
+from connector.idv.webhook import SqlDeliveryLog
+from connector.store.tables import BcWebhookDelivery, IdvWebhookDelivery, OrderBinding, RefundBinding
 from connector.store.types import UTCDateTime
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -159,12 +160,37 @@ def test_webhook_deliveries_are_rekeyed_by_scope_hash_time_and_order_keeping_the
             conn.execute(old.insert(), [{"pair": "default", "hash": "h" * 40, "scope": "store/order/created",
                                          "bc_order_id": 12, "received_at": T0}])
             conn.execute(text("DELETE FROM schema_version WHERE version >= 14"))
-        assert migrations.migrate(store.engine) == [14, 15]
+        assert migrations.migrate(store.engine) == [v for v, _, _ in migrations.MIGRATIONS if v >= 14]
         key = inspect(store.engine).get_pk_constraint("bc_webhook_delivery")["constrained_columns"]
         assert key == ["pair", "scope", "hash", "created_at", "bc_order_id"]
         with store.session() as s:
             [row] = s.exec(select(BcWebhookDelivery)).all()
         assert row.model_dump() == {"pair": "default", "scope": "store/order/created", "hash": "h" * 40,
                                     "created_at": 0, "bc_order_id": 12, "received_at": T0}
+    finally:
+        store.close()
+
+
+def test_idv_webhook_deliveries_are_rekeyed_by_pair_keeping_their_rows_as_defaults(database_url, clock):
+    """Migration 16: deliveries keyed by digest alone keep every row, each the "default" pair's (a
+    replay of one is still refused there), under the key (pair, digest)."""
+    store = Store.open(database_url, clock=clock)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(text("DROP TABLE idv_webhook_delivery"))
+            old = Table("idv_webhook_delivery", MetaData(), Column("digest", String, primary_key=True),
+                        Column("received_at", UTCDateTime(), nullable=False))
+            old.create(conn)
+            conn.execute(old.insert(), [{"digest": "d" * 64, "received_at": T0}])
+            conn.execute(text("DELETE FROM schema_version WHERE version >= 16"))
+        assert migrations.migrate(store.engine) == [16]
+        key = inspect(store.engine).get_pk_constraint("idv_webhook_delivery")["constrained_columns"]
+        assert key == ["pair", "digest"]
+        with store.session() as s:
+            [row] = s.exec(select(IdvWebhookDelivery)).all()
+        assert row.model_dump() == {"pair": "default", "digest": "d" * 64, "received_at": T0}
+        keep = timedelta(minutes=10)
+        assert not SqlDeliveryLog(store).claim("d" * 64, T0, keep)  # default's replay, as before
+        assert SqlDeliveryLog(store.for_pair("north")).claim("d" * 64, T0, keep)
     finally:
         store.close()

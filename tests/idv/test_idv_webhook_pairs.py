@@ -1,0 +1,85 @@
+"""The ID-verification webhook's replay store on a fleet's database: each pair's deliveries are its
+own, so one pair's event is never refused as a replay of another's."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import httpx
+from sqlmodel import select
+
+from connector.clock import FakeClock
+from connector.idv.decision import Outcome
+from connector.idv.webhook import PATH, SIGNATURE_HEADER, SqlDeliveryLog, WebhookReceiver, signature_for
+from connector.store.repository import Store
+from connector.store.tables import IdvWebhookDelivery
+
+SECRET = "shared-by-both-senders"
+
+
+class RecordingEngine:
+    """Stands in for a pair's IdvEngine: what reached it is what the receiver let through."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    async def handle(self, event):
+        self.events.append(event)
+        return SimpleNamespace(outcome=Outcome.WRITTEN, order_id=event.order_id, check_id=event.check_id,
+                               before=11, after=12, reason="test")
+
+
+def _receiver(store: Store, engine: RecordingEngine, clock: FakeClock) -> WebhookReceiver:
+    return WebhookReceiver(engine=engine, secret=SECRET, tolerance_seconds=300, clock=clock,
+                           deliveries=SqlDeliveryLog(store))
+
+
+async def _post(receiver: WebhookReceiver, body: bytes) -> int:
+    transport = httpx.ASGITransport(app=receiver.app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://order-sync.local") as client:
+        response = await client.post(PATH, content=body, headers={SIGNATURE_HEADER: signature_for(SECRET, body)})
+    return response.status_code
+
+
+async def test_the_same_delivery_to_two_pairs_is_handled_by_both_and_a_replay_to_one_is_refused(database_url):
+    clock = FakeClock(datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+    north = Store.open(database_url, clock=clock, pair="north")
+    south = north.for_pair("south")
+    try:
+        north_engine, south_engine = RecordingEngine(), RecordingEngine()
+        north_hook, south_hook = _receiver(north, north_engine, clock), _receiver(south, south_engine, clock)
+        # Two merchants' orders 100, checked by one provider signing with one secret: one body.
+        body = json.dumps({"order_id": 100, "event": "passed", "check_id": "chk-1",
+                           "occurred_at": clock.now().isoformat()}).encode()
+
+        assert await _post(north_hook, body) == 200
+        assert await _post(south_hook, body) == 200  # south's own event, not a replay of north's
+        assert await _post(north_hook, body) == 409  # north's replay is still refused
+        assert (len(north_engine.events), len(south_engine.events)) == (1, 1)
+
+        with north.session() as s:
+            rows = sorted(row.pair for row in s.exec(select(IdvWebhookDelivery)))
+        assert rows == ["north", "south"]
+    finally:
+        north.close()
+
+
+def test_forgetting_and_expiring_a_delivery_touch_only_the_pairs_own(database_url):
+    clock = FakeClock(datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+    north = Store.open(database_url, clock=clock, pair="north")
+    south = north.for_pair("south")
+    try:
+        north_log, south_log = SqlDeliveryLog(north), SqlDeliveryLog(south)
+        now, keep = clock.now(), timedelta(minutes=10)
+        assert north_log.claim("d1", now, keep) and south_log.claim("d1", now, keep)
+        north_log.release("d1")  # north's handling failed: north may be sent it again, south's stays
+        assert north_log.claim("d1", now, keep) and not south_log.claim("d1", now, keep)
+
+        later = now + timedelta(minutes=5)
+        # South keeps its deliveries for a shorter window: its clean-up must not drop north's.
+        assert south_log.claim("d2", later, timedelta(minutes=1))
+        assert not north_log.claim("d1", later, keep)
+    finally:
+        north.close()
