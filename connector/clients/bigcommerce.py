@@ -87,13 +87,16 @@ class BigCommerceClient(V3Resources, TransportClient):
         until: datetime | None,
         *,
         on_invalid: OnInvalidOrder | None = None,
+        on_page: Callable[[list[int]], None] | None = None,
     ) -> AsyncIterator[Order]:
-        """Orders by creation date, oldest first (historical import). None: no bound."""
+        """Orders by creation date, oldest first (historical import). None: no bound. on_page: called
+        with the ids of each page read, before its orders are yielded (to read their state at once)."""
         filters = {"sort": "date_created:asc", "min_date_created": since, "max_date_created": until}
-        return self._iter_orders(query(filters), on_invalid)
+        return self._iter_orders(query(filters), on_invalid, on_page)
 
     async def _iter_orders(
-        self, filters: dict[str, Any], on_invalid: OnInvalidOrder | None
+        self, filters: dict[str, Any], on_invalid: OnInvalidOrder | None,
+        on_page: Callable[[list[int]], None] | None = None,
     ) -> AsyncIterator[Order]:
         """Page through /v2/orders until a short or empty page.
 
@@ -123,6 +126,9 @@ class BigCommerceClient(V3Resources, TransportClient):
             if lower is not None:
                 params[lower_param] = to_iso8601(lower)
             rows = await self._orders_page_raw(page=page, limit=PAGE_LIMIT, filters=params)
+            if on_page is not None:
+                on_page([raw["id"] for raw in rows if isinstance(raw, dict) and isinstance(raw.get("id"), int)
+                         and raw["id"] not in seen])
             for raw in rows:
                 try:
                     order = await self._parse_order(raw)

@@ -149,7 +149,8 @@ class HistoricalImport:
             if isinstance(order_id, int) and not isinstance(order_id, bool):  # JSON true is no order 1
                 cycle._fail(order_id, "parse", str(exc), permanent=True, report=report.cycle)
 
-        orders = rt.bc.iter_orders_created(start, self.until, on_invalid=record_invalid)
+        # Each page's bindings in one statement, before its orders start (PageBindings).
+        orders = rt.bc.iter_orders_created(start, self.until, on_invalid=record_invalid, on_page=cycle.pages.read)
         completed = False
         try:
             async for order in orders:

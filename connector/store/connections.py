@@ -34,6 +34,15 @@ class ThreadConnections:
             self._drop("reader", conn)
             raise
 
+    def all(self, statement: Any, values: dict[str, Any]) -> list[Row]:
+        """Every row a read returns."""
+        conn = self._connection("reader")
+        try:
+            return conn.execute(statement, values).all()
+        except Exception:
+            self._drop("reader", conn)
+            raise
+
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """`with connections.begin() as conn:` — the statements in the block commit together."""

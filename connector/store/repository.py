@@ -27,6 +27,7 @@ from connector.store.db import dialect_insert, make_engine
 from connector.store.exceptions import ExceptionBook
 from connector.store.journal import AUDIT_INSERT, FAILURE_DELETE, Journal
 from connector.store.leases import RELEASE, LeaseHandle, Leases
+from connector.store.lookups import CUSTOMER_LOOKUP, DELETED_AMONG, PRODUCT_LOOKUP, Lookup, oldest_live
 from connector.store.migrations import migrate
 from connector.store.refund_bindings import RefundBook
 from connector.store.tables import (
@@ -50,19 +51,11 @@ _CUSTOMER_ID_SELECT = core_select(CustomerBinding.xs_customer_id).where(
     CustomerBinding.pair == bindparam("pair"), CustomerBinding.email_key == bindparam("key"))
 
 
-def _oldest_live(model: type[XsProduct | XsCustomer], key) -> Any:
-    """The oldest live product / customer with that key (versions grow: the first one made wins;
-    the id settles a tie, so every process picks the same one)."""
-    return core_select(model.id).where(model.pair == bindparam("pair"), key == bindparam("key"),
-                                       model.deleted == False).order_by(  # noqa: E712
-        model.version, model.id).limit(1)
-
-
-_INDEXED_PRODUCT_ID = _oldest_live(XsProduct, XsProduct.sku_key)
-_INDEXED_CUSTOMER_ID = _oldest_live(XsCustomer, XsCustomer.email_key)
-_DELETED = {model: core_select(model.id).where(model.pair == bindparam("pair"), model.id == bindparam("id"),
-                                               model.deleted == True)  # noqa: E712
-            for model in (XsProduct, XsCustomer)}
+_INDEXED_PRODUCT_ID = oldest_live(XsProduct, XsProduct.sku_key)
+_INDEXED_CUSTOMER_ID = oldest_live(XsCustomer, XsCustomer.email_key)
+# The bindings of a page of orders, read in one statement before they are mirrored.
+_BINDINGS_OF = core_select(_BINDINGS).where(_BINDINGS.c.pair == bindparam("pair"),
+                                            _BINDINGS.c.bc_order_id.in_(bindparam("ids", expanding=True)))
 
 ORDERS_CURSOR = "orders"
 # Where the daemon's cursor started: the historical import's default upper bound.
@@ -112,14 +105,12 @@ class Store(Journal, ExceptionBook, RefundBook):
         return OrderBinding(**row._asdict()) if row is not None else None
 
     def order_bindings(self, ids: Iterable[int]) -> dict[int, OrderBinding]:
+        """The bindings of these orders (absent: none), one statement per 500."""
         ids = list(ids)
         result: dict[int, OrderBinding] = {}
-        with self.session() as s:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                for row in s.exec(select(OrderBinding).where(OrderBinding.pair == self.pair,
-                                                             OrderBinding.bc_order_id.in_(chunk))):
-                    result[row.bc_order_id] = row
+        for start in range(0, len(ids), 500):
+            for row in self.db.all(_BINDINGS_OF, {"pair": self.pair, "ids": ids[start:start + 500]}):
+                result[row.bc_order_id] = OrderBinding(**row._asdict())
         return result
 
     def save_order_binding(self, binding: OrderBinding) -> OrderBinding:
@@ -228,6 +219,35 @@ class Store(Journal, ExceptionBook, RefundBook):
                 conn.execute(self._upserts[index], index_row)
             conn.execute(self._upserts[binding], binding_row)
 
+    def product_lookup(self, key: str, sku: str) -> Lookup:
+        """A line key's binding, whether it is deleted, and the indexed product with its SKU."""
+        row = self.db.first(PRODUCT_LOOKUP, {"pair": self.pair, "key": key, "index_key": sku.strip().casefold()})
+        if row.bound is not None:
+            self._product_ids[key] = row.bound
+        return Lookup(row.bound, bool(row.deleted), row.indexed)
+
+    def customer_lookup(self, email_key: str) -> Lookup:
+        """An e-mail's binding, whether it is deleted, and the indexed customer with the e-mail."""
+        row = self.db.first(CUSTOMER_LOOKUP, {"pair": self.pair, "key": email_key,
+                                               "index_key": email_key.strip().casefold()})
+        if row.bound is not None:
+            self._customer_ids[email_key] = row.bound
+        return Lookup(row.bound, bool(row.deleted), row.indexed)
+
+    def live_cached(self, product_keys: Iterable[str], email_key: str | None) -> tuple[dict[str, str], str | None]:
+        """The ids of these keys bound in this process's cache, less those the index knows as deleted
+        in X-Series: (product key → id, the customer's id or None). One statement for an order's
+        products and customer, none when nothing is cached; a key left out is looked up afresh."""
+        products = {key: found for key in product_keys if (found := self._product_ids.get(key)) is not None}
+        customer = self._customer_ids.get(email_key) if email_key else None
+        if not products and customer is None:
+            return products, customer
+        deleted = {(row.kind, row.id) for row in self.db.all(DELETED_AMONG, {
+            "pair": self.pair, "products": list(set(products.values())),
+            "customers": [customer] if customer is not None else []})}
+        return ({key: found for key, found in products.items() if ("products", found) not in deleted},
+                None if ("customers", customer) in deleted else customer)
+
     def indexed_product_id(self, sku: str) -> str | None:
         """The X-Series product with this SKU in the local index (case and spaces ignored)."""
         row = self.db.first(_INDEXED_PRODUCT_ID, {"pair": self.pair, "key": sku.strip().casefold()})
@@ -236,11 +256,6 @@ class Store(Journal, ExceptionBook, RefundBook):
     def indexed_customer_id(self, email: str) -> str | None:
         row = self.db.first(_INDEXED_CUSTOMER_ID, {"pair": self.pair, "key": email.strip().casefold()})
         return row[0] if row is not None else None
-
-    def deleted_in_xseries(self, product_id: str | None = None, customer_id: str | None = None) -> bool:
-        """Whether the index knows this product / customer as deleted in X-Series (a binding outlives it)."""
-        model, object_id = (XsProduct, product_id) if product_id is not None else (XsCustomer, customer_id)
-        return self.db.first(_DELETED[model], {"pair": self.pair, "id": object_id}) is not None
 
     def upsert_indexed_products(self, rows: list[dict[str, Any]]) -> None:
         """Index rows, as dicts of the table's columns (plain dicts: a catalogue has thousands)."""

@@ -19,11 +19,14 @@ class CustomerBinder:
         self.store = store
         self.xs = xs
 
-    async def resolve(self, customer: PlannedCustomer, bc_order_id: int) -> str | None:
-        """The X-Series customer of an order; None when the order has no e-mail."""
+    async def resolve(self, customer: PlannedCustomer, bc_order_id: int, live: str | None = None) -> str | None:
+        """The X-Series customer of an order; None when the order has no e-mail. `live`: its id as
+        Store.live_cached found it just now (bound, and not known as deleted), saving the lookup."""
         key = customer.email_key
         if not key:
             return None
+        if live is not None:
+            return live
         found = await self._existing(key)  # as for products: only a create takes the lease
         if found is not None:
             return found
@@ -41,10 +44,9 @@ class CustomerBinder:
     async def _existing(self, key: str) -> str | None:
         """The bound customer, else the indexed one (bound now), else None. A bound customer the
         merchant has deleted since (merged duplicates) is not named on new sales."""
-        bound = self.store.customer_id(key)
-        if bound is not None and not self.store.deleted_in_xseries(customer_id=bound):
+        bound, deleted, indexed = self.store.customer_lookup(key)  # one statement
+        if bound is not None and not deleted:
             return bound
-        indexed = self.store.indexed_customer_id(key)
         if indexed is not None:
             self.store.bind_customer(key, indexed, created=False)
         return indexed

@@ -31,6 +31,7 @@ from connector.errors import (
 from connector.logs import current_order_id, redact
 from connector.store.leases import LeaseTimeout
 from connector.sync.order_mirror import MirrorDeps, OrderMirror, Outcome
+from connector.sync.page_bindings import PageBindings
 from connector.sync.refund_mirror import RefundMirror
 from connector.sync.xseries_index import XSeriesIndex
 from connector.values import parse_rfc2822
@@ -75,6 +76,8 @@ class SyncCycle:
         # Default: the running command's (Ctrl-C / SIGTERM set it, connector.interrupts).
         self.stop_event = stop_event or interrupts.stop_event()
         self.index = XSeriesIndex(deps.store, deps.xs)
+        # The bindings of the orders in hand, read a page at a time (the importer's pages too).
+        self.pages = PageBindings(deps.store)
 
     async def run(self) -> CycleReport:
         store = self.d.store
@@ -146,6 +149,7 @@ class SyncCycle:
         if not batch:
             return not self.stop_event.is_set()
         semaphore = asyncio.Semaphore(self.concurrency)
+        self.pages.read(o.id for o in batch)  # one statement, not one per order
 
         async def one(order: Order) -> bool:
             async with semaphore:
@@ -159,6 +163,7 @@ class SyncCycle:
         # Every order of the batch ends before this returns, even when one raises: an order left
         # running would go on writing after the cycle (and its clients) ended.
         results = await asyncio.gather(*(one(o) for o in batch), return_exceptions=True)
+        self.pages.forget()
         for result in results:
             # A stop cut the order's wait short (Stopping) or its grace ended (cancelled): the order
             # is not settled, so the cursor stays before it; anything else is the cycle's error.
@@ -210,7 +215,7 @@ class SyncCycle:
     async def _mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
         mirror = OrderMirror(self.d)
         try:
-            outcome = await mirror.mirror(order)
+            outcome = await mirror.mirror(order, self.pages)
         except CredentialsError:
             raise  # nothing will work: stop the cycle, a person must fix the token
         except (MappingError, PermanentApiError, NotFoundError) as exc:

@@ -38,6 +38,7 @@ from connector.mapping.status_table import PosState, StatusTable
 from connector.store.repository import Store
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder, not_there_yet
+from connector.sync.page_bindings import PageBindings
 from connector.sync.pending import find_sale, settle_pending
 from connector.sync.product_binder import FamilyFacts, ProductBinder
 from connector.sync.transitions import Outcome, Transition, decide, on_account, paid_since, up_to_date
@@ -73,8 +74,10 @@ class OrderMirror:
         self.step = "start"
         self.lease = None  # the order's lease while held; the settling write releases it
 
-    async def mirror(self, order: Order) -> Outcome:
-        """Raises on failure; the caller records it with self.step (which step failed)."""
+    async def mirror(self, order: Order, pages: PageBindings | None = None) -> Outcome:
+        """Raises on failure; the caller records it with self.step (which step failed).
+
+        pages: the bindings of the order's page, read before it started; else it is read now."""
         store = self.d.store
         self.step = "map"
         # An archived order (a test or a fraud the merchant deleted) is never mirrored; a sale it
@@ -82,8 +85,9 @@ class OrderMirror:
         archived = bool(order.is_deleted)
         target = PosState.NOT_IMPORTED if archived else target_state(order, self.d.statuses)
         content_hash = order_content_hash(order)
-        if up_to_date(store.order_binding(order.id), content_hash):
-            return Outcome.UP_TO_DATE
+        read, binding = pages.take(order.id) if pages is not None else (False, None)
+        if up_to_date(binding if read else store.order_binding(order.id), content_hash):
+            return Outcome.UP_TO_DATE  # a shortcut past the lease only: see PageBindings
         self.step = "lock"
         async with store.leases.hold(f"order:{order.id}") as self.lease:
             binding = store.order_binding(order.id)
@@ -140,12 +144,15 @@ class OrderMirror:
         if target is PosState.CLOSED:
             payment_type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(paid_now(plan), order.id)]
         self.step = "customer"
-        customer_id = await self.customers.resolve(plan.customer, order.id)
+        # The order's cached products and customer, checked against the index's deletions at once.
+        live_products, live_customer = store.live_cached(
+            (line.product_key for line in plan.lines if line.product_key != DISCOUNT_KEY), plan.customer.email_key)
+        customer_id = await self.customers.resolve(plan.customer, order.id, live_customer)
         self.step = "products"
         product_ids: dict[str, str] = {}
         for line in plan.lines:
             if line.product_key not in product_ids:
-                product_ids[line.product_key] = await self.products.resolve(line, order.id)
+                product_ids[line.product_key] = await self.products.resolve(line, order.id, live_products)
         body = register_sale(plan, target, refs, product_ids, customer_id, payment_type_ids)
 
         self.step = "write"

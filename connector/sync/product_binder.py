@@ -51,12 +51,16 @@ class ProductBinder:
         self.refs = refs
         self.families = FamilyFacts() if families is None else families
 
-    async def resolve(self, line: PlannedLine, bc_order_id: int) -> str:
+    async def resolve(self, line: PlannedLine, bc_order_id: int, live: dict[str, str] | None = None) -> str:
+        """`live`: ids Store.live_cached found just now for the order's keys (bound, not known as
+        deleted); a key among them needs no lookup."""
         if line.product_key == DISCOUNT_KEY:
             if not self.refs.discount_product_id:
                 raise MappingError("the order has an order-level discount but X-Series names no discount"
                                    " product (retailer discount_product_id)", order_id=bc_order_id)
             return self.refs.discount_product_id
+        if live and line.product_key in live:
+            return live[line.product_key]
         # Bound, or already in X-Series: no lease needed. Only a create must be single-flight: the
         # lease covers a variant's whole family, since one create makes all of its products.
         found = self._existing(line)
@@ -85,10 +89,9 @@ class ProductBinder:
         """The bound product, else the indexed one (bound now), else None. A bound product the
         merchant has deleted since is not sold again (a server may refuse it on every sale): the
         live one with its SKU is bound instead, or a new one made."""
-        bound = self.store.product_id(line.product_key)
-        if bound is not None and not self.store.deleted_in_xseries(product_id=bound):
+        bound, deleted, indexed = self.store.product_lookup(line.product_key, line.sku)  # one statement
+        if bound is not None and not deleted:
             return bound
-        indexed = self.store.indexed_product_id(line.sku)
         if indexed is not None:
             self.store.bind_product(line.product_key, indexed, line.sku, created=False)
         if bound is not None:
