@@ -37,6 +37,7 @@ _TENDERS = {"storecredit": "store_credit", "store_credit": "store_credit",
 # Refund item type → the special line of the sale that charged it.
 _CHARGES = {"SHIPPING": SpecialLine.SHIPPING, "HANDLING": SpecialLine.HANDLING,
             "GIFT_WRAPPING": SpecialLine.WRAPPING, "FEE": SpecialLine.FEE}
+_CHARGE_KINDS = {kind.value for kind in _CHARGES.values()}
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
         else:
             kind = _CHARGES[item.item_type].value
             charged = [line for line in sale.lines if line.kind == kind]
+            if item.item_type in ("SHIPPING", "HANDLING"):  # the address's own line, when it has one
+                charged = [line for line in charged if line.bc_line_id == item.item_id] or charged
             amount = item.requested_amount
             if amount is None and charged:
                 # No requested amount (it "may be null", §15; BigCommerce computes a wrapping refund
@@ -84,7 +87,7 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
                 given = sum((-l.quantity * (l.unit_price + l.unit_tax) for l in lines if l.kind == kind), ZERO)
                 amount = max(ZERO, sum((l.unit_price + l.unit_tax for l in charged), ZERO) - given)
             if amount:
-                lines.append(_amount_line(charged[0] if charged else None, amount, item.item_type, specials,
+                lines.append(_amount_line(_charge_given_back(charged, amount), amount, item.item_type, specials,
                                           no_tax_id))
     if not restock:
         lines = [replace(refund_line, unit_price=line.unit_price, unit_tax=line.unit_tax, quantity=line.quantity,
@@ -113,7 +116,8 @@ def _returned_units(line_id: int | None, quantity: int | None, sale: SalePlan, o
                     refund_id: int) -> list[PlannedLine]:
     """`quantity` units of the order product `line_id`, as the sale sold them (a line split into
     units of different cents gives back the first ones)."""
-    sold = [line for line in sale.lines if line.bc_line_id and line.bc_line_id == line_id]
+    sold = [line for line in sale.lines if line.bc_line_id and line.bc_line_id == line_id
+            and line.kind not in _CHARGE_KINDS]  # an address id may equal an order product's
     if not sold:
         raise MappingError(f"refund {refund_id} returns order product {line_id}, which the sale does not have",
                            order_id=order_id, kind="refund")
@@ -152,6 +156,15 @@ def _adjustment_line(refund_line: PlannedLine, adjustment: Decimal, refund: Refu
         if line.unit_price and line.unit_tax and abs(ex_tax * line.unit_tax / line.unit_price - gap) < Decimal("0.01"):
             return replace(refund_line, unit_price=ex_tax, unit_tax=gap, tax_id=line.tax_id, tax_source=line.tax_source)
     return replace(refund_line, unit_price=adjustment)
+
+
+def _charge_given_back(charged: list[PlannedLine], amount: Decimal) -> PlannedLine | None:
+    """Of the sale's lines of a kind of charge, the one an amount given back is at the rate of. A fee
+    refund names no fee (its item_id is the order's), and a shipping refund may find no line of its
+    address: the line charged exactly that amount, else the first (several charges at different
+    rates and none of that amount: the return's total is right, its tax by rate may not be)."""
+    exact = [line for line in charged if line.unit_price + line.unit_tax == amount]
+    return (exact or charged or [None])[0]
 
 
 def _amount_line(charged: PlannedLine | None, amount: Decimal, item_type: str, specials: SpecialLines,

@@ -95,7 +95,9 @@ class PlannedLine:
     bc_variant_id: int = 0
     family_name: str = ""  # a variant line: its catalogue product's name (the X-Series family)
     options: tuple[tuple[str, str], ...] = ()  # a variant line: (option name, value) pairs
-    bc_line_id: int = 0  # the order product it sells (a refund names it), 0 for special lines
+    # What a refund names it by: the order product it sells, or for one address's shipping or
+    # handling line that address (§15: SHIPPING and HANDLING items name the consignment); else 0.
+    bc_line_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,9 +171,11 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
          None),
     ):
         charges = _per_address(order, prefix, inc, tax) if inc and prefix else None
-        for part_inc, part_tax, class_id in charges or [(inc, tax or ZERO, getattr(order, class_attr, None))]:
+        for part_inc, part_tax, class_id, address_id in charges or [
+                (inc, tax or ZERO, getattr(order, class_attr, None), 0)]:
             if part_inc:
-                drafts.append(_special(specials.products[kind], kind, part_inc, part_tax, class_id, taxes))
+                facts, price, line_tax = _special(specials.products[kind], kind, part_inc, part_tax, class_id, taxes)
+                drafts.append(({**facts, "bc_line_id": address_id or 0}, price, line_tax))
     fee_names = []
     for fee in getattr(order, "fees", []):
         if fee.cost_inc_tax:
@@ -224,11 +228,12 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
 
 def _per_address(order: Any, prefix: str, inc: Decimal, tax: Decimal | None) -> list | None:
     """An order shipping to several addresses: each address's shipping (or handling) charge, with its
-    tax class, when every address gives its own and they add up to the order's; else None (one line)."""
+    tax class and address id, when every address gives its own and they add up to the order's; else
+    None (one line)."""
     addresses = getattr(order, "shipping_addresses", None) or []
     parts = [(getattr(a, f"{prefix}_inc_tax", None), getattr(a, f"{prefix}_tax", None),
-              getattr(a, f"{prefix}_tax_class_id", None)) for a in addresses]
-    if len(parts) < 2 or any(part_inc is None or part_tax is None for part_inc, part_tax, _ in parts):
+              getattr(a, f"{prefix}_tax_class_id", None), a.id) for a in addresses]
+    if len(parts) < 2 or any(part_inc is None or part_tax is None for part_inc, part_tax, _, _ in parts):
         return None
     if sum(p[0] for p in parts) != inc or sum(p[1] for p in parts) != (tax or ZERO):
         return None

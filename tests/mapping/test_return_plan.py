@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from order_shapes import bc_line, bc_order, plan_of
+from order_shapes import bc_fee, bc_line, bc_order, plan_of
 
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import MappingError
@@ -149,3 +149,50 @@ def test_money_back_on_a_line_without_a_unit_returned_is_on_the_refund_product_a
     for tax in (None, "2.00"):
         with pytest.raises(MappingError, match="without returning a unit"):
             build_return_plan(refund_with_tax([item], "5.41", tax), plan_of(order), SPECIALS, "tax-0")
+
+
+def two_addresses(first_id: int = 1):
+    """Shipping 10.00 + 0.50 (5 %) to one address and 10.00 + 2.00 (20 %) to address 2."""
+    from connector.clients.bigcommerce_models import ShippingAddress
+
+    order = bc_order([bc_line("12.00", "2.00", 1, line_id=9)], total_inc="34.50", total_tax="4.50",
+                     shipping=("22.50", "2.50"))
+    return plan_of(order.model_copy(update={"shipping_addresses": [
+        ShippingAddress(id=first_id, cost_inc_tax=D("10.50"), cost_tax=D("0.50")),
+        ShippingAddress(id=2, cost_inc_tax=D("12.00"), cost_tax=D("2.00"))]}))
+
+
+@pytest.mark.parametrize("amount, ex_tax, tax", [("12.00", "10.00", "2.00"), ("6.00", "5.00", "1.00"),
+                                                 (None, "10.00", "2.00")])
+def test_a_shipping_refund_comes_back_at_the_rate_of_the_address_it_names(amount, ex_tax, tax):
+    """§15: a SHIPPING item names its address (consignment). Address 2 was charged 20 %: its refund,
+    whole, part or without a requested amount, is at 20 %, not at the first address's 5 %."""
+    plan = build_return_plan(refund_with_tax([{"item_type": "SHIPPING", "item_id": 2, "requested_amount": amount}],
+                                             "12.00" if amount is None else amount, tax),
+                             two_addresses(), SPECIALS, "tax-0")
+    [line] = plan.lines
+    assert (line.kind, line.unit_price, line.unit_tax, line.tax_id) == ("shipping", D(ex_tax), D(tax), "t-20")
+    assert plan.adjustment == 0
+
+
+def test_an_address_id_that_is_also_an_order_products_is_not_a_unit_of_it():
+    """Address 9's shipping line is named 9 too: a product refund of order product 9 counts only the
+    product's units (one sold), never the shipping line as a second one."""
+    plan = build_return_plan(refund([{"item_type": "PRODUCT", "item_id": 9, "quantity": 1}], "12.00"),
+                             two_addresses(first_id=9), SPECIALS, "tax-0")
+    [line] = plan.lines
+    assert (line.kind, line.sku, line.quantity) == ("product", "TEE-M", -1)
+    with pytest.raises(MappingError, match="more than the sale sold"):
+        build_return_plan(refund([{"item_type": "PRODUCT", "item_id": 9, "quantity": 2}], "24.00"),
+                          two_addresses(first_id=9), SPECIALS, "tax-0")
+
+
+def test_a_fee_refund_comes_back_at_the_rate_of_the_fee_of_that_amount():
+    """A FEE item names the order, not the fee: of two fees at 5 % and 20 %, the one charged exactly
+    the amount given back tells the rate."""
+    order = bc_order([bc_line("12.00", "2.00", 1, line_id=9)], total_inc="34.50", total_tax="4.50",
+                     fees=[bc_fee("10.50", "0.50", fee_id=1), bc_fee("12.00", "2.00", fee_id=2, name="Insurance")])
+    plan = build_return_plan(refund_with_tax([{"item_type": "FEE", "item_id": 4242, "requested_amount": "12.00"}],
+                                             "12.00", "2.00"), plan_of(order), SPECIALS, "tax-0")
+    [line] = plan.lines
+    assert (line.kind, line.unit_price, line.unit_tax, line.tax_id) == ("fee", D("10.00"), D("2.00"), "t-20")
