@@ -11,10 +11,9 @@ import sys
 
 from connector import __version__
 from connector import interrupts
-from connector.errors import ApiError, ConfigError, CredentialsError
+from connector.errors import EXIT_CONFIG, EXIT_FAILURES, ApiError, ConfigError, CredentialsError
 from connector.logs import LEVELS as LOG_LEVELS
 
-EXIT_FAILURES, EXIT_CONFIG = 1, 2
 # Our reader went away (`order-sync audit | head`): what a shell reports for `yes | head` (SIGPIPE).
 EXIT_BROKEN_PIPE = 128 + 13
 log = logging.getLogger("connector.cli")

@@ -14,7 +14,7 @@ from sqlmodel import select
 from connector import interrupts
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings, describe_failure
-from connector.errors import ApiError, ConfigError
+from connector.errors import EXIT_FAILURES, EXIT_OK, ApiError, ConfigError
 from connector.runtime import Runtime
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry
@@ -95,7 +95,7 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
     if outstanding:
         parked = sum(1 for f in outstanding if f.parked)
         log.warning("%d order(s) failed, %d of them parked (see order-sync status)", len(outstanding), parked)
-    return 1 if report.failed or outstanding or not idv_settled else 0
+    return EXIT_FAILURES if report.failed or outstanding or not idv_settled else EXIT_OK
 
 
 def run_daemon_command(settings: Settings, pairs: list[Settings] | None = None) -> int:
@@ -215,7 +215,7 @@ def reconcile(settings: Settings, since: datetime | None, until: datetime | None
                   " (order-sync exceptions)")
         left = [d for d in report.drift if d.bc_order_id not in settled or d.kind not in ("unbound", "missing",
                                                                                             "wrong_state")]
-        return 1 if left else 0
+        return EXIT_FAILURES if left else EXIT_OK
 
     return interrupts.run(run())
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# The commands' exit codes, a public contract (connector.cli): all went well; some orders failed
+# (retried next cycle) or a decision was refused; bad configuration or credentials, or a command
+# the configuration refuses. A stop by a signal is connector.interrupts'.
+EXIT_OK, EXIT_FAILURES, EXIT_CONFIG = 0, 1, 2
+
 
 class OrderSyncError(Exception):
     """Base of every error order-sync raises on purpose."""

@@ -20,9 +20,13 @@ from connector.config import Settings
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.tables import MappingTables
 from connector.store.repository import Store
-from connector.sync.cycle import SyncCycle
+from connector.sync.cycle import CycleReport, SyncCycle
 from connector.sync.order_mirror import MirrorDeps
 from connector.sync.pos_refs import resolve_pos_refs
+from connector.sync.refund_mirror import RefundMirror
+
+# BigCommerce's scope of a refund: the order's refunds are mirrored too (as BigCommerceWebhooks does).
+REFUND_SCOPE = "store/order/refund/created"
 
 
 @dataclass
@@ -74,6 +78,20 @@ class Runtime:
             self.deps(), self.bc, overlap_seconds=s.overlap_seconds, start_at=s.start_at,
             max_attempts=s.max_attempts, concurrency=s.concurrency, stop_event=stop_event,
         )
+
+    async def mirror_event(self, order_id: int, scope: str, stop_event: asyncio.Event | None = None) -> None:
+        """Mirror the order a webhook event names (read afresh: the event says only which order),
+        with its refunds when the event is a refund's."""
+        order = await self.bc.get_order(order_id)
+        cycle = self.cycle(stop_event)
+        # As a cycle does first: products and customers made in X-Series since the last
+        # cycle (up to an interval ago) are known, else the order would create them again
+        # and be refused ("SKU already in use"). One empty page per feed in steady state.
+        await cycle.index.refresh()
+        await cycle.mirror_one(order, CycleReport())
+        if scope == REFUND_SCOPE:
+            async for refund in self.bc.iter_refunds(order_ids=(order_id,)):
+                await RefundMirror(self.deps()).mirror(refund)
 
     async def aclose(self) -> None:
         await asyncio.gather(self.bc.aclose(), self.xs.aclose())

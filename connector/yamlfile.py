@@ -31,6 +31,16 @@ class LocatedYaml:
                 return f"{self.path}:{line}"
         return str(self.path)
 
+    def mapping(self, expected: str, keys: tuple[str, ...]) -> dict[Any, Any]:
+        """The document as a mapping of only these top-level keys: refused when it is not a mapping
+        ("expected …") or has another key (a typo is refused, not ignored; the first, sorted, is named)."""
+        if not isinstance(self.data, dict):
+            raise ConfigError(f"{self.where(())}: expected {expected}")
+        unknown = sorted(map(str, set(self.data) - set(keys)))
+        if unknown:
+            raise ConfigError(f"{self.where((unknown[0],))}: unknown key {unknown[0]!r} (expected {', '.join(keys)})")
+        return self.data
+
 
 def load_yaml(path: Path | str) -> LocatedYaml:
     path = Path(path)

@@ -156,11 +156,6 @@ class BigCommerceClient(V3Resources, TransportClient):
             else:
                 page += 1
 
-    async def list_orders_page(self, *, page: int, limit: int = PAGE_LIMIT, **filters: Any) -> list[Order]:
-        """One page of /v2/orders; datetimes in filters are sent as ISO-8601 UTC."""
-        rows = await self._orders_page_raw(page=page, limit=limit, filters=filters)
-        return [await self._parse_order(raw) for raw in rows]
-
     async def newest_orders(self, limit: int = 10) -> list[tuple[int, int]]:
         """(id, status_id) of the newest orders, read without parsing the rest: a start-up check must
         not stop on one malformed order."""

@@ -182,10 +182,6 @@ class OrderLine(ApiModel):
     # Which consignment the line came from (None when read from /orders/{id}/products).
     consignment: ConsignmentKind | None = None
 
-    @property
-    def is_custom(self) -> bool:
-        return self.product_id == 0
-
 
 @dataclass(frozen=True)
 class OrderStatusRead:

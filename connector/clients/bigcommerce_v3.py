@@ -11,7 +11,7 @@ from typing import Any, AsyncIterator, Callable
 
 from pydantic import ValidationError
 
-from connector.clients.bigcommerce_v3_models import CatalogProduct, CatalogVariant, Metafield, Refund
+from connector.clients.bigcommerce_v3_models import CatalogProduct, Metafield, Refund
 from connector.clients.transport import ApiResponse
 from connector.errors import PermanentApiError
 from connector.values import to_iso8601
@@ -20,8 +20,6 @@ log = logging.getLogger("connector.bigcommerce")
 
 API = "BigCommerce"
 PAGE_LIMIT = 250  # the documented maximum for V2 and V3 collections; more can answer 413
-# SKUs per sku:in request: keeps URLs short whatever the SKUs look like.
-SKU_BATCH = 50
 
 
 class V3Resources:
@@ -90,24 +88,6 @@ class V3Resources:
 
     # -- catalog (V3) -----------------------------------------------------------------------
 
-    async def find_catalog_products_by_sku(self, skus: list[str]) -> list[CatalogProduct]:
-        """Products whose own (base) SKU is one of `skus`, with their variants.
-
-        sku:in takes a comma list, so a SKU that itself contains a comma is asked for alone.
-        """
-        wanted = list(dict.fromkeys(s for s in skus if s))
-        listable = [s for s in wanted if "," not in s]
-        queries: list[dict[str, Any]] = [
-            {"sku:in": ",".join(listable[i : i + SKU_BATCH])} for i in range(0, len(listable), SKU_BATCH)
-        ]
-        queries += [{"sku": s} for s in wanted if "," in s]
-        found: dict[int, CatalogProduct] = {}
-        for query in queries:
-            params = {**query, "include": "variants"}
-            async for product in self._iter_v3("/v3/catalog/products", params, CatalogProduct.model_validate):
-                found.setdefault(product.id, product)
-        return list(found.values())
-
     async def catalog_product(self, product_id: int) -> CatalogProduct:
         """One catalog product with its variants (NotFoundError when it no longer exists)."""
         path = f"/v3/catalog/products/{int(product_id)}"
@@ -116,19 +96,6 @@ class V3Resources:
         if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
             raise unexpected("expected a V3 envelope {data: product}", response, path, body)
         return CatalogProduct.model_validate(body["data"])
-
-    async def catalog_product_variants(self, product_id: int) -> list[CatalogVariant]:
-        """Every variant of one product, with its option values (e.g. Size: L), all pages."""
-        path = f"/v3/catalog/products/{int(product_id)}/variants"
-        return [v async for v in self._iter_v3(path, {}, CatalogVariant.model_validate)]
-
-    async def find_variants_by_sku(self, sku: str) -> list[CatalogVariant]:
-        """Variants whose SKU is exactly `sku` (the SKU a shopper bought on a product with options)."""
-        if not sku:
-            return []
-        return [
-            v async for v in self._iter_v3("/v3/catalog/variants", {"sku": sku}, CatalogVariant.model_validate)
-        ]
 
     # -- V3 paging --------------------------------------------------------------------------
 

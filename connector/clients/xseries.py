@@ -146,10 +146,6 @@ class XSeriesClient(SaleResources, TransportClient):
 
     # -- products (§9) -----------------------------------------------------------------------
 
-    async def get_product(self, product_id: str) -> Product:
-        body = await self._get_json(f"{V20}/products/{path_id(product_id)}")
-        return Product.model_validate(data_of(body, "GET /products/{id}"))
-
     async def find_products_by_sku(self, sku: str) -> list[Product]:
         """Live products whose SKU is `sku`. The search wants SKUs lowercased (spec, /search).
         Whether it matches exactly and leaves deleted products out (its `deleted` parameter has no

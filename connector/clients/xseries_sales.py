@@ -1,30 +1,29 @@
 """X-Series sales as the connector writes and reads them (reference §8): the 0.9 register_sales
-create / update (void, settle) and reads, and the invoice-number search a lost answer is settled
+create / update (void, settle), and the invoice-number search a lost answer is settled
 by. A mixin of XSeriesClient (xseries.py), on its transport: paths and bodies only.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
-from connector.clients.xseries_answers import API, data_of, path_id, unknown_outcome, written_json
+from connector.clients.xseries_answers import unknown_outcome, written_json
 from connector.clients.xseries_sale_models import RegisterSale, Sale
-from connector.errors import TransientApiError
 
 A = TypeVar("A", bound=BaseModel)  # the model a sale write's answer is read into
-V20 = "/api/2.0"
 
 
 class SaleResources:
     # -- sales (§8) --------------------------------------------------------------------------
 
-    async def create_sale(self, sale: RegisterSale) -> Sale:
-        """Create a sale. Never retried on an unknown outcome: a blind retry duplicates the sale
-        (X-Series has no idempotency key, §8.4); the caller looks it up by invoice number."""
-        if sale.id is not None:
-            raise ValueError("create_sale with an id would update an existing sale; use update_sale")
+    async def create_sale_document(self, encoded: bytes, *, answer: type[A] = Sale) -> A:
+        """Create a sale from its body already encoded (RegisterSale.to_json(); the order path keeps
+        the same bytes in the sale's binding). Never retried on an unknown outcome: a blind retry
+        duplicates the sale (X-Series has no idempotency key, §8.4); the caller looks it up by
+        invoice number. answer: the model the answer is read into — Sale, or WrittenSale when only
+        the sale's id and state are needed."""
         # Why POST /api/register_sales (API 0.9) rather than the date-versioned
         # POST /api/{YYYY-MM}/sales (xseries-api.md §1, §8): it is the most documented sale body
         # (Lightspeed's Sales 101, the Postman collection), it carries source/source_id and the
@@ -32,12 +31,6 @@ class SaleResources:
         # there, and it accepts both the legacy `status` and the new `state` + attributes. The
         # body shape is confined to RegisterSale and these methods, thin adapters that can be
         # swapped for /api/{YYYY-MM}/sales (§8.6) when the un-dated path is retired.
-        return await self.create_sale_document(sale.to_json())
-
-    async def create_sale_document(self, encoded: bytes, *, answer: type[A] = Sale) -> A:
-        """create_sale for a body already encoded (the order path keeps the same bytes in the sale's
-        binding): never retried on an unknown outcome. answer: the model the answer is read into
-        — Sale, or WrittenSale when only the sale's id and state are needed."""
         return await self._post_encoded_sale(encoded, safe_to_repeat=False, answer=answer)
 
     async def update_sale(self, sale: RegisterSale, *, encoded: bytes | None = None,
@@ -51,27 +44,6 @@ class SaleResources:
             raise ValueError("update_sale needs the sale's id")
         return await self._post_encoded_sale(sale.to_json() if encoded is None else encoded,
                                              safe_to_repeat=safe_to_repeat, answer=answer)
-
-    async def get_sale(self, sale_id: str) -> Sale:
-        body = await self._get_json(f"{V20}/sales/{path_id(sale_id)}")
-        return Sale.model_validate(data_of(body, "GET /sales/{id}"))
-
-    async def get_register_sale(self, sale_id: str) -> Sale:
-        """GET /api/register_sales/{id}: the 0.9 read, which also serves parked and pending sales
-        (the 2.0 read's spec text says it expects a completed sale, §8.5). The answer's wrapper is
-        unverified [I]: `register_sales` (a list), `register_sale` or `data` are all accepted."""
-        path = f"/api/register_sales/{path_id(sale_id)}"
-        body = await self._get_json(path)
-        data: Any = None
-        if isinstance(body, dict):
-            data = body.get("register_sales", body.get("register_sale", body.get("data")))
-        if isinstance(data, list):
-            data = next((item for item in data if isinstance(item, dict) and item.get("id") == sale_id), None)
-        if not isinstance(data, dict):
-            raise TransientApiError(
-                "0.9 sale read answered without the sale", api=API, method="GET", path=path, body=body
-            )
-        return Sale.model_validate(data)
 
     async def find_sales_by_invoice_number(self, invoice_number: str) -> list[Sale]:
         """Sales whose invoice number is exactly `invoice_number`. The search may match loosely;

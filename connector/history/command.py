@@ -7,14 +7,12 @@ from datetime import datetime
 
 from connector.config import Settings
 from connector import interrupts
-from connector.errors import ConfigError
+from connector.errors import EXIT_CONFIG, EXIT_FAILURES, EXIT_OK, ConfigError
 from connector.history.importer import DISABLED_MESSAGE, HistoricalImport, ImportReport
 from connector.history.progress import Progress, _duration
 from connector.runtime import Runtime
 from connector.sync.reconcile import refuse_lost_state
 from connector.values import parse_any_date
-
-EXIT_OK, EXIT_FAILURES, EXIT_REFUSED = 0, 1, 2
 
 
 def parse_date_arg(value: str | None, name: str) -> datetime | None:
@@ -32,7 +30,7 @@ def parse_date_arg(value: str | None, name: str) -> datetime | None:
 def import_history(settings: Settings, *, since: str | None, until: str | None, dry_run: bool) -> int:
     if not settings.historical_import.enabled:
         print(f"order-sync import-history: refused: {DISABLED_MESSAGE}", file=sys.stderr)
-        return EXIT_REFUSED
+        return EXIT_CONFIG
     since_dt = parse_date_arg(since, "since")
     until_dt = parse_date_arg(until, "until")
     # SIGTERM: 143, like Ctrl-C's 130 a stop before the end (the checkpoint resumes it).

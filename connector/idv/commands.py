@@ -15,15 +15,13 @@ from sqlmodel import select
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings
-from connector.errors import ApiError, CredentialsError, NotFoundError
+from connector.errors import EXIT_FAILURES, EXIT_OK, ApiError, CredentialsError, NotFoundError
 from connector.idv.decision import AUDIT_PLATFORM, AUDIT_PREFIX, Outcome
 from connector.idv.metafields import CURSOR
 from connector.idv.service import IdvService
 from connector.idv.stages import CheckEvent, Source, stage_of_event
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry, IdvCheck
-
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 async def id_check(settings: Settings, order_id: int, event_name: str, check_id: str | None, *,
@@ -45,17 +43,17 @@ async def id_check(settings: Settings, order_id: int, event_name: str, check_id:
         decision = await service.engine.handle(event)
     except NotFoundError:
         print(f"order {order_id}: not found on BigCommerce; nothing written", file=out)
-        return EXIT_FAILED
+        return EXIT_FAILURES
     except CredentialsError:
         raise
     except ApiError as exc:
         print(f"order {order_id}: BigCommerce could not be reached; nothing recorded: {exc}", file=out)
-        return EXIT_FAILED
+        return EXIT_FAILURES
     finally:
         await bc.aclose()
         store.close()
     print(f"order {order_id}: {decision.outcome.label} — {decision.reason}", file=out)
-    return EXIT_FAILED if decision.outcome is Outcome.REFUSED else EXIT_OK  # a script must see it
+    return EXIT_FAILURES if decision.outcome is Outcome.REFUSED else EXIT_OK  # a script must see it
 
 
 def show_audit(settings: Settings, order_id: int | None, limit: int | None, *, out: TextIO | None = None) -> int:

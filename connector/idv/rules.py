@@ -56,12 +56,7 @@ class RulesFile:
     @classmethod
     def load(cls, path: Path) -> "RulesFile":
         doc = load_yaml(path)
-        data = doc.data
-        if not isinstance(data, dict):
-            raise ConfigError(f"{doc.where(())}: expected the keys stages and protected")
-        for key in data:
-            if key not in TOP_KEYS:
-                raise ConfigError(f"{doc.where((key,))}: unknown key {key!r} (expected stages, protected)")
+        data = doc.mapping("the keys stages and protected", TOP_KEYS)
         stages_raw = data.get("stages")
         if not isinstance(stages_raw, dict):
             raise ConfigError(f"{doc.where(('stages',))}: 'stages:' must map in_progress, passed and failed "

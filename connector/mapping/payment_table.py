@@ -37,13 +37,7 @@ class PaymentTable:
     @classmethod
     def load(cls, path: Path) -> "PaymentTable":
         doc = load_yaml(path)
-        data = doc.data
-        if not isinstance(data, dict):
-            raise ConfigError(f"{doc.where(())}: expected 'default:' and 'methods:'")
-        unknown = set(data) - set(_KEYS)
-        if unknown:
-            key = sorted(map(str, unknown))[0]
-            raise ConfigError(f"{doc.where((key,))}: unknown key {key!r} (expected {', '.join(_KEYS)})")
+        data = doc.mapping("'default:' and 'methods:'", _KEYS)
         methods_raw = data.get("methods") or {}
         if not isinstance(methods_raw, dict):
             raise ConfigError(f"{doc.where(('methods',))}: expected a mapping of payment method → payment type")

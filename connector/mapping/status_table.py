@@ -55,10 +55,7 @@ class StatusTable:
         data = doc.data
         if not isinstance(data, dict) or not isinstance(data.get("statuses"), dict):
             raise ConfigError(f"{doc.where(())}: expected a 'statuses:' mapping of BigCommerce status → POS state")
-        unknown_keys = set(data) - {"statuses", "unpaid"}
-        if unknown_keys:
-            key = sorted(map(str, unknown_keys))[0]
-            raise ConfigError(f"{doc.where((key,))}: unknown key {key!r} (expected statuses, unpaid)")
+        doc.mapping("a 'statuses:' mapping", ("statuses", "unpaid"))
         states: dict[int, PosState] = {}
         where_mapped: dict[int, str] = {}
         for key, value in data["statuses"].items():

@@ -64,13 +64,7 @@ class TaxTable:
     @classmethod
     def load(cls, path: Path) -> "TaxTable":
         doc = load_yaml(path)
-        data = doc.data
-        if not isinstance(data, dict):
-            raise ConfigError(f"{doc.where(())}: expected 'classes:' (BigCommerce tax class id: X-Series tax name)")
-        unknown = set(data) - {"classes"}
-        if unknown:
-            key = sorted(map(str, unknown))[0]
-            raise ConfigError(f"{doc.where((key,))}: unknown key {key!r} (expected classes)")
+        data = doc.mapping("'classes:' (BigCommerce tax class id: X-Series tax name)", ("classes",))
         raw = data.get("classes") or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{doc.where(('classes',))}: expected a mapping of tax class id → X-Series tax name")

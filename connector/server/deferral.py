@@ -20,12 +20,8 @@ from typing import Protocol
 
 from connector.config import Settings
 from connector.runtime import Runtime
-from connector.sync.cycle import CycleReport
-from connector.sync.refund_mirror import RefundMirror
 
 log = logging.getLogger("connector.server")
-
-REFUND_SCOPE = "store/order/refund/created"
 
 
 class Deferrer(Protocol):
@@ -63,16 +59,7 @@ class InProcessDeferrer:
             self.queued.discard((pair, order_id))
             runtime = self.runtimes[pair]
             try:
-                order = await runtime.bc.get_order(order_id)
-                cycle = runtime.cycle()
-                # As a cycle does first: products and customers made in X-Series since the last
-                # cycle (up to an interval ago) are known, else the order would create them again
-                # and be refused ("SKU already in use"). One empty page per feed in steady state.
-                await cycle.index.refresh()
-                await cycle.mirror_one(order, CycleReport())
-                if scope == REFUND_SCOPE:
-                    async for refund in runtime.bc.iter_refunds(order_ids=(order_id,)):
-                        await RefundMirror(runtime.deps()).mirror(refund)
+                await runtime.mirror_event(order_id, scope)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the next poll mirrors it; the receiver goes on

@@ -139,17 +139,6 @@ MIGRATIONS: list[Migration] = [
     (16, "ID-verification webhook deliveries keyed by their pair", _rekey(t.IdvWebhookDelivery, pair="'default'")),
 ]
 
-LATEST = MIGRATIONS[-1][0]
-
-
-def current_version(engine: Engine) -> int:
-    if not inspect(engine).has_table("schema_version"):
-        return 0
-    with engine.connect() as conn:
-        value = conn.execute(text("SELECT MAX(version) FROM schema_version")).scalar()
-    return int(value or 0)
-
-
 def applied_versions(engine: Engine) -> set[int]:
     if not inspect(engine).has_table("schema_version"):
         return set()

@@ -21,12 +21,8 @@ from connector.config import Settings
 from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.runtime import Runtime
 from connector.store.repository import Store
-from connector.sync.cycle import CycleReport
 
 log = logging.getLogger("connector.workers")
-
-# BigCommerce's scope of a refund: the order's refunds are mirrored too (as BigCommerceWebhooks does).
-REFUND_SCOPE = "store/order/refund/created"
 
 
 class PairRuntimes:
@@ -76,19 +72,9 @@ class PairRuntimes:
         return await self._guarded(pair, "sync", run)
 
     async def mirror(self, pair: str, order_id: int, scope: str) -> str:
-        from connector.sync.refund_mirror import RefundMirror
-
         async def run() -> str:
             runtime, _ = await self.get(pair)
-            order = await runtime.bc.get_order(order_id)  # read afresh: the event says only which order
-            cycle = runtime.cycle(stop_event=self.stop)
-            # As a cycle does first (and InProcessDeferrer.work): products and customers X-Series
-            # gained since the pair's last cycle are known, so the order does not create them again.
-            await cycle.index.refresh()
-            await cycle.mirror_one(order, CycleReport())
-            if scope == REFUND_SCOPE:
-                async for refund in runtime.bc.iter_refunds(order_ids=(order_id,)):
-                    await RefundMirror(runtime.deps()).mirror(refund)
+            await runtime.mirror_event(order_id, scope, self.stop)
             return f"order {order_id} mirrored"
 
         return await self._guarded(pair, f"order {order_id}", run, order_id=order_id)

@@ -113,7 +113,8 @@ def test_catalog_variant_option_values_and_prices():
 async def test_embedded_fees_cost_no_call(client):
     respx.get(f"{API}/v2/orders").mock(return_value=httpx.Response(200, json=[order(1, fees=[FEE]), order(2, fees=[])]))
     fees_route = respx.get(url__regex=rf"{API}/v2/orders/\d+/fees").mock(return_value=httpx.Response(500))
-    got = await client.list_orders_page(page=1)
+    since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    got = [o async for o in client.iter_orders_modified(since, until)]
     assert [[f.id for f in o.fees] for o in got] == [[1], []]
     assert all(o.fees_included for o in got) and fees_route.call_count == 0
 
@@ -156,25 +157,16 @@ async def test_lines_and_fees_both_missing_are_both_fetched(client):
 
 
 @respx.mock
-async def test_catalog_product_and_its_variants_all_pages(client):
+async def test_catalog_product_with_its_variants(client):
     product = respx.get(f"{API}/v3/catalog/products/192").mock(return_value=httpx.Response(200, json={
-        "data": {"id": 192, "name": "Mitten", "sku": "SMIT", "price": 10, "tax_class_id": 2, "variants": []},
+        "data": {"id": 192, "name": "Mitten", "sku": "SMIT", "price": 10, "tax_class_id": 2, "variants": [
+            {"id": 381, "product_id": 192, "sku": "SMIT-1", "price": None,
+             "option_values": [{"id": 171, "label": "L1", "option_id": 220, "option_display_name": "Color"}]}]},
         "meta": {}}))
-
-    def page(request: httpx.Request) -> httpx.Response:
-        number = int(request.url.params["page"])
-        row = {"id": 380 + number, "product_id": 192, "sku": f"SMIT-{number}", "price": None,
-               "option_values": [{"id": 170 + number, "label": f"L{number}", "option_id": 220,
-                                  "option_display_name": "Color"}]}
-        return httpx.Response(200, json={"data": [row], "meta": {"pagination": {"current_page": number, "total_pages": 2}}})
-
-    variants = respx.get(f"{API}/v3/catalog/products/192/variants").mock(side_effect=page)
     got = await client.catalog_product(192)
     assert (got.name, got.price, got.tax_class_id) == ("Mitten", D("10"), 2)
     assert product.calls[0].request.url.params["include"] == "variants"
-    listed = await client.catalog_product_variants(192)
-    assert [(v.sku, v.option_values[0].label) for v in listed] == [("SMIT-1", "L1"), ("SMIT-2", "L2")]
-    assert variants.call_count == 2
+    assert [(v.sku, v.option_values[0].label) for v in got.variants] == [("SMIT-1", "L1")]
 
 
 @respx.mock
@@ -225,7 +217,7 @@ async def test_a_simulated_order_reads_back_whole():
         default_currency_code="GBP", charge_tax_class_id=2,
     )["id"]
     got = await client.get_order(order_id)
-    variants = await client.catalog_product_variants(shirt["id"])
+    variants = (await client.catalog_product(shirt["id"])).variants
     await client.aclose()
     (item,) = got.lines
     assert (item.base_price, item.cost_price_ex_tax, [o.display_value for o in item.product_options]) == (

@@ -151,6 +151,6 @@ async def test_retailer_currency_discount_product_and_group_tax_rate(client, api
         {"id": "t1", "name": "GST + PST", "version": 3,
          "rates": [{"id": "a", "rate": 0.05}, {"id": "b", "rate": 0.07}]}]}))
     retailer = await client.retailer()
-    assert (retailer.currency_code, retailer.discount_product_id, retailer.tax_exclusive) == ("GBP", NEW_ID, True)
+    assert (retailer.currency.code, retailer.discount_product_id, retailer.tax_exclusive) == ("GBP", NEW_ID, True)
     [tax] = await client.taxes()
     assert tax.rate == Decimal("0.12")
