@@ -84,7 +84,10 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
             if amount is None and charged:
                 # No requested amount (it "may be null", §15; BigCommerce computes a wrapping refund
                 # itself): what the sale charged for it, once; a difference ends in the adjustment.
-                given = sum((-l.quantity * (l.unit_price + l.unit_tax) for l in lines if l.kind == kind), ZERO)
+                # Given back already on these same charges only: another address's is not this one's.
+                ids = {l.bc_line_id for l in charged}
+                given = sum((-l.quantity * (l.unit_price + l.unit_tax) for l in lines
+                             if l.kind == kind and l.bc_line_id in ids), ZERO)
                 amount = max(ZERO, sum((l.unit_price + l.unit_tax for l in charged), ZERO) - given)
             if amount:
                 lines.append(_amount_line(_charge_given_back(charged, amount), amount, item.item_type, specials,

@@ -196,3 +196,15 @@ def test_a_fee_refund_comes_back_at_the_rate_of_the_fee_of_that_amount():
                                              "12.00", "2.00"), plan_of(order), SPECIALS, "tax-0")
     [line] = plan.lines
     assert (line.kind, line.unit_price, line.unit_tax, line.tax_id) == ("fee", D("10.00"), D("2.00"), "t-20")
+
+
+def test_shipping_refunds_of_two_addresses_without_amounts_each_come_back_at_their_own_rate():
+    """Two SHIPPING items, one per address, neither with a requested amount: each gives back what its
+    own address was charged, at its rate. What the first gave back is not taken off the second's (it
+    was another address's charge), nor does the second end on the refund product."""
+    plan = build_return_plan(refund_with_tax([{"item_type": "SHIPPING", "item_id": 1, "requested_amount": None},
+                                              {"item_type": "SHIPPING", "item_id": 2, "requested_amount": None}],
+                                             "22.50", "2.50"), two_addresses(), SPECIALS, "tax-0")
+    assert [(l.kind, l.unit_price, l.unit_tax, l.tax_id) for l in plan.lines] == [
+        ("shipping", D("10.00"), D("0.50"), "t-5"), ("shipping", D("10.00"), D("2.00"), "t-20")]
+    assert plan.adjustment == 0
