@@ -79,13 +79,15 @@ class OrderMirror:
 
         pages: the bindings of the order's page, read before it started; else it is read now."""
         store = self.d.store
+        # Taken first, whatever fails below: the importer never forgets a page, so an entry left by
+        # an order that failed before it (an unmapped status) would stay for the whole import.
+        read, binding = pages.take(order.id) if pages is not None else (False, None)
         self.step = "map"
         # An archived order (a test or a fraud the merchant deleted) is never mirrored; a sale it
         # already has stays as it is: archiving is not cancelling.
         archived = bool(order.is_deleted)
         target = PosState.NOT_IMPORTED if archived else target_state(order, self.d.statuses)
         content_hash = order_content_hash(order)
-        read, binding = pages.take(order.id) if pages is not None else (False, None)
         if up_to_date(binding if read else store.order_binding(order.id), content_hash):
             return Outcome.UP_TO_DATE  # a shortcut past the lease only: see PageBindings
         self.step = "lock"

@@ -184,3 +184,24 @@ async def test_refunded_past_orders_get_their_returns_once(import_world):
     finally:
         await rt.aclose()
         rt.store.close()
+
+
+async def test_an_import_keeps_no_page_bindings_of_orders_that_failed_before_their_lease(import_world, monkeypatch):
+    """Each page's bindings are read before its orders start (PageBindings) and the importer never
+    forgets a page: an order that fails before it reached its binding (a status the table does not
+    map) must not leave its page's entry behind, or a 100,000-order import keeps one per failure."""
+    w = import_world
+    for order in w.bc.orders.values():
+        order["status_id"], order["status"] = 99, "Custom"
+    rt = await w.runtime()
+    cycles = []
+    make_cycle = rt.cycle
+    monkeypatch.setattr(rt, "cycle", lambda *a, **k: cycles.append(make_cycle(*a, **k)) or cycles[-1])
+    try:
+        report = await HistoricalImport(rt, since=None, until=None).run()
+        assert set(report.cycle.failed) == set(w.bc.orders) and not report.interrupted
+        [cycle] = cycles
+        assert [i for i in w.bc.orders if cycle.pages.take(i)[0]] == []
+    finally:
+        await rt.aclose()
+        rt.store.close()
