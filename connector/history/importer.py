@@ -145,6 +145,9 @@ class HistoricalImport:
             since_checkpoint += 1
 
         def record_invalid(exc: OrderValidationError, raw: dict) -> None:
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
+            if isinstance(raw_id, int):
+                cycle.pages.take(raw_id)  # read with its page, never mirrored: not kept for the whole import
             order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
             if isinstance(order_id, int) and not isinstance(order_id, bool):  # JSON true is no order 1
                 cycle._fail(order_id, "parse", str(exc), permanent=True, report=report.cycle)

@@ -205,3 +205,24 @@ async def test_an_import_keeps_no_page_bindings_of_orders_that_failed_before_the
     finally:
         await rt.aclose()
         rt.store.close()
+
+
+async def test_an_import_keeps_no_page_bindings_of_orders_that_do_not_parse(import_world, monkeypatch):
+    """A page's ids are read before its rows are parsed: a row that does not parse is never mirrored,
+    so its entry must go with its failure, not stay for the rest of the import."""
+    w = import_world
+    broken = sorted(w.bc.orders)[::2]
+    for order_id in broken:
+        w.bc.orders[order_id]["total_inc_tax"] = None
+    rt = await w.runtime()
+    cycles = []
+    make_cycle = rt.cycle
+    monkeypatch.setattr(rt, "cycle", lambda *a, **k: cycles.append(make_cycle(*a, **k)) or cycles[-1])
+    try:
+        report = await HistoricalImport(rt, since=None, until=None).run()
+        assert set(broken) <= set(report.cycle.failed) and not report.interrupted
+        [cycle] = cycles
+        assert [i for i in w.bc.orders if cycle.pages.take(i)[0]] == []
+    finally:
+        await rt.aclose()
+        rt.store.close()
