@@ -149,6 +149,7 @@ class User(ReadModel):
     display_name: str | None = None
     email: str | None = None
     account_type: str | None = None
+    restricted_outlet_ids: list[str] | None = None  # empty or absent: every outlet
     deleted_at: UtcDatetime = None
 
 

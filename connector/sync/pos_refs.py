@@ -32,10 +32,11 @@ def _pick(kind: str, wanted: str, items: list, names) -> object:
 _NO_CURRENT_USER = frozenset({403, 404, 405})
 
 
-async def _default_user(xs: XSeriesClient) -> User:
+async def _default_user(xs: XSeriesClient, outlet_id: str) -> User:
     """The user sales are recorded under when xseries.user is not set: the token's own (GET
     /api/2.0/user), as a sale then names who made it; the first admin when X-Series will not say
-    who that is or that user is deleted (the rule before /user was read)."""
+    who that is, that user is deleted, or it may not sell at the outlet (the rule before /user was
+    read; an admin restricted to other outlets is passed over too)."""
     try:
         me = await xs.current_user()
         why = None
@@ -43,6 +44,8 @@ async def _default_user(xs: XSeriesClient) -> User:
             why = "no user in its answer"
         elif me.deleted_at is not None:
             why = f"{_name(me)} is deleted"
+        elif not _may_sell_at(me, outlet_id):
+            why = f"{_name(me)} is restricted to other outlets"
     except ApiError as exc:
         if exc.status not in _NO_CURRENT_USER:
             raise
@@ -52,12 +55,17 @@ async def _default_user(xs: XSeriesClient) -> User:
                  _name(me))
         return me
     users = [u for u in await xs.users() if u.deleted_at is None]
+    users = [u for u in users if _may_sell_at(u, outlet_id)] or users
     admins = [u for u in users if (u.account_type or "").lower() == "admin"] or users
     if not admins:
         raise ConfigError("xseries.user: X-Series has no users to record sales under")
     log.info("xseries.user not set: sales are recorded under %s, the first admin (GET /api/2.0/user: %s)",
              _name(admins[0]), why)
     return admins[0]
+
+
+def _may_sell_at(user: User, outlet_id: str) -> bool:
+    return not user.restricted_outlet_ids or outlet_id in user.restricted_outlet_ids
 
 
 def _name(user: User) -> str:
@@ -74,7 +82,7 @@ async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payment
         users = [u for u in await xs.users() if u.deleted_at is None]
         user = _pick("user", settings.user, users, lambda u: [u.display_name, u.username, u.email])
     else:
-        user = await _default_user(xs)
+        user = await _default_user(xs, outlet.id)
     types = {t.name: t.id for t in await xs.payment_types() if t.deleted_at is None and t.name}
     payment_type_ids = payments.resolve(types)
     for tender in payments.fallbacks:

@@ -86,6 +86,21 @@ async def test_without_a_configured_user_sales_go_under_the_tokens_own_user(as_l
     assert _user_calls(sim) == ["/api/2.0/user"]  # one call at start-up, as /users was before
 
 
+async def test_a_token_user_restricted_to_another_outlet_falls_back_to_an_admin_who_may_sell_there(caplog):
+    clock = FakeClock(datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc))
+    sim = XSeriesSimulator(clock=clock)
+    elsewhere = sim.new_id()  # an outlet that is not the config's
+    sim.users[sim.user_id]["restricted_outlet_ids"] = [elsewhere]  # the first admin, of that outlet only
+    here = _token_user(sim, account_type="admin", display_name="Admin Here", restricted_outlet_ids=[])
+    _token_user(sim, restricted_outlet_ids=[elsewhere])  # the token's own user, of that outlet too
+
+    with caplog.at_level(logging.INFO, logger="connector.sync"):
+        refs = await refs_of(sim, clock)
+
+    assert refs.user_id == here  # neither the token's user nor the first admin may sell at the outlet
+    assert "Admin Here, the first admin (GET /api/2.0/user: Order Sync is restricted to other outlets)" in caplog.text
+
+
 async def test_a_deleted_token_user_falls_back_to_the_first_admin(caplog):
     clock = FakeClock(datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc))
     sim = XSeriesSimulator(clock=clock)
