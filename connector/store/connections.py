@@ -11,11 +11,11 @@ PostgreSQL restart must not stick).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row
+from sqlalchemy import Connection, Engine, Result, Row
 
 
 class ThreadConnections:
@@ -27,18 +27,16 @@ class ThreadConnections:
 
     def first(self, statement: Any, values: dict[str, Any]) -> Row | None:
         """The first row a read returns, or None."""
-        conn = self._connection("reader")
-        try:
-            return conn.execute(statement, values).first()
-        except Exception:
-            self._drop("reader", conn)
-            raise
+        return self._read(statement, values, Result.first)
 
     def all(self, statement: Any, values: dict[str, Any]) -> list[Row]:
         """Every row a read returns."""
+        return self._read(statement, values, Result.all)
+
+    def _read(self, statement: Any, values: dict[str, Any], rows: Callable[[Result], Any]) -> Any:
         conn = self._connection("reader")
         try:
-            return conn.execute(statement, values).all()
+            return rows(conn.execute(statement, values))
         except Exception:
             self._drop("reader", conn)
             raise
