@@ -72,6 +72,9 @@ class XSeriesClient(SaleResources, TransportClient):
         self.api_url = (api_url or f"https://{domain_prefix}.retail.lightspeed.app").rstrip("/")
         # Set once X-Series refuses a larger 2.0 page_size: not asked for again by any feed.
         self.page_size_cap: int | None = None
+        # Set once X-Series refuses a sale for its delivery/pickup attribute (OrderMirror): every later
+        # sale of this client goes without it, whichever cycle or webhook sends it.
+        self.fulfilment_refused = False
         # One pacer per client: every call of this integration spends the same per-retailer quota.
         self.pacer = pacer or XSeriesPacer(clock=clock)
         self.transport = ApiTransport(

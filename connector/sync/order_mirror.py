@@ -62,8 +62,6 @@ class MirrorDeps:
     refunded_orders: dict[int, Order] = field(default_factory=dict)
     on_edit: str = "exception"  # sync.on_edit: an edit after the write is an exception, or resync
     restock: bool = True  # refunds.restock: returned units go back to stock
-    # This X-Series refused a sale for its delivery/pickup attribute: the rest are sent without.
-    fulfilment_refused: bool = False
 
 
 class OrderMirror:
@@ -165,7 +163,7 @@ class OrderMirror:
             created_at=now, updated_at=now,
         )
         binding.pending_state = target.value
-        if self.d.fulfilment_refused:
+        if self.d.xs.fulfilment_refused:
             body = without_fulfilment(body) or body
         retried = False
         while True:
@@ -197,8 +195,9 @@ class OrderMirror:
                 store.save_order_binding(binding)
                 raise
             break
-        # Taken plain after a refusal: the attribute was the reason, so the rest go without it.
-        self.d.fulfilment_refused |= retried
+        # Taken plain after a refusal: the attribute was the reason, so the rest go without it. Kept on
+        # the client, which lives as long as the process's Runtime of this pair (MirrorDeps is per cycle).
+        self.d.xs.fulfilment_refused |= retried
         if isinstance(sale, WrittenSale):  # the answer's line ids, for a later void (not a lookup's)
             binding.sale_body = sale.ids_into(body).to_json().decode()
         self._bind(binding, order, sale.id, target, content_hash)

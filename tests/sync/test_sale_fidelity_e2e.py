@@ -304,6 +304,23 @@ async def test_a_server_refusing_closed_with_delivery_gets_plain_sales_once_refu
     assert (world.sale(unpaid)["status"], world.sale(unpaid)["attributes"]) == ("ONACCOUNT_CLOSED", ["onaccount"])
 
 
+async def test_a_refused_fulfilment_attribute_is_learned_once_per_process_not_per_cycle(world_factory):
+    # Each cycle (and each webhook mirror) builds its own MirrorDeps; one refused POST of a ~1.2 req/s
+    # quota per cycle, forever, is what a daemon on such a server paid before this was the client's.
+    world = world_factory(xs_options={"status_names_attributes": True})
+    for _ in range(2):
+        world.add_order([line("MUG-01")])
+        assert not (await world.cycle()).failed
+    runtime = await world.runtime()
+    await runtime.mirror_event(world.add_order([line("MUG-01")], pickup=True), "store/order/created")
+    refused = [e for e in world.xs.request_log.matching("POST", "register_sales") if e.status >= 400]
+    assert len(refused) == 1
+    # Another process (or another store pair's Runtime) learns it for itself.
+    world.add_order([line("MUG-01")])
+    await world.cycle(runtime=await world.new_runtime())
+    assert len([e for e in world.xs.request_log.matching("POST", "register_sales") if e.status >= 400]) == 2
+
+
 async def test_a_sale_x_series_totals_otherwise_than_its_lines_is_an_exception(world_factory):
     # §13: whether a tax-inclusive retailer's line price is read excluding tax is unverified. This
     # X-Series reads it as tax-inclusive, so the on-account sale it keeps is short by its tax.
