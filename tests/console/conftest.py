@@ -1,23 +1,17 @@
 """The console's browser tests: headless Chromium from the system's packages, driven by Playwright
-(which downloads nothing here). Without a Chromium they skip, saying why."""
+(which downloads nothing here). Without them they skip, saying why; in CI they fail (browser_required)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from browser_required import chromium_or_skip
 
 
 @pytest.fixture
 async def browser():
-    if CHROMIUM is None:
-        pytest.skip("no Chromium on this machine (apt-get install chromium; .ci/run installs it):"
-                    " the console's browser tests drive a real one")
-    playwright = pytest.importorskip("playwright.async_api", reason="Playwright is in the test extra")
+    executable, playwright = chromium_or_skip()
     async with playwright.async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        chromium = await p.chromium.launch(executable_path=executable, headless=True)
         yield chromium
         await chromium.close()
 
