@@ -121,7 +121,6 @@ async def run_import(port: int, db: str, args: argparse.Namespace) -> dict:
         }
     finally:
         await runtime.aclose()
-        runtime.store.close()
 
 
 async def httpx_floor(port: int, concurrency: int, requests: int = 3000) -> float:

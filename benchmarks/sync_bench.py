@@ -69,7 +69,6 @@ async def bench(orders: int, seed: int) -> dict:
             xs_steady = _xs_breakdown(list(xs.request_log)[xs_log_before:])
         finally:
             await runtime.aclose()
-            runtime.store.close()
         wall = time.perf_counter() - wall
     return {
         "orders": orders, "sales": first.outcomes[Outcome.CREATED], "failed": len(first.failed),

@@ -202,7 +202,6 @@ def reconcile(settings: Settings, since: datetime | None, until: datetime | None
             report = await Reconciler(runtime).run(since, until, adopt=adopt, fix=fix)
         finally:
             await runtime.aclose()
-            runtime.store.close()
         print(f"reconcile: {report.orders} BigCommerce orders, {report.sales} sales of ours in X-Series;"
               f" {len(report.drift)} drift")
         settled = set(report.adopted) | set(report.fixed)
@@ -235,7 +234,6 @@ def register_webhooks(settings: Settings, url: str, **runtime_options) -> int:
             done = await register_hooks(runtime.bc, url, settings.pair, secret.get_secret_value())
         finally:
             await runtime.aclose()
-            runtime.store.close()
         for scope, what in done:
             print(f"{scope}: {what}")
         return 0

@@ -140,7 +140,6 @@ async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
             for name, log in quiet.items():
                 log.setLevel(levels[name])
             await runtime.aclose()
-            runtime.store.close()
     return 0
 
 

@@ -37,6 +37,7 @@ class Runtime:
     xs: XSeriesClient
     tables: MappingTables
     refs: PosRefs
+    owns_store: bool = False  # opened here (no store= given): aclose closes it; a given one is shared
 
     @classmethod
     async def start(cls, settings: Settings, *, bc_transport: httpx.AsyncBaseTransport | None = None,
@@ -44,6 +45,7 @@ class Runtime:
                     retry: RetryPolicy | None = None, store: Store | None = None,
                     xs_window_seconds: float | None = None) -> "Runtime":
         tables = MappingTables.load(settings.mappings_path())
+        owns_store = store is None
         store = (store.for_pair(settings.pair) if store is not None
                  else Store.open(settings.database_url, clock=clock, pair=settings.pair))
         bc = BigCommerceClient(
@@ -62,8 +64,10 @@ class Runtime:
             refs = await resolve_pos_refs(xs, settings.xseries, tables.payments, tables.taxes)
         except BaseException:
             await asyncio.gather(bc.aclose(), xs.aclose())
+            if owns_store:
+                store.close()
             raise
-        return cls(settings=settings, store=store, bc=bc, xs=xs, tables=tables, refs=refs)
+        return cls(settings=settings, store=store, bc=bc, xs=xs, tables=tables, refs=refs, owns_store=owns_store)
 
     def deps(self) -> MirrorDeps:
         return MirrorDeps(
@@ -94,4 +98,8 @@ class Runtime:
                 await RefundMirror(self.deps()).mirror(refund)
 
     async def aclose(self) -> None:
-        await asyncio.gather(self.bc.aclose(), self.xs.aclose())
+        try:
+            await asyncio.gather(self.bc.aclose(), self.xs.aclose())
+        finally:
+            if self.owns_store:
+                self.store.close()

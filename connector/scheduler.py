@@ -48,9 +48,7 @@ async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: f
             try:
                 await refuse_lost_state(runtime)  # a lost state database: every sale would be written twice
             except BaseException:
-                await runtime.aclose()
-                if runtime_options.get("store") is None:  # not a store other pairs share
-                    runtime.store.close()
+                await runtime.aclose()  # closes the store it opened, never one other pairs share
                 raise
             return runtime
         except ApiError as exc:

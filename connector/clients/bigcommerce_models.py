@@ -189,6 +189,7 @@ class OrderStatusRead:
 
     order_id: int
     status_id: int
+    archived: bool = False  # is_deleted: true (§2); absent means not archived
 
     @classmethod
     def from_answer(cls, order_id: int, data: Any) -> "OrderStatusRead":
@@ -197,7 +198,7 @@ class OrderStatusRead:
             status_id = int(status_id)
         if isinstance(status_id, bool) or not isinstance(status_id, int):
             raise OrderValidationError(order_id, f"the order answer has no integer status_id ({status_id!r})")
-        return cls(order_id, status_id)
+        return cls(order_id, status_id, data.get("is_deleted") is True)
 
 
 class Order(ApiModel):

@@ -48,7 +48,6 @@ async def _run(settings: Settings, since: datetime | None, until: datetime | Non
         report = await importer.run()
     finally:
         await runtime.aclose()
-        runtime.store.close()
     _print(report)
     if report.interrupted:
         return interrupts.EXIT_SIGINT

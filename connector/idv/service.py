@@ -59,7 +59,8 @@ class IdvService:
         return WebhookReceiver(
             engine=self.engine, secret=conf.webhook_secret.get_secret_value(),
             tolerance_seconds=conf.webhook_tolerance_seconds, clock=self.store.clock,
-            deliveries=SqlDeliveryLog(self.store),
+            deliveries=SqlDeliveryLog(self.store, configured=[p.name for p in self.settings.pairs_source or []]
+                                      or [self.settings.pair]),
         )
 
 

@@ -18,10 +18,11 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -61,15 +62,19 @@ class SqlDeliveryLog:
     """The store's pair's deliveries (one database holds a fleet's): a body another pair received
     is not a replay here."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, configured: Collection[str] | None = None) -> None:
         self.store = store
+        self.configured = configured  # the file's pairs (None: unknown)
 
     def claim(self, digest: str, now: datetime, keep: timedelta) -> bool:
         """True the first time `digest` is seen within `keep`; False for a replay."""
-        mine = IdvWebhookDelivery.pair == self.store.pair
+        expiring = IdvWebhookDelivery.pair == self.store.pair
+        if self.configured is not None:
+            # A pair no longer configured receives nothing, so its own claims never expire its rows.
+            expiring = or_(expiring, IdvWebhookDelivery.pair.not_in(list(self.configured)))
         with self.store.session() as s:
-            # Only this pair's: another pair may keep its deliveries longer (its own tolerance).
-            s.exec(delete(IdvWebhookDelivery).where(mine, IdvWebhookDelivery.received_at < now - keep))
+            # Not another configured pair's: it may keep its deliveries longer (its own tolerance).
+            s.exec(delete(IdvWebhookDelivery).where(expiring, IdvWebhookDelivery.received_at < now - keep))
             s.commit()
         try:
             with self.store.session() as s:

@@ -5,6 +5,8 @@ write; if the status changed since the decision, the decision is made again on w
 A PUT the transport has to send again (429, 5xx, no answer) waits first, seconds or more: the order
 is read again right before each repeat too, and a changed status ends the PUT and is decided again.
 Only the window between a read and its PUT remains, which no client of this API can close.
+An order archived (is_deleted) at any of these reads is left alone as a protected one is: the
+merchant removed it, as the order mirror treats it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from connector.idv.rules import Rules
 
 class HasStatus(Protocol):
     status_id: int
+    archived: bool
 
 
 class OrderStatusPort(Protocol):
@@ -43,12 +46,19 @@ class ProtectedStatusWriter:
         self.rules = rules
 
     async def apply(self, order_id: int, target: int) -> WriteResult:
-        decided_on = (await self.bc.get_order_status(order_id)).status_id
+        try:
+            return await self._apply(order_id, target)
+        except _Archived as exc:
+            return WriteResult(Outcome.SKIPPED_PROTECTED, before=exc.status_id, after=exc.status_id, reason=(
+                f"archived in BigCommerce: left alone (would have set {self.rules.describe(target)})"))
+
+    async def _apply(self, order_id: int, target: int) -> WriteResult:
+        decided_on = await _read_status(self.bc, order_id)
         plan = plan_for(target, decided_on, self.rules)
         if plan is not Outcome.WRITTEN:
             return self._not_written(plan, decided_on, target, "")
         # Read again right before the write: the status may have moved since the decision.
-        current = (await self.bc.get_order_status(order_id)).status_id
+        current = await _read_status(self.bc, order_id)
         resent = False  # a PUT was sent again: an earlier one may have taken effect unanswered
         while True:
             note = ""
@@ -82,6 +92,19 @@ class ProtectedStatusWriter:
         return WriteResult(outcome, before=current, after=current, reason=reason)
 
 
+async def _read_status(bc: OrderStatusPort, order_id: int) -> int:
+    read = await bc.get_order_status(order_id)
+    if read.archived:
+        raise _Archived(read.status_id)
+    return read.status_id
+
+
+class _Archived(Exception):
+    def __init__(self, status_id: int) -> None:
+        super().__init__("the order is archived")
+        self.status_id = status_id
+
+
 class _StatusMoved(Exception):
     def __init__(self, status_id: int) -> None:
         super().__init__(f"the order's status is now {status_id}")
@@ -98,6 +121,6 @@ class _StatusWatch:
     decided_on: int
 
     async def check(self) -> None:
-        now = (await self.bc.get_order_status(self.order_id)).status_id
+        now = await _read_status(self.bc, self.order_id)
         if now != self.decided_on:
             raise _StatusMoved(now)

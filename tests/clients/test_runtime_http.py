@@ -47,7 +47,6 @@ async def test_runtime_sends_every_request_through_httpx_own_transport(sandbox, 
         assert sent[start_up:] == ["GET /stores/abc123/v2/orders/count"]
     finally:
         await runtime.aclose()
-        runtime.store.close()
 
 
 async def test_proxies_come_from_the_environment(monkeypatch):

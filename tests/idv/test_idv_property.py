@@ -38,6 +38,7 @@ EVENT_NAMES = {Stage.IN_PROGRESS: "started", Stage.PASSED: "passed", Stage.FAILE
 @dataclass
 class _Order:
     status_id: int
+    archived: bool = False
 
 
 @dataclass

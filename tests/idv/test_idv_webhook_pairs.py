@@ -15,6 +15,7 @@ from connector.idv.decision import Outcome
 from connector.idv.webhook import PATH, SIGNATURE_HEADER, SqlDeliveryLog, WebhookReceiver, signature_for
 from connector.store.repository import Store
 from connector.store.tables import IdvWebhookDelivery
+import idv_world
 
 SECRET = "shared-by-both-senders"
 
@@ -36,10 +37,10 @@ def _receiver(store: Store, engine: RecordingEngine, clock: FakeClock) -> Webhoo
                            deliveries=SqlDeliveryLog(store))
 
 
-async def _post(receiver: WebhookReceiver, body: bytes) -> int:
+async def _post(receiver: WebhookReceiver, body: bytes, secret: str = SECRET) -> int:
     transport = httpx.ASGITransport(app=receiver.app())
     async with httpx.AsyncClient(transport=transport, base_url="http://order-sync.local") as client:
-        response = await client.post(PATH, content=body, headers={SIGNATURE_HEADER: signature_for(SECRET, body)})
+        response = await client.post(PATH, content=body, headers={SIGNATURE_HEADER: signature_for(secret, body)})
     return response.status_code
 
 
@@ -71,7 +72,7 @@ def test_forgetting_and_expiring_a_delivery_touch_only_the_pairs_own(database_ur
     north = Store.open(database_url, clock=clock, pair="north")
     south = north.for_pair("south")
     try:
-        north_log, south_log = SqlDeliveryLog(north), SqlDeliveryLog(south)
+        north_log, south_log = (SqlDeliveryLog(s, configured=["north", "south"]) for s in (north, south))
         now, keep = clock.now(), timedelta(minutes=10)
         assert north_log.claim("d1", now, keep) and south_log.claim("d1", now, keep)
         north_log.release("d1")  # north's handling failed: north may be sent it again, south's stays
@@ -83,3 +84,22 @@ def test_forgetting_and_expiring_a_delivery_touch_only_the_pairs_own(database_ur
         assert not north_log.claim("d1", later, keep)
     finally:
         north.close()
+
+
+async def test_expiry_drops_the_old_deliveries_of_a_pair_no_longer_configured(world):
+    """A removed pair receives nothing: its rows past the window protect nothing, and none of its
+    own claims would ever expire them."""
+    await world.start(webhook_tolerance_seconds=300)  # the window kept: 10 minutes
+    receiver, now = world.service.webhook_receiver(), world.clock.now()
+    with world.store.session() as s:
+        for pair, digest, minutes in (("gone", "old", 11), ("gone", "young", 9), ("default", "mine", 9)):
+            s.add(IdvWebhookDelivery(pair=pair, digest=digest, received_at=now - timedelta(minutes=minutes)))
+        s.commit()
+    order = world.add_order(status_id=11)
+    body = json.dumps({"order_id": order, "event": "started", "check_id": "chk-1",
+                       "occurred_at": now.isoformat()}).encode()
+    assert await _post(receiver, body, idv_world.SECRET) == 200
+    assert await _post(receiver, body, idv_world.SECRET) == 409  # a replay is still refused
+    with world.store.session() as s:
+        rows = {(row.pair, row.digest) for row in s.exec(select(IdvWebhookDelivery))}
+    assert {row for row in rows if len(row[1]) < 64} == {("gone", "young"), ("default", "mine")}

@@ -131,3 +131,26 @@ async def test_a_read_that_fails_with_a_4xx_like_error_is_no_refusal_of_the_writ
     with pytest.raises(PermanentApiError):
         await world.event(order, "failed", "chk-1")
     assert world.audit(order) == [] and world.puts() == []
+
+
+def archive(world: IdvWorld, order: int) -> None:
+    world.bc.orders[order]["is_deleted"] = True  # the merchant archived it (DELETE, reference §2)
+
+
+@pytest.mark.parametrize("when", ["before", "between-decision-and-put", "while-the-put-waited"])
+async def test_an_archived_order_is_left_alone_like_a_protected_one(world, when):
+    """An archived order is one the merchant removed: no status write, before or between reads."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    if when == "before":
+        archive(world, order)
+    elif when == "between-decision-and-put":
+        reads = []
+        world.transport.after = lambda r: r.method == "GET" and not reads and (reads.append(1), archive(world, order))
+    else:
+        fail_puts(world, RATE_LIMITED, meanwhile=lambda: archive(world, order))
+    decision = await world.event(order, "failed", "chk-1")
+    assert decision.outcome is Outcome.SKIPPED_PROTECTED and "archived in BigCommerce" in decision.reason
+    assert world.status(order) == 11 and world.puts() == []
+    [entry] = world.audit(order)
+    assert entry.action == "idv_skipped_protected" and "archived in BigCommerce" in entry.reason
