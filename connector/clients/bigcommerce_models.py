@@ -319,7 +319,7 @@ def consignment_lines(consignments: Any) -> list[tuple[ConsignmentKind, dict[str
     """The line items embedded in an order's consignments (O2 `orderConsignment_Get`), in order.
 
     Returns None when the consignments are not embedded with their line items (a link object
-    `{url, resource}`, or line items given as links): the lines must then be fetched from
+    `{url, resource}`, or line items given as links or left out): the lines must then be fetched from
     /orders/{id}/products. Accepts the object structure and the older array of such objects.
     A line that appears in two consignments is kept once.
     """
@@ -362,10 +362,13 @@ def shipping_consignments(consignments: Any) -> list[dict[str, Any]]:
 
 
 def _line_items(consignment: Any) -> list[dict[str, Any]] | None:
-    """A consignment's embedded line items; None if they are only links."""
+    """A consignment's embedded line items; None if they are only links, or left out (the spec
+    requires no property of a consignment: `include=consignments` alone may omit them)."""
     if not isinstance(consignment, dict):
         return []
-    items = _as_list(consignment.get("line_items"))
+    if consignment.get("line_items") is None:
+        return None
+    items = _as_list(consignment["line_items"])
     if any(not isinstance(item, dict) or _is_link(item) for item in items):
         return None
     return items

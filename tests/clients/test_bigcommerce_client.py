@@ -408,6 +408,17 @@ async def test_lines_given_as_links_are_fetched_from_products(client):
 
 
 @respx.mock
+async def test_consignments_without_line_items_are_not_an_order_without_lines(client):
+    # No property of orderConsignment_Get is required: a server honouring include=consignments but
+    # not its `.line_items` may leave `line_items` out. That is lines not embedded, not none sold.
+    consignments = {"shipping": [{"id": 1, "first_name": "Jane", "shipping_method": "Free Shipping"}], "pickups": []}
+    respx.get(f"{API}/v2/orders/218").mock(return_value=httpx.Response(200, json=order(218, consignments=consignments)))
+    products = respx.get(f"{API}/v2/orders/218/products").mock(return_value=httpx.Response(200, json=[line(65, 218)]))
+    got = await client.get_order(218)
+    assert [l.id for l in got.lines] == [65] and got.lines_included and products.call_count == 1
+
+
+@respx.mock
 async def test_on_invalid_sets_a_bad_order_aside_and_goes_on(client):
     respx.get(f"{API}/v2/orders").mock(
         return_value=httpx.Response(200, json=[order(1), order(2, subtotal_tax="1,000.00"), order(3)])
