@@ -269,10 +269,11 @@ class Order(ApiModel):
     @classmethod
     def from_api(
         cls, data: dict[str, Any], products: list[dict[str, Any]] | None = None,
-        fees: list[dict[str, Any]] | None = None,
+        fees: list[dict[str, Any]] | None = None, shipping_addresses: list[dict[str, Any]] | None = None,
     ) -> "Order":
         """Parse a V2 order. `products` (from /orders/{id}/products) replaces embedded lines,
-        `fees` (from /orders/{id}/fees) the embedded fees."""
+        `fees` (from /orders/{id}/fees) the embedded fees, `shipping_addresses` (from
+        /orders/{id}/shipping_addresses, same fields) the embedded shipping consignments."""
         order_id = _order_id_of(data)
         if not isinstance(data, dict):
             raise OrderValidationError(order_id, f"expected a JSON object, got {type(data).__name__}")
@@ -286,7 +287,8 @@ class Order(ApiModel):
         fields = {
             **data, "lines": lines or [], "lines_included": lines is not None,
             "fees": fees or [], "fees_included": fees is not None,
-            "shipping_addresses": shipping_consignments(data.get("consignments")),
+            "shipping_addresses": shipping_consignments(data.get("consignments") if shipping_addresses is None
+                                                        else {"shipping": shipping_addresses}),
         }
         try:
             return cls.model_validate(fields)
