@@ -567,3 +567,18 @@ async def test_a_list_that_ignores_the_page_parameter_ends(client):
     respx.get(f"{API}/v3/orders/payment_actions/refunds").mock(
         return_value=httpx.Response(200, json={"data": [refund(1), refund(2)], "meta": {}}))
     assert [r.id async for r in client.iter_refunds()] == [1, 2]
+
+
+@pytest.mark.parametrize("pagination", [lambda page: {"total_pages": "10"},
+                                        lambda page: {"total_pages": 10.0, "current_page": str(page)}],
+                         ids=["pages-as-a-string-no-current", "numbers-as-string-and-float"])
+@respx.mock
+async def test_pagination_numbers_given_as_strings_or_floats_still_page(client, pagination):
+    # A partial meta.pagination whose counts come as JSON strings or floats: read as the numbers they
+    # say, neither a crash (str >= int) nor a string comparison ("9" >= "10").
+    def listing(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return httpx.Response(200, json={"data": [refund(page)], "meta": {"pagination": pagination(page)}})
+
+    route = respx.get(f"{API}/v3/orders/payment_actions/refunds").mock(side_effect=listing)
+    assert [r.id async for r in client.iter_refunds()] == list(range(1, 11)) and route.call_count == 10
