@@ -204,7 +204,13 @@ class BigCommerceClient(V3Resources, TransportClient):
 
     async def list_order_products(self, order_id: int) -> list[dict[str, Any]]:
         """Raw line items of one order from /v2/orders/{id}/products, all pages."""
-        path = f"/v2/orders/{int(order_id)}/products"
+        return await self._v2_all(f"/v2/orders/{int(order_id)}/products")
+
+    async def list_order_shipping_addresses(self, order_id: int) -> list[dict[str, Any]]:
+        """Raw shipping addresses of one order from /v2/orders/{id}/shipping_addresses, all pages."""
+        return await self._v2_all(f"/v2/orders/{int(order_id)}/shipping_addresses")
+
+    async def _v2_all(self, path: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         page = 1
         while True:
@@ -232,18 +238,22 @@ class BigCommerceClient(V3Resources, TransportClient):
 
     async def _parse_order(self, data: dict[str, Any]) -> Order:
         order = Order.from_api(data)
-        products = fees = None
+        products = fees = addresses = None
         if not order.lines_included:
             # The store did not embed the line items (include ignored, or links only): fetch them.
             log.info("order %s: line items not embedded, reading /products", order.id)
             products = await self.list_order_products(order.id)
+            ships = data.get("shipping_address_count")
+            if not order.shipping_addresses and isinstance(ships, int) and ships > 0:
+                # Nor the shipping consignments: the sale's address, method and per-address charges.
+                addresses = await self.list_order_shipping_addresses(order.id)
         if not order.fees_included and isinstance(data.get("fees"), dict):
             # A link object where include=fees should have put the fees: fetch them.
             log.info("order %s: fees not embedded, reading /fees", order.id)
             fees = await self.list_order_fees(order.id)
         if products is None and fees is None:
             return order
-        return Order.from_api(data, products=products, fees=fees)
+        return Order.from_api(data, products=products, fees=fees, shipping_addresses=addresses)
 
     async def list_order_statuses(self) -> list[OrderStatus]:
         response = await self.transport.request("GET", "/v2/order_statuses")

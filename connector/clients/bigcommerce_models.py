@@ -270,10 +270,11 @@ class Order(ApiModel):
     @classmethod
     def from_api(
         cls, data: dict[str, Any], products: list[dict[str, Any]] | None = None,
-        fees: list[dict[str, Any]] | None = None,
+        fees: list[dict[str, Any]] | None = None, shipping_addresses: list[dict[str, Any]] | None = None,
     ) -> "Order":
         """Parse a V2 order. `products` (from /orders/{id}/products) replaces embedded lines,
-        `fees` (from /orders/{id}/fees) the embedded fees."""
+        `fees` (from /orders/{id}/fees) the embedded fees, `shipping_addresses` (from
+        /orders/{id}/shipping_addresses, same fields) the embedded shipping consignments."""
         order_id = _order_id_of(data)
         if not isinstance(data, dict):
             raise OrderValidationError(order_id, f"expected a JSON object, got {type(data).__name__}")
@@ -287,7 +288,8 @@ class Order(ApiModel):
         fields = {
             **data, "lines": lines or [], "lines_included": lines is not None,
             "fees": fees or [], "fees_included": fees is not None,
-            "shipping_addresses": shipping_consignments(data.get("consignments")),
+            "shipping_addresses": shipping_consignments(data.get("consignments") if shipping_addresses is None
+                                                        else {"shipping": shipping_addresses}),
         }
         try:
             return cls.model_validate(fields)
@@ -320,7 +322,7 @@ def consignment_lines(consignments: Any) -> list[tuple[ConsignmentKind, dict[str
     """The line items embedded in an order's consignments (O2 `orderConsignment_Get`), in order.
 
     Returns None when the consignments are not embedded with their line items (a link object
-    `{url, resource}`, or line items given as links): the lines must then be fetched from
+    `{url, resource}`, or line items given as links or left out): the lines must then be fetched from
     /orders/{id}/products. Accepts the object structure and the older array of such objects.
     A line that appears in two consignments is kept once.
     """
@@ -363,10 +365,13 @@ def shipping_consignments(consignments: Any) -> list[dict[str, Any]]:
 
 
 def _line_items(consignment: Any) -> list[dict[str, Any]] | None:
-    """A consignment's embedded line items; None if they are only links."""
+    """A consignment's embedded line items; None if they are only links, or left out (the spec
+    requires no property of a consignment: `include=consignments` alone may omit them)."""
     if not isinstance(consignment, dict):
         return []
-    items = _as_list(consignment.get("line_items"))
+    if consignment.get("line_items") is None:
+        return None
+    items = _as_list(consignment["line_items"])
     if any(not isinstance(item, dict) or _is_link(item) for item in items):
         return None
     return items

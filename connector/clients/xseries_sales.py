@@ -58,9 +58,14 @@ class SaleResources:
         path = "/api/register_sales"
         response = await self.transport.request("POST", path, json_bytes=encoded, safe_to_repeat=safe_to_repeat)
         body = written_json(response, path)
-        # 0.9 wraps the sale in `register_sale` (§8.7); accept a 2.0-style `data` too.
-        data = body.get("register_sale", body.get("data"))
-        if not isinstance(data, dict) or not data.get("id"):
+        # 0.9 wraps the sale in `register_sale` (§8.7), but the answer's shape is unverified (§13): a
+        # 2.0-style `data`, 0.9's `register_sales` collection (a list of one) or the bare sale are read
+        # too. A list of several cannot say which sale is ours (never guess an id).
+        data = next((body[k] for k in ("register_sale", "data", "register_sales") if k in body),
+                    body if isinstance(body.get("id"), str) and "error" not in body else None)
+        if isinstance(data, list):
+            data = data[0] if len(data) == 1 else None
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
             raise unknown_outcome("register_sales answered without the sale; look it up by invoice number",
                                    response, path, body)
         return answer.model_validate(data)

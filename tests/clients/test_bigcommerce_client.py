@@ -408,6 +408,17 @@ async def test_lines_given_as_links_are_fetched_from_products(client):
 
 
 @respx.mock
+async def test_consignments_without_line_items_are_not_an_order_without_lines(client):
+    # No property of orderConsignment_Get is required: a server honouring include=consignments but
+    # not its `.line_items` may leave `line_items` out. That is lines not embedded, not none sold.
+    consignments = {"shipping": [{"id": 1, "first_name": "Jane", "shipping_method": "Free Shipping"}], "pickups": []}
+    respx.get(f"{API}/v2/orders/218").mock(return_value=httpx.Response(200, json=order(218, consignments=consignments)))
+    products = respx.get(f"{API}/v2/orders/218/products").mock(return_value=httpx.Response(200, json=[line(65, 218)]))
+    got = await client.get_order(218)
+    assert [l.id for l in got.lines] == [65] and got.lines_included and products.call_count == 1
+
+
+@respx.mock
 async def test_on_invalid_sets_a_bad_order_aside_and_goes_on(client):
     respx.get(f"{API}/v2/orders").mock(
         return_value=httpx.Response(200, json=[order(1), order(2, subtotal_tax="1,000.00"), order(3)])
@@ -556,3 +567,18 @@ async def test_a_list_that_ignores_the_page_parameter_ends(client):
     respx.get(f"{API}/v3/orders/payment_actions/refunds").mock(
         return_value=httpx.Response(200, json={"data": [refund(1), refund(2)], "meta": {}}))
     assert [r.id async for r in client.iter_refunds()] == [1, 2]
+
+
+@pytest.mark.parametrize("pagination", [lambda page: {"total_pages": "10"},
+                                        lambda page: {"total_pages": 10.0, "current_page": str(page)}],
+                         ids=["pages-as-a-string-no-current", "numbers-as-string-and-float"])
+@respx.mock
+async def test_pagination_numbers_given_as_strings_or_floats_still_page(client, pagination):
+    # A partial meta.pagination whose counts come as JSON strings or floats: read as the numbers they
+    # say, neither a crash (str >= int) nor a string comparison ("9" >= "10").
+    def listing(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return httpx.Response(200, json={"data": [refund(page)], "meta": {"pagination": pagination(page)}})
+
+    route = respx.get(f"{API}/v3/orders/payment_actions/refunds").mock(side_effect=listing)
+    assert [r.id async for r in client.iter_refunds()] == list(range(1, 11)) and route.call_count == 10

@@ -145,12 +145,41 @@ async def test_no_fees_answer_and_no_fees_field(client):
 @respx.mock
 async def test_lines_and_fees_both_missing_are_both_fetched(client):
     respx.get(f"{API}/v2/orders/7").mock(return_value=httpx.Response(200, json=order(
-        7, fees=fee_link(7), consignments={"url": "x", "resource": "/orders/7/consignments"})))
+        7, fees=fee_link(7), consignments={"url": "x", "resource": "/orders/7/consignments"}, shipping_address_count=0)))
     products = respx.get(f"{API}/v2/orders/7/products").mock(return_value=httpx.Response(200, json=[line(70, 7)]))
     fees_route = respx.get(f"{API}/v2/orders/7/fees").mock(return_value=httpx.Response(200, json={"fees": [FEE]}))
     got = await client.get_order(7)
     assert [li.id for li in got.lines] == [70] and [f.id for f in got.fees] == [1]
     assert products.call_count == fees_route.call_count == 1
+
+
+ADDRESS = {"id": 51, "order_id": 7, "first_name": "Jane", "last_name": "Doe", "street_1": "1 Main St", "city": "Austin",
+           "zip": "78701", "country": "United States", "shipping_method": "Flat Rate", "base_cost": "12.0000",
+           "cost_inc_tax": "12.0000", "cost_tax": "0.9100", "cost_tax_class_id": 2,
+           "shipping_quotes": {"url": "x", "resource": "/orders/7/shipping_addresses/51/shipping_quotes"}}
+
+
+@respx.mock
+async def test_shipping_addresses_are_read_when_the_consignments_are_not_embedded(client):
+    # A server that leaves `consignments` a link (include ignored, §3) gives neither the lines nor the
+    # addresses: both are read from their own lists, or the sale would lose its address and method.
+    respx.get(f"{API}/v2/orders/7").mock(return_value=httpx.Response(200, json=order(
+        7, consignments={"url": "x", "resource": "/orders/7/consignments"})))
+    respx.get(f"{API}/v2/orders/7/products").mock(return_value=httpx.Response(200, json=[line(70, 7)]))
+    addresses = respx.get(f"{API}/v2/orders/7/shipping_addresses").mock(return_value=httpx.Response(200, json=[ADDRESS]))
+    got = await client.get_order(7)
+    (address,) = got.shipping_addresses
+    assert (address.id, address.shipping_method, address.street_1, address.cost_inc_tax, address.cost_tax_class_id) == (
+        51, "Flat Rate", "1 Main St", D("12"), 2)
+    assert addresses.call_count == 1 and addresses.calls[0].request.url.params["limit"] == "250"
+
+
+@respx.mock
+async def test_an_order_shipping_nowhere_reads_no_shipping_addresses(client):
+    respx.get(f"{API}/v2/orders/7").mock(return_value=httpx.Response(200, json=order(
+        7, consignments={"url": "x", "resource": "/orders/7/consignments"}, shipping_address_count=0)))
+    respx.get(f"{API}/v2/orders/7/products").mock(return_value=httpx.Response(200, json=[line(70, 7)]))
+    assert (await client.get_order(7)).shipping_addresses == []
 
 
 # -- catalogue ------------------------------------------------------------------------------------

@@ -380,6 +380,25 @@ async def test_create_sale_429_is_waited_out_and_retried(client, api, clock) -> 
     assert clock.monotonic() >= 10
 
 
+@pytest.mark.parametrize("shape", ["bare", "data-list", "register_sales-list"])
+async def test_create_sale_reads_the_sale_from_any_unverified_09_answer_shape(client, api, shape) -> None:
+    # §8.7/§13: only the `register_sale` wrapper is sourced; an independent server may answer the
+    # sale bare, or as the one item of a list (2.0's `data`, 0.9's `register_sales` collection).
+    inner = SALE_ANSWER["register_sale"]
+    body = {"bare": inner, "data-list": {"data": [inner]}, "register_sales-list": {"register_sales": [inner]}}[shape]
+    api.post("/api/register_sales").mock(return_value=httpx.Response(200, json=body))
+    sale = await client.create_sale_document(a_sale().to_json())
+    assert (sale.id, sale.status, sale.invoice_number) == (SALE, "CLOSED", "BC-1484")
+
+
+@pytest.mark.parametrize("body", [{"register_sales": [SALE_ANSWER["register_sale"]] * 2}, {"data": []},
+                                  {"status": "CLOSED"}, {"error": "x", "id": 5}])
+async def test_a_sale_answer_naming_no_one_sale_is_unknown_outcome(client, api, body) -> None:
+    api.post("/api/register_sales").mock(return_value=httpx.Response(200, json=body))
+    with pytest.raises(UnknownWriteOutcome):
+        await client.create_sale_document(a_sale().to_json())
+
+
 async def test_create_sale_answer_without_sale_is_unknown_outcome(client, api) -> None:
     api.post("/api/register_sales").mock(return_value=httpx.Response(200, text="<html>ok</html>"))
     with pytest.raises(UnknownWriteOutcome):

@@ -135,12 +135,14 @@ async def test_order_list_requests_match_the_v2_spec(client):
 
 @respx.mock
 async def test_get_order_products_and_statuses_match_the_v2_spec(client):
-    get = respx.get(f"{BASE}/v2/orders/5").mock(return_value=httpx.Response(200, json=order(5, embedded=False)))
+    get = respx.get(f"{BASE}/v2/orders/5").mock(
+        return_value=httpx.Response(200, json={**order(5, embedded=False), "shipping_address_count": 1}))
     products = respx.get(f"{BASE}/v2/orders/5/products").mock(return_value=httpx.Response(200, json=[line(65, 5)]))
+    addresses = respx.get(f"{BASE}/v2/orders/5/shipping_addresses").mock(return_value=httpx.Response(200, json=[]))
     statuses = respx.get(f"{BASE}/v2/order_statuses").mock(return_value=httpx.Response(200, json=[]))
     await client.get_order(5)
     await client.list_order_statuses()
-    for route in (get, products, statuses):
+    for route in (get, products, addresses, statuses):
         assert route.call_count == 1
         validate("orders.v2.oas2.yml", route.calls[0].request)
 
