@@ -75,6 +75,8 @@ STOCK_MOVING_STATUSES = CLOSED_STATUSES | {"ONACCOUNT"}
 # Statuses that leave a balance on the customer's account, so they need a customer [I].
 NEEDS_CUSTOMER_STATUSES = frozenset({"ONACCOUNT", "LAYBY"})
 LINE_STATUSES = frozenset({"SAVED", "VOIDED", "CONFIRMED"})
+NAMES_20_TO_09 = {"line_items": "register_sale_products", "payments": "register_sale_payments",
+                  "attributes": "register_sale_attributes"}
 
 
 def resolve_status(body: dict[str, Any], previous: dict[str, Any] | None,
@@ -197,6 +199,11 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     changed unless the whole body is accepted (validation happens before any mutation)."""
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")
+    for name_20, name_09 in NAMES_20_TO_09.items():
+        # §8.3: a 0.9 body does not read the 2.0 name; live, those lines / payments / attributes
+        # would be lost without a word, so the simulator makes the mistake visible.
+        if name_20 in body:
+            raise bad_request(f"{name_20} is the 2.0 name; the 0.9 body takes {name_09}")
     now = sim.clock.now()
 
     sale_id = optional_str(body, "id")
