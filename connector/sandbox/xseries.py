@@ -30,6 +30,7 @@ from connector.sandbox.transport import Simulator, find_route, query_value, rout
 from connector.sandbox.xseries_merchant import CUSTOMER_TEXT_FIELDS, MerchantSide
 from connector.sandbox.xseries_products import create_products, write_product_09
 from connector.sandbox.xseries_sales import (
+    RETURNABLE_STATUSES,
     SimHttpError,
     bad_request,
     not_found,
@@ -420,7 +421,7 @@ class XSeriesSimulator(MerchantSide, Simulator):
     def _get_sale_20(self, call: _Call, id: str) -> tuple[int, Any]:
         sale = self.sales.get(id)
         if sale is None or (self.sale_read_completed_only
-                            and sale["status"] not in ("CLOSED", "ONACCOUNT_CLOSED", "LAYBY_CLOSED")):
+                            and sale["status"] not in RETURNABLE_STATUSES):
             raise SimHttpError(404, {"error": "sale not found"})
         return 200, {"data": render_sale_20(self, sale)}
 

@@ -69,6 +69,8 @@ _STATE_ATTR_TO_STATUS = {(state, attr): status for status, (state, attr) in STAT
 
 # A finished sale: the only move left is VOIDED.
 CLOSED_STATUSES = frozenset(s for s, (state, _) in STATUS_TO_STATE.items() if state == "closed")
+# What the spec's return action calls a completed sale (initReturnSale): not every *_CLOSED.
+RETURNABLE_STATUSES = frozenset({"CLOSED", "ONACCOUNT_CLOSED", "LAYBY_CLOSED"})
 # Statuses whose goods have left the store (§8.1: CLOSED and ONACCOUNT decrement inventory; every
 # *_CLOSED is finished, so its goods left too). LAYBY and AWAITING_* do not move stock yet.
 STOCK_MOVING_STATUSES = CLOSED_STATUSES | {"ONACCOUNT"}
@@ -237,7 +239,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     if "return_for" in body and not sim.accepts_return_for:
         raise bad_request("unknown field: return_for")
     return_for = _kept(body, "return_for", previous)
-    if return_for is not None and (sim.sales.get(return_for) or {}).get("status") not in CLOSED_STATUSES:
+    if return_for is not None and (sim.sales.get(return_for) or {}).get("status") not in RETURNABLE_STATUSES:
         raise unprocessable(f"return_for {return_for} is not a completed sale")
 
     if previous is not None and status == "VOIDED":
