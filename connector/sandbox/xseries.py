@@ -480,7 +480,8 @@ class XSeriesSimulator(MerchantSide, Simulator):
                    for key in ("email", "customer_code", "first_name", "last_name", "company_name", "mobile", "phone"))
 
     def _sale_matches(self, sale: dict, query) -> bool:
-        for key in ("invoice_number", "customer_id", "outlet_id", "user_id", "register_id", "status", "state"):
+        # The 2.0 spec's sale keys only: register_id and state are 2026-07's (§8.4), not applied here.
+        for key in ("invoice_number", "customer_id", "outlet_id", "user_id", "status"):
             wanted = query.getlist(key)
             if wanted and sale[key] not in wanted:
                 return False
