@@ -41,7 +41,7 @@ from starlette.routing import Match, Route
 
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.sandbox.bigcommerce_consignments import COST_FIELDS, consignments_object, link, shipping_consignment
-from connector.sandbox.bigcommerce_hooks import HookRefused, check_body, clash, new_hook
+from connector.sandbox.bigcommerce_hooks import HookRefused, check_body, clash, new_hook, scope_full
 from connector.sandbox.bigcommerce_merchant import MerchantSide, OrderDates, whole_seconds
 from connector.sandbox.bigcommerce_statuses import SYSTEM_STATUSES, status_json
 from connector.sandbox.faults import FaultConfig, FaultInjector, LoggedRequest, SimulatedTimeout
@@ -553,6 +553,8 @@ class BigCommerceSimulator(MerchantSide, Simulator):
                         int(self._now().timestamp()))
         if clash(self.hooks, hook):
             raise _Refusal(422, "A webhook with this scope and destination already exists.")
+        if scope_full(self.hooks, hook):
+            raise _Refusal(422, "This client already has the most webhooks allowed for this scope.")
         self.hooks[hook["id"]] = hook
         return JSONResponse({"data": dict(hook), "meta": {}})
 
@@ -564,6 +566,8 @@ class BigCommerceSimulator(MerchantSide, Simulator):
         changed = {**hook, **await self._hook_body(request, partial=True), "updated_at": int(self._now().timestamp())}
         if clash(self.hooks, changed):
             raise _Refusal(422, "A webhook with this scope and destination already exists.")
+        if scope_full(self.hooks, changed):
+            raise _Refusal(422, "This client already has the most webhooks allowed for this scope.")
         hook.update(changed)
         return JSONResponse({"data": dict(hook), "meta": {}})
 

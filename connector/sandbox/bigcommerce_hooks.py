@@ -1,6 +1,7 @@
 """Webhooks of the BigCommerce simulator: GET/POST /v3/hooks, GET/PUT/DELETE /v3/hooks/{id}
 (reference §12, spec webhooks.v3.yml). As on a live store: scope and destination are required, the
-destination must be HTTPS on port 443, and a store has one hook per scope and destination."""
+destination must be HTTPS on port 443, and a store has one hook per scope and destination and at
+most ten per scope."""
 
 from __future__ import annotations
 
@@ -42,6 +43,14 @@ def clash(hooks: dict[int, dict[str, Any]], hook: dict[str, Any]) -> bool:
     """Another hook with the same scope and destination (one per store, client, scope, destination)."""
     return any(h["id"] != hook["id"] and (h["scope"], h["destination"]) == (hook["scope"], hook["destination"])
                for h in hooks.values())
+
+
+MAX_HOOKS_PER_SCOPE = 10  # reference §12: per store + client + scope
+
+
+def scope_full(hooks: dict[int, dict[str, Any]], hook: dict[str, Any]) -> bool:
+    """Saving `hook` would give its scope more hooks than one client may have."""
+    return sum(h["id"] != hook["id"] and h["scope"] == hook["scope"] for h in hooks.values()) >= MAX_HOOKS_PER_SCOPE
 
 
 # The store's numeric id in webhook payloads (the reference's example); the simulator has one store.

@@ -30,6 +30,7 @@ from connector.sandbox.transport import Simulator, find_route, query_value, rout
 from connector.sandbox.xseries_merchant import CUSTOMER_TEXT_FIELDS, MerchantSide
 from connector.sandbox.xseries_products import create_products, write_product_09
 from connector.sandbox.xseries_sales import (
+    RETURNABLE_STATUSES,
     SimHttpError,
     bad_request,
     not_found,
@@ -420,7 +421,7 @@ class XSeriesSimulator(MerchantSide, Simulator):
     def _get_sale_20(self, call: _Call, id: str) -> tuple[int, Any]:
         sale = self.sales.get(id)
         if sale is None or (self.sale_read_completed_only
-                            and sale["status"] not in ("CLOSED", "ONACCOUNT_CLOSED", "LAYBY_CLOSED")):
+                            and sale["status"] not in RETURNABLE_STATUSES):
             raise SimHttpError(404, {"error": "sale not found"})
         return 200, {"data": render_sale_20(self, sale)}
 
@@ -479,7 +480,8 @@ class XSeriesSimulator(MerchantSide, Simulator):
                    for key in ("email", "customer_code", "first_name", "last_name", "company_name", "mobile", "phone"))
 
     def _sale_matches(self, sale: dict, query) -> bool:
-        for key in ("invoice_number", "customer_id", "outlet_id", "user_id", "register_id", "status", "state"):
+        # The 2.0 spec's sale keys only: register_id and state are 2026-07's (§8.4), not applied here.
+        for key in ("invoice_number", "customer_id", "outlet_id", "user_id", "status"):
             wanted = query.getlist(key)
             if wanted and sale[key] not in wanted:
                 return False

@@ -69,12 +69,16 @@ _STATE_ATTR_TO_STATUS = {(state, attr): status for status, (state, attr) in STAT
 
 # A finished sale: the only move left is VOIDED.
 CLOSED_STATUSES = frozenset(s for s, (state, _) in STATUS_TO_STATE.items() if state == "closed")
+# What the spec's return action calls a completed sale (initReturnSale): not every *_CLOSED.
+RETURNABLE_STATUSES = frozenset({"CLOSED", "ONACCOUNT_CLOSED", "LAYBY_CLOSED"})
 # Statuses whose goods have left the store (§8.1: CLOSED and ONACCOUNT decrement inventory; every
 # *_CLOSED is finished, so its goods left too). LAYBY and AWAITING_* do not move stock yet.
 STOCK_MOVING_STATUSES = CLOSED_STATUSES | {"ONACCOUNT"}
 # Statuses that leave a balance on the customer's account, so they need a customer [I].
 NEEDS_CUSTOMER_STATUSES = frozenset({"ONACCOUNT", "LAYBY"})
 LINE_STATUSES = frozenset({"SAVED", "VOIDED", "CONFIRMED"})
+NAMES_20_TO_09 = {"line_items": "register_sale_products", "payments": "register_sale_payments",
+                  "attributes": "register_sale_attributes"}
 
 
 def resolve_status(body: dict[str, Any], previous: dict[str, Any] | None,
@@ -197,6 +201,11 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     changed unless the whole body is accepted (validation happens before any mutation)."""
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object")
+    for name_20, name_09 in NAMES_20_TO_09.items():
+        # §8.3: a 0.9 body does not read the 2.0 name; live, those lines / payments / attributes
+        # would be lost without a word, so the simulator makes the mistake visible.
+        if name_20 in body:
+            raise bad_request(f"{name_20} is the 2.0 name; the 0.9 body takes {name_09}")
     now = sim.clock.now()
 
     sale_id = optional_str(body, "id")
@@ -230,7 +239,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     if "return_for" in body and not sim.accepts_return_for:
         raise bad_request("unknown field: return_for")
     return_for = _kept(body, "return_for", previous)
-    if return_for is not None and (sim.sales.get(return_for) or {}).get("status") not in CLOSED_STATUSES:
+    if return_for is not None and (sim.sales.get(return_for) or {}).get("status") not in RETURNABLE_STATUSES:
         raise unprocessable(f"return_for {return_for} is not a completed sale")
 
     if previous is not None and status == "VOIDED":

@@ -548,3 +548,16 @@ def test_known_example_tax_inclusive():
     (product,) = sim.products(order["id"])
     assert (product["price_ex_tax"], product["price_inc_tax"], product["base_price"]) == ("10.0000", "11.0000", "11.0000")
     assert (order["subtotal_ex_tax"], order["total_inc_tax"], order["total_tax"]) == ("20.0000", "22.0000", "2.0000")
+
+
+async def test_at_most_ten_hooks_per_scope_each_creation_or_move_past_it_refused(bc_sim, bc_client):
+    # §12: at most 10 hooks per store + client + scope (one per destination): an 11th is refused.
+    scope = "store/order/statusUpdated"
+    for n in range(10):
+        created = await bc_client.post(f"{V3}/hooks", json={"scope": scope, "destination": f"https://h{n}.example/x"})
+        assert created.status_code == 200, created.text
+    other = await bc_client.post(f"{V3}/hooks", json={"scope": "store/order/created", "destination": "https://h.example/x"})
+    eleventh = await bc_client.post(f"{V3}/hooks", json={"scope": scope, "destination": "https://h10.example/x"})
+    moved = await bc_client.put(f"{V3}/hooks/{other.json()['data']['id']}", json={"scope": scope})
+    assert other.status_code == 200 and eleventh.status_code == 422 and moved.status_code == 422
+    assert sum(h["scope"] == scope for h in bc_sim.hooks.values()) == 10

@@ -85,6 +85,41 @@ async def test_a_closed_sale_may_not_be_paid_beyond_its_total(status):
     assert (stored["total_price"], stored["total_tax"]) == (Decimal("12.91305"), Decimal("1.93695"))
 
 
+@pytest.mark.parametrize("name_20, name_09", [("line_items", "register_sale_products"),
+                                                ("payments", "register_sale_payments"),
+                                                ("attributes", "register_sale_attributes")])
+async def test_a_09_sale_body_with_a_20_list_name_is_refused_not_read_as_empty(name_20, name_09):
+    # §8.3: the two versions name these lists differently; a body using the 2.0 name would lose
+    # its lines, payments or attributes unread, so the simulator refuses it and changes nothing.
+    sim = XSeriesSimulator(clock=FakeClock())
+    mug = sim.add_product(sku="MUG", name="Mug", inventory=10)
+    body = sale(sim, [{"product_id": mug, "quantity": 1, "price": 10, "tax": 1.5}], "11.50", "SAVED")
+    body[name_20] = body.pop(name_09, None) or ["delivery"]
+    async with client(sim) as c:
+        answer = await c.post("/api/register_sales", json=body)
+    assert answer.status_code == 400 and name_09 in answer.json()["message"]
+    assert sim.sales == {} and sim.stock(mug) == 10
+
+
+@pytest.mark.parametrize("status, returnable", [("CLOSED", True), ("ONACCOUNT_CLOSED", True), ("LAYBY_CLOSED", True),
+                                                ("DISPATCHED_CLOSED", False), ("PICKED_UP_CLOSED", False),
+                                                ("SERVICE_CLOSED", False), ("ONACCOUNT", False)])
+async def test_only_a_completed_sale_can_be_returned(status, returnable):
+    # Spec (PUT /sales/{id}/actions/return): a completed sale is CLOSED, ONACCOUNT_CLOSED or LAYBY_CLOSED.
+    sim = XSeriesSimulator(clock=FakeClock())
+    sim.add_customer(first_name="Jane", last_name="Doe", email="jane@example.com")
+    mug = sim.add_product(sku="MUG", name="Mug", inventory=10)
+    original = {**sale(sim, [{"product_id": mug, "quantity": 1, "price": 10, "tax": 1.5}], "11.50", status),
+                "customer_id": next(iter(sim.customers))}
+    async with client(sim) as c:
+        sold = (await c.post("/api/register_sales", json=original)).json()["register_sale"]
+        back = {**sale(sim, [{"product_id": mug, "quantity": -1, "price": 10, "tax": 1.5}], "-11.50"),
+                "return_for": sold["id"]}
+        answer = await c.post("/api/register_sales", json=back)
+    assert sold["status"] == status
+    assert answer.status_code == (200 if returnable else 422), answer.text
+
+
 async def test_the_discount_line_is_accepted_and_lowers_the_total():
     sim = XSeriesSimulator(clock=FakeClock())
     mug = sim.add_product(sku="MUG", name="Mug", inventory=10)

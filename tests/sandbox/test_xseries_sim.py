@@ -252,6 +252,10 @@ async def test_search_customers_by_email_case_insensitive_and_sales_by_invoice_n
         assert "line_items" in found["data"][0]  # the 2.0 sale shape
         paged = (await c.get("/api/2.0/search", params={"type": "sales", "offset": 1, "page_size": 1})).json()
         assert [s["invoice_number"] for s in paged["data"]] == ["BC-1002"]
+        # register_id and state are sale search keys of 2026-07 only (§8.4), not of 2.0: not filtered on.
+        newer = (await c.get("/api/2.0/search", params={"type": "sales", "invoice_number": "BC-1002",
+                                                         "register_id": "elsewhere", "state": "voided"})).json()
+        assert [s["invoice_number"] for s in newer["data"]] == ["BC-1002"]
 
 
 # --- sales: stock, transitions, knobs ----------------------------------------------------------
