@@ -1,7 +1,9 @@
 """`order-sync webhooks register`: the store's BigCommerce webhooks for order-sync, created or set
 right through POST/PUT /v3/hooks (reference §12). Idempotent: run twice, nothing new — each scope's
 hook is looked up by scope and destination, created when missing, and updated only when it is
-inactive (BigCommerce deactivates a failing hook) or carries another secret."""
+inactive (BigCommerce deactivates a failing hook) or carries another secret. A hook of the scope at
+this pair's path on another base URL is this pair's from an earlier --url: it is moved, not kept
+beside the new one (BigCommerce would call both, and allows ten hooks a scope)."""
 
 from __future__ import annotations
 
@@ -20,14 +22,22 @@ def destination(base_url: str, pair: str) -> str:
 
 
 async def register_hooks(bc: BigCommerceClient, base_url: str, pair: str, secret: str) -> list[tuple[str, str]]:
-    """(scope, what was done: created | updated | unchanged) for each scope."""
+    """(scope, what was done: created | moved from … | updated | unchanged) for each scope."""
     target = destination(base_url, pair)
+    path = target[target.index("/webhooks/bigcommerce/"):]
     headers = {SECRET_HEADER: secret}
-    existing = {hook["scope"]: hook for hook in await bc.list_hooks() if hook.get("destination") == target}
+    hooks = await bc.list_hooks()
+    existing = {hook["scope"]: hook for hook in hooks if hook.get("destination") == target}
+    earlier = {hook["scope"]: hook for hook in hooks
+               if str(hook.get("destination", "")).endswith(path) and hook.get("destination") != target}
     done = []
     for scope in SCOPES:
         hook = existing.get(scope)
-        if hook is None:
+        if hook is None and scope in earlier:
+            old = earlier[scope]
+            await bc.update_hook(old["id"], {"destination": target, "is_active": True, "headers": headers})
+            done.append((scope, f"moved from {old['destination']}"))
+        elif hook is None:
             await bc.create_hook({"scope": scope, "destination": target, "is_active": True, "headers": headers})
             done.append((scope, "created"))
         elif not hook.get("is_active") or (hook.get("headers") or {}) != headers:

@@ -54,3 +54,24 @@ async def test_register_refuses_without_a_secret_or_an_https_url(world, tmp_path
     assert await run_cli_async(world, monkeypatch, config, "webhooks", "register", "--url", "http://x.example") == 2
     assert "HTTPS on port 443" in capsys.readouterr().err
     assert world.bc.hooks == {}
+
+
+async def test_register_at_a_new_url_moves_the_pairs_hooks_and_leaves_others(world, tmp_path, monkeypatch, capsys):
+    """A merchant moving order-sync to another host registers again: BigCommerce must call the new
+    host only, and an eleventh run must not be refused for ten hooks a scope."""
+    monkeypatch.setenv("TEST_BC_WEBHOOK_SECRET", "hook-secret-1")
+    config = write_config(world, tmp_path / "config.yaml")
+    config.write_text(config.read_text().replace("  api_url:", "  webhook_secret: ${TEST_BC_WEBHOOK_SECRET}\n  api_url:", 1))
+    other = {"id": 999, "scope": "store/order/created", "destination": "https://other-app.example/orders",
+             "is_active": True, "headers": {}}
+    world.bc.hooks[999] = dict(other)  # another integration's hook on the same scope
+
+    for n in range(11):
+        assert await run_cli_async(world, monkeypatch, config, "webhooks", "register", "--url",
+                                   f"https://host{n}.example") == 0
+    out = capsys.readouterr().out
+    assert out.count(": moved from https://host9.example/webhooks/bigcommerce/default") == len(SCOPES)
+    ours = [h for h in world.bc.hooks.values() if h["id"] != 999]
+    assert sorted(h["scope"] for h in ours) == sorted(SCOPES)
+    assert {h["destination"] for h in ours} == {"https://host10.example/webhooks/bigcommerce/default"}
+    assert world.bc.hooks[999] == other
