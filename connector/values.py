@@ -13,6 +13,16 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 CENT = Decimal("0.01")
 
 
+def whole_number(value: object) -> int | None:
+    """A count an API gives as a JSON integer, or as the same whole number in a float or a string (an
+    independent server may send either); None when absent or not a whole number."""
+    try:
+        number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+    return int(number) if number is not None and number.is_integer() else None
+
+
 def parse_money(value: object) -> Decimal:
     """A money value from an API ("12.5000", 12.5, 12) as Decimal; raises ValueError otherwise.
     Thousands separators ("1,234.00") and other decorations are rejected rather than guessed at."""

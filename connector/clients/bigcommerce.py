@@ -21,7 +21,7 @@ from connector.clients.bigcommerce_v3 import API, PAGE_LIMIT, V3Resources, query
 from connector.clients.transport import ApiResponse, ApiTransport, RetryPolicy, TransportClient
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.errors import ConfigError
-from connector.values import parse_any_date, parse_rfc2822, to_iso8601
+from connector.values import parse_any_date, parse_rfc2822, to_iso8601, whole_number
 
 log = logging.getLogger("connector.bigcommerce")
 
@@ -243,8 +243,7 @@ class BigCommerceClient(V3Resources, TransportClient):
             # The store did not embed the line items (include ignored, or links only): fetch them.
             log.info("order %s: line items not embedded, reading /products", order.id)
             products = await self.list_order_products(order.id)
-            ships = data.get("shipping_address_count")
-            if not order.shipping_addresses and isinstance(ships, int) and ships > 0:
+            if not order.shipping_addresses and (whole_number(data.get("shipping_address_count")) or 0) > 0:
                 # Nor the shipping consignments: the sale's address, method and per-address charges.
                 addresses = await self.list_order_shipping_addresses(order.id)
         if not order.fees_included and isinstance(data.get("fees"), dict):

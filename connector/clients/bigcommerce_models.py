@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Callable, Iterable, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, TypeAdapter, ValidationError
 
 from connector.errors import OrderSyncError
 from connector.values import as_utc, parse_iso8601, parse_money, parse_rfc2822
@@ -183,6 +183,9 @@ class OrderLine(ApiModel):
     consignment: ConsignmentKind | None = None
 
 
+_FLAG = TypeAdapter(bool | None)
+
+
 @dataclass(frozen=True)
 class OrderStatusRead:
     """An order's status id, read alone from an order answer (ID verification needs nothing else)."""
@@ -198,7 +201,11 @@ class OrderStatusRead:
             status_id = int(status_id)
         if isinstance(status_id, bool) or not isinstance(status_id, int):
             raise OrderValidationError(order_id, f"the order answer has no integer status_id ({status_id!r})")
-        return cls(order_id, status_id, data.get("is_deleted") is True)
+        try:  # read as the order mirror's model reads it (pydantic's bool: "true", 1…), so both agree
+            archived = bool(_FLAG.validate_python(data.get("is_deleted")))
+        except ValidationError:
+            raise OrderValidationError(order_id, f"is_deleted is not a boolean ({data.get('is_deleted')!r})") from None
+        return cls(order_id, status_id, archived)
 
 
 class Order(ApiModel):

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from connector.clients.bigcommerce_v3_models import CatalogProduct, Metafield, Refund
 from connector.clients.transport import ApiResponse
 from connector.errors import PermanentApiError
-from connector.values import to_iso8601
+from connector.values import to_iso8601, whole_number
 
 log = logging.getLogger("connector.bigcommerce")
 
@@ -121,20 +121,10 @@ class V3Resources:
                 yield parse(row)
             meta = body.get("meta")
             pagination = (meta.get("pagination") if isinstance(meta, dict) else None) or {}
-            total, current = (_count(pagination.get(k)) for k in ("total_pages", "current_page"))
+            total, current = (whole_number(pagination.get(k)) for k in ("total_pages", "current_page"))
             if total is not None and (page if current is None else current) >= total:
                 return
             page, previous = page + 1, rows
-
-
-def _count(value: Any) -> int | None:
-    """A page count of V3 meta: a JSON integer, or the same whole number as a float or a string
-    (an independent server may send either); None when absent or not a whole number."""
-    try:
-        number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
-    except ValueError:
-        return None
-    return int(number) if number is not None and number.is_integer() else None
 
 
 def query(filters: dict[str, Any]) -> dict[str, Any]:

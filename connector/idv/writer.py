@@ -49,6 +49,10 @@ class ProtectedStatusWriter:
         try:
             return await self._apply(order_id, target)
         except _Archived as exc:
+            if exc.put_on is not None and exc.status_id == target:  # the PUT took unanswered, then the archive
+                return WriteResult(Outcome.WRITTEN, before=exc.put_on, after=target, reason=(
+                    f"{self.rules.describe(exc.put_on)} → {self.rules.describe(target)} (the write had no answer;"
+                    " read again, the order had it, and was archived since)"))
             return WriteResult(Outcome.SKIPPED_PROTECTED, before=exc.status_id, after=exc.status_id, reason=(
                 f"archived in BigCommerce: left alone (would have set {self.rules.describe(target)})"))
 
@@ -92,17 +96,18 @@ class ProtectedStatusWriter:
         return WriteResult(outcome, before=current, after=current, reason=reason)
 
 
-async def _read_status(bc: OrderStatusPort, order_id: int) -> int:
+async def _read_status(bc: OrderStatusPort, order_id: int, put_on: int | None = None) -> int:
+    """The order's status; _Archived if archived. put_on: the status a PUT already sent was decided on."""
     read = await bc.get_order_status(order_id)
     if read.archived:
-        raise _Archived(read.status_id)
+        raise _Archived(read.status_id, put_on)
     return read.status_id
 
 
 class _Archived(Exception):
-    def __init__(self, status_id: int) -> None:
+    def __init__(self, status_id: int, put_on: int | None) -> None:
         super().__init__("the order is archived")
-        self.status_id = status_id
+        self.status_id, self.put_on = status_id, put_on
 
 
 class _StatusMoved(Exception):
@@ -121,6 +126,6 @@ class _StatusWatch:
     decided_on: int
 
     async def check(self) -> None:
-        now = await _read_status(self.bc, self.order_id)
+        now = await _read_status(self.bc, self.order_id, put_on=self.decided_on)
         if now != self.decided_on:
             raise _StatusMoved(now)

@@ -160,11 +160,12 @@ ADDRESS = {"id": 51, "order_id": 7, "first_name": "Jane", "last_name": "Doe", "s
 
 
 @respx.mock
-async def test_shipping_addresses_are_read_when_the_consignments_are_not_embedded(client):
+@pytest.mark.parametrize("count", [1, "1", 1.0], ids=["int", "string", "float"])
+async def test_shipping_addresses_are_read_when_the_consignments_are_not_embedded(client, count):
     # A server that leaves `consignments` a link (include ignored, §3) gives neither the lines nor the
     # addresses: both are read from their own lists, or the sale would lose its address and method.
     respx.get(f"{API}/v2/orders/7").mock(return_value=httpx.Response(200, json=order(
-        7, consignments={"url": "x", "resource": "/orders/7/consignments"})))
+        7, consignments={"url": "x", "resource": "/orders/7/consignments"}, shipping_address_count=count)))
     respx.get(f"{API}/v2/orders/7/products").mock(return_value=httpx.Response(200, json=[line(70, 7)]))
     addresses = respx.get(f"{API}/v2/orders/7/shipping_addresses").mock(return_value=httpx.Response(200, json=[ADDRESS]))
     got = await client.get_order(7)

@@ -77,6 +77,21 @@ async def test_a_put_whose_answer_was_lost_and_took_effect_is_audited_as_written
     assert world.status(order) == 6
 
 
+async def test_a_put_that_took_unanswered_before_the_order_was_archived_is_audited_as_written(world):
+    """Our write took, then the merchant archived the order: what happened is a write, not a skip."""
+    await world.start()
+    order = world.add_order(status_id=11)
+
+    def applied_then_archived() -> None:
+        world.bc.set_status(order, 6)
+        archive(world, order)
+
+    fail_puts(world, httpx.ReadTimeout("no answer"), meanwhile=applied_then_archived)
+    decision = await world.event(order, "failed", "chk-1")
+    assert decision.outcome is Outcome.WRITTEN and "archived since" in decision.reason
+    assert (decision.before, decision.after) == (11, 6) and world.status(order) == 6
+
+
 class TerseAnswers(httpx.AsyncBaseTransport):
     """The world's transport; a status PUT is applied, then answered with `answer` instead of the order."""
 
@@ -133,17 +148,18 @@ async def test_a_read_that_fails_with_a_4xx_like_error_is_no_refusal_of_the_writ
     assert world.audit(order) == [] and world.puts() == []
 
 
-def archive(world: IdvWorld, order: int) -> None:
-    world.bc.orders[order]["is_deleted"] = True  # the merchant archived it (DELETE, reference §2)
+def archive(world: IdvWorld, order: int, flag: object = True) -> None:
+    world.bc.orders[order]["is_deleted"] = flag  # the merchant archived it (DELETE, reference §2)
 
 
-@pytest.mark.parametrize("when", ["before", "between-decision-and-put", "while-the-put-waited"])
+@pytest.mark.parametrize("when", ["before", "before-as-a-string", "between-decision-and-put", "while-the-put-waited"])
 async def test_an_archived_order_is_left_alone_like_a_protected_one(world, when):
-    """An archived order is one the merchant removed: no status write, before or between reads."""
+    """An archived order is one the merchant removed: no status write, before or between reads. The
+    flag is read as the order mirror reads it ("true" too), so the two never disagree."""
     await world.start()
     order = world.add_order(status_id=11)
-    if when == "before":
-        archive(world, order)
+    if when.startswith("before"):
+        archive(world, order, "true" if when.endswith("string") else True)
     elif when == "between-decision-and-put":
         reads = []
         world.transport.after = lambda r: r.method == "GET" and not reads and (reads.append(1), archive(world, order))
