@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from connector.clients.bigcommerce_v3_models import CatalogProduct, Metafield, Refund
 from connector.clients.transport import ApiResponse
-from connector.errors import PermanentApiError
+from connector.errors import NotFoundError, PermanentApiError
 from connector.values import to_iso8601, whole_number
 
 log = logging.getLogger("connector.bigcommerce")
@@ -69,6 +69,13 @@ class V3Resources:
 
     async def update_hook(self, hook_id: int, body: dict[str, Any]) -> dict[str, Any]:
         return await self._hook_write("PUT", f"/v3/hooks/{int(hook_id)}", body)
+
+    async def delete_hook(self, hook_id: int) -> None:
+        """DELETE /v3/hooks/{id}; a hook already gone (404, e.g. a repeat whose first answer was lost) is done."""
+        try:
+            await self.transport.request("DELETE", f"/v3/hooks/{int(hook_id)}", safe_to_repeat=True)
+        except NotFoundError:
+            pass
 
     async def _hook_write(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         # Setting a hook to the same scope, destination and headers again changes nothing: safe to repeat.

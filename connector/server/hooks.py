@@ -2,8 +2,9 @@
 right through POST/PUT /v3/hooks (reference §12). Idempotent: run twice, nothing new — each scope's
 hook is looked up by scope and destination, created when missing, and updated only when it is
 inactive (BigCommerce deactivates a failing hook) or carries another secret. A hook of the scope at
-this pair's path on another base URL is this pair's from an earlier --url: it is moved, not kept
-beside the new one (BigCommerce would call both, and allows ten hooks a scope)."""
+this pair's path on another base URL is this pair's from an earlier --url: one is moved, the rest
+deleted, none kept beside the new one (BigCommerce would call them all, with the secret, and allows
+ten hooks a scope)."""
 
 from __future__ import annotations
 
@@ -22,19 +23,21 @@ def destination(base_url: str, pair: str) -> str:
 
 
 async def register_hooks(bc: BigCommerceClient, base_url: str, pair: str, secret: str) -> list[tuple[str, str]]:
-    """(scope, what was done: created | moved from … | updated | unchanged) for each scope."""
+    """(scope, what was done: created | moved from … | updated | unchanged | removed the one at …)."""
     target = destination(base_url, pair)
     path = target[target.index("/webhooks/bigcommerce/"):]
     headers = {SECRET_HEADER: secret}
     hooks = await bc.list_hooks()
     existing = {hook["scope"]: hook for hook in hooks if hook.get("destination") == target}
-    earlier = {hook["scope"]: hook for hook in hooks
-               if str(hook.get("destination", "")).endswith(path) and hook.get("destination") != target}
+    # This pair's path on another host: this pair's hooks from an earlier --url.
+    earlier = [hook for hook in hooks if str(hook.get("destination", "")).endswith(path)
+               and hook.get("destination") != target]
     done = []
     for scope in SCOPES:
         hook = existing.get(scope)
-        if hook is None and scope in earlier:
-            old = earlier[scope]
+        stale = [h for h in earlier if h.get("scope") == scope]
+        if hook is None and stale:
+            old = stale.pop(0)
             await bc.update_hook(old["id"], {"destination": target, "is_active": True, "headers": headers})
             done.append((scope, f"moved from {old['destination']}"))
         elif hook is None:
@@ -45,4 +48,7 @@ async def register_hooks(bc: BigCommerceClient, base_url: str, pair: str, secret
             done.append((scope, "updated"))
         else:
             done.append((scope, "unchanged"))
+        for old in stale:  # more from earlier --urls: BigCommerce would go on calling them, secret and all
+            await bc.delete_hook(old["id"])
+            done.append((scope, f"removed the one at {old['destination']}"))
     return done

@@ -75,3 +75,23 @@ async def test_register_at_a_new_url_moves_the_pairs_hooks_and_leaves_others(wor
     assert sorted(h["scope"] for h in ours) == sorted(SCOPES)
     assert {h["destination"] for h in ours} == {"https://host10.example/webhooks/bigcommerce/default"}
     assert world.bc.hooks[999] == other
+
+
+async def test_register_removes_the_pairs_hooks_left_at_earlier_urls(world, tmp_path, monkeypatch, capsys):
+    """Hooks an earlier version left beside each other at two old hosts: one is moved (or, where the
+    new host has its hook already, none), the others deleted; BigCommerce calls the new host only."""
+    monkeypatch.setenv("TEST_BC_WEBHOOK_SECRET", "hook-secret-1")
+    config = write_config(world, tmp_path / "config.yaml")
+    config.write_text(config.read_text().replace("  api_url:", "  webhook_secret: ${TEST_BC_WEBHOOK_SECRET}\n  api_url:", 1))
+    created, updated = "store/order/created", "store/order/updated"
+    for n, (host, scope) in enumerate([("a", created), ("b", created), ("a", updated), ("new", updated)], start=901):
+        world.bc.hooks[n] = {"id": n, "scope": scope, "destination": f"https://{host}.example/webhooks/bigcommerce/default",
+                             "is_active": True, "headers": {"X-Webhook-Secret": "hook-secret-1"}}
+
+    assert await run_cli_async(world, monkeypatch, config, "webhooks", "register", "--url", "https://new.example") == 0
+    out = capsys.readouterr().out
+    assert f"{created}: moved from https://a.example" in out and f"{created}: removed the one at https://b.example" in out
+    assert f"{updated}: unchanged" in out and f"{updated}: removed the one at https://a.example" in out
+    hooks = list(world.bc.hooks.values())
+    assert sorted(h["scope"] for h in hooks) == sorted(SCOPES)
+    assert {h["destination"] for h in hooks} == {"https://new.example/webhooks/bigcommerce/default"}
