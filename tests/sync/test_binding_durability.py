@@ -1,5 +1,6 @@
-"""A customer or product order-sync creates in X-Series is bound in the store before the next X-Series
-request goes out, so a crash from then on never creates it again.
+"""A customer or a plain product order-sync creates in X-Series is bound in the store before the next
+X-Series request goes out, so a crash from then on never creates it again. (A variant family's
+products are bound after an index refresh; a crash there finds them in the index, not created twice.)
 
 Why a test: a change that defers those bindings (to save a commit per order, say) must still commit
 them before any request, also one of another order while this one waits for a lease its process
