@@ -75,6 +75,9 @@ class XSeriesClient(SaleResources, TransportClient):
         # Set once X-Series refuses a sale for its delivery/pickup attribute (OrderMirror): every later
         # sale of this client goes without it, whichever cycle or webhook sends it.
         self.fulfilment_refused = False
+        # Set once X-Series refuses a CLOSED sale paid below its total (OrderMirror): every later unpaid
+        # order without an e-mail goes on account to the walk-in customer at once.
+        self.closed_unpaid_refused = False
         # One pacer per client: every call of this integration spends the same per-retailer quota.
         self.pacer = pacer or XSeriesPacer(clock=clock)
         self.transport = ApiTransport(
@@ -226,6 +229,13 @@ class XSeriesClient(SaleResources, TransportClient):
         # A deleted customer is no match (the search's `deleted` default is undocumented).
         return [c for c in candidates
                 if c.deleted_at is None and c.email is not None and c.email.strip().lower() == wanted]
+
+    async def search_customers_by_code(self, code: str) -> list[Customer]:
+        """Live customers whose customer_code is `code`, compared as e-mails are (candidates only)."""
+        wanted = code.strip().casefold()
+        candidates = await self._search("customers", {"customer_code": code.strip()}, Customer.model_validate)
+        return [c for c in candidates
+                if c.deleted_at is None and (c.customer_code or "").strip().casefold() == wanted]
 
     async def create_customer(self, body: CustomerCreate) -> Customer:
         """POST /api/2.0/customers → 201 {"data": Customer}. Not safe to repeat."""

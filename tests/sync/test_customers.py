@@ -78,6 +78,77 @@ async def test_order_without_email_becomes_a_sale_without_customer(world):
     assert customer_creates(world) == []
 
 
+NOBODY = {"id": 0, "first_name": "Walk", "last_name": "In", "email": ""}
+
+
+def sale_posts(world, sale: dict) -> list[tuple[str, str | None]]:
+    """(status, customer_id) of each POST of this sale, refused ones included."""
+    return [(r.body["status"], r.body.get("customer_id")) for r in world.xs.request_log.matching("POST", "/register_sales")
+            if r.body.get("invoice_number") == sale["invoice_number"]]
+
+
+async def test_where_closed_must_be_paid_unpaid_orders_without_email_go_on_account_to_a_walk_in(world_factory):
+    # Whether X-Series takes a CLOSED sale paid below its total is open (§13): where it does not, the
+    # sale goes ONACCOUNT under a walk-in customer order-sync creates once, and is closed when paid.
+    world = world_factory(xs_options={"closed_requires_full_payment": True})
+    paid = world.add_order([line()], customer=NOBODY)
+    first = world.add_order([line()], customer=NOBODY, status_id=7)
+    report = await world.cycle()
+
+    assert not report.failed
+    assert world.sale(paid)["customer_id"] is None and world.sale(paid)["status"] == "CLOSED"
+    sale = world.sale(first)
+    walk_in = sale["customer_id"]
+    assert sale["status"] == "ONACCOUNT" and world.xs.customers[walk_in]["customer_code"] == "BIGCOMMERCE-GUEST"
+    assert sale_posts(world, sale) == [("CLOSED", None), ("ONACCOUNT", walk_in)]
+
+    second = world.add_order([line("MUG-01", 1, "10.00")], customer=NOBODY, status_id=7)
+    await world.cycle()
+    sale = world.sale(second)
+    assert sale_posts(world, sale) == [("ONACCOUNT", walk_in)]  # the refusal is remembered
+    assert len(customer_creates(world)) == 1
+
+    world.set_status(second, 11)  # paid
+    report = await world.cycle()
+    assert not report.failed
+    sale = world.sale(second)
+    assert (sale["status"], sale["customer_id"]) == ("ONACCOUNT_CLOSED", walk_in)
+    assert sum(p["amount"] for p in sale["payments"]) == sale["total_price"] + sale["total_tax"]
+
+
+async def test_a_refused_delivery_attribute_does_not_send_later_unpaid_orders_on_account(world_factory):
+    # CLOSED + delivery refused, CLOSED paid below its total taken: the first unpaid guest order cannot
+    # tell which was refused, so only the change that alone made it through is remembered.
+    world = world_factory(xs_options={"status_names_attributes": True})
+    world.add_order([line()], customer=NOBODY, status_id=7)
+    await world.cycle()
+    later = world.add_order([line()], customer=NOBODY, status_id=7)
+    report = await world.cycle()
+    assert not report.failed and sale_posts(world, world.sale(later)) == [("CLOSED", None)]
+
+
+async def test_a_configured_walk_in_customer_is_looked_up_by_its_code(world_factory):
+    world = world_factory(xs_options={"closed_requires_full_payment": True},
+                          xseries_settings={"walk_in_customer": "COUNTER"})
+    counter = world.xs.add_customer(first_name="Counter", last_name="Sales", email=None, customer_code="COUNTER")
+    order_id = world.add_order([line()], customer=NOBODY, status_id=7)
+    report = await world.cycle()
+    assert not report.failed
+    assert (world.sale(order_id)["status"], world.sale(order_id)["customer_id"]) == ("ONACCOUNT", counter)
+    assert customer_creates(world) == []
+
+
+async def test_a_configured_walk_in_customer_that_does_not_exist_fails_the_order_naming_the_key(world_factory):
+    world = world_factory(xs_options={"closed_requires_full_payment": True},
+                          xseries_settings={"walk_in_customer": "NO-SUCH-CODE"})
+    unpaid = world.add_order([line()], customer=NOBODY, status_id=7)
+    other = world.add_order([line()], customer=JANE)
+    report = await world.cycle()
+    assert "xseries.walk_in_customer" in report.failed[unpaid] and "NO-SUCH-CODE" in report.failed[unpaid]
+    assert world.sale(unpaid) is None and world.sale(other)["status"] == "CLOSED"
+    assert [r.body["email"] for r in customer_creates(world)] == ["jane@example.com"]
+
+
 async def test_customer_without_last_name_gets_a_placeholder(world):
     order_id = world.add_order([line()], customer={"id": 5, "first_name": "Cher", "last_name": "",
                                                    "email": "cher@example.com"})
