@@ -75,9 +75,6 @@ class XSeriesClient(SaleResources, TransportClient):
         # Set once X-Series refuses a sale for its delivery/pickup attribute (OrderMirror): every later
         # sale of this client goes without it, whichever cycle or webhook sends it.
         self.fulfilment_refused = False
-        # Set once X-Series refuses a CLOSED sale paid below its total (OrderMirror): every later unpaid
-        # order without an e-mail goes on account to the walk-in customer at once.
-        self.closed_unpaid_refused = False
         # One pacer per client: every call of this integration spends the same per-retailer quota.
         self.pacer = pacer or XSeriesPacer(clock=clock)
         self.transport = ApiTransport(

@@ -149,10 +149,10 @@ class OrderMirror:
         live_products, live_customer = store.live_cached(
             (line.product_key for line in plan.lines if line.product_key != DISCOUNT_KEY), plan.customer.email_key)
         customer_id = await self.customers.resolve(plan.customer, order.id, live_customer)
-        # An unpaid order without an e-mail is written CLOSED paid below its total, unless X-Series
-        # refused that before: then on account to the walk-in customer (§13 leaves it open).
-        guest_unpaid = target is PosState.CLOSED and plan.unpaid and customer_id is None
-        if guest_unpaid and self.d.xs.closed_unpaid_refused:
+        if target is PosState.CLOSED and plan.unpaid and customer_id is None:
+            # An unpaid order without an e-mail goes on account to the walk-in customer: whether X-Series
+            # takes a CLOSED sale paid below its total is open (§13), and such a sale could never take
+            # its payment when the order is paid (a closed sale only becomes voided).
             customer_id = await self.customers.walk_in(self.d.walk_in_customer, order.id)
         self.step = "products"
         product_ids: dict[str, str] = {}
@@ -185,21 +185,7 @@ class OrderMirror:
                     raise not_there_yet("the sale write", f"no sale {plan.invoice_number}", exc) from exc
                 log.info("order %s: sale write answer lost, found sale %s", order.id, sale.id)
             except ApiError as exc:
-                refused = exc.status in (400, 422)  # so nothing was written
-                # Tried before the attribute, one change at a time: a refused unpaid CLOSED sale is likelier
-                # refused for its payments, and were it the attribute, on account is still a true record.
-                if refused and guest_unpaid and customer_id is None:
-                    binding.pending_state = None  # nothing was written, should the walk-in customer fail
-                    store.save_order_binding(binding)
-                    self.step = "customer"
-                    customer_id = await self.customers.walk_in(self.d.walk_in_customer, order.id)
-                    log.warning("order %s: X-Series refused the unpaid sale CLOSED (%s); posting it ONACCOUNT to"
-                                " the walk-in customer", order.id, exc, extra={"order_id": order.id})
-                    walk_in = register_sale(plan, target, refs, product_ids, customer_id, payment_type_ids)
-                    body = (without_fulfilment(walk_in) or walk_in) if self.d.xs.fulfilment_refused else walk_in
-                    binding.pending_state, self.step = target.value, "write"
-                    continue
-                plain = without_fulfilment(body) if refused else None
+                plain = without_fulfilment(body) if exc.status in (400, 422) else None
                 if plain is not None:  # refused, so nothing was written: once more without it
                     log.warning("order %s: X-Series refused the sale (%s); posting it once more without its %s "
                                 "attribute", order.id, exc, "/".join(a for a in body.register_sale_attributes
@@ -217,10 +203,7 @@ class OrderMirror:
             break
         # Taken plain after a refusal: the attribute was the reason, so the rest go without it. Kept on
         # the client, which lives as long as the process's Runtime of this pair (MirrorDeps is per cycle).
-        # The same for a sale taken on account, but only when that change alone was enough (a server
-        # refusing the attribute everywhere would otherwise send every unpaid guest order on account).
         self.d.xs.fulfilment_refused |= retried
-        self.d.xs.closed_unpaid_refused |= guest_unpaid and customer_id is not None and not retried
         if isinstance(sale, WrittenSale):  # the answer's line ids, for a later void (not a lookup's)
             binding.sale_body = sale.ids_into(body).to_json().decode()
         self._bind(binding, order, sale.id, target, content_hash)
