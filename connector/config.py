@@ -53,6 +53,9 @@ class XSeriesSettings(_Section):
     # "register" is also a name of BaseModel's metaclass, hence the alias.
     register_name: str = Field(alias="register", min_length=1)
     user: str | None = None
+    # The customer_code of the customer unpaid orders without an e-mail go on account to (unset: one
+    # order-sync creates once, BIGCOMMERCE-GUEST).
+    walk_in_customer: str | None = Field(default=None, min_length=1)
 
     @property
     def base_url(self) -> str:

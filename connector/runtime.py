@@ -73,7 +73,7 @@ class Runtime:
         return MirrorDeps(
             store=self.store, xs=self.xs, bc=self.bc, refs=self.refs, statuses=self.tables.statuses,
             payments=self.tables.payments, specials=self.tables.specials, on_edit=self.settings.sync.on_edit,
-            restock=self.settings.refunds.restock,
+            restock=self.settings.refunds.restock, walk_in_customer=self.settings.xseries.walk_in_customer,
         )
 
     def cycle(self, stop_event: asyncio.Event | None = None) -> SyncCycle:

@@ -227,6 +227,13 @@ class XSeriesClient(SaleResources, TransportClient):
         return [c for c in candidates
                 if c.deleted_at is None and c.email is not None and c.email.strip().lower() == wanted]
 
+    async def search_customers_by_code(self, code: str) -> list[Customer]:
+        """Live customers whose customer_code is `code`, compared as e-mails are (candidates only)."""
+        wanted = code.strip().casefold()
+        candidates = await self._search("customers", {"customer_code": code.strip()}, Customer.model_validate)
+        return [c for c in candidates
+                if c.deleted_at is None and (c.customer_code or "").strip().casefold() == wanted]
+
     async def create_customer(self, body: CustomerCreate) -> Customer:
         """POST /api/2.0/customers → 201 {"data": Customer}. Not safe to repeat."""
         path = f"{V20}/customers"

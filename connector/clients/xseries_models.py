@@ -287,6 +287,7 @@ class CustomerCreate(WriteModel):
     first_name: str
     last_name: str
     email: str | None = None
+    customer_code: str | None = None
     phone: str | None = None
     company_name: str | None = None
     physical_address_1: str | None = None

@@ -4,9 +4,9 @@ How each POS state is written (reference §8.1–§8.3):
 - closed, paid:    status CLOSED, state closed, one payment per tender of the plan (gift
                    certificates, store credit, the order's payment method), adding up to its total.
 - closed, unpaid:  status ONACCOUNT, state pending, attribute onaccount, no payment (the balance
-                   lands on the customer's account; stock moves as for CLOSED). Without a customer
-                   (an order with no e-mail) it is written CLOSED with no payment instead, since an
-                   on-account sale needs a customer.
+                   lands on the customer's account; stock moves as for CLOSED). An order with no
+                   e-mail gets the walk-in customer (OrderMirror), since an on-account sale needs
+                   a customer.
 - voided:          status VOIDED, state voided: X-Series returns the lines to stock and deletes
                    the payments. To void an existing sale the same complete body is re-posted with
                    its id (0.9 updates are full replacements, not patches).

@@ -129,8 +129,9 @@ class MerchantSide:
         self.customers[customer_id] = customer
         return customer_id
 
-    def add_customer(self, *, first_name: str, last_name: str, email: str | None) -> str:
-        return self._create_customer({"first_name": first_name, "last_name": last_name, "email": email})
+    def add_customer(self, *, first_name: str, last_name: str, email: str | None, customer_code: str | None = None) -> str:
+        return self._create_customer({"first_name": first_name, "last_name": last_name, "email": email,
+                                      "customer_code": customer_code})
 
     def stock(self, product_id: str) -> Decimal:
         """Current inventory level of a product at the main outlet."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import CustomerCreate
-from connector.errors import TransientApiError, UnknownWriteOutcome
+from connector.errors import MappingError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.sale_plan import PlannedCustomer
 from connector.store.repository import Store
+
+WALK_IN_CODE = "BIGCOMMERCE-GUEST"  # the customer_code of the walk-in order-sync creates: a merchant knows it
 
 
 class CustomerBinder:
@@ -40,6 +42,47 @@ class CustomerBinder:
                 reason="no X-Series customer with this e-mail", after=key,
             ))
             return customer_id
+
+    async def walk_in(self, configured: str | None, bc_order_id: int) -> str:
+        """The walk-in customer an unpaid order without an e-mail goes on account to: the configured
+        customer_code (xseries.walk_in_customer), else WALK_IN_CODE's, created once. Bound like an
+        e-mail, under a key no e-mail has (no '@'), so it is searched for only until bound."""
+        code = configured or WALK_IN_CODE
+        key = "walk-in:" + code.strip().casefold()
+        found = await self._existing(key) or await self._by_code(key, code, bc_order_id)
+        if found is not None:
+            return found
+        if configured is not None:
+            raise MappingError(f"xseries.walk_in_customer: X-Series has no customer with customer_code {code!r}"
+                               " (unpaid orders without an e-mail go on account to it)", order_id=bc_order_id)
+        async with self.store.leases.hold("customer:" + key) as lease:
+            found = await self._existing(key)
+            if found is not None:
+                return found
+            body = CustomerCreate(first_name="BigCommerce", last_name="Guest", customer_code=code)
+
+            async def create() -> str:
+                return (await self.xs.create_customer(body)).id
+
+            async def find() -> list[str]:
+                return [c.id for c in await self.xs.search_customers_by_code(code)]
+
+            customer_id = await create_or_find(create, find, f"customer {code!r}", "/api/2.0/customers")
+            self.store.bind_customer(key, customer_id, created=True, lease=lease, audit=dict(
+                platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
+                reason="the walk-in customer of unpaid orders without an e-mail", after=code,
+            ))
+            return customer_id
+
+    async def _by_code(self, key: str, code: str, bc_order_id: int) -> str | None:
+        """The one live X-Series customer with this customer_code (bound now), else None."""
+        found = await self.xs.search_customers_by_code(code)
+        if len(found) > 1:  # never a guess between two
+            raise MappingError(f"{len(found)} X-Series customers have customer_code {code!r}; keep one"
+                               " (the walk-in customer of unpaid orders without an e-mail)", order_id=bc_order_id)
+        if found:
+            self.store.bind_customer(key, found[0].id, created=False)
+        return found[0].id if found else None
 
     async def _existing(self, key: str) -> str | None:
         """The bound customer, else the indexed one (bound now), else None. A bound customer the

@@ -62,6 +62,7 @@ class MirrorDeps:
     refunded_orders: dict[int, Order] = field(default_factory=dict)
     on_edit: str = "exception"  # sync.on_edit: an edit after the write is an exception, or resync
     restock: bool = True  # refunds.restock: returned units go back to stock
+    walk_in_customer: str | None = None  # xseries.walk_in_customer: a customer_code (None: order-sync's own)
 
 
 class OrderMirror:
@@ -148,6 +149,11 @@ class OrderMirror:
         live_products, live_customer = store.live_cached(
             (line.product_key for line in plan.lines if line.product_key != DISCOUNT_KEY), plan.customer.email_key)
         customer_id = await self.customers.resolve(plan.customer, order.id, live_customer)
+        if target is PosState.CLOSED and plan.unpaid and customer_id is None:
+            # An unpaid order without an e-mail goes on account to the walk-in customer: whether X-Series
+            # takes a CLOSED sale paid below its total is open (§13), and such a sale could never take
+            # its payment when the order is paid (a closed sale only becomes voided).
+            customer_id = await self.customers.walk_in(self.d.walk_in_customer, order.id)
         self.step = "products"
         product_ids: dict[str, str] = {}
         for line in plan.lines:

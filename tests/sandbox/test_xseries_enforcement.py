@@ -85,6 +85,20 @@ async def test_a_closed_sale_may_not_be_paid_beyond_its_total(status):
     assert (stored["total_price"], stored["total_tax"]) == (Decimal("12.91305"), Decimal("1.93695"))
 
 
+async def test_a_return_may_be_refunded_in_part_but_not_beyond_its_value():
+    # A return's total and refunds are negative: a partial refund is less in magnitude, not "more".
+    sim = XSeriesSimulator(clock=FakeClock())
+    mug = sim.add_product(sku="MUG", name="Mug", inventory=10)
+    sold = [{"product_id": mug, "quantity": 2, "price": 10, "tax": 1.5}]
+    back = [{"product_id": mug, "quantity": -1, "price": 10, "tax": 1.5}]
+    async with client(sim) as c:
+        original = (await c.post("/api/register_sales", json=sale(sim, sold, "23.00"))).json()["register_sale"]
+        over = await c.post("/api/register_sales", json={**sale(sim, back, "-11.51"), "return_for": original["id"]})
+        part = await c.post("/api/register_sales", json={**sale(sim, back, "-5.00"), "return_for": original["id"]})
+    assert over.status_code == 422 and "exceed" in over.json()["message"]
+    assert part.status_code == 200, part.text
+
+
 @pytest.mark.parametrize("name_20, name_09", [("line_items", "register_sale_products"),
                                                 ("payments", "register_sale_payments"),
                                                 ("attributes", "register_sale_attributes")])

@@ -91,6 +91,7 @@ class World:
     max_attempts: int = 5
     retry_seed: int = 11
     start_at: datetime = START - timedelta(hours=1)  # sync.start_at: the first window's start
+    xseries_settings: dict[str, Any] = field(default_factory=dict)  # more keys of the xseries section
     pos_ids: dict[str, str] = field(default_factory=dict)  # sku → X-Series product id
     runtimes: list[Runtime] = field(default_factory=list)
     _main: Runtime | None = None
@@ -101,7 +102,8 @@ class World:
             "bigcommerce": {"store_hash": self.bc.store_hash, "access_token": self.bc.access_token,
                             "api_url": self.bc.base_url},
             "xseries": {"domain_prefix": self.xs.domain_prefix, "token": self.xs.token,
-                        "api_url": self.xs.base_url, "outlet": "Main Outlet", "register": "Online Store"},
+                        "api_url": self.xs.base_url, "outlet": "Main Outlet", "register": "Online Store",
+                        **self.xseries_settings},
             "database_url": self.database_url,
             "mappings_dir": str(self.mappings_dir),
             "sync": {"start_at": self.start_at, "overlap_seconds": self.overlap_seconds,

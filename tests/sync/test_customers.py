@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sync_world import JANE, line
 
 
@@ -65,17 +67,72 @@ async def test_guest_orders_are_matched_or_created_by_email(world):
     assert len(customer_creates(world)) == 1
 
 
-async def test_order_without_email_becomes_a_sale_without_customer(world):
-    nobody = {"id": 0, "first_name": "Walk", "last_name": "In", "email": ""}
-    paid = world.add_order([line()], customer=nobody)
-    unpaid = world.add_order([line()], customer=nobody, status_id=7)  # on account needs a customer
+NOBODY = {"id": 0, "first_name": "Walk", "last_name": "In", "email": ""}
+
+
+def sale_posts(world, sale: dict) -> list[tuple[str, str | None]]:
+    """(status, customer_id) of each POST of this sale, refused ones included."""
+    return [(r.body["status"], r.body.get("customer_id")) for r in world.xs.request_log.matching("POST", "/register_sales")
+            if r.body.get("invoice_number") == sale["invoice_number"]]
+
+
+@pytest.mark.parametrize("closed_requires_full_payment", [False, True])
+async def test_unpaid_orders_without_email_go_on_account_to_a_walk_in_and_are_closed_when_paid(
+        world_factory, closed_requires_full_payment):
+    # Whether X-Series takes a CLOSED sale paid below its total is open (§13), and such a sale could
+    # not take its payment later: on account to a walk-in customer order-sync creates once, either way.
+    world = world_factory(xs_options={"closed_requires_full_payment": closed_requires_full_payment})
+    paid = world.add_order([line()], customer=NOBODY)
+    first = world.add_order([line()], customer=NOBODY, status_id=7)
+    second = world.add_order([line("MUG-01", 1, "10.00")], customer=NOBODY, status_id=7)
     report = await world.cycle()
 
     assert not report.failed
     assert world.sale(paid)["customer_id"] is None and world.sale(paid)["status"] == "CLOSED"
-    sale = world.sale(unpaid)
-    assert sale["customer_id"] is None and sale["status"] == "CLOSED" and sale["payments"] == []
+    walk_in = world.sale(first)["customer_id"]
+    assert world.xs.customers[walk_in]["customer_code"] == "BIGCOMMERCE-GUEST"
+    for order_id in (first, second):
+        assert sale_posts(world, world.sale(order_id)) == [("ONACCOUNT", walk_in)]  # nothing refused
+    assert len(customer_creates(world)) == 1
+
+    world.set_status(second, 11)  # paid
+    report = await world.cycle()
+    assert not report.failed
+    sale = world.sale(second)
+    assert (sale["status"], sale["customer_id"]) == ("ONACCOUNT_CLOSED", walk_in)
+    assert sum(p["amount"] for p in sale["payments"]) == sale["total_price"] + sale["total_tax"]
+    assert customer_creates(world)[0].body["customer_code"] == "BIGCOMMERCE-GUEST"
+
+
+async def test_the_walk_in_customer_is_found_not_created_when_x_series_has_it(world_factory):
+    # E.g. the store database was rebuilt, or another pair made it: looked up by its code first.
+    world = world_factory()
+    guest = world.xs.add_customer(first_name="BigCommerce", last_name="Guest", email=None,
+                                  customer_code="BIGCOMMERCE-GUEST")
+    order_id = world.add_order([line()], customer=NOBODY, status_id=7)
+    report = await world.cycle()
+    assert not report.failed and world.sale(order_id)["customer_id"] == guest
     assert customer_creates(world) == []
+
+
+async def test_a_configured_walk_in_customer_is_looked_up_by_its_code(world_factory):
+    world = world_factory(xseries_settings={"walk_in_customer": "COUNTER"})
+    counter = world.xs.add_customer(first_name="Counter", last_name="Sales", email=None, customer_code="COUNTER")
+    order_id = world.add_order([line()], customer=NOBODY, status_id=7)
+    report = await world.cycle()
+    assert not report.failed
+    assert (world.sale(order_id)["status"], world.sale(order_id)["customer_id"]) == ("ONACCOUNT", counter)
+    assert customer_creates(world) == []
+
+
+async def test_a_configured_walk_in_customer_that_does_not_exist_fails_the_order_naming_the_key(world_factory):
+    world = world_factory(xseries_settings={"walk_in_customer": "NO-SUCH-CODE"})
+    unpaid = world.add_order([line()], customer=NOBODY, status_id=7)
+    other = world.add_order([line()], customer=JANE)
+    report = await world.cycle()
+    assert "xseries.walk_in_customer" in report.failed[unpaid] and "NO-SUCH-CODE" in report.failed[unpaid]
+    assert world.sale(unpaid) is None and world.sale(other)["status"] == "CLOSED"
+    assert [r.body["email"] for r in customer_creates(world)] == ["jane@example.com"]
 
 
 async def test_customer_without_last_name_gets_a_placeholder(world):
