@@ -13,6 +13,7 @@ from connector.errors import MappingError
 from connector.mapping.identity import order_content_hash
 from connector.mapping.sale_plan import DISCOUNT_KEY
 from connector.mapping.status_table import PosState
+from connector.sync.binders import WALK_IN_CODE, walk_in_key
 from connector.sync.order_mirror import MirrorDeps, plan_sale
 
 
@@ -54,6 +55,8 @@ class DryRunPlanner:
             return  # no sale, nothing created
         r.sales[plan.pos_state.value] += 1
         key = plan.customer.email_key
+        if not key and plan.pos_state is PosState.CLOSED and plan.unpaid and not self.d.walk_in_customer:
+            key = walk_in_key(WALK_IN_CODE)  # order-sync's walk-in, created once (unless X-Series has it)
         if key and store.customer_id(key) is None and store.indexed_customer_id(key) is None:
             r.new_customers.add(key)
         for line in plan.lines:

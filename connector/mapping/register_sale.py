@@ -58,7 +58,7 @@ def sale_status(plan: SalePlan, state: PosState, has_customer: bool) -> tuple[st
     """(legacy status, state, attributes) for a plan written in `state`."""
     if state is PosState.VOIDED:
         return "VOIDED", "voided", []
-    if plan.unpaid and has_customer:
+    if plan.unpaid and has_customer:  # OrderMirror gives an unpaid order without one the walk-in
         return "ONACCOUNT", "pending", ["onaccount", *plan.attributes]
     return "CLOSED", "closed", list(plan.attributes)
 

@@ -49,7 +49,7 @@ def custom_product_sku(name: str) -> str:
 
 @dataclass(frozen=True)
 class PlannedCustomer:
-    email: str | None  # None: the order has no e-mail, the sale goes without a customer
+    email: str | None  # None: no e-mail; a paid sale goes without a customer, an unpaid one to the walk-in
     first_name: str
     last_name: str
     phone: str = ""

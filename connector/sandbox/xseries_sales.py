@@ -253,9 +253,10 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     totals = compute_totals(lines)
     paid = sum((p["amount"] for p in payments), Decimal(0))
     due = cents(totals["total_price"] + totals["total_tax"])
-    # A return's total and refunds are negative: its refund may be less than its value, not more.
-    if status in CLOSED_STATUSES and (cents(paid) < due if due < 0 else cents(paid) > due):
-        raise unprocessable(f"a {status} sale's payments {cents(paid)} exceed its total {due}")
+    # A return's total and refunds are negative: its refund may be less than its value, not more, and
+    # never money taken in (a positive payment on a return is a sign lost somewhere).
+    if status in CLOSED_STATUSES and (not due <= cents(paid) <= 0 if due < 0 else cents(paid) > due):
+        raise unprocessable(f"a {status} sale's payments {cents(paid)} exceed its total {due} or have its opposite sign")
     if sim.closed_requires_full_payment and status in CLOSED_STATUSES and cents(paid) < due:
         raise unprocessable(f"a {status} sale must be fully paid: payments {cents(paid)} < total {due}")
 

@@ -2,7 +2,7 @@
 right through POST/PUT /v3/hooks (reference §12). Idempotent: run twice, nothing new — each scope's
 hook is looked up by scope and destination, created when missing, and updated only when it is
 inactive (BigCommerce deactivates a failing hook) or carries another secret. A hook of the scope at
-this pair's path on another base URL is this pair's from an earlier --url: one is moved, the rest
+this pair's path and secret on another base URL is this pair's from an earlier --url: one is moved, the rest
 deleted, none kept beside the new one (BigCommerce would call them all, with the secret, and allows
 ten hooks a scope)."""
 
@@ -29,9 +29,11 @@ async def register_hooks(bc: BigCommerceClient, base_url: str, pair: str, secret
     headers = {SECRET_HEADER: secret}
     hooks = await bc.list_hooks()
     existing = {hook["scope"]: hook for hook in hooks if hook.get("destination") == target}
-    # This pair's path on another host: this pair's hooks from an earlier --url.
+    # This pair's path on another host, with this pair's secret: this pair's hooks from an earlier
+    # --url. The path alone is not enough: every one-pair config is "default", and a second
+    # deployment (staging) against the same store keeps its own secret, so its hooks are left alone.
     earlier = [hook for hook in hooks if str(hook.get("destination", "")).endswith(path)
-               and hook.get("destination") != target]
+               and hook.get("destination") != target and (hook.get("headers") or {}).get(SECRET_HEADER) == secret]
     done = []
     for scope in SCOPES:
         hook = existing.get(scope)

@@ -3,6 +3,7 @@
 Each resolves in one fixed order — binding, else the local index, else create — and creation is
 single-flight per SKU and per e-mail across tasks and processes (a lease, then a second look before
 creating). A create whose answer was lost is looked up by SKU / e-mail, never repeated blindly.
+The walk-in customer (unpaid orders without an e-mail) is found by its customer code the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from connector.mapping.sale_plan import PlannedCustomer
 from connector.store.repository import Store
 
 WALK_IN_CODE = "BIGCOMMERCE-GUEST"  # the customer_code of the walk-in order-sync creates: a merchant knows it
+
+
+def walk_in_key(code: str) -> str:
+    """The walk-in customer's binding key: one no e-mail address can be (it has a space)."""
+    return "walk-in customer " + code.strip().casefold()
 
 
 class CustomerBinder:
@@ -46,9 +52,9 @@ class CustomerBinder:
     async def walk_in(self, configured: str | None, bc_order_id: int) -> str:
         """The walk-in customer an unpaid order without an e-mail goes on account to: the configured
         customer_code (xseries.walk_in_customer), else WALK_IN_CODE's, created once. Bound like an
-        e-mail, under a key no e-mail has (no '@'), so it is searched for only until bound."""
+        e-mail (walk_in_key), searched for only until bound."""
         code = configured or WALK_IN_CODE
-        key = "walk-in:" + code.strip().casefold()
+        key = walk_in_key(code)
         found = await self._existing(key) or await self._by_code(key, code, bc_order_id)
         if found is not None:
             return found

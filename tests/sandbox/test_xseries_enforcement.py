@@ -94,8 +94,10 @@ async def test_a_return_may_be_refunded_in_part_but_not_beyond_its_value():
     async with client(sim) as c:
         original = (await c.post("/api/register_sales", json=sale(sim, sold, "23.00"))).json()["register_sale"]
         over = await c.post("/api/register_sales", json={**sale(sim, back, "-11.51"), "return_for": original["id"]})
+        wrong_sign = await c.post("/api/register_sales", json={**sale(sim, back, "11.50"), "return_for": original["id"]})
         part = await c.post("/api/register_sales", json={**sale(sim, back, "-5.00"), "return_for": original["id"]})
     assert over.status_code == 422 and "exceed" in over.json()["message"]
+    assert wrong_sign.status_code == 422 and "opposite sign" in wrong_sign.json()["message"]
     assert part.status_code == 200, part.text
 
 

@@ -65,16 +65,19 @@ async def test_register_at_a_new_url_moves_the_pairs_hooks_and_leaves_others(wor
     other = {"id": 999, "scope": "store/order/created", "destination": "https://other-app.example/orders",
              "is_active": True, "headers": {}}
     world.bc.hooks[999] = dict(other)  # another integration's hook on the same scope
+    staging = {"id": 998, "scope": "store/order/created", "is_active": True, "headers": {"X-Webhook-Secret": "staging"},
+               "destination": "https://staging.example/webhooks/bigcommerce/default"}
+    world.bc.hooks[998] = dict(staging)  # another deployment's, same pair name: its own secret
 
     for n in range(11):
         assert await run_cli_async(world, monkeypatch, config, "webhooks", "register", "--url",
                                    f"https://host{n}.example") == 0
     out = capsys.readouterr().out
     assert out.count(": moved from https://host9.example/webhooks/bigcommerce/default") == len(SCOPES)
-    ours = [h for h in world.bc.hooks.values() if h["id"] != 999]
+    ours = [h for h in world.bc.hooks.values() if h["id"] not in (998, 999)]
     assert sorted(h["scope"] for h in ours) == sorted(SCOPES)
     assert {h["destination"] for h in ours} == {"https://host10.example/webhooks/bigcommerce/default"}
-    assert world.bc.hooks[999] == other
+    assert world.bc.hooks[999] == other and world.bc.hooks[998] == staging
 
 
 async def test_register_removes_the_pairs_hooks_left_at_earlier_urls(world, tmp_path, monkeypatch, capsys):

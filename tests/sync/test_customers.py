@@ -158,3 +158,18 @@ async def test_a_customer_the_merchant_deleted_is_not_named_on_new_sales(world):
     assert world.sale(second)["customer_id"] == kept
     assert len(customer_creates(world)) == 1
     assert world.store.customer_binding("jane@example.com").xs_customer_id == kept
+
+
+async def test_the_import_dry_run_counts_the_walk_in_it_would_create(world):
+    from connector.history.dry_run import DryRunPlanner
+    from connector.sync.binders import walk_in_key
+
+    unpaid = world.add_order([line()], customer=NOBODY, status_id=7)
+    rt = await world.runtime()
+    planner = DryRunPlanner(rt.deps())
+    planner.account(await rt.bc.get_order(unpaid))
+    assert planner.report.new_customers == {walk_in_key("BIGCOMMERCE-GUEST")}
+    await world.cycle()  # once it exists (bound), a dry run predicts no new customer
+    planner = DryRunPlanner(rt.deps())
+    planner.account(await rt.bc.get_order(world.add_order([line()], customer=NOBODY, status_id=7)))
+    assert planner.report.new_customers == set()
