@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, text
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -20,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connector.store.db import make_engine
 from connector.store.migrations import migrate
-from connector.store.tables import ConsoleLoginFailure
+from connector.store.tables import ConsoleLoginFailure, ConsoleSession
 
 COOKIE = "order_sync_console"
 SESSION_SECONDS = 12 * 3600  # a working day; then the login form again
@@ -44,15 +45,18 @@ class SessionCookies:
 
 class LoginRequired:
     """Every path but the login form's redirects to it without a logged-in user that the config
-    still lists (a user taken out of console.users is out at once)."""
+    still lists (a user taken out of console.users is out at once), in a session not ended."""
 
-    def __init__(self, app: ASGIApp, users: Callable[[], set[str]]) -> None:
+    def __init__(self, app: ASGIApp, users: Callable[[], set[str]], sessions: "ConsoleSessions") -> None:
         self.app = app
         self.users = users
+        self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] != LOGIN_PATH:
-            if scope["session"].get("user") not in self.users():
+            session = scope["session"]
+            user = session.get("user")
+            if user not in self.users() or not await run_in_threadpool(self.sessions.live, session.get("sid"), user):
                 target = scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
                 response = RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
                 await response(scope, receive, send)
@@ -72,7 +76,8 @@ async def checked_form(request: Request) -> FormData:
     """The POST's form, once its CSRF token matches the session's; else 403."""
     form = await request.form()
     given, expected = form.get(CSRF_FIELD), request.session.get("csrf")
-    if not isinstance(given, str) or not expected or not hmac.compare_digest(given, expected):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 403).
+    if not isinstance(given, str) or not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
     return form
 
@@ -92,39 +97,13 @@ def local_target(value: object, default: str = "/") -> str:
     return default
 
 
-class FailedLogins:
-    """At most `limit` failed logins per client address and per user name in `window` seconds;
-    past that, logins are refused (even with the right password) until the oldest failure ages out.
-
-    The failures are kept in the state database (console_login_failure), not in this process: every
-    process serving the console (`run`, several `serve` behind a proxy) counts them together. Its
+class _StateTable:
+    """A console table in the state database, shared by every process serving the console. Its
     methods block on the database: call them off the event loop."""
 
-    def __init__(self, database_url: str, limit: int = 5, window: float = 300.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
-        self.database_url = database_url
-        self.limit, self.window, self.clock = limit, timedelta(seconds=window), clock
+    def __init__(self, database_url: str, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.database_url, self.clock = database_url, clock
         self._engine: Engine | None = None
-
-    def wait_seconds(self, address: str, name: str) -> float:
-        """0 when a login may be tried now; else how long until one may."""
-        now = self.clock()
-        waits = []
-        with self._connect().connect() as conn:
-            for key in _keys(address, name):
-                # The newest `limit` failures in the window: when there are that many, a login may be
-                # tried again once the oldest of them ages out.
-                recent = select(_FAILURES.c.at).where(_FAILURES.c.key == key, _FAILURES.c.at > now - self.window)
-                times = conn.execute(recent.order_by(_FAILURES.c.at.desc()).limit(self.limit)).scalars().all()
-                if len(times) >= self.limit:
-                    waits.append((self.window - (now - times[-1])).total_seconds())
-        return max(waits, default=0.0)
-
-    def failed(self, address: str, name: str) -> None:
-        now = self.clock()
-        with self._connect().begin() as conn:
-            conn.execute(delete(_FAILURES).where(_FAILURES.c.at <= now - self.window))  # aged out
-            conn.execute(insert(_FAILURES), [{"key": key, "at": now} for key in _keys(address, name)])
 
     def _connect(self) -> Engine:
         if self._engine is None:
@@ -133,8 +112,74 @@ class FailedLogins:
         return self._engine
 
 
+class ConsoleSessions(_StateTable):
+    """Logins, each until logout or SESSION_SECONDS after it: the signed cookie only names one."""
+
+    def open(self, user: str) -> str:
+        now, sid = self.clock(), secrets.token_urlsafe(32)
+        with self._connect().begin() as conn:
+            conn.execute(delete(_SESSIONS).where(_SESSIONS.c.expires_at <= now))  # ended
+            conn.execute(insert(_SESSIONS).values(id=sid, user=user, expires_at=now + timedelta(seconds=SESSION_SECONDS)))
+        return sid
+
+    def live(self, sid: object, user: str) -> bool:
+        if not isinstance(sid, str):
+            return False
+        with self._connect().connect() as conn:
+            return conn.execute(select(_SESSIONS.c.id).where(
+                _SESSIONS.c.id == sid, _SESSIONS.c.user == user, _SESSIONS.c.expires_at > self.clock())).first() is not None
+
+    def close(self, sid: object) -> None:
+        if isinstance(sid, str):
+            with self._connect().begin() as conn:
+                conn.execute(delete(_SESSIONS).where(_SESSIONS.c.id == sid))
+
+
+class FailedLogins(_StateTable):
+    """At most `limit` failed logins per client address and per user name in `window` seconds;
+    past that, logins are refused (even with the right password) until the oldest failure ages out.
+
+    The failures are kept in the state database (console_login_failure), not in this process: every
+    process serving the console (`run`, several `serve` behind a proxy) counts them together."""
+
+    def __init__(self, database_url: str, limit: int = 5, window: float = 300.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        super().__init__(database_url, clock)
+        self.limit, self.window = limit, timedelta(seconds=window)
+
+    def attempt(self, address: str, name: str) -> tuple[float, datetime | None]:
+        """(0, its time) when a login may be tried now, counted as failed until succeeded() says
+        otherwise; else (how long until one may, None). Counted before the password is checked, in
+        one transaction that concurrent attempts wait for: guesses sent at once get no more checks
+        than the limit (checked first and counted after, each passed the count of none)."""
+        now = self.clock()
+        with self._connect().begin() as conn:
+            if conn.dialect.name == "postgresql":  # SQLite's first write already serializes writers
+                conn.execute(text(f"LOCK TABLE {_FAILURES.name} IN SHARE ROW EXCLUSIVE MODE"))
+            conn.execute(delete(_FAILURES).where(_FAILURES.c.at <= now - self.window))  # aged out
+            waits = []
+            for key in _keys(address, name):
+                # The newest `limit` failures in the window: when there are that many, a login may be
+                # tried again once the oldest of them ages out.
+                recent = select(_FAILURES.c.at).where(_FAILURES.c.key == key, _FAILURES.c.at > now - self.window)
+                times = conn.execute(recent.order_by(_FAILURES.c.at.desc()).limit(self.limit)).scalars().all()
+                if len(times) >= self.limit:
+                    waits.append((self.window - (now - times[-1])).total_seconds())
+            if waits:
+                return max(waits), None
+            conn.execute(insert(_FAILURES), [{"key": key, "at": now} for key in _keys(address, name)])
+        return 0.0, now
+
+    def succeeded(self, address: str, name: str, at: datetime) -> None:
+        """The attempt counted at `at` was a good login: it is not a failure."""
+        with self._connect().begin() as conn:
+            conn.execute(delete(_FAILURES).where(_FAILURES.c.key.in_(_keys(address, name)), _FAILURES.c.at == at))
+
 _FAILURES = ConsoleLoginFailure.__table__
+_SESSIONS = ConsoleSession.__table__
 
 
 def _keys(address: str, name: str) -> tuple[str, str]:
-    return f"address {address}", f"user {name.casefold()}"
+    # A name longer than any user's is cut: the key column is indexed (PostgreSQL refuses an index
+    # row over 8 KB), and no such name is a user's anyway.
+    return f"address {address}", f"user {name.casefold()[:200]}"

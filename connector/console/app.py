@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,8 +15,25 @@ from starlette.templating import Jinja2Templates
 
 from connector.config import Settings
 from connector.console import actions, login, orders, overview, settings_page
-from connector.console.access import FailedLogins, LoginRequired, SessionCookies, csrf_protected, csrf_token
+from connector.console.access import (
+    ConsoleSessions,
+    FailedLogins,
+    LoginRequired,
+    SessionCookies,
+    csrf_protected,
+    csrf_token,
+)
 from connector.console.secret import session_key
+
+
+class IdConvertor(IntegerConvertor):
+    """An id in a path: at most 18 digits, a 64-bit integer as the tables' ids are; a longer one is a
+    404, not a database error (a 500)."""
+
+    regex = "[0-9]{1,18}"
+
+
+register_url_convertor("id", IdConvertor())
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -29,6 +47,7 @@ class Console:
     runtimes: dict
     templates: Jinja2Templates = field(default_factory=lambda: Jinja2Templates(directory=TEMPLATES))
     failed_logins: FailedLogins | None = None  # in the state database: shared by every process
+    sessions: ConsoleSessions | None = None  # likewise
     statuses: dict = field(default_factory=dict)  # pair → (read at, the store's order statuses)
 
     def users(self) -> dict[str, str]:
@@ -44,7 +63,8 @@ class Console:
 
 
 def console_app(settings: Settings, runtimes: dict, *, failed_logins: FailedLogins | None = None) -> Starlette:
-    console = Console(settings, runtimes, failed_logins=failed_logins or FailedLogins(settings.database_url))
+    console = Console(settings, runtimes, failed_logins=failed_logins or FailedLogins(settings.database_url),
+                      sessions=ConsoleSessions(settings.database_url))
 
     def page(handler):
         async def endpoint(request: Request) -> Response:
@@ -62,17 +82,17 @@ def console_app(settings: Settings, runtimes: dict, *, failed_logins: FailedLogi
         Route("/logout", post(login.logout), methods=["POST"]),
         Route("/", page(overview.overview_page)),
         Route("/search", page(orders.search)),
-        Route("/pairs/{pair}/orders/{order_id:int}", page(orders.order_page)),
+        Route("/pairs/{pair}/orders/{order_id:id}", page(orders.order_page)),
         Route("/failed", page(actions.failed_page)),
         Route("/exceptions", page(actions.exceptions_page)),
         Route("/settings", page(settings_page.settings_page)),
-        Route("/pairs/{pair}/orders/{order_id:int}/retry", post(actions.retry), methods=["POST"]),
-        Route("/pairs/{pair}/exceptions/{exception_id:int}/resolve", post(actions.resolve), methods=["POST"]),
+        Route("/pairs/{pair}/orders/{order_id:id}/retry", post(actions.retry), methods=["POST"]),
+        Route("/pairs/{pair}/exceptions/{exception_id:id}/resolve", post(actions.resolve), methods=["POST"]),
     ]
     # Outermost first: the session cookie, then the login check, then the pages.
     return Starlette(routes=routes, middleware=[
         Middleware(SessionCookies, secret_key=session_key(settings)),
-        Middleware(LoginRequired, users=lambda: set(console.users())),
+        Middleware(LoginRequired, users=lambda: set(console.users()), sessions=console.sessions),
     ])
 
 

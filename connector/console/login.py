@@ -27,27 +27,30 @@ async def submit(console, request: Request, data) -> Response:
     target = local_target(data.get("next"))
     address = request.client.host if request.client else "unknown"
     # The failures are in the database, shared by every process serving the console.
-    wait = await run_in_threadpool(console.failed_logins.wait_seconds, address, name)
-    if wait > 0:
+    wait, attempt = await run_in_threadpool(console.failed_logins.attempt, address, name)
+    if attempt is None:
         log.warning("console: login refused, too many failed logins (from %s)", address)
         return console.render(request, "login.html", status_code=429, next=target, name=name,
                               error=f"Too many failed logins: try again in {int(wait) + 1} s.")
     stored = console.users().get(name)
     # scrypt is slow on purpose: off the event loop, so the sync and other pages go on meanwhile.
     good = await run_in_threadpool(verify_password, password, stored or dummy_hash())
-    if not good or stored is None:
-        await run_in_threadpool(console.failed_logins.failed, address, name)
+    if not good or stored is None:  # counted as failed already, by attempt()
         # An unknown name is not logged: it is sometimes a password typed in the wrong field.
         log.warning("console: failed login (%s, from %s)", f"user {name!r}" if stored else "an unknown user", address)
         return console.render(request, "login.html", status_code=401, next=target, name=name,
                               error="Wrong name or password.")
+    await run_in_threadpool(console.failed_logins.succeeded, address, name, attempt)
     # A new session on login: nothing set before it (a planted cookie) carries over.
     request.session.clear()
-    request.session.update(user=name, csrf=secrets.token_urlsafe(32))
+    sid = await run_in_threadpool(console.sessions.open, name)
+    request.session.update(user=name, sid=sid, csrf=secrets.token_urlsafe(32))
     log.info("console: %s logged in from %s", name, address)
     return RedirectResponse(target, status_code=303)
 
 
 async def logout(console, request: Request, data) -> Response:
+    # Ended in the database too: a copy of the cookie (another browser, a stolen one) is out as well.
+    await run_in_threadpool(console.sessions.close, request.session.get("sid"))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

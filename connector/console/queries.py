@@ -12,7 +12,8 @@ from connector.store.repository import Store
 from connector.store.tables import FailedOrder, OrderBinding, OrderException, RefundBinding
 
 # BC-<order>, BC-<order>-<generation> and a return's BC-<order>-R<refund>: the order is in the number.
-_INVOICE = re.compile(r"^BC-(\d+)(?:-(?:\d+|R\d+))?$", re.IGNORECASE)
+# At most 18 digits: a 64-bit integer, as the tables' ids are (more is no order of ours).
+_INVOICE = re.compile(r"^BC-(\d{1,18})(?:-(?:\d+|R\d+))?$", re.IGNORECASE)
 
 
 def failure_of(store: Store, bc_order_id: int) -> FailedOrder | None:

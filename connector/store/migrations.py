@@ -137,6 +137,7 @@ MIGRATIONS: list[Migration] = [
     # Left out of version 10; the deliveries kept so far (a replay window's worth) are the one pair's
     # so far, "default", as everything else was then.
     (16, "ID-verification webhook deliveries keyed by their pair", _rekey(t.IdvWebhookDelivery, pair="'default'")),
+    (17, "the console's sessions, ended by logout", _create(t.ConsoleSession)),
 ]
 
 def applied_versions(engine: Engine) -> set[int]:

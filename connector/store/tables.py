@@ -317,6 +317,16 @@ class ConsoleSecret(SQLModel, table=True):
     created_at: datetime = _dt(nullable=False)
 
 
+class ConsoleSession(SQLModel, table=True):
+    """A console login, until logout or its end: the cookie names it, so a copied cookie is dead once
+    its user logs out, and no session outlives SESSION_SECONDS however often its cookie is re-signed."""
+
+    __tablename__ = "console_session"
+    id: str = Field(primary_key=True)  # a random token, in the signed cookie
+    user: str
+    expires_at: datetime = _dt(nullable=False)
+
+
 class ConsoleLoginFailure(SQLModel, table=True):
     """A failed console login, kept for the limit's window (issue 18): every process serving the
     console on this database counts the same failures, so running several does not multiply the

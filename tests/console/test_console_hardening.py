@@ -1,0 +1,125 @@
+"""The console against hostile or odd input, over httpx's ASGI transport (no browser): ids too large
+for the database, a non-ASCII CSRF token, guesses sent at once, a copied cookie after logout, values
+from orders rendered, a name longer than the throttle's index takes. None may be a 500 or a way in."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from connector.server.metrics import PairMetrics
+from connector.server.ops import ops_app
+from connector.console.app import console_routes
+from served_console import PASSWORD, USER, console_settings
+from sync_world import line
+
+HUGE = "9" * 25  # matches {order_id:int}; not an int64
+
+
+async def app_of(world, **console):
+    runtime = await world.runtime()
+    settings = console_settings(runtime.settings, **console)
+    runtimes = {runtime.settings.pair: runtime}
+    return ops_app(runtimes, PairMetrics(runtimes), console_routes(settings, runtimes))
+
+
+def client_of(app) -> httpx.AsyncClient:
+    # raise_app_exceptions=False: an unhandled error is the 500 a browser would see.
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                             base_url="http://c")
+
+
+def token_of(html: str) -> str:
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+async def logged_in(client) -> str:
+    token = token_of((await client.get("/login")).text)
+    answer = await client.post("/login", data={"name": USER, "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 303
+    return token_of((await client.get("/failed")).text)
+
+
+async def test_a_huge_order_id_in_the_path_is_not_a_500(world):
+    async with client_of(await app_of(world)) as client:
+        await logged_in(client)
+        answer = await client.get(f"/pairs/default/orders/{HUGE}")
+        assert answer.status_code in (400, 404), answer.status_code
+
+
+async def test_a_huge_invoice_number_in_the_search_is_not_a_500(world):
+    async with client_of(await app_of(world)) as client:
+        await logged_in(client)
+        answer = await client.get("/search", params={"q": "BC-" + HUGE})
+        assert answer.status_code in (200, 400, 404), answer.status_code
+
+
+async def test_retry_and_resolve_of_a_huge_id_are_not_a_500(world):
+    async with client_of(await app_of(world)) as client:
+        csrf = await logged_in(client)
+        retry = await client.post(f"/pairs/default/orders/{HUGE}/retry", data={"csrf_token": csrf})
+        resolve = await client.post(f"/pairs/default/exceptions/{HUGE}/resolve", data={"csrf_token": csrf})
+        assert (retry.status_code, resolve.status_code) in [(a, b) for a in (303, 400, 404) for b in (303, 400, 404)], \
+            (retry.status_code, resolve.status_code)
+
+
+async def test_a_non_ascii_csrf_token_is_a_403_not_a_500(world):
+    async with client_of(await app_of(world)) as client:
+        await client.get("/login")
+        answer = await client.post("/login", data={"name": USER, "password": PASSWORD, "csrf_token": "é"})
+        assert answer.status_code == 403, answer.status_code
+
+
+async def test_parallel_wrong_passwords_get_no_more_than_the_limit_of_checks(world):
+    """5 failures per name per 5 minutes: 30 guesses sent at once must not all be checked."""
+    app = await app_of(world)
+    async with client_of(app) as client:
+        token = token_of((await client.get("/login")).text)
+
+        async def guess(i):
+            return (await client.post("/login", data={"name": USER, "password": f"guess {i}",
+                                                      "csrf_token": token})).status_code
+
+        statuses = await asyncio.gather(*(guess(i) for i in range(30)))
+    checked = statuses.count(401)
+    assert checked <= 5, f"{checked} passwords checked within the 5-failure limit: {statuses}"
+
+
+async def test_a_session_cookie_is_dead_after_logout(world):
+    async with client_of(await app_of(world)) as client:
+        csrf = await logged_in(client)
+        stolen = client.cookies["order_sync_console"]
+        out = await client.post("/logout", data={"csrf_token": csrf})
+        assert out.status_code == 303
+    async with client_of(await app_of(world)) as other:
+        other.cookies.set("order_sync_console", stolen)
+        answer = await other.get("/settings")
+        assert answer.status_code == 303, "the logged-out cookie still opens the console"
+
+
+async def test_order_values_are_escaped(world):
+    world.overlap_seconds = 0
+    order = world.add_order([line("TEE-L")], default_currency_code="EUR")  # parked, with an exception
+    await world.cycle()
+    runtime = await world.runtime()
+    runtime.store.audit(platform="connector", action="note", bc_order_id=order,
+                        reason="<script>alert(1)</script>")
+    async with client_of(await app_of(world)) as client:
+        await logged_in(client)
+        page = (await client.get(f"/pairs/default/orders/{order}")).text
+        assert "<script>alert(1)" not in page and "&lt;script&gt;" in page
+
+
+async def test_a_long_random_login_name_is_not_a_500(db_world):
+    """The name is stored as the throttle's key (console_login_failure, btree index on key)."""
+    import secrets as _s
+    runtime = await db_world.runtime()
+    settings = console_settings(runtime.settings)
+    runtimes = {runtime.settings.pair: runtime}
+    app = ops_app(runtimes, PairMetrics(runtimes), console_routes(settings, runtimes))
+    async with client_of(app) as client:
+        token = token_of((await client.get("/login")).text)
+        answer = await client.post("/login", data={"name": _s.token_urlsafe(20000), "password": "x",
+                                                   "csrf_token": token})
+        assert answer.status_code in (401, 400, 413, 429), answer.status_code
