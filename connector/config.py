@@ -16,6 +16,7 @@ from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, 
 
 from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.logs import redact
+from connector.store.db import database_password
 from connector.yamlfile import LocatedYaml, load_yaml
 
 ENV_CONFIG = "ORDER_SYNC_CONFIG"
@@ -268,7 +269,9 @@ class Settings(_Section):
         for view in self.pair_settings():
             secrets += [view.bigcommerce.access_token, view.bigcommerce.webhook_secret, view.xseries.token,
                         view.id_verification.webhook_secret]
-        return list(dict.fromkeys(s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()))
+        values = [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+        values.append(database_password(self.database_url) or "")  # postgresql://user:PASSWORD@host
+        return list(dict.fromkeys(v for v in values if v))
 
     def mappings_path(self) -> Path:
         path = Path(self.mappings_dir)

@@ -200,3 +200,25 @@ def test_a_config_error_never_echoes_a_secret(tmp_path, monkeypatch, capsys, bad
     err = capsys.readouterr().err
     assert "config.yaml:" in err
     assert_no_secret("a config error", err)
+
+
+def test_the_database_password_is_starred_in_messages_and_redacted_from_logs():
+    """postgresql://user:PASSWORD@host: a refused URL's message shows it starred, and the password is
+    among the secrets the log filters take out."""
+    from connector.errors import ConfigError
+    from connector.store.db import make_engine
+    from connector.workers.app import conninfo
+
+    for bad, call in (("mysql://sync:Hunter2-S3CRET@db/orders", make_engine),
+                      ("sqlite://sync:Hunter2-S3CRET@/x.db", conninfo)):
+        with pytest.raises(ConfigError) as caught:
+            call(bad)
+        assert "Hunter2-S3CRET" not in str(caught.value) and "sync:***@" in str(caught.value)
+    from connector.config import Settings
+
+    settings = Settings.model_validate({
+        "bigcommerce": {"store_hash": "abc123", "access_token": BC_TOKEN},
+        "xseries": {"domain_prefix": "mystore", "token": XS_TOKEN, "outlet": "Main Outlet", "register": "Online"},
+        "database_url": "postgresql://sync:Hunter2-S3CRET@db.internal/orders",
+    })
+    assert "Hunter2-S3CRET" in settings.secrets()

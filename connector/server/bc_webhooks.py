@@ -85,6 +85,10 @@ class BigCommerceWebhooks:
             return self._answer(pair, "duplicate", 200)
         try:
             deferred = await self.deferrer.defer(pair, event.order_id, event.scope)
+        except asyncio.CancelledError:  # stopping: BigCommerce sends it again, which must not be a duplicate
+            if dedupe:
+                await asyncio.shield(asyncio.to_thread(self._release, runtime, pair, event))
+            raise
         except Exception:  # noqa: BLE001 - whatever the queue's trouble, the retry must not be a duplicate
             log.exception("BigCommerce webhook for pair %s: order %s could not be deferred", pair, event.order_id)
             if dedupe:

@@ -19,7 +19,7 @@ import logging
 from typing import Protocol
 
 from connector.config import Settings
-from connector.runtime import Runtime
+from connector.runtime import REFUND_SCOPE, Runtime
 
 log = logging.getLogger("connector.server")
 
@@ -39,12 +39,14 @@ class InProcessDeferrer:
     def __init__(self, runtimes: dict[str, Runtime]) -> None:
         self.runtimes = runtimes  # pair → Runtime
         self.queue: asyncio.Queue[tuple[str, int, str]] = asyncio.Queue()
-        self.queued: set[tuple[str, int]] = set()  # the per-order queueing lock
+        self.queued: set[tuple[str, int, bool]] = set()  # the per-order queueing lock (refunds apart)
 
     async def defer(self, pair: str, order_id: int, scope: str) -> bool:
-        if (pair, order_id) in self.queued:
+        # A refund event waits in its own place: the order's job mirrors the order, not its refunds.
+        key = (pair, order_id, scope == REFUND_SCOPE)
+        if key in self.queued:
             return False
-        self.queued.add((pair, order_id))
+        self.queued.add(key)
         self.queue.put_nowait((pair, order_id, scope))
         return True
 
@@ -56,7 +58,7 @@ class InProcessDeferrer:
         while True:
             pair, order_id, scope = await self.queue.get()
             # Released before the work: an event arriving during it announces a change it may miss.
-            self.queued.discard((pair, order_id))
+            self.queued.discard((pair, order_id, scope == REFUND_SCOPE))
             runtime = self.runtimes[pair]
             try:
                 await runtime.mirror_event(order_id, scope)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 
@@ -12,6 +13,20 @@ from sqlmodel import create_engine
 from connector.errors import ConfigError
 
 
+_PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
+
+
+def shown(database_url: str) -> str:
+    """The URL as messages may show it: its password (postgresql://user:PASSWORD@host) starred."""
+    return _PASSWORD.sub(r"\1***@", database_url)
+
+
+def database_password(database_url: str) -> str | None:
+    """The URL's password, for the log filters' list of secrets."""
+    match = re.search(r"//[^/@:]*:([^/@]*)@", database_url)
+    return match.group(1) if match and match.group(1) else None
+
+
 def make_engine(database_url: str) -> Engine:
     url = database_url.strip()
     if url.startswith("postgresql://"):
@@ -20,7 +35,7 @@ def make_engine(database_url: str) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///") or ":memory:" in url or "mode=memory" in url:
             # Bindings are what stops a restarted connector from creating every sale again.
-            raise ConfigError(f"database_url {database_url!r}: an in-memory database forgets which orders "
+            raise ConfigError(f"database_url {shown(database_url)!r}: an in-memory database forgets which orders "
                               "are mirrored when the process ends; use a file, sqlite:///PATH")
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
@@ -37,7 +52,7 @@ def make_engine(database_url: str) -> Engine:
         return engine
     if url.startswith("postgresql+"):
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    raise ConfigError(f"database_url {database_url!r}: use sqlite:///PATH or postgresql://HOST/DB")
+    raise ConfigError(f"database_url {shown(database_url)!r}: use sqlite:///PATH or postgresql://HOST/DB")
 
 
 def dialect_insert(dialect: str):

@@ -13,6 +13,7 @@ from procrastinate import App, PsycopgConnector
 
 from connector.config import Settings
 from connector.errors import ConfigError
+from connector.store.db import shown
 from connector.workers import tasks
 
 log = logging.getLogger("connector.workers")
@@ -43,7 +44,7 @@ def conninfo(database_url: str) -> str:
     """psycopg's connection string: our URL without SQLAlchemy's driver suffix."""
     url = database_url.strip()
     if not is_postgres(url):
-        raise ConfigError(f"database_url {database_url!r}: the job queue needs PostgreSQL (postgresql://HOST/DB)")
+        raise ConfigError(f"database_url {shown(database_url)!r}: the job queue needs PostgreSQL (postgresql://HOST/DB)")
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 

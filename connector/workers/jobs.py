@@ -12,13 +12,16 @@ import logging
 from collections.abc import AsyncIterator
 
 from procrastinate import App, exceptions
+from procrastinate.jobs import Status
 
 from connector.config import Settings
+from connector.runtime import REFUND_SCOPE
 from connector.workers.app import MIRROR_TASK, SYNC_TASK, build_app, order_lock, pair_queue, sync_lock
 
 log = logging.getLogger("connector.workers")
 
 # The states of procrastinate's jobs, as list_queues_async counts them.
+MAX_STALLED_ATTEMPTS = 5  # runs a job may be put back after, its worker silent each time
 JOB_STATES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
 
 
@@ -46,10 +49,13 @@ async def defer_sync(app_or_settings: App | Settings, pair: str) -> bool:
 
 async def defer_order(app_or_settings: App | Settings, pair: str, order_id: int, scope: str) -> bool:
     """Defer mirror_order(pair, order_id, scope). False when a job of that order is already waiting:
-    it reads the order afresh when it runs, so it covers this event too."""
+    it reads the order afresh when it runs, so it covers this event too (a refund event's, another
+    refund event: it reads the order's refunds)."""
     async with _opened(app_or_settings) as app:
         lock = order_lock(pair, order_id)
-        task = app.tasks[MIRROR_TASK].configure(lock=lock, queueing_lock=lock, queue=pair_queue(pair))
+        # A refund event waits in its own place: the order's job mirrors the order, not its refunds.
+        waiting = lock + (":refund" if scope == REFUND_SCOPE else "")
+        task = app.tasks[MIRROR_TASK].configure(lock=lock, queueing_lock=waiting, queue=pair_queue(pair))
         try:
             await task.defer_async(pair=pair, order_id=order_id, scope=scope)
         except exceptions.AlreadyEnqueued:
@@ -110,6 +116,12 @@ async def recover_stalled(app: App, stalled_seconds: float) -> list[int]:
     back first is skipped."""
     recovered = []
     for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_seconds):
+        if job.attempts >= MAX_STALLED_ATTEMPTS:
+            # A job whose workers all died running it may be what kills them: failed, not retried by
+            # every worker in turn for ever (its order is still mirrored by the next sync).
+            await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            log.error("job %s (%s) stalled %s times: failed, not put back", job.id, job.call_string, job.attempts)
+            continue
         if await _retry(app, job):
             log.warning("job %s (%s) of a worker silent for %ss is retried", job.id, job.call_string,
                         stalled_seconds)

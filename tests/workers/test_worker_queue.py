@@ -108,11 +108,14 @@ async def test_a_pair_has_at_most_one_sync_job_waiting(app):
 @pytest.mark.postgres
 async def test_defer_order_keeps_one_job_waiting_per_pair_and_order(app):
     assert await defer_order(app, "north", 7, "store/order/updated") is True
+    assert await defer_order(app, "north", 7, "store/order/statusUpdated") is False
+    # A refund waits apart: the order's job mirrors the order, not its refunds.
+    assert await defer_order(app, "north", 7, "store/order/refund/created") is True
     assert await defer_order(app, "north", 7, "store/order/refund/created") is False
     assert await defer_order(app, "south", 7, "store/order/updated") is True  # same id, another store
     assert await defer_order(app, "north", 8, "store/order/updated") is True
     counts = await job_counts(app)
-    assert counts == {"todo": 3, "doing": 0, "succeeded": 0, "failed": 0, "cancelled": 0, "aborted": 0}
+    assert counts == {"todo": 4, "doing": 0, "succeeded": 0, "failed": 0, "cancelled": 0, "aborted": 0}
 
 
 @pytest.mark.postgres
