@@ -41,7 +41,16 @@ from connector.sync.binders import CustomerBinder, not_there_yet
 from connector.sync.page_bindings import PageBindings
 from connector.sync.pending import find_sale, settle_pending
 from connector.sync.product_binder import FamilyFacts, ProductBinder
-from connector.sync.transitions import Outcome, Transition, decide, on_account, paid_since, up_to_date
+from connector.sync.transitions import (
+    RESYNC_VOID,
+    Outcome,
+    Transition,
+    decide,
+    next_generation_of,
+    on_account,
+    paid_since,
+    up_to_date,
+)
 
 log = logging.getLogger("connector.sync")
 
@@ -106,10 +115,7 @@ class OrderMirror:
                 why = "archived in BigCommerce: " + ("its sale stays as it is (archiving is not cancelling)"
                                                      if has_sale else "not mirrored")
             if transition is Transition.REOPEN:
-                binding.generation += 1
-                binding.invoice_number = invoice_number(order.id, binding.generation)
-                binding.sale_id, binding.sale_body = None, None
-                binding.pos_state = PosState.NOT_IMPORTED.value
+                next_generation_of(binding)
                 return await self._create(order, target, content_hash, binding, why)
             if transition is Transition.CREATE:
                 return await self._create(order, target, content_hash, binding)
@@ -257,7 +263,9 @@ class OrderMirror:
             "id": binding.sale_id, "status": "VOIDED", "state": "voided",
             "register_sale_attributes": [], "register_sale_payments": [],
         })
-        binding.pending_state = PosState.VOIDED.value
+        # A resync's void says so while pending: if its answer is lost, the recovery still moves the
+        # binding on to the next generation (a Completed order would otherwise keep only a void).
+        binding.pending_state = RESYNC_VOID if next_generation else PosState.VOIDED.value
         store.save_order_binding(binding)
         # A re-post of the whole sale as VOIDED sets the same final state when repeated: the
         # client marks it safe to repeat, so lost answers are retried rather than left unknown.
@@ -267,10 +275,7 @@ class OrderMirror:
         self._bind(binding, order, sale.id, PosState.VOIDED, content_hash)
         reason = f"BigCommerce status {order.status_id} ({order.status}) → voided"
         if next_generation:
-            binding.generation += 1
-            binding.invoice_number = invoice_number(order.id, binding.generation)
-            binding.sale_id, binding.sale_body, binding.content_hash = None, None, ""
-            binding.pos_state = PosState.NOT_IMPORTED.value
+            next_generation_of(binding)
             reason = "order edited after its sale was written (sync.on_edit: resync): voided, then written again"
         store.settle_order(binding, lease=None if next_generation else self.lease, audit=dict(
             platform="xseries", action="void_sale", bc_order_id=order.id, target_id=sale.id,

@@ -15,7 +15,7 @@ from connector.mapping.identity import invoice_forms
 from connector.mapping.status_table import PosState
 from connector.store.repository import Store
 from connector.store.tables import OrderBinding
-from connector.sync.transitions import on_account
+from connector.sync.transitions import RESYNC_VOID, next_generation_of, on_account
 
 
 async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str) -> Sale | None:
@@ -31,15 +31,18 @@ async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str) -> Sale | No
 async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding: OrderBinding) -> OrderBinding:
     """A write may have happened: find out from X-Series before deciding anything."""
     sale = await find_sale(xs, refs, binding.invoice_number)
-    if binding.pending_state == PosState.VOIDED.value and binding.sale_id:
+    if binding.pending_state in (PosState.VOIDED.value, RESYNC_VOID) and binding.sale_id:
         # A void re-post is safe to repeat: simply let the decision run again — unless the
         # void did land, which the binding must record whatever the order says by now.
-        binding.pending_state = None
+        resync, binding.pending_state = binding.pending_state == RESYNC_VOID, None
         if sale is not None and sale.id == binding.sale_id and sale.status_code == "VOIDED":
             binding.pos_state = PosState.VOIDED.value
             store.audit(platform="connector", action="recover_void", bc_order_id=binding.bc_order_id,
-                        target_id=sale.id, reason="an earlier void had no answer; the sale is voided",
+                        target_id=sale.id, reason="an earlier void had no answer; the sale is voided"
+                        + (" (an edit's resync: the order is written again)" if resync else ""),
                         after=sale.status_code)
+            if resync:
+                next_generation_of(binding)
     elif binding.sale_id and on_account(binding):
         # A settle was in flight: it landed when the sale is closed by now; else it runs again.
         binding.pending_state = None

@@ -8,6 +8,7 @@ import json
 
 from connector.clients.bigcommerce_models import Order
 from connector.mapping.status_table import PosState, StatusTable
+from connector.mapping.identity import invoice_number
 from connector.mapping.statuses import PRE_SHIPMENT, status_name
 from connector.store.tables import OrderBinding
 
@@ -54,16 +55,32 @@ def decide(current: PosState, has_sale: bool, target: PosState, status_id: int) 
     return Transition.NONE, "change within the closed state"
 
 
+# pending_state of a void that an edit's resync sends (sync.on_edit: resync): the next generation follows.
+RESYNC_VOID = "voided-for-resync"
+
+
+def next_generation_of(binding: OrderBinding) -> None:
+    """The binding moved on to the order's next sale (BC-<id>-<n>): none written yet."""
+    binding.generation += 1
+    binding.invoice_number = invoice_number(binding.bc_order_id, binding.generation)
+    binding.sale_id, binding.sale_body, binding.content_hash = None, None, ""
+    binding.pos_state = PosState.NOT_IMPORTED.value
+
+
 _PAID = frozenset({"captured", "paid"})
 
 
 def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bool:
     """Whether an order whose sale is on account is paid now (issue 16, point 2): its payment was
-    captured, or it left an unpaid status (Awaiting Payment) for a paid one — a merchant marking a
-    bank transfer received moves the status and may leave payment_status as it was."""
+    captured, or it reached a paid status from an unpaid one (Awaiting Payment) — a merchant marking
+    a bank transfer received moves the status and may leave payment_status as it was."""
     if (order.payment_status or "").strip().casefold() in _PAID:
         return True
-    return binding.bc_status_id in statuses.unpaid_status_ids and order.status_id not in statuses.unpaid_status_ids
+    # Reached a closed status not unpaid from an unpaid one, or from one not imported (Awaiting
+    # Payment → Pending → Awaiting Fulfillment); back to Pending alone is not a payment.
+    before, now = binding.bc_status_id, order.status_id
+    return (now not in statuses.unpaid_status_ids and statuses.pos_state(now) is PosState.CLOSED
+            and (before in statuses.unpaid_status_ids or statuses.pos_state(before) is not PosState.CLOSED))
 
 
 def on_account(binding: OrderBinding) -> bool:
