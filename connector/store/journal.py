@@ -51,6 +51,11 @@ class Journal:
                     raise
         raise AssertionError("unreachable")
 
+    def forget_failure(self, bc_order_id: int) -> None:
+        """The order is as it should be (e.g. its change was reverted): out of the failed queue."""
+        with self.engine.begin() as conn:
+            conn.execute(FAILURE_DELETE, {"pair": self.pair, "order_id": bc_order_id})
+
     def failures(self) -> list[FailedOrder]:
         with self.session() as s:
             return list(s.exec(select(FailedOrder).where(FailedOrder.pair == self.pair)

@@ -239,7 +239,7 @@ class SyncCycle:
         for failure in self.d.store.due_failures():
             if self.stop_event.is_set():
                 return
-            if failure.bc_order_id in report.failed or failure.step == "parse":
+            if failure.bc_order_id in report.failed:
                 continue
             try:
                 order = await self.bc.get_order(failure.bc_order_id)
@@ -252,7 +252,10 @@ class SyncCycle:
                 self._fail(failure.bc_order_id, "fetch", _reason(exc),
                            permanent=isinstance(exc, NotFoundError), report=report)
                 continue
-            await self.mirror_one(order, report)
+            if await self.mirror_one(order, report) is not None:
+                # Mirrored, or nothing left to write (a change the merchant reverted): a write
+                # settles its failure, an order found up to date must drop it here.
+                self.d.store.forget_failure(order.id)
 
     def _fail(self, order_id: int, step: str, reason: str, *, permanent: bool, report: CycleReport) -> None:
         # The reason quotes the API's answer, which a misbehaving API or proxy may fill with our own

@@ -40,6 +40,21 @@ async def test_unreadable_order_is_recorded_and_the_rest_mirrored(world):
     assert world.store.cursor() == report.window_end
 
 
+async def test_retry_failed_reads_an_unreadable_order_again(world):
+    """After a fix (here: the order's data; in life, often the parser's), retry-failed must read the
+    order again, though it has not changed since: its date_modified does not bring it back."""
+    bad = world.add_order([line("MUG-01")], total_inc_tax="1,234.00")
+    await world.cycle()
+    assert [(f.bc_order_id, f.step, f.parked) for f in world.store.failures()] == [(bad, "parse", True)]
+    world.bc.orders[bad].pop("total_inc_tax_override", None)
+    world.bc.orders[bad]["total_inc_tax"] = world.bc.order(bad)["subtotal_inc_tax"]  # readable now, same date
+    await world.cycle(advance=3600)  # past the poll's overlap: only the failed queue reads it now
+    assert world.sale(bad) is None  # parked: not read again by itself
+    assert world.store.unpark(bad) == 1
+    report = await world.cycle(advance=3600)
+    assert not report.failed and world.sale(bad) is not None and world.store.failures() == []
+
+
 async def test_unmapped_payment_method_without_default_is_parked_at_once(world_factory, tmp_path):
     mappings = tmp_path / "mappings"
     mappings.mkdir()
