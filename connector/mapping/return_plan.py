@@ -81,6 +81,8 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
             if item.item_type in ("SHIPPING", "HANDLING"):  # the address's own line, when it has one
                 charged = [line for line in charged if line.bc_line_id == item.item_id] or charged
             amount = item.requested_amount
+            if amount is None and item.item_type == "GIFT_WRAPPING":
+                amount = sale.wrapping_by_line.get(item.item_id)  # that product's wrapping, when it says
             if amount is None and charged:
                 # No requested amount (it "may be null", §15; BigCommerce computes a wrapping refund
                 # itself): what the sale charged for it, once; a difference ends in the adjustment.
@@ -98,7 +100,7 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
     total = cents(refund.total_amount)
     adjustment = total - cents(sum((-line.quantity * (line.unit_price + line.unit_tax) for line in lines), ZERO))
     if adjustment:
-        lines.append(_adjustment_line(refund_line, adjustment, refund, lines, sale))
+        lines += _adjustment_lines(refund_line, adjustment, refund, lines, sale)
         tax_back = cents(sum((-line.quantity * line.unit_tax for line in lines), ZERO))
         if money_only and tax_back != cents(refund.total_tax):
             # Its tax fits no rate of the sale's: a person must say how it was taxed.
@@ -140,25 +142,50 @@ def _returned_units(line_id: int | None, quantity: int | None, sale: SalePlan, o
     return returned
 
 
-def _adjustment_line(refund_line: PlannedLine, adjustment: Decimal, refund: Refund, lines: list[PlannedLine],
-                     sale: SalePlan) -> PlannedLine:
+def _adjustment_lines(refund_line: PlannedLine, adjustment: Decimal, refund: Refund, lines: list[PlannedLine],
+                      sale: SalePlan) -> list[PlannedLine]:
     """What BigCommerce gave back beyond the units and charges, on the refund product. Untaxed when
     the refund's total_tax says the lines' tax is all its tax (an order-level amount does not change
     tax, §15); else — a share of an order-level discount, a merchant's override of a unit's price —
-    the tax the refund gave back beyond the lines', at the one rate of the sale's that it is (the
-    discount's rate, the unit's). Left untaxed when no single rate explains it (the return's total
-    is right either way; only the tax by rate would be off)."""
+    the tax the refund gave back beyond the lines': at the rate that explains it best, a returned
+    line's first (the discount's rate, the unit's), or split over the sale's discount rates as the
+    sale's discount was (a coupon over two rates, refunded whole). Left untaxed when neither explains
+    it (the return's total is right either way; its tax is not: a person sees the gap)."""
+    untaxed = [replace(refund_line, unit_price=adjustment)]
     if refund.total_tax is None:
-        return replace(refund_line, unit_price=adjustment)
+        return untaxed
     gap = cents(refund.total_tax) - cents(sum((-line.quantity * line.unit_tax for line in lines), ZERO))
     ex_tax = adjustment - gap
     if not gap or not ex_tax:
-        return replace(refund_line, unit_price=adjustment)
-    for line in sale.lines:
-        # The rate of a tax the sale used, and whether the gap is that rate of the amount, to the cent.
-        if line.unit_price and line.unit_tax and abs(ex_tax * line.unit_tax / line.unit_price - gap) < Decimal("0.01"):
-            return replace(refund_line, unit_price=ex_tax, unit_tax=gap, tax_id=line.tax_id, tax_source=line.tax_source)
-    return replace(refund_line, unit_price=adjustment)
+        return untaxed
+    # The rate of a tax the returned lines or the sale used, and how far the gap is from that rate
+    # of the amount: the closest within a cent, the returned lines' before the sale's.
+    rated = [line for line in (*lines, *sale.lines) if line.unit_price and line.unit_tax]
+    fits = [(abs(ex_tax * line.unit_tax / line.unit_price - gap), i) for i, line in enumerate(rated)]
+    best = min((fit for fit in fits if fit[0] < Decimal("0.01")), default=None)
+    if best is not None:
+        line = rated[best[1]]
+        return [replace(refund_line, unit_price=ex_tax, unit_tax=gap, tax_id=line.tax_id, tax_source=line.tax_source)]
+    split = _split_as_discounted(refund_line, ex_tax, gap, sale)
+    return split or untaxed
+
+
+def _split_as_discounted(refund_line: PlannedLine, ex_tax: Decimal, gap: Decimal,
+                         sale: SalePlan) -> list[PlannedLine] | None:
+    """`ex_tax` over the sale's discount lines' rates in proportion to their amounts, when the tax that
+    gives is `gap` to a cent a line (the last part takes the cents); None otherwise."""
+    discounts = [line for line in sale.lines if line.kind == "discount" and line.unit_price and line.unit_tax]
+    whole = sum((line.unit_price for line in discounts), ZERO)
+    if len(discounts) < 2 or not whole:
+        return None
+    parts = [cents(ex_tax * line.unit_price / whole) for line in discounts[:-1]]
+    parts.append(ex_tax - sum(parts, ZERO))
+    taxes = [cents(part * line.unit_tax / line.unit_price) for part, line in zip(parts, discounts)]
+    if abs(sum(taxes, ZERO) - gap) > Decimal("0.01") * len(discounts):
+        return None
+    taxes[-1] += gap - sum(taxes, ZERO)
+    return [replace(refund_line, unit_price=part, unit_tax=tax, tax_id=line.tax_id, tax_source=line.tax_source)
+            for part, tax, line in zip(parts, taxes, discounts)]
 
 
 def _charge_given_back(charged: list[PlannedLine], amount: Decimal) -> PlannedLine | None:

@@ -29,6 +29,7 @@ from connector.mapping.identity import invoice_number, order_content_hash
 from connector.mapping.special_lines import SpecialLine, SpecialLines, SpecialProduct
 from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.tax_table import TaxBook
+from connector.values import parse_money
 
 ZERO = Decimal("0")
 # Decimals of the unit prices and taxes sent to X-Series (its 2.0 examples carry five). Whether a
@@ -119,6 +120,9 @@ class SalePlan:
     attributes: tuple[str, ...]  # ("delivery",), ("pickup",) or ()
     source_id: str  # "<order id>", "<order id>-<generation>" from the second sale on
     extra: dict[str, Any] = field(default_factory=dict)
+    # Order product id → its gift wrapping (incl. tax), which a wrapping refund of that product gives
+    # back when it names no amount (the sale has one wrapping line for the order).
+    wrapping_by_line: dict[int, Decimal] = field(default_factory=dict)
 
 
 # The billing-address fields a PlannedCustomer copies as they are (all but the e-mail).
@@ -223,7 +227,20 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
         currency=order.default_currency_code or "",
         attributes=sale_attributes(order),
         source_id=str(order.id) if generation <= 1 else f"{order.id}-{generation}",
+        wrapping_by_line=_wrapping_by_line(order),
     )
+
+
+def _wrapping_by_line(order: Any) -> dict[int, Decimal]:
+    found = {}
+    for line in getattr(order, "lines", []):
+        try:
+            amount = cents(parse_money(getattr(line, "wrapping_cost_inc_tax", None) or 0))
+        except ValueError:
+            continue  # not a money value: a refund of it gives back the order's wrapping, as before
+        if amount > 0 and line.id:
+            found[line.id] = amount
+    return found
 
 
 def _per_address(order: Any, prefix: str, inc: Decimal, tax: Decimal | None) -> list | None:
