@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from order_shapes import bc_fee, bc_line, bc_order, plan_of, totals
+from order_shapes import bc_line, bc_order, plan_of, totals
 
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.mapping.return_plan import build_return_plan
