@@ -38,16 +38,12 @@ class CustomerBinder:
         found = await self._existing(key)  # as for products: only a create takes the lease
         if found is not None:
             return found
-        async with self.store.leases.hold("customer:" + key) as lease:
-            found = await self._existing(key)
-            if found is not None:
-                return found
-            customer_id = await self._create(customer)
-            self.store.bind_customer(key, customer_id, created=True, lease=lease, audit=dict(
-                platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
-                reason="no X-Series customer with this e-mail", after=key,
-            ))
-            return customer_id
+
+        async def find() -> list[str]:
+            return [c.id for c in await self.xs.search_customers_by_email(customer.email or "")]
+
+        return await self._created_once(key, bc_order_id, _customer_body(customer), find,
+                                        f"customer {customer.email!r}", "no X-Series customer with this e-mail", key)
 
     async def walk_in(self, configured: str | None, bc_order_id: int) -> str:
         """The walk-in customer an unpaid order without an e-mail goes on account to: the configured
@@ -61,22 +57,30 @@ class CustomerBinder:
         if configured is not None:
             raise MappingError(f"xseries.walk_in_customer: X-Series has no customer with customer_code {code!r}"
                                " (unpaid orders without an e-mail go on account to it)", order_id=bc_order_id)
+
+        async def find() -> list[str]:
+            return [c.id for c in await self.xs.search_customers_by_code(code)]
+
+        body = CustomerCreate(first_name="BigCommerce", last_name="Guest", customer_code=code)
+        return await self._created_once(key, bc_order_id, body, find, f"customer {code!r}",
+                                        "the walk-in customer of unpaid orders without an e-mail", code)
+
+    async def _created_once(self, key: str, bc_order_id: int, body: CustomerCreate, find, what: str,
+                            reason: str, after: str) -> str:
+        """Single-flight across tasks and processes: under the key's lease, a second look, then the
+        create (a lost answer looked up by `find`), bound and audited."""
         async with self.store.leases.hold("customer:" + key) as lease:
             found = await self._existing(key)
             if found is not None:
                 return found
-            body = CustomerCreate(first_name="BigCommerce", last_name="Guest", customer_code=code)
 
             async def create() -> str:
                 return (await self.xs.create_customer(body)).id
 
-            async def find() -> list[str]:
-                return [c.id for c in await self.xs.search_customers_by_code(code)]
-
-            customer_id = await create_or_find(create, find, f"customer {code!r}", "/api/2.0/customers")
+            customer_id = await create_or_find(create, find, what, "/api/2.0/customers")
             self.store.bind_customer(key, customer_id, created=True, lease=lease, audit=dict(
                 platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
-                reason="the walk-in customer of unpaid orders without an e-mail", after=code,
+                reason=reason, after=after,
             ))
             return customer_id
 
@@ -100,28 +104,22 @@ class CustomerBinder:
             self.store.bind_customer(key, indexed, created=False)
         return indexed
 
-    async def _create(self, customer: PlannedCustomer) -> str:
-        body = CustomerCreate(
-            # X-Series requires both names; a BigCommerce billing address may lack one.
-            first_name=customer.first_name or "BigCommerce",
-            last_name=customer.last_name or "Customer",
-            email=customer.email,
-            phone=customer.phone or None,
-            company_name=customer.company or None,
-            physical_address_1=customer.street_1 or None,
-            physical_address_2=customer.street_2 or None,
-            physical_city=customer.city or None,
-            physical_state=customer.state or None,
-            physical_postcode=customer.zip or None,
-            physical_country_id=customer.country_iso2 or None,
-        )
-        async def create() -> str:
-            return (await self.xs.create_customer(body)).id
 
-        async def find() -> list[str]:
-            return [c.id for c in await self.xs.search_customers_by_email(customer.email or "")]
-
-        return await create_or_find(create, find, f"customer {customer.email!r}", "/api/2.0/customers")
+def _customer_body(customer: PlannedCustomer) -> CustomerCreate:
+    return CustomerCreate(
+        # X-Series requires both names; a BigCommerce billing address may lack one.
+        first_name=customer.first_name or "BigCommerce",
+        last_name=customer.last_name or "Customer",
+        email=customer.email,
+        phone=customer.phone or None,
+        company_name=customer.company or None,
+        physical_address_1=customer.street_1 or None,
+        physical_address_2=customer.street_2 or None,
+        physical_city=customer.city or None,
+        physical_state=customer.state or None,
+        physical_postcode=customer.zip or None,
+        physical_country_id=customer.country_iso2 or None,
+    )
 
 
 async def create_or_find(create, find, what: str, path: str) -> str:
