@@ -45,8 +45,8 @@ V20 = "/api/2.0"
 # The search endpoint pages by offset; 1000 is its documented maximum page size (§6).
 SEARCH_PAGE_SIZE = 1000
 # A live store's product search by `sku` returns nothing for SKUs containing these characters
-# (xseries-api.md §9.1 "live quirk"); for them we fall back to free-text `q` and filter ourselves.
-SKU_SEARCH_MISSES = frozenset("-")
+# (xseries-api.md §9.1 "live quirk"); for them every exact look-up falls back to free-text `q`.
+SEARCH_MISSES = frozenset("-")
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Page)
@@ -160,19 +160,7 @@ class XSeriesClient(SaleResources, TransportClient):
         def exact(products: list[Product]) -> list[Product]:
             return [p for p in products if p.deleted_at is None and (p.sku or "").strip().lower() == wanted.lower()]
 
-        found = exact(await self._search("products", {"sku": wanted.lower()}, Product.model_validate))
-        if found or not (SKU_SEARCH_MISSES & set(wanted)):
-            return found
-        # §9.1: `sku=` misses hyphenated SKUs on live stores. The free-text `q` (undocumented)
-        # finds them among looser matches, so only exact SKU matches are kept.
-        try:
-            return exact(await self._search("products", {"q": wanted}, Product.model_validate))
-        except PermanentApiError as exc:
-            if exc.status not in (400, 422):
-                raise
-            # A server that does not know `q` (it is not in the spec): `sku=` has answered already.
-            log.info("X-Series refused the free-text product search (%s); SKU %r not found", exc, wanted)
-            return []
+        return await self._search_exact("products", {"sku": wanted.lower()}, wanted, Product.model_validate, exact)
 
     async def create_product(self, body: ProductCreate) -> list[str]:
         """POST /api/2.0/products: the ids of the new products (the API answers {"data": [ids]}).
@@ -222,17 +210,17 @@ class XSeriesClient(SaleResources, TransportClient):
         wanted = email.strip().lower()
         if not wanted:
             raise ValueError("empty e-mail")
-        candidates = await self._search("customers", {"email": email.strip()}, Customer.model_validate)
         # A deleted customer is no match (the search's `deleted` default is undocumented).
-        return [c for c in candidates
-                if c.deleted_at is None and c.email is not None and c.email.strip().lower() == wanted]
+        return await self._search_exact("customers", {"email": email.strip()}, wanted, Customer.model_validate,
+                                        lambda found: [c for c in found if c.deleted_at is None and c.email
+                                                       is not None and c.email.strip().lower() == wanted])
 
     async def search_customers_by_code(self, code: str) -> list[Customer]:
         """Live customers whose customer_code is `code`, compared as e-mails are (candidates only)."""
         wanted = code.strip().casefold()
-        candidates = await self._search("customers", {"customer_code": code.strip()}, Customer.model_validate)
-        return [c for c in candidates
-                if c.deleted_at is None and (c.customer_code or "").strip().casefold() == wanted]
+        return await self._search_exact("customers", {"customer_code": code.strip()}, wanted, Customer.model_validate,
+                                        lambda found: [c for c in found if c.deleted_at is None and
+                                                       (c.customer_code or "").strip().casefold() == wanted])
 
     async def create_customer(self, body: CustomerCreate) -> Customer:
         """POST /api/2.0/customers → 201 {"data": Customer}. Not safe to repeat."""
@@ -305,6 +293,24 @@ class XSeriesClient(SaleResources, TransportClient):
             if len(page.items) < REFERENCE_SHORT_PAGE:
                 break
         return result
+
+    async def _search_exact(self, kind: str, criteria: dict[str, str], wanted: str,
+                            parse: Callable[[Any], T], exact: Callable[[list[T]], list[T]]) -> list[T]:
+        """The exact matches of a keyed search. §9.1: on live stores `sku=` misses hyphenated SKUs;
+        whether other keys (an e-mail, a customer code, an invoice number BC-123) miss them too is
+        unverified, and a miss there creates a second customer or sale, so every exact look-up of a
+        hyphenated value that finds nothing asks the free-text `q` (undocumented) too."""
+        found = exact(await self._search(kind, criteria, parse))
+        if found or not (SEARCH_MISSES & set(wanted)):
+            return found
+        try:
+            return exact(await self._search(kind, {"q": wanted}, parse))
+        except PermanentApiError as exc:
+            if exc.status not in (400, 422):
+                raise
+            # A server that does not know `q` (it is not in the spec): the keyed search has answered.
+            log.info("X-Series refused the free-text %s search (%s); %r not found", kind, exc, wanted)
+            return []
 
     async def _search(
         self, kind: str, criteria: dict[str, str], parse: Callable[[Any], T]

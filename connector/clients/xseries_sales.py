@@ -51,8 +51,8 @@ class SaleResources:
         wanted = invoice_number.strip()
         if not wanted:
             raise ValueError("empty invoice number")
-        candidates = await self._search("sales", {"invoice_number": wanted}, Sale.model_validate)
-        return [s for s in candidates if (s.invoice_number or "").strip() == wanted]
+        return await self._search_exact("sales", {"invoice_number": wanted}, wanted, Sale.model_validate,
+                                        lambda found: [s for s in found if (s.invoice_number or "").strip() == wanted])
 
     async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A]) -> A:
         path = "/api/register_sales"

@@ -101,6 +101,9 @@ class XSeriesSimulator(MerchantSide, Simulator):
         # (§13): knob reading it as tax-inclusive there (the stored price is price − tax).
         line_price_includes_tax: bool = False,
         sku_search_misses_hyphens: bool = False,  # live quirk §9.1: knob
+        # Whether the quirk hits the other exact keys (e-mail, customer code, invoice number) is
+        # unverified: knob extending it to every key.
+        search_misses_hyphens: bool = False,
         # Further knobs (all default to the documented / most likely behaviour):
         scopes: set[str] | None = None,  # None = every scope; else e.g. {"sales:read", ...}
         current_user_as_list: bool = False,  # /user: spec schema says object, its example a list
@@ -129,7 +132,8 @@ class XSeriesSimulator(MerchantSide, Simulator):
         self.prefixes_invoice_numbers = prefixes_invoice_numbers
         self.status_names_attributes = status_names_attributes
         self.line_price_includes_tax = line_price_includes_tax
-        self.sku_search_misses_hyphens = sku_search_misses_hyphens
+        self.sku_search_misses_hyphens = sku_search_misses_hyphens or search_misses_hyphens
+        self.search_misses_hyphens = search_misses_hyphens
         self.scopes = scopes
         # Live products per lowercased SKU: the duplicate check on create looked through every
         # product, which made a 100,000-order benchmark wait on the simulator, not the connector.
@@ -464,20 +468,15 @@ class XSeriesSimulator(MerchantSide, Simulator):
                 return False
         if query.getlist("tag_id") and not set(query.getlist("tag_id")) & set(product["tag_ids"]):
             return False
-        text = query.get("q")
-        if text:
-            # Undocumented free-text search (the §9.1 fallback): substring of name, SKU, handle.
-            needle = text.lower()
-            haystack = [product["name"], product["sku"] or "", product["handle"], product["variant_name"] or ""]
-            if not any(needle in value.lower() for value in haystack):
-                return False
-        return True
+        # Undocumented free-text search (the §9.1 fallback): substring of name, SKU, handle.
+        return _free_text(query, [product["name"], product["sku"] or "", product["handle"], product["variant_name"] or ""])
 
-    @staticmethod
-    def _customer_matches(customer: dict, query) -> bool:
+    def _customer_matches(self, customer: dict, query) -> bool:
         # [I] exact vs partial matching is not documented; exact, case-insensitive here.
+        keys = ("email", "customer_code", "first_name", "last_name", "company_name", "mobile", "phone")
         return all(query.get(key) is None or (customer.get(key) or "").lower() == query[key].lower()
-                   for key in ("email", "customer_code", "first_name", "last_name", "company_name", "mobile", "phone"))
+                   and not (self.search_misses_hyphens and "-" in query[key]) for key in keys) \
+            and _free_text(query, [customer.get(key) or "" for key in keys])
 
     def _sale_matches(self, sale: dict, query) -> bool:
         # The 2.0 spec's sale keys only: register_id and state are 2026-07's (§8.4), not applied here.
@@ -485,6 +484,10 @@ class XSeriesSimulator(MerchantSide, Simulator):
             wanted = query.getlist(key)
             if wanted and sale[key] not in wanted:
                 return False
+        if self.search_misses_hyphens and query.getlist("invoice_number") and "-" in (sale["invoice_number"] or ""):
+            return False
+        if not _free_text(query, [sale["invoice_number"] or "", sale.get("note") or ""]):
+            return False
         bounds = [query_value(query, bound, parse_iso8601, lambda _: bad_request(f"bad {bound}"))
                   for bound in ("date_from", "date_to")]
         return within(sale["sale_date"], *bounds)
@@ -540,6 +543,12 @@ def _versioned(items: list[dict]) -> dict[str, Any]:
     """A 2.0 list answer: the items and the range of their versions."""
     versions = [item["version"] for item in items]
     return {"data": items, "version": {"min": min(versions, default=None), "max": max(versions, default=None)}}
+
+
+def _free_text(query, haystack: list[str]) -> bool:
+    """The undocumented free-text `q`: a substring of any of the object's texts (no `q`: all)."""
+    needle = (query.get("q") or "").lower()
+    return not needle or any(needle in value.lower() for value in haystack)
 
 
 def _wanted(query, key: str, value: Any) -> bool:

@@ -6,10 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from sqlmodel import delete
 
 from connector.sandbox.faults import FaultConfig
 from connector.store.leases import Leases
-from connector.store.tables import SyncCursor
+from connector.store.tables import CustomerBinding, SyncCursor
 from connector.sync.order_mirror import Outcome
 from sync_world import JANE, OMAR, line
 
@@ -280,3 +281,25 @@ async def test_a_register_that_puts_its_prefix_on_invoice_numbers_still_finds_th
     report = await world.cycle()
     assert world.sale(order_id)["status"] == "VOIDED" and world.stock("TEE-M") == 50
     assert world.store.order_binding(order_id).pos_state == "voided" and not report.failed
+
+
+async def test_a_search_that_misses_hyphenated_values_still_finds_a_lost_sale_and_customer(world_factory):
+    """§9.1: a live store's `sku=` search misses hyphenated SKUs; whether `invoice_number=` and
+    `email=` miss them too is unverified (knob). The invoice number BC-12 has a hyphen: a lost
+    answer is settled through the free-text search, never by a second sale, and a hyphenated
+    e-mail's customer is found again, never created twice."""
+    world = world_factory(xs_options={"search_misses_hyphens": True})
+    order_id, sale = await created_though_its_answer_is_lost(world)
+    assert len(sale_posts(world)) == 1 and world.store.order_binding(order_id).sale_id == sale["id"]
+
+    world.xs.faults.reconfigure(FaultConfig())
+    customer = {**JANE, "email": "mary-ann@example.com"}
+    world.add_order([line("TEE-M")], customer=customer)
+    await world.cycle()
+    with world.store.session() as s:  # the binding forgotten (a new database): found by search
+        s.exec(delete(CustomerBinding))
+        s.commit()
+    world.add_order([line("TEE-M")], customer=customer)
+    report = await world.cycle()
+    assert not report.failed and len(world.sales(order_id)) == 1
+    assert [c["email"] for c in world.xs.customers.values()].count("mary-ann@example.com") == 1
