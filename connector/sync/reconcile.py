@@ -173,8 +173,8 @@ async def refuse_lost_state(runtime: Runtime) -> None:
     mirrorable orders among the newest 50: if X-Series has either, the state was lost, and syncing
     would create every sale a second time. The newest one, and the oldest of the page: orders placed
     while order-sync was down with its database gone have no sale yet, the ones before them do.
-    Costs one BigCommerce call and two to four X-Series calls (each sale looked up with and without
-    the register's invoice prefix), only then."""
+    Costs one BigCommerce call and two to eight X-Series calls (each sale looked up with and without
+    the register's invoice prefix, each by its key and, not found, by free text), only then."""
     if runtime.store.count_bindings_by_state():
         return
     statuses = runtime.tables.statuses
