@@ -10,7 +10,8 @@ Choices where the reference is silent or unverified:
 - hide_incomplete_by_default (attribute): the order list leaves out status 0 unless status_id=0 is sent;
 - metafield_key_in (attribute): the V3 metafield lists filter on `key:in` as the spec says ("filter");
   "refuse" answers 400 and "ignore" drops the filter, the two ways a live store could differ;
-- date filters are inclusive at both ends; a 401/403/404 is answered before the quota is counted, and
+- date filters are inclusive at both ends (the reference does not say; date_bounds_exclusive, an
+  attribute, makes them exclusive, the other way a live store could answer); a 401/403/404 is answered before the quota is counted, and
   a 429 never consumes quota;
 - a successful PUT always bumps date_modified; renaming a status or setting a metafield does not;
 - archived orders (`is_deleted: true`, only through an override) are left out of lists;
@@ -108,6 +109,7 @@ class BigCommerceSimulator(MerchantSide, Simulator):
         self.tax_inclusive = tax_inclusive
         self.scopes = scopes  # None: the token has every scope
         self.hide_incomplete_by_default = False
+        self.date_bounds_exclusive = False
 
         self.orders: dict[int, dict[str, Any]] = {}
         self.order_products: dict[int, list[dict[str, Any]]] = {}
@@ -348,6 +350,10 @@ class BigCommerceSimulator(MerchantSide, Simulator):
             dates = self._dates[order_id]
             if not (within(dates.created, bounds["min_date_created"], bounds["max_date_created"])
                     and within(dates.modified, bounds["min_date_modified"], bounds["max_date_modified"])):
+                continue
+            if self.date_bounds_exclusive and (
+                    dates.created in (bounds["min_date_created"], bounds["max_date_created"])
+                    or dates.modified in (bounds["min_date_modified"], bounds["max_date_modified"])):
                 continue
             if order.get("is_deleted") is True or (hide_incomplete and order.get("status_id") == 0):
                 continue

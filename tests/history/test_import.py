@@ -217,3 +217,50 @@ async def test_an_import_keeps_no_page_bindings_of_orders_that_fail_before_their
     finally:
         await rt.aclose()
         rt.store.close()
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+async def test_a_resumed_import_reads_again_the_second_it_stopped_in(import_world, exclusive):
+    """Two orders placed in the same second, the import stopped after the first: whether
+    BigCommerce's min_date_created is inclusive is unverified, so the resumed import must not ask
+    from that very second, or a store with exclusive bounds never imports the second order."""
+    from decimal import Decimal
+    from datetime import timedelta
+
+    w = import_world
+    w.bc.date_bounds_exclusive = exclusive
+    sku = w.seeded.skus[0]
+    when = w.clock.now() - timedelta(minutes=30)
+    customer = {"id": 0, "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
+    pair = [w.bc.add_order(customer=customer, status_id=11, date_created=when,
+                           lines=[{"product_id": 1, "variant_id": 0, "sku": sku, "name": sku,
+                                   "unit_price": Decimal("10.00"), "quantity": 1}])["id"] for _ in range(2)]
+    rt = await w.runtime()
+    try:
+        stop = asyncio.Event()
+        importer = HistoricalImport(rt, since=None, until=None, stop_event=stop, concurrency=1)
+        original = rt.cycle
+
+        def cycle_that_stops(stop_event=None):
+            cycle = original(stop_event=stop_event)
+            inner = cycle.mirror_one
+
+            async def mirror_one(order, report):
+                if order.id in pair:
+                    stop.set()  # Ctrl-C while the first of the two is mirrored
+                return await inner(order, report)
+
+            cycle.mirror_one = mirror_one
+            return cycle
+
+        rt.cycle = cycle_that_stops
+        assert (await importer.run()).interrupted
+        rt.cycle = original
+        assert len([o for o in pair if sales_per_order(w.xs)[o]]) == 1
+        second = await HistoricalImport(rt, since=None, until=None).run()
+        assert not second.interrupted and second.resumed_from is not None
+        counts = sales_per_order(w.xs)
+        assert set(counts) == expected_orders(w.bc) and max(counts.values()) == 1
+    finally:
+        await rt.aclose()
+        rt.store.close()
