@@ -74,7 +74,13 @@ def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bo
     """Whether an order whose sale is on account is paid now (issue 16, point 2): its payment was
     captured, or it reached a paid status from an unpaid one (Awaiting Payment) — a merchant marking
     a bank transfer received moves the status and may leave payment_status as it was."""
-    if (order.payment_status or "").strip().casefold() in _PAID:
+    payment = (order.payment_status or "").strip().casefold()
+    if payment in _PAID:
+        return True
+    # Any other payment status a new order's sale takes as paid (`authorized`…), the order in a
+    # closed status not unpaid: the sale as it would be written now is paid (sale_plan's `unpaid`).
+    if payment and not statuses.is_unpaid(order.status_id, payment) \
+            and statuses.pos_state(order.status_id) is PosState.CLOSED:
         return True
     # Reached a closed status not unpaid from an unpaid one, or from one not imported (Awaiting
     # Payment → Pending → Awaiting Fulfillment); back to Pending alone is not a payment.

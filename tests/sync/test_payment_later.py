@@ -130,3 +130,22 @@ async def test_what_a_gift_certificate_paid_is_on_the_on_account_sale_and_kept_w
     assert sorted(Decimal(str(p["amount"])) for p in sale["payments"]) == [Decimal(30), Decimal(70)]
     assert gift_payment in [p["id"] for p in sale["payments"]]
     assert world.xs.customers[sale["customer_id"]]["balance"] == 0
+
+
+async def test_a_payment_authorized_later_settles_as_a_new_order_would_be_paid(world):
+    """An order in Awaiting Fulfillment whose payment was pending goes on account; the gateway then
+    authorizes it, its status unchanged. A new order arriving authorized is written as paid, so the
+    on-account one is settled now, not left owing until someone captures the payment."""
+    order_id = world.add_order([line("TEE-M", 1)], status_id=11, payment_status="pending")
+    await world.cycle()
+    assert world.sale(order_id)["status"] == "ONACCOUNT"
+    world.clock.advance(1)
+    world.bc.orders[order_id]["payment_status"] = "authorized"
+    world.bc.touch(order_id)
+    report = await world.cycle()
+    assert report.outcomes[Outcome.SETTLED] == 1 and world.sale(order_id)["status"] == "ONACCOUNT_CLOSED"
+    declined = world.add_order([line("TEE-M", 1)], status_id=11, payment_status="pending")
+    await world.cycle()
+    world.bc.orders[declined]["payment_status"] = "declined"  # not paid: nothing to settle
+    world.bc.touch(declined)
+    assert (await world.cycle()).outcomes[Outcome.SETTLED] == 0 and world.sale(declined)["status"] == "ONACCOUNT"
