@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from itertools import combinations
 
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import MappingError
@@ -91,7 +92,10 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
                 given = sum((-l.quantity * (l.unit_price + l.unit_tax) for l in lines
                              if l.kind == kind and l.bc_line_id in ids), ZERO)
                 amount = max(ZERO, sum((l.unit_price + l.unit_tax for l in charged), ZERO) - given)
-            if amount:
+            whole = _charges_adding_up_to(charged, amount) if amount else []
+            if whole:  # charges given back whole (one, or two fees in one FEE item): each at its rate
+                lines += [replace(line, quantity=-line.quantity) for line in whole]
+            elif amount:
                 lines.append(_amount_line(_charge_given_back(charged, amount), amount, item.item_type, specials,
                                           no_tax_id))
     if not restock:
@@ -192,9 +196,22 @@ def _charge_given_back(charged: list[PlannedLine], amount: Decimal) -> PlannedLi
     """Of the sale's lines of a kind of charge, the one an amount given back is at the rate of. A fee
     refund names no fee (its item_id is the order's), and a shipping refund may find no line of its
     address: the line charged exactly that amount, else the first (several charges at different
-    rates and none of that amount: the return's total is right, its tax by rate may not be)."""
+    rates, neither one of them nor a few whole ones of that amount: the return's total is right,
+    its tax by rate may not be)."""
     exact = [line for line in charged if line.unit_price + line.unit_tax == amount]
     return (exact or charged or [None])[0]
+
+
+def _charges_adding_up_to(charged: list[PlannedLine], amount: Decimal) -> list[PlannedLine]:
+    """The fewest charges whose whole amounts (incl. tax) add up to `amount`, else []: a refund of
+    several fees at once names none of them. A handful of charges: every subset is tried."""
+    if len(charged) > 8:
+        return []
+    for size in range(1, len(charged) + 1):
+        for group in combinations(charged, size):
+            if sum((line.quantity * (line.unit_price + line.unit_tax) for line in group), ZERO) == amount:
+                return list(group)
+    return []
 
 
 def _amount_line(charged: PlannedLine | None, amount: Decimal, item_type: str, specials: SpecialLines,

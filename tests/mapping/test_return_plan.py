@@ -198,6 +198,18 @@ def test_a_fee_refund_comes_back_at_the_rate_of_the_fee_of_that_amount():
     assert (line.kind, line.unit_price, line.unit_tax, line.tax_id) == ("fee", D("10.00"), D("2.00"), "t-20")
 
 
+def test_a_fee_refund_of_several_fees_at_once_comes_back_at_each_fee_s_rate():
+    """Both fees refunded in one FEE item (22.50, no fee of that amount): each fee comes back whole at
+    its own rate (0.50 and 2.00 of tax), not 22.50 at the first fee's 5 %."""
+    order = bc_order([bc_line("12.00", "2.00", 1, line_id=9)], total_inc="34.50", total_tax="4.50",
+                     fees=[bc_fee("10.50", "0.50", fee_id=1), bc_fee("12.00", "2.00", fee_id=2, name="Insurance")])
+    plan = build_return_plan(refund_with_tax([{"item_type": "FEE", "item_id": 4242, "requested_amount": "22.50"}],
+                                             "22.50", "2.50"), plan_of(order), SPECIALS, "tax-0")
+    assert sorted((l.kind, l.quantity, l.unit_price, l.unit_tax, l.tax_id) for l in plan.lines) == [
+        ("fee", -1, D("10.00"), D("0.50"), "t-5"), ("fee", -1, D("10.00"), D("2.00"), "t-20")]
+    assert plan.adjustment == 0
+
+
 def test_shipping_refunds_of_two_addresses_without_amounts_each_come_back_at_their_own_rate():
     """Two SHIPPING items, one per address, neither with a requested amount: each gives back what its
     own address was charged, at its rate. What the first gave back is not taken off the second's (it
