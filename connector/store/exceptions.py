@@ -34,10 +34,17 @@ class ExceptionBook:
                    reason=summary, after=kind)
         return row
 
-    def exceptions(self, *, open_only: bool = True) -> list[OrderException]:
+    def exceptions(self, *, open_only: bool = True, after: int | None = None,
+                   limit: int | None = None) -> list[OrderException]:
+        """The pair's exceptions by id; `after` and `limit`: a page of them (the console's), the
+        first `limit` after exception `after`."""
         query = select(OrderException).where(OrderException.pair == self.pair).order_by(OrderException.id)
         if open_only:
             query = query.where(OrderException.resolved_at.is_(None))
+        if after is not None:
+            query = query.where(OrderException.id > after)
+        if limit is not None:
+            query = query.limit(limit)
         with self.session() as s:
             return list(s.exec(query))
 

@@ -56,10 +56,16 @@ class Journal:
         with self.engine.begin() as conn:
             conn.execute(FAILURE_DELETE, {"pair": self.pair, "order_id": bc_order_id})
 
-    def failures(self) -> list[FailedOrder]:
+    def failures(self, *, after: int | None = None, limit: int | None = None) -> list[FailedOrder]:
+        """The pair's failed orders by order id; `after` and `limit`: a page of them (the console's),
+        the first `limit` after order `after`, read along the table's key (pair, bc_order_id)."""
+        query = select(FailedOrder).where(FailedOrder.pair == self.pair).order_by(FailedOrder.bc_order_id)
+        if after is not None:
+            query = query.where(FailedOrder.bc_order_id > after)
+        if limit is not None:
+            query = query.limit(limit)
         with self.session() as s:
-            return list(s.exec(select(FailedOrder).where(FailedOrder.pair == self.pair)
-                               .order_by(FailedOrder.bc_order_id)))
+            return list(s.exec(query))
 
     def due_failures(self) -> list[FailedOrder]:
         now = self.clock.now()

@@ -64,6 +64,25 @@ def test_permanent_failure_is_parked_at_once(store):
     assert row.parked and store.due_failures() == []
 
 
+def test_failures_and_exceptions_a_page_at_a_time(store):
+    """The console's pages: `limit` rows after the key `after`, in key order, a pair's own only."""
+    other = store.for_pair("other")
+    for order_id in (30, 10, 20, 40):
+        store.record_failure(order_id, step="write", reason="HTTP 500", permanent=True, max_attempts=1)
+        other.record_failure(order_id + 1, step="write", reason="HTTP 500", permanent=True, max_attempts=1)
+    assert [f.bc_order_id for f in store.failures(limit=2)] == [10, 20]
+    assert [f.bc_order_id for f in store.failures(after=20, limit=2)] == [30, 40]
+    assert [f.bc_order_id for f in store.failures(after=40, limit=2)] == []
+    assert [f.bc_order_id for f in store.failures(after=15)] == [20, 30, 40]
+    ids = [store.open_exception(order_id, "currency", "in EUR").id for order_id in (1, 2, 3, 4)]
+    other.open_exception(9, "currency", "in EUR")
+    store.resolve_exception(ids[1], by="ann")
+    assert [x.id for x in store.exceptions(limit=2)] == [ids[0], ids[2]]
+    assert [x.id for x in store.exceptions(after=ids[0], limit=2)] == [ids[2], ids[3]]
+    assert [x.id for x in store.exceptions(after=ids[3])] == []
+    assert [x.id for x in store.exceptions(open_only=False, after=ids[0], limit=1)] == [ids[1]]
+
+
 def test_audit_is_append_only_log(store):
     store.audit(platform="xseries", action="create_sale", bc_order_id=1, target_id="s1", before=None,
                 after="CLOSED", detail={"total": "10.00"})
