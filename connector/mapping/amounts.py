@@ -3,8 +3,9 @@
 Reconciling: line figures are rounded to cents once. BigCommerce holds one figure of each line
 exact — the tax-inclusive amount in tax-inclusive stores, the ex-tax amount otherwise
 (`is_tax_inclusive_pricing`) — so that figure keeps its value and the rounding residue of the tax (a
-cent or two) goes to the most-taxed line; a residue of the exact figure (from splitting an
-order-level discount by rate) goes to the largest discount line. A larger gap means the order is
+cent or two) goes to a taxed line of the rate whose rounding made it, so that each rate's tax is
+what its lines make, to the cent; a residue of the exact figure (from splitting an order-level
+discount by rate) goes to the largest discount line. A larger gap means the order is
 inconsistent: refused with a readable reason rather than guessed at.
 
 Cutting into units: X-Series takes a unit price and unit tax per line (0.9 register_sale_products).
@@ -18,6 +19,7 @@ lines whose units differ by one last place and add up exactly.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from connector.errors import MappingError
@@ -32,9 +34,12 @@ def cents(value: Decimal) -> Decimal:
 
 
 def reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: Decimal, total_tax: Decimal,
-              inclusive: bool, absorber: int | None = None) -> list[tuple[Decimal, Decimal]]:
+              inclusive: bool, absorber: int | None = None,
+              rates: list[Hashable] | None = None) -> list[tuple[Decimal, Decimal]]:
     """(price, tax) of each line in cents, adding up to total_inc / total_tax exactly. `absorber`:
-    the line that takes the residue of the exact figure (default: the largest)."""
+    the line that takes the residue of the exact figure (default: the largest). `rates`: the tax
+    each line is on; each one's lines then add up to its own tax, to the cent, where the order's
+    tax allows (default: all on one)."""
     if not amounts:
         if total_inc != ZERO:
             raise MappingError(f"the order has no lines but a total of {total_inc}", order_id=order_id)
@@ -54,24 +59,29 @@ def reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: 
         )
     where = absorber if absorber is not None else max(range(len(exact)), key=lambda i: exact[i])
     exact[where] += gap_exact
-    _spread_tax_residue(taxes, [tax for _, tax in amounts], gap_tax)
+    # The tax residue goes onto taxed lines, never an untaxed one (that would give it a tax) nor a
+    # discount line: first each rate's own, within the rate, then what is left of the order's.
+    unrounded = [tax for _, tax in amounts]
+    taxed = [i for i, tax in enumerate(unrounded) if tax > 0]
+    for rate in dict.fromkeys(rates or ()):
+        mine = [i for i in range(len(rates)) if rates[i] == rate]
+        residue = cents(sum((unrounded[i] for i in mine), ZERO)) - sum((taxes[i] for i in mine), ZERO)
+        own = [i for i in mine if i in taxed]
+        if residue and own:
+            _spread_tax_residue(taxes, unrounded, residue, own)
+            gap_tax -= residue
+    if gap_tax:
+        _spread_tax_residue(taxes, unrounded, gap_tax, taxed or [max(range(len(taxes)), key=lambda i: taxes[i])])
     return [(e - t if inclusive else e, t) for e, t in zip(exact, taxes)]
 
 
-def _spread_tax_residue(taxes: list[Decimal], unrounded: list[Decimal], gap: Decimal) -> None:
-    """The cents by which the lines' rounded taxes miss the order's tax go, one at a time, to the taxed
-    lines whose own rounding went furthest the other way (largest remainder): each rate's tax stays
-    what its lines make, to the cent. Onto a taxed line, never an untaxed one (that would give it a
-    tax) nor a discount line."""
-    if not gap:
-        return
+def _spread_tax_residue(taxes: list[Decimal], unrounded: list[Decimal], gap: Decimal, among: list[int]) -> None:
+    """The cents of `gap` go, one at a time, to the lines `among` whose own rounding went furthest the
+    other way (largest remainder)."""
     sign = 1 if gap > 0 else -1
-    taxed = sorted((i for i, tax in enumerate(unrounded) if tax > 0),
-                   key=lambda i: (unrounded[i] - taxes[i]) * sign, reverse=True)
-    if not taxed:
-        taxed = [max(range(len(taxes)), key=lambda i: taxes[i])]
+    among = sorted(among, key=lambda i: (unrounded[i] - taxes[i]) * sign, reverse=True)
     for k in range(int(abs(gap) / CENT)):
-        taxes[taxed[k % len(taxed)]] += CENT * sign
+        taxes[among[k % len(among)]] += CENT * sign
 
 
 class UnitCutter:

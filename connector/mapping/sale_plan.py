@@ -198,7 +198,7 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
 
     largest_discount = min(range(first_discount, len(drafts)), key=lambda i: drafts[i][1], default=None)
     reconciled = reconcile(order.id, [(price, tax) for _, price, tax in drafts], total_inc, total_tax, inclusive,
-                           largest_discount)
+                           largest_discount, rates=[facts["tax_id"] for facts, _, _ in drafts])
     cutter = UnitCutter(PRICE_PLACES)
     lines = [
         PlannedLine(**{**facts, "quantity": quantity}, unit_price=unit_price, unit_tax=unit_tax)

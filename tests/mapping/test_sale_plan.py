@@ -240,3 +240,20 @@ def test_shipping_to_two_addresses_taxed_at_two_rates_is_a_line_per_address():
     order = order.model_copy(update={"shipping_addresses": [ShippingAddress(id=1, cost_inc_tax=D("10.50"),
                                                                             cost_tax=D("0.50")), ShippingAddress(id=2)]})
     assert len([line for line in plan_of(order).lines if line.kind == "shipping"]) == 1
+
+
+def test_with_an_order_discount_each_rate_keeps_its_own_tax_rounding_cent():
+    """8.25 %: 1.11 + 0.0916; 5 %: 10.83 + 0.5415; 1.00 off the order (0.09 and 0.91). After it
+    BigCommerce taxes the lines 0.0842 and 0.4960: 0.08 at 8.25 % and 0.50 at 5 %, 0.58 in all.
+    Rounded per line (0.09 − 0.01 and 0.54 − 0.05) the sale misses a cent, the 5 % rate's: it goes
+    there, not to the 8.25 % line whose rounding went furthest (which gave 0.09 and 0.49)."""
+    lines = [bc_line("1.2016", "0.0916", 1, line_id=1, sku="A", product_id=1, discounted="1.1042",
+                     discounts=[("order", "0.09")]),
+             bc_line("11.3715", "0.5415", 1, line_id=2, sku="B", product_id=2, discounted="10.416",
+                     discounts=[("order", "0.91")])]
+    plan = plan_of(bc_order(lines, total_inc="11.52", total_tax="0.58", discount_amount="1.00"))
+    by_rate: dict[str, Decimal] = {}
+    for line in plan.lines:
+        by_rate[line.tax_id] = by_rate.get(line.tax_id, D(0)) + line.quantity * line.unit_tax
+    assert by_rate == {"t-825": D("0.08"), "t-5": D("0.50")}
+    assert totals(plan) == (D("11.52"), D("0.58"))
