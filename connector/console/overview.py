@@ -22,13 +22,13 @@ def pair_summary(pair: str, runtime) -> dict:
     if runtime is None:
         return {"pair": pair, "started": False}
     store = runtime.store
-    failures = store.failures()
+    summary = store.failure_summary()
     last = store.last_cycle("sync")
     return {
-        "pair": pair, "started": True, "cursor": store.cursor(), "lag": lag_seconds(store, failures),
+        "pair": pair, "started": True, "cursor": store.cursor(), "lag": lag_seconds(store, summary),
         "last": last, "last_failure": last_failure_line(store).removeprefix("last failure: "),
         "states": sorted(store.count_bindings_by_state().items()),
-        "failed": sum(1 for f in failures if not f.parked), "parked": sum(1 for f in failures if f.parked),
+        "failed": summary[0], "parked": summary[1],
         "exceptions": store.count_open_exceptions(),
         "idv": status_lines(runtime.settings, store),
         "quota": [("BigCommerce", quota_left(runtime.bc)), ("X-Series", quota_left(runtime.xs))],

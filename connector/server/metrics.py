@@ -9,6 +9,7 @@ its cycles took — it counts itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -66,10 +67,10 @@ class _StoreCollector:
                     AuditEntry.pair == store.pair, AuditEntry.action.in_(list(MIRRORED_ACTIONS))).group_by(AuditEntry.action)).all())
             for action, name in MIRRORED_ACTIONS.items():
                 mirrored.add_metric([pair, name], counts.get(action, 0))
-            failures = store.failures()
-            failed.add_metric([pair], len(failures))
+            summary = store.failure_summary()
+            failed.add_metric([pair], summary[0] + summary[1])
             exceptions.add_metric([pair], store.count_open_exceptions())
-            lag.add_metric([pair], lag_seconds(store, failures))
+            lag.add_metric([pair], lag_seconds(store, summary))
             for api, client in (("bigcommerce", runtime.bc), ("xseries", runtime.xs)):
                 for status, n in sorted(client.transport.stats.by_status.items()):
                     requests.add_metric([pair, api, str(status)], n)
@@ -82,11 +83,11 @@ class _StoreCollector:
         yield from (mirrored, failed, exceptions, lag, requests, quota, jobs)
 
 
-def lag_seconds(store, failures=None) -> float:
+def lag_seconds(store, summary: tuple[int, int, datetime | None] | None = None) -> float:
     """Now − the oldest change not mirrored: the cursor (everything before it is settled), or the
-    first failure of an order still failed when that is older. 0 before the first cycle."""
+    first failure of an order still failed when that is older. 0 before the first cycle.
+    `summary`: the store's failure_summary(), when the caller has it already."""
     cursor = store.cursor()
-    oldest = [f.first_failed_at for f in (failures if failures is not None else store.failures())]
-    if cursor is not None:
-        oldest.append(cursor)
+    oldest_failure = (summary or store.failure_summary())[2]
+    oldest = [d for d in (cursor, oldest_failure) if d is not None]
     return max(0.0, (store.clock.now() - min(oldest)).total_seconds()) if oldest else 0.0

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert
+from sqlalchemy import case as sa_case
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -66,6 +67,15 @@ class Journal:
             query = query.limit(limit)
         with self.session() as s:
             return list(s.exec(query))
+
+    def failure_summary(self) -> tuple[int, int, datetime | None]:
+        """(failed, parked, the oldest first failure) of the pair, counted in SQL: the overview and
+        /metrics ask on every view and scrape, and an outage can leave thousands of failed orders."""
+        parked = func.coalesce(func.sum(sa_case((FailedOrder.parked, 1), else_=0)), 0)
+        with self.session() as s:
+            total, parked_n, oldest = s.exec(select(func.count(), parked, func.min(FailedOrder.first_failed_at))
+                                             .where(FailedOrder.pair == self.pair)).one()
+        return total - parked_n, parked_n, oldest
 
     def due_failures(self) -> list[FailedOrder]:
         now = self.clock.now()

@@ -83,6 +83,23 @@ def test_failures_and_exceptions_a_page_at_a_time(store):
     assert [x.id for x in store.exceptions(open_only=False, after=ids[0], limit=1)] == [ids[1]]
 
 
+def test_the_failure_summary_counts_in_sql_what_the_rows_say(store):
+    """failed, parked and the oldest first failure of the pair (the overview's and /metrics'),
+    another pair's rows not counted; none at all: zeros and no date."""
+    assert store.failure_summary() == (0, 0, None)
+    other = store.for_pair("other")
+    first = store.clock.now()
+    store.record_failure(5, step="write", reason="HTTP 500", permanent=False, max_attempts=10)
+    store.clock.advance(60)
+    store.record_failure(6, step="map", reason="no tax", permanent=True, max_attempts=10)
+    store.record_failure(7, step="write", reason="HTTP 500", permanent=False, max_attempts=10)
+    other.record_failure(8, step="map", reason="no tax", permanent=True, max_attempts=10)
+    failures = store.failures()
+    assert store.failure_summary() == (sum(not f.parked for f in failures), sum(f.parked for f in failures),
+                                       min(f.first_failed_at for f in failures)) == (2, 1, first)
+    assert store.failure_summary()[2].tzinfo is not None
+
+
 def test_audit_is_append_only_log(store):
     store.audit(platform="xseries", action="create_sale", bc_order_id=1, target_id="s1", before=None,
                 after="CLOSED", detail={"total": "10.00"})
