@@ -4,6 +4,8 @@ port in the test's own event loop) over a sync world, and the steps a person tak
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,11 @@ from connector.config import Settings
 from connector.console.app import console_routes
 from connector.console.passwords import hash_password
 from connector.idv.server import WebhookServer
+from connector.mapping.tables import DEFAULTS_DIR
+from connector.runtime import Runtime
 from connector.server.metrics import PairMetrics
 from connector.server.ops import ops_app
+from connector.store.repository import Store
 
 USER, PASSWORD = "ann", "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD)
@@ -24,6 +29,35 @@ def console_settings(settings: Settings, **console: Any) -> Settings:
     data = settings.model_dump(by_alias=True)
     data["console"] = {"enabled": True, "users": [{"name": USER, "password_hash": PASSWORD_HASH}], **console}
     return Settings.model_validate(data)
+
+
+def pair_config(name: str, world) -> dict:
+    """A `pairs:` entry for a sync world's two simulators."""
+    return {"name": name,
+            "bigcommerce": {"store_hash": world.bc.store_hash, "access_token": world.bc.access_token,
+                            "api_url": world.bc.base_url},
+            "xseries": {"domain_prefix": world.xs.domain_prefix, "token": world.xs.token,
+                        "api_url": world.xs.base_url, "outlet": "Main Outlet", "register": "Online Store"}}
+
+
+@asynccontextmanager
+async def two_pairs(url: str, north, south) -> AsyncIterator[tuple[Settings, dict]]:
+    """Pairs north and south (two sync worlds) on one database: their settings and started runtimes."""
+    settings = Settings.model_validate({
+        "pairs": [pair_config("north", north), pair_config("south", south)], "database_url": url,
+        "mappings_dir": str(DEFAULTS_DIR), "sync": {"start_at": north.start_at, "overlap_seconds": 0}})
+    store = Store.open(url, clock=north.clock)
+    runtimes = {}
+    try:
+        for view, world in zip(settings.pair_settings(), (north, south)):
+            runtimes[view.pair] = await Runtime.start(view, bc_transport=world.bc.transport(),
+                                                      xs_transport=world.xs.transport(), clock=north.clock,
+                                                      store=store)
+        yield settings, runtimes
+    finally:
+        for runtime in runtimes.values():
+            await runtime.aclose()
+        store.close()
 
 
 class ServedConsole:

@@ -12,12 +12,9 @@ import httpx
 
 from connector.config import Settings
 from connector.console.app import console_routes
-from connector.mapping.tables import DEFAULTS_DIR
-from connector.runtime import Runtime
 from connector.server.metrics import PairMetrics
 from connector.server.ops import ops_app
-from connector.store.repository import Store
-from served_console import PASSWORD, USER, console_settings
+from served_console import PASSWORD, USER, console_settings, two_pairs
 
 PAGE_SIZE = 50
 HUGE = "9" * 25  # not an int64
@@ -172,24 +169,7 @@ async def test_pages_run_on_across_pairs(world_factory, tmp_path):
     """Rows are listed pair after pair: a page may end in one pair and the next start in another."""
     url = f"sqlite:///{tmp_path / 'pairs.db'}"
     north, south = world_factory(url), world_factory(url)
-
-    def pair(name, world):
-        return {"name": name,
-                "bigcommerce": {"store_hash": world.bc.store_hash, "access_token": world.bc.access_token,
-                                "api_url": world.bc.base_url},
-                "xseries": {"domain_prefix": world.xs.domain_prefix, "token": world.xs.token,
-                            "api_url": world.xs.base_url, "outlet": "Main Outlet", "register": "Online Store"}}
-
-    settings = Settings.model_validate({
-        "pairs": [pair("north", north), pair("south", south)], "database_url": url,
-        "mappings_dir": str(DEFAULTS_DIR), "sync": {"start_at": north.start_at, "overlap_seconds": 0}})
-    store = Store.open(url, clock=north.clock)
-    runtimes = {}
-    try:
-        for view, world in zip(settings.pair_settings(), (north, south)):
-            runtimes[view.pair] = await Runtime.start(view, bc_transport=world.bc.transport(),
-                                                      xs_transport=world.xs.transport(), clock=north.clock,
-                                                      store=store)
+    async with two_pairs(url, north, south) as (settings, runtimes):
         # The same order ids in both pairs: each store numbers its own.
         fail_orders(runtimes["north"].store, range(100, 130))
         fail_orders(runtimes["south"].store, range(100, 170))
@@ -199,10 +179,6 @@ async def test_pages_run_on_across_pairs(world_factory, tmp_path):
             await log_in(client)
             failed = await walk(client, "/failed", "failed")
             exceptions = await walk(client, "/exceptions", "exception")
-    finally:
-        for runtime in runtimes.values():
-            await runtime.aclose()
-        store.close()
     assert [len(p) for p in failed] == [50, 50]
     assert [row for page in failed for row in page] == \
         [("north", i) for i in range(100, 130)] + [("south", i) for i in range(100, 170)]

@@ -3,35 +3,14 @@ share offers both, and each order page and list shows its own pair's records."""
 
 from __future__ import annotations
 
-from connector.config import Settings
-from connector.mapping.tables import DEFAULTS_DIR
-from connector.runtime import Runtime
-from connector.store.repository import Store
-from served_console import ServedConsole, console_settings, find_order, log_in
+from served_console import ServedConsole, console_settings, find_order, log_in, two_pairs
 from sync_world import line
-
-
-def pair(name: str, world) -> dict:
-    return {"name": name,
-            "bigcommerce": {"store_hash": world.bc.store_hash, "access_token": world.bc.access_token,
-                            "api_url": world.bc.base_url},
-            "xseries": {"domain_prefix": world.xs.domain_prefix, "token": world.xs.token,
-                        "api_url": world.xs.base_url, "outlet": "Main Outlet", "register": "Online Store"}}
 
 
 async def test_two_pairs_side_by_side(world_factory, tmp_path, page):
     url = f"sqlite:///{tmp_path / 'pairs.db'}"
     north, south = world_factory(url), world_factory(url)
-    settings = Settings.model_validate({
-        "pairs": [pair("north", north), pair("south", south)], "database_url": url,
-        "mappings_dir": str(DEFAULTS_DIR), "sync": {"start_at": north.start_at, "overlap_seconds": 0}})
-    store = Store.open(url, clock=north.clock)
-    runtimes = {}
-    try:
-        for view, world in zip(settings.pair_settings(), (north, south)):
-            runtimes[view.pair] = await Runtime.start(view, bc_transport=world.bc.transport(),
-                                                      xs_transport=world.xs.transport(), clock=north.clock,
-                                                      store=store)
+    async with two_pairs(url, north, south) as (settings, runtimes):
         shared = north.add_order([line("TEE-M")])
         # Both stores number their orders from 100: south's is awaiting payment, north's is not.
         assert south.add_order([line("MUG-01", 1, "10.00")], status_id=7) == shared
@@ -62,7 +41,3 @@ async def test_two_pairs_side_by_side(world_factory, tmp_path, page):
             assert await page.locator("#settings-north table.status-table").count() == 1
             assert await page.locator("#settings-south table.status-table").count() == 1
             assert (await page.goto(console.url + f"/pairs/west/orders/{shared}")).status == 404
-    finally:
-        for runtime in runtimes.values():
-            await runtime.aclose()
-        store.close()

@@ -1,6 +1,7 @@
 import asyncio
 import random
 from collections import Counter
+from contextlib import contextmanager
 
 import pytest
 from sqlmodel import select
@@ -19,6 +20,30 @@ def sales_per_order(xs) -> Counter:
 
 def expected_orders(bc) -> set[int]:
     return {i for i, o in bc.orders.items() if o["status_id"] in CLOSED_OR_VOIDED}
+
+
+@contextmanager
+def stopping(runtime, stop: asyncio.Event, when):
+    """Within: the runtime's cycles set `stop` (Ctrl-C) as they start mirroring an order `when` holds for."""
+    original = runtime.cycle
+
+    def cycle_that_stops(stop_event=None):
+        cycle = original(stop_event=stop_event)
+        inner = cycle.mirror_one
+
+        async def mirror_one(order, report):
+            if when(order):
+                stop.set()
+            return await inner(order, report)
+
+        cycle.mirror_one = mirror_one
+        return cycle
+
+    runtime.cycle = cycle_that_stops
+    try:
+        yield
+    finally:
+        runtime.cycle = original
 
 
 async def test_import_mirrors_every_closed_or_voided_order_once(import_world):
@@ -76,27 +101,10 @@ async def test_interrupted_import_resumes_without_duplicates(import_world, seed)
         stop = asyncio.Event()
         importer = HistoricalImport(rt, since=None, until=None, stop_event=stop, checkpoint_every=5,
                                     concurrency=4)
-        original = importer.runtime.cycle
-
-        def cycle_that_stops(stop_event=None):
-            cycle = original(stop_event=stop_event)
-            inner = cycle.mirror_one
-            seen = 0
-
-            async def mirror_one(order, report):
-                nonlocal seen
-                seen += 1
-                if seen == stop_after:
-                    stop.set()  # Ctrl-C in the middle of the import
-                return await inner(order, report)
-
-            cycle.mirror_one = mirror_one
-            return cycle
-
-        importer.runtime.cycle = cycle_that_stops
-        first = await importer.run()
+        seen = []
+        with stopping(rt, stop, lambda order: seen.append(order) or len(seen) == stop_after):
+            first = await importer.run()  # Ctrl-C in the middle of the import
         assert first.interrupted
-        importer.runtime.cycle = original
         partial = len(w.xs.sales)
         assert 0 < partial < len(expected_orders(w.bc))
         second = await HistoricalImport(rt, since=None, until=None).run()
@@ -239,23 +247,8 @@ async def test_a_resumed_import_reads_again_the_second_it_stopped_in(import_worl
     try:
         stop = asyncio.Event()
         importer = HistoricalImport(rt, since=None, until=None, stop_event=stop, concurrency=1)
-        original = rt.cycle
-
-        def cycle_that_stops(stop_event=None):
-            cycle = original(stop_event=stop_event)
-            inner = cycle.mirror_one
-
-            async def mirror_one(order, report):
-                if order.id in pair:
-                    stop.set()  # Ctrl-C while the first of the two is mirrored
-                return await inner(order, report)
-
-            cycle.mirror_one = mirror_one
-            return cycle
-
-        rt.cycle = cycle_that_stops
-        assert (await importer.run()).interrupted
-        rt.cycle = original
+        with stopping(rt, stop, lambda order: order.id in pair):  # Ctrl-C while the first is mirrored
+            assert (await importer.run()).interrupted
         assert len([o for o in pair if sales_per_order(w.xs)[o]]) == 1
         second = await HistoricalImport(rt, since=None, until=None).run()
         assert not second.interrupted and second.resumed_from is not None
