@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from connector.config import Settings
 from connector.console.app import console_routes
 from connector.console.passwords import hash_password
@@ -29,6 +31,30 @@ def console_settings(settings: Settings, **console: Any) -> Settings:
     data = settings.model_dump(by_alias=True)
     data["console"] = {"enabled": True, "users": [{"name": USER, "password_hash": PASSWORD_HASH}], **console}
     return Settings.model_validate(data)
+
+
+def console_app(settings: Settings, runtimes: dict):
+    """The ASGI app `order-sync run` serves, console included."""
+    return ops_app(runtimes, PairMetrics(runtimes), console_routes(settings, runtimes))
+
+
+def asgi_client(app) -> httpx.AsyncClient:
+    """A client of `app` without a server or a browser."""
+    # raise_app_exceptions=False: an unhandled error is the 500 a browser would see.
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                             base_url="http://c")
+
+
+def token_of(html: str) -> str:
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+async def logged_in(client) -> str:
+    """ann logged in over `client`: the CSRF token of her session."""
+    token = token_of((await client.get("/login")).text)
+    answer = await client.post("/login", data={"name": USER, "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 303
+    return token_of((await client.get("/failed")).text)
 
 
 def pair_config(name: str, world) -> dict:

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-
-from connector.server.metrics import PairMetrics
-from connector.server.ops import ops_app
-from connector.console.app import console_routes
-from served_console import PASSWORD, USER, console_settings
+from served_console import PASSWORD, USER, asgi_client as client_of, console_app, console_settings, logged_in, \
+    token_of
 from sync_world import line
 
 HUGE = "9" * 25  # matches {order_id:int}; not an int64
@@ -19,26 +15,7 @@ HUGE = "9" * 25  # matches {order_id:int}; not an int64
 
 async def app_of(world, **console):
     runtime = await world.runtime()
-    settings = console_settings(runtime.settings, **console)
-    runtimes = {runtime.settings.pair: runtime}
-    return ops_app(runtimes, PairMetrics(runtimes), console_routes(settings, runtimes))
-
-
-def client_of(app) -> httpx.AsyncClient:
-    # raise_app_exceptions=False: an unhandled error is the 500 a browser would see.
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                             base_url="http://c")
-
-
-def token_of(html: str) -> str:
-    return html.split('name="csrf_token" value="')[1].split('"')[0]
-
-
-async def logged_in(client) -> str:
-    token = token_of((await client.get("/login")).text)
-    answer = await client.post("/login", data={"name": USER, "password": PASSWORD, "csrf_token": token})
-    assert answer.status_code == 303
-    return token_of((await client.get("/failed")).text)
+    return console_app(console_settings(runtime.settings, **console), {runtime.settings.pair: runtime})
 
 
 async def test_a_huge_order_id_in_the_path_is_not_a_500(world):
@@ -114,11 +91,7 @@ async def test_order_values_are_escaped(world):
 async def test_a_long_random_login_name_is_not_a_500(db_world):
     """The name is stored as the throttle's key (console_login_failure, btree index on key)."""
     import secrets as _s
-    runtime = await db_world.runtime()
-    settings = console_settings(runtime.settings)
-    runtimes = {runtime.settings.pair: runtime}
-    app = ops_app(runtimes, PairMetrics(runtimes), console_routes(settings, runtimes))
-    async with client_of(app) as client:
+    async with client_of(await app_of(db_world)) as client:
         token = token_of((await client.get("/login")).text)
         answer = await client.post("/login", data={"name": _s.token_urlsafe(20000), "password": "x",
                                                    "csrf_token": token})

@@ -11,35 +11,19 @@ import re
 import httpx
 
 from connector.config import Settings
-from connector.console.app import console_routes
-from connector.server.metrics import PairMetrics
-from connector.server.ops import ops_app
-from served_console import PASSWORD, USER, console_settings, two_pairs
+from served_console import USER, asgi_client, console_app, console_settings, logged_in, two_pairs
 
 PAGE_SIZE = 50
 HUGE = "9" * 25  # not an int64
 
 
 def client_of(settings: Settings, runtimes: dict) -> httpx.AsyncClient:
-    app = ops_app(runtimes, PairMetrics(runtimes), console_routes(settings, runtimes))
-    # raise_app_exceptions=False: an unhandled error is the 500 a browser would see.
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                             base_url="http://c")
+    return asgi_client(console_app(settings, runtimes))
 
 
 async def client_of_world(world) -> httpx.AsyncClient:
     runtime = await world.runtime()
     return client_of(console_settings(runtime.settings), {runtime.settings.pair: runtime})
-
-
-def token_of(text: str) -> str:
-    return text.split('name="csrf_token" value="')[1].split('"')[0]
-
-
-async def log_in(client) -> None:
-    token = token_of((await client.get("/login")).text)
-    answer = await client.post("/login", data={"name": USER, "password": PASSWORD, "csrf_token": token})
-    assert answer.status_code == 303
 
 
 def rows_of(text: str, kind: str) -> list[tuple[str, int]]:
@@ -81,7 +65,7 @@ async def test_failed_orders_come_a_page_at_a_time(world):
     ids = list(range(1000, 1120))  # 120 failed orders
     fail_orders(runtime.store, ids)
     async with await client_of_world(world) as client:
-        await log_in(client)
+        await logged_in(client)
         first = await client.get("/failed")
         assert first.status_code == 200
         assert len(rows_of(first.text, "failed")) == PAGE_SIZE and next_link(first.text)
@@ -97,7 +81,7 @@ async def test_open_exceptions_come_a_page_at_a_time(world):
     runtime.store.resolve_exception(ids[7], by=USER)  # a resolved one is not listed
     open_ids = ids[:7] + ids[8:]
     async with await client_of_world(world) as client:
-        await log_in(client)
+        await logged_in(client)
         first = await client.get("/exceptions")
         assert len(rows_of(first.text, "exception")) == PAGE_SIZE and next_link(first.text)
         pages = await walk(client, "/exceptions", "exception")
@@ -110,7 +94,7 @@ async def test_an_exact_page_has_no_next_link_and_none_is_empty(world):
     fail_orders(runtime.store, range(1, PAGE_SIZE + 1))
     open_exceptions(runtime.store, range(1, 4))
     async with await client_of_world(world) as client:
-        await log_in(client)
+        await logged_in(client)
         failed = await client.get("/failed")
         assert len(rows_of(failed.text, "failed")) == PAGE_SIZE and next_link(failed.text) is None
         exceptions = await client.get("/exceptions")
@@ -124,7 +108,7 @@ async def test_a_failed_order_gone_while_paging_moves_no_other(world):
     ids = list(range(1, 121))
     fail_orders(runtime.store, ids)
     async with await client_of_world(world) as client:
-        await log_in(client)
+        await logged_in(client)
         first = await client.get("/failed")
         assert next_link(first.text)
         runtime.store.forget_failure(ids[0])
@@ -137,7 +121,7 @@ async def test_a_page_retry_and_resolve_come_back_to_the_same_page(world):
     fail_orders(runtime.store, range(1, 121))
     open_exceptions(runtime.store, range(1, 121))
     async with await client_of_world(world) as client:
-        await log_in(client)
+        await logged_in(client)
         for path in ("/failed", "/exceptions"):
             second = next_link((await client.get(path)).text)
             assert second, path
@@ -153,7 +137,7 @@ async def test_a_cursor_that_is_not_one_is_no_500(world):
     bad = ["x", "default", "default:", "default:x", f"default:{HUGE}", "default:-5", "default:1.5",
            "west:3", ":3", "default:3:4", "é:1", "default:\x00", "%", ""]
     async with await client_of_world(world) as client:
-        await log_in(client)
+        await logged_in(client)
         for path, kind in (("/failed", "failed"), ("/exceptions", "exception")):
             first = rows_of((await client.get(path)).text, kind)
             for cursor in bad:
@@ -176,7 +160,7 @@ async def test_pages_run_on_across_pairs(world_factory, tmp_path):
         north_x = open_exceptions(runtimes["north"].store, range(100, 170))
         south_x = open_exceptions(runtimes["south"].store, range(100, 130))
         async with client_of(console_settings(settings), runtimes) as client:
-            await log_in(client)
+            await logged_in(client)
             failed = await walk(client, "/failed", "failed")
             exceptions = await walk(client, "/exceptions", "exception")
     assert [len(p) for p in failed] == [50, 50]

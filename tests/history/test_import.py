@@ -46,6 +46,14 @@ def stopping(runtime, stop: asyncio.Event, when):
         runtime.cycle = original
 
 
+async def resumed_to_the_end(rt, w) -> None:
+    """The next import resumes from the checkpoint and leaves every order with exactly one sale."""
+    second = await HistoricalImport(rt, since=None, until=None).run()
+    assert not second.interrupted and second.resumed_from is not None
+    counts = sales_per_order(w.xs)
+    assert set(counts) == expected_orders(w.bc) and max(counts.values()) == 1
+
+
 async def test_import_mirrors_every_closed_or_voided_order_once(import_world):
     w = import_world
     rt = await w.runtime()
@@ -107,10 +115,7 @@ async def test_interrupted_import_resumes_without_duplicates(import_world, seed)
         assert first.interrupted
         partial = len(w.xs.sales)
         assert 0 < partial < len(expected_orders(w.bc))
-        second = await HistoricalImport(rt, since=None, until=None).run()
-        assert not second.interrupted and second.resumed_from is not None
-        counts = sales_per_order(w.xs)
-        assert set(counts) == expected_orders(w.bc) and max(counts.values()) == 1
+        await resumed_to_the_end(rt, w)
     finally:
         await rt.aclose()
         rt.store.close()
@@ -250,10 +255,7 @@ async def test_a_resumed_import_reads_again_the_second_it_stopped_in(import_worl
         with stopping(rt, stop, lambda order: order.id in pair):  # Ctrl-C while the first is mirrored
             assert (await importer.run()).interrupted
         assert len([o for o in pair if sales_per_order(w.xs)[o]]) == 1
-        second = await HistoricalImport(rt, since=None, until=None).run()
-        assert not second.interrupted and second.resumed_from is not None
-        counts = sales_per_order(w.xs)
-        assert set(counts) == expected_orders(w.bc) and max(counts.values()) == 1
+        await resumed_to_the_end(rt, w)
     finally:
         await rt.aclose()
         rt.store.close()
