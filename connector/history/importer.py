@@ -120,14 +120,13 @@ class HistoricalImport:
         runs = ImportRuns(rt.store)
         run = runs.open(self.since, self.until, report.total)
         start = self.since
+        report.resumed_from = run.checkpoint
         if run.checkpoint:
             # Whether min_date_created is inclusive is unverified (bigcommerce-api.md): from the
             # checkpoint's own second, an exclusive store would skip the orders placed in it that
             # were not done. A minute earlier costs a page's look at bindings that skip them.
-            start = run.checkpoint - RESUME_MARGIN
-            start = max(start, self.since) if self.since else start
-        report.resumed_from = run.checkpoint
-        if run.checkpoint:
+            back = run.checkpoint - RESUME_MARGIN
+            start = back if self.since is None else max(back, self.since)
             log.info("resuming the import from %s (checkpoint of run %s)", run.checkpoint.isoformat(), run.id)
         frontier = SettledFrontier()
         semaphore = asyncio.Semaphore(self.concurrency)

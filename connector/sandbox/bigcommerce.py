@@ -11,8 +11,8 @@ Choices where the reference is silent or unverified:
 - metafield_key_in (attribute): the V3 metafield lists filter on `key:in` as the spec says ("filter");
   "refuse" answers 400 and "ignore" drops the filter, the two ways a live store could differ;
 - date filters are inclusive at both ends (the reference does not say; date_bounds_exclusive, an
-  attribute, makes them exclusive, the other way a live store could answer); a 401/403/404 is answered before the quota is counted, and
-  a 429 never consumes quota;
+  attribute, makes them exclusive, the other way a live store could answer); a 401/403/404 is
+  answered before the quota is counted, and a 429 never consumes quota;
 - a successful PUT always bumps date_modified; renaming a status or setting a metafield does not;
 - archived orders (`is_deleted: true`, only through an override) are left out of lists;
 - without `consignment_structure=object`, `include=consignments` leaves the link object in place;
