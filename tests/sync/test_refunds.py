@@ -158,6 +158,26 @@ async def test_a_refund_of_an_order_without_a_live_sale_writes_nothing(world, ca
     assert [e.action for e in world.store.audit_entries(order_id)].count("record_refund") == 1
 
 
+async def test_a_refund_of_an_order_whose_sale_is_still_to_come_waits_for_the_sale(world):
+    # The order's sale write failed (X-Series down): the order is in the failed queue, its retry
+    # to come. Its refund must wait for the sale, not be recorded as one with nothing to return.
+    order_id = world.add_order([line("TEE-M", 2)])
+    world.xs.faults.reconfigure(FaultConfig(share_5xx=1.0, path_filter="register_sales"))
+    await world.cycle()
+    tee = product_line(world, order_id, "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+
+    report = await world.cycle()
+    assert world.sales(order_id) == [] and not world.store.failures()[0].parked
+    assert report.refunds["recorded"] == 0 and len(report.refunds_failed) == 1
+
+    world.xs.faults.reconfigure(FaultConfig())
+    await world.cycle(advance=3600)  # the order's retry is due: its sale is written, then the refund
+    assert len(world.sales(order_id)) == 1
+    [ret] = returns(world, order_id)
+    assert [i["quantity"] for i in ret["line_items"]] == [-1] and total_of(ret) == Decimal("-22.00")
+
+
 async def test_a_lost_answer_to_the_return_write_makes_no_second_return(db_world):
     world = db_world
     order_id = await a_refund_of_tees(world, 2)
