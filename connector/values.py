@@ -91,8 +91,11 @@ def parse_iso8601(value: str) -> datetime:
     """ISO-8601 with offset (or Z) → aware UTC. A value without offset is taken as UTC."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"not an ISO-8601 date: {value!r}")
+    text = value.strip()
+    if text.endswith("z"):  # RFC 3339 (OpenAPI's date-time) allows a lower-case "z"; Python does not
+        text = text[:-1] + "Z"
     try:
-        parsed = datetime.fromisoformat(value.strip())  # "Z" included, since Python 3.11
+        parsed = datetime.fromisoformat(text)  # "Z" included, since Python 3.11
     except ValueError:
         raise ValueError(f"not an ISO-8601 date: {value!r}") from None
     if parsed.tzinfo is None:

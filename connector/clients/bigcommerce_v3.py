@@ -87,11 +87,13 @@ class V3Resources:
 
     # -- refunds (V3) -------------------------------------------------------------------------
 
-    def iter_refunds(self, *, created_since: datetime | None = None,
+    def iter_refunds(self, *, created_since: datetime | None = None, created_until: datetime | None = None,
                      order_ids: tuple[int, ...] | None = None) -> AsyncIterator[Refund]:
-        """Every refund created since then (of these orders), oldest first: one call per cycle (§15)."""
+        """Every refund created since then (up to then; both bounds inclusive, §15), of these orders,
+        oldest first: one call per cycle."""
         return self._iter_v3("/v3/orders/payment_actions/refunds",
-                             query({"created:min": created_since, "order_id:in": order_ids}), Refund.model_validate)
+                             query({"created:min": created_since, "created:max": created_until,
+                                    "order_id:in": order_ids}), Refund.model_validate)
 
     # -- catalog (V3) -----------------------------------------------------------------------
 

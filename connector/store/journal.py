@@ -57,6 +57,11 @@ class Journal:
         with self.engine.begin() as conn:
             conn.execute(FAILURE_DELETE, {"pair": self.pair, "order_id": bc_order_id})
 
+    def failure(self, bc_order_id: int) -> FailedOrder | None:
+        """The order's row in the failed queue, if it is there."""
+        with self.session() as s:
+            return s.get(FailedOrder, (self.pair, bc_order_id))
+
     def failures(self, *, after: int | None = None, limit: int | None = None) -> list[FailedOrder]:
         """The pair's failed orders by order id; `after` and `limit`: a page of them (the console's),
         the first `limit` after order `after`, read along the table's key (pair, bc_order_id)."""

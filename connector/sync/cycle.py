@@ -188,7 +188,9 @@ class SyncCycle:
         an order mirrored just now finds its sale. Returns up to when every refund is settled: the
         refunds cursor stays before one that failed, so the next cycle tries it again."""
         settled_until = report.window_end or self.d.store.clock.now()
-        async for refund in self.bc.iter_refunds(created_since=created_since):
+        # Up to the window's end: a refund made since then may be of an order the window did not
+        # read (placed or changed since); the next cycle mirrors that order first, then the refund.
+        async for refund in self.bc.iter_refunds(created_since=created_since, created_until=report.window_end):
             if self.stop_event.is_set():
                 return min(settled_until, refund.created)
             mirror = RefundMirror(self.d)

@@ -13,7 +13,7 @@ import logging
 
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.clients.xseries_sale_models import RegisterSale, WrittenSale
-from connector.errors import ApiError, MappingError, PermanentApiError, UnknownWriteOutcome
+from connector.errors import ApiError, MappingError, OrderSyncError, PermanentApiError, UnknownWriteOutcome
 from connector.mapping.register_sale import register_return
 from connector.mapping.return_plan import build_return_plan, return_invoice_number
 from connector.mapping.status_table import PosState
@@ -57,6 +57,10 @@ class RefundMirror:
                     return "recovered"
                 binding.pending = False
             sale = store.order_binding(refund.order_id)
+            if (sale is None or sale.sale_id is None) and _retry_to_come(store, refund.order_id):
+                # Its sale failed and the failed queue writes it later: returned then, not now.
+                raise OrderSyncError(f"refund {refund.id}: the order's sale is not written yet (the order"
+                                     " failed and will be retried); the refund waits for it")
             if sale is None or sale.sale_id is None or sale.pos_state != PosState.CLOSED.value:
                 why = "the order has no sale in X-Series" if sale is None or sale.sale_id is None \
                     else f"the order's sale is {sale.pos_state}"
@@ -130,6 +134,12 @@ class RefundMirror:
     @staticmethod
     def _bound(binding: RefundBinding, sale_id: str) -> None:
         binding.return_sale_id, binding.pending, binding.outcome, binding.reason = sale_id, False, "returned", ""
+
+
+def _retry_to_come(store, order_id: int) -> bool:
+    """The order is in the failed queue and not parked: its sale may still be written."""
+    failure = store.failure(order_id)
+    return failure is not None and not failure.parked
 
 
 def _settled(binding: RefundBinding | None) -> bool:

@@ -582,3 +582,17 @@ async def test_pagination_numbers_given_as_strings_or_floats_still_page(client, 
 
     route = respx.get(f"{API}/v3/orders/payment_actions/refunds").mock(side_effect=listing)
     assert [r.id async for r in client.iter_refunds()] == list(range(1, 11)) and route.call_count == 10
+
+
+@respx.mock
+async def test_v3_dates_with_rfc3339_lower_case_t_and_z_are_read(client):
+    # OpenAPI's date-time is RFC 3339's, whose "T" and "Z" may be lower case (§5.6). A refund so
+    # dated stopped every cycle at the refunds (and so every later refund); a metafield so dated
+    # was passed over, its ID verdict never applied.
+    respx.get(f"{API}/v3/orders/payment_actions/refunds").mock(return_value=httpx.Response(
+        200, json={"data": [{**refund(1), "created": "2026-01-01t10:00:00z"}], "meta": {}}))
+    respx.get(f"{API}/v3/orders/metafields").mock(
+        return_value=v3_page([{**metafield(1, 100), "date_modified": "2026-01-01t10:00:00.5z"}], 1, 1))
+    assert [r.created async for r in client.iter_refunds()] == [datetime(2026, 1, 1, 10, tzinfo=UTC)]
+    assert [m.date_modified async for m in client.iter_order_metafields(namespace="realid")] == [
+        datetime(2026, 1, 1, 10, 0, 0, 500000, tzinfo=UTC)]

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from connector.sandbox.faults import FaultConfig
+from connector.sync.cycle import SyncCycle
 from connector.sync.order_mirror import Outcome
 from sync_world import line
 
@@ -156,6 +157,52 @@ async def test_a_refund_of_an_order_without_a_live_sale_writes_nothing(world, ca
     [binding] = world.store.refund_bindings(order_id)
     assert binding.outcome == "recorded" and "nothing to return" in binding.reason
     assert [e.action for e in world.store.audit_entries(order_id)].count("record_refund") == 1
+
+
+async def test_a_refund_of_an_order_whose_sale_is_still_to_come_waits_for_the_sale(world):
+    # The order's sale write failed (X-Series down): the order is in the failed queue, its retry
+    # to come. Its refund must wait for the sale, not be recorded as one with nothing to return.
+    order_id = world.add_order([line("TEE-M", 2)])
+    world.xs.faults.reconfigure(FaultConfig(share_5xx=1.0, path_filter="register_sales"))
+    await world.cycle()
+    tee = product_line(world, order_id, "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+
+    report = await world.cycle()
+    assert world.sales(order_id) == [] and not world.store.failures()[0].parked
+    assert report.refunds["recorded"] == 0 and len(report.refunds_failed) == 1
+
+    world.xs.faults.reconfigure(FaultConfig())
+    await world.cycle(advance=3600)  # the order's retry is due: its sale is written, then the refund
+    assert len(world.sales(order_id)) == 1
+    [ret] = returns(world, order_id)
+    assert [i["quantity"] for i in ret["line_items"]] == [-1] and total_of(ret) == Decimal("-22.00")
+
+
+async def test_an_order_placed_and_refunded_while_a_cycle_runs_is_returned_after_its_sale(world, monkeypatch):
+    # The merchant places an order and refunds part of it while a cycle runs: after the window's
+    # end (fixed at the cycle's start), before the cycle reads the refunds. The order is the next
+    # window's; so is its refund, which must not be taken now, when the order has no sale yet.
+    await world.cycle()
+    placed: list[int] = []
+    read_refunds = SyncCycle.mirror_refunds
+
+    async def merchant_acts_meanwhile(self, report, created_since):
+        if not placed:
+            world.clock.advance(1)
+            placed.append(order_id := world.add_order([line("TEE-M", 2)]))
+            tee = product_line(world, order_id, "TEE-M")
+            world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+        return await read_refunds(self, report, created_since)
+
+    monkeypatch.setattr(SyncCycle, "mirror_refunds", merchant_acts_meanwhile)
+    await world.cycle()
+    await world.cycle()
+
+    [order_id] = placed
+    assert len(world.sales(order_id)) == 1
+    [ret] = returns(world, order_id)
+    assert [i["quantity"] for i in ret["line_items"]] == [-1] and total_of(ret) == Decimal("-22.00")
 
 
 async def test_a_lost_answer_to_the_return_write_makes_no_second_return(db_world):
