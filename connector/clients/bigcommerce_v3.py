@@ -55,8 +55,7 @@ class V3Resources:
             except ValidationError as exc:
                 who = row.get("resource_id") if isinstance(row, dict) else None
                 log.error("order metafield %s of order %s does not parse; passed over: %s",
-                          row.get("id") if isinstance(row, dict) else "?", who,
-                          "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+                          row.get("id") if isinstance(row, dict) else "?", who, what_is_wrong(exc))
 
     # -- webhooks (V3) ------------------------------------------------------------------------
 
@@ -87,13 +86,22 @@ class V3Resources:
 
     # -- refunds (V3) -------------------------------------------------------------------------
 
-    def iter_refunds(self, *, created_since: datetime | None = None, created_until: datetime | None = None,
-                     order_ids: tuple[int, ...] | None = None) -> AsyncIterator[Refund]:
+    async def iter_refunds(self, *, created_since: datetime | None = None, created_until: datetime | None = None,
+                           order_ids: tuple[int, ...] | None = None,
+                           on_invalid: Callable[[Any, str], None] | None = None) -> AsyncIterator[Refund]:
         """Every refund created since then (up to then; both bounds inclusive, §15), of these orders,
-        oldest first: one call per cycle."""
-        return self._iter_v3("/v3/orders/payment_actions/refunds",
-                             query({"created:min": created_since, "created:max": created_until,
-                                    "order_id:in": order_ids}), Refund.model_validate)
+        oldest first: one call per cycle. `on_invalid(row, what is wrong)`: a row that does not
+        parse goes there and the rest come (without it, it raises)."""
+        params = query({"created:min": created_since, "created:max": created_until, "order_id:in": order_ids})
+        async for row in self._iter_v3("/v3/orders/payment_actions/refunds", params, lambda row: row):
+            try:
+                refund = Refund.model_validate(row)
+            except ValidationError as exc:
+                if on_invalid is None:
+                    raise
+                on_invalid(row, what_is_wrong(exc))
+                continue
+            yield refund
 
     # -- catalog (V3) -----------------------------------------------------------------------
 
@@ -134,6 +142,11 @@ class V3Resources:
             if total is not None and (page if current is None else current) >= total:
                 return
             page, previous = page + 1, rows
+
+
+def what_is_wrong(exc: ValidationError) -> str:
+    """A validation error in one line: each field and what is wrong with it."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 def query(filters: dict[str, Any]) -> dict[str, Any]:

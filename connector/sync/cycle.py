@@ -190,7 +190,18 @@ class SyncCycle:
         settled_until = report.window_end or self.d.store.clock.now()
         # Up to the window's end: a refund made since then may be of an order the window did not
         # read (placed or changed since); the next cycle mirrors that order first, then the refund.
-        async for refund in self.bc.iter_refunds(created_since=created_since, created_until=report.window_end):
+        def unreadable(row: Any, wrong: str) -> None:
+            # Bad input from BigCommerce: a person returns it by hand; it must not hold the others back.
+            refund_id, order_id = (row.get("id"), row.get("order_id")) if isinstance(row, dict) else (None, None)
+            report.refunds_failed[refund_id] = wrong
+            log.error("order %s: refund %s could not be read, not returned: %s", order_id, refund_id, wrong,
+                      extra={"order_id": order_id})
+            if isinstance(order_id, int) and not isinstance(order_id, bool):
+                self.d.store.open_exception(order_id, "refund", f"refund {refund_id} could not be read"
+                                            f" ({wrong}); return it in X-Series by hand if it should be")
+
+        async for refund in self.bc.iter_refunds(created_since=created_since, created_until=report.window_end,
+                                                 on_invalid=unreadable):
             if self.stop_event.is_set():
                 return min(settled_until, refund.created)
             mirror = RefundMirror(self.d)

@@ -331,6 +331,28 @@ async def test_a_refund_x_series_cannot_express_is_an_exception_a_person_sees(wo
     assert len(world.store.exceptions()) == 1 and world.xs_writes() == writes
 
 
+async def test_a_refund_that_cannot_be_read_is_an_exception_and_the_others_go_on(world):
+    """Bad input in the refunds list (a refund whose amount is no number) must not stop the refunds
+    of every cycle: it is an exception a person sees, once, and the refunds after it are returned."""
+    bad_order, _ = await mirrored(world, [line("TEE-M", 2)])
+    good_order, _ = await mirrored(world, [line("TEE-M", 2)])
+    for order_id in (bad_order, good_order):
+        tee = product_line(world, order_id, "TEE-M")
+        refund = world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+        if order_id == bad_order:
+            world.bc.refunds[refund["id"]]["total_amount"] = "twenty-two"
+
+    report = await world.cycle()
+
+    assert len(returns(world, good_order)) == 1 and returns(world, bad_order) == []
+    [exc] = world.store.exceptions()
+    assert (exc.bc_order_id, exc.kind) == (bad_order, "refund") and "could not be read" in exc.summary, exc.summary
+    assert list(report.refunds_failed) == [refund["id"] - 1]
+    world.clock.advance(60)
+    await world.cycle()  # read again within the overlap: not opened twice, nothing written twice
+    assert len(world.store.exceptions()) == 1 and len(returns(world, good_order)) == 1
+
+
 async def test_refunds_of_orders_the_cycle_read_cost_no_read_of_their_own(world):
     # Issue 16's budget: a refund moves its order (Refunded / Partially Refunded), so the cycle has
     # just read it; reading it again for each refund would cost a BigCommerce call per refund.
