@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import timezone
 from typing import Any, TypeVar
 
 import httpx
@@ -103,6 +104,18 @@ class XSeriesClient(SaleResources, TransportClient):
 
     async def registers(self) -> list[Register]:
         return await self._list_all(f"{V20}/registers", Register.model_validate)
+
+    async def register(self, register_id: str) -> Register | None:
+        """One register (GET /api/2.0/registers/{id}, §7); None when the answer holds none."""
+        found = data_one(await self._get_json(f"{V20}/registers/{path_id(register_id)}"), "GET /registers/{id}")
+        return None if found is None else Register.model_validate(found)
+
+    async def open_register(self, register_id: str) -> None:
+        """PUT /api/2.0/registers/{id}/actions/open (§7), opened now (UTC). Safe to repeat: a
+        second open leaves the register open."""
+        at = self.transport.clock.now().astimezone(timezone.utc).isoformat(timespec="seconds")
+        await self.transport.request("PUT", f"{V20}/registers/{path_id(register_id)}/actions/open",
+                                     json={"register_open_time": at}, safe_to_repeat=True)
 
     async def users(self) -> list[User]:
         return await self._list_all(f"{V20}/users", User.model_validate)

@@ -229,6 +229,8 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
             raise unprocessable(f"sale {sale_id} is {old}; a closed sale can only be voided")
 
     register_id = _known(sim.registers, _required(body, "register_id", previous), "register")
+    if sim.sales_need_open_register and not sim.registers[register_id]["is_open"]:
+        raise unprocessable(f"register {register_id} is closed; open it to take sales")
     user_id = _known(sim.users, _required(body, "user_id", previous), "user")
     customer_id = _kept(body, "customer_id", previous)
     if customer_id is not None:
