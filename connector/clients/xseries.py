@@ -76,6 +76,9 @@ class XSeriesClient(SaleResources, TransportClient):
         # Set once X-Series refuses a sale for its delivery/pickup attribute (OrderMirror): every later
         # sale of this client goes without it, whichever cycle or webhook sends it.
         self.fulfilment_refused = False
+        # Set once X-Series refuses a sale's invoice number without the register's prefix/suffix and
+        # takes it with them (OrderMirror, RefundMirror): later sales and returns carry them at once.
+        self.invoices_affixed = False
         # One pacer per client: every call of this integration spends the same per-retailer quota.
         self.pacer = pacer or XSeriesPacer(clock=clock)
         self.transport = ApiTransport(

@@ -94,6 +94,8 @@ class XSeriesSimulator(MerchantSide, Simulator):
         # A given invoice number "should use the register's prefix/suffix" (§8.2): whether a server adds
         # them to one that does not is unverified: knob.
         prefixes_invoice_numbers: bool = False,
+        # ...or refuses (422) one that does not (the spec's "should use"): knob.
+        invoice_numbers_need_affixes: bool = False,
         # Whether CLOSED may carry `delivery` (§8.1's table gives closed + delivery its own status,
         # DISPATCHED_CLOSED) is unverified: knob refusing a status that does not name every attribute.
         status_names_attributes: bool = False,
@@ -133,6 +135,7 @@ class XSeriesSimulator(MerchantSide, Simulator):
         self.closed_requires_full_payment = closed_requires_full_payment
         self.accepts_return_for = accepts_return_for
         self.prefixes_invoice_numbers = prefixes_invoice_numbers
+        self.invoice_numbers_need_affixes = invoice_numbers_need_affixes
         self.sales_need_open_register = sales_need_open_register
         self.status_names_attributes = status_names_attributes
         self.line_price_includes_tax = line_price_includes_tax
