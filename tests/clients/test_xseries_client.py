@@ -219,6 +219,26 @@ async def test_retailer_and_taxes(client, api) -> None:
     assert gst.rate == Decimal("0.15") and gst.is_default
 
 
+
+@pytest.mark.parametrize("path", ["taxes", "users", "payment_types"])
+async def test_a_reference_list_answered_whole_without_versions_is_read(client, api, path) -> None:
+    # §7 lists taxes and users without `version`, and the spec's TaxCollection has no `version`
+    # block: a server may give such a collection whole, with no cursor. That list is what it gave;
+    # it used to be refused as a cursor that did not move, and start-up stopped there.
+    item = {"taxes": {"id": TAX, "name": "GST", "is_default": True, "rates": [{"id": "x", "rate": 0.15}]},
+            "users": {"id": USER, "username": "api@example.com", "account_type": "admin"},
+            "payment_types": {"id": PAYMENT_TYPE, "name": "Cash"}}[path]
+    route = api.get(f"/api/2.0/{path}").mock(return_value=httpx.Response(200, json={"data": [item]}))
+    found = await {"taxes": client.taxes, "users": client.users, "payment_types": client.payment_types}[path]()
+    assert [x.id for x in found] == [item["id"]] and route.call_count == 1
+
+
+async def test_a_long_reference_list_without_versions_is_read_once_not_looped(client, api) -> None:
+    rows = [{"id": f"u{n}", "username": f"u{n}"} for n in range(150)]
+    route = api.get("/api/2.0/users").mock(return_value=httpx.Response(200, json={"data": rows}))
+    assert len(await client.users()) == 150 and route.call_count == 1
+
+
 # -- products -------------------------------------------------------------------------------
 
 
