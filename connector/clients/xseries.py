@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import timezone
 from typing import Any, TypeVar
 
 import httpx
@@ -75,6 +76,9 @@ class XSeriesClient(SaleResources, TransportClient):
         # Set once X-Series refuses a sale for its delivery/pickup attribute (OrderMirror): every later
         # sale of this client goes without it, whichever cycle or webhook sends it.
         self.fulfilment_refused = False
+        # Set once X-Series refuses a sale's invoice number without the register's prefix/suffix and
+        # takes it with them (OrderMirror, RefundMirror): later sales and returns carry them at once.
+        self.invoices_affixed = False
         # One pacer per client: every call of this integration spends the same per-retailer quota.
         self.pacer = pacer or XSeriesPacer(clock=clock)
         self.transport = ApiTransport(
@@ -103,6 +107,18 @@ class XSeriesClient(SaleResources, TransportClient):
 
     async def registers(self) -> list[Register]:
         return await self._list_all(f"{V20}/registers", Register.model_validate)
+
+    async def register(self, register_id: str) -> Register | None:
+        """One register (GET /api/2.0/registers/{id}, §7); None when the answer holds none."""
+        found = data_one(await self._get_json(f"{V20}/registers/{path_id(register_id)}"), "GET /registers/{id}")
+        return None if found is None else Register.model_validate(found)
+
+    async def open_register(self, register_id: str) -> None:
+        """PUT /api/2.0/registers/{id}/actions/open (§7), opened now (UTC). Safe to repeat: a
+        second open leaves the register open."""
+        at = self.transport.clock.now().astimezone(timezone.utc).isoformat(timespec="seconds")
+        await self.transport.request("PUT", f"{V20}/registers/{path_id(register_id)}/actions/open",
+                                     json={"register_open_time": at}, safe_to_repeat=True)
 
     async def users(self) -> list[User]:
         return await self._list_all(f"{V20}/users", User.model_validate)
@@ -247,11 +263,15 @@ class XSeriesClient(SaleResources, TransportClient):
         after_version: int,
         page_size: int,
         include_deleted: bool,
+        whole_without_cursor: bool = False,
     ) -> AsyncIterator[P]:
         """Follow the 2.0 version cursor: after=<max of the previous page>, stop on empty data.
 
         The 2.0 maximum page_size is not confirmed (§6: the docs are said to give 200, larger works):
-        a server that refuses a larger one (400/422) is asked again with 200, and so on after."""
+        a server that refuses a larger one (400/422) is asked again with 200, and so on after.
+        whole_without_cursor: a page that names no version at all (neither its items nor a `version`
+        block) is the whole collection, as a server may give a small one (§7 lists taxes and users
+        without `version`; the spec's TaxCollection has no `version` block), not an error."""
         after = after_version
         if self.page_size_cap is not None:
             page_size = min(page_size, self.page_size_cap)
@@ -272,6 +292,9 @@ class XSeriesClient(SaleResources, TransportClient):
                 return
             items = [parse(item) for item in raw_items]
             max_version = _max_version(body, raw_items)
+            if max_version is None and whole_without_cursor:
+                yield page_type(items=items, max_version=None)
+                return
             if max_version is None or max_version <= after:
                 # Without a cursor that moves, the next request would return this page again.
                 raise PermanentApiError(
@@ -288,7 +311,7 @@ class XSeriesClient(SaleResources, TransportClient):
         A page shorter than REFERENCE_SHORT_PAGE — below any page size X-Series is known to cap at
         (0.9: 200; 2.0: 200 or more) — cannot have been cut short, so it ends the list at once."""
         result: list[T] = []
-        async for page in self._iter_versioned(path, parse, Page, 0, 1000, False):
+        async for page in self._iter_versioned(path, parse, Page, 0, 1000, False, whole_without_cursor=True):
             result.extend(page.items)
             if len(page.items) < REFERENCE_SHORT_PAGE:
                 break

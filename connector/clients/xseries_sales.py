@@ -5,12 +5,20 @@ by. A mixin of XSeriesClient (xseries.py), on its transport: paths and bodies on
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import TypeVar
 
 from pydantic import BaseModel
 
 from connector.clients.xseries_answers import unknown_outcome, written_json
 from connector.clients.xseries_sale_models import RegisterSale, Sale
+from connector.errors import ApiError, PermanentApiError
+
+log = logging.getLogger("connector.xseries")
+
+# Statuses of a sale write refused as it stands (nothing written); 404 and 401/403 are not these.
+REFUSED = frozenset({400, 409, 422})
 
 A = TypeVar("A", bound=BaseModel)  # the model a sale write's answer is read into
 
@@ -56,7 +64,13 @@ class SaleResources:
 
     async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A]) -> A:
         path = "/api/register_sales"
-        response = await self.transport.request("POST", path, json_bytes=encoded, safe_to_repeat=safe_to_repeat)
+        try:
+            response = await self.transport.request("POST", path, json_bytes=encoded, safe_to_repeat=safe_to_repeat)
+        except PermanentApiError as exc:
+            if exc.status not in REFUSED or not await self._opened_register_of(encoded, exc):
+                raise
+            # Refused, so nothing was written: once more, on the register just opened.
+            response = await self.transport.request("POST", path, json_bytes=encoded, safe_to_repeat=safe_to_repeat)
         body = written_json(response, path)
         # 0.9 wraps the sale in `register_sale` (§8.7), but the answer's shape is unverified (§13): a
         # 2.0-style `data`, 0.9's `register_sales` collection (a list of one) or the bare sale are read
@@ -69,3 +83,27 @@ class SaleResources:
             raise unknown_outcome("register_sales answered without the sale; look it up by invoice number",
                                    response, path, body)
         return answer.model_validate(data)
+
+    async def _opened_register_of(self, encoded: bytes, refusal: PermanentApiError) -> bool:
+        """Whether an API sale needs an open register is unverified (§7, §13; domain D: design for
+        both): a sale refused while its register is closed would be refused until a person opened
+        it, and every order meanwhile parked. True when the register read closed and is opened now;
+        False (the refusal stands) when it is open, does not say, or cannot be opened."""
+        try:
+            register_id = json.loads(encoded).get("register_id")
+        except (ValueError, AttributeError):
+            return False
+        if not isinstance(register_id, str) or not register_id:
+            return False
+        try:
+            register = await self.register(register_id)
+            if register is None or register.is_open is not False:
+                return False
+            await self.open_register(register_id)
+        except ApiError as exc:  # a token that may not read or open registers: the refusal stands
+            log.warning("X-Series refused a sale (%s); register %s could not be checked or opened: %s",
+                        refusal, register_id, exc)
+            return False
+        log.warning("X-Series refused a sale (%s) while register %s (%s) was closed: opened it to post the sale"
+                    " once more", refusal, register.name or register_id, register_id)
+        return True

@@ -25,6 +25,7 @@ from typing import Sequence
 
 from connector.clients.xseries_sale_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
 from connector.errors import MappingError
+from connector.mapping.identity import invoice_forms
 from connector.mapping.return_plan import ReturnPlan
 from connector.mapping.sale_plan import DISCOUNT_KEY, PlannedPayment, SalePlan
 from connector.mapping.status_table import PosState
@@ -75,6 +76,25 @@ def without_fulfilment(body: RegisterSale) -> RegisterSale | None:
     if len(kept) == len(body.register_sale_attributes or []):
         return None
     return body.model_copy(update={"register_sale_attributes": kept})
+
+
+def with_invoice_affixes(body: RegisterSale, affixes: tuple[str, str]) -> RegisterSale | None:
+    """`body` with its invoice number in the register's prefix and suffix (None: it has no number,
+    or the number already has them). §8.2: a given number "should use" them; whether a server
+    refuses one that does not is unverified. Found again either way: a sale is looked up under
+    both forms (identity.invoice_forms)."""
+    forms = invoice_forms(body.invoice_number, affixes) if body.invoice_number else ()
+    return body.model_copy(update={"invoice_number": forms[1]}) if len(forms) > 1 else None
+
+
+def refusal_fallbacks(body: RegisterSale, plain: RegisterSale | None,
+                      affixes: tuple[str, str]) -> list[RegisterSale]:
+    """What a sale refused as it stands (400/422: nothing written) is posted as next, in order: `plain`
+    (without a part whose acceptance is unverified), with the register's invoice prefix/suffix, with
+    both. The first accepted says which change the server wanted."""
+    affixed = with_invoice_affixes(body, affixes)
+    both = with_invoice_affixes(plain, affixes) if plain is not None and affixed is not None else None
+    return [b for b in (plain, affixed, both) if b is not None]
 
 
 def total_gap(body: RegisterSale, total_price: Decimal | None, total_tax: Decimal | None) -> Decimal | None:

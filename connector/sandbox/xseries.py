@@ -94,6 +94,8 @@ class XSeriesSimulator(MerchantSide, Simulator):
         # A given invoice number "should use the register's prefix/suffix" (§8.2): whether a server adds
         # them to one that does not is unverified: knob.
         prefixes_invoice_numbers: bool = False,
+        # ...or refuses (422) one that does not (the spec's "should use"): knob.
+        invoice_numbers_need_affixes: bool = False,
         # Whether CLOSED may carry `delivery` (§8.1's table gives closed + delivery its own status,
         # DISPATCHED_CLOSED) is unverified: knob refusing a status that does not name every attribute.
         status_names_attributes: bool = False,
@@ -104,6 +106,9 @@ class XSeriesSimulator(MerchantSide, Simulator):
         # Whether the quirk hits the other exact keys (e-mail, customer code, invoice number) is
         # unverified: knob extending it to every key.
         search_misses_hyphens: bool = False,
+        # Whether API sales need an open register is unverified (§7, §13): knob refusing (422) a sale
+        # posted to a closed register (close_register; PUT …/actions/open opens it).
+        sales_need_open_register: bool = False,
         # Further knobs (all default to the documented / most likely behaviour):
         scopes: set[str] | None = None,  # None = every scope; else e.g. {"sales:read", ...}
         current_user_as_list: bool = False,  # /user: spec schema says object, its example a list
@@ -130,6 +135,8 @@ class XSeriesSimulator(MerchantSide, Simulator):
         self.closed_requires_full_payment = closed_requires_full_payment
         self.accepts_return_for = accepts_return_for
         self.prefixes_invoice_numbers = prefixes_invoice_numbers
+        self.invoice_numbers_need_affixes = invoice_numbers_need_affixes
+        self.sales_need_open_register = sales_need_open_register
         self.status_names_attributes = status_names_attributes
         self.line_price_includes_tax = line_price_includes_tax
         self.sku_search_misses_hyphens = sku_search_misses_hyphens or search_misses_hyphens
@@ -339,6 +346,7 @@ class XSeriesSimulator(MerchantSide, Simulator):
             route("/api/2.0/outlets/{id}", lambda c, id: self._one(self.outlets, id, "outlet")),
             route("/api/2.0/registers", lambda c: self._list(c, self.registers.values())),
             route("/api/2.0/registers/{id}", lambda c, id: self._one(self.registers, id, "register")),
+            route("/api/2.0/registers/{id}/actions/open", self._open_register_http, "PUT"),
             route("/api/2.0/users", lambda c: self._list(c, self.users.values())),
             route("/api/2.0/users/{id}", lambda c, id: self._one(self.users, id, "user")),
             route("/api/2.0/user", self._get_current_user),
@@ -402,6 +410,11 @@ class XSeriesSimulator(MerchantSide, Simulator):
         if item is None:
             raise SimHttpError(404, {"error": f"{kind} not found"})
         return 200, {"data": item}
+
+    def _open_register_http(self, call: _Call, id: str) -> tuple[int, Any]:
+        """PUT /api/2.0/registers/{id}/actions/open (spec OpenRegister): {"data": Register}."""
+        self._one(self.registers, id, "register")
+        return 200, {"data": self.open_register(id)}
 
     def _get_current_user(self, call: _Call) -> tuple[int, Any]:
         user = self.users[self.user_id]

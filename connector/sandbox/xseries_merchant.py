@@ -99,6 +99,18 @@ class MerchantSide:
                                       variant_parent_id=parent, variant_options=list(values.items()))
                 for sku, values, price, stock in variants}
 
+    def close_register(self, register_id: str) -> None:
+        """Merchant closes a register (the end of the day)."""
+        now = self._now_iso()
+        self.registers[register_id].update(is_open=False, register_close_time=now, version=self.bump_version())
+
+    def open_register(self, register_id: str) -> dict:
+        register = self.registers[register_id]
+        if not register["is_open"]:
+            register.update(is_open=True, register_open_time=self._now_iso(), register_close_time=None,
+                            version=self.bump_version())
+        return register
+
     def delete_product(self, product_id: str) -> None:
         """Merchant deletes a product: it leaves lists and search unless `deleted=true`."""
         product = self.products[product_id]

@@ -229,6 +229,8 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
             raise unprocessable(f"sale {sale_id} is {old}; a closed sale can only be voided")
 
     register_id = _known(sim.registers, _required(body, "register_id", previous), "register")
+    if sim.sales_need_open_register and not sim.registers[register_id]["is_open"]:
+        raise unprocessable(f"register {register_id} is closed; open it to take sales")
     user_id = _known(sim.users, _required(body, "user_id", previous), "user")
     customer_id = _kept(body, "customer_id", previous)
     if customer_id is not None:
@@ -266,6 +268,11 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
             raise unprocessable(f"a sale with source_id {source_id} already exists")
 
     invoice_number = optional_str(body, "invoice_number")
+    if invoice_number is not None and sim.invoice_numbers_need_affixes:
+        register = sim.registers[register_id]
+        if not (invoice_number.startswith(register["invoice_prefix"])
+                and invoice_number.endswith(register["invoice_suffix"])):
+            raise unprocessable(f"invoice_number {invoice_number} does not use the register's prefix/suffix")
     sale_date = parse_date(body.get("sale_date"), "sale_date", previous["sale_date"] if previous else now)
     texts = {key: _kept(body, key, previous) for key in ("note", "source", "accounts_transaction_id")}
     short_code = optional_str(body, "short_code")  # type check before anything is changed

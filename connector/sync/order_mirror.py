@@ -23,13 +23,14 @@ from connector.mapping.edits import sale_edit
 from connector.mapping.identity import invoice_number, order_content_hash, sale_content_hash
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import (
-    FULFILMENT_ATTRIBUTES,
     PosRefs,
     owed_on_settle,
     paid_now,
+    refusal_fallbacks,
     register_sale,
     settled_on_account,
     total_gap,
+    with_invoice_affixes,
     without_fulfilment,
 )
 from connector.mapping.sale_plan import DISCOUNT_KEY, SalePlan, build_sale_plan, target_state
@@ -177,7 +178,10 @@ class OrderMirror:
         binding.pending_state = target.value
         if self.d.xs.fulfilment_refused:
             body = without_fulfilment(body) or body
-        retried = False
+        if self.d.xs.invoices_affixed:
+            body = with_invoice_affixes(body, refs.invoice_affixes) or body
+        first = body
+        fallbacks = refusal_fallbacks(body, without_fulfilment(body), refs.invoice_affixes)
         while True:
             # Serialized once: the binding keeps exactly the document that is sent.
             encoded = body.to_json()
@@ -191,13 +195,10 @@ class OrderMirror:
                     raise not_there_yet("the sale write", f"no sale {plan.invoice_number}", exc) from exc
                 log.info("order %s: sale write answer lost, found sale %s", order.id, sale.id)
             except ApiError as exc:
-                plain = without_fulfilment(body) if exc.status in (400, 422) else None
-                if plain is not None:  # refused, so nothing was written: once more without it
-                    log.warning("order %s: X-Series refused the sale (%s); posting it once more without its %s "
-                                "attribute", order.id, exc, "/".join(a for a in body.register_sale_attributes
-                                                                       if a in FULFILMENT_ATTRIBUTES),
-                                extra={"order_id": order.id})
-                    body, retried = plain, True
+                if exc.status in (400, 422) and fallbacks:  # refused, so nothing was written: once more
+                    body = fallbacks.pop(0)
+                    log.warning("order %s: X-Series refused the sale (%s); posting it once more %s", order.id, exc,
+                                _changed(first, body), extra={"order_id": order.id})
                     continue
                 # The write was refused or never sent (4xx, 429s exhausted, connection refused):
                 # nothing exists in X-Series, so the binding is no longer pending. Any other error
@@ -207,9 +208,10 @@ class OrderMirror:
                 store.save_order_binding(binding)
                 raise
             break
-        # Taken plain after a refusal: the attribute was the reason, so the rest go without it. Kept on
+        # Taken changed after a refusal: the change was the reason, so the rest go so at once. Kept on
         # the client, which lives as long as the process's Runtime of this pair (MirrorDeps is per cycle).
-        self.d.xs.fulfilment_refused |= retried
+        self.d.xs.fulfilment_refused |= body.register_sale_attributes != first.register_sale_attributes
+        self.d.xs.invoices_affixed |= body.invoice_number != first.invoice_number
         if isinstance(sale, WrittenSale):  # the answer's line ids, for a later void (not a lookup's)
             binding.sale_body = sale.ids_into(body).to_json().decode()
         self._bind(binding, order, sale.id, target, content_hash)
@@ -357,6 +359,17 @@ class OrderMirror:
             platform="connector", action="record", bc_order_id=order.id, target_id=binding.sale_id,
             reason=why, before=before_status, after=order.status_id,
         ))
+
+
+def _changed(first: RegisterSale, body: RegisterSale) -> str:
+    """How a sale posted again after a refusal differs from the one refused first."""
+    changes = []
+    dropped = [a for a in first.register_sale_attributes or [] if a not in (body.register_sale_attributes or [])]
+    if dropped:
+        changes.append(f"without its {'/'.join(dropped)} attribute")
+    if body.invoice_number != first.invoice_number:
+        changes.append(f"as invoice {body.invoice_number} (the register's prefix/suffix)")
+    return " and ".join(changes)
 
 
 def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash: str | None = None) -> SalePlan:

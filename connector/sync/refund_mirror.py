@@ -14,7 +14,7 @@ import logging
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.clients.xseries_sale_models import RegisterSale, WrittenSale
 from connector.errors import ApiError, MappingError, OrderSyncError, PermanentApiError, UnknownWriteOutcome
-from connector.mapping.register_sale import register_return
+from connector.mapping.register_sale import refusal_fallbacks, register_return, with_invoice_affixes
 from connector.mapping.return_plan import build_return_plan, return_invoice_number
 from connector.mapping.status_table import PosState
 from connector.store.tables import RefundBinding
@@ -110,16 +110,28 @@ class RefundMirror:
         """Post the return. Whether the 0.9 body takes `return_for` is unverified (§8.2): refused (a
         400/422: nothing was applied), the return is posted again without it — its negative
         quantities make it a return, and its note names the sale. Whatever the error says: a strict
-        server need not name the field it refuses; a refusal for another reason comes back again."""
-        try:
-            return await self.d.xs.create_sale_document(body.to_json(), answer=WrittenSale)
-        except PermanentApiError as exc:
-            if exc.status not in (400, 422):
-                raise
-            log.info("X-Series refused the return (%s); posted again without return_for", exc)
+        server need not name the field it refuses; a refusal for another reason comes back again.
+        So is a given invoice number without the register's prefix/suffix (§8.2 "should use"):
+        refused still, the return goes with them (then without return_for too), as sales do."""
+        xs, affixes = self.d.xs, self.d.refs.invoice_affixes
+        if xs.invoices_affixed:
+            body = with_invoice_affixes(body, affixes) or body
         plain = body.model_copy()
         delattr(plain, "return_for")
-        return await self.d.xs.create_sale_document(plain.to_json(), answer=WrittenSale)
+        fallbacks = refusal_fallbacks(body, plain, affixes)
+        while True:
+            try:
+                written = await xs.create_sale_document(body.to_json(), answer=WrittenSale)
+            except PermanentApiError as exc:
+                if exc.status not in (400, 422) or not fallbacks:
+                    raise
+                body = fallbacks.pop(0)
+                log.info("X-Series refused the return (%s); posted again%s%s", exc,
+                         "" if "return_for" in (body.model_extra or {}) else " without return_for",
+                         f" as invoice {body.invoice_number}" if body.invoice_number != plain.invoice_number else "")
+                continue
+            xs.invoices_affixed |= body.invoice_number != plain.invoice_number
+            return written
 
     def _record(self, binding: RefundBinding, lease, why: str, *, outcome: str = "recorded") -> str:
         binding.outcome, binding.reason, binding.pending = outcome, why, False

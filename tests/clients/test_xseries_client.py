@@ -219,6 +219,26 @@ async def test_retailer_and_taxes(client, api) -> None:
     assert gst.rate == Decimal("0.15") and gst.is_default
 
 
+
+@pytest.mark.parametrize("path", ["taxes", "users", "payment_types"])
+async def test_a_reference_list_answered_whole_without_versions_is_read(client, api, path) -> None:
+    # §7 lists taxes and users without `version`, and the spec's TaxCollection has no `version`
+    # block: a server may give such a collection whole, with no cursor. That list is what it gave;
+    # it used to be refused as a cursor that did not move, and start-up stopped there.
+    item = {"taxes": {"id": TAX, "name": "GST", "is_default": True, "rates": [{"id": "x", "rate": 0.15}]},
+            "users": {"id": USER, "username": "api@example.com", "account_type": "admin"},
+            "payment_types": {"id": PAYMENT_TYPE, "name": "Cash"}}[path]
+    route = api.get(f"/api/2.0/{path}").mock(return_value=httpx.Response(200, json={"data": [item]}))
+    found = await {"taxes": client.taxes, "users": client.users, "payment_types": client.payment_types}[path]()
+    assert [x.id for x in found] == [item["id"]] and route.call_count == 1
+
+
+async def test_a_long_reference_list_without_versions_is_read_once_not_looped(client, api) -> None:
+    rows = [{"id": f"u{n}", "username": f"u{n}"} for n in range(150)]
+    route = api.get("/api/2.0/users").mock(return_value=httpx.Response(200, json={"data": rows}))
+    assert len(await client.users()) == 150 and route.call_count == 1
+
+
 # -- products -------------------------------------------------------------------------------
 
 
@@ -415,6 +435,45 @@ async def test_update_sale_reposts_the_full_sale_and_is_retried_on_5xx(client, a
     sent = json.loads(route.calls.last.request.content)
     assert (sent["id"], sent["status"], sent["state"]) == (SALE, "VOIDED", "voided")
     assert len(sent["register_sale_products"]) == 1  # complete body: left-out lines get deleted
+
+
+async def test_a_sale_refused_on_a_closed_register_opens_it_and_is_posted_once_more(client, api, clock) -> None:
+    # §7/§13, domain D: whether API sales need an open register is unverified. A server that
+    # refuses them on a closed register refused every sale until a person opened it (each order
+    # parked as a permanent failure); the register is opened and the sale posted once more.
+    refused = httpx.Response(422, json={"error": "Register is closed", "message": "Open the register first"})
+    sales = api.post("/api/register_sales").mock(side_effect=[refused, httpx.Response(200, json=SALE_ANSWER)])
+    read = api.get(f"/api/2.0/registers/{REGISTER}").mock(return_value=httpx.Response(200, json={"data": {
+        "id": REGISTER, "name": "Web", "outlet_id": "o1", "is_open": False, "version": 7}}))
+    opened = api.put(f"/api/2.0/registers/{REGISTER}/actions/open").mock(return_value=httpx.Response(
+        200, json={"data": {"id": REGISTER, "name": "Web", "outlet_id": "o1", "is_open": True, "version": 8}}))
+    sale = await client.create_sale_document(a_sale(register_id=REGISTER).to_json())
+    assert sale.id == SALE
+    assert (sales.call_count, read.call_count, opened.call_count) == (2, 1, 1)
+    assert json.loads(opened.calls.last.request.content) == {"register_open_time": "2026-03-01T12:00:00+00:00"}
+    assert sales.calls[0].request.content == sales.calls[1].request.content
+
+
+@pytest.mark.parametrize("is_open", [True, None])
+async def test_a_sale_refused_on_an_open_register_is_refused(client, api, is_open) -> None:
+    sales = api.post("/api/register_sales").mock(return_value=httpx.Response(422, json={"error": "bad tax_id"}))
+    api.get(f"/api/2.0/registers/{REGISTER}").mock(return_value=httpx.Response(200, json={"data": {
+        "id": REGISTER, "is_open": is_open, "version": 7}}))
+    opened = api.put(f"/api/2.0/registers/{REGISTER}/actions/open").mock(return_value=httpx.Response(200, json={}))
+    with pytest.raises(PermanentApiError, match="bad tax_id"):
+        await client.create_sale_document(a_sale().to_json())
+    assert (sales.call_count, opened.call_count) == (1, 0)
+
+
+async def test_a_register_that_will_not_open_leaves_the_sales_refusal(client, api) -> None:
+    sales = api.post("/api/register_sales").mock(return_value=httpx.Response(400, json={"error": "Register is closed"}))
+    api.get(f"/api/2.0/registers/{REGISTER}").mock(return_value=httpx.Response(200, json={"data": {
+        "id": REGISTER, "is_open": False, "version": 7}}))
+    api.put(f"/api/2.0/registers/{REGISTER}/actions/open").mock(return_value=httpx.Response(
+        403, json={"error": "permission denied"}))
+    with pytest.raises(PermanentApiError, match="Register is closed"):
+        await client.create_sale_document(a_sale().to_json())
+    assert sales.call_count == 1
 
 
 async def test_update_sale_needs_an_id(client) -> None:

@@ -283,6 +283,38 @@ async def test_a_register_that_puts_its_prefix_on_invoice_numbers_still_finds_th
     assert world.store.order_binding(order_id).pos_state == "voided" and not report.failed
 
 
+async def test_a_server_that_refuses_invoice_numbers_without_the_registers_prefix_gets_them_with_it(world_factory):
+    """§8.2 (spec Sale.invoice_number): a given number "should use the prefix and suffix defined for
+    the register". A server that refuses one that does not (knob) refused every sale and return,
+    each order parked as a permanent 422. Refused, a sale is posted once more as OS-BC-12, and the
+    client's later sales go so at once; its void, its return and a lost answer find it by that."""
+    world = world_factory(xs_options={"invoice_numbers_need_affixes": True})
+    first = world.add_order([line("TEE-M", 2)])
+    report = await world.cycle()
+    assert not report.failed and world.sale(first)["invoice_number"] == f"OS-BC-{first}"
+    # Refused as it was and without its delivery attribute; taken with the prefix, delivery kept.
+    assert [p.status for p in sale_posts(world)] == [422, 422, 200]
+    assert "delivery" in world.sale(first)["attributes"]
+
+    second = world.add_order([line("MUG-01")])
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
+    report = await world.cycle()  # posted as OS-BC-n at once; its answer lost, it is found
+    world.xs.faults.reconfigure(FaultConfig())
+    assert not report.failed and world.sale(second)["invoice_number"] == f"OS-BC-{second}"
+    assert len(sale_posts(world)) == 4 and world.store.order_binding(second).sale_id == world.sale(second)["id"]
+
+    tee = next(p for p in world.bc.products(first) if p["sku"] == "TEE-M")
+    world.bc.refund(first, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    report = await world.cycle()
+    assert report.refunds["returned"] == 1 and not report.refunds_failed
+    [ret] = world.xs.sales_of_order(first, returns=True)
+    assert ret["invoice_number"].startswith("OS-BC-")
+
+    world.set_status(second, 5)
+    report = await world.cycle()
+    assert not report.failed and world.sale(second)["status"] == "VOIDED"
+    assert [p.status for p in sale_posts(world)].count(422) == 2
+
 async def test_a_search_that_misses_hyphenated_values_still_finds_a_lost_sale_and_customer(world_factory):
     """§9.1: a live store's `sku=` search misses hyphenated SKUs; whether `invoice_number=` and
     `email=` miss them too is unverified (knob). The invoice number BC-12 has a hyphen: a lost

@@ -117,6 +117,21 @@ async def test_a_422_from_x_series_is_permanent(world_factory):
     assert set(report.failed) == {order_id} and world.store.failures()[0].attempts == 2
 
 
+async def test_an_order_placed_while_the_register_is_closed_is_mirrored_not_parked(world_factory):
+    # Whether API sales need an open register is unverified (§7, §13; domain D: design for both). A
+    # server that refuses them on a closed register (the till closed for the night) parked every
+    # order placed meanwhile as a permanent 422; the register is opened and the sale posted again.
+    world = world_factory(xs_options={"sales_need_open_register": True})
+    world.xs.close_register(world.xs.main_register_id)
+    order_id = world.add_order([line("TEE-M")])
+
+    report = await world.cycle()
+
+    assert not report.failed and report.outcomes[Outcome.CREATED] == 1
+    assert world.sale(order_id) is not None and world.xs.registers[world.xs.main_register_id]["is_open"]
+    assert len(world.xs.request_log.matching("POST", "/api/register_sales")) == 2  # refused, then taken
+    assert world.store.failures() == []
+
 async def test_transient_failures_back_off_then_park_then_retry_failed(world):
     world.overlap_seconds = 0
     order_id = world.add_order([line("TEE-M")])

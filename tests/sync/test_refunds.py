@@ -290,6 +290,8 @@ async def test_a_return_refused_without_naming_return_for_is_posted_again_withou
     from connector.sync.refund_mirror import RefundMirror
 
     class StrictXs:
+        invoices_affixed = False
+
         def __init__(self, refusals: int) -> None:
             self.refusals, self.bodies = refusals, []
 
@@ -301,14 +303,24 @@ async def test_a_return_refused_without_naming_return_for_is_posted_again_withou
             return WrittenSale(id="return-1", status="CLOSED")
 
     body = RegisterSale(register_id="r", user_id="u", status="CLOSED", state="closed", return_for="sale-1")
+    refs = SimpleNamespace(invoice_affixes=("", ""))
     xs = StrictXs(refusals=1)
-    written = await RefundMirror(SimpleNamespace(xs=xs))._write(body)
+    written = await RefundMirror(SimpleNamespace(xs=xs, refs=refs))._write(body)
     assert written.id == "return-1"
     assert [b.get("return_for") for b in xs.bodies] == ["sale-1", None]
     xs = StrictXs(refusals=2)
     with pytest.raises(PermanentApiError):
-        await RefundMirror(SimpleNamespace(xs=xs))._write(body)
+        await RefundMirror(SimpleNamespace(xs=xs, refs=refs))._write(body)
     assert len(xs.bodies) == 2
+    # A register with an invoice prefix: refused as it is and without return_for, the return goes
+    # with the prefix (return_for kept), and the client's later sales and returns go so at once.
+    xs = StrictXs(refusals=2)
+    affixed = SimpleNamespace(invoice_affixes=("OS-", ""))
+    written = await RefundMirror(SimpleNamespace(xs=xs, refs=affixed))._write(body.model_copy(
+        update={"invoice_number": "BC-7-R9"}))
+    assert [(b["invoice_number"], b.get("return_for")) for b in xs.bodies] == [
+        ("BC-7-R9", "sale-1"), ("BC-7-R9", None), ("OS-BC-7-R9", "sale-1")]
+    assert written.id == "return-1" and xs.invoices_affixed
 
 
 async def test_a_refund_x_series_cannot_express_is_an_exception_a_person_sees(world):
