@@ -322,12 +322,14 @@ class XSeriesClient(SaleResources, TransportClient):
         """The exact matches of a keyed search. §9.1: on live stores `sku=` misses hyphenated SKUs;
         whether other keys (an e-mail, a customer code, an invoice number BC-123) miss them too is
         unverified, and a miss there creates a second customer or sale, so every exact look-up of a
-        hyphenated value that finds nothing asks the free-text `q` (undocumented) too."""
+        hyphenated value that finds nothing asks the free-text `q` (undocumented) too — its first page
+        only: a server that ignores `q` answers with every sale or customer, and paging through them
+        all at each look-up would spend the quota (what it ignored finds nothing, as before)."""
         found = exact(await self._search(kind, criteria, parse))
         if found or not (SEARCH_MISSES & set(wanted)):
             return found
         try:
-            return exact(await self._search(kind, {"q": wanted}, parse))
+            return exact(await self._search(kind, {"q": wanted}, parse, pages=1))
         except PermanentApiError as exc:
             if exc.status not in (400, 422):
                 raise
@@ -336,16 +338,18 @@ class XSeriesClient(SaleResources, TransportClient):
             return []
 
     async def _search(
-        self, kind: str, criteria: dict[str, str], parse: Callable[[Any], T]
+        self, kind: str, criteria: dict[str, str], parse: Callable[[Any], T], pages: int | None = None
     ) -> list[T]:
-        """GET /api/2.0/search: pages by offset (not by version), at most 1000 per page."""
+        """GET /api/2.0/search: pages by offset (not by version), at most 1000 per page; `pages`: at
+        most that many."""
         found: list[T] = []
-        offset = 0
+        offset = read = 0
         while True:
             params = {"type": kind, **criteria, "page_size": SEARCH_PAGE_SIZE, "offset": offset}
             raw_items = data_list(await self._get_json(f"{V20}/search", params), "search")
             found.extend(parse(item) for item in raw_items)
-            if len(raw_items) < SEARCH_PAGE_SIZE:
+            read += 1
+            if len(raw_items) < SEARCH_PAGE_SIZE or read == pages:
                 return found
             offset += len(raw_items)
 
