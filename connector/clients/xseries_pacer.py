@@ -157,7 +157,21 @@ class XSeriesPacer(RatePacer):
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
+        # The moment is on the server's clock (RFC 9110 §10.2.3): measured from its Date, when it
+        # sends one, so that a server whose clock is behind ours is not retried every second.
+        server_now = _http_date(response.headers.get("Date"))
+        if server_now is not None:
+            moment = now + (moment - server_now)
         # A moment in the past (our clock runs ahead) still gets the margin; one further away
         # than a whole window means the clocks disagree, and a window is the most a quota needs.
         moment = min(max(moment, now), now + timedelta(seconds=self.window_seconds))
         return moment + margin
+
+
+def _http_date(raw: str | None) -> datetime | None:
+    """An HTTP-date header, aware UTC; None when absent or not one."""
+    try:
+        moment = email.utils.parsedate_to_datetime(raw) if raw else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    return None if moment is None else moment.replace(tzinfo=moment.tzinfo or timezone.utc)

@@ -118,6 +118,18 @@ async def test_429_with_http_date_blocks_until_that_moment(clock: FakeClock) -> 
     assert clock.now() < reset + timedelta(seconds=1.01)
 
 
+@pytest.mark.parametrize("server_behind", [0, 90])
+async def test_a_retry_after_date_is_read_against_the_servers_own_clock(clock: FakeClock, server_behind) -> None:
+    """Retry-After's date is on the server's clock, which its Date header tells: a server 90 s behind
+    ours that says "42 s from now" means 42 s, not "already past" (a retry a second apart)."""
+    pacer = make_pacer(clock)
+    await pacer.before_request()
+    server_now = clock.now().replace(microsecond=0) - timedelta(seconds=server_behind)
+    response = answer(300, 0, 429, retry_after=to_http_date(server_now + timedelta(seconds=42)))
+    response.headers["Date"] = to_http_date(server_now)
+    assert pacer.on_rate_limited(response) == pytest.approx(43.0, abs=1.0)
+
+
 async def test_429_with_delta_seconds(clock: FakeClock) -> None:
     pacer = make_pacer(clock)
     wait = pacer.on_rate_limited(answer(retry_after="30", status=429))
