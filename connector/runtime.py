@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 
@@ -74,6 +75,7 @@ class Runtime:
             store=self.store, xs=self.xs, bc=self.bc, refs=self.refs, statuses=self.tables.statuses,
             payments=self.tables.payments, specials=self.tables.specials, on_edit=self.settings.sync.on_edit,
             restock=self.settings.refunds.restock, walk_in_customer=self.settings.xseries.walk_in_customer,
+            lost_write_settle=timedelta(seconds=self.settings.sync.lost_write_settle_seconds),
         )
 
     def cycle(self, stop_event: asyncio.Event | None = None) -> SyncCycle:

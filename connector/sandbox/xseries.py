@@ -106,6 +106,9 @@ class XSeriesSimulator(MerchantSide, Simulator):
         # Whether the quirk hits the other exact keys (e-mail, customer code, invoice number) is
         # unverified: knob extending it to every key.
         search_misses_hyphens: bool = False,
+        # How soon the search sees a sale written is undocumented: knob hiding a sale from the search
+        # for this many seconds after it is created (an index that lags behind the writes).
+        search_lag_seconds: float = 0.0,
         # Whether API sales need an open register is unverified (§7, §13): knob refusing (422) a sale
         # posted to a closed register (close_register; PUT …/actions/open opens it).
         sales_need_open_register: bool = False,
@@ -141,6 +144,7 @@ class XSeriesSimulator(MerchantSide, Simulator):
         self.line_price_includes_tax = line_price_includes_tax
         self.sku_search_misses_hyphens = sku_search_misses_hyphens or search_misses_hyphens
         self.search_misses_hyphens = search_misses_hyphens
+        self.search_lag_seconds = search_lag_seconds
         self.scopes = scopes
         # Live products per lowercased SKU: the duplicate check on create looked through every
         # product, which made a 100,000-order benchmark wait on the simulator, not the connector.
@@ -454,7 +458,9 @@ class XSeriesSimulator(MerchantSide, Simulator):
         elif kind == "customers":
             found = [c for c in self.customers.values() if self._customer_matches(c, query)]
         else:
-            found = [render_sale_20(self, s) for s in self.sales.values() if self._sale_matches(s, query)]
+            indexed_before = self.clock.now() - timedelta(seconds=self.search_lag_seconds)
+            found = [render_sale_20(self, s) for s in self.sales.values()
+                     if self._sale_matches(s, query) and s["created_at"] <= indexed_before]
         found = [item for item in self._visible(query, found) if _wanted(query, "_id", item["id"])]
 
         order_by = query.get("order_by")

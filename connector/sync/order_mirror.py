@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order
@@ -73,6 +74,7 @@ class MirrorDeps:
     on_edit: str = "exception"  # sync.on_edit: an edit after the write is an exception, or resync
     restock: bool = True  # refunds.restock: returned units go back to stock
     walk_in_customer: str | None = None  # xseries.walk_in_customer: a customer_code (None: order-sync's own)
+    lost_write_settle: timedelta = timedelta(seconds=30)  # sync.lost_write_settle_seconds
 
 
 class OrderMirror:
@@ -107,7 +109,8 @@ class OrderMirror:
             recovered = False
             if binding is not None and binding.pending_state is not None:
                 self.step = "recover"
-                binding = await settle_pending(self.d.store, self.d.xs, self.d.refs, binding)
+                binding = await settle_pending(self.d.store, self.d.xs, self.d.refs, binding,
+                                               settle=self.d.lost_write_settle)
                 recovered = binding.pending_state is None and binding.sale_id is not None
             has_sale = binding is not None and binding.sale_id is not None
             current = PosState(binding.pos_state) if has_sale else PosState.NOT_IMPORTED

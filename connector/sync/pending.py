@@ -8,8 +8,11 @@ and recording what landed, so no sale is ever created twice.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_sale_models import RegisterSale, Sale
+from connector.errors import TransientApiError
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.identity import invoice_forms
 from connector.mapping.status_table import PosState
@@ -28,8 +31,10 @@ async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str) -> Sale | No
     return None
 
 
-async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding: OrderBinding) -> OrderBinding:
-    """A write may have happened: find out from X-Series before deciding anything."""
+async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding: OrderBinding, *,
+                         settle: timedelta = timedelta(0)) -> OrderBinding:
+    """A write may have happened: find out from X-Series before deciding anything. A sale not
+    found is taken as not written only `settle` after the write (sync.lost_write_settle_seconds)."""
     sale = await find_sale(xs, refs, binding.invoice_number)
     if binding.pending_state in (PosState.VOIDED.value, RESYNC_VOID) and binding.sale_id:
         # A void re-post is safe to repeat: simply let the decision run again — unless the
@@ -62,7 +67,23 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
                     target_id=sale.id, reason="an earlier sale write had no answer; the sale was found",
                     after=sale.status_code)
     else:
+        failure = store.failure(binding.bc_order_id)
+        if failure is not None and failure.step in ("write", "recover"):
+            # Its answer was lost and the look-up right after found nothing; sent at the pending
+            # save. (A crash or a stop records no failure: the next run writes again at once.)
+            too_soon(binding.invoice_number, binding.updated_at, store.clock.now(), settle)
         binding.pending_state = None
         store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,
                     reason="an earlier sale write had no answer and created nothing; writing again")
     return store.save_order_binding(binding)
+
+
+def too_soon(invoice: str, sent_at: datetime, now: datetime, settle: timedelta) -> None:
+    """TransientApiError while a write that got no answer, and that the search does not show, was
+    sent less than `settle` ago: how soon X-Series' search sees a new sale is undocumented, and a
+    lagging "not found" taken for "not written" would write it twice. The next attempt looks again."""
+    if now - sent_at < settle:
+        raise TransientApiError(
+            f"the sale write {invoice} got no answer {(now - sent_at).total_seconds():.0f}s ago and the search"
+            f" does not show it yet; it is looked up again before anything is written once"
+            f" {settle.total_seconds():.0f}s have passed", api="xseries", method="GET", path="/api/2.0/search")

@@ -72,8 +72,10 @@ def test_sync_with_json_logs_writes_one_object_a_line_with_order_ids(tmp_path, r
     sandbox = Served(orders=120, seed=41, history_days=2, plant=f"IDS_PATH = {str(ids_path)!r}\n" + PLANT)
     try:
         ids = json.loads(ids_path.read_text())
+        # The second run retries the 503 (a write that may have landed) at once: no settle time.
         config = sandbox.write_config(tmp_path / "config.yaml", f"sqlite:///{tmp_path / 'logs.db'}",
-                                      start_at=datetime.now(timezone.utc) - timedelta(days=4))
+                                      start_at=datetime.now(timezone.utc) - timedelta(days=4),
+                                      lost_write_settle_seconds=0)
         runs = []
         for _ in range(2):
             process = order_sync("sync", "--config", str(config), "--log-format", "json", "--log-level", "DEBUG",
