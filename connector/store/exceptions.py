@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import func, select
 
+from connector.store.journal import keyset_page
 from connector.store.tables import OrderException
 
 
@@ -38,15 +39,11 @@ class ExceptionBook:
                    limit: int | None = None) -> list[OrderException]:
         """The pair's exceptions by id; `after` and `limit`: a page of them (the console's), the
         first `limit` after exception `after`."""
-        query = select(OrderException).where(OrderException.pair == self.pair).order_by(OrderException.id)
+        query = select(OrderException).where(OrderException.pair == self.pair)
         if open_only:
             query = query.where(OrderException.resolved_at.is_(None))
-        if after is not None:
-            query = query.where(OrderException.id > after)
-        if limit is not None:
-            query = query.limit(limit)
         with self.session() as s:
-            return list(s.exec(query))
+            return list(s.exec(keyset_page(query, OrderException.id, after, limit)))
 
     def count_open_exceptions(self) -> int:
         with self.session() as s:

@@ -22,6 +22,14 @@ FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.pai
                                                      FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
 
 
+def keyset_page(query, key, after: Any, limit: int | None):
+    """`query` in `key` order: the first `limit` rows (all, without one) after the key `after`."""
+    query = query.order_by(key)
+    if after is not None:
+        query = query.where(key > after)
+    return query if limit is None else query.limit(limit)
+
+
 class Journal:
     # ---- failed orders --------------------------------------------------------------------
     def record_failure(self, bc_order_id: int, *, step: str, reason: str, permanent: bool,
@@ -65,13 +73,9 @@ class Journal:
     def failures(self, *, after: int | None = None, limit: int | None = None) -> list[FailedOrder]:
         """The pair's failed orders by order id; `after` and `limit`: a page of them (the console's),
         the first `limit` after order `after`, read along the table's key (pair, bc_order_id)."""
-        query = select(FailedOrder).where(FailedOrder.pair == self.pair).order_by(FailedOrder.bc_order_id)
-        if after is not None:
-            query = query.where(FailedOrder.bc_order_id > after)
-        if limit is not None:
-            query = query.limit(limit)
+        query = select(FailedOrder).where(FailedOrder.pair == self.pair)
         with self.session() as s:
-            return list(s.exec(query))
+            return list(s.exec(keyset_page(query, FailedOrder.bc_order_id, after, limit)))
 
     def failure_summary(self) -> tuple[int, int, datetime | None]:
         """(failed, parked, the oldest first failure) of the pair, counted in SQL: the overview and
