@@ -125,8 +125,9 @@ class IdVerificationSettings(_Section):
     enabled: bool = False
     # Shared secret of the POST /webhooks/id-verification signature; give it as ${ENV_VAR}.
     webhook_secret: SecretStr | None = None
-    # Accepted clock difference for webhook timestamps (replay window).
-    webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    # Accepted clock difference for webhook timestamps (replay window). At most 12 h: replays are
+    # remembered for twice the window, and a fleet's deployments forget other pairs' after a day.
+    webhook_tolerance_seconds: int = Field(default=300, gt=0, le=43200)
     # Where the daemon (order-sync run) serves POST /webhooks/id-verification when enabled.
     webhook_host: str = Field(default="127.0.0.1", min_length=1)
     webhook_port: int = Field(default=8787, ge=0, le=65535)

@@ -22,7 +22,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_
+from sqlalchemy import and_, delete, or_
 from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +38,8 @@ from connector.server.bodies import read_limited
 from connector.store.repository import Store
 from connector.store.tables import IdvWebhookDelivery
 
+# Longer than any pair's window (2 × webhook_tolerance_seconds, at most 12 h).
+UNKNOWN_PAIR_KEEP = timedelta(hours=24)
 log = logging.getLogger("connector.idv.webhook")
 
 PATH = "/webhooks/id-verification"
@@ -68,13 +70,17 @@ class SqlDeliveryLog:
 
     def claim(self, digest: str, now: datetime, keep: timedelta) -> bool:
         """True the first time `digest` is seen within `keep`; False for a replay."""
-        expiring = IdvWebhookDelivery.pair == self.store.pair
+        received = IdvWebhookDelivery.received_at
+        # Not another configured pair's: it may keep its deliveries longer (its own tolerance).
+        expiring = and_(IdvWebhookDelivery.pair == self.store.pair, received < now - keep)
         if self.configured is not None:
             # A pair no longer configured receives nothing, so its own claims never expire its rows.
-            expiring = or_(expiring, IdvWebhookDelivery.pair.not_in(list(self.configured)))
+            # Only after a day: in a rolling change of the config file, a pair this process does not
+            # know may be one the other deployment has just added and is still receiving for.
+            expiring = or_(expiring, and_(IdvWebhookDelivery.pair.not_in(list(self.configured)),
+                                          received < now - max(keep, UNKNOWN_PAIR_KEEP)))
         with self.store.session() as s:
-            # Not another configured pair's: it may keep its deliveries longer (its own tolerance).
-            s.exec(delete(IdvWebhookDelivery).where(expiring, IdvWebhookDelivery.received_at < now - keep))
+            s.exec(delete(IdvWebhookDelivery).where(expiring))
             s.commit()
         try:
             with self.store.session() as s:

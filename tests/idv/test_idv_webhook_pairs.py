@@ -8,9 +8,12 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from connector.clock import FakeClock
+from connector.config import load_settings
+from connector.errors import ConfigError
 from connector.idv.decision import Outcome
 from connector.idv.webhook import PATH, SIGNATURE_HEADER, SqlDeliveryLog, WebhookReceiver, signature_for
 from connector.store.repository import Store
@@ -86,13 +89,15 @@ def test_forgetting_and_expiring_a_delivery_touch_only_the_pairs_own(database_ur
         north.close()
 
 
-async def test_expiry_drops_the_old_deliveries_of_a_pair_no_longer_configured(world):
-    """A removed pair receives nothing: its rows past the window protect nothing, and none of its
-    own claims would ever expire them."""
+async def test_expiry_drops_the_day_old_deliveries_of_a_pair_this_process_does_not_know(world):
+    """A removed pair receives nothing: its rows a day old protect nothing, and none of its own claims
+    would ever expire them. Younger ones stay: in a rolling change of the config file the pair may be
+    one the other deployment has just added, still receiving, with a window longer than ours."""
     await world.start(webhook_tolerance_seconds=300)  # the window kept: 10 minutes
     receiver, now = world.service.webhook_receiver(), world.clock.now()
     with world.store.session() as s:
-        for pair, digest, minutes in (("gone", "old", 11), ("gone", "young", 9), ("default", "mine", 9)):
+        for pair, digest, minutes in (("gone", "old", 24 * 60 + 1), ("gone", "young", 11),
+                                      ("default", "mine-old", 11), ("default", "mine", 9)):
             s.add(IdvWebhookDelivery(pair=pair, digest=digest, received_at=now - timedelta(minutes=minutes)))
         s.commit()
     order = world.add_order(status_id=11)
@@ -103,3 +108,18 @@ async def test_expiry_drops_the_old_deliveries_of_a_pair_no_longer_configured(wo
     with world.store.session() as s:
         rows = {(row.pair, row.digest) for row in s.exec(select(IdvWebhookDelivery))}
     assert {row for row in rows if len(row[1]) < 64} == {("gone", "young"), ("default", "mine")}
+
+
+def test_a_replay_window_longer_than_the_day_other_deployments_keep_is_refused(tmp_path):
+    """Other deployments forget an unknown pair's deliveries after a day: a window whose replays
+    must be remembered longer (2 × 12 h) would be open to replays there."""
+    config = tmp_path / "config.yaml"
+    base = ("bigcommerce: {store_hash: abc123, access_token: t}\n"
+            "xseries: {domain_prefix: mystore, token: t, outlet: Main Outlet, register: Online Store}\n"
+            "id_verification:\n  webhook_tolerance_seconds: %d\n")
+    config.write_text(base % 43200)
+    assert load_settings(config, environ={}).id_verification.webhook_tolerance_seconds == 43200
+    config.write_text(base % 43201)
+    with pytest.raises(ConfigError) as err:
+        load_settings(config, environ={})
+    assert "config.yaml:4: id_verification.webhook_tolerance_seconds" in str(err.value)
