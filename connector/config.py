@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError,
-                      model_validator)
+                      field_validator, model_validator)
 
 from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.logs import redact
@@ -94,6 +94,18 @@ class ServerSettings(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=0, le=65535)
+    # The bearer token GET /metrics asks for (Authorization: Bearer …); give it as ${ENV_VAR}. Unset:
+    # /metrics answers whoever reaches the port, as before (a warning at start says so).
+    metrics_token: SecretStr | None = None
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _token_given(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty variable would make "Bearer " the token, or (taken for unset) leave /metrics open
+        # while the file says it is not: refused either way.
+        if token is not None and not token.get_secret_value():
+            raise ValueError("empty (its variable is set to nothing): set it, or leave the key out")
+        return token
 
 
 class WorkersSettings(_Section):
@@ -270,7 +282,7 @@ class Settings(_Section):
 
     def secrets(self) -> list[str]:
         """Every secret value, so log filters and tests can make sure none leaks."""
-        secrets = [self.id_verification.webhook_secret, self.console.session_secret]
+        secrets = [self.id_verification.webhook_secret, self.console.session_secret, self.server.metrics_token]
         for view in self.pair_settings():
             secrets += [view.bigcommerce.access_token, view.bigcommerce.webhook_secret, view.xseries.token,
                         view.id_verification.webhook_secret]

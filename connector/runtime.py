@@ -85,19 +85,22 @@ class Runtime:
             max_attempts=s.max_attempts, concurrency=s.concurrency, stop_event=stop_event,
         )
 
-    async def mirror_event(self, order_id: int, scope: str, stop_event: asyncio.Event | None = None) -> None:
+    async def mirror_event(self, order_id: int, scope: str, stop_event: asyncio.Event | None = None) -> CycleReport:
         """Mirror the order a webhook event names (read afresh: the event says only which order),
-        with its refunds when the event is a refund's."""
+        with its refunds when the event is a refund's. The report's `failed` names the order when it
+        failed (recorded in the failed queue, which retries it)."""
         order = await self.bc.get_order(order_id)
         cycle = self.cycle(stop_event)
         # As a cycle does first: products and customers made in X-Series since the last
         # cycle (up to an interval ago) are known, else the order would create them again
         # and be refused ("SKU already in use"). One empty page per feed in steady state.
         await cycle.index.refresh()
-        await cycle.mirror_one(order, CycleReport())
+        report = CycleReport()
+        await cycle.mirror_one(order, report)
         if scope == REFUND_SCOPE:
             async for refund in self.bc.iter_refunds(order_ids=(order_id,)):
                 await RefundMirror(self.deps()).mirror(refund)
+        return report
 
     async def aclose(self) -> None:
         try:

@@ -163,7 +163,8 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             metrics.jobs = deferrer.states
             routes = (hooks.routes() + idv_routes(receivers, not_started, [v.pair for v in views])
                       + console_routes(settings, runtimes))
-            ops = WebhookServer(ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]),
+            ops = WebhookServer(ops_app(runtimes, metrics, routes, expected=[v.pair for v in views],
+                                        metrics_token=conf.metrics_token),
                                 conf.host, conf.port, config_keys="server.host/server.port",
                                 listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
                                           " /webhooks/bigcommerce/PAIR, /webhooks/id-verification/PAIR"

@@ -4,6 +4,7 @@ itsdangerous), HttpOnly and SameSite=Strict, and Secure when the request came ov
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -113,26 +114,37 @@ class _StateTable:
 
 
 class ConsoleSessions(_StateTable):
-    """Logins, each until logout or SESSION_SECONDS after it: the signed cookie only names one."""
+    """Logins, each until logout or SESSION_SECONDS after it: the signed cookie only names one, by a
+    random token of which the database keeps only a hash (_digest)."""
 
     def open(self, user: str) -> str:
         now, sid = self.clock(), secrets.token_urlsafe(32)
         with self._connect().begin() as conn:
             conn.execute(delete(_SESSIONS).where(_SESSIONS.c.expires_at <= now))  # ended
-            conn.execute(insert(_SESSIONS).values(id=sid, user=user, expires_at=now + timedelta(seconds=SESSION_SECONDS)))
+            conn.execute(insert(_SESSIONS).values(token_hash=_digest(sid), user=user,
+                                                  expires_at=now + timedelta(seconds=SESSION_SECONDS)))
         return sid
 
     def live(self, sid: object, user: str) -> bool:
         if not isinstance(sid, str):
             return False
+        # Looked up by the digest: the index lookup's timing tells at most how much of a digest
+        # matches, which does not help find a token that hashes to it.
         with self._connect().connect() as conn:
-            return conn.execute(select(_SESSIONS.c.id).where(
-                _SESSIONS.c.id == sid, _SESSIONS.c.user == user, _SESSIONS.c.expires_at > self.clock())).first() is not None
+            return conn.execute(select(_SESSIONS.c.user).where(
+                _SESSIONS.c.token_hash == _digest(sid), _SESSIONS.c.user == user,
+                _SESSIONS.c.expires_at > self.clock())).first() is not None
 
     def close(self, sid: object) -> None:
         if isinstance(sid, str):
             with self._connect().begin() as conn:
-                conn.execute(delete(_SESSIONS).where(_SESSIONS.c.id == sid))
+                conn.execute(delete(_SESSIONS).where(_SESSIONS.c.token_hash == _digest(sid)))
+
+
+def _digest(sid: str) -> str:
+    """What the database keeps of a session's token. A plain SHA-256 suffices (no salt, no slow hash):
+    the token is 256 random bits, so there is no dictionary to try against it."""
+    return hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class FailedLogins(_StateTable):

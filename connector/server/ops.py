@@ -5,10 +5,13 @@ ran to its end, failed orders or not) within 3 × its interval; else 503 with th
 
 from __future__ import annotations
 
+import hmac
+import logging
 from collections.abc import Collection
 from datetime import timedelta
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,6 +21,8 @@ from starlette.routing import Route
 from connector.config import DEFAULT_PAIR
 from connector.idv.webhook import PATH
 from connector.server.metrics import PairMetrics
+
+log = logging.getLogger("connector.server")
 
 SUCCESSFUL = ("ok", "failures")  # a cycle with failed orders still ran: the pair is alive
 
@@ -67,8 +72,15 @@ def idv_routes(receivers: dict, starting: Collection[str] = (), pairs: Collectio
     return [Route(PATH, default_pair, methods=["POST"]), Route(PATH + "/{pair}", for_pair, methods=["POST"])]
 
 
-def ops_app(runtimes: dict, metrics: PairMetrics, routes: list[Route] = (), expected: list[str] = ()) -> Starlette:
-    """The server's app; `routes`: more of them (the BigCommerce webhook receiver)."""
+def ops_app(runtimes: dict, metrics: PairMetrics, routes: list[Route] = (), expected: list[str] = (),
+            metrics_token: SecretStr | None = None) -> Starlette:
+    """The server's app; `routes`: more of them (the BigCommerce webhook receiver). `metrics_token`
+    (server.metrics_token): the bearer token /metrics asks for; None leaves it open, and says so."""
+    if metrics_token is None:
+        # Made once per process start (run, serve): this is the start's one warning.
+        log.warning("/metrics answers without a token (server.metrics_token is not set): keep this server on an"
+                    " internal network, or set the token")
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -77,7 +89,16 @@ def ops_app(runtimes: dict, metrics: PairMetrics, routes: list[Route] = (), expe
         return JSONResponse({"ready": not reasons, "reasons": reasons}, status_code=503 if reasons else 200)
 
     async def metrics_page(request: Request) -> Response:
+        if metrics_token is not None and not _bearer(request, metrics_token.get_secret_value()):
+            return PlainTextResponse("/metrics needs Authorization: Bearer <server.metrics_token>\n", status_code=401,
+                                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz),
                              Route("/metrics", metrics_page), *routes])
+
+
+def _bearer(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # compare_digest: how long the comparison takes tells nothing of how much of a guess matched.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())

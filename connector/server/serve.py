@@ -80,7 +80,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, pairs: list[Settings
     routes = (BigCommerceWebhooks(runtimes, deferrer, metrics, starting).routes()
               + idv_routes(receivers, starting, [v.pair for v in views]) + console_routes(settings, runtimes))
     server = WebhookServer(
-        ops_app(runtimes, metrics, routes, expected=[v.pair for v in views]), host or settings.server.host,
+        ops_app(runtimes, metrics, routes, expected=[v.pair for v in views],
+                metrics_token=settings.server.metrics_token), host or settings.server.host,
         settings.server.port if port is None else port, config_keys="--host/--port (server.host/server.port)",
         listening="order-sync serve on http://{}:{} (/webhooks/bigcommerce/PAIR, /healthz, /readyz, /metrics)"
                   f" for {len(views)} pair(s): " + ", ".join(v.pair for v in views),

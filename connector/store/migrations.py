@@ -99,6 +99,14 @@ def _console(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _hashed_sessions(conn: Connection) -> None:
+    """console_session keyed by a hash of the cookie's token: the table is made anew, so the sessions
+    so far end and their users log in again. Hashing their tokens in place would keep them alive,
+    yet those tokens are at rest in plain text in every backup taken before: ended, they are useless."""
+    conn.execute(text("DROP TABLE IF EXISTS console_session"))
+    t.ConsoleSession.__table__.create(conn)
+
+
 def _procrastinate_schema(conn: Connection) -> None:
     """The job queue of `order-sync worker` (procrastinate's own schema SQL, applied as it ships).
     PostgreSQL only: on SQLite there are no workers. Skipped when the schema is already there (a
@@ -138,6 +146,7 @@ MIGRATIONS: list[Migration] = [
     # so far, "default", as everything else was then.
     (16, "ID-verification webhook deliveries keyed by their pair", _rekey(t.IdvWebhookDelivery, pair="'default'")),
     (17, "the console's sessions, ended by logout", _create(t.ConsoleSession)),
+    (18, "the console's sessions kept as a hash of their token; the sessions so far end", _hashed_sessions),
 ]
 
 def applied_versions(engine: Engine) -> set[int]:

@@ -322,7 +322,9 @@ class ConsoleSession(SQLModel, table=True):
     its user logs out, and no session outlives SESSION_SECONDS however often its cookie is re-signed."""
 
     __tablename__ = "console_session"
-    id: str = Field(primary_key=True)  # a random token, in the signed cookie
+    # Hex SHA-256 of the random token the signed cookie carries, never the token: whoever reads the
+    # database (a backup, an analyst) cannot make a live cookie from it (migration 18).
+    token_hash: str = Field(primary_key=True)
     user: str
     expires_at: datetime = _dt(nullable=False)
 

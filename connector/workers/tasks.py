@@ -74,7 +74,13 @@ class PairRuntimes:
     async def mirror(self, pair: str, order_id: int, scope: str) -> str:
         async def run() -> str:
             runtime, _ = await self.get(pair)
-            await runtime.mirror_event(order_id, scope, self.stop)
+            report = await runtime.mirror_event(order_id, scope, self.stop)
+            if order_id in report.failed:
+                # The job still succeeds: the failed queue owns the order's retries (backoff, parking),
+                # shows it (status, console, order_sync_orders_failed) and clears it once mirrored. A
+                # failed job would stay failed after that, and a retried one would try the order twice.
+                why = report.failed[order_id]
+                return f"order {order_id} not mirrored: {why}; in the failed queue, retried from there"
             return f"order {order_id} mirrored"
 
         return await self._guarded(pair, f"order {order_id}", run, order_id=order_id)
