@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from connector import interrupts
+from connector.sandbox.faults import FaultConfig
 from connector.sync.order_mirror import Outcome
 from sync_world import line
 
@@ -71,3 +72,22 @@ async def test_a_stop_during_that_wait_leaves_the_write_pending_for_the_next_run
     report = await world.cycle(runtime=runtime, advance=30)
     assert report.outcomes[Outcome.RECOVERED] == 1 and len(world.sales(order_id)) == 1
 
+
+async def test_a_lost_return_answer_retried_seconds_later_makes_no_second_return(world_factory):
+    """A return's answer lost, its look-up right after not finding it, and the refund tried again at
+    the next cycle 5 s later: the rest of the settle time is waited out (from the return's pending
+    binding), then it is found — one return, one unit back in stock."""
+    world = world_factory(xs_options={"search_lag_seconds": 30})
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle()
+    tee = next(p for p in world.bc.products(order_id) if p["sku"] == "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
+    report = await world.cycle()
+    assert report.refunds_failed and world.store.refund_bindings(order_id)[0].pending
+    world.xs.faults.reconfigure(FaultConfig())
+
+    report = await world.cycle(advance=5)
+
+    assert len(world.xs.sales_of_order(order_id, returns=True)) == 1 and world.stock("TEE-M") == 49
+    assert report.refunds["recovered"] == 1 and not report.refunds_failed
