@@ -74,7 +74,7 @@ class SyncSettings(_Section):
     max_attempts: int = Field(default=10, gt=0)
     # How many orders are mirrored at the same time within a cycle.
     concurrency: int = Field(default=4, gt=0, le=64)
-    # A sale write that got no answer, and that X-Series' search does not show, is written
+    # A sale or return write that got no answer, and that X-Series' search does not show, is written
     # again only this long after it was sent: how soon the search sees a new sale is undocumented,
     # and taking a lagging search's "not found" for "not written" would write it twice.
     lost_write_settle_seconds: int = Field(default=30, ge=0)

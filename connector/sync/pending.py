@@ -8,10 +8,13 @@ and recording what landed, so no sale is ever created twice.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
+from typing import Awaitable, Callable, TypeVar
 
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_sale_models import RegisterSale, Sale
+from connector.clock import Clock
 from connector.errors import TransientApiError
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.identity import invoice_forms
@@ -19,6 +22,9 @@ from connector.mapping.status_table import PosState
 from connector.store.repository import Store
 from connector.store.tables import OrderBinding
 from connector.sync.transitions import RESYNC_VOID, next_generation_of, on_account
+
+T = TypeVar("T")
+log = logging.getLogger("connector.sync")
 
 
 async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str) -> Sale | None:
@@ -58,7 +64,8 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
             store.audit(platform="connector", action="recover_settle", bc_order_id=binding.bc_order_id,
                         target_id=sale.id, reason="an earlier payment write had no answer; the sale is closed",
                         after=sale.status_code)
-    elif sale is not None:
+    # Not shown by the search: looked up once more if it was sent less than `settle` ago.
+    elif sale is not None or (sale := await _found_once_settled(store, xs, refs, binding, settle)) is not None:
         state = PosState.VOIDED if sale.status_code == "VOIDED" else PosState(binding.pending_state)
         binding.sale_id = sale.id
         binding.pos_state = state.value
@@ -67,23 +74,54 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
                     target_id=sale.id, reason="an earlier sale write had no answer; the sale was found",
                     after=sale.status_code)
     else:
-        failure = store.failure(binding.bc_order_id)
-        if failure is not None and failure.step in ("write", "recover"):
-            # Its answer was lost and the look-up right after found nothing; sent at the pending
-            # save. (A crash or a stop records no failure: the next run writes again at once.)
-            too_soon(binding.invoice_number, binding.updated_at, store.clock.now(), settle)
         binding.pending_state = None
         store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,
                     reason="an earlier sale write had no answer and created nothing; writing again")
     return store.save_order_binding(binding)
 
 
+async def _found_once_settled(store: Store, xs: XSeriesClient, refs: PosRefs, binding: OrderBinding,
+                              settle: timedelta) -> Sale | None:
+    """The sale of a pending write the search did not show, looked up once more when it was sent
+    (at the pending save) less than `settle` ago; None when it is not to be found."""
+    failure = store.failure(binding.bc_order_id)
+    if failure is not None and failure.step in ("write", "recover"):
+        # Its answer was lost and the look-up right after found nothing: the failed queue tries again
+        # later, and a retry within seconds (a webhook's, a short interval's) goes back to it.
+        too_soon(binding.invoice_number, binding.updated_at, store.clock.now(), settle)
+        return None
+    # A crash or a stop between the send and its answer records no failure, and the restart may come
+    # within seconds: the rest of the settle time is waited out here, so the order is neither
+    # written twice nor reported failed (a stop cuts the wait short: the binding stays pending).
+    return await look_once_settled(store.clock, f"sale {binding.invoice_number}", binding.updated_at, settle,
+                                   lambda: find_sale(xs, refs, binding.invoice_number))
+
+
+async def look_once_settled(clock: Clock, what: str, sent_at: datetime, settle: timedelta,
+                            find: Callable[[], Awaitable[T]]) -> T | None:
+    """A write that got no answer and that the search does not show, sent less than `settle` ago:
+    find() once the rest of `settle` has passed (None when the time has passed already)."""
+    left = settle_left(sent_at, clock.now(), settle)
+    if not left:
+        return None
+    log.info("%s was sent %.0fs ago without an answer and the search does not show it yet; looking again"
+             " in %.0fs before anything is written", what, (clock.now() - sent_at).total_seconds(), left)
+    await clock.sleep(left)
+    return await find()
+
+
 def too_soon(invoice: str, sent_at: datetime, now: datetime, settle: timedelta) -> None:
     """TransientApiError while a write that got no answer, and that the search does not show, was
     sent less than `settle` ago: how soon X-Series' search sees a new sale is undocumented, and a
     lagging "not found" taken for "not written" would write it twice. The next attempt looks again."""
-    if now - sent_at < settle:
+    if settle_left(sent_at, now, settle):
         raise TransientApiError(
             f"the sale write {invoice} got no answer {(now - sent_at).total_seconds():.0f}s ago and the search"
             f" does not show it yet; it is looked up again before anything is written once"
             f" {settle.total_seconds():.0f}s have passed", api="xseries", method="GET", path="/api/2.0/search")
+
+
+def settle_left(sent_at: datetime, now: datetime, settle: timedelta) -> float:
+    """Seconds until a write sent at `sent_at` that got no answer, and that the search does not
+    show, may be taken as not written (0: it may now)."""
+    return max((settle - (now - sent_at)).total_seconds(), 0.0)

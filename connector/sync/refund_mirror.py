@@ -20,7 +20,7 @@ from connector.mapping.status_table import PosState
 from connector.store.tables import RefundBinding
 from connector.sync.binders import not_there_yet
 from connector.sync.order_mirror import MirrorDeps, plan_sale
-from connector.sync.pending import find_sale
+from connector.sync.pending import find_sale, look_once_settled
 from connector.sync.product_binder import ProductBinder
 
 log = logging.getLogger("connector.sync")
@@ -48,7 +48,11 @@ class RefundMirror:
                 invoice_number=return_invoice_number(refund.order_id, refund.id))
             if binding.pending:
                 self.step = "recover"
-                found = await self._find_return(binding.invoice_number)
+                # Not shown by the search: looked up once more if it was sent (at the pending save)
+                # less than sync.lost_write_settle_seconds ago, as a sale is (pending.py).
+                found = await self._find_return(binding.invoice_number) or await look_once_settled(
+                    store.clock, f"return {binding.invoice_number}", binding.updated_at, self.d.lost_write_settle,
+                    lambda: self._find_return(binding.invoice_number))
                 if found is not None:
                     self._bound(binding, found.id)
                     store.save_refund_binding(binding, lease=lease, audit=dict(
