@@ -81,3 +81,37 @@ async def test_the_cursor_never_passes_an_order_not_yet_settled(world):
     report = await world.cycle()
     assert report.completed and report.outcomes[Outcome.CREATED] == 4
     assert all(len(world.sales(i)) == 1 for i in ids)
+
+
+class _BehindClock:
+    """BigCommerce's clock, `seconds` behind the connector's (the same FakeClock, read earlier)."""
+
+    def __init__(self, clock, seconds: float) -> None:
+        self.clock, self.behind = clock, timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
+
+    def now(self):
+        return self.clock.now() - self.behind
+
+    async def sleep(self, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+
+
+async def test_a_clock_ahead_of_bigcommerces_by_more_than_the_overlap_loses_no_order(world):
+    """Our clock 10 minutes ahead of the store's, overlap 5: the cursor follows the listing's Date."""
+    world.bc.clock = _BehindClock(world.clock, 600)
+    first = world.add_order([line("TEE-M")])
+    report = await world.cycle()
+    assert report.outcomes[Outcome.CREATED] == 1
+    # Our window asked for orders up to START + 1 s; the store could show them only up to its own now.
+    assert world.store.cursor() == START + timedelta(seconds=1) - timedelta(minutes=10)
+
+    # Modified after that listing by the store's clock, ten minutes before the window's end by ours.
+    world.clock.advance(1)
+    second = world.add_order([line("MUG-01")])
+    report = await world.cycle(advance=60)
+
+    assert report.outcomes[Outcome.CREATED] == 1
+    assert len(world.sales(first)) == 1 and len(world.sales(second)) == 1
