@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from connector.sync.order_mirror import Outcome
 from sync_world import START, line
 
@@ -13,13 +15,17 @@ def sale_writes(world) -> int:
     return len(world.xs.request_log.matching("POST", "/api/register_sales"))
 
 
-async def test_orders_in_the_cursor_second_are_mirrored_once(db_world):
-    """Overlap 0: only an inclusive lower bound at the cursor's own second saves the late order."""
+@pytest.mark.parametrize("exclusive", [False, True], ids=["inclusive-bounds", "exclusive-bounds"])
+async def test_orders_in_the_cursor_second_are_mirrored_once(db_world, exclusive):
+    """The least overlap (1 s) saves the late order of the cursor's own second whether BigCommerce's
+    date bounds include their second or not (unverified, reference §2; 0 is refused at load)."""
     world = db_world
-    world.overlap_seconds = 0
+    world.overlap_seconds = 1
+    world.bc.date_bounds_exclusive = exclusive
     first = world.add_order([line("TEE-M")])  # date_modified = START (whole second)
     report = await world.cycle(advance=0.4)  # the cycle starts 0.4 s into that second
-    assert report.outcomes[Outcome.CREATED] == 1
+    # An exclusive max_date_modified (START) leaves the order of START to the next window.
+    assert report.outcomes[Outcome.CREATED] == (0 if exclusive else 1)
     cursor = world.store.cursor()
     # The window ends at the start of its second: the cursor claims only orders modified before
     # START are settled, which stays true whatever is committed later in that second.
@@ -32,15 +38,16 @@ async def test_orders_in_the_cursor_second_are_mirrored_once(db_world):
 
     report = await world.cycle(advance=60)
 
-    assert report.outcomes[Outcome.CREATED] == 1 and report.outcomes[Outcome.UP_TO_DATE] == 1
-    assert sale_writes(world) == writes + 1
+    assert report.outcomes[Outcome.CREATED] == (2 if exclusive else 1)
+    assert report.outcomes[Outcome.UP_TO_DATE] == (0 if exclusive else 1)
+    assert sale_writes(world) == writes + (2 if exclusive else 1)
     assert len(world.sales(first)) == 1 and len(world.sales(late)) == 1
     assert world.store.cursor() > cursor
 
 
 async def test_a_full_page_of_one_second_and_a_late_order_in_it(world):
     """More orders share one second than fit a page (250): none is skipped or mirrored twice."""
-    world.overlap_seconds = 0
+    world.overlap_seconds = 1
     ids = [world.add_order([line("TEE-M")], customer=None) for _ in range(255)]
     await world.cycle(advance=0.5)
     late = world.add_order([line("TEE-L")], customer=None)
