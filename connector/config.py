@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError,
                       field_validator, model_validator)
+from pydantic_core import PydanticCustomError
 
 from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.logs import redact
@@ -27,6 +28,9 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WEBHOOK_SECRET = ("id_verification", "webhook_secret")
 # The config key of each API's token, to name in a "token refused" message (CredentialsError.api).
 TOKEN_KEYS = {"BigCommerce": "bigcommerce.access_token", "X-Series": "xseries.token"}
+# sync.overlap_seconds' least: one second re-reads the second a window ended in, which an exclusive
+# min_date_modified would otherwise skip; BigCommerce's dates have whole seconds, so one is enough.
+MIN_OVERLAP_SECONDS = 1
 
 
 # The name of the one store pair of a configuration with top-level bigcommerce/xseries sections.
@@ -68,7 +72,7 @@ class SyncSettings(_Section):
     start_at: AwareDatetime | None = None
     # Orders are re-read from (cursor - overlap): BigCommerce's date_modified has 1-second resolution
     # and a late commit can surface with an older timestamp. Bindings make the re-read free.
-    overlap_seconds: int = Field(default=300, ge=0)
+    overlap_seconds: int = Field(default=300)
     # Failed orders are retried with backoff (next cycle, then 1, 2, 4… minutes, at most 6 h) and
     # parked after this many attempts: 10 rides out about 4 hours of an API outage (0, 1, 2 … 128 minutes).
     max_attempts: int = Field(default=10, gt=0)
@@ -81,6 +85,19 @@ class SyncSettings(_Section):
     # An order edited after its sale was written: open an exception for a person (default), or void
     # the sale and write the next generation so stock and money follow the edit.
     on_edit: Literal["exception", "resync"] = "exception"
+
+    @field_validator("overlap_seconds")
+    @classmethod
+    def _overlap_covers_the_cursor_second(cls, value: int) -> int:
+        # Whether min_date_modified includes its own second is unverified (reference §2). With 0, an
+        # exclusive bound skips orders modified in the second the cursor stopped at. Refused, not
+        # clamped: the operator asked for no re-read, and a warning in a log is easily missed.
+        if value < MIN_OVERLAP_SECONDS:
+            raise PydanticCustomError("overlap_too_small", (
+                f"must be at least {MIN_OVERLAP_SECONDS}: whether BigCommerce's min_date_modified includes "
+                "its own second is not documented, and without an overlap an order modified in the "
+                "second the last window ended could be missed (default 300)"))
+        return value
 
 
 class RefundSettings(_Section):

@@ -87,6 +87,15 @@ def parse_rfc2822(value: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
+def http_date(values: list[str]) -> datetime | None:
+    """An answer's Date header (RFC 9110 IMF-fixdate, a form of RFC 2822), aware UTC; None when
+    absent or unreadable. The first, should a proxy have added a second one."""
+    try:
+        return parse_rfc2822(values[0]) if values else None
+    except ValueError:
+        return None
+
+
 def parse_iso8601(value: str) -> datetime:
     """ISO-8601 with offset (or Z) → aware UTC. A value without offset is taken as UTC."""
     if not isinstance(value, str) or not value.strip():

@@ -166,3 +166,20 @@ def test_a_pairs_unset_webhook_secret_fails_only_when_its_id_verification_is_on(
     message = str(err.value)
     assert "config.yaml:7: pairs.0.id_verification.webhook_secret" in message
     assert "${NORTH_IDV_SECRET}" in message and "id_verification.enabled is true" in message
+
+
+@pytest.mark.parametrize("overlap", ["0", "-5"])
+def test_an_overlap_below_one_second_is_refused_naming_the_key(tmp_path, overlap):
+    """0 re-reads nothing: were min_date_modified exclusive (unverified), an order modified in the
+    second the last window ended would be skipped for good. Refused at load, like other bad values."""
+    text = GOOD + f"  overlap_seconds: {overlap}\n"
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, text), environ=ENV)
+    message = str(err.value)
+    assert "config.yaml:13: sync.overlap_seconds: must be at least 1" in message
+    assert "min_date_modified" in message
+
+
+def test_an_overlap_of_one_second_is_accepted(tmp_path):
+    settings = load_settings(write(tmp_path, GOOD + "  overlap_seconds: 1\n"), environ=ENV)
+    assert settings.sync.overlap_seconds == 1

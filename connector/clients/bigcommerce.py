@@ -21,7 +21,7 @@ from connector.clients.bigcommerce_v3 import API, PAGE_LIMIT, V3Resources, query
 from connector.clients.transport import ApiResponse, ApiTransport, RetryPolicy, TransportClient
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.errors import ConfigError
-from connector.values import parse_any_date, parse_rfc2822, to_iso8601, whole_number
+from connector.values import http_date, parse_any_date, parse_rfc2822, to_iso8601, whole_number
 
 log = logging.getLogger("connector.bigcommerce")
 
@@ -30,6 +30,7 @@ log = logging.getLogger("connector.bigcommerce")
 ORDER_INCLUDE = {"include": "consignments.line_items,fees", "consignment_structure": "object"}
 
 OnInvalidOrder = Callable[[OrderValidationError, dict[str, Any]], None]
+OnServerTime = Callable[[datetime], None]
 
 
 class BigCommerceClient(V3Resources, TransportClient):
@@ -70,16 +71,19 @@ class BigCommerceClient(V3Resources, TransportClient):
     # -- orders (V2) ------------------------------------------------------------------------
 
     def iter_orders_modified(
-        self, since: datetime, until: datetime, *, on_invalid: OnInvalidOrder | None = None
+        self, since: datetime, until: datetime, *, on_invalid: OnInvalidOrder | None = None,
+        on_server_time: OnServerTime | None = None,
     ) -> AsyncIterator[Order]:
         """Orders with since <= date_modified <= until, oldest change first.
 
         The bounds are sent as given (BigCommerce's filter resolution is one second); the caller
         owns overlap and dedupe across cycles. `until` should be fixed at the start of a cycle so
         orders modified while paging fall into the next cycle instead of shifting pages.
+        on_server_time: called with the Date header of each page's answer (BigCommerce's clock, which
+        stamps date_modified; ours may differ), when the answer has a readable one.
         """
         filters = {"min_date_modified": since, "max_date_modified": until, "sort": "date_modified:asc"}
-        return self._iter_orders(query(filters), on_invalid)
+        return self._iter_orders(query(filters), on_invalid, on_server_time=on_server_time)
 
     def iter_orders_created(
         self,
@@ -96,7 +100,7 @@ class BigCommerceClient(V3Resources, TransportClient):
 
     async def _iter_orders(
         self, filters: dict[str, Any], on_invalid: OnInvalidOrder | None,
-        on_page: Callable[[list[int]], None] | None = None,
+        on_page: Callable[[list[int]], None] | None = None, *, on_server_time: OnServerTime | None = None,
     ) -> AsyncIterator[Order]:
         """Page through /v2/orders until a short or empty page.
 
@@ -125,7 +129,8 @@ class BigCommerceClient(V3Resources, TransportClient):
             params = dict(filters)
             if lower is not None:
                 params[lower_param] = to_iso8601(lower)
-            rows = await self._orders_page_raw(page=page, limit=PAGE_LIMIT, filters=params)
+            rows = await self._orders_page_raw(page=page, limit=PAGE_LIMIT, filters=params,
+                                               on_server_time=on_server_time)
             if on_page is not None:
                 on_page([raw["id"] for raw in rows if isinstance(raw, dict) and isinstance(raw.get("id"), int)
                          and raw["id"] not in seen])
@@ -164,7 +169,7 @@ class BigCommerceClient(V3Resources, TransportClient):
                 and isinstance(row.get("id"), int) and isinstance(row.get("status_id"), int)]
 
     async def _orders_page_raw(
-        self, *, page: int, limit: int, filters: dict[str, Any]
+        self, *, page: int, limit: int, filters: dict[str, Any], on_server_time: OnServerTime | None = None,
     ) -> list[dict[str, Any]]:
         if not 1 <= limit <= PAGE_LIMIT:
             raise ValueError(f"limit must be 1..{PAGE_LIMIT}, got {limit}")
@@ -175,7 +180,10 @@ class BigCommerceClient(V3Resources, TransportClient):
             "page": page,
         }
         response = await self.transport.request("GET", "/v2/orders", params=params)
-        return _v2_list(response, "/v2/orders")
+        rows = _v2_list(response, "/v2/orders")
+        if on_server_time is not None and (server_now := http_date(response.headers.get_list("Date"))):
+            on_server_time(server_now)
+        return rows
 
     async def count_orders(self, **filters: Any) -> int:
         """GET /v2/orders/count with the list's filters (datetimes sent as ISO-8601 UTC)."""

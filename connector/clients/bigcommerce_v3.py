@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from connector.clients.bigcommerce_v3_models import CatalogProduct, Metafield, Refund
 from connector.clients.transport import ApiResponse
 from connector.errors import NotFoundError, PermanentApiError
-from connector.values import to_iso8601, whole_number
+from connector.values import http_date, to_iso8601, whole_number
 
 log = logging.getLogger("connector.bigcommerce")
 
@@ -32,12 +32,14 @@ class V3Resources:
         key: str | None = None,
         keys: tuple[str, ...] | None = None,
         modified_since: datetime | None = None,
+        on_server_time: Callable[[datetime], None] | None = None,
     ) -> AsyncIterator[Metafield]:
         """Every order metafield matching the filters, across all orders (batch endpoint). `keys`:
-        any of these keys, in one call (`key:in`)."""
+        any of these keys, in one call (`key:in`). on_server_time: called with each answer's Date
+        (BigCommerce's clock, which stamps date_modified), when it has a readable one."""
         params = query({"namespace": namespace, "key": key, "key:in": keys or None,
                          "date_modified:min": modified_since})
-        return self._metafields("/v3/orders/metafields", params)
+        return self._metafields("/v3/orders/metafields", params, on_server_time)
 
     async def list_metafields_for_order(
         self, order_id: int, *, namespace: str | None = None, key: str | None = None
@@ -46,10 +48,11 @@ class V3Resources:
         params = query({"namespace": namespace, "key": key})
         return [m async for m in self._metafields(path, params)]
 
-    async def _metafields(self, path: str, params: dict[str, Any]) -> AsyncIterator[Metafield]:
+    async def _metafields(self, path: str, params: dict[str, Any],
+                          on_server_time: Callable[[datetime], None] | None = None) -> AsyncIterator[Metafield]:
         """The rows that parse; one that does not is logged and passed over, so that it does not
         hold every other order's metafields back at each read."""
-        async for row in self._iter_v3(path, params, lambda row: row):
+        async for row in self._iter_v3(path, params, lambda row: row, on_server_time):
             try:
                 yield Metafield.model_validate(row)
             except ValidationError as exc:
@@ -117,7 +120,8 @@ class V3Resources:
     # -- V3 paging --------------------------------------------------------------------------
 
     async def _iter_v3(
-        self, path: str, params: dict[str, Any], parse: Callable[[Any], Any]
+        self, path: str, params: dict[str, Any], parse: Callable[[Any], Any],
+        on_server_time: Callable[[datetime], None] | None = None,
     ) -> AsyncIterator[Any]:
         """Follow meta.pagination (current_page / total_pages) until the last page. Some V3 lists
         are specified with an empty `meta` (the refunds list: metaEmpty_Full) and V3 pagination is
@@ -129,6 +133,8 @@ class V3Resources:
                 "GET", path, params={**params, "limit": PAGE_LIMIT, "page": page}
             )
             body = response.json_or_retry(API, path) if response.content.strip() else {}
+            if on_server_time is not None and (server_now := http_date(response.headers.get_list("Date"))):
+                on_server_time(server_now)
             if not isinstance(body, dict):
                 raise unexpected("expected a V3 envelope {data, meta}", response, path, body)
             rows = body.get("data") or []

@@ -20,11 +20,12 @@ from connector.clients.bigcommerce_models import Order, OrderValidationError
 from connector.clients.bigcommerce_pacer import BigCommercePacer
 from connector.clients.xseries_pacer import XSeriesPacer
 from connector.history.dry_run import DryRunPlanner, DryRunReport
-from connector.history.progress import Progress
+from connector.history.progress import Progress, SettledCounts
 from connector.runtime import Runtime
 from connector.store.import_runs import ImportRuns
 from connector.store.repository import ORDERS_START_CURSOR
 from connector.sync.cycle import CycleReport
+from connector.values import parse_rfc2822
 
 log = logging.getLogger("connector.import")
 
@@ -131,15 +132,17 @@ class HistoricalImport:
         frontier = SettledFrontier()
         semaphore = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task] = set()
-        done = run.done if run.checkpoint else 0
-        failed_before = run.failed if run.checkpoint else 0
+        # Each order counted once, the ones read again from before the checkpoint not again.
+        counts = SettledCounts(run.checkpoint, run.done, run.failed) if run.checkpoint else SettledCounts(None)
         since_checkpoint = 0
 
-        def failed() -> int:
-            return failed_before + len(report.cycle.failed)
+        def save(**finished: bool) -> None:
+            checkpoint = frontier.checkpoint()
+            done, failed = counts.at_checkpoint(checkpoint)
+            runs.save(run, checkpoint=checkpoint, done=done, failed=failed, **finished)
 
         async def mirror(order: Order) -> None:
-            nonlocal done, since_checkpoint
+            nonlocal since_checkpoint
             try:
                 await cycle.mirror_one(order, report.cycle)
             finally:
@@ -147,7 +150,7 @@ class HistoricalImport:
             # Only an order that ended is settled: one stopped mid-order (by the stop or an error)
             # keeps the checkpoint at it, and a resumed import redoes it.
             frontier.settled(order.id)
-            done += 1
+            counts.settled(order.date_created, failed=order.id in report.cycle.failed)
             since_checkpoint += 1
 
         def record_invalid(exc: OrderValidationError, raw: dict) -> None:
@@ -157,6 +160,7 @@ class HistoricalImport:
             order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
             if isinstance(order_id, int) and not isinstance(order_id, bool):  # JSON true is no order 1
                 cycle._fail(order_id, "parse", str(exc), permanent=True, report=report.cycle)
+                counts.settled(_created(raw), done=False, failed=True)
 
         # Each page's bindings in one statement, before its orders start (PageBindings).
         orders = rt.bc.iter_orders_created(start, self.until, on_invalid=record_invalid, on_page=cycle.pages.read)
@@ -175,11 +179,11 @@ class HistoricalImport:
                 task.add_done_callback(tasks.discard)
                 if since_checkpoint >= self.checkpoint_every:
                     since_checkpoint = 0
-                    runs.save(run, checkpoint=frontier.checkpoint(), done=done, failed=failed())
+                    save()
                 if self.progress is not None:
-                    remaining = max(0, report.total - done)
+                    remaining = max(0, report.total - counts.done)
                     eta = quota_seconds(rt.xs.pacer, rt.bc.pacer, remaining, remaining / 250)
-                    self.progress.update(done, failed(), eta)
+                    self.progress.update(counts.done, counts.failed, eta)
             else:
                 completed = True
             if tasks:
@@ -201,9 +205,9 @@ class HistoricalImport:
                 await _settle_in_hand(tasks)
             finished = completed and not self.stop_event.is_set() and frontier.in_flight == 0
             report.interrupted = not finished
-            runs.save(run, checkpoint=frontier.checkpoint(), done=done, failed=failed(), finished=finished)
+            save(finished=finished)
             if self.progress is not None:
-                self.progress.update(done, failed(), 0 if finished else None, force=True)
+                self.progress.update(counts.done, counts.failed, 0 if finished else None, force=True)
                 self.progress.finish()
         return report
 
@@ -227,6 +231,14 @@ class HistoricalImport:
         if self.progress is not None:
             self.progress.finish()
         return report
+
+
+def _created(raw: object) -> datetime | None:
+    """The creation date of an order that did not parse, if that date at least is readable."""
+    try:
+        return parse_rfc2822(raw.get("date_created")) if isinstance(raw, dict) else None
+    except (TypeError, ValueError):
+        return None
 
 
 async def _settle_in_hand(tasks: set[asyncio.Task]) -> None:

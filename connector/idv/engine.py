@@ -4,7 +4,8 @@
     stale (latest.py)?   → skipped (stale event): the order is read for the audit entry only
     else the stage's target status through the protected writer (writer.py)
                          → written | skipped (protected) | unchanged | refused (a 4xx: audited,
-                           never sent again, since the same PUT would be refused again)
+                           never sent again, since the same PUT would be refused again; but a 409
+                           or 423, the order busy, is an error: nothing recorded, tried again later)
 
 Events of one order are handled one at a time (a lease per order, shared with other processes). The
 check records are saved with the decision's audit entry: an event whose handling failed (API down)
@@ -19,7 +20,7 @@ from collections import defaultdict
 from contextlib import AbstractAsyncContextManager
 from typing import Callable
 
-from connector.errors import PermanentApiError
+from connector.errors import PermanentApiError, TransientApiError
 from connector.idv.decision import Decision, Outcome
 from connector.idv.latest import Verdict, judge, records_after
 from connector.idv.ledger import Ledger
@@ -30,6 +31,7 @@ from connector.idv.writer import OrderStatusPort, ProtectedStatusWriter
 log = logging.getLogger("connector.idv")
 
 LockFactory = Callable[[str], AbstractAsyncContextManager[None]]
+BUSY = frozenset({409, 423})  # answers to a status PUT that say "not now", not "never"
 
 
 def local_locks() -> LockFactory:
@@ -73,6 +75,14 @@ class IdvEngine:
                     # refused again. A read that failed (a 3xx, an oversized answer) tried nothing.
                     if exc.method != "PUT" or not 400 <= (exc.status or 0) < 500:
                         raise
+                    if exc.status in BUSY:
+                        # 409 Conflict / 423 Locked (reference §8) are about the order's state now
+                        # (another write in flight, the order open for editing), not about our PUT:
+                        # nothing is recorded, so the verdict comes again (next poll, the sender's
+                        # retry) and is decided afresh on a new read of the status.
+                        raise TransientApiError(f"the order is busy, not written; tried again later ({exc})",
+                                                api=exc.api, method=exc.method, path=exc.path,
+                                                status=exc.status, body=exc.body) from exc
                     decision = self._decision(event, Outcome.REFUSED, judgement.check_id, target=target, reason=(
                         f"{event.stage.value}: BigCommerce refused {self.rules.describe(target)}: {exc}"))
                 else:

@@ -16,6 +16,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
 
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import OrderValidationError
@@ -63,8 +64,9 @@ class MetafieldPoller:
         started = self.store.clock.now()
         since = (self.store.cursor(CURSOR) or self.start_at or started) - self.overlap
         report = PollReport()
+        server_times: list[datetime] = []
         # Checked here too: another app's namespace or key must never be acted on.
-        ours = [m for m in await self._read(since) if m.namespace == NAMESPACE and m.resource_type == "order"]
+        ours = [m for m in await self._read(since, server_times.append) if m.namespace == NAMESPACE and m.resource_type == "order"]
         rows = sorted((m for m in ours if m.key == STATUS_KEY), key=lambda m: (m.date_modified, m.id))
         checks = [CheckIdRead(m.resource_id, m.value.strip(), m.date_modified)
                   for m in ours if m.key == CHECK_KEY and m.value.strip()]
@@ -107,15 +109,19 @@ class MetafieldPoller:
                 continue
             report.outcomes[decision.outcome] += 1
             self._mark(row)
-        self.store.set_cursor(started if unsettled is None else min(unsettled, started), CURSOR)
+        # BigCommerce stamps date_modified by its own clock: ours running ahead by more than the
+        # overlap moved the cursor past verdicts recorded after the read. The read's first Date bounds it.
+        read_until = min([started, *server_times])
+        self.store.set_cursor(read_until if unsettled is None else min(unsettled, read_until), CURSOR)
         return report
 
-    async def _read(self, since: datetime) -> list[Metafield]:
+    async def _read(self, since: datetime, on_server_time: Callable[[datetime], None]) -> list[Metafield]:
         keys = (STATUS_KEY, CHECK_KEY)
         if self.key_in:
             try:
                 return [m async for m in self.bc.iter_order_metafields(namespace=NAMESPACE, keys=keys,
-                                                                      modified_since=since)]
+                                                                      modified_since=since,
+                                                                      on_server_time=on_server_time)]
             except PermanentApiError as exc:
                 if exc.status not in (400, 422):
                     raise
@@ -124,7 +130,8 @@ class MetafieldPoller:
                             BATCH_PATH, exc, " and ".join(keys))
                 self.key_in = False
         return [m for key in keys
-                async for m in self.bc.iter_order_metafields(namespace=NAMESPACE, key=key, modified_since=since)]
+                async for m in self.bc.iter_order_metafields(namespace=NAMESPACE, key=key, modified_since=since,
+                                                             on_server_time=on_server_time)]
 
     async def _look_up(self, order_id: int, report: PollReport) -> str | None:
         """The check_id of an order whose check was never seen (it changed before the poll began)."""

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from email.utils import format_datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -190,6 +191,9 @@ class BigCommerceSimulator(MerchantSide, Simulator):
         else:
             reset_ms, left = self.window_ms, self.quota  # the next request opens a fresh window
         return {
+            # Every answer carries these (errors too), so the real API's Date rides along: the
+            # connector reads the store's clock from it, and a test can skew that clock from ours.
+            "Date": format_datetime(self._now(), usegmt=True),
             "X-Rate-Limit-Time-Window-Ms": str(self.window_ms),
             "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
             "X-Rate-Limit-Requests-Quota": str(self.quota),

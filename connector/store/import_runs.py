@@ -17,7 +17,9 @@ class ImportRun(SQLModel, table=True):
     """One `order-sync import-history` over a range of order creation dates.
 
     `checkpoint`: every order created before it is settled (bound, recorded or failed); a resumed
-    run re-reads from there (inclusive) and the bindings skip what was already done."""
+    run re-reads from there (inclusive) and the bindings skip what was already done. `done` and
+    `failed` count those orders, the ones before the checkpoint: a resumed run counts the rest, so
+    no order is counted twice (connector.history.progress.SettledCounts)."""
 
     __tablename__ = "import_run"
     id: int | None = Field(default=None, primary_key=True)

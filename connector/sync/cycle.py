@@ -1,7 +1,8 @@
 """One sync cycle: the window, the pages, the failed-order queue and the cursor.
 
 Window = [cursor − overlap, cycle start], orders by date_modified ascending, the upper bound fixed
-at the start so orders modified while we page fall into the next cycle instead of shifting pages.
+at the start so orders modified while we page fall into the next cycle instead of shifting pages;
+its end is then pulled back to BigCommerce's own time (the listing's Date) if our clock runs ahead.
 Orders are mirrored a page at a time (a few concurrently); once every order of a page is settled —
 bound, recorded, or recorded as failed — the cursor moves to that page's last date_modified, and
 to the window's end when the window is done. The cursor therefore never passes an unsettled order,
@@ -113,8 +114,10 @@ class SyncCycle:
     async def _mirror_window(self, report: CycleReport) -> None:
         batch: list[Order] = []
         invalid: list[tuple[OrderValidationError, dict[str, Any]]] = []
+        server_times: list[datetime] = []
         orders = self.bc.iter_orders_modified(
-            report.window_start, report.window_end, on_invalid=lambda exc, raw: invalid.append((exc, raw))
+            report.window_start, report.window_end, on_invalid=lambda exc, raw: invalid.append((exc, raw)),
+            on_server_time=server_times.append,
         )
         async for order in orders:
             batch.append(order)
@@ -126,6 +129,15 @@ class SyncCycle:
                 batch, invalid = [], []
         if not await self._settle_batch(batch, invalid, report):
             return
+        if server_times and server_times[0] < report.window_end:
+            # BigCommerce stamps date_modified by its own clock. Ours running ahead put the window's
+            # end past what the listing could show (orders modified since its first answer, by the
+            # server's clock), and the next window starting an overlap before that end lost them.
+            # The first answer's Date (the start of its second) is as far as the listing vouches for.
+            skew = report.window_end - server_times[0]
+            log.log(logging.WARNING if skew >= timedelta(seconds=5) else logging.DEBUG,
+                    "BigCommerce's clock is %s behind ours: the window ends at its time", skew)
+            report.window_end = server_times[0]
         self.d.store.set_cursor(report.window_end)
         report.completed = True
 

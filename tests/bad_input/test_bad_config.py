@@ -82,6 +82,7 @@ NAIVE = VALID + "  start_at: 2026-01-01T00:00:00\n"
 TWICE = VALID + "sync:\n  overlap_seconds: 10\n"
 CONCURRENCY = VALID + "  concurrency: 1000\n"
 MAX_ATTEMPTS = VALID + "  max_attempts: 0\n"
+NO_OVERLAP = VALID + "  overlap_seconds: 0\n"
 LIST = "- bigcommerce\n- xseries\n"
 STRAY_DEFAULT = VALID + "historical_import:\n  enabled: yes please\n"
 
@@ -102,6 +103,8 @@ CASES = [
                 line_of(CONCURRENCY, "concurrency")),
     config_case("max-attempts-zero", MAX_ATTEMPTS, r"sync\.max_attempts: .*greater than 0",
                 line_of(MAX_ATTEMPTS, "max_attempts")),
+    config_case("overlap-zero", NO_OVERLAP, r"sync\.overlap_seconds: must be at least 1: .*min_date_modified",
+                line_of(NO_OVERLAP, "overlap_seconds")),
     config_case("not-a-mapping", LIST, r"must be a mapping of sections", 1),
     config_case("boolean-not-a-boolean", STRAY_DEFAULT, r"historical_import\.enabled: .*boolean",
                 line_of(STRAY_DEFAULT, "yes please")),

@@ -596,3 +596,19 @@ async def test_v3_dates_with_rfc3339_lower_case_t_and_z_are_read(client):
     assert [r.created async for r in client.iter_refunds()] == [datetime(2026, 1, 1, 10, tzinfo=UTC)]
     assert [m.date_modified async for m in client.iter_order_metafields(namespace="realid")] == [
         datetime(2026, 1, 1, 10, 0, 0, 500000, tzinfo=UTC)]
+
+
+@respx.mock
+async def test_the_listing_reports_each_answers_date_when_it_has_a_readable_one(client):
+    """The store's clock, for the sync window's end: a page without a Date or with an unreadable one
+    reports nothing (the caller keeps its own clock); a second Date a proxy added is not read."""
+    dated = [("Date", "Mon, 11 Mar 2019 15:20:00 GMT"), ("Date", "Tue, 12 Mar 2019 00:00:00 GMT")]
+    respx.get(f"{API}/v2/orders").mock(side_effect=[
+        httpx.Response(200, json=full_page(1), headers=dated),
+        httpx.Response(200, json=full_page(251), headers={"Date": "soon"}),
+        httpx.Response(204),
+    ])
+    seen: list[datetime] = []
+    got = [o.id async for o in client.iter_orders_modified(*since_until(), on_server_time=seen.append)]
+    assert len(got) == 500
+    assert seen == [datetime(2019, 3, 11, 15, 20, tzinfo=UTC)]

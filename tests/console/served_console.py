@@ -71,7 +71,7 @@ async def two_pairs(url: str, north, south) -> AsyncIterator[tuple[Settings, dic
     """Pairs north and south (two sync worlds) on one database: their settings and started runtimes."""
     settings = Settings.model_validate({
         "pairs": [pair_config("north", north), pair_config("south", south)], "database_url": url,
-        "mappings_dir": str(DEFAULTS_DIR), "sync": {"start_at": north.start_at, "overlap_seconds": 0}})
+        "mappings_dir": str(DEFAULTS_DIR), "sync": {"start_at": north.start_at, "overlap_seconds": 1}})
     store = Store.open(url, clock=north.clock)
     runtimes = {}
     try:

@@ -76,7 +76,7 @@ async def test_the_session_cookie_is_httponly_strict_and_secure_behind_tls(world
 
 
 async def test_a_post_without_its_csrf_token_is_refused(world, page):
-    world.overlap_seconds = 0
+    world.overlap_seconds = 1
     order = world.add_order([line("TEE-L")], default_currency_code="EUR")  # parked, with an exception
     await world.cycle()
     [exception] = world.store.exceptions()

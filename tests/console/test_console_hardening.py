@@ -76,7 +76,7 @@ async def test_a_session_cookie_is_dead_after_logout(world):
 
 
 async def test_order_values_are_escaped(world):
-    world.overlap_seconds = 0
+    world.overlap_seconds = 1
     order = world.add_order([line("TEE-L")], default_currency_code="EUR")  # parked, with an exception
     await world.cycle()
     runtime = await world.runtime()

@@ -31,7 +31,7 @@ def refuse_sales_of(xs, order_id: int):
 
 async def test_retry_a_parked_order_and_see_it_mirrored_on_the_next_cycle(world_factory, database_url, page):
     world = world_factory(database_url, max_attempts=1)  # the first failure parks it
-    world.overlap_seconds = 0  # later windows do not re-read the order: only the retry brings it back
+    world.overlap_seconds = 1  # later windows do not re-read the order: only the retry brings it back
     order = world.add_order([line("TEE-M")])
     restore = refuse_sales_of(world.xs, order)
     await world.cycle()

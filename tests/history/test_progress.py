@@ -86,3 +86,61 @@ async def test_the_import_feeds_the_bar_its_total_and_an_eta_from_the_quotas(imp
     finally:
         await rt.aclose()
         rt.store.close()
+
+
+class Counted(Progress):
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.counted: list[int] = []
+
+    def update(self, done, failed, eta_quota=None, *, force=False) -> None:
+        self.counted.append(done)
+        super().update(done, failed, eta_quota, force=force)
+
+
+@pytest.mark.parametrize("stop_after", [7, 23, 41])
+async def test_a_resumed_import_counts_each_order_once(import_world, stop_after):
+    """A resumed import reads again from a minute before its checkpoint, and orders after it may
+    have ended before the stop: the bar never passes the total, and ends on it ("32/30" before)."""
+    import asyncio
+
+    from test_import import stopping
+
+    rt = await import_world.runtime()
+    try:
+        stop, seen = asyncio.Event(), []
+        first = HistoricalImport(rt, since=None, until=None, stop_event=stop, checkpoint_every=5, concurrency=4,
+                                 progress=Recorded())
+        with stopping(rt, stop, lambda order: seen.append(order) or len(seen) == stop_after):
+            assert (await first.run()).interrupted
+        assert first.progress.done <= len(seen)
+
+        bar = Counted()
+        report = await HistoricalImport(rt, since=None, until=None, progress=bar).run()
+        assert not report.interrupted and report.resumed_from is not None
+        assert bar.counted[-1] == report.total == len(import_world.bc.orders)
+        assert max(bar.counted) == report.total and bar.counted == sorted(bar.counted)
+    finally:
+        await rt.aclose()
+        rt.store.close()
+
+
+def test_settled_counts_save_only_the_orders_before_the_checkpoint_and_skip_them_when_read_again():
+    from datetime import datetime, timedelta, timezone
+
+    from connector.history.progress import SettledCounts
+
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    first = SettledCounts(None)
+    for i, failed in enumerate([False, True, False, False]):  # created t0, t0+1 s, t0+2 s, t0+3 s
+        first.settled(t0 + timedelta(seconds=i), failed=failed)
+    first.settled(None, done=False, failed=True)  # unreadable, no date: counted now, saved at once
+    assert (first.done, first.failed) == (4, 2)
+    # Stopped with the order of t0+2 s in flight elsewhere: the checkpoint is there; t0+3 s ended early.
+    saved = first.at_checkpoint(t0 + timedelta(seconds=2))
+    assert saved == (2, 2)
+
+    resumed = SettledCounts(t0 + timedelta(seconds=2), *saved)
+    for i in range(-60, 5):  # from a minute before the checkpoint: read again, then the rest
+        resumed.settled(t0 + timedelta(seconds=i), failed=i == 1)
+    assert (resumed.done, resumed.failed) == (2 + 3, 2)  # t0+2, t0+3 (again: its count was not saved), t0+4

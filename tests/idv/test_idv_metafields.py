@@ -138,3 +138,34 @@ async def test_a_metafield_row_that_does_not_parse_holds_no_other_verdict_back(w
     assert report.outcomes == {Outcome.WRITTEN: 1}
     assert world.status(usable) == 6 and world.status(broken) == 11
     assert "does not parse" in caplog.text and str(broken) in caplog.text
+
+
+class _BehindClock:
+    """BigCommerce's clock, `seconds` behind the connector's (the same FakeClock, read earlier)."""
+
+    def __init__(self, clock, seconds: float) -> None:
+        self.clock, self.behind = clock, seconds
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
+
+    def now(self):
+        from datetime import timedelta
+        return self.clock.now() - timedelta(seconds=self.behind)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+
+
+async def test_a_verdict_recorded_after_a_poll_by_a_store_clock_behind_ours_is_read(world):
+    """Our clock 10 minutes ahead of the store's (overlap 5): the poll's cursor follows the answer's
+    Date, so a verdict stamped after the read by the store's clock is read by the next poll."""
+    await world.start()
+    world.bc.clock = _BehindClock(world.clock, 600)
+    order = world.add_order(status_id=11)
+    await poll(world)
+    assert world.store.cursor(CURSOR) <= world.bc.clock.now()
+
+    realid(world, order, "pending", "rid-1")  # after that read, by the store's clock
+    report = await poll(world)
+    assert report.outcomes == {Outcome.WRITTEN: 1} and world.status(order) == 12

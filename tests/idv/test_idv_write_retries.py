@@ -170,3 +170,33 @@ async def test_an_archived_order_is_left_alone_like_a_protected_one(world, when)
     assert world.status(order) == 11 and world.puts() == []
     [entry] = world.audit(order)
     assert entry.action == "idv_skipped_protected" and "archived in BigCommerce" in entry.reason
+
+
+@pytest.mark.parametrize("busy", [409, 423])
+@pytest.mark.parametrize("meanwhile", ["nothing", "shipped"])
+async def test_a_put_answered_409_or_423_is_tried_again_by_the_next_poll_not_refused(world, busy, meanwhile):
+    """Conflict / Locked (reference §8) say the order is busy now, not that the PUT is wrong: no final
+    refusal is recorded, the next poll decides again on a fresh read, and Order Protection still holds."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    world.clock.advance(2)
+    world.bc.set_metafield(order, "realid", "check_id", "rid-1")
+    world.bc.set_metafield(order, "realid", "verification_status", "failed")
+    locked = fail_puts(world, httpx.Response(busy, json=[{"status": busy, "message": "The order is being edited"}]))
+
+    world.clock.advance(30)
+    report = await world.service.poller.poll()
+    assert locked.failed == 1 and order in report.failed and not report.outcomes
+    assert world.audit(order) == [] and world.status(order) == 11
+
+    if meanwhile == "shipped":
+        world.bc.set_status(order, 2)  # the edit that held the lock shipped the order
+    world.clock.advance(30)
+    report = await world.service.poller.poll()
+    [entry] = world.audit(order)
+    if meanwhile == "shipped":
+        assert report.outcomes == {Outcome.SKIPPED_PROTECTED: 1} and entry.action == "idv_skipped_protected"
+        assert world.status(order) == 2 and world.puts() == []
+    else:
+        assert report.outcomes == {Outcome.WRITTEN: 1} and entry.action == "idv_written"
+        assert world.status(order) == 6 and world.puts() == [(order, 6)]

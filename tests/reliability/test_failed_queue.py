@@ -87,7 +87,7 @@ def refuse_product(xs, sku: str, message: str):
 
 
 async def test_transient_failure_backs_off_parks_and_waits_for_retry_failed(world, tmp_path, capsys, monkeypatch):
-    world.overlap_seconds = 0  # later windows do not re-read the order: only the queue retries it
+    world.overlap_seconds = 1  # (the least) later windows do not re-read the order: only the queue retries it
     config = str(write_config(world, tmp_path / "config.yaml", monkeypatch))
     bad = world.add_order([line("TEE-M", 1)])
     good = world.add_order([line("MUG-01", 1)], customer=OMAR)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from connector.sync.order_mirror import Outcome
 from sync_world import START, line
 
@@ -13,13 +15,17 @@ def sale_writes(world) -> int:
     return len(world.xs.request_log.matching("POST", "/api/register_sales"))
 
 
-async def test_orders_in_the_cursor_second_are_mirrored_once(db_world):
-    """Overlap 0: only an inclusive lower bound at the cursor's own second saves the late order."""
+@pytest.mark.parametrize("exclusive", [False, True], ids=["inclusive-bounds", "exclusive-bounds"])
+async def test_orders_in_the_cursor_second_are_mirrored_once(db_world, exclusive):
+    """The least overlap (1 s) saves the late order of the cursor's own second whether BigCommerce's
+    date bounds include their second or not (unverified, reference §2; 0 is refused at load)."""
     world = db_world
-    world.overlap_seconds = 0
+    world.overlap_seconds = 1
+    world.bc.date_bounds_exclusive = exclusive
     first = world.add_order([line("TEE-M")])  # date_modified = START (whole second)
     report = await world.cycle(advance=0.4)  # the cycle starts 0.4 s into that second
-    assert report.outcomes[Outcome.CREATED] == 1
+    # An exclusive max_date_modified (START) leaves the order of START to the next window.
+    assert report.outcomes[Outcome.CREATED] == (0 if exclusive else 1)
     cursor = world.store.cursor()
     # The window ends at the start of its second: the cursor claims only orders modified before
     # START are settled, which stays true whatever is committed later in that second.
@@ -32,15 +38,16 @@ async def test_orders_in_the_cursor_second_are_mirrored_once(db_world):
 
     report = await world.cycle(advance=60)
 
-    assert report.outcomes[Outcome.CREATED] == 1 and report.outcomes[Outcome.UP_TO_DATE] == 1
-    assert sale_writes(world) == writes + 1
+    assert report.outcomes[Outcome.CREATED] == (2 if exclusive else 1)
+    assert report.outcomes[Outcome.UP_TO_DATE] == (0 if exclusive else 1)
+    assert sale_writes(world) == writes + (2 if exclusive else 1)
     assert len(world.sales(first)) == 1 and len(world.sales(late)) == 1
     assert world.store.cursor() > cursor
 
 
 async def test_a_full_page_of_one_second_and_a_late_order_in_it(world):
     """More orders share one second than fit a page (250): none is skipped or mirrored twice."""
-    world.overlap_seconds = 0
+    world.overlap_seconds = 1
     ids = [world.add_order([line("TEE-M")], customer=None) for _ in range(255)]
     await world.cycle(advance=0.5)
     late = world.add_order([line("TEE-L")], customer=None)
@@ -81,3 +88,37 @@ async def test_the_cursor_never_passes_an_order_not_yet_settled(world):
     report = await world.cycle()
     assert report.completed and report.outcomes[Outcome.CREATED] == 4
     assert all(len(world.sales(i)) == 1 for i in ids)
+
+
+class _BehindClock:
+    """BigCommerce's clock, `seconds` behind the connector's (the same FakeClock, read earlier)."""
+
+    def __init__(self, clock, seconds: float) -> None:
+        self.clock, self.behind = clock, timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
+
+    def now(self):
+        return self.clock.now() - self.behind
+
+    async def sleep(self, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+
+
+async def test_a_clock_ahead_of_bigcommerces_by_more_than_the_overlap_loses_no_order(world):
+    """Our clock 10 minutes ahead of the store's, overlap 5: the cursor follows the listing's Date."""
+    world.bc.clock = _BehindClock(world.clock, 600)
+    first = world.add_order([line("TEE-M")])
+    report = await world.cycle()
+    assert report.outcomes[Outcome.CREATED] == 1
+    # Our window asked for orders up to START + 1 s; the store could show them only up to its own now.
+    assert world.store.cursor() == START + timedelta(seconds=1) - timedelta(minutes=10)
+
+    # Modified after that listing by the store's clock, ten minutes before the window's end by ours.
+    world.clock.advance(1)
+    second = world.add_order([line("MUG-01")])
+    report = await world.cycle(advance=60)
+
+    assert report.outcomes[Outcome.CREATED] == 1
+    assert len(world.sales(first)) == 1 and len(world.sales(second)) == 1

@@ -143,11 +143,12 @@ async def test_lost_answer_to_a_product_or_customer_create_makes_no_duplicate(wo
 async def test_timeout_before_the_write_applied_fails_then_creates_once(db_world, retried_from):
     world = db_world
     if retried_from == "failed-queue":
-        world.overlap_seconds = 0  # the next window does not include the order again
+        world.overlap_seconds = 1  # the next window does not include the order again
     order_id = world.add_order([line("TEE-M", 1)])
     world.xs.faults.reconfigure(FaultConfig(share_timeout=1.0, path_filter="register_sales"))
 
-    report = await world.cycle()
+    # 2 s: the next window starts a second (the least overlap) after the order's date_modified.
+    report = await world.cycle(advance=2 if retried_from == "failed-queue" else 1)
 
     assert world.xs.faults.injected["timeout"] == 1
     assert order_id in report.failed and "no sale BC-" in report.failed[order_id]

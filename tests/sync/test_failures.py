@@ -133,7 +133,7 @@ async def test_an_order_placed_while_the_register_is_closed_is_mirrored_not_park
     assert world.store.failures() == []
 
 async def test_transient_failures_back_off_then_park_then_retry_failed(world):
-    world.overlap_seconds = 0
+    world.overlap_seconds = 1
     order_id = world.add_order([line("TEE-M")])
     world.xs.faults.reconfigure(FaultConfig(share_5xx=1.0, path_filter="register_sales"))
 
