@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from connector.clients.transport import RetryPolicy
 from connector.config import load_settings
 from connector.errors import ConfigError
 from connector.scheduler import daemon
@@ -22,18 +22,24 @@ TOKEN = "a-scraper-token-from-the-environment"
 OPEN_WARNING = "/metrics answers without a token"
 
 
-def started(entry, world, token: str | None):
-    """serve (or run, with server.enabled) on a free port, server.metrics_token as given."""
+@asynccontextmanager
+async def served(entry, world, token: str | None):
+    """serve (or run, with server.enabled) on a free port, server.metrics_token as given: a client
+    of it once healthy; the process is stopped after and must exit 0."""
     port = free_port()
     settings = world.settings(interval_seconds=300)
     settings.server.enabled, settings.server.port = True, port
     if token is not None:  # else left as the configuration leaves it
         settings.server.metrics_token = SecretStr(token)
     stop = asyncio.Event()
-    task = asyncio.create_task(entry(settings, stop, bc_transport=world.bc.transport(),
-                                     xs_transport=world.xs.transport(), clock=world.clock,
-                                     retry=RetryPolicy(seed=2, base_delay=0.01)))
-    return port, stop, task
+    running = world.launch(entry, settings, stop)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            await wait_until_healthy(client, running)
+            yield client
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 10) == 0
 
 
 def open_warnings(caplog) -> list[logging.LogRecord]:
@@ -43,23 +49,17 @@ def open_warnings(caplog) -> list[logging.LogRecord]:
 @pytest.mark.parametrize("entry", [serve, daemon], ids=["serve", "run"])
 async def test_a_metrics_token_is_required_once_set(world, caplog, entry):
     caplog.set_level(logging.INFO)
-    port, stop, running = started(entry, world, TOKEN)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            await wait_until_healthy(client, running)
-            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                            {"Authorization": "Bearer"}, {"Authorization": f"Bearer {TOKEN}x"}):
-                refused = await client.get("/metrics", headers=headers)
-                assert refused.status_code == 401, (headers, refused.status_code)
-                assert refused.headers["www-authenticate"].startswith("Bearer")
-                assert "order_sync_" not in refused.text
-            good = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
-            assert good.status_code == 200 and "order_sync_orders_failed" in good.text
-            # Health stays open to the service manager and the proxy's checks.
-            assert (await client.get("/healthz")).status_code == 200
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(running, 10) == 0
+    async with served(entry, world, TOKEN) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
+                        {"Authorization": "Bearer"}, {"Authorization": f"Bearer {TOKEN}x"}):
+            refused = await client.get("/metrics", headers=headers)
+            assert refused.status_code == 401, (headers, refused.status_code)
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+            assert "order_sync_" not in refused.text
+        good = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert good.status_code == 200 and "order_sync_orders_failed" in good.text
+        # Health stays open to the service manager and the proxy's checks.
+        assert (await client.get("/healthz")).status_code == 200
     assert open_warnings(caplog) == []
     assert TOKEN not in caplog.text
 
@@ -67,16 +67,10 @@ async def test_a_metrics_token_is_required_once_set(world, caplog, entry):
 @pytest.mark.parametrize("entry", [serve, daemon], ids=["serve", "run"])
 async def test_without_a_token_metrics_stays_open_and_the_start_says_so_once(world, caplog, entry):
     caplog.set_level(logging.INFO)
-    port, stop, running = started(entry, world, None)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            await wait_until_healthy(client, running)
-            for _ in range(2):
-                page = await client.get("/metrics")
-                assert page.status_code == 200 and "order_sync_orders_failed" in page.text
-    finally:
-        stop.set()
-        assert await asyncio.wait_for(running, 10) == 0
+    async with served(entry, world, None) as client:
+        for _ in range(2):
+            page = await client.get("/metrics")
+            assert page.status_code == 200 and "order_sync_orders_failed" in page.text
     (warning,) = open_warnings(caplog)
     assert "server.metrics_token" in warning.getMessage() and "internal" in warning.getMessage()
 

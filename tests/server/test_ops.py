@@ -11,7 +11,6 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from connector.clients.transport import RetryPolicy
 from connector.errors import ApiError
 from connector.sandbox.faults import FaultConfig
 from connector.scheduler import daemon
@@ -84,9 +83,7 @@ async def test_the_daemon_serves_health_readiness_and_cycle_durations(db_world):
     settings.server.enabled, settings.server.port = True, port
     world.add_order([line("TEE-M", 1)])
     stop = asyncio.Event()
-    running = asyncio.create_task(daemon(settings, stop, bc_transport=world.bc.transport(),
-                                         xs_transport=world.xs.transport(), clock=world.clock,
-                                         retry=RetryPolicy(seed=2, base_delay=0.01)))
+    running = world.launch(daemon, settings, stop)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             deadline = time.monotonic() + 15

@@ -8,6 +8,7 @@ the clock a little first, so every change made before it has a date_modified ins
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -136,6 +137,13 @@ class World:
         self.clock.advance(advance)
         runtime = runtime or await self.runtime()
         return await runtime.cycle().run()
+
+    def launch(self, entry, settings: Settings, stop: asyncio.Event) -> asyncio.Task:
+        """`order-sync run` (scheduler.daemon) or `serve` as a task on this world's simulators and
+        clock, until `stop` is set."""
+        return asyncio.create_task(entry(settings, stop, bc_transport=self.bc.transport(),
+                                         xs_transport=self.xs.transport(), clock=self.clock,
+                                         retry=RetryPolicy(seed=2, base_delay=0.01)))
 
     async def close(self) -> None:
         for runtime in self.runtimes:
