@@ -53,7 +53,6 @@ T = TypeVar("T")
 P = TypeVar("P", bound=Page)
 
 
-REFERENCE_SHORT_PAGE = 100
 DOCUMENTED_PAGE_SIZE = 200  # what the 2.0 docs are said to give as the maximum (§6)
 
 
@@ -271,7 +270,8 @@ class XSeriesClient(SaleResources, TransportClient):
         a server that refuses a larger one (400/422) is asked again with 200, and so on after.
         whole_without_cursor: a page that names no version at all (neither its items nor a `version`
         block) is the whole collection, as a server may give a small one (§7 lists taxes and users
-        without `version`; the spec's TaxCollection has no `version` block), not an error."""
+        without `version`; the spec's TaxCollection has no `version` block), not an error; and a later
+        page with nothing after the cursor is a server that ignored `after` and gave the list again."""
         after = after_version
         if self.page_size_cap is not None:
             page_size = min(page_size, self.page_size_cap)
@@ -292,8 +292,10 @@ class XSeriesClient(SaleResources, TransportClient):
                 return
             items = [parse(item) for item in raw_items]
             max_version = _max_version(body, raw_items)
-            if max_version is None and whole_without_cursor:
-                yield page_type(items=items, max_version=None)
+            if whole_without_cursor and (max_version is None or max_version <= after):
+                if max_version is None:
+                    yield page_type(items=items, max_version=None)
+                # Else every item is at or before the cursor, so already read: the list ends here.
                 return
             if max_version is None or max_version <= after:
                 # Without a cursor that moves, the next request would return this page again.
@@ -305,16 +307,13 @@ class XSeriesClient(SaleResources, TransportClient):
             after = max_version
 
     async def _list_all(self, path: str, parse: Callable[[Any], T]) -> list[T]:
-        """A small reference collection (outlets, registers, users, payment types, taxes).
-
-        The version feed ends with an empty page (§6), which costs a second call per collection.
-        A page shorter than REFERENCE_SHORT_PAGE — below any page size X-Series is known to cap at
-        (0.9: 200; 2.0: 200 or more) — cannot have been cut short, so it ends the list at once."""
+        """A small reference collection (outlets, registers, users, payment types, taxes), read to
+        the empty page that ends a version feed (§6). Not ended early at a short page: a page may be
+        cut below the size asked for (the 2.0 maximum is unconfirmed, §6), and a register or tax
+        left unread stops start-up with "X-Series has no register…"; one more call per collection."""
         result: list[T] = []
         async for page in self._iter_versioned(path, parse, Page, 0, 1000, False, whole_without_cursor=True):
             result.extend(page.items)
-            if len(page.items) < REFERENCE_SHORT_PAGE:
-                break
         return result
 
     async def _search_exact(self, kind: str, criteria: dict[str, str], wanted: str,
