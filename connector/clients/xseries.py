@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import httpx
 
 from connector.clients.transport import ApiTransport, RetryPolicy, TransportClient
-from connector.clients.xseries_answers import API, data_list, data_of, data_one, path_id, unknown_outcome, written_json
+from connector.clients.xseries_answers import (API, data_list, data_of, data_one, parsed_items, path_id, unknown_outcome,
+                                               written_json)
 from connector.clients.xseries_models import (
     Customer,
     CustomerCreate,
@@ -290,7 +291,7 @@ class XSeriesClient(SaleResources, TransportClient):
             raw_items = data_list(body, path)
             if not raw_items:
                 return
-            items = [parse(item) for item in raw_items]
+            items = parsed_items(raw_items, parse, path)
             max_version = _max_version(body, raw_items)
             if whole_without_cursor and (max_version is None or max_version <= after):
                 if max_version is None:

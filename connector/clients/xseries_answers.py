@@ -3,13 +3,16 @@ that does not say what was written means (UnknownWriteOutcome). Shared by the cl
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
 from connector.errors import TransientApiError, UnknownWriteOutcome
 
 API = "X-Series"
+T = TypeVar("T")
 
 
 def path_id(object_id: str) -> str:
@@ -45,6 +48,31 @@ def data_list(body: Any, what: str) -> list[Any]:
             f"answer to {what} is not a list", api=API, method="GET", path=what, body=body
         )
     return data
+
+
+def parsed_items(raw_items: list[Any], parse: Callable[[Any], T], what: str) -> list[T]:
+    """Each item of a list answer read by `parse`. One that cannot be read (a tax rate without its
+    rate, an item that is not an object) is an ApiError naming the endpoint and the item, not a
+    validation traceback: start-up reads every reference list."""
+    items: list[T] = []
+    for raw in raw_items:
+        try:
+            items.append(parse(raw))
+        except ValidationError as exc:
+            named = _named(raw)
+            wrong = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
+            raise TransientApiError(f"{named} in the answer cannot be read ({wrong})", api=API, method="GET",
+                                    path=what, body=raw) from None
+    return items
+
+
+def _named(raw: Any) -> str:
+    if not isinstance(raw, dict):
+        return f"item {raw!r}"
+    name, object_id = raw.get("name"), raw.get("id")
+    if name is not None and object_id is not None:
+        return f"{name} ({object_id})"
+    return str(name if name is not None else object_id if object_id is not None else "an item")
 
 
 def written_json(response: httpx.Response, path: str) -> dict[str, Any]:

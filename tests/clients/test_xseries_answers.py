@@ -48,3 +48,31 @@ async def test_a_reference_list_server_ignoring_after_is_read_once_not_refused(c
         {"id": TAX, "name": "GST", "version": 3, "rates": [{"id": "a", "rate": 0.15}]}]}))
     assert [t.rate for t in await client.taxes()] == [Decimal("0.15")]
     assert route.call_count == 2
+
+
+# -- taxes without rates (start-up maps tax by rate) ----------------------------------------------
+
+
+@pytest.mark.parametrize("rates", [None, "missing", []])
+async def test_a_tax_answered_without_rates_is_a_tax_with_no_component_rates(client, api, rates) -> None:
+    # The spec's Tax does not require `rates`; an implementation may send it null. It used to fail
+    # validation, and start-up (which reads every tax) stopped with a pydantic traceback.
+    no_tax = {"id": TAX, "name": "No Tax", "is_default": False, "version": 2}
+    if rates != "missing":
+        no_tax["rates"] = rates
+    gst = {"id": "gst", "name": "GST", "is_default": True, "version": 3, "rates": [{"id": "g", "rate": 0.15}]}
+    api.get("/api/2.0/taxes").mock(side_effect=[httpx.Response(200, json={"data": [no_tax, gst]}),
+                                                httpx.Response(200, json={"data": []})])
+    found = await client.taxes()
+    assert [(t.id, t.rates, t.rate) for t in found] == [(TAX, [], Decimal(0)), ("gst", found[1].rates, Decimal("0.15"))]
+
+
+async def test_a_tax_rate_without_its_rate_is_an_error_naming_the_tax(client, api) -> None:
+    # A component without its rate cannot be mapped by rate, nor read as zero (a GST taken for
+    # "No Tax" would sell untaxed): start-up stops on an ApiError that says which tax.
+    api.get("/api/2.0/taxes").mock(return_value=httpx.Response(200, json={"data": [
+        {"id": TAX, "name": "GST", "version": 3, "rates": [{"id": "g", "name": "GST", "rate": None}]}]}))
+    with pytest.raises(ApiError, match=r"GET /api/2.0/taxes.*GST.*rate") as caught:
+        await client.taxes()
+    assert TAX in str(caught.value)
+
