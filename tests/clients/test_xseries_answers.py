@@ -10,6 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from connector.clients.xseries_sale_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct, WrittenSale
 from connector.clock import FakeClock
 from connector.errors import ApiError
 
@@ -76,3 +77,52 @@ async def test_a_tax_rate_without_its_rate_is_an_error_naming_the_tax(client, ap
         await client.taxes()
     assert TAX in str(caught.value)
 
+
+# -- a sale answer in the 2.0 shapes keeps its line and payment ids -------------------------------
+
+
+def a_sale() -> RegisterSale:
+    return RegisterSale(
+        register_id="reg", user_id="usr", status="CLOSED", state="closed", invoice_number="BC-1484",
+        register_sale_products=[
+            RegisterSaleProduct(product_id="p1", quantity=Decimal(2), price=Decimal("19.99"), tax=Decimal(3),
+                                tax_id="tax"),
+            RegisterSaleProduct(product_id="p2", quantity=Decimal(1), price=Decimal(5), tax=Decimal("0.75"),
+                                tax_id="tax")],
+        register_sale_payments=[RegisterSalePayment(retailer_payment_type_id="cc", amount=Decimal("50.73"))],
+    )
+
+
+ANSWERS_20 = {
+    # The 2.0 read of a sale (§8.5): line_items and payments, with the 0.9 fields' own names.
+    "2.0": {"id": "s1", "state": "closed", "invoice_number": "BC-1484", "total_price": 44.98, "total_tax": 6.75,
+            "line_items": [{"id": "l1", "product_id": "p1"}, {"id": "l2", "product_id": "p2"}],
+            "payments": [{"id": "y1", "retailer_payment_type_id": "cc"}]},
+    # The date-versioned sale (§8.6): product{id}, type{config_id}, totals{price, tax}.
+    "2026": {"id": "s1", "state": "closed", "invoice_number": "BC-1484",
+             "totals": {"price": "44.98", "price_incl_tax": "51.73", "tax": "6.75"},
+             "line_items": [{"id": "l1", "product": {"id": "p1"}}, {"id": "l2", "product": {"id": "p2"}}],
+             "payments": [{"id": "y1", "type": {"config_id": "cc"}}]},
+}
+
+
+@pytest.mark.parametrize("shape", ANSWERS_20)
+async def test_a_sale_answer_in_a_20_shape_gives_its_line_and_payment_ids(client, api, shape) -> None:
+    # A void re-posts the whole sale, and lines it does not name are deleted and replaced (§8.3): the
+    # ids read only from register_sale_products used to be lost for a 2.0-shaped answer.
+    api.post("/api/register_sales").mock(return_value=httpx.Response(200, json={"data": ANSWERS_20[shape]}))
+    written = await client.create_sale_document(a_sale().to_json(), answer=WrittenSale)
+    body = written.ids_into(a_sale())
+    assert [line.id for line in body.register_sale_products] == ["l1", "l2"]
+    assert [payment.id for payment in body.register_sale_payments] == ["y1"]
+    assert (written.id, written.state, written.invoice_number) == ("s1", "closed", "BC-1484")
+    # The totals X-Series made of the lines, which the order path checks against what was sent.
+    assert (written.total_price, written.total_tax) == (Decimal("44.98"), Decimal("6.75"))
+
+
+async def test_a_20_answer_naming_other_products_gives_no_line_ids(client, api) -> None:
+    answer = {**ANSWERS_20["2026"], "line_items": [{"id": "l1", "product": {"id": "p9"}},
+                                                   {"id": "l2", "product": {"id": "p2"}}]}
+    api.post("/api/register_sales").mock(return_value=httpx.Response(200, json={"data": answer}))
+    written = await client.create_sale_document(a_sale().to_json(), answer=WrittenSale)
+    assert [line.id for line in written.ids_into(a_sale()).register_sale_products] == [None, None]
