@@ -126,3 +126,75 @@ async def test_a_20_answer_naming_other_products_gives_no_line_ids(client, api) 
     api.post("/api/register_sales").mock(return_value=httpx.Response(200, json={"data": answer}))
     written = await client.create_sale_document(a_sale().to_json(), answer=WrittenSale)
     assert [line.id for line in written.ids_into(a_sale()).register_sale_products] == [None, None]
+
+
+# -- answers without `data` -----------------------------------------------------------------------
+
+# The spec's collections and its search answer do not require `data` (only TaxCollection and
+# UserCollection do), and the 2026 spec gives an empty list `version` {min: null, max: null}: an
+# answer without `data` is an empty list. Each used to fail as "has no data".
+EMPTY_LISTS = {
+    "search": ("/api/2.0/search", lambda xs: xs.find_products_by_sku("abc")),
+    "inventory": ("/api/2.0/products/p1/inventory", lambda xs: xs.inventory("p1")),
+    "variant_attributes": ("/api/2.0/variant_attributes", lambda xs: xs.variant_attributes()),
+    "registers": ("/api/2.0/registers", lambda xs: xs.registers()),
+    "products": ("/api/2.0/products", lambda xs: _pages(xs.iter_products())),
+}
+
+
+async def _pages(feed) -> list:
+    return [page async for page in feed]
+
+
+@pytest.mark.parametrize("body", [{}, {"version": {"min": None, "max": None}}, {"data": None}])
+@pytest.mark.parametrize("endpoint", EMPTY_LISTS)
+async def test_a_list_answered_without_data_is_empty(client, api, endpoint, body) -> None:
+    path, call = EMPTY_LISTS[endpoint]
+    api.get(path).mock(return_value=httpx.Response(200, json=body))
+    assert await call(client) == []
+
+
+@pytest.mark.parametrize("body", [{}, {"version": {"min": None, "max": None}}, {"error": "internal"}, [], "ok"])
+@pytest.mark.parametrize("path", ["taxes", "users"])
+async def test_a_list_whose_schema_requires_data_is_an_error_naming_it(client, api, path, body) -> None:
+    # TaxCollection and UserCollection require `data`; so does any list answer that is not a JSON
+    # object, or that says it is an error: an ApiError naming the endpoint, never a traceback.
+    api.get(f"/api/2.0/{path}").mock(return_value=httpx.Response(200, json=body))
+    with pytest.raises(ApiError, match=f"GET /api/2.0/{path}"):
+        await getattr(client, path)()
+
+
+@pytest.mark.parametrize("body", [{"error": "internal"}, [], {"data": "yes"}])
+async def test_a_search_answer_that_cannot_be_a_list_is_an_error_naming_it(client, api, body) -> None:
+    api.get("/api/2.0/search").mock(return_value=httpx.Response(200, json=body))
+    with pytest.raises(ApiError, match="GET /api/2.0/search"):
+        await client.find_sales_by_invoice_number("BC-1")
+
+
+@pytest.mark.parametrize("body", [{}, {"data": None}, {"data": []}, {"error": "not found"}])
+async def test_a_retailer_answer_without_the_retailer_is_an_error_naming_it(client, api, body) -> None:
+    # Start-up reads the retailer for its currency and tax mode: nothing can stand in for it.
+    # {"data": null} failed validation with a traceback.
+    api.get("/api/2.0/retailer").mock(return_value=httpx.Response(200, json=body))
+    with pytest.raises(ApiError, match="GET /api/2.0/retailer"):
+        await client.retailer()
+
+
+async def test_a_retailer_answered_as_a_list_of_one_is_read(client, api) -> None:
+    # As GET /user's examples give its object (a list of one), so an implementation may the retailer.
+    api.get("/api/2.0/retailer").mock(return_value=httpx.Response(200, json={"data": [{"id": "r1", "currency": "NZD"}]}))
+    assert (await client.retailer()).currency.code == "NZD"
+
+
+@pytest.mark.parametrize("body", [{}, {"data": None}, {"data": []}])
+async def test_the_current_user_answered_without_data_is_none(client, api, body) -> None:
+    # UserResponse does not require `data`: no user, and start-up falls back to the first admin.
+    # {} used to stop start-up with "has no data".
+    api.get("/api/2.0/user").mock(return_value=httpx.Response(200, json=body))
+    assert await client.current_user() is None
+
+
+async def test_the_current_user_answered_with_an_error_is_an_error_naming_it(client, api) -> None:
+    api.get("/api/2.0/user").mock(return_value=httpx.Response(200, json={"error": "permission denied"}))
+    with pytest.raises(ApiError, match="GET /api/2.0/user.*permission denied"):
+        await client.current_user()
