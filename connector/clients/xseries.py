@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import httpx
 
 from connector.clients.transport import ApiTransport, RetryPolicy, TransportClient
-from connector.clients.xseries_answers import API, data_list, data_of, data_one, path_id, unknown_outcome, written_json
+from connector.clients.xseries_answers import (API, data_list, data_one, parsed_items, path_id, unknown_outcome,
+                                               written_json)
 from connector.clients.xseries_models import (
     Customer,
     CustomerCreate,
@@ -53,7 +54,6 @@ T = TypeVar("T")
 P = TypeVar("P", bound=Page)
 
 
-REFERENCE_SHORT_PAGE = 100
 DOCUMENTED_PAGE_SIZE = 200  # what the 2.0 docs are said to give as the maximum (§6)
 
 
@@ -99,8 +99,8 @@ class XSeriesClient(SaleResources, TransportClient):
     # -- reference data (§7) -----------------------------------------------------------------
 
     async def retailer(self) -> Retailer:
-        body = await self._get_json(f"{V20}/retailer")
-        return Retailer.model_validate(data_of(body, "GET /retailer"))
+        path = f"{V20}/retailer"
+        return Retailer.model_validate(data_one(await self._get_json(path), path, needed="retailer"))
 
     async def outlets(self) -> list[Outlet]:
         return await self._list_all(f"{V20}/outlets", Outlet.model_validate)
@@ -110,7 +110,8 @@ class XSeriesClient(SaleResources, TransportClient):
 
     async def register(self, register_id: str) -> Register | None:
         """One register (GET /api/2.0/registers/{id}, §7); None when the answer holds none."""
-        found = data_one(await self._get_json(f"{V20}/registers/{path_id(register_id)}"), "GET /registers/{id}")
+        path = f"{V20}/registers/{path_id(register_id)}"
+        found = data_one(await self._get_json(path), path)
         return None if found is None else Register.model_validate(found)
 
     async def open_register(self, register_id: str) -> None:
@@ -121,23 +122,23 @@ class XSeriesClient(SaleResources, TransportClient):
                                      json={"register_open_time": at}, safe_to_repeat=True)
 
     async def users(self) -> list[User]:
-        return await self._list_all(f"{V20}/users", User.model_validate)
+        return await self._list_all(f"{V20}/users", User.model_validate, data_required=True)
 
     async def current_user(self) -> User | None:
         """The token's own user (GET /api/2.0/user, §7); None when the answer holds no user."""
-        found = data_one(await self._get_json(f"{V20}/user"), "GET /user")
+        found = data_one(await self._get_json(f"{V20}/user"), f"{V20}/user")
         return None if found is None else User.model_validate(found)
 
     async def payment_types(self) -> list[PaymentType]:
         return await self._list_all(f"{V20}/payment_types", PaymentType.model_validate)
 
     async def taxes(self) -> list[Tax]:
-        return await self._list_all(f"{V20}/taxes", Tax.model_validate)
+        return await self._list_all(f"{V20}/taxes", Tax.model_validate, data_required=True)
 
     async def variant_attributes(self) -> list[VariantAttribute]:
         """Every variant attribute ("Size", "Colour"): one answer, not a version feed (spec)."""
-        body = await self._get_json(f"{V20}/variant_attributes")
-        return [VariantAttribute.model_validate(item) for item in data_list(body, "variant_attributes")]
+        path = f"{V20}/variant_attributes"
+        return [VariantAttribute.model_validate(item) for item in data_list(await self._get_json(path), path)]
 
     # -- version-cursor feeds (§6) -----------------------------------------------------------
 
@@ -215,8 +216,8 @@ class XSeriesClient(SaleResources, TransportClient):
 
     async def inventory(self, product_id: str) -> list[InventoryRecord]:
         """Stock of one product in every outlet (GET /api/2.0/products/{id}/inventory)."""
-        body = await self._get_json(f"{V20}/products/{path_id(product_id)}/inventory")
-        return [InventoryRecord.model_validate(item) for item in data_list(body, "inventory")]
+        path = f"{V20}/products/{path_id(product_id)}/inventory"
+        return [InventoryRecord.model_validate(item) for item in data_list(await self._get_json(path), path)]
 
     # -- customers (§10) ---------------------------------------------------------------------
 
@@ -264,6 +265,7 @@ class XSeriesClient(SaleResources, TransportClient):
         page_size: int,
         include_deleted: bool,
         whole_without_cursor: bool = False,
+        data_required: bool = False,
     ) -> AsyncIterator[P]:
         """Follow the 2.0 version cursor: after=<max of the previous page>, stop on empty data.
 
@@ -271,7 +273,8 @@ class XSeriesClient(SaleResources, TransportClient):
         a server that refuses a larger one (400/422) is asked again with 200, and so on after.
         whole_without_cursor: a page that names no version at all (neither its items nor a `version`
         block) is the whole collection, as a server may give a small one (§7 lists taxes and users
-        without `version`; the spec's TaxCollection has no `version` block), not an error."""
+        without `version`; the spec's TaxCollection has no `version` block), not an error; and a later
+        page with nothing after the cursor is a server that ignored `after` and gave the list again."""
         after = after_version
         if self.page_size_cap is not None:
             page_size = min(page_size, self.page_size_cap)
@@ -287,13 +290,15 @@ class XSeriesClient(SaleResources, TransportClient):
                 log.info("X-Series refused page_size %d on %s; asking for %d", page_size, path, DOCUMENTED_PAGE_SIZE)
                 page_size = self.page_size_cap = DOCUMENTED_PAGE_SIZE
                 continue
-            raw_items = data_list(body, path)
+            raw_items = data_list(body, path, required=data_required)
             if not raw_items:
                 return
-            items = [parse(item) for item in raw_items]
+            items = parsed_items(raw_items, parse, path)
             max_version = _max_version(body, raw_items)
-            if max_version is None and whole_without_cursor:
-                yield page_type(items=items, max_version=None)
+            if whole_without_cursor and (max_version is None or max_version <= after):
+                if max_version is None:
+                    yield page_type(items=items, max_version=None)
+                # Else every item is at or before the cursor, so already read: the list ends here.
                 return
             if max_version is None or max_version <= after:
                 # Without a cursor that moves, the next request would return this page again.
@@ -304,17 +309,15 @@ class XSeriesClient(SaleResources, TransportClient):
             yield page_type(items=items, max_version=max_version)
             after = max_version
 
-    async def _list_all(self, path: str, parse: Callable[[Any], T]) -> list[T]:
-        """A small reference collection (outlets, registers, users, payment types, taxes).
-
-        The version feed ends with an empty page (§6), which costs a second call per collection.
-        A page shorter than REFERENCE_SHORT_PAGE — below any page size X-Series is known to cap at
-        (0.9: 200; 2.0: 200 or more) — cannot have been cut short, so it ends the list at once."""
+    async def _list_all(self, path: str, parse: Callable[[Any], T], data_required: bool = False) -> list[T]:
+        """A small reference collection (outlets, registers, users, payment types, taxes), read to
+        the empty page that ends a version feed (§6). Not ended early at a short page: a page may be
+        cut below the size asked for (the 2.0 maximum is unconfirmed, §6), and a register or tax
+        left unread stops start-up with "X-Series has no register…"; one more call per collection."""
         result: list[T] = []
-        async for page in self._iter_versioned(path, parse, Page, 0, 1000, False, whole_without_cursor=True):
+        async for page in self._iter_versioned(path, parse, Page, 0, 1000, False, whole_without_cursor=True,
+                                               data_required=data_required):
             result.extend(page.items)
-            if len(page.items) < REFERENCE_SHORT_PAGE:
-                break
         return result
 
     async def _search_exact(self, kind: str, criteria: dict[str, str], wanted: str,
@@ -346,7 +349,7 @@ class XSeriesClient(SaleResources, TransportClient):
         offset = read = 0
         while True:
             params = {"type": kind, **criteria, "page_size": SEARCH_PAGE_SIZE, "offset": offset}
-            raw_items = data_list(await self._get_json(f"{V20}/search", params), "search")
+            raw_items = data_list(await self._get_json(f"{V20}/search", params), f"{V20}/search")
             found.extend(parse(item) for item in raw_items)
             read += 1
             if len(raw_items) < SEARCH_PAGE_SIZE or read == pages:

@@ -172,6 +172,15 @@ class Tax(Versioned):
     is_default: bool | None = None
     rates: list[TaxRate] = []
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_rates(cls, data: Any) -> Any:
+        # The spec does not require `rates`; null, as an implementation may send it, is as absent:
+        # a tax with no component rates (rate 0).
+        if isinstance(data, dict) and "rates" in data and data["rates"] is None:
+            data = {k: v for k, v in data.items() if k != "rates"}
+        return data
+
     @property
     def rate(self) -> Decimal:
         """The tax's total rate (0.15 = 15 %); a group tax charges the sum of its rates."""

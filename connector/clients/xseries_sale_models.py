@@ -140,7 +140,7 @@ class Sale(Versioned):
         for key in ("line_items", "payments", "attributes"):
             if data.get(key) is None:
                 data.pop(key, None)
-        return data
+        return _totals(data)
 
     @property
     def total_including_tax(self) -> Decimal | None:
@@ -176,6 +176,22 @@ def status_code(status: str | None, state: str | None, attributes: list[Any] = (
     return "CLOSED" if state == "closed" else "OPEN"
 
 
+def _nested(data: Any, key: str, outer: str, inner: str) -> Any:
+    """`data` with `key` read from the date-versioned sale's `outer{inner}` (§8.6) when it has none."""
+    if isinstance(data, dict) and data.get(key) is None and isinstance(data.get(outer), dict):
+        return {**data, key: data[outer].get(inner)}
+    return data
+
+
+def _totals(data: Any) -> Any:
+    """`data` with total_price / total_tax read from the date-versioned `totals{price, tax}` (§8.6)
+    when it has neither."""
+    if isinstance(data, dict) and isinstance(data.get("totals"), dict) \
+            and data.get("total_price") is None and data.get("total_tax") is None:
+        return {**data, "total_price": data["totals"].get("price"), "total_tax": data["totals"].get("tax")}
+    return data
+
+
 class WrittenLine(BaseModel):
     """A line or payment of a sale write's answer: only what ties it to what was posted."""
 
@@ -184,6 +200,12 @@ class WrittenLine(BaseModel):
     id: str | None = None
     product_id: str | None = None
     retailer_payment_type_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_2026(cls, data: Any) -> Any:
+        # The date-versioned sale names a line's product product{id}, a payment's type type{config_id}.
+        return _nested(_nested(data, "product_id", "product", "id"), "retailer_payment_type_id", "type", "config_id")
 
 
 class WrittenSale(BaseModel):
@@ -203,6 +225,17 @@ class WrittenSale(BaseModel):
     total_tax: OptionalMoney = None
     register_sale_products: list[WrittenLine] | None = None
     register_sale_payments: list[WrittenLine] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_20(cls, data: Any) -> Any:
+        # The answer's shape is unverified (§13): a 2.0-shaped sale (§8.5, §8.6) names its lines
+        # line_items and its payments payments; their ids are what a later re-post must name.
+        if isinstance(data, dict):
+            renamed = {old: data[new] for old, new in _SALE_09_NAMES.items()
+                       if data.get(old) is None and data.get(new) is not None and old != "register_sale_attributes"}
+            data = _totals({**data, **renamed} if renamed else data)
+        return data
 
     def ids_into(self, body: RegisterSale) -> RegisterSale:
         """`body` (what was posted) with the ids this answer gave its lines and payments. A re-post

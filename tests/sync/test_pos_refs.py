@@ -126,7 +126,8 @@ async def test_without_the_current_user_endpoint_the_first_admin_is_used(status,
 
     assert refs.user_id == first_admin
     assert f"Online Shop, the first admin (GET /api/2.0/user: it answered {status})" in caplog.text
-    assert _user_calls(sim) == ["/api/2.0/users"]  # /user never reached the simulator
+    # /user never reached the simulator; /users is read to its empty page (§6)
+    assert _user_calls(sim) == ["/api/2.0/users", "/api/2.0/users"]
 
 
 async def test_a_configured_user_is_looked_up_by_name_not_by_the_token():
@@ -137,4 +138,4 @@ async def test_a_configured_user_is_looked_up_by_name_not_by_the_token():
 
     refs = await refs_of(sim, clock, user="api@example.com")
 
-    assert refs.user_id == first_admin and _user_calls(sim) == ["/api/2.0/users"]
+    assert refs.user_id == first_admin and _user_calls(sim) == ["/api/2.0/users", "/api/2.0/users"]
