@@ -79,6 +79,9 @@ class XSeriesClient(SaleResources, TransportClient):
         # Set once X-Series refuses a sale's invoice number without the register's prefix/suffix and
         # takes it with them (OrderMirror, RefundMirror): later sales and returns carry them at once.
         self.invoices_affixed = False
+        # Set once a sale is answered under an invoice number that is none of ours (OrderMirror):
+        # said once a process, as a WARNING.
+        self.numbers_sales_itself = False
         # One pacer per client: every call of this integration spends the same per-retailer quota.
         self.pacer = pacer or XSeriesPacer(clock=clock)
         self.transport = ApiTransport(

@@ -96,6 +96,8 @@ class XSeriesSimulator(MerchantSide, Simulator):
         prefixes_invoice_numbers: bool = False,
         # ...or refuses (422) one that does not (the spec's "should use"): knob.
         invoice_numbers_need_affixes: bool = False,
+        # ...or numbers every sale itself, the register's next number, whatever it is given: knob.
+        numbers_sales_itself: bool = False,
         # Whether CLOSED may carry `delivery` (§8.1's table gives closed + delivery its own status,
         # DISPATCHED_CLOSED) is unverified: knob refusing a status that does not name every attribute.
         status_names_attributes: bool = False,
@@ -139,6 +141,7 @@ class XSeriesSimulator(MerchantSide, Simulator):
         self.accepts_return_for = accepts_return_for
         self.prefixes_invoice_numbers = prefixes_invoice_numbers
         self.invoice_numbers_need_affixes = invoice_numbers_need_affixes
+        self.numbers_sales_itself = numbers_sales_itself
         self.sales_need_open_register = sales_need_open_register
         self.status_names_attributes = status_names_attributes
         self.line_price_includes_tax = line_price_includes_tax

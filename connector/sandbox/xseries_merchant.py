@@ -211,7 +211,7 @@ class MerchantSide:
         automatic numbers do not collide."""
         register = self.registers[register_id]
         prefix, suffix = register["invoice_prefix"], register["invoice_suffix"]
-        if given is None:
+        if given is None or self.numbers_sales_itself:
             seq = register["invoice_sequence"] + 1
             given = f"{prefix}{seq}{suffix}"
         else:

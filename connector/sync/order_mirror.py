@@ -21,7 +21,7 @@ from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_sale_models import RegisterSale, Sale, WrittenSale
 from connector.errors import ApiError, MappingError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.edits import sale_edit
-from connector.mapping.identity import invoice_number, order_content_hash, sale_content_hash
+from connector.mapping.identity import invoice_forms, invoice_number, order_content_hash, sale_content_hash
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import (
     PosRefs,
@@ -145,6 +145,23 @@ class OrderMirror:
                          binding.pos_state, extra={"order_id": order.id})
             return Outcome.RECOVERED if recovered else Outcome.RECORDED
 
+    def _numbered_itself(self, order_id: int, sale: Sale | WrittenSale, invoice: str) -> str | None:
+        """The invoice number X-Series answered the sale with when it is none of ours (ours, or ours
+        with the register's prefix/suffix): a server that numbers sales itself. The sale is still
+        the one the write made and is bound; but a write whose answer is lost on such a server cannot
+        be found by our number, so the operator is told (once a process) and the audit keeps it."""
+        answered = (sale.invoice_number or "").strip()
+        forms = {form.casefold() for form in invoice_forms(invoice, self.d.refs.invoice_affixes)}
+        if not answered or answered.casefold() in forms:
+            return None
+        if not self.d.xs.numbers_sales_itself:
+            self.d.xs.numbers_sales_itself = True
+            log.warning("order %s: X-Series numbered sale %s %s itself, not %s as sent: it is bound from the answer,"
+                        " but on a server that ignores the invoice number given (§8.2) a sale write whose answer is"
+                        " lost cannot be found again by its number", order_id, sale.id, answered, invoice,
+                        extra={"order_id": order_id})
+        return answered
+
     # ---- writes -----------------------------------------------------------------------------
     async def _create(self, order: Order, target: PosState, content_hash: str,
                       binding: OrderBinding | None, why: str | None = None) -> Outcome:
@@ -217,6 +234,7 @@ class OrderMirror:
         self.d.xs.invoices_affixed |= body.invoice_number != first.invoice_number
         if isinstance(sale, WrittenSale):  # the answer's line ids, for a later void (not a lookup's)
             binding.sale_body = sale.ids_into(body).to_json().decode()
+        numbered = self._numbered_itself(order.id, sale, plan.invoice_number)
         self._bind(binding, order, sale.id, target, content_hash)
         store.settle_order(binding, lease=self.lease, audit=dict(
             platform="xseries", action="create_sale", bc_order_id=order.id, target_id=sale.id,
@@ -225,7 +243,8 @@ class OrderMirror:
             detail={"invoice_number": plan.invoice_number, "total": str(plan.total_inc_tax),
                     "lines": len(plan.lines), "unpaid": plan.unpaid, "tenders": [p.tender for p in plan.payments],
                     # Lines whose rate X-Series has no tax for, on the default tax (issue 15, point 3).
-                    "default_tax_lines": [line.sku for line in plan.lines if line.tax_source == "default"]},
+                    "default_tax_lines": [line.sku for line in plan.lines if line.tax_source == "default"],
+                    **({"answered_invoice_number": numbered} if numbered else {})},
         ))
         # One INFO line per order written (issue 14): what an operator greps the daemon's log for.
         log.info("order %s: sale %s created %s", order.id, plan.invoice_number, body.status,
