@@ -353,7 +353,7 @@ class XSeriesClient(SaleResources, TransportClient):
         while True:
             params = {"type": kind, **criteria, "page_size": SEARCH_PAGE_SIZE, "offset": offset}
             raw_items = data_list(await self._get_json(f"{V20}/search", params), f"{V20}/search")
-            found.extend(parse(item) for item in raw_items)
+            found.extend(parsed_items(raw_items, parse, f"{V20}/search"))
             read += 1
             if len(raw_items) < SEARCH_PAGE_SIZE or read == pages:
                 return found

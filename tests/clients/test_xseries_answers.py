@@ -171,6 +171,16 @@ async def test_a_search_answer_that_cannot_be_a_list_is_an_error_naming_it(clien
         await client.find_sales_by_invoice_number("BC-1")
 
 
+@pytest.mark.parametrize("item", [{"invoice_number": "BC-1"}, "BC-1", {"id": "s1", "line_items": "none"}])
+async def test_a_search_item_that_cannot_be_read_is_an_error_naming_it(client, api, item) -> None:
+    # A sale without its id, or not an object: a lost write's look-up (§8.4) fails as an ApiError
+    # naming the endpoint and the item, as a reference list's does, not a validation traceback.
+    api.get("/api/2.0/search").mock(return_value=httpx.Response(200, json={"data": [item]}))
+    with pytest.raises(ApiError, match="GET /api/2.0/search") as err:
+        await client.find_sales_by_invoice_number("BC-1")
+    assert "cannot be read" in str(err.value)
+
+
 @pytest.mark.parametrize("body", [{}, {"data": None}, {"data": []}, {"error": "not found"}])
 async def test_a_retailer_answer_without_the_retailer_is_an_error_naming_it(client, api, body) -> None:
     # Start-up reads the retailer for its currency and tax mode: nothing can stand in for it.
