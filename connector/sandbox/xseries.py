@@ -101,6 +101,9 @@ class XSeriesSimulator(MerchantSide, Simulator):
         # Whether CLOSED may carry `delivery` (§8.1's table gives closed + delivery its own status,
         # DISPATCHED_CLOSED) is unverified: knob refusing a status that does not name every attribute.
         status_names_attributes: bool = False,
+        # A server that ignores a posted sale's id and makes a new sale (the reference: "include
+        # existing sale id to update"): knob, for the connector's check of the answer.
+        ignores_sale_ids: bool = False,
         # Whether a tax-inclusive retailer's 0.9 line `price` is read excluding tax is unverified
         # (§13): knob reading it as tax-inclusive there (the stored price is price − tax).
         line_price_includes_tax: bool = False,
@@ -144,6 +147,7 @@ class XSeriesSimulator(MerchantSide, Simulator):
         self.numbers_sales_itself = numbers_sales_itself
         self.sales_need_open_register = sales_need_open_register
         self.status_names_attributes = status_names_attributes
+        self.ignores_sale_ids = ignores_sale_ids
         self.line_price_includes_tax = line_price_includes_tax
         self.sku_search_misses_hyphens = sku_search_misses_hyphens or search_misses_hyphens
         self.search_misses_hyphens = search_misses_hyphens

@@ -208,7 +208,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
             raise bad_request(f"{name_20} is the 2.0 name; the 0.9 body takes {name_09}")
     now = sim.clock.now()
 
-    sale_id = optional_str(body, "id")
+    sale_id = None if sim.ignores_sale_ids else optional_str(body, "id")
     previous = sim.sales.get(sale_id) if sale_id is not None else None
     if sale_id is not None and previous is None:
         # [I] The reference does not say what 0.9 does with an unknown id; refusing is the

@@ -19,7 +19,7 @@ from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_sale_models import RegisterSale, Sale, WrittenSale
-from connector.errors import ApiError, MappingError, TransientApiError, UnknownWriteOutcome
+from connector.errors import ApiError, MappingError, PermanentApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.edits import sale_edit
 from connector.mapping.identity import invoice_forms, invoice_number, order_content_hash, sale_content_hash
 from connector.mapping.payment_table import PaymentTable
@@ -162,6 +162,20 @@ class OrderMirror:
                         extra={"order_id": order_id})
         return answered
 
+    def _same_sale(self, order_id: int, binding: OrderBinding, sale: Sale | WrittenSale, write: str) -> None:
+        """A re-post of the order's sale (its id given, §8.3) answered with another sale: the server
+        made a new sale instead of changing ours (ours keeps its state and stock). Written again, it
+        would make one more each time: the order is parked (PermanentApiError) with its write still
+        pending, and audited, for a person to look at both sales."""
+        if sale.id == binding.sale_id:
+            return
+        why = (f"X-Series answered the {write} of sale {binding.sale_id} ({binding.invoice_number}) with another"
+               f" sale, {sale.id}: it may have made a new sale rather than change ours; both are to be checked"
+               f" in X-Series before the order is retried")
+        self.d.store.audit(platform="xseries", action="other_sale_answered", bc_order_id=order_id,
+                           target_id=sale.id, reason=why, before=binding.sale_id)
+        raise PermanentApiError(why, api="xseries", method="POST", path="/api/register_sales")
+
     # ---- writes -----------------------------------------------------------------------------
     async def _create(self, order: Order, target: PosState, content_hash: str,
                       binding: OrderBinding | None, why: str | None = None) -> Outcome:
@@ -295,6 +309,7 @@ class OrderMirror:
         # client marks it safe to repeat, so lost answers are retried rather than left unknown.
         encoded = voided.to_json()
         sale = await self.d.xs.update_sale(voided, encoded=encoded, answer=WrittenSale)
+        self._same_sale(order.id, binding, sale, "void")
         binding.sale_body = encoded.decode()
         self._bind(binding, order, sale.id, PosState.VOIDED, content_hash)
         reason = f"BigCommerce status {order.status_id} ({order.status}) → voided"
@@ -333,6 +348,7 @@ class OrderMirror:
             binding.pending_state = None  # refused or never sent: the sale is as it was
             store.save_order_binding(binding)
             raise
+        self._same_sale(order.id, binding, sale, "payment")
         binding.sale_body = encoded.decode()
         self._bind(binding, order, sale.id, PosState.CLOSED, content_hash)
         store.settle_order(binding, lease=self.lease, audit=dict(

@@ -1,0 +1,38 @@
+"""A re-post of the order's sale — its void, its payment — names the sale's id (§8.3: "include
+existing sale id to update"). A server that ignores it and makes a new sale answers with another id:
+the order is not bound to that sale as if ours had changed; it is parked with the write pending and
+audited, and nothing is posted again behind a person's back (each re-post would make one more)."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.sync.order_mirror import Outcome
+from sync_world import line
+
+CANCELLED, AWAITING_FULFILLMENT = 5, 11
+
+
+@pytest.mark.parametrize("write", ["void", "payment"])
+async def test_a_re_post_answered_with_another_sale_parks_the_order(world, write):
+    if write == "void":
+        order_id = world.add_order([line("TEE-M", 1)])
+    else:  # an on-account sale (Awaiting Payment) paid later
+        order_id = world.add_order([line("TEE-M", 1)], status_id=7)
+    await world.cycle()
+    [ours] = world.sales(order_id)
+    world.xs.ignores_sale_ids = True
+    world.set_status(order_id, CANCELLED if write == "void" else AWAITING_FULFILLMENT)
+
+    report = await world.cycle()
+
+    assert order_id in report.failed and "another sale" in report.failed[order_id]
+    assert world.store.failure(order_id).parked
+    binding = world.store.order_binding(order_id)
+    assert binding.sale_id == ours["id"] and binding.pending_state is not None  # not rebound, still unsettled
+    [made] = [s for s in world.sales(order_id) if s["id"] != ours["id"]]
+    [audit] = [e for e in world.store.audit_entries(order_id) if e.action == "other_sale_answered"]
+    assert audit.target_id == made["id"] and audit.before == ours["id"]
+
+    report = await world.cycle(advance=3600)  # parked: not posted again
+    assert report.outcomes[Outcome.VOIDED] == 0 and len(world.sales(order_id)) == 2
