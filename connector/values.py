@@ -74,7 +74,10 @@ def parse_rfc2822(value: str) -> datetime:
         else:
             offset = timedelta(hours=int(off_h), minutes=int(off_m))
             if offset < _DAY:  # a day or more is no offset: email.utils refuses it
-                return local - offset if sign == "+" else local + offset
+                try:
+                    return local - offset if sign == "+" else local + offset
+                except OverflowError:  # the calendar's edge (year 1 or 9999) pushed past it
+                    raise ValueError(f"not an RFC-2822 date: {value!r}") from None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -84,7 +87,10 @@ def parse_rfc2822(value: str) -> datetime:
     if parsed.tzinfo is None:
         # RFC 2822 "-0000" means "UTC, origin unknown"; email.utils returns it naive.
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"not an RFC-2822 date: {value!r}") from None
 
 
 def http_date(values: list[str]) -> datetime | None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.values import parse_money, parse_rfc2822
+from connector.values import http_date, parse_money, parse_rfc2822
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -72,3 +72,13 @@ def test_other_forms_read_as_email_utils_reads_them(value: str) -> None:
     assert _outcome(parse_rfc2822, value) == _outcome(_reference, value)
     if _outcome(parse_rfc2822, value)[0] == "ok":
         assert parse_rfc2822(value).tzinfo is timezone.utc or parse_rfc2822(value).utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("value", ["Mon, 01 Jan 0001 00:30:00 +0100", "Fri, 31 Dec 9999 23:30:00 -0100",
+                                   "Fri, 31 Dec 9999 23:30:00 EST"])
+def test_a_date_pushed_past_the_calendars_edge_by_its_offset_is_not_a_date(value: str) -> None:
+    # An answer's Date or Retry-After so written raised OverflowError, which nothing caught: every
+    # cycle reading the order listing stopped on it.
+    with pytest.raises(ValueError):
+        parse_rfc2822(value)
+    assert http_date([value]) is None
