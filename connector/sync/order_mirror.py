@@ -54,6 +54,8 @@ from connector.sync.transitions import (
     up_to_date,
 )
 
+# The failed step of an order whose re-post was answered with another sale (_same_sale).
+OTHER_SALE = "other_sale"
 log = logging.getLogger("connector.sync")
 
 
@@ -108,6 +110,7 @@ class OrderMirror:
                 return Outcome.UP_TO_DATE
             recovered = False
             if binding is not None and binding.pending_state is not None:
+                self._held_for_a_person(order.id)
                 self.step = "recover"
                 binding = await settle_pending(self.d.store, self.d.xs, self.d.refs, binding,
                                                settle=self.d.lost_write_settle)
@@ -174,7 +177,16 @@ class OrderMirror:
                f" in X-Series before the order is retried")
         self.d.store.audit(platform="xseries", action="other_sale_answered", bc_order_id=order_id,
                            target_id=sale.id, reason=why, before=binding.sale_id)
+        self.step = OTHER_SALE
         raise PermanentApiError(why, api="xseries", method="POST", path="/api/register_sales")
+
+    def _held_for_a_person(self, order_id: int) -> None:
+        """An order parked by _same_sale stays so, whatever else happens to it (an edit, a webhook),
+        until a person releases it (retry-failed): its pending write, settled, would be posted again."""
+        failure = self.d.store.failure(order_id)
+        if failure is not None and failure.parked and failure.step == OTHER_SALE:
+            self.step = OTHER_SALE
+            raise PermanentApiError(failure.reason, api="xseries", method="POST", path="/api/register_sales")
 
     # ---- writes -----------------------------------------------------------------------------
     async def _create(self, order: Order, target: PosState, content_hash: str,

@@ -57,7 +57,8 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
     elif binding.sale_id and on_account(binding):
         # A settle was in flight: it landed when the sale is closed by now; else it runs again.
         binding.pending_state = None
-        if sale is not None and sale.status_code.endswith("CLOSED"):  # ONACCOUNT_CLOSED, CLOSED…
+        # Ours only: another sale under the number (one a server made of a re-post) says nothing of ours.
+        if sale is not None and sale.id == binding.sale_id and sale.status_code.endswith("CLOSED"):
             sent = RegisterSale.model_validate_json(binding.sale_body)
             closed = sent.model_copy(update={"status": sale.status_code, "state": "closed"})
             binding.sale_body = closed.to_json().decode()

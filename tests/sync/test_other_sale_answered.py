@@ -10,7 +10,7 @@ import pytest
 from connector.sync.order_mirror import Outcome
 from sync_world import line
 
-CANCELLED, AWAITING_FULFILLMENT = 5, 11
+CANCELLED, DECLINED, SHIPPED, AWAITING_FULFILLMENT = 5, 6, 2, 11
 
 
 @pytest.mark.parametrize("write", ["void", "payment"])
@@ -36,3 +36,37 @@ async def test_a_re_post_answered_with_another_sale_parks_the_order(world, write
 
     report = await world.cycle(advance=3600)  # parked: not posted again
     assert report.outcomes[Outcome.VOIDED] == 0 and len(world.sales(order_id)) == 2
+
+    # Nor when the merchant changes the order meanwhile (a change lets other parked orders through:
+    # "the merchant fixed it"), by the poll or by a webhook's event: only retry-failed releases it.
+    world.set_status(order_id, DECLINED if write == "void" else SHIPPED)
+    report = await world.cycle(advance=60)
+    await (await world.runtime()).mirror_event(order_id, "store/order/updated")
+    assert len(world.sales(order_id)) == 2 and order_id in report.failed
+    assert world.store.failure(order_id).parked and world.store.order_binding(order_id).sale_id == ours["id"]
+
+
+async def test_released_by_a_person_the_payment_closes_our_sale_not_the_other(world):
+    """retry-failed after a person looked: the pending payment is settled by our sale's own state. The
+    other sale, closed under our invoice number, must not be taken for ours (ours is still on account)."""
+    order_id = world.add_order([line("TEE-M", 1)], status_id=7)
+    await world.cycle()
+    [ours] = world.sales(order_id)
+    world.xs.ignores_sale_ids = True
+    world.set_status(order_id, AWAITING_FULFILLMENT)
+    await world.cycle()
+    world.xs.ignores_sale_ids = False  # the server is fixed
+    world.store.unpark(order_id)
+    runtime = await world.runtime()
+    search = runtime.xs.find_sales_by_invoice_number
+
+    async def other_first(number: str):  # a search listing the newer sale first
+        return list(reversed(await search(number)))
+
+    runtime.xs.find_sales_by_invoice_number = other_first
+
+    report = await world.cycle(advance=60)
+
+    assert report.outcomes[Outcome.SETTLED] == 1 and not report.failed
+    assert world.xs.sales[ours["id"]]["status"] == "ONACCOUNT_CLOSED"
+    assert world.store.order_binding(order_id).sale_id == ours["id"]
