@@ -21,6 +21,7 @@ from typing import Callable
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import OrderValidationError
 from connector.clients.bigcommerce_v3_models import Metafield
+from connector.clock import read_until
 from connector.errors import CredentialsError, NotFoundError, PermanentApiError
 from connector.idv.engine import IdvEngine
 from connector.idv.ledger import CheckIdRead, SqlCheckIds
@@ -110,9 +111,9 @@ class MetafieldPoller:
             report.outcomes[decision.outcome] += 1
             self._mark(row)
         # BigCommerce stamps date_modified by its own clock: ours running ahead by more than the
-        # overlap moved the cursor past verdicts recorded after the read. The read's first Date bounds it.
-        read_until = min([started, *server_times])
-        self.store.set_cursor(read_until if unsettled is None else min(unsettled, read_until), CURSOR)
+        # overlap moved the cursor past verdicts recorded after the read (clock.read_until).
+        until = read_until(started, server_times, [m.date_modified for m in ours])
+        self.store.set_cursor(until if unsettled is None else min(unsettled, until), CURSOR)
         return report
 
     async def _read(self, since: datetime, on_server_time: Callable[[datetime], None]) -> list[Metafield]:

@@ -21,6 +21,7 @@ from typing import Any
 from connector import interrupts
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order, OrderValidationError
+from connector.clock import read_until
 from connector.errors import (
     ApiError,
     CredentialsError,
@@ -115,12 +116,14 @@ class SyncCycle:
         batch: list[Order] = []
         invalid: list[tuple[OrderValidationError, dict[str, Any]]] = []
         server_times: list[datetime] = []
+        modified: list[datetime] = []  # what the listing showed, by the server's clock
         orders = self.bc.iter_orders_modified(
             report.window_start, report.window_end, on_invalid=lambda exc, raw: invalid.append((exc, raw)),
             on_server_time=server_times.append,
         )
         async for order in orders:
             batch.append(order)
+            modified.append(order.date_modified)
             if order.status_id in REFUNDED_STATUSES:
                 self.d.refunded_orders[order.id] = order
             if len(batch) >= PAGE:
@@ -129,15 +132,15 @@ class SyncCycle:
                 batch, invalid = [], []
         if not await self._settle_batch(batch, invalid, report):
             return
-        if server_times and server_times[0] < report.window_end:
-            # BigCommerce stamps date_modified by its own clock. Ours running ahead put the window's
-            # end past what the listing could show (orders modified since its first answer, by the
-            # server's clock), and the next window starting an overlap before that end lost them.
-            # The first answer's Date (the start of its second) is as far as the listing vouches for.
-            skew = report.window_end - server_times[0]
+        # BigCommerce stamps date_modified by its own clock. Ours running ahead put the window's end
+        # past what the listing could show (orders modified since its first answer, by the server's
+        # clock), and the next window, starting an overlap before that end, lost them.
+        end = max(read_until(report.window_end, server_times, modified), report.window_start)
+        if end < report.window_end:
+            skew = report.window_end - end
             log.log(logging.WARNING if skew >= timedelta(seconds=5) else logging.DEBUG,
                     "BigCommerce's clock is %s behind ours: the window ends at its time", skew)
-            report.window_end = server_times[0]
+            report.window_end = end
         self.d.store.set_cursor(report.window_end)
         report.completed = True
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from email.utils import format_datetime
 from urllib.parse import parse_qs
 
 from connector.idv.decision import Outcome
 from connector.idv.metafields import CURSOR
 from connector.sandbox.faults import FaultConfig
+from connector.values import parse_any_date
 
 
 def realid(world, order_id: int, status: str, check_id: str | None = None) -> None:
@@ -169,3 +172,19 @@ async def test_a_verdict_recorded_after_a_poll_by_a_store_clock_behind_ours_is_r
     realid(world, order, "pending", "rid-1")  # after that read, by the store's clock
     report = await poll(world)
     assert report.outcomes == {Outcome.WRITTEN: 1} and world.status(order) == 12
+
+
+async def test_a_date_header_behind_the_verdicts_it_lists_does_not_pin_the_cursor(world):
+    """A Date on another clock than the store's data (here a month behind): the verdicts the answer
+    listed vouch for themselves, so the cursor moves past them and the next poll does not read the
+    month again (it used to stay at that Date, each poll re-reading a window that kept growing)."""
+    await world.start()
+    stamped = world.bc._rate_headers
+    world.bc._rate_headers = lambda: {**stamped(), "Date": format_datetime(world.clock.now() - timedelta(days=30),
+                                                                            usegmt=True)}
+    order = world.add_order(status_id=11)
+    realid(world, order, "pending", "rid-1")
+    report = await poll(world)
+    assert report.outcomes == {Outcome.WRITTEN: 1}
+    [verdict] = [m for m in world.bc.metafields.values() if m["key"] == "verification_status"]
+    assert world.store.cursor(CURSOR) >= parse_any_date(verdict["date_modified"])

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from email.utils import format_datetime
 
 import pytest
 
 from connector.sync.order_mirror import Outcome
+from connector.values import parse_rfc2822
 from sync_world import START, line
 
 
@@ -122,3 +124,24 @@ async def test_a_clock_ahead_of_bigcommerces_by_more_than_the_overlap_loses_no_o
 
     assert report.outcomes[Outcome.CREATED] == 1
     assert len(world.sales(first)) == 1 and len(world.sales(second)) == 1
+
+
+async def test_a_date_header_behind_the_changes_it_lists_holds_nothing_back(world):
+    """A Date on another clock than the store's data (a proxy's, a front end's; here a month behind):
+    the orders the listing showed vouch for themselves, so the window (and the refunds, read up to its
+    end) still reaches them; before, refunds stayed unread until that Date caught up."""
+    stamped = world.bc._rate_headers
+
+    def a_month_behind() -> dict[str, str]:
+        return {**stamped(), "Date": format_datetime(world.clock.now() - timedelta(days=30), usegmt=True)}
+
+    world.bc._rate_headers = a_month_behind
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle()
+    tee = next(p for p in world.bc.products(order_id) if p["sku"] == "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+
+    report = await world.cycle(advance=60)
+
+    assert report.refunds["returned"] == 1 and len(world.xs.sales_of_order(order_id, returns=True)) == 1
+    assert world.store.cursor() >= parse_rfc2822(world.order(order_id)["date_modified"])
