@@ -5,7 +5,7 @@
     else the stage's target status through the protected writer (writer.py)
                          → written | skipped (protected) | unchanged | refused (a 4xx: audited,
                            never sent again, since the same PUT would be refused again; but a 409
-                           or 423, the order busy, is an error: nothing recorded, tried again later)
+                           or 423, the order busy, is an error for an hour: nothing recorded, tried again later)
 
 Events of one order are handled one at a time (a lease per order, shared with other processes). The
 check records are saved with the decision's audit entry: an event whose handling failed (API down)
@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from datetime import timedelta
 from contextlib import AbstractAsyncContextManager
 from typing import Callable
 
+from connector.clock import SYSTEM_CLOCK, Clock
 from connector.errors import PermanentApiError, TransientApiError
 from connector.idv.decision import Decision, Outcome
 from connector.idv.latest import Verdict, judge, records_after
@@ -32,6 +34,7 @@ log = logging.getLogger("connector.idv")
 
 LockFactory = Callable[[str], AbstractAsyncContextManager[None]]
 BUSY = frozenset({409, 423})  # answers to a status PUT that say "not now", not "never"
+BUSY_FOR = timedelta(hours=1)  # ...for this long after the verdict; then a refusal like any 4xx
 
 
 def local_locks() -> LockFactory:
@@ -42,8 +45,9 @@ def local_locks() -> LockFactory:
 
 class IdvEngine:
     def __init__(self, *, bc: OrderStatusPort, rules: Rules | None, ledger: Ledger, enabled: bool,
-                 lock: LockFactory | None = None) -> None:
+                 lock: LockFactory | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.enabled = enabled
+        self.clock = clock
         self.bc = bc
         self.rules = rules
         self.ledger = ledger
@@ -75,11 +79,12 @@ class IdvEngine:
                     # refused again. A read that failed (a 3xx, an oversized answer) tried nothing.
                     if exc.method != "PUT" or not 400 <= (exc.status or 0) < 500:
                         raise
-                    if exc.status in BUSY:
+                    if exc.status in BUSY and self.clock.now() - event.occurred_at < BUSY_FOR:
                         # 409 Conflict / 423 Locked (reference §8) are about the order's state now
                         # (another write in flight, the order open for editing), not about our PUT:
                         # nothing is recorded, so the verdict comes again (next poll, the sender's
-                        # retry) and is decided afresh on a new read of the status.
+                        # retry) and is decided afresh on a new read of the status. For BUSY_FOR after
+                        # the verdict: a server that says 409 for good would hold the poll's cursor.
                         raise TransientApiError(f"the order is busy, not written; tried again later ({exc})",
                                                 api=exc.api, method=exc.method, path=exc.path,
                                                 status=exc.status, body=exc.body) from exc

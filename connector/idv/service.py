@@ -36,7 +36,7 @@ class IdvService:
         rules_file = RulesFile.load(mapping_file(settings.mappings_path(), ID_VERIFICATION))
         rules = rules_file.resolve(await bc.list_order_statuses()) if conf.enabled else None
         engine = IdvEngine(bc=bc, rules=rules, ledger=SqlLedger(store, rules), enabled=conf.enabled,
-                           lock=store.leases.hold)
+                           lock=store.leases.hold, clock=store.clock)
         poller = None
         if conf.enabled:
             poller = MetafieldPoller(bc=bc, engine=engine, store=store,

@@ -200,3 +200,26 @@ async def test_a_put_answered_409_or_423_is_tried_again_by_the_next_poll_not_ref
     else:
         assert report.outcomes == {Outcome.WRITTEN: 1} and entry.action == "idv_written"
         assert world.status(order) == 6 and world.puts() == [(order, 6)]
+
+
+async def test_a_put_answered_409_for_over_an_hour_is_a_refusal_and_the_poll_moves_on(world):
+    """A server that answers 409 for good (a conflict that lasts) would hold the poll's cursor at that
+    verdict, reading it and every one after it again at each poll: an hour after the verdict, the 409
+    is recorded as BigCommerce's refusal, like any other 4xx."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    world.clock.advance(2)
+    world.bc.set_metafield(order, "realid", "check_id", "rid-1")
+    world.bc.set_metafield(order, "realid", "verification_status", "failed")
+    fail_puts(world, httpx.Response(409, json=[{"status": 409, "message": "Conflict"}]), count=1000)
+
+    world.clock.advance(30)
+    assert order in (await world.service.poller.poll()).failed and world.audit(order) == []
+    world.clock.advance(3600)
+    report = await world.service.poller.poll()
+
+    [entry] = world.audit(order)
+    assert report.outcomes == {Outcome.REFUSED: 1} and not report.failed and "409" in entry.reason
+    assert world.status(order) == 11
+    world.clock.advance(30)
+    assert not (await world.service.poller.poll()).outcomes  # the cursor moved past it
