@@ -64,12 +64,12 @@ class FakeClock:
 SYSTEM_CLOCK = SystemClock()
 
 
-def read_until(ours: datetime, server_times: list[datetime], stamps: list[datetime]) -> datetime:
+def read_until(ours: datetime, server_times: list[datetime], newest: datetime | None) -> datetime:
     """How far a listing read by changes (date_modified) vouches for: `ours`, the end our clock gave
     it, unless the server's clock, which stamps the changes, is behind: then its first answer's Date
     (changes made after it may not have been listed). A Date behind the very changes listed is not
-    that clock (a proxy's, a front end's on another time): the newest change read vouches for itself
+    that clock (a proxy's, a front end's on another time): the `newest` change read vouches for itself
     up to there, so a skewed Date never holds back what the listing showed."""
     if not server_times:
         return ours
-    return min(ours, max([server_times[0], *stamps]))
+    return min(ours, server_times[0] if newest is None else max(server_times[0], newest))

@@ -112,7 +112,7 @@ class MetafieldPoller:
             self._mark(row)
         # BigCommerce stamps date_modified by its own clock: ours running ahead by more than the
         # overlap moved the cursor past verdicts recorded after the read (clock.read_until).
-        until = read_until(started, server_times, [m.date_modified for m in ours])
+        until = read_until(started, server_times, max((m.date_modified for m in ours), default=None))
         self.store.set_cursor(until if unsettled is None else min(unsettled, until), CURSOR)
         return report
 

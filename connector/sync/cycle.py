@@ -116,14 +116,14 @@ class SyncCycle:
         batch: list[Order] = []
         invalid: list[tuple[OrderValidationError, dict[str, Any]]] = []
         server_times: list[datetime] = []
-        modified: list[datetime] = []  # what the listing showed, by the server's clock
+        newest: datetime | None = None  # the latest change the listing showed, by the server's clock
         orders = self.bc.iter_orders_modified(
             report.window_start, report.window_end, on_invalid=lambda exc, raw: invalid.append((exc, raw)),
             on_server_time=server_times.append,
         )
         async for order in orders:
             batch.append(order)
-            modified.append(order.date_modified)
+            newest = order.date_modified if newest is None else max(newest, order.date_modified)
             if order.status_id in REFUNDED_STATUSES:
                 self.d.refunded_orders[order.id] = order
             if len(batch) >= PAGE:
@@ -135,7 +135,7 @@ class SyncCycle:
         # BigCommerce stamps date_modified by its own clock. Ours running ahead put the window's end
         # past what the listing could show (orders modified since its first answer, by the server's
         # clock), and the next window, starting an overlap before that end, lost them.
-        end = max(read_until(report.window_end, server_times, modified), report.window_start)
+        end = max(read_until(report.window_end, server_times, newest), report.window_start)
         if end < report.window_end:
             skew = report.window_end - end
             log.log(logging.WARNING if skew >= timedelta(seconds=5) else logging.DEBUG,
