@@ -1,5 +1,5 @@
 """Typed BigCommerce V3 objects the connector reads: order metafields (§13), refunds (§15) and the
-catalogue's products and variants (§10). Scalar types and the base model are bigcommerce_models.py's.
+catalogue's products and variants (§10). Scalar types and the base model are bigcommerce_fields.py's.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from connector.clients.bigcommerce_models import ApiModel, Money, OptionalMoney, OptionalV3Date, Text, V3Date
+from connector.clients.bigcommerce_fields import ApiModel, Money, OptionalMoney, OptionalV3Date, Text, V3Date
 
 
 class Metafield(ApiModel):

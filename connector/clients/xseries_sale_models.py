@@ -1,6 +1,6 @@
 """Typed X-Series sales: the 0.9 register_sales body the connector writes (§8.2), the sale it reads
 back (§8.5), the legacy status a sale's state and attributes tell (§8.1), and the part of a write's
-answer the order path keeps. Scalar types and base models are xseries_models.py's.
+answer the order path keeps. Scalar types and base models are xseries_fields.py's.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
 
-from connector.clients.xseries_models import (
+from connector.clients.xseries_fields import (
     Money,
     OptionalMoney,
     OptionalQuantity,

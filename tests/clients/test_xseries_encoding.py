@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connector.clients.xseries_models import CustomerCreate, ProductCreate, _decimal_out, _sale_date_out
+from connector.clients.xseries_fields import _decimal_out, _sale_date_out
+from connector.clients.xseries_models import CustomerCreate, ProductCreate
 from connector.clients.xseries_sale_models import (
     RegisterSale,
     RegisterSalePayment,

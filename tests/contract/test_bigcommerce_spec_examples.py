@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from connector.clients.bigcommerce_models import Order, OrderFee, OrderLine
+from connector.clients.bigcommerce_models import Order
+from connector.clients.bigcommerce_order_parts import OrderFee, OrderLine
 from connector.clients.bigcommerce_v3_models import CatalogVariant
 
 SPECS = Path(__file__).parents[2].parent / "shared" / "specs" / "bigcommerce"

@@ -153,7 +153,7 @@ def test_money_back_on_a_line_without_a_unit_returned_is_on_the_refund_product_a
 
 def two_addresses(first_id: int = 1):
     """Shipping 10.00 + 0.50 (5 %) to one address and 10.00 + 2.00 (20 %) to address 2."""
-    from connector.clients.bigcommerce_models import ShippingAddress
+    from connector.clients.bigcommerce_order_parts import ShippingAddress
 
     order = bc_order([bc_line("12.00", "2.00", 1, line_id=9)], total_inc="34.50", total_tax="4.50",
                      shipping=("22.50", "2.50"))

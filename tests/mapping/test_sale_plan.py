@@ -228,7 +228,7 @@ def test_a_tax_residue_goes_to_the_rate_whose_rounding_made_it():
 def test_shipping_to_two_addresses_taxed_at_two_rates_is_a_line_per_address():
     """Shipping 10.00 + 0.50 (5 %) to one address and 10.00 + 2.00 (20 %) to another: a shipping
     line each, at its own rate, not one line of 20.00 + 2.50 on one tax."""
-    from connector.clients.bigcommerce_models import ShippingAddress
+    from connector.clients.bigcommerce_order_parts import ShippingAddress
 
     order = bc_order([bc_line("12.00", "2.00", 1)], total_inc="34.50", total_tax="4.50", shipping=("22.50", "2.50"))
     order = order.model_copy(update={"shipping_addresses": [
