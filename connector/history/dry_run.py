@@ -11,7 +11,7 @@ from decimal import Decimal
 from connector.clients.bigcommerce_models import Order
 from connector.errors import MappingError
 from connector.mapping.identity import order_content_hash
-from connector.mapping.sale_plan import DISCOUNT_KEY
+from connector.mapping.planned_sale import DISCOUNT_KEY
 from connector.mapping.status_table import PosState
 from connector.sync.binders import WALK_IN_CODE, walk_in_key
 from connector.sync.order_mirror import MirrorDeps, plan_sale

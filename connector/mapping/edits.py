@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from connector.clients.xseries_sale_models import RegisterSale
 from connector.mapping.amounts import cents
-from connector.mapping.sale_plan import SalePlan
+from connector.mapping.planned_sale import SalePlan
 
 
 def sale_edit(sent: RegisterSale, plan: SalePlan, product_ids: dict[str, str | None]) -> dict | None:

@@ -20,7 +20,7 @@ from connector.errors import ConfigError, MappingError
 from connector.yamlfile import load_yaml
 
 if TYPE_CHECKING:
-    from connector.mapping.sale_plan import PlannedPayment
+    from connector.mapping.planned_sale import PlannedPayment
 
 TENDERS = ("gift_certificate", "store_credit")
 _KEYS = ("default", "methods", *TENDERS)

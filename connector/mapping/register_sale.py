@@ -26,8 +26,8 @@ from typing import Sequence
 from connector.clients.xseries_sale_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
 from connector.errors import MappingError
 from connector.mapping.identity import invoice_forms
+from connector.mapping.planned_sale import DISCOUNT_KEY, PlannedPayment, SalePlan
 from connector.mapping.return_plan import ReturnPlan
-from connector.mapping.sale_plan import DISCOUNT_KEY, PlannedPayment, SalePlan
 from connector.mapping.status_table import PosState
 from connector.mapping.tax_table import TaxBook
 

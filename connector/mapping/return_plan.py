@@ -28,7 +28,7 @@ from itertools import combinations
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import MappingError
 from connector.mapping.amounts import cents
-from connector.mapping.sale_plan import PlannedLine, PlannedPayment, SalePlan
+from connector.mapping.planned_sale import PlannedLine, PlannedPayment, SalePlan
 from connector.mapping.special_lines import SpecialLine, SpecialLines
 
 ZERO = Decimal(0)

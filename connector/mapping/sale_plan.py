@@ -15,9 +15,7 @@ its total.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field, fields
-from datetime import datetime
+from dataclasses import fields
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -26,104 +24,16 @@ from connector.mapping.amounts import CENT, HALF_CENT, UnitCutter, cents, reconc
 from connector.mapping.discounts import LineAmounts, line_amounts
 from connector.mapping.fulfilment import sale_attributes, sale_note
 from connector.mapping.identity import invoice_number, order_content_hash
+from connector.mapping.planned_sale import (DISCOUNT_KEY, ZERO, PlannedCustomer, PlannedLine, PlannedPayment,
+                                            SalePlan, custom_product_sku, product_key_for_sku)
 from connector.mapping.special_lines import SpecialLine, SpecialLines, SpecialProduct
 from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.tax_table import TaxBook
 from connector.values import parse_money
 
-ZERO = Decimal("0")
 # Decimals of the unit prices and taxes sent to X-Series (its 2.0 examples carry five). Whether a
 # write keeps them is unverified: the plan stays exact at 2, splitting more lines.
 PRICE_PLACES = 5
-DISCOUNT_KEY = "special:discount"  # the retailer's discount_product_id, never created
-
-
-def product_key_for_sku(sku: str) -> str:
-    return "sku:" + sku.strip().casefold()
-
-
-def custom_product_sku(name: str) -> str:
-    """A stable SKU for a custom line without one, so the same custom item reuses one product."""
-    digest = hashlib.sha1(name.strip().casefold().encode()).hexdigest()[:10]
-    return f"bc-custom-{digest}"
-
-
-@dataclass(frozen=True)
-class PlannedCustomer:
-    email: str | None  # None: no e-mail; a paid sale goes without a customer, an unpaid one to the walk-in
-    first_name: str
-    last_name: str
-    phone: str = ""
-    company: str = ""
-    street_1: str = ""
-    street_2: str = ""
-    city: str = ""
-    state: str = ""
-    zip: str = ""
-    country_iso2: str = ""
-
-    @property
-    def email_key(self) -> str | None:
-        return self.email.strip().casefold() if self.email else None
-
-
-@dataclass(frozen=True)
-class PlannedPayment:
-    tender: str  # "gift_certificate" | "store_credit" | "method"
-    method: str  # BigCommerce payment_method for "method"; "" otherwise
-    amount: Decimal  # tax-inclusive, 2 decimals
-
-
-@dataclass(frozen=True)
-class PlannedLine:
-    kind: str  # product | custom | gift_certificate | shipping | handling | wrapping | fee | discount
-    # Binding key: "sku:<sku casefolded>"; a catalogue line without SKU "bc:<product_id>:<variant_id>";
-    # specials "special:<kind>"; the sale-level discount line DISCOUNT_KEY.
-    product_key: str
-    sku: str  # a catalogue line without SKU: bc-<product_id>-<variant_id>
-    name: str  # a variant line: "<product name> / <option values>", e.g. "Oxford Shirt / L"
-    quantity: int  # the discount line: -1
-    unit_price: Decimal  # ex tax, as sold (list − product-level discount), up to PRICE_PLACES decimals
-    unit_tax: Decimal
-    tax_id: str  # the X-Series tax (TaxBook.pick)
-    tax_source: str  # "rate" | "class" | "default" | "none" (untaxed, on the zero-rate tax)
-    unit_discount: Decimal = ZERO  # product-level discount per unit, ex tax
-    unit_cost: Decimal | None = None  # the merchant's cost per unit, ex tax, when known
-    list_price: Decimal | None = None  # catalogue unit price (base_price), for product creation
-    list_price_includes_tax: bool = False  # the store's pricing mode
-    track_inventory: bool = True  # False: custom, gift_certificate and every special or discount line
-    bc_product_id: int = 0
-    bc_variant_id: int = 0
-    family_name: str = ""  # a variant line: its catalogue product's name (the X-Series family)
-    options: tuple[tuple[str, str], ...] = ()  # a variant line: (option name, value) pairs
-    # What a refund names it by: the order product it sells, or for one address's shipping or
-    # handling line that address (§15: SHIPPING and HANDLING items name the consignment); else 0.
-    bc_line_id: int = 0
-
-
-@dataclass(frozen=True)
-class SalePlan:
-    bc_order_id: int
-    invoice_number: str
-    pos_state: PosState
-    unpaid: bool
-    customer: PlannedCustomer
-    lines: tuple[PlannedLine, ...]
-    total_inc_tax: Decimal
-    total_tax: Decimal
-    payment_method: str
-    sale_date: datetime
-    note: str  # order number, shipping method and address, fees, the shopper's message
-    content_hash: str
-    payments: tuple[PlannedPayment, ...]  # what each tender paid, adding up to total_inc_tax
-    currency: str  # the order's transactional currency; "" when the order does not say
-    attributes: tuple[str, ...]  # ("delivery",), ("pickup",) or ()
-    source_id: str  # "<order id>", "<order id>-<generation>" from the second sale on
-    extra: dict[str, Any] = field(default_factory=dict)
-    # Order product id → its gift wrapping (incl. tax), which a wrapping refund of that product gives
-    # back when it names no amount (the sale has one wrapping line for the order).
-    wrapping_by_line: dict[int, Decimal] = field(default_factory=dict)
-
 
 # The billing-address fields a PlannedCustomer copies as they are (all but the e-mail).
 _ADDRESS_FIELDS = tuple(f.name for f in fields(PlannedCustomer) if f.name != "email")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import CustomerCreate
 from connector.errors import MappingError, TransientApiError, UnknownWriteOutcome
-from connector.mapping.sale_plan import PlannedCustomer
+from connector.mapping.planned_sale import PlannedCustomer
 from connector.store.repository import Store
 
 WALK_IN_CODE = "BIGCOMMERCE-GUEST"  # the customer_code of the walk-in order-sync creates: a merchant knows it

@@ -23,6 +23,7 @@ from connector.errors import ApiError, MappingError, PermanentApiError, Transien
 from connector.mapping.edits import sale_edit
 from connector.mapping.identity import invoice_forms, invoice_number, order_content_hash, sale_content_hash
 from connector.mapping.payment_table import PaymentTable
+from connector.mapping.planned_sale import DISCOUNT_KEY, SalePlan
 from connector.mapping.register_sale import (
     PosRefs,
     owed_on_settle,
@@ -34,7 +35,7 @@ from connector.mapping.register_sale import (
     with_invoice_affixes,
     without_fulfilment,
 )
-from connector.mapping.sale_plan import DISCOUNT_KEY, SalePlan, build_sale_plan, target_state
+from connector.mapping.sale_plan import build_sale_plan, target_state
 from connector.mapping.special_lines import SpecialLines
 from connector.mapping.status_table import PosState, StatusTable
 from connector.store.repository import Store

@@ -22,8 +22,8 @@ from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import ProductCreate, ProductVariantCreate, VariantDefinition
 from connector.errors import MappingError, PermanentApiError, TransientApiError, UnknownWriteOutcome
+from connector.mapping.planned_sale import DISCOUNT_KEY, PlannedLine, product_key_for_sku
 from connector.mapping.register_sale import PosRefs
-from connector.mapping.sale_plan import DISCOUNT_KEY, PlannedLine, product_key_for_sku
 from connector.store.repository import Store
 from connector.sync.binders import create_or_find, not_there_yet
 from connector.sync.xseries_index import XSeriesIndex

@@ -9,7 +9,7 @@ from order_shapes import TAXES, bc_fee, bc_line, bc_order, plan_of, totals
 
 from connector.errors import MappingError
 from connector.mapping import sale_plan
-from connector.mapping.sale_plan import PlannedPayment
+from connector.mapping.planned_sale import PlannedPayment
 from connector.mapping.tax_table import TaxBook
 
 D = Decimal

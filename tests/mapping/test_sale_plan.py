@@ -12,7 +12,7 @@ from order_shapes import bc_fee, bc_line, bc_order, plan_of, totals
 from connector.errors import MappingError
 from connector.mapping import sale_plan
 from connector.mapping.identity import order_content_hash
-from connector.mapping.sale_plan import custom_product_sku
+from connector.mapping.planned_sale import custom_product_sku
 from connector.mapping.status_table import PosState
 
 D = Decimal

@@ -6,7 +6,7 @@ import pytest
 
 from connector.errors import ConfigError, MappingError
 from connector.mapping.payment_table import PaymentTable
-from connector.mapping.sale_plan import PlannedPayment
+from connector.mapping.planned_sale import PlannedPayment
 from connector.mapping.special_lines import SpecialLine, SpecialLines
 from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.tables import DEFAULTS_DIR, MappingTables

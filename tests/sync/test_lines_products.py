@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from connector.mapping.sale_plan import custom_product_sku
+from connector.mapping.planned_sale import custom_product_sku
 from sync_world import assert_sale_adds_up, line
 
 
