@@ -1,5 +1,6 @@
-"""BigCommerce REST client: orders (V2), order statuses (V2); its V3 resources (order metafields,
-webhooks, refunds, catalog) are in bigcommerce_v3.py.
+"""BigCommerce REST client: orders (V2), order statuses (V2); reading the order list is in
+bigcommerce_order_listing.py, its V3 resources (order metafields, webhooks, refunds, catalog) in
+bigcommerce_v3.py.
 
 Builds paths and parses bodies; everything about HTTP (retries, error types, pacing) lives in
 connector.clients.transport and connector.clients.bigcommerce_pacer. References: §2 (order list
@@ -10,30 +11,23 @@ filters and paging), §3/§4 (order and line shapes), §6 (status PUT), §9 (V3 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import httpx
 
 from connector.clients.bigcommerce_models import Order, OrderStatus, OrderStatusRead, OrderValidationError
+from connector.clients.bigcommerce_order_listing import ORDER_INCLUDE, OrderListing, v2_list
 from connector.clients.bigcommerce_pacer import BigCommercePacer
-from connector.clients.bigcommerce_v3 import API, PAGE_LIMIT, V3Resources, query, unexpected
-from connector.clients.transport import ApiResponse, ApiTransport, RetryPolicy, TransportClient
+from connector.clients.bigcommerce_v3 import API, PAGE_LIMIT, V3Resources, unexpected
+from connector.clients.transport import ApiTransport, RetryPolicy, TransportClient
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.errors import ConfigError
-from connector.values import http_date, parse_any_date, parse_rfc2822, to_iso8601, whole_number
+from connector.values import whole_number
 
 log = logging.getLogger("connector.bigcommerce")
 
-# Embeds every consignment with its line items and the order's fees, saving a /products and a
-# /fees call per order (reference §4, §15).
-ORDER_INCLUDE = {"include": "consignments.line_items,fees", "consignment_structure": "object"}
 
-OnInvalidOrder = Callable[[OrderValidationError, dict[str, Any]], None]
-OnServerTime = Callable[[datetime], None]
-
-
-class BigCommerceClient(V3Resources, TransportClient):
+class BigCommerceClient(OrderListing, V3Resources, TransportClient):
     def __init__(
         self,
         *,
@@ -70,131 +64,6 @@ class BigCommerceClient(V3Resources, TransportClient):
 
     # -- orders (V2) ------------------------------------------------------------------------
 
-    def iter_orders_modified(
-        self, since: datetime, until: datetime, *, on_invalid: OnInvalidOrder | None = None,
-        on_server_time: OnServerTime | None = None,
-    ) -> AsyncIterator[Order]:
-        """Orders with since <= date_modified <= until, oldest change first.
-
-        The bounds are sent as given (BigCommerce's filter resolution is one second); the caller
-        owns overlap and dedupe across cycles. `until` should be fixed at the start of a cycle so
-        orders modified while paging fall into the next cycle instead of shifting pages.
-        on_server_time: called with the Date header of each page's answer (BigCommerce's clock, which
-        stamps date_modified; ours may differ), when the answer has a readable one.
-        """
-        filters = {"min_date_modified": since, "max_date_modified": until, "sort": "date_modified:asc"}
-        return self._iter_orders(query(filters), on_invalid, on_server_time=on_server_time)
-
-    def iter_orders_created(
-        self,
-        since: datetime | None,
-        until: datetime | None,
-        *,
-        on_invalid: OnInvalidOrder | None = None,
-        on_page: Callable[[list[int]], None] | None = None,
-    ) -> AsyncIterator[Order]:
-        """Orders by creation date, oldest first (historical import). None: no bound. on_page: called
-        with the ids of each page read, before its orders are yielded (to read their state at once)."""
-        filters = {"sort": "date_created:asc", "min_date_created": since, "max_date_created": until}
-        return self._iter_orders(query(filters), on_invalid, on_page)
-
-    async def _iter_orders(
-        self, filters: dict[str, Any], on_invalid: OnInvalidOrder | None,
-        on_page: Callable[[list[int]], None] | None = None, *, on_server_time: OnServerTime | None = None,
-    ) -> AsyncIterator[Order]:
-        """Page through /v2/orders until a short or empty page.
-
-        Paging is by key, not by page number: after a full page the next request starts one second
-        before the last order's date (page 1). Page numbers drift when orders sharing one second
-        come back in a different order between requests, and a drifted order would be skipped;
-        restarting re-reads that second instead, and repeats are dropped here. The second before,
-        not the last date itself: the reference does not say whether min_date_* includes its bound,
-        and if it does not, the orders sharing the last date beyond this page would be skipped.
-        Only when a whole page lies within that second do we step to the next page number.
-
-        on_invalid: called with (error, raw order) for an order that does not parse, and the
-        iteration goes on; without it the error is raised (one bad order stops the listing).
-        """
-        key_field = filters["sort"].split(":")[0]  # date_modified or date_created
-        lower_param = f"min_{key_field}"
-        lower = parse_any_date(filters[lower_param]) if filters.get(lower_param) else None
-        page = 1
-        # Ids already yielded that the next request can return again: those whose sort key is
-        # at or after `lower` (it restarts there, inclusive). Older ones are forgotten as `lower`
-        # moves on, so a 100,000-order import holds about one page of ids, not all of them. Rows
-        # without a readable key (invalid orders) are kept: they are rare, and a repeat of one
-        # would count its failure twice.
-        seen: dict[int, datetime | None] = {}
-        while True:
-            params = dict(filters)
-            if lower is not None:
-                params[lower_param] = to_iso8601(lower)
-            rows = await self._orders_page_raw(page=page, limit=PAGE_LIMIT, filters=params,
-                                               on_server_time=on_server_time)
-            if on_page is not None:
-                on_page([raw["id"] for raw in rows if isinstance(raw, dict) and isinstance(raw.get("id"), int)
-                         and raw["id"] not in seen])
-            for raw in rows:
-                try:
-                    order = await self._parse_order(raw)
-                except OrderValidationError as exc:
-                    raw_id = raw.get("id") if isinstance(raw, dict) else None
-                    if isinstance(raw_id, int):
-                        if raw_id in seen:
-                            continue
-                        seen[raw_id] = None
-                    if on_invalid is None:
-                        raise
-                    on_invalid(exc, raw)
-                    continue
-                if order.id in seen:
-                    continue
-                seen[order.id] = getattr(order, key_field)
-                yield order
-            if len(rows) < PAGE_LIMIT:
-                return
-            last = _row_date(rows[-1], key_field)
-            restart = last - timedelta(seconds=1) if last is not None else None
-            if restart is not None and (lower is None or restart > lower):
-                lower, page = restart, 1
-                seen = {i: key for i, key in seen.items() if key is None or key >= lower}
-            else:
-                page += 1
-
-    async def newest_orders(self, limit: int = 10) -> list[tuple[int, int]]:
-        """(id, status_id) of the newest orders, read without parsing the rest: a start-up check must
-        not stop on one malformed order."""
-        rows = await self._orders_page_raw(page=1, limit=limit, filters={"sort": "date_created:desc"})
-        return [(row["id"], row["status_id"]) for row in rows if isinstance(row, dict)
-                and isinstance(row.get("id"), int) and isinstance(row.get("status_id"), int)]
-
-    async def _orders_page_raw(
-        self, *, page: int, limit: int, filters: dict[str, Any], on_server_time: OnServerTime | None = None,
-    ) -> list[dict[str, Any]]:
-        if not 1 <= limit <= PAGE_LIMIT:
-            raise ValueError(f"limit must be 1..{PAGE_LIMIT}, got {limit}")
-        params = {
-            **query(filters),
-            "limit": limit,
-            **ORDER_INCLUDE,
-            "page": page,
-        }
-        response = await self.transport.request("GET", "/v2/orders", params=params)
-        rows = _v2_list(response, "/v2/orders")
-        if on_server_time is not None and (server_now := http_date(response.headers.get_list("Date"))):
-            on_server_time(server_now)
-        return rows
-
-    async def count_orders(self, **filters: Any) -> int:
-        """GET /v2/orders/count with the list's filters (datetimes sent as ISO-8601 UTC)."""
-        response = await self.transport.request("GET", "/v2/orders/count", params=query(filters))
-        if response.status_code == 204 or not response.content:
-            return 0
-        data = response.json_or_retry(API, "/v2/orders/count")
-        if not isinstance(data, dict) or not isinstance(data.get("count"), int):
-            raise unexpected("order count answer has no integer 'count'", response, "/v2/orders/count", data)
-        return data["count"]
-
     async def get_order(self, order_id: int) -> Order:
         response = await self.transport.request("GET", f"/v2/orders/{int(order_id)}", params=ORDER_INCLUDE)
         data = response.json_or_retry(API, f"/v2/orders/{order_id}")
@@ -225,7 +94,7 @@ class BigCommerceClient(V3Resources, TransportClient):
             response = await self.transport.request(
                 "GET", path, params={"limit": PAGE_LIMIT, "page": page}
             )
-            batch = _v2_list(response, path)
+            batch = v2_list(response, path)
             rows.extend(batch)
             if len(batch) < PAGE_LIMIT:
                 return rows
@@ -264,7 +133,7 @@ class BigCommerceClient(V3Resources, TransportClient):
 
     async def list_order_statuses(self) -> list[OrderStatus]:
         response = await self.transport.request("GET", "/v2/order_statuses")
-        return [OrderStatus.model_validate(row) for row in _v2_list(response, "/v2/order_statuses")]
+        return [OrderStatus.model_validate(row) for row in v2_list(response, "/v2/order_statuses")]
 
     async def update_order_status(self, order_id: int, status_id: int, *,
                                   before_resend: Callable[[], Awaitable[None]] | None = None) -> OrderStatusRead:
@@ -288,23 +157,3 @@ class BigCommerceClient(V3Resources, TransportClient):
                 pass
         log.info("order %s: the status write's answer has no status_id; reading the order", order_id)
         return await self.get_order_status(order_id)
-
-
-def _v2_list(response: ApiResponse, path: str) -> list[dict[str, Any]]:
-    """A V2 collection: 204 or an empty body mean no rows (past the last page, or no match)."""
-    if response.status_code == 204 or not response.content.strip():
-        return []
-    data = response.json_or_retry(API, path)
-    if not isinstance(data, list):
-        raise unexpected("expected a JSON array", response, path, data)
-    return data
-
-
-def _row_date(raw: Any, field: str) -> datetime | None:
-    """The sort key of a raw order row, or None when it is missing or malformed."""
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return parse_rfc2822(raw.get(field))
-    except (TypeError, ValueError):
-        return None

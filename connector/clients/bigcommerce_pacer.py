@@ -26,8 +26,8 @@ import math
 
 import httpx
 
+from connector.clients.api_response import float_header, int_header
 from connector.clients.pacing import RatePacer
-from connector.clients.transport import float_header, int_header
 from connector.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("connector.http.bigcommerce")

@@ -11,8 +11,8 @@ from typing import Any, AsyncIterator, Callable
 
 from pydantic import ValidationError
 
+from connector.clients.api_response import ApiResponse
 from connector.clients.bigcommerce_v3_models import CatalogProduct, Metafield, Refund
-from connector.clients.transport import ApiResponse
 from connector.errors import NotFoundError, PermanentApiError
 from connector.values import http_date, to_iso8601, whole_number
 

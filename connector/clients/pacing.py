@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from connector.clock import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:
-    from connector.clients.transport import ApiResponse
+    from connector.clients.api_response import ApiResponse
 
 log = logging.getLogger("connector.http")
 

@@ -18,11 +18,8 @@ documents (HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE). Tests inject the simulators' A
 """
 
 from __future__ import annotations
-
 import asyncio
-import json as jsonlib
 import logging
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Self
@@ -30,6 +27,7 @@ from typing import Any, Awaitable, Callable, Self
 import httpx
 
 from connector import USER_AGENT
+from connector.clients.api_response import ApiResponse, credentials_message, error_body, error_summary
 from connector.clients.pacing import RatePacer, RetryPolicy
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.errors import (
@@ -53,35 +51,6 @@ MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 # import's CPU with httpx's default of 100).
 MAX_CONNECTIONS = 4
 _JSON_CONTENT_TYPE = {"Content-Type": "application/json"}
-
-
-@dataclass(slots=True)
-class ApiResponse:
-    """A 2xx answer, read whole: what ApiTransport.request returns."""
-
-    status_code: int
-    headers: httpx.Headers
-    content: bytes
-    request: httpx.Request
-    charset: str | None = None  # of the Content-Type header
-
-    @property
-    def text(self) -> str:
-        return self.content.decode(self.charset or "utf-8", "replace")
-
-    def json(self, **kwargs: Any) -> Any:
-        return jsonlib.loads(self.content, **kwargs)
-
-    def json_or_retry(self, api: str, path: str) -> Any:
-        """The JSON body. A 2xx without JSON comes from something between us and the API (an HTML
-        maintenance or proxy page), not from the request itself: TransientApiError, try again later."""
-        try:
-            return self.json()
-        except ValueError:
-            raise TransientApiError(
-                "the answer is not JSON", api=api, method=self.request.method, path=path,
-                status=self.status_code, body=self.text[:500],
-            ) from None
 
 
 @dataclass
@@ -218,7 +187,7 @@ class ApiTransport:
                 raise unsure(f"{self.host} answered {status} redirecting to {location}; check the api_url"
                              " in the configuration", **where, status=status)
 
-            answer = {**where, "status": status, "body": _body(response)}
+            answer = {**where, "status": status, "body": error_body(response)}
             if status == 429:
                 self.stats.rate_limited += 1
                 rate_limit_waits += 1
@@ -236,7 +205,7 @@ class ApiTransport:
                 continue
 
             if status in (401, 403):
-                raise CredentialsError(_credentials_message(self.api, status, response), **answer)
+                raise CredentialsError(credentials_message(self.api, status, response), **answer)
             if status >= 500:
                 if not repeatable:
                     raise UnknownWriteOutcome(
@@ -246,8 +215,8 @@ class ApiTransport:
                 if attempt < self.retry.max_attempts:
                     await self._backoff(attempt, method, path, f"HTTP {status}")
                     continue
-                raise TransientApiError(f"server error after {attempt} attempts: {_summary(response)}", **answer)
-            raise (NotFoundError if status == 404 else PermanentApiError)(_summary(response), **answer)
+                raise TransientApiError(f"server error after {attempt} attempts: {error_summary(response)}", **answer)
+            raise (NotFoundError if status == 404 else PermanentApiError)(error_summary(response), **answer)
 
     async def _attempt(self, request: httpx.Request) -> ApiResponse:
         """One exchange, read whole within the deadline and the size cap."""
@@ -296,61 +265,8 @@ class TransportClient:
         await self.aclose()
 
 
-def float_header(response: ApiResponse, name: str) -> float | None:
-    """A numeric header of a pacer's (rate-limit counts, delays): None when absent or not a finite
-    number. httpx header lookup is case-insensitive."""
-    raw = response.headers.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def int_header(response: ApiResponse, name: str) -> int | None:
-    value = float_header(response, name)
-    return None if value is None else int(value)
-
-
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     if isinstance(exc, TimeoutError):
         text = "the attempt's deadline passed"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _body(response: ApiResponse) -> object:
-    try:
-        return response.json()
-    except (ValueError, LookupError):
-        return response.content[:500].decode("utf-8", "replace")
-
-
-def _summary(response: ApiResponse) -> str:
-    """A readable one-line reason from either API's error body (V2 array, V3 object, X-Series)."""
-    body = _body(response)
-    if isinstance(body, list) and body and isinstance(body[0], dict):
-        return "; ".join(str(item.get("message", item)) for item in body)
-    if isinstance(body, dict):
-        parts = [str(body[k]) for k in ("title", "error", "message") if body.get(k)]
-        errors = body.get("errors")
-        if isinstance(errors, dict) and errors:
-            parts.append(", ".join(f"{k}: {v}" for k, v in errors.items()))
-        elif isinstance(errors, list) and errors:
-            parts.append(", ".join(str(e) for e in errors))
-        if parts:
-            return " - ".join(parts)
-    text = str(body).strip()
-    if text.lstrip().startswith("<"):
-        return f"HTTP {response.status_code} with an HTML page instead of JSON"
-    return text[:200] or f"HTTP {response.status_code}"
-
-
-def _credentials_message(api: str, status: int, response: ApiResponse) -> str:
-    if status == 401:
-        hint = "the access token is wrong, revoked or expired"
-    else:
-        hint = "the token lacks a required scope, or points at the wrong store"
-    return f"{hint} ({_summary(response)}); check the {api} credentials in the environment"

@@ -28,8 +28,8 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
+from connector.clients.api_response import int_header
 from connector.clients.pacing import RatePacer
-from connector.clients.transport import int_header
 from connector.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("connector.xseries.pacer")
