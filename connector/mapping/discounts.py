@@ -17,11 +17,15 @@ it takes of the line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from connector.mapping.amounts import HALF_CENT
+
 ZERO = Decimal("0")
+RateKey = tuple[str, str]  # (X-Series tax id, source), as TaxBook.pick gives it
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,51 @@ def line_amounts(line: Any, inclusive: bool = False) -> LineAmounts:
     product_tax = full_tax * product_inc / full_inc
     order_tax = full_tax * order_inc / full_inc
     return LineAmounts(sold_inc - sold_tax, sold_tax, product_inc - product_tax, order_inc - order_tax, order_tax)
+
+
+def spread_undrawn(ex: Decimal, tax: Decimal, lines: list[tuple[RateKey, Decimal, Decimal]],
+                   pick: Callable[[Decimal, Decimal], RateKey]) -> list[tuple[RateKey, Decimal, Decimal]]:
+    """An order-level discount the lines do not show — `ex` ex tax, removing `tax` — as (rate key,
+    ex tax, tax) parts, one per rate. `lines`: (rate key, ex tax, tax) of the order's product lines;
+    `pick`: the rate key of an amount and its tax (TaxBook.pick). In this order:
+    1. over the lines' rates in proportion to their ex-tax amounts, as BigCommerce spreads an
+       order-level discount (§4), when the tax that removes is the discount's within the lines'
+       rounding (half a cent each, and the order's);
+    2. else at one rate, when the discount's tax is that rate's (a shipping coupon; a coupon on one
+       rate's products only);
+    3. else over the two rates of a two-rate order, the amounts whose tax at each rate is the
+       discount's (a coupon on some products of each);
+    4. else as one amount at the rate `pick` gives (the retailer's default, which the sync audits)."""
+    groups: dict[RateKey, list[Decimal]] = {}
+    for key, line_ex, line_tax in lines:
+        if line_ex > 0:
+            group = groups.setdefault(key, [ZERO, ZERO])
+            group[0] += line_ex
+            group[1] += line_tax
+    whole = sum((group_ex for group_ex, _ in groups.values()), ZERO)
+    if ex > 0 and whole > 0:
+        keys = list(groups)
+        parts = [ex * groups[key][0] / whole for key in keys[:-1]]
+        parts.append(ex - sum(parts, ZERO))  # the parts add up to the discount exactly
+        taxes = [part * groups[key][1] / groups[key][0] for part, key in zip(parts, keys)]
+        if abs(sum(taxes, ZERO) - tax) <= HALF_CENT * (len(lines) + 1):
+            # The rounding left goes to the largest taxed part: the parts remove the discount's tax exactly.
+            taxed = [i for i, part_tax in enumerate(taxes) if part_tax]
+            if taxed:
+                largest = max(taxed, key=lambda i: parts[i])
+                taxes[largest] += tax - sum(taxes, ZERO)
+            return [(key, part, part_tax) for key, part, part_tax in zip(keys, parts, taxes)]
+    key = pick(ex, tax)
+    if key[1] in ("rate", "none"):
+        return [(key, ex, tax)]
+    rates = {key: group_tax / group_ex for key, (group_ex, group_tax) in groups.items()}
+    if ex > 0 and len(rates) == 2 and len(set(rates.values())) == 2:
+        (first, first_rate), (second, second_rate) = rates.items()
+        # first + second = ex, first × its rate + second × its rate = tax.
+        at_first = (tax - second_rate * ex) / (first_rate - second_rate)
+        if 0 <= at_first <= ex:
+            at_second = ex - at_first
+            first_tax = at_first * first_rate
+            return [(k, part, part_tax) for k, part, part_tax in
+                    ((first, at_first, first_tax), (second, at_second, tax - first_tax)) if part]
+    return [(key, ex, tax)]

@@ -27,7 +27,7 @@ from itertools import combinations
 
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import MappingError
-from connector.mapping.amounts import cents
+from connector.mapping.amounts import HALF_CENT, cents
 from connector.mapping.planned_sale import PlannedLine, PlannedPayment, SalePlan
 from connector.mapping.special_lines import SpecialLine, SpecialLines
 
@@ -102,7 +102,10 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
         lines = [replace(refund_line, unit_price=line.unit_price, unit_tax=line.unit_tax, quantity=line.quantity,
                          tax_id=line.tax_id) if line.kind == "product" else line for line in lines]
     total = cents(refund.total_amount)
-    adjustment = total - cents(sum((-line.quantity * (line.unit_price + line.unit_tax) for line in lines), ZERO))
+    # Beyond the lines as they are, not as rounded to cents: X-Series totals the return from its lines
+    # (§8.2), so lines plus adjustment must add up to the refund's payments exactly. Units are at up
+    # to PRICE_PLACES decimals, and so is their exact sum and the adjustment.
+    adjustment = total - sum((-line.quantity * (line.unit_price + line.unit_tax) for line in lines), ZERO)
     if adjustment:
         lines += _adjustment_lines(refund_line, adjustment, refund, lines, sale)
         tax_back = cents(sum((-line.quantity * line.unit_tax for line in lines), ZERO))
@@ -158,20 +161,38 @@ def _adjustment_lines(refund_line: PlannedLine, adjustment: Decimal, refund: Ref
     untaxed = [replace(refund_line, unit_price=adjustment)]
     if refund.total_tax is None:
         return untaxed
-    gap = cents(refund.total_tax) - cents(sum((-line.quantity * line.unit_tax for line in lines), ZERO))
+    # The lines' tax as it is, not rounded to cents: a half cent of it (a unit's 0.665) rounded away
+    # is a half cent the gap, and the rate test below, would be wrong by.
+    gap = cents(refund.total_tax) - sum((-line.quantity * line.unit_tax for line in lines), ZERO)
     ex_tax = adjustment - gap
-    if not gap or not ex_tax:
+    if abs(gap) < HALF_CENT or not ex_tax:
+        # The lines' tax rounds to the refund's: the adjustment changed no tax (an order-level amount).
         return untaxed
-    # The rate of a tax the returned lines or the sale used, and how far the gap is from that rate
-    # of the amount: the closest within a cent, the returned lines' before the sale's.
-    rated = [line for line in (*lines, *sale.lines) if line.unit_price and line.unit_tax]
-    fits = [(abs(ex_tax * line.unit_tax / line.unit_price - gap), i) for i, line in enumerate(rated)]
-    best = min((fit for fit in fits if fit[0] < Decimal("0.01")), default=None)
-    if best is not None:
-        line = rated[best[1]]
+    # At the rate of a tax the returned lines used, else one the sale used: a small amount fits several
+    # rates, and the share of the units returned is at theirs.
+    line = _rate_explaining(lines, ex_tax, gap) or _rate_explaining(sale.lines, ex_tax, gap)
+    if line is not None:
         return [replace(refund_line, unit_price=ex_tax, unit_tax=gap, tax_id=line.tax_id, tax_source=line.tax_source)]
     split = _split_as_discounted(refund_line, ex_tax, gap, sale)
     return split or untaxed
+
+
+def _rate_explaining(lines: list[PlannedLine] | tuple[PlannedLine, ...], ex_tax: Decimal,
+                     gap: Decimal) -> PlannedLine | None:
+    """Of `lines`, the taxed one whose rate makes `gap` the tax of `ex_tax` within rounding, the
+    closest; None when none does. Within rounding: BigCommerce rounds the refund's total and tax to
+    cents each, so the gap is off by up to half a cent and the amount (total − gap) by up to a cent,
+    which the rate makes rate × a cent of tax: half a cent × (1 + 2 × rate) in all; a further
+    (1 − rate) half cent allows for a rate read from a line's unit tax, itself rounded."""
+    best, closest = None, None
+    for line in lines:
+        if not line.unit_price or not line.unit_tax:
+            continue
+        rate = line.unit_tax / line.unit_price
+        off = abs(ex_tax * rate - gap)
+        if off < HALF_CENT * (2 + abs(rate)) and (closest is None or off < closest):
+            best, closest = line, off
+    return best
 
 
 def _split_as_discounted(refund_line: PlannedLine, ex_tax: Decimal, gap: Decimal,

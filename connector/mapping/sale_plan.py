@@ -21,7 +21,7 @@ from typing import Any
 
 from connector.errors import MappingError
 from connector.mapping.amounts import CENT, HALF_CENT, UnitCutter, cents, reconcile
-from connector.mapping.discounts import LineAmounts, line_amounts
+from connector.mapping.discounts import LineAmounts, line_amounts, spread_undrawn
 from connector.mapping.fulfilment import sale_attributes, sale_note
 from connector.mapping.identity import invoice_number, order_content_hash
 from connector.mapping.planned_sale import (DISCOUNT_KEY, ZERO, PlannedCustomer, PlannedLine, PlannedPayment,
@@ -172,7 +172,8 @@ def _undrawn_discount(order: Any, drafts: list, order_discounts: dict, total_inc
     """A coupon or manual discount the lines do not show (no per-line figures for it, or a shipping
     coupon, §4 types 3 and 4): the order's total is below its lines, charges and discount shares by
     more than rounding, and by no more than its discount_amount and coupon_discount. That gap is an
-    order-level discount, at the rate its tax says (untaxed when it removed no tax), not a price cut
+    order-level discount, spread over the products' rates as BigCommerce spreads one, else at the
+    rate its tax says (discounts.spread_undrawn; untaxed when it removed no tax), not a price cut
     hidden in one line (nor an order refused as inconsistent)."""
     declared = cents(order.discount_amount or ZERO) + cents(order.coupon_discount or ZERO)
     if not declared:
@@ -181,12 +182,20 @@ def _undrawn_discount(order: Any, drafts: list, order_discounts: dict, total_inc
     drafted_inc = sum((price + tax for _, price, tax in drafts), ZERO) - sum((p + t for p, t in shares), ZERO)
     drafted_tax = sum((tax for _, _, tax in drafts), ZERO) - sum((t for _, t in shares), ZERO)
     gap_inc, gap_tax = drafted_inc - total_inc, drafted_tax - total_tax
-    if gap_inc <= HALF_CENT * (len(drafts) + len(shares)) or gap_inc > declared + CENT:
+    if gap_inc <= 0 or gap_inc > declared + CENT:
         return
-    tax_id, source = taxes.pick(gap_inc - gap_tax, gap_tax, None)
-    share = order_discounts.setdefault((tax_id, source), [ZERO, ZERO])
-    share[0] += gap_inc - gap_tax
-    share[1] += gap_tax
+    # A gap the size of the lines' rounding is that rounding, unless no line shows a discount and it
+    # is the one declared (in or ex tax, to a cent): 0.05 off ten lines is a discount, not a price cut.
+    if gap_inc <= HALF_CENT * (len(drafts) + len(shares)) and (
+            shares or min(abs(gap_inc - declared), abs(gap_inc - gap_tax - declared)) > CENT):
+        return
+    products = [((facts["tax_id"], facts["tax_source"]), price, tax) for facts, price, tax in drafts
+                if facts["kind"] in ("product", "custom")]
+    for key, price, tax in spread_undrawn(gap_inc - gap_tax, gap_tax, products,
+                                          lambda price, tax: taxes.pick(price, tax, None)):
+        share = order_discounts.setdefault(key, [ZERO, ZERO])
+        share[0] += price
+        share[1] += tax
 
 
 def _line_fields(line: Any, amounts: LineAmounts, tax_id: str, tax_source: str, inclusive: bool) -> dict[str, Any]:
