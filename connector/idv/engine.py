@@ -2,6 +2,8 @@
 
     disabled?            → skipped (disabled): nothing read, nothing written
     stale (latest.py)?   → skipped (stale event): the order is read for the audit entry only
+    a duplicate?         → unchanged: the latest check is at that stage already (latest.py); read
+                           for the audit entry only, so a status a person set since stands
     else the stage's target status through the protected writer (writer.py)
                          → written | skipped (protected) | unchanged | refused (a 4xx: audited,
                            never sent again, since the same PUT would be refused again; but a 409
@@ -64,11 +66,15 @@ class IdvEngine:
             checks = self.ledger.checks(event.order_id)
             judgement = judge(event, checks)
             records = records_after(event, judgement, checks)
-            if judgement.verdict is Verdict.STALE:
-                # Read only to show the order's status in the audit entry; nothing is written.
+            if judgement.verdict in (Verdict.STALE, Verdict.DUPLICATE):
+                # Nothing is written: the order is read only to show its status in the audit entry. A
+                # duplicate's stage was decided on already: writing it again would undo a person's change
+                # since (staff overriding a decline before Real ID's metafield copy of it is read).
                 current = (await self.bc.get_order_status(event.order_id)).status_id
-                decision = self._decision(event, Outcome.SKIPPED_STALE, judgement.check_id, before=current,
-                                          after=current, reason=judgement.reason)
+                outcome, reason = ((Outcome.SKIPPED_STALE, judgement.reason) if judgement.verdict is Verdict.STALE
+                                   else (Outcome.UNCHANGED, f"{event.stage.value}: {judgement.reason}"))
+                decision = self._decision(event, outcome, judgement.check_id, before=current, after=current,
+                                          reason=reason)
             else:
                 assert self.writer is not None and self.rules is not None
                 target = self.rules.targets[event.stage]

@@ -1,14 +1,26 @@
-"""Only the latest check of an order counts: which events are current, which are stale.
+"""Only the latest check of an order counts: which events are current, which are stale, which copies.
 
-A failed check may be followed by a new one (a new check id), and events can arrive late or out of
-order. "Latest" rests on what we always have, never on the format of check ids:
+A failed check may be followed by a new one (a new check id), and events can arrive late, out of
+order, and twice: Real ID reports a step by webhook and again in the order's metafields. "Latest"
+rests on what we always have, never on the format of check ids:
 
-1. check-id sequence, in the order order-sync first saw them: a new check id accepted supersedes
+1. check-id sequence, in the order order-sync accepted them: a new check id accepted supersedes
    every earlier check of the order for good, and their later events are stale.
-2. time (the webhook's occurred_at, the metafield's date_modified, the moment of `id-check`): within
-   the latest check, an event older than the last one applied is stale; an unseen check id whose
-   event is older than the latest check's last event is an old check delivered late: stale, and
-   remembered as superseded. Ties go to the event that arrives later.
+2. time, and one kind of time at a time. A webhook's occurred_at (Real ID's clock) and the moment
+   of `id-check` say when a step happened; a metafield's date_modified says when BigCommerce stored
+   Real ID's copy of it, seconds after the step. So a step's time is compared with the steps' times
+   of a check (a metafield stamped after a step may still report an earlier one), or with its
+   metafield time when the check has no other; a metafield's with every time of the check (it is
+   never stamped before its step happened).
+   - Within the latest check, an event older than the check's last one is stale.
+   - An unseen check id whose event is older than the latest check is an old check delivered late:
+     stale, but not remembered: should a later event of it be newer than the latest check, it was a
+     new check after all (judged against the other clock, its first event may seem older: Real ID
+     retries a failed check a second after the failure, before its metafield is stamped).
+   Ties go to the event that arrives later.
+3. Within the latest check, an event of the stage the check is at already (the other source's copy
+   of a verdict applied, "submitted" after "started") is a duplicate: recorded, not written, so a
+   status a person set since stands.
 
 An event without a check id (the command line without --check-id) belongs to the latest check.
 """
@@ -19,7 +31,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from connector.idv.stages import CheckEvent, Stage
+from connector.idv.stages import CheckEvent, Source, Stage
 
 # The check an event without a check id starts when the order has no check yet.
 ANONYMOUS_CHECK = ""
@@ -30,17 +42,26 @@ class CheckRecord:
     """One check of one order, as far as order-sync has seen it."""
 
     check_id: str
-    seq: int  # 1, 2, 3… in the order the check ids were first seen for this order
+    seq: int  # 1, 2, 3… in the order the check ids were accepted for this order
     stage: Stage
     event: str
     source: str
-    last_occurred_at: datetime
+    last_occurred_at: datetime  # the last event recorded, from any source
     superseded: bool = False
+    happened_at: datetime | None = None  # the last webhook or command-line event recorded
+    metafield_at: datetime | None = None  # the date_modified of the last metafield recorded
+
+    def time_to_beat(self, source: Source) -> datetime:
+        """The time an event from `source` must not precede to be newer than this check's events."""
+        if source is not Source.METAFIELD and self.happened_at is not None:
+            return self.happened_at
+        return max((t for t in (self.happened_at, self.metafield_at) if t is not None), default=self.last_occurred_at)
 
 
 class Verdict(str, enum.Enum):
-    CURRENT = "current"  # an event of the latest check, not older than its last one
-    NEW_CHECK = "new_check"  # a check never seen before, newer than the latest: it replaces it
+    CURRENT = "current"  # an event of the latest check, not older than its last one, a new stage
+    DUPLICATE = "duplicate"  # an event of the latest check at the stage it is at already
+    NEW_CHECK = "new_check"  # a check never accepted before, newer than the latest: it replaces it
     STALE = "stale"  # ignored (and recorded)
 
 
@@ -60,20 +81,26 @@ def judge(event: CheckEvent, checks: list[CheckRecord]) -> Judgement:
     check_id = event.check_id
     if check_id is None:
         check_id = latest.check_id if latest is not None else ANONYMOUS_CHECK
+    last = latest.time_to_beat(event.source) if latest is not None else None
     if latest is not None and check_id == latest.check_id:
-        if event.occurred_at < latest.last_occurred_at:
+        if event.occurred_at < last:
             return Judgement(Verdict.STALE, check_id, (
-                f"event of {_at(event.occurred_at)} is older than the last event applied for this "
-                f"check ({latest.event} at {_at(latest.last_occurred_at)})"
+                f"event of {_at(event.occurred_at)} is older than the last event recorded for this check "
+                f"(of {_at(last)}; {latest.event}, {latest.source}, the last recorded)"
+            ))
+        if event.stage is latest.stage:
+            return Judgement(Verdict.DUPLICATE, check_id, (
+                f"check {_name(check_id)} is {latest.stage.value} already ({latest.event}, {latest.source}, "
+                f"{_at(latest.last_occurred_at)}): a copy, not written again, so a status set since stands"
             ))
         return Judgement(Verdict.CURRENT, check_id, "latest check")
     if any(c.check_id == check_id for c in checks):
         newer = latest.check_id if latest is not None else "?"
         return Judgement(Verdict.STALE, check_id, f"check {_name(check_id)} was replaced by check {_name(newer)}")
-    if latest is not None and event.occurred_at < latest.last_occurred_at:
+    if latest is not None and event.occurred_at < last:
         return Judgement(Verdict.STALE, check_id, (
             f"check {_name(check_id)} is older than the latest check {_name(latest.check_id)} "
-            f"(its event of {_at(event.occurred_at)} precedes {latest.event} at {_at(latest.last_occurred_at)})"
+            f"(its event of {_at(event.occurred_at)} precedes that check's last, of {_at(last)})"
         ))
     reason = "first check of the order" if latest is None else f"new check replaces check {_name(latest.check_id)}"
     return Judgement(Verdict.NEW_CHECK, check_id, reason)
@@ -81,17 +108,22 @@ def judge(event: CheckEvent, checks: list[CheckRecord]) -> Judgement:
 
 def records_after(event: CheckEvent, judgement: Judgement, checks: list[CheckRecord]) -> list[CheckRecord]:
     """The records to save once `event` is judged (changed or new ones only)."""
-    known = {c.check_id: c for c in checks}
-    next_seq = max((c.seq for c in checks), default=0) + 1
-    applied = CheckRecord(judgement.check_id, next_seq, event.stage, event.event, event.source.value,
-                          event.occurred_at)
     if judgement.verdict is Verdict.STALE:
-        # An old check seen for the first time: remember it, so its later events stay stale.
-        return [] if judgement.check_id in known else [replace(applied, superseded=True)]
-    if judgement.verdict is Verdict.CURRENT:
-        return [replace(known[judgement.check_id], stage=event.stage, event=event.event,
-                        source=event.source.value, last_occurred_at=event.occurred_at)]
-    return [replace(c, superseded=True) for c in checks if not c.superseded] + [applied]
+        return []  # an unseen check stays unseen: a later event of it is judged afresh
+    if judgement.verdict is Verdict.NEW_CHECK:
+        seq = max((c.seq for c in checks), default=0) + 1
+        record = CheckRecord(judgement.check_id, seq, event.stage, event.event, event.source.value, event.occurred_at)
+    else:
+        record = next(c for c in checks if c.check_id == judgement.check_id)
+    record = replace(record, stage=event.stage, event=event.event, source=event.source.value,
+                     last_occurred_at=event.occurred_at)
+    if event.source is Source.METAFIELD:
+        record = replace(record, metafield_at=event.occurred_at)
+    else:
+        record = replace(record, happened_at=event.occurred_at)
+    if judgement.verdict is Verdict.NEW_CHECK:
+        return [replace(c, superseded=True) for c in checks if not c.superseded] + [record]
+    return [record]
 
 
 def _at(value: datetime) -> str:

@@ -119,6 +119,18 @@ def _procrastinate_schema(conn: Connection) -> None:
     conn.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))
 
 
+def _idv_check_clocks(conn: Connection) -> None:
+    """idv_check.happened_at and metafield_at: an event's time is compared with times of its own
+    clock. A check so far had one time, its last event's: it goes to the column of that event's."""
+    table = t.IdvCheck.__table__
+    for column in (table.c.happened_at, table.c.metafield_at):
+        _add_column(table.name, column.name, column.type.compile(dialect=conn.dialect))(conn)
+    conn.execute(text("UPDATE idv_check SET happened_at = last_occurred_at"
+                      " WHERE source <> 'metafield' AND happened_at IS NULL AND metafield_at IS NULL"))
+    conn.execute(text("UPDATE idv_check SET metafield_at = last_occurred_at"
+                      " WHERE source = 'metafield' AND happened_at IS NULL AND metafield_at IS NULL"))
+
+
 # Each version names exactly the tables it creates, so a table added later never sneaks into an
 # old version (create_all would).
 MIGRATIONS: list[Migration] = [
@@ -147,6 +159,7 @@ MIGRATIONS: list[Migration] = [
     (16, "ID-verification webhook deliveries keyed by their pair", _rekey(t.IdvWebhookDelivery, pair="'default'")),
     (17, "the console's sessions, ended by logout", _create(t.ConsoleSession)),
     (18, "the console's sessions kept as a hash of their token; the sessions so far end", _hashed_sessions),
+    (19, "ID-verification checks: the time of their last event on each clock", _idv_check_clocks),
 ]
 
 def applied_versions(engine: Engine) -> set[int]:

@@ -225,11 +225,11 @@ class SchemaVersion(SQLModel, table=True):
 
 
 class IdvCheck(SQLModel, table=True):
-    """One ID-verification check of an order, as order-sync last applied or ignored it.
+    """One ID-verification check of an order order-sync accepted, as its last event left it.
 
     The order's latest check is its one row with superseded False (connector.idv.latest): `seq`
-    is the order in which check ids were first seen, `last_occurred_at` the time of the last event
-    applied, against which a late event is judged stale.
+    is the order in which check ids were accepted; a late event is judged stale against the times of
+    the events recorded, each kept on its own clock (happened_at, metafield_at).
     """
 
     __tablename__ = "idv_check"
@@ -240,9 +240,14 @@ class IdvCheck(SQLModel, table=True):
     stage: str  # in_progress | passed | failed
     event: str  # the event's name as its source gave it
     source: str  # cli | webhook | metafield
-    last_occurred_at: datetime = _dt(nullable=False)
+    last_occurred_at: datetime = _dt(nullable=False)  # the last event recorded, from any source
     superseded: bool = False
     updated_at: datetime = _dt(nullable=False)
+    # The time of the last webhook or command-line event recorded (when the step happened: Real ID's
+    # clock, ours) and the date_modified of the last metafield (when BigCommerce stored Real ID's copy,
+    # seconds later), kept apart: a webhook is not judged by a metafield's later stamp (version 19).
+    happened_at: datetime | None = _dt(nullable=True)
+    metafield_at: datetime | None = _dt(nullable=True)
 
 
 class IdvMetafieldSeen(SQLModel, table=True):
