@@ -154,7 +154,11 @@ class OrderMirror:
                 self.d.store.open_exception(order.id, "edit", edit["summary"], before=edit["before"],
                                             after=edit["after"])
                 why = edit["summary"] + "; recorded as an exception (sync.on_edit: exception)"
-            elif transition is Transition.NONE and current is PosState.CLOSED and on_account(binding) \
+            # Settled even when edited too: recorded alone, the paid status would be stored as the one
+            # the sale has, paid_since never true again, and the sale on account for good. The payment
+            # is the order's as it is now (what BigCommerce took), as when the edit and the payment come
+            # in two cycles; the edit's exception tells a person that the sale's lines differ.
+            if transition is Transition.NONE and current is PosState.CLOSED and on_account(binding) \
                     and paid_since(order, binding, self.d.statuses):
                 return await self._settle(order, binding, content_hash)
             await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
