@@ -41,6 +41,7 @@ from connector.mapping.status_table import PosState, StatusTable
 from connector.store.repository import Store
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder, not_there_yet
+from connector.sync.latest_copy import latest_copy, maybe_stale
 from connector.sync.page_bindings import PageBindings
 from connector.sync.pending import find_sale, settle_pending
 from connector.sync.product_binder import FamilyFacts, ProductBinder
@@ -109,6 +110,20 @@ class OrderMirror:
             binding = store.order_binding(order.id)
             if up_to_date(binding, content_hash):
                 return Outcome.UP_TO_DATE
+            # Decided on the binding read under the lease, never on a copy older than the one it was
+            # written from (a page's copy after a webhook's newer one made a second sale): latest_copy.
+            if maybe_stale(order, binding):
+                self.step = "fetch"
+                latest = await latest_copy(self.d.bc, order, binding)
+                if latest is None:
+                    return Outcome.UP_TO_DATE
+                order, self.step = latest, "map"  # everything is taken from the copy read again
+                archived = bool(order.is_deleted)
+                target = PosState.NOT_IMPORTED if archived else target_state(order, self.d.statuses)
+                content_hash = order_content_hash(order)
+                if up_to_date(binding, content_hash):
+                    return Outcome.UP_TO_DATE
+                self.step = "lock"
             recovered = False
             if binding is not None and binding.pending_state is not None:
                 self._held_for_a_person(order.id)
@@ -140,7 +155,11 @@ class OrderMirror:
                 self.d.store.open_exception(order.id, "edit", edit["summary"], before=edit["before"],
                                             after=edit["after"])
                 why = edit["summary"] + "; recorded as an exception (sync.on_edit: exception)"
-            elif transition is Transition.NONE and current is PosState.CLOSED and on_account(binding) \
+            # Settled even when edited too: recorded alone, the paid status would be stored as the one
+            # the sale has, paid_since never true again, and the sale on account for good. The payment
+            # is the order's as it is now (what BigCommerce took), as when the edit and the payment come
+            # in two cycles; the edit's exception tells a person that the sale's lines differ.
+            if transition is Transition.NONE and current is PosState.CLOSED and on_account(binding) \
                     and paid_since(order, binding, self.d.statuses):
                 return await self._settle(order, binding, content_hash)
             await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
