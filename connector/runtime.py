@@ -23,7 +23,7 @@ from connector.mapping.tables import MappingTables
 from connector.store.repository import Store
 from connector.sync.cycle import SyncCycle
 from connector.sync.cycle_report import CycleReport
-from connector.sync.order_mirror import MirrorDeps
+from connector.sync.mirror_deps import MirrorDeps
 from connector.sync.pos_refs import resolve_pos_refs
 from connector.sync.refund_mirror import RefundMirror
 

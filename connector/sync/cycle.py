@@ -31,7 +31,8 @@ from connector.errors import (
 from connector.logs import current_order_id, redact
 from connector.store.leases import LeaseTimeout
 from connector.sync.cycle_report import CycleReport
-from connector.sync.order_mirror import MirrorDeps, OrderMirror, Outcome
+from connector.sync.mirror_deps import MirrorDeps
+from connector.sync.order_mirror import OrderMirror, Outcome
 from connector.sync.page_bindings import PageBindings
 from connector.sync.refund_mirror import RefundMirror
 from connector.sync.xseries_index import XSeriesIndex
