@@ -13,19 +13,9 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
-from connector.config_sections import (
-    BigCommerceSettings,
-    ConsoleSettings,
-    HistoricalImportSettings,
-    IdVerificationSettings,
-    PairSettings,
-    RefundSettings,
-    ServerSettings,
-    SyncSettings,
-    WorkersSettings,
-    XSeriesSettings,
-    _Section,
-)
+from connector.config_sections import (BigCommerceSettings, ConsoleSettings, HistoricalImportSettings,
+                                       IdVerificationSettings, PairSettings, RefundSettings, ServerSettings,
+                                       SyncSettings, WorkersSettings, XSeriesSettings, _Section)
 from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.logs import redact
 from connector.store.db import database_password
