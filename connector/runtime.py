@@ -21,8 +21,9 @@ from connector.config import Settings
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.tables import MappingTables
 from connector.store.repository import Store
-from connector.sync.cycle import CycleReport, SyncCycle
-from connector.sync.order_mirror import MirrorDeps
+from connector.sync.cycle import SyncCycle
+from connector.sync.cycle_report import CycleReport
+from connector.sync.mirror_deps import MirrorDeps
 from connector.sync.pos_refs import resolve_pos_refs
 from connector.sync.refund_mirror import RefundMirror
 

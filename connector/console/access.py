@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connector.store.db import make_engine
 from connector.store.migrations import migrate
-from connector.store.tables import ConsoleLoginFailure, ConsoleSession
+from connector.store.console_tables import ConsoleLoginFailure, ConsoleSession
 
 COOKIE = "order_sync_console"
 SESSION_SECONDS = 12 * 3600  # a working day; then the login form again

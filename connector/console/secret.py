@@ -12,7 +12,7 @@ from sqlalchemy import select
 from connector.config import Settings
 from connector.store.db import dialect_insert, make_engine
 from connector.store.migrations import migrate
-from connector.store.tables import ConsoleSecret
+from connector.store.console_tables import ConsoleSecret
 
 NAME = "session"
 _TABLE = ConsoleSecret.__table__

@@ -14,7 +14,7 @@ from connector.mapping.identity import order_content_hash
 from connector.mapping.planned_sale import DISCOUNT_KEY
 from connector.mapping.status_table import PosState
 from connector.sync.binders import WALK_IN_CODE, walk_in_key
-from connector.sync.order_mirror import MirrorDeps, plan_sale
+from connector.sync.mirror_deps import MirrorDeps, plan_sale
 
 
 @dataclass

@@ -24,7 +24,7 @@ from connector.history.progress import Progress, SettledCounts
 from connector.runtime import Runtime
 from connector.store.import_runs import ImportRuns
 from connector.store.repository import ORDERS_START_CURSOR
-from connector.sync.cycle import CycleReport
+from connector.sync.cycle_report import CycleReport
 from connector.values import parse_rfc2822
 
 log = logging.getLogger("connector.import")

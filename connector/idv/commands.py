@@ -20,8 +20,9 @@ from connector.idv.decision import AUDIT_PLATFORM, AUDIT_PREFIX, Outcome
 from connector.idv.metafields import CURSOR
 from connector.idv.service import IdvService
 from connector.idv.stages import CheckEvent, Source, stage_of_event
+from connector.store.idv_tables import IdvCheck
 from connector.store.repository import Store
-from connector.store.tables import AuditEntry, IdvCheck
+from connector.store.tables import AuditEntry
 
 
 async def id_check(settings: Settings, order_id: int, event_name: str, check_id: str | None, *,

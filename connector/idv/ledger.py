@@ -18,8 +18,9 @@ from connector.idv.latest import CheckRecord
 from connector.idv.rules import Rules
 from connector.idv.stages import Stage
 from connector.store.db import dialect_insert
+from connector.store.idv_tables import IdvCheck, IdvOrderCheckId
 from connector.store.repository import Store
-from connector.store.tables import AuditEntry, IdvCheck, IdvOrderCheckId
+from connector.store.tables import AuditEntry
 
 
 class Ledger(Protocol):

@@ -27,7 +27,7 @@ from connector.idv.engine import IdvEngine
 from connector.idv.ledger import CheckIdRead, SqlCheckIds
 from connector.idv.stages import CheckEvent, Source, stage_of_metafield
 from connector.store.repository import Store
-from connector.store.tables import IdvMetafieldSeen
+from connector.store.idv_tables import IdvMetafieldSeen
 
 log = logging.getLogger("connector.idv.metafields")
 

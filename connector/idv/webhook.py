@@ -36,7 +36,7 @@ from connector.idv.engine import IdvEngine
 from connector.idv.stages import CheckEvent, Source, stage_of_event
 from connector.server.bodies import read_limited
 from connector.store.repository import Store
-from connector.store.tables import IdvWebhookDelivery
+from connector.store.webhook_deliveries import IdvWebhookDelivery
 
 # Longer than any pair's window (2 × webhook_tolerance_seconds, at most 12 h).
 UNKNOWN_PAIR_KEEP = timedelta(hours=24)

@@ -32,7 +32,7 @@ from connector.server.bodies import read_limited
 from connector.server.deferral import Deferrer
 from connector.server.hooks import SCOPES, SECRET_HEADER
 from connector.server.metrics import PairMetrics
-from connector.store.tables import BcWebhookDelivery
+from connector.store.webhook_deliveries import BcWebhookDelivery
 
 log = logging.getLogger("connector.server")
 

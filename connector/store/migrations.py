@@ -14,7 +14,10 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
 
 from connector.store import tables as t
+from connector.store.console_tables import ConsoleLoginFailure, ConsoleSecret, ConsoleSession
+from connector.store.idv_tables import IdvCheck, IdvMetafieldSeen, IdvOrderCheckId
 from connector.store.import_runs import ImportRun
+from connector.store.webhook_deliveries import BcWebhookDelivery, IdvWebhookDelivery
 
 Migration = tuple[int, str, Callable[[Connection], None]]
 
@@ -40,8 +43,8 @@ def _add_column(table: str, column: str, ddl: str) -> Callable[[Connection], Non
 
 # Tables whose key gains the pair in version 10, and those that only gain the column (their key is an id).
 _KEYED_BY_PAIR = (t.OrderBinding, t.ProductBinding, t.CustomerBinding, t.XsProduct, t.XsCustomer, t.IndexCursor,
-                  t.SyncCursor, t.FailedOrder, t.RefundBinding, t.IdvCheck, t.IdvMetafieldSeen, t.IdvOrderCheckId,
-                  t.BcWebhookDelivery)
+                  t.SyncCursor, t.FailedOrder, t.RefundBinding, IdvCheck, IdvMetafieldSeen, IdvOrderCheckId,
+                  BcWebhookDelivery)
 _TAGGED_BY_PAIR = ((t.AuditEntry, "ix_audit_order"), (t.OrderException, "ix_order_exception_open"),
                    (t.CycleRun, None), (ImportRun, None))
 
@@ -94,7 +97,7 @@ def _rekey(model: type[SQLModel], pair: str = "pair") -> Callable[[Connection], 
 
 
 def _console(conn: Connection) -> None:
-    t.ConsoleSecret.__table__.create(conn, checkfirst=True)
+    ConsoleSecret.__table__.create(conn, checkfirst=True)
     for index in t.AuditEntry.__table__.indexes:  # ix_audit_pair_action joins the order's index
         index.create(conn, checkfirst=True)
 
@@ -104,7 +107,7 @@ def _hashed_sessions(conn: Connection) -> None:
     so far end and their users log in again. Hashing their tokens in place would keep them alive,
     yet those tokens are at rest in plain text in every backup taken before: ended, they are useless."""
     conn.execute(text("DROP TABLE IF EXISTS console_session"))
-    t.ConsoleSession.__table__.create(conn)
+    ConsoleSession.__table__.create(conn)
 
 
 def _procrastinate_schema(conn: Connection) -> None:
@@ -122,7 +125,7 @@ def _procrastinate_schema(conn: Connection) -> None:
 def _idv_check_clocks(conn: Connection) -> None:
     """idv_check.happened_at and metafield_at: an event's time is compared with times of its own
     clock. A check so far had one time, its last event's: it goes to the column of that event's."""
-    table = t.IdvCheck.__table__
+    table = IdvCheck.__table__
     for column in (table.c.happened_at, table.c.metafield_at):
         _add_column(table.name, column.name, column.type.compile(dialect=conn.dialect))(conn)
     conn.execute(text("UPDATE idv_check SET happened_at = last_occurred_at"
@@ -139,25 +142,25 @@ MIGRATIONS: list[Migration] = [
              t.IndexCursor, t.SyncCursor, t.FailedOrder, t.AuditEntry, t.CycleRun, t.Lease)),
     (2, "historical import checkpoints", _create(ImportRun)),
     (3, "ID verification: checks per order, metafield versions seen, webhook deliveries",
-     _create(t.IdvCheck, t.IdvMetafieldSeen, t.IdvWebhookDelivery)),
+     _create(IdvCheck, IdvMetafieldSeen, IdvWebhookDelivery)),
     (4, "order_binding.generation: re-opened orders get a new sale",
      _add_column("order_binding", "generation", "INTEGER NOT NULL DEFAULT 1")),
-    (5, "ID verification: the last realid check_id read per order", _create(t.IdvOrderCheckId)),
+    (5, "ID verification: the last realid check_id read per order", _create(IdvOrderCheckId)),
     (6, "exceptions a person must see", _create(t.OrderException)),
     (7, "refunds mirrored as returns", _create(t.RefundBinding)),
-    (8, "BigCommerce webhook deliveries", _create(t.BcWebhookDelivery)),
+    (8, "BigCommerce webhook deliveries", _create(BcWebhookDelivery)),
     (9, "order_binding.sale_hash: what the sale showed of its order, to tell an edit",
      _add_column("order_binding", "sale_hash", "VARCHAR")),
     (10, "store pairs: every pair's state keyed by its name; the one pair so far is 'default'", _store_pairs),
     (11, "procrastinate's job queue for order-sync worker (PostgreSQL only)", _procrastinate_schema),
     (12, "the console's generated session key; the audit log indexed by action", _console),
-    (13, "the console's failed logins, counted by every process", _create(t.ConsoleLoginFailure)),
-    (14, "BigCommerce webhook deliveries keyed by scope, hash and the event's time", _rekey(t.BcWebhookDelivery)),
-    (15, "BigCommerce webhook deliveries keyed by their order too", _rekey(t.BcWebhookDelivery)),
+    (13, "the console's failed logins, counted by every process", _create(ConsoleLoginFailure)),
+    (14, "BigCommerce webhook deliveries keyed by scope, hash and the event's time", _rekey(BcWebhookDelivery)),
+    (15, "BigCommerce webhook deliveries keyed by their order too", _rekey(BcWebhookDelivery)),
     # Left out of version 10; the deliveries kept so far (a replay window's worth) are the one pair's
     # so far, "default", as everything else was then.
-    (16, "ID-verification webhook deliveries keyed by their pair", _rekey(t.IdvWebhookDelivery, pair="'default'")),
-    (17, "the console's sessions, ended by logout", _create(t.ConsoleSession)),
+    (16, "ID-verification webhook deliveries keyed by their pair", _rekey(IdvWebhookDelivery, pair="'default'")),
+    (17, "the console's sessions, ended by logout", _create(ConsoleSession)),
     (18, "the console's sessions kept as a hash of their token; the sessions so far end", _hashed_sessions),
     (19, "ID-verification checks: the time of their last event on each clock", _idv_check_clocks),
 ]

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +30,9 @@ from connector.errors import (
 )
 from connector.logs import current_order_id, redact
 from connector.store.leases import LeaseTimeout
-from connector.sync.order_mirror import MirrorDeps, OrderMirror, Outcome
+from connector.sync.cycle_report import CycleReport
+from connector.sync.mirror_deps import MirrorDeps
+from connector.sync.order_mirror import OrderMirror, Outcome
 from connector.sync.page_bindings import PageBindings
 from connector.sync.refund_mirror import RefundMirror
 from connector.sync.xseries_index import XSeriesIndex
@@ -43,26 +43,6 @@ log = logging.getLogger("connector.sync")
 PAGE = 250
 REFUNDS_CURSOR = "refunds"
 REFUNDED_STATUSES = frozenset({4, 14})  # Refunded, Partially Refunded: where a refund moves an order
-
-
-@dataclass
-class CycleReport:
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    outcomes: Counter = field(default_factory=Counter)
-    failed: dict[int, str] = field(default_factory=dict)
-    completed: bool = False
-    refunds: Counter = field(default_factory=Counter)  # outcome → refunds (connector.sync.refund_mirror)
-    refunds_failed: dict[int, str] = field(default_factory=dict)  # refund id → why; retried next cycle
-
-    @property
-    def seen(self) -> int:
-        return sum(self.outcomes.values()) + len(self.failed)
-
-    @property
-    def written(self) -> int:
-        written = (Outcome.CREATED, Outcome.VOIDED, Outcome.SETTLED, Outcome.RECOVERED)
-        return sum(self.outcomes[o] for o in written) + self.refunds["returned"] + self.refunds["recovered"]
 
 
 class SyncCycle:

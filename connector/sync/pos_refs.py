@@ -8,7 +8,7 @@ import logging
 
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import User
-from connector.config import XSeriesSettings
+from connector.config_sections import XSeriesSettings
 from connector.errors import ApiError, ConfigError
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import PosRefs

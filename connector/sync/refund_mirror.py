@@ -19,7 +19,7 @@ from connector.mapping.return_plan import build_return_plan, return_invoice_numb
 from connector.mapping.status_table import PosState
 from connector.store.tables import RefundBinding
 from connector.sync.binders import not_there_yet
-from connector.sync.order_mirror import MirrorDeps, plan_sale
+from connector.sync.mirror_deps import MirrorDeps, plan_sale
 from connector.sync.pending import find_sale, look_once_settled
 from connector.sync.product_binder import ProductBinder
 

@@ -17,7 +17,7 @@ from connector.clients.bigcommerce import BigCommerceClient
 from connector.clock import FakeClock
 from connector.idv.decision import Outcome
 from connector.idv.ledger import CheckIdRead, SqlCheckIds
-from connector.store.tables import IdvOrderCheckId
+from connector.store.idv_tables import IdvOrderCheckId
 from test_idv_metafields import poll, realid
 
 ORDER_READ_OR_WRITE = "/stores/abc123/v2/orders/"

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from connector.idv.server import WebhookServer
 from connector.idv.webhook import MAX_BODY_BYTES, PATH, SIGNATURE_HEADER, signature_for
-from connector.store.tables import IdvCheck
+from connector.store.idv_tables import IdvCheck
 from idv_world import SECRET
 
 

@@ -17,7 +17,7 @@ from connector.errors import ConfigError
 from connector.idv.decision import Outcome
 from connector.idv.webhook import PATH, SIGNATURE_HEADER, SqlDeliveryLog, WebhookReceiver, signature_for
 from connector.store.repository import Store
-from connector.store.tables import IdvWebhookDelivery
+from connector.store.webhook_deliveries import IdvWebhookDelivery
 import idv_world
 
 SECRET = "shared-by-both-senders"

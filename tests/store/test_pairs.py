@@ -9,7 +9,8 @@ from sqlmodel import select
 from connector.store import migrations
 from connector.store.repository import Store
 from connector.idv.webhook import SqlDeliveryLog
-from connector.store.tables import BcWebhookDelivery, IdvWebhookDelivery, OrderBinding, RefundBinding
+from connector.store.tables import OrderBinding, RefundBinding
+from connector.store.webhook_deliveries import BcWebhookDelivery, IdvWebhookDelivery
 from connector.store.types import UTCDateTime
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

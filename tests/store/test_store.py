@@ -200,7 +200,7 @@ async def test_in_process_locks_are_dropped_when_no_longer_used(store):
 
 
 def test_binding_caches_are_bounded(store, clock):
-    from connector.store.repository import _Lru
+    from connector.store.product_customer_bindings import _Lru
 
     store._product_ids = _Lru(3)
     for i in range(10):

@@ -24,7 +24,7 @@ from connector.sandbox.bigcommerce import BigCommerceSimulator
 from connector.sandbox.xseries import XSeriesSimulator
 from connector import values
 from connector.store.repository import Store
-from connector.sync.cycle import CycleReport
+from connector.sync.cycle_report import CycleReport
 
 START = datetime(2026, 1, 10, 12, 0, tzinfo=timezone.utc)
 

@@ -12,7 +12,7 @@ import pytest
 from connector.clients.transport import RetryPolicy
 from connector.clients.xseries import XSeriesClient
 from connector.clock import FakeClock
-from connector.config import XSeriesSettings
+from connector.config_sections import XSeriesSettings
 from connector.mapping.payment_table import PaymentTable
 from connector.sandbox.xseries import XSeriesSimulator
 from connector.sync.pos_refs import resolve_pos_refs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.sync.cycle import CycleReport
+from connector.sync.cycle_report import CycleReport
 from connector.sync.order_mirror import Outcome
 from sync_world import assert_sale_adds_up, line
 

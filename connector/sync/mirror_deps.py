@@ -1,0 +1,50 @@
+"""What an order's mirror works with (MirrorDeps), and the sale plan it makes of an order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from connector.clients.bigcommerce import BigCommerceClient
+from connector.clients.bigcommerce_models import Order
+from connector.clients.xseries import XSeriesClient
+from connector.errors import MappingError
+from connector.mapping.payment_table import PaymentTable
+from connector.mapping.register_sale import PosRefs
+from connector.mapping.planned_sale import SalePlan
+from connector.mapping.sale_plan import build_sale_plan
+from connector.mapping.special_lines import SpecialLines
+from connector.mapping.status_table import StatusTable
+from connector.store.repository import Store
+from connector.sync.product_binder import FamilyFacts
+
+
+@dataclass
+class MirrorDeps:
+    store: Store
+    xs: XSeriesClient
+    refs: PosRefs
+    statuses: StatusTable
+    payments: PaymentTable
+    specials: SpecialLines
+    bc: BigCommerceClient | None = None  # the catalogue, for variant families
+    # What the cycle learns once about variant families (not once per order or missing variant).
+    families: FamilyFacts = field(default_factory=FamilyFacts)
+    # Refunded and Partially Refunded orders the cycle read: their refunds are priced from them
+    # rather than from a read of each (issue 16: ≤ 0.01 BigCommerce calls per order).
+    refunded_orders: dict[int, Order] = field(default_factory=dict)
+    on_edit: str = "exception"  # sync.on_edit: an edit after the write is an exception, or resync
+    restock: bool = True  # refunds.restock: returned units go back to stock
+    walk_in_customer: str | None = None  # xseries.walk_in_customer: a customer_code (None: order-sync's own)
+    lost_write_settle: timedelta = timedelta(seconds=30)  # sync.lost_write_settle_seconds
+
+
+def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash: str | None = None) -> SalePlan:
+    """The order's SalePlan against this retailer; MappingError (parked) when the order is in a
+    currency the register does not keep: it is never posted as if it were the same money."""
+    plan = build_sale_plan(order, deps.statuses, deps.specials, deps.refs.tax_book, generation, content_hash)
+    currency = deps.refs.currency
+    if plan.currency and currency and plan.currency.upper() != currency.upper():
+        raise MappingError(f"the order is in {plan.currency} but X-Series keeps {currency}; mirror it by hand"
+                           " or convert it in BigCommerce", order_id=order.id, kind="currency")
+    return plan

@@ -1,0 +1,267 @@
+"""The order mirror's writes to X-Series: a sale created, voided or paid, pending until answered.
+
+A mixin of OrderMirror (connector.sync.order_mirror), which gives it `d`, `step`, `lease` and the binders."""
+
+from __future__ import annotations
+
+import logging
+
+from connector.clients.bigcommerce_models import Order
+from connector.clients.xseries_sale_models import RegisterSale, Sale, WrittenSale
+from connector.errors import ApiError, PermanentApiError, TransientApiError, UnknownWriteOutcome
+from connector.mapping.identity import invoice_forms, sale_content_hash
+from connector.mapping.register_sale import (
+    owed_on_settle,
+    paid_now,
+    refusal_fallbacks,
+    register_sale,
+    settled_on_account,
+    total_gap,
+    with_invoice_affixes,
+    without_fulfilment,
+)
+from connector.mapping.planned_sale import DISCOUNT_KEY
+from connector.mapping.status_table import PosState
+from connector.store.tables import OrderBinding
+from connector.sync.binders import not_there_yet
+from connector.sync.mirror_deps import plan_sale
+from connector.sync.pending import find_sale
+from connector.sync.transitions import RESYNC_VOID, Outcome, next_generation_of
+
+# The failed step of an order whose re-post was answered with another sale (_same_sale).
+OTHER_SALE = "other_sale"
+log = logging.getLogger("connector.sync")
+
+
+class SaleWrites:
+    def _numbered_itself(self, order_id: int, sale: Sale | WrittenSale, invoice: str) -> str | None:
+        """The invoice number X-Series answered the sale with when it is none of ours (ours, or ours
+        with the register's prefix/suffix): a server that numbers sales itself. The sale is still
+        the one the write made and is bound; but a write whose answer is lost on such a server cannot
+        be found by our number, so the operator is told (once a process) and the audit keeps it."""
+        answered = (sale.invoice_number or "").strip()
+        forms = {form.casefold() for form in invoice_forms(invoice, self.d.refs.invoice_affixes)}
+        if not answered or answered.casefold() in forms:
+            return None
+        if not self.d.xs.numbers_sales_itself:
+            self.d.xs.numbers_sales_itself = True
+            log.warning("order %s: X-Series numbered sale %s %s itself, not %s as sent: it is bound from the answer,"
+                        " but on a server that ignores the invoice number given (§8.2) a sale write whose answer is"
+                        " lost cannot be found again by its number", order_id, sale.id, answered, invoice,
+                        extra={"order_id": order_id})
+        return answered
+
+    def _same_sale(self, order_id: int, binding: OrderBinding, sale: Sale | WrittenSale, write: str) -> None:
+        """A re-post of the order's sale (its id given, §8.3) answered with another sale: the server
+        made a new sale instead of changing ours (ours keeps its state and stock). Written again, it
+        would make one more each time: the order is parked (PermanentApiError) with its write still
+        pending, and audited, for a person to look at both sales."""
+        if sale.id == binding.sale_id:
+            return
+        why = (f"X-Series answered the {write} of sale {binding.sale_id} ({binding.invoice_number}) with another"
+               f" sale, {sale.id}: it may have made a new sale rather than change ours; both are to be checked"
+               f" in X-Series before the order is retried")
+        self.d.store.audit(platform="xseries", action="other_sale_answered", bc_order_id=order_id,
+                           target_id=sale.id, reason=why, before=binding.sale_id)
+        self.step = OTHER_SALE
+        raise PermanentApiError(why, api="xseries", method="POST", path="/api/register_sales")
+
+    # ---- writes -----------------------------------------------------------------------------
+    async def _create(self, order: Order, target: PosState, content_hash: str,
+                      binding: OrderBinding | None, why: str | None = None) -> Outcome:
+        store, refs = self.d.store, self.d.refs
+        self.step = "map"
+        plan = plan_sale(order, self.d, binding.generation if binding else 1, content_hash)
+        payment_type_ids: list[str] = []
+        if target is PosState.CLOSED:
+            payment_type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(paid_now(plan), order.id)]
+        self.step = "customer"
+        # The order's cached products and customer, checked against the index's deletions at once.
+        live_products, live_customer = store.live_cached(
+            (line.product_key for line in plan.lines if line.product_key != DISCOUNT_KEY), plan.customer.email_key)
+        customer_id = await self.customers.resolve(plan.customer, order.id, live_customer)
+        if target is PosState.CLOSED and plan.unpaid and customer_id is None:
+            # An unpaid order without an e-mail goes on account to the walk-in customer: whether X-Series
+            # takes a CLOSED sale paid below its total is open (§13), and such a sale could never take
+            # its payment when the order is paid (a closed sale only becomes voided).
+            customer_id = await self.customers.walk_in(self.d.walk_in_customer, order.id)
+        self.step = "products"
+        product_ids: dict[str, str] = {}
+        for line in plan.lines:
+            if line.product_key not in product_ids:
+                product_ids[line.product_key] = await self.products.resolve(line, order.id, live_products)
+        body = register_sale(plan, target, refs, product_ids, customer_id, payment_type_ids)
+
+        self.step = "write"
+        now = store.clock.now()
+        binding = binding or OrderBinding(
+            bc_order_id=order.id, invoice_number=plan.invoice_number, pos_state=PosState.NOT_IMPORTED.value,
+            bc_status_id=order.status_id, content_hash="", bc_date_modified=order.date_modified,
+            created_at=now, updated_at=now,
+        )
+        binding.pending_state = target.value
+        if self.d.xs.fulfilment_refused:
+            body = without_fulfilment(body) or body
+        if self.d.xs.invoices_affixed:
+            body = with_invoice_affixes(body, refs.invoice_affixes) or body
+        first = body
+        fallbacks = refusal_fallbacks(body, without_fulfilment(body), refs.invoice_affixes)
+        while True:
+            # Serialized once: the binding keeps exactly the document that is sent.
+            encoded = body.to_json()
+            binding.sale_body = encoded.decode()
+            binding = store.save_order_binding(binding)
+            try:
+                sale = await self.d.xs.create_sale_document(encoded, answer=WrittenSale)
+            except UnknownWriteOutcome as exc:
+                sale = await self._find_sale(plan.invoice_number)
+                if sale is None:  # the binding stays pending: the next attempt looks again before creating
+                    raise not_there_yet("the sale write", f"no sale {plan.invoice_number}", exc) from exc
+                log.info("order %s: sale write answer lost, found sale %s", order.id, sale.id)
+            except ApiError as exc:
+                if exc.status in (400, 422) and fallbacks:  # refused, so nothing was written: once more
+                    body = fallbacks.pop(0)
+                    log.warning("order %s: X-Series refused the sale (%s); posting it once more %s", order.id, exc,
+                                _changed(first, body), extra={"order_id": order.id})
+                    continue
+                # The write was refused or never sent (4xx, 429s exhausted, connection refused):
+                # nothing exists in X-Series, so the binding is no longer pending. Any other error
+                # (an answer that cannot be read, a bug, a cancellation) may follow an applied write:
+                # the binding stays pending and the sale is looked up before any new write.
+                binding.pending_state = None
+                store.save_order_binding(binding)
+                raise
+            break
+        # Taken changed after a refusal: the change was the reason, so the rest go so at once. Kept on
+        # the client, which lives as long as the process's Runtime of this pair (MirrorDeps is per cycle).
+        self.d.xs.fulfilment_refused |= body.register_sale_attributes != first.register_sale_attributes
+        self.d.xs.invoices_affixed |= body.invoice_number != first.invoice_number
+        if isinstance(sale, WrittenSale):  # the answer's line ids, for a later void (not a lookup's)
+            binding.sale_body = sale.ids_into(body).to_json().decode()
+        numbered = self._numbered_itself(order.id, sale, plan.invoice_number)
+        self._bind(binding, order, sale.id, target, content_hash)
+        store.settle_order(binding, lease=self.lease, audit=dict(
+            platform="xseries", action="create_sale", bc_order_id=order.id, target_id=sale.id,
+            reason=why or f"BigCommerce status {order.status_id} ({order.status}) → {target.value}",
+            before=None, after=body.status,
+            detail={"invoice_number": plan.invoice_number, "total": str(plan.total_inc_tax),
+                    "lines": len(plan.lines), "unpaid": plan.unpaid, "tenders": [p.tender for p in plan.payments],
+                    # Lines whose rate X-Series has no tax for, on the default tax (issue 15, point 3).
+                    "default_tax_lines": [line.sku for line in plan.lines if line.tax_source == "default"],
+                    **({"answered_invoice_number": numbered} if numbered else {})},
+        ))
+        # One INFO line per order written (issue 14): what an operator greps the daemon's log for.
+        log.info("order %s: sale %s created %s", order.id, plan.invoice_number, body.status,
+                 extra={"order_id": order.id})
+        gap = total_gap(body, sale.total_price, sale.total_tax) if isinstance(sale, WrittenSale) else None
+        if gap is not None:  # the sale exists and stays bound: a person must look at its money
+            why = (f"X-Series totals sale {plan.invoice_number} {gap:+.2f} away from its lines; if the "
+                   "retailer is tax-inclusive, X-Series may read line prices as tax-inclusive")
+            log.error("order %s: %s", order.id, why, extra={"order_id": order.id})
+            store.open_exception(order.id, "amount", why, after=str(sale.total_price + sale.total_tax))
+        return Outcome.CREATED
+
+    async def _void(self, order: Order, binding: OrderBinding, content_hash: str, *,
+                    next_generation: bool = False) -> Outcome:
+        """Re-post the sale as VOIDED. next_generation (an edit with sync.on_edit: resync): the
+        binding moves on to the next generation, with no sale yet and the order's lease still
+        held, in the same transaction, so a create that fails after the void is retried as a create."""
+        store = self.d.store
+        self.step = "write"
+        body = RegisterSale.model_validate_json(binding.sale_body) if binding.sale_body else None
+        if body is None:
+            raise TransientApiError(
+                f"sale {binding.sale_id} has no recorded body to void", api="xseries",
+                method="POST", path="/api/register_sales",
+            )
+        before = body.status
+        voided = body.model_copy(update={
+            "id": binding.sale_id, "status": "VOIDED", "state": "voided",
+            "register_sale_attributes": [], "register_sale_payments": [],
+        })
+        # A resync's void says so while pending: if its answer is lost, the recovery still moves the
+        # binding on to the next generation (a Completed order would otherwise keep only a void).
+        binding.pending_state = RESYNC_VOID if next_generation else PosState.VOIDED.value
+        store.save_order_binding(binding)
+        # A re-post of the whole sale as VOIDED sets the same final state when repeated: the
+        # client marks it safe to repeat, so lost answers are retried rather than left unknown.
+        encoded = voided.to_json()
+        sale = await self.d.xs.update_sale(voided, encoded=encoded, answer=WrittenSale)
+        self._same_sale(order.id, binding, sale, "void")
+        binding.sale_body = encoded.decode()
+        self._bind(binding, order, sale.id, PosState.VOIDED, content_hash)
+        reason = f"BigCommerce status {order.status_id} ({order.status}) → voided"
+        if next_generation:
+            next_generation_of(binding)
+            reason = "order edited after its sale was written (sync.on_edit: resync): voided, then written again"
+        store.settle_order(binding, lease=None if next_generation else self.lease, audit=dict(
+            platform="xseries", action="void_sale", bc_order_id=order.id, target_id=sale.id,
+            reason=reason, before=before, after="VOIDED",
+        ))
+        log.info("order %s: sale %s voided (was %s)", order.id, binding.invoice_number, before,
+                 extra={"order_id": order.id})
+        return Outcome.VOIDED
+
+    async def _settle(self, order: Order, binding: OrderBinding, content_hash: str) -> Outcome:
+        """Payment captured later (issue 16, point 2): the ONACCOUNT sale, re-posted whole with its
+        payments as ONACCOUNT_CLOSED. Not repeated blindly: X-Series refuses to change a closed
+        sale, so a lost answer is settled by looking the sale up (settle_pending)."""
+        store, refs = self.d.store, self.d.refs
+        self.step = "map"
+        plan = plan_sale(order, self.d, binding.generation, content_hash)
+        sent = RegisterSale.model_validate_json(binding.sale_body)
+        type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(owed_on_settle(sent, plan), order.id)]
+        body = settled_on_account(sent, binding.sale_id, plan, refs, type_ids, order.date_modified)
+        self.step = "write"
+        binding.pending_state = PosState.CLOSED.value
+        store.save_order_binding(binding)
+        encoded = body.to_json()
+        try:
+            sale = await self.d.xs.update_sale(body, encoded=encoded, answer=WrittenSale, safe_to_repeat=False)
+        except UnknownWriteOutcome as exc:
+            sale = await self._find_sale(binding.invoice_number)
+            if sale is None or sale.status_code == "ONACCOUNT":  # left pending, looked at again
+                raise not_there_yet("the payment write", f"no closed sale {binding.invoice_number}", exc) from exc
+        except ApiError:
+            binding.pending_state = None  # refused or never sent: the sale is as it was
+            store.save_order_binding(binding)
+            raise
+        self._same_sale(order.id, binding, sale, "payment")
+        binding.sale_body = encoded.decode()
+        self._bind(binding, order, sale.id, PosState.CLOSED, content_hash)
+        store.settle_order(binding, lease=self.lease, audit=dict(
+            platform="xseries", action="settle_sale", bc_order_id=order.id, target_id=sale.id,
+            reason=f"BigCommerce order paid ({order.status}, payment {order.payment_status or 'captured'});"
+                   " the on-account sale gets its payments",
+            before="ONACCOUNT", after="ONACCOUNT_CLOSED",
+            detail={"payments": [str(p.amount) for p in plan.payments], "tenders": [p.tender for p in plan.payments]},
+        ))
+        log.info("order %s: sale %s paid and closed (ONACCOUNT_CLOSED)", order.id, binding.invoice_number,
+                 extra={"order_id": order.id})
+        return Outcome.SETTLED
+
+    # ---- helpers ----------------------------------------------------------------------------
+    async def _find_sale(self, invoice: str) -> Sale | None:
+        return await find_sale(self.d.xs, self.d.refs, invoice)
+
+    @staticmethod
+    def _bind(binding: OrderBinding, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
+        """The binding after a write (saved by the caller with its audit entry)."""
+        binding.sale_id = sale_id
+        binding.pos_state = state.value
+        binding.pending_state = None
+        binding.bc_status_id = order.status_id
+        binding.content_hash = content_hash
+        binding.sale_hash = sale_content_hash(order)
+        binding.bc_date_modified = order.date_modified
+
+
+def _changed(first: RegisterSale, body: RegisterSale) -> str:
+    """How a sale posted again after a refusal differs from the one refused first."""
+    changes = []
+    dropped = [a for a in first.register_sale_attributes or [] if a not in (body.register_sale_attributes or [])]
+    if dropped:
+        changes.append(f"without its {'/'.join(dropped)} attribute")
+    if body.invoice_number != first.invoice_number:
+        changes.append(f"as invoice {body.invoice_number} (the register's prefix/suffix)")
+    return " and ".join(changes)
