@@ -54,8 +54,7 @@ ORDERS_MODIFY = frozenset({"store_v2_orders"})
 PRODUCTS_READ = frozenset({"store_v2_products", "store_v2_products_read_only"})
 
 
-# The HTTP side of each resource group is a mixin of its own; this class holds the state, the routes,
-# and what every request goes through (auth, scopes, quota, faults).
+# Each resource group's endpoints are a mixin; this class holds the state, routes and request gate.
 class BigCommerceSimulator(MerchantSide, V2Orders, Metafields, Webhooks, Refunds, Catalog, Simulator):
     base_url = "http://bigcommerce.sim"
     secret_header = "x-auth-token"
