@@ -26,7 +26,7 @@ for folder in (HERE / "sync", HERE / "bad_input"):
 from connector.clients.xseries import XSeriesClient  # noqa: E402
 from connector.config import load_settings  # noqa: E402
 from connector.errors import CredentialsError  # noqa: E402
-from connector.sandbox.xseries_sales import unprocessable  # noqa: E402
+from connector.sandbox.xseries_refusals import unprocessable  # noqa: E402
 from connector.store.repository import Store  # noqa: E402
 from sync_world import OMAR, line, make_world  # noqa: E402
 

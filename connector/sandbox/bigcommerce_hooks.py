@@ -10,7 +10,13 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from connector.sandbox.bigcommerce_queries import Queries, _found, _Refusal
+
 CLIENT_ID = "order-sync-sim-client"
+HOOK_NOT_FOUND = "The webhook was not found."
 
 
 class HookRefused(ValueError):
@@ -64,3 +70,45 @@ def event(scope: str, store_hash: str, order_id: int, now: int) -> dict[str, Any
             "created_at": now, "producer": f"stores/{store_hash}"}
     digest = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
     return {**body, "hash": digest}
+
+
+class Webhooks(Queries):
+    async def _list_hooks(self, request: Request) -> Response:
+        q = request.query_params
+        rows = [dict(h) for _, h in sorted(self.hooks.items())
+                if ("scope" not in q or h["scope"] == q["scope"])
+                and ("destination" not in q or h["destination"] == q["destination"])
+                and ("is_active" not in q or str(h["is_active"]).lower() == q["is_active"].lower())]
+        return self._v3_page(request, rows)
+
+    async def _hook_body(self, request: Request, *, partial: bool) -> dict[str, Any]:
+        try:
+            return check_body(json.loads(await request.body() or b"null"), partial=partial)
+        except (ValueError, HookRefused) as exc:
+            raise _Refusal(422, f"The webhook is not valid: {exc}") from None
+
+    async def _create_hook(self, request: Request) -> Response:
+        hook = new_hook(next(self._ids["hook"]), self.store_hash, await self._hook_body(request, partial=False),
+                        int(self._now().timestamp()))
+        if clash(self.hooks, hook):
+            raise _Refusal(422, "A webhook with this scope and destination already exists.")
+        if scope_full(self.hooks, hook):
+            raise _Refusal(422, "This client already has the most webhooks allowed for this scope.")
+        self.hooks[hook["id"]] = hook
+        return JSONResponse({"data": dict(hook), "meta": {}})
+
+    async def _get_hook(self, request: Request, hook_id: int) -> Response:
+        return JSONResponse({"data": dict(_found(self.hooks, hook_id, HOOK_NOT_FOUND)), "meta": {}})
+
+    async def _update_hook(self, request: Request, hook_id: int) -> Response:
+        hook = _found(self.hooks, hook_id, HOOK_NOT_FOUND)
+        changed = {**hook, **await self._hook_body(request, partial=True), "updated_at": int(self._now().timestamp())}
+        if clash(self.hooks, changed):
+            raise _Refusal(422, "A webhook with this scope and destination already exists.")
+        if scope_full(self.hooks, changed):
+            raise _Refusal(422, "This client already has the most webhooks allowed for this scope.")
+        hook.update(changed)
+        return JSONResponse({"data": dict(hook), "meta": {}})
+
+    async def _delete_hook(self, request: Request, hook_id: int) -> Response:
+        return JSONResponse({"data": self.hooks.pop(_found(self.hooks, hook_id, HOOK_NOT_FOUND)["id"]), "meta": {}})

@@ -1,7 +1,7 @@
-"""The merchant's side of the simulated BigCommerce store, and other apps acting on it: orders
-placed, statuses set, orders touched and refunded, metafields and catalogue products written
-straight into the store's state, never through the quota or the faults. A mixin of
-BigCommerceSimulator (bigcommerce.py), whose state (orders, products, clock…) it works on.
+"""The merchant's side of the simulated BigCommerce store: orders placed, statuses set, orders
+touched, written straight into the store's state, never through the quota or the faults. A mixin of
+BigCommerceSimulator (bigcommerce.py), whose state (orders, products, clock…) it works on. Refunds,
+metafields and the catalog have their own modules (bigcommerce_refunds, _metafields, _catalog).
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from connector.sandbox.bigcommerce_orders import (
     order_money,
     price_lines,
 )
-from connector.sandbox.bigcommerce_refunds import fully_refunded, refund_json
 from connector.sandbox.bigcommerce_statuses import PAYMENT_STATUS_FOR, SYSTEM_STATUSES
-from connector.values import as_utc, money_str, parse_any_date, to_iso8601, to_rfc2822
+from connector.values import as_utc, money_str, parse_any_date, to_rfc2822
 
 # What an order's address says where the customer left a field out (other fields: "").
 DEFAULT_ADDRESS = {
@@ -253,118 +252,9 @@ class MerchantSide:
         self._dates[order_id].modified = now
         self.orders[order_id]["date_modified"] = to_rfc2822(now)
 
-    def refund(self, order_id: int, items: list[dict[str, Any]], *, payments: list[dict[str, Any]] | None = None,
-               reason: str = "") -> dict[str, Any]:
-        """The merchant refunds `items` (RefundItem dicts: item_type, item_id, quantity or
-        requested_amount) to `payments` (provider_id, amount; default: all to the gateway). The
-        order moves to Partially Refunded, or Refunded once everything is given back."""
-        order = self.orders[order_id]
-        refund = refund_json(next(self._ids["refund"]), order, self.order_products[order_id], items, payments,
-                             reason=reason, created=self._now())
-        self.refunds[refund["id"]] = refund
-        done = fully_refunded(order, self.order_products[order_id],
-                              [r for r in self.refunds.values() if r["order_id"] == order_id])
-        self._apply_status(order_id, 4 if done else 14)
-        order["payment_status"] = "refunded" if done else "partially refunded"
-        self.touch(order_id)
-        return copy.deepcopy(refund)
-
     def rename_status(self, status_id: int, custom_label: str) -> None:
         _check_status(status_id)
         self.custom_labels[status_id] = custom_label
         for order in self.orders.values():
             if order.get("status_id") == status_id:
                 order["custom_status"] = custom_label
-
-    def set_metafield(self, order_id: int, namespace: str, key: str, value: str) -> dict[str, Any]:
-        """Another app (Real ID) creates or updates an order metafield."""
-        if order_id not in self.orders:
-            raise KeyError(f"no order {order_id}")
-        now = to_iso8601(self._now())
-        for metafield in self.metafields.values():
-            if (metafield["resource_id"], metafield["namespace"], metafield["key"]) == (order_id, namespace, key):
-                metafield.update(value=value, date_modified=now)
-                return dict(metafield)
-        metafield = {
-            "id": next(self._ids["metafield"]),
-            "key": key,
-            "value": value,
-            "namespace": namespace,
-            "permission_set": "read",
-            "resource_type": "order",
-            "resource_id": order_id,
-            "description": "",
-            **dict.fromkeys(("date_created", "date_modified"), now),
-            "owner_client_id": "realid-sim-client",
-        }
-        self.metafields[metafield["id"]] = metafield
-        return dict(metafield)
-
-    def add_catalog_product(
-        self, *, sku: str, name: str, price: Decimal, variants: list[dict[str, Any]] | None = None,
-        cost_price: Decimal = Decimal(0), tax_class_id: int = 0,
-    ) -> dict[str, Any]:
-        """A catalog product (V3 product_Full subset) and its variants: dicts of sku, price (None:
-        the product's), cost_price and option_values ([{label, option_display_name}]; option ids are
-        shared across the product's variants by display name). Without `variants` the product gets a
-        base variant with its SKU, as the real catalog does (so /catalog/variants?sku= finds it)."""
-        product_id = next(self._ids["product"])
-        now = to_iso8601(self._now())
-        option_ids: dict[str, int] = {}
-        created: list[int] = []  # its variants' ids: its JSON names them without a scan of the catalog
-        for spec in variants or [{"sku": sku, "price": None, "option_values": []}]:
-            variant_id = next(self._ids["variant"])
-            created.append(variant_id)
-            price_value = spec.get("price")
-            option_values = [{
-                "id": variant_id * 10 + index,
-                "label": option["label"],
-                "option_id": option_ids.setdefault(name, product_id * 10 + len(option_ids)),
-                "option_display_name": name,
-            } for index, option in enumerate(spec.get("option_values", []))
-                for name in [option.get("option_display_name", "Option")]]
-            self.catalog_variants[variant_id] = {
-                "id": variant_id,
-                "product_id": product_id,
-                "sku": spec["sku"],
-                "sku_id": variant_id,
-                "price": float(price_value) if price_value is not None else None,
-                "calculated_price": float(price_value if price_value is not None else price),
-                "cost_price": float(spec["cost_price"]) if spec.get("cost_price") is not None else None,
-                "calculated_weight": 1.0,
-                # Unset on a simulated variant: its own prices, dimensions, images, codes and stock.
-                **dict.fromkeys(("sale_price", "retail_price", "weight", "width", "height", "depth",
-                                 "fixed_cost_shipping_price"), None),
-                **dict.fromkeys(("purchasing_disabled_message", "image_url", "upc", "mpn", "gtin",
-                                 "bin_picking_number"), ""),
-                **dict.fromkeys(("inventory_level", "inventory_warning_level"), 0),
-                **dict.fromkeys(("is_free_shipping", "purchasing_disabled"), False),
-                "option_values": option_values,
-            }
-        product = {
-            "id": product_id,
-            "name": name,
-            "type": "physical",
-            "sku": sku,
-            "weight": 1.0,
-            **dict.fromkeys(("price", "calculated_price"), float(price)),
-            "cost_price": float(cost_price),
-            "tax_class_id": tax_class_id,
-            "categories": [],
-            # Unset on a simulated product: dimensions, other prices, codes, brand and stock.
-            **dict.fromkeys(("width", "depth", "height", "retail_price", "sale_price", "map_price"), 0.0),
-            **dict.fromkeys(("description", "product_tax_code", "upc", "mpn", "gtin"), ""),
-            **dict.fromkeys(("brand_id", "inventory_level", "inventory_warning_level"), 0),
-            "inventory_tracking": "variant" if variants else "none",
-            "is_visible": True,
-            **dict.fromkeys(("date_created", "date_modified"), now),
-            "base_variant_id": None if variants else variant_id,  # the one variant made above
-        }
-        self.catalog_products[product_id] = product
-        return {**copy.deepcopy(product), "variants": [copy.deepcopy(self.catalog_variants[i]) for i in created]}
-
-    def _product_json(self, product: dict[str, Any], *, with_variants: bool) -> dict[str, Any]:
-        result = copy.deepcopy(product)
-        if with_variants:
-            result["variants"] = self._variants(lambda v: v["product_id"] == product["id"])
-        return result

@@ -11,10 +11,16 @@ and a refund is final.
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
-from connector.values import parse_money, to_iso8601
+from starlette.requests import Request
+from starlette.responses import Response
+
+from connector.sandbox.bigcommerce_queries import Queries, _found
+from connector.sandbox.transport import within
+from connector.values import parse_iso8601, parse_money, to_iso8601
 
 CENT = Decimal("0.01")
 AMOUNT_ITEMS = ("SHIPPING", "HANDLING", "ORDER", "FEE")
@@ -78,3 +84,36 @@ def refund_json(refund_id: int, order: dict[str, Any], lines: list[dict[str, Any
 def fully_refunded(order: dict[str, Any], lines: list[dict[str, Any]], refunds: list[dict[str, Any]]) -> bool:
     return sum(Decimal(str(r["total_amount"])) for r in refunds) >= _money(order["total_inc_tax"]) \
         and all(line["is_refunded"] for line in lines)
+
+
+class Refunds(Queries):
+    def refund(self, order_id: int, items: list[dict[str, Any]], *, payments: list[dict[str, Any]] | None = None,
+               reason: str = "") -> dict[str, Any]:
+        """The merchant refunds `items` (RefundItem dicts: item_type, item_id, quantity or
+        requested_amount) to `payments` (provider_id, amount; default: all to the gateway). The
+        order moves to Partially Refunded, or Refunded once everything is given back."""
+        order = self.orders[order_id]
+        refund = refund_json(next(self._ids["refund"]), order, self.order_products[order_id], items, payments,
+                             reason=reason, created=self._now())
+        self.refunds[refund["id"]] = refund
+        done = fully_refunded(order, self.order_products[order_id],
+                              [r for r in self.refunds.values() if r["order_id"] == order_id])
+        self._apply_status(order_id, 4 if done else 14)
+        order["payment_status"] = "refunded" if done else "partially refunded"
+        self.touch(order_id)
+        return copy.deepcopy(refund)
+
+    def _refund_rows(self, request: Request, order_ids: set[str]) -> list[dict[str, Any]]:
+        ids = self._any_of(request, "id")
+        created_min = self._date(request, "created:min", v3=True)
+        created_max = self._date(request, "created:max", v3=True)
+        return [copy.deepcopy(r) for _, r in sorted(self.refunds.items())
+                if (not order_ids or str(r["order_id"]) in order_ids) and (not ids or str(r["id"]) in ids)
+                and within(parse_iso8601(r["created"]), created_min, created_max)]
+
+    async def _list_refunds(self, request: Request) -> Response:
+        return self._v3_page(request, self._refund_rows(request, set(self._in_list(request, "order_id:in"))))
+
+    async def _list_order_refunds(self, request: Request, order_id: int) -> Response:
+        _found(self.orders, order_id, f"Order {order_id} was not found.")
+        return self._v3_page(request, self._refund_rows(request, {str(order_id)}))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from connector.sandbox.xseries_sales import not_found, optional_str, parse_number, unprocessable
+from connector.sandbox.xseries_refusals import not_found, optional_str, parse_number, unprocessable
 from connector.values import to_iso8601
 
 if TYPE_CHECKING:  # pragma: no cover

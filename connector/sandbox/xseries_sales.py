@@ -1,4 +1,4 @@
-"""Sales in the X-Series simulator: the 0.9 `POST /api/register_sales` write and both read shapes.
+"""Sales in the X-Series simulator: the 0.9 `POST /api/register_sales` write (reads: xseries_sale_views).
 
 Rules of shared/reference/xseries-api.md §8 and §11: the body is the complete sale (lines and
 payments not posted are deleted); products, taxes and payment types must exist (422); a closed sale's
@@ -11,165 +11,25 @@ voiding puts them back and deletes the payments. Stored sales hold Decimal money
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from connector.values import cents, parse_iso8601, to_iso8601
+from connector.sandbox.xseries_refusals import bad_request, not_found, optional_str, parse_date, parse_number, unprocessable
+from connector.sandbox.xseries_sale_status import (
+    CLOSED_STATUSES,
+    LINE_STATUSES,
+    NAMES_20_TO_09,
+    NEEDS_CUSTOMER_STATUSES,
+    RETURNABLE_STATUSES,
+    STOCK_MOVING_STATUSES,
+    resolve_status,
+)
+from connector.values import cents
 
 if TYPE_CHECKING:  # pragma: no cover
     from connector.sandbox.xseries import XSeriesSimulator
-
-
-class SimHttpError(Exception):
-    """Raised by a handler to answer with this status and JSON body."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body.get("message") or body.get("error"))
-        self.status = status
-        self.body = body
-
-
-def _refusal(status: int, error: str) -> Callable[[str], SimHttpError]:
-    return lambda message: SimHttpError(status, {"error": error, "message": message})
-
-
-bad_request = _refusal(400, "Bad Request")
-unprocessable = _refusal(422, "Unprocessable Entity")
-not_found = _refusal(404, "Not Found")
-
-
-# --- status / state vocabulary (reference §8.1) -------------------------------------------------
-
-# legacy status → (state, attribute it implies or None); every status, state and attribute is here
-STATUS_TO_STATE: dict[str, tuple[str, str | None]] = {
-    "SAVED": ("parked", None),
-    "OPEN": ("pending", None),
-    "CLOSED": ("closed", None),
-    "VOIDED": ("voided", None),
-    "ONACCOUNT": ("pending", "onaccount"),
-    "ONACCOUNT_CLOSED": ("closed", "onaccount"),
-    "LAYBY": ("pending", "layby"),
-    "LAYBY_CLOSED": ("closed", "layby"),
-    "AWAITING_DISPATCH": ("pending", "delivery"),
-    "DISPATCHED_CLOSED": ("closed", "delivery"),
-    "AWAITING_PICKUP": ("pending", "pickup"),
-    "PICKED_UP_CLOSED": ("closed", "pickup"),
-    "SERVICE": ("pending", "service"),
-    "SERVICE_CLOSED": ("closed", "service"),
-}
-STATES = frozenset(state for state, _ in STATUS_TO_STATE.values())
-ATTRIBUTES = frozenset(attr for _, attr in STATUS_TO_STATE.values() if attr)
-EXCLUSIVE_ATTRIBUTE_PAIRS = (("onaccount", "layby"), ("delivery", "pickup"))
-# state + attributes → legacy status: the first attribute in this order that is present decides
-# (payment-type attributes before fulfilment ones, so pending+[onaccount, delivery] is ONACCOUNT).
-_STATUS_PRIORITY = ("onaccount", "layby", "service", "delivery", "pickup")
-_STATE_ATTR_TO_STATUS = {(state, attr): status for status, (state, attr) in STATUS_TO_STATE.items()}
-
-# A finished sale: the only move left is VOIDED.
-CLOSED_STATUSES = frozenset(s for s, (state, _) in STATUS_TO_STATE.items() if state == "closed")
-# What the spec's return action calls a completed sale (initReturnSale): not every *_CLOSED.
-RETURNABLE_STATUSES = frozenset({"CLOSED", "ONACCOUNT_CLOSED", "LAYBY_CLOSED"})
-# Statuses whose goods have left the store (§8.1: CLOSED and ONACCOUNT decrement inventory; every
-# *_CLOSED is finished, so its goods left too). LAYBY and AWAITING_* do not move stock yet.
-STOCK_MOVING_STATUSES = CLOSED_STATUSES | {"ONACCOUNT"}
-# Statuses that leave a balance on the customer's account, so they need a customer [I].
-NEEDS_CUSTOMER_STATUSES = frozenset({"ONACCOUNT", "LAYBY"})
-LINE_STATUSES = frozenset({"SAVED", "VOIDED", "CONFIRMED"})
-NAMES_20_TO_09 = {"line_items": "register_sale_products", "payments": "register_sale_payments",
-                  "attributes": "register_sale_attributes"}
-
-
-def resolve_status(body: dict[str, Any], previous: dict[str, Any] | None,
-                   strict: bool = False) -> tuple[str, str, list[str]]:
-    """(status, state, attributes) from a posted body; both vocabularies accepted, must agree.
-    strict: a legacy status must also name every attribute sent (§8.1's table read literally:
-    CLOSED is closed with no attribute, closed + delivery is DISPATCHED_CLOSED)."""
-    status = body.get("status")
-    state = body.get("state")
-    raw_attrs = [] if body.get("register_sale_attributes") is None else body["register_sale_attributes"]
-    if not isinstance(raw_attrs, list) or not all(isinstance(a, str) for a in raw_attrs):
-        raise bad_request("register_sale_attributes must be a list of strings")
-    unknown = [a for a in raw_attrs if a not in ATTRIBUTES]
-    if unknown:
-        raise bad_request(f"unknown register_sale_attributes: {', '.join(unknown)}")
-    attrs = list(dict.fromkeys(raw_attrs))
-
-    if status is None and state is None:
-        if previous is None:
-            raise bad_request("status or state is required")
-        return previous["status"], previous["state"], list(previous["attributes"])
-    if status is not None and (not isinstance(status, str) or status not in STATUS_TO_STATE):
-        raise bad_request(f"unknown status: {status!r}")
-    if state is not None and (not isinstance(state, str) or state not in STATES):
-        raise bad_request(f"unknown state: {state!r}")
-
-    if status is not None:
-        implied_state, implied_attr = STATUS_TO_STATE[status]
-        if state is not None and state != implied_state:
-            raise bad_request(f"status {status} and state {state} disagree (expected {implied_state})")
-        if strict and any(a != implied_attr for a in attrs):
-            raise bad_request(f"status {status} and attributes {', '.join(attrs)} disagree")
-        if implied_attr and implied_attr not in attrs:
-            attrs.insert(0, implied_attr)
-        state = implied_state
-    else:
-        assert state is not None
-        status = _status_for(state, attrs)
-
-    for a, b in EXCLUSIVE_ATTRIBUTE_PAIRS:
-        if a in attrs and b in attrs:
-            raise bad_request(f"attributes {a} and {b} cannot be combined")
-    return status, state, attrs
-
-
-def _status_for(state: str, attrs: list[str]) -> str:
-    # parked and voided have no attribute variants: their attributes never change the status.
-    for attr in _STATUS_PRIORITY:
-        if attr in attrs and (state, attr) in _STATE_ATTR_TO_STATUS:
-            return _STATE_ATTR_TO_STATUS[(state, attr)]
-    return _STATE_ATTR_TO_STATUS[(state, None)]
-
-
-# --- parsing helpers ---------------------------------------------------------------------------
-
-def parse_number(value: Any, field: str, error: Callable[[str], SimHttpError] = bad_request, *,
-                 strings: bool = False) -> Decimal:
-    """A JSON number as Decimal (through str(), so 0.1 stays 0.1). Strings are refused on purpose
-    unless `strings` (the 0.9 product body): the APIs take numbers (reference §3), so a client
-    sending "12.50" is caught here, not live."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, *((str,) if strings else ()))):
-        raise error(f"{field} must be a number")
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise error(f"{field} must be a number") from None
-    if not result.is_finite():
-        raise error(f"{field} must be a finite number")
-    return result
-
-
-def parse_date(value: Any, field: str, default: datetime) -> datetime:
-    """0.9 "2016-05-05 23:35:34" (UTC) or RFC 3339; None/absent → default (the server uses now)."""
-    if value is None or value == "":
-        return default
-    if not isinstance(value, str):
-        raise bad_request(f"{field} must be a date string")
-    try:
-        return parse_iso8601(value)
-    except ValueError:
-        raise bad_request(f"{field} is not a valid date: {value!r}") from None
-
-
-def optional_str(body: dict[str, Any], key: str, error: Callable[[str], SimHttpError] = bad_request) -> str | None:
-    """A string field; absent or "" is None."""
-    value = body.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise error(f"{key} must be a string")
-    return value
 
 
 def _sequence(value: Any, default: int) -> int:
@@ -193,8 +53,6 @@ def _flag(value: Any, field: str) -> bool:
         return bool(value)
     raise bad_request(f"{field} must be 0/1 or a boolean")
 
-
-# --- the write ---------------------------------------------------------------------------------
 
 def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     """Create or update a sale from a 0.9 register_sales body; return the stored sale. Nothing is
@@ -424,125 +282,3 @@ def stock_moves(sale: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
         if line["status"] != "VOIDED":
             moves[(line["product_id"], sale["outlet_id"])] += line["quantity"]
     return moves
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-def _date_09(value: datetime) -> str:
-    # 0.9 sale examples use "2016-05-05 23:35:34" in UTC (reference §3).
-    return to_iso8601(value).replace("T", " ")[:19]
-
-
-# Stored sale fields each read shows as they are.
-_SALE_KEYS_09 = ("id", "source", "source_id", "register_id", "customer_id", "user_id", "total_price",
-                 "total_cost", "total_tax", "status", "state", "short_code", "invoice_number",
-                 "invoice_sequence", "return_for")
-_SALE_KEYS_20 = ("id", "outlet_id", "register_id", "user_id", "customer_id", "invoice_number",
-                 "invoice_sequence", "source", "source_id", "status", "state", "note", "short_code",
-                 "return_for", "total_price", "total_tax", "deleted_at", "version")
-_SALE_DATES = ("sale_date", "created_at", "updated_at")
-
-
-def render_sale_09(sim: XSeriesSimulator, sale: dict[str, Any]) -> dict[str, Any]:
-    """The sale inside a 0.9 `register_sale` answer (reference §8.7; the exact field set is [I])."""
-    customer = sim.customers.get(sale["customer_id"]) if sale["customer_id"] else None
-    paid = sum((p["amount"] for p in sale["payments"]), Decimal(0))
-    first_tax = sim.taxes.get(sale["line_items"][0]["tax_id"]) if sale["line_items"] else None
-    return {
-        **{key: sale[key] for key in _SALE_KEYS_09},
-        **{key: _date_09(sale[key]) for key in _SALE_DATES},
-        "market_id": "1",
-        "customer_name": f"{customer['first_name']} {customer['last_name']}" if customer else "",
-        "user_name": sim.users[sale["user_id"]]["username"],
-        "tax_name": (first_tax or sim.taxes[sim.default_tax_id])["name"],
-        "note": sale["note"] or "",
-        "register_sale_attributes": list(sale["attributes"]),
-        "accounts_transaction_id": sale["accounts_transaction_id"] or "",
-        "totals": {
-            "total_tax": sale["total_tax"],
-            "total_price": sale["total_price"],
-            "total_payment": paid,
-            "total_to_pay": sale["total_price"] + sale["total_tax"] - paid,
-        },
-        "register_sale_products": [_line_09(sim, line) for line in sale["line_items"]],
-        "register_sale_payments": [_payment_09(sim, p) for p in sale["payments"]],
-    }
-
-
-def _line_09(sim: XSeriesSimulator, line: dict[str, Any]) -> dict[str, Any]:
-    product = sim.products[line["product_id"]]
-    tax = sim.taxes[line["tax_id"]]
-    return {
-        **{key: line[key] for key in ("id", "product_id", "register_id", "quantity", "price", "cost",
-                                      "discount", "loyalty_value", "tax", "tax_id", "status")},
-        **{key: product[key] for key in ("handle", "sku", "name")},
-        "sequence": str(line["sequence"]),
-        "price_set": int(line["price_set"]),
-        "tax_name": tax["name"],
-        "tax_rate": sum((rate["rate"] for rate in tax["rates"]), Decimal(0)),
-        "tax_total": line["quantity"] * line["tax"],
-        "price_total": line["quantity"] * line["price"],
-        "display_retail_price_tax_inclusive": 0 if sim.tax_exclusive else 1,
-        "attributes": [],
-    }
-
-
-def _payment(sim: XSeriesSimulator, payment: dict[str, Any]) -> dict[str, Any]:
-    """The fields a payment shows in both read shapes."""
-    ptype = sim.payment_types[payment["retailer_payment_type_id"]]
-    return {
-        **{key: payment[key] for key in ("id", "register_id", "retailer_payment_type_id", "amount")},
-        "payment_type_id": str(ptype["type_id"]),
-        "name": ptype["name"],
-    }
-
-
-def _payment_09(sim: XSeriesSimulator, payment: dict[str, Any]) -> dict[str, Any]:
-    shown = _payment(sim, payment)
-    return {**shown, "label": shown["name"], "payment_date": _date_09(payment["payment_date"])}
-
-
-def render_sale_20(sim: XSeriesSimulator, sale: dict[str, Any]) -> dict[str, Any]:
-    """The 2.0 Sale object (spec schema Sale + the `state`/`attributes` fields of 2025-09)."""
-    taxes: dict[str, dict[str, Any]] = {}
-    line_items = []
-    for line in sale["line_items"]:
-        tax = sim.taxes[line["tax_id"]]
-        rate = tax["rates"][0]
-        if line["status"] != "VOIDED":
-            entry = taxes.setdefault(rate["id"], {
-                "id": rate["id"], "name": tax["name"], "rate": rate["rate"], "amount": Decimal(0),
-            })
-            entry["amount"] += line["quantity"] * line["tax"]
-        line_items.append(_line_20(line, rate["id"]))
-    payments = [
-        {**_payment(sim, p), "payment_date": to_iso8601(p["payment_date"]), "external_attributes": [],
-         "outlet_id": sim.registers[p["register_id"]]["outlet_id"]
-         if p["register_id"] in sim.registers else sale["outlet_id"]}
-        for p in sale["payments"]
-    ]
-    return {
-        **{key: sale[key] for key in _SALE_KEYS_20},
-        **{key: to_iso8601(sale[key]) for key in _SALE_DATES},
-        "receipt_number": sale["invoice_number"],
-        "attributes": list(sale["attributes"]),
-        "total_loyalty": Decimal(0),
-        "line_items": line_items,
-        "payments": payments,
-        "adjustments": [],
-        "taxes": list(taxes.values()),
-    }
-
-
-def _line_20(line: dict[str, Any], rate_id: str) -> dict[str, Any]:
-    qty = line["quantity"]
-    shown = {key: line[key] for key in ("id", "product_id", "tax_id", "quantity", "price_set", "status",
-                                        "sequence", "note")}
-    for name in ("price", "cost", "discount", "tax", "loyalty_value"):
-        # The spec names each amount several ways: `price` = `unit_price`, `price_total` = `total_price`.
-        shown.update({name: line[name], f"unit_{name}": line[name], f"total_{name}": qty * line[name]})
-        if name != "loyalty_value":
-            shown[f"{name}_total"] = qty * line[name]
-    shown["tax_components"] = [{"rate_id": rate_id, "total_tax": qty * line["tax"]}]
-    shown["is_return"] = qty < 0
-    return shown

@@ -5,7 +5,7 @@ order's timeline."""
 
 from __future__ import annotations
 
-from connector.sandbox.xseries_sales import SimHttpError
+from connector.sandbox.xseries_refusals import SimHttpError
 from served_console import USER, log_in, screenshot, serve, timeline_actions
 from sync_world import line
 

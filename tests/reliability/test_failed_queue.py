@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connector.cli import main
-from connector.sandbox.xseries_sales import SimHttpError, unprocessable
+from connector.sandbox.xseries_refusals import SimHttpError, unprocessable
 from connector.sync.order_mirror import Outcome
 from sync_world import OMAR, line
 

@@ -20,7 +20,7 @@ PLANT = """
 import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from connector.sandbox.xseries_sales import SimHttpError, unprocessable
+from connector.sandbox.xseries_refusals import SimHttpError, unprocessable
 
 bc, xs = sandbox.bc, sandbox.xs
 def line(sku, name):
