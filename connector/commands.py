@@ -165,7 +165,10 @@ def show_status(settings: Settings, out=None) -> int:
 def retry_failed(settings: Settings, order_id: int | None, *, by: str | None = None) -> int:
     with contextlib.closing(Store.open(settings.database_url, pair=settings.pair)) as store:
         count = store.request_retry(order_id, by=by or getpass.getuser(), via="retry-failed")
+        refunds = store.request_refund_retry(order_id, by=by or getpass.getuser(), via="retry-failed")
     print(f"{count} failed order(s) will be retried at the next cycle")
+    if refunds:
+        print(f"{refunds} refund(s) held for a person will be posted again at the next cycle")
     return 0
 
 

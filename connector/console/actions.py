@@ -81,7 +81,9 @@ async def exceptions_page(console, request: Request) -> Response:
 
 
 def _retry(store, order_id: int, user: str) -> int:
-    return store.request_retry(order_id, by=user, via="console")
+    # The order's refunds held for a person (refused by X-Series) are retried with it.
+    return (store.request_retry(order_id, by=user, via="console")
+            + store.request_refund_retry(order_id, by=user, via="console"))
 
 
 async def retry(console, request: Request, form) -> Response:

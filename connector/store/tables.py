@@ -163,7 +163,10 @@ class RefundBinding(SQLModel, table=True):
     invoice_number: str  # BC-<order>-R<refund id>
     return_sale_id: str | None = None
     pending: bool = False  # a return write may be in flight
-    outcome: str = "pending"  # returned | recorded (nothing to write) | exception (a person decides)
+    # returned | recorded (no closed sale to return from: mirrored if the order gets one) | exception
+    # (X-Series cannot express it) | refused (X-Series refused it for good) — both for a person —
+    # | retry (a person's retry-failed: due at the next refund pass)
+    outcome: str = "pending"
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = _dt(nullable=False)
     updated_at: datetime = _dt(nullable=False)

@@ -19,6 +19,7 @@ from typing import Any
 from connector import interrupts
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order, OrderValidationError
+from connector.clients.bigcommerce_v3_models import Refund
 from connector.clock import read_until
 from connector.errors import (
     ApiError,
@@ -34,7 +35,7 @@ from connector.sync.cycle_report import CycleReport
 from connector.sync.mirror_deps import MirrorDeps
 from connector.sync.order_mirror import OrderMirror, Outcome
 from connector.sync.page_bindings import PageBindings
-from connector.sync.refund_mirror import RefundMirror
+from connector.sync.refund_mirror import RefundMirror, refunds_due_again
 from connector.sync.xseries_index import XSeriesIndex
 from connector.values import parse_rfc2822
 
@@ -181,7 +182,8 @@ class SyncCycle:
     async def mirror_refunds(self, report: CycleReport, created_since: datetime | None) -> datetime:
         """Every refund created since then, in one call per 250 (§15); after the orders, so a refund of
         an order mirrored just now finds its sale. Returns up to when every refund is settled: the
-        refunds cursor stays before one that failed, so the next cycle tries it again."""
+        refunds cursor stays before one that failed, so the next cycle tries it again. Then the
+        older refunds due again (refund_mirror.refunds_due_again), whatever the window."""
         settled_until = report.window_end or self.d.store.clock.now()
         # Up to the window's end: a refund made since then may be of an order the window did not
         # read (placed or changed since); the next cycle mirrors that order first, then the refund.
@@ -199,17 +201,35 @@ class SyncCycle:
                                                  on_invalid=unreadable):
             if self.stop_event.is_set():
                 return min(settled_until, refund.created)
-            mirror = RefundMirror(self.d)
-            try:
-                report.refunds[await mirror.mirror(refund)] += 1
-            except CredentialsError:
-                raise
-            except (ApiError, LeaseTimeout, OrderSyncError) as exc:
-                report.refunds_failed[refund.id] = reason = redact(_reason(exc))
+            if not await self._mirror_refund(refund, report):
                 settled_until = min(settled_until, refund.created)
-                log.warning("order %s: refund %s failed at %s: %s", refund.order_id, refund.id, mirror.step, reason,
-                            extra={"order_id": refund.order_id})
+        # Older refunds due again (their order got its sale, a person asked): they stay due until
+        # settled, so they never hold the cursor, nor does a failure to read them.
+        try:
+            async for refund in refunds_due_again(self.d.store, self.bc, skip=set(report.refunds_failed)):
+                if self.stop_event.is_set():
+                    break
+                await self._mirror_refund(refund, report)
+        except CredentialsError:
+            raise
+        except ApiError as exc:
+            log.warning("the refunds due again were not read (%s); the next cycle reads them", redact(_reason(exc)))
         return settled_until
+
+    async def _mirror_refund(self, refund: Refund, report: CycleReport) -> bool:
+        """Mirror one refund; False when it failed (retried next cycle). A refusal for good is no
+        failure here: RefundMirror records it and opens an exception for a person."""
+        mirror = RefundMirror(self.d)
+        try:
+            report.refunds[await mirror.mirror(refund)] += 1
+            return True
+        except CredentialsError:
+            raise
+        except (ApiError, LeaseTimeout, OrderSyncError) as exc:
+            report.refunds_failed[refund.id] = reason = redact(_reason(exc))
+            log.warning("order %s: refund %s failed at %s: %s", refund.order_id, refund.id, mirror.step, reason,
+                        extra={"order_id": refund.order_id})
+            return False
 
     async def mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
         # Every log line while the order is in hand names it, and none after: the failed queue

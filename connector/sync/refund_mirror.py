@@ -3,21 +3,33 @@
 The same fixed sequence as a sale: skip if bound → take the refund's lease → look again → settle a
 write left pending (look the return up by its invoice number) → the order's sale → plan → products
 → write → bind. A refund of an order with no sale (never imported, or voided) writes nothing and is
-recorded; one X-Series cannot express is recorded and opened as an exception for a person.
+recorded — until the order gets a closed sale, when it is mirrored after all (refunds_due_again);
+one X-Series cannot express, or whose return X-Series refuses for good, is recorded and opened as an
+exception for a person, whose retry-failed posts it again (RefundBook.request_refund_retry).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.clients.xseries_sale_models import RegisterSale, WrittenSale
-from connector.errors import ApiError, MappingError, OrderSyncError, PermanentApiError, UnknownWriteOutcome
+from connector.errors import (
+    ApiError,
+    MappingError,
+    NotFoundError,
+    OrderSyncError,
+    PermanentApiError,
+    UnknownWriteOutcome,
+)
+from connector.logs import redact
 from connector.mapping.register_sale import refusal_fallbacks, register_return, with_invoice_affixes
 from connector.mapping.return_plan import build_return_plan, return_invoice_number
 from connector.mapping.status_table import PosState
-from connector.store.tables import RefundBinding
+from connector.store.refund_bindings import RETRY
+from connector.store.tables import OrderBinding, RefundBinding
 from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import MirrorDeps, plan_sale
 from connector.sync.pending import find_sale, look_once_settled
@@ -32,15 +44,16 @@ class RefundMirror:
         self.step = "start"
 
     async def mirror(self, refund: Refund) -> str:
-        """The refund's outcome: up_to_date | returned | recovered | recorded | exception. Raises on
-        a failure the next cycle retries (the binding stays pending when a write may have landed)."""
+        """The refund's outcome: up_to_date | returned | recovered | recorded | exception | refused.
+        Raises on a failure the next cycle retries (the binding stays pending when a write may have
+        landed)."""
         store = self.d.store
-        if _settled(store.refund_binding(refund.id)):
+        if _settled(store, store.refund_binding(refund.id)):
             return "up_to_date"
         self.step = "lock"
         async with store.leases.hold(f"refund:{refund.id}") as lease:
             binding = store.refund_binding(refund.id)
-            if _settled(binding):
+            if _settled(store, binding):
                 return "up_to_date"
             now = store.clock.now()
             binding = binding or RefundBinding(
@@ -66,49 +79,63 @@ class RefundMirror:
                 raise OrderSyncError(f"refund {refund.id}: the order's sale is not written yet (the order"
                                      " failed and will be retried); the refund waits for it")
             if sale is None or sale.sale_id is None or sale.pos_state != PosState.CLOSED.value:
+                # Not for good: an order parked, not imported yet, voided or outside the range
+                # mirrored may get a closed sale later (retry-failed, a new status, import-history,
+                # a re-opened order); the refund is mirrored then (refunds_due_again, _settled).
                 why = "the order has no sale in X-Series" if sale is None or sale.sale_id is None \
                     else f"the order's sale is {sale.pos_state}"
-                return self._record(binding, lease, f"refund {refund.id}: {why}; nothing to return")
-            self.step = "map"
-            order = self.d.refunded_orders.get(refund.order_id) or await self.d.bc.get_order(refund.order_id)
+                return self._record(binding, lease, f"refund {refund.id}: {why}; nothing to return"
+                                    " (returned if the order gets a closed sale later)")
             try:
-                plan = build_return_plan(refund, plan_sale(order, self.d, sale.generation), self.d.specials,
-                                         self.d.refs.no_tax_id, restock=self.d.restock)
-                type_ids = [self.d.refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
-            except MappingError as exc:
-                store.open_exception(refund.order_id, exc.kind, str(exc.args[0]))
-                return self._record(binding, lease, str(exc.args[0]), outcome="exception")
-            self.step = "products"
-            products = ProductBinder(store, self.d.xs, None, self.d.refs)
-            product_ids = {line.product_key: await products.resolve(line, refund.order_id) for line in plan.lines}
-            customer_id = _customer_of(sale.sale_body)
-            body = register_return(plan, self.d.refs, product_ids, customer_id, type_ids, return_for=sale.sale_id)
+                return await self._return(refund, binding, sale, lease)
+            except (PermanentApiError, NotFoundError) as exc:
+                if binding.pending:  # a write may have landed (a search refused after a lost answer)
+                    raise
+                return self._refused(refund, binding, lease, exc)
 
-            self.step = "write"
-            binding.pending = True
+    async def _return(self, refund: Refund, binding: RefundBinding, sale: OrderBinding, lease) -> str:
+        """Map, resolve the products, write and bind the return of the order's closed sale."""
+        store = self.d.store
+        self.step = "map"
+        order = self.d.refunded_orders.get(refund.order_id) or await self.d.bc.get_order(refund.order_id)
+        try:
+            plan = build_return_plan(refund, plan_sale(order, self.d, sale.generation), self.d.specials,
+                                     self.d.refs.no_tax_id, restock=self.d.restock)
+            type_ids = [self.d.refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
+        except MappingError as exc:
+            store.open_exception(refund.order_id, exc.kind, str(exc.args[0]))
+            return self._record(binding, lease, str(exc.args[0]), outcome="exception")
+        self.step = "products"
+        products = ProductBinder(store, self.d.xs, None, self.d.refs)
+        product_ids = {line.product_key: await products.resolve(line, refund.order_id) for line in plan.lines}
+        customer_id = _customer_of(sale.sale_body)
+        body = register_return(plan, self.d.refs, product_ids, customer_id, type_ids, return_for=sale.sale_id)
+
+        self.step = "write"
+        binding.pending = True
+        store.save_refund_binding(binding)
+        try:
+            written = await self._write(body)
+        except UnknownWriteOutcome as exc:
+            written = await self._find_return(plan.invoice_number)
+            if written is None:
+                raise not_there_yet("the return write", f"no return {plan.invoice_number}", exc) from exc
+        except ApiError:
+            binding.pending = False  # refused or never sent: nothing exists in X-Series
             store.save_refund_binding(binding)
-            try:
-                written = await self._write(body)
-            except UnknownWriteOutcome as exc:
-                written = await self._find_return(plan.invoice_number)
-                if written is None:
-                    raise not_there_yet("the return write", f"no return {plan.invoice_number}", exc) from exc
-            except ApiError:
-                binding.pending = False  # refused or never sent: nothing exists in X-Series
-                store.save_refund_binding(binding)
-                raise
-            self._bound(binding, written.id)
-            store.save_refund_binding(binding, lease=lease, audit=dict(
-                platform="xseries", action="create_return", bc_order_id=refund.order_id, target_id=written.id,
-                reason=f"BigCommerce refund {refund.id} of {plan.total_inc_tax}", before=sale.sale_id,
-                after=plan.invoice_number,
-                detail={"refund_id": refund.id, "total": str(plan.total_inc_tax), "lines": len(plan.lines),
-                        "units": -sum(line.quantity for line in plan.lines if line.kind == "product"),
-                        "adjustment": str(plan.adjustment), "tenders": [p.tender for p in plan.payments]},
-            ))
-            log.info("order %s: refund %s returned as %s", refund.order_id, refund.id, plan.invoice_number,
-                     extra={"order_id": refund.order_id})
-            return "returned"
+            raise
+        self._bound(binding, written.id)
+        store.save_refund_binding(binding, lease=lease, audit=dict(
+            platform="xseries", action="create_return", bc_order_id=refund.order_id, target_id=written.id,
+            reason=f"BigCommerce refund {refund.id} of {plan.total_inc_tax}", before=sale.sale_id,
+            after=plan.invoice_number,
+            detail={"refund_id": refund.id, "total": str(plan.total_inc_tax), "lines": len(plan.lines),
+                    "units": -sum(line.quantity for line in plan.lines if line.kind == "product"),
+                    "adjustment": str(plan.adjustment), "tenders": [p.tender for p in plan.payments]},
+        ))
+        log.info("order %s: refund %s returned as %s", refund.order_id, refund.id, plan.invoice_number,
+                 extra={"order_id": refund.order_id})
+        return "returned"
 
     async def _write(self, body: RegisterSale) -> WrittenSale:
         """Post the return. Whether the 0.9 body takes `return_for` is unverified (§8.2): refused (a
@@ -137,6 +164,19 @@ class RefundMirror:
             xs.invoices_affixed |= body.invoice_number != plain.invoice_number
             return written
 
+    def _refused(self, refund: Refund, binding: RefundBinding, lease, exc: ApiError) -> str:
+        """X-Series (or BigCommerce, a 404) refused for good: sent again unchanged it is refused again,
+        so it is neither retried each cycle nor allowed to hold the refunds cursor (which re-read a
+        growing window for ever while nobody was told). Recorded as refused, with an exception a
+        person sees; retry-failed posts it again once the cause is fixed (request_refund_retry),
+        while that exception is open. binding.reason is the exception's summary: that is the link."""
+        why = redact(f"refund {refund.id}: its return was refused at {self.step} ({exc}); fix the cause and"
+                     f" run `order-sync retry-failed --order {refund.order_id}` to post it again, or return it"
+                     " in X-Series by hand and resolve this")
+        log.error("order %s: %s", refund.order_id, why, extra={"order_id": refund.order_id})
+        self.d.store.open_exception(refund.order_id, "refund", why)
+        return self._record(binding, lease, why, outcome="refused")
+
     def _record(self, binding: RefundBinding, lease, why: str, *, outcome: str = "recorded") -> str:
         binding.outcome, binding.reason, binding.pending = outcome, why, False
         self.d.store.save_refund_binding(binding, lease=lease, audit=dict(
@@ -158,8 +198,32 @@ def _retry_to_come(store, order_id: int) -> bool:
     return failure is not None and not failure.parked
 
 
-def _settled(binding: RefundBinding | None) -> bool:
-    return binding is not None and not binding.pending and binding.outcome != "pending"
+def _settled(store, binding: RefundBinding | None) -> bool:
+    """Nothing left to do for the refund. Not settled: new, pending, reopened by a person (retry),
+    or recorded with no closed sale to return from when its order has one now (see
+    RefundBook.refunds_due_again for why returning it then returns no unit twice)."""
+    if binding is None or binding.pending or binding.outcome in ("pending", RETRY):
+        return False
+    if binding.outcome == "recorded":
+        sale = store.order_binding(binding.bc_order_id)
+        return sale is None or sale.sale_id is None or sale.pos_state != PosState.CLOSED.value
+    return True
+
+
+async def refunds_due_again(store, bc, skip: set[int]) -> AsyncIterator[Refund]:
+    """The refunds settled once that are to be mirrored now (RefundBook.refunds_due_again), read
+    afresh from BigCommerce: older than the refunds window, no pass would read them again. Nothing
+    due (the steady state) costs no call; else one call per 50 of their orders. `skip`: refunds this
+    pass tried already."""
+    due = {b.refund_id: b.bc_order_id for b in store.refunds_due_again() if b.refund_id not in skip}
+    orders = sorted(set(due.values()))
+    for start in range(0, len(orders), 50):
+        # A row that does not parse is no due refund (those parsed once): the refund pass that
+        # read it first reported it, and it must not stop this read.
+        async for refund in bc.iter_refunds(order_ids=tuple(orders[start:start + 50]),
+                                            on_invalid=lambda row, wrong: None):
+            if refund.id in due:
+                yield refund
 
 
 def _customer_of(sale_body: str | None) -> str | None:
