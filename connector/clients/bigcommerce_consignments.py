@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.clients.bigcommerce_order_parts import ConsignmentKind, ShippingAddress
+from connector.values import whole_number
 
 _CONSIGNMENT_LISTS: tuple[tuple[str, ConsignmentKind], ...] = (
     ("shipping", "shipping"),
@@ -13,19 +14,20 @@ _CONSIGNMENT_LISTS: tuple[tuple[str, ConsignmentKind], ...] = (
 )
 
 
-def consignment_lines(consignments: Any) -> list[tuple[ConsignmentKind, dict[str, Any]]] | None:
+def consignment_lines(consignments: Any, items_total: Any = None) -> list[tuple[ConsignmentKind, dict[str, Any]]] | None:
     """The line items embedded in an order's consignments (O2 `orderConsignment_Get`), in order.
 
-    Returns None when the consignments are not embedded with their line items (a link object
-    `{url, resource}`, or line items given as links or left out): the lines must then be fetched from
-    /orders/{id}/products. Accepts the object structure and the older array of such objects.
-    A line that appears in two consignments is kept once.
+    Returns None when the consignments do not hold the order's line items: the lines must then be
+    fetched from /orders/{id}/products. That is a link object `{url, resource}`, line items given as
+    links or left out, consignments holding no line item at all (`{}`, or every list empty: no
+    property of orderConsignment_Get is required, so that is "not embedded", not "no lines"), or
+    lines whose quantities do not add up to the order's `items_total` (a partial embed).
+    Accepts the object structure and the older array of such objects. A line that appears in two
+    consignments is kept once.
     """
     if consignments is None:
         return None
     groups = consignments if isinstance(consignments, list) else [consignments]
-    if not groups:
-        return None
     by_id: dict[Any, tuple[ConsignmentKind, dict[str, Any]]] = {}  # the first one of each line id
     for group in groups:
         if not isinstance(group, dict) or _is_link(group):
@@ -42,7 +44,28 @@ def consignment_lines(consignments: Any) -> list[tuple[ConsignmentKind, dict[str
                 return None
             for item in items:
                 by_id.setdefault(item.get("id"), (kind, item))
-    return list(by_id.values())
+    lines = list(by_id.values())
+    if not lines or not _adds_up(lines, items_total):
+        return None
+    return lines
+
+
+def _adds_up(lines: list[tuple[ConsignmentKind, dict[str, Any]]], items_total: Any) -> bool:
+    """Whether the embedded lines can be the whole order, by its `items_total`.
+
+    O2 says only "the total number of items in the order" (order_Shared, and the same of each
+    shipping consignment beside its line_items); reference §3 "item counts". Read as units, the sum
+    of the lines' quantities. Whether it counts units or lines, a pick list's child lines
+    (parent_order_product_id) or gift certificates is not documented: all lines are summed, and any
+    difference reads /products, the order's own list. So a wrong reading costs one call, never a
+    line. Without a usable items_total, or with a quantity that is not a whole number (the model
+    then names that line), the embed is taken as it is.
+    """
+    total = whole_number(items_total)
+    quantities = [whole_number(line.get("quantity")) for _, line in lines]
+    if total is None or any(q is None or q < 0 for q in quantities):
+        return True
+    return sum(quantities) == total  # type: ignore[arg-type]
 
 
 _ADDRESS_KEYS = tuple(ShippingAddress.model_fields)

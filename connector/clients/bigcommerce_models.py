@@ -140,7 +140,7 @@ class Order(ApiModel):
             raise OrderValidationError(order_id, f"expected a JSON object, got {type(data).__name__}")
         lines = products
         if lines is None:
-            embedded = consignment_lines(data.get("consignments"))
+            embedded = consignment_lines(data.get("consignments"), data.get("items_total"))
             if embedded is not None:
                 lines = [{**line, "consignment": kind} for kind, line in embedded]
         if fees is None and isinstance(data.get("fees"), list):

@@ -50,15 +50,26 @@ class V3Resources:
 
     async def _metafields(self, path: str, params: dict[str, Any],
                           on_server_time: Callable[[datetime], None] | None = None) -> AsyncIterator[Metafield]:
-        """The rows that parse; one that does not is logged and passed over, so that it does not
-        hold every other order's metafields back at each read."""
-        async for row in self._iter_v3(path, params, lambda row: row, on_server_time):
+        """The rows that parse, each with its answer's Date (Metafield.answered_at: the time to go
+        by for one without date_modified). One that does not parse is logged and passed over, so that
+        it does not hold every other order's metafields back at each read."""
+        answered: list[datetime | None] = [None]  # the Date of the answer whose rows come now
+
+        def on_answer(server_now: datetime | None) -> None:
+            answered[0] = server_now
+            if server_now is not None and on_server_time is not None:
+                on_server_time(server_now)
+
+        async for row in self._iter_v3(path, params, lambda row: row, on_answer=on_answer):
             try:
-                yield Metafield.model_validate(row)
+                metafield = Metafield.model_validate(row)
             except ValidationError as exc:
                 who = row.get("resource_id") if isinstance(row, dict) else None
                 log.error("order metafield %s of order %s does not parse; passed over: %s",
                           row.get("id") if isinstance(row, dict) else "?", who, what_is_wrong(exc))
+                continue
+            metafield._answered_at = answered[0]
+            yield metafield
 
     # -- webhooks (V3) ------------------------------------------------------------------------
 
@@ -122,19 +133,24 @@ class V3Resources:
     async def _iter_v3(
         self, path: str, params: dict[str, Any], parse: Callable[[Any], Any],
         on_server_time: Callable[[datetime], None] | None = None,
+        on_answer: Callable[[datetime | None], None] | None = None,
     ) -> AsyncIterator[Any]:
         """Follow meta.pagination (current_page / total_pages) until the last page. Some V3 lists
         are specified with an empty `meta` (the refunds list: metaEmpty_Full) and V3 pagination is
         optional: without it, pages are read until an empty one (or one that repeats the last, from
-        a server that ignores `page`), never stopping after the first."""
+        a server that ignores `page`), never stopping after the first. on_server_time: each readable
+        Date; on_answer: each answer's Date or None."""
         page, previous = 1, None
         while True:
             response = await self.transport.request(
                 "GET", path, params={**params, "limit": PAGE_LIMIT, "page": page}
             )
             body = response.json_or_retry(API, path) if response.content.strip() else {}
-            if on_server_time is not None and (server_now := http_date(response.headers.get_list("Date"))):
+            server_now = http_date(response.headers.get_list("Date"))
+            if on_server_time is not None and server_now:
                 on_server_time(server_now)
+            if on_answer is not None:  # every answer, before its rows: its Date, or None
+                on_answer(server_now)
             if not isinstance(body, dict):
                 raise unexpected("expected a V3 envelope {data, meta}", response, path, body)
             rows = body.get("data") or []

@@ -4,24 +4,41 @@ catalogue's products and variants (§10). Scalar types and the base model are bi
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from connector.clients.bigcommerce_fields import ApiModel, Money, OptionalMoney, OptionalV3Date, Text, V3Date
 
 
 class Metafield(ApiModel):
-    id: int
+    """An order metafield. orders.v3.yml's Metafield is allOf(MetafieldBase, {id, date_created,
+    date_modified, owner_client_id}) and MetafieldBase requires only permission_set: id and both dates
+    may be absent. key, value, namespace and resource_id stay required: without them there is no
+    verdict, or no order to apply it to."""
+
+    id: int | None = None
     key: str
     value: Text
     namespace: str
-    resource_type: str
+    resource_type: str = "order"  # read from the orders' endpoints only
     resource_id: int
     description: Text = ""
-    # orders.v3.yml requires only permission_set; date_created is never used, date_modified is.
     date_created: OptionalV3Date = None
-    date_modified: V3Date
+    date_modified: OptionalV3Date = None
+    # The Date of the answer that carried it (BigCommerce's clock, set by the client), when readable.
+    _answered_at: datetime | None = PrivateAttr(default=None)
+
+    @property
+    def answered_at(self) -> datetime | None:
+        return self._answered_at
+
+    @property
+    def stamp(self) -> datetime | None:
+        """The metafield's own time: date_modified, else date_created (when it was first written,
+        at or before its value was set); None when it has neither."""
+        return self.date_modified or self.date_created
 
 
 class RefundItem(ApiModel):

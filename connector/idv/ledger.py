@@ -98,7 +98,7 @@ class MemoryLedger:
 class CheckIdRead:
     order_id: int
     check_id: str
-    date_modified: datetime  # the check_id metafield's
+    date_modified: datetime  # the check_id metafield's (else its answer's Date: metafields.event_time)
 
 
 class SqlCheckIds:

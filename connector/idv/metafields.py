@@ -8,6 +8,10 @@ verdict of the same check does not, so the last check_id is remembered per order
 check was never seen is looked up on its own, once. Should BigCommerce refuse `key:in`, each key gets
 its own call from then on. idv_metafield_seen makes the overlap's re-reads free; the cursor never
 passes a verdict that failed for a reason that may pass (BigCommerce unreachable).
+
+orders.v3.yml requires neither a metafield's id nor its dates; each use of its time says below what
+it goes by when date_modified is missing (event_time, lower_bound), and idv_metafield_seen is keyed
+by order, not by metafield id.
 """
 
 from __future__ import annotations
@@ -68,8 +72,8 @@ class MetafieldPoller:
         server_times: list[datetime] = []
         # Checked here too: another app's namespace or key must never be acted on.
         ours = [m for m in await self._read(since, server_times.append) if m.namespace == NAMESPACE and m.resource_type == "order"]
-        rows = sorted((m for m in ours if m.key == STATUS_KEY), key=lambda m: (m.date_modified, m.id))
-        checks = [CheckIdRead(m.resource_id, m.value.strip(), m.date_modified)
+        rows = sorted((m for m in ours if m.key == STATUS_KEY), key=lambda m: (event_time(m, started), m.id or 0))
+        checks = [CheckIdRead(m.resource_id, m.value.strip(), event_time(m, started))
                   for m in ours if m.key == CHECK_KEY and m.value.strip()]
         report.read, report.check_ids_read = len(rows), len(checks)
         self.check_ids.remember(checks)  # before the verdicts: a new check's verdict belongs to it
@@ -92,7 +96,7 @@ class MetafieldPoller:
                     known[order_id] = await self._look_up(order_id, report)
                 decision = await self.engine.handle(CheckEvent(
                     order_id=order_id, event=row.value.strip().lower(), stage=stage, check_id=known[order_id],
-                    occurred_at=row.date_modified, source=Source.METAFIELD,
+                    occurred_at=event_time(row, started), source=Source.METAFIELD,
                 ))
             except CredentialsError:
                 raise
@@ -106,13 +110,16 @@ class MetafieldPoller:
                 log.warning("order %s: ID-verification verdict %r not applied yet (next cycle): %s",
                             order_id, row.value, exc)
                 report.failed[order_id] = str(exc)
-                unsettled = row.date_modified if unsettled is None else min(unsettled, row.date_modified)
+                floor = lower_bound(row, since)
+                unsettled = floor if unsettled is None else min(unsettled, floor)
                 continue
             report.outcomes[decision.outcome] += 1
             self._mark(row)
         # BigCommerce stamps date_modified by its own clock: ours running ahead by more than the
         # overlap moved the cursor past verdicts recorded after the read (clock.read_until).
-        until = read_until(started, server_times, max((m.date_modified for m in ours), default=None))
+        # The newest change read vouches for itself (read_until) by its own stamp only: a metafield
+        # without one vouches for nothing (its answer's Date would be a later page's, past the first's).
+        until = read_until(started, server_times, max((m.stamp for m in ours if m.stamp), default=None))
         self.store.set_cursor(until if unsettled is None else min(unsettled, until), CURSOR)
         return report
 
@@ -139,20 +146,47 @@ class MetafieldPoller:
         report.looked_up += 1
         for row in await self.bc.list_metafields_for_order(order_id, namespace=NAMESPACE, key=CHECK_KEY):
             if row.namespace == NAMESPACE and row.key == CHECK_KEY and row.value.strip():
-                self.check_ids.remember([CheckIdRead(order_id, row.value.strip(), row.date_modified)])
+                self.check_ids.remember([CheckIdRead(order_id, row.value.strip(),
+                                                     event_time(row, self.store.clock.now()))])
                 return row.value.strip()
         return None
 
     def _handled(self, row: Metafield) -> bool:
+        """The same version of the order's verification_status as the one decided on: same id, value
+        and stamp (date_modified, else date_created: that one does not move when the value changes,
+        the value tells). With no stamp at all, same id and value: a repeat of the same value is then
+        taken for a re-read. Deciding it would mostly find the check at that stage already (a
+        duplicate, nothing written) at the cost of an order read and an audit entry every poll; what
+        it misses is a new check reaching the same value unseen between two polls. Never by the
+        answer's Date: that moves at each read, and every re-read would be decided again."""
         with self.store.session() as s:
-            seen = s.get(IdvMetafieldSeen, (self.store.pair, row.id))
-        return seen is not None and seen.date_modified == row.date_modified and seen.value == row.value
+            seen = s.get(IdvMetafieldSeen, (self.store.pair, row.resource_id))
+        return (seen is not None and seen.metafield_id == row.id and seen.value == row.value
+                and seen.date_modified == row.stamp)
 
     def _mark(self, row: Metafield) -> None:
         with self.store.session() as s:
-            s.merge(IdvMetafieldSeen(pair=self.store.pair, metafield_id=row.id, bc_order_id=row.resource_id, value=row.value,
-                                     date_modified=row.date_modified))
+            s.merge(IdvMetafieldSeen(pair=self.store.pair, bc_order_id=row.resource_id, metafield_id=row.id,
+                                     value=row.value, date_modified=row.stamp))
             s.commit()
+
+
+def event_time(metafield: Metafield, now: datetime) -> datetime:
+    """When the metafield's value was set, to judge its event against the check's (occurred_at) and
+    to order check_id reads: date_modified; else its answer's Date, a time at or after the value was
+    set (BigCommerce's clock, which stamps date_modified); else date_created; else `now`, ours.
+    The Date comes before date_created: a metafield is written once per order and updated at each step
+    of each check, so date_created precedes the value, maybe by a whole check, and would have its
+    verdict judged older than the check's earlier steps (stale: lost). A time too late at worst
+    applies a copy that lags a webhook until Real ID's next write of the metafield."""
+    return metafield.date_modified or metafield.answered_at or metafield.date_created or now
+
+
+def lower_bound(metafield: Metafield, since: datetime) -> datetime:
+    """A time at or before the metafield's date_modified, for the cursor to stay at while its verdict
+    is unsettled (the next read, from there minus the overlap, lists it again): date_modified, else
+    date_created; else `since`, the bound of the read that listed it by date_modified:min."""
+    return metafield.stamp or since
 
 
 def summarize(report: PollReport) -> str:

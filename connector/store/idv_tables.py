@@ -36,18 +36,22 @@ class IdvCheck(SQLModel, table=True):
 
 
 class IdvMetafieldSeen(SQLModel, table=True):
-    """The version of each `realid` verification_status metafield already handled.
+    """The version of each order's `realid` verification_status metafield already handled.
 
-    The metafield poll re-reads an overlap each cycle; a row here with the same date_modified and
-    value means that version was decided on already (no check-id read, no second audit entry).
+    The metafield poll re-reads an overlap each cycle; a row here with the same metafield id, value
+    and date_modified means that version was decided on already (no check-id read, no second audit
+    entry). Keyed by order (version 20; by metafield id before): orders.v3.yml requires neither id
+    nor date_modified, and an order has one verification_status metafield (its namespace and key
+    name it), so the order names it with or without an id.
     """
 
     __tablename__ = "idv_metafield_seen"
     pair: str = _pair()
-    metafield_id: int = Field(primary_key=True)
-    bc_order_id: int
+    bc_order_id: int = Field(primary_key=True)
+    metafield_id: int | None = None  # None: the answer gave none
     value: str
-    date_modified: datetime = _dt(nullable=False)
+    # The metafield's date_modified, else its date_created; None when the answer gave neither.
+    date_modified: datetime | None = _dt(nullable=True)
 
 
 class IdvOrderCheckId(SQLModel, table=True):

@@ -60,6 +60,9 @@ def _store_pairs(conn: Connection) -> None:
         table = model.__table__
         if "pair" in inspect(conn).get_pk_constraint(table.name)["constrained_columns"]:
             continue
+        if model is IdvMetafieldSeen:  # keyed by order since version 20: two rows of an order become one
+            _idv_metafield_seen_by_order(conn)
+            continue
         _rebuild(conn, table, pair="'default'")
     for model, old_index in _TAGGED_BY_PAIR:
         table = model.__table__
@@ -134,6 +137,29 @@ def _idv_check_clocks(conn: Connection) -> None:
                       " WHERE source = 'metafield' AND happened_at IS NULL AND metafield_at IS NULL"))
 
 
+def _idv_metafield_seen_by_order(conn: Connection) -> None:
+    """idv_metafield_seen keyed by order, its metafield id and time nullable: a metafield answered
+    without them (orders.v3.yml requires neither) is recorded too. Should one order have had two
+    metafield ids seen (the metafield deleted and written anew), its latest version is kept. Run by
+    version 10 too, for a table from before pairs (its rows "default"'s): that version creates the
+    table from the current model."""
+    table = IdvMetafieldSeen.__table__
+    if inspect(conn).get_pk_constraint(table.name)["constrained_columns"] == [c.name for c in table.primary_key]:
+        return  # created from the current model
+    by_pair = "pair" in {c["name"] for c in inspect(conn).get_columns(table.name)}
+    pair, same_pair = ("b.pair", "n.pair = b.pair") if by_pair else ("'default'", "1 = 1")
+    conn.execute(text("CREATE TABLE idv_metafield_seen_before AS SELECT * FROM idv_metafield_seen"))
+    conn.execute(text("DROP TABLE idv_metafield_seen"))
+    table.create(conn)
+    conn.execute(text(
+        "INSERT INTO idv_metafield_seen (pair, bc_order_id, metafield_id, value, date_modified)"
+        f" SELECT {pair}, bc_order_id, metafield_id, value, date_modified FROM idv_metafield_seen_before b"
+        f" WHERE NOT EXISTS (SELECT 1 FROM idv_metafield_seen_before n WHERE {same_pair}"
+        " AND n.bc_order_id = b.bc_order_id AND (n.date_modified > b.date_modified"
+        " OR (n.date_modified = b.date_modified AND n.metafield_id > b.metafield_id)))"))
+    conn.execute(text("DROP TABLE idv_metafield_seen_before"))
+
+
 # Each version names exactly the tables it creates, so a table added later never sneaks into an
 # old version (create_all would).
 MIGRATIONS: list[Migration] = [
@@ -163,6 +189,7 @@ MIGRATIONS: list[Migration] = [
     (17, "the console's sessions, ended by logout", _create(ConsoleSession)),
     (18, "the console's sessions kept as a hash of their token; the sessions so far end", _hashed_sessions),
     (19, "ID-verification checks: the time of their last event on each clock", _idv_check_clocks),
+    (20, "ID-verification metafields seen keyed by order, their id and time optional", _idv_metafield_seen_by_order),
 ]
 
 def applied_versions(engine: Engine) -> set[int]:

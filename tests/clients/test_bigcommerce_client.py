@@ -372,7 +372,7 @@ def test_negative_or_fractional_quantity_is_rejected_naming_the_line(quantity):
 
 
 def test_lines_are_flattened_from_every_consignment_kind_once():
-    data = order(9, consignments={
+    data = order(9, items_total=6, consignments={
         "shipping": [{"id": 1, "line_items": [line(1, 9), line(2, 9)]},
                      {"id": 2, "line_items": [line(3, 9)]}],
         "pickups": [{"id": 3, "line_items": [line(4, 9), line(1, 9)]}],

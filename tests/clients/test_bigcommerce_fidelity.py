@@ -78,7 +78,7 @@ def test_shipping_addresses_come_from_the_shipping_consignments():
                       "street_2": "", "city": "Leeds", "state": "", "zip": "LS1 1AA", "country": "United Kingdom",
                       "country_iso2": "GB", "shipping_method": "Royal Mail 24", "line_items": [line(65, 218)]}],
     }
-    parsed = Order.from_api(order(218, consignments=consignments,
+    parsed = Order.from_api(order(218, consignments=consignments, items_total=2,
                                   shipping_addresses={"url": "x", "resource": "/orders/218/shippingaddresses"}))
     (address,) = parsed.shipping_addresses
     assert (address.id, address.first_name, address.street_1, address.zip, address.country_iso2,

@@ -76,7 +76,7 @@ async def test_the_migration_ends_the_sessions_stored_in_plain_text(db_world):
             conn.execute(text("DELETE FROM schema_version WHERE version >= 18"))
             conn.execute(insert(old).values(id="an-old-token", user=USER,
                                             expires_at=datetime.now(timezone.utc) + timedelta(hours=1)))
-        assert migrate(engine) == [18]
+        assert migrate(engine)[0] == 18  # and the later versions, whose tables stay as they are
         with engine.connect() as conn:
             assert conn.execute(select(text("count(*)")).select_from(text("console_session"))).scalar() == 0
     finally:
