@@ -64,9 +64,9 @@ class PairRuntimes:
             await poll_once(idv)  # ID verification first, as the daemon does
             started = time.perf_counter()
             report = await runtime.cycle(stop_event=self.stop).run()
-            log.info("pair %s: cycle: %d seen, %d written, %d failed (%.1fs, job %s)", pair, report.seen,
-                     report.written, len(report.failed), time.perf_counter() - started, job_id)
-            return f"{report.seen} seen, {report.written} written, {len(report.failed)} failed"
+            log.log(logging.WARNING if report.refunds_failed else logging.INFO, "pair %s: cycle: %s (%.1fs, job %s)",
+                    pair, report.summary(), time.perf_counter() - started, job_id)
+            return report.summary()
 
         log.info("pair %s: sync job %s started", pair, job_id)
         return await self._guarded(pair, "sync", run)
