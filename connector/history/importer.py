@@ -203,8 +203,11 @@ class HistoricalImport:
             if tasks:
                 # Interrupted: let the orders in hand finish (within the stop's grace), never half-written.
                 await _settle_in_hand(tasks)
-            finished = completed and not self.stop_event.is_set() and frontier.in_flight == 0
-            report.interrupted = not finished
+            ran_to_the_end = completed and not self.stop_event.is_set() and frontier.in_flight == 0
+            report.interrupted = not ran_to_the_end
+            # A refund that failed is read by no later pass (the daemon's refunds cursor is past it):
+            # the run stays unfinished, so running the import again resumes it and retries them.
+            finished = ran_to_the_end and not report.cycle.refunds_failed
             save(finished=finished)
             if self.progress is not None:
                 self.progress.update(counts.done, counts.failed, 0 if finished else None, force=True)
