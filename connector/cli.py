@@ -145,15 +145,25 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _reader_gone()
-    except (ConfigError, CredentialsError, ApiError) as exc:
-        from connector.config import describe_failure
-
-        # A person must fix a file, a variable or a token (exit 2); an API down loses nothing (exit 1).
-        _error(args, "order-sync: " + describe_failure(getattr(args, "settings", None), exc))
-        return EXIT_CONFIG if isinstance(exc, (ConfigError, CredentialsError)) else EXIT_FAILURES
+    except STOPPING_ERRORS as exc:
+        return _failed(args, getattr(args, "settings", None), exc)
     except KeyboardInterrupt:
         # Ctrl-C outside a command's event loop (config, status, audit): nothing was in hand.
         return interrupts.EXIT_SIGINT
+
+
+# What stops a command with a message and an exit code (_failed), not a traceback.
+STOPPING_ERRORS = (ConfigError, CredentialsError, ApiError)
+
+
+def _failed(args: argparse.Namespace, settings, exc: Exception, prefix: str = "") -> int:
+    """Print why the command stopped (a refused token named by its key and variable, those of the
+    pair's `settings` view when it is one pair's) and return its exit code: a person must fix a file,
+    a variable or a token (2); an API down loses nothing (1)."""
+    from connector.config import describe_failure
+
+    _error(args, "order-sync: " + prefix + describe_failure(settings, exc))
+    return EXIT_CONFIG if isinstance(exc, (ConfigError, CredentialsError)) else EXIT_FAILURES
 
 
 def _reader_gone() -> int:
@@ -227,7 +237,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     for view in views:
         if settings.pairs is not None:  # several pairs configured: say whose output follows
             print(f"== pair {view.pair} ==", flush=True)
-        codes.append(handlers[args.command](view))
+        try:
+            codes.append(handlers[args.command](view))
+        except STOPPING_ERRORS as exc:
+            # One pair's bad token or API down must not keep the command from the pairs after it:
+            # its message (naming the pair) and exit code, as main() gives them, then the next pair.
+            codes.append(_failed(args, view, exc, f"pair {view.pair}: " if settings.pairs is not None else ""))
+        if codes[-1] in (interrupts.EXIT_SIGINT, interrupts.EXIT_SIGTERM):
+            break  # stopped by Ctrl-C or SIGTERM: the pairs after it are not started
     return max(codes)
 
 
