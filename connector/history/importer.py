@@ -98,9 +98,13 @@ class HistoricalImport:
         self.runtime = runtime
         self.since = since
         # By default up to where the daemon started: its first cursor, else sync.start_at, else now.
+        # "Now" moves between two runs of the command, and a run resumes only the run of its exact
+        # range: without --until, the newest unfinished run from the same --since goes on, up to
+        # its own until, rather than a new run starting again from the first order.
         store = runtime.store
-        self.until = (until or store.cursor(ORDERS_START_CURSOR) or runtime.settings.sync.start_at
-                      or store.clock.now())
+        unfinished = ImportRuns(store).unfinished(since) if until is None else None
+        self.until = (until or (unfinished.until if unfinished else None) or store.cursor(ORDERS_START_CURSOR)
+                      or runtime.settings.sync.start_at or store.clock.now())
         self.dry_run = dry_run
         self.concurrency = concurrency
         self.progress = progress
