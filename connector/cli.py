@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("import-history", "import past orders (refused unless historical_import.enabled: it moves stock)")
     p.add_argument("--since", metavar="DATE", help="orders created from this date (default: the store's first order)")
     p.add_argument("--until", metavar="DATE",
-                   help="orders created up to this date (default: where the daemon's cursor started)")
+                   help="orders created up to this date, the whole day for a plain date (default: where the"
+                        " daemon's cursor started)")
     p.add_argument("--dry-run", action="store_true",
                    help="write nothing; print what would be created and how long the quotas make it take")
     p = command("id-check", "apply an ID-verification event to an order now (the rules and Order Protection apply)")
@@ -85,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("reconcile", "compare BigCommerce orders with X-Series sales and report drift;"
                              " --adopt binds existing sales, --fix repairs what is safe")
     p.add_argument("--since", metavar="DATE", help="orders created from this date (default: the first)")
-    p.add_argument("--until", metavar="DATE", help="orders created up to this date (default: now)")
+    p.add_argument("--until", metavar="DATE",
+                   help="orders created up to this date, the whole day for a plain date (default: now)")
     p.add_argument("--adopt", action="store_true", help="bind sales that exist but the store does not know")
     p.add_argument("--fix", action="store_true",
                    help="mirror missing orders, void closed sales that should be voided; the rest become exceptions")
@@ -145,15 +147,25 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _reader_gone()
-    except (ConfigError, CredentialsError, ApiError) as exc:
-        from connector.config import describe_failure
-
-        # A person must fix a file, a variable or a token (exit 2); an API down loses nothing (exit 1).
-        _error(args, "order-sync: " + describe_failure(getattr(args, "settings", None), exc))
-        return EXIT_CONFIG if isinstance(exc, (ConfigError, CredentialsError)) else EXIT_FAILURES
+    except STOPPING_ERRORS as exc:
+        return _failed(args, getattr(args, "settings", None), exc)
     except KeyboardInterrupt:
         # Ctrl-C outside a command's event loop (config, status, audit): nothing was in hand.
         return interrupts.EXIT_SIGINT
+
+
+# What stops a command with a message and an exit code (_failed), not a traceback.
+STOPPING_ERRORS = (ConfigError, CredentialsError, ApiError)
+
+
+def _failed(args: argparse.Namespace, settings, exc: Exception, prefix: str = "") -> int:
+    """Print why the command stopped (a refused token named by its key and variable, those of the
+    pair's `settings` view when it is one pair's) and return its exit code: a person must fix a file,
+    a variable or a token (2); an API down loses nothing (1)."""
+    from connector.config import describe_failure
+
+    _error(args, "order-sync: " + prefix + describe_failure(settings, exc))
+    return EXIT_CONFIG if isinstance(exc, (ConfigError, CredentialsError)) else EXIT_FAILURES
 
 
 def _reader_gone() -> int:
@@ -227,7 +239,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     for view in views:
         if settings.pairs is not None:  # several pairs configured: say whose output follows
             print(f"== pair {view.pair} ==", flush=True)
-        codes.append(handlers[args.command](view))
+        try:
+            codes.append(handlers[args.command](view))
+        except STOPPING_ERRORS as exc:
+            # One pair's bad token or API down must not keep the command from the pairs after it:
+            # its message (naming the pair) and exit code, as main() gives them, then the next pair.
+            codes.append(_failed(args, view, exc, f"pair {view.pair}: " if settings.pairs is not None else ""))
+        if codes[-1] in (interrupts.EXIT_SIGINT, interrupts.EXIT_SIGTERM):
+            break  # stopped by Ctrl-C or SIGTERM: the pairs after it are not started
     return max(codes)
 
 

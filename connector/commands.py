@@ -83,8 +83,10 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
             idv_settled = await poll_once(idv)
             report = await runtime.cycle().run()
-        # Failed orders of earlier cycles count too: monitoring by exit code must see them.
+        # Failed orders of earlier cycles count too: monitoring by exit code must see them. So do
+        # refunds X-Series refused for good, held for a person as a parked order is.
         outstanding = runtime.store.failures()
+        refused = runtime.store.refunds_held_for_a_person(("refused",))
     finally:
         await runtime.aclose()
     log.info(
@@ -95,7 +97,12 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
     if outstanding:
         parked = sum(1 for f in outstanding if f.parked)
         log.warning("%d order(s) failed, %d of them parked (see order-sync status)", len(outstanding), parked)
-    return EXIT_FAILURES if report.failed or outstanding or not idv_settled else EXIT_OK
+    if report.refunds_failed or refused:
+        # A failed refund holds the refunds cursor and is retried next cycle; a refused one waits.
+        log.warning("%d refund(s) failed this cycle, %d refused and held for a person (see order-sync status)",
+                    len(report.refunds_failed), len(refused))
+    failed = report.failed or outstanding or report.refunds_failed or refused
+    return EXIT_FAILURES if failed or not idv_settled else EXIT_OK
 
 
 def run_daemon_command(settings: Settings, pairs: list[Settings] | None = None) -> int:
@@ -149,7 +156,10 @@ def show_status(settings: Settings, out=None) -> int:
         last = store.last_cycle("sync")
         lines.append("last cycle: never" if last is None else
                      f"last cycle: started {last.started_at:%Y-%m-%d %H:%M:%S}Z, {last.outcome}, "
-                     f"{last.orders_seen} seen, {last.orders_written} written, {last.orders_failed} failed")
+                     f"{last.orders_seen} seen, {last.orders_written} written, {last.orders_failed} failed"
+                     # Failed refunds are not counted in the row: the outcome alone says some failed.
+                     + (" (a refund failed: the cycle's log says which; retried next cycle)"
+                        if last.outcome == "failures" and not last.orders_failed else ""))
         lines.append(last_failure_line(store))
         lines.append(f"open exceptions: {store.count_open_exceptions()} (order-sync exceptions)")
         failures = store.failures()
@@ -157,9 +167,20 @@ def show_status(settings: Settings, out=None) -> int:
         for f in failures:
             state = "parked" if f.parked else f"next try {f.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
             lines.append(f"  order {f.bc_order_id}: step {f.step}, {f.attempts} attempt(s), {state}: {f.reason}")
+        lines += refund_status_lines(store)
         lines += status_lines(settings, store)
     print("\n".join(lines), file=out or sys.stdout)
     return 0
+
+
+def refund_status_lines(store: Store) -> list[str]:
+    """The refunds waiting for a person (refused by X-Series, or one it cannot express), each with
+    why; a refund failing for a passing reason is retried each cycle and shows in `sync`'s log."""
+    held = store.refunds_held_for_a_person()
+    lines = [f"refunds held for a person: {len(held)}"
+             + (" (order-sync retry-failed --order ID posts one again)" if held else "")]
+    lines += [f"  order {b.bc_order_id}: refund {b.refund_id}, {b.outcome}: {b.reason}" for b in held]
+    return lines
 
 
 def retry_failed(settings: Settings, order_id: int | None, *, by: str | None = None) -> int:

@@ -16,6 +16,12 @@ class ConfigError(OrderSyncError):
     """Bad configuration or mapping file: a person must fix it (CLI exit 2). Names file:line and key."""
 
 
+class LostStateError(ConfigError):
+    """The state database is empty but X-Series holds our sales: syncing would write every sale a
+    second time. A person must run `reconcile --adopt` (exit 2, as any ConfigError; a worker's job
+    fails, for a person to see, rather than ending as if it went well)."""
+
+
 class ApiError(OrderSyncError):
     """An HTTP API answered with an error (or did not answer)."""
 

@@ -94,8 +94,8 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             with failure_recorded(runtime.settings, "run", CYCLE_FAILED, (ApiError,), store=runtime.store):
                 report = await runtime.cycle(stop_event=stop).run()
             metrics.observe_cycle(pair, time.perf_counter() - started)
-            log.info("pair %s: cycle: %d seen, %d written, %d failed", pair, report.seen, report.written,
-                     len(report.failed))
+            log.log(logging.WARNING if report.refunds_failed else logging.INFO, "pair %s: cycle: %s",
+                    pair, report.summary())
         except (interrupts.Stopping, asyncio.CancelledError):
             # The stop's doing, not an error (APScheduler would log it as a crash of the job).
             if not stop.is_set():

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from connector import commands
 from connector.cli import main
 from connector.clock import SYSTEM_CLOCK
 from connector.config import load_settings
@@ -333,3 +334,37 @@ async def test_one_pair_whose_api_is_down_at_start_still_has_its_server_answer(a
     finally:
         stop.set()
         assert await asyncio.wait_for(running, 30) == 0
+
+
+def test_one_pairs_refused_token_does_not_stop_the_pairs_after_it(agency, monkeypatch, capsys):
+    # Review, item 4: an error of pair north ended the command, and south was never synced.
+    agency.add_order("north")
+    south = agency.add_order("south")
+    monkeypatch.setenv("NORTH_XS", "revoked-token")  # north's merchant revoked its X-Series token
+    assert agency.run("sync") == 2  # the worst of north's 2 and south's 0
+    out = capsys.readouterr()
+    assert agency.sales("north") == [] and agency.sales("south") == [f"BC-{south}"]
+    assert "== pair north ==" in out.out and "== pair south ==" in out.out
+    assert "order-sync: pair north: credentials error: " in out.err
+    # The refused token named by its key (under the pair's entry of `pairs`) and its variable.
+    assert "pairs.0.xseries.token (${NORTH_XS}) was refused" in out.err and "revoked-token" not in out.err
+    assert "pair south" not in out.err
+
+
+def test_one_pairs_api_down_exits_1_and_the_next_pair_runs(agency, monkeypatch, capsys):
+    from connector.errors import TransientApiError
+
+    agency.add_order("north")
+    south = agency.add_order("south")
+    real = commands.sync_once
+
+    async def north_down(settings, **options):
+        if settings.pair == "north":
+            raise TransientApiError("503 Service Unavailable", api="bigcommerce", method="GET", path="/v2/orders")
+        return await real(settings, **options)
+
+    monkeypatch.setattr(commands, "sync_once", north_down)
+    assert agency.run("sync") == 1
+    err = capsys.readouterr().err
+    assert "order-sync: pair north: bigcommerce GET /v2/orders: 503 Service Unavailable; nothing was lost" in err
+    assert agency.sales("south") == [f"BC-{south}"]

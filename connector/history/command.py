@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from connector.config import Settings
 from connector import interrupts
@@ -16,15 +16,25 @@ from connector.values import parse_any_date
 
 
 def parse_date_arg(value: str | None, name: str) -> datetime | None:
+    """--since / --until (import-history, reconcile). A plain date is midnight UTC, and for --until the
+    midnight that ends it: "orders created up to 2025-11-05" takes that whole day, so chunks
+    `--until 2025-11-05` then `--since 2025-11-06` leave no day out. (Whether BigCommerce's
+    max_date_created is inclusive is unverified: an order placed at the next midnight itself may be
+    read by both chunks, and its binding keeps it from being written twice.) A time is kept as given."""
     if value is None:
         return None
     text = value.strip()
-    if len(text) == 10:  # a plain date: midnight UTC
+    plain_date = len(text) == 10
+    if plain_date:  # a plain date: midnight UTC
         text += "T00:00:00+00:00"
     try:
-        return parse_any_date(text)
+        when = parse_any_date(text)
     except ValueError:
         raise ConfigError(f"--{name} {value!r}: use a date (2025-01-31) or an ISO-8601 time with offset") from None
+    if plain_date and name == "until":
+        when += timedelta(days=1)
+        print(f"--until {text[:10]}: orders created through the end of that day, up to {when.isoformat()}")
+    return when
 
 
 def import_history(settings: Settings, *, since: str | None, until: str | None, dry_run: bool) -> int:
@@ -51,7 +61,7 @@ async def _run(settings: Settings, since: datetime | None, until: datetime | Non
     _print(report)
     if report.interrupted:
         return interrupts.EXIT_SIGINT
-    return EXIT_FAILURES if report.cycle.failed else EXIT_OK
+    return EXIT_FAILURES if report.cycle.failed or report.cycle.refunds_failed else EXIT_OK
 
 
 def _print(report: ImportReport) -> None:
@@ -78,9 +88,16 @@ def _print(report: ImportReport) -> None:
         return
     c = report.cycle
     outcomes = ", ".join(f"{k.value} {v}" for k, v in sorted(c.outcomes.items())) or "nothing"
-    state = "interrupted (run it again to go on where it stopped)" if report.interrupted else "done"
+    state = ("interrupted (run it again to go on where it stopped)" if report.interrupted else
+             "orders done, refunds not (run it again to retry the refunds that failed)" if c.refunds_failed
+             else "done")
     resumed = f", resumed from {report.resumed_from.isoformat()}" if report.resumed_from else ""
     print(f"import of orders created {span}: {state}{resumed}")
     print(f"  {report.total} orders in range; {outcomes}; {len(c.failed)} failed")
     for order_id, why in sorted(c.failed.items())[:20]:
         print(f"  order {order_id}: {why}")
+    if c.refunds or c.refunds_failed:
+        print("  refunds: " + (", ".join(f"{k} {v}" for k, v in sorted(c.refunds.items())) or "none settled")
+              + f"; {len(c.refunds_failed)} failed")
+    for refund_id, why in sorted(c.refunds_failed.items())[:20]:
+        print(f"  refund {refund_id}: {why}")

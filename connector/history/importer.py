@@ -98,9 +98,13 @@ class HistoricalImport:
         self.runtime = runtime
         self.since = since
         # By default up to where the daemon started: its first cursor, else sync.start_at, else now.
+        # "Now" moves between two runs of the command, and a run resumes only the run of its exact
+        # range: without --until, the newest unfinished run from the same --since goes on, up to
+        # its own until, rather than a new run starting again from the first order.
         store = runtime.store
-        self.until = (until or store.cursor(ORDERS_START_CURSOR) or runtime.settings.sync.start_at
-                      or store.clock.now())
+        unfinished = ImportRuns(store).unfinished(since) if until is None else None
+        self.until = (until or (unfinished.until if unfinished else None) or store.cursor(ORDERS_START_CURSOR)
+                      or runtime.settings.sync.start_at or store.clock.now())
         self.dry_run = dry_run
         self.concurrency = concurrency
         self.progress = progress
@@ -203,8 +207,11 @@ class HistoricalImport:
             if tasks:
                 # Interrupted: let the orders in hand finish (within the stop's grace), never half-written.
                 await _settle_in_hand(tasks)
-            finished = completed and not self.stop_event.is_set() and frontier.in_flight == 0
-            report.interrupted = not finished
+            ran_to_the_end = completed and not self.stop_event.is_set() and frontier.in_flight == 0
+            report.interrupted = not ran_to_the_end
+            # A refund that failed is read by no later pass (the daemon's refunds cursor is past it):
+            # the run stays unfinished, so running the import again resumes it and retries them.
+            finished = ran_to_the_end and not report.cycle.refunds_failed
             save(finished=finished)
             if self.progress is not None:
                 self.progress.update(counts.done, counts.failed, 0 if finished else None, force=True)

@@ -61,6 +61,15 @@ class ImportRuns:
             s.refresh(run)
             return run
 
+    def unfinished(self, since: datetime | None) -> ImportRun | None:
+        """The newest unfinished run from `since` (None: from the first order), whatever its until:
+        the one an import given no --until resumes."""
+        with self.store.session() as s:
+            return s.exec(
+                select(ImportRun).where(ImportRun.pair == self.store.pair, ImportRun.finished_at.is_(None),
+                                        ImportRun.since == since).order_by(ImportRun.id.desc())
+            ).first()
+
     def save(self, run: ImportRun, *, checkpoint: datetime | None, done: int, failed: int,
              finished: bool = False) -> None:
         with self.store.session() as s:

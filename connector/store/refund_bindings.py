@@ -68,23 +68,33 @@ class RefundBook:
         with self.session() as s:
             return list(s.exec(query))
 
+    def refunds_held_for_a_person(self, outcomes: tuple[str, ...] = HELD_FOR_A_PERSON) -> list[RefundBinding]:
+        """The refunds not returned that wait for a person (their exception still open): `status`
+        lists them, and the refused ones make `sync` exit 1 as parked orders do."""
+        with self.session() as s:
+            return list(s.exec(self._held_query(None, outcomes)))
+
+    def _held_query(self, bc_order_id: int | None, outcomes: tuple[str, ...]):
+        # The refund's exception: opened with the refund's reason as its summary (RefundMirror);
+        # a resolved one was handled (returned by hand, or not to be returned).
+        still_open = select(OrderException.id).where(
+            OrderException.pair == self.pair, OrderException.resolved_at.is_(None),
+            OrderException.bc_order_id == RefundBinding.bc_order_id, OrderException.summary == RefundBinding.reason,
+        ).exists()
+        query = select(RefundBinding).where(RefundBinding.pair == self.pair,
+                                            RefundBinding.outcome.in_(outcomes), still_open)
+        if bc_order_id is not None:
+            query = query.where(RefundBinding.bc_order_id == bc_order_id)
+        return query.order_by(RefundBinding.refund_id)
+
     def request_refund_retry(self, bc_order_id: int | None, *, by: str, via: str) -> int:
         """A person's retry (`retry-failed`, the console's "retry now") of the refunds held for one
         (refused by X-Series, or not expressible): due again at the next refund pass, each audited
         with who asked. Only those whose exception is still open: a resolved one was handled (its
         return made by hand, or not to be made), and posting it again could return it twice.
         Returns how many."""
-        # The refund's exception: opened with the refund's reason as its summary (RefundMirror).
-        still_open = select(OrderException.id).where(
-            OrderException.pair == self.pair, OrderException.resolved_at.is_(None),
-            OrderException.bc_order_id == RefundBinding.bc_order_id, OrderException.summary == RefundBinding.reason,
-        ).exists()
-        query = select(RefundBinding).where(RefundBinding.pair == self.pair,
-                                            RefundBinding.outcome.in_(HELD_FOR_A_PERSON), still_open)
-        if bc_order_id is not None:
-            query = query.where(RefundBinding.bc_order_id == bc_order_id)
         with self.session() as s:
-            due = list(s.exec(query))
+            due = list(s.exec(self._held_query(bc_order_id, HELD_FOR_A_PERSON)))
             for binding in due:
                 binding.outcome, binding.updated_at = RETRY, self.clock.now()
                 s.add(binding)

@@ -81,7 +81,7 @@ class SyncCycle:
                 cursor = store.cursor(REFUNDS_CURSOR)
                 settled = await self.mirror_refunds(report, cursor - self.overlap if cursor else report.window_start)
                 store.set_cursor(settled, REFUNDS_CURSOR)
-            outcome = "ok" if not report.failed else "failures"
+            outcome = "ok" if not (report.failed or report.refunds_failed) else "failures"  # status shows it
             if not report.completed and self.stop_event.is_set():
                 outcome = "stopped"
             return report

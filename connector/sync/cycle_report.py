@@ -27,3 +27,12 @@ class CycleReport:
     def written(self) -> int:
         written = (Outcome.CREATED, Outcome.VOIDED, Outcome.SETTLED, Outcome.RECOVERED)
         return sum(self.outcomes[o] for o in written) + self.refunds["returned"] + self.refunds["recovered"]
+
+    def summary(self) -> str:
+        """The counts the daemon and the workers log per cycle; failed refunds named when there are
+        any (they hold the refunds cursor and are retried next cycle, but must not pass unseen)."""
+        text = f"{self.seen} seen, {self.written} written, {len(self.failed)} failed"
+        if self.refunds_failed:
+            text += f", {len(self.refunds_failed)} refund(s) failed (" + "; ".join(
+                f"refund {refund_id}: {why}" for refund_id, why in sorted(self.refunds_failed.items())) + ")"
+        return text

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from connector.clients.bigcommerce_models import Order
 from connector.clients.xseries_sale_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct, Sale
-from connector.errors import ConfigError, NotFoundError
+from connector.errors import LostStateError, NotFoundError
 from connector.mapping.amounts import cents
 from connector.mapping.register_sale import SOURCE
 from connector.mapping.identity import invoice_number, order_content_hash, sale_content_hash, without_affixes
@@ -183,7 +183,7 @@ async def refuse_lost_state(runtime: Runtime) -> None:
     for order_id in dict.fromkeys(mirrorable[:1] + mirrorable[-1:]):  # newest, then oldest, once each
         existing = await find_sale(runtime.xs, runtime.refs, invoice_number(order_id))
         if existing is not None:
-            raise ConfigError(
+            raise LostStateError(
                 f"the state database is empty but X-Series already holds sale {existing.invoice_number}"
                 f" of order {order_id}: run `order-sync reconcile --adopt` to bind the sales that exist"
                 " before syncing (else every sale would be created a second time)")

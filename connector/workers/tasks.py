@@ -3,7 +3,8 @@
 A worker process starts each pair's Runtime on its first job for that pair and keeps it (clients,
 X-Series references) until it stops; every pair shares the process's one Store (one connection
 pool). Like the daemon's cycles, a job never crashes the worker: an API down, a refused token or bad
-input is logged and the job ends; the next periodic sync tries again.
+input is logged and the job ends; the next periodic sync tries again. A lost state database is the
+exception: the job fails (LostStateError), as the README says, since no retry gets past it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from procrastinate import JobContext, builtin_tasks
 
 from connector import interrupts
 from connector.config import Settings
-from connector.errors import ApiError, ConfigError, CredentialsError
+from connector.errors import ApiError, ConfigError, CredentialsError, LostStateError
 from connector.runtime import Runtime
 from connector.store.repository import Store
 
@@ -64,9 +65,9 @@ class PairRuntimes:
             await poll_once(idv)  # ID verification first, as the daemon does
             started = time.perf_counter()
             report = await runtime.cycle(stop_event=self.stop).run()
-            log.info("pair %s: cycle: %d seen, %d written, %d failed (%.1fs, job %s)", pair, report.seen,
-                     report.written, len(report.failed), time.perf_counter() - started, job_id)
-            return f"{report.seen} seen, {report.written} written, {len(report.failed)} failed"
+            log.log(logging.WARNING if report.refunds_failed else logging.INFO, "pair %s: cycle: %s (%.1fs, job %s)",
+                    pair, report.summary(), time.perf_counter() - started, job_id)
+            return report.summary()
 
         log.info("pair %s: sync job %s started", pair, job_id)
         return await self._guarded(pair, "sync", run)
@@ -91,6 +92,11 @@ class PairRuntimes:
             return await run()
         except interrupts.Stopping:
             log.info("pair %s: %s stopped by the worker's stop; the next sync goes on from the cursor", pair, what)
+        except LostStateError as exc:
+            # Not a passing trouble the next sync gets past: every job of the pair fails until a
+            # person adopts the sales, and a failed job (kept, shown by procrastinate) says so.
+            log.error("pair %s: %s refused, needs a person: %s", pair, what, exc, extra=extra)
+            raise
         except CredentialsError as exc:
             log.error("pair %s: %s stopped, credentials rejected (fix them; retrying next sync): %s", pair, what, exc,
                       extra=extra)

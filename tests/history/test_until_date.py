@@ -1,0 +1,40 @@
+"""--until with a plain date takes that whole day (review, item 5): it was that day's first
+midnight, so month chunks `--until 2025-11-05` then `--since 2025-11-06` imported none of the orders
+created on the 5th. A time with its offset is kept as given; --since's plain date stays its midnight."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from connector.history.command import parse_date_arg
+from connector.history.importer import HistoricalImport
+from connector.values import parse_rfc2822
+
+MIRRORED = set(range(2, 15))  # the statuses whose orders get a sale, closed or voided
+
+
+def test_a_plain_until_date_is_the_midnight_that_ends_it(capsys):
+    assert parse_date_arg("2025-11-05", "until") == datetime(2025, 11, 6, tzinfo=timezone.utc)
+    assert "--until 2025-11-05: orders created through the end of that day, up to 2025-11-06T00:00:00+00:00" \
+        in capsys.readouterr().out
+    assert parse_date_arg("2025-11-05", "since") == datetime(2025, 11, 5, tzinfo=timezone.utc)
+    assert parse_date_arg("2025-11-05T10:30:00+00:00", "until") == datetime(2025, 11, 5, 10, 30, tzinfo=timezone.utc)
+
+
+async def test_day_chunks_leave_no_day_out(import_world, capsys):
+    w = import_world
+    created = {i: parse_rfc2822(o["date_created"]) for i, o in w.bc.orders.items()}
+    first, last = min(created.values()).date(), max(created.values()).date()
+    day = sorted(created.values())[30].date()  # a day with orders: chunk 1 ends with it, chunk 2 starts after it
+    # The orders of chunk 1's last day and chunk 2's that get a sale (not the pending ones, say).
+    on_day = sorted(i for i, c in created.items() if c.date() in (day, last) and w.bc.orders[i]["status_id"] in MIRRORED)
+    rt = await w.runtime()
+    try:
+        await HistoricalImport(rt, since=parse_date_arg(str(first), "since"), until=parse_date_arg(str(day), "until")).run()
+        await HistoricalImport(rt, since=parse_date_arg(str(day + timedelta(days=1)), "since"),
+                               until=parse_date_arg(str(last), "until")).run()
+        assert on_day and [i for i in on_day if not w.xs.sales_of_order(i)] == []
+        assert all(len(w.xs.sales_of_order(i)) <= 1 for i in created)
+    finally:
+        await rt.aclose()
+        rt.store.close()
