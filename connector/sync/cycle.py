@@ -19,7 +19,6 @@ from typing import Any
 from connector import interrupts
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order, OrderValidationError
-from connector.clients.bigcommerce_v3_models import Refund
 from connector.clock import read_until
 from connector.errors import (
     ApiError,
@@ -35,7 +34,7 @@ from connector.sync.cycle_report import CycleReport
 from connector.sync.mirror_deps import MirrorDeps
 from connector.sync.order_mirror import OrderMirror, Outcome
 from connector.sync.page_bindings import PageBindings
-from connector.sync.refund_mirror import RefundMirror, refunds_due_again
+from connector.sync.refund_pass import RefundPass, failure_reason
 from connector.sync.xseries_index import XSeriesIndex
 from connector.values import parse_rfc2822
 
@@ -46,7 +45,7 @@ REFUNDS_CURSOR = "refunds"
 REFUNDED_STATUSES = frozenset({4, 14})  # Refunded, Partially Refunded: where a refund moves an order
 
 
-class SyncCycle:
+class SyncCycle(RefundPass):
     def __init__(self, deps: MirrorDeps, bc: BigCommerceClient, *, overlap_seconds: int,
                  start_at: datetime | None, max_attempts: int, concurrency: int = 4,
                  stop_event: asyncio.Event | None = None) -> None:
@@ -179,58 +178,6 @@ class SyncCycle:
         return {f.bc_order_id: f.last_failed_at.replace(microsecond=0) for f in self.d.store.failures()
                 if f.parked or f.next_attempt_at > now}
 
-    async def mirror_refunds(self, report: CycleReport, created_since: datetime | None) -> datetime:
-        """Every refund created since then, in one call per 250 (§15); after the orders, so a refund of
-        an order mirrored just now finds its sale. Returns up to when every refund is settled: the
-        refunds cursor stays before one that failed, so the next cycle tries it again. Then the
-        older refunds due again (refund_mirror.refunds_due_again), whatever the window."""
-        settled_until = report.window_end or self.d.store.clock.now()
-        # Up to the window's end: a refund made since then may be of an order the window did not
-        # read (placed or changed since); the next cycle mirrors that order first, then the refund.
-        def unreadable(row: Any, wrong: str) -> None:
-            # Bad input from BigCommerce: a person returns it by hand; it must not hold the others back.
-            refund_id, order_id = (row.get("id"), row.get("order_id")) if isinstance(row, dict) else (None, None)
-            report.refunds_failed[refund_id] = wrong
-            log.error("order %s: refund %s could not be read, not returned: %s", order_id, refund_id, wrong,
-                      extra={"order_id": order_id})
-            if isinstance(order_id, int) and not isinstance(order_id, bool):
-                self.d.store.open_exception(order_id, "refund", f"refund {refund_id} could not be read"
-                                            f" ({wrong}); return it in X-Series by hand if it should be")
-
-        async for refund in self.bc.iter_refunds(created_since=created_since, created_until=report.window_end,
-                                                 on_invalid=unreadable):
-            if self.stop_event.is_set():
-                return min(settled_until, refund.created)
-            if not await self._mirror_refund(refund, report):
-                settled_until = min(settled_until, refund.created)
-        # Older refunds due again (their order got its sale, a person asked): they stay due until
-        # settled, so they never hold the cursor, nor does a failure to read them.
-        try:
-            async for refund in refunds_due_again(self.d.store, self.bc, skip=set(report.refunds_failed)):
-                if self.stop_event.is_set():
-                    break
-                await self._mirror_refund(refund, report)
-        except CredentialsError:
-            raise
-        except ApiError as exc:
-            log.warning("the refunds due again were not read (%s); the next cycle reads them", redact(_reason(exc)))
-        return settled_until
-
-    async def _mirror_refund(self, refund: Refund, report: CycleReport) -> bool:
-        """Mirror one refund; False when it failed (retried next cycle). A refusal for good is no
-        failure here: RefundMirror records it and opens an exception for a person."""
-        mirror = RefundMirror(self.d)
-        try:
-            report.refunds[await mirror.mirror(refund)] += 1
-            return True
-        except CredentialsError:
-            raise
-        except (ApiError, LeaseTimeout, OrderSyncError) as exc:
-            report.refunds_failed[refund.id] = reason = redact(_reason(exc))
-            log.warning("order %s: refund %s failed at %s: %s", refund.order_id, refund.id, mirror.step, reason,
-                        extra={"order_id": refund.order_id})
-            return False
-
     async def mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
         # Every log line while the order is in hand names it, and none after: the failed queue
         # mirrors orders in the cycle's own task, whose later lines are about no order.
@@ -247,12 +194,12 @@ class SyncCycle:
         except CredentialsError:
             raise  # nothing will work: stop the cycle, a person must fix the token
         except (MappingError, PermanentApiError, NotFoundError) as exc:
-            self._fail(order.id, mirror.step, _reason(exc), permanent=True, report=report)
+            self._fail(order.id, mirror.step, failure_reason(exc), permanent=True, report=report)
             if isinstance(exc, MappingError):  # parked until a person fixes the order or the mapping
                 self.d.store.open_exception(order.id, exc.kind, str(exc.args[0]))
             return None
         except (ApiError, LeaseTimeout, OrderSyncError) as exc:
-            self._fail(order.id, mirror.step, _reason(exc), permanent=False, report=report)
+            self._fail(order.id, mirror.step, failure_reason(exc), permanent=False, report=report)
             return None
         except Exception as exc:  # a bug must not stop the batch, nor lose the order
             log.exception("order %s: unexpected error at step %s", order.id, mirror.step)
@@ -277,7 +224,7 @@ class SyncCycle:
             except CredentialsError:
                 raise
             except ApiError as exc:
-                self._fail(failure.bc_order_id, "fetch", _reason(exc),
+                self._fail(failure.bc_order_id, "fetch", failure_reason(exc),
                            permanent=isinstance(exc, NotFoundError), report=report)
                 continue
             if await self.mirror_one(order, report) is not None:
@@ -295,10 +242,6 @@ class SyncCycle:
         state = "parked" if row.parked else f"retry at {row.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
         log.warning("order %s failed at %s (attempt %d, %s): %s", order_id, step, row.attempts, state, reason,
                     extra={"order_id": order_id})
-
-
-def _reason(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
 
 
 def _raw_field(raw: Any, name: str) -> Any:
