@@ -99,12 +99,13 @@ class HistoricalImport:
         self.since = since
         # By default up to where the daemon started: its first cursor, else sync.start_at, else now.
         # "Now" moves between two runs of the command, and a run resumes only the run of its exact
-        # range: without --until, the newest unfinished run from the same --since goes on, up to
-        # its own until, rather than a new run starting again from the first order.
+        # range: without --until and with "now" for default, the newest unfinished run from the same
+        # --since goes on from its checkpoint, carried up to this now (never stopped at its own
+        # until, which may be an older now or a narrower --until: the orders after it would be lost).
         store = runtime.store
-        unfinished = ImportRuns(store).unfinished(since) if until is None else None
-        self.until = (until or (unfinished.until if unfinished else None) or store.cursor(ORDERS_START_CURSOR)
-                      or runtime.settings.sync.start_at or store.clock.now())
+        fixed = until or store.cursor(ORDERS_START_CURSOR) or runtime.settings.sync.start_at
+        self.until = fixed or store.clock.now()
+        self.carried = None if fixed else ImportRuns(store).unfinished(since)
         self.dry_run = dry_run
         self.concurrency = concurrency
         self.progress = progress
@@ -123,6 +124,8 @@ class HistoricalImport:
             return await self._dry_run(report)
 
         runs = ImportRuns(rt.store)
+        if self.carried is not None:
+            runs.carry_to(self.carried, self.until)
         run = runs.open(self.since, self.until, report.total)
         start = self.since
         report.resumed_from = run.checkpoint

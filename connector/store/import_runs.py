@@ -70,6 +70,16 @@ class ImportRuns:
                                         ImportRun.since == since).order_by(ImportRun.id.desc())
             ).first()
 
+    def carry_to(self, run: ImportRun, until: datetime) -> None:
+        """Widen an unfinished run to end at `until`: its checkpoint still holds (every order created
+        before it is settled), so it resumes from there and goes on to the new end."""
+        with self.store.session() as s:
+            row = s.get(ImportRun, run.id)
+            if row is not None and row.finished_at is None:
+                row.until = until
+                s.add(row)
+                s.commit()
+
     def save(self, run: ImportRun, *, checkpoint: datetime | None, done: int, failed: int,
              finished: bool = False) -> None:
         with self.store.session() as s:

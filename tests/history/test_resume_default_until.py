@@ -5,10 +5,12 @@ resumed only the run of its exact range: every run again started over from the f
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlmodel import select
 
 from connector.history.importer import HistoricalImport
+from connector.values import parse_rfc2822
 from connector.store.import_runs import ImportRun
 
 
@@ -41,7 +43,9 @@ async def test_an_import_without_until_resumes_the_unfinished_run_from_the_same_
 
         w.clock.advance(30)  # run again 30 s later
         second = await HistoricalImport(rt, since=None, until=None).run()
-        assert second.resumed_from is not None and second.until == first.until and not second.interrupted
+        # Resumed from its checkpoint and carried up to this run's now: the orders after the first
+        # run's now are imported too.
+        assert second.resumed_from is not None and second.until > first.until and not second.interrupted
         [run] = runs(rt)
         assert run.resumed == 1 and run.finished_at is not None
 
@@ -49,6 +53,44 @@ async def test_an_import_without_until_resumes_the_unfinished_run_from_the_same_
         w.clock.advance(30)
         third = await HistoricalImport(rt, since=None, until=None).run()
         assert third.resumed_from is None and third.until > first.until and len(runs(rt)) == 2
+    finally:
+        await rt.aclose()
+        rt.store.close()
+
+
+async def test_an_import_without_until_carries_a_narrower_unfinished_run_to_now(import_world):
+    # An interrupted `--until` 57 days ago, then an import without --until (review): it resumed the
+    # old run and stopped at its until, "done", leaving every order created since unimported.
+    w = import_world
+    rt = await w.runtime()
+    rt.settings.sync.start_at = None
+    try:
+        early = w.clock.now() - timedelta(days=57)
+        stop, mirrored = asyncio.Event(), 0
+        cycle = rt.cycle(stop_event=stop)
+        inner = cycle.mirror_one
+
+        async def stopping_at_the_3rd(order, report):
+            nonlocal mirrored
+            mirrored += 1
+            if mirrored == 3:
+                stop.set()
+            return await inner(order, report)
+
+        cycle.mirror_one = stopping_at_the_3rd
+        original, rt.cycle = rt.cycle, lambda *args, **kwargs: cycle
+        first = await HistoricalImport(rt, since=None, until=early, stop_event=stop, checkpoint_every=1).run()
+        rt.cycle = original
+        assert first.interrupted
+
+        second = await HistoricalImport(rt, since=None, until=None).run()
+        assert second.resumed_from is not None and second.until == w.clock.now() and not second.interrupted
+        later = [order_id for order_id, order in w.bc.orders.items() if parse_rfc2822(order["date_created"]) > early]
+        assert later, "the seeded store has orders after the first run's until"
+        # Each decided on (a binding: its sale, or recorded as not imported), none left unread.
+        assert sorted(rt.store.order_bindings(later)) == sorted(later)
+        [run] = runs(rt)
+        assert run.finished_at is not None and run.until == second.until
     finally:
         await rt.aclose()
         rt.store.close()
