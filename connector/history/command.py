@@ -61,7 +61,7 @@ async def _run(settings: Settings, since: datetime | None, until: datetime | Non
     _print(report)
     if report.interrupted:
         return interrupts.EXIT_SIGINT
-    return EXIT_FAILURES if report.cycle.failed or report.cycle.refunds_failed else EXIT_OK
+    return EXIT_FAILURES if report.cycle.failed or report.cycle.refunds_to_retry else EXIT_OK
 
 
 def _print(report: ImportReport) -> None:
@@ -89,7 +89,7 @@ def _print(report: ImportReport) -> None:
     c = report.cycle
     outcomes = ", ".join(f"{k.value} {v}" for k, v in sorted(c.outcomes.items())) or "nothing"
     state = ("interrupted (run it again to go on where it stopped)" if report.interrupted else
-             "orders done, refunds not (run it again to retry the refunds that failed)" if c.refunds_failed
+             "orders done, refunds not (run it again to retry the refunds that failed)" if c.refunds_to_retry
              else "done")
     resumed = f", resumed from {report.resumed_from.isoformat()}" if report.resumed_from else ""
     print(f"import of orders created {span}: {state}{resumed}")
@@ -99,5 +99,7 @@ def _print(report: ImportReport) -> None:
     if c.refunds or c.refunds_failed:
         print("  refunds: " + (", ".join(f"{k} {v}" for k, v in sorted(c.refunds.items())) or "none settled")
               + f"; {len(c.refunds_failed)} failed")
-    for refund_id, why in sorted(c.refunds_failed.items())[:20]:
-        print(f"  refund {refund_id}: {why}")
+    # A row without an id is keyed None: sorted as text.
+    for refund_id, why in sorted(c.refunds_failed.items(), key=lambda item: str(item[0]))[:20]:
+        held = " (unreadable: an exception is open for a person)" if refund_id in c.refunds_unreadable else ""
+        print(f"  refund {refund_id}{held}: {why}")

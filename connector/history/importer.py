@@ -214,7 +214,8 @@ class HistoricalImport:
             report.interrupted = not ran_to_the_end
             # A refund that failed is read by no later pass (the daemon's refunds cursor is past it):
             # the run stays unfinished, so running the import again resumes it and retries them.
-            finished = ran_to_the_end and not report.cycle.refunds_failed
+            # (One that does not parse never will: its exception is the person's, it holds nothing.)
+            finished = ran_to_the_end and not report.cycle.refunds_to_retry
             save(finished=finished)
             if self.progress is not None:
                 self.progress.update(counts.done, counts.failed, 0 if finished else None, force=True)

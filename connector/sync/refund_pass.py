@@ -35,6 +35,7 @@ class RefundPass:
             # Bad input from BigCommerce: a person returns it by hand; it must not hold the others back.
             refund_id, order_id = (row.get("id"), row.get("order_id")) if isinstance(row, dict) else (None, None)
             report.refunds_failed[refund_id] = wrong
+            report.refunds_unreadable.add(refund_id)
             log.error("order %s: refund %s could not be read, not returned: %s", order_id, refund_id, wrong,
                       extra={"order_id": order_id})
             if isinstance(order_id, int) and not isinstance(order_id, bool):
