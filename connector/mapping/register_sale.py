@@ -190,6 +190,18 @@ def owed_on_settle(sent: RegisterSale, plan: SalePlan) -> list[PlannedPayment]:
     return [p for p in plan.payments if not sent.register_sale_payments or p.tender == "method"]
 
 
+def settle_shortfall(sent: RegisterSale, owed: Sequence[PlannedPayment]) -> tuple[Decimal, Decimal] | None:
+    """(paid, unpaid) when the payments owed are not what the on-account sale as sent leaves unpaid
+    (its lines less the payments it has), beyond a cent a line; None when they settle it. They differ
+    when the order was edited after its sale was written: closing the sale with them would book its
+    old lines against the new amount (an ONACCOUNT_CLOSED sale not fully paid)."""
+    lines = sent.register_sale_products
+    unpaid = sum((line.quantity * (line.price + line.tax) for line in lines), Decimal(0)) \
+        - sum((payment.amount for payment in sent.register_sale_payments), Decimal(0))
+    paid = sum((payment.amount for payment in owed), Decimal(0))
+    return None if abs(paid - unpaid) <= Decimal("0.01") * max(1, len(lines)) else (paid, unpaid)
+
+
 def settled_on_account(sent: RegisterSale, sale_id: str, plan: SalePlan, refs: PosRefs,
                        payment_type_ids: Sequence[str], paid_at) -> RegisterSale:
     """An ONACCOUNT sale whose order is now paid, as its complete replacement body: the same lines,

@@ -117,12 +117,16 @@ class OrderMirror(SaleWrites):
                                             after=edit["after"])
                 why = edit["summary"] + "; recorded as an exception (sync.on_edit: exception)"
             # Settled even when edited too: recorded alone, the paid status would be stored as the one
-            # the sale has, paid_since never true again, and the sale on account for good. The payment
-            # is the order's as it is now (what BigCommerce took), as when the edit and the payment come
-            # in two cycles; the edit's exception tells a person that the sale's lines differ.
+            # the sale has, paid_since never true again, and the sale on account for good. But only
+            # when the payment settles the sale as written: an edit that changed the amount would
+            # close the old lines against the new payment; a person settles that one (an exception).
             if transition is Transition.NONE and current is PosState.CLOSED and on_account(binding) \
                     and paid_since(order, binding, self.d.statuses):
-                return await self._settle(order, binding, content_hash)
+                refused = self._settle_refused(order, binding, content_hash)
+                if refused is None:
+                    return await self._settle(order, binding, content_hash)
+                self.d.store.open_exception(order.id, "settle", refused)
+                why = refused + "; recorded as an exception"
             await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
             if recovered:
                 log.info("order %s: sale %s bound after a lost answer (%s)", order.id, binding.invoice_number,

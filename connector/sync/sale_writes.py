@@ -15,6 +15,7 @@ from connector.mapping.register_sale import (
     paid_now,
     refusal_fallbacks,
     register_sale,
+    settle_shortfall,
     settled_on_account,
     total_gap,
     with_invoice_affixes,
@@ -201,6 +202,17 @@ class SaleWrites:
         log.info("order %s: sale %s voided (was %s)", order.id, binding.invoice_number, before,
                  extra={"order_id": order.id})
         return Outcome.VOIDED
+
+    def _settle_refused(self, order: Order, binding: OrderBinding, content_hash: str) -> str | None:
+        """Why the order's payment cannot close its on-account sale (register_sale.settle_shortfall:
+        edited since the sale was written, it pays another amount), or None when it can."""
+        plan = plan_sale(order, self.d, binding.generation, content_hash)
+        short = settle_shortfall(RegisterSale.model_validate_json(binding.sale_body),
+                                 owed_on_settle(RegisterSale.model_validate_json(binding.sale_body), plan))
+        if short is None:
+            return None
+        return (f"paid {short[0]} against {short[1]} unpaid on sale {binding.invoice_number} (the order was edited"
+                " after its sale was written): the sale stays on account; settle it in X-Series by hand")
 
     async def _settle(self, order: Order, binding: OrderBinding, content_hash: str) -> Outcome:
         """Payment captured later (issue 16, point 2): the ONACCOUNT sale, re-posted whole with its

@@ -1,6 +1,8 @@
 """An on-account order edited and paid between two cycles: the edit is an exception (sync.on_edit:
-exception) and the payment is still written. Before, the edit took the mirror's branch alone, the
-paid status was recorded as the one the sale had, and the sale stayed ONACCOUNT for good."""
+exception) and the payment is written when it settles the sale as written. Before, the edit took the
+mirror's branch alone, the paid status was recorded as the one the sale had, and the sale stayed
+ONACCOUNT for good. An edit that changed the amount is not settled at all: the old lines would be
+closed against the new payment (review); a person settles it (an exception of kind settle)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ async def test_an_edit_and_a_payment_in_one_window_still_settle(db_world):
     assert world.xs.customers[before["customer_id"]]["balance"] < 0
     stock = world.stock("TEE-M")
 
-    # Between two cycles the merchant edits a line and marks the transfer received.
-    world.edit_lines(order_id, [line("TEE-M", 1)])
+    # Between two cycles the merchant swaps a tee for another size (same price) and marks the
+    # transfer received.
+    world.edit_lines(order_id, [line("TEE-M", 1), line("TEE-L", 1, product_id=112)])
     world.set_status(order_id, 11)
     report = await world.cycle()
 
@@ -42,10 +45,29 @@ async def test_an_edit_and_a_payment_in_one_window_still_settle(db_world):
     assert len(world.store.exceptions()) == 1
 
 
+async def test_an_edit_that_changed_the_amount_is_not_settled_but_flagged(db_world):
+    world = db_world
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7)
+    await world.cycle()
+    writes = world.xs_writes()
+    world.edit_lines(order_id, [line("TEE-M", 1)])  # half the amount, then paid
+    world.set_status(order_id, 11)
+    report = await world.cycle()
+    assert report.outcomes[Outcome.RECORDED] == 1 and not report.failed
+    assert world.sale(order_id)["status"] == "ONACCOUNT" and world.xs_writes() == writes
+    settle = [e for e in world.store.exceptions() if e.kind == "settle"]
+    assert [e.kind for e in world.store.exceptions()] == ["edit", "settle"] and len(settle) == 1
+    assert settle[0].summary.startswith(f"paid 22") and "44" in settle[0].summary
+    # Read again: nothing written, nothing reported twice.
+    world.bc.touch(order_id)
+    await world.cycle(advance=60)
+    assert world.xs_writes() == writes and len(world.store.exceptions()) == 2
+
+
 async def test_an_edit_alone_of_an_unpaid_order_does_not_settle(world):
     order_id = world.add_order([line("TEE-M", 2)], status_id=7)
     await world.cycle()
-    world.edit_lines(order_id, [line("TEE-M", 1)])
+    world.edit_lines(order_id, [line("TEE-M", 1), line("TEE-L", 1, product_id=112)])
     report = await world.cycle()
     assert report.outcomes[Outcome.RECORDED] == 1
     assert world.sale(order_id)["status"] == "ONACCOUNT"
