@@ -19,27 +19,36 @@ def runs(rt) -> list[ImportRun]:
         return list(s.exec(select(ImportRun).order_by(ImportRun.id)))
 
 
+async def interrupted_import(rt, *, at: int, until=None, checkpoint_every: int = 5):
+    """An import stopped (Ctrl-C) while its `at`-th order is in hand."""
+    stop, mirrored = asyncio.Event(), 0
+    cycle = rt.cycle(stop_event=stop)
+    inner = cycle.mirror_one
+
+    async def stopping(order, report):
+        nonlocal mirrored
+        mirrored += 1
+        if mirrored == at:
+            stop.set()
+        return await inner(order, report)
+
+    cycle.mirror_one = stopping
+    original, rt.cycle = rt.cycle, lambda *args, **kwargs: cycle
+    try:
+        report = await HistoricalImport(rt, since=None, until=until, stop_event=stop,
+                                        checkpoint_every=checkpoint_every).run()
+    finally:
+        rt.cycle = original
+    assert report.interrupted
+    return report
+
+
 async def test_an_import_without_until_resumes_the_unfinished_run_from_the_same_since(import_world):
     w = import_world
     rt = await w.runtime()
     rt.settings.sync.start_at = None  # the daemon has not run, no start_at: the default until is now
     try:
-        stop, mirrored = asyncio.Event(), 0
-        cycle = rt.cycle(stop_event=stop)
-        inner = cycle.mirror_one
-
-        async def stopping_at_the_20th(order, report):  # Ctrl-C while the 20th order is in hand
-            nonlocal mirrored
-            mirrored += 1
-            if mirrored == 20:
-                stop.set()
-            return await inner(order, report)
-
-        cycle.mirror_one = stopping_at_the_20th
-        original, rt.cycle = rt.cycle, lambda *args, **kwargs: cycle
-        first = await HistoricalImport(rt, since=None, until=None, stop_event=stop, checkpoint_every=5).run()
-        rt.cycle = original
-        assert first.interrupted
+        first = await interrupted_import(rt, at=20)
 
         w.clock.advance(30)  # run again 30 s later
         second = await HistoricalImport(rt, since=None, until=None).run()
@@ -66,22 +75,7 @@ async def test_an_import_without_until_carries_a_narrower_unfinished_run_to_now(
     rt.settings.sync.start_at = None
     try:
         early = w.clock.now() - timedelta(days=57)
-        stop, mirrored = asyncio.Event(), 0
-        cycle = rt.cycle(stop_event=stop)
-        inner = cycle.mirror_one
-
-        async def stopping_at_the_3rd(order, report):
-            nonlocal mirrored
-            mirrored += 1
-            if mirrored == 3:
-                stop.set()
-            return await inner(order, report)
-
-        cycle.mirror_one = stopping_at_the_3rd
-        original, rt.cycle = rt.cycle, lambda *args, **kwargs: cycle
-        first = await HistoricalImport(rt, since=None, until=early, stop_event=stop, checkpoint_every=1).run()
-        rt.cycle = original
-        assert first.interrupted
+        await interrupted_import(rt, at=3, until=early, checkpoint_every=1)
 
         second = await HistoricalImport(rt, since=None, until=None).run()
         assert second.resumed_from is not None and second.until == w.clock.now() and not second.interrupted
