@@ -13,7 +13,11 @@ import respx
 
 from connector.clients.bigcommerce_consignments import consignment_lines
 from connector.clients.bigcommerce_models import Order
-from test_bigcommerce_client import API, client, clock, line, order  # noqa: F401 (fixtures)
+import test_bigcommerce_client as bc_client_tests
+from test_bigcommerce_client import API, line, order
+
+# The BigCommerce client's fixtures, from its own module (this folder's conftest has X-Series' client).
+client, clock = bc_client_tests.client, bc_client_tests.clock
 
 EMPTY_LISTS = {"pickups": [], "shipping": [], "downloads": [], "email": {}}
 EMPTY_ALL = {"pickups": [], "shipping": [], "downloads": [], "email": {"gift_certificates": []}}

@@ -12,7 +12,11 @@ import httpx
 import pytest
 import respx
 
-from test_bigcommerce_client import API, client, clock  # noqa: F401 (fixtures)
+import test_bigcommerce_client as bc_client_tests
+from test_bigcommerce_client import API
+
+# The BigCommerce client's fixtures, from its own module (this folder's conftest has X-Series' client).
+client, clock = bc_client_tests.client, bc_client_tests.clock
 
 UTC = timezone.utc
 ROW = {"id": 7, "namespace": "realid", "key": "verification_status", "value": "verified",

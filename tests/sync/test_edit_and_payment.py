@@ -57,7 +57,7 @@ async def test_an_edit_that_changed_the_amount_is_not_settled_but_flagged(db_wor
     assert world.sale(order_id)["status"] == "ONACCOUNT" and world.xs_writes() == writes
     settle = [e for e in world.store.exceptions() if e.kind == "settle"]
     assert [e.kind for e in world.store.exceptions()] == ["edit", "settle"] and len(settle) == 1
-    assert settle[0].summary.startswith(f"paid 22") and "44" in settle[0].summary
+    assert settle[0].summary.startswith("paid 22") and "44" in settle[0].summary
     # Read again: nothing written, nothing reported twice.
     world.bc.touch(order_id)
     await world.cycle(advance=60)
