@@ -69,6 +69,9 @@ class XSeriesSimulator(MerchantSide, ReferenceData, HttpSide, Reads, Search, Wri
         # A server that ignores a posted sale's id and makes a new sale (the reference: "include
         # existing sale id to update"): knob, for the connector's check of the answer.
         ignores_sale_ids: bool = False,
+        # §8.1: "a voided sale must not change again"; whether a repeated void of it is answered with
+        # the sale or refused (422) is unverified: knob refusing it.
+        refuses_second_void: bool = False,
         # Whether a tax-inclusive retailer's 0.9 line `price` is read excluding tax is unverified
         # (§13): knob reading it as tax-inclusive there (the stored price is price − tax).
         line_price_includes_tax: bool = False,
@@ -113,6 +116,7 @@ class XSeriesSimulator(MerchantSide, ReferenceData, HttpSide, Reads, Search, Wri
         self.sales_need_open_register = sales_need_open_register
         self.status_names_attributes = status_names_attributes
         self.ignores_sale_ids = ignores_sale_ids
+        self.refuses_second_void = refuses_second_void
         self.line_price_includes_tax = line_price_includes_tax
         self.sku_search_misses_hyphens = sku_search_misses_hyphens or search_misses_hyphens
         self.search_misses_hyphens = search_misses_hyphens

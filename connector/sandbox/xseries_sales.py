@@ -78,7 +78,7 @@ def write_register_sale(sim: XSeriesSimulator, body: Any) -> dict[str, Any]:
     if previous is not None:
         old = previous["status"]
         if old == "VOIDED":
-            if status == "VOIDED":
+            if status == "VOIDED" and not sim.refuses_second_void:
                 # Re-posting the void of a voided sale changes nothing: answer with the sale as it
                 # is, so a client that lost the first answer can safely repeat the call [I].
                 return previous

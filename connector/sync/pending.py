@@ -27,11 +27,12 @@ T = TypeVar("T")
 log = logging.getLogger("connector.sync")
 
 
-async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str) -> Sale | None:
+async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str, sale_id: str | None = None) -> Sale | None:
     """The sale order-sync gave `invoice`, whether X-Series kept the number as given or put the
-    register's prefix and suffix on it; None when there is none under either."""
+    register's prefix and suffix on it; None when there is none under either. sale_id: only that
+    sale (another under the number, one a server made of a re-post, says nothing of ours)."""
     for number in invoice_forms(invoice, refs.invoice_affixes):
-        matches = await xs.find_sales_by_invoice_number(number)
+        matches = [s for s in await xs.find_sales_by_invoice_number(number) if sale_id in (None, s.id)]
         if matches:
             return matches[0]
     return None
