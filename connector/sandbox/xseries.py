@@ -75,6 +75,9 @@ class XSeriesSimulator(MerchantSide, ReferenceData, HttpSide, Reads, Search, Wri
         # Whether a tax-inclusive retailer's 0.9 line `price` is read excluding tax is unverified
         # (§13): knob reading it as tax-inclusive there (the stored price is price − tax).
         line_price_includes_tax: bool = False,
+        # §5: since 2026-07 stricter postal-code validation in 40 countries can 400 on customer
+        # addresses; which codes it refuses is not said: knob, the postcodes a customer create refuses.
+        refused_postcodes: frozenset[str] = frozenset(),
         sku_search_misses_hyphens: bool = False,  # live quirk §9.1: knob
         # Whether the quirk hits the other exact keys (e-mail, customer code, invoice number) is
         # unverified: knob extending it to every key.
@@ -117,6 +120,7 @@ class XSeriesSimulator(MerchantSide, ReferenceData, HttpSide, Reads, Search, Wri
         self.status_names_attributes = status_names_attributes
         self.ignores_sale_ids = ignores_sale_ids
         self.refuses_second_void = refuses_second_void
+        self.refused_postcodes = refused_postcodes
         self.line_price_includes_tax = line_price_includes_tax
         self.sku_search_misses_hyphens = sku_search_misses_hyphens or search_misses_hyphens
         self.search_misses_hyphens = search_misses_hyphens

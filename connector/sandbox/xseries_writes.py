@@ -7,7 +7,7 @@ from typing import Any
 from connector.sandbox.xseries_http import _Call
 from connector.sandbox.xseries_merchant import CUSTOMER_TEXT_FIELDS
 from connector.sandbox.xseries_products import create_products, write_product_09
-from connector.sandbox.xseries_refusals import unprocessable
+from connector.sandbox.xseries_refusals import bad_request, unprocessable
 from connector.sandbox.xseries_sale_views import render_sale_09
 from connector.sandbox.xseries_sales import write_register_sale
 
@@ -35,6 +35,9 @@ class Writes:
         for key in CUSTOMER_TEXT_FIELDS:
             if body.get(key) is not None and not isinstance(body[key], str):
                 raise unprocessable(f"{key} must be a string")
+        for key in ("physical_postcode", "postal_postcode"):
+            if body.get(key) is not None and body[key] in self.refused_postcodes:
+                raise bad_request(f"{key} {body[key]!r} is not a valid postal code for its country")
         customer_id = self._create_customer(body)
         return 201, {"data": self.customers[customer_id]}
 

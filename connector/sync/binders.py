@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import CustomerCreate
-from connector.errors import MappingError, TransientApiError, UnknownWriteOutcome
+from connector.errors import MappingError, PermanentApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.planned_sale import PlannedCustomer
 from connector.store.repository import Store
 
@@ -74,14 +74,29 @@ class CustomerBinder:
             if found is not None:
                 return found
 
+            refused: list[PermanentApiError] = []
+
             async def create() -> str:
-                return (await self.xs.create_customer(body)).id
+                try:
+                    return (await self.xs.create_customer(body)).id
+                except PermanentApiError as exc:
+                    # §5: stricter postal-code validation can refuse a customer's address (400). Refused,
+                    # nothing was written: created once more without it, so the order is still mirrored.
+                    if exc.status not in (400, 422) or not _address_of(body):
+                        raise
+                    refused.append(exc)
+                    return (await self.xs.create_customer(_without_address(body))).id
 
             customer_id = await create_or_find(create, find, what, "/api/2.0/customers")
             self.store.bind_customer(key, customer_id, created=True, lease=lease, audit=dict(
                 platform="xseries", action="create_customer", bc_order_id=bc_order_id, target_id=customer_id,
-                reason=reason, after=after,
+                reason=reason + (" (without its address, refused)" if refused else ""), after=after,
             ))
+            if refused:  # the merchant adds the address by hand, once told which and why
+                address = _address_of(body)
+                self.store.open_exception(bc_order_id, "customer", (
+                    f"{what} was created in X-Series without the order's address ({', '.join(address.values())}):"
+                    f" X-Series refused it ({refused[0]}); add it to the customer by hand"), before=address)
             return customer_id
 
     async def _by_code(self, key: str, code: str, bc_order_id: int) -> str | None:
@@ -120,6 +135,16 @@ def _customer_body(customer: PlannedCustomer) -> CustomerCreate:
         physical_postcode=customer.zip or None,
         physical_country_id=customer.country_iso2 or None,
     )
+
+
+def _address_of(body: CustomerCreate) -> dict[str, str]:
+    """The customer's address fields as sent (physical_* and postal_*)."""
+    return {k: v for k, v in body.model_dump().items() if k.startswith(("physical_", "postal_")) and v}
+
+
+def _without_address(body: CustomerCreate) -> CustomerCreate:
+    """The customer without its address: names, e-mail, phone and company kept."""
+    return body.model_copy(update={k: None for k in _address_of(body)})
 
 
 async def create_or_find(create, find, what: str, path: str) -> str:

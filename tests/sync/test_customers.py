@@ -173,3 +173,22 @@ async def test_the_import_dry_run_counts_the_walk_in_it_would_create(world):
     planner = DryRunPlanner(rt.deps())
     planner.account(await rt.bc.get_order(world.add_order([line()], customer=NOBODY, status_id=7)))
     assert planner.report.new_customers == set()
+
+
+async def test_a_customer_refused_for_its_address_is_created_without_it(world_factory):
+    # §5: stricter postal-code validation can 400 on a customer's address; the order is still mirrored.
+    world = world_factory(xs_options={"refused_postcodes": frozenset({"7870"})})
+    order_id = world.add_order([line("TEE-M", 2)], status_id=10, customer={**JANE, "zip": "7870"})
+    report = await world.cycle()
+
+    assert not report.failed, report.failed
+    sale = world.sale(order_id)
+    customer = world.xs.customers[sale["customer_id"]]
+    assert (customer["first_name"], customer["last_name"], customer["email"], customer["phone"]) == (
+        "Jane", "Doe", "jane@example.com", "5125550101")
+    assert customer["physical_postcode"] is None and customer["physical_address_1"] is None
+    assert world.stock("TEE-M") == 48
+    [exception] = [e for e in world.store.exceptions() if e.bc_order_id == order_id]
+    assert exception.kind == "customer"
+    assert "7870" in exception.summary and "without" in exception.summary
+    assert len(customer_creates(world)) == 2
