@@ -94,6 +94,7 @@ class SaleLine(ReadModel):
 
 
 class SalePayment(ReadModel):
+    id: str | None = None
     amount: OptionalMoney = None
     payment_date: UtcDatetime = None
     retailer_payment_type_id: str | None = None
@@ -236,6 +237,15 @@ class WrittenSale(BaseModel):
                        if data.get(old) is None and data.get(new) is not None and old != "register_sale_attributes"}
             data = _totals({**data, **renamed} if renamed else data)
         return data
+
+    @classmethod
+    def of(cls, sale: Sale | WrittenSale) -> WrittenSale:
+        """A write's answer as it is, or a sale read (found by its invoice number after a lost answer)
+        read the same way: its lines' and payments' ids are what a later re-post must name either way."""
+        if isinstance(sale, WrittenSale):
+            return sale
+        return cls.model_validate(sale.model_dump(include={"id", "status", "state", "invoice_number",
+                                                           "line_items", "payments"}))
 
     def ids_into(self, body: RegisterSale) -> RegisterSale:
         """`body` (what was posted) with the ids this answer gave its lines and payments. A re-post

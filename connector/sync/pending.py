@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Awaitable, Callable, TypeVar
 
 from connector.clients.xseries import XSeriesClient
-from connector.clients.xseries_sale_models import RegisterSale, Sale
+from connector.clients.xseries_sale_models import RegisterSale, Sale, WrittenSale
 from connector.clock import Clock
 from connector.errors import TransientApiError
 from connector.mapping.register_sale import PosRefs
@@ -72,6 +72,9 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
         binding.sale_id = sale.id
         binding.pos_state = state.value
         binding.pending_state = None
+        if binding.sale_body:  # the found sale's line and payment ids, for a later re-post (§8.3)
+            sent = RegisterSale.model_validate_json(binding.sale_body)
+            binding.sale_body = WrittenSale.of(sale).ids_into(sent).to_json().decode()
         store.audit(platform="connector", action="recover_sale", bc_order_id=binding.bc_order_id,
                     target_id=sale.id, reason="an earlier sale write had no answer; the sale was found",
                     after=sale.status_code)

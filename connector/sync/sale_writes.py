@@ -137,8 +137,8 @@ class SaleWrites:
         # the client, which lives as long as the process's Runtime of this pair (MirrorDeps is per cycle).
         self.d.xs.fulfilment_refused |= body.register_sale_attributes != first.register_sale_attributes
         self.d.xs.invoices_affixed |= body.invoice_number != first.invoice_number
-        if isinstance(sale, WrittenSale):  # the answer's line ids, for a later void (not a lookup's)
-            binding.sale_body = sale.ids_into(body).to_json().decode()
+        # The ids of the sale's lines and payments, the answer's or the look-up's, for a later void (§8.3).
+        binding.sale_body = WrittenSale.of(sale).ids_into(body).to_json().decode()
         numbered = self._numbered_itself(order.id, sale, plan.invoice_number)
         self._bind(binding, order, sale.id, target, content_hash)
         store.settle_order(binding, lease=self.lease, audit=dict(
