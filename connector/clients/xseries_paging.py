@@ -19,6 +19,9 @@ SEARCH_PAGE_SIZE = 1000
 # A live store's product search by `sku` returns nothing for SKUs containing these characters
 # (xseries-api.md §9.1 "live quirk"); for them every exact look-up falls back to free-text `q`.
 SEARCH_MISSES = frozenset("-")
+# The pages the free-text fallback reads at most: `q` matches substrings, so BC-100 comes with every
+# BC-1000…; a server that ignores `q` lists everything, and reading it all at each look-up spends the quota.
+Q_FALLBACK_PAGES = 20
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Page)
@@ -101,35 +104,47 @@ class PagedReads:
         """The exact matches of a keyed search. §9.1: on live stores `sku=` misses hyphenated SKUs;
         whether other keys (an e-mail, a customer code, an invoice number BC-123) miss them too is
         unverified, and a miss there creates a second customer or sale, so every exact look-up of a
-        hyphenated value that finds nothing asks the free-text `q` (undocumented) too — its first page
-        only: a server that ignores `q` answers with every sale or customer, and paging through them
-        all at each look-up would spend the quota (what it ignored finds nothing, as before)."""
+        hyphenated value that finds nothing asks the free-text `q` (undocumented) too, page after page
+        until the exact match or the last page. Past Q_FALLBACK_PAGES it raises rather than answer
+        "none": a "none" that is not known is a second sale or customer written."""
         found = exact(await self._search(kind, criteria, parse))
         if found or not (SEARCH_MISSES & set(wanted)):
             return found
+        read = 0
         try:
-            return exact(await self._search(kind, {"q": wanted}, parse, pages=1))
+            async for page in self._search_pages(kind, {"q": wanted}, parse):
+                if found := exact(page):
+                    return found
+                read += 1
+                if read == Q_FALLBACK_PAGES:
+                    break
+            else:
+                return []
         except PermanentApiError as exc:
             if exc.status not in (400, 422):
                 raise
             # A server that does not know `q` (it is not in the spec): the keyed search has answered.
             log.info("X-Series refused the free-text %s search (%s); %r not found", kind, exc, wanted)
             return []
+        raise PermanentApiError(
+            f"X-Series' search by key does not find {wanted!r} and its free-text search lists more than"
+            f" {read * SEARCH_PAGE_SIZE} {kind} containing it without it: whether it exists cannot be told,"
+            f" so nothing is written in its name; look for it in X-Series", api=API, method="GET", path=f"{V20}/search")
 
-    async def _search(
-        self, kind: str, criteria: dict[str, str], parse: Callable[[Any], T], pages: int | None = None
-    ) -> list[T]:
-        """GET /api/2.0/search: pages by offset (not by version), at most 1000 per page; `pages`: at
-        most that many."""
-        found: list[T] = []
-        offset = read = 0
+    async def _search(self, kind: str, criteria: dict[str, str], parse: Callable[[Any], T]) -> list[T]:
+        """GET /api/2.0/search: every page."""
+        return [item async for page in self._search_pages(kind, criteria, parse) for item in page]
+
+    async def _search_pages(self, kind: str, criteria: dict[str, str],
+                            parse: Callable[[Any], T]) -> AsyncIterator[list[T]]:
+        """GET /api/2.0/search, page by page: by offset (not by version), at most 1000 per page."""
+        offset = 0
         while True:
             params = {"type": kind, **criteria, "page_size": SEARCH_PAGE_SIZE, "offset": offset}
             raw_items = data_list(await self._get_json(f"{V20}/search", params), f"{V20}/search")
-            found.extend(parsed_items(raw_items, parse, f"{V20}/search"))
-            read += 1
-            if len(raw_items) < SEARCH_PAGE_SIZE or read == pages:
-                return found
+            yield parsed_items(raw_items, parse, f"{V20}/search")
+            if len(raw_items) < SEARCH_PAGE_SIZE:
+                return
             offset += len(raw_items)
 
 
