@@ -100,13 +100,16 @@ class PagedReads:
         return result
 
     async def _search_exact(self, kind: str, criteria: dict[str, str], wanted: str,
-                            parse: Callable[[Any], T], exact: Callable[[list[T]], list[T]]) -> list[T]:
+                            parse: Callable[[Any], T], exact: Callable[[list[T]], list[T]],
+                            *, unsure_is_error: bool = False) -> list[T]:
         """The exact matches of a keyed search. §9.1: on live stores `sku=` misses hyphenated SKUs;
         whether other keys (an e-mail, a customer code, an invoice number BC-123) miss them too is
         unverified, and a miss there creates a second customer or sale, so every exact look-up of a
         hyphenated value that finds nothing asks the free-text `q` (undocumented) too, page after page
-        until the exact match or the last page. Past Q_FALLBACK_PAGES it raises rather than answer
-        "none": a "none" that is not known is a second sale or customer written."""
+        until the exact match or the last page. Past Q_FALLBACK_PAGES, `unsure_is_error` (sales) raises
+        rather than answer "none": a "none" not known there is a second sale, stock taken twice. For a
+        customer or a product the unsure "none" stands (a duplicate record is less harm than an order
+        parked), said in the log."""
         found = exact(await self._search(kind, criteria, parse))
         if found or not (SEARCH_MISSES & set(wanted)):
             return found
@@ -125,6 +128,10 @@ class PagedReads:
                 raise
             # A server that does not know `q` (it is not in the spec): the keyed search has answered.
             log.info("X-Series refused the free-text %s search (%s); %r not found", kind, exc, wanted)
+            return []
+        if not unsure_is_error:
+            log.warning("X-Series' free-text %s search lists more than %d containing %r without it; taken"
+                        " as not found", kind, read * SEARCH_PAGE_SIZE, wanted)
             return []
         raise PermanentApiError(
             f"X-Series' search by key does not find {wanted!r} and its free-text search lists more than"

@@ -60,7 +60,8 @@ class SaleResources:
         if not wanted:
             raise ValueError("empty invoice number")
         return await self._search_exact("sales", {"invoice_number": wanted}, wanted, Sale.model_validate,
-                                        lambda found: [s for s in found if (s.invoice_number or "").strip() == wanted])
+                                        lambda found: [s for s in found if (s.invoice_number or "").strip() == wanted],
+                                        unsure_is_error=True)
 
     async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A]) -> A:
         path = "/api/register_sales"

@@ -59,3 +59,22 @@ async def test_the_q_fallback_past_its_page_cap_says_it_could_not_tell(client, a
 async def test_the_q_fallback_that_runs_out_of_pages_finds_none(client, api) -> None:
     api.get("/api/2.0/search").mock(side_effect=search_of(others(1500)))
     assert await client.find_sales_by_invoice_number("BC-100") == []
+
+
+async def test_a_customer_past_the_page_cap_is_taken_as_not_found(client, api, monkeypatch, caplog) -> None:
+    """A duplicate customer is less harm than an order parked: the cap raises for sales only."""
+    monkeypatch.setattr(xseries_paging, "SEARCH_PAGE_SIZE", 10)
+    monkeypatch.setattr(xseries_paging, "Q_FALLBACK_PAGES", 3)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        if "q" not in params:
+            return httpx.Response(200, json={"data": []})
+        rows = [{"id": f"c{i}", "email": f"a-{i}@x.example"} for i in range(100)]
+        offset, size = int(params["offset"]), int(params["page_size"])
+        return httpx.Response(200, json={"data": rows[offset:offset + size]})
+
+    route = api.get("/api/2.0/search").mock(side_effect=answer)
+    assert await client.search_customers_by_email("new-one@x.example") == []
+    assert len([c for c in route.calls if "q" in c.request.url.params]) == 3
+    assert "taken as not found" in caplog.text
