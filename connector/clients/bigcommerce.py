@@ -136,19 +136,20 @@ class BigCommerceClient(OrderListing, V3Resources, TransportClient):
         return [OrderStatus.model_validate(row) for row in v2_list(response, "/v2/order_statuses")]
 
     async def update_order_status(self, order_id: int, status_id: int, *,
-                                  before_resend: Callable[[], Awaitable[None]] | None = None) -> OrderStatusRead:
+                                  before_send: Callable[[], Awaitable[None]] | None = None) -> OrderStatusRead:
         """PUT only {"status_id": n}: any other field could be rejected or change the order.
 
         Setting a status is idempotent (a repeat sets the same value), so the transport may send it
-        again after a 429, a 5xx or a timeout; `before_resend` runs right before each repeat (after
-        the wait, during which the order may have moved: ID verification reads it again there).
+        again after a 429, a 5xx or a timeout; `before_send` runs right before each attempt, the
+        first included, after any wait for the quota or a backoff, during which the order may have
+        moved: ID verification reads it again there.
         Only the answer's status id is read: an applied write whose other fields do not parse is
         still known to be applied. A 2xx without one (204, a partial object; §6 promises the order)
         is applied all the same: the order is read to tell its status.
         """
         path = f"/v2/orders/{int(order_id)}"
         response = await self.transport.request(
-            "PUT", path, json={"status_id": int(status_id)}, safe_to_repeat=True, before_resend=before_resend,
+            "PUT", path, json={"status_id": int(status_id)}, safe_to_repeat=True, before_send=before_send,
         )
         if response.status_code != 204 and response.content.strip():
             try:

@@ -25,11 +25,15 @@ from connector.errors import OrderSyncError
 
 
 class OrderValidationError(OrderSyncError):
-    """A BigCommerce order whose data is not what the API documents (missing or malformed fields)."""
+    """A BigCommerce order whose data is not what the API documents (missing or malformed fields).
 
-    def __init__(self, order_id: int | None, message: str) -> None:
+    retryable: the order could not be read whole (a part of it, e.g. its /products, kept failing),
+    not that its data is wrong: the failed queue tries it again rather than parking it."""
+
+    def __init__(self, order_id: int | None, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.order_id = order_id
+        self.retryable = retryable
 
     def __str__(self) -> str:
         who = f"order {self.order_id}" if self.order_id is not None else "order (no id)"

@@ -9,6 +9,7 @@ from typing import Any, AsyncIterator, Callable
 from connector.clients.api_response import ApiResponse
 from connector.clients.bigcommerce_models import Order, OrderValidationError
 from connector.clients.bigcommerce_v3 import API, PAGE_LIMIT, query, unexpected
+from connector.errors import ApiError, CredentialsError
 from connector.values import http_date, parse_any_date, parse_rfc2822, to_iso8601
 
 # Embeds every consignment with its line items and the order's fees, saving a /products and a
@@ -63,7 +64,9 @@ class OrderListing:
         Only when a whole page lies within that second do we step to the next page number.
 
         on_invalid: called with (error, raw order) for an order that does not parse, and the
-        iteration goes on; without it the error is raised (one bad order stops the listing).
+        iteration goes on; without it the error is raised (one bad order stops the listing). An
+        order whose parts could not be read (an ApiError other than refused credentials) is passed
+        to it too, as an OrderValidationError marked retryable.
         """
         key_field = filters["sort"].split(":")[0]  # date_modified or date_created
         lower_param = f"min_{key_field}"
@@ -87,6 +90,18 @@ class OrderListing:
             for raw in rows:
                 try:
                     order = await self._parse_order(raw)
+                except CredentialsError:
+                    raise  # nothing will read: a person must fix the token
+                except ApiError as exc:
+                    # One order's parts (/products, /fees…) kept failing past the transport's retries:
+                    # that order waits in the failed queue, the listing (and the orders after it) go on.
+                    raw_id = raw.get("id") if isinstance(raw, dict) else None
+                    if on_invalid is None or not isinstance(raw_id, int):
+                        raise
+                    if raw_id not in seen:
+                        seen[raw_id] = None
+                        on_invalid(OrderValidationError(raw_id, f"could not be read: {exc}", retryable=True), raw)
+                    continue
                 except OrderValidationError as exc:
                     raw_id = raw.get("id") if isinstance(raw, dict) else None
                     if isinstance(raw_id, int):

@@ -61,6 +61,11 @@ class RatePacer:
         if self._in_flight:
             self._in_flight.popleft()
 
+    def not_sent(self) -> None:
+        """A request granted its turn was not sent after all: it no longer counts as in flight."""
+        if self._in_flight:
+            self._in_flight.pop()
+
     def on_rate_limited(self, response: ApiResponse) -> float | None:
         """A 429 arrived: block every caller until the reset; return the wait in seconds, or None
         when the response says nothing (platform load: the caller backs off exponentially)."""

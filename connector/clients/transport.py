@@ -129,14 +129,16 @@ class ApiTransport:
         json: Any = None,
         json_bytes: bytes | None = None,
         safe_to_repeat: bool | None = None,
-        before_resend: Callable[[], Awaitable[None]] | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> ApiResponse:
         """Send one logical request, retrying as the module docstring says. Returns a 2xx answer.
 
         The JSON body is either `json` (a value, encoded here) or `json_bytes` (already encoded:
-        the clients' write models serialize themselves). `before_resend` runs after every wait and
-        right before the request goes out again; what it raises ends the request (a write whose
-        ground may have moved during the wait, e.g. an order status under Order Protection)."""
+        the clients' write models serialize themselves). `before_send` runs before every attempt,
+        the first included, after the pacer granted it its slot and after any backoff: no wait of
+        this transport lies between it and the request going out. What it raises ends the request
+        (a write whose ground may have moved, e.g. an order status under Order Protection); requests
+        it makes itself wait their own turn, before it returns."""
         method = method.upper()
         repeatable = method in SAFE_METHODS if safe_to_repeat is None else safe_to_repeat
         if json is not None and json_bytes is not None:
@@ -150,10 +152,14 @@ class ApiTransport:
         unsure: type[ApiError] = PermanentApiError if repeatable else UnknownWriteOutcome
         attempt = rate_limit_waits = 0
         while True:
-            if before_resend is not None and (attempt or rate_limit_waits):
-                await before_resend()
             attempt += 1
             await self.pacer.before_request()
+            if before_send is not None:
+                try:
+                    await before_send()
+                except BaseException:
+                    self.pacer.not_sent()  # the slot it was granted stays unused
+                    raise
             self.stats.total += 1
             try:
                 response = await self._attempt(request)

@@ -166,7 +166,9 @@ class HistoricalImport:
                 cycle.pages.take(raw_id)  # read with its page, never mirrored: not kept for the whole import
             order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
             if isinstance(order_id, int) and not isinstance(order_id, bool):  # JSON true is no order 1
-                cycle._fail(order_id, "parse", str(exc), permanent=True, report=report.cycle)
+                # Retryable: its parts could not be read; the daemon's failed queue reads it again.
+                cycle._fail(order_id, "fetch" if exc.retryable else "parse", str(exc),
+                            permanent=not exc.retryable, report=report.cycle)
                 counts.settled(_created(raw), done=False, failed=True)
 
         # Each page's bindings in one statement, before its orders start (PageBindings).

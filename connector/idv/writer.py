@@ -2,9 +2,11 @@
 
 BigCommerce V2 has no conditional PUT (reference §6), so the guard is a fresh read right before the
 write; if the status changed since the decision, the decision is made again on what is there now.
-A PUT the transport has to send again (429, 5xx, no answer) waits first, seconds or more: the order
-is read again right before each repeat too, and a changed status ends the PUT and is decided again.
-Only the window between a read and its PUT remains, which no client of this API can close.
+A PUT may wait seconds or more before it goes out: for the store's quota (shared with other apps)
+and, when it has to be sent again (429, 5xx, no answer), for the retry. So the guard read runs
+inside the transport after those waits (before_send), right before each attempt, the first
+included; a changed status ends the PUT and is decided again. Only the round trip between the
+read and its PUT remains, which no client of this API can close.
 An order archived (is_deleted) at any of these reads is left alone as a protected one is: the
 merchant removed it, as the order mirror treats it.
 """
@@ -29,7 +31,7 @@ class OrderStatusPort(Protocol):
     async def get_order_status(self, order_id: int) -> HasStatus: ...
 
     async def update_order_status(self, order_id: int, status_id: int, *,
-                                  before_resend: Callable[[], Awaitable[None]] | None = None) -> HasStatus: ...
+                                  before_send: Callable[[], Awaitable[None]] | None = None) -> HasStatus: ...
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,8 @@ class ProtectedStatusWriter:
         plan = plan_for(target, decided_on, self.rules)
         if plan is not Outcome.WRITTEN:
             return self._not_written(plan, decided_on, target, "")
-        # Read again right before the write: the status may have moved since the decision.
-        current = await _read_status(self.bc, order_id)
+        # Read again right before the write (the watch below): the status may have moved since.
+        current = decided_on
         resent = False  # a PUT was sent again: an earlier one may have taken effect unanswered
         while True:
             note = ""
@@ -78,9 +80,9 @@ class ProtectedStatusWriter:
                     return self._not_written(plan, current, target, note)
             moved = _StatusWatch(self.bc, order_id, current)
             try:
-                updated = await self.bc.update_order_status(order_id, target, before_resend=moved.check)
+                updated = await self.bc.update_order_status(order_id, target, before_send=moved.check)
             except _StatusMoved as exc:
-                decided_on, current, resent = current, exc.status_id, True
+                decided_on, current, resent = current, exc.status_id, resent or exc.after_a_put
                 continue
             return WriteResult(
                 Outcome.WRITTEN, before=current, after=updated.status_id,
@@ -111,21 +113,25 @@ class _Archived(Exception):
 
 
 class _StatusMoved(Exception):
-    def __init__(self, status_id: int) -> None:
+    def __init__(self, status_id: int, after_a_put: bool) -> None:
         super().__init__(f"the order's status is now {status_id}")
-        self.status_id = status_id
+        # after_a_put: a PUT of this write went out before and may have been applied unanswered.
+        self.status_id, self.after_a_put = status_id, after_a_put
 
 
 @dataclass
 class _StatusWatch:
-    """Run before a PUT is sent again: the order read once more; a status other than the one the
-    write was decided on stops the PUT (_StatusMoved) and the writer decides again."""
+    """Run right before each attempt of a PUT goes out: the order read once more; a status other
+    than the one the write was decided on stops the PUT (_StatusMoved) and the writer decides again."""
 
     bc: OrderStatusPort
     order_id: int
     decided_on: int
+    attempts: int = 0  # PUTs of this write sent so far
 
     async def check(self) -> None:
-        now = await _read_status(self.bc, self.order_id, put_on=self.decided_on)
+        sent = self.attempts > 0
+        now = await _read_status(self.bc, self.order_id, put_on=self.decided_on if sent else None)
         if now != self.decided_on:
-            raise _StatusMoved(now)
+            raise _StatusMoved(now, after_a_put=sent)
+        self.attempts += 1

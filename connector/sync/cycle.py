@@ -136,7 +136,9 @@ class SyncCycle(RefundPass):
                 # re-reading the same data says nothing new.
                 if order_id in waiting and (modified is None or modified <= waiting[order_id]):
                     continue
-                self._fail(order_id, "parse", str(exc), permanent=True, report=report)
+                # Retryable: its parts could not be read; the failed queue reads it again by id.
+                self._fail(order_id, "fetch" if exc.retryable else "parse", str(exc),
+                           permanent=not exc.retryable, report=report)
             else:
                 # No id to name it by: name it by what the control panel shows.
                 log.error("an order without a usable id (date_created %r, total_inc_tax %r) could not be read: %s",

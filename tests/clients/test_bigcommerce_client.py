@@ -430,6 +430,35 @@ async def test_on_invalid_sets_a_bad_order_aside_and_goes_on(client):
         [o async for o in client.iter_orders_modified(*since_until())]
 
 
+@respx.mock
+async def test_an_order_whose_lines_cannot_be_read_is_set_aside_as_retryable_and_the_listing_goes_on(client):
+    # The store did not embed the lines (consignments as a link object): the client reads /products,
+    # and order 1's keeps failing. Orders after it must still reach the cycle.
+    link = {"url": f"{API}/v2/orders/1/consignments", "resource": "/orders/1/consignments"}
+    respx.get(f"{API}/v2/orders").mock(return_value=httpx.Response(200, json=[
+        order(1, consignments=link), order(2, consignments=link), order(3)]))
+    respx.get(f"{API}/v2/orders/1/products").mock(return_value=httpx.Response(500, json=[{"status": 500}]))
+    respx.get(f"{API}/v2/orders/2/products").mock(return_value=httpx.Response(200, json=[line(70, 2)]))
+    respx.get(f"{API}/v2/orders/2/shipping_addresses").mock(return_value=httpx.Response(204))
+    set_aside: list[OrderValidationError] = []
+    got = [o.id async for o in client.iter_orders_modified(*since_until(), on_invalid=lambda e, raw: set_aside.append(e))]
+    assert got == [2, 3]
+    [failure] = set_aside
+    assert failure.order_id == 1 and failure.retryable and "500" in str(failure)
+    # Without on_invalid the read's own error ends the listing, as before.
+    with pytest.raises(TransientApiError):
+        [o async for o in client.iter_orders_created(None, None)]
+
+
+@respx.mock
+async def test_credentials_refused_on_an_orders_lines_end_the_listing(client):
+    link = {"url": f"{API}/v2/orders/1/consignments", "resource": "/orders/1/consignments"}
+    respx.get(f"{API}/v2/orders").mock(return_value=httpx.Response(200, json=[order(1, consignments=link), order(2)]))
+    respx.get(f"{API}/v2/orders/1/products").mock(return_value=httpx.Response(403, json=[{"status": 403}]))
+    with pytest.raises(CredentialsError):
+        [o async for o in client.iter_orders_modified(*since_until(), on_invalid=lambda e, raw: None)]
+
+
 # -- statuses, metafields, catalog -----------------------------------------------------------------
 
 

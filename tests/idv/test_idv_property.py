@@ -71,8 +71,10 @@ class FakeOrderStatuses:
             self.reads_since_change = 0
         return seen
 
-    async def update_order_status(self, order_id: int, status_id: int, *, before_resend=None) -> _Order:
-        assert order_id == ORDER  # answered at once: before_resend never runs
+    async def update_order_status(self, order_id: int, status_id: int, *, before_send=None) -> _Order:
+        assert order_id == ORDER
+        if before_send is not None:  # as the transport does, right before the PUT goes out
+            await before_send()
         self.writes.append((self.current_event, self.status, status_id))
         self.set(status_id)
         return _Order(status_id)

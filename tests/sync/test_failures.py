@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from connector.errors import CredentialsError
+from connector.errors import CredentialsError, TransientApiError
 from connector.sandbox.faults import FaultConfig
 from connector.sandbox.xseries_sales import write_register_sale
 from connector.sync.order_mirror import Outcome
@@ -162,3 +162,34 @@ async def test_rejected_credentials_stop_the_cycle_before_the_cursor_moves(world
         await world.cycle()
     assert world.store.cursor() is None and world.xs.sales == {}
     assert world.store.last_cycle().outcome == "error"
+
+
+def lines_unreadable(monkeypatch, rt, order_id: int) -> dict:
+    """Reading order `order_id`'s lines (its /products, not embedded) fails while state["down"]:
+    a server error that outlasted the transport's retries."""
+    state = {"down": True}
+    original = rt.bc._parse_order
+
+    async def parse(data):
+        if state["down"] and data.get("id") == order_id:
+            raise TransientApiError("server error after 6 attempts: 500", api="bigcommerce", method="GET",
+                                    path=f"/v2/orders/{order_id}/products", status=500)
+        return await original(data)
+
+    monkeypatch.setattr(rt.bc, "_parse_order", parse)
+    return state
+
+
+async def test_an_order_whose_lines_cannot_be_read_waits_in_the_failed_queue_not_the_cycle(world, monkeypatch):
+    first, broken, last = (world.add_order([line("TEE-M")]) for _ in range(3))
+    state = lines_unreadable(monkeypatch, await world.runtime(), broken)
+    report = await world.cycle()
+    # The orders after it are mirrored and the cursor moves: the failed queue owns the broken one.
+    assert set(report.failed) == {broken} and "500" in report.failed[broken]
+    assert world.sale(first) is not None and world.sale(last) is not None and world.sale(broken) is None
+    assert report.completed and world.store.cursor() == report.window_end
+    [failure] = world.store.failures()
+    assert (failure.bc_order_id, failure.step, failure.parked) == (broken, "fetch", False)
+    state["down"] = False
+    report = await world.cycle(advance=3600)  # past the overlap: only the failed queue reads it now
+    assert not report.failed and world.sale(broken) is not None and world.store.failures() == []

@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bad_input"))
 
 from cli_world import run_cli_async, write_config  # noqa: E402
+from connector.errors import NotFoundError  # noqa: E402
 from connector.runtime import Runtime  # noqa: E402
 from connector.store.repository import Store  # noqa: E402
 from connector.sync.order_mirror import Outcome  # noqa: E402
@@ -175,3 +176,22 @@ async def test_sales_numbered_with_the_registers_prefix_are_ours_to_refuse_and_a
     assert (binding.generation, binding.sale_id) == (2, world.sales(orders["reopened"])[1]["id"])
     await world.cycle(runtime=runtime)
     assert world.xs_writes() == writes
+
+
+async def test_an_order_whose_lines_cannot_be_read_is_no_orphan(world, monkeypatch):
+    """Reconcile leaves out an order whose /products kept failing (the listing goes on without it):
+    its sale must not be reported as one whose order was deleted."""
+    orders = await a_mirrored_store(world)
+    runtime = await world.runtime()
+    broken = orders["closed"]
+    original = runtime.bc._parse_order
+
+    async def parse(data):
+        if data.get("id") == broken:
+            raise NotFoundError("not found", api="bigcommerce", method="GET",
+                                path=f"/v2/orders/{broken}/products", status=404)
+        return await original(data)
+
+    monkeypatch.setattr(runtime.bc, "_parse_order", parse)
+    report = await Reconciler(runtime).run(None, None)
+    assert broken not in {d.bc_order_id for d in report.drift}
