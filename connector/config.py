@@ -184,7 +184,7 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, located)) from None
+        raise ConfigError(_describe(exc, located, refs)) from None
     for loc, name in missing.items():  # the top level's, or a pair's own id_verification
         section = settings.id_verification if len(loc) == 2 else settings.pairs[loc[1]].id_verification
         if section.enabled:
@@ -247,12 +247,14 @@ _MESSAGES = {"extra_forbidden": "unknown key (check its spelling against config.
              "timezone_aware": "must carry a timezone, e.g. 2026-01-01T00:00:00Z"}
 
 
-def _describe(exc: ValidationError, located: LocatedYaml) -> str:
+def _describe(exc: ValidationError, located: LocatedYaml, refs: dict[tuple, list[str]]) -> str:
     lines = []
     for error in exc.errors():
         loc = tuple(error["loc"])
         key = ".".join(str(part) for part in loc)
         message = _MESSAGES.get(error["type"], error["msg"])
-        # Never echo the offending value: it may be a secret.
-        lines.append(f"{located.where(loc)}: {key}: {message}")
+        # Never echo the offending value: it may be a secret. The variables it came from, which the
+        # operator has to fix, are named.
+        names = ", ".join(f"${{{name}}}" for name in refs.get(loc, []))
+        lines.append(f"{located.where(loc)}: {key}: {message}" + (f" (from {names})" if names else ""))
     return "invalid configuration:\n  " + "\n  ".join(lines)

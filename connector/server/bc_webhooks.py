@@ -64,7 +64,10 @@ class BigCommerceWebhooks:
             return Response(status_code=404)
         secret = runtime.settings.bigcommerce.webhook_secret
         given = request.headers.get(SECRET_HEADER, "")
-        if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+        # An empty secret (a settings object built without the config's check) is no secret: it
+        # would match a call carrying none.
+        if (secret is None or not secret.get_secret_value()
+                or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode())):
             log.warning("BigCommerce webhook for pair %s refused: wrong or missing %s", pair, SECRET_HEADER)
             return self._answer(pair, "refused", 401)
         body = await read_limited(request, MAX_BODY)

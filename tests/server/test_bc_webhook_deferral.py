@@ -103,6 +103,19 @@ async def test_a_pair_without_a_webhook_secret_refuses_every_call(world):
     assert deferrer.deferred == []
 
 
+async def test_a_pair_whose_webhook_secret_is_empty_refuses_every_call(world):
+    """An empty secret would match an empty or missing header: it is no secret, so taken for unset."""
+    runtime = await world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr("")
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        for headers in ({}, {"X-Webhook-Secret": ""}):
+            assert (await client.post(URL, json=event(7, "b" * 40), headers=headers)).status_code == 401
+    assert deferrer.deferred == []
+
+
 async def test_an_event_is_its_scope_hash_time_and_order_not_its_hash_alone(db_world):
     """The reference's samples give an order's created, updated and archived events one hash; a hash
     of the order alone would also give two of its updates one. Each is deferred (the order's job had
