@@ -184,15 +184,37 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, located)) from None
+        raise ConfigError(_describe(exc, located, refs)) from None
     for loc, name in missing.items():  # the top level's, or a pair's own id_verification
         section = settings.id_verification if len(loc) == 2 else settings.pairs[loc[1]].id_verification
         if section.enabled:
             raise ConfigError(_unset(located, loc, name) + " (needed because id_verification.enabled is true)")
+    _refuse_shared_idv_secrets(settings, located)
     settings.source_path = located.path
     settings._env_refs = {".".join(map(str, loc)): names for loc, names in refs.items()}
     settings._located = located
     return settings
+
+
+def _refuse_shared_idv_secrets(settings: Settings, located: LocatedYaml) -> None:
+    """A signed ID-verification event names no store: pairs sharing one secret would each accept the
+    others' events, and one store's verdict would move another store's order of the same number."""
+    if settings.pairs is None:
+        return
+    by_secret: dict[str, list[str]] = {}
+    for index, (pair, view) in enumerate(zip(settings.pairs, settings.pair_settings())):
+        conf = view.id_verification
+        if conf.enabled and conf.webhook_secret is not None:
+            loc = (("pairs", index) if pair.id_verification is not None else ()) + _WEBHOOK_SECRET
+            by_secret.setdefault(conf.webhook_secret.get_secret_value(), []).append(
+                f"{pair.name} ({located.where(loc)}: {'.'.join(map(str, loc))})")
+    for sharing in by_secret.values():
+        if len(sharing) > 1:
+            raise ConfigError(
+                "pairs " + ", ".join(sharing) + " have the same ID-verification webhook secret: an event"
+                " signed for one store's order would be accepted for another's. Each store's Real ID app"
+                " has its own secret: set pairs.<name>.id_verification.webhook_secret for each pair"
+                " (from its own environment variable, e.g. ${NORTH_IDV_SECRET}), with enabled: true")
 
 
 def _unset(located: LocatedYaml, loc: tuple, name: str) -> str:
@@ -225,12 +247,14 @@ _MESSAGES = {"extra_forbidden": "unknown key (check its spelling against config.
              "timezone_aware": "must carry a timezone, e.g. 2026-01-01T00:00:00Z"}
 
 
-def _describe(exc: ValidationError, located: LocatedYaml) -> str:
+def _describe(exc: ValidationError, located: LocatedYaml, refs: dict[tuple, list[str]]) -> str:
     lines = []
     for error in exc.errors():
         loc = tuple(error["loc"])
         key = ".".join(str(part) for part in loc)
         message = _MESSAGES.get(error["type"], error["msg"])
-        # Never echo the offending value: it may be a secret.
-        lines.append(f"{located.where(loc)}: {key}: {message}")
+        # Never echo the offending value: it may be a secret. The variables it came from, which the
+        # operator has to fix, are named.
+        names = ", ".join(f"${{{name}}}" for name in refs.get(loc, []))
+        lines.append(f"{located.where(loc)}: {key}: {message}" + (f" (from {names})" if names else ""))
     return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -12,6 +12,13 @@ from pydantic_core import PydanticCustomError
 MIN_OVERLAP_SECONDS = 1
 
 
+def _not_empty(secret: SecretStr | None) -> SecretStr | None:
+    """A secret given as an empty value (its variable set to nothing) is refused, not taken for unset."""
+    if secret is not None and not secret.get_secret_value():
+        raise ValueError("empty (its variable is set to nothing): set it, or leave the key out")
+    return secret
+
+
 class _Section(BaseModel):
     # An unknown key is almost always a typo of a known one: refuse it rather than ignore it.
     model_config = ConfigDict(extra="forbid")
@@ -24,6 +31,12 @@ class BigCommerceSettings(_Section):
     # The X-Webhook-Secret header `order-sync webhooks register` gives the store's hooks, and the
     # webhook receiver checks; give it as ${ENV_VAR}. Needed only for BigCommerce webhooks.
     webhook_secret: SecretStr | None = None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_given(cls, secret: SecretStr | None) -> SecretStr | None:
+        # Empty, it would match a call carrying no X-Webhook-Secret at all: anyone could queue orders.
+        return _not_empty(secret)
 
 
 class XSeriesSettings(_Section):
@@ -96,9 +109,7 @@ class ServerSettings(_Section):
     def _token_given(cls, token: SecretStr | None) -> SecretStr | None:
         # An empty variable would make "Bearer " the token, or (taken for unset) leave /metrics open
         # while the file says it is not: refused either way.
-        if token is not None and not token.get_secret_value():
-            raise ValueError("empty (its variable is set to nothing): set it, or leave the key out")
-        return token
+        return _not_empty(token)
 
 
 class WorkersSettings(_Section):

@@ -183,3 +183,24 @@ def test_an_overlap_below_one_second_is_refused_naming_the_key(tmp_path, overlap
 def test_an_overlap_of_one_second_is_accepted(tmp_path):
     settings = load_settings(write(tmp_path, GOOD + "  overlap_seconds: 1\n"), environ=ENV)
     assert settings.sync.overlap_seconds == 1
+
+
+@pytest.mark.parametrize("shape", ["one pair", "pairs"])
+def test_an_empty_bigcommerce_webhook_secret_is_refused_naming_the_key_and_its_variable(tmp_path, shape):
+    # Empty, it would match a call with no X-Webhook-Secret at all: anyone could queue orders.
+    secret = "  webhook_secret: ${BIGCOMMERCE_WEBHOOK_SECRET}\n"
+    if shape == "one pair":
+        text, key = GOOD.replace("  access_token: ${BC_TOKEN}\n", "  access_token: ${BC_TOKEN}\n" + secret), \
+            "bigcommerce.webhook_secret"
+    else:
+        text, key = PAIRS.replace("    id_verification:\n      enabled: ENABLED\n      webhook_secret: ${NORTH_IDV_SECRET}\n",
+                                  "").replace("access_token: \"${BC_TOKEN}\"}",
+                                              "access_token: \"${BC_TOKEN}\", webhook_secret: \"${BIGCOMMERCE_WEBHOOK_SECRET}\"}"), \
+            "pairs.0.bigcommerce.webhook_secret"
+    path = write(tmp_path, text)
+    assert load_settings(path, environ={**ENV, "BIGCOMMERCE_WEBHOOK_SECRET": "s"}).pair_settings()[0] \
+        .bigcommerce.webhook_secret.get_secret_value() == "s"
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={**ENV, "BIGCOMMERCE_WEBHOOK_SECRET": ""})
+    message = str(err.value)
+    assert key in message and "${BIGCOMMERCE_WEBHOOK_SECRET}" in message and "empty" in message

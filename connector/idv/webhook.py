@@ -8,12 +8,14 @@ are kept in the database, so restarts and several daemons agree). A refused deli
 the metafield poll reads the verdict anyway.
 
 Answers: 200 decided; 400 signed but malformed; 401 bad signature or occurred_at outside the window;
-404 no such order; 409 replay; 413 body too large (counted while it streams, never buffered); 503
-BigCommerce unreachable (nothing recorded: send it again). Nothing is written on any answer but 200.
+404 no such order (not recorded: it may be sent again); 409 replay; 413 body too large (counted while
+it streams, never buffered); 503 BigCommerce unreachable (nothing recorded: send it again). Nothing is
+written on any answer but 200.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -177,7 +179,11 @@ class WebhookReceiver:
                            occurred_at=occurred_at, source=Source.WEBHOOK)
         try:
             decision = await self.engine.handle(event)
-        except NotFoundError:
+        except asyncio.CancelledError:  # stopping: the sender sends it again, which must not be a replay
+            await asyncio.shield(run_in_threadpool(self.deliveries.release, digest))
+            raise
+        except NotFoundError:  # the order may show up later (or the sender fix its id): not decided
+            await run_in_threadpool(self.deliveries.release, digest)
             return _refuse(404, f"order {order_id} not found")
         except Exception as exc:  # noqa: BLE001 - anything else: nothing was recorded, let the sender retry
             await run_in_threadpool(self.deliveries.release, digest)

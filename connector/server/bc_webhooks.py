@@ -6,9 +6,9 @@ A call must carry the X-Webhook-Secret that `webhooks register` gave the hook (c
 time; 401 otherwise, and nothing is done). The payload holds only the order id (reference §12): the
 order is read afresh. An event seen before (its scope, `hash`, time and order) defers nothing; an order already queued
 is not queued twice. An event without its time or hash (W3 requires neither) is always deferred: its
-hash may be the order's data alone, the same for each of its updates. The answer is 200 with no body, before the work. When the deferral itself fails
-(the job queue's database down), the hash is released and the answer is 503: BigCommerce delivers
-the event again later.
+hash may be the order's data alone, the same for each of its updates. The answer is 200 with no body, before the work. An event is
+recorded as seen only once its job is queued: when the deferral itself fails (the job queue's
+database down), nothing is recorded and the answer is 503: BigCommerce delivers the event again later.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -64,7 +65,10 @@ class BigCommerceWebhooks:
             return Response(status_code=404)
         secret = runtime.settings.bigcommerce.webhook_secret
         given = request.headers.get(SECRET_HEADER, "")
-        if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+        # An empty secret (a settings object built without the config's check) is no secret: it
+        # would match a call carrying none.
+        if (secret is None or not secret.get_secret_value()
+                or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode())):
             log.warning("BigCommerce webhook for pair %s refused: wrong or missing %s", pair, SECRET_HEADER)
             return self._answer(pair, "refused", 401)
         body = await read_limited(request, MAX_BODY)
@@ -81,19 +85,17 @@ class BigCommerceWebhooks:
         # Without a time (or a hash), a delivery sent again cannot be told from the order's next
         # update: defer both (a second read of the order) rather than drop the update.
         dedupe = event.created_at != 0 and event.digest != ""
-        if dedupe and not await asyncio.to_thread(self._claim, runtime, pair, event):
+        if dedupe and await asyncio.to_thread(self._seen, runtime, pair, event):
             return self._answer(pair, "duplicate", 200)
         try:
             deferred = await self.deferrer.defer(pair, event.order_id, event.scope)
-        except asyncio.CancelledError:  # stopping: BigCommerce sends it again, which must not be a duplicate
-            if dedupe:
-                await asyncio.shield(asyncio.to_thread(self._release, runtime, pair, event))
-            raise
-        except Exception:  # noqa: BLE001 - whatever the queue's trouble, the retry must not be a duplicate
+        except Exception:  # noqa: BLE001 - whatever the queue's trouble, nothing was recorded: the retry is deferred
             log.exception("BigCommerce webhook for pair %s: order %s could not be deferred", pair, event.order_id)
-            if dedupe:
-                await asyncio.to_thread(self._release, runtime, pair, event)
             return self._answer(pair, "failed", 503)
+        # Recorded only once its job is queued: a process dying in between leaves it unrecorded, and
+        # BigCommerce's retry defers it again (at worst an order read twice, never an order missed).
+        if dedupe:
+            await asyncio.shield(asyncio.to_thread(self._record, runtime, pair, event))
         return self._answer(pair, "deferred" if deferred else "already_queued", 200)
 
     def _answer(self, pair: str, outcome: str, status: int) -> Response:
@@ -102,8 +104,17 @@ class BigCommerceWebhooks:
         return Response(status_code=status)
 
     @staticmethod
-    def _claim(runtime: Runtime, pair: str, event: Event) -> bool:
-        """True the first time this event (its scope, hash, time and order) is seen."""
+    def _seen(runtime: Runtime, pair: str, event: Event) -> bool:
+        """True when this event (its scope, hash, time and order) was deferred before."""
+        with runtime.store.session() as s:
+            return s.exec(select(BcWebhookDelivery).where(
+                BcWebhookDelivery.pair == pair, BcWebhookDelivery.scope == event.scope,
+                BcWebhookDelivery.hash == event.digest, BcWebhookDelivery.created_at == event.created_at,
+                BcWebhookDelivery.bc_order_id == event.order_id)).first() is not None
+
+    @staticmethod
+    def _record(runtime: Runtime, pair: str, event: Event) -> None:
+        """Remember a deferred event, so that BigCommerce delivering it again defers nothing."""
         store, now = runtime.store, runtime.store.clock.now()
         with store.session() as s:
             s.exec(delete(BcWebhookDelivery).where(BcWebhookDelivery.received_at < now - KEEP))
@@ -112,17 +123,7 @@ class BigCommerceWebhooks:
             try:
                 s.commit()
             except IntegrityError:
-                return False
-        return True
-
-    @staticmethod
-    def _release(runtime: Runtime, pair: str, event: Event) -> None:
-        with runtime.store.session() as s:
-            s.exec(delete(BcWebhookDelivery).where(
-                BcWebhookDelivery.pair == pair, BcWebhookDelivery.scope == event.scope,
-                BcWebhookDelivery.hash == event.digest, BcWebhookDelivery.created_at == event.created_at,
-                BcWebhookDelivery.bc_order_id == event.order_id))
-            s.commit()
+                pass  # the same event, delivered twice at once, was recorded by the other call
 
 
 class Event(NamedTuple):

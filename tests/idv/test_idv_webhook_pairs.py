@@ -20,7 +20,9 @@ from connector.store.repository import Store
 from connector.store.webhook_deliveries import IdvWebhookDelivery
 import idv_world
 
-SECRET = "shared-by-both-senders"
+# Each store's Real ID app signs with its own secret: a configuration sharing one is refused
+# (tests/test_config_idv_secrets.py), since the body names no store.
+SECRETS = {"north": "north-app-secret", "south": "south-app-secret"}
 
 
 class RecordingEngine:
@@ -36,31 +38,33 @@ class RecordingEngine:
 
 
 def _receiver(store: Store, engine: RecordingEngine, clock: FakeClock) -> WebhookReceiver:
-    return WebhookReceiver(engine=engine, secret=SECRET, tolerance_seconds=300, clock=clock,
+    return WebhookReceiver(engine=engine, secret=SECRETS[store.pair], tolerance_seconds=300, clock=clock,
                            deliveries=SqlDeliveryLog(store))
 
 
-async def _post(receiver: WebhookReceiver, body: bytes, secret: str = SECRET) -> int:
+async def _post(receiver: WebhookReceiver, body: bytes, secret: str) -> int:
     transport = httpx.ASGITransport(app=receiver.app())
     async with httpx.AsyncClient(transport=transport, base_url="http://order-sync.local") as client:
         response = await client.post(PATH, content=body, headers={SIGNATURE_HEADER: signature_for(secret, body)})
     return response.status_code
 
 
-async def test_the_same_delivery_to_two_pairs_is_handled_by_both_and_a_replay_to_one_is_refused(database_url):
+async def test_one_pairs_delivery_is_refused_by_another_and_each_pairs_replays_are_its_own(database_url):
     clock = FakeClock(datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
     north = Store.open(database_url, clock=clock, pair="north")
     south = north.for_pair("south")
     try:
         north_engine, south_engine = RecordingEngine(), RecordingEngine()
         north_hook, south_hook = _receiver(north, north_engine, clock), _receiver(south, south_engine, clock)
-        # Two merchants' orders 100, checked by one provider signing with one secret: one body.
+        # Two merchants' orders 100, both passed at the same second: the same body from two senders.
         body = json.dumps({"order_id": 100, "event": "passed", "check_id": "chk-1",
                            "occurred_at": clock.now().isoformat()}).encode()
 
-        assert await _post(north_hook, body) == 200
-        assert await _post(south_hook, body) == 200  # south's own event, not a replay of north's
-        assert await _post(north_hook, body) == 409  # north's replay is still refused
+        assert await _post(north_hook, body, SECRETS["north"]) == 200
+        assert await _post(south_hook, body, SECRETS["north"]) == 401  # north's event never moves south's order
+        assert south_engine.events == []
+        assert await _post(south_hook, body, SECRETS["south"]) == 200  # south's own, not a replay of north's
+        assert await _post(north_hook, body, SECRETS["north"]) == 409  # north's replay is still refused
         assert (len(north_engine.events), len(south_engine.events)) == (1, 1)
 
         with north.session() as s:

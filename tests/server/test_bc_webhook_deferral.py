@@ -6,6 +6,7 @@ twice, and a deferral that fails releases the hash so that BigCommerce's retry i
 from __future__ import annotations
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
@@ -101,6 +102,54 @@ async def test_a_pair_without_a_webhook_secret_refuses_every_call(world):
         for headers in ({}, {"X-Webhook-Secret": ""}):
             assert (await client.post(URL, json=event(7, "a" * 40), headers=headers)).status_code == 401
     assert deferrer.deferred == []
+
+
+async def test_a_pair_whose_webhook_secret_is_empty_refuses_every_call(world):
+    """An empty secret would match an empty or missing header: it is no secret, so taken for unset."""
+    runtime = await world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr("")
+    deferrer = CountingDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        for headers in ({}, {"X-Webhook-Secret": ""}):
+            assert (await client.post(URL, json=event(7, "b" * 40), headers=headers)).status_code == 401
+    assert deferrer.deferred == []
+
+
+class ProcessKilled(BaseException):
+    """The process dying mid-call: nothing in the receiver can catch it or clean up after it."""
+
+
+class DyingOnceDeferrer(CountingDeferrer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.died = False
+
+    async def defer(self, pair: str, order_id: int, scope: str) -> bool:
+        if not self.died:
+            self.died = True
+            raise ProcessKilled()
+        return await super().defer(pair, order_id, scope)
+
+
+async def test_an_event_whose_process_died_before_its_job_was_queued_is_deferred_when_sent_again(db_world):
+    """BigCommerce got no answer, so it delivers the event again: that must not be a duplicate."""
+    runtime = await db_world.runtime()
+    runtime.settings.bigcommerce.webhook_secret = SecretStr(SECRET)
+    deferrer = DyingOnceDeferrer()
+    app = ops_app({"default": runtime}, PairMetrics({"default": runtime}),
+                  BigCommerceWebhooks({"default": runtime}, deferrer).routes())
+    signed = {"X-Webhook-Secret": SECRET}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as client:
+        with pytest.raises(ProcessKilled):
+            await client.post(URL, json=event(250, "f" * 40), headers=signed)
+        assert (await client.post(URL, json=event(250, "f" * 40), headers=signed)).status_code == 200
+        assert deferrer.deferred == [("default", 250, "store/order/created")]
+        # Once queued, the same event again is a duplicate: nothing more is deferred.
+        deferrer.waiting_orders.clear()  # its job has run
+        assert (await client.post(URL, json=event(250, "f" * 40), headers=signed)).status_code == 200
+        assert len(deferrer.deferred) == 1
 
 
 async def test_an_event_is_its_scope_hash_time_and_order_not_its_hash_alone(db_world):
