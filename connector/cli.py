@@ -11,7 +11,7 @@ import sys
 
 from connector import __version__
 from connector import interrupts
-from connector.errors import EXIT_CONFIG, EXIT_FAILURES, ApiError, ConfigError, CredentialsError
+from connector.errors import EXIT_CONFIG, EXIT_FAILURES, ApiError, ConfigError, CredentialsError, DatabaseUnavailable
 from connector.logs import LEVELS as LOG_LEVELS
 
 # Our reader went away (`order-sync audit | head`): what a shell reports for `yes | head` (SIGPIPE).
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # What stops a command with a message and an exit code (_failed), not a traceback.
-STOPPING_ERRORS = (ConfigError, CredentialsError, ApiError)
+STOPPING_ERRORS = (ConfigError, CredentialsError, ApiError, DatabaseUnavailable)
 
 
 def _failed(args: argparse.Namespace, settings, exc: Exception, prefix: str = "") -> int:

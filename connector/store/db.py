@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import create_engine
 
-from connector.errors import ConfigError
+from connector.errors import ConfigError, DatabaseUnavailable
 
 
 _PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
@@ -53,6 +56,35 @@ def make_engine(database_url: str) -> Engine:
     if url.startswith("postgresql+"):
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     raise ConfigError(f"database_url {shown(database_url)!r}: use sqlite:///PATH or postgresql://HOST/DB")
+
+
+# What PostgreSQL answers when it is up but refuses this URL (a database, a role, a password, an
+# address it does not let in): a person must fix database_url. Anything else (refused connection,
+# timeout, a name that does not resolve, a server starting up) is a server that does not answer.
+# libpq gives these as text only: no SQLSTATE comes with a failed connection.
+_REFUSED = ("does not exist", "authentication failed", "password", "no pg_hba.conf entry", "permission denied")
+
+
+@contextlib.contextmanager
+def opening(database_url: str) -> Iterator[None]:
+    """Around the first use of a database: one that cannot be opened stops the command with one line
+    naming database_url (password starred), not a driver's traceback. A SQLite file that cannot be
+    opened (its folder missing or not writable) and a PostgreSQL refusal are configuration errors
+    (exit 2); a server that does not answer is like an API that is down (exit 1)."""
+    try:
+        yield
+    except OperationalError as exc:
+        reason = (str(exc.orig).strip().splitlines() or ["unknown error"])[0]
+        reason = reason.removeprefix("connection failed: ")
+        where = f"database_url {shown(database_url)!r}"
+        if database_url.strip().startswith("sqlite"):
+            if "locked" in reason:  # another process holds it past busy_timeout: a moment, not the file
+                raise DatabaseUnavailable(f"{where}: the SQLite file stays locked ({reason})") from None
+            raise ConfigError(f"{where}: cannot open the SQLite file ({reason}); its folder must exist and"
+                              " be writable") from None
+        if any(words in reason for words in _REFUSED):
+            raise ConfigError(f"{where}: PostgreSQL refused it: {reason}") from None
+        raise DatabaseUnavailable(f"{where}: PostgreSQL does not answer ({reason})") from None
 
 
 def dialect_insert(dialect: str):
