@@ -7,6 +7,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from urllib.parse import unquote_plus
 
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
@@ -16,18 +17,22 @@ from sqlmodel import create_engine
 from connector.errors import ConfigError, DatabaseUnavailable
 
 
-_PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
+# user:PASSWORD@ in the authority, and libpq's password=PASSWORD among the query parameters.
+_USERINFO_PASSWORD = re.compile(r"([^:/?#\s]+://[^/?#@:]*:)([^/?#]*)@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
 
 
 def shown(database_url: str) -> str:
-    """The URL as messages may show it: its password (postgresql://user:PASSWORD@host) starred."""
-    return _PASSWORD.sub(r"\1***@", database_url)
+    """The URL as messages may show it: its password starred, given either way
+    (postgresql://user:PASSWORD@host or ?password=PASSWORD)."""
+    return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1***@", database_url))
 
 
-def database_password(database_url: str) -> str | None:
-    """The URL's password, for the log filters' list of secrets."""
-    match = re.search(r"//[^/@:]*:([^/@]*)@", database_url)
-    return match.group(1) if match and match.group(1) else None
+def database_passwords(database_url: str) -> list[str]:
+    """The URL's password(s), as written and decoded, for the log filters' list of secrets."""
+    found = [m.group(2) for m in (_USERINFO_PASSWORD.search(database_url),) if m]
+    found += [m.group(2) for m in _QUERY_PASSWORD.finditer(database_url)]
+    return list(dict.fromkeys(v for raw in found if raw for v in (raw, unquote_plus(raw))))
 
 
 def make_engine(database_url: str) -> Engine:
