@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("sandbox", "the simulators of BigCommerce and X-Series", pair=False)
     sandbox = p.add_subparsers(dest="sandbox_command", required=True, metavar="SANDBOX_COMMAND")
     serve = sandbox.add_parser("serve", help="serve both simulators on localhost")
+    _common(serve, top=False)  # README: every command takes --log-level and --log-format
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--orders", type=int, default=50, help="seed the store with this many orders")
