@@ -11,7 +11,7 @@ import sys
 
 from connector import __version__
 from connector import interrupts
-from connector.errors import EXIT_CONFIG, EXIT_FAILURES, ApiError, ConfigError, CredentialsError
+from connector.errors import EXIT_CONFIG, EXIT_FAILURES, ApiError, ConfigError, CredentialsError, DatabaseUnavailable
 from connector.logs import LEVELS as LOG_LEVELS
 
 # Our reader went away (`order-sync audit | head`): what a shell reports for `yes | head` (SIGPIPE).
@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("sandbox", "the simulators of BigCommerce and X-Series", pair=False)
     sandbox = p.add_subparsers(dest="sandbox_command", required=True, metavar="SANDBOX_COMMAND")
     serve = sandbox.add_parser("serve", help="serve both simulators on localhost")
+    _common(serve, top=False)  # README: every command takes --log-level and --log-format
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--orders", type=int, default=50, help="seed the store with this many orders")
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # What stops a command with a message and an exit code (_failed), not a traceback.
-STOPPING_ERRORS = (ConfigError, CredentialsError, ApiError)
+STOPPING_ERRORS = (ConfigError, CredentialsError, ApiError, DatabaseUnavailable)
 
 
 def _failed(args: argparse.Namespace, settings, exc: Exception, prefix: str = "") -> int:

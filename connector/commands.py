@@ -214,10 +214,15 @@ def show_exceptions(settings: Settings, resolve: int | None, *, by: str | None =
     return 0
 
 
+# Mirroring a past order moves stock at the outlet: the historical import's business, not --fix's.
+NOT_FIXED_PAST = "not fixed: placed before go-live; mirroring it moves stock — that is the historical import"
+
+
 def reconcile(settings: Settings, since: datetime | None, until: datetime | None, *, adopt: bool,
               fix: bool) -> int:
     """`order-sync reconcile`: the drift between BigCommerce and X-Series over the range; 0 when none
-    is left (after --adopt / --fix), 1 when some is (listed, and with --fix opened as exceptions)."""
+    is left (after --adopt / --fix), 1 when some is (listed, and with --fix opened as exceptions or,
+    placed before going live with the historical import off, left alone)."""
     from connector.sync.reconcile import Reconciler
 
     async def run() -> int:
@@ -231,8 +236,12 @@ def reconcile(settings: Settings, since: datetime | None, until: datetime | None
         settled = set(report.adopted) | set(report.fixed)
         for d in report.drift:
             done = " — adopted" if d.kind == "unbound" and d.bc_order_id in report.adopted else \
-                " — fixed" if d.bc_order_id in report.fixed and d.kind in ("missing", "wrong_state") else ""
+                " — fixed" if d.bc_order_id in report.fixed and d.kind in ("missing", "wrong_state") else \
+                f" — {NOT_FIXED_PAST}" if d.kind == "missing" and d.bc_order_id in report.before_go_live else ""
             print(f"  order {d.bc_order_id}: {d.kind}: {d.detail}{done}")
+        if report.before_go_live:
+            print(f"{len(report.before_go_live)} order(s) not fixed: placed before go-live, and the historical"
+                  " import is off (order-sync import-history)")
         if report.exceptions:
             print(f"{report.exceptions} exception(s) opened for what cannot be repaired safely"
                   " (order-sync exceptions)")

@@ -18,7 +18,7 @@ from connector.config_sections import (BigCommerceSettings, ConsoleSettings, His
                                        SyncSettings, WorkersSettings, XSeriesSettings, _Section)
 from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.logs import redact
-from connector.store.db import database_password
+from connector.store.db import database_passwords, shown
 from connector.yamlfile import LocatedYaml, load_yaml
 
 ENV_CONFIG = "ORDER_SYNC_CONFIG"
@@ -61,6 +61,12 @@ class Settings(_Section):
     _env_refs: dict[str, list[str]] = PrivateAttr(default_factory=dict)
     # Where each key was written, so checks made after loading can name file:line too.
     _located: LocatedYaml | None = PrivateAttr(default=None)
+
+    def __repr_args__(self):
+        # database_url may hold a password (user:PASSWORD@ or ?password=): starred in repr() and
+        # str(), like the tokens (SecretStr).
+        for name, value in super().__repr_args__():
+            yield name, shown(value) if name == "database_url" else value
 
     @model_validator(mode="after")
     def _one_shape(self) -> "Settings":
@@ -137,7 +143,7 @@ class Settings(_Section):
             secrets += [view.bigcommerce.access_token, view.bigcommerce.webhook_secret, view.xseries.token,
                         view.id_verification.webhook_secret]
         values = [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
-        values.append(database_password(self.database_url) or "")  # postgresql://user:PASSWORD@host
+        values += database_passwords(self.database_url)  # user:PASSWORD@host or ?password=PASSWORD
         return list(dict.fromkeys(v for v in values if v))
 
     def mappings_path(self) -> Path:

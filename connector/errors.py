@@ -22,6 +22,11 @@ class LostStateError(ConfigError):
     fails, for a person to see, rather than ending as if it went well)."""
 
 
+class DatabaseUnavailable(OrderSyncError):
+    """The database server did not answer (down, or not reachable): like an API down, nothing to fix
+    in the configuration and nothing lost (CLI exit 1)."""
+
+
 class ApiError(OrderSyncError):
     """An HTTP API answered with an error (or did not answer)."""
 

@@ -31,25 +31,35 @@ class LocatedYaml:
                 return f"{self.path}:{line}"
         return str(self.path)
 
-    def mapping(self, expected: str, keys: tuple[str, ...]) -> dict[Any, Any]:
-        """The document as a mapping of only these top-level keys: refused when it is not a mapping
-        ("expected …") or has another key (a typo is refused, not ignored; the first, sorted, is named)."""
-        if not isinstance(self.data, dict):
-            raise ConfigError(f"{self.where(())}: expected {expected}")
-        unknown = sorted(map(str, set(self.data) - set(keys)))
+    def mapping(self, expected: str, keys: tuple[str, ...], at: Path_ = ()) -> dict[Any, Any]:
+        """The document (or the section at `at`) as a mapping of only these keys: refused when it is
+        not a mapping ("expected …") or has another key (a typo is refused, not ignored; the first,
+        sorted, is named)."""
+        data = self.data
+        for key in at:
+            data = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.where(at)}: expected {expected}")
+        unknown = sorted(map(str, set(data) - set(keys)))
         if unknown:
-            raise ConfigError(f"{self.where((unknown[0],))}: unknown key {unknown[0]!r} (expected {', '.join(keys)})")
-        return self.data
+            raise ConfigError(f"{self.where(at + (unknown[0],))}: unknown key {unknown[0]!r} (expected {', '.join(keys)})")
+        return data
 
 
 def load_yaml(path: Path | str) -> LocatedYaml:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # saved as Latin-1 or Windows-1252 ('Café'): name where
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start});"
+                          " save the file as UTF-8") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

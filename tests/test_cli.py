@@ -223,3 +223,20 @@ def test_exceptions_lists_resolves_and_status_counts_them(shop, capsys, monkeypa
     resolved = [e for e in store.audit_entries(euro) if e.action == "resolve_exception"]
     assert len(resolved) == 1 and resolved[0].reason == "resolved by ann"
     store.close()
+
+
+def test_import_history_refused_is_a_json_line_under_log_format_json(shop, capsys):
+    """The refusal was a plain-text line among JSON ones; it goes through logging like every message."""
+    import json
+
+    assert shop.run("import-history", "--log-format", "json") == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    records = [json.loads(line) for line in lines]  # every line is JSON
+    assert any("historical import is off" in r["message"] and r["level"] == "error" for r in records), lines
+
+
+def test_every_command_takes_log_level_sandbox_serve_too():
+    from connector.cli import build_parser
+
+    args = build_parser().parse_args(["sandbox", "serve", "--log-level", "debug", "--log-format", "json"])
+    assert (args.log_level, args.log_format) == ("DEBUG", "json")

@@ -222,3 +222,34 @@ def test_the_database_password_is_starred_in_messages_and_redacted_from_logs():
         "database_url": "postgresql://sync:Hunter2-S3CRET@db.internal/orders",
     })
     assert "Hunter2-S3CRET" in settings.secrets()
+
+
+@pytest.mark.parametrize("url,starred", [
+    # libpq takes the password as a query parameter too; the scheme written postgres:// is refused.
+    ("postgres://app@db.internal/orders?password=Sup3rSecretPw", "postgres://app@db.internal/orders?password=***"),
+    ("mysql://app:Sup3rSecretPw@db/orders?sslmode=require&PASSWORD=Sup3rSecretPw",
+     "mysql://app:***@db/orders?sslmode=require&PASSWORD=***"),
+])
+def test_a_database_password_given_as_a_query_parameter_is_starred_and_redacted(url, starred, tmp_path, monkeypatch,
+                                                                                capsys):
+    from connector.cli import main
+    from connector.config import Settings
+    from connector.store.db import shown
+
+    assert shown(url) == starred
+    monkeypatch.setenv("S_BC", BC_TOKEN)
+    monkeypatch.setenv("S_XS", XS_TOKEN)
+    path = tmp_path / "config.yaml"
+    path.write_text("bigcommerce:\n  store_hash: abc123\n  access_token: ${S_BC}\n"
+                    "xseries:\n  domain_prefix: shop\n  token: ${S_XS}\n  outlet: Main\n  register: Web\n"
+                    f"database_url: {url}\n")
+    assert main(["--config", str(path), "status"]) == 2
+    err = capsys.readouterr().err
+    assert "Sup3rSecretPw" not in err and starred in err, err
+    settings = Settings.model_validate({
+        "bigcommerce": {"store_hash": "abc123", "access_token": BC_TOKEN},
+        "xseries": {"domain_prefix": "mystore", "token": XS_TOKEN, "outlet": "Main Outlet", "register": "Online"},
+        "database_url": "postgresql://app@db.internal/orders?sslmode=require&password=Sup3rSecretPw",
+    })
+    assert "Sup3rSecretPw" in settings.secrets()  # the log filters take it out
+    assert "Sup3rSecretPw" not in repr(settings) + str(settings) and "password=***" in repr(settings)

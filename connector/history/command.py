@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta
 
 from connector.config import Settings
 from connector import interrupts
-from connector.errors import EXIT_CONFIG, EXIT_FAILURES, EXIT_OK, ConfigError
+from connector.errors import EXIT_FAILURES, EXIT_OK, ConfigError
 from connector.history.importer import DISABLED_MESSAGE, HistoricalImport, ImportReport
 from connector.history.progress import Progress, _duration
 from connector.runtime import Runtime
@@ -39,8 +38,8 @@ def parse_date_arg(value: str | None, name: str) -> datetime | None:
 
 def import_history(settings: Settings, *, since: str | None, until: str | None, dry_run: bool) -> int:
     if not settings.historical_import.enabled:
-        print(f"order-sync import-history: refused: {DISABLED_MESSAGE}", file=sys.stderr)
-        return EXIT_CONFIG
+        # Through the command line's error path: a JSON log line under --log-format json; exit 2.
+        raise ConfigError(f"import-history refused: {DISABLED_MESSAGE}")
     since_dt = parse_date_arg(since, "since")
     until_dt = parse_date_arg(until, "until")
     # SIGTERM: 143, like Ctrl-C's 130 a stop before the end (the checkpoint resumes it).

@@ -24,7 +24,10 @@ from pathlib import Path
 
 from connector.errors import ConfigError
 from connector.mapping.statuses import SYSTEM_NAMES, status_id_from_name
-from connector.yamlfile import load_yaml
+from connector.yamlfile import LocatedYaml, load_yaml
+
+
+UNPAID_KEYS = ("statuses", "payment_statuses")
 
 
 class PosState(str, enum.Enum):
@@ -84,14 +87,28 @@ class StatusTable:
                 f"{doc.where(('statuses',))}: statuses without a POS state: "
                 + ", ".join(f"{i} ({SYSTEM_NAMES[i]})" for i in missing)
             )
-        unpaid = data.get("unpaid") or {}
-        if not isinstance(unpaid, dict):
-            raise ConfigError(f"{doc.where(('unpaid',))}: expected a mapping with statuses and payment_statuses")
+        unpaid = {} if data.get("unpaid") is None else doc.mapping(
+            "a mapping with statuses and payment_statuses", UNPAID_KEYS, ("unpaid",))
         unpaid_ids = set()
-        for i, item in enumerate(unpaid.get("statuses") or []):
+        for i, item in enumerate(_listed(doc, unpaid, "statuses")):
             status_id = status_id_from_name(item)
             if status_id is None:
                 raise ConfigError(f"{doc.where(('unpaid', 'statuses', i))}: unknown BigCommerce status {item!r}")
             unpaid_ids.add(status_id)
-        payment_statuses = {str(s).strip().casefold() for s in unpaid.get("payment_statuses") or []}
+        payment_statuses = set()
+        for i, item in enumerate(_listed(doc, unpaid, "payment_statuses")):
+            if not isinstance(item, str) or not item.strip():
+                raise ConfigError(f"{doc.where(('unpaid', 'payment_statuses', i))}: {item!r} is not a payment"
+                                  " status (BigCommerce's payment_status text, e.g. pending)")
+            payment_statuses.add(item.strip().casefold())
         return cls(states, frozenset(unpaid_ids), frozenset(payment_statuses), source=str(path))
+
+
+def _listed(doc: LocatedYaml, unpaid: dict, key: str) -> list:
+    """unpaid.<key> as a list (absent: none). A scalar is refused, not read letter by letter."""
+    value = unpaid.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"{doc.where(('unpaid', key))}: unpaid.{key} must be a list, e.g. [{value}]")
+    return value

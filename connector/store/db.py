@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
+from urllib.parse import unquote_plus
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import create_engine
 
-from connector.errors import ConfigError
+from connector.errors import ConfigError, DatabaseUnavailable
 
 
-_PASSWORD = re.compile(r"(//[^/@:]*:)[^/@]*@")
+# user:PASSWORD@ in the authority, and libpq's password=PASSWORD among the query parameters.
+_USERINFO_PASSWORD = re.compile(r"([^:/?#\s]+://[^/?#@:]*:)([^/?#]*)@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
 
 
 def shown(database_url: str) -> str:
-    """The URL as messages may show it: its password (postgresql://user:PASSWORD@host) starred."""
-    return _PASSWORD.sub(r"\1***@", database_url)
+    """The URL as messages may show it: its password starred, given either way
+    (postgresql://user:PASSWORD@host or ?password=PASSWORD)."""
+    return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1***@", database_url))
 
 
-def database_password(database_url: str) -> str | None:
-    """The URL's password, for the log filters' list of secrets."""
-    match = re.search(r"//[^/@:]*:([^/@]*)@", database_url)
-    return match.group(1) if match and match.group(1) else None
+def database_passwords(database_url: str) -> list[str]:
+    """The URL's password(s), as written and decoded, for the log filters' list of secrets."""
+    found = [m.group(2) for m in (_USERINFO_PASSWORD.search(database_url),) if m]
+    found += [m.group(2) for m in _QUERY_PASSWORD.finditer(database_url)]
+    return list(dict.fromkeys(v for raw in found if raw for v in (raw, unquote_plus(raw))))
 
 
 def make_engine(database_url: str) -> Engine:
@@ -53,6 +61,35 @@ def make_engine(database_url: str) -> Engine:
     if url.startswith("postgresql+"):
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     raise ConfigError(f"database_url {shown(database_url)!r}: use sqlite:///PATH or postgresql://HOST/DB")
+
+
+# What PostgreSQL answers when it is up but refuses this URL (a database, a role, a password, an
+# address it does not let in): a person must fix database_url. Anything else (refused connection,
+# timeout, a name that does not resolve, a server starting up) is a server that does not answer.
+# libpq gives these as text only: no SQLSTATE comes with a failed connection.
+_REFUSED = ("does not exist", "authentication failed", "password", "no pg_hba.conf entry", "permission denied")
+
+
+@contextlib.contextmanager
+def opening(database_url: str) -> Iterator[None]:
+    """Around the first use of a database: one that cannot be opened stops the command with one line
+    naming database_url (password starred), not a driver's traceback. A SQLite file that cannot be
+    opened (its folder missing or not writable) and a PostgreSQL refusal are configuration errors
+    (exit 2); a server that does not answer is like an API that is down (exit 1)."""
+    try:
+        yield
+    except OperationalError as exc:
+        reason = (str(exc.orig).strip().splitlines() or ["unknown error"])[0]
+        reason = reason.removeprefix("connection failed: ")
+        where = f"database_url {shown(database_url)!r}"
+        if database_url.strip().startswith("sqlite"):
+            if "locked" in reason:  # another process holds it past busy_timeout: a moment, not the file
+                raise DatabaseUnavailable(f"{where}: the SQLite file stays locked ({reason})") from None
+            raise ConfigError(f"{where}: cannot open the SQLite file ({reason}); its folder must exist and"
+                              " be writable") from None
+        if any(words in reason for words in _REFUSED):
+            raise ConfigError(f"{where}: PostgreSQL refused it: {reason}") from None
+        raise DatabaseUnavailable(f"{where}: PostgreSQL does not answer ({reason})") from None
 
 
 def dialect_insert(dialect: str):

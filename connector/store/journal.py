@@ -178,6 +178,13 @@ class Journal:
             s.add(run)
             s.commit()
 
+    def first_window_start(self, kind: str = "sync") -> datetime | None:
+        """Where the first cycle's window began: for "sync", where the daemon went live (orders last
+        changed before it were never read by the daemon)."""
+        query = select(func.min(CycleRun.window_start)).where(CycleRun.pair == self.pair, CycleRun.kind == kind)
+        with self.session() as s:
+            return s.exec(query).one()
+
     def last_cycle(self, kind: str = "sync", *, outcome: str | None = None) -> CycleRun | None:
         query = select(CycleRun).where(CycleRun.pair == self.pair, CycleRun.kind == kind)
         if outcome is not None:

@@ -22,7 +22,7 @@ from sqlmodel import Session, SQLModel, select
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import DEFAULT_PAIR
 from connector.store.connections import ThreadConnections
-from connector.store.db import dialect_insert, make_engine
+from connector.store.db import dialect_insert, make_engine, opening
 from connector.store.exceptions import ExceptionBook
 from connector.store.journal import AUDIT_INSERT, FAILURE_DELETE, Journal
 from connector.store.leases import RELEASE, LeaseHandle, Leases
@@ -76,7 +76,8 @@ class Store(Journal, ExceptionBook, RefundBook, ProductCustomerBook):
     @classmethod
     def open(cls, database_url: str, *, clock: Clock = SYSTEM_CLOCK, pair: str = DEFAULT_PAIR) -> "Store":
         engine = make_engine(database_url)
-        migrate(engine)
+        with opening(database_url):
+            migrate(engine)
         return cls(engine, clock=clock, pair=pair)
 
     def for_pair(self, pair: str) -> "Store":

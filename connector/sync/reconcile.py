@@ -7,7 +7,8 @@ missing, two live sales, a sale in the wrong state (one the status table would w
 re-open), an amount that is not the order's, a sale the store does not know (unbound), and a sale
 of ours whose order does not exist. `adopt` binds the unbound sales (no second sale is written);
 `fix` mirrors missing orders and voids closed sales that should be voided, and opens the rest as
-exceptions for a person.
+exceptions for a person. Mirroring a past order moves stock: unless the historical import is
+enabled, `fix` leaves the orders the daemon never read (last changed before its first window) alone.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from connector.mapping.register_sale import SOURCE
 from connector.mapping.identity import invoice_number, order_content_hash, sale_content_hash, without_affixes
 from connector.mapping.status_table import PosState
 from connector.runtime import Runtime
+from connector.store.repository import ORDERS_START_CURSOR
 from connector.store.tables import OrderBinding
 from connector.sync.order_mirror import OrderMirror, Transition, decide
 from connector.sync.pending import find_sale
@@ -54,6 +56,9 @@ class ReconcileReport:
     adopted: list[int] = field(default_factory=list)
     fixed: list[int] = field(default_factory=list)
     exceptions: int = 0
+    # Missing orders --fix left alone: placed (and last changed) before going live, the historical
+    # import's business, which is off.
+    before_go_live: list[int] = field(default_factory=list)
 
 
 class Reconciler:
@@ -120,6 +125,13 @@ class Reconciler:
                                f" {cents(order.total_inc_tax)}", (latest.id,)))
         return found
 
+    def _go_live(self) -> datetime:
+        """Where the daemon's first window began (sync.start_at or its first run's now, less the
+        overlap): an order last changed before it was never the daemon's to mirror. Never synced:
+        now, every order is from before."""
+        store = self.r.store
+        return store.first_window_start("sync") or store.cursor(ORDERS_START_CURSOR) or store.clock.now()
+
     async def _gone(self, order_id: int) -> bool:
         # The order itself, not its parts: one whose /products could not be read is left out of the
         # listing (on_invalid), and a 404 there is no deleted order.
@@ -155,8 +167,12 @@ class Reconciler:
 
     async def _fix(self, report: ReconcileReport, orders: dict[int, Order]) -> None:
         deps = self.r.deps()
+        go_live = None if self.r.settings.historical_import.enabled else self._go_live()
         for d in report.drift:
             bound = self.r.store.order_binding(d.bc_order_id)
+            if d.kind == "missing" and go_live is not None and orders[d.bc_order_id].date_modified < go_live:
+                report.before_go_live.append(d.bc_order_id)
+                continue
             due = d.kind == "missing" or (d.due == Transition.VOID.value and bound is not None
                                           and bound.sale_id == d.sale_ids[0])
             if due:

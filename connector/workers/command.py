@@ -17,7 +17,7 @@ import socket
 from connector import interrupts
 from connector.config import Settings
 from connector.errors import ConfigError
-from connector.store.db import make_engine
+from connector.store.db import make_engine, opening
 from connector.store.migrations import migrate
 from connector.store.repository import Store
 from connector.workers.app import CLEANUP_QUEUE, build_app, is_postgres, pair_queue
@@ -100,7 +100,8 @@ def db_upgrade(settings: Settings) -> int:
     """`order-sync db upgrade`: apply every migration the database lacks and say which."""
     engine = make_engine(settings.database_url)
     try:
-        applied = migrate(engine)
+        with opening(settings.database_url):
+            applied = migrate(engine)
     finally:
         engine.dispose()
     print("applied migrations: " + ", ".join(map(str, applied)) if applied else "the database is up to date")

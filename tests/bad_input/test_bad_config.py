@@ -204,3 +204,73 @@ def _refuse_network(requests: list[str]):
         requests.append(f"{request.method} {request.url}")
         raise httpx.ConnectError("the config tests must not reach any API", request=request)
     return send
+
+
+def _config_env(monkeypatch) -> None:
+    monkeypatch.setenv("BAD_CFG_BC_TOKEN", "bc-token-for-config-tests")
+    monkeypatch.setenv("BAD_CFG_XS_TOKEN", "xs-token-for-config-tests")
+
+
+@pytest.mark.parametrize("at_fault", ["config.yaml", "mappings/order_status.yaml"])
+def test_a_file_not_saved_as_utf8_is_named_with_its_line(at_fault, tmp_path, monkeypatch, capsys):
+    """A file saved as Latin-1 ('Café Outlet') was a UnicodeDecodeError traceback, exit 1."""
+    _config_env(monkeypatch)
+    config = tmp_path / "config.yaml"
+    text = VALID.replace("{db}", str(tmp_path / "order-sync.db")) + "mappings_dir: mappings\n"
+    (tmp_path / "mappings").mkdir()
+    status_table = STATUS_TABLE
+    if at_fault == "config.yaml":
+        text = replaced(text, "outlet: Main Outlet", "outlet: Café Outlet")
+        wrong = line_of(text, "Café")
+    else:
+        status_table = "# Café\n" + status_table
+        wrong = 1
+    config.write_bytes(text.encode("latin-1", errors="replace"))
+    (tmp_path / "mappings" / "order_status.yaml").write_bytes(status_table.encode("latin-1", errors="replace"))
+
+    requests: list[str] = []
+    monkeypatch.setattr(httpx.AsyncClient, "send", _refuse_network(requests))
+    assert main(["--config", str(config), "sync"]) == 2
+    err = capsys.readouterr().err
+    assert requests == []
+    assert f"{tmp_path / at_fault}:{wrong}: " in err and "not UTF-8" in err and "0xe9" in err, err
+
+
+def _with_database(tmp_path, database_url: str) -> str:
+    config = tmp_path / "config.yaml"
+    config.write_text(VALID.replace("sqlite:///{db}", database_url))
+    return str(config)
+
+
+def test_a_sqlite_file_in_a_folder_that_does_not_exist_is_a_config_error(tmp_path, monkeypatch, capsys):
+    """Was sqlalchemy's OperationalError traceback, exit 1."""
+    _config_env(monkeypatch)
+    config = _with_database(tmp_path, "sqlite:////no/such/dir/order-sync.db")
+    assert main(["--config", config, "status"]) == 2
+    err = capsys.readouterr().err
+    assert "database_url 'sqlite:////no/such/dir/order-sync.db': cannot open" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_postgresql_server_that_does_not_answer_is_like_an_api_down(tmp_path, monkeypatch, capsys):
+    """Nothing to fix in the file: exit 1, as for an API that is down; the password is starred."""
+    _config_env(monkeypatch)
+    config = _with_database(tmp_path, "postgresql://sync:Hunter2-S3CRET@127.0.0.1:1/orders")
+    assert main(["--config", config, "status"]) == 1
+    err = capsys.readouterr().err
+    assert "database_url 'postgresql://sync:***@127.0.0.1:1/orders': PostgreSQL does not answer" in err, err
+    assert "Hunter2-S3CRET" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_postgresql_server_that_refuses_the_database_is_a_config_error(tmp_path, monkeypatch, capsys):
+    import os
+
+    server = os.environ.get("ORDER_SYNC_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("ORDER_SYNC_TEST_POSTGRES_URL is not set")
+    _config_env(monkeypatch)
+    url = server.rsplit("/", 1)[0] + "/no_such_database_here"
+    config = _with_database(tmp_path, url)
+    assert main(["--config", config, "status"]) == 2
+    err = capsys.readouterr().err
+    assert "PostgreSQL refused it" in err and "no_such_database_here" in err, err

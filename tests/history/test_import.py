@@ -121,10 +121,14 @@ async def test_interrupted_import_resumes_without_duplicates(import_world, seed)
         rt.store.close()
 
 
-def test_refused_unless_enabled(import_world, capsys):
+def test_refused_unless_enabled(import_world):
+    """A ConfigError: the command line prints it (a JSON line under --log-format json) and exits 2."""
+    from connector.errors import ConfigError
+
     settings = import_world.settings(enabled=False)
-    assert import_history(settings, since=None, until=None, dry_run=False) == 2
-    err = capsys.readouterr().err
+    with pytest.raises(ConfigError) as refused:
+        import_history(settings, since=None, until=None, dry_run=False)
+    err = str(refused.value)
     assert "off by default" in err and "stock" in err and "historical_import" in err
     assert len(import_world.xs.request_log) == 0 and len(import_world.bc.request_log) == 0
 

@@ -189,3 +189,25 @@ def test_bad_tender_keys_name_their_line(tmp_path, body, where, words):
     with pytest.raises(ConfigError) as err:
         _payments(tmp_path, body)
     assert f"payment_methods.yaml{where}" in str(err.value) and words in str(err.value)
+
+
+@pytest.mark.parametrize("unpaid,where,words", [
+    # A scalar was read letter by letter ('p', 'e', 'n'…): nothing counted as unpaid.
+    ("  statuses: [7]\n  payment_statuses: pending\n", ":19", "payment_statuses must be a list"),
+    # A misspelt key was ignored: no payment status counted as unpaid.
+    ("  statuses: [7]\n  payment_status: [pending]\n", ":19", "unknown key 'payment_status'"),
+    # A number was a TypeError with a traceback.
+    ("  statuses: 7\n  payment_statuses: [pending]\n", ":18", "statuses must be a list"),
+    ("  statuses: [7]\n  payment_statuses: [pending, [void]]\n", ":19", "payment status"),
+    ("  statuses: [7, Shipped Twice]\n", ":18", "unknown BigCommerce status 'Shipped Twice'"),
+])
+def test_the_unpaid_section_is_refused_when_misshapen_naming_its_line(tmp_path, unpaid, where, words):
+    with pytest.raises(ConfigError) as err:
+        StatusTable.load(_status_file(tmp_path, _full_table() + "unpaid:\n" + unpaid))
+    assert f"order_status.yaml{where}" in str(err.value) and words in str(err.value)
+
+
+def test_the_unpaid_section_takes_names_and_lists(tmp_path):
+    body = _full_table() + "unpaid:\n  statuses: [Awaiting Payment]\n  payment_statuses: [Pending]\n"
+    table = StatusTable.load(_status_file(tmp_path, body))
+    assert table.is_unpaid(7, "") and table.is_unpaid(11, "pending") and not table.is_unpaid(11, "captured")

@@ -195,3 +195,32 @@ async def test_an_order_whose_lines_cannot_be_read_is_no_orphan(world, monkeypat
     monkeypatch.setattr(runtime.bc, "_parse_order", parse)
     report = await Reconciler(runtime).run(None, None)
     assert broken not in {d.bc_order_id for d in report.drift}
+
+
+async def test_fix_leaves_orders_from_before_going_live_to_the_historical_import(world, tmp_path, monkeypatch, capsys):
+    """Mirroring a past order moves stock, whichever command does it: with the historical import off,
+    `reconcile --fix` does not mirror an order the daemon never read (placed and last changed before
+    its first window); it says so and exits 1 (drift is left). Drift since going live is fixed as
+    before, an old order changed since included (the daemon itself would mirror it)."""
+    from datetime import timedelta
+
+    from sync_world import START
+
+    past = world.add_order([line("MUG-01", 3, "10.00")], date_created=START - timedelta(days=2))
+    changed = world.add_order([line("TEE-L", 1)], status_id=1, date_created=START - timedelta(days=2))
+    await world.cycle()  # going live: start_at is an hour back
+    missing = world.add_order([line("TEE-M", 1)])  # placed since: its sale was lost
+    world.set_status(changed, 11)  # an old order shipped since going live
+    mugs = world.stock("MUG-01")
+    config = write_config(world, tmp_path / "config.yaml")
+
+    assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 1
+    out = capsys.readouterr().out
+    assert f"order {past}: missing" in out and "not fixed: placed before go-live" in out
+    assert "that is the historical import" in out and "1 order(s) not fixed" in out
+    assert world.sale(past) is None and world.stock("MUG-01") == mugs  # no stock moved
+    assert world.sale(missing)["status"] == "CLOSED" and world.sale(changed)["status"] == "CLOSED"
+
+    config.write_text(config.read_text() + "historical_import:\n  enabled: true\n")
+    assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 0
+    assert world.sale(past)["status"] == "CLOSED" and world.stock("MUG-01") == mugs - 3
