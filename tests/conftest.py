@@ -135,3 +135,21 @@ def restore_logging():
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+# The reliability suites' counts (tests/reliability/conftest.py report_counts), printed again at the
+# end of the run. They travel in the test reports' user_properties, so under pytest-xdist the
+# controller, which runs no test and loads only this conftest, prints the workers' counts too.
+RELIABILITY_COUNTS: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.when == "call":  # every phase's report carries the test's properties
+        RELIABILITY_COUNTS.extend(value for key, value in report.user_properties if key == "reliability_counts")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if RELIABILITY_COUNTS:
+        terminalreporter.section("reliability counts")
+        for line in RELIABILITY_COUNTS:
+            terminalreporter.write_line(line)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-# Counts reported by the suites in this run, printed again in pytest's terminal summary.
-REPORTED: list[str] = []
+# The test property that carries a suite's counts to the terminal summary (tests/conftest.py).
+SUMMARY_PROPERTY = "reliability_counts"
 
 
 @pytest.fixture
@@ -24,15 +24,8 @@ def report_counts(record_property):
     def report(title: str, counts: dict[str, Any]) -> None:
         text = f"{title}: " + ", ".join(f"{k}={v}" for k, v in counts.items())
         print("\n" + text)
-        REPORTED.append(text)
         for key, value in counts.items():
             record_property(key, value)
+        record_property(SUMMARY_PROPERTY, text)
 
     return report
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if REPORTED:
-        terminalreporter.section("reliability counts")
-        for line in REPORTED:
-            terminalreporter.write_line(line)
