@@ -100,4 +100,7 @@ class SalePlan:
     # Order product id → its gift wrapping (incl. tax), which a wrapping refund of that product gives
     # back when it names no amount (the sale has one wrapping line for the order).
     wrapping_by_line: dict[int, Decimal] = field(default_factory=dict)
+    # X-Series tax id → its rate (0.2 = 20 %), for the taxes the lines carry: a refund's tax is split
+    # at the tax's own rate, not one read back from a line's cent-rounded price and tax.
+    rates: dict[str, Decimal] = field(default_factory=dict)
 

@@ -168,29 +168,60 @@ def _adjustment_lines(refund_line: PlannedLine, adjustment: Decimal, refund: Ref
     if abs(gap) < HALF_CENT or not ex_tax:
         # The lines' tax rounds to the refund's: the adjustment changed no tax (an order-level amount).
         return untaxed
+    # Half a cent per figure rounded to cents: the refund's total and tax, each returned line's amount
+    # and tax (the sale rounds each line to cents; BigCommerce sums them unrounded).
+    slack = HALF_CENT * (2 + len(lines))
     # At the rate of a tax the returned lines used, else one the sale used: a small amount fits several
     # rates, and the share of the units returned is at theirs.
-    line = _rate_explaining(lines, ex_tax, gap) or _rate_explaining(sale.lines, ex_tax, gap)
+    line = (_one_rate(lines, ex_tax, gap, sale, slack) or _rate_explaining(lines, ex_tax, gap, sale, slack)
+            or _rate_explaining(sale.lines, ex_tax, gap, sale, slack))
     if line is not None:
         return [replace(refund_line, unit_price=ex_tax, unit_tax=gap, tax_id=line.tax_id, tax_source=line.tax_source)]
     split = _split_as_discounted(refund_line, ex_tax, gap, sale)
     return split or untaxed
 
 
-def _rate_explaining(lines: list[PlannedLine] | tuple[PlannedLine, ...], ex_tax: Decimal,
-                     gap: Decimal) -> PlannedLine | None:
+def _rate_of(line: PlannedLine, sale: SalePlan) -> Decimal:
+    """The rate a sale line was taxed at: its X-Series tax's when that tax was picked for its rate (a
+    line on the default tax, or its class's, may be at another); else its tax over its price, which
+    cents rounding blurs (0.17 / 0.82 for a 20 % 0.99)."""
+    if line.tax_source == "rate" and line.tax_id in sale.rates:
+        return sale.rates[line.tax_id]
+    return line.unit_tax / line.unit_price
+
+
+def _off(line: PlannedLine, ex_tax: Decimal, gap: Decimal, sale: SalePlan, slack: Decimal) -> Decimal | None:
+    """How far `gap` is from the tax of `ex_tax` at the line's rate, when within rounding: `slack` off
+    the gap and twice that off the amount (total − lines − gap), which the rate makes rate × that of
+    tax; a further half cent when the rate is read from a line's rounded unit tax. None beyond."""
+    rate = _rate_of(line, sale)
+    exact = line.tax_source == "rate" and line.tax_id in sale.rates
+    off = abs(ex_tax * rate - gap)
+    return off if off <= slack * (1 + 2 * abs(rate)) + (0 if exact else HALF_CENT) else None
+
+
+def _one_rate(lines: list[PlannedLine], ex_tax: Decimal, gap: Decimal, sale: SalePlan,
+              slack: Decimal) -> PlannedLine | None:
+    """The returned line whose tax every taxed returned line and every discount line of the sale
+    share, when they share one: a coupon's share can only be at that rate, so only its sign and size
+    are checked (twice the rounding slack: the sale's discount line is rounded too); None otherwise."""
+    taxed = [line for line in lines if line.unit_tax and line.unit_price]
+    discounts = [line for line in sale.lines if line.kind == "discount" and line.unit_tax]
+    if not taxed or not discounts or len({line.tax_id for line in taxed + discounts}) != 1:
+        return None
+    return taxed[0] if _off(taxed[0], ex_tax, gap, sale, 2 * slack) is not None else None
+
+
+def _rate_explaining(lines: list[PlannedLine] | tuple[PlannedLine, ...], ex_tax: Decimal, gap: Decimal,
+                     sale: SalePlan, slack: Decimal) -> PlannedLine | None:
     """Of `lines`, the taxed one whose rate makes `gap` the tax of `ex_tax` within rounding, the
-    closest; None when none does. Within rounding: BigCommerce rounds the refund's total and tax to
-    cents each, so the gap is off by up to half a cent and the amount (total − gap) by up to a cent,
-    which the rate makes rate × a cent of tax: half a cent × (1 + 2 × rate) in all; a further
-    (1 − rate) half cent allows for a rate read from a line's unit tax, itself rounded."""
+    closest; None when none does."""
     best, closest = None, None
     for line in lines:
         if not line.unit_price or not line.unit_tax:
             continue
-        rate = line.unit_tax / line.unit_price
-        off = abs(ex_tax * rate - gap)
-        if off < HALF_CENT * (2 + abs(rate)) and (closest is None or off < closest):
+        off = _off(line, ex_tax, gap, sale, slack)
+        if off is not None and (closest is None or off < closest):
             best, closest = line, off
     return best
 
