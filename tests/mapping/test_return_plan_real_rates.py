@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from decimal import ROUND_HALF_UP, Decimal
 
-from order_shapes import bc_line, bc_order, plan_of
+from order_shapes import bc_fee, bc_line, bc_order, plan_of
 
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.mapping.amounts import cents
@@ -89,3 +89,36 @@ def test_refunds_of_single_rate_coupon_orders_give_back_bigcommerces_vat():
         if back != total or abs(tax_back - tax) > D("0.01"):
             failures.append((seed, total, tax, back, tax_back))
     assert not failures, f"{len(failures)} refunds, e.g. {failures[:3]}"
+
+
+def two_fees_of_five_order():
+    """Prices incl. tax: a 12.00 line (2.00 VAT), Package Protection 5.00 (20 % VAT, 0.8333) and an
+    untaxed Donation 5.00: 22.00 with 2.83 VAT."""
+    return bc_order([bc_line("12.00", "2.00", 1, line_id=1, sku="S0")], total_inc="22.00", total_tax="2.83",
+                    inclusive=True, fees=[bc_fee("5.00", "0.8333", fee_id=1, name="Package Protection"),
+                                          bc_fee("5.00", "0", fee_id=2, name="Donation")])
+
+
+def fee_item(amount):
+    return {"item_type": "FEE", "item_id": 4242, "requested_amount": amount}  # a fee item names the order
+
+
+def test_two_fee_items_of_the_same_amount_give_back_both_fees():
+    sale = plan_of(two_fees_of_five_order())
+    plan = build_return_plan(refund([fee_item("5.00"), fee_item("5.00")], "10.00", "0.83"), sale, SPECIALS, "t-none")
+    assert given_back(plan) == (D("10.00"), D("0.83"))
+    assert sorted(line.tax_id for line in plan.lines) == ["t-20", "t-none"]  # each fee once, at its own tax
+
+
+def test_a_fee_refund_without_tax_gives_back_the_untaxed_fee_of_that_amount():
+    sale = plan_of(two_fees_of_five_order())
+    plan = build_return_plan(refund([fee_item("5.00")], "5.00", "0.00"), sale, SPECIALS, "t-none")
+    assert given_back(plan) == (D("5.00"), D("0.00"))
+    assert [line.tax_id for line in plan.lines] == ["t-none"]
+
+
+def test_a_fee_refund_with_its_tax_gives_back_the_taxed_fee_of_that_amount():
+    sale = plan_of(two_fees_of_five_order())
+    plan = build_return_plan(refund([fee_item("5.00")], "5.00", "0.83"), sale, SPECIALS, "t-none")
+    assert given_back(plan) == (D("5.00"), D("0.83"))
+    assert [line.tax_id for line in plan.lines] == ["t-20"]
