@@ -15,7 +15,7 @@ from decimal import Decimal
 from itertools import combinations
 
 from connector.clients.bigcommerce_v3_models import Refund
-from connector.mapping.amounts import cents
+from connector.mapping.amounts import CENT, cents
 from connector.mapping.planned_sale import PlannedLine, SalePlan
 from connector.mapping.special_lines import SpecialLine, SpecialLines
 
@@ -59,8 +59,8 @@ def charges_given_back(refund: Refund, sale: SalePlan, specials: SpecialLines, n
             used.update(whole)
             given += [replace(sale.lines[i], quantity=-sale.lines[i].quantity) for i in whole]
         else:
-            given.append(_amount_line([sale.lines[i] for i in charged], amount, item.item_type, specials,
-                                      no_tax_id))
+            given.append(_amount_line([sale.lines[i] for i in charged], amount, item.item_type, sale, refund,
+                                      specials, no_tax_id))
     return given
 
 
@@ -89,7 +89,8 @@ def fee_choices(refund: Refund, sale: SalePlan, specials: SpecialLines, no_tax_i
             walk(at + 1, used | set(group), chosen + [replace(sale.lines[i], quantity=-sale.lines[i].quantity)
                                                       for i in group])
         if not found:
-            part = [_amount_line([sale.lines[i] for i in free or fees], amount, "FEE", specials, no_tax_id)]
+            part = [_amount_line([sale.lines[i] for i in free or fees], amount, "FEE", sale, refund, specials,
+                                 no_tax_id)]
             walk(at + 1, used, chosen + (part if amount else []))
 
     walk(0, frozenset(), [])
@@ -111,11 +112,13 @@ def _groups_adding_up_to(sale: SalePlan, charged: list[int], amount: Decimal):
                 yield list(group)
 
 
-def _amount_line(charged: list[PlannedLine], amount: Decimal, item_type: str, specials: SpecialLines,
-                 no_tax_id: str) -> PlannedLine:
+def _amount_line(charged: list[PlannedLine], amount: Decimal, item_type: str, sale: SalePlan, refund: Refund,
+                 specials: SpecialLines, no_tax_id: str) -> PlannedLine:
     """An amount given back on a charge (incl. tax), split at the rate the sale charged it: the charge
     of exactly that amount, else the first (several charges at different rates, neither one of them
-    nor a few whole ones of that amount: the return's total is right, its tax by rate may not be)."""
+    nor a few whole ones of that amount: the return's total is right, its tax by rate may not be).
+    When it is all the refund gives back, its tax is the refund's own, where that fits the rate
+    (BigCommerce rounds its tax half up from the exact share: 0.45 at 20 % has 0.08 of it)."""
     kind = CHARGES[item_type]
     exact = [line for line in charged if line.unit_price + line.unit_tax == amount]
     line = (exact or charged or [None])[0]
@@ -124,6 +127,12 @@ def _amount_line(charged: list[PlannedLine], amount: Decimal, item_type: str, sp
         return PlannedLine(kind=kind.value, product_key=f"special:{kind.value}", sku=product.sku, name=product.name,
                            quantity=-1, unit_price=amount, unit_tax=ZERO, tax_id=no_tax_id, tax_source="none",
                            track_inventory=False)
-    rate = line.unit_tax / line.unit_price
-    ex_tax = cents(amount / (1 + rate))
-    return replace(line, quantity=-1, unit_price=ex_tax, unit_tax=amount - ex_tax)
+    rate = sale.rate_of(line)
+    tax = amount - cents(amount / (1 + rate))
+    if len(refund.items) == 1 and refund.total_tax is not None and line.unit_tax:
+        told = cents(refund.total_tax)
+        # Within a cent of the amount's exact share at the rate (BigCommerce rounds the share, and the
+        # amount may be a rounded figure too): a tax of another rate is not taken for this one's.
+        if abs(told - amount * rate / (1 + rate)) <= CENT and abs(told) < abs(amount):
+            tax = told
+    return replace(line, quantity=-1, unit_price=amount - tax, unit_tax=tax)

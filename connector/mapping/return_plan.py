@@ -176,20 +176,11 @@ def _adjustment_lines(refund_line: PlannedLine, adjustment: Decimal, refund: Ref
     return split or untaxed
 
 
-def _rate_of(line: PlannedLine, sale: SalePlan) -> Decimal:
-    """The rate a sale line was taxed at: its X-Series tax's when that tax was picked for its rate (a
-    line on the default tax, or its class's, may be at another); else its tax over its price, which
-    cents rounding blurs (0.17 / 0.82 for a 20 % 0.99)."""
-    if line.tax_source == "rate" and line.tax_id in sale.rates:
-        return sale.rates[line.tax_id]
-    return line.unit_tax / line.unit_price
-
-
 def _off(line: PlannedLine, ex_tax: Decimal, gap: Decimal, sale: SalePlan, slack: Decimal) -> Decimal | None:
     """How far `gap` is from the tax of `ex_tax` at the line's rate, when within rounding: `slack` off
     the gap and twice that off the amount (total − lines − gap), which the rate makes rate × that of
     tax; a further half cent when the rate is read from a line's rounded unit tax. None beyond."""
-    rate = _rate_of(line, sale)
+    rate = sale.rate_of(line)
     exact = line.tax_source == "rate" and line.tax_id in sale.rates
     off = abs(ex_tax * rate - gap)
     return off if off <= slack * (1 + 2 * abs(rate)) + (0 if exact else HALF_CENT) else None

@@ -122,3 +122,33 @@ def test_a_fee_refund_with_its_tax_gives_back_the_taxed_fee_of_that_amount():
     plan = build_return_plan(refund([fee_item("5.00")], "5.00", "0.83"), sale, SPECIALS, "t-none")
     assert given_back(plan) == (D("5.00"), D("0.83"))
     assert [line.tax_id for line in plan.lines] == ["t-20"]
+
+
+def small_shipping_order():
+    """Prices incl. tax, 20 % VAT: a 12.00 line (2.00 VAT) and 0.99 shipping (0.165 VAT), which the
+    sale records as 0.82 + 0.17 (rounded to cents: 20.7 % read back from them)."""
+    return bc_order([bc_line("12.00", "2.00", 1, line_id=1, sku="S0")], total_inc="12.99", total_tax="2.17",
+                    inclusive=True, shipping=("0.99", "0.165"))
+
+
+def shipping_item(amount):
+    return {"item_type": "SHIPPING", "item_id": 0, "requested_amount": amount}
+
+
+def test_part_of_a_shipping_charge_comes_back_with_the_vat_bigcommerce_gave_back():
+    sale = plan_of(small_shipping_order())
+    for amount, vat in (("0.50", "0.08"), ("0.60", "0.10"), ("0.45", "0.08")):  # 0.45 / 6 = 0.075
+        plan = build_return_plan(refund([shipping_item(amount)], amount, vat), sale, SPECIALS, "t-none")
+        assert given_back(plan) == (D(amount), D(vat)), amount
+        assert [line.tax_id for line in plan.lines] == ["t-20"]
+
+
+def test_part_of_a_shipping_charge_is_split_at_the_taxs_own_rate():
+    """With a product in the same refund the refund's tax is not the shipping's alone: the part of
+    the shipping is split at 20 %, 0.50 → 0.42 + 0.08 (not 0.41 + 0.09 at the rounded line's 20.7 %)."""
+    sale = plan_of(small_shipping_order())
+    plan = build_return_plan(refund([shipping_item("0.50"), {"item_type": "PRODUCT", "item_id": 1, "quantity": 1}],
+                                    "12.50", "2.08"), sale, SPECIALS, "t-none")
+    assert given_back(plan) == (D("12.50"), D("2.08"))
+    assert [(line.unit_price, line.unit_tax) for line in plan.lines if line.kind == "shipping"] == [
+        (D("0.42"), D("0.08"))]
