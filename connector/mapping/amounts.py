@@ -29,6 +29,21 @@ CENT = Decimal("0.01")
 HALF_CENT = Decimal("0.005")
 
 
+# ISO 4217 currencies of more than two decimals (a currency of none, like JPY, is whole amounts:
+# exact in cents). Every amount here is kept in cents, so these would be posted rounded.
+FINER_THAN_CENTS = {"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3, "CLF": 4, "UYW": 4}
+
+
+def cents_refusal(currency: str | None) -> str | None:
+    """Why a store or order in `currency` cannot be mirrored, when its amounts have more decimals
+    than cents; None when cents hold them."""
+    code = (currency or "").strip().upper()
+    if code not in FINER_THAN_CENTS:
+        return None
+    return (f"{code} has {FINER_THAN_CENTS[code]} decimals, and order-sync keeps amounts in cents: every amount"
+            " would be rounded to cents (10.499 as 10.50), so it mirrors no sale in it")
+
+
 def cents(value: Decimal) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 

@@ -100,4 +100,14 @@ class SalePlan:
     # Order product id → its gift wrapping (incl. tax), which a wrapping refund of that product gives
     # back when it names no amount (the sale has one wrapping line for the order).
     wrapping_by_line: dict[int, Decimal] = field(default_factory=dict)
+    # X-Series tax id → its rate (0.2 = 20 %), for the taxes the lines carry: a refund's tax is split
+    # at the tax's own rate, not one read back from a line's cent-rounded price and tax.
+    rates: dict[str, Decimal] = field(default_factory=dict)
 
+    def rate_of(self, line: PlannedLine) -> Decimal:
+        """The rate a line of this sale was taxed at: its X-Series tax's when that tax was picked for
+        its rate (a line on the default tax, or its class's, may be at another); else its tax over its
+        price, which cents rounding blurs (0.17 / 0.82 for a 20 % 0.99)."""
+        if line.tax_source == "rate" and line.tax_id in self.rates:
+            return self.rates[line.tax_id]
+        return line.unit_tax / line.unit_price if line.unit_price else ZERO

@@ -6,7 +6,8 @@ negative quantities and refund payments (reference §8.2: "quantity: negative fo
   lines of that order product), so their stock comes back (`refunds.restock: false` puts them on
   the refund product instead: money back, stock unchanged);
 - shipping, handling, gift wrapping and fee refunds by amount, on their special products, taxed at
-  the rate the sale charged them;
+  the rate the sale charged them, each charge once (charge_refunds.py; fees of one amount told
+  apart by the refund's tax);
 - order-level amounts, and what BigCommerce refunded beyond the units at their sold price (an
   order-level discount's share, a merchant's override), on the `refund` special product: untaxed
   when the refund's tax is all the lines' (an order-level amount does not change tax), else with
@@ -23,11 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from itertools import combinations
 
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import MappingError
 from connector.mapping.amounts import HALF_CENT, cents
+from connector.mapping.charge_refunds import CHARGE_KINDS, charges_given_back, fee_choices
 from connector.mapping.planned_sale import PlannedLine, PlannedPayment, SalePlan
 from connector.mapping.special_lines import SpecialLine, SpecialLines
 
@@ -35,10 +36,6 @@ ZERO = Decimal(0)
 # Refund payment providers that are tenders of their own (§15); any other provider is a gateway.
 _TENDERS = {"storecredit": "store_credit", "store_credit": "store_credit",
             "giftcertificate": "gift_certificate", "gift_certificate": "gift_certificate"}
-# Refund item type → the special line of the sale that charged it.
-_CHARGES = {"SHIPPING": SpecialLine.SHIPPING, "HANDLING": SpecialLine.HANDLING,
-            "GIFT_WRAPPING": SpecialLine.WRAPPING, "FEE": SpecialLine.FEE}
-_CHARGE_KINDS = {kind.value for kind in _CHARGES.values()}
 
 
 @dataclass(frozen=True)
@@ -74,46 +71,28 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
             money_only.append(item)  # in the adjustment below, at the line's rate
         elif item.item_type == "PRODUCT":
             lines += _returned_units(item.item_id, item.quantity, sale, order_id, refund.id)
-        elif item.item_type == "ORDER":
-            continue  # an order-level amount: in the adjustment below
-        else:
-            kind = _CHARGES[item.item_type].value
-            charged = [line for line in sale.lines if line.kind == kind]
-            if item.item_type in ("SHIPPING", "HANDLING"):  # the address's own line, when it has one
-                charged = [line for line in charged if line.bc_line_id == item.item_id] or charged
-            amount = item.requested_amount
-            if amount is None and item.item_type == "GIFT_WRAPPING":
-                amount = sale.wrapping_by_line.get(item.item_id)  # that product's wrapping, when it says
-            if amount is None and charged:
-                # No requested amount (it "may be null", §15; BigCommerce computes a wrapping refund
-                # itself): what the sale charged for it, once; a difference ends in the adjustment.
-                # Given back already on these same charges only: another address's is not this one's.
-                ids = {l.bc_line_id for l in charged}
-                given = sum((-l.quantity * (l.unit_price + l.unit_tax) for l in lines
-                             if l.kind == kind and l.bc_line_id in ids), ZERO)
-                amount = max(ZERO, sum((l.unit_price + l.unit_tax for l in charged), ZERO) - given)
-            whole = _charges_adding_up_to(charged, amount) if amount else []
-            if whole:  # charges given back whole (one, or two fees in one FEE item): each at its rate
-                lines += [replace(line, quantity=-line.quantity) for line in whole]
-            elif amount:
-                lines.append(_amount_line(_charge_given_back(charged, amount), amount, item.item_type, specials,
-                                          no_tax_id))
     if not restock:
         lines = [replace(refund_line, unit_price=line.unit_price, unit_tax=line.unit_tax, quantity=line.quantity,
                          tax_id=line.tax_id) if line.kind == "product" else line for line in lines]
+    # ORDER items (an order-level amount) end in the adjustment below.
+    lines += charges_given_back(refund, sale, specials, no_tax_id)
     total = cents(refund.total_amount)
-    # Beyond the lines as they are, not as rounded to cents: X-Series totals the return from its lines
-    # (§8.2), so lines plus adjustment must add up to the refund's payments exactly. Units are at up
-    # to PRICE_PLACES decimals, and so is their exact sum and the adjustment.
-    adjustment = total - sum((-line.quantity * (line.unit_price + line.unit_tax) for line in lines), ZERO)
-    if adjustment:
-        lines += _adjustment_lines(refund_line, adjustment, refund, lines, sale)
-        tax_back = cents(sum((-line.quantity * line.unit_tax for line in lines), ZERO))
-        if money_only and tax_back != cents(refund.total_tax):
-            # Its tax fits no rate of the sale's: a person must say how it was taxed.
-            raise MappingError(f"refund {refund.id} gives money back on an order product without returning a unit,"
-                               " and its tax fits no rate of the sale: record it by hand", order_id=order_id,
-                               kind="refund")
+    # Of the ways its fee items can be the sale's fees, the first whose return gives back the refund's
+    # tax (or comes closest): two fees of one amount at different rates are told apart by it.
+    chosen = None
+    for fees in fee_choices(refund, sale, specials, no_tax_id):
+        candidate = _with_adjustment(lines + fees, total, refund_line, refund, sale)
+        off = ZERO if refund.total_tax is None else abs(_tax_back(candidate[0]) - cents(refund.total_tax))
+        if chosen is None or off < chosen[0]:
+            chosen = (off, candidate)
+        if not off:
+            break
+    _, (lines, adjustment) = chosen
+    if adjustment and money_only and _tax_back(lines) != cents(refund.total_tax):
+        # Its tax fits no rate of the sale's: a person must say how it was taxed.
+        raise MappingError(f"refund {refund.id} gives money back on an order product without returning a unit,"
+                           " and its tax fits no rate of the sale: record it by hand", order_id=order_id,
+                           kind="refund")
     payments = _payments(refund, sale, total, order_id)
     reason = f": {refund.reason}" if refund.reason else ""
     return ReturnPlan(
@@ -124,12 +103,28 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
     )
 
 
+def _with_adjustment(lines: list[PlannedLine], total: Decimal, refund_line: PlannedLine, refund: Refund,
+                     sale: SalePlan) -> tuple[list[PlannedLine], Decimal]:
+    """`lines` and what the refund gave back beyond them (on the refund product), and that amount.
+    Beyond the lines as they are, not as rounded to cents: X-Series totals the return from its lines
+    (§8.2), so lines plus adjustment must add up to the refund's payments exactly. Units are at up to
+    PRICE_PLACES decimals, and so is their exact sum and the adjustment."""
+    adjustment = total - sum((-line.quantity * (line.unit_price + line.unit_tax) for line in lines), ZERO)
+    if adjustment:
+        lines = lines + _adjustment_lines(refund_line, adjustment, refund, lines, sale)
+    return lines, adjustment
+
+
+def _tax_back(lines: list[PlannedLine]) -> Decimal:
+    return cents(sum((-line.quantity * line.unit_tax for line in lines), ZERO))
+
+
 def _returned_units(line_id: int | None, quantity: int | None, sale: SalePlan, order_id: int,
                     refund_id: int) -> list[PlannedLine]:
     """`quantity` units of the order product `line_id`, as the sale sold them (a line split into
     units of different cents gives back the first ones)."""
     sold = [line for line in sale.lines if line.bc_line_id and line.bc_line_id == line_id
-            and line.kind not in _CHARGE_KINDS]  # an address id may equal an order product's
+            and line.kind not in CHARGE_KINDS]  # an address id may equal an order product's
     if not sold:
         raise MappingError(f"refund {refund_id} returns order product {line_id}, which the sale does not have",
                            order_id=order_id, kind="refund")
@@ -168,29 +163,51 @@ def _adjustment_lines(refund_line: PlannedLine, adjustment: Decimal, refund: Ref
     if abs(gap) < HALF_CENT or not ex_tax:
         # The lines' tax rounds to the refund's: the adjustment changed no tax (an order-level amount).
         return untaxed
+    # Half a cent per figure rounded to cents: the refund's total and tax, each returned line's amount
+    # and tax (the sale rounds each line to cents; BigCommerce sums them unrounded).
+    slack = HALF_CENT * (2 + len(lines))
     # At the rate of a tax the returned lines used, else one the sale used: a small amount fits several
     # rates, and the share of the units returned is at theirs.
-    line = _rate_explaining(lines, ex_tax, gap) or _rate_explaining(sale.lines, ex_tax, gap)
+    line = (_one_rate(lines, ex_tax, gap, sale, slack) or _rate_explaining(lines, ex_tax, gap, sale, slack)
+            or _rate_explaining(sale.lines, ex_tax, gap, sale, slack))
     if line is not None:
         return [replace(refund_line, unit_price=ex_tax, unit_tax=gap, tax_id=line.tax_id, tax_source=line.tax_source)]
     split = _split_as_discounted(refund_line, ex_tax, gap, sale)
     return split or untaxed
 
 
-def _rate_explaining(lines: list[PlannedLine] | tuple[PlannedLine, ...], ex_tax: Decimal,
-                     gap: Decimal) -> PlannedLine | None:
+def _off(line: PlannedLine, ex_tax: Decimal, gap: Decimal, sale: SalePlan, slack: Decimal) -> Decimal | None:
+    """How far `gap` is from the tax of `ex_tax` at the line's rate, when within rounding: `slack` off
+    the gap and twice that off the amount (total − lines − gap), which the rate makes rate × that of
+    tax; a further half cent when the rate is read from a line's rounded unit tax. None beyond."""
+    rate = sale.rate_of(line)
+    exact = line.tax_source == "rate" and line.tax_id in sale.rates
+    off = abs(ex_tax * rate - gap)
+    return off if off <= slack * (1 + 2 * abs(rate)) + (0 if exact else HALF_CENT) else None
+
+
+def _one_rate(lines: list[PlannedLine], ex_tax: Decimal, gap: Decimal, sale: SalePlan,
+              slack: Decimal) -> PlannedLine | None:
+    """The returned line whose tax every taxed returned line and every discount line of the sale
+    share, when they share one: a coupon's share can only be at that rate, so only its sign and size
+    are checked (twice the rounding slack: the sale's discount line is rounded too); None otherwise."""
+    taxed = [line for line in lines if line.unit_tax and line.unit_price]
+    discounts = [line for line in sale.lines if line.kind == "discount" and line.unit_tax]
+    if not taxed or not discounts or len({line.tax_id for line in taxed + discounts}) != 1:
+        return None
+    return taxed[0] if _off(taxed[0], ex_tax, gap, sale, 2 * slack) is not None else None
+
+
+def _rate_explaining(lines: list[PlannedLine] | tuple[PlannedLine, ...], ex_tax: Decimal, gap: Decimal,
+                     sale: SalePlan, slack: Decimal) -> PlannedLine | None:
     """Of `lines`, the taxed one whose rate makes `gap` the tax of `ex_tax` within rounding, the
-    closest; None when none does. Within rounding: BigCommerce rounds the refund's total and tax to
-    cents each, so the gap is off by up to half a cent and the amount (total − gap) by up to a cent,
-    which the rate makes rate × a cent of tax: half a cent × (1 + 2 × rate) in all; a further
-    (1 − rate) half cent allows for a rate read from a line's unit tax, itself rounded."""
+    closest; None when none does."""
     best, closest = None, None
     for line in lines:
         if not line.unit_price or not line.unit_tax:
             continue
-        rate = line.unit_tax / line.unit_price
-        off = abs(ex_tax * rate - gap)
-        if off < HALF_CENT * (2 + abs(rate)) and (closest is None or off < closest):
+        off = _off(line, ex_tax, gap, sale, slack)
+        if off is not None and (closest is None or off < closest):
             best, closest = line, off
     return best
 
@@ -211,42 +228,6 @@ def _split_as_discounted(refund_line: PlannedLine, ex_tax: Decimal, gap: Decimal
     taxes[-1] += gap - sum(taxes, ZERO)
     return [replace(refund_line, unit_price=part, unit_tax=tax, tax_id=line.tax_id, tax_source=line.tax_source)
             for part, tax, line in zip(parts, taxes, discounts)]
-
-
-def _charge_given_back(charged: list[PlannedLine], amount: Decimal) -> PlannedLine | None:
-    """Of the sale's lines of a kind of charge, the one an amount given back is at the rate of. A fee
-    refund names no fee (its item_id is the order's), and a shipping refund may find no line of its
-    address: the line charged exactly that amount, else the first (several charges at different
-    rates, neither one of them nor a few whole ones of that amount: the return's total is right,
-    its tax by rate may not be)."""
-    exact = [line for line in charged if line.unit_price + line.unit_tax == amount]
-    return (exact or charged or [None])[0]
-
-
-def _charges_adding_up_to(charged: list[PlannedLine], amount: Decimal) -> list[PlannedLine]:
-    """The fewest charges whose whole amounts (incl. tax) add up to `amount`, else []: a refund of
-    several fees at once names none of them. A handful of charges: every subset is tried."""
-    if len(charged) > 8:
-        return []
-    for size in range(1, len(charged) + 1):
-        for group in combinations(charged, size):
-            if sum((line.quantity * (line.unit_price + line.unit_tax) for line in group), ZERO) == amount:
-                return list(group)
-    return []
-
-
-def _amount_line(charged: PlannedLine | None, amount: Decimal, item_type: str, specials: SpecialLines,
-                 no_tax_id: str) -> PlannedLine:
-    """An amount given back on a charge (incl. tax), split at the rate the sale charged it."""
-    kind = _CHARGES[item_type]
-    if charged is None or not charged.unit_price:
-        product = specials.products[kind]
-        return PlannedLine(kind=kind.value, product_key=f"special:{kind.value}", sku=product.sku, name=product.name,
-                           quantity=-1, unit_price=amount, unit_tax=ZERO, tax_id=no_tax_id, tax_source="none",
-                           track_inventory=False)
-    rate = charged.unit_tax / charged.unit_price
-    ex_tax = cents(amount / (1 + rate))
-    return replace(charged, quantity=-1, unit_price=ex_tax, unit_tax=amount - ex_tax)
 
 
 def _payments(refund: Refund, sale: SalePlan, total: Decimal, order_id: int) -> tuple[PlannedPayment, ...]:

@@ -138,6 +138,7 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
         attributes=sale_attributes(order),
         source_id=str(order.id) if generation <= 1 else f"{order.id}-{generation}",
         wrapping_by_line=_wrapping_by_line(order),
+        rates={tax.id: tax.rate for tax in taxes.taxes if any(line.tax_id == tax.id for line in lines)},
     )
 
 

@@ -9,6 +9,7 @@ from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order
 from connector.clients.xseries import XSeriesClient
 from connector.errors import MappingError
+from connector.mapping.amounts import cents_refusal
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.planned_sale import SalePlan
@@ -41,8 +42,13 @@ class MirrorDeps:
 
 def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash: str | None = None) -> SalePlan:
     """The order's SalePlan against this retailer; MappingError (parked) when the order is in a
-    currency the register does not keep: it is never posted as if it were the same money."""
+    currency the register does not keep, or of more decimals than cents: it is never posted as if it
+    were the same money."""
     plan = build_sale_plan(order, deps.statuses, deps.specials, deps.refs.tax_book, generation, content_hash)
+    refusal = cents_refusal(plan.currency)
+    if refusal:  # start-up refuses such a register; an order in it is refused where its register says no currency
+        raise MappingError(f"the order is in {plan.currency}: {refusal}; mirror it by hand", order_id=order.id,
+                           kind="currency")
     currency = deps.refs.currency
     if plan.currency and currency and plan.currency.upper() != currency.upper():
         raise MappingError(f"the order is in {plan.currency} but X-Series keeps {currency}; mirror it by hand"

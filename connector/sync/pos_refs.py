@@ -10,6 +10,7 @@ from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import User
 from connector.config_sections import XSeriesSettings
 from connector.errors import ApiError, ConfigError
+from connector.mapping.amounts import cents_refusal
 from connector.mapping.payment_table import PaymentTable
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.tax_table import PosTax, TaxBook, TaxTable
@@ -99,6 +100,10 @@ async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payment
         (t for t in zero if (t.name or "").casefold() == "no tax"), None) or next(iter(zero), None)
     if default_tax is None or no_tax is None:
         raise ConfigError("X-Series needs a default tax and a zero-rate tax (\"No Tax\") for sale lines")
+    currency = (retailer.currency.code or "").upper() or None if retailer.currency else None
+    refusal = cents_refusal(currency)
+    if refusal:
+        raise ConfigError(f"the X-Series store's currency: {refusal}")
     book = [PosTax(t.id, t.display_name or t.name or t.id, t.rate) for t in taxes if t.rate]
     by_class = tax_table.resolve([PosTax(t.id, t.name or "", t.rate) for t in taxes]) if tax_table else {}
     return PosRefs(
@@ -106,6 +111,6 @@ async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payment
         default_tax_id=default_tax.id, no_tax_id=no_tax.id, payment_type_ids=payment_type_ids,
         taxes=TaxBook(tuple(book), default_id=default_tax.id, zero_id=no_tax.id, by_class=by_class),
         discount_product_id=retailer.discount_product_id,
-        currency=(retailer.currency.code or "").upper() or None if retailer.currency else None,
+        currency=currency,
         invoice_affixes=(register.invoice_prefix or "", register.invoice_suffix or ""),
     )

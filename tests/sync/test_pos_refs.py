@@ -13,6 +13,7 @@ from connector.clients.transport import RetryPolicy
 from connector.clients.xseries import XSeriesClient
 from connector.clock import FakeClock
 from connector.config_sections import XSeriesSettings
+from connector.errors import ConfigError
 from connector.mapping.payment_table import PaymentTable
 from connector.sandbox.xseries import XSeriesSimulator
 from connector.sync.pos_refs import resolve_pos_refs
@@ -139,3 +140,11 @@ async def test_a_configured_user_is_looked_up_by_name_not_by_the_token():
     refs = await refs_of(sim, clock, user="api@example.com")
 
     assert refs.user_id == first_admin and _user_calls(sim) == ["/api/2.0/users", "/api/2.0/users"]
+
+
+async def test_a_register_in_a_three_decimal_currency_is_refused_at_start_up():
+    """order-sync keeps amounts in cents: a Kuwaiti dinar store (3 decimals) would be posted rounded."""
+    clock = FakeClock(datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc))
+    with pytest.raises(ConfigError) as refused:
+        await refs_of(XSeriesSimulator(clock=clock, currency="KWD"), clock)
+    assert "KWD" in str(refused.value) and "cents" in str(refused.value)
