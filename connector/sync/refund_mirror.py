@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from collections.abc import AsyncIterator
 
 from connector.clients.bigcommerce_v3_models import Refund
@@ -101,6 +102,9 @@ class RefundMirror:
         try:
             plan = build_return_plan(refund, plan_sale(order, self.d, sale.generation), self.d.specials,
                                      self.d.refs.no_tax_id, restock=self.d.restock)
+            # A refund whose return was voided with its order's sale is returned again under a
+            # number of its own (return_voids): the voided return keeps the first.
+            plan = replace(plan, invoice_number=binding.invoice_number)
             type_ids = [self.d.refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
         except MappingError as exc:
             store.open_exception(refund.order_id, exc.kind, str(exc.args[0]))
@@ -115,7 +119,7 @@ class RefundMirror:
         binding.pending = True
         store.save_refund_binding(binding)
         try:
-            written = await self._write(body)
+            written, body = await self._write(body)
         except UnknownWriteOutcome as exc:
             written = await self._find_return(plan.invoice_number)
             if written is None:
@@ -125,6 +129,8 @@ class RefundMirror:
             store.save_refund_binding(binding)
             raise
         self._bound(binding, written.id)
+        # With its lines' and payments' ids: a void that named none would void new lines (§8.3).
+        binding.return_body = WrittenSale.of(written).ids_into(body).to_json().decode()
         store.save_refund_binding(binding, lease=lease, audit=dict(
             platform="xseries", action="create_return", bc_order_id=refund.order_id, target_id=written.id,
             reason=f"BigCommerce refund {refund.id} of {plan.total_inc_tax}", before=sale.sale_id,
@@ -137,7 +143,7 @@ class RefundMirror:
                  extra={"order_id": refund.order_id})
         return "returned"
 
-    async def _write(self, body: RegisterSale) -> WrittenSale:
+    async def _write(self, body: RegisterSale) -> tuple[WrittenSale, RegisterSale]:
         """Post the return. Whether the 0.9 body takes `return_for` is unverified (§8.2): refused (a
         400/422: nothing was applied), the return is posted again without it — its negative
         quantities make it a return, and its note names the sale. Whatever the error says: a strict
@@ -162,7 +168,7 @@ class RefundMirror:
                          f" as invoice {body.invoice_number}" if body.invoice_number != plain.invoice_number else "")
                 continue
             xs.invoices_affixed |= body.invoice_number != plain.invoice_number
-            return written
+            return written, body
 
     def _refused(self, refund: Refund, binding: RefundBinding, lease, exc: ApiError) -> str:
         """X-Series (or BigCommerce, a 404) refused for good: sent again unchanged it is refused again,
