@@ -35,6 +35,7 @@ from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import MirrorDeps, plan_sale
 from connector.sync.pending import find_sale, look_once_settled
 from connector.sync.product_binder import ProductBinder
+from connector.sync.sold_check import check_within_sale
 
 log = logging.getLogger("connector.sync")
 
@@ -100,8 +101,11 @@ class RefundMirror:
         self.step = "map"
         order = self.d.refunded_orders.get(refund.order_id) or await self.d.bc.get_order(refund.order_id)
         try:
-            plan = build_return_plan(refund, plan_sale(order, self.d, sale.generation), self.d.specials,
-                                     self.d.refs.no_tax_id, restock=self.d.restock)
+            order_plan = plan_sale(order, self.d, sale.generation)
+            plan = build_return_plan(refund, order_plan, self.d.specials, self.d.refs.no_tax_id,
+                                     restock=self.d.restock)
+            # The order as it is now may have been edited since its sale was written.
+            check_within_sale(refund, order_plan, sale, store.refund_bindings(refund.order_id), store.product_id)
             # A refund whose return was voided with its order's sale is returned again under a
             # number of its own (return_voids): the voided return keeps the first.
             plan = replace(plan, invoice_number=binding.invoice_number)
