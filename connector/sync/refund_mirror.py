@@ -76,6 +76,11 @@ class RefundMirror:
                     return "recovered"
                 binding.pending = False
             sale = store.order_binding(refund.order_id)
+            if sale is not None and sale.pending_state is not None:
+                # A write to its sale may have landed (a void after its returns were voided, a
+                # create): returned now, it could be against a sale about to be voided, or none.
+                raise OrderSyncError(f"refund {refund.id}: a write to the order's sale is not settled yet"
+                                     f" ({sale.pending_state}); the refund waits for it")
             if (sale is None or sale.sale_id is None) and _retry_to_come(store, refund.order_id):
                 # Its sale failed and the failed queue writes it later: returned then, not now.
                 raise OrderSyncError(f"refund {refund.id}: the order's sale is not written yet (the order"

@@ -70,3 +70,35 @@ async def test_a_return_void_whose_answer_was_lost_is_voided_once(world_factory,
     assert not report.failed, report.failed
     assert live(world, order_id) == []
     assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+async def test_a_sale_void_that_fails_after_its_returns_were_voided_ends_right(world, monkeypatch):
+    """The returns are voided and recorded, then the sale's void fails (its write pending): the
+    refund is not returned again meanwhile, the order is voided on a later cycle, nothing is given
+    back twice."""
+    from connector.errors import TransientApiError
+    from connector.sync.sale_writes import SaleWrites
+
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    void, failed = SaleWrites._void, []
+
+    async def void_failing_once(self, order, binding, content_hash, **kwargs):
+        if not failed:
+            failed.append(order.id)
+            binding.pending_state = "voided"  # as _void leaves it when its write gets no answer
+            self.d.store.save_order_binding(binding)
+            raise TransientApiError("no answer", api="xseries", method="POST", path="/api/register_sales")
+        return await void(self, order, binding, content_hash, **kwargs)
+
+    monkeypatch.setattr(SaleWrites, "_void", void_failing_once)
+    report = await world.cycle()
+    assert order_id in report.failed and failed == [order_id]
+    # Its refund waits for the order's write to settle: returned now, it would be against a sale
+    # about to be voided (and voided with it after).
+    assert not report.refunds["returned"] and report.refunds_failed
+    assert live(world, order_id) == [f"BC-{order_id}"]
+    for _ in range(4):
+        await world.cycle(advance=600)
+    assert world.store.failure(order_id) is None
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
