@@ -112,8 +112,10 @@ class RefundMirror:
             # The order as it is now may have been edited since its sale was written.
             check_within_sale(refund, order_plan, sale, store.refund_bindings(refund.order_id), store.product_id)
             # A refund whose return was voided with its order's sale is returned again under a
-            # number of its own (return_voids): the voided return keeps the first.
-            plan = replace(plan, invoice_number=binding.invoice_number)
+            # number (and source id, as a re-opened order's sale) of its own (return_voids): the
+            # voided return keeps the first ones.
+            again = binding.invoice_number[len(plan.invoice_number):]
+            plan = replace(plan, invoice_number=binding.invoice_number, source_id=plan.source_id + again)
             type_ids = [self.d.refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
         except MappingError as exc:
             store.open_exception(refund.order_id, exc.kind, str(exc.args[0]))

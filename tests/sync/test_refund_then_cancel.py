@@ -55,6 +55,9 @@ async def test_a_cancelled_then_reopened_order_returns_its_refund_again(world):
     report = await world.cycle()
     assert not report.failed and not report.refunds_failed, (report.failed, report.refunds_failed)
     assert live(world, order_id) == [f"BC-{order_id}-2", f"BC-{order_id}-R1-2"]
+    # Its own source id too: whether X-Series refuses a source id used before is unverified (§8.4).
+    [again] = world.xs.sales_for_source_id(f"{order_id}-R1-2")
+    assert again["invoice_number"] == f"BC-{order_id}-R1-2"
     assert world.stock("TEE-M") == 48  # three sold, one of them given back
     assert money_kept(world, order_id) == Decimal("44.00")
     await world.cycle()
