@@ -190,6 +190,8 @@ MIGRATIONS: list[Migration] = [
     (18, "the console's sessions kept as a hash of their token; the sessions so far end", _hashed_sessions),
     (19, "ID-verification checks: the time of their last event on each clock", _idv_check_clocks),
     (20, "ID-verification metafields seen keyed by order, their id and time optional", _idv_metafield_seen_by_order),
+    (21, "refund_binding.return_body: the return as posted, to void it with its order's sale",
+     _add_column("refund_binding", "return_body", "TEXT")),
 ]
 
 def applied_versions(engine: Engine) -> set[int]:

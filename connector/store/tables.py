@@ -168,6 +168,9 @@ class RefundBinding(SQLModel, table=True):
     # | retry (a person's retry-failed: due at the next refund pass)
     outcome: str = "pending"
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The return as posted, with the ids X-Series gave its lines and payments: what voiding it
+    # re-posts (§8.3) when its order's sale is voided.
+    return_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = _dt(nullable=False)
     updated_at: datetime = _dt(nullable=False)
 

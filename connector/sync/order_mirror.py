@@ -28,6 +28,7 @@ from connector.sync.mirror_deps import MirrorDeps, plan_sale
 from connector.sync.page_bindings import PageBindings
 from connector.sync.pending import settle_pending
 from connector.sync.product_binder import ProductBinder
+from connector.sync.return_voids import void_returns
 from connector.sync.sale_writes import OTHER_SALE, SaleWrites
 from connector.sync.transitions import (
     Outcome,
@@ -104,6 +105,9 @@ class OrderMirror(SaleWrites):
             if transition is Transition.CREATE:
                 return await self._create(order, target, content_hash, binding)
             if transition is Transition.VOID:
+                # Its returns first: the sale's void gives back every unit sold and all its money.
+                self.step = "write"
+                await void_returns(self.d, order.id)
                 return await self._void(order, binding, content_hash)
             edit = self._edit(order, binding, content_hash) if transition is Transition.NONE and has_sale \
                 and current is PosState.CLOSED and target is PosState.CLOSED else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from collections.abc import AsyncIterator
 
 from connector.clients.bigcommerce_v3_models import Refund
@@ -34,6 +35,7 @@ from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import MirrorDeps, plan_sale
 from connector.sync.pending import find_sale, look_once_settled
 from connector.sync.product_binder import ProductBinder
+from connector.sync.sold_check import check_within_sale
 
 log = logging.getLogger("connector.sync")
 
@@ -74,6 +76,11 @@ class RefundMirror:
                     return "recovered"
                 binding.pending = False
             sale = store.order_binding(refund.order_id)
+            if sale is not None and sale.pending_state is not None:
+                # A write to its sale may have landed (a void after its returns were voided, a
+                # create): returned now, it could be against a sale about to be voided, or none.
+                raise OrderSyncError(f"refund {refund.id}: a write to the order's sale is not settled yet"
+                                     f" ({sale.pending_state}); the refund waits for it")
             if (sale is None or sale.sale_id is None) and _retry_to_come(store, refund.order_id):
                 # Its sale failed and the failed queue writes it later: returned then, not now.
                 raise OrderSyncError(f"refund {refund.id}: the order's sale is not written yet (the order"
@@ -99,8 +106,16 @@ class RefundMirror:
         self.step = "map"
         order = self.d.refunded_orders.get(refund.order_id) or await self.d.bc.get_order(refund.order_id)
         try:
-            plan = build_return_plan(refund, plan_sale(order, self.d, sale.generation), self.d.specials,
-                                     self.d.refs.no_tax_id, restock=self.d.restock)
+            order_plan = plan_sale(order, self.d, sale.generation)
+            plan = build_return_plan(refund, order_plan, self.d.specials, self.d.refs.no_tax_id,
+                                     restock=self.d.restock)
+            # The order as it is now may have been edited since its sale was written.
+            check_within_sale(refund, order_plan, sale, store.refund_bindings(refund.order_id), store.product_id)
+            # A refund whose return was voided with its order's sale is returned again under a
+            # number (and source id, as a re-opened order's sale) of its own (return_voids): the
+            # voided return keeps the first ones.
+            again = binding.invoice_number[len(plan.invoice_number):]
+            plan = replace(plan, invoice_number=binding.invoice_number, source_id=plan.source_id + again)
             type_ids = [self.d.refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
         except MappingError as exc:
             store.open_exception(refund.order_id, exc.kind, str(exc.args[0]))
@@ -115,7 +130,7 @@ class RefundMirror:
         binding.pending = True
         store.save_refund_binding(binding)
         try:
-            written = await self._write(body)
+            written, body = await self._write(body)
         except UnknownWriteOutcome as exc:
             written = await self._find_return(plan.invoice_number)
             if written is None:
@@ -125,6 +140,8 @@ class RefundMirror:
             store.save_refund_binding(binding)
             raise
         self._bound(binding, written.id)
+        # With its lines' and payments' ids: a void that named none would void new lines (§8.3).
+        binding.return_body = WrittenSale.of(written).ids_into(body).to_json().decode()
         store.save_refund_binding(binding, lease=lease, audit=dict(
             platform="xseries", action="create_return", bc_order_id=refund.order_id, target_id=written.id,
             reason=f"BigCommerce refund {refund.id} of {plan.total_inc_tax}", before=sale.sale_id,
@@ -137,7 +154,7 @@ class RefundMirror:
                  extra={"order_id": refund.order_id})
         return "returned"
 
-    async def _write(self, body: RegisterSale) -> WrittenSale:
+    async def _write(self, body: RegisterSale) -> tuple[WrittenSale, RegisterSale]:
         """Post the return. Whether the 0.9 body takes `return_for` is unverified (§8.2): refused (a
         400/422: nothing was applied), the return is posted again without it — its negative
         quantities make it a return, and its note names the sale. Whatever the error says: a strict
@@ -162,7 +179,7 @@ class RefundMirror:
                          f" as invoice {body.invoice_number}" if body.invoice_number != plain.invoice_number else "")
                 continue
             xs.invoices_affixed |= body.invoice_number != plain.invoice_number
-            return written
+            return written, body
 
     def _refused(self, refund: Refund, binding: RefundBinding, lease, exc: ApiError) -> str:
         """X-Series (or BigCommerce, a 404) refused for good: sent again unchanged it is refused again,

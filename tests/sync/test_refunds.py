@@ -305,7 +305,7 @@ async def test_a_return_refused_without_naming_return_for_is_posted_again_withou
     body = RegisterSale(register_id="r", user_id="u", status="CLOSED", state="closed", return_for="sale-1")
     refs = SimpleNamespace(invoice_affixes=("", ""))
     xs = StrictXs(refusals=1)
-    written = await RefundMirror(SimpleNamespace(xs=xs, refs=refs))._write(body)
+    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=refs))._write(body)
     assert written.id == "return-1"
     assert [b.get("return_for") for b in xs.bodies] == ["sale-1", None]
     xs = StrictXs(refusals=2)
@@ -316,7 +316,7 @@ async def test_a_return_refused_without_naming_return_for_is_posted_again_withou
     # with the prefix (return_for kept), and the client's later sales and returns go so at once.
     xs = StrictXs(refusals=2)
     affixed = SimpleNamespace(invoice_affixes=("OS-", ""))
-    written = await RefundMirror(SimpleNamespace(xs=xs, refs=affixed))._write(body.model_copy(
+    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=affixed))._write(body.model_copy(
         update={"invoice_number": "BC-7-R9"}))
     assert [(b["invoice_number"], b.get("return_for")) for b in xs.bodies] == [
         ("BC-7-R9", "sale-1"), ("BC-7-R9", None), ("OS-BC-7-R9", "sale-1")]

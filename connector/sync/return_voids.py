@@ -1,0 +1,82 @@
+"""The returns of a sale voided with it: a cancelled order gives back what it kept, once.
+
+Voiding a sale puts all its lines back into stock and deletes all its payments (xseries-api.md
+§8.1, §11). Units a return already put back, and money it already paid out, would be given back a
+second time if the return stayed: so each return written against the sale is voided first (its
+units leave stock again, its refund payment is deleted), and its refund is recorded as not
+returned, so that a sale the order gets later (re-opened) takes it as a return again
+(RefundBook.refunds_due_again), under a number of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from connector.clients.xseries_sale_models import RegisterSale, WrittenSale
+from connector.errors import PermanentApiError
+from connector.mapping.return_plan import return_invoice_number
+from connector.store.tables import RefundBinding
+from connector.sync.mirror_deps import MirrorDeps
+from connector.sync.pending import find_sale
+
+log = logging.getLogger("connector.sync")
+
+
+async def void_returns(d: MirrorDeps, order_id: int) -> None:
+    """Void every return written against the order's sale, before the sale itself is voided: a
+    failure leaves the sale as it was and the order's void is tried again, which voids only the
+    returns not voided yet (each refund binding is recorded as soon as its return is voided)."""
+    for refund in d.store.refund_bindings(order_id):
+        if refund.outcome != "returned" or refund.return_sale_id is None:
+            continue
+        async with d.store.leases.hold(f"refund:{refund.refund_id}") as lease:
+            binding = d.store.refund_binding(refund.refund_id)
+            if binding is None or binding.outcome != "returned" or binding.return_sale_id is None:
+                continue  # settled otherwise meanwhile (the lease is released on leaving)
+            if not binding.return_body:
+                # Written before returns were kept: X-Series has its lines' ids, we do not.
+                why = (f"refund {binding.refund_id}: its return {binding.invoice_number} was not voided with the"
+                       " cancelled order's sale (written before order-sync kept returns); void it in X-Series"
+                       " by hand, or its units and money are given back twice")
+                log.error("order %s: %s", order_id, why, extra={"order_id": order_id})
+                d.store.open_exception(order_id, "refund", why)
+                continue
+            await _void_return(d, order_id, binding)
+            voided = binding.invoice_number
+            binding.outcome, binding.return_sale_id, binding.return_body = "recorded", None, None
+            binding.invoice_number = _next_number(binding)
+            binding.reason = (f"refund {binding.refund_id}: its return {voided} was voided with the order's sale;"
+                              f" returned again (as {binding.invoice_number}) if the order gets a closed sale later")
+            d.store.save_refund_binding(binding, lease=lease, audit=dict(
+                platform="xseries", action="void_return", bc_order_id=order_id, target_id=str(binding.refund_id),
+                reason=binding.reason, before="CLOSED", after="VOIDED"))
+            log.info("order %s: return %s voided with the order's sale", order_id, voided,
+                     extra={"order_id": order_id})
+
+
+async def _void_return(d: MirrorDeps, order_id: int, binding: RefundBinding) -> None:
+    """Re-post the return whole as VOIDED, as a sale is voided (SaleWrites._void): the same final
+    state when repeated, so a lost answer is posted again; a server that lets no voided sale change
+    refuses that second one although the first landed, so the return found voided is the void done."""
+    body = RegisterSale.model_validate_json(binding.return_body)
+    voided = body.model_copy(update={
+        "id": binding.return_sale_id, "status": "VOIDED", "state": "voided",
+        "register_sale_attributes": [], "register_sale_payments": [],
+    })
+    try:
+        await d.xs.update_sale(voided, encoded=voided.to_json(), answer=WrittenSale)
+    except PermanentApiError as exc:
+        found = await find_sale(d.xs, d.refs, binding.invoice_number, binding.return_sale_id)
+        if found is None or found.status_code != "VOIDED":
+            raise
+        log.info("order %s: X-Series refused the void of return %s (%s), which is voided already", order_id,
+                 binding.return_sale_id, exc, extra={"order_id": order_id})
+
+
+def _next_number(binding: RefundBinding) -> str:
+    """BC-<order>-R<refund>-2, -3, …: the voided return keeps its number, and a number found after a
+    lost answer must be the new return's alone."""
+    first = return_invoice_number(binding.bc_order_id, binding.refund_id)
+    if binding.invoice_number == first:
+        return f"{first}-2"
+    return f"{first}-{int(binding.invoice_number.rsplit('-', 1)[1]) + 1}"

@@ -1,0 +1,62 @@
+"""A refund checked against the sale X-Series has, not only against the order as it is now.
+
+The return plan takes the order's lines as BigCommerce has them now. An order edited after its sale
+was written (sync.on_edit: exception) may have lines, or units, its X-Series sale never sold: a
+refund of those, returned, would put into stock (and pay back) what X-Series never took out. So
+each product a refund gives back is compared with the sale as it was written (its body), less what
+earlier returns against it gave back; beyond that, a person decides (MappingError kind "refund":
+recorded as an exception, nothing written, as a refund X-Series cannot express).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from connector.clients.bigcommerce_v3_models import Refund
+from connector.clients.xseries_sale_models import RegisterSale
+from connector.errors import MappingError
+from connector.mapping.planned_sale import SalePlan
+from connector.store.tables import OrderBinding, RefundBinding
+
+
+def check_within_sale(refund: Refund, order_plan: SalePlan, sale: OrderBinding, earlier: Iterable[RefundBinding],
+                      product_id: Callable[[str], str | None]) -> None:
+    """Raise MappingError when the refund gives back more of a product than the order's sale sold
+    and has not been given back yet. product_id: the X-Series product bound to a line's key (every
+    product a sale sold was bound before it was written)."""
+    if not sale.sale_body:
+        return  # nothing written to compare with
+    left: Counter = Counter()
+    for line in RegisterSale.model_validate_json(sale.sale_body).register_sale_products or []:
+        left[line.product_id] += Decimal(str(line.quantity))
+    returned: Counter = Counter()
+    for binding in earlier:
+        # Returns against this sale (those voided with an earlier one are no longer "returned").
+        if binding.refund_id == refund.id or binding.outcome != "returned" or not binding.return_body:
+            continue
+        for line in RegisterSale.model_validate_json(binding.return_body).register_sale_products or []:
+            if Decimal(str(line.quantity)) < 0:
+                returned[line.product_id] -= Decimal(str(line.quantity))
+    asked: dict[str, tuple[str, Decimal]] = {}
+    for item in refund.items:
+        if item.item_type != "PRODUCT":
+            continue
+        lines = [line for line in order_plan.lines if line.kind == "product" and line.bc_line_id == item.item_id]
+        if not lines:
+            continue  # a line the order has not: the return plan says so
+        key = lines[0].product_key
+        sku, units = asked.get(key, (lines[0].sku, Decimal(0)))
+        asked[key] = (sku, units + Decimal(item.quantity or 0))
+    for key, (sku, units) in asked.items():
+        pid = product_id(key)
+        sold = left[pid] if pid is not None else Decimal(0)
+        given_back = returned[pid] if pid is not None else Decimal(0)
+        # Money back on a product the sale never sold (no unit returned) is beyond it too.
+        if units > sold - given_back or sold <= 0:
+            raise MappingError(
+                f"refund {refund.id} of order {refund.order_id} gives back {units} × {sku}, but the order's"
+                f" X-Series sale {sale.invoice_number} sold {sold} of it ({given_back} returned already): the"
+                " order was edited after its sale was written; return it in X-Series by hand if it should be,"
+                " and resolve this", order_id=refund.order_id, kind="refund")

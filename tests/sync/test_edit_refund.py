@@ -1,0 +1,58 @@
+"""An order edited after its sale was written (sync.on_edit: exception: nothing written), then
+refunded: the refund is checked against the X-Series sale as written, not the order as it is now —
+a return of what the sale never sold would put into stock what X-Series never took out."""
+from __future__ import annotations
+
+from sync_world import line
+
+
+def product_line(world, order_id: int, sku: str) -> dict:
+    return next(p for p in world.bc.products(order_id) if p["sku"] == sku)
+
+
+def refund_of(world, order_id: int, sku: str, units: int) -> None:
+    item = product_line(world, order_id, sku)
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": item["id"], "quantity": units}])
+
+
+def refund_exceptions(world) -> list[str]:
+    return [e.summary for e in world.store.exceptions() if e.kind == "refund"]
+
+
+async def test_a_refund_of_a_line_added_after_the_sale_is_for_a_person(world):
+    order_id = world.add_order([line("TEE-M", 2)], status_id=11)
+    await world.cycle()
+    world.edit_lines(order_id, [line("TEE-M", 2), line("MUG-01", 1, "10.00", product_id=222)])
+    await world.cycle()  # the edit is an exception; the sale stays as written
+    refund_of(world, order_id, "MUG-01", 1)
+    report = await world.cycle()
+
+    assert report.refunds["exception"] == 1 and not report.refunds["returned"]
+    assert world.xs.sales_of_order(order_id, returns=True) == []
+    assert world.stock("MUG-01") == 30  # no mug was sold, none comes back
+    [why] = refund_exceptions(world)
+    assert f"order {order_id}" in why and "1 × MUG-01" in why and "sold 0" in why
+    assert world.store.refund_bindings(order_id)[0].outcome == "exception"
+    # The units the sale did sell are returned as before.
+    refund_of(world, order_id, "TEE-M", 2)
+    report = await world.cycle()
+    assert report.refunds["returned"] == 1
+    assert world.stock("TEE-M") == 50
+
+
+async def test_a_refund_beyond_the_units_sold_and_returned_already_is_for_a_person(world):
+    order_id = world.add_order([line("TEE-M", 2)], status_id=11)
+    await world.cycle()
+    refund_of(world, order_id, "TEE-M", 1)
+    await world.cycle()
+    assert world.stock("TEE-M") == 49
+    world.edit_lines(order_id, [line("TEE-M", 3)])  # one more tee, never written to the sale
+    await world.cycle()
+    refund_of(world, order_id, "TEE-M", 2)  # two sold, one returned already: one is left
+    report = await world.cycle()
+
+    assert report.refunds["exception"] == 1 and not report.refunds["returned"]
+    assert world.stock("TEE-M") == 49
+    assert [s["invoice_number"] for s in world.xs.sales_of_order(order_id, returns=True)] == [f"BC-{order_id}-R1"]
+    [why] = refund_exceptions(world)
+    assert "2 × TEE-M" in why and "sold 2" in why and "1 returned already" in why

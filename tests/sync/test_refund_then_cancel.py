@@ -1,0 +1,107 @@
+"""A refund mirrored as a return, then the order cancelled: voiding the sale puts every unit back
+and deletes its payments (§8.1), so its returns are voided with it — or the returned units and the
+refunded money would be given back twice. Re-opened later, the refund is returned again."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from sync_world import line
+from test_repeated_void import lose_first_sale_answer
+
+
+def money_kept(world, order_id: int) -> Decimal:
+    """What the order's sales and returns keep of the customer's money (voided ones keep none)."""
+    sales = world.xs.sales_of_order(order_id) + world.xs.sales_of_order(order_id, returns=True)
+    return sum((Decimal(str(p["amount"])) for s in sales for p in s["payments"]), Decimal(0))
+
+
+def live(world, order_id: int) -> list[str]:
+    sales = world.xs.sales_of_order(order_id) + world.xs.sales_of_order(order_id, returns=True)
+    return sorted(s["invoice_number"] for s in sales if s["status"] != "VOIDED")
+
+
+async def refunded_then_cancelled(world, sold: int, refunded: int) -> int:
+    """An order of `sold` tees (22.00 each) mirrored, `refunded` of them returned by a cycle, then
+    the order cancelled (not mirrored yet); its id."""
+    order_id = world.add_order([line("TEE-M", sold)], status_id=10)  # Completed
+    await world.cycle()
+    tee = next(p for p in world.bc.products(order_id) if p["sku"] == "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": refunded}])
+    report = await world.cycle()
+    assert report.refunds["returned"] == 1
+    assert world.stock("TEE-M") == 50 - sold + refunded
+    world.set_status(order_id, 5)  # Cancelled
+    return order_id
+
+
+@pytest.mark.parametrize("sold,refunded", [(2, 2), (3, 1)])
+async def test_a_cancelled_order_voids_its_returns_too(world, sold, refunded):
+    order_id = await refunded_then_cancelled(world, sold, refunded)
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50
+    assert money_kept(world, order_id) == 0
+    refund = world.store.refund_bindings(order_id)[0]
+    assert (refund.outcome, refund.return_sale_id) == ("recorded", None)
+
+
+async def test_a_cancelled_then_reopened_order_returns_its_refund_again(world):
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    await world.cycle()
+    world.set_status(order_id, 11)  # Awaiting Fulfillment: re-opened
+    report = await world.cycle()
+    assert not report.failed and not report.refunds_failed, (report.failed, report.refunds_failed)
+    assert live(world, order_id) == [f"BC-{order_id}-2", f"BC-{order_id}-R1-2"]
+    # Its own source id too: whether X-Series refuses a source id used before is unverified (§8.4).
+    [again] = world.xs.sales_for_source_id(f"{order_id}-R1-2")
+    assert again["invoice_number"] == f"BC-{order_id}-R1-2"
+    assert world.stock("TEE-M") == 48  # three sold, one of them given back
+    assert money_kept(world, order_id) == Decimal("44.00")
+    await world.cycle()
+    assert world.stock("TEE-M") == 48 and money_kept(world, order_id) == Decimal("44.00")
+
+
+@pytest.mark.parametrize("refuses_second_void", [False, True])
+async def test_a_return_void_whose_answer_was_lost_is_voided_once(world_factory, refuses_second_void):
+    world = world_factory(xs_options={"refuses_second_void": refuses_second_void})
+    order_id = await refunded_then_cancelled(world, 2, 2)
+    lose_first_sale_answer(world)  # the first write of the cancel: the return's void
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+async def test_a_sale_void_that_fails_after_its_returns_were_voided_ends_right(world, monkeypatch):
+    """The returns are voided and recorded, then the sale's void fails (its write pending): the
+    refund is not returned again meanwhile, the order is voided on a later cycle, nothing is given
+    back twice."""
+    from connector.errors import TransientApiError
+    from connector.sync.sale_writes import SaleWrites
+
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    void, failed = SaleWrites._void, []
+
+    async def void_failing_once(self, order, binding, content_hash, **kwargs):
+        if not failed:
+            failed.append(order.id)
+            binding.pending_state = "voided"  # as _void leaves it when its write gets no answer
+            self.d.store.save_order_binding(binding)
+            raise TransientApiError("no answer", api="xseries", method="POST", path="/api/register_sales")
+        return await void(self, order, binding, content_hash, **kwargs)
+
+    monkeypatch.setattr(SaleWrites, "_void", void_failing_once)
+    report = await world.cycle()
+    assert order_id in report.failed and failed == [order_id]
+    # Its refund waits for the order's write to settle: returned now, it would be against a sale
+    # about to be voided (and voided with it after).
+    assert not report.refunds["returned"] and report.refunds_failed
+    assert live(world, order_id) == [f"BC-{order_id}"]
+    for _ in range(4):
+        await world.cycle(advance=600)
+    assert world.store.failure(order_id) is None
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
