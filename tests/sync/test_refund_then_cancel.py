@@ -165,3 +165,36 @@ async def test_an_order_cancelled_while_its_return_is_pending_voids_the_return_o
     assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
     refund = world.store.refund_bindings(order_id)[0]
     assert (refund.outcome, refund.pending, refund.return_sale_id) == ("recorded", False, None)
+
+
+async def test_a_sale_void_refused_after_its_returns_were_voided_returns_the_refund_again(world, monkeypatch):
+    """X-Series refuses the sale's void (a 422) after its return was voided: the sale stands, so the
+    refund is returned again against it (the books as before the cancel), and the order is parked
+    with the refusal for a person; released once the cause is fixed, it is voided with that return."""
+    from connector.sandbox import xseries_writes
+    from connector.sandbox.xseries_refusals import unprocessable
+
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    write, refusing = xseries_writes.write_register_sale, [True]
+
+    def refusing_the_sale_void(sim, body):
+        if refusing[0] and body.get("status") == "VOIDED" and body.get("invoice_number") == f"BC-{order_id}":
+            raise unprocessable("this sale cannot be voided")
+        return write(sim, body)
+
+    monkeypatch.setattr(xseries_writes, "write_register_sale", refusing_the_sale_void)
+    report = await world.cycle()
+    assert "cannot be voided" in report.failed[order_id]
+    assert world.store.failure(order_id).parked
+    assert report.refunds["returned"] == 1
+    assert live(world, order_id) == [f"BC-{order_id}", f"BC-{order_id}-R1-2"]
+    assert world.stock("TEE-M") == 48 and money_kept(world, order_id) == Decimal("44.00")
+    await world.cycle(advance=600)
+    assert world.stock("TEE-M") == 48 and money_kept(world, order_id) == Decimal("44.00")
+
+    refusing[0] = False
+    world.store.unpark(order_id)  # retry-failed
+    report = await world.cycle(advance=600)
+    assert not report.failed, report.failed
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
