@@ -119,7 +119,8 @@ class PagedReads:
                 if found := exact(page):
                     return found
                 read += 1
-                if read == Q_FALLBACK_PAGES:
+                # A short page is the last (_search_pages ends there): all was read, none is ours.
+                if read == Q_FALLBACK_PAGES and len(page) >= SEARCH_PAGE_SIZE:
                     break
             else:
                 return []

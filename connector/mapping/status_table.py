@@ -97,9 +97,10 @@ class StatusTable:
             unpaid_ids.add(status_id)
         payment_statuses = set()
         for i, item in enumerate(_listed(doc, unpaid, "payment_statuses")):
-            if not isinstance(item, str) or not item.strip():
+            # '' is one: BigCommerce lists it among payment_status values (bigcommerce-api.md).
+            if not isinstance(item, str):
                 raise ConfigError(f"{doc.where(('unpaid', 'payment_statuses', i))}: {item!r} is not a payment"
-                                  " status (BigCommerce's payment_status text, e.g. pending)")
+                                  " status (BigCommerce's payment_status text, e.g. pending, or \"\")")
             payment_statuses.add(item.strip().casefold())
         return cls(states, frozenset(unpaid_ids), frozenset(payment_statuses), source=str(path))
 

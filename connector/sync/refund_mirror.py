@@ -70,11 +70,14 @@ class RefundMirror:
                     lambda: self._find_return(binding.invoice_number))
                 if found is not None:
                     self._bound(binding, found.id)
+                    if binding.return_body:  # the found return's line and payment ids, for its void (§8.3)
+                        sent = RegisterSale.model_validate_json(binding.return_body)
+                        binding.return_body = WrittenSale.of(found).ids_into(sent).to_json().decode()
                     store.save_refund_binding(binding, lease=lease, audit=dict(
                         platform="connector", action="recover_return", bc_order_id=refund.order_id,
                         target_id=found.id, reason="an earlier return write had no answer; the return was found"))
                     return "recovered"
-                binding.pending = False
+                binding.pending, binding.return_body = False, None
             sale = store.order_binding(refund.order_id)
             if sale is not None and sale.pending_state is not None:
                 # A write to its sale may have landed (a void after its returns were voided, a
@@ -127,7 +130,9 @@ class RefundMirror:
         body = register_return(plan, self.d.refs, product_ids, customer_id, type_ids, return_for=sale.sale_id)
 
         self.step = "write"
-        binding.pending = True
+        # Kept with the pending state: a return found on a later pass (its answer lost) is voided
+        # with its order's sale from this body, with the found return's ids put into it.
+        binding.pending, binding.return_body = True, body.to_json().decode()
         store.save_refund_binding(binding)
         try:
             written, body = await self._write(body)
@@ -136,7 +141,7 @@ class RefundMirror:
             if written is None:
                 raise not_there_yet("the return write", f"no return {plan.invoice_number}", exc) from exc
         except ApiError:
-            binding.pending = False  # refused or never sent: nothing exists in X-Series
+            binding.pending, binding.return_body = False, None  # refused or never sent: nothing exists in X-Series
             store.save_refund_binding(binding)
             raise
         self._bound(binding, written.id)

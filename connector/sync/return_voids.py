@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from connector.clients.xseries_sale_models import RegisterSale, WrittenSale
-from connector.errors import PermanentApiError
+from connector.errors import OrderSyncError, PermanentApiError
 from connector.mapping.return_plan import return_invoice_number
 from connector.store.tables import RefundBinding
 from connector.sync.mirror_deps import MirrorDeps
@@ -27,6 +27,12 @@ async def void_returns(d: MirrorDeps, order_id: int) -> None:
     failure leaves the sale as it was and the order's void is tried again, which voids only the
     returns not voided yet (each refund binding is recorded as soon as its return is voided)."""
     for refund in d.store.refund_bindings(order_id):
+        if refund.pending:
+            # Its return's answer was lost and the refund pass has not found out yet whether it
+            # landed: voided now, the sale would leave that return standing (given back twice), or
+            # the refund pass would bind it against the voided sale. The void waits for it.
+            raise OrderSyncError(f"refund {refund.refund_id}: its return {refund.invoice_number} is not settled"
+                                 " yet (its write got no answer); the sale is voided once it is")
         if refund.outcome != "returned" or refund.return_sale_id is None:
             continue
         async with d.store.leases.hold(f"refund:{refund.refund_id}") as lease:
@@ -34,10 +40,11 @@ async def void_returns(d: MirrorDeps, order_id: int) -> None:
             if binding is None or binding.outcome != "returned" or binding.return_sale_id is None:
                 continue  # settled otherwise meanwhile (the lease is released on leaving)
             if not binding.return_body:
-                # Written before returns were kept: X-Series has its lines' ids, we do not.
+                # Its sent body was not kept (a return bound by an older order-sync): X-Series has
+                # its lines' ids, we do not.
                 why = (f"refund {binding.refund_id}: its return {binding.invoice_number} was not voided with the"
-                       " cancelled order's sale (written before order-sync kept returns); void it in X-Series"
-                       " by hand, or its units and money are given back twice")
+                       " cancelled order's sale (order-sync has no record of the return's lines); void it in"
+                       " X-Series by hand, or its units and money are given back twice")
                 log.error("order %s: %s", order_id, why, extra={"order_id": order_id})
                 d.store.open_exception(order_id, "refund", why)
                 continue

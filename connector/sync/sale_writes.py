@@ -195,6 +195,10 @@ class SaleWrites:
             # voided is the void done; else the refusal stands.
             sale = await self._find_sale(binding.invoice_number, binding.sale_id)
             if sale is None or sale.status_code != "VOIDED":
+                # Refused for good, and the sale is not voided: it stands as it was, and so must its
+                # binding, or its refunds (their returns voided first) would wait on it for ever.
+                binding.pending_state = None
+                store.save_order_binding(binding)
                 raise
             log.info("order %s: X-Series refused the void of sale %s (%s), which is voided already", order.id,
                      binding.sale_id, exc, extra={"order_id": order.id})

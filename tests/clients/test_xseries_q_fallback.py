@@ -56,6 +56,15 @@ async def test_the_q_fallback_past_its_page_cap_says_it_could_not_tell(client, a
     assert len([c for c in route.calls if "q" in c.request.url.params]) == 3
 
 
+async def test_the_q_fallback_whose_last_page_is_the_cap_page_finds_none(client, api, monkeypatch) -> None:
+    """Its page cap reached on a short page: that page was the last, everything was read."""
+    monkeypatch.setattr(xseries_paging, "SEARCH_PAGE_SIZE", 10)
+    monkeypatch.setattr(xseries_paging, "Q_FALLBACK_PAGES", 3)
+    route = api.get("/api/2.0/search").mock(side_effect=search_of(others(25)))  # pages of 10, 10, 5
+    assert await client.find_sales_by_invoice_number("BC-100") == []
+    assert len([c for c in route.calls if "q" in c.request.url.params]) == 3
+
+
 async def test_the_q_fallback_that_runs_out_of_pages_finds_none(client, api) -> None:
     api.get("/api/2.0/search").mock(side_effect=search_of(others(1500)))
     assert await client.find_sales_by_invoice_number("BC-100") == []

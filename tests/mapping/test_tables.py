@@ -211,3 +211,10 @@ def test_the_unpaid_section_takes_names_and_lists(tmp_path):
     body = _full_table() + "unpaid:\n  statuses: [Awaiting Payment]\n  payment_statuses: [Pending]\n"
     table = StatusTable.load(_status_file(tmp_path, body))
     assert table.is_unpaid(7, "") and table.is_unpaid(11, "pending") and not table.is_unpaid(11, "captured")
+
+
+def test_the_empty_payment_status_may_be_listed_as_unpaid(tmp_path):
+    """BigCommerce lists '' among payment_status values (an order with no payment recorded)."""
+    body = _full_table() + 'unpaid:\n  payment_statuses: [pending, ""]\n'
+    table = StatusTable.load(_status_file(tmp_path, body))
+    assert table.is_unpaid(11, "") and table.is_unpaid(11, "pending") and not table.is_unpaid(11, "captured")

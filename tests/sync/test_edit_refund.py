@@ -56,3 +56,23 @@ async def test_a_refund_beyond_the_units_sold_and_returned_already_is_for_a_pers
     assert [s["invoice_number"] for s in world.xs.sales_of_order(order_id, returns=True)] == [f"BC-{order_id}-R1"]
     [why] = refund_exceptions(world)
     assert "2 × TEE-M" in why and "sold 2" in why and "1 returned already" in why
+
+
+async def test_a_refund_after_its_product_was_deleted_and_its_sku_bound_again_is_returned(world):
+    """The merchant deletes the product in X-Series and a later order binds its SKU to a new one:
+    the older order's sale names the old product, and its refund is checked against that."""
+    first = world.add_order([line("NEW-SKU-1", 2, "15.00", name="New thing")], status_id=11)
+    await world.cycle()
+    [old] = world.products_with_sku("NEW-SKU-1")
+    world.xs.delete_product(old["id"])
+    world.add_order([line("NEW-SKU-1", 1, "15.00", name="New thing")], status_id=11)
+    await world.cycle()
+    assert world.store.product_id("sku:new-sku-1") not in (None, old["id"])
+    refund_of(world, first, "NEW-SKU-1", 1)
+    report = await world.cycle()
+    assert report.refunds["returned"] == 1, refund_exceptions(world)
+    assert not refund_exceptions(world)
+    # Its second unit too: the first return counts against the two its sale sold.
+    refund_of(world, first, "NEW-SKU-1", 1)
+    report = await world.cycle()
+    assert report.refunds["returned"] == 1, refund_exceptions(world)

@@ -105,3 +105,96 @@ async def test_a_sale_void_that_fails_after_its_returns_were_voided_ends_right(w
     assert world.store.failure(order_id) is None
     assert live(world, order_id) == []
     assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+def lose_first_return_answer(world) -> None:
+    """The answer to the next sale post (the refund's return) is lost; the return lands."""
+    lost = []
+
+    def lose(method, path):
+        if method == "POST" and "register_sales" in path and not lost:
+            lost.append(path)
+            return True
+        return False
+
+    world.xs.faults.lose_response = lose
+
+
+def refund_one_tee(world, order_id: int) -> None:
+    tee = next(p for p in world.bc.products(order_id) if p["sku"] == "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+
+
+async def test_a_return_found_after_its_answer_was_lost_is_voided_with_the_cancelled_sale(world_factory):
+    """The return's answer is lost and the lagging search does not show it: found by a later pass,
+    it is bound with the body it was posted with, so the cancel voids it with the sale."""
+    world = world_factory(xs_options={"search_lag_seconds": 20})
+    order_id = world.add_order([line("TEE-M", 3)], status_id=10)
+    await world.cycle()
+    lose_first_return_answer(world)
+    refund_one_tee(world, order_id)
+    await world.cycle()
+    report = await world.cycle(advance=3600)
+    assert report.refunds["recovered"] == 1
+    assert world.stock("TEE-M") == 48
+    world.set_status(order_id, 5)  # Cancelled
+    report = await world.cycle()
+    assert not report.failed and not world.store.exceptions(), (report.failed, world.store.exceptions())
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+async def test_an_order_cancelled_while_its_return_is_pending_voids_the_return_once_found(world_factory):
+    """Cancelled while its refund's return write got no answer: the sale's void waits until the
+    refund pass has found the return, then voids both (not the sale alone, leaving the return)."""
+    world = world_factory(xs_options={"search_lag_seconds": 20})
+    order_id = world.add_order([line("TEE-M", 3)], status_id=10)
+    await world.cycle()
+    lose_first_return_answer(world)
+    refund_one_tee(world, order_id)
+    await world.cycle()
+    assert world.store.refund_bindings(order_id)[0].pending
+    world.set_status(order_id, 5)  # Cancelled
+    report = await world.cycle()
+    assert order_id in report.failed  # the void waits for the return: retried
+    assert live(world, order_id) == [f"BC-{order_id}", f"BC-{order_id}-R1"]
+    for _ in range(3):
+        await world.cycle(advance=3600)
+    assert world.store.failure(order_id) is None and not world.store.exceptions()
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+    refund = world.store.refund_bindings(order_id)[0]
+    assert (refund.outcome, refund.pending, refund.return_sale_id) == ("recorded", False, None)
+
+
+async def test_a_sale_void_refused_after_its_returns_were_voided_returns_the_refund_again(world, monkeypatch):
+    """X-Series refuses the sale's void (a 422) after its return was voided: the sale stands, so the
+    refund is returned again against it (the books as before the cancel), and the order is parked
+    with the refusal for a person; released once the cause is fixed, it is voided with that return."""
+    from connector.sandbox import xseries_writes
+    from connector.sandbox.xseries_refusals import unprocessable
+
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    write, refusing = xseries_writes.write_register_sale, [True]
+
+    def refusing_the_sale_void(sim, body):
+        if refusing[0] and body.get("status") == "VOIDED" and body.get("invoice_number") == f"BC-{order_id}":
+            raise unprocessable("this sale cannot be voided")
+        return write(sim, body)
+
+    monkeypatch.setattr(xseries_writes, "write_register_sale", refusing_the_sale_void)
+    report = await world.cycle()
+    assert "cannot be voided" in report.failed[order_id]
+    assert world.store.failure(order_id).parked
+    assert report.refunds["returned"] == 1
+    assert live(world, order_id) == [f"BC-{order_id}", f"BC-{order_id}-R1-2"]
+    assert world.stock("TEE-M") == 48 and money_kept(world, order_id) == Decimal("44.00")
+    await world.cycle(advance=600)
+    assert world.stock("TEE-M") == 48 and money_kept(world, order_id) == Decimal("44.00")
+
+    refusing[0] = False
+    world.store.unpark(order_id)  # retry-failed
+    report = await world.cycle(advance=600)
+    assert not report.failed, report.failed
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
