@@ -66,6 +66,21 @@ def sale_paid(sale: dict) -> Decimal:
     return sum((p["amount"] for p in sale["payments"]), Decimal(0))
 
 
+def lose_next_sale_answer(world) -> list[str]:
+    """The next sale post (a sale, its void, or a return) lands but its answer is lost; the transport
+    sends it once more. The list names the post whose answer was lost, once it was."""
+    lost: list[str] = []
+
+    def lose(method: str, path: str) -> bool:
+        if method == "POST" and "register_sales" in path and not lost:
+            lost.append(path)
+            return True
+        return False
+
+    world.xs.faults.lose_response = lose
+    return lost
+
+
 def assert_sale_adds_up(sale: dict, order: dict) -> None:
     """The sale's lines carry the order's total and tax to the cent; a paid closed sale's payments
     carry its total; an on-account or voided sale has none. Units go at five decimals: the sale's

@@ -7,22 +7,14 @@ import json
 
 import pytest
 
-from sync_world import line
+from sync_world import line, lose_next_sale_answer
 
 
 @pytest.mark.parametrize("search_lag_seconds", [0, 60], ids=["found-at-once", "found-next-cycle"])
 async def test_a_void_after_a_lost_create_answer_names_the_sale_lines(world_factory, search_lag_seconds):
     world = world_factory(xs_options={"search_lag_seconds": search_lag_seconds})
     order_id = world.add_order([line("TEE-M", 2), line("MUG-01", 1, "10.00", product_id=112)], status_id=10)
-    lost = []
-
-    def lose_first(method: str, path: str) -> bool:
-        if method == "POST" and "register_sales" in path and not lost:
-            lost.append(path)
-            return True
-        return False
-
-    world.xs.faults.lose_response = lose_first
+    lost = lose_next_sale_answer(world)
     await world.cycle()
     await world.cycle(advance=3600)
     sale = world.sale(order_id)

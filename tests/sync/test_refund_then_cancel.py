@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync_world import line
-from test_repeated_void import lose_first_sale_answer
+from sync_world import line, lose_next_sale_answer
 
 
 def money_kept(world, order_id: int) -> Decimal:
@@ -68,7 +67,7 @@ async def test_a_cancelled_then_reopened_order_returns_its_refund_again(world):
 async def test_a_return_void_whose_answer_was_lost_is_voided_once(world_factory, refuses_second_void):
     world = world_factory(xs_options={"refuses_second_void": refuses_second_void})
     order_id = await refunded_then_cancelled(world, 2, 2)
-    lose_first_sale_answer(world)  # the first write of the cancel: the return's void
+    lose_next_sale_answer(world)  # the first write of the cancel: the return's void
     report = await world.cycle()
     assert not report.failed, report.failed
     assert live(world, order_id) == []
@@ -107,19 +106,6 @@ async def test_a_sale_void_that_fails_after_its_returns_were_voided_ends_right(w
     assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
 
 
-def lose_first_return_answer(world) -> None:
-    """The answer to the next sale post (the refund's return) is lost; the return lands."""
-    lost = []
-
-    def lose(method, path):
-        if method == "POST" and "register_sales" in path and not lost:
-            lost.append(path)
-            return True
-        return False
-
-    world.xs.faults.lose_response = lose
-
-
 def refund_one_tee(world, order_id: int) -> None:
     tee = next(p for p in world.bc.products(order_id) if p["sku"] == "TEE-M")
     world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
@@ -131,7 +117,7 @@ async def test_a_return_found_after_its_answer_was_lost_is_voided_with_the_cance
     world = world_factory(xs_options={"search_lag_seconds": 20})
     order_id = world.add_order([line("TEE-M", 3)], status_id=10)
     await world.cycle()
-    lose_first_return_answer(world)
+    lose_next_sale_answer(world)  # the refund's return
     refund_one_tee(world, order_id)
     await world.cycle()
     report = await world.cycle(advance=3600)
@@ -150,7 +136,7 @@ async def test_an_order_cancelled_while_its_return_is_pending_voids_the_return_o
     world = world_factory(xs_options={"search_lag_seconds": 20})
     order_id = world.add_order([line("TEE-M", 3)], status_id=10)
     await world.cycle()
-    lose_first_return_answer(world)
+    lose_next_sale_answer(world)  # the refund's return
     refund_one_tee(world, order_id)
     await world.cycle()
     assert world.store.refund_bindings(order_id)[0].pending

@@ -5,20 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync_world import line
-
-
-def lose_first_sale_answer(world) -> None:
-    """The next sale write lands but its answer is lost; the transport sends it once more."""
-    lost = []
-
-    def lose(method: str, path: str) -> bool:
-        if method == "POST" and "register_sales" in path and not lost:
-            lost.append(path)
-            return True
-        return False
-
-    world.xs.faults.lose_response = lose
+from sync_world import line, lose_next_sale_answer
 
 
 @pytest.mark.parametrize("refuses_second_void", [False, True])
@@ -29,7 +16,7 @@ async def test_a_cancelled_order_whose_void_answer_was_lost_is_voided(world_fact
     assert world.stock("TEE-M") == 48
 
     world.set_status(order_id, 5)  # Cancelled
-    lose_first_sale_answer(world)
+    lose_next_sale_answer(world)
     report = await world.cycle()
 
     assert not report.failed, report.failed
@@ -49,7 +36,7 @@ async def test_a_resync_whose_void_answer_was_lost_writes_the_next_generation(wo
     await world.cycle()
 
     world.edit_lines(order_id, [line("TEE-M", 3)])
-    lose_first_sale_answer(world)
+    lose_next_sale_answer(world)
     report = await world.cycle()
 
     assert not report.failed, report.failed
