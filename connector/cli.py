@@ -69,10 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("retry-failed", "make failed (and parked) orders due again at the next cycle")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order")
     p = command("import-history", "import past orders (refused unless historical_import.enabled: it moves stock)")
-    p.add_argument("--since", metavar="DATE", help="orders created from this date (default: the store's first order)")
+    p.add_argument("--since", metavar="DATE",
+                   help="orders created from this date (a time without an offset is UTC; default: the store's"
+                        " first order)")
     p.add_argument("--until", metavar="DATE",
-                   help="orders created up to this date, the whole day for a plain date (default: where the"
-                        " daemon's cursor started)")
+                   help="orders created up to this date, the whole day for a plain date (a time without an"
+                        " offset is UTC; default: where the daemon's cursor started)")
     p.add_argument("--dry-run", action="store_true",
                    help="write nothing; print what would be created and how long the quotas make it take")
     p = command("id-check", "apply an ID-verification event to an order now (the rules and Order Protection apply)")
@@ -85,9 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolve", type=int, metavar="ID", help="resolve this exception (audited, with who)")
     p = command("reconcile", "compare BigCommerce orders with X-Series sales and report drift;"
                              " --adopt binds existing sales, --fix repairs what is safe")
-    p.add_argument("--since", metavar="DATE", help="orders created from this date (default: the first)")
+    p.add_argument("--since", metavar="DATE",
+                   help="orders created from this date (a time without an offset is UTC; default: the first)")
     p.add_argument("--until", metavar="DATE",
-                   help="orders created up to this date, the whole day for a plain date (default: now)")
+                   help="orders created up to this date, the whole day for a plain date (a time without an"
+                        " offset is UTC; default: now)")
     p.add_argument("--adopt", action="store_true", help="bind sales that exist but the store does not know")
     p.add_argument("--fix", action="store_true",
                    help="mirror missing orders, void closed sales that should be voided; the rest become exceptions")

@@ -15,9 +15,6 @@ from connector.idv.rules import RulesFile
 from connector.mapping.statuses import SYSTEM_NAMES
 from connector.mapping.tables import ID_VERIFICATION, mapping_file
 
-# The seed's advice (mappings/id_verification.yaml): a check rejected after the goods left must
-# never move these orders back.
-MUST_PROTECT = (2, 5, 4)  # Shipped, Cancelled, Refunded
 # The store's status labels change rarely (a rename in the control panel): read at most this often.
 STATUSES_MAX_AGE = 300.0
 
@@ -46,7 +43,7 @@ def id_verification(view, statuses) -> dict:
         "protected": [rules.describe(i) for i in sorted(rules.protected)],
         "warnings": [f"{rules.describe(i)} is not protected: an ID check rejected after the order reached"
                      " it would move it back. Protect Shipped, Cancelled and Refunded."
-                     for i in MUST_PROTECT if i not in rules.protected],
+                     for i in rules.unprotected_advised()],
     }
 
 

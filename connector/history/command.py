@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from connector.config import Settings
 from connector import interrupts
@@ -19,20 +19,26 @@ def parse_date_arg(value: str | None, name: str) -> datetime | None:
     midnight that ends it: "orders created up to 2025-11-05" takes that whole day, so chunks
     `--until 2025-11-05` then `--since 2025-11-06` leave no day out. (Whether BigCommerce's
     max_date_created is inclusive is unverified: an order placed at the next midnight itself may be
-    read by both chunks, and its binding keeps it from being written twice.) A time is kept as given."""
+    read by both chunks, and its binding keeps it from being written twice.) A time is kept as given;
+    one without an offset is UTC."""
     if value is None:
         return None
     text = value.strip()
-    plain_date = len(text) == 10
-    if plain_date:  # a plain date: midnight UTC
-        text += "T00:00:00+00:00"
-    try:
-        when = parse_any_date(text)
+    try:  # any form of a plain date (2025-11-05, 20251105): its length says nothing
+        day = date.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"--{name} {value!r}: use a date (2025-01-31) or an ISO-8601 time with offset") from None
-    if plain_date and name == "until":
+        day = None
+    if day is not None:  # a plain date: midnight UTC
+        when = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    else:
+        try:
+            when = parse_any_date(text)
+        except ValueError:
+            raise ConfigError(f"--{name} {value!r}: use a date (2025-01-31) or an ISO-8601 time "
+                              "(2025-01-31T18:00:00+10:00; a time without an offset is UTC)") from None
+    if day is not None and name == "until":
         when += timedelta(days=1)
-        print(f"--until {text[:10]}: orders created through the end of that day, up to {when.isoformat()}")
+        print(f"--until {day.isoformat()}: orders created through the end of that day, up to {when.isoformat()}")
     return when
 
 

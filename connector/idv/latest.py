@@ -18,7 +18,9 @@ rests on what we always have, never on the format of check ids:
      new check after all (judged against the other clock, its first event may seem older: Real ID
      retries a failed check a second after the failure, before its metafield is stamped).
    Ties go to the event that arrives later.
-3. Within the latest check, an event of the stage the check is at already (the other source's copy
+3. A check's verdict (passed or failed) is final for that check: a step before it ("started",
+   "submitted") that arrives afterwards is stale whatever its time. Only a new check starts over.
+4. Within the latest check, an event of the stage the check is at already (the other source's copy
    of a verdict applied, "submitted" after "started") is a duplicate: recorded, not written, so a
    status a person set since stands.
 
@@ -83,6 +85,13 @@ def judge(event: CheckEvent, checks: list[CheckRecord]) -> Judgement:
         check_id = latest.check_id if latest is not None else ANONYMOUS_CHECK
     last = latest.time_to_beat(event.source) if latest is not None else None
     if latest is not None and check_id == latest.check_id:
+        if event.stage is Stage.IN_PROGRESS and latest.stage is not Stage.IN_PROGRESS:
+            # Whatever the clocks say: a step's webhook retried late, or stamped in the verdict's own
+            # second, would otherwise undo the verdict, and a verdict seen once is not written again.
+            return Judgement(Verdict.STALE, check_id, (
+                f"check {_name(check_id)} has its verdict already ({latest.stage.value}: {latest.event}, "
+                f"{latest.source}): a step before the verdict does not reopen it; a retry is a new check"
+            ))
         if event.occurred_at < last:
             return Judgement(Verdict.STALE, check_id, (
                 f"event of {_at(event.occurred_at)} is older than the last event recorded for this check "

@@ -16,9 +16,12 @@ from connector.clients.bigcommerce_models import OrderStatus
 from connector.errors import ConfigError
 from connector.idv.stages import Stage
 from connector.mapping.statuses import SYSTEM_NAMES, status_name
+from connector.mapping.tables import DEFAULTS_DIR, ID_VERIFICATION
 from connector.yamlfile import load_yaml
 
 TOP_KEYS = ("stages", "protected")
+# Real ID's advice: a check rejected after the goods left must never move these orders back.
+MUST_PROTECT = (2, 5, 4)  # Shipped, Cancelled, Refunded
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,10 @@ class Rules:
     protected: frozenset[int]
     # The store's label per status id, for messages and the audit log.
     labels: dict[int, str]
+
+    def unprotected_advised(self) -> list[int]:
+        """Shipped, Cancelled or Refunded when the table leaves them unprotected (to warn about)."""
+        return [i for i in MUST_PROTECT if i not in self.protected]
 
     def describe(self, status_id: int | None) -> str:
         if status_id is None:
@@ -73,7 +80,11 @@ class RulesFile:
         missing = [s.value for s in Stage if s not in stages]
         if missing:
             raise ConfigError(f"{doc.where(('stages',))}: no target status for {', '.join(missing)}")
-        protected_raw = [] if data.get("protected") is None else data["protected"]
+        protected_raw = data.get("protected")
+        if protected_raw is None:
+            # A table that only relabels a stage must not switch Order Protection off: no list (or an
+            # empty key) means Real ID's default protected statuses; only `protected: []` means none.
+            return cls(stages=stages, protected=cls.load(DEFAULTS_DIR / ID_VERIFICATION).protected)
         if not isinstance(protected_raw, list):
             raise ConfigError(f"{doc.where(('protected',))}: 'protected:' must be a list of statuses")
         protected = tuple(_named(v, doc.where(("protected", i))) for i, v in enumerate(protected_raw))

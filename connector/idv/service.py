@@ -46,6 +46,10 @@ class IdvService:
                 *(rules.describe(rules.targets[s]) for s in (Stage.IN_PROGRESS, Stage.PASSED, Stage.FAILED)),
                 ", ".join(rules.describe(i) for i in sorted(rules.protected)) or "none",
             )
+            for status_id in rules.unprotected_advised():
+                log.warning("ID verification: %s is not protected (%s): an ID check rejected after an order "
+                            "reached it would move the order back; protect Shipped, Cancelled and Refunded",
+                            rules.describe(status_id), ID_VERIFICATION)
         return cls(settings=settings, store=store, engine=engine, rules=rules, poller=poller)
 
     def webhook_receiver(self) -> WebhookReceiver | None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from connector.errors import ConfigError
 from connector.history.command import parse_date_arg
 from connector.history.importer import HistoricalImport
 from connector.values import parse_rfc2822
@@ -19,6 +22,20 @@ def test_a_plain_until_date_is_the_midnight_that_ends_it(capsys):
         in capsys.readouterr().out
     assert parse_date_arg("2025-11-05", "since") == datetime(2025, 11, 5, tzinfo=timezone.utc)
     assert parse_date_arg("2025-11-05T10:30:00+00:00", "until") == datetime(2025, 11, 5, 10, 30, tzinfo=timezone.utc)
+
+
+
+def test_a_plain_date_written_without_dashes_is_a_plain_date_too(capsys):
+    # `--until 20251105` was that day's first midnight: chunks `--until 20251105` then
+    # `--since 20251106` skipped the orders of the 5th.
+    assert parse_date_arg("20251105", "until") == datetime(2025, 11, 6, tzinfo=timezone.utc)
+    assert "--until 2025-11-05: orders created through the end of that day" in capsys.readouterr().out
+    assert parse_date_arg("20251106", "since") == datetime(2025, 11, 6, tzinfo=timezone.utc)
+    # A time is kept as given; without an offset it is UTC (said in the help and the error message).
+    assert parse_date_arg("2025-11-05T00:00", "until") == datetime(2025, 11, 5, tzinfo=timezone.utc)
+    assert parse_date_arg("2025-11-05T10:00:00", "since") == datetime(2025, 11, 5, 10, tzinfo=timezone.utc)
+    with pytest.raises(ConfigError, match="without an offset is UTC"):
+        parse_date_arg("5 Nov", "until")
 
 
 async def test_day_chunks_leave_no_day_out(import_world, capsys):

@@ -2,8 +2,8 @@
 
 Each example is one order with a random rules table (targets and protected set drawn from the 15
 statuses), a random initial status, and a true history of checks: checks one after another in time,
-each with a few events. The events are delivered out of order (some late), interleaved with the
-merchant changing the status, either between two events or in the middle of a decision (after the
+each with a few events (no step after a check's verdict: a retry is a new check). The events are
+delivered out of order (some late), interleaved with the merchant changing the status, either between two events or in the middle of a decision (after the
 connector's decision read, before its guard read). The engine runs on an in-memory fake of the
 BigCommerce order-status store with the same two calls as the real client, and an in-memory ledger.
 
@@ -109,9 +109,14 @@ def decode(data: bytes):
     events = []
     t = 0
     for check in range(1 + b.next(4)):
+        verdict = None
         for _ in range(1 + b.next(4)):
             t += 1 + b.next(90)
-            events.append((f"chk-{check}", STAGES[b.next(3)], t))
+            stage = STAGES[b.next(3)]
+            if verdict is not None and stage is Stage.IN_PROGRESS:
+                stage = verdict  # a check with a verdict has no step after it (only a new check starts over)
+            verdict = stage if stage is not Stage.IN_PROGRESS else verdict
+            events.append((f"chk-{check}", stage, t))
     # Delivery: each event may arrive a few places late.
     keys = [i + b.next(4) for i in range(len(events))]
     delivery = [e for _, e in sorted(zip(keys, events), key=lambda p: p[0])]

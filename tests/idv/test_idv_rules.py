@@ -104,3 +104,34 @@ def test_repository_table_is_the_packaged_default():
 
     repo = Path(__file__).resolve().parents[2] / "mappings" / "id_verification.yaml"
     assert repo.read_bytes() == (DEFAULTS_DIR / "id_verification.yaml").read_bytes()
+
+
+STAGES_ONLY = "stages:\n  in_progress: 12\n  passed: Awaiting Fulfillment\n  failed: Cancelled\n"
+
+
+@pytest.mark.parametrize("protected", ["", "protected:\n"], ids=["key-left-out", "key-left-empty"])
+async def test_a_table_without_a_protected_list_keeps_the_default_order_protection(world, tmp_path, protected,
+                                                                                   caplog):
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "id_verification.yaml").write_text(STAGES_ONLY + protected)
+    with caplog.at_level("WARNING", logger="connector.idv"):
+        service = await world.start(mappings_dir=folder)
+    assert service.rules.protected == frozenset(PROTECTED)
+    assert not [r for r in caplog.records if "not protected" in r.getMessage()]
+    shipped = world.add_order(status_id=2)
+    decision = await world.event(shipped, "rejected", "chk-1")
+    assert decision.outcome.value == "skipped_protected" and world.status(shipped) == 2
+    assert world.puts() == []
+
+
+async def test_an_explicitly_empty_protected_list_protects_nothing_and_warns_at_start_up(world, tmp_path, caplog):
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "id_verification.yaml").write_text(STAGES_ONLY + "protected: []\n")
+    with caplog.at_level("WARNING", logger="connector.idv"):
+        service = await world.start(mappings_dir=folder)
+    assert service.rules.protected == frozenset()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert [w.split(" is not protected")[0] for w in warned if "is not protected" in w] == [
+        "ID verification: 2 Shipped", "ID verification: 5 Cancelled", "ID verification: 4 Refunded"]

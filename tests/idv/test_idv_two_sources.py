@@ -130,3 +130,34 @@ async def test_a_metafield_stored_before_the_webhooks_verdict_happened_reports_a
     decision = (await poll(world)).outcomes
     assert decision == {Outcome.SKIPPED_STALE: 1}
     assert world.status(order) == 6
+
+
+async def test_a_submitted_webhook_retried_after_the_verdict_seen_in_the_metafield_does_not_undo_it(world):
+    """The "submitted" webhook got a 503; the verdict's webhook was lost, its metafield was read. Real
+    ID's retry of "submitted" (later than "started", earlier than the verdict's stamp) reopens nothing."""
+    await world.start()
+    order = world.add_order(status_id=1)
+    started_at = world.clock.now()
+    await world.event(order, "started", "chk-1", at=started_at, advance=0)
+    world.clock.advance(62)
+    realid(world, order, "verified", "chk-1")
+    await poll(world)
+    assert world.status(order) == 11
+    decision = await world.event(order, "submitted", "chk-1", at=started_at + timedelta(seconds=60), advance=60)
+    assert decision.outcome is Outcome.SKIPPED_STALE and "verdict already" in decision.reason
+    await poll(world)
+    assert world.status(order) == 11
+    assert world.puts() == [(order, 12), (order, 11)]
+
+
+async def test_a_step_stamped_in_the_same_second_as_its_checks_verdict_and_delivered_after_it_is_stale(world):
+    await world.start()
+    order = world.add_order(status_id=1)
+    await world.event(order, "started", "chk-1")
+    same_second = world.clock.now().replace(microsecond=0) + timedelta(seconds=20)
+    assert (await world.event(order, "passed", "chk-1", at=same_second, advance=30)).outcome is Outcome.WRITTEN
+    decision = await world.event(order, "submitted", "chk-1", at=same_second)
+    assert decision.outcome is Outcome.SKIPPED_STALE and world.status(order) == 11
+    # A retry by the customer is a new check: it starts over.
+    assert (await world.event(order, "started", "chk-2")).outcome is Outcome.WRITTEN
+    assert world.status(order) == 12
