@@ -37,16 +37,21 @@ from connector.store.repository import Store
 log = logging.getLogger("connector.daemon")
 
 
-async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: float = 5.0,
-                         **runtime_options) -> Runtime | None:
+async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: float = 5.0, *,
+                         idvs: dict | None = None, **runtime_options) -> Runtime | None:
     """Start, retrying with growing pauses (and saying why) while an API is down or refuses the token.
-    Bad configuration still stops the daemon (exit 2): no retry can fix a file."""
+    Bad configuration still stops the daemon (exit 2): no retry can fix a file. With `idvs`, the pair's
+    ID-verification service is started too (into idvs[pair]): it reads BigCommerce's order statuses,
+    so an outage there is waited out like any other at start-up."""
     delay = first_delay
     while not stop.is_set():
         try:
             runtime = await Runtime.start(settings, **runtime_options)
             try:
                 await refuse_lost_state(runtime)  # a lost state database: every sale would be written twice
+                if idvs is not None:
+                    # When enabled: the rules checked against the store, and the webhook (if a secret is set).
+                    idvs[settings.pair] = await start_if_enabled(settings, runtime.bc, runtime.store)
             except BaseException:
                 await runtime.aclose()  # closes the store it opened, never one other pairs share
                 raise
@@ -112,15 +117,10 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
 
     async def start_pair(view: Settings) -> None:
         nonlocal webhook
-        runtime = await _start_runtime(view, stop, store=store, **runtime_options)
+        runtime = await _start_runtime(view, stop, idvs=idvs, store=store, **runtime_options)
         if runtime is None:
             return
-        try:
-            # When enabled: the rules checked against the store, and the webhook (if a secret is set).
-            idvs[view.pair] = idv = await start_if_enabled(view, runtime.bc, runtime.store)
-        except BaseException:
-            await runtime.aclose()
-            raise
+        idv = idvs.get(view.pair)
         if idv is not None and (receiver := idv.webhook_receiver()) is not None:
             receivers[view.pair] = receiver
             conf = view.id_verification

@@ -103,3 +103,54 @@ async def test_the_daemon_runs_one_cycle_at_a_time_and_coalesces_missed_runs(mon
     release.set()
     stop.set()
     assert await asyncio.wait_for(daemon, 10) == 0
+
+
+async def test_daemon_waits_out_an_outage_of_the_id_verification_start_then_starts(monkeypatch, caplog):
+    """README: at start-up the daemon waits out an API that is down. With ID verification on, its
+    start reads BigCommerce's order statuses: a 503 there is waited out (the runtime closed and
+    started again), not a fatal start-up error stopping every pair."""
+    import functools
+
+    cycles, closed, idv_attempts = [], [], []
+
+    class Cycle:
+        async def run(self):
+            cycles.append(1)
+            return SimpleNamespace(seen=0, written=0, failed={}, refunds_failed=[], summary=lambda: "ok")
+
+    async def aclose():
+        closed.append(1)
+
+    view = SimpleNamespace(pair="default", sync=SimpleNamespace(interval_seconds=45), database_url="unused")
+    settings = SimpleNamespace(server=SimpleNamespace(enabled=False), console=SimpleNamespace(enabled=False),
+                               pair_settings=lambda: [view])
+
+    async def start(settings, **options):
+        return SimpleNamespace(settings=view, store=None, bc="bc", cycle=lambda stop_event=None: Cycle(),
+                               aclose=aclose)
+
+    async def state_kept(runtime):
+        pass
+
+    async def id_verification(view, bc, store):
+        idv_attempts.append(1)
+        if len(idv_attempts) < 3:
+            raise TransientApiError("down", api="BigCommerce", method="GET", path="/v2/order_statuses", status=503)
+        return None
+
+    monkeypatch.setattr(scheduler.Runtime, "start", staticmethod(start))
+    monkeypatch.setattr(scheduler, "refuse_lost_state", state_kept)
+    monkeypatch.setattr(scheduler, "start_if_enabled", id_verification)
+    monkeypatch.setattr(scheduler, "_start_runtime", functools.partial(scheduler._start_runtime, first_delay=0.01))
+    stop = asyncio.Event()
+    daemon = asyncio.create_task(scheduler.daemon(settings, stop, store=SimpleNamespace(close=lambda: None)))
+    for _ in range(500):
+        if cycles or daemon.done():
+            break
+        await asyncio.sleep(0.01)
+    assert not daemon.done(), daemon.exception()  # still running: the outage was waited out
+    assert cycles and len(idv_attempts) == 3
+    assert len(closed) == 2  # each runtime whose ID-verification start failed was closed before the retry
+    assert sum("cannot start yet" in r.message for r in caplog.records) == 2
+    stop.set()
+    assert await asyncio.wait_for(daemon, 10) == 0
