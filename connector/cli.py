@@ -220,7 +220,13 @@ def _dispatch(args: argparse.Namespace) -> int:
                                           None if args.pair is None else settings.select_pairs(args.pair))
     views = settings.select_pairs(args.pair)
     if args.command == "run":  # one daemon for every pair chosen
-        return commands.run_daemon_command(settings, views)
+        try:
+            return commands.run_daemon_command(settings, views)
+        except STOPPING_ERRORS as exc:
+            view = getattr(exc, "failed_pair", None)  # a pair's start-up stopped it: named as sync names it
+            if view is None:
+                raise
+            return _failed(args, view, exc, f"pair {view.pair}: " if settings.pairs is not None else "")
     if args.command == "serve":  # one server for every pair chosen
         from connector.server.serve import run_serve_command
 

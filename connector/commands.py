@@ -115,8 +115,13 @@ def run_daemon_command(settings: Settings, pairs: list[Settings] | None = None) 
         with (contextlib.closing(Store.open(view.database_url, pair=view.pair)) as store,
               failure_recorded(view, "run", START_FAILED, (ConfigError,), store=store)):
             refuse_unsafe_first_run(view, store)
-    with failure_recorded(pairs[0], "run", START_FAILED, (ConfigError, ApiError)):
+    try:
         return run_daemon(settings, pairs)
+    except (ConfigError, ApiError) as exc:
+        # Under the pair whose start-up stopped the daemon; the first pair when it was not one
+        # pair's (the daemon's own server, say).
+        with failure_recorded(getattr(exc, "failed_pair", pairs[0]), "run", START_FAILED, (ConfigError, ApiError)):
+            raise
 
 
 def last_failure_line(store: Store) -> str:

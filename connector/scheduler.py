@@ -142,6 +142,9 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
         try:
             await start_pair(view)
         except Exception as exc:
+            # Whose start-up stopped the daemon: `run` records the failure for that pair's status
+            # and names the pair in its message.
+            exc.failed_pair = view
             fatal.append(exc)
             stop.set()
 

@@ -368,3 +368,20 @@ def test_one_pairs_api_down_exits_1_and_the_next_pair_runs(agency, monkeypatch, 
     err = capsys.readouterr().err
     assert "order-sync: pair north: bigcommerce GET /v2/orders: 503 Service Unavailable; nothing was lost" in err
     assert agency.sales("south") == [f"BC-{south}"]
+
+
+def test_a_pairs_refused_start_of_run_is_recorded_under_that_pair_and_names_it(agency, capsys):
+    """`run` stops when a pair's configuration is wrong (exit 2): the failed start-up is that pair's
+    (its status shows it, the other pair's does not) and the message names it, as the one-shot
+    commands do."""
+    text = agency.config.read_text()
+    south = text.index("- name: south")
+    agency.config.write_text(text[:south] + text[south:].replace("Main Outlet", "No Such Outlet"))
+    assert agency.run("run") == 2
+    err = capsys.readouterr().err
+    assert "order-sync: pair south: configuration error: " in err and "No Such Outlet" in err
+    assert agency.run("status", "--pair", "south") == 0
+    south_status = capsys.readouterr().out
+    assert "start-up of `run`" in south_status and "No Such Outlet" in south_status
+    assert agency.run("status", "--pair", "north") == 0
+    assert "last failure: none" in capsys.readouterr().out
