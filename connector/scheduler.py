@@ -35,6 +35,9 @@ from connector.runtime import Runtime
 from connector.store.repository import Store
 
 log = logging.getLogger("connector.daemon")
+# Why poll_once returned False is in the log; /readyz stays ready (the mirror itself runs).
+IDV_POLL_FAILED = ("the ID-verification metafield poll failed or left orders' verdicts to retry (the "
+                   "daemon's log says why); the orders were mirrored, the next cycle polls again")
 
 
 async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: float = 5.0, *,
@@ -93,11 +96,16 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
         runtime = runtimes[pair]
         try:
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
-            await poll_once(idvs.get(pair))
+            idv_settled = await poll_once(idvs.get(pair))
             started = time.perf_counter()
             # Why a cycle stopped is recorded for `status` and the console's overview, not only logged.
             with failure_recorded(runtime.settings, "run", CYCLE_FAILED, (ApiError,), store=runtime.store):
                 report = await runtime.cycle(stop_event=stop).run()
+            if not idv_settled:
+                # The one-shot sync exits 1 for it; here the mirror goes on, so `status` must say it.
+                # Recorded after the mirror's cycle row: status would call that row a later good cycle.
+                runtime.store.audit(platform="connector", action=CYCLE_FAILED, target_id="run",
+                                    reason=IDV_POLL_FAILED)
             metrics.observe_cycle(pair, time.perf_counter() - started)
             log.log(logging.WARNING if report.refunds_failed else logging.INFO, "pair %s: cycle: %s",
                     pair, report.summary())

@@ -196,3 +196,34 @@ async def test_daemon_refuses_to_start_on_a_status_name_the_store_does_not_have(
     settings = _settings(bc, xs, tmp_path).model_copy(update={"mappings_dir": str(folder)})
     with pytest.raises(ConfigError, match="no status named 'ID rejected'"):
         await daemon(settings, asyncio.Event(), bc_transport=bc.transport(), xs_transport=xs.transport())
+
+
+async def test_daemon_records_a_failed_metafield_poll_for_status(tmp_path):
+    """The one-shot sync exits 1 when the metafield poll fails; the daemon goes on with the mirror,
+    but `status` must still say the poll failed, not only the log."""
+    from connector.clients.transport import RetryPolicy
+
+    bc, xs = _worlds()
+    bc.add_order(customer=CUSTOMER, lines=[cart_line()], status_id=11)
+    bc.faults.reconfigure(FaultConfig(share_5xx=1.0, path_filter="/v3/orders/metafields"))
+    settings = _settings(bc, xs, tmp_path)
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon(settings, stop, retry=RetryPolicy(max_attempts=1),
+                                      bc_transport=bc.transport(), xs_transport=xs.transport()))
+    try:
+        out = ""
+        for _ in range(500):
+            assert not task.done(), task
+            buffer = io.StringIO()
+            show_status(settings, out=buffer)
+            out = buffer.getvalue()
+            if "last cycle: started" in out and "last failure: none" not in out:
+                break
+            await asyncio.sleep(0.01)
+        assert "ok" in out.split("last cycle:")[1].splitlines()[0]  # the mirror itself went well
+        failure = out.split("last failure:")[1].splitlines()[0]
+        assert "cycle of `run`" in failure and "ID-verification metafield poll" in failure
+        assert "a later cycle went well" not in failure
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 10) == 0
