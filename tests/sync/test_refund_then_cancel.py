@@ -184,3 +184,28 @@ async def test_a_sale_void_refused_after_its_returns_were_voided_returns_the_ref
     assert not report.failed, report.failed
     assert live(world, order_id) == []
     assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+@pytest.mark.parametrize("xs_options", [
+    {"accepts_return_for": False},  # found in the same call, posted without return_for
+    {"invoice_numbers_need_affixes": True},  # found in the same call, posted with the affixes
+    {"invoice_numbers_need_affixes": True, "search_lag_seconds": 20},  # found by a later pass
+])
+async def test_a_return_found_after_a_refused_first_post_is_voided_as_it_was_posted(world_factory, xs_options):
+    """A strict server refuses the return's first post (return_for, or an invoice number without
+    the register's affixes) and the answer of the post that landed is lost: the return is voided
+    with the cancelled sale as that post was sent, or the void is refused and the return stands."""
+    world = world_factory(xs_options=xs_options)
+    order_id = world.add_order([line("TEE-M", 3)], status_id=10)
+    await world.cycle()
+    lose_next_sale_answer(world)  # the return's first post is refused (no answer to lose): its fallback's
+    refund_one_tee(world, order_id)
+    await world.cycle()
+    await world.cycle(advance=3600)
+    assert world.store.refund_bindings(order_id)[0].outcome == "returned"
+    assert world.stock("TEE-M") == 48
+    world.set_status(order_id, 5)  # Cancelled
+    report = await world.cycle(advance=600)
+    assert not report.failed and not world.store.exceptions(), (report.failed, world.store.exceptions())
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
