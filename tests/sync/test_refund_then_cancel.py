@@ -209,3 +209,27 @@ async def test_a_return_found_after_a_refused_first_post_is_voided_as_it_was_pos
     assert not report.failed and not world.store.exceptions(), (report.failed, world.store.exceptions())
     assert live(world, order_id) == []
     assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+async def test_an_order_cancelled_while_its_second_return_is_pending_voids_nothing_until_it_is_found(world_factory):
+    """Two refunds, the second's return answer lost: the cancel waits for it before voiding the first
+    return too — voided alone, the first would be returned again against the standing sale, voided
+    again next cycle, and so on — then voids the sale and both returns, once each."""
+    world = world_factory(xs_options={"search_lag_seconds": 20})
+    order_id = world.add_order([line("TEE-M", 3)], status_id=10)
+    await world.cycle()
+    refund_one_tee(world, order_id)
+    await world.cycle()
+    lose_next_sale_answer(world)  # the second refund's return
+    refund_one_tee(world, order_id)
+    await world.cycle()
+    world.set_status(order_id, 5)  # Cancelled
+    report = await world.cycle(advance=2)
+    assert order_id in report.failed  # waits for the pending return
+    assert live(world, order_id) == [f"BC-{order_id}", f"BC-{order_id}-R1", f"BC-{order_id}-R2"]
+    for _ in range(5):
+        await world.cycle(advance=2)
+    sales = world.xs.sales_of_order(order_id) + world.xs.sales_of_order(order_id, returns=True)
+    assert sorted(s["invoice_number"] for s in sales) == [f"BC-{order_id}", f"BC-{order_id}-R1", f"BC-{order_id}-R2"]
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
