@@ -17,7 +17,7 @@ from connector.errors import OrderSyncError, PermanentApiError
 from connector.mapping.return_plan import return_invoice_number
 from connector.store.tables import RefundBinding
 from connector.sync.mirror_deps import MirrorDeps
-from connector.sync.pending import find_sale
+from connector.sync.pending import voided_already
 
 log = logging.getLogger("connector.sync")
 
@@ -77,9 +77,7 @@ async def _void_return(d: MirrorDeps, order_id: int, binding: RefundBinding) -> 
     try:
         await d.xs.update_sale(voided, encoded=voided.to_json(), answer=WrittenSale)
     except PermanentApiError as exc:
-        found = await find_sale(d.xs, d.refs, binding.invoice_number, binding.return_sale_id)
-        if found is None or found.status_code != "VOIDED":
-            raise
+        await voided_already(d.xs, binding.return_sale_id, exc, f"return {binding.invoice_number}")
         log.info("order %s: X-Series refused the void of return %s (%s), which is voided already", order_id,
                  binding.return_sale_id, exc, extra={"order_id": order_id})
 
