@@ -196,3 +196,23 @@ async def test_daemon_refuses_to_start_on_a_status_name_the_store_does_not_have(
     settings = _settings(bc, xs, tmp_path).model_copy(update={"mappings_dir": str(folder)})
     with pytest.raises(ConfigError, match="no status named 'ID rejected'"):
         await daemon(settings, asyncio.Event(), bc_transport=bc.transport(), xs_transport=xs.transport())
+
+
+async def test_id_check_started_by_a_person_after_a_verdict_starts_the_check_over(world):
+    """`id-check ORDER started` without --check-id is a person acting now, after the failed verdict
+    of the order's check (a person's or Real ID's): the order goes back to in progress, not judged a
+    late step of the finished check and ignored without a word."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    await world.event(order, "started", "chk-1")
+    in_progress = world.status(order)
+    out = io.StringIO()
+    assert await id_check(world.settings(), order, "failed", None, out=out, bc_transport=world.transport,
+                          clock=world.clock) == 0
+    assert world.status(order) != in_progress
+    world.clock.advance(24 * 3600)
+    out = io.StringIO()
+    code = await id_check(world.settings(), order, "started", None, out=out, bc_transport=world.transport,
+                          clock=world.clock)
+    assert code == 0 and "stale" not in out.getvalue().lower(), out.getvalue()
+    assert world.status(order) == in_progress, out.getvalue()
