@@ -11,7 +11,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from connector.clients.xseries_answers import unknown_outcome, written_json
+from connector.clients.xseries_answers import data_one, path_id, unknown_outcome, written_json
+from connector.clients.xseries_paging import V20
 from connector.clients.xseries_sale_models import RegisterSale, Sale
 from connector.errors import ApiError, PermanentApiError
 
@@ -62,6 +63,15 @@ class SaleResources:
         return await self._search_exact("sales", {"invoice_number": wanted}, wanted, Sale.model_validate,
                                         lambda found: [s for s in found if (s.invoice_number or "").strip() == wanted],
                                         unsure_is_error=True)
+
+    async def get_sale(self, sale_id: str) -> Sale | None:
+        """One sale read by its id (GET /api/2.0/sales/{id}, §8.5): the sale itself, not the search
+        index, which may lag a change of status. The spec's text says the read expects a completed
+        sale, so a voided or parked one may be answered 404 (NotFoundError). None when the answer
+        holds no sale."""
+        path = f"{V20}/sales/{path_id(sale_id)}"
+        found = data_one(await self._get_json(path), path)
+        return None if found is None else Sale.model_validate(found)
 
     async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A]) -> A:
         path = "/api/register_sales"

@@ -19,7 +19,8 @@ rests on what we always have, never on the format of check ids:
      retries a failed check a second after the failure, before its metafield is stamped).
    Ties go to the event that arrives later.
 3. A check's verdict (passed or failed) is final for that check: a step before it ("started",
-   "submitted") that arrives afterwards is stale whatever its time. Only a new check starts over.
+   "submitted") that arrives afterwards is stale whatever its time. Only a new check starts over —
+   or a person: `id-check ORDER started` without --check-id is acted now, so only rule 2 applies.
 4. Within the latest check, an event of the stage the check is at already (the other source's copy
    of a verdict applied, "submitted" after "started") is a duplicate: recorded, not written, so a
    status a person set since stands.
@@ -85,7 +86,10 @@ def judge(event: CheckEvent, checks: list[CheckRecord]) -> Judgement:
         check_id = latest.check_id if latest is not None else ANONYMOUS_CHECK
     last = latest.time_to_beat(event.source) if latest is not None else None
     if latest is not None and check_id == latest.check_id:
-        if event.stage is Stage.IN_PROGRESS and latest.stage is not Stage.IN_PROGRESS:
+        # A person's `id-check` without --check-id is someone acting now, not a step of the check
+        # retried late: it may start the check over (the time rule below still applies).
+        by_a_person = event.source is Source.CLI and event.check_id is None
+        if event.stage is Stage.IN_PROGRESS and latest.stage is not Stage.IN_PROGRESS and not by_a_person:
             # Whatever the clocks say: a step's webhook retried late, or stamped in the verdict's own
             # second, would otherwise undo the verdict, and a verdict seen once is not written again.
             return Judgement(Verdict.STALE, check_id, (

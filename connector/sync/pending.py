@@ -15,7 +15,7 @@ from typing import Awaitable, Callable, TypeVar
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_sale_models import RegisterSale, Sale, WrittenSale
 from connector.clock import Clock
-from connector.errors import TransientApiError
+from connector.errors import ApiError, PermanentApiError, TransientApiError
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.identity import invoice_forms
 from connector.mapping.status_table import PosState
@@ -36,6 +36,28 @@ async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str, sale_id: str
         if matches:
             return matches[0]
     return None
+
+
+async def voided_already(xs: XSeriesClient, sale_id: str, refusal: PermanentApiError, what: str) -> Sale:
+    """A void re-post refused: the transport sends a void again when its answer is lost, and a server
+    that lets no voided sale change (§8.1) refuses that second one although the first landed. The
+    sale read by its id (not the search, whose index may still show it closed) is returned when it
+    is voided: the void is done. Read not voided, the refusal stands (raised). An error or a 404
+    (the read expects a completed sale, §8.5) tells nothing: a TransientApiError, so the void is
+    neither taken as done nor as refused, and is tried again."""
+    try:
+        sale = await xs.get_sale(sale_id)
+    except ApiError as exc:
+        raise TransientApiError(f"X-Series refused the void of {what} ({refusal}), and reading it by its id"
+                                f" does not tell whether an earlier void landed ({exc}); tried again",
+                                api="xseries", method="POST", path="/api/register_sales") from exc
+    if sale is None or sale.id != sale_id or not sale.status_code:
+        raise TransientApiError(f"X-Series refused the void of {what} ({refusal}), and reading it by its id"
+                                " does not say its status; tried again",
+                                api="xseries", method="POST", path="/api/register_sales") from refusal
+    if sale.status_code != "VOIDED":
+        raise refusal
+    return sale
 
 
 async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding: OrderBinding, *,

@@ -130,13 +130,12 @@ class RefundMirror:
         body = register_return(plan, self.d.refs, product_ids, customer_id, type_ids, return_for=sale.sale_id)
 
         self.step = "write"
-        # Kept with the pending state: a return found on a later pass (its answer lost) is voided
-        # with its order's sale from this body, with the found return's ids put into it.
-        binding.pending, binding.return_body = True, body.to_json().decode()
-        store.save_refund_binding(binding)
+        binding.pending = True
         try:
-            written, body = await self._write(body)
+            written, body = await self._write(body, binding)
         except UnknownWriteOutcome as exc:
+            # The attempt whose answer was lost, as it was sent (its affixes, return_for or not).
+            body = RegisterSale.model_validate_json(binding.return_body)
             written = await self._find_return(plan.invoice_number)
             if written is None:
                 raise not_there_yet("the return write", f"no return {plan.invoice_number}", exc) from exc
@@ -159,7 +158,7 @@ class RefundMirror:
                  extra={"order_id": refund.order_id})
         return "returned"
 
-    async def _write(self, body: RegisterSale) -> tuple[WrittenSale, RegisterSale]:
+    async def _write(self, body: RegisterSale, binding: RefundBinding) -> tuple[WrittenSale, RegisterSale]:
         """Post the return. Whether the 0.9 body takes `return_for` is unverified (§8.2): refused (a
         400/422: nothing was applied), the return is posted again without it — its negative
         quantities make it a return, and its note names the sale. Whatever the error says: a strict
@@ -173,8 +172,15 @@ class RefundMirror:
         delattr(plain, "return_for")
         fallbacks = refusal_fallbacks(body, plain, affixes)
         while True:
+            # Kept with the pending state, each attempt as it is sent: a return found on a later
+            # pass (its answer lost) is voided with its order's sale by re-posting this body, with
+            # the found return's ids put into it — the first attempt's would carry a return_for or
+            # an invoice number the server refused (§8.2).
+            encoded = body.to_json()
+            binding.return_body = encoded.decode()
+            self.d.store.save_refund_binding(binding)
             try:
-                written = await xs.create_sale_document(body.to_json(), answer=WrittenSale)
+                written = await xs.create_sale_document(encoded, answer=WrittenSale)
             except PermanentApiError as exc:
                 if exc.status not in (400, 422) or not fallbacks:
                     raise

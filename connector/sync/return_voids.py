@@ -17,7 +17,7 @@ from connector.errors import OrderSyncError, PermanentApiError
 from connector.mapping.return_plan import return_invoice_number
 from connector.store.tables import RefundBinding
 from connector.sync.mirror_deps import MirrorDeps
-from connector.sync.pending import find_sale
+from connector.sync.pending import voided_already
 
 log = logging.getLogger("connector.sync")
 
@@ -26,13 +26,17 @@ async def void_returns(d: MirrorDeps, order_id: int) -> None:
     """Void every return written against the order's sale, before the sale itself is voided: a
     failure leaves the sale as it was and the order's void is tried again, which voids only the
     returns not voided yet (each refund binding is recorded as soon as its return is voided)."""
-    for refund in d.store.refund_bindings(order_id):
+    refunds = d.store.refund_bindings(order_id)
+    for refund in refunds:
         if refund.pending:
             # Its return's answer was lost and the refund pass has not found out yet whether it
             # landed: voided now, the sale would leave that return standing (given back twice), or
-            # the refund pass would bind it against the voided sale. The void waits for it.
+            # the refund pass would bind it against the voided sale. The void waits for it — before
+            # any other return is voided, or the refund pass returns those again against the
+            # standing sale, to be voided again next cycle, and so on each cycle.
             raise OrderSyncError(f"refund {refund.refund_id}: its return {refund.invoice_number} is not settled"
                                  " yet (its write got no answer); the sale is voided once it is")
+    for refund in refunds:
         if refund.outcome != "returned" or refund.return_sale_id is None:
             continue
         async with d.store.leases.hold(f"refund:{refund.refund_id}") as lease:
@@ -73,9 +77,7 @@ async def _void_return(d: MirrorDeps, order_id: int, binding: RefundBinding) -> 
     try:
         await d.xs.update_sale(voided, encoded=voided.to_json(), answer=WrittenSale)
     except PermanentApiError as exc:
-        found = await find_sale(d.xs, d.refs, binding.invoice_number, binding.return_sale_id)
-        if found is None or found.status_code != "VOIDED":
-            raise
+        await voided_already(d.xs, binding.return_sale_id, exc, f"return {binding.invoice_number}")
         log.info("order %s: X-Series refused the void of return %s (%s), which is voided already", order_id,
                  binding.return_sale_id, exc, extra={"order_id": order_id})
 

@@ -26,7 +26,7 @@ from connector.mapping.status_table import PosState
 from connector.store.tables import OrderBinding
 from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import plan_sale
-from connector.sync.pending import find_sale
+from connector.sync.pending import find_sale, voided_already
 from connector.sync.transitions import RESYNC_VOID, Outcome, next_generation_of
 
 # The failed step of an order whose re-post was answered with another sale (_same_sale).
@@ -190,11 +190,11 @@ class SaleWrites:
         try:
             sale = await self.d.xs.update_sale(voided, encoded=encoded, answer=WrittenSale)
         except PermanentApiError as exc:
-            # The transport sends a void again when its answer is lost; a server that lets no voided
-            # sale change (§8.1) refuses that second one although the first landed. Our sale found
-            # voided is the void done; else the refusal stands.
-            sale = await self._find_sale(binding.invoice_number, binding.sale_id)
-            if sale is None or sale.status_code != "VOIDED":
+            # Our sale read voided is the void done (a repeat refused); read otherwise, the refusal
+            # stands; unread, the void stays pending (voided_already).
+            try:
+                sale = await voided_already(self.d.xs, binding.sale_id, exc, f"sale {binding.invoice_number}")
+            except PermanentApiError:
                 # Refused for good, and the sale is not voided: it stands as it was, and so must its
                 # binding, or its refunds (their returns voided first) would wait on it for ever.
                 binding.pending_state = None

@@ -28,9 +28,8 @@ def check_within_sale(refund: Refund, order_plan: SalePlan, sale: OrderBinding, 
     product a sale sold was bound before it was written)."""
     if not sale.sale_body:
         return  # nothing written to compare with
-    sold_lines = RegisterSale.model_validate_json(sale.sale_body).register_sale_products or []
     left: Counter = Counter()
-    for line in sold_lines:
+    for line in RegisterSale.model_validate_json(sale.sale_body).register_sale_products or []:
         left[line.product_id] += Decimal(str(line.quantity))
     returned: Counter = Counter()
     for binding in earlier:
@@ -50,11 +49,10 @@ def check_within_sale(refund: Refund, order_plan: SalePlan, sale: OrderBinding, 
         key = lines[0].product_key
         sku, units = asked.get(key, (lines[0].sku, Decimal(0)))
         asked[key] = (sku, units + Decimal(item.quantity or 0))
-    sold_as = _products_sold_as(order_plan, sold_lines, product_id)
     for key, (sku, units) in asked.items():
-        pids = sold_as.get(key, set())
-        sold = sum((left[pid] for pid in pids), Decimal(0))
-        given_back = sum((returned[pid] for pid in pids), Decimal(0))
+        pid = product_id(key)
+        sold = left[pid] if pid is not None else Decimal(0)
+        given_back = returned[pid] if pid is not None else Decimal(0)
         # Money back on a product the sale never sold (no unit returned) is beyond it too.
         if units > sold - given_back or sold <= 0:
             raise MappingError(
@@ -62,23 +60,3 @@ def check_within_sale(refund: Refund, order_plan: SalePlan, sale: OrderBinding, 
                 f" X-Series sale {sale.invoice_number} sold {sold} of it ({given_back} returned already): the"
                 " order was edited after its sale was written; return it in X-Series by hand if it should be,"
                 " and resolve this", order_id=refund.order_id, kind="refund")
-
-
-def _products_sold_as(order_plan: SalePlan, sold_lines: list, product_id: Callable[[str], str | None]
-                      ) -> dict[str, set[str]]:
-    """Each product key's X-Series products in the sale: the product it is bound to now, and the one
-    the sale's own line for it names. A product deleted in X-Series after the sale was written has
-    its key bound to a new product by a later order, while the sale still names the old one. The
-    sale's lines were written one per plan line, in the plan's order (register_sale, sequence):
-    matched by position, where the order has as many lines and the line still has the quantity and
-    price it was sold at (else edited since: the binding alone tells)."""
-    sold_as: dict[str, set[str]] = {}
-    for line in order_plan.lines:
-        if (pid := product_id(line.product_key)) is not None:
-            sold_as.setdefault(line.product_key, set()).add(pid)
-    if len(sold_lines) == len(order_plan.lines):
-        for line, sold in zip(order_plan.lines, sold_lines):
-            if (Decimal(str(sold.quantity)), Decimal(str(sold.price)), Decimal(str(sold.tax))) == \
-                    (Decimal(line.quantity), line.unit_price, line.unit_tax):
-                sold_as.setdefault(line.product_key, set()).add(sold.product_id)
-    return sold_as

@@ -499,6 +499,20 @@ async def test_update_sale_needs_an_id(client) -> None:
         await client.update_sale(a_sale())
 
 
+async def test_a_sale_is_read_by_its_id_from_the_20_read(client, api) -> None:
+    # GET /api/2.0/sales/{id} (§8.5): the sale itself, not the search index; a 404 is NotFoundError
+    # (the read expects a completed sale), which the caller takes as "cannot tell".
+    from connector.errors import NotFoundError
+
+    api.get(f"/api/2.0/sales/{SALE}").mock(return_value=httpx.Response(200, json={"data": {
+        "id": SALE, "status": "VOIDED", "state": "voided", "invoice_number": "BC-1484"}}))
+    sale = await client.get_sale(SALE)
+    assert sale.id == SALE and sale.status_code == "VOIDED"
+    api.get("/api/2.0/sales/other").mock(return_value=httpx.Response(404, json={"error": "sale not found"}))
+    with pytest.raises(NotFoundError):
+        await client.get_sale("other")
+
+
 async def test_a_found_sale_normalises_the_20_read(client, api) -> None:
     api.get("/api/2.0/search").mock(return_value=httpx.Response(200, json={"data": [{
         "id": SALE, "status": "CLOSED", "state": "closed", "invoice_number": "BC-1484", "source_id": "1484",

@@ -227,3 +227,23 @@ async def test_daemon_records_a_failed_metafield_poll_for_status(tmp_path):
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 10) == 0
+
+
+async def test_id_check_started_by_a_person_after_a_verdict_starts_the_check_over(world):
+    """`id-check ORDER started` without --check-id is a person acting now, after the failed verdict
+    of the order's check (a person's or Real ID's): the order goes back to in progress, not judged a
+    late step of the finished check and ignored without a word."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    await world.event(order, "started", "chk-1")
+    in_progress = world.status(order)
+    out = io.StringIO()
+    assert await id_check(world.settings(), order, "failed", None, out=out, bc_transport=world.transport,
+                          clock=world.clock) == 0
+    assert world.status(order) != in_progress
+    world.clock.advance(24 * 3600)
+    out = io.StringIO()
+    code = await id_check(world.settings(), order, "started", None, out=out, bc_transport=world.transport,
+                          clock=world.clock)
+    assert code == 0 and "stale" not in out.getvalue().lower(), out.getvalue()
+    assert world.status(order) == in_progress, out.getvalue()

@@ -184,3 +184,106 @@ async def test_a_sale_void_refused_after_its_returns_were_voided_returns_the_ref
     assert not report.failed, report.failed
     assert live(world, order_id) == []
     assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+@pytest.mark.parametrize("xs_options", [
+    {"accepts_return_for": False},  # found in the same call, posted without return_for
+    {"invoice_numbers_need_affixes": True},  # found in the same call, posted with the affixes
+    {"invoice_numbers_need_affixes": True, "search_lag_seconds": 20},  # found by a later pass
+])
+async def test_a_return_found_after_a_refused_first_post_is_voided_as_it_was_posted(world_factory, xs_options):
+    """A strict server refuses the return's first post (return_for, or an invoice number without
+    the register's affixes) and the answer of the post that landed is lost: the return is voided
+    with the cancelled sale as that post was sent, or the void is refused and the return stands."""
+    world = world_factory(xs_options=xs_options)
+    order_id = world.add_order([line("TEE-M", 3)], status_id=10)
+    await world.cycle()
+    lose_next_sale_answer(world)  # the return's first post is refused (no answer to lose): its fallback's
+    refund_one_tee(world, order_id)
+    await world.cycle()
+    await world.cycle(advance=3600)
+    assert world.store.refund_bindings(order_id)[0].outcome == "returned"
+    assert world.stock("TEE-M") == 48
+    world.set_status(order_id, 5)  # Cancelled
+    report = await world.cycle(advance=600)
+    assert not report.failed and not world.store.exceptions(), (report.failed, world.store.exceptions())
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+async def test_an_order_cancelled_while_its_second_return_is_pending_voids_nothing_until_it_is_found(world_factory):
+    """Two refunds, the second's return answer lost: the cancel waits for it before voiding the first
+    return too — voided alone, the first would be returned again against the standing sale, voided
+    again next cycle, and so on — then voids the sale and both returns, once each."""
+    world = world_factory(xs_options={"search_lag_seconds": 20})
+    order_id = world.add_order([line("TEE-M", 3)], status_id=10)
+    await world.cycle()
+    refund_one_tee(world, order_id)
+    await world.cycle()
+    lose_next_sale_answer(world)  # the second refund's return
+    refund_one_tee(world, order_id)
+    await world.cycle()
+    world.set_status(order_id, 5)  # Cancelled
+    report = await world.cycle(advance=2)
+    assert order_id in report.failed  # waits for the pending return
+    assert live(world, order_id) == [f"BC-{order_id}", f"BC-{order_id}-R1", f"BC-{order_id}-R2"]
+    for _ in range(5):
+        await world.cycle(advance=2)
+    sales = world.xs.sales_of_order(order_id) + world.xs.sales_of_order(order_id, returns=True)
+    assert sorted(s["invoice_number"] for s in sales) == [f"BC-{order_id}", f"BC-{order_id}-R1", f"BC-{order_id}-R2"]
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+def search_lagging_voids(monkeypatch) -> list[bool]:
+    """The search index lags a change of status (undocumented, possible): a voided sale is still
+    found CLOSED while the list returned holds True."""
+    from connector.clients.xseries_sales import SaleResources
+
+    find, lagging = SaleResources.find_sales_by_invoice_number, [True]
+
+    async def lagging_find(self, number):
+        found = await find(self, number)
+        if not lagging[0]:
+            return found
+        return [s.model_copy(update={"status": "CLOSED", "state": "closed"}) if s.status_code == "VOIDED" else s
+                for s in found]
+
+    monkeypatch.setattr(SaleResources, "find_sales_by_invoice_number", lagging_find)
+    return lagging
+
+
+@pytest.mark.parametrize("sale_read_completed_only", [False, True])
+async def test_a_repeated_void_refused_while_the_search_shows_the_sale_closed_gives_nothing_back_twice(
+        world_factory, monkeypatch, sale_read_completed_only):
+    """The sale's void lands, its answer is lost, the transport's repeat is refused (voided already)
+    and the search still shows the sale closed: the sale read by its id tells it is voided, so the
+    refund is not returned again against it. A server whose read by id answers completed sales only
+    (§8.5) tells nothing: the void stays pending, nothing is returned, until the search shows it."""
+    world = world_factory(xs_options={"refuses_second_void": True,
+                                      "sale_read_completed_only": sale_read_completed_only})
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    posts: list[str] = []
+
+    def lose_the_sale_void(method: str, path: str) -> bool:
+        if method == "POST" and "register_sales" in path:
+            posts.append(path)
+            return len(posts) == 2  # the first post is the return's void
+        return False
+
+    world.xs.faults.lose_response = lose_the_sale_void
+    lagging = search_lagging_voids(monkeypatch)
+    for _ in range(3):
+        await world.cycle(advance=600)
+        assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+        assert live(world, order_id) == []
+    # Told by the read (voided), or not (404: the void waits, pending, for the search to show it).
+    assert (world.store.order_binding(order_id).pending_state is not None) == sale_read_completed_only
+    lagging[0] = False
+    await world.cycle(advance=600)
+    binding = world.store.order_binding(order_id)
+    assert (binding.pos_state, binding.pending_state) == ("voided", None)
+    assert world.store.failure(order_id) is None and not world.store.exceptions()
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+    sales = world.xs.sales_of_order(order_id) + world.xs.sales_of_order(order_id, returns=True)
+    assert sorted(s["invoice_number"] for s in sales) == [f"BC-{order_id}", f"BC-{order_id}-R1"]

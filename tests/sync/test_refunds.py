@@ -304,20 +304,22 @@ async def test_a_return_refused_without_naming_return_for_is_posted_again_withou
 
     body = RegisterSale(register_id="r", user_id="u", status="CLOSED", state="closed", return_for="sale-1")
     refs = SimpleNamespace(invoice_affixes=("", ""))
-    xs = StrictXs(refusals=1)
-    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=refs))._write(body)
+    store = SimpleNamespace(save_refund_binding=lambda binding: None)
+    xs, binding = StrictXs(refusals=1), SimpleNamespace(return_body=None)
+    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=refs, store=store))._write(body, binding)
     assert written.id == "return-1"
     assert [b.get("return_for") for b in xs.bodies] == ["sale-1", None]
+    assert json.loads(binding.return_body) == xs.bodies[-1]  # kept as the post that landed was sent
     xs = StrictXs(refusals=2)
     with pytest.raises(PermanentApiError):
-        await RefundMirror(SimpleNamespace(xs=xs, refs=refs))._write(body)
+        await RefundMirror(SimpleNamespace(xs=xs, refs=refs, store=store))._write(body, binding)
     assert len(xs.bodies) == 2
     # A register with an invoice prefix: refused as it is and without return_for, the return goes
     # with the prefix (return_for kept), and the client's later sales and returns go so at once.
     xs = StrictXs(refusals=2)
     affixed = SimpleNamespace(invoice_affixes=("OS-", ""))
-    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=affixed))._write(body.model_copy(
-        update={"invoice_number": "BC-7-R9"}))
+    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=affixed, store=store))._write(body.model_copy(
+        update={"invoice_number": "BC-7-R9"}), binding)
     assert [(b["invoice_number"], b.get("return_for")) for b in xs.bodies] == [
         ("BC-7-R9", "sale-1"), ("BC-7-R9", None), ("OS-BC-7-R9", "sale-1")]
     assert written.id == "return-1" and xs.invoices_affixed
