@@ -73,6 +73,13 @@ class SaleResources:
         found = data_one(await self._get_json(path), path)
         return None if found is None else Sale.model_validate(found)
 
+    async def get_register_sale(self, sale_id: str) -> Sale | None:
+        """One sale read by its id through 0.9 (GET /api/register_sales/{id}, §8.3), which reads a
+        voided or parked sale the 2.0 read may answer 404. None when the answer holds no sale."""
+        body = await self._get_json(f"/api/register_sales/{path_id(sale_id)}")
+        found = _one_sale_of(body) if isinstance(body, dict) else None
+        return None if found is None else Sale.model_validate(found)
+
     async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A]) -> A:
         path = "/api/register_sales"
         try:
@@ -83,14 +90,8 @@ class SaleResources:
             # Refused, so nothing was written: once more, on the register just opened.
             response = await self.transport.request("POST", path, json_bytes=encoded, safe_to_repeat=safe_to_repeat)
         body = written_json(response, path)
-        # 0.9 wraps the sale in `register_sale` (§8.7), but the answer's shape is unverified (§13): a
-        # 2.0-style `data`, 0.9's `register_sales` collection (a list of one) or the bare sale are read
-        # too. A list of several cannot say which sale is ours (never guess an id).
-        data = next((body[k] for k in ("register_sale", "data", "register_sales") if k in body),
-                    body if isinstance(body.get("id"), str) and "error" not in body else None)
-        if isinstance(data, list):
-            data = data[0] if len(data) == 1 else None
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        data = _one_sale_of(body)
+        if data is None:
             raise unknown_outcome("register_sales answered without the sale; look it up by invoice number",
                                    response, path, body)
         return answer.model_validate(data)
@@ -118,3 +119,16 @@ class SaleResources:
         log.warning("X-Series refused a sale (%s) while register %s (%s) was closed: opened it to post the sale"
                     " once more", refusal, register.name or register_id, register_id)
         return True
+
+
+def _one_sale_of(body: dict) -> dict | None:
+    """The one sale of a 0.9 answer. 0.9 wraps it in `register_sale` (§8.7), but the answer's shape is
+    unverified (§13): a 2.0-style `data`, 0.9's `register_sales` collection (a list of one) or the bare
+    sale are read too. A list of several cannot say which sale is ours (never guess an id)."""
+    data = next((body[k] for k in ("register_sale", "data", "register_sales") if k in body),
+                body if isinstance(body.get("id"), str) and "error" not in body else None)
+    if isinstance(data, list):
+        data = data[0] if len(data) == 1 else None
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        return None
+    return data

@@ -42,22 +42,25 @@ async def voided_already(xs: XSeriesClient, sale_id: str, refusal: PermanentApiE
     """A void re-post refused: the transport sends a void again when its answer is lost, and a server
     that lets no voided sale change (§8.1) refuses that second one although the first landed. The
     sale read by its id (not the search, whose index may still show it closed) is returned when it
-    is voided: the void is done. Read not voided, the refusal stands (raised). An error or a 404
-    (the read expects a completed sale, §8.5) tells nothing: a TransientApiError, so the void is
-    neither taken as done nor as refused, and is tried again."""
-    try:
-        sale = await xs.get_sale(sale_id)
-    except ApiError as exc:
-        raise TransientApiError(f"X-Series refused the void of {what} ({refusal}), and reading it by its id"
-                                f" does not tell whether an earlier void landed ({exc}); tried again",
-                                api="xseries", method="POST", path="/api/register_sales") from exc
-    if sale is None or sale.id != sale_id or not sale.status_code:
-        raise TransientApiError(f"X-Series refused the void of {what} ({refusal}), and reading it by its id"
-                                " does not say its status; tried again",
-                                api="xseries", method="POST", path="/api/register_sales") from refusal
-    if sale.status_code != "VOIDED":
-        raise refusal
-    return sale
+    is voided: the void is done. Read not voided, the refusal stands (raised). The 2.0 read expects
+    a completed sale (§8.5) and may answer a voided or on-account one 404: the 0.9 read is asked
+    then. Neither telling its status, a TransientApiError: the void is neither taken as done nor as
+    refused, and is tried again."""
+    unread: list[str] = []
+    for read in (xs.get_sale, xs.get_register_sale):
+        try:
+            sale = await read(sale_id)
+        except ApiError as exc:
+            unread.append(str(exc))
+            continue
+        if sale is not None and sale.id == sale_id and sale.status_code:
+            if sale.status_code != "VOIDED":
+                raise refusal
+            return sale
+        unread.append("no status in the answer")
+    raise TransientApiError(f"X-Series refused the void of {what} ({refusal}), and reading it by its id"
+                            f" does not tell whether an earlier void landed ({'; '.join(unread)}); tried again",
+                            api="xseries", method="POST", path="/api/register_sales") from refusal
 
 
 async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding: OrderBinding, *,

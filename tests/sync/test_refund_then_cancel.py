@@ -63,9 +63,15 @@ async def test_a_cancelled_then_reopened_order_returns_its_refund_again(world):
     assert world.stock("TEE-M") == 48 and money_kept(world, order_id) == Decimal("44.00")
 
 
-@pytest.mark.parametrize("refuses_second_void", [False, True])
-async def test_a_return_void_whose_answer_was_lost_is_voided_once(world_factory, refuses_second_void):
-    world = world_factory(xs_options={"refuses_second_void": refuses_second_void})
+@pytest.mark.parametrize("refuses_second_void, sale_read_completed_only",
+                         [(False, False), (True, False), (True, True)],
+                         ids=["repeat-accepted", "repeat-refused", "repeat-refused-20-read-completed-only"])
+async def test_a_return_void_whose_answer_was_lost_is_voided_once(world_factory, refuses_second_void,
+                                                                  sale_read_completed_only):
+    """The repeat of a return's void refused: the return read by its id tells the void landed, through
+    the 0.9 read where the 2.0 read answers a voided sale 404 (§8.5 "expects a completed sale")."""
+    world = world_factory(xs_options={"refuses_second_void": refuses_second_void,
+                                      "sale_read_completed_only": sale_read_completed_only})
     order_id = await refunded_then_cancelled(world, 2, 2)
     lose_next_sale_answer(world)  # the first write of the cancel: the return's void
     report = await world.cycle()
@@ -258,8 +264,8 @@ async def test_a_repeated_void_refused_while_the_search_shows_the_sale_closed_gi
         world_factory, monkeypatch, sale_read_completed_only):
     """The sale's void lands, its answer is lost, the transport's repeat is refused (voided already)
     and the search still shows the sale closed: the sale read by its id tells it is voided, so the
-    refund is not returned again against it. A server whose read by id answers completed sales only
-    (§8.5) tells nothing: the void stays pending, nothing is returned, until the search shows it."""
+    refund is not returned again against it — through the 0.9 read where the 2.0 read answers
+    completed sales only (§8.5)."""
     world = world_factory(xs_options={"refuses_second_void": True,
                                       "sale_read_completed_only": sale_read_completed_only})
     order_id = await refunded_then_cancelled(world, 3, 1)
@@ -277,8 +283,7 @@ async def test_a_repeated_void_refused_while_the_search_shows_the_sale_closed_gi
         await world.cycle(advance=600)
         assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
         assert live(world, order_id) == []
-    # Told by the read (voided), or not (404: the void waits, pending, for the search to show it).
-    assert (world.store.order_binding(order_id).pending_state is not None) == sale_read_completed_only
+    assert world.store.order_binding(order_id).pending_state is None  # told by a read by id: voided
     lagging[0] = False
     await world.cycle(advance=600)
     binding = world.store.order_binding(order_id)
@@ -287,3 +292,29 @@ async def test_a_repeated_void_refused_while_the_search_shows_the_sale_closed_gi
     assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
     sales = world.xs.sales_of_order(order_id) + world.xs.sales_of_order(order_id, returns=True)
     assert sorted(s["invoice_number"] for s in sales) == [f"BC-{order_id}", f"BC-{order_id}-R1"]
+
+
+async def test_a_refused_void_of_an_on_account_sale_stands_where_the_20_read_answers_it_404(world_factory,
+                                                                                          monkeypatch):
+    """X-Series refuses the void of an ONACCOUNT sale for a real reason; its 2.0 read answers 404 (it
+    expects a completed sale, §8.5): the 0.9 read says ONACCOUNT, so the refusal stands, at once, and
+    the binding is not left pending (its refunds would wait on it for ever)."""
+    from connector.clients.xseries_sales import SaleResources
+    from connector.errors import PermanentApiError
+
+    world = world_factory(xs_options={"sale_read_completed_only": True})
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7)  # Awaiting Payment: ONACCOUNT
+    await world.cycle()
+    assert world.sale(order_id)["status"] == "ONACCOUNT"
+
+    async def refuse(self, sale, **kwargs):
+        raise PermanentApiError("422: this register does not allow voiding on-account sales",
+                                api="xseries", method="POST", path="/api/register_sales", status=422)
+
+    monkeypatch.setattr(SaleResources, "update_sale", refuse)
+    world.set_status(order_id, 5)  # Cancelled
+    report = await world.cycle()
+    failure = world.store.failure(order_id)
+    assert order_id in report.failed and "voiding on-account sales" in failure.reason
+    assert "does not tell" not in failure.reason
+    assert world.store.order_binding(order_id).pending_state is None
