@@ -56,7 +56,7 @@ class SaleWrites:
         """A re-post of the order's sale (its id given, §8.3) answered with another sale: the server
         made a new sale instead of changing ours (ours keeps its state and stock). Written again, it
         would make one more each time: the order is parked (PermanentApiError) with its write still
-        pending, and audited, for a person to look at both sales."""
+        pending, audited, and an exception opened, for a person to look at both sales."""
         if sale.id == binding.sale_id:
             return
         why = (f"X-Series answered the {write} of sale {binding.sale_id} ({binding.invoice_number}) with another"
@@ -64,6 +64,8 @@ class SaleWrites:
                f" in X-Series before the order is retried")
         self.d.store.audit(platform="xseries", action="other_sale_answered", bc_order_id=order_id,
                            target_id=sale.id, reason=why, before=binding.sale_id)
+        # The other sale took stock and money: a person is told (exceptions, console), not only the log.
+        self.d.store.open_exception(order_id, "other_sale", why, before=binding.sale_id, after=sale.id)
         self.step = OTHER_SALE
         raise PermanentApiError(why, api="xseries", method="POST", path="/api/register_sales")
 

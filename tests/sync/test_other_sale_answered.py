@@ -33,6 +33,8 @@ async def test_a_re_post_answered_with_another_sale_parks_the_order(world, write
     [made] = [s for s in world.sales(order_id) if s["id"] != ours["id"]]
     [audit] = [e for e in world.store.audit_entries(order_id) if e.action == "other_sale_answered"]
     assert audit.target_id == made["id"] and audit.before == ours["id"]
+    [told] = world.store.exceptions()  # the other sale took stock and money: a person is told
+    assert told.kind == "other_sale" and made["id"] in told.summary and ours["id"] in told.summary
 
     report = await world.cycle(advance=3600)  # parked: not posted again
     assert report.outcomes[Outcome.VOIDED] == 0 and len(world.sales(order_id)) == 2
