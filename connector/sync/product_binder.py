@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_models import ProductCreate, ProductVariantCreate, VariantDefinition
-from connector.errors import MappingError, PermanentApiError, TransientApiError, UnknownWriteOutcome
+from connector.errors import MappingError, NotFoundError, PermanentApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.planned_sale import DISCOUNT_KEY, PlannedLine, product_key_for_sku
 from connector.mapping.register_sale import PosRefs
 from connector.store.repository import Store
@@ -66,7 +66,9 @@ class ProductBinder:
         found = self._existing(line)
         if found is not None:
             return found
-        family = line.family_name and line.bc_product_id and self.bc is not None
+        # A variant family is made through the 2.0 create, whose products always track stock: an
+        # untracked line (digital goods, gift certificates) is made on its own, untracked.
+        family = line.family_name and line.bc_product_id and self.bc is not None and line.track_inventory
         # A variant's lease is its family's whether or not the family can be made (single-flight per SKU).
         lease_key = f"product:family:{line.bc_product_id}" if family else "product:" + line.product_key
         async with self.store.leases.hold(lease_key) as lease:
@@ -120,7 +122,14 @@ class ProductBinder:
     async def _create_family(self, line: PlannedLine, bc_order_id: int) -> bool:
         """Create the line's catalogue product as a variant family, all its variants at once, and
         bind every variant's SKU. False when it must be created on its own instead."""
-        product = await self.bc.catalog_product(line.bc_product_id)
+        try:
+            product = await self.bc.catalog_product(line.bc_product_id)
+        except NotFoundError:
+            # Deleted from the catalogue since the order (an old order, an import): the line is made
+            # on its own from the order's own data, not held for a product that will never come back.
+            log.info("BigCommerce product %s of %r is no longer in the catalogue; %r made on its own",
+                     line.bc_product_id, line.name, line.sku)
+            return False
         variants = [v for v in product.variants if v.sku.strip() and v.option_values]
         if self.families.attributes is None:
             self.families.attributes = {(a.name or "").strip().casefold(): a.id

@@ -181,3 +181,30 @@ async def test_a_product_the_merchant_deleted_is_not_sold_again(world):
     await world.cycle()
     assert world.sale(third)["line_items"][0]["product_id"] == remade
     assert len(product_creates(world)) == creates
+
+
+async def test_a_digital_variant_is_made_untracked_not_as_a_stock_tracked_family(world):
+    """The 2.0 create makes a family's products stock-tracked: an e-book sold in formats moves no stock."""
+    ebook = world.bc.add_catalog_product(sku="EBK", name="Ebook", price=Decimal("10.00"), variants=[
+        {"sku": "EBK-PDF", "price": None, "option_values": [{"label": "PDF", "option_display_name": "Size"}]},
+        {"sku": "EBK-EPUB", "price": None, "option_values": [{"label": "EPUB", "option_display_name": "Size"}]},
+    ])
+    pdf = ebook["variants"][0]
+    order_id = world.add_order([{**line("EBK-PDF", 2, "10.00", product_id=ebook["id"], variant_id=pdf["id"],
+                                        name="Ebook"), "type": "digital"}])
+    report = await world.cycle()
+    assert not report.failed
+    product_id = world.sale(order_id)["line_items"][0]["product_id"]
+    assert world.xs.products[product_id]["has_inventory"] is False
+    assert world.products_with_sku("EBK-EPUB") == []  # no family made
+
+
+async def test_a_variant_whose_product_left_the_catalogue_is_made_on_its_own(world):
+    """The order's product was deleted from BigCommerce's catalogue since (an old order, an import):
+    its line is made from the order's own data, not held for a family that cannot be read."""
+    order_id = world.add_order([{**line("GONE-S", 1, "10.00", product_id=4242, variant_id=99, name="Old Shirt"),
+                                 "product_options": [{"display_name": "Size", "display_value": "S"}]}])
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    [made] = world.products_with_sku("GONE-S")
+    assert world.sale(order_id)["line_items"][0]["product_id"] == made["id"]
