@@ -50,6 +50,10 @@ class XSeriesSettings(_Section):
     # The customer_code of the customer unpaid orders without an e-mail go on account to (unset: one
     # order-sync creates once, BIGCOMMERCE-GUEST).
     walk_in_customer: str | None = Field(default=None, min_length=1)
+    # Whether a tax-inclusive retailer's X-Series reads a 0.9 sale line's `price` excluding tax (the
+    # reference's reading, default) or including it is unverified (§13): true sends it tax-inclusive.
+    # A sale X-Series totals exactly its lines' tax off is parked or opened as an exception naming it.
+    line_prices_include_tax: bool = False
 
     @property
     def base_url(self) -> str:

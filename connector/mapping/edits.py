@@ -5,21 +5,23 @@ product ids of the new plan's lines (None for a product not in X-Series yet)."""
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal
 
 from connector.clients.xseries_sale_models import RegisterSale
 from connector.mapping.amounts import cents
+from connector.mapping.line_prices import lines_inc_tax, unit_inc_tax
 from connector.mapping.planned_sale import SalePlan
 
 
-def sale_edit(sent: RegisterSale, plan: SalePlan, product_ids: dict[str, str | None]) -> dict | None:
+def sale_edit(sent: RegisterSale, plan: SalePlan, product_ids: dict[str, str | None],
+              prices_include_tax: bool = False) -> dict | None:
     """{"summary", "before", "after"} when the sale's content changed; None when only the status,
-    the payment state or details outside the sale did."""
+    the payment state or details outside the sale did. prices_include_tax: how `sent`'s line prices
+    were written (xseries.line_prices_include_tax)."""
     labels = {pid: line.sku or line.name for line in plan.lines if (pid := product_ids.get(line.product_key))}
-    before = Counter((labels.get(p.product_id, f"product {p.product_id}"), p.quantity, p.price + p.tax)
-                     for p in sent.register_sale_products)
+    before = Counter((labels.get(p.product_id, f"product {p.product_id}"), p.quantity,
+                      unit_inc_tax(p, prices_include_tax)) for p in sent.register_sale_products)
     after = Counter((line.sku or line.name, line.quantity, line.unit_price + line.unit_tax) for line in plan.lines)
-    before_total = cents(sum((p.quantity * (p.price + p.tax) for p in sent.register_sale_products), Decimal(0)))
+    before_total = cents(lines_inc_tax(sent, prices_include_tax))
     if before == after and before_total == plan.total_inc_tax:
         return None
     changes = []

@@ -26,7 +26,8 @@ from typing import Sequence
 from connector.clients.xseries_sale_models import RegisterSale, RegisterSalePayment, RegisterSaleProduct
 from connector.errors import MappingError
 from connector.mapping.identity import invoice_forms
-from connector.mapping.planned_sale import DISCOUNT_KEY, PlannedPayment, SalePlan
+from connector.mapping.line_prices import lines_inc_tax
+from connector.mapping.planned_sale import DISCOUNT_KEY, PlannedLine, PlannedPayment, SalePlan
 from connector.mapping.return_plan import ReturnPlan
 from connector.mapping.status_table import PosState
 from connector.mapping.tax_table import TaxBook
@@ -48,6 +49,8 @@ class PosRefs:
     discount_product_id: str | None = None  # the retailer's product for sale-level discounts
     currency: str | None = None  # the retailer's currency code
     invoice_affixes: tuple[str, str] = ("", "")  # the register's invoice prefix and suffix
+    # xseries.line_prices_include_tax: 0.9 line prices are sent tax-inclusive (§13, unverified reading)
+    line_prices_include_tax: bool = False
 
     @property
     def tax_book(self) -> TaxBook:
@@ -97,7 +100,8 @@ def refusal_fallbacks(body: RegisterSale, plain: RegisterSale | None,
     return [b for b in (plain, affixed, both) if b is not None]
 
 
-def total_gap(body: RegisterSale, total_price: Decimal | None, total_tax: Decimal | None) -> Decimal | None:
+def total_gap(body: RegisterSale, total_price: Decimal | None, total_tax: Decimal | None,
+              prices_include_tax: bool = False) -> Decimal | None:
     """How far the totals X-Series computed for `body` are from what its lines say (None: close
     enough, or not told). X-Series computes a sale's totals from its lines (§8.2); whether it reads
     a tax-inclusive retailer's line price as excluding tax is unverified (§13). A cent per line is
@@ -105,7 +109,7 @@ def total_gap(body: RegisterSale, total_price: Decimal | None, total_tax: Decima
     if total_price is None or total_tax is None:
         return None
     lines = body.register_sale_products
-    gap = total_price + total_tax - sum((line.quantity * (line.price + line.tax) for line in lines), Decimal(0))
+    gap = total_price + total_tax - lines_inc_tax(body, prices_include_tax)
     return gap if abs(gap) > Decimal("0.01") * max(1, len(lines)) else None
 
 
@@ -127,7 +131,7 @@ def register_sale(
     products = [
         RegisterSaleProduct(
             product_id=_product_id(line.product_key, refs, product_ids, plan.bc_order_id),
-            quantity=line.quantity, price=line.unit_price, tax=line.unit_tax, tax_id=line.tax_id,
+            quantity=line.quantity, price=_price(line, refs), tax=line.unit_tax, tax_id=line.tax_id,
             discount=line.unit_discount or None, cost=line.unit_cost, register_id=refs.register_id, sequence=index,
             # The price comes from BigCommerce: X-Series must not re-price it from a price book.
             price_set=True, status="CONFIRMED",
@@ -160,7 +164,7 @@ def register_return(plan: ReturnPlan, refs: PosRefs, product_ids: dict[str, str]
     if len(payment_type_ids) != len(plan.payments):
         raise ValueError(f"{len(plan.payments)} payments planned, {len(payment_type_ids)} payment type ids given")
     products = [
-        RegisterSaleProduct(product_id=product_ids[line.product_key], quantity=line.quantity, price=line.unit_price,
+        RegisterSaleProduct(product_id=product_ids[line.product_key], quantity=line.quantity, price=_price(line, refs),
                             tax=line.unit_tax, tax_id=line.tax_id, discount=line.unit_discount or None,
                             cost=line.unit_cost, register_id=refs.register_id, sequence=index, price_set=True,
                             status="CONFIRMED")
@@ -190,13 +194,14 @@ def owed_on_settle(sent: RegisterSale, plan: SalePlan) -> list[PlannedPayment]:
     return [p for p in plan.payments if not sent.register_sale_payments or p.tender == "method"]
 
 
-def settle_shortfall(sent: RegisterSale, owed: Sequence[PlannedPayment]) -> tuple[Decimal, Decimal] | None:
+def settle_shortfall(sent: RegisterSale, owed: Sequence[PlannedPayment],
+                     prices_include_tax: bool = False) -> tuple[Decimal, Decimal] | None:
     """(paid, unpaid) when the payments owed are not what the on-account sale as sent leaves unpaid
     (its lines less the payments it has), beyond a cent a line; None when they settle it. They differ
     when the order was edited after its sale was written: closing the sale with them would book its
     old lines against the new amount (an ONACCOUNT_CLOSED sale not fully paid)."""
     lines = sent.register_sale_products
-    unpaid = sum((line.quantity * (line.price + line.tax) for line in lines), Decimal(0)) \
+    unpaid = lines_inc_tax(sent, prices_include_tax) \
         - sum((payment.amount for payment in sent.register_sale_payments), Decimal(0))
     paid = sum((payment.amount for payment in owed), Decimal(0))
     return None if abs(paid - unpaid) <= Decimal("0.01") * max(1, len(lines)) else (paid, unpaid)
@@ -218,6 +223,12 @@ def settled_on_account(sent: RegisterSale, sale_id: str, plan: SalePlan, refs: P
     ]
     return sent.model_copy(update={"id": sale_id, "status": "ONACCOUNT_CLOSED", "state": "closed",
                                    "register_sale_payments": payments})
+
+
+def _price(line: PlannedLine, refs: PosRefs) -> Decimal:
+    """A line's 0.9 `price`: the plan's ex-tax unit price, or with its tax where the retailer's X-Series
+    reads line prices as tax-inclusive (xseries.line_prices_include_tax); `tax` is the same either way."""
+    return line.unit_price + line.unit_tax if refs.line_prices_include_tax else line.unit_price
 
 
 def _product_id(key: str, refs: PosRefs, product_ids: dict[str, str], order_id: int) -> str:

@@ -155,7 +155,8 @@ class OrderMirror(SaleWrites):
         plan = plan_sale(order, self.d, binding.generation, content_hash)
         ids = {line.product_key: self.d.refs.discount_product_id if line.product_key == DISCOUNT_KEY
                else self.d.store.product_id(line.product_key) for line in plan.lines}
-        return sale_edit(RegisterSale.model_validate_json(binding.sale_body), plan, ids)
+        return sale_edit(RegisterSale.model_validate_json(binding.sale_body), plan, ids,
+                         self.d.refs.line_prices_include_tax)
 
     async def _record(self, order: Order, binding: OrderBinding | None, state: PosState, content_hash: str,
                       why: str) -> None:

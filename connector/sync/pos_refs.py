@@ -113,4 +113,5 @@ async def resolve_pos_refs(xs: XSeriesClient, settings: XSeriesSettings, payment
         discount_product_id=retailer.discount_product_id,
         currency=currency,
         invoice_affixes=(register.invoice_prefix or "", register.invoice_suffix or ""),
+        line_prices_include_tax=settings.line_prices_include_tax,
     )

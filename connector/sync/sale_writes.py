@@ -21,6 +21,7 @@ from connector.mapping.register_sale import (
     with_invoice_affixes,
     without_fulfilment,
 )
+from connector.mapping.line_prices import misread_refusal, misread_tax
 from connector.mapping.planned_sale import DISCOUNT_KEY
 from connector.mapping.status_table import PosState
 from connector.store.tables import OrderBinding
@@ -133,7 +134,7 @@ class SaleWrites:
                 # the binding stays pending and the sale is looked up before any new write.
                 binding.pending_state = None
                 store.save_order_binding(binding)
-                raise
+                raise misread_refusal(exc, body, refs.line_prices_include_tax) or exc
             break
         # Taken changed after a refusal: the change was the reason, so the rest go so at once. Kept on
         # the client, which lives as long as the process's Runtime of this pair (MirrorDeps is per cycle).
@@ -156,10 +157,12 @@ class SaleWrites:
         # One INFO line per order written (issue 14): what an operator greps the daemon's log for.
         log.info("order %s: sale %s created %s", order.id, plan.invoice_number, body.status,
                  extra={"order_id": order.id})
-        gap = total_gap(body, sale.total_price, sale.total_tax) if isinstance(sale, WrittenSale) else None
+        inclusive = refs.line_prices_include_tax
+        gap = total_gap(body, sale.total_price, sale.total_tax, inclusive) if isinstance(sale, WrittenSale) else None
         if gap is not None:  # the sale exists and stays bound: a person must look at its money
-            why = (f"X-Series totals sale {plan.invoice_number} {gap:+.2f} away from its lines; if the "
-                   "retailer is tax-inclusive, X-Series may read line prices as tax-inclusive")
+            why = (f"X-Series totals sale {plan.invoice_number} {gap:+.2f} away from its lines; " + (misread_tax(
+                body, sale.total_price + sale.total_tax, inclusive) or "if the retailer is tax-inclusive, "
+                "X-Series may read line prices as tax-inclusive"))
             log.error("order %s: %s", order.id, why, extra={"order_id": order.id})
             store.open_exception(order.id, "amount", why, after=str(sale.total_price + sale.total_tax))
         return Outcome.CREATED
@@ -224,7 +227,8 @@ class SaleWrites:
         edited since the sale was written, it pays another amount), or None when it can."""
         plan = plan_sale(order, self.d, binding.generation, content_hash)
         short = settle_shortfall(RegisterSale.model_validate_json(binding.sale_body),
-                                 owed_on_settle(RegisterSale.model_validate_json(binding.sale_body), plan))
+                                 owed_on_settle(RegisterSale.model_validate_json(binding.sale_body), plan),
+                                 self.d.refs.line_prices_include_tax)
         if short is None:
             return None
         return (f"paid {short[0]} against {short[1]} unpaid on sale {binding.invoice_number} (the order was edited"
@@ -250,10 +254,10 @@ class SaleWrites:
             sale = await self._find_sale(binding.invoice_number)
             if sale is None or sale.status_code == "ONACCOUNT":  # left pending, looked at again
                 raise not_there_yet("the payment write", f"no closed sale {binding.invoice_number}", exc) from exc
-        except ApiError:
+        except ApiError as exc:
             binding.pending_state = None  # refused or never sent: the sale is as it was
             store.save_order_binding(binding)
-            raise
+            raise misread_refusal(exc, body, refs.line_prices_include_tax) or exc
         self._same_sale(order.id, binding, sale, "payment")
         binding.sale_body = encoded.decode()
         self._bind(binding, order, sale.id, PosState.CLOSED, content_hash)
