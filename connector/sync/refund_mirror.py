@@ -33,7 +33,7 @@ from connector.store.refund_bindings import RETRY
 from connector.store.tables import OrderBinding, RefundBinding
 from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import MirrorDeps, plan_sale
-from connector.sync.pending import find_sale, look_once_settled
+from connector.sync.pending import find_sale, look_once_settled, posted
 from connector.sync.product_binder import ProductBinder
 from connector.sync.sold_check import check_within_sale
 
@@ -65,9 +65,9 @@ class RefundMirror:
                 self.step = "recover"
                 # Not shown by the search: looked up once more if it was sent (at the pending save)
                 # less than sync.lost_write_settle_seconds ago, as a sale is (pending.py).
-                found = await self._find_return(binding.invoice_number) or await look_once_settled(
+                found = await self._find_return(binding) or await look_once_settled(
                     store.clock, f"return {binding.invoice_number}", binding.updated_at, self.d.lost_write_settle,
-                    lambda: self._find_return(binding.invoice_number))
+                    lambda: self._find_return(binding))
                 if found is not None:
                     self._bound(binding, found.id)
                     if binding.return_body:  # the found return's line and payment ids, for its void (§8.3)
@@ -136,7 +136,7 @@ class RefundMirror:
         except UnknownWriteOutcome as exc:
             # The attempt whose answer was lost, as it was sent (its affixes, return_for or not).
             body = RegisterSale.model_validate_json(binding.return_body)
-            written = await self._find_return(plan.invoice_number)
+            written = await self._find_return(binding)
             if written is None:
                 raise not_there_yet("the return write", f"no return {plan.invoice_number}", exc) from exc
         except ApiError:
@@ -212,8 +212,11 @@ class RefundMirror:
             target_id=str(binding.refund_id), reason=why))
         return outcome
 
-    async def _find_return(self, invoice: str):
-        return await find_sale(self.d.xs, self.d.refs, invoice)
+    async def _find_return(self, binding: RefundBinding):
+        """The return of a write left pending: by its invoice number, else by the source_id it was
+        given (a server that numbers sales itself keeps none of our numbers, §8.2)."""
+        sent = posted(binding.return_body, binding.updated_at, self.d.store.clock.now())
+        return await find_sale(self.d.xs, self.d.refs, binding.invoice_number, sent=sent)
 
     @staticmethod
     def _bound(binding: RefundBinding, sale_id: str) -> None:

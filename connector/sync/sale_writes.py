@@ -26,7 +26,7 @@ from connector.mapping.status_table import PosState
 from connector.store.tables import OrderBinding
 from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import plan_sale
-from connector.sync.pending import find_sale, voided_already
+from connector.sync.pending import Posted, find_sale, posted, voided_already
 from connector.sync.transitions import RESYNC_VOID, Outcome, next_generation_of
 
 # The failed step of an order whose re-post was answered with another sale (_same_sale).
@@ -115,7 +115,7 @@ class SaleWrites:
             try:
                 sale = await self.d.xs.create_sale_document(encoded, answer=WrittenSale)
             except UnknownWriteOutcome as exc:
-                sale = await self._find_sale(plan.invoice_number)
+                sale = await self._find_sale(plan.invoice_number, sent=self._sent(binding))
                 if sale is None:  # the binding stays pending: the next attempt looks again before creating
                     raise not_there_yet("the sale write", f"no sale {plan.invoice_number}", exc) from exc
                 log.info("order %s: sale write answer lost, found sale %s", order.id, sale.id)
@@ -245,7 +245,7 @@ class SaleWrites:
         try:
             sale = await self.d.xs.update_sale(body, encoded=encoded, answer=WrittenSale, safe_to_repeat=False)
         except UnknownWriteOutcome as exc:
-            sale = await self._find_sale(binding.invoice_number)
+            sale = await self._find_sale(binding.invoice_number, sent=self._sent(binding))
             if sale is None or sale.status_code == "ONACCOUNT":  # left pending, looked at again
                 raise not_there_yet("the payment write", f"no closed sale {binding.invoice_number}", exc) from exc
         except ApiError:
@@ -267,8 +267,13 @@ class SaleWrites:
         return Outcome.SETTLED
 
     # ---- helpers ----------------------------------------------------------------------------
-    async def _find_sale(self, invoice: str, sale_id: str | None = None) -> Sale | None:
-        return await find_sale(self.d.xs, self.d.refs, invoice, sale_id)
+    async def _find_sale(self, invoice: str, sale_id: str | None = None,
+                         sent: Posted | None = None) -> Sale | None:
+        return await find_sale(self.d.xs, self.d.refs, invoice, sale_id, sent)
+
+    def _sent(self, binding: OrderBinding) -> Posted | None:
+        """The write just sent, as kept with its pending state (its body, when it was saved)."""
+        return posted(binding.sale_body, binding.updated_at, self.d.store.clock.now())
 
     @staticmethod
     def _bind(binding: OrderBinding, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
