@@ -97,6 +97,41 @@ async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str, sale_id: str
     return None
 
 
+class LandedNotShown(TransientApiError):
+    """A write refused as a duplicate after a lost answer, whose sale the search does not show yet:
+    the write stays pending (it landed), looked up again before anything is written."""
+
+
+# Words of a refusal that says a sale with the source_id exists already (never a refusal of its form).
+_DUPLICATE_WORDS = ("exist", "duplicate", "unique", "already", "taken")
+
+
+def names_duplicate_source_id(refusal: ApiError) -> bool:
+    """A 400/409/422 naming source_id as a duplicate: whether X-Series refuses a sale whose source_id
+    it holds is unverified (§8.4); one that does says by it that a sale of ours landed."""
+    text = str(refusal).casefold()
+    return refusal.status in (400, 409, 422) and "source_id" in text and any(w in text for w in _DUPLICATE_WORDS)
+
+
+async def landed_already(xs: XSeriesClient, refs: PosRefs, invoice: str, sent: Posted | None,
+                         refusal: ApiError) -> Sale:
+    """A write refused because a sale with its source_id exists: an earlier write of ours landed,
+    its answer lost (or the search did not show it before this one). The sale found by that exact
+    source_id (not voided) is the write's; not found (the search lags, §8.4), TransientApiError —
+    neither parked (the sale exists, its stock is taken) nor written again in another form. Found
+    voided, the refusal stands: a voided sale is not the one this write meant to make."""
+    sale = await find_sale(xs, refs, invoice, sent=sent)
+    if sale is not None and sale.status_code != "VOIDED":
+        log.warning("sale %s: X-Series refused it as a duplicate (%s); an earlier write landed: sale %s",
+                    invoice, refusal, sale.id)
+        return sale
+    if sale is not None:
+        raise refusal
+    raise LandedNotShown(f"X-Series refused sale {invoice} as a duplicate source_id ({refusal}), but the search"
+                         " does not show that sale yet: it is looked up again before anything is written",
+                         api="xseries", method="POST", path="/api/register_sales") from refusal
+
+
 async def voided_already(xs: XSeriesClient, sale_id: str, refusal: PermanentApiError, what: str) -> Sale:
     """A void re-post refused: the transport sends a void again when its answer is lost, and a server
     that lets no voided sale change (§8.1) refuses that second one although the first landed. The

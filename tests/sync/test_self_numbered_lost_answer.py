@@ -106,3 +106,41 @@ async def test_a_lost_return_answer_on_a_self_numbering_server_returns_once(worl
     assert paid([ret]) == -refunded
     nothing_failed(world, order_id)
 
+
+def lagging_refuser(world_factory):
+    """Self-numbering, refusing a duplicate source_id, and a search that shows a new sale only
+    120 s after it was made: longer than sync.lost_write_settle_seconds (30), so the sale whose
+    answer was lost is written again, and refused as a duplicate, before the search shows it."""
+    return world_factory(xs_options={"numbers_sales_itself": True, "reject_duplicate_source_id": True,
+                                     "search_lag_seconds": 120})
+
+
+async def test_a_refusal_of_a_duplicate_source_id_after_a_lost_answer_binds_the_sale_that_landed(world_factory):
+    world = lagging_refuser(world_factory)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=11)
+    lost = lose_next_sale_answer(world)
+
+    report = await cycles(world, 6)
+
+    assert lost and not report.failed
+    [sale] = live(world, order_id)
+    assert world.store.order_binding(order_id).sale_id == sale["id"]
+    assert world.stock("TEE-M") == 48 and paid([sale]) == cents(world.order(order_id)["total_inc_tax"])
+    nothing_failed(world, order_id)
+
+
+async def test_a_refusal_of_a_duplicate_source_id_after_a_lost_return_answer_binds_the_return(world_factory):
+    world = lagging_refuser(world_factory)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=11)
+    await cycles(world, 4)
+    tee = next(p for p in world.bc.products(order_id) if p["sku"] == "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    lost = lose_next_sale_answer(world)
+
+    report = await cycles(world, 6)
+
+    assert lost and not report.refunds_failed
+    [ret] = live(world, order_id, returns=True)
+    assert [b.return_sale_id for b in world.store.refund_bindings(order_id)] == [ret["id"]]
+    assert world.stock("TEE-M") == 49 and len(live(world, order_id)) == 1
+    nothing_failed(world, order_id)
