@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timezone
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -64,6 +65,20 @@ class SaleResources:
                                         lambda found: [s for s in found if (s.invoice_number or "").strip() == wanted],
                                         unsure_is_error=True)
 
+    async def find_sales_by_source_id(self, source: str, source_id: str, outlet_id: str,
+                                      windows: list[tuple[datetime, datetime]]) -> list[Sale]:
+        """The outlet's sales dated within `windows` whose source and source_id are exactly these.
+        source_id is no 2.0 search key (§8.4: invoice_number, customer_id, outlet_id, user_id, status,
+        date_from, date_to), but 2.0 sales carry it (§8.5): every sale of each window is read and
+        only an exact match counts — another system's sale may carry the same number."""
+        found: list[Sale] = []
+        for low, high in windows:
+            criteria = {"outlet_id": outlet_id, "date_from": _utc(low), "date_to": _utc(high)}
+            found += [s for s in await self._search("sales", criteria, Sale.model_validate)
+                      if (s.source_id or "").strip() == source_id and (s.source or "").upper() == source.upper()
+                      and s.id not in {f.id for f in found}]
+        return found
+
     async def get_sale(self, sale_id: str) -> Sale | None:
         """One sale read by its id (GET /api/2.0/sales/{id}, §8.5): the sale itself, not the search
         index, which may lag a change of status. The spec's text says the read expects a completed
@@ -119,6 +134,10 @@ class SaleResources:
         log.warning("X-Series refused a sale (%s) while register %s (%s) was closed: opened it to post the sale"
                     " once more", refusal, register.name or register_id, register_id)
         return True
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def _one_sale_of(body: dict) -> dict | None:

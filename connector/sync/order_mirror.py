@@ -87,7 +87,9 @@ class OrderMirror(SaleWrites):
                     return Outcome.UP_TO_DATE
                 self.step = "lock"
             recovered = False
-            if binding is not None and binding.pending_state is not None:
+            # A write whose answer was lost: a refusal of the next as a duplicate says it landed (_create).
+            after_lost = binding is not None and binding.pending_state is not None
+            if after_lost:
                 self._held_for_a_person(order.id)
                 self.step = "recover"
                 binding = await settle_pending(self.d.store, self.d.xs, self.d.refs, binding,
@@ -101,9 +103,9 @@ class OrderMirror(SaleWrites):
                                                      if has_sale else "not mirrored")
             if transition is Transition.REOPEN:
                 next_generation_of(binding)
-                return await self._create(order, target, content_hash, binding, why)
+                return await self._create(order, target, content_hash, binding, why, after_lost)
             if transition is Transition.CREATE:
-                return await self._create(order, target, content_hash, binding)
+                return await self._create(order, target, content_hash, binding, after_lost=after_lost)
             if transition is Transition.VOID:
                 # Its returns first: the sale's void gives back every unit sold and all its money.
                 self.step = "write"

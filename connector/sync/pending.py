@@ -9,7 +9,8 @@ and recording what landed, so no sale is ever created twice.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, TypeVar
 
 from connector.clients.xseries import XSeriesClient
@@ -27,15 +28,108 @@ T = TypeVar("T")
 log = logging.getLogger("connector.sync")
 
 
-async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str, sale_id: str | None = None) -> Sale | None:
+@dataclass(frozen=True)
+class Posted:
+    """What a write whose answer is unknown gave its sale (source, source_id, sale_date) and when
+    it was sent: what the sale is looked up by when X-Series kept none of our invoice numbers."""
+    source: str
+    source_id: str
+    sale_date: datetime | None
+    sent_at: datetime
+    now: datetime
+
+    def windows(self) -> list[tuple[datetime, datetime]]:
+        """The dates the sale may carry: the sale_date given, or, on a server that dates a sale
+        itself (unverified), the time of the write. A day either side: how the search's
+        date_from/date_to read a time zone is not documented. Overlapping spans are searched once."""
+        spans = sorted([(self.sent_at - DATE_SLACK, self.now + DATE_SLACK)]
+                       + ([(self.sale_date - DATE_SLACK, self.sale_date + DATE_SLACK)] if self.sale_date else []))
+        merged = [spans[0]]
+        for low, high in spans[1:]:
+            if low <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
+            else:
+                merged.append((low, high))
+        return merged
+
+
+DATE_SLACK = timedelta(days=1)
+
+
+def posted(body: str | None, sent_at: datetime, now: datetime) -> Posted | None:
+    """The Posted of a write from the body kept with its pending state (None: none kept, or one
+    without a source_id, which only the invoice number can find)."""
+    if not body:
+        return None
+    sent = RegisterSale.model_validate_json(body)
+    if not sent.source or not sent.source_id:
+        return None
+    sale_date = sent.sale_date
+    if sale_date is not None and sale_date.tzinfo is None:
+        sale_date = sale_date.replace(tzinfo=timezone.utc)
+    return Posted(sent.source, sent.source_id, sale_date, _aware(sent_at), _aware(now))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str, sale_id: str | None = None,
+                    sent: Posted | None = None) -> Sale | None:
     """The sale order-sync gave `invoice`, whether X-Series kept the number as given or put the
     register's prefix and suffix on it; None when there is none under either. sale_id: only that
-    sale (another under the number, one a server made of a re-post, says nothing of ours)."""
+    sale (another under the number, one a server made of a re-post, says nothing of ours).
+    sent: found under neither number, the sale is looked up by the source and source_id the write
+    gave it (§8.4) — a server that numbers sales itself (§8.2) keeps none of ours, and a "none"
+    there would write the sale a second time. Only then: it reads every sale of the dates searched."""
     for number in invoice_forms(invoice, refs.invoice_affixes):
         matches = [s for s in await xs.find_sales_by_invoice_number(number) if sale_id in (None, s.id)]
         if matches:
             return matches[0]
+    if sent is None:
+        return None
+    matches = [s for s in await xs.find_sales_by_source_id(sent.source, sent.source_id, refs.outlet_id,
+                                                           sent.windows()) if sale_id in (None, s.id)]
+    if matches:
+        log.info("sale %s not found by its invoice number; found %s by its source_id %s", invoice,
+                 matches[0].id, sent.source_id)
+        return matches[0]
     return None
+
+
+class LandedNotShown(TransientApiError):
+    """A write refused as a duplicate after a lost answer, whose sale the search does not show yet:
+    the write stays pending (it landed), looked up again before anything is written."""
+
+
+# Words of a refusal that says a sale with the source_id exists already (never a refusal of its form).
+_DUPLICATE_WORDS = ("exist", "duplicate", "unique", "already", "taken")
+
+
+def names_duplicate_source_id(refusal: ApiError) -> bool:
+    """A 400/409/422 naming source_id as a duplicate: whether X-Series refuses a sale whose source_id
+    it holds is unverified (§8.4); one that does says by it that a sale of ours landed."""
+    text = str(refusal).casefold()
+    return refusal.status in (400, 409, 422) and "source_id" in text and any(w in text for w in _DUPLICATE_WORDS)
+
+
+async def landed_already(xs: XSeriesClient, refs: PosRefs, invoice: str, sent: Posted | None,
+                         refusal: ApiError) -> Sale:
+    """A write refused because a sale with its source_id exists: an earlier write of ours landed,
+    its answer lost (or the search did not show it before this one). The sale found by that exact
+    source_id (not voided) is the write's; not found (the search lags, §8.4), TransientApiError —
+    neither parked (the sale exists, its stock is taken) nor written again in another form. Found
+    voided, the refusal stands: a voided sale is not the one this write meant to make."""
+    sale = await find_sale(xs, refs, invoice, sent=sent)
+    if sale is not None and sale.status_code != "VOIDED":
+        log.warning("sale %s: X-Series refused it as a duplicate (%s); an earlier write landed: sale %s",
+                    invoice, refusal, sale.id)
+        return sale
+    if sale is not None:
+        raise refusal
+    raise LandedNotShown(f"X-Series refused sale {invoice} as a duplicate source_id ({refusal}), but the search"
+                         " does not show that sale yet: it is looked up again before anything is written",
+                         api="xseries", method="POST", path="/api/register_sales") from refusal
 
 
 async def voided_already(xs: XSeriesClient, sale_id: str, refusal: PermanentApiError, what: str) -> Sale:
@@ -67,7 +161,8 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
                          settle: timedelta = timedelta(0)) -> OrderBinding:
     """A write may have happened: find out from X-Series before deciding anything. A sale not
     found is taken as not written only `settle` after the write (sync.lost_write_settle_seconds)."""
-    sale = await find_sale(xs, refs, binding.invoice_number)
+    sent = posted(binding.sale_body, binding.updated_at, store.clock.now())
+    sale = await find_sale(xs, refs, binding.invoice_number, sent=sent)
     if binding.pending_state in (PosState.VOIDED.value, RESYNC_VOID) and binding.sale_id:
         # A void re-post is safe to repeat: simply let the decision run again — unless the
         # void did land, which the binding must record whatever the order says by now.
@@ -124,7 +219,8 @@ async def _found_once_settled(store: Store, xs: XSeriesClient, refs: PosRefs, bi
     # within seconds: the rest of the settle time is waited out here, so the order is neither
     # written twice nor reported failed (a stop cuts the wait short: the binding stays pending).
     return await look_once_settled(store.clock, f"sale {binding.invoice_number}", binding.updated_at, settle,
-                                   lambda: find_sale(xs, refs, binding.invoice_number))
+                                   lambda: find_sale(xs, refs, binding.invoice_number, sent=posted(
+                                       binding.sale_body, binding.updated_at, store.clock.now())))
 
 
 async def look_once_settled(clock: Clock, what: str, sent_at: datetime, settle: timedelta,

@@ -33,7 +33,14 @@ from connector.store.refund_bindings import RETRY
 from connector.store.tables import OrderBinding, RefundBinding
 from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import MirrorDeps, plan_sale
-from connector.sync.pending import find_sale, look_once_settled
+from connector.sync.pending import (
+    LandedNotShown,
+    find_sale,
+    landed_already,
+    look_once_settled,
+    names_duplicate_source_id,
+    posted,
+)
 from connector.sync.product_binder import ProductBinder
 from connector.sync.sold_check import check_within_sale
 
@@ -61,13 +68,14 @@ class RefundMirror:
             binding = binding or RefundBinding(
                 refund_id=refund.id, bc_order_id=refund.order_id, created_at=now, updated_at=now,
                 invoice_number=return_invoice_number(refund.order_id, refund.id))
-            if binding.pending:
+            after_lost = binding.pending  # a refusal of the next write as a duplicate says it landed (_write)
+            if after_lost:
                 self.step = "recover"
                 # Not shown by the search: looked up once more if it was sent (at the pending save)
                 # less than sync.lost_write_settle_seconds ago, as a sale is (pending.py).
-                found = await self._find_return(binding.invoice_number) or await look_once_settled(
+                found = await self._find_return(binding) or await look_once_settled(
                     store.clock, f"return {binding.invoice_number}", binding.updated_at, self.d.lost_write_settle,
-                    lambda: self._find_return(binding.invoice_number))
+                    lambda: self._find_return(binding))
                 if found is not None:
                     self._bound(binding, found.id)
                     if binding.return_body:  # the found return's line and payment ids, for its void (§8.3)
@@ -97,13 +105,14 @@ class RefundMirror:
                 return self._record(binding, lease, f"refund {refund.id}: {why}; nothing to return"
                                     " (returned if the order gets a closed sale later)")
             try:
-                return await self._return(refund, binding, sale, lease)
+                return await self._return(refund, binding, sale, lease, after_lost)
             except (PermanentApiError, NotFoundError) as exc:
                 if binding.pending:  # a write may have landed (a search refused after a lost answer)
                     raise
                 return self._refused(refund, binding, lease, exc)
 
-    async def _return(self, refund: Refund, binding: RefundBinding, sale: OrderBinding, lease) -> str:
+    async def _return(self, refund: Refund, binding: RefundBinding, sale: OrderBinding, lease,
+                      after_lost: bool = False) -> str:
         """Map, resolve the products, write and bind the return of the order's closed sale."""
         store = self.d.store
         self.step = "map"
@@ -132,13 +141,15 @@ class RefundMirror:
         self.step = "write"
         binding.pending = True
         try:
-            written, body = await self._write(body, binding)
+            written, body = await self._write(body, binding, after_lost)
         except UnknownWriteOutcome as exc:
             # The attempt whose answer was lost, as it was sent (its affixes, return_for or not).
             body = RegisterSale.model_validate_json(binding.return_body)
-            written = await self._find_return(plan.invoice_number)
+            written = await self._find_return(binding)
             if written is None:
                 raise not_there_yet("the return write", f"no return {plan.invoice_number}", exc) from exc
+        except LandedNotShown:
+            raise  # the binding stays pending: the return exists, and is looked up before anything is written
         except ApiError:
             binding.pending, binding.return_body = False, None  # refused or never sent: nothing exists in X-Series
             store.save_refund_binding(binding)
@@ -158,7 +169,8 @@ class RefundMirror:
                  extra={"order_id": refund.order_id})
         return "returned"
 
-    async def _write(self, body: RegisterSale, binding: RefundBinding) -> tuple[WrittenSale, RegisterSale]:
+    async def _write(self, body: RegisterSale, binding: RefundBinding,
+                     after_lost: bool = False) -> tuple[WrittenSale, RegisterSale]:
         """Post the return. Whether the 0.9 body takes `return_for` is unverified (§8.2): refused (a
         400/422: nothing was applied), the return is posted again without it — its negative
         quantities make it a return, and its note names the sale. Whatever the error says: a strict
@@ -182,6 +194,9 @@ class RefundMirror:
             try:
                 written = await xs.create_sale_document(encoded, answer=WrittenSale)
             except PermanentApiError as exc:
+                if after_lost and names_duplicate_source_id(exc):  # ours landed: found, or looked for again
+                    sent = posted(binding.return_body, binding.updated_at, self.d.store.clock.now())
+                    return await landed_already(xs, self.d.refs, binding.invoice_number, sent, exc), body
                 if exc.status not in (400, 422) or not fallbacks:
                     raise
                 body = fallbacks.pop(0)
@@ -212,8 +227,11 @@ class RefundMirror:
             target_id=str(binding.refund_id), reason=why))
         return outcome
 
-    async def _find_return(self, invoice: str):
-        return await find_sale(self.d.xs, self.d.refs, invoice)
+    async def _find_return(self, binding: RefundBinding):
+        """The return of a write left pending: by its invoice number, else by the source_id it was
+        given (a server that numbers sales itself keeps none of our numbers, §8.2)."""
+        sent = posted(binding.return_body, binding.updated_at, self.d.store.clock.now())
+        return await find_sale(self.d.xs, self.d.refs, binding.invoice_number, sent=sent)
 
     @staticmethod
     def _bound(binding: RefundBinding, sale_id: str) -> None:

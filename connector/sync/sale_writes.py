@@ -27,7 +27,7 @@ from connector.mapping.status_table import PosState
 from connector.store.tables import OrderBinding
 from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import plan_sale
-from connector.sync.pending import find_sale, voided_already
+from connector.sync.pending import Posted, find_sale, landed_already, names_duplicate_source_id, posted, voided_already
 from connector.sync.transitions import RESYNC_VOID, Outcome, next_generation_of
 
 # The failed step of an order whose re-post was answered with another sale (_same_sale).
@@ -72,7 +72,7 @@ class SaleWrites:
 
     # ---- writes -----------------------------------------------------------------------------
     async def _create(self, order: Order, target: PosState, content_hash: str,
-                      binding: OrderBinding | None, why: str | None = None) -> Outcome:
+                      binding: OrderBinding | None, why: str | None = None, after_lost: bool = False) -> Outcome:
         store, refs = self.d.store, self.d.refs
         self.step = "map"
         plan = plan_sale(order, self.d, binding.generation if binding else 1, content_hash)
@@ -118,11 +118,14 @@ class SaleWrites:
             try:
                 sale = await self.d.xs.create_sale_document(encoded, answer=WrittenSale)
             except UnknownWriteOutcome as exc:
-                sale = await self._find_sale(plan.invoice_number)
+                sale = await self._find_sale(plan.invoice_number, sent=self._sent(binding))
                 if sale is None:  # the binding stays pending: the next attempt looks again before creating
                     raise not_there_yet("the sale write", f"no sale {plan.invoice_number}", exc) from exc
                 log.info("order %s: sale write answer lost, found sale %s", order.id, sale.id)
             except ApiError as exc:
+                if after_lost and names_duplicate_source_id(exc):  # ours landed: found, or looked for again
+                    sale = await landed_already(self.d.xs, self.d.refs, plan.invoice_number, self._sent(binding), exc)
+                    break
                 if exc.status in (400, 422) and fallbacks:  # refused, so nothing was written: once more
                     body = fallbacks.pop(0)
                     log.warning("order %s: X-Series refused the sale (%s); posting it once more %s", order.id, exc,
@@ -251,7 +254,7 @@ class SaleWrites:
         try:
             sale = await self.d.xs.update_sale(body, encoded=encoded, answer=WrittenSale, safe_to_repeat=False)
         except UnknownWriteOutcome as exc:
-            sale = await self._find_sale(binding.invoice_number)
+            sale = await self._find_sale(binding.invoice_number, sent=self._sent(binding))
             if sale is None or sale.status_code == "ONACCOUNT":  # left pending, looked at again
                 raise not_there_yet("the payment write", f"no closed sale {binding.invoice_number}", exc) from exc
         except ApiError as exc:
@@ -273,8 +276,11 @@ class SaleWrites:
         return Outcome.SETTLED
 
     # ---- helpers ----------------------------------------------------------------------------
-    async def _find_sale(self, invoice: str, sale_id: str | None = None) -> Sale | None:
-        return await find_sale(self.d.xs, self.d.refs, invoice, sale_id)
+    async def _find_sale(self, invoice: str, sale_id: str | None = None, sent: Posted | None = None) -> Sale | None:
+        return await find_sale(self.d.xs, self.d.refs, invoice, sale_id, sent)
+
+    def _sent(self, binding: OrderBinding) -> Posted | None:  # the write kept with its pending state
+        return posted(binding.sale_body, binding.updated_at, self.d.store.clock.now())
 
     @staticmethod
     def _bind(binding: OrderBinding, order: Order, sale_id: str, state: PosState, content_hash: str) -> None:
