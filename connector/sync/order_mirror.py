@@ -29,7 +29,8 @@ from connector.sync.page_bindings import PageBindings
 from connector.sync.pending import settle_pending
 from connector.sync.product_binder import ProductBinder
 from connector.sync.return_voids import void_returns
-from connector.sync.sale_writes import OTHER_SALE, SaleWrites
+from connector.sync.sale_answers import OTHER_SALE
+from connector.sync.sale_writes import SaleWrites
 from connector.sync.transitions import (
     Outcome,
     Transition,
