@@ -61,7 +61,8 @@ class OrderListing:
         restarting re-reads that second instead, and repeats are dropped here. The second before,
         not the last date itself: the reference does not say whether min_date_* includes its bound,
         and if it does not, the orders sharing the last date beyond this page would be skipped.
-        Only when a whole page lies within that second do we step to the next page number.
+        A full page within one second has no such key: that second and the next are read whole by
+        id (_read_seconds), and the listing goes on from the second after.
 
         on_invalid: called with (error, raw order) for an order that does not parse, and the
         iteration goes on; without it the error is raised (one bad order stops the listing). An
@@ -69,8 +70,9 @@ class OrderListing:
         to it too, as an OrderValidationError marked retryable.
         """
         key_field = filters["sort"].split(":")[0]  # date_modified or date_created
-        lower_param = f"min_{key_field}"
+        lower_param, upper_param = f"min_{key_field}", f"max_{key_field}"
         lower = parse_any_date(filters[lower_param]) if filters.get(lower_param) else None
+        upper = parse_any_date(filters[upper_param]) if filters.get(upper_param) else None
         page = 1
         # Ids already yielded that the next request can return again: those whose sort key is
         # at or after `lower` (it restarts there, inclusive). Older ones are forgotten as `lower`
@@ -84,47 +86,98 @@ class OrderListing:
                 params[lower_param] = to_iso8601(lower)
             rows = await self._orders_page_raw(page=page, limit=PAGE_LIMIT, filters=params,
                                                on_server_time=on_server_time)
-            if on_page is not None:
-                on_page([raw["id"] for raw in rows if isinstance(raw, dict) and isinstance(raw.get("id"), int)
-                         and raw["id"] not in seen])
-            for raw in rows:
-                try:
-                    order = await self._parse_order(raw)
-                except CredentialsError:
-                    raise  # nothing will read: a person must fix the token
-                except ApiError as exc:
-                    # One order's parts (/products, /fees…) kept failing past the transport's retries:
-                    # that order waits in the failed queue, the listing (and the orders after it) go on.
-                    raw_id = raw.get("id") if isinstance(raw, dict) else None
-                    if on_invalid is None or not isinstance(raw_id, int):
-                        raise
-                    if raw_id not in seen:
-                        seen[raw_id] = None
-                        on_invalid(OrderValidationError(raw_id, f"could not be read: {exc}", retryable=True), raw)
-                    continue
-                except OrderValidationError as exc:
-                    raw_id = raw.get("id") if isinstance(raw, dict) else None
-                    if isinstance(raw_id, int):
-                        if raw_id in seen:
-                            continue
-                        seen[raw_id] = None
-                    if on_invalid is None:
-                        raise
-                    on_invalid(exc, raw)
-                    continue
-                if order.id in seen:
-                    continue
-                seen[order.id] = getattr(order, key_field)
+            async for order in self._take_rows(rows, key_field, seen, on_invalid, on_page):
                 yield order
             if len(rows) < PAGE_LIMIT:
                 return
-            last = _row_date(rows[-1], key_field)
-            restart = last - timedelta(seconds=1) if last is not None else None
-            if restart is not None and (lower is None or restart > lower):
+            first, last = _row_date(rows[0], key_field), _row_date(rows[-1], key_field)
+            if last is None:
+                page += 1  # no key to restart from: the rare malformed row
+                continue
+            restart = last - timedelta(seconds=1)
+            stuck = first == last or (lower is not None and restart <= lower)
+            if stuck and (lower is None or last >= lower):
+                # A full page within one second, or ending in the second after the one it started
+                # from: ties have no promised order, so page numbers could skip some. Read that
+                # last second and the next whole, by id, and go on after them.
+                async for order in self._read_seconds(filters, key_field, last, seen, on_invalid,
+                                                      on_page, on_server_time):
+                    if upper is None or getattr(order, key_field) <= upper:
+                        yield order
+                lower, page = last + timedelta(seconds=1), 1
+                if upper is not None and lower + timedelta(seconds=1) > upper:
+                    return  # keys are whole seconds: nothing after `lower` is left below `upper`
+            elif lower is None or restart > lower:
                 lower, page = restart, 1
-                seen = {i: key for i, key in seen.items() if key is None or key >= lower}
             else:
-                page += 1
+                page += 1  # rows before the bound asked for: no key to restart from either
+                continue
+            seen = {i: key for i, key in seen.items() if key is None or key >= lower}
+
+    async def _read_seconds(
+        self, filters: dict[str, Any], key_field: str, second: datetime, seen: dict[int, datetime | None],
+        on_invalid: OnInvalidOrder | None, on_page: Callable[[list[int]], None] | None,
+        on_server_time: OnServerTime | None,
+    ) -> AsyncIterator[Order]:
+        """Every order whose key is `second` or the second after, in the default sort (by id
+        ascending, the only order the reference promises, §2), paged by min_id from the last id read:
+        an order leaving the window meanwhile shifts no page. The reference does not say whether
+        date bounds include their own second, so the window asked is the second before to two after
+        and rows outside the two seconds are dropped; the listing then goes on from the second after,
+        which a bound including it repeats (dropped) and one excluding it skips (already read here).
+        min_id from the last id read works either way too (at worst one repeat)."""
+        params = {name: value for name, value in filters.items() if name != "sort"}
+        params[f"min_{key_field}"] = to_iso8601(second - timedelta(seconds=1))
+        params[f"max_{key_field}"] = to_iso8601(second + timedelta(seconds=2))
+        wanted = (second, second + timedelta(seconds=1))
+        while True:
+            rows = await self._orders_page_raw(page=1, limit=PAGE_LIMIT, filters=params,
+                                               on_server_time=on_server_time)
+            inside = [raw for raw in rows if _row_date(raw, key_field) in wanted]
+            async for order in self._take_rows(inside, key_field, seen, on_invalid, on_page):
+                yield order
+            ids = [raw["id"] for raw in rows if isinstance(raw, dict) and isinstance(raw.get("id"), int)]
+            if len(rows) < PAGE_LIMIT or not ids or params.get("min_id") == max(ids):
+                return
+            params["min_id"] = max(ids)
+
+    async def _take_rows(
+        self, rows: list[Any], key_field: str, seen: dict[int, datetime | None],
+        on_invalid: OnInvalidOrder | None, on_page: Callable[[list[int]], None] | None,
+    ) -> AsyncIterator[Order]:
+        """The orders of one page not yielded before (`seen`, updated here), parsed."""
+        if on_page is not None:
+            on_page([raw["id"] for raw in rows if isinstance(raw, dict) and isinstance(raw.get("id"), int)
+                     and raw["id"] not in seen])
+        for raw in rows:
+            try:
+                order = await self._parse_order(raw)
+            except CredentialsError:
+                raise  # nothing will read: a person must fix the token
+            except ApiError as exc:
+                # One order's parts (/products, /fees…) kept failing past the transport's retries:
+                # that order waits in the failed queue, the listing (and the orders after it) go on.
+                raw_id = raw.get("id") if isinstance(raw, dict) else None
+                if on_invalid is None or not isinstance(raw_id, int):
+                    raise
+                if raw_id not in seen:
+                    seen[raw_id] = None
+                    on_invalid(OrderValidationError(raw_id, f"could not be read: {exc}", retryable=True), raw)
+                continue
+            except OrderValidationError as exc:
+                raw_id = raw.get("id") if isinstance(raw, dict) else None
+                if isinstance(raw_id, int):
+                    if raw_id in seen:
+                        continue
+                    seen[raw_id] = None
+                if on_invalid is None:
+                    raise
+                on_invalid(exc, raw)
+                continue
+            if order.id in seen:
+                continue
+            seen[order.id] = getattr(order, key_field)
+            yield order
 
     async def newest_orders(self, limit: int = 10) -> list[tuple[int, int]]:
         """(id, status_id) of the newest orders, read without parsing the rest: a start-up check must

@@ -80,7 +80,7 @@ class MetafieldPoller:
         known = self.check_ids.known({m.resource_id for m in rows})
         unsettled: datetime | None = None
         for row in rows:
-            if self._handled(row):
+            if self._handled(row, known.get(row.resource_id)):
                 report.already_handled += 1
                 continue
             order_id = row.resource_id
@@ -89,7 +89,7 @@ class MetafieldPoller:
                 log.warning("order %s: realid verification_status %r is not a known value; ignored",
                             order_id, row.value)
                 report.unknown_values += 1
-                self._mark(row)
+                self._mark(row, known.get(order_id))
                 continue
             try:
                 if order_id not in known:
@@ -104,7 +104,7 @@ class MetafieldPoller:
                 log.error("order %s: ID-verification verdict %r not applied, and retrying cannot help: %s",
                           order_id, row.value, exc)
                 report.given_up[order_id] = str(exc)
-                self._mark(row)
+                self._mark(row, known.get(order_id))
                 continue
             except Exception as exc:  # noqa: BLE001 - BigCommerce unreachable, lease busy…: next cycle
                 log.warning("order %s: ID-verification verdict %r not applied yet (next cycle): %s",
@@ -114,7 +114,7 @@ class MetafieldPoller:
                 unsettled = floor if unsettled is None else min(unsettled, floor)
                 continue
             report.outcomes[decision.outcome] += 1
-            self._mark(row)
+            self._mark(row, known.get(order_id))
         # BigCommerce stamps date_modified by its own clock: ours running ahead by more than the
         # overlap moved the cursor past verdicts recorded after the read (clock.read_until).
         # The newest change read vouches for itself (read_until) by its own stamp only: a metafield
@@ -151,23 +151,27 @@ class MetafieldPoller:
                 return row.value.strip()
         return None
 
-    def _handled(self, row: Metafield) -> bool:
+    def _handled(self, row: Metafield, check_id: str | None) -> bool:
         """The same version of the order's verification_status as the one decided on: same id, value
         and stamp (date_modified, else date_created: that one does not move when the value changes,
         the value tells). With no stamp at all, same id and value: a repeat of the same value is then
         taken for a re-read. Deciding it would mostly find the check at that stage already (a
         duplicate, nothing written) at the cost of an order read and an audit entry every poll; what
         it misses is a new check reaching the same value unseen between two polls. Never by the
-        answer's Date: that moves at each read, and every re-read would be decided again."""
+        answer's Date: that moves at each read, and every re-read would be decided again.
+        A new check shows by its check_id (check_id: the order's as now known): a row decided for
+        another check is new, so a new check failing again between two polls is not taken for a
+        re-read. When either check_id is unknown, the rest decides alone."""
         with self.store.session() as s:
             seen = s.get(IdvMetafieldSeen, (self.store.pair, row.resource_id))
         return (seen is not None and seen.metafield_id == row.id and seen.value == row.value
-                and seen.date_modified == row.stamp)
+                and seen.date_modified == row.stamp
+                and (seen.check_id is None or check_id is None or seen.check_id == check_id))
 
-    def _mark(self, row: Metafield) -> None:
+    def _mark(self, row: Metafield, check_id: str | None) -> None:
         with self.store.session() as s:
             s.merge(IdvMetafieldSeen(pair=self.store.pair, bc_order_id=row.resource_id, metafield_id=row.id,
-                                     value=row.value, date_modified=row.stamp))
+                                     value=row.value, date_modified=row.stamp, check_id=check_id))
             s.commit()
 
 

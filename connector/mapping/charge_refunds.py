@@ -14,7 +14,7 @@ from dataclasses import replace
 from decimal import Decimal
 from itertools import combinations
 
-from connector.clients.bigcommerce_v3_models import Refund
+from connector.clients.bigcommerce_v3_models import Refund, RefundItem
 from connector.mapping.amounts import CENT, cents
 from connector.mapping.planned_sale import PlannedLine, SalePlan
 from connector.mapping.special_lines import SpecialLine, SpecialLines
@@ -81,7 +81,9 @@ def fee_choices(refund: Refund, sale: SalePlan, specials: SpecialLines, no_tax_i
             return
         free = [i for i in fees if i not in used]
         amount = items[at].requested_amount
-        if amount is None:  # it "may be null" (§15): the fees not given back yet
+        if amount is None:  # it "may be null" (§15)
+            amount = _rest_of_refund(refund, items[at])
+        if amount is None:  # nothing tells it: the fees not given back yet
             amount = sum((_whole(sale.lines[i]) for i in free), ZERO)
         found = False
         for group in _groups_adding_up_to(sale, free, amount) if amount else ():
@@ -95,6 +97,18 @@ def fee_choices(refund: Refund, sale: SalePlan, specials: SpecialLines, no_tax_i
 
     walk(0, frozenset(), [])
     return choices
+
+
+def _rest_of_refund(refund: Refund, item: RefundItem) -> Decimal | None:
+    """What an item without an amount gave back, when the refund's other items all tell theirs: its
+    total less theirs. A FEE item names the order, not a fee, so "every fee not given back yet"
+    would give back fees the refund did not (and balance them with an untaxed line). None when
+    another item has no amount either, or nothing is left."""
+    others = [other.requested_amount for other in refund.items if other is not item]
+    if any(amount is None for amount in others):
+        return None
+    rest = refund.total_amount - sum(others, ZERO)
+    return rest if rest > 0 else None
 
 
 def _whole(line: PlannedLine) -> Decimal:

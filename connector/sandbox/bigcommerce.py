@@ -13,6 +13,9 @@ Choices where the reference is silent or unverified:
 - date filters are inclusive at both ends (the reference does not say; date_bounds_exclusive, an
   attribute, makes them exclusive, the other way a live store could answer); a 401/403/404 is
   answered before the quota is counted, and a 429 never consumes quota;
+- orders sharing a date come back by id under a date sort (the reference promises an order only for
+  the default sort, by id); ties_unordered (an attribute) shuffles them on each request instead, with
+  a seeded generator, the other way a live store could answer;
 - a successful PUT always bumps date_modified; renaming a status or setting a metafield does not;
 - archived orders (`is_deleted: true`, only through an override) are left out of lists;
 - without `consignment_structure=object`, `include=consignments` leaves the link object in place;
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -81,6 +85,8 @@ class BigCommerceSimulator(MerchantSide, V2Orders, Metafields, Webhooks, Refunds
         self.scopes = scopes  # None: the token has every scope
         self.hide_incomplete_by_default = False
         self.date_bounds_exclusive = False
+        self.ties_unordered = False
+        self.tie_shuffle = random.Random(7)  # seeded: a test sees the same "unordered" ties each run
 
         self.orders: dict[int, dict[str, Any]] = {}
         self.order_products: dict[int, list[dict[str, Any]]] = {}

@@ -97,7 +97,11 @@ class V2Orders(Queries):
             # Dates sort on the real ones (an override may have malformed the JSON).
             dates = self._dates[order["id"]]
             value = getattr(dates, name.removeprefix("date_")) if name.startswith("date_") else order.get(name)
-            # Ties break on id, in the same direction, so paging never shuffles equal rows.
+            # Ties break on id, in the same direction, so paging never shuffles equal rows; unless
+            # ties_unordered, where equal dates come back in a new order on each request (only the
+            # default sort, by id, has an order the reference promises).
+            if self.ties_unordered and name.startswith("date_"):
+                return (value is None, value if value is not None else 0, self.tie_shuffle.random())
             return (value is None, value if value is not None else 0, order["id"])
 
         first = heapq.nlargest if direction == "desc" else heapq.nsmallest

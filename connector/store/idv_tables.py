@@ -38,8 +38,8 @@ class IdvCheck(SQLModel, table=True):
 class IdvMetafieldSeen(SQLModel, table=True):
     """The version of each order's `realid` verification_status metafield already handled.
 
-    The metafield poll re-reads an overlap each cycle; a row here with the same metafield id, value
-    and date_modified means that version was decided on already (no check-id read, no second audit
+    The metafield poll re-reads an overlap each cycle; a row here with the same metafield id, value,
+    date_modified and check_id means that version was decided on already (no check-id read, no second audit
     entry). Keyed by order (version 20; by metafield id before): orders.v3.yml requires neither id
     nor date_modified, and an order has one verification_status metafield (its namespace and key
     name it), so the order names it with or without an id.
@@ -52,6 +52,9 @@ class IdvMetafieldSeen(SQLModel, table=True):
     value: str
     # The metafield's date_modified, else its date_created; None when the answer gave neither.
     date_modified: datetime | None = _dt(nullable=True)
+    # The order's check_id the value was decided for (version 22): without dates, a new check reaching
+    # the same value shows only by it. None: unknown then, or decided before version 22.
+    check_id: str | None = None
 
 
 class IdvOrderCheckId(SQLModel, table=True):

@@ -192,6 +192,8 @@ MIGRATIONS: list[Migration] = [
     (20, "ID-verification metafields seen keyed by order, their id and time optional", _idv_metafield_seen_by_order),
     (21, "refund_binding.return_body: the return as posted, to void it with its order's sale",
      _add_column("refund_binding", "return_body", "TEXT")),
+    (22, "ID-verification metafields seen: the check_id their value was decided for",
+     _add_column("idv_metafield_seen", "check_id", "VARCHAR")),
 ]
 
 def applied_versions(engine: Engine) -> set[int]:

@@ -263,3 +263,36 @@ async def test_a_resumed_import_reads_again_the_second_it_stopped_in(import_worl
     finally:
         await rt.aclose()
         rt.store.close()
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+async def test_more_than_a_page_of_orders_placed_in_one_second_are_all_imported_when_ties_come_back_unordered(
+        import_world, monkeypatch, exclusive):
+    """Twelve orders placed in one second (two a second before), pages of four, and a store returning
+    orders sharing a date_created in a new order on each request: stepping page numbers missed some."""
+    from decimal import Decimal
+    from datetime import timedelta
+
+    import connector.clients.bigcommerce_order_listing as listing
+
+    monkeypatch.setattr(listing, "PAGE_LIMIT", 4)
+    w = import_world
+    w.bc.ties_unordered = True
+    w.bc.date_bounds_exclusive = exclusive
+    sku = w.seeded.skus[0]
+    when = w.clock.now() - timedelta(days=3)
+    customer = {"id": 0, "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
+    # Two orders a second before: the first page ends in the busy second without lying within it.
+    ids = [w.bc.add_order(customer=customer, status_id=10, date_created=placed,
+                          lines=[{"product_id": 1, "variant_id": 0, "sku": sku, "name": sku,
+                                  "unit_price": Decimal("10.00"), "quantity": 1}])["id"]
+           for placed in [when - timedelta(seconds=1)] * 2 + [when] * 12]
+    rt = await w.runtime()
+    try:
+        report = await HistoricalImport(rt, since=None, until=w.clock.now() - timedelta(days=1)).run()
+        assert not report.interrupted
+        sales = sales_per_order(w.xs)
+        assert [o for o in ids if sales[o] != 1] == []
+    finally:
+        await rt.aclose()
+        rt.store.close()

@@ -99,3 +99,25 @@ async def test_a_verdict_not_applied_is_read_again_even_past_the_overlap(world, 
     world.clock.advance(3600)  # far beyond the 300 s overlap: only the held cursor finds it again
     report = await poll(world)
     assert report.outcomes == {Outcome.WRITTEN: 1} and world.status(order) == 6
+
+
+@pytest.mark.parametrize("fields", CASES.values(), ids=CASES.keys())
+async def test_a_new_check_failing_again_between_two_polls_is_acted_on(world, fields):
+    """The merchant released an order whose check failed; a new check (rid-2) then failed too before
+    the next poll. The metafield shows the same value as decided on, and without dates nothing else
+    tells it apart but the new check_id read in the same batch: the order must be held again."""
+    strip(world, fields)
+    await world.start()
+    order = world.add_order(status_id=11)
+    realid(world, order, "pending", "rid-1")
+    await poll(world)
+    realid(world, order, "failed")
+    await poll(world)
+    assert world.status(order) == 6
+    world.clock.advance(5)
+    world.bc.set_status(order, 11)  # the merchant releases the order by hand
+    realid(world, order, "pending", "rid-2")
+    realid(world, order, "failed")
+    report = await poll(world)
+    assert report.already_handled == 0 and world.status(order) == 6
+    assert [e.target_id for e in world.audit(order)][-1] == "rid-2"

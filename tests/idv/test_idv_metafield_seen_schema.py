@@ -56,3 +56,27 @@ def test_a_new_database_is_keyed_by_order_from_the_start(tmp_path):
     assert 20 in migrations.migrate(engine)
     assert inspect(engine).get_pk_constraint("idv_metafield_seen")["constrained_columns"] == ["pair", "bc_order_id"]
     engine.dispose()
+
+
+def test_version_22_keeps_the_check_id_a_metafield_seen_was_decided_for(database_url, monkeypatch):
+    """The rows kept before version 22 get no check_id (unknown: the poll then goes by the rest)."""
+    engine = make_engine(database_url)
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", [mig for mig in migrations.MIGRATIONS if mig[0] <= 21])
+        migrations.migrate(engine)
+    with engine.begin() as conn:  # the table as version 20 made it
+        conn.execute(text("DROP TABLE idv_metafield_seen"))
+        conn.execute(text("CREATE TABLE idv_metafield_seen (pair VARCHAR NOT NULL, bc_order_id INTEGER NOT NULL,"
+                          " metafield_id INTEGER, value VARCHAR NOT NULL, date_modified TIMESTAMP,"
+                          " PRIMARY KEY (pair, bc_order_id))"))
+        conn.execute(text("INSERT INTO idv_metafield_seen (pair, bc_order_id, metafield_id, value, date_modified)"
+                          " VALUES ('default', 1, 9, 'failed', NULL)"))
+    assert migrations.migrate(engine) == [22]
+    assert "check_id" in {c["name"] for c in inspect(engine).get_columns("idv_metafield_seen")}
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO idv_metafield_seen (pair, bc_order_id, metafield_id, value, date_modified,"
+                          " check_id) VALUES ('default', 2, 7, 'failed', NULL, 'rid-2')"))
+        rows = conn.execute(text("SELECT bc_order_id, check_id FROM idv_metafield_seen ORDER BY bc_order_id")).all()
+        assert [tuple(r) for r in rows] == [(1, None), (2, "rid-2")]
+    assert migrations.migrate(engine) == []
+    engine.dispose()

@@ -210,6 +210,33 @@ def test_a_fee_refund_of_several_fees_at_once_comes_back_at_each_fee_s_rate():
     assert plan.adjustment == 0
 
 
+def test_a_fee_refund_without_a_requested_amount_gives_back_the_refund_s_total_not_every_fee():
+    """requested_amount "may be null" (§15): a refund of 12.00 whose only item is a FEE without an
+    amount gives back the fee of 12.00 at its 20 %, not both fees and a negative balancing line."""
+    order = bc_order([bc_line("12.00", "2.00", 1, line_id=9)], total_inc="34.50", total_tax="4.50",
+                     fees=[bc_fee("10.50", "0.50", fee_id=1), bc_fee("12.00", "2.00", fee_id=2, name="Insurance")])
+    plan = build_return_plan(refund_with_tax([{"item_type": "FEE", "item_id": 4242, "requested_amount": None}],
+                                             "12.00", "2.00"), plan_of(order), SPECIALS, "tax-0")
+    [line] = plan.lines
+    assert (line.kind, line.quantity, line.unit_price, line.unit_tax, line.tax_id) == (
+        "fee", -1, D("10.00"), D("2.00"), "t-20")
+    assert plan.adjustment == 0
+
+
+def test_a_fee_without_a_requested_amount_beside_a_known_item_is_the_rest_of_the_refund():
+    """A unit of 12.00 given back by amount and a FEE without one in a refund of 22.50: the fee is
+    the 10.50 left, the fee charged that at 5 %."""
+    order = bc_order([bc_line("12.00", "2.00", 1, line_id=9)], total_inc="34.50", total_tax="4.50",
+                     fees=[bc_fee("10.50", "0.50", fee_id=1), bc_fee("12.00", "2.00", fee_id=2, name="Insurance")])
+    plan = build_return_plan(refund_with_tax(
+        [{"item_type": "PRODUCT", "item_id": 9, "quantity": 1, "requested_amount": "12.00"},
+         {"item_type": "FEE", "item_id": 4242, "requested_amount": None}], "22.50", "2.50"),
+        plan_of(order), SPECIALS, "tax-0")
+    fees = [(l.quantity, l.unit_price, l.unit_tax, l.tax_id) for l in plan.lines if l.kind == "fee"]
+    assert fees == [(-1, D("10.00"), D("0.50"), "t-5")]
+    assert plan.adjustment == 0
+
+
 def test_shipping_refunds_of_two_addresses_without_amounts_each_come_back_at_their_own_rate():
     """Two SHIPPING items, one per address, neither with a requested amount: each gives back what its
     own address was charged, at its rate. What the first gave back is not taken off the second's (it
