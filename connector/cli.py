@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                         " offset is UTC; default: now)")
     p.add_argument("--adopt", action="store_true", help="bind sales that exist but the store does not know")
     p.add_argument("--fix", action="store_true",
-                   help="mirror missing orders, void closed sales that should be voided; the rest become exceptions")
+                   help="mirror missing orders (not those from before go-live unless historical_import.enabled:"
+                        " see import-history), void closed sales that should be voided; the rest become exceptions")
     p = command("webhooks", "BigCommerce webhooks of the store pairs", pair=False)
     hooks = p.add_subparsers(dest="webhooks_command", required=True, metavar="WEBHOOKS_COMMAND")
     register = hooks.add_parser("register", help="create or set right the order webhooks (idempotent)")
