@@ -117,15 +117,22 @@ def refund_one_tee(world, order_id: int) -> None:
     world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
 
 
-async def test_a_return_found_after_its_answer_was_lost_is_voided_with_the_cancelled_sale(world_factory):
-    """The return's answer is lost and the lagging search does not show it: found by a later pass,
-    it is bound with the body it was posted with, so the cancel voids it with the sale."""
+async def a_return_whose_answer_was_lost(world_factory):
+    """A sale of 3 tees, one refunded; the return lands but its answer is lost and the search lags
+    (20 s), so the return is still pending after the cycle. The world and the order's id."""
     world = world_factory(xs_options={"search_lag_seconds": 20})
     order_id = world.add_order([line("TEE-M", 3)], status_id=10)
     await world.cycle()
     lose_next_sale_answer(world)  # the refund's return
     refund_one_tee(world, order_id)
     await world.cycle()
+    return world, order_id
+
+
+async def test_a_return_found_after_its_answer_was_lost_is_voided_with_the_cancelled_sale(world_factory):
+    """The return's answer is lost and the lagging search does not show it: found by a later pass,
+    it is bound with the body it was posted with, so the cancel voids it with the sale."""
+    world, order_id = await a_return_whose_answer_was_lost(world_factory)
     report = await world.cycle(advance=3600)
     assert report.refunds["recovered"] == 1
     assert world.stock("TEE-M") == 48
@@ -139,12 +146,7 @@ async def test_a_return_found_after_its_answer_was_lost_is_voided_with_the_cance
 async def test_an_order_cancelled_while_its_return_is_pending_voids_the_return_once_found(world_factory):
     """Cancelled while its refund's return write got no answer: the sale's void waits until the
     refund pass has found the return, then voids both (not the sale alone, leaving the return)."""
-    world = world_factory(xs_options={"search_lag_seconds": 20})
-    order_id = world.add_order([line("TEE-M", 3)], status_id=10)
-    await world.cycle()
-    lose_next_sale_answer(world)  # the refund's return
-    refund_one_tee(world, order_id)
-    await world.cycle()
+    world, order_id = await a_return_whose_answer_was_lost(world_factory)
     assert world.store.refund_bindings(order_id)[0].pending
     world.set_status(order_id, 5)  # Cancelled
     report = await world.cycle()
