@@ -25,6 +25,9 @@ log = logging.getLogger("connector.cli")
 FIRST_RUN_LOOKBACK = timedelta(hours=24)
 # Failed start-ups and stopped cycles, recorded in the audit log (durable, and read by status).
 START_FAILED, CYCLE_FAILED = "start_failed", "cycle_failed"
+# Why poll_once returned False is in the log; /readyz stays ready (the mirror itself runs).
+IDV_POLL_FAILED = ("the ID-verification metafield poll failed or left orders' verdicts to retry (the "
+                   "log says why); the orders were mirrored, the next cycle polls again")
 
 
 def refuse_unsafe_first_run(settings: Settings, store: Store) -> None:
@@ -83,6 +86,8 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
             idv_settled = await poll_once(idv)
             report = await runtime.cycle().run()
+        if not idv_settled:  # recorded after the cycle's row, which status would call a later good cycle
+            runtime.store.audit(platform="connector", action=CYCLE_FAILED, target_id="sync", reason=IDV_POLL_FAILED)
         # Failed orders of earlier cycles count too: monitoring by exit code must see them. So do
         # refunds X-Series refused for good, held for a person as a parked order is.
         outstanding = runtime.store.failures()

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connector.clock import SYSTEM_CLOCK
-from connector.commands import CYCLE_FAILED, failure_recorded
+from connector.commands import CYCLE_FAILED, IDV_POLL_FAILED, failure_recorded
 from connector.config import Settings
 from connector import interrupts
 from connector.errors import ApiError, CredentialsError
@@ -35,9 +35,6 @@ from connector.runtime import Runtime
 from connector.store.repository import Store
 
 log = logging.getLogger("connector.daemon")
-# Why poll_once returned False is in the log; /readyz stays ready (the mirror itself runs).
-IDV_POLL_FAILED = ("the ID-verification metafield poll failed or left orders' verdicts to retry (the "
-                   "daemon's log says why); the orders were mirrored, the next cycle polls again")
 
 
 async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: float = 5.0, *,

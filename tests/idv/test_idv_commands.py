@@ -139,6 +139,10 @@ async def test_sync_polls_metafields_only_when_enabled_and_reports_a_failed_poll
     from connector.clients.transport import RetryPolicy
 
     assert await sync_once(_settings(bc, xs, tmp_path), retry=RetryPolicy(max_attempts=1), **options) == 1
+    out = io.StringIO()  # exit 1 and the log are not all: `status` says why too, as for the daemon
+    show_status(_settings(bc, xs, tmp_path), out=out)
+    failure = out.getvalue().split("last failure:")[1].splitlines()[0]
+    assert "cycle of `sync`" in failure and "ID-verification metafield poll" in failure, failure
     bc.faults.reconfigure(FaultConfig())
     assert await sync_once(_settings(bc, xs, tmp_path), **options) == 0
     assert bc.order(order)["status_id"] == 6
