@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                           " until SIGTERM/SIGINT")
     p.add_argument("--concurrency", type=_positive, metavar="N",
                    help="jobs at the same time (default: workers.concurrency)")
+    p.add_argument("--metrics-port", type=int, metavar="N",
+                   help="serve this worker's own /metrics on server.host:N (default: none)")
     p = command("db", "the state database", pair=False)
     db = p.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     _common(db.add_parser("upgrade", help="apply every migration the database lacks (also done at every start)"),
@@ -218,7 +220,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "db":
             return workers.db_upgrade(settings)
         return workers.run_worker_command(settings, args.concurrency,
-                                          None if args.pair is None else settings.select_pairs(args.pair))
+                                          None if args.pair is None else settings.select_pairs(args.pair),
+                                          args.metrics_port)
     views = settings.select_pairs(args.pair)
     if args.command == "run":  # one daemon for every pair chosen
         try:

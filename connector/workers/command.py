@@ -17,6 +17,8 @@ import socket
 from connector import interrupts
 from connector.config import Settings
 from connector.errors import ConfigError
+from connector.idv.server import WebhookServer
+from connector.server.ops import ops_app
 from connector.store.db import make_engine, opening
 from connector.store.migrations import migrate
 from connector.store.repository import Store
@@ -27,8 +29,10 @@ from connector.workers.tasks import PairRuntimes
 log = logging.getLogger("connector.workers")
 
 
-def run_worker_command(settings: Settings, concurrency: int | None, pairs: list[Settings] | None = None) -> int:
-    """`pairs` (--pair): the pairs whose jobs this worker takes (default: every pair's)."""
+def run_worker_command(settings: Settings, concurrency: int | None, pairs: list[Settings] | None = None,
+                       metrics_port: int | None = None) -> int:
+    """`pairs` (--pair): the pairs whose jobs this worker takes (default: every pair's); `metrics_port`
+    (--metrics-port): where it serves its own /metrics."""
     from connector.commands import START_FAILED, failure_recorded, refuse_unsafe_first_run
 
     if not is_postgres(settings.database_url):
@@ -41,8 +45,8 @@ def run_worker_command(settings: Settings, concurrency: int | None, pairs: list[
             # Refused, it is recorded for `order-sync status` and the console, as for run.
             with failure_recorded(view, "worker", START_FAILED, (ConfigError,), store=store.for_pair(view.pair)):
                 refuse_unsafe_first_run(view, store.for_pair(view.pair))
-        return interrupts.run(_work(settings, store, concurrency or settings.workers.concurrency, pairs),
-                              sigterm_exit=0)
+        return interrupts.run(_work(settings, store, concurrency or settings.workers.concurrency, pairs,
+                                    metrics_port), sigterm_exit=0)
     finally:
         store.close()
 
@@ -53,10 +57,18 @@ def worker_queues(pairs: list[Settings] | None) -> list[str] | None:
 
 
 async def _work(settings: Settings, store: Store, concurrency: int, pairs: list[Settings] | None = None,
-                **runtime_options) -> int:
+                metrics_port: int | None = None, **runtime_options) -> int:
     conf = settings.workers
     stop = interrupts.stop_event()
     runtimes = PairRuntimes(settings, store, stop, **runtime_options)
+    server = None
+    if metrics_port is not None:
+        # The requests, quotas and cycles of this process, which no other process knows; the server
+        # and token of serve's /metrics. The queue's job counts are serve's (order_sync_jobs).
+        runtimes.metrics.jobs = dict
+        server = WebhookServer(ops_app(runtimes.started, runtimes.metrics, metrics_token=settings.server.metrics_token),
+                               settings.server.host, metrics_port, config_keys="--metrics-port (server.host)",
+                               listening="order-sync worker metrics on http://{}:{}/metrics")
     app = build_app(settings, pairs)
     queues = worker_queues(pairs)
     name = f"order-sync@{socket.gethostname()}:{os.getpid()}"
@@ -72,12 +84,16 @@ async def _work(settings: Settings, store: Store, concurrency: int, pairs: list[
         log.info("order-sync worker %s started: %d pair(s), %d job(s) at a time", name, len(runtimes.views),
                  concurrency)
         try:
+            if server is not None:
+                await server.start()
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
             if worker.done():
                 worker.result()  # the worker ended on its own: an error (e.g. the database went away)
         finally:
+            if server is not None:
+                await server.stop()
             recovery.cancel()
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

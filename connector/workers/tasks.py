@@ -21,6 +21,7 @@ from connector import interrupts
 from connector.config import Settings
 from connector.errors import ApiError, ConfigError, CredentialsError, LostStateError
 from connector.runtime import Runtime
+from connector.server.metrics import PairMetrics
 from connector.store.repository import Store
 
 log = logging.getLogger("connector.workers")
@@ -35,6 +36,8 @@ class PairRuntimes:
         self.stop = stop  # set when the worker stops: cycles end after the orders in hand
         self.options = runtime_options
         self._runtimes: dict[str, tuple[Runtime, Any]] = {}
+        self.started: dict[str, Runtime] = {}  # pair → Runtime, for this process's /metrics
+        self.metrics = PairMetrics(self.started)
         self._starting: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def get(self, pair: str) -> tuple[Runtime, Any]:
@@ -55,6 +58,7 @@ class PairRuntimes:
                     await runtime.aclose()
                     raise
                 self._runtimes[pair] = (runtime, idv)
+                self.started[pair] = runtime
             return self._runtimes[pair]
 
     async def sync(self, pair: str, job_id: int | None) -> str:
@@ -65,6 +69,7 @@ class PairRuntimes:
             await poll_once(idv)  # ID verification first, as the daemon does
             started = time.perf_counter()
             report = await runtime.cycle(stop_event=self.stop).run()
+            self.metrics.observe_cycle(pair, time.perf_counter() - started)
             log.log(logging.WARNING if report.refunds_failed else logging.INFO, "pair %s: cycle: %s (%.1fs, job %s)",
                     pair, report.summary(), time.perf_counter() - started, job_id)
             return report.summary()
@@ -108,6 +113,7 @@ class PairRuntimes:
 
     async def aclose(self) -> None:
         runtimes, self._runtimes = self._runtimes, {}
+        self.started.clear()
         await asyncio.gather(*(runtime.aclose() for runtime, _ in runtimes.values()), return_exceptions=True)
 
 
