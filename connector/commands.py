@@ -111,15 +111,10 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
 
 
 def run_daemon_command(settings: Settings, pairs: list[Settings] | None = None) -> int:
-    """`order-sync run`: the first-run check of each pair, then the daemon; a start-up it refuses is
-    recorded."""
+    """`order-sync run`: the daemon; a start-up that stops it is recorded."""
     from connector.scheduler import run_daemon
 
     pairs = pairs or settings.pair_settings()
-    for view in pairs:
-        with (contextlib.closing(Store.open(view.database_url, pair=view.pair)) as store,
-              failure_recorded(view, "run", START_FAILED, (ConfigError,), store=store)):
-            refuse_unsafe_first_run(view, store)
     try:
         return run_daemon(settings, pairs)
     except (ConfigError, ApiError) as exc:

@@ -56,6 +56,9 @@ class Settings(_Section):
     # A pair's view: the file's pairs and this one's index, so where() and token_key() name the key
     # as written (pairs.<i>.bigcommerce…) when the pair gives it.
     pairs_source: list[PairSettings] | None = Field(default=None, exclude=True)
+    # Why this pair is refused (a variable of its own section unset): it alone does not start.
+    refusal: str | None = Field(default=None, exclude=True)
+    _refused: dict[int, str] = PrivateAttr(default_factory=dict)  # the pairs' refusals, by index
     _pair_index: int | None = PrivateAttr(default=None)
     # Dotted key → the ${ENV_VAR} names its value was built from (private: not a key of the file).
     _env_refs: dict[str, list[str]] = PrivateAttr(default_factory=dict)
@@ -96,6 +99,7 @@ class Settings(_Section):
                 "pairs_source": self.pairs,
                 "mappings_dir": p.mappings_dir or self.mappings_dir, "sync": p.sync or self.sync,
                 "refunds": p.refunds or self.refunds, "id_verification": p.id_verification or self.id_verification,
+                "refusal": self._refused.get(index),
             })
             view._pair_index = index
             views.append(view)
@@ -180,21 +184,34 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
     refs: dict[tuple, list[str]] = {}
     missing: dict[tuple, str] = {}
     data = _interpolate(located.data, (), environ, refs, missing)
+    refused: dict[int, str] = {}  # a pair's own variable unset refuses that pair, not the file
     for loc, name in missing.items():
-        if loc[-2:] != _WEBHOOK_SECRET or loc[:-2] not in ((), ("pairs", loc[1])):
+        if loc[-2:] == _WEBHOOK_SECRET and loc[:-2] in ((), ("pairs", loc[1])):
+            section = data
+            for part in loc[:-1]:
+                section = section[part]
+            del section["webhook_secret"]  # unset unless that ID verification is on (below)
+        elif loc[0] == "pairs" and len(loc) > 2:
+            refused.setdefault(loc[1], _unset(located, loc, name))
+        else:
             raise ConfigError(_unset(located, loc, name))
-        section = data
-        for part in loc[:-1]:
-            section = section[part]
-        del section["webhook_secret"]  # unset unless that ID verification is on (below)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, located, refs)) from None
+        # An empty value the schema refuses: the unset variable is the cause to name.
+        raise ConfigError(next(iter(refused.values()), None) or _describe(exc, located, refs)) from None
     for loc, name in missing.items():  # the top level's, or a pair's own id_verification
+        if loc[-2:] != _WEBHOOK_SECRET:
+            continue
         section = settings.id_verification if len(loc) == 2 else settings.pairs[loc[1]].id_verification
         if section.enabled:
-            raise ConfigError(_unset(located, loc, name) + " (needed because id_verification.enabled is true)")
+            why = _unset(located, loc, name) + " (needed because id_verification.enabled is true)"
+            if len(loc) == 2:
+                raise ConfigError(why)
+            refused.setdefault(loc[1], why)
+    if refused and len(refused) == len(settings.pairs):  # no pair left: the file is refused, as before
+        raise ConfigError(refused[min(refused)])
+    settings._refused = refused
     _refuse_shared_idv_secrets(settings, located)
     settings.source_path = located.path
     settings._env_refs = {".".join(map(str, loc)): names for loc, names in refs.items()}

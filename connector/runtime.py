@@ -18,6 +18,7 @@ from connector.clients.xseries import XSeriesClient
 from connector.clients.xseries_pacer import XSeriesPacer
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings
+from connector.errors import ConfigError
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.tables import MappingTables
 from connector.store.repository import Store
@@ -46,6 +47,8 @@ class Runtime:
                     xs_transport: httpx.AsyncBaseTransport | None = None, clock: Clock = SYSTEM_CLOCK,
                     retry: RetryPolicy | None = None, store: Store | None = None,
                     xs_window_seconds: float | None = None) -> "Runtime":
+        if settings.refusal:  # a variable of the pair's own section unset (config.load_settings)
+            raise ConfigError(settings.refusal)
         tables = MappingTables.load(settings.mappings_path())
         owns_store = store is None
         store = (store.for_pair(settings.pair) if store is not None

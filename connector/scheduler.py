@@ -20,10 +20,11 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connector.clock import SYSTEM_CLOCK
-from connector.commands import CYCLE_FAILED, IDV_POLL_FAILED, failure_recorded
-from connector.config import Settings
+from connector.commands import (CYCLE_FAILED, IDV_POLL_FAILED, START_FAILED, failure_recorded,
+                                refuse_unsafe_first_run)
+from connector.config import Settings, describe_failure
 from connector import interrupts
-from connector.errors import ApiError, CredentialsError
+from connector.errors import ApiError, ConfigError, CredentialsError
 from connector.idv.server import WebhookServer
 from connector.idv.service import poll_once, start_if_enabled
 from connector.server.bc_webhooks import BigCommerceWebhooks
@@ -83,6 +84,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
     running: set[asyncio.Task] = set()  # the cycles in progress, to cut off when the grace is over
     receivers: dict = {}
     fatal: list[BaseException] = []  # what stopped a pair's start (bad configuration): it stops the daemon
+    refused: dict[str, str] = {}  # pairs their own configuration stopped while others run: why
     serving = settings.server.enabled or settings.console.enabled  # the daemon's own server is on
 
     async def cycle(pair: str) -> None:
@@ -122,6 +124,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
 
     async def start_pair(view: Settings) -> None:
         nonlocal webhook
+        refuse_unsafe_first_run(view, store.for_pair(view.pair))  # before any API request
         runtime = await _start_runtime(view, stop, idvs=idvs, store=store, **runtime_options)
         if runtime is None:
             return
@@ -147,8 +150,15 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
         try:
             await start_pair(view)
         except Exception as exc:
-            # Whose start-up stopped the daemon: `run` records the failure for that pair's status
-            # and names the pair in its message.
+            if isinstance(exc, ConfigError) and len(refused) + 1 < len(views):
+                # The pair's own configuration: the others run. The log, its status and /readyz say why.
+                why = describe_failure(view, exc)
+                refused[view.pair] = f"not started: {why}"
+                log.error("pair %s: not started: %s (the other pairs run)", view.pair, why)
+                store.for_pair(view.pair).audit(platform="connector", action=START_FAILED, target_id="run", reason=why)
+                return
+            # Whose start-up stopped the daemon (the last pair, or not its configuration): `run`
+            # records the failure for that pair's status and names the pair in its message.
             exc.failed_pair = view
             fatal.append(exc)
             stop.set()
@@ -172,7 +182,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             routes = (hooks.routes() + idv_routes(receivers, not_started, [v.pair for v in views])
                       + console_routes(settings, runtimes))
             ops = WebhookServer(ops_app(runtimes, metrics, routes, expected=[v.pair for v in views],
-                                        metrics_token=conf.metrics_token),
+                                        metrics_token=conf.metrics_token, refused=refused),
                                 conf.host, conf.port, config_keys="server.host/server.port",
                                 listening="order-sync server on http://{}:{} (/healthz, /readyz, /metrics,"
                                           " /webhooks/bigcommerce/PAIR, /webhooks/id-verification/PAIR"

@@ -85,9 +85,11 @@ async def test_the_daemon_runs_one_cycle_at_a_time_and_coalesces_missed_runs(mon
 
     monkeypatch.setattr(scheduler, "AsyncIOScheduler", Recording)
     monkeypatch.setattr(scheduler, "_start_runtime", start_runtime)
+    monkeypatch.setattr(scheduler, "refuse_unsafe_first_run", lambda view, store: None)  # no real store
     monkeypatch.setattr(scheduler, "start_if_enabled", no_id_verification)
     stop = asyncio.Event()
-    daemon = asyncio.create_task(scheduler.daemon(settings, stop, store=SimpleNamespace(close=lambda: None)))
+    store = SimpleNamespace(close=lambda: None, for_pair=lambda pair: None)
+    daemon = asyncio.create_task(scheduler.daemon(settings, stop, store=store))
     for _ in range(500):
         if started:
             break
@@ -142,8 +144,10 @@ async def test_daemon_waits_out_an_outage_of_the_id_verification_start_then_star
     monkeypatch.setattr(scheduler, "refuse_lost_state", state_kept)
     monkeypatch.setattr(scheduler, "start_if_enabled", id_verification)
     monkeypatch.setattr(scheduler, "_start_runtime", functools.partial(scheduler._start_runtime, first_delay=0.01))
+    monkeypatch.setattr(scheduler, "refuse_unsafe_first_run", lambda view, store: None)  # no real store
     stop = asyncio.Event()
-    daemon = asyncio.create_task(scheduler.daemon(settings, stop, store=SimpleNamespace(close=lambda: None)))
+    store = SimpleNamespace(close=lambda: None, for_pair=lambda pair: None)
+    daemon = asyncio.create_task(scheduler.daemon(settings, stop, store=store))
     for _ in range(500):
         if cycles or daemon.done():
             break

@@ -99,12 +99,12 @@ def test_run_refuses_it_too_before_touching_either_api(tmp_path, capsys, monkeyp
         f"database_url: sqlite:///{tmp_path / 'run.db'}\n"
         "sync:\n  start_at: 2020-01-01T00:00:00Z\n"
     )
-    import connector.scheduler
+    from connector.runtime import Runtime
 
-    def no_daemon(settings):  # without the check the daemon would start and wait for the APIs
-        raise AssertionError("the daemon was started")
+    async def no_request(settings, **options):  # without the check it would wait for the APIs
+        raise AssertionError("an API was asked")
 
-    monkeypatch.setattr(connector.scheduler, "run_daemon", no_daemon)
+    monkeypatch.setattr(Runtime, "start", staticmethod(no_request))
     assert main(["--config", str(config), "run"]) == 2
     err = capsys.readouterr().err
     assert f"{config}:13: sync.start_at 2020-01-01T00:00:00Z" in err and "import-history" in err

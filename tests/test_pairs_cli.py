@@ -16,6 +16,7 @@ from connector import commands
 from connector.cli import main
 from connector.clock import SYSTEM_CLOCK
 from connector.config import load_settings
+from connector.errors import ConfigError
 from connector.runtime import Runtime
 from connector.sandbox.bigcommerce import BigCommerceSimulator
 from connector.sandbox.xseries import XSeriesSimulator
@@ -371,13 +372,13 @@ def test_one_pairs_api_down_exits_1_and_the_next_pair_runs(agency, monkeypatch, 
 
 
 def test_a_pairs_refused_start_of_run_is_recorded_under_that_pair_and_names_it(agency, capsys):
-    """`run` stops when a pair's configuration is wrong (exit 2): the failed start-up is that pair's
-    (its status shows it, the other pair's does not) and the message names it, as the one-shot
-    commands do."""
+    """`run` stops when the configuration of every pair it runs is wrong (exit 2): the failed start-up
+    is that pair's (its status shows it, the other pair's does not) and the message names it, as the
+    one-shot commands do."""
     text = agency.config.read_text()
     south = text.index("- name: south")
     agency.config.write_text(text[:south] + text[south:].replace("Main Outlet", "No Such Outlet"))
-    assert agency.run("run") == 2
+    assert agency.run("run", "--pair", "south") == 2
     err = capsys.readouterr().err
     assert "order-sync: pair south: configuration error: " in err and "No Such Outlet" in err
     assert agency.run("status", "--pair", "south") == 0
@@ -385,3 +386,68 @@ def test_a_pairs_refused_start_of_run_is_recorded_under_that_pair_and_names_it(a
     assert "start-up of `run`" in south_status and "No Such Outlet" in south_status
     assert agency.run("status", "--pair", "north") == 0
     assert "last failure: none" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fault", ["outlet", "mappings", "variable", "start_at"])
+async def test_a_pairs_own_bad_configuration_does_not_stop_the_other_pairs(agency, tmp_path, monkeypatch, caplog,
+                                                                           fault):
+    """Review: one pair's own section wrong (an outlet X-Series does not have, a mapping file that does
+    not parse, its token's variable unset, its own first run reaching too far back) stopped `run` for
+    every pair. Now that pair is set aside:
+    the others' cycles run, and the log, `status` and /readyz say why, naming the pair."""
+    import io
+
+    import httpx
+    from served_sandbox import free_port
+
+    text = agency.config.read_text()
+    south = text.index("- name: south")
+    if fault == "outlet":
+        text = text[:south] + text[south:].replace("Main Outlet", "No Such Outlet")
+    elif fault == "mappings":
+        (tmp_path / "south-maps").mkdir()
+        (tmp_path / "south-maps" / "order_status.yaml").write_text("statuses: [11,\n")
+        text += "    mappings_dir: south-maps\n"  # south's entry is the file's last
+    elif fault == "variable":
+        monkeypatch.delenv("SOUTH_XS")
+    else:  # its own first run reaching 5 days back (the historical import is off)
+        text += "    sync: {start_at: %s}\n" % (SYSTEM_CLOCK.now() - timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    agency.config.write_text(text)
+    order = agency.add_order("north")
+    settings = load_settings(agency.config)
+    port = free_port()
+    settings.server.enabled, settings.server.port = True, port
+    stop = asyncio.Event()
+    running = asyncio.create_task(daemon(settings, stop))
+    try:
+        for _ in range(200):
+            assert not running.done(), running.exception()
+            if agency.sales("north"):
+                break
+            await asyncio.sleep(0.05)
+        assert agency.sales("north") == [f"BC-{order}"]
+        async with httpx.AsyncClient() as client:
+            reasons = (await client.get(f"http://127.0.0.1:{port}/readyz")).json()["reasons"]
+        assert [r for r in reasons if r.startswith("pair south: ") and "configuration error" in r], reasons
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+    assert "pair south: " in caplog.text and "configuration error" in caplog.text
+    out = io.StringIO()
+    commands.show_status(settings.select_pairs("south")[0], out=out)
+    assert "start-up of `run`: configuration error" in out.getvalue(), out.getvalue()
+
+
+def test_a_pairs_unset_variable_stops_that_pair_only(agency, monkeypatch, capsys):
+    """Its token's variable unset, one pair is refused (exit 2, named); the pairs after it still run,
+    as when its token is refused."""
+    agency.add_order("north")
+    south = agency.add_order("south")
+    monkeypatch.delenv("NORTH_XS")
+    assert agency.run("sync") == 2
+    err = capsys.readouterr().err
+    assert "order-sync: pair north: configuration error: " in err and "${NORTH_XS}" in err
+    assert agency.sales("north") == [] and agency.sales("south") == [f"BC-{south}"]
+    monkeypatch.delenv("SOUTH_XS")  # every pair refused: the file is refused, as before
+    with pytest.raises(ConfigError, match=r"\$\{NORTH_XS\}"):
+        load_settings(agency.config)

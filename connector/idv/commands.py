@@ -15,7 +15,7 @@ from sqlmodel import select
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings
-from connector.errors import EXIT_FAILURES, EXIT_OK, ApiError, CredentialsError, NotFoundError
+from connector.errors import EXIT_FAILURES, EXIT_OK, ApiError, ConfigError, CredentialsError, NotFoundError
 from connector.idv.decision import AUDIT_PLATFORM, AUDIT_PREFIX, Outcome
 from connector.idv.metafields import CURSOR
 from connector.idv.service import IdvService
@@ -31,6 +31,8 @@ async def id_check(settings: Settings, order_id: int, event_name: str, check_id:
     """Feed one event to the rules, as if Real ID had reported it now; print the decision."""
     out = out or sys.stdout
     stage = stage_of_event(event_name)
+    if settings.refusal:  # a variable of the pair's own section unset, its token perhaps
+        raise ConfigError(settings.refusal)
     store = Store.open(settings.database_url, clock=clock, pair=settings.pair)
     bc = BigCommerceClient(
         store_hash=settings.bigcommerce.store_hash,

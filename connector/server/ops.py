@@ -27,9 +27,10 @@ log = logging.getLogger("connector.server")
 SUCCESSFUL = ("ok", "failures")  # a cycle with failed orders still ran: the pair is alive
 
 
-def readiness(runtimes: dict, expected: list[str] = ()) -> list[str]:
-    """Why the process is not ready; empty when it is. `expected`: pairs that should be running."""
-    reasons = [f"pair {pair}: not started yet (its APIs do not answer; see the log)"
+def readiness(runtimes: dict, expected: list[str] = (), refused: dict | None = None) -> list[str]:
+    """Why the process is not ready; empty when it is. `expected`: pairs that should be running;
+    `refused`: why those whose configuration stopped them did not start."""
+    reasons = [f"pair {pair}: " + (refused or {}).get(pair, "not started yet (its APIs do not answer; see the log)")
                for pair in expected if pair not in runtimes]
     for pair, runtime in runtimes.items():
         store = runtime.store
@@ -73,7 +74,7 @@ def idv_routes(receivers: dict, starting: Collection[str] = (), pairs: Collectio
 
 
 def ops_app(runtimes: dict, metrics: PairMetrics, routes: list[Route] = (), expected: list[str] = (),
-            metrics_token: SecretStr | None = None) -> Starlette:
+            metrics_token: SecretStr | None = None, refused: dict | None = None) -> Starlette:
     """The server's app; `routes`: more of them (the BigCommerce webhook receiver). `metrics_token`
     (server.metrics_token): the bearer token /metrics asks for; None leaves it open, and says so."""
     if metrics_token is None:
@@ -85,7 +86,7 @@ def ops_app(runtimes: dict, metrics: PairMetrics, routes: list[Route] = (), expe
         return PlainTextResponse("ok")
 
     async def readyz(request: Request) -> Response:
-        reasons = readiness(runtimes, expected)
+        reasons = readiness(runtimes, expected, refused)
         return JSONResponse({"ready": not reasons, "reasons": reasons}, status_code=503 if reasons else 200)
 
     async def metrics_page(request: Request) -> Response:
