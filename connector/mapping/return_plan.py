@@ -7,7 +7,7 @@ negative quantities and refund payments (reference §8.2: "quantity: negative fo
   the refund product instead: money back, stock unchanged);
 - shipping, handling, gift wrapping and fee refunds by amount, on their special products, taxed at
   the rate the sale charged them, each charge once (charge_refunds.py; fees of one amount told
-  apart by the refund's tax);
+  apart by the refund's tax; a fee an earlier return gave back, `fees_back`, not again);
 - order-level amounts, and what BigCommerce refunded beyond the units at their sold price (an
   order-level discount's share, a merchant's override), on the `refund` special product: untaxed
   when the refund's tax is all the lines' (an order-level amount does not change tax), else with
@@ -21,6 +21,7 @@ not add up — raises MappingError(kind="refund").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -57,7 +58,7 @@ def return_invoice_number(order_id: int, refund_id: int) -> str:
 
 
 def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no_tax_id: str, *,
-                      restock: bool = True) -> ReturnPlan:
+                      restock: bool = True, fees_back: Sequence[tuple[Decimal, Decimal, str]] = ()) -> ReturnPlan:
     order_id = refund.order_id
     refund_product = specials.products[SpecialLine.REFUND]
     refund_line = PlannedLine(kind="refund", product_key="special:refund", sku=refund_product.sku,
@@ -80,7 +81,7 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
     # Of the ways its fee items can be the sale's fees, the first whose return gives back the refund's
     # tax (or comes closest): two fees of one amount at different rates are told apart by it.
     chosen = None
-    for fees in fee_choices(refund, sale, specials, no_tax_id):
+    for fees in fee_choices(refund, sale, specials, no_tax_id, fees_back):
         candidate = _with_adjustment(lines + fees, total, refund_line, refund, sale)
         off = ZERO if refund.total_tax is None else abs(_tax_back(candidate[0]) - cents(refund.total_tax))
         if chosen is None or off < chosen[0]:

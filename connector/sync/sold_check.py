@@ -15,30 +15,34 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from connector.clients.bigcommerce_v3_models import Refund
-from connector.clients.xseries_sale_models import RegisterSale
+from connector.clients.xseries_sale_models import RegisterSale, RegisterSaleProduct
 from connector.errors import MappingError
 from connector.mapping.planned_sale import SalePlan
 from connector.store.tables import OrderBinding, RefundBinding
 
 
-def check_within_sale(refund: Refund, order_plan: SalePlan, sale: OrderBinding, earlier: Iterable[RefundBinding],
+def returned_before(refund: Refund, bindings: Iterable[RefundBinding]) -> list[RegisterSaleProduct]:
+    """The lines earlier returns against the order's sale gave back (those voided with an earlier
+    sale are no longer "returned")."""
+    return [line for binding in bindings
+            if binding.refund_id != refund.id and binding.outcome == "returned" and binding.return_body
+            for line in RegisterSale.model_validate_json(binding.return_body).register_sale_products or []
+            if Decimal(str(line.quantity)) < 0]
+
+
+def check_within_sale(refund: Refund, order_plan: SalePlan, sale: OrderBinding, earlier: list[RegisterSaleProduct],
                       product_id: Callable[[str], str | None]) -> None:
     """Raise MappingError when the refund gives back more of a product than the order's sale sold
-    and has not been given back yet. product_id: the X-Series product bound to a line's key (every
-    product a sale sold was bound before it was written)."""
+    and has not been given back yet (`earlier`: returned_before). product_id: the X-Series product
+    bound to a line's key (every product a sale sold was bound before it was written)."""
     if not sale.sale_body:
         return  # nothing written to compare with
     left: Counter = Counter()
     for line in RegisterSale.model_validate_json(sale.sale_body).register_sale_products or []:
         left[line.product_id] += Decimal(str(line.quantity))
     returned: Counter = Counter()
-    for binding in earlier:
-        # Returns against this sale (those voided with an earlier one are no longer "returned").
-        if binding.refund_id == refund.id or binding.outcome != "returned" or not binding.return_body:
-            continue
-        for line in RegisterSale.model_validate_json(binding.return_body).register_sale_products or []:
-            if Decimal(str(line.quantity)) < 0:
-                returned[line.product_id] -= Decimal(str(line.quantity))
+    for line in earlier:
+        returned[line.product_id] -= Decimal(str(line.quantity))
     asked: dict[str, tuple[str, Decimal]] = {}
     for item in refund.items:
         if item.item_type != "PRODUCT":
