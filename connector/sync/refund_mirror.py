@@ -125,7 +125,8 @@ class RefundMirror:
             plan = build_return_plan(refund, order_plan, self.d.specials, self.d.refs.no_tax_id,
                                      restock=self.d.restock, fees_back=fees_back)
             # The order as it is now may have been edited since its sale was written.
-            check_within_sale(refund, order_plan, sale, earlier, store.product_id)
+            check_within_sale(refund, order_plan, sale, earlier, store.product_id,
+                              self.d.refs.line_prices_include_tax)
             # A refund whose return was voided with its order's sale is returned again under a
             # number (and source id, as a re-opened order's sale) of its own (return_voids): the
             # voided return keeps the first ones.
