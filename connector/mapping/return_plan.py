@@ -13,6 +13,8 @@ negative quantities and refund payments (reference §8.2: "quantity: negative fo
   when the refund's tax is all the lines' (an order-level amount does not change tax), else with
   the tax the refund gave back beyond them, at the sale's rate that it is;
 - refund payments by tender: store credit, gift certificate, else the order's payment method.
+The return's tax is the refund's to the cent: what the sale's unit taxes and BigCommerce's rounding
+of each item leave between them goes on the `refund` product, at the rates it is of (_tax_to_the_cent).
 A money-only refund of part of a product line (no unit returned) is money back on the `refund`
 product at the line's rate, told by the refund's total_tax. What X-Series cannot express — such a
 refund without its tax, or whose tax fits no rate, more units than were sold, payments that do
@@ -24,11 +26,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import MappingError
-from connector.mapping.amounts import HALF_CENT, cents
+from connector.mapping.amounts import CENT, HALF_CENT, cents
 from connector.mapping.charge_refunds import CHARGE_KINDS, charges_given_back, fee_choices
 from connector.mapping.planned_sale import PlannedLine, PlannedPayment, SalePlan
 from connector.mapping.special_lines import SpecialLine, SpecialLines
@@ -94,6 +96,7 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
         raise MappingError(f"refund {refund.id} gives money back on an order product without returning a unit,"
                            " and its tax fits no rate of the sale: record it by hand", order_id=order_id,
                            kind="refund")
+    lines += _tax_to_the_cent(lines, refund, refund_line)
     payments = _payments(refund, sale, total, order_id)
     reason = f": {refund.reason}" if refund.reason else ""
     return ReturnPlan(
@@ -118,6 +121,29 @@ def _with_adjustment(lines: list[PlannedLine], total: Decimal, refund_line: Plan
 
 def _tax_back(lines: list[PlannedLine]) -> Decimal:
     return cents(sum((-line.quantity * line.unit_tax for line in lines), ZERO))
+
+
+def _tax_to_the_cent(lines: list[PlannedLine], refund: Refund, refund_line: PlannedLine) -> list[PlannedLine]:
+    """BigCommerce rounds each item's tax to cents; the returned units carry the sale's unit taxes (a
+    line's tax over its units, at five places): over several items the return's tax can be a cent or
+    two off the refund's. When rounding is all that is off, each rate's tax is rounded so that they
+    add up to the refund's (largest remainder) by a line on the refund product at that rate, whose
+    price takes back what its tax gives: the return's total stays, its tax is BigCommerce's."""
+    if refund.total_tax is None or _tax_back(lines) == cents(refund.total_tax):
+        return []
+    exact: dict[str, tuple[Decimal, PlannedLine]] = {}
+    for line in lines:
+        if line.unit_tax:
+            exact[line.tax_id] = (exact.get(line.tax_id, (ZERO, line))[0] - line.quantity * line.unit_tax, line)
+    gap = cents(refund.total_tax) - sum((tax for tax, _ in exact.values()), ZERO)
+    if not exact or abs(gap) > HALF_CENT * (1 + sum(1 for line in lines if line.unit_tax)):
+        return []  # more than rounding (half a cent an item, and the sale's): left for a person to see
+    floors = {tax_id: tax.quantize(CENT, ROUND_FLOOR) for tax_id, (tax, _) in exact.items()}
+    each, extra = divmod(int((cents(refund.total_tax) - sum(floors.values(), ZERO)) / CENT), len(floors))
+    up = sorted(floors, key=lambda tax_id: floors[tax_id] - exact[tax_id][0])[:extra]
+    fixed = {tax_id: floors[tax_id] + CENT * (each + (tax_id in up)) - exact[tax_id][0] for tax_id in floors}
+    return [replace(refund_line, unit_price=-fix, unit_tax=fix, tax_id=tax_id, tax_source=exact[tax_id][1].tax_source)
+            for tax_id, fix in fixed.items() if fix]
 
 
 def _returned_units(line_id: int | None, quantity: int | None, sale: SalePlan, order_id: int,
