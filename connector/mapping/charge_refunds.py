@@ -5,11 +5,12 @@ A charge given back whole goes back as the sale charged it, at its rate, and onl
 an amount that is no whole charges goes back at the rate of the charge it is part of. A fee item names
 no fee (its item_id is the order's): which fees it gave back is told by their amounts, and among
 fees of the same amount by the refund's tax (fee_choices lists the ways; the return plan keeps the
-one whose tax is the refund's).
+one whose tax is the refund's), less the fees earlier returns gave back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from itertools import combinations
@@ -64,11 +65,13 @@ def charges_given_back(refund: Refund, sale: SalePlan, specials: SpecialLines, n
     return given
 
 
-def fee_choices(refund: Refund, sale: SalePlan, specials: SpecialLines, no_tax_id: str) -> list[list[PlannedLine]]:
+def fee_choices(refund: Refund, sale: SalePlan, specials: SpecialLines, no_tax_id: str,
+                fees_back: Sequence[tuple[Decimal, Decimal, str]] = ()) -> list[list[PlannedLine]]:
     """The ways the refund's fee items can be the sale's fees, as the return's lines: each item one or
-    more whole fees adding up to its amount, no fee given back twice; the fewest fees, in the sale's
-    order, first. An item that no whole fees add up to is an amount given back at a fee's rate.
-    [[]] when the refund gives back no fee."""
+    more whole fees adding up to its amount, no fee given back twice — nor one an earlier return gave
+    back (`fees_back`: its fee lines' price as written, ex or incl. tax, tax and tax id); the fewest
+    fees, in the sale's order, first. An item that no whole fees add up to is an amount given back at
+    a fee's rate. [[]] when the refund gives back no fee."""
     items = [item for item in refund.items if item.item_type == "FEE"]
     fees = [i for i, line in enumerate(sale.lines) if line.kind == SpecialLine.FEE.value]
     choices: list[list[PlannedLine]] = []
@@ -95,7 +98,12 @@ def fee_choices(refund: Refund, sale: SalePlan, specials: SpecialLines, no_tax_i
                                  no_tax_id)]
             walk(at + 1, used, chosen + (part if amount else []))
 
-    walk(0, frozenset(), [])
+    before: set[int] = set()
+    for price, tax, tax_id in fees_back:  # an earlier return's fee line is the first fee it is, whole
+        same = [i for i in fees if i not in before and (sale.lines[i].unit_tax, sale.lines[i].tax_id) == (tax, tax_id)
+                and price in (sale.lines[i].unit_price, _whole(sale.lines[i]))]
+        before.update(same[:1])
+    walk(0, frozenset(before), [])
     return choices
 
 

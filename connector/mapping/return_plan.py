@@ -7,12 +7,14 @@ negative quantities and refund payments (reference §8.2: "quantity: negative fo
   the refund product instead: money back, stock unchanged);
 - shipping, handling, gift wrapping and fee refunds by amount, on their special products, taxed at
   the rate the sale charged them, each charge once (charge_refunds.py; fees of one amount told
-  apart by the refund's tax);
+  apart by the refund's tax; a fee an earlier return gave back, `fees_back`, not again);
 - order-level amounts, and what BigCommerce refunded beyond the units at their sold price (an
   order-level discount's share, a merchant's override), on the `refund` special product: untaxed
   when the refund's tax is all the lines' (an order-level amount does not change tax), else with
   the tax the refund gave back beyond them, at the sale's rate that it is;
 - refund payments by tender: store credit, gift certificate, else the order's payment method.
+The return's tax is the refund's to the cent: what the sale's unit taxes and BigCommerce's rounding
+of each item leave between them goes on the `refund` product, at the rates it is of (_tax_to_the_cent).
 A money-only refund of part of a product line (no unit returned) is money back on the `refund`
 product at the line's rate, told by the refund's total_tax. What X-Series cannot express — such a
 refund without its tax, or whose tax fits no rate, more units than were sold, payments that do
@@ -21,13 +23,14 @@ not add up — raises MappingError(kind="refund").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import MappingError
-from connector.mapping.amounts import HALF_CENT, cents
+from connector.mapping.amounts import CENT, HALF_CENT, cents
 from connector.mapping.charge_refunds import CHARGE_KINDS, charges_given_back, fee_choices
 from connector.mapping.planned_sale import PlannedLine, PlannedPayment, SalePlan
 from connector.mapping.special_lines import SpecialLine, SpecialLines
@@ -57,7 +60,7 @@ def return_invoice_number(order_id: int, refund_id: int) -> str:
 
 
 def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no_tax_id: str, *,
-                      restock: bool = True) -> ReturnPlan:
+                      restock: bool = True, fees_back: Sequence[tuple[Decimal, Decimal, str]] = ()) -> ReturnPlan:
     order_id = refund.order_id
     refund_product = specials.products[SpecialLine.REFUND]
     refund_line = PlannedLine(kind="refund", product_key="special:refund", sku=refund_product.sku,
@@ -80,7 +83,7 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
     # Of the ways its fee items can be the sale's fees, the first whose return gives back the refund's
     # tax (or comes closest): two fees of one amount at different rates are told apart by it.
     chosen = None
-    for fees in fee_choices(refund, sale, specials, no_tax_id):
+    for fees in fee_choices(refund, sale, specials, no_tax_id, fees_back):
         candidate = _with_adjustment(lines + fees, total, refund_line, refund, sale)
         off = ZERO if refund.total_tax is None else abs(_tax_back(candidate[0]) - cents(refund.total_tax))
         if chosen is None or off < chosen[0]:
@@ -93,6 +96,7 @@ def build_return_plan(refund: Refund, sale: SalePlan, specials: SpecialLines, no
         raise MappingError(f"refund {refund.id} gives money back on an order product without returning a unit,"
                            " and its tax fits no rate of the sale: record it by hand", order_id=order_id,
                            kind="refund")
+    lines += _tax_to_the_cent(lines, refund, refund_line)
     payments = _payments(refund, sale, total, order_id)
     reason = f": {refund.reason}" if refund.reason else ""
     return ReturnPlan(
@@ -117,6 +121,29 @@ def _with_adjustment(lines: list[PlannedLine], total: Decimal, refund_line: Plan
 
 def _tax_back(lines: list[PlannedLine]) -> Decimal:
     return cents(sum((-line.quantity * line.unit_tax for line in lines), ZERO))
+
+
+def _tax_to_the_cent(lines: list[PlannedLine], refund: Refund, refund_line: PlannedLine) -> list[PlannedLine]:
+    """BigCommerce rounds each item's tax to cents; the returned units carry the sale's unit taxes (a
+    line's tax over its units, at five places): over several items the return's tax can be a cent or
+    two off the refund's. When rounding is all that is off, each rate's tax is rounded so that they
+    add up to the refund's (largest remainder) by a line on the refund product at that rate, whose
+    price takes back what its tax gives: the return's total stays, its tax is BigCommerce's."""
+    if refund.total_tax is None or _tax_back(lines) == cents(refund.total_tax):
+        return []
+    exact: dict[str, tuple[Decimal, PlannedLine]] = {}
+    for line in lines:
+        if line.unit_tax:
+            exact[line.tax_id] = (exact.get(line.tax_id, (ZERO, line))[0] - line.quantity * line.unit_tax, line)
+    gap = cents(refund.total_tax) - sum((tax for tax, _ in exact.values()), ZERO)
+    if not exact or abs(gap) > HALF_CENT * (1 + sum(1 for line in lines if line.unit_tax)):
+        return []  # more than rounding (half a cent an item, and the sale's): left for a person to see
+    floors = {tax_id: tax.quantize(CENT, ROUND_FLOOR) for tax_id, (tax, _) in exact.items()}
+    each, extra = divmod(int((cents(refund.total_tax) - sum(floors.values(), ZERO)) / CENT), len(floors))
+    up = sorted(floors, key=lambda tax_id: floors[tax_id] - exact[tax_id][0])[:extra]
+    fixed = {tax_id: floors[tax_id] + CENT * (each + (tax_id in up)) - exact[tax_id][0] for tax_id in floors}
+    return [replace(refund_line, unit_price=-fix, unit_tax=fix, tax_id=tax_id, tax_source=exact[tax_id][1].tax_source)
+            for tax_id, fix in fixed.items() if fix]
 
 
 def _returned_units(line_id: int | None, quantity: int | None, sale: SalePlan, order_id: int,

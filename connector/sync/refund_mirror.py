@@ -42,7 +42,7 @@ from connector.sync.pending import (
     posted,
 )
 from connector.sync.product_binder import ProductBinder
-from connector.sync.sold_check import check_within_sale
+from connector.sync.sold_check import check_within_sale, returned_before
 
 log = logging.getLogger("connector.sync")
 
@@ -119,10 +119,14 @@ class RefundMirror:
         order = self.d.refunded_orders.get(refund.order_id) or await self.d.bc.get_order(refund.order_id)
         try:
             order_plan = plan_sale(order, self.d, sale.generation)
+            earlier = returned_before(refund, store.refund_bindings(refund.order_id))
+            fee_id = store.product_id("special:fee")
+            fees_back = [(line.price, line.tax, line.tax_id) for line in earlier if line.product_id == fee_id]
             plan = build_return_plan(refund, order_plan, self.d.specials, self.d.refs.no_tax_id,
-                                     restock=self.d.restock)
+                                     restock=self.d.restock, fees_back=fees_back)
             # The order as it is now may have been edited since its sale was written.
-            check_within_sale(refund, order_plan, sale, store.refund_bindings(refund.order_id), store.product_id)
+            check_within_sale(refund, order_plan, sale, earlier, store.product_id,
+                              self.d.refs.line_prices_include_tax)
             # A refund whose return was voided with its order's sale is returned again under a
             # number (and source id, as a re-opened order's sale) of its own (return_voids): the
             # voided return keeps the first ones.
