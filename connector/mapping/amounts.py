@@ -5,7 +5,8 @@ exact — the tax-inclusive amount in tax-inclusive stores, the ex-tax amount ot
 (`is_tax_inclusive_pricing`) — so that figure keeps its value and the rounding residue of the tax (a
 cent or two) goes to a taxed line of the rate whose rounding made it, so that each rate's tax is
 what its lines make, to the cent; a residue of the exact figure (from splitting an order-level
-discount by rate) goes to the largest discount line. A larger gap means the order is
+discount by rate) goes to the largest discount line, or the largest line where it would turn the
+discount's sign. A larger gap (beyond what rounding per unit allows) means the order is
 inconsistent: refused with a readable reason rather than guessed at.
 
 Cutting into units: X-Series takes a unit price and unit tax per line (0.9 register_sale_products).
@@ -50,11 +51,12 @@ def cents(value: Decimal) -> Decimal:
 
 def reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: Decimal, total_tax: Decimal,
               inclusive: bool, absorber: int | None = None,
-              rates: list[Hashable] | None = None) -> list[tuple[Decimal, Decimal]]:
+              rates: list[Hashable] | None = None, slack: Decimal = ZERO) -> list[tuple[Decimal, Decimal]]:
     """(price, tax) of each line in cents, adding up to total_inc / total_tax exactly. `absorber`:
-    the line that takes the residue of the exact figure (default: the largest). `rates`: the tax
-    each line is on; each one's lines then add up to its own tax, to the cent, where the order's
-    tax allows (default: all on one)."""
+    the line that takes the residue of the exact figure unless that turns its sign (default, and
+    then: the largest). `rates`: the tax each line is on; each one's lines then add up to its own
+    tax, to the cent, where the order's tax allows (default: all on one). `slack`: what the lines
+    may be off beyond a cent each (rounding per unit)."""
     if not amounts:
         if total_inc != ZERO:
             raise MappingError(f"the order has no lines but a total of {total_inc}", order_id=order_id)
@@ -63,7 +65,7 @@ def reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: 
     taxes = [cents(tax) for _, tax in amounts]
     gap_exact = (total_inc if inclusive else total_inc - total_tax) - sum(exact)
     gap_tax = total_tax - sum(taxes)
-    tolerance = CENT * max(2, len(amounts))
+    tolerance = CENT * max(2, len(amounts)) + slack
     if abs(gap_exact) > tolerance or abs(gap_tax) > tolerance:
         lines_inc = sum(exact) + (ZERO if inclusive else sum(taxes))
         raise MappingError(
@@ -72,7 +74,10 @@ def reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: 
             " the order is inconsistent, check it in BigCommerce",
             order_id=order_id, kind="totals",
         )
-    where = absorber if absorber is not None else max(range(len(exact)), key=lambda i: exact[i])
+    # A discount the residue would turn into a charge (or nothing) leaves it to the largest line.
+    where = max(range(len(exact)), key=lambda i: exact[i])
+    if absorber is not None and exact[absorber] * (exact[absorber] + gap_exact) > 0:
+        where = absorber
     exact[where] += gap_exact
     # The tax residue goes onto taxed lines, never an untaxed one (that would give it a tax) nor a
     # discount line: first each rate's own, within the rate, then what is left of the order's.

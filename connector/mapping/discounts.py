@@ -11,20 +11,25 @@ X-Series reports two kinds of discount, and BigCommerce says which kind each is
 A discount BigCommerce does not describe (discounted_total_inc_tax below total_inc_tax with no
 applied_discounts) is taken as order-level, as coupons are. A line with applied_discounts but no
 discounted total (the reference's own example line) is discounted by their sum, in the store's
-pricing mode. Every discount is at the line's own rate: its tax is the line's tax in the proportion
-it takes of the line.
+pricing mode. Every discount is at the line's own rate (the X-Series tax's when the line's figures
+fit one, else what they make): not the line's tax in the proportion the discount takes, as BigCommerce
+rounds each unit's tax. It prices a unit's product discount like the unit: its tax to the cent in a
+tax-exclusive store (price_tax), its ex-tax part to 4 places in a tax-inclusive one (price_ex_tax),
+wherever the unit discount is exact at that precision ([unverified] beyond the simulated store: the
+sale plan's tolerance allows half a cent a unit for it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from connector.mapping.amounts import HALF_CENT
+from connector.mapping.amounts import CENT, HALF_CENT, cents
 
 ZERO = Decimal("0")
+FOUR_PLACES = Decimal("0.0001")  # BigCommerce's money precision (reference §3)
 RateKey = tuple[str, str]  # (X-Series tax id, source), as TaxBook.pick gives it
 
 
@@ -39,9 +44,9 @@ class LineAmounts:
     order_tax: Decimal  # the tax that share removes
 
 
-def line_amounts(line: Any, inclusive: bool = False) -> LineAmounts:
+def line_amounts(line: Any, inclusive: bool = False, rate: Decimal | None = None) -> LineAmounts:
     """inclusive: the store's prices include tax (is_tax_inclusive_pricing), and so do the amounts
-    of its applied_discounts."""
+    of its applied_discounts. rate: the line's tax rate, when known (0.15 = 15 %)."""
     full_inc, full_tax = line.total_inc_tax, line.total_tax
     applied = getattr(line, "applied_discounts", None) or []
     every = sum((d.amount for d in applied), ZERO)
@@ -63,9 +68,19 @@ def line_amounts(line: Any, inclusive: bool = False) -> LineAmounts:
     product_inc = discount_inc * product / every if every else ZERO
     order_inc = discount_inc - product_inc
     sold_inc = full_inc - product_inc
-    sold_tax = full_tax * sold_inc / full_inc
-    product_tax = full_tax * product_inc / full_inc
-    order_tax = full_tax * order_inc / full_inc
+    # Priced by the unit: the unit's tax in cents (tax-exclusive) or its ex-tax price at 4 places
+    # (tax-inclusive), the line's tax that times the quantity.
+    step, kept = (FOUR_PLACES, line.price_ex_tax) if inclusive else (CENT, line.price_tax)
+    if kept == kept.quantize(step) and full_tax == line.price_tax * line.quantity:
+        in_inc = rate / (1 + rate) if rate is not None else full_tax / full_inc  # the tax in an amount incl. tax
+        unit = product_inc / line.quantity
+        unit_tax = unit * in_inc
+        if unit == unit.quantize(step):  # a unit's discount priced like the unit
+            unit_tax = cents(unit_tax) if not inclusive else unit - (unit - unit_tax).quantize(step, ROUND_HALF_UP)
+        product_tax, order_tax = unit_tax * line.quantity, order_inc * in_inc
+    else:  # priced by the line (4-place tax on its total): the discounts take its tax in proportion
+        product_tax, order_tax = full_tax * product_inc / full_inc, full_tax * order_inc / full_inc
+    sold_tax = full_tax - product_tax
     return LineAmounts(sold_inc - sold_tax, sold_tax, product_inc - product_tax, order_inc - order_tax, order_tax)
 
 

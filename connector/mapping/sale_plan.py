@@ -60,16 +60,21 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
     # line is known, then cut into units.
     drafts: list[tuple[dict[str, Any], Decimal, Decimal]] = []
     order_discounts: dict[tuple[str, str], list[Decimal]] = {}  # (tax id, source) → [ex tax, tax]
+    slack = ZERO  # what the lines' figures may be off beyond a cent each
 
     for line in order.lines:
         if line.quantity <= 0:
             raise MappingError(f"line {line.sku or line.name!r} has quantity {line.quantity}", order_id=order.id)
-        amounts = line_amounts(line, inclusive)
         # Order lines carry no tax class (only the order's charges do): a rate X-Series lacks means the default.
-        # A line a product discount made free is still of its product's rate: told by its full figures.
-        rated = (amounts.sold_price, amounts.sold_tax) if amounts.sold_price else (
-            line.total_inc_tax - line.total_tax, line.total_tax)
-        tax_id, source = taxes.pick(*rated, None, line.quantity)
+        # The rate is told by the line's full figures (a product discount may have made it free), and
+        # its discounts' tax is worked out at it.
+        tax_id, source = taxes.pick(line.total_inc_tax - line.total_tax, line.total_tax, None, line.quantity)
+        rate = next((t.rate for t in taxes.taxes if t.id == tax_id), None) if source == "rate" else None
+        amounts = line_amounts(line, inclusive, rate)
+        if amounts.product_discount or rate is None and amounts.order_tax:
+            # A product discount's tax is rounded per unit, maybe otherwise than here; without a rate
+            # an order discount's tax is at the line's, off by its units' tax rounded to the cent.
+            slack += HALF_CENT * line.quantity
         drafts.append((_line_fields(line, amounts, tax_id, source, inclusive), amounts.sold_price, amounts.sold_tax))
         if amounts.order_price or amounts.order_tax:
             share = order_discounts.setdefault((tax_id, source), [ZERO, ZERO])
@@ -108,7 +113,7 @@ def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, t
 
     largest_discount = min(range(first_discount, len(drafts)), key=lambda i: drafts[i][1], default=None)
     reconciled = reconcile(order.id, [(price, tax) for _, price, tax in drafts], total_inc, total_tax, inclusive,
-                           largest_discount, rates=[facts["tax_id"] for facts, _, _ in drafts])
+                           largest_discount, rates=[facts["tax_id"] for facts, _, _ in drafts], slack=slack)
     cutter = UnitCutter(PRICE_PLACES)
     lines = [
         PlannedLine(**{**facts, "quantity": quantity}, unit_price=unit_price, unit_tax=unit_tax)

@@ -51,8 +51,11 @@ async def test_random_orders_add_up(world_factory, tax_inclusive):
     prices = ["0.99", "6.50", "9.95", "10.00", "14.99", "19.99", "33.33", "79.95"]
     ids = []
     for _ in range(40):
-        lines = [line(sku, rng.randint(1, 7), rng.choice(prices))
+        lines = [line(sku, rng.choice([1, 2, 3, 7, 11, 240]), rng.choice(prices))
                  for sku in rng.sample(sorted(["TEE-M", "TEE-L", "MUG-01", "BTL-07"]), rng.randint(1, 3))]
+        for li in lines:  # a product discount on each unit of a third of the lines
+            if rng.random() < 0.33:
+                li["unit_discount"] = (li["unit_price"] * rng.choice([D("0.1"), D("0.33")])).quantize(D("0.01"))
         subtotal = sum((li["unit_price"] * li["quantity"] for li in lines), D(0))
         ids.append(world.add_order(
             lines, discount=rng.choice([D(0), D("5.00"), (subtotal / 7).quantize(D("0.01"))]),
@@ -66,3 +69,4 @@ async def test_random_orders_add_up(world_factory, tax_inclusive):
         order, sale = world.order(order_id), world.sale(order_id)
         assert_sale_adds_up(sale, order)
         assert cents(sale_total_inc(sale)) == sale_paid(sale)
+        assert all(li["price"] >= 0 and li["tax"] >= 0 for li in sale["line_items"])  # no discount adds money
