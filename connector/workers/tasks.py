@@ -50,7 +50,7 @@ class PairRuntimes:
                 runtime = await Runtime.start(view, store=self.store, **self.options)
                 try:
                     await refuse_lost_state(runtime)  # a lost state database: every sale would be written twice
-                    idv = await start_if_enabled(view, runtime.bc, runtime.store)
+                    idv = await start_if_enabled(view, runtime.bc, runtime.store, runtime.idv_rules)
                 except BaseException:
                     await runtime.aclose()
                     raise
