@@ -32,10 +32,11 @@ class BigCommerceSettings(_Section):
     # webhook receiver checks; give it as ${ENV_VAR}. Needed only for BigCommerce webhooks.
     webhook_secret: SecretStr | None = None
 
-    @field_validator("webhook_secret")
+    @field_validator("webhook_secret", "access_token")
     @classmethod
     def _secret_given(cls, secret: SecretStr | None) -> SecretStr | None:
-        # Empty, it would match a call carrying no X-Webhook-Secret at all: anyone could queue orders.
+        # Empty, a webhook secret would match a call carrying no X-Webhook-Secret at all: anyone could
+        # queue orders; an empty token, every call is refused as if it had been revoked.
         return _not_empty(secret)
 
 
@@ -54,6 +55,11 @@ class XSeriesSettings(_Section):
     # reference's reading, default) or including it is unverified (§13): true sends it tax-inclusive.
     # A sale X-Series totals exactly its lines' tax off is parked or opened as an exception naming it.
     line_prices_include_tax: bool = False
+
+    @field_validator("token")
+    @classmethod
+    def _token_given(cls, secret: SecretStr) -> SecretStr:
+        return _not_empty(secret)  # empty, every call is refused as if the token had been revoked
 
     @property
     def base_url(self) -> str:

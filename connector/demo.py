@@ -121,7 +121,7 @@ async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
             log.setLevel(max(levels[name], logging.WARNING))
         try:
             p = Printer(out)
-            idv = await start_if_enabled(settings, runtime.bc, runtime.store)
+            idv = await start_if_enabled(settings, runtime.bc, runtime.store, runtime.idv_rules)
             w = World(bc, xs, runtime, idv, seeded, p)
             p.line(f"order-sync demo: {orders} BigCommerce orders in a simulated store (and {len(showcase)} shown line"
                    " by line at the end), "

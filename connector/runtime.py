@@ -19,6 +19,7 @@ from connector.clients.xseries_pacer import XSeriesPacer
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings
 from connector.errors import ConfigError
+from connector.idv.rules import RulesAtStart
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.tables import MappingTables
 from connector.store.repository import Store
@@ -41,6 +42,7 @@ class Runtime:
     tables: MappingTables
     refs: PosRefs
     owns_store: bool = False  # opened here (no store= given): aclose closes it; a given one is shared
+    idv_rules: RulesAtStart | None = None  # id_verification.yaml as read at start (what the console shows)
 
     @classmethod
     async def start(cls, settings: Settings, *, bc_transport: httpx.AsyncBaseTransport | None = None,
@@ -50,6 +52,7 @@ class Runtime:
         if settings.refusal:  # a variable of the pair's own section unset (config.load_settings)
             raise ConfigError(settings.refusal)
         tables = MappingTables.load(settings.mappings_path())
+        idv_rules = RulesAtStart.read(settings.mappings_path())  # refused by the ID-verification start, if on
         owns_store = store is None
         store = (store.for_pair(settings.pair) if store is not None
                  else Store.open(settings.database_url, clock=clock, pair=settings.pair))
@@ -72,7 +75,8 @@ class Runtime:
             if owns_store:
                 store.close()
             raise
-        return cls(settings=settings, store=store, bc=bc, xs=xs, tables=tables, refs=refs, owns_store=owns_store)
+        return cls(settings=settings, store=store, bc=bc, xs=xs, tables=tables, refs=refs, owns_store=owns_store,
+                   idv_rules=idv_rules)
 
     def deps(self) -> MirrorDeps:
         return MirrorDeps(

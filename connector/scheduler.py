@@ -52,7 +52,7 @@ async def _start_runtime(settings: Settings, stop: asyncio.Event, first_delay: f
                 await refuse_lost_state(runtime)  # a lost state database: every sale would be written twice
                 if idvs is not None:
                     # When enabled: the rules checked against the store, and the webhook (if a secret is set).
-                    idvs[settings.pair] = await start_if_enabled(settings, runtime.bc, runtime.store)
+                    idvs[settings.pair] = await start_if_enabled(settings, runtime.bc, runtime.store, runtime.idv_rules)
             except BaseException:
                 await runtime.aclose()  # closes the store it opened, never one other pairs share
                 raise

@@ -204,3 +204,12 @@ def test_an_empty_bigcommerce_webhook_secret_is_refused_naming_the_key_and_its_v
         load_settings(path, environ={**ENV, "BIGCOMMERCE_WEBHOOK_SECRET": ""})
     message = str(err.value)
     assert key in message and "${BIGCOMMERCE_WEBHOOK_SECRET}" in message and "empty" in message
+
+
+@pytest.mark.parametrize("variable, key", [("BC_TOKEN", "bigcommerce.access_token"), ("XS_TOKEN", "xseries.token")])
+def test_an_empty_api_token_is_refused_at_load_naming_the_key_and_its_variable(tmp_path, variable, key):
+    # Taken, every call would be refused (401) as if the token had been revoked.
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, GOOD), environ={**ENV, variable: ""})
+    message = str(err.value)
+    assert key in message and f"${{{variable}}}" in message and "empty" in message

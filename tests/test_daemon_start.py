@@ -129,12 +129,12 @@ async def test_daemon_waits_out_an_outage_of_the_id_verification_start_then_star
 
     async def start(settings, **options):
         return SimpleNamespace(settings=view, store=None, bc="bc", cycle=lambda stop_event=None: Cycle(),
-                               aclose=aclose)
+                               aclose=aclose, idv_rules=None)
 
     async def state_kept(runtime):
         pass
 
-    async def id_verification(view, bc, store):
+    async def id_verification(view, bc, store, at_start):
         idv_attempts.append(1)
         if len(idv_attempts) < 3:
             raise TransientApiError("down", api="BigCommerce", method="GET", path="/v2/order_statuses", status=503)

@@ -228,7 +228,7 @@ def test_the_database_password_is_starred_in_messages_and_redacted_from_logs():
     # libpq takes the password as a query parameter too; the scheme written postgres:// is refused.
     ("postgres://app@db.internal/orders?password=Sup3rSecretPw", "postgres://app@db.internal/orders?password=***"),
     ("mysql://app:Sup3rSecretPw@db/orders?sslmode=require&PASSWORD=Sup3rSecretPw",
-     "mysql://app:***@db/orders?sslmode=require&PASSWORD=***"),
+     "mysql://app:***@db/orders?PASSWORD=***&sslmode=require"),  # as SQLAlchemy renders it: parameters sorted
 ])
 def test_a_database_password_given_as_a_query_parameter_is_starred_and_redacted(url, starred, tmp_path, monkeypatch,
                                                                                 capsys):
@@ -253,3 +253,22 @@ def test_a_database_password_given_as_a_query_parameter_is_starred_and_redacted(
     })
     assert "Sup3rSecretPw" in settings.secrets()  # the log filters take it out
     assert "Sup3rSecretPw" not in repr(settings) + str(settings) and "password=***" in repr(settings)
+
+
+@pytest.mark.parametrize("url", [
+    "mysql://sync:Hunter2/S3CRET@db/orders", "mysql://sync:Hunter2#S3CRET@db/orders",
+    "mysql://sync:Hunter2?S3CRET@db/orders", "mysql://sync:Hunter2@S3CRET@db/orders",
+    "mysql://sync:Hunter2%2FS3CRET@db/orders",
+])
+def test_a_database_password_with_a_slash_hash_question_mark_or_at_sign_is_starred_and_redacted(url):
+    """The password is what the URL parser (SQLAlchemy's, which connects with it) reads, not up to the
+    first / ? or # a pattern stops at: the whole of it is starred in messages and given to the log
+    filters."""
+    from connector.errors import ConfigError
+    from connector.store.db import database_passwords, make_engine
+
+    with pytest.raises(ConfigError) as caught:
+        make_engine(url)
+    assert "S3CRET" not in str(caught.value) and "Hunter2" not in str(caught.value), caught.value
+    assert "sync:***@db/orders" in str(caught.value)
+    assert any("Hunter2" in p and "S3CRET" in p for p in database_passwords(url))

@@ -11,9 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connector.errors import ApiError, ConfigError
-from connector.idv.rules import RulesFile
 from connector.mapping.statuses import SYSTEM_NAMES
-from connector.mapping.tables import ID_VERIFICATION, mapping_file
 
 # The store's status labels change rarely (a rename in the control panel): read at most this often.
 STATUSES_MAX_AGE = 300.0
@@ -32,13 +30,17 @@ async def store_statuses(console, pair: str, runtime) -> tuple[list | None, str 
     return statuses, None
 
 
-def id_verification(view, statuses) -> dict:
+def id_verification(runtime, statuses) -> dict:
+    """The rules as the pair's process read them at start-up: what its ID verification acts on (the
+    file is read again only at a restart, as every table is)."""
+    at_start = runtime.idv_rules
+    changed = "file changed since start-up: restart to apply" if at_start.changed() else ""
     try:
-        file = RulesFile.load(mapping_file(view.mappings_path(), ID_VERIFICATION))
-        rules = file.resolve(statuses) if statuses is not None else file.resolve_offline()
+        rules = at_start.loaded().resolve(statuses) if statuses is not None else at_start.loaded().resolve_offline()
     except ConfigError as exc:
-        return {"error": str(exc)}
+        return {"error": str(exc), "changed": changed}
     return {
+        "changed": changed,
         "stages": [(stage.value, rules.describe(status_id)) for stage, status_id in rules.targets.items()],
         "protected": [rules.describe(i) for i in sorted(rules.protected)],
         "warnings": [f"{rules.describe(i)} is not protected: an ID check rejected after the order reached"
@@ -63,7 +65,7 @@ async def pair_settings(console, view) -> dict:
         "tenders": sorted(tables.payments.tenders.items()),
         "taxes": sorted(tables.taxes.classes.items()),
         "specials": [(kind.value, product) for kind, product in tables.specials.products.items()],
-        "idv": id_verification(view, statuses),
+        "idv": id_verification(runtime, statuses),
     }
 
 

@@ -8,6 +8,7 @@ stops start-up with the store's statuses listed.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from connector.clients.bigcommerce_models import OrderStatus
 from connector.errors import ConfigError
 from connector.idv.stages import Stage
 from connector.mapping.statuses import SYSTEM_NAMES, status_name
-from connector.mapping.tables import DEFAULTS_DIR, ID_VERIFICATION
+from connector.mapping.tables import DEFAULTS_DIR, ID_VERIFICATION, mapping_file
 from connector.yamlfile import load_yaml
 
 TOP_KEYS = ("stages", "protected")
@@ -102,6 +103,39 @@ class RulesFile:
         """Ids and system names only (no store at hand): for tests."""
         return self.resolve([OrderStatus(id=i, name=n, system_label=n, custom_label=n)
                              for i, n in SYSTEM_NAMES.items()])
+
+
+@dataclass(frozen=True)
+class RulesAtStart:
+    """The table as a process read it at start-up: what its ID verification acts on until a restart
+    (the console shows this, not the file as edited since), or why it did not load."""
+
+    folder: Path | None
+    digest: str  # of the file then: an edit since is told to the operator (changed())
+    file: RulesFile | None
+    error: str | None = None
+
+    @classmethod
+    def read(cls, folder: Path | None) -> "RulesAtStart":
+        digest = _digest(folder)
+        try:
+            return cls(folder, digest, RulesFile.load(mapping_file(folder, ID_VERIFICATION)))
+        except ConfigError as exc:
+            return cls(folder, digest, None, str(exc))
+
+    def loaded(self) -> RulesFile:
+        if self.file is None:
+            raise ConfigError(self.error)
+        return self.file
+
+    def changed(self) -> bool:
+        """The file on disk is not the one read at start-up (edited, added to or removed from the folder)."""
+        return _digest(self.folder) != self.digest
+
+
+def _digest(folder: Path | None) -> str:
+    path = folder / ID_VERIFICATION if folder is not None else DEFAULTS_DIR / ID_VERIFICATION
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
 def _named(value: Any, where: str) -> _Named:

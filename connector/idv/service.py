@@ -12,7 +12,7 @@ from connector.config import Settings
 from connector.idv.engine import IdvEngine
 from connector.idv.ledger import SqlLedger
 from connector.idv.metafields import MetafieldPoller, summarize
-from connector.idv.rules import Rules, RulesFile
+from connector.idv.rules import Rules, RulesAtStart, RulesFile
 from connector.idv.stages import Stage
 from connector.idv.webhook import SqlDeliveryLog, WebhookReceiver
 from connector.mapping.tables import ID_VERIFICATION, mapping_file
@@ -30,10 +30,13 @@ class IdvService:
     poller: MetafieldPoller | None
 
     @classmethod
-    async def start(cls, settings: Settings, bc: BigCommerceClient, store: Store) -> "IdvService":
-        """Load the rules table; when enabled, resolve it against the store (ConfigError: stop)."""
+    async def start(cls, settings: Settings, bc: BigCommerceClient, store: Store,
+                    at_start: RulesAtStart | None = None) -> "IdvService":
+        """Load the rules table (`at_start`: as the process read it at start-up, Runtime.idv_rules); when
+        enabled, resolve it against the store (ConfigError: stop)."""
         conf = settings.id_verification
-        rules_file = RulesFile.load(mapping_file(settings.mappings_path(), ID_VERIFICATION))
+        rules_file = at_start.loaded() if at_start else RulesFile.load(mapping_file(settings.mappings_path(),
+                                                                                    ID_VERIFICATION))
         rules = rules_file.resolve(await bc.list_order_statuses()) if conf.enabled else None
         engine = IdvEngine(bc=bc, rules=rules, ledger=SqlLedger(store, rules), enabled=conf.enabled,
                            lock=store.leases.hold, clock=store.clock)
@@ -68,12 +71,13 @@ class IdvService:
         )
 
 
-async def start_if_enabled(settings: Settings, bc: BigCommerceClient, store: Store) -> IdvService | None:
+async def start_if_enabled(settings: Settings, bc: BigCommerceClient, store: Store,
+                           at_start: RulesAtStart | None = None) -> IdvService | None:
     """The service when enabled (rules checked against the store now: a bad name stops start-up),
     else None and not a single request."""
     if not settings.id_verification.enabled:
         return None
-    return await IdvService.start(settings, bc, store)
+    return await IdvService.start(settings, bc, store, at_start)
 
 
 async def poll_once(service: IdvService | None) -> bool:

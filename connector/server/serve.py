@@ -57,7 +57,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, pairs: list[Settings
             if runtime is None:  # stopped while waiting
                 return
             try:
-                idv = await start_if_enabled(runtime.settings, runtime.bc, runtime.store)
+                idv = await start_if_enabled(runtime.settings, runtime.bc, runtime.store, runtime.idv_rules)
             except BaseException:
                 await runtime.aclose()
                 raise

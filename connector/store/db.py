@@ -10,28 +10,43 @@ from collections.abc import Iterator
 from urllib.parse import unquote_plus
 
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import create_engine
 
 from connector.errors import ConfigError, DatabaseUnavailable
 
 
-# user:PASSWORD@ in the authority, and libpq's password=PASSWORD among the query parameters.
+# Where the URL does not parse, user:PASSWORD@ in the authority (up to its last @), and always libpq's
+# password=PASSWORD among the query parameters (SQLAlchemy's URL hides only the first).
 _USERINFO_PASSWORD = re.compile(r"([^:/?#\s]+://[^/?#@:]*:)([^/?#]*)@")
 _QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.IGNORECASE)
+
+
+def _parsed(database_url: str) -> URL | None:
+    """The URL as SQLAlchemy reads it to connect: its password may hold / ? # (a pattern stops there)."""
+    try:
+        return make_url(database_url.strip())
+    except ArgumentError:
+        return None
 
 
 def shown(database_url: str) -> str:
     """The URL as messages may show it: its password starred, given either way
     (postgresql://user:PASSWORD@host or ?password=PASSWORD)."""
-    return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1***@", database_url))
+    parsed = _parsed(database_url)
+    text = parsed.render_as_string(hide_password=True) if parsed is not None else database_url
+    # Again by the pattern: a password holding an @ (p@ss) leaves SQLAlchemy the part after it.
+    return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1***@", text))
 
 
 def database_passwords(database_url: str) -> list[str]:
     """The URL's password(s), as written and decoded, for the log filters' list of secrets."""
     found = [m.group(2) for m in (_USERINFO_PASSWORD.search(database_url),) if m]
     found += [m.group(2) for m in _QUERY_PASSWORD.finditer(database_url)]
+    parsed = _parsed(database_url)
+    found += [parsed.password] if parsed is not None and parsed.password else []
     return list(dict.fromkeys(v for raw in found if raw for v in (raw, unquote_plus(raw))))
 
 

@@ -31,6 +31,7 @@ from connector.mapping.return_plan import build_return_plan, return_invoice_numb
 from connector.mapping.status_table import PosState
 from connector.store.refund_bindings import RETRY
 from connector.store.tables import OrderBinding, RefundBinding
+from connector.sync.as_sold import sold_payment_types, with_sold_taxes
 from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import MirrorDeps, plan_sale
 from connector.sync.pending import (
@@ -118,7 +119,8 @@ class RefundMirror:
         self.step = "map"
         order = self.d.refunded_orders.get(refund.order_id) or await self.d.bc.get_order(refund.order_id)
         try:
-            order_plan = plan_sale(order, self.d, sale.generation)
+            # Taxes and payment types as the sale used them: the tables may have changed since.
+            order_plan = with_sold_taxes(plan_sale(order, self.d, sale.generation), sale.sale_body, store.product_id)
             earlier = returned_before(refund, store.refund_bindings(refund.order_id))
             fee_id = store.product_id("special:fee")
             fees_back = [(line.price, line.tax, line.tax_id) for line in earlier if line.product_id == fee_id]
@@ -132,7 +134,9 @@ class RefundMirror:
             # voided return keeps the first ones.
             again = binding.invoice_number[len(plan.invoice_number):]
             plan = replace(plan, invoice_number=binding.invoice_number, source_id=plan.source_id + again)
-            type_ids = [self.d.refs.payment_type_ids[t] for t in self.d.payments.targets(plan.payments, order.id)]
+            sold = sold_payment_types(order_plan, sale.sale_body)
+            type_ids = [sold.get(p.tender) or self.d.refs.payment_type_ids[self.d.payments.targets([p], order.id)[0]]
+                        for p in plan.payments]
         except MappingError as exc:
             store.open_exception(refund.order_id, exc.kind, str(exc.args[0]))
             return self._record(binding, lease, str(exc.args[0]), outcome="exception")

@@ -19,6 +19,8 @@ from connector.config import Settings
 from connector.errors import ConfigError
 from connector.idv.server import WebhookServer
 from connector.server.ops import ops_app
+from connector.idv.rules import RulesAtStart
+from connector.mapping.tables import MappingTables
 from connector.store.db import make_engine, opening
 from connector.store.migrations import migrate
 from connector.store.repository import Store
@@ -45,6 +47,11 @@ def run_worker_command(settings: Settings, concurrency: int | None, pairs: list[
             # Refused, it is recorded for `order-sync status` and the console, as for run.
             with failure_recorded(view, "worker", START_FAILED, (ConfigError,), store=store.for_pair(view.pair)):
                 refuse_unsafe_first_run(view, store.for_pair(view.pair))
+                # Its tables, read as `run` reads them at start: a broken file stops the worker here
+                # (exit 2), not each of its jobs for ever.
+                MappingTables.load(view.mappings_path())
+                if view.id_verification.enabled:
+                    RulesAtStart.read(view.mappings_path()).loaded()
         return interrupts.run(_work(settings, store, concurrency or settings.workers.concurrency, pairs,
                                     metrics_port), sigterm_exit=0)
     finally:

@@ -3,7 +3,9 @@
 A worker process starts each pair's Runtime on its first job for that pair and keeps it (clients,
 X-Series references) until it stops; every pair shares the process's one Store (one connection
 pool). Like the daemon's cycles, a job never crashes the worker: an API down, a refused token or bad
-input is logged and the job ends; the next periodic sync tries again. A lost state database is the
+input is logged and the job ends; the next periodic sync tries again. A bad configuration file (checked
+at the worker's start, met by a job all the same when X-Series lacks a name it gives) is logged as one
+to fix and recorded for `order-sync status`. A lost state database is the
 exception: the job fails (LostStateError), as the README says, since no retry gets past it.
 """
 
@@ -18,7 +20,7 @@ from typing import Any
 from procrastinate import JobContext, builtin_tasks
 
 from connector import interrupts
-from connector.config import Settings
+from connector.config import Settings, describe_failure
 from connector.errors import ApiError, ConfigError, CredentialsError, LostStateError
 from connector.runtime import Runtime
 from connector.server.metrics import PairMetrics
@@ -39,6 +41,7 @@ class PairRuntimes:
         self.started: dict[str, Runtime] = {}  # pair → Runtime, for this process's /metrics
         self.metrics = PairMetrics(self.started)
         self._starting: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._recorded: dict[str, str] = {}  # pair → the configuration error recorded for it
 
     async def get(self, pair: str) -> tuple[Runtime, Any]:
         """The pair's Runtime and its ID-verification service (None when off)."""
@@ -53,7 +56,7 @@ class PairRuntimes:
                 runtime = await Runtime.start(view, store=self.store, **self.options)
                 try:
                     await refuse_lost_state(runtime)  # a lost state database: every sale would be written twice
-                    idv = await start_if_enabled(view, runtime.bc, runtime.store)
+                    idv = await start_if_enabled(view, runtime.bc, runtime.store, runtime.idv_rules)
                 except BaseException:
                     await runtime.aclose()
                     raise
@@ -105,11 +108,31 @@ class PairRuntimes:
         except CredentialsError as exc:
             log.error("pair %s: %s stopped, credentials rejected (fix them; retrying next sync): %s", pair, what, exc,
                       extra=extra)
-        except (ApiError, ConfigError) as exc:
+        except ConfigError as exc:
+            # No retry gets past a file (or a name in it X-Series has not): said so, not as an outage.
+            log.error("pair %s: %s stopped by its configuration (fix the file, then restart the worker): %s", pair,
+                      what, exc, extra=extra)
+            self._record(pair, exc)
+        except ApiError as exc:
             log.error("pair %s: %s stopped, nothing lost (retrying next sync): %s", pair, what, exc, extra=extra)
         except Exception:  # a worker must survive anything a job meets
             log.exception("pair %s: %s failed; the next sync tries again", pair, what, extra=extra)
         return "stopped"
+
+    def _record(self, pair: str, exc: ConfigError) -> None:
+        """For `order-sync status`, as `run` records a refused start: once per pair and reason, not each job."""
+        from connector.commands import START_FAILED
+
+        view = self.views.get(pair)
+        reason = describe_failure(view, exc)
+        if view is None or self._recorded.get(pair) == reason:
+            return
+        self._recorded[pair] = reason
+        try:
+            self.store.for_pair(pair).audit(platform="connector", action=START_FAILED, target_id="worker",
+                                            reason=reason)
+        except Exception as failure:  # noqa: BLE001 - the log line above says it already
+            log.debug("could not record the failure: %s", failure)
 
     async def aclose(self) -> None:
         runtimes, self._runtimes = self._runtimes, {}
