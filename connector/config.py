@@ -186,13 +186,14 @@ def load_settings(path: Path | str, *, environ: dict[str, str] | None = None) ->
     data = _interpolate(located.data, (), environ, refs, missing)
     refused: dict[int, str] = {}  # a pair's own variable unset refuses that pair, not the file
     for loc, name in missing.items():
+        section = data
+        for part in loc[:-1]:
+            section = section[part]
         if loc[-2:] == _WEBHOOK_SECRET and loc[:-2] in ((), ("pairs", loc[1])):
-            section = data
-            for part in loc[:-1]:
-                section = section[part]
             del section["webhook_secret"]  # unset unless that ID verification is on (below)
         elif loc[0] == "pairs" and len(loc) > 2:
             refused.setdefault(loc[1], _unset(located, loc, name))
+            section[loc[-1]] = f"\0unset:{name}"  # a stand-in the schema takes (never shown): the pair never starts
         else:
             raise ConfigError(_unset(located, loc, name))
     try:
