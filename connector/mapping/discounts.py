@@ -44,9 +44,10 @@ class LineAmounts:
     order_tax: Decimal  # the tax that share removes
 
 
-def line_amounts(line: Any, inclusive: bool = False, rate: Decimal | None = None) -> LineAmounts:
+def line_amounts(line: Any, inclusive: bool = False, rate: Decimal | None = None, by_unit: bool = True) -> LineAmounts:
     """inclusive: the store's prices include tax (is_tax_inclusive_pricing), and so do the amounts
-    of its applied_discounts. rate: the line's tax rate, when known (0.15 = 15 %)."""
+    of its applied_discounts. rate: the line's tax rate, when known (0.15 = 15 %). by_unit=False:
+    the discounts take the line's tax in proportion even where it is priced by the unit."""
     full_inc, full_tax = line.total_inc_tax, line.total_tax
     applied = getattr(line, "applied_discounts", None) or []
     every = sum((d.amount for d in applied), ZERO)
@@ -71,7 +72,7 @@ def line_amounts(line: Any, inclusive: bool = False, rate: Decimal | None = None
     # Priced by the unit: the unit's tax in cents (tax-exclusive) or its ex-tax price at 4 places
     # (tax-inclusive), the line's tax that times the quantity.
     step, kept = (FOUR_PLACES, line.price_ex_tax) if inclusive else (CENT, line.price_tax)
-    if kept == kept.quantize(step) and full_tax == line.price_tax * line.quantity:
+    if by_unit and kept == kept.quantize(step) and full_tax == line.price_tax * line.quantity:
         in_inc = rate / (1 + rate) if rate is not None else full_tax / full_inc  # the tax in an amount incl. tax
         unit = product_inc / line.quantity
         unit_tax = unit * in_inc

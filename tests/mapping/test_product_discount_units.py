@@ -97,3 +97,20 @@ def test_the_rounding_left_never_turns_a_discount_line_into_a_charge():
     # A 0.01 discount line and a residue of +0.02 to place: on the product, not the discount.
     lines = reconcile(1, [(D("10.00"), D("0.50")), (D("-0.01"), D("0"))], D("10.51"), D("0.50"), False, absorber=1)
     assert lines == [(D("10.02"), D("0.50")), (D("-0.01"), D("0"))]
+
+
+@pytest.mark.parametrize("lines, order", [
+    # 7 × 0.07 + 8.25 % with 0.05 off each (a unit's tax 0.01 fits 8.25 %, 10 %, 15 % and 20 %) beside
+    # 99 × 0.99 + 8.25 %, a 6.90 manual discount and a 13.37 coupon.
+    ([tee(7, "0.07", "0.05", "0.0825"), {**tee(99, "0.99", rate="0.0825"), "sku": "MUG-01", "product_id": 112}],
+     dict(tax_rate=D("0.05"), discount=D("6.90"), coupons=[{"code": "C", "amount": D("13.37")}])),
+    # 240 × 0.33 + 7 % (a unit's tax 0.02 fits X-Series's 5 % only) beside 7 × 19.99 + 15 % with 2.00
+    # off each, a 15.34 manual discount.
+    ([tee(240, "0.33", rate="0.07"), {**tee(7, "19.99", "2.00"), "sku": "MUG-01", "product_id": 112}],
+     dict(tax_rate=D("0.15"), discount=D("15.34"))),
+], ids=["cheap-units-fit-several-rates", "cheap-units-fit-a-rate-not-theirs"])
+def test_cheap_units_whose_tax_fits_another_rate_are_still_mirrored(lines, order):
+    # Reviewer's sweep of simulated orders: mirrored to the cent before the discount's tax was worked
+    # out at the rate a line fits, refused as inconsistent after (85.87 with 6.37 tax for 6.45).
+    order = simulated(lines, False, **order)
+    assert_adds_up(plan_of(order), order)
