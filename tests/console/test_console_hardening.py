@@ -1,10 +1,14 @@
 """The console against hostile or odd input, over httpx's ASGI transport (no browser): ids too large
 for the database, a non-ASCII CSRF token, guesses sent at once, a copied cookie after logout, values
-from orders rendered, a name longer than the throttle's index takes. None may be a 500 or a way in."""
+from orders rendered, a name longer than the throttle's index takes, a cookie outliving its session.
+None may be a 500, a way in or a redirect loop."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import text
 
 from served_console import PASSWORD, USER, asgi_client as client_of, console_app, console_settings, logged_in, \
     token_of
@@ -73,6 +77,22 @@ async def test_a_session_cookie_is_dead_after_logout(world):
         other.cookies.set("order_sync_console", stolen)
         answer = await other.get("/settings")
         assert answer.status_code == 303, "the logged-out cookie still opens the console"
+
+
+async def test_a_cookie_outliving_its_session_gets_the_login_form_not_a_redirect_loop(world):
+    runtime = await world.runtime()
+    app = console_app(console_settings(runtime.settings), {runtime.settings.pair: runtime})
+    async with client_of(app) as client:
+        await logged_in(client)
+        # The day's session ends in the database; the browser still holds the cookie (a flash renews its Max-Age).
+        with runtime.store.engine.begin() as conn:
+            conn.execute(text("UPDATE console_session SET expires_at = :t"),
+                         {"t": datetime.now(timezone.utc) - timedelta(seconds=1)})
+        sent = await client.get("/failed")
+        assert sent.status_code == 303 and sent.headers["location"].startswith("/login")
+        form = await client.get(sent.headers["location"])
+        assert form.status_code == 200 and 'name="password"' in form.text, "sent back to /failed: a redirect loop"
+        await logged_in(client)  # and logging in again opens the console
 
 
 async def test_order_values_are_escaped(world):
