@@ -9,7 +9,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from sqlalchemy import Engine, delete, insert, select, text
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from connector.server.bodies import read_limited
 from connector.store.db import make_engine
 from connector.store.migrations import migrate
 from connector.store.console_tables import ConsoleLoginFailure, ConsoleSession
@@ -28,6 +29,8 @@ COOKIE = "order_sync_console"
 SESSION_SECONDS = 12 * 3600  # a working day; then the login form again
 LOGIN_PATH = "/login"
 CSRF_FIELD = "csrf_token"
+URLENCODED = "application/x-www-form-urlencoded"  # what a browser sends for the console's forms
+FORM_BYTES = 16 * 1024  # the console's forms carry a few short fields
 
 
 class SessionCookies:
@@ -74,8 +77,16 @@ def csrf_token(request: Request) -> str:
 
 
 async def checked_form(request: Request) -> FormData:
-    """The POST's form, once its CSRF token matches the session's; else 403."""
-    form = await request.form()
+    """The POST's form, once its CSRF token matches the session's; else 403. Anyone can send one (a
+    login's is read before any check): only a form as the console sends it is read, urlencoded (else
+    415: no file part spooled to disk) and of at most FORM_BYTES (else 413, the rest left unread)."""
+    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != URLENCODED:
+        raise HTTPException(415, "the console takes only its own forms")
+    body = await read_limited(request, FORM_BYTES)
+    if body is None:
+        raise HTTPException(413, "form too large")
+    # As Starlette's FormParser reads one: names and values percent-decoded as UTF-8.
+    form = FormData(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
     given, expected = form.get(CSRF_FIELD), request.session.get("csrf")
     # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 403).
     if not isinstance(given, str) or not expected or not hmac.compare_digest(given.encode(), expected.encode()):

@@ -16,8 +16,13 @@ log = logging.getLogger("connector.console")
 
 
 async def form(console, request: Request) -> Response:
-    if request.session.get("user") in console.users():
-        return RedirectResponse(local_target(request.query_params.get("next")), status_code=303)
+    user = request.session.get("user")
+    if user in console.users():
+        if await run_in_threadpool(console.sessions.live, request.session.get("sid"), user):
+            return RedirectResponse(local_target(request.query_params.get("next")), status_code=303)
+        # Its session ended (logged out, past its day) while the cookie lives on: sent back to the
+        # page, LoginRequired would send here again, for ever. Forgotten: the form is shown.
+        request.session.clear()
     return console.render(request, "login.html", next=local_target(request.query_params.get("next")))
 
 

@@ -36,6 +36,7 @@ from connector.clock import Clock
 from connector.errors import NotFoundError
 from connector.idv.engine import IdvEngine
 from connector.idv.stages import CheckEvent, Source, stage_of_event
+from connector.logs import redact
 from connector.server.bodies import read_limited
 from connector.store.repository import Store
 from connector.store.webhook_deliveries import IdvWebhookDelivery
@@ -189,9 +190,10 @@ class WebhookReceiver:
             await run_in_threadpool(self.deliveries.release, digest)
             log.error("webhook for order %s not handled, answered 503: %s", order_id, exc)
             return _refuse(503, "BigCommerce could not be reached; send it again later")
+        # The reason may quote BigCommerce's answer, which may echo our token: masked for the sender.
         return JSONResponse({
             "outcome": decision.outcome.value, "order_id": decision.order_id, "check_id": decision.check_id,
-            "before": decision.before, "after": decision.after, "reason": decision.reason,
+            "before": decision.before, "after": decision.after, "reason": redact(decision.reason),
         })
 
 

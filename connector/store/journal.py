@@ -14,6 +14,7 @@ from sqlalchemy import case as sa_case
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from connector.logs import redact
 from connector.store.tables import AuditEntry, CycleRun, FailedOrder
 
 AUDIT_INSERT = insert(AuditEntry.__table__)
@@ -134,7 +135,8 @@ class Journal:
                       detail: Any = None) -> dict[str, Any]:
         return {
             "pair": self.pair, "at": self.clock.now(), "platform": platform, "action": action, "bc_order_id": bc_order_id,
-            "target_id": target_id, "reason": reason,
+            # A reason may quote an API's answer, which a misbehaving API or proxy fills with our token.
+            "target_id": target_id, "reason": redact(reason),
             "before": None if before is None else str(before), "after": None if after is None else str(after),
             "detail": None if detail is None else json.dumps(detail, default=str, sort_keys=True),
         }

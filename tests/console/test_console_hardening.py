@@ -1,16 +1,34 @@
 """The console against hostile or odd input, over httpx's ASGI transport (no browser): ids too large
 for the database, a non-ASCII CSRF token, guesses sent at once, a copied cookie after logout, values
-from orders rendered, a name longer than the throttle's index takes. None may be a 500 or a way in."""
+from orders rendered, a name longer than the throttle's index takes, a cookie outliving its session,
+huge forms. None may be a 500, a way in, a redirect loop, or a server's memory or disk filled."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import text
 
 from served_console import PASSWORD, USER, asgi_client as client_of, console_app, console_settings, logged_in, \
     token_of
 from sync_world import line
 
 HUGE = "9" * 25  # matches {order_id:int}; not an int64
+CHUNK = 4096
+
+
+class Sent:
+    """A request body of `head` then `chunks` chunks of CHUNK bytes (`fill`), counting what the server read."""
+
+    def __init__(self, chunks: int, head: bytes, fill: bytes = b"a" * CHUNK) -> None:
+        self.chunks, self.head, self.fill, self.read = chunks, head, fill, 0
+
+    async def __aiter__(self):
+        for i in range(self.chunks):
+            chunk = (self.head if i == 0 else b"") + self.fill
+            self.read += len(chunk)
+            yield chunk
 
 
 async def app_of(world, **console):
@@ -73,6 +91,40 @@ async def test_a_session_cookie_is_dead_after_logout(world):
         other.cookies.set("order_sync_console", stolen)
         answer = await other.get("/settings")
         assert answer.status_code == 303, "the logged-out cookie still opens the console"
+
+
+async def test_a_cookie_outliving_its_session_gets_the_login_form_not_a_redirect_loop(world):
+    runtime = await world.runtime()
+    app = console_app(console_settings(runtime.settings), {runtime.settings.pair: runtime})
+    async with client_of(app) as client:
+        await logged_in(client)
+        # The day's session ends in the database; the browser still holds the cookie (a flash renews its Max-Age).
+        with runtime.store.engine.begin() as conn:
+            conn.execute(text("UPDATE console_session SET expires_at = :t"),
+                         {"t": datetime.now(timezone.utc) - timedelta(seconds=1)})
+        sent = await client.get("/failed")
+        assert sent.status_code == 303 and sent.headers["location"].startswith("/login")
+        form = await client.get(sent.headers["location"])
+        assert form.status_code == 200 and 'name="password"' in form.text, "sent back to /failed: a redirect loop"
+        await logged_in(client)  # and logging in again opens the console
+
+
+async def test_a_huge_login_form_is_refused_unread(world):
+    urlencoded = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with client_of(await app_of(world)) as client:
+        token = token_of((await client.get("/login")).text)
+        # 8 MB in fields of 4 KB (Starlette's own limits: 1000 fields of 1 MB each).
+        body = Sent(2048, f"csrf_token={token}&name={USER}".encode(), b"&f=" + b"a" * (CHUNK - 3))
+        answer = await client.post("/login", content=body, headers=urlencoded)
+        assert answer.status_code == 413 and body.read <= 16 * 1024 + CHUNK, f"{body.read} bytes read"
+        # A file part (spooled to disk if parsed): not a form the console sends.
+        body = Sent(2048, b'--XX\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\n')
+        answer = await client.post("/login", content=body, headers={"Content-Type": "multipart/form-data; boundary=XX"})
+        assert answer.status_code == 415 and body.read <= CHUNK * 2, f"{body.read} bytes read"
+        csrf = await logged_in(client)  # a form of the usual size is read as before
+        retry = await client.post("/pairs/default/orders/1/retry", content=Sent(2048, f"csrf_token={csrf}&back=".encode()),
+                                  headers=urlencoded)
+        assert retry.status_code == 413
 
 
 async def test_order_values_are_escaped(world):
