@@ -29,6 +29,7 @@ from connector.errors import (
     PermanentApiError,
 )
 from connector.logs import current_order_id, redact
+from connector.store.import_runs import ImportRuns
 from connector.store.leases import LeaseTimeout
 from connector.sync.cycle_report import CycleReport
 from connector.sync.mirror_deps import MirrorDeps
@@ -68,7 +69,9 @@ class SyncCycle(RefundPass):
         # (and so the cursor) ends at the start of this second, which every order it claims is
         # settled was modified before; orders of this second are read again by the next cycle.
         cycle_start = store.clock.now().replace(microsecond=0)
-        cursor = store.cursor() or self.start_at or cycle_start
+        # A first run without start_at goes on from where import-history read up to, if it ran: from
+        # its own now, the orders placed in between would be in neither.
+        cursor = store.cursor() or self.start_at or min(ImportRuns(store).imported_until() or cycle_start, cycle_start)
         report = CycleReport(window_start=cursor - self.overlap, window_end=cycle_start)
         run_id = store.start_cycle("sync", report.window_start, report.window_end)
         outcome = "error"
