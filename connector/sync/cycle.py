@@ -5,8 +5,9 @@ at the start so orders modified while we page fall into the next cycle instead o
 its end is then pulled back to BigCommerce's own time (the listing's Date) if our clock runs ahead.
 Orders are mirrored a page at a time (a few concurrently); once every order of a page is settled —
 bound, recorded, or recorded as failed — the cursor moves to that page's last date_modified, and
-to the window's end when the window is done. The cursor therefore never passes an unsettled order,
-and a crash costs only a re-read (bindings make re-reads free).
+to the window's end when the window is done. The cursor therefore passes no unsettled order by more
+than the least overlap (config_sections.MIN_OVERLAP_SECONDS), and a crash costs only a re-read
+(bindings make re-reads free).
 """
 
 from __future__ import annotations

@@ -163,3 +163,45 @@ async def test_more_than_a_page_of_orders_in_one_second_whose_ties_come_back_uno
     for _ in range(3):
         await world.cycle(advance=60)
     assert [o for o in ids if len(world.sales(o)) != 1] == []
+
+
+@pytest.mark.parametrize("exclusive", [False, True], ids=["inclusive-bounds", "exclusive-bounds"])
+async def test_a_stop_after_a_batch_of_two_seconds_read_by_id_loses_no_order(world, monkeypatch, exclusive):
+    """More orders changed in a second S than fit a page: S and S+1 are read by id, which mixes orders
+    of S+1 ahead of unread ones of S, and the cursor moves to S+1 after that batch. A stop then, with
+    the least overlap (1 s): the next window starts at S, which an exclusive store left out."""
+    import connector.clients.bigcommerce_order_listing as listing
+    import connector.sync.cycle as cycle_module
+
+    monkeypatch.setattr(listing, "PAGE_LIMIT", 4)  # pages and batches of 4 (250 live): the same shape
+    monkeypatch.setattr(cycle_module, "PAGE", 4)
+    world.overlap_seconds = 1
+    world.bc.date_bounds_exclusive = exclusive
+    await world.cycle()  # an empty first cycle: the cursor is set
+    world.clock.advance(10)
+    ids = [world.add_order([line()], customer=None, status_id=0) for _ in range(10)]  # incomplete: not listed
+    world.clock.advance(5)
+    for order_id in ids[4:]:  # six become Awaiting Fulfillment in second S
+        world.bc.set_status(order_id, 11)
+    world.clock.advance(1)
+    for order_id in ids[:4]:  # the four with the lowest ids in S+1
+        world.bc.set_status(order_id, 11)
+    runtime = await world.runtime()
+    stop = asyncio.Event()
+    cycle = runtime.cycle(stop_event=stop)
+    mirror_one, mirrored = cycle.mirror_one, []
+
+    async def stop_after_two_batches(order, report):
+        outcome = await mirror_one(order, report)
+        mirrored.append(order.id)
+        if len(mirrored) == 8:
+            stop.set()  # SIGTERM once the second batch is settled
+        return outcome
+
+    cycle.mirror_one = stop_after_two_batches
+    world.clock.advance(1)
+    assert not (await cycle.run()).completed and len(mirrored) == 8
+
+    for _ in range(3):
+        await world.cycle(advance=60)
+    assert [order_id for order_id in ids if len(world.sales(order_id)) != 1] == []
