@@ -135,14 +135,12 @@ class SyncCycle(RefundPass):
             order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
             if isinstance(order_id, int) and not isinstance(order_id, bool):  # JSON true is no order 1
                 modified = _raw_date(raw, "date_modified")
-                # Not changed since it failed (BigCommerce dates have whole seconds: a change in the
-                # same second as the failure cannot be told apart, and counts as no change):
-                # re-reading the same data says nothing new.
+                # Not changed since it failed: re-reading the same data says nothing new.
                 if order_id in waiting and (modified is None or modified <= waiting[order_id]):
                     continue
                 # Retryable: its parts could not be read; the failed queue reads it again by id.
                 self._fail(order_id, "fetch" if exc.retryable else "parse", str(exc),
-                           permanent=not exc.retryable, report=report)
+                           permanent=not exc.retryable, report=report, modified=modified)
             else:
                 # No id to name it by: name it by what the control panel shows.
                 log.error("an order without a usable id (date_created %r, total_inc_tax %r) could not be read: %s",
@@ -156,7 +154,7 @@ class SyncCycle(RefundPass):
             async with semaphore:
                 if self.stop_event.is_set():
                     return False  # not started: the cursor must not pass it
-                if order.id in waiting and order.date_modified < waiting[order.id]:
+                if order.id in waiting and order.date_modified <= waiting[order.id]:
                     return True  # recorded as failed since its last change, and not due: settled
                 await self.mirror_one(order, report)
                 return True
@@ -178,11 +176,13 @@ class SyncCycle(RefundPass):
 
     def _waiting_failures(self) -> dict[int, datetime]:
         """Failed orders the window's re-read must not retry: parked ones (until retry-failed) and
-        those backing off (the failed queue retries them when due). Order id → the second of its
-        last failure: an order changed since then (the merchant fixed it) is retried all the same."""
+        those backing off (the failed queue retries them when due). Order id → the date_modified it
+        failed at: an order changed since (the merchant fixed it) is retried all the same. Compared on
+        BigCommerce's clock, not with the failure's time on ours: ours running ahead, a fix looked
+        older than the failure. A row from before that was kept: the second before its last failure."""
         now = self.d.store.clock.now()
-        return {f.bc_order_id: f.last_failed_at.replace(microsecond=0) for f in self.d.store.failures()
-                if f.parked or f.next_attempt_at > now}
+        return {f.bc_order_id: f.date_modified or f.last_failed_at.replace(microsecond=0) - timedelta(seconds=1)
+                for f in self.d.store.failures() if f.parked or f.next_attempt_at > now}
 
     async def mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
         # Every log line while the order is in hand names it, and none after: the failed queue
@@ -200,17 +200,19 @@ class SyncCycle(RefundPass):
         except CredentialsError:
             raise  # nothing will work: stop the cycle, a person must fix the token
         except (MappingError, PermanentApiError, NotFoundError) as exc:
-            self._fail(order.id, mirror.step, failure_reason(exc), permanent=True, report=report)
+            self._fail(order.id, mirror.step, failure_reason(exc), permanent=True, report=report,
+                       modified=order.date_modified)
             if isinstance(exc, MappingError):  # parked until a person fixes the order or the mapping
                 self.d.store.open_exception(order.id, exc.kind, str(exc.args[0]))
             return None
         except (ApiError, LeaseTimeout, OrderSyncError) as exc:
-            self._fail(order.id, mirror.step, failure_reason(exc), permanent=False, report=report)
+            self._fail(order.id, mirror.step, failure_reason(exc), permanent=False, report=report,
+                       modified=order.date_modified)
             return None
         except Exception as exc:  # a bug must not stop the batch, nor lose the order
             log.exception("order %s: unexpected error at step %s", order.id, mirror.step)
             self._fail(order.id, mirror.step, f"unexpected {type(exc).__name__}: {exc}", permanent=False,
-                       report=report)
+                       report=report, modified=order.date_modified)
             return None
         report.outcomes[outcome] += 1
         report.failed.pop(order.id, None)
@@ -238,12 +240,13 @@ class SyncCycle(RefundPass):
                 # settles its failure, an order found up to date must drop it here.
                 self.d.store.forget_failure(order.id)
 
-    def _fail(self, order_id: int, step: str, reason: str, *, permanent: bool, report: CycleReport) -> None:
+    def _fail(self, order_id: int, step: str, reason: str, *, permanent: bool, report: CycleReport,
+              modified: datetime | None = None) -> None:
         # The reason quotes the API's answer, which a misbehaving API or proxy may fill with our own
         # token: it is stored and logged, so it is masked first.
         reason = redact(reason)
         row = self.d.store.record_failure(order_id, step=step, reason=reason, permanent=permanent,
-                     max_attempts=self.max_attempts)
+                     max_attempts=self.max_attempts, date_modified=modified)
         report.failed[order_id] = reason
         state = "parked" if row.parked else f"retry at {row.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
         log.warning("order %s failed at %s (attempt %d, %s): %s", order_id, step, row.attempts, state, reason,

@@ -205,3 +205,31 @@ async def test_a_stop_after_a_batch_of_two_seconds_read_by_id_loses_no_order(wor
     for _ in range(3):
         await world.cycle(advance=60)
     assert [order_id for order_id in ids if len(world.sales(order_id)) != 1] == []
+
+
+@pytest.mark.parametrize("broken", ["currency", "unreadable"])
+async def test_a_parked_order_the_merchant_fixed_is_retried_though_our_clock_runs_ahead(db_world, broken):
+    """Our clock 3 minutes ahead of the store's. An order is parked (a currency X-Series does not take;
+    a total that does not parse) and fixed a minute later: its new date_modified (the store's clock)
+    was compared with the time of the failure (ours) and looked older, so the fix was never read."""
+    world = db_world
+    world.bc.clock = _BehindClock(world.clock, 180)
+    order_id = world.add_order([line("TEE-M")])
+    fixed = dict(world.bc.orders[order_id])
+    if broken == "currency":
+        world.bc.orders[order_id]["default_currency_code"] = "EUR"
+    else:
+        world.bc.orders[order_id]["total_inc_tax"] = "1,234.00"
+    world.bc.touch(order_id)
+    await world.cycle()
+    assert world.store.failure(order_id).parked
+    await world.cycle(advance=60)  # read again unchanged: still parked, not retried
+    assert world.store.failure(order_id).attempts == 1
+
+    world.clock.advance(60)
+    world.bc.orders[order_id].update(default_currency_code=fixed["default_currency_code"],
+                                     total_inc_tax=fixed["total_inc_tax"])  # the merchant fixes the order
+    world.bc.touch(order_id)
+    await world.cycle(advance=60)
+
+    assert len(world.sales(order_id)) == 1 and world.store.failure(order_id) is None
