@@ -16,6 +16,7 @@ from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings, describe_failure
 from connector.errors import EXIT_FAILURES, EXIT_OK, ApiError, ConfigError
 from connector.runtime import Runtime
+from connector.store.import_runs import ImportRuns
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry
 
@@ -32,11 +33,23 @@ IDV_POLL_FAILED = ("the ID-verification metafield poll failed or left orders' ve
 
 def refuse_unsafe_first_run(settings: Settings, store: Store) -> None:
     """Refuse (ConfigError, exit 2) a first run (no orders cursor yet) whose start_at reaches more
-    than a day back, unless the historical import is enabled."""
+    than a day back, unless the historical import is enabled. Without start_at the first run goes
+    on from where import-history read up to (SyncCycle.run): that too, when more than a day back —
+    the orders since are in neither, and mirroring them moves stock like the import; never silently
+    skipped either, as starting at now would."""
     start_at = settings.sync.start_at
-    if start_at is None or settings.historical_import.enabled or store.cursor() is not None:
+    if settings.historical_import.enabled or store.cursor() is not None:
         return
-    age = store.clock.now() - start_at
+    imported = None if start_at else ImportRuns(store).imported_until()
+    age = store.clock.now() - (start_at or imported or store.clock.now())
+    if imported is not None and age > FIRST_RUN_LOOKBACK:
+        raise ConfigError(
+            f"import-history read the orders created up to {imported:%Y-%m-%dT%H:%M:%SZ}, {_days(age)} before "
+            "this first run: the orders placed since are mirrored by neither, and mirroring them moves stock. "
+            f"Import them first (`order-sync import-history --since {imported:%Y-%m-%dT%H:%M:%SZ}` with "
+            "historical_import.enabled: true; the first run goes on from where it ends), or set sync.start_at "
+            "where the first run should start (the orders before it are left alone)."
+        )
     if age > FIRST_RUN_LOOKBACK:
         raise ConfigError(
             f"{settings.where('sync.start_at')}: sync.start_at {start_at:%Y-%m-%dT%H:%M:%SZ} is {_days(age)} "

@@ -7,8 +7,11 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-# sync.overlap_seconds' least: one second re-reads the second a window ended in, which an exclusive
-# min_date_modified would otherwise skip; BigCommerce's dates have whole seconds, so one is enough.
+# sync.overlap_seconds' least. BigCommerce's dates have whole seconds, the listing reads its bounds
+# inclusive whatever the store's do (bigcommerce_order_listing), and yields an order at most one
+# second ahead of one not yet yielded (a second too full for a page is read by id with the next,
+# _read_seconds). The cursor, at a settled batch's latest date_modified, is so at most one second
+# past an order not settled (a stop then): a window starting a second before it reads that order.
 MIN_OVERLAP_SECONDS = 1
 
 

@@ -25,10 +25,9 @@ class OrderListing:
         self, since: datetime, until: datetime, *, on_invalid: OnInvalidOrder | None = None,
         on_server_time: OnServerTime | None = None,
     ) -> AsyncIterator[Order]:
-        """Orders with since <= date_modified <= until, oldest change first.
-
-        The bounds are sent as given (BigCommerce's filter resolution is one second); the caller
-        owns overlap and dedupe across cycles. `until` should be fixed at the start of a cycle so
+        """Orders with since <= date_modified <= until, oldest change first, whether BigCommerce's
+        bounds include their own second or not (_iter_orders); the caller owns overlap and dedupe
+        across cycles. `until` should be fixed at the start of a cycle so
         orders modified while paging fall into the next cycle instead of shifting pages.
         on_server_time: called with the Date header of each page's answer (BigCommerce's clock, which
         stamps date_modified; ours may differ), when the answer has a readable one.
@@ -44,7 +43,7 @@ class OrderListing:
         on_invalid: OnInvalidOrder | None = None,
         on_page: Callable[[list[int]], None] | None = None,
     ) -> AsyncIterator[Order]:
-        """Orders by creation date, oldest first (historical import). None: no bound. on_page: called
+        """Orders with since <= date_created <= until, oldest first (historical import). None: no bound. on_page: called
         with the ids of each page read, before its orders are yielded (to read their state at once)."""
         filters = {"sort": "date_created:asc", "min_date_created": since, "max_date_created": until}
         return self._iter_orders(query(filters), on_invalid, on_page)
@@ -68,11 +67,20 @@ class OrderListing:
         iteration goes on; without it the error is raised (one bad order stops the listing). An
         order whose parts could not be read (an ApiError other than refused credentials) is passed
         to it too, as an OrderValidationError marked retryable.
+
+        The date bounds are the orders wanted: [min, max] inclusive. Whether BigCommerce's include
+        their own second is unverified, so the second before and the one after are asked too and the
+        rows outside dropped here: else an exclusive store loses the orders of a bound's second (of
+        two import chunks meeting at midnight, the order placed at midnight was in neither).
         """
         key_field = filters["sort"].split(":")[0]  # date_modified or date_created
         lower_param, upper_param = f"min_{key_field}", f"max_{key_field}"
-        lower = parse_any_date(filters[lower_param]) if filters.get(lower_param) else None
-        upper = parse_any_date(filters[upper_param]) if filters.get(upper_param) else None
+        since = lower = parse_any_date(filters[lower_param]) if filters.get(lower_param) else None
+        until = parse_any_date(filters[upper_param]) if filters.get(upper_param) else None
+        if lower is not None:
+            lower -= timedelta(seconds=1)
+        if until is not None:
+            filters = {**filters, upper_param: to_iso8601(until + timedelta(seconds=1))}
         page = 1
         # Ids already yielded that the next request can return again: those whose sort key is
         # at or after `lower` (it restarts there, inclusive). Older ones are forgotten as `lower`
@@ -86,7 +94,8 @@ class OrderListing:
                 params[lower_param] = to_iso8601(lower)
             rows = await self._orders_page_raw(page=page, limit=PAGE_LIMIT, filters=params,
                                                on_server_time=on_server_time)
-            async for order in self._take_rows(rows, key_field, seen, on_invalid, on_page):
+            inside = [raw for raw in rows if _within(_row_date(raw, key_field), since, until)]
+            async for order in self._take_rows(inside, key_field, seen, on_invalid, on_page):
                 yield order
             if len(rows) < PAGE_LIMIT:
                 return
@@ -101,11 +110,10 @@ class OrderListing:
                 # from: ties have no promised order, so page numbers could skip some. Read that
                 # last second and the next whole, by id, and go on after them.
                 async for order in self._read_seconds(filters, key_field, last, seen, on_invalid,
-                                                      on_page, on_server_time):
-                    if upper is None or getattr(order, key_field) <= upper:
-                        yield order
+                                                      on_page, on_server_time, (since, until)):
+                    yield order
                 lower, page = last + timedelta(seconds=1), 1
-                if upper is not None and lower + timedelta(seconds=1) > upper:
+                if until is not None and lower + timedelta(seconds=1) > until:
                     return  # keys are whole seconds: nothing after `lower` is left below `upper`
             elif lower is None or restart > lower:
                 lower, page = restart, 1
@@ -117,9 +125,9 @@ class OrderListing:
     async def _read_seconds(
         self, filters: dict[str, Any], key_field: str, second: datetime, seen: dict[int, datetime | None],
         on_invalid: OnInvalidOrder | None, on_page: Callable[[list[int]], None] | None,
-        on_server_time: OnServerTime | None,
+        on_server_time: OnServerTime | None, bounds: tuple[datetime | None, datetime | None],
     ) -> AsyncIterator[Order]:
-        """Every order whose key is `second` or the second after, in the default sort (by id
+        """Every order whose key is `second` or the second after (within `bounds`), in the default sort (by id
         ascending, the only order the reference promises, §2), paged by min_id from the last id read:
         an order leaving the window meanwhile shifts no page. The reference does not say whether
         date bounds include their own second, so the window asked is the second before to two after
@@ -129,7 +137,7 @@ class OrderListing:
         params = {name: value for name, value in filters.items() if name != "sort"}
         params[f"min_{key_field}"] = to_iso8601(second - timedelta(seconds=1))
         params[f"max_{key_field}"] = to_iso8601(second + timedelta(seconds=2))
-        wanted = (second, second + timedelta(seconds=1))
+        wanted = [when for when in (second, second + timedelta(seconds=1)) if _within(when, *bounds)]
         while True:
             rows = await self._orders_page_raw(page=1, limit=PAGE_LIMIT, filters=params,
                                                on_server_time=on_server_time)
@@ -222,6 +230,12 @@ def v2_list(response: ApiResponse, path: str) -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise unexpected("expected a JSON array", response, path, data)
     return data
+
+
+def _within(when: datetime | None, since: datetime | None, until: datetime | None) -> bool:
+    """Whether a row's key is within the bounds asked (one without a readable key is kept: an
+    invalid order, reported as such)."""
+    return when is None or ((since is None or when >= since) and (until is None or when <= until))
 
 
 def _row_date(raw: Any, field: str) -> datetime | None:

@@ -17,9 +17,9 @@ from connector.values import parse_any_date
 def parse_date_arg(value: str | None, name: str) -> datetime | None:
     """--since / --until (import-history, reconcile). A plain date is midnight UTC, and for --until the
     midnight that ends it: "orders created up to 2025-11-05" takes that whole day, so chunks
-    `--until 2025-11-05` then `--since 2025-11-06` leave no day out. (Whether BigCommerce's
-    max_date_created is inclusive is unverified: an order placed at the next midnight itself may be
-    read by both chunks, and its binding keeps it from being written twice.) A time is kept as given;
+    `--until 2025-11-05` then `--since 2025-11-06` leave no day out. (The listing reads both bounds
+    inclusive whatever BigCommerce's do: an order placed at the next midnight itself is read by both
+    chunks, and its binding keeps it from being written twice.) A time is kept as given;
     one without an offset is UTC."""
     if value is None:
         return None

@@ -24,6 +24,7 @@ from connector.history.progress import Progress, SettledCounts
 from connector.runtime import Runtime
 from connector.store.import_runs import ImportRuns
 from connector.store.repository import ORDERS_START_CURSOR
+from connector.sync.cycle import _raw_date
 from connector.sync.cycle_report import CycleReport
 from connector.values import parse_rfc2822
 
@@ -168,7 +169,7 @@ class HistoricalImport:
             if isinstance(order_id, int) and not isinstance(order_id, bool):  # JSON true is no order 1
                 # Retryable: its parts could not be read; the daemon's failed queue reads it again.
                 cycle._fail(order_id, "fetch" if exc.retryable else "parse", str(exc),
-                            permanent=not exc.retryable, report=report.cycle)
+                            permanent=not exc.retryable, report=report.cycle, modified=_raw_date(raw, "date_modified"))
                 counts.settled(_created(raw), done=False, failed=True)
 
         # Each page's bindings in one statement, before its orders start (PageBindings).

@@ -70,13 +70,22 @@ class ImportRuns:
                                         ImportRun.since == since).order_by(ImportRun.id.desc())
             ).first()
 
+    def imported_until(self) -> datetime | None:
+        """Up to where the imports so far read (None: no import ran): the latest end of a run, or its
+        start when its until was still ahead (it listed only the orders placed by then, at least).
+        The daemon's first run goes on from there (SyncCycle.run)."""
+        with self.store.session() as s:
+            runs = s.exec(select(ImportRun).where(ImportRun.pair == self.store.pair, ImportRun.until.is_not(None)))
+            return max((min(run.until, run.started_at) for run in runs), default=None)
+
     def carry_to(self, run: ImportRun, until: datetime) -> None:
         """Widen an unfinished run to end at `until`: its checkpoint still holds (every order created
-        before it is settled), so it resumes from there and goes on to the new end."""
+        before it is settled), so it resumes from there and goes on to the new end. `until` is this
+        run's now: the run over the widened range starts then (imported_until)."""
         with self.store.session() as s:
             row = s.get(ImportRun, run.id)
             if row is not None and row.finished_at is None:
-                row.until = until
+                row.until = row.started_at = until
                 s.add(row)
                 s.commit()
 

@@ -34,7 +34,8 @@ def keyset_page(query, key, after: Any, limit: int | None):
 class Journal:
     # ---- failed orders --------------------------------------------------------------------
     def record_failure(self, bc_order_id: int, *, step: str, reason: str, permanent: bool,
-                       max_attempts: int, base_delay: timedelta = timedelta(minutes=1)) -> FailedOrder:
+                       max_attempts: int, base_delay: timedelta = timedelta(minutes=1),
+                       date_modified: datetime | None = None) -> FailedOrder:
         # Read-modify-write (attempts grow): two processes failing the same new order at once
         # collide on the key; the loser reads the winner's row and counts on from it.
         for attempt in range(3):
@@ -48,6 +49,8 @@ class Journal:
                     row.attempts += 1
                     row.step, row.reason, row.permanent = step, reason, permanent
                     row.last_failed_at = now
+                    if date_modified is not None:  # unknown (the order could not be read): the last one known
+                        row.date_modified = date_modified
                     row.parked = permanent or row.attempts >= max_attempts
                     # The first retry is due at the next cycle; then 1, 2, 4… minutes, capped at 6 hours.
                     delay = timedelta(0) if row.attempts == 1 else base_delay * (2 ** (row.attempts - 2))

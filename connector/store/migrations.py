@@ -137,6 +137,11 @@ def _idv_check_clocks(conn: Connection) -> None:
                       " WHERE source = 'metafield' AND happened_at IS NULL AND metafield_at IS NULL"))
 
 
+def _failed_order_modified(conn: Connection) -> None:
+    column = t.FailedOrder.__table__.c.date_modified
+    _add_column(column.table.name, column.name, column.type.compile(dialect=conn.dialect))(conn)
+
+
 def _idv_metafield_seen_by_order(conn: Connection) -> None:
     """idv_metafield_seen keyed by order, its metafield id and time nullable: a metafield answered
     without them (orders.v3.yml requires neither) is recorded too. Should one order have had two
@@ -194,6 +199,7 @@ MIGRATIONS: list[Migration] = [
      _add_column("refund_binding", "return_body", "TEXT")),
     (22, "ID-verification metafields seen: the check_id their value was decided for",
      _add_column("idv_metafield_seen", "check_id", "VARCHAR")),
+    (23, "failed_order.date_modified: a failed order's last change, on BigCommerce's clock", _failed_order_modified),
 ]
 
 def applied_versions(engine: Engine) -> set[int]:

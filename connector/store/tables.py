@@ -127,6 +127,9 @@ class FailedOrder(SQLModel, table=True):
     next_attempt_at: datetime = _dt(nullable=False)
     first_failed_at: datetime = _dt(nullable=False)
     last_failed_at: datetime = _dt(nullable=False)
+    # The order's date_modified when it last failed (BigCommerce's clock, as the listing's): a re-read
+    # tells a change from it on that clock. NULL: failed before this was kept, or never read.
+    date_modified: datetime | None = _dt(nullable=True)
 
 
 class AuditEntry(SQLModel, table=True):

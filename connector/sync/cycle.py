@@ -5,8 +5,9 @@ at the start so orders modified while we page fall into the next cycle instead o
 its end is then pulled back to BigCommerce's own time (the listing's Date) if our clock runs ahead.
 Orders are mirrored a page at a time (a few concurrently); once every order of a page is settled —
 bound, recorded, or recorded as failed — the cursor moves to that page's last date_modified, and
-to the window's end when the window is done. The cursor therefore never passes an unsettled order,
-and a crash costs only a re-read (bindings make re-reads free).
+to the window's end when the window is done. The cursor therefore passes no unsettled order by more
+than the least overlap (config_sections.MIN_OVERLAP_SECONDS), and a crash costs only a re-read
+(bindings make re-reads free).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from connector.errors import (
     PermanentApiError,
 )
 from connector.logs import current_order_id, redact
+from connector.store.import_runs import ImportRuns
 from connector.store.leases import LeaseTimeout
 from connector.sync.cycle_report import CycleReport
 from connector.sync.mirror_deps import MirrorDeps
@@ -68,7 +70,9 @@ class SyncCycle(RefundPass):
         # (and so the cursor) ends at the start of this second, which every order it claims is
         # settled was modified before; orders of this second are read again by the next cycle.
         cycle_start = store.clock.now().replace(microsecond=0)
-        cursor = store.cursor() or self.start_at or cycle_start
+        # A first run without start_at goes on from where import-history read up to, if it ran: from
+        # its own now, the orders placed in between would be in neither.
+        cursor = store.cursor() or self.start_at or min(ImportRuns(store).imported_until() or cycle_start, cycle_start)
         report = CycleReport(window_start=cursor - self.overlap, window_end=cycle_start)
         run_id = store.start_cycle("sync", report.window_start, report.window_end)
         outcome = "error"
@@ -131,14 +135,12 @@ class SyncCycle(RefundPass):
             order_id = exc.order_id if exc.order_id is not None else raw.get("id") if isinstance(raw, dict) else None
             if isinstance(order_id, int) and not isinstance(order_id, bool):  # JSON true is no order 1
                 modified = _raw_date(raw, "date_modified")
-                # Not changed since it failed (BigCommerce dates have whole seconds: a change in the
-                # same second as the failure cannot be told apart, and counts as no change):
-                # re-reading the same data says nothing new.
+                # Not changed since it failed: re-reading the same data says nothing new.
                 if order_id in waiting and (modified is None or modified <= waiting[order_id]):
                     continue
                 # Retryable: its parts could not be read; the failed queue reads it again by id.
                 self._fail(order_id, "fetch" if exc.retryable else "parse", str(exc),
-                           permanent=not exc.retryable, report=report)
+                           permanent=not exc.retryable, report=report, modified=modified)
             else:
                 # No id to name it by: name it by what the control panel shows.
                 log.error("an order without a usable id (date_created %r, total_inc_tax %r) could not be read: %s",
@@ -152,7 +154,7 @@ class SyncCycle(RefundPass):
             async with semaphore:
                 if self.stop_event.is_set():
                     return False  # not started: the cursor must not pass it
-                if order.id in waiting and order.date_modified < waiting[order.id]:
+                if order.id in waiting and order.date_modified <= waiting[order.id]:
                     return True  # recorded as failed since its last change, and not due: settled
                 await self.mirror_one(order, report)
                 return True
@@ -174,11 +176,13 @@ class SyncCycle(RefundPass):
 
     def _waiting_failures(self) -> dict[int, datetime]:
         """Failed orders the window's re-read must not retry: parked ones (until retry-failed) and
-        those backing off (the failed queue retries them when due). Order id → the second of its
-        last failure: an order changed since then (the merchant fixed it) is retried all the same."""
+        those backing off (the failed queue retries them when due). Order id → the date_modified it
+        failed at: an order changed since (the merchant fixed it) is retried all the same. Compared on
+        BigCommerce's clock, not with the failure's time on ours: ours running ahead, a fix looked
+        older than the failure. A row from before that was kept: the second before its last failure."""
         now = self.d.store.clock.now()
-        return {f.bc_order_id: f.last_failed_at.replace(microsecond=0) for f in self.d.store.failures()
-                if f.parked or f.next_attempt_at > now}
+        return {f.bc_order_id: f.date_modified or f.last_failed_at.replace(microsecond=0) - timedelta(seconds=1)
+                for f in self.d.store.failures() if f.parked or f.next_attempt_at > now}
 
     async def mirror_one(self, order: Order, report: CycleReport) -> Outcome | None:
         # Every log line while the order is in hand names it, and none after: the failed queue
@@ -196,17 +200,19 @@ class SyncCycle(RefundPass):
         except CredentialsError:
             raise  # nothing will work: stop the cycle, a person must fix the token
         except (MappingError, PermanentApiError, NotFoundError) as exc:
-            self._fail(order.id, mirror.step, failure_reason(exc), permanent=True, report=report)
+            self._fail(order.id, mirror.step, failure_reason(exc), permanent=True, report=report,
+                       modified=order.date_modified)
             if isinstance(exc, MappingError):  # parked until a person fixes the order or the mapping
                 self.d.store.open_exception(order.id, exc.kind, str(exc.args[0]))
             return None
         except (ApiError, LeaseTimeout, OrderSyncError) as exc:
-            self._fail(order.id, mirror.step, failure_reason(exc), permanent=False, report=report)
+            self._fail(order.id, mirror.step, failure_reason(exc), permanent=False, report=report,
+                       modified=order.date_modified)
             return None
         except Exception as exc:  # a bug must not stop the batch, nor lose the order
             log.exception("order %s: unexpected error at step %s", order.id, mirror.step)
             self._fail(order.id, mirror.step, f"unexpected {type(exc).__name__}: {exc}", permanent=False,
-                       report=report)
+                       report=report, modified=order.date_modified)
             return None
         report.outcomes[outcome] += 1
         report.failed.pop(order.id, None)
@@ -234,12 +240,13 @@ class SyncCycle(RefundPass):
                 # settles its failure, an order found up to date must drop it here.
                 self.d.store.forget_failure(order.id)
 
-    def _fail(self, order_id: int, step: str, reason: str, *, permanent: bool, report: CycleReport) -> None:
+    def _fail(self, order_id: int, step: str, reason: str, *, permanent: bool, report: CycleReport,
+              modified: datetime | None = None) -> None:
         # The reason quotes the API's answer, which a misbehaving API or proxy may fill with our own
         # token: it is stored and logged, so it is masked first.
         reason = redact(reason)
         row = self.d.store.record_failure(order_id, step=step, reason=reason, permanent=permanent,
-                     max_attempts=self.max_attempts)
+                     max_attempts=self.max_attempts, date_modified=modified)
         report.failed[order_id] = reason
         state = "parked" if row.parked else f"retry at {row.next_attempt_at:%Y-%m-%d %H:%M:%S}Z"
         log.warning("order %s failed at %s (attempt %d, %s): %s", order_id, step, row.attempts, state, reason,

@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -98,25 +99,32 @@ async def client(clock: FakeClock):
 
 
 def since_until() -> tuple[datetime, datetime]:
-    return datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    # Around the orders' dates (order()'s in 2019, the paging tests' on 2026-01-01): a listing drops
+    # the rows outside the bounds it was given.
+    return datetime(2019, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
 
 
 # -- paging --------------------------------------------------------------------------------------
 
 
+def dated(i: int) -> dict:
+    """Order i changed i seconds into 2026 (each in its own second: pages end without ties)."""
+    return order(i, date_modified=format_datetime(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=i)))
+
+
 def full_page(start: int) -> list[dict]:
-    return [order(i) for i in range(start, start + 250)]
+    return [dated(i) for i in range(start, start + 250)]
 
 
 @respx.mock
 async def test_paging_ends_on_a_short_page(client):
     route = respx.get(f"{API}/v2/orders").mock(
-        side_effect=[httpx.Response(200, json=full_page(1)), httpx.Response(200, json=[order(251), order(252)])]
+        side_effect=[httpx.Response(200, json=full_page(1)), httpx.Response(200, json=[dated(251), dated(252)])]
     )
     got = [o.id async for o in client.iter_orders_modified(*since_until())]
     assert got == list(range(1, 253))
     assert route.call_count == 2
-    assert [c.request.url.params["page"] for c in route.calls] == ["1", "2"]
+    assert [c.request.url.params["page"] for c in route.calls] == ["1", "1"]  # the next by key
 
 
 @respx.mock
@@ -142,7 +150,7 @@ async def test_paging_ends_on_an_empty_list_or_body(client, empty):
 async def test_an_order_repeated_across_pages_is_yielded_once(client):
     page1 = full_page(1)
     respx.get(f"{API}/v2/orders").mock(
-        side_effect=[httpx.Response(200, json=page1), httpx.Response(200, json=[page1[-1], order(251)])]
+        side_effect=[httpx.Response(200, json=page1), httpx.Response(200, json=[page1[-1], dated(251)])]
     )
     got = [o.id async for o in client.iter_orders_modified(*since_until())]
     assert got == list(range(1, 252))
@@ -157,8 +165,9 @@ async def test_list_query_params_are_exact(client):
     assert [o async for o in client.iter_orders_modified(since, until)] == []
     request = route.calls[0].request
     assert dict(request.url.params) == {
-        "min_date_modified": "2026-03-01T12:30:05+00:00",
-        "max_date_modified": "2026-03-01T13:00:00+00:00",
+        # A second more each side: whether BigCommerce's bounds include their own second is unverified.
+        "min_date_modified": "2026-03-01T12:30:04+00:00",
+        "max_date_modified": "2026-03-01T13:00:01+00:00",
         "sort": "date_modified:asc",
         "limit": "250",
         "include": "consignments.line_items,fees",
@@ -177,7 +186,7 @@ async def test_created_iteration_uses_created_filters(client):
     assert [o async for o in client.iter_orders_created(datetime(2025, 1, 1, tzinfo=UTC), None)] == []
     params = dict(route.calls[0].request.url.params)
     assert params["sort"] == "date_created:asc"
-    assert params["min_date_created"] == "2025-01-01T00:00:00+00:00"
+    assert params["min_date_created"] == "2024-12-31T23:59:59+00:00"  # a second before: see above
     assert "max_date_created" not in params and "min_date_modified" not in params
 
 

@@ -113,7 +113,7 @@ def test_catalog_variant_option_values_and_prices():
 async def test_embedded_fees_cost_no_call(client):
     respx.get(f"{API}/v2/orders").mock(return_value=httpx.Response(200, json=[order(1, fees=[FEE]), order(2, fees=[])]))
     fees_route = respx.get(url__regex=rf"{API}/v2/orders/\d+/fees").mock(return_value=httpx.Response(500))
-    since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    since, until = datetime(2019, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)  # around order()'s dates
     got = [o async for o in client.iter_orders_modified(since, until)]
     assert [[f.id for f in o.fees] for o in got] == [[1], []]
     assert all(o.fees_included for o in got) and fees_route.call_count == 0

@@ -55,3 +55,33 @@ async def test_day_chunks_leave_no_day_out(import_world, capsys):
     finally:
         await rt.aclose()
         rt.store.close()
+
+
+@pytest.mark.parametrize("exclusive", [False, True], ids=["inclusive-bounds", "exclusive-bounds"])
+async def test_an_order_on_the_second_two_chunks_meet_is_imported_whatever_the_bounds(import_world, exclusive):
+    """Chunks `--until 2025-11-05` then `--since 2025-11-06` meet at midnight. Whether BigCommerce's
+    date bounds include their own second is unverified (reference §2): on a store where they do not,
+    the order placed at that midnight was imported by neither chunk, and each run lost its first
+    and last second."""
+    from decimal import Decimal
+
+    w = import_world
+    w.bc.date_bounds_exclusive = exclusive
+    sku = w.seeded.skus[0]
+    customer = {"id": 0, "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
+    placed = [datetime(2025, 11, 5, tzinfo=timezone.utc), datetime(2025, 11, 6, tzinfo=timezone.utc),
+              datetime(2025, 11, 6, 12, 30, 15, tzinfo=timezone.utc)]
+    ids = [w.bc.add_order(customer=customer, status_id=10, date_created=when,
+                          lines=[{"product_id": 1, "variant_id": 0, "sku": sku, "name": sku,
+                                  "unit_price": Decimal("10.00"), "quantity": 1}])["id"] for when in placed]
+    rt = await w.runtime()
+    try:
+        await HistoricalImport(rt, since=parse_date_arg("2025-11-05", "since"),
+                               until=parse_date_arg("2025-11-05", "until")).run()
+        # A time kept as given bounds the chunk at that very second.
+        await HistoricalImport(rt, since=parse_date_arg("2025-11-06", "since"),
+                               until=parse_date_arg("2025-11-06T12:30:15+00:00", "until")).run()
+        assert [len(w.xs.sales_of_order(i)) for i in ids] == [1, 1, 1]
+    finally:
+        await rt.aclose()
+        rt.store.close()
