@@ -60,7 +60,9 @@ class RefundMirror:
         if _settled(store, store.refund_binding(refund.id)):
             return "up_to_date"
         self.step = "lock"
-        async with store.leases.hold(f"refund:{refund.id}") as lease:
+        # The order's lease first, as its cancel takes them (void_returns): a cancel meanwhile would
+        # void the sale read below before this return lands on it (given back twice).
+        async with store.leases.hold(f"order:{refund.order_id}"), store.leases.hold(f"refund:{refund.id}") as lease:
             binding = store.refund_binding(refund.id)
             if _settled(store, binding):
                 return "up_to_date"

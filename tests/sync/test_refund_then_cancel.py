@@ -320,3 +320,50 @@ async def test_a_refused_void_of_an_on_account_sale_stands_where_the_20_read_ans
     assert order_id in report.failed and "voiding on-account sales" in failure.reason
     assert "does not tell" not in failure.reason
     assert world.store.order_binding(order_id).pending_state is None
+
+
+async def test_a_refund_and_a_cancel_at_the_same_moment_give_back_each_unit_once(db_world, monkeypatch):
+    """A refund pass (one process) is between reading the order's sale (closed) and posting its
+    return when a webhook's job (another process) cancels the order: the cancel waits for the return
+    and voids it with the sale, not the return landing on the voided sale (a unit and its money
+    given back twice)."""
+    import asyncio
+
+    from connector.store.leases import Leases
+    from connector.sync.cycle_report import CycleReport
+    from connector.sync.product_binder import ProductBinder
+
+    world = db_world
+    a, b = await world.runtime(), await world.new_runtime()
+    order_id = world.add_order([line("TEE-M", 3)], status_id=10)  # Completed
+    await world.cycle()
+    refund_one_tee(world, order_id)
+    world.set_status(order_id, 5)  # then cancelled
+    resolve, try_acquire = ProductBinder.resolve, Leases.try_acquire
+    cancel, blocked = [], asyncio.Event()
+
+    def taking(self, key):  # tells when the cancel waits for a lease another process holds
+        taken = try_acquire(self, key)
+        if not taken and self is b.store.leases:
+            blocked.set()
+        return taken
+
+    async def resolve_while_cancelled(self, line_, bc_order_id, *args, **kwargs):
+        if not cancel:  # the return's product look-up: the cancel runs now, until done or waiting
+            cancel.append(asyncio.create_task(b.mirror_event(order_id, "store/order/statusUpdated")))
+            await asyncio.wait([cancel[0], asyncio.create_task(blocked.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+        return await resolve(self, line_, bc_order_id, *args, **kwargs)
+
+    monkeypatch.setattr(Leases, "try_acquire", taking)
+    monkeypatch.setattr(ProductBinder, "resolve", resolve_while_cancelled)
+    world.clock.advance(1)
+    now = world.clock.now()
+    await a.cycle().mirror_refunds(CycleReport(window_start=now, window_end=now), None)
+    report = await cancel[0]
+    assert not report.failed, report.failed
+    monkeypatch.setattr(ProductBinder, "resolve", resolve)
+    for _ in range(2):
+        await world.cycle(advance=600)
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
