@@ -367,3 +367,43 @@ async def test_a_refund_and_a_cancel_at_the_same_moment_give_back_each_unit_once
         await world.cycle(advance=600)
     assert live(world, order_id) == []
     assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+@pytest.mark.parametrize("how", ["answers-lost", "killed"])
+async def test_a_return_void_that_landed_unrecorded_then_the_order_reopened_returns_the_refund_again(
+        world, monkeypatch, how):
+    """The cancel's void of a return lands, but no answer comes back (every try) or the process is
+    killed before recording it; the merchant then re-opens the order: the return, voided in X-Series,
+    is found so by its id and the refund returned again against the sale (not left as returned)."""
+    from connector.sync import return_voids
+
+    class Killed(BaseException):
+        """A stand-in for SIGKILL: nothing catches it."""
+
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    if how == "killed":
+        void = return_voids._void_return
+
+        async def void_then_killed(d, bc_order_id, binding):
+            await void(d, bc_order_id, binding)
+            raise Killed  # nothing after the void's answer runs
+
+        monkeypatch.setattr(return_voids, "_void_return", void_then_killed)
+        with pytest.raises(Killed):
+            await world.cycle()
+        monkeypatch.setattr(return_voids, "_void_return", void)
+        world.clock.advance(200)  # the killed process's leases lapse
+        world._main = None  # a new process
+    else:
+        losing = [True]
+        world.xs.faults.lose_response = lambda method, path: losing[0] and method == "POST" and "register_sales" in path
+        assert order_id in (await world.cycle()).failed
+        losing[0] = False
+    assert world.stock("TEE-M") == 47  # the return is voided, the sale stands
+    world.set_status(order_id, 11)  # re-opened: Awaiting Fulfillment
+    for _ in range(3):
+        report = await world.cycle(advance=3600)
+        assert not report.failed and not report.refunds_failed, (report.failed, report.refunds_failed)
+    assert live(world, order_id) == [f"BC-{order_id}", f"BC-{order_id}-R1-2"]
+    assert world.stock("TEE-M") == 48 and money_kept(world, order_id) == Decimal("44.00")
+    assert not world.store.exceptions()
