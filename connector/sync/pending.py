@@ -184,10 +184,16 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
             if resync:
                 next_generation_of(binding)
     elif binding.sale_id and on_account(binding):
-        # A settle was in flight: it landed when the sale is closed by now; else it runs again.
-        binding.pending_state = None
+        # A settle was in flight: it landed when the sale is closed by now; else it runs again — once
+        # the search had time to show it closed, as a create waits to be shown (a lagging "on account"
+        # would post the payment again, refused: a closed sale only voids).
         # Ours only: another sale under the number (one a server made of a re-post) says nothing of ours.
-        if sale is not None and sale.id == binding.sale_id and sale.status_code.endswith("CLOSED"):
+        def closed(found: Sale | None) -> bool:
+            return found is not None and found.id == binding.sale_id and found.status_code.endswith("CLOSED")
+        if not closed(sale):
+            sale = await _found_once_settled(store, xs, refs, binding, settle)
+        binding.pending_state = None
+        if closed(sale):
             sent = RegisterSale.model_validate_json(binding.sale_body)
             closed = sent.model_copy(update={"status": sale.status_code, "state": "closed"})
             binding.sale_body = closed.to_json().decode()
