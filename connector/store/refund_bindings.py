@@ -16,6 +16,9 @@ from connector.store.tables import AuditEntry, OrderBinding, OrderException, Ref
 # The outcome of a refund a person asked to mirror again (request_refund_retry): due at the next
 # refund pass, whatever its age.
 RETRY = "retry"
+# The outcome of a returned refund whose return's void was posted, not yet recorded (its answer
+# lost, the process killed): due at the next refund pass, which reads the return (settle_void).
+VOIDING = "voiding"
 # Outcomes a person's retry reopens: a return X-Series refused for good, or one it cannot express.
 HELD_FOR_A_PERSON = ("refused", "exception")
 
@@ -62,7 +65,7 @@ class RefundBook:
         closed = select(OrderBinding.bc_order_id).where(
             OrderBinding.pair == self.pair, OrderBinding.sale_id.is_not(None), OrderBinding.pos_state == "closed")
         query = select(RefundBinding).where(RefundBinding.pair == self.pair, or_(
-            RefundBinding.outcome == RETRY,
+            RefundBinding.outcome.in_((RETRY, VOIDING)),
             and_(RefundBinding.outcome == "recorded", RefundBinding.bc_order_id.in_(closed)),
         )).order_by(RefundBinding.refund_id)
         with self.session() as s:

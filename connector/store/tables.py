@@ -168,7 +168,8 @@ class RefundBinding(SQLModel, table=True):
     pending: bool = False  # a return write may be in flight
     # returned | recorded (no closed sale to return from: mirrored if the order gets one) | exception
     # (X-Series cannot express it) | refused (X-Series refused it for good) — both for a person —
-    # | retry (a person's retry-failed: due at the next refund pass)
+    # | retry (a person's retry-failed: due at the next refund pass) | voiding (returned, its return's
+    # void posted and not recorded yet: the refund pass reads the return, return_voids.settle_void)
     outcome: str = "pending"
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     # The return as posted, with the ids X-Series gave its lines and payments: what voiding it

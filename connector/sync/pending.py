@@ -135,11 +135,23 @@ async def landed_already(xs: XSeriesClient, refs: PosRefs, invoice: str, sent: P
 async def voided_already(xs: XSeriesClient, sale_id: str, refusal: PermanentApiError, what: str) -> Sale:
     """A void re-post refused: the transport sends a void again when its answer is lost, and a server
     that lets no voided sale change (§8.1) refuses that second one although the first landed. The
-    sale read by its id (not the search, whose index may still show it closed) is returned when it
-    is voided: the void is done. Read not voided, the refusal stands (raised). The 2.0 read expects
-    a completed sale (§8.5) and may answer a voided or on-account one 404: the 0.9 read is asked
-    then. Neither telling its status, a TransientApiError: the void is neither taken as done nor as
-    refused, and is tried again."""
+    sale read by its id (read_by_id) is returned when it is voided: the void is done. Read not
+    voided, the refusal stands (raised). Its status not told, a TransientApiError: the void is
+    neither taken as done nor as refused, and is tried again."""
+    sale, unread = await read_by_id(xs, sale_id)
+    if sale is None:
+        raise TransientApiError(f"X-Series refused the void of {what} ({refusal}), and reading it by its id"
+                                f" does not tell whether an earlier void landed ({unread}); tried again",
+                                api="xseries", method="POST", path="/api/register_sales") from refusal
+    if sale.status_code != "VOIDED":
+        raise refusal
+    return sale
+
+
+async def read_by_id(xs: XSeriesClient, sale_id: str) -> tuple[Sale | None, str]:
+    """The sale read by its id, not by the search, whose index may still show a voided sale closed;
+    (None, why) when no read tells its status. The 2.0 read expects a completed sale (§8.5) and may
+    answer a voided or on-account one 404: the 0.9 read is asked then."""
     unread: list[str] = []
     for read in (xs.get_sale, xs.get_register_sale):
         try:
@@ -148,13 +160,9 @@ async def voided_already(xs: XSeriesClient, sale_id: str, refusal: PermanentApiE
             unread.append(str(exc))
             continue
         if sale is not None and sale.id == sale_id and sale.status_code:
-            if sale.status_code != "VOIDED":
-                raise refusal
-            return sale
+            return sale, ""
         unread.append("no status in the answer")
-    raise TransientApiError(f"X-Series refused the void of {what} ({refusal}), and reading it by its id"
-                            f" does not tell whether an earlier void landed ({'; '.join(unread)}); tried again",
-                            api="xseries", method="POST", path="/api/register_sales") from refusal
+    return None, "; ".join(unread)
 
 
 async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding: OrderBinding, *,
@@ -176,10 +184,16 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
             if resync:
                 next_generation_of(binding)
     elif binding.sale_id and on_account(binding):
-        # A settle was in flight: it landed when the sale is closed by now; else it runs again.
-        binding.pending_state = None
+        # A settle was in flight: it landed when the sale is closed by now; else it runs again — once
+        # the search had time to show it closed, as a create waits to be shown (a lagging "on account"
+        # would post the payment again, refused: a closed sale only voids).
         # Ours only: another sale under the number (one a server made of a re-post) says nothing of ours.
-        if sale is not None and sale.id == binding.sale_id and sale.status_code.endswith("CLOSED"):
+        def closed(found: Sale | None) -> bool:
+            return found is not None and found.id == binding.sale_id and found.status_code.endswith("CLOSED")
+        if not closed(sale):
+            sale = await _found_once_settled(store, xs, refs, binding, settle)
+        binding.pending_state = None
+        if closed(sale):
             sent = RegisterSale.model_validate_json(binding.sale_body)
             closed = sent.model_copy(update={"status": sale.status_code, "state": "closed"})
             binding.sale_body = closed.to_json().decode()

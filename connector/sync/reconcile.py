@@ -169,16 +169,20 @@ class Reconciler:
         deps = self.r.deps()
         go_live = None if self.r.settings.historical_import.enabled else self._go_live()
         for d in report.drift:
-            bound = self.r.store.order_binding(d.bc_order_id)
             if d.kind == "missing" and go_live is not None and orders[d.bc_order_id].date_modified < go_live:
                 report.before_go_live.append(d.bc_order_id)
                 continue
-            due = d.kind == "missing" or (d.due == Transition.VOID.value and bound is not None
-                                          and bound.sale_id == d.sale_ids[0])
+            # Read and saved under the order's lease: saved from an earlier read, the binding would wipe
+            # a sale the daemon bound meanwhile (written again by the mirror below: a second sale).
+            due = d.kind == "missing" or d.due == Transition.VOID.value
             if due:
-                if bound is not None:  # decide again from X-Series' state, not the recorded hash
-                    bound.content_hash = ""
-                    self.r.store.save_order_binding(bound)
+                async with self.r.store.leases.hold(f"order:{d.bc_order_id}"):
+                    bound = self.r.store.order_binding(d.bc_order_id)
+                    due = d.kind == "missing" or (bound is not None and bound.sale_id == d.sale_ids[0])
+                    if due and bound is not None:  # decide again from X-Series' state, not the recorded hash
+                        bound.content_hash = ""
+                        self.r.store.save_order_binding(bound)
+            if due:
                 await OrderMirror(deps).mirror(orders[d.bc_order_id])
                 report.fixed.append(d.bc_order_id)
             elif d.kind != "unbound" or d.bc_order_id not in report.adopted:

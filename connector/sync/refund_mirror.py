@@ -29,7 +29,7 @@ from connector.logs import redact
 from connector.mapping.register_sale import refusal_fallbacks, register_return, with_invoice_affixes
 from connector.mapping.return_plan import build_return_plan, return_invoice_number
 from connector.mapping.status_table import PosState
-from connector.store.refund_bindings import RETRY
+from connector.store.refund_bindings import RETRY, VOIDING
 from connector.store.tables import OrderBinding, RefundBinding
 from connector.sync.as_sold import sold_payment_types, with_sold_taxes
 from connector.sync.binders import not_there_yet
@@ -43,6 +43,7 @@ from connector.sync.pending import (
     posted,
 )
 from connector.sync.product_binder import ProductBinder
+from connector.sync.return_voids import settle_void
 from connector.sync.sold_check import check_within_sale, returned_before
 
 log = logging.getLogger("connector.sync")
@@ -61,10 +62,19 @@ class RefundMirror:
         if _settled(store, store.refund_binding(refund.id)):
             return "up_to_date"
         self.step = "lock"
-        async with store.leases.hold(f"refund:{refund.id}") as lease:
+        # The order's lease first, as its cancel takes them (void_returns): a cancel meanwhile would
+        # void the sale read below before this return lands on it (given back twice).
+        async with store.leases.hold(f"order:{refund.order_id}"), store.leases.hold(f"refund:{refund.id}") as lease:
             binding = store.refund_binding(refund.id)
             if _settled(store, binding):
                 return "up_to_date"
+            if binding is not None and binding.outcome == VOIDING:
+                if _retry_to_come(store, refund.order_id):  # its cancel, retried, voids the return again
+                    raise OrderSyncError(f"refund {refund.id}: the void of its return is not recorded yet;"
+                                         " the order is retried first")
+                self.step = "recover"  # the return stands (its void did not land), or is returned again
+                if not await settle_void(self.d, binding, lease):
+                    return "up_to_date"
             now = store.clock.now()
             binding = binding or RefundBinding(
                 refund_id=refund.id, bc_order_id=refund.order_id, created_at=now, updated_at=now,
@@ -256,7 +266,7 @@ def _settled(store, binding: RefundBinding | None) -> bool:
     """Nothing left to do for the refund. Not settled: new, pending, reopened by a person (retry),
     or recorded with no closed sale to return from when its order has one now (see
     RefundBook.refunds_due_again for why returning it then returns no unit twice)."""
-    if binding is None or binding.pending or binding.outcome in ("pending", RETRY):
+    if binding is None or binding.pending or binding.outcome in ("pending", RETRY, VOIDING):
         return False
     if binding.outcome == "recorded":
         sale = store.order_binding(binding.bc_order_id)

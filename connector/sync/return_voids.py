@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 
 from connector.clients.xseries_sale_models import RegisterSale, WrittenSale
-from connector.errors import OrderSyncError, PermanentApiError
+from connector.errors import OrderSyncError, PermanentApiError, TransientApiError
 from connector.mapping.return_plan import return_invoice_number
+from connector.store.refund_bindings import VOIDING
 from connector.store.tables import RefundBinding
 from connector.sync.mirror_deps import MirrorDeps
-from connector.sync.pending import voided_already
+from connector.sync.pending import read_by_id, voided_already
 
 log = logging.getLogger("connector.sync")
 
@@ -37,11 +38,11 @@ async def void_returns(d: MirrorDeps, order_id: int) -> None:
             raise OrderSyncError(f"refund {refund.refund_id}: its return {refund.invoice_number} is not settled"
                                  " yet (its write got no answer); the sale is voided once it is")
     for refund in refunds:
-        if refund.outcome != "returned" or refund.return_sale_id is None:
+        if refund.outcome not in ("returned", VOIDING) or refund.return_sale_id is None:
             continue
         async with d.store.leases.hold(f"refund:{refund.refund_id}") as lease:
             binding = d.store.refund_binding(refund.refund_id)
-            if binding is None or binding.outcome != "returned" or binding.return_sale_id is None:
+            if binding is None or binding.outcome not in ("returned", VOIDING) or binding.return_sale_id is None:
                 continue  # settled otherwise meanwhile (the lease is released on leaving)
             if not binding.return_body:
                 # Its sent body was not kept (a return bound by an older order-sync): X-Series has
@@ -52,17 +53,43 @@ async def void_returns(d: MirrorDeps, order_id: int) -> None:
                 log.error("order %s: %s", order_id, why, extra={"order_id": order_id})
                 d.store.open_exception(order_id, "refund", why)
                 continue
+            # Marked first: a void that lands unrecorded (its answer lost, the process killed), then
+            # the order re-opened, would leave the refund "returned" by a voided return (settle_void).
+            binding.outcome = VOIDING
+            d.store.save_refund_binding(binding)
             await _void_return(d, order_id, binding)
-            voided = binding.invoice_number
-            binding.outcome, binding.return_sale_id, binding.return_body = "recorded", None, None
-            binding.invoice_number = _next_number(binding)
-            binding.reason = (f"refund {binding.refund_id}: its return {voided} was voided with the order's sale;"
-                              f" returned again (as {binding.invoice_number}) if the order gets a closed sale later")
-            d.store.save_refund_binding(binding, lease=lease, audit=dict(
-                platform="xseries", action="void_return", bc_order_id=order_id, target_id=str(binding.refund_id),
-                reason=binding.reason, before="CLOSED", after="VOIDED"))
-            log.info("order %s: return %s voided with the order's sale", order_id, voided,
-                     extra={"order_id": order_id})
+            _voided(d, binding, lease)
+
+
+async def settle_void(d: MirrorDeps, binding: RefundBinding, lease) -> bool:
+    """A return's void left unrecorded (VOIDING), found by the refund pass: whether it landed, told
+    by the return read by its id. Landed, the refund is recorded as not returned (returned again
+    against a live sale); not, it stays returned (and the lease is released)."""
+    sale, unread = await read_by_id(d.xs, binding.return_sale_id)
+    if sale is None:
+        raise TransientApiError(f"refund {binding.refund_id}: whether the void of its return {binding.invoice_number}"
+                                f" landed is not told by reading it ({unread}); looked at again",
+                                api="xseries", method="GET", path="/api/register_sales")
+    if sale.status_code == "VOIDED":
+        _voided(d, binding, None)
+        return True
+    binding.outcome = "returned"
+    d.store.save_refund_binding(binding, lease=lease, audit=dict(
+        platform="connector", action="recover_void", bc_order_id=binding.bc_order_id, target_id=sale.id,
+        reason=f"refund {binding.refund_id}: the void of its return had no answer; the return stands"))
+    return False
+
+
+def _voided(d: MirrorDeps, binding: RefundBinding, lease) -> None:
+    voided, order_id = binding.invoice_number, binding.bc_order_id
+    binding.outcome, binding.return_sale_id, binding.return_body = "recorded", None, None
+    binding.invoice_number = _next_number(binding)
+    binding.reason = (f"refund {binding.refund_id}: its return {voided} was voided with the order's sale;"
+                      f" returned again (as {binding.invoice_number}) if the order gets a closed sale later")
+    d.store.save_refund_binding(binding, lease=lease, audit=dict(
+        platform="xseries", action="void_return", bc_order_id=order_id, target_id=str(binding.refund_id),
+        reason=binding.reason, before="CLOSED", after="VOIDED"))
+    log.info("order %s: return %s voided with the order's sale", order_id, voided, extra={"order_id": order_id})
 
 
 async def _void_return(d: MirrorDeps, order_id: int, binding: RefundBinding) -> None:

@@ -102,7 +102,9 @@ async def test_a_payment_write_that_timed_out_unapplied_is_written_once_later(db
     assert order_id in report.failed and world.sale(order_id)["status"] == "ONACCOUNT"
     assert world.store.order_binding(order_id).pending_state == "closed"
     world.xs.faults.reconfigure(FaultConfig())
-    report = await world.cycle()  # the sale is looked at first: still on account, so written now
+    # The sale is looked at first: still on account once sync.lost_write_settle_seconds (30) have
+    # passed since the write (the search may lag), so written now.
+    report = await world.cycle(advance=30)
     assert report.outcomes[Outcome.SETTLED] == 1 and not report.failed
     sale = world.sale(order_id)
     assert sale["status"] == "ONACCOUNT_CLOSED" and paid(sale) == total(before)
@@ -149,3 +151,30 @@ async def test_a_payment_authorized_later_settles_as_a_new_order_would_be_paid(w
     world.bc.orders[declined]["payment_status"] = "declined"  # not paid: nothing to settle
     world.bc.touch(declined)
     assert (await world.cycle()).outcomes[Outcome.SETTLED] == 0 and world.sale(declined)["status"] == "ONACCOUNT"
+
+
+async def test_a_lost_payment_answer_retried_seconds_later_while_the_search_lags_posts_it_once(world_factory):
+    """The payment write lands, its answer is lost and the search still shows the sale on account
+    (how soon it sees a change is undocumented): retried 5 s later (a webhook, a short interval) it
+    is not posted again — refused (a closed sale only voids) and parked — but looked up again once
+    sync.lost_write_settle_seconds have passed, and found paid."""
+    from sync_world import lose_next_sale_answer
+
+    world = world_factory(xs_options={"search_lag_seconds": 300})
+    order_id, before = await on_account_order(world)
+    world.set_status(order_id, 11)
+    lose_next_sale_answer(world)
+    assert order_id in (await world.cycle()).failed
+    assert world.sale(order_id)["status"] == "ONACCOUNT_CLOSED"
+
+    report = await world.cycle(advance=5)
+
+    assert order_id in report.failed and not world.store.failure(order_id).parked
+    for _ in range(2):
+        await world.cycle(advance=600)
+    assert world.store.failure(order_id) is None and not world.store.exceptions()
+    binding = world.store.order_binding(order_id)
+    assert (binding.pos_state, binding.pending_state) == ("closed", None)
+    assert '"ONACCOUNT_CLOSED"' in binding.sale_body  # paid: not to be settled again
+    sale = world.sale(order_id)
+    assert sale["status"] == "ONACCOUNT_CLOSED" and paid(sale) == total(before)

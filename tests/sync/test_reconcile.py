@@ -224,3 +224,47 @@ async def test_fix_leaves_orders_from_before_going_live_to_the_historical_import
     config.write_text(config.read_text() + "historical_import:\n  enabled: true\n")
     assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 0
     assert world.sale(past)["status"] == "CLOSED" and world.stock("MUG-01") == mugs - 3
+
+
+async def test_fix_keeps_the_sale_a_running_daemon_bound_meanwhile(world, monkeypatch):
+    """`reconcile --fix` while the daemon writes the same order's sale (another process, holding the
+    order's lease): the sale the daemon bound is kept, not wiped by the binding read before it
+    (which the next mirror would write again as a second sale)."""
+    from connector.store.leases import Leases
+
+    order_id = world.add_order([line("TEE-M", 1)], status_id=1)  # Pending: recorded, no sale
+    await world.cycle()
+    world.set_status(order_id, 10)  # Completed: its sale is due (missing)
+    reconciler, daemon = await world.runtime(), await world.new_runtime()
+    key = f"order:{order_id}"
+    assert daemon.store.leases.try_acquire(key)  # the daemon is writing the order's sale
+    finished = []
+
+    def the_daemon_binds_its_sale() -> None:
+        """The end of the daemon's write, at any moment while it holds the lease (once)."""
+        if finished:
+            return
+        finished.append(1)
+        binding = daemon.store.order_binding(order_id)
+        binding.sale_id, binding.pos_state, binding.bc_status_id = "daemon-sale", "closed", 10
+        daemon.store.save_order_binding(binding)
+        daemon.store.leases.release(key)
+
+    try_acquire, save = Leases.try_acquire, reconciler.store.save_order_binding
+
+    def taking(self, lease_key):
+        taken = try_acquire(self, lease_key)
+        if not taken and self is reconciler.store.leases and lease_key.endswith(key):
+            the_daemon_binds_its_sale()  # the reconcile waits for it
+        return taken
+
+    def saving(binding, *args, **kwargs):
+        the_daemon_binds_its_sale()  # between the reconcile's read of the binding and its save
+        return save(binding, *args, **kwargs)
+
+    monkeypatch.setattr(Leases, "try_acquire", taking)
+    monkeypatch.setattr(reconciler.store, "save_order_binding", saving)
+    report = await Reconciler(reconciler).run(None, None, fix=True)
+    assert finished and order_id in report.fixed
+    assert reconciler.store.order_binding(order_id).sale_id == "daemon-sale"
+    assert world.sales(order_id) == []  # no sale written beside the daemon's

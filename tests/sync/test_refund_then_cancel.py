@@ -320,3 +320,90 @@ async def test_a_refused_void_of_an_on_account_sale_stands_where_the_20_read_ans
     assert order_id in report.failed and "voiding on-account sales" in failure.reason
     assert "does not tell" not in failure.reason
     assert world.store.order_binding(order_id).pending_state is None
+
+
+async def test_a_refund_and_a_cancel_at_the_same_moment_give_back_each_unit_once(db_world, monkeypatch):
+    """A refund pass (one process) is between reading the order's sale (closed) and posting its
+    return when a webhook's job (another process) cancels the order: the cancel waits for the return
+    and voids it with the sale, not the return landing on the voided sale (a unit and its money
+    given back twice)."""
+    import asyncio
+
+    from connector.store.leases import Leases
+    from connector.sync.cycle_report import CycleReport
+    from connector.sync.product_binder import ProductBinder
+
+    world = db_world
+    a, b = await world.runtime(), await world.new_runtime()
+    order_id = world.add_order([line("TEE-M", 3)], status_id=10)  # Completed
+    await world.cycle()
+    refund_one_tee(world, order_id)
+    world.set_status(order_id, 5)  # then cancelled
+    resolve, try_acquire = ProductBinder.resolve, Leases.try_acquire
+    cancel, blocked = [], asyncio.Event()
+
+    def taking(self, key):  # tells when the cancel waits for a lease another process holds
+        taken = try_acquire(self, key)
+        if not taken and self is b.store.leases:
+            blocked.set()
+        return taken
+
+    async def resolve_while_cancelled(self, line_, bc_order_id, *args, **kwargs):
+        if not cancel:  # the return's product look-up: the cancel runs now, until done or waiting
+            cancel.append(asyncio.create_task(b.mirror_event(order_id, "store/order/statusUpdated")))
+            await asyncio.wait([cancel[0], asyncio.create_task(blocked.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+        return await resolve(self, line_, bc_order_id, *args, **kwargs)
+
+    monkeypatch.setattr(Leases, "try_acquire", taking)
+    monkeypatch.setattr(ProductBinder, "resolve", resolve_while_cancelled)
+    world.clock.advance(1)
+    now = world.clock.now()
+    await a.cycle().mirror_refunds(CycleReport(window_start=now, window_end=now), None)
+    report = await cancel[0]
+    assert not report.failed, report.failed
+    monkeypatch.setattr(ProductBinder, "resolve", resolve)
+    for _ in range(2):
+        await world.cycle(advance=600)
+    assert live(world, order_id) == []
+    assert world.stock("TEE-M") == 50 and money_kept(world, order_id) == 0
+
+
+@pytest.mark.parametrize("how", ["answers-lost", "killed"])
+async def test_a_return_void_that_landed_unrecorded_then_the_order_reopened_returns_the_refund_again(
+        world, monkeypatch, how):
+    """The cancel's void of a return lands, but no answer comes back (every try) or the process is
+    killed before recording it; the merchant then re-opens the order: the return, voided in X-Series,
+    is found so by its id and the refund returned again against the sale (not left as returned)."""
+    from connector.sync import return_voids
+
+    class Killed(BaseException):
+        """A stand-in for SIGKILL: nothing catches it."""
+
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    if how == "killed":
+        void = return_voids._void_return
+
+        async def void_then_killed(d, bc_order_id, binding):
+            await void(d, bc_order_id, binding)
+            raise Killed  # nothing after the void's answer runs
+
+        monkeypatch.setattr(return_voids, "_void_return", void_then_killed)
+        with pytest.raises(Killed):
+            await world.cycle()
+        monkeypatch.setattr(return_voids, "_void_return", void)
+        world.clock.advance(200)  # the killed process's leases lapse
+        world._main = None  # a new process
+    else:
+        losing = [True]
+        world.xs.faults.lose_response = lambda method, path: losing[0] and method == "POST" and "register_sales" in path
+        assert order_id in (await world.cycle()).failed
+        losing[0] = False
+    assert world.stock("TEE-M") == 47  # the return is voided, the sale stands
+    world.set_status(order_id, 11)  # re-opened: Awaiting Fulfillment
+    for _ in range(3):
+        report = await world.cycle(advance=3600)
+        assert not report.failed and not report.refunds_failed, (report.failed, report.refunds_failed)
+    assert live(world, order_id) == [f"BC-{order_id}", f"BC-{order_id}-R1-2"]
+    assert world.stock("TEE-M") == 48 and money_kept(world, order_id) == Decimal("44.00")
+    assert not world.store.exceptions()
