@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import TypeVar
 
@@ -23,17 +24,18 @@ log = logging.getLogger("connector.xseries")
 REFUSED = frozenset({400, 409, 422})
 
 A = TypeVar("A", bound=BaseModel)  # the model a sale write's answer is read into
+Check = Callable[[], Awaitable[None]] | None  # a write's before_send (ApiTransport.request)
 
 
 class SaleResources:
     # -- sales (§8) --------------------------------------------------------------------------
 
-    async def create_sale_document(self, encoded: bytes, *, answer: type[A] = Sale) -> A:
+    async def create_sale_document(self, encoded: bytes, *, answer: type[A] = Sale, before_send: Check = None) -> A:
         """Create a sale from its body already encoded (RegisterSale.to_json(); the order path keeps
         the same bytes in the sale's binding). Never retried on an unknown outcome: a blind retry
         duplicates the sale (X-Series has no idempotency key, §8.4); the caller looks it up by
         invoice number. answer: the model the answer is read into — Sale, or WrittenSale when only
-        the sale's id and state are needed."""
+        the sale's id and state are needed. before_send: the transport's (run right before each attempt)."""
         # Why POST /api/register_sales (API 0.9) rather than the date-versioned
         # POST /api/{YYYY-MM}/sales (xseries-api.md §1, §8): it is the most documented sale body
         # (Lightspeed's Sales 101, the Postman collection), it carries source/source_id and the
@@ -41,10 +43,10 @@ class SaleResources:
         # there, and it accepts both the legacy `status` and the new `state` + attributes. The
         # body shape is confined to RegisterSale and these methods, thin adapters that can be
         # swapped for /api/{YYYY-MM}/sales (§8.6) when the un-dated path is retired.
-        return await self._post_encoded_sale(encoded, safe_to_repeat=False, answer=answer)
+        return await self._post_encoded_sale(encoded, safe_to_repeat=False, answer=answer, before_send=before_send)
 
     async def update_sale(self, sale: RegisterSale, *, encoded: bytes | None = None,
-                          answer: type[A] = Sale, safe_to_repeat: bool = True) -> A:
+                          answer: type[A] = Sale, safe_to_repeat: bool = True, before_send: Check = None) -> A:
         """Replace a sale (e.g. void it): the same endpoint with the COMPLETE sale and its id.
 
         A void is safe to repeat: re-posting the same full body yields the same final state (§8.3).
@@ -53,7 +55,7 @@ class SaleResources:
         if not sale.id:
             raise ValueError("update_sale needs the sale's id")
         return await self._post_encoded_sale(sale.to_json() if encoded is None else encoded,
-                                             safe_to_repeat=safe_to_repeat, answer=answer)
+                                             safe_to_repeat=safe_to_repeat, answer=answer, before_send=before_send)
 
     async def find_sales_by_invoice_number(self, invoice_number: str) -> list[Sale]:
         """Sales whose invoice number is exactly `invoice_number`. The search may match loosely;
@@ -95,15 +97,17 @@ class SaleResources:
         found = _one_sale_of(body) if isinstance(body, dict) else None
         return None if found is None else Sale.model_validate(found)
 
-    async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A]) -> A:
+    async def _post_encoded_sale(self, encoded: bytes, *, safe_to_repeat: bool, answer: type[A],
+                                 before_send: Check) -> A:
         path = "/api/register_sales"
+        once = dict(json_bytes=encoded, safe_to_repeat=safe_to_repeat, before_send=before_send)
         try:
-            response = await self.transport.request("POST", path, json_bytes=encoded, safe_to_repeat=safe_to_repeat)
+            response = await self.transport.request("POST", path, **once)
         except PermanentApiError as exc:
             if exc.status not in REFUSED or not await self._opened_register_of(encoded, exc):
                 raise
             # Refused, so nothing was written: once more, on the register just opened.
-            response = await self.transport.request("POST", path, json_bytes=encoded, safe_to_repeat=safe_to_repeat)
+            response = await self.transport.request("POST", path, **once)
         body = written_json(response, path)
         data = _one_sale_of(body)
         if data is None:

@@ -16,12 +16,13 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, delete, or_
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, bindparam, delete, or_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from connector.clock import SYSTEM_CLOCK, Clock
+from connector.errors import OrderSyncError
 from connector.store.connections import ThreadConnections
 from connector.store.db import dialect_insert
 from connector.store.tables import Lease
@@ -31,16 +32,23 @@ log = logging.getLogger("connector.store")
 
 class LeaseHandle:
     """A held lease. `released` is set when a store transaction already deleted it (the write
-    that ends an order's work releases its lease in the same transaction)."""
+    that ends an order's work releases its lease in the same transaction). `renewed_at`: when it
+    was last taken or renewed (it lives until then + ttl); `lost`: another process took it over."""
 
-    __slots__ = ("key", "owner", "released")
+    __slots__ = ("key", "owner", "released", "renewed_at", "lost")
 
-    def __init__(self, key: str, owner: str) -> None:
+    def __init__(self, key: str, owner: str, renewed_at: datetime) -> None:
         self.key, self.owner, self.released = key, owner, False
+        self.renewed_at, self.lost = renewed_at, False
 
 
 class LeaseTimeout(Exception):
     """A lease could not be taken in time (another process holds it)."""
+
+
+class LeaseLost(OrderSyncError):
+    """A write was not sent: its lease may have lapsed (renewals failed) or was taken over, and
+    another process may have done the work meanwhile. The work is retried later."""
 
 
 class Leases:
@@ -113,7 +121,7 @@ class Leases:
             await asyncio.sleep(delay)
             waited += delay
             delay = min(delay * 2, 0.5)
-        handle = LeaseHandle(key, self.owner)
+        handle = LeaseHandle(key, self.owner, self.clock.now())
         self._held[key] = handle
         self._ensure_renewer()
         return handle
@@ -133,18 +141,54 @@ class Leases:
         interval = max(self.ttl.total_seconds() / 4, 0.05)
         while self._held:
             await asyncio.sleep(interval)  # real time: the holder's liveness, not simulated time
-            for key, handle in list(self._held.items()):
-                if handle.released or self._held.get(key) is not handle:
-                    continue
-                try:
-                    if not self.try_acquire(key):
-                        log.error("lease %s was taken over by another process while held", key)
-                except Exception:  # noqa: BLE001 - a failed renewal is retried at the next interval
-                    log.warning("lease %s: renewal failed; trying again", key, exc_info=True)
+            self._renew_held()
+
+    def _renew_held(self) -> None:
+        for key, handle in list(self._held.items()):
+            if handle.released or handle.lost or self._held.get(key) is not handle:
+                continue
+            try:
+                self._extend(handle)
+            except Exception:  # noqa: BLE001 - a failed renewal is retried at the next interval
+                log.warning("lease %s: renewal failed; trying again", key, exc_info=True)
+
+    def confirm(self, handle: LeaseHandle, margin: timedelta) -> None:
+        """Raises LeaseLost unless `handle` is ours for `margin` more: called right before a write is
+        sent (the transport's before_send, after any pacer or quota wait), so a holder whose lease
+        lapsed while it waited sends nothing that another process may have written meanwhile. With
+        margin = the lost-write settle time, a process that takes the lease over looks for the work
+        at least that long after its last possible send. In memory while renewals keep up; only a
+        lease not renewed for ttl - margin (renewals failing) costs a database round trip."""
+        if not handle.lost and self.clock.now() - handle.renewed_at < self.ttl - margin:
+            return
+        try:
+            if not handle.lost and self._extend(handle):
+                return
+        except DBAPIError as exc:  # the database does not answer: not known to be ours, nothing is sent
+            log.warning("lease %s could not be renewed before a write: %s", handle.key, exc)
+        handle.lost = True
+        raise LeaseLost(f"lease {handle.key} not renewed since {handle.renewed_at:%H:%M:%S} UTC, maybe taken over:"
+                        " the write was not sent (tried again later)")
+
+    def _extend(self, handle: LeaseHandle) -> bool:
+        """Renew `handle` if it is still ours (expired or not: nobody took it meanwhile), never take
+        it back once another process took it (and maybe released it, its work done): False, lost."""
+        now = self.clock.now()
+        with self.db.begin() as conn:
+            renewed = conn.execute(EXTEND, {"k": handle.key, "o": handle.owner, "until": now + self.ttl}).rowcount == 1
+        if renewed:
+            handle.renewed_at = now
+        else:
+            handle.lost = True
+            log.error("lease %s was taken over by another process while held", handle.key)
+        return renewed
 
 
 _TABLE = Lease.__table__
 RELEASE = delete(_TABLE).where(_TABLE.c.key == bindparam("key"), _TABLE.c.owner == bindparam("owner"))
+# Other names than the columns': an UPDATE reserves those for its SET clause.
+EXTEND = (update(_TABLE).where(_TABLE.c.key == bindparam("k"), _TABLE.c.owner == bindparam("o"))
+          .values(expires_at=bindparam("until")))
 
 
 @functools.lru_cache(maxsize=4)

@@ -81,7 +81,7 @@ class SaleWrites(SaleAnswers):
             binding.sale_body = encoded.decode()
             binding = store.save_order_binding(binding)
             try:
-                sale = await self.d.xs.create_sale_document(encoded, answer=WrittenSale)
+                sale = await self.d.xs.create_sale_document(encoded, answer=WrittenSale, before_send=self._held)
             except UnknownWriteOutcome as exc:
                 sale = await self._find_sale(plan.invoice_number, sent=self._sent(binding))
                 if sale is None:  # the binding stays pending: the next attempt looks again before creating
@@ -161,7 +161,7 @@ class SaleWrites(SaleAnswers):
         # client marks it safe to repeat, so lost answers are retried rather than left unknown.
         encoded = voided.to_json()
         try:
-            sale = await self.d.xs.update_sale(voided, encoded=encoded, answer=WrittenSale)
+            sale = await self.d.xs.update_sale(voided, encoded=encoded, answer=WrittenSale, before_send=self._held)
         except PermanentApiError as exc:
             # Our sale read voided is the void done (a repeat refused); read otherwise, the refusal
             # stands; unread, the void stays pending (voided_already).
@@ -217,7 +217,8 @@ class SaleWrites(SaleAnswers):
         store.save_order_binding(binding)
         encoded = body.to_json()
         try:
-            sale = await self.d.xs.update_sale(body, encoded=encoded, answer=WrittenSale, safe_to_repeat=False)
+            sale = await self.d.xs.update_sale(body, encoded=encoded, answer=WrittenSale, safe_to_repeat=False,
+                                               before_send=self._held)
         except UnknownWriteOutcome as exc:
             sale = await self._find_sale(binding.invoice_number, sent=self._sent(binding))
             if sale is None or sale.status_code == "ONACCOUNT":  # left pending, looked at again
@@ -241,6 +242,11 @@ class SaleWrites(SaleAnswers):
         return Outcome.SETTLED
 
     # ---- helpers ----------------------------------------------------------------------------
+    async def _held(self) -> None:
+        """Each sale write's before_send: nothing goes out once the order's lease may have lapsed
+        (Leases.confirm); the binding stays pending, and whoever holds the lease next settles it."""
+        self.d.store.leases.confirm(self.lease, self.d.lost_write_settle)
+
     async def _find_sale(self, invoice: str, sale_id: str | None = None, sent: Posted | None = None) -> Sale | None:
         return await find_sale(self.d.xs, self.d.refs, invoice, sale_id, sent)
 

@@ -27,11 +27,11 @@ async def test_a_failed_refund_fails_the_import_and_a_second_run_returns_it(impo
     original = rt.xs.create_sale_document
     down = True
 
-    async def create(body, answer=None):  # the return write meets an X-Series outage
+    async def create(body, **options):  # the return write meets an X-Series outage
         if down and b"-R" in body:
             raise TransientApiError("503 Service Unavailable", api="xseries", method="POST",
                                     path="/api/register_sales", status=503)
-        return await original(body, answer=answer)
+        return await original(body, **options)
 
     class Started:  # the command's Runtime.start, on the simulators
         @staticmethod
