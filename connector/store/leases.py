@@ -14,7 +14,7 @@ import logging
 import os
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -151,6 +151,12 @@ class Leases:
                 self._extend(handle)
             except Exception:  # noqa: BLE001 - a failed renewal is retried at the next interval
                 log.warning("lease %s: renewal failed; trying again", key, exc_info=True)
+
+    def before_send(self, handle: LeaseHandle, margin: timedelta) -> Callable[[], Awaitable[None]]:
+        """confirm() as a write's before_send (the transport runs it after every wait)."""
+        async def check() -> None:
+            self.confirm(handle, margin)
+        return check
 
     def confirm(self, handle: LeaseHandle, margin: timedelta) -> None:
         """Raises LeaseLost unless `handle` is ours for `margin` more: called right before a write is

@@ -159,7 +159,7 @@ class RefundMirror:
         self.step = "write"
         binding.pending = True
         try:
-            written, body = await self._write(body, binding, after_lost)
+            written, body = await self._write(body, binding, lease, after_lost)
         except UnknownWriteOutcome as exc:
             # The attempt whose answer was lost, as it was sent (its affixes, return_for or not).
             body = RegisterSale.model_validate_json(binding.return_body)
@@ -187,7 +187,7 @@ class RefundMirror:
                  extra={"order_id": refund.order_id})
         return "returned"
 
-    async def _write(self, body: RegisterSale, binding: RefundBinding,
+    async def _write(self, body: RegisterSale, binding: RefundBinding, lease,
                      after_lost: bool = False) -> tuple[WrittenSale, RegisterSale]:
         """Post the return. Whether the 0.9 body takes `return_for` is unverified (§8.2): refused (a
         400/422: nothing was applied), the return is posted again without it — its negative
@@ -210,7 +210,9 @@ class RefundMirror:
             binding.return_body = encoded.decode()
             self.d.store.save_refund_binding(binding)
             try:
-                written = await xs.create_sale_document(encoded, answer=WrittenSale)
+                # Not sent once the refund's lease may have lapsed (SaleWrites._held): it stays pending.
+                held = self.d.store.leases.before_send(lease, self.d.lost_write_settle)
+                written = await xs.create_sale_document(encoded, answer=WrittenSale, before_send=held)
             except PermanentApiError as exc:
                 if after_lost and names_duplicate_source_id(exc):  # ours landed: found, or looked for again
                     sent = posted(binding.return_body, binding.updated_at, self.d.store.clock.now())

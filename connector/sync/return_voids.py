@@ -57,7 +57,7 @@ async def void_returns(d: MirrorDeps, order_id: int) -> None:
             # the order re-opened, would leave the refund "returned" by a voided return (settle_void).
             binding.outcome = VOIDING
             d.store.save_refund_binding(binding)
-            await _void_return(d, order_id, binding)
+            await _void_return(d, order_id, binding, lease)
             _voided(d, binding, lease)
 
 
@@ -92,7 +92,7 @@ def _voided(d: MirrorDeps, binding: RefundBinding, lease) -> None:
     log.info("order %s: return %s voided with the order's sale", order_id, voided, extra={"order_id": order_id})
 
 
-async def _void_return(d: MirrorDeps, order_id: int, binding: RefundBinding) -> None:
+async def _void_return(d: MirrorDeps, order_id: int, binding: RefundBinding, lease) -> None:
     """Re-post the return whole as VOIDED, as a sale is voided (SaleWrites._void): the same final
     state when repeated, so a lost answer is posted again; a server that lets no voided sale change
     refuses that second one although the first landed, so the return found voided is the void done."""
@@ -102,7 +102,8 @@ async def _void_return(d: MirrorDeps, order_id: int, binding: RefundBinding) -> 
         "register_sale_attributes": [], "register_sale_payments": [],
     })
     try:
-        await d.xs.update_sale(voided, encoded=voided.to_json(), answer=WrittenSale)
+        await d.xs.update_sale(voided, encoded=voided.to_json(), answer=WrittenSale,
+                               before_send=d.store.leases.before_send(lease, d.lost_write_settle))
     except PermanentApiError as exc:
         await voided_already(d.xs, binding.return_sale_id, exc, f"return {binding.invoice_number}")
         log.info("order %s: X-Series refused the void of return %s (%s), which is voided already", order_id,

@@ -69,3 +69,43 @@ async def test_a_write_whose_lease_lapsed_while_it_waited_is_not_sent(db_world, 
         total = Decimal(str(sales[0]["total_price"])) + Decimal(str(sales[0]["total_tax"]))
         assert sales[0]["status"] == "ONACCOUNT_CLOSED" and paid(sales[0]) == total.quantize(Decimal("0.01"))
     assert b.store.order_binding(order_id).pending_state is None  # B's binding: A did not write over it
+
+
+@pytest.mark.parametrize("write", ["return", "return void"])
+async def test_a_return_write_whose_lease_lapsed_while_it_waited_is_not_sent(db_world, write):
+    """The same for a refund's return and, with its cancelled order, the return's void: each is
+    written under the refund's lease."""
+    world = db_world
+    order_id = world.add_order([line("TEE-M", 3)], status_id=10)
+    await world.cycle()
+    tee = next(p for p in world.bc.products(order_id) if p["sku"] == "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    if write == "return void":
+        await world.cycle()
+        world.set_status(order_id, 5)  # cancelled: its return is voided before its sale
+    a, b = await world.new_runtime(), await world.new_runtime()
+    gate, blocked = asyncio.Event(), asyncio.Event()
+    pace = a.xs.pacer.before_request
+
+    async def slot_after_the_lease() -> None:  # only the return's write: its binding is marked first
+        marked = [b for b in a.store.refund_bindings(order_id) if b.pending or b.outcome == "voiding"]
+        if marked and not gate.is_set():
+            blocked.set()
+            await gate.wait()
+        await pace()
+
+    a.xs.pacer.before_request = slot_after_the_lease
+    world.clock.advance(1)
+    task = asyncio.create_task(a.cycle().run())
+    await blocked.wait()
+    world.clock.advance(LAPSE)
+    await b.cycle().run()
+    writes = world.xs_writes()
+    gate.set()
+    a_report = await task
+    assert world.xs_writes() == writes  # A sent nothing after B wrote
+    assert any("not sent" in why for why in [*a_report.failed.values(), *a_report.refunds_failed.values()])
+    returns = world.xs.sales_of_order(order_id, returns=True)
+    assert len(returns) == 1
+    assert returns[0]["status"] == ("CLOSED" if write == "return" else "VOIDED")
+    assert world.stock("TEE-M") == (48 if write == "return" else 50)
