@@ -117,6 +117,10 @@ class OrderMirror(SaleWrites):
                 and current is PosState.CLOSED and target is PosState.CLOSED else None
             if edit is not None and self.d.on_edit == "resync":
                 # Stock and money follow the edit: the sale is voided and the next generation written.
+                # Its returns first, as for a cancel: the new sale takes them again (-R<id>-2), and a
+                # return left on the voided sale could never be voided with the order later.
+                self.step = "write"
+                await void_returns(self.d, order.id)
                 await self._void(order, binding, content_hash, next_generation=True)
                 return await self._create(order, target, content_hash, binding,
                                           "order edited after its sale was written (sync.on_edit: resync)")
