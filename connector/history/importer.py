@@ -13,7 +13,7 @@ import asyncio
 import heapq
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from connector import interrupts
 from connector.clients.bigcommerce_models import Order, OrderValidationError
@@ -118,6 +118,8 @@ class HistoricalImport:
         report = ImportReport(since=self.since, until=self.until)
         report.total = await rt.bc.count_orders(min_date_created=self.since, max_date_created=self.until)
         cycle = rt.cycle(stop_event=self.stop_event)
+        # Its refund pass reads every refund since --since, which no order it imports is older than.
+        cycle.d.refunds_from = self.since or datetime.min.replace(tzinfo=timezone.utc)
         await cycle.index.refresh()
         if self.progress is not None:
             self.progress.total = report.total

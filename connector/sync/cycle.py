@@ -36,14 +36,13 @@ from connector.sync.cycle_report import CycleReport
 from connector.sync.mirror_deps import MirrorDeps
 from connector.sync.order_mirror import OrderMirror, Outcome
 from connector.sync.page_bindings import PageBindings
-from connector.sync.refund_pass import RefundPass, failure_reason
+from connector.sync.refund_pass import REFUNDS_CURSOR, RefundPass, failure_reason
 from connector.sync.xseries_index import XSeriesIndex
 from connector.values import parse_rfc2822
 
 log = logging.getLogger("connector.sync")
 
 PAGE = 250
-REFUNDS_CURSOR = "refunds"
 REFUNDED_STATUSES = frozenset({4, 14})  # Refunded, Partially Refunded: where a refund moves an order
 
 
@@ -75,14 +74,15 @@ class SyncCycle(RefundPass):
         cursor = store.cursor() or self.start_at or min(ImportRuns(store).imported_until() or cycle_start, cycle_start)
         report = CycleReport(window_start=cursor - self.overlap, window_end=cycle_start)
         run_id = store.start_cycle("sync", report.window_start, report.window_end)
+        refunds = store.cursor(REFUNDS_CURSOR)
+        self.d.refunds_from = refunds - self.overlap if refunds else report.window_start
         outcome = "error"
         try:
             await self.index.refresh()
             await self._mirror_window(report)
             if report.completed:
                 await self._retry_due_failures(report)
-                cursor = store.cursor(REFUNDS_CURSOR)
-                settled = await self.mirror_refunds(report, cursor - self.overlap if cursor else report.window_start)
+                settled = await self.mirror_refunds(report, self.d.refunds_from)
                 store.set_cursor(settled, REFUNDS_CURSOR)
             outcome = "ok" if not (report.failed or report.refunds_failed) else "failures"  # status shows it
             if not report.completed and self.stop_event.is_set():

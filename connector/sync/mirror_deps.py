@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from connector.clients.bigcommerce import BigCommerceClient
 from connector.clients.bigcommerce_models import Order
@@ -38,6 +38,9 @@ class MirrorDeps:
     restock: bool = True  # refunds.restock: returned units go back to stock
     walk_in_customer: str | None = None  # xseries.walk_in_customer: a customer_code (None: order-sync's own)
     lost_write_settle: timedelta = timedelta(seconds=30)  # sync.lost_write_settle_seconds
+    # Refunds created since then are read by this run's refund pass (a cycle's window, an import's
+    # --since); None: the refunds cursor's. An order placed before has its own read (refund_pass).
+    refunds_from: datetime | None = None
 
 
 def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash: str | None = None) -> SalePlan:

@@ -38,6 +38,7 @@ from connector.sync.transitions import (
     next_generation_of,
     on_account,
     paid_since,
+    refunded,
     up_to_date,
 )
 
@@ -116,6 +117,10 @@ class OrderMirror(SaleWrites):
                 and current is PosState.CLOSED and target is PosState.CLOSED else None
             if edit is not None and self.d.on_edit == "resync":
                 # Stock and money follow the edit: the sale is voided and the next generation written.
+                # Its returns first, as for a cancel: the new sale takes them again (-R<id>-2), and a
+                # return left on the voided sale could never be voided with the order later.
+                self.step = "write"
+                await void_returns(self.d, order.id)
                 await self._void(order, binding, content_hash, next_generation=True)
                 return await self._create(order, target, content_hash, binding,
                                           "order edited after its sale was written (sync.on_edit: resync)")
@@ -127,8 +132,15 @@ class OrderMirror(SaleWrites):
             # the sale has, paid_since never true again, and the sale on account for good. But only
             # when the payment settles the sale as written: an edit that changed the amount would
             # close the old lines against the new payment; a person settles that one (an exception).
-            if transition is Transition.NONE and current is PosState.CLOSED and on_account(binding) \
-                    and paid_since(order, binding, self.d.statuses):
+            owed = transition is Transition.NONE and current is PosState.CLOSED and on_account(binding)
+            if owed and refunded(order):
+                # Refunded, BigCommerce no longer says whether the rest was paid before: a person settles
+                # it. Its refunds are returned as for any sale.
+                why = (f"order refunded while sale {binding.invoice_number} is on account: BigCommerce does not"
+                       " say whether it was paid before the refund; settle it in X-Series by hand")
+                self.d.store.open_exception(order.id, "settle", why)
+                why += "; recorded as an exception"
+            elif owed and paid_since(order, binding, self.d.statuses):
                 refused = self._settle_refused(order, binding, content_hash)
                 if refused is None:
                     return await self._settle(order, binding, content_hash)

@@ -6,18 +6,52 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from connector.clients.bigcommerce_models import Order
 from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import ApiError, CredentialsError, OrderSyncError
 from connector.logs import redact
+from connector.mapping.return_plan import return_invoice_number
 from connector.store.leases import LeaseTimeout
+from connector.store.tables import RefundBinding
 from connector.sync.cycle_report import CycleReport
+from connector.sync.mirror_deps import MirrorDeps
 from connector.sync.refund_mirror import RefundMirror, refunds_due_again
+from connector.sync.transitions import refunded
 
 log = logging.getLogger("connector.sync")
+REFUNDS_CURSOR = "refunds"  # up to when every refund is settled
 
 
 def failure_reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def unread_summary(refund_id, wrong: str) -> str:
+    return f"refund {refund_id} could not be read ({wrong}); return it in X-Series by hand if it should be"
+
+
+async def record_refunds_before(d: MirrorDeps, order: Order) -> None:
+    """Before an order's first sale is written: the refunds of an order placed before the refunds
+    window (before go-live), which may be older than it and read by no pass. Read once (one call,
+    only for such an order that shows a refund) and recorded as having no sale to return from, so
+    the refund pass returns them once the sale is closed (refunds_due_again); one a pass read
+    already keeps its binding."""
+    since = d.refunds_from or d.store.cursor(REFUNDS_CURSOR)
+    if d.bc is None or (since is not None and order.date_created >= since) or not (
+            refunded(order) or order.refunded_amount > 0
+            or any(getattr(line, "quantity_refunded", 0) for line in order.lines)):
+        return
+    now = d.store.clock.now()
+    unread = lambda row, wrong: d.store.open_exception(order.id, "refund", unread_summary(  # noqa: E731
+        row.get("id") if isinstance(row, dict) else None, wrong))
+    async for refund in d.bc.iter_refunds(order_ids=(order.id,), on_invalid=unread):
+        if d.store.refund_binding(refund.id) is None:
+            why = f"refund {refund.id}: made before the order's sale was written; returned once it is"
+            d.store.save_refund_binding(RefundBinding(
+                refund_id=refund.id, bc_order_id=order.id, invoice_number=return_invoice_number(order.id, refund.id),
+                outcome="recorded", reason=why, created_at=now, updated_at=now), audit=dict(
+                platform="connector", action="record_refund", bc_order_id=order.id, target_id=str(refund.id),
+                reason=why))
 
 
 class RefundPass:
@@ -39,8 +73,7 @@ class RefundPass:
             log.error("order %s: refund %s could not be read, not returned: %s", order_id, refund_id, wrong,
                       extra={"order_id": order_id})
             if isinstance(order_id, int) and not isinstance(order_id, bool):
-                self.d.store.open_exception(order_id, "refund", f"refund {refund_id} could not be read"
-                                            f" ({wrong}); return it in X-Series by hand if it should be")
+                self.d.store.open_exception(order_id, "refund", unread_summary(refund_id, wrong))
 
         async for refund in self.bc.iter_refunds(created_since=created_since, created_until=report.window_end,
                                                  on_invalid=unreadable):

@@ -57,7 +57,21 @@ async def void_returns(d: MirrorDeps, order_id: int) -> None:
             # the order re-opened, would leave the refund "returned" by a voided return (settle_void).
             binding.outcome = VOIDING
             d.store.save_refund_binding(binding)
-            await _void_return(d, order_id, binding, lease)
+            try:
+                await _void_return(d, order_id, binding, lease)
+            except PermanentApiError as exc:
+                if not _for_a_voided_sale(d, order_id, binding):
+                    raise
+                # Left standing on a sale voided before (an older order-sync's resync): X-Series may
+                # refuse to change it now. A person voids it; the order's void goes on.
+                why = (f"refund {binding.refund_id}: its return {binding.invoice_number} stands against a sale voided"
+                       f" before, and X-Series refused its void ({exc}); void it in X-Series by hand, or its units"
+                       " and money are given back twice")
+                log.error("order %s: %s", order_id, why, extra={"order_id": order_id})
+                d.store.open_exception(order_id, "refund", why)
+                binding.outcome = "returned"  # refused: the return stands
+                d.store.save_refund_binding(binding)
+                continue
             _voided(d, binding, lease)
 
 
@@ -108,6 +122,14 @@ async def _void_return(d: MirrorDeps, order_id: int, binding: RefundBinding, lea
         await voided_already(d.xs, binding.return_sale_id, exc, f"return {binding.invoice_number}")
         log.info("order %s: X-Series refused the void of return %s (%s), which is voided already", order_id,
                  binding.return_sale_id, exc, extra={"order_id": order_id})
+
+
+def _for_a_voided_sale(d: MirrorDeps, order_id: int, binding: RefundBinding) -> bool:
+    """The return names a sale of the order other than its current one (voided: a sale is only ever
+    replaced after its void)."""
+    return_for = (RegisterSale.model_validate_json(binding.return_body).model_extra or {}).get("return_for")
+    sale = d.store.order_binding(order_id)
+    return return_for is not None and sale is not None and return_for != sale.sale_id
 
 
 def _next_number(binding: RefundBinding) -> str:

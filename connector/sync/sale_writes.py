@@ -28,6 +28,7 @@ from connector.store.tables import OrderBinding
 from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import plan_sale
 from connector.sync.pending import Posted, find_sale, landed_already, names_duplicate_source_id, posted, voided_already
+from connector.sync.refund_pass import record_refunds_before
 from connector.sync.sale_answers import SaleAnswers
 from connector.sync.transitions import RESYNC_VOID, Outcome, next_generation_of
 
@@ -61,6 +62,9 @@ class SaleWrites(SaleAnswers):
                 product_ids[line.product_key] = await self.products.resolve(line, order.id, live_products)
         body = register_sale(plan, target, refs, product_ids, customer_id, payment_type_ids)
 
+        if binding is None or binding.sale_id is None and binding.generation == 1:
+            self.step = "refunds"
+            await record_refunds_before(self.d, order)
         self.step = "write"
         now = store.clock.now()
         binding = binding or OrderBinding(

@@ -68,6 +68,13 @@ def next_generation_of(binding: OrderBinding) -> None:
 
 
 _PAID = frozenset({"captured", "paid"})
+_REFUNDED = frozenset({"refunded", "partially refunded"})
+
+
+def refunded(order: Order) -> bool:
+    """Whether the order is Refunded or Partially Refunded (by status or payment status): no sign
+    it was paid, since a refund of what store credit paid, or a move by hand, leaves it so unpaid."""
+    return order.status_id in (4, 14) or (order.payment_status or "").strip().casefold() in _REFUNDED
 
 
 def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bool:
@@ -75,6 +82,8 @@ def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bo
     captured, or it reached a paid status from an unpaid one (Awaiting Payment) — a merchant marking
     a bank transfer received moves the status and may leave payment_status as it was."""
     payment = (order.payment_status or "").strip().casefold()
+    if refunded(order):
+        return False
     if payment in _PAID:
         return True
     # Any other payment status a new order's sale takes as paid (`authorized`…), the order in a

@@ -3,6 +3,8 @@ back to Pending (not imported) nothing was paid, and the customer's balance stay
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from connector.sync.order_mirror import Outcome
 from sync_world import line
 
@@ -18,3 +20,38 @@ async def test_back_to_pending_does_not_settle_and_paid_later_does(world):
     world.set_status(order_id, 11)  # then the transfer arrives: Awaiting Fulfillment
     report = await world.cycle()
     assert report.outcomes[Outcome.SETTLED] == 1 and world.sale(order_id)["status"] == "ONACCOUNT_CLOSED"
+
+
+def kept(world, order_id: int) -> Decimal:
+    """What X-Series shows received for the order: the payments of its sales and returns not voided."""
+    sales = world.xs.sales_of_order(order_id) + world.xs.sales_of_order(order_id, returns=True)
+    return sum((Decimal(str(p["amount"])) for s in sales if s["status"] != "VOIDED" for p in s["payments"]),
+               Decimal(0))
+
+
+def settle_exceptions(world, order_id: int) -> list:
+    return [e for e in world.store.exceptions() if e.bc_order_id == order_id and e.kind == "settle"]
+
+
+async def test_an_unpaid_order_marked_refunded_is_not_recorded_as_paid(world):
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7)  # Awaiting Payment: 44 owed
+    await world.cycle()
+    world.set_status(order_id, 4)  # marked Refunded by hand, no refund object, payment still pending
+    report = await world.cycle()
+    # Was it paid before the refund? BigCommerce does not say: the sale stays owed, a person looks.
+    assert report.outcomes[Outcome.SETTLED] == 0 and world.sale(order_id)["status"] == "ONACCOUNT"
+    assert kept(world, order_id) == 0 and len(settle_exceptions(world, order_id)) == 1
+
+
+async def test_a_refund_of_the_store_credit_part_of_an_unpaid_order_settles_nothing(world):
+    order_id = world.add_order([line("MUG-01", 1, "100.00")], tax_rate=Decimal(0), status_id=7,
+                               store_credit_amount=Decimal("30.00"))  # 30 paid by store credit, 70 owed
+    await world.cycle()
+    world.clock.advance(5)
+    world.bc.refund(order_id, [{"item_type": "ORDER", "requested_amount": "30.00"}],
+                    payments=[{"provider_id": "storecredit", "amount": "30.00"}])  # → Partially Refunded
+    report = await world.cycle()
+    # BigCommerce kept 30 - 30 and the 70 is still owed; the return is written as for any sale.
+    assert report.outcomes[Outcome.SETTLED] == 0 and world.sale(order_id)["status"] == "ONACCOUNT"
+    assert kept(world, order_id) == 0 and len(world.xs.sales_of_order(order_id, returns=True)) == 1
+    assert len(settle_exceptions(world, order_id)) == 1

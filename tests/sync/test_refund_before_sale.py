@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from connector.history.importer import HistoricalImport
+from connector.values import to_iso8601
 from sync_world import START, line
 
 
@@ -149,3 +150,29 @@ async def test_a_refund_of_an_order_that_never_gets_a_sale_is_recorded_once(worl
     assert world.store.refunds_due_again() == []
     # Each cycle's one refund listing, by date; none by order (the due refunds' read).
     assert not [r for r in world.bc.request_log[reads:] if "order_id" in r.query]
+
+
+async def test_a_refund_made_before_go_live_is_returned_when_its_order_gets_its_sale_later(world):
+    # The refunds window starts at sync.start_at: no refund pass reads a refund made before it. The
+    # order's sale, written once it ships after go-live, sells all 3 tees; the refund's tee comes back.
+    past = START - timedelta(days=3)
+    order_id = world.add_order([line("TEE-M", 3)], status_id=11, date_created=past)
+    plain = world.add_order([line("MUG-01", 1, "10.00")], status_id=11, date_created=past)
+    refund = refund_tees(world, order_id, 1)
+    world.bc.refunds[refund["id"]]["created"] = to_iso8601(past + timedelta(hours=2))
+    for placed in (order_id, plain):  # last changed before go-live too: not mirrored yet
+        world.bc._dates[placed].modified = past + timedelta(hours=2)
+        world.bc.orders[placed]["date_modified"] = world.bc.orders[placed]["date_created"]
+    await world.cycle()
+    assert world.sale(order_id) is None and world.sale(plain) is None
+    world.set_status(order_id, 2)
+    world.set_status(plain, 2)
+
+    report = await world.cycle(advance=60)
+
+    assert world.sale(order_id)["status"] == "CLOSED" and report.refunds["returned"] == 1
+    assert len(returns(world, order_id)) == 1 and world.stock("TEE-M") == 48
+    assert (await world.cycle(advance=60)).refunds.get("returned", 0) == 0  # once
+    # Only the order that shows a refund costs a read of its refunds.
+    by_order = [r.query for r in world.bc.request_log if "order_id" in r.query]
+    assert by_order and not [q for q in by_order if str(plain) in q]

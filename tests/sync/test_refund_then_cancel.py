@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+import connector.sync.order_mirror as order_mirror
 from sync_world import line, lose_next_sale_answer
 
 
@@ -407,3 +408,48 @@ async def test_a_return_void_that_landed_unrecorded_then_the_order_reopened_retu
     assert live(world, order_id) == [f"BC-{order_id}", f"BC-{order_id}-R1-2"]
     assert world.stock("TEE-M") == 48 and money_kept(world, order_id) == Decimal("44.00")
     assert not world.store.exceptions()
+
+
+async def test_a_refunded_order_resynced_after_an_edit_then_cancelled_is_voided_whole(world):
+    # sync.on_edit: resync voids the sale and writes the next: its return is voided first and
+    # returned again against the new sale, which the cancellation then voids, return and all.
+    runtime = await world.new_runtime(on_edit="resync")
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    world.set_status(order_id, 10)  # not cancelled yet: edited first
+    await world.cycle(runtime=runtime)
+    world.edit_lines(order_id, [line("TEE-M", 3), line("MUG-01", 1, "10.00")])
+    report = await world.cycle(runtime=runtime)
+    assert not report.failed and not report.refunds_failed, (report.failed, report.refunds_failed)
+    assert live(world, order_id) == [f"BC-{order_id}-2", f"BC-{order_id}-R1-2"]
+    assert (world.stock("TEE-M"), world.stock("MUG-01")) == (48, 29)
+    assert money_kept(world, order_id) == Decimal("55.00")  # 66 + 11 sold, 22 given back
+
+    world.set_status(order_id, 5)
+    report = await world.cycle(runtime=runtime)
+    assert not report.failed, report.failed
+    assert live(world, order_id) == [] and money_kept(world, order_id) == 0
+    assert (world.stock("TEE-M"), world.stock("MUG-01")) == (50, 30)
+
+
+async def test_a_return_left_on_a_sale_voided_before_is_for_a_person_when_its_void_is_refused(world, monkeypatch):
+    # A resync by an older order-sync voided the sale and left its return standing. X-Series may
+    # refuse to change a return whose sale is voided: a person voids it; the order's void goes on.
+    async def left_standing(deps, order_id):
+        return None
+
+    runtime = await world.new_runtime(on_edit="resync")
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    world.set_status(order_id, 10)
+    await world.cycle(runtime=runtime)
+    world.edit_lines(order_id, [line("TEE-M", 3), line("MUG-01", 1, "10.00")])
+    with monkeypatch.context() as patched:
+        patched.setattr(order_mirror, "void_returns", left_standing)
+        await world.cycle(runtime=runtime)
+    assert live(world, order_id) == [f"BC-{order_id}-2", f"BC-{order_id}-R1"]
+
+    world.set_status(order_id, 5)
+    report = await world.cycle(runtime=runtime)
+    assert not report.failed and world.store.failure(order_id) is None, report.failed
+    assert live(world, order_id) == [f"BC-{order_id}-R1"]
+    [held] = [e.summary for e in world.store.exceptions() if e.kind == "refund"]
+    assert f"BC-{order_id}-R1" in held and "by hand" in held
