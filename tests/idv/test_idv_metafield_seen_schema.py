@@ -71,7 +71,7 @@ def test_version_22_keeps_the_check_id_a_metafield_seen_was_decided_for(database
                           " PRIMARY KEY (pair, bc_order_id))"))
         conn.execute(text("INSERT INTO idv_metafield_seen (pair, bc_order_id, metafield_id, value, date_modified)"
                           " VALUES ('default', 1, 9, 'failed', NULL)"))
-    assert migrations.migrate(engine) == [22]
+    assert migrations.migrate(engine)[:1] == [22]  # and any later one
     assert "check_id" in {c["name"] for c in inspect(engine).get_columns("idv_metafield_seen")}
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO idv_metafield_seen (pair, bc_order_id, metafield_id, value, date_modified,"

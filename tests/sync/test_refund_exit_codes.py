@@ -19,10 +19,10 @@ def refusing(monkeypatch, error: Exception) -> None:
     """X-Series answers every return POST (invoice BC-<order>-R<refund>) with `error`."""
     original = XSeriesClient.create_sale_document
 
-    async def create(self, body, answer=None):
+    async def create(self, body, answer=None, **options):
         if b"-R" in body:
             raise error
-        return await original(self, body, answer=answer)
+        return await original(self, body, answer=answer, **options)
 
     monkeypatch.setattr(XSeriesClient, "create_sale_document", create)
 

@@ -385,8 +385,8 @@ async def test_a_return_void_that_landed_unrecorded_then_the_order_reopened_retu
     if how == "killed":
         void = return_voids._void_return
 
-        async def void_then_killed(d, bc_order_id, binding):
-            await void(d, bc_order_id, binding)
+        async def void_then_killed(d, bc_order_id, binding, *lease):
+            await void(d, bc_order_id, binding, *lease)
             raise Killed  # nothing after the void's answer runs
 
         monkeypatch.setattr(return_voids, "_void_return", void_then_killed)

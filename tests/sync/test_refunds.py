@@ -296,7 +296,7 @@ async def test_a_return_refused_without_naming_return_for_is_posted_again_withou
         def __init__(self, refusals: int) -> None:
             self.refusals, self.bodies = refusals, []
 
-        async def create_sale_document(self, encoded: bytes, answer):
+        async def create_sale_document(self, encoded: bytes, answer, before_send=None):
             self.bodies.append(json.loads(encoded))
             if len(self.bodies) <= self.refusals:
                 raise PermanentApiError("the body is not valid", api="xseries", method="POST",
@@ -305,22 +305,23 @@ async def test_a_return_refused_without_naming_return_for_is_posted_again_withou
 
     body = RegisterSale(register_id="r", user_id="u", status="CLOSED", state="closed", return_for="sale-1")
     refs = SimpleNamespace(invoice_affixes=("", ""))
-    store = SimpleNamespace(save_refund_binding=lambda binding: None)
+    store = SimpleNamespace(save_refund_binding=lambda binding: None,
+                            leases=SimpleNamespace(before_send=lambda lease, margin: None))
     xs, binding = StrictXs(refusals=1), SimpleNamespace(return_body=None)
-    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=refs, store=store))._write(body, binding)
+    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=refs, store=store, lost_write_settle=None))._write(body, binding, None)
     assert written.id == "return-1"
     assert [b.get("return_for") for b in xs.bodies] == ["sale-1", None]
     assert json.loads(binding.return_body) == xs.bodies[-1]  # kept as the post that landed was sent
     xs = StrictXs(refusals=2)
     with pytest.raises(PermanentApiError):
-        await RefundMirror(SimpleNamespace(xs=xs, refs=refs, store=store))._write(body, binding)
+        await RefundMirror(SimpleNamespace(xs=xs, refs=refs, store=store, lost_write_settle=None))._write(body, binding, None)
     assert len(xs.bodies) == 2
     # A register with an invoice prefix: refused as it is and without return_for, the return goes
     # with the prefix (return_for kept), and the client's later sales and returns go so at once.
     xs = StrictXs(refusals=2)
     affixed = SimpleNamespace(invoice_affixes=("OS-", ""))
-    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=affixed, store=store))._write(body.model_copy(
-        update={"invoice_number": "BC-7-R9"}), binding)
+    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=affixed, store=store, lost_write_settle=None))._write(body.model_copy(
+        update={"invoice_number": "BC-7-R9"}), binding, None)
     assert [(b["invoice_number"], b.get("return_for")) for b in xs.bodies] == [
         ("BC-7-R9", "sale-1"), ("BC-7-R9", None), ("OS-BC-7-R9", "sale-1")]
     assert written.id == "return-1" and xs.invoices_affixed
