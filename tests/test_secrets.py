@@ -272,3 +272,17 @@ def test_a_database_password_with_a_slash_hash_question_mark_or_at_sign_is_starr
     assert "S3CRET" not in str(caught.value) and "Hunter2" not in str(caught.value), caught.value
     assert "sync:***@db/orders" in str(caught.value)
     assert any("Hunter2" in p and "S3CRET" in p for p in database_passwords(url))
+
+
+@pytest.mark.parametrize("url", ["postgresql://sync:p@ss:w0rd@db.internal/orders",
+                                 "postgresql://sync:S3CRETw0rd@db.internal:5432x/orders"])
+def test_a_database_url_that_does_not_parse_is_a_configuration_error_with_its_password_starred(url):
+    """A raw @ then : in the password (read as host:port) or a port typo: SQLAlchemy's parser raises
+    a ValueError quoting part of the URL. It is a configuration error (exit 2) naming the URL with its
+    password starred, not a traceback holding part of the password."""
+    from connector.errors import ConfigError
+    from connector.store.db import make_engine
+
+    with pytest.raises(ConfigError, match="does not parse") as caught:
+        make_engine(url)
+    assert "w0rd" not in str(caught.value) and "sync:***@db.internal" in str(caught.value), caught.value

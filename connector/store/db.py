@@ -28,7 +28,7 @@ def _parsed(database_url: str) -> URL | None:
     """The URL as SQLAlchemy reads it to connect: its password may hold / ? # (a pattern stops there)."""
     try:
         return make_url(database_url.strip())
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number (p@ss:w0rd@host)
         return None
 
 
@@ -74,6 +74,9 @@ def make_engine(database_url: str) -> Engine:
 
         return engine
     if url.startswith("postgresql+"):
+        if _parsed(url) is None:  # said here, its password starred, not in create_engine's traceback
+            raise ConfigError(f"database_url {shown(database_url)!r} does not parse (a port that is not a number?"
+                              " characters such as @ : / in the password are written %40 %3A %2F)")
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     raise ConfigError(f"database_url {shown(database_url)!r}: use sqlite:///PATH or postgresql://HOST/DB")
 
