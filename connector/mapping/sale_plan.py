@@ -84,9 +84,10 @@ def _sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, taxes:
         tax_id, source = taxes.pick(line.total_inc_tax - line.total_tax, line.total_tax, None, line.quantity)
         rate = next((t.rate for t in taxes.taxes if t.id == tax_id), None) if source == "rate" else None
         amounts = line_amounts(line, inclusive, rate, by_unit)
-        if amounts.product_discount or rate is None and amounts.order_tax:
+        if by_unit and (amounts.product_discount or rate is None and amounts.order_tax):
             # A product discount's tax is rounded per unit, maybe otherwise than here; without a rate
             # an order discount's tax is at the line's, off by its units' tax rounded to the cent.
+            # The estimate in proportion (the fallback) is held to a cent a line, as it was before.
             slack += HALF_CENT * line.quantity
         drafts.append((_line_fields(line, amounts, tax_id, source, inclusive), amounts.sold_price, amounts.sold_tax))
         if amounts.order_price or amounts.order_tax:

@@ -13,6 +13,7 @@ from order_shapes import TAXES, plan_of, totals
 
 from connector.clients.bigcommerce_models import Order
 from connector.clock import FakeClock
+from connector.errors import MappingError
 from connector.mapping.amounts import cents, reconcile
 from connector.mapping.tax_table import TaxBook
 from connector.sandbox.bigcommerce import BigCommerceSimulator
@@ -114,3 +115,15 @@ def test_cheap_units_whose_tax_fits_another_rate_are_still_mirrored(lines, order
     # out at the rate a line fits, refused as inconsistent after (85.87 with 6.37 tax for 6.45).
     order = simulated(lines, False, **order)
     assert_adds_up(plan_of(order), order)
+
+
+@pytest.mark.parametrize("extra", ["1.30", "2.00"])
+def test_an_order_whose_tax_the_lines_do_not_make_is_refused(extra):
+    # 240 × 0.99 + 15 % with 0.10 off each, its tax (and total) raised by more than half a cent a unit
+    # leaves: inconsistent, the estimate in proportion allows no more than it did before it.
+    order = simulated([tee(240, "0.99", "0.10")], False, tax_rate=D("0.15"))
+    order = order.model_copy(update={"total_tax": order.total_tax + D(extra),
+                                     "total_inc_tax": order.total_inc_tax + D(extra)})
+    with pytest.raises(MappingError) as refused:
+        plan_of(order)
+    assert refused.value.kind == "totals"
