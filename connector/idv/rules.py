@@ -135,7 +135,10 @@ class RulesAtStart:
 
 def _digest(folder: Path | None) -> str:
     path = folder / ID_VERIFICATION if folder is not None else DEFAULTS_DIR / ID_VERIFICATION
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+    except OSError:  # unreadable: RulesFile.load says why, where ID verification is on
+        return "unreadable"
 
 
 def _named(value: Any, where: str) -> _Named:

@@ -35,9 +35,11 @@ class IdvService:
         """Load the rules table (`at_start`: as the process read it at start-up, Runtime.idv_rules); when
         enabled, resolve it against the store (ConfigError: stop)."""
         conf = settings.id_verification
-        rules_file = at_start.loaded() if at_start else RulesFile.load(mapping_file(settings.mappings_path(),
-                                                                                    ID_VERIFICATION))
-        rules = rules_file.resolve(await bc.list_order_statuses()) if conf.enabled else None
+        rules = None  # off, the table is not read: a broken one stops nothing (as sync and run do)
+        if conf.enabled:
+            rules_file = at_start.loaded() if at_start else RulesFile.load(mapping_file(settings.mappings_path(),
+                                                                                        ID_VERIFICATION))
+            rules = rules_file.resolve(await bc.list_order_statuses())
         engine = IdvEngine(bc=bc, rules=rules, ledger=SqlLedger(store, rules), enabled=conf.enabled,
                            lock=store.leases.hold, clock=store.clock)
         poller = None

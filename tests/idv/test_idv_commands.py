@@ -251,3 +251,22 @@ async def test_id_check_started_by_a_person_after_a_verdict_starts_the_check_ove
                           clock=world.clock)
     assert code == 0 and "stale" not in out.getvalue().lower(), out.getvalue()
     assert world.status(order) == in_progress, out.getvalue()
+
+
+async def test_an_unreadable_id_verification_table_stops_nothing_while_id_verification_is_off(tmp_path):
+    """id_verification.yaml unreadable (here a folder): with ID verification off, sync mirrors and
+    id-check says it is off, as with no such file; on, it is a configuration error naming the file."""
+    bc, xs = _worlds()
+    order = bc.add_order(customer=CUSTOMER, lines=[cart_line()], status_id=11)["id"]
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "id_verification.yaml").mkdir()
+    options = dict(bc_transport=bc.transport(), xs_transport=xs.transport())
+    off = _settings(bc, xs, tmp_path, enabled=False).model_copy(update={"mappings_dir": tmp_path / "maps"})
+    assert await sync_once(off, **options) == 0
+    assert xs.sales_of_order(order)
+    out = io.StringIO()
+    assert await id_check(off, order, "failed", "chk-1", out=out, bc_transport=bc.transport()) == 0
+    assert "skipped (disabled)" in out.getvalue()
+    on = off.model_copy(update={"id_verification": off.id_verification.model_copy(update={"enabled": True})})
+    with pytest.raises(ConfigError, match="id_verification.yaml"):
+        await sync_once(on, **options)
