@@ -16,7 +16,7 @@ from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings, describe_failure
 from connector.errors import EXIT_FAILURES, EXIT_OK, ApiError, ConfigError
 from connector.runtime import Runtime
-from connector.store.import_runs import ImportRuns
+from connector.store.import_runs import ImportRuns, read_to
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry
 
@@ -43,12 +43,18 @@ def refuse_unsafe_first_run(settings: Settings, store: Store) -> None:
     imported = None if start_at else ImportRuns(store).imported_until()
     age = store.clock.now() - (start_at or imported or store.clock.now())
     if imported is not None and age > FIRST_RUN_LOOKBACK:
+        point, stopped = f"{imported:%Y-%m-%dT%H:%M:%SZ}", ImportRuns(store).stopped()
+        if stopped is not None and read_to(stopped) == imported:  # unfinished: resumed, it reads the rest
+            since = f" --since {stopped.since:%Y-%m-%dT%H:%M:%SZ}" if stopped.since else ""
+            advice = (f"Resume the unfinished import first (`order-sync import-history{since}`, no --until: "
+                      "it goes on from where it stopped")
+        else:
+            advice = f"Import them first (`order-sync import-history --since {point}`"
         raise ConfigError(
-            f"import-history read the orders created up to {imported:%Y-%m-%dT%H:%M:%SZ}, {_days(age)} before "
+            f"import-history read the orders created up to {point}, {_days(age)} before "
             "this first run: the orders placed since are mirrored by neither, and mirroring them moves stock. "
-            f"Import them first (`order-sync import-history --since {imported:%Y-%m-%dT%H:%M:%SZ}` with "
-            "historical_import.enabled: true; the first run goes on from where it ends), or set sync.start_at "
-            "where the first run should start (the orders before it are left alone)."
+            f"{advice}, with historical_import.enabled: true; the first run goes on from where it ends), or set "
+            "sync.start_at where the first run should start (the orders before it are left alone)."
         )
     if age > FIRST_RUN_LOOKBACK:
         raise ConfigError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from sqlmodel import Field, SQLModel, select
@@ -34,6 +34,15 @@ class ImportRun(SQLModel, table=True):
     done: int = 0
     failed: int = 0
     resumed: int = 0
+
+
+# Where an unfinished run from the first order (no --since) that settled none has read up to.
+BEFORE_ANY_ORDER = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def read_to(run: ImportRun) -> datetime:
+    """Up to where an unfinished run is known to have read: its checkpoint, else its --since."""
+    return run.checkpoint or run.since or BEFORE_ANY_ORDER
 
 
 class ImportRuns:
@@ -71,12 +80,21 @@ class ImportRuns:
             ).first()
 
     def imported_until(self) -> datetime | None:
-        """Up to where the imports so far read (None: no import ran): the latest end of a run, or its
-        start when its until was still ahead (it listed only the orders placed by then, at least).
-        The daemon's first run goes on from there (SyncCycle.run)."""
+        """Up to where the imports so far read (None: no import ran): the latest end of a finished
+        run, or its start when its until was still ahead (it listed only the orders placed by then,
+        at least); never past an unfinished run's checkpoint (stopped() — after it, orders of its
+        range are unread). The daemon's first run goes on from there (SyncCycle.run)."""
         with self.store.session() as s:
-            runs = s.exec(select(ImportRun).where(ImportRun.pair == self.store.pair, ImportRun.until.is_not(None)))
-            return max((min(run.until, run.started_at) for run in runs), default=None)
+            runs = s.exec(select(ImportRun).where(ImportRun.pair == self.store.pair)).all()
+        ends = [min(run.until, run.started_at) for run in runs if run.finished_at and run.until]
+        stops = [read_to(run) for run in runs if not run.finished_at]
+        return min(stops + [max(ends)] if ends else stops, default=None)
+
+    def stopped(self) -> ImportRun | None:
+        """The unfinished run that read the least far: the one to resume first."""
+        with self.store.session() as s:
+            runs = s.exec(select(ImportRun).where(ImportRun.pair == self.store.pair, ImportRun.finished_at.is_(None)))
+            return min(runs, key=read_to, default=None)
 
     def carry_to(self, run: ImportRun, until: datetime) -> None:
         """Widen an unfinished run to end at `until`: its checkpoint still holds (every order created

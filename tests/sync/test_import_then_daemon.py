@@ -4,6 +4,7 @@ orders placed in between were in neither)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from connector.commands import refuse_unsafe_first_run
 from connector.errors import ConfigError
 from connector.history.importer import HistoricalImport
+from connector.store.import_runs import ImportRuns
 from sync_world import line
 
 
@@ -54,3 +56,75 @@ async def test_a_first_run_more_than_a_day_after_the_import_is_refused_unless_en
     # An explicit start_at is the operator's choice of where the daemon starts: not refused.
     rt.settings.sync.start_at = world.clock.now() - timedelta(hours=1)
     refuse_unsafe_first_run(rt.settings, rt.store)
+
+
+async def interrupted_import(world):
+    """An import-history stopped (Ctrl-C) after its first order: the three orders after it unread."""
+    world.start_at = None
+    first = world.add_order([line("TEE-M")])
+    world.clock.advance(3600)
+    later = [world.add_order([line("MUG-01")]) for _ in range(3)]
+    world.clock.advance(3600)
+    rt = await world.runtime()
+    rt.settings.historical_import.enabled = True
+    stop = asyncio.Event()
+    cycle_factory = rt.cycle
+
+    def cycle(**kw):
+        c = cycle_factory(**kw)
+        mirror_one = c.mirror_one
+
+        async def one_then_stop(order, report):
+            out = await mirror_one(order, report)
+            stop.set()
+            return out
+        c.mirror_one = one_then_stop
+        return c
+    rt.cycle = cycle
+    report = await HistoricalImport(rt, since=None, until=None, stop_event=stop, concurrency=1).run()
+    rt.cycle = cycle_factory
+    rt.settings.historical_import.enabled = False
+    assert report.interrupted and len(world.sales(first)) == 1 and all(world.sales(o) == [] for o in later)
+    return rt, later
+
+
+async def test_an_interrupted_import_counts_only_up_to_its_checkpoint(world):
+    rt, later = await interrupted_import(world)
+    world.clock.advance(30 * 86400)
+    with pytest.raises(ConfigError) as refused:
+        refuse_unsafe_first_run(rt.settings, rt.store)
+    # It says to resume the import (same --since, none here), not to import from its end on.
+    message = str(refused.value)
+    assert "--since" not in message and "Resume the unfinished import first (`order-sync import-history`" in message
+    rt.settings.historical_import.enabled = True
+    await HistoricalImport(rt, since=None, until=None).run()
+    rt.settings.historical_import.enabled = False
+    refuse_unsafe_first_run(rt.settings, rt.store)
+    await world.cycle()
+    assert [o for o in later if world.sales(o) == []] == []
+
+
+async def test_within_a_day_the_first_run_goes_on_from_the_interrupted_imports_checkpoint(world):
+    rt, later = await interrupted_import(world)
+    world.clock.advance(3600)
+    refuse_unsafe_first_run(rt.settings, rt.store)
+    await world.cycle()
+    assert [o for o in later if world.sales(o) == []] == []
+
+
+async def test_a_finished_import_counts_no_further_than_an_unfinished_ones_checkpoint(world):
+    """A finished import up to now, then one over an older range stopped a day into it: what lies
+    after that day is not known read, whatever the finished one reached."""
+    world.start_at = None
+    rt = await world.runtime()
+    runs, now = ImportRuns(rt.store), world.clock.now()
+    runs.save(runs.open(now - timedelta(days=2), now, 10), checkpoint=None, done=10, failed=0, finished=True)
+    since = now - timedelta(days=10)
+    runs.save(runs.open(since, now - timedelta(days=5), 10), checkpoint=since + timedelta(days=1), done=1, failed=0)
+    world.clock.advance(3600)
+
+    assert runs.imported_until() == since + timedelta(days=1)
+    with pytest.raises(ConfigError) as refused:
+        refuse_unsafe_first_run(rt.settings, rt.store)
+    resume = f"Resume the unfinished import first (`order-sync import-history --since {since:%Y-%m-%dT%H:%M:%SZ}`"
+    assert resume in str(refused.value)
