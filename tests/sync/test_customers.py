@@ -192,3 +192,26 @@ async def test_a_customer_refused_for_its_address_is_created_without_it(world_fa
     assert exception.kind == "customer"
     assert "7870" in exception.summary and "without" in exception.summary
     assert len(customer_creates(world)) == 2
+
+
+@pytest.mark.parametrize("blank", [{"first_name": "  "}, {"last_name": " "}])
+async def test_a_billing_name_of_spaces_takes_the_placeholder(world, blank):
+    # X-Series requires both names and refuses a blank one: spaces are no name.
+    order_id = world.add_order([line()], customer={**JANE, "city": " Austin ", **blank})
+    report = await world.cycle()
+
+    assert not report.failed, report.failed
+    customer = world.xs.customers[world.sale(order_id)["customer_id"]]
+    assert (customer["first_name"], customer["last_name"]) in {("BigCommerce", "Doe"), ("Jane", "Customer")}
+    assert customer["physical_city"] == "Austin" and customer["physical_postcode"] == "78701"
+
+
+async def test_a_refusal_not_about_the_address_keeps_it_and_is_not_resent(world, monkeypatch):
+    from connector.sync import binders
+    body_of = binders._customer_body
+    monkeypatch.setattr(binders, "_customer_body", lambda c: body_of(c).model_copy(update={"first_name": " "}))
+    order_id = world.add_order([line()], customer=JANE)
+    report = await world.cycle()
+
+    assert "first_name" in report.failed[order_id]
+    assert len(customer_creates(world)) == 1  # not re-sent without the address: the address was not refused
