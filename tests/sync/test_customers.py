@@ -215,3 +215,15 @@ async def test_a_refusal_not_about_the_address_keeps_it_and_is_not_resent(world,
 
     assert "first_name" in report.failed[order_id]
     assert len(customer_creates(world)) == 1  # not re-sent without the address: the address was not refused
+
+
+async def test_two_mailboxes_that_casefold_alike_are_two_customers(world):
+    # "straße@" and "strasse@" are two mailboxes: e-mails compare case-insensitively (lower), never
+    # casefolded (ß → ss), here as in the lost-answer search.
+    other = world.xs.add_customer(first_name="Other", last_name="Person", email="strasse@example.de")
+    order_id = world.add_order([line()], customer={**JANE, "email": "Straße@example.de"})
+    report = await world.cycle()
+
+    assert not report.failed, report.failed
+    customer = world.xs.customers[world.sale(order_id)["customer_id"]]
+    assert customer["id"] != other and customer["email"] == "Straße@example.de"
