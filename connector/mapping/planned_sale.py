@@ -19,6 +19,13 @@ def product_key_for_sku(sku: str) -> str:
     return "sku:" + sku.strip().casefold()
 
 
+def email_key(email: str) -> str:
+    """An e-mail as bindings and the customer index key it: lowercased as X-Series' search results are
+    compared, never casefolded ("straße@" and "strasse@" are two mailboxes). For an ASCII e-mail both
+    are the same, so keys stored by older versions (casefolded) still match."""
+    return email.strip().lower()
+
+
 def custom_product_sku(name: str) -> str:
     """A stable SKU for a custom line without one, so the same custom item reuses one product."""
     digest = hashlib.sha1(name.strip().casefold().encode()).hexdigest()[:10]
@@ -41,7 +48,7 @@ class PlannedCustomer:
 
     @property
     def email_key(self) -> str | None:
-        return self.email.strip().casefold() if self.email else None
+        return email_key(self.email) if self.email else None
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,8 @@ def _sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, taxes:
 
     billing = order.billing_address
     email = (billing.email or "").strip() if billing else ""
-    address = {name: (getattr(billing, name) if billing else "") or "" for name in _ADDRESS_FIELDS}
+    # Stripped: X-Series refuses a name of spaces; a blank one takes the placeholder (CustomerBinder).
+    address = {name: ((getattr(billing, name) if billing else "") or "").strip() for name in _ADDRESS_FIELDS}
     return SalePlan(
         bc_order_id=order.id,
         invoice_number=invoice_number(order.id, generation),

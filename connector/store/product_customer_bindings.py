@@ -92,7 +92,7 @@ class ProductCustomerBook:
     def customer_lookup(self, email_key: str) -> Lookup:
         """An e-mail's binding, whether it is deleted, and the indexed customer with the e-mail."""
         row = self.db.first(CUSTOMER_LOOKUP, {"pair": self.pair, "key": email_key,
-                                               "index_key": email_key.strip().casefold()})
+                                               "index_key": email_key.strip().lower()})  # as mapping.email_key
         if row.bound is not None:
             self._customer_ids[email_key] = row.bound
         return Lookup(row.bound, bool(row.deleted), row.indexed)

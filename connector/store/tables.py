@@ -66,7 +66,7 @@ class ProductBinding(SQLModel, table=True):
 class CustomerBinding(SQLModel, table=True):
     __tablename__ = "customer_binding"
     pair: str = _pair()
-    email_key: str = Field(primary_key=True)  # casefolded e-mail
+    email_key: str = Field(primary_key=True)  # lowercased e-mail (planned_sale.email_key)
     xs_customer_id: str
     created: bool = False
     created_at: datetime = _dt(nullable=False)

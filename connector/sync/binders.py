@@ -82,7 +82,7 @@ class CustomerBinder:
                 except PermanentApiError as exc:
                     # §5: stricter postal-code validation can refuse a customer's address (400). Refused,
                     # nothing was written: created once more without it, so the order is still mirrored.
-                    if exc.status not in (400, 422) or not _address_of(body):
+                    if exc.status not in (400, 422) or not _address_of(body) or not _about_address(exc, body):
                         raise
                     refused.append(exc)
                     return (await self.xs.create_customer(_without_address(body))).id
@@ -140,6 +140,14 @@ def _customer_body(customer: PlannedCustomer) -> CustomerCreate:
 def _address_of(body: CustomerCreate) -> dict[str, str]:
     """The customer's address fields as sent (physical_* and postal_*)."""
     return {k: v for k, v in body.model_dump().items() if k.startswith(("physical_", "postal_")) and v}
+
+
+def _about_address(exc: PermanentApiError, body: CustomerCreate) -> bool:
+    """Whether a refusal could be about the address: not when it names only other fields sent (a
+    blank name); one naming no field at all may be (what X-Series' errors name is not documented)."""
+    text, address = f"{exc.args[0]} {exc.body or ''}", _address_of(body)
+    others = [k for k, v in body.model_dump().items() if v is not None and k not in address and k in text]
+    return not others or any(k in text for k in address)
 
 
 def _without_address(body: CustomerCreate) -> CustomerCreate:

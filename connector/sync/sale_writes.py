@@ -27,7 +27,15 @@ from connector.mapping.status_table import PosState
 from connector.store.tables import OrderBinding
 from connector.sync.binders import not_there_yet
 from connector.sync.mirror_deps import plan_sale
-from connector.sync.pending import Posted, find_sale, landed_already, names_duplicate_source_id, posted, voided_already
+from connector.sync.pending import (
+    Posted,
+    find_sale,
+    landed_already,
+    names_duplicate_source_id,
+    posted,
+    read_by_id,
+    voided_already,
+)
 from connector.sync.refund_pass import record_refunds_before
 from connector.sync.sale_answers import SaleAnswers
 from connector.sync.transitions import RESYNC_VOID, Outcome, next_generation_of
@@ -216,6 +224,11 @@ class SaleWrites(SaleAnswers):
         sent = RegisterSale.model_validate_json(binding.sale_body)
         type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(owed_on_settle(sent, plan), order.id)]
         body = settled_on_account(sent, binding.sale_id, plan, refs, type_ids, order.date_modified)
+        # The body replaces the sale whole: staff may have put it on another customer in the POS since
+        # it was written, so it keeps the customer it has now (unread: the one it was written with).
+        live, _ = await read_by_id(self.d.xs, binding.sale_id)
+        if live is not None and live.customer_id:
+            body = body.model_copy(update={"customer_id": live.customer_id})
         self.step = "write"
         binding.pending_state = PosState.CLOSED.value
         store.save_order_binding(binding)

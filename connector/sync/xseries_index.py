@@ -7,6 +7,7 @@ search quirk of reference §9.1)."""
 from __future__ import annotations
 
 from connector.clients.xseries import XSeriesClient
+from connector.mapping.planned_sale import email_key
 from connector.store.repository import Store
 
 
@@ -34,7 +35,7 @@ class XSeriesIndex:
         after = self.store.index_version("customers")
         async for page in self.xs.iter_customers(after_version=after, include_deleted=True):
             self.store.upsert_indexed_customers([
-                {"id": c.id, "email_key": (c.email or "").strip().casefold(),
+                {"id": c.id, "email_key": email_key(c.email or ""),
                  "version": c.version or 0, "deleted": c.deleted_at is not None}
                 for c in page.items
             ])

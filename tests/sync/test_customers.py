@@ -192,3 +192,38 @@ async def test_a_customer_refused_for_its_address_is_created_without_it(world_fa
     assert exception.kind == "customer"
     assert "7870" in exception.summary and "without" in exception.summary
     assert len(customer_creates(world)) == 2
+
+
+@pytest.mark.parametrize("blank", [{"first_name": "  "}, {"last_name": " "}])
+async def test_a_billing_name_of_spaces_takes_the_placeholder(world, blank):
+    # X-Series requires both names and refuses a blank one: spaces are no name.
+    order_id = world.add_order([line()], customer={**JANE, "city": " Austin ", **blank})
+    report = await world.cycle()
+
+    assert not report.failed, report.failed
+    customer = world.xs.customers[world.sale(order_id)["customer_id"]]
+    assert (customer["first_name"], customer["last_name"]) in {("BigCommerce", "Doe"), ("Jane", "Customer")}
+    assert customer["physical_city"] == "Austin" and customer["physical_postcode"] == "78701"
+
+
+async def test_a_refusal_not_about_the_address_keeps_it_and_is_not_resent(world, monkeypatch):
+    from connector.sync import binders
+    body_of = binders._customer_body
+    monkeypatch.setattr(binders, "_customer_body", lambda c: body_of(c).model_copy(update={"first_name": " "}))
+    order_id = world.add_order([line()], customer=JANE)
+    report = await world.cycle()
+
+    assert "first_name" in report.failed[order_id]
+    assert len(customer_creates(world)) == 1  # not re-sent without the address: the address was not refused
+
+
+async def test_two_mailboxes_that_casefold_alike_are_two_customers(world):
+    # "straße@" and "strasse@" are two mailboxes: e-mails compare case-insensitively (lower), never
+    # casefolded (ß → ss), here as in the lost-answer search.
+    other = world.xs.add_customer(first_name="Other", last_name="Person", email="strasse@example.de")
+    order_id = world.add_order([line()], customer={**JANE, "email": "Straße@example.de"})
+    report = await world.cycle()
+
+    assert not report.failed, report.failed
+    customer = world.xs.customers[world.sale(order_id)["customer_id"]]
+    assert customer["id"] != other and customer["email"] == "Straße@example.de"

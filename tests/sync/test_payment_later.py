@@ -178,3 +178,16 @@ async def test_a_lost_payment_answer_retried_seconds_later_while_the_search_lags
     assert '"ONACCOUNT_CLOSED"' in binding.sale_body  # paid: not to be settled again
     sale = world.sale(order_id)
     assert sale["status"] == "ONACCOUNT_CLOSED" and paid(sale) == total(before)
+
+
+async def test_the_payment_keeps_the_customer_staff_put_on_the_on_account_sale(world):
+    # Staff moved the on-account sale to another customer in the POS: settling keeps theirs.
+    order_id, before = await on_account_order(world)
+    other = world.xs.add_customer(first_name="Ann", last_name="Other", email="ann@example.com")
+    world.xs.sales[before["id"]]["customer_id"] = other
+    world.set_status(order_id, 11)
+    report = await world.cycle()
+
+    assert not report.failed, report.failed
+    sale = world.sale(order_id)
+    assert sale["status"] == "ONACCOUNT_CLOSED" and sale["customer_id"] == other
