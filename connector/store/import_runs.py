@@ -45,6 +45,18 @@ def read_to(run: ImportRun) -> datetime:
     return run.checkpoint or run.since or BEFORE_ANY_ORDER
 
 
+def _end(run: ImportRun) -> datetime:
+    return min(run.until, run.started_at) if run.until else run.started_at
+
+
+def _stopped(runs: list[ImportRun]) -> list[ImportRun]:
+    """The unfinished runs whose stop no finished run read past (an overlapping chunk finished
+    later covers it: resuming the stopped one would re-read it for nothing)."""
+    done = [(run.since or BEFORE_ANY_ORDER, _end(run)) for run in runs if run.finished_at]
+    return [run for run in runs if not run.finished_at
+            and not any(since <= read_to(run) < end for since, end in done)]
+
+
 class ImportRuns:
     def __init__(self, store: "Store") -> None:
         self.store = store
@@ -82,19 +94,21 @@ class ImportRuns:
     def imported_until(self) -> datetime | None:
         """Up to where the imports so far read (None: no import ran): the latest end of a finished
         run, or its start when its until was still ahead (it listed only the orders placed by then,
-        at least); never past an unfinished run's checkpoint (stopped() — after it, orders of its
-        range are unread). The daemon's first run goes on from there (SyncCycle.run)."""
+        at least); never past an unfinished run's checkpoint that no finished run covers (stopped() —
+        after it, orders of its range are unread). The daemon's first run goes on from there
+        (SyncCycle.run)."""
         with self.store.session() as s:
             runs = s.exec(select(ImportRun).where(ImportRun.pair == self.store.pair)).all()
-        ends = [min(run.until, run.started_at) for run in runs if run.finished_at and run.until]
-        stops = [read_to(run) for run in runs if not run.finished_at]
+        ends = [_end(run) for run in runs if run.finished_at and run.until]
+        stops = [read_to(run) for run in _stopped(runs)]
         return min(stops + [max(ends)] if ends else stops, default=None)
 
     def stopped(self) -> ImportRun | None:
-        """The unfinished run that read the least far: the one to resume first."""
+        """The unfinished run that read the least far, past what finished runs read: the one to
+        resume first."""
         with self.store.session() as s:
-            runs = s.exec(select(ImportRun).where(ImportRun.pair == self.store.pair, ImportRun.finished_at.is_(None)))
-            return min(runs, key=read_to, default=None)
+            runs = s.exec(select(ImportRun).where(ImportRun.pair == self.store.pair)).all()
+        return min(_stopped(runs), key=read_to, default=None)
 
     def carry_to(self, run: ImportRun, until: datetime) -> None:
         """Widen an unfinished run to end at `until`: its checkpoint still holds (every order created

@@ -128,3 +128,20 @@ async def test_a_finished_import_counts_no_further_than_an_unfinished_ones_check
         refuse_unsafe_first_run(rt.settings, rt.store)
     resume = f"Resume the unfinished import first (`order-sync import-history --since {since:%Y-%m-%dT%H:%M:%SZ}`"
     assert resume in str(refused.value)
+
+
+async def test_an_unfinished_run_a_finished_one_read_past_does_not_hold_the_first_run_back(world):
+    """Chunk 1 (--until mid) finished; chunk 2 (--since mid-12h) stopped six hours in, inside what
+    chunk 1 read; then an import --since mid finished up to now, as the refusal advised: everything
+    is read, and the first run goes on from now, not refused again to resume chunk 2."""
+    world.start_at = None
+    rt = await world.runtime()
+    runs, now = ImportRuns(rt.store), world.clock.now()
+    mid = now - timedelta(days=40)
+    runs.save(runs.open(None, mid, 10), checkpoint=None, done=10, failed=0, finished=True)
+    runs.save(runs.open(mid - timedelta(hours=12), now, 10), checkpoint=mid - timedelta(hours=6), done=1, failed=0)
+    runs.save(runs.open(mid, now, 10), checkpoint=None, done=10, failed=0, finished=True)
+    world.clock.advance(3600)
+
+    assert runs.stopped() is None and runs.imported_until() == now
+    refuse_unsafe_first_run(rt.settings, rt.store)
