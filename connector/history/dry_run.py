@@ -53,7 +53,8 @@ class DryRunPlanner:
             return
         if plan.pos_state is PosState.NOT_IMPORTED:
             return  # no sale, nothing created
-        r.sales[plan.pos_state.value] += 1
+        # An unpaid closed sale is written on account (register_sale): a balance the customer owes.
+        r.sales["on account" if plan.pos_state is PosState.CLOSED and plan.unpaid else plan.pos_state.value] += 1
         key = plan.customer.email_key
         if not key and plan.pos_state is PosState.CLOSED and plan.unpaid and not self.d.walk_in_customer:
             key = walk_in_key(WALK_IN_CODE)  # order-sync's walk-in, created once (unless X-Series has it)

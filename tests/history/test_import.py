@@ -88,6 +88,9 @@ async def test_dry_run_writes_nothing_and_predicts_the_import(import_world):
         created_products = [p for p in rt.store.product_bindings() if p.created]
         assert {p.sku for p in created_products} == dry.new_products
         assert len(w.xs.sales) == sum(dry.sales.values())
+        written = Counter({"CLOSED": "closed", "ONACCOUNT": "on account", "VOIDED": "voided"}[sale["status"]]
+                          for sale in w.xs.sales.values())
+        assert written == +dry.sales and dry.sales["on account"]  # unpaid orders: a balance owed, said so
         # The customers and the stock movement it predicted are the ones the import made.
         with rt.store.session() as s:
             created_customers = {c.email_key for c in s.exec(select(CustomerBinding)) if c.created}
