@@ -160,6 +160,14 @@ class World:
                                          xs_transport=self.xs.transport(), clock=self.clock,
                                          retry=RetryPolicy(seed=2, base_delay=0.01)))
 
+    def pair_runtimes(self, store: Store):
+        """A worker's PairRuntimes (order-sync worker) on this world's simulators and clock."""
+        from connector.workers.tasks import PairRuntimes
+
+        return PairRuntimes(self.settings(), store, asyncio.Event(), bc_transport=self.bc.transport(),
+                            xs_transport=self.xs.transport(), clock=self.clock,
+                            retry=RetryPolicy(seed=1, base_delay=0.01))
+
     async def close(self) -> None:
         for runtime in self.runtimes:
             await runtime.aclose()

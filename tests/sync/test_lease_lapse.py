@@ -15,16 +15,26 @@ from sync_world import line
 LAPSE = 200  # seconds: past the lease's 120 s ttl
 
 
-async def a_paced_write_outlived_by_its_lease(world, order_id: int):
+def sale_write_marked(store, order_id: int) -> bool:
+    """A sale write is next: its binding is saved pending first."""
+    binding = store.order_binding(order_id)
+    return binding is not None and bool(binding.pending_state)
+
+
+def return_write_marked(store, order_id: int) -> bool:
+    """A return, or a return's void, is next: its refund is marked first."""
+    return any(b.pending or b.outcome == "voiding" for b in store.refund_bindings(order_id))
+
+
+async def a_paced_write_outlived_by_its_lease(world, order_id: int, marked=sale_write_marked):
     """Worker A's write to the order waits for its pacer slot past the lease's ttl; meanwhile worker
     B runs a cycle. Returns (A's report, B's report, the X-Series writes once B was done, B)."""
     a, b = await world.new_runtime(), await world.new_runtime()
     gate, blocked = asyncio.Event(), asyncio.Event()
     pace = a.xs.pacer.before_request
 
-    async def slot_after_the_lease() -> None:  # only the write: its binding is saved pending first
-        binding = a.store.order_binding(order_id)
-        if binding is not None and binding.pending_state and not gate.is_set():
+    async def slot_after_the_lease() -> None:  # only the write, once `marked`
+        if marked(a.store, order_id) and not gate.is_set():
             blocked.set()
             await gate.wait()
         await pace()
@@ -83,26 +93,7 @@ async def test_a_return_write_whose_lease_lapsed_while_it_waited_is_not_sent(db_
     if write == "return void":
         await world.cycle()
         world.set_status(order_id, 5)  # cancelled: its return is voided before its sale
-    a, b = await world.new_runtime(), await world.new_runtime()
-    gate, blocked = asyncio.Event(), asyncio.Event()
-    pace = a.xs.pacer.before_request
-
-    async def slot_after_the_lease() -> None:  # only the return's write: its binding is marked first
-        marked = [b for b in a.store.refund_bindings(order_id) if b.pending or b.outcome == "voiding"]
-        if marked and not gate.is_set():
-            blocked.set()
-            await gate.wait()
-        await pace()
-
-    a.xs.pacer.before_request = slot_after_the_lease
-    world.clock.advance(1)
-    task = asyncio.create_task(a.cycle().run())
-    await blocked.wait()
-    world.clock.advance(LAPSE)
-    await b.cycle().run()
-    writes = world.xs_writes()
-    gate.set()
-    a_report = await task
+    a_report, _, writes, _ = await a_paced_write_outlived_by_its_lease(world, order_id, return_write_marked)
     assert world.xs_writes() == writes  # A sent nothing after B wrote
     assert any("not sent" in why for why in [*a_report.failed.values(), *a_report.refunds_failed.values()])
     returns = world.xs.sales_of_order(order_id, returns=True)

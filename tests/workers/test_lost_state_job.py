@@ -4,15 +4,12 @@ sync)", though no retry gets past it; the README says a worker's job fails, nami
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
 
-from connector.clients.transport import RetryPolicy
 from connector.errors import LostStateError
 from connector.store.repository import Store
-from connector.workers.tasks import PairRuntimes
 from sync_world import line, make_world
 
 
@@ -24,9 +21,7 @@ async def test_a_job_on_a_lost_state_database_fails_and_says_it_needs_a_person(t
     await world.close()
     world.database_url = f"sqlite:///{tmp_path / 'lost.db'}"  # the state database is lost
     store = Store.open(world.database_url, clock=world.clock)
-    runtimes = PairRuntimes(world.settings(), store, asyncio.Event(), bc_transport=world.bc.transport(),
-                            xs_transport=world.xs.transport(), clock=world.clock,
-                            retry=RetryPolicy(seed=1, base_delay=0.01))
+    runtimes = world.pair_runtimes(store)
     try:
         with caplog.at_level(logging.ERROR, logger="connector.workers"):
             with pytest.raises(LostStateError, match="reconcile --adopt"):

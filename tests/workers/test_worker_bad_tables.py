@@ -4,19 +4,16 @@ not) is logged as a file to fix and recorded, not as an outage "retrying next sy
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 
 import pytest
 
 from connector.cli import main
-from connector.clients.transport import RetryPolicy
 from connector.commands import START_FAILED
 from connector.mapping.tables import DEFAULTS_DIR
 from connector.store.repository import Store
 from connector.workers import command
-from connector.workers.tasks import PairRuntimes
 from sync_world import make_world
 from test_worker_queue import write_config
 
@@ -52,9 +49,7 @@ async def test_a_job_meeting_a_broken_table_says_fix_it_then_restart_and_records
     world = make_world(f"sqlite:///{tmp_path / 'state.db'}", tmp_path, mappings_dir=mappings)
     (mappings / "payment_methods.yaml").write_text(BROKEN)  # after the worker started, before the pair's first job
     store = Store.open(world.database_url, clock=world.clock)
-    runtimes = PairRuntimes(world.settings(), store, asyncio.Event(), bc_transport=world.bc.transport(),
-                            xs_transport=world.xs.transport(), clock=world.clock,
-                            retry=RetryPolicy(seed=1, base_delay=0.01))
+    runtimes = world.pair_runtimes(store)
     try:
         with caplog.at_level(logging.ERROR, logger="connector.workers"):
             assert await runtimes.sync("default", 1) == "stopped"
