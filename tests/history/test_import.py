@@ -239,22 +239,28 @@ async def test_an_import_keeps_no_page_bindings_of_orders_that_fail_before_their
         rt.store.close()
 
 
+def placed_at(w, sku: str, times: list, *, status_id: int) -> list[int]:
+    """One order of one `sku` at 10.00 placed at each of `times` (Ann Lee's, a guest); their ids."""
+    from decimal import Decimal
+
+    customer = {"id": 0, "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
+    return [w.bc.add_order(customer=customer, status_id=status_id, date_created=placed,
+                           lines=[{"product_id": 1, "variant_id": 0, "sku": sku, "name": sku,
+                                   "unit_price": Decimal("10.00"), "quantity": 1}])["id"] for placed in times]
+
+
 @pytest.mark.parametrize("exclusive", [False, True])
 async def test_a_resumed_import_reads_again_the_second_it_stopped_in(import_world, exclusive):
     """Two orders placed in the same second, the import stopped after the first: whether
     BigCommerce's min_date_created is inclusive is unverified, so the resumed import must not ask
     from that very second, or a store with exclusive bounds never imports the second order."""
-    from decimal import Decimal
     from datetime import timedelta
 
     w = import_world
     w.bc.date_bounds_exclusive = exclusive
     sku = w.seeded.skus[0]
     when = w.clock.now() - timedelta(minutes=30)
-    customer = {"id": 0, "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
-    pair = [w.bc.add_order(customer=customer, status_id=11, date_created=when,
-                           lines=[{"product_id": 1, "variant_id": 0, "sku": sku, "name": sku,
-                                   "unit_price": Decimal("10.00"), "quantity": 1}])["id"] for _ in range(2)]
+    pair = placed_at(w, sku, [when] * 2, status_id=11)
     rt = await w.runtime()
     try:
         stop = asyncio.Event()
@@ -273,7 +279,6 @@ async def test_more_than_a_page_of_orders_placed_in_one_second_are_all_imported_
         import_world, monkeypatch, exclusive):
     """Twelve orders placed in one second (two a second before), pages of four, and a store returning
     orders sharing a date_created in a new order on each request: stepping page numbers missed some."""
-    from decimal import Decimal
     from datetime import timedelta
 
     import connector.clients.bigcommerce_order_listing as listing
@@ -284,12 +289,8 @@ async def test_more_than_a_page_of_orders_placed_in_one_second_are_all_imported_
     w.bc.date_bounds_exclusive = exclusive
     sku = w.seeded.skus[0]
     when = w.clock.now() - timedelta(days=3)
-    customer = {"id": 0, "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
     # Two orders a second before: the first page ends in the busy second without lying within it.
-    ids = [w.bc.add_order(customer=customer, status_id=10, date_created=placed,
-                          lines=[{"product_id": 1, "variant_id": 0, "sku": sku, "name": sku,
-                                  "unit_price": Decimal("10.00"), "quantity": 1}])["id"]
-           for placed in [when - timedelta(seconds=1)] * 2 + [when] * 12]
+    ids = placed_at(w, sku, [when - timedelta(seconds=1)] * 2 + [when] * 12, status_id=10)
     rt = await w.runtime()
     try:
         report = await HistoricalImport(rt, since=None, until=w.clock.now() - timedelta(days=1)).run()

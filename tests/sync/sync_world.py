@@ -81,6 +81,30 @@ def lose_next_sale_answer(world) -> list[str]:
     return lost
 
 
+class Crash(BaseException):
+    """The process dies: nothing after this line of the connector runs."""
+
+
+async def sale_sent_then_crashed(world, lines: list[dict], **order: Any) -> int:
+    """An order whose sale reached X-Series, the process dying before the answer came: the binding
+    stays pending (its updated_at: the send). The order's id."""
+    import pytest
+
+    order_id = world.add_order(lines, **order)
+    runtime = await world.runtime()
+    create_sale = runtime.xs.create_sale_document
+
+    async def applied_then_crashed(body, **options):
+        await create_sale(body, **options)
+        raise Crash()
+
+    runtime.xs.create_sale_document = applied_then_crashed
+    with pytest.raises(Crash):
+        await world.cycle()
+    assert world.store.order_binding(order_id).pending_state == "closed"
+    return order_id
+
+
 def assert_sale_adds_up(sale: dict, order: dict) -> None:
     """The sale's lines carry the order's total and tax to the cent; a paid closed sale's payments
     carry its total; an on-account or voided sale has none. Units go at five decimals: the sale's

@@ -5,34 +5,18 @@ answer retried at once, by the failed queue: tests/sync/test_exactly_once.py.)""
 
 from __future__ import annotations
 
-import pytest
 
 from connector import interrupts
 from connector.sandbox.faults import FaultConfig
 from connector.sync.order_mirror import Outcome
-from sync_world import line
-
-
-class Crash(BaseException):
-    """The process dies: nothing after this line of the connector runs."""
+from sync_world import line, sale_sent_then_crashed
 
 
 async def sent_then_crashed(world) -> int:
     """An order whose sale reached X-Series, the process dying before the answer came: no failure
     is recorded, the binding stays pending (its updated_at: the send). The order's id."""
-    order_id = world.add_order([line("TEE-M", 1)])
-    runtime = await world.runtime()
-    create_sale = runtime.xs.create_sale_document
-
-    async def applied_then_crashed(body, **options):
-        await create_sale(body, **options)
-        raise Crash()
-
-    runtime.xs.create_sale_document = applied_then_crashed
-    with pytest.raises(Crash):
-        await world.cycle()
+    order_id = await sale_sent_then_crashed(world, [line("TEE-M", 1)])
     assert len(world.sales(order_id)) == 1 and world.store.failures() == []
-    assert world.store.order_binding(order_id).pending_state == "closed"
     return order_id
 
 

@@ -10,13 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from sync_world import cents, line, lose_next_sale_answer
+from sync_world import cents, line, lose_next_sale_answer, sale_sent_then_crashed
 
 SERVERS = [pytest.param(False, id="duplicate-source-id-taken"), pytest.param(True, id="duplicate-source-id-refused")]
-
-
-class Crash(BaseException):
-    """The process dies: nothing after this line of the connector runs."""
 
 
 def self_numbering(world_factory, refuses_duplicate: bool):
@@ -61,18 +57,7 @@ async def test_a_lost_sale_answer_on_a_self_numbering_server_makes_one_sale(worl
 async def test_a_crash_after_the_sale_landed_on_a_self_numbering_server_makes_one_sale(world_factory,
                                                                                        refuses_duplicate):
     world = self_numbering(world_factory, refuses_duplicate)
-    order_id = world.add_order([line("TEE-M", 2)], status_id=11)
-    runtime = await world.runtime()
-    create_sale = runtime.xs.create_sale_document
-
-    async def landed_then_crashed(body, **options):
-        await create_sale(body, **options)
-        raise Crash()
-
-    runtime.xs.create_sale_document = landed_then_crashed
-    with pytest.raises(Crash):
-        await world.cycle()
-    assert world.store.order_binding(order_id).pending_state == "closed"
+    order_id = await sale_sent_then_crashed(world, [line("TEE-M", 2)], status_id=11)
 
     next_run = await world.new_runtime()  # a new process: nothing of the last one is known
     for _ in range(3):
