@@ -83,7 +83,7 @@ class SyncSettings(_Section):
     # A sale or return write that got no answer, and that X-Series' search does not show, is written
     # again only this long after it was sent: how soon the search sees a new sale is undocumented,
     # and taking a lagging search's "not found" for "not written" would write it twice.
-    lost_write_settle_seconds: int = Field(default=30, ge=0)
+    lost_write_settle_seconds: int = Field(default=30, ge=0, le=90)  # ≤ 90: store/leases.py TTL_SECONDS
     # An order edited after its sale was written: open an exception for a person (default), or void
     # the sale and write the next generation so stock and money follow the edit.
     on_edit: Literal["exception", "resync"] = "exception"

@@ -51,8 +51,15 @@ class LeaseLost(OrderSyncError):
     another process may have done the work meanwhile. The work is retried later."""
 
 
+# How long a lease lives unrenewed. Longer than the most a write may still need when it is sent (its
+# attempt deadline, 120 s, plus sync.lost_write_settle_seconds, at most 90 s: Leases.confirm), with
+# room for a renewal: a lapsed holder's write can no longer land unseen when another takes over.
+# A process killed while holding leases holds them up for this long.
+TTL_SECONDS = 240.0
+
+
 class Leases:
-    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, ttl_seconds: float = 120.0,
+    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, ttl_seconds: float = TTL_SECONDS,
                  db: ThreadConnections | None = None, pair: str = "default") -> None:
         self.engine = engine
         # Keys are the pair's: "north/order:12" and "south/order:12" are two leases.
@@ -162,9 +169,12 @@ class Leases:
         """Raises LeaseLost unless `handle` is ours for `margin` more: called right before a write is
         sent (the transport's before_send, after any pacer or quota wait), so a holder whose lease
         lapsed while it waited sends nothing that another process may have written meanwhile. With
-        margin = the lost-write settle time, a process that takes the lease over looks for the work
-        at least that long after its last possible send. In memory while renewals keep up; only a
-        lease not renewed for ttl - margin (renewals failing) costs a database round trip."""
+        margin = the write's attempt deadline + the lost-write settle time (MirrorDeps.lease_margin), a
+        process that takes the lease over looks for the work only once the write can no longer land
+        unseen. In memory while renewals keep up; only a lease not renewed for ttl - margin
+        (renewals failing) costs a database round trip."""
+        if margin >= self.ttl:  # no renewal could cover it: the write would never go out
+            raise ValueError(f"a write's lease margin ({margin}) must be shorter than the lease's ttl ({self.ttl})")
         if not handle.lost and self.clock.now() - handle.renewed_at < self.ttl - margin:
             return
         try:

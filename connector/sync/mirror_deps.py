@@ -42,6 +42,13 @@ class MirrorDeps:
     # --since); None: the refunds cursor's. An order placed before has its own read (refund_pass).
     refunds_from: datetime | None = None
 
+    @property
+    def lease_margin(self) -> timedelta:
+        """How long the lease of a write must still be ours when the write is sent (Leases.confirm): it
+        may land up to the transport's attempt deadline later, and whoever takes the lease over trusts
+        a search that does not show it only lost_write_settle after that."""
+        return self.lost_write_settle + timedelta(seconds=self.xs.transport.deadline)
+
 
 def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash: str | None = None) -> SalePlan:
     """The order's SalePlan against this retailer; MappingError (parked) when the order is in a

@@ -211,7 +211,7 @@ class RefundMirror:
             self.d.store.save_refund_binding(binding)
             try:
                 # Not sent once the refund's lease may have lapsed (SaleWrites._held): it stays pending.
-                held = self.d.store.leases.before_send(lease, self.d.lost_write_settle)
+                held = self.d.store.leases.before_send(lease, self.d.lease_margin)
                 written = await xs.create_sale_document(encoded, answer=WrittenSale, before_send=held)
             except PermanentApiError as exc:
                 if after_lost and names_duplicate_source_id(exc):  # ours landed: found, or looked for again

@@ -117,7 +117,7 @@ async def _void_return(d: MirrorDeps, order_id: int, binding: RefundBinding, lea
     })
     try:
         await d.xs.update_sale(voided, encoded=voided.to_json(), answer=WrittenSale,
-                               before_send=d.store.leases.before_send(lease, d.lost_write_settle))
+                               before_send=d.store.leases.before_send(lease, d.lease_margin))
     except PermanentApiError as exc:
         await voided_already(d.xs, binding.return_sale_id, exc, f"return {binding.invoice_number}")
         log.info("order %s: X-Series refused the void of return %s (%s), which is voided already", order_id,

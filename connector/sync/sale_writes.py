@@ -262,7 +262,7 @@ class SaleWrites(SaleAnswers):
     async def _held(self) -> None:
         """Each sale write's before_send: nothing goes out once the order's lease may have lapsed
         (Leases.confirm); the binding stays pending, and whoever holds the lease next settles it."""
-        await self.d.store.leases.before_send(self.lease, self.d.lost_write_settle)()
+        await self.d.store.leases.before_send(self.lease, self.d.lease_margin)()
 
     async def _find_sale(self, invoice: str, sale_id: str | None = None, sent: Posted | None = None) -> Sale | None:
         return await find_sale(self.d.xs, self.d.refs, invoice, sale_id, sent)

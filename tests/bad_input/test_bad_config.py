@@ -83,6 +83,7 @@ TWICE = VALID + "sync:\n  overlap_seconds: 10\n"
 CONCURRENCY = VALID + "  concurrency: 1000\n"
 MAX_ATTEMPTS = VALID + "  max_attempts: 0\n"
 NO_OVERLAP = VALID + "  overlap_seconds: 0\n"
+LONG_SETTLE = VALID + "  lost_write_settle_seconds: 120\n"  # a write's lease could not cover it (store/leases.py)
 LIST = "- bigcommerce\n- xseries\n"
 STRAY_DEFAULT = VALID + "historical_import:\n  enabled: yes please\n"
 
@@ -105,6 +106,8 @@ CASES = [
                 line_of(MAX_ATTEMPTS, "max_attempts")),
     config_case("overlap-zero", NO_OVERLAP, r"sync\.overlap_seconds: must be at least 1: .*min_date_modified",
                 line_of(NO_OVERLAP, "overlap_seconds")),
+    config_case("settle-beyond-the-lease", LONG_SETTLE, r"sync\.lost_write_settle_seconds: .*less than or equal to 90",
+                line_of(LONG_SETTLE, "lost_write_settle_seconds")),
     config_case("not-a-mapping", LIST, r"must be a mapping of sections", 1),
     config_case("boolean-not-a-boolean", STRAY_DEFAULT, r"historical_import\.enabled: .*boolean",
                 line_of(STRAY_DEFAULT, "yes please")),

@@ -5,14 +5,16 @@ and writes it. The first worker must then send nothing, or the order has two sal
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
+from connector.store.leases import TTL_SECONDS
 from connector.sync.order_mirror import Outcome
 from sync_world import line
 
-LAPSE = 200  # seconds: past the lease's 120 s ttl
+LAPSE = TTL_SECONDS + 60  # seconds: past the lease's ttl
 
 
 def sale_write_marked(store, order_id: int) -> bool:
@@ -100,3 +102,53 @@ async def test_a_return_write_whose_lease_lapsed_while_it_waited_is_not_sent(db_
     assert len(returns) == 1
     assert returns[0]["status"] == ("CLOSED" if write == "return" else "VOIDED")
     assert world.stock("TEE-M") == (48 if write == "return" else 50)
+
+
+def lease_expiry(store, key: str):
+    from sqlmodel import Session, select
+
+    from connector.store.tables import Lease
+
+    with Session(store.engine) as s:
+        expires = s.exec(select(Lease.expires_at).where(Lease.key == key)).one()
+    return expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("waited", [0, 89, 100, 300])
+@pytest.mark.parametrize("write", ["create", "return"])
+async def test_a_write_sent_keeps_its_lease_until_it_can_no_longer_land_unseen(db_world, write, waited):
+    """A write in flight may land up to the transport's attempt deadline after it was sent, and the
+    search shows it up to sync.lost_write_settle_seconds later: a worker taking the lease over before
+    then would find nothing and write again. So when a write goes out, whatever the pacer waited
+    (`waited` seconds, renewals failing meanwhile), its lease lasts at least deadline + settle more."""
+    world = db_world
+    order_id = world.add_order([line("TEE-M", 3)], status_id=10)
+    runtime = await world.runtime()
+    if write == "return":
+        await world.cycle()
+        tee = next(p for p in world.bc.products(order_id) if p["sku"] == "TEE-M")
+        world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    marked = sale_write_marked if write == "create" else return_write_marked
+    transport = runtime.xs.transport
+    pace, send = transport.pacer.before_request, transport.client.send
+    sent: list[tuple] = []
+
+    async def slow_slot() -> None:
+        if marked(runtime.store, order_id) and not sent:
+            world.clock.advance(waited)
+        await pace()
+
+    async def spy(request, **options):
+        if request.method == "POST" and not sent:
+            key = f"default/order:{order_id}" if write == "create" else f"default/refund:{refund_id()}"
+            sent.append((world.clock.now(), lease_expiry(runtime.store, key)))
+        return await send(request, **options)
+
+    def refund_id() -> int:
+        return next(b.refund_id for b in runtime.store.refund_bindings(order_id))
+
+    transport.pacer.before_request, transport.client.send = slow_slot, spy
+    report = await world.cycle()
+    assert not report.failed and not report.refunds_failed
+    (at, expires), = sent
+    assert expires - at >= timedelta(seconds=transport.deadline + 30)  # settle: the default 30 s
