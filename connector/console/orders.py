@@ -1,5 +1,5 @@
-"""The order page (BigCommerce status, binding, failure, exceptions and the audit timeline, newest
-first) and the search box (an order id or an invoice number)."""
+"""The order page (BigCommerce status, binding, failure, refunds held for a person, exceptions and
+the audit timeline, newest first) and the search box (an order id or an invoice number)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def timeline(store, order_id: int) -> list[dict]:
 
 def order_records(store, order_id: int) -> dict:
     return {"binding": store.order_binding(order_id), "failure": queries.failure_of(store, order_id),
-            "exceptions": queries.exceptions_of(store, order_id), "timeline": timeline(store, order_id)}
+            "exceptions": queries.exceptions_of(store, order_id),
+            "held_refunds": queries.held_refunds_of(store, [order_id]), "timeline": timeline(store, order_id)}
 
 
 async def order_page(console, request: Request) -> Response:

@@ -1,5 +1,6 @@
-"""The store reads of the console that the commands do not already make: one order's failure and
-exceptions, and finding an order by its invoice number. Each uses an index of its table's key."""
+"""The store reads of the console that the commands do not already make: one order's failure,
+exceptions and refunds held for a person, and finding an order by its invoice number. Each uses an
+index of its table's key."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from sqlmodel import select
 
 from connector.mapping.identity import without_affixes
+from connector.store.refund_bindings import HELD_FOR_A_PERSON
 from connector.store.repository import Store
 from connector.store.tables import FailedOrder, OrderBinding, OrderException, RefundBinding
 
@@ -26,6 +28,25 @@ def exceptions_of(store: Store, bc_order_id: int) -> list[OrderException]:
         return list(s.exec(select(OrderException).where(OrderException.pair == store.pair,
                                                         OrderException.bc_order_id == bc_order_id)
                            .order_by(OrderException.id.desc())))
+
+
+def held_refunds_of(store: Store, bc_order_ids: list[int]) -> list[RefundBinding]:
+    """The refunds of these orders held for a person (their return refused for good, or not
+    expressible; their exception still open): what "retry" posts again, as `retry-failed --order`."""
+    if not bc_order_ids:
+        return []
+    with store.session() as s:
+        return list(s.exec(store._held_query(None, HELD_FOR_A_PERSON)
+                           .where(RefundBinding.bc_order_id.in_(set(bc_order_ids)))))
+
+
+def exceptions_with_held_refund(store: Store, after: int | None, limit: int) -> list[tuple[OrderException, bool]]:
+    """A page of open exceptions, each with whether it is the exception of a refund held for a person
+    (its order then has a "retry" as well as "resolve": resolving it means the return is never posted)."""
+    rows = store.exceptions(after=after, limit=limit)
+    # A held refund's exception has the refund's reason as its summary (RefundBook._held_query).
+    held = {(b.bc_order_id, b.reason) for b in held_refunds_of(store, [x.bc_order_id for x in rows])}
+    return [(x, (x.bc_order_id, x.summary) in held) for x in rows]
 
 
 def order_by_invoice(store: Store, invoice: str, affixes: tuple[str, str] = ("", "")) -> int | None:
