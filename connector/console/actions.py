@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from connector.console import queries
 from connector.console.access import local_target
 from connector.console.orders import runtime_of
 
@@ -75,9 +76,9 @@ async def failed_page(console, request: Request) -> Response:
 
 
 async def exceptions_page(console, request: Request) -> Response:
-    return await _list_page(console, request, "exceptions.html",
-                            lambda store, after, limit: store.exceptions(after=after, limit=limit),
-                            lambda x: x.id)
+    # Each with whether its refund is held for a person: that row has a "retry now" too.
+    return await _list_page(console, request, "exceptions.html", queries.exceptions_with_held_refund,
+                            lambda row: row[0].id)
 
 
 def _retry(store, order_id: int, user: str) -> int:

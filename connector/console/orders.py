@@ -1,5 +1,5 @@
-"""The order page (BigCommerce status, binding, failure, exceptions and the audit timeline, newest
-first) and the search box (an order id or an invoice number)."""
+"""The order page (BigCommerce status, binding, failure, refunds held for a person, exceptions and
+the audit timeline, newest first) and the search box (an order id or an invoice number)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def timeline(store, order_id: int) -> list[dict]:
 
 def order_records(store, order_id: int) -> dict:
     return {"binding": store.order_binding(order_id), "failure": queries.failure_of(store, order_id),
-            "exceptions": queries.exceptions_of(store, order_id), "timeline": timeline(store, order_id)}
+            "exceptions": queries.exceptions_of(store, order_id),
+            "held_refunds": queries.held_refunds_of(store, [order_id]), "timeline": timeline(store, order_id)}
 
 
 async def order_page(console, request: Request) -> Response:
@@ -65,22 +66,37 @@ async def order_page(console, request: Request) -> Response:
                           bc_problem=status_problem, **records)
 
 
+_ORDER_ID = re.compile(r"\d{1,18}")  # a 64-bit integer, as the tables' ids are
+
+
+def orders_matching(store, query: str, affixes: tuple[str, str]) -> list[tuple[int, str | None]]:
+    """The pair's orders the query names: (order id, None) for the order of that id, (order id,
+    invoice number) for the order whose sale or return has it. A number can be both: on a server that
+    numbers sales itself, invoice 101 may be order 100's sale, and order 101 another."""
+    found: list[tuple[int, str | None]] = []
+    if _ORDER_ID.fullmatch(query) and queries.known_order(store, int(query)):
+        found.append((int(query), None))
+    by_invoice = queries.order_by_invoice(store, query, affixes)
+    if by_invoice is not None and (by_invoice, None) not in found and queries.known_order(store, by_invoice):
+        found.append((by_invoice, query))
+    return found
+
+
 async def search(console, request: Request) -> Response:
     query = (request.query_params.get("q") or "").strip()
-    found: list[tuple[str, int]] = []
+    found: list[tuple[str, int, str | None]] = []
     if query:
         for pair in console.pairs():
             runtime = console.runtimes.get(pair)
             if runtime is None:
                 continue
-            order_id = int(query) if re.fullmatch(r"\d{1,18}", query) else \
-                await run_in_threadpool(queries.order_by_invoice, runtime.store, query, runtime.refs.invoice_affixes)
-            if order_id is not None and await run_in_threadpool(queries.known_order, runtime.store, order_id):
-                found.append((pair, order_id))
+            matches = await run_in_threadpool(orders_matching, runtime.store, query, runtime.refs.invoice_affixes)
+            found += [(pair, order_id, invoice) for order_id, invoice in matches]
         # An order id the store has no record of yet may still be on BigCommerce: with one pair, show it.
-        if not found and re.fullmatch(r"\d{1,18}", query) and len(console.runtimes) == 1:
-            found = [(next(iter(console.runtimes)), int(query))]
+        if not found and _ORDER_ID.fullmatch(query) and len(console.runtimes) == 1:
+            found = [(next(iter(console.runtimes)), int(query), None)]
     if len(found) == 1:
-        pair, order_id = found[0]
+        pair, order_id, _ = found[0]
         return RedirectResponse(f"/pairs/{pair}/orders/{order_id}", status_code=303)
+    # None, or more than one: each said, for the person to choose (never one of them silently).
     return console.render(request, "search.html", query=query, found=found)

@@ -1,5 +1,5 @@
 """The overview: each pair's cursor, lag, last cycle, sales per POS state, failed and parked
-orders, open exceptions, ID-verification totals and the quota left per API."""
+orders, refunds held for a person, open exceptions, ID-verification totals and the quota left per API."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def pair_summary(pair: str, runtime) -> dict:
         "last": last, "last_failure": last_failure_line(store).removeprefix("last failure: "),
         "states": sorted(store.count_bindings_by_state().items()),
         "failed": summary[0], "parked": summary[1],
+        # As `status` counts them: refused by X-Series or not expressible, their exception open.
+        "held_refunds": len(store.refunds_held_for_a_person()),
         "exceptions": store.count_open_exceptions(),
         "idv": status_lines(runtime.settings, store),
         "quota": [("BigCommerce", quota_left(runtime.bc)), ("X-Series", quota_left(runtime.xs))],
