@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import func, select
 
-from connector.store.journal import keyset_page
+from connector.store.journal import FORGET_ACTION, keyset_page
 from connector.store.tables import OrderException
 
 
@@ -60,6 +60,13 @@ class ExceptionBook:
             s.add(row)
             s.commit()
             s.refresh(row)
+        # The order parked by the refusal this exception reports ("mirror it by hand"): resolved, it is
+        # mirrored by hand, and no retry of it is due (else it stays parked, its lag grows for ever).
+        forgot = self.forget_parked_failure(row.bc_order_id, f"order {row.bc_order_id}: {row.summary}")
+        if forgot is not None:
+            self.audit(platform="connector", action=FORGET_ACTION, bc_order_id=row.bc_order_id,
+                       target_id=str(row.id), reason=f"exception {row.id} resolved by {by}: the order is no longer"
+                       " retried", before="parked", after=forgot.date_modified)
         self.audit(platform="connector", action="resolve_exception", bc_order_id=row.bc_order_id,
                    target_id=str(row.id), reason=f"resolved by {by}", before=row.kind, after="resolved")
         return row

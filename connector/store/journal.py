@@ -19,6 +19,7 @@ from connector.store.tables import AuditEntry, CycleRun, FailedOrder
 
 AUDIT_INSERT = insert(AuditEntry.__table__)
 RETRY_ACTION = "retry_requested"  # a person made a failed order due again
+FORGET_ACTION = "forget_failure"  # a person resolved the refusal that parked it: mirrored by hand
 FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.pair == bindparam("pair"),
                                                      FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
 
@@ -68,6 +69,25 @@ class Journal:
         """The order is as it should be (e.g. its change was reverted): out of the failed queue."""
         with self.engine.begin() as conn:
             conn.execute(FAILURE_DELETE, {"pair": self.pair, "order_id": bc_order_id})
+
+    def forget_parked_failure(self, bc_order_id: int, reason: str) -> FailedOrder | None:
+        """Out of the failed queue if parked for this reason (as record_failure stored it, redacted);
+        a row the daemon failed again meanwhile is left. The row forgotten, or None."""
+        row = self.failure(bc_order_id)
+        if row is None or not row.parked or row.reason != redact(reason):
+            return None
+        table = FailedOrder.__table__
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(table).where(
+                table.c.pair == self.pair, table.c.bc_order_id == bc_order_id, table.c.parked.is_(True),
+                table.c.last_failed_at == row.last_failed_at)).rowcount
+        return row if gone else None
+
+    def resolved_by_hand(self, bc_order_id: int, date_modified: datetime) -> bool:
+        """A person resolved the refusal that parked the order as it is now (not changed since): the
+        window's overlap reading it again must not park it and open its exception once more."""
+        return any(e.after and datetime.fromisoformat(e.after) >= date_modified
+                   for e in self.audit_entries(bc_order_id) if e.action == FORGET_ACTION)
 
     def failure(self, bc_order_id: int) -> FailedOrder | None:
         """The order's row in the failed queue, if it is there."""
