@@ -6,6 +6,7 @@ A mixin of Store (connector.store.repository), which gives it `clock`, `session(
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -50,6 +51,13 @@ class ExceptionBook:
             return int(s.exec(select(func.count()).select_from(OrderException)
                               .where(OrderException.pair == self.pair, OrderException.resolved_at.is_(None))).one())
 
+    def pair_of_exception(self, exception_id: int) -> str | None:
+        """The pair an exception belongs to, whichever pair this store is: exception ids are one
+        series over every pair (`exceptions --resolve ID` finds its pair by it)."""
+        with self.session() as s:
+            row = s.get(OrderException, exception_id)
+            return None if row is None else row.pair
+
     def resolve_exception(self, exception_id: int, *, by: str) -> OrderException | None:
         """Resolve an open exception; None when there is no such open exception."""
         with self.session() as s:
@@ -70,6 +78,14 @@ class ExceptionBook:
         self.audit(platform="connector", action="resolve_exception", bc_order_id=row.bc_order_id,
                    target_id=str(row.id), reason=f"resolved by {by}", before=row.kind, after="resolved")
         return row
+
+
+def pair_of_exception(database_url: str, exception_id: int) -> str | None:
+    """ExceptionBook.pair_of_exception, from the command line (which has no store open yet)."""
+    from connector.store.repository import Store
+
+    with contextlib.closing(Store.open(database_url)) as store:
+        return store.pair_of_exception(exception_id)
 
 
 def _json(value: Any) -> str | None:
