@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert
+from sqlalchemy import bindparam, delete, func, insert, literal, update
 from sqlalchemy import case as sa_case
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -120,31 +120,31 @@ class Journal:
             ))
 
     def unpark(self, bc_order_id: int | None = None) -> int:
-        """Make parked failures due again (retry-failed). Returns how many."""
+        """Make parked failures due again (retry-failed). Returns how many. One UPDATE: a row the
+        daemon deletes meanwhile (the order mirrored) is simply not there to update."""
+        table = FailedOrder.__table__
         now = self.clock.now()
-        with self.session() as s:
-            query = select(FailedOrder).where(FailedOrder.pair == self.pair)
-            if bc_order_id is not None:
-                query = query.where(FailedOrder.bc_order_id == bc_order_id)
-            rows = list(s.exec(query))
-            for row in rows:
-                row.parked = False
-                row.attempts = 0
-                # Due at the daemon's next cycle even when this command runs on a host whose clock
-                # is ahead of the daemon's: never later than when the daemon itself last failed it.
-                row.next_attempt_at = min(now, row.last_failed_at)
-                s.add(row)
-            s.commit()
-            return len(rows)
+        query = update(table).where(table.c.pair == self.pair)
+        if bc_order_id is not None:
+            query = query.where(table.c.bc_order_id == bc_order_id)
+        # Due at the daemon's next cycle even when this command runs on a host whose clock is ahead
+        # of the daemon's: never later than when the daemon itself last failed it.
+        now_utc = literal(now, type_=table.c.next_attempt_at.type)  # stored as the column stores it
+        due = sa_case((table.c.last_failed_at < now_utc, table.c.last_failed_at), else_=now_utc)
+        with self.engine.begin() as conn:
+            return conn.execute(query.values(parked=False, attempts=0, next_attempt_at=due)).rowcount
 
     def request_retry(self, bc_order_id: int | None, *, by: str, via: str) -> int:
         """unpark, by a person (`retry-failed`, the console's "retry now"): each order made due is
-        audited with who asked, so its timeline shows it. Returns how many."""
-        orders = [f.bc_order_id for f in self.failures() if bc_order_id in (None, f.bc_order_id)]
-        count = self.unpark(bc_order_id)
+        audited with who asked, so its timeline shows it; one the daemon settled meanwhile is not.
+        Returns how many."""
+        orders = [bc_order_id] if bc_order_id is not None else [f.bc_order_id for f in self.failures()]
+        count = 0
         for order_id in orders:
-            self.audit(platform="connector", action=RETRY_ACTION, bc_order_id=order_id, target_id=by,
-                       reason=f"retry now, by {by} ({via}): due at the next cycle")
+            if self.unpark(order_id):
+                count += 1
+                self.audit(platform="connector", action=RETRY_ACTION, bc_order_id=order_id, target_id=by,
+                           reason=f"retry now, by {by} ({via}): due at the next cycle")
         return count
 
     # ---- audit ----------------------------------------------------------------------------
