@@ -213,6 +213,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from connector import commands
     from connector.history.command import import_history, parse_date_arg
     from connector.idv.commands import id_check, show_audit
+    from connector.store.exceptions import pair_of_exception
 
     if args.command in ("worker", "db"):  # one database for every pair
         from connector.workers import command as workers
@@ -248,8 +249,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         "reconcile": lambda s: commands.reconcile(s, parse_date_arg(args.since, "since"),
                                                   parse_date_arg(args.until, "until"), adopt=args.adopt, fix=args.fix),
     }
+    if args.command == "exceptions" and args.resolve is not None and len(views) > 1:  # ids: one series
+        views = [v for v in views if v.pair == pair_of_exception(settings.database_url, args.resolve)] or views[:1]
+    # Order numbers are each store's own: a command about one order must be told which store's.
     if args.command == "id-check" and len(views) > 1:
         raise ConfigError("id-check applies an event to one order of one store: give --pair NAME")
+    if args.command == "retry-failed" and args.order is not None and len(views) > 1:
+        raise ConfigError("retry-failed --order retries one order of one store: give --pair NAME")
     codes = []
     for view in views:
         if settings.pairs is not None:  # several pairs configured: say whose output follows

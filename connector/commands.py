@@ -261,7 +261,8 @@ def reconcile(settings: Settings, since: datetime | None, until: datetime | None
         for d in report.drift:
             done = " — adopted" if d.kind == "unbound" and d.bc_order_id in report.adopted else \
                 " — fixed" if d.bc_order_id in report.fixed and d.kind in ("missing", "wrong_state") else \
-                f" — {NOT_FIXED_PAST}" if d.kind == "missing" and d.bc_order_id in report.before_go_live else ""
+                f" — {NOT_FIXED_PAST}" if d.kind == "missing" and d.bc_order_id in report.before_go_live else \
+                f" — not fixed: {report.failed[d.bc_order_id]}" if d.bc_order_id in report.failed else ""
             print(f"  order {d.bc_order_id}: {d.kind}: {d.detail}{done}")
         if report.before_go_live:
             print(f"{len(report.before_go_live)} order(s) not fixed: placed before go-live, and the historical"

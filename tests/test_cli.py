@@ -222,7 +222,12 @@ def test_exceptions_lists_resolves_and_status_counts_them(shop, capsys, monkeypa
     store = shop.store()
     resolved = [e for e in store.audit_entries(euro) if e.action == "resolve_exception"]
     assert len(resolved) == 1 and resolved[0].reason == "resolved by ann"
+    # Resolved (mirrored by hand): the order is out of the failed queue, and sync exits 0 again.
+    assert store.failures() == []
+    [forgot] = [e for e in store.audit_entries(euro) if e.action == "forget_failure"]
+    assert f"exception {listed} resolved by ann" in forgot.reason
     store.close()
+    assert shop.run("sync") == 0
 
 
 def test_import_history_refused_is_a_json_line_under_log_format_json(shop, capsys):

@@ -108,6 +108,36 @@ def test_every_command_takes_pair_and_defaults_to_every_pair(agency, capsys):
             store.close()
 
 
+
+def test_an_exception_is_resolved_in_its_own_pair_and_retrying_one_order_asks_which_pair(agency, capsys):
+    """Exception ids are one series across pairs: `exceptions --resolve ID` without --pair resolves
+    it in the pair it belongs to and exits 0. Order numbers are each store's own: `retry-failed
+    --order N` with several pairs asks which pair, as id-check does, and retries nothing."""
+    when = SYSTEM_CLOCK.now() - timedelta(hours=1)
+    orders = {p: agency.bc[p].add_order(customer=JANE, lines=[LINE], status_id=11, date_created=when,
+                                        default_currency_code="EUR")["id"] for p in PAIRS}
+    assert agency.run("sync") == 1  # both parked: in EUR
+    stores = {p: Store.open(agency.database_url, pair=p) for p in PAIRS}
+    try:
+        [north], [south] = (stores[p].exceptions() for p in PAIRS)
+        capsys.readouterr()
+        assert agency.run("exceptions", "--resolve", str(south.id)) == 0
+        cap = capsys.readouterr()
+        assert f"exception {south.id} (order {orders['south']}, currency) resolved" in cap.out and cap.err == ""
+        assert stores["south"].exceptions() == [] and [e.id for e in stores["north"].exceptions()] == [north.id]
+        assert agency.run("exceptions", "--resolve", str(south.id)) == 2  # resolved already
+        assert "no open exception" in capsys.readouterr().err
+
+        assert agency.run("retry-failed", "--order", str(orders["north"])) == 2
+        assert "give --pair NAME" in capsys.readouterr().err
+        assert not any(e.action == "retry_requested" for p in PAIRS for e in stores[p].audit_entries())
+        assert agency.run("retry-failed", "--pair", "north", "--order", str(orders["north"])) == 0
+        assert [e.action for e in stores["north"].audit_entries() if e.action == "retry_requested"] == \
+            ["retry_requested"]
+    finally:
+        for store in stores.values():
+            store.close()
+
 async def test_one_daemon_runs_every_pair(agency):
     first = {pair: f"BC-{agency.add_order(pair)}" for pair in PAIRS}
     settings = load_settings(agency.config)

@@ -6,12 +6,13 @@ A mixin of Store (connector.store.repository), which gives it `clock`, `session(
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from sqlmodel import func, select
 
-from connector.store.journal import keyset_page
+from connector.store.journal import FORGET_ACTION, keyset_page
 from connector.store.tables import OrderException
 
 
@@ -50,6 +51,13 @@ class ExceptionBook:
             return int(s.exec(select(func.count()).select_from(OrderException)
                               .where(OrderException.pair == self.pair, OrderException.resolved_at.is_(None))).one())
 
+    def pair_of_exception(self, exception_id: int) -> str | None:
+        """The pair an exception belongs to, whichever pair this store is: exception ids are one
+        series over every pair (`exceptions --resolve ID` finds its pair by it)."""
+        with self.session() as s:
+            row = s.get(OrderException, exception_id)
+            return None if row is None else row.pair
+
     def resolve_exception(self, exception_id: int, *, by: str) -> OrderException | None:
         """Resolve an open exception; None when there is no such open exception."""
         with self.session() as s:
@@ -60,9 +68,24 @@ class ExceptionBook:
             s.add(row)
             s.commit()
             s.refresh(row)
+        # The order parked by the refusal this exception reports ("mirror it by hand"): resolved, it is
+        # mirrored by hand, and no retry of it is due (else it stays parked, its lag grows for ever).
+        forgot = self.forget_parked_failure(row.bc_order_id, f"order {row.bc_order_id}: {row.summary}")
+        if forgot is not None:
+            self.audit(platform="connector", action=FORGET_ACTION, bc_order_id=row.bc_order_id,
+                       target_id=str(row.id), reason=f"exception {row.id} resolved by {by}: the order is no longer"
+                       " retried", before="parked", after=forgot.date_modified)
         self.audit(platform="connector", action="resolve_exception", bc_order_id=row.bc_order_id,
                    target_id=str(row.id), reason=f"resolved by {by}", before=row.kind, after="resolved")
         return row
+
+
+def pair_of_exception(database_url: str, exception_id: int) -> str | None:
+    """ExceptionBook.pair_of_exception, from the command line (which has no store open yet)."""
+    from connector.store.repository import Store
+
+    with contextlib.closing(Store.open(database_url)) as store:
+        return store.pair_of_exception(exception_id)
 
 
 def _json(value: Any) -> str | None:

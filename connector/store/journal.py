@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert
+from sqlalchemy import bindparam, delete, func, insert, literal, update
 from sqlalchemy import case as sa_case
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -19,6 +19,7 @@ from connector.store.tables import AuditEntry, CycleRun, FailedOrder
 
 AUDIT_INSERT = insert(AuditEntry.__table__)
 RETRY_ACTION = "retry_requested"  # a person made a failed order due again
+FORGET_ACTION = "forget_failure"  # a person resolved the refusal that parked it: mirrored by hand
 FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.pair == bindparam("pair"),
                                                      FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
 
@@ -69,6 +70,25 @@ class Journal:
         with self.engine.begin() as conn:
             conn.execute(FAILURE_DELETE, {"pair": self.pair, "order_id": bc_order_id})
 
+    def forget_parked_failure(self, bc_order_id: int, reason: str) -> FailedOrder | None:
+        """Out of the failed queue if parked for this reason (as record_failure stored it, redacted);
+        a row the daemon failed again meanwhile is left. The row forgotten, or None."""
+        row = self.failure(bc_order_id)
+        if row is None or not row.parked or row.reason != redact(reason):
+            return None
+        table = FailedOrder.__table__
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(table).where(
+                table.c.pair == self.pair, table.c.bc_order_id == bc_order_id, table.c.parked.is_(True),
+                table.c.last_failed_at == row.last_failed_at)).rowcount
+        return row if gone else None
+
+    def resolved_by_hand(self, bc_order_id: int, date_modified: datetime) -> bool:
+        """A person resolved the refusal that parked the order as it is now (not changed since): the
+        window's overlap reading it again must not park it and open its exception once more."""
+        return any(e.after and datetime.fromisoformat(e.after) >= date_modified
+                   for e in self.audit_entries(bc_order_id) if e.action == FORGET_ACTION)
+
     def failure(self, bc_order_id: int) -> FailedOrder | None:
         """The order's row in the failed queue, if it is there."""
         with self.session() as s:
@@ -100,31 +120,31 @@ class Journal:
             ))
 
     def unpark(self, bc_order_id: int | None = None) -> int:
-        """Make parked failures due again (retry-failed). Returns how many."""
+        """Make parked failures due again (retry-failed). Returns how many. One UPDATE: a row the
+        daemon deletes meanwhile (the order mirrored) is simply not there to update."""
+        table = FailedOrder.__table__
         now = self.clock.now()
-        with self.session() as s:
-            query = select(FailedOrder).where(FailedOrder.pair == self.pair)
-            if bc_order_id is not None:
-                query = query.where(FailedOrder.bc_order_id == bc_order_id)
-            rows = list(s.exec(query))
-            for row in rows:
-                row.parked = False
-                row.attempts = 0
-                # Due at the daemon's next cycle even when this command runs on a host whose clock
-                # is ahead of the daemon's: never later than when the daemon itself last failed it.
-                row.next_attempt_at = min(now, row.last_failed_at)
-                s.add(row)
-            s.commit()
-            return len(rows)
+        query = update(table).where(table.c.pair == self.pair)
+        if bc_order_id is not None:
+            query = query.where(table.c.bc_order_id == bc_order_id)
+        # Due at the daemon's next cycle even when this command runs on a host whose clock is ahead
+        # of the daemon's: never later than when the daemon itself last failed it.
+        now_utc = literal(now, type_=table.c.next_attempt_at.type)  # stored as the column stores it
+        due = sa_case((table.c.last_failed_at < now_utc, table.c.last_failed_at), else_=now_utc)
+        with self.engine.begin() as conn:
+            return conn.execute(query.values(parked=False, attempts=0, next_attempt_at=due)).rowcount
 
     def request_retry(self, bc_order_id: int | None, *, by: str, via: str) -> int:
         """unpark, by a person (`retry-failed`, the console's "retry now"): each order made due is
-        audited with who asked, so its timeline shows it. Returns how many."""
-        orders = [f.bc_order_id for f in self.failures() if bc_order_id in (None, f.bc_order_id)]
-        count = self.unpark(bc_order_id)
+        audited with who asked, so its timeline shows it; one the daemon settled meanwhile is not.
+        Returns how many."""
+        orders = [bc_order_id] if bc_order_id is not None else [f.bc_order_id for f in self.failures()]
+        count = 0
         for order_id in orders:
-            self.audit(platform="connector", action=RETRY_ACTION, bc_order_id=order_id, target_id=by,
-                       reason=f"retry now, by {by} ({via}): due at the next cycle")
+            if self.unpark(order_id):
+                count += 1
+                self.audit(platform="connector", action=RETRY_ACTION, bc_order_id=order_id, target_id=by,
+                           reason=f"retry now, by {by} ({via}): due at the next cycle")
         return count
 
     # ---- audit ----------------------------------------------------------------------------

@@ -200,6 +200,9 @@ class SyncCycle(RefundPass):
         except CredentialsError:
             raise  # nothing will work: stop the cycle, a person must fix the token
         except (MappingError, PermanentApiError, NotFoundError) as exc:
+            if isinstance(exc, MappingError) and self.d.store.resolved_by_hand(order.id, order.date_modified):
+                report.outcomes[Outcome.UP_TO_DATE] += 1  # read again by the overlap, unchanged
+                return Outcome.UP_TO_DATE
             self._fail(order.id, mirror.step, failure_reason(exc), permanent=True, report=report,
                        modified=order.date_modified)
             if isinstance(exc, MappingError):  # parked until a person fixes the order or the mapping

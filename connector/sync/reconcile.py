@@ -29,7 +29,8 @@ from connector.mapping.status_table import PosState
 from connector.runtime import Runtime
 from connector.store.repository import ORDERS_START_CURSOR
 from connector.store.tables import OrderBinding
-from connector.sync.order_mirror import OrderMirror, Transition, decide
+from connector.sync.cycle_report import CycleReport
+from connector.sync.order_mirror import Transition, decide
 from connector.sync.pending import find_sale
 
 log = logging.getLogger("connector.sync")
@@ -55,6 +56,8 @@ class ReconcileReport:
     drift: list[Drift] = field(default_factory=list)
     adopted: list[int] = field(default_factory=list)
     fixed: list[int] = field(default_factory=list)
+    # Orders --fix could not mirror → why (recorded in the failed queue, as the sync cycle records them).
+    failed: dict[int, str] = field(default_factory=dict)
     exceptions: int = 0
     # Missing orders --fix left alone: placed (and last changed) before going live, the historical
     # import's business, which is off.
@@ -166,7 +169,9 @@ class Reconciler:
             after=latest.status_code))
 
     async def _fix(self, report: ReconcileReport, orders: dict[int, Order]) -> None:
-        deps = self.r.deps()
+        # The cycle's own mirroring: a refused order (a currency, a mapping, a 422) is recorded as failed
+        # and parked as the daemon would, and the drift after it is still fixed.
+        cycle, mirrored = self.r.cycle(), CycleReport()
         go_live = None if self.r.settings.historical_import.enabled else self._go_live()
         for d in report.drift:
             if d.kind == "missing" and go_live is not None and orders[d.bc_order_id].date_modified < go_live:
@@ -183,8 +188,11 @@ class Reconciler:
                         bound.content_hash = ""
                         self.r.store.save_order_binding(bound)
             if due:
-                await OrderMirror(deps).mirror(orders[d.bc_order_id])
-                report.fixed.append(d.bc_order_id)
+                written = mirrored.written
+                if await cycle.mirror_one(orders[d.bc_order_id], mirrored) is None:
+                    report.failed[d.bc_order_id] = mirrored.failed[d.bc_order_id]
+                elif mirrored.written > written:  # fixed only when a sale was written or voided
+                    report.fixed.append(d.bc_order_id)
             elif d.kind != "unbound" or d.bc_order_id not in report.adopted:
                 report.exceptions += self.r.store.open_exception(d.bc_order_id, "drift", f"{d.kind}: {d.detail}",
                                                                  after=list(d.sale_ids)) is not None

@@ -14,6 +14,7 @@ import logging
 
 from connector.clients.xseries_sale_models import RegisterSale, WrittenSale
 from connector.errors import OrderSyncError, PermanentApiError, TransientApiError
+from connector.logs import redact
 from connector.mapping.return_plan import return_invoice_number
 from connector.store.refund_bindings import VOIDING
 from connector.store.tables import RefundBinding
@@ -63,10 +64,11 @@ async def void_returns(d: MirrorDeps, order_id: int) -> None:
                 if not _for_a_voided_sale(d, order_id, binding):
                     raise
                 # Left standing on a sale voided before (an older order-sync's resync): X-Series may
-                # refuse to change it now. A person voids it; the order's void goes on.
-                why = (f"refund {binding.refund_id}: its return {binding.invoice_number} stands against a sale voided"
-                       f" before, and X-Series refused its void ({exc}); void it in X-Series by hand, or its units"
-                       " and money are given back twice")
+                # refuse to change it now. A person voids it; the order's void goes on. The API's answer
+                # is quoted: masked, as a refused return's is (a proxy may echo our token in it).
+                why = redact(f"refund {binding.refund_id}: its return {binding.invoice_number} stands against a sale"
+                             f" voided before, and X-Series refused its void ({exc}); void it in X-Series by hand, or"
+                             " its units and money are given back twice")
                 log.error("order %s: %s", order_id, why, extra={"order_id": order_id})
                 d.store.open_exception(order_id, "refund", why)
                 binding.outcome = "returned"  # refused: the return stands

@@ -6,7 +6,8 @@ order's timeline."""
 from __future__ import annotations
 
 from connector.sandbox.xseries_refusals import SimHttpError
-from served_console import USER, log_in, screenshot, serve, timeline_actions
+from served_console import (USER, asgi_client, console_app, console_settings, log_in, logged_in, screenshot, serve,
+                            timeline_actions)
 from sync_world import line
 
 
@@ -87,3 +88,34 @@ async def test_resolve_an_exception_from_the_list(db_world, page):
         assert (await timeline_actions(page))[0] == "resolve_exception"
         assert f"resolved by {USER}" in await page.locator("table.timeline tr.entry").first.inner_text()
         assert f"resolved by {USER}" in await page.inner_text("table.order-exceptions")
+
+
+async def test_resolving_a_currency_exception_takes_the_order_out_of_the_failed_queue(db_world):
+    """The exception says "mirror it by hand": the operator does, and resolves it. The order is no
+    longer parked (no "1 parked", no lag growing from its first failure, no retry opening it again);
+    an exception whose order failed for another reason leaves that failure alone."""
+    from connector.server.metrics import lag_seconds
+
+    world = db_world
+    runtime = await world.runtime()
+    order = world.add_order([line("TEE-L")], default_currency_code="EUR")
+    other = world.add_order([line("TEE-M")])
+    restore = refuse_sales_of(world.xs, other)
+    await world.cycle()
+    restore()
+    [exception] = world.store.exceptions()
+    drift = world.store.open_exception(other, "drift", "amount: the sale totals 1.00")
+    app = console_app(console_settings(runtime.settings), {runtime.settings.pair: runtime})
+    async with asgi_client(app) as client:
+        token = await logged_in(client)
+        for resolved in (exception, drift):
+            answer = await client.post(f"/pairs/default/exceptions/{resolved.id}/resolve",
+                                       data={"csrf_token": token, "back": "/exceptions"})
+            assert answer.status_code == 303
+    assert [f.bc_order_id for f in world.store.failures()] == [other]  # its 503: still retried
+    forgot = [e for e in world.store.audit_entries(order) if e.action == "forget_failure"]
+    assert len(forgot) == 1 and f"resolved by {USER}" in forgot[0].reason
+    await world.cycle(advance=86400)
+    assert world.store.failure_summary()[1] == 0 and world.sales(order) == []
+    assert lag_seconds(world.store) < 3600
+    assert world.store.exceptions() == []

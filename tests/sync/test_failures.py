@@ -193,3 +193,35 @@ async def test_an_order_whose_lines_cannot_be_read_waits_in_the_failed_queue_not
     state["down"] = False
     report = await world.cycle(advance=3600)  # past the overlap: only the failed queue reads it now
     assert not report.failed and world.sale(broken) is not None and world.store.failures() == []
+
+
+async def test_retry_now_while_the_daemon_settles_the_same_order_retries_nothing(db_world):
+    """A person presses "Retry now" (or runs retry-failed --order) just as the daemon mirrors the
+    order and deletes its failed row: nothing to retry, no error (it was a 500 / a traceback), and
+    no retry audited for an order no longer failed."""
+    from sqlalchemy import event
+
+    world = db_world
+    order_id = world.add_order([line("TEE-M")])
+    world.bc.orders[order_id].update(status_id=15, status="Layaway")  # parked: a status not mapped
+    await world.cycle()
+    store = world.store
+    [failed] = store.failures()
+    world.clock.advance(60)
+    assert store.unpark(order_id) == 1  # due at once: never later than the daemon's last failure
+    unparked = store.failure(order_id)
+    assert (unparked.parked, unparked.attempts, unparked.next_attempt_at) == (False, 0, failed.last_failed_at)
+    settled = []
+
+    def daemon_settles_first(conn, cursor, statement, *args):
+        if not settled and statement.lstrip().upper().startswith("UPDATE") and "failed_order" in statement:
+            settled.append(1)
+            store.forget_failure(order_id)  # the daemon's own connection, in between
+
+    event.listen(store.engine, "before_cursor_execute", daemon_settles_first)
+    try:
+        assert store.request_retry(order_id, by="ann", via="console") == 0
+    finally:
+        event.remove(store.engine, "before_cursor_execute", daemon_settles_first)
+    assert settled and store.failures() == []
+    assert not [e for e in store.audit_entries(order_id) if e.action == "retry_requested"]

@@ -265,6 +265,32 @@ async def test_fix_keeps_the_sale_a_running_daemon_bound_meanwhile(world, monkey
     monkeypatch.setattr(Leases, "try_acquire", taking)
     monkeypatch.setattr(reconciler.store, "save_order_binding", saving)
     report = await Reconciler(reconciler).run(None, None, fix=True)
-    assert finished and order_id in report.fixed
+    assert finished and order_id not in report.fixed  # the daemon's sale: the reconcile wrote nothing
     assert reconciler.store.order_binding(order_id).sale_id == "daemon-sale"
     assert world.sales(order_id) == []  # no sale written beside the daemon's
+
+
+async def test_fix_records_an_order_it_cannot_mirror_and_fixes_the_drift_after_it(world, tmp_path, monkeypatch, capsys):
+    """`reconcile --fix` meets a parked order (placed in EUR: the mapping refuses it): it records the
+    failure as the sync cycle does, goes on to the drift after it (an order whose sale is missing),
+    prints its report and exits 1, the refused order not counted as fixed."""
+    await world.runtime()
+    euro = world.add_order([line("TEE-L")], default_currency_code="EUR")
+    await world.cycle()
+    [failure] = world.store.failures()
+    assert failure.bc_order_id == euro and failure.parked
+    later = world.add_order([line("MUG-01", 1, "10.00")])  # placed since: not synced yet
+    world.clock.advance(5)
+    config = write_config(world, tmp_path / "config.yaml")
+
+    assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 1
+    out = capsys.readouterr().out
+    assert f"order {euro}: missing" in out and "not fixed: " in out and "EUR" in out
+    assert f"order {later}: missing" in out and " — fixed" in out
+    assert world.sale(euro) is None and world.sale(later)["status"] == "CLOSED"
+    [failure] = world.store.failures()
+    assert failure.bc_order_id == euro and failure.parked and failure.attempts == 2
+    assert len([e for e in world.store.exceptions() if e.bc_order_id == euro]) == 1  # not opened twice
+    runtime = await world.runtime()
+    report = await Reconciler(runtime).run(None, None, fix=True)
+    assert report.fixed == [] and list(report.failed) == [euro]

@@ -453,3 +453,33 @@ async def test_a_return_left_on_a_sale_voided_before_is_for_a_person_when_its_vo
     assert live(world, order_id) == [f"BC-{order_id}-R1"]
     [held] = [e.summary for e in world.store.exceptions() if e.kind == "refund"]
     assert f"BC-{order_id}-R1" in held and "by hand" in held
+
+
+async def test_the_refused_void_of_a_return_left_standing_masks_a_token_in_its_exception(world, monkeypatch):
+    """X-Series' refusal is quoted in the exception a person reads (and the store keeps): a proxy
+    echoing our token there must not put it on the exceptions page, as a refused return's does not."""
+    from connector import logs
+    from connector.errors import PermanentApiError
+    from connector.sync import return_voids
+
+    async def left_standing(deps, order_id):
+        return None
+
+    async def refused(d, order_id, binding, lease):
+        raise PermanentApiError("422: cannot void, token xs-secret-token-42 rejected", api="xseries",
+                                method="PUT", path="/api/2.0/sales", status=422)
+
+    monkeypatch.setattr(logs, "_secrets", ["xs-secret-token-42"])
+    runtime = await world.new_runtime(on_edit="resync")
+    order_id = await refunded_then_cancelled(world, 3, 1)
+    world.set_status(order_id, 10)
+    await world.cycle(runtime=runtime)
+    world.edit_lines(order_id, [line("TEE-M", 3), line("MUG-01", 1, "10.00")])
+    with monkeypatch.context() as patched:
+        patched.setattr(order_mirror, "void_returns", left_standing)
+        await world.cycle(runtime=runtime)
+    world.set_status(order_id, 5)
+    monkeypatch.setattr(return_voids, "_void_return", refused)
+    await world.cycle(runtime=runtime)
+    [held] = [e.summary for e in world.store.exceptions() if e.kind == "refund"]
+    assert "X-Series refused its void" in held and "***" in held and "xs-secret-token-42" not in held
