@@ -508,7 +508,8 @@ async def test_metafield_batch_pages_until_the_last_page(client):
     assert route.call_count == 2
     assert dict(route.calls[1].request.url.params) == {
         "namespace": "realid", "key": "verification_status",
-        "date_modified:min": "2026-01-01T00:00:00+00:00", "limit": "250", "page": "2",
+        # the documented form (orders.v3.yml: `date_modified:min=2019-09-04T00:00:00`), in UTC
+        "date_modified:min": "2026-01-01T00:00:00", "limit": "250", "page": "2",
     }
 
 
