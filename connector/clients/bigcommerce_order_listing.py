@@ -10,7 +10,7 @@ from connector.clients.api_response import ApiResponse
 from connector.clients.bigcommerce_models import Order, OrderValidationError
 from connector.clients.bigcommerce_v3 import API, PAGE_LIMIT, query, unexpected
 from connector.errors import ApiError, CredentialsError
-from connector.values import http_date, parse_any_date, parse_rfc2822, to_iso8601
+from connector.values import http_date, parse_any_date, parse_rfc2822, to_iso8601, whole_number
 
 # Embeds every consignment with its line items and the order's fees, saving a /products and a
 # /fees call per order (reference §4, §15).
@@ -217,9 +217,11 @@ class OrderListing:
         if response.status_code == 204 or not response.content:
             return 0
         data = response.json_or_retry(API, "/v2/orders/count")
-        if not isinstance(data, dict) or not isinstance(data.get("count"), int):
-            raise unexpected("order count answer has no integer 'count'", response, "/v2/orders/count", data)
-        return data["count"]
+        # The spec types `count` as number: a whole number sent as 45.0 is 45 orders.
+        count = whole_number(data.get("count")) if isinstance(data, dict) else None
+        if count is None:
+            raise unexpected("order count answer has no whole-number 'count'", response, "/v2/orders/count", data)
+        return count
 
 
 def v2_list(response: ApiResponse, path: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from connector.clients.api_response import ApiResponse
 from connector.clients.bigcommerce_v3_models import CatalogProduct, Metafield, Refund
 from connector.errors import NotFoundError, PermanentApiError
-from connector.values import http_date, to_iso8601, whole_number
+from connector.values import as_utc, http_date, to_iso8601, whole_number
 
 log = logging.getLogger("connector.bigcommerce")
 
@@ -38,7 +38,7 @@ class V3Resources:
         any of these keys, in one call (`key:in`). on_server_time: called with each answer's Date
         (BigCommerce's clock, which stamps date_modified), when it has a readable one."""
         params = query({"namespace": namespace, "key": key, "key:in": keys or None,
-                         "date_modified:min": modified_since})
+                         "date_modified:min": metafield_date(modified_since)})
         return self._metafields("/v3/orders/metafields", params, on_server_time)
 
     async def list_metafields_for_order(
@@ -174,6 +174,13 @@ def what_is_wrong(exc: ValidationError) -> str:
 def query(filters: dict[str, Any]) -> dict[str, Any]:
     """Query parameters from filters: None left out, datetimes as ISO-8601 UTC, lists comma-joined."""
     return {k: _value(v) for k, v in filters.items() if v is not None}
+
+
+def metafield_date(moment: datetime | None) -> str | None:
+    """A metafield filter's date in the form orders.v3.yml documents (`date_modified:min=2019-09-04T00:00:00`,
+    no offset), in UTC, as BigCommerce stamps metafields: a server that reads only that form refuses an
+    offset, and the ID-verification poll would read no verdict."""
+    return None if moment is None else as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _value(value: Any) -> Any:

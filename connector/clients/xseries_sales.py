@@ -141,7 +141,9 @@ class SaleResources:
 
 
 def _utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    """A search date as the 2.0 search documents it: "UTC timestamp. Format: 2016-08-08T12:00:00Z"
+    (Postman collection, Search): a server that reads only that form refuses an offset (400)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _one_sale_of(body: dict) -> dict | None:

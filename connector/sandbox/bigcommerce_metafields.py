@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from connector.sandbox.bigcommerce_queries import Queries, _found, _Refusal
-from connector.sandbox.transport import within
+from connector.sandbox.transport import query_value, within
 from connector.values import parse_iso8601, to_iso8601
 
 
@@ -43,8 +44,9 @@ class Metafields(Queries):
         if self._in_list(request, "key:in") and self.metafield_key_in == "refuse":
             raise _Refusal(400, "The filter 'key:in' is not supported.", errors={"key:in": q["key:in"]})
         keys = self._any_of(request, "key", with_in_list=self.metafield_key_in != "ignore")
-        modified_min = self._date(request, "date_modified:min", v3=True)
-        modified_max = self._date(request, "date_modified:max", v3=True)
+        modified_min, modified_max = (query_value(q, name, _documented_date, lambda v, name=name: _Refusal(
+            422, f"The filter '{name}' is not a valid date.", errors={name: f"invalid date {v!r}"}))
+            for name in ("date_modified:min", "date_modified:max"))
         return [dict(m) for _, m in sorted(self.metafields.items())
                 if (order_id is None or m["resource_id"] == order_id)
                 and (not namespaces or m["namespace"] in namespaces) and (not keys or m["key"] in keys)
@@ -56,3 +58,15 @@ class Metafields(Queries):
     async def _order_metafields(self, request: Request, order_id: int) -> Response:
         _found(self.orders, order_id, f"Order {order_id} was not found.")
         return self._v3_page(request, self._metafield_rows(request, order_id))
+
+
+def _documented_date(value: str) -> datetime:
+    """A metafield filter's date in a form orders.v3.yml documents (`2019-09-04T00:00:00` or `2019-09-04`),
+    read as UTC. Another (an offset, a Z) is refused, as a server reading only those would: a client
+    sending another is caught here."""
+    for form in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, form).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    raise ValueError(f"not a documented date: {value!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +10,6 @@ from connector.sandbox.transport import query_value, within
 from connector.sandbox.xseries_http import _Call
 from connector.sandbox.xseries_refusals import bad_request
 from connector.sandbox.xseries_sale_views import render_sale_20
-from connector.values import parse_iso8601
 
 
 class Search:
@@ -73,9 +72,16 @@ class Search:
             return False
         if not _free_text(query, [sale["invoice_number"] or "", sale.get("note") or ""]):
             return False
-        bounds = [query_value(query, bound, parse_iso8601, lambda _: bad_request(f"bad {bound}"))
+        bounds = [query_value(query, bound, _documented_date, lambda _: bad_request(f"bad {bound}"))
                   for bound in ("date_from", "date_to")]
         return within(sale["sale_date"], *bounds)
+
+
+def _documented_date(value: str) -> datetime:
+    """A sale search's date_from/date_to in the one form documented: "UTC timestamp. Format:
+    2016-08-08T12:00:00Z" (Postman collection, Search). Any other form is refused, as a server that
+    reads only that one would: a client sending another is caught here."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 def _free_text(query, haystack: list[str]) -> bool:

@@ -81,20 +81,40 @@ async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str, sale_id: str
     sale (another under the number, one a server made of a re-post, says nothing of ours).
     sent: found under neither number, the sale is looked up by the source and source_id the write
     gave it (§8.4) — a server that numbers sales itself (§8.2) keeps none of ours, and a "none"
-    there would write the sale a second time. Only then: it reads every sale of the dates searched."""
+    there would write the sale a second time. Only then: it reads every sale of the dates searched.
+    Only a sale on our register is ours: another pair on the same retailer (another store, its own
+    register) names its sales BC-<its order id> with the same source_id, and order ids overlap
+    (sale_id given: that sale, by its id, on whichever register)."""
+    def ours(found: list[Sale]) -> list[Sale]:
+        return [s for s in found if s.id == sale_id or sale_id is None and s.register_id in (None, refs.register_id)]
+
     for number in invoice_forms(invoice, refs.invoice_affixes):
-        matches = [s for s in await xs.find_sales_by_invoice_number(number) if sale_id in (None, s.id)]
+        matches = ours(await _looked_up(invoice, xs.find_sales_by_invoice_number(number)))
         if matches:
             return matches[0]
     if sent is None:
         return None
-    matches = [s for s in await xs.find_sales_by_source_id(sent.source, sent.source_id, refs.outlet_id,
-                                                           sent.windows()) if sale_id in (None, s.id)]
+    matches = ours(await _looked_up(invoice, xs.find_sales_by_source_id(sent.source, sent.source_id, refs.outlet_id,
+                                                                        sent.windows())))
     if matches:
         log.info("sale %s not found by its invoice number; found %s by its source_id %s", invoice,
                  matches[0].id, sent.source_id)
         return matches[0]
     return None
+
+
+async def _looked_up(invoice: str, search: Awaitable[list[Sale]]) -> list[Sale]:
+    """The sales a look-up found. A look-up refused (400/422: its criteria, e.g. a date form the server
+    does not read) tells nothing of whether the write landed: TransientApiError, so the write stays
+    pending and is looked up again, rather than parked as if X-Series had refused the write itself."""
+    try:
+        return await search
+    except PermanentApiError as exc:
+        if exc.status not in (400, 422):
+            raise
+        raise TransientApiError(f"X-Series refused the look-up of sale {invoice} ({exc}): whether its write landed"
+                                " is not known; it stays pending and is looked up again before anything is written",
+                                api="xseries", method=exc.method, path=exc.path) from exc
 
 
 class LandedNotShown(TransientApiError):

@@ -17,7 +17,7 @@ from connector.clients.bigcommerce_models import Order, OrderValidationError
 from connector.clients.transport import RetryPolicy
 from connector.values import parse_rfc2822
 from connector.clock import FakeClock
-from connector.errors import ConfigError, CredentialsError, TransientApiError, UnknownWriteOutcome
+from connector.errors import ConfigError, CredentialsError, PermanentApiError, TransientApiError, UnknownWriteOutcome
 
 API = "https://api.bigcommerce.com/stores/abc123"
 TOKEN = "tok-SECRET-9f8e7d6c"
@@ -508,7 +508,8 @@ async def test_metafield_batch_pages_until_the_last_page(client):
     assert route.call_count == 2
     assert dict(route.calls[1].request.url.params) == {
         "namespace": "realid", "key": "verification_status",
-        "date_modified:min": "2026-01-01T00:00:00+00:00", "limit": "250", "page": "2",
+        # the documented form (orders.v3.yml: `date_modified:min=2019-09-04T00:00:00`), in UTC
+        "date_modified:min": "2026-01-01T00:00:00", "limit": "250", "page": "2",
     }
 
 
@@ -650,3 +651,19 @@ async def test_the_listing_reports_each_answers_date_when_it_has_a_readable_one(
     got = [o.id async for o in client.iter_orders_modified(*since_until(), on_server_time=seen.append)]
     assert len(got) == 500
     assert seen == [datetime(2019, 3, 11, 15, 20, tzinfo=UTC)]
+
+
+@respx.mock
+@pytest.mark.parametrize("count", [45, 45.0], ids=["integer", "whole-float"])
+async def test_order_count_is_a_number(client, count):
+    """orders.v2.oas2.yml types /v2/orders/count's `count` as number: 45.0 is 45 orders."""
+    respx.get(f"{API}/v2/orders/count").respond(200, json={"count": count})
+    assert await client.count_orders() == 45
+
+
+@respx.mock
+@pytest.mark.parametrize("count", [45.5, None, "many"])
+async def test_an_order_count_that_is_no_whole_number_is_refused(client, count):
+    respx.get(f"{API}/v2/orders/count").respond(200, json={"count": count})
+    with pytest.raises(PermanentApiError, match="count"):
+        await client.count_orders()

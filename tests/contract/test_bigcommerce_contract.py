@@ -291,7 +291,7 @@ async def test_the_contract_check_has_teeth(bc_contract_store):
 @pytest.mark.parametrize("path, params", [
     ("/orders/metafields", {}),
     ("/orders/metafields", {"namespace": "realid", "key": "verification_status",
-                            "date_modified:min": "2026-01-01T00:00:00+00:00"}),
+                            "date_modified:min": "2026-01-01T00:00:00"}),
     ("/orders/metafields", {"limit": 1, "page": 2}),
     ("/orders/100/metafields", {"namespace": "realid"}),
 ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from email.utils import format_datetime
 from urllib.parse import parse_qs
@@ -34,7 +35,7 @@ async def test_metafield_verdicts_drive_the_status_end_to_end(world):
     assert [r.path for r in world.bc.request_log] == ["/stores/abc123/v3/orders/metafields"]
     query = parse_qs(world.bc.request_log[0].query)
     assert query["namespace"] == ["realid"] and query["key:in"] == ["verification_status,check_id"]
-    assert "key" not in query and "date_modified:min" in query
+    assert "key" not in query and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", query["date_modified:min"][0])
 
     realid(world, order, "pending", "rid-1")
     report = await poll(world)

@@ -413,7 +413,7 @@ async def test_batch_metafields_filters_and_envelope(bc_sim, bc_clock, bc_client
     assert parse_iso8601(updated["date_modified"]) == T0 + timedelta(seconds=60)
 
     response = await bc_client.get(f"{V3}/orders/metafields", params={
-        "namespace": "realid", "key": "verification_status", "date_modified:min": "2026-01-01T00:01:00+00:00"})
+        "namespace": "realid", "key": "verification_status", "date_modified:min": "2026-01-01T00:01:00"})
     body = response.json()
     assert [(m["resource_id"], m["value"]) for m in body["data"]] == [(a, "verified"), (c, "verified")]
     assert body["data"][0]["resource_type"] == "order" and body["data"][0]["namespace"] == "realid"
@@ -425,8 +425,18 @@ async def test_batch_metafields_filters_and_envelope(bc_sim, bc_clock, bc_client
     assert [m["value"] for m in keys.json()["data"]] == ["chk_1"]
     spaces = await bc_client.get(f"{V3}/orders/metafields", params={"namespace:in": "other_app"})
     assert [m["resource_id"] for m in spaces.json()["data"]] == [b]
-    before = await bc_client.get(f"{V3}/orders/metafields", params={"date_modified:max": "2026-01-01T00:00:59Z"})
+    before = await bc_client.get(f"{V3}/orders/metafields", params={"date_modified:max": "2026-01-01T00:00:59"})
     assert len(before.json()["data"]) == 2
+    by_day = await bc_client.get(f"{V3}/orders/metafields", params={"date_modified:min": "2026-01-02"})
+    assert by_day.status_code == 200 and by_day.json()["data"] == []
+
+
+@pytest.mark.parametrize("other", ["2026-01-01T00:01:00+00:00", "2026-01-01T00:01:00Z", "2026-01-01 00:01:00"])
+async def test_metafield_dates_are_read_only_in_the_documented_forms(bc_sim, bc_client, other):
+    """orders.v3.yml: `date_modified:min=2019-09-04T00:00:00` or `=2019-09-04`; another form is refused."""
+    for bound in ("date_modified:min", "date_modified:max"):
+        refused = await bc_client.get(f"{V3}/orders/metafields", params={bound: other})
+        assert refused.status_code == 422, (bound, other)
 
 
 async def test_metafield_paging_and_limits(bc_sim, bc_client):

@@ -258,6 +258,23 @@ async def test_search_customers_by_email_case_insensitive_and_sales_by_invoice_n
         assert [s["invoice_number"] for s in newer["data"]] == ["BC-1002"]
 
 
+async def test_search_reads_sale_dates_only_in_the_documented_utc_form():
+    """The search's date_from/date_to: "UTC timestamp. Format: 2016-08-08T12:00:00Z" (Postman
+    collection, Search); another form (an offset, a fraction, a plain date) is refused 400."""
+    sim = make_sim()
+    pid = sim.add_product(sku="A", name="A", inventory=10)
+    async with client(sim) as c:
+        await post_sale(c, sale_body(sim, [(pid, 1)], invoice_number="BC-1001"))
+        now = sim.clock.now()
+        low, high = now - timedelta(hours=1), now + timedelta(hours=1)
+        documented = {"type": "sales", "date_from": f"{low:%Y-%m-%dT%H:%M:%S}Z", "date_to": f"{high:%Y-%m-%dT%H:%M:%S}Z"}
+        found = await c.get("/api/2.0/search", params=documented)
+        assert found.status_code == 200 and [s["invoice_number"] for s in found.json()["data"]] == ["BC-1001"]
+        for other in (f"{low:%Y-%m-%dT%H:%M:%S}+00:00", f"{low:%Y-%m-%dT%H:%M:%S}.000Z", f"{low:%Y-%m-%d}"):
+            refused = await c.get("/api/2.0/search", params={**documented, "date_from": other})
+            assert refused.status_code == 400, other
+
+
 # --- sales: stock, transitions, knobs ----------------------------------------------------------
 
 async def test_closing_decrements_stock_and_voiding_restores_it():
