@@ -308,19 +308,19 @@ async def test_a_return_refused_without_naming_return_for_is_posted_again_withou
     store = SimpleNamespace(save_refund_binding=lambda binding: None,
                             leases=SimpleNamespace(before_send=lambda lease, margin: None))
     xs, binding = StrictXs(refusals=1), SimpleNamespace(return_body=None)
-    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=refs, store=store, lost_write_settle=None))._write(body, binding, None)
+    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=refs, store=store, lease_margin=None))._write(body, binding, None)
     assert written.id == "return-1"
     assert [b.get("return_for") for b in xs.bodies] == ["sale-1", None]
     assert json.loads(binding.return_body) == xs.bodies[-1]  # kept as the post that landed was sent
     xs = StrictXs(refusals=2)
     with pytest.raises(PermanentApiError):
-        await RefundMirror(SimpleNamespace(xs=xs, refs=refs, store=store, lost_write_settle=None))._write(body, binding, None)
+        await RefundMirror(SimpleNamespace(xs=xs, refs=refs, store=store, lease_margin=None))._write(body, binding, None)
     assert len(xs.bodies) == 2
     # A register with an invoice prefix: refused as it is and without return_for, the return goes
     # with the prefix (return_for kept), and the client's later sales and returns go so at once.
     xs = StrictXs(refusals=2)
     affixed = SimpleNamespace(invoice_affixes=("OS-", ""))
-    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=affixed, store=store, lost_write_settle=None))._write(body.model_copy(
+    written, _ = await RefundMirror(SimpleNamespace(xs=xs, refs=affixed, store=store, lease_margin=None))._write(body.model_copy(
         update={"invoice_number": "BC-7-R9"}), binding, None)
     assert [(b["invoice_number"], b.get("return_for")) for b in xs.bodies] == [
         ("BC-7-R9", "sale-1"), ("BC-7-R9", None), ("OS-BC-7-R9", "sale-1")]
