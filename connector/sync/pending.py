@@ -75,7 +75,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str, sale_id: str | None = None,
-                    sent: Posted | None = None) -> Sale | None:
+                    sent: Posted | None = None, known: str | None = None) -> Sale | None:
     """The sale order-sync gave `invoice`, whether X-Series kept the number as given or put the
     register's prefix and suffix on it; None when there is none under either. sale_id: only that
     sale (another under the number, one a server made of a re-post, says nothing of ours).
@@ -84,9 +84,11 @@ async def find_sale(xs: XSeriesClient, refs: PosRefs, invoice: str, sale_id: str
     there would write the sale a second time. Only then: it reads every sale of the dates searched.
     Only a sale on our register is ours: another pair on the same retailer (another store, its own
     register) names its sales BC-<its order id> with the same source_id, and order ids overlap
-    (sale_id given: that sale, by its id, on whichever register)."""
+    (sale_id given: that sale, by its id, on whichever register). known: the id of the sale the
+    binding has, ours on whichever register (the operator may have moved the pair to another since)."""
     def ours(found: list[Sale]) -> list[Sale]:
-        return [s for s in found if s.id == sale_id or sale_id is None and s.register_id in (None, refs.register_id)]
+        return [s for s in found if s.id == sale_id or sale_id is None and (
+            s.id == known or s.register_id in (None, refs.register_id))]
 
     for number in invoice_forms(invoice, refs.invoice_affixes):
         matches = ours(await _looked_up(invoice, xs.find_sales_by_invoice_number(number)))
@@ -190,7 +192,7 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
     """A write may have happened: find out from X-Series before deciding anything. A sale not
     found is taken as not written only `settle` after the write (sync.lost_write_settle_seconds)."""
     sent = posted(binding.sale_body, binding.updated_at, store.clock.now())
-    sale = await find_sale(xs, refs, binding.invoice_number, sent=sent)
+    sale = await find_sale(xs, refs, binding.invoice_number, sent=sent, known=binding.sale_id)
     if binding.pending_state in (PosState.VOIDED.value, RESYNC_VOID) and binding.sale_id:
         # A void re-post is safe to repeat: simply let the decision run again — unless the
         # void did land, which the binding must record whatever the order says by now.
@@ -253,8 +255,9 @@ async def _found_once_settled(store: Store, xs: XSeriesClient, refs: PosRefs, bi
     # within seconds: the rest of the settle time is waited out here, so the order is neither
     # written twice nor reported failed (a stop cuts the wait short: the binding stays pending).
     return await look_once_settled(store.clock, f"sale {binding.invoice_number}", binding.updated_at, settle,
-                                   lambda: find_sale(xs, refs, binding.invoice_number, sent=posted(
-                                       binding.sale_body, binding.updated_at, store.clock.now())))
+                                   lambda: find_sale(xs, refs, binding.invoice_number, known=binding.sale_id,
+                                                     sent=posted(binding.sale_body, binding.updated_at,
+                                                                 store.clock.now())))
 
 
 async def look_once_settled(clock: Clock, what: str, sent_at: datetime, settle: timedelta,

@@ -237,7 +237,8 @@ class SaleWrites(SaleAnswers):
             sale = await self.d.xs.update_sale(body, encoded=encoded, answer=WrittenSale, safe_to_repeat=False,
                                                before_send=self._held)
         except UnknownWriteOutcome as exc:
-            sale = await self._find_sale(binding.invoice_number, sent=self._sent(binding))
+            sale = await find_sale(self.d.xs, self.d.refs, binding.invoice_number, sent=self._sent(binding),
+                                   known=binding.sale_id)
             if sale is None or sale.status_code == "ONACCOUNT":  # left pending, looked at again
                 raise not_there_yet("the payment write", f"no closed sale {binding.invoice_number}", exc) from exc
         except ApiError as exc:

@@ -91,3 +91,27 @@ async def test_a_return_of_unknown_outcome_does_not_adopt_the_other_stores_retur
     [ret] = [s for s in ours(world) if s["id"] != world.store.order_binding(order_id).sale_id]
     assert [b.return_sale_id for b in world.store.refund_bindings(order_id)] == [ret["id"]] != [other]
     assert [li["quantity"] for li in ret["line_items"]] == [-1] and world.stock("TEE-M") == 49
+
+
+async def test_a_payment_of_unknown_outcome_is_found_on_the_register_the_sale_was_written_on(world_factory):
+    """The operator moved the pair to another register (xseries.register) while an order's on-account
+    sale sat on the old one; the order is paid, the payment lands, its answer is lost. The sale the
+    binding names is ours on whichever register: found paid, not paid again (X-Series refuses a closed
+    sale's re-post, which parked the order; a server taking it would have taken the money twice)."""
+    world = world_factory(xs_options={"registers": 2})
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7)  # awaiting payment: on account
+    await world.cycle()
+    assert world.sale(order_id)["register_id"] != other_register(world)["id"]
+    world.xseries_settings["register"] = "Register 2"
+    world._main = await world.new_runtime()
+    world.set_status(order_id, 11)  # paid
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
+    await world.cycle()
+    world.xs.faults.reconfigure(FaultConfig())
+    for _ in range(3):
+        await world.cycle(advance=60)
+    sale = world.sale(order_id)
+    assert sale["status"] == "ONACCOUNT_CLOSED" and len(sale["payments"]) == 1
+    binding = world.store.order_binding(order_id)
+    assert binding.pending_state is None and binding.pos_state == "closed"
+    assert not world.store.failures()
