@@ -68,9 +68,14 @@ class ExceptionBook:
             s.add(row)
             s.commit()
             s.refresh(row)
-        # The order parked by the refusal this exception reports ("mirror it by hand"): resolved, it is
-        # mirrored by hand, and no retry of it is due (else it stays parked, its lag grows for ever).
-        forgot = self.forget_parked_failure(row.bc_order_id, f"order {row.bc_order_id}: {row.summary}")
+        # The order parked by the refusal this exception reports. One order-sync never writes ("mirror it
+        # by hand"): resolved, it was, and no retry of it is due (else it stays parked, its lag grows for
+        # ever). One a mapping table refused: resolved once the table is fixed, the order is tried again.
+        if row.kind == "mapping":
+            self.request_retry(row.bc_order_id, by=by, via=f"exception {row.id} resolved")
+            forgot = None
+        else:
+            forgot = self.forget_parked_failure(row.bc_order_id, f"order {row.bc_order_id}: {row.summary}")
         if forgot is not None:
             self.audit(platform="connector", action=FORGET_ACTION, bc_order_id=row.bc_order_id,
                        target_id=str(row.id), reason=f"exception {row.id} resolved by {by}: the order is no longer"

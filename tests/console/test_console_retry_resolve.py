@@ -119,3 +119,33 @@ async def test_resolving_a_currency_exception_takes_the_order_out_of_the_failed_
     assert world.store.failure_summary()[1] == 0 and world.sales(order) == []
     assert lag_seconds(world.store) < 3600
     assert world.store.exceptions() == []
+
+
+async def test_resolving_a_mapping_exception_once_the_table_is_fixed_retries_the_order(world_factory, tmp_path):
+    """A payment method the table does not map parks the order; the operator adds it to the table,
+    restarts and resolves the exception: the order is tried again and mirrored (not dropped from the
+    failed queue as one mirrored by hand, which nothing would ever write)."""
+    import shutil
+
+    from connector.mapping.tables import DEFAULTS_DIR
+
+    broken, fixed = tmp_path / "broken", tmp_path / "fixed"
+    for folder in (broken, fixed):
+        shutil.copytree(DEFAULTS_DIR, folder)
+    text = (DEFAULTS_DIR / "payment_methods.yaml").read_text()
+    assert "default: Other" in text and "  Cash: Cash" in text
+    (broken / "payment_methods.yaml").write_text(text.replace("default: Other", "default: null"))
+    (fixed / "payment_methods.yaml").write_text(text.replace("  Cash: Cash", "  Cash: Cash\n  Bitcoin: Other"))
+    world = world_factory(mappings_dir=broken)
+    order = world.bc.add_order(customer=None, lines=[line("TEE-M")], status_id=11, payment_method="Bitcoin")["id"]
+    await world.cycle()
+    [exception] = world.store.exceptions()
+    assert exception.kind == "mapping"
+    for _ in range(3):
+        await world.cycle(advance=3600)  # the daemon goes on: the cursor moves past the order
+    world.mappings_dir = fixed
+    world._main = await world.new_runtime()
+    world.store.resolve_exception(exception.id, by=USER)
+    await world.cycle(advance=60)
+    assert world.sale(order) is not None and world.sale(order)["status"] == "CLOSED"
+    assert world.store.failures() == []
