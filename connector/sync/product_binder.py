@@ -1,7 +1,8 @@
 """ProductBinder: a sale line → its X-Series product id, created the way the catalogue has it.
 
 Resolution order: the binding, else the local index by SKU, else create (single-flight under a
-lease, with a second look). What is created (issue 15, point 5):
+lease, with a second look; a create refused because the SKU was made meanwhile binds that product).
+What is created (issue 15, point 5):
 - a catalogue line: a product at the catalogue's list price (never the discounted price), with the
   merchant's cost as supply price; a line of a product with options becomes a variant of one family
   created with all of the catalogue product's variants (each its own SKU, named by its option
@@ -82,7 +83,14 @@ class ProductBinder:
                         return found
                 else:
                     self.families.single.add(line.bc_product_id)
-            product_id = await self._create(line)
+            try:
+                product_id = await self._create(line)
+            except PermanentApiError as exc:
+                if exc.status != 422:
+                    raise
+                product_id = await self._made_meanwhile(line, exc, bc_order_id)
+                self.store.bind_product(line.product_key, product_id, line.sku, created=False)
+                return product_id
             self.store.bind_product(line.product_key, product_id, line.sku, created=True, name=line.name,
                                     lease=lease, audit=_audit(line, product_id, bc_order_id))
             return product_id
@@ -178,6 +186,21 @@ class ProductBinder:
                          reason=f"variant line {line.sku!r} has no X-Series product",
                          detail={"name": product.name, "skus": [v.sku for v in variants]})
         return True
+
+    async def _made_meanwhile(self, line: PlannedLine, refusal: PermanentApiError, bc_order_id: int) -> str:
+        """A create refused (422): its SKU may be in use by a product made since the index was read
+        (staff, another pair on the same retailer). That one is sold; none found while the refusal
+        is about the SKU, the order is retried (the feed or search may lag), not parked."""
+        found = await self._find(line.sku)
+        if found:
+            log.warning("order %s: X-Series refused creating product %r (%s); selling %s, made meanwhile",
+                        bc_order_id, line.sku, refusal, found[0], extra={"order_id": bc_order_id})
+            return found[0]
+        if "sku" not in f"{refusal.args[0]} {refusal.body or ''}".casefold():
+            raise refusal
+        raise TransientApiError(f"X-Series refused creating product {line.sku!r} ({refusal.args[0]}) and no"
+                                " product with this SKU is found (yet); it will be looked up again", api="xseries",
+                                method=refusal.method, path=refusal.path, status=refusal.status) from refusal
 
     async def _find(self, sku: str) -> list[str]:
         """A product created though its answer was lost: the product feed first (documented, and it

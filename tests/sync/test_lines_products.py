@@ -208,3 +208,65 @@ async def test_a_variant_whose_product_left_the_catalogue_is_made_on_its_own(wor
     assert not report.failed, report.failed
     [made] = world.products_with_sku("GONE-S")
     assert world.sale(order_id)["line_items"][0]["product_id"] == made["id"]
+
+
+def staff_make_it_first(world, rt, create: str, sku: str, *, made: bool = True) -> list:
+    """Staff (or another pair on the same retailer) make `sku` after the cycle read the product
+    index, just before order-sync's create `create`: X-Series refuses the create (422, SKU in use).
+    `made` False: the refusal names a product no read finds (yet). Returns the id made, once made."""
+    from connector.errors import PermanentApiError
+
+    real, made_ids = getattr(rt.xs, create), []
+
+    async def racing(*args, **kwargs):
+        if not made_ids:
+            made_ids.append(world.xs.add_product(sku=sku, name="Made by staff", price_excluding_tax=Decimal("15"),
+                                                 inventory=5) if made else None)
+            if not made:
+                raise PermanentApiError(f"SKU {sku} is already in use", api="xseries", method="POST",
+                                        path="/api/2.0/products", status=422)
+        return await real(*args, **kwargs)
+
+    setattr(rt.xs, create, racing)
+    return made_ids
+
+
+async def test_a_product_made_meanwhile_with_the_lines_sku_is_sold_not_parked(world):
+    rt = await world.runtime()
+    made = staff_make_it_first(world, rt, "create_product", "NEW-B")
+    order_id = world.add_order([line("NEW-B", 1, "15.00", name="Thing B")])
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert world.sale(order_id)["line_items"][0]["product_id"] == made[0]
+    assert not world.store.product_binding("sku:new-b").created  # staff's, not order-sync's
+
+
+async def test_an_untracked_product_made_meanwhile_is_sold_not_parked(world):
+    rt = await world.runtime()
+    made = staff_make_it_first(world, rt, "create_untracked_product", "ENGRAVE-1")
+    order_id = world.add_order([line("ENGRAVE-1", 1, "5.00", product_id=0, name="Engraving")])
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert world.sale(order_id)["line_items"][0]["product_id"] == made[0]
+
+
+async def test_a_variant_made_meanwhile_is_sold_not_parked(world):
+    """The family create is refused for the line's own SKU, then the line's own create too."""
+    shirt, small, _ = a_shirt_family(world)
+    rt = await world.runtime()
+    made = staff_make_it_first(world, rt, "create_product", "OXF-S")
+    order_id = world.add_order([line("OXF-S", 1, "45.00", product_id=shirt["id"], variant_id=small["id"])])
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert world.sale(order_id)["line_items"][0]["product_id"] == made[0]
+
+
+async def test_a_sku_in_use_by_no_product_found_is_retried_not_parked(world):
+    rt = await world.runtime()
+    staff_make_it_first(world, rt, "create_product", "NEW-C", made=False)
+    order_id = world.add_order([line("NEW-C", 1, "15.00", name="Thing C")])
+    report = await world.cycle()
+    assert report.failed
+    assert [f.parked for f in world.store.failures() if f.bc_order_id == order_id] == [False]
+    await world.cycle(advance=3600)  # the next attempt creates it
+    assert world.sale(order_id)["line_items"][0]["product_id"] == world.products_with_sku("NEW-C")[0]["id"]
