@@ -196,8 +196,8 @@ class ProductBinder:
             log.warning("order %s: X-Series refused creating product %r (%s); selling %s, made meanwhile",
                         bc_order_id, line.sku, refusal, found[0], extra={"order_id": bc_order_id})
             return found[0]
-        if "sku" not in f"{refusal.args[0]} {refusal.body or ''}".casefold():
-            raise refusal
+        if not _sku_in_use(refusal):
+            raise refusal  # refused for something else: parked with its reason
         raise TransientApiError(f"X-Series refused creating product {line.sku!r} ({refusal.args[0]}) and no"
                                 " product with this SKU is found (yet); it will be looked up again", api="xseries",
                                 method=refusal.method, path=refusal.path, status=refusal.status) from refusal
@@ -225,6 +225,13 @@ def _price(line: PlannedLine, price) -> dict:
     if price is None:
         return {}
     return {"price_including_tax" if line.list_price_includes_tax else "price_excluding_tax": price}
+
+
+def _sku_in_use(refusal: PermanentApiError) -> bool:
+    """Whether a refused create says its SKU is taken (X-Series' wording is undocumented; the SKU
+    "should be unique", §9.2): a SKU refused for another reason is no race."""
+    text = f"{refusal.args[0]} {refusal.body or ''}".casefold()
+    return "sku" in text and any(word in text for word in ("in use", "already", "taken", "exist", "unique"))
 
 
 def _handle(sku: str) -> str:
