@@ -12,13 +12,15 @@ from sqlalchemy import select as core_select
 from sqlmodel import select
 
 from connector.store.leases import LeaseHandle
-from connector.store.lookups import CUSTOMER_LOOKUP, DELETED_AMONG, PRODUCT_LOOKUP, Lookup, oldest_live
+from connector.store.lookups import (CUSTOMER_LOOKUP, DELETED_AMONG, PRODUCT_LOOKUP, Lookup, ProductLookup,
+                                     made_for_custom, oldest_live)
 from connector.store.tables import CustomerBinding, ProductBinding, XsCustomer, XsProduct
 
 _PRODUCT_ID_SELECT = core_select(ProductBinding.xs_product_id).where(
     ProductBinding.pair == bindparam("pair"), ProductBinding.key == bindparam("key"))
 _CUSTOMER_ID_SELECT = core_select(CustomerBinding.xs_customer_id).where(
     CustomerBinding.pair == bindparam("pair"), CustomerBinding.email_key == bindparam("key"))
+_MADE_FOR_CUSTOM = core_select(made_for_custom(bindparam("id")))
 _INDEXED_PRODUCT_ID = oldest_live(XsProduct, XsProduct.sku_key)
 _INDEXED_CUSTOMER_ID = oldest_live(XsCustomer, XsCustomer.email_key)
 
@@ -82,12 +84,16 @@ class ProductCustomerBook:
                 conn.execute(self._upserts[index], index_row)
             conn.execute(self._upserts[binding], binding_row)
 
-    def product_lookup(self, key: str, sku: str) -> Lookup:
+    def made_for_custom_line(self, xs_product_id: str) -> bool:
+        """Whether order-sync created this product for a custom line or gift certificate (untracked)."""
+        return bool(self.db.first(_MADE_FOR_CUSTOM, {"pair": self.pair, "id": xs_product_id})[0])
+
+    def product_lookup(self, key: str, sku: str) -> ProductLookup:
         """A line key's binding, whether it is deleted, and the indexed product with its SKU."""
         row = self.db.first(PRODUCT_LOOKUP, {"pair": self.pair, "key": key, "index_key": sku.strip().casefold()})
         if row.bound is not None:
             self._product_ids[key] = row.bound
-        return Lookup(row.bound, bool(row.deleted), row.indexed)
+        return ProductLookup(row.bound, bool(row.deleted), row.indexed, bool(row.made_for_custom))
 
     def customer_lookup(self, email_key: str) -> Lookup:
         """An e-mail's binding, whether it is deleted, and the indexed customer with the e-mail."""

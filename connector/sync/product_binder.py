@@ -64,21 +64,23 @@ class ProductBinder:
             return live[line.product_key]
         # Bound, or already in X-Series: no lease needed. Only a create must be single-flight: the
         # lease covers a variant's whole family, since one create makes all of its products.
-        found = self._existing(line)
+        found = await self._existing(line)
         if found is not None:
             return found
         # A variant family is made through the 2.0 create, whose products always track stock: an
         # untracked line (digital goods, gift certificates) is made on its own, untracked.
         family = line.family_name and line.bc_product_id and self.bc is not None and line.track_inventory
         # A variant's lease is its family's whether or not the family can be made (single-flight per SKU).
-        lease_key = f"product:family:{line.bc_product_id}" if family else "product:" + line.product_key
+        # A custom line's lease is its SKU's, as a catalogue line's: one of them makes the product.
+        lease_key = f"product:family:{line.bc_product_id}" if family else "product:" + (
+            product_key_for_sku(line.sku) if line.product_key.startswith("custom:") else line.product_key)
         async with self.store.leases.hold(lease_key) as lease:
-            found = self._existing(line)
+            found = await self._existing(line)
             if found is not None:
                 return found
             if family and line.bc_product_id not in self.families.single:
                 if await self._create_family(line, bc_order_id):
-                    found = self._existing(line)
+                    found = await self._existing(line)
                     if found is not None:
                         return found
                 else:
@@ -89,25 +91,42 @@ class ProductBinder:
                 if exc.status != 422:
                     raise
                 product_id = await self._made_meanwhile(line, exc, bc_order_id)
+                await self._tracked_if_catalogue(line, product_id)
                 self.store.bind_product(line.product_key, product_id, line.sku, created=False)
                 return product_id
             self.store.bind_product(line.product_key, product_id, line.sku, created=True, name=line.name,
                                     lease=lease, audit=_audit(line, product_id, bc_order_id))
             return product_id
 
-    def _existing(self, line: PlannedLine) -> str | None:
+    async def _existing(self, line: PlannedLine) -> str | None:
         """The bound product, else the indexed one (bound now), else None. A bound product the
         merchant has deleted since is not sold again (a server may refuse it on every sale): the
         live one with its SKU is bound instead, or a new one made."""
-        bound, deleted, indexed = self.store.product_lookup(line.product_key, line.sku)  # one statement
+        # One statement, which also says whether order-sync made the indexed one for a custom line.
+        bound, deleted, indexed, for_custom = self.store.product_lookup(line.product_key, line.sku)
         if bound is not None and not deleted:
             return bound
         if indexed is not None:
+            await self._tracked_if_catalogue(line, indexed, for_custom)
             self.store.bind_product(line.product_key, indexed, line.sku, created=False)
         if bound is not None:
             log.warning("product %s of %r was deleted in X-Series; %s", bound, line.sku,
                         f"binding {indexed} instead" if indexed else "a new one will be made")
         return indexed
+
+    async def _tracked_if_catalogue(self, line: PlannedLine, product_id: str, for_custom: bool | None = None) -> None:
+        """A catalogue line's SKU first sold on a product order-sync made untracked for a custom line
+        (a phone order's "LAMP-01"): the SKU is stock, so X-Series counts it from now on. Before the
+        catalogue key is bound (a crash in between sets it again, which changes nothing)."""
+        if for_custom is None:  # not known from the lookup: asked
+            for_custom = line.track_inventory and self.store.made_for_custom_line(product_id)
+        if not line.track_inventory or not for_custom:
+            return
+        await self.xs.track_inventory(product_id)
+        log.warning("product %s %r, made untracked for a custom line, is a catalogue product: made stock-tracked",
+                    product_id, line.sku)
+        self.store.audit(platform="xseries", action="track_product_inventory", target_id=product_id, after=line.sku,
+                         reason=f"catalogue line {line.sku!r} is sold on a product made for a custom line")
 
     async def _create(self, line: PlannedLine) -> str:
         """One product on its own; its id."""

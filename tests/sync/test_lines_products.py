@@ -270,3 +270,24 @@ async def test_a_sku_in_use_by_no_product_found_is_retried_not_parked(world):
     assert [f.parked for f in world.store.failures() if f.bc_order_id == order_id] == [False]
     await world.cycle(advance=3600)  # the next attempt creates it
     assert world.sale(order_id)["line_items"][0]["product_id"] == world.products_with_sku("NEW-C")[0]["id"]
+
+
+async def test_a_catalogue_line_makes_the_product_a_custom_line_made_stock_tracked(world):
+    """A phone order's custom line "LAMP-01" came first (made untracked); the catalogue's LAMP-01 is
+    stock: X-Series counts it from the first catalogue sale on (a merchant's own untracked product
+    stays as the merchant made it)."""
+    service = world.xs.add_product(sku="FITTING", name="Fitting", track_inventory=False)
+    world.add_order([line("LAMP-01", 1, "30.00", product_id=0, name="Desk lamp")])
+    await world.cycle()
+    [lamp] = world.products_with_sku("LAMP-01")
+    assert lamp["has_inventory"] is False
+
+    order_id = world.add_order([line("LAMP-01", 3, "30.00", product_id=555, name="Desk lamp"),
+                                line("FITTING", 1, "5.00", product_id=556, name="Fitting")])
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert [li["product_id"] for li in world.sale(order_id)["line_items"]] == [lamp["id"], service]
+    assert world.xs.products[lamp["id"]]["has_inventory"] is True
+    assert world.xs.stock(lamp["id"]) == -3
+    assert world.xs.products[service]["has_inventory"] is False
+    assert world.products_with_sku("LAMP-01") == [lamp]
