@@ -22,6 +22,7 @@ class ProductLookup(NamedTuple):
     deleted: bool
     indexed: str | None
     made_for_custom: bool  # order-sync created the indexed one for a custom line (untracked)
+    bound_sku_key: str | None  # the bound one's SKU as the index has it (None: not indexed)
 
 
 def oldest_live(model: type[XsProduct | XsCustomer], key, param: str = "key") -> Any:
@@ -53,7 +54,11 @@ def made_for_custom(product_id) -> Any:
 PRODUCT_LOOKUP = _lookup(ProductBinding, ProductBinding.xs_product_id, ProductBinding.key, XsProduct,
                          XsProduct.sku_key).add_columns(made_for_custom(
                              oldest_live(XsProduct, XsProduct.sku_key, "index_key").scalar_subquery()
-                         ).label("made_for_custom"))
+                         ).label("made_for_custom"), core_select(XsProduct.sku_key).where(
+                             XsProduct.pair == bindparam("pair"), XsProduct.id == core_select(
+                                 ProductBinding.xs_product_id).where(ProductBinding.pair == bindparam("pair"),
+                                                                     ProductBinding.key == bindparam("key"))
+                             .scalar_subquery()).scalar_subquery().label("bound_sku_key"))
 CUSTOMER_LOOKUP = _lookup(CustomerBinding, CustomerBinding.xs_customer_id, CustomerBinding.email_key,
                           XsCustomer, XsCustomer.email_key)
 

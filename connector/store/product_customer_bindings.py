@@ -93,7 +93,7 @@ class ProductCustomerBook:
         row = self.db.first(PRODUCT_LOOKUP, {"pair": self.pair, "key": key, "index_key": sku.strip().casefold()})
         if row.bound is not None:
             self._product_ids[key] = row.bound
-        return ProductLookup(row.bound, bool(row.deleted), row.indexed, bool(row.made_for_custom))
+        return ProductLookup(row.bound, bool(row.deleted), row.indexed, bool(row.made_for_custom), row.bound_sku_key)
 
     def customer_lookup(self, email_key: str) -> Lookup:
         """An e-mail's binding, whether it is deleted, and the indexed customer with the e-mail."""
@@ -127,8 +127,14 @@ class ProductCustomerBook:
         return row[0] if row is not None else None
 
     def upsert_indexed_products(self, rows: list[dict[str, Any]]) -> None:
-        """Index rows, as dicts of the table's columns (plain dicts: a catalogue has thousands)."""
+        """Index rows, as dicts of the table's columns (plain dicts: a catalogue has thousands). A
+        cached SKU key whose product now has another SKU (the merchant moved it) is forgotten: the
+        next order looks it up again (ProductBinder._existing)."""
         self._upsert_many("xs_product", rows)
+        skus = {row["id"]: row["sku_key"] for row in rows}
+        for key, found in list(self._product_ids.items()):
+            if found in skus and key.startswith(("sku:", "custom:")) and key.split(":", 1)[1] != skus[found]:
+                del self._product_ids[key]
 
     def upsert_indexed_customers(self, rows: list[dict[str, Any]]) -> None:
         self._upsert_many("xs_customer", rows)

@@ -100,17 +100,19 @@ class ProductBinder:
 
     async def _existing(self, line: PlannedLine) -> str | None:
         """The bound product, else the indexed one (bound now), else None. A bound product the
-        merchant has deleted since is not sold again (a server may refuse it on every sale): the
-        live one with its SKU is bound instead, or a new one made."""
+        merchant has deleted since, or whose SKU the merchant changed, is not sold again (a server may
+        refuse it on every sale): the live one with the line's SKU is bound instead, or a new one made."""
         # One statement, which also says whether order-sync made the indexed one for a custom line.
-        bound, deleted, indexed, for_custom = self.store.product_lookup(line.product_key, line.sku)
-        if bound is not None and not deleted:
+        bound, deleted, indexed, for_custom, bound_sku = self.store.product_lookup(line.product_key, line.sku)
+        moved = bound_sku is not None and bound_sku != line.sku.strip().casefold()
+        if bound is not None and not deleted and not moved:
             return bound
         if indexed is not None:
             await self._tracked_if_catalogue(line, indexed, for_custom)
             self.store.bind_product(line.product_key, indexed, line.sku, created=False)
         if bound is not None:
-            log.warning("product %s of %r was deleted in X-Series; %s", bound, line.sku,
+            log.warning("product %s of %r %s in X-Series; %s", bound, line.sku,
+                        f"now has SKU {bound_sku!r}" if moved and not deleted else "was deleted",
                         f"binding {indexed} instead" if indexed else "a new one will be made")
         return indexed
 

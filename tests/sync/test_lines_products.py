@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from connector.mapping.planned_sale import custom_product_sku
 from sync_world import assert_sale_adds_up, line
 
@@ -291,3 +293,22 @@ async def test_a_catalogue_line_makes_the_product_a_custom_line_made_stock_track
     assert world.xs.stock(lamp["id"]) == -3
     assert world.xs.products[service]["has_inventory"] is False
     assert world.products_with_sku("LAMP-01") == [lamp]
+
+
+@pytest.mark.parametrize("same_process", [True, False])
+async def test_a_sku_the_merchant_moved_to_another_product_is_sold_on_that_one(world, same_process):
+    """The merchant renames the bound product's SKU (NEW-A → NEW-A-OLD) and makes a new NEW-A: the
+    line's units are sold on the product that now carries the SKU, in a running daemon too."""
+    from connector.sandbox.xseries_products import write_product_09
+
+    world.add_order([line("NEW-A", 1, "15.00", name="Thing A")])
+    await world.cycle()
+    [old] = world.products_with_sku("NEW-A")
+    write_product_09(world.xs, {"id": old["id"], "sku": "NEW-A-OLD"})
+    new = world.xs.add_product(sku="NEW-A", name="Thing A (new)", price_excluding_tax=Decimal("15"), inventory=10)
+    order_id = world.add_order([line("NEW-A", 2, "15.00", name="Thing A")])
+    report = await world.cycle(runtime=None if same_process else await world.new_runtime())
+    assert not report.failed, report.failed
+    assert world.sale(order_id)["line_items"][0]["product_id"] == new
+    assert world.xs.stock(new) == 8
+    assert world.store.product_binding("sku:new-a").xs_product_id == new
