@@ -9,6 +9,7 @@ how lists are paged in xseries_paging.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import timezone
 from typing import Any
@@ -200,6 +201,13 @@ class XSeriesClient(SaleResources, PagedReads, TransportClient):
             product = product[0] if len(product) == 1 else None
         product_id = product.get("id") if isinstance(product, dict) else product
         return product_id if isinstance(product_id, str) and product_id else None
+
+    async def track_inventory(self, product_id: str) -> None:
+        """Make a product stock-tracked: the 0.9 update (POST /api/products with its id), the one
+        body that says track_inventory (§9.3). Setting it again changes nothing: safe to repeat."""
+        path = "/api/products"
+        body = json.dumps({"id": product_id, "track_inventory": True}).encode()
+        written_json(await self.transport.request("POST", path, json_bytes=body, safe_to_repeat=True), path)
 
     async def inventory(self, product_id: str) -> list[InventoryRecord]:
         """Stock of one product in every outlet (GET /api/2.0/products/{id}/inventory)."""

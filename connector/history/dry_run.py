@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from connector.clients.bigcommerce_models import Order
+from connector.clients.bigcommerce_v3_models import Refund
 from connector.errors import MappingError
 from connector.mapping.identity import order_content_hash
 from connector.mapping.planned_sale import DISCOUNT_KEY
@@ -36,6 +37,7 @@ class DryRunPlanner:
     def __init__(self, deps: MirrorDeps) -> None:
         self.d = deps
         self.report = DryRunReport()
+        self._stocked: dict[int, dict[int, str]] = {}  # order → its stock lines' SKUs by BigCommerce line id
 
     def account(self, order: Order) -> None:
         store, r = self.d.store, self.report
@@ -67,3 +69,12 @@ class DryRunPlanner:
                 r.new_products.add(line.sku)
             if plan.pos_state is PosState.CLOSED and line.track_inventory:
                 r.stock[line.sku] += Decimal(line.quantity)
+                self._stocked.setdefault(order.id, {})[line.bc_line_id] = line.sku
+
+    def returned(self, refund: Refund) -> None:
+        """The import's return of a refund puts its units back in stock (refunds.restock: false puts
+        them on the refund product): they do not leave the outlet."""
+        lines = self._stocked.get(refund.order_id, {})
+        for item in refund.items:
+            if self.d.restock and item.item_type == "PRODUCT" and item.quantity and item.item_id in lines:
+                self.report.stock[lines[item.item_id]] -= Decimal(item.quantity)

@@ -241,6 +241,9 @@ class HistoricalImport:
             planner.account(order)
             if self.progress is not None:
                 self.progress.update(planner.report.orders, len(planner.report.problems))
+        if not report.interrupted:  # the refunds the import's refund pass reads (every one since --since)
+            async for refund in rt.bc.iter_refunds(created_since=self.since, on_invalid=lambda row, what: None):
+                planner.returned(refund)
         report.dry_run = planner.report
         report.estimated_seconds = quota_seconds(rt.xs.pacer, rt.bc.pacer, planner.report.xseries_writes,
                                                  report.total / 250 + 1)

@@ -19,6 +19,12 @@ def product_key_for_sku(sku: str) -> str:
     return "sku:" + sku.strip().casefold()
 
 
+def product_key_for_custom(sku: str) -> str:
+    """A custom line's or gift certificate's key: apart from the catalogue's, so that a catalogue line
+    of the same SKU is never sold on the product made for it untracked without a look at it."""
+    return "custom:" + sku.strip().casefold()
+
+
 def email_key(email: str) -> str:
     """An e-mail as bindings and the customer index key it: lowercased as X-Series' search results are
     compared, never casefolded ("straße@" and "strasse@" are two mailboxes). For an ASCII e-mail both
@@ -62,6 +68,7 @@ class PlannedPayment:
 class PlannedLine:
     kind: str  # product | custom | gift_certificate | shipping | handling | wrapping | fee | discount
     # Binding key: "sku:<sku casefolded>"; a catalogue line without SKU "bc:<product_id>:<variant_id>";
+    # a custom line or gift certificate "custom:<sku casefolded>" (product_key_for_custom);
     # specials "special:<kind>"; the sale-level discount line DISCOUNT_KEY.
     product_key: str
     sku: str  # a catalogue line without SKU: bc-<product_id>-<variant_id>

@@ -25,7 +25,8 @@ from connector.mapping.discounts import LineAmounts, line_amounts, spread_undraw
 from connector.mapping.fulfilment import sale_attributes, sale_note
 from connector.mapping.identity import invoice_number, order_content_hash
 from connector.mapping.planned_sale import (DISCOUNT_KEY, ZERO, PlannedCustomer, PlannedLine, PlannedPayment,
-                                            SalePlan, custom_product_sku, product_key_for_sku)
+                                            SalePlan, custom_product_sku, product_key_for_custom,
+                                            product_key_for_sku)
 from connector.mapping.special_lines import SpecialLine, SpecialLines, SpecialProduct
 from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.tax_table import TaxBook
@@ -226,7 +227,7 @@ def _line_fields(line: Any, amounts: LineAmounts, tax_id: str, tax_source: str, 
     if line.type == "giftcertificate" or product_id == 0:
         kind = "gift_certificate" if line.type == "giftcertificate" else "custom"
         sku = sku or custom_product_sku(line.name)
-        key = product_key_for_sku(sku)
+        key = product_key_for_custom(sku)
     else:
         # A catalogue product without a SKU is keyed by its ids: two such products never share one.
         kind = "product"

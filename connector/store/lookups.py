@@ -17,6 +17,14 @@ class Lookup(NamedTuple):
     indexed: str | None  # the oldest live one in the index with the key
 
 
+class ProductLookup(NamedTuple):
+    bound: str | None
+    deleted: bool
+    indexed: str | None
+    made_for_custom: bool  # order-sync created the indexed one for a custom line (untracked)
+    bound_sku_key: str | None  # the bound one's SKU as the index has it (None: not indexed)
+
+
 def oldest_live(model: type[XsProduct | XsCustomer], key, param: str = "key") -> Any:
     """The oldest live product / customer with that key (versions grow: the first one made wins;
     the id settles a tie, so every process picks the same one)."""
@@ -36,8 +44,21 @@ def _lookup(binding: type[ProductBinding | CustomerBinding], bound_id, binding_k
                        oldest_live(model, index_key, "index_key").scalar_subquery().label("indexed"))
 
 
+def made_for_custom(product_id) -> Any:
+    """Whether order-sync created the product (:pair) for a custom line or gift certificate."""
+    return core_select(ProductBinding.key).where(
+        ProductBinding.pair == bindparam("pair"), ProductBinding.xs_product_id == product_id,
+        ProductBinding.created == True, ProductBinding.key.startswith("custom:")).exists()  # noqa: E712
+
+
 PRODUCT_LOOKUP = _lookup(ProductBinding, ProductBinding.xs_product_id, ProductBinding.key, XsProduct,
-                         XsProduct.sku_key)
+                         XsProduct.sku_key).add_columns(made_for_custom(
+                             oldest_live(XsProduct, XsProduct.sku_key, "index_key").scalar_subquery()
+                         ).label("made_for_custom"), core_select(XsProduct.sku_key).where(
+                             XsProduct.pair == bindparam("pair"), XsProduct.id == core_select(
+                                 ProductBinding.xs_product_id).where(ProductBinding.pair == bindparam("pair"),
+                                                                     ProductBinding.key == bindparam("key"))
+                             .scalar_subquery()).scalar_subquery().label("bound_sku_key"))
 CUSTOMER_LOOKUP = _lookup(CustomerBinding, CustomerBinding.xs_customer_id, CustomerBinding.email_key,
                           XsCustomer, XsCustomer.email_key)
 

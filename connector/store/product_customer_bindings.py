@@ -12,13 +12,15 @@ from sqlalchemy import select as core_select
 from sqlmodel import select
 
 from connector.store.leases import LeaseHandle
-from connector.store.lookups import CUSTOMER_LOOKUP, DELETED_AMONG, PRODUCT_LOOKUP, Lookup, oldest_live
+from connector.store.lookups import (CUSTOMER_LOOKUP, DELETED_AMONG, PRODUCT_LOOKUP, Lookup, ProductLookup,
+                                     made_for_custom, oldest_live)
 from connector.store.tables import CustomerBinding, ProductBinding, XsCustomer, XsProduct
 
 _PRODUCT_ID_SELECT = core_select(ProductBinding.xs_product_id).where(
     ProductBinding.pair == bindparam("pair"), ProductBinding.key == bindparam("key"))
 _CUSTOMER_ID_SELECT = core_select(CustomerBinding.xs_customer_id).where(
     CustomerBinding.pair == bindparam("pair"), CustomerBinding.email_key == bindparam("key"))
+_MADE_FOR_CUSTOM = core_select(made_for_custom(bindparam("id")))
 _INDEXED_PRODUCT_ID = oldest_live(XsProduct, XsProduct.sku_key)
 _INDEXED_CUSTOMER_ID = oldest_live(XsCustomer, XsCustomer.email_key)
 
@@ -82,12 +84,16 @@ class ProductCustomerBook:
                 conn.execute(self._upserts[index], index_row)
             conn.execute(self._upserts[binding], binding_row)
 
-    def product_lookup(self, key: str, sku: str) -> Lookup:
+    def made_for_custom_line(self, xs_product_id: str) -> bool:
+        """Whether order-sync created this product for a custom line or gift certificate (untracked)."""
+        return bool(self.db.first(_MADE_FOR_CUSTOM, {"pair": self.pair, "id": xs_product_id})[0])
+
+    def product_lookup(self, key: str, sku: str) -> ProductLookup:
         """A line key's binding, whether it is deleted, and the indexed product with its SKU."""
         row = self.db.first(PRODUCT_LOOKUP, {"pair": self.pair, "key": key, "index_key": sku.strip().casefold()})
         if row.bound is not None:
             self._product_ids[key] = row.bound
-        return Lookup(row.bound, bool(row.deleted), row.indexed)
+        return ProductLookup(row.bound, bool(row.deleted), row.indexed, bool(row.made_for_custom), row.bound_sku_key)
 
     def customer_lookup(self, email_key: str) -> Lookup:
         """An e-mail's binding, whether it is deleted, and the indexed customer with the e-mail."""
@@ -121,8 +127,14 @@ class ProductCustomerBook:
         return row[0] if row is not None else None
 
     def upsert_indexed_products(self, rows: list[dict[str, Any]]) -> None:
-        """Index rows, as dicts of the table's columns (plain dicts: a catalogue has thousands)."""
+        """Index rows, as dicts of the table's columns (plain dicts: a catalogue has thousands). A
+        cached SKU key whose product now has another SKU (the merchant moved it) is forgotten: the
+        next order looks it up again (ProductBinder._existing)."""
         self._upsert_many("xs_product", rows)
+        skus = {row["id"]: row["sku_key"] for row in rows}
+        for key, found in list(self._product_ids.items()):
+            if found in skus and key.startswith(("sku:", "custom:")) and key.split(":", 1)[1] != skus[found]:
+                del self._product_ids[key]
 
     def upsert_indexed_customers(self, rows: list[dict[str, Any]]) -> None:
         self._upsert_many("xs_customer", rows)

@@ -1,7 +1,8 @@
 """ProductBinder: a sale line → its X-Series product id, created the way the catalogue has it.
 
 Resolution order: the binding, else the local index by SKU, else create (single-flight under a
-lease, with a second look). What is created (issue 15, point 5):
+lease, with a second look; a create refused because the SKU was made meanwhile binds that product).
+What is created (issue 15, point 5):
 - a catalogue line: a product at the catalogue's list price (never the discounted price), with the
   merchant's cost as supply price; a line of a product with options becomes a variant of one family
   created with all of the catalogue product's variants (each its own SKU, named by its option
@@ -63,43 +64,71 @@ class ProductBinder:
             return live[line.product_key]
         # Bound, or already in X-Series: no lease needed. Only a create must be single-flight: the
         # lease covers a variant's whole family, since one create makes all of its products.
-        found = self._existing(line)
+        found = await self._existing(line)
         if found is not None:
             return found
         # A variant family is made through the 2.0 create, whose products always track stock: an
         # untracked line (digital goods, gift certificates) is made on its own, untracked.
         family = line.family_name and line.bc_product_id and self.bc is not None and line.track_inventory
         # A variant's lease is its family's whether or not the family can be made (single-flight per SKU).
-        lease_key = f"product:family:{line.bc_product_id}" if family else "product:" + line.product_key
+        # A custom line's lease is its SKU's, as a catalogue line's: one of them makes the product.
+        lease_key = f"product:family:{line.bc_product_id}" if family else "product:" + (
+            product_key_for_sku(line.sku) if line.product_key.startswith("custom:") else line.product_key)
         async with self.store.leases.hold(lease_key) as lease:
-            found = self._existing(line)
+            found = await self._existing(line)
             if found is not None:
                 return found
             if family and line.bc_product_id not in self.families.single:
                 if await self._create_family(line, bc_order_id):
-                    found = self._existing(line)
+                    found = await self._existing(line)
                     if found is not None:
                         return found
                 else:
                     self.families.single.add(line.bc_product_id)
-            product_id = await self._create(line)
+            try:
+                product_id = await self._create(line)
+            except PermanentApiError as exc:
+                if exc.status != 422:
+                    raise
+                product_id = await self._made_meanwhile(line, exc, bc_order_id)
+                await self._tracked_if_catalogue(line, product_id)
+                self.store.bind_product(line.product_key, product_id, line.sku, created=False)
+                return product_id
             self.store.bind_product(line.product_key, product_id, line.sku, created=True, name=line.name,
                                     lease=lease, audit=_audit(line, product_id, bc_order_id))
             return product_id
 
-    def _existing(self, line: PlannedLine) -> str | None:
+    async def _existing(self, line: PlannedLine) -> str | None:
         """The bound product, else the indexed one (bound now), else None. A bound product the
-        merchant has deleted since is not sold again (a server may refuse it on every sale): the
-        live one with its SKU is bound instead, or a new one made."""
-        bound, deleted, indexed = self.store.product_lookup(line.product_key, line.sku)  # one statement
-        if bound is not None and not deleted:
+        merchant has deleted since, or whose SKU the merchant changed, is not sold again (a server may
+        refuse it on every sale): the live one with the line's SKU is bound instead, or a new one made."""
+        # One statement, which also says whether order-sync made the indexed one for a custom line.
+        bound, deleted, indexed, for_custom, bound_sku = self.store.product_lookup(line.product_key, line.sku)
+        moved = bound_sku is not None and bound_sku != line.sku.strip().casefold()
+        if bound is not None and not deleted and not moved:
             return bound
         if indexed is not None:
+            await self._tracked_if_catalogue(line, indexed, for_custom)
             self.store.bind_product(line.product_key, indexed, line.sku, created=False)
         if bound is not None:
-            log.warning("product %s of %r was deleted in X-Series; %s", bound, line.sku,
+            log.warning("product %s of %r %s in X-Series; %s", bound, line.sku,
+                        f"now has SKU {bound_sku!r}" if moved and not deleted else "was deleted",
                         f"binding {indexed} instead" if indexed else "a new one will be made")
         return indexed
+
+    async def _tracked_if_catalogue(self, line: PlannedLine, product_id: str, for_custom: bool | None = None) -> None:
+        """A catalogue line's SKU first sold on a product order-sync made untracked for a custom line
+        (a phone order's "LAMP-01"): the SKU is stock, so X-Series counts it from now on. Before the
+        catalogue key is bound (a crash in between sets it again, which changes nothing)."""
+        if for_custom is None:  # not known from the lookup: asked
+            for_custom = line.track_inventory and self.store.made_for_custom_line(product_id)
+        if not line.track_inventory or not for_custom:
+            return
+        await self.xs.track_inventory(product_id)
+        log.warning("product %s %r, made untracked for a custom line, is a catalogue product: made stock-tracked",
+                    product_id, line.sku)
+        self.store.audit(platform="xseries", action="track_product_inventory", target_id=product_id, after=line.sku,
+                         reason=f"catalogue line {line.sku!r} is sold on a product made for a custom line")
 
     async def _create(self, line: PlannedLine) -> str:
         """One product on its own; its id."""
@@ -179,6 +208,21 @@ class ProductBinder:
                          detail={"name": product.name, "skus": [v.sku for v in variants]})
         return True
 
+    async def _made_meanwhile(self, line: PlannedLine, refusal: PermanentApiError, bc_order_id: int) -> str:
+        """A create refused (422): its SKU may be in use by a product made since the index was read
+        (staff, another pair on the same retailer). That one is sold; none found while the refusal
+        is about the SKU, the order is retried (the feed or search may lag), not parked."""
+        found = await self._find(line.sku)
+        if found:
+            log.warning("order %s: X-Series refused creating product %r (%s); selling %s, made meanwhile",
+                        bc_order_id, line.sku, refusal, found[0], extra={"order_id": bc_order_id})
+            return found[0]
+        if not _sku_in_use(refusal):
+            raise refusal  # refused for something else: parked with its reason
+        raise TransientApiError(f"X-Series refused creating product {line.sku!r} ({refusal.args[0]}) and no"
+                                " product with this SKU is found (yet); it will be looked up again", api="xseries",
+                                method=refusal.method, path=refusal.path, status=refusal.status) from refusal
+
     async def _find(self, sku: str) -> list[str]:
         """A product created though its answer was lost: the product feed first (documented, and it
         updates the index another order's second look reads), then the search (§9.1 quirks)."""
@@ -202,6 +246,13 @@ def _price(line: PlannedLine, price) -> dict:
     if price is None:
         return {}
     return {"price_including_tax" if line.list_price_includes_tax else "price_excluding_tax": price}
+
+
+def _sku_in_use(refusal: PermanentApiError) -> bool:
+    """Whether a refused create says its SKU is taken (X-Series' wording is undocumented; the SKU
+    "should be unique", §9.2): a SKU refused for another reason is no race."""
+    text = f"{refusal.args[0]} {refusal.body or ''}".casefold()
+    return "sku" in text and any(word in text for word in ("in use", "already", "taken", "exist", "unique"))
 
 
 def _handle(sku: str) -> str:

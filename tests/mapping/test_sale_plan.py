@@ -87,8 +87,8 @@ def test_custom_lines_get_stable_skus_and_are_not_stock_tracked():
     without = bc_line("4.50", "0", product_id=0, sku="", name="Gift engraving", line_id=2)
     plan = plan_of(bc_order([with_sku, without], total_inc="9.50", total_tax="0"))
     assert [(li.kind, li.sku, li.product_key, li.track_inventory) for li in plan.lines] == [
-        ("custom", "CUSTOM-PRINT", "sku:custom-print", False),
-        ("custom", custom_product_sku("Gift engraving"), "sku:" + custom_product_sku("gift engraving"), False),
+        ("custom", "CUSTOM-PRINT", "custom:custom-print", False),
+        ("custom", custom_product_sku("Gift engraving"), "custom:" + custom_product_sku("gift engraving"), False),
     ]
     assert custom_product_sku(" GIFT engraving ") == custom_product_sku("Gift engraving")
     assert {(li.tax_id, li.tax_source) for li in plan.lines} == {("t-none", "none")}

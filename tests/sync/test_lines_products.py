@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from connector.mapping.planned_sale import custom_product_sku
 from sync_world import assert_sale_adds_up, line
 
@@ -208,3 +210,105 @@ async def test_a_variant_whose_product_left_the_catalogue_is_made_on_its_own(wor
     assert not report.failed, report.failed
     [made] = world.products_with_sku("GONE-S")
     assert world.sale(order_id)["line_items"][0]["product_id"] == made["id"]
+
+
+def staff_make_it_first(world, rt, create: str, sku: str, *, made: bool = True) -> list:
+    """Staff (or another pair on the same retailer) make `sku` after the cycle read the product
+    index, just before order-sync's create `create`: X-Series refuses the create (422, SKU in use).
+    `made` False: the refusal names a product no read finds (yet). Returns the id made, once made."""
+    from connector.errors import PermanentApiError
+
+    real, made_ids = getattr(rt.xs, create), []
+
+    async def racing(*args, **kwargs):
+        if not made_ids:
+            made_ids.append(world.xs.add_product(sku=sku, name="Made by staff", price_excluding_tax=Decimal("15"),
+                                                 inventory=5) if made else None)
+            if not made:
+                raise PermanentApiError(f"SKU {sku} is already in use", api="xseries", method="POST",
+                                        path="/api/2.0/products", status=422)
+        return await real(*args, **kwargs)
+
+    setattr(rt.xs, create, racing)
+    return made_ids
+
+
+async def test_a_product_made_meanwhile_with_the_lines_sku_is_sold_not_parked(world):
+    rt = await world.runtime()
+    made = staff_make_it_first(world, rt, "create_product", "NEW-B")
+    order_id = world.add_order([line("NEW-B", 1, "15.00", name="Thing B")])
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert world.sale(order_id)["line_items"][0]["product_id"] == made[0]
+    assert not world.store.product_binding("sku:new-b").created  # staff's, not order-sync's
+
+
+async def test_an_untracked_product_made_meanwhile_is_sold_not_parked(world):
+    rt = await world.runtime()
+    made = staff_make_it_first(world, rt, "create_untracked_product", "ENGRAVE-1")
+    order_id = world.add_order([line("ENGRAVE-1", 1, "5.00", product_id=0, name="Engraving")])
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert world.sale(order_id)["line_items"][0]["product_id"] == made[0]
+
+
+async def test_a_variant_made_meanwhile_is_sold_not_parked(world):
+    """The family create is refused for the line's own SKU, then the line's own create too."""
+    shirt, small, _ = a_shirt_family(world)
+    rt = await world.runtime()
+    made = staff_make_it_first(world, rt, "create_product", "OXF-S")
+    order_id = world.add_order([line("OXF-S", 1, "45.00", product_id=shirt["id"], variant_id=small["id"])])
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert world.sale(order_id)["line_items"][0]["product_id"] == made[0]
+
+
+async def test_a_sku_in_use_by_no_product_found_is_retried_not_parked(world):
+    rt = await world.runtime()
+    staff_make_it_first(world, rt, "create_product", "NEW-C", made=False)
+    order_id = world.add_order([line("NEW-C", 1, "15.00", name="Thing C")])
+    report = await world.cycle()
+    assert report.failed
+    assert [f.parked for f in world.store.failures() if f.bc_order_id == order_id] == [False]
+    await world.cycle(advance=3600)  # the next attempt creates it
+    assert world.sale(order_id)["line_items"][0]["product_id"] == world.products_with_sku("NEW-C")[0]["id"]
+
+
+async def test_a_catalogue_line_makes_the_product_a_custom_line_made_stock_tracked(world):
+    """A phone order's custom line "LAMP-01" came first (made untracked); the catalogue's LAMP-01 is
+    stock: X-Series counts it from the first catalogue sale on (a merchant's own untracked product
+    stays as the merchant made it)."""
+    service = world.xs.add_product(sku="FITTING", name="Fitting", track_inventory=False)
+    world.add_order([line("LAMP-01", 1, "30.00", product_id=0, name="Desk lamp")])
+    await world.cycle()
+    [lamp] = world.products_with_sku("LAMP-01")
+    assert lamp["has_inventory"] is False
+
+    order_id = world.add_order([line("LAMP-01", 3, "30.00", product_id=555, name="Desk lamp"),
+                                line("FITTING", 1, "5.00", product_id=556, name="Fitting")])
+    report = await world.cycle()
+    assert not report.failed, report.failed
+    assert [li["product_id"] for li in world.sale(order_id)["line_items"]] == [lamp["id"], service]
+    assert world.xs.products[lamp["id"]]["has_inventory"] is True
+    assert world.xs.stock(lamp["id"]) == -3
+    assert world.xs.products[service]["has_inventory"] is False
+    assert world.products_with_sku("LAMP-01") == [lamp]
+
+
+@pytest.mark.parametrize("same_process", [True, False])
+async def test_a_sku_the_merchant_moved_to_another_product_is_sold_on_that_one(world, same_process):
+    """The merchant renames the bound product's SKU (NEW-A → NEW-A-OLD) and makes a new NEW-A: the
+    line's units are sold on the product that now carries the SKU, in a running daemon too."""
+    from connector.sandbox.xseries_products import write_product_09
+
+    world.add_order([line("NEW-A", 1, "15.00", name="Thing A")])
+    await world.cycle()
+    [old] = world.products_with_sku("NEW-A")
+    write_product_09(world.xs, {"id": old["id"], "sku": "NEW-A-OLD"})
+    new = world.xs.add_product(sku="NEW-A", name="Thing A (new)", price_excluding_tax=Decimal("15"), inventory=10)
+    order_id = world.add_order([line("NEW-A", 2, "15.00", name="Thing A")])
+    report = await world.cycle(runtime=None if same_process else await world.new_runtime())
+    assert not report.failed, report.failed
+    assert world.sale(order_id)["line_items"][0]["product_id"] == new
+    assert world.xs.stock(new) == 8
+    assert world.store.product_binding("sku:new-a").xs_product_id == new
