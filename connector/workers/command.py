@@ -74,9 +74,7 @@ async def _work(settings: Settings, store: Store, concurrency: int, pairs: list[
     runtimes = PairRuntimes(settings, store, stop, **runtime_options)
     server = None
     if metrics_port is not None:
-        # The requests, quotas and cycles of this process, which no other process knows; the server
-        # and token of serve's /metrics. The queue's job counts are serve's (order_sync_jobs).
-        runtimes.metrics.jobs = dict
+        # Its own metrics (PairRuntimes.metrics), on the server and token of serve's /metrics.
         server = WebhookServer(ops_app(runtimes.started, runtimes.metrics, metrics_token=settings.server.metrics_token),
                                settings.server.host, metrics_port, config_keys="--metrics-port (server.host)",
                                listening="order-sync worker metrics on http://{}:{}/metrics")
