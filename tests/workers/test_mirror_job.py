@@ -160,5 +160,5 @@ async def test_a_worker_on_an_older_file_leaves_a_new_pairs_jobs_waiting(two_pai
     done = statuses()
     assert done[MIRROR_TASK, "store01"] == done[CLEANUP_TASK, None] == "succeeded"
     assert done[MIRROR_TASK, "store02"] == done[SYNC_TASK, "store02"] == "todo"
-    assert sales_of(fleet) == [str(first)]
+    assert str(first) in sales_of(fleet)  # (its periodic sync may have run too, near the hour)
     assert fleet.summaries()[1]["sales"] == []  # not yet: a worker that knows store02 mirrors it
