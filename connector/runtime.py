@@ -20,6 +20,7 @@ from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings
 from connector.errors import ConfigError
 from connector.idv.rules import RulesAtStart
+from connector.mapping.identity import order_content_hash
 from connector.mapping.register_sale import PosRefs
 from connector.mapping.tables import MappingTables
 from connector.store.repository import Store
@@ -28,6 +29,7 @@ from connector.sync.cycle_report import CycleReport
 from connector.sync.mirror_deps import MirrorDeps
 from connector.sync.pos_refs import resolve_pos_refs
 from connector.sync.refund_mirror import RefundMirror
+from connector.sync.transitions import up_to_date
 
 # BigCommerce's scope of a refund: the order's refunds are mirrored too (as BigCommerceWebhooks does).
 REFUND_SCOPE = "store/order/refund/created"
@@ -101,8 +103,11 @@ class Runtime:
         cycle = self.cycle(stop_event)
         # As a cycle does first: products and customers made in X-Series since the last
         # cycle (up to an interval ago) are known, else the order would create them again
-        # and be refused ("SKU already in use"). One empty page per feed in steady state.
-        await cycle.index.refresh()
+        # and be refused ("SKU already in use"). One empty page per feed in steady state, but
+        # a storm of events for one order paid two X-Series requests each: an order bound and
+        # unchanged (mirror_one's first look) writes nothing, so it needs no index.
+        if not up_to_date(self.store.order_binding(order.id), order_content_hash(order)):
+            await cycle.index.refresh()
         report = CycleReport()
         await cycle.mirror_one(order, report)
         if scope == REFUND_SCOPE:

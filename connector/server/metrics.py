@@ -23,10 +23,13 @@ MIRRORED_ACTIONS = {"create_sale": "created", "void_sale": "voided", "settle_sal
 
 
 class PairMetrics:
-    """The metrics of the pairs a process serves; `registry` is what GET /metrics renders."""
+    """The metrics of the pairs a process serves; `registry` is what GET /metrics renders.
+    `database=False` (a worker's): only what this process counts itself. The workers' pages are summed,
+    and each would repeat the database's totals, which serve exports."""
 
-    def __init__(self, runtimes: dict) -> None:
+    def __init__(self, runtimes: dict, *, database: bool = True) -> None:
         self.runtimes = runtimes  # pair name → Runtime
+        self.database = database
         # Jobs by state: the embedded mode's webhook queue, or the workers' job queue (deferral.py).
         self.jobs: Callable[[], dict[str, int]] = lambda: {"todo": 0}
         self.registry = CollectorRegistry()
@@ -61,16 +64,18 @@ class _StoreCollector:
         jobs = GaugeMetricFamily("order_sync_jobs", "Jobs by state (the embedded mode: orders its webhooks queued)",
                                  labels=["state"])
         for pair, runtime in self.m.runtimes.items():
-            store = runtime.store
-            with store.session() as s:
-                counts = dict(s.exec(select(AuditEntry.action, func.count()).where(
-                    AuditEntry.pair == store.pair, AuditEntry.action.in_(list(MIRRORED_ACTIONS))).group_by(AuditEntry.action)).all())
-            for action, name in MIRRORED_ACTIONS.items():
-                mirrored.add_metric([pair, name], counts.get(action, 0))
-            summary = store.failure_summary()
-            failed.add_metric([pair], summary[0] + summary[1])
-            exceptions.add_metric([pair], store.count_open_exceptions())
-            lag.add_metric([pair], lag_seconds(store, summary))
+            if self.m.database:
+                store = runtime.store
+                with store.session() as s:
+                    counts = dict(s.exec(select(AuditEntry.action, func.count()).where(
+                        AuditEntry.pair == store.pair, AuditEntry.action.in_(list(MIRRORED_ACTIONS)))
+                        .group_by(AuditEntry.action)).all())
+                for action, name in MIRRORED_ACTIONS.items():
+                    mirrored.add_metric([pair, name], counts.get(action, 0))
+                summary = store.failure_summary()
+                failed.add_metric([pair], summary[0] + summary[1])
+                exceptions.add_metric([pair], store.count_open_exceptions())
+                lag.add_metric([pair], lag_seconds(store, summary))
             for api, client in (("bigcommerce", runtime.bc), ("xseries", runtime.xs)):
                 for status, n in sorted(client.transport.stats.by_status.items()):
                     requests.add_metric([pair, api, str(status)], n)
@@ -80,7 +85,8 @@ class _StoreCollector:
                     quota.add_metric([pair, api], left)
         for state, count in self.m.jobs().items():
             jobs.add_metric([state], count)
-        yield from (mirrored, failed, exceptions, lag, requests, quota, jobs)
+        yield from ((mirrored, failed, exceptions, lag) if self.m.database else ())
+        yield from (requests, quota, jobs)
 
 
 def lag_seconds(store, summary: tuple[int, int, datetime | None] | None = None) -> float:

@@ -1,9 +1,10 @@
 """`order-sync worker [--concurrency N]` and `order-sync db upgrade`.
 
 The worker runs procrastinate's worker on database_url (PostgreSQL only) until SIGTERM/SIGINT: it
-takes every pair's jobs, defers each pair's periodic sync (every worker does; the database keeps one
-per tick) and, every heartbeat, puts the jobs of dead workers back in the queue. A stop lets the
-jobs in hand finish their orders (connector.interrupts' grace), exit 0 on SIGTERM.
+takes the jobs of the pairs its file names (or --pair's), defers each pair's periodic sync (every
+worker does; the database keeps one per tick) and, every heartbeat, puts the jobs of dead workers
+back in the queue. A stop lets the jobs in hand finish their orders (connector.interrupts' grace),
+exit 0 on SIGTERM.
 """
 
 from __future__ import annotations
@@ -58,9 +59,12 @@ def run_worker_command(settings: Settings, concurrency: int | None, pairs: list[
         store.close()
 
 
-def worker_queues(pairs: list[Settings] | None) -> list[str] | None:
-    """The queues of a worker given `pairs` (--pair), and the clean-up's; None (no --pair): every queue."""
-    return None if pairs is None else [pair_queue(view.pair) for view in pairs] + [CLEANUP_QUEUE]
+def worker_queues(settings: Settings, pairs: list[Settings] | None = None) -> list[str]:
+    """The queues of the pairs a worker is given (--pair; default: every pair of its file), and the
+    clean-up's. Never every queue: a worker still on the file from before a pair was added would
+    take that pair's jobs and end them with nothing done (the webhook's order lost); they wait for
+    a worker that knows the pair."""
+    return [pair_queue(view.pair) for view in pairs or settings.pair_settings()] + [CLEANUP_QUEUE]
 
 
 async def _work(settings: Settings, store: Store, concurrency: int, pairs: list[Settings] | None = None,
@@ -70,14 +74,12 @@ async def _work(settings: Settings, store: Store, concurrency: int, pairs: list[
     runtimes = PairRuntimes(settings, store, stop, **runtime_options)
     server = None
     if metrics_port is not None:
-        # The requests, quotas and cycles of this process, which no other process knows; the server
-        # and token of serve's /metrics. The queue's job counts are serve's (order_sync_jobs).
-        runtimes.metrics.jobs = dict
+        # Its own metrics (PairRuntimes.metrics), on the server and token of serve's /metrics.
         server = WebhookServer(ops_app(runtimes.started, runtimes.metrics, metrics_token=settings.server.metrics_token),
                                settings.server.host, metrics_port, config_keys="--metrics-port (server.host)",
                                listening="order-sync worker metrics on http://{}:{}/metrics")
     app = build_app(settings, pairs)
-    queues = worker_queues(pairs)
+    queues = worker_queues(settings, pairs)
     name = f"order-sync@{socket.gethostname()}:{os.getpid()}"
     async with app.open_async():
         worker = asyncio.create_task(app.run_worker_async(

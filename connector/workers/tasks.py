@@ -39,7 +39,11 @@ class PairRuntimes:
         self.options = runtime_options
         self._runtimes: dict[str, tuple[Runtime, Any]] = {}
         self.started: dict[str, Runtime] = {}  # pair → Runtime, for this process's /metrics
-        self.metrics = PairMetrics(self.started)
+        # The requests, quotas and cycles of this process, which no other process knows; the database's
+        # totals and the queue's job counts are serve's (order_sync_jobs), or the workers' pages summed
+        # would count every sale once per worker.
+        self.metrics = PairMetrics(self.started, database=False)
+        self.metrics.jobs = dict
         self._starting: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._recorded: dict[str, str] = {}  # pair → the configuration error recorded for it
 

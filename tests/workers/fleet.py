@@ -81,12 +81,14 @@ class Fleet:
     def names(self) -> list[str]:
         return [f"store{i:02d}" for i in range(1, len(self.urls) + 1)]
 
-    def write_config(self, path: Path, database_url: str, *, interval_seconds: int = 5, **workers: Any) -> Path:
+    def write_config(self, path: Path, database_url: str, *, interval_seconds: int = 5, pairs: int | None = None,
+                     **workers: Any) -> Path:
         """Every pair synced every interval_seconds: short, but not so short that the pairs already
-        mirrored take the CPU from those still at work."""
+        mirrored take the CPU from those still at work. `pairs`: the first ones only (the file as it
+        was before the others were added)."""
         start_at = datetime.now(timezone.utc) - timedelta(days=2)
         lines = []
-        for name, url in zip(self.names(), self.urls):
+        for name, url in list(zip(self.names(), self.urls))[:pairs]:
             lines += [f"  - name: {name}",
                       "    bigcommerce:", "      store_hash: abc123", "      access_token: ${FLEET_BC_TOKEN}",
                       f"      api_url: {url}",

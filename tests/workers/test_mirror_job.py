@@ -14,7 +14,7 @@ import pytest
 from connector.config import load_settings
 from connector.store.repository import Store
 from connector.workers.app import MIRROR_TASK, build_app
-from connector.workers.jobs import defer_order
+from connector.workers.jobs import defer_order, defer_sync
 from connector.workers.tasks import PairRuntimes
 from fleet import ENV, Fleet, STATUSES
 
@@ -36,13 +36,16 @@ def served(pairs: int, postgres_url: str, tmp_path):
         fleet.stop()
 
 
+def wanted_orders(summary: dict) -> list[int]:
+    """A store's orders that want a sale."""
+    return [int(i) for i, status in summary["orders"].items() if STATUSES.pos_state(status).value != "not_imported"]
+
+
 @pytest.fixture
 def shop(postgres_url, tmp_path):
     """One served pair, its settings, its store and an order that wants a sale."""
     with served(1, postgres_url, tmp_path) as (fleet, settings, store):
-        orders = fleet.summaries()[0]["orders"]
-        wanted = [int(i) for i, status in orders.items() if STATUSES.pos_state(status).value != "not_imported"]
-        yield fleet, settings, store, wanted[0]
+        yield fleet, settings, store, wanted_orders(fleet.summaries()[0])[0]
 
 
 def sales_of(fleet: Fleet) -> list[str]:
@@ -105,11 +108,57 @@ async def test_a_worker_given_a_pair_takes_that_pairs_jobs_only(two_pairs, postg
     app = build_app(settings, north)
     async with app.open_async():
         await asyncio.wait_for(app.run_worker_async(wait=False, install_signal_handlers=False,
-                                                    queues=worker_queues(north),
+                                                    queues=worker_queues(settings, north),
                                                     additional_context={"runtimes": runtimes}), 60)
     await runtimes.aclose()
     with psycopg.connect(postgres_url) as conn:
         statuses = dict(conn.execute("SELECT args->>'pair', status::text FROM procrastinate_jobs WHERE task_name = %s",
                                      (MIRROR_TASK,)).fetchall())
     assert statuses == {"store01": "succeeded", "store02": "todo"}
-    assert worker_queues(None) is None  # no --pair: every queue
+    # No --pair: the file's pairs, never every queue (see the test below).
+    assert worker_queues(settings) == ["pair.store01", "pair.store02", "cleanup"]
+
+
+async def test_a_worker_on_an_older_file_leaves_a_new_pairs_jobs_waiting(two_pairs, postgres_url, tmp_path):
+    """store02 added to the file and serve restarted with it; a worker (no --pair) still runs the file
+    from before. store02's jobs (a webhook's order, its periodic sync) wait for a worker that knows
+    it: taken by this one, they ended 'succeeded' with nothing done, and the webhook's order was lost.
+    Its own pair's jobs and the clean-up still run."""
+    from connector.workers.app import CLEANUP_TASK, SYNC_TASK
+    from connector.workers.command import _work
+
+    fleet, settings, store = two_pairs
+    old = load_settings(fleet.write_config(tmp_path / "old.yaml", postgres_url, interval_seconds=3600, pairs=1),
+                        environ=ENV)
+    assert [view.pair for view in old.pair_settings()] == ["store01"]
+    first, second = (wanted_orders(summary)[0] for summary in fleet.summaries())
+    assert await defer_order(settings, "store02", second, "store/order/created") is True
+    assert await defer_sync(settings, "store02") is True
+    assert await defer_order(settings, "store01", first, "store/order/created") is True
+    app = build_app(settings)
+    async with app.open_async():
+        await app.tasks[CLEANUP_TASK].defer_async(keep_hours=72)
+
+    def statuses() -> dict[tuple[str, str | None], str]:
+        with psycopg.connect(postgres_url) as conn:
+            return {(task, pair): status for task, pair, status in conn.execute(
+                "SELECT task_name, args->>'pair', status::text FROM procrastinate_jobs").fetchall()}
+
+    # One job at a time, in the order deferred: store02's come first.
+    worker = asyncio.create_task(_work(old, store, 1))
+    try:
+        for _ in range(600):  # at most ~60 s for its own jobs to end
+            assert not worker.done(), worker
+            done = statuses()
+            if done[MIRROR_TASK, "store01"] == done[CLEANUP_TASK, None] == "succeeded":
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    done = statuses()
+    assert done[MIRROR_TASK, "store01"] == done[CLEANUP_TASK, None] == "succeeded"
+    assert done[MIRROR_TASK, "store02"] == done[SYNC_TASK, "store02"] == "todo"
+    assert str(first) in sales_of(fleet)  # (its periodic sync may have run too, near the hour)
+    assert fleet.summaries()[1]["sales"] == []  # not yet: a worker that knows store02 mirrors it
