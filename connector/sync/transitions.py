@@ -79,8 +79,9 @@ def refunded(order: Order) -> bool:
 
 def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bool:
     """Whether an order whose sale is on account is paid now (issue 16, point 2): its payment was
-    captured, or it reached a paid status from an unpaid one (Awaiting Payment) — a merchant marking
-    a bank transfer received moves the status and may leave payment_status as it was."""
+    captured, or it reached a paid status from an unpaid one (Awaiting Payment) while payment_status
+    does not say unpaid — a merchant marking a bank transfer received moves the status; an offline
+    method has no gateway to set payment_status."""
     payment = (order.payment_status or "").strip().casefold()
     if refunded(order):
         return False
@@ -91,6 +92,10 @@ def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bo
     if payment and not statuses.is_unpaid(order.status_id, payment) \
             and statuses.pos_state(order.status_id) is PosState.CLOSED:
         return True
+    # A status move is no payment while payment_status is one the unpaid rules name (pending): a new
+    # order so would be written on account. An ID check moving it to Manual Verification Required is not.
+    if payment in statuses.unpaid_payment_statuses:
+        return False
     # Reached a closed status not unpaid from an unpaid one, or from one not imported (Awaiting
     # Payment → Pending → Awaiting Fulfillment); back to Pending alone is not a payment.
     before, now = binding.bc_status_id, order.status_id
