@@ -113,8 +113,9 @@ class OrderMirror(SaleWrites):
                 self.step = "write"
                 await void_returns(self.d, order.id)
                 return await self._void(order, binding, content_hash)
-            edit = self._edit(order, binding, content_hash) if transition is Transition.NONE and has_sale \
-                and current is PosState.CLOSED and target is PosState.CLOSED else None
+            compared = transition is Transition.NONE and has_sale and current is PosState.CLOSED \
+                and target is PosState.CLOSED
+            edit = self._edit(order, binding, content_hash) if compared else None
             if edit is not None and self.d.on_edit == "resync":
                 # Stock and money follow the edit: the sale is voided and the next generation written.
                 # Its returns first, as for a cancel: the new sale takes them again (-R<id>-2), and a
@@ -146,7 +147,8 @@ class OrderMirror(SaleWrites):
                     return await self._settle(order, binding, content_hash)
                 self.d.store.open_exception(order.id, "settle", refused)
                 why = refused + "; recorded as an exception"
-            await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why)
+            await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why,
+                               compared)
             if recovered:
                 log.info("order %s: sale %s bound after a lost answer (%s)", order.id, binding.invoice_number,
                          binding.pos_state, extra={"order_id": order.id})
@@ -174,7 +176,8 @@ class OrderMirror(SaleWrites):
                          self.d.refs.line_prices_include_tax)
 
     async def _record(self, order: Order, binding: OrderBinding | None, state: PosState, content_hash: str,
-                      why: str) -> None:
+                      why: str, compared: bool = False) -> None:
+        """compared: the sale was checked for an edit (_edit) on this copy of the order."""
         store = self.d.store
         now = store.clock.now()
         before_status = binding.bc_status_id if binding else None
@@ -186,7 +189,8 @@ class OrderMirror(SaleWrites):
             )
         binding.bc_status_id = order.status_id
         binding.content_hash = content_hash
-        binding.sale_hash = sale_content_hash(order)  # an edit is reported once
+        if compared:  # an edit is reported once; one made while not compared (back in Pending) waits
+            binding.sale_hash = sale_content_hash(order)
         binding.bc_date_modified = order.date_modified
         binding.pos_state = binding.pos_state if binding.sale_id else state.value
         store.settle_order(binding, lease=self.lease, audit=dict(

@@ -250,7 +250,7 @@ class SaleWrites(SaleAnswers):
         self._bind(binding, order, sale.id, PosState.CLOSED, content_hash)
         store.settle_order(binding, lease=self.lease, audit=dict(
             platform="xseries", action="settle_sale", bc_order_id=order.id, target_id=sale.id,
-            reason=f"BigCommerce order paid ({order.status}, payment {order.payment_status or 'captured'});"
+            reason=f"BigCommerce order paid ({order.status}, payment_status {order.payment_status!r});"
                    " the on-account sale gets its payments",
             before="ONACCOUNT", after="ONACCOUNT_CLOSED",
             detail={"payments": [str(p.amount) for p in plan.payments], "tenders": [p.tender for p in plan.payments]},

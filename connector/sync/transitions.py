@@ -9,7 +9,7 @@ import json
 from connector.clients.bigcommerce_models import Order
 from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.identity import invoice_number
-from connector.mapping.statuses import PRE_SHIPMENT, status_name
+from connector.mapping.statuses import REOPENING, status_name
 from connector.store.tables import OrderBinding
 
 
@@ -36,14 +36,14 @@ def decide(current: PosState, has_sale: bool, target: PosState, status_id: int) 
             return Transition.NONE, "not imported yet"
         return Transition.CREATE, f"order reached a {target.value} status"
     if current is PosState.VOIDED:
-        if target is PosState.CLOSED and status_id in PRE_SHIPMENT:
-            # E.g. Declined by a failed ID check, then a new check passed: the goods will ship,
-            # so stock must leave again. The voided sale stays as it is; a new sale is created.
+        if target is PosState.CLOSED and status_id in REOPENING:
+            # E.g. Declined by a failed ID check, then a new check passed: the goods will ship (or
+            # shipped before we looked), so stock must leave again. The voided sale stays as it is; a new sale is created.
             return Transition.REOPEN, ("order re-opened after its sale was voided; a voided sale is never"
                                        " changed again, so a new sale is created")
         if target is PosState.CLOSED:
             return Transition.NONE, (f"the sale is voided and {status_name(status_id)} does not re-open the"
-                                     " order (only a pre-shipment status does); a voided sale is never changed again")
+                                     " order (only a pre-shipment, shipped or completed status does); a voided sale is never changed again")
         return Transition.NONE, "the sale is voided; a voided sale is never changed again"
     if target is PosState.VOIDED:
         return Transition.VOID, "order cancelled or declined after its sale was closed"
@@ -79,8 +79,9 @@ def refunded(order: Order) -> bool:
 
 def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bool:
     """Whether an order whose sale is on account is paid now (issue 16, point 2): its payment was
-    captured, or it reached a paid status from an unpaid one (Awaiting Payment) — a merchant marking
-    a bank transfer received moves the status and may leave payment_status as it was."""
+    captured, or it reached a paid status from an unpaid one (Awaiting Payment) while payment_status
+    does not say unpaid — a merchant marking a bank transfer received moves the status; an offline
+    method has no gateway to set payment_status."""
     payment = (order.payment_status or "").strip().casefold()
     if refunded(order):
         return False
@@ -91,6 +92,10 @@ def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bo
     if payment and not statuses.is_unpaid(order.status_id, payment) \
             and statuses.pos_state(order.status_id) is PosState.CLOSED:
         return True
+    # A status move is no payment while payment_status is one the unpaid rules name (pending): a new
+    # order so would be written on account. An ID check moving it to Manual Verification Required is not.
+    if payment in statuses.unpaid_payment_statuses:
+        return False
     # Reached a closed status not unpaid from an unpaid one, or from one not imported (Awaiting
     # Payment → Pending → Awaiting Fulfillment); back to Pending alone is not a payment.
     before, now = binding.bc_status_id, order.status_id

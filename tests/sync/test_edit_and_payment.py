@@ -2,7 +2,8 @@
 exception) and the payment is written when it settles the sale as written. Before, the edit took the
 mirror's branch alone, the paid status was recorded as the one the sale had, and the sale stayed
 ONACCOUNT for good. An edit that changed the amount is not settled at all: the old lines would be
-closed against the new payment (review); a person settles it (an exception of kind settle)."""
+closed against the new payment (review); a person settles it (an exception of kind settle).
+The orders are bank transfers (payment_status empty), paid when the merchant moves their status."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sync_world import line, sale_paid
 
 async def test_an_edit_and_a_payment_in_one_window_still_settle(db_world):
     world = db_world
-    order_id = world.add_order([line("TEE-M", 2)], status_id=7)  # Awaiting Payment
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")  # Awaiting Payment
     await world.cycle()
     before = world.sale(order_id)
     assert before["status"] == "ONACCOUNT"
@@ -47,7 +48,7 @@ async def test_an_edit_and_a_payment_in_one_window_still_settle(db_world):
 
 async def test_an_edit_that_changed_the_amount_is_not_settled_but_flagged(db_world):
     world = db_world
-    order_id = world.add_order([line("TEE-M", 2)], status_id=7)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
     await world.cycle()
     writes = world.xs_writes()
     world.edit_lines(order_id, [line("TEE-M", 1)])  # half the amount, then paid
@@ -65,7 +66,7 @@ async def test_an_edit_that_changed_the_amount_is_not_settled_but_flagged(db_wor
 
 
 async def test_an_edit_alone_of_an_unpaid_order_does_not_settle(world):
-    order_id = world.add_order([line("TEE-M", 2)], status_id=7)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
     await world.cycle()
     world.edit_lines(order_id, [line("TEE-M", 1), line("TEE-L", 1, product_id=112)])
     report = await world.cycle()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
+
 from connector.sync.order_mirror import Outcome
 from sync_world import line
 
@@ -95,3 +97,29 @@ async def test_a_sale_written_before_edits_were_tracked_is_not_taken_for_an_edit
     world.edit_lines(order_id, [line("TEE-M", 3)])  # a real edit from now on is seen
     await world.cycle()
     assert [e.kind for e in world.store.exceptions()] == ["edit"]
+
+
+@pytest.mark.parametrize("on_edit", ["exception", "resync"])
+async def test_an_edit_made_while_the_order_was_back_in_pending_is_seen_when_it_returns(world, on_edit):
+    """Sale written (2 units); the merchant moves the order back to Pending and edits it to 3 units
+    in the same window: nothing is compared while it is not imported, so the edit is still told when
+    it returns to Awaiting Fulfillment — an exception, or the sale voided and written again."""
+    runtime = await world.new_runtime(on_edit=on_edit)
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle(runtime=runtime)
+    world.edit_lines(order_id, [line("TEE-M", 3)])
+    world.set_status(order_id, 1)
+    await world.cycle(runtime=runtime)
+    world.set_status(order_id, 11)
+
+    await world.cycle(runtime=runtime)
+
+    live = [s for s in world.sales(order_id) if s["status"] != "VOIDED"]
+    if on_edit == "exception":
+        assert [e.kind for e in runtime.store.exceptions()] == ["edit"]
+        assert [item["quantity"] for item in live[0]["line_items"]] == [2] and world.stock("TEE-M") == 48
+    else:
+        assert runtime.store.exceptions() == []
+        assert [item["quantity"] for item in live[0]["line_items"]] == [3] and world.stock("TEE-M") == 47
+    assert (await world.cycle(runtime=runtime)).written == 0
+    assert len(runtime.store.exceptions()) == (1 if on_edit == "exception" else 0)  # told once

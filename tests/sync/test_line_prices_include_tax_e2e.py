@@ -48,7 +48,7 @@ async def settle(world, cycles: int = 3):
 async def test_line_prices_sent_tax_inclusive_where_x_series_reads_them_so_mirror_every_flow(world_factory, flow):
     world = inclusive_world(world_factory, server_reads_inclusive=True, setting=True)
     order_id = world.add_order([line("TEE-M", 2, "23.00")], status_id=7 if flow == "on_account_then_paid" else 11,
-                               tax_rate=GST)
+                               tax_rate=GST, payment_status="")  # a bank transfer: paid when moved on
     total = cents(world.order(order_id)["total_inc_tax"])  # 46.00, 6.00 of it GST
     report = await settle(world)
     assert_nothing_for_a_person(world, order_id, report)
@@ -95,7 +95,7 @@ async def test_a_paid_sale_x_series_totals_its_tax_short_is_parked_naming_the_se
 
 async def test_an_on_account_sale_x_series_totals_its_tax_short_names_the_setting(world_factory):
     world = inclusive_world(world_factory, server_reads_inclusive=True, setting=False)
-    order_id = world.add_order([line("TEE-M", 2, "23.00")], status_id=7, tax_rate=GST)
+    order_id = world.add_order([line("TEE-M", 2, "23.00")], status_id=7, tax_rate=GST, payment_status="")
     assert not (await world.cycle()).failed
     [exc] = world.store.exceptions()
     assert (exc.bc_order_id, exc.kind) == (order_id, "amount") and "-6.00" in exc.summary, exc.summary

@@ -18,7 +18,7 @@ async def test_a_re_post_answered_with_another_sale_parks_the_order(world, write
     if write == "void":
         order_id = world.add_order([line("TEE-M", 1)])
     else:  # an on-account sale (Awaiting Payment) paid later
-        order_id = world.add_order([line("TEE-M", 1)], status_id=7)
+        order_id = world.add_order([line("TEE-M", 1)], status_id=7, payment_status="")
     await world.cycle()
     [ours] = world.sales(order_id)
     world.xs.ignores_sale_ids = True
@@ -51,7 +51,7 @@ async def test_a_re_post_answered_with_another_sale_parks_the_order(world, write
 async def test_released_by_a_person_the_payment_closes_our_sale_not_the_other(world):
     """retry-failed after a person looked: the pending payment is settled by our sale's own state. The
     other sale, closed under our invoice number, must not be taken for ours (ours is still on account)."""
-    order_id = world.add_order([line("TEE-M", 1)], status_id=7)
+    order_id = world.add_order([line("TEE-M", 1)], status_id=7, payment_status="")
     await world.cycle()
     [ours] = world.sales(order_id)
     world.xs.ignores_sale_ids = True

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from connector.sync.order_mirror import Outcome
 from sync_world import line
 
 
 async def test_back_to_pending_does_not_settle_and_paid_later_does(world):
-    order_id = world.add_order([line("TEE-M", 2)], status_id=7)  # Awaiting Payment
+    # A bank transfer (an offline method: BigCommerce leaves payment_status empty), Awaiting Payment.
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
     await world.cycle()
     assert world.sale(order_id)["status"] == "ONACCOUNT"
     world.set_status(order_id, 1)  # the merchant moves it back to Pending: still nothing paid
@@ -20,6 +23,44 @@ async def test_back_to_pending_does_not_settle_and_paid_later_does(world):
     world.set_status(order_id, 11)  # then the transfer arrives: Awaiting Fulfillment
     report = await world.cycle()
     assert report.outcomes[Outcome.SETTLED] == 1 and world.sale(order_id)["status"] == "ONACCOUNT_CLOSED"
+
+
+@pytest.mark.parametrize("moved_to", [12, 11], ids=["manual-verification", "awaiting-fulfillment"])
+async def test_a_status_move_while_the_payment_is_pending_settles_nothing(world, moved_to):
+    """An order whose payment is still pending, moved out of Awaiting Payment (an ID check puts it in
+    Manual Verification Required, or staff move it on) is not paid: a new order so would be written
+    on account, so its sale stays ONACCOUNT and the customer still owes; the capture settles it."""
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7)  # payment_status pending
+    await world.cycle()
+    customer = world.sale(order_id)["customer_id"]
+    owed = world.xs.customers[customer]["balance"]
+    world.set_status(order_id, moved_to)
+    report = await world.cycle()
+    assert world.bc.orders[order_id]["payment_status"] == "pending"
+    assert report.outcomes[Outcome.SETTLED] == 0 and world.sale(order_id)["status"] == "ONACCOUNT"
+    assert world.sale(order_id)["payments"] == [] and world.xs.customers[customer]["balance"] == owed < 0
+    assert not [e for e in world.store.audit_entries(order_id) if e.action == "settle_sale"]
+    fresh = world.add_order([line("TEE-L", 2)], status_id=moved_to, payment_status="pending")
+    await world.cycle()
+    assert world.sale(fresh)["status"] == "ONACCOUNT"  # the same order, new: the two rules agree
+    world.clock.advance(1)
+    world.bc.orders[order_id]["payment_status"] = "captured"
+    world.bc.touch(order_id)
+    report = await world.cycle()
+    assert report.outcomes[Outcome.SETTLED] == 1 and world.sale(order_id)["status"] == "ONACCOUNT_CLOSED"
+    assert world.xs.customers[customer]["balance"] == owed  # the fresh order's, the same customer's
+
+
+async def test_the_settle_audit_says_the_payment_status_bigcommerce_gave(world):
+    """A bank transfer marked received (Awaiting Payment → Awaiting Fulfillment, payment_status left
+    empty) settles; its audit entry says what BigCommerce said, not "captured"."""
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle()
+    world.set_status(order_id, 11)
+    report = await world.cycle()
+    assert report.outcomes[Outcome.SETTLED] == 1
+    [settle] = [e for e in world.store.audit_entries(order_id) if e.action == "settle_sale"]
+    assert "payment_status ''" in settle.reason and "captured" not in settle.reason
 
 
 def kept(world, order_id: int) -> Decimal:

@@ -21,7 +21,9 @@ def total(sale: dict) -> Decimal:
 
 
 async def on_account_order(world) -> tuple[int, dict]:
-    order_id = world.add_order([line("TEE-M", 2), line("MUG-01", 1, "10.00")], status_id=7)
+    # A bank transfer: an offline method, no gateway, so payment_status empty (pending would keep
+    # the sale on account whatever the status: test_paid_later_guard).
+    order_id = world.add_order([line("TEE-M", 2), line("MUG-01", 1, "10.00")], status_id=7, payment_status="")
     await world.cycle()
     sale = world.sale(order_id)
     assert sale["status"] == "ONACCOUNT" and sale["payments"] == []
@@ -115,7 +117,7 @@ async def test_what_a_gift_certificate_paid_is_on_the_on_account_sale_and_kept_w
     """An unpaid order of 100.00 that a gift certificate paid 30.00 of at checkout: its ONACCOUNT
     sale carries that 30.00, the customer owes 70.00, not 100.00; once paid, the sale is closed with
     the same gift payment (by its id) and the method's 70.00."""
-    order_id = world.add_order([line("MUG-01", 1, "100.00")], tax_rate=Decimal(0), status_id=7,
+    order_id = world.add_order([line("MUG-01", 1, "100.00")], tax_rate=Decimal(0), status_id=7, payment_status="",
                                gift_certificate_amount=Decimal("30.00"))
     await world.cycle()
     sale = world.sale(order_id)
