@@ -59,7 +59,7 @@ def reconcile(order_id: int, amounts: list[tuple[Decimal, Decimal]], total_inc: 
     may be off beyond a cent each (rounding per unit)."""
     if not amounts:
         if total_inc != ZERO:
-            raise MappingError(f"the order has no lines but a total of {total_inc}", order_id=order_id)
+            raise MappingError(f"the order has no lines but a total of {total_inc}", order_id=order_id, kind="totals")
         return amounts
     exact = [cents(price + tax if inclusive else price) for price, tax in amounts]
     taxes = [cents(tax) for _, tax in amounts]

@@ -149,3 +149,18 @@ async def test_resolving_a_mapping_exception_once_the_table_is_fixed_retries_the
     await world.cycle(advance=60)
     assert world.sale(order) is not None and world.sale(order)["status"] == "CLOSED"
     assert world.store.failures() == []
+
+
+async def test_resolving_an_inconsistent_orders_exception_takes_it_out_of_the_failed_queue(world):
+    """Gift certificates paid more than the order's total: no table fixes it ("check it in
+    BigCommerce"); mirrored by hand and resolved, the order is not tried again (which parked it once
+    more and opened a new exception) but taken out of the failed queue, as a currency refusal is."""
+    order = world.add_order([line("TEE-M", 1, "20.00")])
+    world.bc.orders[order]["gift_certificate_amount"] = "500.00"
+    await world.cycle()
+    [exception] = world.store.exceptions()
+    assert exception.kind == "totals"
+    await world.cycle(advance=3600)
+    world.store.resolve_exception(exception.id, by=USER)
+    await world.cycle(advance=60)
+    assert world.store.exceptions() == [] and world.store.failures() == []
