@@ -18,7 +18,7 @@ from connector.clients.xseries_sale_models import RegisterSale
 from connector.errors import PermanentApiError
 from connector.mapping.edits import sale_edit
 from connector.mapping.identity import invoice_number, order_content_hash, sale_content_hash
-from connector.mapping.planned_sale import DISCOUNT_KEY
+from connector.mapping.planned_sale import DISCOUNT_KEY, PlannedLine, product_key_for_sku
 from connector.mapping.sale_plan import target_state
 from connector.mapping.status_table import PosState
 from connector.store.tables import OrderBinding
@@ -171,9 +171,17 @@ class OrderMirror(SaleWrites):
         self.step = "map"
         plan = plan_sale(order, self.d, binding.generation, content_hash)
         ids = {line.product_key: self.d.refs.discount_product_id if line.product_key == DISCOUNT_KEY
-               else self.d.store.product_id(line.product_key) for line in plan.lines}
+               else self._bound(line) for line in plan.lines}
         return sale_edit(RegisterSale.model_validate_json(binding.sale_body), plan, ids,
                          self.d.refs.line_prices_include_tax)
+
+    def _bound(self, line: PlannedLine) -> str | None:
+        """The product the line's key is bound to; a custom line's sale written before custom lines had
+        keys of their own (custom:<sku>) bound its product under the SKU's (sku:<sku>)."""
+        found = self.d.store.product_id(line.product_key)
+        if found is None and line.product_key.startswith("custom:") and line.sku:
+            found = self.d.store.product_id(product_key_for_sku(line.sku))
+        return found
 
     async def _record(self, order: Order, binding: OrderBinding | None, state: PosState, content_hash: str,
                       why: str, compared: bool = False) -> None:

@@ -123,3 +123,20 @@ async def test_an_edit_made_while_the_order_was_back_in_pending_is_seen_when_it_
         assert [item["quantity"] for item in live[0]["line_items"]] == [3] and world.stock("TEE-M") == 47
     assert (await world.cycle(runtime=runtime)).written == 0
     assert len(runtime.store.exceptions()) == (1 if on_edit == "exception" else 0)  # told once
+
+
+async def test_an_edit_of_an_order_whose_custom_line_was_bound_under_its_sku_lists_only_the_change(world):
+    """A custom line's product bound before custom lines had keys of their own (sku:<sku>, not
+    custom:<sku>): an edit of another line lists that line only, not the custom one as removed and
+    added."""
+    from sqlalchemy import text
+
+    order = world.add_order([line("TEE-M", 1, "20.00"), line("ENGRAVE-1", 1, "5.00", product_id=0, name="Engraving")])
+    assert not (await world.cycle()).failed
+    with world.store.db.begin() as conn:  # the row as the version before custom keys wrote it
+        conn.execute(text("update product_binding set key='sku:engrave-1' where key='custom:engrave-1'"))
+    runtime = await world.new_runtime()
+    world.edit_lines(order, [line("TEE-M", 2, "20.00"), line("ENGRAVE-1", 1, "5.00", product_id=0, name="Engraving")])
+    await world.cycle(runtime=runtime)
+    [edit] = world.store.exceptions()
+    assert "ENGRAVE-1" not in edit.after and "product " not in edit.before, (edit.before, edit.after)
