@@ -63,10 +63,11 @@ CUSTOMER_LOOKUP = _lookup(CustomerBinding, CustomerBinding.xs_customer_id, Custo
                           XsCustomer, XsCustomer.email_key)
 
 # Of an order's cached product ids (:products) and customer id (:customers), those the index knows
-# as deleted, tagged by kind: one statement per order instead of one per product and customer (the
-# cache holds bindings, which never change, but not whether their objects still live).
-DELETED_AMONG = union_all(*(
-    core_select(literal(kind).label("kind"), model.id).where(
-        model.pair == bindparam("pair"), model.id.in_(bindparam(kind, expanding=True)),
-        model.deleted == True)  # noqa: E712
-    for kind, model in (("products", XsProduct), ("customers", XsCustomer))))
+# as deleted, and each product's SKU as indexed, tagged by kind: one statement per order instead of one
+# per product and customer (the cache holds bindings, not whether their objects still live, nor still
+# carry the SKU: a merchant may move a SKU to another product, seen by whichever process refreshed).
+CACHED_AMONG = union_all(*(
+    core_select(literal(kind).label("kind"), model.id, model.deleted, key.label("sku_key")).where(
+        model.pair == bindparam("pair"), model.id.in_(bindparam(kind, expanding=True)))
+    for kind, model, key in (("products", XsProduct, XsProduct.sku_key),
+                             ("customers", XsCustomer, literal("")))))

@@ -12,7 +12,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import select
 
 from connector.store.leases import LeaseHandle
-from connector.store.lookups import (CUSTOMER_LOOKUP, DELETED_AMONG, PRODUCT_LOOKUP, Lookup, ProductLookup,
+from connector.store.lookups import (CUSTOMER_LOOKUP, CACHED_AMONG, PRODUCT_LOOKUP, Lookup, ProductLookup,
                                      made_for_custom, oldest_live)
 from connector.store.tables import CustomerBinding, ProductBinding, XsCustomer, XsProduct
 
@@ -91,8 +91,8 @@ class ProductCustomerBook:
     def product_lookup(self, key: str, sku: str) -> ProductLookup:
         """A line key's binding, whether it is deleted, and the indexed product with its SKU."""
         row = self.db.first(PRODUCT_LOOKUP, {"pair": self.pair, "key": key, "index_key": sku.strip().casefold()})
-        if row.bound is not None:
-            self._product_ids[key] = row.bound
+        if row.bound is not None and not row.deleted and not _moved(key, row.bound_sku_key):
+            self._product_ids[key] = row.bound  # only a binding still good (one not is rebound, maybe later)
         return ProductLookup(row.bound, bool(row.deleted), row.indexed, bool(row.made_for_custom), row.bound_sku_key)
 
     def customer_lookup(self, email_key: str) -> Lookup:
@@ -111,11 +111,15 @@ class ProductCustomerBook:
         customer = self._customer_ids.get(email_key) if email_key else None
         if not products and customer is None:
             return products, customer
-        deleted = {(row.kind, row.id) for row in self.db.all(DELETED_AMONG, {
-            "pair": self.pair, "products": list(set(products.values())),
-            "customers": [customer] if customer is not None else []})}
-        return ({key: found for key, found in products.items() if ("products", found) not in deleted},
-                None if ("customers", customer) in deleted else customer)
+        rows = self.db.all(CACHED_AMONG, {"pair": self.pair, "products": list(set(products.values())),
+                                          "customers": [customer] if customer is not None else []})
+        deleted = {(row.kind, row.id) for row in rows if row.deleted}
+        skus = {row.id: row.sku_key for row in rows if row.kind == "products"}
+        live = {key: found for key, found in products.items()
+                if ("products", found) not in deleted and not _moved(key, skus.get(found))}
+        for key in products.keys() - live.keys():  # looked up afresh (ProductBinder._existing rebinds)
+            del self._product_ids[key]
+        return live, None if ("customers", customer) in deleted else customer
 
     def indexed_product_id(self, sku: str) -> str | None:
         """The X-Series product with this SKU in the local index (case and spaces ignored)."""
@@ -133,7 +137,7 @@ class ProductCustomerBook:
         self._upsert_many("xs_product", rows)
         skus = {row["id"]: row["sku_key"] for row in rows}
         for key, found in list(self._product_ids.items()):
-            if found in skus and key.startswith(("sku:", "custom:")) and key.split(":", 1)[1] != skus[found]:
+            if _moved(key, skus.get(found)):
                 del self._product_ids[key]
 
     def upsert_indexed_customers(self, rows: list[dict[str, Any]]) -> None:
@@ -143,6 +147,11 @@ class ProductCustomerBook:
         if rows:
             with self.db.begin() as conn:
                 conn.execute(self._upserts[table], [{**row, "pair": self.pair} for row in rows])
+
+
+def _moved(key: str, indexed_sku_key: str | None) -> bool:
+    """A SKU line key (sku:<sku>, custom:<sku>) whose bound product the index shows with another SKU."""
+    return indexed_sku_key is not None and key.startswith(("sku:", "custom:")) and key.split(":", 1)[1] != indexed_sku_key
 
 
 class _Lru(OrderedDict):

@@ -312,3 +312,48 @@ async def test_a_sku_the_merchant_moved_to_another_product_is_sold_on_that_one(w
     assert world.sale(order_id)["line_items"][0]["product_id"] == new
     assert world.xs.stock(new) == 8
     assert world.store.product_binding("sku:new-a").xs_product_id == new
+
+
+async def test_a_moved_sku_is_seen_by_a_process_whose_cache_holds_the_old_product(world):
+    """Process 1 sold NEW-A (its cache: sku:new-a → the product). The merchant moves NEW-A to a new
+    product; process 2's cycle refreshes the shared index (and its cursor). Process 1's next NEW-A
+    order is sold on the new product: its cached binding is checked against the index's SKU."""
+    from connector.sandbox.xseries_products import write_product_09
+
+    first = await world.runtime()
+    world.add_order([line("NEW-A", 1, "15.00", name="Thing A")])
+    await world.cycle(runtime=first)
+    [old] = world.products_with_sku("NEW-A")
+    write_product_09(world.xs, {"id": old["id"], "sku": "NEW-A-OLD"})
+    new = world.xs.add_product(sku="NEW-A", name="Thing A (new)", price_excluding_tax=Decimal("15"), inventory=10)
+    await world.cycle(runtime=await world.new_runtime())  # nothing to write; the index refreshed there
+    order_id = world.add_order([line("NEW-A", 2, "15.00", name="Thing A")])
+    assert not (await world.cycle(runtime=first)).failed
+    assert world.sale(order_id)["line_items"][0]["product_id"] == new
+
+
+async def test_a_moved_sku_whose_new_product_failed_once_is_not_sold_on_the_old_one(world):
+    """The merchant renamed NEW-A's product only; the product order-sync then makes for NEW-A fails once
+    (503): the retry makes it, rather than taking the renamed product back from the cache."""
+    from connector.errors import TransientApiError
+    from connector.sandbox.xseries_products import write_product_09
+
+    runtime = await world.runtime()
+    world.add_order([line("NEW-A", 1, "15.00", name="Thing A")])
+    await world.cycle()
+    [old] = world.products_with_sku("NEW-A")
+    write_product_09(world.xs, {"id": old["id"], "sku": "NEW-A-OLD"})
+    create, calls = runtime.xs.create_product, []
+
+    async def fails_once(*args, **options):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TransientApiError("503", api="xseries", method="POST", path="/api/2.0/products", status=503)
+        return await create(*args, **options)
+
+    runtime.xs.create_product = fails_once
+    order_id = world.add_order([line("NEW-A", 2, "15.00", name="Thing A")])
+    assert (await world.cycle()).failed
+    assert not (await world.cycle(advance=3600)).failed
+    [made] = world.products_with_sku("NEW-A")
+    assert world.sale(order_id)["line_items"][0]["product_id"] == made["id"] != old["id"]
