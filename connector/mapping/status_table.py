@@ -11,8 +11,8 @@ POS states and how each is written to X-Series (POST /api/register_sales, refere
 
 Transitions (connector.sync): not_imported → closed|voided creates the sale (an order voided before
 it was ever mirrored gets a VOIDED sale: no net stock movement); closed → voided re-posts it voided;
-a voided sale is final, and an order re-opened after it (back to a pre-shipment status, or on
-to Shipped or Completed; never Refunded or Disputed) gets a new sale (BC-<id>-2); anything else
+a voided sale is final, and an order re-opened after it (back to a pre-shipment status, never
+Refunded or Disputed) gets a new sale (BC-<id>-2); anything else
 within or back to a state writes nothing to the POS and is recorded.
 """
 

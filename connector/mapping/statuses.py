@@ -20,12 +20,10 @@ SYSTEM_NAMES: dict[int, str] = {
     13: "Disputed",
     14: "Partially Refunded",
 }
-# Before the goods leave: statuses that re-open an order whose sale was voided (issue 16, point 3).
+# Before the goods leave: the only statuses that re-open an order whose sale was voided (issue 16,
+# point 3). Refunded, Partially Refunded or Disputed after a cancellation are money moving, not an
+# order coming back; Shipped or Completed after one is a merchant's correction we do not guess at.
 PRE_SHIPMENT: frozenset[int] = frozenset({7, 8, 9, 11, 12})
-# The goods left: these re-open it too (re-verified and shipped between two polls: a sale, or goods
-# gone with none). Refunded, Partially Refunded or Disputed after a cancellation are money moving,
-# not an order coming back.
-REOPENING: frozenset[int] = PRE_SHIPMENT | {2, 3, 10}
 _BY_NAME = {name.casefold(): status_id for status_id, name in SYSTEM_NAMES.items()}
 
 

@@ -9,7 +9,7 @@ import json
 from connector.clients.bigcommerce_models import Order
 from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.identity import invoice_number
-from connector.mapping.statuses import REOPENING, status_name
+from connector.mapping.statuses import PRE_SHIPMENT, status_name
 from connector.store.tables import OrderBinding
 
 
@@ -36,14 +36,14 @@ def decide(current: PosState, has_sale: bool, target: PosState, status_id: int) 
             return Transition.NONE, "not imported yet"
         return Transition.CREATE, f"order reached a {target.value} status"
     if current is PosState.VOIDED:
-        if target is PosState.CLOSED and status_id in REOPENING:
-            # E.g. Declined by a failed ID check, then a new check passed: the goods will ship (or
-            # shipped before we looked), so stock must leave again. The voided sale stays as it is; a new sale is created.
+        if target is PosState.CLOSED and status_id in PRE_SHIPMENT:
+            # E.g. Declined by a failed ID check, then a new check passed: the goods will ship,
+            # so stock must leave again. The voided sale stays as it is; a new sale is created.
             return Transition.REOPEN, ("order re-opened after its sale was voided; a voided sale is never"
                                        " changed again, so a new sale is created")
         if target is PosState.CLOSED:
             return Transition.NONE, (f"the sale is voided and {status_name(status_id)} does not re-open the"
-                                     " order (only a pre-shipment, shipped or completed status does); a voided sale is never changed again")
+                                     " order (only a pre-shipment status does); a voided sale is never changed again")
         return Transition.NONE, "the sale is voided; a voided sale is never changed again"
     if target is PosState.VOIDED:
         return Transition.VOID, "order cancelled or declined after its sale was closed"
