@@ -24,6 +24,10 @@ SYSTEM_NAMES: dict[int, str] = {
 # point 3). Refunded, Partially Refunded or Disputed after a cancellation are money moving, not an
 # order coming back; Shipped or Completed after one is a merchant's correction we do not guess at.
 PRE_SHIPMENT: frozenset[int] = frozenset({7, 8, 9, 11, 12})
+# Statuses whose BigCommerce meaning says the payment was confirmed (Awaiting Fulfillment: "payment has
+# been confirmed"; the ones after it). Not Manual Verification Required or Disputed: an ID check or a
+# dispute puts an order there whether it was paid or not.
+PAYMENT_CONFIRMED: frozenset[int] = frozenset({2, 3, 8, 9, 10, 11})
 _BY_NAME = {name.casefold(): status_id for status_id, name in SYSTEM_NAMES.items()}
 
 

@@ -9,7 +9,7 @@ import json
 from connector.clients.bigcommerce_models import Order
 from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.identity import invoice_number
-from connector.mapping.statuses import PRE_SHIPMENT, status_name
+from connector.mapping.statuses import PAYMENT_CONFIRMED, PRE_SHIPMENT, status_name
 from connector.store.tables import OrderBinding
 
 
@@ -79,9 +79,9 @@ def refunded(order: Order) -> bool:
 
 def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bool:
     """Whether an order whose sale is on account is paid now (issue 16, point 2): its payment was
-    captured, or it reached a paid status from an unpaid one (Awaiting Payment) while payment_status
-    does not say unpaid — a merchant marking a bank transfer received moves the status; an offline
-    method has no gateway to set payment_status."""
+    captured, or it reached a status that says the payment was confirmed (PAYMENT_CONFIRMED) from an
+    unpaid one (Awaiting Payment) — a merchant marking a bank transfer received moves the status and
+    may leave payment_status as it was (pending, or declined: the card that failed first)."""
     payment = (order.payment_status or "").strip().casefold()
     if refunded(order):
         return False
@@ -92,14 +92,12 @@ def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bo
     if payment and not statuses.is_unpaid(order.status_id, payment) \
             and statuses.pos_state(order.status_id) is PosState.CLOSED:
         return True
-    # A status move is no payment while payment_status is one the unpaid rules name (pending): a new
-    # order so would be written on account. An ID check moving it to Manual Verification Required is not.
-    if payment in statuses.unpaid_payment_statuses:
-        return False
-    # Reached a closed status not unpaid from an unpaid one, or from one not imported (Awaiting
-    # Payment → Pending → Awaiting Fulfillment); back to Pending alone is not a payment.
+    # Reached a status that says paid from an unpaid one, or from one not imported (Awaiting Payment →
+    # Pending → Awaiting Fulfillment); back to Pending alone is not a payment, nor an ID check's Manual
+    # Verification Required (order-sync's own ID verification moves an unpaid order there too).
     before, now = binding.bc_status_id, order.status_id
-    return (now not in statuses.unpaid_status_ids and statuses.pos_state(now) is PosState.CLOSED
+    return (now in PAYMENT_CONFIRMED and now not in statuses.unpaid_status_ids
+            and statuses.pos_state(now) is PosState.CLOSED
             and (before in statuses.unpaid_status_ids or statuses.pos_state(before) is not PosState.CLOSED))
 
 

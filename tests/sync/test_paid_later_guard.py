@@ -25,11 +25,11 @@ async def test_back_to_pending_does_not_settle_and_paid_later_does(world):
     assert report.outcomes[Outcome.SETTLED] == 1 and world.sale(order_id)["status"] == "ONACCOUNT_CLOSED"
 
 
-@pytest.mark.parametrize("moved_to", [12, 11], ids=["manual-verification", "awaiting-fulfillment"])
-async def test_a_status_move_while_the_payment_is_pending_settles_nothing(world, moved_to):
-    """An order whose payment is still pending, moved out of Awaiting Payment (an ID check puts it in
-    Manual Verification Required, or staff move it on) is not paid: a new order so would be written
-    on account, so its sale stays ONACCOUNT and the customer still owes; the capture settles it."""
+@pytest.mark.parametrize("moved_to", [12, 13], ids=["manual-verification", "disputed"])
+async def test_a_move_to_a_status_that_does_not_say_paid_settles_nothing(world, moved_to):
+    """An order whose payment is still pending, moved out of Awaiting Payment to a status that says
+    nothing of a payment (an ID check puts it in Manual Verification Required, whether paid or not)
+    is not paid: its sale stays ONACCOUNT and the customer still owes; the capture settles it."""
     order_id = world.add_order([line("TEE-M", 2)], status_id=7)  # payment_status pending
     await world.cycle()
     customer = world.sale(order_id)["customer_id"]
@@ -96,3 +96,18 @@ async def test_a_refund_of_the_store_credit_part_of_an_unpaid_order_settles_noth
     assert report.outcomes[Outcome.SETTLED] == 0 and world.sale(order_id)["status"] == "ONACCOUNT"
     assert kept(world, order_id) == 0 and len(world.xs.sales_of_order(order_id, returns=True)) == 1
     assert len(settle_exceptions(world, order_id)) == 1
+
+
+@pytest.mark.parametrize("payment_status", ["pending", "declined", ""])
+async def test_a_move_to_awaiting_fulfillment_settles_whatever_payment_status_was_left(world, payment_status):
+    """Awaiting Fulfillment means "payment has been confirmed": staff move a bank-transfer order there
+    once the money arrived, leaving payment_status as it was (pending; declined, the card that failed
+    first). The on-account sale is settled: nothing else would ever settle it."""
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status=payment_status)
+    await world.cycle()
+    customer = world.sale(order_id)["customer_id"]
+    assert world.sale(order_id)["status"] == "ONACCOUNT" and world.xs.customers[customer]["balance"] < 0
+    world.set_status(order_id, 11)
+    report = await world.cycle()
+    assert report.outcomes[Outcome.SETTLED] == 1 and world.sale(order_id)["status"] == "ONACCOUNT_CLOSED"
+    assert world.xs.customers[customer]["balance"] == 0
