@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, or_, text, update
 from sqlmodel import SQLModel
 
 from connector.store import tables as t
@@ -165,6 +165,18 @@ def _idv_metafield_seen_by_order(conn: Connection) -> None:
     conn.execute(text("DROP TABLE idv_metafield_seen_before"))
 
 
+# What the refusals of an inconsistent order say (kind "mapping" before they had "totals" of their own).
+_INCONSISTENT = ("the order is inconsistent", "has quantity", "no lines but a total")
+
+
+def _inconsistent_orders_are_totals(conn: Connection) -> None:
+    """Their exceptions from before take the kind they have now: resolving one (the order mirrored
+    by hand) must not try the order again (ExceptionBook.resolve_exception retries kind mapping)."""
+    table = t.OrderException.__table__
+    conn.execute(update(table).where(table.c.kind == "mapping", or_(*(table.c.summary.contains(said)
+                                                                       for said in _INCONSISTENT))).values(kind="totals"))
+
+
 # Each version names exactly the tables it creates, so a table added later never sneaks into an
 # old version (create_all would).
 MIGRATIONS: list[Migration] = [
@@ -200,6 +212,7 @@ MIGRATIONS: list[Migration] = [
     (22, "ID-verification metafields seen: the check_id their value was decided for",
      _add_column("idv_metafield_seen", "check_id", "VARCHAR")),
     (23, "failed_order.date_modified: a failed order's last change, on BigCommerce's clock", _failed_order_modified),
+    (24, "exceptions of inconsistent orders are of kind totals", _inconsistent_orders_are_totals),
 ]
 
 def applied_versions(engine: Engine) -> set[int]:

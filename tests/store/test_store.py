@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from connector.store.migrations import MIGRATIONS, applied_versions, migrate
 from connector.store.repository import Store
@@ -146,7 +146,6 @@ async def test_hold_serialises_tasks(store):
 
 def test_an_old_database_gets_the_generation_column(tmp_path, monkeypatch):
     """A database made before version 4 (order_binding without `generation`) is altered in place."""
-    from sqlalchemy import text
 
     from connector.store import migrations
     from connector.store.db import make_engine
@@ -238,3 +237,19 @@ def test_the_default_sqlite_store_is_in_wal_mode(tmp_path):
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         raw.close()
+
+
+def test_exceptions_of_inconsistent_orders_opened_before_they_had_their_kind_become_totals(store, monkeypatch):
+    """Opened as kind mapping by an older version: resolving one would try its order again (parked
+    again, a new exception); migration 24 gives them kind totals, and leaves real mapping ones be."""
+    from connector.store import migrations
+
+    inconsistent = store.open_exception(1, "mapping", "order 1: gift certificates (500.00) and store credit (0)"
+                                        " paid 500.00, more than the order's total (20.00); the order is inconsistent")
+    quantity = store.open_exception(2, "mapping", "order 2: line 'TEE-M' has quantity 0")
+    unmapped = store.open_exception(3, "mapping", "order 3: payment method 'Bitcoin' has no mapping")
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM schema_version WHERE version = 24"))
+    assert migrations.migrate(store.engine) == [24]
+    kinds = {e.id: e.kind for e in store.exceptions()}
+    assert (kinds[inconsistent.id], kinds[quantity.id], kinds[unmapped.id]) == ("totals", "totals", "mapping")
