@@ -92,13 +92,13 @@ def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bo
     if payment and not statuses.is_unpaid(order.status_id, payment) \
             and statuses.pos_state(order.status_id) is PosState.CLOSED:
         return True
-    # Reached a status that says paid from an unpaid one, or from one not imported (Awaiting Payment →
-    # Pending → Awaiting Fulfillment); back to Pending alone is not a payment, nor an ID check's Manual
-    # Verification Required (order-sync's own ID verification moves an unpaid order there too).
+    # The sale is on account: the order was unpaid when written. Reaching a status that says paid from
+    # one that does not (Awaiting Payment, Pending, or an ID check's Manual Verification Required on
+    # the way: order-sync's own ID verification moves an unpaid order there too) is the payment;
+    # back to Pending, or into Manual Verification Required or Disputed, alone is not.
     before, now = binding.bc_status_id, order.status_id
-    return (now in PAYMENT_CONFIRMED and now not in statuses.unpaid_status_ids
-            and statuses.pos_state(now) is PosState.CLOSED
-            and (before in statuses.unpaid_status_ids or statuses.pos_state(before) is not PosState.CLOSED))
+    return (now in PAYMENT_CONFIRMED and before not in PAYMENT_CONFIRMED
+            and now not in statuses.unpaid_status_ids and statuses.pos_state(now) is PosState.CLOSED)
 
 
 def on_account(binding: OrderBinding) -> bool:

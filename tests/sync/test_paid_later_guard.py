@@ -111,3 +111,15 @@ async def test_a_move_to_awaiting_fulfillment_settles_whatever_payment_status_wa
     report = await world.cycle()
     assert report.outcomes[Outcome.SETTLED] == 1 and world.sale(order_id)["status"] == "ONACCOUNT_CLOSED"
     assert world.xs.customers[customer]["balance"] == 0
+
+
+async def test_a_move_to_awaiting_fulfillment_after_manual_verification_settles(world):
+    """Awaiting Payment, then an ID check's Manual Verification Required (seen by a poll: no payment),
+    then Awaiting Fulfillment once the transfer arrived: settled then, not left owing for ever."""
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7)  # payment_status pending
+    await world.cycle()
+    world.set_status(order_id, 12)
+    assert (await world.cycle()).outcomes[Outcome.SETTLED] == 0
+    world.set_status(order_id, 11)
+    assert (await world.cycle()).outcomes[Outcome.SETTLED] == 1
+    assert world.sale(order_id)["status"] == "ONACCOUNT_CLOSED"
