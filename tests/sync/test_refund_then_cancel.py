@@ -431,9 +431,9 @@ async def test_a_refunded_order_resynced_after_an_edit_then_cancelled_is_voided_
     assert (world.stock("TEE-M"), world.stock("MUG-01")) == (50, 30)
 
 
-async def test_a_return_left_on_a_sale_voided_before_is_for_a_person_when_its_void_is_refused(world, monkeypatch):
-    # A resync by an older order-sync voided the sale and left its return standing. X-Series may
-    # refuse to change a return whose sale is voided: a person voids it; the order's void goes on.
+async def return_left_on_a_voided_sale(world, monkeypatch):
+    """A resync by an older order-sync voided the sale and left its return standing (BC-<id>-2 live,
+    BC-<id>-R1 on the voided BC-<id>): (the resync runtime, the order's id)."""
     async def left_standing(deps, order_id):
         return None
 
@@ -445,6 +445,13 @@ async def test_a_return_left_on_a_sale_voided_before_is_for_a_person_when_its_vo
     with monkeypatch.context() as patched:
         patched.setattr(order_mirror, "void_returns", left_standing)
         await world.cycle(runtime=runtime)
+    return runtime, order_id
+
+
+async def test_a_return_left_on_a_sale_voided_before_is_for_a_person_when_its_void_is_refused(world, monkeypatch):
+    # X-Series may refuse to change a return whose sale is voided: a person voids it; the order's
+    # void goes on.
+    runtime, order_id = await return_left_on_a_voided_sale(world, monkeypatch)
     assert live(world, order_id) == [f"BC-{order_id}-2", f"BC-{order_id}-R1"]
 
     world.set_status(order_id, 5)
@@ -462,22 +469,12 @@ async def test_the_refused_void_of_a_return_left_standing_masks_a_token_in_its_e
     from connector.errors import PermanentApiError
     from connector.sync import return_voids
 
-    async def left_standing(deps, order_id):
-        return None
-
     async def refused(d, order_id, binding, lease):
         raise PermanentApiError("422: cannot void, token xs-secret-token-42 rejected", api="xseries",
                                 method="PUT", path="/api/2.0/sales", status=422)
 
     monkeypatch.setattr(logs, "_secrets", ["xs-secret-token-42"])
-    runtime = await world.new_runtime(on_edit="resync")
-    order_id = await refunded_then_cancelled(world, 3, 1)
-    world.set_status(order_id, 10)
-    await world.cycle(runtime=runtime)
-    world.edit_lines(order_id, [line("TEE-M", 3), line("MUG-01", 1, "10.00")])
-    with monkeypatch.context() as patched:
-        patched.setattr(order_mirror, "void_returns", left_standing)
-        await world.cycle(runtime=runtime)
+    runtime, order_id = await return_left_on_a_voided_sale(world, monkeypatch)
     world.set_status(order_id, 5)
     monkeypatch.setattr(return_voids, "_void_return", refused)
     await world.cycle(runtime=runtime)

@@ -8,6 +8,8 @@ from 1: two pairs share order ids, as two real stores do.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -18,7 +20,7 @@ import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable, Coroutine
 
 from connector.mapping.status_table import PosState
 from connector.mapping.tables import MappingTables
@@ -134,3 +136,19 @@ def worker(config: Path, log: Path, *args: str) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "connector", "--config", str(config), "worker", *args],
                                 cwd=config.parent, env={**os.environ, **ENV}, stdout=out, stderr=subprocess.STDOUT,
                                 text=True)
+
+
+async def worker_until(work: Coroutine, ready: Callable[[], Awaitable[bool]]) -> None:
+    """Run a worker (`_work(...)`) as a task until `ready()` says so (polled, at most ~60 s, the
+    worker never ending on its own meanwhile), then stop it."""
+    worker = asyncio.create_task(work)
+    try:
+        for _ in range(600):
+            assert not worker.done(), worker
+            if await ready():
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker

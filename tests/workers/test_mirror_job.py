@@ -16,7 +16,7 @@ from connector.store.repository import Store
 from connector.workers.app import MIRROR_TASK, build_app
 from connector.workers.jobs import defer_order, defer_sync
 from connector.workers.tasks import PairRuntimes
-from fleet import ENV, Fleet, STATUSES
+from fleet import ENV, Fleet, STATUSES, worker_until
 
 pytestmark = pytest.mark.postgres
 
@@ -144,19 +144,12 @@ async def test_a_worker_on_an_older_file_leaves_a_new_pairs_jobs_waiting(two_pai
             return {(task, pair): status for task, pair, status in conn.execute(
                 "SELECT task_name, args->>'pair', status::text FROM procrastinate_jobs").fetchall()}
 
+    async def own_jobs_ended() -> bool:
+        done = statuses()
+        return done[MIRROR_TASK, "store01"] == done[CLEANUP_TASK, None] == "succeeded"
+
     # One job at a time, in the order deferred: store02's come first.
-    worker = asyncio.create_task(_work(old, store, 1))
-    try:
-        for _ in range(600):  # at most ~60 s for its own jobs to end
-            assert not worker.done(), worker
-            done = statuses()
-            if done[MIRROR_TASK, "store01"] == done[CLEANUP_TASK, None] == "succeeded":
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
+    await worker_until(_work(old, store, 1), own_jobs_ended)
     done = statuses()
     assert done[MIRROR_TASK, "store01"] == done[CLEANUP_TASK, None] == "succeeded"
     assert done[MIRROR_TASK, "store02"] == done[SYNC_TASK, "store02"] == "todo"
