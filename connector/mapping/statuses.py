@@ -28,6 +28,20 @@ PRE_SHIPMENT: frozenset[int] = frozenset({7, 8, 9, 11, 12})
 # been confirmed"; the ones after it). Not Manual Verification Required or Disputed: an ID check or a
 # dispute puts an order there whether it was paid or not.
 PAYMENT_CONFIRMED: frozenset[int] = frozenset({2, 3, 8, 9, 10, 11})
+DECLINED = 6
+# The goods left: after a void they write nothing (a cancelled order marked Completed to archive it
+# must not become a sale), but after Declined — an ID check failed, then passed and shipped before the
+# next poll — the goods may have left with no sale: a person is asked (shipped_after_declined).
+SHIPPED_OR_COMPLETED: frozenset[int] = frozenset({2, 3, 10})
+
+
+def shipped_after_declined(invoice: str, status_id: int) -> str:
+    return (f"sale {invoice} was voided when the order was Declined, and the order is now"
+            f" {SYSTEM_NAMES.get(status_id, status_id)}: if the goods"
+            " left, move the order back to Awaiting Fulfillment (order-sync writes its new sale, then"
+            " follow it to its status) or write the sale in X-Series by hand; then resolve this")
+
+
 _BY_NAME = {name.casefold(): status_id for status_id, name in SYSTEM_NAMES.items()}
 
 

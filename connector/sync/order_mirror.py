@@ -21,6 +21,7 @@ from connector.mapping.identity import invoice_number, order_content_hash, sale_
 from connector.mapping.planned_sale import DISCOUNT_KEY, PlannedLine, product_key_for_sku
 from connector.mapping.sale_plan import target_state
 from connector.mapping.status_table import PosState
+from connector.mapping.statuses import DECLINED, SHIPPED_OR_COMPLETED, shipped_after_declined
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder
 from connector.sync.latest_copy import latest_copy, maybe_stale
@@ -129,6 +130,11 @@ class OrderMirror(SaleWrites):
                 self.d.store.open_exception(order.id, "edit", edit["summary"], before=edit["before"],
                                             after=edit["after"])
                 why = edit["summary"] + "; recorded as an exception (sync.on_edit: exception)"
+            if transition is Transition.NONE and current is PosState.VOIDED and has_sale \
+                    and binding.bc_status_id == DECLINED and order.status_id in SHIPPED_OR_COMPLETED:
+                self.d.store.open_exception(order.id, "status", shipped_after_declined(binding.invoice_number,
+                                                                                        order.status_id))
+                why += "; the goods may have left with no sale: recorded as an exception"
             # Settled even when edited too: recorded alone, the paid status would be stored as the one
             # the sale has, paid_since never true again, and the sale on account for good. But only
             # when the payment settles the sale as written: an edit that changed the amount would

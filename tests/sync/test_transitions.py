@@ -163,6 +163,30 @@ async def test_money_or_shipping_statuses_after_a_void_create_no_sale(world, voi
     assert last.action == "record" and "does not re-open" in last.reason
 
 
+@pytest.mark.parametrize("after_void", [2, 3, 10], ids=["shipped", "partially-shipped", "completed"])
+async def test_shipped_after_declined_asks_a_person_and_after_cancelled_does_not(world, after_void):
+    """Declined (an ID check failed), then passed and shipped before the next poll: the goods may have
+    left with no sale, so a person is asked (once), with the remedy. After Cancelled (a cancelled
+    order marked Completed to archive it) nothing is asked, and neither writes a sale."""
+    declined = world.add_order([line("TEE-M", 2)], status_id=11)
+    cancelled = world.add_order([line("MUG-01", 1)], status_id=11)
+    await world.cycle()
+    world.set_status(declined, 6)
+    world.set_status(cancelled, 5)
+    await world.cycle()
+    world.set_status(declined, after_void)
+    world.set_status(cancelled, after_void)
+    await world.cycle()
+    await world.cycle(advance=3600)
+    [asked] = world.store.exceptions()
+    assert (asked.bc_order_id, asked.kind) == (declined, "status")
+    assert f"BC-{declined}" in asked.summary and "Awaiting Fulfillment" in asked.summary
+    assert [s["status"] for s in world.sales(declined)] == [s["status"] for s in world.sales(cancelled)] == ["VOIDED"]
+    world.set_status(declined, 11)  # the remedy: back to Awaiting Fulfillment re-opens it
+    await world.cycle()
+    assert [s["status"] for s in world.sales(declined)] == ["VOIDED", "CLOSED"]
+
+
 @pytest.mark.parametrize("reopen_status", [7, 8, 9, 11, 12])
 async def test_only_a_pre_shipment_status_reopens_a_voided_order(world, reopen_status):
     order_id = world.add_order([line("TEE-M", 2)], status_id=5)
