@@ -175,6 +175,13 @@ class Journal:
             rows = list(s.exec(query))
         return list(reversed(rows)) if limit else rows
 
+    def latest_audit(self, bc_order_id: int, platform: str, action: str) -> AuditEntry | None:
+        """The order's latest audit entry of this platform and action (along ix_audit_pair_order)."""
+        query = select(AuditEntry).where(AuditEntry.pair == self.pair, AuditEntry.bc_order_id == bc_order_id,
+                                         AuditEntry.platform == platform, AuditEntry.action == action)
+        with self.session() as s:
+            return s.exec(query.order_by(AuditEntry.id.desc()).limit(1)).first()
+
     def count_audit(self, platform: str | None = None, action: str | None = None) -> int:
         with self.session() as s:
             query = select(func.count()).select_from(AuditEntry).where(AuditEntry.pair == self.pair)

@@ -24,6 +24,7 @@ from connector.mapping.status_table import PosState
 from connector.mapping.statuses import DECLINED, SHIPPED_OR_COMPLETED, shipped_after_declined
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder
+from connector.sync.id_check_moves import kept_on_account
 from connector.sync.latest_copy import latest_copy, maybe_stale
 from connector.sync.mirror_deps import MirrorDeps, plan_sale
 from connector.sync.page_bindings import PageBindings
@@ -148,7 +149,10 @@ class OrderMirror(SaleWrites):
                 self.d.store.open_exception(order.id, "settle", why)
                 why += "; recorded as an exception"
             elif owed and paid_since(order, binding, self.d.statuses):
-                refused = self._settle_refused(order, binding, content_hash)
+                # Not when order-sync's own ID check made the move: no payment came. The new status is
+                # recorded below, so the exception is opened once.
+                refused = kept_on_account(order, binding, self.d.statuses, self.d.store) \
+                    or self._settle_refused(order, binding, content_hash)
                 if refused is None:
                     return await self._settle(order, binding, content_hash)
                 self.d.store.open_exception(order.id, "settle", refused)

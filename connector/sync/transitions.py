@@ -82,23 +82,29 @@ def paid_since(order: Order, binding: OrderBinding, statuses: StatusTable) -> bo
     captured, or it reached a status that says the payment was confirmed (PAYMENT_CONFIRMED) from an
     unpaid one (Awaiting Payment) — a merchant marking a bank transfer received moves the status and
     may leave payment_status as it was (pending, or declined: the card that failed first)."""
-    payment = (order.payment_status or "").strip().casefold()
     if refunded(order):
         return False
-    if payment in _PAID:
-        return True
-    # Any other payment status a new order's sale takes as paid (`authorized`…), the order in a
-    # closed status not unpaid: the sale as it would be written now is paid (sale_plan's `unpaid`).
-    if payment and not statuses.is_unpaid(order.status_id, payment) \
-            and statuses.pos_state(order.status_id) is PosState.CLOSED:
+    if payment_confirmed(order, statuses):
         return True
     # The sale is on account: the order was unpaid when written. Reaching a status that says paid from
     # one that does not (Awaiting Payment, Pending, or an ID check's Manual Verification Required on
     # the way: order-sync's own ID verification moves an unpaid order there too) is the payment;
-    # back to Pending, or into Manual Verification Required or Disputed, alone is not.
+    # back to Pending, or into Manual Verification Required or Disputed, alone is not. A move that
+    # order-sync's own ID check made says nothing of a payment either: the mirror asks id_check_moves.
     before, now = binding.bc_status_id, order.status_id
     return (now in PAYMENT_CONFIRMED and before not in PAYMENT_CONFIRMED
             and now not in statuses.unpaid_status_ids and statuses.pos_state(now) is PosState.CLOSED)
+
+
+def payment_confirmed(order: Order, statuses: StatusTable) -> bool:
+    """Whether BigCommerce's payment status says the order is paid, whatever moved its status: captured
+    or paid, or any other a new order's sale takes as paid (`authorized`…) with the order in a closed
+    status not unpaid (the sale as it would be written now is paid: sale_plan's `unpaid`)."""
+    payment = (order.payment_status or "").strip().casefold()
+    if payment in _PAID:
+        return True
+    return bool(payment) and not statuses.is_unpaid(order.status_id, payment) \
+        and statuses.pos_state(order.status_id) is PosState.CLOSED
 
 
 def on_account(binding: OrderBinding) -> bool:
