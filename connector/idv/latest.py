@@ -24,6 +24,13 @@ rests on what we always have, never on the format of check ids:
 4. Within the latest check, an event of the stage the check is at already (the other source's copy
    of a verdict applied, "submitted" after "started") is a duplicate: recorded, not written, so a
    status a person set since stands.
+5. Real ID retries a failed check a second after the failure, and writes the retry's check_id
+   then; the failed check's verdict copy may be stored after that, under the new check_id. So a
+   metafield verdict stored at most COPY_WINDOW after the start (webhook or by hand) of a check that
+   has an earlier one is that earlier check's copy: stale. In the other order (the poll read it
+   first and took it for the new check's, seen nowhere else), a start of the check by webhook at
+   most COPY_WINDOW before that stamp, or after it, reopens the check. A verdict stored later is the
+   check's own, and its webhook comes anyway; without webhooks nothing changes.
 
 An event without a check id (the command line without --check-id) belongs to the latest check.
 """
@@ -32,12 +39,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from connector.idv.stages import CheckEvent, Source, Stage
 
 # The check an event without a check id starts when the order has no check yet.
 ANONYMOUS_CHECK = ""
+# A metafield verdict stored this close after its check's start cannot be told from the previous
+# check's copy: BigCommerce stamps whole seconds, and Real ID's retry starts a second after a failure.
+COPY_WINDOW = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,21 @@ def judge(event: CheckEvent, checks: list[CheckRecord]) -> Judgement:
         # A person's `id-check` without --check-id is someone acting now, not a step of the check
         # retried late: it may start the check over (the time rule below still applies).
         by_a_person = event.source is Source.CLI and event.check_id is None
+        earlier = any(c.seq < latest.seq for c in checks)
+        if (earlier and event.source is Source.METAFIELD and event.stage is not Stage.IN_PROGRESS
+                and latest.stage is Stage.IN_PROGRESS and latest.happened_at is not None
+                and event.occurred_at <= latest.happened_at + COPY_WINDOW):
+            return Judgement(Verdict.STALE, check_id, (
+                f"{event.event} stored at {_at(event.occurred_at)}, within {_window()} of the start of check "
+                f"{_name(check_id)} ({_at(latest.happened_at)}): the previous check's verdict, stored late"
+            ))
+        if (earlier and event.source is not Source.METAFIELD and event.stage is Stage.IN_PROGRESS
+                and latest.stage is not Stage.IN_PROGRESS and latest.happened_at is None
+                and latest.metafield_at is not None and latest.metafield_at <= event.occurred_at + COPY_WINDOW):
+            return Judgement(Verdict.CURRENT, check_id, (
+                f"check {_name(check_id)}'s verdict was read only in a metafield stored at {_at(latest.metafield_at)}, "
+                f"within {_window()} of this start: the previous check's verdict, stored late; the check is in progress"
+            ))
         if event.stage is Stage.IN_PROGRESS and latest.stage is not Stage.IN_PROGRESS and not by_a_person:
             # Whatever the clocks say: a step's webhook retried late, or stamped in the verdict's own
             # second, would otherwise undo the verdict, and a verdict seen once is not written again.
@@ -145,3 +170,7 @@ def _at(value: datetime) -> str:
 
 def _name(check_id: str) -> str:
     return repr(check_id) if check_id else "(without id)"
+
+
+def _window() -> str:
+    return f"{int(COPY_WINDOW.total_seconds())} s"

@@ -161,3 +161,82 @@ async def test_a_step_stamped_in_the_same_second_as_its_checks_verdict_and_deliv
     # A retry by the customer is a new check: it starts over.
     assert (await world.event(order, "started", "chk-2")).outcome is Outcome.WRITTEN
     assert world.status(order) == 12
+
+
+async def a_check_that_failed_then_a_retry_started(world) -> tuple[int, object]:
+    """Check A fails (webhook); Real ID's automatic retry, check B, starts a second later (webhook)."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    await world.event(order, "started", "chk-A", advance=0)
+    world.clock.advance(60)
+    failed_at = world.clock.now()
+    await world.event(order, "failed", "chk-A", at=failed_at, advance=0)
+    await world.event(order, "started", "chk-B", at=failed_at + timedelta(seconds=1), advance=1)
+    assert world.status(order) == 12
+    return order, failed_at
+
+
+async def test_the_previous_checks_verdict_stored_after_the_retry_started_is_not_the_retrys(world):
+    """A's `failed` copy is stored a second after B started, when check_id says B already: it is not
+    B's verdict (B's own comes after its start), so the customer verifying stays at 12, and B's
+    later steps and verdict count."""
+    order, _ = await a_check_that_failed_then_a_retry_started(world)
+    world.clock.advance(1)
+    realid(world, order, "failed", "chk-B")  # check_id: B's start; the status: A's copy, stored late
+    assert (await poll(world)).outcomes == {Outcome.SKIPPED_STALE: 1}
+    assert world.status(order) == 12 and "previous check" in world.audit(order)[-1].reason
+    assert (await poll(world)).already_handled == 1  # the overlap's re-read decides nothing again
+    assert (await world.event(order, "submitted", "chk-B", advance=30)).outcome is Outcome.UNCHANGED
+    assert (await world.event(order, "passed", "chk-B", advance=30)).outcome is Outcome.WRITTEN
+    assert world.status(order) == 11 and [s for _, s in world.puts()] == [12, 6, 12, 11]
+
+
+async def test_the_previous_checks_verdict_read_before_the_retrys_start_arrived_does_not_hold_it(world):
+    """The other order of arrival: the poll reads A's late copy under check_id B before B's `started`
+    webhook arrives, and takes it for B's. B's start, in the same seconds, reopens B."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    await world.event(order, "started", "chk-A", advance=0)
+    world.clock.advance(60)
+    failed_at = world.clock.now()
+    await world.event(order, "failed", "chk-A", at=failed_at, advance=0)
+    world.clock.advance(2)
+    realid(world, order, "failed", "chk-B")
+    await poll(world)
+    assert world.status(order) == 6
+    decision = await world.event(order, "started", "chk-B", at=failed_at + timedelta(seconds=1), advance=0)
+    assert decision.outcome is Outcome.WRITTEN and world.status(order) == 12
+    assert (await poll(world)).already_handled == 1 and world.status(order) == 12
+    assert (await world.event(order, "failed", "chk-B", advance=60)).outcome is Outcome.WRITTEN
+    assert world.status(order) == 6
+
+
+async def test_the_retrys_own_verdict_read_only_in_the_metafield_applies(world):
+    """B started by webhook; its verdict's webhook was lost. Its metafield, stored well after B
+    started, is B's verdict."""
+    order, _ = await a_check_that_failed_then_a_retry_started(world)
+    world.clock.advance(1)
+    world.bc.set_metafield(order, "realid", "check_id", "chk-B")
+    world.clock.advance(90)
+    realid(world, order, "verified")
+    assert (await poll(world)).outcomes == {Outcome.WRITTEN: 1}
+    assert world.status(order) == 11
+
+
+async def test_without_webhooks_a_retrys_start_and_verdict_in_one_poll_apply(world):
+    """Lower plans have no webhooks: the poll alone sees check B, started and failed again (or
+    passed) between two polls."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    realid(world, order, "failed", "chk-A")
+    await poll(world)
+    assert world.status(order) == 6
+    world.clock.advance(1)
+    realid(world, order, "failed", "chk-B")  # B's id and its verdict in the same second
+    assert (await poll(world)).outcomes == {Outcome.UNCHANGED: 1}
+    assert [e.target_id for e in world.audit(order)] == ["chk-A", "chk-B"]
+    realid(world, order, "pending", "chk-C")
+    world.clock.advance(1)
+    realid(world, order, "verified")
+    assert (await poll(world)).outcomes == {Outcome.WRITTEN: 1}
+    assert world.status(order) == 11
