@@ -86,6 +86,7 @@ class Runtime:
             payments=self.tables.payments, specials=self.tables.specials, on_edit=self.settings.sync.on_edit,
             restock=self.settings.refunds.restock, walk_in_customer=self.settings.xseries.walk_in_customer,
             lost_write_settle=timedelta(seconds=self.settings.sync.lost_write_settle_seconds),
+            id_checks=self.settings.id_verification.enabled,
         )
 
     def cycle(self, stop_event: asyncio.Event | None = None) -> SyncCycle:

@@ -52,22 +52,23 @@ def target_state(order: Any, statuses: StatusTable) -> PosState:
 
 
 def build_sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, taxes: TaxBook,
-                    generation: int = 1, content_hash: str | None = None) -> SalePlan:
+                    generation: int = 1, content_hash: str | None = None, on_account: bool = False) -> SalePlan:
     """The sale an order must become. Raises MappingError naming the order when it cannot.
-    content_hash: the order's order_content_hash when the caller has it already."""
+    content_hash: the order's order_content_hash when the caller has it already. on_account: unpaid
+    whatever its status says (the caller knows no payment came: a status order-sync's ID check set)."""
     try:
-        return _sale_plan(order, statuses, specials, taxes, generation, content_hash, by_unit=True)
+        return _sale_plan(order, statuses, specials, taxes, generation, content_hash, on_account, by_unit=True)
     except MappingError as error:
         if error.kind != "totals":
             raise
     # Cheap units' cent-rounded tax fits several rates (0.01 on 0.07: 8.25 % to 20 %), or one X-Series
     # has that is not the store's (0.02 on 0.33: 5 %, charged at 7 %): the discounts' tax worked out
     # at the rate matched can miss the order's by more than rounding. Then it is estimated in proportion.
-    return _sale_plan(order, statuses, specials, taxes, generation, content_hash, by_unit=False)
+    return _sale_plan(order, statuses, specials, taxes, generation, content_hash, on_account, by_unit=False)
 
 
 def _sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, taxes: TaxBook, generation: int,
-               content_hash: str | None, by_unit: bool) -> SalePlan:
+               content_hash: str | None, on_account: bool, by_unit: bool) -> SalePlan:
     state = target_state(order, statuses)
     inclusive = bool(order.is_tax_inclusive_pricing)
     # (PlannedLine fields but the unit amounts, price total, tax total): rounded together once every
@@ -146,7 +147,7 @@ def _sale_plan(order: Any, statuses: StatusTable, specials: SpecialLines, taxes:
         bc_order_id=order.id,
         invoice_number=invoice_number(order.id, generation),
         pos_state=state,
-        unpaid=statuses.is_unpaid(order.status_id, order.payment_status),
+        unpaid=on_account or statuses.is_unpaid(order.status_id, order.payment_status),
         customer=PlannedCustomer(email=email or None, **address),
         lines=tuple(lines),
         total_inc_tax=total_inc,

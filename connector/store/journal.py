@@ -182,6 +182,13 @@ class Journal:
         with self.session() as s:
             return s.exec(query.order_by(AuditEntry.id.desc()).limit(1)).first()
 
+    def audit_chain(self, bc_order_id: int, platform: str, action: str) -> list[AuditEntry]:
+        """The order's audit entries of this platform and action, oldest first (along ix_audit_pair_order)."""
+        query = select(AuditEntry).where(AuditEntry.pair == self.pair, AuditEntry.bc_order_id == bc_order_id,
+                                         AuditEntry.platform == platform, AuditEntry.action == action)
+        with self.session() as s:
+            return list(s.exec(query.order_by(AuditEntry.id)))
+
     def count_audit(self, platform: str | None = None, action: str | None = None) -> int:
         with self.session() as s:
             query = select(func.count()).select_from(AuditEntry).where(AuditEntry.pair == self.pair)

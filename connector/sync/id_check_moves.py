@@ -7,13 +7,17 @@ ID check audits each status it writes (idv_written: before and after, status ids
 each status it records ("record"). The move is the ID check's when its latest write set the status
 the order has now, the mirror has not seen the order elsewhere since, and the write started from the
 status the mirror last saw or from one that says nothing of a payment.
+
+So for a new order the check moved before the mirror first read it (Awaiting Payment → Manual
+Verification Required → Awaiting Fulfillment within minutes): its first sale is written on account.
 """
 
 from __future__ import annotations
 
 from connector.clients.bigcommerce_models import Order
 from connector.idv.decision import AUDIT_PLATFORM, Outcome
-from connector.mapping.status_table import StatusTable
+from connector.mapping.identity import invoice_number
+from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.statuses import PAYMENT_CONFIRMED, status_name
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry, OrderBinding
@@ -21,6 +25,7 @@ from connector.sync.transitions import payment_confirmed
 
 ID_CHECK_WROTE = Outcome.WRITTEN.audit_action
 MIRROR_RECORDED = "record"  # OrderMirror._record's audit action: the status the mirror saw
+PENDING = 1  # not paid yet either, though no sale is written in it
 
 
 def kept_on_account(order: Order, binding: OrderBinding, statuses: StatusTable, store: Store) -> str | None:
@@ -37,6 +42,40 @@ def kept_on_account(order: Order, binding: OrderBinding, statuses: StatusTable, 
     return (f"order-sync's ID check moved order #{order.id} to {status_name(order.status_id)} while its payment"
             f" was never confirmed, so sale {binding.invoice_number} stays on account; record the payment in"
             " X-Series when it arrives (or mark the order's payment captured in BigCommerce)")
+
+
+def first_sale_on_account(order: Order, target: PosState, statuses: StatusTable, store: Store) -> str | None:
+    """Why the order's first sale, which its status alone would write paid, is written on account (the
+    exception's summary): order-sync's own ID check moved it there from an unpaid status and no payment
+    was confirmed. None otherwise. The caller asks only when ID verification is on and no sale was
+    written; the audit is read only for an order paid by its status alone (payment_status says nothing)."""
+    if target is not PosState.CLOSED or statuses.is_unpaid(order.status_id, order.payment_status) \
+            or payment_confirmed(order, statuses):
+        return None
+    writes = store.audit_chain(order.id, AUDIT_PLATFORM, ID_CHECK_WROTE)
+    moved_from = moved_unpaid_from(order.status_id, writes, statuses.unpaid_status_ids)
+    if moved_from is None:
+        return None
+    return (f"order-sync's ID check moved order #{order.id} from {status_name(moved_from)} to"
+            f" {status_name(order.status_id)} before its first sale was written; its payment was never"
+            f" confirmed, so sale {invoice_number(order.id)} is on account; record the payment in X-Series when"
+            " it arrives, or mark the order's payment captured in BigCommerce (order-sync then settles it)")
+
+
+def moved_unpaid_from(status_id: int, writes: list[AuditEntry], unpaid_ids: frozenset[int]) -> int | None:
+    """The unpaid status (`unpaid_ids`, or Pending) the ID check's writes (oldest first) moved the order
+    from to `status_id`, one after the other (each from the status the one before set: nobody else
+    moved it between them); None when its latest write did not set `status_id`, or the chain started
+    elsewhere. Pure."""
+    expected = status_id
+    for written in reversed(writes):
+        before, after = _status(written.before), _status(written.after)
+        if after != expected or before is None:
+            return None
+        if before in unpaid_ids or before == PENDING:
+            return before
+        expected = before
+    return None
 
 
 def moved_by_id_check(status_id: int, last_seen: int, written: AuditEntry, recorded: AuditEntry | None) -> bool:

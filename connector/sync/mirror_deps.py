@@ -38,6 +38,7 @@ class MirrorDeps:
     restock: bool = True  # refunds.restock: returned units go back to stock
     walk_in_customer: str | None = None  # xseries.walk_in_customer: a customer_code (None: order-sync's own)
     lost_write_settle: timedelta = timedelta(seconds=30)  # sync.lost_write_settle_seconds
+    id_checks: bool = False  # id_verification.enabled: order-sync's own ID check moves order statuses
     # Refunds created since then are read by this run's refund pass (a cycle's window, an import's
     # --since); None: the refunds cursor's. An order placed before has its own read (refund_pass).
     refunds_from: datetime | None = None
@@ -50,11 +51,13 @@ class MirrorDeps:
         return self.lost_write_settle + timedelta(seconds=self.xs.transport.deadline)
 
 
-def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash: str | None = None) -> SalePlan:
+def plan_sale(order: Order, deps: MirrorDeps, generation: int = 1, content_hash: str | None = None,
+              on_account: bool = False) -> SalePlan:
     """The order's SalePlan against this retailer; MappingError (parked) when the order is in a
     currency the register does not keep, or of more decimals than cents: it is never posted as if it
-    were the same money."""
-    plan = build_sale_plan(order, deps.statuses, deps.specials, deps.refs.tax_book, generation, content_hash)
+    were the same money. on_account: written unpaid whatever its status says (build_sale_plan)."""
+    plan = build_sale_plan(order, deps.statuses, deps.specials, deps.refs.tax_book, generation, content_hash,
+                           on_account)
     refusal = cents_refusal(plan.currency)
     if refusal:  # start-up refuses such a register; an order in it is refused where its register says no currency
         raise MappingError(f"the order is in {plan.currency}: {refusal}; mirror it by hand", order_id=order.id,

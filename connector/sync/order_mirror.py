@@ -24,7 +24,7 @@ from connector.mapping.status_table import PosState
 from connector.mapping.statuses import DECLINED, SHIPPED_OR_COMPLETED, shipped_after_declined
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder
-from connector.sync.id_check_moves import kept_on_account
+from connector.sync.id_check_moves import first_sale_on_account, kept_on_account
 from connector.sync.latest_copy import latest_copy, maybe_stale
 from connector.sync.mirror_deps import MirrorDeps, plan_sale
 from connector.sync.page_bindings import PageBindings
@@ -109,7 +109,14 @@ class OrderMirror(SaleWrites):
                 next_generation_of(binding)
                 return await self._create(order, target, content_hash, binding, why, after_lost)
             if transition is Transition.CREATE:
-                return await self._create(order, target, content_hash, binding, after_lost=after_lost)
+                # A first sale the ID check's own move would have written paid is written on account.
+                unconfirmed = first_sale_on_account(order, target, self.d.statuses, self.d.store) \
+                    if self.d.id_checks and (binding is None or binding.generation == 1) else None
+                outcome = await self._create(order, target, content_hash, binding, after_lost=after_lost,
+                                             on_account=unconfirmed is not None)
+                if unconfirmed is not None:
+                    self.d.store.open_exception(order.id, "settle", unconfirmed)
+                return outcome
             if transition is Transition.VOID:
                 # Its returns first: the sale's void gives back every unit sold and all its money.
                 self.step = "write"

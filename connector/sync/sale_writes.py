@@ -46,10 +46,12 @@ log = logging.getLogger("connector.sync")
 class SaleWrites(SaleAnswers):
     # ---- writes -----------------------------------------------------------------------------
     async def _create(self, order: Order, target: PosState, content_hash: str,
-                      binding: OrderBinding | None, why: str | None = None, after_lost: bool = False) -> Outcome:
+                      binding: OrderBinding | None, why: str | None = None, after_lost: bool = False,
+                      on_account: bool = False) -> Outcome:
+        """on_account: written unpaid whatever the order's status says (plan_sale)."""
         store, refs = self.d.store, self.d.refs
         self.step = "map"
-        plan = plan_sale(order, self.d, binding.generation if binding else 1, content_hash)
+        plan = plan_sale(order, self.d, binding.generation if binding else 1, content_hash, on_account)
         payment_type_ids: list[str] = []
         if target is PosState.CLOSED:
             payment_type_ids = [refs.payment_type_ids[t] for t in self.d.payments.targets(paid_now(plan), order.id)]

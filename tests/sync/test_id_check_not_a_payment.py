@@ -1,7 +1,8 @@
 """An unpaid order that order-sync's own ID verification moves to Awaiting Fulfillment (the check
 passed) was not paid by that move: its on-account sale stays on account and a `settle` exception
 says so. The merchant's own move there (a bank transfer received) still settles it, and so does a
-payment captured later."""
+payment captured later. So for a new order the check moved before the mirror first saw it: its
+first sale is written on account."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from connector.idv.service import IdvService
 from connector.idv.stages import CheckEvent, Source, stage_of_event
 from connector.store.tables import AuditEntry
-from connector.sync.id_check_moves import moved_by_id_check
+from connector.store.repository import Store
+from connector.sync.id_check_moves import moved_by_id_check, moved_unpaid_from
 from connector.sync.order_mirror import Outcome
 from sync_world import line
 
@@ -22,6 +24,7 @@ async def idv(world):
     settings = world.settings()
     settings = settings.model_copy(update={"id_verification": settings.id_verification.model_copy(
         update={"enabled": True})})
+    runtime.settings = settings  # the mirror's too: it reads the ID check's audit only when enabled
     service = await IdvService.start(settings, runtime.bc, runtime.store)
 
     async def check(order_id: int, event: str) -> None:
@@ -132,6 +135,105 @@ async def test_a_payment_captured_after_the_id_check_settles(world, idv):
 
     assert (await world.cycle()).outcomes[Outcome.SETTLED] == 1
     assert world.sale(order_id)["status"] == "ONACCOUNT_CLOSED" and world.xs.customers[customer]["balance"] == 0
+
+
+async def test_a_new_order_the_id_check_passed_through_manual_verification_is_written_on_account(world, idv):
+    """7 → 12 → 11 by the ID check before the mirror ever read the order: no payment came."""
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await idv(order_id, "started")
+    await idv(order_id, "passed")
+    await first_sale_on_account(world, order_id)
+
+
+async def test_a_new_order_the_id_check_passed_straight_is_written_on_account(world, idv):
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await idv(order_id, "passed")
+    await first_sale_on_account(world, order_id)
+
+
+async def first_sale_on_account(world, order_id: int) -> None:
+    assert world.order(order_id)["status_id"] == 11
+
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.CREATED] == 1 and not report.failed
+    sale = world.sale(order_id)
+    assert (sale["status"], sale["payments"]) == ("ONACCOUNT", [])
+    assert world.xs.customers[sale["customer_id"]]["balance"] < 0
+    [opened] = settle_exceptions(world, order_id)
+    for words in (f"#{order_id}", "from Awaiting Payment to Awaiting Fulfillment", sale["invoice_number"]):
+        assert words in opened.summary
+    world.bc.touch(order_id)  # read again: nothing opened twice, nothing paid
+    await world.cycle()
+    assert len(world.store.exceptions()) == 1
+    assert_still_owed(world, order_id, sale["customer_id"])
+
+
+async def test_a_new_order_the_merchant_moved_by_hand_is_written_paid(world, idv):
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    world.set_status(order_id, 11)  # the transfer marked received before the first poll: no ID check
+
+    assert (await world.cycle()).outcomes[Outcome.CREATED] == 1
+    sale = world.sale(order_id)
+    assert sale["status"] == "CLOSED" and len(sale["payments"]) == 1
+    assert world.store.exceptions() == []
+
+
+async def test_a_paid_new_order_reads_no_id_check_audit(world, idv, monkeypatch):
+    reads = []
+    monkeypatch.setattr(Store, "audit_chain", lambda *args: reads.append(args) or [])
+    order_id = world.add_order([line("TEE-M", 2)], status_id=11, payment_status="captured")
+
+    assert (await world.cycle()).outcomes[Outcome.CREATED] == 1
+    assert world.sale(order_id)["status"] == "CLOSED" and reads == []
+
+
+async def test_a_new_order_still_pending_payment_is_on_account_without_the_audit(world, idv, monkeypatch):
+    """payment_status pending says unpaid itself: written on account as any such order, nothing asked."""
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="pending")
+    await idv(order_id, "passed")
+    reads = []
+    monkeypatch.setattr(Store, "audit_chain", lambda *args: reads.append(args) or [])
+
+    assert (await world.cycle()).outcomes[Outcome.CREATED] == 1
+    assert (world.sale(order_id)["status"], reads, world.store.exceptions()) == ("ONACCOUNT", [], [])
+
+
+async def test_without_id_verification_no_audit_is_read(world, monkeypatch):
+    reads = []
+    monkeypatch.setattr(Store, "audit_chain", lambda *args: reads.append(args) or [])
+    order_id = world.add_order([line("TEE-M", 2)], status_id=11, payment_status="")
+
+    assert (await world.cycle()).outcomes[Outcome.CREATED] == 1
+    assert world.sale(order_id)["status"] == "CLOSED" and reads == []
+
+
+async def test_a_payment_captured_after_the_first_sale_on_account_settles(world, idv):
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await idv(order_id, "started")
+    await idv(order_id, "passed")
+    await world.cycle()
+    customer = world.sale(order_id)["customer_id"]
+    world.clock.advance(1)
+    world.bc.orders[order_id]["payment_status"] = "captured"
+    world.bc.touch(order_id)
+
+    assert (await world.cycle()).outcomes[Outcome.SETTLED] == 1
+    assert world.sale(order_id)["status"] == "ONACCOUNT_CLOSED" and world.xs.customers[customer]["balance"] == 0
+
+
+@pytest.mark.parametrize("writes, moved_from", [
+    ([(7, 12), (12, 11)], 7),  # through Manual Verification Required
+    ([(7, 11)], 7),  # straight
+    ([(1, 11)], 1),  # from Pending
+    ([(7, 12), (9, 11)], None),  # someone moved it on from Manual Verification Required first
+    ([(7, 12)], None),  # the ID check's last write is not the status the order has
+    ([(9, 11)], None),  # from a status that says paid
+    ([], None),  # no ID check wrote it
+])
+def test_whose_first_move_it_was(writes, moved_from):
+    chain = [entry(i, *write) for i, write in enumerate(writes, start=1)]
+    assert moved_unpaid_from(11, chain, frozenset({7})) == moved_from
 
 
 def entry(entry_id: int, before: int, after: int) -> AuditEntry:
