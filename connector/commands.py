@@ -103,7 +103,7 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
             idv = await start_if_enabled(settings, runtime.bc, runtime.store, runtime.idv_rules)
         with failure_recorded(settings, "sync", CYCLE_FAILED, (ApiError,), store=runtime.store):
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
-            idv_settled = await poll_once(idv)
+            idv_settled = await poll_once(idv, runtime.store)
             report = await runtime.cycle().run()
         if not idv_settled:  # recorded after the cycle's row, which status would call a later good cycle
             runtime.store.audit(platform="connector", action=CYCLE_FAILED, target_id="sync", reason=IDV_POLL_FAILED)

@@ -92,7 +92,7 @@ class World:
 
     async def sync(self, note: str = "", indent: str = "") -> None:
         """One `order-sync sync`: Real ID's metafields first, then the mirror (commands.sync_once)."""
-        await poll_once(self.idv)
+        await poll_once(self.idv, self.runtime.store)
         report = await self.runtime.cycle().run()
         self.syncs += 1
         outcomes = ", ".join(f"{k.value} {v}" for k, v in sorted(report.outcomes.items())) or "nothing"

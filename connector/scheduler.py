@@ -95,7 +95,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
         runtime = runtimes[pair]
         try:
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
-            idv_settled = await poll_once(idvs.get(pair))
+            idv_settled = await poll_once(idvs.get(pair), runtime.store)
             started = time.perf_counter()
             # Why a cycle stopped is recorded for `status` and the console's overview, not only logged.
             with failure_recorded(runtime.settings, "run", CYCLE_FAILED, (ApiError,), store=runtime.store):

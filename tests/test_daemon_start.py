@@ -6,6 +6,9 @@ import pytest
 from connector import scheduler
 from connector.errors import ConfigError, CredentialsError, TransientApiError
 
+# A fake runtime's store: ID verification off and its poll never run, so its cycles record nothing.
+NEVER_POLLED = SimpleNamespace(cursor=lambda name: None)
+
 
 async def test_daemon_start_waits_out_an_api_outage_and_a_refused_token(monkeypatch, caplog):
     attempts = []
@@ -74,7 +77,7 @@ async def test_the_daemon_runs_one_cycle_at_a_time_and_coalesces_missed_runs(mon
     view = SimpleNamespace(pair="default", sync=SimpleNamespace(interval_seconds=45), database_url="unused")
     settings = SimpleNamespace(server=SimpleNamespace(enabled=False), console=SimpleNamespace(enabled=False),
                                pair_settings=lambda: [view])
-    runtime = SimpleNamespace(settings=view, store=None, bc=None, cycle=lambda stop_event=None: SlowCycle(),
+    runtime = SimpleNamespace(settings=view, store=NEVER_POLLED, bc=None, cycle=lambda stop_event=None: SlowCycle(),
                               aclose=aclose)
 
     async def start_runtime(view, stop, **options):
@@ -128,7 +131,7 @@ async def test_daemon_waits_out_an_outage_of_the_id_verification_start_then_star
                                pair_settings=lambda: [view])
 
     async def start(settings, **options):
-        return SimpleNamespace(settings=view, store=None, bc="bc", cycle=lambda stop_event=None: Cycle(),
+        return SimpleNamespace(settings=view, store=NEVER_POLLED, bc="bc", cycle=lambda stop_event=None: Cycle(),
                                aclose=aclose, idv_rules=None)
 
     async def state_kept(runtime):

@@ -1,5 +1,6 @@
 """What a decision can come to, and Order Protection's pure rule: a protected current status wins
-over everything (nothing is written); then a write that would not change the status is not sent.
+over everything (nothing is written), and so does Incomplete, whatever the table protects; then a
+write that would not change the status is not sent.
 """
 
 from __future__ import annotations
@@ -44,9 +45,14 @@ AUDIT_PREFIX = "idv_"
 AUDIT_PLATFORM = "bigcommerce"
 
 
+# Incomplete: a checkout abandoned at the payment page, never paid. Any other status would make it a
+# live order (the mirror writes a sale for it): ID verification leaves it alone, skipped (protected).
+INCOMPLETE = 0
+
+
 def plan_for(target: int, current: int, rules: Rules) -> Outcome:
     """What writing `target` over `current` comes to: WRITTEN, SKIPPED_PROTECTED or UNCHANGED."""
-    if current in rules.protected:
+    if current in rules.protected or current == INCOMPLETE:
         return Outcome.SKIPPED_PROTECTED
     if current == target:
         return Outcome.UNCHANGED

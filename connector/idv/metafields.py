@@ -56,18 +56,18 @@ class PollReport:
 
 class MetafieldPoller:
     def __init__(self, *, bc: BigCommerceClient, engine: IdvEngine, store: Store, overlap_seconds: int,
-                 start_at: datetime | None = None) -> None:
+                 floor: datetime | None = None) -> None:
         self.bc = bc
         self.engine = engine
         self.store = store
         self.check_ids = SqlCheckIds(store)
         self.overlap = timedelta(seconds=overlap_seconds)
-        self.start_at = start_at
+        self.floor = floor  # verdicts changed before it are not applied (resume.py), until a poll is done
         self.key_in = True  # False once BigCommerce refused key:in: then one call per key
 
     async def poll(self) -> PollReport:
         started = self.store.clock.now()
-        since = (self.store.cursor(CURSOR) or self.start_at or started) - self.overlap
+        since = max(filter(None, (self.store.cursor(CURSOR), self.floor)), default=started) - self.overlap
         report = PollReport()
         server_times: list[datetime] = []
         # Checked here too: another app's namespace or key must never be acted on.
@@ -121,6 +121,7 @@ class MetafieldPoller:
         # without one vouches for nothing (its answer's Date would be a later page's, past the first's).
         until = read_until(started, server_times, max((m.stamp for m in ours if m.stamp), default=None))
         self.store.set_cursor(until if unsettled is None else min(unsettled, until), CURSOR)
+        self.floor = None  # the cursor is past it now (by BigCommerce's clock: read_until)
         return report
 
     async def _read(self, since: datetime, on_server_time: Callable[[datetime], None]) -> list[Metafield]:

@@ -12,6 +12,7 @@ from connector.config import Settings
 from connector.idv.engine import IdvEngine
 from connector.idv.ledger import SqlLedger
 from connector.idv.metafields import MetafieldPoller, summarize
+from connector.idv.resume import note_off, resume
 from connector.idv.rules import Rules, RulesAtStart, RulesFile
 from connector.idv.stages import Stage
 from connector.idv.webhook import SqlDeliveryLog, WebhookReceiver
@@ -44,8 +45,9 @@ class IdvService:
                            lock=store.leases.hold, clock=store.clock)
         poller = None
         if conf.enabled:
-            poller = MetafieldPoller(bc=bc, engine=engine, store=store,
-                                     overlap_seconds=settings.sync.overlap_seconds, start_at=settings.sync.start_at)
+            # Never from sync.start_at: verdicts of a time ID verification was off would undo staff's work.
+            poller = MetafieldPoller(bc=bc, engine=engine, store=store, overlap_seconds=settings.sync.overlap_seconds,
+                                     floor=resume(store, settings.sync.overlap_seconds))
             log.info(
                 "ID verification on: in progress → %s, passed → %s, failed → %s; protected: %s",
                 *(rules.describe(rules.targets[s]) for s in (Stage.IN_PROGRESS, Stage.PASSED, Stage.FAILED)),
@@ -82,9 +84,11 @@ async def start_if_enabled(settings: Settings, bc: BigCommerceClient, store: Sto
     return await IdvService.start(settings, bc, store, at_start)
 
 
-async def poll_once(service: IdvService | None) -> bool:
-    """One metafield poll, never raising: False when something is left to retry."""
+async def poll_once(service: IdvService | None, store: Store) -> bool:
+    """One metafield poll, never raising: False when something is left to retry. Off (no service):
+    the verdicts of this time are recorded as not to be applied (resume.py)."""
     if service is None or service.poller is None:
+        note_off(store)
         return True
     try:
         report = await service.poller.poll()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Protocol
 
-from connector.idv.decision import Outcome, plan_for
+from connector.idv.decision import INCOMPLETE, Outcome, plan_for
 from connector.idv.rules import Rules
 
 
@@ -90,7 +90,10 @@ class ProtectedStatusWriter:
             )
 
     def _not_written(self, outcome: Outcome, current: int, target: int, note: str) -> WriteResult:
-        if outcome is Outcome.SKIPPED_PROTECTED:
+        if outcome is Outcome.SKIPPED_PROTECTED and current == INCOMPLETE:
+            reason = (f"{note}Incomplete (an abandoned checkout, never paid): ID verification never moves it "
+                      f"(would have set {self.rules.describe(target)})")
+        elif outcome is Outcome.SKIPPED_PROTECTED:
             reason = (f"{note}current status {self.rules.describe(current)} is protected "
                       f"(would have set {self.rules.describe(target)})")
         else:

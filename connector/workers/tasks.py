@@ -73,7 +73,7 @@ class PairRuntimes:
 
         async def run() -> str:
             runtime, idv = await self.get(pair)
-            await poll_once(idv)  # ID verification first, as the daemon does
+            await poll_once(idv, runtime.store)  # ID verification first, as the daemon does
             started = time.perf_counter()
             report = await runtime.cycle(stop_event=self.stop).run()
             self.metrics.observe_cycle(pair, time.perf_counter() - started)

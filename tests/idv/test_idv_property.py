@@ -8,9 +8,10 @@ connector's decision read, before its guard read). The engine runs on an in-memo
 BigCommerce order-status store with the same two calls as the real client, and an in-memory ledger.
 
 Properties:
-1. No write ever reaches the order while its status is protected (checked at the moment of the PUT).
+1. No write ever reaches the order while its status is protected, or Incomplete (checked at the
+   moment of the PUT).
 2. No stale event ever causes a write.
-3. If the order was never in a protected status, and the merchant did not change it after the
+3. If the order was never in a protected status nor Incomplete, and the merchant did not change it after the
    latest check (by time) last changed stage, its final status is the target of the latest event.
    (An event of the stage its check is at already is a duplicate: it writes nothing, so a change
    the merchant made since stands.)
@@ -25,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.idv.decision import Outcome
+from connector.idv.decision import INCOMPLETE, Outcome
 from connector.idv.engine import IdvEngine
 from connector.idv.latest import latest_check
 from connector.idv.ledger import MemoryLedger
@@ -181,8 +182,9 @@ def test_protection_and_latest_check_over_random_sequences(scenario):
 
     LOOP.run_until_complete(run())
 
-    # Property 1: no write while protected, at the moment of the write.
-    assert all(before not in protected for _, before, _ in fake.writes)
-    # Property 3: never protected and untouched since the latest check's last change of stage → its target.
-    if not any(s in protected for s in fake.history) and not changed_since_stage:
+    held = protected | {INCOMPLETE}  # an abandoned checkout is never written, whatever the table protects
+    # Property 1: no write while protected or Incomplete, at the moment of the write.
+    assert all(before not in held for _, before, _ in fake.writes)
+    # Property 3: never held and untouched since the latest check's last change of stage → its target.
+    if not any(s in held for s in fake.history) and not changed_since_stage:
         assert fake.status == targets[latest[1]], (fake.history, latest)
