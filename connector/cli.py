@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="public HTTPS base URL of `order-sync serve`/`run` (…/webhooks/bigcommerce/PAIR)")
     p = command("audit", "show the audit log: every write and every decision not to write")
     p.add_argument("--order", type=int, metavar="ID", help="only this BigCommerce order (all its entries)")
-    p.add_argument("--limit", type=int, default=100, metavar="N", help="the last N entries (default 100)")
+    p.add_argument("--limit", type=_positive, default=100, metavar="N", help="the last N entries (default 100)")
     p = command("console", "the operator console (served by run and serve when console.enabled)", pair=False)
     console = p.add_subparsers(dest="console_command", required=True, metavar="CONSOLE_COMMAND")
     hashing = console.add_parser("hash-password", help="print the salted scrypt hash of a password for console.users")

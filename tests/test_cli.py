@@ -245,3 +245,13 @@ def test_every_command_takes_log_level_sandbox_serve_too():
 
     args = build_parser().parse_args(["sandbox", "serve", "--log-level", "debug", "--log-format", "json"])
     assert (args.log_level, args.log_format) == ("DEBUG", "json")
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_audit_limit_below_one_is_refused(shop, capsys, limit):
+    """Before, `audit --limit 0` (or -1) printed every entry: N is how many of the last to show."""
+    shop.write_config()
+    with pytest.raises(SystemExit) as exited:
+        shop.run("audit", "--limit", limit)
+    assert exited.value.code == 2
+    assert "--limit: must be 1 or more" in capsys.readouterr().err

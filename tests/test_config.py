@@ -213,3 +213,53 @@ def test_an_empty_api_token_is_refused_at_load_naming_the_key_and_its_variable(t
         load_settings(write(tmp_path, GOOD), environ={**ENV, variable: ""})
     message = str(err.value)
     assert key in message and f"${{{variable}}}" in message and "empty" in message
+
+
+def test_rules_between_keys_are_worded_without_pydantics_prefix(tmp_path):
+    """Before, '…yaml:1: : Value error, pairs: needs…': an empty key and pydantic's own words."""
+    path = write(tmp_path, GOOD.replace("${BC_TOKEN}", '"${EMPTY}"')
+                 + "workers:\n  heartbeat_seconds: 10\n  stalled_seconds: 15\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ={**ENV, "EMPTY": ""})
+    assert str(err.value).splitlines()[1:] == [
+        f"  {path}:3: bigcommerce.access_token: empty (its variable is set to nothing): set it, or leave the key"
+        " out (from ${EMPTY})",
+        f"  {path}:13: workers: stalled_seconds must be at least twice heartbeat_seconds"]
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, "pairs: []\n"), environ=ENV)
+    assert str(err.value) == f"invalid configuration:\n  {path}:1: pairs: needs at least one store pair"
+
+
+def test_a_mappings_folder_the_file_names_must_be_there(tmp_path):
+    """Before, a mappings_dir pointing nowhere put the built-in tables in place of the merchant's,
+    silently: sales under payment types, taxes and POS states nobody chose."""
+    (tmp_path / "etc").mkdir()
+    path = tmp_path / "etc" / "config.yaml"
+    path.write_text(GOOD + "mappings_dir: mappings\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, environ=ENV).mappings_path()
+    assert str(err.value).startswith(f"{path}:13: mappings_dir: {tmp_path}/etc/mappings does not exist")
+    (tmp_path / "etc" / "mappings").write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"config.yaml:13: mappings_dir: .*/etc/mappings is not a folder"):
+        load_settings(path, environ=ENV).mappings_path()
+    (tmp_path / "etc" / "mappings").unlink()
+    (tmp_path / "etc" / "mappings").mkdir()  # next to the config file, wherever the process runs
+    assert load_settings(path, environ=ENV).mappings_path() == tmp_path / "etc" / "mappings"
+
+
+def test_a_pairs_own_mappings_folder_must_be_there(tmp_path):
+    text = ("pairs:\n  - name: north\n    bigcommerce: {store_hash: a, access_token: b}\n"
+            "    xseries: {domain_prefix: n, token: t, outlet: o, register: r}\n    mappings_dir: north-maps\n")
+    north = load_settings(write(tmp_path, text), environ=ENV).pair_settings()[0]
+    with pytest.raises(ConfigError, match=r"config.yaml:5: mappings_dir: .*/north-maps does not exist"):
+        north.mappings_path()
+
+
+def test_with_no_mappings_folder_configured_the_defaults_name_where_they_looked(tmp_path, caplog):
+    from connector.mapping.tables import MappingTables
+
+    settings = load_settings(write(tmp_path, GOOD), environ=ENV)
+    assert settings.mappings_path() == tmp_path / "mappings"  # not there, not configured: the defaults
+    with caplog.at_level("INFO", logger="connector.mapping"):
+        MappingTables.load(settings.mappings_path())
+    assert f"mapping order_status.yaml: {tmp_path}/mappings/order_status.yaml not found" in caplog.text

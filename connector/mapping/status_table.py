@@ -28,6 +28,10 @@ from connector.yamlfile import LocatedYaml, load_yaml
 
 
 UNPAID_KEYS = ("statuses", "payment_statuses")
+# BigCommerce's payment_status values (bigcommerce-api.md), '' among them (no payment recorded). A
+# misspelt one would match no order: the unpaid orders it meant would be written CLOSED, as paid.
+PAYMENT_STATUSES = ("authorized", "captured", "capture pending", "declined", "held for review", "paid",
+                    "partially refunded", "pending", "refunded", "void", "void pending", "")
 
 
 class PosState(str, enum.Enum):
@@ -97,10 +101,9 @@ class StatusTable:
             unpaid_ids.add(status_id)
         payment_statuses = set()
         for i, item in enumerate(_listed(doc, unpaid, "payment_statuses")):
-            # '' is one: BigCommerce lists it among payment_status values (bigcommerce-api.md).
-            if not isinstance(item, str):
-                raise ConfigError(f"{doc.where(('unpaid', 'payment_statuses', i))}: {item!r} is not a payment"
-                                  " status (BigCommerce's payment_status text, e.g. pending, or \"\")")
+            if not isinstance(item, str) or item.strip().casefold() not in PAYMENT_STATUSES:
+                raise ConfigError(f"{doc.where(('unpaid', 'payment_statuses', i))}: {item!r} is not a BigCommerce"
+                                  " payment status; use one of: " + ", ".join(s or '""' for s in PAYMENT_STATUSES))
             payment_statuses.add(item.strip().casefold())
         return cls(states, frozenset(unpaid_ids), frozenset(payment_statuses), source=str(path))
 

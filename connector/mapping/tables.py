@@ -1,6 +1,7 @@
 """Loading the mapping tables of mappings/ at start-up.
 
-Each file is read from the configured mappings folder; a file that is not there falls back to the
+Each file is read from the mappings folder (one the config names must exist: Settings.mappings_path);
+a file that is not there falls back to the
 default shipped inside the package (identical to the repository's mappings/, a test keeps them so),
 so a fresh install and the demo work with no mappings folder at all.
 """
@@ -27,11 +28,15 @@ TAXES = "taxes.yaml"
 
 
 def mapping_file(folder: Path | None, name: str) -> Path:
+    """The table to read: the folder's, else the built-in default, with where it looked logged (a
+    folder in the wrong place shows there)."""
     if folder is not None:
         candidate = folder / name
         if candidate.exists():
             return candidate
-    log.info("mapping %s: using the built-in default", name)
+        log.info("mapping %s: %s not found, using the built-in default", name, candidate.absolute())
+    else:
+        log.info("mapping %s: no mappings folder, using the built-in default", name)
     return DEFAULTS_DIR / name
 
 

@@ -86,6 +86,9 @@ NO_OVERLAP = VALID + "  overlap_seconds: 0\n"
 LONG_SETTLE = VALID + "  lost_write_settle_seconds: 120\n"  # a write's lease could not cover it (store/leases.py)
 LIST = "- bigcommerce\n- xseries\n"
 STRAY_DEFAULT = VALID + "historical_import:\n  enabled: yes please\n"
+# A mappings folder the file names that is not there (a typo, or the config moved to /etc/order-sync
+# without its tables): the built-in tables in their place would write sales the merchant never mapped.
+NO_MAPPINGS = VALID + "mappings_dir: mapings\n"
 
 CASES = [
     config_case("yaml-syntax-error", SYNTAX, r"YAML syntax error", line_of(SYNTAX, "access_token: [oops")),
@@ -112,6 +115,8 @@ CASES = [
     config_case("boolean-not-a-boolean", STRAY_DEFAULT, r"historical_import\.enabled: .*boolean",
                 line_of(STRAY_DEFAULT, "yes please")),
     config_case("empty-file", "", r"bigcommerce: required key is missing", None),
+    config_case("mappings-dir-not-there", NO_MAPPINGS, r"mappings_dir: /\S*/mapings does not exist",
+                line_of(NO_MAPPINGS, "mappings_dir")),
     # Mapping tables
     table_case("status-table-syntax-error", "order_status.yaml", replaced(STATUS_TABLE, "  2: closed", "  2: [closed"),
                r"YAML syntax error", line_of(STATUS_TABLE, "  2: closed")),  # the line of the open [, not where PyYAML noticed
@@ -134,6 +139,10 @@ CASES = [
                r"unknown key 'refunds'", len(STATUS_TABLE.splitlines()) + 1),
     table_case("unknown-unpaid-status", "order_status.yaml", replaced(STATUS_TABLE, "statuses: [7]", "statuses: [Unpaid]"),
                r"unknown BigCommerce status 'Unpaid'", line_of(STATUS_TABLE, "statuses: [7]")),
+    table_case("misspelt-unpaid-payment-status", "order_status.yaml",
+               replaced(STATUS_TABLE, '"void pending"]', '"void-pending"]'),
+               r"'void-pending' is not a BigCommerce payment status; use one of: authorized, captured, .*void pending, \"\"",
+               line_of(STATUS_TABLE, "payment_statuses:")),
     table_case("payment-method-mapped-twice", "payment_methods.yaml", PAYMENTS + "  cash: Other\n",
                r"payment method 'cash' is mapped twice", len(PAYMENTS.splitlines()) + 1),
     table_case("payment-method-without-type", "payment_methods.yaml", PAYMENTS + "  Gift Card:\n",

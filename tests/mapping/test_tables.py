@@ -218,3 +218,19 @@ def test_the_empty_payment_status_may_be_listed_as_unpaid(tmp_path):
     body = _full_table() + 'unpaid:\n  payment_statuses: [pending, ""]\n'
     table = StatusTable.load(_status_file(tmp_path, body))
     assert table.is_unpaid(11, "") and table.is_unpaid(11, "pending") and not table.is_unpaid(11, "captured")
+
+
+@pytest.mark.parametrize("typo", ["pendng", '"void-pending"', "unpaid"])
+def test_a_payment_status_bigcommerce_does_not_have_is_refused(tmp_path, typo):
+    """Before, a misspelt payment status was taken: the unpaid orders it meant were written CLOSED, paid."""
+    body = _full_table() + f"unpaid:\n  statuses: [7]\n  payment_statuses: [pending, {typo}]\n"
+    with pytest.raises(ConfigError) as err:
+        StatusTable.load(_status_file(tmp_path, body))
+    assert "order_status.yaml:19: " in str(err.value)
+    assert "is not a BigCommerce payment status; use one of: authorized, captured, capture pending" in str(err.value)
+
+
+def test_payment_statuses_are_read_in_any_case(tmp_path):
+    body = _full_table() + 'unpaid:\n  payment_statuses: [Void Pending, "Held for Review "]\n'
+    table = StatusTable.load(_status_file(tmp_path, body))
+    assert table.is_unpaid(11, "void pending") and table.is_unpaid(11, "held for review")
