@@ -135,7 +135,7 @@ async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
             await w.sync(indent="  ")
             await w.sync(" (nothing left to write)")
             _print_report(w)
-            print_showcase(p.line, money, xs, showcase)
+            print_showcase(p.line, money, bc, xs, showcase)
         finally:
             for name, log in quiet.items():
                 log.setLevel(levels[name])
@@ -256,6 +256,13 @@ def _print_report(w: World) -> None:
     by_status = Counter(s["status"] for s in xs.sales.values())
     p.line(f"X-Series sales ({len(xs.sales)}, a voided sale is kept when its order gets a new one): "
            + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())))
+    # The seed sets a refunded status without a refund record: say why such a sale stays whole.
+    bare = [o for o in sorted(bc.orders) if bc.order(o)["status_id"] in (4, 14)  # Refunded, Partially Refunded
+            and not any(r["order_id"] == o for r in bc.refunds.values())]
+    if bare:
+        p.line(f"order{'s' * (len(bare) > 1)} {', '.join(map(str, bare))} (Refunded or Partially Refunded)"
+               f" carr{'y' if len(bare) > 1 else 'ies'} no refund records in the seeded store: no return is written"
+               " (a status alone never moves money)")
 
     created = [b for b in store.product_bindings() if b.created]
     p.line(f"\nproducts created in X-Series ({len(created)}):")

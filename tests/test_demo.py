@@ -202,14 +202,36 @@ def test_the_demo_shows_a_split_tender_order_a_variant_and_a_fee(run):
     [split] = run.xs.sales_of_order(by_what["split tender"])
     paid = sorted((run.xs.payment_types[p["retailer_payment_type_id"]]["name"], p["amount"]) for p in split["payments"])
     assert paid == [("Credit Card", Decimal("59.00")), ("Other", Decimal("25.00")), ("Store Credit", Decimal("15.00"))]
-    assert "paid 25.00 by Other" in run.output and "paid 15.00 by Store Credit" in run.output
+    # The gift certificate is named as BigCommerce gave it, beside the X-Series type it is mapped to.
+    assert "paid 25.00 by Other (BigCommerce: gift certificate)" in run.output
+    assert "paid 15.00 by Store Credit\n" in run.output and "paid 59.00 by Credit Card\n" in run.output
     [variant] = run.xs.sales_of_order(by_what["a variant"])
     product = run.xs.products[variant["line_items"][0]["product_id"]]
     assert product["variant_name"] == "Oxford Shirt / L" and product["variant_parent_id"]
-    assert "Oxford Shirt / L (variant of a family): 2 × 40.00 + 4.00 Sales Tax, 5.00 off each" in run.output
+    # X-Series keeps the price after the discount (40.00) and the discount (5.00) on the line.
+    [shirts] = variant["line_items"]
+    assert (shirts["price"], shirts["discount"], shirts["tax"]) == (Decimal("40.00"), Decimal("5.00"), Decimal("4.00"))
+    assert "Oxford Shirt / L (variant of a family): 2 × (45.00 less 5.00 off + 4.00 Sales Tax) = 88.00" in run.output
     [fee] = run.xs.sales_of_order(by_what["a fee"])
     assert any(run.xs.products[li["product_id"]]["sku"] == "bc-fee" for li in fee["line_items"])
-    assert "Fee: 1 × 2.50 + 0.25 Sales Tax" in run.output
+    assert "Fee: 1 × (2.50 + 0.25 Sales Tax) = 2.75" in run.output
+
+
+SHOWCASE_LINE = re.compile(r"^    .*: (-?\d+) × \((\d+\.\d{2})(?: less (\d+\.\d{2}) off)? \+ (\d+\.\d{2}) [^)]*\) = (-?\d+\.\d{2})$",
+                           flags=re.MULTILINE)
+
+
+def test_every_showcase_line_adds_up_as_printed(run):
+    """Read literally, each line comes to its total, and a sale's lines to what was paid."""
+    showcase = run.output.split("three sales as X-Series keeps them", 1)[1]
+    lines = SHOWCASE_LINE.findall(showcase)
+    assert len(lines) >= 6, showcase
+    for units, price, off, tax, total in lines:
+        assert Decimal(units) * (Decimal(price) - Decimal(off or 0) + Decimal(tax)) == Decimal(total), showcase
+    for block in re.split(r"\n  (?=order|its refund)", showcase)[1:]:
+        came_to = sum(Decimal(total) for *_, total in SHOWCASE_LINE.findall(block))
+        paid = sum(Decimal(m) for m in re.findall(r"(?:paid|refunded) (\d+\.\d{2}) by", block))
+        assert abs(came_to) == paid, block
 
 
 def test_the_demo_shows_a_refund_becoming_a_return(run):
@@ -223,3 +245,19 @@ def test_the_demo_shows_a_refund_becoming_a_return(run):
     assert ret["total_price"] + ret["total_tax"] == Decimal("-44.00")
     assert f"its refund: return {ret['invoice_number']} CLOSED for {sale['invoice_number']}, total -44.00" in run.output
     assert "refunded 44.00 by Credit Card" in run.output
+    [refund] = [r for r in run.bc.refunds.values() if r["order_id"] == order_id]
+    assert f"total -44.00 (BigCommerce refund {refund['id']}, reason: too small)" in run.output
+
+
+def test_refunded_orders_without_refund_records_are_explained(run):
+    """The seeded Refunded / Partially Refunded orders carry no refund: their sales stay whole, and
+    the demo says why rather than leave a merchant to wonder."""
+    unrefunded = sorted(o for o, order in run.bc.orders.items() if order["status_id"] in (4, 14)
+                        and not any(r["order_id"] == o for r in run.bc.refunds.values()))
+    assert unrefunded  # the seed has some
+    for order_id in unrefunded:
+        assert not run.xs.sales_of_order(order_id, returns=True)
+    named = ", ".join(str(o) for o in unrefunded)
+    assert re.search(rf"^orders? {named} \(Refunded or Partially Refunded\) carr(y|ies) no refund records in the seeded"
+                     r" store: no return is written \(a status alone never moves money\)$", run.output,
+                     flags=re.MULTILINE), run.output

@@ -21,6 +21,7 @@ from connector.runtime import Runtime
 from connector.sandbox.bigcommerce import BigCommerceSimulator
 from connector.sandbox.xseries import XSeriesSimulator
 from connector.scheduler import daemon
+from connector.server.ops import STARTING
 from connector.store.repository import Store
 
 LINE = {"product_id": 111, "variant_id": 0, "sku": "TEE-M", "name": "Tee M", "unit_price": Decimal("20.00"),
@@ -276,12 +277,12 @@ async def test_serve_does_not_wait_for_a_pair_whose_api_is_down(agency, monkeypa
                 "hash": digest, "created_at": 1561479335, "producer": "stores/x"}
 
     async def not_started(client, expected: list[str]) -> bool:
-        """Whether /readyz names exactly these pairs as not started yet."""
+        """Whether /readyz names exactly these pairs as still starting."""
         try:
             reasons = (await client.get("/readyz")).json()["reasons"]
         except httpx.TransportError:
             return False
-        return [reason for reason in reasons if "not started yet" in reason] == expected
+        return [reason for reason in reasons if "still starting" in reason] == expected
 
     async def until(condition) -> None:
         for _ in range(300):
@@ -294,7 +295,7 @@ async def test_serve_does_not_wait_for_a_pair_whose_api_is_down(agency, monkeypa
 
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            await until(lambda: not_started(client, ["pair south: not started yet (its APIs do not answer; see the log)"]))
+            await until(lambda: not_started(client, ["pair south: " + STARTING]))
             south_event = event(south, "d" * 40)
             answer = await client.post("/webhooks/bigcommerce/south", json=south_event,
                                        headers={"X-Webhook-Secret": "south-secret"})
@@ -352,7 +353,7 @@ async def test_one_pair_whose_api_is_down_at_start_still_has_its_server_answer(a
                 except httpx.TransportError:
                     await asyncio.sleep(0.02)
             ready = await client.get("/readyz")
-            assert ready.status_code == 503 and "pair north: not started yet" in ready.json()["reasons"][0]
+            assert ready.status_code == 503 and "pair north: still starting" in ready.json()["reasons"][0]
             hook = await client.post("/webhooks/bigcommerce/north", json={"scope": "store/order/created",
                                                                           "data": {"id": 1}, "hash": "x"})
             assert hook.status_code == 503

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("connector.http")
 
+# A wait this long (start-up or a cycle standing still on the quota) is told once at INFO; the
+# shorter ones, a low quota's ordinary spreading of requests, only at DEBUG.
+NOTICEABLE_WAIT_SECONDS = 1.0
+
 
 class RatePacer:
     """Per-API pacing from the API's own rate-limit headers: the base of both APIs' pacers
@@ -50,8 +54,13 @@ class RatePacer:
     async def before_request(self) -> None:
         """Wait, if needed, so that the next request does not spend a quota that is gone."""
         async with self._lock:
+            told = False
             while (wait := self._wait_needed()) > self.min_wait:
-                log.debug("%s quota: waiting %.2fs before the next request", self.api, wait)
+                if wait >= NOTICEABLE_WAIT_SECONDS and not told:
+                    log.info("%s quota: waiting %.0f s before the next request", self.api, wait)
+                    told = True
+                else:
+                    log.debug("%s quota: waiting %.2fs before the next request", self.api, wait)
                 await self.clock.sleep(wait)
             self._last_sent = self.clock.monotonic()
             self._in_flight.append(self._last_sent)

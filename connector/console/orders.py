@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from connector.console import queries
 from connector.errors import ApiError, NotFoundError
 from connector.idv.commands import format_entry
+from connector.server.ops import STARTING
 
 # Longer than this and the page says BigCommerce could not be reached (the client retries 5xx).
 BC_TIMEOUT_SECONDS = 5.0
@@ -23,7 +24,7 @@ def runtime_of(console, pair: str):
     runtime = console.runtimes.get(pair)
     if runtime is None:
         if pair in console.pairs():
-            raise HTTPException(503, f"pair {pair} has not started yet (its APIs do not answer; see the log)")
+            raise HTTPException(503, f"pair {pair}: {STARTING}")
         raise HTTPException(404, f"no store pair {pair!r}")
     return runtime
 

@@ -50,7 +50,7 @@ class BigCommerceWebhooks:
         self.runtimes = runtimes  # pair → Runtime (its settings hold the secret, its store the hashes)
         self.deferrer = deferrer
         self.metrics = metrics
-        self.starting = starting  # pairs configured but not started yet (their APIs do not answer)
+        self.starting = starting  # pairs configured, still starting (APIs down, or waiting on their quota)
 
     def routes(self) -> list[Route]:
         return [Route("/webhooks/bigcommerce/{pair}", self.receive, methods=["POST"])]

@@ -25,13 +25,14 @@ from connector.server.metrics import PairMetrics
 log = logging.getLogger("connector.server")
 
 SUCCESSFUL = ("ok", "failures")  # a cycle with failed orders still ran: the pair is alive
+# A pair not up yet may have its APIs down, or be waiting on a quota with every answer a 200.
+STARTING = "still starting (waiting for its APIs to answer, or on their quota; see the log)"
 
 
 def readiness(runtimes: dict, expected: list[str] = (), refused: dict | None = None) -> list[str]:
     """Why the process is not ready; empty when it is. `expected`: pairs that should be running;
     `refused`: why those whose configuration stopped them did not start."""
-    reasons = [f"pair {pair}: " + (refused or {}).get(pair, "not started yet (its APIs do not answer; see the log)")
-               for pair in expected if pair not in runtimes]
+    reasons = [f"pair {pair}: " + (refused or {}).get(pair, STARTING) for pair in expected if pair not in runtimes]
     for pair, runtime in runtimes.items():
         store = runtime.store
         try:

@@ -218,3 +218,25 @@ async def test_requests_that_never_got_an_answer_stop_counting(clock: FakeClock)
     clock.advance(61)
     assert pacer.in_flight == 0
     assert pacer.available() == 40
+
+
+async def test_a_long_quota_wait_is_logged_once_at_info(clock: FakeClock, caplog) -> None:
+    """Start-up or a cycle standing still on the quota says so in the log (not only at DEBUG)."""
+    pacer = make_pacer(clock)
+    await send(pacer, answer(300, 0))
+    window_start = clock.now().replace(microsecond=0) + timedelta(seconds=20)
+    pacer.on_rate_limited(answer(300, 0, 429, retry_after=to_http_date(window_start)))
+    caplog.clear()
+    with caplog.at_level("DEBUG", logger="connector.http"):
+        await pacer.before_request()
+    waits = [r for r in caplog.records if r.name == "connector.http" and r.levelname == "INFO"]
+    assert len(waits) == 1 and "X-Series quota" in waits[0].getMessage()
+
+
+async def test_the_ordinary_spreading_of_a_low_quota_logs_nothing_at_info(clock: FakeClock, caplog) -> None:
+    pacer = make_pacer(clock)
+    await send(pacer, answer(600, 20))  # low: requests half a second apart
+    with caplog.at_level("DEBUG", logger="connector.http"):
+        for remaining in (19, 18, 17):
+            await send(pacer, answer(600, remaining))
+    assert clock.slept and not [r for r in caplog.records if r.levelname == "INFO"]

@@ -134,3 +134,15 @@ async def test_lag_is_now_minus_the_oldest_change_not_mirrored_and_jobs_count_th
     assert await deferrer.defer("default", 2, "store/order/created")
     assert not await deferrer.defer("default", 1, "store/order/updated")  # already waiting
     assert scrape("order_sync_jobs", state="todo") == 2
+
+
+def test_a_pair_still_starting_is_not_said_to_have_its_apis_down():
+    """Start-up may be waiting on a quota with every answer a 200: /readyz must not say the APIs do
+    not answer, only that the pair is starting and where to look."""
+    from connector.server.ops import readiness
+
+    (reason,) = readiness({}, expected=["north"])
+    assert reason.startswith("pair north: still starting (") and reason.endswith("see the log)")
+    assert "do not answer" not in reason and "quota" in reason
+    refused = readiness({}, expected=["south"], refused={"south": "its settings are wrong"})
+    assert refused == ["pair south: its settings are wrong"]

@@ -41,13 +41,13 @@ def webhook_outcomes(base: str) -> dict[str, float]:
 
 
 def pairs_not_started(base: str) -> list[str]:
-    """The pairs /readyz names as not started yet."""
+    """The pairs /readyz names as still starting."""
     try:
         with urllib.request.urlopen(base + "/readyz", timeout=2) as answer:
             reasons = json.load(answer)["reasons"]
     except urllib.error.HTTPError as exc:  # 503: not ready, with its reasons
         reasons = json.load(exc)["reasons"]
-    return [reason for reason in reasons if "not started yet" in reason]
+    return [reason for reason in reasons if "still starting" in reason]
 
 
 def sales_of(sandbox: Served, order_id: int) -> int:

@@ -115,7 +115,7 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 async def wait_until_healthy(client, task, what: str = "the server", seconds: float = 15.0) -> None:
     """Until GET /healthz answers 200 on `client`'s base URL and every pair has started (/readyz names
-    none as "not started yet": before that, its webhooks answer 503); fails at once if `task` (the
+    none as "still starting": before that, its webhooks answer 503); fails at once if `task` (the
     process's coroutine: run, serve) ended instead."""
     import asyncio
 
@@ -128,7 +128,7 @@ async def wait_until_healthy(client, task, what: str = "the server", seconds: fl
         try:
             if (await client.get("/healthz")).status_code == 200:
                 reasons = (await client.get("/readyz")).json()["reasons"]
-                if not any("not started yet" in reason for reason in reasons):
+                if not any("still starting" in reason for reason in reasons):
                     return
         except httpx.TransportError:
             pass
