@@ -30,12 +30,12 @@ from connector.sandbox.xseries import XSeriesSimulator
 from connector.values import cents, parse_money
 
 AWAITING_FULFILLMENT = 11
-# Shown whenever a printed stock level is below zero (the demo's outlet is stocked so none is).
-NEGATIVE_STOCK_NOTE = (
-    "below zero: more units were sold online than the outlet had counted. The sale is recorded "
-    "anyway (the customer paid on BigCommerce) and the level stays below zero until a stock count "
-    "or a delivery is entered in X-Series."
-)
+# Shown whenever a printed stock level is below zero: only products order-sync created (CREATED_STOCK_NOTE) are.
+NEGATIVE_STOCK_NOTE = ("below zero: more units were sold online than the outlet had counted. The sale is recorded anyway"
+                       " (the customer paid on BigCommerce) and the level stays below zero until a stock count or a"
+                       " delivery is entered in X-Series.")
+CREATED_STOCK_NOTE = ("* created by order-sync on its first sale, as Lightspeed's own integration does: it was not"
+                      " in X-Series, so no stock was counted for it and it starts at 0.")
 
 
 def demo_settings(bc: BigCommerceSimulator, xs: XSeriesSimulator, database_url: str, start_at, *,
@@ -271,9 +271,12 @@ def _print_report(w: World) -> None:
     if len(created) > 25:
         p.line(f"  … and {len(created) - 25} more")
 
+    # Tracked products order-sync created on a first sale were not in X-Series: no stock counted, from 0.
+    made = {b.xs_product_id for b in created if xs.products.get(b.xs_product_id, {}).get("has_inventory")}
+    levels = {**{pid: Decimal(0) for pid in made}, **w.seeded.initial_stock}
     moves = [(xs.products[pid]["sku"], before, xs.stock(pid))
-             for pid, before in sorted(w.seeded.initial_stock.items()) if xs.stock(pid) != before]
-    print_stock_moves(p, moves)
+             for pid, before in sorted(levels.items()) if xs.stock(pid) != before]
+    print_stock_moves(p, moves, {xs.products[pid]["sku"] for pid in made})
     failures = store.failures()
     if failures:
         p.line(f"\nfailed orders ({len(failures)}):")
@@ -283,12 +286,15 @@ def _print_report(w: World) -> None:
            f"audit entries: {store.count_audit()}")
 
 
-def print_stock_moves(p: Printer, moves: list[tuple[str, Decimal, Decimal]]) -> None:
-    """Stock before → after the demo per stocked product; the note if any level printed is below zero."""
-    p.line("\nstock at 'Main Outlet', before → after (tracked products, units; stocked for the seeded orders):")
+def print_stock_moves(p: Printer, moves: list[tuple[str, Decimal, Decimal]], made: set[str] = frozenset()) -> None:
+    """Stock before → after the demo per tracked product (`made`: the SKUs order-sync created, from 0);
+    the notes if any level printed is below zero, or any product was created."""
+    p.line("\nstock at 'Main Outlet', before → after (tracked products, units):")
     for sku, before, after in sorted(moves)[:25]:
-        p.line(f"  {sku:<24} {p.stock(before, after, width=6)}")
+        p.line(f"  {sku:<24} {p.stock(before, after, width=6)}" + ("  *" if sku in made else ""))
     if len(moves) > 25:
         p.line(f"  … and {len(moves) - 25} more")
+    if made & {sku for sku, _, _ in moves}:
+        p.line("  " + CREATED_STOCK_NOTE)
     if p.negative_stock:
         p.line("  " + NEGATIVE_STOCK_NOTE)

@@ -3,9 +3,10 @@
 The demo runs once, in-process, on a temporary database, with its output captured; the two
 simulators it builds are kept (by subclassing them in connector.demo) so the tests can check that
 what the demo prints is what X-Series holds. What is checked: every money figure has exactly two
-decimals, no stock level printed is below zero without the explanation, and one order walks through
-ID verification — check failed → Declined → sale voided (stock back) → new check passed →
-Awaiting Fulfillment → a new sale BC-<id>-2 — through the real engine (it audits every decision).
+decimals; the stock levels printed include the products order-sync created, and only those go below
+zero, with the explanation; and one order walks through ID verification — check failed → Declined →
+sale voided (stock back) → new check passed → Awaiting Fulfillment → a new sale BC-<id>-2 — through
+the real engine (it audits every decision).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from connector.config import Settings
 from connector.idv.commands import show_audit
 from connector.sandbox.bigcommerce import BigCommerceSimulator
 from connector.sandbox.xseries import XSeriesSimulator
+from connector.store.repository import Store
 
 DECIMAL_NUMBER = re.compile(r"\d+\.\d+")
 MONEY = re.compile(r"\d+\.\d{2}")
@@ -92,15 +94,25 @@ def test_order_totals_are_rounded_to_the_cent_not_cut(run):
         assert Decimal(printed) == total.quantize(Decimal("0.01")), order_id
 
 
-def test_no_stock_level_printed_below_zero(run):
+def test_only_products_order_sync_created_go_below_zero_and_the_demo_says_why(run):
     figures = STOCK.findall(run.output)
     assert len(figures) >= 10, "the demo prints stock moves"
     for before, after, delta in figures:
         assert int(after) - int(before) == int(delta)
-    negative = [f for f in figures if int(f[0]) < 0 or int(f[1]) < 0]
-    # The seeded outlet holds enough for every order, so none is negative (and so no note).
-    assert negative == []
-    assert demo.NEGATIVE_STOCK_NOTE not in run.output
+    section = run.output.split("stock at 'Main Outlet'", 1)[1].split("\n\n", 1)[0]
+    lines = re.findall(r"^  (\S+) +(-?\d+) +→ +(-?\d+) \(-?\d+\)(  \*)?$", section, flags=re.MULTILINE)
+    store = Store.open(run.settings.database_url)
+    made = {b.sku for b in store.product_bindings() if b.created}
+    store.engine.dispose()
+    for sku, before, after, star in lines:
+        # The seeded outlet holds enough for every order on a product X-Series had: none of those is
+        # negative. A product order-sync created had no stock counted: it starts at 0, marked.
+        assert bool(star) == (sku in made), sku
+        assert int(after) >= 0 or star, sku
+        assert not star or int(before) == 0, sku
+    assert any(star for *_, star in lines), "the showcase's shirt is created on its first sale"
+    assert demo.CREATED_STOCK_NOTE in section
+    assert (demo.NEGATIVE_STOCK_NOTE in section) == any(int(after) < 0 for _, _, after, _ in lines)
 
 
 def test_printed_stock_levels_are_the_simulators(run):
