@@ -26,11 +26,14 @@ rests on what we always have, never on the format of check ids:
    status a person set since stands.
 5. Real ID retries a failed check a second after the failure, and writes the retry's check_id
    then; the failed check's verdict copy may be stored after that, under the new check_id. So a
-   metafield verdict stored at most COPY_WINDOW after the start (webhook or by hand) of a check that
-   has an earlier one is that earlier check's copy: stale. In the other order (the poll read it
-   first and took it for the new check's, seen nowhere else), a start of the check by webhook at
-   most COPY_WINDOW before that stamp, or after it, reopens the check. A verdict stored later is the
-   check's own, and its webhook comes anyway; without webhooks nothing changes.
+   metafield verdict stored at most COPY_WINDOW after the start of a check that has an earlier one
+   (its first webhook or command-line event: its later steps move nothing) is that earlier check's
+   copy: stale — unless the earlier check's verdict is recorded and is another one (a pass after a
+   fail is no copy of the fail). In the other order (the poll read it first and took it for the new
+   check's, seen nowhere else), a start of the check by webhook at most COPY_WINDOW before that
+   stamp, or after it, reopens the check, on the same terms. A verdict skipped so is not lost: the
+   check's own verdict webhook, or a later change of the metafield, still applies; without webhooks
+   nothing changes.
 
 An event without a check id (the command line without --check-id) belongs to the latest check.
 """
@@ -63,6 +66,7 @@ class CheckRecord:
     superseded: bool = False
     happened_at: datetime | None = None  # the last webhook or command-line event recorded
     metafield_at: datetime | None = None  # the date_modified of the last metafield recorded
+    started_at: datetime | None = None  # the first webhook or command-line event recorded (rule 5)
 
     def time_to_beat(self, source: Source) -> datetime:
         """The time an event from `source` must not precede to be newer than this check's events."""
@@ -99,15 +103,17 @@ def judge(event: CheckEvent, checks: list[CheckRecord]) -> Judgement:
         # A person's `id-check` without --check-id is someone acting now, not a step of the check
         # retried late: it may start the check over (the time rule below still applies).
         by_a_person = event.source is Source.CLI and event.check_id is None
-        earlier = any(c.seq < latest.seq for c in checks)
-        if (earlier and event.source is Source.METAFIELD and event.stage is not Stage.IN_PROGRESS
-                and latest.stage is Stage.IN_PROGRESS and latest.happened_at is not None
-                and event.occurred_at <= latest.happened_at + COPY_WINDOW):
+        previous = max((c for c in checks if c.seq < latest.seq), key=lambda c: c.seq, default=None)
+        start = latest.started_at or latest.happened_at  # recorded before version 25: its last webhook's
+        if (_may_copy(previous, event.stage) and event.source is Source.METAFIELD
+                and latest.stage is Stage.IN_PROGRESS and start is not None
+                and event.occurred_at <= start + COPY_WINDOW):
             return Judgement(Verdict.STALE, check_id, (
                 f"{event.event} stored at {_at(event.occurred_at)}, within {_window()} of the start of check "
-                f"{_name(check_id)} ({_at(latest.happened_at)}): the previous check's verdict, stored late"
+                f"{_name(check_id)} ({_at(start)}): the previous check's verdict, stored late"
             ))
-        if (earlier and event.source is not Source.METAFIELD and event.stage is Stage.IN_PROGRESS
+        if (_may_copy(previous, latest.stage) and event.source is not Source.METAFIELD
+                and event.stage is Stage.IN_PROGRESS
                 and latest.stage is not Stage.IN_PROGRESS and latest.happened_at is None
                 and latest.metafield_at is not None and latest.metafield_at <= event.occurred_at + COPY_WINDOW):
             return Judgement(Verdict.CURRENT, check_id, (
@@ -158,10 +164,18 @@ def records_after(event: CheckEvent, judgement: Judgement, checks: list[CheckRec
     if event.source is Source.METAFIELD:
         record = replace(record, metafield_at=event.occurred_at)
     else:
-        record = replace(record, happened_at=event.occurred_at)
+        started = record.started_at or record.happened_at or event.occurred_at  # happened_at: before version 25
+        record = replace(record, happened_at=event.occurred_at, started_at=started)
     if judgement.verdict is Verdict.NEW_CHECK:
         return [replace(c, superseded=True) for c in checks if not c.superseded] + [record]
     return [record]
+
+
+def _may_copy(previous: CheckRecord | None, stage: Stage) -> bool:
+    """Whether a verdict of `stage` may be the previous check's, stored late (rule 5): it must be
+    one, and the previous check's own when that one is recorded."""
+    return (previous is not None and stage is not Stage.IN_PROGRESS
+            and previous.stage in (Stage.IN_PROGRESS, stage))
 
 
 def _at(value: datetime) -> str:

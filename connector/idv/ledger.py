@@ -59,7 +59,7 @@ class SqlLedger:
             return [
                 CheckRecord(check_id=r.check_id, seq=r.seq, stage=Stage(r.stage), event=r.event, source=r.source,
                             last_occurred_at=r.last_occurred_at, superseded=r.superseded,
-                            happened_at=r.happened_at, metafield_at=r.metafield_at)
+                            happened_at=r.happened_at, metafield_at=r.metafield_at, started_at=r.started_at)
                 for r in rows
             ]
 
@@ -71,6 +71,7 @@ class SqlLedger:
                     pair=self.store.pair, bc_order_id=decision.order_id, check_id=r.check_id, seq=r.seq, stage=r.stage.value,
                     event=r.event, source=r.source, last_occurred_at=r.last_occurred_at,
                     superseded=r.superseded, updated_at=now, happened_at=r.happened_at, metafield_at=r.metafield_at,
+                    started_at=r.started_at,
                 ))
             s.add(AuditEntry(**self.store._audit_values(
                 platform=AUDIT_PLATFORM, action=decision.outcome.audit_action, bc_order_id=decision.order_id,

@@ -33,6 +33,9 @@ class IdvCheck(SQLModel, table=True):
     # seconds later), kept apart: a webhook is not judged by a metafield's later stamp (version 19).
     happened_at: datetime | None = _dt(nullable=True)
     metafield_at: datetime | None = _dt(nullable=True)
+    # The time of its first webhook or command-line event (version 25): a metafield verdict stored
+    # within seconds of it may be the previous check's copy; its later steps move nothing.
+    started_at: datetime | None = _dt(nullable=True)
 
 
 class IdvMetafieldSeen(SQLModel, table=True):

@@ -142,6 +142,12 @@ def _failed_order_modified(conn: Connection) -> None:
     _add_column(column.table.name, column.name, column.type.compile(dialect=conn.dialect))(conn)
 
 
+def _idv_check_started(conn: Connection) -> None:
+    """idv_check.started_at, left empty: a check recorded before goes by its last webhook's time."""
+    column = IdvCheck.__table__.c.started_at
+    _add_column(column.table.name, column.name, column.type.compile(dialect=conn.dialect))(conn)
+
+
 def _idv_metafield_seen_by_order(conn: Connection) -> None:
     """idv_metafield_seen keyed by order, its metafield id and time nullable: a metafield answered
     without them (orders.v3.yml requires neither) is recorded too. Should one order have had two
@@ -213,6 +219,7 @@ MIGRATIONS: list[Migration] = [
      _add_column("idv_metafield_seen", "check_id", "VARCHAR")),
     (23, "failed_order.date_modified: a failed order's last change, on BigCommerce's clock", _failed_order_modified),
     (24, "exceptions of inconsistent orders are of kind totals", _inconsistent_orders_are_totals),
+    (25, "ID-verification checks: the time of their first webhook or command-line event", _idv_check_started),
 ]
 
 def applied_versions(engine: Engine) -> set[int]:

@@ -12,9 +12,10 @@ from connector.clock import FakeClock
 from connector.commands import sync_once
 from connector.config import Settings
 from connector.idv.metafields import CURSOR
-from connector.idv.resume import OFF_CURSOR
+from connector.idv.resume import FIRST_CURSOR, OFF_CURSOR
 from connector.idv.service import IdvService, poll_once
 from connector.sandbox.bigcommerce import BigCommerceSimulator
+from connector.sandbox.faults import FaultConfig
 from connector.sandbox.xseries import XSeriesSimulator
 from connector.store.repository import Store
 from idv_world import CUSTOMER, SECRET, START, cart_line
@@ -123,10 +124,49 @@ async def test_a_stop_with_it_on_catches_up_the_verdicts_that_came_meanwhile(wor
     assert world.status(order) == 6
 
 
+async def test_a_restart_before_the_first_poll_succeeded_starts_from_the_first_start(world, caplog):
+    """The first polls fail (BigCommerce 500s, or a token without metafield scope); Real ID passes a
+    customer meanwhile, its webhook lost; the daemon restarts (or the next cron `order-sync sync`):
+    the poll starts from the first start, not the restart's now, and the verdict applies."""
+    order = world.add_order(status_id=7)
+    world.bc.faults.reconfigure(FaultConfig(share_5xx=1.0, path_filter="metafields"))
+    first = world.clock.now()
+    service = await restart(world)
+    assert not await cycle(world, service)
+    assert world.store.cursor(CURSOR) is None and world.store.cursor(FIRST_CURSOR) == first
+    world.clock.advance(600)
+    realid(world, order, "verified", "rid-1")
+    world.clock.advance(3600)
+    world.bc.faults.reconfigure(FaultConfig())
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="connector.idv"):
+        service = await restart(world)
+    assert await cycle(world, service)
+    assert world.status(order) == 11
+    [line] = [r.getMessage() for r in caplog.records if "not applied" in r.getMessage()]
+    assert "never succeeded" in line and (first - timedelta(seconds=300)).isoformat() in line
+    assert world.store.cursor(FIRST_CURSOR) == first  # set once
+
+
+async def test_turned_off_before_the_first_poll_succeeded_then_on_starts_from_the_time_it_was_off(world):
+    order = world.add_order(status_id=11)
+    world.bc.faults.reconfigure(FaultConfig(share_5xx=1.0, path_filter="metafields"))
+    assert not await cycle(world, await restart(world))
+    world.bc.faults.reconfigure(FaultConfig())
+    off = await restart(world, enabled=False)
+    realid(world, order, "failed", "rid-1")  # while it is off: staff verify in person
+    world.clock.advance(DAY)
+    assert await cycle(world, off)
+    world.bc.orders[order]["status_id"] = 9
+    assert await cycle(world, await restart(world))
+    assert world.status(order) == 9 and world.puts() == []
+
+
 async def test_off_before_it_was_ever_on_records_nothing(world):
     """Every merchant without ID verification: its cycles leave no cursor (status: "not started")."""
     assert await cycle(world, await restart(world, enabled=False))
     assert world.store.cursor(CURSOR) is None and world.store.cursor(OFF_CURSOR) is None
+    assert world.store.cursor(FIRST_CURSOR) is None
 
 
 async def test_the_one_shot_sync_turned_off_then_on_leaves_the_order_as_staff_set_it(tmp_path):

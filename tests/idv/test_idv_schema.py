@@ -1,5 +1,5 @@
 """Schema versions 3 and 5 add the ID-verification tables, and only those, to an existing database;
-version 19 gives their checks a time on each clock."""
+version 19 gives their checks a time on each clock, version 25 the time of their first event."""
 
 from __future__ import annotations
 
@@ -63,4 +63,16 @@ def test_version_19_gives_each_check_its_last_time_on_the_clock_of_its_last_even
         rows = conn.execute(text("SELECT bc_order_id, happened_at IS NOT NULL, metafield_at IS NOT NULL"
                                  " FROM idv_check ORDER BY bc_order_id")).all()
     assert [tuple(r) for r in rows] == [(1, 1, 0), (2, 0, 1), (3, 1, 0)]
+    engine.dispose()
+
+
+def test_version_25_gives_checks_the_time_of_their_first_event_left_empty(tmp_path, monkeypatch):
+    engine = make_engine(f"sqlite:///{tmp_path / 'v24.db'}")
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", [mig for mig in migrations.MIGRATIONS if mig[0] <= 24])
+        migrations.migrate(engine)
+    with engine.begin() as conn:  # the table as version 24 made it
+        conn.execute(text("ALTER TABLE idv_check DROP COLUMN started_at"))
+    assert migrations.migrate(engine)[0] == 25
+    assert "started_at" in {c["name"] for c in inspect(engine).get_columns("idv_check")}
     engine.dispose()

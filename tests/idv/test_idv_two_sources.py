@@ -240,3 +240,60 @@ async def test_without_webhooks_a_retrys_start_and_verdict_in_one_poll_apply(wor
     realid(world, order, "verified")
     assert (await poll(world)).outcomes == {Outcome.WRITTEN: 1}
     assert world.status(order) == 11
+
+
+async def test_the_retrys_pass_stored_a_second_after_its_submit_applies(world):
+    """B's `submitted` webhook, then Real ID's automatic pass stored a second later, its webhook lost:
+    the window runs from B's start, not its last step, and a pass is no copy of A's fail."""
+    order, _ = await a_check_that_failed_then_a_retry_started(world)
+    world.clock.advance(1)
+    world.bc.set_metafield(order, "realid", "check_id", "chk-B")
+    assert (await world.event(order, "submitted", "chk-B", advance=60)).outcome is Outcome.UNCHANGED
+    world.clock.advance(1)
+    realid(world, order, "verified")
+    assert (await poll(world)).outcomes == {Outcome.WRITTEN: 1}
+    assert world.status(order) == 11
+
+
+async def test_the_retrys_fail_stored_a_second_after_its_submit_applies(world):
+    """The same value as A's verdict, but a minute after B started: B's own, not A's copy."""
+    order, _ = await a_check_that_failed_then_a_retry_started(world)
+    world.clock.advance(1)
+    world.bc.set_metafield(order, "realid", "check_id", "chk-B")
+    assert (await world.event(order, "submitted", "chk-B", advance=60)).outcome is Outcome.UNCHANGED
+    world.clock.advance(1)
+    realid(world, order, "failed")
+    assert (await poll(world)).outcomes == {Outcome.WRITTEN: 1}
+    assert world.status(order) == 6
+
+
+async def test_the_retrys_pass_applies_with_real_ids_clock_ahead(world):
+    """Real ID's clock 5 s ahead of BigCommerce's: B's pass is stored 5 s after B's submit by
+    BigCommerce's clock, in the same second by Real ID's. It is B's, not A's copy."""
+    await world.start()
+    order = world.add_order(status_id=11)
+    await world.event(order, "started", "chk-A", advance=0)
+    world.clock.advance(60)
+    ahead = world.clock.now() + timedelta(seconds=5)
+    await world.event(order, "failed", "chk-A", at=ahead, advance=0)
+    await world.event(order, "started", "chk-B", at=ahead + timedelta(seconds=1), advance=1)
+    world.clock.advance(1)
+    world.bc.set_metafield(order, "realid", "check_id", "chk-B")
+    world.clock.advance(60)
+    await world.event(order, "submitted", "chk-B", at=world.clock.now() + timedelta(seconds=5), advance=0)
+    world.clock.advance(5)
+    realid(world, order, "verified")
+    assert (await poll(world)).outcomes == {Outcome.WRITTEN: 1}
+    assert world.status(order) == 11
+
+
+async def test_a_verdict_skipped_as_the_previous_checks_copy_applies_when_the_metafield_changes_again(world):
+    """Without a webhook for B's verdict: A's copy stored a second after B started is skipped, and
+    B's own verdict, stored later in the same metafield, applies."""
+    order, _ = await a_check_that_failed_then_a_retry_started(world)
+    world.clock.advance(1)
+    realid(world, order, "failed", "chk-B")
+    assert (await poll(world)).outcomes == {Outcome.SKIPPED_STALE: 1} and world.status(order) == 12
+    world.clock.advance(120)
+    realid(world, order, "failed")
+    assert (await poll(world)).outcomes == {Outcome.WRITTEN: 1} and world.status(order) == 6
