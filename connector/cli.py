@@ -9,9 +9,9 @@ import logging
 import os
 import sys
 
-from connector import __version__
-from connector import interrupts
-from connector.errors import EXIT_CONFIG, EXIT_FAILURES, ApiError, ConfigError, CredentialsError, DatabaseUnavailable
+from connector import __version__, interrupts
+from connector.errors import (EXIT_CONFIG, EXIT_FAILURES, ApiError, ConfigError, CredentialsError, DatabaseUnavailable,
+                              UsageError)
 from connector.logs import LEVELS as LOG_LEVELS
 
 # Our reader went away (`order-sync audit | head`): what a shell reports for `yes | head` (SIGPIPE).
@@ -167,12 +167,12 @@ STOPPING_ERRORS = (ConfigError, CredentialsError, ApiError, DatabaseUnavailable)
 
 
 def _failed(args: argparse.Namespace, settings, exc: Exception, prefix: str = "") -> int:
-    """Print why the command stopped (a refused token named by its key and variable, those of the
-    pair's `settings` view when it is one pair's) and return its exit code: a person must fix a file,
-    a variable or a token (2); an API down loses nothing (1)."""
+    """Print why the command stopped (a refused token by the pair's key and variable; a command asking for
+    what cannot be, as it is) and its exit code: a person must fix something (2); an API down loses nothing (1)."""
     from connector.config import describe_failure
 
-    _error(args, "order-sync: " + prefix + describe_failure(settings, exc))
+    said = str(exc) if isinstance(exc, UsageError) else describe_failure(settings, exc)
+    _error(args, "order-sync: " + prefix + said)
     return EXIT_CONFIG if isinstance(exc, (ConfigError, CredentialsError)) else EXIT_FAILURES
 
 

@@ -14,7 +14,7 @@ from sqlmodel import select
 from connector import interrupts
 from connector.clock import SYSTEM_CLOCK, Clock
 from connector.config import Settings, describe_failure
-from connector.errors import EXIT_FAILURES, EXIT_OK, ApiError, ConfigError
+from connector.errors import EXIT_FAILURES, EXIT_OK, ApiError, ConfigError, UsageError
 from connector.runtime import Runtime
 from connector.store.import_runs import ImportRuns, read_to
 from connector.store.repository import Store
@@ -225,7 +225,7 @@ def show_exceptions(settings: Settings, resolve: int | None, *, by: str | None =
             who = by or getpass.getuser()
             row = store.resolve_exception(resolve, by=who)
             if row is None:
-                raise ConfigError(f"there is no open exception {resolve} (order-sync exceptions lists them)")
+                raise UsageError(f"no open exception {resolve} (order-sync exceptions lists them)")
             print(f"exception {row.id} (order {row.bc_order_id}, {row.kind}) resolved by {who}")
             return 0
         rows = store.exceptions()
@@ -238,16 +238,15 @@ def show_exceptions(settings: Settings, resolve: int | None, *, by: str | None =
     return 0
 
 
-# Mirroring a past order moves stock at the outlet: the historical import's business, not --fix's.
-NOT_FIXED_PAST = "not fixed: placed before go-live; mirroring it moves stock — that is the historical import"
-
-
 def reconcile(settings: Settings, since: datetime | None, until: datetime | None, *, adopt: bool,
               fix: bool) -> int:
     """`order-sync reconcile`: the drift between BigCommerce and X-Series over the range; 0 when none
-    is left (after --adopt / --fix), 1 when some is (listed, and with --fix opened as exceptions or,
-    placed before going live with the historical import off, left alone)."""
+    is left (after --adopt / --fix), 1 when some is (listed, and with --fix opened as exceptions). An
+    order placed before going live with no sale is no drift while the historical import is off."""
+    from connector.history.command import check_range
     from connector.sync.reconcile import Reconciler
+
+    check_range(since, until)
 
     async def run() -> int:
         runtime = await Runtime.start(settings)
@@ -261,12 +260,11 @@ def reconcile(settings: Settings, since: datetime | None, until: datetime | None
         for d in report.drift:
             done = " — adopted" if d.kind == "unbound" and d.bc_order_id in report.adopted else \
                 " — fixed" if d.bc_order_id in report.fixed and d.kind in ("missing", "wrong_state") else \
-                f" — {NOT_FIXED_PAST}" if d.kind == "missing" and d.bc_order_id in report.before_go_live else \
                 f" — not fixed: {report.failed[d.bc_order_id]}" if d.bc_order_id in report.failed else ""
             print(f"  order {d.bc_order_id}: {d.kind}: {d.detail}{done}")
         if report.before_go_live:
-            print(f"{len(report.before_go_live)} order(s) not fixed: placed before go-live, and the historical"
-                  " import is off (order-sync import-history)")
+            print(f"{len(report.before_go_live)} order(s) placed before go-live have no sale: that is expected, not"
+                  " drift (mirroring them moves stock: `order-sync import-history`, once support enables it)")
         if report.exceptions:
             print(f"{report.exceptions} exception(s) opened for what cannot be repaired safely"
                   " (order-sync exceptions)")

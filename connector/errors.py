@@ -16,6 +16,11 @@ class ConfigError(OrderSyncError):
     """Bad configuration or mapping file: a person must fix it (CLI exit 2). Names file:line and key."""
 
 
+class UsageError(ConfigError):
+    """A command asked for what cannot be: a range that ends before it starts, an exception that is
+    not open. Exit 2 as a ConfigError, said as it is (the configuration is not at fault)."""
+
+
 class LostStateError(ConfigError):
     """The state database is empty but X-Series holds our sales: syncing would write every sale a
     second time. A person must run `reconcile --adopt` (exit 2, as any ConfigError; a worker's job

@@ -216,7 +216,10 @@ def test_exceptions_lists_resolves_and_status_counts_them(shop, capsys, monkeypa
     assert shop.run("exceptions", "--pair", "default", "--resolve", listed) == 0
     assert f"exception {listed} (order {euro}, currency) resolved by ann" in capsys.readouterr().out
     assert shop.run("exceptions", "--resolve", listed) == 2  # resolved already
-    assert "no open exception" in capsys.readouterr().err
+    assert f"order-sync: no open exception {listed} (order-sync exceptions lists them)" in capsys.readouterr().err
+    assert shop.run("exceptions", "--resolve", "999") == 2  # no such exception: not the configuration's fault
+    err = capsys.readouterr().err
+    assert "no open exception 999" in err and "configuration error" not in err
     assert shop.run("status") == 0
     assert "open exceptions: 0" in capsys.readouterr().out
     store = shop.store()
@@ -255,3 +258,17 @@ def test_audit_limit_below_one_is_refused(shop, capsys, limit):
         shop.run("audit", "--limit", limit)
     assert exited.value.code == 2
     assert "--limit: must be 1 or more" in capsys.readouterr().err
+
+
+def test_an_inverted_range_is_refused_not_reported_clean(shop, capsys):
+    """`reconcile --since` after `--until` read no order and reported "0 drift", exit 0: a clean bill
+    for nothing. Refused with exit 2, as `import-history` is."""
+    shop.add_order(11)
+    assert shop.run("reconcile", "--since", "2026-12-09", "--until", "2026-12-01") == 2
+    captured = capsys.readouterr()
+    assert "--since 2026-12-09T00:00:00+00:00 is after --until 2026-12-02T00:00:00+00:00" in captured.err
+    assert "configuration error" not in captured.err and "drift" not in captured.out
+    shop.config.write_text(shop.config.read_text() + "historical_import:\n  enabled: true\n")
+    assert shop.run("import-history", "--since", "2026-12-09", "--until", "2026-12-01") == 2
+    assert "is after --until" in capsys.readouterr().err
+    assert shop.run("reconcile", "--since", "2026-12-01", "--until", "2026-12-01") == 0  # one whole day

@@ -6,12 +6,15 @@ from datetime import date, datetime, timedelta, timezone
 
 from connector.config import Settings
 from connector import interrupts
-from connector.errors import EXIT_FAILURES, EXIT_OK, ConfigError
+from connector.errors import EXIT_FAILURES, EXIT_OK, ConfigError, UsageError
 from connector.history.importer import DISABLED_MESSAGE, HistoricalImport, ImportReport
 from connector.history.progress import Progress, _duration
 from connector.runtime import Runtime
 from connector.sync.reconcile import refuse_lost_state
 from connector.values import parse_any_date
+
+# The dry run's lists, longest first: the rest is counted, so the totals above them add up.
+STOCK_SHOWN, PROBLEMS_SHOWN = 15, 10
 
 
 def parse_date_arg(value: str | None, name: str) -> datetime | None:
@@ -42,12 +45,20 @@ def parse_date_arg(value: str | None, name: str) -> datetime | None:
     return when
 
 
+def check_range(since: datetime | None, until: datetime | None) -> None:
+    """An inverted range reads no order, which would pass for a clean bill: refused."""
+    if since is not None and until is not None and since > until:
+        raise UsageError(f"--since {since.isoformat()} is after --until {until.isoformat()}: that range holds no"
+                         " order; give the earlier date to --since")
+
+
 def import_history(settings: Settings, *, since: str | None, until: str | None, dry_run: bool) -> int:
     if not settings.historical_import.enabled:
         # Through the command line's error path: a JSON log line under --log-format json; exit 2.
         raise ConfigError(f"import-history refused: {DISABLED_MESSAGE}")
     since_dt = parse_date_arg(since, "since")
     until_dt = parse_date_arg(until, "until")
+    check_range(since_dt, until_dt)
     # SIGTERM: 143, like Ctrl-C's 130 a stop before the end (the checkpoint resumes it).
     return interrupts.run(_run(settings, since_dt, until_dt, dry_run))
 
@@ -75,7 +86,8 @@ def _print(report: ImportReport) -> None:
         r = report.dry_run
         partial = " (interrupted: only the orders read until then)" if report.interrupted else ""
         print(f"dry run over orders created {span}: nothing was written{partial}")
-        print(f"  orders: {r.orders} ({r.already_mirrored} already mirrored)")
+        print(f"  orders: {r.orders} ({r.already_mirrored} already mirrored, {r.not_imported} with a status that"
+              f" writes no sale (Pending, Incomplete…), {len(r.problems)} that would fail)")
         print("  sales that would be created: "
               + (", ".join(f"{state} {n}" for state, n in sorted(r.sales.items()) if n) or "none"))
         print(f"  new X-Series products: {len(r.new_products)}"
@@ -83,12 +95,17 @@ def _print(report: ImportReport) -> None:
                  if r.new_products else ""))
         print(f"  new X-Series customers: {len(r.new_customers)}")
         print(f"  stock leaving the outlet: {sum(r.stock.values())} units over {len(r.stock)} products")
-        for sku, qty in sorted(r.stock.items(), key=lambda kv: (-kv[1], kv[0]))[:15]:
+        moved = sorted(r.stock.items(), key=lambda kv: (-kv[1], kv[0]))
+        for sku, qty in moved[:STOCK_SHOWN]:
             print(f"    {sku:<28} -{qty}")
+        if len(moved) > STOCK_SHOWN:
+            print(f"    … and {len(moved) - STOCK_SHOWN} more products, {sum(q for _, q in moved[STOCK_SHOWN:])} units")
         if r.problems:
             print(f"  orders that would fail: {len(r.problems)}")
-            for order_id, why in sorted(r.problems.items())[:10]:
+            for order_id, why in sorted(r.problems.items())[:PROBLEMS_SHOWN]:
                 print(f"    order {order_id}: {why}")
+            if len(r.problems) > PROBLEMS_SHOWN:
+                print(f"    … and {len(r.problems) - PROBLEMS_SHOWN} more")
         print(f"  estimated duration at the API quotas: {_duration(report.estimated_seconds)}")
         return
     c = report.cycle

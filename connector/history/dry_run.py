@@ -22,6 +22,7 @@ from connector.sync.mirror_deps import MirrorDeps, plan_sale
 class DryRunReport:
     orders: int = 0
     already_mirrored: int = 0
+    not_imported: int = 0  # their status writes no sale (Pending, Incomplete…)
     sales: Counter = field(default_factory=Counter)  # POS state → sales that would be created
     new_products: set[str] = field(default_factory=set)
     new_customers: set[str] = field(default_factory=set)
@@ -54,6 +55,7 @@ class DryRunPlanner:
             r.already_mirrored += 1
             return
         if plan.pos_state is PosState.NOT_IMPORTED:
+            r.not_imported += 1
             return  # no sale, nothing created
         # An unpaid closed sale is written on account (register_sale): a balance the customer owes.
         r.sales["on account" if plan.pos_state is PosState.CLOSED and plan.unpaid else plan.pos_state.value] += 1

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, update
 from sqlmodel import func, select
 
-from connector.store.journal import FORGET_ACTION, keyset_page
+from connector.store.journal import AUDIT_INSERT, FORGET_ACTION, keyset_page
 from connector.store.tables import OrderException
 
 
@@ -83,6 +85,22 @@ class ExceptionBook:
         self.audit(platform="connector", action="resolve_exception", bc_order_id=row.bc_order_id,
                    target_id=str(row.id), reason=f"resolved by {by}", before=row.kind, after="resolved")
         return row
+
+    def resolve_mapping_exceptions(self, conn: Connection, bc_order_id: int, since: datetime) -> None:
+        """The order a mapping table refused is mirrored now (the table was fixed): the `mapping`
+        exceptions opened since it first failed are over, resolved in the transaction that ends its
+        failure, audited as a person's resolve is. Other kinds (an edit, totals, a settlement) still
+        need a person."""
+        table, by = OrderException.__table__, "order-sync: the order was mirrored"
+        ids = list(conn.execute(select(table.c.id).where(
+            table.c.pair == self.pair, table.c.bc_order_id == bc_order_id, table.c.kind == "mapping",
+            table.c.resolved_at.is_(None), table.c.opened_at >= since)).scalars())
+        if not ids:
+            return
+        conn.execute(update(table).where(table.c.id.in_(ids)).values(resolved_at=self.clock.now(), resolved_by=by))
+        conn.execute(AUDIT_INSERT, [self._audit_values(
+            platform="connector", action="resolve_exception", bc_order_id=bc_order_id, target_id=str(exception_id),
+            reason=f"resolved by {by}", before="mapping", after="resolved") for exception_id in ids])
 
 
 def pair_of_exception(database_url: str, exception_id: int) -> str | None:

@@ -22,6 +22,8 @@ RETRY_ACTION = "retry_requested"  # a person made a failed order due again
 FORGET_ACTION = "forget_failure"  # a person resolved the refusal that parked it: mirrored by hand
 FAILURE_DELETE = delete(FailedOrder.__table__).where(FailedOrder.__table__.c.pair == bindparam("pair"),
                                                      FailedOrder.__table__.c.bc_order_id == bindparam("order_id"))
+# The same, saying when the order first failed if it had (the exceptions that failure opened).
+FAILURE_END = FAILURE_DELETE.returning(FailedOrder.__table__.c.first_failed_at)
 
 
 def keyset_page(query, key, after: Any, limit: int | None):

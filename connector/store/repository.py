@@ -24,7 +24,7 @@ from connector.config import DEFAULT_PAIR
 from connector.store.connections import ThreadConnections
 from connector.store.db import dialect_insert, make_engine, opening
 from connector.store.exceptions import ExceptionBook
-from connector.store.journal import AUDIT_INSERT, FAILURE_DELETE, Journal
+from connector.store.journal import AUDIT_INSERT, FAILURE_END, Journal
 from connector.store.leases import RELEASE, LeaseHandle, Leases
 from connector.store.migrations import migrate
 from connector.store.product_customer_bindings import ProductCustomerBook, _Lru
@@ -116,11 +116,14 @@ class Store(Journal, ExceptionBook, RefundBook, ProductCustomerBook):
     def settle_order(self, binding: OrderBinding, *, audit: dict[str, Any] | None,
                      lease: LeaseHandle | None = None) -> OrderBinding:
         """After a decision or a write: the binding, its audit entry, the end of any failure of the
-        order and the release of its lease, in one transaction (all or none)."""
+        order (and of the mapping exceptions it opened) and the release of its lease, in one
+        transaction (all or none)."""
         binding.updated_at = self.clock.now()
         with self._ending_work(audit, lease) as conn:
             conn.execute(self._upserts["order_binding"], self._binding_values(binding))
-            conn.execute(FAILURE_DELETE, {"pair": self.pair, "order_id": binding.bc_order_id})
+            failed = conn.execute(FAILURE_END, {"pair": self.pair, "order_id": binding.bc_order_id}).first()
+            if failed is not None:  # only then: the ordinary order costs no statement more
+                self.resolve_mapping_exceptions(conn, binding.bc_order_id, failed.first_failed_at)
         return binding
 
     @contextmanager
@@ -146,6 +149,12 @@ class Store(Journal, ExceptionBook, RefundBook, ProductCustomerBook):
             rows = s.exec(select(OrderBinding.pos_state, func.count()).where(OrderBinding.pair == self.pair)
                           .group_by(OrderBinding.pos_state)).all()
         return {state: count for state, count in rows}
+
+    def other_pairs_with_bindings(self) -> list[str]:
+        """The other pairs whose orders this database holds: a pair renamed leaves its state under its
+        old name (a single store moving to `pairs:` keeps it by naming its pair `default`)."""
+        with self.session() as s:
+            return sorted(s.exec(select(OrderBinding.pair).where(OrderBinding.pair != self.pair).distinct()).all())
 
     def pending_bindings(self) -> list[OrderBinding]:
         with self.session() as s:

@@ -8,7 +8,8 @@ re-open), an amount that is not the order's, a sale the store does not know (unb
 of ours whose order does not exist. `adopt` binds the unbound sales (no second sale is written);
 `fix` mirrors missing orders and voids closed sales that should be voided, and opens the rest as
 exceptions for a person. Mirroring a past order moves stock: unless the historical import is
-enabled, `fix` leaves the orders the daemon never read (last changed before its first window) alone.
+enabled, an order the daemon never read (last changed before its first window) with no sale is no
+drift but expected, counted apart, and `fix` leaves it alone.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class ReconcileReport:
     # Orders --fix could not mirror → why (recorded in the failed queue, as the sync cycle records them).
     failed: dict[int, str] = field(default_factory=dict)
     exceptions: int = 0
-    # Missing orders --fix left alone: placed (and last changed) before going live, the historical
-    # import's business, which is off.
+    # Orders with no sale that are no drift: placed (and last changed) before going live, the
+    # historical import's business, which is off.
     before_go_live: list[int] = field(default_factory=list)
 
 
@@ -77,6 +78,7 @@ class Reconciler:
         report.orders, report.sales = len(orders), sum(len(v) for v in sales.values())
         for order_id, order in sorted(orders.items()):
             report.drift += self._drift(order, sales.get(order_id, []))
+        self._set_aside_the_past(report, orders)
         for order_id in sorted(set(sales) - set(orders)):
             if any(_within(s.sale_date, since, until) for s in sales[order_id]) and await self._gone(order_id):
                 report.drift.append(Drift("orphan", order_id, "a sale of ours whose BigCommerce order does not"
@@ -128,6 +130,18 @@ class Reconciler:
                                f" {cents(order.total_inc_tax)}", (latest.id,)))
         return found
 
+    def _set_aside_the_past(self, report: ReconcileReport, orders: dict[int, Order]) -> None:
+        """Unless the historical import is enabled, an order the daemon never read has no sale by
+        design (mirroring it moves stock): not drift, else a monitoring job's reconcile fails from day
+        one for as long as that history exists. Counted apart."""
+        if self.r.settings.historical_import.enabled or not any(d.kind == "missing" for d in report.drift):
+            return
+        go_live = self._go_live()
+        report.before_go_live = [d.bc_order_id for d in report.drift
+                                 if d.kind == "missing" and orders[d.bc_order_id].date_modified < go_live]
+        past = set(report.before_go_live)
+        report.drift = [d for d in report.drift if d.kind != "missing" or d.bc_order_id not in past]
+
     def _go_live(self) -> datetime:
         """Where the daemon's first window began (sync.start_at or its first run's now, less the
         overlap): an order last changed before it was never the daemon's to mirror. Never synced:
@@ -172,11 +186,7 @@ class Reconciler:
         # The cycle's own mirroring: a refused order (a currency, a mapping, a 422) is recorded as failed
         # and parked as the daemon would, and the drift after it is still fixed.
         cycle, mirrored = self.r.cycle(), CycleReport()
-        go_live = None if self.r.settings.historical_import.enabled else self._go_live()
         for d in report.drift:
-            if d.kind == "missing" and go_live is not None and orders[d.bc_order_id].date_modified < go_live:
-                report.before_go_live.append(d.bc_order_id)
-                continue
             # Read and saved under the order's lease: saved from an earlier read, the binding would wipe
             # a sale the daemon bound meanwhile (written again by the mirror below: a second sale).
             due = d.kind == "missing" or d.due == Transition.VOID.value
@@ -212,6 +222,13 @@ async def refuse_lost_state(runtime: Runtime) -> None:
                   if statuses.pos_state(status_id) in (PosState.CLOSED, PosState.VOIDED)]
     for order_id in dict.fromkeys(mirrorable[:1] + mirrorable[-1:]):  # newest, then oldest, once each
         existing = await find_sale(runtime.xs, runtime.refs, invoice_number(order_id))
+        if existing is not None and (others := runtime.store.other_pairs_with_bindings()):
+            names = ", ".join(repr(name) for name in others)
+            raise LostStateError(
+                f"the state database holds no state for pair {runtime.store.pair!r} but holds state for pair(s)"
+                f" {names}, and X-Series already holds sale {existing.invoice_number} of order {order_id}:"
+                f" was the pair renamed? name it {others[0]!r} to keep its state (adopting the sales under"
+                f" {runtime.store.pair!r} would bind them apart from that state)")
         if existing is not None:
             raise LostStateError(
                 f"the state database is empty but X-Series already holds sale {existing.invoice_number}"

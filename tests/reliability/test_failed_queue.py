@@ -189,3 +189,33 @@ async def test_payment_method_without_mapping_or_default_is_parked_at_once(world
                               f"{mappings / 'payment_methods.yaml'} and there is no default")
     code, out = cli(capsys, "--config", config, "status")
     assert f"order {paid}: step map, 1 attempt(s), parked: {failure.reason}" in out
+
+
+async def test_a_mapping_exception_is_resolved_once_its_order_is_mirrored(world, tmp_path, capsys, monkeypatch):
+    """A payment method without a mapping parks the order and opens a `mapping` exception. Once the
+    table is fixed and the order retried, its sale is written: the refusal is over, so its exception
+    is resolved (audited, by order-sync), not left open for status, /metrics and the console to
+    count for ever. An exception of another kind on the same order still needs a person."""
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    table = mappings / "payment_methods.yaml"
+    table.write_text("methods:\n  Credit Card: Credit Card\n  Cash: Cash\n")
+    world.mappings_dir = mappings
+    config = str(write_config(world, tmp_path / "config.yaml", monkeypatch))
+    paid = world.add_order([line("TEE-M", 1)], payment_method="Bitcoin")
+    await world.cycle()
+    [mapping] = [e for e in world.store.exceptions() if e.bc_order_id == paid]
+    assert mapping.kind == "mapping"
+    other = world.store.open_exception(paid, "settle", "a person must look at this one")
+
+    table.write_text("methods:\n  Credit Card: Credit Card\n  Cash: Cash\n  Bitcoin: Other\n")
+    cli(capsys, "--config", config, "retry-failed")
+    report = await world.cycle(runtime=await world.new_runtime())
+    assert report.outcomes[Outcome.CREATED] == 1 and world.sale(paid)["status"] == "CLOSED"
+    assert [e.id for e in world.store.exceptions()] == [other.id]
+    [resolved] = [e for e in world.store.exceptions(open_only=False) if e.id == mapping.id]
+    assert resolved.resolved_by == "order-sync: the order was mirrored" and resolved.resolved_at is not None
+    [audited] = [e for e in world.store.audit_entries(paid) if e.action == "resolve_exception"]
+    assert audited.target_id == str(mapping.id) and audited.reason == "resolved by order-sync: the order was mirrored"
+    code, out = cli(capsys, "--config", config, "status")
+    assert "open exceptions: 1 " in out

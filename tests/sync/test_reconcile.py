@@ -99,6 +99,27 @@ async def test_a_lost_state_database_is_refused_though_orders_came_in_while_it_w
     assert len(world.bc.request_log) - bc_calls == 1 and len(world.xs.request_log) - xs_calls <= 8
 
 
+async def test_a_pair_renamed_is_told_to_keep_its_old_name_not_to_adopt(world):
+    """A single store moving to `pairs:` under another name than "default": its new pair has no
+    state, but the database holds the old pair's. Told so, naming it, not sent to `reconcile --adopt`
+    (which would bind every sale again under the new name)."""
+    import pytest
+
+    from connector.errors import ConfigError
+
+    await a_mirrored_store(world)  # pair "default"
+    settings = world.settings().model_copy(update={"pair": "north"})
+    runtime = await Runtime.start(settings, bc_transport=world.bc.transport(), xs_transport=world.xs.transport(),
+                                  clock=world.clock, store=Store.open(world.database_url, clock=world.clock))
+    world.runtimes.append(runtime)
+    assert runtime.store.pair == "north"
+    with pytest.raises(ConfigError) as refused:
+        await refuse_lost_state(runtime)
+    message = str(refused.value)
+    assert "holds state for pair(s) 'default'" in message and "name it 'default'" in message
+    assert "reconcile --adopt" not in message
+
+
 async def test_the_lost_state_check_lets_a_first_run_start_for_five_calls(world, tmp_path):
     world.add_order([line("TEE-M", 1)])  # placed before going live: never mirrored
     runtime = await runtime_on(world, f"sqlite:///{tmp_path / 'new.db'}")
@@ -197,11 +218,14 @@ async def test_an_order_whose_lines_cannot_be_read_is_no_orphan(world, monkeypat
     assert broken not in {d.bc_order_id for d in report.drift}
 
 
-async def test_fix_leaves_orders_from_before_going_live_to_the_historical_import(world, tmp_path, monkeypatch, capsys):
+async def test_orders_from_before_going_live_are_no_drift_while_the_historical_import_is_off(
+        world, tmp_path, monkeypatch, capsys):
     """Mirroring a past order moves stock, whichever command does it: with the historical import off,
-    `reconcile --fix` does not mirror an order the daemon never read (placed and last changed before
-    its first window); it says so and exits 1 (drift is left). Drift since going live is fixed as
-    before, an old order changed since included (the daemon itself would mirror it)."""
+    an order the daemon never read (placed and last changed before its first window) has no sale by
+    design. Reconcile counts it apart, not as drift: plain reconcile exits 0 from day one (a
+    monitoring job does not alert for ever), and `--fix` does not mirror it. Drift since going live
+    is fixed as before, an old order changed since included (the daemon itself would mirror it).
+    With the import enabled, it is drift again, and `--fix` mirrors it."""
     from datetime import timedelta
 
     from sync_world import START
@@ -209,19 +233,24 @@ async def test_fix_leaves_orders_from_before_going_live_to_the_historical_import
     past = world.add_order([line("MUG-01", 3, "10.00")], date_created=START - timedelta(days=2))
     changed = world.add_order([line("TEE-L", 1)], status_id=1, date_created=START - timedelta(days=2))
     await world.cycle()  # going live: start_at is an hour back
+    config = write_config(world, tmp_path / "config.yaml")
+    assert await run_cli_async(world, monkeypatch, config, "reconcile") == 0
+    out = capsys.readouterr().out
+    assert "0 drift" in out and f"order {past}" not in out
+    assert "1 order(s) placed before go-live have no sale: that is expected" in out and "import-history" in out
+
     missing = world.add_order([line("TEE-M", 1)])  # placed since: its sale was lost
     world.set_status(changed, 11)  # an old order shipped since going live
     mugs = world.stock("MUG-01")
-    config = write_config(world, tmp_path / "config.yaml")
-
-    assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 1
+    assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 0
     out = capsys.readouterr().out
-    assert f"order {past}: missing" in out and "not fixed: placed before go-live" in out
-    assert "that is the historical import" in out and "1 order(s) not fixed" in out
+    assert f"order {past}" not in out and "2 drift" in out and "1 order(s) placed before go-live" in out
     assert world.sale(past) is None and world.stock("MUG-01") == mugs  # no stock moved
     assert world.sale(missing)["status"] == "CLOSED" and world.sale(changed)["status"] == "CLOSED"
 
     config.write_text(config.read_text() + "historical_import:\n  enabled: true\n")
+    assert await run_cli_async(world, monkeypatch, config, "reconcile") == 1  # to import: drift until it is
+    assert f"order {past}: missing" in capsys.readouterr().out
     assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 0
     assert world.sale(past)["status"] == "CLOSED" and world.stock("MUG-01") == mugs - 3
 
