@@ -184,6 +184,13 @@ class Journal:
         with self.session() as s:
             return s.exec(query.order_by(AuditEntry.id.desc()).limit(1)).first()
 
+    def latest_action(self, platform: str, action: str) -> AuditEntry | None:
+        """The pair's latest audit entry of this platform and action, any order's."""
+        query = select(AuditEntry).where(AuditEntry.pair == self.pair, AuditEntry.platform == platform,
+                                         AuditEntry.action == action)
+        with self.session() as s:
+            return s.exec(query.order_by(AuditEntry.id.desc()).limit(1)).first()
+
     def audit_chain(self, bc_order_id: int, platform: str, action: str) -> list[AuditEntry]:
         """The order's audit entries of this platform and action, oldest first (along ix_audit_pair_order)."""
         query = select(AuditEntry).where(AuditEntry.pair == self.pair, AuditEntry.bc_order_id == bc_order_id,

@@ -10,6 +10,9 @@ status the mirror last saw or from one that says nothing of a payment.
 
 So for a new order the check moved before the mirror first read it (Awaiting Payment → Manual
 Verification Required → Awaiting Fulfillment within minutes): its first sale is written on account.
+And so for the order's later sales: the one written when it re-opens after a void (Declined by a
+failed check, then a retry passed), and the one an edit's resync writes again in place of a sale on
+account. Each settle exception names the sale that is owed.
 """
 
 from __future__ import annotations
@@ -21,11 +24,26 @@ from connector.mapping.status_table import PosState, StatusTable
 from connector.mapping.statuses import PAYMENT_CONFIRMED, status_name
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry, OrderBinding
-from connector.sync.transitions import payment_confirmed
+from connector.sync.transitions import on_account, paid_since, payment_confirmed
 
 ID_CHECK_WROTE = Outcome.WRITTEN.audit_action
 MIRROR_RECORDED = "record"  # OrderMirror._record's audit action: the status the mirror saw
 PENDING = 1  # not paid yet either, though no sale is written in it
+# The audit of a sale's void, SaleWrites._void's or (its answer lost) settle_pending's: `before` is the
+# status the sale had.
+SALE_VOIDED = (("xseries", "void_sale"), ("connector", "recover_void"))
+RECORD_IT = ("record the payment in X-Series when it arrives, or mark the order's payment captured in BigCommerce"
+             " (order-sync then settles it)")
+
+
+def id_check_wrote(store: Store, enabled: bool, known: list[bool]) -> bool:
+    """Whether order-sync's own ID check may have moved an order's status: it is on, or it wrote for the
+    pair before it was switched off. `known` (the cycle's, one element at most): asked once a cycle."""
+    if enabled:
+        return True
+    if not known:
+        known.append(store.latest_action(AUDIT_PLATFORM, ID_CHECK_WROTE) is not None)
+    return known[0]
 
 
 def kept_on_account(order: Order, binding: OrderBinding, statuses: StatusTable, store: Store) -> str | None:
@@ -47,19 +65,58 @@ def kept_on_account(order: Order, binding: OrderBinding, statuses: StatusTable, 
 def first_sale_on_account(order: Order, target: PosState, statuses: StatusTable, store: Store) -> str | None:
     """Why the order's first sale, which its status alone would write paid, is written on account (the
     exception's summary): order-sync's own ID check moved it there from an unpaid status and no payment
-    was confirmed. None otherwise. The caller asks only when ID verification is on and no sale was
-    written; the audit is read only for an order paid by its status alone (payment_status says nothing)."""
+    was confirmed. None otherwise. The caller asks only when the ID check may have moved it
+    (id_check_wrote) and no sale was written; the audit is read only for an order paid by its status
+    alone (payment_status says nothing)."""
     if target is not PosState.CLOSED or statuses.is_unpaid(order.status_id, order.payment_status) \
             or payment_confirmed(order, statuses):
         return None
+    return _moved_unpaid(order, statuses, store, invoice_number(order.id), "before its first sale was written")
+
+
+def later_sale_on_account(order: Order, target: PosState, statuses: StatusTable, store: Store,
+                          invoice: str) -> str | None:
+    """Why the order's next sale after a void (`invoice`: re-opened, or an edit's resync retried) is
+    written on account though its status alone would write it paid: the voided sale was on account and
+    BigCommerce has confirmed no payment since, or order-sync's own ID check moved the order from an
+    unpaid status (through the Declined of a failed check). None otherwise. Rare: the audit is read."""
+    if target is not PosState.CLOSED or statuses.is_unpaid(order.status_id, order.payment_status) \
+            or payment_confirmed(order, statuses):
+        return None
+    voids = [entry for entry in (store.latest_audit(order.id, *action) for action in SALE_VOIDED) if entry]
+    if voids and max(voids, key=lambda entry: entry.id).before == "ONACCOUNT":
+        return (f"order #{order.id} is in {status_name(order.status_id)} again after its sale on account was"
+                f" voided, and its payment was never confirmed, so sale {invoice} is on account; {RECORD_IT}")
+    return _moved_unpaid(order, statuses, store, invoice, "before its sale was written again")
+
+
+def resynced_on_account(order: Order, binding: OrderBinding, statuses: StatusTable, store: Store,
+                        invoice: str) -> str | None:
+    """Why the sale an edit's resync writes in place of the order's sale on account (`invoice`) stays
+    on account though its status would write it paid (the exception's summary), or None when written
+    as its status says: BigCommerce confirmed the payment, or the merchant's own move to a paid status
+    is the payment (paid_since, not the ID check's: kept_on_account). An order still unpaid by its
+    status is written on account anyway, with no exception."""
+    if not on_account(binding) or statuses.is_unpaid(order.status_id, order.payment_status) \
+            or payment_confirmed(order, statuses):
+        return None
+    if paid_since(order, binding, statuses) and kept_on_account(order, binding, statuses, store) is None:
+        return None
+    return (f"order #{order.id} was edited after its sale {binding.invoice_number} was written on account, and"
+            f" its payment was never confirmed, so sale {invoice}, written again in its place, is on account;"
+            f" {RECORD_IT}")
+
+
+def _moved_unpaid(order: Order, statuses: StatusTable, store: Store, invoice: str, when: str) -> str | None:
+    """Why sale `invoice` is on account when order-sync's own ID check moved the order to its status
+    from an unpaid one (moved_unpaid_from); None when it did not."""
     writes = store.audit_chain(order.id, AUDIT_PLATFORM, ID_CHECK_WROTE)
     moved_from = moved_unpaid_from(order.status_id, writes, statuses.unpaid_status_ids)
     if moved_from is None:
         return None
     return (f"order-sync's ID check moved order #{order.id} from {status_name(moved_from)} to"
-            f" {status_name(order.status_id)} before its first sale was written; its payment was never"
-            f" confirmed, so sale {invoice_number(order.id)} is on account; record the payment in X-Series when"
-            " it arrives, or mark the order's payment captured in BigCommerce (order-sync then settles it)")
+            f" {status_name(order.status_id)} {when}; its payment was never confirmed, so sale {invoice} is on"
+            f" account; {RECORD_IT}")
 
 
 def moved_unpaid_from(status_id: int, writes: list[AuditEntry], unpaid_ids: frozenset[int]) -> int | None:

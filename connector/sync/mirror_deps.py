@@ -39,6 +39,8 @@ class MirrorDeps:
     walk_in_customer: str | None = None  # xseries.walk_in_customer: a customer_code (None: order-sync's own)
     lost_write_settle: timedelta = timedelta(seconds=30)  # sync.lost_write_settle_seconds
     id_checks: bool = False  # id_verification.enabled: order-sync's own ID check moves order statuses
+    # Whether the ID check ever wrote for the pair, once known this cycle (id_check_moves.id_check_wrote).
+    id_check_known: list[bool] = field(default_factory=list)
     # Refunds created since then are read by this run's refund pass (a cycle's window, an import's
     # --since); None: the refunds cursor's. An order placed before has its own read (refund_pass).
     refunds_from: datetime | None = None

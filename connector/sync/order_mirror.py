@@ -24,7 +24,13 @@ from connector.mapping.status_table import PosState
 from connector.mapping.statuses import DECLINED, SHIPPED_OR_COMPLETED, shipped_after_declined
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder
-from connector.sync.id_check_moves import first_sale_on_account, kept_on_account
+from connector.sync.id_check_moves import (
+    first_sale_on_account,
+    id_check_wrote,
+    kept_on_account,
+    later_sale_on_account,
+    resynced_on_account,
+)
 from connector.sync.latest_copy import latest_copy, maybe_stale
 from connector.sync.mirror_deps import MirrorDeps, plan_sale
 from connector.sync.page_bindings import PageBindings
@@ -107,16 +113,18 @@ class OrderMirror(SaleWrites):
                                                      if has_sale else "not mirrored")
             if transition is Transition.REOPEN:
                 next_generation_of(binding)
-                return await self._create(order, target, content_hash, binding, why, after_lost)
-            if transition is Transition.CREATE:
-                # A first sale the ID check's own move would have written paid is written on account.
-                unconfirmed = first_sale_on_account(order, target, self.d.statuses, self.d.store) \
-                    if self.d.id_checks and (binding is None or binding.generation == 1) else None
-                outcome = await self._create(order, target, content_hash, binding, after_lost=after_lost,
-                                             on_account=unconfirmed is not None)
-                if unconfirmed is not None:
-                    self.d.store.open_exception(order.id, "settle", unconfirmed)
-                return outcome
+            if transition in (Transition.REOPEN, Transition.CREATE):
+                # A sale the ID check's own move would have written paid is written on account: the first
+                # (asked only when the check may have moved it), or one after a void (a retried check
+                # re-opened the order; an edit's resync retried): the voided sale was owed.
+                if binding is not None and binding.generation > 1:
+                    owed = later_sale_on_account(order, target, self.d.statuses, self.d.store,
+                                                 binding.invoice_number)
+                else:
+                    owed = first_sale_on_account(order, target, self.d.statuses, self.d.store) \
+                        if id_check_wrote(self.d.store, self.d.id_checks, self.d.id_check_known) else None
+                return await self._create_owed(order, target, content_hash, binding, owed,
+                                               why if transition is Transition.REOPEN else None, after_lost)
             if transition is Transition.VOID:
                 # Its returns first: the sale's void gives back every unit sold and all its money.
                 self.step = "write"
@@ -129,11 +137,14 @@ class OrderMirror(SaleWrites):
                 # Stock and money follow the edit: the sale is voided and the next generation written.
                 # Its returns first, as for a cancel: the new sale takes them again (-R<id>-2), and a
                 # return left on the voided sale could never be voided with the order later.
+                # A sale on account stays so unless the order was paid since (resynced_on_account).
+                owed = resynced_on_account(order, binding, self.d.statuses, self.d.store,
+                                           invoice_number(order.id, binding.generation + 1))
                 self.step = "write"
                 await void_returns(self.d, order.id)
                 await self._void(order, binding, content_hash, next_generation=True)
-                return await self._create(order, target, content_hash, binding,
-                                          "order edited after its sale was written (sync.on_edit: resync)")
+                return await self._create_owed(order, target, content_hash, binding, owed,
+                                               "order edited after its sale was written (sync.on_edit: resync)")
             if edit is not None:
                 self.d.store.open_exception(order.id, "edit", edit["summary"], before=edit["before"],
                                             after=edit["after"])
@@ -170,6 +181,14 @@ class OrderMirror(SaleWrites):
                 log.info("order %s: sale %s bound after a lost answer (%s)", order.id, binding.invoice_number,
                          binding.pos_state, extra={"order_id": order.id})
             return Outcome.RECOVERED if recovered else Outcome.RECORDED
+
+    async def _create_owed(self, order: Order, target: PosState, content_hash: str, binding: OrderBinding | None,
+                           owed: str | None, why: str | None = None, after_lost: bool = False) -> Outcome:
+        """_create; on account when `owed` says why, a settle exception opened first: a sale whose answer is
+        lost is found and bound by a later cycle's recovery, which never gets here (opened once: same summary)."""
+        if owed is not None:
+            self.d.store.open_exception(order.id, "settle", owed)
+        return await self._create(order, target, content_hash, binding, why, after_lost, on_account=owed is not None)
 
     def _held_for_a_person(self, order_id: int) -> None:
         """An order parked by _same_sale stays so, whatever else happens to it (an edit, a webhook),

@@ -199,10 +199,11 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
         resync, binding.pending_state = binding.pending_state == RESYNC_VOID, None
         if sale is not None and sale.id == binding.sale_id and sale.status_code == "VOIDED":
             binding.pos_state = PosState.VOIDED.value
+            was = RegisterSale.model_validate_json(binding.sale_body).status if binding.sale_body else None
             store.audit(platform="connector", action="recover_void", bc_order_id=binding.bc_order_id,
                         target_id=sale.id, reason="an earlier void had no answer; the sale is voided"
                         + (" (an edit's resync: the order is written again)" if resync else ""),
-                        after=sale.status_code)
+                        before=was, after=sale.status_code)
             if resync:
                 next_generation_of(binding)
     elif binding.sale_id and on_account(binding):

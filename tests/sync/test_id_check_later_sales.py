@@ -1,0 +1,186 @@
+"""An unpaid order's sale that order-sync's own ID check kept on account stays on account in every
+later sale of the order: the one written when the order re-opens after a failed check's void, the one
+an edit's resync writes again, the first one whose create answer was lost, and the first one written
+after ID verification was switched off. Each has a `settle` exception naming the sale that is owed."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.idv.service import IdvService
+from connector.idv.stages import CheckEvent, Source, stage_of_event
+from connector.runtime import Runtime
+from connector.sandbox.faults import FaultConfig
+from connector.store.repository import Store
+from connector.sync.order_mirror import Outcome
+from sync_world import line, lose_next_sale_answer
+
+
+async def id_checks(world, runtime: Runtime):
+    """order-sync's own ID check (the real engine) on the runtime's store and client."""
+    settings = runtime.settings
+    settings = settings.model_copy(update={"id_verification": settings.id_verification.model_copy(
+        update={"enabled": True})})
+    runtime.settings = settings
+    service = await IdvService.start(settings, runtime.bc, runtime.store)
+
+    async def check(order_id: int, event: str, check_id: str = "chk-1") -> None:
+        world.clock.advance(1)
+        decision = await service.engine.handle(CheckEvent(
+            order_id=order_id, event=event, stage=stage_of_event(event), check_id=check_id,
+            occurred_at=world.clock.now(), source=Source.WEBHOOK))
+        assert decision.outcome.value == "written", decision.reason
+
+    return check
+
+
+def settle_summaries(world, order_id: int, store: Store | None = None) -> list[str]:
+    """The order's open settle exceptions."""
+    return [e.summary for e in (store or world.store).exceptions() if e.bc_order_id == order_id and e.kind == "settle"]
+
+
+def assert_owed(world, order_id: int, sale: dict, store: Store | None = None) -> None:
+    assert (sale["status"], sale["payments"]) == ("ONACCOUNT", [])
+    assert world.xs.customers[sale["customer_id"]]["balance"] < 0
+    summaries = settle_summaries(world, order_id, store)
+    assert any(sale["invoice_number"] in s for s in summaries), summaries
+
+
+async def test_the_sale_of_an_order_re_opened_by_a_retried_id_check_stays_on_account(world):
+    """A bank transfer: the check fails (Declined, the sale voided), the retry passes (Awaiting
+    Fulfillment): the order re-opens with no payment, so its new sale is on account."""
+    check = await id_checks(world, await world.runtime())
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle()
+    assert world.sale(order_id)["status"] == "ONACCOUNT"
+    await check(order_id, "started")
+    await world.cycle()
+    await check(order_id, "failed")
+    assert world.order(order_id)["status_id"] == 6
+    await world.cycle()
+    assert world.sale(order_id)["status"] == "VOIDED"
+    await check(order_id, "started", "chk-2")  # Declined → Manual Verification Required: re-opened
+
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.CREATED] == 1 and not report.failed
+    first, second = world.sales(order_id)
+    assert (first["status"], second["invoice_number"]) == ("VOIDED", f"BC-{order_id}-2")
+    assert_owed(world, order_id, second)
+    await check(order_id, "passed", "chk-2")  # → Awaiting Fulfillment: no payment either
+    assert (await world.cycle()).outcomes[Outcome.SETTLED] == 0
+    assert_owed(world, order_id, world.sales(order_id)[-1])
+    opened = settle_summaries(world, order_id)
+    world.bc.touch(order_id)  # read again: nothing paid, nothing opened twice
+    await world.cycle()
+    assert settle_summaries(world, order_id) == opened
+    assert_owed(world, order_id, world.sales(order_id)[-1])
+
+
+async def test_an_order_re_opened_with_its_payment_captured_is_written_paid(world):
+    check = await id_checks(world, await world.runtime())
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle()
+    await check(order_id, "failed")
+    await world.cycle()
+    world.bc.orders[order_id]["payment_status"] = "captured"
+    await check(order_id, "passed", "chk-2")
+
+    assert (await world.cycle()).outcomes[Outcome.CREATED] == 1
+    sale = world.sales(order_id)[-1]
+    assert sale["status"] == "CLOSED" and len(sale["payments"]) == 1
+
+
+async def test_a_resynced_edit_of_a_sale_the_id_check_kept_on_account_stays_on_account(world):
+    runtime = await world.new_runtime(on_edit="resync")
+    check = await id_checks(world, runtime)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle(runtime=runtime)
+    await check(order_id, "passed")
+    await world.cycle(runtime=runtime)
+    assert world.sale(order_id)["status"] == "ONACCOUNT"
+    world.edit_lines(order_id, [line("TEE-M", 3)])
+
+    report = await world.cycle(runtime=runtime)
+
+    assert report.outcomes[Outcome.CREATED] == 1 and not report.failed
+    first, second = world.sales(order_id)
+    assert (first["status"], second["invoice_number"]) == ("VOIDED", f"BC-{order_id}-2")
+    assert_owed(world, order_id, second, runtime.store)
+
+
+async def test_a_resynced_edit_with_the_transfer_marked_received_is_written_paid(world):
+    """The merchant's own move to Awaiting Fulfillment is the payment, edited in the same poll or not."""
+    runtime = await world.new_runtime(on_edit="resync")
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle(runtime=runtime)
+    world.bc.orders[order_id]["status_id"] = 11
+    world.edit_lines(order_id, [line("TEE-M", 3)])
+
+    assert (await world.cycle(runtime=runtime)).outcomes[Outcome.CREATED] == 1
+    sale = world.sales(order_id)[-1]
+    assert sale["status"] == "CLOSED" and len(sale["payments"]) == 1
+    assert runtime.store.exceptions() == []
+
+
+@pytest.mark.parametrize("lag", [0, 60])
+async def test_a_first_sale_on_account_whose_answer_was_lost_is_still_reported(world_factory, lag):
+    world = world_factory(xs_options={"search_lag_seconds": lag})
+    check = await id_checks(world, await world.runtime())
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await check(order_id, "started")
+    await check(order_id, "passed")
+    lose_next_sale_answer(world)
+    await world.cycle()
+    await world.cycle(advance=3600)
+
+    sale = world.sale(order_id)
+    assert_owed(world, order_id, sale)
+    assert len(settle_summaries(world, order_id)) == 1
+
+
+async def test_a_first_sale_after_id_verification_was_switched_off_is_on_account(world):
+    runtime = await world.runtime()
+    check = await id_checks(world, runtime)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await check(order_id, "passed")  # 7 → 11 by order-sync's own ID check, before the mirror read it
+    settings = runtime.settings
+    runtime.settings = settings.model_copy(update={"id_verification": settings.id_verification.model_copy(
+        update={"enabled": False})})
+
+    assert (await world.cycle()).outcomes[Outcome.CREATED] == 1
+    assert_owed(world, order_id, world.sale(order_id))
+
+
+async def test_without_any_id_check_write_a_new_order_reads_no_audit_chain(world, monkeypatch):
+    """ID verification off and never written for the pair: the first sale costs no audit read per order."""
+    await world.runtime()
+    reads = []
+    monkeypatch.setattr(Store, "audit_chain", lambda *args: reads.append(args) or [])
+    ids = [world.add_order([line("TEE-M", 1)], status_id=11, payment_status="") for _ in range(3)]
+
+    assert (await world.cycle()).outcomes[Outcome.CREATED] == 3
+    assert [world.sale(i)["status"] for i in ids] == ["CLOSED"] * 3 and reads == []
+
+
+async def test_a_resync_whose_void_answer_was_lost_stays_on_account(world):
+    """The void landed, its answer lost: the recovery binds it voided (recover_void, which keeps the
+    status the sale had) and the next generation is still written on account."""
+    runtime = await world.new_runtime(on_edit="resync")
+    check = await id_checks(world, runtime)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle(runtime=runtime)
+    await check(order_id, "passed")
+    await world.cycle(runtime=runtime)
+    world.edit_lines(order_id, [line("TEE-M", 3)])
+    world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
+    assert (await world.cycle(runtime=runtime)).failed
+    world.xs.faults.reconfigure(FaultConfig())
+    for _ in range(3):
+        await world.cycle(runtime=runtime, advance=3600)
+
+    assert [e.action for e in runtime.store.audit_entries(order_id) if e.before == "ONACCOUNT"
+            and e.action in ("void_sale", "recover_void")] == ["recover_void"]
+    live = [s for s in world.sales(order_id) if s["status"] != "VOIDED"]
+    assert [s["invoice_number"] for s in live] == [f"BC-{order_id}-2"], world.sales(order_id)
+    assert_owed(world, order_id, live[0], runtime.store)
