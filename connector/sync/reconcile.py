@@ -30,6 +30,7 @@ from connector.runtime import Runtime
 from connector.store.repository import ORDERS_START_CURSOR
 from connector.store.tables import OrderBinding
 from connector.sync.cycle_report import CycleReport
+from connector.sync.go_live import FIRST_RUN_LOOKBACK
 from connector.sync.order_mirror import Transition, decide
 from connector.sync.pending import find_sale
 
@@ -174,7 +175,9 @@ class Reconciler:
         cycle, mirrored = self.r.cycle(), CycleReport()
         go_live = None if self.r.settings.historical_import.enabled else self._go_live()
         for d in report.drift:
-            if d.kind == "missing" and go_live is not None and orders[d.bc_order_id].date_modified < go_live:
+            # Never read by the daemon, or placed long before go-live: the sync's mirror refuses it too (go_live).
+            if d.kind == "missing" and go_live is not None and (orders[d.bc_order_id].date_modified < go_live or
+                                                                orders[d.bc_order_id].date_created < go_live - FIRST_RUN_LOOKBACK):
                 report.before_go_live.append(d.bc_order_id)
                 continue
             # Read and saved under the order's lease: saved from an earlier read, the binding would wipe

@@ -200,8 +200,9 @@ async def test_an_order_whose_lines_cannot_be_read_is_no_orphan(world, monkeypat
 async def test_fix_leaves_orders_from_before_going_live_to_the_historical_import(world, tmp_path, monkeypatch, capsys):
     """Mirroring a past order moves stock, whichever command does it: with the historical import off,
     `reconcile --fix` does not mirror an order the daemon never read (placed and last changed before
-    its first window); it says so and exits 1 (drift is left). Drift since going live is fixed as
-    before, an old order changed since included (the daemon itself would mirror it)."""
+    its first window), nor one placed more than a day before going live and changed since (the daemon
+    itself leaves it to the historical import); it says so and exits 1 (drift is left). Drift since
+    going live is fixed as before."""
     from datetime import timedelta
 
     from sync_world import START
@@ -217,13 +218,15 @@ async def test_fix_leaves_orders_from_before_going_live_to_the_historical_import
     assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 1
     out = capsys.readouterr().out
     assert f"order {past}: missing" in out and "not fixed: placed before go-live" in out
-    assert "that is the historical import" in out and "1 order(s) not fixed" in out
+    assert "that is the historical import" in out and "2 order(s) not fixed" in out
     assert world.sale(past) is None and world.stock("MUG-01") == mugs  # no stock moved
-    assert world.sale(missing)["status"] == "CLOSED" and world.sale(changed)["status"] == "CLOSED"
+    assert world.sale(changed) is None and f"order {changed}: missing" in out
+    assert world.sale(missing)["status"] == "CLOSED"
 
     config.write_text(config.read_text() + "historical_import:\n  enabled: true\n")
     assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 0
     assert world.sale(past)["status"] == "CLOSED" and world.stock("MUG-01") == mugs - 3
+    assert world.sale(changed)["status"] == "CLOSED"
 
 
 async def test_fix_keeps_the_sale_a_running_daemon_bound_meanwhile(world, monkeypatch):
