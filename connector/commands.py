@@ -19,11 +19,10 @@ from connector.runtime import Runtime
 from connector.store.import_runs import ImportRuns, read_to
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry
+from connector.sync.go_live import FIRST_RUN_LOOKBACK  # how far back sync.start_at may reach on a first run
 
 log = logging.getLogger("connector.cli")
 
-# How far back sync.start_at may reach on a first run: the orders placed just before going live.
-FIRST_RUN_LOOKBACK = timedelta(hours=24)
 # Failed start-ups and stopped cycles, recorded in the audit log (durable, and read by status).
 START_FAILED, CYCLE_FAILED = "start_failed", "cycle_failed"
 # Why poll_once returned False is in the log; /readyz stays ready (the mirror itself runs).

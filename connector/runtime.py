@@ -7,6 +7,7 @@ injected to run against the simulators; otherwise both clients use httpx's own t
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -26,6 +27,7 @@ from connector.mapping.tables import MappingTables
 from connector.store.repository import Store
 from connector.sync.cycle import SyncCycle
 from connector.sync.cycle_report import CycleReport
+from connector.sync.go_live import GoLive
 from connector.sync.mirror_deps import MirrorDeps
 from connector.sync.pos_refs import resolve_pos_refs
 from connector.sync.refund_mirror import RefundMirror
@@ -87,7 +89,14 @@ class Runtime:
             restock=self.settings.refunds.restock, walk_in_customer=self.settings.xseries.walk_in_customer,
             lost_write_settle=timedelta(seconds=self.settings.sync.lost_write_settle_seconds),
             id_checks=self.settings.id_verification.enabled,
+            go_live=None if self.settings.historical_import.enabled else self.go_live,
         )
+
+    @functools.cached_property
+    def go_live(self) -> GoLive:
+        """Read once per runtime (not per order): it never moves once the first cycle started."""
+        return GoLive(self.store, start_at=self.settings.sync.start_at,
+                      overlap=timedelta(seconds=self.settings.sync.overlap_seconds))
 
     def cycle(self, stop_event: asyncio.Event | None = None) -> SyncCycle:
         s = self.settings.sync
@@ -106,8 +115,11 @@ class Runtime:
         # cycle (up to an interval ago) are known, else the order would create them again
         # and be refused ("SKU already in use"). One empty page per feed in steady state, but
         # a storm of events for one order paid two X-Series requests each: an order bound and
-        # unchanged (mirror_one's first look) writes nothing, so it needs no index.
-        if not up_to_date(self.store.order_binding(order.id), order_content_hash(order)):
+        # unchanged (mirror_one's first look) writes nothing, so it needs no index; nor does one
+        # left to the historical import (a bulk change of old orders: one event each).
+        binding = self.store.order_binding(order.id)
+        past = binding is None and cycle.d.go_live is not None and cycle.d.go_live.refusal(order) is not None
+        if not up_to_date(binding, order_content_hash(order)) and not past:
             await cycle.index.refresh()
         report = CycleReport()
         await cycle.mirror_one(order, report)

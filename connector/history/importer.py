@@ -120,6 +120,7 @@ class HistoricalImport:
         cycle = rt.cycle(stop_event=self.stop_event)
         # Its refund pass reads every refund since --since, which no order it imports is older than.
         cycle.d.refunds_from = self.since or datetime.min.replace(tzinfo=timezone.utc)
+        cycle.d.go_live = None  # it mirrors past orders on purpose (the sync leaves them to it)
         await cycle.index.refresh()
         if self.progress is not None:
             self.progress.total = report.total

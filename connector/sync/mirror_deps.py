@@ -17,6 +17,7 @@ from connector.mapping.sale_plan import build_sale_plan
 from connector.mapping.special_lines import SpecialLines
 from connector.mapping.status_table import StatusTable
 from connector.store.repository import Store
+from connector.sync.go_live import GoLive
 from connector.sync.product_binder import FamilyFacts
 
 
@@ -44,6 +45,9 @@ class MirrorDeps:
     # Refunds created since then are read by this run's refund pass (a cycle's window, an import's
     # --since); None: the refunds cursor's. An order placed before has its own read (refund_pass).
     refunds_from: datetime | None = None
+    # Orders never mirrored and placed long before it are left to the historical import (go_live);
+    # None: the gate is open (historical_import.enabled, or the import itself).
+    go_live: GoLive | None = None
 
     @property
     def lease_margin(self) -> timedelta:

@@ -24,6 +24,7 @@ from connector.mapping.status_table import PosState
 from connector.mapping.statuses import DECLINED, SHIPPED_OR_COMPLETED, shipped_after_declined
 from connector.store.tables import OrderBinding
 from connector.sync.binders import CustomerBinder
+from connector.sync.go_live import record_skip
 from connector.sync.id_check_moves import (
     first_sale_on_account,
     id_check_wrote,
@@ -96,6 +97,11 @@ class OrderMirror(SaleWrites):
                 if up_to_date(binding, content_hash):
                     return Outcome.UP_TO_DATE
                 self.step = "lock"
+            # Never mirrored and placed long before go-live: its sale would move stock again (issue 14).
+            refused = self.d.go_live.refusal(order) if binding is None and self.d.go_live else None
+            if refused is not None:
+                record_skip(store, order, content_hash, refused)
+                return Outcome.SKIPPED
             recovered = False
             # A write whose answer was lost: a refusal of the next as a duplicate says it landed (_create).
             after_lost = binding is not None and binding.pending_state is not None

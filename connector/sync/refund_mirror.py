@@ -33,6 +33,7 @@ from connector.store.refund_bindings import RETRY, VOIDING
 from connector.store.tables import OrderBinding, RefundBinding
 from connector.sync.as_sold import sold_payment_types, with_sold_taxes
 from connector.sync.binders import not_there_yet
+from connector.sync.go_live import skipped_before_go_live
 from connector.sync.mirror_deps import MirrorDeps, plan_sale
 from connector.sync.pending import (
     LandedNotShown,
@@ -111,7 +112,8 @@ class RefundMirror:
                 # Not for good: an order parked, not imported yet, voided or outside the range
                 # mirrored may get a closed sale later (retry-failed, a new status, import-history,
                 # a re-opened order); the refund is mirrored then (refunds_due_again, _settled).
-                why = "the order has no sale in X-Series" if sale is None or sale.sale_id is None \
+                why = (skipped_before_go_live(store, refund.order_id) or "the order has no sale in X-Series") \
+                    if sale is None else "the order has no sale in X-Series" if sale.sale_id is None \
                     else f"the order's sale is {sale.pos_state}"
                 return self._record(binding, lease, f"refund {refund.id}: {why}; nothing to return"
                                     " (returned if the order gets a closed sale later)")

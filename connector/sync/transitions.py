@@ -16,6 +16,7 @@ from connector.store.tables import OrderBinding
 class Outcome(str, enum.Enum):
     UP_TO_DATE = "up_to_date"  # nothing changed since the last mirror
     RECORDED = "recorded"  # a change that needs no POS write, recorded
+    SKIPPED = "skipped"  # placed before go-live and never mirrored: the historical import's (go_live)
     CREATED = "created"  # a sale was created (closed, on account or voided)
     VOIDED = "voided"  # an existing sale was voided
     SETTLED = "settled"  # an on-account sale got its payments and was closed (ONACCOUNT_CLOSED)

@@ -1,0 +1,72 @@
+"""Go-live, and the past orders the sync leaves to the historical import (issue 14).
+
+Mirroring past orders is the historical import, whichever door they come through: an order placed
+long before going live left the shelf long ago (the POS counts already show it), and a status change
+after go-live (a bulk "mark Completed", a shipping app, a webhook) must not sell it again. So the
+sync's mirror leaves alone an order it never mirrored (no binding) placed more than
+FIRST_RUN_LOOKBACK before go-live, unless historical_import.enabled. The day's allowance keeps the
+orders placed just before going live (a bank transfer paid after) the daemon's; an order
+import-history mirrored has its binding and goes on as any other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+
+from connector.clients.bigcommerce_models import Order
+from connector.store.import_runs import ImportRuns
+from connector.store.repository import ORDERS_START_CURSOR, Store
+
+log = logging.getLogger("connector.sync")
+
+# How far before go-live an order may be placed and still be the daemon's (and sync.start_at reach).
+FIRST_RUN_LOOKBACK = timedelta(hours=24)
+SKIPPED_BEFORE_GO_LIVE = "skip_before_go_live"  # the audit action of such an order, once per change
+
+
+class GoLive:
+    """Where the daemon went live: its first window's start (SyncCycle.run), read once and kept."""
+
+    def __init__(self, store: Store, *, start_at: datetime | None, overlap: timedelta) -> None:
+        self.store = store
+        self.start_at = start_at
+        self.overlap = overlap
+        self._at: datetime | None = None
+
+    def at(self) -> datetime:
+        if self._at is None:
+            found = self.store.first_window_start("sync") or self.store.cursor(ORDERS_START_CURSOR)
+            if found is None:
+                # No cycle yet (a webhook first): where the first one's window will start, as
+                # SyncCycle.run takes it. Not kept: "now" moves until that cycle starts.
+                now = self.store.clock.now()
+                return (self.start_at or min(ImportRuns(self.store).imported_until() or now, now)) - self.overlap
+            self._at = found
+        return self._at
+
+    def refusal(self, order: Order) -> str | None:
+        """Why a never-mirrored order is the historical import's (None: it is the daemon's)."""
+        go_live = self.at()
+        if order.date_created >= go_live - FIRST_RUN_LOOKBACK:
+            return None
+        return (f"placed {order.date_created:%Y-%m-%d %H:%M}Z, before go-live {go_live:%Y-%m-%d %H:%M}Z:"
+                " mirroring it is the historical import (historical_import.enabled)")
+
+
+def record_skip(store: Store, order: Order, content_hash: str, why: str) -> None:
+    """Audit (and log) the skip once per change of the order: the overlap reads it again, and no
+    binding says it was seen (one would let its next change through as a mirrored order's)."""
+    last = store.latest_audit(order.id, "connector", SKIPPED_BEFORE_GO_LIVE)
+    if last is not None and last.detail and json.loads(last.detail).get("content_hash") == content_hash:
+        return
+    store.audit(platform="connector", action=SKIPPED_BEFORE_GO_LIVE, bc_order_id=order.id,
+                reason="not mirrored: " + why, after=order.status_id, detail={"content_hash": content_hash})
+    log.info("order %s: not mirrored: %s", order.id, why, extra={"order_id": order.id})
+
+
+def skipped_before_go_live(store: Store, order_id: int) -> str | None:
+    """Why the order was left to the historical import, if it was (a refund of it has no sale)."""
+    last = store.latest_audit(order_id, "connector", SKIPPED_BEFORE_GO_LIVE)
+    return last.reason if last is not None else None

@@ -1,0 +1,163 @@
+"""An order placed long before go-live is the historical import's, whichever door it comes through
+(issue 14): touched after go-live (a status change, a bulk "mark Completed", a webhook), it is not
+mirrored — its goods left the shelf long ago and the POS counts already show it — unless
+historical_import.enabled. An order placed within a day of go-live is the daemon's, and an order
+import-history mirrored (it has a binding) goes on getting its updates.
+
+Go-live: the daemon's first window's start (sync.start_at, less the overlap, in the sync world).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+for folder in (HERE / "sync", HERE / "bad_input"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from cli_world import run_cli_async, write_config  # noqa: E402
+from connector.history.importer import HistoricalImport  # noqa: E402
+from connector.runtime import Runtime  # noqa: E402
+from connector.store.repository import Store  # noqa: E402
+from connector.sync.transitions import Outcome  # noqa: E402
+from connector.clients.transport import RetryPolicy  # noqa: E402
+from sync_world import START, line  # noqa: E402
+
+SKIPPED_BEFORE_GO_LIVE = "skip_before_go_live"  # the audit action (connector.sync.go_live)
+SKIPPED = "skipped"  # Outcome.SKIPPED
+SHIPPED, COMPLETED, AWAITING_PAYMENT, AWAITING_FULFILLMENT, CANCELLED = 2, 10, 7, 11, 5
+
+
+def past_order(world, placed, status_id: int = SHIPPED, lines=None) -> int:
+    """An order placed (and last changed) at `placed`: the daemon's first window does not read it."""
+    return world.add_order(lines or [line("TEE-M", 2)], status_id=status_id, date_created=placed)
+
+
+def skips(store: Store, order_id: int) -> list:
+    return [e for e in store.audit_entries(order_id) if e.action == SKIPPED_BEFORE_GO_LIVE]
+
+
+async def test_an_old_order_touched_after_go_live_is_not_mirrored_and_the_sync_exits_0(
+        world, tmp_path, monkeypatch, capsys):
+    old = past_order(world, START - timedelta(days=3))
+    config = write_config(world, tmp_path / "config.yaml")
+    assert await run_cli_async(world, monkeypatch, config, "sync") == 0  # go-live
+    world.set_status(old, COMPLETED, advance=60)  # the merchant archives old orders in bulk
+
+    capsys.readouterr()
+    assert await run_cli_async(world, monkeypatch, config, "sync") == 0
+    logged = capsys.readouterr().err
+    world.clock.advance(60)
+    assert await run_cli_async(world, monkeypatch, config, "sync") == 0  # the overlap reads it again
+
+    assert world.sales(old) == [] and world.xs_writes() == 0 and world.stock("TEE-M") == 50
+    store = Store.open(world.database_url)
+    try:
+        [skip] = skips(store, old)  # once per change of the order, not once per read
+        assert "before go-live" in skip.reason and "historical_import.enabled" in skip.reason
+        assert store.order_binding(old) is None and store.failures() == []
+    finally:
+        store.close()
+    assert f"INFO    connector.sync: order {old}: not mirrored: placed" in logged
+
+    world.set_status(old, SHIPPED, advance=60)  # changed again: recorded again, still no sale
+    assert await run_cli_async(world, monkeypatch, config, "sync") == 0
+    store = Store.open(world.database_url)
+    try:
+        assert len(skips(store, old)) == 2 and world.sales(old) == []
+    finally:
+        store.close()
+
+
+async def test_the_cycle_report_counts_it_skipped(world):
+    old = past_order(world, START - timedelta(days=3))
+    await world.cycle()
+    world.set_status(old, COMPLETED)
+    report = await world.cycle(advance=60)
+    assert report.outcomes[SKIPPED] == 1 and report.written == 0 and not report.failed
+    assert world.sale(old) is None
+
+
+async def test_an_order_placed_two_hours_before_go_live_and_paid_after_is_mirrored(world):
+    go_live = world.start_at - timedelta(seconds=world.overlap_seconds)
+    transfer = past_order(world, go_live - timedelta(hours=2), status_id=AWAITING_PAYMENT)
+    await world.cycle()
+    world.set_status(transfer, AWAITING_FULFILLMENT)  # the bank transfer arrived
+
+    report = await world.cycle(advance=60)
+
+    assert world.sale(transfer) is not None and report.outcomes[Outcome.CREATED] == 1
+
+
+async def test_with_the_historical_import_enabled_an_old_order_is_mirrored(world):
+    old = past_order(world, START - timedelta(days=3))
+    settings = world.settings()
+    settings = settings.model_copy(update={"historical_import": settings.historical_import.model_copy(
+        update={"enabled": True})})
+    runtime = await Runtime.start(settings, bc_transport=world.bc.transport(), xs_transport=world.xs.transport(),
+                                  clock=world.clock, retry=RetryPolicy(seed=3, base_delay=0.01),
+                                  store=Store.open(world.database_url, clock=world.clock))
+    world.runtimes.append(runtime)
+    await world.cycle(runtime=runtime)
+    world.set_status(old, COMPLETED)
+
+    await world.cycle(advance=60, runtime=runtime)
+
+    assert world.sale(old)["status"] == "CLOSED"
+
+
+async def test_a_webhook_for_an_old_order_writes_no_sale(world):
+    old = past_order(world, START - timedelta(days=3))
+    await world.cycle()  # go-live
+    world.set_status(old, COMPLETED)
+    runtime = await world.runtime()
+    calls = len(world.xs.request_log)
+
+    report = await runtime.mirror_event(old, "store/order/statusUpdated")
+
+    assert report.outcomes[SKIPPED] == 1 and not report.failed
+    assert len(world.xs.request_log) == calls  # not even the index's refresh: nothing is written
+    assert world.sale(old) is None and len(skips(world.store, old)) == 1
+
+
+async def test_a_webhook_before_the_first_cycle_already_knows_go_live(world):
+    # No cycle row yet: go-live is where the first cycle's window will start (sync.start_at).
+    old = past_order(world, START - timedelta(days=3))
+    world.set_status(old, COMPLETED)
+    runtime = await world.runtime()
+
+    await runtime.mirror_event(old, "store/order/statusUpdated")
+
+    assert world.sale(old) is None and len(skips(world.store, old)) == 1
+
+
+async def test_an_old_order_import_history_mirrored_still_gets_its_cancel(world):
+    old = past_order(world, START - timedelta(days=3), status_id=AWAITING_FULFILLMENT)
+    runtime = await world.runtime()
+    await HistoricalImport(runtime, since=None, until=None).run()
+    assert world.sale(old)["status"] == "CLOSED" and world.stock("TEE-M") == 48
+    await world.cycle()  # go-live
+    world.set_status(old, CANCELLED)
+
+    await world.cycle(advance=60)
+
+    assert world.sale(old)["status"] == "VOIDED" and world.stock("TEE-M") == 50
+    assert skips(world.store, old) == []
+
+
+async def test_a_refund_of_an_old_order_never_mirrored_writes_neither_sale_nor_return(world):
+    old = past_order(world, START - timedelta(days=3))
+    await world.cycle()  # go-live
+    world.clock.advance(60)
+    tee = next(p for p in world.bc.products(old) if p["sku"] == "TEE-M")
+    refund = world.bc.refund(old, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+
+    report = await world.cycle(advance=60)
+
+    assert world.sales(old) == [] and world.xs.sales_of_order(old, returns=True) == []
+    assert world.stock("TEE-M") == 50 and not report.refunds_failed and not report.failed
+    binding = world.store.refund_binding(refund["id"])
+    assert binding.outcome == "recorded" and "before go-live" in binding.reason
