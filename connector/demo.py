@@ -1,8 +1,8 @@
 """`order-sync demo`: the whole connector against the built-in simulators, no credentials needed.
 
-Mirrors a seeded store (the outlet stocked for every order), lets the "merchant" change a few
-statuses, walks one order through ID verification (a failed check voids its sale, a new check that
-passes gets a new one), and prints orders → sales, POS states, created products and stock moves.
+Mirrors a seeded store (the outlet stocked for every order on a product it had), lets the "merchant"
+change a few statuses, walks one order through ID verification (a failed check voids its sale, a new
+check that passes gets a new one), and prints orders → sales, POS states, products and stock moves.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def units(value: Decimal) -> str:
 @dataclass
 class Printer:
     out: object
-    negative_stock: bool = False  # a stock level below zero was printed: explain it at the end
+    negative_stock: bool = False  # a stock level below zero was shown: explain it at the end
 
     def line(self, text: str = "") -> None:
         print(text, file=self.out)
@@ -104,9 +104,9 @@ class World:
 async def _demo(orders: int, seed: int, db_path: str | None, out) -> int:
     start = SYSTEM_CLOCK.now() - timedelta(days=3)
     bc = BigCommerceSimulator(clock=SYSTEM_CLOCK)
-    # A roomy quota: a large demo waits out no 5-minute window. The seeded orders charge 10 % tax.
+    # A roomy quota: a large demo waits out no 5-minute window. The seeded orders charge 10 % tax. The
+    # outlet is stocked for every order on a product X-Series has (those order-sync creates start at 0).
     xs = XSeriesSimulator(clock=SYSTEM_CLOCK, rate_limit=100_000, extra_taxes=(("Sales Tax", Decimal("0.1")),))
-    # Stocked for every order, so no level the demo prints goes below zero unexplained.
     seeded = seed_store(bc, xs, SeedSpec(orders=orders, seed=seed, start=start, stock_covers_orders=True))
     showcase = add_showcase_orders(bc)
     with tempfile.TemporaryDirectory() as tmp:
@@ -265,13 +265,11 @@ def _print_report(w: World) -> None:
                " (a status alone never moves money)")
 
     created = [b for b in store.product_bindings() if b.created]
-    p.line(f"\nproducts created in X-Series ({len(created)}):")
-    for b in sorted(created, key=lambda b: b.sku)[:25]:
-        p.line(f"  {b.sku}")
-    if len(created) > 25:
-        p.line(f"  … and {len(created) - 25} more")
+    skus = sorted(b.sku for b in created)
+    p.line(f"\nproducts created in X-Series ({len(created)}): {', '.join(skus[:25])}"
+           + (f", … and {len(skus) - 25} more" if len(skus) > 25 else ""))
 
-    # Tracked products order-sync created on a first sale were not in X-Series: no stock counted, from 0.
+    # Tracked products order-sync created on a first sale were not in X-Series: from 0.
     made = {b.xs_product_id for b in created if xs.products.get(b.xs_product_id, {}).get("has_inventory")}
     levels = {**{pid: Decimal(0) for pid in made}, **w.seeded.initial_stock}
     moves = [(xs.products[pid]["sku"], before, xs.stock(pid))
@@ -288,12 +286,14 @@ def _print_report(w: World) -> None:
 
 def print_stock_moves(p: Printer, moves: list[tuple[str, Decimal, Decimal]], made: set[str] = frozenset()) -> None:
     """Stock before → after the demo per tracked product (`made`: the SKUs order-sync created, from 0);
-    the notes if any level printed is below zero, or any product was created."""
+    the notes if any level, printed or not, is below zero, or any product was created."""
     p.line("\nstock at 'Main Outlet', before → after (tracked products, units):")
+    hidden = sorted(moves)[25:]
     for sku, before, after in sorted(moves)[:25]:
         p.line(f"  {sku:<24} {p.stock(before, after, width=6)}" + ("  *" if sku in made else ""))
-    if len(moves) > 25:
-        p.line(f"  … and {len(moves) - 25} more")
+    p.negative_stock |= (below := sum(after < 0 for _, _, after in hidden)) > 0
+    if hidden:
+        p.line(f"  … and {len(hidden)} more" + (f" ({below} below zero)" if below else ""))
     if made & {sku for sku, _, _ in moves}:
         p.line("  " + CREATED_STOCK_NOTE)
     if p.negative_stock:

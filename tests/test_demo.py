@@ -131,6 +131,12 @@ def test_a_negative_stock_level_comes_with_its_explanation():
     out = io.StringIO()
     demo.print_stock_moves(demo.Printer(out), [("MUG-1", Decimal(5), Decimal(0))])
     assert demo.NEGATIVE_STOCK_NOTE not in out.getvalue()
+    # Below zero past the rows shown (the table shows 25): still said, and explained.
+    out = io.StringIO()
+    moves = [(f"SKU-{i:02}", Decimal(5), Decimal(4)) for i in range(25)] + [("ZZ-1", Decimal(0), Decimal(-1))]
+    demo.print_stock_moves(demo.Printer(out), moves, {"ZZ-1"})
+    assert "… and 1 more (1 below zero)" in out.getvalue() and demo.NEGATIVE_STOCK_NOTE in out.getvalue()
+    assert demo.CREATED_STOCK_NOTE in out.getvalue()
 
 
 def test_the_demo_runs_with_id_verification_on(run):

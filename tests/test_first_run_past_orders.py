@@ -1,8 +1,9 @@
-"""An order placed long before go-live is the historical import's, whichever door it comes through
-(issue 14): touched after go-live (a status change, a bulk "mark Completed", a webhook), it is not
-mirrored — its goods left the shelf long ago and the POS counts already show it — unless
-historical_import.enabled. An order placed within a day of go-live is the daemon's, and an order
-import-history mirrored (it has a binding) goes on getting its updates.
+"""An order whose goods left before go-live is the historical import's, whichever door it comes
+through (issue 14): placed long before go-live and shipped then, touched after go-live (a status
+change, a bulk "mark Completed", a webhook), it is not mirrored — the POS counts already show its goods
+gone — unless historical_import.enabled. An order still open at go-live (paid or shipped after), one
+placed within a day of go-live, one the historical import failed on, and one import-history mirrored
+(it has a binding) are the daemon's.
 
 Go-live: the daemon's first window's start (sync.start_at, less the overlap, in the sync world).
 """
@@ -161,3 +162,30 @@ async def test_a_refund_of_an_old_order_never_mirrored_writes_neither_sale_nor_r
     assert world.stock("TEE-M") == 50 and not report.refunds_failed and not report.failed
     binding = world.store.refund_binding(refund["id"])
     assert binding.outcome == "recorded" and "before go-live" in binding.reason
+
+
+async def test_an_order_open_at_go_live_and_paid_then_shipped_after_is_mirrored(world):
+    """A bank transfer placed three days before go-live, paid and shipped after it: its goods were
+    still on the shelf at go-live, so its sale is the daemon's (not the import's)."""
+    transfer = past_order(world, START - timedelta(days=3), status_id=AWAITING_PAYMENT)
+    await world.cycle()  # go-live
+    world.set_status(transfer, AWAITING_FULFILLMENT)  # the transfer arrived
+    await world.cycle(advance=60)
+    world.set_status(transfer, SHIPPED)
+    await world.cycle(advance=60)
+
+    assert world.sale(transfer) is not None and world.stock("TEE-M") == 48  # its goods left after go-live
+    assert skips(world.store, transfer) == []
+
+
+async def test_an_old_order_the_historical_import_failed_on_is_mirrored_not_dropped(world):
+    """The import failed on an old order before writing its sale (X-Series down): its failure is the
+    import's one trace of it. The daemon's failed queue mirrors it, rather than skipping it and
+    forgetting the failure (the order lost, nobody told)."""
+    old = past_order(world, START - timedelta(days=3))
+    await world.runtime()
+    world.store.record_failure(old, step="customer", reason="X-Series 503", permanent=False, max_attempts=10)
+    await world.cycle()  # go-live; the failed queue retries it
+
+    assert world.sale(old)["status"] == "CLOSED" and world.store.failure(old) is None
+    assert skips(world.store, old) == []

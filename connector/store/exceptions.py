@@ -90,14 +90,15 @@ class ExceptionBook:
         """The order a mapping table refused is mirrored now (the table was fixed): the `mapping`
         exceptions opened since it first failed are over, resolved in the transaction that ends its
         failure, audited as a person's resolve is. Other kinds (an edit, totals, a settlement) still
-        need a person."""
+        need a person, and so does a refund's refusal (named by its refund in `before`: it is not the
+        order's). Not one a person resolved meanwhile: the UPDATE checks again."""
         table, by = OrderException.__table__, "order-sync: the order was mirrored"
-        ids = list(conn.execute(select(table.c.id).where(
+        ids = list(conn.execute(update(table).where(
             table.c.pair == self.pair, table.c.bc_order_id == bc_order_id, table.c.kind == "mapping",
-            table.c.resolved_at.is_(None), table.c.opened_at >= since)).scalars())
+            table.c.before.is_(None), table.c.resolved_at.is_(None), table.c.opened_at >= since,
+        ).values(resolved_at=self.clock.now(), resolved_by=by).returning(table.c.id)).scalars())
         if not ids:
             return
-        conn.execute(update(table).where(table.c.id.in_(ids)).values(resolved_at=self.clock.now(), resolved_by=by))
         conn.execute(AUDIT_INSERT, [self._audit_values(
             platform="connector", action="resolve_exception", bc_order_id=bc_order_id, target_id=str(exception_id),
             reason=f"resolved by {by}", before="mapping", after="resolved") for exception_id in ids])

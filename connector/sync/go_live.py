@@ -1,12 +1,14 @@
 """Go-live, and the past orders the sync leaves to the historical import (issue 14).
 
-Mirroring past orders is the historical import, whichever door they come through: an order placed
-long before going live left the shelf long ago (the POS counts already show it), and a status change
-after go-live (a bulk "mark Completed", a shipping app, a webhook) must not sell it again. So the
-sync's mirror leaves alone an order it never mirrored (no binding) placed more than
-FIRST_RUN_LOOKBACK before go-live, unless historical_import.enabled. The day's allowance keeps the
-orders placed just before going live (a bank transfer paid after) the daemon's; an order
-import-history mirrored has its binding and goes on as any other.
+Mirroring past orders is the historical import, whichever door they come through: an order whose
+goods left before going live is already out of the POS counts, and a status change after go-live (a
+bulk "mark Completed", a shipping app, a webhook) must not sell it again. So the sync's mirror leaves
+alone an order it never mirrored (no binding) that was shipped before go-live and placed more than
+FIRST_RUN_LOOKBACK before it, unless historical_import.enabled. An order still open at go-live (a
+bank transfer paid after, goods shipped after) is the daemon's: its goods were still on the shelf.
+Without a date_shipped nothing says the goods left: mirrored, as before. An order the historical
+import failed on (its failure recorded) goes on too, or the import's only trace of it would be lost;
+one import-history mirrored has its binding and goes on as any other.
 """
 
 from __future__ import annotations
@@ -49,10 +51,18 @@ class GoLive:
     def refusal(self, order: Order) -> str | None:
         """Why a never-mirrored order is the historical import's (None: it is the daemon's)."""
         go_live = self.at()
-        if order.date_created >= go_live - FIRST_RUN_LOOKBACK:
+        if not left_before(order, go_live):
             return None
-        return (f"placed {order.date_created:%Y-%m-%d %H:%M}Z, before go-live {go_live:%Y-%m-%d %H:%M}Z:"
-                " mirroring it is the historical import (historical_import.enabled)")
+        return (f"placed {order.date_created:%Y-%m-%d %H:%M}Z and shipped {order.date_shipped:%Y-%m-%d %H:%M}Z,"
+                f" before go-live {go_live:%Y-%m-%d %H:%M}Z: mirroring it is the historical import"
+                " (historical_import.enabled)")
+
+
+def left_before(order: Order, go_live: datetime) -> bool:
+    """Whether the order's goods left before go-live (shipped then), the order placed more than
+    FIRST_RUN_LOOKBACK before it: the POS counts at go-live show them gone."""
+    return order.date_created < go_live - FIRST_RUN_LOOKBACK \
+        and order.date_shipped is not None and order.date_shipped < go_live
 
 
 def record_skip(store: Store, order: Order, content_hash: str, why: str) -> None:

@@ -31,7 +31,6 @@ MIRROR_RECORDED = "record"  # OrderMirror._record's audit action: the status the
 PENDING = 1  # not paid yet either, though no sale is written in it
 # The audit of a sale's void, SaleWrites._void's or (its answer lost) settle_pending's: `before` is the
 # status the sale had.
-SALE_VOIDED = (("xseries", "void_sale"), ("connector", "recover_void"))
 RECORD_IT = ("record the payment in X-Series when it arrives, or mark the order's payment captured in BigCommerce"
              " (order-sync then settles it)")
 
@@ -77,16 +76,14 @@ def first_sale_on_account(order: Order, target: PosState, statuses: StatusTable,
 def later_sale_on_account(order: Order, target: PosState, statuses: StatusTable, store: Store,
                           invoice: str) -> str | None:
     """Why the order's next sale after a void (`invoice`: re-opened, or an edit's resync retried) is
-    written on account though its status alone would write it paid: the voided sale was on account and
-    BigCommerce has confirmed no payment since, or order-sync's own ID check moved the order from an
-    unpaid status (through the Declined of a failed check). None otherwise. Rare: the audit is read."""
+    written on account though its status alone would write it paid: order-sync's own ID check moved the
+    order from an unpaid status (through the Declined of a failed check, its retry), and BigCommerce has
+    confirmed no payment since. None otherwise. Rare: the audit is read."""
     if target is not PosState.CLOSED or statuses.is_unpaid(order.status_id, order.payment_status) \
             or payment_confirmed(order, statuses):
         return None
-    voids = [entry for entry in (store.latest_audit(order.id, *action) for action in SALE_VOIDED) if entry]
-    if voids and max(voids, key=lambda entry: entry.id).before == "ONACCOUNT":
-        return (f"order #{order.id} is in {status_name(order.status_id)} again after its sale on account was"
-                f" voided, and its payment was never confirmed, so sale {invoice} is on account; {RECORD_IT}")
+    # Only the ID check's own moves: a merchant restoring a cancelled transfer to a paid status when
+    # the money came is the payment, as paid_since takes it.
     return _moved_unpaid(order, statuses, store, invoice, "before its sale was written again")
 
 

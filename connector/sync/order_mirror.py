@@ -97,9 +97,10 @@ class OrderMirror(SaleWrites):
                 if up_to_date(binding, content_hash):
                     return Outcome.UP_TO_DATE
                 self.step = "lock"
-            # Never mirrored and placed long before go-live: its sale would move stock again (issue 14).
+            # Never mirrored and shipped before go-live: its sale would move stock again (issue 14). Not
+            # an order the historical import failed on: its failure is the import's one trace of it.
             refused = self.d.go_live.refusal(order) if binding is None and self.d.go_live else None
-            if refused is not None:
+            if refused is not None and store.failure(order.id) is None:
                 record_skip(store, order, content_hash, refused)
                 return Outcome.SKIPPED
             recovered = False
@@ -111,6 +112,10 @@ class OrderMirror(SaleWrites):
                 binding = await settle_pending(self.d.store, self.d.xs, self.d.refs, binding,
                                                settle=self.d.lost_write_settle)
                 recovered = binding.pending_state is None and binding.sale_id is not None
+                if recovered and on_account(binding):  # written on account by _create_owed, not yet told
+                    owed = self._owed(order, target, binding)
+                    if owed is not None:
+                        store.open_exception(order.id, "settle", owed)
             has_sale = binding is not None and binding.sale_id is not None
             current = PosState(binding.pos_state) if has_sale else PosState.NOT_IMPORTED
             transition, why = decide(current, has_sale, target, order.status_id)
@@ -120,16 +125,7 @@ class OrderMirror(SaleWrites):
             if transition is Transition.REOPEN:
                 next_generation_of(binding)
             if transition in (Transition.REOPEN, Transition.CREATE):
-                # A sale the ID check's own move would have written paid is written on account: the first
-                # (asked only when the check may have moved it), or one after a void (a retried check
-                # re-opened the order; an edit's resync retried): the voided sale was owed.
-                if binding is not None and binding.generation > 1:
-                    owed = later_sale_on_account(order, target, self.d.statuses, self.d.store,
-                                                 binding.invoice_number)
-                else:
-                    owed = first_sale_on_account(order, target, self.d.statuses, self.d.store) \
-                        if id_check_wrote(self.d.store, self.d.id_checks, self.d.id_check_known) else None
-                return await self._create_owed(order, target, content_hash, binding, owed,
+                return await self._create_owed(order, target, content_hash, binding, self._owed(order, target, binding),
                                                why if transition is Transition.REOPEN else None, after_lost)
             if transition is Transition.VOID:
                 # Its returns first: the sale's void gives back every unit sold and all its money.
@@ -188,13 +184,26 @@ class OrderMirror(SaleWrites):
                          binding.pos_state, extra={"order_id": order.id})
             return Outcome.RECOVERED if recovered else Outcome.RECORDED
 
+    def _owed(self, order: Order, target: PosState, binding: OrderBinding | None) -> str | None:
+        """Why the sale to write now is on account though the order's status says paid (the ID check's
+        own move: no payment came), or None. The first (asked only when the check may have moved it), or
+        one after a void (a retried check re-opened the order; an edit's resync retried)."""
+        if binding is not None and binding.generation > 1:
+            return later_sale_on_account(order, target, self.d.statuses, self.d.store, binding.invoice_number)
+        if id_check_wrote(self.d.store, self.d.id_checks, self.d.id_check_known):
+            return first_sale_on_account(order, target, self.d.statuses, self.d.store)
+        return None
+
     async def _create_owed(self, order: Order, target: PosState, content_hash: str, binding: OrderBinding | None,
                            owed: str | None, why: str | None = None, after_lost: bool = False) -> Outcome:
-        """_create; on account when `owed` says why, a settle exception opened first: a sale whose answer is
-        lost is found and bound by a later cycle's recovery, which never gets here (opened once: same summary)."""
+        """_create; on account when `owed` says why, and then a settle exception says so. Once written:
+        a write that fails is retried as it is then (the payment may be captured meanwhile); one whose
+        answer is lost is told when its recovery binds it (mirror)."""
+        outcome = await self._create(order, target, content_hash, binding, why, after_lost,
+                                     on_account=owed is not None)
         if owed is not None:
             self.d.store.open_exception(order.id, "settle", owed)
-        return await self._create(order, target, content_hash, binding, why, after_lost, on_account=owed is not None)
+        return outcome
 
     def _held_for_a_person(self, order_id: int) -> None:
         """An order parked by _same_sale stays so, whatever else happens to it (an edit, a webhook),

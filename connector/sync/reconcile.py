@@ -31,7 +31,7 @@ from connector.runtime import Runtime
 from connector.store.repository import ORDERS_START_CURSOR
 from connector.store.tables import OrderBinding
 from connector.sync.cycle_report import CycleReport
-from connector.sync.go_live import FIRST_RUN_LOOKBACK
+from connector.sync.go_live import left_before
 from connector.sync.order_mirror import Transition, decide
 from connector.sync.pending import find_sale
 
@@ -138,10 +138,12 @@ class Reconciler:
         if self.r.settings.historical_import.enabled or not any(d.kind == "missing" for d in report.drift):
             return
         go_live = self._go_live()
-        # Never read by the daemon, or placed long before go-live: the sync's mirror refuses it too (go_live).
-        report.before_go_live = [d.bc_order_id for d in report.drift if d.kind == "missing" and (
-            orders[d.bc_order_id].date_modified < go_live
-            or orders[d.bc_order_id].date_created < go_live - FIRST_RUN_LOOKBACK)]
+        missing = [d.bc_order_id for d in report.drift if d.kind == "missing"]
+        # A sale order-sync wrote (an import's) that is gone is drift whenever its order was placed.
+        written = {i for i, b in self.r.store.order_bindings(missing).items() if b.sale_id}
+        # Never read by the daemon, or shipped before go-live: the sync's mirror refuses it too (go_live).
+        report.before_go_live = [i for i in missing if i not in written and (
+            orders[i].date_modified < go_live or left_before(orders[i], go_live))]
         past = set(report.before_go_live)
         report.drift = [d for d in report.drift if d.kind != "missing" or d.bc_order_id not in past]
 

@@ -150,7 +150,8 @@ class RefundMirror:
             type_ids = [sold.get(p.tender) or self.d.refs.payment_type_ids[self.d.payments.targets([p], order.id)[0]]
                         for p in plan.payments]
         except MappingError as exc:
-            store.open_exception(refund.order_id, exc.kind, str(exc.args[0]))
+            # Named by its refund: mirroring the order later does not resolve it (resolve_mapping_exceptions).
+            store.open_exception(refund.order_id, exc.kind, str(exc.args[0]), before={"refund": refund.id})
             return self._record(binding, lease, str(exc.args[0]), outcome="exception")
         self.step = "products"
         products = ProductBinder(store, self.d.xs, None, self.d.refs)

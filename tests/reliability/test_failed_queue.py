@@ -219,3 +219,27 @@ async def test_a_mapping_exception_is_resolved_once_its_order_is_mirrored(world,
     assert audited.target_id == str(mapping.id) and audited.reason == "resolved by order-sync: the order was mirrored"
     code, out = cli(capsys, "--config", config, "status")
     assert "open exceptions: 1 " in out
+
+
+def test_a_refunds_mapping_exception_stays_open_when_its_order_is_mirrored(store, clock):
+    """The order failed (X-Series 503 on a status change) and, meanwhile, a refund of it was refused by
+    the payment table (kind mapping too, named by its refund, as refund_mirror opens it). The order's
+    write succeeding later says nothing of the refund: its exception stays open for a person. The
+    order's own mapping refusal is resolved."""
+    from connector.store.tables import OrderBinding
+
+    now = clock.now()
+    binding = OrderBinding(bc_order_id=7, invoice_number="BC-7", pos_state="closed", sale_id="s1", bc_status_id=11,
+                           content_hash="h", bc_date_modified=now, created_at=now, updated_at=now)
+    store.settle_order(binding, audit=None)
+    store.record_failure(7, step="map", reason="payment method 'Bitcoin' has no mapping", permanent=True,
+                         max_attempts=10)
+    clock.advance(60)
+    own = store.open_exception(7, "mapping", "payment method 'Bitcoin' has no mapping")
+    refund = store.open_exception(7, "mapping", "refund 55 of order 7: 'Bitcoin' has no mapping", before={"refund": 55})
+    clock.advance(60)
+    store.settle_order(binding, audit=None)
+
+    assert [e.id for e in store.exceptions() if e.bc_order_id == 7] == [refund.id]
+    [resolved] = [e for e in store.exceptions(open_only=False) if e.id == own.id]
+    assert resolved.resolved_by == "order-sync: the order was mirrored"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from connector.errors import TransientApiError
 from connector.idv.service import IdvService
 from connector.idv.stages import CheckEvent, Source, stage_of_event
 from connector.runtime import Runtime
@@ -184,3 +185,48 @@ async def test_a_resync_whose_void_answer_was_lost_stays_on_account(world):
     live = [s for s in world.sales(order_id) if s["status"] != "VOIDED"]
     assert [s["invoice_number"] for s in live] == [f"BC-{order_id}-2"], world.sales(order_id)
     assert_owed(world, order_id, live[0], runtime.store)
+
+
+async def test_a_transfer_cancelled_then_restored_by_the_merchant_when_it_arrived_is_written_paid(world):
+    """No ID check at all: Awaiting Payment (on account) → Cancelled (voided) → the transfer arrives and
+    the merchant restores the order to Awaiting Fulfillment. That move is the payment, as it is without
+    the cancel (paid_since): the new sale is written paid, and nobody is asked to record a payment."""
+    await world.runtime()
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle()
+    world.set_status(order_id, 5)
+    await world.cycle()
+    world.set_status(order_id, 11)
+    await world.cycle()
+
+    voided, sale = world.sales(order_id)
+    assert voided["status"] == "VOIDED" and sale["invoice_number"].endswith("-2")
+    assert sale["status"] == "CLOSED" and sale["payments"]
+    assert settle_summaries(world, order_id) == []
+
+
+async def test_a_first_sale_whose_write_failed_then_was_paid_leaves_no_settle_exception(world):
+    """The ID check moved a new bank transfer to Awaiting Fulfillment: its first sale is to be written
+    on account. The write fails (X-Series 503); before the retry the payment is captured: the sale is
+    written paid, and no exception asks for a payment to be recorded (a second payment)."""
+    runtime = await world.runtime()
+    check = await id_checks(world, runtime)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await check(order_id, "passed")
+    written = runtime.xs.create_sale_document
+
+    async def down(*args, **kwargs):  # refused before it landed: nothing to look up
+        raise TransientApiError("503 Service Unavailable", api="xseries", method="POST", path="/api/register_sales")
+
+    runtime.xs.create_sale_document = down
+    report = await world.cycle()
+    assert report.failed and world.sales(order_id) == []
+    runtime.xs.create_sale_document = written
+    world.bc.orders[order_id]["payment_status"] = "captured"
+    world.bc.touch(order_id)
+    world.clock.advance(3600)
+    await world.cycle()
+
+    sale = world.sale(order_id)
+    assert sale["status"] == "CLOSED" and sale["payments"]
+    assert settle_summaries(world, order_id) == []

@@ -221,9 +221,9 @@ async def test_an_order_whose_lines_cannot_be_read_is_no_orphan(world, monkeypat
 async def test_orders_from_before_going_live_are_no_drift_while_the_historical_import_is_off(
         world, tmp_path, monkeypatch, capsys):
     """Mirroring a past order moves stock, whichever command does it: with the historical import off,
-    an order the daemon never read (placed and last changed before its first window), or one placed
-    more than a day before going live and changed since (the daemon itself leaves it to the historical
-    import), has no sale by design. Reconcile counts it apart, not as drift: plain reconcile exits 0
+    an order the daemon never read (placed and last changed before its first window), or one shipped
+    before going live and changed since (the daemon itself leaves it to the historical import), has no
+    sale by design; one still open at go-live and paid since is the daemon's. Reconcile counts it apart, not as drift: plain reconcile exits 0
     from day one (a monitoring job does not alert for ever), and `--fix` does not mirror it. Drift
     since going live is fixed as before. With the import enabled, it is drift again, and `--fix`
     mirrors it."""
@@ -233,29 +233,31 @@ async def test_orders_from_before_going_live_are_no_drift_while_the_historical_i
 
     past = world.add_order([line("MUG-01", 3, "10.00")], date_created=START - timedelta(days=2))
     changed = world.add_order([line("TEE-L", 1)], status_id=1, date_created=START - timedelta(days=2))
+    gone = world.add_order([line("TEE-M", 1)], status_id=2, date_created=START - timedelta(days=2))  # shipped then
     await world.cycle()  # going live: start_at is an hour back
     config = write_config(world, tmp_path / "config.yaml")
     assert await run_cli_async(world, monkeypatch, config, "reconcile") == 0
     out = capsys.readouterr().out
     assert "0 drift" in out and f"order {past}" not in out
-    assert "1 order(s) placed before go-live have no sale: that is expected" in out and "import-history" in out
+    assert "2 order(s) placed before go-live have no sale: that is expected" in out and "import-history" in out
 
     missing = world.add_order([line("TEE-M", 1)])  # placed since: its sale was lost
-    world.set_status(changed, 11)  # an old order shipped since going live
+    world.set_status(changed, 11)  # an old order still open at go-live, paid since: the daemon's
+    world.set_status(gone, 10)  # shipped before going live, archived since: the import's (go_live)
     mugs = world.stock("MUG-01")
     assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 0
     out = capsys.readouterr().out
-    assert f"order {past}" not in out and "1 drift" in out and "2 order(s) placed before go-live" in out
+    assert f"order {past}" not in out and "2 drift" in out and "2 order(s) placed before go-live" in out
     assert world.sale(past) is None and world.stock("MUG-01") == mugs  # no stock moved
-    assert world.sale(changed) is None and f"order {changed}" not in out
-    assert world.sale(missing)["status"] == "CLOSED"
+    assert world.sale(gone) is None and f"order {gone}" not in out
+    assert world.sale(missing)["status"] == "CLOSED" and world.sale(changed)["status"] == "CLOSED"
 
     config.write_text(config.read_text() + "historical_import:\n  enabled: true\n")
     assert await run_cli_async(world, monkeypatch, config, "reconcile") == 1  # to import: drift until it is
     assert f"order {past}: missing" in capsys.readouterr().out
     assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 0
     assert world.sale(past)["status"] == "CLOSED" and world.stock("MUG-01") == mugs - 3
-    assert world.sale(changed)["status"] == "CLOSED"
+    assert world.sale(gone)["status"] == "CLOSED"
 
 
 async def test_fix_keeps_the_sale_a_running_daemon_bound_meanwhile(world, monkeypatch):
@@ -326,3 +328,28 @@ async def test_fix_records_an_order_it_cannot_mirror_and_fixes_the_drift_after_i
     runtime = await world.runtime()
     report = await Reconciler(runtime).run(None, None, fix=True)
     assert report.fixed == [] and list(report.failed) == [euro]
+
+
+async def test_a_sale_order_sync_wrote_for_an_old_order_that_is_gone_is_drift(world, tmp_path, monkeypatch, capsys):
+    """An order placed before go-live, mirrored while support had the historical import enabled; the
+    import is turned off again and the sale is deleted in X-Series by hand. The order has a sale by
+    order-sync's own record: its absence is drift (exit 1), not an old order's 'no sale by design'."""
+    from datetime import timedelta
+
+    from sync_world import START
+
+    past = world.add_order([line("MUG-01", 3, "10.00")], date_created=START - timedelta(days=2))
+    await world.cycle()  # going live
+    config = write_config(world, tmp_path / "config.yaml")
+    base = config.read_text()
+    config.write_text(base + "historical_import:\n  enabled: true\n")
+    assert await run_cli_async(world, monkeypatch, config, "reconcile", "--fix") == 0
+    sale = world.sale(past)
+    assert world.store.order_binding(past).sale_id == sale["id"]
+    config.write_text(base)
+    capsys.readouterr()
+    del world.xs.sales[sale["id"]]
+
+    assert await run_cli_async(world, monkeypatch, config, "reconcile") == 1
+    out = capsys.readouterr().out
+    assert f"order {past}: missing" in out and "placed before go-live" not in out
