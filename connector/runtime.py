@@ -118,8 +118,7 @@ class Runtime:
         # unchanged (mirror_one's first look) writes nothing, so it needs no index; nor does one
         # left to the historical import (a bulk change of old orders: one event each).
         binding = self.store.order_binding(order.id)
-        past = binding is None and cycle.d.go_live is not None and cycle.d.go_live.refusal(order) is not None \
-            and self.store.failure(order.id) is None
+        past = binding is None and cycle.d.go_live is not None and cycle.d.go_live.refusal(order) is not None
         if not up_to_date(binding, order_content_hash(order)) and not past:
             await cycle.index.refresh()
         report = CycleReport()

@@ -20,6 +20,7 @@ for folder in (HERE / "sync", HERE / "bad_input"):
         sys.path.insert(0, str(folder))
 
 from cli_world import run_cli_async, write_config  # noqa: E402
+from connector.errors import TransientApiError  # noqa: E402
 from connector.history.importer import HistoricalImport  # noqa: E402
 from connector.runtime import Runtime  # noqa: E402
 from connector.store.repository import Store  # noqa: E402
@@ -179,13 +180,36 @@ async def test_an_order_open_at_go_live_and_paid_then_shipped_after_is_mirrored(
 
 
 async def test_an_old_order_the_historical_import_failed_on_is_mirrored_not_dropped(world):
-    """The import failed on an old order before writing its sale (X-Series down): its failure is the
-    import's one trace of it. The daemon's failed queue mirrors it, rather than skipping it and
-    forgetting the failure (the order lost, nobody told)."""
+    """The import failed on an old order before writing its sale (X-Series down while it created the
+    customer): its failure is the import's one trace of it. The daemon's failed queue mirrors it,
+    rather than skipping it and forgetting the failure (the order lost, nobody told)."""
     old = past_order(world, START - timedelta(days=3))
-    await world.runtime()
-    world.store.record_failure(old, step="customer", reason="X-Series 503", permanent=False, max_attempts=10)
-    await world.cycle()  # go-live; the failed queue retries it
+    runtime = await world.runtime()
+    customers = runtime.xs.create_customer
+
+    async def down(*args, **kwargs):
+        raise TransientApiError("503 Service Unavailable", api="xseries", method="POST", path="/api/2.0/customers")
+
+    runtime.xs.create_customer = down
+    report = await HistoricalImport(runtime, since=None, until=None).run()
+    assert report.cycle.failed and world.store.failure(old) is not None
+    runtime.xs.create_customer = customers
+    await world.cycle(advance=60)  # go-live; the failed queue retries it
 
     assert world.sale(old)["status"] == "CLOSED" and world.store.failure(old) is None
     assert skips(world.store, old) == []
+
+
+async def test_a_failure_of_the_daemons_own_lets_no_old_shipped_order_through(world):
+    """An old order shipped before go-live, touched after it, whose first look failed (its lease busy,
+    a fetch refused): the failed queue's retry is refused by go-live as the first look would have been.
+    Only the import's failures are its trace of an order."""
+    old = past_order(world, START - timedelta(days=3))
+    await world.cycle()  # go-live
+    world.clock.advance(60)
+    world.store.record_failure(old, step="lock", reason="the order's lease is busy", permanent=False,
+                               max_attempts=10)
+    world.set_status(old, COMPLETED)
+    await world.cycle(advance=60)
+
+    assert world.sales(old) == [] and world.stock("TEE-M") == 50 and len(skips(world.store, old)) == 1

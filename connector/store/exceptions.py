@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +48,14 @@ class ExceptionBook:
             query = query.where(OrderException.resolved_at.is_(None))
         with self.session() as s:
             return list(s.exec(keyset_page(query, OrderException.id, after, limit)))
+
+    def open_exception_naming(self, bc_order_id: int, kind: str, invoice: str) -> bool:
+        """Whether an open exception of this order and kind names sale `invoice` (not BC-100 in BC-100-2)."""
+        named = re.compile(rf"(?<![\w-]){re.escape(invoice)}(?![\w-])")
+        with self.session() as s:
+            return any(named.search(row.summary) for row in s.exec(select(OrderException).where(
+                OrderException.pair == self.pair, OrderException.bc_order_id == bc_order_id,
+                OrderException.kind == kind, OrderException.resolved_at.is_(None))))
 
     def count_open_exceptions(self) -> int:
         with self.session() as s:

@@ -7,8 +7,8 @@ alone an order it never mirrored (no binding) that was shipped before go-live an
 FIRST_RUN_LOOKBACK before it, unless historical_import.enabled. An order still open at go-live (a
 bank transfer paid after, goods shipped after) is the daemon's: its goods were still on the shelf.
 Without a date_shipped nothing says the goods left: mirrored, as before. An order the historical
-import failed on (its failure recorded) goes on too, or the import's only trace of it would be lost;
-one import-history mirrored has its binding and goes on as any other.
+import failed on (its failure recorded) goes on too, or the import's only trace of it
+would be lost; one import-history mirrored has its binding and goes on as any other.
 """
 
 from __future__ import annotations
@@ -49,9 +49,15 @@ class GoLive:
         return self._at
 
     def refusal(self, order: Order) -> str | None:
-        """Why a never-mirrored order is the historical import's (None: it is the daemon's)."""
+        """Why a never-mirrored order is the historical import's (None: it is the daemon's). Not one
+        the import failed on (a failure before go-live, or while an import ran): its failure is the
+        import's one trace of it; a failure of the daemon's own is no reason to mirror it."""
         go_live = self.at()
         if not left_before(order, go_live):
+            return None
+        failure = self.store.failure(order.id)
+        if failure is not None and (failure.first_failed_at < go_live
+                                    or ImportRuns(self.store).during(failure.first_failed_at)):
             return None
         return (f"placed {order.date_created:%Y-%m-%d %H:%M}Z and shipped {order.date_shipped:%Y-%m-%d %H:%M}Z,"
                 f" before go-live {go_live:%Y-%m-%d %H:%M}Z: mirroring it is the historical import"

@@ -97,10 +97,9 @@ class OrderMirror(SaleWrites):
                 if up_to_date(binding, content_hash):
                     return Outcome.UP_TO_DATE
                 self.step = "lock"
-            # Never mirrored and shipped before go-live: its sale would move stock again (issue 14). Not
-            # an order the historical import failed on: its failure is the import's one trace of it.
+            # Never mirrored and shipped before go-live: its sale would move stock again (issue 14).
             refused = self.d.go_live.refusal(order) if binding is None and self.d.go_live else None
-            if refused is not None and store.failure(order.id) is None:
+            if refused is not None:
                 record_skip(store, order, content_hash, refused)
                 return Outcome.SKIPPED
             recovered = False
@@ -171,11 +170,13 @@ class OrderMirror(SaleWrites):
             elif owed and paid_since(order, binding, self.d.statuses):
                 # Not when order-sync's own ID check made the move: no payment came. The new status is
                 # recorded below, so the exception is opened once.
-                refused = kept_on_account(order, binding, self.d.statuses, self.d.store) \
-                    or self._settle_refused(order, binding, content_hash)
+                kept = kept_on_account(order, binding, self.d.statuses, self.d.store)
+                refused = kept or self._settle_refused(order, binding, content_hash)
                 if refused is None:
                     return await self._settle(order, binding, content_hash)
-                self.d.store.open_exception(order.id, "settle", refused)
+                # One exception per sale owed: a re-opened sale's own (written on account) says it already.
+                if not (kept and self.d.store.open_exception_naming(order.id, "settle", binding.invoice_number)):
+                    self.d.store.open_exception(order.id, "settle", refused)
                 why = refused + "; recorded as an exception"
             await self._record(order, binding, current if has_sale else PosState.NOT_IMPORTED, content_hash, why,
                                compared)
