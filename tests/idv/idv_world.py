@@ -35,10 +35,13 @@ def cart_line(sku: str = "WINE-01", quantity: int = 1, price: str = "30.00") -> 
 
 
 def settings_for(bc: BigCommerceSimulator, database_url: str, *, enabled: bool = True,
-                 mappings_dir: Path | None = None, **idv: Any) -> Settings:
+                 mappings_dir: Path | None = None, xs: Any = None, **idv: Any) -> Settings:
+    """A pair on the simulators (`xs`: an XSeriesSimulator; none: its default address), ID
+    verification `enabled` with these `idv` settings."""
     data: dict[str, Any] = {
         "bigcommerce": {"store_hash": bc.store_hash, "access_token": bc.access_token, "api_url": bc.base_url},
-        "xseries": {"domain_prefix": "mystore", "token": "xs-test-token", "api_url": "http://xseries.sim",
+        "xseries": {"domain_prefix": xs.domain_prefix if xs else "mystore", "token": xs.token if xs else "xs-test-token",
+                    "api_url": xs.base_url if xs else "http://xseries.sim",
                     "outlet": "Main Outlet", "register": "Online Store"},
         "database_url": database_url,
         "sync": {"start_at": START - timedelta(hours=1), "overlap_seconds": 300},

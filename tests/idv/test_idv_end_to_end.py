@@ -10,18 +10,16 @@ sale stays closed.
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 from decimal import Decimal
 
 from connector.clients.transport import RetryPolicy
 from connector.clock import FakeClock
 from connector.commands import sync_once
-from connector.config import Settings
 from connector.idv.commands import id_check, show_audit
 from connector.sandbox.bigcommerce import BigCommerceSimulator
 from connector.sandbox.xseries import XSeriesSimulator
 from connector.store.repository import Store
-from idv_world import CUSTOMER, SECRET, START, cart_line
+from idv_world import CUSTOMER, START, cart_line, settings_for
 
 
 async def test_failed_check_declines_the_order_and_the_next_sync_voids_the_sale(tmp_path):
@@ -30,14 +28,7 @@ async def test_failed_check_declines_the_order_and_the_next_sync_voids_the_sale(
     xs = XSeriesSimulator(clock=clock, rate_limit=100_000)
     wine = xs.add_product(sku="WINE-01", name="Barolo 2019", price_excluding_tax=Decimal("30.00"), inventory=10)
     database_url = f"sqlite:///{tmp_path / 'e2e.db'}"
-    settings = Settings.model_validate({
-        "bigcommerce": {"store_hash": bc.store_hash, "access_token": bc.access_token, "api_url": bc.base_url},
-        "xseries": {"domain_prefix": xs.domain_prefix, "token": xs.token, "api_url": xs.base_url,
-                    "outlet": "Main Outlet", "register": "Online Store"},
-        "database_url": database_url,
-        "sync": {"start_at": START - timedelta(hours=1)},
-        "id_verification": {"enabled": True, "webhook_secret": SECRET},
-    })
+    settings = settings_for(bc, database_url, xs=xs)
     store = Store.open(database_url, clock=clock)
 
     async def sync() -> int:

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
 from decimal import Decimal
 
 from connector.clients.transport import RetryPolicy
 from connector.clock import FakeClock
 from connector.commands import sync_once
-from connector.config import Settings
 from connector.idv.commands import id_check
 from connector.idv.decision import Outcome
 from connector.sandbox.bigcommerce import BigCommerceSimulator
 from connector.sandbox.xseries import XSeriesSimulator
 from connector.store.repository import Store
-from idv_world import CUSTOMER, SECRET, START, cart_line
+from idv_world import CUSTOMER, START, cart_line, settings_for
 
 
 async def test_an_incomplete_order_is_left_alone_and_audited_as_skipped(world):
@@ -57,14 +55,7 @@ async def test_an_abandoned_checkout_never_becomes_a_sale_through_an_id_check(tm
     xs = XSeriesSimulator(clock=clock, rate_limit=100_000)
     xs.add_product(sku="WINE-01", name="Barolo 2019", price_excluding_tax=Decimal("30.00"), inventory=10)
     database_url = f"sqlite:///{tmp_path / 'e2e.db'}"
-    settings = Settings.model_validate({
-        "bigcommerce": {"store_hash": bc.store_hash, "access_token": bc.access_token, "api_url": bc.base_url},
-        "xseries": {"domain_prefix": xs.domain_prefix, "token": xs.token, "api_url": xs.base_url,
-                    "outlet": "Main Outlet", "register": "Online Store"},
-        "database_url": database_url,
-        "sync": {"start_at": START - timedelta(hours=1)},
-        "id_verification": {"enabled": True, "webhook_secret": SECRET},
-    })
+    settings = settings_for(bc, database_url, xs=xs)
     store = Store.open(database_url, clock=clock)
     order = bc.add_order(customer=CUSTOMER, lines=[cart_line(quantity=2)], status_id=0)["id"]
     bc.orders[order]["payment_status"] = ""  # nothing paid

@@ -18,7 +18,7 @@ from connector.sandbox.bigcommerce import BigCommerceSimulator
 from connector.sandbox.faults import FaultConfig
 from connector.sandbox.xseries import XSeriesSimulator
 from connector.store.repository import Store
-from idv_world import CUSTOMER, SECRET, START, cart_line
+from idv_world import CUSTOMER, START, cart_line, settings_for
 
 DAY = 86400
 
@@ -180,14 +180,7 @@ async def test_the_one_shot_sync_turned_off_then_on_leaves_the_order_as_staff_se
     store = Store.open(database_url, clock=clock)
 
     def settings(enabled: bool) -> Settings:
-        return Settings.model_validate({
-            "bigcommerce": {"store_hash": bc.store_hash, "access_token": bc.access_token, "api_url": bc.base_url},
-            "xseries": {"domain_prefix": xs.domain_prefix, "token": xs.token, "api_url": xs.base_url,
-                        "outlet": "Main Outlet", "register": "Online Store"},
-            "database_url": database_url,
-            "sync": {"start_at": START - timedelta(hours=1)},
-            "id_verification": {"enabled": enabled, "webhook_secret": SECRET},
-        })
+        return settings_for(bc, database_url, enabled=enabled, xs=xs)
 
     async def sync(enabled: bool) -> int:
         clock.advance(5)

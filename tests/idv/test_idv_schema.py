@@ -11,11 +11,17 @@ from connector.store.db import make_engine
 IDV_TABLES = {"idv_check", "idv_metafield_seen", "idv_webhook_delivery", "idv_order_check_id"}
 
 
-def test_an_existing_database_gets_the_idv_tables_from_version_3(tmp_path, monkeypatch):
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+def at_version(path, monkeypatch, version: int):
+    """A new SQLite database at `path` migrated up to `version` only (the schema as it then stood)."""
+    engine = make_engine(f"sqlite:///{path}")
     with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", [mig for mig in migrations.MIGRATIONS if mig[0] < 3])
+        m.setattr(migrations, "MIGRATIONS", [mig for mig in migrations.MIGRATIONS if mig[0] <= version])
         migrations.migrate(engine)
+    return engine
+
+
+def test_an_existing_database_gets_the_idv_tables_from_version_3(tmp_path, monkeypatch):
+    engine = at_version(tmp_path / 'old.db', monkeypatch, 2)
     assert not IDV_TABLES & set(inspect(engine).get_table_names())
     assert migrations.migrate(engine)[0] == 3
     assert IDV_TABLES <= set(inspect(engine).get_table_names())
@@ -34,10 +40,7 @@ def test_version_1_does_not_create_later_tables(tmp_path, monkeypatch):
 
 
 def test_a_database_at_version_4_gets_the_check_id_table_from_version_5(tmp_path, monkeypatch):
-    engine = make_engine(f"sqlite:///{tmp_path / 'v4.db'}")
-    with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", [mig for mig in migrations.MIGRATIONS if mig[0] <= 4])
-        migrations.migrate(engine)
+    engine = at_version(tmp_path / 'v4.db', monkeypatch, 4)
     assert "idv_order_check_id" not in inspect(engine).get_table_names()
     assert 5 in migrations.migrate(engine)
     columns = {c["name"] for c in inspect(engine).get_columns("idv_order_check_id")}
@@ -46,10 +49,7 @@ def test_a_database_at_version_4_gets_the_check_id_table_from_version_5(tmp_path
 
 
 def test_version_19_gives_each_check_its_last_time_on_the_clock_of_its_last_event(tmp_path, monkeypatch):
-    engine = make_engine(f"sqlite:///{tmp_path / 'v18.db'}")
-    with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", [mig for mig in migrations.MIGRATIONS if mig[0] <= 18])
-        migrations.migrate(engine)
+    engine = at_version(tmp_path / 'v18.db', monkeypatch, 18)
     with engine.begin() as conn:  # the table as version 18 made it
         for column in ("happened_at", "metafield_at"):
             conn.execute(text(f"ALTER TABLE idv_check DROP COLUMN {column}"))
@@ -67,10 +67,7 @@ def test_version_19_gives_each_check_its_last_time_on_the_clock_of_its_last_even
 
 
 def test_version_25_gives_checks_the_time_of_their_first_event_left_empty(tmp_path, monkeypatch):
-    engine = make_engine(f"sqlite:///{tmp_path / 'v24.db'}")
-    with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", [mig for mig in migrations.MIGRATIONS if mig[0] <= 24])
-        migrations.migrate(engine)
+    engine = at_version(tmp_path / 'v24.db', monkeypatch, 24)
     with engine.begin() as conn:  # the table as version 24 made it
         conn.execute(text("ALTER TABLE idv_check DROP COLUMN started_at"))
     assert migrations.migrate(engine)[0] == 25

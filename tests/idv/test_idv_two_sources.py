@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from connector.idv.decision import Outcome
 
 
@@ -242,29 +244,19 @@ async def test_without_webhooks_a_retrys_start_and_verdict_in_one_poll_apply(wor
     assert world.status(order) == 11
 
 
-async def test_the_retrys_pass_stored_a_second_after_its_submit_applies(world):
-    """B's `submitted` webhook, then Real ID's automatic pass stored a second later, its webhook lost:
-    the window runs from B's start, not its last step, and a pass is no copy of A's fail."""
+@pytest.mark.parametrize(("verdict", "status"), [("verified", 11), ("failed", 6)])
+async def test_the_retrys_verdict_stored_a_second_after_its_submit_applies(world, verdict, status):
+    """B's `submitted` webhook, then Real ID's automatic verdict stored a second later, its webhook
+    lost: the window runs from B's start, not its last step. A pass is no copy of A's fail; a fail, a
+    minute after B started, is B's own too, not A's copy."""
     order, _ = await a_check_that_failed_then_a_retry_started(world)
     world.clock.advance(1)
     world.bc.set_metafield(order, "realid", "check_id", "chk-B")
     assert (await world.event(order, "submitted", "chk-B", advance=60)).outcome is Outcome.UNCHANGED
     world.clock.advance(1)
-    realid(world, order, "verified")
+    realid(world, order, verdict)
     assert (await poll(world)).outcomes == {Outcome.WRITTEN: 1}
-    assert world.status(order) == 11
-
-
-async def test_the_retrys_fail_stored_a_second_after_its_submit_applies(world):
-    """The same value as A's verdict, but a minute after B started: B's own, not A's copy."""
-    order, _ = await a_check_that_failed_then_a_retry_started(world)
-    world.clock.advance(1)
-    world.bc.set_metafield(order, "realid", "check_id", "chk-B")
-    assert (await world.event(order, "submitted", "chk-B", advance=60)).outcome is Outcome.UNCHANGED
-    world.clock.advance(1)
-    realid(world, order, "failed")
-    assert (await poll(world)).outcomes == {Outcome.WRITTEN: 1}
-    assert world.status(order) == 6
+    assert world.status(order) == status
 
 
 async def test_the_retrys_pass_applies_with_real_ids_clock_ahead(world):

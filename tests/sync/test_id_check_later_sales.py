@@ -95,7 +95,9 @@ async def test_an_order_re_opened_with_its_payment_captured_is_written_paid(worl
     assert sale["status"] == "CLOSED" and len(sale["payments"]) == 1
 
 
-async def test_a_resynced_edit_of_a_sale_the_id_check_kept_on_account_stays_on_account(world):
+async def kept_on_account_then_edited(world):
+    """A resyncing pair's bank transfer the ID check moved to Awaiting Fulfillment (its sale kept on
+    account), then edited: (runtime, order id) before the cycle that resyncs it."""
     runtime = await world.new_runtime(on_edit="resync")
     check = await id_checks(world, runtime)
     order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
@@ -104,6 +106,11 @@ async def test_a_resynced_edit_of_a_sale_the_id_check_kept_on_account_stays_on_a
     await world.cycle(runtime=runtime)
     assert world.sale(order_id)["status"] == "ONACCOUNT"
     world.edit_lines(order_id, [line("TEE-M", 3)])
+    return runtime, order_id
+
+
+async def test_a_resynced_edit_of_a_sale_the_id_check_kept_on_account_stays_on_account(world):
+    runtime, order_id = await kept_on_account_then_edited(world)
 
     report = await world.cycle(runtime=runtime)
 
@@ -170,13 +177,7 @@ async def test_without_any_id_check_write_a_new_order_reads_no_audit_chain(world
 async def test_a_resync_whose_void_answer_was_lost_stays_on_account(world):
     """The void landed, its answer lost: the recovery binds it voided (recover_void, which keeps the
     status the sale had) and the next generation is still written on account."""
-    runtime = await world.new_runtime(on_edit="resync")
-    check = await id_checks(world, runtime)
-    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
-    await world.cycle(runtime=runtime)
-    await check(order_id, "passed")
-    await world.cycle(runtime=runtime)
-    world.edit_lines(order_id, [line("TEE-M", 3)])
+    runtime, order_id = await kept_on_account_then_edited(world)
     world.xs.faults.reconfigure(FaultConfig(share_lost_write_response=1.0, path_filter="register_sales"))
     assert (await world.cycle(runtime=runtime)).failed
     world.xs.faults.reconfigure(FaultConfig())
