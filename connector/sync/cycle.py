@@ -62,6 +62,12 @@ class SyncCycle(RefundPass):
         # The bindings of the orders in hand, read a page at a time (the importer's pages too).
         self.pages = PageBindings(deps.store)
 
+    def _first_start(self) -> datetime | None:
+        """Where an earlier first cycle, which failed before a cursor was saved, began (its window's
+        start less the overlap taken off it)."""
+        first = self.d.store.first_window_start("sync")
+        return first + self.overlap if first else None
+
     async def run(self) -> CycleReport:
         store = self.d.store
         # BigCommerce stamps date_modified in whole seconds: an order changed later in this very
@@ -70,8 +76,10 @@ class SyncCycle(RefundPass):
         # settled was modified before; orders of this second are read again by the next cycle.
         cycle_start = store.clock.now().replace(microsecond=0)
         # A first run without start_at goes on from where import-history read up to, if it ran: from
-        # its own now, the orders placed in between would be in neither.
-        cursor = store.cursor() or self.start_at or min(ImportRuns(store).imported_until() or cycle_start, cycle_start)
+        # its own now, the orders placed in between would be in neither. One after a first cycle that
+        # failed (no cursor yet) starts where that one did: go-live, not its own now.
+        cursor = store.cursor() or self.start_at or self._first_start() \
+            or min(ImportRuns(store).imported_until() or cycle_start, cycle_start)
         report = CycleReport(window_start=cursor - self.overlap, window_end=cycle_start)
         run_id = store.start_cycle("sync", report.window_start, report.window_end)
         refunds = store.cursor(REFUNDS_CURSOR)

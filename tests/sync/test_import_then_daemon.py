@@ -145,3 +145,32 @@ async def test_an_unfinished_run_a_finished_one_read_past_does_not_hold_the_firs
 
     assert runs.stopped() is None and runs.imported_until() == now
     refuse_unsafe_first_run(rt.settings, rt.store)
+
+
+async def test_a_first_run_after_a_first_cycle_that_failed_starts_where_that_one_did(world, monkeypatch):
+    """No start_at: the first cycle fails (X-Series down at go-live) before a cursor is saved. An order
+    placed and paid ten minutes later, X-Series back an hour later: the next cycle starts where the
+    failed one did (go-live), not at its own now, else that order would be read by no window."""
+    from connector.sync.xseries_index import XSeriesIndex
+
+    world.start_at = None
+    await world.runtime()
+    refresh = XSeriesIndex.refresh
+    calls = []
+
+    async def down_once(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("X-Series 503 at go-live")
+        return await refresh(self)
+
+    monkeypatch.setattr(XSeriesIndex, "refresh", down_once)
+    with pytest.raises(RuntimeError):
+        await world.cycle()
+    world.clock.advance(600)
+    paid = world.add_order([line("TEE-M", 1)])
+    world.clock.advance(3600)
+
+    report = await world.cycle()
+
+    assert world.sale(paid)["status"] == "CLOSED" and not report.failed
