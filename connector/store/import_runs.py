@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from sqlmodel import Field, SQLModel, or_, select
+from sqlmodel import Field, SQLModel, select
 
 from connector.store.tables import _dt, _pair
 
@@ -102,14 +102,6 @@ class ImportRuns:
         ends = [_end(run) for run in runs if run.finished_at and run.until]
         stops = [read_to(run) for run in _stopped(runs)]
         return min(stops + [max(ends)] if ends else stops, default=None)
-
-    def during(self, at: datetime) -> bool:
-        """Whether an import ran at `at` (a stopped one: from its start on): a failure recorded then is
-        most likely the import's (the sync's go-live gate lets its order through)."""
-        with self.store.session() as s:
-            return s.exec(select(ImportRun.id).where(
-                ImportRun.pair == self.store.pair, ImportRun.started_at <= at,
-                or_(ImportRun.finished_at.is_(None), ImportRun.finished_at >= at))).first() is not None
 
     def stopped(self) -> ImportRun | None:
         """The unfinished run that read the least far, past what finished runs read: the one to

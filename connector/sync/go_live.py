@@ -49,15 +49,9 @@ class GoLive:
         return self._at
 
     def refusal(self, order: Order) -> str | None:
-        """Why a never-mirrored order is the historical import's (None: it is the daemon's). Not one
-        the import failed on (a failure before go-live, or while an import ran): its failure is the
-        import's one trace of it; a failure of the daemon's own is no reason to mirror it."""
+        """Why a never-mirrored order is the historical import's (None: it is the daemon's)."""
         go_live = self.at()
         if not left_before(order, go_live):
-            return None
-        failure = self.store.failure(order.id)
-        if failure is not None and (failure.first_failed_at < go_live
-                                    or ImportRuns(self.store).during(failure.first_failed_at)):
             return None
         return (f"placed {order.date_created:%Y-%m-%d %H:%M}Z and shipped {order.date_shipped:%Y-%m-%d %H:%M}Z,"
                 f" before go-live {go_live:%Y-%m-%d %H:%M}Z: mirroring it is the historical import"

@@ -15,7 +15,7 @@ import logging
 
 from connector.clients.bigcommerce_models import Order
 from connector.clients.xseries_sale_models import RegisterSale
-from connector.errors import PermanentApiError
+from connector.errors import MappingError, PermanentApiError
 from connector.mapping.edits import sale_edit
 from connector.mapping.identity import invoice_number, order_content_hash, sale_content_hash
 from connector.mapping.planned_sale import DISCOUNT_KEY, PlannedLine, product_key_for_sku
@@ -99,6 +99,12 @@ class OrderMirror(SaleWrites):
                 self.step = "lock"
             # Never mirrored and shipped before go-live: its sale would move stock again (issue 14).
             refused = self.d.go_live.refusal(order) if binding is None and self.d.go_live else None
+            if refused is not None and (failure := store.failure(order.id)) is not None:
+                # An attempt failed: the historical import's, maybe, its one trace of the order (or
+                # the daemon's own). Neither mirrored nor forgotten: a person decides (go_live).
+                raise MappingError(f"{refused}; an earlier attempt failed ({failure.reason}): if import-history"
+                                   " failed on it, run it again (it mirrors it), else resolve this",
+                                   order_id=order.id, kind="go_live")
             if refused is not None:
                 record_skip(store, order, content_hash, refused)
                 return Outcome.SKIPPED
