@@ -238,3 +238,14 @@ def _product_id(key: str, refs: PosRefs, product_ids: dict[str, str], order_id: 
         raise MappingError("the order has an order-level discount but X-Series named no discount product"
                            " (retailer discount_product_id)", order_id=order_id)
     return refs.discount_product_id
+
+
+def changed_on_refusal(first: RegisterSale, body: RegisterSale) -> str:
+    """How a sale posted again after a refusal differs from the one refused first."""
+    changes = []
+    dropped = [a for a in first.register_sale_attributes or [] if a not in (body.register_sale_attributes or [])]
+    if dropped:
+        changes.append(f"without its {'/'.join(dropped)} attribute")
+    if body.invoice_number != first.invoice_number:
+        changes.append(f"as invoice {body.invoice_number} (the register's prefix/suffix)")
+    return " and ".join(changes)

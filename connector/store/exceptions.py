@@ -51,7 +51,7 @@ class ExceptionBook:
 
     def open_exception_naming(self, bc_order_id: int, kind: str, invoice: str) -> bool:
         """Whether an open exception of this order and kind names sale `invoice` (not BC-100 in BC-100-2)."""
-        named = re.compile(rf"(?<![\w-]){re.escape(invoice)}(?![\w-])")
+        named = _naming(invoice)
         with self.session() as s:
             return any(named.search(row.summary) for row in s.exec(select(OrderException).where(
                 OrderException.pair == self.pair, OrderException.bc_order_id == bc_order_id,
@@ -111,6 +111,28 @@ class ExceptionBook:
         conn.execute(AUDIT_INSERT, [self._audit_values(
             platform="connector", action="resolve_exception", bc_order_id=bc_order_id, target_id=str(exception_id),
             reason=f"resolved by {by}", before="mapping", after="resolved") for exception_id in ids])
+
+    def resolve_settle_exceptions(self, conn: Connection, bc_order_id: int, invoice: str, by: str) -> None:
+        """Sale `invoice`, on account, is paid or voided now: the open `settle` exceptions naming it
+        (asking for its payment) are over, resolved in the transaction that records it, audited as a
+        person's resolve is; left open, one would ask staff to take the payment a second time."""
+        table, named = OrderException.__table__, _naming(invoice)
+        open_ones = conn.execute(select(table.c.id, table.c.summary).where(
+            table.c.pair == self.pair, table.c.bc_order_id == bc_order_id, table.c.kind == "settle",
+            table.c.resolved_at.is_(None))).all()
+        ids = [row.id for row in open_ones if named.search(row.summary)]
+        if not ids:
+            return
+        conn.execute(update(table).where(table.c.id.in_(ids), table.c.resolved_at.is_(None))
+                     .values(resolved_at=self.clock.now(), resolved_by=by))
+        conn.execute(AUDIT_INSERT, [self._audit_values(
+            platform="connector", action="resolve_exception", bc_order_id=bc_order_id, target_id=str(exception_id),
+            reason=f"resolved by {by}", before="settle", after="resolved") for exception_id in ids])
+
+
+def _naming(invoice: str) -> re.Pattern[str]:
+    """A sale's invoice number as a word of a summary: BC-100, not the BC-100 in BC-100-2."""
+    return re.compile(rf"(?<![\w-]){re.escape(invoice)}(?![\w-])")
 
 
 def pair_of_exception(database_url: str, exception_id: int) -> str | None:

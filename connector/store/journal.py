@@ -184,6 +184,13 @@ class Journal:
         with self.session() as s:
             return s.exec(query.order_by(AuditEntry.id.desc()).limit(1)).first()
 
+    def audit_since(self, bc_order_id: int, after_id: int, actions: tuple[str, ...]) -> list[AuditEntry]:
+        """The order's audit entries of any of these actions newer than entry `after_id`, oldest first."""
+        query = select(AuditEntry).where(AuditEntry.pair == self.pair, AuditEntry.bc_order_id == bc_order_id,
+                                         AuditEntry.id > after_id, AuditEntry.action.in_(actions))
+        with self.session() as s:
+            return list(s.exec(query.order_by(AuditEntry.id)))
+
     def latest_action(self, platform: str, action: str) -> AuditEntry | None:
         """The pair's latest audit entry of this platform and action, any order's."""
         query = select(AuditEntry).where(AuditEntry.pair == self.pair, AuditEntry.platform == platform,

@@ -114,13 +114,17 @@ class Store(Journal, ExceptionBook, RefundBook, ProductCustomerBook):
         return binding
 
     def settle_order(self, binding: OrderBinding, *, audit: dict[str, Any] | None,
-                     lease: LeaseHandle | None = None) -> OrderBinding:
+                     lease: LeaseHandle | None = None,
+                     owed_over: tuple[str, str] | None = None) -> OrderBinding:
         """After a decision or a write: the binding, its audit entry, the end of any failure of the
         order (and of the mapping exceptions it opened) and the release of its lease, in one
-        transaction (all or none)."""
+        transaction (all or none). owed_over (a sale's invoice and why, given only when that sale was
+        on account: the ordinary order costs no statement more): its settle exceptions are over too."""
         binding.updated_at = self.clock.now()
         with self._ending_work(audit, lease) as conn:
             conn.execute(self._upserts["order_binding"], self._binding_values(binding))
+            if owed_over is not None:
+                self.resolve_settle_exceptions(conn, binding.bc_order_id, *owed_over)
             failed = conn.execute(FAILURE_END, {"pair": self.pair, "order_id": binding.bc_order_id}).first()
             if failed is not None:  # only then: the ordinary order costs no statement more
                 self.resolve_mapping_exceptions(conn, binding.bc_order_id, failed.first_failed_at)

@@ -17,6 +17,8 @@ account. Each settle exception names the sale that is owed.
 
 from __future__ import annotations
 
+import json
+
 from connector.clients.bigcommerce_models import Order
 from connector.idv.decision import AUDIT_PLATFORM, Outcome
 from connector.mapping.identity import invoice_number
@@ -29,8 +31,9 @@ from connector.sync.transitions import on_account, paid_since, payment_confirmed
 ID_CHECK_WROTE = Outcome.WRITTEN.audit_action
 MIRROR_RECORDED = "record"  # OrderMirror._record's audit action: the status the mirror saw
 PENDING = 1  # not paid yet either, though no sale is written in it
-# The audit of a sale's void, SaleWrites._void's or (its answer lost) settle_pending's: `before` is the
-# status the sale had.
+# The mirror's audits that say which status it saw the order in ("record"'s after, a sale write's
+# detail): one newer than an ID-check write, of another status, says someone moved the order since.
+MIRROR_SAW = (MIRROR_RECORDED, "create_sale", "void_sale")
 RECORD_IT = ("record the payment in X-Series when it arrives, or mark the order's payment captured in BigCommerce"
              " (order-sync then settles it)")
 
@@ -54,7 +57,8 @@ def kept_on_account(order: Order, binding: OrderBinding, statuses: StatusTable, 
     if written is None:
         return None
     recorded = store.latest_audit(order.id, "connector", MIRROR_RECORDED)
-    if not moved_by_id_check(order.status_id, binding.bc_status_id, written, recorded):
+    if not moved_by_id_check(order.status_id, binding.bc_status_id, written, recorded) \
+            or seen_elsewhere_since(written, store, order.id):
         return None
     return (f"order-sync's ID check moved order #{order.id} to {status_name(order.status_id)} while its payment"
             f" was never confirmed, so sale {binding.invoice_number} stays on account; record the payment in"
@@ -109,11 +113,29 @@ def _moved_unpaid(order: Order, statuses: StatusTable, store: Store, invoice: st
     from an unpaid one (moved_unpaid_from); None when it did not."""
     writes = store.audit_chain(order.id, AUDIT_PLATFORM, ID_CHECK_WROTE)
     moved_from = moved_unpaid_from(order.status_id, writes, statuses.unpaid_status_ids)
-    if moved_from is None:
+    if moved_from is None or seen_elsewhere_since(writes[-1], store, order.id):
         return None
     return (f"order-sync's ID check moved order #{order.id} from {status_name(moved_from)} to"
             f" {status_name(order.status_id)} {when}; its payment was never confirmed, so sale {invoice} is on"
             f" account; {RECORD_IT}")
+
+
+def seen_elsewhere_since(written: AuditEntry, store: Store, order_id: int) -> bool:
+    """Whether the mirror saw the order in another status than the one the ID check's `written` move
+    set, after it (a cancel's void, a restore's new sale in Awaiting Payment): the status the order has
+    now is then someone else's move, not that write's. Its own recovery of a lost answer says nothing."""
+    return any(mirror_saw(entry) not in (None, _status(written.after))
+               for entry in store.audit_since(order_id, written.id, MIRROR_SAW))
+
+
+def mirror_saw(entry: AuditEntry) -> int | None:
+    """The order's status a MIRROR_SAW audit entry says the mirror saw; None when it does not say."""
+    if entry.action == MIRROR_RECORDED:
+        return _status(entry.after)
+    try:
+        return _status(str(json.loads(entry.detail or "{}").get("bc_status_id")))
+    except (ValueError, AttributeError):
+        return None
 
 
 def moved_unpaid_from(status_id: int, writes: list[AuditEntry], unpaid_ids: frozenset[int]) -> int | None:

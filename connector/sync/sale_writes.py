@@ -11,6 +11,7 @@ from connector.clients.xseries_sale_models import RegisterSale, Sale, WrittenSal
 from connector.errors import ApiError, PermanentApiError, TransientApiError, UnknownWriteOutcome
 from connector.mapping.identity import sale_content_hash
 from connector.mapping.register_sale import (
+    changed_on_refusal,
     owed_on_settle,
     paid_now,
     refusal_fallbacks,
@@ -38,6 +39,7 @@ from connector.sync.pending import (
 )
 from connector.sync.refund_pass import record_refunds_before
 from connector.sync.sale_answers import SaleAnswers
+from connector.sync.settled_by_hand import bind_paid_by_hand, closed_by_hand
 from connector.sync.transitions import RESYNC_VOID, Outcome, next_generation_of
 
 log = logging.getLogger("connector.sync")
@@ -108,7 +110,7 @@ class SaleWrites(SaleAnswers):
                 if exc.status in (400, 422) and fallbacks:  # refused, so nothing was written: once more
                     body = fallbacks.pop(0)
                     log.warning("order %s: X-Series refused the sale (%s); posting it once more %s", order.id, exc,
-                                _changed(first, body), extra={"order_id": order.id})
+                                changed_on_refusal(first, body), extra={"order_id": order.id})
                     continue
                 # The write was refused or never sent (4xx, 429s exhausted, connection refused):
                 # nothing exists in X-Series, so the binding is no longer pending. Any other error
@@ -131,6 +133,7 @@ class SaleWrites(SaleAnswers):
             reason=why or f"BigCommerce status {order.status_id} ({order.status}) → {target.value}",
             before=None, after=body.status,
             detail={"invoice_number": plan.invoice_number, "total": str(plan.total_inc_tax),
+                    "bc_status_id": order.status_id,  # the status it saw (id_check_moves.mirror_saw)
                     "lines": len(plan.lines), "unpaid": plan.unpaid, "tenders": [p.tender for p in plan.payments],
                     # Lines whose rate X-Series has no tax for, on the default tax (issue 15, point 3).
                     "default_tax_lines": [line.sku for line in plan.lines if line.tax_source == "default"],
@@ -193,12 +196,15 @@ class SaleWrites(SaleAnswers):
         binding.sale_body = encoded.decode()
         self._bind(binding, order, sale.id, PosState.VOIDED, content_hash)
         reason = f"BigCommerce status {order.status_id} ({order.status}) → voided"
+        # On account, its settle exceptions ask for a payment no longer owed.
+        invoice = binding.invoice_number
+        owed = (invoice, f"order-sync: sale {invoice} voided") if before == "ONACCOUNT" else None
         if next_generation:
             next_generation_of(binding)
             reason = "order edited after its sale was written (sync.on_edit: resync): voided, then written again"
-        store.settle_order(binding, lease=None if next_generation else self.lease, audit=dict(
+        store.settle_order(binding, lease=None if next_generation else self.lease, owed_over=owed, audit=dict(
             platform="xseries", action="void_sale", bc_order_id=order.id, target_id=sale.id,
-            reason=reason, before=before, after="VOIDED",
+            reason=reason, before=before, after="VOIDED", detail={"bc_status_id": order.status_id},
         ))
         log.info("order %s: sale %s voided (was %s)", order.id, binding.invoice_number, before,
                  extra={"order_id": order.id})
@@ -229,6 +235,9 @@ class SaleWrites(SaleAnswers):
         # The body replaces the sale whole: staff may have put it on another customer in the POS since
         # it was written, so it keeps the customer it has now (unread: the one it was written with).
         live, _ = await read_by_id(self.d.xs, binding.sale_id)
+        if live is not None and live.id == binding.sale_id and closed_by_hand(live.status_code):
+            self._bind(binding, order, live.id, PosState.CLOSED, content_hash)
+            return bind_paid_by_hand(store, self.lease, order, binding, live.status_code)
         if live is not None and live.customer_id:
             body = body.model_copy(update={"customer_id": live.customer_id})
         self.step = "write"
@@ -250,7 +259,8 @@ class SaleWrites(SaleAnswers):
         self._same_sale(order.id, binding, sale, "payment")
         binding.sale_body = encoded.decode()
         self._bind(binding, order, sale.id, PosState.CLOSED, content_hash)
-        store.settle_order(binding, lease=self.lease, audit=dict(
+        settled = (binding.invoice_number, f"order-sync: sale {binding.invoice_number} settled")
+        store.settle_order(binding, lease=self.lease, owed_over=settled, audit=dict(
             platform="xseries", action="settle_sale", bc_order_id=order.id, target_id=sale.id,
             reason=f"BigCommerce order paid ({order.status}, payment_status {order.payment_status!r});"
                    " the on-account sale gets its payments",
@@ -284,13 +294,3 @@ class SaleWrites(SaleAnswers):
         binding.sale_hash = sale_content_hash(order)
         binding.bc_date_modified = order.date_modified
 
-
-def _changed(first: RegisterSale, body: RegisterSale) -> str:
-    """How a sale posted again after a refusal differs from the one refused first."""
-    changes = []
-    dropped = [a for a in first.register_sale_attributes or [] if a not in (body.register_sale_attributes or [])]
-    if dropped:
-        changes.append(f"without its {'/'.join(dropped)} attribute")
-    if body.invoice_number != first.invoice_number:
-        changes.append(f"as invoice {body.invoice_number} (the register's prefix/suffix)")
-    return " and ".join(changes)

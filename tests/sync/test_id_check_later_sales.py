@@ -234,3 +234,104 @@ async def test_a_first_sale_whose_write_failed_then_was_paid_leaves_no_settle_ex
     sale = world.sale(order_id)
     assert sale["status"] == "CLOSED" and sale["payments"]
     assert settle_summaries(world, order_id) == []
+
+
+async def kept_then_cancelled(world) -> int:
+    """A bank transfer the ID check moved to Awaiting Fulfillment (kept on account, asked for), then
+    cancelled by the merchant (voided): the order id."""
+    check = await id_checks(world, await world.runtime())
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle()
+    await check(order_id, "passed")
+    await world.cycle()
+    assert_owed(world, order_id, world.sale(order_id))
+    world.set_status(order_id, 5)
+    await world.cycle()
+    assert world.sale(order_id)["status"] == "VOIDED"
+    return order_id
+
+
+async def test_a_transfer_kept_on_account_cancelled_restored_then_marked_received_settles(world):
+    """After the cancel the merchant restores the order to Awaiting Payment (BC-N-2 on account, rightly),
+    then marks the transfer received: that move is the merchant's, not the old ID-check write's."""
+    order_id = await kept_then_cancelled(world)
+    world.set_status(order_id, 7)
+    await world.cycle()
+    assert world.sales(order_id)[-1]["status"] == "ONACCOUNT"
+    world.set_status(order_id, 11)
+
+    assert (await world.cycle()).outcomes[Outcome.SETTLED] == 1
+    sale = world.sales(order_id)[-1]
+    assert (sale["invoice_number"], sale["status"]) == (f"BC-{order_id}-2", "ONACCOUNT_CLOSED")
+    assert world.xs.customers[sale["customer_id"]]["balance"] == 0
+    assert settle_summaries(world, order_id) == []
+
+
+async def test_a_transfer_kept_on_account_cancelled_then_restored_straight_to_paid_is_written_paid(world):
+    order_id = await kept_then_cancelled(world)
+    world.set_status(order_id, 11)  # the transfer arrived: restored by the merchant
+
+    assert (await world.cycle()).outcomes[Outcome.CREATED] == 1
+    sale = world.sales(order_id)[-1]
+    assert sale["invoice_number"] == f"BC-{order_id}-2" and sale["status"] == "CLOSED" and sale["payments"]
+    assert settle_summaries(world, order_id) == []
+
+
+async def test_the_settle_exception_of_a_sale_voided_by_a_cancel_is_resolved(world):
+    order_id = await kept_then_cancelled(world)
+
+    assert settle_summaries(world, order_id) == []
+    resolved = [e for e in world.store.exceptions(open_only=False) if e.bc_order_id == order_id]
+    assert [(e.kind, e.resolved_by) for e in resolved] == [("settle", f"order-sync: sale BC-{order_id} voided")]
+
+
+async def test_the_settle_exception_of_a_sale_paid_later_is_resolved(world):
+    check = await id_checks(world, await world.runtime())
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle()
+    await check(order_id, "passed")
+    await world.cycle()
+    world.bc.orders[order_id]["payment_status"] = "captured"
+    world.bc.touch(order_id)
+
+    assert (await world.cycle()).outcomes[Outcome.SETTLED] == 1
+    assert settle_summaries(world, order_id) == []
+    resolved = world.store.exceptions(open_only=False)
+    assert [e.resolved_by for e in resolved] == [f"order-sync: sale BC-{order_id} settled"]
+
+
+async def test_only_the_replaced_sale_s_exception_is_resolved_by_a_resync(world):
+    """The resync voids BC-N (its ask is over) and writes BC-N-2 on account (asked for): one ask, for
+    the sale owed now."""
+    runtime, order_id = await kept_on_account_then_edited(world)
+
+    await world.cycle(runtime=runtime)
+
+    summaries = settle_summaries(world, order_id, runtime.store)
+    assert len(summaries) == 1 and f"BC-{order_id}-2" in summaries[0], summaries
+
+
+async def test_a_sale_paid_in_x_series_by_hand_then_captured_in_bigcommerce_is_not_paid_twice(world):
+    """Staff took the transfer on the sale in X-Series (ONACCOUNT_CLOSED), then also marked the order's
+    payment captured in BigCommerce: the sale is bound as paid, no second payment is posted."""
+    check = await id_checks(world, await world.runtime())
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle()
+    await check(order_id, "passed")
+    await world.cycle()
+    sale = world.sale(order_id)
+    sale["status"], sale["state"] = "ONACCOUNT_CLOSED", "closed"  # by hand in the POS
+    by_hand = list(sale["payments"])
+    world.bc.orders[order_id]["payment_status"] = "captured"
+    world.bc.touch(order_id)
+
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.SETTLED] == 1 and not report.failed
+    assert world.store.failure(order_id) is None
+    assert world.sale(order_id)["payments"] == by_hand
+    assert world.store.count_audit("xseries", "settle_sale") == 0
+    assert world.store.count_audit("connector", "settled_in_xseries") == 1
+    assert settle_summaries(world, order_id) == []
+    world.bc.touch(order_id)
+    assert (await world.cycle()).outcomes[Outcome.SETTLED] == 0
