@@ -25,17 +25,15 @@ log = logging.getLogger("connector.cli")
 
 # Failed start-ups and stopped cycles, recorded in the audit log (durable, and read by status).
 START_FAILED, CYCLE_FAILED = "start_failed", "cycle_failed"
-# Why poll_once returned False is in the log; /readyz stays ready (the mirror itself runs).
 IDV_POLL_FAILED = ("the ID-verification metafield poll failed or left orders' verdicts to retry (the "
-                   "log says why); the orders were mirrored, the next cycle polls again")
+                   "log says why); the orders were mirrored, the next cycle polls again")  # /readyz stays ready
 
 
 def refuse_unsafe_first_run(settings: Settings, store: Store) -> None:
-    """Refuse (ConfigError, exit 2) a first run (no orders cursor yet) whose start_at reaches more
-    than a day back, unless the historical import is enabled. Without start_at the first run goes
-    on from where import-history read up to (SyncCycle.run): that too, when more than a day back —
-    the orders since are in neither, and mirroring them moves stock like the import; never silently
-    skipped either, as starting at now would."""
+    """Refuse (ConfigError, exit 2) a first run (no orders cursor yet) whose start reaches more than a
+    day back, unless the historical import is enabled: start_at, else where import-history read up to,
+    else where a first cycle that failed began (SyncCycle.run): the orders since are in neither, and
+    mirroring them moves stock like the import; never silently skipped either, as starting now would."""
     start_at = settings.sync.start_at
     if settings.historical_import.enabled or store.cursor() is not None:
         return
@@ -55,6 +53,12 @@ def refuse_unsafe_first_run(settings: Settings, store: Store) -> None:
             f"{advice}, with historical_import.enabled: true; the first run goes on from where it ends), or set "
             "sync.start_at where the first run should start (the orders before it are left alone)."
         )
+    first = None if start_at or imported else store.first_window_start("sync")  # a first cycle that failed
+    if first and (store.clock.now() - first - FIRST_RUN_LOOKBACK).total_seconds() > settings.sync.overlap_seconds:
+        raise ConfigError(f"the first sync cycle, {_days(store.clock.now() - first)} ago, failed before it saved"
+                          " where it read up to; going on from there mirrors past orders, which moves stock: import"
+                          f" them (`order-sync import-history --since {first:%Y-%m-%dT%H:%M:%SZ}`, historical_import"
+                          ".enabled: true), or set sync.start_at at most 24 hours back.")
     if age > FIRST_RUN_LOOKBACK:
         raise ConfigError(
             f"{settings.where('sync.start_at')}: sync.start_at {start_at:%Y-%m-%dT%H:%M:%SZ} is {_days(age)} "

@@ -203,9 +203,13 @@ async def test_an_old_order_the_historical_import_failed_on_is_parked_for_a_pers
 
     assert world.sales(old) == [] and world.stock("TEE-M") == 50
     assert world.store.failure(old).parked and "run it again" in go_live_exceptions(world.store, old)[0].summary
+    world.set_status(old, COMPLETED)  # touched again while parked: the same exception, not a second one
+    await world.cycle(advance=60)
+    assert len(go_live_exceptions(world.store, old)) == 1
     runtime.settings.historical_import.enabled = True
     await HistoricalImport(runtime, since=None, until=None).run()
     assert world.sale(old)["status"] == "CLOSED" and world.store.failure(old) is None
+    assert go_live_exceptions(world.store, old) == []  # over once import-history mirrored it
 
 
 async def test_a_failure_of_the_daemons_own_lets_no_old_shipped_order_through(world):

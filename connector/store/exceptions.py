@@ -96,21 +96,22 @@ class ExceptionBook:
         return row
 
     def resolve_mapping_exceptions(self, conn: Connection, bc_order_id: int, since: datetime) -> None:
-        """The order a mapping table refused is mirrored now (the table was fixed): the `mapping`
-        exceptions opened since it first failed are over, resolved in the transaction that ends its
+        """The order a mapping table refused is mirrored now (the table was fixed), or one parked as the
+        historical import's (go_live) that import-history mirrored: those exceptions opened since it
+        first failed are over, resolved in the transaction that ends its
         failure, audited as a person's resolve is. Other kinds (an edit, totals, a settlement) still
         need a person, and so does a refund's refusal (named by its refund in `before`: it is not the
         order's). Not one a person resolved meanwhile: the UPDATE checks again."""
         table, by = OrderException.__table__, "order-sync: the order was mirrored"
-        ids = list(conn.execute(update(table).where(
-            table.c.pair == self.pair, table.c.bc_order_id == bc_order_id, table.c.kind == "mapping",
+        ended = conn.execute(update(table).where(
+            table.c.pair == self.pair, table.c.bc_order_id == bc_order_id, table.c.kind.in_(MIRRORED_ENDS),
             table.c.before.is_(None), table.c.resolved_at.is_(None), table.c.opened_at >= since,
-        ).values(resolved_at=self.clock.now(), resolved_by=by).returning(table.c.id)).scalars())
-        if not ids:
+        ).values(resolved_at=self.clock.now(), resolved_by=by).returning(table.c.id, table.c.kind)).all()
+        if not ended:
             return
         conn.execute(AUDIT_INSERT, [self._audit_values(
-            platform="connector", action="resolve_exception", bc_order_id=bc_order_id, target_id=str(exception_id),
-            reason=f"resolved by {by}", before="mapping", after="resolved") for exception_id in ids])
+            platform="connector", action="resolve_exception", bc_order_id=bc_order_id, target_id=str(row.id),
+            reason=f"resolved by {by}", before=row.kind, after="resolved") for row in ended])
 
     def resolve_settle_exceptions(self, conn: Connection, bc_order_id: int, invoice: str, by: str) -> None:
         """Sale `invoice`, on account, is paid or voided now: the open `settle` exceptions naming it
@@ -128,6 +129,11 @@ class ExceptionBook:
         conn.execute(AUDIT_INSERT, [self._audit_values(
             platform="connector", action="resolve_exception", bc_order_id=bc_order_id, target_id=str(exception_id),
             reason=f"resolved by {by}", before="settle", after="resolved") for exception_id in ids])
+
+
+# The exceptions whose order's refusal is over once the order is mirrored: a mapping table fixed; an
+# order parked as the historical import's (go_live) that import-history mirrored.
+MIRRORED_ENDS = ("mapping", "go_live")
 
 
 def _naming(invoice: str) -> re.Pattern[str]:

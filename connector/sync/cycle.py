@@ -83,7 +83,9 @@ class SyncCycle(RefundPass):
         report = CycleReport(window_start=cursor - self.overlap, window_end=cycle_start)
         run_id = store.start_cycle("sync", report.window_start, report.window_end)
         refunds = store.cursor(REFUNDS_CURSOR)
-        self.d.refunds_from = refunds - self.overlap if refunds else report.window_start
+        # No refunds cursor yet: from where the first cycle began (one that failed read no refund either).
+        self.d.refunds_from = refunds - self.overlap if refunds else \
+            store.first_window_start("sync") or report.window_start
         outcome = "error"
         try:
             await self.index.refresh()

@@ -99,11 +99,11 @@ class OrderMirror(SaleWrites):
                 self.step = "lock"
             # Never mirrored and shipped before go-live: its sale would move stock again (issue 14).
             refused = self.d.go_live.refusal(order) if binding is None and self.d.go_live else None
-            if refused is not None and (failure := store.failure(order.id)) is not None:
+            if refused is not None and store.failure(order.id) is not None:
                 # An attempt failed: the historical import's, maybe, its one trace of the order (or
                 # the daemon's own). Neither mirrored nor forgotten: a person decides (go_live).
-                raise MappingError(f"{refused}; an earlier attempt failed ({failure.reason}): if import-history"
-                                   " failed on it, run it again (it mirrors it), else resolve this",
+                raise MappingError(f"{refused}; an earlier attempt failed (the failed queue says why): if"
+                                   " import-history failed on it, run it again (it mirrors it), else resolve this",
                                    order_id=order.id, kind="go_live")
             if refused is not None:
                 record_skip(store, order, content_hash, refused)

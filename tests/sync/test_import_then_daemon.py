@@ -147,10 +147,9 @@ async def test_an_unfinished_run_a_finished_one_read_past_does_not_hold_the_firs
     refuse_unsafe_first_run(rt.settings, rt.store)
 
 
-async def test_a_first_run_after_a_first_cycle_that_failed_starts_where_that_one_did(world, monkeypatch):
-    """No start_at: the first cycle fails (X-Series down at go-live) before a cursor is saved. An order
-    placed and paid ten minutes later, X-Series back an hour later: the next cycle starts where the
-    failed one did (go-live), not at its own now, else that order would be read by no window."""
+async def failed_first_cycle(world, monkeypatch) -> None:
+    """No start_at, no import: the first cycle fails (X-Series down, or a wrong token) before a cursor
+    is saved."""
     from connector.sync.xseries_index import XSeriesIndex
 
     world.start_at = None
@@ -167,6 +166,25 @@ async def test_a_first_run_after_a_first_cycle_that_failed_starts_where_that_one
     monkeypatch.setattr(XSeriesIndex, "refresh", down_once)
     with pytest.raises(RuntimeError):
         await world.cycle()
+
+
+async def test_a_first_run_long_after_a_first_cycle_that_failed_is_refused(world, monkeypatch):
+    """A trial `sync` 60 days ago failed before saving a cursor; run again today, it would go on from
+    there and mirror 60 days of past orders (shipped long ago, stock taken again): refused, as a
+    start_at that far back is, pointing at import-history."""
+    await failed_first_cycle(world, monkeypatch)
+    world.clock.advance(3600)  # an hour after it failed: going on from there is right
+    refuse_unsafe_first_run(world.settings(), world.store)
+    world.clock.advance(60 * 86400)
+    with pytest.raises(ConfigError, match="import-history --since"):
+        refuse_unsafe_first_run(world.settings(), world.store)
+
+
+async def test_a_first_run_after_a_first_cycle_that_failed_starts_where_that_one_did(world, monkeypatch):
+    """No start_at: the first cycle fails (X-Series down at go-live) before a cursor is saved. An order
+    placed and paid ten minutes later, X-Series back an hour later: the next cycle starts where the
+    failed one did (go-live), not at its own now, else that order would be read by no window."""
+    await failed_first_cycle(world, monkeypatch)
     world.clock.advance(600)
     paid = world.add_order([line("TEE-M", 1)])
     world.clock.advance(3600)
@@ -174,3 +192,35 @@ async def test_a_first_run_after_a_first_cycle_that_failed_starts_where_that_one
     report = await world.cycle()
 
     assert world.sale(paid)["status"] == "CLOSED" and not report.failed
+
+
+async def test_a_refund_in_the_first_window_is_returned_after_the_first_refund_pass_failed(world):
+    """The first cycle wrote the sale and saved its orders cursor, then its refunds listing failed
+    (BigCommerce 503): no refunds cursor. The next cycle's refund pass starts where the first cycle
+    began, not at its own window, or a refund made in the first window would be read by no pass."""
+    from connector.errors import TransientApiError
+
+    runtime = await world.runtime()
+    order_id = world.add_order([line("TEE-M", 2)])
+    world.clock.advance(60)
+    tee = next(p for p in world.bc.products(order_id) if p["sku"] == "TEE-M")
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    world.clock.advance(3600)
+    listing, calls = type(runtime.bc).iter_refunds, []
+
+    def down_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TransientApiError("503", api="bigcommerce", method="GET", path="/v3/orders/payment_actions/refunds")
+        return listing(self, *args, **kwargs)
+
+    type(runtime.bc).iter_refunds = down_once
+    try:
+        with pytest.raises(TransientApiError):
+            await world.cycle()
+        assert world.sale(order_id)["status"] == "CLOSED"
+        await world.cycle(advance=3600)
+    finally:
+        type(runtime.bc).iter_refunds = listing
+
+    assert world.xs.sales_of_order(order_id, returns=True) and world.stock("TEE-M") == 49
