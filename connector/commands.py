@@ -19,7 +19,7 @@ from connector.runtime import Runtime
 from connector.store.import_runs import ImportRuns, read_to
 from connector.store.repository import Store
 from connector.store.tables import AuditEntry
-from connector.sync.go_live import FIRST_RUN_LOOKBACK  # how far back sync.start_at may reach on a first run
+from connector.sync.go_live import FIRST_RUN_LOOKBACK, stale_first_cycle  # how far back start_at may reach
 
 log = logging.getLogger("connector.cli")
 
@@ -54,11 +54,9 @@ def refuse_unsafe_first_run(settings: Settings, store: Store) -> None:
             "sync.start_at where the first run should start (the orders before it are left alone)."
         )
     first = None if start_at or imported else store.first_window_start("sync")  # a first cycle that failed
-    if first and (store.clock.now() - first - FIRST_RUN_LOOKBACK).total_seconds() > settings.sync.overlap_seconds:
-        raise ConfigError(f"the first sync cycle, {_days(store.clock.now() - first)} ago, failed before it saved"
-                          " where it read up to; going on from there mirrors past orders, which moves stock: import"
-                          f" them (`order-sync import-history --since {first:%Y-%m-%dT%H:%M:%SZ}`, historical_import"
-                          ".enabled: true), or set sync.start_at at most 24 hours back.")
+    refused = first and stale_first_cycle(store.clock.now(), first, timedelta(seconds=settings.sync.overlap_seconds))
+    if refused:
+        raise ConfigError(refused)
     if age > FIRST_RUN_LOOKBACK:
         raise ConfigError(
             f"{settings.where('sync.start_at')}: sync.start_at {start_at:%Y-%m-%dT%H:%M:%SZ} is {_days(age)} "

@@ -117,6 +117,8 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             log.error("pair %s: cycle stopped, credentials rejected (fix them; retrying next cycle): %s", pair, exc)
         except ApiError as exc:  # an API down: a known condition, no traceback needed
             log.error("pair %s: cycle stopped, nothing lost (retrying next cycle): %s", pair, exc)
+        except ConfigError as exc:  # refused until a person acts (a first cycle that failed too long ago)
+            log.error("pair %s: cycle refused (retrying next cycle): %s", pair, exc)
         except Exception:  # the daemon must survive anything a cycle meets
             log.exception("pair %s: cycle failed; the next one will try again", pair)
         finally:

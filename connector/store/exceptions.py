@@ -113,6 +113,12 @@ class ExceptionBook:
             platform="connector", action="resolve_exception", bc_order_id=bc_order_id, target_id=str(row.id),
             reason=f"resolved by {by}", before=row.kind, after="resolved") for row in ended])
 
+    def end_settle_exceptions(self, bc_order_id: int, invoice: str, how: str) -> None:
+        """resolve_settle_exceptions in a transaction of its own: sale `invoice` found `how` (settled,
+        voided) by the recovery of a write whose answer was lost."""
+        with self.db.begin() as conn:
+            self.resolve_settle_exceptions(conn, bc_order_id, invoice, f"order-sync: sale {invoice} {how}")
+
     def resolve_settle_exceptions(self, conn: Connection, bc_order_id: int, invoice: str, by: str) -> None:
         """Sale `invoice`, on account, is paid or voided now: the open `settle` exceptions naming it
         (asking for its payment) are over, resolved in the transaction that records it, audited as a

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, inspect, or_, text, update
+from sqlalchemy import Connection, Engine, insert, inspect, literal, or_, select, text, update
 from sqlmodel import SQLModel
 
 from connector.store import tables as t
@@ -185,6 +185,18 @@ def _inconsistent_orders_are_totals(conn: Connection) -> None:
 
 # Each version names exactly the tables it creates, so a table added later never sneaks into an
 # old version (create_all would).
+def _refunds_from_the_orders_cursor(conn: Connection) -> None:
+    """A pair that ran without a refunds cursor (a version before refunds, or none saved yet) reads
+    refunds from its orders cursor, as it did: with none, a first run's refund pass starts at go-live,
+    which for a store live for months would return refunds staff handled by hand long ago."""
+    cursors = t.SyncCursor.__table__
+    has_refunds = select(cursors.c.pair).where(cursors.c.name == "refunds")
+    conn.execute(insert(cursors).from_select(
+        ["pair", "name", "value", "updated_at"],
+        select(cursors.c.pair, literal("refunds"), cursors.c.value, cursors.c.updated_at)
+        .where(cursors.c.name == "orders", cursors.c.pair.not_in(has_refunds))))
+
+
 MIGRATIONS: list[Migration] = [
     (1, "initial schema: bindings, indexes, cursor, failures, audit, cycles, leases",
      _create(t.SchemaVersion, t.OrderBinding, t.ProductBinding, t.CustomerBinding, t.XsProduct, t.XsCustomer,
@@ -220,6 +232,7 @@ MIGRATIONS: list[Migration] = [
     (23, "failed_order.date_modified: a failed order's last change, on BigCommerce's clock", _failed_order_modified),
     (24, "exceptions of inconsistent orders are of kind totals", _inconsistent_orders_are_totals),
     (25, "ID-verification checks: the time of their first webhook or command-line event", _idv_check_started),
+    (26, "a refunds cursor where the orders cursor is and none was saved", _refunds_from_the_orders_cursor),
 ]
 
 def applied_versions(engine: Engine) -> set[int]:

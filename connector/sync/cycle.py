@@ -23,6 +23,7 @@ from connector.clients.bigcommerce_models import Order, OrderValidationError
 from connector.clock import read_until
 from connector.errors import (
     ApiError,
+    ConfigError,
     CredentialsError,
     MappingError,
     NotFoundError,
@@ -33,6 +34,7 @@ from connector.logs import current_order_id, redact
 from connector.store.import_runs import ImportRuns
 from connector.store.leases import LeaseTimeout
 from connector.sync.cycle_report import CycleReport
+from connector.sync.go_live import stale_first_cycle
 from connector.sync.mirror_deps import MirrorDeps
 from connector.sync.order_mirror import OrderMirror, Outcome
 from connector.sync.page_bindings import PageBindings
@@ -64,8 +66,11 @@ class SyncCycle(RefundPass):
 
     def _first_start(self) -> datetime | None:
         """Where an earlier first cycle, which failed before a cursor was saved, began (its window's
-        start less the overlap taken off it)."""
+        start less the overlap taken off it). More than a day ago, going on from there would mirror past
+        orders: refused as a restart is (ConfigError), whether or not the process restarted."""
         first = self.d.store.first_window_start("sync")
+        if first is not None and (refused := stale_first_cycle(self.d.store.clock.now(), first, self.overlap)):
+            raise ConfigError(refused)
         return first + self.overlap if first else None
 
     async def run(self) -> CycleReport:
@@ -83,7 +88,8 @@ class SyncCycle(RefundPass):
         report = CycleReport(window_start=cursor - self.overlap, window_end=cycle_start)
         run_id = store.start_cycle("sync", report.window_start, report.window_end)
         refunds = store.cursor(REFUNDS_CURSOR)
-        # No refunds cursor yet: from where the first cycle began (one that failed read no refund either).
+        # No refunds cursor yet: from where the first cycle began (one that failed read no refund
+        # either; a store upgraded from a version without refunds got one at its orders cursor: 26).
         self.d.refunds_from = refunds - self.overlap if refunds else \
             store.first_window_start("sync") or report.window_start
         outcome = "error"

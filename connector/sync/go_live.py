@@ -58,6 +58,18 @@ class GoLive:
                 " (historical_import.enabled)")
 
 
+def stale_first_cycle(now: datetime, first: datetime, overlap: timedelta) -> str | None:
+    """Why a first run may not go on from where a first cycle that failed before saving a cursor began
+    (`first`, its window's start) when that was more than FIRST_RUN_LOOKBACK ago: its orders since are
+    past orders now; None when it may."""
+    if now - first - FIRST_RUN_LOOKBACK <= overlap:
+        return None
+    return (f"the first sync cycle, {(now - first).total_seconds() / 86400:.1f} days ago, failed before it saved where"
+            " it read up to; going on from there mirrors past orders, which moves stock: import them (`order-sync"
+            f" import-history --since {first:%Y-%m-%dT%H:%M:%SZ}`, historical_import.enabled: true), or set"
+            " sync.start_at at most 24 hours back.")
+
+
 def left_before(order: Order, go_live: datetime) -> bool:
     """Whether the order's goods left before go-live (shipped then), the order placed more than
     FIRST_RUN_LOOKBACK before it: the POS counts at go-live show them gone."""

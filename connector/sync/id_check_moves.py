@@ -124,8 +124,13 @@ def seen_elsewhere_since(written: AuditEntry, store: Store, order_id: int) -> bo
     """Whether the mirror saw the order in another status than the one the ID check's `written` move
     set, after it (a cancel's void, a restore's new sale in Awaiting Payment): the status the order has
     now is then someone else's move, not that write's. Its own recovery of a lost answer says nothing."""
-    return any(mirror_saw(entry) not in (None, _status(written.after))
-               for entry in store.audit_since(order_id, written.id, MIRROR_SAW))
+    after, before = _status(written.after), _status(written.before)
+    for entry in store.audit_since(order_id, written.id, MIRROR_SAW):
+        saw = mirror_saw(entry)
+        # A sale written from the copy read before the check's write (the two raced) is no move.
+        if saw not in (None, after) and not (saw == before and entry.action != MIRROR_RECORDED):
+            return True
+    return False
 
 
 def mirror_saw(entry: AuditEntry) -> int | None:

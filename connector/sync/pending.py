@@ -204,6 +204,8 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
                         target_id=sale.id, reason="an earlier void had no answer; the sale is voided"
                         + (" (an edit's resync: the order is written again)" if resync else ""),
                         before=was, after=sale.status_code)
+            if was == "ONACCOUNT":  # its settle exceptions ask for a payment no longer owed
+                store.end_settle_exceptions(binding.bc_order_id, binding.invoice_number, "voided")
             if resync:
                 next_generation_of(binding)
     elif binding.sale_id and on_account(binding):
@@ -223,6 +225,7 @@ async def settle_pending(store: Store, xs: XSeriesClient, refs: PosRefs, binding
             store.audit(platform="connector", action="recover_settle", bc_order_id=binding.bc_order_id,
                         target_id=sale.id, reason="an earlier payment write had no answer; the sale is closed",
                         after=sale.status_code)
+            store.end_settle_exceptions(binding.bc_order_id, binding.invoice_number, "settled")
     # Not shown by the search: looked up once more if it was sent less than `settle` ago.
     elif sale is not None or (sale := await _found_once_settled(store, xs, refs, binding, settle)) is not None:
         state = PosState.VOIDED if sale.status_code == "VOIDED" else PosState(binding.pending_state)

@@ -335,3 +335,60 @@ async def test_a_sale_paid_in_x_series_by_hand_then_captured_in_bigcommerce_is_n
     assert settle_summaries(world, order_id) == []
     world.bc.touch(order_id)
     assert (await world.cycle()).outcomes[Outcome.SETTLED] == 0
+
+
+async def test_an_id_check_passed_while_the_first_sale_was_written_is_no_payment(world):
+    """The ID check's own lock is not the order's: it moved the bank transfer 7 → 11 while the mirror
+    was writing its first sale from the copy it read before (status 7). That sale, audited after the
+    check's write with status 7, is no move of the merchant's: the next read keeps the sale on account."""
+    runtime = await world.runtime()
+    check = await id_checks(world, runtime)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    create_sale, fired = runtime.xs.create_sale_document, []
+
+    async def id_check_meanwhile(body, **options):
+        if not fired:
+            fired.append(1)
+            await check(order_id, "passed")
+        return await create_sale(body, **options)
+
+    runtime.xs.create_sale_document = id_check_meanwhile
+    await world.cycle()
+    assert fired and world.order(order_id)["status_id"] == 11 and world.sale(order_id)["status"] == "ONACCOUNT"
+
+    report = await world.cycle()
+
+    assert report.outcomes[Outcome.SETTLED] == 0
+    assert_owed(world, order_id, world.sale(order_id))
+
+
+async def test_a_settle_recovered_after_a_crash_ends_its_settle_exception(world):
+    """The ID check kept the sale on account (a settle exception asks for the payment); the transfer
+    arrives, the payment write lands and the process dies before its answer. The recovery binds the
+    sale closed: the exception asking for the payment is over too."""
+    from sync_world import Crash
+
+    runtime = await world.runtime()
+    check = await id_checks(world, runtime)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle()
+    await check(order_id, "passed")
+    await world.cycle()
+    assert len(settle_summaries(world, order_id)) == 1
+    world.bc.orders[order_id]["payment_status"] = "captured"
+    world.bc.touch(order_id)
+    update = runtime.xs.update_sale
+
+    async def applied_then_crashed(body, **options):
+        await update(body, **options)
+        raise Crash()
+
+    runtime.xs.update_sale = applied_then_crashed
+    with pytest.raises(Crash):
+        await world.cycle()
+    runtime.xs.update_sale = update
+    world.clock.advance(600)
+    world.bc.touch(order_id)
+    await world.cycle()
+
+    assert world.sale(order_id)["status"] == "ONACCOUNT_CLOSED" and settle_summaries(world, order_id) == []

@@ -224,3 +224,52 @@ async def test_a_refund_in_the_first_window_is_returned_after_the_first_refund_p
         type(runtime.bc).iter_refunds = listing
 
     assert world.xs.sales_of_order(order_id, returns=True) and world.stock("TEE-M") == 49
+
+
+async def test_a_store_upgraded_from_a_version_without_refunds_reads_no_old_refund(db_world, monkeypatch):
+    """A store that ran a version without refunds (no refunds cursor) upgrades: migration 26 puts its
+    refunds cursor at its orders cursor, so its refund pass starts there, as before, not at go-live
+    months ago, where a refund staff handled by hand long ago would be returned a second time."""
+    from sqlmodel import delete
+
+    from connector.store import migrations
+    from connector.store.tables import SchemaVersion, SyncCursor
+    from connector.sync.cycle import SyncCycle
+    from connector.sync.refund_pass import REFUNDS_CURSOR
+
+    world = db_world
+    mirror_refunds = SyncCycle.mirror_refunds
+
+    async def without_refunds(self, report, since):
+        return report.window_end
+
+    monkeypatch.setattr(SyncCycle, "mirror_refunds", without_refunds)
+    order_id = world.add_order([line("TEE-M", 2)])
+    await world.cycle()
+    world.clock.advance(86400)
+    tee = world.bc.order_products[order_id][0]
+    world.bc.refund(order_id, [{"item_type": "PRODUCT", "item_id": tee["id"], "quantity": 1}])
+    for _ in range(4):
+        await world.cycle(advance=30 * 86400)
+    with world.store.session() as s:  # as the version before refunds left it
+        s.exec(delete(SyncCursor).where(SyncCursor.name == REFUNDS_CURSOR))
+        s.exec(delete(SchemaVersion).where(SchemaVersion.version >= 26))
+        s.commit()
+    assert 26 in migrations.migrate(world.store.engine)  # the upgrade
+    monkeypatch.setattr(SyncCycle, "mirror_refunds", mirror_refunds)
+    stock = world.stock("TEE-M")
+
+    await world.cycle(advance=60)
+
+    assert world.xs.sales_of_order(order_id, returns=True) == [] and world.stock("TEE-M") == stock
+
+
+async def test_a_daemon_whose_first_cycles_failed_for_more_than_a_day_is_refused_as_a_restart_is(
+        world, monkeypatch):
+    """The first cycles keep failing for 30 h in one process: when X-Series is back, going on from the
+    first one's start is refused, as a restart would be (import-history, or start_at), whether or not
+    the process restarted."""
+    await failed_first_cycle(world, monkeypatch)
+    world.clock.advance(30 * 3600)
+    with pytest.raises(ConfigError, match="import-history --since"):
+        await world.cycle()
