@@ -102,7 +102,7 @@ async def sync_once(settings: Settings, **runtime_options) -> int:
             refuse_unsafe_first_run(settings, runtime.store)
             await refuse_lost_state(runtime)
             idv = await start_if_enabled(settings, runtime.bc, runtime.store, runtime.idv_rules)
-        with failure_recorded(settings, "sync", CYCLE_FAILED, (ApiError,), store=runtime.store):
+        with failure_recorded(settings, "sync", CYCLE_FAILED, (ApiError, ConfigError), store=runtime.store):
             # ID verification first: statuses its verdicts set reach X-Series in this same cycle.
             idv_settled = await poll_once(idv, runtime.store)
             report = await runtime.cycle().run()

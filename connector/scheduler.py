@@ -98,7 +98,7 @@ async def daemon(settings: Settings, stop: asyncio.Event, *, pairs: list[Setting
             idv_settled = await poll_once(idvs.get(pair), runtime.store)
             started = time.perf_counter()
             # Why a cycle stopped is recorded for `status` and the console's overview, not only logged.
-            with failure_recorded(runtime.settings, "run", CYCLE_FAILED, (ApiError,), store=runtime.store):
+            with failure_recorded(runtime.settings, "run", CYCLE_FAILED, (ApiError, ConfigError), store=runtime.store):
                 report = await runtime.cycle(stop_event=stop).run()
             if not idv_settled:
                 # The one-shot sync exits 1 for it; here the mirror goes on, so `status` must say it.

@@ -69,7 +69,9 @@ class SyncCycle(RefundPass):
         start less the overlap taken off it). More than a day ago, going on from there would mirror past
         orders: refused as a restart is (ConfigError), whether or not the process restarted."""
         first = self.d.store.first_window_start("sync")
-        if first is not None and (refused := stale_first_cycle(self.d.store.clock.now(), first, self.overlap)):
+        # Not with the historical import enabled (the mirror then has no go-live gate): past orders are its.
+        refused = first and self.d.go_live and stale_first_cycle(self.d.store.clock.now(), first, self.overlap)
+        if refused:
             raise ConfigError(refused)
         return first + self.overlap if first else None
 
@@ -83,8 +85,10 @@ class SyncCycle(RefundPass):
         # A first run without start_at goes on from where import-history read up to, if it ran: from
         # its own now, the orders placed in between would be in neither. One after a first cycle that
         # failed (no cursor yet) starts where that one did: go-live, not its own now.
-        cursor = store.cursor() or self.start_at or self._first_start() \
-            or min(ImportRuns(store).imported_until() or cycle_start, cycle_start)
+        saved = store.cursor()
+        imported = None if saved or self.start_at else ImportRuns(store).imported_until()
+        cursor = saved or self.start_at or (imported and min(imported, cycle_start)) or self._first_start() \
+            or cycle_start
         report = CycleReport(window_start=cursor - self.overlap, window_end=cycle_start)
         run_id = store.start_cycle("sync", report.window_start, report.window_end)
         refunds = store.cursor(REFUNDS_CURSOR)

@@ -273,3 +273,29 @@ async def test_a_daemon_whose_first_cycles_failed_for_more_than_a_day_is_refused
     world.clock.advance(30 * 3600)
     with pytest.raises(ConfigError, match="import-history --since"):
         await world.cycle()
+
+
+@pytest.mark.parametrize("enabled_after", [True, False])
+async def test_the_refusals_advice_followed_unblocks_the_pair(world, monkeypatch, enabled_after):
+    """Refused after a first cycle that failed more than a day ago, the operator does as told:
+    `import-history --since <its start>` with the historical import enabled. The next cycles go on
+    from where the import read up to, with the import still enabled or off again."""
+    from connector.history.importer import HistoricalImport
+
+    await failed_first_cycle(world, monkeypatch)
+    first = world.store.first_window_start("sync")
+    world.clock.advance(30 * 3600)
+    with pytest.raises(ConfigError):
+        refuse_unsafe_first_run(world.settings(), world.store)
+    order_id = world.add_order([line("TEE-M", 1)])
+    runtime = await world.runtime()
+    runtime.settings.historical_import.enabled = True
+    assert not (await HistoricalImport(runtime, since=first, until=None).run()).interrupted
+    runtime.settings.historical_import.enabled = enabled_after
+    world.clock.advance(60)
+    refuse_unsafe_first_run(runtime.settings, world.store)
+    later = world.add_order([line("MUG-01", 1)])
+
+    report = await world.cycle()
+
+    assert not report.failed and world.sale(order_id) and world.sale(later)["status"] == "CLOSED"
