@@ -35,6 +35,18 @@ async def id_checks(world, runtime: Runtime):
     return check
 
 
+async def kept_by_the_check(world):
+    """A bank transfer mirrored on account whose ID check then passed (Awaiting Fulfillment, no payment):
+    its sale kept on account. (runtime, check, order id)."""
+    runtime = await world.runtime()
+    check = await id_checks(world, runtime)
+    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
+    await world.cycle()
+    await check(order_id, "passed")
+    await world.cycle()
+    return runtime, check, order_id
+
+
 def settle_summaries(world, order_id: int, store: Store | None = None) -> list[str]:
     """The order's open settle exceptions."""
     return [e.summary for e in (store or world.store).exceptions() if e.bc_order_id == order_id and e.kind == "settle"]
@@ -239,11 +251,7 @@ async def test_a_first_sale_whose_write_failed_then_was_paid_leaves_no_settle_ex
 async def kept_then_cancelled(world) -> int:
     """A bank transfer the ID check moved to Awaiting Fulfillment (kept on account, asked for), then
     cancelled by the merchant (voided): the order id."""
-    check = await id_checks(world, await world.runtime())
-    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
-    await world.cycle()
-    await check(order_id, "passed")
-    await world.cycle()
+    _, check, order_id = await kept_by_the_check(world)
     assert_owed(world, order_id, world.sale(order_id))
     world.set_status(order_id, 5)
     await world.cycle()
@@ -286,11 +294,7 @@ async def test_the_settle_exception_of_a_sale_voided_by_a_cancel_is_resolved(wor
 
 
 async def test_the_settle_exception_of_a_sale_paid_later_is_resolved(world):
-    check = await id_checks(world, await world.runtime())
-    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
-    await world.cycle()
-    await check(order_id, "passed")
-    await world.cycle()
+    _, check, order_id = await kept_by_the_check(world)
     world.bc.orders[order_id]["payment_status"] = "captured"
     world.bc.touch(order_id)
 
@@ -314,11 +318,7 @@ async def test_only_the_replaced_sale_s_exception_is_resolved_by_a_resync(world)
 async def test_a_sale_paid_in_x_series_by_hand_then_captured_in_bigcommerce_is_not_paid_twice(world):
     """Staff took the transfer on the sale in X-Series (ONACCOUNT_CLOSED), then also marked the order's
     payment captured in BigCommerce: the sale is bound as paid, no second payment is posted."""
-    check = await id_checks(world, await world.runtime())
-    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
-    await world.cycle()
-    await check(order_id, "passed")
-    await world.cycle()
+    _, check, order_id = await kept_by_the_check(world)
     sale = world.sale(order_id)
     sale["status"], sale["state"] = "ONACCOUNT_CLOSED", "closed"  # by hand in the POS
     by_hand = list(sale["payments"])
@@ -368,12 +368,7 @@ async def test_a_settle_recovered_after_a_crash_ends_its_settle_exception(world)
     sale closed: the exception asking for the payment is over too."""
     from sync_world import Crash
 
-    runtime = await world.runtime()
-    check = await id_checks(world, runtime)
-    order_id = world.add_order([line("TEE-M", 2)], status_id=7, payment_status="")
-    await world.cycle()
-    await check(order_id, "passed")
-    await world.cycle()
+    runtime, check, order_id = await kept_by_the_check(world)
     assert len(settle_summaries(world, order_id)) == 1
     world.bc.orders[order_id]["payment_status"] = "captured"
     world.bc.touch(order_id)
