@@ -179,31 +179,29 @@ class Journal:
 
     def latest_audit(self, bc_order_id: int, platform: str, action: str) -> AuditEntry | None:
         """The order's latest audit entry of this platform and action (along ix_audit_pair_order)."""
-        query = select(AuditEntry).where(AuditEntry.pair == self.pair, AuditEntry.bc_order_id == bc_order_id,
-                                         AuditEntry.platform == platform, AuditEntry.action == action)
-        with self.session() as s:
-            return s.exec(query.order_by(AuditEntry.id.desc()).limit(1)).first()
+        return next(iter(self._audit(AuditEntry.bc_order_id == bc_order_id, AuditEntry.platform == platform,
+                                     AuditEntry.action == action, latest=True)), None)
 
     def audit_since(self, bc_order_id: int, after_id: int, actions: tuple[str, ...]) -> list[AuditEntry]:
         """The order's audit entries of any of these actions newer than entry `after_id`, oldest first."""
-        query = select(AuditEntry).where(AuditEntry.pair == self.pair, AuditEntry.bc_order_id == bc_order_id,
-                                         AuditEntry.id > after_id, AuditEntry.action.in_(actions))
-        with self.session() as s:
-            return list(s.exec(query.order_by(AuditEntry.id)))
+        return self._audit(AuditEntry.bc_order_id == bc_order_id, AuditEntry.id > after_id,
+                           AuditEntry.action.in_(actions))
 
     def latest_action(self, platform: str, action: str) -> AuditEntry | None:
         """The pair's latest audit entry of this platform and action, any order's."""
-        query = select(AuditEntry).where(AuditEntry.pair == self.pair, AuditEntry.platform == platform,
-                                         AuditEntry.action == action)
-        with self.session() as s:
-            return s.exec(query.order_by(AuditEntry.id.desc()).limit(1)).first()
+        return next(iter(self._audit(AuditEntry.platform == platform, AuditEntry.action == action, latest=True)), None)
 
     def audit_chain(self, bc_order_id: int, platform: str, action: str) -> list[AuditEntry]:
         """The order's audit entries of this platform and action, oldest first (along ix_audit_pair_order)."""
-        query = select(AuditEntry).where(AuditEntry.pair == self.pair, AuditEntry.bc_order_id == bc_order_id,
-                                         AuditEntry.platform == platform, AuditEntry.action == action)
+        return self._audit(AuditEntry.bc_order_id == bc_order_id, AuditEntry.platform == platform,
+                           AuditEntry.action == action)
+
+    def _audit(self, *where: Any, latest: bool = False) -> list[AuditEntry]:
+        """The pair's audit entries matching `where`, oldest first; `latest`: the newest one only."""
+        query = select(AuditEntry).where(AuditEntry.pair == self.pair, *where)
+        query = query.order_by(AuditEntry.id.desc()).limit(1) if latest else query.order_by(AuditEntry.id)
         with self.session() as s:
-            return list(s.exec(query.order_by(AuditEntry.id)))
+            return list(s.exec(query))
 
     def count_audit(self, platform: str | None = None, action: str | None = None) -> int:
         with self.session() as s:
